@@ -1,0 +1,259 @@
+package consistency
+
+import (
+	"github.com/google/uuid"
+	"github.com/tidwall/btree"
+)
+
+// Outcome is how a commit record was decided.
+type Outcome uint8
+
+const (
+	// Committed: every read was current; the writes took effect.
+	Committed Outcome = iota + 1
+	// Conflicted: something the transaction read had changed; nothing was
+	// written.
+	Conflicted
+	// Stale: the record's snapshot is older than the deduplication window,
+	// so the replica can no longer tell whether an earlier copy of it was
+	// applied. Nothing was written by this copy.
+	Stale
+	// Malformed: the entry did not hold a valid commit record. Nothing was
+	// written.
+	Malformed
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Committed:
+		return "committed"
+	case Conflicted:
+		return "conflicted"
+	case Stale:
+		return "stale"
+	case Malformed:
+		return "malformed"
+	}
+	return "unknown"
+}
+
+// Result is the decision on one commit record.
+type Result struct {
+	TxID uuid.UUID
+	// Index is the log index of the entry that decided the transaction. For
+	// a duplicate it is the index of the first copy.
+	Index   uint64
+	Outcome Outcome
+	// Duplicate is set when this entry was a second copy of a record that
+	// was already decided; Outcome and Index are the first copy's.
+	Duplicate bool
+	// ConflictID is the first object whose read was no longer current, and
+	// ConflictRoot the first such root; ConflictScan is set when a scan was
+	// invalidated by a creation or deletion.
+	ConflictID   uuid.UUID
+	ConflictRoot string
+	ConflictScan bool
+}
+
+// Change is the new state of one object after a commit.
+type Change struct {
+	ID      uuid.UUID
+	Version uint64
+	Deleted bool
+	// Value is the new CBOR encoded value; nil when Deleted. Never modify it.
+	Value []byte
+}
+
+// RootChange is the new binding of one named root after a commit.
+type RootChange struct {
+	Name    string
+	ID      uuid.UUID
+	Version uint64
+	Deleted bool
+}
+
+// ChangeSet is what one committed transaction changed.
+type ChangeSet struct {
+	Index   uint64
+	TxID    uuid.UUID
+	Objects []Change
+	Roots   []RootChange
+}
+
+// DefaultDedupWindow is the number of log entries for which a replica
+// remembers the outcome of each transaction ID.
+const DefaultDedupWindow = 1 << 18
+
+type dedupEntry struct {
+	txid  uuid.UUID
+	index uint64
+}
+
+// machine is the heap's object state and the deterministic rules that decide
+// and apply commit records. Every replica that applies the same entries in
+// the same order reaches the same state and the same results.
+type machine struct {
+	index   uint64
+	shape   uint64
+	objects *btree.BTreeG[objItem]
+	roots   *btree.BTreeG[rootItem]
+	dirty   bool
+	state   *State
+
+	window uint64
+	seen   map[uuid.UUID]Result
+	order  []dedupEntry // seen, in apply order, for pruning
+}
+
+func newMachine(window uint64) *machine {
+	if window == 0 {
+		window = DefaultDedupWindow
+	}
+	m := &machine{
+		objects: newObjTree(),
+		roots:   newRootTree(),
+		window:  window,
+		seen:    make(map[uuid.UUID]Result),
+	}
+	m.publish()
+	return m
+}
+
+// publish makes the current state available as an immutable State.
+func (m *machine) publish() *State {
+	if m.state != nil && !m.dirty && m.state.index == m.index {
+		return m.state
+	}
+	if m.dirty || m.state == nil {
+		m.state = &State{index: m.index, shape: m.shape, objects: m.objects.Copy(), roots: m.roots.Copy()}
+	} else {
+		s := *m.state
+		s.index = m.index
+		m.state = &s
+	}
+	m.dirty = false
+	return m.state
+}
+
+// skip advances the applied index over an entry that holds no record.
+func (m *machine) skip(index uint64) {
+	m.index = index
+	m.prune()
+}
+
+// apply decides the record in the entry at index and applies it if it
+// commits. The ChangeSet is nil unless the record committed.
+func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
+	m.index = index
+	defer m.prune()
+	rec, err := UnmarshalRecord(data)
+	if err != nil {
+		return Result{Index: index, Outcome: Malformed}, nil
+	}
+	if r, ok := m.seen[rec.TxID]; ok {
+		r.Duplicate = true
+		return r, nil
+	}
+	res := Result{TxID: rec.TxID, Index: index}
+	switch {
+	case rec.Snapshot >= index:
+		// A record cannot have read a snapshot that includes itself.
+		res.Outcome = Malformed
+		return res, nil
+	case rec.Snapshot+m.window < index:
+		res.Outcome = Stale
+		return res, nil
+	}
+	if m.validate(rec, &res) {
+		res.Outcome = Committed
+	} else {
+		res.Outcome = Conflicted
+	}
+	m.seen[rec.TxID] = res
+	m.order = append(m.order, dedupEntry{txid: rec.TxID, index: index})
+	if res.Outcome != Committed {
+		return res, nil
+	}
+	return res, m.write(index, rec)
+}
+
+// validate reports whether every read of rec is still current.
+func (m *machine) validate(rec *Record, res *Result) bool {
+	for _, r := range rec.Reads {
+		if m.version(r.ID) != r.Version {
+			res.ConflictID = r.ID
+			return false
+		}
+	}
+	for _, r := range rec.RootReads {
+		if m.rootVersion(r.Name) != r.Version {
+			res.ConflictRoot = r.Name
+			return false
+		}
+	}
+	if rec.Scanned && m.shape > rec.Snapshot {
+		res.ConflictScan = true
+		return false
+	}
+	return true
+}
+
+func (m *machine) version(id uuid.UUID) uint64 {
+	it, ok := m.objects.Get(objItem{id: id})
+	if !ok {
+		return 0
+	}
+	return it.obj.Version
+}
+
+func (m *machine) rootVersion(name string) uint64 {
+	it, ok := m.roots.Get(rootItem{name: name})
+	if !ok {
+		return 0
+	}
+	return it.root.Version
+}
+
+func (m *machine) write(index uint64, rec *Record) *ChangeSet {
+	cs := &ChangeSet{Index: index, TxID: rec.TxID}
+	if len(rec.Writes) > 0 {
+		cs.Objects = make([]Change, 0, len(rec.Writes))
+	}
+	for _, w := range rec.Writes {
+		if w.Delete {
+			if _, ok := m.objects.Delete(objItem{id: w.ID}); ok {
+				m.shape = index
+			}
+			cs.Objects = append(cs.Objects, Change{ID: w.ID, Version: index, Deleted: true})
+			continue
+		}
+		obj := &Object{ID: w.ID, Value: w.Value, Version: index}
+		if _, replaced := m.objects.Set(objItem{id: w.ID, obj: obj}); !replaced {
+			m.shape = index
+		}
+		cs.Objects = append(cs.Objects, Change{ID: w.ID, Version: index, Value: w.Value})
+	}
+	for _, w := range rec.RootWrites {
+		if w.Delete {
+			m.roots.Delete(rootItem{name: w.Name})
+			cs.Roots = append(cs.Roots, RootChange{Name: w.Name, Version: index, Deleted: true})
+			continue
+		}
+		m.roots.Set(rootItem{name: w.Name, root: &Root{Name: w.Name, ID: w.ID, Version: index}})
+		cs.Roots = append(cs.Roots, RootChange{Name: w.Name, ID: w.ID, Version: index})
+	}
+	m.dirty = true
+	return cs
+}
+
+// prune forgets transaction IDs decided so long ago that any copy of their
+// record would now be Stale: a record applied at i has a snapshot below i,
+// so a copy applied after i+window is rejected before the lookup.
+func (m *machine) prune() {
+	n := 0
+	for n < len(m.order) && m.order[n].index+m.window < m.index {
+		delete(m.seen, m.order[n].txid)
+		n++
+	}
+	m.order = m.order[n:]
+}

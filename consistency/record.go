@@ -1,0 +1,85 @@
+package consistency
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// A Record is a transaction's commit record: what it read, at which
+// snapshot, and what it writes. It is the payload of a normal raft entry.
+// Every replica decides a record the same way when it applies the entry: the
+// record commits if everything it read is unchanged at that point of the log.
+type Record struct {
+	// TxID identifies the transaction. A record applied twice (a resend after
+	// a lost reply or a leader change) takes effect at most once; the second
+	// copy reports the first one's outcome.
+	TxID uuid.UUID `cbor:"1,keyasint"`
+	// Snapshot is the applied index of the snapshot the transaction read.
+	Snapshot uint64 `cbor:"2,keyasint"`
+	// Reads are the objects read, with the version seen (0: absent).
+	Reads []Read `cbor:"3,keyasint,omitempty"`
+	// RootReads are the named roots read, with the version seen (0: absent).
+	RootReads []RootRead `cbor:"4,keyasint,omitempty"`
+	// Scanned is set when the transaction enumerated the heap's objects. It
+	// then conflicts with any creation or deletion after Snapshot (no
+	// phantoms).
+	Scanned bool `cbor:"5,keyasint,omitempty"`
+	// Writes are the object writes, in the order they take effect.
+	Writes []Write `cbor:"6,keyasint,omitempty"`
+	// RootWrites are the named root writes.
+	RootWrites []RootWrite `cbor:"7,keyasint,omitempty"`
+}
+
+// Read is one object read: its ID and the version seen, 0 if it was absent.
+type Read struct {
+	_       struct{} `cbor:",toarray"`
+	ID      uuid.UUID
+	Version uint64
+}
+
+// RootRead is one named root read: its name and the version seen, 0 if it
+// was absent.
+type RootRead struct {
+	_       struct{} `cbor:",toarray"`
+	Name    string
+	Version uint64
+}
+
+// Write is one object write. Delete removes the object; otherwise Value is
+// its new CBOR encoded value.
+type Write struct {
+	_      struct{} `cbor:",toarray"`
+	ID     uuid.UUID
+	Delete bool
+	Value  []byte
+}
+
+// RootWrite sets the named root Name to ID, or removes it when Delete is set.
+type RootWrite struct {
+	_      struct{} `cbor:",toarray"`
+	Name   string
+	Delete bool
+	ID     uuid.UUID
+}
+
+// ErrMalformedRecord is returned when a commit record cannot be decoded.
+var ErrMalformedRecord = errors.New("consistency: malformed commit record")
+
+// Marshal encodes the record in deterministic CBOR.
+func (r *Record) Marshal() ([]byte, error) {
+	return encMode.Marshal(r)
+}
+
+// UnmarshalRecord decodes a commit record, enforcing the decoding limits.
+func UnmarshalRecord(data []byte) (*Record, error) {
+	r := new(Record)
+	if err := decMode.Unmarshal(data, r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedRecord, err)
+	}
+	if r.TxID == uuid.Nil {
+		return nil, fmt.Errorf("%w: no transaction ID", ErrMalformedRecord)
+	}
+	return r, nil
+}

@@ -1,0 +1,216 @@
+package consistency
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Config configures a Replica.
+type Config struct {
+	// ID is this replica's raft ID within the heap's group. Required.
+	ID uint64
+	// Storage is the replica's raft log. The caller appends Ready.Entries
+	// and Ready.HardState to it (see the package doc). Required.
+	Storage raft.Storage
+	// Applied is the index the object state was restored at. Zero for a
+	// new replica.
+	Applied uint64
+	// ElectionTick is the number of Ticks without a leader before a
+	// follower campaigns. If zero, 10.
+	ElectionTick int
+	// HeartbeatTick is the number of Ticks between leader heartbeats. If
+	// zero, 1.
+	HeartbeatTick int
+	// DedupWindow is the number of log entries for which the outcome of a
+	// transaction ID is remembered. Every replica of a heap must use the same
+	// value. If zero, DefaultDedupWindow.
+	DedupWindow uint64
+	// MaxSizePerMsg caps the bytes of entries in one append message. If
+	// zero, 1 MiB.
+	MaxSizePerMsg uint64
+	// MaxInflightMsgs caps the append messages in flight to one follower.
+	// If zero, 256.
+	MaxInflightMsgs int
+	// MaxUncommittedBytes caps the bytes of proposed but uncommitted
+	// entries; proposals beyond it are dropped with raft.ErrProposalDropped.
+	// If zero, 64 MiB.
+	MaxUncommittedBytes uint64
+	// MaxCommittedBytesPerReady caps the bytes of entries applied in one
+	// Ready. If zero, 16 MiB.
+	MaxCommittedBytesPerReady uint64
+	// Logger receives raft's log lines. If nil, they are discarded.
+	Logger raft.Logger
+}
+
+// Replica is one replica of a heap: a raft node and the object state it
+// applies. It is not safe for concurrent use; one goroutine owns it.
+type Replica struct {
+	id uint64
+	rn *raft.RawNode
+	m  *machine
+	cs raftpb.ConfState
+}
+
+var discardLogger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
+
+// NewReplica returns a replica over cfg.Storage. A replica whose storage is
+// empty must be bootstrapped (Bootstrap) or receive a snapshot from a leader.
+func NewReplica(cfg *Config) (*Replica, error) {
+	if cfg == nil || cfg.ID == 0 {
+		return nil, errors.New("consistency: replica ID must not be zero")
+	}
+	if cfg.Storage == nil {
+		return nil, errors.New("consistency: replica needs a storage")
+	}
+	rc := &raft.Config{
+		ID:                        cfg.ID,
+		ElectionTick:              orInt(cfg.ElectionTick, 10),
+		HeartbeatTick:             orInt(cfg.HeartbeatTick, 1),
+		Storage:                   cfg.Storage,
+		Applied:                   cfg.Applied,
+		MaxSizePerMsg:             orU64(cfg.MaxSizePerMsg, 1<<20),
+		MaxInflightMsgs:           orInt(cfg.MaxInflightMsgs, 256),
+		MaxUncommittedEntriesSize: orU64(cfg.MaxUncommittedBytes, 64<<20),
+		MaxCommittedSizePerReady:  orU64(cfg.MaxCommittedBytesPerReady, 16<<20),
+		CheckQuorum:               true,
+		PreVote:                   true,
+		StepDownOnRemoval:         true,
+		Logger:                    cfg.Logger,
+	}
+	if rc.Logger == nil {
+		rc.Logger = discardLogger
+	}
+	rn, err := raft.NewRawNode(rc)
+	if err != nil {
+		return nil, fmt.Errorf("consistency: %w", err)
+	}
+	m := newMachine(cfg.DedupWindow)
+	m.index = cfg.Applied
+	m.publish()
+	_, cs, err := cfg.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("consistency: %w", err)
+	}
+	return &Replica{id: cfg.ID, rn: rn, m: m, cs: cs}, nil
+}
+
+func orInt(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func orU64(v, d uint64) uint64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+// Bootstrap initialises a new group with the given voters. The storage must
+// be empty.
+func (r *Replica) Bootstrap(peers []raft.Peer) error {
+	return r.rn.Bootstrap(peers)
+}
+
+// Campaign makes the replica stand for election now.
+func (r *Replica) Campaign() error { return r.rn.Campaign() }
+
+// Tick advances the replica's logical clock by one tick.
+func (r *Replica) Tick() { r.rn.Tick() }
+
+// Step feeds a raft message from a peer into the replica.
+func (r *Replica) Step(m raftpb.Message) error { return r.rn.Step(m) }
+
+// Propose appends encoded commit records to the log, all in one raft step
+// (group commit). It fails with raft.ErrProposalDropped when this replica
+// cannot accept proposals (no leader known, a leader transfer, or the
+// uncommitted bytes cap reached); then none of the records was proposed.
+func (r *Replica) Propose(records ...[]byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	ents := make([]raftpb.Entry, len(records))
+	for i, d := range records {
+		ents[i] = raftpb.Entry{Data: d}
+	}
+	return r.rn.Step(raftpb.Message{Type: raftpb.MsgProp, From: r.id, Entries: ents})
+}
+
+// ReadIndex asks for the commit index at which a linearizable read may be
+// served. The answer arrives in a later Ready's ReadStates with the same
+// request context.
+func (r *Replica) ReadIndex(rctx []byte) { r.rn.ReadIndex(rctx) }
+
+// Status returns raft's view of the replica.
+func (r *Replica) Status() raft.BasicStatus { return r.rn.BasicStatus() }
+
+// State returns the object state as of the last Ready.
+func (r *Replica) State() *State { return r.m.state }
+
+// HasReady reports whether Ready would return anything to do.
+func (r *Replica) HasReady() bool { return r.rn.HasReady() }
+
+// Ready is a batch of work for the replica's owner; see the package doc for
+// the order in which its parts must be handled.
+type Ready struct {
+	raft.Ready
+	// Results are the decisions on the commit records applied in this
+	// Ready, in log order.
+	Results []Result
+	// Changes are the change sets of the committed records, in log order.
+	Changes []ChangeSet
+	// State is the object state after the applied entries; it is the same
+	// pointer as the previous Ready's when nothing was applied.
+	State *State
+}
+
+// Ready applies the newly committed entries and returns what the owner must
+// persist, send and report.
+func (r *Replica) Ready() Ready {
+	rd := Ready{Ready: r.rn.Ready()}
+	for i := range rd.CommittedEntries {
+		e := &rd.CommittedEntries[i]
+		if e.Index <= r.m.index {
+			continue
+		}
+		switch e.Type {
+		case raftpb.EntryNormal:
+			if len(e.Data) == 0 {
+				r.m.skip(e.Index)
+				continue
+			}
+			res, cs := r.m.apply(e.Index, e.Data)
+			rd.Results = append(rd.Results, res)
+			if cs != nil {
+				rd.Changes = append(rd.Changes, *cs)
+			}
+		case raftpb.EntryConfChange:
+			var cc raftpb.ConfChange
+			if err := cc.Unmarshal(e.Data); err == nil {
+				r.cs = *r.rn.ApplyConfChange(cc)
+			}
+			r.m.skip(e.Index)
+		case raftpb.EntryConfChangeV2:
+			var cc raftpb.ConfChangeV2
+			if err := cc.Unmarshal(e.Data); err == nil {
+				r.cs = *r.rn.ApplyConfChange(cc)
+			}
+			r.m.skip(e.Index)
+		}
+	}
+	rd.State = r.m.publish()
+	return rd
+}
+
+// Advance tells the replica that the owner has handled rd.
+func (r *Replica) Advance(rd Ready) { r.rn.Advance(rd.Ready) }
+
+// ConfState is the group's configuration as of the applied index.
+func (r *Replica) ConfState() raftpb.ConfState { return r.cs }

@@ -1,0 +1,120 @@
+package consistency
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/tidwall/btree"
+)
+
+// Object is one object of a heap as a State holds it.
+type Object struct {
+	ID uuid.UUID
+	// Value is the object's CBOR encoded value. It is shared with the State
+	// and every later State that still holds this version: never modify it.
+	Value []byte
+	// Version is the index of the log entry that last wrote the object.
+	Version uint64
+}
+
+// Root is a named root: a name bound to an object ID.
+type Root struct {
+	Name string
+	ID   uuid.UUID
+	// Version is the index of the log entry that last set the root.
+	Version uint64
+}
+
+type objItem struct {
+	id  uuid.UUID
+	obj *Object
+}
+
+type rootItem struct {
+	name string
+	root *Root
+}
+
+func lessObj(a, b objItem) bool   { return bytes.Compare(a.id[:], b.id[:]) < 0 }
+func lessRoot(a, b rootItem) bool { return strings.Compare(a.name, b.name) < 0 }
+
+// treeDegree keeps nodes small: the first write to a node after a State is
+// published copies the node, so smaller nodes make that copy cheaper.
+const treeDegree = 16
+
+func newObjTree() *btree.BTreeG[objItem] {
+	return btree.NewBTreeGOptions(lessObj, btree.Options{Degree: treeDegree, NoLocks: true})
+}
+
+func newRootTree() *btree.BTreeG[rootItem] {
+	return btree.NewBTreeGOptions(lessRoot, btree.Options{Degree: treeDegree, NoLocks: true})
+}
+
+// A State is an immutable snapshot of a heap replica at one applied index.
+// Taking one costs O(1): it shares structure with the replica's live state,
+// which copies a tree node before its first change after the State was taken.
+// A State is safe for concurrent use by any number of goroutines.
+type State struct {
+	index   uint64
+	shape   uint64
+	objects *btree.BTreeG[objItem]
+	roots   *btree.BTreeG[rootItem]
+}
+
+// Index is the applied log index this State reflects.
+func (s *State) Index() uint64 { return s.index }
+
+// ShapeVersion is the index of the last entry that created or deleted an
+// object: a scan taken at Index is still valid while this is unchanged.
+func (s *State) ShapeVersion() uint64 { return s.shape }
+
+// Len is the number of objects.
+func (s *State) Len() int { return s.objects.Len() }
+
+// Get returns the object with the given ID.
+func (s *State) Get(id uuid.UUID) (Object, bool) {
+	it, ok := s.objects.Get(objItem{id: id})
+	if !ok {
+		return Object{}, false
+	}
+	return *it.obj, true
+}
+
+// Version returns the object's version, 0 if it is absent.
+func (s *State) Version(id uuid.UUID) uint64 {
+	it, ok := s.objects.Get(objItem{id: id})
+	if !ok {
+		return 0
+	}
+	return it.obj.Version
+}
+
+// Root returns the named root.
+func (s *State) Root(name string) (Root, bool) {
+	it, ok := s.roots.Get(rootItem{name: name})
+	if !ok {
+		return Root{}, false
+	}
+	return *it.root, true
+}
+
+// RootVersion returns the root's version, 0 if it is absent.
+func (s *State) RootVersion(name string) uint64 {
+	it, ok := s.roots.Get(rootItem{name: name})
+	if !ok {
+		return 0
+	}
+	return it.root.Version
+}
+
+// Ascend calls fn for every object with an ID at or after from, in ID order,
+// until fn returns false.
+func (s *State) Ascend(from uuid.UUID, fn func(Object) bool) {
+	s.objects.Ascend(objItem{id: from}, func(it objItem) bool { return fn(*it.obj) })
+}
+
+// Roots calls fn for every named root in name order until fn returns false.
+func (s *State) Roots(fn func(Root) bool) {
+	s.roots.Scan(func(it rootItem) bool { return fn(*it.root) })
+}
