@@ -1,0 +1,123 @@
+package oss
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/google/uuid"
+)
+
+// Errors returned by OSS. Compare with errors.Is: most are returned wrapped,
+// with details.
+var (
+	// ErrConflict is returned when a transaction read something that another
+	// transaction changed before it committed. Update retries on it, up to
+	// Config.MaxRetries; Tx.Commit returns it. The error is a *ConflictError.
+	ErrConflict = errors.New("oss: transaction conflict")
+	// ErrNotFound is returned when an object or a named root does not exist.
+	ErrNotFound = errors.New("oss: not found")
+	// ErrTxDone is returned by every call on a transaction that has already
+	// committed or rolled back.
+	ErrTxDone = errors.New("oss: transaction has already been committed or rolled back")
+	// ErrClosed is returned when the node or the heap has been closed.
+	ErrClosed = errors.New("oss: closed")
+	// ErrReadOnly is returned when a read-only transaction (a View) writes.
+	ErrReadOnly = errors.New("oss: write in a read-only transaction")
+	// ErrNoQuorum is returned when a heap's commit log cannot accept the
+	// commit: no leader is reachable, or a quorum of its voters is not.
+	ErrNoQuorum = errors.New("oss: no quorum")
+	// ErrCommitUnknown is returned when a commit record was handed to the
+	// heap's log but its outcome could not be learned: the caller's context
+	// ended, or the node closed, before the decision arrived. The
+	// transaction may or may not have committed. The error also matches the
+	// cause (context.Canceled, context.DeadlineExceeded or ErrClosed).
+	ErrCommitUnknown = errors.New("oss: commit outcome unknown")
+	// ErrTooLarge is returned when a commit record exceeds
+	// Config.MaxCommitBytes. The error is a *TooLargeError.
+	ErrTooLarge = errors.New("oss: commit record too large")
+)
+
+// ConflictError describes a conflict: the first read found stale. It matches
+// ErrConflict.
+type ConflictError struct {
+	// ID is the object whose read was stale, or uuid.Nil.
+	ID uuid.UUID
+	// Root is the named root whose read was stale, or "".
+	Root string
+	// Scan is set when an enumeration of the heap was invalidated by a
+	// concurrent creation or deletion.
+	Scan bool
+}
+
+func (e *ConflictError) Error() string {
+	switch {
+	case e.Root != "":
+		return fmt.Sprintf("oss: transaction conflict on root %q", e.Root)
+	case e.Scan:
+		return "oss: transaction conflict: the heap's objects were created or deleted since the scan"
+	}
+	return fmt.Sprintf("oss: transaction conflict on object %v", e.ID)
+}
+
+// Is reports whether target is ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// UnknownOutcomeError is returned when a commit's outcome could not be
+// learned. It matches ErrCommitUnknown and unwraps to its cause.
+type UnknownOutcomeError struct {
+	Err error
+}
+
+func (e *UnknownOutcomeError) Error() string {
+	return fmt.Sprintf("oss: commit outcome unknown: %v", e.Err)
+}
+
+// Is reports whether target is ErrCommitUnknown.
+func (e *UnknownOutcomeError) Is(target error) bool { return target == ErrCommitUnknown }
+
+// Unwrap returns the cause.
+func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// TooLargeError reports a commit record over the configured cap. It matches
+// ErrTooLarge.
+type TooLargeError struct {
+	Size, Max int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("oss: commit record of %d bytes exceeds the limit of %d bytes (Config.MaxCommitBytes)", e.Size, e.Max)
+}
+
+// Is reports whether target is ErrTooLarge.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// DecodeError reports a stored value that could not be decoded into the
+// requested type. The transaction it happened in is aborted.
+type DecodeError struct {
+	ID   uuid.UUID
+	Type reflect.Type
+	Err  error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("oss: object %v does not decode as %v: %v", e.ID, e.Type, e.Err)
+}
+
+// Unwrap returns the decoder's error.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// EncodeError reports a value that could not be encoded. The transaction it
+// happened in is aborted.
+type EncodeError struct {
+	ID   uuid.UUID
+	Type reflect.Type
+	Err  error
+}
+
+func (e *EncodeError) Error() string {
+	return fmt.Sprintf("oss: value of type %v for object %v cannot be encoded: %v", e.Type, e.ID, e.Err)
+}
+
+// Unwrap returns the encoder's error.
+func (e *EncodeError) Unwrap() error { return e.Err }

@@ -1,0 +1,502 @@
+package oss
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
+	"go.etcd.io/raft/v3"
+)
+
+// Heap is a node's handle on one heap: a replicated set of objects changed
+// in serializable transactions and read from local snapshots. A Heap is safe
+// for concurrent use.
+type Heap struct {
+	name string
+	node *Node
+	cfg  *Config
+	log  *slog.Logger
+
+	state atomic.Pointer[consistency.State] // the latest applied state
+
+	propc chan *proposal
+	readc chan *readRequest
+	stop  chan struct{} // closed by close to stop the loop
+	done  chan struct{} // closed when the loop has exited
+
+	watchMu  sync.Mutex // protects following fields
+	watchers map[*Watch]struct{}
+	history  []consistency.ChangeSet // recent change sets, oldest first
+	histFrom uint64                  // every change set after this index is in history
+	closed   bool
+
+	stats heapStats
+
+	// Owned by the loop goroutine.
+	replica     *consistency.Replica
+	storage     *raft.MemoryStorage
+	pending     map[uuid.UUID]*proposal
+	reads       map[uint64]*readRequest
+	readWaits   []*readRequest // read index known, waiting for apply
+	readSeq     uint64
+	lastCompact uint64
+}
+
+type heapStats struct {
+	commits   atomic.Uint64
+	conflicts atomic.Uint64
+	retries   atomic.Uint64
+}
+
+// Stats are counters of one heap on this node.
+type Stats struct {
+	// Applied is the index of the last log entry applied locally.
+	Applied uint64
+	// Objects is the number of objects in the local replica.
+	Objects int
+	// Commits counts transactions of this node that committed.
+	Commits uint64
+	// Conflicts counts commit attempts of this node that conflicted.
+	Conflicts uint64
+	// Retries counts re-runs of Update functions after a conflict.
+	Retries uint64
+}
+
+// Stats returns the heap's counters.
+func (h *Heap) Stats() Stats {
+	st := h.state.Load()
+	return Stats{
+		Applied:   st.Index(),
+		Objects:   st.Len(),
+		Commits:   h.stats.commits.Load(),
+		Conflicts: h.stats.conflicts.Load(),
+		Retries:   h.stats.retries.Load(),
+	}
+}
+
+// Name returns the heap's name.
+func (h *Heap) Name() string { return h.name }
+
+type proposal struct {
+	txid uuid.UUID
+	data []byte
+	done chan proposalResult // buffered, receives exactly one value
+}
+
+type proposalResult struct {
+	res consistency.Result
+	err error
+}
+
+type readRequest struct {
+	id    uint64
+	index uint64
+	done  chan error // buffered
+}
+
+const (
+	raftID       = 1
+	maxBatch     = 4096
+	compactEvery = 8192
+	keepEntries  = 1024
+)
+
+func newHeap(n *Node, name string) (*Heap, error) {
+	h := &Heap{
+		name:     name,
+		node:     n,
+		cfg:      n.cfg,
+		log:      n.log.With("heap", name),
+		propc:    make(chan *proposal, maxBatch),
+		readc:    make(chan *readRequest, 64),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		watchers: make(map[*Watch]struct{}),
+		storage:  raft.NewMemoryStorage(),
+		pending:  make(map[uuid.UUID]*proposal),
+		reads:    make(map[uint64]*readRequest),
+	}
+	r, err := consistency.NewReplica(&consistency.Config{
+		ID:      raftID,
+		Storage: h.storage,
+		Logger:  raftLogger{h.log},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oss: heap %q: %w", name, err)
+	}
+	h.replica = r
+	if err := r.Bootstrap([]raft.Peer{{ID: raftID}}); err != nil {
+		return nil, fmt.Errorf("oss: heap %q: bootstrap: %w", name, err)
+	}
+	for r.HasReady() {
+		h.handleReady()
+	}
+	if err := r.Campaign(); err != nil {
+		return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
+	}
+	for r.HasReady() {
+		h.handleReady()
+	}
+	if st := r.Status(); st.RaftState != raft.StateLeader {
+		return nil, fmt.Errorf("oss: heap %q: single voter did not become leader (%v)", name, st.RaftState)
+	}
+	h.state.Store(r.State())
+	go h.run()
+	return h, nil
+}
+
+// run is the heap's loop: the only goroutine that touches the replica.
+func (h *Heap) run() {
+	defer close(h.done)
+	ticker := time.NewTicker(h.cfg.TickInterval)
+	defer ticker.Stop()
+	batch := make([]*proposal, 0, maxBatch)
+	for {
+		select {
+		case <-h.stop:
+			h.shutdown()
+			return
+		case <-ticker.C:
+			h.replica.Tick()
+		case p := <-h.propc:
+			batch = append(batch[:0], p)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case p := <-h.propc:
+					batch = append(batch, p)
+				default:
+					break drain
+				}
+			}
+			h.propose(batch)
+			clear(batch)
+		case rq := <-h.readc:
+			h.readSeq++
+			rq.id = h.readSeq
+			h.reads[rq.id] = rq
+			var rctx [8]byte
+			binary.BigEndian.PutUint64(rctx[:], rq.id)
+			h.replica.ReadIndex(rctx[:])
+		}
+		for h.replica.HasReady() {
+			h.handleReady()
+		}
+	}
+}
+
+func (h *Heap) propose(batch []*proposal) {
+	data := make([][]byte, len(batch))
+	for i, p := range batch {
+		data[i] = p.data
+	}
+	if err := h.replica.Propose(data...); err != nil {
+		// Nothing of the batch entered the log: a definite failure.
+		for _, p := range batch {
+			p.done <- proposalResult{err: fmt.Errorf("%w: %v", ErrNoQuorum, err)}
+		}
+		return
+	}
+	for _, p := range batch {
+		h.pending[p.txid] = p
+	}
+}
+
+// handleReady handles one Ready in the order the consistency package
+// requires: persist, send, publish the state, report results, deliver
+// change sets, answer reads.
+func (h *Heap) handleReady() {
+	rd := h.replica.Ready()
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := h.storage.ApplySnapshot(rd.Snapshot); err != nil {
+			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))
+		}
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		if err := h.storage.SetHardState(rd.HardState); err != nil {
+			panic(fmt.Sprintf("oss: heap %q: set hard state: %v", h.name, err))
+		}
+	}
+	if err := h.storage.Append(rd.Entries); err != nil {
+		panic(fmt.Sprintf("oss: heap %q: append: %v", h.name, err))
+	}
+	// A single voter sends no messages; replication adds the transport.
+	h.state.Store(rd.State)
+	for _, res := range rd.Results {
+		p, ok := h.pending[res.TxID]
+		if !ok {
+			continue
+		}
+		delete(h.pending, res.TxID)
+		p.done <- proposalResult{res: res}
+	}
+	if len(rd.Changes) > 0 {
+		h.deliver(rd.Changes)
+	}
+	for _, rs := range rd.ReadStates {
+		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		if rq, ok := h.reads[id]; ok {
+			delete(h.reads, id)
+			rq.index = rs.Index
+			h.readWaits = append(h.readWaits, rq)
+		}
+	}
+	h.answerReads(rd.State.Index())
+	h.replica.Advance(rd)
+	h.compact(rd.State.Index())
+}
+
+func (h *Heap) answerReads(applied uint64) {
+	n := 0
+	for _, rq := range h.readWaits {
+		if rq.index <= applied {
+			rq.done <- nil
+			continue
+		}
+		h.readWaits[n] = rq
+		n++
+	}
+	clear(h.readWaits[n:])
+	h.readWaits = h.readWaits[:n]
+}
+
+// compact drops applied log entries from memory, keeping a tail.
+func (h *Heap) compact(applied uint64) {
+	if applied < h.lastCompact+compactEvery+keepEntries {
+		return
+	}
+	at := applied - keepEntries
+	cs := h.replica.ConfState()
+	if _, err := h.storage.CreateSnapshot(at, &cs, nil); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+		h.log.Error("compact: snapshot", "index", at, "err", err)
+		return
+	}
+	if err := h.storage.Compact(at); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		h.log.Error("compact", "index", at, "err", err)
+		return
+	}
+	h.lastCompact = at
+}
+
+// shutdown fails everything still waiting on the loop.
+func (h *Heap) shutdown() {
+	for id, p := range h.pending {
+		p.done <- proposalResult{err: &UnknownOutcomeError{Err: ErrClosed}}
+		delete(h.pending, id)
+	}
+	for {
+		select {
+		case p := <-h.propc:
+			p.done <- proposalResult{err: ErrClosed}
+			continue
+		case rq := <-h.readc:
+			rq.done <- ErrClosed
+			continue
+		default:
+		}
+		break
+	}
+	for id, rq := range h.reads {
+		rq.done <- ErrClosed
+		delete(h.reads, id)
+	}
+	for _, rq := range h.readWaits {
+		rq.done <- ErrClosed
+	}
+	h.readWaits = nil
+}
+
+func (h *Heap) close() {
+	h.watchMu.Lock()
+	if h.closed {
+		h.watchMu.Unlock()
+		return
+	}
+	h.closed = true
+	h.watchMu.Unlock()
+	close(h.stop)
+	<-h.done
+}
+
+// commit hands an encoded record to the loop and waits for its decision.
+func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consistency.Result, error) {
+	p := &proposal{txid: txid, data: data, done: make(chan proposalResult, 1)}
+	select {
+	case h.propc <- p:
+	case <-ctx.Done():
+		return consistency.Result{}, ctx.Err()
+	case <-h.stop:
+		return consistency.Result{}, ErrClosed
+	}
+	select {
+	case r := <-p.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return consistency.Result{}, &UnknownOutcomeError{Err: ctx.Err()}
+	}
+}
+
+// readIndex waits until the local replica has applied everything committed
+// when it was called: the basis of a linearizable read.
+func (h *Heap) readIndex(ctx context.Context) error {
+	rq := &readRequest{done: make(chan error, 1)}
+	select {
+	case h.readc <- rq:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-h.stop:
+		return ErrClosed
+	}
+	select {
+	case err := <-rq.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Heap) isClosed() bool {
+	select {
+	case <-h.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Update runs fn in a read-write transaction and commits it. fn reads the
+// latest local snapshot; its writes are buffered and sent, with what it
+// read, as one commit record to the heap's log. If something fn read
+// changed before the record was decided, Update runs fn again on a newer
+// snapshot, after a jittered backoff, up to Config.MaxRetries times, then
+// returns ErrConflict.
+//
+// fn may therefore be called several times: it must not have side effects
+// outside the transaction. Put them in tx.OnCommit, which runs once, after
+// the commit. If fn returns an error, or panics, the transaction is rolled
+// back and the error (or panic) is passed on.
+//
+// When Update returns nil, the transaction has committed and a View on this
+// node sees its writes. An error that matches ErrCommitUnknown means the
+// record reached the log but its outcome is not known.
+func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := h.begin(ctx, false)
+		if err != nil {
+			return err
+		}
+		if err := tx.call(fn); err != nil {
+			return err
+		}
+		err = tx.Commit()
+		if err == nil || !errors.Is(err, ErrConflict) || attempt >= h.cfg.MaxRetries {
+			return err
+		}
+		h.stats.retries.Add(1)
+		if err := h.backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff sleeps before the next attempt: exponential from 50µs to 10ms,
+// with full jitter.
+func (h *Heap) backoff(ctx context.Context, attempt int) error {
+	d := 50 * time.Microsecond << min(attempt, 8)
+	d = min(d, 10*time.Millisecond)
+	d = time.Duration(rand.Int64N(int64(d)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-h.stop:
+		return ErrClosed
+	}
+}
+
+// ViewOption changes how View reads.
+type ViewOption interface{ applyView(*viewOptions) }
+
+type viewOptions struct{ fresh context.Context }
+
+type freshOption struct{ ctx context.Context }
+
+func (f freshOption) applyView(o *viewOptions) { o.fresh = f.ctx }
+
+// Fresh makes View linearizable: before fn runs, the heap's leader is asked
+// for its commit index and the local replica waits until it has applied it,
+// so the View sees every commit acknowledged before View was called. ctx
+// bounds the wait.
+func Fresh(ctx context.Context) ViewOption { return freshOption{ctx} }
+
+// View runs fn in a read-only transaction on a consistent snapshot of the
+// local replica: the state after some log index, possibly a little behind
+// the leader, never a partial commit. A View does not conflict and, unless
+// Fresh is given, does not touch the network. Writes in fn fail with
+// ErrReadOnly.
+func (h *Heap) View(fn func(tx *Tx) error, opts ...ViewOption) error {
+	var o viewOptions
+	for _, opt := range opts {
+		opt.applyView(&o)
+	}
+	if h.isClosed() {
+		return ErrClosed
+	}
+	if o.fresh != nil {
+		if err := h.readIndex(o.fresh); err != nil {
+			return err
+		}
+	}
+	tx := Tx{heap: h, snap: h.state.Load(), readOnly: true}
+	err := tx.call(fn)
+	tx.done = true
+	return err
+}
+
+// TxOptions configure a transaction started with Begin.
+type TxOptions struct {
+	// ReadOnly makes the transaction read-only: writes fail with
+	// ErrReadOnly and Commit only ends it.
+	ReadOnly bool
+	// Fresh waits, before the transaction reads anything, until the local
+	// replica has applied everything committed when Begin was called.
+	Fresh bool
+}
+
+// Begin starts a transaction to be ended by Commit or Rollback: the manual
+// form of Update and View, for callers that cannot use a closure. Commit
+// does not retry: it returns ErrConflict and the caller decides. ctx bounds
+// the transaction and its commit. A nil opts is a read-write transaction.
+func (h *Heap) Begin(ctx context.Context, opts *TxOptions) (*Tx, error) {
+	var o TxOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Fresh {
+		if err := h.readIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return h.begin(ctx, o.ReadOnly)
+}
+
+func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if h.isClosed() {
+		return nil, ErrClosed
+	}
+	return &Tx{heap: h, ctx: ctx, snap: h.state.Load(), readOnly: readOnly}, nil
+}

@@ -1,0 +1,386 @@
+package oss
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/codec"
+)
+
+// Tx is a transaction on one heap. It reads one snapshot of the local
+// replica, records what it reads, and buffers its writes until it commits.
+// A Tx must be used by one goroutine at a time. After it ends, every method
+// returns ErrTxDone.
+type Tx struct {
+	heap     *Heap
+	ctx      context.Context
+	snap     *consistency.State
+	readOnly bool
+	done     bool
+	err      error // a failure that aborts the transaction whatever fn returns
+
+	reads      map[uuid.UUID]uint64
+	readOrder  []uuid.UUID
+	rootReads  map[string]uint64
+	scanned    bool
+	writes     map[uuid.UUID]int // index into writeList
+	writeList  []consistency.Write
+	rootWrites map[string]consistency.RootWrite
+	onCommit   []func()
+	index      uint64
+}
+
+// Index returns the applied index of the snapshot the transaction reads.
+// After a successful commit (for example inside an OnCommit function) it
+// returns the log index at which the transaction committed.
+func (tx *Tx) Index() uint64 {
+	if tx.index != 0 {
+		return tx.index
+	}
+	return tx.snap.Index()
+}
+
+// call runs fn, rolling back if fn returns an error or panics (the panic
+// goes on unrecovered, with its stack).
+func (tx *Tx) call(fn func(*Tx) error) error {
+	ok := false
+	defer func() {
+		if !ok {
+			tx.done = true
+		}
+	}()
+	err := fn(tx)
+	if err == nil {
+		err = tx.err
+	}
+	ok = err == nil
+	return err
+}
+
+// fail records a failure that aborts the transaction.
+func (tx *Tx) fail(err error) error {
+	if tx.err == nil {
+		tx.err = err
+	}
+	return err
+}
+
+func (tx *Tx) check(write bool) error {
+	switch {
+	case tx.done:
+		return ErrTxDone
+	case write && tx.readOnly:
+		return ErrReadOnly
+	}
+	return nil
+}
+
+// read returns the object's current value in the transaction: its own
+// buffered write, or the snapshot's, recording the read.
+func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
+	if err := tx.check(false); err != nil {
+		return nil, err
+	}
+	if i, ok := tx.writes[id]; ok {
+		w := &tx.writeList[i]
+		if w.Delete {
+			return nil, fmt.Errorf("%w: object %v", ErrNotFound, id)
+		}
+		return w.Value, nil
+	}
+	obj, ok := tx.snap.Get(id)
+	if !tx.readOnly {
+		if tx.reads == nil {
+			tx.reads = make(map[uuid.UUID]uint64)
+		}
+		if _, seen := tx.reads[id]; !seen {
+			tx.reads[id] = obj.Version
+			tx.readOrder = append(tx.readOrder, id)
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: object %v", ErrNotFound, id)
+	}
+	return obj.Value, nil
+}
+
+func (tx *Tx) write(w consistency.Write) {
+	if tx.writes == nil {
+		tx.writes = make(map[uuid.UUID]int)
+	}
+	if i, ok := tx.writes[w.ID]; ok {
+		tx.writeList[i] = w
+		return
+	}
+	tx.writes[w.ID] = len(tx.writeList)
+	tx.writeList = append(tx.writeList, w)
+}
+
+// Get reads the object with the given ID and decodes it as a T. It returns
+// an error matching ErrNotFound if the object does not exist, and a
+// *DecodeError, which aborts the transaction, if its value is not a T.
+func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
+	var v T
+	data, err := tx.read(id)
+	if err != nil {
+		return v, err
+	}
+	if err := codec.Unmarshal(data, &v); err != nil {
+		return v, tx.fail(&DecodeError{ID: id, Type: reflect.TypeFor[T](), Err: err})
+	}
+	return v, nil
+}
+
+// Exists reports whether the object exists, recording the read.
+func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
+	_, err := tx.read(id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// Put sets the object with the given ID to v, creating it if needed. A
+// value that cannot be encoded returns an *EncodeError and aborts the
+// transaction.
+func Put[T any](tx *Tx, id uuid.UUID, v T) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if id == uuid.Nil {
+		return tx.fail(fmt.Errorf("oss: Put with the nil object ID"))
+	}
+	data, err := codec.Marshal(v)
+	if err != nil {
+		return tx.fail(&EncodeError{ID: id, Type: reflect.TypeFor[T](), Err: err})
+	}
+	tx.write(consistency.Write{ID: id, Value: data})
+	return nil
+}
+
+// New creates an object holding v under a new version 7 UUID and returns a
+// reference to it.
+func New[T any](tx *Tx, v T) (Ref[T], error) {
+	if err := tx.check(true); err != nil {
+		return Ref[T]{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Ref[T]{}, fmt.Errorf("oss: new object ID: %w", err)
+	}
+	if err := Put(tx, id, v); err != nil {
+		return Ref[T]{}, err
+	}
+	return Ref[T]{ID: id}, nil
+}
+
+// Delete removes the object with the given ID. Deleting an object that does
+// not exist is not an error. Delete does not read the object: two
+// transactions that both delete it both commit.
+func Delete(tx *Tx, id uuid.UUID) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	tx.write(consistency.Write{ID: id, Delete: true})
+	return nil
+}
+
+// Root returns the object ID bound to the named root, or an error matching
+// ErrNotFound.
+func (tx *Tx) Root(name string) (uuid.UUID, error) {
+	if err := tx.check(false); err != nil {
+		return uuid.Nil, err
+	}
+	if w, ok := tx.rootWrites[name]; ok {
+		if w.Delete {
+			return uuid.Nil, fmt.Errorf("%w: root %q", ErrNotFound, name)
+		}
+		return w.ID, nil
+	}
+	r, ok := tx.snap.Root(name)
+	if !tx.readOnly {
+		if tx.rootReads == nil {
+			tx.rootReads = make(map[string]uint64)
+		}
+		if _, seen := tx.rootReads[name]; !seen {
+			tx.rootReads[name] = r.Version
+		}
+	}
+	if !ok {
+		return uuid.Nil, fmt.Errorf("%w: root %q", ErrNotFound, name)
+	}
+	return r.ID, nil
+}
+
+// SetRoot binds the named root to an object ID.
+func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if name == "" {
+		return tx.fail(errors.New("oss: empty root name"))
+	}
+	if tx.rootWrites == nil {
+		tx.rootWrites = make(map[string]consistency.RootWrite)
+	}
+	tx.rootWrites[name] = consistency.RootWrite{Name: name, ID: id}
+	return nil
+}
+
+// DeleteRoot removes the named root. Removing a root that does not exist is
+// not an error.
+func (tx *Tx) DeleteRoot(name string) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if tx.rootWrites == nil {
+		tx.rootWrites = make(map[string]consistency.RootWrite)
+	}
+	tx.rootWrites[name] = consistency.RootWrite{Name: name, Delete: true}
+	return nil
+}
+
+// Scan calls fn with the ID of every object in the transaction's view of
+// the heap (its snapshot with its own writes), in ID order, until fn returns
+// false. Version 7 IDs sort by creation time. In an Update, a scan makes the
+// transaction conflict with any concurrent creation or deletion of an
+// object, so what it enumerated cannot change under it (no phantoms).
+func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
+	if err := tx.check(false); err != nil {
+		return err
+	}
+	tx.scanned = true
+	// Objects this transaction creates, merged into the snapshot's order.
+	var created []uuid.UUID
+	for _, w := range tx.writeList {
+		if !w.Delete {
+			if _, ok := tx.snap.Get(w.ID); !ok {
+				created = append(created, w.ID)
+			}
+		}
+	}
+	slices.SortFunc(created, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	stopped := false
+	tx.snap.Ascend(uuid.Nil, func(o consistency.Object) bool {
+		for len(created) > 0 && bytes.Compare(created[0][:], o.ID[:]) < 0 {
+			if !fn(created[0]) {
+				stopped = true
+				return false
+			}
+			created = created[1:]
+		}
+		if i, ok := tx.writes[o.ID]; ok && tx.writeList[i].Delete {
+			return true
+		}
+		if !fn(o.ID) {
+			stopped = true
+			return false
+		}
+		return true
+	})
+	for _, id := range created {
+		if stopped || !fn(id) {
+			break
+		}
+	}
+	return nil
+}
+
+// OnCommit registers f to run after the transaction commits, on the
+// goroutine that committed it, once, in registration order. It does not run
+// if the transaction fails or rolls back, or for an attempt of Update that
+// conflicted.
+func (tx *Tx) OnCommit(f func()) {
+	if tx.done {
+		return
+	}
+	tx.onCommit = append(tx.onCommit, f)
+}
+
+// Rollback ends the transaction without committing it.
+func (tx *Tx) Rollback() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	tx.done = true
+	return nil
+}
+
+// Commit ends the transaction. A read-write transaction sends its commit
+// record to the heap's log and waits for the decision: nil (committed, and
+// visible to this node's Views), an error matching ErrConflict (nothing was
+// written), or one matching ErrCommitUnknown. A read-only transaction just
+// ends.
+func (tx *Tx) Commit() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	tx.done = true
+	if tx.err != nil {
+		return tx.err
+	}
+	h := tx.heap
+	if tx.readOnly || (len(tx.reads) == 0 && len(tx.rootReads) == 0 && len(tx.writeList) == 0 && len(tx.rootWrites) == 0 && !tx.scanned) {
+		tx.index = tx.snap.Index()
+		tx.runOnCommit()
+		return nil
+	}
+	txid, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("oss: new transaction ID: %w", err)
+	}
+	rec := consistency.Record{TxID: txid, Snapshot: tx.snap.Index(), Scanned: tx.scanned, Writes: tx.writeList}
+	if len(tx.readOrder) > 0 {
+		rec.Reads = make([]consistency.Read, len(tx.readOrder))
+		for i, id := range tx.readOrder {
+			rec.Reads[i] = consistency.Read{ID: id, Version: tx.reads[id]}
+		}
+	}
+	for name, v := range tx.rootReads {
+		rec.RootReads = append(rec.RootReads, consistency.RootRead{Name: name, Version: v})
+	}
+	for _, w := range tx.rootWrites {
+		rec.RootWrites = append(rec.RootWrites, w)
+	}
+	data, err := rec.Marshal()
+	if err != nil {
+		return fmt.Errorf("oss: encode commit record: %w", err)
+	}
+	if len(data) > h.cfg.MaxCommitBytes {
+		return &TooLargeError{Size: len(data), Max: h.cfg.MaxCommitBytes}
+	}
+	res, err := h.commit(tx.ctx, txid, data)
+	if err != nil {
+		return err
+	}
+	switch res.Outcome {
+	case consistency.Committed:
+		h.stats.commits.Add(1)
+		tx.index = res.Index
+		tx.runOnCommit()
+		return nil
+	case consistency.Conflicted:
+		h.stats.conflicts.Add(1)
+		return &ConflictError{ID: res.ConflictID, Root: res.ConflictRoot, Scan: res.ConflictScan}
+	case consistency.Stale:
+		// Sent once, so no earlier copy exists: certainly not applied.
+		h.stats.conflicts.Add(1)
+		return &ConflictError{}
+	}
+	return fmt.Errorf("oss: commit record rejected as %v at index %d", res.Outcome, res.Index)
+}
+
+func (tx *Tx) runOnCommit() {
+	for _, f := range tx.onCommit {
+		f()
+	}
+}
