@@ -341,6 +341,15 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		return r.res, r.err
 	case <-ctx.Done():
 		return consistency.Result{}, &UnknownOutcomeError{Err: ctx.Err()}
+	case <-h.done:
+		// The loop answers every proposal it took before it exits; one
+		// left unanswered was never taken, so it was never proposed.
+		select {
+		case r := <-p.done:
+			return r.res, r.err
+		default:
+			return consistency.Result{}, ErrClosed
+		}
 	}
 }
 
@@ -360,6 +369,8 @@ func (h *Heap) readIndex(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-h.done:
+		return ErrClosed
 	}
 }
 
