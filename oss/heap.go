@@ -509,5 +509,9 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 	if h.isClosed() {
 		return nil, ErrClosed
 	}
-	return &Tx{heap: h, ctx: ctx, snap: h.state.Load(), readOnly: readOnly}, nil
+	tx := &Tx{heap: h, ctx: ctx, snap: h.state.Load(), readOnly: readOnly}
+	if !readOnly {
+		tx.txState = &txState{}
+	}
+	return tx, nil
 }

@@ -24,7 +24,13 @@ type Tx struct {
 	readOnly bool
 	done     bool
 	err      error // a failure that aborts the transaction whatever fn returns
+	onCommit []func()
+	index    uint64
+	*txState // nil in read-only transactions, keeping a View's Tx small
+}
 
+// txState is what a read-write transaction records and buffers.
+type txState struct {
 	reads      map[uuid.UUID]uint64
 	readOrder  []uuid.UUID
 	rootReads  map[string]uint64
@@ -32,8 +38,6 @@ type Tx struct {
 	writes     map[uuid.UUID]int // index into writeList
 	writeList  []consistency.Write
 	rootWrites map[string]consistency.RootWrite
-	onCommit   []func()
-	index      uint64
 }
 
 // Index returns the applied index of the snapshot the transaction reads.
@@ -87,6 +91,13 @@ func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
 	if err := tx.check(false); err != nil {
 		return nil, err
 	}
+	if tx.txState == nil {
+		obj, ok := tx.snap.Get(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: object %v", ErrNotFound, id)
+		}
+		return obj.Value, nil
+	}
 	if i, ok := tx.writes[id]; ok {
 		w := &tx.writeList[i]
 		if w.Delete {
@@ -95,7 +106,7 @@ func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
 		return w.Value, nil
 	}
 	obj, ok := tx.snap.Get(id)
-	if !tx.readOnly {
+	{
 		if tx.reads == nil {
 			tx.reads = make(map[uuid.UUID]uint64)
 		}
@@ -200,14 +211,19 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	if err := tx.check(false); err != nil {
 		return uuid.Nil, err
 	}
-	if w, ok := tx.rootWrites[name]; ok {
+	var w consistency.RootWrite
+	var written bool
+	if tx.txState != nil {
+		w, written = tx.rootWrites[name]
+	}
+	if written {
 		if w.Delete {
 			return uuid.Nil, fmt.Errorf("%w: root %q", ErrNotFound, name)
 		}
 		return w.ID, nil
 	}
 	r, ok := tx.snap.Root(name)
-	if !tx.readOnly {
+	if tx.txState != nil {
 		if tx.rootReads == nil {
 			tx.rootReads = make(map[string]uint64)
 		}
@@ -258,10 +274,14 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 	if err := tx.check(false); err != nil {
 		return err
 	}
-	tx.scanned = true
+	st := tx.txState
+	if st == nil {
+		st = &txState{}
+	}
+	st.scanned = true
 	// Objects this transaction creates, merged into the snapshot's order.
 	var created []uuid.UUID
-	for _, w := range tx.writeList {
+	for _, w := range st.writeList {
 		if !w.Delete {
 			if _, ok := tx.snap.Get(w.ID); !ok {
 				created = append(created, w.ID)
@@ -278,7 +298,7 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 			}
 			created = created[1:]
 		}
-		if i, ok := tx.writes[o.ID]; ok && tx.writeList[i].Delete {
+		if i, ok := st.writes[o.ID]; ok && st.writeList[i].Delete {
 			return true
 		}
 		if !fn(o.ID) {
