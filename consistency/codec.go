@@ -26,12 +26,12 @@ func init() {
 		panic(fmt.Sprintf("consistency: cbor encode mode: %v", err))
 	}
 	decMode, err = cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		MaxNestedLevels:  maxNestedLevels,
-		MaxArrayElements: maxElements,
-		MaxMapPairs:      maxElements,
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		MaxNestedLevels:   maxNestedLevels,
+		MaxArrayElements:  maxElements,
+		MaxMapPairs:       maxElements,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
 	}.DecMode()
 	if err != nil {

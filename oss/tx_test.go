@@ -3,8 +3,8 @@ package oss_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"io"
+	"log/slog"
 	"sync"
 	"testing"
 
