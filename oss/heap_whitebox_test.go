@@ -75,8 +75,8 @@ func TestCommitOutcomeUnknownWhenClosedAfterProposal(t *testing.T) {
 }
 
 func TestCommitNotProposedWhenContextEndsFirst(t *testing.T) {
-	h, _ := stalledHeap(t)
-	h.propc = make(chan *proposal) // nobody receives
+	// A loop that is busy: nobody receives the proposal.
+	h := &Heap{propc: make(chan *proposal), stop: make(chan struct{}), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := h.commit(ctx, uuid.New(), []byte{0xa0})
