@@ -1,0 +1,3 @@
+// Package layout holds tests of the module's package layering and package
+// documentation.
+package layout

@@ -1,0 +1,113 @@
+package layout
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/objectsharing/oss"
+
+func goCmd(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go %v: %v\n%s", args, err, ee.Stderr)
+		}
+		t.Fatalf("go %v: %v", args, err)
+	}
+	return string(out)
+}
+
+// rel returns the package path inside the module, or "" for other packages.
+func rel(pkg string) (string, bool) {
+	if pkg == module {
+		return "", true
+	}
+	if p, ok := strings.CutPrefix(pkg, module+"/"); ok {
+		return p, true
+	}
+	return "", false
+}
+
+func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+// violation returns why pkg may not import dep, or "" if it may.
+func violation(pkg, dep string) string {
+	p, _ := rel(pkg)
+	d, ours := rel(dep)
+	if !ours || p == d {
+		return ""
+	}
+	switch {
+	case under(p, "consistency"):
+		return "consistency imports nothing of ours"
+	case (under(p, "transport") || under(p, "persist") || under(p, "internal")) && under(d, "oss"):
+		return "nothing below oss imports oss"
+	case (under(p, "transport") && (under(d, "persist") || under(d, "consistency"))) ||
+		(under(p, "persist") && (under(d, "transport") || under(d, "consistency"))):
+		return "transport and persist are independent of each other and of consistency"
+	case under(p, "demo") || under(p, "cmd") || under(p, "wissenheim"):
+		top := strings.SplitN(p, "/", 2)[0]
+		if under(d, "oss") || under(d, top) {
+			return ""
+		}
+		return "applications import only oss"
+	}
+	return ""
+}
+
+func TestLayering(t *testing.T) {
+	pkgs := strings.Fields(goCmd(t, "list", "./..."))
+	if len(pkgs) == 0 {
+		t.Fatal("no packages listed")
+	}
+	for _, pkg := range pkgs {
+		for _, dep := range strings.Fields(goCmd(t, "list", "-deps", "-f", "{{.ImportPath}}", pkg)) {
+			if why := violation(pkg, dep); why != "" {
+				t.Errorf("%s depends on %s: %s", pkg, dep, why)
+			}
+		}
+	}
+}
+
+func TestLayeringRules(t *testing.T) {
+	m := module + "/"
+	for _, c := range []struct {
+		pkg, dep string
+		bad      bool
+	}{
+		{m + "consistency", "go.etcd.io/raft/v3", false},
+		{m + "consistency", m + "internal/codec", true},
+		{m + "consistency", m + "oss", true},
+		{m + "transport", m + "oss", true},
+		{m + "transport", m + "internal/codec", false},
+		{m + "persist", m + "transport", true},
+		{m + "internal/codec", m + "oss", true},
+		{m + "oss", m + "consistency", false},
+		{m + "demo", m + "oss", false},
+		{m + "demo", m + "consistency", true},
+		{m + "cmd/ossd", m + "persist", true},
+		{m + "wissenheim", m + "wissenheim/scene", false},
+		{m + "wissenheim/scene", m + "internal/codec", true},
+	} {
+		if got := violation(c.pkg, c.dep) != ""; got != c.bad {
+			t.Errorf("%s -> %s: violation %v, want %v", c.pkg, c.dep, got, c.bad)
+		}
+	}
+}
+
+func TestPackageDocs(t *testing.T) {
+	out := goCmd(t, "list", "-f", "{{.ImportPath}}\t{{.Doc}}", "./...")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		pkg, doc, _ := strings.Cut(line, "\t")
+		if strings.TrimSpace(doc) == "" {
+			t.Errorf("%s has no package doc comment", pkg)
+		}
+	}
+}
