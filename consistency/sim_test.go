@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/google/uuid"
@@ -117,16 +118,18 @@ type simTx struct {
 }
 
 func TestSimulatedHistoriesAreSerializable(t *testing.T) {
-	seeds := []uint64{}
+	n := uint64(200)
 	switch {
-	case *simSeed != 0:
-		seeds = append(seeds, *simSeed)
 	case testing.Short():
-		for i := uint64(1); i <= 20; i++ {
-			seeds = append(seeds, i)
-		}
-	default:
-		for i := uint64(1); i <= 200; i++ {
+		n = 20
+	case os.Getenv("OSS_LONG") != "":
+		n = 5000
+	}
+	var seeds []uint64
+	if *simSeed != 0 {
+		seeds = append(seeds, *simSeed)
+	} else {
+		for i := uint64(1); i <= n; i++ {
 			seeds = append(seeds, i)
 		}
 	}

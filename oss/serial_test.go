@@ -51,8 +51,11 @@ func TestConcurrentHistoryIsSerializable(t *testing.T) {
 	ctx := context.Background()
 	const objects, workers = 8, 8
 	perWorker := 150
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		perWorker = 40
+	case os.Getenv("OSS_LONG") != "":
+		perWorker = 5000
 	}
 	ids := make([]uuid.UUID, objects)
 	for i := range ids {
