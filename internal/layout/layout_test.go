@@ -62,15 +62,20 @@ func violation(pkg, dep string) string {
 	return ""
 }
 
+// TestLayering checks every package's direct imports, tests included;
+// rules on direct imports hold for the transitive ones too, since each
+// package on the path is checked.
 func TestLayering(t *testing.T) {
-	pkgs := strings.Fields(goCmd(t, "list", "./..."))
-	if len(pkgs) == 0 {
-		t.Fatal("no packages listed")
+	out := goCmd(t, "list", "-f", `{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, "./...")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("too few packages listed:\n%s", out)
 	}
-	for _, pkg := range pkgs {
-		for _, dep := range strings.Fields(goCmd(t, "list", "-deps", "-f", "{{.ImportPath}}", pkg)) {
-			if why := violation(pkg, dep); why != "" {
-				t.Errorf("%s depends on %s: %s", pkg, dep, why)
+	for _, line := range lines {
+		f := strings.Fields(line)
+		for _, dep := range f[1:] {
+			if why := violation(f[0], dep); why != "" {
+				t.Errorf("%s imports %s: %s", f[0], dep, why)
 			}
 		}
 	}
