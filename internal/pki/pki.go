@@ -1,0 +1,172 @@
+// Package pki creates a cluster's certificate authority, issues node
+// certificates, and verifies peers against the CA. The CA is private to one
+// cluster and used for nothing else; a node certificate names the node (its
+// common name and DNS name) and its role.
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+)
+
+// Roles a certificate can carry, in its organizational unit.
+const (
+	RoleServer = "server" // a node that may vote and lead heaps
+	RoleClient = "client" // a node that only keeps learner replicas
+)
+
+// CA is a cluster certificate authority.
+type CA struct {
+	Cert *x509.Certificate
+	Key  *ecdsa.PrivateKey
+	// CertPEM is the CA certificate in PEM form.
+	CertPEM []byte
+}
+
+func serial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+}
+
+// NewCA creates a self-signed CA valid from now for validity.
+func NewCA(name string, now time.Time, validity time.Duration) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA key: %w", err)
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          sn,
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"OSS cluster CA"}},
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              now.Add(validity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+}
+
+// KeyPEM returns the CA's private key in PEM form.
+func (ca *CA) KeyPEM() ([]byte, error) {
+	der, err := x509.MarshalECPrivateKey(ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadCA reads a CA from its certificate and key in PEM form.
+func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("pki: load CA: %w", err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("pki: load CA: %w", err)
+	}
+	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok || !cert.IsCA {
+		return nil, errors.New("pki: load CA: not an ECDSA CA certificate and key")
+	}
+	return &CA{Cert: cert, Key: key, CertPEM: certPEM}, nil
+}
+
+// Issue creates a key and a certificate for the named node with the given
+// role, valid from now for validity, and returns both in PEM form.
+func (ca *CA) Issue(name, role string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	if name == "" {
+		return nil, nil, errors.New("pki: empty node name")
+	}
+	if role != RoleServer && role != RoleClient {
+		return nil, nil, fmt.Errorf("pki: unknown role %q", role)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: node key: %w", err)
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: name, OrganizationalUnit: []string{role}},
+		DNSNames:     []string{name},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(validity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: node certificate: %w", err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
+}
+
+// Identity is what a verified certificate says about a peer.
+type Identity struct {
+	Name string
+	Role string
+}
+
+// Verify checks a peer's certificate chain against the CA pool at time now
+// and returns the identity it names. The error says why a peer is refused.
+func Verify(pool *x509.CertPool, chain []*x509.Certificate, now time.Time) (Identity, error) {
+	if len(chain) == 0 {
+		return Identity{}, errors.New("no certificate presented")
+	}
+	leaf := chain[0]
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         pool,
+		Intermediates: inter,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+	})
+	if err != nil {
+		return Identity{}, fmt.Errorf("certificate of %q refused: %w", leaf.Subject.CommonName, err)
+	}
+	id := Identity{Name: leaf.Subject.CommonName}
+	if len(leaf.Subject.OrganizationalUnit) > 0 {
+		id.Role = leaf.Subject.OrganizationalUnit[0]
+	}
+	if id.Name == "" || !slices.Contains(leaf.DNSNames, id.Name) {
+		return Identity{}, fmt.Errorf("certificate of %q does not name its node consistently", id.Name)
+	}
+	if id.Role != RoleServer && id.Role != RoleClient {
+		return Identity{}, fmt.Errorf("certificate of %q carries no node role", id.Name)
+	}
+	return id, nil
+}

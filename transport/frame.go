@@ -1,0 +1,118 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Frame types.
+const (
+	frameHello    = 1 // first frame of every stream: who opens it, and why
+	frameMessage  = 2 // a one-way message
+	frameRequest  = 3 // a call's request
+	frameResponse = 4 // a call's answer
+	frameError    = 5 // a call's failure
+)
+
+// Stream kinds, announced in the hello frame.
+const (
+	streamMessages = 1
+	streamCall     = 2
+)
+
+// frame is the unit on the wire: a 4-byte big-endian length, then the frame
+// in CBOR.
+type frame struct {
+	_    struct{} `cbor:",toarray"`
+	Type uint8
+	From string // hello only
+	Kind uint8  // hello only
+	Body []byte
+}
+
+// DefaultMaxFrame is the largest frame accepted unless configured.
+const DefaultMaxFrame = 8 << 20
+
+var (
+	frameEnc cbor.EncMode
+	frameDec cbor.DecMode
+)
+
+func init() {
+	var err error
+	frameEnc, err = cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	frameDec, err = cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		MaxNestedLevels:  4,
+		MaxArrayElements: 16,
+		MaxMapPairs:      16,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// ErrMalformedFrame is returned for a frame that does not decode.
+var ErrMalformedFrame = errors.New("transport: malformed frame")
+
+func appendFrame(dst []byte, f *frame) ([]byte, error) {
+	body, err := frameEnc.Marshal(f)
+	if err != nil {
+		return dst, err
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)))
+	return append(dst, body...), nil
+}
+
+func writeFrame(w io.Writer, f *frame, max int) error {
+	buf, err := appendFrame(nil, f)
+	if err != nil {
+		return err
+	}
+	if len(buf)-4 > max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(buf)-4, max)
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// readFrame reads one frame, refusing a length over max before reading it.
+func readFrame(r *bufio.Reader, max int) (*frame, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > uint32(max) {
+		return nil, fmt.Errorf("%w: length prefix %d exceeds %d", ErrTooLarge, n, max)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("%w: truncated: %v", ErrMalformedFrame, err)
+	}
+	return decodeFrame(buf)
+}
+
+func decodeFrame(buf []byte) (*frame, error) {
+	f := new(frame)
+	if err := frameDec.Unmarshal(buf, f); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedFrame, err)
+	}
+	if f.Type < frameHello || f.Type > frameError {
+		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformedFrame, f.Type)
+	}
+	return f, nil
+}

@@ -1,0 +1,516 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"github.com/quic-go/quic-go"
+)
+
+// ALPN is the application protocol OSS nodes negotiate.
+const ALPN = "oss/1"
+
+// QUICConfig configures a QUIC endpoint.
+type QUICConfig struct {
+	// Name is this node's name; it must match its certificate. Required.
+	Name string
+	// PacketConn is the UDP socket to use. If nil, one is opened on Listen.
+	PacketConn net.PacketConn
+	// Listen is the UDP address to listen on when PacketConn is nil. If
+	// empty, "127.0.0.1:0".
+	Listen string
+	// CertPEM and KeyPEM are this node's certificate and key, and CAPEM the
+	// cluster CA's certificate. Required.
+	CertPEM, KeyPEM, CAPEM []byte
+	// Handler receives messages and calls. Required.
+	Handler Handler
+	// MaxFrame caps the size of a frame in either direction. If zero,
+	// DefaultMaxFrame.
+	MaxFrame int
+	// QueueLen is the number of messages queued per peer before Send
+	// waits. If zero, 4096.
+	QueueLen int
+	// Now is the clock certificates are checked against. If nil, time.Now.
+	Now func() time.Time
+	// Logger receives the endpoint's logs. If nil, slog.Default().
+	Logger *slog.Logger
+}
+
+// QUIC is a Transport over QUIC with mutual TLS 1.3: one UDP socket, one
+// connection per peer (dialled lazily, re-dialled with backoff), one
+// long-lived stream per peer for messages and one new stream per call.
+type QUIC struct {
+	cfg   QUICConfig
+	log   *slog.Logger
+	pool  *x509.CertPool
+	cert  tls.Certificate
+	tr    *quic.Transport
+	ln    *quic.Listener
+	ownPC bool
+	qconf *quic.Config
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex // protects following fields
+	addrs map[string]string
+	peers map[string]*peer
+	conns map[*quic.Conn]struct{}
+}
+
+// NewQUIC starts a QUIC endpoint.
+func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
+	c := *cfg
+	if c.Name == "" || c.Handler == nil {
+		return nil, errors.New("transport: QUICConfig needs Name and Handler")
+	}
+	if c.MaxFrame == 0 {
+		c.MaxFrame = DefaultMaxFrame
+	}
+	if c.QueueLen == 0 {
+		c.QueueLen = 4096
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("transport: node certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("transport: node certificate: %w", err)
+	}
+	if leaf.Subject.CommonName != c.Name {
+		return nil, fmt.Errorf("transport: certificate names %q, not this node %q", leaf.Subject.CommonName, c.Name)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(c.CAPEM) {
+		return nil, errors.New("transport: no CA certificate in CAPEM")
+	}
+	pc := c.PacketConn
+	own := false
+	if pc == nil {
+		addr := c.Listen
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		pc, err = net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("transport: listen: %w", err)
+		}
+		own = true
+	}
+	t := &QUIC{
+		cfg:   c,
+		log:   c.Logger.With("node", c.Name),
+		pool:  pool,
+		cert:  cert,
+		tr:    &quic.Transport{Conn: pc},
+		ownPC: own,
+		addrs: make(map[string]string),
+		peers: make(map[string]*peer),
+		conns: make(map[*quic.Conn]struct{}),
+		qconf: &quic.Config{
+			HandshakeIdleTimeout:           5 * time.Second,
+			MaxIdleTimeout:                 30 * time.Second,
+			KeepAlivePeriod:                5 * time.Second,
+			MaxIncomingStreams:             1024,
+			MaxIncomingUniStreams:          -1,
+			InitialStreamReceiveWindow:     1 << 20,
+			MaxStreamReceiveWindow:         16 << 20,
+			InitialConnectionReceiveWindow: 2 << 20,
+			MaxConnectionReceiveWindow:     64 << 20,
+			EnableDatagrams:                true,
+		},
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.ln, err = t.tr.Listen(t.tlsConfig(""), t.qconf)
+	if err != nil {
+		t.tr.Close()
+		if own {
+			pc.Close()
+		}
+		return nil, fmt.Errorf("transport: listen: %w", err)
+	}
+	t.wg.Go(t.acceptConns)
+	return t, nil
+}
+
+// Name returns this node's name.
+func (t *QUIC) Name() string { return t.cfg.Name }
+
+// Addr returns the UDP address the endpoint listens on.
+func (t *QUIC) Addr() net.Addr { return t.tr.Conn.LocalAddr() }
+
+// SetPeer records the address of a named peer.
+func (t *QUIC) SetPeer(name, addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addrs[name] = addr
+}
+
+// tlsConfig returns the TLS configuration for accepting (peer "") or for
+// dialling the named peer. Verification is done here rather than by
+// crypto/tls so that every refusal is logged with its reason.
+func (t *QUIC) tlsConfig(peerName string) *tls.Config {
+	conf := &tls.Config{
+		Certificates:       []tls.Certificate{t.cert},
+		MinVersion:         tls.VersionTLS13,
+		NextProtos:         []string{ALPN},
+		InsecureSkipVerify: true,                  // verified by VerifyConnection against the cluster CA
+		ClientAuth:         tls.RequestClientCert, // required by VerifyConnection, which logs a refusal
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			id, err := pki.Verify(t.pool, cs.PeerCertificates, t.cfg.Now())
+			if err == nil && peerName != "" && id.Name != peerName {
+				err = fmt.Errorf("dialled %q but the peer's certificate names %q", peerName, id.Name)
+			}
+			if err != nil {
+				t.log.Warn("peer refused", "peer", peerName, "reason", err)
+			}
+			return err
+		},
+	}
+	if peerName != "" {
+		conf.ServerName = peerName
+	}
+	return conf
+}
+
+func peerName(c *quic.Conn) string {
+	certs := c.ConnectionState().TLS.PeerCertificates
+	if len(certs) == 0 {
+		return ""
+	}
+	return certs[0].Subject.CommonName
+}
+
+func (t *QUIC) acceptConns() {
+	for {
+		c, err := t.ln.Accept(t.ctx)
+		if err != nil {
+			return
+		}
+		if !t.track(c) {
+			return
+		}
+		t.wg.Go(func() { t.serveConn(c) })
+	}
+}
+
+// track records a connection so Close can close it; false after Close.
+func (t *QUIC) track(c *quic.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		c.CloseWithError(0, "closing")
+		return false
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *QUIC) untrack(c *quic.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+// serveConn accepts the streams a peer opens on a connection.
+func (t *QUIC) serveConn(c *quic.Conn) {
+	defer t.untrack(c)
+	name := peerName(c)
+	for {
+		s, err := c.AcceptStream(t.ctx)
+		if err != nil {
+			return
+		}
+		t.wg.Go(func() { t.serveStream(name, s) })
+	}
+}
+
+func (t *QUIC) serveStream(name string, s *quic.Stream) {
+	defer s.Close()
+	r := bufio.NewReaderSize(s, 64<<10)
+	hello, err := readFrame(r, t.cfg.MaxFrame)
+	if err == nil && (hello.Type != frameHello || hello.From != name) {
+		err = fmt.Errorf("%w: stream opened as %q by peer %q", ErrMalformedFrame, hello.From, name)
+	}
+	if err != nil {
+		t.streamError(name, s, err)
+		return
+	}
+	switch hello.Kind {
+	case streamMessages:
+		for {
+			f, err := readFrame(r, t.cfg.MaxFrame)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && t.ctx.Err() == nil {
+					t.streamError(name, s, err)
+				}
+				return
+			}
+			if f.Type != frameMessage {
+				t.streamError(name, s, fmt.Errorf("%w: frame type %d on a message stream", ErrMalformedFrame, f.Type))
+				return
+			}
+			t.cfg.Handler.HandleMessage(name, f.Body)
+		}
+	case streamCall:
+		f, err := readFrame(r, t.cfg.MaxFrame)
+		if err == nil && f.Type != frameRequest {
+			err = fmt.Errorf("%w: frame type %d on a call stream", ErrMalformedFrame, f.Type)
+		}
+		if err != nil {
+			t.streamError(name, s, err)
+			return
+		}
+		ctx, cancel := context.WithCancel(t.ctx)
+		defer cancel()
+		resp, herr := t.cfg.Handler.HandleCall(ctx, name, f.Body)
+		out := &frame{Type: frameResponse, Body: resp}
+		if herr != nil {
+			out = &frame{Type: frameError, Body: []byte(herr.Error())}
+		}
+		if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
+			t.log.Warn("call answer not sent", "peer", name, "err", err)
+		}
+	default:
+		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
+	}
+}
+
+// streamError logs a bad stream and resets it; the connection and every
+// other stream go on.
+func (t *QUIC) streamError(name string, s *quic.Stream, err error) {
+	t.log.Warn("stream closed", "peer", name, "err", err)
+	s.CancelRead(1)
+	s.CancelWrite(1)
+}
+
+// conn returns a live connection to the named peer, dialling if needed.
+func (t *QUIC) conn(ctx context.Context, name string) (*quic.Conn, error) {
+	p, err := t.peer(name)
+	if err != nil {
+		return nil, err
+	}
+	return p.connect(ctx)
+}
+
+func (t *QUIC) peer(name string) (*peer, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	if p, ok := t.peers[name]; ok {
+		return p, nil
+	}
+	if _, ok := t.addrs[name]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownPeer, name)
+	}
+	p := &peer{t: t, name: name, queue: make(chan []byte, t.cfg.QueueLen)}
+	t.peers[name] = p
+	t.wg.Go(p.sendLoop)
+	return p, nil
+}
+
+// Send queues msg for the named peer; see Transport.
+func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
+	if len(msg)+64 > t.cfg.MaxFrame {
+		return fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(msg))
+	}
+	p, err := t.peer(to)
+	if err != nil {
+		return err
+	}
+	select {
+	case p.queue <- msg:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// Call sends req to the named peer on a new stream and waits for the answer.
+func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) {
+	c, err := t.conn(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrUnreachable, to, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		s.CancelRead(2)
+		s.CancelWrite(2)
+	})
+	defer stop()
+	buf, err := appendFrame(nil, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamCall})
+	if err == nil {
+		buf, err = appendFrame(buf, &frame{Type: frameRequest, Body: req})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(buf) > t.cfg.MaxFrame {
+		s.CancelWrite(2)
+		return nil, fmt.Errorf("%w: request of %d bytes", ErrTooLarge, len(req))
+	}
+	if _, err := s.Write(buf); err != nil {
+		return nil, t.callErr(ctx, to, err)
+	}
+	s.Close()
+	f, err := readFrame(bufio.NewReader(s), t.cfg.MaxFrame)
+	if err != nil {
+		return nil, t.callErr(ctx, to, err)
+	}
+	switch f.Type {
+	case frameResponse:
+		return f.Body, nil
+	case frameError:
+		return nil, &RemoteError{Peer: to, Message: string(f.Body)}
+	}
+	return nil, fmt.Errorf("%w: frame type %d answering a call", ErrMalformedFrame, f.Type)
+}
+
+func (t *QUIC) callErr(ctx context.Context, to string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: %q: %v", ErrUnreachable, to, err)
+}
+
+// Close closes every connection and the socket, and waits for every
+// goroutine of the endpoint. It is idempotent.
+func (t *QUIC) Close() error {
+	t.mu.Lock()
+	if t.ctx.Err() != nil {
+		t.mu.Unlock()
+		return nil
+	}
+	t.cancel()
+	conns := t.conns
+	t.conns = map[*quic.Conn]struct{}{}
+	t.mu.Unlock()
+	for c := range conns {
+		c.CloseWithError(0, "closing")
+	}
+	t.ln.Close()
+	t.wg.Wait()
+	err := t.tr.Close()
+	if t.ownPC {
+		t.tr.Conn.Close()
+	}
+	return err
+}
+
+// peer is the outbound side of one peer: its connection and its queue of
+// one-way messages, drained by sendLoop.
+type peer struct {
+	t     *QUIC
+	name  string
+	queue chan []byte
+
+	mu   sync.Mutex // protects following fields
+	conn *quic.Conn
+	next time.Time // no dial before this, after a failure
+	fail int
+}
+
+// connect returns the peer's connection, dialling it if there is none.
+func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != nil && p.conn.Context().Err() == nil {
+		return p.conn, nil
+	}
+	if wait := time.Until(p.next); wait > 0 {
+		return nil, fmt.Errorf("%w: %q: redial in %v", ErrUnreachable, p.name, wait.Round(time.Millisecond))
+	}
+	p.t.mu.Lock()
+	addr := p.t.addrs[p.name]
+	p.t.mu.Unlock()
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q at %q: %v", ErrUnreachable, p.name, addr, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := p.t.tr.Dial(dctx, ua, p.t.tlsConfig(p.name), p.t.qconf)
+	if err != nil {
+		p.fail++
+		backoff := min(10*time.Millisecond<<min(p.fail, 10), 2*time.Second)
+		p.next = time.Now().Add(backoff)
+		return nil, fmt.Errorf("%w: %q at %s: %v", ErrUnreachable, p.name, addr, err)
+	}
+	if !p.t.track(c) {
+		return nil, ErrClosed
+	}
+	p.fail = 0
+	p.conn = c
+	// Peers may open streams on a connection we dialled, too.
+	p.t.wg.Go(func() { p.t.serveConn(c) })
+	return c, nil
+}
+
+// sendLoop writes queued messages to the peer's message stream, batching
+// what is queued into one write. On a failure it drops the batch (messages
+// are best-effort) and reconnects.
+func (p *peer) sendLoop() {
+	var s *quic.Stream
+	var buf []byte
+	for {
+		var msg []byte
+		select {
+		case msg = <-p.queue:
+		case <-p.t.ctx.Done():
+			return
+		}
+		buf = buf[:0]
+		if s == nil {
+			c, err := p.connect(p.t.ctx)
+			if err == nil {
+				s, err = c.OpenStreamSync(p.t.ctx)
+			}
+			if err != nil {
+				p.t.log.Debug("message dropped", "peer", p.name, "err", err)
+				s = nil
+				continue
+			}
+			buf, _ = appendFrame(buf, &frame{Type: frameHello, From: p.t.cfg.Name, Kind: streamMessages})
+		}
+		buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
+	batch:
+		for len(buf) < 256<<10 {
+			select {
+			case msg = <-p.queue:
+				buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
+			default:
+				break batch
+			}
+		}
+		if _, err := s.Write(buf); err != nil {
+			p.t.log.Debug("messages dropped", "peer", p.name, "err", err)
+			s.CancelWrite(3)
+			s = nil
+		}
+	}
+}

@@ -1,0 +1,369 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/transport"
+	"github.com/quic-go/quic-go"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a Handler that records messages and echoes calls.
+type recorder struct {
+	mu    sync.Mutex
+	msgs  map[string][][]byte
+	got   chan struct{}
+	block chan struct{} // if set, HandleMessage waits on it
+}
+
+func newRecorder() *recorder {
+	return &recorder{msgs: map[string][][]byte{}, got: make(chan struct{}, 1<<16)}
+}
+
+func (r *recorder) HandleMessage(from string, msg []byte) {
+	if r.block != nil {
+		<-r.block
+	}
+	r.mu.Lock()
+	r.msgs[from] = append(r.msgs[from], msg)
+	r.mu.Unlock()
+	select {
+	case r.got <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	if string(req) == "fail" {
+		return nil, errors.New("as asked")
+	}
+	return append([]byte(from+":"), req...), nil
+}
+
+func (r *recorder) count(from string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs[from])
+}
+
+// logBuffer collects log lines for assertions.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+type cluster struct {
+	ca    *pki.CA
+	logs  *logBuffer
+	nodes map[string]*transport.QUIC
+	recs  map[string]*recorder
+}
+
+func newCA(t testing.TB) *pki.CA {
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func (c *cluster) start(t testing.TB, name, listen string, h transport.Handler) *transport.QUIC {
+	t.Helper()
+	cert, key, err := c.ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := transport.NewQUIC(&transport.QUICConfig{
+		Name: name, Listen: listen, CertPEM: cert, KeyPEM: key, CAPEM: c.ca.CertPEM, Handler: h,
+		Logger: slog.New(slog.NewTextHandler(c.logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[name] = q
+	return q
+}
+
+func newCluster(t testing.TB, names ...string) *cluster {
+	c := &cluster{ca: newCA(t), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}, recs: map[string]*recorder{}}
+	for _, n := range names {
+		c.recs[n] = newRecorder()
+		c.start(t, n, "", c.recs[n])
+	}
+	for _, a := range c.nodes {
+		for _, b := range c.nodes {
+			a.SetPeer(b.Name(), b.Addr().String())
+		}
+	}
+	t.Cleanup(func() {
+		for _, q := range c.nodes {
+			q.Close()
+		}
+	})
+	return c
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestCallsAndMessagesBetweenThreeNodes(t *testing.T) {
+	c := newCluster(t, "a", "b", "c")
+	ctx := ctxT(t)
+	for _, from := range []string{"a", "b", "c"} {
+		for _, to := range []string{"a", "b", "c"} {
+			if from == to {
+				continue
+			}
+			resp, err := c.nodes[from].Call(ctx, to, []byte("ping"))
+			if err != nil || string(resp) != from+":ping" {
+				t.Fatalf("%s calls %s: %q %v", from, to, resp, err)
+			}
+			for i := range 100 {
+				if err := c.nodes[from].Send(ctx, to, []byte(fmt.Sprint(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, to := range []string{"a", "b", "c"} {
+		for _, from := range []string{"a", "b", "c"} {
+			if from == to {
+				continue
+			}
+			for c.recs[to].count(from) < 100 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			c.recs[to].mu.Lock()
+			for i, m := range c.recs[to].msgs[from] {
+				if string(m) != fmt.Sprint(i) {
+					t.Fatalf("%s got message %q from %s at position %d: out of order", to, m, from, i)
+				}
+			}
+			n := len(c.recs[to].msgs[from])
+			c.recs[to].mu.Unlock()
+			if n != 100 {
+				t.Fatalf("%s got %d messages from %s, want 100", to, n, from)
+			}
+		}
+	}
+	if _, err := c.nodes["a"].Call(ctx, "b", []byte("fail")); err == nil || !strings.Contains(err.Error(), "as asked") {
+		t.Fatalf("remote error: %v", err)
+	}
+	if _, err := c.nodes["a"].Call(ctx, "nobody", nil); !errors.Is(err, transport.ErrUnknownPeer) {
+		t.Fatalf("call to an unknown peer: %v", err)
+	}
+}
+
+func TestPeerFromAnotherCAIsRefused(t *testing.T) {
+	c := newCluster(t, "a")
+	other := &cluster{ca: newCA(t), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}}
+	intruder := other.start(t, "b", "", newRecorder())
+	defer intruder.Close()
+	intruder.SetPeer("a", c.nodes["a"].Addr().String())
+	c.nodes["a"].SetPeer("b", intruder.Addr().String())
+	if _, err := intruder.Call(ctxT(t), "a", []byte("hi")); err == nil {
+		t.Fatal("a peer with a certificate from another CA was served")
+	}
+	if _, err := c.nodes["a"].Call(ctxT(t), "b", []byte("hi")); !errors.Is(err, transport.ErrUnreachable) {
+		t.Fatalf("calling a peer from another CA: %v", err)
+	}
+	if !strings.Contains(c.logs.String(), "peer refused") || !strings.Contains(c.logs.String(), "unknown authority") {
+		t.Fatalf("refusal not logged with its reason:\n%s", c.logs.String())
+	}
+}
+
+func TestExpiredCertificateIsRefused(t *testing.T) {
+	c := newCluster(t, "a")
+	cert, key, err := c.ca.Issue("old", pki.RoleServer, time.Now().Add(-2*time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := transport.NewQUIC(&transport.QUICConfig{Name: "old", CertPEM: cert, KeyPEM: key, CAPEM: c.ca.CertPEM, Handler: newRecorder(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	old.SetPeer("a", c.nodes["a"].Addr().String())
+	if _, err := old.Call(ctxT(t), "a", nil); err == nil {
+		t.Fatal("a peer with an expired certificate was served")
+	}
+	if !strings.Contains(c.logs.String(), "expired") {
+		t.Fatalf("expiry not logged:\n%s", c.logs.String())
+	}
+}
+
+func TestPeerWithoutClientCertificateIsRefused(t *testing.T) {
+	c := newCluster(t, "a")
+	ctx := ctxT(t)
+	conn, err := quic.DialAddr(ctx, c.nodes["a"].Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{transport.ALPN}}, nil)
+	if err == nil {
+		// TLS 1.3 clients finish before the server checks them; the server
+		// then closes the connection.
+		s, err2 := conn.OpenStreamSync(ctx)
+		if err2 == nil {
+			s.Write([]byte{0, 0, 0, 1, 0})
+			_, err2 = s.Read(make([]byte, 1))
+		}
+		conn.CloseWithError(0, "")
+		if err2 == nil {
+			t.Fatal("a peer without a client certificate was served")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(c.logs.String(), "no certificate presented") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(c.logs.String(), "no certificate presented") {
+		t.Fatalf("refusal not logged:\n%s", c.logs.String())
+	}
+}
+
+func TestReconnectAfterPeerRestart(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	ctx := ctxT(t)
+	if _, err := c.nodes["a"].Call(ctx, "b", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	addr := c.nodes["b"].Addr().String()
+	c.nodes["b"].Close()
+	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	if _, err := c.nodes["a"].Call(cctx, "b", []byte("2")); err == nil {
+		t.Fatal("call to a stopped peer succeeded")
+	}
+	cancel()
+	c.recs["b"] = newRecorder()
+	c.start(t, "b", addr, c.recs["b"]).SetPeer("a", c.nodes["a"].Addr().String())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		resp, err := c.nodes["a"].Call(cctx, "b", []byte("3"))
+		cancel()
+		if err == nil {
+			if string(resp) != "a:3" {
+				t.Fatalf("answer %q", resp)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconnect: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 0; c.recs["b"].count("a") == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("messages do not flow after the restart")
+		}
+		c.nodes["a"].Send(ctx, "b", []byte("m"))
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSlowReceiverAppliesBackpressure(t *testing.T) {
+	c := &cluster{ca: newCA(t), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}, recs: map[string]*recorder{}}
+	slow := newRecorder()
+	slow.block = make(chan struct{})
+	c.start(t, "slow", "", slow)
+	cert, key, _ := c.ca.Issue("fast", pki.RoleServer, time.Now(), time.Hour)
+	fast, err := transport.NewQUIC(&transport.QUICConfig{Name: "fast", CertPEM: cert, KeyPEM: key, CAPEM: c.ca.CertPEM, Handler: newRecorder(), QueueLen: 16, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes["fast"] = fast
+	defer func() {
+		close(slow.block)
+		fast.Close()
+		c.nodes["slow"].Close()
+	}()
+	fast.SetPeer("slow", c.nodes["slow"].Addr().String())
+	msg := make([]byte, 64<<10)
+	sent := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err := fast.Send(ctx, "slow", msg)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent++
+		if sent > 10000 {
+			t.Fatal("Send never blocked on a receiver that reads nothing")
+		}
+	}
+	// The queue and the stream's flow-control windows bound what is held.
+	if sent*len(msg) > 64<<20 {
+		t.Fatalf("%d MiB accepted before backpressure", sent*len(msg)>>20)
+	}
+}
+
+func TestMalformedStreamIsClosedAndNodeGoesOn(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	ctx := ctxT(t)
+	// A peer with a valid certificate that sends garbage on a stream.
+	cert, key, _ := c.ca.Issue("rogue", pki.RoleServer, time.Now(), time.Hour)
+	pair, _ := tls.X509KeyPair(cert, key)
+	conn, err := quic.DialAddr(ctx, c.nodes["a"].Addr().String(), &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, NextProtos: []string{transport.ALPN}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	for _, junk := range [][]byte{
+		{0xff, 0xff, 0xff, 0xff, 1, 2, 3},             // oversized length prefix
+		{0, 0, 0, 3, 0x83, 0x01},                      // truncated frame
+		{0, 0, 0, 4, 0x81, 0x81, 0x81, 0x81},          // nesting beyond the limit
+		{0, 0, 0, 5, 0x84, 0x18, 0x63, 0x60, 0, 0x40}, // unknown frame type
+		[]byte("hello, world, this is not cbor"),      // random bytes
+	} {
+		s, err := conn.OpenStreamSync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Write(junk)
+		s.Close()
+		io.ReadAll(s)
+	}
+	if resp, err := c.nodes["b"].Call(ctx, "a", []byte("still")); err != nil || string(resp) != "b:still" {
+		t.Fatalf("node stopped serving after bad streams: %q %v", resp, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(c.logs.String(), "stream closed") < 5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(c.logs.String(), "stream closed"); n < 5 {
+		t.Fatalf("%d bad streams logged, want 5:\n%s", n, c.logs.String())
+	}
+}
+
+var _ net.Addr = (*net.UDPAddr)(nil)

@@ -1,0 +1,66 @@
+// Package transport carries messages between OSS nodes.
+//
+// # Overview
+//
+// A Transport offers two services to the node above it:
+//
+//   - Send: one-way messages (raft traffic), best-effort and ordered per
+//     peer. A message may be lost when a connection fails; raft retransmits.
+//     Each peer has a bounded send queue; when it is full Send waits, up to
+//     its context, instead of letting the queue grow.
+//   - Call: request/response, reliable or failing with an error. Every call
+//     takes a context; a peer that vanishes mid-call makes it fail, never
+//     hang.
+//
+// Peers are named by node name. The QUIC implementation authenticates every
+// peer against the cluster CA (mutual TLS 1.3) and takes its name from its
+// certificate; transporttest is an in-memory network with the same
+// interface for tests, with partitions, drops, delays, duplicates and
+// reordering.
+package transport
+
+import (
+	"context"
+	"errors"
+)
+
+// Handler receives what peers send. Its methods are called concurrently.
+type Handler interface {
+	// HandleMessage receives a one-way message. Messages of one peer arrive
+	// in the order they were sent. msg is owned by the handler.
+	HandleMessage(from string, msg []byte)
+	// HandleCall answers a request. An error is returned to the caller as
+	// a *RemoteError.
+	HandleCall(ctx context.Context, from string, req []byte) ([]byte, error)
+}
+
+// Transport is a node's endpoint.
+type Transport interface {
+	// Name is this node's name.
+	Name() string
+	// Send queues msg for the named peer. It waits while the peer's queue
+	// is full, until ctx ends.
+	Send(ctx context.Context, to string, msg []byte) error
+	// Call sends req to the named peer and waits for its answer.
+	Call(ctx context.Context, to string, req []byte) ([]byte, error)
+	// Close stops the endpoint and every goroutine it started.
+	Close() error
+}
+
+// Errors of the transport.
+var (
+	ErrClosed      = errors.New("transport: closed")
+	ErrUnknownPeer = errors.New("transport: unknown peer")
+	ErrUnreachable = errors.New("transport: peer unreachable")
+	ErrTooLarge    = errors.New("transport: frame too large")
+)
+
+// RemoteError is an error returned by a peer's handler.
+type RemoteError struct {
+	Peer    string
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	return "transport: " + e.Peer + ": " + e.Message
+}
