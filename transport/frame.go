@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -87,7 +86,7 @@ func writeFrame(w io.Writer, f *frame, max int) error {
 }
 
 // readFrame reads one frame, refusing a length over max before reading it.
-func readFrame(r *bufio.Reader, max int) (*frame, error) {
+func readFrame(r io.Reader, max int) (*frame, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err

@@ -243,9 +243,16 @@ func (t *QUIC) serveConn(c *quic.Conn) {
 	}
 }
 
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
 func (t *QUIC) serveStream(name string, s *quic.Stream) {
 	defer s.Close()
-	r := bufio.NewReaderSize(s, 64<<10)
+	r := readers.Get().(*bufio.Reader)
+	r.Reset(s)
+	defer func() {
+		r.Reset(nil)
+		readers.Put(r)
+	}()
 	hello, err := readFrame(r, t.cfg.MaxFrame)
 	if err == nil && (hello.Type != frameHello || hello.From != name) {
 		err = fmt.Errorf("%w: stream opened as %q by peer %q", ErrMalformedFrame, hello.From, name)
@@ -378,7 +385,7 @@ func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) 
 		return nil, t.callErr(ctx, to, err)
 	}
 	s.Close()
-	f, err := readFrame(bufio.NewReader(s), t.cfg.MaxFrame)
+	f, err := readFrame(s, t.cfg.MaxFrame)
 	if err != nil {
 		return nil, t.callErr(ctx, to, err)
 	}

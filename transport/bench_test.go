@@ -1,0 +1,163 @@
+package transport_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/transport"
+	"github.com/quic-go/quic-go"
+)
+
+type counting struct {
+	n    atomic.Int64
+	want int64
+	done chan struct{}
+}
+
+func (c *counting) HandleMessage(from string, msg []byte) {
+	if c.n.Add(1) == c.want {
+		close(c.done)
+	}
+}
+
+func (c *counting) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	return req, nil
+}
+
+// bareEcho starts a quic-go listener that echoes each stream, the floor the
+// transport is measured against.
+func bareEcho(b *testing.B, ca *pki.CA) (addr string, stop func()) {
+	cert, key, _ := ca.Issue("bare", pki.RoleServer, time.Now(), time.Hour)
+	pair, _ := tls.X509KeyPair(cert, key)
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"bare"}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			go func() {
+				for {
+					s, err := c.AcceptStream(context.Background())
+					if err != nil {
+						return
+					}
+					go func() {
+						buf := make([]byte, 256)
+						for {
+							n, err := s.Read(buf)
+							if n > 0 {
+								s.Write(buf[:n])
+							}
+							if err != nil {
+								s.Close()
+								return
+							}
+						}
+					}()
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() { ln.Close(); <-done }
+}
+
+func dialBare(b *testing.B, addr string) *quic.Conn {
+	c, err := quic.DialAddr(context.Background(), addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"bare"}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkRoundTrip compares a transport Call on an established
+// connection with bare quic-go round trips measured in the same run: a new
+// stream per request (what Call does) and one reused stream.
+func BenchmarkRoundTrip(b *testing.B) {
+	defer goleakIgnore()
+	req := make([]byte, 64)
+	b.Run("transport-call", func(b *testing.B) {
+		c := newCluster(b, "a", "b")
+		ctx := context.Background()
+		if _, err := c.nodes["a"].Call(ctx, "b", req); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := c.nodes["a"].Call(ctx, "b", req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bare-stream-per-request", func(b *testing.B) {
+		addr, stop := bareEcho(b, newCA(b))
+		defer stop()
+		conn := dialBare(b, addr)
+		defer conn.CloseWithError(0, "")
+		buf := make([]byte, len(req))
+		for b.Loop() {
+			s, err := conn.OpenStreamSync(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Write(req)
+			s.Close()
+			if _, err := io.ReadFull(s, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bare-one-stream", func(b *testing.B) {
+		addr, stop := bareEcho(b, newCA(b))
+		defer stop()
+		conn := dialBare(b, addr)
+		defer conn.CloseWithError(0, "")
+		s, _ := conn.OpenStreamSync(context.Background())
+		buf := make([]byte, len(req))
+		for b.Loop() {
+			s.Write(req)
+			if _, err := io.ReadFull(s, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+	})
+}
+
+// BenchmarkMessages sends 100-byte one-way messages from one node to
+// another and reports delivered messages per second.
+func BenchmarkMessages(b *testing.B) {
+	ca := newCA(b)
+	c := &cluster{ca: ca, logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}}
+	recv := &counting{want: int64(b.N), done: make(chan struct{})}
+	to := c.start(b, "to", "", recv)
+	from := c.start(b, "from", "", &counting{done: make(chan struct{})})
+	defer to.Close()
+	defer from.Close()
+	from.SetPeer("to", to.Addr().String())
+	msg := make([]byte, 100)
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		if err := from.Send(ctx, "to", msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-recv.done:
+	case <-time.After(time.Minute):
+		b.Fatalf("%d of %d messages delivered", recv.n.Load(), b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func goleakIgnore() {}
