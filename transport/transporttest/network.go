@@ -1,0 +1,428 @@
+// Package transporttest is an in-memory network implementing
+// transport.Transport, for tests: seeded and deterministic, with
+// partitions, drops, delays, duplicates and reordering.
+//
+// A Network keeps every message in flight in a queue ordered by virtual
+// delivery time. Step delivers the next one, calling the receiver's handler
+// on the caller's goroutine; with the same seed and the same sends, the
+// same sequence of deliveries follows, so a run can be replayed exactly.
+// Start runs delivery on a goroutine of its own, in real time, for tests
+// of code that expects a live network.
+package transporttest
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/objectsharing/oss/transport"
+)
+
+// Faults are applied to every message sent after they are set.
+type Faults struct {
+	// Drop, Duplicate: probabilities in [0, 1] per message.
+	Drop, Duplicate float64
+	// MinDelay, MaxDelay: a delay drawn uniformly from this range.
+	MinDelay, MaxDelay time.Duration
+	// Reorder lets messages between one pair of nodes overtake each other;
+	// without it they arrive in the order sent (unless dropped).
+	Reorder bool
+}
+
+// Stats count what the network did.
+type Stats struct {
+	Sent, Delivered, Dropped, Duplicated, Blocked uint64
+}
+
+type envelope struct {
+	at       time.Duration // virtual delivery time
+	seq      uint64
+	from, to string
+	msg      []byte
+	call     *pendingCall // nil for one-way messages
+	reply    bool
+}
+
+type pendingCall struct {
+	done chan callResult
+}
+
+type callResult struct {
+	resp []byte
+	err  error
+}
+
+// Network connects endpoints.
+type Network struct {
+	mu        sync.Mutex // protects following fields
+	rng       *rand.Rand
+	now       time.Duration
+	seq       uint64
+	queue     envelopes
+	endpoints map[string]*Endpoint
+	group     map[string]int // partition group per node; absent = 0
+	faults    Faults
+	last      map[[2]string]time.Duration // last delivery time per pair, for FIFO
+	stats     Stats
+	trace     uint64 // hash of the deliveries so far
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	started   bool
+	start     time.Time // real time of Start, when started
+}
+
+// envelopes is a min-heap by (delivery time, sequence).
+type envelopes []*envelope
+
+func (q envelopes) Len() int { return len(q) }
+func (q envelopes) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q envelopes) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *envelopes) Push(x any)   { *q = append(*q, x.(*envelope)) }
+func (q *envelopes) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return e
+}
+
+// clock advances virtual time to real time when the network runs on its
+// own. Called with n.mu held.
+func (n *Network) clock() time.Duration {
+	if n.started {
+		n.now = max(n.now, time.Since(n.start))
+	}
+	return n.now
+}
+
+// NewNetwork returns an empty network whose randomness comes from seed.
+func NewNetwork(seed uint64) *Network {
+	return &Network{
+		rng:       rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)),
+		endpoints: make(map[string]*Endpoint),
+		group:     make(map[string]int),
+		last:      make(map[[2]string]time.Duration),
+		wake:      make(chan struct{}, 1),
+	}
+}
+
+// Endpoint attaches a node to the network.
+func (n *Network) Endpoint(name string, h transport.Handler) *Endpoint {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := &Endpoint{net: n, name: name, h: h}
+	n.endpoints[name] = e
+	return e
+}
+
+// SetFaults sets the faults applied to messages sent from now on.
+func (n *Network) SetFaults(f Faults) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.faults = f
+}
+
+// Partition splits the network: nodes in different groups cannot reach
+// each other; nodes in no group form one more group.
+func (n *Network) Partition(groups ...[]string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	clear(n.group)
+	for i, g := range groups {
+		for _, name := range g {
+			n.group[name] = i + 1
+		}
+	}
+}
+
+// Heal removes every partition.
+func (n *Network) Heal() { n.Partition() }
+
+// Stats returns the network's counters.
+func (n *Network) Stats() Stats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stats
+}
+
+// Trace returns a hash of every delivery so far (time, endpoints, bytes):
+// two runs with the same seed and the same sends have the same trace.
+func (n *Network) Trace() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.trace
+}
+
+// Now is the network's virtual time.
+func (n *Network) Now() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.now
+}
+
+func (n *Network) reachable(a, b string) bool { return n.group[a] == n.group[b] }
+
+// enqueue puts a message in flight, applying faults. Called with n.mu held.
+func (n *Network) enqueue(e *envelope) {
+	n.stats.Sent++
+	if !n.reachable(e.from, e.to) {
+		n.stats.Blocked++
+		return
+	}
+	f := n.faults
+	if !e.reply && e.call == nil && f.Drop > 0 && n.rng.Float64() < f.Drop {
+		n.stats.Dropped++
+		return
+	}
+	copies := 1
+	if e.call == nil && !e.reply && f.Duplicate > 0 && n.rng.Float64() < f.Duplicate {
+		copies = 2
+		n.stats.Duplicated++
+	}
+	for range copies {
+		c := *e
+		delay := f.MinDelay
+		if f.MaxDelay > f.MinDelay {
+			delay += time.Duration(n.rng.Int64N(int64(f.MaxDelay - f.MinDelay)))
+		}
+		c.at = n.clock() + delay
+		pair := [2]string{e.from, e.to}
+		if !f.Reorder && c.at < n.last[pair] {
+			c.at = n.last[pair]
+		}
+		n.last[pair] = c.at
+		n.seq++
+		c.seq = n.seq
+		heap.Push(&n.queue, &c)
+	}
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next removes the earliest message, or returns nil. Called with n.mu held.
+func (n *Network) next() *envelope {
+	if len(n.queue) == 0 {
+		return nil
+	}
+	e := heap.Pop(&n.queue).(*envelope)
+	if e.at > n.now {
+		n.now = e.at
+	}
+	return e
+}
+
+// Step delivers the next message in flight and reports whether there was
+// one. The handler runs on the caller's goroutine.
+func (n *Network) Step() bool {
+	n.mu.Lock()
+	e := n.next()
+	if e == nil {
+		n.mu.Unlock()
+		return false
+	}
+	dst, ok := n.endpoints[e.to]
+	blocked := !n.reachable(e.from, e.to) || !ok || dst.isClosed()
+	if blocked {
+		n.stats.Blocked++
+	} else {
+		n.stats.Delivered++
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d|%d|%s|%s|%t|", n.trace, e.at, e.from, e.to, e.reply)
+		h.Write(e.msg)
+		n.trace = h.Sum64()
+	}
+	n.mu.Unlock()
+	switch {
+	case blocked && e.call != nil && !e.reply:
+		e.call.done <- callResult{err: fmt.Errorf("%w: %q", transport.ErrUnreachable, e.to)}
+	case blocked:
+	case e.reply:
+		e.call.done <- callResult{resp: e.msg}
+	case e.call != nil:
+		resp, err := dst.h.HandleCall(context.Background(), e.from, e.msg)
+		if err != nil {
+			e.call.done <- callResult{err: &transport.RemoteError{Peer: e.to, Message: err.Error()}}
+			break
+		}
+		n.mu.Lock()
+		n.enqueue(&envelope{from: e.to, to: e.from, msg: resp, call: e.call, reply: true})
+		n.mu.Unlock()
+	default:
+		dst.h.HandleMessage(e.from, e.msg)
+	}
+	return true
+}
+
+// RunUntilIdle steps until nothing is in flight, at most max steps, and
+// returns the number of steps taken.
+func (n *Network) RunUntilIdle(max int) int {
+	i := 0
+	for i < max && n.Step() {
+		i++
+	}
+	return i
+}
+
+// Start delivers messages on a goroutine of the network's own, in real
+// time: virtual delays become real sleeps. Stop ends it.
+func (n *Network) Start() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		return
+	}
+	n.started = true
+	n.start = time.Now().Add(-n.now)
+	n.stop = make(chan struct{})
+	n.done = make(chan struct{})
+	go n.run()
+}
+
+func (n *Network) run() {
+	defer close(n.done)
+	for {
+		n.mu.Lock()
+		now := n.clock()
+		due, wait := false, time.Duration(-1)
+		if len(n.queue) > 0 {
+			due = n.queue[0].at <= now
+			wait = n.queue[0].at - now
+		}
+		n.mu.Unlock()
+		if due {
+			n.Step()
+			continue
+		}
+		var timer <-chan time.Time
+		var t *time.Timer
+		if wait > 0 {
+			t = time.NewTimer(wait)
+			timer = t.C
+		}
+		select {
+		case <-timer:
+		case <-n.wake:
+		case <-n.stop:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		select {
+		case <-n.stop:
+			return
+		default:
+		}
+	}
+}
+
+// Stop ends delivery started by Start, and fails calls still in flight.
+func (n *Network) Stop() {
+	n.mu.Lock()
+	if !n.started {
+		n.mu.Unlock()
+		return
+	}
+	n.started = false
+	close(n.stop)
+	n.mu.Unlock()
+	<-n.done
+	n.mu.Lock()
+	q := n.queue
+	n.queue = nil
+	n.mu.Unlock()
+	for _, e := range q {
+		if e.call != nil {
+			e.call.done <- callResult{err: transport.ErrClosed}
+		}
+	}
+}
+
+// Endpoint is one node's attachment to a Network.
+type Endpoint struct {
+	net  *Network
+	name string
+	h    transport.Handler
+
+	mu     sync.Mutex // protects closed
+	closed bool
+}
+
+var _ transport.Transport = (*Endpoint)(nil)
+
+// Name returns the node's name.
+func (e *Endpoint) Name() string { return e.name }
+
+func (e *Endpoint) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// Send puts a one-way message in flight. It never waits: the network's
+// queue stands for the wire.
+func (e *Endpoint) Send(ctx context.Context, to string, msg []byte) error {
+	if e.isClosed() {
+		return transport.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := e.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.endpoints[to]; !ok {
+		return fmt.Errorf("%w: %q", transport.ErrUnknownPeer, to)
+	}
+	n.enqueue(&envelope{from: e.name, to: to, msg: append([]byte(nil), msg...)})
+	return nil
+}
+
+// Call sends a request and waits for the answer, until ctx ends. A request
+// across a partition fails with transport.ErrUnreachable when its delivery
+// comes due.
+func (e *Endpoint) Call(ctx context.Context, to string, req []byte) ([]byte, error) {
+	if e.isClosed() {
+		return nil, transport.ErrClosed
+	}
+	n := e.net
+	pc := &pendingCall{done: make(chan callResult, 2)}
+	n.mu.Lock()
+	if _, ok := n.endpoints[to]; !ok {
+		n.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", transport.ErrUnknownPeer, to)
+	}
+	if !n.reachable(e.name, to) {
+		n.stats.Sent++
+		n.stats.Blocked++
+		n.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q (partitioned)", transport.ErrUnreachable, to)
+	}
+	n.enqueue(&envelope{from: e.name, to: to, msg: append([]byte(nil), req...), call: pc})
+	n.mu.Unlock()
+	select {
+	case r := <-pc.done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close detaches the endpoint: it sends and receives nothing more.
+func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	return nil
+}
