@@ -63,10 +63,14 @@ type QUIC struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex // protects following fields
-	addrs map[string]string
-	peers map[string]*peer
-	conns map[*quic.Conn]struct{}
+	mu     sync.Mutex // protects following fields
+	addrs  map[string]string
+	peers  map[string]*peer
+	conns  map[*quic.Conn]struct{}
+	byAddr map[string]*addrPeer
+
+	datagrams chan Datagram
+	raw       chan net.Conn
 }
 
 // NewQUIC starts a QUIC endpoint.
@@ -116,15 +120,17 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		own = true
 	}
 	t := &QUIC{
-		cfg:   c,
-		log:   c.Logger.With("node", c.Name),
-		pool:  pool,
-		cert:  cert,
-		tr:    &quic.Transport{Conn: pc},
-		ownPC: own,
-		addrs: make(map[string]string),
-		peers: make(map[string]*peer),
-		conns: make(map[*quic.Conn]struct{}),
+		cfg:       c,
+		log:       c.Logger.With("node", c.Name),
+		pool:      pool,
+		cert:      cert,
+		tr:        &quic.Transport{Conn: pc},
+		ownPC:     own,
+		addrs:     make(map[string]string),
+		peers:     make(map[string]*peer),
+		conns:     make(map[*quic.Conn]struct{}),
+		datagrams: make(chan Datagram, 1024),
+		raw:       make(chan net.Conn, 64),
 		qconf: &quic.Config{
 			HandshakeIdleTimeout:           5 * time.Second,
 			MaxIdleTimeout:                 30 * time.Second,
@@ -208,6 +214,7 @@ func (t *QUIC) acceptConns() {
 		if !t.track(c) {
 			return
 		}
+		t.adopt(c)
 		t.wg.Go(func() { t.serveConn(c) })
 	}
 }
@@ -234,24 +241,27 @@ func (t *QUIC) untrack(c *quic.Conn) {
 func (t *QUIC) serveConn(c *quic.Conn) {
 	defer t.untrack(c)
 	name := peerName(c)
+	t.wg.Go(func() { t.receiveDatagrams(c, name) })
 	for {
 		s, err := c.AcceptStream(t.ctx)
 		if err != nil {
 			return
 		}
-		t.wg.Go(func() { t.serveStream(name, s) })
+		t.wg.Go(func() { t.serveStream(c, name, s) })
 	}
 }
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
-func (t *QUIC) serveStream(name string, s *quic.Stream) {
-	defer s.Close()
+func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 	r := readers.Get().(*bufio.Reader)
 	r.Reset(s)
+	raw := false
 	defer func() {
-		r.Reset(nil)
-		readers.Put(r)
+		if !raw {
+			r.Reset(nil)
+			readers.Put(r)
+		}
 	}()
 	hello, err := readFrame(r, t.cfg.MaxFrame)
 	if err == nil && (hello.Type != frameHello || hello.From != name) {
@@ -261,6 +271,12 @@ func (t *QUIC) serveStream(name string, s *quic.Stream) {
 		t.streamError(name, s, err)
 		return
 	}
+	if hello.Kind == streamRaw {
+		raw = true
+		t.serveRaw(c, s, r)
+		return
+	}
+	defer s.Close()
 	switch hello.Kind {
 	case streamMessages:
 		for {
@@ -449,32 +465,14 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 	if p.conn != nil && p.conn.Context().Err() == nil {
 		return p.conn, nil
 	}
-	if wait := time.Until(p.next); wait > 0 {
-		return nil, fmt.Errorf("%w: %q: redial in %v", ErrUnreachable, p.name, wait.Round(time.Millisecond))
-	}
 	p.t.mu.Lock()
 	addr := p.t.addrs[p.name]
 	p.t.mu.Unlock()
-	ua, err := net.ResolveUDPAddr("udp", addr)
+	c, err := p.t.dial(ctx, addr, p.name, &p.next, &p.fail)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q at %q: %v", ErrUnreachable, p.name, addr, err)
+		return nil, err
 	}
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	c, err := p.t.tr.Dial(dctx, ua, p.t.tlsConfig(p.name), p.t.qconf)
-	if err != nil {
-		p.fail++
-		backoff := min(10*time.Millisecond<<min(p.fail, 10), 2*time.Second)
-		p.next = time.Now().Add(backoff)
-		return nil, fmt.Errorf("%w: %q at %s: %v", ErrUnreachable, p.name, addr, err)
-	}
-	if !p.t.track(c) {
-		return nil, ErrClosed
-	}
-	p.fail = 0
 	p.conn = c
-	// Peers may open streams on a connection we dialled, too.
-	p.t.wg.Go(func() { p.t.serveConn(c) })
 	return c, nil
 }
 

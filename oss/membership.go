@@ -1,0 +1,326 @@
+package oss
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/transport"
+)
+
+// Member is a node of the cluster as membership sees it.
+type Member struct {
+	Name string
+	// Addr is the node's QUIC address (host:port).
+	Addr string
+	// Role is "server" or "client".
+	Role string
+	// Leads lists the heaps the node leads.
+	Leads []string
+}
+
+// MemberEventKind says what happened to a member.
+type MemberEventKind uint8
+
+const (
+	MemberJoined  MemberEventKind = iota + 1
+	MemberLeft                    // left gracefully
+	MemberFailed                  // stopped answering and was declared dead
+	MemberUpdated                 // its metadata changed
+)
+
+func (k MemberEventKind) String() string {
+	return [...]string{"unknown", "joined", "left", "failed", "updated"}[k]
+}
+
+// MemberEvent is a change in membership.
+type MemberEvent struct {
+	Kind   MemberEventKind
+	Member Member
+}
+
+type memberMeta struct {
+	Addr  string   `cbor:"1,keyasint"`
+	Role  string   `cbor:"2,keyasint"`
+	Leads []string `cbor:"3,keyasint,omitempty"`
+}
+
+type memberConfig struct {
+	name, role string
+	quic       *transport.QUIC
+	advertise  string
+	fast       bool // timings tuned for loopback tests
+	logger     *slog.Logger
+	onEvent    func(MemberEvent)
+}
+
+// membership runs memberlist over the node's QUIC endpoint: gossip packets
+// as QUIC datagrams, gossip streams as QUIC streams, on the node's one UDP
+// port.
+type membership struct {
+	cfg            memberConfig
+	ml             *memberlist.Memberlist
+	gossipInterval time.Duration
+	gt  *gossipTransport
+
+	mu      sync.Mutex // protects following fields
+	leads   []string
+	leaving map[string]bool // members that announced a graceful leave
+}
+
+func startMembership(cfg memberConfig) (*membership, error) {
+	host, portStr, err := net.SplitHostPort(cfg.advertise)
+	if err != nil {
+		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
+	}
+	m := &membership{cfg: cfg}
+	mc := memberlist.DefaultLANConfig()
+	if cfg.fast {
+		mc = memberlist.DefaultLocalConfig()
+		mc.ProbeInterval = 200 * time.Millisecond
+		mc.ProbeTimeout = 100 * time.Millisecond
+		mc.GossipInterval = 50 * time.Millisecond
+		mc.PushPullInterval = 2 * time.Second
+		mc.SuspicionMult = 2
+		mc.GossipNodes = 8 // small test clusters: everyone, every round
+		mc.RetransmitMult = 4
+		mc.GossipToTheDeadTime = time.Second
+		mc.TCPTimeout = 2 * time.Second
+	}
+	m.gt = newGossipTransport(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
+	m.gossipInterval = mc.GossipInterval
+	mc.Name = cfg.name
+	mc.Transport = m.gt
+	mc.AdvertiseAddr = host
+	mc.AdvertisePort = port
+	mc.UDPBufferSize = transport.MaxDatagram
+	mc.Delegate = m
+	mc.Events = m
+	mc.Logger = log.New(slogWriter{cfg.logger}, "", 0)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		m.gt.Shutdown()
+		return nil, fmt.Errorf("oss: membership: %w", err)
+	}
+	m.ml = ml
+	return m, nil
+}
+
+// join contacts the given addresses; it succeeds if any answers.
+func (m *membership) join(addrs []string) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	n, err := m.ml.Join(addrs)
+	if n == 0 {
+		return fmt.Errorf("oss: join: no member answered at %v: %w", addrs, err)
+	}
+	return nil
+}
+
+// leave announces a graceful departure, then stops.
+func (m *membership) leave(timeout time.Duration) error {
+	// memberlist does not tell a leave from a failure in NotifyLeave, so
+	// the intent goes first to every member, over reliable streams.
+	for _, n := range m.ml.Members() {
+		if n.Name != m.cfg.name {
+			if err := m.ml.SendReliable(n, []byte(leavingPrefix+m.cfg.name)); err != nil {
+				m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
+			}
+		}
+	}
+	err := m.ml.Leave(timeout)
+	// Leave returns once the message is queued on the connections; give
+	// them a few gossip rounds to put it on the wire before they close.
+	time.Sleep(3 * m.gossipInterval)
+	m.ml.Shutdown()
+	return err
+}
+
+// stop stops without announcing anything, as a crash would.
+func (m *membership) stop() { m.ml.Shutdown() }
+
+func (m *membership) members() []Member {
+	var out []Member
+	for _, n := range m.ml.Members() {
+		out = append(out, toMember(n))
+	}
+	return out
+}
+
+func toMember(n *memberlist.Node) Member {
+	var meta memberMeta
+	_ = codec.Unmarshal(n.Meta, &meta)
+	return Member{Name: n.Name, Addr: meta.Addr, Role: meta.Role, Leads: meta.Leads}
+}
+
+// NodeMeta implements memberlist.Delegate.
+func (m *membership) NodeMeta(limit int) []byte {
+	m.mu.Lock()
+	meta := memberMeta{Addr: m.cfg.advertise, Role: m.cfg.role, Leads: m.leads}
+	m.mu.Unlock()
+	for {
+		b, err := codec.Marshal(meta)
+		if err != nil || len(b) <= limit || len(meta.Leads) == 0 {
+			return b
+		}
+		meta.Leads = meta.Leads[:len(meta.Leads)/2]
+	}
+}
+
+// leavingPrefix starts the user message a node sends before it leaves.
+const leavingPrefix = "oss-leaving:"
+
+// NotifyMsg implements memberlist.Delegate.
+func (m *membership) NotifyMsg(b []byte) {
+	if name, ok := strings.CutPrefix(string(b), leavingPrefix); ok {
+		m.mu.Lock()
+		if m.leaving == nil {
+			m.leaving = make(map[string]bool)
+		}
+		m.leaving[name] = true
+		m.mu.Unlock()
+	}
+}
+
+func (m *membership) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (m *membership) LocalState(join bool) []byte                { return nil }
+func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
+
+func (m *membership) emit(kind MemberEventKind, n *memberlist.Node) {
+	if m.cfg.onEvent != nil {
+		m.cfg.onEvent(MemberEvent{Kind: kind, Member: toMember(n)})
+	}
+}
+
+// NotifyJoin implements memberlist.EventDelegate.
+func (m *membership) NotifyJoin(n *memberlist.Node) { m.emit(MemberJoined, n) }
+
+// NotifyLeave implements memberlist.EventDelegate.
+func (m *membership) NotifyLeave(n *memberlist.Node) {
+	m.mu.Lock()
+	left := m.leaving[n.Name]
+	delete(m.leaving, n.Name)
+	m.mu.Unlock()
+	if left {
+		m.emit(MemberLeft, n)
+		return
+	}
+	m.emit(MemberFailed, n)
+}
+
+// NotifyUpdate implements memberlist.EventDelegate.
+func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(MemberUpdated, n) }
+
+// gossipTransport is memberlist's NodeAwareTransport over the QUIC
+// endpoint.
+type gossipTransport struct {
+	q       *transport.QUIC
+	ip      net.IP
+	port    int
+	packets chan *memberlist.Packet
+	log     *slog.Logger
+	// sendTimeout bounds the wait for a connection when sending a packet.
+	sendTimeout time.Duration
+	stop        chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+func newGossipTransport(q *transport.QUIC, ip net.IP, port int, sendTimeout time.Duration, log *slog.Logger) *gossipTransport {
+	g := &gossipTransport{q: q, ip: ip, port: port, packets: make(chan *memberlist.Packet, 1024), stop: make(chan struct{}), sendTimeout: sendTimeout, log: log}
+	g.wg.Go(g.pump)
+	return g
+}
+
+func (g *gossipTransport) pump() {
+	for {
+		select {
+		case d := <-g.q.Datagrams():
+			p := &memberlist.Packet{Buf: d.Data, From: d.Addr, Timestamp: time.Now()}
+			select {
+			case g.packets <- p:
+			default: // best-effort, as UDP would be
+			}
+		case <-g.stop:
+			return
+		}
+	}
+}
+
+func (g *gossipTransport) FinalAdvertiseAddr(string, int) (net.IP, int, error) {
+	return g.ip, g.port, nil
+}
+
+func (g *gossipTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	return g.WriteToAddress(b, memberlist.Address{Addr: addr})
+}
+
+// WriteToAddress sends a gossip packet. Like a UDP send, it is
+// best-effort: a peer that cannot be reached loses the packet without an
+// error, and memberlist's probes, not the send, find out that it is gone.
+// The send waits at most sendTimeout for a connection.
+func (g *gossipTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.sendTimeout)
+	defer cancel()
+	if err := g.q.SendDatagram(ctx, a.Addr, a.Name, b); err != nil {
+		if errors.Is(err, transport.ErrTooLarge) {
+			return time.Now(), err
+		}
+		g.log.Debug("gossip packet lost", "to", a.Addr, "err", err)
+	}
+	return time.Now(), nil
+}
+
+func (g *gossipTransport) PacketCh() <-chan *memberlist.Packet { return g.packets }
+
+func (g *gossipTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return g.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
+}
+
+func (g *gossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return g.q.OpenRawStream(ctx, a.Addr, a.Name)
+}
+
+func (g *gossipTransport) StreamCh() <-chan net.Conn { return g.q.RawStreams() }
+
+func (g *gossipTransport) Shutdown() error {
+	g.once.Do(func() { close(g.stop) })
+	g.wg.Wait()
+	return nil
+}
+
+var _ memberlist.NodeAwareTransport = (*gossipTransport)(nil)
+
+// slogWriter routes memberlist's log lines ("[DEBUG] memberlist: ...") to
+// slog at the matching level.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
+		if rest, ok := bytes.CutPrefix([]byte(line), []byte(prefix)); ok {
+			level, line = l, string(bytes.TrimSpace(rest))
+			break
+		}
+	}
+	w.l.Log(context.Background(), level, line, "component", "memberlist")
+	return len(p), nil
+}

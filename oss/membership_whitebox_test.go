@@ -1,0 +1,183 @@
+package oss
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/transport"
+	"go.uber.org/goleak"
+)
+
+type gossipNode struct {
+	name string
+	q    *transport.QUIC
+	m    *membership
+
+	mu     sync.Mutex
+	events []MemberEvent
+}
+
+func (g *gossipNode) saw(kind MemberEventKind, name string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, e := range g.events {
+		if e.Kind == kind && e.Member.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func socketCount(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(target, "socket:") {
+			n++
+		}
+	}
+	return n
+}
+
+func startGossipNode(t *testing.T, ca *pki.CA, name string, join []string) *gossipNode {
+	t.Helper()
+	cert, key, err := ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(debugOut, &slog.HandlerOptions{Level: slog.LevelDebug})).With("self", name)
+	q, err := transport.NewQUIC(&transport.QUICConfig{Name: name, CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: callHandler{}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gossipNode{name: name, q: q}
+	g.m, err = startMembership(memberConfig{
+		name: name, role: pki.RoleServer, quic: q, advertise: q.Addr().String(), fast: true, logger: logger,
+		onEvent: func(e MemberEvent) {
+			g.mu.Lock()
+			g.events = append(g.events, e)
+			g.mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.m.join(join); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestMembershipOverQUIC(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := socketCount(t)
+	var nodes []*gossipNode
+	for i := range 5 {
+		var join []string
+		if i > 0 {
+			join = []string{nodes[i-1].q.Addr().String()} // any listed member will do
+		}
+		nodes = append(nodes, startGossipNode(t, ca, fmt.Sprintf("n%d", i), join))
+	}
+	if got := socketCount(t) - before; got != 5 {
+		t.Fatalf("5 nodes hold %d new sockets; want one UDP socket each", got)
+	}
+	waitFor(t, "5 nodes to converge", func() bool {
+		for _, n := range nodes {
+			if len(n.m.members()) != 5 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, m := range nodes[0].m.members() {
+		if m.Role != pki.RoleServer || m.Addr == "" {
+			t.Fatalf("member metadata %+v", m)
+		}
+	}
+
+	// A crash: n4 stops without a word.
+	nodes[4].m.stop()
+	nodes[4].q.Close()
+	waitFor(t, "the crash of n4 to be detected by all", func() bool {
+		for _, n := range nodes[:4] {
+			if !n.saw(MemberFailed, "n4") {
+				return false
+			}
+		}
+		return true
+	})
+
+	// A graceful leave: n3 says goodbye.
+	if err := nodes[3].m.leave(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	nodes[3].q.Close()
+	defer func() {
+		if t.Failed() {
+			for _, n := range nodes[:3] {
+				n.mu.Lock()
+				t.Logf("%s saw %v", n.name, n.events)
+				n.mu.Unlock()
+			}
+		}
+	}()
+	waitFor(t, "the leave of n3 to be seen by all", func() bool {
+		for _, n := range nodes[:3] {
+			if !n.saw(MemberLeft, "n3") || n.saw(MemberFailed, "n3") {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range nodes[:3] {
+		n.m.leave(time.Second)
+		n.q.Close()
+	}
+}
+
+func TestJoinToNobodyFails(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ca, _ := pki.NewCA("test", time.Now(), time.Hour)
+	n := startGossipNode(t, ca, "lonely", nil)
+	defer func() { n.m.stop(); n.q.Close() }()
+	if err := n.m.join([]string{"127.0.0.1:1"}); err == nil {
+		t.Fatal("join to an address where nobody answers succeeded")
+	}
+}
+
+type callHandler struct{}
+
+func (callHandler) HandleMessage(string, []byte) {}
+func (callHandler) HandleCall(_ context.Context, _ string, req []byte) ([]byte, error) {
+	return req, nil
+}
+
+var debugOut io.Writer = io.Discard

@@ -1,0 +1,251 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// Datagram is an unreliable packet received from a peer.
+type Datagram struct {
+	From string   // the peer's name, from its certificate
+	Addr net.Addr // the peer's UDP address
+	Data []byte
+}
+
+// MaxDatagram is the largest payload SendDatagram accepts: what fits in
+// one QUIC packet on a path with the minimum MTU.
+const MaxDatagram = 1100
+
+const streamRaw = 3
+
+// addrPeer is a connection dialled by address, for callers (gossip) that
+// know an address before they know a name.
+type addrPeer struct {
+	mu      sync.Mutex // protects following fields
+	conn    *quic.Conn
+	dialing chan struct{} // closed when the dial in progress ends
+	next    time.Time
+	fail    int
+}
+
+// adopt makes an accepted connection the one used to reach its peer's
+// address: every node sends from the socket it listens on, so the remote
+// address of an accepted connection is where the peer can be reached, and
+// the pair then needs no second connection.
+func (t *QUIC) adopt(c *quic.Conn) {
+	addr := c.RemoteAddr().String()
+	t.mu.Lock()
+	if t.byAddr == nil {
+		t.byAddr = make(map[string]*addrPeer)
+	}
+	p, ok := t.byAddr[addr]
+	if !ok {
+		p = &addrPeer{}
+		t.byAddr[addr] = p
+	}
+	t.mu.Unlock()
+	p.mu.Lock()
+	if p.conn == nil || p.conn.Context().Err() != nil {
+		p.conn = c
+	}
+	p.mu.Unlock()
+}
+
+// dialTimeout bounds a dial in the background.
+const dialTimeout = 5 * time.Second
+
+// connAt returns a live connection to addr, dialling if needed. If name is
+// not empty, the peer's certificate must name it. The dial runs in the
+// background, bounded by dialTimeout: a caller whose ctx ends first gets
+// an error, but the dial goes on for the callers after it.
+func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error) {
+	t.mu.Lock()
+	if t.ctx.Err() != nil {
+		t.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if t.byAddr == nil {
+		t.byAddr = make(map[string]*addrPeer)
+	}
+	p, ok := t.byAddr[addr]
+	if !ok {
+		p = &addrPeer{}
+		t.byAddr[addr] = p
+	}
+	t.mu.Unlock()
+	for {
+		p.mu.Lock()
+		if c := p.conn; c != nil && c.Context().Err() == nil && (name == "" || peerName(c) == name) {
+			p.mu.Unlock()
+			return c, nil
+		}
+		if p.dialing == nil {
+			if wait := time.Until(p.next); wait > 0 {
+				p.mu.Unlock()
+				return nil, fmt.Errorf("%w: %s: redial in %v", ErrUnreachable, addr, wait.Round(time.Millisecond))
+			}
+			done := make(chan struct{})
+			p.dialing = done
+			t.wg.Go(func() {
+				dctx, cancel := context.WithTimeout(t.ctx, dialTimeout)
+				defer cancel()
+				p.mu.Lock()
+				next, fail := p.next, p.fail
+				p.mu.Unlock()
+				c, err := t.dial(dctx, addr, name, &next, &fail)
+				p.mu.Lock()
+				p.next, p.fail = next, fail
+				if err == nil {
+					p.conn = c
+				}
+				p.dialing = nil
+				p.mu.Unlock()
+				close(done)
+			})
+		}
+		done := p.dialing
+		p.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, ctx.Err())
+		}
+		p.mu.Lock()
+		c := p.conn
+		p.mu.Unlock()
+		if c == nil || c.Context().Err() != nil {
+			return nil, fmt.Errorf("%w: %s: dial failed", ErrUnreachable, addr)
+		}
+	}
+}
+
+// dial opens a connection to addr, honouring and updating the backoff.
+func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fail *int) (*quic.Conn, error) {
+	if wait := time.Until(*next); wait > 0 {
+		return nil, fmt.Errorf("%w: %s: redial in %v", ErrUnreachable, addr, wait.Round(time.Millisecond))
+	}
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrUnreachable, addr, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := t.tr.Dial(dctx, ua, t.tlsConfig(name), t.qconf)
+	if err != nil {
+		*fail++
+		*next = time.Now().Add(min(10*time.Millisecond<<min(*fail, 10), 2*time.Second))
+		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnreachable, name, addr, err)
+	}
+	if !t.track(c) {
+		return nil, ErrClosed
+	}
+	*fail = 0
+	t.wg.Go(func() { t.serveConn(c) })
+	return c, nil
+}
+
+// SendDatagram sends an unreliable datagram to the node at addr (named
+// name, if not empty) over its QUIC connection, dialling it if needed.
+func (t *QUIC) SendDatagram(ctx context.Context, addr, name string, b []byte) error {
+	if len(b) > MaxDatagram {
+		return fmt.Errorf("%w: datagram of %d bytes, limit %d", ErrTooLarge, len(b), MaxDatagram)
+	}
+	c, err := t.connAt(ctx, addr, name)
+	if err != nil {
+		return err
+	}
+	return c.SendDatagram(b)
+}
+
+// Datagrams delivers the datagrams peers send. Datagrams that arrive while
+// the channel is full are dropped.
+func (t *QUIC) Datagrams() <-chan Datagram { return t.datagrams }
+
+// RawStreams delivers the raw streams peers open with OpenRawStream.
+func (t *QUIC) RawStreams() <-chan net.Conn { return t.raw }
+
+// OpenRawStream opens a reliable byte stream to the node at addr (named
+// name, if not empty), as a net.Conn.
+func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, error) {
+	c, err := t.connAt(ctx, addr, name)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	}
+	if err := writeFrame(s, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamRaw}, t.cfg.MaxFrame); err != nil {
+		s.CancelWrite(2)
+		return nil, err
+	}
+	return &streamConn{s: s, r: s, local: c.LocalAddr(), remote: c.RemoteAddr()}, nil
+}
+
+func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
+	for {
+		b, err := c.ReceiveDatagram(t.ctx)
+		if err != nil {
+			return
+		}
+		select {
+		case t.datagrams <- Datagram{From: name, Addr: c.RemoteAddr(), Data: b}:
+		default:
+		}
+	}
+}
+
+// streamConn is a QUIC stream as a net.Conn.
+type streamConn struct {
+	s             *quic.Stream
+	r             io.Reader // the stream, or a reader holding bytes read past the hello
+	local, remote net.Addr
+}
+
+func (c *streamConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
+func (c *streamConn) Write(b []byte) (int, error) { return c.s.Write(b) }
+func (c *streamConn) Close() error {
+	c.s.CancelRead(0)
+	return c.s.Close()
+}
+func (c *streamConn) LocalAddr() net.Addr                { return c.local }
+func (c *streamConn) RemoteAddr() net.Addr               { return c.remote }
+func (c *streamConn) SetDeadline(t time.Time) error      { return c.s.SetDeadline(t) }
+func (c *streamConn) SetReadDeadline(t time.Time) error  { return c.s.SetReadDeadline(t) }
+func (c *streamConn) SetWriteDeadline(t time.Time) error { return c.s.SetWriteDeadline(t) }
+
+var _ net.Conn = (*streamConn)(nil)
+
+// serveRaw hands an accepted raw stream to RawStreams.
+func (t *QUIC) serveRaw(c *quic.Conn, s *quic.Stream, r *bufio.Reader) {
+	conn := &streamConn{s: s, r: io.MultiReader(bytesReader(r), s), local: c.LocalAddr(), remote: c.RemoteAddr()}
+	select {
+	case t.raw <- conn:
+	case <-t.ctx.Done():
+		conn.Close()
+	}
+}
+
+// bytesReader returns what r has buffered beyond what was read.
+func bytesReader(r *bufio.Reader) io.Reader {
+	b, _ := r.Peek(r.Buffered())
+	return &onceReader{b: append([]byte(nil), b...)}
+}
+
+type onceReader struct{ b []byte }
+
+func (o *onceReader) Read(p []byte) (int, error) {
+	if len(o.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, o.b)
+	o.b = o.b[n:]
+	return n, nil
+}
