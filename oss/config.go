@@ -30,7 +30,43 @@ type Config struct {
 	WatchHistory int
 	// Logger receives the node's logs. If nil, slog.Default().
 	Logger *slog.Logger
+
+	// Listen is the UDP address (host:port) of the node's QUIC endpoint,
+	// which carries all node-to-node traffic, gossip included. If empty,
+	// the node does not join a network.
+	Listen string
+	// Advertise is the address peers reach this node at. If empty, the
+	// address Listen bound.
+	Advertise string
+	// Join lists addresses of cluster members to join through; any one
+	// that answers will do.
+	Join []string
+	// Role is RoleServer (the default) or RoleClient; it must match the
+	// role in the node's certificate.
+	Role string
+	// TLS is the node's certificate and key and the cluster CA's
+	// certificate, in PEM form. Required with Listen.
+	TLS *TLSConfig
+	// Gossip tunes failure detection: GossipLAN (the default) or
+	// GossipLoopback, faster, for tests of several nodes on one machine.
+	Gossip GossipProfile
 }
+
+// TLSConfig is a node's TLS material in PEM form.
+type TLSConfig struct {
+	CertPEM, KeyPEM, CAPEM []byte
+}
+
+// GossipProfile selects failure-detection timings.
+type GossipProfile uint8
+
+const (
+	// GossipLAN is memberlist's LAN profile: failures detected in seconds.
+	GossipLAN GossipProfile = iota
+	// GossipLoopback detects failures within about a second, for nodes on
+	// one machine.
+	GossipLoopback
+)
 
 // populate returns a copy of cfg with every default filled in.
 func populate(cfg *Config) *Config {
@@ -62,6 +98,9 @@ func populate(cfg *Config) *Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Role == "" {
+		c.Role = RoleServer
+	}
 	return &c
 }
 
@@ -78,6 +117,15 @@ func (c *Config) validate() error {
 	}
 	if c.WatchHistory < 0 {
 		errs = append(errs, fmt.Errorf("WatchHistory %d is negative", c.WatchHistory))
+	}
+	if c.Listen != "" && (c.TLS == nil || len(c.TLS.CertPEM) == 0 || len(c.TLS.KeyPEM) == 0 || len(c.TLS.CAPEM) == 0) {
+		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see oss.NewCA and oss.IssueCert)"))
+	}
+	if c.Listen == "" && len(c.Join) > 0 {
+		errs = append(errs, errors.New("Join needs Listen"))
+	}
+	if c.Role != RoleServer && c.Role != RoleClient {
+		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, RoleServer, RoleClient))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("oss: invalid config: %w", err)

@@ -71,7 +71,7 @@ type membership struct {
 	cfg            memberConfig
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
-	gt  *gossipTransport
+	gt             *gossipTransport
 
 	mu      sync.Mutex // protects following fields
 	leads   []string
@@ -237,8 +237,8 @@ type gossipTransport struct {
 	// sendTimeout bounds the wait for a connection when sending a packet.
 	sendTimeout time.Duration
 	stop        chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
+	wg          sync.WaitGroup
+	once        sync.Once
 }
 
 func newGossipTransport(q *transport.QUIC, ip net.IP, port int, sendTimeout time.Duration, log *slog.Logger) *gossipTransport {

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 	"unicode/utf8"
+
+	"github.com/objectsharing/oss/transport"
 )
 
 // Node is one OSS process's membership in a cluster: it holds local
@@ -15,6 +18,9 @@ type Node struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	quic    *transport.QUIC // nil without Listen
+	members *membership     // nil without Listen
 
 	mu     sync.Mutex // protects following fields
 	heaps  map[string]*Heap
@@ -40,7 +46,73 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		cancel: cancel,
 		heaps:  make(map[string]*Heap),
 	}
+	if c.Listen != "" {
+		if err := n.startNetwork(ctx); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// startNetwork opens the QUIC endpoint and joins the cluster over it.
+func (n *Node) startNetwork(ctx context.Context) error {
+	c := n.cfg
+	q, err := transport.NewQUIC(&transport.QUICConfig{
+		Name: c.Name, Listen: c.Listen,
+		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
+		Handler: nodeHandler{n}, Logger: n.log,
+	})
+	if err != nil {
+		return fmt.Errorf("oss: %w", err)
+	}
+	n.quic = q
+	advertise := c.Advertise
+	if advertise == "" {
+		advertise = q.Addr().String()
+	}
+	n.members, err = startMembership(memberConfig{
+		name: c.Name, role: c.Role, quic: q, advertise: advertise,
+		fast: c.Gossip == GossipLoopback, logger: n.log,
+		onEvent: func(e MemberEvent) {
+			n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return n.members.join(c.Join)
+}
+
+// Addr returns the address of the node's QUIC endpoint, or "" if the node
+// does not listen.
+func (n *Node) Addr() string {
+	if n.quic == nil {
+		return ""
+	}
+	return n.quic.Addr().String()
+}
+
+// Members returns the live members of the cluster, this node included. A
+// node that does not listen is alone.
+func (n *Node) Members() []Member {
+	if n.members == nil {
+		return []Member{{Name: n.cfg.Name, Role: n.cfg.Role}}
+	}
+	return n.members.members()
+}
+
+// nodeHandler receives what peers send the node. Raft traffic and calls
+// arrive with replication; until then there is nothing to serve.
+type nodeHandler struct{ n *Node }
+
+func (nodeHandler) HandleMessage(from string, msg []byte) {}
+
+func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	return nil, fmt.Errorf("oss: no calls are served yet")
 }
 
 // Context returns a context that is cancelled when the node closes.
@@ -101,5 +173,14 @@ func (n *Node) Close() error {
 	for _, h := range heaps {
 		h.close()
 	}
-	return nil
+	var err error
+	if n.members != nil {
+		if lerr := n.members.leave(5 * time.Second); lerr != nil {
+			err = fmt.Errorf("oss: leave: %w", lerr)
+		}
+	}
+	if n.quic != nil {
+		n.quic.Close()
+	}
+	return err
 }
