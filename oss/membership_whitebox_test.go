@@ -181,3 +181,5 @@ func (callHandler) HandleCall(_ context.Context, _ string, req []byte) ([]byte, 
 }
 
 var debugOut io.Writer = io.Discard
+
+func (callHandler) HandleStream(context.Context, string, []byte, io.Reader) error { return nil }

@@ -3,6 +3,7 @@ package oss
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -113,6 +114,10 @@ func (nodeHandler) HandleMessage(from string, msg []byte) {}
 
 func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
 	return nil, fmt.Errorf("oss: no calls are served yet")
+}
+
+func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	return fmt.Errorf("oss: no streams are served yet")
 }
 
 // Context returns a context that is cancelled when the node closes.

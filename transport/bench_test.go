@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -161,3 +162,69 @@ func BenchmarkMessages(b *testing.B) {
 }
 
 func goleakIgnore() {}
+
+func (c *counting) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	_, err := io.Copy(io.Discard, body)
+	return err
+}
+
+// BenchmarkStream compares SendStream's throughput with a bare quic-go
+// stream carrying the same bytes in the same run.
+func BenchmarkStream(b *testing.B) {
+	const size = 64 << 20
+	body := make([]byte, size)
+	b.Run("transport-stream", func(b *testing.B) {
+		c := &cluster{ca: newCA(b), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}}
+		to := c.start(b, "to", "", &counting{done: make(chan struct{})})
+		from := c.start(b, "from", "", &counting{done: make(chan struct{})})
+		defer to.Close()
+		defer from.Close()
+		from.SetPeer("to", to.Addr().String())
+		b.SetBytes(size)
+		for b.Loop() {
+			if err := from.SendStream(context.Background(), "to", []byte("snap"), bytes.NewReader(body)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bare-stream", func(b *testing.B) {
+		ca := newCA(b)
+		cert, key, _ := ca.Issue("bare", pki.RoleServer, time.Now(), time.Hour)
+		pair, _ := tls.X509KeyPair(cert, key)
+		ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"bare"}}, &quic.Config{MaxStreamReceiveWindow: 16 << 20, MaxConnectionReceiveWindow: 64 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			for {
+				s, err := c.AcceptStream(context.Background())
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, s)
+				s.Write([]byte{1})
+				s.Close()
+			}
+		}()
+		conn := dialBare(b, ln.Addr().String())
+		defer conn.CloseWithError(0, "")
+		b.SetBytes(size)
+		ack := make([]byte, 1)
+		for b.Loop() {
+			s, err := conn.OpenStreamSync(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.CopyBuffer(s, bytes.NewReader(body), make([]byte, 256<<10))
+			s.Close()
+			if _, err := io.ReadFull(s, ack); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -22,6 +22,8 @@ const (
 const (
 	streamMessages = 1
 	streamCall     = 2
+	// streamRaw (3) is in raw.go.
+	streamBulk = 4
 )
 
 // frame is the unit on the wire: a 4-byte big-endian length, then the frame

@@ -312,9 +312,78 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 		if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
 			t.log.Warn("call answer not sent", "peer", name, "err", err)
 		}
+	case streamBulk:
+		f, err := readFrame(r, t.cfg.MaxFrame)
+		if err == nil && f.Type != frameRequest {
+			err = fmt.Errorf("%w: frame type %d opening a bulk stream", ErrMalformedFrame, f.Type)
+		}
+		if err != nil {
+			t.streamError(name, s, err)
+			return
+		}
+		ctx, cancel := context.WithCancel(t.ctx)
+		defer cancel()
+		herr := t.cfg.Handler.HandleStream(ctx, name, f.Body, r)
+		out := &frame{Type: frameResponse}
+		if herr != nil {
+			out = &frame{Type: frameError, Body: []byte(herr.Error())}
+			s.CancelRead(4) // the sender need not send the rest
+		}
+		if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
+			t.log.Warn("stream answer not sent", "peer", name, "err", err)
+		}
 	default:
 		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
 	}
+}
+
+// SendStream sends header and body on a new stream; see Transport.
+func (t *QUIC) SendStream(ctx context.Context, to string, header []byte, body io.Reader) error {
+	c, err := t.conn(ctx, to)
+	if err != nil {
+		return err
+	}
+	s, err := c.OpenStreamSync(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrUnreachable, to, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		s.CancelRead(2)
+		s.CancelWrite(2)
+	})
+	defer stop()
+	buf, err := appendFrame(nil, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamBulk})
+	if err == nil {
+		buf, err = appendFrame(buf, &frame{Type: frameRequest, Body: header})
+	}
+	if err != nil {
+		return err
+	}
+	if len(buf) > t.cfg.MaxFrame {
+		s.CancelWrite(2)
+		return fmt.Errorf("%w: stream header of %d bytes", ErrTooLarge, len(header))
+	}
+	if _, err := s.Write(buf); err != nil {
+		return t.callErr(ctx, to, err)
+	}
+	// QUIC's stream and connection windows are the flow control: Write
+	// blocks while the receiver has not consumed enough.
+	if _, err := io.CopyBuffer(s, body, make([]byte, 256<<10)); err != nil {
+		// The receiver may have refused early; its answer says why.
+		if f, rerr := readFrame(s, t.cfg.MaxFrame); rerr == nil && f.Type == frameError {
+			return &RemoteError{Peer: to, Message: string(f.Body)}
+		}
+		return t.callErr(ctx, to, err)
+	}
+	s.Close()
+	f, err := readFrame(s, t.cfg.MaxFrame)
+	if err != nil {
+		return t.callErr(ctx, to, err)
+	}
+	if f.Type == frameError {
+		return &RemoteError{Peer: to, Message: string(f.Body)}
+	}
+	return nil
 }
 
 // streamError logs a bad stream and resets it; the connection and every

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -367,3 +368,48 @@ func TestMalformedStreamIsClosedAndNodeGoesOn(t *testing.T) {
 }
 
 var _ net.Addr = (*net.UDPAddr)(nil)
+
+func (r *recorder) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	if string(header) == "refuse" {
+		return errors.New("refused as asked")
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, body)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.msgs["stream:"+from] = append(r.msgs["stream:"+from], []byte(fmt.Sprintf("%s %d %x", header, n, h.Sum(nil))))
+	r.mu.Unlock()
+	return nil
+}
+
+func TestSendStream(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	ctx := ctxT(t)
+	body := make([]byte, 20<<20+17)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	if err := c.nodes["a"].SendStream(ctx, "b", []byte("snap"), bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	c.recs["b"].mu.Lock()
+	got := c.recs["b"].msgs["stream:a"]
+	c.recs["b"].mu.Unlock()
+	if want := fmt.Sprintf("snap %d %x", len(body), sum); len(got) != 1 || string(got[0]) != want {
+		t.Fatalf("receiver saw %q, want %q", got, want)
+	}
+	err := c.nodes["a"].SendStream(ctx, "b", []byte("refuse"), bytes.NewReader(body))
+	var re *transport.RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Message, "refused as asked") {
+		t.Fatalf("refused stream: %v", err)
+	}
+	// A sender whose context ends mid-stream gets an error, not a hang.
+	short, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	if err := c.nodes["a"].SendStream(short, "b", []byte("snap"), bytes.NewReader(make([]byte, 256<<20))); err == nil {
+		t.Fatal("stream outlived its context")
+	}
+}

@@ -11,6 +11,9 @@
 //   - Call: request/response, reliable or failing with an error. Every call
 //     takes a context; a peer that vanishes mid-call makes it fail, never
 //     hang.
+//   - SendStream: a header and a body of any size (raft snapshots), sent in
+//     chunks under the connection's flow control, acknowledged by the
+//     receiver once consumed.
 //
 // Peers are named by node name. The QUIC implementation authenticates every
 // peer against the cluster CA (mutual TLS 1.3) and takes its name from its
@@ -22,6 +25,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"io"
 )
 
 // Handler receives what peers send. Its methods are called concurrently.
@@ -32,6 +36,10 @@ type Handler interface {
 	// HandleCall answers a request. An error is returned to the caller as
 	// a *RemoteError.
 	HandleCall(ctx context.Context, from string, req []byte) ([]byte, error)
+	// HandleStream receives a stream (a raft snapshot): a header, then the
+	// body, read from r until io.EOF. The error, or nil, is returned to the
+	// sender. r is valid until HandleStream returns.
+	HandleStream(ctx context.Context, from string, header []byte, r io.Reader) error
 }
 
 // Transport is a node's endpoint.
@@ -43,6 +51,10 @@ type Transport interface {
 	Send(ctx context.Context, to string, msg []byte) error
 	// Call sends req to the named peer and waits for its answer.
 	Call(ctx context.Context, to string, req []byte) ([]byte, error)
+	// SendStream sends a header and then everything read from body to the
+	// named peer, with flow control, and returns once the peer's handler
+	// has consumed it and answered.
+	SendStream(ctx context.Context, to string, header []byte, body io.Reader) error
 	// Close stops the endpoint and every goroutine it started.
 	Close() error
 }

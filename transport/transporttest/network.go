@@ -11,10 +11,12 @@
 package transporttest
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -45,6 +47,8 @@ type envelope struct {
 	msg      []byte
 	call     *pendingCall // nil for one-way messages
 	reply    bool
+	header   []byte // set for a stream, whose body is msg
+	stream   bool
 }
 
 type pendingCall struct {
@@ -250,6 +254,15 @@ func (n *Network) Step() bool {
 	case blocked:
 	case e.reply:
 		e.call.done <- callResult{resp: e.msg}
+	case e.stream:
+		err := dst.h.HandleStream(context.Background(), e.from, e.header, bytes.NewReader(e.msg))
+		if err != nil {
+			e.call.done <- callResult{err: &transport.RemoteError{Peer: e.to, Message: err.Error()}}
+			break
+		}
+		n.mu.Lock()
+		n.enqueue(&envelope{from: e.to, to: e.from, call: e.call, reply: true})
+		n.mu.Unlock()
 	case e.call != nil:
 		resp, err := dst.h.HandleCall(context.Background(), e.from, e.msg)
 		if err != nil {
@@ -416,6 +429,39 @@ func (e *Endpoint) Call(ctx context.Context, to string, req []byte) ([]byte, err
 		return r.resp, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// SendStream delivers header and body as one event, read into memory
+// first, and waits for the receiver's answer like Call.
+func (e *Endpoint) SendStream(ctx context.Context, to string, header []byte, body io.Reader) error {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	if e.isClosed() {
+		return transport.ErrClosed
+	}
+	n := e.net
+	pc := &pendingCall{done: make(chan callResult, 2)}
+	n.mu.Lock()
+	if _, ok := n.endpoints[to]; !ok {
+		n.mu.Unlock()
+		return fmt.Errorf("%w: %q", transport.ErrUnknownPeer, to)
+	}
+	if !n.reachable(e.name, to) {
+		n.stats.Sent++
+		n.stats.Blocked++
+		n.mu.Unlock()
+		return fmt.Errorf("%w: %q (partitioned)", transport.ErrUnreachable, to)
+	}
+	n.enqueue(&envelope{from: e.name, to: to, msg: data, header: append([]byte(nil), header...), call: pc, stream: true})
+	n.mu.Unlock()
+	select {
+	case r := <-pc.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

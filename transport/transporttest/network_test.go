@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,5 +155,31 @@ func TestSeededRunsReproduce(t *testing.T) {
 	}
 	if run(42) == run(43) {
 		t.Fatal("different seeds gave the same trace")
+	}
+}
+
+func (b *inbox) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	b.HandleMessage(from, append(append(header, ':'), data...))
+	return nil
+}
+
+func TestStreams(t *testing.T) {
+	n, eps, boxes := threeNodes(4)
+	n.Start()
+	defer n.Stop()
+	ctx := context.Background()
+	if err := eps["a"].SendStream(ctx, "b", []byte("snap"), strings.NewReader("body")); err != nil {
+		t.Fatal(err)
+	}
+	if got := boxes["b"].get("a"); len(got) != 1 || got[0] != "snap:body" {
+		t.Fatalf("stream delivered %v", got)
+	}
+	n.Partition([]string{"a"})
+	if err := eps["a"].SendStream(ctx, "b", nil, strings.NewReader("x")); !errors.Is(err, transport.ErrUnreachable) {
+		t.Fatalf("stream across a partition: %v", err)
 	}
 }
