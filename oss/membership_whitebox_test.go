@@ -3,6 +3,7 @@ package oss
 import (
 	"context"
 	"fmt"
+	"github.com/hashicorp/memberlist"
 	"io"
 	"log/slog"
 	"os"
@@ -183,3 +184,29 @@ func (callHandler) HandleCall(_ context.Context, _ string, req []byte) ([]byte, 
 var debugOut io.Writer = io.Discard
 
 func (callHandler) HandleStream(context.Context, string, []byte, io.Reader) error { return nil }
+
+// FuzzMemberMeta: a peer's metadata is untrusted input; no bytes may crash
+// the node, and what it encodes must come back.
+func FuzzMemberMeta(f *testing.F) {
+	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer}, leads: []string{"bank"}}
+	f.Add(m.NodeMeta(512))
+	f.Add([]byte{0xa1, 0x01, 0x9f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = toMember(&memberlist.Node{Name: "peer", Meta: data})
+	})
+}
+
+func TestMemberMetaRoundTripAndLimit(t *testing.T) {
+	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer}}
+	for i := range 100 {
+		m.leads = append(m.leads, fmt.Sprintf("heap-with-a-long-name-%03d", i))
+	}
+	b := m.NodeMeta(512)
+	if len(b) > 512 {
+		t.Fatalf("metadata of %d bytes exceeds memberlist's limit", len(b))
+	}
+	got := toMember(&memberlist.Node{Name: "n", Meta: b})
+	if got.Addr != "127.0.0.1:7400" || got.Role != RoleServer || len(got.Leads) == 0 {
+		t.Fatalf("metadata round trip: %+v", got)
+	}
+}

@@ -521,10 +521,8 @@ type peer struct {
 	name  string
 	queue chan []byte
 
-	mu   sync.Mutex // protects following fields
+	mu   sync.Mutex // protects conn
 	conn *quic.Conn
-	next time.Time // no dial before this, after a failure
-	fail int
 }
 
 // connect returns the peer's connection, dialling it if there is none.
@@ -537,7 +535,9 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 	p.t.mu.Lock()
 	addr := p.t.addrs[p.name]
 	p.t.mu.Unlock()
-	c, err := p.t.dial(ctx, addr, p.name, &p.next, &p.fail)
+	// One connection per pair: reuse one the peer opened to us, or one
+	// dialled by address, before dialling another.
+	c, err := p.t.connAt(ctx, addr, p.name)
 	if err != nil {
 		return nil, err
 	}

@@ -341,11 +341,12 @@ func TestMalformedStreamIsClosedAndNodeGoesOn(t *testing.T) {
 	}
 	defer conn.CloseWithError(0, "")
 	for _, junk := range [][]byte{
-		{0xff, 0xff, 0xff, 0xff, 1, 2, 3},             // oversized length prefix
-		{0, 0, 0, 3, 0x83, 0x01},                      // truncated frame
-		{0, 0, 0, 4, 0x81, 0x81, 0x81, 0x81},          // nesting beyond the limit
-		{0, 0, 0, 5, 0x84, 0x18, 0x63, 0x60, 0, 0x40}, // unknown frame type
-		[]byte("hello, world, this is not cbor"),      // random bytes
+		{0xff, 0xff, 0xff, 0xff, 1, 2, 3},               // oversized length prefix
+		{0, 0, 0, 3, 0x83, 0x01},                        // truncated frame
+		{0, 0, 0, 4, 0x81, 0x81, 0x81, 0x81},            // nesting beyond the limit
+		{0, 0, 0, 5, 0x84, 0x18, 0x63, 0x60, 0, 0x40},   // unknown frame type
+		[]byte("hello, world, this is not cbor"),        // random bytes
+		{0, 0, 0, 6, 0x84, 0x01, 0x61, 'b', 0x02, 0x40}, // a hello claiming to be node b
 	} {
 		s, err := conn.OpenStreamSync(ctx)
 		if err != nil {
@@ -359,11 +360,14 @@ func TestMalformedStreamIsClosedAndNodeGoesOn(t *testing.T) {
 		t.Fatalf("node stopped serving after bad streams: %q %v", resp, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(c.logs.String(), "stream closed") < 5 && time.Now().Before(deadline) {
+	for strings.Count(c.logs.String(), "stream closed") < 6 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := strings.Count(c.logs.String(), "stream closed"); n < 5 {
-		t.Fatalf("%d bad streams logged, want 5:\n%s", n, c.logs.String())
+	if n := strings.Count(c.logs.String(), "stream closed"); n < 6 {
+		t.Fatalf("%d bad streams logged, want 6:\n%s", n, c.logs.String())
+	}
+	if !strings.Contains(c.logs.String(), `opened as \"b\" by peer \"rogue\"`) {
+		t.Fatalf("impersonation not logged:\n%s", c.logs.String())
 	}
 }
 
