@@ -40,17 +40,10 @@ type addrPeer struct {
 // address of an accepted connection is where the peer can be reached, and
 // the pair then needs no second connection.
 func (t *QUIC) adopt(c *quic.Conn) {
-	addr := c.RemoteAddr().String()
-	t.mu.Lock()
-	if t.byAddr == nil {
-		t.byAddr = make(map[string]*addrPeer)
+	p, err := t.addrPeer(c.RemoteAddr().String())
+	if err != nil {
+		return
 	}
-	p, ok := t.byAddr[addr]
-	if !ok {
-		p = &addrPeer{}
-		t.byAddr[addr] = p
-	}
-	t.mu.Unlock()
 	p.mu.Lock()
 	if p.conn == nil || p.conn.Context().Err() != nil {
 		p.conn = c
@@ -58,17 +51,11 @@ func (t *QUIC) adopt(c *quic.Conn) {
 	p.mu.Unlock()
 }
 
-// dialTimeout bounds a dial in the background.
-const dialTimeout = 5 * time.Second
-
-// connAt returns a live connection to addr, dialling if needed. If name is
-// not empty, the peer's certificate must name it. The dial runs in the
-// background, bounded by dialTimeout: a caller whose ctx ends first gets
-// an error, but the dial goes on for the callers after it.
-func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error) {
+// addrPeer returns the entry for addr, creating it.
+func (t *QUIC) addrPeer(addr string) (*addrPeer, error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.ctx.Err() != nil {
-		t.mu.Unlock()
 		return nil, ErrClosed
 	}
 	if t.byAddr == nil {
@@ -79,7 +66,21 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 		p = &addrPeer{}
 		t.byAddr[addr] = p
 	}
-	t.mu.Unlock()
+	return p, nil
+}
+
+// dialTimeout bounds a dial in the background.
+const dialTimeout = 5 * time.Second
+
+// connAt returns a live connection to addr, dialling if needed. If name is
+// not empty, the peer's certificate must name it. The dial runs in the
+// background, bounded by dialTimeout: a caller whose ctx ends first gets
+// an error, but the dial goes on for the callers after it.
+func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error) {
+	p, err := t.addrPeer(addr)
+	if err != nil {
+		return nil, err
+	}
 	for {
 		p.mu.Lock()
 		if c := p.conn; c != nil && c.Context().Err() == nil && (name == "" || peerName(c) == name) {
