@@ -169,12 +169,28 @@ type Ready struct {
 	// State is the object state after the applied entries; it is the same
 	// pointer as the previous Ready's when nothing was applied.
 	State *State
+	// Err is set when the replica cannot go on: a snapshot from the leader
+	// that does not decode. The owner must stop using the replica and
+	// rebuild it; nothing of this Ready was applied.
+	Err error
 }
 
 // Ready applies the newly committed entries and returns what the owner must
 // persist, send and report.
 func (r *Replica) Ready() Ready {
 	rd := Ready{Ready: r.rn.Ready()}
+	if snap := rd.Ready.Snapshot; !raft.IsEmptySnap(snap) && snap.Metadata.Index > r.m.index {
+		// A leader's snapshot replaces the whole state; the entries after
+		// it follow in this or later Readies.
+		if err := r.m.restore(snap.Data, snap.Metadata.Index); err != nil {
+			// This replica cannot go on: report it rather than apply
+			// entries on top of a state it does not have.
+			rd.Err = err
+			rd.State = r.m.state
+			return rd
+		}
+		r.cs = snap.Metadata.ConfState
+	}
 	for i := range rd.CommittedEntries {
 		e := &rd.CommittedEntries[i]
 		if e.Index <= r.m.index {

@@ -29,8 +29,9 @@ type simCluster struct {
 	rng     *rand.Rand
 	nodes   map[uint64]*simNode
 	inbox   []raftpb.Message
-	results map[uuid.UUID]Result
-	order   []Result // first decisions, in log order, from node 1
+	results  map[uuid.UUID]Result
+	order    []Result // first decisions, in log order, from node 1
+	isolated map[uint64]bool
 }
 
 func newSimCluster(t *testing.T, seed uint64, n int) *simCluster {
@@ -67,6 +68,14 @@ func (c *simCluster) process(max int) {
 		n := c.nodes[id]
 		for n.r.HasReady() {
 			rd := n.r.Ready()
+			if rd.Err != nil {
+				c.t.Fatalf("node %d: %v", id, rd.Err)
+			}
+			if !raft.IsEmptySnap(rd.Snapshot) {
+				if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
+					c.t.Fatal(err)
+				}
+			}
 			if !raft.IsEmptyHardState(rd.HardState) {
 				n.storage.SetHardState(rd.HardState)
 			}
@@ -91,13 +100,16 @@ func (c *simCluster) process(max int) {
 	c.rng.Shuffle(len(c.inbox), func(i, j int) { c.inbox[i], c.inbox[j] = c.inbox[j], c.inbox[i] })
 	k := min(max, len(c.inbox))
 	for _, m := range c.inbox[:k] {
+		if c.isolated[m.To] || c.isolated[m.From] {
+			continue
+		}
 		_ = c.nodes[m.To].r.Step(m)
 	}
 	c.inbox = append(c.inbox[:0], c.inbox[k:]...)
 }
 
 func (c *simCluster) settle() {
-	for i := 0; i < 1000; i++ {
+	for i := 0; i < 10000; i++ {
 		busy := len(c.inbox) > 0
 		for _, n := range c.nodes {
 			busy = busy || n.r.HasReady()

@@ -215,6 +215,11 @@ func (h *Heap) propose(batch []*proposal) {
 // change sets, answer reads.
 func (h *Heap) handleReady() {
 	rd := h.replica.Ready()
+	if rd.Err != nil {
+		// Replication gives this a recovery path (rebuild the replica from
+		// its peers); a single voter never receives a snapshot.
+		panic(fmt.Sprintf("oss: heap %q: %v", h.name, rd.Err))
+	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := h.storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))

@@ -1,0 +1,93 @@
+package consistency
+
+import (
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// snapshotData is the replicated state at one applied index, as carried in
+// a raft snapshot: the objects, the roots, the shape version and the
+// deduplication memory, so that a replica restored from it decides every
+// later entry as the others do.
+type snapshotData struct {
+	Index   uint64         `cbor:"1,keyasint"`
+	Shape   uint64         `cbor:"2,keyasint"`
+	Objects []snapObject   `cbor:"3,keyasint"`
+	Roots   []snapRoot     `cbor:"4,keyasint"`
+	Seen    []snapDecision `cbor:"5,keyasint"`
+}
+
+type snapObject struct {
+	_       struct{} `cbor:",toarray"`
+	ID      uuid.UUID
+	Version uint64
+	Value   []byte
+}
+
+type snapRoot struct {
+	_       struct{} `cbor:",toarray"`
+	Name    string
+	ID      uuid.UUID
+	Version uint64
+}
+
+type snapDecision struct {
+	_            struct{} `cbor:",toarray"`
+	TxID         uuid.UUID
+	Index        uint64
+	Outcome      Outcome
+	ConflictID   uuid.UUID
+	ConflictRoot string
+	ConflictScan bool
+}
+
+// SnapshotData encodes the replica's state at its applied index, for a raft
+// snapshot taken at State().Index().
+func (r *Replica) SnapshotData() ([]byte, error) {
+	m := r.m
+	st := m.publish()
+	d := snapshotData{Index: st.index, Shape: st.shape}
+	d.Objects = make([]snapObject, 0, st.Len())
+	st.objects.Scan(func(it objItem) bool {
+		d.Objects = append(d.Objects, snapObject{ID: it.id, Version: it.obj.Version, Value: it.obj.Value})
+		return true
+	})
+	st.roots.Scan(func(it rootItem) bool {
+		d.Roots = append(d.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
+		return true
+	})
+	for _, o := range m.order {
+		res := m.seen[o.txid]
+		d.Seen = append(d.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
+	}
+	return encMode.Marshal(&d)
+}
+
+// restore replaces the machine's state with a snapshot's.
+func (m *machine) restore(data []byte, index uint64) error {
+	var d snapshotData
+	if err := decMode.Unmarshal(data, &d); err != nil {
+		return fmt.Errorf("consistency: snapshot at %d does not decode: %w", index, err)
+	}
+	if d.Index != index {
+		return fmt.Errorf("consistency: snapshot holds state at %d, raft says %d", d.Index, index)
+	}
+	objects, roots := newObjTree(), newRootTree()
+	for _, o := range d.Objects {
+		objects.Set(objItem{id: o.ID, obj: &Object{ID: o.ID, Value: o.Value, Version: o.Version}})
+	}
+	for _, r := range d.Roots {
+		roots.Set(rootItem{name: r.Name, root: &Root{Name: r.Name, ID: r.ID, Version: r.Version}})
+	}
+	seen := make(map[uuid.UUID]Result, len(d.Seen))
+	order := make([]dedupEntry, 0, len(d.Seen))
+	for _, s := range d.Seen {
+		seen[s.TxID] = Result{TxID: s.TxID, Index: s.Index, Outcome: s.Outcome, ConflictID: s.ConflictID, ConflictRoot: s.ConflictRoot, ConflictScan: s.ConflictScan}
+		order = append(order, dedupEntry{txid: s.TxID, index: s.Index})
+	}
+	m.objects, m.roots, m.seen, m.order = objects, roots, seen, order
+	m.index, m.shape, m.dirty = d.Index, d.Shape, true
+	m.publish()
+	return nil
+}
