@@ -230,3 +230,16 @@ func (r *Replica) Advance(rd Ready) { r.rn.Advance(rd.Ready) }
 
 // ConfState is the group's configuration as of the applied index.
 func (r *Replica) ConfState() raftpb.ConfState { return r.cs }
+
+// ReportUnreachable tells raft that a message to the peer could not be
+// sent.
+func (r *Replica) ReportUnreachable(id uint64) { r.rn.ReportUnreachable(id) }
+
+// ReportSnapshot tells raft whether a snapshot reached the peer.
+func (r *Replica) ReportSnapshot(id uint64, failed bool) {
+	status := raft.SnapshotFinish
+	if failed {
+		status = raft.SnapshotFailure
+	}
+	r.rn.ReportSnapshot(id, status)
+}

@@ -25,10 +25,10 @@ type simNode struct {
 // simCluster runs replicas of one heap in a single goroutine, delivering
 // messages in a random order drawn from one seeded generator.
 type simCluster struct {
-	t       *testing.T
-	rng     *rand.Rand
-	nodes   map[uint64]*simNode
-	inbox   []raftpb.Message
+	t        *testing.T
+	rng      *rand.Rand
+	nodes    map[uint64]*simNode
+	inbox    []raftpb.Message
 	results  map[uuid.UUID]Result
 	order    []Result // first decisions, in log order, from node 1
 	isolated map[uint64]bool

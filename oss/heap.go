@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // Heap is a node's handle on one heap: a replicated set of objects changed
@@ -38,7 +39,12 @@ type Heap struct {
 	histFrom uint64                  // every change set after this index is in history
 	closed   bool
 
-	stats heapStats
+	stats  heapStats
+	leader atomic.Uint64 // raft ID of the leader as this replica knows it
+
+	recvc chan raftpb.Message // raft messages from peers
+	peers map[uint64]string   // raft ID -> node name, for the group's members
+	self  uint64
 
 	// Owned by the loop goroutine.
 	replica     *consistency.Replica
@@ -103,13 +109,12 @@ type readRequest struct {
 }
 
 const (
-	raftID       = 1
 	maxBatch     = 4096
 	compactEvery = 8192
 	keepEntries  = 1024
 )
 
-func newHeap(n *Node, name string) (*Heap, error) {
+func newHeap(n *Node, name string, spec *groupSpec) (*Heap, error) {
 	h := &Heap{
 		name:     name,
 		node:     n,
@@ -117,40 +122,71 @@ func newHeap(n *Node, name string) (*Heap, error) {
 		log:      n.log.With("heap", name),
 		propc:    make(chan *proposal, maxBatch),
 		readc:    make(chan *readRequest, 64),
+		recvc:    make(chan raftpb.Message, 4096),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		watchers: make(map[*Watch]struct{}),
 		storage:  raft.NewMemoryStorage(),
 		pending:  make(map[uuid.UUID]*proposal),
 		reads:    make(map[uint64]*readRequest),
+		self:     nameID(n.cfg.Name),
+	}
+	var applied uint64
+	if spec != nil {
+		// Every member starts from the same initial configuration, as if
+		// restored from a snapshot at index 1; a leader is elected by ticks.
+		cs, peers, err := spec.confState()
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := peers[h.self]; !ok {
+			return nil, fmt.Errorf("oss: heap %q: node %q is not in the group", name, n.cfg.Name)
+		}
+		h.peers = peers
+		if err := h.storage.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}); err != nil {
+			return nil, err
+		}
+		applied = 1
 	}
 	r, err := consistency.NewReplica(&consistency.Config{
-		ID:      raftID,
+		ID:      h.self,
 		Storage: h.storage,
+		Applied: applied,
 		Logger:  raftLogger{h.log},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oss: heap %q: %w", name, err)
 	}
 	h.replica = r
-	if err := r.Bootstrap([]raft.Peer{{ID: raftID}}); err != nil {
-		return nil, fmt.Errorf("oss: heap %q: bootstrap: %w", name, err)
+	if spec == nil {
+		if err := h.becomeSoleVoter(); err != nil {
+			return nil, err
+		}
+	}
+	h.state.Store(r.State())
+	go h.run()
+	return h, nil
+}
+
+// becomeSoleVoter bootstraps a one-voter group and elects this node.
+func (h *Heap) becomeSoleVoter() error {
+	r := h.replica
+	if err := r.Bootstrap([]raft.Peer{{ID: h.self}}); err != nil {
+		return fmt.Errorf("oss: heap %q: bootstrap: %w", h.name, err)
 	}
 	for r.HasReady() {
 		h.handleReady()
 	}
 	if err := r.Campaign(); err != nil {
-		return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
+		return fmt.Errorf("oss: heap %q: campaign: %w", h.name, err)
 	}
 	for r.HasReady() {
 		h.handleReady()
 	}
 	if st := r.Status(); st.RaftState != raft.StateLeader {
-		return nil, fmt.Errorf("oss: heap %q: single voter did not become leader (%v)", name, st.RaftState)
+		return fmt.Errorf("oss: heap %q: single voter did not become leader (%v)", h.name, st.RaftState)
 	}
-	h.state.Store(r.State())
-	go h.run()
-	return h, nil
+	return nil
 }
 
 // run is the heap's loop: the only goroutine that touches the replica.
@@ -179,6 +215,10 @@ func (h *Heap) run() {
 			}
 			h.propose(batch)
 			clear(batch)
+		case m := <-h.recvc:
+			if err := h.replica.Step(m); err != nil {
+				h.log.Debug("raft message not stepped", "err", err)
+			}
 		case rq := <-h.readc:
 			h.readSeq++
 			rq.id = h.readSeq
@@ -233,7 +273,7 @@ func (h *Heap) handleReady() {
 	if err := h.storage.Append(rd.Entries); err != nil {
 		panic(fmt.Sprintf("oss: heap %q: append: %v", h.name, err))
 	}
-	// A single voter sends no messages; replication adds the transport.
+	h.send(rd.Messages)
 	h.state.Store(rd.State)
 	for _, res := range rd.Results {
 		p, ok := h.pending[res.TxID]
@@ -255,6 +295,9 @@ func (h *Heap) handleReady() {
 		}
 	}
 	h.answerReads(rd.State.Index())
+	if rd.SoftState != nil {
+		h.leader.Store(rd.SoftState.Lead)
+	}
 	h.replica.Advance(rd)
 	h.compact(rd.State.Index())
 }
@@ -279,8 +322,24 @@ func (h *Heap) compact(applied uint64) {
 		return
 	}
 	at := applied - keepEntries
+	snapAt := at
 	cs := h.replica.ConfState()
-	if _, err := h.storage.CreateSnapshot(at, &cs, nil); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+	var data []byte
+	if len(h.peers) > 1 {
+		// Peers that fall behind the compaction catch up from this.
+		// (Encoding the whole heap here is the in-memory stand-in until the
+		// striped store streams snapshots.)
+		if applied != h.replica.State().Index() {
+			return
+		}
+		var err error
+		if data, err = h.replica.SnapshotData(); err != nil {
+			h.log.Error("compact: snapshot data", "err", err)
+			return
+		}
+		snapAt = applied
+	}
+	if _, err := h.storage.CreateSnapshot(snapAt, &cs, data); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
 		h.log.Error("compact: snapshot", "index", at, "err", err)
 		return
 	}
@@ -302,6 +361,10 @@ func (h *Heap) shutdown() {
 		case p := <-h.propc:
 			p.done <- proposalResult{err: ErrClosed}
 			continue
+		case m := <-h.recvc:
+			if err := h.replica.Step(m); err != nil {
+				h.log.Debug("raft message not stepped", "err", err)
+			}
 		case rq := <-h.readc:
 			rq.done <- ErrClosed
 			continue
@@ -409,8 +472,21 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.call(fn); err != nil {
-			return err
+		if ferr := tx.call(fn); ferr != nil {
+			// fn's error is a decision taken on what it read; it stands
+			// only if that was still current, as a commit would.
+			if tx.err != nil || !tx.hasReads() {
+				return ferr
+			}
+			verr := tx.validate()
+			if verr == nil || !errors.Is(verr, ErrConflict) || attempt >= h.cfg.MaxRetries {
+				return ferr
+			}
+			h.stats.retries.Add(1)
+			if err := h.backoff(ctx, attempt); err != nil {
+				return err
+			}
+			continue
 		}
 		err = tx.Commit()
 		if err == nil || !errors.Is(err, ErrConflict) || attempt >= h.cfg.MaxRetries {

@@ -20,8 +20,9 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	quic    *transport.QUIC // nil without Listen
-	members *membership     // nil without Listen
+	quic    *transport.QUIC     // nil without Listen
+	tr      transport.Transport // node-to-node traffic; nil without a network
+	members *membership         // nil without Listen
 
 	mu     sync.Mutex // protects following fields
 	heaps  map[string]*Heap
@@ -68,6 +69,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		return fmt.Errorf("oss: %w", err)
 	}
 	n.quic = q
+	n.tr = q
 	advertise := c.Advertise
 	if advertise == "" {
 		advertise = q.Addr().String()
@@ -106,11 +108,11 @@ func (n *Node) Members() []Member {
 	return n.members.members()
 }
 
-// nodeHandler receives what peers send the node. Raft traffic and calls
-// arrive with replication; until then there is nothing to serve.
+// nodeHandler receives what peers send the node: raft messages for the
+// heaps it holds. Calls and streams arrive with replica management.
 type nodeHandler struct{ n *Node }
 
-func (nodeHandler) HandleMessage(from string, msg []byte) {}
+func (h nodeHandler) HandleMessage(from string, msg []byte) { h.n.receive(from, msg) }
 
 func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
 	return nil, fmt.Errorf("oss: no calls are served yet")
@@ -141,7 +143,7 @@ func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	if h, ok := n.heaps[name]; ok {
 		return h, nil
 	}
-	h, err := newHeap(n, name)
+	h, err := newHeap(n, name, nil)
 	if err != nil {
 		return nil, err
 	}

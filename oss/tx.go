@@ -18,15 +18,16 @@ import (
 // A Tx must be used by one goroutine at a time. After it ends, every method
 // returns ErrTxDone.
 type Tx struct {
-	heap     *Heap
-	ctx      context.Context
-	snap     *consistency.State
-	readOnly bool
-	done     bool
-	err      error // a failure that aborts the transaction whatever fn returns
-	onCommit []func()
-	index    uint64
-	*txState // nil in read-only transactions, keeping a View's Tx small
+	heap       *Heap
+	ctx        context.Context
+	snap       *consistency.State
+	readOnly   bool
+	done       bool
+	err        error // a failure that aborts the transaction whatever fn returns
+	onCommit   []func()
+	index      uint64
+	validation bool // commits only to check reads: not counted as a commit
+	*txState        // nil in read-only transactions, keeping a View's Tx small
 }
 
 // txState is what a read-write transaction records and buffers.
@@ -384,7 +385,9 @@ func (tx *Tx) Commit() error {
 	}
 	switch res.Outcome {
 	case consistency.Committed:
-		h.stats.commits.Add(1)
+		if !tx.validation {
+			h.stats.commits.Add(1)
+		}
 		tx.index = res.Index
 		tx.runOnCommit()
 		return nil
@@ -397,6 +400,19 @@ func (tx *Tx) Commit() error {
 		return &ConflictError{}
 	}
 	return fmt.Errorf("oss: commit record rejected as %v at index %d", res.Outcome, res.Index)
+}
+
+func (tx *Tx) hasReads() bool {
+	return tx.txState != nil && (len(tx.reads) > 0 || len(tx.rootReads) > 0 || tx.scanned)
+}
+
+// validate checks, through the log, that what an ended transaction read is
+// still current, without writing anything.
+func (tx *Tx) validate() error {
+	v := &Tx{heap: tx.heap, ctx: tx.ctx, snap: tx.snap, validation: true, txState: &txState{
+		reads: tx.reads, readOrder: tx.readOrder, rootReads: tx.rootReads, scanned: tx.scanned,
+	}}
+	return v.Commit()
 }
 
 func (tx *Tx) runOnCommit() {

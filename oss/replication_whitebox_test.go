@@ -1,0 +1,232 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/transport/transporttest"
+	"go.uber.org/goleak"
+)
+
+type acct struct{ Balance int64 }
+
+type testCluster struct {
+	t     *testing.T
+	net   *transporttest.Network
+	nodes map[string]*Node
+	heaps map[string]*Heap
+	eps   map[string]*transporttest.Endpoint
+}
+
+// newTestCluster starts nodes on an in-memory network, each a replica of
+// the heap "bank" with the given voters and learners.
+func newTestCluster(t *testing.T, seed uint64, voters, learners []string) *testCluster {
+	c := &testCluster{t: t, net: transporttest.NewNetwork(seed), nodes: map[string]*Node{}, heaps: map[string]*Heap{}, eps: map[string]*transporttest.Endpoint{}}
+	c.net.Start()
+	spec := groupSpec{voters: voters, learners: learners}
+	for _, name := range append(append([]string{}, voters...), learners...) {
+		n, err := Start(context.Background(), &Config{Name: name, TickInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.eps[name] = c.net.Endpoint(name, nodeHandler{n})
+		n.tr = c.eps[name]
+		h, err := n.openGroup(context.Background(), "bank", spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[name], c.heaps[name] = n, h
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			n.Close()
+		}
+		c.net.Stop()
+	})
+	return c
+}
+
+func (c *testCluster) kill(name string) {
+	c.eps[name].Close()
+	c.nodes[name].Close()
+	delete(c.nodes, name)
+	delete(c.heaps, name)
+}
+
+func (c *testCluster) leader() string {
+	for name, h := range c.heaps {
+		if h.replica != nil && h.leaderIs(h.self) {
+			return name
+		}
+	}
+	return ""
+}
+
+func update(ctx context.Context, h *Heap, fn func(*Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return h.Update(ctx, fn)
+}
+
+func transfer(ctx context.Context, h *Heap, from, to uuid.UUID, amount int64) error {
+	return update(ctx, h, func(tx *Tx) error {
+		a, err := Get[acct](tx, from)
+		if err != nil {
+			return err
+		}
+		b, err := Get[acct](tx, to)
+		if err != nil {
+			return err
+		}
+		a.Balance -= amount
+		b.Balance += amount
+		if err := Put(tx, from, a); err != nil {
+			return err
+		}
+		return Put(tx, to, b)
+	})
+}
+
+func total(t *testing.T, h *Heap, ids []uuid.UUID) int64 {
+	var sum int64
+	err := h.View(func(tx *Tx) error {
+		for _, id := range ids {
+			a, err := Get[acct](tx, id)
+			if err != nil {
+				return err
+			}
+			sum += a.Balance
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func waitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// converged reports whether every replica has applied the same state.
+func (c *testCluster) converged() bool {
+	var first string
+	for _, h := range c.heaps {
+		st := h.state.Load()
+		var b []byte
+		st.Ascend(uuid.Nil, func(o consistency.Object) bool {
+			b = fmt.Appendf(b, "%v=%x@%d;", o.ID, o.Value, o.Version)
+			return true
+		})
+		if first == "" {
+			first = string(b)
+		} else if string(b) != first {
+			return false
+		}
+	}
+	return true
+}
+
+func TestReplicatedBank(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the cluster's cleanup
+	c := newTestCluster(t, 1, []string{"a", "b", "c"}, []string{"d"})
+	ctx := context.Background()
+	waitCond(t, "a leader", func() bool { return c.leader() != "" })
+	ids := make([]uuid.UUID, 8)
+	err := update(ctx, c.heaps["d"], func(tx *Tx) error { // a learner commits too: forwarded
+		for i := range ids {
+			ids[i] = uuid.New()
+			if err := Put(tx, ids[i], acct{100}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for name, h := range c.heaps {
+		wg.Go(func() {
+			for i := range 30 {
+				if err := transfer(ctx, h, ids[i%8], ids[(i+3)%8], int64(i)); err != nil {
+					t.Errorf("%s: %v", name, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	waitCond(t, "replicas to converge", c.converged)
+	for name, h := range c.heaps {
+		if got := total(t, h, ids); got != 800 {
+			t.Fatalf("%s holds %d, want 800", name, got)
+		}
+	}
+
+	// The leader dies; the others elect another and go on.
+	old := c.leader()
+	c.kill(old)
+	waitCond(t, "a new leader", func() bool { l := c.leader(); return l != "" && l != old })
+	for name, h := range c.heaps {
+		if err := transfer(ctx, h, ids[0], ids[1], 1); err != nil {
+			t.Fatalf("%s after the leader died: %v", name, err)
+		}
+	}
+	waitCond(t, "replicas to converge after failover", c.converged)
+}
+
+func TestMinorityMakesNoCommits(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the cluster's cleanup
+	c := newTestCluster(t, 2, []string{"a", "b", "c"}, nil)
+	ctx := context.Background()
+	waitCond(t, "a leader", func() bool { return c.leader() != "" })
+	id := uuid.New()
+	if err := update(ctx, c.heaps["a"], func(tx *Tx) error { return Put(tx, id, acct{1}) }); err != nil {
+		t.Fatal(err)
+	}
+	minority := c.leader()
+	var majority []string
+	for name := range c.heaps {
+		if name != minority {
+			majority = append(majority, name)
+		}
+	}
+	c.net.Partition([]string{minority}, majority)
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	err := c.heaps[minority].Update(short, func(tx *Tx) error { return Put(tx, id, acct{666}) })
+	cancel()
+	if err == nil {
+		t.Fatal("a minority committed")
+	}
+	if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("minority commit: %v", err)
+	}
+	// The majority elects a leader and commits.
+	if err := update(ctx, c.heaps[majority[0]], func(tx *Tx) error { return Put(tx, id, acct{2}) }); err != nil {
+		t.Fatalf("majority: %v", err)
+	}
+	c.net.Heal()
+	waitCond(t, "replicas to converge after healing", c.converged)
+	var got acct
+	c.heaps[minority].View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+	if got.Balance != 2 {
+		t.Fatalf("after healing the old minority holds %d, want 2 (the minority's write must not survive)", got.Balance)
+	}
+}
