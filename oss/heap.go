@@ -28,10 +28,11 @@ type Heap struct {
 
 	state atomic.Pointer[consistency.State] // the latest applied state
 
-	propc chan *proposal
-	readc chan *readRequest
-	stop  chan struct{} // closed by close to stop the loop
-	done  chan struct{} // closed when the loop has exited
+	propc    chan *proposal
+	abandonc chan uuid.UUID // proposals whose caller stopped waiting
+	readc    chan *readRequest
+	stop     chan struct{} // closed by close to stop the loop
+	done     chan struct{} // closed when the loop has exited
 
 	watchMu  sync.Mutex // protects following fields
 	watchers map[*Watch]struct{}
@@ -54,6 +55,7 @@ type Heap struct {
 	readWaits   []*readRequest // read index known, waiting for apply
 	readSeq     uint64
 	lastCompact uint64
+	ticks       uint64
 }
 
 type heapStats struct {
@@ -95,7 +97,17 @@ type proposal struct {
 	txid uuid.UUID
 	data []byte
 	done chan proposalResult // buffered, receives exactly one value
+
+	// Owned by the loop.
+	tick   uint64 // loop tick of the last (re)proposal
+	resent bool   // proposed more than once: a Stale decision is unknown
 }
+
+// resendTicks is how long a proposal may go undecided before it is proposed
+// again: a proposal forwarded to a leader that lost it (a leader change, a
+// dropped message) would otherwise wait forever. The transaction ID makes
+// the copies apply at most once.
+const resendTicks = 20
 
 type proposalResult struct {
 	res consistency.Result
@@ -121,6 +133,7 @@ func newHeap(n *Node, name string, spec *groupSpec) (*Heap, error) {
 		cfg:      n.cfg,
 		log:      n.log.With("heap", name),
 		propc:    make(chan *proposal, maxBatch),
+		abandonc: make(chan uuid.UUID, 1024),
 		readc:    make(chan *readRequest, 64),
 		recvc:    make(chan raftpb.Message, 4096),
 		stop:     make(chan struct{}),
@@ -202,6 +215,8 @@ func (h *Heap) run() {
 			return
 		case <-ticker.C:
 			h.replica.Tick()
+			h.ticks++
+			h.resend()
 		case p := <-h.propc:
 			batch = append(batch[:0], p)
 		drain:
@@ -215,6 +230,9 @@ func (h *Heap) run() {
 			}
 			h.propose(batch)
 			clear(batch)
+		case id := <-h.abandonc:
+			// Its outcome stays unknown; only stop proposing it again.
+			delete(h.pending, id)
 		case m := <-h.recvc:
 			if err := h.replica.Step(m); err != nil {
 				h.log.Debug("raft message not stepped", "err", err)
@@ -246,7 +264,29 @@ func (h *Heap) propose(batch []*proposal) {
 		return
 	}
 	for _, p := range batch {
+		p.tick = h.ticks
 		h.pending[p.txid] = p
+	}
+}
+
+// resend proposes again every proposal undecided for resendTicks.
+func (h *Heap) resend() {
+	var data [][]byte
+	var again []*proposal
+	for _, p := range h.pending {
+		if h.ticks-p.tick >= resendTicks {
+			data = append(data, p.data)
+			again = append(again, p)
+		}
+	}
+	if len(data) == 0 {
+		return
+	}
+	if err := h.replica.Propose(data...); err != nil {
+		return // no leader yet: try again later
+	}
+	for _, p := range again {
+		p.tick, p.resent = h.ticks, true
 	}
 }
 
@@ -281,6 +321,11 @@ func (h *Heap) handleReady() {
 			continue
 		}
 		delete(h.pending, res.TxID)
+		if res.Outcome == consistency.Stale && p.resent {
+			// An earlier copy may have applied before the window closed.
+			p.done <- proposalResult{err: &UnknownOutcomeError{Err: errors.New("resent commit record older than the deduplication window")}}
+			continue
+		}
 		p.done <- proposalResult{res: res}
 	}
 	if len(rd.Changes) > 0 {
@@ -361,6 +406,9 @@ func (h *Heap) shutdown() {
 		case p := <-h.propc:
 			p.done <- proposalResult{err: ErrClosed}
 			continue
+		case id := <-h.abandonc:
+			// Its outcome stays unknown; only stop proposing it again.
+			delete(h.pending, id)
 		case m := <-h.recvc:
 			if err := h.replica.Step(m); err != nil {
 				h.log.Debug("raft message not stepped", "err", err)
@@ -408,6 +456,10 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	case r := <-p.done:
 		return r.res, r.err
 	case <-ctx.Done():
+		select { // the loop never waits on callers, so this is brief
+		case h.abandonc <- txid:
+		case <-h.done:
+		}
 		return consistency.Result{}, &UnknownOutcomeError{Err: ctx.Err()}
 	case <-h.done:
 		// The loop answers every proposal it took before it exits; one

@@ -230,3 +230,37 @@ func TestMinorityMakesNoCommits(t *testing.T) {
 		t.Fatalf("after healing the old minority holds %d, want 2 (the minority's write must not survive)", got.Balance)
 	}
 }
+
+func TestLostForwardedProposalIsResent(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newTestCluster(t, 3, []string{"a", "b", "c"}, nil)
+	ctx := context.Background()
+	waitCond(t, "a leader", func() bool { return c.leader() != "" })
+	var follower string
+	for name := range c.heaps {
+		if name != c.leader() {
+			follower = name
+			break
+		}
+	}
+	id := uuid.New()
+	c.net.SetFaults(transporttest.Faults{Drop: 1}) // the forwarded proposal is lost
+	errc := make(chan error, 1)
+	go func() { errc <- update(ctx, c.heaps[follower], func(tx *Tx) error { return Put(tx, id, acct{7}) }) }()
+	time.Sleep(30 * time.Millisecond)
+	c.net.SetFaults(transporttest.Faults{})
+	if err := <-errc; err != nil {
+		t.Fatalf("commit whose forwarded proposal was lost: %v", err)
+	}
+	if st := c.net.Stats(); st.Dropped == 0 {
+		t.Fatal("nothing was dropped: the test did not test anything")
+	}
+	waitCond(t, "replicas to converge", c.converged)
+	for name, h := range c.heaps {
+		var got acct
+		h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+		if got.Balance != 7 {
+			t.Fatalf("%s holds %v", name, got)
+		}
+	}
+}
