@@ -11,11 +11,12 @@ import (
 // stalledHeap is a heap whose loop takes proposals and never decides them.
 func stalledHeap(t *testing.T) (*Heap, chan *proposal) {
 	h := &Heap{
-		propc:   make(chan *proposal),
-		readc:   make(chan *readRequest),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		pending: make(map[uuid.UUID]*proposal),
+		propc:    make(chan *proposal),
+		abandonc: make(chan uuid.UUID, 1),
+		readc:    make(chan *readRequest),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		pending:  make(map[uuid.UUID]*proposal),
 	}
 	taken := make(chan *proposal, 1)
 	go func() {
