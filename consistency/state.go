@@ -1,7 +1,7 @@
 package consistency
 
 import (
-	"bytes"
+	"encoding/binary"
 	"strings"
 
 	"github.com/google/uuid"
@@ -36,7 +36,14 @@ type rootItem struct {
 	root *Root
 }
 
-func lessObj(a, b objItem) bool   { return bytes.Compare(a.id[:], b.id[:]) < 0 }
+// lessObj orders IDs as bytes, compared as two big-endian words.
+func lessObj(a, b objItem) bool {
+	ah, bh := binary.BigEndian.Uint64(a.id[:8]), binary.BigEndian.Uint64(b.id[:8])
+	if ah != bh {
+		return ah < bh
+	}
+	return binary.BigEndian.Uint64(a.id[8:]) < binary.BigEndian.Uint64(b.id[8:])
+}
 func lessRoot(a, b rootItem) bool { return strings.Compare(a.name, b.name) < 0 }
 
 // treeDegree keeps nodes small: the first write to a node after a State is

@@ -642,9 +642,9 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 	if h.isClosed() {
 		return nil, ErrClosed
 	}
-	tx := &Tx{heap: h, ctx: ctx, snap: h.state.Load(), readOnly: readOnly}
+	tx := &Tx{heap: h, snap: h.state.Load(), readOnly: readOnly}
 	if !readOnly {
-		tx.txState = &txState{}
+		tx.txState = &txState{ctx: ctx}
 	}
 	return tx, nil
 }

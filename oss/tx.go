@@ -18,20 +18,20 @@ import (
 // A Tx must be used by one goroutine at a time. After it ends, every method
 // returns ErrTxDone.
 type Tx struct {
-	heap       *Heap
-	ctx        context.Context
-	snap       *consistency.State
-	readOnly   bool
-	done       bool
-	err        error // a failure that aborts the transaction whatever fn returns
-	onCommit   []func()
-	index      uint64
-	validation bool // commits only to check reads: not counted as a commit
-	*txState        // nil in read-only transactions, keeping a View's Tx small
+	heap     *Heap
+	snap     *consistency.State
+	readOnly bool
+	done     bool
+	err      error // a failure that aborts the transaction whatever fn returns
+	*txState       // nil in a View, keeping its Tx small
 }
 
 // txState is what a read-write transaction records and buffers.
 type txState struct {
+	ctx        context.Context
+	onCommit   []func()
+	index      uint64
+	validation bool // commits only to check reads: not counted as a commit
 	reads      map[uuid.UUID]uint64
 	readOrder  []uuid.UUID
 	rootReads  map[string]uint64
@@ -45,7 +45,7 @@ type txState struct {
 // After a successful commit (for example inside an OnCommit function) it
 // returns the log index at which the transaction committed.
 func (tx *Tx) Index() uint64 {
-	if tx.index != 0 {
+	if tx.txState != nil && tx.index != 0 {
 		return tx.index
 	}
 	return tx.snap.Index()
@@ -107,14 +107,12 @@ func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
 		return w.Value, nil
 	}
 	obj, ok := tx.snap.Get(id)
-	{
-		if tx.reads == nil {
-			tx.reads = make(map[uuid.UUID]uint64)
-		}
-		if _, seen := tx.reads[id]; !seen {
-			tx.reads[id] = obj.Version
-			tx.readOrder = append(tx.readOrder, id)
-		}
+	if tx.reads == nil {
+		tx.reads = make(map[uuid.UUID]uint64)
+	}
+	if _, seen := tx.reads[id]; !seen {
+		tx.reads[id] = obj.Version
+		tx.readOrder = append(tx.readOrder, id)
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: object %v", ErrNotFound, id)
@@ -324,6 +322,9 @@ func (tx *Tx) OnCommit(f func()) {
 	if tx.done {
 		return
 	}
+	if tx.txState == nil {
+		tx.txState = &txState{}
+	}
 	tx.onCommit = append(tx.onCommit, f)
 }
 
@@ -351,8 +352,10 @@ func (tx *Tx) Commit() error {
 	}
 	h := tx.heap
 	if tx.readOnly || (len(tx.reads) == 0 && len(tx.rootReads) == 0 && len(tx.writeList) == 0 && len(tx.rootWrites) == 0 && !tx.scanned) {
-		tx.index = tx.snap.Index()
-		tx.runOnCommit()
+		if tx.txState != nil {
+			tx.index = tx.snap.Index()
+			tx.runOnCommit()
+		}
 		return nil
 	}
 	txid, err := uuid.NewV7()
@@ -409,7 +412,7 @@ func (tx *Tx) hasReads() bool {
 // validate checks, through the log, that what an ended transaction read is
 // still current, without writing anything.
 func (tx *Tx) validate() error {
-	v := &Tx{heap: tx.heap, ctx: tx.ctx, snap: tx.snap, validation: true, txState: &txState{
+	v := &Tx{heap: tx.heap, snap: tx.snap, txState: &txState{ctx: tx.ctx, validation: true,
 		reads: tx.reads, readOrder: tx.readOrder, rootReads: tx.rootReads, scanned: tx.scanned,
 	}}
 	return v.Commit()
