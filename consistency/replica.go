@@ -243,3 +243,16 @@ func (r *Replica) ReportSnapshot(id uint64, failed bool) {
 	}
 	r.rn.ReportSnapshot(id, status)
 }
+
+// ProposeConfChange proposes a change of the group's configuration. Only
+// one may be pending at a time; raft turns a second into an empty entry.
+func (r *Replica) ProposeConfChange(cc raftpb.ConfChangeV2) error {
+	return r.rn.ProposeConfChange(cc)
+}
+
+// TransferLeader asks the leader to hand leadership to the voter to.
+func (r *Replica) TransferLeader(to uint64) { r.rn.TransferLeader(to) }
+
+// FullStatus returns raft's view of the replica including, on the leader,
+// the progress of every peer.
+func (r *Replica) FullStatus() raft.Status { return r.rn.Status() }

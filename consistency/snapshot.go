@@ -91,3 +91,13 @@ func (m *machine) restore(data []byte, index uint64) error {
 	m.publish()
 	return nil
 }
+
+// EmptySnapshotData encodes the state of a new heap at index, for the
+// snapshot a group starts from.
+func EmptySnapshotData(index uint64) []byte {
+	b, err := encMode.Marshal(&snapshotData{Index: index})
+	if err != nil {
+		panic(err) // a fixed, valid value
+	}
+	return b
+}

@@ -47,6 +47,13 @@ type Config struct {
 	// TLS is the node's certificate and key and the cluster CA's
 	// certificate, in PEM form. Required with Listen.
 	TLS *TLSConfig
+	// Replicas is the number of voters a new heap keeps, placed on server
+	// nodes by rendezvous hashing; other nodes that open it are learners.
+	// If zero, 3. The catalog keeps up to 5.
+	Replicas int
+	// ReplaceAfter is how long a voter may be unreachable before its
+	// heap's leader replaces it with another server. If zero, 30s.
+	ReplaceAfter time.Duration
 	// Gossip tunes failure detection: GossipLAN (the default) or
 	// GossipLoopback, faster, for tests of several nodes on one machine.
 	Gossip GossipProfile
@@ -98,6 +105,12 @@ func populate(cfg *Config) *Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Replicas == 0 {
+		c.Replicas = 3
+	}
+	if c.ReplaceAfter == 0 {
+		c.ReplaceAfter = 30 * time.Second
+	}
 	if c.Role == "" {
 		c.Role = RoleServer
 	}
@@ -117,6 +130,12 @@ func (c *Config) validate() error {
 	}
 	if c.WatchHistory < 0 {
 		errs = append(errs, fmt.Errorf("WatchHistory %d is negative", c.WatchHistory))
+	}
+	if c.Replicas < 0 || c.Replicas > 9 {
+		errs = append(errs, fmt.Errorf("Replicas %d is not between 1 and 9", c.Replicas))
+	}
+	if c.ReplaceAfter < 0 {
+		errs = append(errs, fmt.Errorf("ReplaceAfter %v is negative", c.ReplaceAfter))
 	}
 	if c.Listen != "" && (c.TLS == nil || len(c.TLS.CertPEM) == 0 || len(c.TLS.KeyPEM) == 0 || len(c.TLS.CAPEM) == 0) {
 		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see oss.NewCA and oss.IssueCert)"))

@@ -27,6 +27,8 @@ var (
 	// ErrNoQuorum is returned when a heap's commit log cannot accept the
 	// commit: no leader is reachable, or a quorum of its voters is not.
 	ErrNoQuorum = errors.New("oss: no quorum")
+	// ErrNoHeap is returned for a heap that is not in the catalog.
+	ErrNoHeap = errors.New("oss: no such heap")
 	// ErrCommitUnknown is returned when a commit record was handed to the
 	// heap's log but its outcome could not be learned: the caller's context
 	// ended, or the node closed, before the decision arrived. The

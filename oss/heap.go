@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ type Heap struct {
 	state atomic.Pointer[consistency.State] // the latest applied state
 
 	propc    chan *proposal
-	abandonc chan uuid.UUID // proposals whose caller stopped waiting
+	abandonc chan abandon // proposals whose caller stopped waiting
 	readc    chan *readRequest
 	stop     chan struct{} // closed by close to stop the loop
 	done     chan struct{} // closed when the loop has exited
@@ -43,19 +44,39 @@ type Heap struct {
 	stats  heapStats
 	leader atomic.Uint64 // raft ID of the leader as this replica knows it
 
-	recvc chan raftpb.Message // raft messages from peers
-	peers map[uint64]string   // raft ID -> node name, for the group's members
-	self  uint64
+	recvc       chan raftpb.Message // raft messages from peers
+	joinc       chan uint64         // nodes asking to join as learners
+	self        uint64
+	replicas    int           // voters the group keeps
+	cataloged   bool          // opened through the catalog, closed when dropped
+	inConf      atomic.Bool   // this node is a member of the group
+	isVoter     atomic.Bool   // this node is a voter of the group
+	confVersion atomic.Uint64 // counts configuration changes seen
 
 	// Owned by the loop goroutine.
-	replica     *consistency.Replica
-	storage     *raft.MemoryStorage
-	pending     map[uuid.UUID]*proposal
-	reads       map[uint64]*readRequest
-	readWaits   []*readRequest // read index known, waiting for apply
-	readSeq     uint64
-	lastCompact uint64
-	ticks       uint64
+	replica      *consistency.Replica
+	storage      *snapStorage
+	pending      map[uuid.UUID]*proposal
+	reads        map[uint64]*readRequest
+	readWaits    []*readRequest // read index known, waiting for apply
+	readSeq      uint64
+	lastCompact  uint64
+	ticks        uint64
+	joinReqs     map[uint64]bool
+	heardTick    uint64 // tick of the last message from the leader
+	leaderless   uint64 // ticks without a leader to hand proposals to
+	confWait     uint64 // tick until which a proposed change is awaited
+	lastTransfer uint64
+	lastConf     raftpb.ConfState
+}
+
+// openMode says how a replica starts: as the sole voter of a new group
+// (bootstrap), as one of a new group's first voters (spec), or empty, to
+// be filled by the group's leader once this node is a member.
+type openMode struct {
+	bootstrap bool
+	spec      *groupSpec
+	replicas  int
 }
 
 type heapStats struct {
@@ -99,9 +120,22 @@ type proposal struct {
 	done chan proposalResult // buffered, receives exactly one value
 
 	// Owned by the loop.
-	tick   uint64 // loop tick of the last (re)proposal
-	resent bool   // proposed more than once: a Stale decision is unknown
+	tick     uint64 // loop tick of the last (re)proposal
+	proposed bool   // handed to raft at least once: it may be in the log
+	resent   bool   // proposed more than once: a Stale decision is unknown
 }
+
+// abandon tells the loop that a proposal's caller stopped waiting; the
+// loop answers whether it was ever handed to raft.
+type abandon struct {
+	txid     uuid.UUID
+	proposed chan bool // buffered
+}
+
+// noLeaderTicks is how long proposals wait for a leader before they fail
+// with ErrNoQuorum: long enough for an election, short enough that a
+// minority partition answers instead of hanging.
+const noLeaderTicks = 40
 
 // resendTicks is how long a proposal may go undecided before it is proposed
 // again: a proposal forwarded to a leader that lost it (a leader change, a
@@ -126,37 +160,40 @@ const (
 	keepEntries  = 1024
 )
 
-func newHeap(n *Node, name string, spec *groupSpec) (*Heap, error) {
+func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	h := &Heap{
 		name:     name,
 		node:     n,
 		cfg:      n.cfg,
 		log:      n.log.With("heap", name),
 		propc:    make(chan *proposal, maxBatch),
-		abandonc: make(chan uuid.UUID, 1024),
+		abandonc: make(chan abandon, 1024),
 		readc:    make(chan *readRequest, 64),
 		recvc:    make(chan raftpb.Message, 4096),
+		joinc:    make(chan uint64, 64),
+		joinReqs: make(map[uint64]bool),
+		replicas: max(o.replicas, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		watchers: make(map[*Watch]struct{}),
-		storage:  raft.NewMemoryStorage(),
+		storage:  newSnapStorage(),
 		pending:  make(map[uuid.UUID]*proposal),
 		reads:    make(map[uint64]*readRequest),
-		self:     nameID(n.cfg.Name),
+		self:     n.id,
 	}
 	var applied uint64
-	if spec != nil {
-		// Every member starts from the same initial configuration, as if
-		// restored from a snapshot at index 1; a leader is elected by ticks.
-		cs, peers, err := spec.confState()
+	if spec := o.spec; spec != nil {
+		// Every first voter starts from the same configuration, as if
+		// restored from a snapshot at index 1.
+		cs, err := spec.confState()
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := peers[h.self]; !ok {
+		if !slices.Contains(cs.Voters, h.self) && !slices.Contains(cs.Learners, h.self) {
 			return nil, fmt.Errorf("oss: heap %q: node %q is not in the group", name, n.cfg.Name)
 		}
-		h.peers = peers
-		if err := h.storage.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}); err != nil {
+		snap := raftpb.Snapshot{Data: consistency.EmptySnapshotData(1), Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}
+		if err := h.storage.ApplySnapshot(snap); err != nil {
 			return nil, err
 		}
 		applied = 1
@@ -171,11 +208,23 @@ func newHeap(n *Node, name string, spec *groupSpec) (*Heap, error) {
 		return nil, fmt.Errorf("oss: heap %q: %w", name, err)
 	}
 	h.replica = r
-	if spec == nil {
+	h.storage.replica = r
+	switch {
+	case o.bootstrap:
 		if err := h.becomeSoleVoter(); err != nil {
 			return nil, err
 		}
+	case o.spec != nil && o.spec.voters[0].ID == h.self:
+		// The first-placed voter stands at once rather than after an
+		// election timeout; a sole voter is leader when this returns.
+		if err := r.Campaign(); err != nil {
+			return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
+		}
+		for r.HasReady() {
+			h.handleReady()
+		}
 	}
+	h.noteConf()
 	h.state.Store(r.State())
 	go h.run()
 	return h, nil
@@ -216,7 +265,14 @@ func (h *Heap) run() {
 		case <-ticker.C:
 			h.replica.Tick()
 			h.ticks++
+			h.checkLeader()
 			h.resend()
+			if h.ticks%reconcileTicks == 0 {
+				h.reconcile()
+			}
+		case id := <-h.joinc:
+			h.joinReqs[id] = true
+			h.reconcile()
 		case p := <-h.propc:
 			batch = append(batch[:0], p)
 		drain:
@@ -230,10 +286,12 @@ func (h *Heap) run() {
 			}
 			h.propose(batch)
 			clear(batch)
-		case id := <-h.abandonc:
-			// Its outcome stays unknown; only stop proposing it again.
-			delete(h.pending, id)
+		case a := <-h.abandonc:
+			h.abandon(a)
 		case m := <-h.recvc:
+			if m.From == h.leader.Load() {
+				h.heardTick = h.ticks
+			}
 			if err := h.replica.Step(m); err != nil {
 				h.log.Debug("raft message not stepped", "err", err)
 			}
@@ -252,29 +310,33 @@ func (h *Heap) run() {
 }
 
 func (h *Heap) propose(batch []*proposal) {
+	if h.leaderless >= noLeaderTicks {
+		// Nothing of the batch entered the log: a definite failure.
+		for _, p := range batch {
+			p.done <- proposalResult{err: fmt.Errorf("%w: heap %q has had no leader for %v", ErrNoQuorum, h.name, time.Duration(h.leaderless)*h.cfg.TickInterval)}
+		}
+		return
+	}
 	data := make([][]byte, len(batch))
 	for i, p := range batch {
 		data[i] = p.data
 	}
-	if err := h.replica.Propose(data...); err != nil {
-		// Nothing of the batch entered the log: a definite failure.
-		for _, p := range batch {
-			p.done <- proposalResult{err: fmt.Errorf("%w: %v", ErrNoQuorum, err)}
-		}
-		return
-	}
+	// Without a leader raft drops the batch; it waits in pending and is
+	// proposed again by resend.
+	proposed := h.replica.Propose(data...) == nil
 	for _, p := range batch {
-		p.tick = h.ticks
+		p.tick, p.proposed = h.ticks, proposed
 		h.pending[p.txid] = p
 	}
 }
 
-// resend proposes again every proposal undecided for resendTicks.
+// resend proposes again every proposal undecided for resendTicks, and
+// every one not yet handed to a leader.
 func (h *Heap) resend() {
 	var data [][]byte
 	var again []*proposal
 	for _, p := range h.pending {
-		if h.ticks-p.tick >= resendTicks {
+		if !p.proposed || h.ticks-p.tick >= resendTicks {
 			data = append(data, p.data)
 			again = append(again, p)
 		}
@@ -286,8 +348,42 @@ func (h *Heap) resend() {
 		return // no leader yet: try again later
 	}
 	for _, p := range again {
-		p.tick, p.resent = h.ticks, true
+		p.tick, p.resent, p.proposed = h.ticks, p.proposed, true
 	}
+}
+
+// checkLeader counts the ticks this replica has had no leader to hand
+// proposals to (none known, or none heard from for an election timeout's
+// worth), and past noLeaderTicks fails what waits: ErrNoQuorum for
+// proposals raft never took, an unknown outcome for the rest.
+func (h *Heap) checkLeader() {
+	lead := h.leader.Load()
+	if lead == h.self || (lead != 0 && h.ticks-h.heardTick < 2*electionTicks) {
+		h.leaderless = 0
+		return
+	}
+	h.leaderless++
+	if h.leaderless < noLeaderTicks {
+		return
+	}
+	for id, p := range h.pending {
+		delete(h.pending, id)
+		err := fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
+		if p.proposed {
+			err = &UnknownOutcomeError{Err: err}
+		}
+		p.done <- proposalResult{err: err}
+	}
+}
+
+// electionTicks is raft's election timeout in ticks (consistency's default).
+const electionTicks = 10
+
+func (h *Heap) abandon(a abandon) {
+	// Its outcome stays as it is; only stop proposing it again.
+	p, ok := h.pending[a.txid]
+	delete(h.pending, a.txid)
+	a.proposed <- ok && p.proposed
 }
 
 // handleReady handles one Ready in the order the consistency package
@@ -344,6 +440,7 @@ func (h *Heap) handleReady() {
 		h.leader.Store(rd.SoftState.Lead)
 	}
 	h.replica.Advance(rd)
+	h.noteConf()
 	h.compact(rd.State.Index())
 }
 
@@ -366,28 +463,9 @@ func (h *Heap) compact(applied uint64) {
 	if applied < h.lastCompact+compactEvery+keepEntries {
 		return
 	}
+	// Peers that fall behind the first entry left catch up from a snapshot
+	// the storage makes when raft asks for it.
 	at := applied - keepEntries
-	snapAt := at
-	cs := h.replica.ConfState()
-	var data []byte
-	if len(h.peers) > 1 {
-		// Peers that fall behind the compaction catch up from this.
-		// (Encoding the whole heap here is the in-memory stand-in until the
-		// striped store streams snapshots.)
-		if applied != h.replica.State().Index() {
-			return
-		}
-		var err error
-		if data, err = h.replica.SnapshotData(); err != nil {
-			h.log.Error("compact: snapshot data", "err", err)
-			return
-		}
-		snapAt = applied
-	}
-	if _, err := h.storage.CreateSnapshot(snapAt, &cs, data); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
-		h.log.Error("compact: snapshot", "index", at, "err", err)
-		return
-	}
 	if err := h.storage.Compact(at); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		h.log.Error("compact", "index", at, "err", err)
 		return
@@ -406,9 +484,8 @@ func (h *Heap) shutdown() {
 		case p := <-h.propc:
 			p.done <- proposalResult{err: ErrClosed}
 			continue
-		case id := <-h.abandonc:
-			// Its outcome stays unknown; only stop proposing it again.
-			delete(h.pending, id)
+		case a := <-h.abandonc:
+			h.abandon(a)
 		case m := <-h.recvc:
 			if err := h.replica.Step(m); err != nil {
 				h.log.Debug("raft message not stepped", "err", err)
@@ -456,9 +533,23 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	case r := <-p.done:
 		return r.res, r.err
 	case <-ctx.Done():
+		a := abandon{txid: txid, proposed: make(chan bool, 1)}
+		proposed := true
 		select { // the loop never waits on callers, so this is brief
-		case h.abandonc <- txid:
+		case h.abandonc <- a:
+			select {
+			case proposed = <-a.proposed:
+			case <-h.done:
+			}
 		case <-h.done:
+		}
+		select { // decided before the loop took the abandon
+		case r := <-p.done:
+			return r.res, r.err
+		default:
+		}
+		if !proposed {
+			return consistency.Result{}, fmt.Errorf("%w: %w", ErrNoQuorum, ctx.Err())
 		}
 		return consistency.Result{}, &UnknownOutcomeError{Err: ctx.Err()}
 	case <-h.done:

@@ -12,7 +12,7 @@ import (
 func stalledHeap(t *testing.T) (*Heap, chan *proposal) {
 	h := &Heap{
 		propc:    make(chan *proposal),
-		abandonc: make(chan uuid.UUID, 1),
+		abandonc: make(chan abandon, 1),
 		readc:    make(chan *readRequest),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -23,12 +23,20 @@ func stalledHeap(t *testing.T) (*Heap, chan *proposal) {
 		defer close(h.done)
 		select {
 		case p := <-h.propc:
+			p.proposed = true
 			h.pending[p.txid] = p
 			taken <- p
 		case <-h.stop:
 		}
-		<-h.stop
-		h.shutdown()
+		for {
+			select {
+			case a := <-h.abandonc:
+				h.abandon(a)
+			case <-h.stop:
+				h.shutdown()
+				return
+			}
+		}
 	}()
 	t.Cleanup(func() {
 		select {

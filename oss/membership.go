@@ -50,13 +50,16 @@ type MemberEvent struct {
 }
 
 type memberMeta struct {
-	Addr  string   `cbor:"1,keyasint"`
-	Role  string   `cbor:"2,keyasint"`
-	Leads []string `cbor:"3,keyasint,omitempty"`
+	Addr    string   `cbor:"1,keyasint"`
+	Role    string   `cbor:"2,keyasint"`
+	Leads   []string `cbor:"3,keyasint,omitempty"`
+	ID      uint64   `cbor:"4,keyasint"`
+	Leaving bool     `cbor:"5,keyasint,omitempty"`
 }
 
 type memberConfig struct {
 	name, role string
+	id         uint64
 	quic       *transport.QUIC
 	advertise  string
 	fast       bool // timings tuned for loopback tests
@@ -73,9 +76,10 @@ type membership struct {
 	gossipInterval time.Duration
 	gt             *gossipTransport
 
-	mu      sync.Mutex // protects following fields
-	leads   []string
-	leaving map[string]bool // members that announced a graceful leave
+	mu       sync.Mutex // protects following fields
+	leads    []string
+	leavingN bool            // this node is handing over before it leaves
+	leaving  map[string]bool // members that announced a graceful leave
 }
 
 func startMembership(cfg memberConfig) (*membership, error) {
@@ -151,6 +155,40 @@ func (m *membership) leave(timeout time.Duration) error {
 	return err
 }
 
+// live implements directory.
+func (m *membership) live() []peerInfo {
+	var out []peerInfo
+	for _, n := range m.ml.Members() {
+		var meta memberMeta
+		if codec.Unmarshal(n.Meta, &meta) != nil || meta.ID == 0 {
+			continue
+		}
+		out = append(out, peerInfo{Name: n.Name, ID: meta.ID, Role: meta.Role, Leaving: meta.Leaving})
+	}
+	return out
+}
+
+// setLeaving tells the cluster that this node is handing its replicas
+// over before it leaves.
+func (m *membership) setLeaving() {
+	m.mu.Lock()
+	m.leavingN = true
+	m.mu.Unlock()
+	if err := m.ml.UpdateNode(time.Second); err != nil {
+		m.cfg.logger.Warn("leave intent not gossiped", "err", err)
+	}
+}
+
+// setLeads publishes the heaps this node leads.
+func (m *membership) setLeads(leads []string) {
+	m.mu.Lock()
+	m.leads = leads
+	m.mu.Unlock()
+	if err := m.ml.UpdateNode(time.Second); err != nil {
+		m.cfg.logger.Debug("leads not gossiped", "err", err)
+	}
+}
+
 // stop stops without announcing anything, as a crash would.
 func (m *membership) stop() { m.ml.Shutdown() }
 
@@ -171,7 +209,7 @@ func toMember(n *memberlist.Node) Member {
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: m.cfg.role, Leads: m.leads}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: m.cfg.role, Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN}
 	m.mu.Unlock()
 	for {
 		b, err := codec.Marshal(meta)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -19,20 +22,45 @@ type Node struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+	wg     sync.WaitGroup // the node's own goroutines
+
+	// id is the node's raft ID in every group. It is new at every start:
+	// a node that lost its state must not vote as the replica it was.
+	id      uint64
+	leaving atomic.Bool // handing replicas over before it leaves
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
 	members *membership         // nil without Listen
+	dir     directory
 
-	mu     sync.Mutex // protects following fields
-	heaps  map[string]*Heap
-	closed bool
+	namesMu sync.Mutex // protects following fields
+	names   map[uint64]string
+	missing map[uint64]time.Time // since when a node ID has been seen missing
+
+	mu       sync.Mutex // protects following fields
+	catalog  *Heap
+	heaps    map[string]*Heap
+	closed   bool
+	stopping bool
+}
+
+// netHooks put a node on a network other than QUIC and membership: tests
+// on transporttest.
+type netHooks struct {
+	transport func(transport.Handler) transport.Transport
+	dir       directory
+	join      bool
 }
 
 // Start validates cfg, fills in its defaults and starts a node. A nil cfg
 // means all defaults: a single in-memory node. ctx bounds the start only;
 // the node runs until Close.
 func Start(ctx context.Context, cfg *Config) (*Node, error) {
+	return start(ctx, cfg, nil)
+}
+
+func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	c := populate(cfg)
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -42,20 +70,73 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	}
 	nctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg:    c,
-		log:    c.Logger.With("node", c.Name),
-		ctx:    nctx,
-		cancel: cancel,
-		heaps:  make(map[string]*Heap),
+		cfg:     c,
+		log:     c.Logger.With("node", c.Name),
+		ctx:     nctx,
+		cancel:  cancel,
+		heaps:   make(map[string]*Heap),
+		names:   make(map[uint64]string),
+		missing: make(map[uint64]time.Time),
+		id:      newNodeID(),
 	}
-	if c.Listen != "" {
+	n.dir = selfDirectory{n}
+	n.learn(n.id, c.Name)
+	join := len(c.Join) > 0
+	switch {
+	case hooks != nil:
+		n.tr, n.dir, join = hooks.transport(nodeHandler{n}), hooks.dir, hooks.join
+	case c.Listen != "":
 		if err := n.startNetwork(ctx); err != nil {
 			n.Close()
 			return nil, err
 		}
 	}
+	if err := n.openCatalog(ctx, join); err != nil {
+		n.Close()
+		return nil, err
+	}
 	return n, nil
 }
+
+func newNodeID() uint64 {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return id
+		}
+	}
+}
+
+// openCatalog opens the node's replica of the catalog: a new one-node
+// cluster's, or, with join, the cluster's, as a learner first.
+func (n *Node) openCatalog(ctx context.Context, join bool) error {
+	h, err := newHeap(n, catalogName, openMode{bootstrap: !join, replicas: catalogReplicas})
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.catalog = h
+	n.mu.Unlock()
+	if join {
+		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		defer cancel()
+		if err := n.joinGroup(jctx, h, nil); err != nil {
+			return fmt.Errorf("oss: join: cannot reach the cluster's catalog: %w", err)
+		}
+	}
+	w, err := h.Watch(nil)
+	if err != nil {
+		return err
+	}
+	n.wg.Go(func() { n.watchCatalog(w) })
+	if n.members != nil {
+		n.wg.Go(n.publishLeads)
+	}
+	return nil
+}
+
+// joinTimeout bounds joining a cluster when Start's context has no
+// deadline.
+const joinTimeout = 30 * time.Second
 
 // startNetwork opens the QUIC endpoint and joins the cluster over it.
 func (n *Node) startNetwork(ctx context.Context) error {
@@ -75,15 +156,21 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		advertise = q.Addr().String()
 	}
 	n.members, err = startMembership(memberConfig{
-		name: c.Name, role: c.Role, quic: q, advertise: advertise,
+		name: c.Name, id: n.id, role: c.Role, quic: q, advertise: advertise,
 		fast: c.Gossip == GossipLoopback, logger: n.log,
 		onEvent: func(e MemberEvent) {
-			n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)
+			if e.Kind == MemberJoined || e.Kind == MemberUpdated {
+				q.SetPeer(e.Member.Name, e.Member.Addr)
+			}
+			if e.Kind != MemberUpdated {
+				n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)
+			}
 		},
 	})
 	if err != nil {
 		return err
 	}
+	n.dir = n.members
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -115,7 +202,7 @@ type nodeHandler struct{ n *Node }
 func (h nodeHandler) HandleMessage(from string, msg []byte) { h.n.receive(from, msg) }
 
 func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
-	return nil, fmt.Errorf("oss: no calls are served yet")
+	return h.n.handleCall(from, req)
 }
 
 func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
@@ -125,30 +212,87 @@ func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byt
 // Context returns a context that is cancelled when the node closes.
 func (n *Node) Context() context.Context { return n.ctx }
 
-// Heap opens the named heap, creating it if it does not exist, and keeps a
-// local replica of it on this node. Opening the same name again returns the
+// Heap opens the named heap, creating it in the catalog if it does not
+// exist, and keeps a local replica of it on this node: as one of its voters
+// if placement chose this node, otherwise as a learner. It returns once the
+// replica is a member of the heap's group and has applied everything
+// committed when Heap was called. Opening the same name again returns the
 // same *Heap.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	if err := validHeapName(name); err != nil {
 		return nil, err
 	}
+	if strings.HasPrefix(name, systemPrefix) {
+		return nil, fmt.Errorf("oss: invalid heap name %q: the prefix %q is reserved", name, systemPrefix)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return nil, ErrClosed
-	}
-	if h, ok := n.heaps[name]; ok {
+	if h := n.replicaOf(name); h != nil && h.inConf.Load() {
 		return h, nil
 	}
-	h, err := newHeap(n, name, nil)
+	if n.isClosed() {
+		return nil, ErrClosed
+	}
+	e, err := n.ensureEntry(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	n.heaps[name] = h
+	h, err := n.openReplica(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.joinGroup(ctx, h, e.Voters); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// HeapInfo describes a heap in the catalog.
+type HeapInfo struct {
+	Name string
+	// Replicas is the number of voters the heap keeps.
+	Replicas int
+}
+
+// Heaps lists the heaps in the catalog, as this node's replica of it knows
+// them.
+func (n *Node) Heaps() []HeapInfo {
+	var out []HeapInfo
+	for _, e := range n.catalogEntries() {
+		out = append(out, HeapInfo{Name: e.Name, Replicas: e.Replicas})
+	}
+	return out
+}
+
+// DropHeap removes a heap from the catalog; every node closes its replica,
+// and its objects are gone. Handles on it return ErrClosed.
+func (n *Node) DropHeap(ctx context.Context, name string) error {
+	if strings.HasPrefix(name, systemPrefix) {
+		return fmt.Errorf("oss: heap %q cannot be dropped", name)
+	}
+	found := false
+	err := n.catalog.Update(ctx, func(tx *Tx) error {
+		ok, err := tx.Exists(entryID(name))
+		if found = ok; err != nil || !ok {
+			return err
+		}
+		return Delete(tx, entryID(name))
+	})
+	if err != nil {
+		return fmt.Errorf("oss: drop heap %q: %w", name, err)
+	}
+	if !found {
+		return fmt.Errorf("oss: drop heap %q: %w", name, ErrNoHeap)
+	}
+	n.syncCatalog()
+	return nil
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
 }
 
 func validHeapName(name string) error {
@@ -163,31 +307,93 @@ func validHeapName(name string) error {
 	return nil
 }
 
-// Close closes every heap and stops every goroutine the node started, then
-// returns. Transactions that have not committed end with ErrClosed (or
-// ErrCommitUnknown if their record was already in the log). Close is
-// idempotent.
-func (n *Node) Close() error {
+// Close hands the node's replicas over to other servers (see Config and
+// the package doc), closes every heap, leaves the cluster and stops every
+// goroutine the node started, then returns. Transactions that have not
+// committed end with ErrClosed (or ErrCommitUnknown if their record was
+// already in the log). Close is idempotent.
+func (n *Node) Close() error { return n.stop(true) }
+
+// stop closes the node: gracefully, handing over and announcing the leave,
+// or as a crash would, for tests.
+func (n *Node) stop(graceful bool) error {
 	n.mu.Lock()
-	if n.closed {
+	if n.closed || n.stopping {
 		n.mu.Unlock()
 		return nil
 	}
+	n.stopping = true
+	n.mu.Unlock()
+	if graceful {
+		n.handOver(handOverTimeout)
+	}
+	n.mu.Lock()
 	n.closed = true
 	heaps := n.heaps
+	catalog := n.catalog
 	n.mu.Unlock()
 	n.cancel()
 	for _, h := range heaps {
 		h.close()
 	}
+	if catalog != nil {
+		catalog.close()
+	}
+	n.wg.Wait()
 	var err error
 	if n.members != nil {
-		if lerr := n.members.leave(5 * time.Second); lerr != nil {
+		if !graceful {
+			n.members.stop()
+		} else if lerr := n.members.leave(5 * time.Second); lerr != nil {
 			err = fmt.Errorf("oss: leave: %w", lerr)
 		}
 	}
 	if n.quic != nil {
 		n.quic.Close()
 	}
+	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
+		c.Close()
+	}
 	return err
+}
+
+// handOverTimeout bounds the wait for a leaving node's replicas to move.
+const handOverTimeout = 10 * time.Second
+
+// handOver announces that the node leaves and waits, up to timeout, until
+// the leaders of its groups have moved its votes to other servers (and it
+// leads nothing). It does not wait when no other server is alive to take
+// them.
+func (n *Node) handOver(timeout time.Duration) {
+	if n.tr == nil || n.catalog == nil {
+		return
+	}
+	n.leaving.Store(true)
+	if n.members != nil {
+		n.members.setLeaving()
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		others := false
+		for _, p := range n.dir.live() {
+			if p.ID != n.id && p.Role == RoleServer && !p.Leaving {
+				others = true
+			}
+		}
+		if !others {
+			return
+		}
+		n.mu.Lock()
+		busy := n.catalog.isVoter.Load()
+		for _, h := range n.heaps {
+			busy = busy || h.isVoter.Load()
+		}
+		n.mu.Unlock()
+		if !busy {
+			n.log.Info("replicas handed over")
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n.log.Warn("leaving before every replica was handed over", "waited", timeout)
 }

@@ -3,27 +3,15 @@ package oss
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/objectsharing/oss/internal/codec"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// nameID is a node's raft ID in every heap's group: a hash of its name, so
-// that every node derives the same ID without coordination.
-func nameID(name string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	if id := h.Sum64(); id != 0 {
-		return id
-	}
-	return 1
-}
-
-// groupSpec is the initial configuration of a heap's raft group.
+// groupSpec is the first configuration of a heap's raft group.
 type groupSpec struct {
-	voters, learners []string
+	voters, learners []groupMember
 }
 
 // raftEnvelope carries one raft message of one heap between nodes.
@@ -45,8 +33,9 @@ func (h *Heap) send(msgs []raftpb.Message) {
 	}
 	for i := range msgs {
 		m := &msgs[i]
-		to, ok := h.peers[m.To]
+		to, ok := h.node.lookup(m.To)
 		if !ok {
+			h.replica.ReportUnreachable(m.To)
 			continue
 		}
 		data, err := m.Marshal()
@@ -74,7 +63,10 @@ func (h *Heap) send(msgs []raftpb.Message) {
 }
 
 // receive routes a raft message from a peer to its heap. The message must
-// come from the raft ID of the node the transport authenticated.
+// come from a raft ID of the node the transport authenticated, and be for
+// this node's ID (not for an earlier start of a node of the same name). A
+// message from a leader for a heap in the catalog that this node has no
+// replica of opens one: the leader added this node to the group.
 func (n *Node) receive(from string, data []byte) {
 	var env raftEnvelope
 	if err := codec.Unmarshal(data, &env); err != nil {
@@ -86,13 +78,22 @@ func (n *Node) receive(from string, data []byte) {
 		n.log.Warn("malformed raft message dropped", "peer", from, "heap", env.Heap, "err", err)
 		return
 	}
-	if m.From != nameID(from) {
-		n.log.Warn("raft message with a forged sender dropped", "peer", from, "heap", env.Heap)
+	if name, ok := n.lookup(m.From); !ok || name != from {
+		n.log.Debug("raft message from an unknown or forged sender dropped", "peer", from, "heap", env.Heap)
 		return
 	}
-	n.mu.Lock()
-	h := n.heaps[env.Heap]
-	n.mu.Unlock()
+	if m.To != n.id {
+		return // for an earlier start of this node
+	}
+	h := n.replicaOf(env.Heap)
+	if h == nil && n.catalog != nil && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
+		if e, ok := n.catalogEntry(env.Heap); ok {
+			var err error
+			if h, err = n.openReplica(e); err != nil {
+				n.log.Debug("replica not opened", "heap", env.Heap, "err", err)
+			}
+		}
+	}
 	if h == nil {
 		return // not a replica of this heap (yet)
 	}
@@ -102,8 +103,8 @@ func (n *Node) receive(from string, data []byte) {
 	}
 }
 
-// openGroup opens a heap replicated over the given group. Every member
-// must open it with the same spec.
+// openGroup opens a heap replicated over the given group, outside the
+// catalog. Every first voter must open it with the same spec.
 func (n *Node) openGroup(ctx context.Context, name string, spec groupSpec) (*Heap, error) {
 	if err := validHeapName(name); err != nil {
 		return nil, err
@@ -116,7 +117,10 @@ func (n *Node) openGroup(ctx context.Context, name string, spec groupSpec) (*Hea
 	if h, ok := n.heaps[name]; ok {
 		return h, nil
 	}
-	h, err := newHeap(n, name, &spec)
+	for _, m := range append(append([]groupMember{}, spec.voters...), spec.learners...) {
+		n.learn(m.ID, m.Name)
+	}
+	h, err := newHeap(n, name, openMode{spec: &spec, replicas: len(spec.voters)})
 	if err != nil {
 		return nil, err
 	}
@@ -124,30 +128,29 @@ func (n *Node) openGroup(ctx context.Context, name string, spec groupSpec) (*Hea
 	return h, nil
 }
 
-func (s *groupSpec) confState() (raftpb.ConfState, map[uint64]string, error) {
+func (s *groupSpec) confState() (raftpb.ConfState, error) {
 	var cs raftpb.ConfState
-	peers := make(map[uint64]string)
-	add := func(names []string, to *[]uint64) error {
-		for _, nm := range names {
-			id := nameID(nm)
-			if _, dup := peers[id]; dup {
-				return fmt.Errorf("oss: node %q appears twice in the group (or collides)", nm)
+	seen := make(map[uint64]bool)
+	add := func(ms []groupMember, to *[]uint64) error {
+		for _, m := range ms {
+			if m.ID == 0 || seen[m.ID] {
+				return fmt.Errorf("oss: node %q appears twice in the group, or has no ID", m.Name)
 			}
-			peers[id] = nm
-			*to = append(*to, id)
+			seen[m.ID] = true
+			*to = append(*to, m.ID)
 		}
 		return nil
 	}
 	if err := add(s.voters, &cs.Voters); err != nil {
-		return cs, nil, err
+		return cs, err
 	}
 	if err := add(s.learners, &cs.Learners); err != nil {
-		return cs, nil, err
+		return cs, err
 	}
 	if len(cs.Voters) == 0 {
-		return cs, nil, fmt.Errorf("oss: a group needs a voter")
+		return cs, fmt.Errorf("oss: a group needs a voter")
 	}
-	return cs, peers, nil
+	return cs, nil
 }
 
 // leaderIs reports whether the replica believes id leads the group. It is

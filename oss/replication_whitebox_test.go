@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -24,41 +22,30 @@ type testCluster struct {
 	nodes map[string]*Node
 	heaps map[string]*Heap
 	eps   map[string]*transporttest.Endpoint
+	dir   *testDir
 }
 
-// newTestCluster starts nodes on an in-memory network, each a replica of
-// the heap "bank" with the given voters and learners.
+// newTestCluster starts nodes on an in-memory network, the first
+// bootstrapping the cluster and the others joining it, each a replica of
+// the heap "bank" with the given first voters and learners, outside the
+// catalog.
 func newTestCluster(t *testing.T, seed uint64, voters, learners []string) *testCluster {
-	c := &testCluster{t: t, net: transporttest.NewNetwork(seed), nodes: map[string]*Node{}, heaps: map[string]*Heap{}, eps: map[string]*transporttest.Endpoint{}}
-	c.net.Start()
-	spec := groupSpec{voters: voters, learners: learners}
-	for _, name := range append(append([]string{}, voters...), learners...) {
-		n, err := Start(context.Background(), &Config{Name: name, TickInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.eps[name] = c.net.Endpoint(name, nodeHandler{n})
-		n.tr = c.eps[name]
+	c := startTestNodes(t, seed, append(append([]string{}, voters...), learners...)...)
+	var spec groupSpec
+	for _, name := range voters {
+		spec.voters = append(spec.voters, groupMember{Name: name, ID: c.nodes[name].id})
+	}
+	for _, name := range learners {
+		spec.learners = append(spec.learners, groupMember{Name: name, ID: c.nodes[name].id})
+	}
+	for name, n := range c.nodes {
 		h, err := n.openGroup(context.Background(), "bank", spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.nodes[name], c.heaps[name] = n, h
+		c.heaps[name] = h
 	}
-	t.Cleanup(func() {
-		for _, n := range c.nodes {
-			n.Close()
-		}
-		c.net.Stop()
-	})
 	return c
-}
-
-func (c *testCluster) kill(name string) {
-	c.eps[name].Close()
-	c.nodes[name].Close()
-	delete(c.nodes, name)
-	delete(c.heaps, name)
 }
 
 func (c *testCluster) leader() string {
@@ -258,9 +245,9 @@ func TestLostForwardedProposalIsResent(t *testing.T) {
 	waitCond(t, "replicas to converge", c.converged)
 	for name, h := range c.heaps {
 		var got acct
-		h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
-		if got.Balance != 7 {
-			t.Fatalf("%s holds %v", name, got)
+		err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+		if err != nil || got.Balance != 7 {
+			t.Fatalf("%s holds %v (%v) at %d", name, got, err, h.state.Load().Index())
 		}
 	}
 }

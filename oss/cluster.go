@@ -1,0 +1,454 @@
+package oss
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/codec"
+)
+
+// peerInfo is a live node as the directory sees it.
+type peerInfo struct {
+	Name    string
+	ID      uint64 // the node's raft ID in every group, new at every start
+	Role    string
+	Leaving bool // announced a graceful leave and is handing over
+}
+
+// directory tells a node which nodes are alive: membership on a network,
+// the node alone without one, a test's table on transporttest.
+type directory interface {
+	live() []peerInfo // every live node, this one included
+}
+
+type selfDirectory struct{ n *Node }
+
+func (d selfDirectory) live() []peerInfo { return []peerInfo{d.n.selfInfo()} }
+
+func (n *Node) selfInfo() peerInfo {
+	return peerInfo{Name: n.cfg.Name, ID: n.id, Role: n.cfg.Role, Leaving: n.leaving.Load()}
+}
+
+// learn records the name of a node ID.
+func (n *Node) learn(id uint64, name string) {
+	n.namesMu.Lock()
+	n.names[id] = name
+	n.namesMu.Unlock()
+}
+
+// lookup returns the name of the node with the given raft ID.
+func (n *Node) lookup(id uint64) (string, bool) {
+	n.namesMu.Lock()
+	name, ok := n.names[id]
+	n.namesMu.Unlock()
+	if ok {
+		return name, true
+	}
+	for _, p := range n.dir.live() {
+		n.learn(p.ID, p.Name)
+		if p.ID == id {
+			name, ok = p.Name, true
+		}
+	}
+	return name, ok
+}
+
+// liveSet returns the live nodes by ID and notes, for every ID asked about
+// later with downFor, since when it has been missing.
+func (n *Node) liveSet() map[uint64]peerInfo {
+	live := n.dir.live()
+	set := make(map[uint64]peerInfo, len(live))
+	set[n.id] = n.selfInfo()
+	n.namesMu.Lock()
+	for _, p := range live {
+		if p.ID != n.id {
+			set[p.ID] = p
+		}
+		n.names[p.ID] = p.Name
+		delete(n.missing, p.ID)
+	}
+	n.namesMu.Unlock()
+	return set
+}
+
+// downFor returns how long the node has been missing from the live set as
+// this node observed it, zero if it is alive.
+func (n *Node) downFor(id uint64, live map[uint64]peerInfo, now time.Time) time.Duration {
+	if _, ok := live[id]; ok {
+		return 0
+	}
+	n.namesMu.Lock()
+	defer n.namesMu.Unlock()
+	since, ok := n.missing[id]
+	if !ok {
+		n.missing[id] = now
+		return 0
+	}
+	return now.Sub(since)
+}
+
+// rendezvous ranks server nodes for a heap, best first: the highest random
+// weight of (heap, node name). Every node computes the same order from the
+// same live set, and a join or a failure moves only the heaps whose top
+// places it touches.
+func rendezvous(heap string, peers []peerInfo) []peerInfo {
+	type scored struct {
+		p peerInfo
+		w uint64
+	}
+	var s []scored
+	for _, p := range peers {
+		if p.Role != RoleServer || p.Leaving {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write([]byte(heap))
+		h.Write([]byte{0})
+		h.Write([]byte(p.Name))
+		s = append(s, scored{p, mix64(h.Sum64())})
+	}
+	slices.SortFunc(s, func(a, b scored) int {
+		if c := cmp.Compare(b.w, a.w); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.p.Name, b.p.Name)
+	})
+	out := make([]peerInfo, len(s))
+	for i := range s {
+		out[i] = s[i].p
+	}
+	return out
+}
+
+// mix64 is splitmix64's finaliser: FNV's low bits are poorly mixed.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// The catalog is the system heap that holds the heap directory. Its name
+// cannot be opened by applications.
+const (
+	catalogName     = "oss:catalog"
+	catalogReplicas = 5
+	systemPrefix    = "oss:"
+)
+
+var catalogSpace = uuid.MustParse("6f2c1d5e-8a41-4b7e-9a0e-0c55c7a1e001")
+
+// entryID is the catalog object that describes a heap.
+func entryID(name string) uuid.UUID { return uuid.NewSHA1(catalogSpace, []byte(name)) }
+
+// heapEntry is a heap's record in the catalog.
+type heapEntry struct {
+	Name string `cbor:"1,keyasint"`
+	// Replicas is the number of voters the heap keeps.
+	Replicas int `cbor:"2,keyasint"`
+	// Voters are the group's first voters; later configurations live in
+	// the heap's own log.
+	Voters []groupMember `cbor:"3,keyasint"`
+}
+
+// groupMember names a node of a group by name and raft ID.
+type groupMember struct {
+	_    struct{} `cbor:",toarray"`
+	Name string
+	ID   uint64
+}
+
+// catalogEntry reads a heap's entry from the local catalog replica.
+func (n *Node) catalogEntry(name string) (heapEntry, bool) {
+	var e heapEntry
+	obj, ok := n.catalog.state.Load().Get(entryID(name))
+	if !ok || codec.Unmarshal(obj.Value, &e) != nil || e.Name != name {
+		return heapEntry{}, false
+	}
+	return e, true
+}
+
+// catalogEntries lists the heaps in the local catalog replica.
+func (n *Node) catalogEntries() []heapEntry {
+	var out []heapEntry
+	n.catalog.state.Load().Ascend(uuid.Nil, func(o consistency.Object) bool {
+		var e heapEntry
+		if codec.Unmarshal(o.Value, &e) == nil && e.Name != "" && entryID(e.Name) == o.ID {
+			out = append(out, e)
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b heapEntry) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// ensureEntry returns the heap's catalog entry, creating it if needed with
+// voters placed over the live servers.
+func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) {
+	if e, ok := n.catalogEntry(name); ok {
+		return e, nil
+	}
+	var e heapEntry
+	err := n.catalog.Update(ctx, func(tx *Tx) error {
+		id := entryID(name)
+		ok, err := tx.Exists(id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			e, err = Get[heapEntry](tx, id)
+			return err
+		}
+		e = heapEntry{Name: name, Replicas: n.cfg.Replicas}
+		for _, p := range rendezvous(name, n.dir.live()) {
+			if len(e.Voters) == e.Replicas {
+				break
+			}
+			e.Voters = append(e.Voters, groupMember{Name: p.Name, ID: p.ID})
+		}
+		if len(e.Voters) == 0 {
+			return fmt.Errorf("oss: heap %q: no live server node to place it on", name)
+		}
+		return Put(tx, id, e)
+	})
+	if err != nil {
+		return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+	}
+	return e, nil
+}
+
+// openReplica returns the node's replica of a heap in the catalog, opening
+// it if needed: as one of its first voters if the entry names this node,
+// otherwise empty, to be filled by the leader once this node is a member.
+func (n *Node) openReplica(e heapEntry) (*Heap, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, ErrClosed
+	}
+	if h, ok := n.heaps[e.Name]; ok {
+		return h, nil
+	}
+	o := openMode{replicas: e.Replicas}
+	for _, m := range e.Voters {
+		n.learn(m.ID, m.Name)
+		if m.ID == n.id {
+			o.spec = &groupSpec{voters: e.Voters}
+		}
+	}
+	h, err := newHeap(n, e.Name, o)
+	if err != nil {
+		return nil, err
+	}
+	h.cataloged = true
+	n.heaps[e.Name] = h
+	return h, nil
+}
+
+// syncCatalog brings the node's replicas in line with the catalog: it opens
+// the heaps this node is a first voter of and closes those dropped.
+func (n *Node) syncCatalog() {
+	entries := n.catalogEntries()
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		names[e.Name] = true
+		if slices.ContainsFunc(e.Voters, func(m groupMember) bool { return m.ID == n.id }) {
+			if _, err := n.openReplica(e); err != nil && !errors.Is(err, ErrClosed) {
+				n.log.Error("replica not opened", "heap", e.Name, "err", err)
+			}
+		}
+	}
+	n.mu.Lock()
+	var dropped []*Heap
+	for name, h := range n.heaps {
+		if h.cataloged && !names[name] {
+			dropped = append(dropped, h)
+			delete(n.heaps, name)
+		}
+	}
+	n.mu.Unlock()
+	for _, h := range dropped {
+		n.log.Info("heap dropped", "heap", h.name)
+		h.close()
+	}
+}
+
+// watchCatalog keeps the node's replicas in line with the catalog until the
+// node closes.
+func (n *Node) watchCatalog(w *Watch) {
+	defer w.Close()
+	for {
+		if _, err := w.Next(n.ctx); err != nil {
+			return
+		}
+		n.syncCatalog()
+	}
+}
+
+// callRequest is a node-to-node request.
+type callRequest struct {
+	Op   string `cbor:"1,keyasint"`
+	Heap string `cbor:"2,keyasint"`
+	ID   uint64 `cbor:"3,keyasint"`
+}
+
+// callResponse answers a callRequest.
+type callResponse struct {
+	OK     bool   `cbor:"1,keyasint"`
+	Leader string `cbor:"2,keyasint,omitempty"` // the leader, when the callee is not it
+}
+
+const opJoin = "join"
+
+// handleCall serves a peer's request: "join" asks the leader of a heap to
+// add the caller as a learner.
+func (n *Node) handleCall(from string, req []byte) ([]byte, error) {
+	var r callRequest
+	if err := codec.Unmarshal(req, &r); err != nil {
+		return nil, fmt.Errorf("oss: malformed request: %w", err)
+	}
+	if r.Op != opJoin {
+		return nil, fmt.Errorf("oss: unknown request %q", r.Op)
+	}
+	if r.ID == 0 {
+		return nil, errors.New("oss: join: zero node ID")
+	}
+	n.learn(r.ID, from)
+	h := n.replicaOf(r.Heap)
+	var resp callResponse
+	switch {
+	case h == nil:
+	case h.leaderIs(h.self):
+		resp.OK = h.requestJoin(r.ID)
+	default:
+		resp.Leader, _ = n.lookup(h.leader.Load())
+	}
+	return codec.Marshal(resp)
+}
+
+// replicaOf returns the node's open replica of a heap, the catalog
+// included, or nil.
+func (n *Node) replicaOf(name string) *Heap {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if name == catalogName {
+		return n.catalog
+	}
+	return n.heaps[name]
+}
+
+// joinGroup asks the heap's leader to add this node as a learner and waits
+// until the replica is a member of its group and has caught up.
+func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error {
+	if h.inConf.Load() {
+		return nil
+	}
+	if n.tr == nil {
+		return fmt.Errorf("oss: heap %q: no network to join its group over", h.name)
+	}
+	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id})
+	if err != nil {
+		return err
+	}
+	var lastErr error
+	for attempt := 0; !h.inConf.Load(); attempt++ {
+		var targets []string
+		for _, m := range hint {
+			targets = append(targets, m.Name)
+		}
+		for _, p := range rendezvous(h.name, n.dir.live()) {
+			targets = append(targets, p.Name)
+		}
+		asked := map[string]bool{n.cfg.Name: true}
+		for len(targets) > 0 && !h.inConf.Load() {
+			to := targets[0]
+			targets = targets[1:]
+			if asked[to] {
+				continue
+			}
+			asked[to] = true
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			b, err := n.tr.Call(cctx, to, req)
+			cancel()
+			var resp callResponse
+			if err == nil {
+				err = codec.Unmarshal(b, &resp)
+			}
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			if resp.OK {
+				if pollUntil(ctx, 2*time.Second, h.inConf.Load) {
+					break
+				}
+				continue
+			}
+			if resp.Leader != "" && !asked[resp.Leader] {
+				targets = append([]string{resp.Leader}, targets...)
+			}
+		}
+		if h.inConf.Load() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("oss: heap %q: join its group: %w (last error: %v)", h.name, ctx.Err(), lastErr)
+			}
+			return fmt.Errorf("oss: heap %q: join its group: %w (no leader answered)", h.name, ctx.Err())
+		case <-h.stop:
+			return ErrClosed
+		case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
+		}
+	}
+	return h.readIndex(ctx)
+}
+
+// pollUntil polls cond until it holds, ctx ends or d passes.
+func pollUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// publishLeads keeps the heaps this node leads in its membership metadata.
+func (n *Node) publishLeads() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last []string
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var leads []string
+		n.mu.Lock()
+		for name, h := range n.heaps {
+			if h.leaderIs(h.self) {
+				leads = append(leads, name)
+			}
+		}
+		n.mu.Unlock()
+		slices.Sort(leads)
+		if !slices.Equal(leads, last) {
+			n.members.setLeads(leads)
+			last = leads
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package oss
+
+import (
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+const (
+	// reconcileTicks is how often a leader reconciles its group.
+	reconcileTicks = 5
+	// confTicks is how long a leader waits for a proposed configuration
+	// change (or leadership transfer) before it reconsiders.
+	confTicks = 30
+	// transferTicks spaces out leadership transfers for balance.
+	transferTicks = 50
+	// caughtUpSlack is how many entries a learner may trail the commit
+	// index by and still be promoted.
+	caughtUpSlack = 64
+)
+
+// requestJoin queues a node's request to become a learner of the group. It
+// is called by the call handler; the loop acts on it.
+func (h *Heap) requestJoin(id uint64) bool {
+	select {
+	case h.joinc <- id:
+		return true
+	default:
+		return false
+	}
+}
+
+// reconcile is the leader's replica management, one step per call: add
+// learners that asked to join; hand leadership over if this node leaves;
+// replace a voter that is down (dead for ReplaceAfter, or leaving) by the
+// best-placed live server, as a learner first, promoted once caught up, in
+// one joint-consensus change with the removal; move voters to their
+// rendezvous places when all voters are alive; remove learners that are
+// down; and move leadership to the best-placed voter. A configuration never
+// loses a voter without gaining one, except a leaving voter whose peers are
+// all alive, so reconfiguration cannot take a group below its quorum.
+func (h *Heap) reconcile() {
+	r := h.replica
+	st := r.FullStatus()
+	if st.RaftState != raft.StateLeader || st.LeadTransferee != 0 || h.ticks < h.confWait {
+		return
+	}
+	cs := r.ConfState()
+	if len(cs.VotersOutgoing) > 0 {
+		return // raft leaves the joint configuration by itself
+	}
+	n := h.node
+	live := n.liveSet()
+	now := time.Now()
+	isVoter := func(id uint64) bool { return slices.Contains(cs.Voters, id) }
+	isLearner := func(id uint64) bool { return slices.Contains(cs.Learners, id) }
+	down := func(id uint64) bool {
+		if p, ok := live[id]; ok {
+			return p.Leaving
+		}
+		return n.downFor(id, live, now) >= h.cfg.ReplaceAfter
+	}
+	caughtUp := func(id uint64) bool {
+		pr, ok := st.Progress[id]
+		return ok && pr.Match+caughtUpSlack >= st.Commit
+	}
+
+	for id := range h.joinReqs {
+		delete(h.joinReqs, id)
+		if !isVoter(id) && !isLearner(id) {
+			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
+			return
+		}
+	}
+
+	if live[h.self].Leaving {
+		for _, v := range cs.Voters {
+			if p, ok := live[v]; ok && v != h.self && !p.Leaving && caughtUp(v) {
+				h.log.Info("leaving: hand leadership over", "to", p.Name)
+				r.TransferLeader(v)
+				h.confWait = h.ticks + confTicks
+				return
+			}
+		}
+	}
+
+	peers := make([]peerInfo, 0, len(live))
+	for _, p := range live {
+		peers = append(peers, p)
+	}
+	ranked := rendezvous(h.name, peers)
+	desired := ranked[:min(h.replicas, len(ranked))]
+	var victim, target uint64
+	for _, v := range cs.Voters {
+		if down(v) {
+			victim = v
+			break
+		}
+	}
+	for _, p := range desired {
+		if !isVoter(p.ID) {
+			target = p.ID
+			break
+		}
+	}
+	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := live[v]; return !ok })
+	if victim == 0 && target != 0 && len(cs.Voters) >= h.replicas {
+		// Rebalance, only while every voter is alive: swap out the
+		// lowest-placed voter.
+		if !allAlive {
+			target = 0
+		}
+		for i := len(ranked) - 1; i >= 0 && target != 0; i-- {
+			if id := ranked[i].ID; isVoter(id) && !slices.ContainsFunc(desired, func(p peerInfo) bool { return p.ID == id }) {
+				victim = id
+				break
+			}
+		}
+		if victim == 0 {
+			target = 0
+		}
+	}
+	if target == 0 && victim != 0 {
+		// Nowhere to hand over to: a leaving voter may go if the rest
+		// are alive; a dead one stays until a server can replace it.
+		if p, ok := live[victim]; ok && p.Leaving && len(cs.Voters) > 1 && allAlive {
+			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
+			return
+		}
+		victim = 0
+	}
+	if target != 0 && (victim != 0 || len(cs.Voters) < h.replicas) {
+		if !isLearner(target) {
+			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: target})
+			return
+		}
+		if !caughtUp(target) {
+			return
+		}
+		changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddNode, NodeID: target}}
+		if victim != 0 {
+			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
+		}
+		h.changeConf(changes...)
+		return
+	}
+
+	for _, l := range cs.Learners {
+		if down(l) {
+			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: l})
+			return
+		}
+	}
+
+	if len(desired) > 0 && desired[0].ID != h.self && isVoter(desired[0].ID) && caughtUp(desired[0].ID) &&
+		h.ticks >= h.lastTransfer+transferTicks {
+		h.log.Info("move leadership to its placement", "to", desired[0].Name)
+		r.TransferLeader(desired[0].ID)
+		h.lastTransfer = h.ticks
+		h.confWait = h.ticks + confTicks
+	}
+}
+
+// changeConf proposes a configuration change.
+func (h *Heap) changeConf(changes ...raftpb.ConfChangeSingle) {
+	cc := raftpb.ConfChangeV2{Changes: changes}
+	if err := h.replica.ProposeConfChange(cc); err != nil {
+		h.log.Warn("configuration change not proposed", "err", err)
+		return
+	}
+	h.confWait = h.ticks + confTicks
+	for _, c := range changes {
+		name, _ := h.node.lookup(c.NodeID)
+		h.log.Info("reconfigure", "change", c.Type.String(), "node", name)
+	}
+}
+
+// noteConf publishes whether this node is a member and a voter of the
+// group after a Ready, and ends the wait for a proposed change once the
+// configuration moved.
+func (h *Heap) noteConf() {
+	cs := h.replica.ConfState()
+	voter := slices.Contains(cs.Voters, h.self) || slices.Contains(cs.VotersOutgoing, h.self)
+	member := voter || slices.Contains(cs.Learners, h.self) || slices.Contains(cs.LearnersNext, h.self)
+	h.isVoter.Store(voter)
+	h.inConf.Store(member)
+	if !slices.Equal(cs.Voters, h.lastConf.Voters) || !slices.Equal(cs.Learners, h.lastConf.Learners) ||
+		!slices.Equal(cs.VotersOutgoing, h.lastConf.VotersOutgoing) {
+		h.lastConf = cs
+		h.confWait = 0
+		h.confVersion.Add(1)
+	}
+}
