@@ -521,6 +521,9 @@ func (h *Heap) close() {
 
 // commit hands an encoded record to the loop and waits for its decision.
 func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consistency.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return consistency.Result{}, err // not proposed
+	}
 	p := &proposal{txid: txid, data: data, done: make(chan proposalResult, 1)}
 	select {
 	case h.propc <- p:
