@@ -2,15 +2,19 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
+	"go.uber.org/goleak"
 )
 
 // testDir is membership for nodes on transporttest: the nodes that are
@@ -106,4 +110,304 @@ func (c *testCluster) forget(name string) {
 	c.dir.mu.Unlock()
 	delete(c.nodes, name)
 	delete(c.heaps, name)
+}
+
+func (c *testCluster) open(name, heap string) *Heap {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h, err := c.nodes[name].Heap(ctx, heap)
+	if err != nil {
+		c.t.Fatalf("%s: open %s: %v", name, heap, err)
+	}
+	if heap == "bank" {
+		c.heaps[name] = h
+	}
+	return h
+}
+
+// group returns the heap's group as its leader sees it, or false if no
+// live node leads it.
+func (c *testCluster) group(heap string) (GroupStatus, bool) {
+	for _, n := range c.nodes {
+		h := n.replicaOf(heap)
+		if h != nil && h.leaderIs(h.self) {
+			return h.Group(), true
+		}
+	}
+	return GroupStatus{}, false
+}
+
+// settled reports whether the heap's group has exactly the wanted voters
+// and is not between configurations.
+func (c *testCluster) settled(heap string, want ...string) bool {
+	g, ok := c.group(heap)
+	want = slices.Sorted(slices.Values(want))
+	return ok && !g.Joint && slices.Equal(g.Voters, want)
+}
+
+// placement is where rendezvous hashing puts a heap's voters over the
+// running nodes.
+func (c *testCluster) placement(heap string, replicas int) []string {
+	var peers []peerInfo
+	for name, n := range c.nodes {
+		peers = append(peers, peerInfo{Name: name, ID: n.id, Role: RoleServer})
+	}
+	var out []string
+	for _, p := range rendezvous(heap, peers)[:min(replicas, len(peers))] {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// seedBank creates 8 accounts of 100 and returns their IDs.
+func seedBank(t *testing.T, h *Heap) []uuid.UUID {
+	t.Helper()
+	ids := make([]uuid.UUID, 8)
+	err := update(context.Background(), h, func(tx *Tx) error {
+		for i := range ids {
+			ids[i] = uuid.New()
+			if err := Put(tx, ids[i], acct{100}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// transfers runs transfers from every node until stop is closed and
+// returns how many committed. Failures other than a lost quorum or an
+// unknown outcome (which a leader's death may cause) fail the test.
+func (c *testCluster) transfers(ids []uuid.UUID, stop chan struct{}) func() int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	count := 0
+	for name, h := range c.heaps {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := transfer(context.Background(), h, ids[i%8], ids[(i+3)%8], int64(i%7))
+				switch {
+				case err == nil:
+					mu.Lock()
+					count++
+					mu.Unlock()
+				case errors.Is(err, ErrClosed):
+					return
+				case errors.Is(err, ErrNoQuorum), errors.Is(err, ErrCommitUnknown), errors.Is(err, context.DeadlineExceeded):
+				default:
+					c.t.Errorf("%s: transfer: %v", name, err)
+					return
+				}
+			}
+		})
+	}
+	return func() int { close(stop); wg.Wait(); return count }
+}
+
+func (c *testCluster) checkBank(ids []uuid.UUID) {
+	c.t.Helper()
+	waitCond(c.t, "replicas to converge", c.converged)
+	for name, h := range c.heaps {
+		if got := total(c.t, h, ids); got != 800 {
+			c.t.Fatalf("%s holds %d, want 800", name, got)
+		}
+	}
+}
+
+func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 11, "a", "b", "c", "d")
+	for _, name := range []string{"a", "b", "c", "d"} {
+		c.open(name, "bank")
+	}
+	want := c.placement("bank", 3)
+	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", want...) })
+	ids := seedBank(t, c.heaps["d"])
+	done := c.transfers(ids, make(chan struct{}))
+	time.Sleep(300 * time.Millisecond)
+	if n := done(); n == 0 {
+		t.Fatal("no transfer committed")
+	}
+	c.checkBank(ids)
+	for name, n := range c.nodes {
+		if hs := n.Heaps(); len(hs) != 1 || hs[0].Name != "bank" || hs[0].Replicas != 3 {
+			t.Fatalf("%s lists %v", name, hs)
+		}
+	}
+	g, _ := c.group("bank")
+	if len(g.Learners) != 1 {
+		t.Fatalf("the node that is not a voter should be a learner: %+v", g)
+	}
+	// The catalog keeps up to five voters: here all four servers.
+	waitCond(t, "the catalog on every server", func() bool { return c.settled(catalogName, "a", "b", "c", "d") })
+}
+
+func TestVoterReplacedAfterFailure(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 12, "a", "b", "c", "d", "e")
+	want := c.placement("bank", 3)
+	for _, name := range want {
+		c.open(name, "bank")
+	}
+	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
+	ids := seedBank(t, c.heaps[want[0]])
+	g, _ := c.group("bank")
+	victim := g.Leader
+	// Load through the failure and the replacement.
+	done := c.transfers(ids, make(chan struct{}))
+	c.kill(victim)
+	next := c.placement("bank", 3)
+	waitCond(t, "a replacement voter", func() bool { return c.settled("bank", next...) })
+	if n := done(); n == 0 {
+		t.Fatal("no transfer committed")
+	}
+	for _, name := range next {
+		c.heaps[name] = c.nodes[name].replicaOf("bank")
+	}
+	c.checkBank(ids)
+}
+
+func TestRebalanceAfterJoin(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 13, "a", "b", "c")
+	heaps := []string{"h0", "h1", "h2", "h3", "h4", "h5"}
+	for _, hp := range heaps {
+		c.open("a", hp)
+	}
+	c.add("d", true, nil)
+	moved := 0
+	for _, hp := range heaps {
+		want := c.placement(hp, 3)
+		if slices.Contains(want, "d") {
+			moved++
+		}
+		waitCond(t, hp+"'s voters at their new placement", func() bool { return c.settled(hp, want...) })
+		waitCond(t, hp+"'s leader at its placement", func() bool { g, ok := c.group(hp); return ok && g.Leader == want[0] })
+	}
+	if moved == 0 {
+		t.Fatal("the join moved no heap: the test did not test anything")
+	}
+	// The moved heaps still commit and hold what they held.
+	for _, hp := range heaps {
+		h := c.open("d", hp)
+		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), acct{1}) }); err != nil {
+			t.Fatalf("%s: %v", hp, err)
+		}
+	}
+}
+
+func TestGracefulLeaveHandsOver(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 14, "a", "b", "c", "d")
+	want := c.placement("bank", 3)
+	for _, name := range want {
+		c.open(name, "bank")
+	}
+	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
+	ids := seedBank(t, c.heaps[want[0]])
+	g, _ := c.group("bank")
+	leaver := g.Leader
+	start := time.Now()
+	c.leave(leaver)
+	if d := time.Since(start); d >= handOverTimeout {
+		t.Fatalf("leave took %v: the hand-over did not finish", d)
+	}
+	// Right after Close returned the leaver is out and a quorum is in.
+	next := c.placement("bank", 3)
+	waitCond(t, "bank's voters without the leaver", func() bool { return c.settled("bank", next...) })
+	for _, name := range next {
+		c.heaps[name] = c.nodes[name].replicaOf("bank")
+	}
+	if err := transfer(context.Background(), c.heaps[next[0]], ids[0], ids[1], 5); err != nil {
+		t.Fatal(err)
+	}
+	c.checkBank(ids)
+}
+
+func TestLearnerCatchesUpFromSnapshot(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	every, keep := compactEvery, keepEntries
+	compactEvery, keepEntries = 64, 16
+	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
+	c := startTestNodes(t, 15, "a", "b", "c", "d")
+	want := c.placement("bank", 3)
+	var learner string
+	for _, name := range []string{"a", "b", "c", "d"} {
+		c.open(name, "bank")
+		if !slices.Contains(want, name) {
+			learner = name
+		}
+	}
+	ids := seedBank(t, c.heaps[want[0]])
+	var others []string
+	for name := range c.nodes {
+		if name != learner {
+			others = append(others, name)
+		}
+	}
+	c.net.Partition([]string{learner}, others)
+	for i := range 300 {
+		if err := transfer(context.Background(), c.heaps[want[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := c.heaps[learner].snapshots.Load()
+	c.net.Heal()
+	c.checkBank(ids)
+	if c.heaps[learner].snapshots.Load() == before {
+		t.Fatal("the learner caught up without a snapshot: the test did not test what it says")
+	}
+}
+
+func TestMinorityPartitionOfFive(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 16, "a", "b", "c", "d", "e")
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		c.open(name, "bank")
+	}
+	ids := seedBank(t, c.heaps["a"])
+	want := c.placement("bank", 3)
+	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
+	// The minority holds two of the three voters' peers apart: one voter
+	// and a learner on one side, two voters and a learner on the other.
+	var minority, majority []string
+	minority = append(minority, want[0])
+	majority = append(majority, want[1], want[2])
+	for name := range c.nodes {
+		if !slices.Contains(want, name) {
+			if len(minority) < 2 {
+				minority = append(minority, name)
+			} else {
+				majority = append(majority, name)
+			}
+		}
+	}
+	c.net.Partition(minority, majority)
+	for _, name := range minority {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := c.heaps[name].Update(ctx, func(tx *Tx) error { return Put(tx, ids[0], acct{666}) })
+		cancel()
+		if err == nil {
+			t.Fatalf("%s committed in the minority", name)
+		}
+		if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s in the minority: %v", name, err)
+		}
+	}
+	for _, name := range majority {
+		if err := transfer(context.Background(), c.heaps[name], ids[1], ids[2], 3); err != nil {
+			t.Fatalf("%s in the majority: %v", name, err)
+		}
+	}
+	c.net.Heal()
+	c.checkBank(ids)
 }

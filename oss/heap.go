@@ -52,6 +52,8 @@ type Heap struct {
 	inConf      atomic.Bool   // this node is a member of the group
 	isVoter     atomic.Bool   // this node is a voter of the group
 	confVersion atomic.Uint64 // counts configuration changes seen
+	conf        atomic.Pointer[raftpb.ConfState]
+	snapshots   atomic.Uint64 // snapshots from a leader applied
 
 	// Owned by the loop goroutine.
 	replica      *consistency.Replica
@@ -154,10 +156,13 @@ type readRequest struct {
 	done  chan error // buffered
 }
 
-const (
-	maxBatch     = 4096
-	compactEvery = 8192
-	keepEntries  = 1024
+const maxBatch = 4096
+
+// compactEvery and keepEntries set when applied entries leave memory: every
+// compactEvery entries, all but the last keepEntries. Tests lower them.
+var (
+	compactEvery uint64 = 8192
+	keepEntries  uint64 = 1024
 )
 
 func newHeap(n *Node, name string, o openMode) (*Heap, error) {
@@ -400,6 +405,7 @@ func (h *Heap) handleReady() {
 		if err := h.storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))
 		}
+		h.snapshots.Add(1)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		if err := h.storage.SetHardState(rd.HardState); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,7 @@ type membership struct {
 	leads    []string
 	leavingN bool            // this node is handing over before it leaves
 	leaving  map[string]bool // members that announced a graceful leave
+	view     map[string]viewEntry
 }
 
 func startMembership(cfg memberConfig) (*membership, error) {
@@ -157,13 +159,13 @@ func (m *membership) leave(timeout time.Duration) error {
 
 // live implements directory.
 func (m *membership) live() []peerInfo {
-	var out []peerInfo
-	for _, n := range m.ml.Members() {
-		var meta memberMeta
-		if codec.Unmarshal(n.Meta, &meta) != nil || meta.ID == 0 {
-			continue
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []peerInfo{{Name: m.cfg.name, ID: m.cfg.id, Role: m.cfg.role, Leaving: m.leavingN}}
+	for _, v := range m.view {
+		if v.Name != m.cfg.name && v.id != 0 {
+			out = append(out, peerInfo{Name: v.Name, ID: v.id, Role: v.Role, Leaving: v.leaving})
 		}
-		out = append(out, peerInfo{Name: n.Name, ID: meta.ID, Role: meta.Role, Leaving: meta.Leaving})
 	}
 	return out
 }
@@ -193,17 +195,29 @@ func (m *membership) setLeads(leads []string) {
 func (m *membership) stop() { m.ml.Shutdown() }
 
 func (m *membership) members() []Member {
-	var out []Member
-	for _, n := range m.ml.Members() {
-		out = append(out, toMember(n))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Member, 0, len(m.view))
+	for _, v := range m.view {
+		out = append(out, v.Member)
 	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-func toMember(n *memberlist.Node) Member {
+// viewEntry is a live member as the last event about it described it.
+// memberlist's own node records change under its lock, so the membership
+// keeps copies, made in the event callbacks.
+type viewEntry struct {
+	Member
+	id      uint64
+	leaving bool
+}
+
+func toView(n *memberlist.Node) viewEntry {
 	var meta memberMeta
 	_ = codec.Unmarshal(n.Meta, &meta)
-	return Member{Name: n.Name, Addr: meta.Addr, Role: meta.Role, Leads: meta.Leads}
+	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: meta.Role, Leads: meta.Leads}, id: meta.ID, leaving: meta.Leaving}
 }
 
 // NodeMeta implements memberlist.Delegate.
@@ -240,8 +254,19 @@ func (m *membership) LocalState(join bool) []byte                { return nil }
 func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
 
 func (m *membership) emit(kind MemberEventKind, n *memberlist.Node) {
+	v := toView(n)
+	m.mu.Lock()
+	if m.view == nil {
+		m.view = make(map[string]viewEntry)
+	}
+	if kind == MemberJoined || kind == MemberUpdated {
+		m.view[v.Name] = v
+	} else {
+		delete(m.view, v.Name)
+	}
+	m.mu.Unlock()
 	if m.cfg.onEvent != nil {
-		m.cfg.onEvent(MemberEvent{Kind: kind, Member: toMember(n)})
+		m.cfg.onEvent(MemberEvent{Kind: kind, Member: v.Member})
 	}
 }
 

@@ -192,7 +192,7 @@ func FuzzMemberMeta(f *testing.F) {
 	f.Add(m.NodeMeta(512))
 	f.Add([]byte{0xa1, 0x01, 0x9f})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = toMember(&memberlist.Node{Name: "peer", Meta: data})
+		_ = toView(&memberlist.Node{Name: "peer", Meta: data})
 	})
 }
 
@@ -205,7 +205,7 @@ func TestMemberMetaRoundTripAndLimit(t *testing.T) {
 	if len(b) > 512 {
 		t.Fatalf("metadata of %d bytes exceeds memberlist's limit", len(b))
 	}
-	got := toMember(&memberlist.Node{Name: "n", Meta: b})
+	got := toView(&memberlist.Node{Name: "n", Meta: b})
 	if got.Addr != "127.0.0.1:7400" || got.Role != RoleServer || len(got.Leads) == 0 {
 		t.Fatalf("metadata round trip: %+v", got)
 	}

@@ -1,6 +1,7 @@
 package oss
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -37,8 +38,8 @@ func (h *Heap) requestJoin(id uint64) bool {
 // replace a voter that is down (dead for ReplaceAfter, or leaving) by the
 // best-placed live server, as a learner first, promoted once caught up, in
 // one joint-consensus change with the removal; move voters to their
-// rendezvous places when all voters are alive; remove learners that are
-// down; and move leadership to the best-placed voter. A configuration never
+// rendezvous places when all voters are alive (the moved voter stays a
+// learner, with its replica); remove learners that are down; and move leadership to the best-placed voter. A configuration never
 // loses a voter without gaining one, except a leaving voter whose peers are
 // all alive, so reconfiguration cannot take a group below its quorum.
 func (h *Heap) reconcile() {
@@ -140,8 +141,13 @@ func (h *Heap) reconcile() {
 			return
 		}
 		changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddNode, NodeID: target}}
-		if victim != 0 {
+		switch {
+		case victim == 0:
+		case down(victim):
 			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
+		default:
+			// Moved for balance: it keeps its replica, as a learner.
+			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: victim})
 		}
 		h.changeConf(changes...)
 		return
@@ -187,9 +193,53 @@ func (h *Heap) noteConf() {
 	h.isVoter.Store(voter)
 	h.inConf.Store(member)
 	if !slices.Equal(cs.Voters, h.lastConf.Voters) || !slices.Equal(cs.Learners, h.lastConf.Learners) ||
+		!slices.Equal(cs.VotersOutgoing, h.lastConf.VotersOutgoing) || h.conf.Load() == nil {
+		h.conf.Store(&cs)
+	}
+	if !slices.Equal(cs.Voters, h.lastConf.Voters) || !slices.Equal(cs.Learners, h.lastConf.Learners) ||
 		!slices.Equal(cs.VotersOutgoing, h.lastConf.VotersOutgoing) {
 		h.lastConf = cs
 		h.confWait = 0
 		h.confVersion.Add(1)
 	}
+}
+
+// GroupStatus is a heap's raft group as this node's replica sees it.
+type GroupStatus struct {
+	// Leader is the node that leads the group, "" if none is known.
+	Leader string
+	// Voters and Learners name the members of the group's configuration;
+	// a member whose name this node does not know shows as its raft ID.
+	Voters, Learners []string
+	// Joint is true while the group moves between two sets of voters.
+	Joint bool
+	// Applied is the index of the last log entry applied locally.
+	Applied uint64
+}
+
+// Group returns the heap's raft group as the local replica sees it.
+func (h *Heap) Group() GroupStatus {
+	var g GroupStatus
+	name := func(id uint64) string {
+		if n, ok := h.node.lookup(id); ok {
+			return n
+		}
+		return fmt.Sprintf("%016x", id)
+	}
+	if lead := h.leader.Load(); lead != 0 {
+		g.Leader = name(lead)
+	}
+	if cs := h.conf.Load(); cs != nil {
+		for _, id := range cs.Voters {
+			g.Voters = append(g.Voters, name(id))
+		}
+		for _, id := range cs.Learners {
+			g.Learners = append(g.Learners, name(id))
+		}
+		slices.Sort(g.Voters)
+		slices.Sort(g.Learners)
+		g.Joint = len(cs.VotersOutgoing) > 0
+	}
+	g.Applied = h.state.Load().Index()
+	return g
 }

@@ -114,6 +114,7 @@ func waitCond(t *testing.T, what string, cond func() bool) {
 // converged reports whether every replica has applied the same state.
 func (c *testCluster) converged() bool {
 	var first string
+	seen := false
 	for _, h := range c.heaps {
 		st := h.state.Load()
 		var b []byte
@@ -121,8 +122,8 @@ func (c *testCluster) converged() bool {
 			b = fmt.Appendf(b, "%v=%x@%d;", o.ID, o.Value, o.Version)
 			return true
 		})
-		if first == "" {
-			first = string(b)
+		if !seen {
+			first, seen = string(b), true
 		} else if string(b) != first {
 			return false
 		}
