@@ -1,0 +1,193 @@
+package oss
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// quicCluster is a cluster of nodes on loopback QUIC with membership, as
+// ossd runs them.
+type quicCluster struct {
+	t      *testing.T
+	caCert []byte
+	caKey  []byte
+	nodes  map[string]*Node
+	first  string
+}
+
+func newQUICCluster(t *testing.T, names ...string) *quicCluster {
+	caCert, caKey, err := NewCA("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &quicCluster{t: t, caCert: caCert, caKey: caKey, nodes: map[string]*Node{}}
+	for _, name := range names {
+		c.start(name)
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			n.stop(false)
+		}
+	})
+	return c
+}
+
+func (c *quicCluster) start(name string) *Node {
+	c.t.Helper()
+	cert, key, err := IssueCert(c.caCert, c.caKey, name, RoleServer, time.Hour)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := &Config{Name: name, Listen: "127.0.0.1:0", Gossip: GossipLoopback, TickInterval: 20 * time.Millisecond,
+		ReplaceAfter: time.Second, Logger: testLogger().With("test", c.t.Name()),
+		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
+	if c.first != "" {
+		// A stale address first: any member that answers will do.
+		cfg.Join = []string{"127.0.0.1:9", c.nodes[c.first].Addr()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	if c.first == "" {
+		c.first = name
+	}
+	c.nodes[name] = n
+	return n
+}
+
+func (c *quicCluster) group(heap string) (GroupStatus, bool) {
+	for _, n := range c.nodes {
+		if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
+			return h.Group(), true
+		}
+	}
+	return GroupStatus{}, false
+}
+
+func (c *quicCluster) asTest(heaps map[string]*Heap) *testCluster {
+	return &testCluster{t: c.t, heaps: heaps}
+}
+
+func TestQUICClusterFailoverAndReplacement(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c")
+	heaps := map[string]*Heap{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, n := range c.nodes {
+		h, err := n.Heap(ctx, "bank")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		heaps[name] = h
+	}
+	tc := c.asTest(heaps)
+	ids := seedBank(t, heaps["a"])
+	done := tc.transfers(ids, make(chan struct{}))
+	time.Sleep(200 * time.Millisecond)
+
+	g, ok := c.group("bank")
+	if !ok {
+		t.Fatal("no leader")
+	}
+	leader := g.Leader
+	c.nodes[leader].stop(false) // a crash
+	delete(c.nodes, leader)
+	delete(heaps, leader)
+	n := done()
+	if n == 0 {
+		t.Fatal("no transfer committed")
+	}
+	// The survivors elect a leader and commit.
+	var other string
+	for name := range c.nodes {
+		other = name
+	}
+	if err := transfer(ctx, heaps[other], ids[0], ids[1], 1); err != nil {
+		t.Fatalf("after the leader's crash: %v", err)
+	}
+	// A fourth node takes the dead voter's place.
+	c.start("d")
+	waitCond(t, "d to replace the dead voter", func() bool {
+		g, ok := c.group("bank")
+		return ok && !g.Joint && slices.Equal(g.Voters, slices.Sorted(slices.Values(mapKeys(c.nodes))))
+	})
+	heaps["d"] = c.nodes["d"].replicaOf("bank")
+	tc.checkBank(ids)
+	if ms := c.nodes["d"].Members(); len(ms) != 3 {
+		t.Fatalf("members after the crash: %v", ms)
+	}
+}
+
+func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c", "d", "e")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	heaps := map[string]*Heap{}
+	for name, n := range c.nodes {
+		h, err := n.Heap(ctx, "bank")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		heaps[name] = h
+	}
+	ids := seedBank(t, heaps["e"])
+	waitCond(t, "a leader", func() bool { _, ok := c.group("bank"); return ok })
+	g, _ := c.group("bank")
+	leaver := g.Leader
+	if err := c.nodes[leaver].Close(); err != nil {
+		t.Fatal(err)
+	}
+	delete(c.nodes, leaver)
+	delete(heaps, leaver)
+	g, ok := c.group("bank")
+	if !ok || slices.Contains(g.Voters, leaver) || len(g.Voters) != 3 {
+		t.Fatalf("after a graceful leave the group is %+v (%v)", g, ok)
+	}
+	for name, h := range heaps {
+		if err := transfer(ctx, h, ids[0], ids[1], 1); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	c.asTest(heaps).checkBank(ids)
+}
+
+func TestJoinWithWrongCA(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a")
+	otherCert, otherKey, err := NewCA("other", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := IssueCert(otherCert, otherKey, "x", RoleServer, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = Start(ctx, &Config{Name: "x", Listen: "127.0.0.1:0", Gossip: GossipLoopback, Logger: testLogger(),
+		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: otherCert}, Join: []string{c.nodes["a"].Addr()}})
+	if err == nil || !strings.Contains(err.Error(), "join") {
+		t.Fatalf("a node of another CA joined: %v", err)
+	}
+	if ms := c.nodes["a"].Members(); len(ms) != 1 {
+		t.Fatalf("the cluster took in a node of another CA: %v", ms)
+	}
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
