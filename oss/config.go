@@ -31,6 +31,11 @@ type Config struct {
 	// Logger receives the node's logs. If nil, slog.Default().
 	Logger *slog.Logger
 
+	// DataDir is the node's directory. A process holds a lock on it while
+	// the node runs, so a second one cannot use it. If empty, the node
+	// keeps nothing on disk.
+	DataDir string
+
 	// Listen is the UDP address (host:port) of the node's QUIC endpoint,
 	// which carries all node-to-node traffic, gossip included. If empty,
 	// the node does not join a network.

@@ -748,3 +748,11 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 	}
 	return tx, nil
 }
+
+// Digest returns the index of the local replica's latest state and a
+// SHA-256 digest of it: replicas at the same index hold identical objects
+// and roots exactly when their digests match.
+func (h *Heap) Digest() (uint64, [32]byte) {
+	st := h.state.Load()
+	return st.Index(), st.Digest()
+}

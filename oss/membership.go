@@ -199,6 +199,9 @@ func (m *membership) members() []Member {
 	defer m.mu.Unlock()
 	out := make([]Member, 0, len(m.view))
 	for _, v := range m.view {
+		if v.Name == m.cfg.name {
+			v.Leads = m.leads // memberlist tells others, not this node, of its updates
+		}
 		out = append(out, v.Member)
 	}
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ type Node struct {
 	// a node that lost its state must not vote as the replica it was.
 	id      uint64
 	leaving atomic.Bool // handing replicas over before it leaves
+	lock    *os.File    // the data directory's lock; nil without one
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
@@ -81,6 +83,14 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	}
 	n.dir = selfDirectory{n}
 	n.learn(n.id, c.Name)
+	if c.DataDir != "" {
+		lock, err := lockDataDir(c.DataDir)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		n.lock = lock
+	}
 	join := len(c.Join) > 0
 	switch {
 	case hooks != nil:
@@ -353,6 +363,9 @@ func (n *Node) stop(graceful bool) error {
 	}
 	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
 		c.Close()
+	}
+	if n.lock != nil {
+		n.lock.Close() // releases the lock
 	}
 	return err
 }

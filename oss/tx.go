@@ -423,3 +423,19 @@ func (tx *Tx) runOnCommit() {
 		f()
 	}
 }
+
+// Version returns the version of the object in the transaction's snapshot
+// (0 if it does not exist) and records the read, so that the commit fails
+// with ErrConflict if the object changes first. It lets a client that read
+// an object earlier, elsewhere, make a write conditional on that version.
+func (tx *Tx) Version(id uuid.UUID) (uint64, error) {
+	if _, err := tx.read(id); err != nil && !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	if tx.txState != nil {
+		if v, ok := tx.reads[id]; ok {
+			return v, nil
+		}
+	}
+	return tx.snap.Version(id), nil
+}

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/oss"
+)
+
+// api serves the daemon's HTTP admin interface: cluster status, the heap
+// directory, and reads and conditional writes of objects, all in JSON.
+type api struct {
+	node *oss.Node
+}
+
+func (a *api) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", a.status)
+	mux.HandleFunc("GET /v1/heaps", a.heaps)
+	mux.HandleFunc("PUT /v1/heaps/{heap}", a.createHeap)
+	mux.HandleFunc("DELETE /v1/heaps/{heap}", a.dropHeap)
+	mux.HandleFunc("GET /v1/heaps/{heap}/digest", a.digest)
+	mux.HandleFunc("GET /v1/heaps/{heap}/objects/{id}", a.getObject)
+	mux.HandleFunc("GET /v1/heaps/{heap}/roots/{root}", a.getRoot)
+	mux.HandleFunc("PUT /v1/heaps/{heap}/roots/{root}", a.putRoot)
+	mux.HandleFunc("POST /v1/heaps/{heap}/tx", a.tx)
+	return mux
+}
+
+// objectJSON is an object as the API shows it.
+type objectJSON struct {
+	ID      uuid.UUID `json:"id"`
+	Version uint64    `json:"version"`
+	Value   any       `json:"value"`
+	Index   uint64    `json:"index"` // the applied index it was read at
+}
+
+// txJSON is a conditional transaction: it commits only if every read
+// object still has the version given (0: does not exist).
+type txJSON struct {
+	Reads []struct {
+		ID      uuid.UUID `json:"id"`
+		Version uint64    `json:"version"`
+	} `json:"reads"`
+	Writes []struct {
+		ID    uuid.UUID       `json:"id"`
+		Value json.RawMessage `json:"value"`
+	} `json:"writes"`
+	Deletes []uuid.UUID       `json:"deletes"`
+	Roots   map[string]string `json:"roots"` // name -> object ID, "" deletes
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func fail(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, oss.ErrConflict):
+		code = http.StatusConflict
+	case errors.Is(err, oss.ErrNotFound), errors.Is(err, oss.ErrNoHeap):
+		code = http.StatusNotFound
+	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrCommitUnknown), errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusServiceUnavailable
+	case errors.As(err, new(*badRequest)):
+		code = http.StatusBadRequest
+	}
+	reply(w, code, map[string]string{"error": err.Error()})
+}
+
+type badRequest struct{ err error }
+
+func (e *badRequest) Error() string { return e.err.Error() }
+
+// requestTimeout bounds every request.
+const requestTimeout = 10 * time.Second
+
+// heap returns the named heap; create says whether a missing one is made.
+func (a *api) heap(ctx context.Context, name string, create bool) (*oss.Heap, error) {
+	if !create && !slices.ContainsFunc(a.node.Heaps(), func(h oss.HeapInfo) bool { return h.Name == name }) {
+		return nil, fmt.Errorf("heap %q: %w", name, oss.ErrNoHeap)
+	}
+	return a.node.Heap(ctx, name)
+}
+
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	reply(w, http.StatusOK, a.node.Status(ctx))
+}
+
+func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
+	hs := a.node.Heaps()
+	if hs == nil {
+		hs = []oss.HeapInfo{}
+	}
+	reply(w, http.StatusOK, hs)
+}
+
+func (a *api) createHeap(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	if _, err := a.node.Heap(ctx, r.PathValue("heap")); err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, map[string]string{"created": r.PathValue("heap")})
+}
+
+func (a *api) dropHeap(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	if err := a.node.DropHeap(ctx, r.PathValue("heap")); err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, map[string]string{"dropped": r.PathValue("heap")})
+}
+
+func (a *api) digest(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	h, err := a.heap(ctx, r.PathValue("heap"), false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	index, d := h.Digest()
+	reply(w, http.StatusOK, map[string]any{"index": index, "digest": hex.EncodeToString(d[:])})
+}
+
+// view runs fn on the heap, linearizably if the request asks for fresh.
+func (a *api) view(w http.ResponseWriter, r *http.Request, fn func(tx *oss.Tx) error) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	h, err := a.heap(ctx, r.PathValue("heap"), false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	var opts []oss.ViewOption
+	if r.URL.Query().Get("fresh") != "" {
+		opts = append(opts, oss.Fresh(ctx))
+	}
+	if err := h.View(fn, opts...); err != nil {
+		fail(w, err)
+	}
+}
+
+func readObject(tx *oss.Tx, id uuid.UUID) (objectJSON, error) {
+	v, err := oss.Get[any](tx, id)
+	if err != nil {
+		return objectJSON{}, err
+	}
+	version, err := tx.Version(id)
+	if err != nil {
+		return objectJSON{}, err
+	}
+	return objectJSON{ID: id, Version: version, Value: jsonable(v), Index: tx.Index()}, nil
+}
+
+func (a *api) getObject(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		fail(w, &badRequest{fmt.Errorf("object ID %q: %w", r.PathValue("id"), err)})
+		return
+	}
+	a.view(w, r, func(tx *oss.Tx) error {
+		o, err := readObject(tx, id)
+		if err == nil {
+			reply(w, http.StatusOK, o)
+		}
+		return err
+	})
+}
+
+func (a *api) getRoot(w http.ResponseWriter, r *http.Request) {
+	a.view(w, r, func(tx *oss.Tx) error {
+		id, err := tx.Root(r.PathValue("root"))
+		if err != nil {
+			return err
+		}
+		o, err := readObject(tx, id)
+		if err == nil {
+			reply(w, http.StatusOK, o)
+		}
+		return err
+	})
+}
+
+// putRoot sets the value of the object a root names, creating both if
+// needed.
+func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	v, err := decodeValue(r)
+	if err != nil {
+		fail(w, &badRequest{err})
+		return
+	}
+	h, err := a.heap(ctx, r.PathValue("heap"), true)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	var id uuid.UUID
+	var index uint64
+	err = h.Update(ctx, func(tx *oss.Tx) error {
+		var err error
+		id, err = tx.Root(r.PathValue("root"))
+		if errors.Is(err, oss.ErrNotFound) {
+			id = uuid.New()
+			err = tx.SetRoot(r.PathValue("root"), id)
+		}
+		if err != nil {
+			return err
+		}
+		tx.OnCommit(func() { index = tx.Index() })
+		return oss.Put(tx, id, v)
+	})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, map[string]any{"id": id, "index": index})
+}
+
+// tx commits a conditional transaction once; a conflict is 409.
+func (a *api) tx(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	var req txJSON
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		fail(w, &badRequest{fmt.Errorf("transaction: %w", err)})
+		return
+	}
+	values := make([]any, len(req.Writes))
+	for i, wr := range req.Writes {
+		v, err := decodeJSON(wr.Value)
+		if err != nil {
+			fail(w, &badRequest{fmt.Errorf("value of %v: %w", wr.ID, err)})
+			return
+		}
+		values[i] = v
+	}
+	h, err := a.heap(ctx, r.PathValue("heap"), false)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	tx, err := h.Begin(ctx, nil)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := applyTx(tx, &req, values); err != nil {
+		tx.Rollback()
+		fail(w, err)
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, map[string]any{"index": tx.Index()})
+}
+
+func applyTx(tx *oss.Tx, req *txJSON, values []any) error {
+	for _, rd := range req.Reads {
+		v, err := tx.Version(rd.ID)
+		if err != nil {
+			return err
+		}
+		if v != rd.Version {
+			return &oss.ConflictError{ID: rd.ID}
+		}
+	}
+	for i, wr := range req.Writes {
+		if err := oss.Put(tx, wr.ID, values[i]); err != nil {
+			return err
+		}
+	}
+	for _, id := range req.Deletes {
+		if err := oss.Delete(tx, id); err != nil {
+			return err
+		}
+	}
+	for name, s := range req.Roots {
+		if s == "" {
+			if err := tx.DeleteRoot(name); err != nil {
+				return err
+			}
+			continue
+		}
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return &badRequest{fmt.Errorf("root %q: %w", name, err)}
+		}
+		if err := tx.SetRoot(name, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeValue(r *http.Request) (any, error) {
+	var raw json.RawMessage
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 8<<20)).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("value: %w", err)
+	}
+	return decodeJSON(raw)
+}
+
+// decodeJSON decodes a JSON value, keeping integers integers.
+func decodeJSON(raw []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return numbers(v), nil
+}
+
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
+}
+
+// jsonable turns a generically decoded CBOR value into one encoding/json
+// can write: maps with non-string keys get their keys printed.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonable(e)
+		}
+		return m
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonable(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = jsonable(e)
+		}
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Sprint(x)
+		}
+	case string:
+		return strings.ToValidUTF8(x, "\uFFFD")
+	}
+	return v
+}

@@ -1,0 +1,109 @@
+// Command ossd runs an OSS node and inspects a cluster from the shell.
+//
+//	ossd ca init     --dir certs                      create a cluster CA
+//	ossd cert issue  --dir certs --name n1            issue a node certificate
+//	ossd run         --name n1 --listen 127.0.0.1:7401 --certs certs [--join addr]
+//	ossd status      [--addr 127.0.0.1:7480]          members and heaps
+//	ossd heaps       [create|drop NAME]               the heap directory
+//	ossd get HEAP ROOT|ID                             read an object
+//	ossd put HEAP ROOT JSON                           write a root's object
+//
+// Every flag can also be set by an environment variable: OSS_ and the
+// flag's name in capitals, dashes as underscores (OSS_JOIN, OSS_DATA_DIR).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+const usage = `ossd runs an OSS node and inspects a cluster.
+
+Usage:
+  ossd ca init     --dir DIR                          create a cluster CA (ca.crt, ca.key)
+  ossd cert issue  --dir DIR --name NAME [--role R]   issue NAME.crt and NAME.key from DIR's CA
+  ossd run         [flags]                            run a node until SIGINT or SIGTERM
+  ossd status      [--addr HOST:PORT] [--json]        members, heaps, leaders, voters, learners
+  ossd heaps       [create NAME | drop NAME]          list, create or drop heaps
+  ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
+  ossd put         HEAP ROOT JSON                     set the object a root names
+
+Run "ossd COMMAND -h" for a command's flags. Every flag can be set by an
+environment variable instead: OSS_ and its name in capitals (OSS_JOIN).
+`
+
+func main() {
+	if err := dispatch(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "ossd:", err)
+		os.Exit(1)
+	}
+}
+
+func dispatch(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "ca":
+		if len(rest) == 0 || rest[0] != "init" {
+			return errors.New(`"ca" takes the subcommand "init"`)
+		}
+		return caInit(rest[1:])
+	case "cert":
+		if len(rest) == 0 || rest[0] != "issue" {
+			return errors.New(`"cert" takes the subcommand "issue"`)
+		}
+		return certIssue(rest[1:])
+	case "run":
+		return run(rest)
+	case "status":
+		return status(rest)
+	case "heaps":
+		return heaps(rest)
+	case "get":
+		return get(rest)
+	case "put":
+		return put(rest)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// parse parses a command's flags, taking defaults from OSS_* environment
+// variables; it returns the positional arguments, wherever they appear.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "OSS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/objectsharing/oss/oss"
+)
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("ossd run", flag.ContinueOnError)
+	host, _ := os.Hostname()
+	name := fs.String("name", host, "the node's name, as in its certificate")
+	dataDir := fs.String("data-dir", "", "the node's directory (locked while it runs)")
+	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
+	advertise := fs.String("advertise", "", "address peers reach the node at (default: the bound listen address)")
+	join := fs.String("join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
+	replicas := fs.Int("replicas", 3, "voters of each new heap")
+	replaceAfter := fs.Duration("replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
+	role := fs.String("role", oss.RoleServer, `"server" (holds voters) or "client"`)
+	certs := fs.String("certs", "", "directory holding ca.crt, NAME.crt and NAME.key (instead of --ca, --cert, --key)")
+	caFile := fs.String("ca", "", "the cluster CA's certificate (PEM)")
+	certFile := fs.String("cert", "", "the node's certificate (PEM)")
+	keyFile := fs.String("key", "", "the node's private key (PEM)")
+	httpAddr := fs.String("http", "127.0.0.1:7480", "address of the HTTP admin API (keep it on loopback); empty disables it")
+	gossip := fs.String("gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if *certs != "" {
+		*caFile = orDefault(*caFile, filepath.Join(*certs, "ca.crt"))
+		*certFile = orDefault(*certFile, filepath.Join(*certs, *name+".crt"))
+		*keyFile = orDefault(*keyFile, filepath.Join(*certs, *name+".key"))
+	}
+	if *caFile == "" || *certFile == "" || *keyFile == "" {
+		return errors.New("run: TLS material is required: --certs DIR, or --ca, --cert and --key (see \"ossd ca init\" and \"ossd cert issue\")")
+	}
+	tlsc := &oss.TLSConfig{}
+	for _, f := range []struct {
+		path string
+		to   *[]byte
+	}{{*caFile, &tlsc.CAPEM}, {*certFile, &tlsc.CertPEM}, {*keyFile, &tlsc.KeyPEM}} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		*f.to = b
+	}
+	cfg := &oss.Config{
+		Name: *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
+		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: *role, TLS: tlsc, Logger: logger,
+	}
+	if *join != "" {
+		cfg.Join = strings.Split(*join, ",")
+	}
+	switch *gossip {
+	case "lan":
+	case "loopback":
+		cfg.Gossip = oss.GossipLoopback
+	default:
+		return fmt.Errorf("run: --gossip %q: want lan or loopback", *gossip)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	node, err := oss.Start(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	var srv *http.Server
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			node.Close()
+			return fmt.Errorf("run: admin API: %w", err)
+		}
+		srv = &http.Server{Handler: (&api{node: node}).handler(), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		logger.Info("admin API listening", "addr", ln.Addr().String())
+	}
+	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join)
+	<-ctx.Done()
+	stop() // a second signal kills the process
+	logger.Info("leaving: handing replicas over")
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		srv.Shutdown(sctx)
+		cancel()
+	}
+	if err := node.Close(); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	logger.Info("left the cluster")
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package oss
+
+import "os"
+
+// lockFile is a no-op where flock is not available.
+func lockFile(f *os.File) error { return nil }
