@@ -1,307 +1,490 @@
-// Command demo is the first thing to run: a tour of an OSS heap on one node.
+// Command demo is the first thing to run: a tour of an OSS cluster.
 //
-// It opens a heap, creates bank accounts, and runs concurrent transfers from
-// many goroutines, each an Update transaction that reads two accounts and
-// writes both. A progress line shows commits per second and conflicts
-// (transactions that read something another one changed first, and ran
-// again). Meanwhile a checker takes Views and verifies that every snapshot
-// holds the same total. At the end the total is checked once more.
+// It builds ossd, starts three nodes on loopback as three processes, and
+// runs bank transfers through all three at once, each a conditional
+// transaction on the shared heap "bank". Then it kills the bank's leader
+// with SIGKILL and shows the survivors electing a new one, starts a fourth
+// node, and shows the bank's group replacing the dead voter with it. At
+// the end it checks that no money was made or lost on any node and that
+// every replica holds the same state, and prints a summary.
 //
-//	go run ./demo [-duration 10s] [-workers 64] [-accounts 1000] [-seed N]
+//	go run ./demo [-load 8s] [-workers 4] [-accounts 20] [-keep]
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/admin"
+	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
-// Account is one bank account, an object of the heap.
-type Account struct {
-	Owner   string
-	Balance int64
-}
-
-// Bank is the heap's root object: it lists the accounts.
-type Bank struct {
-	Accounts []oss.Ref[Account]
-}
-
-const initialBalance = 1000
-
 type options struct {
-	duration time.Duration
-	workers  int
-	accounts int
-	hot      int
-	seed     uint64
+	load         time.Duration // transfers before the kill, and again after the replacement
+	workers      int           // per node
+	accounts     int
+	replaceAfter time.Duration
+	seed         uint64
+	keep         bool // keep the directory with the logs
 }
+
+const (
+	heap           = "bank"
+	initialBalance = 100
+)
 
 func main() {
 	var o options
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to run transfers")
-	flag.IntVar(&o.workers, "workers", 64, "concurrent goroutines running transfers")
-	flag.IntVar(&o.accounts, "accounts", 1000, "number of accounts")
-	flag.IntVar(&o.hot, "hot", 10, "size of the hot set of accounts that one transfer in ten touches")
+	flag.DurationVar(&o.load, "load", 8*time.Second, "how long transfers run before the kill and after the replacement")
+	flag.IntVar(&o.workers, "workers", 4, "concurrent transfer loops per node")
+	flag.IntVar(&o.accounts, "accounts", 20, "number of accounts")
+	flag.DurationVar(&o.replaceAfter, "replace-after", 3*time.Second, "how long a dead voter waits to be replaced")
 	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
+	flag.BoolVar(&o.keep, "keep", false, "keep the cluster's directory (certificates, logs)")
 	flag.Parse()
-	if o.accounts < 2 || o.workers < 1 || o.hot < 2 || o.hot > o.accounts {
-		fmt.Fprintln(os.Stderr, "demo: need -accounts >= 2, -workers >= 1, 2 <= -hot <= -accounts")
+	if o.accounts < 2 || o.workers < 1 {
+		fmt.Fprintln(os.Stderr, "demo: want at least 2 accounts and 1 worker")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+	fi, _ := os.Stdout.Stat()
+	tty := fi != nil && fi.Mode()&os.ModeCharDevice != 0
+	if err := run(ctx, o, os.Stdout, tty); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-type counters struct {
-	transfers atomic.Uint64 // committed transfers
-	declined  atomic.Uint64 // transfers that found too little money
-	unknown   atomic.Uint64 // outcomes unknown because the run ended mid-commit
-	checks    atomic.Uint64 // snapshots whose total was verified
+// tour is one run of the demo.
+type tour struct {
+	o   options
+	out io.Writer
+	tty bool
+	c   *ossdtest.Cluster
+	ids []uuid.UUID
+
+	mu      sync.Mutex // protects following fields
+	live    []*ossdtest.Proc
+	leader  string
+	perNode map[string]int
+
+	commits     atomic.Int64
+	conflicts   atomic.Int64
+	unavailable atomic.Int64
+	killedAt    atomic.Int64 // unix nanos of the SIGKILL, 0 before
+	failover    atomic.Int64 // nanos from the kill to the first commit begun after it
 }
 
-func run(ctx context.Context, o options, out, progress io.Writer) error {
-	fmt.Fprintf(out, "OSS demo: %d accounts, %d workers, %v, seed %d\n", o.accounts, o.workers, o.duration, o.seed)
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := oss.Start(ctx, &oss.Config{Name: "demo", Logger: logger})
-	if err != nil {
-		return err
+func (t *tour) say(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tty {
+		fmt.Fprint(t.out, "\r\033[K")
 	}
-	defer n.Close()
-	h, err := n.Heap(ctx, "bank")
-	if err != nil {
-		return err
-	}
-	accounts, err := createAccounts(ctx, h, o.accounts)
-	if err != nil {
-		return err
-	}
-	want := int64(o.accounts) * initialBalance
-	fmt.Fprintf(out, "created %d accounts holding %d in all\n", len(accounts), want)
+	fmt.Fprintf(t.out, "▸ "+format+"\n", args...)
+}
 
-	runCtx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	var c counters
-	var wg sync.WaitGroup
-	errc := make(chan error, o.workers+1)
-	for w := range o.workers {
-		rng := rand.New(rand.NewPCG(o.seed, uint64(w)))
-		wg.Go(func() {
-			if err := transfers(runCtx, h, accounts, o.hot, rng, &c); err != nil {
-				errc <- err
-				cancel()
-			}
-		})
+func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
+	dir, err := os.MkdirTemp("", "oss-demo-")
+	if err != nil {
+		return err
 	}
-	wg.Go(func() {
-		if err := checkSnapshots(runCtx, h, want, &c); err != nil {
-			errc <- err
-			cancel()
+	t := &tour{o: o, out: out, tty: tty, perNode: map[string]int{}}
+	defer func() {
+		if err != nil || o.keep {
+			fmt.Fprintf(out, "logs and certificates are in %s\n", dir)
+			return
 		}
-	})
+		os.RemoveAll(dir)
+	}()
+
+	t.say("building ossd")
+	bin, err := ossdtest.Build(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if t.c, err = ossdtest.New(ctx, dir, bin); err != nil {
+		return err
+	}
+	defer t.c.Close()
+	t.c.Flags = []string{"--gossip", "loopback", "--replace-after", o.replaceAfter.String()}
+
+	n1, err := t.c.Start(ctx, "n1")
+	if err != nil {
+		return err
+	}
+	t.say("n1 bootstraps a cluster (QUIC %s, admin http://%s)", n1.Addr, n1.HTTP)
+	n2, err := t.c.Start(ctx, "n2", n1)
+	if err != nil {
+		return err
+	}
+	n3, err := t.c.Start(ctx, "n3", n1)
+	if err != nil {
+		return err
+	}
+	t.live = []*ossdtest.Proc{n1, n2, n3}
+	t.say("n2 and n3 join through n1")
+
+	if err := t.createAccounts(ctx, n1); err != nil {
+		return err
+	}
+	g, err := t.waitGroup(ctx, func(h oss.HeapStatus) bool { return h.Leader != "" && len(h.Voters) == 3 })
+	if err != nil {
+		return err
+	}
+	t.say("heap %q: %d accounts of %d; voters %s, leader %s", heap, o.accounts, initialBalance, strings.Join(g.Voters, ","), g.Leader)
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	seed := o.seed
+	for i, p := range t.live {
+		for w := range o.workers {
+			rng := rand.New(rand.NewPCG(seed, uint64(i*1000+w)))
+			wg.Go(func() { t.worker(loadCtx, p, rng) })
+		}
+	}
+	wg.Go(func() { t.progress(loadCtx) })
+	t.say("%d transfer loops run through all three nodes (seed %d)", 3*o.workers, seed)
 	start := time.Now()
-	showProgress(runCtx, h, &c, start, progress)
+	sleep(ctx, o.load)
+
+	// Kill the bank's leader.
+	victim := t.proc(g.Leader)
+	if g, err = t.waitGroup(ctx, func(h oss.HeapStatus) bool { return h.Leader != "" }); err != nil {
+		stopLoad()
+		wg.Wait()
+		return err
+	}
+	victim = t.proc(g.Leader)
+	t.killedAt.Store(time.Now().UnixNano())
+	victim.Kill()
+	t.drop(victim)
+	t.say("SIGKILL %s, the bank's leader", victim.Name)
+	g, err = t.waitGroup(ctx, func(h oss.HeapStatus) bool { return h.Leader != "" && h.Leader != victim.Name })
+	if err != nil {
+		stopLoad()
+		wg.Wait()
+		return err
+	}
+	for t.failover.Load() == 0 && ctx.Err() == nil {
+		sleep(ctx, 10*time.Millisecond)
+	}
+	t.say("failover: %s leads the bank; the first transfer begun after the kill committed %v after it",
+		g.Leader, time.Duration(t.failover.Load()).Round(time.Millisecond))
+
+	n4, err := t.c.Start(ctx, "n4", t.live...)
+	if err != nil {
+		stopLoad()
+		wg.Wait()
+		return err
+	}
+	t.mu.Lock()
+	t.live = append(t.live, n4)
+	t.mu.Unlock()
+	for w := range o.workers {
+		rng := rand.New(rand.NewPCG(seed, uint64(4000+w)))
+		wg.Go(func() { t.worker(loadCtx, n4, rng) })
+	}
+	t.say("n4 joins; the bank waits %v for %s to come back before replacing it", o.replaceAfter, victim.Name)
+	g, err = t.waitGroup(ctx, func(h oss.HeapStatus) bool {
+		return !h.Joint && slices.Contains(h.Voters, "n4") && !slices.Contains(h.Voters, victim.Name) && len(h.Voters) == 3
+	})
+	if err != nil {
+		stopLoad()
+		wg.Wait()
+		return err
+	}
+	replaced := time.Since(time.Unix(0, t.killedAt.Load()))
+	t.say("replacement: n4 is a voter %v after the kill; voters %s, leader %s",
+		replaced.Round(time.Millisecond), strings.Join(g.Voters, ","), g.Leader)
+	sleep(ctx, o.load/2)
+	stopLoad()
 	wg.Wait()
 	elapsed := time.Since(start)
-	close(errc)
-	for err := range errc {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
+	t.say("load stopped")
 
-	total, err := totalBalance(h)
+	// Checks.
+	digest, err := t.sameState(ctx)
 	if err != nil {
 		return err
 	}
-	st := h.Stats()
-	fmt.Fprintf(out, "\n%d transfers committed in %.1fs: %.0f per second\n", c.transfers.Load(), elapsed.Seconds(), float64(c.transfers.Load())/elapsed.Seconds())
-	fmt.Fprintf(out, "%d conflicts, all retried; %d transfers declined for lack of funds\n", st.Conflicts, c.declined.Load())
-	if u := c.unknown.Load(); u > 0 {
-		fmt.Fprintf(out, "%d transfers were in flight when the run ended (outcome unknown to their caller; the total below counts what committed)\n", u)
+	total, err := t.conserved(ctx)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "%d snapshots checked while transfers ran, each holding %d\n", c.checks.Load(), want)
-	fmt.Fprintf(out, "final total %d, expected %d, log applied to index %d\n", total, want, st.Applied)
-	if total != want {
-		return fmt.Errorf("money is not conserved: %d, want %d", total, want)
+
+	var per []string
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range t.perNode {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		per = append(per, fmt.Sprintf("%s %d", name, t.perNode[name]))
 	}
-	fmt.Fprintln(out, "OK: money is conserved")
+	fmt.Fprintf(out, "\nsummary\n")
+	fmt.Fprintf(out, "  transfers committed   %d (%s), %.0f/s\n", t.commits.Load(), strings.Join(per, ", "), float64(t.commits.Load())/elapsed.Seconds())
+	fmt.Fprintf(out, "  conflicts             %d (a read was out of date; the loop read again)\n", t.conflicts.Load())
+	fmt.Fprintf(out, "  unavailable           %d (no leader or node gone; retried elsewhere)\n", t.unavailable.Load())
+	fmt.Fprintf(out, "  failover              %v from SIGKILL of %s to the next commit\n", time.Duration(t.failover.Load()).Round(time.Millisecond), victim.Name)
+	fmt.Fprintf(out, "  replacement           %v from SIGKILL to n4 voting\n", replaced.Round(time.Millisecond))
+	fmt.Fprintf(out, "  money                 %d on every node, as created: conserved\n", total)
+	fmt.Fprintf(out, "  replicas              %s\n", digest)
+
+	for _, p := range t.live {
+		if err := p.Stop(15 * time.Second); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "  shutdown              every node handed over and left\nOK\n")
 	return nil
 }
 
-// createAccounts creates the accounts in batches and binds the "bank" root.
-func createAccounts(ctx context.Context, h *oss.Heap, n int) ([]oss.Ref[Account], error) {
-	var all []oss.Ref[Account]
-	for len(all) < n {
-		var batch []oss.Ref[Account]
-		err := h.Update(ctx, func(tx *oss.Tx) error {
-			batch = batch[:0]
-			for i := len(all); i < n && len(batch) < 200; i++ {
-				ref, err := oss.New(tx, Account{Owner: fmt.Sprintf("account-%04d", i), Balance: initialBalance})
-				if err != nil {
-					return err
-				}
-				batch = append(batch, ref)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, batch...)
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
-	err := h.Update(ctx, func(tx *oss.Tx) error {
-		bank, err := oss.New(tx, Bank{Accounts: all})
-		if err != nil {
-			return err
-		}
-		return tx.SetRoot("bank", bank.ID)
-	})
-	return all, err
 }
 
-// transfers moves money between random accounts until ctx ends.
-func transfers(ctx context.Context, h *oss.Heap, accounts []oss.Ref[Account], hot int, rng *rand.Rand, c *counters) error {
-	for ctx.Err() == nil {
-		pool := len(accounts)
-		if rng.IntN(10) == 0 {
-			pool = hot
+func (t *tour) proc(name string) *ossdtest.Proc {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.live {
+		if p.Name == name {
+			return p
 		}
-		i := rng.IntN(pool)
-		j := rng.IntN(pool - 1)
+	}
+	return t.live[0]
+}
+
+func (t *tour) drop(p *ossdtest.Proc) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.live = slices.DeleteFunc(t.live, func(q *ossdtest.Proc) bool { return q == p })
+}
+
+func (t *tour) any() *ossdtest.Proc {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.live[rand.IntN(len(t.live))]
+}
+
+func (t *tour) createAccounts(ctx context.Context, p *ossdtest.Proc) error {
+	for i := range t.o.accounts {
+		c, err := p.PutRoot(ctx, heap, fmt.Sprintf("acct-%02d", i), map[string]int{"balance": initialBalance})
+		if err != nil {
+			return fmt.Errorf("create account %d: %w", i, err)
+		}
+		t.ids = append(t.ids, c.ID)
+	}
+	return nil
+}
+
+// waitGroup polls the cluster's status until the bank's group satisfies
+// cond, for up to a minute.
+func (t *tour) waitGroup(ctx context.Context, cond func(oss.HeapStatus) bool) (oss.HeapStatus, error) {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		st, err := t.any().Status(sctx)
+		cancel()
+		if err == nil {
+			for _, h := range st.Heaps {
+				if h.Name == heap && cond(h) {
+					t.mu.Lock()
+					t.leader = h.Leader
+					t.mu.Unlock()
+					return h, nil
+				}
+			}
+		}
+		sleep(ctx, 50*time.Millisecond)
+	}
+	return oss.HeapStatus{}, errors.New("the bank's group did not reach the expected state within a minute")
+}
+
+type account struct {
+	Balance int64 `json:"balance"`
+}
+
+func balance(o admin.Object) (int64, error) {
+	b, err := json.Marshal(o.Value)
+	if err != nil {
+		return 0, err
+	}
+	var a account
+	err = json.Unmarshal(b, &a)
+	return a.Balance, err
+}
+
+// worker runs transfers through one node until ctx ends; if its node goes
+// away it moves to another.
+func (t *tour) worker(ctx context.Context, p *ossdtest.Proc, rng *rand.Rand) {
+	n := len(t.ids)
+	for ctx.Err() == nil {
+		i, j := rng.IntN(n), rng.IntN(n-1)
 		if j >= i {
 			j++
 		}
-		amount := 1 + rng.Int64N(100)
-		moved := false
-		err := h.Update(ctx, func(tx *oss.Tx) error {
-			moved = false
-			from, err := accounts[i].Get(tx)
-			if err != nil {
-				return err
-			}
-			to, err := accounts[j].Get(tx)
-			if err != nil {
-				return err
-			}
-			if from.Balance < amount {
-				return nil
-			}
-			from.Balance -= amount
-			to.Balance += amount
-			moved = true
-			if err := accounts[i].Put(tx, from); err != nil {
-				return err
-			}
-			return accounts[j].Put(tx, to)
-		})
+		begun := time.Now()
+		err := t.transfer(ctx, p, t.ids[i], t.ids[j], 1+rng.Int64N(10))
 		switch {
-		case err == nil && moved:
-			c.transfers.Add(1)
 		case err == nil:
-			c.declined.Add(1)
-		case errors.Is(err, oss.ErrCommitUnknown):
-			c.unknown.Add(1)
-		case ctx.Err() != nil:
-			return nil
-		default:
-			return fmt.Errorf("transfer: %w", err)
-		}
-	}
-	return nil
-}
-
-// checkSnapshots verifies, every 100ms, that one View holds the whole sum.
-func checkSnapshots(ctx context.Context, h *oss.Heap, want int64, c *counters) error {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		total, err := totalBalance(h)
-		if err != nil {
-			return err
-		}
-		if total != want {
-			return fmt.Errorf("a snapshot holds %d, want %d", total, want)
-		}
-		c.checks.Add(1)
-	}
-}
-
-// totalBalance sums every account in one snapshot.
-func totalBalance(h *oss.Heap) (int64, error) {
-	var total int64
-	err := h.View(func(tx *oss.Tx) error {
-		total = 0
-		id, err := tx.Root("bank")
-		if err != nil {
-			return err
-		}
-		bank, err := oss.Get[Bank](tx, id)
-		if err != nil {
-			return err
-		}
-		for _, ref := range bank.Accounts {
-			a, err := ref.Get(tx)
-			if err != nil {
-				return err
+			t.commits.Add(1)
+			t.mu.Lock()
+			t.perNode[p.Name]++
+			t.mu.Unlock()
+			if k := t.killedAt.Load(); k != 0 && begun.UnixNano() >= k && t.failover.Load() == 0 {
+				t.failover.CompareAndSwap(0, time.Now().UnixNano()-k)
 			}
-			total += a.Balance
-		}
-		return nil
-	})
-	return total, err
-}
-
-// showProgress prints a progress line every 500ms until ctx ends: in place
-// on a terminal, one line each otherwise.
-func showProgress(ctx context.Context, h *oss.Heap, c *counters, start time.Time, w io.Writer) {
-	terminal := false
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			terminal = true
+		case errors.Is(err, oss.ErrConflict):
+			t.conflicts.Add(1)
+		case ctx.Err() != nil:
+			return
+		default:
+			t.unavailable.Add(1)
+			if p.Exited() {
+				p = t.any()
+			}
+			sleep(ctx, 20*time.Millisecond)
 		}
 	}
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	last, lastAt := uint64(0), start
+}
+
+// transfer moves amount from one account to another in one conditional
+// transaction: it reads both from the node's local replica and commits
+// only if neither changed since.
+func (t *tour) transfer(ctx context.Context, p *ossdtest.Proc, from, to uuid.UUID, amount int64) error {
+	a, err := p.Object(ctx, heap, from, false)
+	if err != nil {
+		return err
+	}
+	b, err := p.Object(ctx, heap, to, false)
+	if err != nil {
+		return err
+	}
+	ab, err := balance(a)
+	if err != nil {
+		return err
+	}
+	bb, err := balance(b)
+	if err != nil {
+		return err
+	}
+	av, _ := json.Marshal(account{ab - amount})
+	bv, _ := json.Marshal(account{bb + amount})
+	_, err = p.Commit(ctx, heap, &admin.Txn{
+		Reads:  []admin.Read{{ID: from, Version: a.Version}, {ID: to, Version: b.Version}},
+		Writes: []admin.Write{{ID: from, Value: av}, {ID: to, Value: bv}},
+	})
+	return err
+}
+
+// progress shows a live line of counts until ctx ends.
+func (t *tour) progress(ctx context.Context) {
+	every := 250 * time.Millisecond
+	if !t.tty {
+		every = 2 * time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	start, last, lastAt := time.Now(), int64(0), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			if terminal {
-				fmt.Fprintln(w)
+			if t.tty {
+				t.mu.Lock()
+				fmt.Fprint(t.out, "\r\033[K")
+				t.mu.Unlock()
 			}
 			return
-		case now := <-t.C:
-			done := c.transfers.Load()
-			rate := float64(done-last) / now.Sub(lastAt).Seconds()
-			last, lastAt = done, now
-			st := h.Stats()
-			line := fmt.Sprintf("%5.1fs  %9d transfers  %8.0f tx/s  %7d conflicts  %5d snapshots checked",
-				now.Sub(start).Seconds(), done, rate, st.Conflicts, c.checks.Load())
-			if terminal {
-				fmt.Fprintf(w, "\r%s", line)
+		case now := <-tick.C:
+			c := t.commits.Load()
+			rate := float64(c-last) / now.Sub(lastAt).Seconds()
+			last, lastAt = c, now
+			t.mu.Lock()
+			line := fmt.Sprintf("  %5.1fs  %7d transfers  %6.0f/s  conflicts %d  unavailable %d  leader %s",
+				now.Sub(start).Seconds(), c, rate, t.conflicts.Load(), t.unavailable.Load(), t.leader)
+			if t.tty {
+				fmt.Fprint(t.out, "\r\033[K"+line)
 			} else {
-				fmt.Fprintln(w, line)
+				fmt.Fprintln(t.out, line)
 			}
+			t.mu.Unlock()
 		}
 	}
+}
+
+// sameState waits until every live node has applied the same index and
+// checks that their replicas' digests match.
+func (t *tour) sameState(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ds []admin.Digest
+		var names []string
+		var err error
+		for _, p := range t.live {
+			var d admin.Digest
+			if d, err = p.Digest(ctx, heap); err != nil {
+				break
+			}
+			ds, names = append(ds, d), append(names, p.Name)
+		}
+		if err == nil && !slices.ContainsFunc(ds, func(d admin.Digest) bool { return d.Index != ds[0].Index }) {
+			for i, d := range ds {
+				if d.Digest != ds[0].Digest {
+					return "", fmt.Errorf("replicas differ at index %d: %s has %s, %s has %s", d.Index, names[0], ds[0].Digest, names[i], d.Digest)
+				}
+			}
+			return fmt.Sprintf("identical on %s (index %d, digest %s…)", strings.Join(names, ", "), ds[0].Index, ds[0].Digest[:12]), nil
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("replicas did not reach the same index: %v (%v)", ds, err)
+		}
+		sleep(ctx, 50*time.Millisecond)
+	}
+}
+
+// conserved sums the accounts on every live node with linearizable reads.
+func (t *tour) conserved(ctx context.Context) (int64, error) {
+	want := int64(t.o.accounts * initialBalance)
+	for _, p := range t.live {
+		var sum int64
+		for _, id := range t.ids {
+			o, err := p.Object(ctx, heap, id, true)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			b, err := balance(o)
+			if err != nil {
+				return 0, err
+			}
+			sum += b
+		}
+		if sum != want {
+			return 0, fmt.Errorf("%s holds %d in all accounts, want %d: money was made or lost", p.Name, sum, want)
+		}
+	}
+	return want, nil
 }

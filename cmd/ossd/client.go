@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -17,13 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/admin"
 )
-
-// client talks to a daemon's admin API.
-type client struct {
-	base string
-	hc   *http.Client
-}
 
 func clientFlags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -31,45 +24,8 @@ func clientFlags(name string) (*flag.FlagSet, *string) {
 	return fs, addr
 }
 
-func newClient(addr string) *client {
-	return &client{base: "http://" + addr, hc: &http.Client{Timeout: 15 * time.Second}}
-}
-
-// do sends a request and decodes a JSON answer into out; an error status
-// becomes an error carrying the daemon's message.
-func (c *client) do(method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("no daemon answers at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
-		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
+func cmdContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 20*time.Second)
 }
 
 func status(args []string) error {
@@ -78,17 +34,23 @@ func status(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	var st oss.ClusterStatus
-	if err := newClient(*addr).do("GET", "/v1/status", nil, &st); err != nil {
+	ctx, cancel := cmdContext()
+	defer cancel()
+	st, err := admin.NewClient(*addr).Status(ctx)
+	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return printJSON(st)
 	}
 	printStatus(os.Stdout, &st)
 	return nil
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func printStatus(w io.Writer, st *oss.ClusterStatus) {
@@ -106,7 +68,13 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	fmt.Fprintf(tw, "HEAP\tREPLICAS\tLEADER\tVOTERS\tLEARNERS\tAPPLIED\n")
 	for _, h := range st.Heaps {
 		var applied []string
-		for _, node := range slices.Sorted(mapKeys(h.ReplicaApplied)) {
+		for _, node := range slices.Sorted(func(yield func(string) bool) {
+			for k := range h.ReplicaApplied {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
 			applied = append(applied, fmt.Sprintf("%s=%d", node, h.ReplicaApplied[node]))
 		}
 		voters := strings.Join(h.Voters, ",")
@@ -119,27 +87,19 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	tw.Flush()
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 func heaps(args []string) error {
 	fs, addr := clientFlags("ossd heaps")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	c := newClient(*addr)
+	ctx, cancel := cmdContext()
+	defer cancel()
+	c := admin.NewClient(*addr)
 	switch {
 	case len(pos) == 0:
-		var hs []oss.HeapInfo
-		if err := c.do("GET", "/v1/heaps", nil, &hs); err != nil {
+		hs, err := c.Heaps(ctx)
+		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -149,9 +109,9 @@ func heaps(args []string) error {
 		}
 		return tw.Flush()
 	case len(pos) == 2 && pos[0] == "create":
-		return c.do("PUT", "/v1/heaps/"+url.PathEscape(pos[1]), nil, nil)
+		return c.CreateHeap(ctx, pos[1])
 	case len(pos) == 2 && pos[0] == "drop":
-		return c.do("DELETE", "/v1/heaps/"+url.PathEscape(pos[1]), nil, nil)
+		return c.DropHeap(ctx, pos[1])
 	}
 	return errors.New("heaps: want no argument, \"create NAME\" or \"drop NAME\"")
 }
@@ -166,21 +126,19 @@ func get(args []string) error {
 	if len(pos) != 2 {
 		return errors.New("get: want HEAP and a root name or an object ID")
 	}
-	path := "/v1/heaps/" + url.PathEscape(pos[0])
-	if _, err := uuid.Parse(pos[1]); err == nil {
-		path += "/objects/" + pos[1]
+	ctx, cancel := cmdContext()
+	defer cancel()
+	c := admin.NewClient(*addr)
+	var o admin.Object
+	if id, perr := uuid.Parse(pos[1]); perr == nil {
+		o, err = c.Object(ctx, pos[0], id, *fresh)
 	} else {
-		path += "/roots/" + url.PathEscape(pos[1])
+		o, err = c.Root(ctx, pos[0], pos[1], *fresh)
 	}
-	if *fresh {
-		path += "?fresh=1"
-	}
-	var out json.RawMessage
-	if err := newClient(*addr).do("GET", path, nil, &out); err != nil {
+	if err != nil {
 		return err
 	}
-	_, err = fmt.Printf("%s\n", out)
-	return err
+	return printJSON(o)
 }
 
 func put(args []string) error {
@@ -196,10 +154,11 @@ func put(args []string) error {
 	if err := json.Unmarshal([]byte(pos[2]), &v); err != nil {
 		return fmt.Errorf("put: the value is not JSON: %w", err)
 	}
-	var out json.RawMessage
-	if err := newClient(*addr).do("PUT", "/v1/heaps/"+url.PathEscape(pos[0])+"/roots/"+url.PathEscape(pos[1]), v, &out); err != nil {
+	ctx, cancel := cmdContext()
+	defer cancel()
+	out, err := admin.NewClient(*addr).PutRoot(ctx, pos[0], pos[1], v)
+	if err != nil {
 		return err
 	}
-	_, err = fmt.Printf("%s\n", out)
-	return err
+	return printJSON(out)
 }

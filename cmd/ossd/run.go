@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/admin"
 )
 
 func run(args []string) error {
@@ -92,7 +93,7 @@ func run(args []string) error {
 			node.Close()
 			return fmt.Errorf("run: admin API: %w", err)
 		}
-		srv = &http.Server{Handler: (&api{node: node}).handler(), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: admin.Handler(node), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		logger.Info("admin API listening", "addr", ln.Addr().String())
 	}

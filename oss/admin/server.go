@@ -1,4 +1,7 @@
-package main
+// Package admin is a node's HTTP admin interface, in JSON: cluster status,
+// the heap directory, reads of objects and roots, and conditional
+// transactions. ossd serves it; Client speaks it.
+package admin
 
 import (
 	"bytes"
@@ -17,13 +20,15 @@ import (
 	"github.com/objectsharing/oss/oss"
 )
 
-// api serves the daemon's HTTP admin interface: cluster status, the heap
-// directory, and reads and conditional writes of objects, all in JSON.
+// api serves the admin interface of one node.
 type api struct {
 	node *oss.Node
 }
 
-func (a *api) handler() http.Handler {
+// Handler returns the admin interface of a node. Serve it on loopback, or
+// behind authentication: it reads and writes every heap.
+func Handler(node *oss.Node) http.Handler {
+	a := &api{node: node}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", a.status)
 	mux.HandleFunc("GET /v1/heaps", a.heaps)
@@ -37,28 +42,6 @@ func (a *api) handler() http.Handler {
 	return mux
 }
 
-// objectJSON is an object as the API shows it.
-type objectJSON struct {
-	ID      uuid.UUID `json:"id"`
-	Version uint64    `json:"version"`
-	Value   any       `json:"value"`
-	Index   uint64    `json:"index"` // the applied index it was read at
-}
-
-// txJSON is a conditional transaction: it commits only if every read
-// object still has the version given (0: does not exist).
-type txJSON struct {
-	Reads []struct {
-		ID      uuid.UUID `json:"id"`
-		Version uint64    `json:"version"`
-	} `json:"reads"`
-	Writes []struct {
-		ID    uuid.UUID       `json:"id"`
-		Value json.RawMessage `json:"value"`
-	} `json:"writes"`
-	Deletes []uuid.UUID       `json:"deletes"`
-	Roots   map[string]string `json:"roots"` // name -> object ID, "" deletes
-}
 
 func reply(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -141,7 +124,7 @@ func (a *api) digest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	index, d := h.Digest()
-	reply(w, http.StatusOK, map[string]any{"index": index, "digest": hex.EncodeToString(d[:])})
+	reply(w, http.StatusOK, Digest{Index: index, Digest: hex.EncodeToString(d[:])})
 }
 
 // view runs fn on the heap, linearizably if the request asks for fresh.
@@ -162,16 +145,16 @@ func (a *api) view(w http.ResponseWriter, r *http.Request, fn func(tx *oss.Tx) e
 	}
 }
 
-func readObject(tx *oss.Tx, id uuid.UUID) (objectJSON, error) {
+func readObject(tx *oss.Tx, id uuid.UUID) (Object, error) {
 	v, err := oss.Get[any](tx, id)
 	if err != nil {
-		return objectJSON{}, err
+		return Object{}, err
 	}
 	version, err := tx.Version(id)
 	if err != nil {
-		return objectJSON{}, err
+		return Object{}, err
 	}
-	return objectJSON{ID: id, Version: version, Value: jsonable(v), Index: tx.Index()}, nil
+	return Object{ID: id, Version: version, Value: jsonable(v), Index: tx.Index()}, nil
 }
 
 func (a *api) getObject(w http.ResponseWriter, r *http.Request) {
@@ -237,14 +220,14 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	reply(w, http.StatusOK, map[string]any{"id": id, "index": index})
+	reply(w, http.StatusOK, Committed{ID: id, Index: index})
 }
 
 // tx commits a conditional transaction once; a conflict is 409.
 func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	var req txJSON
+	var req Txn
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		fail(w, &badRequest{fmt.Errorf("transaction: %w", err)})
 		return
@@ -277,10 +260,10 @@ func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	reply(w, http.StatusOK, map[string]any{"index": tx.Index()})
+	reply(w, http.StatusOK, Committed{Index: tx.Index()})
 }
 
-func applyTx(tx *oss.Tx, req *txJSON, values []any) error {
+func applyTx(tx *oss.Tx, req *Txn, values []any) error {
 	for _, rd := range req.Reads {
 		v, err := tx.Version(rd.ID)
 		if err != nil {

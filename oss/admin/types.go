@@ -1,0 +1,50 @@
+package admin
+
+import (
+	"encoding/json"
+
+	"github.com/google/uuid"
+)
+
+// Object is an object as the API shows it.
+type Object struct {
+	ID      uuid.UUID `json:"id"`
+	Version uint64    `json:"version"`
+	Value   any       `json:"value"`
+	// Index is the applied index the object was read at.
+	Index uint64 `json:"index"`
+}
+
+// Txn is a conditional transaction: it commits only if every object read
+// still has the version given (0: it does not exist), and then makes all
+// its writes, deletes and root changes at once.
+type Txn struct {
+	Reads   []Read            `json:"reads,omitempty"`
+	Writes  []Write           `json:"writes,omitempty"`
+	Deletes []uuid.UUID       `json:"deletes,omitempty"`
+	Roots   map[string]string `json:"roots,omitempty"` // name -> object ID; "" deletes the root
+}
+
+// Read is an object version a Txn depends on.
+type Read struct {
+	ID      uuid.UUID `json:"id"`
+	Version uint64    `json:"version"`
+}
+
+// Write is a value a Txn stores.
+type Write struct {
+	ID    uuid.UUID       `json:"id"`
+	Value json.RawMessage `json:"value"`
+}
+
+// Digest is a replica's state fingerprint at an index.
+type Digest struct {
+	Index  uint64 `json:"index"`
+	Digest string `json:"digest"`
+}
+
+// Committed is the answer to a write.
+type Committed struct {
+	ID    uuid.UUID `json:"id,omitzero"`
+	Index uint64    `json:"index"`
+}

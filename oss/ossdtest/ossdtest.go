@@ -1,0 +1,220 @@
+// Package ossdtest runs clusters of ossd processes on loopback, for tests
+// and for the demo: it builds the binary, issues certificates, starts,
+// kills and stops nodes, and talks to each through its admin interface.
+package ossdtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/objectsharing/oss/oss/admin"
+)
+
+// Build compiles ossd from the module that holds the working directory
+// into dir and returns the binary's path.
+func Build(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("ossdtest: go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("ossdtest: not inside the oss module")
+	}
+	bin := filepath.Join(dir, "ossd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ossd")
+	cmd.Dir = filepath.Dir(mod)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("ossdtest: go build ./cmd/ossd: %w\n%s", err, b)
+	}
+	return bin, nil
+}
+
+// Cluster is a set of ossd processes sharing a CA, all under one
+// directory.
+type Cluster struct {
+	Dir   string
+	Bin   string
+	Flags []string // added to every "ossd run"
+
+	mu    sync.Mutex
+	nodes map[string]*Proc
+}
+
+// New makes a cluster CA in dir/certs with the binary bin.
+func New(ctx context.Context, dir, bin string) (*Cluster, error) {
+	c := &Cluster{Dir: dir, Bin: bin, nodes: map[string]*Proc{}}
+	if err := c.ossd(ctx, "ca", "init", "--dir", c.certs()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) certs() string { return filepath.Join(c.Dir, "certs") }
+
+func (c *Cluster) ossd(ctx context.Context, args ...string) error {
+	b, err := exec.CommandContext(ctx, c.Bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ossd %s: %w\n%s", strings.Join(args, " "), err, b)
+	}
+	return nil
+}
+
+// Proc is one ossd process.
+type Proc struct {
+	Name string
+	Addr string // QUIC address
+	HTTP string // admin interface address
+	Log  string // the file its stderr goes to
+	*admin.Client
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Start issues a certificate for name and starts "ossd run", joining
+// through the given nodes (none: bootstrap a cluster), and waits until its
+// admin interface answers.
+func (c *Cluster) Start(ctx context.Context, name string, join ...*Proc) (*Proc, error) {
+	if err := c.ossd(ctx, "cert", "issue", "--dir", c.certs(), "--name", name); err != nil {
+		return nil, err
+	}
+	udp, err := freePort("udp")
+	if err != nil {
+		return nil, err
+	}
+	tcp, err := freePort("tcp")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proc{Name: name, Addr: udp, HTTP: tcp, Log: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
+	args := []string{"run", "--name", name, "--listen", udp, "--http", tcp, "--certs", c.certs(),
+		"--data-dir", filepath.Join(c.Dir, name)}
+	var addrs []string
+	for _, j := range join {
+		addrs = append(addrs, j.Addr)
+	}
+	if len(addrs) > 0 {
+		args = append(args, "--join", strings.Join(addrs, ","))
+	}
+	args = append(args, c.Flags...)
+	logf, err := os.Create(p.Log)
+	if err != nil {
+		return nil, err
+	}
+	p.cmd = exec.Command(c.Bin, args...)
+	p.cmd.Stderr = logf
+	p.cmd.Stdout = logf
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	p.Client = admin.NewClient(tcp)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := p.Heaps(sctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("ossdtest: %s exited: %v; log:\n%s", name, p.err, p.Tail(20))
+		case <-ctx.Done():
+			p.Kill()
+			return nil, fmt.Errorf("ossdtest: %s did not come up: %w; log:\n%s", name, ctx.Err(), p.Tail(20))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	c.mu.Lock()
+	c.nodes[name] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+// freePort returns a loopback address whose port was free a moment ago.
+func freePort(network string) (string, error) {
+	if network == "udp" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		defer pc.Close()
+		return pc.LocalAddr().String(), nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Kill stops the process with SIGKILL: no hand-over, no goodbye.
+func (p *Proc) Kill() error {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	p.Client.Close()
+	return nil
+}
+
+// Stop sends SIGTERM, which makes the node hand its replicas over and
+// leave, and waits for the process to exit.
+func (p *Proc) Stop(timeout time.Duration) error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+		return fmt.Errorf("ossdtest: %s did not stop within %v", p.Name, timeout)
+	}
+	p.Client.Close()
+	if p.err != nil {
+		return fmt.Errorf("ossdtest: %s: %w", p.Name, p.err)
+	}
+	return nil
+}
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Tail returns the last n lines of the process's log.
+func (p *Proc) Tail(n int) string {
+	b, _ := os.ReadFile(p.Log)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Close kills every process still running.
+func (c *Cluster) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.nodes {
+		if !p.Exited() {
+			p.Kill()
+		}
+	}
+}
