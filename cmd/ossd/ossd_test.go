@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/ossdtest"
+)
+
+// TestOssdProcesses builds ossd, runs three nodes as processes, uses the
+// CLI on them, kills a voter with SIGKILL and checks that a fourth node
+// replaces it.
+func TestOssdProcesses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin, err := ossdtest.Build(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ossdtest.New(ctx, dir, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Flags = []string{"--gossip", "loopback", "--replace-after", "1s"}
+	n1, err := c.Start(ctx, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := c.Start(ctx, "n2", n1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n3, err := c.Start(ctx, "n3", n1, n2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, p := range []*ossdtest.Proc{n1, n2, n3} {
+				t.Logf("%s:\n%s", p.Name, p.Tail(30))
+			}
+		}
+	}()
+
+	cli := func(p *ossdtest.Proc, args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, bin, append(args, "--http", p.HTTP)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ossd %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	cli(n2, "put", "settings", "motd", `{"text": "hello", "n": 7}`)
+	if out := cli(n3, "get", "settings", "motd", "--fresh"); !strings.Contains(out, `"text": "hello"`) || !strings.Contains(out, `"n": 7`) {
+		t.Fatalf("get on another node:\n%s", out)
+	}
+	cli(n1, "heaps", "create", "scratch")
+	if out := cli(n3, "heaps"); !strings.Contains(out, "settings") || !strings.Contains(out, "scratch") {
+		t.Fatalf("heaps:\n%s", out)
+	}
+	cli(n1, "heaps", "drop", "scratch")
+	waitFor(t, "the drop to reach n3", func() bool { return !strings.Contains(cli(n3, "heaps"), "scratch") })
+	if out := cli(n1, "status"); !strings.Contains(out, "settings") || !strings.Contains(out, "n1,n2,n3") {
+		t.Fatalf("status:\n%s", out)
+	}
+
+	// A second process on n1's data directory is refused.
+	out, err := exec.CommandContext(ctx, bin, "run", "--name", "n1", "--listen", "127.0.0.1:0", "--http", "",
+		"--certs", filepath.Join(dir, "certs"), "--data-dir", filepath.Join(dir, "n1")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another process") {
+		t.Fatalf("a second process on a data directory: %v\n%s", err, out)
+	}
+	// A node with a certificate of another CA cannot join.
+	other := filepath.Join(dir, "other")
+	if out, err := exec.CommandContext(ctx, bin, "ca", "init", "--dir", other).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := exec.CommandContext(ctx, bin, "cert", "issue", "--dir", other, "--name", "x").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err = exec.CommandContext(ctx, bin, "run", "--name", "x", "--listen", "127.0.0.1:0", "--http", "",
+		"--certs", other, "--join", n1.Addr).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "join") {
+		t.Fatalf("a node of another CA: %v\n%s", err, out)
+	}
+
+	// SIGKILL a voter of "settings"; a fourth node takes its place.
+	st, err := n1.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := map[string]*ossdtest.Proc{"n1": n1, "n2": n2, "n3": n3}[heapStatus(t, st, "settings").Voters[2]]
+	victim.Kill()
+	n4, err := c.Start(ctx, "n4", n1, n2, n3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alive *ossdtest.Proc
+	for _, p := range []*ossdtest.Proc{n1, n2, n3} {
+		if p != victim {
+			alive = p
+		}
+	}
+	waitFor(t, "n4 to replace "+victim.Name, func() bool {
+		st, err := alive.Status(ctx)
+		if err != nil {
+			return false
+		}
+		h := heapStatus(t, st, "settings")
+		return !h.Joint && len(h.Voters) == 3 && slices.Contains(h.Voters, "n4") && !slices.Contains(h.Voters, victim.Name)
+	})
+	if out := cli(n4, "get", "settings", "motd", "--fresh"); !strings.Contains(out, `"text": "hello"`) {
+		t.Fatalf("get on the replacement:\n%s", out)
+	}
+	// SIGTERM: the node hands over, leaves and exits 0.
+	if err := n4.Stop(30 * time.Second); err != nil {
+		t.Fatalf("graceful stop: %v\n%s", err, n4.Tail(20))
+	}
+	if !strings.Contains(n4.Tail(5), "left the cluster") {
+		t.Fatalf("n4's log after SIGTERM:\n%s", n4.Tail(10))
+	}
+}
+
+func heapStatus(t *testing.T, st oss.ClusterStatus, name string) oss.HeapStatus {
+	for _, h := range st.Heaps {
+		if h.Name == name {
+			return h
+		}
+	}
+	t.Fatalf("no heap %q in the status", name)
+	return oss.HeapStatus{}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"cert", "issue", "--dir", t.TempDir(), "--name", "x"}, "ossd ca init"},
+		{[]string{"cert", "issue"}, "--name is required"},
+		{[]string{"run", "--name", "x"}, "TLS material is required"},
+		{[]string{"get", "onlyheap"}, "want HEAP"},
+		{[]string{"put", "h", "r", "{not json"}, "not JSON"},
+		{[]string{"status", "--http", "127.0.0.1:9"}, "no node answers"},
+	} {
+		err := dispatch(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ossd %v: %v, want an error about %q", tc.args, err, tc.want)
+		}
+	}
+	t.Setenv("OSS_REPLICAS", "many")
+	if err := dispatch([]string{"run"}); err == nil || !strings.Contains(err.Error(), "OSS_REPLICAS") {
+		t.Errorf("a bad environment variable: %v", err)
+	}
+}
