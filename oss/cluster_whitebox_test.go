@@ -161,7 +161,7 @@ func (c *testCluster) placement(heap string, replicas int) []string {
 }
 
 // seedBank creates 8 accounts of 100 and returns their IDs.
-func seedBank(t *testing.T, h *Heap) []uuid.UUID {
+func seedBank(t testing.TB, h *Heap) []uuid.UUID {
 	t.Helper()
 	ids := make([]uuid.UUID, 8)
 	err := update(context.Background(), h, func(tx *Tx) error {

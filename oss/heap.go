@@ -294,11 +294,17 @@ func (h *Heap) run() {
 		case a := <-h.abandonc:
 			h.abandon(a)
 		case m := <-h.recvc:
-			if m.From == h.leader.Load() {
-				h.heardTick = h.ticks
-			}
-			if err := h.replica.Step(m); err != nil {
-				h.log.Debug("raft message not stepped", "err", err)
+			// Step everything that has arrived before handling a Ready:
+			// fewer, larger appends and acknowledgements.
+			h.step(m)
+		more:
+			for range maxBatch {
+				select {
+				case m := <-h.recvc:
+					h.step(m)
+				default:
+					break more
+				}
 			}
 		case rq := <-h.readc:
 			h.readSeq++
@@ -311,6 +317,15 @@ func (h *Heap) run() {
 		for h.replica.HasReady() {
 			h.handleReady()
 		}
+	}
+}
+
+func (h *Heap) step(m raftpb.Message) {
+	if m.From == h.leader.Load() {
+		h.heardTick = h.ticks
+	}
+	if err := h.replica.Step(m); err != nil {
+		h.log.Debug("raft message not stepped", "err", err)
 	}
 }
 

@@ -13,19 +13,24 @@ import (
 // quicCluster is a cluster of nodes on loopback QUIC with membership, as
 // ossd runs them.
 type quicCluster struct {
-	t      *testing.T
+	t      testing.TB
+	tick   time.Duration
 	caCert []byte
 	caKey  []byte
 	nodes  map[string]*Node
 	first  string
 }
 
-func newQUICCluster(t *testing.T, names ...string) *quicCluster {
+func newQUICCluster(t testing.TB, names ...string) *quicCluster {
+	return newQUICClusterTick(t, 20*time.Millisecond, names...)
+}
+
+func newQUICClusterTick(t testing.TB, tick time.Duration, names ...string) *quicCluster {
 	caCert, caKey, err := NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &quicCluster{t: t, caCert: caCert, caKey: caKey, nodes: map[string]*Node{}}
+	c := &quicCluster{t: t, tick: tick, caCert: caCert, caKey: caKey, nodes: map[string]*Node{}}
 	for _, name := range names {
 		c.start(name)
 	}
@@ -43,7 +48,7 @@ func (c *quicCluster) start(name string) *Node {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cfg := &Config{Name: name, Listen: "127.0.0.1:0", Gossip: GossipLoopback, TickInterval: 20 * time.Millisecond,
+	cfg := &Config{Name: name, Listen: "127.0.0.1:0", Gossip: GossipLoopback, TickInterval: c.tick,
 		ReplaceAfter: time.Second, Logger: testLogger().With("test", c.t.Name()),
 		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
 	if c.first != "" {

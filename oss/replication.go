@@ -31,6 +31,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 	if tr == nil {
 		return
 	}
+	var ctx context.Context
 	for i := range msgs {
 		m := &msgs[i]
 		to, ok := h.node.lookup(m.To)
@@ -46,10 +47,14 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			h.log.Error("raft message not encoded", "err", err)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(h.node.ctx, sendTimeout)
-		err = tr.Send(ctx, to, data)
-		cancel()
-		if err != nil {
+		if ctx == nil {
+			// One bound for the whole batch: a timer per message costs
+			// more than the send.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(h.node.ctx, sendTimeout)
+			defer cancel()
+		}
+		if err = tr.Send(ctx, to, data); err != nil {
 			h.replica.ReportUnreachable(m.To)
 			if m.Type == raftpb.MsgSnap {
 				h.replica.ReportSnapshot(m.To, true)

@@ -17,7 +17,7 @@ import (
 type acct struct{ Balance int64 }
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	net   *transporttest.Network
 	nodes map[string]*Node
 	heaps map[string]*Heap
@@ -82,7 +82,7 @@ func transfer(ctx context.Context, h *Heap, from, to uuid.UUID, amount int64) er
 	})
 }
 
-func total(t *testing.T, h *Heap, ids []uuid.UUID) int64 {
+func total(t testing.TB, h *Heap, ids []uuid.UUID) int64 {
 	var sum int64
 	err := h.View(func(tx *Tx) error {
 		for _, id := range ids {
@@ -100,7 +100,7 @@ func total(t *testing.T, h *Heap, ids []uuid.UUID) int64 {
 	return sum
 }
 
-func waitCond(t *testing.T, what string, cond func() bool) {
+func waitCond(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
@@ -433,6 +434,16 @@ func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
 	select {
 	case p.queue <- msg:
 		return nil
+	default:
+	}
+	if p.down.Load() {
+		// Waiting for room makes sense only while the queue drains; a peer
+		// that cannot be reached drains nothing.
+		return fmt.Errorf("%w: %s", ErrUnreachable, to)
+	}
+	select {
+	case p.queue <- msg:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.ctx.Done():
@@ -520,6 +531,7 @@ type peer struct {
 	t     *QUIC
 	name  string
 	queue chan []byte
+	down  atomic.Bool // the last attempt to reach the peer failed
 
 	mu   sync.Mutex // protects conn
 	conn *quic.Conn
@@ -567,8 +579,10 @@ func (p *peer) sendLoop() {
 			if err != nil {
 				p.t.log.Debug("message dropped", "peer", p.name, "err", err)
 				s = nil
+				p.down.Store(true)
 				continue
 			}
+			p.down.Store(false)
 			buf, _ = appendFrame(buf, &frame{Type: frameHello, From: p.t.cfg.Name, Kind: streamMessages})
 		}
 		buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
@@ -585,6 +599,7 @@ func (p *peer) sendLoop() {
 			p.t.log.Debug("messages dropped", "peer", p.name, "err", err)
 			s.CancelWrite(3)
 			s = nil
+			p.down.Store(true)
 		}
 	}
 }

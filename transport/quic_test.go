@@ -417,3 +417,39 @@ func TestSendStream(t *testing.T) {
 		t.Fatal("stream outlived its context")
 	}
 }
+
+// A message to a peer that cannot be reached fails at once once the queue
+// is full, rather than making the sender wait: raft, the sender, retries.
+func TestSendToUnreachablePeerDoesNotWait(t *testing.T) {
+	c := &cluster{ca: newCA(t), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}, recs: map[string]*recorder{}}
+	cert, key, _ := c.ca.Issue("a", pki.RoleServer, time.Now(), time.Hour)
+	a, err := transport.NewQUIC(&transport.QUICConfig{Name: "a", CertPEM: cert, KeyPEM: key, CAPEM: c.ca.CertPEM, Handler: newRecorder(), QueueLen: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	gone := pc.LocalAddr().String()
+	pc.Close()
+	a.SetPeer("gone", gone)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := time.Now()
+		err := a.Send(ctx, "gone", []byte("x"))
+		cancel()
+		if errors.Is(err, transport.ErrUnreachable) {
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("Send to an unreachable peer waited %v", d)
+			}
+			return
+		}
+		if err != nil && !errors.Is(err, transport.ErrUnreachable) {
+			t.Fatalf("Send: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Send to an unreachable peer never failed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
