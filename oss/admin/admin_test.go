@@ -1,0 +1,98 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/admin"
+	"go.uber.org/goleak"
+)
+
+func TestAdminInterface(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx := context.Background()
+	n, err := oss.Start(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	srv := httptest.NewServer(admin.Handler(n))
+	defer srv.Close()
+	c := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"))
+	defer c.Close()
+
+	put, err := c.PutRoot(ctx, "bank", "alice", map[string]any{"balance": 100, "name": "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.Root(ctx, "bank", "alice", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ID != put.ID || o.Version != put.Index {
+		t.Fatalf("root read back as %+v after %+v", o, put)
+	}
+	if v := o.Value.(map[string]any); v["balance"] != float64(100) || v["name"] != "Alice" {
+		t.Fatalf("value %v", o.Value)
+	}
+
+	// A conditional transaction commits at the version read, and conflicts
+	// at an older one.
+	val, _ := json.Marshal(map[string]int{"balance": 90})
+	txn := &admin.Txn{Reads: []admin.Read{{ID: o.ID, Version: o.Version}}, Writes: []admin.Write{{ID: o.ID, Value: val}}}
+	if _, err := c.Commit(ctx, "bank", txn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(ctx, "bank", txn); !errors.Is(err, oss.ErrConflict) {
+		t.Fatalf("a transaction on a stale version: %v", err)
+	}
+	o2, err := c.Object(ctx, "bank", o.ID, false)
+	if err != nil || o2.Value.(map[string]any)["balance"] != float64(90) {
+		t.Fatalf("after the transaction: %+v %v", o2, err)
+	}
+
+	// Bad input: clear errors, nothing written.
+	if _, err := c.Object(ctx, "bank", uuid.New(), false); !errors.Is(err, oss.ErrNotFound) {
+		t.Fatalf("a missing object: %v", err)
+	}
+	if _, err := c.Root(ctx, "nosuch", "x", false); !errors.Is(err, oss.ErrNotFound) {
+		t.Fatalf("a missing heap: %v", err)
+	}
+	resp, err := http.Post(srv.URL+"/v1/heaps/bank/tx", "application/json", strings.NewReader("{not json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("malformed transaction: %s", resp.Status)
+	}
+	if err := c.Do(ctx, "GET", "/v1/heaps/bank/objects/not-a-uuid", nil, nil); err == nil || !strings.Contains(err.Error(), "not-a-uuid") {
+		t.Fatalf("a malformed object ID: %v", err)
+	}
+
+	d, err := c.Digest(ctx, "bank")
+	if err != nil || len(d.Digest) != 64 || d.Index == 0 {
+		t.Fatalf("digest %+v %v", d, err)
+	}
+	hs, err := c.Heaps(ctx)
+	if err != nil || len(hs) != 1 || hs[0].Name != "bank" {
+		t.Fatalf("heaps %v %v", hs, err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || len(st.Heaps) != 2 || st.Heaps[1].Name != "bank" || st.Heaps[1].Leader == "" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	if err := c.DropHeap(ctx, "bank"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DropHeap(ctx, "bank"); !errors.Is(err, oss.ErrNotFound) {
+		t.Fatalf("dropping a dropped heap: %v", err)
+	}
+}
