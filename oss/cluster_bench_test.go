@@ -50,7 +50,7 @@ func (e *echo) HandleMessage(from string, msg []byte) {
 	}
 	e.tr.Send(context.Background(), from, msg)
 }
-func (e *echo) HandleCall(context.Context, string, []byte) ([]byte, error)     { return nil, nil }
+func (e *echo) HandleCall(context.Context, string, []byte) ([]byte, error)    { return nil, nil }
 func (e *echo) HandleStream(context.Context, string, []byte, io.Reader) error { return nil }
 
 // quicRoundTrip measures the median round trip of a 100-byte message on

@@ -158,4 +158,3 @@ func (c *Client) CreateHeap(ctx context.Context, heap string) error {
 func (c *Client) DropHeap(ctx context.Context, heap string) error {
 	return c.Do(ctx, "DELETE", heapPath(heap), nil, nil)
 }
-

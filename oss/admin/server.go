@@ -42,7 +42,6 @@ func Handler(node *oss.Node) http.Handler {
 	return mux
 }
 
-
 func reply(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
