@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -233,13 +234,7 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 	}
 
 	var per []string
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range t.perNode {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(t.perNode)) {
 		per = append(per, fmt.Sprintf("%s %d", name, t.perNode[name]))
 	}
 	fmt.Fprintf(out, "\nsummary\n")

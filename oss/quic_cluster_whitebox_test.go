@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -123,7 +124,7 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	c.start("d")
 	waitCond(t, "d to replace the dead voter", func() bool {
 		g, ok := c.group("bank")
-		return ok && !g.Joint && slices.Equal(g.Voters, slices.Sorted(slices.Values(mapKeys(c.nodes))))
+		return ok && !g.Joint && slices.Equal(g.Voters, slices.Sorted(maps.Keys(c.nodes)))
 	})
 	heaps["d"] = c.nodes["d"].replicaOf("bank")
 	tc.checkBank(ids)
@@ -187,12 +188,4 @@ func TestJoinWithWrongCA(t *testing.T) {
 	if ms := c.nodes["a"].Members(); len(ms) != 1 {
 		t.Fatalf("the cluster took in a node of another CA: %v", ms)
 	}
-}
-
-func mapKeys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -68,13 +69,7 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	fmt.Fprintf(tw, "HEAP\tREPLICAS\tLEADER\tVOTERS\tLEARNERS\tAPPLIED\n")
 	for _, h := range st.Heaps {
 		var applied []string
-		for _, node := range slices.Sorted(func(yield func(string) bool) {
-			for k := range h.ReplicaApplied {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, node := range slices.Sorted(maps.Keys(h.ReplicaApplied)) {
 			applied = append(applied, fmt.Sprintf("%s=%d", node, h.ReplicaApplied[node]))
 		}
 		voters := strings.Join(h.Voters, ",")
