@@ -194,6 +194,13 @@ func (c *testCluster) transfers(ids []uuid.UUID, stop chan struct{}) func() int 
 					return
 				default:
 				}
+				if i%10 == 0 {
+					// The invariant holds in every snapshot, throughout.
+					if sum, err := sumOf(h, ids); err == nil && sum != 800 {
+						c.t.Errorf("%s: a snapshot holds %d, want 800", name, sum)
+						return
+					}
+				}
 				err := transfer(context.Background(), h, ids[i%8], ids[(i+3)%8], int64(i%7))
 				switch {
 				case err == nil:

@@ -3,13 +3,11 @@ package oss
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.uber.org/goleak"
 )
@@ -83,6 +81,15 @@ func transfer(ctx context.Context, h *Heap, from, to uuid.UUID, amount int64) er
 }
 
 func total(t testing.TB, h *Heap, ids []uuid.UUID) int64 {
+	sum, err := sumOf(h, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// sumOf adds up the accounts in one snapshot.
+func sumOf(h *Heap, ids []uuid.UUID) (int64, error) {
 	var sum int64
 	err := h.View(func(tx *Tx) error {
 		for _, id := range ids {
@@ -94,10 +101,7 @@ func total(t testing.TB, h *Heap, ids []uuid.UUID) int64 {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum
+	return sum, err
 }
 
 func waitCond(t testing.TB, what string, cond func() bool) {
@@ -113,18 +117,13 @@ func waitCond(t testing.TB, what string, cond func() bool) {
 
 // converged reports whether every replica has applied the same state.
 func (c *testCluster) converged() bool {
-	var first string
+	var first [32]byte
 	seen := false
 	for _, h := range c.heaps {
-		st := h.state.Load()
-		var b []byte
-		st.Ascend(uuid.Nil, func(o consistency.Object) bool {
-			b = fmt.Appendf(b, "%v=%x@%d;", o.ID, o.Value, o.Version)
-			return true
-		})
+		_, d := h.Digest()
 		if !seen {
-			first, seen = string(b), true
-		} else if string(b) != first {
+			first, seen = d, true
+		} else if d != first {
 			return false
 		}
 	}
