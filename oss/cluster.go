@@ -158,6 +158,10 @@ type heapEntry struct {
 	// Voters are the group's first voters; later configurations live in
 	// the heap's own log.
 	Voters []groupMember `cbor:"3,keyasint"`
+	// Group identifies this incarnation of the heap's raft group: a heap
+	// dropped and created again under the same name is a new group, and
+	// messages of the old one are not delivered to it.
+	Group uint64 `cbor:"4,keyasint"`
 }
 
 // groupMember names a node of a group by name and raft ID.
@@ -208,7 +212,7 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 			e, err = Get[heapEntry](tx, id)
 			return err
 		}
-		e = heapEntry{Name: name, Replicas: n.cfg.Replicas}
+		e = heapEntry{Name: name, Replicas: n.cfg.Replicas, Group: newNodeID()}
 		for _, p := range rendezvous(name, n.dir.live()) {
 			if len(e.Voters) == e.Replicas {
 				break
@@ -238,7 +242,7 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 	if h, ok := n.heaps[e.Name]; ok {
 		return h, nil
 	}
-	o := openMode{replicas: e.Replicas}
+	o := openMode{replicas: e.Replicas, group: e.Group}
 	for _, m := range e.Voters {
 		n.learn(m.ID, m.Name)
 		if m.ID == n.id {

@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
+	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
 
@@ -417,4 +420,84 @@ func TestMinorityPartitionOfFive(t *testing.T) {
 	}
 	c.net.Heal()
 	c.checkBank(ids)
+}
+
+// A snapshot from the leader that does not decode stops that replica with
+// a clear error; the node goes on serving its other heaps.
+func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 17, "a", "b", "c", "d")
+	want := c.placement("bank", 3)
+	var learner string
+	for _, name := range []string{"a", "b", "c", "d"} {
+		c.open(name, "bank")
+		if !slices.Contains(want, name) {
+			learner = name
+		}
+	}
+	ids := seedBank(t, c.heaps[want[0]])
+	g, _ := c.group("bank")
+	lead := c.nodes[g.Leader]
+	lh := lead.replicaOf("bank")
+	h := c.heaps[learner]
+	st := lh.replica.FullStatus()
+	junk := raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: c.nodes[learner].id, Term: st.Term,
+		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
+			Index: st.Commit + 10, Term: st.Term, ConfState: lh.replica.ConfState()}}}
+	b, _ := junk.Marshal()
+	env, _ := codec.Marshal(raftEnvelope{Heap: "bank", Msg: b, Group: lh.group})
+	c.nodes[learner].receive(g.Leader, env)
+	waitCond(t, "the learner's replica to stop", h.isClosed)
+	if err := h.View(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a View on the lost replica: %v", err)
+	}
+	if !strings.Contains(h.lost.Error(), "does not decode") {
+		t.Fatalf("the replica stopped for %v", h.lost)
+	}
+	// The node still serves the catalog and the others the bank.
+	if hs := c.nodes[learner].Heaps(); len(hs) != 1 {
+		t.Fatalf("the learner's catalog: %v", hs)
+	}
+	delete(c.heaps, learner)
+	if err := transfer(context.Background(), c.heaps[want[1]], ids[0], ids[1], 1); err != nil {
+		t.Fatal(err)
+	}
+	c.checkBank(ids)
+}
+
+// A heap dropped and created again under the same name is a new group:
+// it starts empty and messages of the old one do not reach it.
+func TestDropAndRecreate(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 18, "a", "b", "c")
+	for _, name := range []string{"a", "b", "c"} {
+		c.open(name, "bank")
+	}
+	ids := seedBank(t, c.heaps["a"])
+	ctx := context.Background()
+	for round := range 3 {
+		old := c.heaps["b"]
+		if err := c.nodes["a"].DropHeap(ctx, "bank"); err != nil {
+			t.Fatal(err)
+		}
+		waitCond(t, "every replica of the dropped heap to close", func() bool {
+			for _, n := range c.nodes {
+				if h := n.replicaOf("bank"); h != nil && !h.isClosed() {
+					return false
+				}
+			}
+			return true
+		})
+		if err := old.View(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+			t.Fatalf("a handle on a dropped heap: %v", err)
+		}
+		for _, name := range []string{"c", "b", "a"} {
+			c.open(name, "bank")
+		}
+		if n, err := sumOf(c.heaps["a"], ids); err == nil || n != 0 {
+			t.Fatalf("round %d: the recreated heap holds the old accounts (%d, %v)", round, n, err)
+		}
+		ids = seedBank(t, c.heaps["c"])
+		c.checkBank(ids)
+	}
 }

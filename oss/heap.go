@@ -48,6 +48,7 @@ type Heap struct {
 	joinc       chan uint64         // nodes asking to join as learners
 	self        uint64
 	replicas    int           // voters the group keeps
+	group       uint64        // the group's incarnation
 	cataloged   bool          // opened through the catalog, closed when dropped
 	inConf      atomic.Bool   // this node is a member of the group
 	isVoter     atomic.Bool   // this node is a voter of the group
@@ -70,6 +71,7 @@ type Heap struct {
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
 	lastConf     raftpb.ConfState
+	lost         error // why the replica stopped, if it did
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -79,6 +81,7 @@ type openMode struct {
 	bootstrap bool
 	spec      *groupSpec
 	replicas  int
+	group     uint64 // the group's incarnation (heapEntry.Group)
 }
 
 type heapStats struct {
@@ -178,6 +181,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		joinc:    make(chan uint64, 64),
 		joinReqs: make(map[uint64]bool),
 		replicas: max(o.replicas, 1),
+		group:    o.group,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		watchers: make(map[*Watch]struct{}),
@@ -315,9 +319,30 @@ func (h *Heap) run() {
 			h.replica.ReadIndex(rctx[:])
 		}
 		for h.replica.HasReady() {
-			h.handleReady()
+			if !h.handleReady() {
+				h.loseReplica()
+				return
+			}
 		}
 	}
+}
+
+// loseReplica stops a replica that cannot go on (a snapshot from the
+// leader that does not decode): it fails what waits, closes the heap on
+// this node and leaves the node serving its other heaps. A restart, which
+// gives the node a new identity, rebuilds the replica from its peers.
+func (h *Heap) loseReplica() {
+	h.log.Error("replica lost: it cannot apply what its leader sent; restart the node to rebuild it from its peers", "err", h.lost)
+	h.watchMu.Lock()
+	if !h.closed {
+		h.closed = true
+		close(h.stop)
+	}
+	h.watchMu.Unlock()
+	h.shutdown()
+	// The closed replica stays in the node's table, so that the group's
+	// messages do not open an empty one under the same raft ID: raft
+	// assumes a member never loses what it acknowledged.
 }
 
 func (h *Heap) step(m raftpb.Message) {
@@ -409,12 +434,11 @@ func (h *Heap) abandon(a abandon) {
 // handleReady handles one Ready in the order the consistency package
 // requires: persist, send, publish the state, report results, deliver
 // change sets, answer reads.
-func (h *Heap) handleReady() {
+func (h *Heap) handleReady() bool {
 	rd := h.replica.Ready()
 	if rd.Err != nil {
-		// Replication gives this a recovery path (rebuild the replica from
-		// its peers); a single voter never receives a snapshot.
-		panic(fmt.Sprintf("oss: heap %q: %v", h.name, rd.Err))
+		h.lost = rd.Err
+		return false
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := h.storage.ApplySnapshot(rd.Snapshot); err != nil {
@@ -463,6 +487,7 @@ func (h *Heap) handleReady() {
 	h.replica.Advance(rd)
 	h.noteConf()
 	h.compact(rd.State.Index())
+	return true
 }
 
 func (h *Heap) answerReads(applied uint64) {

@@ -16,9 +16,10 @@ type groupSpec struct {
 
 // raftEnvelope carries one raft message of one heap between nodes.
 type raftEnvelope struct {
-	_    struct{} `cbor:",toarray"`
-	Heap string
-	Msg  []byte
+	_     struct{} `cbor:",toarray"`
+	Heap  string
+	Msg   []byte
+	Group uint64 // the group's incarnation
 }
 
 // sendTimeout bounds the wait for room in a peer's send queue; raft
@@ -41,7 +42,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 		}
 		data, err := m.Marshal()
 		if err == nil {
-			data, err = codec.Marshal(raftEnvelope{Heap: h.name, Msg: data})
+			data, err = codec.Marshal(raftEnvelope{Heap: h.name, Msg: data, Group: h.group})
 		}
 		if err != nil {
 			h.log.Error("raft message not encoded", "err", err)
@@ -92,15 +93,15 @@ func (n *Node) receive(from string, data []byte) {
 	}
 	h := n.replicaOf(env.Heap)
 	if h == nil && n.catalog != nil && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
-		if e, ok := n.catalogEntry(env.Heap); ok {
+		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group {
 			var err error
 			if h, err = n.openReplica(e); err != nil {
 				n.log.Debug("replica not opened", "heap", env.Heap, "err", err)
 			}
 		}
 	}
-	if h == nil {
-		return // not a replica of this heap (yet)
+	if h == nil || h.group != env.Group {
+		return // not a replica of this heap (yet), or of an earlier incarnation
 	}
 	select {
 	case h.recvc <- m:
