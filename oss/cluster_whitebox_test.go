@@ -440,10 +440,10 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 	lead := c.nodes[g.Leader]
 	lh := lead.replicaOf("bank")
 	h := c.heaps[learner]
-	st := lh.replica.FullStatus()
+	st := lh.Group()
 	junk := raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: c.nodes[learner].id, Term: st.Term,
 		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
-			Index: st.Commit + 10, Term: st.Term, ConfState: lh.replica.ConfState()}}}
+			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
 	b, _ := junk.Marshal()
 	env, _ := codec.Marshal(raftEnvelope{Heap: "bank", Msg: b, Group: lh.group})
 	c.nodes[learner].receive(g.Leader, env)

@@ -55,6 +55,7 @@ type Heap struct {
 	confVersion atomic.Uint64 // counts configuration changes seen
 	conf        atomic.Pointer[raftpb.ConfState]
 	snapshots   atomic.Uint64 // snapshots from a leader applied
+	term        atomic.Uint64 // the replica's raft term
 
 	// Owned by the loop goroutine.
 	replica      *consistency.Replica
@@ -447,6 +448,7 @@ func (h *Heap) handleReady() bool {
 		h.snapshots.Add(1)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
+		h.term.Store(rd.HardState.Term)
 		if err := h.storage.SetHardState(rd.HardState); err != nil {
 			panic(fmt.Sprintf("oss: heap %q: set hard state: %v", h.name, err))
 		}

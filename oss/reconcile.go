@@ -215,6 +215,8 @@ type GroupStatus struct {
 	Joint bool
 	// Applied is the index of the last log entry applied locally.
 	Applied uint64
+	// Term is the replica's raft term.
+	Term uint64
 }
 
 // Group returns the heap's raft group as the local replica sees it.
@@ -241,5 +243,6 @@ func (h *Heap) Group() GroupStatus {
 		g.Joint = len(cs.VotersOutgoing) > 0
 	}
 	g.Applied = h.state.Load().Index()
+	g.Term = h.term.Load()
 	return g
 }
