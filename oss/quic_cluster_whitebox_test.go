@@ -54,7 +54,10 @@ func (c *quicCluster) start(name string) *Node {
 		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
 	if c.first != "" {
 		// A stale address first: any member that answers will do.
-		cfg.Join = []string{"127.0.0.1:9", c.nodes[c.first].Addr()}
+		cfg.Join = []string{"127.0.0.1:9"}
+		for _, n := range c.nodes {
+			cfg.Join = append(cfg.Join, n.Addr())
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
