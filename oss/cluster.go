@@ -213,10 +213,8 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 			return err
 		}
 		e = heapEntry{Name: name, Replicas: n.cfg.Replicas, Group: newNodeID()}
-		for _, p := range rendezvous(name, n.dir.live()) {
-			if len(e.Voters) == e.Replicas {
-				break
-			}
+		ranked := rendezvous(name, n.dir.live())
+		for _, p := range ranked[:oddVoters(e.Replicas, len(ranked))] {
 			e.Voters = append(e.Voters, groupMember{Name: p.Name, ID: p.ID})
 		}
 		if len(e.Voters) == 0 {

@@ -157,7 +157,7 @@ func (c *testCluster) placement(heap string, replicas int) []string {
 		peers = append(peers, peerInfo{Name: name, ID: n.id, Role: RoleServer})
 	}
 	var out []string
-	for _, p := range rendezvous(heap, peers)[:min(replicas, len(peers))] {
+	for _, p := range rendezvous(heap, peers)[:oddVoters(replicas, len(peers))] {
 		out = append(out, p.Name)
 	}
 	return out
@@ -257,8 +257,13 @@ func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
 	if len(g.Learners) != 1 {
 		t.Fatalf("the node that is not a voter should be a learner: %+v", g)
 	}
-	// The catalog keeps up to five voters: here all four servers.
-	waitCond(t, "the catalog on every server", func() bool { return c.settled(catalogName, "a", "b", "c", "d") })
+	// The catalog keeps up to five voters, an odd number: here three of
+	// the four servers.
+	cat := c.placement(catalogName, catalogReplicas)
+	if len(cat) != 3 {
+		t.Fatalf("the catalog's placement over 4 servers: %v", cat)
+	}
+	waitCond(t, "the catalog's voters", func() bool { return c.settled(catalogName, cat...) })
 }
 
 func TestVoterReplacedAfterFailure(t *testing.T) {
@@ -500,4 +505,35 @@ func TestDropAndRecreate(t *testing.T) {
 		ids = seedBank(t, c.heaps["c"])
 		c.checkBank(ids)
 	}
+}
+
+// A node that leaves when no server can take its place: the group shrinks
+// to an odd number of voters, the other keeping its replica as a learner,
+// and goes on committing.
+func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 19, "a", "b", "c")
+	for _, name := range []string{"a", "b", "c"} {
+		c.open(name, "bank")
+	}
+	waitCond(t, "three voters", func() bool { return c.settled("bank", "a", "b", "c") })
+	ids := seedBank(t, c.heaps["a"])
+	g, _ := c.group("bank")
+	c.leave(g.Leader)
+	waitCond(t, "one voter and a learner", func() bool {
+		g, ok := c.group("bank")
+		return ok && !g.Joint && len(g.Voters) == 1 && len(g.Learners) == 1
+	})
+	for name, h := range c.heaps {
+		if err := transfer(context.Background(), h, ids[0], ids[1], 1); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	c.checkBank(ids)
+	// A new server brings the group back to three.
+	c.add("d", true, nil)
+	waitCond(t, "three voters again", func() bool {
+		g, ok := c.group("bank")
+		return ok && !g.Joint && len(g.Voters) == 3
+	})
 }

@@ -92,55 +92,79 @@ func (h *Heap) reconcile() {
 		peers = append(peers, p)
 	}
 	ranked := rendezvous(h.name, peers)
-	desired := ranked[:min(h.replicas, len(ranked))]
-	var victim, target uint64
+	want := oddVoters(h.replicas, len(ranked))
+	desired := ranked[:want]
+	isDesired := func(id uint64) bool { return slices.ContainsFunc(desired, func(p peerInfo) bool { return p.ID == id }) }
+	var victim uint64
 	for _, v := range cs.Voters {
 		if down(v) {
 			victim = v
 			break
 		}
 	}
+	var targets []uint64 // desired servers that are not voters, best first
 	for _, p := range desired {
 		if !isVoter(p.ID) {
-			target = p.ID
-			break
+			targets = append(targets, p.ID)
 		}
 	}
 	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := live[v]; return !ok })
-	if victim == 0 && target != 0 && len(cs.Voters) >= h.replicas {
-		// Rebalance, only while every voter is alive: swap out the
-		// lowest-placed voter.
-		if !allAlive {
-			target = 0
+	var promote []uint64
+	switch {
+	case victim != 0 && len(targets) > 0:
+		promote = targets[:1] // replace a down voter
+	case victim == 0 && len(cs.Voters) < want && len(targets) > 0:
+		// Grow, to an odd number of voters at once: a group of two
+		// loses its quorum with either voter.
+		promote = targets[:min(len(targets), want-len(cs.Voters))]
+		if (len(cs.Voters)+len(promote))%2 == 0 {
+			promote = promote[:len(promote)-1]
 		}
-		for i := len(ranked) - 1; i >= 0 && target != 0; i-- {
-			if id := ranked[i].ID; isVoter(id) && !slices.ContainsFunc(desired, func(p peerInfo) bool { return p.ID == id }) {
+	case victim == 0 && len(targets) > 0 && len(cs.Voters) >= want && allAlive:
+		// Rebalance, only while every voter is alive: swap the
+		// lowest-placed voter out.
+		for i := len(ranked) - 1; i >= 0; i-- {
+			if id := ranked[i].ID; isVoter(id) && !isDesired(id) {
 				victim = id
 				break
 			}
 		}
-		if victim == 0 {
-			target = 0
+		if victim != 0 {
+			promote = targets[:1]
 		}
-	}
-	if target == 0 && victim != 0 {
-		// Nowhere to hand over to: a leaving voter may go if the rest
-		// are alive; a dead one stays until a server can replace it.
+	case victim != 0:
+		// Nowhere to hand over to: a leaving voter may go if the rest are
+		// alive (with another, if that would leave an even number); a
+		// dead one stays until a server can replace it.
 		if p, ok := live[victim]; ok && p.Leaving && len(cs.Voters) > 1 && allAlive {
-			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
+			changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: victim}}
+			if (len(cs.Voters)-1)%2 == 0 {
+				for i := len(ranked) - 1; i >= 0; i-- {
+					if id := ranked[i].ID; isVoter(id) && id != victim && id != h.self {
+						changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
+						break
+					}
+				}
+			}
+			h.changeConf(changes...)
 			return
 		}
 		victim = 0
 	}
-	if target != 0 && (victim != 0 || len(cs.Voters) < h.replicas) {
-		if !isLearner(target) {
-			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: target})
+	if len(promote) > 0 {
+		for _, id := range promote {
+			if !isLearner(id) {
+				h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
+				return
+			}
+		}
+		if slices.ContainsFunc(promote, func(id uint64) bool { return !caughtUp(id) }) {
 			return
 		}
-		if !caughtUp(target) {
-			return
+		var changes []raftpb.ConfChangeSingle
+		for _, id := range promote {
+			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddNode, NodeID: id})
 		}
-		changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeAddNode, NodeID: target}}
 		switch {
 		case victim == 0:
 		case down(victim):
@@ -245,4 +269,16 @@ func (h *Heap) Group() GroupStatus {
 	g.Applied = h.state.Load().Index()
 	g.Term = h.term.Load()
 	return g
+}
+
+// oddVoters is the number of voters a group aims for: its replication
+// factor, at most the live servers, rounded down to an odd number, since an
+// even number tolerates no more failures than one fewer and needs more
+// voters alive.
+func oddVoters(replicas, servers int) int {
+	n := min(replicas, servers)
+	if n > 0 && n%2 == 0 {
+		n--
+	}
+	return max(n, 0)
 }
