@@ -417,6 +417,11 @@ func TestMinorityPartitionOfFive(t *testing.T) {
 		if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%s in the minority: %v", name, err)
 		}
+		// A linearizable read cannot be served there either: no leader.
+		err = c.heaps[name].View(func(*Tx) error { return nil }, Fresh(context.Background()))
+		if !errors.Is(err, ErrNoQuorum) {
+			t.Fatalf("a fresh view in the minority: %v", err)
+		}
 	}
 	for _, name := range majority {
 		if err := transfer(context.Background(), c.heaps[name], ids[1], ids[2], 3); err != nil {
@@ -536,4 +541,25 @@ func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
 		g, ok := c.group("bank")
 		return ok && !g.Joint && len(g.Voters) == 3
 	})
+}
+
+// A client node keeps a full replica of the heaps it opens, as a learner,
+// and is never placed as a voter.
+func TestClientNodeIsALearner(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 20, "a", "b", "c")
+	c.add("app", true, func(cfg *Config) { cfg.Role = RoleClient })
+	h := c.open("app", "bank")
+	ids := seedBank(t, h)
+	for _, name := range []string{"a", "b", "c"} {
+		c.open(name, "bank")
+	}
+	c.checkBank(ids)
+	g, _ := c.group("bank")
+	if slices.Contains(g.Voters, "app") || !slices.Contains(g.Learners, "app") || len(g.Voters) != 3 {
+		t.Fatalf("a client node in the group: %+v", g)
+	}
+	if g, _ := c.group(catalogName); slices.Contains(g.Voters, "app") {
+		t.Fatalf("a client node votes in the catalog: %+v", g)
+	}
 }

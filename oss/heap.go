@@ -158,6 +158,17 @@ type readRequest struct {
 	id    uint64
 	index uint64
 	done  chan error // buffered
+	tick  uint64     // loop tick it was last asked at (owned by the loop)
+}
+
+// askReadIndex asks raft for the read index of a request. Raft drops the
+// question when no leader is known, and a leader change can lose it, so
+// checkLeader asks again for requests unanswered for resendTicks.
+func (h *Heap) askReadIndex(rq *readRequest) {
+	rq.tick = h.ticks
+	var rctx [8]byte
+	binary.BigEndian.PutUint64(rctx[:], rq.id)
+	h.replica.ReadIndex(rctx[:])
 }
 
 const maxBatch = 4096
@@ -315,9 +326,7 @@ func (h *Heap) run() {
 			h.readSeq++
 			rq.id = h.readSeq
 			h.reads[rq.id] = rq
-			var rctx [8]byte
-			binary.BigEndian.PutUint64(rctx[:], rq.id)
-			h.replica.ReadIndex(rctx[:])
+			h.askReadIndex(rq)
 		}
 		for h.replica.HasReady() {
 			if !h.handleReady() {
@@ -403,6 +412,11 @@ func (h *Heap) resend() {
 // worth), and past noLeaderTicks fails what waits: ErrNoQuorum for
 // proposals raft never took, an unknown outcome for the rest.
 func (h *Heap) checkLeader() {
+	for _, rq := range h.reads {
+		if h.ticks-rq.tick >= resendTicks/2 {
+			h.askReadIndex(rq)
+		}
+	}
 	lead := h.leader.Load()
 	if lead == h.self || (lead != 0 && h.ticks-h.heardTick < 2*electionTicks) {
 		h.leaderless = 0
@@ -411,6 +425,10 @@ func (h *Heap) checkLeader() {
 	h.leaderless++
 	if h.leaderless < noLeaderTicks {
 		return
+	}
+	for id, rq := range h.reads {
+		delete(h.reads, id)
+		rq.done <- fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
 	}
 	for id, p := range h.pending {
 		delete(h.pending, id)

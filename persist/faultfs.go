@@ -1,0 +1,131 @@
+package persist
+
+import "sync"
+
+// Op names an FS or File operation for FaultFS.
+type Op string
+
+// The operations FaultFS can fail.
+const (
+	OpCreate   Op = "create"
+	OpOpen     Op = "open"
+	OpWrite    Op = "write"
+	OpSync     Op = "sync"
+	OpTruncate Op = "truncate"
+	OpRename   Op = "rename"
+	OpRemove   Op = "remove"
+	OpSyncDir  Op = "syncdir"
+)
+
+// FaultFS wraps an FS and fails the operations its rule picks: EIO on a
+// sync, ENOSPC on a write, after the nth, on one file. A failed write
+// writes nothing.
+type FaultFS struct {
+	FS FS
+
+	mu   sync.Mutex
+	rule func(op Op, name string) error
+}
+
+// SetRule makes every later operation ask rule first; a non-nil error
+// fails the operation. A nil rule fails nothing.
+func (f *FaultFS) SetRule(rule func(op Op, name string) error) {
+	f.mu.Lock()
+	f.rule = rule
+	f.mu.Unlock()
+}
+
+func (f *FaultFS) fail(op Op, name string) error {
+	f.mu.Lock()
+	rule := f.rule
+	f.mu.Unlock()
+	if rule == nil {
+		return nil
+	}
+	return rule(op, name)
+}
+
+func (f *FaultFS) MkdirAll(dir string) error { return f.FS.MkdirAll(dir) }
+
+func (f *FaultFS) Create(name string) (File, error) {
+	if err := f.fail(OpCreate, name); err != nil {
+		return nil, err
+	}
+	fl, err := f.FS.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: fl, fs: f, name: name}, nil
+}
+
+func (f *FaultFS) OpenAppend(name string) (File, error) {
+	if err := f.fail(OpOpen, name); err != nil {
+		return nil, err
+	}
+	fl, err := f.FS.OpenAppend(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: fl, fs: f, name: name}, nil
+}
+
+func (f *FaultFS) Open(name string) (File, error) {
+	if err := f.fail(OpOpen, name); err != nil {
+		return nil, err
+	}
+	fl, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: fl, fs: f, name: name}, nil
+}
+
+func (f *FaultFS) Remove(name string) error {
+	if err := f.fail(OpRemove, name); err != nil {
+		return err
+	}
+	return f.FS.Remove(name)
+}
+
+func (f *FaultFS) Rename(from, to string) error {
+	if err := f.fail(OpRename, from); err != nil {
+		return err
+	}
+	return f.FS.Rename(from, to)
+}
+
+func (f *FaultFS) ReadDir(dir string) ([]string, error) { return f.FS.ReadDir(dir) }
+
+func (f *FaultFS) SyncDir(dir string) error {
+	if err := f.fail(OpSyncDir, dir); err != nil {
+		return err
+	}
+	return f.FS.SyncDir(dir)
+}
+
+type faultFile struct {
+	File
+	fs   *FaultFS
+	name string
+}
+
+func (f *faultFile) Write(p []byte) (int, error) {
+	if err := f.fs.fail(OpWrite, f.name); err != nil {
+		return 0, err
+	}
+	return f.File.Write(p)
+}
+
+func (f *faultFile) Sync() error {
+	if err := f.fs.fail(OpSync, f.name); err != nil {
+		return err
+	}
+	return f.File.Sync()
+}
+
+func (f *faultFile) Truncate(size int64) error {
+	if err := f.fs.fail(OpTruncate, f.name); err != nil {
+		return err
+	}
+	return f.File.Truncate(size)
+}

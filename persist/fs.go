@@ -1,0 +1,123 @@
+// Package persist is the on-disk side of OSS: a write-ahead log and the
+// files it lives in, behind an FS interface with three implementations:
+// the operating system's, an in-memory one that can simulate a crash (what
+// was not synced is lost, the last write may be torn), and one that injects
+// I/O errors on chosen operations.
+//
+// persist knows nothing of raft or heaps: it stores opaque records.
+package persist
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+)
+
+// FS is the file system persist works through. Paths use the OS's
+// separator. What a call returns is durable only as documented: file data
+// after File.Sync, a created, renamed or removed name after SyncDir of its
+// directory.
+type FS interface {
+	// MkdirAll creates a directory and its parents.
+	MkdirAll(dir string) error
+	// Create creates or truncates a file for writing and reading.
+	Create(name string) (File, error)
+	// OpenAppend opens an existing file to append to it.
+	OpenAppend(name string) (File, error)
+	// Open opens an existing file for reading.
+	Open(name string) (File, error)
+	// Remove removes a file.
+	Remove(name string) error
+	// Rename renames a file, replacing the target.
+	Rename(from, to string) error
+	// ReadDir lists the names in a directory, sorted.
+	ReadDir(dir string) ([]string, error)
+	// SyncDir makes the directory's entries durable.
+	SyncDir(dir string) error
+}
+
+// File is an open file.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Writer
+	// Sync makes what was written durable.
+	Sync() error
+	// Truncate cuts the file to size bytes.
+	Truncate(size int64) error
+	// Size returns the file's size.
+	Size() (int64, error)
+	Close() error
+}
+
+// OS is the operating system's file system.
+type OS struct{}
+
+func (OS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o700) }
+
+func (OS) Create(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (OS) OpenAppend(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (OS) Open(name string) (File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (OS) Remove(name string) error     { return os.Remove(name) }
+func (OS) Rename(from, to string) error { return os.Rename(from, to) }
+func (OS) ReadDir(dir string) ([]string, error) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(es))
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (OS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+type osFile struct{ *os.File }
+
+func (f osFile) Size() (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// join is filepath.Join, named for the package's use.
+func join(elem ...string) string { return filepath.Join(elem...) }
