@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.etcd.io/raft/v3/raftpb"
@@ -455,7 +454,8 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
 			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
 	b, _ := junk.Marshal()
-	env, _ := codec.Marshal(raftEnvelope{Heap: "bank", Msg: b, Group: lh.group})
+	e := raftEnvelope{Heap: "bank", Msg: b, Group: lh.group}
+	env := e.appendTo(nil)
 	c.nodes[learner].receive(g.Leader, env)
 	waitCond(t, "the learner's replica to stop", h.isClosed)
 	if err := h.View(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {

@@ -2,10 +2,11 @@ package oss
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/objectsharing/oss/internal/codec"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -14,12 +15,40 @@ type groupSpec struct {
 	voters, learners []groupMember
 }
 
-// raftEnvelope carries one raft message of one heap between nodes.
+// raftEnvelope carries one raft message of one heap between nodes. On the
+// wire it is binary, the hottest message there is:
+//
+//	version byte (1) | uvarint len(heap) | heap | group uint64 (big endian) | raftpb message
 type raftEnvelope struct {
-	_     struct{} `cbor:",toarray"`
 	Heap  string
 	Msg   []byte
 	Group uint64 // the group's incarnation
+}
+
+const envelopeVersion = 1
+
+func (e *raftEnvelope) appendTo(dst []byte) []byte {
+	dst = append(dst, envelopeVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Heap)))
+	dst = append(dst, e.Heap...)
+	dst = binary.BigEndian.AppendUint64(dst, e.Group)
+	return append(dst, e.Msg...)
+}
+
+func (e *raftEnvelope) decode(b []byte) error {
+	if len(b) == 0 || b[0] != envelopeVersion {
+		return errors.New("unknown envelope version")
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > 255 || uint64(len(b)-k) < n+8 {
+		return errors.New("short or oversized envelope")
+	}
+	b = b[k:]
+	e.Heap = string(b[:n])
+	e.Group = binary.BigEndian.Uint64(b[n : n+8])
+	e.Msg = b[n+8:]
+	return nil
 }
 
 // sendTimeout bounds the wait for room in a peer's send queue; raft
@@ -40,14 +69,14 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			h.replica.ReportUnreachable(m.To)
 			continue
 		}
-		data, err := m.Marshal()
-		if err == nil {
-			data, err = codec.Marshal(raftEnvelope{Heap: h.name, Msg: data, Group: h.group})
-		}
+		env := raftEnvelope{Heap: h.name, Group: h.group}
+		data := env.appendTo(make([]byte, 0, 16+len(h.name)+m.Size()))
+		n, err := m.MarshalTo(data[len(data):cap(data)])
 		if err != nil {
 			h.log.Error("raft message not encoded", "err", err)
 			continue
 		}
+		data = data[:len(data)+n]
 		if ctx == nil {
 			// One bound for the whole batch: a timer per message costs
 			// more than the send.
@@ -75,7 +104,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 // replica of opens one: the leader added this node to the group.
 func (n *Node) receive(from string, data []byte) {
 	var env raftEnvelope
-	if err := codec.Unmarshal(data, &env); err != nil {
+	if err := env.decode(data); err != nil {
 		n.log.Warn("malformed raft envelope dropped", "peer", from, "err", err)
 		return
 	}
