@@ -20,6 +20,9 @@ type Config struct {
 	// Applied is the index the object state was restored at. Zero for a
 	// new replica.
 	Applied uint64
+	// State, if not nil, is the object state at Applied, as SnapshotData
+	// encoded it: a replica restarting from a checkpoint.
+	State []byte
 	// ElectionTick is the number of Ticks without a leader before a
 	// follower campaigns. If zero, 10.
 	ElectionTick int
@@ -91,6 +94,11 @@ func NewReplica(cfg *Config) (*Replica, error) {
 	}
 	m := newMachine(cfg.DedupWindow)
 	m.index = cfg.Applied
+	if cfg.State != nil {
+		if err := m.restore(cfg.State, cfg.Applied); err != nil {
+			return nil, err
+		}
+	}
 	m.publish()
 	_, cs, err := cfg.Storage.InitialState()
 	if err != nil {

@@ -260,27 +260,35 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 // the heaps this node is a first voter of and closes those dropped.
 func (n *Node) syncCatalog() {
 	entries := n.catalogEntries()
-	names := make(map[string]bool, len(entries))
+	groups := make(map[string]uint64, len(entries))
 	for _, e := range entries {
-		names[e.Name] = true
+		groups[e.Name] = e.Group
+	}
+	if n.catalog.state.Load().Index() >= n.catalogCommit {
+		// Close the replicas of heaps dropped, or dropped and created
+		// again; not before the catalog has caught up with the replicas
+		// recovered with it.
+		n.mu.Lock()
+		var dropped []*Heap
+		for name, h := range n.heaps {
+			if g, ok := groups[name]; h.cataloged && (!ok || g != h.group) {
+				dropped = append(dropped, h)
+				delete(n.heaps, name)
+			}
+		}
+		n.mu.Unlock()
+		for _, h := range dropped {
+			n.log.Info("heap dropped", "heap", h.name)
+			h.close()
+			n.noteDropped(h)
+		}
+	}
+	for _, e := range entries {
 		if slices.ContainsFunc(e.Voters, func(m groupMember) bool { return m.ID == n.id }) {
 			if _, err := n.openReplica(e); err != nil && !errors.Is(err, ErrClosed) {
 				n.log.Error("replica not opened", "heap", e.Name, "err", err)
 			}
 		}
-	}
-	n.mu.Lock()
-	var dropped []*Heap
-	for name, h := range n.heaps {
-		if h.cataloged && !names[name] {
-			dropped = append(dropped, h)
-			delete(n.heaps, name)
-		}
-	}
-	n.mu.Unlock()
-	for _, h := range dropped {
-		n.log.Info("heap dropped", "heap", h.name)
-		h.close()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.etcd.io/raft/v3/raftpb"
@@ -49,7 +50,7 @@ func testLogger() *slog.Logger {
 // bootstraps a cluster, the others join it.
 func startTestNodes(t *testing.T, seed uint64, names ...string) *testCluster {
 	c := &testCluster{t: t, net: transporttest.NewNetwork(seed), nodes: map[string]*Node{}, heaps: map[string]*Heap{},
-		eps: map[string]*transporttest.Endpoint{}, dir: &testDir{nodes: map[string]*Node{}}}
+		eps: map[string]*transporttest.Endpoint{}, dir: &testDir{nodes: map[string]*Node{}}, fss: map[string]persist.FS{}}
 	c.net.Start()
 	for i, name := range names {
 		c.add(name, i > 0, nil)
@@ -80,6 +81,7 @@ func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 		},
 		dir:  c.dir,
 		join: join,
+		fs:   c.fss[name],
 	})
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)

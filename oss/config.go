@@ -31,10 +31,15 @@ type Config struct {
 	// Logger receives the node's logs. If nil, slog.Default().
 	Logger *slog.Logger
 
-	// DataDir is the node's directory. A process holds a lock on it while
-	// the node runs, so a second one cannot use it. If empty, the node
-	// keeps nothing on disk.
+	// DataDir is the node's directory: its identity and its write-ahead
+	// log. A process holds a lock on it while the node runs, so a second
+	// one cannot use it. A node restarted on it recovers its replicas and
+	// rejoins their groups as the member it was. If empty, the node keeps
+	// nothing on disk.
 	DataDir string
+	// Durability says when a commit is on disk; see Durability. The
+	// default is DurabilitySync with a DataDir, memory without.
+	Durability Durability
 
 	// Listen is the UDP address (host:port) of the node's QUIC endpoint,
 	// which carries all node-to-node traffic, gossip included. If empty,
@@ -110,6 +115,12 @@ func populate(cfg *Config) *Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Durability == DurabilityDefault {
+		c.Durability = DurabilitySync
+		if c.DataDir == "" {
+			c.Durability = DurabilityMemory
+		}
+	}
 	if c.Replicas == 0 {
 		c.Replicas = 3
 	}
@@ -138,6 +149,12 @@ func (c *Config) validate() error {
 	}
 	if c.Replicas < 0 || c.Replicas > 9 {
 		errs = append(errs, fmt.Errorf("Replicas %d is not between 1 and 9", c.Replicas))
+	}
+	if c.Durability > DurabilityMemory {
+		errs = append(errs, fmt.Errorf("Durability %d is unknown", c.Durability))
+	}
+	if c.DataDir == "" && (c.Durability == DurabilitySync || c.Durability == DurabilityBatch) {
+		errs = append(errs, fmt.Errorf("Durability %v needs a DataDir", c.Durability))
 	}
 	if c.ReplaceAfter < 0 {
 		errs = append(errs, fmt.Errorf("ReplaceAfter %v is negative", c.ReplaceAfter))

@@ -55,6 +55,8 @@ type Heap struct {
 	confVersion atomic.Uint64 // counts configuration changes seen
 	conf        atomic.Pointer[raftpb.ConfState]
 	snapshots   atomic.Uint64 // snapshots from a leader applied
+	firstSeq    atomic.Uint64 // the first log record of this replica still needed
+	ckptSeq     atomic.Uint64 // the log record of its last checkpoint
 	term        atomic.Uint64 // the replica's raft term
 
 	// Owned by the loop goroutine.
@@ -72,7 +74,10 @@ type Heap struct {
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
 	lastConf     raftpb.ConfState
-	lost         error // why the replica stopped, if it did
+	lost         error              // why the replica stopped, if it did
+	stuck        *consistency.Ready // a Ready the log refused, retried every tick
+	diskErr      error              // why it was refused
+	lastCkpt     uint64             // applied index of the last checkpoint
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -82,7 +87,8 @@ type openMode struct {
 	bootstrap bool
 	spec      *groupSpec
 	replicas  int
-	group     uint64 // the group's incarnation (heapEntry.Group)
+	group     uint64          // the group's incarnation (heapEntry.Group)
+	recovered *recoveredGroup // the replica's state from the write-ahead log
 }
 
 type heapStats struct {
@@ -203,7 +209,19 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		self:     n.id,
 	}
 	var applied uint64
-	if spec := o.spec; spec != nil {
+	var state []byte
+	if g := o.recovered; g != nil {
+		st, err := g.storage()
+		if err != nil {
+			return nil, fmt.Errorf("oss: heap %q: recover: %w", name, err)
+		}
+		h.storage = st
+		applied, state = g.snap.Metadata.Index, g.snap.Data
+		h.firstSeq.Store(g.firstSeq)
+		h.ckptSeq.Store(g.ckptSeq)
+		h.lastCkpt = applied
+		h.lastCompact = applied
+	} else if spec := o.spec; spec != nil {
 		// Every first voter starts from the same configuration, as if
 		// restored from a snapshot at index 1.
 		cs, err := spec.confState()
@@ -214,6 +232,9 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 			return nil, fmt.Errorf("oss: heap %q: node %q is not in the group", name, n.cfg.Name)
 		}
 		snap := raftpb.Snapshot{Data: consistency.EmptySnapshotData(1), Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}
+		if err := h.persist(raft.Ready{Snapshot: snap}); err != nil {
+			return nil, fmt.Errorf("oss: heap %q: %w", name, err)
+		}
 		if err := h.storage.ApplySnapshot(snap); err != nil {
 			return nil, err
 		}
@@ -223,6 +244,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		ID:      h.self,
 		Storage: h.storage,
 		Applied: applied,
+		State:   state,
 		Logger:  raftLogger{h.log},
 	})
 	if err != nil {
@@ -235,6 +257,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		if err := h.becomeSoleVoter(); err != nil {
 			return nil, err
 		}
+	case o.recovered != nil:
 	case o.spec != nil && o.spec.voters[0].ID == h.self:
 		// The first-placed voter stands at once rather than after an
 		// election timeout; a sole voter is leader when this returns.
@@ -286,6 +309,9 @@ func (h *Heap) run() {
 		case <-ticker.C:
 			h.replica.Tick()
 			h.ticks++
+			if h.stuck != nil {
+				h.retryStuck()
+			}
 			h.checkLeader()
 			h.resend()
 			if h.ticks%reconcileTicks == 0 {
@@ -328,7 +354,7 @@ func (h *Heap) run() {
 			h.reads[rq.id] = rq
 			h.askReadIndex(rq)
 		}
-		for h.replica.HasReady() {
+		for h.stuck == nil && h.replica.HasReady() {
 			if !h.handleReady() {
 				h.loseReplica()
 				return
@@ -365,6 +391,12 @@ func (h *Heap) step(m raftpb.Message) {
 }
 
 func (h *Heap) propose(batch []*proposal) {
+	if h.stuck != nil {
+		for _, p := range batch {
+			p.done <- proposalResult{err: h.diskErr}
+		}
+		return
+	}
 	if h.leaderless >= noLeaderTicks {
 		// Nothing of the batch entered the log: a definite failure.
 		for _, p := range batch {
@@ -459,6 +491,43 @@ func (h *Heap) handleReady() bool {
 		h.lost = rd.Err
 		return false
 	}
+	if err := h.persist(rd.Ready); err != nil {
+		h.diskStuck(&rd, err)
+		return true
+	}
+	h.finishReady(rd)
+	return true
+}
+
+// diskStuck holds a Ready the log could not take: nothing of it is sent or
+// applied until the log takes it, which the loop retries every tick.
+// Commits waiting fail, their outcome unknown (their entries may yet be
+// written); new ones fail at once; reads of the local state go on.
+func (h *Heap) diskStuck(rd *consistency.Ready, err error) {
+	if h.stuck == nil {
+		h.log.Error("cannot write the log; commits fail until it can", "err", err)
+	}
+	h.stuck, h.diskErr = rd, fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+	for id, p := range h.pending {
+		delete(h.pending, id)
+		p.done <- proposalResult{err: &UnknownOutcomeError{Err: h.diskErr}}
+	}
+}
+
+// retryStuck tries again to write a held Ready.
+func (h *Heap) retryStuck() {
+	rd := h.stuck
+	if err := h.persist(rd.Ready); err != nil {
+		h.diskErr = fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+		return
+	}
+	h.log.Info("the log can be written again")
+	h.stuck, h.diskErr = nil, nil
+	h.finishReady(*rd)
+}
+
+// finishReady handles a Ready whose state is durable.
+func (h *Heap) finishReady(rd consistency.Ready) {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := h.storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))
@@ -507,7 +576,6 @@ func (h *Heap) handleReady() bool {
 	h.replica.Advance(rd)
 	h.noteConf()
 	h.compact(rd.State.Index())
-	return true
 }
 
 func (h *Heap) answerReads(applied uint64) {
@@ -526,6 +594,14 @@ func (h *Heap) answerReads(applied uint64) {
 
 // compact drops applied log entries from memory, keeping a tail.
 func (h *Heap) compact(applied uint64) {
+	if h.node.walOf() != nil && applied >= h.lastCkpt+compactEvery {
+		// Entries may leave memory only once a checkpoint covers them.
+		if err := h.checkpoint(); err != nil {
+			h.log.Error("checkpoint", "err", err)
+			return
+		}
+		h.lastCkpt = applied
+	}
 	if applied < h.lastCompact+compactEvery+keepEntries {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -30,6 +31,11 @@ type Node struct {
 	id      uint64
 	leaving atomic.Bool // handing replicas over before it leaves
 	lock    *os.File    // the data directory's lock; nil without one
+	disk    *disk       // nil in memory mode
+	// catalogCommit is the catalog's commit index recovered from the log:
+	// until the catalog replica has applied it, its view of the heap
+	// directory is older than the replicas recovered with it.
+	catalogCommit uint64
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
@@ -53,6 +59,7 @@ type netHooks struct {
 	transport func(transport.Handler) transport.Transport
 	dir       directory
 	join      bool
+	fs        persist.FS // the data directory's file system; nil: the OS's
 }
 
 // Start validates cfg, fills in its defaults and starts a node. A nil cfg
@@ -84,12 +91,29 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	n.dir = selfDirectory{n}
 	n.learn(n.id, c.Name)
 	if c.DataDir != "" {
-		lock, err := lockDataDir(c.DataDir)
-		if err != nil {
-			cancel()
-			return nil, err
+		var lock *os.File
+		if hooks == nil || hooks.fs == nil {
+			var err error
+			if lock, err = lockDataDir(c.DataDir); err != nil {
+				cancel()
+				return nil, err
+			}
 		}
 		n.lock = lock
+		if c.Durability != DurabilityMemory {
+			var fsys persist.FS = persist.OS{}
+			if hooks != nil && hooks.fs != nil {
+				fsys = hooks.fs
+			}
+			if err := n.openDisk(fsys, c.DataDir); err != nil {
+				if lock != nil {
+					lock.Close()
+				}
+				cancel()
+				return nil, err
+			}
+			n.learn(n.id, c.Name)
+		}
 	}
 	join := len(c.Join) > 0
 	switch {
@@ -119,13 +143,25 @@ func newNodeID() uint64 {
 // openCatalog opens the node's replica of the catalog: a new one-node
 // cluster's, or, with join, the cluster's, as a learner first.
 func (n *Node) openCatalog(ctx context.Context, join bool) error {
-	h, err := newHeap(n, catalogName, openMode{bootstrap: !join, replicas: catalogReplicas})
+	o := openMode{bootstrap: !join, replicas: catalogReplicas}
+	if n.disk != nil {
+		if g := n.disk.recovered[groupKey{heap: catalogName}]; g != nil {
+			// A restart: the node is a member already.
+			o = openMode{recovered: g, replicas: catalogReplicas}
+			n.catalogCommit = g.hard.Commit
+			join = false
+		}
+	}
+	h, err := newHeap(n, catalogName, o)
 	if err != nil {
 		return err
 	}
 	n.mu.Lock()
 	n.catalog = h
 	n.mu.Unlock()
+	if err := n.openRecovered(); err != nil {
+		return err
+	}
 	if join {
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		defer cancel()
@@ -350,6 +386,9 @@ func (n *Node) stop(graceful bool) error {
 		catalog.close()
 	}
 	n.wg.Wait()
+	if n.disk != nil {
+		n.disk.wal.Close()
+	}
 	var err error
 	if n.members != nil {
 		if !graceful {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.uber.org/goleak"
 )
@@ -21,6 +22,7 @@ type testCluster struct {
 	heaps map[string]*Heap
 	eps   map[string]*transporttest.Endpoint
 	dir   *testDir
+	fss   map[string]persist.FS // data directories of durable nodes
 }
 
 // newTestCluster starts nodes on an in-memory network, the first

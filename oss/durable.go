@@ -1,0 +1,423 @@
+package oss
+
+import (
+	"cmp"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/persist"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Durability says what a node keeps on disk, in Config.DataDir.
+type Durability uint8
+
+const (
+	// DurabilityDefault is DurabilitySync with a DataDir, DurabilityMemory
+	// without one.
+	DurabilityDefault Durability = iota
+	// DurabilitySync makes every commit durable on the acknowledging
+	// replicas before it is acknowledged: the log is synced first, and
+	// concurrent commits share a sync.
+	DurabilitySync
+	// DurabilityBatch syncs the log every BatchInterval: a power failure of
+	// a quorum loses what was acknowledged in the last interval.
+	DurabilityBatch
+	// DurabilityMemory keeps nothing on disk.
+	DurabilityMemory
+)
+
+// BatchInterval is how often DurabilityBatch syncs the log.
+const BatchInterval = 10 * time.Millisecond
+
+func (d Durability) String() string {
+	return [...]string{"default", "sync", "batch", "memory"}[min(int(d), 3)]
+}
+
+// walRecord is what a heap's replica persists of one raft Ready, or a
+// checkpoint of its whole state, in the node's write-ahead log.
+type walRecord struct {
+	Heap     string   `cbor:"1,keyasint"`
+	Group    uint64   `cbor:"2,keyasint,omitempty"`
+	Hard     []byte   `cbor:"3,keyasint,omitempty"` // raftpb.HardState
+	Entries  [][]byte `cbor:"4,keyasint,omitempty"` // raftpb.Entry each
+	SnapMeta []byte   `cbor:"5,keyasint,omitempty"` // raftpb.SnapshotMetadata
+	SnapData []byte   `cbor:"6,keyasint,omitempty"` // the state at SnapMeta's index
+	Dropped  bool     `cbor:"7,keyasint,omitempty"`
+	Replicas int      `cbor:"8,keyasint,omitempty"`
+}
+
+type groupKey struct {
+	heap  string
+	group uint64
+}
+
+// recoveredGroup is a replica's raft state rebuilt from the log.
+type recoveredGroup struct {
+	key      groupKey
+	replicas int
+	snap     raftpb.Snapshot
+	hard     raftpb.HardState
+	ents     []raftpb.Entry
+	dropped  bool
+	firstSeq uint64 // the first record of the group still in the log
+	ckptSeq  uint64 // the record of its last checkpoint, 0 if none
+}
+
+// replay folds one log record into the groups recovered so far.
+func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) error {
+	var rec walRecord
+	if err := codec.Unmarshal(b, &rec); err != nil {
+		return fmt.Errorf("record %d does not decode: %w", seq, err)
+	}
+	k := groupKey{rec.Heap, rec.Group}
+	g := groups[k]
+	if g == nil {
+		g = &recoveredGroup{key: k, firstSeq: seq}
+		groups[k] = g
+	}
+	if rec.Replicas > 0 {
+		g.replicas = rec.Replicas
+	}
+	if rec.Dropped {
+		g.dropped = true
+		return nil
+	}
+	if rec.SnapMeta != nil {
+		var meta raftpb.SnapshotMetadata
+		if err := meta.Unmarshal(rec.SnapMeta); err != nil {
+			return fmt.Errorf("record %d: snapshot metadata: %w", seq, err)
+		}
+		if meta.Index >= g.snap.Metadata.Index {
+			g.snap = raftpb.Snapshot{Metadata: meta, Data: rec.SnapData}
+			g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return e.Index <= meta.Index })
+			if rec.SnapData != nil {
+				g.ckptSeq = seq
+			}
+		}
+	}
+	if rec.Hard != nil {
+		var hs raftpb.HardState
+		if err := hs.Unmarshal(rec.Hard); err != nil {
+			return fmt.Errorf("record %d: hard state: %w", seq, err)
+		}
+		g.hard = hs
+	}
+	for _, eb := range rec.Entries {
+		var e raftpb.Entry
+		if err := e.Unmarshal(eb); err != nil {
+			return fmt.Errorf("record %d: entry: %w", seq, err)
+		}
+		if e.Index <= g.snap.Metadata.Index {
+			continue
+		}
+		// A new leader may have replaced a suffix: later entries win.
+		g.ents = slices.DeleteFunc(g.ents, func(x raftpb.Entry) bool { return x.Index >= e.Index })
+		if n := len(g.ents); n > 0 && g.ents[n-1].Index+1 != e.Index || n == 0 && e.Index != g.snap.Metadata.Index+1 {
+			return fmt.Errorf("record %d: heap %q: entry %d does not follow the log", seq, k.heap, e.Index)
+		}
+		g.ents = append(g.ents, e)
+	}
+	return nil
+}
+
+// storage returns the recovered raft storage of the group.
+func (g *recoveredGroup) storage() (*snapStorage, error) {
+	s := newSnapStorage()
+	if !raft.IsEmptySnap(g.snap) {
+		snap := g.snap
+		snap.Data = nil // the state is restored by the replica, not kept twice
+		if err := s.ApplySnapshot(snap); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Append(g.ents); err != nil {
+		return nil, err
+	}
+	if !raft.IsEmptyHardState(g.hard) {
+		if err := s.SetHardState(g.hard); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// disk is a node's persistent state: its identity and its write-ahead log.
+type disk struct {
+	wal *persist.WAL
+	// recovered are the groups found in the log at start, by heap.
+	recovered map[groupKey]*recoveredGroup
+}
+
+// openDisk loads (or creates) the node's identity in dir and opens and
+// replays its write-ahead log.
+func (n *Node) openDisk(fsys persist.FS, dir string) error {
+	if err := fsys.MkdirAll(dir); err != nil {
+		return fmt.Errorf("oss: data directory: %w", err)
+	}
+	id, err := loadNodeID(fsys, dir)
+	if err != nil {
+		return err
+	}
+	if id == 0 {
+		if err := storeNodeID(fsys, dir, n.id); err != nil {
+			return err
+		}
+	} else {
+		n.id = id
+	}
+	opts := persist.WALOptions{Logger: n.log}
+	if n.cfg.Durability == DurabilityBatch {
+		opts.SyncInterval = BatchInterval
+	}
+	groups := map[groupKey]*recoveredGroup{}
+	start := time.Now()
+	wal, err := persist.OpenWAL(fsys, filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
+		return replayRecord(groups, seq, rec)
+	})
+	if err != nil {
+		var ce *persist.CorruptError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("oss: %w; this node's data cannot be trusted: move %s aside and start the node with an empty data directory and --join to rebuild its replicas from its peers", err, dir)
+		}
+		return fmt.Errorf("oss: write-ahead log: %w", err)
+	}
+	n.disk = &disk{wal: wal, recovered: groups}
+	if len(groups) > 0 {
+		n.log.Info("recovered from the write-ahead log", "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+const nodeIDFile = "NODE_ID"
+
+func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
+	f, err := fsys.Open(filepath.Join(dir, nodeIDFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("oss: node identity: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64)
+	k, _ := f.Read(buf)
+	id, err := strconv.ParseUint(strings.TrimSpace(string(buf[:k])), 16, 64)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("oss: node identity in %s is damaged (%q); move the data directory aside to start as a new node", filepath.Join(dir, nodeIDFile), buf[:k])
+	}
+	return id, nil
+}
+
+func storeNodeID(fsys persist.FS, dir string, id uint64) error {
+	tmp := filepath.Join(dir, nodeIDFile+".tmp")
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("oss: node identity: %w", err)
+	}
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(id >> (56 - 8*i))
+	}
+	_, err = f.Write([]byte(hex.EncodeToString(b[:]) + "\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err == nil {
+		err = fsys.Rename(tmp, filepath.Join(dir, nodeIDFile))
+	}
+	if err == nil {
+		err = fsys.SyncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("oss: node identity: %w", err)
+	}
+	return nil
+}
+
+// persist writes what a Ready asks to keep to the write-ahead log and
+// returns once it is durable (or written, in batch mode).
+func (h *Heap) persist(rd raft.Ready) error {
+	wal := h.node.walOf()
+	if wal == nil {
+		return nil
+	}
+	if raft.IsEmptyHardState(rd.HardState) && len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot) {
+		return nil
+	}
+	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		rec.Hard, _ = rd.HardState.Marshal()
+	}
+	for i := range rd.Entries {
+		b, err := rd.Entries[i].Marshal()
+		if err != nil {
+			return err
+		}
+		rec.Entries = append(rec.Entries, b)
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		rec.SnapMeta, _ = rd.Snapshot.Metadata.Marshal()
+		rec.SnapData = rd.Snapshot.Data
+	}
+	b, err := codec.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	seq, err := wal.Append(b)
+	if err == nil && h.firstSeq.Load() == 0 {
+		h.firstSeq.Store(seq)
+	}
+	return err
+}
+
+// checkpoint writes the replica's whole state at its applied index to the
+// log, so that the records before it can go.
+func (h *Heap) checkpoint() error {
+	wal := h.node.walOf()
+	applied := h.replica.State().Index()
+	term, err := h.storage.Term(applied)
+	if err != nil {
+		return err
+	}
+	data, err := h.replica.SnapshotData()
+	if err != nil {
+		return err
+	}
+	hs, _, _ := h.storage.InitialState()
+	meta := raftpb.SnapshotMetadata{Index: applied, Term: term, ConfState: h.replica.ConfState()}
+	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, SnapData: data}
+	rec.SnapMeta, _ = meta.Marshal()
+	rec.Hard, _ = hs.Marshal()
+	b, err := codec.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	seq, err := wal.Append(b)
+	if err != nil {
+		return err
+	}
+	h.ckptSeq.Store(seq)
+	h.node.truncateWAL()
+	return nil
+}
+
+// walOf returns the node's write-ahead log, nil in memory mode.
+func (n *Node) walOf() *persist.WAL {
+	if n.disk == nil {
+		return nil
+	}
+	return n.disk.wal
+}
+
+// truncateWAL drops the log segments no replica needs: those before the
+// oldest of each open replica's last checkpoint (or first record).
+func (n *Node) truncateWAL() {
+	n.mu.Lock()
+	hs := make([]*Heap, 0, len(n.heaps)+1)
+	if n.catalog != nil {
+		hs = append(hs, n.catalog)
+	}
+	for _, h := range n.heaps {
+		hs = append(hs, h)
+	}
+	n.mu.Unlock()
+	keep := uint64(0)
+	for _, h := range hs {
+		s := h.ckptSeq.Load()
+		if s == 0 {
+			s = h.firstSeq.Load() // no checkpoint: all its records
+		}
+		if s == 0 {
+			continue // nothing in the log
+		}
+		if keep == 0 || s < keep {
+			keep = s
+		}
+	}
+	if keep == 0 {
+		return
+	}
+	if err := n.disk.wal.TruncateBefore(keep); err != nil {
+		n.log.Error("write-ahead log: truncate", "err", err)
+	}
+}
+
+// recoveredGroups lists the groups recovered from the log other than the
+// catalog, latest incarnation of each heap last.
+func (d *disk) recoveredGroups() []*recoveredGroup {
+	var out []*recoveredGroup
+	for _, g := range d.recovered {
+		if g.key.heap != catalogName && !g.dropped {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b *recoveredGroup) int {
+		return cmp.Or(cmp.Compare(a.key.heap, b.key.heap), cmp.Compare(a.firstSeq, b.firstSeq))
+	})
+	return out
+}
+
+// openRecovered opens the replicas of the heaps recovered from the log,
+// each from its last checkpoint and the entries after it.
+func (n *Node) openRecovered() error {
+	if n.disk == nil {
+		return nil
+	}
+	for _, g := range n.disk.recoveredGroups() {
+		n.mu.Lock()
+		_, open := n.heaps[g.key.heap]
+		n.mu.Unlock()
+		if open {
+			// An older incarnation of a heap recreated under its name; the
+			// later one (sorted last) wins.
+			n.mu.Lock()
+			old := n.heaps[g.key.heap]
+			delete(n.heaps, g.key.heap)
+			n.mu.Unlock()
+			old.close()
+		}
+		var first, last raftpb.Entry
+		if len(g.ents) > 0 {
+			first, last = g.ents[0], g.ents[len(g.ents)-1]
+		}
+		n.log.Debug("recovered replica", "heap", g.key.heap, "snapshot", g.snap.Metadata.Index, "snapshot term", g.snap.Metadata.Term,
+			"first", first.Index, "first term", first.Term, "last", last.Index, "last term", last.Term, "hard", g.hard.String())
+		h, err := newHeap(n, g.key.heap, openMode{recovered: g, replicas: max(g.replicas, 1), group: g.key.group})
+		if err != nil {
+			return err
+		}
+		h.cataloged = true
+		n.mu.Lock()
+		n.heaps[g.key.heap] = h
+		n.mu.Unlock()
+	}
+	n.disk.recovered = nil // the memory goes to the replicas
+	return nil
+}
+
+// noteDropped records in the log that a replica is gone for good, so that
+// a restart does not bring it back.
+func (n *Node) noteDropped(h *Heap) {
+	wal := n.walOf()
+	if wal == nil {
+		return
+	}
+	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Dropped: true})
+	if err == nil {
+		_, err = wal.Append(b)
+	}
+	if err != nil {
+		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
+	}
+}
