@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/admin"
 	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
@@ -173,4 +179,149 @@ func TestCLIErrors(t *testing.T) {
 	if err := dispatch([]string{"run"}); err == nil || !strings.Contains(err.Error(), "OSS_REPLICAS") {
 		t.Errorf("a bad environment variable: %v", err)
 	}
+}
+
+type account struct {
+	Balance int64 `json:"balance"`
+}
+
+func balanceOf(t *testing.T, o admin.Object) int64 {
+	b, _ := json.Marshal(o.Value)
+	var a account
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatalf("account %v: %v", o.Value, err)
+	}
+	return a.Balance
+}
+
+// TestOssdSurvivesKillOfEveryNode runs transfers on three durable ossd
+// processes, kills all of them with SIGKILL at once, restarts them and
+// checks that every acknowledged transfer is there and money is conserved.
+func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin, err := ossdtest.Build(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ossdtest.New(ctx, dir, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Flags = []string{"--gossip", "loopback", "--durability", "sync"}
+	var procs []*ossdtest.Proc
+	for _, name := range []string{"n1", "n2", "n3"} {
+		p, err := c.Start(ctx, name, procs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, p := range procs {
+				t.Logf("%s:\n%s", p.Name, p.Tail(30))
+			}
+		}
+	}()
+	var ids []uuid.UUID
+	for i := range 6 {
+		out, err := procs[0].PutRoot(ctx, "bank", fmt.Sprintf("acct-%d", i), account{100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, out.ID)
+	}
+	ledgers := map[string]uuid.UUID{}
+	for _, p := range procs {
+		out, err := procs[0].PutRoot(ctx, "bank", "ledger-"+p.Name, account{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ledgers[p.Name] = out.ID
+	}
+
+	// Each transfer also counts itself in its node's ledger.
+	var mu sync.Mutex
+	acked := map[string]int64{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				from, to := ids[i%6], ids[(i+1)%6]
+				var objs []admin.Object
+				var err error
+				for _, id := range []uuid.UUID{from, to, ledgers[p.Name]} {
+					var o admin.Object
+					if o, err = p.Object(ctx, "bank", id, false); err != nil {
+						break
+					}
+					objs = append(objs, o)
+				}
+				if err != nil {
+					continue
+				}
+				vals := []int64{balanceOf(t, objs[0]) - 1, balanceOf(t, objs[1]) + 1, balanceOf(t, objs[2]) + 1}
+				txn := &admin.Txn{}
+				for k, o := range objs {
+					v, _ := json.Marshal(account{vals[k]})
+					txn.Reads = append(txn.Reads, admin.Read{ID: o.ID, Version: o.Version})
+					txn.Writes = append(txn.Writes, admin.Write{ID: o.ID, Value: v})
+				}
+				if _, err := p.Commit(ctx, "bank", txn); err == nil {
+					mu.Lock()
+					acked[p.Name]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	must := maps.Clone(acked)
+	for _, p := range procs { // SIGKILL, one right after the other
+		p.Kill()
+	}
+	mu.Unlock()
+	close(stop)
+	wg.Wait()
+	if must["n1"]+must["n2"]+must["n3"] == 0 {
+		t.Fatal("no transfer was acknowledged: the test tests nothing")
+	}
+
+	// Restart on the same data directories.
+	for i, p := range procs {
+		if procs[i], err = c.Restart(ctx, p, procs[:i]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range procs {
+		var sum int64
+		for _, id := range ids {
+			var o admin.Object
+			waitFor(t, p.Name+" to read the bank", func() bool { o, err = p.Object(ctx, "bank", id, true); return err == nil })
+			sum += balanceOf(t, o)
+		}
+		if sum != 600 {
+			t.Fatalf("%s holds %d after the restart, want 600", p.Name, sum)
+		}
+		for name, id := range ledgers {
+			o, err := p.Object(ctx, "bank", id, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := balanceOf(t, o); n < must[name] {
+				t.Fatalf("%s's ledger counts %d transfers after the restart; %d were acknowledged before the kill", name, n, must[name])
+			}
+		}
+	}
+	t.Logf("acknowledged before the kill: %v", must)
 }

@@ -23,7 +23,8 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("ossd run", flag.ContinueOnError)
 	host, _ := os.Hostname()
 	name := fs.String("name", host, "the node's name, as in its certificate")
-	dataDir := fs.String("data-dir", "", "the node's directory (locked while it runs)")
+	dataDir := fs.String("data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
+	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every 10ms) or "memory" (nothing on disk)`)
 	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
 	advertise := fs.String("advertise", "", "address peers reach the node at (default: the bound listen address)")
 	join := fs.String("join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
@@ -65,8 +66,23 @@ func run(args []string) error {
 		}
 		*f.to = b
 	}
+	if *dataDir == "" && *durability != "memory" {
+		*dataDir = filepath.Join("data", *name)
+	}
+	var dur oss.Durability
+	switch *durability {
+	case "sync":
+		dur = oss.DurabilitySync
+	case "batch":
+		dur = oss.DurabilityBatch
+	case "memory":
+		dur = oss.DurabilityMemory
+	default:
+		return fmt.Errorf("run: --durability %q: want sync, batch or memory", *durability)
+	}
 	cfg := &oss.Config{
-		Name: *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
+		Durability: dur,
+		Name:       *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
 		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: *role, TLS: tlsc, Logger: logger,
 	}
 	if *join != "" {
@@ -97,7 +113,7 @@ func run(args []string) error {
 		go srv.Serve(ln)
 		logger.Info("admin API listening", "addr", ln.Addr().String())
 	}
-	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join)
+	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join, "data", *dataDir, "durability", dur.String())
 	<-ctx.Done()
 	stop() // a second signal kills the process
 	logger.Info("leaving: handing replicas over")

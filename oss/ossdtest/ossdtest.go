@@ -97,6 +97,19 @@ func (c *Cluster) Start(ctx context.Context, name string, join ...*Proc) (*Proc,
 	if err != nil {
 		return nil, err
 	}
+	return c.run(ctx, name, udp, tcp, join)
+}
+
+// Restart starts a node that exited again, on its addresses and its data
+// directory.
+func (c *Cluster) Restart(ctx context.Context, p *Proc, join ...*Proc) (*Proc, error) {
+	if !p.Exited() {
+		return nil, fmt.Errorf("ossdtest: %s is running", p.Name)
+	}
+	return c.run(ctx, p.Name, p.Addr, p.HTTP, join)
+}
+
+func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc) (*Proc, error) {
 	p := &Proc{Name: name, Addr: udp, HTTP: tcp, Log: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
 	args := []string{"run", "--name", name, "--listen", udp, "--http", tcp, "--certs", c.certs(),
 		"--data-dir", filepath.Join(c.Dir, name)}
@@ -108,7 +121,7 @@ func (c *Cluster) Start(ctx context.Context, name string, join ...*Proc) (*Proc,
 		args = append(args, "--join", strings.Join(addrs, ","))
 	}
 	args = append(args, c.Flags...)
-	logf, err := os.Create(p.Log)
+	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
