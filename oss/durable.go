@@ -252,7 +252,10 @@ func (h *Heap) persist(rd raft.Ready) error {
 	if wal == nil {
 		return nil
 	}
-	if raft.IsEmptyHardState(rd.HardState) && len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot) {
+	if raft.IsEmptySnap(rd.Snapshot) && len(rd.Entries) == 0 &&
+		(raft.IsEmptyHardState(rd.HardState) || !raft.MustSync(rd.HardState, h.lastHard, 0)) {
+		// Nothing, or only a commit index, which raft learns again after
+		// a restart: no record, and no sync.
 		return nil
 	}
 	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas}
@@ -275,10 +278,16 @@ func (h *Heap) persist(rd raft.Ready) error {
 		return err
 	}
 	seq, err := wal.Append(b)
-	if err == nil && h.firstSeq.Load() == 0 {
+	if err != nil {
+		return err
+	}
+	if h.firstSeq.Load() == 0 {
 		h.firstSeq.Store(seq)
 	}
-	return err
+	if !raft.IsEmptyHardState(rd.HardState) {
+		h.lastHard = rd.HardState
+	}
+	return nil
 }
 
 // checkpoint writes the replica's whole state at its applied index to the

@@ -78,6 +78,7 @@ type Heap struct {
 	stuck        *consistency.Ready // a Ready the log refused, retried every tick
 	diskErr      error              // why it was refused
 	lastCkpt     uint64             // applied index of the last checkpoint
+	lastHard     raftpb.HardState   // the last hard state written to the log
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -218,6 +219,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		h.storage = st
 		applied, state = g.snap.Metadata.Index, g.snap.Data
 		h.firstSeq.Store(g.firstSeq)
+		h.lastHard = g.hard
 		h.ckptSeq.Store(g.ckptSeq)
 		h.lastCkpt = applied
 		h.lastCompact = applied
