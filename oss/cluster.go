@@ -174,7 +174,7 @@ type groupMember struct {
 // catalogEntry reads a heap's entry from the local catalog replica.
 func (n *Node) catalogEntry(name string) (heapEntry, bool) {
 	var e heapEntry
-	obj, ok := n.catalog.state.Load().Get(entryID(name))
+	obj, ok := n.catalog.Load().state.Load().Get(entryID(name))
 	if !ok || codec.Unmarshal(obj.Value, &e) != nil || e.Name != name {
 		return heapEntry{}, false
 	}
@@ -184,7 +184,7 @@ func (n *Node) catalogEntry(name string) (heapEntry, bool) {
 // catalogEntries lists the heaps in the local catalog replica.
 func (n *Node) catalogEntries() []heapEntry {
 	var out []heapEntry
-	n.catalog.state.Load().Ascend(uuid.Nil, func(o consistency.Object) bool {
+	n.catalog.Load().state.Load().Ascend(uuid.Nil, func(o consistency.Object) bool {
 		var e heapEntry
 		if codec.Unmarshal(o.Value, &e) == nil && e.Name != "" && entryID(e.Name) == o.ID {
 			out = append(out, e)
@@ -202,7 +202,7 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 		return e, nil
 	}
 	var e heapEntry
-	err := n.catalog.Update(ctx, func(tx *Tx) error {
+	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		id := entryID(name)
 		ok, err := tx.Exists(id)
 		if err != nil {
@@ -264,7 +264,7 @@ func (n *Node) syncCatalog() {
 	for _, e := range entries {
 		groups[e.Name] = e.Group
 	}
-	if n.catalog.state.Load().Index() >= n.catalogCommit {
+	if n.catalog.Load().state.Load().Index() >= n.catalogCommit {
 		// Close the replicas of heaps dropped, or dropped and created
 		// again; not before the catalog has caught up with the replicas
 		// recovered with it.
@@ -357,7 +357,7 @@ func (n *Node) replicaOf(name string) *Heap {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if name == catalogName {
-		return n.catalog
+		return n.catalog.Load()
 	}
 	return n.heaps[name]
 }
@@ -484,8 +484,8 @@ type replicaStatus struct {
 func (n *Node) localStatus() []replicaStatus {
 	n.mu.Lock()
 	hs := make([]*Heap, 0, len(n.heaps)+1)
-	if n.catalog != nil {
-		hs = append(hs, n.catalog)
+	if n.catalog.Load() != nil {
+		hs = append(hs, n.catalog.Load())
 	}
 	for _, h := range n.heaps {
 		hs = append(hs, h)

@@ -334,8 +334,8 @@ func (n *Node) walOf() *persist.WAL {
 func (n *Node) truncateWAL() {
 	n.mu.Lock()
 	hs := make([]*Heap, 0, len(n.heaps)+1)
-	if n.catalog != nil {
-		hs = append(hs, n.catalog)
+	if n.catalog.Load() != nil {
+		hs = append(hs, n.catalog.Load())
 	}
 	for _, h := range n.heaps {
 		hs = append(hs, h)

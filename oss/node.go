@@ -46,8 +46,8 @@ type Node struct {
 	names   map[uint64]string
 	missing map[uint64]time.Time // since when a node ID has been seen missing
 
-	mu       sync.Mutex // protects following fields
-	catalog  *Heap
+	mu       sync.Mutex           // protects following fields
+	catalog  atomic.Pointer[Heap] // the catalog replica, set once at start
 	heaps    map[string]*Heap
 	closed   bool
 	stopping bool
@@ -156,9 +156,7 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	if err != nil {
 		return err
 	}
-	n.mu.Lock()
-	n.catalog = h
-	n.mu.Unlock()
+	n.catalog.Store(h)
 	if err := n.openRecovered(); err != nil {
 		return err
 	}
@@ -318,7 +316,7 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return fmt.Errorf("oss: heap %q cannot be dropped", name)
 	}
 	found := false
-	err := n.catalog.Update(ctx, func(tx *Tx) error {
+	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		ok, err := tx.Exists(entryID(name))
 		if found = ok; err != nil || !ok {
 			return err
@@ -376,7 +374,7 @@ func (n *Node) stop(graceful bool) error {
 	n.mu.Lock()
 	n.closed = true
 	heaps := n.heaps
-	catalog := n.catalog
+	catalog := n.catalog.Load()
 	n.mu.Unlock()
 	n.cancel()
 	for _, h := range heaps {
@@ -417,7 +415,7 @@ const handOverTimeout = 10 * time.Second
 // leads nothing). It does not wait when no other server is alive to take
 // them.
 func (n *Node) handOver(timeout time.Duration) {
-	if n.tr == nil || n.catalog == nil {
+	if n.tr == nil || n.catalog.Load() == nil {
 		return
 	}
 	n.leaving.Store(true)
@@ -436,7 +434,7 @@ func (n *Node) handOver(timeout time.Duration) {
 			return
 		}
 		n.mu.Lock()
-		busy := n.catalog.isVoter.Load()
+		busy := n.catalog.Load().isVoter.Load()
 		for _, h := range n.heaps {
 			busy = busy || h.isVoter.Load()
 		}

@@ -121,7 +121,7 @@ func (n *Node) receive(from string, data []byte) {
 		return // for an earlier start of this node
 	}
 	h := n.replicaOf(env.Heap)
-	if h == nil && n.catalog != nil && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
+	if h == nil && n.catalog.Load() != nil && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
 		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group {
 			var err error
 			if h, err = n.openReplica(e); err != nil {

@@ -1,0 +1,401 @@
+package persist
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Store is the striped object store: objects spread by a hash of their key
+// over W stripes, one per directory (one per disk adds bandwidth). Each
+// stripe is an append-only log of segment files, written and read by its
+// own goroutine, so a checkpoint writes and a recovery reads all stripes in
+// parallel. A manifest, replaced atomically after every checkpoint, says
+// how much of each stripe is valid and carries each space's metadata.
+//
+// A key is a space (a heap) and a 16-byte ID. The store knows nothing of
+// what values mean.
+type Store struct {
+	fs      FS
+	dirs    []string
+	stripes []*stripe
+
+	mu       sync.Mutex // protects manifest
+	manifest Manifest
+}
+
+// Object is one object of a checkpoint, or one recovered.
+type Object struct {
+	Space   string
+	ID      [16]byte
+	Version uint64
+	Value   []byte
+	Deleted bool // a tombstone: the object is gone
+}
+
+// Manifest is the store's root: what is valid in each stripe, and the
+// metadata of each space as of the last checkpoint.
+type Manifest struct {
+	// Stripes holds, per stripe, the valid length of each segment file.
+	Stripes [][]SegmentEnd `cbor:"1,keyasint"`
+	// Spaces holds each space's metadata (for a heap: its applied index,
+	// roots and raft state), opaque to the store.
+	Spaces map[string][]byte `cbor:"2,keyasint"`
+	// Gen counts checkpoints.
+	Gen uint64 `cbor:"3,keyasint"`
+}
+
+// SegmentEnd is a segment file and how much of it is valid.
+type SegmentEnd struct {
+	_    struct{} `cbor:",toarray"`
+	Name string
+	Size int64
+}
+
+const manifestName = "MANIFEST"
+
+// StoreCorruptError reports damage in the store: a record or a manifest
+// that does not check out. Other stripes are not touched.
+type StoreCorruptError = CorruptError
+
+// stripe is one stripe's files; only its goroutine of the moment touches
+// them.
+type stripe struct {
+	dir  string
+	cur  File
+	name string
+	size int64
+}
+
+// OpenStore opens the store over dirs (created if needed) and reads its
+// manifest. The number of directories must stay the same for the life of
+// the store.
+func OpenStore(fsys FS, dirs []string) (*Store, error) {
+	if len(dirs) == 0 {
+		return nil, errors.New("persist: a store needs at least one directory")
+	}
+	s := &Store{fs: fsys, dirs: dirs}
+	for _, d := range dirs {
+		if err := fsys.MkdirAll(d); err != nil {
+			return nil, fmt.Errorf("persist: store: %w", err)
+		}
+		s.stripes = append(s.stripes, &stripe{dir: d})
+	}
+	m, err := s.readManifest()
+	if err != nil {
+		return nil, err
+	}
+	if m.Stripes != nil && len(m.Stripes) != len(dirs) {
+		return nil, fmt.Errorf("persist: the store was written with %d stripes, opened with %d", len(m.Stripes), len(dirs))
+	}
+	if m.Stripes == nil {
+		m.Stripes = make([][]SegmentEnd, len(dirs))
+	}
+	if m.Spaces == nil {
+		m.Spaces = map[string][]byte{}
+	}
+	s.manifest = m
+	return s, nil
+}
+
+// Manifest returns the manifest as of the last checkpoint.
+func (s *Store) Manifest() Manifest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.manifest
+}
+
+func (s *Store) readManifest() (Manifest, error) {
+	var m Manifest
+	path := filepath.Join(s.dirs[0], manifestName)
+	f, err := s.fs.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("persist: %w", err)
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return m, fmt.Errorf("persist: %w", err)
+	}
+	if len(b) < 4 {
+		return m, &CorruptError{File: path, Reason: "short manifest"}
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return m, &CorruptError{File: path, Reason: "manifest checksum mismatch"}
+	}
+	if err := cbor.Unmarshal(body, &m); err != nil {
+		return m, &CorruptError{File: path, Reason: "manifest does not decode: " + err.Error()}
+	}
+	return m, nil
+}
+
+// writeManifest replaces the manifest atomically: write a new file, sync
+// it, rename it over the old one, sync the directory.
+func (s *Store) writeManifest(m Manifest) error {
+	body, err := cbor.Marshal(m)
+	if err != nil {
+		return err
+	}
+	body = binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+	dir := s.dirs[0]
+	tmp := filepath.Join(dir, manifestName+".tmp")
+	f, err := s.fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(body); err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err == nil {
+		err = s.fs.Rename(tmp, filepath.Join(dir, manifestName))
+	}
+	if err == nil {
+		err = s.fs.SyncDir(dir)
+	}
+	return err
+}
+
+// stripeOf returns the stripe an object belongs to.
+func (s *Store) stripeOf(space string, id [16]byte) int {
+	h := fnv.New64a()
+	h.Write([]byte(space))
+	h.Write(id[:])
+	return int(h.Sum64() % uint64(len(s.stripes)))
+}
+
+// A stripe record:
+//
+//	length u32 | crc32c u32 | flags u8 | len(space) u16 | space | id [16] | version u64 | value
+const storeHeader = 4 + 4
+
+func appendObject(dst []byte, o *Object) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, storeHeader)...)
+	var flags byte
+	if o.Deleted {
+		flags = 1
+	}
+	dst = append(dst, flags)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(o.Space)))
+	dst = append(dst, o.Space...)
+	dst = append(dst, o.ID[:]...)
+	dst = binary.LittleEndian.AppendUint64(dst, o.Version)
+	dst = append(dst, o.Value...)
+	body := dst[start+storeHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(body, castagnoli))
+	return dst
+}
+
+// decodeObject decodes the record at the start of b.
+func decodeObject(b []byte) (o Object, size int, reason string) {
+	if len(b) < storeHeader {
+		return o, 0, "short record header"
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n > MaxRecord || len(b) < storeHeader+n {
+		return o, 0, "short record"
+	}
+	body := b[storeHeader : storeHeader+n]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return o, 0, "checksum mismatch"
+	}
+	if len(body) < 1+2 {
+		return o, 0, "short record body"
+	}
+	o.Deleted = body[0]&1 != 0
+	sl := int(binary.LittleEndian.Uint16(body[1:]))
+	if len(body) < 3+sl+16+8 {
+		return o, 0, "short record body"
+	}
+	o.Space = string(body[3 : 3+sl])
+	copy(o.ID[:], body[3+sl:])
+	o.Version = binary.LittleEndian.Uint64(body[3+sl+16:])
+	o.Value = body[3+sl+24:]
+	return o, storeHeader + n, ""
+}
+
+// Checkpoint writes objects (changed since the last checkpoint, or
+// tombstones) to their stripes, all stripes in parallel, syncs them, and
+// then records the new stripe lengths and the spaces' metadata in a new
+// manifest. Until the manifest is replaced the previous checkpoint stands:
+// a crash in between loses nothing of it. It returns the bytes written.
+func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, error) {
+	parts := make([][]byte, len(s.stripes))
+	for i := range objs {
+		k := s.stripeOf(objs[i].Space, objs[i].ID)
+		parts[k] = appendObject(parts[k], &objs[i])
+	}
+	s.mu.Lock()
+	m := Manifest{Stripes: slices.Clone(s.manifest.Stripes), Spaces: make(map[string][]byte, len(s.manifest.Spaces)), Gen: s.manifest.Gen + 1}
+	for k, v := range s.manifest.Spaces {
+		m.Spaces[k] = v
+	}
+	s.mu.Unlock()
+	for k, v := range spaces {
+		if v == nil {
+			delete(m.Spaces, k)
+		} else {
+			m.Spaces[k] = v
+		}
+	}
+	errs := make([]error, len(s.stripes))
+	var wg sync.WaitGroup
+	var total int64
+	for i, st := range s.stripes {
+		total += int64(len(parts[i]))
+		if len(parts[i]) == 0 {
+			continue
+		}
+		wg.Go(func() { errs[i] = st.write(s.fs, parts[i], m.Stripes[i]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("persist: checkpoint: %w", err)
+	}
+	for i, st := range s.stripes {
+		if len(parts[i]) > 0 {
+			m.Stripes[i] = st.ends(m.Stripes[i])
+		}
+	}
+	if err := s.writeManifest(m); err != nil {
+		return 0, fmt.Errorf("persist: checkpoint manifest: %w", err)
+	}
+	s.mu.Lock()
+	s.manifest = m
+	s.mu.Unlock()
+	return total, nil
+}
+
+// write appends b to the stripe's current segment (opening the last one of
+// the manifest, or a new one) and syncs it. On a failure the segment is cut
+// back: the manifest never points past what was synced.
+func (st *stripe) write(fsys FS, b []byte, segs []SegmentEnd) error {
+	if st.cur == nil {
+		if n := len(segs); n > 0 {
+			last := segs[n-1]
+			f, err := fsys.OpenAppend(filepath.Join(st.dir, last.Name))
+			if err != nil {
+				return err
+			}
+			// Anything past the manifest's length is from a checkpoint
+			// that did not finish.
+			if err := f.Truncate(last.Size); err != nil {
+				f.Close()
+				return err
+			}
+			st.cur, st.name, st.size = f, last.Name, last.Size
+		} else {
+			name := fmt.Sprintf("%016x.seg", 1)
+			f, err := fsys.Create(filepath.Join(st.dir, name))
+			if err != nil {
+				return err
+			}
+			if err := fsys.SyncDir(st.dir); err != nil {
+				f.Close()
+				return err
+			}
+			st.cur, st.name, st.size = f, name, 0
+		}
+	}
+	if _, err := st.cur.Write(b); err != nil {
+		st.cur.Truncate(st.size)
+		return err
+	}
+	if err := st.cur.Sync(); err != nil {
+		st.cur.Truncate(st.size)
+		return err
+	}
+	st.size += int64(len(b))
+	return nil
+}
+
+// ends returns the stripe's segment list with the current segment's size.
+func (st *stripe) ends(segs []SegmentEnd) []SegmentEnd {
+	segs = slices.Clone(segs)
+	if n := len(segs); n > 0 && segs[n-1].Name == st.name {
+		segs[n-1].Size = st.size
+		return segs
+	}
+	return append(segs, SegmentEnd{Name: st.name, Size: st.size})
+}
+
+// Load reads every stripe in parallel, up to the lengths the manifest
+// records, and calls fn for each live object (the last record of each key;
+// tombstones remove). fn is called from several goroutines at once, each
+// key from one. A damaged record fails with a *CorruptError naming the
+// file and offset.
+func (s *Store) Load(fn func(Object)) error {
+	m := s.Manifest()
+	errs := make([]error, len(s.stripes))
+	var wg sync.WaitGroup
+	for i, st := range s.stripes {
+		wg.Go(func() { errs[i] = st.load(s.fs, m.Stripes[i], fn) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+type storeKey struct {
+	space string
+	id    [16]byte
+}
+
+func (st *stripe) load(fsys FS, segs []SegmentEnd, fn func(Object)) error {
+	live := map[storeKey]Object{}
+	for _, seg := range segs {
+		path := filepath.Join(st.dir, seg.Name)
+		f, err := fsys.Open(path)
+		if err != nil {
+			return fmt.Errorf("persist: %w", err)
+		}
+		buf := make([]byte, seg.Size)
+		n, err := f.ReadAt(buf, 0)
+		f.Close()
+		if int64(n) < seg.Size {
+			return &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
+		}
+		for off := 0; off < len(buf); {
+			o, size, reason := decodeObject(buf[off:])
+			if reason != "" {
+				return &CorruptError{File: path, Offset: int64(off), Reason: reason}
+			}
+			k := storeKey{o.Space, o.ID}
+			if o.Deleted {
+				delete(live, k)
+			} else {
+				live[k] = o
+			}
+			off += size
+		}
+	}
+	for _, o := range live {
+		fn(o)
+	}
+	return nil
+}
+
+// Close closes the stripes' files.
+func (s *Store) Close() error {
+	for _, st := range s.stripes {
+		if st.cur != nil {
+			st.cur.Close()
+			st.cur = nil
+		}
+	}
+	return nil
+}
