@@ -21,8 +21,10 @@ type Config struct {
 	// new replica.
 	Applied uint64
 	// State, if not nil, is the object state at Applied, as SnapshotData
-	// encoded it: a replica restarting from a checkpoint.
-	State []byte
+	// encoded it: a replica restarting from a checkpoint. With Objects, it
+	// is SnapshotMeta's encoding and Objects are the objects.
+	State   []byte
+	Objects []Object
 	// ElectionTick is the number of Ticks without a leader before a
 	// follower campaigns. If zero, 10.
 	ElectionTick int
@@ -95,7 +97,7 @@ func NewReplica(cfg *Config) (*Replica, error) {
 	m := newMachine(cfg.DedupWindow)
 	m.index = cfg.Applied
 	if cfg.State != nil {
-		if err := m.restore(cfg.State, cfg.Applied); err != nil {
+		if err := m.restoreWith(cfg.State, cfg.Applied, cfg.Objects); err != nil {
 			return nil, err
 		}
 	}

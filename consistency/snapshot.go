@@ -1,7 +1,9 @@
 package consistency
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -66,6 +68,12 @@ func (r *Replica) SnapshotData() ([]byte, error) {
 
 // restore replaces the machine's state with a snapshot's.
 func (m *machine) restore(data []byte, index uint64) error {
+	return m.restoreWith(data, index, nil)
+}
+
+// restoreWith restores a snapshot whose objects, if objs is not nil, come
+// separately (a checkpoint's metadata and its objects from the store).
+func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
 	var d snapshotData
 	if err := decMode.Unmarshal(data, &d); err != nil {
 		return fmt.Errorf("consistency: snapshot at %d does not decode: %w", index, err)
@@ -74,6 +82,16 @@ func (m *machine) restore(data []byte, index uint64) error {
 		return fmt.Errorf("consistency: snapshot holds state at %d, raft says %d", d.Index, index)
 	}
 	objects, roots := newObjTree(), newRootTree()
+	if objs != nil {
+		slices.SortFunc(objs, func(a, b Object) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+		for i := range objs {
+			o := &objs[i]
+			if o.Version > index {
+				return fmt.Errorf("consistency: object %v has version %d, after the state's index %d", o.ID, o.Version, index)
+			}
+			objects.Load(objItem{id: o.ID, obj: o})
+		}
+	}
 	for _, o := range d.Objects {
 		objects.Set(objItem{id: o.ID, obj: &Object{ID: o.ID, Value: o.Value, Version: o.Version}})
 	}
@@ -90,6 +108,24 @@ func (m *machine) restore(data []byte, index uint64) error {
 	m.index, m.shape, m.dirty = d.Index, d.Shape, true
 	m.publish()
 	return nil
+}
+
+// SnapshotMeta encodes the replica's state at its applied index without
+// its objects: what a checkpoint keeps beside the objects it writes to the
+// store. NewReplica restores it with Config.Objects.
+func (r *Replica) SnapshotMeta() ([]byte, error) {
+	m := r.m
+	st := m.publish()
+	d := snapshotData{Index: st.index, Shape: st.shape}
+	st.roots.Scan(func(it rootItem) bool {
+		d.Roots = append(d.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
+		return true
+	})
+	for _, o := range m.order {
+		res := m.seen[o.txid]
+		d.Seen = append(d.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
+	}
+	return encMode.Marshal(&d)
 }
 
 // EmptySnapshotData encodes the state of a new heap at index, for the

@@ -2,6 +2,8 @@ package consistency
 
 import (
 	"fmt"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 	"testing"
 
 	"github.com/google/uuid"
@@ -104,4 +106,52 @@ func FuzzRestore(f *testing.F) {
 			t.Fatal("a failed restore changed the state")
 		}
 	})
+}
+
+// A replica restored from SnapshotMeta and its objects, as a checkpoint in
+// the striped store keeps them, holds the same state as one restored from
+// SnapshotData, and remembers the same decisions.
+func TestRestoreFromMetaAndObjects(t *testing.T) {
+	c := newSimCluster(t, 9, 1)
+	r := c.nodes[1].r
+	for i := range 50 {
+		rec := &Record{TxID: uuid.UUID{0: 2, 15: byte(i)}, Snapshot: r.State().Index(), Writes: []Write{put(byte(1+i%7), fmt.Sprint(i))},
+			RootWrites: []RootWrite{{Name: fmt.Sprint("r", i%3), ID: id(byte(1 + i%7))}}}
+		if err := r.Propose(mustMarshal(t, rec)); err != nil {
+			t.Fatal(err)
+		}
+		c.settle()
+	}
+	applied := r.State().Index()
+	full, _ := r.SnapshotData()
+	meta, err := r.SnapshotMeta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []Object
+	r.State().Ascend(uuid.Nil, func(o Object) bool { objs = append(objs, o); return true })
+	objs[0], objs[len(objs)-1] = objs[len(objs)-1], objs[0] // any order will do
+	storage := func() *raft.MemoryStorage {
+		ms := raft.NewMemoryStorage()
+		ms.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: applied, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1}}}})
+		return ms
+	}
+	a, err := NewReplica(&Config{ID: 1, Storage: storage(), Applied: applied, State: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewReplica(&Config{ID: 1, Storage: storage(), Applied: applied, State: meta, Objects: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.State().Digest() != b.State().Digest() || a.State().Digest() != r.State().Digest() {
+		t.Fatal("restored from metadata and objects, the state differs")
+	}
+	if len(a.m.seen) == 0 || len(a.m.seen) != len(b.m.seen) {
+		t.Fatalf("decisions remembered: %d and %d", len(a.m.seen), len(b.m.seen))
+	}
+	objs[0].Version = applied + 1
+	if _, err := NewReplica(&Config{ID: 1, Storage: storage(), Applied: applied, State: meta, Objects: objs}); err == nil {
+		t.Fatal("restored an object newer than the state")
+	}
 }
