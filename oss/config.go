@@ -40,6 +40,11 @@ type Config struct {
 	// Durability says when a commit is on disk; see Durability. The
 	// default is DurabilitySync with a DataDir, memory without.
 	Durability Durability
+	// StripeDirs are the directories of the striped object store that
+	// checkpoints go to, one stripe each, written and read in parallel:
+	// one per disk adds bandwidth. The list must stay the same across
+	// restarts. If empty, one stripe in DataDir.
+	StripeDirs []string
 
 	// Listen is the UDP address (host:port) of the node's QUIC endpoint,
 	// which carries all node-to-node traffic, gossip included. If empty,

@@ -10,8 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/persist"
 	"go.etcd.io/raft/v3"
@@ -54,6 +57,7 @@ type walRecord struct {
 	SnapData []byte   `cbor:"6,keyasint,omitempty"` // the state at SnapMeta's index
 	Dropped  bool     `cbor:"7,keyasint,omitempty"`
 	Replicas int      `cbor:"8,keyasint,omitempty"`
+	InStore  bool     `cbor:"9,keyasint,omitempty"` // a checkpoint in the striped store, at SnapMeta
 }
 
 type groupKey struct {
@@ -71,6 +75,11 @@ type recoveredGroup struct {
 	dropped  bool
 	firstSeq uint64 // the first record of the group still in the log
 	ckptSeq  uint64 // the record of its last checkpoint, 0 if none
+
+	// From the striped store, when its checkpoint is the latest state.
+	stateMeta []byte
+	objects   []consistency.Object
+	storeGen  uint64
 }
 
 // replay folds one log record into the groups recovered so far.
@@ -100,7 +109,7 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 		if meta.Index >= g.snap.Metadata.Index {
 			g.snap = raftpb.Snapshot{Metadata: meta, Data: rec.SnapData}
 			g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return e.Index <= meta.Index })
-			if rec.SnapData != nil {
+			if rec.SnapData != nil || rec.InStore {
 				g.ckptSeq = seq
 			}
 		}
@@ -133,6 +142,10 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 // storage returns the recovered raft storage of the group.
 func (g *recoveredGroup) storage() (*snapStorage, error) {
 	s := newSnapStorage()
+	if g.hard.Commit < g.snap.Metadata.Index {
+		// A commit index alone is not logged; the checkpoint proves more.
+		g.hard.Commit = g.snap.Metadata.Index
+	}
 	if !raft.IsEmptySnap(g.snap) {
 		snap := g.snap
 		snap.Data = nil // the state is restored by the replica, not kept twice
@@ -153,9 +166,11 @@ func (g *recoveredGroup) storage() (*snapStorage, error) {
 
 // disk is a node's persistent state: its identity and its write-ahead log.
 type disk struct {
-	wal *persist.WAL
+	wal   *persist.WAL
+	store *persist.Store
 	// recovered are the groups found in the log at start, by heap.
 	recovered map[groupKey]*recoveredGroup
+	loaded    int // objects read from the store at start
 }
 
 // openDisk loads (or creates) the node's identity in dir and opens and
@@ -191,9 +206,92 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		}
 		return fmt.Errorf("oss: write-ahead log: %w", err)
 	}
-	n.disk = &disk{wal: wal, recovered: groups}
+	stripes := n.cfg.StripeDirs
+	if len(stripes) == 0 {
+		stripes = []string{filepath.Join(dir, "stripes")}
+	}
+	store, err := persist.OpenStore(fsys, stripes)
+	if err != nil {
+		wal.Close()
+		var ce *persist.CorruptError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("oss: %w; the striped store cannot be trusted: move %s and the stripe directories aside and start the node with an empty data directory and --join to rebuild its replicas from its peers", err, dir)
+		}
+		return fmt.Errorf("oss: striped store: %w", err)
+	}
+	n.disk = &disk{wal: wal, store: store, recovered: groups}
+	if err := n.disk.loadStore(n); err != nil {
+		store.Close()
+		wal.Close()
+		return err
+	}
 	if len(groups) > 0 {
-		n.log.Info("recovered from the write-ahead log", "groups", len(groups), "took", time.Since(start).Round(time.Millisecond))
+		n.log.Info("recovered", "replicas", len(groups), "objects", n.disk.loaded, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// loadStore reads every stripe in parallel and hands each recovered group
+// its checkpoint from the store, when that is newer than what the log
+// holds.
+func (d *disk) loadStore(n *Node) error {
+	m := d.store.Manifest()
+	type spaceInfo struct {
+		meta storeMeta
+		snap raftpb.SnapshotMetadata
+		key  groupKey
+		gen  uint64
+	}
+	spaces := map[string]*spaceInfo{}
+	for name, blob := range m.Spaces {
+		heap, group, gen, ok := parseSpace(name)
+		if !ok {
+			continue
+		}
+		si := &spaceInfo{key: groupKey{heap, group}, gen: gen}
+		if err := codec.Unmarshal(blob, &si.meta); err != nil {
+			return fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
+		}
+		if err := si.snap.Unmarshal(si.meta.SnapMeta); err != nil {
+			return fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
+		}
+		spaces[name] = si
+	}
+	if len(spaces) == 0 {
+		return nil
+	}
+	var mu sync.Mutex
+	objs := map[string][]consistency.Object{}
+	err := d.store.Load(func(o persist.Object) {
+		if _, ok := spaces[o.Space]; !ok {
+			return // garbage of an older generation or a dropped heap
+		}
+		mu.Lock()
+		objs[o.Space] = append(objs[o.Space], consistency.Object{ID: o.ID, Version: o.Version, Value: o.Value})
+		d.loaded++
+		mu.Unlock()
+	})
+	if err != nil {
+		var ce *persist.CorruptError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("oss: %w; the striped store cannot be trusted: move the data directory and the stripe directories aside and start the node with an empty data directory and --join to rebuild its replicas from its peers", err)
+		}
+		return fmt.Errorf("oss: striped store: %w", err)
+	}
+	for name, si := range spaces {
+		g := d.recovered[si.key]
+		if g == nil || g.dropped || si.snap.Index < g.snap.Metadata.Index {
+			continue
+		}
+		g.snap = raftpb.Snapshot{Metadata: si.snap}
+		g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return e.Index <= si.snap.Index })
+		g.stateMeta, g.objects, g.storeGen = si.meta.State, objs[name], si.gen
+		if g.objects == nil {
+			g.objects = []consistency.Object{}
+		}
+		if si.meta.Replicas > 0 {
+			g.replicas = si.meta.Replicas
+		}
 	}
 	return nil
 }
@@ -290,35 +388,96 @@ func (h *Heap) persist(rd raft.Ready) error {
 	return nil
 }
 
-// checkpoint writes the replica's whole state at its applied index to the
-// log, so that the records before it can go.
+// checkpoint writes the objects changed since the last checkpoint (all of
+// them after the state was replaced by a leader's snapshot) to the striped
+// store, with the rest of the state as the space's metadata, then marks the
+// checkpoint in the log, so that the records before it can go.
 func (h *Heap) checkpoint() error {
-	wal := h.node.walOf()
+	n := h.node
 	applied := h.replica.State().Index()
 	term, err := h.storage.Term(applied)
 	if err != nil {
 		return err
 	}
-	data, err := h.replica.SnapshotData()
+	stateMeta, err := h.replica.SnapshotMeta()
 	if err != nil {
 		return err
 	}
+	snapMeta := raftpb.SnapshotMetadata{Index: applied, Term: term, ConfState: h.replica.ConfState()}
+	sm, _ := snapMeta.Marshal()
+	metaBlob, err := codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas})
+	if err != nil {
+		return err
+	}
+	old := h.space()
+	spaces := map[string][]byte{}
+	var objs []persist.Object
+	if h.needFull {
+		h.storeGen++
+		spaces[old] = nil // the previous generation's objects are garbage
+		h.replica.State().Ascend(uuid.Nil, func(o consistency.Object) bool {
+			objs = append(objs, persist.Object{ID: o.ID, Version: o.Version, Value: o.Value})
+			return true
+		})
+	} else {
+		objs = make([]persist.Object, 0, len(h.dirty))
+		for id, c := range h.dirty {
+			objs = append(objs, persist.Object{ID: id, Version: c.Version, Value: c.Value, Deleted: c.Deleted})
+		}
+	}
+	space := h.space()
+	for i := range objs {
+		objs[i].Space = space
+	}
+	spaces[space] = metaBlob
+	if _, err := n.disk.store.Checkpoint(objs, spaces); err != nil {
+		if h.needFull {
+			h.storeGen--
+		}
+		return err
+	}
+	h.needFull = false
+	clear(h.dirty)
 	hs, _, _ := h.storage.InitialState()
-	meta := raftpb.SnapshotMetadata{Index: applied, Term: term, ConfState: h.replica.ConfState()}
-	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, SnapData: data}
-	rec.SnapMeta, _ = meta.Marshal()
+	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, SnapMeta: sm, InStore: true}
 	rec.Hard, _ = hs.Marshal()
 	b, err := codec.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	seq, err := wal.Append(b)
+	seq, err := n.disk.wal.Append(b)
 	if err != nil {
 		return err
 	}
 	h.ckptSeq.Store(seq)
-	h.node.truncateWAL()
+	n.truncateWAL()
 	return nil
+}
+
+// storeMeta is a heap's metadata in the store's manifest: the state beside
+// its objects, as of the checkpoint's index.
+type storeMeta struct {
+	SnapMeta []byte `cbor:"1,keyasint"` // raftpb.SnapshotMetadata
+	State    []byte `cbor:"2,keyasint"` // consistency SnapshotMeta
+	Replicas int    `cbor:"3,keyasint"`
+}
+
+// space names a replica's objects in the store: heap, group incarnation,
+// and a generation that changes when its state is replaced whole.
+func (h *Heap) space() string { return spaceKey(h.name, h.group, h.storeGen) }
+
+func spaceKey(heap string, group, gen uint64) string {
+	return fmt.Sprintf("%s\x00%016x\x00%d", heap, group, gen)
+}
+
+func parseSpace(s string) (heap string, group, gen uint64, ok bool) {
+	parts := strings.Split(s, "\x00")
+	if len(parts) != 3 {
+		return "", 0, 0, false
+	}
+	g, err1 := strconv.ParseUint(parts[1], 16, 64)
+	n, err2 := strconv.ParseUint(parts[2], 10, 64)
+	return parts[0], g, n, err1 == nil && err2 == nil
 }
 
 // walOf returns the node's write-ahead log, nil in memory mode.
@@ -415,6 +574,16 @@ func (n *Node) openRecovered() error {
 	return nil
 }
 
+// dropSpace forgets a dropped replica's objects in the store.
+func (n *Node) dropSpace(h *Heap) {
+	if n.disk == nil {
+		return
+	}
+	if _, err := n.disk.store.Checkpoint(nil, map[string][]byte{h.space(): nil}); err != nil {
+		n.log.Error("striped store: the drop of a heap not recorded", "heap", h.name, "err", err)
+	}
+}
+
 // noteDropped records in the log that a replica is gone for good, so that
 // a restart does not bring it back.
 func (n *Node) noteDropped(h *Heap) {
@@ -429,4 +598,5 @@ func (n *Node) noteDropped(h *Heap) {
 	if err != nil {
 		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
 	}
+	n.dropSpace(h)
 }

@@ -164,11 +164,16 @@ func powerLoss(t *testing.T, seed uint64) {
 		c.fss[name] = crashed[name]
 		c.add(name, name != "a", func(cfg *Config) { cfg.DataDir = "/data/" + name })
 	}
+	loaded := 0
 	for _, name := range names {
 		c.heaps[name] = c.nodes[name].replicaOf("bank")
 		if c.heaps[name] == nil {
 			t.Fatalf("%s did not recover its replica of bank", name)
 		}
+		loaded += c.nodes[name].disk.loaded
+	}
+	if loaded == 0 {
+		t.Fatal("no node recovered objects from the striped store: checkpoints were not exercised")
 	}
 	waitCond(t, "a leader after the restart", func() bool { _, ok := c.group("bank"); return ok })
 	h := c.heaps["b"]

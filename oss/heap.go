@@ -74,11 +74,14 @@ type Heap struct {
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
 	lastConf     raftpb.ConfState
-	lost         error              // why the replica stopped, if it did
-	stuck        *consistency.Ready // a Ready the log refused, retried every tick
-	diskErr      error              // why it was refused
-	lastCkpt     uint64             // applied index of the last checkpoint
-	lastHard     raftpb.HardState   // the last hard state written to the log
+	lost         error                            // why the replica stopped, if it did
+	stuck        *consistency.Ready               // a Ready the log refused, retried every tick
+	diskErr      error                            // why it was refused
+	lastCkpt     uint64                           // applied index of the last checkpoint
+	lastHard     raftpb.HardState                 // the last hard state written to the log
+	dirty        map[uuid.UUID]consistency.Change // objects changed since the last checkpoint
+	needFull     bool                             // the next checkpoint writes every object
+	storeGen     uint64                           // generation of the replica's objects in the store
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -209,8 +212,12 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		reads:    make(map[uint64]*readRequest),
 		self:     n.id,
 	}
+	if n.disk != nil {
+		h.dirty = map[uuid.UUID]consistency.Change{}
+	}
 	var applied uint64
 	var state []byte
+	var objects []consistency.Object
 	if g := o.recovered; g != nil {
 		st, err := g.storage()
 		if err != nil {
@@ -218,6 +225,12 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		}
 		h.storage = st
 		applied, state = g.snap.Metadata.Index, g.snap.Data
+		if g.stateMeta != nil {
+			state, objects = g.stateMeta, g.objects
+			h.storeGen = g.storeGen
+		} else if applied > 1 {
+			h.needFull = true // its state is in the log, not the store
+		}
 		h.firstSeq.Store(g.firstSeq)
 		h.lastHard = g.hard
 		h.ckptSeq.Store(g.ckptSeq)
@@ -247,6 +260,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		Storage: h.storage,
 		Applied: applied,
 		State:   state,
+		Objects: objects,
 		Logger:  raftLogger{h.log},
 	})
 	if err != nil {
@@ -535,6 +549,8 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))
 		}
 		h.snapshots.Add(1)
+		h.needFull = true // the state was replaced whole
+		clear(h.dirty)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		h.term.Store(rd.HardState.Term)
@@ -559,6 +575,13 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 			continue
 		}
 		p.done <- proposalResult{res: res}
+	}
+	if h.dirty != nil {
+		for _, cs := range rd.Changes {
+			for _, c := range cs.Objects {
+				h.dirty[c.ID] = c
+			}
+		}
 	}
 	if len(rd.Changes) > 0 {
 		h.deliver(rd.Changes)

@@ -29,6 +29,8 @@ type Store struct {
 	dirs    []string
 	stripes []*stripe
 
+	cpMu sync.Mutex // serializes checkpoints
+
 	mu       sync.Mutex // protects manifest
 	manifest Manifest
 }
@@ -231,10 +233,12 @@ func decodeObject(b []byte) (o Object, size int, reason string) {
 
 // Checkpoint writes objects (changed since the last checkpoint, or
 // tombstones) to their stripes, all stripes in parallel, syncs them, and
-// then records the new stripe lengths and the spaces' metadata in a new
-// manifest. Until the manifest is replaced the previous checkpoint stands:
+// then records the new stripe lengths and the spaces' metadata (a nil value
+// removes a space) in a new manifest. Checkpoints are serialized. Until the manifest is replaced the previous checkpoint stands:
 // a crash in between loses nothing of it. It returns the bytes written.
 func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, error) {
+	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
 	parts := make([][]byte, len(s.stripes))
 	for i := range objs {
 		k := s.stripeOf(objs[i].Space, objs[i].ID)
