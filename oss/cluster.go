@@ -51,7 +51,7 @@ func (n *Node) lookup(id uint64) (string, bool) {
 	if ok {
 		return name, true
 	}
-	for _, p := range n.dir.live() {
+	for _, p := range n.directory().live() {
 		n.learn(p.ID, p.Name)
 		if p.ID == id {
 			name, ok = p.Name, true
@@ -63,7 +63,7 @@ func (n *Node) lookup(id uint64) (string, bool) {
 // liveSet returns the live nodes by ID and notes, for every ID asked about
 // later with downFor, since when it has been missing.
 func (n *Node) liveSet() map[uint64]peerInfo {
-	live := n.dir.live()
+	live := n.directory().live()
 	set := make(map[uint64]peerInfo, len(live))
 	set[n.id] = n.selfInfo()
 	n.namesMu.Lock()
@@ -213,7 +213,7 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 			return err
 		}
 		e = heapEntry{Name: name, Replicas: n.cfg.Replicas, Group: newNodeID()}
-		ranked := rendezvous(name, n.dir.live())
+		ranked := rendezvous(name, n.directory().live())
 		for _, p := range ranked[:oddVoters(e.Replicas, len(ranked))] {
 			e.Voters = append(e.Voters, groupMember{Name: p.Name, ID: p.ID})
 		}
@@ -381,7 +381,7 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 		for _, m := range hint {
 			targets = append(targets, m.Name)
 		}
-		for _, p := range rendezvous(h.name, n.dir.live()) {
+		for _, p := range rendezvous(h.name, n.directory().live()) {
 			targets = append(targets, p.Name)
 		}
 		asked := map[string]bool{n.cfg.Name: true}

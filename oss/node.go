@@ -40,7 +40,7 @@ type Node struct {
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
 	members *membership         // nil without Listen
-	dir     directory
+	dir     atomic.Value        // of dirHolder: set while messages may arrive
 
 	namesMu sync.Mutex // protects following fields
 	names   map[uint64]string
@@ -88,7 +88,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		missing: make(map[uint64]time.Time),
 		id:      newNodeID(),
 	}
-	n.dir = selfDirectory{n}
+	n.setDirectory(selfDirectory{n})
 	n.learn(n.id, c.Name)
 	if c.DataDir != "" {
 		var lock *os.File
@@ -118,7 +118,8 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	join := len(c.Join) > 0
 	switch {
 	case hooks != nil:
-		n.tr, n.dir, join = hooks.transport(nodeHandler{n}), hooks.dir, hooks.join
+		n.setDirectory(hooks.dir)
+		n.tr, join = hooks.transport(nodeHandler{n}), hooks.join
 	case c.Listen != "":
 		if err := n.startNetwork(ctx); err != nil {
 			n.Close()
@@ -214,7 +215,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.dir = n.members
+	n.setDirectory(n.members)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -425,7 +426,7 @@ func (n *Node) handOver(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		others := false
-		for _, p := range n.dir.live() {
+		for _, p := range n.directory().live() {
 			if p.ID != n.id && p.Role == RoleServer && !p.Leaving {
 				others = true
 			}
@@ -447,3 +448,9 @@ func (n *Node) handOver(timeout time.Duration) {
 	}
 	n.log.Warn("leaving before every replica was handed over", "waited", timeout)
 }
+
+type dirHolder struct{ directory }
+
+func (n *Node) directory() directory { return n.dir.Load().(dirHolder).directory }
+
+func (n *Node) setDirectory(d directory) { n.dir.Store(dirHolder{d}) }
