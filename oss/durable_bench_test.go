@@ -89,3 +89,57 @@ func BenchmarkDurableCommit(b *testing.B) {
 		b.ReportMetric(float64(b.N)/float64(after.Syncs-before.Syncs), "commits/fsync")
 	})
 }
+
+// BenchmarkRecovery restarts a node holding 1,000,000 objects of about 100
+// bytes (checkpointed in the striped store, the rest in the log) and
+// reports the time until its heap is open again.
+func BenchmarkRecovery(b *testing.B) {
+	every := compactEvery
+	compactEvery = 40 // a checkpoint covers most of the fill
+	defer func() { compactEvery = every }()
+	dir := b.TempDir()
+	cfg := &Config{DataDir: filepath.Join(dir, "node"), Logger: testLogger(), StripeDirs: []string{
+		filepath.Join(dir, "s0"), filepath.Join(dir, "s1"), filepath.Join(dir, "s2"), filepath.Join(dir, "s3")}}
+	n, err := Start(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := n.Heap(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, 80)
+	for range 100 {
+		err := h.Update(context.Background(), func(tx *Tx) error {
+			for range 10_000 {
+				if _, err := New(tx, val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	n.Close()
+	var objects int
+	for b.Loop() {
+		start := time.Now()
+		n, err := Start(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := n.Heap(context.Background(), "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/recovery")
+		objects = h.Stats().Objects
+		n.Close()
+	}
+	if objects != 1_000_000 {
+		b.Fatalf("recovered %d objects", objects)
+	}
+	b.ReportMetric(float64(objects), "objects")
+}

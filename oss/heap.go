@@ -55,6 +55,7 @@ type Heap struct {
 	confVersion atomic.Uint64 // counts configuration changes seen
 	conf        atomic.Pointer[raftpb.ConfState]
 	snapshots   atomic.Uint64 // snapshots from a leader applied
+	catchUp     atomic.Bool   // recovered: the first open waits for a read index
 	firstSeq    atomic.Uint64 // the first log record of this replica still needed
 	ckptSeq     atomic.Uint64 // the log record of its last checkpoint
 	term        atomic.Uint64 // the replica's raft term
@@ -274,6 +275,16 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 			return nil, err
 		}
 	case o.recovered != nil:
+		h.catchUp.Store(true)
+		if cs := r.ConfState(); len(cs.Voters) == 1 && cs.Voters[0] == h.self {
+			// A sole voter need not wait an election timeout.
+			if err := r.Campaign(); err != nil {
+				return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
+			}
+			for r.HasReady() {
+				h.handleReady()
+			}
+		}
 	case o.spec != nil && o.spec.voters[0].ID == h.self:
 		// The first-placed voter stands at once rather than after an
 		// election timeout; a sole voter is leader when this returns.

@@ -32,9 +32,9 @@ type Node struct {
 	leaving atomic.Bool // handing replicas over before it leaves
 	lock    *os.File    // the data directory's lock; nil without one
 	disk    *disk       // nil in memory mode
-	// catalogCommit is the catalog's commit index recovered from the log:
+	// catalogCommit is the last index of the catalog's recovered log:
 	// until the catalog replica has applied it, its view of the heap
-	// directory is older than the replicas recovered with it.
+	// directory may be older than the replicas recovered with it.
 	catalogCommit uint64
 
 	quic    *transport.QUIC     // nil without Listen
@@ -149,7 +149,13 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		if g := n.disk.recovered[groupKey{heap: catalogName}]; g != nil {
 			// A restart: the node is a member already.
 			o = openMode{recovered: g, replicas: catalogReplicas}
-			n.catalogCommit = g.hard.Commit
+			// Until the catalog has applied its whole recovered log, its
+			// directory may not yet list heaps recovered with it (a
+			// commit index alone is not logged).
+			n.catalogCommit = max(g.hard.Commit, g.snap.Metadata.Index)
+			if k := len(g.ents); k > 0 {
+				n.catalogCommit = max(n.catalogCommit, g.ents[k-1].Index)
+			}
 			join = false
 		}
 	}
@@ -274,6 +280,14 @@ func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 		return nil, err
 	}
 	if h := n.replicaOf(name); h != nil && h.inConf.Load() {
+		if h.catchUp.Load() {
+			// Recovered from disk: what it committed before may not be
+			// applied yet.
+			if err := h.readIndex(ctx); err != nil {
+				return nil, err
+			}
+			h.catchUp.Store(false)
+		}
 		return h, nil
 	}
 	if n.isClosed() {
