@@ -351,9 +351,12 @@ func (h *Heap) persist(rd raft.Ready) error {
 		return nil
 	}
 	if raft.IsEmptySnap(rd.Snapshot) && len(rd.Entries) == 0 &&
-		(raft.IsEmptyHardState(rd.HardState) || !raft.MustSync(rd.HardState, h.lastHard, 0)) {
+		(raft.IsEmptyHardState(rd.HardState) || !raft.MustSync(rd.HardState, h.lastHard, 0) && !commitsConfChange(rd)) {
 		// Nothing, or only a commit index, which raft learns again after
-		// a restart: no record, and no sync.
+		// a restart: no record, and no sync. A commit index that covers a
+		// configuration change is kept: a replica restarted with a lower
+		// one would come back in an older configuration (a bootstrapped
+		// node as its sole voter).
 		return nil
 	}
 	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas}
@@ -599,4 +602,14 @@ func (n *Node) noteDropped(h *Heap) {
 		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
 	}
 	n.dropSpace(h)
+}
+
+// commitsConfChange reports whether a Ready commits a configuration change.
+func commitsConfChange(rd raft.Ready) bool {
+	for i := range rd.CommittedEntries {
+		if t := rd.CommittedEntries[i].Type; t == raftpb.EntryConfChange || t == raftpb.EntryConfChangeV2 {
+			return true
+		}
+	}
+	return false
 }

@@ -276,6 +276,9 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		}
 	case o.recovered != nil:
 		h.catchUp.Store(true)
+		for r.HasReady() { // apply what is known committed: the configuration too
+			h.handleReady()
+		}
 		if cs := r.ConfState(); len(cs.Voters) == 1 && cs.Voters[0] == h.self {
 			// A sole voter need not wait an election timeout.
 			if err := r.Campaign(); err != nil {
