@@ -367,6 +367,15 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, fn func(Object)) error {
 		if err != nil {
 			return fmt.Errorf("persist: %w", err)
 		}
+		have, err := f.Size()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("persist: %w", err)
+		}
+		if seg.Size < 0 || have < seg.Size {
+			f.Close()
+			return &CorruptError{File: path, Offset: have, Reason: fmt.Sprintf("the manifest records %d bytes, the file holds %d", seg.Size, have)}
+		}
 		buf := make([]byte, seg.Size)
 		n, err := f.ReadAt(buf, 0)
 		f.Close()

@@ -24,6 +24,7 @@ func run(args []string) error {
 	host, _ := os.Hostname()
 	name := fs.String("name", host, "the node's name, as in its certificate")
 	dataDir := fs.String("data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
+	stripeDirs := fs.String("stripe-dirs", "", "comma-separated directories of the striped object store, one stripe each (one per disk adds bandwidth); default one in the data directory")
 	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every 10ms) or "memory" (nothing on disk)`)
 	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
 	advertise := fs.String("advertise", "", "address peers reach the node at (default: the bound listen address)")
@@ -84,6 +85,9 @@ func run(args []string) error {
 		Durability: dur,
 		Name:       *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
 		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: *role, TLS: tlsc, Logger: logger,
+	}
+	if *stripeDirs != "" {
+		cfg.StripeDirs = strings.Split(*stripeDirs, ",")
 	}
 	if *join != "" {
 		cfg.Join = strings.Split(*join, ",")
