@@ -166,8 +166,9 @@ func (g *recoveredGroup) storage() (*snapStorage, error) {
 
 // disk is a node's persistent state: its identity and its write-ahead log.
 type disk struct {
-	wal   *persist.WAL
-	store *persist.Store
+	wal     *persist.WAL
+	store   *persist.Store
+	compact chan struct{} // a checkpoint was written: compaction may be due
 	// recovered are the groups found in the log at start, by heap.
 	recovered map[groupKey]*recoveredGroup
 	loaded    int // objects read from the store at start
@@ -219,7 +220,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		}
 		return fmt.Errorf("oss: striped store: %w", err)
 	}
-	n.disk = &disk{wal: wal, store: store, recovered: groups}
+	n.disk = &disk{wal: wal, store: store, recovered: groups, compact: make(chan struct{}, 1)}
 	if err := n.disk.loadStore(n); err != nil {
 		store.Close()
 		wal.Close()
@@ -454,7 +455,35 @@ func (h *Heap) checkpoint() error {
 	}
 	h.ckptSeq.Store(seq)
 	n.truncateWAL()
+	select {
+	case n.disk.compact <- struct{}{}:
+	default:
+	}
 	return nil
+}
+
+// compactMin is the size below which a stripe is not compacted.
+const compactMin = 64 << 20
+
+// compactor compacts the store's stripes after checkpoints, off the heaps'
+// loops, until the node closes.
+func (n *Node) compactor() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.disk.compact:
+		}
+		start := time.Now()
+		reclaimed, err := n.disk.store.Compact(compactMin)
+		if err != nil {
+			n.log.Error("striped store: compaction", "err", err)
+			continue
+		}
+		if reclaimed > 0 {
+			n.log.Info("striped store compacted", "reclaimed", reclaimed, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
 }
 
 // storeMeta is a heap's metadata in the store's manifest: the state beside

@@ -182,6 +182,9 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	if n.members != nil {
 		n.wg.Go(n.publishLeads)
 	}
+	if n.disk != nil {
+		n.wg.Go(n.compactor)
+	}
 	return nil
 }
 
@@ -401,6 +404,7 @@ func (n *Node) stop(graceful bool) error {
 	n.wg.Wait()
 	if n.disk != nil {
 		n.disk.wal.Close()
+		n.disk.store.Close()
 	}
 	var err error
 	if n.members != nil {

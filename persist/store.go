@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
@@ -72,10 +73,11 @@ type StoreCorruptError = CorruptError
 // stripe is one stripe's files; only its goroutine of the moment touches
 // them.
 type stripe struct {
-	dir  string
-	cur  File
-	name string
-	size int64
+	dir       string
+	cur       File
+	name      string
+	size      int64
+	compacted int64 // size after the last compaction
 }
 
 // OpenStore opens the store over dirs (created if needed) and reads its
@@ -106,6 +108,19 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		m.Spaces = map[string][]byte{}
 	}
 	s.manifest = m
+	// Segments the manifest does not list are left by a compaction a
+	// crash interrupted (before or after the switch): garbage.
+	for i, st := range s.stripes {
+		names, err := fsys.ReadDir(st.dir)
+		if err != nil {
+			return nil, fmt.Errorf("persist: store: %w", err)
+		}
+		for _, name := range names {
+			if strings.HasSuffix(name, ".seg") && !slices.ContainsFunc(m.Stripes[i], func(e SegmentEnd) bool { return e.Name == name }) && m.Gen > 0 {
+				fsys.Remove(filepath.Join(st.dir, name))
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -339,8 +354,8 @@ func (st *stripe) ends(segs []SegmentEnd) []SegmentEnd {
 }
 
 // Load reads every stripe in parallel, up to the lengths the manifest
-// records, and calls fn for each live object (the last record of each key;
-// tombstones remove). fn is called from several goroutines at once, each
+// records, and calls fn for each live object of a space the manifest lists
+// (the last record of each key; tombstones remove). fn is called from several goroutines at once, each
 // key from one. A damaged record fails with a *CorruptError naming the
 // file and offset.
 func (s *Store) Load(fn func(Object)) error {
@@ -348,7 +363,13 @@ func (s *Store) Load(fn func(Object)) error {
 	errs := make([]error, len(s.stripes))
 	var wg sync.WaitGroup
 	for i, st := range s.stripes {
-		wg.Go(func() { errs[i] = st.load(s.fs, m.Stripes[i], fn) })
+		wg.Go(func() {
+			errs[i] = st.load(s.fs, m.Stripes[i], func(o Object) {
+				if _, ok := m.Spaces[o.Space]; ok {
+					fn(o)
+				}
+			})
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -411,4 +432,144 @@ func (s *Store) Close() error {
 		}
 	}
 	return nil
+}
+
+// Compact rewrites each stripe whose files have grown to more than twice
+// their size after its last compaction (and past minBytes) into one new
+// segment of its live objects: the last record of each key of a space the
+// manifest still lists, tombstones dropped. Checkpoints go on meanwhile;
+// they wait only while the new segment takes over. It returns the bytes
+// reclaimed.
+func (s *Store) Compact(minBytes int64) (int64, error) {
+	var reclaimed int64
+	for i := range s.stripes {
+		n, err := s.compactStripe(i, minBytes)
+		reclaimed += n
+		if err != nil {
+			return reclaimed, err
+		}
+	}
+	return reclaimed, nil
+}
+
+func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
+	st := s.stripes[i]
+	m := s.Manifest()
+	segs := slices.Clone(m.Stripes[i])
+	var total int64
+	for _, seg := range segs {
+		total += seg.Size
+	}
+	if len(segs) == 0 || total < minBytes || total < 2*st.compacted {
+		return 0, nil
+	}
+	// Read what the manifest covers, keeping the last record of each key.
+	type rec struct {
+		space string
+		raw   []byte
+		dead  bool
+	}
+	live := map[storeKey]rec{}
+	var order []storeKey
+	for _, seg := range segs {
+		path := filepath.Join(st.dir, seg.Name)
+		f, err := s.fs.Open(path)
+		if err != nil {
+			return 0, fmt.Errorf("persist: compact: %w", err)
+		}
+		buf := make([]byte, seg.Size)
+		n, _ := f.ReadAt(buf, 0)
+		f.Close()
+		if int64(n) < seg.Size {
+			return 0, &CorruptError{File: path, Offset: int64(n), Reason: "shorter than the manifest records"}
+		}
+		for off := 0; off < len(buf); {
+			o, size, reason := decodeObject(buf[off:])
+			if reason != "" {
+				return 0, &CorruptError{File: path, Offset: int64(off), Reason: reason}
+			}
+			k := storeKey{o.Space, o.ID}
+			if _, seen := live[k]; !seen {
+				order = append(order, k)
+			}
+			live[k] = rec{space: o.Space, raw: buf[off : off+size], dead: o.Deleted}
+			off += size
+		}
+	}
+	var out []byte
+	for _, k := range order {
+		r := live[k]
+		if _, ok := m.Spaces[r.space]; ok && !r.dead {
+			out = append(out, r.raw...)
+		}
+	}
+	name := fmt.Sprintf("%016x.seg", segmentNumber(segs[len(segs)-1].Name)+1)
+	f, err := s.fs.Create(filepath.Join(st.dir, name))
+	if err != nil {
+		return 0, fmt.Errorf("persist: compact: %w", err)
+	}
+	fail := func(err error) (int64, error) {
+		f.Close()
+		s.fs.Remove(filepath.Join(st.dir, name))
+		return 0, fmt.Errorf("persist: compact: %w", err)
+	}
+	if _, err := f.Write(out); err != nil {
+		return fail(err)
+	}
+	// Take over: carry what checkpoints appended meanwhile, then switch.
+	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
+	cur := s.Manifest()
+	now := cur.Stripes[i]
+	if len(now) != len(segs) {
+		return fail(errors.New("the stripe changed under compaction"))
+	}
+	last, was := now[len(now)-1], segs[len(segs)-1]
+	if last.Size > was.Size {
+		g, err := s.fs.Open(filepath.Join(st.dir, last.Name))
+		if err != nil {
+			return fail(err)
+		}
+		tail := make([]byte, last.Size-was.Size)
+		_, err = g.ReadAt(tail, was.Size)
+		g.Close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fail(err)
+		}
+		if _, err := f.Write(tail); err != nil {
+			return fail(err)
+		}
+		out = append(out, tail...)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := s.fs.SyncDir(st.dir); err != nil {
+		return fail(err)
+	}
+	next := Manifest{Stripes: slices.Clone(cur.Stripes), Spaces: cur.Spaces, Gen: cur.Gen + 1}
+	next.Stripes[i] = []SegmentEnd{{Name: name, Size: int64(len(out))}}
+	if err := s.writeManifest(next); err != nil {
+		return fail(err)
+	}
+	s.mu.Lock()
+	s.manifest = next
+	s.mu.Unlock()
+	if st.cur != nil {
+		st.cur.Close()
+	}
+	st.cur, st.name, st.size, st.compacted = f, name, int64(len(out)), int64(len(out))
+	var total2 int64
+	for _, seg := range now {
+		total2 += seg.Size
+		s.fs.Remove(filepath.Join(st.dir, seg.Name))
+	}
+	s.fs.SyncDir(st.dir)
+	return total2 - int64(len(out)), nil
+}
+
+func segmentNumber(name string) uint64 {
+	var n uint64
+	fmt.Sscanf(name, "%016x.seg", &n)
+	return n
 }

@@ -270,3 +270,97 @@ func FuzzManifest(f *testing.F) {
 		s.Close()
 	})
 }
+
+func TestStoreCompaction(t *testing.T) {
+	for seed := uint64(1); seed <= 60; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		mem := NewMemFS()
+		ffs := &FaultFS{FS: mem}
+		s, err := OpenStore(ffs, stripeDirs(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Overwrites, deletes and a dropped space make garbage.
+		for round := range 10 {
+			var objs []Object
+			for i := range 40 {
+				objs = append(objs, obj("h", i, uint64(round+1), fmt.Sprint("r", round)))
+				objs = append(objs, obj("gone", i, 1, "x"))
+			}
+			if round == 9 {
+				for i := 30; i < 40; i++ {
+					o := obj("h", i, 10, "")
+					o.Deleted = true
+					objs = append(objs, o)
+				}
+			}
+			if _, err := s.Checkpoint(objs, map[string][]byte{"h": []byte("m"), "gone": []byte("m")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Checkpoint(nil, map[string][]byte{"gone": nil}); err != nil {
+			t.Fatal(err)
+		}
+		want := loadAll(t, s)
+		// A checkpoint runs while the compaction does; and the power may
+		// fail at any step of it.
+		var crashed *MemFS
+		at, ops := rng.IntN(20), 0
+		var mu sync.Mutex
+		ffs.SetRule(func(op Op, name string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if ops == at && crashed == nil {
+				crashed = mem.Crash(rng)
+			}
+			ops++
+			return nil
+		})
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Checkpoint([]Object{obj("h", 0, 11, "during")}, nil)
+			done <- err
+		}()
+		reclaimed, err := s.Compact(0)
+		if err != nil {
+			t.Fatalf("seed %d: compact: %v", seed, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("seed %d: checkpoint during compaction: %v", seed, err)
+		}
+		if reclaimed <= 0 {
+			t.Fatalf("seed %d: compaction reclaimed %d bytes", seed, reclaimed)
+		}
+		want[storeKey{"h", obj("h", 0, 0, "").ID}] = obj("h", 0, 11, "during")
+		if got := loadAll(t, s); !sameObjects(got, want) {
+			t.Fatalf("seed %d: after compaction %d objects, want %d", seed, len(got), len(want))
+		}
+		s.Close()
+		if crashed != nil {
+			// After a crash the store holds the state before or after the
+			// concurrent checkpoint, never less.
+			s2, err := OpenStore(crashed, stripeDirs(2))
+			if err != nil {
+				t.Fatalf("seed %d: reopen after a crash in compaction: %v", seed, err)
+			}
+			got := loadAll(t, s2)
+			if len(got) != len(want) {
+				t.Fatalf("seed %d: %d objects after a crash in compaction, want %d", seed, len(got), len(want))
+			}
+			s2.Close()
+		}
+	}
+}
+
+func sameObjects(a, b map[storeKey]Object) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, o := range a {
+		p, ok := b[k]
+		if !ok || p.Version != o.Version || !bytes.Equal(p.Value, o.Value) {
+			return false
+		}
+	}
+	return true
+}
