@@ -69,6 +69,10 @@ type Config struct {
 	// ReplaceAfter is how long a voter may be unreachable before its
 	// heap's leader replaces it with another server. If zero, 30s.
 	ReplaceAfter time.Duration
+	// OnProgress, if not nil, is told how long work at start goes on:
+	// replaying the log and loading the striped store. If nil, the node
+	// logs a line about every second of such work.
+	OnProgress func(Progress)
 	// Gossip tunes failure detection: GossipLAN (the default) or
 	// GossipLoopback, faster, for tests of several nodes on one machine.
 	Gossip GossipProfile

@@ -191,7 +191,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	} else {
 		n.id = id
 	}
-	opts := persist.WALOptions{Logger: n.log}
+	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log")}
 	if n.cfg.Durability == DurabilityBatch {
 		opts.SyncInterval = BatchInterval
 	}
@@ -263,7 +263,7 @@ func (d *disk) loadStore(n *Node) error {
 	}
 	var mu sync.Mutex
 	objs := map[string][]consistency.Object{}
-	err := d.store.Load(func(o persist.Object) {
+	err := d.store.LoadProgress(func(o persist.Object) {
 		if _, ok := spaces[o.Space]; !ok {
 			return // garbage of an older generation or a dropped heap
 		}
@@ -271,7 +271,7 @@ func (d *disk) loadStore(n *Node) error {
 		objs[o.Space] = append(objs[o.Space], consistency.Object{ID: o.ID, Version: o.Version, Value: o.Value})
 		d.loaded++
 		mu.Unlock()
-	})
+	}, n.progress("loading the striped store"))
 	if err != nil {
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
@@ -641,4 +641,33 @@ func commitsConfChange(rd raft.Ready) bool {
 		}
 	}
 	return false
+}
+
+// Progress is how far a long task at start has come.
+type Progress struct {
+	// Task says what is under way.
+	Task string
+	// Done and Total count bytes.
+	Done, Total int64
+}
+
+// progress returns a reporter for a task: Config.OnProgress, or a log line
+// about every second, and one at the end if it took that long.
+func (n *Node) progress(task string) func(done, total int64) {
+	if f := n.cfg.OnProgress; f != nil {
+		return func(done, total int64) { f(Progress{Task: task, Done: done, Total: total}) }
+	}
+	var mu sync.Mutex
+	start := time.Now()
+	last := start
+	return func(done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if now.Sub(last) < time.Second && (done < total || now.Sub(start) < time.Second) {
+			return
+		}
+		last = now
+		n.log.Info(task, "done", done, "total", total, "elapsed", now.Sub(start).Round(time.Millisecond))
+	}
 }

@@ -375,3 +375,70 @@ func TestRestartKeepsHeaps(t *testing.T) {
 		c.kill("solo")
 	}
 }
+
+// Batch durability acknowledges commits before their sync; what was
+// synced survives a power loss, and the node recovers to a prefix of its
+// commits.
+func TestBatchDurability(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	mem := persist.NewMemFS()
+	c := startTestNodes(t, 3)
+	c.fss["solo"] = mem
+	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch })
+	h, err := n.Heap(context.Background(), "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	for i := range 50 {
+		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{int64(i + 1)}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(5 * BatchInterval) // past a sync
+	crashed := mem.Crash(rand.New(rand.NewPCG(3, 3)))
+	c.kill("solo")
+	c.fss["solo"] = crashed
+	n = c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch })
+	h, err = n.Heap(context.Background(), "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got acct
+	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 50 {
+		t.Fatalf("after a sync interval and a power loss: %v %v, want 50", got, err)
+	}
+}
+
+// A restart reports the progress of its recovery.
+func TestRecoveryReportsProgress(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	every := compactEvery
+	compactEvery = 8
+	t.Cleanup(func() { compactEvery = every })
+	mem := persist.NewMemFS()
+	c := startTestNodes(t, 4)
+	c.fss["solo"] = mem
+	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
+	h, _ := n.Heap(context.Background(), "bank")
+	for i := range 30 {
+		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), acct{int64(i)}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.kill("solo")
+	var mu sync.Mutex
+	seen := map[string]Progress{}
+	c.add("solo", false, func(cfg *Config) {
+		cfg.DataDir = "/data/solo"
+		cfg.OnProgress = func(p Progress) { mu.Lock(); seen[p.Task] = p; mu.Unlock() }
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, task := range []string{"replaying the write-ahead log", "loading the striped store"} {
+		p, ok := seen[task]
+		if !ok || p.Total == 0 || p.Done != p.Total {
+			t.Fatalf("progress of %q: %+v (%v)", task, p, ok)
+		}
+	}
+}

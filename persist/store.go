@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -358,13 +359,29 @@ func (st *stripe) ends(segs []SegmentEnd) []SegmentEnd {
 // (the last record of each key; tombstones remove). fn is called from several goroutines at once, each
 // key from one. A damaged record fails with a *CorruptError naming the
 // file and offset.
-func (s *Store) Load(fn func(Object)) error {
+func (s *Store) Load(fn func(Object)) error { return s.LoadProgress(fn, nil) }
+
+// LoadProgress is Load that reports the bytes read so far and in all,
+// from the stripes' goroutines as they go.
+func (s *Store) LoadProgress(fn func(Object), progress func(done, total int64)) error {
 	m := s.Manifest()
+	var total int64
+	for _, segs := range m.Stripes {
+		for _, seg := range segs {
+			total += seg.Size
+		}
+	}
+	var done atomic.Int64
+	report := func(n int64) {
+		if progress != nil {
+			progress(done.Add(n), total)
+		}
+	}
 	errs := make([]error, len(s.stripes))
 	var wg sync.WaitGroup
 	for i, st := range s.stripes {
 		wg.Go(func() {
-			errs[i] = st.load(s.fs, m.Stripes[i], func(o Object) {
+			errs[i] = st.load(s.fs, m.Stripes[i], report, func(o Object) {
 				if _, ok := m.Spaces[o.Space]; ok {
 					fn(o)
 				}
@@ -380,7 +397,7 @@ type storeKey struct {
 	id    [16]byte
 }
 
-func (st *stripe) load(fsys FS, segs []SegmentEnd, fn func(Object)) error {
+func (st *stripe) load(fsys FS, segs []SegmentEnd, report func(int64), fn func(Object)) error {
 	live := map[storeKey]Object{}
 	for _, seg := range segs {
 		path := filepath.Join(st.dir, seg.Name)
@@ -403,6 +420,7 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, fn func(Object)) error {
 		if int64(n) < seg.Size {
 			return &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
 		}
+		report(seg.Size)
 		for off := 0; off < len(buf); {
 			o, size, reason := decodeObject(buf[off:])
 			if reason != "" {

@@ -43,6 +43,9 @@ type WALOptions struct {
 	SyncInterval time.Duration
 	// Logger receives what the log repairs. If nil, slog.Default().
 	Logger *slog.Logger
+	// Progress, if not nil, is told the bytes replayed so far and in all,
+	// after each segment.
+	Progress func(done, total int64)
 }
 
 // WAL is a write-ahead log of opaque records, appended by any number of
@@ -131,6 +134,14 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 		}
 		w.segments = append(w.segments, segment{first: first, name: name})
 	}
+	var total, done int64
+	for _, s := range w.segments {
+		if f, err := fsys.Open(join(dir, s.name)); err == nil {
+			n, _ := f.Size()
+			total += n
+			f.Close()
+		}
+	}
 	for i, s := range w.segments {
 		if i == 0 {
 			w.next = s.first
@@ -138,8 +149,12 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 		if s.first != w.next {
 			return nil, &CorruptError{File: join(dir, s.name), Reason: fmt.Sprintf("starts at record %d, want %d (a segment is missing)", s.first, w.next)}
 		}
-		if err := w.replaySegment(s, i == len(w.segments)-1, replay); err != nil {
+		n, err := w.replaySegment(s, i == len(w.segments)-1, replay)
+		if err != nil {
 			return nil, err
+		}
+		if done += n; opts.Progress != nil {
+			opts.Progress(done, total)
 		}
 	}
 	if n := len(w.segments); n > 0 {
@@ -174,16 +189,21 @@ func parseSegmentName(name string) (uint64, bool) {
 
 // replaySegment reads one segment. In the last one, a bad frame that runs
 // to the end of the file is a torn write and is cut off.
-func (w *WAL) replaySegment(s segment, last bool, replay func(uint64, []byte) error) error {
+func (w *WAL) replaySegment(s segment, last bool, replay func(uint64, []byte) error) (int64, error) {
+	n, err := w.replayData(s, last, replay)
+	return int64(n), err
+}
+
+func (w *WAL) replayData(s segment, last bool, replay func(uint64, []byte) error) (int, error) {
 	path := join(w.dir, s.name)
 	f, err := w.fs.Open(path)
 	if err != nil {
-		return fmt.Errorf("persist: %w", err)
+		return 0, fmt.Errorf("persist: %w", err)
 	}
 	data, err := io.ReadAll(f)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("persist: read %s: %w", path, err)
+		return 0, fmt.Errorf("persist: read %s: %w", path, err)
 	}
 	off := 0
 	for off < len(data) {
@@ -194,19 +214,19 @@ func (w *WAL) replaySegment(s segment, last bool, replay func(uint64, []byte) er
 		if reason != "" {
 			if last && tornTail(data[off:]) {
 				w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", len(data)-off, "reason", reason)
-				return w.truncate(path, int64(off))
+				return len(data), w.truncate(path, int64(off))
 			}
-			return &CorruptError{File: path, Offset: int64(off), Reason: reason}
+			return 0, &CorruptError{File: path, Offset: int64(off), Reason: reason}
 		}
 		if replay != nil {
 			if err := replay(seq, payload); err != nil {
-				return fmt.Errorf("persist: %s at offset %d: %w", path, off, err)
+				return 0, fmt.Errorf("persist: %s at offset %d: %w", path, off, err)
 			}
 		}
 		w.next++
 		off += n
 	}
-	return nil
+	return len(data), nil
 }
 
 // tornTail reports whether a bad frame at the start of b is the last thing

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -100,6 +102,9 @@ func run(args []string) error {
 		return fmt.Errorf("run: --gossip %q: want lan or loopback", *gossip)
 	}
 
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		cfg.OnProgress = progressBar(os.Stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
@@ -138,4 +143,29 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// progressBar draws the progress of work at start on a terminal.
+func progressBar(w io.Writer) func(oss.Progress) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(p oss.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		finished := p.Done >= p.Total
+		if !finished && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		frac := 1.0
+		if p.Total > 0 {
+			frac = float64(p.Done) / float64(p.Total)
+		}
+		const width = 30
+		bar := strings.Repeat("=", int(frac*width)) + strings.Repeat(" ", width-int(frac*width))
+		fmt.Fprintf(w, "\r%-32s [%s] %3.0f%% %d/%d MiB", p.Task, bar, 100*frac, p.Done>>20, p.Total>>20)
+		if finished {
+			fmt.Fprintln(w)
+		}
+	}
 }
