@@ -46,6 +46,7 @@ type Heap struct {
 
 	recvc       chan raftpb.Message // raft messages from peers
 	joinc       chan uint64         // nodes asking to join as learners
+	snapc       chan snapOutcome    // outcomes of snapshots streamed to peers
 	self        uint64
 	replicas    int           // voters the group keeps
 	group       uint64        // the group's incarnation
@@ -202,6 +203,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		readc:    make(chan *readRequest, 64),
 		recvc:    make(chan raftpb.Message, 4096),
 		joinc:    make(chan uint64, 64),
+		snapc:    make(chan snapOutcome, 16),
 		joinReqs: make(map[uint64]bool),
 		replicas: max(o.replicas, 1),
 		group:    o.group,
@@ -347,6 +349,8 @@ func (h *Heap) run() {
 			if h.ticks%reconcileTicks == 0 {
 				h.reconcile()
 			}
+		case o := <-h.snapc:
+			h.replica.ReportSnapshot(o.id, o.failed)
 		case id := <-h.joinc:
 			h.joinReqs[id] = true
 			h.reconcile()

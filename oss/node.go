@@ -260,7 +260,7 @@ func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([
 }
 
 func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
-	return fmt.Errorf("oss: no streams are served yet")
+	return h.n.receiveSnapshot(ctx, from, header, body)
 }
 
 // Context returns a context that is cancelled when the node closes.

@@ -192,3 +192,44 @@ func TestJoinWithWrongCA(t *testing.T) {
 		t.Fatalf("the cluster took in a node of another CA: %v", ms)
 	}
 }
+
+// A replica catches up from a snapshot larger than the transport's frame
+// limit: snapshots are streamed.
+func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	every, keep := compactEvery, keepEntries
+	compactEvery, keepEntries = 4, 2
+	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
+	c := newQUICCluster(t, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, err := c.nodes["a"].Heap(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := make([]byte, 100<<10)
+	for range 12 {
+		err := h.Update(ctx, func(tx *Tx) error {
+			for range 10 {
+				if _, err := New(tx, blob); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := c.start("d")
+	hd, err := d.Heap(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hd.snapshots.Load() == 0 {
+		t.Fatal("the new replica caught up without a snapshot: the test tests nothing")
+	}
+	if got, want := hd.Stats().Objects, h.Stats().Objects; got != want || got != 120 {
+		t.Fatalf("the new replica holds %d objects, the first %d", got, want)
+	}
+}

@@ -1,10 +1,12 @@
 package oss
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -67,6 +69,13 @@ func (h *Heap) send(msgs []raftpb.Message) {
 		to, ok := h.node.lookup(m.To)
 		if !ok {
 			h.replica.ReportUnreachable(m.To)
+			if m.Type == raftpb.MsgSnap {
+				h.replica.ReportSnapshot(m.To, true)
+			}
+			continue
+		}
+		if m.Type == raftpb.MsgSnap {
+			h.sendSnapshot(to, *m)
 			continue
 		}
 		env := raftEnvelope{Heap: h.name, Group: h.group}
@@ -86,13 +95,6 @@ func (h *Heap) send(msgs []raftpb.Message) {
 		}
 		if err = tr.Send(ctx, to, data); err != nil {
 			h.replica.ReportUnreachable(m.To)
-			if m.Type == raftpb.MsgSnap {
-				h.replica.ReportSnapshot(m.To, true)
-			}
-			continue
-		}
-		if m.Type == raftpb.MsgSnap {
-			h.replica.ReportSnapshot(m.To, false)
 		}
 	}
 }
@@ -103,22 +105,35 @@ func (h *Heap) send(msgs []raftpb.Message) {
 // message from a leader for a heap in the catalog that this node has no
 // replica of opens one: the leader added this node to the group.
 func (n *Node) receive(from string, data []byte) {
-	var env raftEnvelope
-	if err := env.decode(data); err != nil {
-		n.log.Warn("malformed raft envelope dropped", "peer", from, "err", err)
+	h, m, ok := n.route(from, data)
+	if !ok {
 		return
 	}
+	select {
+	case h.recvc <- m:
+	default: // the loop is behind; raft retransmits
+	}
+}
+
+// route decodes a raft message and finds its replica, opening one if a
+// leader of a catalog heap says so; see receive.
+func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
+	var env raftEnvelope
 	var m raftpb.Message
+	if err := env.decode(data); err != nil {
+		n.log.Warn("malformed raft envelope dropped", "peer", from, "err", err)
+		return nil, m, false
+	}
 	if err := m.Unmarshal(env.Msg); err != nil {
 		n.log.Warn("malformed raft message dropped", "peer", from, "heap", env.Heap, "err", err)
-		return
+		return nil, m, false
 	}
 	if name, ok := n.lookup(m.From); !ok || name != from {
 		n.log.Debug("raft message from an unknown or forged sender dropped", "peer", from, "heap", env.Heap)
-		return
+		return nil, m, false
 	}
 	if m.To != n.id {
-		return // for an earlier start of this node
+		return nil, m, false // for an earlier start of this node
 	}
 	h := n.replicaOf(env.Heap)
 	if h == nil && n.catalog.Load() != nil && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
@@ -130,12 +145,77 @@ func (n *Node) receive(from string, data []byte) {
 		}
 	}
 	if h == nil || h.group != env.Group {
-		return // not a replica of this heap (yet), or of an earlier incarnation
+		return nil, m, false // not a replica of this heap (yet), or of an earlier incarnation
 	}
+	return h, m, true
+}
+
+// maxSnapshot caps the state a snapshot stream may carry.
+const maxSnapshot = 8 << 30
+
+// receiveSnapshot takes a raft snapshot streamed by a leader: the message
+// in the header, the state in the body, without the transport's frame
+// limit.
+func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, body io.Reader) error {
+	h, m, ok := n.route(from, header)
+	if !ok || m.Type != raftpb.MsgSnap || m.Snapshot == nil {
+		return errors.New("oss: snapshot stream for no replica here")
+	}
+	data, err := io.ReadAll(io.LimitReader(body, maxSnapshot+1))
+	if err != nil {
+		return fmt.Errorf("oss: snapshot stream: %w", err)
+	}
+	if len(data) > maxSnapshot {
+		return fmt.Errorf("oss: snapshot of more than %d bytes refused", maxSnapshot)
+	}
+	m.Snapshot.Data = data
 	select {
 	case h.recvc <- m:
-	default: // the loop is behind; raft retransmits
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-h.done:
+		return ErrClosed
 	}
+}
+
+// sendSnapshot streams a raft snapshot to a peer, off the heap's loop,
+// and reports the outcome to raft through the loop.
+func (h *Heap) sendSnapshot(to string, m raftpb.Message) {
+	data := m.Snapshot.Data
+	meta := *m.Snapshot
+	meta.Data = nil
+	m.Snapshot = &meta
+	msg, err := m.Marshal()
+	if err != nil {
+		h.replica.ReportSnapshot(m.To, true)
+		return
+	}
+	env := raftEnvelope{Heap: h.name, Group: h.group, Msg: msg}
+	header := env.appendTo(nil)
+	n := h.node
+	n.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(n.ctx, snapshotTimeout)
+		err := n.tr.SendStream(ctx, to, header, bytes.NewReader(data))
+		cancel()
+		if err != nil {
+			h.log.Warn("snapshot not sent", "to", to, "bytes", len(data), "err", err)
+		} else {
+			h.log.Info("snapshot sent", "to", to, "bytes", len(data))
+		}
+		select {
+		case h.snapc <- snapOutcome{id: m.To, failed: err != nil}:
+		case <-h.done:
+		}
+	})
+}
+
+// snapshotTimeout bounds sending one snapshot.
+const snapshotTimeout = 10 * time.Minute
+
+type snapOutcome struct {
+	id     uint64
+	failed bool
 }
 
 // openGroup opens a heap replicated over the given group, outside the
