@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,7 +393,9 @@ func (n *Node) stop(graceful bool) error {
 	}
 	n.mu.Lock()
 	n.closed = true
-	heaps := n.heaps
+	// A copy: the catalog watch may still remove dropped heaps from the
+	// map until it stops.
+	heaps := slices.Collect(maps.Values(n.heaps))
 	catalog := n.catalog.Load()
 	n.mu.Unlock()
 	n.cancel()
