@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"hash/fnv"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -189,10 +188,18 @@ func (s *Store) writeManifest(m Manifest) error {
 
 // stripeOf returns the stripe an object belongs to.
 func (s *Store) stripeOf(space string, id [16]byte) int {
-	h := fnv.New64a()
-	h.Write([]byte(space))
-	h.Write(id[:])
-	return int(h.Sum64() % uint64(len(s.stripes)))
+	if len(s.stripes) == 1 {
+		return 0
+	}
+	// FNV-64a, inline: no allocation per object.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(space); i++ {
+		h = (h ^ uint64(space[i])) * 1099511628211
+	}
+	for _, b := range id {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	return int(h % uint64(len(s.stripes)))
 }
 
 // A stripe record:
@@ -202,7 +209,7 @@ const storeHeader = 4 + 4
 
 func appendObject(dst []byte, o *Object) []byte {
 	start := len(dst)
-	dst = append(dst, make([]byte, storeHeader)...)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
 	var flags byte
 	if o.Deleted {
 		flags = 1
@@ -255,11 +262,15 @@ func decodeObject(b []byte) (o Object, size int, reason string) {
 func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, error) {
 	s.cpMu.Lock()
 	defer s.cpMu.Unlock()
-	parts := make([][]byte, len(s.stripes))
+	// Each stripe's goroutine encodes its own objects, then writes and
+	// syncs them: W stripes use W cores and W disks.
+	w := len(s.stripes)
+	byStripe := make([][]int32, w)
 	for i := range objs {
 		k := s.stripeOf(objs[i].Space, objs[i].ID)
-		parts[k] = appendObject(parts[k], &objs[i])
+		byStripe[k] = append(byStripe[k], int32(i))
 	}
+	written := make([]int64, w)
 	s.mu.Lock()
 	m := Manifest{Stripes: slices.Clone(s.manifest.Stripes), Spaces: make(map[string][]byte, len(s.manifest.Spaces)), Gen: s.manifest.Gen + 1}
 	for k, v := range s.manifest.Spaces {
@@ -277,18 +288,24 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 	var wg sync.WaitGroup
 	var total int64
 	for i, st := range s.stripes {
-		total += int64(len(parts[i]))
-		if len(parts[i]) == 0 {
+		if len(byStripe[i]) == 0 {
 			continue
 		}
-		wg.Go(func() { errs[i] = st.write(s.fs, parts[i], m.Stripes[i]) })
+		wg.Go(func() {
+			var n int64
+			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i])
+			written[i] = n
+		})
 	}
 	wg.Wait()
+	for _, n := range written {
+		total += n
+	}
 	if err := errors.Join(errs...); err != nil {
 		return 0, fmt.Errorf("persist: checkpoint: %w", err)
 	}
 	for i, st := range s.stripes {
-		if len(parts[i]) > 0 {
+		if len(byStripe[i]) > 0 {
 			m.Stripes[i] = st.ends(m.Stripes[i])
 		}
 	}
@@ -305,6 +322,14 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 // the manifest, or a new one) and syncs it. On a failure the segment is cut
 // back: the manifest never points past what was synced.
 func (st *stripe) write(fsys FS, b []byte, segs []SegmentEnd) error {
+	if err := st.open(fsys, segs); err != nil {
+		return err
+	}
+	return st.finish(st.put(b))
+}
+
+// open opens the stripe's current segment if it is not open.
+func (st *stripe) open(fsys FS, segs []SegmentEnd) error {
 	if st.cur == nil {
 		if n := len(segs); n > 0 {
 			last := segs[n-1]
@@ -332,16 +357,70 @@ func (st *stripe) write(fsys FS, b []byte, segs []SegmentEnd) error {
 			st.cur, st.name, st.size = f, name, 0
 		}
 	}
-	if _, err := st.cur.Write(b); err != nil {
-		st.cur.Truncate(st.size)
-		return err
-	}
-	if err := st.cur.Sync(); err != nil {
-		st.cur.Truncate(st.size)
-		return err
-	}
-	st.size += int64(len(b))
 	return nil
+}
+
+// put appends b to the current segment, not yet synced; it returns the
+// bytes written.
+func (st *stripe) put(b []byte) (int64, error) {
+	n, err := st.cur.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
+}
+
+// finish syncs what put wrote, or cuts it off after a failure.
+func (st *stripe) finish(n int64, err error) error {
+	if err == nil {
+		err = st.cur.Sync()
+	}
+	if err != nil {
+		st.cur.Truncate(st.size)
+		return err
+	}
+	st.size += n
+	return nil
+}
+
+// encodeAndWrite encodes a stripe's objects in chunks and writes each while
+// the next is encoded, then syncs: encoding and writing overlap.
+func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []SegmentEnd) (int64, error) {
+	if err := st.open(fsys, segs); err != nil {
+		return 0, err
+	}
+	const chunk = 1 << 20
+	chunks := make(chan []byte, 2)
+	type result struct {
+		n   int64
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		var r result
+		for b := range chunks {
+			if r.err == nil {
+				var n int64
+				n, r.err = st.put(b)
+				r.n += n
+			}
+		}
+		res <- r
+	}()
+	buf := make([]byte, 0, chunk+4096)
+	for _, j := range idx {
+		buf = appendObject(buf, &objs[j])
+		if len(buf) >= chunk {
+			chunks <- buf
+			buf = make([]byte, 0, chunk+4096)
+		}
+	}
+	if len(buf) > 0 {
+		chunks <- buf
+	}
+	close(chunks)
+	r := <-res
+	return r.n, st.finish(r.n, r.err)
 }
 
 // ends returns the stripe's segment list with the current segment's size.
