@@ -389,8 +389,14 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 	if err := st.open(fsys, segs); err != nil {
 		return 0, err
 	}
+	// Three buffers go round: one being encoded, one being written, one
+	// spare; no garbage per chunk.
 	const chunk = 1 << 20
 	chunks := make(chan []byte, 2)
+	free := make(chan []byte, 3)
+	for range 3 {
+		free <- make([]byte, 0, chunk+4096)
+	}
 	type result struct {
 		n   int64
 		err error
@@ -404,15 +410,16 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 				n, r.err = st.put(b)
 				r.n += n
 			}
+			free <- b[:0]
 		}
 		res <- r
 	}()
-	buf := make([]byte, 0, chunk+4096)
+	buf := <-free
 	for _, j := range idx {
 		buf = appendObject(buf, &objs[j])
 		if len(buf) >= chunk {
 			chunks <- buf
-			buf = make([]byte, 0, chunk+4096)
+			buf = <-free
 		}
 	}
 	if len(buf) > 0 {
