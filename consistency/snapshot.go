@@ -3,6 +3,7 @@ package consistency
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/google/uuid"
@@ -136,4 +137,83 @@ func EmptySnapshotData(index uint64) []byte {
 		panic(err) // a fixed, valid value
 	}
 	return b
+}
+
+// SnapshotStream captures the replica's state at its applied index and
+// returns a function that writes SnapshotData's encoding of it to w, one
+// object at a time, from any goroutine: a snapshot for a lagging peer that
+// is never whole in memory and does not hold up the replica's owner.
+func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
+	m := r.m
+	st := m.publish()
+	rest := snapshotData{Index: st.index, Shape: st.shape}
+	st.roots.Scan(func(it rootItem) bool {
+		rest.Roots = append(rest.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
+		return true
+	})
+	for _, o := range m.order {
+		res := m.seen[o.txid]
+		rest.Seen = append(rest.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
+	}
+	write := func(w io.Writer) error {
+		// The map snapshotData encodes to, written field by field.
+		var b []byte
+		b = append(b, 0xa5)
+		b = append(b, 0x01)
+		b = appendUint(b, 0x00, rest.Index)
+		b = append(b, 0x02)
+		b = appendUint(b, 0x00, rest.Shape)
+		b = append(b, 0x03)
+		b = appendUint(b, 0x80, uint64(st.Len()))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		b = b[:0]
+		var err error
+		st.objects.Scan(func(it objItem) bool {
+			var ob []byte
+			if ob, err = encMode.Marshal(snapObject{ID: it.id, Version: it.obj.Version, Value: it.obj.Value}); err != nil {
+				return false
+			}
+			if b = append(b, ob...); len(b) >= 1<<20 {
+				_, err = w.Write(b)
+				b = b[:0]
+			}
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+		roots, err := encMode.Marshal(rest.Roots)
+		if err != nil {
+			return err
+		}
+		seen, err := encMode.Marshal(rest.Seen)
+		if err != nil {
+			return err
+		}
+		b = append(b, 0x04)
+		b = append(b, roots...)
+		b = append(b, 0x05)
+		b = append(b, seen...)
+		_, err = w.Write(b)
+		return err
+	}
+	return st.index, write, nil
+}
+
+// appendUint appends a CBOR head of the given major type (0x00 unsigned,
+// 0x80 array) with argument v.
+func appendUint(b []byte, major byte, v uint64) []byte {
+	switch {
+	case v < 24:
+		return append(b, major|byte(v))
+	case v <= 0xff:
+		return append(b, major|24, byte(v))
+	case v <= 0xffff:
+		return append(b, major|25, byte(v>>8), byte(v))
+	case v <= 0xffffffff:
+		return append(b, major|26, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	return append(b, major|27, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }

@@ -183,6 +183,15 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 // and reports the outcome to raft through the loop.
 func (h *Heap) sendSnapshot(to string, m raftpb.Message) {
 	data := m.Snapshot.Data
+	var body io.Reader = bytes.NewReader(data)
+	if bytes.Equal(data, streamMarker) {
+		// Encoded as it is sent, from the immutable state the storage
+		// captured, off the loop.
+		write := h.storage.stream
+		pr, pw := io.Pipe()
+		body = pr
+		h.node.wg.Go(func() { pw.CloseWithError(write(pw)) })
+	}
 	meta := *m.Snapshot
 	meta.Data = nil
 	m.Snapshot = &meta
@@ -196,12 +205,15 @@ func (h *Heap) sendSnapshot(to string, m raftpb.Message) {
 	n := h.node
 	n.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, snapshotTimeout)
-		err := n.tr.SendStream(ctx, to, header, bytes.NewReader(data))
+		err := n.tr.SendStream(ctx, to, header, body)
 		cancel()
+		if pr, ok := body.(*io.PipeReader); ok {
+			pr.CloseWithError(errors.New("oss: snapshot stream ended")) // stops the encoder if the send failed
+		}
 		if err != nil {
-			h.log.Warn("snapshot not sent", "to", to, "bytes", len(data), "err", err)
+			h.log.Warn("snapshot not sent", "to", to, "index", meta.Metadata.Index, "err", err)
 		} else {
-			h.log.Info("snapshot sent", "to", to, "bytes", len(data))
+			h.log.Info("snapshot sent", "to", to, "index", meta.Metadata.Index)
 		}
 		select {
 		case h.snapc <- snapOutcome{id: m.To, failed: err != nil}:

@@ -3,6 +3,7 @@ package oss
 import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"io"
 
 	"github.com/objectsharing/oss/consistency"
 )
@@ -16,7 +17,14 @@ type snapStorage struct {
 	replica *consistency.Replica // set once the replica exists
 
 	cached raftpb.Snapshot // the last snapshot made, reused at the same index
+	// stream writes the state of cached (whose Data is streamMarker) to a
+	// peer, object by object.
+	stream func(io.Writer) error
 }
+
+// streamMarker stands for a snapshot's state in the raft message: the
+// state itself is encoded as it is sent (see Heap.sendSnapshot).
+var streamMarker = []byte("oss: snapshot state streamed")
 
 func newSnapStorage() *snapStorage {
 	return &snapStorage{MemoryStorage: raft.NewMemoryStorage()}
@@ -36,16 +44,15 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 	}
 	term, err := s.MemoryStorage.Term(applied)
 	if err != nil {
-		// The applied entry came from a snapshot this replica received
-		// and holds no longer; the stored one is as good.
-		return s.MemoryStorage.Snapshot()
-	}
-	data, err := s.replica.SnapshotData()
-	if err != nil {
 		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
 	}
-	s.cached = raftpb.Snapshot{Data: data, Metadata: raftpb.SnapshotMetadata{
+	index, write, err := s.replica.SnapshotStream()
+	if err != nil || index != applied {
+		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	s.cached = raftpb.Snapshot{Data: streamMarker, Metadata: raftpb.SnapshotMetadata{
 		Index: applied, Term: term, ConfState: s.replica.ConfState(),
 	}}
+	s.stream = write
 	return s.cached, nil
 }
