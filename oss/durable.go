@@ -203,7 +203,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err != nil {
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("oss: %w; this node's data cannot be trusted: move %s aside and start the node with an empty data directory and --join to rebuild its replicas from its peers", err, dir)
+			return fmt.Errorf("oss: %w; this node's data cannot be trusted: start the node with --rebuild-replica (ossd; or move %s aside and start it with an empty data directory and Join) to rebuild its replicas from its peers", err, dir)
 		}
 		return fmt.Errorf("oss: write-ahead log: %w", err)
 	}
@@ -216,7 +216,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		wal.Close()
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("oss: %w; the striped store cannot be trusted: move %s and the stripe directories aside and start the node with an empty data directory and --join to rebuild its replicas from its peers", err, dir)
+			return fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move %s and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err, dir)
 		}
 		return fmt.Errorf("oss: striped store: %w", err)
 	}
@@ -275,7 +275,7 @@ func (d *disk) loadStore(n *Node) error {
 	if err != nil {
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("oss: %w; the striped store cannot be trusted: move the data directory and the stripe directories aside and start the node with an empty data directory and --join to rebuild its replicas from its peers", err)
+			return fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move the data directory and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err)
 		}
 		return fmt.Errorf("oss: striped store: %w", err)
 	}

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -125,7 +126,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		log:       c.Logger.With("node", c.Name),
 		pool:      pool,
 		cert:      cert,
-		tr:        &quic.Transport{Conn: pc},
+		tr:        &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.KeyPEM)},
 		ownPC:     own,
 		addrs:     make(map[string]string),
 		peers:     make(map[string]*peer),
@@ -602,4 +603,18 @@ func (p *peer) sendLoop() {
 			p.down.Store(true)
 		}
 	}
+}
+
+// resetKey derives the endpoint's stateless reset key from its private
+// key, so that it is the same after a restart: packets that peers still
+// send on connections of the previous process are answered with a
+// stateless reset, and the peers drop those connections at once instead of
+// after the idle timeout.
+func resetKey(keyPEM []byte) *quic.StatelessResetKey {
+	h := sha256.New()
+	h.Write([]byte("oss transport stateless reset key\x00"))
+	h.Write(keyPEM)
+	var k quic.StatelessResetKey
+	copy(k[:], h.Sum(nil))
+	return &k
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -452,4 +453,71 @@ func TestSendToUnreachablePeerDoesNotWait(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A peer restarted on the same address with the same key is reachable at
+// once: the old connection is reset, not left to its idle timeout.
+func TestRestartedPeerIsReachableAtOnce(t *testing.T) {
+	ca := newCA(t)
+	ac, ak, _ := ca.Issue("a", pki.RoleServer, time.Now(), time.Hour)
+	bc, bk, _ := ca.Issue("b", pki.RoleServer, time.Now(), time.Hour)
+	start := func(name string, pc net.PacketConn, h transport.Handler, cert, key []byte) *transport.QUIC {
+		q, err := transport.NewQUIC(&transport.QUICConfig{Name: name, PacketConn: pc, CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM,
+			Handler: h, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	apc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	a := start("a", apc, newRecorder(), ac, ak)
+	defer func() { a.Close(); apc.Close() }()
+	bpc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	crashable := &mutePacketConn{PacketConn: bpc}
+	rb := newRecorder()
+	b := start("b", crashable, rb, bc, bk)
+	addr := bpc.LocalAddr().String()
+	a.SetPeer("b", addr)
+	if err := a.Send(ctxT(t), "b", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); rb.count("a") == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first message never arrived")
+		}
+	}
+	// The process dies without a word: nothing it sends gets out.
+	crashable.mute.Store(true)
+	b.Close()
+	bpc.Close()
+	bpc2, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb2 := newRecorder()
+	b2 := start("b", bpc2, rb2, bc, bk)
+	defer func() { b2.Close(); bpc2.Close() }()
+	begin := time.Now()
+	for rb2.count("a") == 0 {
+		if time.Since(begin) > 5*time.Second {
+			t.Fatal("a restarted peer was unreachable for 5 s")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		a.Send(ctx, "b", []byte("after"))
+		cancel()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// mutePacketConn drops everything written once mute is set: a crash.
+type mutePacketConn struct {
+	net.PacketConn
+	mute atomic.Bool
+}
+
+func (c *mutePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.mute.Load() {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, addr)
 }

@@ -27,6 +27,7 @@ func run(args []string) error {
 	name := fs.String("name", host, "the node's name, as in its certificate")
 	dataDir := fs.String("data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
 	stripeDirs := fs.String("stripe-dirs", "", "comma-separated directories of the striped object store, one stripe each (one per disk adds bandwidth); default one in the data directory")
+	rebuild := fs.Bool("rebuild-replica", false, "move the data directory (and stripe directories) aside and start empty, rebuilding this node's replicas from its peers (needs --join); for a node whose data is damaged")
 	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every 10ms) or "memory" (nothing on disk)`)
 	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
 	advertise := fs.String("advertise", "", "address peers reach the node at (default: the bound listen address)")
@@ -71,6 +72,25 @@ func run(args []string) error {
 	}
 	if *dataDir == "" && *durability != "memory" {
 		*dataDir = filepath.Join("data", *name)
+	}
+	if *rebuild {
+		if *join == "" {
+			return errors.New("run: --rebuild-replica needs --join: the replicas are rebuilt from the peers")
+		}
+		dirs := []string{*dataDir}
+		if *stripeDirs != "" {
+			dirs = append(dirs, strings.Split(*stripeDirs, ",")...)
+		}
+		suffix := ".broken-" + time.Now().UTC().Format("20060102T150405")
+		for _, d := range dirs {
+			if _, err := os.Stat(d); err != nil {
+				continue
+			}
+			if err := os.Rename(d, d+suffix); err != nil {
+				return fmt.Errorf("run: --rebuild-replica: %w", err)
+			}
+			logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", d+suffix)
+		}
 	}
 	var dur oss.Durability
 	switch *durability {

@@ -103,13 +103,21 @@ func (c *Cluster) Start(ctx context.Context, name string, join ...*Proc) (*Proc,
 // Restart starts a node that exited again, on its addresses and its data
 // directory.
 func (c *Cluster) Restart(ctx context.Context, p *Proc, join ...*Proc) (*Proc, error) {
+	return c.RestartWith(ctx, p, nil, join...)
+}
+
+// RestartWith is Restart with more flags for "ossd run".
+func (c *Cluster) RestartWith(ctx context.Context, p *Proc, flags []string, join ...*Proc) (*Proc, error) {
 	if !p.Exited() {
 		return nil, fmt.Errorf("ossdtest: %s is running", p.Name)
 	}
-	return c.run(ctx, p.Name, p.Addr, p.HTTP, join)
+	return c.run(ctx, p.Name, p.Addr, p.HTTP, join, flags...)
 }
 
-func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc) (*Proc, error) {
+// DataDir is the data directory of a node.
+func (c *Cluster) DataDir(name string) string { return filepath.Join(c.Dir, name) }
+
+func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, flags ...string) (*Proc, error) {
 	p := &Proc{Name: name, Addr: udp, HTTP: tcp, Log: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
 	args := []string{"run", "--name", name, "--listen", udp, "--http", tcp, "--certs", c.certs(),
 		"--data-dir", filepath.Join(c.Dir, name)}
@@ -121,6 +129,7 @@ func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc) 
 		args = append(args, "--join", strings.Join(addrs, ","))
 	}
 	args = append(args, c.Flags...)
+	args = append(args, flags...)
 	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
