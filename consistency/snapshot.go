@@ -156,50 +156,87 @@ func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
 		rest.Seen = append(rest.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
 	}
 	write := func(w io.Writer) error {
-		// The map snapshotData encodes to, written field by field.
-		var b []byte
-		b = append(b, 0xa5)
-		b = append(b, 0x01)
-		b = appendUint(b, 0x00, rest.Index)
-		b = append(b, 0x02)
-		b = appendUint(b, 0x00, rest.Shape)
-		b = append(b, 0x03)
-		b = appendUint(b, 0x80, uint64(st.Len()))
-		if _, err := w.Write(b); err != nil {
+		return writeSnapshot(w, &rest, st.Len(), func(emit func(snapObject) error) error {
+			var err error
+			st.objects.Scan(func(it objItem) bool {
+				err = emit(snapObject{ID: it.id, Version: it.obj.Version, Value: it.obj.Value})
+				return err == nil
+			})
 			return err
-		}
-		b = b[:0]
-		var err error
-		st.objects.Scan(func(it objItem) bool {
-			var ob []byte
-			if ob, err = encMode.Marshal(snapObject{ID: it.id, Version: it.obj.Version, Value: it.obj.Value}); err != nil {
-				return false
-			}
-			if b = append(b, ob...); len(b) >= 1<<20 {
-				_, err = w.Write(b)
-				b = b[:0]
-			}
-			return err == nil
 		})
-		if err != nil {
-			return err
-		}
-		roots, err := encMode.Marshal(rest.Roots)
-		if err != nil {
-			return err
-		}
-		seen, err := encMode.Marshal(rest.Seen)
-		if err != nil {
-			return err
-		}
-		b = append(b, 0x04)
-		b = append(b, roots...)
-		b = append(b, 0x05)
-		b = append(b, seen...)
-		_, err = w.Write(b)
-		return err
 	}
 	return st.index, write, nil
+}
+
+// writeSnapshot writes SnapshotData's encoding of rest with count objects
+// that scan emits, one at a time, in chunks of about a megabyte.
+func writeSnapshot(w io.Writer, rest *snapshotData, count int, scan func(emit func(snapObject) error) error) error {
+	// The map snapshotData encodes to, written field by field.
+	var b []byte
+	b = append(b, 0xa5)
+	b = append(b, 0x01)
+	b = appendUint(b, 0x00, rest.Index)
+	b = append(b, 0x02)
+	b = appendUint(b, 0x00, rest.Shape)
+	b = append(b, 0x03)
+	b = appendUint(b, 0x80, uint64(count))
+	n := 0
+	err := scan(func(o snapObject) error {
+		if n++; n > count {
+			return fmt.Errorf("consistency: snapshot holds more than the %d objects announced", count)
+		}
+		ob, err := encMode.Marshal(o)
+		if err != nil {
+			return err
+		}
+		if b = append(b, ob...); len(b) >= 1<<20 {
+			_, err = w.Write(b)
+			b = b[:0]
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n != count {
+		return fmt.Errorf("consistency: snapshot holds %d objects, %d announced", n, count)
+	}
+	roots, err := encMode.Marshal(rest.Roots)
+	if err != nil {
+		return err
+	}
+	seen, err := encMode.Marshal(rest.Seen)
+	if err != nil {
+		return err
+	}
+	b = append(b, 0x04)
+	b = append(b, roots...)
+	b = append(b, 0x05)
+	b = append(b, seen...)
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteSnapshot writes SnapshotData's encoding of a state kept in two
+// parts, as a checkpoint keeps it: meta, SnapshotMeta's encoding at index,
+// and the count objects scan yields (in any order). A raft snapshot streams
+// from the store this way.
+func WriteSnapshot(w io.Writer, meta []byte, index uint64, count int, scan func(yield func(Object) error) error) error {
+	var d snapshotData
+	if err := decMode.Unmarshal(meta, &d); err != nil {
+		return fmt.Errorf("consistency: snapshot metadata does not decode: %w", err)
+	}
+	if d.Index != index {
+		return fmt.Errorf("consistency: snapshot metadata holds state at %d, not %d", d.Index, index)
+	}
+	return writeSnapshot(w, &d, count, func(emit func(snapObject) error) error {
+		return scan(func(o Object) error {
+			if o.Version > index {
+				return fmt.Errorf("consistency: object %v has version %d, after the state's index %d", o.ID, o.Version, index)
+			}
+			return emit(snapObject{ID: o.ID, Version: o.Version, Value: o.Value})
+		})
+	})
 }
 
 // appendUint appends a CBOR head of the given major type (0x00 unsigned,

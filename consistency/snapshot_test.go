@@ -3,6 +3,7 @@ package consistency
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"testing"
@@ -192,6 +193,44 @@ func TestSnapshotStream(t *testing.T) {
 		}
 		if a.publish().Digest() != b.publish().Digest() || len(a.seen) != len(b.seen) || b.publish().Len() != r.State().Len() {
 			t.Fatalf("%d objects: the streamed snapshot differs", n)
+		}
+		// The same state written from its two parts (as a checkpoint keeps
+		// it), objects in reverse order.
+		meta, _ := r.SnapshotMeta()
+		var objs []Object
+		r.State().Ascend(uuid.Nil, func(o Object) bool { objs = append(objs, o); return true })
+		scan := func(objs []Object) func(func(Object) error) error {
+			return func(yield func(Object) error) error {
+				for i := len(objs) - 1; i >= 0; i-- {
+					if err := yield(objs[i]); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		var parts bytes.Buffer
+		if err := WriteSnapshot(&parts, meta, index, len(objs), scan(objs)); err != nil {
+			t.Fatal(err)
+		}
+		c2 := newMachine(0)
+		if err := c2.restore(parts.Bytes(), index); err != nil || c2.publish().Digest() != a.publish().Digest() || len(c2.seen) != len(a.seen) {
+			t.Fatalf("%d objects: the snapshot written from metadata and objects differs: %v", n, err)
+		}
+		// A count that does not match, metadata of another index, an
+		// object newer than the state: refused, not written wrong.
+		if err := WriteSnapshot(io.Discard, meta, index, len(objs)+1, scan(objs)); err == nil {
+			t.Fatal("a snapshot with fewer objects than announced was written")
+		}
+		if err := WriteSnapshot(io.Discard, meta, index+1, len(objs), scan(objs)); err == nil {
+			t.Fatal("metadata of another index was accepted")
+		}
+		if n > 0 {
+			bad := append([]Object(nil), objs...)
+			bad[0].Version = index + 1
+			if err := WriteSnapshot(io.Discard, meta, index, len(bad), scan(bad)); err == nil {
+				t.Fatal("an object newer than the state was accepted")
+			}
 		}
 	}
 }

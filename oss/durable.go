@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -460,6 +461,45 @@ func (h *Heap) checkpoint() error {
 	default:
 	}
 	return nil
+}
+
+// checkpointView returns a view of the heap's last checkpoint in the store
+// and its raft metadata, for a snapshot that streams from the store; false
+// if the store holds no current checkpoint of the heap.
+func (h *Heap) checkpointView() (raftpb.SnapshotMetadata, *persist.View, bool) {
+	var meta raftpb.SnapshotMetadata
+	if h.needFull {
+		return meta, nil, false // the state was replaced since
+	}
+	v, ok, err := h.node.disk.store.View(h.space())
+	if err != nil {
+		h.log.Warn("no snapshot from the store", "err", err)
+		return meta, nil, false
+	}
+	if !ok {
+		return meta, nil, false
+	}
+	var sm storeMeta
+	if err := codec.Unmarshal(v.Meta(), &sm); err != nil || meta.Unmarshal(sm.SnapMeta) != nil {
+		v.Close()
+		h.log.Warn("no snapshot from the store: its metadata does not decode")
+		return meta, nil, false
+	}
+	return meta, v, true
+}
+
+// streamView writes the snapshot of a checkpoint at index held in the
+// store, reading the stripes in parallel.
+func streamView(w io.Writer, v *persist.View, index uint64) error {
+	var sm storeMeta
+	if err := codec.Unmarshal(v.Meta(), &sm); err != nil {
+		return fmt.Errorf("oss: checkpoint metadata: %w", err)
+	}
+	return consistency.WriteSnapshot(w, sm.State, index, v.Len(), func(yield func(consistency.Object) error) error {
+		return v.Scan(func(o persist.Object) error {
+			return yield(consistency.Object{ID: uuid.UUID(o.ID), Version: o.Version, Value: o.Value})
+		})
+	})
 }
 
 // compactMin is the size below which a stripe is not compacted.

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -441,4 +442,63 @@ func TestRecoveryReportsProgress(t *testing.T) {
 			t.Fatalf("progress of %q: %+v (%v)", task, p, ok)
 		}
 	}
+}
+
+// On durable nodes a replica that fell behind the leader's log catches up
+// from a snapshot streamed from the leader's last checkpoint in the store
+// (the log in memory keeps what follows it), then replays the rest, and
+// survives a restart from what it received.
+func TestLaggingReplicaCatchesUpFromTheStore(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	every, keep := compactEvery, keepEntries
+	compactEvery, keepEntries = 64, 16
+	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
+	c := startTestNodes(t, 18)
+	names := []string{"a", "b", "c", "d"}
+	durable := func(name string) func(*Config) {
+		return func(cfg *Config) { cfg.DataDir = "/data/" + name }
+	}
+	for i, name := range names {
+		c.fss[name] = persist.NewMemFS()
+		c.add(name, i > 0, durable(name))
+	}
+	want := c.placement("bank", 3)
+	var learner string
+	for _, name := range names {
+		c.open(name, "bank")
+		if !slices.Contains(want, name) {
+			learner = name
+		}
+	}
+	ids := seedBank(t, c.heaps[want[0]])
+	var others []string
+	for name := range c.nodes {
+		if name != learner {
+			others = append(others, name)
+		}
+	}
+	c.net.Partition([]string{learner}, others)
+	for i := range 300 {
+		if err := transfer(context.Background(), c.heaps[want[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := c.heaps[learner].snapshots.Load()
+	c.net.Heal()
+	c.checkBank(ids)
+	if c.heaps[learner].snapshots.Load() == before {
+		t.Fatal("the learner caught up without a snapshot: the test did not test what it says")
+	}
+	var fromStore uint64
+	for _, name := range others {
+		fromStore += c.heaps[name].storeSnapshots.Load()
+	}
+	if fromStore == 0 {
+		t.Fatal("no snapshot streamed from the store")
+	}
+	// What the learner received is its own now: it restarts from it.
+	c.kill(learner)
+	c.add(learner, true, durable(learner))
+	c.open(learner, "bank")
+	c.checkBank(ids)
 }

@@ -44,22 +44,23 @@ type Heap struct {
 	stats  heapStats
 	leader atomic.Uint64 // raft ID of the leader as this replica knows it
 
-	recvc       chan raftpb.Message // raft messages from peers
-	joinc       chan uint64         // nodes asking to join as learners
-	snapc       chan snapOutcome    // outcomes of snapshots streamed to peers
-	self        uint64
-	replicas    int           // voters the group keeps
-	group       uint64        // the group's incarnation
-	cataloged   bool          // opened through the catalog, closed when dropped
-	inConf      atomic.Bool   // this node is a member of the group
-	isVoter     atomic.Bool   // this node is a voter of the group
-	confVersion atomic.Uint64 // counts configuration changes seen
-	conf        atomic.Pointer[raftpb.ConfState]
-	snapshots   atomic.Uint64 // snapshots from a leader applied
-	catchUp     atomic.Bool   // recovered: the first open waits for a read index
-	firstSeq    atomic.Uint64 // the first log record of this replica still needed
-	ckptSeq     atomic.Uint64 // the log record of its last checkpoint
-	term        atomic.Uint64 // the replica's raft term
+	recvc          chan raftpb.Message // raft messages from peers
+	joinc          chan uint64         // nodes asking to join as learners
+	snapc          chan snapOutcome    // outcomes of snapshots streamed to peers
+	self           uint64
+	replicas       int           // voters the group keeps
+	group          uint64        // the group's incarnation
+	cataloged      bool          // opened through the catalog, closed when dropped
+	inConf         atomic.Bool   // this node is a member of the group
+	isVoter        atomic.Bool   // this node is a voter of the group
+	confVersion    atomic.Uint64 // counts configuration changes seen
+	conf           atomic.Pointer[raftpb.ConfState]
+	snapshots      atomic.Uint64 // snapshots from a leader applied
+	storeSnapshots atomic.Uint64 // snapshots for peers streamed from the store
+	catchUp        atomic.Bool   // recovered: the first open waits for a read index
+	firstSeq       atomic.Uint64 // the first log record of this replica still needed
+	ckptSeq        atomic.Uint64 // the log record of its last checkpoint
+	term           atomic.Uint64 // the replica's raft term
 
 	// Owned by the loop goroutine.
 	replica      *consistency.Replica
@@ -271,6 +272,9 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.replica = r
 	h.storage.replica = r
+	if n.disk != nil {
+		h.storage.fromStore = h.checkpointView
+	}
 	switch {
 	case o.bootstrap:
 		if err := h.becomeSoleVoter(); err != nil {
@@ -651,6 +655,14 @@ func (h *Heap) compact(applied uint64) {
 	// Peers that fall behind the first entry left catch up from a snapshot
 	// the storage makes when raft asks for it.
 	at := applied - keepEntries
+	if h.node.walOf() != nil {
+		// Snapshots stream from the last checkpoint: the log keeps
+		// what follows it.
+		at = min(at, h.lastCkpt)
+		if at <= h.lastCompact {
+			return
+		}
+	}
 	if err := h.storage.Compact(at); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		h.log.Error("compact", "index", at, "err", err)
 		return
@@ -660,6 +672,9 @@ func (h *Heap) compact(applied uint64) {
 
 // shutdown fails everything still waiting on the loop.
 func (h *Heap) shutdown() {
+	if h.storage != nil {
+		h.storage.close()
+	}
 	for id, p := range h.pending {
 		p.done <- proposalResult{err: &UnknownOutcomeError{Err: ErrClosed}}
 		delete(h.pending, id)

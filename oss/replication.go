@@ -184,10 +184,16 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 func (h *Heap) sendSnapshot(to string, m raftpb.Message) {
 	data := m.Snapshot.Data
 	var body io.Reader = bytes.NewReader(data)
+	from := "message"
 	if bytes.Equal(data, streamMarker) {
-		// Encoded as it is sent, from the immutable state the storage
-		// captured, off the loop.
-		write := h.storage.stream
+		// Encoded as it is sent, off the loop, from the checkpoint or the
+		// immutable state the storage captured.
+		write, fromStore := h.storage.openStream()
+		from = "state"
+		if fromStore {
+			from = "store"
+			h.storeSnapshots.Add(1)
+		}
 		pr, pw := io.Pipe()
 		body = pr
 		h.node.wg.Go(func() { pw.CloseWithError(write(pw)) })
@@ -213,7 +219,7 @@ func (h *Heap) sendSnapshot(to string, m raftpb.Message) {
 		if err != nil {
 			h.log.Warn("snapshot not sent", "to", to, "index", meta.Metadata.Index, "err", err)
 		} else {
-			h.log.Info("snapshot sent", "to", to, "index", meta.Metadata.Index)
+			h.log.Info("snapshot sent", "to", to, "index", meta.Metadata.Index, "from", from)
 		}
 		select {
 		case h.snapc <- snapOutcome{id: m.To, failed: err != nil}:

@@ -1,25 +1,48 @@
 package oss
 
 import (
+	"io"
+	"sync/atomic"
+
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
-	"io"
 
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/persist"
 )
 
 // snapStorage is a heap's raft log in memory. Raft asks it for a snapshot
 // only to catch up a peer that is behind the log's first entry; it makes
-// one then, of the replica's applied state, instead of keeping one at every
-// compaction. Only the heap's loop calls it (raft runs there).
+// one then instead of keeping one at every compaction: on a durable node
+// from the heap's last checkpoint in the store (the log in memory is never
+// compacted past it), otherwise from the replica's applied state. Only the
+// heap's loop calls it (raft runs there).
 type snapStorage struct {
 	*raft.MemoryStorage
 	replica *consistency.Replica // set once the replica exists
 
+	// fromStore, on durable nodes, returns a view of the heap's last
+	// checkpoint and its raft metadata, or false.
+	fromStore func() (raftpb.SnapshotMetadata, *persist.View, bool)
+
 	cached raftpb.Snapshot // the last snapshot made, reused at the same index
 	// stream writes the state of cached (whose Data is streamMarker) to a
-	// peer, object by object.
+	// peer, object by object; view, if not nil, is the checkpoint it reads.
 	stream func(io.Writer) error
+	view   *sharedView
+}
+
+// sharedView is a store view that several snapshot streams may read; it
+// is closed when the last lets go.
+type sharedView struct {
+	v    *persist.View
+	refs atomic.Int32
+}
+
+func (s *sharedView) release() {
+	if s.refs.Add(-1) == 0 {
+		s.v.Close()
+	}
 }
 
 // streamMarker stands for a snapshot's state in the raft message: the
@@ -35,11 +58,25 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 	if s.replica == nil {
 		return s.MemoryStorage.Snapshot()
 	}
+	first, _ := s.MemoryStorage.FirstIndex()
+	if s.fromStore != nil {
+		if s.view != nil && s.cached.Metadata.Index+1 >= first {
+			return s.cached, nil
+		}
+		if meta, v, ok := s.fromStore(); ok {
+			if meta.Index+1 >= first {
+				s.setView(v)
+				s.cached = raftpb.Snapshot{Data: streamMarker, Metadata: meta}
+				return s.cached, nil
+			}
+			v.Close() // the log no longer follows on from the checkpoint
+		}
+	}
 	applied := s.replica.State().Index()
 	if applied == 0 {
 		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
 	}
-	if s.cached.Metadata.Index == applied {
+	if s.view == nil && s.cached.Metadata.Index == applied {
 		return s.cached, nil
 	}
 	term, err := s.MemoryStorage.Term(applied)
@@ -50,9 +87,43 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 	if err != nil || index != applied {
 		return raftpb.Snapshot{}, raft.ErrSnapshotTemporarilyUnavailable
 	}
+	s.setView(nil)
 	s.cached = raftpb.Snapshot{Data: streamMarker, Metadata: raftpb.SnapshotMetadata{
 		Index: applied, Term: term, ConfState: s.replica.ConfState(),
 	}}
 	s.stream = write
 	return s.cached, nil
 }
+
+// setView makes v (or the replica's state, if nil) what cached streams
+// from, letting go of the view before.
+func (s *snapStorage) setView(v *persist.View) {
+	if s.view != nil {
+		s.view.release()
+		s.view = nil
+	}
+	s.stream = nil
+	if v == nil {
+		return
+	}
+	sv := &sharedView{v: v}
+	sv.refs.Store(1)
+	s.view = sv
+}
+
+// openStream returns what writes cached's state to one peer. Streams from
+// a view hold it until they end.
+func (s *snapStorage) openStream() (write func(io.Writer) error, fromStore bool) {
+	if sv := s.view; sv != nil {
+		sv.refs.Add(1)
+		meta := s.cached.Metadata
+		return func(w io.Writer) error {
+			defer sv.release()
+			return streamView(w, sv.v, meta.Index)
+		}, true
+	}
+	return s.stream, false
+}
+
+// close lets go of a cached view.
+func (s *snapStorage) close() { s.setView(nil) }

@@ -30,10 +30,12 @@ type Store struct {
 	dirs    []string
 	stripes []*stripe
 
-	cpMu sync.Mutex // serializes checkpoints
+	cpMu      sync.Mutex // serializes checkpoints
+	compactMu sync.Mutex // serializes compactions
 
-	mu       sync.Mutex // protects manifest
+	mu       sync.Mutex // protects manifest, indexed and the stripes' indexes
 	manifest Manifest
+	indexed  bool // the stripes' indexes cover the manifest
 }
 
 // Object is one object of a checkpoint, or one recovered.
@@ -71,13 +73,25 @@ const manifestName = "MANIFEST"
 type StoreCorruptError = CorruptError
 
 // stripe is one stripe's files; only its goroutine of the moment touches
-// them.
+// them. Its index says where the last record of each live object lies.
 type stripe struct {
-	dir       string
-	cur       File
-	name      string
-	size      int64
-	compacted int64 // size after the last compaction
+	dir  string
+	cur  File
+	name string
+	size int64
+
+	// Under Store.mu:
+	idx    map[string]map[[16]byte]loc // space → ID → last record
+	live   int64                       // bytes of the records idx points at
+	pins   map[string]int              // segments views read
+	doomed map[string]bool             // compacted-away segments still pinned
+}
+
+// loc is where a record lies in its stripe.
+type loc struct {
+	seg  uint32 // segment number
+	size uint32
+	off  int64
 }
 
 // OpenStore opens the store over dirs (created if needed) and reads its
@@ -92,7 +106,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		if err := fsys.MkdirAll(d); err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
 		}
-		s.stripes = append(s.stripes, &stripe{dir: d})
+		s.stripes = append(s.stripes, &stripe{dir: d, idx: map[string]map[[16]byte]loc{}, pins: map[string]int{}, doomed: map[string]bool{}})
 	}
 	m, err := s.readManifest()
 	if err != nil {
@@ -108,6 +122,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		m.Spaces = map[string][]byte{}
 	}
 	s.manifest = m
+	s.indexed = m.Gen == 0 // an empty store's index is empty
 	// Segments the manifest does not list are left by a compaction a
 	// crash interrupted (before or after the switch): garbage.
 	for i, st := range s.stripes {
@@ -257,7 +272,8 @@ func decodeObject(b []byte) (o Object, size int, reason string) {
 // Checkpoint writes objects (changed since the last checkpoint, or
 // tombstones) to their stripes, all stripes in parallel, syncs them, and
 // then records the new stripe lengths and the spaces' metadata (a nil value
-// removes a space) in a new manifest. Checkpoints are serialized. Until the manifest is replaced the previous checkpoint stands:
+// removes a space; its name must not be used again, since its records
+// stay in the stripes until they are compacted) in a new manifest. Checkpoints are serialized. Until the manifest is replaced the previous checkpoint stands:
 // a crash in between loses nothing of it. It returns the bytes written.
 func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, error) {
 	s.cpMu.Lock()
@@ -285,15 +301,17 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		}
 	}
 	errs := make([]error, len(s.stripes))
+	locs := make([][]loc, w)
 	var wg sync.WaitGroup
 	var total int64
 	for i, st := range s.stripes {
 		if len(byStripe[i]) == 0 {
 			continue
 		}
+		locs[i] = make([]loc, len(byStripe[i]))
 		wg.Go(func() {
 			var n int64
-			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i])
+			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i], locs[i])
 			written[i] = n
 		})
 	}
@@ -314,8 +332,50 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 	}
 	s.mu.Lock()
 	s.manifest = m
+	if s.indexed {
+		for k, v := range spaces {
+			if v == nil {
+				for _, st := range s.stripes {
+					st.dropSpace(k)
+				}
+			}
+		}
+		for i, st := range s.stripes {
+			for k, j := range byStripe[i] {
+				st.note(&objs[j], locs[i][k])
+			}
+		}
+	}
 	s.mu.Unlock()
 	return total, nil
+}
+
+// note records in the index that o's last record is at l.
+func (st *stripe) note(o *Object, l loc) {
+	ids := st.idx[o.Space]
+	if old, ok := ids[o.ID]; ok {
+		st.live -= int64(old.size)
+		if o.Deleted {
+			delete(ids, o.ID)
+		}
+	}
+	if o.Deleted {
+		return
+	}
+	if ids == nil {
+		ids = map[[16]byte]loc{}
+		st.idx[o.Space] = ids
+	}
+	ids[o.ID] = l
+	st.live += int64(l.size)
+}
+
+// dropSpace forgets a space's objects.
+func (st *stripe) dropSpace(space string) {
+	for _, l := range st.idx[space] {
+		st.live -= int64(l.size)
+	}
+	delete(st.idx, space)
 }
 
 // write appends b to the stripe's current segment (opening the last one of
@@ -345,7 +405,7 @@ func (st *stripe) open(fsys FS, segs []SegmentEnd) error {
 			}
 			st.cur, st.name, st.size = f, last.Name, last.Size
 		} else {
-			name := fmt.Sprintf("%016x.seg", 1)
+			name := stripeSegment(1)
 			f, err := fsys.Create(filepath.Join(st.dir, name))
 			if err != nil {
 				return err
@@ -385,10 +445,11 @@ func (st *stripe) finish(n int64, err error) error {
 
 // encodeAndWrite encodes a stripe's objects in chunks and writes each while
 // the next is encoded, then syncs: encoding and writing overlap.
-func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []SegmentEnd) (int64, error) {
+func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []SegmentEnd, locs []loc) (int64, error) {
 	if err := st.open(fsys, segs); err != nil {
 		return 0, err
 	}
+	seg, base := uint32(segmentNumber(st.name)), st.size
 	// Three buffers go round: one being encoded, one being written, one
 	// spare; no garbage per chunk.
 	const chunk = 1 << 20
@@ -415,9 +476,12 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 		res <- r
 	}()
 	buf := <-free
-	for _, j := range idx {
+	for k, j := range idx {
+		start := len(buf)
 		buf = appendObject(buf, &objs[j])
+		locs[k] = loc{seg: seg, off: base + int64(start), size: uint32(len(buf) - start)}
 		if len(buf) >= chunk {
+			base += int64(len(buf))
 			chunks <- buf
 			buf = <-free
 		}
@@ -450,6 +514,8 @@ func (s *Store) Load(fn func(Object)) error { return s.LoadProgress(fn, nil) }
 // LoadProgress is Load that reports the bytes read so far and in all,
 // from the stripes' goroutines as they go.
 func (s *Store) LoadProgress(fn func(Object), progress func(done, total int64)) error {
+	s.cpMu.Lock() // the index must match the manifest read
+	defer s.cpMu.Unlock()
 	m := s.Manifest()
 	var total int64
 	for _, segs := range m.Stripes {
@@ -464,18 +530,36 @@ func (s *Store) LoadProgress(fn func(Object), progress func(done, total int64)) 
 		}
 	}
 	errs := make([]error, len(s.stripes))
+	idxs := make([]map[string]map[[16]byte]loc, len(s.stripes))
+	lives := make([]int64, len(s.stripes))
 	var wg sync.WaitGroup
 	for i, st := range s.stripes {
 		wg.Go(func() {
-			errs[i] = st.load(s.fs, m.Stripes[i], report, func(o Object) {
-				if _, ok := m.Spaces[o.Space]; ok {
-					fn(o)
-				}
-			})
+			idxs[i], lives[i], errs[i] = st.load(s.fs, m.Stripes[i], m.Spaces, report, fn)
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for i, st := range s.stripes {
+		st.idx, st.live = idxs[i], lives[i]
+	}
+	s.indexed = true
+	s.mu.Unlock()
+	return nil
+}
+
+// index builds the stripes' indexes if no Load has.
+func (s *Store) index() error {
+	s.mu.Lock()
+	done := s.indexed
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	return s.LoadProgress(nil, nil)
 }
 
 type storeKey struct {
@@ -483,48 +567,66 @@ type storeKey struct {
 	id    [16]byte
 }
 
-func (st *stripe) load(fsys FS, segs []SegmentEnd, report func(int64), fn func(Object)) error {
-	live := map[storeKey]Object{}
+func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, report func(int64), fn func(Object)) (map[string]map[[16]byte]loc, int64, error) {
+	idx := map[string]map[[16]byte]loc{}
+	bufs := map[uint32][]byte{}
 	for _, seg := range segs {
 		path := filepath.Join(st.dir, seg.Name)
 		f, err := fsys.Open(path)
 		if err != nil {
-			return fmt.Errorf("persist: %w", err)
+			return nil, 0, fmt.Errorf("persist: %w", err)
 		}
 		have, err := f.Size()
 		if err != nil {
 			f.Close()
-			return fmt.Errorf("persist: %w", err)
+			return nil, 0, fmt.Errorf("persist: %w", err)
 		}
 		if seg.Size < 0 || have < seg.Size {
 			f.Close()
-			return &CorruptError{File: path, Offset: have, Reason: fmt.Sprintf("the manifest records %d bytes, the file holds %d", seg.Size, have)}
+			return nil, 0, &CorruptError{File: path, Offset: have, Reason: fmt.Sprintf("the manifest records %d bytes, the file holds %d", seg.Size, have)}
 		}
 		buf := make([]byte, seg.Size)
 		n, err := f.ReadAt(buf, 0)
 		f.Close()
 		if int64(n) < seg.Size {
-			return &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
+			return nil, 0, &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
 		}
 		report(seg.Size)
+		num := uint32(segmentNumber(seg.Name))
+		bufs[num] = buf
 		for off := 0; off < len(buf); {
 			o, size, reason := decodeObject(buf[off:])
 			if reason != "" {
-				return &CorruptError{File: path, Offset: int64(off), Reason: reason}
+				return nil, 0, &CorruptError{File: path, Offset: int64(off), Reason: reason}
 			}
-			k := storeKey{o.Space, o.ID}
+			ids := idx[o.Space]
 			if o.Deleted {
-				delete(live, k)
+				delete(ids, o.ID)
 			} else {
-				live[k] = o
+				if ids == nil {
+					ids = map[[16]byte]loc{}
+					idx[o.Space] = ids
+				}
+				ids[o.ID] = loc{seg: num, off: int64(off), size: uint32(size)}
 			}
 			off += size
 		}
 	}
-	for _, o := range live {
-		fn(o)
+	var live int64
+	for space, ids := range idx {
+		if _, ok := spaces[space]; !ok {
+			delete(idx, space) // a dropped space's leftovers
+			continue
+		}
+		for _, l := range ids {
+			live += int64(l.size)
+			if fn != nil {
+				o, _, _ := decodeObject(bufs[l.seg][l.off:])
+				fn(o)
+			}
+		}
 	}
-	return nil
+	return idx, live, nil
 }
 
 // Close closes the stripes' files.
@@ -538,13 +640,18 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Compact rewrites each stripe whose files have grown to more than twice
-// their size after its last compaction (and past minBytes) into one new
-// segment of its live objects: the last record of each key of a space the
-// manifest still lists, tombstones dropped. Checkpoints go on meanwhile;
-// they wait only while the new segment takes over. It returns the bytes
-// reclaimed.
+// Compact rewrites each stripe whose files hold at least as much garbage
+// (overwritten and deleted objects, dropped spaces) as live records, and
+// at least minBytes in all, into one new segment of its live records,
+// found by the stripe's index. Checkpoints go on meanwhile; they wait only
+// while the new segment takes over. Segments a View still reads stay until
+// it is closed. It returns the bytes reclaimed.
 func (s *Store) Compact(minBytes int64) (int64, error) {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	if err := s.index(); err != nil {
+		return 0, err
+	}
 	var reclaimed int64
 	for i := range s.stripes {
 		n, err := s.compactStripe(i, minBytes)
@@ -556,58 +663,77 @@ func (s *Store) Compact(minBytes int64) (int64, error) {
 	return reclaimed, nil
 }
 
+type segOff struct {
+	seg uint32
+	off int64
+}
+
 func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	st := s.stripes[i]
-	m := s.Manifest()
-	segs := slices.Clone(m.Stripes[i])
+	s.mu.Lock()
+	segs := slices.Clone(s.manifest.Stripes[i])
 	var total int64
 	for _, seg := range segs {
 		total += seg.Size
 	}
-	if len(segs) == 0 || total < minBytes || total < 2*st.compacted {
+	if len(segs) == 0 || total < minBytes || total < 2*st.live {
+		s.mu.Unlock()
 		return 0, nil
 	}
-	// Read what the manifest covers, keeping the last record of each key.
-	type rec struct {
-		space string
-		raw   []byte
-		dead  bool
+	locs := make([]loc, 0, 1024)
+	for _, ids := range st.idx {
+		for _, l := range ids {
+			locs = append(locs, l)
+		}
 	}
-	live := map[storeKey]rec{}
-	var order []storeKey
-	for _, seg := range segs {
-		path := filepath.Join(st.dir, seg.Name)
+	s.mu.Unlock()
+	slices.SortFunc(locs, func(a, b loc) int {
+		if a.seg != b.seg {
+			return int(a.seg) - int(b.seg)
+		}
+		return int(a.off - b.off)
+	})
+	// Copy the live records, checking each, segment by segment.
+	var out []byte
+	moved := make(map[segOff]int64, len(locs))
+	for k := 0; k < len(locs); {
+		seg := locs[k].seg
+		name := stripeSegment(uint64(seg))
+		path := filepath.Join(st.dir, name)
+		size := int64(-1)
+		for _, e := range segs {
+			if e.Name == name {
+				size = e.Size
+			}
+		}
+		if size < 0 {
+			return 0, fmt.Errorf("persist: compact: the index points into %s, which the manifest does not list", path)
+		}
 		f, err := s.fs.Open(path)
 		if err != nil {
 			return 0, fmt.Errorf("persist: compact: %w", err)
 		}
-		buf := make([]byte, seg.Size)
+		buf := make([]byte, size)
 		n, _ := f.ReadAt(buf, 0)
 		f.Close()
-		if int64(n) < seg.Size {
+		if int64(n) < size {
 			return 0, &CorruptError{File: path, Offset: int64(n), Reason: "shorter than the manifest records"}
 		}
-		for off := 0; off < len(buf); {
-			o, size, reason := decodeObject(buf[off:])
-			if reason != "" {
-				return 0, &CorruptError{File: path, Offset: int64(off), Reason: reason}
+		for ; k < len(locs) && locs[k].seg == seg; k++ {
+			l := locs[k]
+			if l.off+int64(l.size) > size {
+				return 0, &CorruptError{File: path, Offset: l.off, Reason: "record past the segment's end"}
 			}
-			k := storeKey{o.Space, o.ID}
-			if _, seen := live[k]; !seen {
-				order = append(order, k)
+			rec := buf[l.off : l.off+int64(l.size)]
+			if _, _, reason := decodeObject(rec); reason != "" {
+				return 0, &CorruptError{File: path, Offset: l.off, Reason: reason}
 			}
-			live[k] = rec{space: o.Space, raw: buf[off : off+size], dead: o.Deleted}
-			off += size
+			moved[segOff{seg, l.off}] = int64(len(out))
+			out = append(out, rec...)
 		}
 	}
-	var out []byte
-	for _, k := range order {
-		r := live[k]
-		if _, ok := m.Spaces[r.space]; ok && !r.dead {
-			out = append(out, r.raw...)
-		}
-	}
-	name := fmt.Sprintf("%016x.seg", segmentNumber(segs[len(segs)-1].Name)+1)
+	newNum := segmentNumber(segs[len(segs)-1].Name) + 1
+	name := stripeSegment(newNum)
 	f, err := s.fs.Create(filepath.Join(st.dir, name))
 	if err != nil {
 		return 0, fmt.Errorf("persist: compact: %w", err)
@@ -629,6 +755,7 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 		return fail(errors.New("the stripe changed under compaction"))
 	}
 	last, was := now[len(now)-1], segs[len(segs)-1]
+	tailAt := int64(len(out))
 	if last.Size > was.Size {
 		g, err := s.fs.Open(filepath.Join(st.dir, last.Name))
 		if err != nil {
@@ -656,21 +783,42 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	if err := s.writeManifest(next); err != nil {
 		return fail(err)
 	}
+	lastNum := uint32(segmentNumber(last.Name))
 	s.mu.Lock()
 	s.manifest = next
+	for _, ids := range st.idx {
+		for id, l := range ids {
+			switch {
+			case l.seg == lastNum && l.off >= was.Size:
+				l.off = tailAt + l.off - was.Size
+			default:
+				// Every other live record was copied above: checkpoints
+				// only append.
+				l.off = moved[segOff{l.seg, l.off}]
+			}
+			l.seg = uint32(newNum)
+			ids[id] = l
+		}
+	}
+	var total2 int64
+	for _, seg := range now {
+		total2 += seg.Size
+		if st.pins[seg.Name] > 0 {
+			st.doomed[seg.Name] = true
+		} else {
+			s.fs.Remove(filepath.Join(st.dir, seg.Name))
+		}
+	}
 	s.mu.Unlock()
 	if st.cur != nil {
 		st.cur.Close()
 	}
-	st.cur, st.name, st.size, st.compacted = f, name, int64(len(out)), int64(len(out))
-	var total2 int64
-	for _, seg := range now {
-		total2 += seg.Size
-		s.fs.Remove(filepath.Join(st.dir, seg.Name))
-	}
+	st.cur, st.name, st.size = f, name, int64(len(out))
 	s.fs.SyncDir(st.dir)
 	return total2 - int64(len(out)), nil
 }
+
+func stripeSegment(n uint64) string { return fmt.Sprintf("%016x.seg", n) }
 
 func segmentNumber(name string) uint64 {
 	var n uint64
