@@ -3,6 +3,7 @@ module github.com/objectsharing/oss
 go 1.26.8
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/memberlist v0.7.0

@@ -1,0 +1,509 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// edge kinds of the dependency graph, as bits.
+const (
+	ww uint8 = 1 << iota // write-write: the target appended after the source
+	wr                   // write-read: the target read the source's append
+	rw                   // read-write: the target appended after what the source read
+	rt                   // real time: the source ended before the target began
+)
+
+func edgeName(k uint8) string {
+	var parts []string
+	for _, e := range []struct {
+		bit  uint8
+		name string
+	}{{ww, "ww"}, {wr, "wr"}, {rw, "rw"}, {rt, "rt"}} {
+		if k&e.bit != 0 {
+			parts = append(parts, e.name)
+		}
+	}
+	return strings.Join(parts, "+")
+}
+
+// graph is the dependency graph between transactions.
+type graph struct {
+	out map[int]map[int]uint8
+}
+
+func (g *graph) add(from, to int, kind uint8) {
+	if from == to {
+		return
+	}
+	m := g.out[from]
+	if m == nil {
+		m = map[int]uint8{}
+		g.out[from] = m
+	}
+	m[to] |= kind
+}
+
+// ListAppendResult is what CheckListAppend found.
+type ListAppendResult struct {
+	Txns      int // transactions checked
+	OK        int // of which committed
+	Anomalies []Anomaly
+}
+
+// CheckListAppend checks a list-append history for the anomalies
+// serializability rules out (and, for transactions marked Realtime, strict
+// serializability).
+func CheckListAppend(h []Txn) ListAppendResult {
+	res := ListAppendResult{Txns: len(h)}
+	byID := make(map[int]*Txn, len(h))
+	for i := range h {
+		byID[h[i].ID] = &h[i]
+		if h[i].Status == OK {
+			res.OK++
+		}
+	}
+	report := func(a Anomaly) { res.Anomalies = append(res.Anomalies, a) }
+
+	// Who appended what: values are unique per key.
+	type kv struct{ key, value int }
+	writer := map[kv]int{}
+	lastAppend := map[kv]bool{} // the writer's final append to that key
+	for i := range h {
+		t := &h[i]
+		final := map[int]int{}
+		for _, m := range t.Mops {
+			if m.Kind == Append {
+				if w, dup := writer[kv{m.Key, m.Value}]; dup {
+					report(Anomaly{Kind: "invalid-history", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("value %d appended to key %d twice", m.Value, m.Key)})
+				}
+				writer[kv{m.Key, m.Value}] = t.ID
+				final[m.Key] = m.Value
+			}
+		}
+		for k, v := range final {
+			lastAppend[kv{k, v}] = true
+		}
+	}
+
+	// Version order per key: the longest list read; every read must be a
+	// prefix of it.
+	order := map[int][]int{}
+	longest := map[int]int{} // key → txn that read the longest list
+	for i := range h {
+		t := &h[i]
+		if t.Status != OK {
+			continue
+		}
+		for _, m := range t.Mops {
+			if m.Kind != Read {
+				continue
+			}
+			if len(m.List) > len(order[m.Key]) {
+				order[m.Key], longest[m.Key] = m.List, t.ID
+			}
+		}
+	}
+	for key, list := range order {
+		seen := map[int]bool{}
+		for _, v := range list {
+			if seen[v] {
+				report(Anomaly{Kind: "duplicate", Txns: []int{longest[key]}, Explain: fmt.Sprintf("value %d appears twice in key %d: %s", v, key, byID[longest[key]])})
+				break
+			}
+			seen[v] = true
+		}
+	}
+	committed := func(id int) bool {
+		s := byID[id].Status
+		return s == OK || s == Info
+	}
+	for i := range h {
+		t := &h[i]
+		if t.Status != OK {
+			continue
+		}
+		for _, m := range t.Mops {
+			if m.Kind != Read {
+				continue
+			}
+			full := order[m.Key]
+			if len(m.List) > len(full) || !slices.Equal(m.List, full[:len(m.List)]) {
+				report(Anomaly{Kind: "incompatible-order", Txns: []int{t.ID, longest[m.Key]},
+					Explain: fmt.Sprintf("key %d read as %v and as %v\n  %s\n  %s", m.Key, m.List, full, t, byID[longest[m.Key]])})
+				continue
+			}
+			for j, v := range m.List {
+				w, ok := writer[kv{m.Key, v}]
+				switch {
+				case !ok:
+					report(Anomaly{Kind: "garbage-read", Txns: []int{t.ID}, Explain: fmt.Sprintf("key %d holds %d, which no transaction appended: %s", m.Key, v, t)})
+				case byID[w].Status == Fail:
+					report(Anomaly{Kind: "G1a", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("aborted read: %s\n  read the append of %s", t, byID[w])})
+				case j == len(m.List)-1 && w != t.ID && !lastAppend[kv{m.Key, v}]:
+					report(Anomaly{Kind: "G1b", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("intermediate read: %s\n  read a value %s appended before another to the same key", t, byID[w])})
+				}
+			}
+		}
+	}
+
+	// The dependency graph over committed transactions (and unknown ones
+	// whose appends were seen).
+	g := &graph{out: map[int]map[int]uint8{}}
+	for key, list := range order {
+		for j := 1; j < len(list); j++ {
+			a, aok := writer[kv{key, list[j-1]}]
+			b, bok := writer[kv{key, list[j]}]
+			if aok && bok && committed(a) && committed(b) {
+				g.add(a, b, ww)
+			}
+		}
+	}
+	// What each transaction read of each key, before its own appends.
+	type readOf struct {
+		txn, key int
+		list     []int
+	}
+	var reads []readOf
+	for i := range h {
+		t := &h[i]
+		if t.Status != OK {
+			continue
+		}
+		own := map[int]bool{}
+		for _, m := range t.Mops {
+			switch m.Kind {
+			case Append:
+				own[m.Key] = true
+			case Read:
+				full := order[m.Key]
+				if len(m.List) > len(full) || !slices.Equal(m.List, full[:len(m.List)]) {
+					continue // reported above
+				}
+				if n := len(m.List); n > 0 {
+					if w, ok := writer[kv{m.Key, m.List[n-1]}]; ok && committed(w) {
+						g.add(w, t.ID, wr)
+					}
+				}
+				// The next version, by another transaction, came after
+				// what this one read.
+				if n := len(m.List); n < len(full) {
+					if w, ok := writer[kv{m.Key, full[n]}]; ok && committed(w) && w != t.ID {
+						g.add(t.ID, w, rw)
+					}
+				}
+				if !own[m.Key] {
+					reads = append(reads, readOf{t.ID, m.Key, m.List})
+				}
+			}
+		}
+	}
+
+	// Lost updates: two committed transactions read the same version of a
+	// key and both appended to it.
+	type keyVersion struct {
+		key  int
+		last int // the last value read, or -1 for the empty list
+		n    int
+	}
+	readers := map[keyVersion][]int{}
+	for _, r := range reads {
+		t := byID[r.txn]
+		appends := false
+		for _, m := range t.Mops {
+			if m.Kind == Append && m.Key == r.key {
+				appends = true
+			}
+		}
+		if !appends {
+			continue
+		}
+		kvn := keyVersion{r.key, -1, len(r.list)}
+		if len(r.list) > 0 {
+			kvn.last = r.list[len(r.list)-1]
+		}
+		readers[kvn] = append(readers[kvn], r.txn)
+	}
+	for kvn, ts := range readers {
+		if len(ts) > 1 {
+			slices.Sort(ts)
+			ts = slices.Compact(ts)
+			if len(ts) < 2 {
+				continue
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "%d transactions read key %d at the same version (%d elements) and appended to it:", len(ts), kvn.key, kvn.n)
+			for _, id := range ts[:2] {
+				fmt.Fprintf(&b, "\n  %s", byID[id])
+			}
+			report(Anomaly{Kind: "lost-update", Txns: ts[:2], Explain: b.String()})
+		}
+	}
+
+	// Stale reads: a Realtime transaction that began after a committed
+	// append was acknowledged must see it.
+	ackedAt := map[kv]int64{} // (key, value) → end of its writer
+	for i := range h {
+		t := &h[i]
+		if t.Status != OK {
+			continue
+		}
+		for _, m := range t.Mops {
+			if m.Kind == Append {
+				ackedAt[kv{m.Key, m.Value}] = t.End
+			}
+		}
+	}
+	type keyAck struct {
+		end   int64
+		value int
+	}
+	acks := map[int][]keyAck{}
+	for k, end := range ackedAt {
+		acks[k.key] = append(acks[k.key], keyAck{end, k.value})
+	}
+	for k := range acks {
+		sort.Slice(acks[k], func(i, j int) bool { return acks[k][i].end < acks[k][j].end })
+	}
+	for _, r := range reads {
+		t := byID[r.txn]
+		if !t.Realtime {
+			continue
+		}
+		in := map[int]bool{}
+		for _, v := range r.list {
+			in[v] = true
+		}
+		for _, a := range acks[r.key] {
+			if a.end >= t.Start {
+				break
+			}
+			if !in[a.value] {
+				w := writer[kv{r.key, a.value}]
+				report(Anomaly{Kind: "stale-read", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("%s\n  began after %s was acknowledged, and missed its append of %d", t, byID[w], a.value)})
+				break
+			}
+		}
+	}
+
+	// Real-time order between Realtime transactions, as a transitive
+	// reduction: each links from the completed frontier at its start.
+	type event struct {
+		at    int64
+		start bool
+		id    int
+	}
+	var evs []event
+	for i := range h {
+		t := &h[i]
+		if t.Status == OK && t.Realtime {
+			evs = append(evs, event{t.Start, true, t.ID}, event{t.End, false, t.ID})
+		}
+	}
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].at != evs[j].at {
+			return evs[i].at < evs[j].at
+		}
+		return evs[i].start && !evs[j].start // [a, b] and [b, c] overlap
+	})
+	frontier := map[int]bool{}
+	preds := map[int][]int{}
+	for _, e := range evs {
+		if e.start {
+			for p := range frontier {
+				preds[e.id] = append(preds[e.id], p)
+				g.add(p, e.id, rt)
+			}
+			continue
+		}
+		for _, p := range preds[e.id] {
+			delete(frontier, p)
+		}
+		frontier[e.id] = true
+	}
+
+	res.Anomalies = append(res.Anomalies, g.cycles(byID)...)
+	return res
+}
+
+// cycles finds, in each strongly connected component, the shortest cycle
+// of the most specific class: G0 (ww only), G1c (ww, wr), G-single (one
+// rw) or G2, then the same with real-time edges.
+func (g *graph) cycles(byID map[int]*Txn) []Anomaly {
+	var out []Anomaly
+	for _, scc := range g.sccs() {
+		if len(scc) < 2 {
+			continue
+		}
+		in := map[int]bool{}
+		for _, v := range scc {
+			in[v] = true
+		}
+		for _, class := range []struct {
+			name    string
+			allowed uint8
+		}{{"G0", ww}, {"G1c", ww | wr}, {"G2", ww | wr | rw}, {"G2-realtime", ww | wr | rw | rt}} {
+			cyc, kinds := g.shortestCycle(scc, in, class.allowed)
+			if cyc == nil {
+				continue
+			}
+			name := class.name
+			if class.allowed&rw != 0 {
+				rws := 0
+				for _, k := range kinds {
+					if k&rw != 0 && k&(ww|wr|rt) == 0 {
+						rws++
+					}
+				}
+				switch {
+				case rws == 0:
+					name = strings.Replace(name, "G2", "G1c", 1)
+				case rws == 1:
+					name = strings.Replace(name, "G2", "G-single", 1)
+				}
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "a cycle of %d transactions:", len(cyc))
+			for i, id := range cyc {
+				fmt.Fprintf(&b, "\n  %s\n    -%s->", byID[id], edgeName(kinds[i]))
+			}
+			fmt.Fprintf(&b, " T%d", cyc[0])
+			out = append(out, Anomaly{Kind: name, Txns: cyc, Explain: b.String()})
+			break
+		}
+	}
+	return out
+}
+
+// shortestCycle returns the shortest cycle within the component using only
+// allowed edges, with the kinds of its edges (restricted to allowed), or
+// nil. It searches from at most 64 of the component's members.
+func (g *graph) shortestCycle(scc []int, in map[int]bool, allowed uint8) ([]int, []uint8) {
+	var best []int
+	starts := scc
+	if len(starts) > 64 {
+		starts = starts[:64]
+	}
+	for _, s := range starts {
+		// BFS from s back to s.
+		prev := map[int]int{s: -1}
+		queue := []int{s}
+		found := false
+		for len(queue) > 0 && !found {
+			v := queue[0]
+			queue = queue[1:]
+			for _, w := range sortedKeys(g.out[v]) {
+				if !in[w] || g.out[v][w]&allowed == 0 {
+					continue
+				}
+				if w == s {
+					prev[s] = v
+					found = true
+					break
+				}
+				if _, seen := prev[w]; !seen {
+					prev[w] = v
+					queue = append(queue, w)
+				}
+			}
+		}
+		if !found {
+			continue
+		}
+		cyc := []int{s}
+		for v := prev[s]; v != s; v = prev[v] {
+			cyc = append(cyc, v)
+		}
+		slices.Reverse(cyc[1:])
+		if best == nil || len(cyc) < len(best) {
+			best = cyc
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	kinds := make([]uint8, len(best))
+	for i, v := range best {
+		kinds[i] = g.out[v][best[(i+1)%len(best)]] & allowed
+	}
+	return best, kinds
+}
+
+func sortedKeys(m map[int]uint8) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// sccs returns the graph's strongly connected components (Tarjan,
+// iterative), each sorted.
+func (g *graph) sccs() [][]int {
+	index := map[int]int{}
+	low := map[int]int{}
+	onStack := map[int]bool{}
+	var stack []int
+	var out [][]int
+	next := 0
+	var nodes []int
+	for v := range g.out {
+		nodes = append(nodes, v)
+	}
+	slices.Sort(nodes)
+	type frame struct {
+		v     int
+		succ  []int
+		child int
+	}
+	for _, root := range nodes {
+		if _, ok := index[root]; ok {
+			continue
+		}
+		frames := []frame{{v: root, succ: sortedKeys(g.out[root])}}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		for len(frames) > 0 {
+			f := &frames[len(frames)-1]
+			if f.child < len(f.succ) {
+				w := f.succ[f.child]
+				f.child++
+				if _, ok := index[w]; !ok {
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					frames = append(frames, frame{v: w, succ: sortedKeys(g.out[w])})
+				} else if onStack[w] {
+					low[f.v] = min(low[f.v], index[w])
+				}
+				continue
+			}
+			v := f.v
+			frames = frames[:len(frames)-1]
+			if len(frames) > 0 {
+				p := frames[len(frames)-1].v
+				low[p] = min(low[p], low[v])
+			}
+			if low[v] == index[v] {
+				var comp []int
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp = append(comp, w)
+					if w == v {
+						break
+					}
+				}
+				slices.Sort(comp)
+				out = append(out, comp)
+			}
+		}
+	}
+	return out
+}
