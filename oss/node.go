@@ -48,11 +48,15 @@ type Node struct {
 	names   map[uint64]string
 	missing map[uint64]time.Time // since when a node ID has been seen missing
 
-	mu       sync.Mutex           // protects following fields
-	catalog  atomic.Pointer[Heap] // the catalog replica, set once at start
-	heaps    map[string]*Heap
-	closed   bool
-	stopping bool
+	mu      sync.Mutex           // protects following fields
+	catalog atomic.Pointer[Heap] // the catalog replica, set once at start
+	// recovered is set once the replicas recovered from disk are open:
+	// until then a message for one must not open an empty replica under
+	// the node's raft ID (a member that forgot its log and its votes).
+	recovered atomic.Bool
+	heaps     map[string]*Heap
+	closed    bool
+	stopping  bool
 }
 
 // netHooks put a node on a network other than QUIC and membership: tests
@@ -169,6 +173,7 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	if err := n.openRecovered(); err != nil {
 		return err
 	}
+	n.recovered.Store(true)
 	if join {
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		defer cancel()

@@ -136,7 +136,7 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		return nil, m, false // for an earlier start of this node
 	}
 	h := n.replicaOf(env.Heap)
-	if h == nil && n.catalog.Load() != nil && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
+	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
 		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group {
 			var err error
 			if h, err = n.openReplica(e); err != nil {
