@@ -1,6 +1,8 @@
 package consistency
 
 import (
+	"sync/atomic"
+
 	"github.com/google/uuid"
 	"github.com/tidwall/btree"
 )
@@ -177,8 +179,19 @@ func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 	return res, m.write(index, rec)
 }
 
+// skipReadValidation breaks the validator on purpose, for the harness.
+var skipReadValidation atomic.Bool
+
+// SkipReadValidationForTesting makes every replica in the process commit
+// transactions without checking what they read: a deliberately broken
+// validator, which the reliability harness must catch. Only tests set it.
+func SkipReadValidationForTesting(skip bool) { skipReadValidation.Store(skip) }
+
 // validate reports whether every read of rec is still current.
 func (m *machine) validate(rec *Record, res *Result) bool {
+	if skipReadValidation.Load() {
+		return true
+	}
 	for _, r := range rec.Reads {
 		if m.version(r.ID) != r.Version {
 			res.ConflictID = r.ID

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -66,6 +67,9 @@ type netHooks struct {
 	dir       directory
 	join      bool
 	fs        persist.FS // the data directory's file system; nil: the OS's
+	// packetConn, with transport nil, is the UDP socket QUIC runs over (a
+	// fault-injecting one in tests).
+	packetConn net.PacketConn
 }
 
 // Start validates cfg, fills in its defaults and starts a node. A nil cfg
@@ -123,11 +127,16 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	}
 	join := len(c.Join) > 0
 	switch {
+	case hooks != nil && hooks.transport == nil:
+		if err := n.startNetwork(ctx, hooks.packetConn); err != nil {
+			n.Close()
+			return nil, err
+		}
 	case hooks != nil:
 		n.setDirectory(hooks.dir)
 		n.tr, join = hooks.transport(nodeHandler{n}), hooks.join
 	case c.Listen != "":
-		if err := n.startNetwork(ctx); err != nil {
+		if err := n.startNetwork(ctx, nil); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -200,10 +209,10 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 const joinTimeout = 30 * time.Second
 
 // startNetwork opens the QUIC endpoint and joins the cluster over it.
-func (n *Node) startNetwork(ctx context.Context) error {
+func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	c := n.cfg
 	q, err := transport.NewQUIC(&transport.QUICConfig{
-		Name: c.Name, Listen: c.Listen,
+		Name: c.Name, Listen: c.Listen, PacketConn: pc,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
 		Handler: nodeHandler{n}, Logger: n.log,
 	})

@@ -68,7 +68,8 @@ type Network struct {
 	seq       uint64
 	queue     envelopes
 	endpoints map[string]*Endpoint
-	group     map[string]int // partition group per node; absent = 0
+	group     map[string]int     // partition group per node; absent = 0
+	cut       map[[2]string]bool // links cut both ways, on top of groups
 	faults    Faults
 	last      map[[2]string]time.Duration // last delivery time per pair, for FIFO
 	stats     Stats
@@ -149,8 +150,13 @@ func (n *Network) Partition(groups ...[]string) {
 	}
 }
 
-// Heal removes every partition.
-func (n *Network) Heal() { n.Partition() }
+// Heal removes every partition and cut.
+func (n *Network) Heal() {
+	n.Partition()
+	n.mu.Lock()
+	clear(n.cut)
+	n.mu.Unlock()
+}
 
 // Stats returns the network's counters.
 func (n *Network) Stats() Stats {
@@ -174,7 +180,24 @@ func (n *Network) Now() time.Duration {
 	return n.now
 }
 
-func (n *Network) reachable(a, b string) bool { return n.group[a] == n.group[b] }
+func (n *Network) reachable(a, b string) bool {
+	return n.group[a] == n.group[b] && !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}]
+}
+
+// Cut cuts the links between each pair, both ways, on top of any
+// partition: a node can then reach some of the others but not all (a
+// bridge between two sides that cannot reach each other). Heal restores
+// them.
+func (n *Network) Cut(pairs ...[2]string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cut == nil {
+		n.cut = map[[2]string]bool{}
+	}
+	for _, p := range pairs {
+		n.cut[p] = true
+	}
+}
 
 // enqueue puts a message in flight, applying faults. Called with n.mu held.
 func (n *Network) enqueue(e *envelope) {

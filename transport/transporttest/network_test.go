@@ -183,3 +183,28 @@ func TestStreams(t *testing.T) {
 		t.Fatalf("stream across a partition: %v", err)
 	}
 }
+
+// A cut link leaves the others: b bridges a and c, which cannot reach
+// each other; Heal restores the link.
+func TestCutMakesABridge(t *testing.T) {
+	n, eps, boxes := threeNodes(3)
+	ctx := context.Background()
+	n.Cut([2]string{"a", "c"})
+	eps["a"].Send(ctx, "c", []byte("cut"))
+	eps["c"].Send(ctx, "a", []byte("cut"))
+	eps["a"].Send(ctx, "b", []byte("via b"))
+	eps["b"].Send(ctx, "c", []byte("via b"))
+	n.RunUntilIdle(100)
+	if len(boxes["c"].get("a")) != 0 || len(boxes["a"].get("c")) != 0 {
+		t.Fatal("a message crossed a cut link")
+	}
+	if len(boxes["b"].get("a")) != 1 || len(boxes["c"].get("b")) != 1 {
+		t.Fatal("the bridge did not carry messages")
+	}
+	n.Heal()
+	eps["a"].Send(ctx, "c", []byte("healed"))
+	n.RunUntilIdle(100)
+	if len(boxes["c"].get("a")) != 1 {
+		t.Fatal("a healed link carried nothing")
+	}
+}
