@@ -213,6 +213,13 @@ func (p *Proc) Stop(timeout time.Duration) error {
 	return nil
 }
 
+// Pause stops the process with SIGSTOP: it holds its state and its
+// sockets but does nothing, as a stalled machine would.
+func (p *Proc) Pause() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process (SIGCONT).
+func (p *Proc) Resume() error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Exited reports whether the process has exited.
 func (p *Proc) Exited() bool {
 	select {

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/oss/admin"
+	"github.com/objectsharing/oss/oss/ossdtest"
+)
+
+var harnessSeed = flag.Uint64("harness.seed", 0, "run the process harness's nemesis schedule with this seed")
+
+// TestOssdHarness runs list-append transactions through the admin
+// interface of three ossd processes in Sync mode while a nemesis kills
+// them with SIGKILL and restarts them, or pauses them with SIGSTOP and
+// resumes them; the history must show no anomaly and lose no
+// acknowledged append.
+func TestOssdHarness(t *testing.T) {
+	seed := uint64(7)
+	if *harnessSeed != 0 {
+		seed = *harnessSeed
+	}
+	run := 4 * time.Second
+	if os.Getenv("OSS_LONG") != "" {
+		run = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), run+3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin, err := ossdtest.Build(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ossdtest.New(ctx, dir, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", "1m"}
+	procs := make([]*ossdtest.Proc, 3)
+	for i, name := range []string{"n1", "n2", "n3"} {
+		if procs[i], err = c.Start(ctx, name, procs[:i]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		if t.Failed() {
+			for _, p := range procs {
+				t.Logf("%s:\n%s", p.Name, p.Tail(20))
+			}
+			t.Logf("replay the schedule with: go test ./cmd/ossd -run TestOssdHarness -harness.seed %d", seed)
+		}
+	}()
+	const keys = 4
+	ids := make([]uuid.UUID, keys)
+	for k := range ids {
+		out, err := procs[0].PutRoot(ctx, "h", fmt.Sprint("list-", k), []int{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[k] = out.ID
+	}
+
+	var mu sync.Mutex // guards procs against the nemesis
+	proc := func(i int) *ossdtest.Proc {
+		mu.Lock()
+		defer mu.Unlock()
+		return procs[i%len(procs)]
+	}
+	rec := check.NewRecorder()
+	var next [keys]atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for p := range 6 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(p)+1))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				listTxn(ctx, proc(p), p, rng, ids, &next, rec)
+			}
+		})
+	}
+
+	rng := rand.New(rand.NewPCG(seed, 0x6e656d))
+	faults := map[string]int{}
+	deadline := time.Now().Add(run)
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Duration(200+rng.IntN(400)) * time.Millisecond)
+		i := rng.IntN(len(procs))
+		p := proc(i)
+		if rng.IntN(2) == 0 {
+			p.Kill()
+			faults["SIGKILL"]++
+			time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
+			np, err := c.Restart(ctx, p, proc(i+1))
+			if err != nil {
+				t.Fatalf("restart %s: %v", p.Name, err)
+			}
+			mu.Lock()
+			procs[i] = np
+			mu.Unlock()
+		} else {
+			p.Pause()
+			faults["SIGSTOP"]++
+			time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
+			p.Resume()
+		}
+	}
+	close(stop)
+	wg.Wait()
+
+	// Every list, read at a Fresh view once the faults are over.
+	start := rec.Now()
+	final := check.Txn{Process: -1, Status: check.OK, Realtime: true}
+	for k, id := range ids {
+		var o admin.Object
+		var err error
+		for range 50 {
+			if o, err = proc(k).Object(ctx, "h", id, true); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("final read of list %d: %v", k, err)
+		}
+		final.Mops = append(final.Mops, check.Mop{Kind: check.Read, Key: k, List: listOf(t, o)})
+	}
+	final.Start, final.End = start, rec.Now()
+	rec.Txn(final)
+	txns := rec.Txns()
+	res := check.CheckListAppend(txns)
+	in := map[[2]int]bool{}
+	for _, m := range final.Mops {
+		for _, v := range m.List {
+			in[[2]int{m.Key, v}] = true
+		}
+	}
+	lost := 0
+	for _, tx := range txns {
+		for _, m := range tx.Mops {
+			if tx.Status == check.OK && m.Kind == check.Append && !in[[2]int{m.Key, m.Value}] {
+				lost++
+			}
+		}
+	}
+	t.Logf("seed %d: %d transactions checked (%d committed), faults %v, anomalies %d, acknowledged appends lost %d", seed, res.Txns, res.OK, faults, len(res.Anomalies), lost)
+	for i, a := range res.Anomalies {
+		if i == 5 {
+			break
+		}
+		t.Errorf("%s", a)
+	}
+	if lost > 0 {
+		t.Errorf("%d acknowledged appends lost", lost)
+	}
+	if res.OK < 20 {
+		t.Errorf("only %d transactions committed: the run tested little", res.OK)
+	}
+}
+
+// listTxn appends to one or two lists, reading them first, in one
+// conditional transaction, or reads one list at a Fresh view.
+func listTxn(ctx context.Context, p *ossdtest.Proc, proc int, rng *rand.Rand, ids []uuid.UUID, next *[4]atomic.Int64, rec *check.Recorder) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	start := rec.Now()
+	if rng.IntN(4) == 0 {
+		k := rng.IntN(len(ids))
+		o, err := p.Object(ctx, "h", ids[k], true)
+		if err != nil {
+			return
+		}
+		var l []int
+		if json.Unmarshal(mustJSON(o.Value), &l) != nil {
+			return
+		}
+		rec.Txn(check.Txn{Process: proc, Status: check.OK, Realtime: true, Start: start, End: rec.Now(),
+			Mops: []check.Mop{{Kind: check.Read, Key: k, List: l}}})
+		return
+	}
+	keys := []int{rng.IntN(len(ids))}
+	if k := rng.IntN(len(ids)); k != keys[0] && rng.IntN(2) == 0 {
+		keys = append(keys, k)
+	}
+	txn := &admin.Txn{}
+	var mops []check.Mop
+	for _, k := range keys {
+		o, err := p.Object(ctx, "h", ids[k], false)
+		if err != nil {
+			return
+		}
+		var l []int
+		if json.Unmarshal(mustJSON(o.Value), &l) != nil {
+			return
+		}
+		v := int(next[k].Add(1))
+		mops = append(mops, check.Mop{Kind: check.Read, Key: k, List: slices.Clone(l)}, check.Mop{Kind: check.Append, Key: k, Value: v})
+		b, _ := json.Marshal(append(l, v))
+		txn.Reads = append(txn.Reads, admin.Read{ID: o.ID, Version: o.Version})
+		txn.Writes = append(txn.Writes, admin.Write{ID: o.ID, Value: b})
+	}
+	_, err := p.Commit(ctx, "h", txn)
+	st := check.OK
+	var se *admin.StatusError
+	switch {
+	case err == nil:
+	case errors.As(err, &se) && (se.Code == http.StatusConflict || se.Code == http.StatusBadRequest || se.Code == http.StatusNotFound):
+		st = check.Fail // decided: not committed
+	default:
+		st = check.Info // 503 (no quorum or outcome unknown), a dead process, a timeout
+	}
+	if st != check.OK {
+		var appends []check.Mop
+		for _, m := range mops {
+			if m.Kind == check.Append {
+				appends = append(appends, m)
+			}
+		}
+		mops = appends
+	}
+	rec.Txn(check.Txn{Process: proc, Mops: mops, Status: st, Realtime: true, Start: start, End: rec.Now()})
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+func listOf(t *testing.T, o admin.Object) []int {
+	var l []int
+	if err := json.Unmarshal(mustJSON(o.Value), &l); err != nil {
+		t.Fatalf("list %v: %v", o.ID, err)
+	}
+	return l
+}
