@@ -301,6 +301,25 @@ func (n *Network) Step() bool {
 	return true
 }
 
+// Next returns the virtual time at which the next message in flight is
+// due, or false if none is.
+func (n *Network) Next() (time.Duration, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.queue) == 0 {
+		return 0, false
+	}
+	return n.queue[0].at, true
+}
+
+// AdvanceTo moves virtual time forward to t (never back): messages sent
+// from now on are due after it. For a simulation that keeps its own clock.
+func (n *Network) AdvanceTo(t time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.now = max(n.now, t)
+}
+
 // RunUntilIdle steps until nothing is in flight, at most max steps, and
 // returns the number of steps taken.
 func (n *Network) RunUntilIdle(max int) int {
