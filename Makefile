@@ -1,7 +1,7 @@
 # Targets in the manner of etcd-io/raft's and memberlist's Makefiles.
 GO ?= go
 
-.PHONY: test test-short test-long testrace bench fmt vet tidy verify demo
+.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo
 
 # The CI command: vet, then every test under the race detector.
 test:
@@ -12,9 +12,15 @@ test:
 test-short:
 	$(GO) test -short ./...
 
-# Long seeded simulations and histories.
+# Long seeded simulations, crash seeds and minutes of every nemesis; the
+# race detector is left to the CI run.
 test-long:
-	OSS_LONG=1 $(GO) test -race -timeout 60m ./...
+	OSS_LONG=1 $(GO) test -timeout 120m ./...
+
+# The reliability harness alone, long, with its summaries.
+harness-long:
+	OSS_LONG=1 $(GO) test -timeout 90m -v -run 'Simulat|Harness' ./internal/sim ./oss ./cmd/ossd > harness-long.log 2>&1; \
+	status=$$?; grep -E '^(---|ok|FAIL|panic)|simulation:|harness:|seed [0-9]+:' harness-long.log; exit $$status
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./oss/ | tee bench-oss.txt

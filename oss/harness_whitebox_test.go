@@ -510,7 +510,9 @@ func (s *harnessSummary) String() string {
 func (hs *harness) partitions(rng *rand.Rand) {
 	nodes := hs.live()
 	rng.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
-	hold := func() { time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond) }
+	// Some faults outlast the clients' 2 s timeouts: commits then fail or
+	// end unknown, which the history must account for.
+	hold := func() { time.Sleep(time.Duration(100+rng.IntN(2400)) * time.Millisecond) }
 	switch rng.IntN(4) {
 	case 0:
 		k := 1 + rng.IntN(len(nodes)-1)
