@@ -586,8 +586,8 @@ func (hs *harness) crashes(rng *rand.Rand) {
 	time.Sleep(time.Duration(100+rng.IntN(300)) * time.Millisecond)
 }
 
-// churn adds a node or has one leave, keeping three to five, while
-// replicas are moved and replaced.
+// churn adds a node, or has one leave or die for good, keeping three to
+// five, while replicas are moved and replaced.
 func (hs *harness) churn(rng *rand.Rand) {
 	nodes := hs.live()
 	if len(nodes) < 5 && (len(nodes) <= 3 || rng.IntN(2) == 0) {
@@ -599,10 +599,34 @@ func (hs *harness) churn(rng *rand.Rand) {
 	} else {
 		name := nodes[rng.IntN(len(nodes))]
 		hs.drop(name)
-		hs.c.leave(name)
-		hs.faults["leave"]++
+		if rng.IntN(2) == 0 || !hs.healthy(nodes) {
+			hs.c.leave(name)
+			hs.faults["leave"]++
+		} else {
+			// Dead for good: its voters are replaced after ReplaceAfter.
+			hs.c.kill(name)
+			hs.faults["death"]++
+		}
 	}
 	time.Sleep(time.Duration(200+rng.IntN(400)) * time.Millisecond)
+}
+
+// healthy reports whether every voter of the catalog and of the heap is
+// among the live nodes and no group is between configurations: one more
+// node may then die for good without taking a quorum with it.
+func (hs *harness) healthy(live []string) bool {
+	for _, heap := range []string{catalogName, harnessHeap} {
+		g, ok := hs.c.group(heap)
+		if !ok || g.Joint {
+			return false
+		}
+		for _, v := range g.Voters {
+			if !slices.Contains(live, v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func harnessSeeds(def uint64) uint64 {
@@ -633,7 +657,8 @@ func TestHarnessCrashesAndDiskFaults(t *testing.T) {
 	hs.finish()
 }
 
-// Nodes joining and leaving while replicas are moved and replaced.
+// Nodes joining, leaving, and dying for good while replicas are moved and
+// replaced.
 func TestHarnessMembershipChurn(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	hs := newHarness(t, harnessSeeds(3), 3, true)
