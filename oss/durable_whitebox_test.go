@@ -501,4 +501,15 @@ func TestLaggingReplicaCatchesUpFromTheStore(t *testing.T) {
 	c.add(learner, true, durable(learner))
 	c.open(learner, "bank")
 	c.checkBank(ids)
+
+	// A node that joins after the last checkpoint is not in its
+	// configuration: it catches up from the applied state instead (raft
+	// refuses a snapshot that does not name its recipient).
+	c.fss["e"] = persist.NewMemFS()
+	c.add("e", true, durable("e"))
+	c.open("e", "bank")
+	if err := transfer(context.Background(), c.heaps[want[0]], ids[0], ids[1], 1); err != nil {
+		t.Fatal(err)
+	}
+	c.checkBank(ids)
 }

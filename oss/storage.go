@@ -15,7 +15,8 @@ import (
 // only to catch up a peer that is behind the log's first entry; it makes
 // one then instead of keeping one at every compaction: on a durable node
 // from the heap's last checkpoint in the store (the log in memory is never
-// compacted past it), otherwise from the replica's applied state. Only the
+// compacted past it) if the configuration has not changed since, otherwise
+// from the replica's applied state. Only the
 // heap's loop calls it (raft runs there).
 type snapStorage struct {
 	*raft.MemoryStorage
@@ -60,16 +61,24 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 	}
 	first, _ := s.MemoryStorage.FirstIndex()
 	if s.fromStore != nil {
-		if s.view != nil && s.cached.Metadata.Index+1 >= first {
+		// A checkpoint serves while the log follows on from it and the
+		// configuration has not changed since: a member added later is
+		// not in its configuration, and raft refuses a snapshot that
+		// does not name the node it is for.
+		cs := s.replica.ConfState()
+		usable := func(m raftpb.SnapshotMetadata) bool {
+			return m.Index+1 >= first && m.ConfState.Equivalent(cs) == nil
+		}
+		if s.view != nil && usable(s.cached.Metadata) {
 			return s.cached, nil
 		}
 		if meta, v, ok := s.fromStore(); ok {
-			if meta.Index+1 >= first {
+			if usable(meta) {
 				s.setView(v)
 				s.cached = raftpb.Snapshot{Data: streamMarker, Metadata: meta}
 				return s.cached, nil
 			}
-			v.Close() // the log no longer follows on from the checkpoint
+			v.Close()
 		}
 	}
 	applied := s.replica.State().Index()
