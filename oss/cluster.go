@@ -183,8 +183,13 @@ func (n *Node) catalogEntry(name string) (heapEntry, bool) {
 
 // catalogEntries lists the heaps in the local catalog replica.
 func (n *Node) catalogEntries() []heapEntry {
+	return entriesOf(n.catalog.Load().state.Load())
+}
+
+// entriesOf returns the heap entries of one state of the catalog.
+func entriesOf(st *consistency.State) []heapEntry {
 	var out []heapEntry
-	n.catalog.Load().state.Load().Ascend(uuid.Nil, func(o consistency.Object) bool {
+	st.Ascend(uuid.Nil, func(o consistency.Object) bool {
 		var e heapEntry
 		if codec.Unmarshal(o.Value, &e) == nil && e.Name != "" && entryID(e.Name) == o.ID {
 			out = append(out, e)
@@ -252,6 +257,7 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 		return nil, err
 	}
 	h.cataloged = true
+	h.catalogAt = n.catalog.Load().state.Load().Index()
 	n.heaps[e.Name] = h
 	return h, nil
 }
@@ -259,19 +265,22 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 // syncCatalog brings the node's replicas in line with the catalog: it opens
 // the heaps this node is a first voter of and closes those dropped.
 func (n *Node) syncCatalog() {
-	entries := n.catalogEntries()
+	st := n.catalog.Load().state.Load()
+	entries := entriesOf(st)
 	groups := make(map[string]uint64, len(entries))
 	for _, e := range entries {
 		groups[e.Name] = e.Group
 	}
-	if n.catalog.Load().state.Load().Index() >= n.catalogCommit {
+	if st.Index() >= n.catalogCommit {
 		// Close the replicas of heaps dropped, or dropped and created
 		// again; not before the catalog has caught up with the replicas
-		// recovered with it.
+		// recovered with it, and not those opened from a later state of
+		// the catalog than the one read here (Heap may have just created
+		// the entry).
 		n.mu.Lock()
 		var dropped []*Heap
 		for name, h := range n.heaps {
-			if g, ok := groups[name]; h.cataloged && (!ok || g != h.group) {
+			if g, ok := groups[name]; h.cataloged && h.catalogAt <= st.Index() && (!ok || g != h.group) {
 				dropped = append(dropped, h)
 				delete(n.heaps, name)
 			}

@@ -51,6 +51,7 @@ type Heap struct {
 	replicas       int           // voters the group keeps
 	group          uint64        // the group's incarnation
 	cataloged      bool          // opened through the catalog, closed when dropped
+	catalogAt      uint64        // the catalog's applied index when it was opened
 	inConf         atomic.Bool   // this node is a member of the group
 	isVoter        atomic.Bool   // this node is a voter of the group
 	confVersion    atomic.Uint64 // counts configuration changes seen
