@@ -19,7 +19,7 @@ test-long:
 
 # The reliability harness alone, long, with its summaries.
 harness-long:
-	OSS_LONG=1 $(GO) test -timeout 90m -v -run 'Simulat|Harness' ./internal/sim ./oss ./cmd/ossd > harness-long.log 2>&1; \
+	OSS_LONG=1 $(GO) test -timeout 90m -v -run 'Simulat|Harness' ./internal/sim ./oss ./oss/ossdtest > harness-long.log 2>&1; \
 	status=$$?; grep -E '^(---|ok|FAIL|panic)|simulation:|harness:|seed [0-9]+:' harness-long.log; exit $$status
 
 bench:

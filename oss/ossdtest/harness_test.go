@@ -1,4 +1,4 @@
-package main
+package ossdtest_test
 
 import (
 	"context"
@@ -62,7 +62,7 @@ func TestOssdHarness(t *testing.T) {
 			for _, p := range procs {
 				t.Logf("%s:\n%s", p.Name, p.Tail(20))
 			}
-			t.Logf("replay the schedule with: go test ./cmd/ossd -run TestOssdHarness -harness.seed %d", seed)
+			t.Logf("replay the schedule with: go test ./oss/ossdtest -run TestOssdHarness -harness.seed %d", seed)
 		}
 	}()
 	const keys = 4
