@@ -33,9 +33,14 @@ type Store struct {
 	cpMu      sync.Mutex // serializes checkpoints
 	compactMu sync.Mutex // serializes compactions
 
-	mu       sync.Mutex // protects manifest, indexed and the stripes' indexes
+	// mu protects manifest, indexed, cpActive and the stripes' indexes,
+	// which an active checkpoint's goroutines update without it (readers
+	// wait on cpDone until it is over).
+	mu       sync.Mutex
 	manifest Manifest
 	indexed  bool // the stripes' indexes cover the manifest
+	cpActive bool
+	cpDone   *sync.Cond
 }
 
 // Object is one object of a checkpoint, or one recovered.
@@ -80,9 +85,8 @@ type stripe struct {
 	name string
 	size int64
 
-	// Under Store.mu:
+	// Under Store.mu, or the active checkpoint's:
 	idx    map[string]map[[16]byte]loc // space → ID → last record
-	live   int64                       // bytes of the records idx points at
 	pins   map[string]int              // segments views read
 	doomed map[string]bool             // compacted-away segments still pinned
 }
@@ -102,6 +106,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		return nil, errors.New("persist: a store needs at least one directory")
 	}
 	s := &Store{fs: fsys, dirs: dirs}
+	s.cpDone = sync.NewCond(&s.mu)
 	for _, d := range dirs {
 		if err := fsys.MkdirAll(d); err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
@@ -300,6 +305,13 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 			m.Spaces[k] = v
 		}
 	}
+	// While the checkpoint is active each stripe's goroutine updates its
+	// index as its I/O finishes; readers of the index (View, Compact) wait
+	// until the manifest is in place, or the index is dropped.
+	s.mu.Lock()
+	indexed := s.indexed
+	s.cpActive = true
+	s.mu.Unlock()
 	errs := make([]error, len(s.stripes))
 	locs := make([][]loc, w)
 	var wg sync.WaitGroup
@@ -311,7 +323,13 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		locs[i] = make([]loc, len(byStripe[i]))
 		wg.Go(func() {
 			var n int64
-			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i], locs[i])
+			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i], locs[i], func() {
+				if indexed {
+					for k, j := range byStripe[i] {
+						st.note(&objs[j], locs[i][k])
+					}
+				}
+			})
 			written[i] = n
 		})
 	}
@@ -319,7 +337,33 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 	for _, n := range written {
 		total += n
 	}
+	done := func(ok bool) {
+		s.mu.Lock()
+		if ok {
+			s.manifest = m
+			if indexed {
+				for k, v := range spaces {
+					if v == nil {
+						for _, st := range s.stripes {
+							st.dropSpace(k)
+						}
+					}
+				}
+			}
+		} else if indexed {
+			// The index may point at records cut off: the next reader
+			// rebuilds it from the stripes (a failed checkpoint is rare).
+			s.indexed = false
+			for _, st := range s.stripes {
+				clear(st.idx)
+			}
+		}
+		s.cpActive = false
+		s.cpDone.Broadcast()
+		s.mu.Unlock()
+	}
 	if err := errors.Join(errs...); err != nil {
+		done(false)
 		return 0, fmt.Errorf("persist: checkpoint: %w", err)
 	}
 	for i, st := range s.stripes {
@@ -328,38 +372,27 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		}
 	}
 	if err := s.writeManifest(m); err != nil {
+		done(false)
 		return 0, fmt.Errorf("persist: checkpoint manifest: %w", err)
 	}
-	s.mu.Lock()
-	s.manifest = m
-	if s.indexed {
-		for k, v := range spaces {
-			if v == nil {
-				for _, st := range s.stripes {
-					st.dropSpace(k)
-				}
-			}
-		}
-		for i, st := range s.stripes {
-			for k, j := range byStripe[i] {
-				st.note(&objs[j], locs[i][k])
-			}
-		}
-	}
-	s.mu.Unlock()
+	done(true)
 	return total, nil
 }
 
-// note records in the index that o's last record is at l.
+// waitIndex waits, with s.mu held, until no checkpoint is updating the
+// stripes' indexes.
+func (s *Store) waitIndex() {
+	for s.cpActive {
+		s.cpDone.Wait()
+	}
+}
+
+// note records in the index that o's last record is at l: one map
+// operation per object, the most a checkpoint spends on the index.
 func (st *stripe) note(o *Object, l loc) {
 	ids := st.idx[o.Space]
-	if old, ok := ids[o.ID]; ok {
-		st.live -= int64(old.size)
-		if o.Deleted {
-			delete(ids, o.ID)
-		}
-	}
 	if o.Deleted {
+		delete(ids, o.ID)
 		return
 	}
 	if ids == nil {
@@ -367,25 +400,20 @@ func (st *stripe) note(o *Object, l loc) {
 		st.idx[o.Space] = ids
 	}
 	ids[o.ID] = l
-	st.live += int64(l.size)
 }
 
 // dropSpace forgets a space's objects.
-func (st *stripe) dropSpace(space string) {
-	for _, l := range st.idx[space] {
-		st.live -= int64(l.size)
-	}
-	delete(st.idx, space)
-}
+func (st *stripe) dropSpace(space string) { delete(st.idx, space) }
 
-// write appends b to the stripe's current segment (opening the last one of
-// the manifest, or a new one) and syncs it. On a failure the segment is cut
-// back: the manifest never points past what was synced.
-func (st *stripe) write(fsys FS, b []byte, segs []SegmentEnd) error {
-	if err := st.open(fsys, segs); err != nil {
-		return err
+// liveBytes sums the sizes of the records the index points at.
+func (st *stripe) liveBytes() int64 {
+	var n int64
+	for _, ids := range st.idx {
+		for _, l := range ids {
+			n += int64(l.size)
+		}
 	}
-	return st.finish(st.put(b))
+	return n
 }
 
 // open opens the stripe's current segment if it is not open.
@@ -430,22 +458,9 @@ func (st *stripe) put(b []byte) (int64, error) {
 	return int64(n), err
 }
 
-// finish syncs what put wrote, or cuts it off after a failure.
-func (st *stripe) finish(n int64, err error) error {
-	if err == nil {
-		err = st.cur.Sync()
-	}
-	if err != nil {
-		st.cur.Truncate(st.size)
-		return err
-	}
-	st.size += n
-	return nil
-}
-
 // encodeAndWrite encodes a stripe's objects in chunks and writes each while
 // the next is encoded, then syncs: encoding and writing overlap.
-func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []SegmentEnd, locs []loc) (int64, error) {
+func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []SegmentEnd, locs []loc, during func()) (int64, error) {
 	if err := st.open(fsys, segs); err != nil {
 		return 0, err
 	}
@@ -473,6 +488,9 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 			}
 			free <- b[:0]
 		}
+		if r.err == nil {
+			r.err = st.cur.Sync()
+		}
 		res <- r
 	}()
 	buf := <-free
@@ -490,8 +508,14 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 		chunks <- buf
 	}
 	close(chunks)
+	during() // while the last writes and the sync go on
 	r := <-res
-	return r.n, st.finish(r.n, r.err)
+	if r.err != nil {
+		st.cur.Truncate(st.size)
+		return r.n, r.err
+	}
+	st.size += r.n
+	return r.n, nil
 }
 
 // ends returns the stripe's segment list with the current segment's size.
@@ -531,11 +555,10 @@ func (s *Store) LoadProgress(fn func(Object), progress func(done, total int64)) 
 	}
 	errs := make([]error, len(s.stripes))
 	idxs := make([]map[string]map[[16]byte]loc, len(s.stripes))
-	lives := make([]int64, len(s.stripes))
 	var wg sync.WaitGroup
 	for i, st := range s.stripes {
 		wg.Go(func() {
-			idxs[i], lives[i], errs[i] = st.load(s.fs, m.Stripes[i], m.Spaces, report, fn)
+			idxs[i], errs[i] = st.load(s.fs, m.Stripes[i], m.Spaces, report, fn)
 		})
 	}
 	wg.Wait()
@@ -544,7 +567,7 @@ func (s *Store) LoadProgress(fn func(Object), progress func(done, total int64)) 
 	}
 	s.mu.Lock()
 	for i, st := range s.stripes {
-		st.idx, st.live = idxs[i], lives[i]
+		st.idx = idxs[i]
 	}
 	s.indexed = true
 	s.mu.Unlock()
@@ -567,29 +590,29 @@ type storeKey struct {
 	id    [16]byte
 }
 
-func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, report func(int64), fn func(Object)) (map[string]map[[16]byte]loc, int64, error) {
+func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, report func(int64), fn func(Object)) (map[string]map[[16]byte]loc, error) {
 	idx := map[string]map[[16]byte]loc{}
 	bufs := map[uint32][]byte{}
 	for _, seg := range segs {
 		path := filepath.Join(st.dir, seg.Name)
 		f, err := fsys.Open(path)
 		if err != nil {
-			return nil, 0, fmt.Errorf("persist: %w", err)
+			return nil, fmt.Errorf("persist: %w", err)
 		}
 		have, err := f.Size()
 		if err != nil {
 			f.Close()
-			return nil, 0, fmt.Errorf("persist: %w", err)
+			return nil, fmt.Errorf("persist: %w", err)
 		}
 		if seg.Size < 0 || have < seg.Size {
 			f.Close()
-			return nil, 0, &CorruptError{File: path, Offset: have, Reason: fmt.Sprintf("the manifest records %d bytes, the file holds %d", seg.Size, have)}
+			return nil, &CorruptError{File: path, Offset: have, Reason: fmt.Sprintf("the manifest records %d bytes, the file holds %d", seg.Size, have)}
 		}
 		buf := make([]byte, seg.Size)
 		n, err := f.ReadAt(buf, 0)
 		f.Close()
 		if int64(n) < seg.Size {
-			return nil, 0, &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
+			return nil, &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
 		}
 		report(seg.Size)
 		num := uint32(segmentNumber(seg.Name))
@@ -597,7 +620,7 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, rep
 		for off := 0; off < len(buf); {
 			o, size, reason := decodeObject(buf[off:])
 			if reason != "" {
-				return nil, 0, &CorruptError{File: path, Offset: int64(off), Reason: reason}
+				return nil, &CorruptError{File: path, Offset: int64(off), Reason: reason}
 			}
 			ids := idx[o.Space]
 			if o.Deleted {
@@ -612,21 +635,19 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, rep
 			off += size
 		}
 	}
-	var live int64
 	for space, ids := range idx {
 		if _, ok := spaces[space]; !ok {
 			delete(idx, space) // a dropped space's leftovers
 			continue
 		}
 		for _, l := range ids {
-			live += int64(l.size)
 			if fn != nil {
 				o, _, _ := decodeObject(bufs[l.seg][l.off:])
 				fn(o)
 			}
 		}
 	}
-	return idx, live, nil
+	return idx, nil
 }
 
 // Close closes the stripes' files.
@@ -671,12 +692,13 @@ type segOff struct {
 func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	st := s.stripes[i]
 	s.mu.Lock()
+	s.waitIndex()
 	segs := slices.Clone(s.manifest.Stripes[i])
 	var total int64
 	for _, seg := range segs {
 		total += seg.Size
 	}
-	if len(segs) == 0 || total < minBytes || total < 2*st.live {
+	if len(segs) == 0 || total < minBytes || total < 2*st.liveBytes() {
 		s.mu.Unlock()
 		return 0, nil
 	}

@@ -31,6 +31,7 @@ func (s *Store) View(space string) (*View, bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.waitIndex()
 	meta, ok := s.manifest.Spaces[space]
 	if !ok {
 		return nil, false, nil

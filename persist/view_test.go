@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -229,5 +230,50 @@ func TestStoreViewDamageAndIdleCompaction(t *testing.T) {
 	}
 	if calls > 1 {
 		t.Fatalf("fn called %d times after failing", calls)
+	}
+}
+
+// A checkpoint that fails leaves views showing the checkpoint before it.
+func TestStoreViewAfterAFailedCheckpoint(t *testing.T) {
+	mem := NewMemFS()
+	ffs := &FaultFS{FS: mem}
+	s, err := OpenStore(ffs, stripeDirs(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var objs []Object
+	for i := range 40 {
+		objs = append(objs, obj("h", i, 1, "first"))
+	}
+	if _, err := s.Checkpoint(objs, map[string][]byte{"h": {1}}); err != nil {
+		t.Fatal(err)
+	}
+	want, v := viewAll(t, s, "h")
+	v.Close()
+	for _, op := range []Op{OpWrite, OpSync, OpRename} {
+		ffs.SetRule(func(o Op, _ string) error {
+			if o == op {
+				return syscall.EIO
+			}
+			return nil
+		})
+		var next []Object
+		for i := range 60 {
+			o := obj("h", i, 2, "second")
+			if i%5 == 0 {
+				o.Deleted = true
+			}
+			next = append(next, o)
+		}
+		if _, err := s.Checkpoint(next, map[string][]byte{"h": {2}}); err == nil {
+			t.Fatalf("a checkpoint with %s failing succeeded", op)
+		}
+		ffs.SetRule(nil)
+		got, v := viewAll(t, s, "h")
+		if !sameObjects(got, want) || !bytes.Equal(v.Meta(), []byte{1}) {
+			t.Fatalf("after a checkpoint failed on %s the view holds %d objects, meta %v; want the %d before", op, len(got), v.Meta(), len(want))
+		}
+		v.Close()
 	}
 }
