@@ -35,6 +35,14 @@ var (
 	// transaction may or may not have committed. The error also matches the
 	// cause (context.Canceled, context.DeadlineExceeded or ErrClosed).
 	ErrCommitUnknown = errors.New("oss: commit outcome unknown")
+	// ErrInvalidArgument is returned, wrapped with details, for an argument
+	// no call can accept: the nil object ID, an empty root name. It aborts
+	// the transaction.
+	ErrInvalidArgument = errors.New("oss: invalid argument")
+	// ErrInvalidHeapName is returned for a heap name that is empty, too
+	// long, not UTF-8, holds a control character or uses the reserved
+	// prefix "oss:".
+	ErrInvalidHeapName = errors.New("oss: invalid heap name")
 	// ErrTooLarge is returned when a commit record exceeds
 	// Config.MaxCommitBytes. The error is a *TooLargeError.
 	ErrTooLarge = errors.New("oss: commit record too large")

@@ -293,7 +293,7 @@ func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 		return nil, err
 	}
 	if strings.HasPrefix(name, systemPrefix) {
-		return nil, fmt.Errorf("oss: invalid heap name %q: the prefix %q is reserved", name, systemPrefix)
+		return nil, fmt.Errorf("%w %q: the prefix %q is reserved", ErrInvalidHeapName, name, systemPrefix)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -347,7 +347,10 @@ func (n *Node) Heaps() []HeapInfo {
 // and its objects are gone. Handles on it return ErrClosed.
 func (n *Node) DropHeap(ctx context.Context, name string) error {
 	if strings.HasPrefix(name, systemPrefix) {
-		return fmt.Errorf("oss: heap %q cannot be dropped", name)
+		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
+	}
+	if err := validHeapName(name); err != nil {
+		return err
 	}
 	found := false
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
@@ -375,11 +378,11 @@ func (n *Node) isClosed() bool {
 
 func validHeapName(name string) error {
 	if name == "" || len(name) > 255 || !utf8.ValidString(name) {
-		return fmt.Errorf("oss: invalid heap name %q: want 1 to 255 bytes of UTF-8", name)
+		return fmt.Errorf("%w %q: want 1 to 255 bytes of UTF-8", ErrInvalidHeapName, name)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("oss: invalid heap name %q: control character", name)
+			return fmt.Errorf("%w %q: control character", ErrInvalidHeapName, name)
 		}
 	}
 	return nil

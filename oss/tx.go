@@ -167,7 +167,7 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 		return err
 	}
 	if id == uuid.Nil {
-		return tx.fail(fmt.Errorf("oss: Put with the nil object ID"))
+		return tx.fail(fmt.Errorf("%w: Put with the nil object ID", ErrInvalidArgument))
 	}
 	data, err := codec.Marshal(v)
 	if err != nil {
@@ -242,7 +242,7 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 		return err
 	}
 	if name == "" {
-		return tx.fail(errors.New("oss: empty root name"))
+		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
 	}
 	if tx.rootWrites == nil {
 		tx.rootWrites = make(map[string]consistency.RootWrite)

@@ -59,7 +59,8 @@ func fail(w http.ResponseWriter, err error) {
 		code = http.StatusNotFound
 	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrCommitUnknown), errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusServiceUnavailable
-	case errors.As(err, new(*badRequest)):
+	case errors.As(err, new(*badRequest)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
+		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
 		code = http.StatusBadRequest
 	}
 	reply(w, code, map[string]string{"error": err.Error()})
