@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.uber.org/goleak"
@@ -270,6 +271,37 @@ func FuzzRaftEnvelope(f *testing.F) {
 		var back raftEnvelope
 		if err := back.decode(again); err != nil || back.Heap != got.Heap || back.Group != got.Group || string(back.Msg) != string(got.Msg) {
 			t.Fatalf("%+v does not round-trip: %+v %v", got, back, err)
+		}
+	})
+}
+
+// FuzzHandleCall: a peer's request (join, status) is untrusted input; no
+// bytes may crash the node, and an answer is either an error or one that
+// decodes.
+func FuzzHandleCall(f *testing.F) {
+	n, err := Start(context.Background(), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { n.Close() })
+	for _, r := range []callRequest{{Op: opStatus}, {Op: opJoin, Heap: "nope", ID: 7}, {Op: opJoin}, {Op: "other"}} {
+		b, _ := codec.Marshal(r)
+		f.Add(b)
+	}
+	f.Add([]byte{0xa3, 0x01, 0x64})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r callRequest
+		if codec.Unmarshal(data, &r) == nil && r.Op == opJoin && r.Heap == catalogName {
+			return // a join of the catalog adds a member: not what this target is about
+		}
+		resp, err := n.handleCall("peer", data)
+		if err != nil {
+			return
+		}
+		var st []replicaStatus
+		var cr callResponse
+		if codec.Unmarshal(resp, &cr) != nil && codec.Unmarshal(resp, &st) != nil {
+			t.Fatalf("an answer that decodes as nothing: %x", resp)
 		}
 	})
 }
