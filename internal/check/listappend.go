@@ -91,20 +91,11 @@ func CheckListAppend(h []Txn) ListAppendResult {
 	// prefix of it.
 	order := map[int][]int{}
 	longest := map[int]int{} // key → txn that read the longest list
-	for i := range h {
-		t := &h[i]
-		if t.Status != OK {
-			continue
+	committedReads(h, func(t *Txn, m Mop) {
+		if len(m.List) > len(order[m.Key]) {
+			order[m.Key], longest[m.Key] = m.List, t.ID
 		}
-		for _, m := range t.Mops {
-			if m.Kind != Read {
-				continue
-			}
-			if len(m.List) > len(order[m.Key]) {
-				order[m.Key], longest[m.Key] = m.List, t.ID
-			}
-		}
-	}
+	})
 	for key, list := range order {
 		seen := map[int]bool{}
 		for _, v := range list {
@@ -119,34 +110,25 @@ func CheckListAppend(h []Txn) ListAppendResult {
 		s := byID[id].Status
 		return s == OK || s == Info
 	}
-	for i := range h {
-		t := &h[i]
-		if t.Status != OK {
-			continue
+	committedReads(h, func(t *Txn, m Mop) {
+		full := order[m.Key]
+		if !isPrefix(m.List, full) {
+			report(Anomaly{Kind: "incompatible-order", Txns: []int{t.ID, longest[m.Key]},
+				Explain: fmt.Sprintf("key %d read as %v and as %v\n  %s\n  %s", m.Key, m.List, full, t, byID[longest[m.Key]])})
+			return
 		}
-		for _, m := range t.Mops {
-			if m.Kind != Read {
-				continue
-			}
-			full := order[m.Key]
-			if len(m.List) > len(full) || !slices.Equal(m.List, full[:len(m.List)]) {
-				report(Anomaly{Kind: "incompatible-order", Txns: []int{t.ID, longest[m.Key]},
-					Explain: fmt.Sprintf("key %d read as %v and as %v\n  %s\n  %s", m.Key, m.List, full, t, byID[longest[m.Key]])})
-				continue
-			}
-			for j, v := range m.List {
-				w, ok := writer[kv{m.Key, v}]
-				switch {
-				case !ok:
-					report(Anomaly{Kind: "garbage-read", Txns: []int{t.ID}, Explain: fmt.Sprintf("key %d holds %d, which no transaction appended: %s", m.Key, v, t)})
-				case byID[w].Status == Fail:
-					report(Anomaly{Kind: "G1a", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("aborted read: %s\n  read the append of %s", t, byID[w])})
-				case j == len(m.List)-1 && w != t.ID && !lastAppend[kv{m.Key, v}]:
-					report(Anomaly{Kind: "G1b", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("intermediate read: %s\n  read a value %s appended before another to the same key", t, byID[w])})
-				}
+		for j, v := range m.List {
+			w, ok := writer[kv{m.Key, v}]
+			switch {
+			case !ok:
+				report(Anomaly{Kind: "garbage-read", Txns: []int{t.ID}, Explain: fmt.Sprintf("key %d holds %d, which no transaction appended: %s", m.Key, v, t)})
+			case byID[w].Status == Fail:
+				report(Anomaly{Kind: "G1a", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("aborted read: %s\n  read the append of %s", t, byID[w])})
+			case j == len(m.List)-1 && w != t.ID && !lastAppend[kv{m.Key, v}]:
+				report(Anomaly{Kind: "G1b", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("intermediate read: %s\n  read a value %s appended before another to the same key", t, byID[w])})
 			}
 		}
-	}
+	})
 
 	// The dependency graph over committed transactions (and unknown ones
 	// whose appends were seen).
@@ -178,7 +160,7 @@ func CheckListAppend(h []Txn) ListAppendResult {
 				own[m.Key] = true
 			case Read:
 				full := order[m.Key]
-				if len(m.List) > len(full) || !slices.Equal(m.List, full[:len(m.List)]) {
+				if !isPrefix(m.List, full) {
 					continue // reported above
 				}
 				if n := len(m.List); n > 0 {
@@ -325,6 +307,26 @@ func CheckListAppend(h []Txn) ListAppendResult {
 
 	res.Anomalies = append(res.Anomalies, g.cycles(byID)...)
 	return res
+}
+
+// committedReads calls fn for every read of every committed transaction.
+func committedReads(h []Txn, fn func(*Txn, Mop)) {
+	for i := range h {
+		t := &h[i]
+		if t.Status != OK {
+			continue
+		}
+		for _, m := range t.Mops {
+			if m.Kind == Read {
+				fn(t, m)
+			}
+		}
+	}
+}
+
+// isPrefix reports whether list is a prefix of full.
+func isPrefix(list, full []int) bool {
+	return len(list) <= len(full) && slices.Equal(list, full[:len(list)])
 }
 
 // cycles finds, in each strongly connected component, the shortest cycle
