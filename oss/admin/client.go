@@ -48,6 +48,8 @@ func (e *StatusError) Is(target error) bool {
 		return target == oss.ErrNotFound
 	case http.StatusServiceUnavailable:
 		return target == oss.ErrNoQuorum
+	case http.StatusGatewayTimeout:
+		return target == oss.ErrCommitUnknown
 	}
 	return false
 }

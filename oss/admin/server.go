@@ -57,7 +57,11 @@ func fail(w http.ResponseWriter, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, oss.ErrNotFound), errors.Is(err, oss.ErrNoHeap):
 		code = http.StatusNotFound
-	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrCommitUnknown), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, oss.ErrCommitUnknown):
+		// The record reached the log; it may yet commit.
+		code = http.StatusGatewayTimeout
+	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+		// Not committed: safe to retry.
 		code = http.StatusServiceUnavailable
 	case errors.As(err, new(*badRequest)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):

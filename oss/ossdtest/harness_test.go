@@ -223,10 +223,11 @@ func listTxn(ctx context.Context, p *ossdtest.Proc, proc int, rng *rand.Rand, id
 	var se *admin.StatusError
 	switch {
 	case err == nil:
-	case errors.As(err, &se) && (se.Code == http.StatusConflict || se.Code == http.StatusBadRequest || se.Code == http.StatusNotFound):
-		st = check.Fail // decided: not committed
+	case errors.As(err, &se) && (se.Code == http.StatusConflict || se.Code == http.StatusBadRequest ||
+		se.Code == http.StatusNotFound || se.Code == http.StatusServiceUnavailable):
+		st = check.Fail // decided: not committed (503: no quorum, never in the log)
 	default:
-		st = check.Info // 503 (no quorum or outcome unknown), a dead process, a timeout
+		st = check.Info // 504 (outcome unknown), a dead or paused process, a timeout
 	}
 	if st != check.OK {
 		var appends []check.Mop
