@@ -93,19 +93,56 @@ func TestCorruptSnapshotIsReported(t *testing.T) {
 }
 
 // FuzzRestore: a snapshot arrives from a peer; no bytes may crash the
-// replica, and a failed restore leaves the state as it was.
+// replica, and a failed restore leaves the state as it was. A restored
+// state encodes again, whole or streamed, to a snapshot that restores to
+// the same state and decisions.
 func FuzzRestore(f *testing.F) {
 	m := newMachine(0)
 	m.apply(1, mustMarshal(f, &Record{TxID: tx(1), Writes: []Write{put(1, "x")}, RootWrites: []RootWrite{{Name: "r", ID: id(1)}}}))
 	data, _ := (&Replica{m: m}).SnapshotData()
 	f.Add(data)
 	f.Add([]byte{0xa0})
+	f.Add(EmptySnapshotData(1))
+	m.apply(2, mustMarshal(f, &Record{TxID: tx(2), Snapshot: 1, Reads: []Read{{ID: id(1)}}, Writes: []Write{put(2, "y")}}))
+	m.apply(3, mustMarshal(f, &Record{TxID: tx(3), Snapshot: 2, Writes: []Write{{ID: id(1), Delete: true}}, RootWrites: []RootWrite{{Name: "s", ID: id(2)}}}))
+	m.skip(1) // the index the target restores at
+	data, _ = (&Replica{m: m}).SnapshotData()
+	f.Add(data)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m := newMachine(0)
 		m.apply(1, mustMarshal(t, &Record{TxID: tx(9), Writes: []Write{put(2, "keep")}}))
 		before := dump(m.publish())
-		if err := m.restore(data, 1); err != nil && dump(m.publish()) != before {
-			t.Fatal("a failed restore changed the state")
+		if err := m.restore(data, 1); err != nil {
+			if dump(m.publish()) != before {
+				t.Fatal("a failed restore changed the state")
+			}
+			return
+		}
+		want := dump(m.publish())
+		r := &Replica{m: m}
+		whole, err := r.SnapshotData()
+		if err != nil {
+			t.Fatalf("a restored state does not encode: %v", err)
+		}
+		index, write, err := r.SnapshotStream()
+		var streamed bytes.Buffer
+		if err == nil {
+			err = write(&streamed)
+		}
+		if err != nil || index != 1 || !bytes.Equal(streamed.Bytes(), whole) {
+			t.Fatalf("streamed snapshot at %d (%v) differs from the whole one", index, err)
+		}
+		back := newMachine(0)
+		if err := back.restore(whole, 1); err != nil {
+			t.Fatalf("a restored state's snapshot does not restore: %v", err)
+		}
+		if got := dump(back.publish()); got != want || len(back.seen) != len(m.seen) || len(back.order) != len(m.order) {
+			t.Fatalf("restored again:\n%s\nwant\n%s", got, want)
+		}
+		for txid, res := range m.seen {
+			if back.seen[txid] != res {
+				t.Fatalf("decision on %v: %+v, want %+v", txid, back.seen[txid], res)
+			}
 		}
 	})
 }

@@ -254,6 +254,11 @@ func (d *disk) loadStore(n *Node) error {
 		if err := codec.Unmarshal(blob, &si.meta); err != nil {
 			return fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
 		}
+		if si.meta.State == nil {
+			// Without it the replica would start from an empty state at
+			// the checkpoint's index.
+			return fmt.Errorf("oss: striped store: the metadata of %q holds no state", heap)
+		}
 		if err := si.snap.Unmarshal(si.meta.SnapMeta); err != nil {
 			return fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
 		}

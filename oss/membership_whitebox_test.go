@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/pki"
 	"github.com/objectsharing/oss/transport"
 	"go.uber.org/goleak"
@@ -188,11 +190,27 @@ func (callHandler) HandleStream(context.Context, string, []byte, io.Reader) erro
 // FuzzMemberMeta: a peer's metadata is untrusted input; no bytes may crash
 // the node, and what it encodes must come back.
 func FuzzMemberMeta(f *testing.F) {
-	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer}, leads: []string{"bank"}}
+	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer, id: 42}, leads: []string{"bank"}}
+	f.Add(m.NodeMeta(512))
+	m.leavingN = true
+	m.leads = nil
 	f.Add(m.NodeMeta(512))
 	f.Add([]byte{0xa1, 0x01, 0x9f})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = toView(&memberlist.Node{Name: "peer", Meta: data})
+		v := toView(&memberlist.Node{Name: "peer", Meta: data})
+		if v.Name != "peer" {
+			t.Fatalf("member named %q", v.Name)
+		}
+		var meta memberMeta
+		if codec.Unmarshal(data, &meta) != nil {
+			return // the fields that decoded are used
+		}
+		// What this node would gossip of the member comes back the same.
+		back := &membership{cfg: memberConfig{advertise: v.Addr, role: v.Role, id: v.id}, leads: v.Leads, leavingN: v.leaving}
+		again := toView(&memberlist.Node{Name: "peer", Meta: back.NodeMeta(1 << 20)})
+		if again.Addr != v.Addr || again.Role != v.Role || again.id != v.id || again.leaving != v.leaving || !slices.Equal(again.Leads, v.Leads) {
+			t.Fatalf("%+v comes back as %+v", v, again)
+		}
 	})
 }
 

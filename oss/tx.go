@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
@@ -210,6 +211,9 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	if err := tx.check(false); err != nil {
 		return uuid.Nil, err
 	}
+	if err := checkRootName(name); err != nil {
+		return uuid.Nil, tx.fail(err)
+	}
 	var w consistency.RootWrite
 	var written bool
 	if tx.txState != nil {
@@ -244,6 +248,9 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 	if name == "" {
 		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
 	}
+	if err := checkRootName(name); err != nil {
+		return tx.fail(err)
+	}
 	if tx.rootWrites == nil {
 		tx.rootWrites = make(map[string]consistency.RootWrite)
 	}
@@ -257,10 +264,23 @@ func (tx *Tx) DeleteRoot(name string) error {
 	if err := tx.check(true); err != nil {
 		return err
 	}
+	if err := checkRootName(name); err != nil {
+		return tx.fail(err)
+	}
 	if tx.rootWrites == nil {
 		tx.rootWrites = make(map[string]consistency.RootWrite)
 	}
 	tx.rootWrites[name] = consistency.RootWrite{Name: name, Delete: true}
+	return nil
+}
+
+// checkRootName refuses a root name that is not UTF-8: a commit record
+// carries root names as CBOR text, which every replica would refuse to
+// decode.
+func checkRootName(name string) error {
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: root name %q is not UTF-8", ErrInvalidArgument, name)
+	}
 	return nil
 }
 

@@ -595,6 +595,12 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, rep
 	bufs := map[uint32][]byte{}
 	for _, seg := range segs {
 		path := filepath.Join(st.dir, seg.Name)
+		// The index locates records by segment number, as views read
+		// them: each listed segment must have its own.
+		num := uint32(segmentNumber(seg.Name))
+		if _, dup := bufs[num]; dup || seg.Name != stripeSegment(uint64(num)) {
+			return nil, &CorruptError{File: path, Reason: "the manifest lists a segment twice, or under a name that is not a segment's"}
+		}
 		f, err := fsys.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("persist: %w", err)
@@ -615,7 +621,6 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, rep
 			return nil, &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
 		}
 		report(seg.Size)
-		num := uint32(segmentNumber(seg.Name))
 		bufs[num] = buf
 		for off := 0; off < len(buf); {
 			o, size, reason := decodeObject(buf[off:])

@@ -3,6 +3,7 @@ package persist
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -322,33 +323,137 @@ func TestWALDiskFull(t *testing.T) {
 	}
 }
 
+// walScript builds a segment from a script: each step is a control byte
+// and up to 31 bytes of payload (the control byte's top five bits say how
+// many). Bit 0 gives the frame the wrong sequence number, bit 1 breaks its
+// checksum, bit 2 cuts it in half and ends the segment, as a torn write
+// would. It returns the segment, the payloads replay must return (those
+// before the first bad frame), the offset of that frame, and whether it is
+// the last thing in the file (-1 and false if there is none).
+func walScript(script []byte) (seg []byte, good [][]byte, bad int, last bool) {
+	bad = -1
+	next := uint64(1)
+	for len(script) > 0 {
+		ctl := script[0]
+		n := min(int(ctl>>3), len(script)-1)
+		payload := script[1 : 1+n]
+		script = script[1+n:]
+		seq := next
+		if ctl&1 != 0 {
+			seq++
+		}
+		frame := appendFrame(nil, seq, payload)
+		if ctl&2 != 0 {
+			frame[4] ^= 0xff
+		}
+		torn := ctl&4 != 0
+		if torn {
+			frame = frame[:len(frame)/2]
+		}
+		if bad < 0 && ctl&7 != 0 {
+			bad = len(seg)
+		}
+		if bad < 0 {
+			good = append(good, payload)
+			next++
+		}
+		seg = append(seg, frame...)
+		if torn {
+			break
+		}
+	}
+	if bad >= 0 {
+		// A bad frame that runs to the end of the file is a torn write.
+		n := int(binary.LittleEndian.Uint32(seg[bad:]))
+		last = len(seg)-bad < frameHeader || frameHeader+n >= len(seg)-bad
+	}
+	return seg, good, bad, last
+}
+
 // FuzzWALSegment: a segment file's bytes are untrusted; replay must
-// return records or an error, never panic or loop.
+// return records or an error, never panic or loop. With scripted, the
+// input is a script of frames (walScript) with valid checksums unless it
+// says otherwise: replay returns exactly the frames before the first bad
+// one, cuts that one off if it is a torn write at the end and refuses the
+// log otherwise. A log that opens takes a new record, and opens again
+// with what it replayed and that record.
 func FuzzWALSegment(f *testing.F) {
 	var seg []byte
 	for i := range 3 {
 		seg = appendFrame(seg, uint64(i+1), fmt.Appendf(nil, "record %d", i))
 	}
-	f.Add(seg)
-	f.Add(seg[:len(seg)-3])
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Add(seg, false)
+	f.Add(seg[:len(seg)-3], false)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, false)
+	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3 << 3, 't', 'w', 'o'}, true)
+	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 4, 't', 'w', 'o'}, true)
+	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 2, 't', 'w', 'o', 0}, true)
+	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 1, 't', 'w', 'o'}, true)
+	f.Add([]byte{3<<3 | 1, 'o', 'n', 'e', 3 << 3, 't', 'w', 'o'}, true)
+	f.Fuzz(func(t *testing.T, data []byte, scripted bool) {
+		var good [][]byte
+		bad, last := -1, false
+		if scripted {
+			data, good, bad, last = walScript(data)
+		}
 		fsys := NewMemFS()
 		fsys.MkdirAll("wal")
 		fl, _ := fsys.Create(filepath.Join("wal", segmentName(1)))
 		fl.Write(data)
 		fl.Sync()
 		fsys.SyncDir("wal")
-		n := 0
-		w, err := OpenWAL(fsys, "wal", WALOptions{Logger: quiet()}, func(seq uint64, rec []byte) error {
-			n++
-			if seq != uint64(n) {
-				t.Fatalf("record %d has seq %d", n, seq)
+		var got [][]byte
+		open := func() (*WAL, error) {
+			got = nil
+			return OpenWAL(fsys, "wal", WALOptions{Logger: quiet()}, func(seq uint64, rec []byte) error {
+				got = append(got, bytes.Clone(rec))
+				if seq != uint64(len(got)) {
+					t.Fatalf("record %d has seq %d", len(got), seq)
+				}
+				return nil
+			})
+		}
+		w, err := open()
+		if scripted {
+			var ce *CorruptError
+			switch {
+			case bad >= 0 && !last:
+				if !errors.As(err, &ce) || ce.Offset != int64(bad) {
+					t.Fatalf("a bad frame at %d inside the segment: %v", bad, err)
+				}
+			case err != nil:
+				t.Fatalf("a segment whose only damage is a torn tail (at %d) refused: %v", bad, err)
 			}
-			return nil
-		})
-		if err == nil {
-			w.Close()
+			if len(got) > len(good) || err == nil && len(got) != len(good) {
+				t.Fatalf("replayed %d records, want %d", len(got), len(good))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], good[i]) {
+					t.Fatalf("record %d is %q, want %q", i+1, got[i], good[i])
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+		replayed := got
+		seq, err := w.Append([]byte("appended"))
+		if err != nil || seq != uint64(len(replayed)+1) {
+			t.Fatalf("append after %d records: %d %v", len(replayed), seq, err)
+		}
+		w.Close()
+		w, err = open()
+		if err != nil {
+			t.Fatalf("the log does not open again: %v", err)
+		}
+		w.Close()
+		if len(got) != len(replayed)+1 || string(got[len(replayed)]) != "appended" {
+			t.Fatalf("reopened with %d records, want %d", len(got), len(replayed)+1)
+		}
+		for i := range replayed {
+			if !bytes.Equal(got[i], replayed[i]) {
+				t.Fatalf("record %d changed: %q, was %q", i+1, got[i], replayed[i])
+			}
 		}
 	})
 }

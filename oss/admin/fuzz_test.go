@@ -3,19 +3,24 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
 )
 
 // FuzzAdminRequests sends arbitrary requests to the admin interface of an
 // in-memory node: every answer is a clear one (never a 500, never a
-// panic), and a request refused changes nothing.
+// panic), a request refused changes nothing, and what a write that
+// succeeded stored reads back.
 func FuzzAdminRequests(f *testing.F) {
 	ctx := context.Background()
 	n, err := oss.Start(ctx, nil)
@@ -29,6 +34,12 @@ func FuzzAdminRequests(f *testing.F) {
 		rec := httptest.NewRecorder()
 		hd.ServeHTTP(rec, req)
 		return rec
+	}
+	// readBack checks that a GET of what a write stored answers it.
+	readBack := func(t *testing.T, path string) {
+		if rec := do("GET", path, nil); rec.Code != http.StatusOK {
+			t.Fatalf("GET %s after a write: %d %s", path, rec.Code, rec.Body)
+		}
 	}
 	if rec := do("PUT", "/v1/heaps/f/roots/r", []byte(`{"balance": 1}`)); rec.Code != http.StatusOK {
 		f.Fatalf("seed root: %d %s", rec.Code, rec.Body)
@@ -55,6 +66,11 @@ func FuzzAdminRequests(f *testing.F) {
 	f.Add(byte(0), "/v1/heaps/f/digest", []byte(nil))
 	f.Add(byte(1), "/v1/heaps/oss:catalog", []byte(nil))
 	f.Add(byte(3), "/v1/heaps/g", []byte(nil))
+	f.Add(byte(1), "/v1/heaps/f/roots/%ff", []byte(`1`))
+	f.Add(byte(0), "/v1/heaps/f/roots/%c3%28", []byte(nil))
+	f.Add(byte(1), "/v1/heaps/f/roots/deep", []byte(strings.Repeat("[", 40)+strings.Repeat("]", 40)))
+	f.Add(byte(1), "/v1/heaps/f/roots/deep", []byte(strings.Repeat(`{"a":`, 32)+"1"+strings.Repeat("}", 32)))
+	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"writes":[{"id":"`+id+`","value":`+strings.Repeat("[", 33)+strings.Repeat("]", 33)+`}]}`))
 	f.Fuzz(func(t *testing.T, m byte, path string, body []byte) {
 		if _, err := url.ParseRequestURI(path); err != nil || strings.ContainsAny(path, " \r\n\t#") {
 			return // not a request line: the server refuses it before the handler
@@ -67,14 +83,85 @@ func FuzzAdminRequests(f *testing.F) {
 			return // creating heaps: each is a raft group, and thousands exhaust the process
 		}
 		before, digest := h.Digest()
-		rec := do(methods[int(m)%len(methods)], path, body)
+		method := methods[int(m)%len(methods)]
+		rec := do(method, path, body)
 		if rec.Code == http.StatusInternalServerError {
-			t.Fatalf("%s %s %q: 500 %s", methods[int(m)%len(methods)], path, body, rec.Body)
+			t.Fatalf("%s %s %q: 500 %s", method, path, body, rec.Body)
 		}
-		if rec.Code >= 400 && methods[int(m)%len(methods)] != "GET" {
+		if rec.Code >= 400 && rec.Code != http.StatusServiceUnavailable && rec.Code != http.StatusGatewayTimeout {
 			// Refused: nothing of it may have been applied.
-			if after, d := h.Digest(); after == before && d != digest {
-				t.Fatalf("a refused request changed the heap: %s %s %q: %d %s", methods[int(m)%len(methods)], path, body, rec.Code, rec.Body)
+			if after, d := h.Digest(); after != before || d != digest {
+				t.Fatalf("a refused request changed the heap: %s %s %q: %d %s", method, path, body, rec.Code, rec.Body)
+			}
+		}
+		if rec.Code != http.StatusOK {
+			return
+		}
+		switch {
+		case method == "PUT" && strings.HasPrefix(u.Path, "/v1/heaps/f/roots/"):
+			readBack(t, path)
+		case method == "POST" && u.Path == "/v1/heaps/f/tx":
+			var txn admin.Txn
+			if err := json.NewDecoder(bytes.NewReader(body)).Decode(&txn); err != nil {
+				t.Fatalf("a transaction that does not decode committed: %q", body)
+			}
+			for _, w := range txn.Writes {
+				if !slices.Contains(txn.Deletes, w.ID) {
+					readBack(t, "/v1/heaps/f/objects/"+w.ID.String())
+				}
+			}
+		}
+	})
+}
+
+// FuzzClientAnswer: the client reads a node's answers off the network; an
+// answer of any status and body gives the decoded value, or a
+// *StatusError that carries the status and the node's message, or a
+// decoding error; never a panic, and never a value from an error status.
+func FuzzClientAnswer(f *testing.F) {
+	type answer struct {
+		code int
+		body []byte
+	}
+	next := make(chan answer, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := <-next
+		w.WriteHeader(a.code)
+		w.Write(a.body)
+	}))
+	f.Cleanup(srv.Close)
+	c := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"))
+	f.Cleanup(c.Close)
+	f.Add(uint16(200), []byte(`{"id":"0190a0b0-c0d0-7e0f-8000-000000000001","version":3,"value":{"a":[1,2.5,null]},"index":9}`))
+	f.Add(uint16(200), []byte(`{"id":"not a uuid"}`))
+	f.Add(uint16(409), []byte(`{"error":"oss: transaction conflict on object x"}`))
+	f.Add(uint16(504), []byte(`{"error":""}`))
+	f.Add(uint16(503), []byte(`not json`))
+	f.Add(uint16(404), []byte(nil))
+	f.Fuzz(func(t *testing.T, code uint16, body []byte) {
+		status := 200 + int(code)%400 // 200 to 599
+		if status == http.StatusNoContent || status == http.StatusNotModified || status == 205 || status == 304 {
+			return // answers that carry no body
+		}
+		next <- answer{status, body}
+		o, err := c.Object(context.Background(), "h", uuid.Nil, false)
+		var se *admin.StatusError
+		switch {
+		case status != http.StatusOK:
+			if !errors.As(err, &se) || se.Code != status || se.Message == "" {
+				t.Fatalf("status %d answered %+v %v", status, o, err)
+			}
+			var e struct{ Error string }
+			if json.Unmarshal(body, &e) == nil && e.Error != "" && se.Message != e.Error {
+				t.Fatalf("the node said %q, the client %q", e.Error, se.Message)
+			}
+			if errors.Is(err, oss.ErrConflict) != (status == http.StatusConflict) || errors.Is(err, oss.ErrCommitUnknown) != (status == http.StatusGatewayTimeout) {
+				t.Fatalf("status %d maps to %v", status, err)
+			}
+		default:
+			var want admin.Object
+			if werr := json.Unmarshal(body, &want); (werr == nil) != (err == nil) {
+				t.Fatalf("%q decodes with %v, the client says %v", body, werr, err)
 			}
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss"
 )
 
@@ -313,7 +314,8 @@ func decodeValue(r *http.Request) (any, error) {
 	return decodeJSON(raw)
 }
 
-// decodeJSON decodes a JSON value, keeping integers integers.
+// decodeJSON decodes a JSON value, keeping integers integers. A value
+// nested deeper than the heap's decoder reads back is refused.
 func decodeJSON(raw []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
@@ -321,7 +323,28 @@ func decodeJSON(raw []byte) (any, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
+	if nesting(v) > codec.MaxNestedLevels {
+		return nil, fmt.Errorf("value nested deeper than %d arrays and objects", codec.MaxNestedLevels)
+	}
 	return numbers(v), nil
+}
+
+// nesting is the depth of the arrays and objects in a decoded JSON value.
+func nesting(v any) int {
+	n := 0
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			n = max(n, nesting(e))
+		}
+	case []any:
+		for _, e := range x {
+			n = max(n, nesting(e))
+		}
+	default:
+		return 0
+	}
+	return n + 1
 }
 
 func numbers(v any) any {
