@@ -94,7 +94,7 @@ func TestOssdProcesses(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	out, err = exec.CommandContext(ctx, bin, "run", "--name", "x", "--listen", "127.0.0.1:0", "--http", "",
-		"--certs", other, "--join", n1.Addr).CombinedOutput()
+		"--certs", other, "--data-dir", filepath.Join(dir, "x"), "--join", n1.Addr).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "join") {
 		t.Fatalf("a node of another CA: %v\n%s", err, out)
 	}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestMain fails the package's tests if any of them wrote into the source
+// tree: tests write only under t.TempDir().
+func TestMain(m *testing.M) {
+	before, err := treeFiles(".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	after, err := treeFiles(".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	for _, f := range after {
+		if !slices.Contains(before, f) {
+			fmt.Fprintf(os.Stderr, "a test wrote %s into the source tree; tests write only under t.TempDir()\n", f)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func treeFiles(root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		files = append(files, path)
+		return nil
+	})
+	return files, err
+}
