@@ -139,13 +139,31 @@ type proposal struct {
 	data []byte
 	done chan proposalResult // buffered, receives exactly one value
 
+	// handover is where the proposal stands between its caller and the
+	// loop: queued in propc, taken by the loop, or abandoned by its
+	// caller before the loop took it. Whichever of the two moves it out
+	// of queued first decides: a proposal abandoned while queued is never
+	// handed to raft, so its caller may report a definite failure.
+	handover atomic.Uint32
+
 	// Owned by the loop.
 	tick     uint64 // loop tick of the last (re)proposal
 	proposed bool   // handed to raft at least once: it may be in the log
 	resent   bool   // proposed more than once: a Stale decision is unknown
 }
 
-// abandon tells the loop that a proposal's caller stopped waiting; the
+// Values of proposal.handover.
+const (
+	queued uint32 = iota
+	taken
+	abandoned
+)
+
+// take moves a proposal from propc to the loop. It reports false for one
+// whose caller abandoned it first: the loop drops it unproposed.
+func (p *proposal) take() bool { return p.handover.CompareAndSwap(queued, taken) }
+
+// abandon tells the loop that a proposal it took has lost its caller; the
 // loop answers whether it was ever handed to raft.
 type abandon struct {
 	txid     uuid.UUID
@@ -360,17 +378,24 @@ func (h *Heap) run() {
 			h.joinReqs[id] = true
 			h.reconcile()
 		case p := <-h.propc:
-			batch = append(batch[:0], p)
+			batch = batch[:0]
+			if p.take() {
+				batch = append(batch, p)
+			}
 		drain:
 			for len(batch) < maxBatch {
 				select {
 				case p := <-h.propc:
-					batch = append(batch, p)
+					if p.take() {
+						batch = append(batch, p)
+					}
 				default:
 					break drain
 				}
 			}
-			h.propose(batch)
+			if len(batch) > 0 {
+				h.propose(batch)
+			}
 			clear(batch)
 		case a := <-h.abandonc:
 			h.abandon(a)
@@ -514,8 +539,10 @@ func (h *Heap) checkLeader() {
 // electionTicks is raft's election timeout in ticks (consistency's default).
 const electionTicks = 10
 
+// abandon stops proposing a taken proposal again; its outcome stays as it
+// is. The loop hands every proposal it takes to propose in the same
+// iteration, so one taken and not pending has been answered.
 func (h *Heap) abandon(a abandon) {
-	// Its outcome stays as it is; only stop proposing it again.
 	p, ok := h.pending[a.txid]
 	delete(h.pending, a.txid)
 	a.proposed <- ok && p.proposed
@@ -683,7 +710,9 @@ func (h *Heap) shutdown() {
 	for {
 		select {
 		case p := <-h.propc:
-			p.done <- proposalResult{err: ErrClosed}
+			if p.take() {
+				p.done <- proposalResult{err: ErrClosed}
+			}
 			continue
 		case a := <-h.abandonc:
 			h.abandon(a)
@@ -737,6 +766,10 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	case r := <-p.done:
 		return r.res, r.err
 	case <-ctx.Done():
+		if p.handover.CompareAndSwap(queued, abandoned) {
+			// Still in propc: the loop will drop it when it gets there.
+			return consistency.Result{}, fmt.Errorf("%w: %w", ErrNoQuorum, ctx.Err())
+		}
 		a := abandon{txid: txid, proposed: make(chan bool, 1)}
 		proposed := true
 		select { // the loop never waits on callers, so this is brief
@@ -758,13 +791,12 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		return consistency.Result{}, &UnknownOutcomeError{Err: ctx.Err()}
 	case <-h.done:
 		// The loop answers every proposal it took before it exits; one
-		// left unanswered was never taken, so it was never proposed.
-		select {
-		case r := <-p.done:
-			return r.res, r.err
-		default:
+		// it did not take never will be.
+		if p.handover.CompareAndSwap(queued, abandoned) {
 			return consistency.Result{}, ErrClosed
 		}
+		r := <-p.done
+		return r.res, r.err
 	}
 }
 
