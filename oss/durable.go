@@ -34,7 +34,9 @@ const (
 	// concurrent commits share a sync.
 	DurabilitySync
 	// DurabilityBatch syncs the log every BatchInterval: a power failure of
-	// a quorum loses what was acknowledged in the last interval.
+	// a quorum loses what was acknowledged in the last interval. So does a
+	// sync that fails: the node's log then stops, and its replicas commit
+	// nothing until the node restarts.
 	DurabilityBatch
 	// DurabilityMemory keeps nothing on disk.
 	DurabilityMemory
@@ -214,18 +216,17 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	store, err := persist.OpenStore(fsys, stripes)
 	if err != nil {
-		wal.Close()
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move %s and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err, dir)
+			err = fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move %s and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err, dir)
+		} else {
+			err = fmt.Errorf("oss: striped store: %w", err)
 		}
-		return fmt.Errorf("oss: striped store: %w", err)
+		return errors.Join(err, wal.Close())
 	}
 	n.disk = &disk{wal: wal, store: store, recovered: groups, compact: make(chan struct{}, 1)}
 	if err := n.disk.loadStore(n); err != nil {
-		store.Close()
-		wal.Close()
-		return err
+		return errors.Join(err, store.Close(), wal.Close())
 	}
 	if len(groups) > 0 {
 		n.log.Info("recovered", "replicas", len(groups), "objects", n.disk.loaded, "took", time.Since(start).Round(time.Millisecond))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/persist"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -568,23 +569,42 @@ func (h *Heap) handleReady() bool {
 // diskStuck holds a Ready the log could not take: nothing of it is sent or
 // applied until the log takes it, which the loop retries every tick.
 // Commits waiting fail, their outcome unknown (their entries may yet be
-// written); new ones fail at once; reads of the local state go on.
+// written, or be in a leader's log), except those raft never took, which
+// certainly failed; new ones fail at once; reads of the local state go on.
+// A log that has stopped (persist.ErrFailed: a sync failed) takes nothing
+// until the node restarts: the replica stays stopped until then.
 func (h *Heap) diskStuck(rd *consistency.Ready, err error) {
 	if h.stuck == nil {
-		h.log.Error("cannot write the log; commits fail until it can", "err", err)
+		if errors.Is(err, persist.ErrFailed) {
+			h.log.Error("the write-ahead log has failed; this replica commits nothing until the node restarts", "err", err)
+		} else {
+			h.log.Error("cannot write the log; commits fail until it can", "err", err)
+		}
 	}
-	h.stuck, h.diskErr = rd, fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+	h.stuck, h.diskErr = rd, h.logError(err)
 	for id, p := range h.pending {
 		delete(h.pending, id)
+		if !p.proposed {
+			p.done <- proposalResult{err: h.diskErr}
+			continue
+		}
 		p.done <- proposalResult{err: &UnknownOutcomeError{Err: h.diskErr}}
 	}
+}
+
+// logError says why the log did not take a Ready.
+func (h *Heap) logError(err error) error {
+	if errors.Is(err, persist.ErrFailed) {
+		return fmt.Errorf("oss: heap %q: the write-ahead log has failed; restart the node: %w", h.name, err)
+	}
+	return fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
 }
 
 // retryStuck tries again to write a held Ready.
 func (h *Heap) retryStuck() {
 	rd := h.stuck
 	if err := h.persist(rd.Ready); err != nil {
-		h.diskErr = fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+		h.diskErr = h.logError(err)
 		return
 	}
 	h.log.Info("the log can be written again")

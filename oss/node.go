@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -392,7 +393,9 @@ func validHeapName(name string) error {
 // the package doc), closes every heap, leaves the cluster and stops every
 // goroutine the node started, then returns. Transactions that have not
 // committed end with ErrClosed (or ErrCommitUnknown if their record was
-// already in the log). Close is idempotent.
+// already in the log). It returns what closing the data directory failed
+// with (a write-ahead log that stopped after a failed sync matches
+// persist.ErrFailed) and a leave that failed. Close is idempotent.
 func (n *Node) Close() error { return n.stop(true) }
 
 // stop closes the node: gracefully, handing over and announcing the leave,
@@ -423,16 +426,20 @@ func (n *Node) stop(graceful bool) error {
 		catalog.close()
 	}
 	n.wg.Wait()
+	var errs []error
 	if n.disk != nil {
-		n.disk.wal.Close()
-		n.disk.store.Close()
+		// A log that failed says so here too: what it held past its last
+		// good sync is gone.
+		if err := errors.Join(n.disk.wal.Close(), n.disk.store.Close()); err != nil {
+			n.log.Error("closing the data directory", "err", err)
+			errs = append(errs, fmt.Errorf("oss: close the data directory: %w", err))
+		}
 	}
-	var err error
 	if n.members != nil {
 		if !graceful {
 			n.members.stop()
 		} else if lerr := n.members.leave(5 * time.Second); lerr != nil {
-			err = fmt.Errorf("oss: leave: %w", lerr)
+			errs = append(errs, fmt.Errorf("oss: leave: %w", lerr))
 		}
 	}
 	if n.quic != nil {
@@ -444,7 +451,7 @@ func (n *Node) stop(graceful bool) error {
 	if n.lock != nil {
 		n.lock.Close() // releases the lock
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // handOverTimeout bounds the wait for a leaving node's replicas to move.
