@@ -77,6 +77,9 @@ func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 		transport: func(hd transport.Handler) transport.Transport {
 			ep := c.net.Endpoint(name, hd)
 			c.eps[name] = ep
+			if c.wrap != nil {
+				return c.wrap(name, ep)
+			}
 			return ep
 		},
 		dir:  c.dir,

@@ -286,6 +286,10 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		State:   state,
 		Objects: objects,
 		Logger:  raftLogger{h.log},
+		// See limits.go.
+		MaxSizePerMsg:             n.limits.perMsg,
+		MaxUncommittedBytes:       n.limits.uncommitted,
+		MaxCommittedBytesPerReady: n.limits.perReady,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oss: heap %q: %w", name, err)

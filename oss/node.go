@@ -41,6 +41,9 @@ type Node struct {
 	// directory may be older than the replicas recovered with it.
 	catalogCommit uint64
 
+	limits   sizeLimits  // every byte limit, derived from the config
+	oversize oversizeLog // raft messages the transport refused for size
+
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
 	members *membership         // nil without Listen
@@ -98,6 +101,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		names:   make(map[uint64]string),
 		missing: make(map[uint64]time.Time),
 		id:      newNodeID(),
+		limits:  deriveLimits(c),
 	}
 	n.setDirectory(selfDirectory{n})
 	n.learn(n.id, c.Name)
@@ -215,7 +219,7 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	q, err := transport.NewQUIC(&transport.QUICConfig{
 		Name: c.Name, Listen: c.Listen, PacketConn: pc,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
-		Handler: nodeHandler{n}, Logger: n.log,
+		Handler: nodeHandler{n}, Logger: n.log, MaxFrame: c.MaxFrameBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("oss: %w", err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -94,6 +95,9 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			defer cancel()
 		}
 		if err = tr.Send(ctx, to, data); err != nil {
+			if errors.Is(err, transport.ErrTooLarge) {
+				h.logOversize(to, m, len(data), err)
+			}
 			h.replica.ReportUnreachable(m.To)
 		}
 	}
@@ -150,9 +154,6 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	return h, m, true
 }
 
-// maxSnapshot caps the state a snapshot stream may carry.
-const maxSnapshot = 8 << 30
-
 // receiveSnapshot takes a raft snapshot streamed by a leader: the message
 // in the header, the state in the body, without the transport's frame
 // limit.
@@ -161,12 +162,12 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 	if !ok || m.Type != raftpb.MsgSnap || m.Snapshot == nil {
 		return errors.New("oss: snapshot stream for no replica here")
 	}
-	data, err := io.ReadAll(io.LimitReader(body, maxSnapshot+1))
+	data, err := io.ReadAll(io.LimitReader(body, n.limits.snapshot+1))
 	if err != nil {
 		return fmt.Errorf("oss: snapshot stream: %w", err)
 	}
-	if len(data) > maxSnapshot {
-		return fmt.Errorf("oss: snapshot of more than %d bytes refused", maxSnapshot)
+	if int64(len(data)) > n.limits.snapshot {
+		return fmt.Errorf("oss: snapshot of more than %d bytes refused", n.limits.snapshot)
 	}
 	m.Snapshot.Data = data
 	select {

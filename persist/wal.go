@@ -25,7 +25,9 @@ import (
 const (
 	frameHeader   = 16
 	segmentSuffix = ".wal"
-	// MaxRecord caps a record's payload.
+	// MaxRecord caps a record's payload: Append refuses a larger one (or
+	// one over WALOptions.MaxRecord), replay takes a longer length as
+	// damage.
 	MaxRecord = 64 << 20
 )
 
@@ -43,6 +45,10 @@ type WALOptions struct {
 	SyncInterval time.Duration
 	// Logger receives what the log repairs. If nil, slog.Default().
 	Logger *slog.Logger
+	// MaxRecord caps the payload of a record Append takes. If zero, or
+	// over MaxRecord, MaxRecord. Replay reads records up to MaxRecord
+	// whatever this says.
+	MaxRecord int
 	// Progress, if not nil, is told the bytes replayed so far and in all,
 	// after each segment.
 	Progress func(done, total int64)
@@ -142,6 +148,9 @@ var ErrFailed = errors.New("persist: write-ahead log failed")
 func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec []byte) error) (*WAL, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
+	}
+	if opts.MaxRecord <= 0 || opts.MaxRecord > MaxRecord {
+		opts.MaxRecord = MaxRecord
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -412,8 +421,8 @@ func (w *WAL) rotate() {
 // when the log stopped may be replayed after a restart.
 func (w *WAL) Append(recs ...[]byte) (uint64, error) {
 	for _, r := range recs {
-		if len(r) > MaxRecord {
-			return 0, fmt.Errorf("persist: record of %d bytes exceeds %d", len(r), MaxRecord)
+		if len(r) > w.opts.MaxRecord {
+			return 0, fmt.Errorf("persist: record of %d bytes exceeds %d", len(r), w.opts.MaxRecord)
 		}
 	}
 	req := &appendReq{recs: recs, done: make(chan struct{})}

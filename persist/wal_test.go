@@ -802,3 +802,25 @@ func TestWALCloseReturnsErrors(t *testing.T) {
 		})
 	}
 }
+
+// WALOptions.MaxRecord caps what Append takes: a record at the cap is
+// written, one byte more fails the whole append and writes nothing.
+func TestWALMaxRecordOption(t *testing.T) {
+	fsys := NewMemFS()
+	w, _, _ := collect(t, fsys, "wal", WALOptions{MaxRecord: 1000})
+	if _, err := w.Append(make([]byte, 10), make([]byte, 1001)); err == nil {
+		t.Fatal("a record over WALOptions.MaxRecord was taken")
+	}
+	seq, err := w.Append(make([]byte, 1000))
+	if err != nil || seq != 1 {
+		t.Fatalf("a record at WALOptions.MaxRecord: seq %d, %v", seq, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, got, _ := collect(t, fsys, "wal", WALOptions{})
+	defer w.Close()
+	if len(got) != 1 || len(got[1]) != 1000 {
+		t.Fatalf("replayed %d records", len(got))
+	}
+}
