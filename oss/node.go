@@ -441,6 +441,9 @@ func (n *Node) stop(graceful bool) error {
 	if n.quic != nil {
 		n.quic.Close()
 	}
+	if n.members != nil {
+		n.members.wait()
+	}
 	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
 		c.Close()
 	}
