@@ -63,6 +63,8 @@ type Heap struct {
 	firstSeq       atomic.Uint64 // the first log record of this replica still needed
 	ckptSeq        atomic.Uint64 // the log record of its last checkpoint
 	term           atomic.Uint64 // the replica's raft term
+	leads          leadHistory   // when this replica became leader
+	contact        leaderContact // what the replica last heard from a leader
 
 	// Owned by the loop goroutine.
 	replica      *consistency.Replica
@@ -118,18 +120,45 @@ type Stats struct {
 	Conflicts uint64
 	// Retries counts re-runs of Update functions after a conflict.
 	Retries uint64
+
+	// LeaderCommit is the group's commit index as the replica last heard
+	// it from the group's leader (its own if it leads), 0 if it has heard
+	// from none.
+	LeaderCommit uint64
+	// LeaderContact is when the replica last heard from the group's
+	// leader, zero if never; if it leads, when Stats was called (a leader
+	// that loses its quorum steps down within an election timeout).
+	LeaderContact time.Time
+	// Lag is how many entries the replica knows committed but has not
+	// applied: LeaderCommit − Applied, or 0. A plain View may miss these,
+	// and whatever the group committed since LeaderContact.
+	Lag uint64
+	// Rejoins counts the times the replica found that its group had
+	// removed it (while it was cut off, or down) and asked to be taken
+	// back.
+	Rejoins uint64
 }
 
-// Stats returns the heap's counters.
+// Stats returns the heap's counters and how far the local replica may
+// trail its group.
 func (h *Heap) Stats() Stats {
 	st := h.state.Load()
-	return Stats{
+	s := Stats{
 		Applied:   st.Index(),
 		Objects:   st.Len(),
 		Commits:   h.stats.commits.Load(),
 		Conflicts: h.stats.conflicts.Load(),
 		Retries:   h.stats.retries.Load(),
+		Rejoins:   h.contact.rejoins.Load(),
 	}
+	s.LeaderCommit, s.LeaderContact = h.contact.last()
+	if h.leaderIs(h.self) {
+		s.LeaderContact = time.Now()
+	}
+	if s.LeaderCommit > s.Applied {
+		s.Lag = s.LeaderCommit - s.Applied
+	}
+	return s
 }
 
 // Name returns the heap's name.
@@ -373,6 +402,7 @@ func (h *Heap) run() {
 				h.retryStuck()
 			}
 			h.checkLeader()
+			h.checkMembership()
 			h.resend()
 			if h.ticks%reconcileTicks == 0 {
 				h.reconcile()
@@ -454,6 +484,7 @@ func (h *Heap) step(m raftpb.Message) {
 	if m.From == h.leader.Load() {
 		h.heardTick = h.ticks
 	}
+	h.contact.heard(m)
 	if err := h.replica.Step(m); err != nil {
 		h.log.Debug("raft message not stepped", "err", err)
 	}
@@ -628,6 +659,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		h.term.Store(rd.HardState.Term)
+		h.contact.commit(rd.HardState.Commit)
 		if err := h.storage.SetHardState(rd.HardState); err != nil {
 			panic(fmt.Sprintf("oss: heap %q: set hard state: %v", h.name, err))
 		}
@@ -662,6 +694,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	}
 	for _, rs := range rd.ReadStates {
 		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		h.contact.commit(rs.Index) // the leader's commit index
 		if rq, ok := h.reads[id]; ok {
 			delete(h.reads, id)
 			rq.index = rs.Index
@@ -671,6 +704,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	h.answerReads(rd.State.Index())
 	if rd.SoftState != nil {
 		h.leader.Store(rd.SoftState.Lead)
+		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
 	}
 	h.replica.Advance(rd)
 	h.noteConf()
@@ -936,10 +970,20 @@ func (f freshOption) applyView(o *viewOptions) { o.fresh = f.ctx }
 func Fresh(ctx context.Context) ViewOption { return freshOption{ctx} }
 
 // View runs fn in a read-only transaction on a consistent snapshot of the
-// local replica: the state after some log index, possibly a little behind
-// the leader, never a partial commit. A View does not conflict and, unless
-// Fresh is given, does not touch the network. Writes in fn fail with
-// ErrReadOnly.
+// local replica: the state after some log index, never a partial commit. A
+// View does not conflict and, unless Fresh is given, does not touch the
+// network. Writes in fn fail with ErrReadOnly.
+//
+// A plain View may be stale, and this is its bound: it sees every commit
+// that an Update or a Fresh read on this node has waited for, and
+// successive Views on a node never go back in the log; it may miss the
+// Stats().Lag entries the replica knows committed but has not applied yet,
+// and whatever the group committed since the replica last heard from its
+// leader, at Stats().LeaderContact. A connected replica hears its leader
+// every TickInterval; one cut off falls behind for as long as the cut
+// lasts, and if its group removed it meanwhile it rejoins by itself once
+// it can reach the group again. A caller that needs a bound checks
+// Stats().LeaderContact, or reads with Fresh.
 func (h *Heap) View(fn func(tx *Tx) error, opts ...ViewOption) error {
 	var o viewOptions
 	for _, opt := range opts {

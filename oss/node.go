@@ -292,7 +292,10 @@ func (n *Node) Context() context.Context { return n.ctx }
 // if placement chose this node, otherwise as a learner. It returns once the
 // replica is a member of the heap's group and has applied everything
 // committed when Heap was called. Opening the same name again returns the
-// same *Heap.
+// same *Heap at once: a replica cut off from its group may then be behind
+// (see Heap.View and Heap.Stats); if the group removed it meanwhile, it
+// rejoins by itself once it can reach the group, and the handle works
+// again.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	if err := validHeapName(name); err != nil {
 		return nil, err
@@ -448,6 +451,9 @@ func (n *Node) stop(graceful bool) error {
 	}
 	if n.quic != nil {
 		n.quic.Close()
+	}
+	if n.members != nil {
+		n.members.wait()
 	}
 	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
 		c.Close()
