@@ -118,6 +118,7 @@ type Watch struct {
 	ids    map[uuid.UUID]struct{}
 	roots  map[string]struct{}
 	notify chan struct{}
+	closec chan struct{} // closed by Close: ends every Next
 
 	mu       sync.Mutex // protects following fields
 	queue    []*Event
@@ -136,7 +137,7 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	if o.Buffer <= 0 {
 		o.Buffer = h.cfg.WatchBuffer
 	}
-	w := &Watch{heap: h, all: len(o.IDs) == 0 && len(o.Roots) == 0, limit: o.Buffer, notify: make(chan struct{}, 1)}
+	w := &Watch{heap: h, all: len(o.IDs) == 0 && len(o.Roots) == 0, limit: o.Buffer, notify: make(chan struct{}, 1), closec: make(chan struct{})}
 	if len(o.IDs) > 0 {
 		w.ids = make(map[uuid.UUID]struct{}, len(o.IDs))
 		for _, id := range o.IDs {
@@ -255,6 +256,8 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 		w.mu.Unlock()
 		select {
 		case <-w.notify:
+		case <-w.closec:
+			return nil, ErrClosed
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-w.heap.stop:
@@ -268,13 +271,17 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 	}
 }
 
-// Close ends the watch. It is idempotent.
+// Close ends the watch: a Next waiting in another goroutine, and every
+// later one, returns ErrClosed. It is idempotent.
 func (w *Watch) Close() {
 	w.heap.watchMu.Lock()
 	delete(w.heap.watchers, w)
 	w.heap.watchMu.Unlock()
 	w.mu.Lock()
-	w.closed = true
+	if !w.closed {
+		w.closed = true
+		close(w.closec)
+	}
 	w.queue = nil
 	w.mu.Unlock()
 }
