@@ -94,6 +94,9 @@ func startTestNodes(t *testing.T, seed uint64, names ...string) *testCluster {
 func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 	c.t.Helper()
 	cfg := &Config{Name: name, TickInterval: 10 * time.Millisecond, ReplaceAfter: 300 * time.Millisecond, Logger: testLogger().With("test", c.t.Name())}
+	if c.tweak != nil {
+		c.tweak(cfg)
+	}
 	if tweak != nil {
 		tweak(cfg)
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -57,6 +58,9 @@ type harness struct {
 	regNext atomic.Int64
 	faults  map[string]int
 	clients sync.WaitGroup
+	// timeout, if not nil, draws a client's timeout for one operation
+	// (2 s otherwise).
+	timeout func(rng *rand.Rand) time.Duration
 }
 
 const (
@@ -73,9 +77,15 @@ func harnessName(i int) string { return fmt.Sprintf("n%d", i) }
 
 // newHarness starts n nodes, durable on crashable disks or in memory.
 func newHarness(t *testing.T, seed uint64, n int, durable bool) *harness {
+	return newHarnessWith(t, seed, n, durable, nil)
+}
+
+// newHarnessWith starts n nodes whose configuration tweak changes.
+func newHarnessWith(t *testing.T, seed uint64, n int, durable bool, tweak func(*Config)) *harness {
 	hs := &harness{t: t, seed: seed, rec: check.NewRecorder(), heaps: map[string]*Heap{},
 		mems: map[string]*persist.MemFS{}, faultFS: map[string]*persist.FaultFS{}, durable: durable, faults: map[string]int{}}
 	hs.c = startTestNodes(t, seed)
+	hs.c.tweak = tweak
 	for i := range n {
 		hs.start(harnessName(i), i > 0, nil)
 	}
@@ -213,7 +223,11 @@ func (hs *harness) client(p int, stop <-chan struct{}) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		d := 2 * time.Second
+		if hs.timeout != nil {
+			d = hs.timeout(rng)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
 		switch x := rng.IntN(100); {
 		case x < 60:
 			hs.listAppend(ctx, h, p, rng)
@@ -740,6 +754,70 @@ func TestHarnessPartitions(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	hs := newHarness(t, harnessSeeds(1), 5, false)
 	hs.run(6, harnessTime(), hs.partitions)
+	hs.finish()
+}
+
+// starveCPU runs the rest of the test as on a loaded machine: one P,
+// shared with busy goroutines, so that timers fire late and the loops of
+// heaps, clients and the network interleave coarsely. The failed commit
+// that had committed showed only under such load: a caller's context
+// ended while its proposal waited for a loop busy elsewhere.
+func starveCPU(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	stop := make(chan struct{})
+	var busy sync.WaitGroup
+	for range 2 {
+		busy.Go(func() {
+			for x := uint64(1); ; x = x*6364136223846793005 + 1442695040888963407 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	t.Cleanup(func() {
+		close(stop)
+		busy.Wait()
+		runtime.GOMAXPROCS(prev)
+	})
+}
+
+// starvedTicks are short ticks for a starved harness: raft's timeouts,
+// resends and the leaderless timeout fire while proposals still wait in
+// queues.
+func starvedTicks(cfg *Config) { cfg.TickInterval = 2 * time.Millisecond }
+
+// shortTimeouts end clients' contexts in every state a commit can be in:
+// before it is queued, queued, handed to raft, forwarded, in the log,
+// applied.
+func shortTimeouts(rng *rand.Rand) time.Duration {
+	if rng.IntN(2) == 0 {
+		return time.Duration(1+rng.IntN(20)) * time.Millisecond
+	}
+	return time.Duration(20+rng.IntN(480)) * time.Millisecond
+}
+
+// The partitions of TestHarnessPartitions with the CPU starved and short
+// ticks.
+func TestHarnessPartitionsStarved(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	starveCPU(t)
+	hs := newHarnessWith(t, harnessSeeds(7), 5, false, starvedTicks)
+	hs.timeout = shortTimeouts
+	hs.run(8, harnessTime(), hs.partitions)
+	hs.finish()
+}
+
+// No faults at all, the CPU starved and short ticks: concurrency and
+// timeouts alone.
+func TestHarnessNoFaultsStarved(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	starveCPU(t)
+	hs := newHarnessWith(t, harnessSeeds(8), 3, false, starvedTicks)
+	hs.timeout = shortTimeouts
+	hs.run(8, harnessTime(), nil)
 	hs.finish()
 }
 

@@ -28,6 +28,9 @@ type testCluster struct {
 	// wrap, if not nil, stands between a node started later and its
 	// endpoint.
 	wrap func(name string, tr transport.Transport) transport.Transport
+	// tweak, if not nil, changes the configuration of every node started
+	// later, before add's own tweak.
+	tweak func(*Config)
 }
 
 // newTestCluster starts nodes on an in-memory network, the first
