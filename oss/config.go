@@ -38,6 +38,17 @@ type Config struct {
 	// oldest go first. A watch resuming from a version no longer kept gets
 	// a resync event. If zero, 16 MiB.
 	WatchHistoryBytes int
+	// MaxSnapshotStreams caps the snapshots the node receives from its
+	// heaps' leaders at once; more are refused, and their leaders try
+	// again later. If zero, 4.
+	MaxSnapshotStreams int
+	// MaxSnapshotBytes caps the bytes of the snapshots the node receives
+	// at once, all streams together (a snapshot is decoded as it arrives,
+	// so this bounds the states being built). A stream that would go
+	// past it is refused, and its leader tries again later; a heap whose
+	// snapshot alone is larger cannot get a replica on this node. If
+	// zero, 8 GiB.
+	MaxSnapshotBytes int64
 	// Logger receives the node's logs. If nil, slog.Default().
 	Logger *slog.Logger
 
@@ -137,6 +148,12 @@ func populate(cfg *Config) *Config {
 	if c.WatchHistoryBytes == 0 {
 		c.WatchHistoryBytes = 16 << 20
 	}
+	if c.MaxSnapshotStreams == 0 {
+		c.MaxSnapshotStreams = 4
+	}
+	if c.MaxSnapshotBytes == 0 {
+		c.MaxSnapshotBytes = 8 << 30
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -177,6 +194,12 @@ func (c *Config) validate() error {
 	}
 	if c.WatchHistoryBytes < 0 {
 		errs = append(errs, fmt.Errorf("WatchHistoryBytes %d is negative", c.WatchHistoryBytes))
+	}
+	if c.MaxSnapshotStreams < 0 {
+		errs = append(errs, fmt.Errorf("MaxSnapshotStreams %d is negative", c.MaxSnapshotStreams))
+	}
+	if c.MaxSnapshotBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxSnapshotBytes %d is negative", c.MaxSnapshotBytes))
 	}
 	if c.Replicas < 0 || c.Replicas > 9 {
 		errs = append(errs, fmt.Errorf("Replicas %d is not between 1 and 9", c.Replicas))

@@ -573,7 +573,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))
 		}
 		h.snapshots.Add(1)
-		h.needFull = true // the state was replaced whole
+		h.needFull = !consistency.DecodedApart(rd.Snapshot.Data) // the state was replaced whole; persist stored one decoded apart
 		clear(h.dirty)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
