@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -337,4 +338,48 @@ func TestSnapshotInTheStoreBeforeTheLogSurvivesACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.checkBank(ids)
+}
+
+// A durable learner installs a snapshot larger than a log record may be
+// (persist.MaxRecord, 64 MiB): the state goes to the striped store, not
+// into the log, and the learner restarts from it.
+func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	every, keep := compactEvery, keepEntries
+	compactEvery, keepEntries = 64, 16
+	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
+	c := startTestNodes(t, 22)
+	root := t.TempDir()
+	durable := func(name string) func(*Config) {
+		return func(cfg *Config) { cfg.DataDir = filepath.Join(root, name) }
+	}
+	c.add("a", false, durable("a"))
+	h := c.open("a", "big")
+	ctx := context.Background()
+	value := bytes.Repeat([]byte{'v'}, 1<<20)
+	for i := range 72 { // 72 MiB
+		if err := update(ctx, h, func(tx *Tx) error { return Put(tx, uuid.UUID{0: 3, 15: byte(i)}, value) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 { // past the log's compaction: a new replica needs a snapshot
+		if err := update(ctx, h, func(tx *Tx) error { return Put(tx, uuid.UUID{0: 4, 15: byte(i)}, i) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = RoleClient })
+	l := c.open("l", "big")
+	if l.snapshots.Load() == 0 || l.Stats().Objects != 172 {
+		t.Fatalf("the learner holds %d objects after %d snapshots", l.Stats().Objects, l.snapshots.Load())
+	}
+	_, want := h.Digest()
+	c.kill("l")
+	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = RoleClient })
+	l = c.nodes["l"].replicaOf("big")
+	if l == nil {
+		t.Fatal("the learner did not recover its replica")
+	}
+	if _, got := l.Digest(); got != want || l.Stats().Objects != 172 {
+		t.Fatalf("restarted, the learner holds %d objects, digest %x; want 172, %x", l.Stats().Objects, got, want)
+	}
 }
