@@ -55,7 +55,8 @@ type Config struct {
 }
 
 // Replica is one replica of a heap: a raft node and the object state it
-// applies. It is not safe for concurrent use; one goroutine owns it.
+// applies. It is not safe for concurrent use; one goroutine owns it, and
+// only OfferSnapshot and WithdrawSnapshot may be called from others.
 type Replica struct {
 	id uint64
 	rn *raft.RawNode

@@ -167,7 +167,8 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	case o.From == 0:
 		st := h.state.Load()
 		w.after = st.Index()
-		w.queue = append(w.queue, &Event{Kind: EventSnapshot, Index: st.Index(), heap: h, snap: st})
+		ev := &Event{Kind: EventSnapshot, Index: st.Index(), heap: h, snap: st}
+		w.queue, w.queueBytes = append(w.queue, ev), eventBytes(ev)
 	case o.From < h.histFrom:
 		// The history after From is gone: resync on the first Next.
 		w.overflow = true

@@ -81,4 +81,18 @@ func TestWatchHistoryIsBoundedInBytes(t *testing.T) {
 	if ev := next(recent); ev.Kind != EventChange || ev.Index != idx[4] {
 		t.Fatalf("a watch from version %d got %v at %d, want the change at %d", idx[3], ev.Kind, ev.Index, idx[4])
 	}
+	// The counts the bounds keep match what is held.
+	recent.mu.Lock()
+	queued := recent.queueBytes
+	recent.mu.Unlock()
+	h.watchMu.Lock()
+	size := 0
+	for i := range h.history {
+		size += changeSetBytes(&h.history[i])
+	}
+	kept := h.histSize
+	h.watchMu.Unlock()
+	if queued != 0 || kept != size {
+		t.Fatalf("a drained watch counts %d bytes queued; the history counts %d bytes, holds %d", queued, kept, size)
+	}
 }
