@@ -37,8 +37,9 @@ type Config struct {
 	// transaction ID is remembered. Every replica of a heap must use the same
 	// value. If zero, DefaultDedupWindow.
 	DedupWindow uint64
-	// MaxSizePerMsg caps the bytes of entries in one append message. If
-	// zero, 1 MiB.
+	// MaxSizePerMsg caps the bytes of entries (raftpb.Entry.Size) in one
+	// append or forwarded proposal message; a single larger entry goes
+	// alone. If zero, 1 MiB.
 	MaxSizePerMsg uint64
 	// MaxInflightMsgs caps the append messages in flight to one follower.
 	// If zero, 256.
@@ -58,10 +59,11 @@ type Config struct {
 // applies. It is not safe for concurrent use; one goroutine owns it, and
 // only OfferSnapshot and WithdrawSnapshot may be called from others.
 type Replica struct {
-	id uint64
-	rn *raft.RawNode
-	m  *machine
-	cs raftpb.ConfState
+	id     uint64
+	maxMsg uint64 // raft's MaxSizePerMsg
+	rn     *raft.RawNode
+	m      *machine
+	cs     raftpb.ConfState
 
 	// Snapshots decoded apart, waiting for raft to take their messages
 	// (OfferSnapshot); the only part of a Replica other goroutines use.
@@ -116,7 +118,7 @@ func NewReplica(cfg *Config) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consistency: %w", err)
 	}
-	return &Replica{id: cfg.ID, rn: rn, m: m, cs: cs}, nil
+	return &Replica{id: cfg.ID, maxMsg: rc.MaxSizePerMsg, rn: rn, m: m, cs: cs}, nil
 }
 
 func orInt(v, d int) int {
@@ -152,6 +154,13 @@ func (r *Replica) Step(m raftpb.Message) error { return r.rn.Step(m) }
 // (group commit). It fails with raft.ErrProposalDropped when this replica
 // cannot accept proposals (no leader known, a leader transfer, or the
 // uncommitted bytes cap reached); then none of the records was proposed.
+//
+// A replica that does not lead hands the records to the leader in raft
+// proposal messages, sent as they are. Like raft's appends, each holds
+// entries of at most MaxSizePerMsg bytes together, or one larger entry
+// alone, so that a proposal message is never larger than an append
+// message. Either every message goes or none: a follower forwards
+// every proposal while it knows a leader.
 func (r *Replica) Propose(records ...[]byte) error {
 	if len(records) == 0 {
 		return nil
@@ -160,7 +169,21 @@ func (r *Replica) Propose(records ...[]byte) error {
 	for i, d := range records {
 		ents[i] = raftpb.Entry{Data: d}
 	}
-	return r.rn.Step(raftpb.Message{Type: raftpb.MsgProp, From: r.id, Entries: ents})
+	if r.rn.BasicStatus().RaftState == raft.StateLeader {
+		return r.rn.Step(raftpb.Message{Type: raftpb.MsgProp, From: r.id, Entries: ents})
+	}
+	for len(ents) > 0 {
+		n, size := 1, uint64(ents[0].Size())
+		for n < len(ents) && size+uint64(ents[n].Size()) <= r.maxMsg {
+			size += uint64(ents[n].Size())
+			n++
+		}
+		if err := r.rn.Step(raftpb.Message{Type: raftpb.MsgProp, From: r.id, Entries: ents[:n:n]}); err != nil {
+			return err
+		}
+		ents = ents[n:]
+	}
+	return nil
 }
 
 // ReadIndex asks for the commit index at which a linearizable read may be

@@ -35,6 +35,12 @@ type simCluster struct {
 }
 
 func newSimCluster(t *testing.T, seed uint64, n int) *simCluster {
+	return newSimClusterWith(t, seed, n, nil)
+}
+
+// newSimClusterWith is newSimCluster with each replica's configuration
+// adjusted by configure.
+func newSimClusterWith(t *testing.T, seed uint64, n int, configure func(*Config)) *simCluster {
 	c := &simCluster{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), nodes: map[uint64]*simNode{}, results: map[uuid.UUID]Result{}}
 	var peers []raft.Peer
 	for i := 1; i <= n; i++ {
@@ -42,7 +48,11 @@ func newSimCluster(t *testing.T, seed uint64, n int) *simCluster {
 	}
 	for i := 1; i <= n; i++ {
 		st := raft.NewMemoryStorage()
-		r, err := NewReplica(&Config{ID: uint64(i), Storage: st, DedupWindow: 64})
+		cfg := &Config{ID: uint64(i), Storage: st, DedupWindow: 64}
+		if configure != nil {
+			configure(cfg)
+		}
+		r, err := NewReplica(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -324,6 +324,10 @@ type callRequest struct {
 type callResponse struct {
 	OK     bool   `cbor:"1,keyasint"`
 	Leader string `cbor:"2,keyasint,omitempty"` // the leader, when the callee is not it
+	// Member: the leader has the caller in the group's configuration
+	// already. A caller that believed it was a member and is told
+	// otherwise was removed while it was cut off.
+	Member bool `cbor:"3,keyasint,omitempty"`
 }
 
 const (
@@ -332,7 +336,7 @@ const (
 )
 
 // handleCall serves a peer's request: "join" asks the leader of a heap to
-// add the caller as a learner.
+// add the caller as a learner (a member already is left as it is).
 func (n *Node) handleCall(from string, req []byte) ([]byte, error) {
 	var r callRequest
 	if err := codec.Unmarshal(req, &r); err != nil {
@@ -354,6 +358,10 @@ func (n *Node) handleCall(from string, req []byte) ([]byte, error) {
 	case h == nil:
 	case h.leaderIs(h.self):
 		resp.OK = h.requestJoin(r.ID)
+		if cs := h.conf.Load(); cs != nil {
+			resp.Member = slices.Contains(cs.Voters, r.ID) || slices.Contains(cs.Learners, r.ID) ||
+				slices.Contains(cs.VotersOutgoing, r.ID) || slices.Contains(cs.LearnersNext, r.ID)
+		}
 	default:
 		resp.Leader, _ = n.lookup(h.leader.Load())
 	}
@@ -380,47 +388,14 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 	if n.tr == nil {
 		return fmt.Errorf("oss: heap %q: no network to join its group over", h.name)
 	}
-	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id})
-	if err != nil {
-		return err
+	var first []string
+	for _, m := range hint {
+		first = append(first, m.Name)
 	}
 	var lastErr error
 	for attempt := 0; !h.inConf.Load(); attempt++ {
-		var targets []string
-		for _, m := range hint {
-			targets = append(targets, m.Name)
-		}
-		for _, p := range rendezvous(h.name, n.directory().live()) {
-			targets = append(targets, p.Name)
-		}
-		asked := map[string]bool{n.cfg.Name: true}
-		for len(targets) > 0 && !h.inConf.Load() {
-			to := targets[0]
-			targets = targets[1:]
-			if asked[to] {
-				continue
-			}
-			asked[to] = true
-			cctx, cancel := context.WithTimeout(ctx, time.Second)
-			b, err := n.tr.Call(cctx, to, req)
-			cancel()
-			var resp callResponse
-			if err == nil {
-				err = codec.Unmarshal(b, &resp)
-			}
-			if err != nil {
-				lastErr = err
-				continue
-			}
-			if resp.OK {
-				if pollUntil(ctx, 2*time.Second, h.inConf.Load) {
-					break
-				}
-				continue
-			}
-			if resp.Leader != "" && !asked[resp.Leader] {
-				targets = append([]string{resp.Leader}, targets...)
-			}
+		if err := n.askJoin(ctx, h, first, h.inConf.Load, nil); err != nil {
+			lastErr = err
 		}
 		if h.inConf.Load() {
 			break

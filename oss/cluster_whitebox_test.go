@@ -21,22 +21,48 @@ import (
 )
 
 // testDir is membership for nodes on transporttest: the nodes that are
-// running.
+// running. With follow set, each node sees only those it can reach, as a
+// failure detector would across a partition.
 type testDir struct {
-	mu    sync.Mutex
-	nodes map[string]*Node
+	mu     sync.Mutex
+	nodes  map[string]*Node
+	follow *transporttest.Network
 }
 
-func (d *testDir) live() []peerInfo {
+func (d *testDir) live() []peerInfo { return d.liveFrom("") }
+
+// liveFrom is the live set as the named node sees it.
+func (d *testDir) liveFrom(self string) []peerInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []peerInfo
-	for _, n := range d.nodes {
-		if !n.isClosed() {
-			out = append(out, n.selfInfo())
+	for name, n := range d.nodes {
+		if n.isClosed() {
+			continue
 		}
+		if d.follow != nil && self != "" && name != self && !d.follow.Reachable(self, name) {
+			continue
+		}
+		out = append(out, n.selfInfo())
 	}
 	return out
+}
+
+// view is one node's membership.
+type dirView struct {
+	d    *testDir
+	self string
+}
+
+func (v dirView) live() []peerInfo { return v.d.liveFrom(v.self) }
+
+// followPartitions makes membership follow the network: a node cut off
+// is missing from the others' live sets and they from its, so leaders
+// replace it after ReplaceAfter.
+func (c *testCluster) followPartitions() {
+	c.dir.mu.Lock()
+	c.dir.follow = c.net
+	c.dir.mu.Unlock()
 }
 
 func testLogger() *slog.Logger {
@@ -77,9 +103,12 @@ func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 		transport: func(hd transport.Handler) transport.Transport {
 			ep := c.net.Endpoint(name, hd)
 			c.eps[name] = ep
+			if c.wrap != nil {
+				return c.wrap(name, ep)
+			}
 			return ep
 		},
-		dir:  c.dir,
+		dir:  dirView{c.dir, name},
 		join: join,
 		fs:   c.fss[name],
 	})

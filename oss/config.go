@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/objectsharing/oss/transport"
 )
 
 // Config configures a Node. The zero value is a usable single-node,
@@ -17,9 +19,21 @@ type Config struct {
 	// conflicted before it returns ErrConflict. If zero, 100. Negative means
 	// no retries.
 	MaxRetries int
-	// MaxCommitBytes caps the encoded size of one commit record. If zero,
-	// 8 MiB.
+	// MaxCommitBytes caps the encoded size of one commit record: a
+	// transaction whose record is larger fails at once with ErrTooLarge.
+	// A record is sent to peers in one raft message and kept in one record
+	// of the write-ahead log, so it may be at most MaxFrameBytes-512 and
+	// at most 64 MiB - 64 KiB - 39. If zero, the most both allow: 8 MiB -
+	// 512 bytes with the default frame.
 	MaxCommitBytes int
+	// MaxFrameBytes caps a frame of the node's transport in either
+	// direction: a raft message, a call's request or answer may be up to
+	// MaxFrameBytes-9 bytes. Every node of a cluster must use the same
+	// value: a node refuses a frame larger than its own limit. Raft's
+	// batching of log entries into messages and the other size limits are
+	// derived from it and MaxCommitBytes (see docs/design.md, "Size
+	// limits"). At least 64 KiB, at most 1 GiB. If zero, 8 MiB.
+	MaxFrameBytes int
 	// TickInterval is the period of the heaps' raft clocks. If zero, 100ms.
 	TickInterval time.Duration
 	// WatchBuffer is the number of change sets a watch buffers before a
@@ -130,8 +144,12 @@ func populate(cfg *Config) *Config {
 	case c.MaxRetries < 0:
 		c.MaxRetries = 0
 	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = transport.DefaultMaxFrame
+	}
 	if c.MaxCommitBytes == 0 {
-		c.MaxCommitBytes = 8 << 20
+		// Zero if the frame is too small, which validate reports.
+		c.MaxCommitBytes = max(maxCommitFor(c.MaxFrameBytes), 0)
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = 100 * time.Millisecond
@@ -179,6 +197,13 @@ func (c *Config) validate() error {
 	var errs []error
 	if c.MaxCommitBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxCommitBytes %d is negative", c.MaxCommitBytes))
+	}
+	if c.MaxFrameBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxFrameBytes %d is negative", c.MaxFrameBytes))
+	}
+	if c.MaxCommitBytes >= 0 && c.MaxFrameBytes >= 0 {
+		l := deriveLimits(c)
+		errs = append(errs, l.check()...)
 	}
 	if c.TickInterval < 0 {
 		errs = append(errs, fmt.Errorf("TickInterval %v is negative", c.TickInterval))

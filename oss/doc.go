@@ -36,8 +36,9 @@
 // # Guarantees
 //
 // Committed Updates are strictly serializable. A View sees the state after
-// some log index: consistent, possibly a little stale; with the Fresh option
-// it is linearizable. After Update returns nil, a View on the same node sees
+// some log index: consistent, possibly stale by what the local replica has
+// not yet heard from the heap's leader (Heap.Stats says how far; Heap.View
+// gives the bound); with the Fresh option it is linearizable. After Update returns nil, a View on the same node sees
 // its writes. Transactions that enumerate the heap (Tx.Scan) are validated
 // against creations and deletions, so there are no phantoms.
 //

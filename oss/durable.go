@@ -34,7 +34,9 @@ const (
 	// concurrent commits share a sync.
 	DurabilitySync
 	// DurabilityBatch syncs the log every BatchInterval: a power failure of
-	// a quorum loses what was acknowledged in the last interval.
+	// a quorum loses what was acknowledged in the last interval. So does a
+	// sync that fails: the node's log then stops, and its replicas commit
+	// nothing until the node restarts.
 	DurabilityBatch
 	// DurabilityMemory keeps nothing on disk.
 	DurabilityMemory
@@ -195,7 +197,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	} else {
 		n.id = id
 	}
-	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log")}
+	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord}
 	if n.cfg.Durability == DurabilityBatch {
 		opts.SyncInterval = BatchInterval
 	}
@@ -217,18 +219,17 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	store, err := persist.OpenStore(fsys, stripes)
 	if err != nil {
-		wal.Close()
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move %s and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err, dir)
+			err = fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move %s and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err, dir)
+		} else {
+			err = fmt.Errorf("oss: striped store: %w", err)
 		}
-		return fmt.Errorf("oss: striped store: %w", err)
+		return errors.Join(err, wal.Close())
 	}
 	n.disk = &disk{wal: wal, store: store, recovered: groups, compact: make(chan struct{}, 1)}
 	if err := n.disk.loadStore(n); err != nil {
-		store.Close()
-		wal.Close()
-		return err
+		return errors.Join(err, store.Close(), wal.Close())
 	}
 	if len(groups) > 0 {
 		n.log.Info("recovered", "replicas", len(groups), "objects", n.disk.loaded, "took", time.Since(start).Round(time.Millisecond))
@@ -373,15 +374,17 @@ func (h *Heap) persist(rd raft.Ready) error {
 		return nil
 	}
 	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas}
+	var hard []byte
 	if !raft.IsEmptyHardState(rd.HardState) {
-		rec.Hard, _ = rd.HardState.Marshal()
+		hard, _ = rd.HardState.Marshal()
 	}
+	ents := make([][]byte, len(rd.Entries))
 	for i := range rd.Entries {
 		b, err := rd.Entries[i].Marshal()
 		if err != nil {
 			return err
 		}
-		rec.Entries = append(rec.Entries, b)
+		ents[i] = b
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		rec.SnapMeta, _ = rd.Snapshot.Metadata.Marshal()
@@ -397,16 +400,21 @@ func (h *Heap) persist(rd raft.Ready) error {
 			rec.SnapData = rd.Snapshot.Data
 		}
 	}
-	b, err := codec.Marshal(rec)
-	if err != nil {
-		return err
+	recs := splitReady(rec, hard, ents, h.node.limits.walEntries)
+	bufs := make([][]byte, len(recs))
+	for i := range recs {
+		b, err := codec.Marshal(recs[i])
+		if err != nil {
+			return err
+		}
+		bufs[i] = b
 	}
-	seq, err := wal.Append(b)
+	seq, err := wal.Append(bufs...)
 	if err != nil {
 		return err
 	}
 	if h.firstSeq.Load() == 0 {
-		h.firstSeq.Store(seq)
+		h.firstSeq.Store(seq - uint64(len(bufs)) + 1)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		h.lastHard = rd.HardState
@@ -448,6 +456,27 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 		return err
 	}
 	return h.writeCheckpoint(metaBlob, true)
+}
+
+// splitReady puts what a Ready keeps into log records: one, unless its
+// entries (with a snapshot's state, which comes first) exceed budget
+// bytes; then as many as it takes, each holding at least one entry, which
+// one Append writes together. The hard state goes with the last record, so
+// a log torn between them never holds a commit index past its entries.
+func splitReady(rec walRecord, hard []byte, ents [][]byte, budget int) []walRecord {
+	var recs []walRecord
+	size := len(rec.SnapData)
+	for _, e := range ents {
+		if (len(rec.Entries) > 0 || rec.SnapMeta != nil) && size+walEntryHead+len(e) > budget {
+			recs = append(recs, rec)
+			rec = walRecord{Heap: rec.Heap, Group: rec.Group, Replicas: rec.Replicas}
+			size = 0
+		}
+		rec.Entries = append(rec.Entries, e)
+		size += walEntryHead + len(e)
+	}
+	rec.Hard = hard
+	return append(recs, rec)
 }
 
 // checkpoint writes the objects changed since the last checkpoint (all of

@@ -217,13 +217,17 @@ func startDisk(t *testing.T, fsys persist.FS) *Node {
 	return c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
 }
 
-// While the log cannot be written (a full disk, an I/O error) commits fail
-// with an error that says so, nothing of them becomes visible, reads go on,
-// and commits work again once the disk does.
+// While the log cannot be written (a full disk, an I/O error, a sync that
+// fails, even with the cut-back of what it covered) commits fail with an
+// error that says so, nothing of them becomes visible, reads go on,
+// commits work again once the disk does, and the node starts again on
+// what the disk holds.
 func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
-	n := startDisk(t, ffs)
+	c := startTestNodes(t, 1)
+	c.fss["solo"] = ffs
+	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
 	h, err := n.Heap(context.Background(), "bank")
 	if err != nil {
 		t.Fatal(err)
@@ -232,17 +236,25 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{1}) }); err != nil {
 		t.Fatal(err)
 	}
-	for _, fault := range []error{syscall.ENOSPC, syscall.EIO} {
+	for _, fault := range []struct {
+		err error
+		ops []persist.Op
+	}{
+		{syscall.ENOSPC, []persist.Op{persist.OpWrite, persist.OpSync}},
+		{syscall.EIO, []persist.Op{persist.OpWrite, persist.OpSync}},
+		{syscall.EIO, []persist.Op{persist.OpSync}},
+		{syscall.EIO, []persist.Op{persist.OpSync, persist.OpTruncate}},
+	} {
 		ffs.SetRule(func(op persist.Op, name string) error {
-			if op == persist.OpWrite || op == persist.OpSync {
-				return fault
+			if slices.Contains(fault.ops, op) {
+				return fault.err
 			}
 			return nil
 		})
 		for range 3 {
 			err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{666}) })
-			if !errors.Is(err, fault) {
-				t.Fatalf("a commit while the disk fails with %v: %v", fault, err)
+			if !errors.Is(err, fault.err) {
+				t.Fatalf("a commit while %v fail with %v: %v", fault.ops, fault.err, err)
 			}
 		}
 		var got acct
@@ -259,6 +271,123 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	if got.Balance != 2 {
 		t.Fatalf("after the disk came back the object holds %d", got.Balance)
 	}
+	if err := n.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	c.forget("solo")
+	n = c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
+	if h, err = n.Heap(context.Background(), "bank"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 2 {
+		t.Fatalf("after a restart the object holds %v (%v), want 2", got, err)
+	}
+}
+
+// In batch mode a failed sync of the log loses what was acknowledged since
+// the last good one: the node does not go on as if it had not (nor trust
+// a second sync). Commits fail from then on, with the cause, those in
+// flight as unknown, later ones definitely; reads go on; Close reports the
+// failure; and the node starts again with what the last good sync kept.
+func TestDiskSyncFailureInBatchMode(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
+	var mu sync.Mutex
+	syncs, failing := 0, false
+	ffs.SetRule(func(op persist.Op, name string) error {
+		if op != persist.OpSync || !strings.HasSuffix(name, ".wal") {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		syncs++
+		if failing {
+			return syscall.EIO
+		}
+		return nil
+	})
+	// waitSync waits until the log has begun a sync after now.
+	waitSync := func() {
+		mu.Lock()
+		n := syncs
+		mu.Unlock()
+		waitCond(t, "a sync of the log", func() bool { mu.Lock(); defer mu.Unlock(); return syncs > n })
+	}
+	batch := func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch }
+	c := startTestNodes(t, 1)
+	c.fss["solo"] = ffs
+	n := c.add("solo", false, batch)
+	h, err := n.Heap(context.Background(), "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	put := func(v int64) error {
+		return update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{v}) })
+	}
+	if err := put(1); err != nil {
+		t.Fatal(err)
+	}
+	waitSync()
+	mu.Lock()
+	failing = true
+	mu.Unlock()
+	put(2) // acknowledged once written, or failed: its sync fails
+	waitSync()
+	mu.Lock()
+	failing = false // the disk works again: the log must still not be trusted
+	mu.Unlock()
+	err = put(3)
+	if !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
+		t.Fatalf("a commit after a failed sync: %v", err)
+	}
+	if err := put(4); !errors.Is(err, persist.ErrFailed) || errors.Is(err, ErrCommitUnknown) {
+		t.Fatalf("a commit once the replica knows its log failed: %v; want a definite failure", err)
+	}
+	var got acct
+	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance == 3 || got.Balance == 4 {
+		t.Fatalf("a read after the log failed: %v %v", got, err)
+	}
+	if err := n.Close(); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
+		t.Fatalf("close after the log failed: %v", err)
+	}
+	c.forget("solo")
+	n = c.add("solo", false, batch)
+	if h, err = n.Heap(context.Background(), "bank"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 1 && got.Balance != 2 {
+		t.Fatalf("after a restart the object holds %v (%v), want what was synced", got, err)
+	}
+	if err := put(5); err != nil {
+		t.Fatalf("a commit after the restart: %v", err)
+	}
+}
+
+// Node.Close reports what the log and the store could not close.
+func TestDiskCloseReturnsErrors(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
+	c := startTestNodes(t, 1)
+	c.fss["solo"] = ffs
+	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
+	h, err := n.Heap(context.Background(), "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), acct{1}) }); err != nil {
+		t.Fatal(err)
+	}
+	ffs.SetRule(func(op persist.Op, name string) error {
+		if op == persist.OpClose && strings.HasSuffix(name, ".wal") {
+			return syscall.EIO
+		}
+		return nil
+	})
+	if err := n.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("close when the log's segment does not close: %v", err)
+	}
+	c.forget("solo")
 }
 
 // A record damaged in the middle of the log (not a torn last write) stops

@@ -43,8 +43,12 @@ var (
 	// long, not UTF-8, holds a control character or uses the reserved
 	// prefix "oss:".
 	ErrInvalidHeapName = errors.New("oss: invalid heap name")
-	// ErrTooLarge is returned when a commit record exceeds
-	// Config.MaxCommitBytes. The error is a *TooLargeError.
+	// ErrTooLarge is returned by Commit (and Update) when the
+	// transaction's commit record exceeds Config.MaxCommitBytes. It is
+	// returned at once: the record is never proposed, nothing is written,
+	// and the heap goes on with other commits. Every record within the
+	// limit fits in the messages and log records that carry it (see
+	// Config.MaxFrameBytes). The error is a *TooLargeError.
 	ErrTooLarge = errors.New("oss: commit record too large")
 )
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/persist"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -63,6 +64,8 @@ type Heap struct {
 	firstSeq       atomic.Uint64 // the first log record of this replica still needed
 	ckptSeq        atomic.Uint64 // the log record of its last checkpoint
 	term           atomic.Uint64 // the replica's raft term
+	leads          leadHistory   // when this replica became leader
+	contact        leaderContact // what the replica last heard from a leader
 
 	// Owned by the loop goroutine.
 	replica      *consistency.Replica
@@ -118,18 +121,45 @@ type Stats struct {
 	Conflicts uint64
 	// Retries counts re-runs of Update functions after a conflict.
 	Retries uint64
+
+	// LeaderCommit is the group's commit index as the replica last heard
+	// it from the group's leader (its own if it leads), 0 if it has heard
+	// from none.
+	LeaderCommit uint64
+	// LeaderContact is when the replica last heard from the group's
+	// leader, zero if never; if it leads, when Stats was called (a leader
+	// that loses its quorum steps down within an election timeout).
+	LeaderContact time.Time
+	// Lag is how many entries the replica knows committed but has not
+	// applied: LeaderCommit − Applied, or 0. A plain View may miss these,
+	// and whatever the group committed since LeaderContact.
+	Lag uint64
+	// Rejoins counts the times the replica found that its group had
+	// removed it (while it was cut off, or down) and asked to be taken
+	// back.
+	Rejoins uint64
 }
 
-// Stats returns the heap's counters.
+// Stats returns the heap's counters and how far the local replica may
+// trail its group.
 func (h *Heap) Stats() Stats {
 	st := h.state.Load()
-	return Stats{
+	s := Stats{
 		Applied:   st.Index(),
 		Objects:   st.Len(),
 		Commits:   h.stats.commits.Load(),
 		Conflicts: h.stats.conflicts.Load(),
 		Retries:   h.stats.retries.Load(),
+		Rejoins:   h.contact.rejoins.Load(),
 	}
+	s.LeaderCommit, s.LeaderContact = h.contact.last()
+	if h.leaderIs(h.self) {
+		s.LeaderContact = time.Now()
+	}
+	if s.LeaderCommit > s.Applied {
+		s.Lag = s.LeaderCommit - s.Applied
+	}
+	return s
 }
 
 // Name returns the heap's name.
@@ -140,13 +170,31 @@ type proposal struct {
 	data []byte
 	done chan proposalResult // buffered, receives exactly one value
 
+	// handover is where the proposal stands between its caller and the
+	// loop: queued in propc, taken by the loop, or abandoned by its
+	// caller before the loop took it. Whichever of the two moves it out
+	// of queued first decides: a proposal abandoned while queued is never
+	// handed to raft, so its caller may report a definite failure.
+	handover atomic.Uint32
+
 	// Owned by the loop.
 	tick     uint64 // loop tick of the last (re)proposal
 	proposed bool   // handed to raft at least once: it may be in the log
 	resent   bool   // proposed more than once: a Stale decision is unknown
 }
 
-// abandon tells the loop that a proposal's caller stopped waiting; the
+// Values of proposal.handover.
+const (
+	queued uint32 = iota
+	taken
+	abandoned
+)
+
+// take moves a proposal from propc to the loop. It reports false for one
+// whose caller abandoned it first: the loop drops it unproposed.
+func (p *proposal) take() bool { return p.handover.CompareAndSwap(queued, taken) }
+
+// abandon tells the loop that a proposal it took has lost its caller; the
 // loop answers whether it was ever handed to raft.
 type abandon struct {
 	txid     uuid.UUID
@@ -268,6 +316,10 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		State:   state,
 		Objects: objects,
 		Logger:  raftLogger{h.log},
+		// See limits.go.
+		MaxSizePerMsg:             n.limits.perMsg,
+		MaxUncommittedBytes:       n.limits.uncommitted,
+		MaxCommittedBytesPerReady: n.limits.perReady,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oss: heap %q: %w", name, err)
@@ -351,6 +403,7 @@ func (h *Heap) run() {
 				h.retryStuck()
 			}
 			h.checkLeader()
+			h.checkMembership()
 			h.resend()
 			if h.ticks%reconcileTicks == 0 {
 				h.reconcile()
@@ -361,17 +414,24 @@ func (h *Heap) run() {
 			h.joinReqs[id] = true
 			h.reconcile()
 		case p := <-h.propc:
-			batch = append(batch[:0], p)
+			batch = batch[:0]
+			if p.take() {
+				batch = append(batch, p)
+			}
 		drain:
 			for len(batch) < maxBatch {
 				select {
 				case p := <-h.propc:
-					batch = append(batch, p)
+					if p.take() {
+						batch = append(batch, p)
+					}
 				default:
 					break drain
 				}
 			}
-			h.propose(batch)
+			if len(batch) > 0 {
+				h.propose(batch)
+			}
 			clear(batch)
 		case a := <-h.abandonc:
 			h.abandon(a)
@@ -425,6 +485,7 @@ func (h *Heap) step(m raftpb.Message) {
 	if m.From == h.leader.Load() {
 		h.heardTick = h.ticks
 	}
+	h.contact.heard(m)
 	if err := h.replica.Step(m); err != nil {
 		h.log.Debug("raft message not stepped", "err", err)
 	}
@@ -515,8 +576,10 @@ func (h *Heap) checkLeader() {
 // electionTicks is raft's election timeout in ticks (consistency's default).
 const electionTicks = 10
 
+// abandon stops proposing a taken proposal again; its outcome stays as it
+// is. The loop hands every proposal it takes to propose in the same
+// iteration, so one taken and not pending has been answered.
 func (h *Heap) abandon(a abandon) {
-	// Its outcome stays as it is; only stop proposing it again.
 	p, ok := h.pending[a.txid]
 	delete(h.pending, a.txid)
 	a.proposed <- ok && p.proposed
@@ -542,23 +605,42 @@ func (h *Heap) handleReady() bool {
 // diskStuck holds a Ready the log could not take: nothing of it is sent or
 // applied until the log takes it, which the loop retries every tick.
 // Commits waiting fail, their outcome unknown (their entries may yet be
-// written); new ones fail at once; reads of the local state go on.
+// written, or be in a leader's log), except those raft never took, which
+// certainly failed; new ones fail at once; reads of the local state go on.
+// A log that has stopped (persist.ErrFailed: a sync failed) takes nothing
+// until the node restarts: the replica stays stopped until then.
 func (h *Heap) diskStuck(rd *consistency.Ready, err error) {
 	if h.stuck == nil {
-		h.log.Error("cannot write the log; commits fail until it can", "err", err)
+		if errors.Is(err, persist.ErrFailed) {
+			h.log.Error("the write-ahead log has failed; this replica commits nothing until the node restarts", "err", err)
+		} else {
+			h.log.Error("cannot write the log; commits fail until it can", "err", err)
+		}
 	}
-	h.stuck, h.diskErr = rd, fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+	h.stuck, h.diskErr = rd, h.logError(err)
 	for id, p := range h.pending {
 		delete(h.pending, id)
+		if !p.proposed {
+			p.done <- proposalResult{err: h.diskErr}
+			continue
+		}
 		p.done <- proposalResult{err: &UnknownOutcomeError{Err: h.diskErr}}
 	}
+}
+
+// logError says why the log did not take a Ready.
+func (h *Heap) logError(err error) error {
+	if errors.Is(err, persist.ErrFailed) {
+		return fmt.Errorf("oss: heap %q: the write-ahead log has failed; restart the node: %w", h.name, err)
+	}
+	return fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
 }
 
 // retryStuck tries again to write a held Ready.
 func (h *Heap) retryStuck() {
 	rd := h.stuck
 	if err := h.persist(rd.Ready); err != nil {
-		h.diskErr = fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+		h.diskErr = h.logError(err)
 		return
 	}
 	h.log.Info("the log can be written again")
@@ -578,6 +660,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		h.term.Store(rd.HardState.Term)
+		h.contact.commit(rd.HardState.Commit)
 		if err := h.storage.SetHardState(rd.HardState); err != nil {
 			panic(fmt.Sprintf("oss: heap %q: set hard state: %v", h.name, err))
 		}
@@ -612,6 +695,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	}
 	for _, rs := range rd.ReadStates {
 		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		h.contact.commit(rs.Index) // the leader's commit index
 		if rq, ok := h.reads[id]; ok {
 			delete(h.reads, id)
 			rq.index = rs.Index
@@ -621,6 +705,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	h.answerReads(rd.State.Index())
 	if rd.SoftState != nil {
 		h.leader.Store(rd.SoftState.Lead)
+		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
 	}
 	h.replica.Advance(rd)
 	h.noteConf()
@@ -684,7 +769,9 @@ func (h *Heap) shutdown() {
 	for {
 		select {
 		case p := <-h.propc:
-			p.done <- proposalResult{err: ErrClosed}
+			if p.take() {
+				p.done <- proposalResult{err: ErrClosed}
+			}
 			continue
 		case a := <-h.abandonc:
 			h.abandon(a)
@@ -738,6 +825,10 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	case r := <-p.done:
 		return r.res, r.err
 	case <-ctx.Done():
+		if p.handover.CompareAndSwap(queued, abandoned) {
+			// Still in propc: the loop will drop it when it gets there.
+			return consistency.Result{}, fmt.Errorf("%w: %w", ErrNoQuorum, ctx.Err())
+		}
 		a := abandon{txid: txid, proposed: make(chan bool, 1)}
 		proposed := true
 		select { // the loop never waits on callers, so this is brief
@@ -759,13 +850,12 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		return consistency.Result{}, &UnknownOutcomeError{Err: ctx.Err()}
 	case <-h.done:
 		// The loop answers every proposal it took before it exits; one
-		// left unanswered was never taken, so it was never proposed.
-		select {
-		case r := <-p.done:
-			return r.res, r.err
-		default:
+		// it did not take never will be.
+		if p.handover.CompareAndSwap(queued, abandoned) {
 			return consistency.Result{}, ErrClosed
 		}
+		r := <-p.done
+		return r.res, r.err
 	}
 }
 
@@ -881,10 +971,20 @@ func (f freshOption) applyView(o *viewOptions) { o.fresh = f.ctx }
 func Fresh(ctx context.Context) ViewOption { return freshOption{ctx} }
 
 // View runs fn in a read-only transaction on a consistent snapshot of the
-// local replica: the state after some log index, possibly a little behind
-// the leader, never a partial commit. A View does not conflict and, unless
-// Fresh is given, does not touch the network. Writes in fn fail with
-// ErrReadOnly.
+// local replica: the state after some log index, never a partial commit. A
+// View does not conflict and, unless Fresh is given, does not touch the
+// network. Writes in fn fail with ErrReadOnly.
+//
+// A plain View may be stale, and this is its bound: it sees every commit
+// that an Update or a Fresh read on this node has waited for, and
+// successive Views on a node never go back in the log; it may miss the
+// Stats().Lag entries the replica knows committed but has not applied yet,
+// and whatever the group committed since the replica last heard from its
+// leader, at Stats().LeaderContact. A connected replica hears its leader
+// every TickInterval; one cut off falls behind for as long as the cut
+// lasts, and if its group removed it meanwhile it rejoins by itself once
+// it can reach the group again. A caller that needs a bound checks
+// Stats().LeaderContact, or reads with Fresh.
 func (h *Heap) View(fn func(tx *Tx) error, opts ...ViewOption) error {
 	var o viewOptions
 	for _, opt := range opts {

@@ -3,7 +3,9 @@ package oss
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -23,6 +25,9 @@ func stalledHeap(t *testing.T) (*Heap, chan *proposal) {
 		defer close(h.done)
 		select {
 		case p := <-h.propc:
+			if !p.take() {
+				t.Error("a proposal abandoned before the loop took it")
+			}
 			p.proposed = true
 			h.pending[p.txid] = p
 			taken <- p
@@ -91,5 +96,83 @@ func TestCommitNotProposedWhenContextEndsFirst(t *testing.T) {
 	_, err := h.commit(ctx, uuid.New(), []byte{0xa0})
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrCommitUnknown) {
 		t.Fatalf("commit never handed over: %v", err)
+	}
+}
+
+// TestCommitAbandonedWhileQueuedIsNeverProposed: a commit whose context ends
+// while its proposal still waits in propc (the loop busy elsewhere) fails
+// definitely, so the loop must never propose it. Before proposals had a
+// handover state, the loop could take the caller's abandon first, answer
+// "never proposed", and then propose the record from propc: a failed
+// commit that committed (G1a in the harness on a loaded machine). The loop
+// is held deterministically: it blocks delivering a change set while the
+// test holds the watch lock.
+func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
+	n, err := Start(context.Background(), &Config{Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h, err := n.Heap(context.Background(), "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 8 {
+		hold, abandoned := uuid.New(), uuid.New()
+		// The loop answers a read only after it has delivered what it
+		// applied before: the last round's change sets are out.
+		if err := h.readIndex(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Park the loop: it publishes the state of hold's commit, then
+		// waits for the watch lock to deliver its change set.
+		h.watchMu.Lock()
+		held := make(chan error, 1)
+		go func() {
+			held <- h.Update(context.Background(), func(tx *Tx) error { return Put(tx, hold, round) })
+		}()
+		for h.state.Load().Version(hold) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		tx, err := h.Begin(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Put(tx, abandoned, round); err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- tx.Commit() }()
+		for len(h.propc) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		var cerr error
+		select {
+		case cerr = <-errc:
+		case <-time.After(time.Minute):
+			// The abandon is not answered while the loop is parked.
+		}
+		h.watchMu.Unlock()
+		if cerr == nil {
+			cerr = <-errc
+		}
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		// Everything proposed before this commit is applied when it is.
+		if err := h.Update(context.Background(), func(tx *Tx) error { return Put(tx, uuid.New(), round) }); err != nil {
+			t.Fatal(err)
+		}
+		committed := h.state.Load().Version(abandoned) != 0
+		switch {
+		case cerr == nil && !committed:
+			t.Fatalf("round %d: commit acknowledged but not applied", round)
+		case cerr != nil && !errors.Is(cerr, ErrCommitUnknown) && committed:
+			t.Fatalf("round %d: commit failed definitely (%v) but committed", round, cerr)
+		case !errors.Is(cerr, ErrNoQuorum) || !errors.Is(cerr, context.Canceled):
+			t.Fatalf("round %d: abandoned in the queue: %v, want %v", round, cerr, fmt.Errorf("%w: %w", ErrNoQuorum, context.Canceled))
+		}
 	}
 }

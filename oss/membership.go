@@ -76,13 +76,28 @@ type membership struct {
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
 	gt             *gossipTransport
+	reconnectEvery time.Duration
+	stopc          chan struct{} // closed to stop reconnecting
+	stopOnce       sync.Once
+	wg             sync.WaitGroup
 
 	mu       sync.Mutex // protects following fields
 	leads    []string
 	leavingN bool            // this node is handing over before it leaves
 	leaving  map[string]bool // members that announced a graceful leave
 	view     map[string]viewEntry
+	failed   map[string]failedMember // members that failed, by name
 }
+
+// failedMember is a member declared dead: perhaps only cut off.
+type failedMember struct {
+	addr  string // "name/host:port", as memberlist's Join takes it
+	since time.Time
+}
+
+// reconnectFor is how long a node keeps trying to reach a member that
+// failed. A node that is gone for good costs a dial per attempt.
+const reconnectFor = 24 * time.Hour
 
 func startMembership(cfg memberConfig) (*membership, error) {
 	host, portStr, err := net.SplitHostPort(cfg.advertise)
@@ -93,9 +108,10 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
 	}
-	m := &membership{cfg: cfg}
+	m := &membership{cfg: cfg, stopc: make(chan struct{}), reconnectEvery: 5 * time.Second}
 	mc := memberlist.DefaultLANConfig()
 	if cfg.fast {
+		m.reconnectEvery = 500 * time.Millisecond
 		mc = memberlist.DefaultLocalConfig()
 		mc.ProbeInterval = 200 * time.Millisecond
 		mc.ProbeTimeout = 100 * time.Millisecond
@@ -123,8 +139,55 @@ func startMembership(cfg memberConfig) (*membership, error) {
 		return nil, fmt.Errorf("oss: membership: %w", err)
 	}
 	m.ml = ml
+	m.wg.Go(m.reconnect)
 	return m, nil
 }
+
+// reconnect tries, every reconnectEvery, to join each member that failed,
+// until it is alive again, left, or reconnectFor passed. memberlist gives
+// up on a dead member once it has gossiped to it for GossipToTheDeadTime,
+// and so does the member on this side: after a longer partition the two
+// sides would stay apart for good, each believing the other dead (and
+// leaders would remove a node that is back from every group again). A
+// join exchanges the two sides' states; each side refutes what the other
+// believes of it, and the views merge.
+func (m *membership) reconnect() {
+	t := time.NewTicker(m.reconnectEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stopc:
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		var addrs []string
+		for name, f := range m.failed {
+			if time.Since(f.since) > reconnectFor {
+				delete(m.failed, name)
+				continue
+			}
+			addrs = append(addrs, f.addr)
+		}
+		m.mu.Unlock()
+		for _, a := range addrs {
+			select {
+			case <-m.stopc:
+				return
+			default:
+			}
+			if _, err := m.ml.Join([]string{a}); err != nil {
+				m.cfg.logger.Debug("failed member not reached", "member", a, "err", err)
+			}
+		}
+	}
+}
+
+// halt stops reconnecting; wait waits until the goroutine has ended (an
+// attempt under way ends when the endpoint closes).
+func (m *membership) halt() { m.stopOnce.Do(func() { close(m.stopc) }) }
+
+func (m *membership) wait() { m.wg.Wait() }
 
 // join contacts the given addresses; it succeeds if any answers.
 func (m *membership) join(addrs []string) error {
@@ -140,6 +203,7 @@ func (m *membership) join(addrs []string) error {
 
 // leave announces a graceful departure, then stops.
 func (m *membership) leave(timeout time.Duration) error {
+	m.halt()
 	// memberlist does not tell a leave from a failure in NotifyLeave, so
 	// the intent goes first to every member, over reliable streams.
 	for _, n := range m.ml.Members() {
@@ -192,7 +256,10 @@ func (m *membership) setLeads(leads []string) {
 }
 
 // stop stops without announcing anything, as a crash would.
-func (m *membership) stop() { m.ml.Shutdown() }
+func (m *membership) stop() {
+	m.halt()
+	m.ml.Shutdown()
+}
 
 func (m *membership) members() []Member {
 	m.mu.Lock()
@@ -264,8 +331,16 @@ func (m *membership) emit(kind MemberEventKind, n *memberlist.Node) {
 	}
 	if kind == MemberJoined || kind == MemberUpdated {
 		m.view[v.Name] = v
+		delete(m.failed, v.Name)
 	} else {
 		delete(m.view, v.Name)
+		delete(m.failed, v.Name)
+	}
+	if kind == MemberFailed && v.Name != m.cfg.name {
+		if m.failed == nil {
+			m.failed = make(map[string]failedMember)
+		}
+		m.failed[v.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: time.Now()}
 	}
 	m.mu.Unlock()
 	if m.cfg.onEvent != nil {

@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +40,9 @@ type Node struct {
 	// until the catalog replica has applied it, its view of the heap
 	// directory may be older than the replicas recovered with it.
 	catalogCommit uint64
+
+	limits   sizeLimits  // every byte limit, derived from the config
+	oversize oversizeLog // raft messages the transport refused for size
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
@@ -99,6 +103,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		names:   make(map[uint64]string),
 		missing: make(map[uint64]time.Time),
 		id:      newNodeID(),
+		limits:  deriveLimits(c),
 	}
 	n.setDirectory(selfDirectory{n})
 	n.learn(n.id, c.Name)
@@ -216,7 +221,7 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	q, err := transport.NewQUIC(&transport.QUICConfig{
 		Name: c.Name, Listen: c.Listen, PacketConn: pc,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
-		Handler: nodeHandler{n}, Logger: n.log,
+		Handler: nodeHandler{n}, Logger: n.log, MaxFrame: c.MaxFrameBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("oss: %w", err)
@@ -289,7 +294,10 @@ func (n *Node) Context() context.Context { return n.ctx }
 // if placement chose this node, otherwise as a learner. It returns once the
 // replica is a member of the heap's group and has applied everything
 // committed when Heap was called. Opening the same name again returns the
-// same *Heap.
+// same *Heap at once: a replica cut off from its group may then be behind
+// (see Heap.View and Heap.Stats); if the group removed it meanwhile, it
+// rejoins by itself once it can reach the group, and the handle works
+// again.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	if err := validHeapName(name); err != nil {
 		return nil, err
@@ -394,7 +402,9 @@ func validHeapName(name string) error {
 // the package doc), closes every heap, leaves the cluster and stops every
 // goroutine the node started, then returns. Transactions that have not
 // committed end with ErrClosed (or ErrCommitUnknown if their record was
-// already in the log). Close is idempotent.
+// already in the log). It returns what closing the data directory failed
+// with (a write-ahead log that stopped after a failed sync matches
+// persist.ErrFailed) and a leave that failed. Close is idempotent.
 func (n *Node) Close() error { return n.stop(true) }
 
 // stop closes the node: gracefully, handing over and announcing the leave,
@@ -425,20 +435,27 @@ func (n *Node) stop(graceful bool) error {
 		catalog.close()
 	}
 	n.wg.Wait()
+	var errs []error
 	if n.disk != nil {
-		n.disk.wal.Close()
-		n.disk.store.Close()
+		// A log that failed says so here too: what it held past its last
+		// good sync is gone.
+		if err := errors.Join(n.disk.wal.Close(), n.disk.store.Close()); err != nil {
+			n.log.Error("closing the data directory", "err", err)
+			errs = append(errs, fmt.Errorf("oss: close the data directory: %w", err))
+		}
 	}
-	var err error
 	if n.members != nil {
 		if !graceful {
 			n.members.stop()
 		} else if lerr := n.members.leave(5 * time.Second); lerr != nil {
-			err = fmt.Errorf("oss: leave: %w", lerr)
+			errs = append(errs, fmt.Errorf("oss: leave: %w", lerr))
 		}
 	}
 	if n.quic != nil {
 		n.quic.Close()
+	}
+	if n.members != nil {
+		n.members.wait()
 	}
 	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
 		c.Close()
@@ -446,7 +463,7 @@ func (n *Node) stop(graceful bool) error {
 	if n.lock != nil {
 		n.lock.Close() // releases the lock
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // handOverTimeout bounds the wait for a leaving node's replicas to move.

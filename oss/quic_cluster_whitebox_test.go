@@ -20,6 +20,8 @@ type quicCluster struct {
 	caKey  []byte
 	nodes  map[string]*Node
 	first  string
+	// configure, if not nil, adjusts each node's configuration.
+	configure func(*Config)
 }
 
 func newQUICCluster(t testing.TB, names ...string) *quicCluster {
@@ -27,11 +29,15 @@ func newQUICCluster(t testing.TB, names ...string) *quicCluster {
 }
 
 func newQUICClusterTick(t testing.TB, tick time.Duration, names ...string) *quicCluster {
+	return newQUICClusterWith(t, tick, nil, names...)
+}
+
+func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config), names ...string) *quicCluster {
 	caCert, caKey, err := NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &quicCluster{t: t, tick: tick, caCert: caCert, caKey: caKey, nodes: map[string]*Node{}}
+	c := &quicCluster{t: t, tick: tick, caCert: caCert, caKey: caKey, nodes: map[string]*Node{}, configure: configure}
 	for _, name := range names {
 		c.start(name)
 	}
@@ -52,6 +58,9 @@ func (c *quicCluster) start(name string) *Node {
 	cfg := &Config{Name: name, Listen: "127.0.0.1:0", Gossip: GossipLoopback, TickInterval: c.tick,
 		ReplaceAfter: time.Second, Logger: testLogger().With("test", c.t.Name()),
 		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
+	if c.configure != nil {
+		c.configure(cfg)
+	}
 	if c.first != "" {
 		// A stale address first: any member that answers will do.
 		cfg.Join = []string{"127.0.0.1:9"}

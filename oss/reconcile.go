@@ -3,6 +3,7 @@ package oss
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -70,6 +71,11 @@ func (h *Heap) reconcile() {
 
 	for id := range h.joinReqs {
 		delete(h.joinReqs, id)
+		if down(id) {
+			// Leaving, or missing from membership for ReplaceAfter: it
+			// would be removed again at once. It asks again.
+			continue
+		}
 		if !isVoter(id) && !isLearner(id) {
 			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
 			return
@@ -281,4 +287,51 @@ func oddVoters(replicas, servers int) int {
 		n--
 	}
 	return max(n, 0)
+}
+
+// leadHistory keeps the last times a replica became its group's leader,
+// with the index it had applied then, for tests and debugging: a replica
+// that leads must have applied the configuration that made it a voter.
+type leadHistory struct {
+	leading bool // owned by the loop
+
+	mu    sync.Mutex // protects following fields
+	wins  []leadership
+	total int // leaderships ever, kept or not
+}
+
+type leadership struct {
+	term, applied uint64
+}
+
+const keepLeaderships = 32
+
+// note records a change of the replica's raft state.
+func (l *leadHistory) note(st raft.StateType, term, applied uint64) {
+	lead := st == raft.StateLeader
+	if lead && !l.leading {
+		l.mu.Lock()
+		if len(l.wins) == keepLeaderships {
+			l.wins = slices.Delete(l.wins, 0, 1)
+		}
+		l.wins = append(l.wins, leadership{term: term, applied: applied})
+		l.total++
+		l.mu.Unlock()
+	}
+	l.leading = lead
+}
+
+// count returns how many times the replica became leader.
+func (l *leadHistory) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// since returns the leaderships after the first n still kept.
+func (l *leadHistory) since(n int) []leadership {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := min(l.total-n, len(l.wins))
+	return slices.Clone(l.wins[len(l.wins)-k:])
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -96,6 +97,9 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			defer cancel()
 		}
 		if err = tr.Send(ctx, to, data); err != nil {
+			if errors.Is(err, transport.ErrTooLarge) {
+				h.logOversize(to, m, len(data), err)
+			}
 			h.replica.ReportUnreachable(m.To)
 		}
 	}

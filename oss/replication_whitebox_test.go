@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/persist"
+	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.uber.org/goleak"
 )
@@ -24,6 +25,9 @@ type testCluster struct {
 	eps   map[string]*transporttest.Endpoint
 	dir   *testDir
 	fss   map[string]persist.FS // data directories of durable nodes
+	// wrap, if not nil, stands between a node started later and its
+	// endpoint.
+	wrap func(name string, tr transport.Transport) transport.Transport
 }
 
 // newTestCluster starts nodes on an in-memory network, the first

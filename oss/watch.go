@@ -122,6 +122,7 @@ type Watch struct {
 	ids    map[uuid.UUID]struct{}
 	roots  map[string]struct{}
 	notify chan struct{}
+	closec chan struct{} // closed by Close: ends every Next
 
 	mu         sync.Mutex // protects following fields
 	queue      []*Event
@@ -145,7 +146,7 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	if o.BufferBytes <= 0 {
 		o.BufferBytes = h.cfg.WatchBufferBytes
 	}
-	w := &Watch{heap: h, all: len(o.IDs) == 0 && len(o.Roots) == 0, limit: o.Buffer, limitBytes: o.BufferBytes, notify: make(chan struct{}, 1)}
+	w := &Watch{heap: h, all: len(o.IDs) == 0 && len(o.Roots) == 0, limit: o.Buffer, limitBytes: o.BufferBytes, notify: make(chan struct{}, 1), closec: make(chan struct{})}
 	if len(o.IDs) > 0 {
 		w.ids = make(map[uuid.UUID]struct{}, len(o.IDs))
 		for _, id := range o.IDs {
@@ -269,6 +270,8 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 		w.mu.Unlock()
 		select {
 		case <-w.notify:
+		case <-w.closec:
+			return nil, ErrClosed
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-w.heap.stop:
@@ -282,13 +285,17 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 	}
 }
 
-// Close ends the watch. It is idempotent.
+// Close ends the watch: a Next waiting in another goroutine, and every
+// later one, returns ErrClosed. It is idempotent.
 func (w *Watch) Close() {
 	w.heap.watchMu.Lock()
 	delete(w.heap.watchers, w)
 	w.heap.watchMu.Unlock()
 	w.mu.Lock()
-	w.closed = true
+	if !w.closed {
+		w.closed = true
+		close(w.closec)
+	}
 	w.queue = nil
 	w.queueBytes = 0
 	w.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/uuid"
@@ -220,4 +221,56 @@ func TestSlowWatcherIsBoundedInBytes(t *testing.T) {
 	if ev := next(t, w); ev.Kind != oss.EventChange || ev.Index != after {
 		t.Fatalf("after the resync: %v at %d, want the change at %d", ev.Kind, ev.Index, after)
 	}
+}
+
+// TestWatchCloseEndsNext: the usual consumer is a goroutine blocked in
+// Next(context.Background()); closing the watch must end it with
+// ErrClosed, whether Next is already waiting or called later, and the
+// heap goes on. The node runs in a synctest bubble so that the readers are
+// known to be waiting when the watch closes.
+func TestWatchCloseEndsNext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n, err := oss.Start(context.Background(), &oss.Config{Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		h, err := n.Heap(context.Background(), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := h.Watch(&oss.WatchOptions{From: h.Stats().Applied})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const readers = 3
+		errc := make(chan error, readers)
+		for range readers {
+			go func() {
+				for {
+					if _, err := w.Next(context.Background()); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}()
+		}
+		set(t, h, uuid.New(), 1)
+		synctest.Wait() // every reader waits in Next
+		w.Close()
+		for range readers {
+			select {
+			case err := <-errc:
+				if !errors.Is(err, oss.ErrClosed) {
+					t.Fatalf("Next after Close: %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Next still blocked a minute after Close")
+			}
+		}
+		if _, err := w.Next(context.Background()); !errors.Is(err, oss.ErrClosed) {
+			t.Fatalf("Next on a closed watch: %v", err)
+		}
+		set(t, h, uuid.New(), 2)
+	})
 }

@@ -1,6 +1,9 @@
 package persist
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // Op names an FS or File operation for FaultFS.
 type Op string
@@ -15,11 +18,13 @@ const (
 	OpRename   Op = "rename"
 	OpRemove   Op = "remove"
 	OpSyncDir  Op = "syncdir"
+	OpClose    Op = "close"
 )
 
 // FaultFS wraps an FS and fails the operations its rule picks: EIO on a
 // sync, ENOSPC on a write, after the nth, on one file. A failed write
-// writes nothing.
+// writes nothing, unless the rule returns a *ShortWrite. A failed close
+// still closes the file.
 type FaultFS struct {
 	FS FS
 
@@ -103,6 +108,16 @@ func (f *FaultFS) SyncDir(dir string) error {
 	return f.FS.SyncDir(dir)
 }
 
+// ShortWrite, returned by a rule for a write, makes the write put down the
+// first half of its bytes and then fail with Err: what a disk that fills
+// up in the middle of a write leaves.
+type ShortWrite struct{ Err error }
+
+func (e *ShortWrite) Error() string { return "short write: " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *ShortWrite) Unwrap() error { return e.Err }
+
 type faultFile struct {
 	File
 	fs   *FaultFS
@@ -111,7 +126,15 @@ type faultFile struct {
 
 func (f *faultFile) Write(p []byte) (int, error) {
 	if err := f.fs.fail(OpWrite, f.name); err != nil {
-		return 0, err
+		var sw *ShortWrite
+		if !errors.As(err, &sw) {
+			return 0, err
+		}
+		n, werr := f.File.Write(p[:len(p)/2])
+		if werr != nil {
+			return n, werr
+		}
+		return n, sw.Err
 	}
 	return f.File.Write(p)
 }
@@ -128,4 +151,12 @@ func (f *faultFile) Truncate(size int64) error {
 		return err
 	}
 	return f.File.Truncate(size)
+}
+
+func (f *faultFile) Close() error {
+	err := f.fs.fail(OpClose, f.name)
+	if cerr := f.File.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

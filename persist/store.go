@@ -739,15 +739,20 @@ func (fd *found) readSegment(f File, path string, num uint32, size int64, buf []
 	return buf, nil
 }
 
-// Close closes the stripes' files.
+// Close closes the stripes' files and returns what their closes failed
+// with. What a checkpoint wrote is synced before it returns: a failed
+// close loses nothing of it.
 func (s *Store) Close() error {
+	var errs []error
 	for _, st := range s.stripes {
 		if st.cur != nil {
-			st.cur.Close()
+			if err := st.cur.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("persist: store: close: %w", err))
+			}
 			st.cur = nil
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Compact rewrites each stripe whose files hold at least as much garbage

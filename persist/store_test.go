@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -486,4 +488,29 @@ func sameObjects(a, b map[storeKey]Object) bool {
 		}
 	}
 	return true
+}
+
+// Close reports a stripe file that did not close.
+func TestStoreCloseReturnsErrors(t *testing.T) {
+	ffs := &FaultFS{FS: NewMemFS()}
+	s, err := OpenStore(ffs, stripeDirs(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []Object
+	for i := range 10 {
+		objs = append(objs, obj("bank", i, 1, "v"))
+	}
+	if _, err := s.Checkpoint(objs, map[string][]byte{"bank": []byte("meta")}); err != nil {
+		t.Fatal(err)
+	}
+	ffs.SetRule(func(op Op, name string) error {
+		if op == OpClose && strings.HasSuffix(name, ".seg") {
+			return syscall.EIO
+		}
+		return nil
+	})
+	if err := s.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("close when a stripe file does not close: %v", err)
+	}
 }

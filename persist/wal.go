@@ -27,7 +27,9 @@ import (
 const (
 	frameHeader   = 16
 	segmentSuffix = ".wal"
-	// MaxRecord caps a record's payload.
+	// MaxRecord caps a record's payload: Append refuses a larger one (or
+	// one over WALOptions.MaxRecord), replay takes a longer length as
+	// damage.
 	MaxRecord = 64 << 20
 )
 
@@ -45,6 +47,10 @@ type WALOptions struct {
 	SyncInterval time.Duration
 	// Logger receives what the log repairs. If nil, slog.Default().
 	Logger *slog.Logger
+	// MaxRecord caps the payload of a record Append takes. If zero, or
+	// over MaxRecord, MaxRecord. Replay reads records up to MaxRecord
+	// whatever this says.
+	MaxRecord int
 	// Progress, if not nil, is told the bytes replayed so far and in all,
 	// after each segment.
 	Progress func(done, total int64)
@@ -53,6 +59,21 @@ type WALOptions struct {
 // WAL is a write-ahead log of opaque records, appended by any number of
 // goroutines: appends that arrive while a sync is under way are written
 // and synced together (group commit).
+//
+// A sync that fails is never tried again: the kernel may have dropped what
+// it covered and would report the next one a success. Nothing written to
+// the segment since its last good sync is trusted. The log seals the
+// segment there: it starts a new segment numbered from the first record
+// not synced, whose name tells a replay to read nothing of the old one
+// from that record on. Then, if what was lost had been acknowledged (with
+// SyncInterval), the log stops: every later call fails with an error that
+// matches ErrFailed and names the cause, until the log is opened again.
+// Otherwise (every append is synced before it is acknowledged) only the
+// batch whose sync failed is lost, its appends fail, and the log goes on
+// in the new segment. A write that fails is cut off the segment; if that
+// fails too, the segment is sealed where the batch began. Whatever fails,
+// the next OpenWAL opens, with every record synced before, numbered
+// without a gap.
 type WAL struct {
 	fs   FS
 	dir  string
@@ -63,17 +84,19 @@ type WAL struct {
 	queue    []*appendReq
 	segments []segment // oldest first; the last is being written
 	closed   bool
+	failed   error // why the log stopped, if it did
 	stats    WALStats
 
-	wake chan struct{}
-	done chan struct{}
+	wake     chan struct{}
+	done     chan struct{}
+	closeErr error // the writer's, once done is closed
 
 	// Owned by the writer goroutine.
-	seg     File
-	segSize int64
-	next    uint64 // sequence number of the next record
-	dirty   bool   // written since the last sync
-	synced  int64  // size of the segment as of its last sync
+	seg        File
+	segSize    int64  // bytes of whole records in seg
+	next       uint64 // sequence number of the next record
+	synced     int64  // size of seg as of its last good sync
+	syncedNext uint64 // next as of the last good sync: what precedes it is durable
 }
 
 type segment struct {
@@ -93,6 +116,7 @@ type WALStats struct {
 	Appends uint64 // Append calls acknowledged
 	Records uint64
 	Syncs   uint64
+	Seals   uint64 // segments sealed after a failed sync or cut-back
 }
 
 // CorruptError reports a damaged record that is not a torn last write: the
@@ -110,15 +134,27 @@ func (e *CorruptError) Error() string {
 // ErrClosed is returned by a closed log.
 var ErrClosed = errors.New("persist: closed")
 
+// ErrFailed is matched by the errors of a log that has stopped: a sync
+// failed after appends it covered were acknowledged, or the log could not
+// seal a segment it can no longer trust. The error also matches its cause
+// (an *fs.PathError, syscall.EIO). Such a log writes nothing more; opened
+// again it holds every record synced before the failure.
+var ErrFailed = errors.New("persist: write-ahead log failed")
+
 // OpenWAL opens the log in dir, creating it if needed. It first replays
 // every record in order through replay (which may be nil); a record's
 // bytes are valid only during the call (segments are read in pieces into
 // a buffer the records share), so replay copies what it keeps. A torn last
-// record, from a write a crash interrupted, is cut off; any other damage
-// fails with a *CorruptError naming the file and offset.
+// record, from a write a crash interrupted, is cut off; so is what a
+// sealed segment holds from the record its successor starts at (written
+// after its last good sync). Any other damage fails with a *CorruptError
+// naming the file and offset.
 func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec []byte) error) (*WAL, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
+	}
+	if opts.MaxRecord <= 0 || opts.MaxRecord > MaxRecord {
+		opts.MaxRecord = MaxRecord
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -132,6 +168,11 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 		return nil, fmt.Errorf("persist: %w", err)
 	}
 	for _, name := range names {
+		if strings.HasSuffix(name, segmentSuffix+tempSuffix) {
+			// A segment a crash interrupted before its rename.
+			fsys.Remove(join(dir, name))
+			continue
+		}
 		first, ok := parseSegmentName(name)
 		if !ok {
 			continue
@@ -153,7 +194,11 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 		if s.first != w.next {
 			return nil, &CorruptError{File: join(dir, s.name), Reason: fmt.Sprintf("starts at record %d, want %d (a segment is missing)", s.first, w.next)}
 		}
-		n, err := w.replaySegment(s, i == len(w.segments)-1, replay)
+		end := uint64(0) // the record the next segment starts at
+		if i+1 < len(w.segments) {
+			end = w.segments[i+1].first
+		}
+		n, err := w.replaySegment(s, end, replay)
 		if err != nil {
 			return nil, err
 		}
@@ -172,9 +217,14 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 			f.Close()
 			return nil, fmt.Errorf("persist: %w", err)
 		}
-		w.seg, w.segSize, w.synced = f, size, size
-	} else if err := w.startSegment(); err != nil {
-		return nil, err
+		w.seg, w.segSize, w.synced, w.syncedNext = f, size, size, w.next
+	} else {
+		f, _, err := w.newSegment(w.next)
+		if err != nil {
+			return nil, fmt.Errorf("persist: new segment: %w", err)
+		}
+		w.seg, w.syncedNext = f, w.next
+		w.segments = append(w.segments, segment{first: w.next, name: segmentName(w.next)})
 	}
 	go w.writer()
 	return w, nil
@@ -191,14 +241,15 @@ func parseSegmentName(name string) (uint64, bool) {
 	return v, err == nil
 }
 
-// replaySegment reads one segment. In the last one, a bad frame that runs
-// to the end of the file is a torn write and is cut off.
-func (w *WAL) replaySegment(s segment, last bool, replay func(uint64, []byte) error) (int64, error) {
-	n, err := w.replayData(s, last, replay)
+// replaySegment reads one segment up to the record end, where the next
+// segment starts (0 for the last segment). In the last one, a bad frame
+// that runs to the end of the file is a torn write and is cut off.
+func (w *WAL) replaySegment(s segment, end uint64, replay func(uint64, []byte) error) (int64, error) {
+	n, err := w.replayData(s, end, replay)
 	return int64(n), err
 }
 
-func (w *WAL) replayData(s segment, last bool, replay func(uint64, []byte) error) (int, error) {
+func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) error) (int, error) {
 	path := join(w.dir, s.name)
 	f, err := w.fs.Open(path)
 	if err != nil {
@@ -216,6 +267,12 @@ func (w *WAL) replayData(s segment, last bool, replay func(uint64, []byte) error
 	var buf []byte
 	var off int64
 	for off < size {
+		if w.next == end {
+			// Sealed here: the rest was written after the segment's last
+			// good sync, or is a batch whose cut-back failed.
+			w.log.Warn("write-ahead log: ignoring the unsynced end of a sealed segment", "file", path, "offset", off, "bytes", size-off, "record", end)
+			return int(size), nil
+		}
 		seq, payload, n, reason, err := readFrame(r, size-off, &buf)
 		if err != nil {
 			return 0, fmt.Errorf("persist: read %s: %w", path, err)
@@ -224,7 +281,7 @@ func (w *WAL) replayData(s segment, last bool, replay func(uint64, []byte) error
 			reason = fmt.Sprintf("record %d where %d was due", seq, w.next)
 		}
 		if reason != "" {
-			if last && tornTail(buf, size-off) {
+			if end == 0 && tornTail(buf, size-off) {
 				w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", size-off, "reason", reason)
 				return int(size), w.truncate(path, off)
 			}
@@ -336,34 +393,88 @@ func appendFrame(dst []byte, seq uint64, payload []byte) []byte {
 	return append(append(dst, h[:]...), payload...)
 }
 
-// startSegment begins a new segment file at w.next, durably named.
-func (w *WAL) startSegment() error {
-	name := segmentName(w.next)
-	f, err := w.fs.Create(join(w.dir, name))
+// tempSuffix marks a segment file not yet in place.
+const tempSuffix = ".tmp"
+
+// newSegment creates an empty segment file for records from first on,
+// under a temporary name renamed into place, and makes the name durable:
+// the name appears whole, and replaces a segment of the same name (one
+// that holds nothing trusted). An empty file needs no sync of its own: the
+// directory's makes it durable. named reports whether the name may exist
+// despite an error.
+func (w *WAL) newSegment(first uint64) (f File, named bool, err error) {
+	path := join(w.dir, segmentName(first))
+	tmp := path + tempSuffix
+	t, err := w.fs.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("persist: new segment: %w", err)
+		return nil, false, err
+	}
+	t.Close()
+	if err := w.fs.Rename(tmp, path); err != nil {
+		w.fs.Remove(tmp)
+		return nil, true, err
 	}
 	if err := w.fs.SyncDir(w.dir); err != nil {
-		f.Close()
-		return fmt.Errorf("persist: new segment: %w", err)
+		return nil, true, err
 	}
-	if w.seg != nil {
-		w.seg.Close()
+	if f, err = w.fs.OpenAppend(path); err != nil {
+		return nil, true, err
+	}
+	return f, true, nil
+}
+
+// switchTo makes f, just created for records from first on, the segment
+// being written.
+func (w *WAL) switchTo(f File, first uint64) {
+	if err := w.seg.Close(); err != nil {
+		w.log.Warn("write-ahead log: close of a finished segment", "err", err)
 	}
 	w.seg, w.segSize, w.synced = f, 0, 0
+	w.next, w.syncedNext = first, first
+	name := segmentName(first)
 	w.mu.Lock()
-	w.segments = append(w.segments, segment{first: w.next, name: name})
+	if n := len(w.segments); n > 0 && w.segments[n-1].name == name {
+		// The new file replaced the old one: nothing in it was trusted.
+	} else {
+		w.segments = append(w.segments, segment{first: first, name: name})
+	}
 	w.mu.Unlock()
-	return nil
+}
+
+// rotate starts a new segment once the current one is synced. If the new
+// file cannot be created the current segment stays in use. If its name may
+// exist (the rename or the directory's sync failed), records written on in
+// the current segment would lie past the point the name seals it at: the
+// log stops.
+func (w *WAL) rotate() {
+	if w.next != w.syncedNext {
+		if w.sync() != nil {
+			return
+		}
+	}
+	f, named, err := w.newSegment(w.next)
+	switch {
+	case err == nil:
+		w.switchTo(f, w.next)
+	case named:
+		w.stop(fmt.Errorf("new segment %s: %w", segmentName(w.next), err))
+	default:
+		w.log.Error("write-ahead log: cannot start a new segment; the current one grows", "err", err)
+	}
 }
 
 // Append adds records to the log and returns the sequence number of the
 // last, once they are durable (or written, with SyncInterval). An error
-// means none of them is in the log.
+// means that none of them was acknowledged. Unless it matches ErrFailed,
+// none of them is in the log either: the next records take their numbers,
+// and only a power loss before the log's next good sync could bring them
+// back (a failed write cut off, not yet durably), as a crash before the
+// acknowledgment would. With ErrFailed, the records of an append in flight
+// when the log stopped may be replayed after a restart.
 func (w *WAL) Append(recs ...[]byte) (uint64, error) {
 	for _, r := range recs {
-		if len(r) > MaxRecord {
-			return 0, fmt.Errorf("persist: record of %d bytes exceeds %d", len(r), MaxRecord)
+		if len(r) > w.opts.MaxRecord {
+			return 0, fmt.Errorf("persist: record of %d bytes exceeds %d", len(r), w.opts.MaxRecord)
 		}
 	}
 	req := &appendReq{recs: recs, done: make(chan struct{})}
@@ -371,6 +482,11 @@ func (w *WAL) Append(recs ...[]byte) (uint64, error) {
 	if w.closed {
 		w.mu.Unlock()
 		return 0, ErrClosed
+	}
+	if w.failed != nil {
+		err := w.failed
+		w.mu.Unlock()
+		return 0, err
 	}
 	w.queue = append(w.queue, req)
 	w.mu.Unlock()
@@ -396,10 +512,8 @@ func (w *WAL) writer() {
 		select {
 		case <-w.wake:
 		case <-tick:
-			if w.dirty {
-				if err := w.sync(); err != nil {
-					w.log.Error("write-ahead log: sync", "err", err)
-				}
+			if w.next != w.syncedNext && w.stopped() == nil {
+				w.sync() // a failure stops the log, which says so
 			}
 			continue
 		}
@@ -420,24 +534,34 @@ func (w *WAL) writer() {
 				r.err = ErrClosed
 				close(r.done)
 			}
-			if w.dirty {
+			if w.next != w.syncedNext && w.stopped() == nil {
 				w.sync()
 			}
-			w.seg.Close()
+			if err := w.seg.Close(); err != nil {
+				w.closeErr = fmt.Errorf("persist: write-ahead log: close: %w", err)
+			}
 			return
 		}
 	}
 }
 
-// writeBatch writes a batch of appends with one write and one sync. On a
-// failure it cuts the segment back to where the batch began, so nothing
-// half-written stays, and fails every append of the batch.
+// writeBatch writes a batch of appends with one write and one sync, and
+// acknowledges them, or fails every one.
 func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
+	fail := func(err error) []byte {
+		for _, r := range batch {
+			r.err, r.last = err, 0
+			close(r.done)
+		}
+		return buf
+	}
+	if err := w.stopped(); err != nil {
+		return fail(err)
+	}
 	if w.segSize >= w.opts.SegmentBytes {
-		if err := w.sync(); err == nil {
-			if err := w.startSegment(); err != nil {
-				w.log.Error("write-ahead log: rotate", "err", err)
-			}
+		w.rotate()
+		if err := w.stopped(); err != nil {
+			return fail(err)
 		}
 	}
 	seq := w.next
@@ -450,18 +574,14 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 		}
 		r.last = seq - 1
 	}
-	err := w.write(buf)
-	if err == nil && w.opts.SyncInterval <= 0 {
-		err = w.sync()
+	if err := w.write(buf, seq); err != nil {
+		return fail(err)
 	}
-	if err != nil {
-		for _, r := range batch {
-			r.err, r.last = err, 0
-			close(r.done)
+	if w.opts.SyncInterval <= 0 {
+		if err := w.sync(); err != nil {
+			return fail(err)
 		}
-		return buf
 	}
-	w.next = seq
 	w.mu.Lock()
 	w.stats.Appends += uint64(len(batch))
 	w.stats.Records += uint64(records)
@@ -472,46 +592,99 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	return buf
 }
 
-func (w *WAL) write(buf []byte) error {
-	before := w.segSize
+// write appends buf, the frames of the records up to next, to the
+// segment. A failed write is cut off; if the cut fails, the segment is
+// sealed where buf began, once what precedes it is synced.
+func (w *WAL) write(buf []byte, next uint64) error {
 	n, err := w.seg.Write(buf)
 	if err == nil && n < len(buf) {
 		err = io.ErrShortWrite
 	}
-	if err != nil {
-		w.undo(before)
-		return fmt.Errorf("persist: write-ahead log: %w", err)
+	if err == nil {
+		w.segSize += int64(n)
+		w.next = next
+		return nil
 	}
-	w.segSize += int64(n)
-	w.dirty = true
-	return nil
+	err = fmt.Errorf("persist: write-ahead log: write %s: %w", w.segName(), err)
+	terr := w.seg.Truncate(w.segSize)
+	if terr == nil {
+		return err
+	}
+	w.log.Error("write-ahead log: cannot cut back a failed write; sealing the segment", "err", err, "cut", terr)
+	if w.next != w.syncedNext {
+		if serr := w.sync(); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+	if serr := w.seal(w.next); serr != nil {
+		return w.stop(fmt.Errorf("%w; cut back: %w; seal: %w", err, terr, serr))
+	}
+	return err
 }
 
+// sync makes the segment durable. A failure is final for the segment:
+// what was written since its last good sync is sealed off, and the log
+// stops if that had been acknowledged.
 func (w *WAL) sync() error {
 	if err := w.seg.Sync(); err != nil {
-		// What the failed sync covered is in doubt: cut it off. The next
-		// batch writes it again if its callers retry.
-		w.undo(w.syncedSize())
-		return fmt.Errorf("persist: write-ahead log: sync: %w", err)
+		err = fmt.Errorf("persist: write-ahead log: sync %s: %w", w.segName(), err)
+		lost := w.next - w.syncedNext
+		if serr := w.seal(w.syncedNext); serr != nil {
+			return w.stop(fmt.Errorf("%w; seal: %w", err, serr))
+		}
+		if w.opts.SyncInterval > 0 && lost > 0 {
+			return w.stop(fmt.Errorf("%w; records acknowledged since the last good sync are lost: %d", err, lost))
+		}
+		return err
 	}
-	w.dirty = false
-	w.synced = w.segSize
+	w.synced, w.syncedNext = w.segSize, w.next
 	w.mu.Lock()
 	w.stats.Syncs++
 	w.mu.Unlock()
 	return nil
 }
 
-func (w *WAL) syncedSize() int64 { return w.synced }
-
-// undo cuts the current segment back to size after a failed write or
-// sync, so that nothing half-written is ever read back.
-func (w *WAL) undo(size int64) {
-	if err := w.seg.Truncate(size); err != nil {
-		w.log.Error("write-ahead log: cannot cut back a failed write; starting a new segment", "err", err)
+// seal ends the segment being written before record at (every record
+// before it is durable) by starting the next segment there.
+func (w *WAL) seal(at uint64) error {
+	f, _, err := w.newSegment(at)
+	if err != nil {
+		return fmt.Errorf("new segment %s: %w", segmentName(at), err)
 	}
-	w.segSize = size
-	w.dirty = false
+	w.log.Warn("write-ahead log: sealed a segment after a failure; what it holds from this record on is never read", "file", w.segName(), "record", at)
+	w.switchTo(f, at)
+	w.mu.Lock()
+	w.stats.Seals++
+	w.mu.Unlock()
+	return nil
+}
+
+// stop makes the log fail every later call with err, which it returns
+// wrapped in ErrFailed.
+func (w *WAL) stop(err error) error {
+	err = fmt.Errorf("%w: %w; it writes nothing more, and opened again it holds every record synced before", ErrFailed, err)
+	w.mu.Lock()
+	if w.failed == nil {
+		w.failed = err
+		w.log.Error("write-ahead log stopped", "err", err)
+	}
+	err = w.failed
+	w.mu.Unlock()
+	return err
+}
+
+// stopped returns why the log stopped, or nil.
+func (w *WAL) stopped() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+// segName names the segment being written.
+func (w *WAL) segName() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return join(w.dir, w.segments[len(w.segments)-1].name)
 }
 
 // Stats returns the log's counters.
@@ -542,7 +715,9 @@ func (w *WAL) TruncateBefore(seq uint64) error {
 	return nil
 }
 
-// Close writes and syncs what is queued and stops the writer.
+// Close writes and syncs what is queued and stops the writer. It returns
+// why the log stopped, if it did, and what the final sync or the close of
+// the segment failed with.
 func (w *WAL) Close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -556,5 +731,5 @@ func (w *WAL) Close() error {
 	default:
 	}
 	<-w.done
-	return nil
+	return errors.Join(w.stopped(), w.closeErr)
 }

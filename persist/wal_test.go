@@ -12,9 +12,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 var walSeed = flag.Uint64("wal.seed", 0, "run the WAL crash test with this seed only")
@@ -99,9 +103,65 @@ func TestWALSegmentsAndTruncation(t *testing.T) {
 
 // TestWALCrash appends from several goroutines, cuts the power at a random
 // moment, and checks that every acknowledged record survives, in order,
-// that nothing half-written is read back, and that the log goes on.
+// that nothing half-written is read back, and that the log goes on: with
+// every append synced, and with syncs at an interval (where what was
+// acknowledged since the last sync may be lost).
 func TestWALCrash(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		t.Run(modeName(batch), func(t *testing.T) {
+			sum := crashSeeds(t, crashMode{batch: batch})
+			if sum.seeds >= 100 && (sum.torn == 0 || sum.lost == 0) {
+				t.Fatal("no crash tore a record or lost an unacknowledged one: the test does not test recovery")
+			}
+		})
+	}
+}
+
+// TestWALCrashAfterFailures is TestWALCrash with failures before the
+// crash: syncs that fail (EIO), writes torn by a full disk whose cut-back
+// fails, and seals that fail. Every failure is followed by a restart, of
+// the machine as the power loss left it and of the process alone: the log
+// opens with every record that was acknowledged and synced before, numbered
+// without a gap, and no record whose append failed before the log sealed
+// it off.
+func TestWALCrashAfterFailures(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		t.Run(modeName(batch), func(t *testing.T) {
+			sum := crashSeeds(t, crashMode{batch: batch, faults: true})
+			if sum.seeds >= 100 && (sum.sealed == 0 || sum.stopped == 0 || sum.refused == 0 && !batch) {
+				t.Fatalf("%+v: the failures did not reach the seal, the stop and the refusal of an append", sum)
+			}
+		})
+	}
+}
+
+func modeName(batch bool) string {
+	if batch {
+		return "batch"
+	}
+	return "sync"
+}
+
+type crashMode struct {
+	batch  bool // sync at an interval, not before acknowledging
+	faults bool // fail syncs, writes and seals before the crash
+}
+
+// crashSum adds up what the crashes of a test did.
+type crashSum struct {
+	seeds                 int
+	torn, lost            int // torn records cut off, unacknowledged ones lost
+	sealed, stopped       int // logs that sealed a segment, that stopped
+	refused               int // appends that failed, sealed off
+	failedSyncs, failedWr int
+}
+
+func crashSeeds(t *testing.T, mode crashMode) crashSum {
+	// Batch mode waits for its timer: fewer seeds.
 	seeds := 300
+	if mode.batch || mode.faults {
+		seeds = 150
+	}
 	if os.Getenv("OSS_LONG") != "" {
 		seeds = 5000
 	}
@@ -109,19 +169,14 @@ func TestWALCrash(t *testing.T) {
 	if *walSeed != 0 {
 		first, seeds = *walSeed, 1
 	}
-	var torn, lost int
+	sum := crashSum{seeds: seeds}
 	for seed := first; seed < first+uint64(seeds); seed++ {
-		ok, cut, unacked := crashOnce(t, seed)
-		if !ok {
-			t.Fatalf("seed %d failed (replay with -wal.seed %d)", seed, seed)
+		if !crashOnce(t, seed, mode, &sum) {
+			t.Fatalf("seed %d failed (replay with -run '%s' -wal.seed %d)", seed, t.Name(), seed)
 		}
-		torn += cut
-		lost += unacked
 	}
-	t.Logf("%d crashes: %d torn records cut off, %d unacknowledged records lost", seeds, torn, lost)
-	if seeds >= 100 && (torn == 0 || lost == 0) {
-		t.Fatal("no crash tore a record or lost an unacknowledged one: the test does not test recovery")
-	}
+	t.Logf("%d crashes: %+v", seeds, sum)
+	return sum
 }
 
 // countingHandler counts the log lines of a WAL's repairs.
@@ -138,37 +193,87 @@ func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 
-func crashOnce(t *testing.T, seed uint64) (ok bool, torn, unacked int) {
+func crashOnce(t *testing.T, seed uint64, mode crashMode, sum *crashSum) (ok bool) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	mem := NewMemFS()
 	fsys := &FaultFS{FS: mem}
 	opts := WALOptions{SegmentBytes: int64(256 + rng.IntN(2048))}
+	if mode.batch {
+		opts.SyncInterval = 50 * time.Microsecond
+	}
 	w, _, _ := collect(t, fsys, "wal", opts)
 	var mu sync.Mutex
 	acked := map[uint64][]byte{}
 	written := map[string]bool{}
+	// Appends that failed, so are not in the log, before the crash and
+	// in all (one in flight at the crash may be in its image).
+	refusedBefore, refused := map[string]bool{}, map[string]bool{}
+	// durable holds what was acknowledged when the last good sync began:
+	// in batch mode, what that sync made durable.
+	durable := map[uint64][]byte{}
+	clone := func(m map[uint64][]byte) map[uint64][]byte {
+		c := make(map[uint64][]byte, len(m))
+		for k, v := range m {
+			c[k] = v
+		}
+		return c
+	}
 	// The power fails just before the k-th sync: what that sync would
-	// have made durable is written but not yet synced.
+	// have made durable is written but not yet synced. Before, the j-th
+	// sync may fail, the seal after it too, and a write may be torn with
+	// its cut-back failing.
 	var must map[uint64][]byte
 	var crashed *MemFS
-	crashAt, syncs := 1+rng.IntN(200), 0
-	fsys.SetRule(func(op Op, name string) error {
-		if op != OpSync {
-			return nil
+	crashAt, syncs, writes := 1+rng.IntN(200), 0, 0
+	failSync, failWrite, failSeal := 0, 0, false
+	if mode.faults {
+		failSync = 1 + rng.IntN(crashAt)
+		if rng.IntN(3) == 0 {
+			failWrite, failSync = 1+rng.IntN(crashAt), 0
 		}
+		failSeal = rng.IntN(3) == 0
+	}
+	sealing := false
+	crash := func() {
+		must = clone(acked)
+		if mode.batch {
+			must = clone(durable)
+		}
+		crashed = mem.Crash(rng)
+	}
+	fsys.SetRule(func(op Op, name string) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if syncs++; syncs == crashAt {
-			must = make(map[uint64][]byte, len(acked))
-			for k, v := range acked {
-				must[k] = v
+		switch {
+		case op == OpSync && strings.HasSuffix(name, segmentSuffix):
+			if syncs++; syncs == crashAt {
+				crash()
 			}
-			crashed = mem.Crash(rng)
+			if syncs == failSync {
+				sum.failedSyncs++
+				sealing = failSeal
+				return syscall.EIO
+			}
+			if crashed == nil {
+				durable = clone(acked)
+			}
+		case op == OpWrite && strings.HasSuffix(name, segmentSuffix):
+			if writes++; writes == failWrite {
+				sum.failedWr++
+				return &ShortWrite{Err: syscall.ENOSPC}
+			}
+		case op == OpTruncate && writes == failWrite:
+			sealing = failSeal
+			return syscall.EIO
+		case op == OpRename && sealing:
+			sealing = false
+			return syscall.EIO
 		}
 		return nil
 	})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var stopped atomic.Bool
 	for g := range 4 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -182,12 +287,19 @@ func crashOnce(t *testing.T, seed uint64) (ok bool, torn, unacked int) {
 				written[string(rec)] = true
 				mu.Unlock()
 				seq, err := w.Append(rec)
-				if err != nil {
-					return
-				}
 				mu.Lock()
-				acked[seq] = rec
-				done := crashed != nil
+				switch {
+				case err == nil:
+					acked[seq] = rec
+				case errors.Is(err, ErrFailed):
+					stopped.Store(true)
+				case !errors.Is(err, ErrClosed):
+					refused[string(rec)] = true
+					if crashed == nil {
+						refusedBefore[string(rec)] = true
+					}
+				}
+				done := crashed != nil || err != nil && (errors.Is(err, ErrFailed) || errors.Is(err, ErrClosed))
 				mu.Unlock()
 				if done {
 					return
@@ -197,49 +309,94 @@ func crashOnce(t *testing.T, seed uint64) (ok bool, torn, unacked int) {
 	}
 	wg.Wait()
 	close(stop)
-	w.Close()
-
-	var cuts int
-	opts.Logger = slog.New(countingHandler{Handler: slog.NewTextHandler(io.Discard, nil), n: &cuts, mu: new(sync.Mutex)})
-	got := map[uint64][]byte{}
-	var order []uint64
-	w2, err := OpenWAL(crashed, "wal", opts, func(seq uint64, rec []byte) error {
-		got[seq] = bytes.Clone(rec)
-		order = append(order, seq)
-		return nil
-	})
-	if err != nil {
-		t.Errorf("seed %d: reopen after the crash: %v", seed, err)
-		return false, 0, 0
-	}
-	ok = true
-	for i, seq := range order {
-		if seq != uint64(i+1) {
-			t.Errorf("seed %d: record %d has seq %d", seed, i, seq)
-			ok = false
-			break
-		}
-		if !written[string(got[seq])] {
-			t.Errorf("seed %d: record %d holds %q, which nobody wrote", seed, seq, got[seq])
-			ok = false
-		}
-	}
-	for seq, rec := range must {
-		if !bytes.Equal(got[seq], rec) {
-			t.Errorf("seed %d: acknowledged record %d (%q) lost: %q", seed, seq, rec, got[seq])
-			ok = false
-		}
-	}
-	// The repaired log takes appends and reads them back.
-	if seq, err := w2.Append([]byte("after")); err != nil || seq != uint64(len(order)+1) {
-		t.Errorf("seed %d: append after recovery: %d, %v", seed, seq, err)
-		ok = false
-	}
-	w2.Close()
 	mu.Lock()
-	unacked = len(written) - len(order)
+	if crashed == nil {
+		// The log stopped before the k-th sync: the power fails now.
+		crash()
+	}
 	mu.Unlock()
-	return ok, cuts, unacked
+	closeErr := w.Close()
+	st := w.Stats()
+	if st.Seals > 0 {
+		sum.sealed++
+	}
+	if stopped.Load() || errors.Is(closeErr, ErrFailed) {
+		sum.stopped++
+	}
+	if closeErr != nil && !errors.Is(closeErr, ErrFailed) {
+		t.Errorf("seed %d: close: %v", seed, closeErr)
+		return false
+	}
+	mu.Lock()
+	sum.refused += len(refused)
+	// Restarted with the machine, as the power loss left the disk, and
+	// with the process alone, on the disk as it is: without a failure
+	// this holds every acknowledged record.
+	live := acked
+	if closeErr != nil && mode.batch {
+		live = durable
+	}
+	mu.Unlock()
+	fsys.SetRule(nil)
+	for _, restart := range []struct {
+		name    string
+		fs      FS
+		must    map[uint64][]byte
+		refused map[string]bool
+	}{{"after the power loss", crashed, must, refusedBefore}, {"after the failure", mem, live, refused}} {
+		var cuts int
+		opts.Logger = slog.New(countingHandler{Handler: slog.NewTextHandler(io.Discard, nil), n: &cuts, mu: new(sync.Mutex)})
+		got := map[uint64][]byte{}
+		var order []uint64
+		w2, err := OpenWAL(restart.fs, "wal", opts, func(seq uint64, rec []byte) error {
+			got[seq] = bytes.Clone(rec)
+			order = append(order, seq)
+			return nil
+		})
+		if err != nil {
+			t.Errorf("seed %d: reopen %s: %v", seed, restart.name, err)
+			return false
+		}
+		ok = true
+		for i, seq := range order {
+			if seq != uint64(i+1) {
+				t.Errorf("seed %d: %s record %d has seq %d", seed, restart.name, i, seq)
+				ok = false
+				break
+			}
+			if !written[string(got[seq])] {
+				t.Errorf("seed %d: %s record %d holds %q, which nobody wrote", seed, restart.name, seq, got[seq])
+				ok = false
+			}
+			if restart.refused[string(got[seq])] {
+				t.Errorf("seed %d: %s record %d holds %q, whose append failed", seed, restart.name, seq, got[seq])
+				ok = false
+			}
+		}
+		for seq, rec := range restart.must {
+			if !bytes.Equal(got[seq], rec) {
+				t.Errorf("seed %d: %s acknowledged record %d (%q) lost: %q", seed, restart.name, seq, rec, got[seq])
+				ok = false
+			}
+		}
+		// The repaired log takes appends and reads them back.
+		if seq, err := w2.Append([]byte("after")); err != nil || seq != uint64(len(order)+1) {
+			t.Errorf("seed %d: append %s: %d, %v", seed, restart.name, seq, err)
+			ok = false
+		}
+		if err := w2.Close(); err != nil {
+			t.Errorf("seed %d: close %s: %v", seed, restart.name, err)
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+		if restart.fs == crashed {
+			sum.torn += cuts
+			sum.lost += len(written) - len(order)
+		}
+	}
+	return true
 }
 
 func TestWALCorruptionInTheMiddleIsRefused(t *testing.T) {
@@ -456,4 +613,214 @@ func FuzzWALSegment(f *testing.F) {
 			}
 		}
 	})
+}
+
+// syncCounter counts the syncs of a log's segments that a FaultFS rule
+// sees, and lets a test wait for one after a given count.
+type syncCounter struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	n    int
+}
+
+func newSyncCounter() *syncCounter {
+	c := &syncCounter{}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *syncCounter) saw() {
+	c.mu.Lock()
+	c.n++
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+func (c *syncCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// waitPast waits until more than n syncs were seen.
+func (c *syncCounter) waitPast(n int) {
+	c.mu.Lock()
+	for c.n <= n {
+		c.cond.Wait()
+	}
+	c.mu.Unlock()
+}
+
+// appendAndWaitSync appends rec to a log in batch mode and waits until
+// the writer has begun a sync after it.
+func appendAndWaitSync(t *testing.T, w *WAL, syncs *syncCounter, rec string) uint64 {
+	t.Helper()
+	seq, err := w.Append([]byte(rec))
+	if err != nil {
+		t.Fatalf("append %q: %v", rec, err)
+	}
+	// The writer syncs and writes in turn: every sync counted now began
+	// before the record was written.
+	syncs.waitPast(syncs.count())
+	return seq
+}
+
+// reopenContiguous opens the log again and checks that its records are
+// numbered 1, 2, ... and hold want, then that it takes an append.
+func reopenContiguous(t *testing.T, fsys FS, opts WALOptions, want ...string) {
+	t.Helper()
+	w, got, order := collect(t, fsys, "wal", opts)
+	defer w.Close()
+	var have []string
+	for i, seq := range order {
+		if seq != uint64(i+1) {
+			t.Fatalf("after a restart record %d has seq %d", i+1, seq)
+		}
+		have = append(have, string(got[seq]))
+	}
+	if !slices.Equal(have, want) {
+		t.Fatalf("after a restart the log holds %q, want %q", have, want)
+	}
+	if seq, err := w.Append([]byte("after")); err != nil || seq != uint64(len(order)+1) {
+		t.Fatalf("append after the restart: %d %v", seq, err)
+	}
+}
+
+// In batch mode a failed periodic sync leaves in doubt what was
+// acknowledged since the last good sync. The log must not cut it off and
+// go on numbering records (the next start would find record 4 where 3 was
+// due, or take the last synced record for a torn write): it stops, every
+// later Append fails even once the disk works again (a second sync is not
+// to be trusted), Close reports why, and the next start opens with every
+// synced record, numbered without a gap.
+func TestWALBatchSyncFailureStopsTheLog(t *testing.T) {
+	ffs := &FaultFS{FS: NewMemFS()}
+	syncs := newSyncCounter()
+	var fail atomic.Bool
+	ffs.SetRule(func(op Op, name string) error {
+		if op != OpSync || !strings.HasSuffix(name, segmentSuffix) {
+			return nil
+		}
+		failing := fail.Load() // decided before the test learns of the sync
+		syncs.saw()
+		if failing {
+			return syscall.EIO
+		}
+		return nil
+	})
+	opts := WALOptions{SyncInterval: time.Millisecond}
+	w, _, _ := collect(t, ffs, "wal", opts)
+	appendAndWaitSync(t, w, syncs, "one")
+	appendAndWaitSync(t, w, syncs, "two")
+	fail.Store(true)
+	appendAndWaitSync(t, w, syncs, "three") // acknowledged, its sync fails
+	fail.Store(false)
+	for _, rec := range []string{"four", "five"} {
+		if seq, err := w.Append([]byte(rec)); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("append %q after a failed sync: %d %v; want the failure", rec, seq, err)
+		}
+	}
+	if err := w.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("close after a failed sync: %v", err)
+	}
+	reopenContiguous(t, ffs, opts, "one", "two")
+}
+
+// A batch whose write or sync failed is cut off the segment; when that
+// cut fails too, the batch must not stay in the log under the numbers the
+// next records take (the log would not open again, or would drop a
+// synced record as a torn tail): the log seals the segment and goes on in
+// a new one.
+func TestWALFailedCutBackSealsTheSegment(t *testing.T) {
+	for _, fault := range []struct {
+		name string
+		op   Op
+		err  error
+	}{
+		{"sync", OpSync, syscall.EIO},
+		{"short write", OpWrite, &ShortWrite{Err: syscall.ENOSPC}},
+	} {
+		t.Run(fault.name, func(t *testing.T) {
+			ffs := &FaultFS{FS: NewMemFS()}
+			w, _, _ := collect(t, ffs, "wal", WALOptions{})
+			if _, err := w.Append([]byte("one")); err != nil {
+				t.Fatal(err)
+			}
+			ffs.SetRule(func(op Op, name string) error {
+				switch op {
+				case fault.op:
+					return fault.err
+				case OpTruncate:
+					return syscall.EIO
+				}
+				return nil
+			})
+			if _, err := w.Append([]byte("lost")); err == nil {
+				t.Fatal("an append whose " + fault.name + " failed succeeded")
+			}
+			ffs.SetRule(nil)
+			for _, rec := range []string{"two", "three"} {
+				if _, err := w.Append([]byte(rec)); err != nil {
+					t.Fatalf("append %q once the disk works: %v", rec, err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			reopenContiguous(t, ffs, WALOptions{}, "one", "two", "three")
+		})
+	}
+}
+
+// Close reports a final sync that failed and a segment that did not close.
+func TestWALCloseReturnsErrors(t *testing.T) {
+	for _, op := range []Op{OpSync, OpClose} {
+		t.Run(string(op), func(t *testing.T) {
+			ffs := &FaultFS{FS: NewMemFS()}
+			// Batch mode, with no periodic sync before Close.
+			opts := WALOptions{SyncInterval: time.Hour}
+			w, _, _ := collect(t, ffs, "wal", opts)
+			if _, err := w.Append([]byte("one")); err != nil {
+				t.Fatal(err)
+			}
+			ffs.SetRule(func(o Op, name string) error {
+				if o == op && strings.HasSuffix(name, segmentSuffix) {
+					return syscall.EIO
+				}
+				return nil
+			})
+			if err := w.Close(); !errors.Is(err, syscall.EIO) {
+				t.Fatalf("close when the segment's %s fails: %v", op, err)
+			}
+			ffs.SetRule(nil)
+			if op == OpSync {
+				// "one" was never synced: the log cannot vouch for it.
+				reopenContiguous(t, ffs, opts)
+			} else {
+				reopenContiguous(t, ffs, opts, "one")
+			}
+		})
+	}
+}
+
+// WALOptions.MaxRecord caps what Append takes: a record at the cap is
+// written, one byte more fails the whole append and writes nothing.
+func TestWALMaxRecordOption(t *testing.T) {
+	fsys := NewMemFS()
+	w, _, _ := collect(t, fsys, "wal", WALOptions{MaxRecord: 1000})
+	if _, err := w.Append(make([]byte, 10), make([]byte, 1001)); err == nil {
+		t.Fatal("a record over WALOptions.MaxRecord was taken")
+	}
+	seq, err := w.Append(make([]byte, 1000))
+	if err != nil || seq != 1 {
+		t.Fatalf("a record at WALOptions.MaxRecord: seq %d, %v", seq, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, got, _ := collect(t, fsys, "wal", WALOptions{})
+	defer w.Close()
+	if len(got) != 1 || len(got[1]) != 1000 {
+		t.Fatalf("replayed %d records", len(got))
+	}
 }

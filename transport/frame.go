@@ -39,6 +39,14 @@ type frame struct {
 // DefaultMaxFrame is the largest frame accepted unless configured.
 const DefaultMaxFrame = 8 << 20
 
+// FrameOverhead is the most a message, request or answer frame adds to
+// the body it carries: the CBOR array's head, the type, the empty sender,
+// the kind and the body's byte-string head (up to 5 bytes; a frame's
+// length is 32 bits). MaxFrame counts the frame without its 4-byte length
+// prefix, so a body of up to MaxFrame-FrameOverhead bytes always fits, and
+// that is the limit Send, Call and SendStream's header are held to.
+const FrameOverhead = 9
+
 var (
 	frameEnc cbor.EncMode
 	frameDec cbor.DecMode

@@ -36,8 +36,10 @@ type QUICConfig struct {
 	CertPEM, KeyPEM, CAPEM []byte
 	// Handler receives messages and calls. Required.
 	Handler Handler
-	// MaxFrame caps the size of a frame in either direction. If zero,
-	// DefaultMaxFrame.
+	// MaxFrame caps the size of a frame in either direction: a message,
+	// a call's request or answer, or a stream's header may hold up to
+	// MaxFrame-FrameOverhead bytes. Peers must use the same value, or one
+	// refuses what the other sends. If zero, DefaultMaxFrame.
 	MaxFrame int
 	// QueueLen is the number of messages queued per peer before Send
 	// waits. If zero, 4096.
@@ -307,6 +309,11 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 		ctx, cancel := context.WithCancel(t.ctx)
 		defer cancel()
 		resp, herr := t.cfg.Handler.HandleCall(ctx, name, f.Body)
+		if herr == nil && len(resp) > t.maxBody() {
+			// Tell the caller why rather than leave it without an answer.
+			herr = fmt.Errorf("%w: answer of %d bytes, limit %d", ErrTooLarge, len(resp), t.maxBody())
+			t.log.Warn("call answer too large", "peer", name, "err", herr)
+		}
 		out := &frame{Type: frameResponse, Body: resp}
 		if herr != nil {
 			out = &frame{Type: frameError, Body: []byte(herr.Error())}
@@ -341,6 +348,9 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 
 // SendStream sends header and body on a new stream; see Transport.
 func (t *QUIC) SendStream(ctx context.Context, to string, header []byte, body io.Reader) error {
+	if len(header) > t.maxBody() {
+		return fmt.Errorf("%w: stream header of %d bytes, limit %d", ErrTooLarge, len(header), t.maxBody())
+	}
 	c, err := t.conn(ctx, to)
 	if err != nil {
 		return err
@@ -360,10 +370,6 @@ func (t *QUIC) SendStream(ctx context.Context, to string, header []byte, body io
 	}
 	if err != nil {
 		return err
-	}
-	if len(buf) > t.cfg.MaxFrame {
-		s.CancelWrite(2)
-		return fmt.Errorf("%w: stream header of %d bytes", ErrTooLarge, len(header))
 	}
 	if _, err := s.Write(buf); err != nil {
 		return t.callErr(ctx, to, err)
@@ -423,10 +429,15 @@ func (t *QUIC) peer(name string) (*peer, error) {
 	return p, nil
 }
 
-// Send queues msg for the named peer; see Transport.
+// maxBody is the largest message, request, answer or stream header a
+// frame carries.
+func (t *QUIC) maxBody() int { return t.cfg.MaxFrame - FrameOverhead }
+
+// Send queues msg for the named peer; see Transport. A message larger than
+// MaxFrame-FrameOverhead bytes fails at once with ErrTooLarge.
 func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
-	if len(msg)+64 > t.cfg.MaxFrame {
-		return fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(msg))
+	if len(msg) > t.maxBody() {
+		return fmt.Errorf("%w: message of %d bytes, limit %d", ErrTooLarge, len(msg), t.maxBody())
 	}
 	p, err := t.peer(to)
 	if err != nil {
@@ -454,6 +465,9 @@ func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
 
 // Call sends req to the named peer on a new stream and waits for the answer.
 func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) {
+	if len(req) > t.maxBody() {
+		return nil, fmt.Errorf("%w: request of %d bytes, limit %d", ErrTooLarge, len(req), t.maxBody())
+	}
 	c, err := t.conn(ctx, to)
 	if err != nil {
 		return nil, err
@@ -473,10 +487,6 @@ func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) 
 	}
 	if err != nil {
 		return nil, err
-	}
-	if len(buf) > t.cfg.MaxFrame {
-		s.CancelWrite(2)
-		return nil, fmt.Errorf("%w: request of %d bytes", ErrTooLarge, len(req))
 	}
 	if _, err := s.Write(buf); err != nil {
 		return nil, t.callErr(ctx, to, err)

@@ -81,10 +81,11 @@ func (l *logBuffer) String() string {
 }
 
 type cluster struct {
-	ca    *pki.CA
-	logs  *logBuffer
-	nodes map[string]*transport.QUIC
-	recs  map[string]*recorder
+	ca       *pki.CA
+	logs     *logBuffer
+	nodes    map[string]*transport.QUIC
+	recs     map[string]*recorder
+	maxFrame int // QUICConfig.MaxFrame of the nodes started
 }
 
 func newCA(t testing.TB) *pki.CA {
@@ -103,7 +104,7 @@ func (c *cluster) start(t testing.TB, name, listen string, h transport.Handler) 
 	}
 	q, err := transport.NewQUIC(&transport.QUICConfig{
 		Name: name, Listen: listen, CertPEM: cert, KeyPEM: key, CAPEM: c.ca.CertPEM, Handler: h,
-		Logger: slog.New(slog.NewTextHandler(c.logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(c.logs, nil)), MaxFrame: c.maxFrame,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,11 @@ func (c *cluster) start(t testing.TB, name, listen string, h transport.Handler) 
 }
 
 func newCluster(t testing.TB, names ...string) *cluster {
-	c := &cluster{ca: newCA(t), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}, recs: map[string]*recorder{}}
+	return newClusterFrame(t, 0, names...)
+}
+
+func newClusterFrame(t testing.TB, maxFrame int, names ...string) *cluster {
+	c := &cluster{ca: newCA(t), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}, recs: map[string]*recorder{}, maxFrame: maxFrame}
 	for _, n := range names {
 		c.recs[n] = newRecorder()
 		c.start(t, n, "", c.recs[n])
@@ -520,4 +525,58 @@ func (c *mutePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return len(b), nil
 	}
 	return c.PacketConn.WriteTo(b, addr)
+}
+
+// Messages, requests and answers of exactly MaxFrame-FrameOverhead bytes
+// go through; one byte more fails at once with ErrTooLarge (an answer, as
+// a remote error saying so), and the connection goes on.
+func TestFrameLimitIsExact(t *testing.T) {
+	const maxFrame = 64 << 10
+	c := newClusterFrame(t, maxFrame, "a", "b")
+	ctx := ctxT(t)
+	limit := maxFrame - transport.FrameOverhead
+	a := c.nodes["a"]
+
+	if err := a.Send(ctx, "b", bytes.Repeat([]byte{1}, limit+1)); !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("a message of %d bytes: %v, want ErrTooLarge", limit+1, err)
+	}
+	if err := a.Send(ctx, "b", bytes.Repeat([]byte{2}, limit)); err != nil {
+		t.Fatalf("a message of exactly %d bytes: %v", limit, err)
+	}
+	if err := a.Send(ctx, "b", []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	for c.recs["b"].count("a") < 2 {
+		select {
+		case <-c.recs["b"].got:
+		case <-ctx.Done():
+			t.Fatalf("b got %d messages of 2", c.recs["b"].count("a"))
+		}
+	}
+	c.recs["b"].mu.Lock()
+	got := c.recs["b"].msgs["a"]
+	c.recs["b"].mu.Unlock()
+	if len(got[0]) != limit || string(got[1]) != "after" {
+		t.Fatalf("b got messages of %d and %d bytes", len(got[0]), len(got[1]))
+	}
+
+	if _, err := a.Call(ctx, "b", make([]byte, limit+1)); !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("a request of %d bytes: %v, want ErrTooLarge", limit+1, err)
+	}
+	// The recorder answers "a:" and the request.
+	resp, err := a.Call(ctx, "b", make([]byte, limit-2))
+	if err != nil || len(resp) != limit {
+		t.Fatalf("an answer of exactly %d bytes: %d bytes, %v", limit, len(resp), err)
+	}
+	_, err = a.Call(ctx, "b", make([]byte, limit-1))
+	var re *transport.RemoteError
+	if !errors.As(err, &re) || !strings.Contains(re.Message, "too large") {
+		t.Fatalf("an answer of %d bytes: %v, want a remote error saying it is too large", limit+1, err)
+	}
+	if err := a.SendStream(ctx, "b", make([]byte, limit+1), bytes.NewReader(nil)); !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("a stream header of %d bytes: %v, want ErrTooLarge", limit+1, err)
+	}
+	if resp, err := a.Call(ctx, "b", []byte("ping")); err != nil || string(resp) != "a:ping" {
+		t.Fatalf("a call after the refusals: %q %v", resp, err)
+	}
 }

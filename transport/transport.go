@@ -47,9 +47,13 @@ type Transport interface {
 	// Name is this node's name.
 	Name() string
 	// Send queues msg for the named peer. It waits while the peer's queue
-	// is full, until ctx ends.
+	// is full, until ctx ends. A message larger than the transport carries
+	// fails at once with an error matching ErrTooLarge, and is never
+	// queued.
 	Send(ctx context.Context, to string, msg []byte) error
-	// Call sends req to the named peer and waits for its answer.
+	// Call sends req to the named peer and waits for its answer. A request
+	// too large to send fails at once with ErrTooLarge; an answer too
+	// large to send comes back as a *RemoteError saying so.
 	Call(ctx context.Context, to string, req []byte) ([]byte, error)
 	// SendStream sends a header and then everything read from body to the
 	// named peer, with flow control, and returns once the peer's handler

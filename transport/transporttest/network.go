@@ -180,6 +180,15 @@ func (n *Network) Now() time.Duration {
 	return n.now
 }
 
+// Reachable reports whether messages from a to b get through the
+// partitions and cuts in force: what a failure detector would see, for
+// tests whose membership follows the network.
+func (n *Network) Reachable(a, b string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.reachable(a, b)
+}
+
 func (n *Network) reachable(a, b string) bool {
 	return n.group[a] == n.group[b] && !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}]
 }

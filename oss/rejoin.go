@@ -1,0 +1,196 @@
+package oss
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/objectsharing/oss/internal/codec"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// A replica that its group removed while it was cut off (a voter replaced
+// after ReplaceAfter, a learner that was down) missed the entry that removed
+// it: it still believes it is a member, and no leader sends it anything
+// again. It finds out by not hearing from a leader: after rejoinTicks
+// without one it asks the group's leader, as a node opening the heap
+// does, to take it as a learner, and keeps asking until it hears from a
+// leader again. The leader answers whether the node is in its
+// configuration; one that is not is added back as a learner under the ID
+// it had, with its log and hard state, and placement may promote it once it
+// has caught up. To raft it is then a follower that lags: its committed
+// entries are a prefix of the group's, an uncommitted tail it may hold is
+// overwritten as for any follower, and it never lost a vote it cast. What
+// raft cannot tolerate, a member back under its ID without its state,
+// cannot happen: an ID is new at every start of a node without a data
+// directory, and once per data directory otherwise. Until it is back, the
+// stale replica cannot lead: a quorum of its old configuration holds the
+// entries that removed it, so none of them votes for its shorter log.
+
+// rejoinTicks is how long a replica hears no leader before it asks
+// whether it is still a member: after an election (PreVote keeps a cut-off
+// voter from disturbing the group), short of the 40 ticks after which
+// commits fail with ErrNoQuorum.
+const rejoinTicks = 2 * electionTicks
+
+// leaderContact is what a replica last heard from its group's leader.
+type leaderContact struct {
+	index     atomic.Uint64 // the highest commit index heard of
+	at        atomic.Int64  // unix nanoseconds of the last message from a leader
+	inReach   atomic.Bool   // a leader was heard from recently
+	rejoining atomic.Bool   // a goroutine asks the leader to take the replica
+	rejoins   atomic.Uint64
+	quiet     uint64 // ticks without a leader; owned by the loop
+}
+
+// heard notes a message from a peer: appends, heartbeats and snapshots
+// come only from a leader, and carry its commit index (a heartbeat's is
+// at most what the follower has, so a lower bound).
+func (c *leaderContact) heard(m raftpb.Message) {
+	switch m.Type {
+	case raftpb.MsgApp, raftpb.MsgHeartbeat:
+		c.commit(m.Commit)
+	case raftpb.MsgSnap:
+		if m.Snapshot != nil {
+			c.commit(m.Snapshot.Metadata.Index)
+		}
+	default:
+		return
+	}
+	c.at.Store(time.Now().UnixNano())
+}
+
+// commit raises the commit index heard of.
+func (c *leaderContact) commit(index uint64) {
+	for {
+		old := c.index.Load()
+		if index <= old || c.index.CompareAndSwap(old, index) {
+			return
+		}
+	}
+}
+
+// last returns the commit index last heard of and when a leader was last
+// heard from.
+func (c *leaderContact) last() (uint64, time.Time) {
+	var at time.Time
+	if ns := c.at.Load(); ns != 0 {
+		at = time.Unix(0, ns)
+	}
+	return c.index.Load(), at
+}
+
+// checkMembership runs every tick on the loop: a replica that has heard
+// from no leader for rejoinTicks asks to be taken (back) into its group.
+func (h *Heap) checkMembership() {
+	lead := h.leader.Load()
+	if lead == h.self || (lead != 0 && h.ticks-h.heardTick < 2*electionTicks) {
+		h.contact.quiet = 0
+		h.contact.inReach.Store(true)
+		return
+	}
+	h.contact.inReach.Store(false)
+	h.contact.quiet++
+	n := h.node
+	if h.contact.quiet < rejoinTicks || n.tr == nil || n.leaving.Load() || h.contact.rejoining.Load() {
+		return
+	}
+	h.contact.rejoining.Store(true)
+	n.wg.Go(func() { n.rejoin(h) })
+}
+
+// current reports whether the replica is a member of its group and hears
+// its leader.
+func (h *Heap) current() bool { return h.inConf.Load() && h.contact.inReach.Load() }
+
+// rejoin asks the heap's leader to take this node as a learner until the
+// replica is a member that hears its leader, the heap closes or the node
+// leaves. A leader that answers that the node is not in its configuration
+// while the replica believed it was tells it that it was removed.
+func (n *Node) rejoin(h *Heap) {
+	defer h.contact.rejoining.Store(false)
+	told := false
+	for attempt := 0; !h.current(); attempt++ {
+		if n.leaving.Load() || h.isClosed() || n.ctx.Err() != nil {
+			return
+		}
+		believed := h.inConf.Load()
+		taken := func(leader string, member bool) {
+			if !member && believed && !told {
+				told = true
+				h.contact.rejoins.Add(1)
+				h.log.Warn("the group removed this replica while it was cut off; rejoining as a learner", "leader", leader)
+			}
+		}
+		var first []string
+		if name, ok := n.lookup(h.leader.Load()); ok {
+			first = append(first, name)
+		}
+		if cs := h.conf.Load(); cs != nil {
+			for _, id := range slices.Concat(cs.Voters, cs.VotersOutgoing) {
+				if name, ok := n.lookup(id); ok && id != n.id {
+					first = append(first, name)
+				}
+			}
+		}
+		n.askJoin(n.ctx, h, first, h.current, taken)
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-h.stop:
+			return
+		case <-time.After(time.Duration(min(attempt+1, 20)) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// askJoin makes one round of join requests for h: to the nodes named in
+// first, then to the live servers in placement order, following the leader
+// each answer names, until a leader takes the request (then it waits up to
+// 2 s for done) or every node was asked. taken, if not nil, hears of each
+// leader that took it, and whether that leader had the node in its
+// configuration already. It returns the last call's error, if any failed.
+func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func() bool, taken func(leader string, member bool)) (lastErr error) {
+	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id})
+	if err != nil {
+		return err
+	}
+	targets := slices.Clone(first)
+	for _, p := range rendezvous(h.name, n.directory().live()) {
+		targets = append(targets, p.Name)
+	}
+	asked := map[string]bool{n.cfg.Name: true}
+	for len(targets) > 0 && !done() {
+		to := targets[0]
+		targets = targets[1:]
+		if asked[to] {
+			continue
+		}
+		asked[to] = true
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		b, err := n.tr.Call(cctx, to, req)
+		cancel()
+		var resp callResponse
+		if err == nil {
+			err = codec.Unmarshal(b, &resp)
+		}
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if resp.OK {
+			if taken != nil {
+				taken(to, resp.Member)
+			}
+			if pollUntil(ctx, 2*time.Second, done) {
+				break
+			}
+			continue
+		}
+		if resp.Leader != "" && !asked[resp.Leader] {
+			targets = append([]string{resp.Leader}, targets...)
+		}
+	}
+	return lastErr
+}

@@ -1,0 +1,130 @@
+package oss
+
+import (
+	"context"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/transport/transporttest"
+	"go.uber.org/goleak"
+)
+
+// On QUIC with membership, as ossd runs: a node cut off at the UDP level
+// for longer than ReplaceAfter and than memberlist keeps gossiping to the
+// dead is removed from its groups and declared dead on both sides. After
+// the cut heals, membership must merge again and the node's open handle
+// must commit and read Fresh.
+func TestQUICRemovedReplicaRejoins(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	caCert, caKey, err := NewCA("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"a", "b", "c", "d"}
+	nodes := map[string]*Node{}
+	conns := map[string]*transporttest.FaultConn{}
+	addrs := map[string]string{}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.stop(false)
+		}
+		for _, fc := range conns {
+			fc.Close()
+		}
+	})
+	for i, name := range names {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc := transporttest.NewFaultConn(pc, uint64(i)+1)
+		conns[name], addrs[name] = fc, pc.LocalAddr().String()
+		cert, key, err := IssueCert(caCert, caKey, name, RoleServer, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &Config{Name: name, Listen: addrs[name], Gossip: GossipLoopback, TickInterval: 20 * time.Millisecond,
+			ReplaceAfter: time.Second, Logger: testLogger().With("test", t.Name()),
+			TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: caCert}}
+		if i > 0 {
+			cfg.Join = []string{addrs["a"]}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		n, err := start(ctx, cfg, &netHooks{packetConn: fc})
+		cancel()
+		if err != nil {
+			t.Fatalf("start %s: %v", name, err)
+		}
+		nodes[name] = n
+	}
+	heaps := map[string]*Heap{}
+	for _, name := range names {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		h, err := nodes[name].Heap(ctx, "bank")
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		heaps[name] = h
+	}
+	qc := &quicCluster{t: t, nodes: nodes}
+	waitCond(t, "bank's three voters", func() bool {
+		g, ok := qc.group("bank")
+		return ok && !g.Joint && len(g.Voters) == 3 && len(g.Learners) == 1
+	})
+	g, _ := qc.group("bank")
+	victim := g.Learners[0]
+	ids := seedBank(t, heaps[g.Leader])
+	cut := func(on bool) {
+		for name, fc := range conns {
+			blocked := map[string]bool{}
+			for other, addr := range addrs {
+				if on && (name == victim) != (other == victim) {
+					blocked[addr] = true
+				}
+			}
+			fc.SetFaults(transporttest.PacketFaults{Blocked: blocked})
+		}
+	}
+	cut(true)
+	waitCond(t, victim+" removed from the group and from membership", func() bool {
+		g, ok := qc.group("bank")
+		return ok && !slices.Contains(g.Learners, victim) && !slices.Contains(g.Voters, victim) &&
+			!slices.ContainsFunc(nodes[g.Leader].Members(), func(m Member) bool { return m.Name == victim })
+	})
+	// Past memberlist's gossip to the dead: neither side contacts the
+	// other of its own accord any more.
+	time.Sleep(2 * time.Second)
+	var others []string
+	for _, name := range names {
+		if name != victim {
+			others = append(others, name)
+		}
+	}
+	for i := range 20 {
+		if err := transfer(context.Background(), heaps[others[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut(false)
+	hv := heaps[victim]
+	waitCond(t, victim+"'s open handle to commit", func() bool {
+		return transfer(context.Background(), hv, ids[0], ids[1], 1) == nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := hv.View(func(*Tx) error { return nil }, Fresh(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	qc.asTest(heaps).checkBank(ids)
+	waitCond(t, "membership to merge", func() bool {
+		for _, n := range nodes {
+			if len(n.Members()) != len(names) {
+				return false
+			}
+		}
+		return true
+	})
+}

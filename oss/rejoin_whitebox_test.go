@@ -1,0 +1,262 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/persist"
+	"go.uber.org/goleak"
+)
+
+// A replica cut off for longer than ReplaceAfter is removed from its
+// group and misses the entry that removed it: it still believes it is a
+// member. Once the partition heals it must notice, rejoin, and the handle
+// the application already holds must commit, read Fresh and catch up, with
+// nothing done by the application; while stale it never leads. Six nodes:
+// the bank's leader is cut off, then the catalog's learner (the catalog
+// keeps five voters), then one of the bank's learners.
+func TestRemovedReplicaRejoins(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	c := startTestNodes(t, 21, names...)
+	c.followPartitions()
+	for _, name := range names {
+		c.open(name, "bank")
+	}
+	bank, cat := c.placement("bank", 3), c.placement(catalogName, catalogReplicas)
+	settle := func() {
+		waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", bank...) })
+		waitCond(t, "the catalog's voters at their placement", func() bool { return c.settled(catalogName, cat...) })
+	}
+	settle()
+	ids := seedBank(t, c.heaps[bank[0]])
+
+	g, _ := c.group("bank")
+	t.Logf("cut off %s, the bank's leader", g.Leader)
+	neverLedStale := c.rejoinAfterRemoval(g.Leader, ids, "bank")
+	// Placement wants it back as a voter, and then as the leader.
+	waitCond(t, g.Leader+" to lead the bank again", func() bool { h, ok := c.group("bank"); return ok && h.Leader == g.Leader })
+	if neverLedStale() == 0 {
+		t.Fatalf("%s leads but its replica does not know it has", g.Leader)
+	}
+
+	// Placement wants no learner as a voter, so no leader takes one back
+	// of its own accord: a cut-off learner must find out and ask.
+	settle()
+	var catLearner, learner string
+	for _, name := range names {
+		if !slices.Contains(cat, name) {
+			catLearner = name
+		}
+	}
+	for _, name := range names {
+		if !slices.Contains(bank, name) && name != catLearner {
+			learner = name
+		}
+	}
+	t.Logf("cut off %s, the catalog's learner", catLearner)
+	c.rejoinAfterRemoval(catLearner, ids, catalogName)()
+	waitCond(t, catLearner+"'s catalog replica to have found that it was removed", func() bool {
+		return c.nodes[catLearner].catalog.Load().Stats().Rejoins > 0
+	})
+	settle()
+	t.Logf("cut off %s, a learner of the bank", learner)
+	c.rejoinAfterRemoval(learner, ids, "bank")()
+	waitCond(t, learner+"'s bank replica to have found that it was removed", func() bool {
+		return c.heaps[learner].Stats().Rejoins > 0
+	})
+}
+
+// rejoinAfterRemoval cuts victim off until the groups of the given heaps
+// have removed it and the bank committed more, heals, and checks that its
+// open handle recovers. It returns a check, to be run now or later, that
+// the victim never led a group that had removed it on the configuration it
+// believed in; the check returns how many leaderships it looked at.
+func (c *testCluster) rejoinAfterRemoval(victim string, ids []uuid.UUID, heaps ...string) (neverLedStale func() int) {
+	t := c.t
+	t.Helper()
+	hv := c.heaps[victim]
+	var others []string
+	for name := range c.nodes {
+		if name != victim {
+			others = append(others, name)
+		}
+	}
+	slices.Sort(others)
+	hc := c.nodes[victim].catalog.Load()
+	wins := map[*Heap]int{hv: hv.leads.count(), hc: hc.leads.count()}
+	cutAt := time.Now()
+	c.net.Partition([]string{victim}, others)
+	i := 0
+	removed := func() bool {
+		// Commit from the majority until its leader has dropped the
+		// victim from the configuration.
+		transfer(context.Background(), c.heaps[others[i%len(others)]], ids[i%8], ids[(i+3)%8], 1)
+		i++
+		for _, heap := range heaps {
+			g, ok := c.group(heap)
+			if !ok || g.Leader == victim || g.Joint || slices.Contains(g.Voters, victim) || slices.Contains(g.Learners, victim) {
+				return false
+			}
+		}
+		return true
+	}
+	waitCond(t, victim+" to be removed from the groups", removed)
+	// The index each group had applied once it had removed the victim, at
+	// or after the entry that did.
+	removedBy := map[*Heap]uint64{}
+	if cat, ok := c.group(catalogName); ok && !slices.Contains(cat.Voters, victim) && !slices.Contains(cat.Learners, victim) {
+		t.Logf("%s was removed from the catalog", victim)
+		removedBy[hc] = cat.Applied
+	}
+	st0 := hv.Stats()
+	for j := range 50 {
+		if err := transfer(context.Background(), c.heaps[others[j%len(others)]], ids[j%8], ids[(j+1)%8], 1); err != nil {
+			t.Fatalf("the majority without %s: %v", victim, err)
+		}
+	}
+	g, _ := c.group("bank")
+	removedBy[hv] = g.Applied
+	st := hv.Stats()
+	if st.Applied >= removedBy[hv] {
+		t.Fatalf("%s applied %d while cut off, the group %d: the test tests nothing", victim, st.Applied, removedBy[hv])
+	}
+	// Its lag shows: it heard of no commit after it was cut off, and from
+	// no leader.
+	if st.LeaderCommit >= removedBy[hv] || st.LeaderContact != st0.LeaderContact || st.LeaderContact.After(cutAt) ||
+		st.Lag != st.LeaderCommit-min(st.LeaderCommit, st.Applied) {
+		t.Fatalf("%s's stats while cut off: %+v (the group at %d)", victim, st, removedBy[hv])
+	}
+
+	c.net.Heal()
+	// The handle the application held all along commits again…
+	waitCond(t, victim+"'s open handle to commit", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		err := hv.Update(ctx, func(tx *Tx) error {
+			a, err := Get[acct](tx, ids[0])
+			if err != nil {
+				return err
+			}
+			b, err := Get[acct](tx, ids[1])
+			if err != nil {
+				return err
+			}
+			a.Balance--
+			b.Balance++
+			if err := Put(tx, ids[0], a); err != nil {
+				return err
+			}
+			return Put(tx, ids[1], b)
+		})
+		if err != nil && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: update after healing: %v", victim, err)
+		}
+		return err == nil
+	})
+	// …reads Fresh…
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := hv.View(func(*Tx) error { return nil }, Fresh(ctx)); err != nil {
+		t.Fatalf("%s: fresh view after healing: %v", victim, err)
+	}
+	if st := hv.Stats(); st.Applied <= removedBy[hv] {
+		t.Fatalf("%s: a fresh view at %d, before the group's %d", victim, st.Applied, removedBy[hv])
+	}
+	// …and its plain View catches up with the others'.
+	c.checkBank(ids)
+	// Its catalog replica is a member and current too.
+	waitCond(t, victim+"'s catalog replica to be current", func() bool {
+		cat, ok := c.group(catalogName)
+		return ok && hc.current() && (slices.Contains(cat.Voters, victim) || slices.Contains(cat.Learners, victim))
+	})
+	if st := hv.Stats(); st.LeaderCommit < removedBy[hv] || !st.LeaderContact.After(cutAt) {
+		t.Fatalf("%s's stats after it rejoined: %+v (the group was at %d)", victim, st, removedBy[hv])
+	}
+	g, _ = c.group("bank")
+	if !slices.Contains(g.Voters, victim) && !slices.Contains(g.Learners, victim) {
+		t.Fatalf("%s is not in the group after it rejoined: %+v", victim, g)
+	}
+	t.Logf("%s is back %v after it was cut off; rejoins: %d", victim, time.Since(cutAt).Round(time.Millisecond), hv.Stats().Rejoins)
+	// Whenever it became leader of a group that had removed it, it had
+	// applied the configuration that took it back, which the group
+	// committed after the heal.
+	return func() int {
+		t.Helper()
+		led := 0
+		for h, at := range removedBy {
+			for _, w := range h.leads.since(wins[h]) {
+				led++
+				if w.applied <= at {
+					t.Fatalf("%s led %s at term %d having applied only %d, before the group removed it (%d)", victim, h.name, w.term, w.applied, at)
+				}
+			}
+		}
+		return led
+	}
+}
+
+// A durable node down for longer than ReplaceAfter is removed from its
+// groups; restarted on its data directory it comes back under the raft ID
+// it had, with a replica that believes it is still a member. It rejoins
+// and its first Heap call returns a replica that caught up.
+func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	names := []string{"a", "b", "c", "d", "e"}
+	c := startTestNodes(t, 22)
+	durable := func(name string) func(*Config) {
+		return func(cfg *Config) { cfg.DataDir = "/data/" + name }
+	}
+	for i, name := range names {
+		c.fss[name] = persist.NewMemFS()
+		c.add(name, i > 0, durable(name))
+	}
+	for _, name := range names {
+		c.open(name, "bank")
+	}
+	bank := c.placement("bank", 3)
+	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", bank...) })
+	ids := seedBank(t, c.heaps[bank[0]])
+	var victim string
+	for _, name := range names {
+		if !slices.Contains(bank, name) {
+			victim = name
+		}
+	}
+	id := c.nodes[victim].id
+	c.kill(victim)
+	waitCond(t, victim+" to be removed from the bank's group", func() bool {
+		g, ok := c.group("bank")
+		return ok && !g.Joint && !slices.Contains(g.Learners, victim)
+	})
+	for i := range 50 {
+		if err := transfer(context.Background(), c.heaps[bank[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := c.add(victim, true, durable(victim))
+	if n.id != id {
+		t.Fatalf("%s restarted under a new raft ID: the test tests nothing", victim)
+	}
+	var h *Heap
+	waitCond(t, victim+" to open the bank again", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		h, err = n.Heap(ctx, "bank")
+		if err != nil && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: open the bank after the restart: %v", victim, err)
+		}
+		return err == nil
+	})
+	c.heaps[victim] = h
+	c.checkBank(ids)
+	if err := transfer(context.Background(), h, ids[0], ids[1], 1); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, victim+" to have found that it was removed", func() bool { return h.Stats().Rejoins > 0 })
+}
