@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -54,13 +56,21 @@ type Config struct {
 }
 
 // Replica is one replica of a heap: a raft node and the object state it
-// applies. It is not safe for concurrent use; one goroutine owns it.
+// applies. It is not safe for concurrent use; one goroutine owns it, and
+// only OfferSnapshot and WithdrawSnapshot may be called from others.
 type Replica struct {
 	id     uint64
 	maxMsg uint64 // raft's MaxSizePerMsg
 	rn     *raft.RawNode
 	m      *machine
 	cs     raftpb.ConfState
+
+	// Snapshots decoded apart, waiting for raft to take their messages
+	// (OfferSnapshot); the only part of a Replica other goroutines use.
+	offerMu  sync.Mutex
+	offers   map[uint64]*DecodedSnapshot
+	offerSeq uint64
+	offered  atomic.Int32 // len(offers)
 }
 
 var discardLogger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
@@ -215,7 +225,20 @@ func (r *Replica) Ready() Ready {
 	if snap := rd.Ready.Snapshot; !raft.IsEmptySnap(snap) && snap.Metadata.Index > r.m.index {
 		// A leader's snapshot replaces the whole state; the entries after
 		// it follow in this or later Readies.
-		if err := r.m.restore(snap.Data, snap.Metadata.Index); err != nil {
+		var err error
+		if DecodedApart(snap.Data) {
+			switch st := r.takeOffer(snap.Data); {
+			case st == nil:
+				err = fmt.Errorf("consistency: the state decoded for the snapshot at %d is not here", snap.Metadata.Index)
+			case st.index != snap.Metadata.Index:
+				err = fmt.Errorf("consistency: snapshot holds state at %d, raft says %d", st.index, snap.Metadata.Index)
+			default:
+				r.m.install(st)
+			}
+		} else {
+			err = r.m.restore(snap.Data, snap.Metadata.Index)
+		}
+		if err != nil {
 			// This replica cannot go on: report it rather than apply
 			// entries on top of a state it does not have.
 			rd.Err = err
@@ -255,6 +278,7 @@ func (r *Replica) Ready() Ready {
 		}
 	}
 	rd.State = r.m.publish()
+	r.pruneOffers()
 	return rd
 }
 

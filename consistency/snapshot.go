@@ -69,12 +69,20 @@ func (r *Replica) SnapshotData() ([]byte, error) {
 
 // restore replaces the machine's state with a snapshot's.
 func (m *machine) restore(data []byte, index uint64) error {
-	return m.restoreWith(data, index, nil)
+	d, err := ReadSnapshot(bytes.NewReader(data), index)
+	if err != nil {
+		return err
+	}
+	m.install(d)
+	return nil
 }
 
 // restoreWith restores a snapshot whose objects, if objs is not nil, come
 // separately (a checkpoint's metadata and its objects from the store).
 func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
+	if objs == nil {
+		return m.restore(data, index)
+	}
 	var d snapshotData
 	if err := decMode.Unmarshal(data, &d); err != nil {
 		return fmt.Errorf("consistency: snapshot at %d does not decode: %w", index, err)

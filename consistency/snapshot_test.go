@@ -2,9 +2,13 @@ package consistency
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/uuid"
 	"go.etcd.io/raft/v3"
@@ -269,5 +273,80 @@ func TestSnapshotStream(t *testing.T) {
 				t.Fatal("an object newer than the state was accepted")
 			}
 		}
+	}
+}
+
+// pieceReader remembers the largest read asked of it.
+type pieceReader struct {
+	r       io.Reader
+	largest int
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) {
+	p.largest = max(p.largest, len(b))
+	return p.r.Read(b)
+}
+
+// ReadSnapshot decodes a snapshot as it arrives: the state the whole
+// encoding holds, read in pieces of at most 1 MiB. A value whose length
+// claims more than arrives allocates only what arrived; bytes after the
+// encoding, tags and indefinite lengths are refused; an error of the
+// reader comes back wrapped.
+func TestReadSnapshotDecodesAsItArrives(t *testing.T) {
+	m := newMachine(0)
+	big := string(bytes.Repeat([]byte{'v'}, 3<<20)) // larger than a piece
+	for i := range 12 {
+		v := fmt.Sprint(i)
+		if i%4 == 0 {
+			v += big
+		}
+		res, _ := m.apply(uint64(i+1), mustMarshal(t, &Record{TxID: tx(byte(i)), Snapshot: uint64(i), Writes: []Write{put(byte(1+i%6), v)},
+			RootWrites: []RootWrite{{Name: fmt.Sprint("r", i%3), ID: id(1)}}}))
+		if res.Outcome != Committed {
+			t.Fatalf("record %d: %v", i, res.Outcome)
+		}
+	}
+	data, err := (&Replica{m: m}).SnapshotData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &pieceReader{r: bytes.NewReader(data)}
+	d, err := ReadSnapshot(pr, m.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := newMachine(0)
+	back.install(d)
+	if got, want := dump(back.publish()), dump(m.publish()); got != want || !reflect.DeepEqual(back.seen, m.seen) || !reflect.DeepEqual(back.order, m.order) {
+		t.Fatalf("decoded from the stream:\n%s\nwant\n%s", got, want)
+	}
+	if pr.largest > valuePiece {
+		t.Fatalf("the stream was read %d bytes at once, more than a piece (%d)", pr.largest, valuePiece)
+	}
+
+	// A value that claims a terabyte, followed by 100 bytes: it ends
+	// early, having allocated no more than arrived.
+	claim := []byte{0xa5, 0x01, 0x05, 0x02, 0x00, 0x03, 0x81, 0x83, 0x50}
+	claim = append(claim, make([]byte, 16)...)
+	claim = append(claim, 0x01, 0x5b, 0, 0, 1, 0, 0, 0, 0, 0)
+	claim = append(claim, make([]byte, 100)...)
+	if _, err := ReadSnapshot(bytes.NewReader(claim), 5); err == nil || !strings.Contains(err.Error(), "ends early") {
+		t.Fatalf("a value claiming a terabyte: %v", err)
+	}
+	for name, bad := range map[string][]byte{
+		"a byte after the encoding": append(bytes.Clone(data), 0),
+		"a tag":                     {0xa1, 0x04, 0x81, 0xc1, 0x00},
+		"an indefinite array":       {0xa1, 0x03, 0x9f, 0xff},
+		"a field twice":             {0xa2, 0x02, 0x00, 0x02, 0x00},
+		"an unknown field":          {0xa1, 0x06, 0x00},
+	} {
+		if _, err := ReadSnapshot(bytes.NewReader(bad), m.index); err == nil || !strings.Contains(err.Error(), "does not decode") {
+			t.Fatalf("%s: %v, want it refused", name, err)
+		}
+	}
+	cut := errors.New("the sender went away")
+	r := io.MultiReader(bytes.NewReader(data[:len(data)/2]), iotest.ErrReader(cut))
+	if _, err := ReadSnapshot(r, m.index); !errors.Is(err, cut) {
+		t.Fatalf("a stream cut short: %v, want the reader's error", err)
 	}
 }

@@ -39,9 +39,30 @@ type Config struct {
 	// WatchBuffer is the number of change sets a watch buffers before a
 	// consumer that falls behind gets a resync event instead. If zero, 1024.
 	WatchBuffer int
+	// WatchBufferBytes caps the bytes of the change sets a watch buffers
+	// (their values and root names, and 64 bytes for each change set,
+	// object and root); a consumer that falls further behind gets a
+	// resync event too. If zero, 16 MiB.
+	WatchBufferBytes int
 	// WatchHistory is the number of recent change sets each heap keeps so a
 	// watch can resume from a version it has seen. If zero, 4096.
 	WatchHistory int
+	// WatchHistoryBytes caps the bytes of the change sets each heap keeps
+	// for watches to resume from, counted as for WatchBufferBytes; the
+	// oldest go first. A watch resuming from a version no longer kept gets
+	// a resync event. If zero, 16 MiB.
+	WatchHistoryBytes int
+	// MaxSnapshotStreams caps the snapshots the node receives from its
+	// heaps' leaders at once; more are refused, and their leaders try
+	// again later. If zero, 4.
+	MaxSnapshotStreams int
+	// MaxSnapshotBytes caps the bytes of the snapshots the node receives
+	// at once, all streams together (a snapshot is decoded as it arrives,
+	// so this bounds the states being built). A stream that would go
+	// past it is refused, and its leader tries again later; a heap whose
+	// snapshot alone is larger cannot get a replica on this node. If
+	// zero, 8 GiB.
+	MaxSnapshotBytes int64
 	// Logger receives the node's logs. If nil, slog.Default().
 	Logger *slog.Logger
 
@@ -136,8 +157,20 @@ func populate(cfg *Config) *Config {
 	if c.WatchBuffer == 0 {
 		c.WatchBuffer = 1024
 	}
+	if c.WatchBufferBytes == 0 {
+		c.WatchBufferBytes = 16 << 20
+	}
 	if c.WatchHistory == 0 {
 		c.WatchHistory = 4096
+	}
+	if c.WatchHistoryBytes == 0 {
+		c.WatchHistoryBytes = 16 << 20
+	}
+	if c.MaxSnapshotStreams == 0 {
+		c.MaxSnapshotStreams = 4
+	}
+	if c.MaxSnapshotBytes == 0 {
+		c.MaxSnapshotBytes = 8 << 30
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -178,8 +211,20 @@ func (c *Config) validate() error {
 	if c.WatchBuffer < 0 {
 		errs = append(errs, fmt.Errorf("WatchBuffer %d is negative", c.WatchBuffer))
 	}
+	if c.WatchBufferBytes < 0 {
+		errs = append(errs, fmt.Errorf("WatchBufferBytes %d is negative", c.WatchBufferBytes))
+	}
 	if c.WatchHistory < 0 {
 		errs = append(errs, fmt.Errorf("WatchHistory %d is negative", c.WatchHistory))
+	}
+	if c.WatchHistoryBytes < 0 {
+		errs = append(errs, fmt.Errorf("WatchHistoryBytes %d is negative", c.WatchHistoryBytes))
+	}
+	if c.MaxSnapshotStreams < 0 {
+		errs = append(errs, fmt.Errorf("MaxSnapshotStreams %d is negative", c.MaxSnapshotStreams))
+	}
+	if c.MaxSnapshotBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxSnapshotBytes %d is negative", c.MaxSnapshotBytes))
 	}
 	if c.Replicas < 0 || c.Replicas > 9 {
 		errs = append(errs, fmt.Errorf("Replicas %d is not between 1 and 9", c.Replicas))

@@ -61,6 +61,9 @@ type walRecord struct {
 	Dropped  bool     `cbor:"7,keyasint,omitempty"`
 	Replicas int      `cbor:"8,keyasint,omitempty"`
 	InStore  bool     `cbor:"9,keyasint,omitempty"` // a checkpoint in the striped store, at SnapMeta
+	// Restored: a leader's snapshot replaced the state at SnapMeta, and
+	// raft the log with it: the entries before this record are gone.
+	Restored bool `cbor:"10,keyasint,omitempty"`
 }
 
 type groupKey struct {
@@ -111,7 +114,7 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 		}
 		if meta.Index >= g.snap.Metadata.Index {
 			g.snap = raftpb.Snapshot{Metadata: meta, Data: rec.SnapData}
-			g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return e.Index <= meta.Index })
+			g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return rec.Restored || e.Index <= meta.Index })
 			if rec.SnapData != nil || rec.InStore {
 				g.ckptSeq = seq
 			}
@@ -291,8 +294,11 @@ func (d *disk) loadStore(n *Node) error {
 		if g == nil || g.dropped || si.snap.Index < g.snap.Metadata.Index {
 			continue
 		}
+		// A leader's snapshot the store took whole before the log
+		// recorded it (a crash in between) replaced the log too.
+		gone := si.meta.Restored && si.snap.Index > g.snap.Metadata.Index
 		g.snap = raftpb.Snapshot{Metadata: si.snap}
-		g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return e.Index <= si.snap.Index })
+		g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return gone || e.Index <= si.snap.Index })
 		g.stateMeta, g.objects, g.storeGen = si.meta.State, objs[name], si.gen
 		if g.objects == nil {
 			g.objects = []consistency.Object{}
@@ -382,7 +388,17 @@ func (h *Heap) persist(rd raft.Ready) error {
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		rec.SnapMeta, _ = rd.Snapshot.Metadata.Marshal()
-		rec.SnapData = rd.Snapshot.Data
+		if consistency.DecodedApart(rd.Snapshot.Data) {
+			// A leader's snapshot decoded as it arrived: the replica
+			// holds its state, which goes to the store whole before the
+			// record that names it.
+			if err := h.storeSnapshot(rd.Snapshot.Metadata); err != nil {
+				return err
+			}
+			rec.InStore, rec.Restored = true, true
+		} else {
+			rec.SnapData = rd.Snapshot.Data
+		}
 	}
 	recs := splitReady(rec, hard, ents, h.node.limits.walEntries)
 	bufs := make([][]byte, len(recs))
@@ -403,7 +419,43 @@ func (h *Heap) persist(rd raft.Ready) error {
 	if !raft.IsEmptyHardState(rd.HardState) {
 		h.lastHard = rd.HardState
 	}
+	if rec.InStore {
+		h.ckptSeq.Store(seq)
+		h.lastCkpt = rd.Snapshot.Metadata.Index
+		h.node.truncateWAL()
+	}
 	return nil
+}
+
+// storeSnapshot writes the state a leader's snapshot brought, decoded as
+// it arrived and now the replica's, to the store whole under a new
+// generation, with meta, dropping the previous generation in the same
+// manifest. The log first learns of the group if it has not yet, so a
+// restart after a crash before the log records the snapshot finds the
+// group and takes the store's state.
+func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
+	n := h.node
+	if h.firstSeq.Load() == 0 {
+		b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas})
+		if err != nil {
+			return err
+		}
+		seq, err := n.disk.wal.Append(b)
+		if err != nil {
+			return err
+		}
+		h.firstSeq.Store(seq)
+	}
+	stateMeta, err := h.replica.SnapshotMeta()
+	if err != nil {
+		return err
+	}
+	sm, _ := meta.Marshal()
+	metaBlob, err := codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas, Restored: true})
+	if err != nil {
+		return err
+	}
+	return h.writeCheckpoint(metaBlob, true)
 }
 
 // splitReady puts what a Ready keeps into log records: one, unless its
@@ -448,10 +500,34 @@ func (h *Heap) checkpoint() error {
 	if err != nil {
 		return err
 	}
+	if err := h.writeCheckpoint(metaBlob, h.needFull); err != nil {
+		return err
+	}
+	hs, _, _ := h.storage.InitialState()
+	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, SnapMeta: sm, InStore: true}
+	rec.Hard, _ = hs.Marshal()
+	b, err := codec.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	seq, err := n.disk.wal.Append(b)
+	if err != nil {
+		return err
+	}
+	h.ckptSeq.Store(seq)
+	n.truncateWAL()
+	return nil
+}
+
+// writeCheckpoint writes the replica's objects to the store with metaBlob
+// as the space's metadata: every object under a new generation (the
+// previous one dropped) if full, else those changed since the last
+// checkpoint.
+func (h *Heap) writeCheckpoint(metaBlob []byte, full bool) error {
 	old := h.space()
 	spaces := map[string][]byte{}
 	var objs []persist.Object
-	if h.needFull {
+	if full {
 		h.storeGen++
 		spaces[old] = nil // the previous generation's objects are garbage
 		h.replica.State().Ascend(uuid.Nil, func(o consistency.Object) bool {
@@ -469,29 +545,16 @@ func (h *Heap) checkpoint() error {
 		objs[i].Space = space
 	}
 	spaces[space] = metaBlob
-	if _, err := n.disk.store.Checkpoint(objs, spaces); err != nil {
-		if h.needFull {
+	if _, err := h.node.disk.store.Checkpoint(objs, spaces); err != nil {
+		if full {
 			h.storeGen--
 		}
 		return err
 	}
 	h.needFull = false
 	clear(h.dirty)
-	hs, _, _ := h.storage.InitialState()
-	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, SnapMeta: sm, InStore: true}
-	rec.Hard, _ = hs.Marshal()
-	b, err := codec.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	seq, err := n.disk.wal.Append(b)
-	if err != nil {
-		return err
-	}
-	h.ckptSeq.Store(seq)
-	n.truncateWAL()
 	select {
-	case n.disk.compact <- struct{}{}:
+	case h.node.disk.compact <- struct{}{}:
 	default:
 	}
 	return nil
@@ -566,6 +629,9 @@ type storeMeta struct {
 	SnapMeta []byte `cbor:"1,keyasint"` // raftpb.SnapshotMetadata
 	State    []byte `cbor:"2,keyasint"` // consistency SnapshotMeta
 	Replicas int    `cbor:"3,keyasint"`
+	// Restored: the state came whole from a leader's snapshot at
+	// SnapMeta, which replaced the log before it.
+	Restored bool `cbor:"4,keyasint,omitempty"`
 }
 
 // space names a replica's objects in the store: heap, group incarnation,

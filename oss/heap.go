@@ -39,6 +39,7 @@ type Heap struct {
 	watchMu  sync.Mutex // protects following fields
 	watchers map[*Watch]struct{}
 	history  []consistency.ChangeSet // recent change sets, oldest first
+	histSize int                     // their size, as changeSetBytes counts it
 	histFrom uint64                  // every change set after this index is in history
 	closed   bool
 
@@ -654,7 +655,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))
 		}
 		h.snapshots.Add(1)
-		h.needFull = true // the state was replaced whole
+		h.needFull = !consistency.DecodedApart(rd.Snapshot.Data) // the state was replaced whole; persist stored one decoded apart
 		clear(h.dirty)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {

@@ -28,8 +28,9 @@ import (
 //	perReady     max(16 MiB, 2 entry)                            >= perMsg
 //	walRecord    walRecordLimit (persist.MaxRecord, 64 MiB)      <= persist.MaxRecord
 //	walEntries   walRecord - walReserve                          >= entry + walEntryHead; a Ready with more takes several records
-//	snapshot     maxSnapshot (8 GiB)                             streamed, not framed; its header fits in a body
-//	watch event  one commit's change set                         in memory, no larger than the commit's record
+//	snapshot     MaxSnapshotBytes (8 GiB, every stream together) decoded as it arrives, not framed; its header fits in a body
+//	watch event  one commit's change set                         no larger than its record; history and queues capped
+//	                                                             by WatchHistoryBytes and WatchBufferBytes (16 MiB)
 //
 // perMsg, uncommitted and perReady are raft's MaxSizePerMsg,
 // MaxUncommittedEntriesSize and MaxCommittedSizePerReady. Raft puts
@@ -46,7 +47,7 @@ type sizeLimits struct {
 	perReady    uint64 // raft's MaxCommittedSizePerReady
 	walRecord   int    // a write-ahead log record
 	walEntries  int    // entries packed into one log record
-	snapshot    int64  // the state a snapshot stream carries
+	snapshot    int64  // the snapshots being received, together
 }
 
 // The most each layer adds to a commit record on its way to a peer. Sizes
@@ -82,9 +83,6 @@ const (
 	// name, group, hard state, snapshot metadata, CBOR heads.
 	walReserve = 64 << 10
 
-	// maxSnapshot caps the state a snapshot stream carries.
-	maxSnapshot = 8 << 30
-
 	defaultPerMsg      = 1 << 20
 	defaultUncommitted = 64 << 20
 	defaultPerReady    = 16 << 20
@@ -110,7 +108,7 @@ func deriveLimits(c *Config) sizeLimits {
 		commit:    c.MaxCommitBytes,
 		entry:     c.MaxCommitBytes + entryOverhead,
 		walRecord: walRecordLimit,
-		snapshot:  maxSnapshot,
+		snapshot:  c.MaxSnapshotBytes,
 	}
 	l.walEntries = l.walRecord - walReserve
 	// A message of several entries is at most messageOverhead plus their

@@ -62,6 +62,8 @@ type Node struct {
 	heaps     map[string]*Heap
 	closed    bool
 	stopping  bool
+
+	snapIn snapshotIntake // snapshots being received
 }
 
 // netHooks put a node on a network other than QUIC and membership: tests

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
+	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -155,29 +157,99 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 }
 
 // receiveSnapshot takes a raft snapshot streamed by a leader: the message
-// in the header, the state in the body, without the transport's frame
-// limit.
+// in the header, the state in the body, decoded as it arrives
+// (consistency.ReadSnapshot), so the encoding is never whole in memory.
+// The node takes at most Config.MaxSnapshotStreams at once and at most
+// Config.MaxSnapshotBytes of them all together; a stream beyond either is
+// refused with an error, and raft on the leader tries again later. The
+// decoded state goes to the loop offered apart from the message, which
+// carries a token for it.
 func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, body io.Reader) error {
 	h, m, ok := n.route(from, header)
 	if !ok || m.Type != raftpb.MsgSnap || m.Snapshot == nil {
 		return errors.New("oss: snapshot stream for no replica here")
 	}
-	data, err := io.ReadAll(io.LimitReader(body, n.limits.snapshot+1))
+	in, err := n.snapIn.begin(n.cfg, body)
 	if err != nil {
-		return fmt.Errorf("oss: snapshot stream: %w", err)
+		return err
 	}
-	if int64(len(data)) > n.limits.snapshot {
-		return fmt.Errorf("oss: snapshot of more than %d bytes refused", n.limits.snapshot)
+	defer in.end()
+	st, err := consistency.ReadSnapshot(in, m.Snapshot.Metadata.Index)
+	if err != nil {
+		return fmt.Errorf("oss: snapshot of heap %q from %s: %w", h.name, from, err)
 	}
-	m.Snapshot.Data = data
 	select {
-	case h.recvc <- m:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-h.done:
 		return ErrClosed
+	default:
 	}
+	m.Snapshot.Data = h.replica.OfferSnapshot(st)
+	select {
+	case h.recvc <- m:
+		h.log.Info("snapshot received", "from", from, "index", st.Index(), "objects", st.Len(), "bytes", in.n)
+		return nil
+	case <-ctx.Done():
+		h.replica.WithdrawSnapshot(m.Snapshot.Data)
+		return ctx.Err()
+	case <-h.done:
+		h.replica.WithdrawSnapshot(m.Snapshot.Data)
+		return ErrClosed
+	}
+}
+
+// Refusals of snapshot streams beyond the node's bounds.
+var (
+	errSnapshotStreams = errors.New("oss: too many snapshot streams being received (Config.MaxSnapshotStreams); the leader tries again later")
+	errSnapshotBytes   = errors.New("oss: snapshot streams exceed Config.MaxSnapshotBytes on this node")
+)
+
+// snapshotIntake bounds the snapshots a node receives at once: how many,
+// and the bytes they have brought so far, all together. The zero value is
+// ready to use.
+type snapshotIntake struct {
+	streams atomic.Int64
+	bytes   atomic.Int64
+}
+
+// begin admits a stream, or refuses it if Config.MaxSnapshotStreams are
+// being received; the stream's reader counts what it reads against
+// Config.MaxSnapshotBytes.
+func (s *snapshotIntake) begin(cfg *Config, body io.Reader) (*intakeStream, error) {
+	if s.streams.Add(1) > int64(cfg.MaxSnapshotStreams) {
+		s.streams.Add(-1)
+		return nil, fmt.Errorf("%w: %d", errSnapshotStreams, cfg.MaxSnapshotStreams)
+	}
+	return &intakeStream{in: s, r: body, max: cfg.MaxSnapshotBytes}, nil
+}
+
+// intakeStream is one admitted snapshot stream.
+type intakeStream struct {
+	in  *snapshotIntake
+	r   io.Reader
+	max int64
+	n   int64 // bytes read and counted
+	err error
+}
+
+func (s *intakeStream) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	k, err := s.r.Read(p)
+	if k > 0 {
+		s.n += int64(k)
+		if total := s.in.bytes.Add(int64(k)); total > s.max {
+			s.err = fmt.Errorf("%w (%d bytes): the node holds %d bytes of snapshots being received", errSnapshotBytes, s.max, total)
+			return 0, s.err
+		}
+	}
+	return k, err
+}
+
+// end lets the stream's share of the bounds go.
+func (s *intakeStream) end() {
+	s.in.bytes.Add(-s.n)
+	s.in.streams.Add(-1)
 }
 
 // sendSnapshot streams a raft snapshot to a peer, off the heap's loop,

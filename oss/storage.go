@@ -104,6 +104,14 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 	return s.cached, nil
 }
 
+// ApplySnapshot implements raft.Storage. The state lives in the replica;
+// the storage keeps the snapshot's metadata only, not a second copy of
+// the state.
+func (s *snapStorage) ApplySnapshot(snap raftpb.Snapshot) error {
+	snap.Data = nil
+	return s.MemoryStorage.ApplySnapshot(snap)
+}
+
 // setView makes v (or the replica's state, if nil) what cached streams
 // from, letting go of the view before.
 func (s *snapStorage) setView(v *persist.View) {

@@ -18,13 +18,17 @@ type WatchOptions struct {
 	Roots []string
 	// From resumes a watch after a version the caller has seen: the watch
 	// delivers every commit with a higher index. If the heap no longer keeps
-	// that history (Config.WatchHistory), the first event is an EventResync.
-	// If From is zero, the first event is an EventSnapshot of the current
-	// state.
+	// that history (Config.WatchHistory, Config.WatchHistoryBytes), the
+	// first event is an EventResync. If From is zero, the first event is an
+	// EventSnapshot of the current state.
 	From uint64
 	// Buffer is the number of events held for a slow consumer before the
 	// watch drops them and resyncs. If zero, Config.WatchBuffer.
 	Buffer int
+	// BufferBytes caps the bytes of the events held for a slow consumer
+	// (counted as Config.WatchBufferBytes says) before the watch drops
+	// them and resyncs. If zero, Config.WatchBufferBytes.
+	BufferBytes int
 }
 
 // EventKind says what an Event carries.
@@ -120,12 +124,14 @@ type Watch struct {
 	notify chan struct{}
 	closec chan struct{} // closed by Close: ends every Next
 
-	mu       sync.Mutex // protects following fields
-	queue    []*Event
-	limit    int
-	after    uint64 // events at or below this index are already covered
-	overflow bool
-	closed   bool
+	mu         sync.Mutex // protects following fields
+	queue      []*Event
+	queueBytes int // the size of the events queued, as eventBytes counts it
+	limit      int
+	limitBytes int
+	after      uint64 // events at or below this index are already covered
+	overflow   bool
+	closed     bool
 }
 
 // Watch starts a watch. Close it when done; closing the node ends it too.
@@ -137,7 +143,10 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	if o.Buffer <= 0 {
 		o.Buffer = h.cfg.WatchBuffer
 	}
-	w := &Watch{heap: h, all: len(o.IDs) == 0 && len(o.Roots) == 0, limit: o.Buffer, notify: make(chan struct{}, 1), closec: make(chan struct{})}
+	if o.BufferBytes <= 0 {
+		o.BufferBytes = h.cfg.WatchBufferBytes
+	}
+	w := &Watch{heap: h, all: len(o.IDs) == 0 && len(o.Roots) == 0, limit: o.Buffer, limitBytes: o.BufferBytes, notify: make(chan struct{}, 1), closec: make(chan struct{})}
 	if len(o.IDs) > 0 {
 		w.ids = make(map[uuid.UUID]struct{}, len(o.IDs))
 		for _, id := range o.IDs {
@@ -159,7 +168,8 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	case o.From == 0:
 		st := h.state.Load()
 		w.after = st.Index()
-		w.queue = append(w.queue, &Event{Kind: EventSnapshot, Index: st.Index(), heap: h, snap: st})
+		ev := &Event{Kind: EventSnapshot, Index: st.Index(), heap: h, snap: st}
+		w.queue, w.queueBytes = append(w.queue, ev), eventBytes(ev)
 	case o.From < h.histFrom:
 		// The history after From is gone: resync on the first Next.
 		w.overflow = true
@@ -180,15 +190,18 @@ func (w *Watch) push(cs *consistency.ChangeSet) {
 	if ev == nil {
 		return
 	}
+	size := eventBytes(ev)
 	w.mu.Lock()
 	switch {
 	case w.closed || w.overflow || cs.Index <= w.after:
-	case len(w.queue) >= w.limit:
+	case len(w.queue) >= w.limit || w.queueBytes+size > w.limitBytes:
 		w.overflow = true
 		clear(w.queue)
 		w.queue = w.queue[:0]
+		w.queueBytes = 0
 	default:
 		w.queue = append(w.queue, ev)
+		w.queueBytes += size
 	}
 	w.mu.Unlock()
 	select {
@@ -246,6 +259,7 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 			ev := w.queue[0]
 			w.queue[0] = nil
 			w.queue = w.queue[1:]
+			w.queueBytes -= eventBytes(ev)
 			if ev.Index <= w.after && ev.Kind == EventChange {
 				w.mu.Unlock()
 				continue
@@ -283,11 +297,15 @@ func (w *Watch) Close() {
 		close(w.closec)
 	}
 	w.queue = nil
+	w.queueBytes = 0
 	w.mu.Unlock()
 }
 
 // deliver records change sets in the history and hands them to every
 // watch. Called by the loop after the state that holds them is published.
+// The history keeps at most Config.WatchHistory change sets and
+// Config.WatchHistoryBytes of them, dropping the oldest; histFrom says
+// where what it keeps begins.
 func (h *Heap) deliver(changes []consistency.ChangeSet) {
 	h.watchMu.Lock()
 	defer h.watchMu.Unlock()
@@ -296,11 +314,49 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 		for w := range h.watchers {
 			w.push(cs)
 		}
+		h.histSize += changeSetBytes(cs)
 	}
 	h.history = append(h.history, changes...)
-	if over := len(h.history) - h.cfg.WatchHistory; over > 0 {
-		h.histFrom = h.history[over-1].Index
-		clear(h.history[:over])
-		h.history = h.history[over:]
+	drop := 0
+	for drop < len(h.history) && (len(h.history)-drop > h.cfg.WatchHistory || h.histSize > h.cfg.WatchHistoryBytes) {
+		h.histSize -= changeSetBytes(&h.history[drop])
+		drop++
 	}
+	if drop > 0 {
+		h.histFrom = h.history[drop-1].Index
+		clear(h.history[:drop])
+		h.history = h.history[drop:]
+	}
+	if len(h.history) == 0 {
+		h.history = nil // let go of the array
+	}
+}
+
+// entryBytes is what the watch bounds count for a change set, an object
+// or a root besides its value or name.
+const entryBytes = 64
+
+// changeSetBytes is the size of a change set as the watch bounds count it.
+func changeSetBytes(cs *consistency.ChangeSet) int {
+	n := entryBytes
+	for i := range cs.Objects {
+		n += entryBytes + len(cs.Objects[i].Value)
+	}
+	for i := range cs.Roots {
+		n += entryBytes + len(cs.Roots[i].Name)
+	}
+	return n
+}
+
+// eventBytes is the size of an event as the watch bounds count it; a
+// snapshot or resync shares the heap's state and counts as an entry.
+func eventBytes(ev *Event) int {
+	n := entryBytes
+	for i := range ev.Objects {
+		n += entryBytes + len(ev.Objects[i].Value)
+	}
+	for i := range ev.Roots {
+		n += entryBytes + len(ev.Roots[i].Name)
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package oss_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -187,6 +188,39 @@ func TestWatchEndsOnClose(t *testing.T) {
 	}
 	w.Close()
 	w.Close()
+}
+
+// A watch's buffer is bounded in bytes as well as in events: a consumer
+// that falls behind by more than Config.WatchBufferBytes of change sets
+// gets a resync, though its count has room left.
+func TestSlowWatcherIsBoundedInBytes(t *testing.T) {
+	_, h := openHeap(t, nil)
+	id := uuid.New()
+	w, err := h.Watch(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	next(t, w) // the initial snapshot
+	var last uint64
+	for i := range 4 { // 24 MiB of values, 16 MiB of buffer by default
+		value := bytes.Repeat([]byte{byte('a' + i)}, 6<<20)
+		err := h.Update(context.Background(), func(tx *oss.Tx) error {
+			tx.OnCommit(func() { last = tx.Index() })
+			return oss.Put(tx, id, value)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := next(t, w)
+	if ev.Kind != oss.EventResync || ev.Index < last {
+		t.Fatalf("a watcher %d bytes behind got %v at %d, want a resync at %d or later", 24<<20, ev.Kind, ev.Index, last)
+	}
+	after := set(t, h, id, 1)
+	if ev := next(t, w); ev.Kind != oss.EventChange || ev.Index != after {
+		t.Fatalf("after the resync: %v at %d, want the change at %d", ev.Kind, ev.Index, after)
+	}
 }
 
 // TestWatchCloseEndsNext: the usual consumer is a goroutine blocked in

@@ -1,12 +1,14 @@
 package persist
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -246,32 +248,42 @@ func appendObject(dst []byte, o *Object) []byte {
 	return dst
 }
 
-// decodeObject decodes the record at the start of b.
+// decodeObject decodes the record at the start of b. Its value is a
+// window into b.
 func decodeObject(b []byte) (o Object, size int, reason string) {
+	space, o, size, reason := decodeRecord(b)
+	if reason == "" {
+		o.Space = string(space)
+	}
+	return o, size, reason
+}
+
+// decodeRecord is decodeObject that leaves the space a window into b.
+func decodeRecord(b []byte) (space []byte, o Object, size int, reason string) {
 	if len(b) < storeHeader {
-		return o, 0, "short record header"
+		return nil, o, 0, "short record header"
 	}
 	n := int(binary.LittleEndian.Uint32(b))
 	if n > MaxRecord || len(b) < storeHeader+n {
-		return o, 0, "short record"
+		return nil, o, 0, "short record"
 	}
 	body := b[storeHeader : storeHeader+n]
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
-		return o, 0, "checksum mismatch"
+		return nil, o, 0, "checksum mismatch"
 	}
 	if len(body) < 1+2 {
-		return o, 0, "short record body"
+		return nil, o, 0, "short record body"
 	}
 	o.Deleted = body[0]&1 != 0
 	sl := int(binary.LittleEndian.Uint16(body[1:]))
 	if len(body) < 3+sl+16+8 {
-		return o, 0, "short record body"
+		return nil, o, 0, "short record body"
 	}
-	o.Space = string(body[3 : 3+sl])
+	space = body[3 : 3+sl]
 	copy(o.ID[:], body[3+sl:])
 	o.Version = binary.LittleEndian.Uint64(body[3+sl+16:])
 	o.Value = body[3+sl+24:]
-	return o, storeHeader + n, ""
+	return space, o, storeHeader + n, ""
 }
 
 // Checkpoint writes objects (changed since the last checkpoint, or
@@ -590,69 +602,141 @@ type storeKey struct {
 	id    [16]byte
 }
 
+// loadPiece is the size of the reads that load a stripe.
+const loadPiece = 1 << 20
+
+// loaded is the last record of an object found so far in a stripe, with a
+// copy of its value if the loader wants values.
+type loaded struct {
+	l       loc
+	version uint64
+	value   []byte
+}
+
+// found is what loading a stripe has found so far: for each space, the
+// position in recs of each live object's last record. The maps hold no
+// pointers, which keeps them cheap to grow and to scan.
+type found struct {
+	spaces map[string]map[[16]byte]uint32
+	recs   []loaded
+}
+
+// load reads a stripe's segments in pieces, one record at a time, and
+// returns its index. If fn is not nil, it is called with the last record
+// of each live object of the listed spaces, its value a copy of its own:
+// memory holds a piece of a segment at a time, never a segment, and what
+// fn keeps pins no buffer of the load.
 func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, report func(int64), fn func(Object)) (map[string]map[[16]byte]loc, error) {
-	idx := map[string]map[[16]byte]loc{}
-	bufs := map[uint32][]byte{}
+	fd := &found{spaces: map[string]map[[16]byte]uint32{}}
+	seen := map[uint32]bool{}
+	var buf []byte
 	for _, seg := range segs {
 		path := filepath.Join(st.dir, seg.Name)
 		// The index locates records by segment number, as views read
 		// them: each listed segment must have its own.
 		num := uint32(segmentNumber(seg.Name))
-		if _, dup := bufs[num]; dup || seg.Name != stripeSegment(uint64(num)) {
+		if seen[num] || seg.Name != stripeSegment(uint64(num)) {
 			return nil, &CorruptError{File: path, Reason: "the manifest lists a segment twice, or under a name that is not a segment's"}
 		}
+		seen[num] = true
 		f, err := fsys.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("persist: %w", err)
 		}
-		have, err := f.Size()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("persist: %w", err)
-		}
-		if seg.Size < 0 || have < seg.Size {
-			f.Close()
-			return nil, &CorruptError{File: path, Offset: have, Reason: fmt.Sprintf("the manifest records %d bytes, the file holds %d", seg.Size, have)}
-		}
-		buf := make([]byte, seg.Size)
-		n, err := f.ReadAt(buf, 0)
+		buf, err = fd.readSegment(f, path, num, seg.Size, buf, spaces, report, fn != nil)
 		f.Close()
-		if int64(n) < seg.Size {
-			return nil, &CorruptError{File: path, Offset: int64(n), Reason: fmt.Sprintf("the manifest records %d bytes: %v", seg.Size, err)}
-		}
-		report(seg.Size)
-		bufs[num] = buf
-		for off := 0; off < len(buf); {
-			o, size, reason := decodeObject(buf[off:])
-			if reason != "" {
-				return nil, &CorruptError{File: path, Offset: int64(off), Reason: reason}
-			}
-			ids := idx[o.Space]
-			if o.Deleted {
-				delete(ids, o.ID)
-			} else {
-				if ids == nil {
-					ids = map[[16]byte]loc{}
-					idx[o.Space] = ids
-				}
-				ids[o.ID] = loc{seg: num, off: int64(off), size: uint32(size)}
-			}
-			off += size
+		if err != nil {
+			return nil, err
 		}
 	}
-	for space, ids := range idx {
+	idx := make(map[string]map[[16]byte]loc, len(fd.spaces))
+	for space, objs := range fd.spaces {
 		if _, ok := spaces[space]; !ok {
-			delete(idx, space) // a dropped space's leftovers
-			continue
+			continue // a dropped space's leftovers
 		}
-		for _, l := range ids {
+		ids := make(map[[16]byte]loc, len(objs))
+		for id, i := range objs {
+			r := &fd.recs[i]
+			ids[id] = r.l
 			if fn != nil {
-				o, _, _ := decodeObject(bufs[l.seg][l.off:])
-				fn(o)
+				fn(Object{Space: space, ID: id, Version: r.version, Value: r.value})
 			}
+			r.value = nil
 		}
+		idx[space] = ids
 	}
 	return idx, nil
+}
+
+// readSegment reads one segment of size bytes, through buf, which it
+// returns grown to the largest record.
+func (fd *found) readSegment(f File, path string, num uint32, size int64, buf []byte, spaces map[string][]byte, report func(int64), values bool) ([]byte, error) {
+	have, err := f.Size()
+	if err != nil {
+		return buf, fmt.Errorf("persist: %w", err)
+	}
+	if size < 0 || have < size {
+		return buf, &CorruptError{File: path, Offset: have, Reason: fmt.Sprintf("the manifest records %d bytes, the file holds %d", size, have)}
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), loadPiece)
+	var off, reported int64
+	for off < size {
+		rest := size - off
+		if rest < storeHeader {
+			return buf, &CorruptError{File: path, Offset: off, Reason: "short record header"}
+		}
+		buf = slices.Grow(buf[:0], storeHeader)[:storeHeader]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return buf, &CorruptError{File: path, Offset: off, Reason: fmt.Sprintf("the manifest records %d bytes: %v", size, err)}
+		}
+		n := int64(binary.LittleEndian.Uint32(buf))
+		if n > MaxRecord || rest < storeHeader+n {
+			return buf, &CorruptError{File: path, Offset: off, Reason: "short record"}
+		}
+		buf = slices.Grow(buf, int(n))[:storeHeader+n]
+		if _, err := io.ReadFull(r, buf[storeHeader:]); err != nil {
+			return buf, &CorruptError{File: path, Offset: off, Reason: fmt.Sprintf("the manifest records %d bytes: %v", size, err)}
+		}
+		space, o, rsize, reason := decodeRecord(buf)
+		if reason != "" {
+			return buf, &CorruptError{File: path, Offset: off, Reason: reason}
+		}
+		ids := fd.spaces[string(space)] // no allocation for a space seen before
+		i, ok := ids[o.ID]
+		switch {
+		case o.Deleted:
+			if ok {
+				fd.recs[i] = loaded{}
+				delete(ids, o.ID)
+			}
+		default:
+			e := loaded{l: loc{seg: num, off: off, size: uint32(rsize)}, version: o.Version}
+			if _, listed := spaces[string(space)]; values && listed {
+				e.value = make([]byte, len(o.Value))
+				copy(e.value, o.Value)
+			}
+			if ok {
+				fd.recs[i] = e
+				break
+			}
+			if ids == nil {
+				ids = map[[16]byte]uint32{}
+				fd.spaces[string(space)] = ids
+			}
+			if len(fd.recs) >= math.MaxUint32 {
+				return buf, fmt.Errorf("persist: %s: more than %d objects in one stripe", path, uint32(math.MaxUint32))
+			}
+			ids[o.ID] = uint32(len(fd.recs))
+			fd.recs = append(fd.recs, e)
+		}
+		off += int64(rsize)
+		if off-reported >= loadPiece {
+			report(off - reported)
+			reported = off
+		}
+	}
+	report(off - reported)
+	return buf, nil
 }
 
 // Close closes the stripes' files and returns what their closes failed

@@ -1,12 +1,14 @@
 package persist
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,7 +142,9 @@ var ErrClosed = errors.New("persist: closed")
 var ErrFailed = errors.New("persist: write-ahead log failed")
 
 // OpenWAL opens the log in dir, creating it if needed. It first replays
-// every record in order through replay (which may be nil). A torn last
+// every record in order through replay (which may be nil); a record's
+// bytes are valid only during the call (segments are read in pieces into
+// a buffer the records share), so replay copies what it keeps. A torn last
 // record, from a write a crash interrupted, is cut off; so is what a
 // sealed segment holds from the record its successor starts at (written
 // after its last good sync). Any other damage fails with a *CorruptError
@@ -251,29 +255,37 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 	if err != nil {
 		return 0, fmt.Errorf("persist: %w", err)
 	}
-	data, err := io.ReadAll(f)
-	f.Close()
+	defer f.Close()
+	size, err := f.Size()
 	if err != nil {
 		return 0, fmt.Errorf("persist: read %s: %w", path, err)
 	}
-	off := 0
-	for off < len(data) {
+	// The segment is read in pieces, one record at a time, into a buffer
+	// the records share: memory holds a piece and the largest record,
+	// never the segment.
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), replayPiece)
+	var buf []byte
+	var off int64
+	for off < size {
 		if w.next == end {
 			// Sealed here: the rest was written after the segment's last
 			// good sync, or is a batch whose cut-back failed.
-			w.log.Warn("write-ahead log: ignoring the unsynced end of a sealed segment", "file", path, "offset", off, "bytes", len(data)-off, "record", end)
-			return len(data), nil
+			w.log.Warn("write-ahead log: ignoring the unsynced end of a sealed segment", "file", path, "offset", off, "bytes", size-off, "record", end)
+			return int(size), nil
 		}
-		seq, payload, n, reason := decodeFrame(data[off:])
+		seq, payload, n, reason, err := readFrame(r, size-off, &buf)
+		if err != nil {
+			return 0, fmt.Errorf("persist: read %s: %w", path, err)
+		}
 		if reason == "" && seq != w.next {
 			reason = fmt.Sprintf("record %d where %d was due", seq, w.next)
 		}
 		if reason != "" {
-			if end == 0 && tornTail(data[off:]) {
-				w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", len(data)-off, "reason", reason)
-				return len(data), w.truncate(path, int64(off))
+			if end == 0 && tornTail(buf, size-off) {
+				w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", size-off, "reason", reason)
+				return int(size), w.truncate(path, off)
 			}
-			return 0, &CorruptError{File: path, Offset: int64(off), Reason: reason}
+			return 0, &CorruptError{File: path, Offset: off, Reason: reason}
 		}
 		if replay != nil {
 			if err := replay(seq, payload); err != nil {
@@ -281,20 +293,60 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 			}
 		}
 		w.next++
-		off += n
+		off += int64(n)
 	}
-	return len(data), nil
+	return int(size), nil
 }
 
-// tornTail reports whether a bad frame at the start of b is the last thing
-// in the file: what an interrupted write leaves. A frame whose declared
-// length runs past the end, or whose end is the end of the file, is.
-func tornTail(b []byte) bool {
+// replayPiece is the size of the reads that replay a segment.
+const replayPiece = 1 << 20
+
+// readFrame reads the frame at the start of r, which has rest bytes left,
+// into *buf (grown as needed, shared by the frames of a segment). It
+// returns the frame's size, or why it is not a frame; buf then holds what
+// was read of it. err is an error of the reader alone.
+func readFrame(r *bufio.Reader, rest int64, buf *[]byte) (seq uint64, payload []byte, size int, reason string, err error) {
+	b := (*buf)[:0]
+	if rest < frameHeader {
+		b = slices.Grow(b, int(rest))[:rest]
+		if _, err := io.ReadFull(r, b); err != nil {
+			return 0, nil, 0, "", err
+		}
+		*buf = b
+		return 0, nil, 0, "short frame header", nil
+	}
+	b = slices.Grow(b, frameHeader)[:frameHeader]
+	if _, err := io.ReadFull(r, b); err != nil {
+		return 0, nil, 0, "", err
+	}
+	*buf = b
+	n := int64(binary.LittleEndian.Uint32(b[0:4]))
+	if n > MaxRecord {
+		return 0, nil, 0, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord), nil
+	}
+	if rest < frameHeader+n {
+		return 0, nil, 0, "short record", nil
+	}
+	b = slices.Grow(b, int(n))[:frameHeader+n]
+	if _, err := io.ReadFull(r, b[frameHeader:]); err != nil {
+		return 0, nil, 0, "", err
+	}
+	*buf = b
+	seq, payload, size, reason = decodeFrame(b)
+	// The caller sees the record alone, not the room after it.
+	return seq, payload[:len(payload):len(payload)], size, reason, nil
+}
+
+// tornTail reports whether a bad frame, whose first bytes are b, is the
+// last thing in the file, which has rest bytes from it on: what an
+// interrupted write leaves. A frame whose declared length runs past the
+// end, or whose end is the end of the file, is.
+func tornTail(b []byte, rest int64) bool {
 	if len(b) < frameHeader {
 		return true
 	}
-	n := int(binary.LittleEndian.Uint32(b[0:4]))
-	return n > MaxRecord || frameHeader+n >= len(b)
+	n := int64(binary.LittleEndian.Uint32(b[0:4]))
+	return n > MaxRecord || frameHeader+n >= rest
 }
 
 func (w *WAL) truncate(path string, size int64) error {

@@ -1,0 +1,98 @@
+package oss
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// historyBytes sums the values the heap's watch history holds.
+func historyBytes(h *Heap) int {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	n := 0
+	for _, cs := range h.history {
+		for _, c := range cs.Objects {
+			n += len(c.Value)
+		}
+	}
+	return n
+}
+
+// The watch history is bounded in bytes as well as in change sets: a few
+// large commits push the older ones out, and a watch resuming from a
+// version before them gets an explicit resync, never a silent gap.
+func TestWatchHistoryIsBoundedInBytes(t *testing.T) {
+	ctx := context.Background()
+	n, err := Start(ctx, &Config{Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h, err := n.Heap(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 16 << 20 // Config.WatchHistoryBytes by default
+	id := uuid.New()
+	var idx []uint64
+	for i := range 5 {
+		value := bytes.Repeat([]byte{byte('a' + i)}, 6<<20)
+		err := h.Update(ctx, func(tx *Tx) error {
+			tx.OnCommit(func() { idx = append(idx, tx.Index()) })
+			return Put(tx, id, value)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := historyBytes(h); got > limit {
+		t.Fatalf("the watch history holds %d bytes of values, more than its %d", got, limit)
+	}
+
+	next := func(w *Watch) *Event {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ev, err := w.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	old, err := h.Watch(&WatchOptions{From: idx[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if ev := next(old); ev.Kind != EventResync || ev.Index < idx[4] {
+		t.Fatalf("a watch from evicted version %d got %v at %d, want a resync at %d or later", idx[0], ev.Kind, ev.Index, idx[4])
+	}
+	// What fits is still kept: a watch from the last but one commit
+	// replays the last.
+	recent, err := h.Watch(&WatchOptions{From: idx[3]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recent.Close()
+	if ev := next(recent); ev.Kind != EventChange || ev.Index != idx[4] {
+		t.Fatalf("a watch from version %d got %v at %d, want the change at %d", idx[3], ev.Kind, ev.Index, idx[4])
+	}
+	// The counts the bounds keep match what is held.
+	recent.mu.Lock()
+	queued := recent.queueBytes
+	recent.mu.Unlock()
+	h.watchMu.Lock()
+	size := 0
+	for i := range h.history {
+		size += changeSetBytes(&h.history[i])
+	}
+	kept := h.histSize
+	h.watchMu.Unlock()
+	if queued != 0 || kept != size {
+		t.Fatalf("a drained watch counts %d bytes queued; the history counts %d bytes, holds %d", queued, kept, size)
+	}
+}
