@@ -74,7 +74,7 @@ func testLogger() *slog.Logger {
 
 // startTestNodes starts nodes on an in-memory network: the first
 // bootstraps a cluster, the others join it.
-func startTestNodes(t *testing.T, seed uint64, names ...string) *testCluster {
+func startTestNodes(t testing.TB, seed uint64, names ...string) *testCluster {
 	c := &testCluster{t: t, net: transporttest.NewNetwork(seed), nodes: map[string]*Node{}, heaps: map[string]*Heap{},
 		eps: map[string]*transporttest.Endpoint{}, dir: &testDir{nodes: map[string]*Node{}}, fss: map[string]persist.FS{}}
 	c.net.Start()

@@ -43,6 +43,14 @@ var (
 	// long, not UTF-8, holds a control character or uses the reserved
 	// prefix "oss:".
 	ErrInvalidHeapName = errors.New("oss: invalid heap name")
+	// ErrRetry, returned by an Update function (or through tx.Retry),
+	// makes Update wait until something the function read changes, then
+	// run it again: retry when changed, without polling. An Update
+	// function that returns it must have read something; Update returns
+	// ErrInvalidArgument if it read nothing, and never ErrRetry itself.
+	// Elsewhere (View, a transaction from Begin) it is returned as any
+	// other error of the caller's.
+	ErrRetry = errors.New("oss: retry when something read changes")
 	// ErrTooLarge is returned by Commit (and Update) when the
 	// transaction's commit record exceeds Config.MaxCommitBytes. It is
 	// returned at once: the record is never proposed, nothing is written,

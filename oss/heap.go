@@ -46,6 +46,12 @@ type Heap struct {
 	stats  heapStats
 	leader atomic.Uint64 // raft ID of the leader as this replica knows it
 
+	waitMu    sync.Mutex // protects following fields
+	waiters   map[*waiter]struct{}
+	waitIDs   map[uuid.UUID]map[*waiter]struct{} // waiters by object read
+	waitRoots map[string]map[*waiter]struct{}    // waiters by root read
+	waitScans map[*waiter]struct{}               // waiters that scanned
+
 	recvc          chan raftpb.Message // raft messages from peers
 	joinc          chan uint64         // nodes asking to join as learners
 	snapc          chan snapOutcome    // outcomes of snapshots streamed to peers
@@ -107,6 +113,9 @@ type heapStats struct {
 	commits   atomic.Uint64
 	conflicts atomic.Uint64
 	retries   atomic.Uint64
+	checks    atomic.Uint64
+	waits     atomic.Uint64
+	wakes     atomic.Uint64 // waiters the loop woke
 }
 
 // Stats are counters of one heap on this node.
@@ -119,8 +128,16 @@ type Stats struct {
 	Commits uint64
 	// Conflicts counts commit attempts of this node that conflicted.
 	Conflicts uint64
-	// Retries counts re-runs of Update functions after a conflict.
+	// Retries counts re-runs of Update functions after a conflict, or
+	// after an error they returned was found to rest on a stale read.
 	Retries uint64
+	// Checks counts errors returned by Update functions that were
+	// checked against the group's commit index (a read index: no log
+	// entry, no disk write) because the function had read something.
+	Checks uint64
+	// Waits counts the times an Update function returned ErrRetry and
+	// its transaction waited for something it read to change.
+	Waits uint64
 
 	// LeaderCommit is the group's commit index as the replica last heard
 	// it from the group's leader (its own if it leads), 0 if it has heard
@@ -150,6 +167,8 @@ func (h *Heap) Stats() Stats {
 		Commits:   h.stats.commits.Load(),
 		Conflicts: h.stats.conflicts.Load(),
 		Retries:   h.stats.retries.Load(),
+		Checks:    h.stats.checks.Load(),
+		Waits:     h.stats.waits.Load(),
 		Rejoins:   h.contact.rejoins.Load(),
 	}
 	s.LeaderCommit, s.LeaderContact = h.contact.last()
@@ -670,6 +689,9 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	}
 	h.send(rd.Messages)
 	h.state.Store(rd.State)
+	if replaced := !raft.IsEmptySnap(rd.Snapshot); replaced || len(rd.Changes) > 0 {
+		h.wakeWaiters(rd.State, rd.Changes, replaced)
+	}
 	for _, res := range rd.Results {
 		p, ok := h.pending[res.TxID]
 		if !ok {
@@ -898,42 +920,92 @@ func (h *Heap) isClosed() bool {
 //
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after
-// the commit. If fn returns an error, or panics, the transaction is rolled
-// back and the error (or panic) is passed on.
+// the commit. If fn panics, the transaction is rolled back and the panic
+// goes on.
+//
+// If fn returns an error, the transaction is rolled back and the error is
+// returned, but an error fn returns after reading something is a decision
+// taken on what it read ("not found", "insufficient funds"), and the local
+// replica may trail its group. So Update first checks that what fn read is
+// current: it asks the group's leader for its commit index (a read index:
+// one heartbeat round to a quorum of voters, no log entry and no disk
+// write; no round at all where this node is the group's only voter),
+// waits until the local replica has applied it, and compares the versions
+// fn read with that state's. If they agree, fn's error is returned; if
+// not, fn runs again on the newer state. Each check is counted in
+// Stats.Checks. If the check cannot be made (no leader within reach, ctx
+// ended, the heap closed), Update returns that error, not fn's. An error
+// returned before fn read anything, and an encoding or decoding error of
+// the transaction, is returned at once, with no check.
+//
+// If fn returns ErrRetry (for instance through tx.Retry), the transaction
+// waits until something it read changes (an object or a root it read, or,
+// if it scanned, the set of objects) and then runs fn again on the new
+// state: a worker waits for its queue to be non-empty, a player for a
+// ball to be free, without polling. The change may come from any node. If
+// what fn read has already changed when it returns ErrRetry, fn runs again
+// at once. The wait ends with ctx (returning ctx's error) or when the heap
+// closes (ErrClosed); nothing was written then. Waits are counted in
+// Stats.Waits.
 //
 // When Update returns nil, the transaction has committed and a View on this
 // node sees its writes. An error that matches ErrCommitUnknown means the
-// record reached the log but its outcome is not known.
+// record reached the log but its outcome is not known; every other error
+// means nothing was written.
 func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; ; {
 		tx, err := h.begin(ctx, false)
 		if err != nil {
 			return err
 		}
-		if ferr := tx.call(fn); ferr != nil {
-			// fn's error is a decision taken on what it read; it stands
-			// only if that was still current, as a commit would.
-			if tx.err != nil || !tx.hasReads() {
-				return ferr
-			}
-			verr := tx.validate()
-			if verr == nil || !errors.Is(verr, ErrConflict) || attempt >= h.cfg.MaxRetries {
-				return ferr
+		ferr := tx.call(fn)
+		switch {
+		case ferr == nil:
+			err := tx.Commit()
+			if err == nil || !errors.Is(err, ErrConflict) || attempt >= h.cfg.MaxRetries {
+				return err
 			}
 			h.stats.retries.Add(1)
 			if err := h.backoff(ctx, attempt); err != nil {
 				return err
 			}
-			continue
+		case tx.err != nil:
+			// A poisoned transaction (Put of a value that does not
+			// encode, Get of one that does not decode): checking or
+			// waiting cannot make it right.
+			if errors.Is(ferr, ErrRetry) {
+				return tx.err
+			}
+			return ferr
+		case errors.Is(ferr, ErrRetry):
+			if !tx.hasReads() {
+				return fmt.Errorf("%w: the Update function returned ErrRetry without reading anything, so no change could wake it", ErrInvalidArgument)
+			}
+			if err := h.waitChange(ctx, tx); err != nil {
+				return err
+			}
+			continue // not a conflict: attempt stays as it is
+		case !tx.hasReads():
+			return ferr
+		default:
+			// fn's error is a decision taken on what it read; it stands
+			// only if that is still current.
+			stale, err := tx.checkCurrent()
+			if err != nil {
+				return fmt.Errorf("%w (the Update function returned %q, which could not be checked against the group's commit index)", err, ferr.Error())
+			}
+			if stale == nil {
+				return ferr
+			}
+			if attempt >= h.cfg.MaxRetries {
+				return stale
+			}
+			// The local state is now at least the group's commit
+			// index: run fn again at once, there is no contention to
+			// back off from.
+			h.stats.retries.Add(1)
 		}
-		err = tx.Commit()
-		if err == nil || !errors.Is(err, ErrConflict) || attempt >= h.cfg.MaxRetries {
-			return err
-		}
-		h.stats.retries.Add(1)
-		if err := h.backoff(ctx, attempt); err != nil {
-			return err
-		}
+		attempt++
 	}
 }
 

@@ -37,7 +37,7 @@ type testCluster struct {
 // bootstrapping the cluster and the others joining it, each a replica of
 // the heap "bank" with the given first voters and learners, outside the
 // catalog.
-func newTestCluster(t *testing.T, seed uint64, voters, learners []string) *testCluster {
+func newTestCluster(t testing.TB, seed uint64, voters, learners []string) *testCluster {
 	c := startTestNodes(t, seed, append(append([]string{}, voters...), learners...)...)
 	var spec groupSpec
 	for _, name := range voters {

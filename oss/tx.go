@@ -32,7 +32,6 @@ type txState struct {
 	ctx        context.Context
 	onCommit   []func()
 	index      uint64
-	validation bool // commits only to check reads: not counted as a commit
 	reads      map[uuid.UUID]uint64
 	readOrder  []uuid.UUID
 	rootReads  map[string]uint64
@@ -408,9 +407,7 @@ func (tx *Tx) Commit() error {
 	}
 	switch res.Outcome {
 	case consistency.Committed:
-		if !tx.validation {
-			h.stats.commits.Add(1)
-		}
+		h.stats.commits.Add(1)
 		tx.index = res.Index
 		tx.runOnCommit()
 		return nil
@@ -429,14 +426,67 @@ func (tx *Tx) hasReads() bool {
 	return tx.txState != nil && (len(tx.reads) > 0 || len(tx.rootReads) > 0 || tx.scanned)
 }
 
-// validate checks, through the log, that what an ended transaction read is
-// still current, without writing anything.
-func (tx *Tx) validate() error {
-	v := &Tx{heap: tx.heap, snap: tx.snap, txState: &txState{ctx: tx.ctx, validation: true,
-		reads: tx.reads, readOrder: tx.readOrder, rootReads: tx.rootReads, scanned: tx.scanned,
-	}}
-	return v.Commit()
+// checkCurrent checks an ended transaction's reads against the group's
+// commit index, without a log entry: it waits until the local replica has
+// applied the commit index the leader gives for a read index, then returns
+// the first read that state no longer agrees with, or nil if there is
+// none. The reads were then current at that index, later than every commit
+// acknowledged before the check began: a decision fn took on them is as
+// strictly serializable as a commit (a read-only one, at that index).
+func (tx *Tx) checkCurrent() (*ConflictError, error) {
+	h := tx.heap
+	h.stats.checks.Add(1)
+	if err := h.readIndex(tx.ctx); err != nil {
+		return nil, err
+	}
+	rs := tx.readSet()
+	return rs.staleIn(h.state.Load()), nil
 }
+
+// readSet is what a transaction read: the versions it saw, and whether it
+// scanned the snapshot at snap.
+type readSet struct {
+	snap      uint64
+	reads     map[uuid.UUID]uint64
+	readOrder []uuid.UUID
+	rootReads map[string]uint64
+	scanned   bool
+}
+
+func (tx *Tx) readSet() readSet {
+	if tx.txState == nil {
+		return readSet{snap: tx.snap.Index()}
+	}
+	return readSet{snap: tx.snap.Index(), reads: tx.reads, readOrder: tx.readOrder, rootReads: tx.rootReads, scanned: tx.scanned}
+}
+
+// staleIn returns the first read that st does not agree with, as the
+// replicas would decide a commit record of these reads at st's index, or
+// nil if every read is current there. st must not be older than snap.
+func (rs *readSet) staleIn(st *consistency.State) *ConflictError {
+	for _, id := range rs.readOrder {
+		if st.Version(id) != rs.reads[id] {
+			return &ConflictError{ID: id}
+		}
+	}
+	for name, v := range rs.rootReads {
+		if st.RootVersion(name) != v {
+			return &ConflictError{Root: name}
+		}
+	}
+	if rs.scanned && st.ShapeVersion() > rs.snap {
+		return &ConflictError{Scan: true}
+	}
+	return nil
+}
+
+// Retry returns ErrRetry, for an Update function to end with
+//
+//	return tx.Retry()
+//
+// when what it read says it cannot go on yet: Update then waits until
+// something the transaction read changes and runs the function again.
+func (tx *Tx) Retry() error { return ErrRetry }
 
 func (tx *Tx) runOnCommit() {
 	for _, f := range tx.onCommit {
