@@ -451,7 +451,7 @@ func TestMinorityPartitionOfFive(t *testing.T) {
 			t.Fatalf("%s in the minority: %v", name, err)
 		}
 		// A linearizable read cannot be served there either: no leader.
-		err = c.heaps[name].View(func(*Tx) error { return nil }, Fresh(context.Background()))
+		err = c.heaps[name].View(context.Background(), func(*Tx) error { return nil }, &ViewOptions{Fresh: true})
 		if !errors.Is(err, ErrNoQuorum) {
 			t.Fatalf("a fresh view in the minority: %v", err)
 		}
@@ -492,7 +492,7 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 	env := e.appendTo(nil)
 	c.nodes[learner].receive(g.Leader, env)
 	waitCond(t, "the learner's replica to stop", h.isClosed)
-	if err := h.View(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+	if err := h.View(context.Background(), func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a View on the lost replica: %v", err)
 	}
 	if !strings.Contains(h.lost.Error(), "does not decode") {
@@ -532,7 +532,7 @@ func TestDropAndRecreate(t *testing.T) {
 			}
 			return true
 		})
-		if err := old.View(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		if err := old.View(ctx, func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
 			t.Fatalf("a handle on a dropped heap: %v", err)
 		}
 		for _, name := range []string{"c", "b", "a"} {

@@ -31,15 +31,15 @@
 //		a.Balance += 10
 //		return oss.Put(tx, id, a)
 //	})
-//	err = h.View(func(tx *oss.Tx) error { ... })
+//	err = h.View(ctx, func(tx *oss.Tx) error { ... }, nil)
 //
 // # Guarantees
 //
 // Committed Updates are strictly serializable. A View sees the state after
 // some log index: consistent, possibly stale by what the local replica has
 // not yet heard from the heap's leader (Heap.Stats says how far; Heap.View
-// gives the bound); with the Fresh option it is linearizable. After Update returns nil, a View on the same node sees
-// its writes. Transactions that enumerate the heap (Tx.Scan) are validated
+// gives the bound); with ViewOptions.Fresh it is linearizable. After Update
+// returns nil, a View on the same node sees its writes. Transactions that enumerate the heap (Tx.Scan) are validated
 // against creations and deletions, so there are no phantoms.
 //
 // # Errors

@@ -178,12 +178,12 @@ func powerLoss(t *testing.T, seed uint64) {
 	}
 	waitCond(t, "a leader after the restart", func() bool { _, ok := c.group("bank"); return ok })
 	h := c.heaps["b"]
-	if err := h.View(func(*Tx) error { return nil }, Fresh(context.Background())); err != nil {
+	if err := h.View(context.Background(), func(*Tx) error { return nil }, &ViewOptions{Fresh: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range names {
 		var l ledger
-		h.View(func(tx *Tx) error { var err error; l, err = Get[ledger](tx, ledgers[name]); return err })
+		h.View(context.Background(), func(tx *Tx) error { var err error; l, err = Get[ledger](tx, ledgers[name]); return err }, nil)
 		mu.Lock()
 		lo, hi := must[name], acked[name]+unknown[name]
 		mu.Unlock()
@@ -258,7 +258,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 			}
 		}
 		var got acct
-		if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance == 666 {
+		if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance == 666 {
 			t.Fatalf("a read while the disk fails: %v %v", got, err)
 		}
 		ffs.SetRule(nil)
@@ -267,7 +267,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 		})
 	}
 	var got acct
-	h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+	h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
 	if got.Balance != 2 {
 		t.Fatalf("after the disk came back the object holds %d", got.Balance)
 	}
@@ -279,7 +279,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	if h, err = n.Heap(context.Background(), "bank"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 2 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 2 {
 		t.Fatalf("after a restart the object holds %v (%v), want 2", got, err)
 	}
 }
@@ -345,7 +345,7 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 		t.Fatalf("a commit once the replica knows its log failed: %v; want a definite failure", err)
 	}
 	var got acct
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance == 3 || got.Balance == 4 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance == 3 || got.Balance == 4 {
 		t.Fatalf("a read after the log failed: %v %v", got, err)
 	}
 	if err := n.Close(); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
@@ -356,7 +356,7 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 	if h, err = n.Heap(context.Background(), "bank"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 1 && got.Balance != 2 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 1 && got.Balance != 2 {
 		t.Fatalf("after a restart the object holds %v (%v), want what was synced", got, err)
 	}
 	if err := put(5); err != nil {
@@ -479,7 +479,7 @@ func TestRestartKeepsHeaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got acct
-		err = h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+		err = h.View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
 		if round > 0 && (err != nil || got.Balance != int64(round*25)) {
 			t.Fatalf("restart %d: the heap holds %v (%v), want %d", round, got, err, round*25)
 		}
@@ -535,7 +535,7 @@ func TestBatchDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got acct
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 50 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 50 {
 		t.Fatalf("after a sync interval and a power loss: %v %v, want 50", got, err)
 	}
 }

@@ -80,7 +80,7 @@ func Example() {
 	}
 
 	// Read both balances from one consistent snapshot.
-	err = h.View(func(tx *oss.Tx) error {
+	err = h.View(ctx, func(tx *oss.Tx) error {
 		id, err := tx.Root("bank")
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func Example() {
 			fmt.Printf("%s: %d\n", a.Owner, a.Balance)
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -288,7 +288,7 @@ func FuzzCommit(f *testing.F) {
 			}
 			return
 		}
-		err = h.View(func(tx *Tx) error {
+		err = h.View(ctx, func(tx *Tx) error {
 			for id, w := range objs {
 				o, ok := tx.snap.Get(id)
 				if w.deleted {
@@ -300,7 +300,7 @@ func FuzzCommit(f *testing.F) {
 				if !ok || !bytes.Equal(o.Value, w.data) {
 					t.Fatalf("object %v holds %x (%v), the transaction wrote %x", id, o.Value, ok, w.data)
 				}
-				err := h.View(func(tx *Tx) error { _, err := Get[any](tx, id); return err })
+				err := h.View(ctx, func(tx *Tx) error { _, err := Get[any](tx, id); return err }, nil)
 				if err != nil && codecRefusal(err) == "" {
 					t.Fatalf("object %v was committed but does not read back: %v", id, err)
 				}
@@ -315,7 +315,7 @@ func FuzzCommit(f *testing.F) {
 				}
 			}
 			return nil
-		})
+		}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

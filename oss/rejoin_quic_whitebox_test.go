@@ -115,7 +115,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := hv.View(func(*Tx) error { return nil }, Fresh(ctx)); err != nil {
+	if err := hv.View(ctx, func(*Tx) error { return nil }, &ViewOptions{Fresh: true}); err != nil {
 		t.Fatal(err)
 	}
 	qc.asTest(heaps).checkBank(ids)

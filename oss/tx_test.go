@@ -54,11 +54,11 @@ func create(t testing.TB, h *oss.Heap, v counter) uuid.UUID {
 func read(t testing.TB, h *oss.Heap, id uuid.UUID) (counter, error) {
 	t.Helper()
 	var c counter
-	err := h.View(func(tx *oss.Tx) error {
+	err := h.View(context.Background(), func(tx *oss.Tx) error {
 		var err error
 		c, err = oss.Get[counter](tx, id)
 		return err
-	})
+	}, nil)
 	return c, err
 }
 
@@ -197,17 +197,17 @@ func TestTxDone(t *testing.T) {
 
 func TestNotFound(t *testing.T) {
 	_, h := openHeap(t, nil)
-	err := h.View(func(tx *oss.Tx) error {
+	err := h.View(context.Background(), func(tx *oss.Tx) error {
 		_, err := oss.Get[counter](tx, uuid.New())
 		return err
-	})
+	}, nil)
 	if !errors.Is(err, oss.ErrNotFound) {
 		t.Fatalf("Get of a missing object: %v", err)
 	}
-	err = h.View(func(tx *oss.Tx) error {
+	err = h.View(context.Background(), func(tx *oss.Tx) error {
 		_, err := tx.Root("nothing")
 		return err
-	})
+	}, nil)
 	if !errors.Is(err, oss.ErrNotFound) {
 		t.Fatalf("missing root: %v", err)
 	}
@@ -216,7 +216,7 @@ func TestNotFound(t *testing.T) {
 func TestViewIsReadOnly(t *testing.T) {
 	_, h := openHeap(t, nil)
 	id := create(t, h, counter{1})
-	err := h.View(func(tx *oss.Tx) error { return oss.Put(tx, id, counter{2}) })
+	err := h.View(context.Background(), func(tx *oss.Tx) error { return oss.Put(tx, id, counter{2}) }, nil)
 	if !errors.Is(err, oss.ErrReadOnly) {
 		t.Fatalf("Put in a View: %v", err)
 	}
@@ -390,7 +390,7 @@ func TestCloseEndsTransactions(t *testing.T) {
 	if err := <-result; !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Update across Close: %v", err)
 	}
-	if err := h.View(func(*oss.Tx) error { return nil }); !errors.Is(err, oss.ErrClosed) {
+	if err := h.View(context.Background(), func(*oss.Tx) error { return nil }, nil); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("View after Close: %v", err)
 	}
 	if _, err := n.Heap(context.Background(), "other"); !errors.Is(err, oss.ErrClosed) {
@@ -426,7 +426,7 @@ func TestCloseUnderLoad(t *testing.T) {
 		})
 	}
 	for h.Stats().Commits < 50 {
-		h.View(func(*oss.Tx) error { return nil })
+		h.View(context.Background(), func(*oss.Tx) error { return nil }, nil)
 	}
 	n.Close()
 	wg.Wait()
@@ -470,7 +470,7 @@ func TestRoots(t *testing.T) {
 	if err := h.Update(ctx, func(tx *oss.Tx) error { return tx.DeleteRoot("main") }); err != nil {
 		t.Fatal(err)
 	}
-	err := h.View(func(tx *oss.Tx) error { _, err := tx.Root("main"); return err })
+	err := h.View(ctx, func(tx *oss.Tx) error { _, err := tx.Root("main"); return err }, nil)
 	if !errors.Is(err, oss.ErrNotFound) {
 		t.Fatalf("deleted root: %v", err)
 	}
@@ -523,11 +523,11 @@ func TestFreshView(t *testing.T) {
 	_, h := openHeap(t, nil)
 	id := create(t, h, counter{7})
 	var c counter
-	err := h.View(func(tx *oss.Tx) error {
+	err := h.View(context.Background(), func(tx *oss.Tx) error {
 		var err error
 		c, err = oss.Get[counter](tx, id)
 		return err
-	}, oss.Fresh(context.Background()))
+	}, &oss.ViewOptions{Fresh: true})
 	if err != nil || c.N != 7 {
 		t.Fatalf("fresh view: %v %v", c, err)
 	}
@@ -540,6 +540,21 @@ func TestFreshView(t *testing.T) {
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestViewContext: a View whose context has ended does not run fn, plain
+// or Fresh; its error is the context's.
+func TestViewContext(t *testing.T) {
+	_, h := openHeap(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, opts := range []*oss.ViewOptions{nil, {Fresh: true}} {
+		ran := false
+		err := h.View(ctx, func(*oss.Tx) error { ran = true; return nil }, opts)
+		if !errors.Is(err, context.Canceled) || ran {
+			t.Fatalf("View(%+v) with an ended context: ran %v, %v", opts, ran, err)
+		}
 	}
 }
 

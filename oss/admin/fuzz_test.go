@@ -49,11 +49,11 @@ func FuzzAdminRequests(f *testing.F) {
 		f.Fatal(err)
 	}
 	var id string
-	h.View(func(tx *oss.Tx) error {
+	h.View(ctx, func(tx *oss.Tx) error {
 		rid, err := tx.Root("r")
 		id = rid.String()
 		return err
-	})
+	}, nil)
 	methods := []string{"GET", "PUT", "POST", "DELETE"}
 	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"reads":[{"id":"`+id+`","version":1}],"writes":[{"id":"`+id+`","value":{"balance":2}}]}`))
 	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"writes":[{"id":"`+id+`","value":[1,2,{"a":null}]}],"roots":{"q":"`+id+`"}}`))

@@ -141,11 +141,8 @@ func (a *api) view(w http.ResponseWriter, r *http.Request, fn func(tx *oss.Tx) e
 		fail(w, err)
 		return
 	}
-	var opts []oss.ViewOption
-	if r.URL.Query().Get("fresh") != "" {
-		opts = append(opts, oss.Fresh(ctx))
-	}
-	if err := h.View(fn, opts...); err != nil {
+	opts := &oss.ViewOptions{Fresh: r.URL.Query().Get("fresh") != ""}
+	if err := h.View(ctx, fn, opts); err != nil {
 		fail(w, err)
 	}
 }
