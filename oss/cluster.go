@@ -200,10 +200,30 @@ func entriesOf(st *consistency.State) []heapEntry {
 	return out
 }
 
-// ensureEntry returns the heap's catalog entry, creating it if needed with
-// voters placed over the live servers.
-func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) {
+// findEntry returns the entry of a heap in the catalog. A heap the local
+// catalog replica does not know may have been created elsewhere a moment
+// ago: the replica then catches up with the catalog's leader and looks
+// again before the heap is reported missing.
+func (n *Node) findEntry(ctx context.Context, name string) (heapEntry, error) {
 	if e, ok := n.catalogEntry(name); ok {
+		return e, nil
+	}
+	if err := n.catalog.Load().readIndex(ctx); err != nil {
+		return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+	}
+	if e, ok := n.catalogEntry(name); ok {
+		return e, nil
+	}
+	return heapEntry{}, fmt.Errorf("oss: heap %q: %w", name, ErrNoHeap)
+}
+
+// ensureEntry returns the heap's catalog entry, creating it if needed with
+// replicas voters placed over the live servers; with exclusive, an entry
+// that exists is an error matching ErrHeapExists. Whether the entry
+// exists is read in the transaction that creates it, so of two nodes
+// creating the same heap one commits and the other finds its entry.
+func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, error) {
+	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, nil
 	}
 	var e heapEntry
@@ -213,11 +233,14 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 		if err != nil {
 			return err
 		}
+		if ok && exclusive {
+			return ErrHeapExists
+		}
 		if ok {
 			e, err = Get[heapEntry](tx, id)
 			return err
 		}
-		e = heapEntry{Name: name, Replicas: n.cfg.Replicas, Group: newNodeID()}
+		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID()}
 		ranked := rendezvous(name, n.directory().live())
 		for _, p := range ranked[:oddVoters(e.Replicas, len(ranked))] {
 			e.Voters = append(e.Voters, groupMember{Name: p.Name, ID: p.ID})
@@ -227,6 +250,9 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 		}
 		return Put(tx, id, e)
 	})
+	if errors.Is(err, ErrHeapExists) {
+		return heapEntry{}, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
+	}
 	if err != nil {
 		return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
 	}

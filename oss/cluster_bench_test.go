@@ -22,7 +22,7 @@ func (c *quicCluster) openEverywhere(heap string) map[string]*Heap {
 	defer cancel()
 	hs := map[string]*Heap{}
 	for name, n := range c.nodes {
-		h, err := n.Heap(ctx, heap)
+		h, err := n.CreateHeapIfNotExists(ctx, heap, nil)
 		if err != nil {
 			c.t.Fatalf("%s: %v", name, err)
 		}

@@ -152,7 +152,7 @@ func (c *testCluster) open(name, heap string) *Heap {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	h, err := c.nodes[name].Heap(ctx, heap)
+	h, err := c.nodes[name].CreateHeapIfNotExists(ctx, heap, nil)
 	if err != nil {
 		c.t.Fatalf("%s: open %s: %v", name, heap, err)
 	}
@@ -297,6 +297,38 @@ func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
 		t.Fatalf("the catalog's placement over 4 servers: %v", cat)
 	}
 	waitCond(t, "the catalog's voters", func() bool { return c.settled(catalogName, cat...) })
+}
+
+// TestHeapOptionsAndOpenElsewhere: a heap keeps the voters its creator
+// asked for, not the node's default; another node opens it with Heap at
+// once, though its catalog replica may not have applied the creation
+// yet; a name nobody created is ErrNoHeap everywhere and stays missing.
+func TestHeapOptionsAndOpenElsewhere(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 23, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.nodes["a"].CreateHeap(ctx, "small", &HeapOptions{Replicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"b", "c"} {
+		if _, err := c.nodes[name].Heap(ctx, "small"); err != nil {
+			t.Fatalf("%s: open a heap created on a: %v", name, err)
+		}
+		if _, err := c.nodes[name].CreateHeap(ctx, "small", nil); !errors.Is(err, ErrHeapExists) {
+			t.Fatalf("%s: create a heap created on a: %v", name, err)
+		}
+		if _, err := c.nodes[name].Heap(ctx, "nosuch"); !errors.Is(err, ErrNoHeap) {
+			t.Fatalf("%s: open a heap nobody created: %v", name, err)
+		}
+	}
+	want := c.placement("small", 1)
+	waitCond(t, "small's one voter", func() bool { return c.settled("small", want...) })
+	for name, n := range c.nodes {
+		if hs := n.Heaps(); len(hs) != 1 || hs[0].Name != "small" || hs[0].Replicas != 1 {
+			t.Fatalf("%s lists %+v", name, hs)
+		}
+	}
 }
 
 func TestVoterReplacedAfterFailure(t *testing.T) {

@@ -47,7 +47,7 @@ func BenchmarkDurableCommit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer n.Close()
-	h, err := n.Heap(context.Background(), "bench")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func BenchmarkRecovery(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := n.Heap(context.Background(), "bench")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func BenchmarkRecovery(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h, err := n.Heap(context.Background(), "bench")
+		h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -228,7 +228,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	c := startTestNodes(t, 1)
 	c.fss["solo"] = ffs
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	}
 	c.forget("solo")
 	n = c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	if h, err = n.Heap(context.Background(), "bank"); err != nil {
+	if h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 2 {
@@ -317,7 +317,7 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 	c := startTestNodes(t, 1)
 	c.fss["solo"] = ffs
 	n := c.add("solo", false, batch)
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 	}
 	c.forget("solo")
 	n = c.add("solo", false, batch)
-	if h, err = n.Heap(context.Background(), "bank"); err != nil {
+	if h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 1 && got.Balance != 2 {
@@ -371,7 +371,7 @@ func TestDiskCloseReturnsErrors(t *testing.T) {
 	c := startTestNodes(t, 1)
 	c.fss["solo"] = ffs
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	mem := persist.NewMemFS()
 	n := startDisk(t, mem)
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +474,7 @@ func TestRestartKeepsHeaps(t *testing.T) {
 		c := startTestNodes(t, uint64(round))
 		c.fss["solo"] = mem
 		n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-		h, err := n.Heap(ctx, "bank")
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -515,7 +515,7 @@ func TestBatchDurability(t *testing.T) {
 	c := startTestNodes(t, 3)
 	c.fss["solo"] = mem
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch })
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestBatchDurability(t *testing.T) {
 	c.kill("solo")
 	c.fss["solo"] = crashed
 	n = c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch })
-	h, err = n.Heap(context.Background(), "bank")
+	h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +550,7 @@ func TestRecoveryReportsProgress(t *testing.T) {
 	c := startTestNodes(t, 4)
 	c.fss["solo"] = mem
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, _ := n.Heap(context.Background(), "bank")
+	h, _ := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	for i := range 30 {
 		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), acct{int64(i)}) }); err != nil {
 			t.Fatal(err)

@@ -27,8 +27,12 @@ var (
 	// ErrNoQuorum is returned when a heap's commit log cannot accept the
 	// commit: no leader is reachable, or a quorum of its voters is not.
 	ErrNoQuorum = errors.New("oss: no quorum")
-	// ErrNoHeap is returned for a heap that is not in the catalog.
+	// ErrNoHeap is returned by Heap and DropHeap for a heap that does not
+	// exist.
 	ErrNoHeap = errors.New("oss: no such heap")
+	// ErrHeapExists is returned by CreateHeap for a heap that exists
+	// already.
+	ErrHeapExists = errors.New("oss: heap already exists")
 	// ErrCommitUnknown is returned when a commit record was handed to the
 	// heap's log but its outcome could not be learned: the caller's context
 	// ended, or the node closed, before the decision arrived. The

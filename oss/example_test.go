@@ -24,7 +24,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer n.Close()
-	h, err := n.Heap(ctx, "bank")
+	h, err := n.CreateHeap(ctx, "bank", nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func FuzzCommit(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { n.Close() })
-	h, err := n.Heap(ctx, "fuzz")
+	h, err := n.CreateHeapIfNotExists(ctx, "fuzz", nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func FuzzRoute(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { n.Close() })
-	h, err := n.Heap(ctx, "bank")
+	h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -944,7 +944,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 	}
 	for i, n := range nodes {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		h, err := n.Heap(ctx, harnessHeap)
+		h, err := n.CreateHeapIfNotExists(ctx, harnessHeap, nil)
 		cancel()
 		if err != nil {
 			t.Fatal(err)

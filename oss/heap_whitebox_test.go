@@ -113,7 +113,7 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	h, err := n.Heap(context.Background(), "q")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "q", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 			defer cancel()
 			heaps := map[string]*Heap{}
 			for name, n := range c.nodes {
-				h, err := n.Heap(ctx, "big")
+				h, err := n.CreateHeapIfNotExists(ctx, "big", nil)
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}

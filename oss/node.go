@@ -289,26 +289,75 @@ func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byt
 // Context returns a context that is cancelled when the node closes.
 func (n *Node) Context() context.Context { return n.ctx }
 
-// Heap opens the named heap, creating it in the catalog if it does not
-// exist, and keeps a local replica of it on this node: as one of its voters
-// if placement chose this node, otherwise as a learner. It returns once the
-// replica is a member of the heap's group and has applied everything
-// committed when Heap was called. Opening the same name again returns the
-// same *Heap at once: a replica cut off from its group may then be behind
-// (see Heap.View and Heap.Stats); if the group removed it meanwhile, it
-// rejoins by itself once it can reach the group, and the handle works
-// again.
+// HeapOptions configure a heap that CreateHeap or CreateHeapIfNotExists
+// creates. A nil *HeapOptions means the defaults.
+type HeapOptions struct {
+	// Replicas is the number of voters the heap keeps, placed on server
+	// nodes by rendezvous hashing; other nodes that open it are learners.
+	// From 1 to 9. If zero, Config.Replicas.
+	Replicas int
+}
+
+// Heap opens an existing heap and keeps a local replica of it on this
+// node: as one of its voters if placement chose this node, otherwise as a
+// learner. It returns an error matching ErrNoHeap if no heap of that name
+// exists: a heap created on another node is found as soon as its creation
+// has committed, since a name the local catalog replica does not know is
+// looked up again after a read of the catalog's leader.
+//
+// Heap returns once the replica is a member of the heap's group and has
+// applied everything committed when Heap was called. Opening the same
+// name again returns the same *Heap at once: a replica cut off from its
+// group may then be behind (see Heap.View and Heap.Stats); if the group
+// removed it meanwhile, it rejoins by itself once it can reach the group,
+// and the handle works again.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
+	return n.openHeap(ctx, name, openExisting, nil)
+}
+
+// CreateHeap creates a heap and opens it as Heap does. It returns an error
+// matching ErrHeapExists, and no handle, if a heap of that name exists.
+func (n *Node) CreateHeap(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
+	return n.openHeap(ctx, name, createNew, opts)
+}
+
+// CreateHeapIfNotExists opens a heap as Heap does, creating it with opts
+// first if it does not exist; opts are ignored for a heap that exists. The
+// check and the creation are one transaction on the catalog, so processes
+// that race to create a heap all open the same one, created once. It is
+// the call for an application that creates its heaps on first use.
+func (n *Node) CreateHeapIfNotExists(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
+	return n.openHeap(ctx, name, openOrCreate, opts)
+}
+
+// heapMode says what openHeap does about a heap missing from the catalog,
+// or present in it.
+type heapMode uint8
+
+const (
+	openExisting heapMode = iota // missing: ErrNoHeap
+	createNew                    // present: ErrHeapExists
+	openOrCreate
+)
+
+func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *HeapOptions) (*Heap, error) {
 	if err := validHeapName(name); err != nil {
 		return nil, err
 	}
 	if strings.HasPrefix(name, systemPrefix) {
 		return nil, fmt.Errorf("%w %q: the prefix %q is reserved", ErrInvalidHeapName, name, systemPrefix)
 	}
+	replicas := n.cfg.Replicas
+	if opts != nil && opts.Replicas != 0 {
+		if opts.Replicas < 1 || opts.Replicas > 9 {
+			return nil, fmt.Errorf("%w: heap %q: HeapOptions.Replicas %d is not between 1 and 9", ErrInvalidArgument, name, opts.Replicas)
+		}
+		replicas = opts.Replicas
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if h := n.replicaOf(name); h != nil && h.inConf.Load() {
+	if h := n.replicaOf(name); mode != createNew && h != nil && h.inConf.Load() {
 		if h.catchUp.Load() {
 			// Recovered from disk: what it committed before may not be
 			// applied yet.
@@ -322,7 +371,13 @@ func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	if n.isClosed() {
 		return nil, ErrClosed
 	}
-	e, err := n.ensureEntry(ctx, name)
+	var e heapEntry
+	var err error
+	if mode == openExisting {
+		e, err = n.findEntry(ctx, name)
+	} else {
+		e, err = n.ensureEntry(ctx, name, replicas, mode == createNew)
+	}
 	if err != nil {
 		return nil, err
 	}

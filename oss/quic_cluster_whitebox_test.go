@@ -101,7 +101,7 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for name, n := range c.nodes {
-		h, err := n.Heap(ctx, "bank")
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -152,7 +152,7 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 	defer cancel()
 	heaps := map[string]*Heap{}
 	for name, n := range c.nodes {
-		h, err := n.Heap(ctx, "bank")
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -212,7 +212,7 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	h, err := c.nodes["a"].Heap(ctx, "big")
+	h, err := c.nodes["a"].CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 		}
 	}
 	d := c.start("d")
-	hd, err := d.Heap(ctx, "big")
+	hd, err := d.CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

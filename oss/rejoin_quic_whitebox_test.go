@@ -62,7 +62,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	heaps := map[string]*Heap{}
 	for _, name := range names {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		h, err := nodes[name].Heap(ctx, "bank")
+		h, err := nodes[name].CreateHeapIfNotExists(ctx, "bank", nil)
 		cancel()
 		if err != nil {
 			t.Fatal(err)

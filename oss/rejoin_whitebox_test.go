@@ -247,7 +247,7 @@ func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		var err error
-		h, err = n.Heap(ctx, "bank")
+		h, err = n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%s: open the bank after the restart: %v", victim, err)
 		}

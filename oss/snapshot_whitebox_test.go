@@ -191,7 +191,7 @@ func TestSnapshotStreamsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	h, err := n.Heap(ctx, "h")
+	h, err := n.CreateHeapIfNotExists(ctx, "h", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

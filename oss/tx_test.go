@@ -3,6 +3,7 @@ package oss_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -30,7 +31,7 @@ func openHeap(t testing.TB, cfg *oss.Config) (*oss.Node, *oss.Heap) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	h, err := n.Heap(context.Background(), "test")
+	h, err := n.CreateHeap(context.Background(), "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestCloseEndsTransactions(t *testing.T) {
 	if err := h.View(context.Background(), func(*oss.Tx) error { return nil }, nil); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("View after Close: %v", err)
 	}
-	if _, err := n.Heap(context.Background(), "other"); !errors.Is(err, oss.ErrClosed) {
+	if _, err := n.CreateHeapIfNotExists(context.Background(), "other", nil); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Heap after Close: %v", err)
 	}
 	if err := n.Close(); err != nil {
@@ -559,15 +560,106 @@ func TestViewContext(t *testing.T) {
 }
 
 func TestHeapNames(t *testing.T) {
-	n, h := openHeap(t, nil)
-	for _, name := range []string{"", "a\x00b", string(make([]byte, 300))} {
-		if _, err := n.Heap(context.Background(), name); err == nil {
-			t.Errorf("heap name %q accepted", name)
+	n, _ := openHeap(t, nil)
+	ctx := context.Background()
+	for _, name := range []string{"", "a\x00b", string(make([]byte, 300)), "oss:catalog"} {
+		if _, err := n.Heap(ctx, name); !errors.Is(err, oss.ErrInvalidHeapName) {
+			t.Errorf("Heap(%q): %v", name, err)
+		}
+		if _, err := n.CreateHeap(ctx, name, nil); !errors.Is(err, oss.ErrInvalidHeapName) {
+			t.Errorf("CreateHeap(%q): %v", name, err)
+		}
+		if _, err := n.CreateHeapIfNotExists(ctx, name, nil); !errors.Is(err, oss.ErrInvalidHeapName) {
+			t.Errorf("CreateHeapIfNotExists(%q): %v", name, err)
 		}
 	}
-	again, err := n.Heap(context.Background(), "test")
-	if err != nil || again != h {
-		t.Fatalf("reopening a heap: %v %v", again, err)
+}
+
+// TestOpenAndCreate: Heap opens and never creates, CreateHeap creates and
+// never opens, CreateHeapIfNotExists does either; all three hand out the
+// one handle of a heap.
+func TestOpenAndCreate(t *testing.T) {
+	n, h := openHeap(t, nil)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := n.Heap(ctx, "tset"); !errors.Is(err, oss.ErrNoHeap) {
+			t.Fatalf("opening a heap that does not exist: %v", err)
+		}
+	}
+	if hs := n.Heaps(); len(hs) != 1 || hs[0].Name != "test" {
+		t.Fatalf("a failed open created a heap: %+v", hs)
+	}
+	if _, err := n.CreateHeap(ctx, "test", nil); !errors.Is(err, oss.ErrHeapExists) {
+		t.Fatalf("creating a heap that exists: %v", err)
+	}
+	for _, open := range []func() (*oss.Heap, error){
+		func() (*oss.Heap, error) { return n.Heap(ctx, "test") },
+		func() (*oss.Heap, error) { return n.CreateHeapIfNotExists(ctx, "test", &oss.HeapOptions{Replicas: 5}) },
+	} {
+		if again, err := open(); err != nil || again != h {
+			t.Fatalf("reopening a heap: %v %v", again, err)
+		}
+	}
+	created, err := n.CreateHeapIfNotExists(ctx, "other", &oss.HeapOptions{Replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := n.Heap(ctx, "other"); err != nil || again != created {
+		t.Fatalf("opening a heap CreateHeapIfNotExists created: %v %v", again, err)
+	}
+	for _, r := range []int{-1, 10} {
+		if _, err := n.CreateHeap(ctx, "third", &oss.HeapOptions{Replicas: r}); !errors.Is(err, oss.ErrInvalidArgument) {
+			t.Fatalf("HeapOptions.Replicas %d: %v", r, err)
+		}
+	}
+}
+
+// TestCreateHeapRace: of callers racing to create one heap, CreateHeap
+// succeeds for exactly one; callers racing in CreateHeapIfNotExists all
+// get the one heap.
+func TestCreateHeapRace(t *testing.T) {
+	n, _ := openHeap(t, nil)
+	ctx := context.Background()
+	const callers = 8
+	for _, exclusive := range []bool{true, false} {
+		name := fmt.Sprintf("race-%v", exclusive)
+		var wg sync.WaitGroup
+		handles := make(chan *oss.Heap, callers)
+		errs := make(chan error, callers)
+		for range callers {
+			wg.Go(func() {
+				var h *oss.Heap
+				var err error
+				if exclusive {
+					h, err = n.CreateHeap(ctx, name, nil)
+				} else {
+					h, err = n.CreateHeapIfNotExists(ctx, name, nil)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				handles <- h
+			})
+		}
+		wg.Wait()
+		close(handles)
+		close(errs)
+		for err := range errs {
+			if !exclusive || !errors.Is(err, oss.ErrHeapExists) {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		var got []*oss.Heap
+		for h := range handles {
+			if len(got) > 0 && h != got[0] {
+				t.Fatalf("%s: two handles on one heap", name)
+			}
+			got = append(got, h)
+		}
+		if want := map[bool]int{true: 1, false: callers}[exclusive]; len(got) != want {
+			t.Fatalf("%s: %d callers got the heap, want %d", name, len(got), want)
+		}
 	}
 }
 

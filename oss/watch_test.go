@@ -235,7 +235,7 @@ func TestWatchCloseEndsNext(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer n.Close()
-		h, err := n.Heap(context.Background(), "test")
+		h, err := n.CreateHeapIfNotExists(context.Background(), "test", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

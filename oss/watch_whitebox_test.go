@@ -32,7 +32,7 @@ func TestWatchHistoryIsBoundedInBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	h, err := n.Heap(ctx, "big")
+	h, err := n.CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		return err
 	}
 	defer n.Close()
-	h, err := n.Heap(ctx, "bank")
+	h, err := n.CreateHeap(ctx, "bank", nil)
 	if err != nil {
 		return err
 	}
