@@ -261,7 +261,7 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		id := uuid.New()
 		t0 := time.Now()
-		c.nodes[g.Leader].stop(false)
+		c.nodes[g.Leader].stop(context.Background(), false)
 		delete(c.nodes, g.Leader)
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -273,7 +273,7 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		ds = append(ds, time.Since(t0))
 		for _, n := range c.nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 		c.nodes = nil
 	}

@@ -44,7 +44,7 @@ func TestNodesJoinAndLeave(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer n.Close()
+		defer n.Close(context.Background())
 		nodes = append(nodes, n)
 	}
 	waitUntil(t, "three members everywhere", func() bool {
@@ -55,7 +55,7 @@ func TestNodesJoinAndLeave(t *testing.T) {
 		}
 		return true
 	})
-	if err := nodes[2].Close(); err != nil {
+	if err := nodes[2].Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "c gone from a and b", func() bool {

@@ -128,13 +128,13 @@ func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 // kill stops a node as a crash would: no hand-over, no goodbye.
 func (c *testCluster) kill(name string) {
 	c.eps[name].Close()
-	c.nodes[name].stop(false)
+	c.nodes[name].stop(context.Background(), false)
 	c.forget(name)
 }
 
 // leave closes a node gracefully.
 func (c *testCluster) leave(name string) {
-	if err := c.nodes[name].Close(); err != nil {
+	if err := c.nodes[name].Close(context.Background()); err != nil {
 		c.t.Errorf("close %s: %v", name, err)
 	}
 	c.forget(name)
@@ -404,6 +404,47 @@ func TestGracefulLeaveHandsOver(t *testing.T) {
 	// Right after Close returned the leaver is out and a quorum is in.
 	next := c.placement("bank", 3)
 	waitCond(t, "bank's voters without the leaver", func() bool { return c.settled("bank", next...) })
+	for _, name := range next {
+		c.heaps[name] = c.nodes[name].replicaOf("bank")
+	}
+	if err := transfer(context.Background(), c.heaps[next[0]], ids[0], ids[1], 5); err != nil {
+		t.Fatal(err)
+	}
+	c.checkBank(ids)
+}
+
+// TestCloseContextCutsHandOverShort: Close with an ended context skips
+// the hand-over, closes the node at once and says why; the others replace
+// its voter as after a crash. A second Close returns nil.
+func TestCloseContextCutsHandOverShort(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 15, "a", "b", "c", "d")
+	want := c.placement("bank", 3)
+	for _, name := range want {
+		c.open(name, "bank")
+	}
+	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
+	ids := seedBank(t, c.heaps[want[0]])
+	g, _ := c.group("bank")
+	leaver := c.nodes[g.Leader]
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := leaver.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close with an ended context: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close with an ended context took %v", d)
+	}
+	if err := leaver.Close(context.Background()); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+	if err := c.heaps[g.Leader].View(context.Background(), func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a View on the closed node: %v", err)
+	}
+	c.forget(g.Leader)
+	next := c.placement("bank", 3)
+	waitCond(t, "bank's voters without the closed node", func() bool { return c.settled("bank", next...) })
 	for _, name := range next {
 		c.heaps[name] = c.nodes[name].replicaOf("bank")
 	}

@@ -46,7 +46,7 @@ func BenchmarkDurableCommit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 	if err != nil {
 		b.Fatal(err)
@@ -122,7 +122,7 @@ func BenchmarkRecovery(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	n.Close()
+	n.Close(context.Background())
 	var objects int
 	for b.Loop() {
 		start := time.Now()
@@ -136,7 +136,7 @@ func BenchmarkRecovery(b *testing.B) {
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s/recovery")
 		objects = h.Stats().Objects
-		n.Close()
+		n.Close(context.Background())
 	}
 	if objects != 1_000_000 {
 		b.Fatalf("recovered %d objects", objects)

@@ -271,7 +271,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	if got.Balance != 2 {
 		t.Fatalf("after the disk came back the object holds %d", got.Balance)
 	}
-	if err := n.Close(); err != nil {
+	if err := n.Close(context.Background()); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	c.forget("solo")
@@ -348,7 +348,7 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance == 3 || got.Balance == 4 {
 		t.Fatalf("a read after the log failed: %v %v", got, err)
 	}
-	if err := n.Close(); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
+	if err := n.Close(context.Background()); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
 		t.Fatalf("close after the log failed: %v", err)
 	}
 	c.forget("solo")
@@ -384,7 +384,7 @@ func TestDiskCloseReturnsErrors(t *testing.T) {
 		}
 		return nil
 	})
-	if err := n.Close(); !errors.Is(err, syscall.EIO) {
+	if err := n.Close(context.Background()); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("close when the log's segment does not close: %v", err)
 	}
 	c.forget("solo")
@@ -406,7 +406,7 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n.stop(false)
+	n.stop(context.Background(), false)
 	names, _ := mem.ReadDir("/data/solo/wal")
 	seg := filepath.Join("/data/solo/wal", names[0])
 	f, _ := mem.Open(seg)

@@ -23,7 +23,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	h, err := n.CreateHeap(ctx, "bank", nil)
 	if err != nil {
 		log.Fatal(err)

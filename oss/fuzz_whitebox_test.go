@@ -133,7 +133,7 @@ func FuzzCommit(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
+	f.Cleanup(func() { n.Close(context.Background()) })
 	h, err := n.CreateHeapIfNotExists(ctx, "fuzz", nil)
 	if err != nil {
 		f.Fatal(err)
@@ -334,7 +334,7 @@ func FuzzRoute(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
+	f.Cleanup(func() { n.Close(context.Background()) })
 	h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 	if err != nil {
 		f.Fatal(err)
@@ -389,7 +389,7 @@ func FuzzCatalogEntry(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
+	f.Cleanup(func() { n.Close(context.Background()) })
 	cat := n.catalog.Load()
 	for _, e := range []heapEntry{
 		{Name: "h1", Replicas: 1, Voters: []groupMember{{Name: n.cfg.Name, ID: n.id}}, Group: 5},

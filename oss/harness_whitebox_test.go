@@ -910,7 +910,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 	var nodes []*Node
 	t.Cleanup(func() {
 		for _, n := range nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 		for _, fc := range hs.conns {
 			fc.Close()

@@ -112,7 +112,7 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	h, err := n.CreateHeapIfNotExists(context.Background(), "q", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -136,7 +136,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	switch {
 	case hooks != nil && hooks.transport == nil:
 		if err := n.startNetwork(ctx, hooks.packetConn); err != nil {
-			n.Close()
+			n.Close(context.Background())
 			return nil, err
 		}
 	case hooks != nil:
@@ -144,12 +144,12 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		n.tr, join = hooks.transport(nodeHandler{n}), hooks.join
 	case c.Listen != "":
 		if err := n.startNetwork(ctx, nil); err != nil {
-			n.Close()
+			n.Close(context.Background())
 			return nil, err
 		}
 	}
 	if err := n.openCatalog(ctx, join); err != nil {
-		n.Close()
+		n.Close(context.Background())
 		return nil, err
 	}
 	return n, nil
@@ -457,14 +457,24 @@ func validHeapName(name string) error {
 // the package doc), closes every heap, leaves the cluster and stops every
 // goroutine the node started, then returns. Transactions that have not
 // committed end with ErrClosed (or ErrCommitUnknown if their record was
-// already in the log). It returns what closing the data directory failed
-// with (a write-ahead log that stopped after a failed sync matches
-// persist.ErrFailed) and a leave that failed. Close is idempotent.
-func (n *Node) Close() error { return n.stop(true) }
+// already in the log).
+//
+// ctx bounds the graceful part: the hand-over, which waits at most 10 s
+// for the replicas to move, and the leave, at most 5 s more. If ctx ends
+// first, Close stops waiting and closes the node at once, as a crash would
+// for its peers (their leaders replace its voters after
+// Config.ReplaceAfter), and returns an error matching ctx.Err(). The node
+// is closed either way.
+//
+// Close also returns what closing the data directory failed with (a
+// write-ahead log that stopped after a failed sync matches
+// persist.ErrFailed) and a leave that failed. Close is idempotent: a
+// second call returns nil at once.
+func (n *Node) Close(ctx context.Context) error { return n.stop(ctx, true) }
 
-// stop closes the node: gracefully, handing over and announcing the leave,
-// or as a crash would, for tests.
-func (n *Node) stop(graceful bool) error {
+// stop closes the node: gracefully, handing over and announcing the leave
+// until ctx ends, or as a crash would, for tests.
+func (n *Node) stop(ctx context.Context, graceful bool) error {
 	n.mu.Lock()
 	if n.closed || n.stopping {
 		n.mu.Unlock()
@@ -473,7 +483,7 @@ func (n *Node) stop(graceful bool) error {
 	n.stopping = true
 	n.mu.Unlock()
 	if graceful {
-		n.handOver(handOverTimeout)
+		n.handOver(ctx, handOverTimeout)
 	}
 	n.mu.Lock()
 	n.closed = true
@@ -500,11 +510,18 @@ func (n *Node) stop(graceful bool) error {
 		}
 	}
 	if n.members != nil {
-		if !graceful {
+		timeout := leaveTimeout
+		if d, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(d))
+		}
+		if !graceful || ctx.Err() != nil || timeout <= 0 {
 			n.members.stop()
-		} else if lerr := n.members.leave(5 * time.Second); lerr != nil {
+		} else if lerr := n.members.leave(timeout); lerr != nil {
 			errs = append(errs, fmt.Errorf("oss: leave: %w", lerr))
 		}
+	}
+	if graceful && ctx.Err() != nil {
+		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
 	}
 	if n.quic != nil {
 		n.quic.Close()
@@ -521,15 +538,19 @@ func (n *Node) stop(graceful bool) error {
 	return errors.Join(errs...)
 }
 
-// handOverTimeout bounds the wait for a leaving node's replicas to move.
-const handOverTimeout = 10 * time.Second
+// handOverTimeout bounds the wait for a leaving node's replicas to move,
+// and leaveTimeout the wait for its leave to be gossiped.
+const (
+	handOverTimeout = 10 * time.Second
+	leaveTimeout    = 5 * time.Second
+)
 
-// handOver announces that the node leaves and waits, up to timeout, until
-// the leaders of its groups have moved its votes to other servers (and it
-// leads nothing). It does not wait when no other server is alive to take
-// them.
-func (n *Node) handOver(timeout time.Duration) {
-	if n.tr == nil || n.catalog.Load() == nil {
+// handOver announces that the node leaves and waits, up to timeout or
+// until ctx ends, until the leaders of its groups have moved its votes to
+// other servers (and it leads nothing). It does not wait when no other
+// server is alive to take them.
+func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
+	if n.tr == nil || n.catalog.Load() == nil || ctx.Err() != nil {
 		return
 	}
 	n.leaving.Store(true)
@@ -557,7 +578,12 @@ func (n *Node) handOver(timeout time.Duration) {
 			n.log.Info("replicas handed over")
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			n.log.Warn("leaving before every replica was handed over: the context ended", "err", ctx.Err())
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	n.log.Warn("leaving before every replica was handed over", "waited", timeout)
 }

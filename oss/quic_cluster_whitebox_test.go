@@ -43,7 +43,7 @@ func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config
 	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 	})
 	return c
@@ -117,7 +117,7 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 		t.Fatal("no leader")
 	}
 	leader := g.Leader
-	c.nodes[leader].stop(false) // a crash
+	c.nodes[leader].stop(context.Background(), false) // a crash
 	delete(c.nodes, leader)
 	delete(heaps, leader)
 	n := done()
@@ -162,7 +162,7 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 	waitCond(t, "a leader", func() bool { _, ok := c.group("bank"); return ok })
 	g, _ := c.group("bank")
 	leaver := g.Leader
-	if err := c.nodes[leaver].Close(); err != nil {
+	if err := c.nodes[leaver].Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	delete(c.nodes, leaver)

@@ -28,7 +28,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	addrs := map[string]string{}
 	t.Cleanup(func() {
 		for _, n := range nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 		for _, fc := range conns {
 			fc.Close()

@@ -290,7 +290,7 @@ func FuzzHandleCall(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
+	f.Cleanup(func() { n.Close(context.Background()) })
 	for _, r := range []callRequest{{Op: opStatus}, {Op: opJoin, Heap: "nope", ID: 7}, {Op: opJoin}, {Op: "other"}} {
 		b, _ := codec.Marshal(r)
 		f.Add(b)

@@ -190,7 +190,7 @@ func TestSnapshotStreamsAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	h, err := n.CreateHeapIfNotExists(ctx, "h", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func openHeap(t testing.TB, cfg *oss.Config) (*oss.Node, *oss.Heap) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close() })
+	t.Cleanup(func() { n.Close(context.Background()) })
 	h, err := n.CreateHeap(context.Background(), "test", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -386,7 +386,7 @@ func TestCloseEndsTransactions(t *testing.T) {
 		})
 	}()
 	<-started
-	n.Close()
+	n.Close(context.Background())
 	close(release)
 	if err := <-result; !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Update across Close: %v", err)
@@ -397,7 +397,7 @@ func TestCloseEndsTransactions(t *testing.T) {
 	if _, err := n.CreateHeapIfNotExists(context.Background(), "other", nil); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Heap after Close: %v", err)
 	}
-	if err := n.Close(); err != nil {
+	if err := n.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 }
@@ -429,7 +429,7 @@ func TestCloseUnderLoad(t *testing.T) {
 	for h.Stats().Commits < 50 {
 		h.View(context.Background(), func(*oss.Tx) error { return nil }, nil)
 	}
-	n.Close()
+	n.Close(context.Background())
 	wg.Wait()
 }
 

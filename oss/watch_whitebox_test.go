@@ -31,7 +31,7 @@ func TestWatchHistoryIsBoundedInBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	h, err := n.CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)

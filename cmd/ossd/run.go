@@ -135,7 +135,7 @@ func run(args []string) error {
 	if *httpAddr != "" {
 		ln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
-			node.Close()
+			node.Close(context.Background())
 			return fmt.Errorf("run: admin API: %w", err)
 		}
 		srv = &http.Server{Handler: admin.Handler(node), ReadHeaderTimeout: 5 * time.Second}
@@ -144,14 +144,17 @@ func run(args []string) error {
 	}
 	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join, "data", *dataDir, "durability", dur.String())
 	<-ctx.Done()
-	stop() // a second signal kills the process
-	logger.Info("leaving: handing replicas over")
+	stop()
+	// A second signal cuts the hand-over and the leave short.
+	cctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")
 	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		sctx, cancel := context.WithTimeout(cctx, 2*time.Second)
 		srv.Shutdown(sctx)
 		cancel()
 	}
-	if err := node.Close(); err != nil {
+	if err := node.Close(cctx); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	logger.Info("left the cluster")

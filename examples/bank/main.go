@@ -83,7 +83,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	h, err := n.CreateHeap(ctx, "bank", nil)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func TestAdminInterface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	srv := httptest.NewServer(admin.Handler(n))
 	defer srv.Close()
 	c := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"))
