@@ -12,13 +12,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 // peerInfo is a live node as the directory sees it.
 type peerInfo struct {
 	Name    string
 	ID      uint64 // the node's raft ID in every group, new at every start
-	Role    string
+	Role    pki.Role
 	Leaving bool // announced a graceful leave and is handing over
 }
 
@@ -105,7 +106,7 @@ func rendezvous(heap string, peers []peerInfo) []peerInfo {
 	}
 	var s []scored
 	for _, p := range peers {
-		if p.Role != RoleServer || p.Leaving {
+		if p.Role != pki.RoleServer || p.Leaving {
 			continue
 		}
 		h := fnv.New64a()

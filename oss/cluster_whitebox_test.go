@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
@@ -187,7 +189,7 @@ func (c *testCluster) settled(heap string, want ...string) bool {
 func (c *testCluster) placement(heap string, replicas int) []string {
 	var peers []peerInfo
 	for name, n := range c.nodes {
-		peers = append(peers, peerInfo{Name: name, ID: n.id, Role: RoleServer})
+		peers = append(peers, peerInfo{Name: name, ID: n.id, Role: pki.RoleServer})
 	}
 	var out []string
 	for _, p := range rendezvous(heap, peers)[:oddVoters(replicas, len(peers))] {
@@ -655,7 +657,7 @@ func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
 func TestClientNodeIsALearner(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := startTestNodes(t, 20, "a", "b", "c")
-	c.add("app", true, func(cfg *Config) { cfg.Role = RoleClient })
+	c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
 	h := c.open("app", "bank")
 	ids := seedBank(t, h)
 	for _, name := range []string{"a", "b", "c"} {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -91,9 +92,9 @@ type Config struct {
 	// Join lists addresses of cluster members to join through; any one
 	// that answers will do.
 	Join []string
-	// Role is RoleServer (the default) or RoleClient; it must match the
-	// role in the node's certificate.
-	Role string
+	// Role is pki.RoleServer (the default) or pki.RoleClient; it must
+	// match the role in the node's certificate.
+	Role pki.Role
 	// TLS is the node's certificate and key and the cluster CA's
 	// certificate, in PEM form. Required with Listen.
 	TLS *TLSConfig
@@ -188,7 +189,7 @@ func populate(cfg *Config) *Config {
 		c.ReplaceAfter = 30 * time.Second
 	}
 	if c.Role == "" {
-		c.Role = RoleServer
+		c.Role = pki.RoleServer
 	}
 	return &c
 }
@@ -239,13 +240,13 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("ReplaceAfter %v is negative", c.ReplaceAfter))
 	}
 	if c.Listen != "" && (c.TLS == nil || len(c.TLS.CertPEM) == 0 || len(c.TLS.KeyPEM) == 0 || len(c.TLS.CAPEM) == 0) {
-		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see oss.NewCA and oss.IssueCert)"))
+		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see package oss/pki)"))
 	}
 	if c.Listen == "" && len(c.Join) > 0 {
 		errs = append(errs, errors.New("Join needs Listen"))
 	}
-	if c.Role != RoleServer && c.Role != RoleClient {
-		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, RoleServer, RoleClient))
+	if c.Role != pki.RoleServer && c.Role != pki.RoleClient {
+		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, pki.RoleServer, pki.RoleClient))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("oss: invalid config: %w", err)

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
@@ -903,7 +905,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 	seed := harnessSeeds(5)
 	hs := &harness{t: t, seed: seed, rec: check.NewRecorder(), heaps: map[string]*Heap{}, faults: map[string]int{},
 		conns: map[string]*transporttest.FaultConn{}}
-	caCert, caKey, err := NewCA("test", time.Hour)
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -925,7 +927,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 		}
 		fc := transporttest.NewFaultConn(pc, seed+uint64(i))
 		hs.conns[name], addrs[name] = fc, pc.LocalAddr().String()
-		cert, key, err := IssueCert(caCert, caKey, name, RoleServer, time.Hour)
+		cert, key, err := pki.IssueCert(caCert, caKey, name, pki.RoleServer, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

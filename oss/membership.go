@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -24,8 +25,8 @@ type Member struct {
 	Name string
 	// Addr is the node's QUIC address (host:port).
 	Addr string
-	// Role is "server" or "client".
-	Role string
+	// Role is the node's role, from its certificate.
+	Role pki.Role
 	// Leads lists the heaps the node leads.
 	Leads []string
 }
@@ -59,13 +60,14 @@ type memberMeta struct {
 }
 
 type memberConfig struct {
-	name, role string
-	id         uint64
-	quic       *transport.QUIC
-	advertise  string
-	fast       bool // timings tuned for loopback tests
-	logger     *slog.Logger
-	onEvent    func(MemberEvent)
+	name      string
+	role      pki.Role
+	id        uint64
+	quic      *transport.QUIC
+	advertise string
+	fast      bool // timings tuned for loopback tests
+	logger    *slog.Logger
+	onEvent   func(MemberEvent)
 }
 
 // membership runs memberlist over the node's QUIC endpoint: gossip packets
@@ -287,13 +289,13 @@ type viewEntry struct {
 func toView(n *memberlist.Node) viewEntry {
 	var meta memberMeta
 	_ = codec.Unmarshal(n.Meta, &meta)
-	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: meta.Role, Leads: meta.Leads}, id: meta.ID, leaving: meta.Leaving}
+	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads}, id: meta.ID, leaving: meta.Leaving}
 }
 
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: m.cfg.role, Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN}
 	m.mu.Unlock()
 	for {
 		b, err := codec.Marshal(meta)

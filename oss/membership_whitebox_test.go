@@ -3,7 +3,6 @@ package oss
 import (
 	"context"
 	"fmt"
-	"github.com/hashicorp/memberlist"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/pki"
@@ -190,7 +191,7 @@ func (callHandler) HandleStream(context.Context, string, []byte, io.Reader) erro
 // FuzzMemberMeta: a peer's metadata is untrusted input; no bytes may crash
 // the node, and what it encodes must come back.
 func FuzzMemberMeta(f *testing.F) {
-	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer, id: 42}, leads: []string{"bank"}}
+	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: pki.RoleServer, id: 42}, leads: []string{"bank"}}
 	f.Add(m.NodeMeta(512))
 	m.leavingN = true
 	m.leads = nil
@@ -215,7 +216,7 @@ func FuzzMemberMeta(f *testing.F) {
 }
 
 func TestMemberMetaRoundTripAndLimit(t *testing.T) {
-	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer}}
+	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: pki.RoleServer}}
 	for i := range 100 {
 		m.leads = append(m.leads, fmt.Sprintf("heap-with-a-long-name-%03d", i))
 	}
@@ -224,7 +225,7 @@ func TestMemberMetaRoundTripAndLimit(t *testing.T) {
 		t.Fatalf("metadata of %d bytes exceeds memberlist's limit", len(b))
 	}
 	got := toView(&memberlist.Node{Name: "n", Meta: b})
-	if got.Addr != "127.0.0.1:7400" || got.Role != RoleServer || len(got.Leads) == 0 {
+	if got.Addr != "127.0.0.1:7400" || got.Role != pki.RoleServer || len(got.Leads) == 0 {
 		t.Fatalf("metadata round trip: %+v", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 )
@@ -561,7 +562,7 @@ func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
 	for time.Now().Before(deadline) {
 		others := false
 		for _, p := range n.directory().live() {
-			if p.ID != n.id && p.Role == RoleServer && !p.Leaving {
+			if p.ID != n.id && p.Role == pki.RoleServer && !p.Leaving {
 				others = true
 			}
 		}

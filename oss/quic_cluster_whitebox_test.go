@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"go.uber.org/goleak"
 )
 
@@ -33,7 +35,7 @@ func newQUICClusterTick(t testing.TB, tick time.Duration, names ...string) *quic
 }
 
 func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config), names ...string) *quicCluster {
-	caCert, caKey, err := NewCA("test", time.Hour)
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config
 
 func (c *quicCluster) start(name string) *Node {
 	c.t.Helper()
-	cert, key, err := IssueCert(c.caCert, c.caKey, name, RoleServer, time.Hour)
+	cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, pki.RoleServer, time.Hour)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -182,11 +184,11 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 func TestJoinWithWrongCA(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "a")
-	otherCert, otherKey, err := NewCA("other", time.Hour)
+	otherCert, otherKey, err := pki.NewCA("other", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := IssueCert(otherCert, otherKey, "x", RoleServer, time.Hour)
+	cert, key, err := pki.IssueCert(otherCert, otherKey, "x", pki.RoleServer, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.uber.org/goleak"
 )
@@ -18,7 +20,7 @@ import (
 // must commit and read Fresh.
 func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	caCert, caKey, err := NewCA("test", time.Hour)
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +43,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 		}
 		fc := transporttest.NewFaultConn(pc, uint64(i)+1)
 		conns[name], addrs[name] = fc, pc.LocalAddr().String()
-		cert, key, err := IssueCert(caCert, caKey, name, RoleServer, time.Hour)
+		cert, key, err := pki.IssueCert(caCert, caKey, name, pki.RoleServer, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 func run(args []string) error {
@@ -34,7 +35,7 @@ func run(args []string) error {
 	join := fs.String("join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
 	replicas := fs.Int("replicas", 3, "voters of each new heap")
 	replaceAfter := fs.Duration("replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
-	role := fs.String("role", oss.RoleServer, `"server" (holds voters) or "client"`)
+	role := fs.String("role", string(pki.RoleServer), `"server" (holds voters) or "client"`)
 	certs := fs.String("certs", "", "directory holding ca.crt, NAME.crt and NAME.key (instead of --ca, --cert, --key)")
 	caFile := fs.String("ca", "", "the cluster CA's certificate (PEM)")
 	certFile := fs.String("cert", "", "the node's certificate (PEM)")
@@ -106,7 +107,7 @@ func run(args []string) error {
 	cfg := &oss.Config{
 		Durability: dur,
 		Name:       *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
-		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: *role, TLS: tlsc, Logger: logger,
+		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: pki.Role(*role), TLS: tlsc, Logger: logger,
 	}
 	if *stripeDirs != "" {
 		cfg.StripeDirs = strings.Split(*stripeDirs, ",")
