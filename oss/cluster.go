@@ -504,7 +504,7 @@ func (n *Node) localStatus() []replicaStatus {
 	n.mu.Unlock()
 	out := make([]replicaStatus, 0, len(hs))
 	for _, h := range hs {
-		g := h.Group()
+		g := h.Stats()
 		out = append(out, replicaStatus{Heap: h.name, Leader: g.Leader, Voters: g.Voters, Learners: g.Learners,
 			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self)})
 	}
@@ -522,21 +522,23 @@ type ClusterStatus struct {
 	Unreachable []string `json:",omitempty"`
 }
 
-// HeapStatus describes one heap's group.
+// HeapStatus describes a heap: its entry in the catalog and its group, as
+// the replicas that answered report it (every member's for Node.Status,
+// this node's alone for Node.Heaps).
 type HeapStatus struct {
 	Name string
 	// Replicas is the number of voters the heap keeps.
 	Replicas int
 	// Leader, Voters, Learners and Joint are the group as its leader
 	// reports it, or as the most advanced replica that answered if no
-	// leader did.
+	// leader did; empty if no replica answered.
 	Leader           string
 	Voters, Learners []string
 	Joint            bool `json:",omitempty"`
 	// Applied is the reporting replica's applied index.
 	Applied uint64
 	// ReplicaApplied is the applied index of every replica that answered.
-	ReplicaApplied map[string]uint64
+	ReplicaApplied map[string]uint64 `json:",omitempty"`
 }
 
 // Status asks every live member for its replicas and returns the cluster's
@@ -580,6 +582,22 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	}
 	slices.Sort(st.Unreachable)
 	entries := append([]heapEntry{{Name: catalogName, Replicas: catalogReplicas}}, n.catalogEntries()...)
+	st.Heaps = heapStatuses(entries, all)
+	return st
+}
+
+// Heaps lists the heaps in the catalog as this node knows them, without
+// asking other members: the catalog as the local replica has it, and the
+// group of each heap this node keeps a replica of as that replica sees
+// it.
+func (n *Node) Heaps() []HeapStatus {
+	return heapStatuses(n.catalogEntries(), map[string][]replicaStatus{n.cfg.Name: n.localStatus()})
+}
+
+// heapStatuses describes the heaps of entries from what the replicas of
+// nodes reported.
+func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapStatus {
+	var out []HeapStatus
 	for _, e := range entries {
 		hs := HeapStatus{Name: e.Name, Replicas: e.Replicas, ReplicaApplied: map[string]uint64{}}
 		var best *replicaStatus
@@ -598,7 +616,7 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 		if best != nil {
 			hs.Leader, hs.Voters, hs.Learners, hs.Joint, hs.Applied = best.Leader, best.Voters, best.Learners, best.Joint, best.Applied
 		}
-		st.Heaps = append(st.Heaps, hs)
+		out = append(out, hs)
 	}
-	return st
+	return out
 }

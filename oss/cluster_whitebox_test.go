@@ -166,14 +166,14 @@ func (c *testCluster) open(name, heap string) *Heap {
 
 // group returns the heap's group as its leader sees it, or false if no
 // live node leads it.
-func (c *testCluster) group(heap string) (GroupStatus, bool) {
+func (c *testCluster) group(heap string) (Stats, bool) {
 	for _, n := range c.nodes {
 		h := n.replicaOf(heap)
 		if h != nil && h.leaderIs(h.self) {
-			return h.Group(), true
+			return h.Stats(), true
 		}
 	}
-	return GroupStatus{}, false
+	return Stats{}, false
 }
 
 // settled reports whether the heap's group has exactly the wanted voters
@@ -331,6 +331,18 @@ func TestHeapOptionsAndOpenElsewhere(t *testing.T) {
 			t.Fatalf("%s lists %+v", name, hs)
 		}
 	}
+	// Every node opened it, so Heaps reports each one's view of its group,
+	// as Stats does.
+	waitCond(t, "every node's view of small's group", func() bool {
+		for _, n := range c.nodes {
+			hs, st := n.Heaps(), n.replicaOf("small").Stats()
+			if hs[0].Leader == "" || !slices.Equal(hs[0].Voters, want) || hs[0].ReplicaApplied[n.cfg.Name] == 0 ||
+				st.Leader != hs[0].Leader || !slices.Equal(st.Voters, want) || len(st.Learners) != 2 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestVoterReplacedAfterFailure(t *testing.T) {
@@ -558,7 +570,7 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 	lead := c.nodes[g.Leader]
 	lh := lead.replicaOf("bank")
 	h := c.heaps[learner]
-	st := lh.Group()
+	st := lh.Stats()
 	junk := raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: c.nodes[learner].id, Term: st.Term,
 		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
 			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}

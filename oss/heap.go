@@ -109,7 +109,8 @@ type heapStats struct {
 	retries   atomic.Uint64
 }
 
-// Stats are counters of one heap on this node.
+// Stats describe one heap as this node's replica sees it: its counters,
+// how far it may trail its group, and the group.
 type Stats struct {
 	// Applied is the index of the last log entry applied locally.
 	Applied uint64
@@ -138,10 +139,20 @@ type Stats struct {
 	// removed it (while it was cut off, or down) and asked to be taken
 	// back.
 	Rejoins uint64
+
+	// Leader is the node that leads the group, "" if none is known.
+	Leader string
+	// Voters and Learners name the members of the group's configuration;
+	// a member whose name this node does not know shows as its raft ID.
+	Voters, Learners []string
+	// Joint is true while the group moves between two sets of voters.
+	Joint bool
+	// Term is the replica's raft term.
+	Term uint64
 }
 
-// Stats returns the heap's counters and how far the local replica may
-// trail its group.
+// Stats returns the heap's counters, how far the local replica may trail
+// its group, and the group as the replica sees it.
 func (h *Heap) Stats() Stats {
 	st := h.state.Load()
 	s := Stats{
@@ -159,6 +170,7 @@ func (h *Heap) Stats() Stats {
 	if s.LeaderCommit > s.Applied {
 		s.Lag = s.LeaderCommit - s.Applied
 	}
+	h.fillGroup(&s)
 	return s
 }
 

@@ -392,23 +392,6 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	return h, nil
 }
 
-// HeapInfo describes a heap in the catalog.
-type HeapInfo struct {
-	Name string
-	// Replicas is the number of voters the heap keeps.
-	Replicas int
-}
-
-// Heaps lists the heaps in the catalog, as this node's replica of it knows
-// them.
-func (n *Node) Heaps() []HeapInfo {
-	var out []HeapInfo
-	for _, e := range n.catalogEntries() {
-		out = append(out, HeapInfo{Name: e.Name, Replicas: e.Replicas})
-	}
-	return out
-}
-
 // DropHeap removes a heap from the catalog; every node closes its replica,
 // and its objects are gone. Handles on it return ErrClosed.
 func (n *Node) DropHeap(ctx context.Context, name string) error {

@@ -83,13 +83,13 @@ func (c *quicCluster) start(name string) *Node {
 	return n
 }
 
-func (c *quicCluster) group(heap string) (GroupStatus, bool) {
+func (c *quicCluster) group(heap string) (Stats, bool) {
 	for _, n := range c.nodes {
 		if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
-			return h.Group(), true
+			return h.Stats(), true
 		}
 	}
-	return GroupStatus{}, false
+	return Stats{}, false
 }
 
 func (c *quicCluster) asTest(heaps map[string]*Heap) *testCluster {

@@ -102,8 +102,8 @@ func (c *Client) Status(ctx context.Context) (oss.ClusterStatus, error) {
 }
 
 // Heaps lists the heap directory.
-func (c *Client) Heaps(ctx context.Context) ([]oss.HeapInfo, error) {
-	var hs []oss.HeapInfo
+func (c *Client) Heaps(ctx context.Context) ([]oss.HeapStatus, error) {
+	var hs []oss.HeapStatus
 	err := c.Do(ctx, "GET", "/v1/heaps", nil, &hs)
 	return hs, err
 }

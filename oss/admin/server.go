@@ -95,7 +95,7 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
 	hs := a.node.Heaps()
 	if hs == nil {
-		hs = []oss.HeapInfo{}
+		hs = []oss.HeapStatus{}
 	}
 	reply(w, http.StatusOK, hs)
 }
