@@ -31,23 +31,23 @@ type Member struct {
 	Leads []string
 }
 
-// MemberEventKind says what happened to a member.
-type MemberEventKind uint8
+// memberEventKind says what happened to a member.
+type memberEventKind uint8
 
 const (
-	MemberJoined  MemberEventKind = iota + 1
-	MemberLeft                    // left gracefully
-	MemberFailed                  // stopped answering and was declared dead
-	MemberUpdated                 // its metadata changed
+	memberJoined  memberEventKind = iota + 1
+	memberLeft                    // left gracefully
+	memberFailed                  // stopped answering and was declared dead
+	memberUpdated                 // its metadata changed
 )
 
-func (k MemberEventKind) String() string {
+func (k memberEventKind) String() string {
 	return [...]string{"unknown", "joined", "left", "failed", "updated"}[k]
 }
 
-// MemberEvent is a change in membership.
-type MemberEvent struct {
-	Kind   MemberEventKind
+// memberEvent is a change in membership.
+type memberEvent struct {
+	Kind   memberEventKind
 	Member Member
 }
 
@@ -67,7 +67,7 @@ type memberConfig struct {
 	advertise string
 	fast      bool // timings tuned for loopback tests
 	logger    *slog.Logger
-	onEvent   func(MemberEvent)
+	onEvent   func(memberEvent)
 }
 
 // membership runs memberlist over the node's QUIC endpoint: gossip packets
@@ -325,20 +325,20 @@ func (m *membership) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (m *membership) LocalState(join bool) []byte                { return nil }
 func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
 
-func (m *membership) emit(kind MemberEventKind, n *memberlist.Node) {
+func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 	v := toView(n)
 	m.mu.Lock()
 	if m.view == nil {
 		m.view = make(map[string]viewEntry)
 	}
-	if kind == MemberJoined || kind == MemberUpdated {
+	if kind == memberJoined || kind == memberUpdated {
 		m.view[v.Name] = v
 		delete(m.failed, v.Name)
 	} else {
 		delete(m.view, v.Name)
 		delete(m.failed, v.Name)
 	}
-	if kind == MemberFailed && v.Name != m.cfg.name {
+	if kind == memberFailed && v.Name != m.cfg.name {
 		if m.failed == nil {
 			m.failed = make(map[string]failedMember)
 		}
@@ -346,12 +346,12 @@ func (m *membership) emit(kind MemberEventKind, n *memberlist.Node) {
 	}
 	m.mu.Unlock()
 	if m.cfg.onEvent != nil {
-		m.cfg.onEvent(MemberEvent{Kind: kind, Member: v.Member})
+		m.cfg.onEvent(memberEvent{Kind: kind, Member: v.Member})
 	}
 }
 
 // NotifyJoin implements memberlist.EventDelegate.
-func (m *membership) NotifyJoin(n *memberlist.Node) { m.emit(MemberJoined, n) }
+func (m *membership) NotifyJoin(n *memberlist.Node) { m.emit(memberJoined, n) }
 
 // NotifyLeave implements memberlist.EventDelegate.
 func (m *membership) NotifyLeave(n *memberlist.Node) {
@@ -360,14 +360,14 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	delete(m.leaving, n.Name)
 	m.mu.Unlock()
 	if left {
-		m.emit(MemberLeft, n)
+		m.emit(memberLeft, n)
 		return
 	}
-	m.emit(MemberFailed, n)
+	m.emit(memberFailed, n)
 }
 
 // NotifyUpdate implements memberlist.EventDelegate.
-func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(MemberUpdated, n) }
+func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(memberUpdated, n) }
 
 // gossipTransport is memberlist's NodeAwareTransport over the QUIC
 // endpoint.

@@ -26,10 +26,10 @@ type gossipNode struct {
 	m    *membership
 
 	mu     sync.Mutex
-	events []MemberEvent
+	events []memberEvent
 }
 
-func (g *gossipNode) saw(kind MemberEventKind, name string) bool {
+func (g *gossipNode) saw(kind memberEventKind, name string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, e := range g.events {
@@ -69,7 +69,7 @@ func startGossipNode(t *testing.T, ca *pki.CA, name string, join []string) *goss
 	g := &gossipNode{name: name, q: q}
 	g.m, err = startMembership(memberConfig{
 		name: name, role: pki.RoleServer, quic: q, advertise: q.Addr().String(), fast: true, logger: logger,
-		onEvent: func(e MemberEvent) {
+		onEvent: func(e memberEvent) {
 			g.mu.Lock()
 			g.events = append(g.events, e)
 			g.mu.Unlock()
@@ -132,7 +132,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 	nodes[4].q.Close()
 	waitFor(t, "the crash of n4 to be detected by all", func() bool {
 		for _, n := range nodes[:4] {
-			if !n.saw(MemberFailed, "n4") {
+			if !n.saw(memberFailed, "n4") {
 				return false
 			}
 		}
@@ -155,7 +155,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 	}()
 	waitFor(t, "the leave of n3 to be seen by all", func() bool {
 		for _, n := range nodes[:3] {
-			if !n.saw(MemberLeft, "n3") || n.saw(MemberFailed, "n3") {
+			if !n.saw(memberLeft, "n3") || n.saw(memberFailed, "n3") {
 				return false
 			}
 		}

@@ -236,11 +236,11 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	n.members, err = startMembership(memberConfig{
 		name: c.Name, id: n.id, role: c.Role, quic: q, advertise: advertise,
 		fast: c.Gossip == GossipLoopback, logger: n.log,
-		onEvent: func(e MemberEvent) {
-			if e.Kind == MemberJoined || e.Kind == MemberUpdated {
+		onEvent: func(e memberEvent) {
+			if e.Kind == memberJoined || e.Kind == memberUpdated {
 				q.SetPeer(e.Member.Name, e.Member.Addr)
 			}
-			if e.Kind != MemberUpdated {
+			if e.Kind != memberUpdated {
 				n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)
 			}
 		},
