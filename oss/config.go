@@ -76,6 +76,10 @@ type Config struct {
 	// Durability says when a commit is on disk; see Durability. The
 	// default is DurabilitySync with a DataDir, memory without.
 	Durability Durability
+	// BatchInterval is how often DurabilityBatch syncs the log: a power
+	// failure of a quorum loses what was acknowledged in the last
+	// interval. If zero, 10ms.
+	BatchInterval time.Duration
 	// StripeDirs are the directories of the striped object store that
 	// checkpoints go to, one stripe each, written and read in parallel:
 	// one per disk adds bandwidth. The list must stay the same across
@@ -182,6 +186,9 @@ func populate(cfg *Config) *Config {
 			c.Durability = DurabilityMemory
 		}
 	}
+	if c.BatchInterval == 0 {
+		c.BatchInterval = 10 * time.Millisecond
+	}
 	if c.Replicas == 0 {
 		c.Replicas = 3
 	}
@@ -235,6 +242,9 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" && (c.Durability == DurabilitySync || c.Durability == DurabilityBatch) {
 		errs = append(errs, fmt.Errorf("Durability %v needs a DataDir", c.Durability))
+	}
+	if c.BatchInterval < 0 {
+		errs = append(errs, fmt.Errorf("BatchInterval %v is negative", c.BatchInterval))
 	}
 	if c.ReplaceAfter < 0 {
 		errs = append(errs, fmt.Errorf("ReplaceAfter %v is negative", c.ReplaceAfter))

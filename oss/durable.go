@@ -33,17 +33,14 @@ const (
 	// replicas before it is acknowledged: the log is synced first, and
 	// concurrent commits share a sync.
 	DurabilitySync
-	// DurabilityBatch syncs the log every BatchInterval: a power failure of
-	// a quorum loses what was acknowledged in the last interval. So does a
-	// sync that fails: the node's log then stops, and its replicas commit
-	// nothing until the node restarts.
+	// DurabilityBatch syncs the log every Config.BatchInterval: a power
+	// failure of a quorum loses what was acknowledged in the last
+	// interval. So does a sync that fails: the node's log then stops, and
+	// its replicas commit nothing until the node restarts.
 	DurabilityBatch
 	// DurabilityMemory keeps nothing on disk.
 	DurabilityMemory
 )
-
-// BatchInterval is how often DurabilityBatch syncs the log.
-const BatchInterval = 10 * time.Millisecond
 
 func (d Durability) String() string {
 	return [...]string{"default", "sync", "batch", "memory"}[min(int(d), 3)]
@@ -199,7 +196,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord}
 	if n.cfg.Durability == DurabilityBatch {
-		opts.SyncInterval = BatchInterval
+		opts.SyncInterval = n.cfg.BatchInterval
 	}
 	groups := map[groupKey]*recoveredGroup{}
 	start := time.Now()

@@ -525,7 +525,7 @@ func TestBatchDurability(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(5 * BatchInterval) // past a sync
+	time.Sleep(5 * n.cfg.BatchInterval) // past a sync
 	crashed := mem.Crash(rand.New(rand.NewPCG(3, 3)))
 	c.kill("solo")
 	c.fss["solo"] = crashed

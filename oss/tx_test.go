@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
@@ -664,7 +666,14 @@ func TestCreateHeapRace(t *testing.T) {
 }
 
 func TestInvalidConfig(t *testing.T) {
-	if _, err := oss.Start(context.Background(), &oss.Config{MaxCommitBytes: -1}); err == nil {
-		t.Fatal("negative MaxCommitBytes accepted")
+	for _, cfg := range []*oss.Config{
+		{MaxCommitBytes: -1},
+		{BatchInterval: -time.Millisecond},
+		{Replicas: 10},
+		{Role: "admin"},
+	} {
+		if _, err := oss.Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "invalid config") {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
 	}
 }

@@ -29,7 +29,8 @@ func run(args []string) error {
 	dataDir := fs.String("data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
 	stripeDirs := fs.String("stripe-dirs", "", "comma-separated directories of the striped object store, one stripe each (one per disk adds bandwidth); default one in the data directory")
 	rebuild := fs.Bool("rebuild-replica", false, "move the data directory (and stripe directories) aside and start empty, rebuilding this node's replicas from its peers (needs --join); for a node whose data is damaged")
-	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every 10ms) or "memory" (nothing on disk)`)
+	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every --batch-interval) or "memory" (nothing on disk)`)
+	batchInterval := fs.Duration("batch-interval", 10*time.Millisecond, `how often --durability batch syncs the log`)
 	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
 	advertise := fs.String("advertise", "", "address peers reach the node at (default: the bound listen address)")
 	join := fs.String("join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
@@ -105,8 +106,8 @@ func run(args []string) error {
 		return fmt.Errorf("run: --durability %q: want sync, batch or memory", *durability)
 	}
 	cfg := &oss.Config{
-		Durability: dur,
-		Name:       *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
+		Durability: dur, BatchInterval: *batchInterval,
+		Name: *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
 		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: pki.Role(*role), TLS: tlsc, Logger: logger,
 	}
 	if *stripeDirs != "" {
