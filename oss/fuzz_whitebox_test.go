@@ -150,7 +150,7 @@ func FuzzCommit(f *testing.F) {
 				return true
 			})
 			for _, id := range extra {
-				Delete(tx, id)
+				tx.Delete(id)
 			}
 			for id, v := range seed {
 				if err := Put(tx, id, v); err != nil {
@@ -230,7 +230,7 @@ func FuzzCommit(f *testing.F) {
 				}
 			case 1:
 				what = fmt.Sprintf("Delete(%v)", id)
-				if err = Delete(tx, id); err == nil {
+				if err = tx.Delete(id); err == nil {
 					objs[id] = objWrite{deleted: true}
 				}
 			case 2:
@@ -417,7 +417,7 @@ func FuzzCatalogEntry(f *testing.F) {
 		write := func(value []byte) {
 			err := update(ctx, cat, func(tx *Tx) error {
 				if value == nil {
-					return Delete(tx, id)
+					return tx.Delete(id)
 				}
 				tx.write(consistency.Write{ID: id, Value: value})
 				return nil

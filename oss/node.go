@@ -407,7 +407,7 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		if found = ok; err != nil || !ok {
 			return err
 		}
-		return Delete(tx, entryID(name))
+		return tx.Delete(entryID(name))
 	})
 	if err != nil {
 		return fmt.Errorf("oss: drop heap %q: %w", name, err)

@@ -124,7 +124,7 @@ func TestConcurrentHistoryIsSerializable(t *testing.T) {
 					for k, i := range writeSet {
 						if del && k == 0 {
 							obs.writes[i] = -1
-							if err := oss.Delete(tx, ids[i]); err != nil {
+							if err := tx.Delete(ids[i]); err != nil {
 								return err
 							}
 							continue

@@ -177,7 +177,7 @@ func TestTxDone(t *testing.T) {
 		if _, err := oss.New(tx, counter{9}); !errors.Is(err, oss.ErrTxDone) {
 			t.Errorf("%s: New: %v", name, err)
 		}
-		if err := oss.Delete(tx, id); !errors.Is(err, oss.ErrTxDone) {
+		if err := tx.Delete(id); !errors.Is(err, oss.ErrTxDone) {
 			t.Errorf("%s: Delete: %v", name, err)
 		}
 		if _, err := tx.Root("x"); !errors.Is(err, oss.ErrTxDone) {
@@ -493,7 +493,7 @@ func TestScanSeesOwnWritesAndPreventsPhantoms(t *testing.T) {
 	summary := uuid.New()
 
 	tx, _ := h.Begin(ctx, nil)
-	oss.Delete(tx, a)
+	tx.Delete(a)
 	fresh, _ := oss.New(tx, counter{3})
 	var seen []uuid.UUID
 	tx.Scan(func(id uuid.UUID) bool { seen = append(seen, id); return true })
@@ -662,6 +662,57 @@ func TestCreateHeapRace(t *testing.T) {
 		if want := map[bool]int{true: 1, false: callers}[exclusive]; len(got) != want {
 			t.Fatalf("%s: %d callers got the heap, want %d", name, len(got), want)
 		}
+	}
+}
+
+// TestVersionAndExists: Exists counts the transaction's own writes,
+// Version reports the snapshot's version; Version records its read even
+// of an object the transaction wrote first, so the write is conditional.
+func TestVersionAndExists(t *testing.T) {
+	_, h := openHeap(t, nil)
+	ctx := context.Background()
+	id := create(t, h, counter{1})
+	added := uuid.New()
+	tx, _ := h.Begin(ctx, nil)
+	v0, err := tx.Version(id)
+	if err != nil || v0 == 0 {
+		t.Fatalf("version of an object: %d %v", v0, err)
+	}
+	if err := oss.Put(tx, added, counter{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Delete(id); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := tx.Exists(added); !ok {
+		t.Fatal("an object the transaction created does not exist in it")
+	}
+	if v, _ := tx.Version(added); v != 0 {
+		t.Fatalf("an object the transaction created has version %d", v)
+	}
+	if ok, _ := tx.Exists(id); ok {
+		t.Fatal("an object the transaction deleted exists in it")
+	}
+	if v, _ := tx.Version(id); v != v0 {
+		t.Fatalf("an object the transaction deleted has version %d, its snapshot %d", v, v0)
+	}
+	tx.Rollback()
+
+	tx, _ = h.Begin(ctx, nil)
+	if err := oss.Put(tx, id, counter{10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Version(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Update(ctx, func(tx *oss.Tx) error { return oss.Put(tx, id, counter{2}) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); !errors.Is(err, oss.ErrConflict) {
+		t.Fatalf("a write conditional on a version that changed: %v", err)
+	}
+	if got, _ := read(t, h, id); got.N != 2 {
+		t.Fatalf("after the conflict: %v", got)
 	}
 }
 

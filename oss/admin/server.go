@@ -292,7 +292,7 @@ func applyTx(tx *oss.Tx, req *Txn, values []any) error {
 		}
 	}
 	for _, id := range req.Deletes {
-		if err := oss.Delete(tx, id); err != nil {
+		if err := tx.Delete(id); err != nil {
 			return err
 		}
 	}
