@@ -422,7 +422,7 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 	_, err = start(context.Background(), &Config{Name: "solo", DataDir: "/data/solo", Logger: testLogger()}, &netHooks{fs: mem,
 		transport: func(hd transport.Handler) transport.Transport { return c.net.Endpoint("solo", hd) }, dir: c.dir})
 	var ce *persist.CorruptError
-	if !errors.As(err, &ce) || ce.File != seg || !strings.Contains(err.Error(), "offset") || !strings.Contains(err.Error(), "--rebuild-replica") {
+	if !errors.As(err, &ce) || ce.File != seg || !strings.Contains(err.Error(), "offset") || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "Join") {
 		t.Fatalf("a node on a corrupt log: %v", err)
 	}
 }

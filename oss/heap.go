@@ -1053,9 +1053,13 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 	return tx, nil
 }
 
-// Digest returns the index of the local replica's latest state and a
-// SHA-256 digest of it: replicas at the same index hold identical objects
-// and roots exactly when their digests match.
+// Digest is a consistency check, for operators and tests: it returns the
+// index of the local replica's latest state and a SHA-256 digest of it,
+// so that replicas compared at the same index hold identical objects and
+// roots exactly when their digests match (ossd's admin interface serves
+// it; the demo compares every node's). It hashes the whole state, every
+// object's value included: it costs time in proportion to the heap's
+// size, and is not a way to detect changes (Watch is).
 func (h *Heap) Digest() (uint64, [32]byte) {
 	st := h.state.Load()
 	return st.Index(), st.Digest()

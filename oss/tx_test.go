@@ -716,6 +716,30 @@ func TestVersionAndExists(t *testing.T) {
 	}
 }
 
+// TestUnknownOutcomeError: every *UnknownOutcomeError, whatever its
+// cause and however wrapped, matches ErrCommitUnknown and its cause.
+func TestUnknownOutcomeError(t *testing.T) {
+	for _, e := range []*oss.UnknownOutcomeError{
+		{},
+		{Err: context.Canceled},
+		{Err: oss.ErrClosed},
+		{Err: fmt.Errorf("%w: heap %q has no leader in reach", oss.ErrNoQuorum, "h")},
+	} {
+		for _, err := range []error{e, fmt.Errorf("commit: %w", e)} {
+			if !errors.Is(err, oss.ErrCommitUnknown) || (e.Err != nil && !errors.Is(err, e.Err)) {
+				t.Errorf("%v does not match ErrCommitUnknown and its cause", err)
+			}
+			var got *oss.UnknownOutcomeError
+			if !errors.As(err, &got) || got != e {
+				t.Errorf("%v is not an *UnknownOutcomeError", err)
+			}
+			if !strings.HasPrefix(err.Error(), "oss: commit outcome unknown") && !strings.HasPrefix(err.Error(), "commit: oss: commit outcome unknown") {
+				t.Errorf("message %q", err)
+			}
+		}
+	}
+}
+
 func TestInvalidConfig(t *testing.T) {
 	for _, cfg := range []*oss.Config{
 		{MaxCommitBytes: -1},

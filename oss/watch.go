@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/google/uuid"
@@ -98,9 +97,6 @@ type Event struct {
 	heap *Heap
 	snap *consistency.State
 }
-
-// ErrNoSnapshot is returned by Event.View for an EventChange.
-var ErrNoSnapshot = errors.New("oss: event carries no snapshot")
 
 // View runs fn on the state an EventSnapshot or EventResync carries.
 func (e *Event) View(fn func(tx *Tx) error) error {

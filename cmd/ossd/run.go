@@ -130,6 +130,9 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
+	if errors.Is(err, oss.ErrCorrupt) {
+		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
