@@ -4,7 +4,8 @@
 //
 // # Overview
 //
-// A Node holds local replicas of the heaps it opened. Each heap is a set of
+// A Node holds local replicas of the heaps it opened (Node.Heap) or created
+// (Node.CreateHeap, Node.CreateHeapIfNotExists). Each heap is a set of
 // objects: an ID (a UUID), a value (encoded as CBOR, typed through
 // generics) and a version (the index of the log entry that last wrote it),
 // plus named roots that bind names to object IDs so an application can find
@@ -21,8 +22,8 @@
 // # Usage
 //
 //	n, err := oss.Start(ctx, nil) // a single in-memory node
-//	defer n.Close()
-//	h, err := n.Heap(ctx, "bank")
+//	defer n.Close(ctx)
+//	h, err := n.CreateHeapIfNotExists(ctx, "bank", nil) // Heap opens one that exists
 //	err = h.Update(ctx, func(tx *oss.Tx) error {
 //		a, err := oss.Get[Account](tx, id)
 //		if err != nil {
@@ -31,7 +32,7 @@
 //		a.Balance += 10
 //		return oss.Put(tx, id, a)
 //	})
-//	err = h.View(ctx, func(tx *oss.Tx) error { ... }, nil)
+//	err = h.View(ctx, func(tx *oss.Tx) error { ... }, nil) // or &oss.ViewOptions{Fresh: true}
 //
 // # Guarantees
 //
