@@ -302,8 +302,8 @@ func (n *Node) syncCatalog() {
 		// Close the replicas of heaps dropped, or dropped and created
 		// again; not before the catalog has caught up with the replicas
 		// recovered with it, and not those opened from a later state of
-		// the catalog than the one read here (Heap may have just created
-		// the entry).
+		// the catalog than the one read here (a heap may have just been
+		// created, or found after a catalog read).
 		n.mu.Lock()
 		var dropped []*Heap
 		for name, h := range n.heaps {
