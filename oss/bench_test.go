@@ -49,10 +49,10 @@ func BenchmarkViewGet(b *testing.B) {
 	for b.Loop() {
 		id := ids[i%len(ids)]
 		i++
-		err := h.View(func(tx *oss.Tx) error {
+		err := h.View(context.Background(), func(tx *oss.Tx) error {
 			_, err := oss.Get[avatar](tx, id)
 			return err
-		})
+		}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			runtime.GC() // measure the View, not the collection of the fill
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := h.View(func(tx *oss.Tx) error { return nil }); err != nil {
+				if err := h.View(context.Background(), func(tx *oss.Tx) error { return nil }, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -12,13 +12,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 // peerInfo is a live node as the directory sees it.
 type peerInfo struct {
 	Name    string
 	ID      uint64 // the node's raft ID in every group, new at every start
-	Role    string
+	Role    pki.Role
 	Leaving bool // announced a graceful leave and is handing over
 }
 
@@ -105,7 +106,7 @@ func rendezvous(heap string, peers []peerInfo) []peerInfo {
 	}
 	var s []scored
 	for _, p := range peers {
-		if p.Role != RoleServer || p.Leaving {
+		if p.Role != pki.RoleServer || p.Leaving {
 			continue
 		}
 		h := fnv.New64a()
@@ -200,10 +201,30 @@ func entriesOf(st *consistency.State) []heapEntry {
 	return out
 }
 
-// ensureEntry returns the heap's catalog entry, creating it if needed with
-// voters placed over the live servers.
-func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) {
+// findEntry returns the entry of a heap in the catalog. A heap the local
+// catalog replica does not know may have been created elsewhere a moment
+// ago: the replica then catches up with the catalog's leader and looks
+// again before the heap is reported missing.
+func (n *Node) findEntry(ctx context.Context, name string) (heapEntry, error) {
 	if e, ok := n.catalogEntry(name); ok {
+		return e, nil
+	}
+	if err := n.catalog.Load().readIndex(ctx); err != nil {
+		return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+	}
+	if e, ok := n.catalogEntry(name); ok {
+		return e, nil
+	}
+	return heapEntry{}, fmt.Errorf("oss: heap %q: %w", name, ErrNoHeap)
+}
+
+// ensureEntry returns the heap's catalog entry, creating it if needed with
+// replicas voters placed over the live servers; with exclusive, an entry
+// that exists is an error matching ErrHeapExists. Whether the entry
+// exists is read in the transaction that creates it, so of two nodes
+// creating the same heap one commits and the other finds its entry.
+func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, error) {
+	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, nil
 	}
 	var e heapEntry
@@ -213,11 +234,14 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 		if err != nil {
 			return err
 		}
+		if ok && exclusive {
+			return ErrHeapExists
+		}
 		if ok {
 			e, err = Get[heapEntry](tx, id)
 			return err
 		}
-		e = heapEntry{Name: name, Replicas: n.cfg.Replicas, Group: newNodeID()}
+		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID()}
 		ranked := rendezvous(name, n.directory().live())
 		for _, p := range ranked[:oddVoters(e.Replicas, len(ranked))] {
 			e.Voters = append(e.Voters, groupMember{Name: p.Name, ID: p.ID})
@@ -227,6 +251,9 @@ func (n *Node) ensureEntry(ctx context.Context, name string) (heapEntry, error) 
 		}
 		return Put(tx, id, e)
 	})
+	if errors.Is(err, ErrHeapExists) {
+		return heapEntry{}, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
+	}
 	if err != nil {
 		return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
 	}
@@ -275,8 +302,8 @@ func (n *Node) syncCatalog() {
 		// Close the replicas of heaps dropped, or dropped and created
 		// again; not before the catalog has caught up with the replicas
 		// recovered with it, and not those opened from a later state of
-		// the catalog than the one read here (Heap may have just created
-		// the entry).
+		// the catalog than the one read here (a heap may have just been
+		// created, or found after a catalog read).
 		n.mu.Lock()
 		var dropped []*Heap
 		for name, h := range n.heaps {
@@ -477,7 +504,7 @@ func (n *Node) localStatus() []replicaStatus {
 	n.mu.Unlock()
 	out := make([]replicaStatus, 0, len(hs))
 	for _, h := range hs {
-		g := h.Group()
+		g := h.Stats()
 		out = append(out, replicaStatus{Heap: h.name, Leader: g.Leader, Voters: g.Voters, Learners: g.Learners,
 			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self)})
 	}
@@ -495,21 +522,23 @@ type ClusterStatus struct {
 	Unreachable []string `json:",omitempty"`
 }
 
-// HeapStatus describes one heap's group.
+// HeapStatus describes a heap: its entry in the catalog and its group, as
+// the replicas that answered report it (every member's for Node.Status,
+// this node's alone for Node.Heaps).
 type HeapStatus struct {
 	Name string
 	// Replicas is the number of voters the heap keeps.
 	Replicas int
 	// Leader, Voters, Learners and Joint are the group as its leader
 	// reports it, or as the most advanced replica that answered if no
-	// leader did.
+	// leader did; empty if no replica answered.
 	Leader           string
 	Voters, Learners []string
 	Joint            bool `json:",omitempty"`
 	// Applied is the reporting replica's applied index.
 	Applied uint64
 	// ReplicaApplied is the applied index of every replica that answered.
-	ReplicaApplied map[string]uint64
+	ReplicaApplied map[string]uint64 `json:",omitempty"`
 }
 
 // Status asks every live member for its replicas and returns the cluster's
@@ -553,6 +582,22 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	}
 	slices.Sort(st.Unreachable)
 	entries := append([]heapEntry{{Name: catalogName, Replicas: catalogReplicas}}, n.catalogEntries()...)
+	st.Heaps = heapStatuses(entries, all)
+	return st
+}
+
+// Heaps lists the heaps in the catalog as this node knows them, without
+// asking other members: the catalog as the local replica has it, and the
+// group of each heap this node keeps a replica of as that replica sees
+// it.
+func (n *Node) Heaps() []HeapStatus {
+	return heapStatuses(n.catalogEntries(), map[string][]replicaStatus{n.cfg.Name: n.localStatus()})
+}
+
+// heapStatuses describes the heaps of entries from what the replicas of
+// nodes reported.
+func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapStatus {
+	var out []HeapStatus
 	for _, e := range entries {
 		hs := HeapStatus{Name: e.Name, Replicas: e.Replicas, ReplicaApplied: map[string]uint64{}}
 		var best *replicaStatus
@@ -571,7 +616,7 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 		if best != nil {
 			hs.Leader, hs.Voters, hs.Learners, hs.Joint, hs.Applied = best.Leader, best.Voters, best.Learners, best.Joint, best.Applied
 		}
-		st.Heaps = append(st.Heaps, hs)
+		out = append(out, hs)
 	}
-	return st
+	return out
 }

@@ -22,7 +22,7 @@ func (c *quicCluster) openEverywhere(heap string) map[string]*Heap {
 	defer cancel()
 	hs := map[string]*Heap{}
 	for name, n := range c.nodes {
-		h, err := n.Heap(ctx, heap)
+		h, err := n.CreateHeapIfNotExists(ctx, heap, nil)
 		if err != nil {
 			c.t.Fatalf("%s: %v", name, err)
 		}
@@ -261,7 +261,7 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		id := uuid.New()
 		t0 := time.Now()
-		c.nodes[g.Leader].stop(false)
+		c.nodes[g.Leader].stop(context.Background(), false)
 		delete(c.nodes, g.Leader)
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -273,7 +273,7 @@ func BenchmarkFailover(b *testing.B) {
 		}
 		ds = append(ds, time.Since(t0))
 		for _, n := range c.nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 		c.nodes = nil
 	}

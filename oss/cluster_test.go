@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 func tlsFor(t *testing.T, caCert, caKey []byte, name string) *oss.TLSConfig {
 	t.Helper()
-	cert, key, err := oss.IssueCert(caCert, caKey, name, oss.RoleServer, time.Hour)
+	cert, key, err := pki.IssueCert(caCert, caKey, name, pki.RoleServer, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func names(ms []oss.Member) string {
 }
 
 func TestNodesJoinAndLeave(t *testing.T) {
-	caCert, caKey, err := oss.NewCA("test", time.Hour)
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestNodesJoinAndLeave(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer n.Close()
+		defer n.Close(context.Background())
 		nodes = append(nodes, n)
 	}
 	waitUntil(t, "three members everywhere", func() bool {
@@ -55,7 +56,7 @@ func TestNodesJoinAndLeave(t *testing.T) {
 		}
 		return true
 	})
-	if err := nodes[2].Close(); err != nil {
+	if err := nodes[2].Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "c gone from a and b", func() bool {
@@ -68,7 +69,7 @@ func TestStartNetworkErrors(t *testing.T) {
 	if _, err := oss.Start(ctx, &oss.Config{Listen: "127.0.0.1:0"}); err == nil || !strings.Contains(err.Error(), "TLS") {
 		t.Fatalf("Listen without TLS material: %v", err)
 	}
-	caCert, caKey, _ := oss.NewCA("test", time.Hour)
+	caCert, caKey, _ := pki.NewCA("test", time.Hour)
 	_, err := oss.Start(ctx, &oss.Config{Name: "x", Listen: "127.0.0.1:0", TLS: tlsFor(t, caCert, caKey, "someone-else"), Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), "someone-else") {
 		t.Fatalf("certificate naming another node: %v", err)
@@ -77,7 +78,7 @@ func TestStartNetworkErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "join") {
 		t.Fatalf("join to a cluster that does not answer: %v", err)
 	}
-	if _, _, err := oss.IssueCert([]byte("junk"), []byte("junk"), "x", oss.RoleServer, time.Hour); err == nil {
+	if _, _, err := pki.IssueCert([]byte("junk"), []byte("junk"), "x", pki.RoleServer, time.Hour); err == nil {
 		t.Fatal("issued a certificate from a junk CA")
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
@@ -128,13 +130,13 @@ func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 // kill stops a node as a crash would: no hand-over, no goodbye.
 func (c *testCluster) kill(name string) {
 	c.eps[name].Close()
-	c.nodes[name].stop(false)
+	c.nodes[name].stop(context.Background(), false)
 	c.forget(name)
 }
 
 // leave closes a node gracefully.
 func (c *testCluster) leave(name string) {
-	if err := c.nodes[name].Close(); err != nil {
+	if err := c.nodes[name].Close(context.Background()); err != nil {
 		c.t.Errorf("close %s: %v", name, err)
 	}
 	c.forget(name)
@@ -152,7 +154,7 @@ func (c *testCluster) open(name, heap string) *Heap {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	h, err := c.nodes[name].Heap(ctx, heap)
+	h, err := c.nodes[name].CreateHeapIfNotExists(ctx, heap, nil)
 	if err != nil {
 		c.t.Fatalf("%s: open %s: %v", name, heap, err)
 	}
@@ -164,14 +166,14 @@ func (c *testCluster) open(name, heap string) *Heap {
 
 // group returns the heap's group as its leader sees it, or false if no
 // live node leads it.
-func (c *testCluster) group(heap string) (GroupStatus, bool) {
+func (c *testCluster) group(heap string) (Stats, bool) {
 	for _, n := range c.nodes {
 		h := n.replicaOf(heap)
 		if h != nil && h.leaderIs(h.self) {
-			return h.Group(), true
+			return h.Stats(), true
 		}
 	}
-	return GroupStatus{}, false
+	return Stats{}, false
 }
 
 // settled reports whether the heap's group has exactly the wanted voters
@@ -187,7 +189,7 @@ func (c *testCluster) settled(heap string, want ...string) bool {
 func (c *testCluster) placement(heap string, replicas int) []string {
 	var peers []peerInfo
 	for name, n := range c.nodes {
-		peers = append(peers, peerInfo{Name: name, ID: n.id, Role: RoleServer})
+		peers = append(peers, peerInfo{Name: name, ID: n.id, Role: pki.RoleServer})
 	}
 	var out []string
 	for _, p := range rendezvous(heap, peers)[:oddVoters(replicas, len(peers))] {
@@ -299,6 +301,50 @@ func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
 	waitCond(t, "the catalog's voters", func() bool { return c.settled(catalogName, cat...) })
 }
 
+// TestHeapOptionsAndOpenElsewhere: a heap keeps the voters its creator
+// asked for, not the node's default; another node opens it with Heap at
+// once, though its catalog replica may not have applied the creation
+// yet; a name nobody created is ErrNoHeap everywhere and stays missing.
+func TestHeapOptionsAndOpenElsewhere(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 23, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.nodes["a"].CreateHeap(ctx, "small", &HeapOptions{Replicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"b", "c"} {
+		if _, err := c.nodes[name].Heap(ctx, "small"); err != nil {
+			t.Fatalf("%s: open a heap created on a: %v", name, err)
+		}
+		if _, err := c.nodes[name].CreateHeap(ctx, "small", nil); !errors.Is(err, ErrHeapExists) {
+			t.Fatalf("%s: create a heap created on a: %v", name, err)
+		}
+		if _, err := c.nodes[name].Heap(ctx, "nosuch"); !errors.Is(err, ErrNoHeap) {
+			t.Fatalf("%s: open a heap nobody created: %v", name, err)
+		}
+	}
+	want := c.placement("small", 1)
+	waitCond(t, "small's one voter", func() bool { return c.settled("small", want...) })
+	for name, n := range c.nodes {
+		if hs := n.Heaps(); len(hs) != 1 || hs[0].Name != "small" || hs[0].Replicas != 1 {
+			t.Fatalf("%s lists %+v", name, hs)
+		}
+	}
+	// Every node opened it, so Heaps reports each one's view of its group,
+	// as Stats does.
+	waitCond(t, "every node's view of small's group", func() bool {
+		for _, n := range c.nodes {
+			hs, st := n.Heaps(), n.replicaOf("small").Stats()
+			if hs[0].Leader == "" || !slices.Equal(hs[0].Voters, want) || hs[0].ReplicaApplied[n.cfg.Name] == 0 ||
+				st.Leader != hs[0].Leader || !slices.Equal(st.Voters, want) || len(st.Learners) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func TestVoterReplacedAfterFailure(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := startTestNodes(t, 12, "a", "b", "c", "d", "e")
@@ -381,6 +427,47 @@ func TestGracefulLeaveHandsOver(t *testing.T) {
 	c.checkBank(ids)
 }
 
+// TestCloseContextCutsHandOverShort: Close with an ended context skips
+// the hand-over, closes the node at once and says why; the others replace
+// its voter as after a crash. A second Close returns nil.
+func TestCloseContextCutsHandOverShort(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 15, "a", "b", "c", "d")
+	want := c.placement("bank", 3)
+	for _, name := range want {
+		c.open(name, "bank")
+	}
+	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
+	ids := seedBank(t, c.heaps[want[0]])
+	g, _ := c.group("bank")
+	leaver := c.nodes[g.Leader]
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := leaver.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close with an ended context: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close with an ended context took %v", d)
+	}
+	if err := leaver.Close(context.Background()); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+	if err := c.heaps[g.Leader].View(context.Background(), func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a View on the closed node: %v", err)
+	}
+	c.forget(g.Leader)
+	next := c.placement("bank", 3)
+	waitCond(t, "bank's voters without the closed node", func() bool { return c.settled("bank", next...) })
+	for _, name := range next {
+		c.heaps[name] = c.nodes[name].replicaOf("bank")
+	}
+	if err := transfer(context.Background(), c.heaps[next[0]], ids[0], ids[1], 5); err != nil {
+		t.Fatal(err)
+	}
+	c.checkBank(ids)
+}
+
 func TestLearnerCatchesUpFromSnapshot(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	every, keep := compactEvery, keepEntries
@@ -451,7 +538,7 @@ func TestMinorityPartitionOfFive(t *testing.T) {
 			t.Fatalf("%s in the minority: %v", name, err)
 		}
 		// A linearizable read cannot be served there either: no leader.
-		err = c.heaps[name].View(func(*Tx) error { return nil }, Fresh(context.Background()))
+		err = c.heaps[name].View(context.Background(), func(*Tx) error { return nil }, &ViewOptions{Fresh: true})
 		if !errors.Is(err, ErrNoQuorum) {
 			t.Fatalf("a fresh view in the minority: %v", err)
 		}
@@ -483,7 +570,7 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 	lead := c.nodes[g.Leader]
 	lh := lead.replicaOf("bank")
 	h := c.heaps[learner]
-	st := lh.Group()
+	st := lh.Stats()
 	junk := raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: c.nodes[learner].id, Term: st.Term,
 		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
 			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
@@ -492,7 +579,7 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 	env := e.appendTo(nil)
 	c.nodes[learner].receive(g.Leader, env)
 	waitCond(t, "the learner's replica to stop", h.isClosed)
-	if err := h.View(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+	if err := h.View(context.Background(), func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a View on the lost replica: %v", err)
 	}
 	if !strings.Contains(h.lost.Error(), "does not decode") {
@@ -532,7 +619,7 @@ func TestDropAndRecreate(t *testing.T) {
 			}
 			return true
 		})
-		if err := old.View(func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		if err := old.View(ctx, func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
 			t.Fatalf("a handle on a dropped heap: %v", err)
 		}
 		for _, name := range []string{"c", "b", "a"} {
@@ -582,7 +669,7 @@ func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
 func TestClientNodeIsALearner(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := startTestNodes(t, 20, "a", "b", "c")
-	c.add("app", true, func(cfg *Config) { cfg.Role = RoleClient })
+	c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
 	h := c.open("app", "bank")
 	ids := seedBank(t, h)
 	for _, name := range []string{"a", "b", "c"} {

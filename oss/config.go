@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -75,6 +76,10 @@ type Config struct {
 	// Durability says when a commit is on disk; see Durability. The
 	// default is DurabilitySync with a DataDir, memory without.
 	Durability Durability
+	// BatchInterval is how often DurabilityBatch syncs the log: a power
+	// failure of a quorum loses what was acknowledged in the last
+	// interval. If zero, 10ms.
+	BatchInterval time.Duration
 	// StripeDirs are the directories of the striped object store that
 	// checkpoints go to, one stripe each, written and read in parallel:
 	// one per disk adds bandwidth. The list must stay the same across
@@ -91,9 +96,9 @@ type Config struct {
 	// Join lists addresses of cluster members to join through; any one
 	// that answers will do.
 	Join []string
-	// Role is RoleServer (the default) or RoleClient; it must match the
-	// role in the node's certificate.
-	Role string
+	// Role is pki.RoleServer (the default) or pki.RoleClient; it must
+	// match the role in the node's certificate.
+	Role pki.Role
 	// TLS is the node's certificate and key and the cluster CA's
 	// certificate, in PEM form. Required with Listen.
 	TLS *TLSConfig
@@ -181,6 +186,9 @@ func populate(cfg *Config) *Config {
 			c.Durability = DurabilityMemory
 		}
 	}
+	if c.BatchInterval == 0 {
+		c.BatchInterval = 10 * time.Millisecond
+	}
 	if c.Replicas == 0 {
 		c.Replicas = 3
 	}
@@ -188,7 +196,7 @@ func populate(cfg *Config) *Config {
 		c.ReplaceAfter = 30 * time.Second
 	}
 	if c.Role == "" {
-		c.Role = RoleServer
+		c.Role = pki.RoleServer
 	}
 	return &c
 }
@@ -235,17 +243,20 @@ func (c *Config) validate() error {
 	if c.DataDir == "" && (c.Durability == DurabilitySync || c.Durability == DurabilityBatch) {
 		errs = append(errs, fmt.Errorf("Durability %v needs a DataDir", c.Durability))
 	}
+	if c.BatchInterval < 0 {
+		errs = append(errs, fmt.Errorf("BatchInterval %v is negative", c.BatchInterval))
+	}
 	if c.ReplaceAfter < 0 {
 		errs = append(errs, fmt.Errorf("ReplaceAfter %v is negative", c.ReplaceAfter))
 	}
 	if c.Listen != "" && (c.TLS == nil || len(c.TLS.CertPEM) == 0 || len(c.TLS.KeyPEM) == 0 || len(c.TLS.CAPEM) == 0) {
-		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see oss.NewCA and oss.IssueCert)"))
+		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see package oss/pki)"))
 	}
 	if c.Listen == "" && len(c.Join) > 0 {
 		errs = append(errs, errors.New("Join needs Listen"))
 	}
-	if c.Role != RoleServer && c.Role != RoleClient {
-		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, RoleServer, RoleClient))
+	if c.Role != pki.RoleServer && c.Role != pki.RoleClient {
+		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, pki.RoleServer, pki.RoleClient))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("oss: invalid config: %w", err)

@@ -4,7 +4,8 @@
 //
 // # Overview
 //
-// A Node holds local replicas of the heaps it opened. Each heap is a set of
+// A Node holds local replicas of the heaps it opened (Node.Heap) or created
+// (Node.CreateHeap, Node.CreateHeapIfNotExists). Each heap is a set of
 // objects: an ID (a UUID), a value (encoded as CBOR, typed through
 // generics) and a version (the index of the log entry that last wrote it),
 // plus named roots that bind names to object IDs so an application can find
@@ -21,8 +22,8 @@
 // # Usage
 //
 //	n, err := oss.Start(ctx, nil) // a single in-memory node
-//	defer n.Close()
-//	h, err := n.Heap(ctx, "bank")
+//	defer n.Close(ctx)
+//	h, err := n.CreateHeapIfNotExists(ctx, "bank", nil) // Heap opens one that exists
 //	err = h.Update(ctx, func(tx *oss.Tx) error {
 //		a, err := oss.Get[Account](tx, id)
 //		if err != nil {
@@ -31,15 +32,15 @@
 //		a.Balance += 10
 //		return oss.Put(tx, id, a)
 //	})
-//	err = h.View(func(tx *oss.Tx) error { ... })
+//	err = h.View(ctx, func(tx *oss.Tx) error { ... }, nil) // or &oss.ViewOptions{Fresh: true}
 //
 // # Guarantees
 //
 // Committed Updates are strictly serializable. A View sees the state after
 // some log index: consistent, possibly stale by what the local replica has
 // not yet heard from the heap's leader (Heap.Stats says how far; Heap.View
-// gives the bound); with the Fresh option it is linearizable. After Update returns nil, a View on the same node sees
-// its writes. Transactions that enumerate the heap (Tx.Scan) are validated
+// gives the bound); with ViewOptions.Fresh it is linearizable. After Update
+// returns nil, a View on the same node sees its writes. Transactions that enumerate the heap (Tx.Scan) are validated
 // against creations and deletions, so there are no phantoms.
 //
 // # Errors

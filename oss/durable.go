@@ -33,17 +33,14 @@ const (
 	// replicas before it is acknowledged: the log is synced first, and
 	// concurrent commits share a sync.
 	DurabilitySync
-	// DurabilityBatch syncs the log every BatchInterval: a power failure of
-	// a quorum loses what was acknowledged in the last interval. So does a
-	// sync that fails: the node's log then stops, and its replicas commit
-	// nothing until the node restarts.
+	// DurabilityBatch syncs the log every Config.BatchInterval: a power
+	// failure of a quorum loses what was acknowledged in the last
+	// interval. So does a sync that fails: the node's log then stops, and
+	// its replicas commit nothing until the node restarts.
 	DurabilityBatch
 	// DurabilityMemory keeps nothing on disk.
 	DurabilityMemory
 )
-
-// BatchInterval is how often DurabilityBatch syncs the log.
-const BatchInterval = 10 * time.Millisecond
 
 func (d Durability) String() string {
 	return [...]string{"default", "sync", "batch", "memory"}[min(int(d), 3)]
@@ -199,7 +196,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord}
 	if n.cfg.Durability == DurabilityBatch {
-		opts.SyncInterval = BatchInterval
+		opts.SyncInterval = n.cfg.BatchInterval
 	}
 	groups := map[groupKey]*recoveredGroup{}
 	start := time.Now()
@@ -209,7 +206,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err != nil {
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("oss: %w; this node's data cannot be trusted: start the node with --rebuild-replica (ossd; or move %s aside and start it with an empty data directory and Join) to rebuild its replicas from its peers", err, dir)
+			return fmt.Errorf("%w: %w; move %s aside and start the node with an empty data directory and Join to rebuild its replicas from its peers", ErrCorrupt, err, dir)
 		}
 		return fmt.Errorf("oss: write-ahead log: %w", err)
 	}
@@ -221,7 +218,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err != nil {
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			err = fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move %s and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err, dir)
+			err = fmt.Errorf("%w: the striped store: %w; move %s and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err, dir)
 		} else {
 			err = fmt.Errorf("oss: striped store: %w", err)
 		}
@@ -285,7 +282,7 @@ func (d *disk) loadStore(n *Node) error {
 	if err != nil {
 		var ce *persist.CorruptError
 		if errors.As(err, &ce) {
-			return fmt.Errorf("oss: %w; the striped store cannot be trusted: start the node with --rebuild-replica (ossd; or move the data directory and the stripe directories aside and start it empty with Join) to rebuild its replicas from its peers", err)
+			return fmt.Errorf("%w: the striped store: %w; move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err)
 		}
 		return fmt.Errorf("oss: striped store: %w", err)
 	}

@@ -46,8 +46,8 @@ func BenchmarkDurableCommit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer n.Close()
-	h, err := n.Heap(context.Background(), "bench")
+	defer n.Close(context.Background())
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func BenchmarkRecovery(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := n.Heap(context.Background(), "bench")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func BenchmarkRecovery(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	n.Close()
+	n.Close(context.Background())
 	var objects int
 	for b.Loop() {
 		start := time.Now()
@@ -130,13 +130,13 @@ func BenchmarkRecovery(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h, err := n.Heap(context.Background(), "bench")
+		h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s/recovery")
 		objects = h.Stats().Objects
-		n.Close()
+		n.Close(context.Background())
 	}
 	if objects != 1_000_000 {
 		b.Fatalf("recovered %d objects", objects)

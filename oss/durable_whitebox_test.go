@@ -178,12 +178,12 @@ func powerLoss(t *testing.T, seed uint64) {
 	}
 	waitCond(t, "a leader after the restart", func() bool { _, ok := c.group("bank"); return ok })
 	h := c.heaps["b"]
-	if err := h.View(func(*Tx) error { return nil }, Fresh(context.Background())); err != nil {
+	if err := h.View(context.Background(), func(*Tx) error { return nil }, &ViewOptions{Fresh: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range names {
 		var l ledger
-		h.View(func(tx *Tx) error { var err error; l, err = Get[ledger](tx, ledgers[name]); return err })
+		h.View(context.Background(), func(tx *Tx) error { var err error; l, err = Get[ledger](tx, ledgers[name]); return err }, nil)
 		mu.Lock()
 		lo, hi := must[name], acked[name]+unknown[name]
 		mu.Unlock()
@@ -228,7 +228,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	c := startTestNodes(t, 1)
 	c.fss["solo"] = ffs
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 			}
 		}
 		var got acct
-		if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance == 666 {
+		if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance == 666 {
 			t.Fatalf("a read while the disk fails: %v %v", got, err)
 		}
 		ffs.SetRule(nil)
@@ -267,19 +267,19 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 		})
 	}
 	var got acct
-	h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+	h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
 	if got.Balance != 2 {
 		t.Fatalf("after the disk came back the object holds %d", got.Balance)
 	}
-	if err := n.Close(); err != nil {
+	if err := n.Close(context.Background()); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	c.forget("solo")
 	n = c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	if h, err = n.Heap(context.Background(), "bank"); err != nil {
+	if h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 2 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 2 {
 		t.Fatalf("after a restart the object holds %v (%v), want 2", got, err)
 	}
 }
@@ -317,7 +317,7 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 	c := startTestNodes(t, 1)
 	c.fss["solo"] = ffs
 	n := c.add("solo", false, batch)
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,18 +345,18 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 		t.Fatalf("a commit once the replica knows its log failed: %v; want a definite failure", err)
 	}
 	var got acct
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance == 3 || got.Balance == 4 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance == 3 || got.Balance == 4 {
 		t.Fatalf("a read after the log failed: %v %v", got, err)
 	}
-	if err := n.Close(); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
+	if err := n.Close(context.Background()); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
 		t.Fatalf("close after the log failed: %v", err)
 	}
 	c.forget("solo")
 	n = c.add("solo", false, batch)
-	if h, err = n.Heap(context.Background(), "bank"); err != nil {
+	if h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 1 && got.Balance != 2 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 1 && got.Balance != 2 {
 		t.Fatalf("after a restart the object holds %v (%v), want what was synced", got, err)
 	}
 	if err := put(5); err != nil {
@@ -371,7 +371,7 @@ func TestDiskCloseReturnsErrors(t *testing.T) {
 	c := startTestNodes(t, 1)
 	c.fss["solo"] = ffs
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestDiskCloseReturnsErrors(t *testing.T) {
 		}
 		return nil
 	})
-	if err := n.Close(); !errors.Is(err, syscall.EIO) {
+	if err := n.Close(context.Background()); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("close when the log's segment does not close: %v", err)
 	}
 	c.forget("solo")
@@ -397,7 +397,7 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	mem := persist.NewMemFS()
 	n := startDisk(t, mem)
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n.stop(false)
+	n.stop(context.Background(), false)
 	names, _ := mem.ReadDir("/data/solo/wal")
 	seg := filepath.Join("/data/solo/wal", names[0])
 	f, _ := mem.Open(seg)
@@ -422,7 +422,7 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 	_, err = start(context.Background(), &Config{Name: "solo", DataDir: "/data/solo", Logger: testLogger()}, &netHooks{fs: mem,
 		transport: func(hd transport.Handler) transport.Transport { return c.net.Endpoint("solo", hd) }, dir: c.dir})
 	var ce *persist.CorruptError
-	if !errors.As(err, &ce) || ce.File != seg || !strings.Contains(err.Error(), "offset") || !strings.Contains(err.Error(), "--rebuild-replica") {
+	if !errors.As(err, &ce) || ce.File != seg || !strings.Contains(err.Error(), "offset") || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "Join") {
 		t.Fatalf("a node on a corrupt log: %v", err)
 	}
 }
@@ -474,12 +474,12 @@ func TestRestartKeepsHeaps(t *testing.T) {
 		c := startTestNodes(t, uint64(round))
 		c.fss["solo"] = mem
 		n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-		h, err := n.Heap(ctx, "bank")
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got acct
-		err = h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+		err = h.View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
 		if round > 0 && (err != nil || got.Balance != int64(round*25)) {
 			t.Fatalf("restart %d: the heap holds %v (%v), want %d", round, got, err, round*25)
 		}
@@ -515,7 +515,7 @@ func TestBatchDurability(t *testing.T) {
 	c := startTestNodes(t, 3)
 	c.fss["solo"] = mem
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch })
-	h, err := n.Heap(context.Background(), "bank")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,17 +525,17 @@ func TestBatchDurability(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(5 * BatchInterval) // past a sync
+	time.Sleep(5 * n.cfg.BatchInterval) // past a sync
 	crashed := mem.Crash(rand.New(rand.NewPCG(3, 3)))
 	c.kill("solo")
 	c.fss["solo"] = crashed
 	n = c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch })
-	h, err = n.Heap(context.Background(), "bank")
+	h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got acct
-	if err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }); err != nil || got.Balance != 50 {
+	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 50 {
 		t.Fatalf("after a sync interval and a power loss: %v %v, want 50", got, err)
 	}
 }
@@ -550,7 +550,7 @@ func TestRecoveryReportsProgress(t *testing.T) {
 	c := startTestNodes(t, 4)
 	c.fss["solo"] = mem
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, _ := n.Heap(context.Background(), "bank")
+	h, _ := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	for i := range 30 {
 		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), acct{int64(i)}) }); err != nil {
 			t.Fatal(err)

@@ -26,14 +26,24 @@ var (
 	ErrReadOnly = errors.New("oss: write in a read-only transaction")
 	// ErrNoQuorum is returned when a heap's commit log cannot accept the
 	// commit: no leader is reachable, or a quorum of its voters is not.
+	// It is also the cause of some unknown outcomes (a record proposed
+	// before the leader was lost): an error that matches ErrCommitUnknown
+	// too may have committed, so test for ErrCommitUnknown first.
 	ErrNoQuorum = errors.New("oss: no quorum")
-	// ErrNoHeap is returned for a heap that is not in the catalog.
+	// ErrNoHeap is returned by Heap and DropHeap for a heap that does not
+	// exist.
 	ErrNoHeap = errors.New("oss: no such heap")
+	// ErrHeapExists is returned by CreateHeap for a heap that exists
+	// already.
+	ErrHeapExists = errors.New("oss: heap already exists")
 	// ErrCommitUnknown is returned when a commit record was handed to the
 	// heap's log but its outcome could not be learned: the caller's context
 	// ended, or the node closed, before the decision arrived. The
-	// transaction may or may not have committed. The error also matches the
-	// cause (context.Canceled, context.DeadlineExceeded or ErrClosed).
+	// transaction may or may not have committed. Every such error is a
+	// *UnknownOutcomeError (perhaps wrapped), and every
+	// *UnknownOutcomeError matches ErrCommitUnknown. The error also
+	// matches its cause (context.Canceled, context.DeadlineExceeded,
+	// ErrClosed, ErrNoQuorum).
 	ErrCommitUnknown = errors.New("oss: commit outcome unknown")
 	// ErrInvalidArgument is returned, wrapped with details, for an argument
 	// no call can accept: the nil object ID, an empty root name. It aborts
@@ -58,6 +68,14 @@ var (
 	// limit fits in the messages and log records that carry it (see
 	// Config.MaxFrameBytes). The error is a *TooLargeError.
 	ErrTooLarge = errors.New("oss: commit record too large")
+	// ErrCorrupt is returned by Start when what the node kept in
+	// Config.DataDir or Config.StripeDirs fails its checks, so that the
+	// node cannot trust it. Moving those directories aside and starting
+	// the node empty, with Join, rebuilds its replicas from its peers.
+	ErrCorrupt = errors.New("oss: the node's data is damaged")
+	// ErrNoSnapshot is returned by Event.View for an EventChange, which
+	// carries no state to read.
+	ErrNoSnapshot = errors.New("oss: event carries no snapshot")
 )
 
 // ConflictError describes a conflict: the first read found stale. It matches
@@ -92,6 +110,9 @@ type UnknownOutcomeError struct {
 }
 
 func (e *UnknownOutcomeError) Error() string {
+	if e.Err == nil {
+		return ErrCommitUnknown.Error()
+	}
 	return fmt.Sprintf("oss: commit outcome unknown: %v", e.Err)
 }
 

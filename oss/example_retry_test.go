@@ -21,8 +21,8 @@ func ExampleTx_Retry() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer n.Close()
-	h, err := n.Heap(ctx, "jobs")
+	defer n.Close(context.Background())
+	h, err := n.CreateHeapIfNotExists(ctx, "jobs", nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -23,8 +23,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer n.Close()
-	h, err := n.Heap(ctx, "bank")
+	defer n.Close(context.Background())
+	h, err := n.CreateHeap(ctx, "bank", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func Example() {
 	}
 
 	// Read both balances from one consistent snapshot.
-	err = h.View(func(tx *oss.Tx) error {
+	err = h.View(ctx, func(tx *oss.Tx) error {
 		id, err := tx.Root("bank")
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func Example() {
 			fmt.Printf("%s: %d\n", a.Owner, a.Balance)
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

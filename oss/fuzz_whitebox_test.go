@@ -133,8 +133,8 @@ func FuzzCommit(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
-	h, err := n.Heap(ctx, "fuzz")
+	f.Cleanup(func() { n.Close(context.Background()) })
+	h, err := n.CreateHeapIfNotExists(ctx, "fuzz", nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func FuzzCommit(f *testing.F) {
 				return true
 			})
 			for _, id := range extra {
-				Delete(tx, id)
+				tx.Delete(id)
 			}
 			for id, v := range seed {
 				if err := Put(tx, id, v); err != nil {
@@ -230,7 +230,7 @@ func FuzzCommit(f *testing.F) {
 				}
 			case 1:
 				what = fmt.Sprintf("Delete(%v)", id)
-				if err = Delete(tx, id); err == nil {
+				if err = tx.Delete(id); err == nil {
 					objs[id] = objWrite{deleted: true}
 				}
 			case 2:
@@ -288,7 +288,7 @@ func FuzzCommit(f *testing.F) {
 			}
 			return
 		}
-		err = h.View(func(tx *Tx) error {
+		err = h.View(ctx, func(tx *Tx) error {
 			for id, w := range objs {
 				o, ok := tx.snap.Get(id)
 				if w.deleted {
@@ -300,7 +300,7 @@ func FuzzCommit(f *testing.F) {
 				if !ok || !bytes.Equal(o.Value, w.data) {
 					t.Fatalf("object %v holds %x (%v), the transaction wrote %x", id, o.Value, ok, w.data)
 				}
-				err := h.View(func(tx *Tx) error { _, err := Get[any](tx, id); return err })
+				err := h.View(ctx, func(tx *Tx) error { _, err := Get[any](tx, id); return err }, nil)
 				if err != nil && codecRefusal(err) == "" {
 					t.Fatalf("object %v was committed but does not read back: %v", id, err)
 				}
@@ -315,7 +315,7 @@ func FuzzCommit(f *testing.F) {
 				}
 			}
 			return nil
-		})
+		}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,8 +334,8 @@ func FuzzRoute(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
-	h, err := n.Heap(ctx, "bank")
+	f.Cleanup(func() { n.Close(context.Background()) })
+	h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func FuzzCatalogEntry(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
+	f.Cleanup(func() { n.Close(context.Background()) })
 	cat := n.catalog.Load()
 	for _, e := range []heapEntry{
 		{Name: "h1", Replicas: 1, Voters: []groupMember{{Name: n.cfg.Name, ID: n.id}}, Group: 5},
@@ -417,7 +417,7 @@ func FuzzCatalogEntry(f *testing.F) {
 		write := func(value []byte) {
 			err := update(ctx, cat, func(tx *Tx) error {
 				if value == nil {
-					return Delete(tx, id)
+					return tx.Delete(id)
 				}
 				tx.write(consistency.Write{ID: id, Value: value})
 				return nil

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
@@ -112,7 +114,7 @@ func (hs *harness) seedBank() {
 	}
 	for _, h := range hs.heaps {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := h.View(func(*Tx) error { return nil }, Fresh(ctx))
+		err := h.View(ctx, func(*Tx) error { return nil }, &ViewOptions{Fresh: true})
 		cancel()
 		if err != nil {
 			hs.t.Fatal(err)
@@ -277,9 +279,9 @@ func (hs *harness) listAppend(ctx context.Context, h *Heap, p int, rng *rand.Ran
 	var err error
 	switch {
 	case fresh:
-		err = h.View(fn, Fresh(ctx))
+		err = h.View(ctx, fn, &ViewOptions{Fresh: true})
 	case readOnly:
-		err = h.View(fn)
+		err = h.View(ctx, fn, nil)
 	default:
 		err = h.Update(ctx, fn)
 	}
@@ -316,13 +318,13 @@ func (hs *harness) register(ctx context.Context, h *Heap, p int, rng *rand.Rand)
 		return
 	}
 	var v int
-	err := h.View(func(tx *Tx) error {
+	err := h.View(ctx, func(tx *Tx) error {
 		var err error
 		if v, err = Get[int](tx, regID(k)); errors.Is(err, ErrNotFound) {
 			v, err = 0, nil
 		}
 		return err
-	}, Fresh(ctx))
+	}, &ViewOptions{Fresh: true})
 	if err == nil {
 		hs.rec.Register(check.RegisterOp{Process: p, Key: k, Value: v, Start: start, End: hs.rec.Now()})
 	}
@@ -371,9 +373,9 @@ func (hs *harness) bank(ctx context.Context, h *Heap, p int, rng *rand.Rand) {
 	}
 	var err error
 	if fresh {
-		err = h.View(fn, Fresh(ctx))
+		err = h.View(ctx, fn, &ViewOptions{Fresh: true})
 	} else {
-		err = h.View(fn)
+		err = h.View(ctx, fn, nil)
 	}
 	if err == nil {
 		hs.rec.Bank(read)
@@ -409,7 +411,7 @@ func (hs *harness) finish() {
 	for range 100 {
 		final, bal = nil, check.BankRead{Process: -1, Balances: map[int]int64{}, Fresh: true}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = h.View(func(tx *Tx) error {
+		err = h.View(ctx, func(tx *Tx) error {
 			for k := range harnessKeys {
 				l, err := Get[[]int](tx, listID(k))
 				if err != nil && !errors.Is(err, ErrNotFound) {
@@ -425,7 +427,7 @@ func (hs *harness) finish() {
 				bal.Balances[k] = x.Balance
 			}
 			return nil
-		}, Fresh(ctx))
+		}, &ViewOptions{Fresh: true})
 		cancel()
 		if err == nil {
 			break
@@ -707,7 +709,7 @@ func (hs *harness) allCurrent() {
 		}
 		h := n.replicaOf(harnessHeap)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		err := h.View(func(*Tx) error { return nil }, Fresh(ctx))
+		err := h.View(ctx, func(*Tx) error { return nil }, &ViewOptions{Fresh: true})
 		cancel()
 		if err != nil {
 			t.Fatalf("seed %d: %s: a fresh view after the faults: %v", hs.seed, name, err)
@@ -873,13 +875,13 @@ func TestHarnessCatchesABrokenValidator(t *testing.T) {
 	hs.heal()
 	h := hs.pick(rand.New(rand.NewPCG(1, 1)))
 	final := check.Txn{Process: -1, Status: check.OK, Realtime: true, Start: hs.rec.Now()}
-	if err := h.View(func(tx *Tx) error {
+	if err := h.View(context.Background(), func(tx *Tx) error {
 		for k := range harnessKeys {
 			l, _ := Get[[]int](tx, listID(k))
 			final.Mops = append(final.Mops, check.Mop{Kind: check.Read, Key: k, List: l})
 		}
 		return nil
-	}, Fresh(context.Background())); err != nil {
+	}, &ViewOptions{Fresh: true}); err != nil {
 		t.Fatal(err)
 	}
 	final.End = hs.rec.Now()
@@ -903,14 +905,14 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 	seed := harnessSeeds(5)
 	hs := &harness{t: t, seed: seed, rec: check.NewRecorder(), heaps: map[string]*Heap{}, faults: map[string]int{},
 		conns: map[string]*transporttest.FaultConn{}}
-	caCert, caKey, err := NewCA("test", time.Hour)
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*Node
 	t.Cleanup(func() {
 		for _, n := range nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 		for _, fc := range hs.conns {
 			fc.Close()
@@ -925,7 +927,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 		}
 		fc := transporttest.NewFaultConn(pc, seed+uint64(i))
 		hs.conns[name], addrs[name] = fc, pc.LocalAddr().String()
-		cert, key, err := IssueCert(caCert, caKey, name, RoleServer, time.Hour)
+		cert, key, err := pki.IssueCert(caCert, caKey, name, pki.RoleServer, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -944,7 +946,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 	}
 	for i, n := range nodes {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		h, err := n.Heap(ctx, harnessHeap)
+		h, err := n.CreateHeapIfNotExists(ctx, harnessHeap, nil)
 		cancel()
 		if err != nil {
 			t.Fatal(err)

@@ -118,7 +118,8 @@ type heapStats struct {
 	wakes     atomic.Uint64 // waiters the loop woke
 }
 
-// Stats are counters of one heap on this node.
+// Stats describe one heap as this node's replica sees it: its counters,
+// how far it may trail its group, and the group.
 type Stats struct {
 	// Applied is the index of the last log entry applied locally.
 	Applied uint64
@@ -155,10 +156,20 @@ type Stats struct {
 	// removed it (while it was cut off, or down) and asked to be taken
 	// back.
 	Rejoins uint64
+
+	// Leader is the node that leads the group, "" if none is known.
+	Leader string
+	// Voters and Learners name the members of the group's configuration;
+	// a member whose name this node does not know shows as its raft ID.
+	Voters, Learners []string
+	// Joint is true while the group moves between two sets of voters.
+	Joint bool
+	// Term is the replica's raft term.
+	Term uint64
 }
 
-// Stats returns the heap's counters and how far the local replica may
-// trail its group.
+// Stats returns the heap's counters, how far the local replica may trail
+// its group, and the group as the replica sees it.
 func (h *Heap) Stats() Stats {
 	st := h.state.Load()
 	s := Stats{
@@ -178,6 +189,7 @@ func (h *Heap) Stats() Stats {
 	if s.LeaderCommit > s.Applied {
 		s.Lag = s.LeaderCommit - s.Applied
 	}
+	h.fillGroup(&s)
 	return s
 }
 
@@ -1027,46 +1039,41 @@ func (h *Heap) backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// ViewOption changes how View reads.
-type ViewOption interface{ applyView(*viewOptions) }
-
-type viewOptions struct{ fresh context.Context }
-
-type freshOption struct{ ctx context.Context }
-
-func (f freshOption) applyView(o *viewOptions) { o.fresh = f.ctx }
-
-// Fresh makes View linearizable: before fn runs, the heap's leader is asked
-// for its commit index and the local replica waits until it has applied it,
-// so the View sees every commit acknowledged before View was called. ctx
-// bounds the wait.
-func Fresh(ctx context.Context) ViewOption { return freshOption{ctx} }
+// ViewOptions configure a View. A nil *ViewOptions is a plain View.
+type ViewOptions struct {
+	// Fresh makes the View linearizable: before fn runs, the heap's leader
+	// is asked for its commit index and the local replica waits until it
+	// has applied it, so the View sees every commit acknowledged before
+	// View was called. The View's ctx bounds the wait, which fails with
+	// ErrNoQuorum if no leader answers.
+	Fresh bool
+}
 
 // View runs fn in a read-only transaction on a consistent snapshot of the
 // local replica: the state after some log index, never a partial commit. A
-// View does not conflict and, unless Fresh is given, does not touch the
-// network. Writes in fn fail with ErrReadOnly.
+// View does not conflict and, unless opts asks for Fresh, does not touch
+// the network: ctx then only refuses a View whose ctx has ended. Writes in
+// fn fail with ErrReadOnly.
 //
-// A plain View may be stale, and this is its bound: it sees every commit
-// that an Update or a Fresh read on this node has waited for, and
-// successive Views on a node never go back in the log; it may miss the
-// Stats().Lag entries the replica knows committed but has not applied yet,
-// and whatever the group committed since the replica last heard from its
-// leader, at Stats().LeaderContact. A connected replica hears its leader
-// every TickInterval; one cut off falls behind for as long as the cut
-// lasts, and if its group removed it meanwhile it rejoins by itself once
-// it can reach the group again. A caller that needs a bound checks
-// Stats().LeaderContact, or reads with Fresh.
-func (h *Heap) View(fn func(tx *Tx) error, opts ...ViewOption) error {
-	var o viewOptions
-	for _, opt := range opts {
-		opt.applyView(&o)
+// A plain View (opts nil) is possibly stale, and this is its bound: it
+// sees every commit that an Update or a Fresh read on this node has
+// waited for, and successive Views on a node never go back in the log; it
+// may miss the Stats().Lag entries the replica knows committed but has not
+// applied yet, and whatever the group committed since the replica last
+// heard from its leader, at Stats().LeaderContact. A connected replica
+// hears its leader every TickInterval; one cut off falls behind for as
+// long as the cut lasts, and if its group removed it meanwhile it rejoins
+// by itself once it can reach the group again. A caller that needs a bound
+// checks Stats().LeaderContact, or reads with Fresh.
+func (h *Heap) View(ctx context.Context, fn func(tx *Tx) error, opts *ViewOptions) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if h.isClosed() {
 		return ErrClosed
 	}
-	if o.fresh != nil {
-		if err := h.readIndex(o.fresh); err != nil {
+	if opts != nil && opts.Fresh {
+		if err := h.readIndex(ctx); err != nil {
 			return err
 		}
 	}
@@ -1082,7 +1089,8 @@ type TxOptions struct {
 	// ErrReadOnly and Commit only ends it.
 	ReadOnly bool
 	// Fresh waits, before the transaction reads anything, until the local
-	// replica has applied everything committed when Begin was called.
+	// replica has applied everything committed when Begin was called, as
+	// ViewOptions.Fresh does for a View; ctx bounds the wait.
 	Fresh bool
 }
 
@@ -1117,9 +1125,13 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 	return tx, nil
 }
 
-// Digest returns the index of the local replica's latest state and a
-// SHA-256 digest of it: replicas at the same index hold identical objects
-// and roots exactly when their digests match.
+// Digest is a consistency check, for operators and tests: it returns the
+// index of the local replica's latest state and a SHA-256 digest of it,
+// so that replicas compared at the same index hold identical objects and
+// roots exactly when their digests match (ossd's admin interface serves
+// it; the demo compares every node's). It hashes the whole state, every
+// object's value included: it costs time in proportion to the heap's
+// size, and is not a way to detect changes (Watch is).
 func (h *Heap) Digest() (uint64, [32]byte) {
 	st := h.state.Load()
 	return st.Index(), st.Digest()

@@ -112,8 +112,8 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
-	h, err := n.Heap(context.Background(), "q")
+	defer n.Close(context.Background())
+	h, err := n.CreateHeapIfNotExists(context.Background(), "q", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

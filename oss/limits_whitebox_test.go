@@ -80,7 +80,7 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 			defer cancel()
 			heaps := map[string]*Heap{}
 			for name, n := range c.nodes {
-				h, err := n.Heap(ctx, "big")
+				h, err := n.CreateHeapIfNotExists(ctx, "big", nil)
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
@@ -104,13 +104,13 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 				if err := commitOfSize(h, id, limit); err != nil {
 					t.Fatalf("a record of exactly MaxCommitBytes (%d) from %s: %v", limit, from, err)
 				}
-				err := h.View(func(tx *Tx) error {
+				err := h.View(ctx, func(tx *Tx) error {
 					v, err := Get[[]byte](tx, id)
 					if err == nil && len(v) < limit-100 {
 						err = fmt.Errorf("read back %d bytes", len(v))
 					}
 					return err
-				})
+				}, nil)
 				if err != nil {
 					t.Fatalf("the record at the limit from %s: %v", from, err)
 				}

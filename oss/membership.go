@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -24,29 +25,29 @@ type Member struct {
 	Name string
 	// Addr is the node's QUIC address (host:port).
 	Addr string
-	// Role is "server" or "client".
-	Role string
+	// Role is the node's role, from its certificate.
+	Role pki.Role
 	// Leads lists the heaps the node leads.
 	Leads []string
 }
 
-// MemberEventKind says what happened to a member.
-type MemberEventKind uint8
+// memberEventKind says what happened to a member.
+type memberEventKind uint8
 
 const (
-	MemberJoined  MemberEventKind = iota + 1
-	MemberLeft                    // left gracefully
-	MemberFailed                  // stopped answering and was declared dead
-	MemberUpdated                 // its metadata changed
+	memberJoined  memberEventKind = iota + 1
+	memberLeft                    // left gracefully
+	memberFailed                  // stopped answering and was declared dead
+	memberUpdated                 // its metadata changed
 )
 
-func (k MemberEventKind) String() string {
+func (k memberEventKind) String() string {
 	return [...]string{"unknown", "joined", "left", "failed", "updated"}[k]
 }
 
-// MemberEvent is a change in membership.
-type MemberEvent struct {
-	Kind   MemberEventKind
+// memberEvent is a change in membership.
+type memberEvent struct {
+	Kind   memberEventKind
 	Member Member
 }
 
@@ -59,13 +60,14 @@ type memberMeta struct {
 }
 
 type memberConfig struct {
-	name, role string
-	id         uint64
-	quic       *transport.QUIC
-	advertise  string
-	fast       bool // timings tuned for loopback tests
-	logger     *slog.Logger
-	onEvent    func(MemberEvent)
+	name      string
+	role      pki.Role
+	id        uint64
+	quic      *transport.QUIC
+	advertise string
+	fast      bool // timings tuned for loopback tests
+	logger    *slog.Logger
+	onEvent   func(memberEvent)
 }
 
 // membership runs memberlist over the node's QUIC endpoint: gossip packets
@@ -287,13 +289,13 @@ type viewEntry struct {
 func toView(n *memberlist.Node) viewEntry {
 	var meta memberMeta
 	_ = codec.Unmarshal(n.Meta, &meta)
-	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: meta.Role, Leads: meta.Leads}, id: meta.ID, leaving: meta.Leaving}
+	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads}, id: meta.ID, leaving: meta.Leaving}
 }
 
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: m.cfg.role, Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN}
 	m.mu.Unlock()
 	for {
 		b, err := codec.Marshal(meta)
@@ -323,20 +325,20 @@ func (m *membership) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (m *membership) LocalState(join bool) []byte                { return nil }
 func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
 
-func (m *membership) emit(kind MemberEventKind, n *memberlist.Node) {
+func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 	v := toView(n)
 	m.mu.Lock()
 	if m.view == nil {
 		m.view = make(map[string]viewEntry)
 	}
-	if kind == MemberJoined || kind == MemberUpdated {
+	if kind == memberJoined || kind == memberUpdated {
 		m.view[v.Name] = v
 		delete(m.failed, v.Name)
 	} else {
 		delete(m.view, v.Name)
 		delete(m.failed, v.Name)
 	}
-	if kind == MemberFailed && v.Name != m.cfg.name {
+	if kind == memberFailed && v.Name != m.cfg.name {
 		if m.failed == nil {
 			m.failed = make(map[string]failedMember)
 		}
@@ -344,12 +346,12 @@ func (m *membership) emit(kind MemberEventKind, n *memberlist.Node) {
 	}
 	m.mu.Unlock()
 	if m.cfg.onEvent != nil {
-		m.cfg.onEvent(MemberEvent{Kind: kind, Member: v.Member})
+		m.cfg.onEvent(memberEvent{Kind: kind, Member: v.Member})
 	}
 }
 
 // NotifyJoin implements memberlist.EventDelegate.
-func (m *membership) NotifyJoin(n *memberlist.Node) { m.emit(MemberJoined, n) }
+func (m *membership) NotifyJoin(n *memberlist.Node) { m.emit(memberJoined, n) }
 
 // NotifyLeave implements memberlist.EventDelegate.
 func (m *membership) NotifyLeave(n *memberlist.Node) {
@@ -358,14 +360,14 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	delete(m.leaving, n.Name)
 	m.mu.Unlock()
 	if left {
-		m.emit(MemberLeft, n)
+		m.emit(memberLeft, n)
 		return
 	}
-	m.emit(MemberFailed, n)
+	m.emit(memberFailed, n)
 }
 
 // NotifyUpdate implements memberlist.EventDelegate.
-func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(MemberUpdated, n) }
+func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(memberUpdated, n) }
 
 // gossipTransport is memberlist's NodeAwareTransport over the QUIC
 // endpoint.

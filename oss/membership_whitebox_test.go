@@ -3,7 +3,6 @@ package oss
 import (
 	"context"
 	"fmt"
-	"github.com/hashicorp/memberlist"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/pki"
@@ -25,10 +26,10 @@ type gossipNode struct {
 	m    *membership
 
 	mu     sync.Mutex
-	events []MemberEvent
+	events []memberEvent
 }
 
-func (g *gossipNode) saw(kind MemberEventKind, name string) bool {
+func (g *gossipNode) saw(kind memberEventKind, name string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, e := range g.events {
@@ -68,7 +69,7 @@ func startGossipNode(t *testing.T, ca *pki.CA, name string, join []string) *goss
 	g := &gossipNode{name: name, q: q}
 	g.m, err = startMembership(memberConfig{
 		name: name, role: pki.RoleServer, quic: q, advertise: q.Addr().String(), fast: true, logger: logger,
-		onEvent: func(e MemberEvent) {
+		onEvent: func(e memberEvent) {
 			g.mu.Lock()
 			g.events = append(g.events, e)
 			g.mu.Unlock()
@@ -131,7 +132,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 	nodes[4].q.Close()
 	waitFor(t, "the crash of n4 to be detected by all", func() bool {
 		for _, n := range nodes[:4] {
-			if !n.saw(MemberFailed, "n4") {
+			if !n.saw(memberFailed, "n4") {
 				return false
 			}
 		}
@@ -154,7 +155,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 	}()
 	waitFor(t, "the leave of n3 to be seen by all", func() bool {
 		for _, n := range nodes[:3] {
-			if !n.saw(MemberLeft, "n3") || n.saw(MemberFailed, "n3") {
+			if !n.saw(memberLeft, "n3") || n.saw(memberFailed, "n3") {
 				return false
 			}
 		}
@@ -190,7 +191,7 @@ func (callHandler) HandleStream(context.Context, string, []byte, io.Reader) erro
 // FuzzMemberMeta: a peer's metadata is untrusted input; no bytes may crash
 // the node, and what it encodes must come back.
 func FuzzMemberMeta(f *testing.F) {
-	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer, id: 42}, leads: []string{"bank"}}
+	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: pki.RoleServer, id: 42}, leads: []string{"bank"}}
 	f.Add(m.NodeMeta(512))
 	m.leavingN = true
 	m.leads = nil
@@ -215,7 +216,7 @@ func FuzzMemberMeta(f *testing.F) {
 }
 
 func TestMemberMetaRoundTripAndLimit(t *testing.T) {
-	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: RoleServer}}
+	m := &membership{cfg: memberConfig{advertise: "127.0.0.1:7400", role: pki.RoleServer}}
 	for i := range 100 {
 		m.leads = append(m.leads, fmt.Sprintf("heap-with-a-long-name-%03d", i))
 	}
@@ -224,7 +225,7 @@ func TestMemberMetaRoundTripAndLimit(t *testing.T) {
 		t.Fatalf("metadata of %d bytes exceeds memberlist's limit", len(b))
 	}
 	got := toView(&memberlist.Node{Name: "n", Meta: b})
-	if got.Addr != "127.0.0.1:7400" || got.Role != RoleServer || len(got.Leads) == 0 {
+	if got.Addr != "127.0.0.1:7400" || got.Role != pki.RoleServer || len(got.Leads) == 0 {
 		t.Fatalf("metadata round trip: %+v", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 )
@@ -136,7 +137,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	switch {
 	case hooks != nil && hooks.transport == nil:
 		if err := n.startNetwork(ctx, hooks.packetConn); err != nil {
-			n.Close()
+			n.Close(context.Background())
 			return nil, err
 		}
 	case hooks != nil:
@@ -144,12 +145,12 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		n.tr, join = hooks.transport(nodeHandler{n}), hooks.join
 	case c.Listen != "":
 		if err := n.startNetwork(ctx, nil); err != nil {
-			n.Close()
+			n.Close(context.Background())
 			return nil, err
 		}
 	}
 	if err := n.openCatalog(ctx, join); err != nil {
-		n.Close()
+		n.Close(context.Background())
 		return nil, err
 	}
 	return n, nil
@@ -235,11 +236,11 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	n.members, err = startMembership(memberConfig{
 		name: c.Name, id: n.id, role: c.Role, quic: q, advertise: advertise,
 		fast: c.Gossip == GossipLoopback, logger: n.log,
-		onEvent: func(e MemberEvent) {
-			if e.Kind == MemberJoined || e.Kind == MemberUpdated {
+		onEvent: func(e memberEvent) {
+			if e.Kind == memberJoined || e.Kind == memberUpdated {
 				q.SetPeer(e.Member.Name, e.Member.Addr)
 			}
-			if e.Kind != MemberUpdated {
+			if e.Kind != memberUpdated {
 				n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)
 			}
 		},
@@ -289,26 +290,75 @@ func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byt
 // Context returns a context that is cancelled when the node closes.
 func (n *Node) Context() context.Context { return n.ctx }
 
-// Heap opens the named heap, creating it in the catalog if it does not
-// exist, and keeps a local replica of it on this node: as one of its voters
-// if placement chose this node, otherwise as a learner. It returns once the
-// replica is a member of the heap's group and has applied everything
-// committed when Heap was called. Opening the same name again returns the
-// same *Heap at once: a replica cut off from its group may then be behind
-// (see Heap.View and Heap.Stats); if the group removed it meanwhile, it
-// rejoins by itself once it can reach the group, and the handle works
-// again.
+// HeapOptions configure a heap that CreateHeap or CreateHeapIfNotExists
+// creates. A nil *HeapOptions means the defaults.
+type HeapOptions struct {
+	// Replicas is the number of voters the heap keeps, placed on server
+	// nodes by rendezvous hashing; other nodes that open it are learners.
+	// From 1 to 9. If zero, Config.Replicas.
+	Replicas int
+}
+
+// Heap opens an existing heap and keeps a local replica of it on this
+// node: as one of its voters if placement chose this node, otherwise as a
+// learner. It returns an error matching ErrNoHeap if no heap of that name
+// exists: a heap created on another node is found as soon as its creation
+// has committed, since a name the local catalog replica does not know is
+// looked up again after a read of the catalog's leader.
+//
+// Heap returns once the replica is a member of the heap's group and has
+// applied everything committed when Heap was called. Opening the same
+// name again returns the same *Heap at once: a replica cut off from its
+// group may then be behind (see Heap.View and Heap.Stats); if the group
+// removed it meanwhile, it rejoins by itself once it can reach the group,
+// and the handle works again.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
+	return n.openHeap(ctx, name, openExisting, nil)
+}
+
+// CreateHeap creates a heap and opens it as Heap does. It returns an error
+// matching ErrHeapExists, and no handle, if a heap of that name exists.
+func (n *Node) CreateHeap(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
+	return n.openHeap(ctx, name, createNew, opts)
+}
+
+// CreateHeapIfNotExists opens a heap as Heap does, creating it with opts
+// first if it does not exist; opts are ignored for a heap that exists. The
+// check and the creation are one transaction on the catalog, so processes
+// that race to create a heap all open the same one, created once. It is
+// the call for an application that creates its heaps on first use.
+func (n *Node) CreateHeapIfNotExists(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
+	return n.openHeap(ctx, name, openOrCreate, opts)
+}
+
+// heapMode says what openHeap does about a heap missing from the catalog,
+// or present in it.
+type heapMode uint8
+
+const (
+	openExisting heapMode = iota // missing: ErrNoHeap
+	createNew                    // present: ErrHeapExists
+	openOrCreate
+)
+
+func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *HeapOptions) (*Heap, error) {
 	if err := validHeapName(name); err != nil {
 		return nil, err
 	}
 	if strings.HasPrefix(name, systemPrefix) {
 		return nil, fmt.Errorf("%w %q: the prefix %q is reserved", ErrInvalidHeapName, name, systemPrefix)
 	}
+	replicas := n.cfg.Replicas
+	if opts != nil && opts.Replicas != 0 {
+		if opts.Replicas < 1 || opts.Replicas > 9 {
+			return nil, fmt.Errorf("%w: heap %q: HeapOptions.Replicas %d is not between 1 and 9", ErrInvalidArgument, name, opts.Replicas)
+		}
+		replicas = opts.Replicas
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if h := n.replicaOf(name); h != nil && h.inConf.Load() {
+	if h := n.replicaOf(name); mode != createNew && h != nil && h.inConf.Load() {
 		if h.catchUp.Load() {
 			// Recovered from disk: what it committed before may not be
 			// applied yet.
@@ -322,7 +372,13 @@ func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	if n.isClosed() {
 		return nil, ErrClosed
 	}
-	e, err := n.ensureEntry(ctx, name)
+	var e heapEntry
+	var err error
+	if mode == openExisting {
+		e, err = n.findEntry(ctx, name)
+	} else {
+		e, err = n.ensureEntry(ctx, name, replicas, mode == createNew)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -334,23 +390,6 @@ func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 		return nil, err
 	}
 	return h, nil
-}
-
-// HeapInfo describes a heap in the catalog.
-type HeapInfo struct {
-	Name string
-	// Replicas is the number of voters the heap keeps.
-	Replicas int
-}
-
-// Heaps lists the heaps in the catalog, as this node's replica of it knows
-// them.
-func (n *Node) Heaps() []HeapInfo {
-	var out []HeapInfo
-	for _, e := range n.catalogEntries() {
-		out = append(out, HeapInfo{Name: e.Name, Replicas: e.Replicas})
-	}
-	return out
 }
 
 // DropHeap removes a heap from the catalog; every node closes its replica,
@@ -368,7 +407,7 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		if found = ok; err != nil || !ok {
 			return err
 		}
-		return Delete(tx, entryID(name))
+		return tx.Delete(entryID(name))
 	})
 	if err != nil {
 		return fmt.Errorf("oss: drop heap %q: %w", name, err)
@@ -402,14 +441,24 @@ func validHeapName(name string) error {
 // the package doc), closes every heap, leaves the cluster and stops every
 // goroutine the node started, then returns. Transactions that have not
 // committed end with ErrClosed (or ErrCommitUnknown if their record was
-// already in the log). It returns what closing the data directory failed
-// with (a write-ahead log that stopped after a failed sync matches
-// persist.ErrFailed) and a leave that failed. Close is idempotent.
-func (n *Node) Close() error { return n.stop(true) }
+// already in the log).
+//
+// ctx bounds the graceful part: the hand-over, which waits at most 10 s
+// for the replicas to move, and the leave, at most 5 s more. If ctx ends
+// first, Close stops waiting and closes the node at once, as a crash would
+// for its peers (their leaders replace its voters after
+// Config.ReplaceAfter), and returns an error matching ctx.Err(). The node
+// is closed either way.
+//
+// Close also returns what closing the data directory failed with (a
+// write-ahead log that stopped after a failed sync matches
+// persist.ErrFailed) and a leave that failed. Close is idempotent: a
+// second call returns nil at once.
+func (n *Node) Close(ctx context.Context) error { return n.stop(ctx, true) }
 
-// stop closes the node: gracefully, handing over and announcing the leave,
-// or as a crash would, for tests.
-func (n *Node) stop(graceful bool) error {
+// stop closes the node: gracefully, handing over and announcing the leave
+// until ctx ends, or as a crash would, for tests.
+func (n *Node) stop(ctx context.Context, graceful bool) error {
 	n.mu.Lock()
 	if n.closed || n.stopping {
 		n.mu.Unlock()
@@ -418,7 +467,7 @@ func (n *Node) stop(graceful bool) error {
 	n.stopping = true
 	n.mu.Unlock()
 	if graceful {
-		n.handOver(handOverTimeout)
+		n.handOver(ctx, handOverTimeout)
 	}
 	n.mu.Lock()
 	n.closed = true
@@ -445,11 +494,18 @@ func (n *Node) stop(graceful bool) error {
 		}
 	}
 	if n.members != nil {
-		if !graceful {
+		timeout := leaveTimeout
+		if d, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(d))
+		}
+		if !graceful || ctx.Err() != nil || timeout <= 0 {
 			n.members.stop()
-		} else if lerr := n.members.leave(5 * time.Second); lerr != nil {
+		} else if lerr := n.members.leave(timeout); lerr != nil {
 			errs = append(errs, fmt.Errorf("oss: leave: %w", lerr))
 		}
+	}
+	if graceful && ctx.Err() != nil {
+		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
 	}
 	if n.quic != nil {
 		n.quic.Close()
@@ -466,15 +522,19 @@ func (n *Node) stop(graceful bool) error {
 	return errors.Join(errs...)
 }
 
-// handOverTimeout bounds the wait for a leaving node's replicas to move.
-const handOverTimeout = 10 * time.Second
+// handOverTimeout bounds the wait for a leaving node's replicas to move,
+// and leaveTimeout the wait for its leave to be gossiped.
+const (
+	handOverTimeout = 10 * time.Second
+	leaveTimeout    = 5 * time.Second
+)
 
-// handOver announces that the node leaves and waits, up to timeout, until
-// the leaders of its groups have moved its votes to other servers (and it
-// leads nothing). It does not wait when no other server is alive to take
-// them.
-func (n *Node) handOver(timeout time.Duration) {
-	if n.tr == nil || n.catalog.Load() == nil {
+// handOver announces that the node leaves and waits, up to timeout or
+// until ctx ends, until the leaders of its groups have moved its votes to
+// other servers (and it leads nothing). It does not wait when no other
+// server is alive to take them.
+func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
+	if n.tr == nil || n.catalog.Load() == nil || ctx.Err() != nil {
 		return
 	}
 	n.leaving.Store(true)
@@ -485,7 +545,7 @@ func (n *Node) handOver(timeout time.Duration) {
 	for time.Now().Before(deadline) {
 		others := false
 		for _, p := range n.directory().live() {
-			if p.ID != n.id && p.Role == RoleServer && !p.Leaving {
+			if p.ID != n.id && p.Role == pki.RoleServer && !p.Leaving {
 				others = true
 			}
 		}
@@ -502,7 +562,12 @@ func (n *Node) handOver(timeout time.Duration) {
 			n.log.Info("replicas handed over")
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			n.log.Warn("leaving before every replica was handed over: the context ended", "err", ctx.Err())
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	n.log.Warn("leaving before every replica was handed over", "waited", timeout)
 }

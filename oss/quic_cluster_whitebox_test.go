@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"go.uber.org/goleak"
 )
 
@@ -33,7 +35,7 @@ func newQUICClusterTick(t testing.TB, tick time.Duration, names ...string) *quic
 }
 
 func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config), names ...string) *quicCluster {
-	caCert, caKey, err := NewCA("test", time.Hour)
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +45,7 @@ func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config
 	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 	})
 	return c
@@ -51,7 +53,7 @@ func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config
 
 func (c *quicCluster) start(name string) *Node {
 	c.t.Helper()
-	cert, key, err := IssueCert(c.caCert, c.caKey, name, RoleServer, time.Hour)
+	cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, pki.RoleServer, time.Hour)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -81,13 +83,13 @@ func (c *quicCluster) start(name string) *Node {
 	return n
 }
 
-func (c *quicCluster) group(heap string) (GroupStatus, bool) {
+func (c *quicCluster) group(heap string) (Stats, bool) {
 	for _, n := range c.nodes {
 		if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
-			return h.Group(), true
+			return h.Stats(), true
 		}
 	}
-	return GroupStatus{}, false
+	return Stats{}, false
 }
 
 func (c *quicCluster) asTest(heaps map[string]*Heap) *testCluster {
@@ -101,7 +103,7 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for name, n := range c.nodes {
-		h, err := n.Heap(ctx, "bank")
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -117,7 +119,7 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 		t.Fatal("no leader")
 	}
 	leader := g.Leader
-	c.nodes[leader].stop(false) // a crash
+	c.nodes[leader].stop(context.Background(), false) // a crash
 	delete(c.nodes, leader)
 	delete(heaps, leader)
 	n := done()
@@ -152,7 +154,7 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 	defer cancel()
 	heaps := map[string]*Heap{}
 	for name, n := range c.nodes {
-		h, err := n.Heap(ctx, "bank")
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -162,7 +164,7 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 	waitCond(t, "a leader", func() bool { _, ok := c.group("bank"); return ok })
 	g, _ := c.group("bank")
 	leaver := g.Leader
-	if err := c.nodes[leaver].Close(); err != nil {
+	if err := c.nodes[leaver].Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	delete(c.nodes, leaver)
@@ -182,11 +184,11 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 func TestJoinWithWrongCA(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "a")
-	otherCert, otherKey, err := NewCA("other", time.Hour)
+	otherCert, otherKey, err := pki.NewCA("other", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := IssueCert(otherCert, otherKey, "x", RoleServer, time.Hour)
+	cert, key, err := pki.IssueCert(otherCert, otherKey, "x", pki.RoleServer, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	h, err := c.nodes["a"].Heap(ctx, "big")
+	h, err := c.nodes["a"].CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 		}
 	}
 	d := c.start("d")
-	hd, err := d.Heap(ctx, "big")
+	hd, err := d.CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

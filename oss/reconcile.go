@@ -234,24 +234,8 @@ func (h *Heap) noteConf() {
 	}
 }
 
-// GroupStatus is a heap's raft group as this node's replica sees it.
-type GroupStatus struct {
-	// Leader is the node that leads the group, "" if none is known.
-	Leader string
-	// Voters and Learners name the members of the group's configuration;
-	// a member whose name this node does not know shows as its raft ID.
-	Voters, Learners []string
-	// Joint is true while the group moves between two sets of voters.
-	Joint bool
-	// Applied is the index of the last log entry applied locally.
-	Applied uint64
-	// Term is the replica's raft term.
-	Term uint64
-}
-
-// Group returns the heap's raft group as the local replica sees it.
-func (h *Heap) Group() GroupStatus {
-	var g GroupStatus
+// fillGroup fills in the heap's raft group as the local replica sees it.
+func (h *Heap) fillGroup(g *Stats) {
 	name := func(id uint64) string {
 		if n, ok := h.node.lookup(id); ok {
 			return n
@@ -272,9 +256,7 @@ func (h *Heap) Group() GroupStatus {
 		slices.Sort(g.Learners)
 		g.Joint = len(cs.VotersOutgoing) > 0
 	}
-	g.Applied = h.state.Load().Index()
 	g.Term = h.term.Load()
-	return g
 }
 
 // oddVoters is the number of voters a group aims for: its replication

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.uber.org/goleak"
 )
@@ -18,7 +20,7 @@ import (
 // must commit and read Fresh.
 func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	caCert, caKey, err := NewCA("test", time.Hour)
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +30,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	addrs := map[string]string{}
 	t.Cleanup(func() {
 		for _, n := range nodes {
-			n.stop(false)
+			n.stop(context.Background(), false)
 		}
 		for _, fc := range conns {
 			fc.Close()
@@ -41,7 +43,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 		}
 		fc := transporttest.NewFaultConn(pc, uint64(i)+1)
 		conns[name], addrs[name] = fc, pc.LocalAddr().String()
-		cert, key, err := IssueCert(caCert, caKey, name, RoleServer, time.Hour)
+		cert, key, err := pki.IssueCert(caCert, caKey, name, pki.RoleServer, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +64,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	heaps := map[string]*Heap{}
 	for _, name := range names {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		h, err := nodes[name].Heap(ctx, "bank")
+		h, err := nodes[name].CreateHeapIfNotExists(ctx, "bank", nil)
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +117,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := hv.View(func(*Tx) error { return nil }, Fresh(ctx)); err != nil {
+	if err := hv.View(ctx, func(*Tx) error { return nil }, &ViewOptions{Fresh: true}); err != nil {
 		t.Fatal(err)
 	}
 	qc.asTest(heaps).checkBank(ids)

@@ -161,7 +161,7 @@ func (c *testCluster) rejoinAfterRemoval(victim string, ids []uuid.UUID, heaps .
 	// …reads Fresh…
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := hv.View(func(*Tx) error { return nil }, Fresh(ctx)); err != nil {
+	if err := hv.View(ctx, func(*Tx) error { return nil }, &ViewOptions{Fresh: true}); err != nil {
 		t.Fatalf("%s: fresh view after healing: %v", victim, err)
 	}
 	if st := hv.Stats(); st.Applied <= removedBy[hv] {
@@ -247,7 +247,7 @@ func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		var err error
-		h, err = n.Heap(ctx, "bank")
+		h, err = n.CreateHeapIfNotExists(ctx, "bank", nil)
 		if err != nil && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("%s: open the bank after the restart: %v", victim, err)
 		}

@@ -101,7 +101,7 @@ func total(t testing.TB, h *Heap, ids []uuid.UUID) int64 {
 // sumOf adds up the accounts in one snapshot.
 func sumOf(h *Heap, ids []uuid.UUID) (int64, error) {
 	var sum int64
-	err := h.View(func(tx *Tx) error {
+	err := h.View(context.Background(), func(tx *Tx) error {
 		for _, id := range ids {
 			a, err := Get[acct](tx, id)
 			if err != nil {
@@ -110,7 +110,7 @@ func sumOf(h *Heap, ids []uuid.UUID) (int64, error) {
 			sum += a.Balance
 		}
 		return nil
-	})
+	}, nil)
 	return sum, err
 }
 
@@ -222,7 +222,7 @@ func TestMinorityMakesNoCommits(t *testing.T) {
 	c.net.Heal()
 	waitCond(t, "replicas to converge after healing", c.converged)
 	var got acct
-	c.heaps[minority].View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+	c.heaps[minority].View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
 	if got.Balance != 2 {
 		t.Fatalf("after healing the old minority holds %d, want 2 (the minority's write must not survive)", got.Balance)
 	}
@@ -255,7 +255,7 @@ func TestLostForwardedProposalIsResent(t *testing.T) {
 	waitCond(t, "replicas to converge", c.converged)
 	for name, h := range c.heaps {
 		var got acct
-		err := h.View(func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err })
+		err := h.View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
 		if err != nil || got.Balance != 7 {
 			t.Fatalf("%s holds %v (%v) at %d", name, got, err, h.state.Load().Index())
 		}
@@ -290,7 +290,7 @@ func FuzzHandleCall(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
+	f.Cleanup(func() { n.Close(context.Background()) })
 	for _, r := range []callRequest{{Op: opStatus}, {Op: opJoin, Heap: "nope", ID: 7}, {Op: opJoin}, {Op: "other"}} {
 		b, _ := codec.Marshal(r)
 		f.Add(b)

@@ -26,8 +26,8 @@ func soloHeap(t *testing.T) (*Node, *Heap) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close() })
-	h, err := n.Heap(context.Background(), "test")
+	t.Cleanup(func() { n.Close(context.Background()) })
+	h, err := n.CreateHeapIfNotExists(context.Background(), "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,11 +52,11 @@ func mustPut[T any](t testing.TB, h *Heap, id uuid.UUID, v T) {
 func holder(t testing.TB, h *Heap, id uuid.UUID) string {
 	t.Helper()
 	var b ball
-	err := h.View(func(tx *Tx) error {
+	err := h.View(context.Background(), func(tx *Tx) error {
 		var err error
 		b, err = Get[ball](tx, id)
 		return err
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestRetryPingPongLosesNoWakeup(t *testing.T) {
 		}
 	}
 	var n int
-	if err := h.View(func(tx *Tx) (err error) { n, err = Get[int](tx, id); return err }); err != nil || n != turns {
+	if err := h.View(context.Background(), func(tx *Tx) (err error) { n, err = Get[int](tx, id); return err }, nil); err != nil || n != turns {
 		t.Fatalf("after %d turns: %d, %v", turns, n, err)
 	}
 	if st := h.Stats(); st.Conflicts != 0 {
@@ -218,7 +218,7 @@ func TestRetryPingPongLosesNoWakeup(t *testing.T) {
 // updated in place.
 func TestRetryWaitsOnRootsAndScans(t *testing.T) {
 	n, h := soloHeap(t)
-	q, err := n.Heap(context.Background(), "queue")
+	q, err := n.CreateHeapIfNotExists(context.Background(), "queue", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestRetryWaitsOnRootsAndScans(t *testing.T) {
 			if job == uuid.Nil {
 				return tx.Retry() // the queue is empty
 			}
-			return Delete(tx, job)
+			return tx.Delete(job)
 		})
 	}()
 	waitCond(t, "both to wait", func() bool { return h.Stats().Waits == 1 && q.Stats().Waits == 1 })
@@ -318,7 +318,7 @@ func TestRetryEndsWhenTheNodeCloses(t *testing.T) {
 	var runs atomic.Int64
 	done := goGrab(failsafe(t), h, id, "alice", &runs)
 	waitCond(t, "the grab to wait", func() bool { return h.Stats().Waits == 1 })
-	n.Close()
+	n.Close(context.Background())
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("a wait on a closed node: %v", err)
 	}
@@ -341,7 +341,7 @@ func readyBall(t *testing.T, c *testCluster, from string) uuid.UUID {
 	mustPut(t, c.heaps[from], id, ball{"bob"})
 	for name, h := range c.heaps {
 		waitCond(t, name+" to apply the ball", func() bool {
-			return h.View(func(tx *Tx) error { _, err := Get[ball](tx, id); return err }) == nil
+			return h.View(context.Background(), func(tx *Tx) error { _, err := Get[ball](tx, id); return err }, nil) == nil
 		})
 	}
 	return id

@@ -75,7 +75,7 @@ func TestConcurrentHistoryIsSerializable(t *testing.T) {
 			default:
 			}
 			obs := viewObs{vals: make([]int64, objects)}
-			err := h.View(func(tx *oss.Tx) error {
+			err := h.View(ctx, func(tx *oss.Tx) error {
 				obs.index = tx.Index()
 				for i, id := range ids {
 					c, err := oss.Get[cell](tx, id)
@@ -89,7 +89,7 @@ func TestConcurrentHistoryIsSerializable(t *testing.T) {
 					}
 				}
 				return nil
-			})
+			}, nil)
 			if err != nil {
 				t.Error(err)
 				return
@@ -124,7 +124,7 @@ func TestConcurrentHistoryIsSerializable(t *testing.T) {
 					for k, i := range writeSet {
 						if del && k == 0 {
 							obs.writes[i] = -1
-							if err := oss.Delete(tx, ids[i]); err != nil {
+							if err := tx.Delete(ids[i]); err != nil {
 								return err
 							}
 							continue
@@ -192,7 +192,7 @@ func TestConcurrentHistoryIsSerializable(t *testing.T) {
 		}
 	}
 	final := viewObs{vals: make([]int64, objects)}
-	h.View(func(tx *oss.Tx) error {
+	h.View(ctx, func(tx *oss.Tx) error {
 		for i, id := range ids {
 			c, err := oss.Get[cell](tx, id)
 			final.vals[i] = c.Seq
@@ -201,7 +201,7 @@ func TestConcurrentHistoryIsSerializable(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}, nil)
 	if !slices.Equal(final.vals, model) {
 		t.Fatalf("final state %v, serial replay %v", final.vals, model)
 	}

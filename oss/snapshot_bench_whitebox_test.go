@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
@@ -33,7 +35,7 @@ func BenchmarkSnapshotInstall(b *testing.B) {
 					eps: map[string]*transporttest.Endpoint{}, dir: &testDir{nodes: map[string]*Node{}}, fss: map[string]persist.FS{}}
 				c.net.Start()
 				dir := b.TempDir()
-				tweak := func(name, role string) func(*Config) {
+				tweak := func(name string, role pki.Role) func(*Config) {
 					return func(cfg *Config) {
 						cfg.Role = role
 						if durable {
@@ -41,7 +43,7 @@ func BenchmarkSnapshotInstall(b *testing.B) {
 						}
 					}
 				}
-				c.add("a", false, tweak("a", RoleServer))
+				c.add("a", false, tweak("a", pki.RoleServer))
 				h := c.open("a", "big")
 				for k := 0; k < objects; k += batch {
 					err := update(context.Background(), h, func(tx *Tx) error {
@@ -56,7 +58,7 @@ func BenchmarkSnapshotInstall(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				c.add("l", true, tweak("l", RoleClient))
+				c.add("l", true, tweak("l", pki.RoleClient))
 				b.StartTimer()
 				l := c.open("l", "big")
 				b.StopTimer()

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
+
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/persist"
@@ -190,8 +192,8 @@ func TestSnapshotStreamsAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
-	h, err := n.Heap(ctx, "h")
+	defer n.Close(context.Background())
+	h, err := n.CreateHeapIfNotExists(ctx, "h", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,14 +369,14 @@ func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = RoleClient })
+	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = pki.RoleClient })
 	l := c.open("l", "big")
 	if l.snapshots.Load() == 0 || l.Stats().Objects != 172 {
 		t.Fatalf("the learner holds %d objects after %d snapshots", l.Stats().Objects, l.snapshots.Load())
 	}
 	_, want := h.Digest()
 	c.kill("l")
-	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = RoleClient })
+	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = pki.RoleClient })
 	l = c.nodes["l"].replicaOf("big")
 	if l == nil {
 		t.Fatal("the learner did not recover its replica")

@@ -147,7 +147,9 @@ func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 	return v, nil
 }
 
-// Exists reports whether the object exists, recording the read.
+// Exists reports whether the object exists in the transaction's view of
+// the heap: its snapshot with its own writes. A read of the snapshot is
+// recorded, as Get records it; see Version for the snapshot's version.
 func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 	_, err := tx.read(id)
 	switch {
@@ -196,7 +198,7 @@ func New[T any](tx *Tx, v T) (Ref[T], error) {
 // Delete removes the object with the given ID. Deleting an object that does
 // not exist is not an error. Delete does not read the object: two
 // transactions that both delete it both commit.
-func Delete(tx *Tx, id uuid.UUID) error {
+func (tx *Tx) Delete(id uuid.UUID) error {
 	if err := tx.check(true); err != nil {
 		return err
 	}
@@ -494,18 +496,29 @@ func (tx *Tx) runOnCommit() {
 	}
 }
 
-// Version returns the version of the object in the transaction's snapshot
-// (0 if it does not exist) and records the read, so that the commit fails
-// with ErrConflict if the object changes first. It lets a client that read
-// an object earlier, elsewhere, make a write conditional on that version.
+// Version returns the object's version in the transaction's snapshot:
+// the log index of the commit that last wrote it, 0 if it does not exist
+// there. The transaction's own writes do not change it (a write gets its
+// version when it commits), where Exists counts them. Version records the
+// read, even of an object the transaction has written, so that the commit
+// fails with ErrConflict if the object changes first: it lets a client
+// that read an object earlier, elsewhere, make a write conditional on that
+// version.
 func (tx *Tx) Version(id uuid.UUID) (uint64, error) {
-	if _, err := tx.read(id); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := tx.check(false); err != nil {
 		return 0, err
 	}
-	if tx.txState != nil {
-		if v, ok := tx.reads[id]; ok {
-			return v, nil
-		}
+	if tx.txState == nil {
+		return tx.snap.Version(id), nil
 	}
-	return tx.snap.Version(id), nil
+	if v, ok := tx.reads[id]; ok {
+		return v, nil
+	}
+	v := tx.snap.Version(id)
+	if tx.reads == nil {
+		tx.reads = make(map[uuid.UUID]uint64)
+	}
+	tx.reads[id] = v
+	tx.readOrder = append(tx.readOrder, id)
+	return v, nil
 }

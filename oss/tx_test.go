@@ -3,10 +3,13 @@ package oss_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
@@ -29,8 +32,8 @@ func openHeap(t testing.TB, cfg *oss.Config) (*oss.Node, *oss.Heap) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close() })
-	h, err := n.Heap(context.Background(), "test")
+	t.Cleanup(func() { n.Close(context.Background()) })
+	h, err := n.CreateHeap(context.Background(), "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +57,11 @@ func create(t testing.TB, h *oss.Heap, v counter) uuid.UUID {
 func read(t testing.TB, h *oss.Heap, id uuid.UUID) (counter, error) {
 	t.Helper()
 	var c counter
-	err := h.View(func(tx *oss.Tx) error {
+	err := h.View(context.Background(), func(tx *oss.Tx) error {
 		var err error
 		c, err = oss.Get[counter](tx, id)
 		return err
-	})
+	}, nil)
 	return c, err
 }
 
@@ -174,7 +177,7 @@ func TestTxDone(t *testing.T) {
 		if _, err := oss.New(tx, counter{9}); !errors.Is(err, oss.ErrTxDone) {
 			t.Errorf("%s: New: %v", name, err)
 		}
-		if err := oss.Delete(tx, id); !errors.Is(err, oss.ErrTxDone) {
+		if err := tx.Delete(id); !errors.Is(err, oss.ErrTxDone) {
 			t.Errorf("%s: Delete: %v", name, err)
 		}
 		if _, err := tx.Root("x"); !errors.Is(err, oss.ErrTxDone) {
@@ -197,17 +200,17 @@ func TestTxDone(t *testing.T) {
 
 func TestNotFound(t *testing.T) {
 	_, h := openHeap(t, nil)
-	err := h.View(func(tx *oss.Tx) error {
+	err := h.View(context.Background(), func(tx *oss.Tx) error {
 		_, err := oss.Get[counter](tx, uuid.New())
 		return err
-	})
+	}, nil)
 	if !errors.Is(err, oss.ErrNotFound) {
 		t.Fatalf("Get of a missing object: %v", err)
 	}
-	err = h.View(func(tx *oss.Tx) error {
+	err = h.View(context.Background(), func(tx *oss.Tx) error {
 		_, err := tx.Root("nothing")
 		return err
-	})
+	}, nil)
 	if !errors.Is(err, oss.ErrNotFound) {
 		t.Fatalf("missing root: %v", err)
 	}
@@ -216,7 +219,7 @@ func TestNotFound(t *testing.T) {
 func TestViewIsReadOnly(t *testing.T) {
 	_, h := openHeap(t, nil)
 	id := create(t, h, counter{1})
-	err := h.View(func(tx *oss.Tx) error { return oss.Put(tx, id, counter{2}) })
+	err := h.View(context.Background(), func(tx *oss.Tx) error { return oss.Put(tx, id, counter{2}) }, nil)
 	if !errors.Is(err, oss.ErrReadOnly) {
 		t.Fatalf("Put in a View: %v", err)
 	}
@@ -385,18 +388,18 @@ func TestCloseEndsTransactions(t *testing.T) {
 		})
 	}()
 	<-started
-	n.Close()
+	n.Close(context.Background())
 	close(release)
 	if err := <-result; !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Update across Close: %v", err)
 	}
-	if err := h.View(func(*oss.Tx) error { return nil }); !errors.Is(err, oss.ErrClosed) {
+	if err := h.View(context.Background(), func(*oss.Tx) error { return nil }, nil); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("View after Close: %v", err)
 	}
-	if _, err := n.Heap(context.Background(), "other"); !errors.Is(err, oss.ErrClosed) {
+	if _, err := n.CreateHeapIfNotExists(context.Background(), "other", nil); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Heap after Close: %v", err)
 	}
-	if err := n.Close(); err != nil {
+	if err := n.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 }
@@ -426,9 +429,9 @@ func TestCloseUnderLoad(t *testing.T) {
 		})
 	}
 	for h.Stats().Commits < 50 {
-		h.View(func(*oss.Tx) error { return nil })
+		h.View(context.Background(), func(*oss.Tx) error { return nil }, nil)
 	}
-	n.Close()
+	n.Close(context.Background())
 	wg.Wait()
 }
 
@@ -470,7 +473,7 @@ func TestRoots(t *testing.T) {
 	if err := h.Update(ctx, func(tx *oss.Tx) error { return tx.DeleteRoot("main") }); err != nil {
 		t.Fatal(err)
 	}
-	err := h.View(func(tx *oss.Tx) error { _, err := tx.Root("main"); return err })
+	err := h.View(ctx, func(tx *oss.Tx) error { _, err := tx.Root("main"); return err }, nil)
 	if !errors.Is(err, oss.ErrNotFound) {
 		t.Fatalf("deleted root: %v", err)
 	}
@@ -490,7 +493,7 @@ func TestScanSeesOwnWritesAndPreventsPhantoms(t *testing.T) {
 	summary := uuid.New()
 
 	tx, _ := h.Begin(ctx, nil)
-	oss.Delete(tx, a)
+	tx.Delete(a)
 	fresh, _ := oss.New(tx, counter{3})
 	var seen []uuid.UUID
 	tx.Scan(func(id uuid.UUID) bool { seen = append(seen, id); return true })
@@ -523,11 +526,11 @@ func TestFreshView(t *testing.T) {
 	_, h := openHeap(t, nil)
 	id := create(t, h, counter{7})
 	var c counter
-	err := h.View(func(tx *oss.Tx) error {
+	err := h.View(context.Background(), func(tx *oss.Tx) error {
 		var err error
 		c, err = oss.Get[counter](tx, id)
 		return err
-	}, oss.Fresh(context.Background()))
+	}, &oss.ViewOptions{Fresh: true})
 	if err != nil || c.N != 7 {
 		t.Fatalf("fresh view: %v %v", c, err)
 	}
@@ -543,21 +546,209 @@ func TestFreshView(t *testing.T) {
 	}
 }
 
-func TestHeapNames(t *testing.T) {
-	n, h := openHeap(t, nil)
-	for _, name := range []string{"", "a\x00b", string(make([]byte, 300))} {
-		if _, err := n.Heap(context.Background(), name); err == nil {
-			t.Errorf("heap name %q accepted", name)
+// TestViewContext: a View whose context has ended does not run fn, plain
+// or Fresh; its error is the context's.
+func TestViewContext(t *testing.T) {
+	_, h := openHeap(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, opts := range []*oss.ViewOptions{nil, {Fresh: true}} {
+		ran := false
+		err := h.View(ctx, func(*oss.Tx) error { ran = true; return nil }, opts)
+		if !errors.Is(err, context.Canceled) || ran {
+			t.Fatalf("View(%+v) with an ended context: ran %v, %v", opts, ran, err)
 		}
 	}
-	again, err := n.Heap(context.Background(), "test")
-	if err != nil || again != h {
-		t.Fatalf("reopening a heap: %v %v", again, err)
+}
+
+func TestHeapNames(t *testing.T) {
+	n, _ := openHeap(t, nil)
+	ctx := context.Background()
+	for _, name := range []string{"", "a\x00b", string(make([]byte, 300)), "oss:catalog"} {
+		if _, err := n.Heap(ctx, name); !errors.Is(err, oss.ErrInvalidHeapName) {
+			t.Errorf("Heap(%q): %v", name, err)
+		}
+		if _, err := n.CreateHeap(ctx, name, nil); !errors.Is(err, oss.ErrInvalidHeapName) {
+			t.Errorf("CreateHeap(%q): %v", name, err)
+		}
+		if _, err := n.CreateHeapIfNotExists(ctx, name, nil); !errors.Is(err, oss.ErrInvalidHeapName) {
+			t.Errorf("CreateHeapIfNotExists(%q): %v", name, err)
+		}
+	}
+}
+
+// TestOpenAndCreate: Heap opens and never creates, CreateHeap creates and
+// never opens, CreateHeapIfNotExists does either; all three hand out the
+// one handle of a heap.
+func TestOpenAndCreate(t *testing.T) {
+	n, h := openHeap(t, nil)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := n.Heap(ctx, "tset"); !errors.Is(err, oss.ErrNoHeap) {
+			t.Fatalf("opening a heap that does not exist: %v", err)
+		}
+	}
+	if hs := n.Heaps(); len(hs) != 1 || hs[0].Name != "test" {
+		t.Fatalf("a failed open created a heap: %+v", hs)
+	}
+	if _, err := n.CreateHeap(ctx, "test", nil); !errors.Is(err, oss.ErrHeapExists) {
+		t.Fatalf("creating a heap that exists: %v", err)
+	}
+	for _, open := range []func() (*oss.Heap, error){
+		func() (*oss.Heap, error) { return n.Heap(ctx, "test") },
+		func() (*oss.Heap, error) { return n.CreateHeapIfNotExists(ctx, "test", &oss.HeapOptions{Replicas: 5}) },
+	} {
+		if again, err := open(); err != nil || again != h {
+			t.Fatalf("reopening a heap: %v %v", again, err)
+		}
+	}
+	created, err := n.CreateHeapIfNotExists(ctx, "other", &oss.HeapOptions{Replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := n.Heap(ctx, "other"); err != nil || again != created {
+		t.Fatalf("opening a heap CreateHeapIfNotExists created: %v %v", again, err)
+	}
+	for _, r := range []int{-1, 10} {
+		if _, err := n.CreateHeap(ctx, "third", &oss.HeapOptions{Replicas: r}); !errors.Is(err, oss.ErrInvalidArgument) {
+			t.Fatalf("HeapOptions.Replicas %d: %v", r, err)
+		}
+	}
+}
+
+// TestCreateHeapRace: of callers racing to create one heap, CreateHeap
+// succeeds for exactly one; callers racing in CreateHeapIfNotExists all
+// get the one heap.
+func TestCreateHeapRace(t *testing.T) {
+	n, _ := openHeap(t, nil)
+	ctx := context.Background()
+	const callers = 8
+	for _, exclusive := range []bool{true, false} {
+		name := fmt.Sprintf("race-%v", exclusive)
+		var wg sync.WaitGroup
+		handles := make(chan *oss.Heap, callers)
+		errs := make(chan error, callers)
+		for range callers {
+			wg.Go(func() {
+				var h *oss.Heap
+				var err error
+				if exclusive {
+					h, err = n.CreateHeap(ctx, name, nil)
+				} else {
+					h, err = n.CreateHeapIfNotExists(ctx, name, nil)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				handles <- h
+			})
+		}
+		wg.Wait()
+		close(handles)
+		close(errs)
+		for err := range errs {
+			if !exclusive || !errors.Is(err, oss.ErrHeapExists) {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		var got []*oss.Heap
+		for h := range handles {
+			if len(got) > 0 && h != got[0] {
+				t.Fatalf("%s: two handles on one heap", name)
+			}
+			got = append(got, h)
+		}
+		if want := map[bool]int{true: 1, false: callers}[exclusive]; len(got) != want {
+			t.Fatalf("%s: %d callers got the heap, want %d", name, len(got), want)
+		}
+	}
+}
+
+// TestVersionAndExists: Exists counts the transaction's own writes,
+// Version reports the snapshot's version; Version records its read even
+// of an object the transaction wrote first, so the write is conditional.
+func TestVersionAndExists(t *testing.T) {
+	_, h := openHeap(t, nil)
+	ctx := context.Background()
+	id := create(t, h, counter{1})
+	added := uuid.New()
+	tx, _ := h.Begin(ctx, nil)
+	v0, err := tx.Version(id)
+	if err != nil || v0 == 0 {
+		t.Fatalf("version of an object: %d %v", v0, err)
+	}
+	if err := oss.Put(tx, added, counter{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Delete(id); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := tx.Exists(added); !ok {
+		t.Fatal("an object the transaction created does not exist in it")
+	}
+	if v, _ := tx.Version(added); v != 0 {
+		t.Fatalf("an object the transaction created has version %d", v)
+	}
+	if ok, _ := tx.Exists(id); ok {
+		t.Fatal("an object the transaction deleted exists in it")
+	}
+	if v, _ := tx.Version(id); v != v0 {
+		t.Fatalf("an object the transaction deleted has version %d, its snapshot %d", v, v0)
+	}
+	tx.Rollback()
+
+	tx, _ = h.Begin(ctx, nil)
+	if err := oss.Put(tx, id, counter{10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Version(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Update(ctx, func(tx *oss.Tx) error { return oss.Put(tx, id, counter{2}) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); !errors.Is(err, oss.ErrConflict) {
+		t.Fatalf("a write conditional on a version that changed: %v", err)
+	}
+	if got, _ := read(t, h, id); got.N != 2 {
+		t.Fatalf("after the conflict: %v", got)
+	}
+}
+
+// TestUnknownOutcomeError: every *UnknownOutcomeError, whatever its
+// cause and however wrapped, matches ErrCommitUnknown and its cause.
+func TestUnknownOutcomeError(t *testing.T) {
+	for _, e := range []*oss.UnknownOutcomeError{
+		{},
+		{Err: context.Canceled},
+		{Err: oss.ErrClosed},
+		{Err: fmt.Errorf("%w: heap %q has no leader in reach", oss.ErrNoQuorum, "h")},
+	} {
+		for _, err := range []error{e, fmt.Errorf("commit: %w", e)} {
+			if !errors.Is(err, oss.ErrCommitUnknown) || (e.Err != nil && !errors.Is(err, e.Err)) {
+				t.Errorf("%v does not match ErrCommitUnknown and its cause", err)
+			}
+			var got *oss.UnknownOutcomeError
+			if !errors.As(err, &got) || got != e {
+				t.Errorf("%v is not an *UnknownOutcomeError", err)
+			}
+			if !strings.HasPrefix(err.Error(), "oss: commit outcome unknown") && !strings.HasPrefix(err.Error(), "commit: oss: commit outcome unknown") {
+				t.Errorf("message %q", err)
+			}
+		}
 	}
 }
 
 func TestInvalidConfig(t *testing.T) {
-	if _, err := oss.Start(context.Background(), &oss.Config{MaxCommitBytes: -1}); err == nil {
-		t.Fatal("negative MaxCommitBytes accepted")
+	for _, cfg := range []*oss.Config{
+		{MaxCommitBytes: -1},
+		{BatchInterval: -time.Millisecond},
+		{Replicas: 10},
+		{Role: "admin"},
+	} {
+		if _, err := oss.Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "invalid config") {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
 	}
 }

@@ -30,8 +30,8 @@ func BenchmarkUpdateError(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer n.Close()
-		h, err := n.Heap(context.Background(), "bench")
+		defer n.Close(context.Background())
+		h, err := n.CreateHeapIfNotExists(context.Background(), "bench", nil)
 		if err != nil {
 			b.Fatal(err)
 		}

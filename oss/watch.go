@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/google/uuid"
@@ -98,9 +97,6 @@ type Event struct {
 	heap *Heap
 	snap *consistency.State
 }
-
-// ErrNoSnapshot is returned by Event.View for an EventChange.
-var ErrNoSnapshot = errors.New("oss: event carries no snapshot")
 
 // View runs fn on the state an EventSnapshot or EventResync carries.
 func (e *Event) View(fn func(tx *Tx) error) error {
@@ -286,8 +282,9 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 }
 
 // Close ends the watch: a Next waiting in another goroutine, and every
-// later one, returns ErrClosed. It is idempotent.
-func (w *Watch) Close() {
+// later one, returns ErrClosed. It is idempotent and returns nil; the
+// error makes a Watch an io.Closer.
+func (w *Watch) Close() error {
 	w.heap.watchMu.Lock()
 	delete(w.heap.watchers, w)
 	w.heap.watchMu.Unlock()
@@ -299,6 +296,7 @@ func (w *Watch) Close() {
 	w.queue = nil
 	w.queueBytes = 0
 	w.mu.Unlock()
+	return nil
 }
 
 // deliver records change sets in the history and hands them to every

@@ -179,15 +179,18 @@ func TestWatchEndsOnClose(t *testing.T) {
 		_, err := w.Next(context.Background())
 		errc <- err
 	}()
-	n.Close()
+	n.Close(context.Background())
 	if err := <-errc; !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Next across Close: %v", err)
 	}
 	if _, err := h.Watch(nil); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Watch after Close: %v", err)
 	}
-	w.Close()
-	w.Close()
+	for range 2 {
+		if err := w.Close(); err != nil {
+			t.Fatalf("Watch.Close: %v", err)
+		}
+	}
 }
 
 // A watch's buffer is bounded in bytes as well as in events: a consumer
@@ -234,8 +237,8 @@ func TestWatchCloseEndsNext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer n.Close()
-		h, err := n.Heap(context.Background(), "test")
+		defer n.Close(context.Background())
+		h, err := n.CreateHeapIfNotExists(context.Background(), "test", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

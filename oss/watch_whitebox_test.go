@@ -31,8 +31,8 @@ func TestWatchHistoryIsBoundedInBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
-	h, err := n.Heap(ctx, "big")
+	defer n.Close(context.Background())
+	h, err := n.CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,7 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 
 func heaps(args []string) error {
 	fs, addr := clientFlags("ossd heaps")
+	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" makes (default: the node's --replicas)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -104,7 +105,7 @@ func heaps(args []string) error {
 		}
 		return tw.Flush()
 	case len(pos) == 2 && pos[0] == "create":
-		return c.CreateHeap(ctx, pos[1])
+		return c.CreateHeap(ctx, pos[1], *replicas)
 	case len(pos) == 2 && pos[0] == "drop":
 		return c.DropHeap(ctx, pos[1])
 	}

@@ -4,7 +4,7 @@
 //	ossd cert issue  --dir certs --name n1            issue a node certificate
 //	ossd run         --name n1 --listen 127.0.0.1:7401 --certs certs [--join addr]
 //	ossd status      [--addr 127.0.0.1:7480]          members and heaps
-//	ossd heaps       [create|drop NAME]               the heap directory
+//	ossd heaps       [create NAME [--replicas N]|drop NAME]  the heap directory
 //	ossd get HEAP ROOT|ID                             read an object
 //	ossd put HEAP ROOT JSON                           write a root's object
 //
@@ -27,7 +27,8 @@ Usage:
   ossd cert issue  --dir DIR --name NAME [--role R]   issue NAME.crt and NAME.key from DIR's CA
   ossd run         [flags]                            run a node until SIGINT or SIGTERM
   ossd status      [--addr HOST:PORT] [--json]        members, heaps, leaders, voters, learners
-  ossd heaps       [create NAME | drop NAME]          list, create or drop heaps
+  ossd heaps       [create NAME [--replicas N] | drop NAME]
+                                                      list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
   ossd put         HEAP ROOT JSON                     set the object a root names
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -69,9 +70,12 @@ func TestOssdProcesses(t *testing.T) {
 	if out := cli(n3, "get", "settings", "motd", "--fresh"); !strings.Contains(out, `"text": "hello"`) || !strings.Contains(out, `"n": 7`) {
 		t.Fatalf("get on another node:\n%s", out)
 	}
-	cli(n1, "heaps", "create", "scratch")
-	if out := cli(n3, "heaps"); !strings.Contains(out, "settings") || !strings.Contains(out, "scratch") {
+	cli(n1, "heaps", "create", "scratch", "--replicas", "1")
+	if out := cli(n3, "heaps"); !strings.Contains(out, "settings") || !regexp.MustCompile(`(?m)^scratch +1\b`).MatchString(out) {
 		t.Fatalf("heaps:\n%s", out)
+	}
+	if out, err := exec.CommandContext(ctx, bin, "heaps", "create", "scratch", "--http", n2.HTTP).CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
+		t.Fatalf("creating a heap that exists: %v\n%s", err, out)
 	}
 	cli(n1, "heaps", "drop", "scratch")
 	waitFor(t, "the drop to reach n3", func() bool { return !strings.Contains(cli(n3, "heaps"), "scratch") })

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 func caInit(args []string) error {
@@ -23,7 +23,7 @@ func caInit(args []string) error {
 	if _, err := os.Stat(keyPath); err == nil {
 		return fmt.Errorf("%s exists: a CA is already there (remove it to start a new cluster)", keyPath)
 	}
-	cert, key, err := oss.NewCA(*name, *validity)
+	cert, key, err := pki.NewCA(*name, *validity)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func certIssue(args []string) error {
 	fs := flag.NewFlagSet("ossd cert issue", flag.ContinueOnError)
 	dir := fs.String("dir", "certs", "directory holding ca.crt and ca.key; NAME.crt and NAME.key are written there")
 	name := fs.String("name", "", "the node's name (required)")
-	role := fs.String("role", oss.RoleServer, `"server" or "client"`)
+	role := fs.String("role", string(pki.RoleServer), `"server" or "client"`)
 	validity := fs.Duration("validity", 365*24*time.Hour, "how long the certificate is valid")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -60,7 +60,7 @@ func certIssue(args []string) error {
 	if err != nil {
 		return fmt.Errorf("cert issue: %w", err)
 	}
-	cert, key, err := oss.IssueCert(caCert, caKey, *name, *role, *validity)
+	cert, key, err := pki.IssueCert(caCert, caKey, *name, pki.Role(*role), *validity)
 	if err != nil {
 		return fmt.Errorf("cert issue: %w", err)
 	}

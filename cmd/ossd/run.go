@@ -19,6 +19,7 @@ import (
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 func run(args []string) error {
@@ -28,13 +29,14 @@ func run(args []string) error {
 	dataDir := fs.String("data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
 	stripeDirs := fs.String("stripe-dirs", "", "comma-separated directories of the striped object store, one stripe each (one per disk adds bandwidth); default one in the data directory")
 	rebuild := fs.Bool("rebuild-replica", false, "move the data directory (and stripe directories) aside and start empty, rebuilding this node's replicas from its peers (needs --join); for a node whose data is damaged")
-	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every 10ms) or "memory" (nothing on disk)`)
+	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every --batch-interval) or "memory" (nothing on disk)`)
+	batchInterval := fs.Duration("batch-interval", 10*time.Millisecond, `how often --durability batch syncs the log`)
 	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
 	advertise := fs.String("advertise", "", "address peers reach the node at (default: the bound listen address)")
 	join := fs.String("join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
 	replicas := fs.Int("replicas", 3, "voters of each new heap")
 	replaceAfter := fs.Duration("replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
-	role := fs.String("role", oss.RoleServer, `"server" (holds voters) or "client"`)
+	role := fs.String("role", string(pki.RoleServer), `"server" (holds voters) or "client"`)
 	certs := fs.String("certs", "", "directory holding ca.crt, NAME.crt and NAME.key (instead of --ca, --cert, --key)")
 	caFile := fs.String("ca", "", "the cluster CA's certificate (PEM)")
 	certFile := fs.String("cert", "", "the node's certificate (PEM)")
@@ -104,9 +106,9 @@ func run(args []string) error {
 		return fmt.Errorf("run: --durability %q: want sync, batch or memory", *durability)
 	}
 	cfg := &oss.Config{
-		Durability: dur,
-		Name:       *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
-		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: *role, TLS: tlsc, Logger: logger,
+		Durability: dur, BatchInterval: *batchInterval,
+		Name: *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
+		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: pki.Role(*role), TLS: tlsc, Logger: logger,
 	}
 	if *stripeDirs != "" {
 		cfg.StripeDirs = strings.Split(*stripeDirs, ",")
@@ -128,6 +130,9 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
+	if errors.Is(err, oss.ErrCorrupt) {
+		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -135,7 +140,7 @@ func run(args []string) error {
 	if *httpAddr != "" {
 		ln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
-			node.Close()
+			node.Close(context.Background())
 			return fmt.Errorf("run: admin API: %w", err)
 		}
 		srv = &http.Server{Handler: admin.Handler(node), ReadHeaderTimeout: 5 * time.Second}
@@ -144,14 +149,17 @@ func run(args []string) error {
 	}
 	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join, "data", *dataDir, "durability", dur.String())
 	<-ctx.Done()
-	stop() // a second signal kills the process
-	logger.Info("leaving: handing replicas over")
+	stop()
+	// A second signal cuts the hand-over and the leave short.
+	cctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")
 	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		sctx, cancel := context.WithTimeout(cctx, 2*time.Second)
 		srv.Shutdown(sctx)
 		cancel()
 	}
-	if err := node.Close(); err != nil {
+	if err := node.Close(cctx); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	logger.Info("left the cluster")

@@ -83,8 +83,8 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer n.Close()
-	h, err := n.Heap(ctx, "bank")
+	defer n.Close(context.Background())
+	h, err := n.CreateHeap(ctx, "bank", nil)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,8 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		return err
 	}
 
-	total, err := totalBalance(h)
+	// The final check runs even if the run was interrupted.
+	total, err := totalBalance(context.WithoutCancel(ctx), h)
 	if err != nil {
 		return err
 	}
@@ -235,8 +236,11 @@ func checkSnapshots(ctx context.Context, h *oss.Heap, want int64, c *counters) e
 			return nil
 		case <-t.C:
 		}
-		total, err := totalBalance(h)
+		total, err := totalBalance(ctx, h)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // the run ended as the snapshot was taken
+			}
 			return err
 		}
 		if total != want {
@@ -247,9 +251,9 @@ func checkSnapshots(ctx context.Context, h *oss.Heap, want int64, c *counters) e
 }
 
 // totalBalance sums every account in one snapshot.
-func totalBalance(h *oss.Heap) (int64, error) {
+func totalBalance(ctx context.Context, h *oss.Heap) (int64, error) {
 	var total int64
-	err := h.View(func(tx *oss.Tx) error {
+	err := h.View(ctx, func(tx *oss.Tx) error {
 		total = 0
 		id, err := tx.Root("bank")
 		if err != nil {
@@ -267,7 +271,7 @@ func totalBalance(h *oss.Heap) (int64, error) {
 			total += a.Balance
 		}
 		return nil
-	})
+	}, nil)
 	return total, err
 }
 

@@ -22,7 +22,7 @@ func TestAdminInterface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
+	defer n.Close(context.Background())
 	srv := httptest.NewServer(admin.Handler(n))
 	defer srv.Close()
 	c := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"))
@@ -81,9 +81,23 @@ func TestAdminInterface(t *testing.T) {
 	if err != nil || len(d.Digest) != 64 || d.Index == 0 {
 		t.Fatalf("digest %+v %v", d, err)
 	}
+	// Creating a heap that exists is a conflict; reads of a missing heap
+	// did not create it.
+	if err := c.CreateHeap(ctx, "bank", 0); !errors.Is(err, oss.ErrHeapExists) {
+		t.Fatalf("creating a heap that exists: %v", err)
+	}
+	if err := c.CreateHeap(ctx, "bad", 10); err == nil || err.(*admin.StatusError).Code != http.StatusBadRequest {
+		t.Fatalf("creating a heap of 10 voters: %v", err)
+	}
+	if err := c.CreateHeap(ctx, "single", 1); err != nil {
+		t.Fatal(err)
+	}
 	hs, err := c.Heaps(ctx)
-	if err != nil || len(hs) != 1 || hs[0].Name != "bank" {
-		t.Fatalf("heaps %v %v", hs, err)
+	if err != nil || len(hs) != 2 || hs[0].Name != "bank" || hs[1].Name != "single" || hs[1].Replicas != 1 {
+		t.Fatalf("heaps %+v %v", hs, err)
+	}
+	if err := c.DropHeap(ctx, "single"); err != nil {
+		t.Fatal(err)
 	}
 	st, err := c.Status(ctx)
 	if err != nil || len(st.Heaps) != 2 || st.Heaps[1].Name != "bank" || st.Heaps[1].Leader == "" {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -101,8 +102,8 @@ func (c *Client) Status(ctx context.Context) (oss.ClusterStatus, error) {
 }
 
 // Heaps lists the heap directory.
-func (c *Client) Heaps(ctx context.Context) ([]oss.HeapInfo, error) {
-	var hs []oss.HeapInfo
+func (c *Client) Heaps(ctx context.Context) ([]oss.HeapStatus, error) {
+	var hs []oss.HeapStatus
 	err := c.Do(ctx, "GET", "/v1/heaps", nil, &hs)
 	return hs, err
 }
@@ -151,10 +152,28 @@ func (c *Client) Digest(ctx context.Context, heap string) (Digest, error) {
 	return d, err
 }
 
-// CreateHeap creates a heap.
-func (c *Client) CreateHeap(ctx context.Context, heap string) error {
-	return c.Do(ctx, "PUT", heapPath(heap), nil, nil)
+// CreateHeap creates a heap with the given number of voters (0: the
+// node's default). A heap that exists already is an error matching
+// oss.ErrHeapExists.
+func (c *Client) CreateHeap(ctx context.Context, heap string, replicas int) error {
+	path := heapPath(heap)
+	if replicas != 0 {
+		path += "?replicas=" + strconv.Itoa(replicas)
+	}
+	err := c.Do(ctx, "PUT", path, nil, nil)
+	if se, ok := err.(*StatusError); ok && se.Code == http.StatusConflict {
+		return &heapExistsError{se.Message}
+	}
+	return err
 }
+
+// heapExistsError is the conflict answer to a heap's creation.
+type heapExistsError struct{ msg string }
+
+func (e *heapExistsError) Error() string { return e.msg }
+
+// Is reports whether target is oss.ErrHeapExists.
+func (e *heapExistsError) Is(target error) bool { return target == oss.ErrHeapExists }
 
 // DropHeap drops a heap.
 func (c *Client) DropHeap(ctx context.Context, heap string) error {

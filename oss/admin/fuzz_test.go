@@ -27,7 +27,7 @@ func FuzzAdminRequests(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { n.Close() })
+	f.Cleanup(func() { n.Close(context.Background()) })
 	hd := admin.Handler(n)
 	do := func(method, path string, body []byte) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, bytes.NewReader(body))
@@ -49,11 +49,11 @@ func FuzzAdminRequests(f *testing.F) {
 		f.Fatal(err)
 	}
 	var id string
-	h.View(func(tx *oss.Tx) error {
+	h.View(ctx, func(tx *oss.Tx) error {
 		rid, err := tx.Root("r")
 		id = rid.String()
 		return err
-	})
+	}, nil)
 	methods := []string{"GET", "PUT", "POST", "DELETE"}
 	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"reads":[{"id":"`+id+`","version":1}],"writes":[{"id":"`+id+`","value":{"balance":2}}]}`))
 	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"writes":[{"id":"`+id+`","value":[1,2,{"a":null}]}],"roots":{"q":"`+id+`"}}`))

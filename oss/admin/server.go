@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,7 +54,7 @@ func reply(w http.ResponseWriter, code int, v any) {
 func fail(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, oss.ErrConflict):
+	case errors.Is(err, oss.ErrConflict), errors.Is(err, oss.ErrHeapExists):
 		code = http.StatusConflict
 	case errors.Is(err, oss.ErrNotFound), errors.Is(err, oss.ErrNoHeap):
 		code = http.StatusNotFound
@@ -78,10 +78,10 @@ func (e *badRequest) Error() string { return e.err.Error() }
 // requestTimeout bounds every request.
 const requestTimeout = 10 * time.Second
 
-// heap returns the named heap; create says whether a missing one is made.
+// heap opens the named heap; create says whether a missing one is made.
 func (a *api) heap(ctx context.Context, name string, create bool) (*oss.Heap, error) {
-	if !create && !slices.ContainsFunc(a.node.Heaps(), func(h oss.HeapInfo) bool { return h.Name == name }) {
-		return nil, fmt.Errorf("heap %q: %w", name, oss.ErrNoHeap)
+	if create {
+		return a.node.CreateHeapIfNotExists(ctx, name, nil)
 	}
 	return a.node.Heap(ctx, name)
 }
@@ -95,15 +95,26 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
 	hs := a.node.Heaps()
 	if hs == nil {
-		hs = []oss.HeapInfo{}
+		hs = []oss.HeapStatus{}
 	}
 	reply(w, http.StatusOK, hs)
 }
 
+// createHeap creates a heap, with ?replicas=N voters if given; one that
+// exists is a conflict.
 func (a *api) createHeap(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	if _, err := a.node.Heap(ctx, r.PathValue("heap")); err != nil {
+	var opts oss.HeapOptions
+	if q := r.URL.Query().Get("replicas"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil {
+			fail(w, &badRequest{fmt.Errorf("replicas %q: %w", q, err)})
+			return
+		}
+		opts.Replicas = n
+	}
+	if _, err := a.node.CreateHeap(ctx, r.PathValue("heap"), &opts); err != nil {
 		fail(w, err)
 		return
 	}
@@ -141,11 +152,8 @@ func (a *api) view(w http.ResponseWriter, r *http.Request, fn func(tx *oss.Tx) e
 		fail(w, err)
 		return
 	}
-	var opts []oss.ViewOption
-	if r.URL.Query().Get("fresh") != "" {
-		opts = append(opts, oss.Fresh(ctx))
-	}
-	if err := h.View(fn, opts...); err != nil {
+	opts := &oss.ViewOptions{Fresh: r.URL.Query().Get("fresh") != ""}
+	if err := h.View(ctx, fn, opts); err != nil {
 		fail(w, err)
 	}
 }
@@ -284,7 +292,7 @@ func applyTx(tx *oss.Tx, req *Txn, values []any) error {
 		}
 	}
 	for _, id := range req.Deletes {
-		if err := oss.Delete(tx, id); err != nil {
+		if err := tx.Delete(id); err != nil {
 			return err
 		}
 	}
