@@ -20,15 +20,15 @@ var (
 	// ErrTxDone is returned by every call on a transaction that has already
 	// committed or rolled back.
 	ErrTxDone = errors.New("oss: transaction has already been committed or rolled back")
-	// ErrClosed is returned when the node or the heap has been closed.
+	// ErrClosed is returned when the node or the heap has been closed. A
+	// commit that fails with it was not committed.
 	ErrClosed = errors.New("oss: closed")
 	// ErrReadOnly is returned when a read-only transaction (a View) writes.
 	ErrReadOnly = errors.New("oss: write in a read-only transaction")
 	// ErrNoQuorum is returned when a heap's commit log cannot accept the
 	// commit: no leader is reachable, or a quorum of its voters is not.
-	// It is also the cause of some unknown outcomes (a record proposed
-	// before the leader was lost): an error that matches ErrCommitUnknown
-	// too may have committed, so test for ErrCommitUnknown first.
+	// A commit that fails with it was not committed; a record proposed
+	// before the leader was lost ends with ErrCommitUnknown instead.
 	ErrNoQuorum = errors.New("oss: no quorum")
 	// ErrNoHeap is returned by Heap and DropHeap for a heap that does not
 	// exist.
@@ -42,8 +42,9 @@ var (
 	// transaction may or may not have committed. Every such error is a
 	// *UnknownOutcomeError (perhaps wrapped), and every
 	// *UnknownOutcomeError matches ErrCommitUnknown. The error also
-	// matches its cause (context.Canceled, context.DeadlineExceeded,
-	// ErrClosed, ErrNoQuorum).
+	// matches its cause when that is the caller's context
+	// (context.Canceled, context.DeadlineExceeded), never ErrClosed or
+	// ErrNoQuorum, which mean that nothing was committed.
 	ErrCommitUnknown = errors.New("oss: commit outcome unknown")
 	// ErrInvalidArgument is returned, wrapped with details, for an argument
 	// no call can accept: the nil object ID, an empty root name. It aborts
@@ -102,6 +103,11 @@ func (e *ConflictError) Error() string {
 
 // Is reports whether target is ErrConflict.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// errClosedUndecided is the cause of an unknown outcome when the heap
+// closed before the decision; unlike ErrClosed it does not say that
+// nothing was committed.
+var errClosedUndecided = errors.New("oss: heap closed before the commit was decided")
 
 // UnknownOutcomeError is returned when a commit's outcome could not be
 // learned. It matches ErrCommitUnknown and unwraps to its cause.

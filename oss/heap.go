@@ -596,11 +596,12 @@ func (h *Heap) checkLeader() {
 	}
 	for id, p := range h.pending {
 		delete(h.pending, id)
-		err := fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
 		if p.proposed {
-			err = &UnknownOutcomeError{Err: err}
+			// Not ErrNoQuorum: that says nothing was committed.
+			p.done <- proposalResult{err: &UnknownOutcomeError{Err: fmt.Errorf("heap %q has no leader in reach", h.name)}}
+			continue
 		}
-		p.done <- proposalResult{err: err}
+		p.done <- proposalResult{err: fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)}
 	}
 }
 
@@ -797,7 +798,7 @@ func (h *Heap) shutdown() {
 		h.storage.close()
 	}
 	for id, p := range h.pending {
-		p.done <- proposalResult{err: &UnknownOutcomeError{Err: ErrClosed}}
+		p.done <- proposalResult{err: &UnknownOutcomeError{Err: errClosedUndecided}}
 		delete(h.pending, id)
 	}
 	for {
