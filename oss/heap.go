@@ -47,6 +47,7 @@ type Heap struct {
 	leader atomic.Uint64 // raft ID of the leader as this replica knows it
 
 	recvc          chan raftpb.Message // raft messages from peers
+	recvq          inbox               // recvc's bytes and drops
 	joinc          chan uint64         // nodes asking to join as learners
 	snapc          chan snapOutcome    // outcomes of snapshots streamed to peers
 	self           uint64
@@ -438,12 +439,12 @@ func (h *Heap) run() {
 		case m := <-h.recvc:
 			// Step everything that has arrived before handling a Ready:
 			// fewer, larger appends and acknowledgements.
-			h.step(m)
+			h.stepReceived(m)
 		more:
 			for range maxBatch {
 				select {
 				case m := <-h.recvc:
-					h.step(m)
+					h.stepReceived(m)
 				default:
 					break more
 				}
@@ -776,6 +777,7 @@ func (h *Heap) shutdown() {
 		case a := <-h.abandonc:
 			h.abandon(a)
 		case m := <-h.recvc:
+			h.recvq.taken(&m)
 			if err := h.replica.Step(m); err != nil {
 				h.log.Debug("raft message not stepped", "err", err)
 			}
