@@ -53,6 +53,7 @@ type Heap struct {
 	waitScans map[*waiter]struct{}               // waiters that scanned
 
 	recvc          chan raftpb.Message // raft messages from peers
+	recvq          inbox               // recvc's bytes and drops
 	joinc          chan uint64         // nodes asking to join as learners
 	snapc          chan snapOutcome    // outcomes of snapshots streamed to peers
 	self           uint64
@@ -469,12 +470,12 @@ func (h *Heap) run() {
 		case m := <-h.recvc:
 			// Step everything that has arrived before handling a Ready:
 			// fewer, larger appends and acknowledgements.
-			h.step(m)
+			h.stepReceived(m)
 		more:
 			for range maxBatch {
 				select {
 				case m := <-h.recvc:
-					h.step(m)
+					h.stepReceived(m)
 				default:
 					break more
 				}
@@ -811,6 +812,7 @@ func (h *Heap) shutdown() {
 		case a := <-h.abandonc:
 			h.abandon(a)
 		case m := <-h.recvc:
+			h.recvq.taken(&m)
 			if err := h.replica.Step(m); err != nil {
 				h.log.Debug("raft message not stepped", "err", err)
 			}

@@ -31,6 +31,10 @@ import (
 //	snapshot     MaxSnapshotBytes (8 GiB, every stream together) decoded as it arrives, not framed; its header fits in a body
 //	watch event  one commit's change set                         no larger than its record; history and queues capped
 //	                                                             by WatchHistoryBytes and WatchBufferBytes (16 MiB)
+//	recvQueue    4 frame (32 MiB)                                >= frame: a heap's queue of raft messages from peers
+//	                                                             (recvc) always takes one; the transport's per-peer
+//	                                                             send queue and per-connection inbound frames default
+//	                                                             to the same
 //
 // perMsg, uncommitted and perReady are raft's MaxSizePerMsg,
 // MaxUncommittedEntriesSize and MaxCommittedSizePerReady. Raft puts
@@ -48,6 +52,7 @@ type sizeLimits struct {
 	walRecord   int    // a write-ahead log record
 	walEntries  int    // entries packed into one log record
 	snapshot    int64  // the snapshots being received, together
+	recvQueue   int64  // a heap's queue of raft messages from peers, in bytes
 }
 
 // The most each layer adds to a commit record on its way to a peer. Sizes
@@ -109,6 +114,7 @@ func deriveLimits(c *Config) sizeLimits {
 		entry:     c.MaxCommitBytes + entryOverhead,
 		walRecord: walRecordLimit,
 		snapshot:  c.MaxSnapshotBytes,
+		recvQueue: 4 * int64(c.MaxFrameBytes),
 	}
 	l.walEntries = l.walRecord - walReserve
 	// A message of several entries is at most messageOverhead plus their

@@ -115,9 +115,77 @@ func (n *Node) receive(from string, data []byte) {
 	if !ok {
 		return
 	}
+	h.enqueue(from, m)
+}
+
+// inbox counts what a heap's queue of raft messages from peers (recvc)
+// holds, in bytes, and what it drops.
+type inbox struct {
+	bytes   atomic.Int64
+	dropped atomic.Uint64
+	warned  atomic.Int64 // when a drop was last logged, in Unix nanoseconds
+}
+
+// The memory a decoded raft message takes besides its encoded size, at
+// most: the message's fixed fields, and each entry's.
+const (
+	recvMessageMem = 256
+	recvEntryMem   = 64
+)
+
+// recvCost is what a raft message counts against its heap's queue.
+func recvCost(m *raftpb.Message) int64 {
+	return int64(m.Size()) + recvMessageMem + int64(len(m.Entries))*recvEntryMem
+}
+
+// taken uncounts a message the loop took from the queue.
+func (q *inbox) taken(m *raftpb.Message) { q.bytes.Add(-recvCost(m)) }
+
+// stepReceived steps a message taken from the queue.
+func (h *Heap) stepReceived(m raftpb.Message) {
+	h.recvq.taken(&m)
+	h.step(m)
+}
+
+// recvDropLogEvery is the least time between two log lines about raft
+// messages a heap's full queue dropped.
+const recvDropLogEvery = 10 * time.Second
+
+// enqueue hands a raft message from a peer to the heap's loop, never
+// waiting: while the loop is behind, its queue holds at most 4096
+// messages and the node's recvQueue limit of bytes (one message at least),
+// and a message beyond either is dropped, counted and logged (at most
+// every 10 s); raft sends again.
+func (h *Heap) enqueue(from string, m raftpb.Message) {
+	cost := recvCost(&m)
+	limit := h.node.limits.recvQueue
+	for {
+		cur := h.recvq.bytes.Load()
+		if cur > 0 && cur+cost > limit {
+			h.dropReceived(from, &m, cost, cur)
+			return
+		}
+		if h.recvq.bytes.CompareAndSwap(cur, cur+cost) {
+			break
+		}
+	}
 	select {
 	case h.recvc <- m:
-	default: // the loop is behind; raft retransmits
+	default:
+		h.recvq.bytes.Add(-cost)
+		h.dropReceived(from, &m, cost, h.recvq.bytes.Load())
+	}
+}
+
+// dropReceived counts a message the queue has no room for and logs it if
+// no drop was logged in the last recvDropLogEvery.
+func (h *Heap) dropReceived(from string, m *raftpb.Message, cost, queued int64) {
+	total := h.recvq.dropped.Add(1)
+	now := time.Now().UnixNano()
+	if last := h.recvq.warned.Load(); (last == 0 || now-last >= int64(recvDropLogEvery)) && h.recvq.warned.CompareAndSwap(last, now) {
+		h.log.Warn("raft messages dropped: the heap's queue of messages from peers is full; raft sends again",
+			"from", from, "type", m.Type, "bytes", cost, "queued", queued, "messages", len(h.recvc),
+			"limit", h.node.limits.recvQueue, "dropped", total)
 	}
 }
 
@@ -184,14 +252,21 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 	default:
 	}
 	m.Snapshot.Data = h.replica.OfferSnapshot(st)
+	// The message carries a token for the state, bounded apart
+	// (MaxSnapshotBytes): it is counted in the queue's bytes but waits for
+	// room rather than being dropped.
+	cost := recvCost(&m)
+	h.recvq.bytes.Add(cost)
 	select {
 	case h.recvc <- m:
 		h.log.Info("snapshot received", "from", from, "index", st.Index(), "objects", st.Len(), "bytes", in.n)
 		return nil
 	case <-ctx.Done():
+		h.recvq.bytes.Add(-cost)
 		h.replica.WithdrawSnapshot(m.Snapshot.Data)
 		return ctx.Err()
 	case <-h.done:
+		h.recvq.bytes.Add(-cost)
 		h.replica.WithdrawSnapshot(m.Snapshot.Data)
 		return ErrClosed
 	}

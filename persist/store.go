@@ -27,6 +27,19 @@ import (
 //
 // A key is a space (a heap) and a 16-byte ID. The store knows nothing of
 // what values mean.
+//
+// Failures. A checkpoint that fails leaves the previous one standing, and
+// leaves nothing of itself for a later checkpoint to take in: each stripe
+// it wrote to is cut back to where the checkpoint began. A stripe that
+// cannot be cut back, whose sync failed (a failed sync is never retried:
+// nothing written to that file since its last good sync is trusted), or
+// whose new length a manifest that may be in place records (the
+// directory's sync failed after the rename) is not written again: the
+// next checkpoint starts a new segment, and what the old one holds past
+// the length the manifest records is never read. A compaction whose
+// manifest may be in place keeps every segment either manifest names.
+// Whatever failed, the next start opens the store at the last checkpoint
+// whose manifest is in place.
 type Store struct {
 	fs      FS
 	dirs    []string
@@ -34,6 +47,7 @@ type Store struct {
 
 	cpMu      sync.Mutex // serializes checkpoints
 	compactMu sync.Mutex // serializes compactions
+	gen       uint64     // under cpMu: the newest generation a manifest was renamed into place with
 
 	// mu protects manifest, indexed, cpActive and the stripes' indexes,
 	// which an active checkpoint's goroutines update without it (readers
@@ -83,14 +97,28 @@ type StoreCorruptError = CorruptError
 // them. Its index says where the last record of each live object lies.
 type stripe struct {
 	dir  string
-	cur  File
-	name string
-	size int64
+	cur  File          // opened to append
+	name string        // cur's
+	size int64         // cur's length as of its last good sync
+	top  atomic.Uint64 // the highest segment number used or found
+	// fresh: the last segment is not to be written again; the next
+	// checkpoint starts a new one.
+	fresh bool
+
+	// Of the checkpoint under way, for its cut-back if it fails:
+	start      int64 // cur's length when it began
+	created    bool  // it created cur
+	syncFailed bool  // cur's sync failed: cur is not to be synced again
 
 	// Under Store.mu, or the active checkpoint's:
 	idx    map[string]map[[16]byte]loc // space → ID → last record
 	pins   map[string]int              // segments views read
 	doomed map[string]bool             // compacted-away segments still pinned
+
+	// Under Store.mu: segments no manifest lists any more whose removal
+	// failed; the next compaction tries again (the next open removes
+	// them too).
+	leftover []string
 }
 
 // loc is where a record lies in its stripe.
@@ -130,16 +158,39 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 	}
 	s.manifest = m
 	s.indexed = m.Gen == 0 // an empty store's index is empty
+	s.gen = m.Gen
 	// Segments the manifest does not list are left by a compaction a
-	// crash interrupted (before or after the switch): garbage.
+	// crash interrupted (before or after the switch), or by a checkpoint
+	// that failed: garbage. New segments are numbered past every one
+	// found, listed or not.
+	garbage := make([][]string, len(s.stripes))
 	for i, st := range s.stripes {
 		names, err := fsys.ReadDir(st.dir)
 		if err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
 		}
 		for _, name := range names {
-			if strings.HasSuffix(name, ".seg") && !slices.ContainsFunc(m.Stripes[i], func(e SegmentEnd) bool { return e.Name == name }) && m.Gen > 0 {
-				fsys.Remove(filepath.Join(st.dir, name))
+			if !strings.HasSuffix(name, ".seg") {
+				continue
+			}
+			st.top.Store(max(st.top.Load(), segmentNumber(name)))
+			if m.Gen > 0 && !slices.ContainsFunc(m.Stripes[i], func(e SegmentEnd) bool { return e.Name == name }) {
+				garbage[i] = append(garbage[i], name)
+			}
+		}
+		for _, seg := range m.Stripes[i] {
+			st.top.Store(max(st.top.Load(), segmentNumber(seg.Name)))
+		}
+	}
+	// The manifest read may not be durable yet (its directory's sync
+	// failed after the rename), and the one before it may list what this
+	// one does not: it is made durable first, or nothing is removed.
+	if slices.ContainsFunc(garbage, func(g []string) bool { return len(g) > 0 }) && fsys.SyncDir(s.dirs[0]) == nil {
+		for i, st := range s.stripes {
+			for _, name := range garbage[i] {
+				if fsys.Remove(filepath.Join(st.dir, name)) != nil {
+					st.leftover = append(st.leftover, name)
+				}
 			}
 		}
 	}
@@ -182,30 +233,45 @@ func (s *Store) readManifest() (Manifest, error) {
 }
 
 // writeManifest replaces the manifest atomically: write a new file, sync
-// it, rename it over the old one, sync the directory.
-func (s *Store) writeManifest(m Manifest) error {
+// it, rename it over the old one, sync the directory. named reports
+// whether m may be in place despite an error: the rename was done, and
+// the next start may find either manifest. The caller holds cpMu.
+func (s *Store) writeManifest(m Manifest) (named bool, err error) {
 	body, err := cbor.Marshal(m)
 	if err != nil {
-		return err
+		return false, err
 	}
 	body = binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
 	dir := s.dirs[0]
 	tmp := filepath.Join(dir, manifestName+".tmp")
 	f, err := s.fs.Create(tmp)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err = f.Write(body); err == nil {
 		err = f.Sync()
 	}
-	f.Close()
-	if err == nil {
-		err = s.fs.Rename(tmp, filepath.Join(dir, manifestName))
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err == nil {
-		err = s.fs.SyncDir(dir)
+	if err != nil {
+		// The next attempt creates the file anew; the next open ignores it.
+		s.fs.Remove(tmp)
+		return false, err
 	}
-	return err
+	if err := s.fs.Rename(tmp, filepath.Join(dir, manifestName)); err != nil {
+		return false, err
+	}
+	s.gen = max(s.gen, m.Gen)
+	return true, s.fs.SyncDir(dir)
+}
+
+// nextGen returns the generation of the next manifest: past every one
+// that may be in place. The caller holds cpMu.
+func (s *Store) nextGen() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.gen, s.manifest.Gen) + 1
 }
 
 // stripeOf returns the stripe an object belongs to.
@@ -304,8 +370,9 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		byStripe[k] = append(byStripe[k], int32(i))
 	}
 	written := make([]int64, w)
+	gen := s.nextGen()
 	s.mu.Lock()
-	m := Manifest{Stripes: slices.Clone(s.manifest.Stripes), Spaces: make(map[string][]byte, len(s.manifest.Spaces)), Gen: s.manifest.Gen + 1}
+	m := Manifest{Stripes: slices.Clone(s.manifest.Stripes), Spaces: make(map[string][]byte, len(s.manifest.Spaces)), Gen: gen}
 	for k, v := range s.manifest.Spaces {
 		m.Spaces[k] = v
 	}
@@ -374,18 +441,30 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		s.cpDone.Broadcast()
 		s.mu.Unlock()
 	}
-	if err := errors.Join(errs...); err != nil {
+	// A failed checkpoint takes its records out of every stripe it wrote
+	// to, or moves that stripe to a new segment (see Store).
+	fail := func(err error, named bool) (int64, error) {
+		for i, st := range s.stripes {
+			if len(byStripe[i]) > 0 {
+				st.undo(s, named)
+			}
+		}
 		done(false)
-		return 0, fmt.Errorf("persist: checkpoint: %w", err)
+		return 0, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fail(fmt.Errorf("persist: checkpoint: %w", err), false)
 	}
 	for i, st := range s.stripes {
 		if len(byStripe[i]) > 0 {
 			m.Stripes[i] = st.ends(m.Stripes[i])
 		}
 	}
-	if err := s.writeManifest(m); err != nil {
-		done(false)
-		return 0, fmt.Errorf("persist: checkpoint manifest: %w", err)
+	if named, err := s.writeManifest(m); err != nil {
+		if named {
+			err = fmt.Errorf("%w (the new manifest may be in place: a restart finds this checkpoint or the previous one, whole)", err)
+		}
+		return fail(fmt.Errorf("persist: checkpoint manifest: %w", err), named)
 	}
 	done(true)
 	return total, nil
@@ -428,36 +507,88 @@ func (st *stripe) liveBytes() int64 {
 	return n
 }
 
-// open opens the stripe's current segment if it is not open.
+// open opens the stripe's current segment if it is not open: the last
+// one the manifest lists, cut back to the length it records (anything past
+// it is from a checkpoint that did not finish), or a new one if there is
+// none, if that one is not to be written again (fresh), or if it cannot
+// be cut back.
 func (st *stripe) open(fsys FS, segs []SegmentEnd) error {
-	if st.cur == nil {
-		if n := len(segs); n > 0 {
-			last := segs[n-1]
-			f, err := fsys.OpenAppend(filepath.Join(st.dir, last.Name))
-			if err != nil {
-				return err
-			}
-			// Anything past the manifest's length is from a checkpoint
-			// that did not finish.
-			if err := f.Truncate(last.Size); err != nil {
-				f.Close()
-				return err
-			}
+	st.created = false
+	if st.cur != nil {
+		return nil
+	}
+	if n := len(segs); n > 0 && !st.fresh {
+		last := segs[n-1]
+		f, err := fsys.OpenAppend(filepath.Join(st.dir, last.Name))
+		if err != nil {
+			return err
+		}
+		if err := f.Truncate(last.Size); err == nil {
 			st.cur, st.name, st.size = f, last.Name, last.Size
-		} else {
-			name := stripeSegment(1)
-			f, err := fsys.Create(filepath.Join(st.dir, name))
-			if err != nil {
-				return err
-			}
-			if err := fsys.SyncDir(st.dir); err != nil {
-				f.Close()
-				return err
-			}
-			st.cur, st.name, st.size = f, name, 0
+			return nil
+		}
+		// Left as it is: what it holds past the manifest's length is
+		// never read.
+		f.Close()
+	}
+	f, name, err := st.newSegment(fsys)
+	if err != nil {
+		return err
+	}
+	st.cur, st.name, st.size, st.created, st.fresh = f, name, 0, true, false
+	return nil
+}
+
+// newSegment creates the stripe's next segment, numbered past every one
+// it has used or found, empty, with its name durable, and opens it to
+// append: a write cut back is followed by the next at the cut.
+func (st *stripe) newSegment(fsys FS) (File, string, error) {
+	name := stripeSegment(st.top.Add(1))
+	path := filepath.Join(st.dir, name)
+	f, err := fsys.Create(path)
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil {
+		err = fsys.SyncDir(st.dir)
+	}
+	if err == nil {
+		if f, err = fsys.OpenAppend(path); err == nil {
+			return f, name, nil
 		}
 	}
-	return nil
+	// No manifest names it: the next open removes it if this cannot.
+	fsys.Remove(path)
+	return nil, "", err
+}
+
+// undo takes a failed checkpoint's records out of the stripe: they are cut
+// off, and the next checkpoint writes where this one began. If the
+// segment's sync failed, or a manifest that may be in place records them
+// (named), or the cut fails, the segment is written no more: the next
+// checkpoint starts a new one. A segment the checkpoint created and no
+// manifest names is removed.
+func (st *stripe) undo(s *Store, named bool) {
+	if st.cur == nil {
+		return // it did not open
+	}
+	if !named && !st.syncFailed {
+		if err := st.cur.Truncate(st.start); err == nil {
+			st.size = st.start
+			return
+		}
+	}
+	// Its close may fail: nothing more is read or written through it.
+	st.cur.Close()
+	if !named && st.created {
+		if s.fs.Remove(filepath.Join(st.dir, st.name)) != nil {
+			s.mu.Lock()
+			st.leftover = append(st.leftover, st.name)
+			s.mu.Unlock()
+		}
+	}
+	st.cur, st.name, st.size = nil, "", 0
+	st.syncFailed, st.fresh = false, true
 }
 
 // put appends b to the current segment, not yet synced; it returns the
@@ -476,6 +607,7 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 	if err := st.open(fsys, segs); err != nil {
 		return 0, err
 	}
+	st.start, st.syncFailed = st.size, false
 	seg, base := uint32(segmentNumber(st.name)), st.size
 	// Three buffers go round: one being encoded, one being written, one
 	// spare; no garbage per chunk.
@@ -486,8 +618,9 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 		free <- make([]byte, 0, chunk+4096)
 	}
 	type result struct {
-		n   int64
-		err error
+		n          int64
+		err        error
+		syncFailed bool
 	}
 	res := make(chan result, 1)
 	go func() {
@@ -502,6 +635,7 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 		}
 		if r.err == nil {
 			r.err = st.cur.Sync()
+			r.syncFailed = r.err != nil
 		}
 		res <- r
 	}()
@@ -523,7 +657,8 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 	during() // while the last writes and the sync go on
 	r := <-res
 	if r.err != nil {
-		st.cur.Truncate(st.size)
+		// The checkpoint fails; undo cuts this back, or moves on.
+		st.syncFailed = r.syncFailed
 		return r.n, r.err
 	}
 	st.size += r.n
@@ -760,13 +895,16 @@ func (s *Store) Close() error {
 // at least minBytes in all, into one new segment of its live records,
 // found by the stripe's index. Checkpoints go on meanwhile; they wait only
 // while the new segment takes over. Segments a View still reads stay until
-// it is closed. It returns the bytes reclaimed.
+// it is closed. It returns the bytes reclaimed: of the old segments
+// removed. A compaction that took effect but could not remove all of them
+// says so in its error, and the next compaction tries again.
 func (s *Store) Compact(minBytes int64) (int64, error) {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	if err := s.index(); err != nil {
 		return 0, err
 	}
+	s.removeLeftovers()
 	var reclaimed int64
 	for i := range s.stripes {
 		n, err := s.compactStripe(i, minBytes)
@@ -776,6 +914,32 @@ func (s *Store) Compact(minBytes int64) (int64, error) {
 		}
 	}
 	return reclaimed, nil
+}
+
+// removeLeftovers tries again to remove the segments whose removal failed.
+// No manifest that may be in place lists them, and their numbers are never
+// used again.
+func (s *Store) removeLeftovers() {
+	for _, st := range s.stripes {
+		s.mu.Lock()
+		names := st.leftover
+		st.leftover = nil
+		s.mu.Unlock()
+		var still []string
+		for _, name := range names {
+			if err := s.fs.Remove(filepath.Join(st.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				still = append(still, name)
+			}
+		}
+		if len(names) > len(still) {
+			// Not synced, a removal may come undone in a crash; the next
+			// open removes the segment again.
+			s.fs.SyncDir(st.dir)
+		}
+		s.mu.Lock()
+		st.leftover = append(st.leftover, still...)
+		s.mu.Unlock()
+	}
 }
 
 type segOff struct {
@@ -830,9 +994,12 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 			return 0, fmt.Errorf("persist: compact: %w", err)
 		}
 		buf := make([]byte, size)
-		n, _ := f.ReadAt(buf, 0)
+		n, err := f.ReadAt(buf, 0)
 		f.Close()
 		if int64(n) < size {
+			if err != nil && !errors.Is(err, io.EOF) {
+				return 0, fmt.Errorf("persist: compact: %w", err)
+			}
 			return 0, &CorruptError{File: path, Offset: int64(n), Reason: "shorter than the manifest records"}
 		}
 		for ; k < len(locs) && locs[k].seg == seg; k++ {
@@ -848,18 +1015,27 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 			out = append(out, rec...)
 		}
 	}
-	newNum := segmentNumber(segs[len(segs)-1].Name) + 1
-	name := stripeSegment(newNum)
-	f, err := s.fs.Create(filepath.Join(st.dir, name))
+	f, name, err := st.newSegment(s.fs)
 	if err != nil {
 		return 0, fmt.Errorf("persist: compact: %w", err)
 	}
+	newNum := segmentNumber(name)
+	named := false // a manifest that names the new segment may be in place
 	fail := func(err error) (int64, error) {
 		f.Close()
-		s.fs.Remove(filepath.Join(st.dir, name))
+		if named {
+			// Both manifests' segments stay: the next start may find
+			// either. The next checkpoint's manifest names the old ones.
+			return 0, fmt.Errorf("persist: compact: %w (the new manifest may be in place; the segments of both are kept)", err)
+		}
+		if s.fs.Remove(filepath.Join(st.dir, name)) != nil {
+			s.mu.Lock()
+			st.leftover = append(st.leftover, name)
+			s.mu.Unlock()
+		}
 		return 0, fmt.Errorf("persist: compact: %w", err)
 	}
-	if _, err := f.Write(out); err != nil {
+	if err := writeAll(f, out); err != nil {
 		return fail(err)
 	}
 	// Take over: carry what checkpoints appended meanwhile, then switch.
@@ -883,7 +1059,7 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fail(err)
 		}
-		if _, err := f.Write(tail); err != nil {
+		if err := writeAll(f, tail); err != nil {
 			return fail(err)
 		}
 		out = append(out, tail...)
@@ -891,12 +1067,9 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
-	if err := s.fs.SyncDir(st.dir); err != nil {
-		return fail(err)
-	}
-	next := Manifest{Stripes: slices.Clone(cur.Stripes), Spaces: cur.Spaces, Gen: cur.Gen + 1}
+	next := Manifest{Stripes: slices.Clone(cur.Stripes), Spaces: cur.Spaces, Gen: s.nextGen()}
 	next.Stripes[i] = []SegmentEnd{{Name: name, Size: int64(len(out))}}
-	if err := s.writeManifest(next); err != nil {
+	if named, err = s.writeManifest(next); err != nil {
 		return fail(err)
 	}
 	lastNum := uint32(segmentNumber(last.Name))
@@ -916,22 +1089,42 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 			ids[id] = l
 		}
 	}
-	var total2 int64
+	var total2, kept int64
+	var errs []error
 	for _, seg := range now {
 		total2 += seg.Size
 		if st.pins[seg.Name] > 0 {
 			st.doomed[seg.Name] = true
-		} else {
-			s.fs.Remove(filepath.Join(st.dir, seg.Name))
+		} else if err := s.fs.Remove(filepath.Join(st.dir, seg.Name)); err != nil {
+			st.leftover = append(st.leftover, seg.Name)
+			kept += seg.Size
+			errs = append(errs, err)
 		}
 	}
 	s.mu.Unlock()
 	if st.cur != nil {
+		// Synced, and no longer written: its close cannot lose anything.
 		st.cur.Close()
 	}
-	st.cur, st.name, st.size = f, name, int64(len(out))
-	s.fs.SyncDir(st.dir)
-	return total2 - int64(len(out)), nil
+	st.cur, st.name, st.size, st.fresh = f, name, int64(len(out)), false
+	if err := s.fs.SyncDir(st.dir); err != nil {
+		errs = append(errs, err)
+	}
+	reclaimed := max(0, total2-kept-int64(len(out)))
+	if len(errs) > 0 {
+		// The compaction took effect; the old segments are garbage.
+		return reclaimed, fmt.Errorf("persist: compact: %s is compacted into %s, but not all of its old segments are gone (the next compaction, or the next open, removes them): %w", st.dir, name, errors.Join(errs...))
+	}
+	return reclaimed, nil
+}
+
+// writeAll writes b to f, a short write being an error.
+func writeAll(f File, b []byte) error {
+	n, err := f.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
 }
 
 func stripeSegment(n uint64) string { return fmt.Sprintf("%016x.seg", n) }

@@ -1,7 +1,9 @@
 package persist
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -153,7 +155,11 @@ func (st *stripe) read(fsys FS, locs []loc, stop <-chan struct{}, send func([]Ob
 		buf := make([]byte, last.off+int64(last.size)-l.off)
 		path := filepath.Join(st.dir, stripeSegment(uint64(l.seg)))
 		if n, err := f.ReadAt(buf, l.off); n < len(buf) {
-			send(nil, &CorruptError{File: path, Offset: l.off + int64(n), Reason: fmt.Sprintf("short read: %v", err)})
+			if err != nil && !errors.Is(err, io.EOF) {
+				send(nil, fmt.Errorf("persist: view: %w", err)) // an I/O error, not damage
+				return
+			}
+			send(nil, &CorruptError{File: path, Offset: l.off + int64(n), Reason: "shorter than the index records"})
 			return
 		}
 		objs := make([]Object, 0, end-k)
@@ -191,8 +197,10 @@ func (v *View) Close() {
 				delete(st.pins, name)
 				if st.doomed[name] {
 					delete(st.doomed, name)
-					// Left behind on a failure: the next open removes it.
-					s.fs.Remove(filepath.Join(st.dir, name))
+					if s.fs.Remove(filepath.Join(st.dir, name)) != nil {
+						// The next compaction, or the next open, removes it.
+						st.leftover = append(st.leftover, name)
+					}
 				}
 			}
 		}

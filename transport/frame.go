@@ -96,7 +96,12 @@ func writeFrame(w io.Writer, f *frame, max int) error {
 }
 
 // readFrame reads one frame, refusing a length over max before reading it.
-func readFrame(r io.Reader, max int) (*frame, error) {
+func readFrame(r io.Reader, max int) (*frame, error) { return readFrameIn(r, max, nil) }
+
+// readFrameIn is readFrame that, if admit is not nil, calls it with the
+// frame's length before it allocates the frame; if admit fails, so does
+// the read.
+func readFrameIn(r io.Reader, max int, admit func(n int) error) (*frame, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
@@ -104,6 +109,11 @@ func readFrame(r io.Reader, max int) (*frame, error) {
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n > uint32(max) {
 		return nil, fmt.Errorf("%w: length prefix %d exceeds %d", ErrTooLarge, n, max)
+	}
+	if admit != nil {
+		if err := admit(int(n)); err != nil {
+			return nil, err
+		}
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {

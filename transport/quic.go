@@ -44,6 +44,20 @@ type QUICConfig struct {
 	// QueueLen is the number of messages queued per peer before Send
 	// waits. If zero, 4096.
 	QueueLen int
+	// QueueBytes caps the bytes of the messages queued for one peer and
+	// being written to it. A Send that would pass it fails at once with
+	// ErrQueueFull, unless nothing is queued: the message is dropped
+	// (raft sends again), counted, and logged at most every 10 s per
+	// peer. If zero, 4 × MaxFrame.
+	QueueBytes int64
+	// InboundBytes caps the bytes of the frames one connection's streams
+	// have read and not yet handled: a message until HandleMessage
+	// returns, a call's request until HandleCall does, a stream's header
+	// until HandleStream does. A stream waits for room before it reads a
+	// frame (QUIC's flow control then holds the peer back), so a peer
+	// pins no more than this with its calls and streams however many it
+	// opens. At least MaxFrame. If zero, 4 × MaxFrame.
+	InboundBytes int64
 	// Now is the clock certificates are checked against. If nil, time.Now.
 	Now func() time.Time
 	// Logger receives the endpoint's logs. If nil, slog.Default().
@@ -70,7 +84,7 @@ type QUIC struct {
 	mu     sync.Mutex // protects following fields
 	addrs  map[string]string
 	peers  map[string]*peer
-	conns  map[*quic.Conn]struct{}
+	conns  map[*quic.Conn]*budget // each connection's InboundBytes
 	byAddr map[string]*addrPeer
 
 	datagrams chan Datagram
@@ -88,6 +102,15 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	}
 	if c.QueueLen == 0 {
 		c.QueueLen = 4096
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 4 * int64(c.MaxFrame)
+	}
+	if c.InboundBytes == 0 {
+		c.InboundBytes = 4 * int64(c.MaxFrame)
+	}
+	if c.InboundBytes < int64(c.MaxFrame) {
+		return nil, fmt.Errorf("transport: InboundBytes %d is under MaxFrame %d: a frame at the limit could never be read", c.InboundBytes, c.MaxFrame)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -132,7 +155,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		ownPC:     own,
 		addrs:     make(map[string]string),
 		peers:     make(map[string]*peer),
-		conns:     make(map[*quic.Conn]struct{}),
+		conns:     make(map[*quic.Conn]*budget),
 		datagrams: make(chan Datagram, 1024),
 		raw:       make(chan net.Conn, 64),
 		qconf: &quic.Config{
@@ -231,7 +254,7 @@ func (t *QUIC) track(c *quic.Conn) bool {
 		c.CloseWithError(0, "closing")
 		return false
 	}
-	t.conns[c] = struct{}{}
+	t.conns[c] = newBudget(t.cfg.InboundBytes)
 	return true
 }
 
@@ -245,19 +268,54 @@ func (t *QUIC) untrack(c *quic.Conn) {
 func (t *QUIC) serveConn(c *quic.Conn) {
 	defer t.untrack(c)
 	name := peerName(c)
+	t.mu.Lock()
+	in := t.conns[c]
+	t.mu.Unlock()
+	if in == nil {
+		return // closed meanwhile
+	}
 	t.wg.Go(func() { t.receiveDatagrams(c, name) })
 	for {
 		s, err := c.AcceptStream(t.ctx)
 		if err != nil {
 			return
 		}
-		t.wg.Go(func() { t.serveStream(c, name, s) })
+		t.wg.Go(func() { t.serveStream(c, name, s, in) })
 	}
+}
+
+// maxHello caps a hello frame: a type, a node's name and a kind.
+const maxHello = 1024
+
+// helloLimit is the most a hello frame may take under a frame limit.
+func helloLimit(maxFrame int) int { return min(maxHello, maxFrame) }
+
+// held counts the bytes of the frames a stream holds against its
+// connection's budget.
+type held struct {
+	in  *budget
+	ctx context.Context // the connection's: waits end when it closes
+	n   int64
+}
+
+// take is readFrameIn's admit: it waits for room for a frame of n bytes.
+func (h *held) take(n int) error {
+	if err := h.in.acquire(h.ctx, int64(n)); err != nil {
+		return err
+	}
+	h.n += int64(n)
+	return nil
+}
+
+// free gives back what the stream holds.
+func (h *held) free() {
+	h.in.release(h.n)
+	h.n = 0
 }
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
-func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
+func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget) {
 	r := readers.Get().(*bufio.Reader)
 	r.Reset(s)
 	raw := false
@@ -267,7 +325,10 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 			readers.Put(r)
 		}
 	}()
-	hello, err := readFrame(r, t.cfg.MaxFrame)
+	h := &held{in: in, ctx: c.Context()}
+	defer h.free()
+	hello, err := readFrameIn(r, helloLimit(t.cfg.MaxFrame), h.take)
+	h.free()
 	if err == nil && (hello.Type != frameHello || hello.From != name) {
 		err = fmt.Errorf("%w: stream opened as %q by peer %q", ErrMalformedFrame, hello.From, name)
 	}
@@ -284,7 +345,7 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 	switch hello.Kind {
 	case streamMessages:
 		for {
-			f, err := readFrame(r, t.cfg.MaxFrame)
+			f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
 			if err != nil {
 				if !errors.Is(err, io.EOF) && t.ctx.Err() == nil {
 					t.streamError(name, s, err)
@@ -296,9 +357,10 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 				return
 			}
 			t.cfg.Handler.HandleMessage(name, f.Body)
+			h.free()
 		}
 	case streamCall:
-		f, err := readFrame(r, t.cfg.MaxFrame)
+		f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
 		if err == nil && f.Type != frameRequest {
 			err = fmt.Errorf("%w: frame type %d on a call stream", ErrMalformedFrame, f.Type)
 		}
@@ -322,7 +384,7 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream) {
 			t.log.Warn("call answer not sent", "peer", name, "err", err)
 		}
 	case streamBulk:
-		f, err := readFrame(r, t.cfg.MaxFrame)
+		f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
 		if err == nil && f.Type != frameRequest {
 			err = fmt.Errorf("%w: frame type %d opening a bulk stream", ErrMalformedFrame, f.Type)
 		}
@@ -434,7 +496,8 @@ func (t *QUIC) peer(name string) (*peer, error) {
 func (t *QUIC) maxBody() int { return t.cfg.MaxFrame - FrameOverhead }
 
 // Send queues msg for the named peer; see Transport. A message larger than
-// MaxFrame-FrameOverhead bytes fails at once with ErrTooLarge.
+// MaxFrame-FrameOverhead bytes fails at once with ErrTooLarge; one that
+// would take the peer's queue past QueueBytes, with ErrQueueFull.
 func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
 	if len(msg) > t.maxBody() {
 		return fmt.Errorf("%w: message of %d bytes, limit %d", ErrTooLarge, len(msg), t.maxBody())
@@ -442,6 +505,10 @@ func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
 	p, err := t.peer(to)
 	if err != nil {
 		return err
+	}
+	n := int64(len(msg))
+	if queued, ok := p.reserve(n); !ok {
+		return p.refuse(n, queued)
 	}
 	select {
 	case p.queue <- msg:
@@ -451,14 +518,17 @@ func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
 	if p.down.Load() {
 		// Waiting for room makes sense only while the queue drains; a peer
 		// that cannot be reached drains nothing.
+		p.bytes.Add(-n)
 		return fmt.Errorf("%w: %s", ErrUnreachable, to)
 	}
 	select {
 	case p.queue <- msg:
 		return nil
 	case <-ctx.Done():
+		p.bytes.Add(-n)
 		return ctx.Err()
 	case <-t.ctx.Done():
+		p.bytes.Add(-n)
 		return ErrClosed
 	}
 }
@@ -522,7 +592,7 @@ func (t *QUIC) Close() error {
 	}
 	t.cancel()
 	conns := t.conns
-	t.conns = map[*quic.Conn]struct{}{}
+	t.conns = map[*quic.Conn]*budget{}
 	t.mu.Unlock()
 	for c := range conns {
 		c.CloseWithError(0, "closing")
@@ -544,8 +614,44 @@ type peer struct {
 	queue chan []byte
 	down  atomic.Bool // the last attempt to reach the peer failed
 
+	// bytes counts the messages queued and being written, from Send
+	// until sendLoop has written or dropped them.
+	bytes   atomic.Int64
+	dropped atomic.Uint64 // messages refused for QueueBytes
+	warned  atomic.Int64  // when a refusal was last logged, in Unix nanoseconds
+
 	mu   sync.Mutex // protects conn
 	conn *quic.Conn
+}
+
+// reserve counts n bytes as queued if they fit under QueueBytes, or if
+// nothing is queued; it returns the bytes queued before.
+func (p *peer) reserve(n int64) (int64, bool) {
+	for {
+		cur := p.bytes.Load()
+		if cur > 0 && cur+n > p.t.cfg.QueueBytes {
+			return cur, false
+		}
+		if p.bytes.CompareAndSwap(cur, cur+n) {
+			return cur, true
+		}
+	}
+}
+
+// dropLogEvery is the least time between two log lines about messages a
+// full queue refused.
+const dropLogEvery = 10 * time.Second
+
+// refuse counts a message the queue has no room for, logs it if no
+// refusal was logged in the last dropLogEvery, and returns the error.
+func (p *peer) refuse(n, queued int64) error {
+	total := p.dropped.Add(1)
+	now := time.Now().UnixNano()
+	if last := p.warned.Load(); (last == 0 || now-last >= int64(dropLogEvery)) && p.warned.CompareAndSwap(last, now) {
+		p.t.log.Warn("messages dropped: the peer's send queue is full (QueueBytes)", "peer", p.name,
+			"bytes", n, "queued", queued, "limit", p.t.cfg.QueueBytes, "dropped", total)
+	}
+	return fmt.Errorf("%w: %s: %d bytes queued, a message of %d, limit %d", ErrQueueFull, p.name, queued, n, p.t.cfg.QueueBytes)
 }
 
 // connect returns the peer's connection, dialling it if there is none.
@@ -589,6 +695,7 @@ func (p *peer) sendLoop() {
 			}
 			if err != nil {
 				p.t.log.Debug("message dropped", "peer", p.name, "err", err)
+				p.bytes.Add(-int64(len(msg)))
 				s = nil
 				p.down.Store(true)
 				continue
@@ -596,21 +703,28 @@ func (p *peer) sendLoop() {
 			p.down.Store(false)
 			buf, _ = appendFrame(buf, &frame{Type: frameHello, From: p.t.cfg.Name, Kind: streamMessages})
 		}
+		batched := int64(len(msg))
 		buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
 	batch:
 		for len(buf) < 256<<10 {
 			select {
 			case msg = <-p.queue:
+				batched += int64(len(msg))
 				buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
 			default:
 				break batch
 			}
 		}
+		msg = nil
 		if _, err := s.Write(buf); err != nil {
 			p.t.log.Debug("messages dropped", "peer", p.name, "err", err)
 			s.CancelWrite(3)
 			s = nil
 			p.down.Store(true)
+		}
+		p.bytes.Add(-batched)
+		if cap(buf) > 1<<20 {
+			buf = nil // a large message's buffer is not kept for the next batch
 		}
 	}
 }

@@ -75,7 +75,7 @@ func expectStream(data []byte, from string, max int) ([]streamEvent, []byte) {
 	r := bytes.NewReader(data)
 	rest := func() []byte { b, _ := io.ReadAll(r); return b }
 	answer := func(f *frame) []byte { b, _ := appendFrame(nil, f); return b }
-	hello, err := readFrame(r, max)
+	hello, err := readFrame(r, helloLimit(max))
 	if err != nil || hello.Type != frameHello || hello.From != from {
 		return nil, nil
 	}

@@ -7,7 +7,9 @@
 //   - Send: one-way messages (raft traffic), best-effort and ordered per
 //     peer. A message may be lost when a connection fails; raft retransmits.
 //     Each peer has a bounded send queue; when it is full Send waits, up to
-//     its context, instead of letting the queue grow.
+//     its context, instead of letting the queue grow. The QUIC transport
+//     bounds the queue in bytes too, and drops at once a message that does
+//     not fit.
 //   - Call: request/response, reliable or failing with an error. Every call
 //     takes a context; a peer that vanishes mid-call makes it fail, never
 //     hang.
@@ -49,7 +51,8 @@ type Transport interface {
 	// Send queues msg for the named peer. It waits while the peer's queue
 	// is full, until ctx ends. A message larger than the transport carries
 	// fails at once with an error matching ErrTooLarge, and is never
-	// queued.
+	// queued. A transport that bounds its queue in bytes may refuse a
+	// message at once with ErrQueueFull; it is dropped.
 	Send(ctx context.Context, to string, msg []byte) error
 	// Call sends req to the named peer and waits for its answer. A request
 	// too large to send fails at once with ErrTooLarge; an answer too
@@ -69,6 +72,9 @@ var (
 	ErrUnknownPeer = errors.New("transport: unknown peer")
 	ErrUnreachable = errors.New("transport: peer unreachable")
 	ErrTooLarge    = errors.New("transport: frame too large")
+	// ErrQueueFull: the peer's send queue holds as many bytes as it may;
+	// the message was dropped.
+	ErrQueueFull = errors.New("transport: send queue full")
 )
 
 // RemoteError is an error returned by a peer's handler.

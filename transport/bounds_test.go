@@ -1,0 +1,256 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+)
+
+// stalled is a Handler whose HandleMessage and HandleCall wait until
+// release is closed; it counts the bytes its calls hold at once.
+type stalled struct {
+	release chan struct{}
+	once    sync.Once
+	entered atomic.Int64 // calls in HandleCall
+	holding atomic.Int64 // bytes of the requests in HandleCall
+	most    atomic.Int64 // the most holding has been
+	msgs    atomic.Int64
+}
+
+// unstall lets the handlers go on.
+func (h *stalled) unstall() { h.once.Do(func() { close(h.release) }) }
+
+func (h *stalled) HandleMessage(from string, msg []byte) {
+	<-h.release
+	h.msgs.Add(1)
+}
+
+func (h *stalled) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	now := h.holding.Add(int64(len(req)))
+	for {
+		most := h.most.Load()
+		if now <= most || h.most.CompareAndSwap(most, now) {
+			break
+		}
+	}
+	h.entered.Add(1)
+	<-h.release
+	h.holding.Add(-int64(len(req)))
+	return []byte("ok"), nil
+}
+
+func (h *stalled) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	return nil
+}
+
+func boundsEndpoint(t *testing.T, ca *pki.CA, name string, h Handler, maxFrame int, logs io.Writer) *QUIC {
+	t.Helper()
+	cert, key, err := ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := NewQUIC(&QUICConfig{Name: name, CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: h, MaxFrame: maxFrame,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A peer's send queue is bounded in bytes, not only in messages: a node
+// that floods large messages to a peer whose receiver is stalled holds at
+// most QueueBytes of them (4 frames by default), drops the rest at once
+// with ErrQueueFull, counts them and logs it once; the queue drains when
+// the receiver reads again. Before, 4096 messages of up to a frame each
+// could queue: 32 GiB with the default 8 MiB frame.
+func TestSendQueueIsBoundedInBytes(t *testing.T) {
+	const maxFrame = 64 << 10
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := &stalled{release: make(chan struct{})}
+	logs := &syncBuffer{}
+	a := boundsEndpoint(t, ca, "a", &stalled{release: make(chan struct{})}, maxFrame, logs)
+	b := boundsEndpoint(t, ca, "b", recv, maxFrame, io.Discard)
+	defer func() {
+		recv.unstall()
+		a.Close()
+		b.Close()
+	}()
+	a.SetPeer("b", b.Addr().String())
+	limit := a.cfg.QueueBytes
+	if limit != 4*maxFrame {
+		t.Fatalf("QueueBytes is %d by default, want 4 frames", limit)
+	}
+	msg := make([]byte, a.maxBody())
+	p, err := a.peer("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, refused := 0, 0
+	for range 200 {
+		err := a.Send(context.Background(), "b", msg)
+		switch {
+		case err == nil:
+			sent++
+		case errors.Is(err, ErrQueueFull):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+		if q := int64(len(p.queue)) * int64(len(msg)); q > limit {
+			t.Fatalf("%d bytes queued for the peer, limit %d", q, limit)
+		}
+		if q := p.bytes.Load(); q > limit {
+			t.Fatalf("%d bytes counted for the peer, limit %d", q, limit)
+		}
+	}
+	if refused == 0 || p.dropped.Load() != uint64(refused) {
+		t.Fatalf("%d messages refused, %d counted: the receiver reads nothing, 200 frames cannot all be queued", refused, p.dropped.Load())
+	}
+	if n := strings.Count(logs.String(), "messages dropped"); n != 1 {
+		t.Fatalf("%d log lines about %d dropped messages, want 1:\n%s", n, refused, logs)
+	}
+	// The receiver reads again: the queue drains, and the peer takes
+	// messages again.
+	recv.unstall()
+	for p.bytes.Load() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.Send(context.Background(), "b", msg); err != nil {
+		t.Fatal(err)
+	}
+	for recv.msgs.Load() != int64(sent+1) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// What a peer's calls pin is bounded in bytes per connection: requests
+// being read and handled take at most InboundBytes (4 frames by default),
+// and the streams beyond it wait, unread, until handlers return. Before,
+// every stream read its request whole (allocated as soon as its length
+// arrived) and held it through its handler: up to 1024 streams of a frame
+// each, 8 GiB per connection.
+func TestInboundFramesAreBoundedPerConnection(t *testing.T) {
+	const maxFrame = 64 << 10
+	const calls = 32
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := &stalled{release: make(chan struct{})}
+	a := boundsEndpoint(t, ca, "a", &stalled{release: make(chan struct{})}, maxFrame, io.Discard)
+	b := boundsEndpoint(t, ca, "b", recv, maxFrame, io.Discard)
+	defer func() {
+		recv.unstall()
+		a.Close()
+		b.Close()
+	}()
+	a.SetPeer("b", b.Addr().String())
+	limit := b.cfg.InboundBytes
+	if limit != 4*maxFrame {
+		t.Fatalf("InboundBytes is %d by default, want 4 frames", limit)
+	}
+	req := make([]byte, a.maxBody())
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := a.Call(context.Background(), "b", req)
+			errs <- err
+		}()
+	}
+	// Every call is either in its handler or waiting for room.
+	for {
+		waiting := 0
+		b.mu.Lock()
+		for _, in := range b.conns {
+			_, w := in.state()
+			waiting += w
+		}
+		b.mu.Unlock()
+		if recv.entered.Load()+int64(waiting) == calls {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if most := recv.most.Load(); most > limit {
+		t.Fatalf("the handlers held %d bytes of requests at once, limit %d", most, limit)
+	}
+	recv.unstall()
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if most := recv.most.Load(); most > limit {
+		t.Fatalf("the handlers held %d bytes of requests at once, limit %d", most, limit)
+	}
+	b.mu.Lock()
+	for _, in := range b.conns {
+		if used, waiting := in.state(); used != 0 || waiting != 0 {
+			t.Errorf("after every call: %d bytes held, %d streams waiting", used, waiting)
+		}
+	}
+	b.mu.Unlock()
+}
+
+// A budget grants in order, and a waiter whose context ends leaves the
+// queue without taking anything.
+func TestBudget(t *testing.T) {
+	b := newBudget(10)
+	ctx := context.Background()
+	if err := b.acquire(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	big, small := make(chan error, 1), make(chan error, 1)
+	go func() { big <- b.acquire(ctx, 8) }()
+	for _, w := b.state(); w != 1; _, w = b.state() {
+		time.Sleep(time.Millisecond)
+	}
+	// 2 bytes would fit, but the larger waiter is first.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { small <- b.acquire(cctx, 2) }()
+	for _, w := b.state(); w != 2; _, w = b.state() {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-small; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled wait: %v", err)
+	}
+	b.release(6)
+	if err := <-big; err != nil {
+		t.Fatal(err)
+	}
+	if used, w := b.state(); used != 8 || w != 0 {
+		t.Fatalf("%d bytes used, %d waiting; want 8 and none", used, w)
+	}
+	b.release(8)
+}
