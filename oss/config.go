@@ -42,8 +42,9 @@ type Config struct {
 	WatchBuffer int
 	// WatchBufferBytes caps the bytes of the change sets a watch buffers
 	// (their values and root names, and 64 bytes for each change set,
-	// object and root); a consumer that falls further behind gets a
-	// resync event too. If zero, 16 MiB.
+	// object and root; 128 for each object and root of a merged event
+	// being built, which indexes them); a consumer that falls further
+	// behind gets a resync event too. If zero, 16 MiB.
 	WatchBufferBytes int
 	// WatchHistory is the number of recent change sets each heap keeps so a
 	// watch can resume from a version it has seen. If zero, 4096.

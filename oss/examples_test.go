@@ -215,6 +215,52 @@ func ExampleHeap_Watch() {
 	// change 3 true
 }
 
+// A merged watch, for a consumer slower than the commits (a chat pane, a
+// spectator over a slow link): what it has not taken yet waits as one
+// event, each object at its latest version, never part of a commit, and
+// it catches up in a few events, however many commits it missed. Rate
+// caps the events a second as well (WatchOptions.Rate: 20).
+func ExampleWatchOptions_merge() {
+	ctx := context.Background()
+	n, h := startExample(ctx, "positions")
+	defer n.Close(ctx)
+	id := uuid.New()
+	move := func(x int) (index uint64) {
+		err := h.Update(ctx, func(tx *oss.Tx) error {
+			tx.OnCommit(func() { index = tx.Index() })
+			return oss.Put(tx, id, x)
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		return index
+	}
+	seen := move(1) // the consumer handled this one
+	for x := 2; x <= 100; x++ {
+		move(x)
+	}
+
+	w, err := h.Watch(&oss.WatchOptions{IDs: []uuid.UUID{id}, From: seen, Merge: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	x, events, commits := 0, 0, 0
+	for x < 100 {
+		ev, err := w.Next(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := ev.Objects[0].Decode(&x); err != nil {
+			log.Fatal(err)
+		}
+		events, commits = events+1, commits+ev.Commits
+	}
+	fmt.Println("x:", x, "commits:", commits, "in a few events:", events <= 2)
+	// Output:
+	// x: 100 commits: 99 in a few events: true
+}
+
 // A fresh read is linearizable: it sees every commit acknowledged, on any
 // node, before it began. A plain View reads the local replica at once and
 // may trail the leader by Stats().Lag entries.

@@ -2,7 +2,10 @@ package oss
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
@@ -13,6 +16,7 @@ import (
 type WatchOptions struct {
 	// IDs restricts the watch to these objects, and Roots to these named
 	// roots. If both are empty the watch sees every commit of the heap.
+	// Watch.SetInterest replaces them on a running watch.
 	IDs   []uuid.UUID
 	Roots []string
 	// From resumes a watch after a version the caller has seen: the watch
@@ -22,27 +26,50 @@ type WatchOptions struct {
 	// EventSnapshot of the current state.
 	From uint64
 	// Buffer is the number of events held for a slow consumer before the
-	// watch drops them and resyncs. If zero, Config.WatchBuffer.
+	// watch drops them and resyncs. If zero, Config.WatchBuffer. A merged
+	// watch (Merge, Rate) holds one event and is bounded by BufferBytes
+	// alone.
 	Buffer int
 	// BufferBytes caps the bytes of the events held for a slow consumer
 	// (counted as Config.WatchBufferBytes says) before the watch drops
 	// them and resyncs. If zero, Config.WatchBufferBytes.
 	BufferBytes int
+	// Merge makes the watch merge the commits its consumer has not taken
+	// yet into one EventChange, in place of one event per commit: every
+	// object and root they changed appears once, at its latest version
+	// in them (a deletion as a deletion), and FromIndex..Index says which
+	// commits it covers. Commits are merged whole: an event reflects every
+	// change of each commit in its range that the watch covers, and
+	// nothing of a later one. A consumer that keeps up still gets one
+	// commit an event; one that falls behind gets the state it missed in
+	// one event instead of a resync. What waits grows with the distinct
+	// objects and roots changed, not with the commits: past BufferBytes
+	// the watch resyncs.
+	Merge bool
+	// Rate, if positive, caps the events Next returns at Rate a second
+	// (and implies Merge): Next returns an event no sooner than 1/Rate
+	// after the one before, and the commits of the wait arrive merged in
+	// it. The first event after a quiet spell comes at once. Zero means
+	// no cap. A slow reader and a chat pane want a few events a second;
+	// a renderer wants every commit.
+	Rate float64
 }
 
 // EventKind says what an Event carries.
 type EventKind uint8
 
 const (
-	// EventChange is one commit: the objects and roots it changed that the
-	// watch covers.
+	// EventChange is one commit, or on a merged watch (WatchOptions.Merge,
+	// Rate) consecutive commits merged: the objects and roots they changed
+	// that the watch covers.
 	EventChange EventKind = iota + 1
 	// EventSnapshot starts a watch without From: the state to start from.
 	EventSnapshot
 	// EventResync replaces events the watch could not deliver, because the
-	// consumer fell behind or the history to resume from is gone. Discard
-	// what was derived from earlier events and read the state from the
-	// event; later events follow on from it.
+	// consumer fell behind, the history to resume from is gone or the
+	// watch's interest changed (Watch.SetInterest). Discard what was
+	// derived from earlier events and read the state from the event; later
+	// events follow on from it.
 	EventResync
 )
 
@@ -86,10 +113,24 @@ type RootChange struct {
 // Event is one delivery of a watch.
 type Event struct {
 	Kind EventKind
-	// Index is the log index of the commit (EventChange) or of the state
-	// (EventSnapshot, EventResync).
+	// Index is the log index of the commit (EventChange; the last one a
+	// merged event covers) or of the state (EventSnapshot, EventResync).
 	Index uint64
-	// TxID identifies the committed transaction (EventChange).
+	// FromIndex is the first log index an EventChange covers: the event
+	// holds the latest version, at or below Index, of every object and
+	// root that the watch covers and that a commit with an index in
+	// FromIndex..Index changed. An event of a watch without Merge or Rate
+	// is one commit: FromIndex is Index. On a merged watch every event
+	// follows on from the one before: its FromIndex is the previous
+	// event's Index + 1, whatever that event was, so there are no gaps.
+	// Zero for EventSnapshot and EventResync.
+	FromIndex uint64
+	// Commits is the number of commits an EventChange merges: 1 for one
+	// commit, more for a merged event. A commit in the range that changed
+	// nothing the watch covers is not counted.
+	Commits int
+	// TxID identifies the committed transaction of an EventChange of one
+	// commit; it is zero when Commits is more than one.
 	TxID    uuid.UUID
 	Objects []Change
 	Roots   []RootChange
@@ -109,32 +150,58 @@ func (e *Event) View(fn func(tx *Tx) error) error {
 	return err
 }
 
-// Watch delivers a heap's commits, one event per commit in log order. The
-// apply loop never waits for a watch: a consumer that falls more than its
-// buffer behind gets an EventResync in place of what it missed.
+// Watch delivers a heap's commits in log order: one event per commit, or
+// consecutive commits merged into one event if WatchOptions.Merge or Rate
+// say so. The apply loop never waits for a watch: a consumer that falls
+// more than its buffer behind gets an EventResync in place of what it
+// missed.
 type Watch struct {
-	heap   *Heap
-	all    bool
-	ids    map[uuid.UUID]struct{}
-	roots  map[string]struct{}
-	notify chan struct{}
-	closec chan struct{} // closed by Close: ends every Next
+	heap     *Heap
+	merge    bool
+	interval time.Duration // a shaped watch's least time between events
+	notify   chan struct{}
+	closec   chan struct{} // closed by Close: ends every Next
+
+	// The interest; protected by heap.watchMu.
+	all   bool
+	ids   map[uuid.UUID]struct{}
+	roots map[string]struct{}
 
 	mu         sync.Mutex // protects following fields
 	queue      []*Event
-	queueBytes int // the size of the events queued, as eventBytes counts it
+	pending    *merged // a merged watch's event being built
+	queueBytes int     // the size of the events queued and pending, as eventBytes counts it
 	limit      int
 	limitBytes int
 	after      uint64 // events at or below this index are already covered
+	slot       time.Time
 	overflow   bool
 	closed     bool
 }
 
+// merged is the EventChange a merged watch builds from the commits its
+// consumer has not taken yet, with each object's and root's place in it.
+type merged struct {
+	ev      *Event
+	objects map[uuid.UUID]int
+	roots   map[string]int
+	bytes   int // its share of queueBytes
+}
+
+// indexBytes is what the watch bounds count for each object and root of
+// a merged event being built, besides its entry: its place in the index.
+const indexBytes = 64
+
 // Watch starts a watch. Close it when done; closing the node ends it too.
+// It returns an error matching ErrInvalidArgument for a negative or NaN
+// WatchOptions.Rate.
 func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	var o WatchOptions
 	if opts != nil {
 		o = *opts
+	}
+	if o.Rate < 0 || math.IsNaN(o.Rate) {
+		return nil, fmt.Errorf("%w: WatchOptions.Rate %v", ErrInvalidArgument, o.Rate)
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = h.cfg.WatchBuffer
@@ -142,19 +209,14 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	if o.BufferBytes <= 0 {
 		o.BufferBytes = h.cfg.WatchBufferBytes
 	}
-	w := &Watch{heap: h, all: len(o.IDs) == 0 && len(o.Roots) == 0, limit: o.Buffer, limitBytes: o.BufferBytes, notify: make(chan struct{}, 1), closec: make(chan struct{})}
-	if len(o.IDs) > 0 {
-		w.ids = make(map[uuid.UUID]struct{}, len(o.IDs))
-		for _, id := range o.IDs {
-			w.ids[id] = struct{}{}
+	w := &Watch{heap: h, merge: o.Merge || o.Rate > 0, limit: o.Buffer, limitBytes: o.BufferBytes, notify: make(chan struct{}, 1), closec: make(chan struct{})}
+	if o.Rate > 0 {
+		w.interval = math.MaxInt64 // 1/Rate is longer than a Duration holds
+		if iv := float64(time.Second) / o.Rate; iv < math.MaxInt64 {
+			w.interval = time.Duration(iv)
 		}
 	}
-	if len(o.Roots) > 0 {
-		w.roots = make(map[string]struct{}, len(o.Roots))
-		for _, r := range o.Roots {
-			w.roots[r] = struct{}{}
-		}
-	}
+	w.all, w.ids, w.roots = interest(o.IDs, o.Roots)
 	h.watchMu.Lock()
 	defer h.watchMu.Unlock()
 	if h.closed {
@@ -179,9 +241,78 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	return w, nil
 }
 
-// push queues the watch's part of a change set. Called with the heap's
-// watchMu held.
+// interest builds a watch's filter from its IDs and roots.
+func interest(ids []uuid.UUID, roots []string) (all bool, idm map[uuid.UUID]struct{}, rm map[string]struct{}) {
+	if len(ids) > 0 {
+		idm = make(map[uuid.UUID]struct{}, len(ids))
+		for _, id := range ids {
+			idm[id] = struct{}{}
+		}
+	}
+	if len(roots) > 0 {
+		rm = make(map[string]struct{}, len(roots))
+		for _, r := range roots {
+			rm[r] = struct{}{}
+		}
+	}
+	return len(ids) == 0 && len(roots) == 0, idm, rm
+}
+
+// SetInterest replaces the objects and roots the watch covers, as
+// WatchOptions.IDs and Roots name them (neither: the whole heap); a
+// spectator that moves to another room names that room's objects. The
+// next event is an EventResync: what the consumer had of the old interest
+// is stale, and it reads the new one from the event's state, which every
+// later event follows on from. Events not yet taken are dropped.
+//
+// The filter is a set of IDs, not a function, because it runs on the
+// heap's apply loop, for every commit: a map lookup per change, never the
+// caller's code. A consumer that wants a finer choice (by value, say)
+// applies it to the events it takes. SetInterest returns ErrClosed on a
+// closed watch.
+func (w *Watch) SetInterest(ids []uuid.UUID, roots []string) error {
+	all, idm, rm := interest(ids, roots)
+	w.heap.watchMu.Lock()
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		w.heap.watchMu.Unlock()
+		return ErrClosed
+	}
+	w.all, w.ids, w.roots = all, idm, rm
+	w.drop()
+	w.mu.Unlock()
+	w.heap.watchMu.Unlock()
+	w.wake()
+	return nil
+}
+
+// drop discards what the watch holds and makes the next event a resync.
+// Called with w.mu held.
+func (w *Watch) drop() {
+	w.overflow = true
+	clear(w.queue)
+	w.queue = w.queue[:0]
+	w.pending = nil
+	w.queueBytes = 0
+}
+
+func (w *Watch) wake() {
+	select {
+	case w.notify <- struct{}{}:
+	default:
+	}
+}
+
+// push queues the watch's part of a change set, or merges it into the
+// pending event of a merged watch. Called with the heap's watchMu held.
 func (w *Watch) push(cs *consistency.ChangeSet) {
+	if w.merge {
+		if w.mergeIn(cs) {
+			w.wake()
+		}
+		return
+	}
 	ev := w.filter(cs)
 	if ev == nil {
 		return
@@ -191,23 +322,90 @@ func (w *Watch) push(cs *consistency.ChangeSet) {
 	switch {
 	case w.closed || w.overflow || cs.Index <= w.after:
 	case len(w.queue) >= w.limit || w.queueBytes+size > w.limitBytes:
-		w.overflow = true
-		clear(w.queue)
-		w.queue = w.queue[:0]
-		w.queueBytes = 0
+		w.drop()
 	default:
 		w.queue = append(w.queue, ev)
 		w.queueBytes += size
 	}
 	w.mu.Unlock()
-	select {
-	case w.notify <- struct{}{}:
-	default:
+	w.wake()
+}
+
+// mergeIn merges the watch's part of a change set into its pending event,
+// all of it under one hold of w.mu, so that Next takes whole commits. It
+// reports whether the watch changed. Called with the heap's watchMu held.
+func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.overflow || cs.Index <= w.after {
+		return false
 	}
+	p := w.pending
+	before := 0 // p.bytes as queueBytes counts it
+	if p != nil {
+		before = p.bytes
+	}
+	touched := false
+	start := func() {
+		touched = true
+		if p == nil {
+			p = &merged{ev: &Event{Kind: EventChange, FromIndex: w.after + 1, heap: w.heap}, objects: make(map[uuid.UUID]int), roots: make(map[string]int), bytes: entryBytes}
+			w.pending = p
+		}
+	}
+	if w.all {
+		start()
+	}
+	for i := range cs.Objects {
+		c := &cs.Objects[i]
+		if !w.all && !w.has(c.ID) {
+			continue
+		}
+		start()
+		ch := Change{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Value: c.Value}
+		if j, ok := p.objects[c.ID]; ok {
+			p.bytes += len(c.Value) - len(p.ev.Objects[j].Value)
+			p.ev.Objects[j] = ch
+		} else {
+			p.objects[c.ID] = len(p.ev.Objects)
+			p.ev.Objects = append(p.ev.Objects, ch)
+			p.bytes += entryBytes + indexBytes + len(c.Value)
+		}
+	}
+	for i := range cs.Roots {
+		r := &cs.Roots[i]
+		if !w.all && !w.hasRoot(r.Name) {
+			continue
+		}
+		start()
+		rc := RootChange{Name: r.Name, ID: r.ID, Version: r.Version, Deleted: r.Deleted}
+		if j, ok := p.roots[r.Name]; ok {
+			p.ev.Roots[j] = rc
+		} else {
+			p.roots[r.Name] = len(p.ev.Roots)
+			p.ev.Roots = append(p.ev.Roots, rc)
+			p.bytes += entryBytes + indexBytes + len(r.Name)
+		}
+	}
+	if !touched {
+		return false // nothing the watch covers
+	}
+	w.queueBytes += p.bytes - before
+	p.ev.Index = cs.Index
+	p.ev.Commits++
+	if p.ev.Commits == 1 {
+		p.ev.TxID = cs.TxID
+	} else {
+		p.ev.TxID = uuid.Nil
+	}
+	if w.queueBytes > w.limitBytes {
+		w.drop()
+	}
+	return true
 }
 
 func (w *Watch) filter(cs *consistency.ChangeSet) *Event {
-	ev := &Event{Kind: EventChange, Index: cs.Index, TxID: cs.TxID, heap: w.heap}
+	ev := &Event{Kind: EventChange, Index: cs.Index, FromIndex: cs.Index, Commits: 1, TxID: cs.TxID, heap: w.heap}
 	for _, c := range cs.Objects {
 		if w.all || w.has(c.ID) {
 			ev.Objects = append(ev.Objects, Change{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Value: c.Value})
@@ -235,20 +433,50 @@ func (w *Watch) hasRoot(name string) bool {
 }
 
 // Next returns the next event, waiting for one until ctx ends. It returns
-// ErrClosed once the watch or its node is closed.
+// ErrClosed once the watch or its node is closed. On a watch with a Rate
+// it also waits, if need be, until 1/Rate has passed since the event
+// before; what is committed meanwhile joins the event it returns.
 func (w *Watch) Next(ctx context.Context) (*Event, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	stopped := false // the heap is closed: hand out what is left at once
 	for {
 		w.mu.Lock()
-		switch {
-		case w.closed:
+		if w.closed {
 			w.mu.Unlock()
 			return nil, ErrClosed
+		}
+		ready := w.overflow || len(w.queue) > 0 || w.pending != nil
+		if d := w.wait(); ready && d > 0 && !stopped {
+			w.mu.Unlock()
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			select {
+			case <-timer.C:
+			case <-w.closec:
+				return nil, ErrClosed
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-w.heap.stop:
+				stopped = true
+			}
+			continue
+		}
+		switch {
 		case w.overflow:
 			// Every change set dropped so far was delivered after its
 			// state was published, so the state loaded now covers them.
 			w.overflow = false
 			st := w.heap.state.Load()
 			w.after = st.Index()
+			w.taken()
 			w.mu.Unlock()
 			return &Event{Kind: EventResync, Index: st.Index(), heap: w.heap, snap: st}, nil
 		case len(w.queue) > 0:
@@ -260,6 +488,15 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 				w.mu.Unlock()
 				continue
 			}
+			w.taken()
+			w.mu.Unlock()
+			return ev, nil
+		case w.pending != nil:
+			ev := w.pending.ev
+			w.queueBytes -= w.pending.bytes
+			w.pending = nil
+			w.after = ev.Index
+			w.taken()
 			w.mu.Unlock()
 			return ev, nil
 		}
@@ -272,12 +509,30 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 			return nil, ctx.Err()
 		case <-w.heap.stop:
 			w.mu.Lock()
-			empty := len(w.queue) == 0 && !w.overflow
+			empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
 			w.mu.Unlock()
 			if empty {
 				return nil, ErrClosed
 			}
+			stopped = true
 		}
+	}
+}
+
+// wait is how long a shaped watch has to wait before its next event.
+// Called with w.mu held.
+func (w *Watch) wait() time.Duration {
+	if w.interval == 0 {
+		return 0
+	}
+	return time.Until(w.slot)
+}
+
+// taken starts a shaped watch's wait for its next event. Called with w.mu
+// held as an event is handed out.
+func (w *Watch) taken() {
+	if w.interval > 0 {
+		w.slot = time.Now().Add(w.interval)
 	}
 }
 
@@ -294,6 +549,7 @@ func (w *Watch) Close() error {
 		close(w.closec)
 	}
 	w.queue = nil
+	w.pending = nil
 	w.queueBytes = 0
 	w.mu.Unlock()
 	return nil

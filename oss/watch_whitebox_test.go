@@ -96,3 +96,75 @@ func TestWatchHistoryIsBoundedInBytes(t *testing.T) {
 		t.Fatalf("a drained watch counts %d bytes queued; the history counts %d bytes, holds %d", queued, kept, size)
 	}
 }
+
+// A merged watch counts its pending event as the bounds say: the event's
+// entries and values, and an index entry for each object and root; taking
+// it gives the count back.
+func TestWatchMergedCountsItsBytes(t *testing.T) {
+	ctx := context.Background()
+	n, err := Start(ctx, &Config{Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	h, err := n.CreateHeapIfNotExists(ctx, "merged", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := h.Watch(&WatchOptions{From: h.Stats().Applied, Merge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	check := func() {
+		t.Helper()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		want := 0
+		if p := w.pending; p != nil {
+			want = eventBytes(p.ev) + indexBytes*(len(p.ev.Objects)+len(p.ev.Roots))
+			if p.bytes != want {
+				t.Fatalf("the pending event counts %d bytes, holds %d", p.bytes, want)
+			}
+		}
+		if w.queueBytes != want {
+			t.Fatalf("the watch counts %d bytes, holds %d", w.queueBytes, want)
+		}
+	}
+	a, b := uuid.New(), uuid.New()
+	var last uint64
+	steps := []func(tx *Tx) error{
+		func(tx *Tx) error { return Put(tx, a, bytes.Repeat([]byte{'a'}, 100)) },
+		func(tx *Tx) error { return Put(tx, b, bytes.Repeat([]byte{'b'}, 50)) },
+		func(tx *Tx) error { return Put(tx, a, []byte("short")) },
+		func(tx *Tx) error { return tx.SetRoot("root", a) },
+		func(tx *Tx) error { return tx.SetRoot("root", b) },
+		func(tx *Tx) error { return tx.Delete(b) },
+	}
+	for _, fn := range steps {
+		err := h.Update(ctx, func(tx *Tx) error {
+			tx.OnCommit(func() { last = tx.Index() })
+			return fn(tx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check()
+	}
+	for prev := uint64(0); prev < last; {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ev, err := w.Next(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev = ev.Index
+		check()
+	}
+	w.mu.Lock()
+	queued := w.queueBytes
+	w.mu.Unlock()
+	if queued != 0 {
+		t.Fatalf("a drained merged watch counts %d bytes", queued)
+	}
+}
