@@ -73,10 +73,24 @@ func (n *Node) liveSet() map[uint64]peerInfo {
 			set[p.ID] = p
 		}
 		n.names[p.ID] = p.Name
+		n.wasLive[p.ID] = true
 		delete(n.missing, p.ID)
 	}
 	n.namesMu.Unlock()
 	return set
+}
+
+// goneFor is downFor for a node this node has seen live, and zero for one
+// it has not: a node that asks to join before membership has told the
+// leader of it is new, not gone.
+func (n *Node) goneFor(id uint64, live map[uint64]peerInfo, now time.Time) time.Duration {
+	n.namesMu.Lock()
+	seen := n.wasLive[id]
+	n.namesMu.Unlock()
+	if !seen {
+		return 0
+	}
+	return n.downFor(id, live, now)
 }
 
 // downFor returns how long the node has been missing from the live set as

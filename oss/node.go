@@ -53,6 +53,7 @@ type Node struct {
 	namesMu sync.Mutex // protects following fields
 	names   map[uint64]string
 	missing map[uint64]time.Time // since when a node ID has been seen missing
+	wasLive map[uint64]bool      // node IDs this node has seen in its live set
 
 	mu      sync.Mutex           // protects following fields
 	catalog atomic.Pointer[Heap] // the catalog replica, set once at start
@@ -103,6 +104,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		heaps:   make(map[string]*Heap),
 		names:   make(map[uint64]string),
 		missing: make(map[uint64]time.Time),
+		wasLive: make(map[uint64]bool),
 		id:      newNodeID(),
 		limits:  deriveLimits(c),
 	}

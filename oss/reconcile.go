@@ -71,10 +71,8 @@ func (h *Heap) reconcile() {
 
 	for id := range h.joinReqs {
 		delete(h.joinReqs, id)
-		if down(id) {
-			// Leaving, or missing from membership for ReplaceAfter: it
-			// would be removed again at once. It asks again.
-			continue
+		if !h.takesJoin(id, live, now) {
+			continue // it asks again
 		}
 		if !isVoter(id) && !isLearner(id) {
 			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
@@ -316,4 +314,15 @@ func (l *leadHistory) since(n int) []leadership {
 	defer l.mu.Unlock()
 	k := min(l.total-n, len(l.wins))
 	return slices.Clone(l.wins[len(l.wins)-k:])
+}
+
+// takesJoin says whether the leader adds a node that asks to join: not
+// one that is leaving, or gone from membership for ReplaceAfter, which
+// the next reconcile would remove again at once. A node membership has not
+// shown this one yet is new (its request is a sign of life), and taken.
+func (h *Heap) takesJoin(id uint64, live map[uint64]peerInfo, now time.Time) bool {
+	if p, ok := live[id]; ok {
+		return !p.Leaving
+	}
+	return h.node.goneFor(id, live, now) < h.cfg.ReplaceAfter
 }

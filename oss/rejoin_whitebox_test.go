@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 	"go.uber.org/goleak"
 )
@@ -259,4 +260,38 @@ func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCond(t, victim+" to have found that it was removed", func() bool { return h.Stats().Rejoins > 0 })
+}
+
+// TestJoinFromANodeMembershipHasNotShown: a leader refuses a join only
+// from a node that membership showed and then lost for ReplaceAfter; a
+// node it has never seen is new, however long ago the leader first
+// looked for it. (It refused those too, so a node whose first join
+// request went unanswered for ReplaceAfter, on a loaded machine, could
+// never join: seen in the long churn harness.)
+func TestJoinFromANodeMembershipHasNotShown(t *testing.T) {
+	c := startTestNodes(t, 1, "a")
+	h := c.open("a", "bank")
+	n := c.nodes["a"]
+	live := n.liveSet()
+	now := time.Now()
+	const fresh, gone, back = 1001, 1002, 1003
+	n.namesMu.Lock()
+	for _, id := range []uint64{fresh, gone, back} {
+		n.missing[id] = now.Add(-time.Hour) // looked for, and missing, long ago
+	}
+	n.wasLive[gone], n.wasLive[back] = true, true
+	n.namesMu.Unlock()
+	live[back] = peerInfo{ID: back, Name: "back", Role: pki.RoleServer}
+	for _, tc := range []struct {
+		id   uint64
+		want bool
+	}{{fresh, true}, {gone, false}, {back, true}} {
+		if got := h.takesJoin(tc.id, live, now); got != tc.want {
+			t.Errorf("join of node %d: taken %v, want %v", tc.id, got, tc.want)
+		}
+	}
+	live[back] = peerInfo{ID: back, Name: "back", Role: pki.RoleServer, Leaving: true}
+	if h.takesJoin(back, live, now) {
+		t.Error("a leaving node was taken")
+	}
 }
