@@ -163,6 +163,12 @@ func (w *World) adopt(a *Avatar) {
 	w.mu.Unlock()
 }
 
+// Forget stops this World's Run refreshing the avatar's lease, as if its
+// client had crashed: unless a call on it (or on a handle from Resume)
+// writes it again, it is removed once its lease runs out. The handle
+// still works.
+func (w *World) Forget(a *Avatar) { w.disown(a) }
+
 func (w *World) disown(a *Avatar) {
 	w.mu.Lock()
 	delete(w.mine, a.id)

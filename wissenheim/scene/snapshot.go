@@ -241,3 +241,17 @@ func (w *World) Tick(tx *oss.Tx) (uint64, error) {
 	c, err := oss.Get[clockObj](tx, w.clock)
 	return c.Tick, err
 }
+
+// DecodeAvatar decodes a watch's change of an avatar object (a watch
+// over avatar IDs, say) into the state a Snapshot would show. A change
+// that deletes the avatar returns ErrGone.
+func DecodeAvatar(c oss.Change) (AvatarState, error) {
+	if c.Deleted {
+		return AvatarState{}, fmt.Errorf("%w: %v", ErrGone, c.ID)
+	}
+	var av avatarObj
+	if err := c.Decode(&av); err != nil {
+		return AvatarState{}, err
+	}
+	return avatarState(c.ID, &av), nil
+}
