@@ -114,7 +114,7 @@ const (
 )
 
 // weights of the modes a bot picks, out of 100.
-var weights = [numModes]int{wander: 35, follow: 20, chase: 25, fight: 10, toggle: 10}
+var weights = [numModes]int{wander: 25, follow: 20, chase: 30, fight: 12, toggle: 13}
 
 type bot struct {
 	s    *Swarm
@@ -126,7 +126,8 @@ type bot struct {
 
 	mode    mode
 	steps   int       // left in this mode
-	heading float64   // wander
+	heading float64   // wander, and a detour's
+	detour  int       // steps left going round an obstacle
 	target  uuid.UUID // follow, chase, fight, toggle
 	hold    int       // steps left to hold what it holds
 }
@@ -302,12 +303,22 @@ func (s *Swarm) Stop() {
 func (s *Swarm) Close(ctx context.Context) error {
 	s.cancel()
 	s.wg.Wait()
+	var mu sync.Mutex
 	var errs []error
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
 	for _, b := range s.bots {
-		if err := b.avatar().Leave(ctx); err != nil && !errors.Is(err, scene.ErrGone) {
-			errs = append(errs, err)
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := b.avatar().Leave(ctx); err != nil && !errors.Is(err, scene.ErrGone) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -380,6 +391,10 @@ func (b *bot) step(ctx context.Context) error {
 			return b.handle(ctx, a.Drop(ctx), nil)
 		}
 	}
+	if b.detour > 0 {
+		b.detour--
+		return b.walk(ctx, me, Vec(math.Cos(b.heading), math.Sin(b.heading)))
+	}
 	switch b.mode {
 	case wander:
 		if b.rng.Float64() < 0.05 {
@@ -450,10 +465,14 @@ func (b *bot) walk(ctx context.Context, me scene.AvatarState, d scene.Vec) error
 	}
 	if errors.Is(err, scene.ErrBlocked) || errors.Is(err, scene.ErrTooFar) {
 		s.blocked.Add(1)
-		b.heading = b.rng.Float64() * 2 * math.Pi
-		if b.mode != wander && b.rng.Float64() < 0.3 {
-			b.mode, b.steps = wander, 5+b.rng.IntN(20) // step aside for a while
+		// Go round: walk off to one side for a while, then head for the
+		// target again.
+		side := math.Pi / 2
+		if b.rng.IntN(2) == 0 {
+			side = -side
 		}
+		b.heading = math.Atan2(d.Y, d.X) + side + b.rng.NormFloat64()*0.3
+		b.detour = 5 + b.rng.IntN(25)
 		return nil
 	}
 	return b.handle(ctx, err, nil)
@@ -510,6 +529,9 @@ func (b *bot) pick(me scene.AvatarState) {
 		n -= w
 	}
 	b.steps = 40 + b.rng.IntN(160)
+	if b.mode != wander && b.mode != follow {
+		b.steps = 300 // time to get there
+	}
 	b.heading = b.rng.Float64() * 2 * math.Pi
 	var cands []uuid.UUID
 	switch b.mode {
@@ -529,7 +551,6 @@ func (b *bot) pick(me scene.AvatarState) {
 				break
 			}
 		}
-		b.steps = 400
 	case toggle:
 		cands = b.nearest(v, me.Pos, func(p scene.PropState) bool { return p.Kind == scene.Door || p.Kind == scene.Lamp })
 	}

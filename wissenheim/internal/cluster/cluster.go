@@ -6,6 +6,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -38,6 +39,7 @@ type Cluster struct {
 	caCert []byte
 	caKey  []byte
 	addrs  []string
+	tls    []*oss.TLSConfig // kept across restarts, as a node keeps its key
 }
 
 // Start starts the nodes, each joining through the first.
@@ -53,6 +55,7 @@ func Start(ctx context.Context, o *Options) (*Cluster, error) {
 	}
 	c.Nodes = make([]*oss.Node, c.opts.Nodes)
 	c.addrs = make([]string, c.opts.Nodes)
+	c.tls = make([]*oss.TLSConfig, c.opts.Nodes)
 	for i := range c.Nodes {
 		if err := c.start(ctx, i, "127.0.0.1:0"); err != nil {
 			c.Close(ctx)
@@ -67,14 +70,19 @@ func Name(i int) string { return fmt.Sprintf("node%d", i+1) }
 
 func (c *Cluster) start(ctx context.Context, i int, listen string) error {
 	name := Name(i)
-	cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, pki.RoleServer, 24*time.Hour)
-	if err != nil {
-		return err
+	if c.tls[i] == nil {
+		// A restarted node keeps its key: peers recognise the stateless
+		// resets it answers their old connections with only then.
+		cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, pki.RoleServer, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		c.tls[i] = &oss.TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}
 	}
 	cfg := &oss.Config{
 		Name:   name,
 		Listen: listen,
-		TLS:    &oss.TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert},
+		TLS:    c.tls[i],
 		Gossip: oss.GossipLoopback,
 		Logger: c.opts.Logger,
 		// A killed node's voters are replaced only if it stays away.
@@ -122,7 +130,7 @@ func (c *Cluster) Kill(i int) error {
 	cancel()
 	err := c.Nodes[i].Close(ctx)
 	c.Nodes[i] = nil
-	if err == context.Canceled {
+	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
