@@ -107,7 +107,7 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 			return fmt.Errorf("%w: no free spot for %q in %q", ErrBlocked, name, r.obj.Name)
 		}
 		ref, err := oss.New(tx, avatarObj{
-			Name: name, Color: o.Color, Room: oss.RefTo[roomObj](r.id), Pos: *at,
+			Name: name, Color: packColor(o.Color), Room: oss.RefTo[roomObj](r.id), Pos: *at,
 			Heading: math.Pi / 2, Session: a.session, Lease: now + w.lease,
 		})
 		if err != nil {
@@ -231,10 +231,11 @@ func (a *Avatar) update(ctx context.Context, op opKind, fn func(tx *oss.Tx, av *
 }
 
 // free checks that a disk of AvatarRadius at p in r is in the room, in no
-// wall and no closed door, and that its cells are free or self's. It
-// reads the cells and the doors it touches, so the transaction conflicts
-// with whoever takes them first.
-func (w *World) free(tx *oss.Tx, r *room, p Vec, self *uuid.UUID) error {
+// wall and no closed door, and that its cells are free, except those in
+// own (the cells the avatar covers already, which it does not read). It
+// reads the other cells and the doors it touches, so the transaction
+// conflicts with whoever takes them first.
+func (w *World) free(tx *oss.Tx, r *room, p Vec, own []cell) error {
 	if !inside(r.obj.Size, p, AvatarRadius) {
 		return fmt.Errorf("%w: %v is outside the room", ErrBlocked, p)
 	}
@@ -255,13 +256,14 @@ func (w *World) free(tx *oss.Tx, r *room, p Vec, self *uuid.UUID) error {
 		}
 	}
 	for _, c := range cellsOf(p) {
-		co, err := oss.Get[cellObj](tx, cellID(r.id, c))
-		if errors.Is(err, oss.ErrNotFound) {
+		if hasCell(own, c) {
 			continue
-		} else if err != nil {
+		}
+		taken, err := tx.Exists(cellID(r.id, c))
+		if err != nil {
 			return err
 		}
-		if self == nil || co.Avatar.ID != *self {
+		if taken {
 			return fmt.Errorf("%w: %v is taken", ErrBlocked, p)
 		}
 	}
@@ -282,10 +284,10 @@ func (a *Avatar) Move(ctx context.Context, d Vec) error {
 	}
 	return a.update(ctx, opMove, func(tx *oss.Tx, av *avatarObj, r *room) error {
 		to := av.Pos.Add(d)
-		if err := a.w.free(tx, r, to, &a.id); err != nil {
+		from, into := cellsOf(av.Pos), cellsOf(to)
+		if err := a.w.free(tx, r, to, from); err != nil {
 			return err
 		}
-		from, into := cellsOf(av.Pos), cellsOf(to)
 		for _, c := range into {
 			if !hasCell(from, c) {
 				if err := oss.Put(tx, cellID(r.id, c), cellObj{Avatar: oss.RefTo[avatarObj](a.id), Room: av.Room}); err != nil {
@@ -578,6 +580,14 @@ func (a *Avatar) Leave(ctx context.Context) error {
 		return fmt.Errorf("scene: leave %q: %w", a.name, err)
 	}
 	return nil
+}
+
+func packColor(c color.RGBA) uint32 {
+	return uint32(c.R)<<24 | uint32(c.G)<<16 | uint32(c.B)<<8 | uint32(c.A)
+}
+
+func unpackColor(c uint32) color.RGBA {
+	return color.RGBA{uint8(c >> 24), uint8(c >> 16), uint8(c >> 8), uint8(c)}
 }
 
 // colorOf derives a bright colour from a name.

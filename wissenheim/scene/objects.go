@@ -1,8 +1,6 @@
 package scene
 
 import (
-	"image/color"
-
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
 )
@@ -60,7 +58,7 @@ type rosterObj struct {
 // its Lease is the clock tick after which any node may remove it.
 type avatarObj struct {
 	Name    string           `cbor:"1,keyasint"`
-	Color   color.RGBA       `cbor:"2,keyasint"`
+	Color   uint32           `cbor:"2,keyasint"` // RGBA, 8 bits each, red first
 	Room    oss.Ref[roomObj] `cbor:"3,keyasint"`
 	Pos     Vec              `cbor:"4,keyasint"`
 	Heading float64          `cbor:"5,keyasint"`

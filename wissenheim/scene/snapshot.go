@@ -181,7 +181,7 @@ func cmpU64(a, b uint64) int {
 }
 
 func avatarState(id uuid.UUID, av *avatarObj) AvatarState {
-	return AvatarState{ID: id, Name: av.Name, Color: av.Color, Pos: av.Pos, Heading: av.Heading,
+	return AvatarState{ID: id, Name: av.Name, Color: unpackColor(av.Color), Pos: av.Pos, Heading: av.Heading,
 		Holding: av.Holding.ID, Said: av.Said, Moves: av.Moves, Lease: av.Lease}
 }
 

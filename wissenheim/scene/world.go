@@ -92,8 +92,9 @@ type World struct {
 	mu   sync.Mutex            // protects following fields
 	mine map[uuid.UUID]*Avatar // avatars joined or resumed here, for Run's heartbeats
 
-	tick  atomic.Uint64 // the latest clock tick this World read
-	stats [numOps]opCounters
+	tick    atomic.Uint64 // the latest clock tick this World read
+	running atomic.Int32  // Runs under way, which keep tick current
+	stats   [numOps]opCounters
 }
 
 // room is a room as a World caches it.
@@ -291,8 +292,12 @@ func (r *room) info() RoomInfo {
 	return ri
 }
 
-// now returns the world clock's tick in the latest local snapshot.
+// now returns the world clock's tick: the one Run read last if it runs
+// (at most a fifth of a tick ago), else the latest local snapshot's.
 func (w *World) now(ctx context.Context) (uint64, error) {
+	if w.running.Load() > 0 {
+		return w.tick.Load(), nil
+	}
 	var t uint64
 	err := w.h.View(ctx, func(tx *oss.Tx) error {
 		c, err := oss.Get[clockObj](tx, w.clock)
@@ -318,6 +323,11 @@ func (w *World) now(ctx context.Context) (uint64, error) {
 // closes; it rides out lost quorums and conflicts.
 func (w *World) Run(ctx context.Context) error {
 	const period = time.Second / TickRate
+	if _, err := w.now(ctx); err != nil {
+		return fmt.Errorf("scene: run: %w", err)
+	}
+	w.running.Add(1)
+	defer w.running.Add(-1)
 	t := time.NewTicker(period / 5)
 	defer t.Stop()
 	// Reap and heartbeat every second, or four times a lease if that is
