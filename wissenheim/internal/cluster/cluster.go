@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -28,6 +29,9 @@ type Options struct {
 	Durability oss.Durability
 	// Logger receives the nodes' logs. If nil, slog.Default().
 	Logger *slog.Logger
+	// Relays puts a relay in front of each node (the address it
+	// advertises), so that Partition can cut links between nodes.
+	Relays bool
 }
 
 // Cluster is a set of nodes in this process.
@@ -40,6 +44,7 @@ type Cluster struct {
 	caKey  []byte
 	addrs  []string
 	tls    []*oss.TLSConfig // kept across restarts, as a node keeps its key
+	relays []*relay
 }
 
 // Start starts the nodes, each joining through the first.
@@ -56,6 +61,16 @@ func Start(ctx context.Context, o *Options) (*Cluster, error) {
 	c.Nodes = make([]*oss.Node, c.opts.Nodes)
 	c.addrs = make([]string, c.opts.Nodes)
 	c.tls = make([]*oss.TLSConfig, c.opts.Nodes)
+	if c.opts.Relays {
+		for range c.opts.Nodes {
+			r, err := newRelay()
+			if err != nil {
+				c.Close(ctx)
+				return nil, err
+			}
+			c.relays = append(c.relays, r)
+		}
+	}
 	for i := range c.Nodes {
 		if err := c.start(ctx, i, "127.0.0.1:0"); err != nil {
 			c.Close(ctx)
@@ -92,9 +107,32 @@ func (c *Cluster) start(ctx context.Context, i int, listen string) error {
 		cfg.DataDir = filepath.Join(c.opts.Dir, name)
 		cfg.Durability = c.opts.Durability
 	}
+	if c.relays != nil {
+		cfg.Advertise = c.relays[i].addr()
+	}
 	for j, n := range c.Nodes {
-		if j != i && n != nil {
+		switch {
+		case j == i || n == nil:
+		case c.relays != nil:
+			cfg.Join = append(cfg.Join, c.relays[j].addr())
+		default:
 			cfg.Join = append(cfg.Join, c.addrs[j])
+		}
+	}
+	if c.relays != nil {
+		// The relay must know where to forward before the node joins:
+		// bind the address first (a restart reuses the one it had).
+		if listen == "127.0.0.1:0" {
+			l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				return err
+			}
+			listen = l.LocalAddr().String()
+			l.Close()
+		}
+		cfg.Listen = listen
+		if err := c.relays[i].setBack(listen); err != nil {
+			return err
 		}
 	}
 	n, err := oss.Start(ctx, cfg)
@@ -144,6 +182,27 @@ func (c *Cluster) Restart(ctx context.Context, i int) error {
 	return c.start(ctx, i, c.addrs[i])
 }
 
+// Partition cuts the links between the groups of nodes (by index); a
+// node in no group is cut off from all. Heal with Partition(all nodes).
+// It needs Options.Relays.
+func (c *Cluster) Partition(groups ...[]int) {
+	group := map[int]int{}
+	for g, ns := range groups {
+		for _, i := range ns {
+			group[i] = g + 1
+		}
+	}
+	for i, r := range c.relays {
+		var cut []string
+		for j := range c.relays {
+			if j != i && (group[i] == 0 || group[i] != group[j]) {
+				cut = append(cut, c.addrs[j])
+			}
+		}
+		r.block(cut)
+	}
+}
+
 // Close closes every live node, at once if ctx ends.
 func (c *Cluster) Close(ctx context.Context) error {
 	var first error
@@ -154,6 +213,9 @@ func (c *Cluster) Close(ctx context.Context) error {
 			}
 			c.Nodes[i] = nil
 		}
+	}
+	for _, r := range c.relays {
+		r.close()
 	}
 	return first
 }
