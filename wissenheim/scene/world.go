@@ -427,37 +427,54 @@ func (w *World) Reap(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Several nodes reap at once: each goes through the expired in its
+	// own order, a batch per transaction, so they seldom collide and a
+	// crowd that crashed together goes in a few commits.
+	rand.Shuffle(len(expired), func(i, j int) { expired[i], expired[j] = expired[j], expired[i] })
 	n := 0
-	for _, id := range expired {
-		removed := false
+	for len(expired) > 0 {
+		batch := expired[:min(len(expired), reapBatch)]
+		expired = expired[len(batch):]
+		removed := 0
 		err := w.op(ctx, opReap, func(tx *oss.Tx) error {
-			removed = false
-			av, err := oss.Get[avatarObj](tx, id)
-			if errors.Is(err, oss.ErrNotFound) {
-				return errGoneAlready // removed by another node meanwhile
-			} else if err != nil {
-				return err
-			}
+			removed = 0
 			c, err := oss.Get[clockObj](tx, w.clock)
 			if err != nil {
 				return err
 			}
-			if av.Lease >= c.Tick {
-				return errGoneAlready // refreshed meanwhile
+			for _, id := range batch {
+				av, err := oss.Get[avatarObj](tx, id)
+				if errors.Is(err, oss.ErrNotFound) {
+					continue // removed by another node meanwhile
+				} else if err != nil {
+					return err
+				}
+				if av.Lease >= c.Tick {
+					continue // renewed meanwhile
+				}
+				if err := w.remove(tx, id, &av); err != nil {
+					return err
+				}
+				removed++
 			}
-			removed = true
-			return w.remove(tx, id, &av)
+			if removed == 0 {
+				return errGoneAlready
+			}
+			return nil
 		})
 		switch {
 		case errors.Is(err, errGoneAlready):
 		case err != nil:
 			return n, err
-		case removed:
-			n++
+		default:
+			n += removed
 		}
 	}
 	return n, nil
 }
+
+// reapBatch is how many expired avatars one transaction of Reap removes.
+const reapBatch = 32
 
 var errGoneAlready = errors.New("scene: nothing to reap")
 
