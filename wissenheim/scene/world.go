@@ -311,9 +311,9 @@ func (w *World) now(ctx context.Context) (uint64, error) {
 }
 
 // Run keeps the world going from this process until ctx ends: it
-// advances the world clock about TickRate times a second (any number of
-// processes may run it; between them the clock still advances at about
-// that rate), removes avatars whose lease ran out, whoever joined them,
+// advances the world clock TickRate times a second (any number of
+// processes may run it; between them the clock still advances at that
+// rate, and a commit that comes late adds the ticks that passed), removes avatars whose lease ran out, whoever joined them,
 // and refreshes the leases of the avatars joined through this World that
 // have been idle. A process that stops running it (it crashed, or lost
 // its network) lets its avatars' leases run out, and another node's Run
@@ -328,25 +328,39 @@ func (w *World) Run(ctx context.Context) error {
 	}
 	w.running.Add(1)
 	defer w.running.Add(-1)
-	t := time.NewTicker(period / 5)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The clock and the chores (reaping, heartbeats) run apart, so that
+	// chores slowed down by a loaded cluster never hold the clock back.
+	chores := make(chan error, 1)
+	go func() {
+		// Every second, or four times a lease if that is shorter.
+		chores <- w.every(ctx, min(time.Second, time.Duration(w.lease)*period/4), func() error {
+			if _, err := w.Reap(ctx); err != nil {
+				return err
+			}
+			return w.heartbeats(ctx)
+		})
+	}()
+	err := w.every(ctx, period/5, func() error { return w.advance(ctx, period) })
+	cancel()
+	if cerr := <-chores; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// every runs f every d until ctx ends (nil) or f fails with ErrClosed.
+func (w *World) every(ctx context.Context, d time.Duration, f func() error) error {
+	t := time.NewTicker(d)
 	defer t.Stop()
-	// Reap and heartbeat every second, or four times a lease if that is
-	// shorter.
-	chores := min(time.Second, time.Duration(w.lease)*period/4)
-	var lastChores time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		err := w.advance(ctx, period)
-		if err == nil && time.Since(lastChores) > chores {
-			lastChores = time.Now()
-			if _, err = w.Reap(ctx); err == nil {
-				err = w.heartbeats(ctx)
-			}
-		}
+		err := f()
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -358,11 +372,16 @@ func (w *World) Run(ctx context.Context) error {
 
 var errNotDue = errors.New("scene: tick not due")
 
-// advance moves the clock on by a tick if a period has passed since the
-// last tick, as the wall clock of the node that made it counted it.
-// The clock's Wall moves by a period at a time (not to now), so several
-// processes with skewed clocks do not tick faster than one; after a
-// pause it jumps to now rather than catching up.
+// maxCatchUp bounds the ticks one advance adds: after a longer pause the
+// clock adds one tick and jumps to now rather than catching up.
+const maxCatchUp = TickRate
+
+// advance moves the clock on by the periods that have passed since the
+// last tick, as the wall clock of the node that made it counted them: a
+// tick a period, so the clock keeps time when commits are slow, up to
+// maxCatchUp. The clock's Wall moves by whole periods (not to
+// now), so several processes with skewed clocks do not tick faster than
+// the fastest of them; after a longer pause Wall jumps to now.
 func (w *World) advance(ctx context.Context, period time.Duration) error {
 	now := time.Now().UnixNano()
 	var due bool
@@ -380,13 +399,18 @@ func (w *World) advance(ctx context.Context, period time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if now < c.Wall+int64(period) {
+		k := (now - c.Wall) / int64(period)
+		if k < 1 {
 			return errNotDue // another process ticked first
 		}
-		c.Tick++
-		c.Wall += int64(period)
-		if now-c.Wall > int64(period) {
+		if k > maxCatchUp {
+			// A pause (no process ran the clock, or the first tick of
+			// a new world): time stood still meanwhile.
+			c.Tick++
 			c.Wall = now
+		} else {
+			c.Tick += uint64(k)
+			c.Wall += k * int64(period)
 		}
 		tick := c.Tick
 		tx.OnCommit(func() { w.tick.Store(tick) })
@@ -490,12 +514,21 @@ func (w *World) heartbeats(ctx context.Context) error {
 		}
 	}
 	w.mu.Unlock()
-	for _, a := range idle {
-		if err := a.Heartbeat(ctx); err != nil && !errors.Is(err, ErrGone) {
-			return err
-		}
+	// A few at a time: one slow commit must not hold up the others.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	errs := make([]error, len(idle))
+	for i, a := range idle {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := a.Heartbeat(ctx); err != nil && !errors.Is(err, ErrGone) {
+				errs[i] = err
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // remove deletes an avatar and everything that points at it: its cells,
