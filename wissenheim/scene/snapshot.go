@@ -1,0 +1,257 @@
+package scene
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image/color"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/oss"
+)
+
+// RoomInfo is what never changes about a room.
+type RoomInfo struct {
+	ID   uuid.UUID
+	Name string
+	// Size is the room's extent: it spans [0, Size.X] × [0, Size.Y].
+	Size  Vec
+	Walls []Rect
+	Doors []DoorInfo
+}
+
+// DoorInfo places a door: its prop (which says whether it is open) and
+// the rectangle it blocks when closed.
+type DoorInfo struct {
+	Prop uuid.UUID
+	Rect Rect
+}
+
+// Snapshot is one room as it is at one log index of the world's heap:
+// what a renderer draws for a frame. Every invariant of the package doc
+// holds in it.
+type Snapshot struct {
+	// Index is the log index of the heap state the snapshot was read
+	// from. Two snapshots of the same index, on any nodes, are equal.
+	Index uint64
+	// Tick is the world clock's tick at Index; a rolling ball is where
+	// its kick puts it at Tick.
+	Tick uint64
+	Room RoomInfo
+	// Avatars are the room's avatars, ordered by ID (so by when they
+	// joined).
+	Avatars []AvatarState
+	// Props are the room's props, in the order of its spec, doors last.
+	Props []PropState
+	// Chat is the room's latest messages (at most ChatKeep), oldest
+	// first, in log order: the same on every node, and a later snapshot
+	// only adds messages after those an earlier one showed.
+	Chat []Message
+}
+
+// AvatarState is an avatar as a snapshot shows it.
+type AvatarState struct {
+	ID    uuid.UUID
+	Name  string
+	Color color.RGBA
+	Pos   Vec
+	// Heading is the direction the avatar faces, in radians: 0 east,
+	// π/2 south.
+	Heading float64
+	// Holding is the prop the avatar holds, or uuid.Nil.
+	Holding uuid.UUID
+	// Said is the last thing it said.
+	Said string
+	// Moves counts its moves: a renderer that interpolates can tell a new
+	// position from an old one.
+	Moves uint64
+	// Lease is the clock tick after which the avatar may be removed if it
+	// has not written meanwhile.
+	Lease uint64
+}
+
+// PropState is a prop as a snapshot shows it.
+type PropState struct {
+	ID   uuid.UUID
+	Kind Kind
+	Name string
+	// Pos is where the prop is: its holder's position while held, a
+	// rolling ball's position at the snapshot's tick.
+	Pos Vec
+	// Vel is a rolling ball's velocity, in metres per second, and Rolling
+	// says it still moves; a renderer may extrapolate Pos by Vel between
+	// ticks.
+	Vel     Vec
+	Rolling bool
+	// Holder is the avatar holding the prop, or uuid.Nil.
+	Holder uuid.UUID
+	// On says a lamp is lit or a door open.
+	On bool
+}
+
+// Message is a chat message.
+type Message struct {
+	// Index is the log index of the commit that added it: messages are
+	// ordered by it.
+	Index  uint64
+	Avatar uuid.UUID
+	From   string
+	Text   string
+}
+
+// Snapshot reads the named room from the latest local state of the heap,
+// in one View: no network, no conflict. It is the call a renderer makes
+// once a frame. Use Read to combine it with other reads in a View of the
+// caller's.
+func (w *World) Snapshot(ctx context.Context, room string) (*Snapshot, error) {
+	var s *Snapshot
+	err := w.h.View(ctx, func(tx *oss.Tx) error {
+		var err error
+		s, err = w.Read(tx, room)
+		return err
+	}, nil)
+	return s, err
+}
+
+// Read reads the named room in tx, a View (or any transaction) on the
+// world's heap.
+func (w *World) Read(tx *oss.Tx, room string) (*Snapshot, error) {
+	r, ok := w.byName[room]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoRoom, room)
+	}
+	c, err := oss.Get[clockObj](tx, w.clock)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Index: tx.Index(), Tick: c.Tick, Room: r.info()}
+	for _, ref := range r.obj.Rosters {
+		ro, err := ref.Get(tx)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range ro.Avatars {
+			av, err := a.Get(tx)
+			if err != nil {
+				return nil, err
+			}
+			s.Avatars = append(s.Avatars, avatarState(a.ID, &av))
+		}
+	}
+	slices.SortFunc(s.Avatars, func(a, b AvatarState) int { return slices.Compare(a.ID[:], b.ID[:]) })
+	for _, ref := range r.obj.Props {
+		p, err := w.propState(tx, r, ref.ID, c.Tick)
+		if err != nil {
+			return nil, err
+		}
+		s.Props = append(s.Props, p)
+	}
+	for _, ref := range r.obj.Chat {
+		v, err := tx.Version(ref.ID)
+		if err != nil {
+			return nil, err
+		}
+		sh, err := ref.Get(tx)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range sh.Msgs {
+			if m.Index == 0 {
+				m.Index = v
+			}
+			s.Chat = append(s.Chat, Message{Index: m.Index, Avatar: m.Avatar, From: m.From, Text: m.Text})
+		}
+	}
+	slices.SortFunc(s.Chat, func(a, b Message) int { return cmpU64(a.Index, b.Index) })
+	if n := len(s.Chat); n > ChatKeep {
+		s.Chat = s.Chat[n-ChatKeep:]
+	}
+	return s, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func avatarState(id uuid.UUID, av *avatarObj) AvatarState {
+	return AvatarState{ID: id, Name: av.Name, Color: unpackColor(av.Color), Pos: av.Pos, Heading: av.Heading,
+		Holding: av.Holding.ID, Said: av.Said, Moves: av.Moves, Lease: av.Lease}
+}
+
+func (w *World) propState(tx *oss.Tx, r *room, id uuid.UUID, tick uint64) (PropState, error) {
+	p, err := oss.Get[propObj](tx, id)
+	if err != nil {
+		return PropState{}, err
+	}
+	ps := PropState{ID: id, Kind: p.Kind, Name: p.Name, Pos: p.Pos, Holder: p.Holder.ID, On: p.On}
+	switch {
+	case !p.Holder.IsZero():
+		h, err := p.Holder.Get(tx)
+		if err != nil {
+			return ps, err
+		}
+		ps.Pos = h.Pos
+	case p.Roll != nil:
+		ps.Pos, ps.Vel, ps.Rolling = p.Roll.at(&r.obs, tick)
+	}
+	return ps, nil
+}
+
+// Avatar reads one avatar in tx: the cheap read of a bot or a client
+// that follows a few avatars, where a Snapshot reads the whole room.
+// It returns an error matching ErrGone if there is no such avatar.
+func (w *World) Avatar(tx *oss.Tx, id uuid.UUID) (AvatarState, error) {
+	av, err := oss.Get[avatarObj](tx, id)
+	if errors.Is(err, oss.ErrNotFound) {
+		return AvatarState{}, fmt.Errorf("%w: %v", ErrGone, id)
+	} else if err != nil {
+		return AvatarState{}, err
+	}
+	return avatarState(id, &av), nil
+}
+
+// Prop reads one prop in tx, placed at the tick of tx's state.
+func (w *World) Prop(tx *oss.Tx, id uuid.UUID) (PropState, error) {
+	p, err := oss.Get[propObj](tx, id)
+	if errors.Is(err, oss.ErrNotFound) {
+		return PropState{}, fmt.Errorf("%w: no prop %v", ErrInvalid, id)
+	} else if err != nil {
+		return PropState{}, err
+	}
+	r := w.byID[p.Room.ID]
+	if r == nil {
+		return PropState{}, fmt.Errorf("%w: %v", ErrNoRoom, p.Room.ID)
+	}
+	tick, err := w.Tick(tx)
+	if err != nil {
+		return PropState{}, err
+	}
+	return w.propState(tx, r, id, tick)
+}
+
+// Tick reads the world clock in tx.
+func (w *World) Tick(tx *oss.Tx) (uint64, error) {
+	c, err := oss.Get[clockObj](tx, w.clock)
+	return c.Tick, err
+}
+
+// DecodeAvatar decodes a watch's change of an avatar object (a watch
+// over avatar IDs, say) into the state a Snapshot would show. A change
+// that deletes the avatar returns ErrGone.
+func DecodeAvatar(c oss.Change) (AvatarState, error) {
+	if c.Deleted {
+		return AvatarState{}, fmt.Errorf("%w: %v", ErrGone, c.ID)
+	}
+	var av avatarObj
+	if err := c.Decode(&av); err != nil {
+		return AvatarState{}, err
+	}
+	return avatarState(c.ID, &av), nil
+}

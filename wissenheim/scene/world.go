@@ -1,0 +1,613 @@
+package scene
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/oss"
+)
+
+const (
+	// rootPrefix prefixes the named roots of worlds and of avatar names.
+	rootPrefix = "wissenheim/"
+	// RosterShards is the number of objects that list a room's avatars.
+	RosterShards = 16
+	// ChatShards is the number of objects that hold a room's chat.
+	ChatShards = 8
+	// ChatKeep is the number of latest messages each chat shard keeps,
+	// and the most a Snapshot shows.
+	ChatKeep = 32
+	// DefaultLease is how long an avatar lives without a write when the
+	// Spec does not say.
+	DefaultLease = 10 * time.Second
+	// MaxName is the longest avatar name, in bytes; MaxText the longest
+	// chat message.
+	MaxName = 32
+	MaxText = 200
+	// maxDoors bounds the doors of a room.
+	maxDoors = 64
+)
+
+// Spec describes a world to create.
+type Spec struct {
+	// Name names the world; several worlds can share a heap. If empty,
+	// "wissenheim".
+	Name  string
+	Rooms []RoomSpec
+	// Lease is how long an avatar lives after its last write (every
+	// interaction refreshes it, and World.Run refreshes the idle avatars
+	// of its process) before any node may remove it. If zero,
+	// DefaultLease.
+	Lease time.Duration
+}
+
+// RoomSpec describes a room: the area [0, Size.X] × [0, Size.Y], its walls,
+// doors and props.
+type RoomSpec struct {
+	Name  string
+	Size  Vec
+	Walls []Rect
+	Doors []DoorSpec
+	Props []PropSpec
+}
+
+// DoorSpec places a door: a rectangle avatars cannot enter while it is
+// closed.
+type DoorSpec struct {
+	Name string
+	Rect Rect
+	Open bool
+}
+
+// PropSpec places a ball, a box or a lamp.
+type PropSpec struct {
+	Kind Kind
+	Name string
+	Pos  Vec
+	On   bool
+}
+
+// World is a world in a heap: the handle a client (a renderer, a bot)
+// uses to join avatars, read snapshots and keep the world's clock. Its
+// rooms are read once, when it opens: they never change. A World is safe
+// for concurrent use.
+type World struct {
+	h      *oss.Heap
+	name   string
+	clock  uuid.UUID
+	lease  uint64
+	rooms  []*room
+	byID   map[uuid.UUID]*room
+	byName map[string]*room
+
+	mu   sync.Mutex            // protects following fields
+	mine map[uuid.UUID]*Avatar // avatars joined or resumed here, for Run's heartbeats
+
+	tick    atomic.Uint64 // the latest clock tick this World read
+	running atomic.Int32  // Runs under way, which keep tick current
+	stats   [numOps]opCounters
+}
+
+// room is a room as a World caches it.
+type room struct {
+	id  uuid.UUID
+	obj roomObj
+	obs obstacles
+}
+
+func worldRoot(name string) string { return rootPrefix + name }
+
+func nameRoot(world, avatar string) string { return rootPrefix + world + "/avatar/" + avatar }
+
+// Create creates the world spec describes in h, unless a world of that
+// name exists already, and opens it. Nodes that race to create a world
+// all open the same one, created once; spec is then ignored.
+func Create(ctx context.Context, h *oss.Heap, spec *Spec) (*World, error) {
+	s := *spec
+	if s.Name == "" {
+		s.Name = "wissenheim"
+	}
+	if s.Lease == 0 {
+		s.Lease = DefaultLease
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	err := h.Update(ctx, func(tx *oss.Tx) error {
+		if _, err := tx.Root(worldRoot(s.Name)); err == nil {
+			return nil // created already: only the root was read
+		} else if !errors.Is(err, oss.ErrNotFound) {
+			return err
+		}
+		clock, err := oss.New(tx, clockObj{})
+		if err != nil {
+			return err
+		}
+		w := worldObj{Name: s.Name, Clock: clock, Lease: max(1, uint64(s.Lease*TickRate/time.Second))}
+		for _, rs := range s.Rooms {
+			r, err := createRoom(tx, rs)
+			if err != nil {
+				return err
+			}
+			w.Rooms = append(w.Rooms, r)
+		}
+		ref, err := oss.New(tx, w)
+		if err != nil {
+			return err
+		}
+		return tx.SetRoot(worldRoot(s.Name), ref.ID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scene: create world %q: %w", s.Name, err)
+	}
+	return Open(ctx, h, s.Name)
+}
+
+func createRoom(tx *oss.Tx, rs RoomSpec) (oss.Ref[roomObj], error) {
+	// The room's ID comes first so its props can point at it.
+	id := uuid.Must(uuid.NewV7())
+	ref := oss.RefTo[roomObj](id)
+	r := roomObj{Name: rs.Name, Size: rs.Size, Walls: rs.Walls}
+	for _, ps := range rs.Props {
+		p, err := oss.New(tx, propObj{Kind: ps.Kind, Name: ps.Name, Room: ref, Pos: ps.Pos, On: ps.On})
+		if err != nil {
+			return ref, err
+		}
+		r.Props = append(r.Props, p)
+	}
+	for _, ds := range rs.Doors {
+		p, err := oss.New(tx, propObj{Kind: Door, Name: ds.Name, Room: ref, Pos: ds.Rect.Center(), On: ds.Open})
+		if err != nil {
+			return ref, err
+		}
+		r.Props = append(r.Props, p)
+		r.Doors = append(r.Doors, doorSpec{Rect: ds.Rect, Prop: p})
+	}
+	for range RosterShards {
+		s, err := oss.New(tx, rosterObj{})
+		if err != nil {
+			return ref, err
+		}
+		r.Rosters = append(r.Rosters, s)
+	}
+	for range ChatShards {
+		s, err := oss.New(tx, chatShard{})
+		if err != nil {
+			return ref, err
+		}
+		r.Chat = append(r.Chat, s)
+	}
+	return ref, ref.Put(tx, r)
+}
+
+func (s *Spec) validate() error {
+	bad := func(f string, a ...any) error { return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(f, a...)) }
+	if len(s.Rooms) == 0 {
+		return bad("a world needs a room")
+	}
+	if s.Lease < time.Second/TickRate {
+		return bad("lease %v shorter than a tick", s.Lease)
+	}
+	names := map[string]bool{}
+	for _, r := range s.Rooms {
+		if r.Name == "" || names[r.Name] {
+			return bad("room name %q empty or repeated", r.Name)
+		}
+		names[r.Name] = true
+		if r.Size.X < 2*AvatarRadius || r.Size.Y < 2*AvatarRadius || r.Size.X > 1e5 || r.Size.Y > 1e5 {
+			return bad("room %q: size %v", r.Name, r.Size)
+		}
+		if len(r.Doors) > maxDoors {
+			return bad("room %q: %d doors, at most %d", r.Name, len(r.Doors), maxDoors)
+		}
+		for _, p := range r.Props {
+			if p.Kind != Ball && p.Kind != Box && p.Kind != Lamp {
+				return bad("room %q: prop %q of kind %v (doors go in Doors)", r.Name, p.Name, p.Kind)
+			}
+			if !inside(r.Size, p.Pos, 0) {
+				return bad("room %q: prop %q outside the room", r.Name, p.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// Open opens the world of that name in h. It returns an error matching
+// ErrNoWorld if there is none.
+func Open(ctx context.Context, h *oss.Heap, name string) (*World, error) {
+	if name == "" {
+		name = "wissenheim"
+	}
+	w := &World{h: h, name: name, byID: map[uuid.UUID]*room{}, byName: map[string]*room{}, mine: map[uuid.UUID]*Avatar{}}
+	err := h.View(ctx, func(tx *oss.Tx) error {
+		id, err := tx.Root(worldRoot(name))
+		if errors.Is(err, oss.ErrNotFound) {
+			return fmt.Errorf("%w: %q", ErrNoWorld, name)
+		} else if err != nil {
+			return err
+		}
+		wo, err := oss.Get[worldObj](tx, id)
+		if err != nil {
+			return err
+		}
+		w.clock, w.lease = wo.Clock.ID, wo.Lease
+		for _, ref := range wo.Rooms {
+			ro, err := ref.Get(tx)
+			if err != nil {
+				return err
+			}
+			r := &room{id: ref.ID, obj: ro, obs: newObstacles(&ro)}
+			w.rooms = append(w.rooms, r)
+			w.byID[r.id] = r
+			w.byName[ro.Name] = r
+		}
+		c, err := oss.Get[clockObj](tx, w.clock)
+		w.tick.Store(c.Tick)
+		return err
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Heap returns the heap the world lives in.
+func (w *World) Heap() *oss.Heap { return w.h }
+
+// Name returns the world's name.
+func (w *World) Name() string { return w.name }
+
+// Rooms returns the world's rooms, in the order of its Spec.
+func (w *World) Rooms() []RoomInfo {
+	rs := make([]RoomInfo, len(w.rooms))
+	for i, r := range w.rooms {
+		rs[i] = r.info()
+	}
+	return rs
+}
+
+// Room returns the room of that name, or an error matching ErrNoRoom.
+func (w *World) Room(name string) (RoomInfo, error) {
+	r, ok := w.byName[name]
+	if !ok {
+		return RoomInfo{}, fmt.Errorf("%w: %q", ErrNoRoom, name)
+	}
+	return r.info(), nil
+}
+
+func (r *room) info() RoomInfo {
+	ri := RoomInfo{ID: r.id, Name: r.obj.Name, Size: r.obj.Size, Walls: r.obj.Walls}
+	for _, d := range r.obj.Doors {
+		ri.Doors = append(ri.Doors, DoorInfo{Prop: d.Prop.ID, Rect: d.Rect})
+	}
+	return ri
+}
+
+// now returns the world clock's tick: the one Run read last if it runs
+// (at most a fifth of a tick ago), else the latest local snapshot's.
+func (w *World) now(ctx context.Context) (uint64, error) {
+	if w.running.Load() > 0 {
+		return w.tick.Load(), nil
+	}
+	var t uint64
+	err := w.h.View(ctx, func(tx *oss.Tx) error {
+		c, err := oss.Get[clockObj](tx, w.clock)
+		t = c.Tick
+		return err
+	}, nil)
+	if err == nil {
+		w.tick.Store(t)
+	}
+	return t, err
+}
+
+// Run keeps the world going from this process until ctx ends: it
+// advances the world clock TickRate times a second (any number of
+// processes may run it; between them the clock still advances at that
+// rate, and a commit that comes late adds the ticks that passed), removes avatars whose lease ran out, whoever joined them,
+// and refreshes the leases of the avatars joined through this World that
+// have been idle. A process that stops running it (it crashed, or lost
+// its network) lets its avatars' leases run out, and another node's Run
+// removes them: no avatar is left frozen in the world.
+//
+// Run returns nil when ctx ends, or ErrClosed (wrapped) when the heap
+// closes; it rides out lost quorums and conflicts.
+func (w *World) Run(ctx context.Context) error {
+	const period = time.Second / TickRate
+	if _, err := w.now(ctx); err != nil {
+		return fmt.Errorf("scene: run: %w", err)
+	}
+	w.running.Add(1)
+	defer w.running.Add(-1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The clock and the chores (reaping, heartbeats) run apart, so that
+	// chores slowed down by a loaded cluster never hold the clock back.
+	chores := make(chan error, 1)
+	go func() {
+		// Every second, or four times a lease if that is shorter.
+		chores <- w.every(ctx, min(time.Second, time.Duration(w.lease)*period/4), func() error {
+			if _, err := w.Reap(ctx); err != nil {
+				return err
+			}
+			return w.heartbeats(ctx)
+		})
+	}()
+	err := w.every(ctx, period/5, func() error { return w.advance(ctx, period) })
+	cancel()
+	if cerr := <-chores; err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// every runs f every d until ctx ends (nil) or f fails with ErrClosed.
+func (w *World) every(ctx context.Context, d time.Duration, f func() error) error {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		err := f()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, oss.ErrClosed):
+			return fmt.Errorf("scene: run: %w", err)
+		}
+	}
+}
+
+var errNotDue = errors.New("scene: tick not due")
+
+// maxCatchUp bounds the ticks one advance adds: after a longer pause the
+// clock adds one tick and jumps to now rather than catching up.
+const maxCatchUp = TickRate
+
+// advance moves the clock on by the periods that have passed since the
+// last tick, as the wall clock of the node that made it counted them: a
+// tick a period, so the clock keeps time when commits are slow, up to
+// maxCatchUp. The clock's Wall moves by whole periods (not to
+// now), so several processes with skewed clocks do not tick faster than
+// the fastest of them; after a longer pause Wall jumps to now.
+func (w *World) advance(ctx context.Context, period time.Duration) error {
+	now := time.Now().UnixNano()
+	var due bool
+	err := w.h.View(ctx, func(tx *oss.Tx) error {
+		c, err := oss.Get[clockObj](tx, w.clock)
+		due = now >= c.Wall+int64(period)
+		w.tick.Store(c.Tick)
+		return err
+	}, nil)
+	if err != nil || !due {
+		return err
+	}
+	err = w.h.Update(ctx, func(tx *oss.Tx) error {
+		c, err := oss.Get[clockObj](tx, w.clock)
+		if err != nil {
+			return err
+		}
+		k := (now - c.Wall) / int64(period)
+		if k < 1 {
+			return errNotDue // another process ticked first
+		}
+		if k > maxCatchUp {
+			// A pause (no process ran the clock, or the first tick of
+			// a new world): time stood still meanwhile.
+			c.Tick++
+			c.Wall = now
+		} else {
+			c.Tick += uint64(k)
+			c.Wall += k * int64(period)
+		}
+		tick := c.Tick
+		tx.OnCommit(func() { w.tick.Store(tick) })
+		return oss.Put(tx, w.clock, c)
+	})
+	if errors.Is(err, errNotDue) {
+		return nil
+	}
+	return err
+}
+
+// Reap removes every avatar of the world whose lease has run out, and
+// returns how many it removed. Run calls it every second; a test or a
+// tool may call it too.
+func (w *World) Reap(ctx context.Context) (int, error) {
+	var expired []uuid.UUID
+	err := w.h.View(ctx, func(tx *oss.Tx) error {
+		c, err := oss.Get[clockObj](tx, w.clock)
+		if err != nil {
+			return err
+		}
+		for _, r := range w.rooms {
+			for _, ref := range r.obj.Rosters {
+				s, err := ref.Get(tx)
+				if err != nil {
+					return err
+				}
+				for _, a := range s.Avatars {
+					av, err := a.Get(tx)
+					if err == nil && av.Lease < c.Tick {
+						expired = append(expired, a.ID)
+					}
+				}
+			}
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return 0, err
+	}
+	// Several nodes reap at once: each goes through the expired in its
+	// own order, a batch per transaction, so they seldom collide and a
+	// crowd that crashed together goes in a few commits.
+	rand.Shuffle(len(expired), func(i, j int) { expired[i], expired[j] = expired[j], expired[i] })
+	n := 0
+	for len(expired) > 0 {
+		batch := expired[:min(len(expired), reapBatch)]
+		expired = expired[len(batch):]
+		removed := 0
+		err := w.op(ctx, opReap, func(tx *oss.Tx) error {
+			removed = 0
+			c, err := oss.Get[clockObj](tx, w.clock)
+			if err != nil {
+				return err
+			}
+			for _, id := range batch {
+				av, err := oss.Get[avatarObj](tx, id)
+				if errors.Is(err, oss.ErrNotFound) {
+					continue // removed by another node meanwhile
+				} else if err != nil {
+					return err
+				}
+				if av.Lease >= c.Tick {
+					continue // renewed meanwhile
+				}
+				if err := w.remove(tx, id, &av); err != nil {
+					return err
+				}
+				removed++
+			}
+			if removed == 0 {
+				return errGoneAlready
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errGoneAlready):
+		case err != nil:
+			return n, err
+		default:
+			n += removed
+		}
+	}
+	return n, nil
+}
+
+// reapBatch is how many expired avatars one transaction of Reap removes.
+const reapBatch = 32
+
+var errGoneAlready = errors.New("scene: nothing to reap")
+
+// heartbeats refreshes the leases of this World's avatars that have not
+// written for half a lease.
+func (w *World) heartbeats(ctx context.Context) error {
+	now := w.tick.Load()
+	w.mu.Lock()
+	var idle []*Avatar
+	for _, a := range w.mine {
+		if a.lease.Load() < now+w.lease/2 {
+			idle = append(idle, a)
+		}
+	}
+	w.mu.Unlock()
+	// A few at a time: one slow commit must not hold up the others.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	errs := make([]error, len(idle))
+	for i, a := range idle {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := a.Heartbeat(ctx); err != nil && !errors.Is(err, ErrGone) {
+				errs[i] = err
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// remove deletes an avatar and everything that points at it: its cells,
+// its roster entry, its name, and its hold on a prop, which it drops
+// where it stands.
+func (w *World) remove(tx *oss.Tx, id uuid.UUID, av *avatarObj) error {
+	r := w.byID[av.Room.ID]
+	if r == nil {
+		return fmt.Errorf("%w: avatar %v in unknown room %v", ErrNoRoom, id, av.Room.ID)
+	}
+	for _, c := range cellsOf(av.Pos) {
+		if err := tx.Delete(cellID(r.id, c)); err != nil {
+			return err
+		}
+	}
+	if !av.Holding.IsZero() {
+		p, err := av.Holding.Get(tx)
+		if err != nil {
+			return err
+		}
+		p.Holder, p.Pos, p.Roll = oss.Ref[avatarObj]{}, av.Pos, nil
+		if err := av.Holding.Put(tx, p); err != nil {
+			return err
+		}
+	}
+	shard := r.obj.Rosters[shardOf(id, len(r.obj.Rosters))]
+	s, err := shard.Get(tx)
+	if err != nil {
+		return err
+	}
+	for i, a := range s.Avatars {
+		if a.ID == id {
+			s.Avatars = append(s.Avatars[:i], s.Avatars[i+1:]...)
+			break
+		}
+	}
+	if err := shard.Put(tx, s); err != nil {
+		return err
+	}
+	root := nameRoot(w.name, av.Name)
+	if bound, err := tx.Root(root); err == nil && bound == id {
+		if err := tx.DeleteRoot(root); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(id)
+}
+
+// shardOf returns which of n shards an object ID belongs to.
+func shardOf(id uuid.UUID, n int) int {
+	h := fnv.New32a()
+	h.Write(id[:])
+	return int(h.Sum32() % uint32(n))
+}
+
+func validName(s string) error {
+	if s == "" || len(s) > MaxName || !utf8.ValidString(s) {
+		return fmt.Errorf("%w: name %q: 1 to %d bytes of UTF-8", ErrInvalid, s, MaxName)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: name %q holds %U", ErrInvalid, s, r)
+		}
+	}
+	return nil
+}
+
+// spawnPoints returns where Join tries to place an avatar: a sequence
+// seeded by the name, so that a retried Join tries the same spots.
+func spawnPoints(r *room, name string, n int) []Vec {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 0x5157))
+	ps := make([]Vec, n)
+	for i := range ps {
+		ps[i] = Vec{
+			AvatarRadius + rng.Float64()*(r.obj.Size.X-2*AvatarRadius),
+			AvatarRadius + rng.Float64()*(r.obj.Size.Y-2*AvatarRadius),
+		}
+	}
+	return ps
+}
