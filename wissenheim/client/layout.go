@@ -67,7 +67,7 @@ type Frame struct {
 var (
 	Outside   = color.RGBA{24, 26, 32, 255}
 	Floor     = color.RGBA{56, 62, 72, 255}
-	FloorTile = color.RGBA{61, 67, 77, 255}
+	FloorLine = color.RGBA{66, 72, 84, 255}
 	Wall      = color.RGBA{138, 138, 148, 255}
 	DoorShut  = color.RGBA{150, 92, 44, 255}
 	DoorOpen  = color.RGBA{78, 96, 80, 255}
@@ -98,10 +98,11 @@ const (
 	chatLines = 6
 	// maxBubble is the longest bubble, in characters.
 	maxBubble = 40
-	tile      = 4.0 // metres of a floor tile
+	tile      = 4.0 // metres between the floor's lines
 )
 
-// Layout returns the sprites of a frame seen through cam: the room,
+// Layout returns the sprites of a frame seen through cam, to be drawn on a
+// screen cleared to Floor: the room,
 // props, avatars with their names and chat bubbles, then the chat log,
 // the chat line, the overlay and the banner. Things wholly off the
 // screen are left out. It is AppendLayout to a nil slice.
@@ -112,11 +113,12 @@ func Layout(f *Frame, cam Camera) []Sprite { return AppendLayout(nil, f, cam) }
 // has grown.
 func AppendLayout(dst []Sprite, f *Frame, cam Camera) []Sprite {
 	l := layout{dst: dst, cam: cam, w: float64(cam.W), h: float64(cam.H)}
-	l.rect(0, 0, l.w, l.h, Outside, uuid.Nil)
 	if s := f.Room; s != nil {
 		l.room(s)
 		l.things(s, f.Me)
 		l.chat(s)
+	} else {
+		l.rect(0, 0, l.w, l.h, Outside, uuid.Nil)
 	}
 	l.bottom(f)
 	l.overlay(f.Overlay)
@@ -165,15 +167,27 @@ func (l *layout) box(r scene.Rect, c color.RGBA, id uuid.UUID) {
 
 func (l *layout) room(s *scene.Snapshot) {
 	size := s.Room.Size
-	l.box(scene.R(0, 0, size.X, size.Y), Floor, uuid.Nil)
-	if l.cam.Scale*tile >= 24 { // tiles show the floor moving under a moving camera
+	// The screen is cleared to the floor's colour: only the margins
+	// around the room are drawn, so that a software renderer does not
+	// fill the screen twice.
+	x0, y0 := l.cam.ToScreen(scene.Vec{})
+	x1, y1 := l.cam.ToScreen(size)
+	l.rect(0, 0, l.w, y0, Outside, uuid.Nil)
+	l.rect(0, y1, l.w, l.h-y1, Outside, uuid.Nil)
+	l.rect(0, y0, x0, y1-y0, Outside, uuid.Nil)
+	l.rect(x1, y0, l.w-x1, y1-y0, Outside, uuid.Nil)
+	if l.cam.Scale*tile >= 24 {
+		// Lines every few metres show the floor moving under a moving
+		// camera; a line a pixel wide costs a software renderer little,
+		// where tiles would fill the screen twice.
 		min, max := l.cam.ToRoom(0, 0), l.cam.ToRoom(l.w, l.h)
-		for ty := math.Max(0, math.Floor(min.Y/tile)); ty*tile < math.Min(size.Y, max.Y); ty++ {
-			for tx := math.Max(0, math.Floor(min.X/tile)); tx*tile < math.Min(size.X, max.X); tx++ {
-				if int(tx+ty)%2 == 1 {
-					l.box(scene.R(tx*tile, ty*tile, math.Min(size.X, (tx+1)*tile), math.Min(size.Y, (ty+1)*tile)), FloorTile, uuid.Nil)
-				}
-			}
+		for t := math.Max(1, math.Ceil(min.X/tile)) * tile; t < math.Min(size.X, max.X); t += tile {
+			x, _ := l.cam.ToScreen(scene.Vec{X: t})
+			l.rect(math.Round(x), y0, 1, y1-y0, FloorLine, uuid.Nil)
+		}
+		for t := math.Max(1, math.Ceil(min.Y/tile)) * tile; t < math.Min(size.Y, max.Y); t += tile {
+			_, y := l.cam.ToScreen(scene.Vec{Y: t})
+			l.rect(x0, math.Round(y), x1-x0, 1, FloorLine, uuid.Nil)
 		}
 	}
 	for _, w := range s.Room.Walls {
