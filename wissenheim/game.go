@@ -31,6 +31,7 @@ type windowOptions struct {
 	shotAfter  time.Duration
 	probe      io.Writer // if not nil, a JSON line about every 10th frame drawn goes there
 	autowalk   bool      // walk east and west without a keyboard
+	noOverlay  bool      // leave the overlay out (O toggles it)
 	stop       *atomic.Bool
 }
 
@@ -116,6 +117,8 @@ func (g *game) Update() error {
 		switch {
 		case pressed(ebiten.KeyTab):
 			g.o.fit = !g.o.fit
+		case pressed(ebiten.KeyO):
+			g.o.noOverlay = !g.o.noOverlay
 		case pressed(ebiten.KeyEqual) || pressed(ebiten.KeyKPAdd):
 			g.o.zoom = math.Min(160, g.o.zoom*1.25)
 		case pressed(ebiten.KeyMinus) || pressed(ebiten.KeyKPSubtract):
@@ -140,7 +143,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 	g.drawn++
 	p, node, status := g.a.Status()
 	f := &g.frame
-	*f = client.Frame{Overlay: f.Overlay[:0], Help: "arrows/WASD walk  E pick up, drop, switch  F kick  T switch  Enter chat  Tab/+/- zoom"}
+	*f = client.Frame{Overlay: f.Overlay[:0], Help: "arrows/WASD walk  E pick up, drop, switch  F kick  T switch  Enter chat  Tab/+/- zoom  O overlay"}
 	cam := client.Camera{Scale: g.o.zoom, W: g.o.w, H: g.o.h}
 	if p == nil {
 		f.Banner = status
@@ -174,8 +177,11 @@ func (g *game) Draw(screen *ebiten.Image) {
 		case g.contact != "":
 			f.Banner = g.contact
 		}
+		if g.o.noOverlay {
+			f.Overlay = f.Overlay[:0]
+		}
 		if n := p.Notice(now); n != "" {
-			f.Overlay = append(f.Overlay, "", n)
+			f.Overlay = append(f.Overlay, n)
 		}
 	}
 	g.sprites = client.AppendLayout(g.sprites[:0], f, cam)

@@ -17,7 +17,7 @@
 //
 // Keys: arrows or WASD walk; E or space picks up, drops, or switches a
 // lamp or a door; F kicks; T switches; Enter opens the chat line and
-// sends it; Tab shows the whole room; + and - zoom.
+// sends it; Tab shows the whole room; + and - zoom; O hides the overlay.
 package main
 
 import (
@@ -73,11 +73,13 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&wo.shotAfter, "shot-after", 3*time.Second, "see --screenshot")
 	fs.IntVar(&wo.frames, "frames", 0, "draw this many frames once the player is in view (without vsync), print the frame times and quit")
 	probe := fs.Bool("probe", false, "for tests: write a JSON line about every 10th frame to stdout (avatars drawn, and the pixel read back at each); quit when stdin closes")
+	overlay := fs.Bool("overlay", true, "draw the overlay (O toggles it)")
 	fs.BoolVar(&wo.autowalk, "autowalk", false, "for tests and demos: walk east and west without a keyboard")
 	verbose := fs.Bool("v", false, "log the nodes' warnings")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	wo.noOverlay = !*overlay
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
