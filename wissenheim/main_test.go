@@ -56,9 +56,8 @@ func xvfbRun(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("xvfb-run")
 	if err != nil {
-		t.Fatalf("xvfb-run not found (%v): the window tests need an X server; install one with\n"+
-			"  apt-get install -y --no-install-recommends xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxrandr2 libxcursor1 libxinerama1 libxi6 libxxf86vm1\n"+
-			"(make test does it when it runs as root)", err)
+		t.Fatalf("xvfb-run not found (%v): the window tests run the client under Xvfb; "+
+			"make x11-deps installs it and the libraries Ebiten loads (as root, with apt-get; see .ci/x11-deps), and make test does so first", err)
 	}
 	return p
 }
