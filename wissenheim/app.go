@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,7 @@ func (a *app) start(headless bool) {
 			guests: []string{c.name, "player2", "player3"}, logger: c.logger})
 		if err != nil {
 			a.setStatus("cannot start the local cluster", err)
+			fmt.Fprintln(os.Stderr, "wissenheim: cannot start the local cluster:", err)
 			return
 		}
 		a.mu.Lock()
@@ -100,14 +102,13 @@ func (a *app) start(headless bool) {
 		c.certs, c.join = l.certs, l.addrs()
 		a.mu.Unlock()
 		fmt.Fprintf(c.out, "wissenheim: %d nodes on %s, certificates in %s\n", len(l.nodes), strings.Join(c.join, ", "), l.certs)
-		if err := a.startBots(a.ctx, l.nodes); err != nil {
-			a.setStatus("cannot start the bots", err)
-			return
-		}
 		fmt.Fprintf(c.out, "wissenheim: another window joins with:\n\n"+
 			"  go run ./wissenheim --join %s --certs %s --name player2\n\n", c.join[0], l.certs)
 	}
 	if headless {
+		if !joined {
+			a.bots(a.local.nodes)
+		}
 		if joined && c.bots > 0 {
 			n, err := a.startNode(a.ctx, c.name)
 			if err != nil {
@@ -117,20 +118,29 @@ func (a *app) start(headless bool) {
 			a.mu.Lock()
 			a.node = n
 			a.mu.Unlock()
-			if err := a.startBots(a.ctx, []*oss.Node{n}); err != nil {
-				a.setStatus("cannot start the bots", err)
-			}
+			a.bots([]*oss.Node{n})
 		}
 		return
 	}
+	// The player first, so that the window shows the world while the
+	// bots join it.
 	a.connect()
 	a.mu.Lock()
 	n := a.node
 	a.mu.Unlock()
-	if joined && c.bots > 0 && n != nil {
-		if err := a.startBots(a.ctx, []*oss.Node{n}); err != nil {
-			a.setStatus("cannot start the bots", err)
-		}
+	switch {
+	case !joined:
+		a.bots(a.local.nodes)
+	case c.bots > 0 && n != nil:
+		a.bots([]*oss.Node{n})
+	}
+}
+
+// bots starts the bots on the given nodes, saying why it could not.
+func (a *app) bots(nodes []*oss.Node) {
+	if err := a.startBots(a.ctx, nodes); err != nil && a.ctx.Err() == nil {
+		a.setStatus("cannot start the bots", err)
+		fmt.Fprintln(os.Stderr, "wissenheim: cannot start the bots:", err)
 	}
 }
 
@@ -153,7 +163,7 @@ func (a *app) startBots(ctx context.Context, nodes []*oss.Node) error {
 		}
 		a.setStatus(fmt.Sprintf("starting %d bots", c.bots), nil)
 		s, err := bots.Start(ctx, w, &bots.Config{N: count, Prefix: prefix(n), Seed: c.seed + uint64(i),
-			Rate: c.botRate, Room: c.room,
+			Rate: c.botRate, Speed: min(1.5, 0.9*scene.MaxStep*c.botRate), Room: c.room,
 			OnMove: func(_ uuid.UUID, _ uint64, _ time.Time, took time.Duration) { a.botLat.Add(took) }})
 		if err != nil {
 			return err

@@ -32,6 +32,10 @@ type windowOptions struct {
 	probe      io.Writer // if not nil, a JSON line about every 10th frame drawn goes there
 	autowalk   bool      // walk east and west without a keyboard
 	noOverlay  bool      // leave the overlay out (O toggles it)
+	// wantAvatars holds back the frames counted for --frames and
+	// --screenshot until the room holds that many avatars: the bots
+	// this process starts have all joined.
+	wantAvatars int
 	stop       *atomic.Bool
 }
 
@@ -162,7 +166,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 			case me != nil:
 				cam = client.Follow(f.Room.Room.Size, me.Pos, g.o.zoom, g.o.w, g.o.h)
 			}
-			if me != nil {
+			if me != nil && len(f.Room.Avatars) >= g.o.wantAvatars {
 				if g.seen == 0 {
 					g.seenAt = now
 				}
@@ -176,6 +180,9 @@ func (g *game) Draw(screen *ebiten.Image) {
 			f.Banner = "cannot read the local replica: " + err.Error()
 		case g.contact != "":
 			f.Banner = g.contact
+		}
+		if status != "" {
+			f.Overlay = append(f.Overlay, status)
 		}
 		if g.o.noOverlay {
 			f.Overlay = f.Overlay[:0]

@@ -157,6 +157,9 @@ func run(args []string, out io.Writer) error {
 			stop.Store(true)
 		}()
 	}
+	if len(c.join) == 0 {
+		wo.wantAvatars = c.bots + 1
+	}
 	g := newGame(a, wo)
 	ebiten.SetWindowSize(wo.w, wo.h)
 	ebiten.SetWindowTitle("Wissenheim: " + c.name)

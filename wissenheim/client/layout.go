@@ -99,6 +99,9 @@ const (
 	// maxBubble is the longest bubble, in characters.
 	maxBubble = 40
 	tile      = 4.0 // metres between the floor's lines
+	// smallAvatar is the radius, in pixels, below which an avatar is one
+	// disk, without its edge and heading.
+	smallAvatar = 4
 )
 
 // Layout returns the sprites of a frame seen through cam, to be drawn on a
@@ -255,11 +258,20 @@ func (l *layout) things(s *scene.Snapshot, me uuid.UUID) {
 		l.prop(p, p.Pos)
 	}
 	r := scene.AvatarRadius * l.cam.Scale
+	small := r < smallAvatar
 	for i := range s.Avatars {
 		a := &s.Avatars[i]
 		x, y := l.cam.ToScreen(a.Pos)
 		if a.ID == me {
-			l.disk(x, y, r+4, MeRing, a.ID)
+			l.disk(x, y, math.Max(r, 1.5)+4, MeRing, a.ID)
+		}
+		if small {
+			// Too small for an edge and a heading to show: one disk.
+			l.disk(x, y, math.Max(r, 1.5), a.Color, a.ID)
+			if p := held[a.ID]; p != nil {
+				l.prop(p, a.Pos)
+			}
+			continue
 		}
 		l.disk(x, y, r+1.5, Edge, a.ID)
 		l.disk(x, y, r, a.Color, a.ID)
