@@ -36,7 +36,7 @@ type windowOptions struct {
 	// --screenshot until the room holds that many avatars: the bots
 	// this process starts have all joined.
 	wantAvatars int
-	stop       *atomic.Bool
+	stop        *atomic.Bool
 }
 
 // game is the Ebiten glue: keys to client.Keys, client.Sprites to
