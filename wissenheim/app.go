@@ -138,7 +138,11 @@ func (a *app) start(headless bool) {
 
 // bots starts the bots on the given nodes, saying why it could not.
 func (a *app) bots(nodes []*oss.Node) {
-	if err := a.startBots(a.ctx, nodes); err != nil && a.ctx.Err() == nil {
+	err := a.startBots(a.ctx, nodes)
+	switch {
+	case err == nil:
+		a.setStatus("", nil)
+	case a.ctx.Err() == nil:
 		a.setStatus("cannot start the bots", err)
 		fmt.Fprintln(os.Stderr, "wissenheim: cannot start the bots:", err)
 	}
