@@ -1,41 +1,29 @@
 # Targets in the manner of etcd-io/raft's and memberlist's Makefiles.
 GO ?= go
 
-.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo
+.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps wissenheim-frames wissenheim-screenshot
 
-# The CI command: vet, then every test under the race detector.
-test:
+# The CI command: vet, then every test under the race detector. The
+# Wissenheim window tests run the client under Xvfb, so the X server and
+# the libraries Ebiten loads come first.
+test: x11-deps
 	@$(GO) version
 	$(GO) vet ./...
 	$(GO) test -race -timeout 15m ./...
 
-test-short:
-	$(GO) test -short ./...
-
-# Long seeded simulations, crash seeds and minutes of every nemesis; the
-# race detector is left to the CI run.
-test-long:
-	OSS_LONG=1 $(GO) test -timeout 120m ./...
-
-# The reliability harness alone, long, with its summaries.
-harness-long:
-	OSS_LONG=1 $(GO) test -timeout 90m -v -run 'Simulat|Harness' ./internal/sim ./oss ./oss/ossdtest > harness-long.log 2>&1; \
-	status=$$?; grep -E '^(---|ok|FAIL|panic)|simulation:|harness:|seed [0-9]+:' harness-long.log; exit $$status
-
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./oss/ | tee bench-oss.txt
-
-fmt:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-
-vet:
-	$(GO) vet ./...
-
-tidy:
-	$(GO) mod tidy
-	git diff --exit-code go.mod go.sum
-
-verify: fmt tidy test
+# Xvfb and the X11 and OpenGL libraries Ebiten loads, installed with
+# apt-get (as root) when one is missing: see .ci/x11-deps.
+x11-deps:
+	@bash .ci/x11-deps
 
 demo:
 	$(GO) run ./demo
+
+# Frame times of a window drawing a thousand avatars (the whole room in
+# view), under Xvfb with Mesa's software renderer.
+wissenheim-frames: x11-deps
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(GO) run ./wissenheim --nodes 1 --bots 1000 --bot-rate 2 --fit --size 960x540 --frames 1200
+
+# The README's screenshot.
+wissenheim-screenshot: x11-deps
+	xvfb-run -a $(GO) run ./wissenheim --seed 3 --screenshot docs/wissenheim.png --shot-after 6s

@@ -41,6 +41,9 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 func violation(pkg, dep string) string {
 	p, _ := rel(pkg)
 	d, ours := rel(dep)
+	if strings.HasPrefix(dep, "github.com/hajimehoshi/ebiten/") && under(p, "wissenheim") && p != "wissenheim" {
+		return "only the window (package wissenheim) imports Ebiten: the game's logic is tested without a display"
+	}
 	if !ours || p == d {
 		return ""
 	}
@@ -114,6 +117,9 @@ func TestLayeringRules(t *testing.T) {
 		{m + "wissenheim/bots", m + "oss/ossdtest", true},
 		{m + "wissenheim/scene", m + "oss/admin", true},
 		{m + "wissenheim/scene", m + "internal/pki", true},
+		{m + "wissenheim", "github.com/hajimehoshi/ebiten/v2", false},
+		{m + "wissenheim/client", "github.com/hajimehoshi/ebiten/v2", true},
+		{m + "wissenheim/client", m + "wissenheim/scene", false},
 	} {
 		if got := violation(c.pkg, c.dep) != ""; got != c.bad {
 			t.Errorf("%s -> %s: violation %v, want %v", c.pkg, c.dep, got, c.bad)

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/pki"
+	"github.com/objectsharing/oss/wissenheim/bots"
+	"github.com/objectsharing/oss/wissenheim/client"
+	"github.com/objectsharing/oss/wissenheim/scene"
+)
+
+// config is what the flags say.
+type config struct {
+	join    []string // an existing cluster's addresses; none starts a local one
+	certs   string
+	name    string
+	listen  string
+	heap    string
+	world   string
+	room    string
+	nodes   int
+	dataDir string
+	port    int
+	bots    int
+	botRate float64
+	seed    uint64
+	at      *scene.Vec // where the player joins; nil: the world picks
+	logger  *slog.Logger
+	out     io.Writer // where the join command and other news go
+}
+
+// app is the process: the local cluster it started, if any, its bots and
+// the window's player, each running until close.
+type app struct {
+	cfg    config
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	local  *local
+	swarms []*bots.Swarm
+	botLat *client.Durations // commit times of the bots' moves
+
+	mu     sync.Mutex // protects following fields
+	node   *oss.Node  // the player's node
+	player *client.Player
+	status string // what the window says while it has no player
+	failed error  // why the player's node could not start or join
+}
+
+func newApp(cfg config) *app {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &app{cfg: cfg, ctx: ctx, cancel: cancel, botLat: client.NewDurations(2048)}
+}
+
+func (a *app) setStatus(s string, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.status, a.failed = s, err
+}
+
+// Status returns the player, once it has joined, or what the window
+// should say instead.
+func (a *app) Status() (*client.Player, *oss.Node, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.failed != nil {
+		return a.player, a.node, a.status + ": " + a.failed.Error()
+	}
+	return a.player, a.node, a.status
+}
+
+// start brings the process up, reporting on the window's status line:
+// with no --join, the local cluster and its bots, and the command that
+// joins another window to it; then the player (unless headless), and,
+// with --join, the bots of --bots on the player's node (or, headless, on
+// a node of their own).
+func (a *app) start(headless bool) {
+	c := &a.cfg
+	joined := len(c.join) > 0
+	if !joined {
+		a.setStatus("starting a local cluster", nil)
+		l, err := startLocal(a.ctx, localOptions{nodes: c.nodes, dataDir: c.dataDir, port: c.port,
+			guests: []string{c.name, "player2", "player3"}, logger: c.logger})
+		if err != nil {
+			a.setStatus("cannot start the local cluster", err)
+			fmt.Fprintln(os.Stderr, "wissenheim: cannot start the local cluster:", err)
+			return
+		}
+		a.mu.Lock()
+		a.local = l
+		c.certs, c.join = l.certs, l.addrs()
+		a.mu.Unlock()
+		fmt.Fprintf(c.out, "wissenheim: %d nodes on %s, certificates in %s\n", len(l.nodes), strings.Join(c.join, ", "), l.certs)
+		fmt.Fprintf(c.out, "wissenheim: another window joins with:\n\n"+
+			"  go run ./wissenheim --join %s --certs %s --name player2\n\n", c.join[0], l.certs)
+	}
+	if headless {
+		if !joined {
+			a.bots(a.local.nodes)
+		}
+		if joined && c.bots > 0 {
+			n, err := a.startNode(a.ctx, c.name)
+			if err != nil {
+				a.setStatus("cannot start the bots' node", err)
+				return
+			}
+			a.mu.Lock()
+			a.node = n
+			a.mu.Unlock()
+			a.bots([]*oss.Node{n})
+		}
+		return
+	}
+	// The player first, so that the window shows the world while the
+	// bots join it.
+	a.connect()
+	a.mu.Lock()
+	n := a.node
+	a.mu.Unlock()
+	switch {
+	case !joined:
+		a.bots(a.local.nodes)
+	case c.bots > 0 && n != nil:
+		a.bots([]*oss.Node{n})
+	}
+}
+
+// bots starts the bots on the given nodes, saying why it could not.
+func (a *app) bots(nodes []*oss.Node) {
+	err := a.startBots(a.ctx, nodes)
+	switch {
+	case err == nil:
+		a.setStatus("", nil)
+	case a.ctx.Err() == nil:
+		a.setStatus("cannot start the bots", err)
+		fmt.Fprintln(os.Stderr, "wissenheim: cannot start the bots:", err)
+	}
+}
+
+// startBots creates the world if it is not there and spreads the bots
+// over the given nodes, each of which runs the world's clock.
+func (a *app) startBots(ctx context.Context, nodes []*oss.Node) error {
+	c := &a.cfg
+	for i, n := range nodes {
+		w, err := a.openWorld(ctx, n)
+		if err != nil {
+			return err
+		}
+		a.wg.Go(func() { w.Run(a.ctx) })
+		count := c.bots / len(nodes)
+		if i < c.bots%len(nodes) {
+			count++
+		}
+		if count == 0 {
+			continue
+		}
+		a.setStatus(fmt.Sprintf("starting %d bots", c.bots), nil)
+		s, err := bots.Start(ctx, w, &bots.Config{N: count, Prefix: prefix(n), Seed: c.seed + uint64(i),
+			Rate: c.botRate, Speed: min(1.5, 0.9*scene.MaxStep*c.botRate), Room: c.room,
+			OnMove: func(_ uuid.UUID, _ uint64, _ time.Time, took time.Duration) { a.botLat.Add(took) }})
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		a.swarms = append(a.swarms, s)
+		a.mu.Unlock()
+	}
+	return nil
+}
+
+// openWorld opens the world's heap on n, creating heap and world if the
+// cluster has neither.
+func (a *app) openWorld(ctx context.Context, n *oss.Node) (*scene.World, error) {
+	h, err := n.CreateHeapIfNotExists(ctx, a.cfg.heap, &oss.HeapOptions{Replicas: min(3, max(1, a.cfg.nodes))})
+	if err != nil {
+		return nil, fmt.Errorf("heap %q: %w", a.cfg.heap, err)
+	}
+	spec := scene.DemoSpec(max(a.cfg.bots, 24))
+	spec.Name = a.cfg.world
+	return scene.Create(ctx, h, spec)
+}
+
+// startNode starts a client node of the given name that joins the
+// cluster at cfg.join.
+func (a *app) startNode(ctx context.Context, name string) (*oss.Node, error) {
+	c := &a.cfg
+	tc, err := readCerts(c.certs, name)
+	if err != nil {
+		return nil, err
+	}
+	return oss.Start(ctx, &oss.Config{Name: name, Role: pki.RoleClient, TLS: tc, Listen: c.listen, Join: c.join,
+		Gossip: oss.GossipLoopback, Logger: c.logger})
+}
+
+// connect starts the player's node and joins the player, trying again
+// every few seconds until it succeeds or the app closes; the window shows
+// why it waits.
+func (a *app) connect() {
+	c := &a.cfg
+	where := strings.Join(c.join, ", ")
+	for attempt := 1; ; attempt++ {
+		a.setStatus(fmt.Sprintf("connecting to the cluster at %s", where), nil)
+		err := a.connectOnce()
+		if err == nil {
+			return
+		}
+		if a.ctx.Err() != nil {
+			return
+		}
+		a.setStatus(fmt.Sprintf("cannot reach the cluster at %s (attempt %d, trying again)", where, attempt), err)
+		c.logger.Warn("wissenheim: cannot join", "cluster", where, "err", err)
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (a *app) connectOnce() error {
+	c := &a.cfg
+	ctx, cancel := context.WithTimeout(a.ctx, 20*time.Second)
+	defer cancel()
+	n, err := a.startNode(ctx, c.name)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.node = n
+	a.mu.Unlock()
+	fail := func(err error) error {
+		a.mu.Lock()
+		a.node = nil
+		a.mu.Unlock()
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+		defer ccancel()
+		n.Close(cctx)
+		return err
+	}
+	w, err := a.openWorld(ctx, n)
+	if err != nil {
+		return fail(err)
+	}
+	a.setStatus("joining the world as "+c.name, nil)
+	p, err := client.Join(ctx, w, c.name, &client.PlayerOptions{Room: c.room, At: c.at})
+	if err != nil {
+		return fail(err)
+	}
+	a.wg.Go(func() { w.Run(a.ctx) })
+	a.mu.Lock()
+	a.player = p
+	a.mu.Unlock()
+	a.setStatus("", nil)
+	return nil
+}
+
+// Close takes the player and the bots out of the world and closes every
+// node this process started.
+func (a *app) Close() error {
+	a.cancel() // ends a start or a connection under way, and the world clocks
+	a.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	a.mu.Lock()
+	p, n, l, swarms := a.player, a.node, a.local, a.swarms
+	a.mu.Unlock()
+	var errs []error
+	if p != nil {
+		errs = append(errs, p.Close(ctx))
+	}
+	for _, s := range swarms {
+		errs = append(errs, s.Close(ctx))
+	}
+	if n != nil {
+		errs = append(errs, n.Close(ctx))
+	}
+	if l != nil {
+		errs = append(errs, l.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// prefix names a node's bots after the node.
+func prefix(n *oss.Node) string {
+	for _, m := range n.Members() {
+		if m.Addr == n.Addr() {
+			return m.Name
+		}
+	}
+	return "bot"
+}

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
+	"github.com/hajimehoshi/ebiten/v2/inpututil"
+	"github.com/objectsharing/oss/wissenheim/client"
+)
+
+// windowOptions configure the window.
+type windowOptions struct {
+	w, h   int
+	zoom   float64
+	fit    bool
+	vsync  bool
+	frames int // draw this many frames after the player appears, report frame times and quit; 0: run
+	// screenshot, if not empty, is where a PNG of the frame goes, drawn
+	// once the player has been in view for shotAfter.
+	screenshot string
+	shotAfter  time.Duration
+	probe      io.Writer // if not nil, a JSON line about every 10th frame drawn goes there
+	autowalk   bool      // walk east and west without a keyboard
+	noOverlay  bool      // leave the overlay out (O toggles it)
+	// wantAvatars holds back the frames counted for --frames and
+	// --screenshot until the room holds that many avatars: the bots
+	// this process starts have all joined.
+	wantAvatars int
+	stop        *atomic.Bool
+}
+
+// game is the Ebiten glue: keys to client.Keys, client.Sprites to
+// pixels. Everything it decides is in package client.
+type game struct {
+	a *app
+	o windowOptions
+
+	disk, white *ebiten.Image
+	labels      map[string]*ebiten.Image
+	sprites     []client.Sprite
+	frame       client.Frame
+	op          ebiten.DrawImageOptions
+
+	frameTimes *client.Durations
+	lastDraw   time.Time
+	drawn      int       // frames drawn
+	seen       int       // frames drawn with the player in view
+	seenAt     time.Time // when the player first was
+	commits    client.Rate
+	commitRate float64
+	contact    string // why the window's replica may be stale, checked each second
+	checked    time.Time
+	quit       bool
+	pixels     []byte
+}
+
+// diskSize is the side of the disk image every disk is drawn from.
+const diskSize = 128
+
+func newGame(a *app, o windowOptions) *game {
+	g := &game{a: a, o: o, labels: map[string]*ebiten.Image{}, frameTimes: client.NewDurations(100000)}
+	// One image holds a white disk, with a soft edge, and a white square:
+	// every disk and rectangle is drawn from it, tinted, so that a frame's
+	// shapes batch into few draw calls.
+	atlas := image.NewRGBA(image.Rect(0, 0, diskSize+8, diskSize))
+	c := float64(diskSize) / 2
+	for y := range diskSize {
+		for x := range diskSize {
+			d := math.Hypot(float64(x)+0.5-c, float64(y)+0.5-c)
+			a := math.Max(0, math.Min(1, c-d))
+			v := uint8(math.Round(255 * a))
+			atlas.SetRGBA(x, y, color.RGBA{v, v, v, v})
+		}
+	}
+	for y := range 8 {
+		for x := diskSize; x < diskSize+8; x++ {
+			atlas.SetRGBA(x, y, color.RGBA{255, 255, 255, 255})
+		}
+	}
+	img := ebiten.NewImageFromImage(atlas)
+	g.disk = img.SubImage(image.Rect(0, 0, diskSize, diskSize)).(*ebiten.Image)
+	g.white = img.SubImage(image.Rect(diskSize+2, 2, diskSize+6, 6)).(*ebiten.Image)
+	return g
+}
+
+func (g *game) Update() error {
+	if g.quit || (g.o.stop != nil && g.o.stop.Load()) {
+		return ebiten.Termination
+	}
+	p, _, _ := g.a.Status()
+	var k client.Keys
+	pressed := inpututil.IsKeyJustPressed
+	held := ebiten.IsKeyPressed
+	k.Up, k.Down, k.Left, k.Right = held(ebiten.KeyArrowUp), held(ebiten.KeyArrowDown), held(ebiten.KeyArrowLeft), held(ebiten.KeyArrowRight)
+	k.W, k.A, k.S, k.D = held(ebiten.KeyW), held(ebiten.KeyA), held(ebiten.KeyS), held(ebiten.KeyD)
+	k.Use = pressed(ebiten.KeyE) || pressed(ebiten.KeySpace)
+	k.Kick, k.Toggle = pressed(ebiten.KeyF), pressed(ebiten.KeyT)
+	k.Enter = pressed(ebiten.KeyEnter) || pressed(ebiten.KeyNumpadEnter)
+	k.Escape, k.Backspace = pressed(ebiten.KeyEscape), pressed(ebiten.KeyBackspace)
+	k.Chars = ebiten.AppendInputChars(k.Chars)
+	if g.o.autowalk {
+		// Three seconds east, three west: a player that keeps moving.
+		east := time.Now().UnixMilli()/3000%2 == 0
+		k.Right, k.Left = east, !east
+	}
+	if p == nil {
+		return nil
+	}
+	ctl := p.Controller()
+	if typing, _ := ctl.Typing(); !typing {
+		switch {
+		case pressed(ebiten.KeyTab):
+			g.o.fit = !g.o.fit
+		case pressed(ebiten.KeyO):
+			g.o.noOverlay = !g.o.noOverlay
+		case pressed(ebiten.KeyEqual) || pressed(ebiten.KeyKPAdd):
+			g.o.zoom = math.Min(160, g.o.zoom*1.25)
+		case pressed(ebiten.KeyMinus) || pressed(ebiten.KeyKPSubtract):
+			g.o.zoom = math.Max(4, g.o.zoom/1.25)
+		}
+	}
+	ctl.Frame(k)
+	return nil
+}
+
+func (g *game) Layout(w, h int) (int, int) {
+	g.o.w, g.o.h = w, h
+	return w, h
+}
+
+func (g *game) Draw(screen *ebiten.Image) {
+	now := time.Now()
+	if !g.lastDraw.IsZero() && g.seen > 0 {
+		g.frameTimes.Add(now.Sub(g.lastDraw))
+	}
+	g.lastDraw = now
+	g.drawn++
+	p, node, status := g.a.Status()
+	f := &g.frame
+	*f = client.Frame{Overlay: f.Overlay[:0], Help: "arrows/WASD walk  E pick up, drop, switch  F kick  T switch  Enter chat  Tab/+/- zoom  O overlay"}
+	cam := client.Camera{Scale: g.o.zoom, W: g.o.w, H: g.o.h}
+	if p == nil {
+		f.Banner = status
+		if f.Banner == "" {
+			f.Banner = "starting"
+		}
+	} else {
+		f.Room = p.Frame(now)
+		f.Me = p.ID()
+		f.Typing, f.Line = p.Controller().Typing()
+		if f.Room != nil {
+			me := client.Find(f.Room, f.Me)
+			switch {
+			case g.o.fit:
+				cam = client.Fit(f.Room.Room.Size, g.o.w, g.o.h)
+			case me != nil:
+				cam = client.Follow(f.Room.Room.Size, me.Pos, g.o.zoom, g.o.w, g.o.h)
+			}
+			if me != nil && len(f.Room.Avatars) >= g.o.wantAvatars {
+				if g.seen == 0 {
+					g.seenAt = now
+				}
+				g.seen++
+			}
+		}
+		g.overlay(p, g.a.cfg.name, node.Addr(), now)
+		_, err := p.Latest()
+		switch {
+		case err != nil:
+			f.Banner = "cannot read the local replica: " + err.Error()
+		case g.contact != "":
+			f.Banner = g.contact
+		}
+		if status != "" {
+			f.Overlay = append(f.Overlay, status)
+		}
+		if g.o.noOverlay {
+			f.Overlay = f.Overlay[:0]
+		}
+		if n := p.Notice(now); n != "" {
+			f.Overlay = append(f.Overlay, n)
+		}
+	}
+	g.sprites = client.AppendLayout(g.sprites[:0], f, cam)
+	screen.Fill(client.Floor)
+	g.draw(screen)
+	g.after(screen, p, cam, now)
+}
+
+// overlay fills the frame's overlay lines, and once a second checks how
+// recently the window's replica heard from its group.
+func (g *game) overlay(p *client.Player, name, addr string, now time.Time) {
+	f := &g.frame
+	w := p.World()
+	if now.Sub(g.checked) >= time.Second {
+		g.checked = now
+		st := w.Heap().Stats()
+		g.commitRate = g.commits.Observe(st.Applied, now)
+		g.contact = ""
+		if age := now.Sub(st.LeaderContact); st.LeaderContact.IsZero() || age > 3*time.Second {
+			g.contact = fmt.Sprintf("lost contact with the cluster %.0fs ago: showing the last state this node has", age.Seconds())
+			if st.LeaderContact.IsZero() {
+				g.contact = "no contact with the cluster yet"
+			}
+		}
+	}
+	players, index := 0, uint64(0)
+	if f.Room != nil {
+		players, index = len(f.Room.Avatars), f.Room.Index
+	}
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
+	you := p.Latencies.Percentiles(50, 99)
+	bots := g.a.botLat.Percentiles(50, 99)
+	ft := g.frameTimes.Percentiles(50, 99)
+	f.Overlay = append(f.Overlay,
+		fmt.Sprintf("Wissenheim: %s, room %s", w.Name(), p.Room()),
+		fmt.Sprintf("players   %d", players),
+		fmt.Sprintf("commits/s %.0f (the whole heap's, applied here)", g.commitRate),
+		fmt.Sprintf("commit    you p50 %s p99 %s; bots here p50 %s p99 %s", ms(you[0]), ms(you[1]), ms(bots[0]), ms(bots[1])),
+		fmt.Sprintf("node      %s (client) at %s", name, addr),
+		fmt.Sprintf("heap      %s, index %d", w.Heap().Name(), index),
+		fmt.Sprintf("fps       %.0f (frame p50 %s p99 %s)", ebiten.ActualFPS(), ms(ft[0]), ms(ft[1])),
+	)
+}
+
+// draw draws the sprites.
+func (g *game) draw(screen *ebiten.Image) {
+	op := &g.op
+	for i := range g.sprites {
+		s := &g.sprites[i]
+		op.GeoM.Reset()
+		op.ColorScale.Reset()
+		op.Filter = ebiten.FilterLinear
+		switch s.Shape {
+		case client.Rect:
+			// Nearest: one texel fetch a pixel, where linear filtering
+			// takes four, and a software renderer pays for each.
+			op.Filter = ebiten.FilterNearest
+			op.GeoM.Scale(s.W/4, s.H/4)
+			op.GeoM.Translate(s.X, s.Y)
+			op.ColorScale.ScaleWithColor(s.Color)
+			screen.DrawImage(g.white, op)
+		case client.Disk:
+			op.GeoM.Scale(2*s.W/diskSize, 2*s.W/diskSize)
+			op.GeoM.Translate(s.X-s.W, s.Y-s.W)
+			op.ColorScale.ScaleWithColor(s.Color)
+			screen.DrawImage(g.disk, op)
+		case client.Text:
+			op.Filter = ebiten.FilterNearest
+			op.GeoM.Translate(math.Round(s.X), math.Round(s.Y))
+			op.ColorScale.ScaleWithColor(s.Color)
+			screen.DrawImage(g.label(s.Text), op)
+		}
+	}
+}
+
+// label returns an image of a text in white, drawn once and kept.
+func (g *game) label(s string) *ebiten.Image {
+	if img, ok := g.labels[s]; ok {
+		return img
+	}
+	if len(g.labels) >= 4096 {
+		for _, img := range g.labels {
+			img.Deallocate()
+		}
+		clear(g.labels)
+	}
+	img := ebiten.NewImage(max(1, len([]rune(s)))*client.GlyphW+1, client.GlyphH)
+	ebitenutil.DebugPrintAt(img, s, 0, 0)
+	g.labels[s] = img
+	return img
+}
+
+// after does what the options ask of a frame once it is drawn: a
+// screenshot, a probe line, the end of a measured run.
+func (g *game) after(screen *ebiten.Image, p *client.Player, cam client.Camera, now time.Time) {
+	if g.o.probe != nil && g.drawn%10 == 1 {
+		g.probe(screen, p, cam)
+	}
+	if g.seen == 0 {
+		return
+	}
+	if g.o.screenshot != "" && now.Sub(g.seenAt) >= g.o.shotAfter {
+		if err := g.save(screen, g.o.screenshot); err != nil {
+			fmt.Fprintln(os.Stderr, "wissenheim: screenshot:", err)
+		} else {
+			fmt.Fprintf(g.a.cfg.out, "wissenheim: wrote %s (%dx%d)\n", g.o.screenshot, g.o.w, g.o.h)
+		}
+		g.o.screenshot = ""
+		if g.o.frames == 0 && g.o.probe == nil {
+			g.quit = true
+		}
+	}
+	if g.o.frames > 0 && g.seen >= g.o.frames {
+		g.quit = true
+	}
+}
+
+func (g *game) readPixels(screen *ebiten.Image) []byte {
+	b := screen.Bounds()
+	if n := 4 * b.Dx() * b.Dy(); len(g.pixels) != n {
+		g.pixels = make([]byte, n)
+	}
+	screen.ReadPixels(g.pixels)
+	return g.pixels
+}
+
+func (g *game) save(screen *ebiten.Image, path string) error {
+	px := g.readPixels(screen)
+	b := screen.Bounds()
+	img := &image.RGBA{Pix: px, Stride: 4 * b.Dx(), Rect: image.Rect(0, 0, b.Dx(), b.Dy())}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// probeLine is what a probe writes about a frame: the camera, and each
+// avatar drawn, where, in which colour, and the colour of the pixel read
+// back from the frame at its centre.
+type probeLine struct {
+	Frame   int         `json:"frame"`
+	Index   uint64      `json:"index"`
+	Me      string      `json:"me"`
+	Camera  probeCamera `json:"camera"`
+	Avatars []probeAv   `json:"avatars"`
+	Banner  string      `json:"banner,omitempty"`
+}
+
+type probeCamera struct {
+	X, Y, Scale float64
+	W, H        int
+}
+
+type probeAv struct {
+	ID    string     `json:"id"`
+	Name  string     `json:"name"`
+	Pos   [2]float64 `json:"pos"`
+	X     int        `json:"x"`
+	Y     int        `json:"y"`
+	Color [3]uint8   `json:"color"`
+	Pixel [3]uint8   `json:"pixel"`
+}
+
+func (g *game) probe(screen *ebiten.Image, p *client.Player, cam client.Camera) {
+	f := &g.frame
+	l := probeLine{Frame: g.drawn, Banner: f.Banner, Camera: probeCamera{cam.Center.X, cam.Center.Y, cam.Scale, cam.W, cam.H}}
+	if p == nil || f.Room == nil {
+		b, _ := json.Marshal(l)
+		fmt.Fprintf(g.o.probe, "%s\n", b)
+		return
+	}
+	l.Index, l.Me = f.Room.Index, p.ID().String()
+	px := g.readPixels(screen)
+	w := screen.Bounds().Dx()
+	for _, a := range f.Room.Avatars {
+		x, y := cam.ToScreen(a.Pos)
+		xi, yi := int(math.Floor(x)), int(math.Floor(y))
+		pa := probeAv{ID: a.ID.String(), Name: a.Name, Pos: [2]float64{a.Pos.X, a.Pos.Y}, X: xi, Y: yi, Color: [3]uint8{a.Color.R, a.Color.G, a.Color.B}}
+		if xi >= 0 && yi >= 0 && xi < w && yi < screen.Bounds().Dy() {
+			o := 4 * (yi*w + xi)
+			pa.Pixel = [3]uint8{px[o], px[o+1], px[o+2]}
+		}
+		l.Avatars = append(l.Avatars, pa)
+	}
+	b, _ := json.Marshal(l)
+	fmt.Fprintf(g.o.probe, "%s\n", b)
+}

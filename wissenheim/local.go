@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/pki"
+)
+
+// localOptions configure the cluster a window starts when it joins none.
+type localOptions struct {
+	// nodes is the number of server nodes.
+	nodes int
+	// dataDir, if not empty, keeps the nodes' data (dataDir/node1, …)
+	// and the cluster's certificates (dataDir/certs), so that the world
+	// outlives the process. Otherwise the certificates go to a temporary
+	// directory, removed on close, and the nodes keep nothing.
+	dataDir string
+	// port, if not zero, puts node i on 127.0.0.1:port+i (so a second
+	// window's command works again after a restart); otherwise the
+	// system picks the ports.
+	port int
+	// guests are the names of client certificates to issue for other
+	// windows to join with.
+	guests []string
+	logger *slog.Logger
+}
+
+// local is a cluster of server nodes in this process, on loopback QUIC
+// with mutual TLS: what a newcomer's window starts.
+type local struct {
+	nodes   []*oss.Node
+	certs   string // the certificate directory
+	tempDir bool   // certs is temporary
+	caCert  []byte
+	caKey   []byte
+}
+
+const certValidity = 365 * 24 * time.Hour
+
+// startLocal starts the cluster: node1 bootstraps it (or recovers it from
+// its data directory), the others join through it.
+func startLocal(ctx context.Context, o localOptions) (*local, error) {
+	l := &local{}
+	if o.dataDir != "" {
+		l.certs = filepath.Join(o.dataDir, "certs")
+		if err := os.MkdirAll(l.certs, 0o700); err != nil {
+			return nil, err
+		}
+	} else {
+		d, err := os.MkdirTemp("", "wissenheim-certs-")
+		if err != nil {
+			return nil, err
+		}
+		l.certs, l.tempDir = d, true
+	}
+	if err := l.loadCA(); err != nil {
+		l.Close(ctx)
+		return nil, err
+	}
+	for _, g := range o.guests {
+		if err := l.issue(g, pki.RoleClient); err != nil {
+			l.Close(ctx)
+			return nil, err
+		}
+	}
+	var addrs []string
+	for i := range o.nodes {
+		name := "node" + strconv.Itoa(i+1)
+		if err := l.issue(name, pki.RoleServer); err != nil {
+			l.Close(ctx)
+			return nil, err
+		}
+		cfg, err := l.config(name, pki.RoleServer, o.logger)
+		if err != nil {
+			l.Close(ctx)
+			return nil, err
+		}
+		cfg.Listen = "127.0.0.1:0"
+		if o.port != 0 {
+			cfg.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port+i))
+		}
+		if o.dataDir != "" {
+			cfg.DataDir = filepath.Join(o.dataDir, name)
+			cfg.Durability = oss.DurabilityBatch
+		}
+		cfg.Join = addrs
+		n, err := oss.Start(ctx, cfg)
+		if err != nil {
+			l.Close(ctx)
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		l.nodes = append(l.nodes, n)
+		addrs = append(addrs, n.Addr())
+	}
+	return l, nil
+}
+
+// loadCA reads the cluster CA from the certificate directory, making one
+// if there is none.
+func (l *local) loadCA() error {
+	certPath, keyPath := filepath.Join(l.certs, "ca.crt"), filepath.Join(l.certs, "ca.key")
+	cert, err1 := os.ReadFile(certPath)
+	key, err2 := os.ReadFile(keyPath)
+	if err1 == nil && err2 == nil {
+		l.caCert, l.caKey = cert, key
+		return nil
+	}
+	if !errors.Is(err1, os.ErrNotExist) && err1 != nil {
+		return err1
+	}
+	cert, key, err := pki.NewCA("wissenheim", 10*certValidity)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(certPath, cert, 0o644); err != nil {
+		return err
+	}
+	l.caCert, l.caKey = cert, key
+	return nil
+}
+
+// issue writes NAME.crt and NAME.key to the certificate directory, in the
+// layout ossd's --certs reads.
+func (l *local) issue(name string, role pki.Role) error {
+	cert, key, err := pki.IssueCert(l.caCert, l.caKey, name, role, certValidity)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(l.certs, name+".key"), key, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(l.certs, name+".crt"), cert, 0o644)
+}
+
+// config returns a node's configuration with its TLS material.
+func (l *local) config(name string, role pki.Role, logger *slog.Logger) (*oss.Config, error) {
+	tc, err := readCerts(l.certs, name)
+	if err != nil {
+		return nil, err
+	}
+	return &oss.Config{Name: name, Role: role, TLS: tc, Gossip: oss.GossipLoopback, Logger: logger,
+		// Every node of a local cluster stops together: its voters are
+		// replaced only if one stays away.
+		ReplaceAfter: time.Minute}, nil
+}
+
+// addrs returns the nodes' addresses.
+func (l *local) addrs() []string {
+	var as []string
+	for _, n := range l.nodes {
+		as = append(as, n.Addr())
+	}
+	return as
+}
+
+// Close closes every node, then removes a temporary certificate
+// directory.
+func (l *local) Close(ctx context.Context) error {
+	var errs []error
+	for i := len(l.nodes) - 1; i >= 0; i-- {
+		errs = append(errs, l.nodes[i].Close(ctx))
+	}
+	l.nodes = nil
+	if l.tempDir {
+		errs = append(errs, os.RemoveAll(l.certs))
+	}
+	return errors.Join(errs...)
+}
+
+// readCerts reads a node's TLS material from a directory holding ca.crt,
+// NAME.crt and NAME.key, as ossd's --certs does.
+func readCerts(dir, name string) (*oss.TLSConfig, error) {
+	var tc oss.TLSConfig
+	for _, f := range []struct {
+		file string
+		dst  *[]byte
+	}{{"ca.crt", &tc.CAPEM}, {name + ".crt", &tc.CertPEM}, {name + ".key", &tc.KeyPEM}} {
+		b, err := os.ReadFile(filepath.Join(dir, f.file))
+		if err != nil {
+			return nil, fmt.Errorf("certificates for %q: %w (issue one with: ossd cert issue --dir %s --name %s --role client)", name, err, dir, name)
+		}
+		*f.dst = b
+	}
+	return &tc, nil
+}

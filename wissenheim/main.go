@@ -1,0 +1,195 @@
+// Command wissenheim is the Wissenheim client: a window onto a world kept
+// in an OSS heap, drawn top-down from the local replica of a client node.
+//
+// With no flags it starts a cluster of three nodes in this process (on
+// loopback QUIC with mutual TLS), a few bots, and a window; it prints the
+// command with which a second window joins:
+//
+//	go run ./wissenheim
+//	go run ./wissenheim --join 127.0.0.1:PORT --certs DIR --name player2
+//
+// With --join, --certs and --name it joins an existing cluster (ossd
+// nodes) as a client node: DIR holds ca.crt, NAME.crt and NAME.key, a
+// client certificate ("ossd cert issue --role client"). --data-dir keeps
+// the local cluster's world across restarts; --headless runs the cluster
+// and bots without a window. --screenshot writes a PNG of the frame and
+// quits; --frames N measures frame times and quits.
+//
+// Keys: arrows or WASD walk; E or space picks up, drops, or switches a
+// lamp or a door; F kicks; T switches; Enter opens the chat line and
+// sends it; Tab shows the whole room; + and - zoom; O hides the overlay.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/objectsharing/oss/wissenheim/client"
+	"github.com/objectsharing/oss/wissenheim/scene"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wissenheim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("wissenheim", flag.ContinueOnError)
+	var c config
+	var wo windowOptions
+	join := fs.String("join", "", "join the cluster at these addresses (comma-separated) as a client node, instead of starting a local one")
+	fs.StringVar(&c.certs, "certs", "", "with --join: directory holding ca.crt, NAME.crt and NAME.key")
+	fs.StringVar(&c.name, "name", "", "the player's name, and its node's (default: $USER, or player1)")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "the UDP address of this client's node; other nodes must reach it there")
+	fs.StringVar(&c.heap, "heap", "wissenheim", "the heap the world lives in")
+	fs.StringVar(&c.world, "world", "wissenheim", "the world's name")
+	fs.StringVar(&c.room, "room", "", "the room to join (default: the world's first)")
+	fs.IntVar(&c.nodes, "nodes", 3, "without --join: server nodes of the local cluster")
+	fs.StringVar(&c.dataDir, "data-dir", "", "without --join: keep the local cluster's world here, so that it outlives the process (and use ports from --port)")
+	fs.IntVar(&c.port, "port", 0, "without --join: the local cluster's nodes listen on 127.0.0.1:PORT, PORT+1, … (default with --data-dir: 7450)")
+	fs.IntVar(&c.bots, "bots", -1, "bots to run (default: 8 without --join, else 0)")
+	fs.Float64Var(&c.botRate, "bot-rate", 20, "steps a second of each bot")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the bots")
+	at := fs.String("at", "", "X,Y: where the player joins, in metres (default: a free spot)")
+	headless := fs.Bool("headless", false, "no window: run the cluster and the bots until interrupted")
+	size := fs.String("size", "1280x720", "the window's size in pixels")
+	fs.Float64Var(&wo.zoom, "zoom", client.DefaultScale, "pixels per metre")
+	fs.BoolVar(&wo.fit, "fit", false, "show the whole room (Tab toggles it)")
+	fs.BoolVar(&wo.vsync, "vsync", true, "wait for the display's refresh; --frames turns it off to measure")
+	fs.StringVar(&wo.screenshot, "screenshot", "", "write a PNG of the frame to this file once the player has been in view for --shot-after, then quit")
+	fs.DurationVar(&wo.shotAfter, "shot-after", 3*time.Second, "see --screenshot")
+	fs.IntVar(&wo.frames, "frames", 0, "draw this many frames once the player is in view (without vsync), print the frame times and quit")
+	probe := fs.Bool("probe", false, "for tests: write a JSON line about every 10th frame to stdout (avatars drawn, and the pixel read back at each); quit when stdin closes")
+	overlay := fs.Bool("overlay", true, "draw the overlay (O toggles it)")
+	fs.BoolVar(&wo.autowalk, "autowalk", false, "for tests and demos: walk east and west without a keyboard")
+	verbose := fs.Bool("v", false, "log the nodes' warnings")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	wo.noOverlay = !*overlay
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *join != "" {
+		c.join = strings.Split(*join, ",")
+		if c.certs == "" || c.name == "" {
+			return fmt.Errorf("--join needs --certs and --name: the client certificate NAME.crt in the directory --certs names")
+		}
+	}
+	if c.name == "" {
+		c.name = os.Getenv("USER")
+		if c.name == "" || c.name == "root" || len(c.name) > scene.MaxName {
+			c.name = "player1"
+		}
+	}
+	if c.bots < 0 {
+		c.bots = 0
+		if len(c.join) == 0 {
+			c.bots = 8
+		}
+	}
+	if c.dataDir != "" && c.port == 0 {
+		c.port = 7450
+	}
+	if c.nodes < 1 {
+		return fmt.Errorf("--nodes %d: want at least 1", c.nodes)
+	}
+	if *at != "" {
+		x, y, ok := strings.Cut(*at, ",")
+		fx, err1 := strconv.ParseFloat(x, 64)
+		fy, err2 := strconv.ParseFloat(y, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return fmt.Errorf("--at %q: want X,Y", *at)
+		}
+		c.at = &scene.Vec{X: fx, Y: fy}
+	}
+	if _, err := fmt.Sscanf(*size, "%dx%d", &wo.w, &wo.h); err != nil || wo.w < 64 || wo.h < 64 {
+		return fmt.Errorf("--size %q: want WIDTHxHEIGHT", *size)
+	}
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelWarn
+	}
+	c.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	c.out = out
+
+	a := newApp(c)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	a.wg.Go(func() { a.start(*headless) })
+
+	if *headless {
+		fmt.Fprintln(out, "wissenheim: headless; interrupt to stop")
+		<-sig
+		_, _, status := a.Status()
+		if status != "" {
+			fmt.Fprintln(out, "wissenheim:", status)
+		}
+		return a.Close()
+	}
+
+	var stop atomic.Bool
+	wo.stop = &stop
+	go func() { // a signal closes the window; a second one the process
+		<-sig
+		stop.Store(true)
+		<-sig
+		os.Exit(1)
+	}()
+	if *probe {
+		wo.probe = out
+		go func() { // the test that started the probe closes its stdin to end it
+			io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+			stop.Store(true)
+		}()
+	}
+	if len(c.join) == 0 {
+		wo.wantAvatars = c.bots + 1
+	}
+	g := newGame(a, wo)
+	ebiten.SetWindowSize(wo.w, wo.h)
+	ebiten.SetWindowTitle("Wissenheim: " + c.name)
+	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
+	ebiten.SetVsyncEnabled(wo.vsync && wo.frames == 0)
+	runErr := ebiten.RunGame(g)
+	if wo.frames > 0 {
+		ft := g.frameTimes.Percentiles(50, 90, 99, 100)
+		p, _, _ := a.Status()
+		avatars := 0
+		if p != nil {
+			if s, _ := p.Latest(); s != nil {
+				avatars = len(s.Avatars)
+			}
+		}
+		fmt.Fprintf(out, "wissenheim: %d frames, %d avatars in the room, %dx%d, zoom %s: frame time p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms\n",
+			g.frameTimes.Count(), avatars, wo.w, wo.h, zoomName(wo), ms(ft[0]), ms(ft[1]), ms(ft[2]), ms(ft[3]))
+	}
+	closeErr := a.Close()
+	if runErr != nil {
+		return runErr
+	}
+	return closeErr
+}
+
+func zoomName(wo windowOptions) string {
+	if wo.fit {
+		return "whole room"
+	}
+	return fmt.Sprintf("%g px/m", wo.zoom)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
