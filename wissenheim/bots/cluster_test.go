@@ -156,7 +156,10 @@ func (nd *node) stop(t *testing.T) {
 // world at the same index, and wherever two nodes took a snapshot at the
 // same index their balls were at the same places and their chats agreed.
 func TestBotsKeepTheInvariantsOnEveryNode(t *testing.T) {
-	nBots, phase := 120, time.Second
+	nBots, phase := 210, time.Second
+	if raceOn {
+		nBots = 120
+	}
 	if long() {
 		nBots, phase = 600, 20*time.Second
 	}

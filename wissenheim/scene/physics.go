@@ -22,7 +22,6 @@ const (
 	bounce    = 3  // and bounce/4 of itself off a wall
 	mmPerM    = 1000
 	ballMM    = BallRadius * mmPerM
-	maxVelMM  = MaxKickSpeed * mmPerM / TickRate
 	maxRollNo = 4096 // a roll is over long before: friction stops it
 )
 

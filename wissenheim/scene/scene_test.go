@@ -460,7 +460,9 @@ func TestKickedBallRollsAndStops(t *testing.T) {
 // out and a node that runs the world removes it, frees its cells and its
 // name, and drops what it held.
 func TestExpiredAvatarsAreRemoved(t *testing.T) {
-	w := newWorld(t, 500*time.Millisecond)
+	// A lease long enough for a heartbeat to land under -race on a loaded
+	// machine, short enough for a test.
+	w := newWorld(t, 2*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	// The crashed client: its own World, which runs nothing.
 	crashed, err := scene.Open(ctx, w.Heap(), "test")
