@@ -582,8 +582,7 @@ func (h *Heap) checkLeader() {
 			h.askReadIndex(rq)
 		}
 	}
-	lead := h.leader.Load()
-	if lead == h.self || (lead != 0 && h.ticks-h.heardTick < 2*electionTicks) {
+	if h.leaderInReach() {
 		h.leaderless = 0
 		return
 	}
@@ -604,6 +603,13 @@ func (h *Heap) checkLeader() {
 		}
 		p.done <- proposalResult{err: fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)}
 	}
+}
+
+// leaderInReach reports whether the replica leads, or knows its leader and
+// has heard from it within two election timeouts.
+func (h *Heap) leaderInReach() bool {
+	lead := h.leader.Load()
+	return lead == h.self || (lead != 0 && h.ticks-h.heardTick < 2*electionTicks)
 }
 
 // electionTicks is raft's election timeout in ticks (consistency's default).

@@ -84,8 +84,7 @@ func (c *leaderContact) last() (uint64, time.Time) {
 // checkMembership runs every tick on the loop: a replica that has heard
 // from no leader for rejoinTicks asks to be taken (back) into its group.
 func (h *Heap) checkMembership() {
-	lead := h.leader.Load()
-	if lead == h.self || (lead != 0 && h.ticks-h.heardTick < 2*electionTicks) {
+	if h.leaderInReach() {
 		h.contact.quiet = 0
 		h.contact.inReach.Store(true)
 		return
