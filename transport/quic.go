@@ -209,6 +209,9 @@ func (t *QUIC) tlsConfig(peerName string) *tls.Config {
 		ClientAuth:         tls.RequestClientCert, // required by VerifyConnection, which logs a refusal
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			id, err := pki.Verify(t.pool, cs.PeerCertificates, t.cfg.Now())
+			if err == nil && !pki.NodeRole(id.Role) {
+				err = fmt.Errorf("certificate of %q has the role %q: not a node's", id.Name, id.Role)
+			}
 			if err == nil && peerName != "" && id.Name != peerName {
 				err = fmt.Errorf("dialled %q but the peer's certificate names %q", peerName, id.Name)
 			}
@@ -222,6 +225,30 @@ func (t *QUIC) tlsConfig(peerName string) *tls.Config {
 		conf.ServerName = peerName
 	}
 	return conf
+}
+
+// PeerIdentity returns what the certificate of the named peer says, from
+// a live connection with it; false without one. A peer's requests arrive
+// on a live connection, so a handler can always ask about their sender.
+func (t *QUIC) PeerIdentity(name string) (pki.Identity, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range t.conns {
+		if c.Context().Err() != nil {
+			continue
+		}
+		certs := c.ConnectionState().TLS.PeerCertificates
+		if len(certs) == 0 || certs[0].Subject.CommonName != name {
+			continue
+		}
+		leaf := certs[0]
+		id := pki.Identity{Name: name, NotAfter: leaf.NotAfter, Serial: leaf.SerialNumber}
+		if len(leaf.Subject.OrganizationalUnit) > 0 {
+			id.Role = leaf.Subject.OrganizationalUnit[0]
+		}
+		return id, true
+	}
+	return pki.Identity{}, false
 }
 
 func peerName(c *quic.Conn) string {

@@ -23,7 +23,18 @@ import (
 const (
 	RoleServer = "server" // a node that may vote and lead heaps
 	RoleClient = "client" // a node that only keeps learner replicas
+	// RoleAdmin is an operator: it may use every node's admin interface
+	// with every permission, and is never a node.
+	RoleAdmin = "admin"
 )
+
+// validRole reports whether role is one a certificate may carry.
+func validRole(role string) bool {
+	return role == RoleServer || role == RoleClient || role == RoleAdmin
+}
+
+// NodeRole reports whether role is one a node may run with.
+func NodeRole(role string) bool { return role == RoleServer || role == RoleClient }
 
 // CA is a cluster certificate authority.
 type CA struct {
@@ -100,7 +111,7 @@ func (ca *CA) Issue(name, role string, now time.Time, validity time.Duration) (c
 	if name == "" {
 		return nil, nil, errors.New("pki: empty node name")
 	}
-	if role != RoleServer && role != RoleClient {
+	if !validRole(role) {
 		return nil, nil, fmt.Errorf("pki: unknown role %q", role)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -136,6 +147,10 @@ func (ca *CA) Issue(name, role string, now time.Time, validity time.Duration) (c
 type Identity struct {
 	Name string
 	Role string
+	// NotAfter is when the certificate expires.
+	NotAfter time.Time
+	// Serial is the certificate's serial number.
+	Serial *big.Int
 }
 
 // Verify checks a peer's certificate chain against the CA pool at time now
@@ -158,15 +173,15 @@ func Verify(pool *x509.CertPool, chain []*x509.Certificate, now time.Time) (Iden
 	if err != nil {
 		return Identity{}, fmt.Errorf("certificate of %q refused: %w", leaf.Subject.CommonName, err)
 	}
-	id := Identity{Name: leaf.Subject.CommonName}
+	id := Identity{Name: leaf.Subject.CommonName, NotAfter: leaf.NotAfter, Serial: leaf.SerialNumber}
 	if len(leaf.Subject.OrganizationalUnit) > 0 {
 		id.Role = leaf.Subject.OrganizationalUnit[0]
 	}
 	if id.Name == "" || !slices.Contains(leaf.DNSNames, id.Name) {
 		return Identity{}, fmt.Errorf("certificate of %q does not name its node consistently", id.Name)
 	}
-	if id.Role != RoleServer && id.Role != RoleClient {
-		return Identity{}, fmt.Errorf("certificate of %q carries no node role", id.Name)
+	if !validRole(id.Role) {
+		return Identity{}, fmt.Errorf("certificate of %q carries no known role", id.Name)
 	}
 	return id, nil
 }

@@ -24,6 +24,9 @@ const (
 	// RoleClient is a node that only keeps learner replicas of the heaps
 	// it opens.
 	RoleClient Role = ipki.RoleClient
+	// RoleAdmin is an operator, not a node: its certificate opens every
+	// node's admin interface with every permission (ossd's CLI uses one).
+	RoleAdmin Role = ipki.RoleAdmin
 )
 
 // NewCA creates a cluster certificate authority valid for validity and
