@@ -57,7 +57,7 @@ func TestVerify(t *testing.T) {
 			t.Errorf("%s: identity %+v", c.name, id)
 		}
 	}
-	if _, _, err := ca.Issue("n", "admin", now, time.Hour); err == nil {
+	if _, _, err := ca.Issue("n", "root", now, time.Hour); err == nil {
 		t.Error("issued a certificate with an unknown role")
 	}
 	keyPEM, _ := ca.KeyPEM()

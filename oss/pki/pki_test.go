@@ -31,7 +31,7 @@ func TestIssueCert(t *testing.T) {
 			t.Fatalf("certificate names %v", c.Subject)
 		}
 	}
-	if _, _, err := pki.IssueCert(caCert, caKey, "n1", pki.Role("admin"), time.Hour); err == nil {
+	if _, _, err := pki.IssueCert(caCert, caKey, "n1", pki.Role("root"), time.Hour); err == nil {
 		t.Fatal("a certificate for an unknown role")
 	}
 	if _, _, err := pki.IssueCert([]byte("junk"), []byte("junk"), "n1", pki.RoleServer, time.Hour); err == nil {
