@@ -634,3 +634,25 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 	}
 	return out
 }
+
+// peerRole returns the role the named peer's certificate carries, as the
+// transport verified it; on a network without certificates (tests on
+// transporttest), the role its directory entry gives. A peer not
+// connected, or not known, is a client: it may do least.
+func (n *Node) peerRole(name string) pki.Role {
+	if name == n.cfg.Name {
+		return n.cfg.Role
+	}
+	if n.quic != nil {
+		if id, ok := n.quic.PeerIdentity(name); ok {
+			return pki.Role(id.Role)
+		}
+		return pki.RoleClient
+	}
+	for _, p := range n.directory().live() {
+		if p.Name == name {
+			return p.Role
+		}
+	}
+	return pki.RoleClient
+}
