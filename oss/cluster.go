@@ -44,15 +44,19 @@ func (n *Node) learn(id uint64, name string) {
 	n.namesMu.Unlock()
 }
 
-// lookup returns the name of the node with the given raft ID.
+// lookup returns the name of the node with the given raft ID: the one
+// committed state gives, or else the one membership last gave.
 func (n *Node) lookup(id uint64) (string, bool) {
+	if name, ok := n.boundName(id); ok {
+		return name, true
+	}
 	n.namesMu.Lock()
 	name, ok := n.names[id]
 	n.namesMu.Unlock()
 	if ok {
 		return name, true
 	}
-	for _, p := range n.directory().live() {
+	for _, p := range n.live() {
 		n.learn(p.ID, p.Name)
 		if p.ID == id {
 			name, ok = p.Name, true
@@ -64,7 +68,7 @@ func (n *Node) lookup(id uint64) (string, bool) {
 // liveSet returns the live nodes by ID and notes, for every ID asked about
 // later with downFor, since when it has been missing.
 func (n *Node) liveSet() map[uint64]peerInfo {
-	live := n.directory().live()
+	live := n.live()
 	set := make(map[uint64]peerInfo, len(live))
 	set[n.id] = n.selfInfo()
 	n.namesMu.Lock()
@@ -256,7 +260,7 @@ func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclu
 			return err
 		}
 		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID()}
-		ranked := rendezvous(name, n.directory().live())
+		ranked := rendezvous(name, n.live())
 		for _, p := range ranked[:oddVoters(e.Replicas, len(ranked))] {
 			e.Voters = append(e.Voters, groupMember{Name: p.Name, ID: p.ID})
 		}
@@ -359,6 +363,9 @@ type callRequest struct {
 	Op   string `cbor:"1,keyasint"`
 	Heap string `cbor:"2,keyasint"`
 	ID   uint64 `cbor:"3,keyasint"`
+	// Addr is the address the caller advertises: a join of a name live
+	// at another address is a second node of that name.
+	Addr string `cbor:"4,keyasint,omitempty"`
 }
 
 // callResponse answers a callRequest.
@@ -369,6 +376,8 @@ type callResponse struct {
 	// already. A caller that believed it was a member and is told
 	// otherwise was removed while it was cut off.
 	Member bool `cbor:"3,keyasint,omitempty"`
+	// Refused says why the leader will never take this join.
+	Refused string `cbor:"4,keyasint,omitempty"`
 }
 
 const (
@@ -377,8 +386,9 @@ const (
 )
 
 // handleCall serves a peer's request: "join" asks the leader of a heap to
-// add the caller as a learner (a member already is left as it is).
-func (n *Node) handleCall(from string, req []byte) ([]byte, error) {
+// add the caller as a learner (a member already is left as it is), under
+// a raft ID that must be the caller's (admitJoin).
+func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
 	var r callRequest
 	if err := codec.Unmarshal(req, &r); err != nil {
 		return nil, fmt.Errorf("oss: malformed request: %w", err)
@@ -392,12 +402,20 @@ func (n *Node) handleCall(from string, req []byte) ([]byte, error) {
 	if r.ID == 0 {
 		return nil, errors.New("oss: join: zero node ID")
 	}
-	n.learn(r.ID, from)
 	h := n.replicaOf(r.Heap)
 	var resp callResponse
 	switch {
 	case h == nil:
 	case h.leaderIs(h.self):
+		final, err := n.admitJoin(ctx, h, from, &r)
+		if err != nil {
+			n.log.Warn("join refused", "peer", from, "heap", r.Heap, "id", fmt.Sprintf("%016x", r.ID), "err", err)
+			if !final {
+				return nil, err
+			}
+			resp.Refused = err.Error()
+			return codec.Marshal(resp)
+		}
 		resp.OK = h.requestJoin(r.ID)
 		if cs := h.conf.Load(); cs != nil {
 			resp.Member = slices.Contains(cs.Voters, r.ID) || slices.Contains(cs.Learners, r.ID) ||
@@ -436,6 +454,9 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 	var lastErr error
 	for attempt := 0; !h.inConf.Load(); attempt++ {
 		if err := n.askJoin(ctx, h, first, h.inConf.Load, nil); err != nil {
+			if errors.Is(err, errJoinRefused) {
+				return fmt.Errorf("oss: heap %q: %w", h.name, err)
+			}
 			lastErr = err
 		}
 		if h.inConf.Load() {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -327,7 +328,8 @@ func FuzzCommit(f *testing.F) {
 // panics, and it reaches a replica only if its envelope and message
 // decode, it comes from a raft ID of the peer the transport
 // authenticated, it is for this node's ID, and it names an open replica's
-// heap and group incarnation.
+// heap and group incarnation; and a message only a voter sends reaches it
+// only from a server.
 func FuzzRoute(f *testing.F) {
 	ctx := context.Background()
 	n, err := Start(ctx, &Config{Logger: testLogger()})
@@ -339,8 +341,12 @@ func FuzzRoute(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	const peerID = 7
+	const peerID, clientID = 7, 8
 	n.learn(peerID, "peer")
+	n.learn(clientID, "client")
+	forever := time.Now().Add(time.Hour)
+	n.roles.Store("peer", roleEntry{role: pki.RoleServer, until: forever})
+	n.roles.Store("client", roleEntry{role: pki.RoleClient, until: forever})
 	add := func(heap string, group uint64, m raftpb.Message) {
 		b, err := m.Marshal()
 		if err != nil {
@@ -355,19 +361,26 @@ func FuzzRoute(f *testing.F) {
 	add("bank", h.group, raftpb.Message{Type: raftpb.MsgHeartbeat, From: n.id, To: n.id})
 	add("bank", h.group, raftpb.Message{Type: raftpb.MsgVote, From: peerID, To: n.id + 1})
 	add(catalogName, n.catalog.Load().group, raftpb.Message{Type: raftpb.MsgHeartbeat, From: peerID, To: n.id})
+	add("bank", h.group, raftpb.Message{Type: raftpb.MsgHeartbeat, From: clientID, To: n.id, Term: 1000})
+	add("bank", h.group, raftpb.Message{Type: raftpb.MsgAppResp, From: clientID, To: n.id, Term: 1})
 	add("nope", 1, raftpb.Message{Type: raftpb.MsgSnap, From: peerID, To: n.id, Snapshot: &raftpb.Snapshot{}})
 	f.Add([]byte{1, 0x80, 0x02})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var env raftEnvelope
 		var m raftpb.Message
 		var target *Heap
-		if env.decode(data) == nil && m.Unmarshal(env.Msg) == nil && m.From == peerID && m.To == n.id {
+		from := "peer"
+		decoded := env.decode(data) == nil && m.Unmarshal(env.Msg) == nil
+		if decoded && m.From == clientID {
+			from = "client"
+		}
+		if decoded && (m.From == peerID || m.From == clientID && !votersOnly(m.Type)) && m.To == n.id {
 			target = n.replicaOf(env.Heap)
 			if target != nil && target.group != env.Group {
 				target = nil
 			}
 		}
-		got, gm, ok := n.route("peer", data)
+		got, gm, ok := n.route(from, data)
 		if ok != (target != nil) || got != target {
 			t.Fatalf("routed to %v (%v), want %v", got, ok, target)
 		}

@@ -50,6 +50,10 @@ type Node struct {
 	members *membership         // nil without Listen
 	dir     atomic.Value        // of dirHolder: set while messages may arrive
 
+	ident        identities // what the catalog says raft IDs are
+	roles        sync.Map   // peer name → roleEntry
+	forgedWarned atomic.Int64
+
 	namesMu sync.Mutex // protects following fields
 	names   map[uint64]string
 	missing map[uint64]time.Time // since when a node ID has been seen missing
@@ -193,6 +197,14 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		return err
 	}
 	n.recovered.Store(true)
+	if o.bootstrap && n.tr != nil {
+		rctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		err := n.register(rctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	if join {
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		defer cancel()
@@ -221,6 +233,9 @@ const joinTimeout = 30 * time.Second
 // startNetwork opens the QUIC endpoint and joins the cluster over it.
 func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	c := n.cfg
+	if err := checkOwnRole(c.TLS.CertPEM, c.Role); err != nil {
+		return err
+	}
 	q, err := transport.NewQUIC(&transport.QUICConfig{
 		Name: c.Name, Listen: c.Listen, PacketConn: pc,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
@@ -282,7 +297,7 @@ type nodeHandler struct{ n *Node }
 func (h nodeHandler) HandleMessage(from string, msg []byte) { h.n.receive(from, msg) }
 
 func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
-	return h.n.handleCall(from, req)
+	return h.n.handleCall(ctx, from, req)
 }
 
 func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
@@ -546,7 +561,7 @@ func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		others := false
-		for _, p := range n.directory().live() {
+		for _, p := range n.live() {
 			if p.ID != n.id && p.Role == pki.RoleServer && !p.Leaving {
 				others = true
 			}

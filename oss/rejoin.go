@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -151,12 +152,12 @@ func (n *Node) rejoin(h *Heap) {
 // leader that took it, and whether that leader had the node in its
 // configuration already. It returns the last call's error, if any failed.
 func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func() bool, taken func(leader string, member bool)) (lastErr error) {
-	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id})
+	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id, Addr: n.Addr()})
 	if err != nil {
 		return err
 	}
 	targets := slices.Clone(first)
-	for _, p := range rendezvous(h.name, n.directory().live()) {
+	for _, p := range rendezvous(h.name, n.live()) {
 		targets = append(targets, p.Name)
 	}
 	asked := map[string]bool{n.cfg.Name: true}
@@ -177,6 +178,9 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 		if err != nil {
 			lastErr = err
 			continue
+		}
+		if resp.Refused != "" {
+			return fmt.Errorf("%w by %s: %s", errJoinRefused, to, resp.Refused)
 		}
 		if resp.OK {
 			if taken != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -209,6 +210,10 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	if m.To != n.id {
 		return nil, m, false // for an earlier start of this node
 	}
+	if votersOnly(m.Type) && n.cachedRole(from, time.Now()) != pki.RoleServer {
+		n.log.Debug("raft message only a voter sends, from a client, dropped", "peer", from, "heap", env.Heap, "type", m.Type)
+		return nil, m, false
+	}
 	h := n.replicaOf(env.Heap)
 	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
 		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group {
@@ -222,6 +227,19 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		return nil, m, false // not a replica of this heap (yet), or of an earlier incarnation
 	}
 	return h, m, true
+}
+
+// votersOnly reports whether only a voter (a candidate, a leader) sends a
+// raft message of this type. A client's certificate makes it a learner at
+// most, and such messages from one are dropped: a term it made up could
+// otherwise depose a leader.
+func votersOnly(t raftpb.MessageType) bool {
+	switch t {
+	case raftpb.MsgApp, raftpb.MsgHeartbeat, raftpb.MsgSnap, raftpb.MsgVote, raftpb.MsgPreVote,
+		raftpb.MsgVoteResp, raftpb.MsgPreVoteResp, raftpb.MsgTimeoutNow, raftpb.MsgReadIndexResp:
+		return true
+	}
+	return false
 }
 
 // receiveSnapshot takes a raft snapshot streamed by a leader: the message

@@ -301,7 +301,7 @@ func FuzzHandleCall(f *testing.F) {
 		if codec.Unmarshal(data, &r) == nil && r.Op == opJoin && r.Heap == catalogName {
 			return // a join of the catalog adds a member: not what this target is about
 		}
-		resp, err := n.handleCall("peer", data)
+		resp, err := n.handleCall(context.Background(), "peer", data)
 		if err != nil {
 			return
 		}

@@ -1,0 +1,262 @@
+package oss
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
+)
+
+// Identity: which node a raft ID is.
+//
+// The transport authenticates a peer by the name in its certificate; raft
+// names nodes by IDs. A message is taken only from the node its raft ID
+// belongs to, so the binding of IDs to names must come from where no peer
+// can forge it: committed state. The catalog keeps a node record per name
+// (the ID the node runs under), written only by the catalog's leader when
+// the node, authenticated by its certificate, asks to join; and the heap
+// entries name the first voters of each group. A node takes an ID's name
+// from membership only when no committed state names that ID.
+
+// nodeSpace is the namespace of node records' object IDs in the catalog.
+var nodeSpace = uuid.MustParse("0a7f3b0e-51c4-4d0b-8e3a-2f3c9d1e0b17")
+
+// nodeRecordID is the catalog object recording the named node's raft ID.
+func nodeRecordID(name string) uuid.UUID { return uuid.NewSHA1(nodeSpace, []byte(name)) }
+
+// nodeRecord binds a node's name to the raft ID it runs under.
+type nodeRecord struct {
+	Name string `cbor:"1,keyasint"`
+	ID   uint64 `cbor:"2,keyasint"`
+	// Addr is the address the node advertised when it registered.
+	Addr string `cbor:"3,keyasint,omitempty"`
+}
+
+// bindingsOf returns the raft IDs that one state of the catalog names: the
+// node records, then the first voters of every heap for IDs no record
+// names, and the node records by name.
+func bindingsOf(st *consistency.State) (map[uint64]string, map[string]nodeRecord) {
+	ids := make(map[uint64]string)
+	recs := make(map[string]nodeRecord)
+	var entries []heapEntry
+	st.Ascend(uuid.Nil, func(o consistency.Object) bool {
+		var r nodeRecord
+		if codec.Unmarshal(o.Value, &r) == nil && r.Name != "" && r.ID != 0 && nodeRecordID(r.Name) == o.ID {
+			recs[r.Name] = r
+			ids[r.ID] = r.Name
+			return true
+		}
+		var e heapEntry
+		if codec.Unmarshal(o.Value, &e) == nil && e.Name != "" && entryID(e.Name) == o.ID {
+			entries = append(entries, e)
+		}
+		return true
+	})
+	for _, e := range entries {
+		for _, m := range e.Voters {
+			if _, ok := ids[m.ID]; !ok && m.ID != 0 {
+				ids[m.ID] = m.Name
+			}
+		}
+	}
+	return ids, recs
+}
+
+// bindings is what the catalog says about raft IDs, as of one index.
+type bindings struct {
+	index uint64
+	ids   map[uint64]string
+	recs  map[string]nodeRecord
+}
+
+// identities caches the catalog's bindings, rebuilt when the catalog's
+// state moves past them.
+type identities struct {
+	mu  sync.Mutex
+	cur *bindings
+}
+
+// committed returns the bindings of the local catalog replica's latest
+// state.
+func (n *Node) committed() *bindings {
+	h := n.catalog.Load()
+	if h == nil {
+		return &bindings{}
+	}
+	st := h.state.Load()
+	n.ident.mu.Lock()
+	defer n.ident.mu.Unlock()
+	if b := n.ident.cur; b != nil && b.index == st.Index() {
+		return b
+	}
+	ids, recs := bindingsOf(st)
+	b := &bindings{index: st.Index(), ids: ids, recs: recs}
+	n.ident.cur = b
+	return b
+}
+
+// boundName returns the node committed state names for a raft ID.
+func (n *Node) boundName(id uint64) (string, bool) {
+	if id == n.id {
+		return n.cfg.Name, true
+	}
+	name, ok := n.committed().ids[id]
+	return name, ok
+}
+
+// live returns the live nodes as the directory gives them, less those
+// claiming a raft ID that committed state gives another node, and with
+// each peer's role as its certificate says, not as it announces.
+func (n *Node) live() []peerInfo {
+	all := n.directory().live()
+	b := n.committed()
+	out := all[:0:0]
+	for _, p := range all {
+		if p.Name == n.cfg.Name {
+			if p.ID == n.id {
+				out = append(out, p)
+			}
+			continue
+		}
+		if name, ok := b.ids[p.ID]; ok && name != p.Name {
+			n.warnForged(p.Name, p.ID, name)
+			continue
+		}
+		p.Role = n.peerRole(p.Name)
+		out = append(out, p)
+	}
+	return out
+}
+
+// warnForged logs, at most every 10 s, a peer claiming another's raft ID.
+func (n *Node) warnForged(who string, id uint64, owner string) {
+	now := time.Now().UnixNano()
+	if last := n.forgedWarned.Load(); (last == 0 || now-last >= int64(10*time.Second)) && n.forgedWarned.CompareAndSwap(last, now) {
+		n.log.Warn("a peer claims a raft ID that belongs to another node; ignored", "peer", who, "id", fmt.Sprintf("%016x", id), "owner", owner)
+	}
+}
+
+// roleCacheFor is how long a peer's role, read from its certificate, is
+// reused for raft messages before the transport is asked again.
+const roleCacheFor = time.Second
+
+type roleEntry struct {
+	role  pki.Role
+	until time.Time
+}
+
+// cachedRole is peerRole, reused for roleCacheFor: raft messages ask for
+// every message.
+func (n *Node) cachedRole(name string, now time.Time) pki.Role {
+	if v, ok := n.roles.Load(name); ok {
+		if e := v.(roleEntry); now.Before(e.until) {
+			return e.role
+		}
+	}
+	r := n.peerRole(name)
+	n.roles.Store(name, roleEntry{role: r, until: now.Add(roleCacheFor)})
+	return r
+}
+
+// errJoinRefused marks a join the leader refused for good: trying again
+// cannot help.
+var errJoinRefused = errors.New("oss: join refused")
+
+// admitJoin decides whether the leader of heap h takes a node's request
+// to join, made by the peer the transport authenticated as from. The
+// raft ID must not be another node's. For the catalog, the node's record
+// is written (or moved to its new ID after a restart without its data)
+// before it is added, unless a node of that name is live elsewhere. For
+// any other heap the ID must be the one committed state or membership
+// gives the caller. A refusal that trying again cannot change comes back
+// marked final.
+func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callRequest) (final bool, err error) {
+	b := n.committed()
+	if owner, ok := b.ids[r.ID]; ok && owner != from {
+		return true, fmt.Errorf("%w: raft ID %016x is node %q's, not %q's", errJoinRefused, r.ID, owner, from)
+	}
+	if r.ID == n.id {
+		return true, fmt.Errorf("%w: raft ID %016x is node %q's, not %q's", errJoinRefused, r.ID, n.cfg.Name, from)
+	}
+	if h.name != catalogName {
+		if _, ok := b.ids[r.ID]; ok {
+			return false, nil
+		}
+		for _, p := range n.live() {
+			if p.Name == from && p.ID == r.ID {
+				return false, nil
+			}
+		}
+		return false, fmt.Errorf("oss: join of heap %q: node %q (raft ID %016x) is not registered yet; it joins the catalog first", h.name, from, r.ID)
+	}
+	rec, ok := b.recs[from]
+	if ok && rec.ID == r.ID {
+		return false, nil
+	}
+	if ok {
+		for _, p := range n.live() {
+			if p.Name != from || p.ID != rec.ID {
+				continue
+			}
+			// The node registered under this name still runs. A node
+			// joining from another address is a second node of that name;
+			// one from the same address may be its restart, which
+			// membership has not seen yet.
+			live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, rec.Addr)
+			if r.Addr != "" && rec.Addr != "" && r.Addr != rec.Addr {
+				return true, fmt.Errorf("%w: %v", errJoinRefused, live)
+			}
+			return false, fmt.Errorf("oss: join: %v", live)
+		}
+	}
+	err = h.Update(ctx, func(tx *Tx) error {
+		return Put(tx, nodeRecordID(from), nodeRecord{Name: from, ID: r.ID, Addr: r.Addr})
+	})
+	if err != nil {
+		return false, fmt.Errorf("oss: join: registering node %q: %w", from, err)
+	}
+	n.log.Info("node registered", "peer", from, "id", fmt.Sprintf("%016x", r.ID), "addr", r.Addr)
+	return false, nil
+}
+
+// register records this node in a catalog it has just bootstrapped.
+func (n *Node) register(ctx context.Context) error {
+	addr := n.Addr()
+	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
+		return Put(tx, nodeRecordID(n.cfg.Name), nodeRecord{Name: n.cfg.Name, ID: n.id, Addr: addr})
+	})
+	if err != nil {
+		return fmt.Errorf("oss: registering this node in the catalog: %w", err)
+	}
+	return nil
+}
+
+// checkOwnRole refuses a node whose Config.Role is not the role its own
+// certificate carries: the certificate decides what a node may do, and
+// its peers go by the certificate.
+func checkOwnRole(certPEM []byte, role pki.Role) error {
+	b, _ := pem.Decode(certPEM)
+	if b == nil {
+		return errors.New("oss: TLS.CertPEM holds no certificate")
+	}
+	leaf, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return fmt.Errorf("oss: node certificate: %w", err)
+	}
+	var has pki.Role
+	if len(leaf.Subject.OrganizationalUnit) > 0 {
+		has = pki.Role(leaf.Subject.OrganizationalUnit[0])
+	}
+	if has != role {
+		return fmt.Errorf("oss: Role is %q but this node's certificate (%q) carries the role %q: run it as %q, or issue a certificate with the role %q", role, leaf.Subject.CommonName, has, has, role)
+	}
+	return nil
+}
