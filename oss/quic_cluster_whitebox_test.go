@@ -53,7 +53,19 @@ func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config
 
 func (c *quicCluster) start(name string) *Node {
 	c.t.Helper()
-	cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, pki.RoleServer, time.Hour)
+	n, err := c.launch(name, pki.RoleServer, nil)
+	if err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	return n
+}
+
+// launch starts a node with a certificate of the given role, its
+// configuration adjusted by tweak, and adds it to the cluster if it
+// starts.
+func (c *quicCluster) launch(name string, role pki.Role, tweak func(*Config)) (*Node, error) {
+	c.t.Helper()
+	cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, role, time.Hour)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -62,6 +74,9 @@ func (c *quicCluster) start(name string) *Node {
 		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
 	if c.configure != nil {
 		c.configure(cfg)
+	}
+	if tweak != nil {
+		tweak(cfg)
 	}
 	if c.first != "" {
 		// A stale address first: any member that answers will do.
@@ -74,13 +89,13 @@ func (c *quicCluster) start(name string) *Node {
 	defer cancel()
 	n, err := Start(ctx, cfg)
 	if err != nil {
-		c.t.Fatalf("start %s: %v", name, err)
+		return nil, err
 	}
 	if c.first == "" {
 		c.first = name
 	}
 	c.nodes[name] = n
-	return n
+	return n, nil
 }
 
 func (c *quicCluster) group(heap string) (Stats, bool) {

@@ -1,0 +1,256 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/goleak"
+)
+
+// catalogLeader waits for a node that leads the catalog and returns it.
+func (c *quicCluster) catalogLeader(t *testing.T) *Node {
+	t.Helper()
+	var leader *Node
+	waitFor(t, "a catalog leader", func() bool {
+		for _, n := range c.nodes {
+			if h := n.catalog.Load(); h != nil && h.leaderIs(h.self) {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+// forgedEnvelope is a raft message of the catalog's group as a peer would
+// send it.
+func forgedEnvelope(t *testing.T, to *Node, m raftpb.Message) []byte {
+	t.Helper()
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := raftEnvelope{Heap: catalogName, Group: to.catalog.Load().group, Msg: b}
+	return env.appendTo(nil)
+}
+
+// A member that asks to join under another node's raft ID is refused, the
+// ID stays bound to its node on every member, and raft messages the member
+// sends under that ID are dropped while the real node's are taken.
+func TestForgedRaftIDIsRefused(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c", "x")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, b, x := c.nodes["a"], c.nodes["b"], c.nodes["x"]
+	leader := c.catalogLeader(t)
+	for _, heap := range []string{catalogName, "bank"} {
+		if heap == "bank" {
+			if _, err := a.CreateHeapIfNotExists(ctx, "bank", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var to string
+		waitFor(t, heap+"'s leader", func() bool {
+			for name, n := range c.nodes {
+				if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
+					to = name
+					return true
+				}
+			}
+			return false
+		})
+		req, _ := codec.Marshal(callRequest{Op: opJoin, Heap: heap, ID: a.id, Addr: x.Addr()})
+		resp, err := x.tr.Call(ctx, to, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cr callResponse
+		if err := codec.Unmarshal(resp, &cr); err != nil {
+			t.Fatal(err)
+		}
+		if cr.OK || !strings.Contains(cr.Refused, `is node "a"'s, not "x"'s`) {
+			t.Fatalf("%s, leading %s, answered a join under a's raft ID from x with %+v", to, heap, cr)
+		}
+	}
+	for name, n := range c.nodes {
+		if got, ok := n.lookup(a.id); !ok || got != "a" {
+			t.Fatalf("%s: a's raft ID names %q (%v) after x forged a join", name, got, ok)
+		}
+	}
+	// x speaks as a: a vote at a high term, and a heartbeat.
+	vote := forgedEnvelope(t, b, raftpb.Message{Type: raftpb.MsgVote, From: a.id, To: b.id, Term: 1000, LogTerm: 1000, Index: 1 << 40})
+	if _, _, ok := b.route("x", vote); ok {
+		t.Fatal("b routes a vote x sent under a's raft ID")
+	}
+	genuine := forgedEnvelope(t, b, raftpb.Message{Type: raftpb.MsgHeartbeat, From: a.id, To: b.id, Term: 1})
+	if _, _, ok := b.route("a", genuine); !ok {
+		t.Fatal("b drops a's own heartbeat")
+	}
+	term := b.catalog.Load().Stats().Term
+	for range 20 {
+		if err := x.tr.Send(ctx, "b", vote); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := update(ctx, leader.catalog.Load(), func(tx *Tx) error {
+		return Put(tx, entryID("marker"), struct{}{})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to apply a commit made after the forged votes", func() bool {
+		_, ok := b.catalog.Load().state.Load().Get(entryID("marker"))
+		return ok
+	})
+	if got := b.catalog.Load().Stats().Term; got >= 1000 || got > term+2 {
+		t.Fatalf("b's catalog went from term %d to %d after votes forged as a", term, got)
+	}
+}
+
+// A member that announces another node's raft ID in membership is left out
+// of the live set: committed state says whose ID it is.
+func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "x")
+	a, b, x := c.nodes["a"], c.nodes["b"], c.nodes["x"]
+	waitFor(t, "a to register", func() bool {
+		_, ok := b.committed().recs["a"]
+		return ok
+	})
+	x.members.mu.Lock()
+	x.members.cfg.id = a.id
+	x.members.mu.Unlock()
+	if err := x.members.ml.UpdateNode(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to hear x's new announcement", func() bool {
+		for _, p := range b.directory().live() {
+			if p.Name == "x" && p.ID == a.id {
+				return true
+			}
+		}
+		return false
+	})
+	for _, p := range b.live() {
+		if p.Name == "x" {
+			t.Fatalf("b's live set keeps x under a's raft ID: %+v", p)
+		}
+	}
+	if got, _ := b.lookup(a.id); got != "a" {
+		t.Fatalf("a's raft ID names %q on b", got)
+	}
+}
+
+// A client certificate decides: a node that runs it as a server is
+// refused at start, and one that announces itself a server in membership
+// is still a client to its peers, never placed as a voter.
+func TestClientCertificateNeverVotes(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := c.launch("cl", pki.RoleClient, func(cfg *Config) { cfg.Role = pki.RoleServer })
+	if err == nil || !strings.Contains(err.Error(), `carries the role "client"`) {
+		t.Fatalf("a client certificate ran as a server: %v", err)
+	}
+	cl, err := c.launch("cl", pki.RoleClient, func(cfg *Config) { cfg.Role = pki.RoleClient })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A modified client announces itself a server.
+	cl.members.mu.Lock()
+	cl.members.cfg.role = pki.RoleServer
+	cl.members.mu.Unlock()
+	if err := cl.members.ml.UpdateNode(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a := c.nodes["a"]
+	waitFor(t, "a to hear cl's announcement", func() bool {
+		for _, p := range a.directory().live() {
+			if p.Name == "cl" && p.Role == pki.RoleServer {
+				return true
+			}
+		}
+		return false
+	})
+	for _, p := range a.live() {
+		if p.Name == "cl" && p.Role != pki.RoleClient {
+			t.Fatalf("a takes cl for a %s", p.Role)
+		}
+	}
+	h, err := a.CreateHeap(ctx, "wide", &HeapOptions{Replicas: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := a.catalogEntry("wide")
+	for _, m := range e.Voters {
+		if m.Name == "cl" {
+			t.Fatalf("the client is a first voter of a heap: %+v", e.Voters)
+		}
+	}
+	if _, err := cl.Heap(ctx, "wide"); err != nil {
+		t.Fatal(err)
+	}
+	if err := update(ctx, h, func(tx *Tx) error { return Put(tx, entryID("k"), 1) }); err != nil {
+		t.Fatal(err)
+	}
+	// Give reconcile its chance to place voters, then look at every
+	// configuration the client's replica has seen.
+	waitFor(t, "the client's replica to apply the commit", func() bool {
+		r := cl.replicaOf("wide")
+		if r == nil {
+			return false
+		}
+		_, ok := r.state.Load().Get(entryID("k"))
+		return ok
+	})
+	for _, name := range []string{catalogName, "wide"} {
+		if cs := a.replicaOf(name).conf.Load(); cs != nil {
+			for _, v := range append(append([]uint64{}, cs.Voters...), cs.VotersOutgoing...) {
+				if v == cl.id {
+					t.Fatalf("the client votes in %s: %+v", name, cs)
+				}
+			}
+		}
+	}
+}
+
+// A second node started under a name that is live elsewhere is refused at
+// join, says why, and the cluster goes on.
+func TestSecondNodeWithALiveNameIsRefused(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	realB := c.nodes["b"]
+	waitFor(t, "b to register", func() bool {
+		_, ok := c.nodes["a"].committed().recs["b"]
+		return ok
+	})
+	dup, err := c.launch("b", pki.RoleServer, nil)
+	if err == nil {
+		dup.Close(context.Background())
+		c.nodes["b"] = realB
+		t.Fatal("a second node named b started beside the live one")
+	}
+	if !errors.Is(err, errJoinRefused) || !strings.Contains(err.Error(), `a node named "b" is already live`) {
+		t.Fatalf("refused with %v", err)
+	}
+	h, err := realB.CreateHeapIfNotExists(ctx, "after", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := update(ctx, h, func(tx *Tx) error { return Put(tx, entryID("k"), 1) }); err != nil {
+		t.Fatalf("the real b cannot commit after the duplicate was refused: %v", err)
+	}
+	if got, _ := c.nodes["a"].lookup(realB.id); got != "b" {
+		t.Fatalf("b's raft ID names %q", got)
+	}
+}
