@@ -392,6 +392,9 @@ func (n *Node) handleCall(from string, req []byte) ([]byte, error) {
 	if r.ID == 0 {
 		return nil, errors.New("oss: join: zero node ID")
 	}
+	if err := n.authorizeJoin(from, r.Heap); err != nil {
+		return nil, err
+	}
 	n.learn(r.ID, from)
 	h := n.replicaOf(r.Heap)
 	var resp callResponse

@@ -66,6 +66,7 @@ type Node struct {
 	stopping  bool
 
 	snapIn snapshotIntake // snapshots being received
+	acl    aclState       // grants and refusals; see acl.go
 }
 
 // netHooks put a node on a network other than QUIC and membership: tests
@@ -350,6 +351,10 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if strings.HasPrefix(name, systemPrefix) {
 		return nil, fmt.Errorf("%w %q: the prefix %q is reserved", ErrInvalidHeapName, name, systemPrefix)
 	}
+	mode, err := n.authorizeOpen(ctx, name, mode)
+	if err != nil {
+		return nil, err
+	}
 	replicas := n.cfg.Replicas
 	if opts != nil && opts.Replicas != 0 {
 		if opts.Replicas < 1 || opts.Replicas > 9 {
@@ -375,7 +380,6 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		return nil, ErrClosed
 	}
 	var e heapEntry
-	var err error
 	if mode == openExisting {
 		e, err = n.findEntry(ctx, name)
 	} else {
@@ -401,6 +405,9 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
 	}
 	if err := validHeapName(name); err != nil {
+		return err
+	}
+	if err := n.authorizeSelf(ctx, name, PermAdmin); err != nil {
 		return err
 	}
 	found := false

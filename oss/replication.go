@@ -221,7 +221,7 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	if h == nil || h.group != env.Group {
 		return nil, m, false // not a replica of this heap (yet), or of an earlier incarnation
 	}
-	return h, m, true
+	return h, m, n.admits(from, h, &m)
 }
 
 // receiveSnapshot takes a raft snapshot streamed by a leader: the message
