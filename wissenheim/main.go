@@ -10,7 +10,8 @@
 //
 // With --join, --certs and --name it joins an existing cluster (ossd
 // nodes) as a client node: DIR holds ca.crt, NAME.crt and NAME.key, a
-// client certificate ("ossd cert issue --role client"). --data-dir keeps
+// client certificate ("ossd cert issue --role client") granted the world's
+// heap ("ossd acl grant --to NAME --heap HEAP --perm write"). --data-dir keeps
 // the local cluster's world across restarts; --headless runs the cluster
 // and bots without a window. --screenshot writes a PNG of the frame and
 // quits; --frames N measures frame times and quits.
