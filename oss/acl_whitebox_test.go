@@ -414,3 +414,63 @@ func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
 	}
 	waitCond(t, "the drop to reach the server", func() bool { _, ok := a.catalogEntry("game-1"); return !ok })
 }
+
+// With three servers, the heap's leader enforces what every server's
+// catalog replica says: a client commits while granted write, and its
+// proposals are dropped once every server has applied the revocation.
+func TestACLThreeServers(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c")
+	a := c.nodes["a"]
+	ctx := aclContext(t)
+	h, err := a.CreateHeap(ctx, "w", &HeapOptions{Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := Grant{Who: "app", Heap: "w", Perm: PermWrite}
+	mustGrant(t, a, write)
+	app := c.startRole("app", pki.RoleClient)
+	ah, err := app.Heap(ctx, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ah.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 1) }); err != nil {
+		t.Fatalf("a client granted write: %v", err)
+	}
+	servers := []*Node{a, c.nodes["b"], c.nodes["c"]}
+	refused := func() (total uint64) {
+		for _, n := range servers {
+			total += n.acl.refused.Load()
+		}
+		return total
+	}
+	if err := a.RevokeGrant(ctx, write); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "every server to apply the revocation", func() bool {
+		for _, n := range servers {
+			if n.Authorize("app", pki.RoleClient, "w", PermWrite) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	before := refused()
+	forged := uuid.New()
+	outcome, cancel := forge(ah, putWrite(t, forged, 2))
+	waitCond(t, "a server to drop the proposal", func() bool { return refused() > before })
+	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 3) }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-outcome; err == nil {
+		t.Fatal("the forged commit succeeded")
+	}
+	for _, n := range servers {
+		if r := n.replicaOf("w"); r != nil {
+			if _, ok := r.state.Load().Get(forged); ok {
+				t.Fatalf("%s holds the forged write", n.cfg.Name)
+			}
+		}
+	}
+}
