@@ -190,7 +190,8 @@ func (h *Heap) dropReceived(from string, m *raftpb.Message, cost, queued int64) 
 }
 
 // route decodes a raft message and finds its replica, opening one if a
-// leader of a catalog heap says so; see receive.
+// leader of a catalog heap says so; see receive. A client's message must
+// pass admits (acl.go).
 func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	var env raftEnvelope
 	var m raftpb.Message

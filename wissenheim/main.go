@@ -11,7 +11,8 @@
 // With --join, --certs and --name it joins an existing cluster (ossd
 // nodes) as a client node: DIR holds ca.crt, NAME.crt and NAME.key, a
 // client certificate ("ossd cert issue --role client") granted the world's
-// heap ("ossd acl grant --to NAME --heap HEAP --perm write"). --data-dir keeps
+// heap: write to play in it, admin to create it ("ossd acl grant --to NAME
+// --heap wissenheim --perm admin"). --data-dir keeps
 // the local cluster's world across restarts; --headless runs the cluster
 // and bots without a window. --screenshot writes a PNG of the frame and
 // quits; --frames N measures frame times and quits.
