@@ -402,6 +402,9 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	if r.ID == 0 {
 		return nil, errors.New("oss: join: zero node ID")
 	}
+	if err := n.authorizeJoin(from, r.Heap); err != nil {
+		return nil, err
+	}
 	h := n.replicaOf(r.Heap)
 	var resp callResponse
 	switch {

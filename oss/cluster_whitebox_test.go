@@ -669,6 +669,9 @@ func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
 func TestClientNodeIsALearner(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := startTestNodes(t, 20, "a", "b", "c")
+	if err := c.nodes["a"].Grant(context.Background(), Grant{Who: "app", Heap: "bank", Perm: PermAdmin}); err != nil {
+		t.Fatal(err) // a client creates and writes only the heaps it is granted
+	}
 	c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
 	h := c.open("app", "bank")
 	ids := seedBank(t, h)

@@ -77,6 +77,10 @@ var (
 	// ErrNoSnapshot is returned by Event.View for an EventChange, which
 	// carries no state to read.
 	ErrNoSnapshot = errors.New("oss: event carries no snapshot")
+	// ErrPermission is returned when a client node, or a client of the
+	// admin interface, lacks the grant a call needs (see Grant); the
+	// error says who lacks which permission on which heap.
+	ErrPermission = errors.New("oss: permission denied")
 )
 
 // ConflictError describes a conflict: the first read found stale. It matches

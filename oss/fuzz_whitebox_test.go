@@ -344,9 +344,7 @@ func FuzzRoute(f *testing.F) {
 	const peerID, clientID = 7, 8
 	n.learn(peerID, "peer")
 	n.learn(clientID, "client")
-	forever := time.Now().Add(time.Hour)
-	n.roles.Store("peer", roleEntry{role: pki.RoleServer, until: forever})
-	n.roles.Store("client", roleEntry{role: pki.RoleClient, until: forever})
+	n.setDirectory(fixedDirectory{n.selfInfo(), {Name: "peer", ID: peerID, Role: pki.RoleServer}, {Name: "client", ID: clientID, Role: pki.RoleClient}})
 	add := func(heap string, group uint64, m raftpb.Message) {
 		b, err := m.Marshal()
 		if err != nil {
@@ -374,7 +372,7 @@ func FuzzRoute(f *testing.F) {
 		if decoded && m.From == clientID {
 			from = "client"
 		}
-		if decoded && (m.From == peerID || m.From == clientID && !votersOnly(m.Type)) && m.To == n.id {
+		if decoded && (m.From == peerID || m.From == clientID && m.Type != raftpb.MsgProp && !serversOnly(m.Type)) && m.To == n.id {
 			target = n.replicaOf(env.Heap)
 			if target != nil && target.group != env.Group {
 				target = nil
@@ -389,6 +387,11 @@ func FuzzRoute(f *testing.F) {
 		}
 	})
 }
+
+// fixedDirectory is a directory of nodes that never changes.
+type fixedDirectory []peerInfo
+
+func (d fixedDirectory) live() []peerInfo { return d }
 
 // FuzzCatalogEntry: the catalog's objects are heap entries, decoded by
 // every node from its replica. An object that does not decode as an entry

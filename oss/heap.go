@@ -1127,6 +1127,9 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 	if h.isClosed() {
 		return nil, ErrClosed
 	}
+	if err := h.authorizeWrite(ctx, readOnly); err != nil {
+		return nil, err
+	}
 	tx := &Tx{heap: h, snap: h.state.Load(), readOnly: readOnly}
 	if !readOnly {
 		tx.txState = &txState{ctx: ctx}

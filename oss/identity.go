@@ -144,28 +144,6 @@ func (n *Node) warnForged(who string, id uint64, owner string) {
 	}
 }
 
-// roleCacheFor is how long a peer's role, read from its certificate, is
-// reused for raft messages before the transport is asked again.
-const roleCacheFor = time.Second
-
-type roleEntry struct {
-	role  pki.Role
-	until time.Time
-}
-
-// cachedRole is peerRole, reused for roleCacheFor: raft messages ask for
-// every message.
-func (n *Node) cachedRole(name string, now time.Time) pki.Role {
-	if v, ok := n.roles.Load(name); ok {
-		if e := v.(roleEntry); now.Before(e.until) {
-			return e.role
-		}
-	}
-	r := n.peerRole(name)
-	n.roles.Store(name, roleEntry{role: r, until: now.Add(roleCacheFor)})
-	return r
-}
-
 // errJoinRefused marks a join the leader refused for good: trying again
 // cannot help.
 var errJoinRefused = errors.New("oss: join refused")

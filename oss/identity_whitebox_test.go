@@ -195,6 +195,9 @@ func TestClientCertificateNeverVotes(t *testing.T) {
 			t.Fatalf("the client is a first voter of a heap: %+v", e.Voters)
 		}
 	}
+	if err := a.Grant(ctx, Grant{Who: "cl", Heap: "wide", Perm: PermWrite}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := cl.Heap(ctx, "wide"); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,6 @@ type Node struct {
 	dir     atomic.Value        // of dirHolder: set while messages may arrive
 
 	ident        identities // what the catalog says raft IDs are
-	roles        sync.Map   // peer name → roleEntry
 	forgedWarned atomic.Int64
 
 	namesMu sync.Mutex // protects following fields
@@ -70,6 +69,7 @@ type Node struct {
 	stopping  bool
 
 	snapIn snapshotIntake // snapshots being received
+	acl    aclState       // grants and refusals; see acl.go
 }
 
 // netHooks put a node on a network other than QUIC and membership: tests
@@ -365,6 +365,10 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if strings.HasPrefix(name, systemPrefix) {
 		return nil, fmt.Errorf("%w %q: the prefix %q is reserved", ErrInvalidHeapName, name, systemPrefix)
 	}
+	mode, err := n.authorizeOpen(ctx, name, mode)
+	if err != nil {
+		return nil, err
+	}
 	replicas := n.cfg.Replicas
 	if opts != nil && opts.Replicas != 0 {
 		if opts.Replicas < 1 || opts.Replicas > 9 {
@@ -390,7 +394,6 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		return nil, ErrClosed
 	}
 	var e heapEntry
-	var err error
 	if mode == openExisting {
 		e, err = n.findEntry(ctx, name)
 	} else {
@@ -416,6 +419,9 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
 	}
 	if err := validHeapName(name); err != nil {
+		return err
+	}
+	if err := n.authorizeSelf(ctx, name, PermAdmin); err != nil {
 		return err
 	}
 	found := false

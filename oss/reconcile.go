@@ -182,7 +182,7 @@ func (h *Heap) reconcile() {
 	}
 
 	for _, l := range cs.Learners {
-		if down(l) {
+		if down(l) || h.evicts(l) {
 			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: l})
 			return
 		}

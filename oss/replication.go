@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/consistency"
-	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -191,7 +190,8 @@ func (h *Heap) dropReceived(from string, m *raftpb.Message, cost, queued int64) 
 }
 
 // route decodes a raft message and finds its replica, opening one if a
-// leader of a catalog heap says so; see receive.
+// leader of a catalog heap says so; see receive. A client's message must
+// pass admits (acl.go).
 func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	var env raftEnvelope
 	var m raftpb.Message
@@ -210,10 +210,6 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	if m.To != n.id {
 		return nil, m, false // for an earlier start of this node
 	}
-	if votersOnly(m.Type) && n.cachedRole(from, time.Now()) != pki.RoleServer {
-		n.log.Debug("raft message only a voter sends, from a client, dropped", "peer", from, "heap", env.Heap, "type", m.Type)
-		return nil, m, false
-	}
 	h := n.replicaOf(env.Heap)
 	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
 		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group {
@@ -226,20 +222,10 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	if h == nil || h.group != env.Group {
 		return nil, m, false // not a replica of this heap (yet), or of an earlier incarnation
 	}
-	return h, m, true
-}
-
-// votersOnly reports whether only a voter (a candidate, a leader) sends a
-// raft message of this type. A client's certificate makes it a learner at
-// most, and such messages from one are dropped: a term it made up could
-// otherwise depose a leader.
-func votersOnly(t raftpb.MessageType) bool {
-	switch t {
-	case raftpb.MsgApp, raftpb.MsgHeartbeat, raftpb.MsgSnap, raftpb.MsgVote, raftpb.MsgPreVote,
-		raftpb.MsgVoteResp, raftpb.MsgPreVoteResp, raftpb.MsgTimeoutNow, raftpb.MsgReadIndexResp:
-		return true
+	if !n.admits(from, h, &m) {
+		return nil, m, false
 	}
-	return false
+	return h, m, true
 }
 
 // receiveSnapshot takes a raft snapshot streamed by a leader: the message

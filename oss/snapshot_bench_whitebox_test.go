@@ -58,6 +58,9 @@ func BenchmarkSnapshotInstall(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				if err := c.nodes["a"].Grant(context.Background(), Grant{Who: "l", Heap: "big", Perm: PermRead}); err != nil {
+					b.Fatal(err)
+				}
 				c.add("l", true, tweak("l", pki.RoleClient))
 				b.StartTimer()
 				l := c.open("l", "big")

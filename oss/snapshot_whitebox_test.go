@@ -369,6 +369,9 @@ func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := c.nodes["a"].Grant(ctx, Grant{Who: "l", Heap: "big", Perm: PermRead}); err != nil {
+		t.Fatal(err) // a client opens only the heaps it may read
+	}
 	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = pki.RoleClient })
 	l := c.open("l", "big")
 	if l.snapshots.Load() == 0 || l.Stats().Objects != 172 {

@@ -101,6 +101,10 @@ func startLocal(ctx context.Context, o localOptions) (*local, error) {
 		l.nodes = append(l.nodes, n)
 		addrs = append(addrs, n.Addr())
 	}
+	if err := l.grantGuests(ctx, o.guests); err != nil {
+		l.Close(ctx)
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -194,4 +198,19 @@ func readCerts(dir, name string) (*oss.TLSConfig, error) {
 		*f.dst = b
 	}
 	return &tc, nil
+}
+
+// grantGuests lets the guests' client nodes create and write every heap
+// of the local cluster (the world's among them): access control is on,
+// and a client needs a grant.
+func (l *local) grantGuests(ctx context.Context, guests []string) error {
+	if len(l.nodes) == 0 {
+		return nil
+	}
+	for _, g := range guests {
+		if err := l.nodes[0].Grant(ctx, oss.Grant{Who: g, Heap: "*", Perm: oss.PermAdmin}); err != nil {
+			return fmt.Errorf("grant %s: %w", g, err)
+		}
+	}
+	return nil
 }

@@ -10,7 +10,9 @@
 //
 // With --join, --certs and --name it joins an existing cluster (ossd
 // nodes) as a client node: DIR holds ca.crt, NAME.crt and NAME.key, a
-// client certificate ("ossd cert issue --role client"). --data-dir keeps
+// client certificate ("ossd cert issue --role client") granted the world's
+// heap: write to play in it, admin to create it ("ossd acl grant --to NAME
+// --heap wissenheim --perm admin"). --data-dir keeps
 // the local cluster's world across restarts; --headless runs the cluster
 // and bots without a window. --screenshot writes a PNG of the frame and
 // quits; --frames N measures frame times and quits.

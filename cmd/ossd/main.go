@@ -7,6 +7,8 @@
 //	ossd heaps       [create NAME [--replicas N]|drop NAME]  the heap directory
 //	ossd get HEAP ROOT|ID                             read an object
 //	ossd put HEAP ROOT JSON                           write a root's object
+//	ossd acl grant|revoke --to NAME --heap H --perm P  grants to client certificates
+//	ossd acl list                                     the grants
 //
 // Every flag can also be set by an environment variable: OSS_ and the
 // flag's name in capitals, dashes as underscores (OSS_JOIN, OSS_DATA_DIR).
@@ -31,6 +33,8 @@ Usage:
                                                       list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
   ossd put         HEAP ROOT JSON                     set the object a root names
+  ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list
+                                                      grant client certificates access to heaps
 
 Run "ossd COMMAND -h" for a command's flags. Every flag can be set by an
 environment variable instead: OSS_ and its name in capitals (OSS_JOIN).
@@ -73,6 +77,8 @@ func dispatch(args []string) error {
 		return get(rest)
 	case "put":
 		return put(rest)
+	case "acl":
+		return acl(rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

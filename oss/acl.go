@@ -1,0 +1,560 @@
+package oss
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Access control. Grants give a certificate name read, write or admin on a
+// heap or on every heap whose name starts with a prefix. They live in the
+// catalog, so every node knows them, and every node enforces them:
+//
+//   - nodes of role server (the cluster's own) and operators of role admin
+//     may do everything;
+//   - a node of role client needs a grant: read to open a heap (and join
+//     its group), write to commit to it, admin to create or drop it. Every
+//     client node reads the catalog, which it replicates to work at all.
+//
+// A client node checks its own calls against its catalog replica, for a
+// clear error; the servers check what it sends them, which is the real
+// enforcement: a join of a heap it may not read is refused, a proposal to
+// a heap it may not write is dropped, a proposal to the catalog is taken
+// only if every object it writes is the entry of a heap it administers,
+// and raft messages only a leader or a candidate sends are dropped. A
+// heap's leader removes from its group a client learner that lost read.
+
+// Permission is what a grant allows on a heap.
+type Permission string
+
+// The permissions, each implying the ones before it.
+const (
+	// PermRead opens a heap: its replica, views, watches.
+	PermRead Permission = "read"
+	// PermWrite commits to a heap; it implies read.
+	PermWrite Permission = "write"
+	// PermAdmin creates and drops a heap; it implies write.
+	PermAdmin Permission = "admin"
+)
+
+// rank orders permissions by what they imply; 0 is no permission.
+func (p Permission) rank() int {
+	switch p {
+	case PermRead:
+		return 1
+	case PermWrite:
+		return 2
+	case PermAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Grant gives a certificate name a permission on a heap, or on every heap
+// whose name starts with a prefix.
+type Grant struct {
+	// Who is a certificate name (its common name).
+	Who string
+	// Heap is a heap name, or a prefix ending in "*" ("game-*" covers
+	// every heap whose name starts with "game-", "*" every heap). System
+	// heaps ("oss:…") are not grantable.
+	Heap string
+	// Perm is read, write (implying read) or admin (implying write).
+	Perm Permission
+}
+
+func (g Grant) String() string { return fmt.Sprintf("%s %s on %s", g.Who, g.Perm, g.Heap) }
+
+// covers reports whether the grant's heap (a name or a prefix) covers heap.
+func (g Grant) covers(heap string) bool {
+	if prefix, ok := strings.CutSuffix(g.Heap, "*"); ok {
+		return strings.HasPrefix(heap, prefix)
+	}
+	return g.Heap == heap
+}
+
+// validate checks a grant before it is written.
+func (g Grant) validate() error {
+	if g.Who == "" || len(g.Who) > 255 || !utf8.ValidString(g.Who) || strings.ContainsFunc(g.Who, isControl) {
+		return fmt.Errorf("%w: grant: the name %q is not 1 to 255 bytes of UTF-8 without control characters", ErrInvalidArgument, g.Who)
+	}
+	if g.Perm.rank() == 0 {
+		return fmt.Errorf("%w: grant: permission %q is none of %q, %q, %q", ErrInvalidArgument, g.Perm, PermRead, PermWrite, PermAdmin)
+	}
+	if g.Heap != "*" {
+		if err := validHeapName(g.Heap); err != nil {
+			return fmt.Errorf("grant: %w", err)
+		}
+	}
+	if strings.HasPrefix(g.Heap, systemPrefix) {
+		return fmt.Errorf("%w %q: system heaps (%q…) are not grantable", ErrInvalidHeapName, g.Heap, systemPrefix)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// aclSpace is the namespace of the catalog objects that hold grants, apart
+// from catalogSpace's heap entries.
+var aclSpace = uuid.MustParse("6f2c1d5e-8a41-4b7e-9a0e-0c55c7a1e002")
+
+// grantID is the catalog object that holds a grant: one per name, heap and
+// permission, so that granting twice is one grant.
+func grantID(g Grant) uuid.UUID {
+	return uuid.NewSHA1(aclSpace, []byte(g.Who+"\x00"+g.Heap+"\x00"+string(g.Perm)))
+}
+
+// grantRecord is a grant's value in the catalog. Its keys are apart from
+// heapEntry's, and its object ID says it is a grant: entriesOf never takes
+// it for a heap, nor grantsOf a heap entry for a grant.
+type grantRecord struct {
+	Who  string `cbor:"11,keyasint"`
+	Heap string `cbor:"12,keyasint"`
+	Perm string `cbor:"13,keyasint"`
+}
+
+// grantsOf returns the grants of one state of the catalog, sorted.
+func grantsOf(st *consistency.State) []Grant {
+	var out []Grant
+	st.Ascend(uuid.Nil, func(o consistency.Object) bool {
+		var r grantRecord
+		if codec.Unmarshal(o.Value, &r) == nil && r.Who != "" {
+			g := Grant{Who: r.Who, Heap: r.Heap, Perm: Permission(r.Perm)}
+			if grantID(g) == o.ID {
+				out = append(out, g)
+			}
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b Grant) int {
+		return cmp.Or(cmp.Compare(a.Who, b.Who), cmp.Compare(a.Heap, b.Heap), cmp.Compare(a.Perm.rank(), b.Perm.rank()))
+	})
+	return out
+}
+
+// aclState is a node's access control: the grants of its catalog replica,
+// parsed once per state, the roles of its peers, and what it refused.
+type aclState struct {
+	cache atomic.Pointer[aclCache]
+	roles sync.Map // peer name -> roleSeen
+
+	refused atomic.Uint64 // raft messages from client peers dropped
+	joins   atomic.Uint64 // joins refused
+	evicted atomic.Uint64 // learners removed for lack of read
+	warned  atomic.Int64  // when a refusal was last logged, in Unix nanoseconds
+}
+
+// aclCache is the grants of one state of the catalog, by name.
+type aclCache struct {
+	st    *consistency.State
+	byWho map[string][]Grant
+	all   []Grant
+}
+
+// roleSeen is a peer's role as its certificate said when last asked.
+type roleSeen struct {
+	role pki.Role
+	at   int64 // Unix nanoseconds
+}
+
+// roleTTL is how long a peer's role is taken from the cache rather than
+// from its connection: raft messages arrive by the thousand.
+const roleTTL = time.Second
+
+// aclLogEvery is the least time between two log lines about refusals.
+const aclLogEvery = 10 * time.Second
+
+// grantTable returns the grants of the local catalog replica.
+func (n *Node) grantTable() *aclCache {
+	cat := n.catalog.Load()
+	if cat == nil {
+		return &aclCache{}
+	}
+	st := cat.state.Load()
+	if c := n.acl.cache.Load(); c != nil && c.st == st {
+		return c
+	}
+	c := &aclCache{st: st, all: grantsOf(st), byWho: map[string][]Grant{}}
+	for _, g := range c.all {
+		c.byWho[g.Who] = append(c.byWho[g.Who], g)
+	}
+	n.acl.cache.Store(c)
+	return c
+}
+
+// Grants returns the grants of the local catalog replica, sorted by name,
+// heap and permission. A grant just made on another node appears once the
+// replica has applied it.
+func (n *Node) Grants() []Grant {
+	return slices.Clone(n.grantTable().all)
+}
+
+// Grant gives g.Who the permission g.Perm on g.Heap, in the catalog; it
+// returns once the grant has committed, and every node enforces it once
+// its catalog replica has applied it. Granting what is granted already is
+// not an error. Only server nodes grant: on a client node Grant returns an
+// error matching ErrPermission.
+func (n *Node) Grant(ctx context.Context, g Grant) error {
+	if err := g.validate(); err != nil {
+		return err
+	}
+	if err := n.mayChangeGrants(); err != nil {
+		return err
+	}
+	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
+		return Put(tx, grantID(g), grantRecord{Who: g.Who, Heap: g.Heap, Perm: string(g.Perm)})
+	})
+	if err != nil {
+		return fmt.Errorf("oss: grant %s: %w", g, err)
+	}
+	return nil
+}
+
+// RevokeGrant removes the grant g, exactly as it was granted (revoking
+// write does not touch an admin grant of the same name and heap). It
+// returns an error matching ErrNotFound if there is no such grant. A node
+// enforces the revocation once its catalog replica has applied it; a heap's
+// leader then drops the name's proposals, and removes it from the group
+// if it lost read. Only server nodes revoke.
+func (n *Node) RevokeGrant(ctx context.Context, g Grant) error {
+	if err := n.mayChangeGrants(); err != nil {
+		return err
+	}
+	found := false
+	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
+		ok, err := tx.Exists(grantID(g))
+		if found = ok; err != nil || !ok {
+			return err
+		}
+		return tx.Delete(grantID(g))
+	})
+	if err != nil {
+		return fmt.Errorf("oss: revoke %s: %w", g, err)
+	}
+	if !found {
+		return fmt.Errorf("oss: revoke %s: %w: no such grant (see Node.Grants, or ossd acl list)", g, ErrNotFound)
+	}
+	return nil
+}
+
+func (n *Node) mayChangeGrants() error {
+	if n.cfg.Role == pki.RoleServer {
+		return nil
+	}
+	return fmt.Errorf("%w: %s %q may not change grants: only server nodes and operators do (ossd acl grant|revoke)", ErrPermission, n.cfg.Role, n.cfg.Name)
+}
+
+// privileged reports whether a role may do everything: the cluster's own
+// servers and its operators.
+func privileged(role pki.Role) bool { return role == pki.RoleServer || role == pki.RoleAdmin }
+
+// Authorize reports whether the identity (a certificate name and its role)
+// may do p on heap, by the grants of the local catalog replica: nil, or an
+// error matching ErrPermission that says who lacks what, and how to grant
+// it. Roles server and admin may do everything; a client needs a grant of
+// p or of a permission implying it, on the heap or a prefix of its name.
+// A client may read the catalog ("oss:catalog"), and no other system heap.
+func (n *Node) Authorize(name string, role pki.Role, heap string, p Permission) error {
+	if privileged(role) {
+		return nil
+	}
+	if p.rank() == 0 {
+		return fmt.Errorf("%w: unknown permission %q", ErrInvalidArgument, p)
+	}
+	if strings.HasPrefix(heap, systemPrefix) {
+		if heap == catalogName && p == PermRead {
+			return nil
+		}
+		return fmt.Errorf("%w: %s %q may not %s the system heap %q", ErrPermission, roleName(role), name, p, heap)
+	}
+	for _, g := range n.grantTable().byWho[name] {
+		if g.covers(heap) && g.Perm.rank() >= p.rank() {
+			return nil
+		}
+	}
+	return &PermissionError{Who: name, Role: role, Heap: heap, Perm: p}
+}
+
+func roleName(role pki.Role) string {
+	if role == "" {
+		return "node"
+	}
+	return string(role)
+}
+
+// PermissionError says who lacks which permission on which heap. It
+// matches ErrPermission.
+type PermissionError struct {
+	Who  string
+	Role pki.Role
+	Heap string
+	Perm Permission
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("oss: permission denied: %s %q may not %s heap %q (no grant of %s on it); an operator grants it with: ossd acl grant --to %s --heap %s --perm %s",
+		roleName(e.Role), e.Who, verb(e.Perm), e.Heap, e.Perm, e.Who, e.Heap, e.Perm)
+}
+
+// Is reports whether target is ErrPermission.
+func (e *PermissionError) Is(target error) bool { return target == ErrPermission }
+
+func verb(p Permission) string {
+	switch p {
+	case PermWrite:
+		return "write to"
+	case PermAdmin:
+		return "administer"
+	}
+	return "read"
+}
+
+// authorizeSelf checks this node's own call against its catalog replica.
+// A denial is checked again once the replica has caught up with the
+// catalog's leader: a grant may have been made elsewhere a moment ago.
+func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) error {
+	if privileged(n.cfg.Role) {
+		return nil
+	}
+	err := n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
+	if err == nil || strings.HasPrefix(heap, systemPrefix) {
+		return err
+	}
+	if cat := n.catalog.Load(); cat != nil && cat.readIndex(ctx) == nil {
+		return n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
+	}
+	return err
+}
+
+// authorizeOpen checks that a client node may open a heap: read to open
+// it, admin to create it. One that may read but not administer opens a
+// heap that exists and is told it may not create one that does not: the
+// mode it returns is the one to go on with.
+func (n *Node) authorizeOpen(ctx context.Context, name string, mode heapMode) (heapMode, error) {
+	if privileged(n.cfg.Role) {
+		return mode, nil
+	}
+	switch mode {
+	case openExisting:
+		return mode, n.authorizeSelf(ctx, name, PermRead)
+	case createNew:
+		return mode, n.authorizeSelf(ctx, name, PermAdmin)
+	}
+	admin := n.authorizeSelf(ctx, name, PermAdmin)
+	if admin == nil {
+		return mode, nil
+	}
+	if err := n.Authorize(n.cfg.Name, n.cfg.Role, name, PermRead); err != nil {
+		return mode, err
+	}
+	if _, err := n.findEntry(ctx, name); errors.Is(err, ErrNoHeap) {
+		return mode, fmt.Errorf("oss: create heap %q: %w", name, admin)
+	}
+	return openExisting, nil
+}
+
+// authorizeWrite checks that this node may begin a read-write transaction
+// on the heap: a client node needs write. The system heaps' own transactions (a heap's entry in
+// the catalog) are checked by what they write, at the catalog's leader.
+func (h *Heap) authorizeWrite(ctx context.Context, readOnly bool) error {
+	n := h.node
+	if readOnly || privileged(n.cfg.Role) || strings.HasPrefix(h.name, systemPrefix) {
+		return nil
+	}
+	return n.authorizeSelf(ctx, h.name, PermWrite)
+}
+
+// authorizeJoin checks a peer's request to join a heap's group: a client
+// needs read. The refusal goes back to the caller.
+func (n *Node) authorizeJoin(from, heap string) error {
+	role := n.peerRole(from)
+	if role == pki.RoleServer {
+		return nil
+	}
+	err := n.Authorize(from, role, heap, PermRead)
+	if err == nil && role != pki.RoleClient {
+		err = fmt.Errorf("%w: %s %q is not a node", ErrPermission, roleName(role), from)
+	}
+	if err != nil {
+		n.acl.joins.Add(1)
+		n.noteRefusal("join refused", "peer", from, "heap", heap, "err", err)
+	}
+	return err
+}
+
+// cachedRole is peerRole, a server's remembered for roleTTL.
+func (n *Node) cachedRole(name string) pki.Role {
+	now := time.Now().UnixNano()
+	if v, ok := n.acl.roles.Load(name); ok {
+		if r := v.(roleSeen); now-r.at < int64(roleTTL) {
+			return r.role
+		}
+	}
+	role := n.peerRole(name)
+	if role == pki.RoleServer {
+		// Only a server's role is remembered: a node may be heard from
+		// before it is known, and is then taken for a client.
+		n.acl.roles.Store(name, roleSeen{role: role, at: now})
+	}
+	return role
+}
+
+// admits reports whether a raft message from a peer may be stepped into
+// the heap's replica. Servers' messages all may. From a client (a
+// learner) it drops what only a leader or a candidate sends, and
+// proposals it may not make: a configuration change, a commit to a heap
+// it may not write, a catalog record that writes anything but the entry
+// of a heap it administers. Refusals are counted and logged at most every
+// aclLogEvery.
+func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
+	if m.Type != raftpb.MsgProp && !serversOnly(m.Type) {
+		return true
+	}
+	role := n.cachedRole(from)
+	if role == pki.RoleServer {
+		return true
+	}
+	var err error
+	switch {
+	case role != pki.RoleClient:
+		err = fmt.Errorf("%w: %s %q is not a node", ErrPermission, roleName(role), from)
+	case m.Type != raftpb.MsgProp:
+		err = fmt.Errorf("%w: client %q sent a %v, which only servers send", ErrPermission, from, m.Type)
+	default:
+		err = n.mayPropose(from, role, h, m.Entries)
+	}
+	if err == nil {
+		return true
+	}
+	n.acl.refused.Add(1)
+	n.noteRefusal("raft message from a client dropped", "peer", from, "heap", h.name, "type", m.Type, "err", err)
+	return false
+}
+
+// serversOnly reports whether only a voter (a leader, a candidate) sends
+// a raft message of this type: a client's certificate makes it a learner
+// at most, and a term it made up could otherwise depose a leader.
+func serversOnly(t raftpb.MessageType) bool {
+	switch t {
+	case raftpb.MsgApp, raftpb.MsgSnap, raftpb.MsgHeartbeat, raftpb.MsgVote, raftpb.MsgPreVote,
+		raftpb.MsgVoteResp, raftpb.MsgPreVoteResp, raftpb.MsgTimeoutNow, raftpb.MsgTransferLeader, raftpb.MsgReadIndexResp:
+		return true
+	}
+	return false
+}
+
+// mayPropose checks the entries a client proposes to a heap.
+func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Entry) error {
+	for _, e := range ents {
+		if e.Type != raftpb.EntryNormal {
+			return fmt.Errorf("%w: client %q proposed a configuration change to heap %q", ErrPermission, from, h.name)
+		}
+	}
+	if h.name != catalogName {
+		return n.Authorize(from, role, h.name, PermWrite)
+	}
+	st := h.state.Load()
+	for _, e := range ents {
+		if len(e.Data) == 0 {
+			continue
+		}
+		rec, err := consistency.UnmarshalRecord(e.Data)
+		if err != nil {
+			return fmt.Errorf("%w: client %q proposed a malformed catalog record: %v", ErrPermission, from, err)
+		}
+		if len(rec.RootWrites) > 0 {
+			return fmt.Errorf("%w: client %q may not set roots of the catalog", ErrPermission, from)
+		}
+		for _, w := range rec.Writes {
+			name, ok := entryWritten(st, w)
+			if !ok {
+				return fmt.Errorf("%w: client %q may write only heap entries in the catalog, not object %v", ErrPermission, from, w.ID)
+			}
+			if err := n.Authorize(from, role, name, PermAdmin); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// entryWritten returns the heap whose catalog entry a write creates,
+// changes or deletes, as the catalog state st says; false if the write is
+// not one of a heap entry (a grant, a system heap's, an object absent).
+func entryWritten(st *consistency.State, w consistency.Write) (string, bool) {
+	value := w.Value
+	if w.Delete {
+		o, ok := st.Get(w.ID)
+		if !ok {
+			return "", false
+		}
+		value = o.Value
+	}
+	var e heapEntry
+	if codec.Unmarshal(value, &e) != nil || e.Name == "" || entryID(e.Name) != w.ID ||
+		validHeapName(e.Name) != nil || strings.HasPrefix(e.Name, systemPrefix) {
+		return "", false
+	}
+	return e.Name, true
+}
+
+// evicts reports whether a heap's leader removes a learner from the
+// group: a client, as its certificate (or, not connected, membership)
+// says, that may no longer read the heap.
+func (h *Heap) evicts(id uint64) bool {
+	n := h.node
+	if h.name == catalogName {
+		return false
+	}
+	name, ok := n.lookup(id)
+	if !ok {
+		return false
+	}
+	var role pki.Role
+	if id, ok := n.peerIdentity(name); ok {
+		role = id
+	} else {
+		for _, p := range n.directory().live() {
+			if p.Name == name {
+				role = p.Role
+			}
+		}
+	}
+	if role != pki.RoleClient || n.Authorize(name, role, h.name, PermRead) == nil {
+		return false
+	}
+	n.acl.evicted.Add(1)
+	h.log.Info("removing a client that may no longer read the heap", "node", name)
+	return true
+}
+
+// peerIdentity returns a connected peer's role from its certificate.
+func (n *Node) peerIdentity(name string) (pki.Role, bool) {
+	if n.quic == nil {
+		return "", false
+	}
+	id, ok := n.quic.PeerIdentity(name)
+	return pki.Role(id.Role), ok
+}
+
+// noteRefusal logs a refusal if none was logged in the last aclLogEvery.
+func (n *Node) noteRefusal(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	if last := n.acl.warned.Load(); (last == 0 || now-last >= int64(aclLogEvery)) && n.acl.warned.CompareAndSwap(last, now) {
+		args = append(args, "refused", n.acl.refused.Load(), "joinsRefused", n.acl.joins.Load())
+		n.log.Warn(msg, args...)
+	}
+}

@@ -1,0 +1,476 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
+	"go.uber.org/goleak"
+)
+
+// startRole starts a node of the given role in a QUIC cluster, with a
+// certificate of that role, joining the nodes started before.
+func (c *quicCluster) startRole(name string, role pki.Role) *Node {
+	c.t.Helper()
+	cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, role, time.Hour)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := &Config{Name: name, Role: role, Listen: "127.0.0.1:0", Gossip: GossipLoopback, TickInterval: c.tick,
+		ReplaceAfter: time.Second, Logger: testLogger().With("test", c.t.Name()),
+		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
+	for _, n := range c.nodes {
+		cfg.Join = append(cfg.Join, n.Addr())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	c.nodes[name] = n
+	return n
+}
+
+func aclContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mustGrant grants g on n and fails the test if it cannot.
+func mustGrant(t *testing.T, n *Node, g Grant) {
+	t.Helper()
+	if err := n.Grant(aclContext(t), g); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forge proposes a commit record on the node's replica of a heap directly,
+// as a client binary without the local checks would, and returns a channel
+// of the commit's outcome; cancel ends the wait.
+func forge(h *Heap, writes ...consistency.Write) (outcome chan error, cancel func()) {
+	txid := uuid.Must(uuid.NewV7())
+	rec := consistency.Record{TxID: txid, Snapshot: h.state.Load().Index(), Writes: writes}
+	data, err := rec.Marshal()
+	outcome = make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err != nil {
+		outcome <- err
+		return outcome, cancel
+	}
+	go func() {
+		_, err := h.commit(ctx, txid, data)
+		outcome <- err
+	}()
+	return outcome, cancel
+}
+
+func putWrite(t *testing.T, id uuid.UUID, v any) consistency.Write {
+	t.Helper()
+	b, err := codec.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return consistency.Write{ID: id, Value: b}
+}
+
+func wantPermission(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrPermission) {
+		t.Fatalf("%s: got %v, want an error matching ErrPermission", what, err)
+	}
+}
+
+// Grants are kept in the catalog, apart from heap entries, and Authorize
+// reads them: exact names, prefixes, "*", and permissions implying
+// others; servers and operators need none; clients read the catalog and
+// no other system heap.
+func TestACLAuthorizeGrants(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ctx := aclContext(t)
+	n, err := Start(ctx, &Config{Name: "s", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	if _, err := n.CreateHeap(ctx, "game-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	grants := []Grant{
+		{Who: "ann", Heap: "scores", Perm: PermRead},
+		{Who: "ann", Heap: "game-*", Perm: PermAdmin},
+		{Who: "bob", Heap: "*", Perm: PermWrite},
+		{Who: "ann", Heap: "scores", Perm: PermRead}, // twice is once
+	}
+	for _, g := range grants {
+		mustGrant(t, n, g)
+	}
+	want := []Grant{grants[1], grants[0], grants[2]}
+	if got := n.Grants(); !slices.Equal(got, want) {
+		t.Fatalf("grants %v, want %v", got, want)
+	}
+	if hs := n.Heaps(); len(hs) != 1 || hs[0].Name != "game-1" {
+		t.Fatalf("the grants show as heaps: %+v", hs)
+	}
+	client := pki.RoleClient
+	for _, c := range []struct {
+		who  string
+		role pki.Role
+		heap string
+		p    Permission
+		ok   bool
+	}{
+		{"ann", client, "scores", PermRead, true},
+		{"ann", client, "scores", PermWrite, false},
+		{"ann", client, "game-7", PermAdmin, true},
+		{"ann", client, "game-7", PermRead, true},
+		{"ann", client, "game", PermRead, false},
+		{"ann", client, "other", PermRead, false},
+		{"bob", client, "anything", PermWrite, true},
+		{"bob", client, "anything", PermAdmin, false},
+		{"carl", client, "scores", PermRead, false},
+		{"carl", client, catalogName, PermRead, true},
+		{"bob", client, catalogName, PermWrite, false},
+		{"bob", client, "oss:other", PermRead, false},
+		{"carl", pki.RoleServer, "scores", PermAdmin, true},
+		{"carl", pki.RoleAdmin, catalogName, PermWrite, true},
+		{"carl", "", "scores", PermRead, false},
+	} {
+		err := n.Authorize(c.who, c.role, c.heap, c.p)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrPermission)) {
+			t.Errorf("Authorize(%s, %s, %s, %s) = %v, want allowed %v", c.who, c.role, c.heap, c.p, err, c.ok)
+		}
+	}
+	err = n.Authorize("carl", client, "scores", PermWrite)
+	if !strings.Contains(err.Error(), "ossd acl grant --to carl --heap scores --perm write") {
+		t.Errorf("the refusal does not say how to grant: %v", err)
+	}
+	for _, g := range []Grant{{Who: "", Heap: "x", Perm: PermRead}, {Who: "a", Heap: "x", Perm: "own"},
+		{Who: "a", Heap: "oss:catalog", Perm: PermRead}, {Who: "a", Heap: "", Perm: PermRead}, {Who: "a\n", Heap: "x", Perm: PermRead}} {
+		if err := n.Grant(ctx, g); err == nil {
+			t.Errorf("grant %+v accepted", g)
+		}
+	}
+	if err := n.RevokeGrant(ctx, grants[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Authorize("ann", client, "game-7", PermRead); err == nil {
+		t.Error("a revoked grant still allows")
+	}
+	if err := n.RevokeGrant(ctx, grants[1]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoking a grant twice: %v", err)
+	}
+	// The catalog's scans tell heap entries and grants apart.
+	st := n.catalog.Load().state.Load()
+	if es := entriesOf(st); len(es) != 1 || es[0].Name != "game-1" {
+		t.Errorf("entries %+v", es)
+	}
+	if gs := grantsOf(st); len(gs) != 2 {
+		t.Errorf("grants %+v", gs)
+	}
+}
+
+// A client with read but not write opens the heap and reads it; it may
+// not commit, create, drop or grant.
+func TestACLReadOnlyClient(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a")
+	a := c.nodes["a"]
+	ctx := aclContext(t)
+	h, err := a.CreateHeap(ctx, "scores", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, id, 7) }); err != nil {
+		t.Fatal(err)
+	}
+	mustGrant(t, a, Grant{Who: "app", Heap: "scores", Perm: PermRead})
+	app := c.startRole("app", pki.RoleClient)
+	ah, err := app.Heap(ctx, "scores")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := ah.View(ctx, func(tx *Tx) error { v, err = Get[int](tx, id); return err }, nil); err != nil || v != 7 {
+		t.Fatalf("read %d, %v", v, err)
+	}
+	err = ah.Update(ctx, func(tx *Tx) error { return Put(tx, id, 8) })
+	wantPermission(t, "Update", err)
+	if !strings.Contains(err.Error(), "ossd acl grant --to app --heap scores --perm write") {
+		t.Errorf("the refusal does not say how to grant: %v", err)
+	}
+	_, err = ah.Begin(ctx, nil)
+	wantPermission(t, "Begin", err)
+	if tx, err := ah.Begin(ctx, &TxOptions{ReadOnly: true}); err != nil {
+		t.Fatalf("a read-only transaction: %v", err)
+	} else {
+		tx.Rollback()
+	}
+	if _, err := app.CreateHeapIfNotExists(ctx, "scores", nil); err != nil {
+		t.Fatalf("opening a heap it may read with CreateHeapIfNotExists: %v", err)
+	}
+	_, err = app.CreateHeapIfNotExists(ctx, "new", nil)
+	wantPermission(t, "CreateHeapIfNotExists of a new heap", err)
+	_, err = app.CreateHeap(ctx, "scores2", nil)
+	wantPermission(t, "CreateHeap", err)
+	wantPermission(t, "DropHeap", app.DropHeap(ctx, "scores"))
+	wantPermission(t, "Grant", app.Grant(ctx, Grant{Who: "app", Heap: "*", Perm: PermAdmin}))
+	if _, ok := a.catalogEntry("new"); ok {
+		t.Fatal("a client without admin created a heap")
+	}
+}
+
+// A client without a grant cannot open a heap; a join it forges is
+// refused by the leader, which does not add it to the group.
+func TestACLNoGrantJoinRefusedByLeader(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a")
+	a := c.nodes["a"]
+	ctx := aclContext(t)
+	h, err := a.CreateHeap(ctx, "secret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := c.startRole("app", pki.RoleClient)
+	_, err = app.Heap(ctx, "secret")
+	wantPermission(t, "Heap", err)
+	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: "secret", ID: app.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.tr.Call(ctx, "a", req)
+	if err == nil || !strings.Contains(err.Error(), "permission denied") || !strings.Contains(err.Error(), "--heap secret --perm read") {
+		t.Fatalf("a forged join: %v", err)
+	}
+	if a.acl.joins.Load() == 0 {
+		t.Fatal("the refusal was not counted")
+	}
+	// The whole open, with the local check skipped: the replica never
+	// becomes a member.
+	e, ok := app.catalogEntry("secret")
+	if !ok {
+		t.Fatal("the client's catalog does not list the heap")
+	}
+	r, err := app.openReplica(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if err := app.joinGroup(jctx, r, e.Voters); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("joining without read: %v", err)
+	}
+	if cs := h.conf.Load(); slices.Contains(cs.Learners, app.id) || slices.Contains(cs.Voters, app.id) {
+		t.Fatalf("the client is in the group: %+v", cs)
+	}
+}
+
+// A client that may read but skips its local check and proposes never
+// gets the write committed: the leader drops the proposal. Granted write,
+// it commits; revoked, the leader drops its proposals again, and revoked
+// read, the leader removes it from the group.
+func TestACLGrantRevokeEnforcedAtLeader(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a")
+	a := c.nodes["a"]
+	ctx := aclContext(t)
+	h, err := a.CreateHeap(ctx, "scores", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := Grant{Who: "app", Heap: "scores", Perm: PermRead}
+	write := Grant{Who: "app", Heap: "scores", Perm: PermWrite}
+	mustGrant(t, a, read)
+	app := c.startRole("app", pki.RoleClient)
+	ah, err := app.Heap(ctx, "scores")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	forged := uuid.New()
+	refused := a.acl.refused.Load()
+	outcome, cancel := forge(ah, putWrite(t, forged, 1))
+	waitCond(t, "the leader to drop the forged proposal", func() bool { return a.acl.refused.Load() > refused })
+	// A later commit at the leader: the forged one, dropped, is not before it.
+	later := uuid.New()
+	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, later, 1) }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-outcome; err == nil {
+		t.Fatal("the forged commit succeeded")
+	}
+	if _, ok := h.state.Load().Get(forged); ok {
+		t.Fatal("the forged write committed")
+	}
+
+	// Granted write, the client commits.
+	mustGrant(t, a, write)
+	if err := ah.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 2) }); err != nil {
+		t.Fatalf("a client granted write: %v", err)
+	}
+
+	// Revoked, the leader drops its proposals at once (its catalog
+	// replica has applied the revocation when RevokeGrant returns), and
+	// the client's own check follows once its replica has.
+	if err := a.RevokeGrant(ctx, write); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Authorize("app", pki.RoleClient, "scores", PermWrite); err == nil {
+		t.Fatal("the leader still allows the revoked write")
+	}
+	refused = a.acl.refused.Load()
+	forged = uuid.New()
+	outcome, cancel = forge(ah, putWrite(t, forged, 3))
+	waitCond(t, "the leader to drop a proposal after the revocation", func() bool { return a.acl.refused.Load() > refused })
+	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, later, 2) }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-outcome; err == nil {
+		t.Fatal("a commit after the revocation succeeded")
+	}
+	if _, ok := h.state.Load().Get(forged); ok {
+		t.Fatal("a write after the revocation committed")
+	}
+	waitCond(t, "the client to see the revocation", func() bool {
+		return app.Authorize("app", pki.RoleClient, "scores", PermWrite) != nil
+	})
+	wantPermission(t, "Update after the revocation", ah.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 4) }))
+
+	// Revoked read, the leader removes the client from the group.
+	if err := a.RevokeGrant(ctx, read); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "the leader to remove the client", func() bool {
+		cs := h.conf.Load()
+		return cs != nil && !slices.Contains(cs.Learners, app.id) && a.acl.evicted.Load() > 0
+	})
+}
+
+// Admin on a prefix creates, writes and drops the heaps it covers, and
+// no other; a client cannot write grants or other heaps' entries into the
+// catalog: the catalog's leader drops such proposals.
+func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a")
+	a := c.nodes["a"]
+	ctx := aclContext(t)
+	if _, err := a.CreateHeap(ctx, "chess", nil); err != nil {
+		t.Fatal(err)
+	}
+	mustGrant(t, a, Grant{Who: "app", Heap: "game-*", Perm: PermAdmin})
+	app := c.startRole("app", pki.RoleClient)
+	gh, err := app.CreateHeap(ctx, "game-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gh.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 1) }); err != nil {
+		t.Fatalf("admin implies write: %v", err)
+	}
+	_, err = app.CreateHeap(ctx, "chess2", nil)
+	wantPermission(t, "CreateHeap outside the prefix", err)
+	_, err = app.Heap(ctx, "chess")
+	wantPermission(t, "Heap outside the prefix", err)
+
+	cat := app.catalog.Load()
+	self := Grant{Who: "app", Heap: "*", Perm: PermAdmin}
+	entry := heapEntry{Name: "chess", Replicas: 1, Group: 1, Voters: []groupMember{{Name: "app", ID: app.id}}}
+	for what, w := range map[string]consistency.Write{
+		"a grant":                     putWrite(t, grantID(self), grantRecord{Who: self.Who, Heap: self.Heap, Perm: string(self.Perm)}),
+		"another heap's entry":        putWrite(t, entryID("chess"), entry),
+		"another heap's entry's drop": {ID: entryID("chess"), Delete: true},
+		"an object of its own":        putWrite(t, uuid.New(), 1),
+	} {
+		refused := a.acl.refused.Load()
+		outcome, cancel := forge(cat, w)
+		waitCond(t, "the catalog's leader to drop "+what, func() bool { return a.acl.refused.Load() > refused })
+		mustGrant(t, a, Grant{Who: "someone", Heap: "x", Perm: PermRead}) // a later catalog commit
+		cancel()
+		if err := <-outcome; err == nil {
+			t.Fatalf("%s: the forged catalog commit succeeded", what)
+		}
+		if err := a.RevokeGrant(ctx, Grant{Who: "someone", Heap: "x", Perm: PermRead}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Authorize("app", pki.RoleClient, "chess", PermRead); err == nil {
+		t.Fatal("the client granted itself")
+	}
+	if e, ok := a.catalogEntry("chess"); !ok || e.Group == 1 {
+		t.Fatalf("the client changed another heap's entry: %+v, %v", e, ok)
+	}
+	if err := app.DropHeap(ctx, "game-1"); err != nil {
+		t.Fatalf("dropping a heap it administers: %v", err)
+	}
+	waitCond(t, "the drop to reach the server", func() bool { _, ok := a.catalogEntry("game-1"); return !ok })
+}
+
+// With three servers, the heap's leader enforces what every server's
+// catalog replica says: a client commits while granted write, and its
+// proposals are dropped once every server has applied the revocation.
+func TestACLThreeServers(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c")
+	a := c.nodes["a"]
+	ctx := aclContext(t)
+	h, err := a.CreateHeap(ctx, "w", &HeapOptions{Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := Grant{Who: "app", Heap: "w", Perm: PermWrite}
+	mustGrant(t, a, write)
+	app := c.startRole("app", pki.RoleClient)
+	ah, err := app.Heap(ctx, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ah.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 1) }); err != nil {
+		t.Fatalf("a client granted write: %v", err)
+	}
+	servers := []*Node{a, c.nodes["b"], c.nodes["c"]}
+	refused := func() (total uint64) {
+		for _, n := range servers {
+			total += n.acl.refused.Load()
+		}
+		return total
+	}
+	if err := a.RevokeGrant(ctx, write); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "every server to apply the revocation", func() bool {
+		for _, n := range servers {
+			if n.Authorize("app", pki.RoleClient, "w", PermWrite) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	before := refused()
+	forged := uuid.New()
+	outcome, cancel := forge(ah, putWrite(t, forged, 2))
+	waitCond(t, "a server to drop the proposal", func() bool { return refused() > before })
+	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 3) }); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-outcome; err == nil {
+		t.Fatal("the forged commit succeeded")
+	}
+	for _, n := range servers {
+		if r := n.replicaOf("w"); r != nil {
+			if _, ok := r.state.Load().Get(forged); ok {
+				t.Fatalf("%s holds the forged write", n.cfg.Name)
+			}
+		}
+	}
+}
