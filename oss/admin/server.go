@@ -40,6 +40,7 @@ func Handler(node *oss.Node) http.Handler {
 	mux.HandleFunc("GET /v1/heaps/{heap}/roots/{root}", a.getRoot)
 	mux.HandleFunc("PUT /v1/heaps/{heap}/roots/{root}", a.putRoot)
 	mux.HandleFunc("POST /v1/heaps/{heap}/tx", a.tx)
+	registerRevocations(mux, a)
 	return mux
 }
 
