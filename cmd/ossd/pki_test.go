@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
@@ -204,5 +208,50 @@ func TestCertRevokeCLI(t *testing.T) {
 	}
 	if err := dispatch([]string{"cert", "revocations", "--http", addr}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// SIGHUP makes a running node take the certificate and key its files
+// hold now.
+func TestReloadOnHangup(t *testing.T) {
+	dir := caDir(t)
+	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := oss.Start(ctx, &oss.Config{Name: "n1", Listen: "127.0.0.1:0", Gossip: oss.GossipLoopback,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TLS:    &oss.TLSConfig{CertPEM: read("n1.crt"), KeyPEM: read("n1.key"), CAPEM: read("ca.crt")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	old, _ := n.Certificate()
+	reloadOnHangup(ctx, n, filepath.Join(dir, "n1.crt"), filepath.Join(dir, "n1.key"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n1", "--force"}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := pki.Inspect(read("n1.crt"))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		now, _ := n.Certificate()
+		if now.Serial.Cmp(want.Serial) == 0 {
+			break
+		}
+		if now.Serial.Cmp(old.Serial) != 0 || time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP the node runs on serial %x, want %x", now.Serial, want.Serial)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

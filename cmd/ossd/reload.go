@@ -12,10 +12,15 @@ import (
 
 // reloadOnHangup reloads the node's certificate and key from their files
 // on every SIGHUP until ctx ends: a certificate is rotated without a
-// restart (see docs/design.md, "Certificate lifecycle").
+// restart (see docs/design.md, "Certificate lifecycle"). SIGHUP is caught
+// from when it returns.
 func reloadOnHangup(ctx context.Context, node *oss.Node, certFile, keyFile string, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	go reloadLoop(ctx, hup, node, certFile, keyFile, logger)
+}
+
+func reloadLoop(ctx context.Context, hup chan os.Signal, node *oss.Node, certFile, keyFile string, logger *slog.Logger) {
 	defer signal.Stop(hup)
 	for {
 		select {
