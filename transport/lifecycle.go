@@ -82,9 +82,17 @@ func (t *QUIC) verifyPeer(chain []*x509.Certificate) (pki.Identity, error) {
 // it every QUICConfig.CheckInterval.
 func (t *QUIC) Recheck() {
 	t.mu.Lock()
-	clear(t.valid)
+	t.gen++
 	t.mu.Unlock()
 	t.checkConns()
+}
+
+// checked is when a connection's peer was last found valid: until when,
+// and in which Recheck generation (a check that began before a Recheck
+// counts for nothing after it).
+type checked struct {
+	until time.Time
+	gen   uint64
 }
 
 // checkLoop ends the connections whose peer's chain has expired, every
@@ -107,9 +115,10 @@ func (t *QUIC) checkLoop() {
 func (t *QUIC) checkConns() {
 	now := t.cfg.Now()
 	t.mu.Lock()
+	gen := t.gen
 	var due []*quic.Conn
 	for c := range t.conns {
-		if end, ok := t.valid[c]; !ok || now.After(end) {
+		if v, ok := t.valid[c]; !ok || v.gen != gen || now.After(v.until) {
 			due = append(due, c)
 		}
 	}
@@ -132,7 +141,7 @@ func (t *QUIC) checkConns() {
 		}
 		t.mu.Lock()
 		if _, ok := t.conns[c]; ok {
-			t.valid[c] = id.Expires
+			t.valid[c] = checked{until: id.Expires, gen: gen}
 		}
 		t.mu.Unlock()
 	}

@@ -97,9 +97,10 @@ type QUIC struct {
 	addrs map[string]string
 	peers map[string]*peer
 	conns map[*quic.Conn]*budget // each connection's InboundBytes
-	// valid holds, for the connections checked since the last Recheck,
-	// when their peer's chain expires.
-	valid  map[*quic.Conn]time.Time
+	// valid holds, for the connections checked, when their peer's chain
+	// expires and the Recheck generation they were checked in.
+	valid  map[*quic.Conn]checked
+	gen    uint64 // Recheck calls
 	byAddr map[string]*addrPeer
 
 	datagrams chan Datagram
@@ -166,7 +167,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		addrs:     make(map[string]string),
 		peers:     make(map[string]*peer),
 		conns:     make(map[*quic.Conn]*budget),
-		valid:     make(map[*quic.Conn]time.Time),
+		valid:     make(map[*quic.Conn]checked),
 		datagrams: make(chan Datagram, 1024),
 		raw:       make(chan net.Conn, 64),
 		qconf: &quic.Config{
@@ -636,7 +637,7 @@ func (t *QUIC) Close() error {
 	t.cancel()
 	conns := t.conns
 	t.conns = map[*quic.Conn]*budget{}
-	t.valid = map[*quic.Conn]time.Time{}
+	t.valid = map[*quic.Conn]checked{}
 	t.mu.Unlock()
 	for c := range conns {
 		c.CloseWithError(0, "closing")
