@@ -310,6 +310,7 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 // syncCatalog brings the node's replicas in line with the catalog: it opens
 // the heaps this node is a first voter of and closes those dropped.
 func (n *Node) syncCatalog() {
+	n.applyRevocations()
 	st := n.catalog.Load().state.Load()
 	entries := entriesOf(st)
 	groups := make(map[string]uint64, len(entries))

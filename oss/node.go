@@ -70,6 +70,8 @@ type Node struct {
 
 	snapIn snapshotIntake // snapshots being received
 	acl    aclState       // grants and refusals; see acl.go
+
+	lc lifecycle // certificates: revocations, expiry (revoke.go, lifecycle.go)
 }
 
 // netHooks put a node on a network other than QUIC and membership: tests
@@ -159,6 +161,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		n.Close(context.Background())
 		return nil, err
 	}
+	n.startLifecycle()
 	return n, nil
 }
 
@@ -240,6 +243,7 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 		Name: c.Name, Listen: c.Listen, PacketConn: pc,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
 		Handler: nodeHandler{n}, Logger: n.log, MaxFrame: c.MaxFrameBytes,
+		Revoked: n.revokedPeer,
 	})
 	if err != nil {
 		return fmt.Errorf("oss: %w", err)

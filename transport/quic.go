@@ -60,6 +60,18 @@ type QUICConfig struct {
 	InboundBytes int64
 	// Now is the clock certificates are checked against. If nil, time.Now.
 	Now func() time.Time
+	// Revoked, if not nil, is asked about the verified identity of every
+	// peer, at its handshake and whenever the endpoint rechecks its
+	// connections (Recheck): an error refuses the handshake or ends the
+	// connection, and is logged as the reason. It must be fast and must
+	// not call the endpoint.
+	Revoked func(pki.Identity) error
+	// CheckInterval is how often the endpoint checks, against Now, that
+	// the certificates of its connections' peers and the CA's are still
+	// valid, and ends each connection whose peer's chain has expired: a
+	// connection ends within CheckInterval of its peer's NotAfter (or the
+	// CA's). If zero, one second.
+	CheckInterval time.Duration
 	// Logger receives the endpoint's logs. If nil, slog.Default().
 	Logger *slog.Logger
 }
@@ -71,7 +83,7 @@ type QUIC struct {
 	cfg   QUICConfig
 	log   *slog.Logger
 	pool  *x509.CertPool
-	cert  tls.Certificate
+	own   atomic.Pointer[ownCert] // this node's certificate; SetCertificate swaps it
 	tr    *quic.Transport
 	ln    *quic.Listener
 	ownPC bool
@@ -81,10 +93,14 @@ type QUIC struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex // protects following fields
-	addrs  map[string]string
-	peers  map[string]*peer
-	conns  map[*quic.Conn]*budget // each connection's InboundBytes
+	mu    sync.Mutex // protects following fields
+	addrs map[string]string
+	peers map[string]*peer
+	conns map[*quic.Conn]*budget // each connection's InboundBytes
+	// valid holds, for the connections checked, when their peer's chain
+	// expires and the Recheck generation they were checked in.
+	valid  map[*quic.Conn]checked
+	gen    uint64 // Recheck calls
 	byAddr map[string]*addrPeer
 
 	datagrams chan Datagram
@@ -118,20 +134,16 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("transport: node certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		return nil, fmt.Errorf("transport: node certificate: %w", err)
-	}
-	if leaf.Subject.CommonName != c.Name {
-		return nil, fmt.Errorf("transport: certificate names %q, not this node %q", leaf.Subject.CommonName, c.Name)
+	if c.CheckInterval <= 0 {
+		c.CheckInterval = time.Second
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(c.CAPEM) {
 		return nil, errors.New("transport: no CA certificate in CAPEM")
+	}
+	cert, err := ownCertificate(pool, c.Name, c.CertPEM, c.KeyPEM, c.Now())
+	if err != nil {
+		return nil, err
 	}
 	pc := c.PacketConn
 	own := false
@@ -150,12 +162,12 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		cfg:       c,
 		log:       c.Logger.With("node", c.Name),
 		pool:      pool,
-		cert:      cert,
 		tr:        &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.KeyPEM)},
 		ownPC:     own,
 		addrs:     make(map[string]string),
 		peers:     make(map[string]*peer),
 		conns:     make(map[*quic.Conn]*budget),
+		valid:     make(map[*quic.Conn]checked),
 		datagrams: make(chan Datagram, 1024),
 		raw:       make(chan net.Conn, 64),
 		qconf: &quic.Config{
@@ -171,6 +183,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 			EnableDatagrams:                true,
 		},
 	}
+	t.own.Store(cert)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.ln, err = t.tr.Listen(t.tlsConfig(""), t.qconf)
 	if err != nil {
@@ -181,6 +194,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		return nil, fmt.Errorf("transport: listen: %w", err)
 	}
 	t.wg.Go(t.acceptConns)
+	t.wg.Go(t.checkLoop)
 	return t, nil
 }
 
@@ -202,16 +216,18 @@ func (t *QUIC) SetPeer(name, addr string) {
 // crypto/tls so that every refusal is logged with its reason.
 func (t *QUIC) tlsConfig(peerName string) *tls.Config {
 	conf := &tls.Config{
-		Certificates:       []tls.Certificate{t.cert},
+		// The current certificate at each handshake: SetCertificate
+		// replaces it without a restart.
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return t.own.Load().cert, nil },
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return t.own.Load().cert, nil
+		},
 		MinVersion:         tls.VersionTLS13,
 		NextProtos:         []string{ALPN},
 		InsecureSkipVerify: true,                  // verified by VerifyConnection against the cluster CA
 		ClientAuth:         tls.RequestClientCert, // required by VerifyConnection, which logs a refusal
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			id, err := pki.Verify(t.pool, cs.PeerCertificates, t.cfg.Now())
-			if err == nil && !pki.NodeRole(id.Role) {
-				err = fmt.Errorf("certificate of %q has the role %q: not a node's", id.Name, id.Role)
-			}
+			id, err := t.verifyPeer(cs.PeerCertificates)
 			if err == nil && peerName != "" && id.Name != peerName {
 				err = fmt.Errorf("dialled %q but the peer's certificate names %q", peerName, id.Name)
 			}
@@ -288,6 +304,7 @@ func (t *QUIC) track(c *quic.Conn) bool {
 func (t *QUIC) untrack(c *quic.Conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
+	delete(t.valid, c)
 	t.mu.Unlock()
 }
 
@@ -620,6 +637,7 @@ func (t *QUIC) Close() error {
 	t.cancel()
 	conns := t.conns
 	t.conns = map[*quic.Conn]*budget{}
+	t.valid = map[*quic.Conn]checked{}
 	t.mu.Unlock()
 	for c := range conns {
 		c.CloseWithError(0, "closing")

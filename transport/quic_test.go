@@ -210,12 +210,32 @@ func TestPeerFromAnotherCAIsRefused(t *testing.T) {
 }
 
 func TestExpiredCertificateIsRefused(t *testing.T) {
-	c := newCluster(t, "a")
+	// A CA valid since before the expired certificate was issued.
+	ca, err := pki.NewCA("test", time.Now().Add(-3*time.Hour), 4*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{ca: ca, logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}}
+	// a's certificate too, so that old, whose clock is behind, accepts it.
+	aCert, aKey, err := ca.Issue("a", pki.RoleServer, time.Now().Add(-3*time.Hour), 4*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := transport.NewQUIC(&transport.QUICConfig{Name: "a", CertPEM: aCert, KeyPEM: aKey, CAPEM: ca.CertPEM, Handler: newRecorder(),
+		Logger: slog.New(slog.NewTextHandler(c.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c.nodes["a"] = a
 	cert, key, err := c.ca.Issue("old", pki.RoleServer, time.Now().Add(-2*time.Hour), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := transport.NewQUIC(&transport.QUICConfig{Name: "old", CertPEM: cert, KeyPEM: key, CAPEM: c.ca.CertPEM, Handler: newRecorder(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// Its own clock is behind: it starts (an endpoint refuses to start
+	// with a certificate expired by its own clock) and dials.
+	old, err := transport.NewQUIC(&transport.QUICConfig{Name: "old", CertPEM: cert, KeyPEM: key, CAPEM: c.ca.CertPEM, Handler: newRecorder(),
+		Now: func() time.Time { return time.Now().Add(-90 * time.Minute) }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 // Command ossd runs an OSS node and inspects a cluster from the shell.
 //
 //	ossd ca init     --dir certs                      create a cluster CA
-//	ossd cert issue  --dir certs --name n1            issue a node certificate
+//	ossd cert issue  --dir certs --name n1 [--force]  issue a node certificate
+//	ossd cert revoke n1 [--serial HEX|--cert FILE]    revoke certificates of n1
+//	ossd cert revocations                             list revoked certificates
 //	ossd run         --name n1 --listen 127.0.0.1:7401 --certs certs [--join addr]
 //	ossd status      [--addr 127.0.0.1:7480]          members and heaps
 //	ossd heaps       [create NAME [--replicas N]|drop NAME]  the heap directory
@@ -26,8 +28,15 @@ const usage = `ossd runs an OSS node and inspects a cluster.
 
 Usage:
   ossd ca init     --dir DIR                          create a cluster CA (ca.crt, ca.key)
-  ossd cert issue  --dir DIR --name NAME [--role R]   issue NAME.crt and NAME.key from DIR's CA
-  ossd run         [flags]                            run a node until SIGINT or SIGTERM
+  ossd cert issue  --dir DIR --name NAME [--role R] [--validity D] [--force]
+                                                      issue NAME.crt and NAME.key from DIR's CA;
+                                                      --force replaces existing ones
+  ossd cert revoke NAME [--serial HEX | --cert FILE]  revoke one certificate of NAME, or (no
+                                                      --serial) every one issued until now;
+                                                      every node refuses it within seconds
+  ossd cert revocations                               list the revoked certificates
+  ossd run         [flags]                            run a node until SIGINT or SIGTERM;
+                                                      SIGHUP reloads its certificate and key
   ossd status      [--addr HOST:PORT] [--json]        members, heaps, leaders, voters, learners
   ossd heaps       [create NAME [--replicas N] | drop NAME]
                                                       list, create or drop heaps
@@ -35,6 +44,11 @@ Usage:
   ossd put         HEAP ROOT JSON                     set the object a root names
   ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list
                                                       grant client certificates access to heaps
+
+Certificates: a node refuses to start on an expired certificate, warns as
+its own nears expiry, and ends each connection when the peer's certificate
+(or the CA's) expires. To rotate one: "cert issue --force" a new one, send
+the node SIGHUP (or restart it), then "cert revoke NAME --serial OLD".
 
 Run "ossd COMMAND -h" for a command's flags. Every flag can be set by an
 environment variable instead: OSS_ and its name in capitals (OSS_JOIN).
@@ -63,10 +77,7 @@ func dispatch(args []string) error {
 		}
 		return caInit(rest[1:])
 	case "cert":
-		if len(rest) == 0 || rest[0] != "issue" {
-			return errors.New(`"cert" takes the subcommand "issue"`)
-		}
-		return certIssue(rest[1:])
+		return certCommand(rest)
 	case "run":
 		return run(rest)
 	case "status":

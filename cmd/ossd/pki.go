@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -19,22 +20,24 @@ func caInit(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *validity <= 0 {
+		return fmt.Errorf("ca init: --validity %v: want a positive duration (the CA would be expired at once)", *validity)
+	}
 	certPath, keyPath := filepath.Join(*dir, "ca.crt"), filepath.Join(*dir, "ca.key")
-	if _, err := os.Stat(keyPath); err == nil {
-		return fmt.Errorf("%s exists: a CA is already there (remove it to start a new cluster)", keyPath)
+	for _, p := range []string{keyPath, certPath} {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("ca init: %s exists: a CA is already there (remove ca.crt and ca.key to start a new cluster; every node certificate it issued stops working)", p)
+		}
 	}
 	cert, key, err := pki.NewCA(*name, *validity)
 	if err != nil {
-		return err
+		return fmt.Errorf("ca init: %w", err)
 	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
-		return err
+		return fmt.Errorf("ca init: %w", err)
 	}
-	if err := writeFile(keyPath, key, 0o600); err != nil {
-		return err
-	}
-	if err := writeFile(certPath, cert, 0o644); err != nil {
-		return err
+	if err := writePair(keyPath, key, certPath, cert, false); err != nil {
+		return fmt.Errorf("ca init: %w", err)
 	}
 	fmt.Printf("wrote %s and %s; keep ca.key offline\n", certPath, keyPath)
 	return nil
@@ -43,14 +46,21 @@ func caInit(args []string) error {
 func certIssue(args []string) error {
 	fs := flag.NewFlagSet("ossd cert issue", flag.ContinueOnError)
 	dir := fs.String("dir", "certs", "directory holding ca.crt and ca.key; NAME.crt and NAME.key are written there")
-	name := fs.String("name", "", "the node's name (required)")
-	role := fs.String("role", string(pki.RoleServer), `"server" or "client"`)
-	validity := fs.Duration("validity", 365*24*time.Hour, "how long the certificate is valid")
+	name := fs.String("name", "", "the node's name (required): letters, digits, '-', '_' and dots, as a DNS name")
+	role := fs.String("role", string(pki.RoleServer), `"server", "client" (a node) or "admin" (an operator of the admin interface)`)
+	validity := fs.Duration("validity", 365*24*time.Hour, "how long the certificate is valid; at most until the CA expires")
+	force := fs.Bool("force", false, "replace an existing NAME.crt and NAME.key (to rotate a certificate: revoke the old one with \"ossd cert revoke\")")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if *name == "" {
 		return errors.New("cert issue: --name is required")
+	}
+	if err := pki.CheckName(*name); err != nil {
+		return fmt.Errorf("cert issue: --name: %w", err)
+	}
+	if *validity <= 0 {
+		return fmt.Errorf("cert issue: --validity %v: want a positive duration (the certificate would be expired at once)", *validity)
 	}
 	caCert, err := os.ReadFile(filepath.Join(*dir, "ca.crt"))
 	if err != nil {
@@ -60,26 +70,124 @@ func certIssue(args []string) error {
 	if err != nil {
 		return fmt.Errorf("cert issue: %w", err)
 	}
+	ca, err := pki.Inspect(caCert)
+	if err != nil {
+		return fmt.Errorf("cert issue: ca.crt: %w", err)
+	}
+	now := time.Now()
+	if !now.Before(ca.NotAfter) {
+		return fmt.Errorf("cert issue: the CA expired at %s: every certificate it issues is refused; make a new CA", ca.NotAfter.Format(time.RFC3339))
+	}
+	if end := now.Add(*validity); end.After(ca.NotAfter) {
+		return fmt.Errorf("cert issue: --validity %v ends after the CA, which expires at %s: ask for at most %v, or make a new CA",
+			*validity, ca.NotAfter.Format(time.RFC3339), ca.NotAfter.Sub(now).Truncate(time.Hour))
+	}
+	certPath, keyPath := filepath.Join(*dir, *name+".crt"), filepath.Join(*dir, *name+".key")
+	if !*force {
+		for _, p := range []string{keyPath, certPath} {
+			if _, err := os.Lstat(p); err == nil {
+				return fmt.Errorf("cert issue: %s exists: pass --force to replace it (and revoke the old certificate with \"ossd cert revoke %s --serial HEX\")", p, *name)
+			}
+		}
+	}
+	var replaced *pki.CertInfo
+	if b, err := os.ReadFile(certPath); err == nil {
+		if info, err := pki.Inspect(b); err == nil {
+			replaced = &info
+		}
+	}
 	cert, key, err := pki.IssueCert(caCert, caKey, *name, pki.Role(*role), *validity)
 	if err != nil {
 		return fmt.Errorf("cert issue: %w", err)
 	}
-	certPath, keyPath := filepath.Join(*dir, *name+".crt"), filepath.Join(*dir, *name+".key")
-	if err := writeFile(keyPath, key, 0o600); err != nil {
-		return err
+	if err := writePair(keyPath, key, certPath, cert, *force); err != nil {
+		return fmt.Errorf("cert issue: %w", err)
 	}
-	if err := writeFile(certPath, cert, 0o644); err != nil {
-		return err
+	info, _ := pki.Inspect(cert)
+	fmt.Printf("wrote %s and %s (serial %s, valid until %s)\n", certPath, keyPath, info.Serial.Text(16), info.NotAfter.Format(time.RFC3339))
+	if replaced != nil {
+		fmt.Printf("replaced the certificate with serial %s: once %s runs on the new one (SIGHUP or a restart), revoke it with\n  ossd cert revoke %s --serial %s\n",
+			replaced.Serial.Text(16), *name, *name, replaced.Serial.Text(16))
 	}
-	fmt.Printf("wrote %s and %s\n", certPath, keyPath)
 	return nil
 }
 
-// writeFile writes a file whole or not at all.
-func writeFile(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
+// writePair writes a private key (mode 0600) and its certificate (0644),
+// each whole or not at all; without replace, neither may exist. Both are
+// written to temporary files first, so a failure leaves the old pair (or
+// none) in place.
+func writePair(keyPath string, key []byte, certPath string, cert []byte, replace bool) error {
+	keyTmp, err := writeTemp(keyPath, key, 0o600)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	defer os.Remove(keyTmp)
+	certTmp, err := writeTemp(certPath, cert, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(certTmp)
+	if err := install(keyTmp, keyPath, replace); err != nil {
+		return err
+	}
+	if err := install(certTmp, certPath, replace); err != nil {
+		if !replace {
+			os.Remove(keyPath) // the key without its certificate is of no use
+		}
+		return err
+	}
+	return syncDir(filepath.Dir(keyPath))
+}
+
+// writeTemp writes data to a new temporary file next to path, with mode
+// perm set before a byte is written, synced; it returns its name. The
+// name is unique (os.CreateTemp opens it with O_EXCL), so a file left by
+// an earlier run is never reused, whatever its mode.
+func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// install moves a temporary file to path: with replace, atomically over
+// whatever is there; without, only if nothing is (a hard link fails on
+// an existing path, so a file created meanwhile is not overwritten).
+func install(tmp, path string, replace bool) error {
+	if replace {
+		return os.Rename(tmp, path)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s exists: pass --force to replace it", path)
+		}
+		return err
+	}
+	return nil
+}
+
+// syncDir makes the directory's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -147,6 +147,7 @@ func run(args []string) error {
 		go srv.Serve(ln)
 		logger.Info("admin API listening", "addr", ln.Addr().String())
 	}
+	reloadOnHangup(ctx, node, *certFile, *keyFile, logger)
 	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join, "data", *dataDir, "durability", dur.String())
 	<-ctx.Done()
 	stop()

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -44,12 +45,53 @@ type CA struct {
 	CertPEM []byte
 }
 
+// Backdate is how far before the moment of issue a certificate's
+// NotBefore is set, so that a peer whose clock is a little behind accepts
+// it at once. A certificate NewCA or Issue made was issued at NotBefore +
+// Backdate (to the second: NotBefore keeps whole seconds).
+const Backdate = time.Minute
+
+// CheckName reports whether name may name a node or an operator in a
+// certificate: a DNS-like name of at most 253 bytes, of labels of 1 to 63
+// letters, digits, '-' and '_' separated by single dots, no label
+// starting with '-'. Such a name is also safe as a file name (ossd writes
+// NAME.crt and NAME.key): it holds no path separator and is not "." or
+// "..".
+func CheckName(name string) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
+	if len(name) > 253 {
+		return fmt.Errorf("name of %d bytes: at most 253", len(name))
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" {
+			return fmt.Errorf("name %q: an empty label (a leading, trailing or double dot)", name)
+		}
+		if len(label) > 63 {
+			return fmt.Errorf("name %q: label %q is longer than 63 bytes", name, label)
+		}
+		if label[0] == '-' {
+			return fmt.Errorf("name %q: label %q starts with '-'", name, label)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("name %q: character %q: use letters, digits, '-', '_' and '.'", name, r)
+			}
+		}
+	}
+	return nil
+}
+
 func serial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
 // NewCA creates a self-signed CA valid from now for validity.
 func NewCA(name string, now time.Time, validity time.Duration) (*CA, error) {
+	if validity <= 0 {
+		return nil, fmt.Errorf("pki: CA validity %v: want a positive duration", validity)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("pki: CA key: %w", err)
@@ -61,7 +103,7 @@ func NewCA(name string, now time.Time, validity time.Duration) (*CA, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"OSS cluster CA"}},
-		NotBefore:             now.Add(-time.Minute),
+		NotBefore:             now.Add(-Backdate),
 		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
@@ -106,10 +148,14 @@ func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
 }
 
 // Issue creates a key and a certificate for the named node with the given
-// role, valid from now for validity, and returns both in PEM form.
+// role, valid from now for validity, and returns both in PEM form. The
+// name must pass CheckName and validity must be positive.
 func (ca *CA) Issue(name, role string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
-	if name == "" {
-		return nil, nil, errors.New("pki: empty node name")
+	if err := CheckName(name); err != nil {
+		return nil, nil, fmt.Errorf("pki: %w", err)
+	}
+	if validity <= 0 {
+		return nil, nil, fmt.Errorf("pki: validity %v: want a positive duration", validity)
 	}
 	if !validRole(role) {
 		return nil, nil, fmt.Errorf("pki: unknown role %q", role)
@@ -126,7 +172,7 @@ func (ca *CA) Issue(name, role string, now time.Time, validity time.Duration) (c
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: name, OrganizationalUnit: []string{role}},
 		DNSNames:     []string{name},
-		NotBefore:    now.Add(-time.Minute),
+		NotBefore:    now.Add(-Backdate),
 		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
@@ -151,6 +197,13 @@ type Identity struct {
 	NotAfter time.Time
 	// Serial is the certificate's serial number.
 	Serial *big.Int
+	// NotBefore is when the certificate became valid: Backdate before it
+	// was issued, for a certificate Issue made.
+	NotBefore time.Time
+	// Expires is when the chain it was verified through stops being
+	// valid: the earliest NotAfter of the certificate and of the CA (and
+	// any intermediate) that signed it.
+	Expires time.Time
 }
 
 // Verify checks a peer's certificate chain against the CA pool at time now
@@ -164,7 +217,7 @@ func Verify(pool *x509.CertPool, chain []*x509.Certificate, now time.Time) (Iden
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{
+	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         pool,
 		Intermediates: inter,
 		CurrentTime:   now,
@@ -173,7 +226,19 @@ func Verify(pool *x509.CertPool, chain []*x509.Certificate, now time.Time) (Iden
 	if err != nil {
 		return Identity{}, fmt.Errorf("certificate of %q refused: %w", leaf.Subject.CommonName, err)
 	}
-	id := Identity{Name: leaf.Subject.CommonName, NotAfter: leaf.NotAfter, Serial: leaf.SerialNumber}
+	id := Identity{Name: leaf.Subject.CommonName, NotAfter: leaf.NotAfter, Serial: leaf.SerialNumber, NotBefore: leaf.NotBefore}
+	// Of the chains that verify, the one valid longest.
+	for _, ch := range chains {
+		end := leaf.NotAfter
+		for _, c := range ch {
+			if c.NotAfter.Before(end) {
+				end = c.NotAfter
+			}
+		}
+		if end.After(id.Expires) {
+			id.Expires = end
+		}
+	}
 	if len(leaf.Subject.OrganizationalUnit) > 0 {
 		id.Role = leaf.Subject.OrganizationalUnit[0]
 	}

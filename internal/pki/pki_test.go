@@ -69,3 +69,58 @@ func TestVerify(t *testing.T) {
 		t.Fatal("LoadCA accepted a junk key")
 	}
 }
+
+func TestCheckName(t *testing.T) {
+	for _, name := range []string{"n1", "node-1", "n1.dc1.example.com", "a_b", "N1"} {
+		if err := CheckName(name); err != nil {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+	for _, name := range []string{"", ".", "..", "../x", "a/b", `a\b`, "a..b", ".a", "a.", "-a", "a b", "a\x00", "é", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "a"} {
+		if err := CheckName(name); err == nil {
+			t.Errorf("%q accepted", name)
+		}
+	}
+	ca, err := NewCA("cluster", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ca.Issue("../x", RoleServer, time.Now(), time.Hour); err == nil {
+		t.Error("issued a certificate for ../x")
+	}
+	if _, _, err := ca.Issue("n1", RoleServer, time.Now(), -time.Hour); err == nil {
+		t.Error("issued an expired certificate")
+	}
+	if _, err := NewCA("c", time.Now(), 0); err == nil {
+		t.Error("made a CA valid for no time")
+	}
+}
+
+// Identity.Expires is the earliest end of the chain: the CA's when it
+// ends before the node's certificate.
+func TestVerifyExpires(t *testing.T) {
+	now := time.Now()
+	ca, err := NewCA("cluster", now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	for _, c := range []struct {
+		validity time.Duration
+		want     time.Time
+	}{{time.Minute, now.Add(time.Minute)}, {2 * time.Hour, ca.Cert.NotAfter}} {
+		cert, _, err := ca.Issue("n1", RoleServer, now, c.validity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf := parse(t, cert)
+		id, err := Verify(pool, []*x509.Certificate{leaf}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !id.Expires.Equal(c.want.Truncate(time.Second)) || !id.NotBefore.Equal(leaf.NotBefore) || !id.NotAfter.Equal(leaf.NotAfter) {
+			t.Errorf("validity %v: identity %+v, want Expires %v", c.validity, id, c.want)
+		}
+	}
+}

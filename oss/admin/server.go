@@ -41,6 +41,7 @@ func Handler(node *oss.Node) http.Handler {
 	mux.HandleFunc("PUT /v1/heaps/{heap}/roots/{root}", a.putRoot)
 	mux.HandleFunc("POST /v1/heaps/{heap}/tx", a.tx)
 	a.registerACL(mux) // GET, POST, DELETE /v1/acl: acl.go
+	registerRevocations(mux, a)
 	return mux
 }
 

@@ -5,9 +5,19 @@
 // names another node.
 //
 // ossd's "ca init" and "cert issue" commands do the same from the shell.
+//
+// A node's connections end when the certificate of either side expires
+// (or the CA's), and a certificate can be revoked in the cluster with
+// oss.Node.RevokeCertificate ("ossd cert revoke"); see docs/design.md,
+// "Certificate lifecycle".
 package pki
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
 	"time"
 
 	ipki "github.com/objectsharing/oss/internal/pki"
@@ -44,11 +54,55 @@ func NewCA(name string, validity time.Duration) (certPEM, keyPEM []byte, err err
 // IssueCert issues a certificate for the named node with the given role,
 // signed by the CA whose certificate and key are given in PEM form, valid
 // for validity. It returns the node's certificate and its new private key
-// in PEM form.
+// in PEM form. The name must pass CheckName and validity must be
+// positive.
 func IssueCert(caCertPEM, caKeyPEM []byte, name string, role Role, validity time.Duration) (certPEM, keyPEM []byte, err error) {
 	ca, err := ipki.LoadCA(caCertPEM, caKeyPEM)
 	if err != nil {
 		return nil, nil, err
 	}
 	return ca.Issue(name, string(role), time.Now(), validity)
+}
+
+// Backdate is how far before the moment of issue NewCA and IssueCert set a
+// certificate's NotBefore, for peers whose clocks are a little behind.
+const Backdate = ipki.Backdate
+
+// CheckName reports whether name may name a node in a certificate: a
+// DNS-like name of letters, digits, '-', '_' and single dots, at most 253
+// bytes, with labels of at most 63 that do not start with '-'. IssueCert
+// refuses other names. Such a name is safe as a file name: it holds no
+// path separator and is not "." or "..".
+func CheckName(name string) error { return ipki.CheckName(name) }
+
+// CertInfo is what a certificate says, as Inspect reads it.
+type CertInfo struct {
+	// Name is the node (or operator) the certificate names.
+	Name string
+	// Role is the role it carries; empty for a CA.
+	Role Role
+	// Serial is its serial number, unique among the certificates of
+	// one CA.
+	Serial *big.Int
+	// NotBefore and NotAfter bound its validity.
+	NotBefore, NotAfter time.Time
+	// IsCA says whether it is a CA's certificate.
+	IsCA bool
+}
+
+// Inspect reads the first certificate of certPEM.
+func Inspect(certPEM []byte) (CertInfo, error) {
+	b, _ := pem.Decode(certPEM)
+	if b == nil || b.Type != "CERTIFICATE" {
+		return CertInfo{}, errors.New("pki: no PEM certificate")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return CertInfo{}, fmt.Errorf("pki: %w", err)
+	}
+	info := CertInfo{Name: c.Subject.CommonName, Serial: c.SerialNumber, NotBefore: c.NotBefore, NotAfter: c.NotAfter, IsCA: c.IsCA}
+	if len(c.Subject.OrganizationalUnit) > 0 && !c.IsCA {
+		info.Role = Role(c.Subject.OrganizationalUnit[0])
+	}
+	return info, nil
 }

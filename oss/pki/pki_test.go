@@ -38,3 +38,32 @@ func TestIssueCert(t *testing.T) {
 		t.Fatal("a certificate from a CA that does not load")
 	}
 }
+
+func TestInspect(t *testing.T) {
+	caCert, caKey, err := pki.NewCA("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, _, err := pki.IssueCert(caCert, caKey, "n1", pki.RoleClient, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := pki.Inspect(certPEM)
+	if err != nil || info.Name != "n1" || info.Role != pki.RoleClient || info.IsCA || info.Serial == nil ||
+		info.NotAfter.Sub(info.NotBefore) != time.Hour+pki.Backdate {
+		t.Fatalf("Inspect: %+v, %v", info, err)
+	}
+	ca, err := pki.Inspect(caCert)
+	if err != nil || !ca.IsCA || ca.Role != "" {
+		t.Fatalf("Inspect of the CA: %+v, %v", ca, err)
+	}
+	if _, err := pki.Inspect([]byte("junk")); err == nil {
+		t.Fatal("Inspect read junk")
+	}
+	if _, _, err := pki.IssueCert(caCert, caKey, "../n1", pki.RoleServer, time.Hour); err == nil {
+		t.Fatal("a certificate for ../n1")
+	}
+	if err := pki.CheckName("n1.example"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,104 @@
+package oss
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/objectsharing/oss/oss/pki"
+)
+
+// Expiry warnings: a node warns of its own certificate's expiry (or its
+// CA's) once less than expiryWarnAhead, or a tenth of the certificate's
+// validity if that is shorter, remains; it checks every expiryCheckEvery
+// at most.
+const (
+	expiryWarnAhead  = 30 * 24 * time.Hour
+	expiryCheckEvery = time.Hour
+)
+
+// startLifecycle enforces the revocations the catalog replica holds at
+// start and watches the node's own certificate for expiry until the node
+// closes.
+func (n *Node) startLifecycle() {
+	n.applyRevocations()
+	if n.quic == nil {
+		return
+	}
+	n.wg.Go(n.watchExpiry)
+}
+
+// watchExpiry logs a warning while the node's certificate nears its
+// expiry, and an error once it has expired.
+func (n *Node) watchExpiry() {
+	for {
+		every := n.checkExpiry(time.Now())
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// checkExpiry logs what the node's certificate's expiry calls for at now,
+// and returns when to check again.
+func (n *Node) checkExpiry(now time.Time) time.Duration {
+	id := n.quic.Certificate()
+	ahead := min(expiryWarnAhead, id.NotAfter.Sub(id.NotBefore)/10)
+	left := id.Expires.Sub(now)
+	switch {
+	case left <= 0:
+		n.log.Error("this node's certificate (or its CA's) has expired: its peers refuse it; issue a new one and restart the node on it (or reload it)",
+			"expired", id.Expires, "serial", id.Serial.Text(16))
+	case left < ahead:
+		n.log.Warn("this node's certificate (or its CA's) expires soon: issue a new one and restart the node on it (or reload it) before then",
+			"expires", id.Expires, "left", left.Round(time.Second), "serial", id.Serial.Text(16))
+	}
+	every := min(expiryCheckEvery, max(ahead/10, time.Second))
+	if left > ahead {
+		// Not before the warnings are due.
+		every = min(every, left-ahead)
+	}
+	return max(every, time.Second)
+}
+
+// ReloadCertificate replaces the node's certificate and key, without a
+// restart: handshakes from now on present the new certificate, and
+// connections open already keep the old one until they end. The new
+// certificate must name the node, carry its role, verify against the
+// cluster's CA and not be revoked. To make every peer move to the new
+// certificate at once, revoke the old one by serial: peers close the
+// connections made with it, and they are made again with the new one.
+// ossd reloads its certificate files on SIGHUP.
+func (n *Node) ReloadCertificate(certPEM, keyPEM []byte) error {
+	if n.quic == nil {
+		return fmt.Errorf("%w: reload the certificate: the node does not listen", ErrInvalidArgument)
+	}
+	info, err := pki.Inspect(certPEM)
+	if err != nil {
+		return fmt.Errorf("oss: reload the certificate: %w", err)
+	}
+	if info.Role != n.cfg.Role {
+		return fmt.Errorf("oss: reload the certificate: it carries the role %q, the node runs as %q: issue one with --role %s", info.Role, n.cfg.Role, n.cfg.Role)
+	}
+	if r, ok := n.revokedBy(info.Name, info.Serial, info.NotBefore); ok {
+		return fmt.Errorf("oss: reload the certificate: %w: issue a new one", revokedError(r))
+	}
+	old := n.quic.Certificate()
+	if err := n.quic.SetCertificate(certPEM, keyPEM); err != nil {
+		return fmt.Errorf("oss: reload the certificate: %w", err)
+	}
+	n.log.Info("certificate reloaded", "serial", info.Serial.Text(16), "expires", info.NotAfter, "replaces", old.Serial.Text(16))
+	n.checkExpiry(time.Now())
+	return nil
+}
+
+// Certificate returns what the node's current certificate says; false if
+// the node does not listen.
+func (n *Node) Certificate() (pki.CertInfo, bool) {
+	if n.quic == nil {
+		return pki.CertInfo{}, false
+	}
+	id := n.quic.Certificate()
+	return pki.CertInfo{Name: id.Name, Role: pki.Role(id.Role), Serial: id.Serial, NotBefore: id.NotBefore, NotAfter: id.NotAfter}, true
+}

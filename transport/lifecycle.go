@@ -1,0 +1,173 @@
+package transport
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"github.com/quic-go/quic-go"
+)
+
+// Application error codes a connection is closed with when its peer's
+// certificate is no longer accepted.
+const (
+	codeCertRefused quic.ApplicationErrorCode = 0x10 // expired, revoked, or no longer verifies
+)
+
+// ownCertificate loads this node's certificate and key and checks that
+// the certificate names the node, carries a node's role and verifies
+// against the CA at now: a node whose certificate has expired would be
+// refused by every peer, so it is better not to start.
+func ownCertificate(pool *x509.CertPool, name string, certPEM, keyPEM []byte, now time.Time) (*ownCert, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("transport: node certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("transport: node certificate: %w", err)
+	}
+	if leaf.Subject.CommonName != name {
+		return nil, fmt.Errorf("transport: certificate names %q, not this node %q", leaf.Subject.CommonName, name)
+	}
+	chain := []*x509.Certificate{leaf}
+	for _, der := range cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			chain = append(chain, c)
+		}
+	}
+	id, err := pki.Verify(pool, chain, now)
+	if err != nil {
+		return nil, fmt.Errorf("transport: this node's own %v (valid %s to %s, now %s): issue a new certificate (\"ossd cert issue --force\"), check the CA and the clock",
+			err, leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	if !pki.NodeRole(id.Role) {
+		return nil, fmt.Errorf("transport: this node's certificate has the role %q, not a node's: issue one with the role server or client", id.Role)
+	}
+	cert.Leaf = leaf
+	return &ownCert{cert: &cert, id: id}, nil
+}
+
+// ownCert is this node's certificate and what it says.
+type ownCert struct {
+	cert *tls.Certificate
+	id   pki.Identity
+}
+
+// verifyPeer checks a peer's certificate chain as at its handshake: the
+// CA signed it, it is valid at Now, it names a node's role, and Revoked
+// does not refuse it.
+func (t *QUIC) verifyPeer(chain []*x509.Certificate) (pki.Identity, error) {
+	id, err := pki.Verify(t.pool, chain, t.cfg.Now())
+	if err != nil {
+		return id, err
+	}
+	if !pki.NodeRole(id.Role) {
+		return id, fmt.Errorf("certificate of %q has the role %q: not a node's", id.Name, id.Role)
+	}
+	if t.cfg.Revoked != nil {
+		if err := t.cfg.Revoked(id); err != nil {
+			return id, fmt.Errorf("certificate of %q (serial %x) refused: %w", id.Name, id.Serial, err)
+		}
+	}
+	return id, nil
+}
+
+// Recheck verifies the certificate of every connection's peer again, as
+// at a handshake, and closes the connections of the peers refused now:
+// call it when what QUICConfig.Revoked says has changed. It returns once
+// every connection is checked. Expiry needs no call: the endpoint checks
+// it every QUICConfig.CheckInterval.
+func (t *QUIC) Recheck() {
+	t.mu.Lock()
+	t.gen++
+	t.mu.Unlock()
+	t.checkConns()
+}
+
+// checked is when a connection's peer was last found valid: until when,
+// and in which Recheck generation (a check that began before a Recheck
+// counts for nothing after it).
+type checked struct {
+	until time.Time
+	gen   uint64
+}
+
+// checkLoop ends the connections whose peer's chain has expired, every
+// CheckInterval, until the endpoint closes.
+func (t *QUIC) checkLoop() {
+	tick := time.NewTicker(t.cfg.CheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.checkConns()
+	}
+}
+
+// checkConns verifies the peers of the connections not yet checked, or
+// whose chain has expired since, and closes those refused.
+func (t *QUIC) checkConns() {
+	now := t.cfg.Now()
+	t.mu.Lock()
+	gen := t.gen
+	var due []*quic.Conn
+	for c := range t.conns {
+		if v, ok := t.valid[c]; !ok || v.gen != gen || now.After(v.until) {
+			due = append(due, c)
+		}
+	}
+	t.mu.Unlock()
+	for _, c := range due {
+		if c.Context().Err() != nil {
+			continue
+		}
+		select {
+		case <-c.HandshakeComplete():
+		default:
+			continue // VerifyConnection checks it
+		}
+		certs := c.ConnectionState().TLS.PeerCertificates
+		id, err := t.verifyPeer(certs)
+		if err != nil {
+			t.log.Warn("connection closed: the peer's certificate is no longer accepted", "peer", peerName(c), "reason", err)
+			c.CloseWithError(codeCertRefused, truncate("certificate refused: "+err.Error(), 256))
+			continue
+		}
+		t.mu.Lock()
+		if _, ok := t.conns[c]; ok {
+			t.valid[c] = checked{until: id.Expires, gen: gen}
+		}
+		t.mu.Unlock()
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// SetCertificate replaces this node's certificate and key: new
+// handshakes present the new certificate; connections open already keep
+// the one they were made with until they end (and are made again with the
+// new one). The certificate must name this node, carry a node's role and
+// verify against the CA now.
+func (t *QUIC) SetCertificate(certPEM, keyPEM []byte) error {
+	cert, err := ownCertificate(t.pool, t.cfg.Name, certPEM, keyPEM, t.cfg.Now())
+	if err != nil {
+		return err
+	}
+	t.own.Store(cert)
+	return nil
+}
+
+// Certificate returns what this node's current certificate says, as
+// verified against the CA when it was loaded.
+func (t *QUIC) Certificate() pki.Identity { return t.own.Load().id }
