@@ -256,6 +256,9 @@ func (c *Config) validate() error {
 	if c.Listen == "" && len(c.Join) > 0 {
 		errs = append(errs, errors.New("Join needs Listen"))
 	}
+	if err := pki.CheckName(c.Name); err != nil {
+		errs = append(errs, fmt.Errorf("Name: %v (a node's name is its certificate's)", err))
+	}
 	if c.Role != pki.RoleServer && c.Role != pki.RoleClient {
 		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, pki.RoleServer, pki.RoleClient))
 	}

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/wissenheim/client"
 	"github.com/objectsharing/oss/wissenheim/scene"
 )
@@ -93,9 +94,12 @@ func run(args []string, out io.Writer) error {
 	}
 	if c.name == "" {
 		c.name = os.Getenv("USER")
-		if c.name == "" || c.name == "root" || len(c.name) > scene.MaxName {
+		if c.name == "" || c.name == "root" || len(c.name) > scene.MaxName || pki.CheckName(c.name) != nil {
 			c.name = "player1"
 		}
+	}
+	if err := pki.CheckName(c.name); err != nil {
+		return fmt.Errorf("--name: %v (it names the player's node and certificate)", err)
 	}
 	if c.bots < 0 {
 		c.bots = 0
