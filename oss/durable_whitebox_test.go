@@ -133,7 +133,14 @@ func powerLoss(t *testing.T, seed uint64) {
 			}
 		})
 	}
-	time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
+	// Enough commits for checkpoints to have been taken (a loaded machine
+	// commits fewer in a given time), then a random while longer.
+	waitCond(t, "commits enough for checkpoints", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return acked["a"]+acked["b"]+acked["c"] >= 3*int64(compactEvery)
+	})
+	time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
 
 	// The power fails everywhere at once: first every node is cut off,
 	// so that no acknowledgement crosses between the moments each disk is
