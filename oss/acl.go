@@ -425,6 +425,13 @@ func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
 	}
 	role := n.cachedRole(from)
 	if role == pki.RoleServer {
+		if m.Type == raftpb.MsgProp && h.name == catalogName {
+			if err := writesNoRecord(h.state.Load(), m.Entries); err != nil {
+				n.acl.refused.Add(1)
+				n.noteRefusal("catalog proposal dropped", "peer", from, "err", err)
+				return false
+			}
+		}
 		return true
 	}
 	var err error

@@ -13,6 +13,7 @@ import (
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // Identity: which node a raft ID is.
@@ -235,6 +236,32 @@ func checkOwnRole(certPEM []byte, role pki.Role) error {
 	}
 	if has != role {
 		return fmt.Errorf("oss: Role is %q but this node's certificate (%q) carries the role %q: run it as %q, or issue a certificate with the role %q", role, leaf.Subject.CommonName, has, has, role)
+	}
+	return nil
+}
+
+// writesNoRecord checks the entries a peer proposes to the catalog: none
+// may write a node record, or an object where one is. Only the catalog's
+// leader writes them, from the certificate of the node that joins, so a
+// peer's proposal that does is dropped, a server's too.
+func writesNoRecord(st *consistency.State, ents []raftpb.Entry) error {
+	for _, e := range ents {
+		if e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
+			continue
+		}
+		rec, err := consistency.UnmarshalRecord(e.Data)
+		if err != nil {
+			return fmt.Errorf("a malformed catalog record: %v", err)
+		}
+		for _, w := range rec.Writes {
+			var r nodeRecord
+			if codec.Unmarshal(w.Value, &r) == nil && r.Name != "" && nodeRecordID(r.Name) == w.ID {
+				return fmt.Errorf("%w: a peer may not write node %q's record; the catalog's leader does, when the node joins", ErrPermission, r.Name)
+			}
+			if o, ok := st.Get(w.ID); ok && codec.Unmarshal(o.Value, &r) == nil && r.Name != "" && nodeRecordID(r.Name) == w.ID {
+				return fmt.Errorf("%w: a peer may not change node %q's record", ErrPermission, r.Name)
+			}
+		}
 	}
 	return nil
 }

@@ -80,9 +80,28 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 			t.Fatalf("%s, leading %s, answered a join under a's raft ID from x with %+v", to, heap, cr)
 		}
 	}
+	// A server that is not the catalog's leader proposes a's record under
+	// its own ID: the leader drops the proposal.
+	for name, n := range c.nodes {
+		if name == "a" || n == c.catalogLeader(t) {
+			continue
+		}
+		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+		err := n.catalog.Load().Update(fctx, func(tx *Tx) error {
+			return Put(tx, nodeRecordID("a"), nodeRecord{Name: "a", ID: n.id})
+		})
+		fcancel()
+		if err == nil {
+			t.Fatalf("%s rewrote a's node record", name)
+		}
+		break
+	}
 	for name, n := range c.nodes {
 		if got, ok := n.lookup(a.id); !ok || got != "a" {
 			t.Fatalf("%s: a's raft ID names %q (%v) after x forged a join", name, got, ok)
+		}
+		if rec := n.committed().recs["a"]; rec.ID != 0 && rec.ID != a.id {
+			t.Fatalf("%s: a's record was rewritten: %+v", name, rec)
 		}
 	}
 	// x speaks as a: a vote at a high term, and a heartbeat.
