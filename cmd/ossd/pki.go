@@ -43,8 +43,8 @@ func caInit(args []string) error {
 func certIssue(args []string) error {
 	fs := flag.NewFlagSet("ossd cert issue", flag.ContinueOnError)
 	dir := fs.String("dir", "certs", "directory holding ca.crt and ca.key; NAME.crt and NAME.key are written there")
-	name := fs.String("name", "", "the node's name (required)")
-	role := fs.String("role", string(pki.RoleServer), `"server" or "client"`)
+	name := fs.String("name", "", "the node's or the operator's name (required)")
+	role := fs.String("role", string(pki.RoleServer), `"server" or "client" for a node, "admin" for an operator of the admin interface (ossd's CLI: --user NAME)`)
 	validity := fs.Duration("validity", 365*24*time.Hour, "how long the certificate is valid")
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -125,7 +125,7 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		limit := max(maxBody, smallBody)
 		if r.ContentLength > limit {
-			fail(w, refuse(http.StatusRequestEntityTooLarge, "a body of %d bytes is over this endpoint's limit of %d", r.ContentLength, limit))
+			fail(w, refuse(http.StatusRequestEntityTooLarge, "a body of %d bytes is over this endpoint's limit of %d (ossd run --http-max-body for writes)", r.ContentLength, limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -242,7 +242,7 @@ func fail(w http.ResponseWriter, err error) {
 		code = he.code
 	case errors.As(err, &mbe):
 		code = http.StatusRequestEntityTooLarge
-		err = fmt.Errorf("a body of more than %d bytes is over this endpoint's limit (ossd run --http-max-body)", mbe.Limit)
+		err = fmt.Errorf("a body of more than %d bytes is over this endpoint's limit (ossd run --http-max-body for writes)", mbe.Limit)
 	case errors.Is(err, oss.ErrConflict), errors.Is(err, oss.ErrHeapExists):
 		code = http.StatusConflict
 	case errors.Is(err, oss.ErrNotFound), errors.Is(err, oss.ErrNoHeap):
@@ -460,7 +460,7 @@ func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if _, err := parseJSON(body, MaxDepth+txDepth); err != nil {
+	if _, err := parseJSON(body, txDepth); err != nil {
 		fail(w, fmt.Errorf("transaction: %w", err))
 		return
 	}

@@ -50,12 +50,14 @@ func (e *ValueError) Error() string {
 // []any and map[string]any. Any departure from the rules is a
 // *ValueError.
 func ParseValue(text []byte) (any, error) {
-	return parseJSON(text, MaxDepth)
+	return parseJSON(text, 0)
 }
 
-// parseJSON parses text as one JSON value nested at most maxDepth deep.
-func parseJSON(text []byte, maxDepth int) (any, error) {
-	p := &parser{b: text, maxDepth: maxDepth}
+// parseJSON parses text as one JSON value whose values inside nest at
+// most MaxDepth deep, from a depth of outer: a transaction (txDepth)
+// holds its values that deep.
+func parseJSON(text []byte, outer int) (any, error) {
+	p := &parser{b: text, maxDepth: MaxDepth + outer}
 	p.space()
 	v, err := p.value(0)
 	if err != nil {
@@ -123,7 +125,7 @@ func (p *parser) literal(word string) bool {
 
 func (p *parser) enter(depth int) error {
 	if depth > p.maxDepth {
-		return p.fail("arrays and objects nested deeper than %d", p.maxDepth)
+		return p.fail("a value of arrays and objects nested deeper than %d", MaxDepth)
 	}
 	p.i++ // the opening bracket
 	p.space()
