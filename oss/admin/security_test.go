@@ -604,6 +604,7 @@ func TestValuesReadBack(t *testing.T) {
 		{`1.5e300`, `1.5e+300`},
 		{`1e-400`, `0`}, // below the smallest float64: rounded, as JSON does
 		{`2.5`, `2.5`},
+		{`18017000000000010.0`, `1.801700000000001e+16`}, // a float beyond 2^53 reads back as a float, not as another integer
 		{`"\ud83d\ude00 \u00e9\n"`, `"😀 é\n"`},
 		{" [1, {\"b\": true, \"a\": null}] \n", `[1,{"a":null,"b":true}]`},
 	} {

@@ -563,7 +563,9 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // jsonable turns a generically decoded CBOR value into one encoding/json
-// can write: maps with non-string keys get their keys printed.
+// can write: maps with non-string keys get their keys printed, and an
+// integral float64 beyond 2^53 an exponent, so that it reads back as
+// that float (ParseValue's rules).
 func jsonable(v any) any {
 	switch x := v.(type) {
 	case map[any]any:
@@ -583,6 +585,12 @@ func jsonable(v any) any {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Sprint(x)
+		}
+		if x == math.Trunc(x) && math.Abs(x) >= 1<<53 {
+			// Printed plainly it would read as an integer (ParseValue's
+			// rule) that is not this float; with an exponent it reads
+			// back as the float.
+			return json.Number(strconv.FormatFloat(x, 'e', -1, 64))
 		}
 	case string:
 		return strings.ToValidUTF8(x, "\uFFFD")
