@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -187,6 +188,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 		if errors.As(err, &alert) {
 			return fmt.Errorf("the node at %s refused the connection: %w (is the certificate of the cluster's CA, and not expired?)", c.base, err)
 		}
+		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+			return fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
+		}
 		return fmt.Errorf("no node answers at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
@@ -198,6 +202,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 		var e struct{ Error string }
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+			if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
+				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
+			}
 		}
 		return &StatusError{Code: resp.StatusCode, Message: e.Error}
 	}

@@ -730,6 +730,20 @@ func TestClientCertificates(t *testing.T) {
 			t.Errorf("the client trusted a listener with %s", tc.name)
 		}
 	}
+	// A client of the wrong scheme says which one the node speaks.
+	insecure := serve(t, n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
+	if _, err := p.client(t, insecure, "admin").Heaps(context.Background()); err == nil || !strings.Contains(err.Error(), "--http-insecure") {
+		t.Errorf("HTTPS to an insecure node: %v", err)
+	}
+	tlsSrv := serve(t, n, p.serverOptions(t))
+	plain, err := admin.NewClient(tlsSrv.Addr(), &admin.ClientOptions{Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Heaps(context.Background()); err == nil || !strings.Contains(err.Error(), "serves HTTPS") {
+		t.Errorf("plain HTTP to a TLS node: %v", err)
+	}
 	// A refused certificate says so.
 	srv := serve(t, n, p.serverOptions(t))
 	c, err := admin.NewClient(srv.Addr(), &admin.ClientOptions{CertDir: other.dir})
