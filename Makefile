@@ -1,12 +1,13 @@
 # Targets in the manner of etcd-io/raft's and memberlist's Makefiles.
 GO ?= go
 
-.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps wissenheim-frames wissenheim-screenshot
+.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-screenshot
 
 # The CI command: vet, then every test under the race detector. The
 # Wissenheim window tests run the client under Xvfb, so the X server and
-# the libraries Ebiten loads come first.
-test: x11-deps
+# the libraries Ebiten loads come first, and the admin interface's browser
+# test needs Chromium.
+test: x11-deps browser-deps
 	@$(GO) version
 	$(GO) vet ./...
 	$(GO) test -race -timeout 15m ./...
@@ -15,6 +16,10 @@ test: x11-deps
 # apt-get (as root) when one is missing: see .ci/x11-deps.
 x11-deps:
 	@bash .ci/x11-deps
+
+# Chromium, for oss/admin's browser test: see .ci/browser-deps.
+browser-deps:
+	@bash .ci/browser-deps
 
 demo:
 	$(GO) run ./demo

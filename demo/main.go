@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,8 +21,11 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -130,7 +134,7 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 	if err != nil {
 		return err
 	}
-	t.say("n1 bootstraps a cluster (QUIC %s, admin http://%s)", n1.Addr, n1.HTTP)
+	t.say("n1 bootstraps a cluster (QUIC %s, admin https://%s)", n1.Addr, n1.HTTP)
 	n2, err := t.c.Start(ctx, "n2", n1)
 	if err != nil {
 		return err
@@ -143,6 +147,9 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 	t.say("n2 and n3 join through n1")
 
 	if err := t.createAccounts(ctx, n1); err != nil {
+		return err
+	}
+	if err := t.cli(ctx, bin, n2); err != nil {
 		return err
 	}
 	g, err := t.waitGroup(ctx, func(h oss.HeapStatus) bool { return h.Leader != "" && len(h.Voters) == 3 })
@@ -293,6 +300,34 @@ func (t *tour) createAccounts(ctx context.Context, p *ossdtest.Proc) error {
 		}
 		t.ids = append(t.ids, c.ID)
 	}
+	return nil
+}
+
+// cli reads an account with ossd's CLI through a node's admin interface,
+// as the operator "admin" whose certificate ossdtest issued, and shows
+// that the interface refuses a client without a certificate.
+func (t *tour) cli(ctx context.Context, bin string, p *ossdtest.Proc) error {
+	args := []string{"get", heap, "acct-00", "--fresh", "--http", p.HTTP, "--certs", t.c.Certs(), "--user", "admin"}
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ossd %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	var o admin.Object
+	if err := json.Unmarshal(out, &o); err != nil {
+		return fmt.Errorf("ossd get: %w\n%s", err, out)
+	}
+	b, err := balance(o)
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer hc.CloseIdleConnections()
+	_, nocert := hc.Get("https://" + p.HTTP + "/v1/heaps")
+	if nocert == nil {
+		return errors.New("the admin interface answered a client without a certificate")
+	}
+	t.say("ossd get %s acct-00 --certs %s --user admin: balance %d (via %s; without a certificate: refused)",
+		heap, filepath.Base(t.c.Certs()), b, p.Name)
 	return nil
 }
 

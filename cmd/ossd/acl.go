@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/objectsharing/oss/oss"
-	"github.com/objectsharing/oss/oss/admin"
 )
 
 const aclUsage = `ossd acl grant  --to NAME --heap HEAP --perm read|write|admin
@@ -30,7 +29,7 @@ func aclTo(w io.Writer, args []string) error {
 		return errors.New(`"acl" takes the subcommand "grant", "revoke" or "list"`)
 	}
 	sub := args[0]
-	fs, addr := clientFlags("ossd acl " + sub)
+	fs, dial := clientFlags("ossd acl " + sub)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), aclUsage); fs.PrintDefaults() }
 	to := fs.String("to", "", "the certificate name granted to")
 	heap := fs.String("heap", "", `a heap name, or a prefix ending in "*" ("*": every heap)`)
@@ -44,7 +43,10 @@ func aclTo(w io.Writer, args []string) error {
 	}
 	ctx, cancel := cmdContext()
 	defer cancel()
-	c := admin.NewClient(*addr)
+	c, err := dial()
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	g := oss.Grant{Who: *to, Heap: *heap, Perm: oss.Permission(*perm)}
 	switch sub {

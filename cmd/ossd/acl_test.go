@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -19,12 +18,15 @@ func TestACLCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	srv := httptest.NewServer(admin.Handler(n))
-	defer srv.Close()
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	addr := srv.Addr()
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := aclTo(&out, append(args, "--http", addr))
+		err := aclTo(&out, append(args, "--http", addr, "--http-insecure"))
 		return out.String(), err
 	}
 	if out, err := run("grant", "--to", "ann", "--heap", "game-*", "--perm", "write"); err != nil || out != "granted ann write on game-*\n" {

@@ -19,10 +19,18 @@ import (
 	"github.com/objectsharing/oss/oss/admin"
 )
 
-func clientFlags(name string) (*flag.FlagSet, *string) {
+// clientFlags are the flags of every command that talks to a node; dial
+// makes the client they describe once they are parsed.
+func clientFlags(name string) (*flag.FlagSet, func() (*admin.Client, error)) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	addr := fs.String("http", "127.0.0.1:7480", "address of the daemon's HTTP admin API")
-	return fs, addr
+	addr := fs.String("http", admin.DefaultAddr, "address of the node's admin interface")
+	certs := fs.String("certs", "certs", "directory holding ca.crt and the user's NAME.crt and NAME.key")
+	user := fs.String("user", "admin", "the user: the name of its certificate (\"ossd cert issue --dir DIR --name NAME --role admin\")")
+	insecure := fs.Bool("http-insecure", false, "speak plain HTTP without a certificate, to a node run with --http-insecure")
+	dial := func() (*admin.Client, error) {
+		return admin.NewClient(*addr, &admin.ClientOptions{CertDir: *certs, Name: *user, Insecure: *insecure})
+	}
+	return fs, dial
 }
 
 func cmdContext() (context.Context, context.CancelFunc) {
@@ -30,14 +38,19 @@ func cmdContext() (context.Context, context.CancelFunc) {
 }
 
 func status(args []string) error {
-	fs, addr := clientFlags("ossd status")
+	fs, dial := clientFlags("ossd status")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := cmdContext()
 	defer cancel()
-	st, err := admin.NewClient(*addr).Status(ctx)
+	c, err := dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,7 +96,7 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 }
 
 func heaps(args []string) error {
-	fs, addr := clientFlags("ossd heaps")
+	fs, dial := clientFlags("ossd heaps")
 	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" makes (default: the node's --replicas)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -91,7 +104,11 @@ func heaps(args []string) error {
 	}
 	ctx, cancel := cmdContext()
 	defer cancel()
-	c := admin.NewClient(*addr)
+	c, err := dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	switch {
 	case len(pos) == 0:
 		hs, err := c.Heaps(ctx)
@@ -113,7 +130,7 @@ func heaps(args []string) error {
 }
 
 func get(args []string) error {
-	fs, addr := clientFlags("ossd get")
+	fs, dial := clientFlags("ossd get")
 	fresh := fs.Bool("fresh", false, "read linearizably: wait until the node has applied every commit acknowledged before")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -124,7 +141,11 @@ func get(args []string) error {
 	}
 	ctx, cancel := cmdContext()
 	defer cancel()
-	c := admin.NewClient(*addr)
+	c, err := dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	var o admin.Object
 	if id, perr := uuid.Parse(pos[1]); perr == nil {
 		o, err = c.Object(ctx, pos[0], id, *fresh)
@@ -138,7 +159,7 @@ func get(args []string) error {
 }
 
 func put(args []string) error {
-	fs, addr := clientFlags("ossd put")
+	fs, dial := clientFlags("ossd put")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -152,7 +173,12 @@ func put(args []string) error {
 	}
 	ctx, cancel := cmdContext()
 	defer cancel()
-	out, err := admin.NewClient(*addr).PutRoot(ctx, pos[0], pos[1], v)
+	c, err := dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	out, err := c.PutRoot(ctx, pos[0], pos[1], v)
 	if err != nil {
 		return err
 	}

@@ -2,15 +2,19 @@
 //
 //	ossd ca init     --dir certs                      create a cluster CA
 //	ossd cert issue  --dir certs --name n1 [--force]  issue a node certificate
+//	ossd cert issue  --dir certs --name admin --role admin   the operator's, for the CLI
 //	ossd cert revoke n1 [--serial HEX|--cert FILE]    revoke certificates of n1
 //	ossd cert revocations                             list revoked certificates
 //	ossd run         --name n1 --listen 127.0.0.1:7401 --certs certs [--join addr]
-//	ossd status      [--addr 127.0.0.1:7480]          members and heaps
+//	ossd status      [--http 127.0.0.1:7480]          members and heaps
 //	ossd heaps       [create NAME [--replicas N]|drop NAME]  the heap directory
 //	ossd get HEAP ROOT|ID                             read an object
 //	ossd put HEAP ROOT JSON                           write a root's object
 //	ossd acl grant|revoke --to NAME --heap H --perm P  grants to client certificates
 //	ossd acl list                                     the grants
+//
+// The CLI speaks HTTPS to a node's admin interface (--http) with the
+// certificate --certs DIR --user NAME names (default certs/admin.crt).
 //
 // Every flag can also be set by an environment variable: OSS_ and the
 // flag's name in capitals, dashes as underscores (OSS_JOIN, OSS_DATA_DIR).
@@ -29,15 +33,16 @@ const usage = `ossd runs an OSS node and inspects a cluster.
 Usage:
   ossd ca init     --dir DIR                          create a cluster CA (ca.crt, ca.key)
   ossd cert issue  --dir DIR --name NAME [--role R] [--validity D] [--force]
-                                                      issue NAME.crt and NAME.key from DIR's CA;
-                                                      --force replaces existing ones
+                                                      issue NAME.crt and NAME.key from DIR's CA
+                                                      (R: server, client, or admin for the CLI's
+                                                      user); --force replaces existing ones
   ossd cert revoke NAME [--serial HEX | --cert FILE]  revoke one certificate of NAME, or (no
                                                       --serial) every one issued until now;
                                                       every node refuses it within seconds
   ossd cert revocations                               list the revoked certificates
   ossd run         [flags]                            run a node until SIGINT or SIGTERM;
                                                       SIGHUP reloads its certificate and key
-  ossd status      [--addr HOST:PORT] [--json]        members, heaps, leaders, voters, learners
+  ossd status      [--http HOST:PORT] [--json]        members, heaps, leaders, voters, learners
   ossd heaps       [create NAME [--replicas N] | drop NAME]
                                                       list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
@@ -49,6 +54,11 @@ Certificates: a node refuses to start on an expired certificate, warns as
 its own nears expiry, and ends each connection when the peer's certificate
 (or the CA's) expires. To rotate one: "cert issue --force" a new one, send
 the node SIGHUP (or restart it), then "cert revoke NAME --serial OLD".
+
+status, heaps, get and put speak HTTPS to a node's admin interface (--http,
+default 127.0.0.1:7480) as the user --user (default admin) of the
+certificates in --certs (default certs): issue its certificate with
+"ossd cert issue --dir certs --name admin --role admin".
 
 Run "ossd COMMAND -h" for a command's flags. Every flag can be set by an
 environment variable instead: OSS_ and its name in capitals (OSS_JOIN).

@@ -60,7 +60,7 @@ func TestOssdProcesses(t *testing.T) {
 
 	cli := func(p *ossdtest.Proc, args ...string) string {
 		t.Helper()
-		out, err := exec.CommandContext(ctx, bin, append(args, "--http", p.HTTP)...).CombinedOutput()
+		out, err := exec.CommandContext(ctx, bin, append(args, "--http", p.HTTP, "--certs", c.Certs())...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ossd %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -74,8 +74,21 @@ func TestOssdProcesses(t *testing.T) {
 	if out := cli(n3, "heaps"); !strings.Contains(out, "settings") || !regexp.MustCompile(`(?m)^scratch +1\b`).MatchString(out) {
 		t.Fatalf("heaps:\n%s", out)
 	}
-	if out, err := exec.CommandContext(ctx, bin, "heaps", "create", "scratch", "--http", n2.HTTP).CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
+	if out, err := exec.CommandContext(ctx, bin, "heaps", "create", "scratch", "--http", n2.HTTP, "--certs", c.Certs()).CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
 		t.Fatalf("creating a heap that exists: %v\n%s", err, out)
+	}
+	// The admin interface serves only certificates of the cluster's CA,
+	// and by default lets client certificates do nothing.
+	if out, err := exec.CommandContext(ctx, bin, "get", "settings", "motd", "--http", n1.HTTP, "--certs", c.Certs(), "--user", "nobody").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "ossd cert issue --dir "+c.Certs()+" --name nobody --role admin") {
+		t.Fatalf("the CLI without a certificate: %v\n%s", err, out)
+	}
+	if out, err := exec.CommandContext(ctx, bin, "cert", "issue", "--dir", c.Certs(), "--name", "alice", "--role", "client").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := exec.CommandContext(ctx, bin, "put", "settings", "motd", `"defaced"`, "--http", n1.HTTP, "--certs", c.Certs(), "--user", "alice").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "may not write") {
+		t.Fatalf("a client certificate writing: %v\n%s", err, out)
 	}
 	cli(n1, "heaps", "drop", "scratch")
 	waitFor(t, "the drop to reach n3", func() bool { return !strings.Contains(cli(n3, "heaps"), "scratch") })
@@ -162,6 +175,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCLIErrors(t *testing.T) {
+	certs := t.TempDir()
+	if err := dispatch([]string{"ca", "init", "--dir", certs}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -173,7 +190,9 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"run", "--name", "x"}, "TLS material is required"},
 		{[]string{"get", "onlyheap"}, "want HEAP"},
 		{[]string{"put", "h", "r", "{not json"}, "not JSON"},
-		{[]string{"status", "--http", "127.0.0.1:9"}, "no node answers"},
+		{[]string{"status", "--http", "127.0.0.1:9", "--http-insecure"}, "no node answers"},
+		{[]string{"status", "--http", "127.0.0.1:9", "--certs", t.TempDir()}, "no CA certificate"},
+		{[]string{"heaps", "--certs", certs, "--user", "bob"}, "no certificate " + filepath.Join(certs, "bob.crt") + ": issue one with `ossd cert issue --dir " + certs + " --name bob --role admin`"},
 	} {
 		err := dispatch(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -361,5 +380,28 @@ func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
 	}
 	if sum != 600 {
 		t.Fatalf("the rebuilt node holds %d, want 600", sum)
+	}
+}
+
+// TestRunRefusesInsecureAdminOffLoopback: issue 14, row 5. "--http
+// 0.0.0.0:PORT" bound every interface with no authentication. Plain HTTP
+// (--http-insecure) is now refused off loopback before the node starts;
+// the default, HTTPS with client certificates, may listen anywhere.
+func TestRunRefusesInsecureAdminOffLoopback(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:7480", ":7480", "[::]:7480", "192.0.2.1:7480", "example.com:7480"} {
+		err := dispatch([]string{"run", "--name", "x", "--http-insecure", "--http", addr})
+		if err == nil || !strings.Contains(err.Error(), "only on loopback") {
+			t.Errorf("--http-insecure --http %s: %v", addr, err)
+		}
+	}
+	if err := dispatch([]string{"run", "--name", "x", "--http-max-body", "0"}); err == nil || !strings.Contains(err.Error(), "--http-max-body") {
+		t.Errorf("--http-max-body 0: %v", err)
+	}
+	// Loopback passes these checks and fails later, for want of certificates.
+	for _, addr := range []string{"127.0.0.1:7480", "localhost:7480", "[::1]:7480"} {
+		err := dispatch([]string{"run", "--name", "x", "--http-insecure", "--http", addr})
+		if err == nil || !strings.Contains(err.Error(), "TLS material is required") {
+			t.Errorf("--http-insecure --http %s: %v", addr, err)
+		}
 	}
 }

@@ -46,8 +46,8 @@ func caInit(args []string) error {
 func certIssue(args []string) error {
 	fs := flag.NewFlagSet("ossd cert issue", flag.ContinueOnError)
 	dir := fs.String("dir", "certs", "directory holding ca.crt and ca.key; NAME.crt and NAME.key are written there")
-	name := fs.String("name", "", "the node's name (required): letters, digits, '-', '_' and dots, as a DNS name")
-	role := fs.String("role", string(pki.RoleServer), `"server", "client" (a node) or "admin" (an operator of the admin interface)`)
+	name := fs.String("name", "", "the node's or the operator's name (required): letters, digits, '-', '_' and dots, as a DNS name")
+	role := fs.String("role", string(pki.RoleServer), `"server" or "client" for a node, "admin" for an operator of the admin interface (ossd's CLI: --user NAME)`)
 	validity := fs.Duration("validity", 365*24*time.Hour, "how long the certificate is valid; at most until the CA expires")
 	force := fs.Bool("force", false, "replace an existing NAME.crt and NAME.key (to rotate a certificate: revoke the old one with \"ossd cert revoke\")")
 	if _, err := parse(fs, args); err != nil {

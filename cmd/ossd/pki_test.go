@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -176,9 +175,12 @@ func TestCertRevokeCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	srv := httptest.NewServer(admin.Handler(n))
-	defer srv.Close()
-	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	addr := srv.Addr()
 	for _, c := range []struct {
 		args []string
 		want string
@@ -189,15 +191,15 @@ func TestCertRevokeCLI(t *testing.T) {
 		{[]string{"cert", "revoke", "n1", "--cert", filepath.Join(dir, "n2.crt")}, "not \"n1\""},
 		{[]string{"cert", "frobnicate"}, "takes the subcommand"},
 	} {
-		err := dispatch(append(c.args, "--http", addr))
+		err := dispatch(append(c.args, "--http", addr, "--http-insecure"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ossd %v: %v, want an error about %q", c.args, err, c.want)
 		}
 	}
-	if err := dispatch([]string{"cert", "revoke", "n1", "--http", addr}); err != nil {
+	if err := dispatch([]string{"cert", "revoke", "n1", "--http", addr, "--http-insecure"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := dispatch([]string{"cert", "revoke", "--cert", filepath.Join(dir, "n2.crt"), "--http", addr}); err != nil {
+	if err := dispatch([]string{"cert", "revoke", "--cert", filepath.Join(dir, "n2.crt"), "--http", addr, "--http-insecure"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "n2.crt"))
@@ -206,7 +208,7 @@ func TestCertRevokeCLI(t *testing.T) {
 	if len(rs) != 2 || rs[0].Name != "n1" || rs[0].Serial != nil || rs[1].Name != "n2" || rs[1].Serial.Cmp(info.Serial) != 0 {
 		t.Fatalf("revocations: %+v", rs)
 	}
-	if err := dispatch([]string{"cert", "revocations", "--http", addr}); err != nil {
+	if err := dispatch([]string{"cert", "revocations", "--http", addr, "--http-insecure"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -30,7 +30,7 @@ func certCommand(args []string) error {
 // NAME's certificate with --serial, the one in --cert, or every
 // certificate of NAME issued until now.
 func certRevoke(args []string) error {
-	fs, addr := clientFlags("ossd cert revoke")
+	fs, dial := clientFlags("ossd cert revoke")
 	serial := fs.String("serial", "", "the serial number (hex) of the one certificate to revoke, as \"ossd cert issue\" printed it")
 	certFile := fs.String("cert", "", "revoke the certificate in this file (its name and serial)")
 	pos, err := parse(fs, args)
@@ -73,7 +73,12 @@ func certRevoke(args []string) error {
 	}
 	ctx, cancel := cmdContext()
 	defer cancel()
-	rev, err := admin.NewClient(*addr).Revoke(ctx, name, *serial)
+	c, err := dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rev, err := c.Revoke(ctx, name, *serial)
 	if err != nil {
 		return fmt.Errorf("cert revoke: %w", err)
 	}
@@ -86,14 +91,19 @@ func certRevoke(args []string) error {
 }
 
 func certRevocations(args []string) error {
-	fs, addr := clientFlags("ossd cert revocations")
+	fs, dial := clientFlags("ossd cert revocations")
 	asJSON := fs.Bool("json", false, "print the revocations as JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := cmdContext()
 	defer cancel()
-	rs, err := admin.NewClient(*addr).Revocations(ctx)
+	c, err := dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rs, err := c.Revocations(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,11 +40,26 @@ func run(args []string) error {
 	caFile := fs.String("ca", "", "the cluster CA's certificate (PEM)")
 	certFile := fs.String("cert", "", "the node's certificate (PEM)")
 	keyFile := fs.String("key", "", "the node's private key (PEM)")
-	httpAddr := fs.String("http", "127.0.0.1:7480", "address of the HTTP admin API (keep it on loopback); empty disables it")
+	httpAddr := fs.String("http", admin.DefaultAddr, "address of the admin interface: HTTPS, clients need a certificate of the cluster's CA (\"ossd cert issue --role admin\"); empty disables it")
+	httpInsecure := fs.Bool("http-insecure", false, "serve the admin interface as plain HTTP without client certificates: anyone who can connect may do everything; loopback addresses only")
+	httpMaxBody := fs.Int64("http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a write's body (PUT of a root, POST of a transaction) the admin interface reads; larger is refused with 413")
 	gossip := fs.String("gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *httpAddr != "" {
+		// Refused before anything starts.
+		host, _, err := net.SplitHostPort(*httpAddr)
+		if err != nil {
+			return fmt.Errorf("run: --http %q: %w", *httpAddr, err)
+		}
+		if *httpInsecure && !admin.IsLoopback(host) {
+			return fmt.Errorf("run: --http-insecure serves the admin interface without authentication, so only on loopback, not on %q: use --http 127.0.0.1:PORT, or drop --http-insecure to serve HTTPS with client certificates", *httpAddr)
+		}
+		if *httpMaxBody <= 0 {
+			return fmt.Errorf("run: --http-max-body %d: want a positive number of bytes", *httpMaxBody)
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -136,16 +150,17 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	var srv *http.Server
+	var srv *admin.Server
 	if *httpAddr != "" {
-		ln, err := net.Listen("tcp", *httpAddr)
+		srv, err = admin.NewServer(node, &admin.Options{
+			Addr: *httpAddr, Insecure: *httpInsecure, MaxBodyBytes: *httpMaxBody, Logger: logger,
+			CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
+		})
 		if err != nil {
 			node.Close(context.Background())
-			return fmt.Errorf("run: admin API: %w", err)
+			return fmt.Errorf("run: admin interface: %w", err)
 		}
-		srv = &http.Server{Handler: admin.Handler(node), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		logger.Info("admin API listening", "addr", ln.Addr().String())
+		logger.Info("admin interface listening", "url", srv.URL())
 	}
 	reloadOnHangup(ctx, node, *certFile, *keyFile, logger)
 	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join, "data", *dataDir, "durability", dur.String())
@@ -157,7 +172,7 @@ func run(args []string) error {
 	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(cctx, 2*time.Second)
-		srv.Shutdown(sctx)
+		srv.Close(sctx)
 		cancel()
 	}
 	if err := node.Close(cctx); err != nil {

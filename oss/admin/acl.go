@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/objectsharing/oss/oss"
 )
@@ -21,20 +20,10 @@ import (
 // client granted admin on "*". See aclRequirement.
 
 // registerACL adds the access control endpoints to the interface.
-func (a *api) registerACL(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/acl", a.grants)
-	mux.HandleFunc("POST /v1/acl", a.grant)
-	mux.HandleFunc("DELETE /v1/acl", a.revoke)
-}
-
-// aclRequirement says what a request to the access control endpoints
-// requires of its caller, for the interface's authorization: admin on
-// "*"; ok is false for every other path.
-func aclRequirement(r *http.Request) (heap string, perm oss.Permission, ok bool) {
-	if r.URL.Path == "/v1/acl" || strings.HasPrefix(r.URL.Path, "/v1/acl/") {
-		return "*", oss.PermAdmin, true
-	}
-	return "", "", false
+func (a *api) registerACL() {
+	a.handle("GET /v1/acl", PermAdmin, 0, a.grants)
+	a.handle("POST /v1/acl", PermAdmin, smallBody, a.grant)
+	a.handle("DELETE /v1/acl", PermAdmin, smallBody, a.revoke)
 }
 
 func (a *api) grants(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -23,9 +22,16 @@ func TestAdminInterface(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	srv := httptest.NewServer(admin.Handler(n))
-	defer srv.Close()
-	c := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"))
+	p := newPKI(t)
+	srv, err := admin.NewServer(n, p.serverOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	c, err := admin.NewClient(srv.Addr(), &admin.ClientOptions{CertDir: p.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
 
 	put, err := c.PutRoot(ctx, "bank", "alice", map[string]any{"balance": 100, "name": "Alice"})
@@ -65,7 +71,9 @@ func TestAdminInterface(t *testing.T) {
 	if _, err := c.Root(ctx, "nosuch", "x", false); !errors.Is(err, oss.ErrNotFound) {
 		t.Fatalf("a missing heap: %v", err)
 	}
-	resp, err := http.Post(srv.URL+"/v1/heaps/bank/tx", "application/json", strings.NewReader("{not json"))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: p.tlsConfig(t, "admin")}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Post(srv.URL()+"/v1/heaps/bank/tx", "application/json", strings.NewReader("{not json"))
 	if err != nil {
 		t.Fatal(err)
 	}

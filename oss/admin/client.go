@@ -3,15 +3,22 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	ipki "github.com/objectsharing/oss/internal/pki"
 	"github.com/objectsharing/oss/oss"
 )
 
@@ -21,12 +28,112 @@ type Client struct {
 	hc   *http.Client
 }
 
+// ClientOptions says how a Client reaches a node and who it is there.
+type ClientOptions struct {
+	// CertDir is the directory holding the cluster CA's certificate
+	// (ca.crt) and the user's certificate and key (NAME.crt, NAME.key),
+	// as "ossd cert issue --dir DIR --name NAME --role admin" makes them.
+	// If empty, "certs".
+	CertDir string
+	// Name is the user's name, as in its certificate. If empty, "admin".
+	Name string
+	// TLS, if not nil, is used instead of the files of CertDir (see
+	// ClientTLSConfig).
+	TLS *tls.Config
+	// Insecure speaks plain HTTP without a certificate, to a node run with
+	// "ossd run --http-insecure".
+	Insecure bool
+	// Timeout bounds each request. If zero, 15s.
+	Timeout time.Duration
+}
+
 // NewClient returns a client of the admin interface at addr (host:port).
-func NewClient(addr string) *Client {
-	return &Client{base: "http://" + addr, hc: &http.Client{
-		Timeout:   15 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second},
-	}}
+// It speaks HTTPS with the user's client certificate unless
+// opts.Insecure; a missing certificate is an error that says how to issue
+// one.
+func NewClient(addr string, opts *ClientOptions) (*Client, error) {
+	var o ClientOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 15 * time.Second
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
+	base := "http://" + addr
+	if !o.Insecure {
+		base = "https://" + addr
+		tr.TLSClientConfig = o.TLS
+		if tr.TLSClientConfig == nil {
+			var err error
+			if tr.TLSClientConfig, err = LoadClientTLS(o.CertDir, o.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Client{base: base, hc: &http.Client{Timeout: o.Timeout, Transport: tr}}, nil
+}
+
+// LoadClientTLS reads dir/ca.crt, dir/NAME.crt and dir/NAME.key (dir
+// "certs" and name "admin" if empty) and returns ClientTLSConfig of them.
+func LoadClientTLS(dir, name string) (*tls.Config, error) {
+	if dir == "" {
+		dir = "certs"
+	}
+	if name == "" {
+		name = "admin"
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("no CA certificate %s: point --certs at the cluster's certificate directory (%w)", filepath.Join(dir, "ca.crt"), err)
+	}
+	crtPath, keyPath := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	cert, err := os.ReadFile(crtPath)
+	if err != nil {
+		return nil, fmt.Errorf("no certificate %s: issue one with `ossd cert issue --dir %s --name %s --role admin` (%w)", crtPath, dir, name, err)
+	}
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("no key %s: it is written with %s by `ossd cert issue --dir %s --name %s --role admin` (%w)", keyPath, crtPath, dir, name, err)
+	}
+	c, err := ClientTLSConfig(ca, cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s and %s: %w", crtPath, keyPath, err)
+	}
+	return c, nil
+}
+
+// ClientTLSConfig returns the TLS configuration of a client of the admin
+// interface: it presents the user's certificate and key (PEM), and
+// accepts a node whose certificate the cluster's CA (caPEM) signed for a
+// node's role (server or client), whatever the node's name: the admin
+// address, not a name, says which node the client wants.
+func ClientTLSConfig(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("admin: no certificate in the CA's PEM")
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("admin: the user's certificate and key: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		// The chain is verified below, against the cluster's CA, without
+		// the host name check: node certificates name nodes, not addresses.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			id, err := ipki.Verify(pool, cs.PeerCertificates, time.Now())
+			if err != nil {
+				return fmt.Errorf("admin: the node's %w", err)
+			}
+			if !ipki.NodeRole(id.Role) {
+				return fmt.Errorf("admin: the certificate of %q is not a node's (role %q)", id.Name, id.Role)
+			}
+			return nil
+		},
+	}, nil
 }
 
 // Close releases the client's idle connections.
@@ -51,6 +158,8 @@ func (e *StatusError) Is(target error) bool {
 		return target == oss.ErrNoQuorum
 	case http.StatusGatewayTimeout:
 		return target == oss.ErrCommitUnknown
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return target == ErrForbidden
 	}
 	return false
 }
@@ -70,8 +179,18 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 	if err != nil {
 		return err
 	}
+	if method != http.MethodGet && method != http.MethodHead {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var alert tls.AlertError
+		if errors.As(err, &alert) {
+			return fmt.Errorf("the node at %s refused the connection: %w (is the certificate of the cluster's CA, and not expired?)", c.base, err)
+		}
+		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+			return fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
+		}
 		return fmt.Errorf("no node answers at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
@@ -83,6 +202,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 		var e struct{ Error string }
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+			if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
+				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
+			}
 		}
 		return &StatusError{Code: resp.StatusCode, Message: e.Error}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -28,18 +29,32 @@ func FuzzAdminRequests(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { n.Close(context.Background()) })
-	hd := admin.Handler(n)
+	// The insecure handler: every request is the operator's, so every
+	// endpoint is reached.
+	hd, err := admin.NewHandler(n, &admin.Options{Insecure: true})
+	if err != nil {
+		f.Fatal(err)
+	}
 	do := func(method, path string, body []byte) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, bytes.NewReader(body))
+		req.Host = admin.DefaultAddr
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		hd.ServeHTTP(rec, req)
 		return rec
 	}
-	// readBack checks that a GET of what a write stored answers it.
-	readBack := func(t *testing.T, path string) {
-		if rec := do("GET", path, nil); rec.Code != http.StatusOK {
+	// readBack checks that a GET of what a write stored answers the value
+	// written.
+	readBack := func(t *testing.T, path string, written []byte) {
+		rec := do("GET", path, nil)
+		if rec.Code != http.StatusOK {
 			t.Fatalf("GET %s after a write: %d %s", path, rec.Code, rec.Body)
 		}
+		var o struct{ Value json.RawMessage }
+		if err := json.Unmarshal(rec.Body.Bytes(), &o); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		sameValue(t, written, o.Value)
 	}
 	if rec := do("PUT", "/v1/heaps/f/roots/r", []byte(`{"balance": 1}`)); rec.Code != http.StatusOK {
 		f.Fatalf("seed root: %d %s", rec.Code, rec.Body)
@@ -71,6 +86,14 @@ func FuzzAdminRequests(f *testing.F) {
 	f.Add(byte(1), "/v1/heaps/f/roots/deep", []byte(strings.Repeat("[", 40)+strings.Repeat("]", 40)))
 	f.Add(byte(1), "/v1/heaps/f/roots/deep", []byte(strings.Repeat(`{"a":`, 32)+"1"+strings.Repeat("}", 32)))
 	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"writes":[{"id":"`+id+`","value":`+strings.Repeat("[", 33)+strings.Repeat("]", 33)+`}]}`))
+	f.Add(byte(1), "/v1/heaps/f/roots/big", []byte(`18446744073709551616`))
+	f.Add(byte(1), "/v1/heaps/f/roots/big", []byte(`[18446744073709551615, -9223372036854775808, 1.5e300, 1e-400, -0.0]`))
+	f.Add(byte(1), "/v1/heaps/f/roots/trail", []byte(`{"a":1} {"b":2}`))
+	f.Add(byte(1), "/v1/heaps/f/roots/s", []byte(`["\ud83d\ude00", "\ud800", "\u00e9\n"]`))
+	f.Add(byte(1), "/v1/heaps/f/roots/dup", []byte(`{"a":1,"a":2}`))
+	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"writes":[{"id":"`+id+`","value":1},{"id":"`+id+`","value":2}]}`))
+	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"roots":{"\udcff":"`+id+`"}}`))
+	f.Add(byte(2), "/v1/heaps/f/tx", []byte(`{"writez":[]}`))
 	f.Fuzz(func(t *testing.T, m byte, path string, body []byte) {
 		if _, err := url.ParseRequestURI(path); err != nil || strings.ContainsAny(path, " \r\n\t#") {
 			return // not a request line: the server refuses it before the handler
@@ -99,15 +122,19 @@ func FuzzAdminRequests(f *testing.F) {
 		}
 		switch {
 		case method == "PUT" && strings.HasPrefix(u.Path, "/v1/heaps/f/roots/"):
-			readBack(t, path)
+			readBack(t, path, body)
 		case method == "POST" && u.Path == "/v1/heaps/f/tx":
 			var txn admin.Txn
 			if err := json.NewDecoder(bytes.NewReader(body)).Decode(&txn); err != nil {
 				t.Fatalf("a transaction that does not decode committed: %q", body)
 			}
+			last := map[uuid.UUID][]byte{} // a later write of an object wins
 			for _, w := range txn.Writes {
-				if !slices.Contains(txn.Deletes, w.ID) {
-					readBack(t, "/v1/heaps/f/objects/"+w.ID.String())
+				last[w.ID] = w.Value
+			}
+			for id, v := range last {
+				if !slices.Contains(txn.Deletes, id) {
+					readBack(t, "/v1/heaps/f/objects/"+id.String(), v)
 				}
 			}
 		}
@@ -130,7 +157,10 @@ func FuzzClientAnswer(f *testing.F) {
 		w.Write(a.body)
 	}))
 	f.Cleanup(srv.Close)
-	c := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"))
+	c, err := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"), &admin.ClientOptions{Insecure: true})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Cleanup(c.Close)
 	f.Add(uint16(200), []byte(`{"id":"0190a0b0-c0d0-7e0f-8000-000000000001","version":3,"value":{"a":[1,2.5,null]},"index":9}`))
 	f.Add(uint16(200), []byte(`{"id":"not a uuid"}`))
@@ -165,4 +195,58 @@ func FuzzClientAnswer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameValue checks that the JSON value read back is the one written:
+// equal strings, keys and structure, and numbers of equal value (a float
+// written as 1.0 reads back as 1).
+func sameValue(t *testing.T, written, read []byte) {
+	t.Helper()
+	w, err := admin.ParseValue(written)
+	if err != nil {
+		t.Fatalf("a value the interface wrote does not parse: %q: %v", written, err)
+	}
+	r, err := admin.ParseValue(read)
+	if err != nil {
+		t.Fatalf("a value read back does not parse: %q: %v", read, err)
+	}
+	if !equalValues(w, r) {
+		t.Fatalf("wrote %s, read back %s", written, read)
+	}
+}
+
+func equalValues(a, b any) bool {
+	if x, ok := number(a); ok {
+		y, ok := number(b)
+		return ok && x.Cmp(y) == 0
+	}
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !equalValues(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		return ok && slices.EqualFunc(x, y, equalValues)
+	}
+	return a == b
+}
+
+func number(v any) (*big.Float, bool) {
+	switch x := v.(type) {
+	case int64:
+		return new(big.Float).SetInt64(x), true
+	case uint64:
+		return new(big.Float).SetUint64(x), true
+	case float64:
+		return big.NewFloat(x), true
+	}
+	return nil, false
 }

@@ -55,9 +55,9 @@ func ParseSerial(s string) (*big.Int, error) {
 // registerRevocations adds the revocation endpoints to the interface:
 // GET /v1/revocations lists them, POST /v1/revocations (a RevokeRequest)
 // records one.
-func registerRevocations(mux *http.ServeMux, a *api) {
-	mux.HandleFunc("GET /v1/revocations", a.revocations)
-	mux.HandleFunc("POST /v1/revocations", a.revokeCert)
+func (a *api) registerRevocations() {
+	a.handle("GET /v1/revocations", "", 0, a.revocations)
+	a.handle("POST /v1/revocations", PermAdmin, smallBody, a.revokeCert)
 }
 
 func (a *api) revocations(w http.ResponseWriter, r *http.Request) {

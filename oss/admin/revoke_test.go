@@ -3,8 +3,6 @@ package admin_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/objectsharing/oss/oss"
@@ -20,9 +18,15 @@ func TestRevocationsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	srv := httptest.NewServer(admin.Handler(n))
-	defer srv.Close()
-	c := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"))
+	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	c, err := admin.NewClient(srv.Addr(), &admin.ClientOptions{Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer c.Close()
 
 	if rs, err := c.Revocations(ctx); err != nil || len(rs) != 0 {

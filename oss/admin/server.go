@@ -1,48 +1,238 @@
 // Package admin is a node's HTTP admin interface, in JSON: cluster status,
 // the heap directory, reads of objects and roots, and conditional
-// transactions. ossd serves it; Client speaks it.
+// transactions. ossd serves it (NewServer); Client speaks it.
+//
+// # Security
+//
+// The interface reads and writes every heap, so by default it speaks
+// only HTTPS with client certificates of the cluster's CA (TLS 1.3, like
+// etcd's client URLs): the identity of a request is its certificate's
+// name and role, and Options.Authorize decides what each may do on each
+// heap. Options.Insecure serves plain HTTP without certificates, on
+// loopback only. Either way every request is checked against what a web
+// page in a browser could send (Host, Origin, Sec-Fetch-Site,
+// Content-Type), bodies and timeouts are bounded, and a value is written
+// only if it reads back as sent (ParseValue). docs/design.md, "Admin
+// interface security", has the reasons.
 package admin
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/pki"
 )
+
+// Options configures the admin interface of a node: NewServer serves it
+// on a listener of its own, NewHandler returns its handler. The zero value
+// (or nil) is the secure default, except that TLS needs the certificates.
+type Options struct {
+	// Addr is the TCP address to listen on. If empty, 127.0.0.1:7480. With
+	// TLS any address will do (NewServer logs a warning for one that is
+	// not loopback); Insecure needs a loopback one.
+	Addr string
+	// CAPEM is the cluster CA's certificate: client certificates must be
+	// signed by it. CertPEM and KeyPEM are the node's own certificate and
+	// key, which the listener presents. All three are required unless
+	// Insecure.
+	CAPEM, CertPEM, KeyPEM []byte
+	// Insecure serves plain HTTP without client certificates: anyone who
+	// can connect may do everything (InsecureIdentity). It is allowed only
+	// on a loopback address, and every request must still pass the Host,
+	// Origin and Content-Type checks that stop web pages (see
+	// docs/design.md, "Admin interface security").
+	Insecure bool
+	// Hosts are more names a TLS listener answers to in the Host header,
+	// besides IP addresses, localhost and the names of the node's
+	// certificate.
+	Hosts []string
+	// Authorize decides whether the identity of a request (its client
+	// certificate's name and role) may do perm (PermRead, PermWrite,
+	// PermAdmin) on heap ("" for the whole node); an error is a 403 with
+	// its message. If nil, the node's access control (oss.Node.Authorize:
+	// admin and server certificates may do everything, client
+	// certificates what they are granted); DefaultAuthorize without a
+	// node. DefaultAuthorize: admin and server
+	// certificates may do everything, client certificates nothing.
+	Authorize func(name string, role pki.Role, heap, perm string) error
+	// MaxBodyBytes caps the body of a write (PUT of a root, POST of a
+	// transaction); a larger one is refused with 413 before more is read.
+	// Other endpoints take at most 64 KiB. If zero, DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// ReadTimeout bounds the reading of a request, its body included. If
+	// zero, 30s.
+	ReadTimeout time.Duration
+	// ReadHeaderTimeout bounds the reading of a request's headers. If
+	// zero, 5s (at most ReadTimeout).
+	ReadHeaderTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its answer. If zero, 30s: more than a request's own bound of 10s.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a connection waits for its next
+	// request. If zero, 60s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes caps a request's headers. If zero, 16 KiB.
+	MaxHeaderBytes int
+	// Logger receives the listener's warnings and, at debug level, the
+	// requests refused. If nil, slog.Default().
+	Logger *slog.Logger
+	// Now is the clock client certificates are checked against. If nil,
+	// time.Now.
+	Now func() time.Time
+}
+
+// DefaultMaxBodyBytes is the default Options.MaxBodyBytes: the default
+// commit record (oss.Config.MaxCommitBytes, 8 MiB) and 4 MiB for JSON's
+// text being larger than the record's CBOR.
+const DefaultMaxBodyBytes = 12 << 20
+
+// smallBody is the most an endpoint that takes no body reads.
+const smallBody = 64 << 10
+
+// DefaultAddr is the default Options.Addr.
+const DefaultAddr = "127.0.0.1:7480"
+
+// populate returns a copy of the options with every default filled in.
+func (o *Options) populate(node *oss.Node) Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Authorize == nil {
+		c.Authorize = DefaultAuthorize
+		if node != nil {
+			c.Authorize = func(name string, role pki.Role, heap, perm string) error {
+				return node.Authorize(name, role, heap, oss.Permission(perm))
+			}
+		}
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = min(5*time.Second, c.ReadTimeout)
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 16 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (o *Options) now() time.Time { return o.Now() }
+
+// validate checks populated options before anything starts.
+func (o *Options) validate() error {
+	host, _, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return fmt.Errorf("admin: address %q: %w", o.Addr, err)
+	}
+	if o.MaxBodyBytes < 0 {
+		return fmt.Errorf("admin: MaxBodyBytes %d is negative", o.MaxBodyBytes)
+	}
+	if o.Insecure {
+		if !IsLoopback(host) {
+			return fmt.Errorf("admin: an insecure admin interface (plain HTTP, no client certificates) may listen only on loopback, not on %q: use 127.0.0.1, or serve TLS (drop --http-insecure)", o.Addr)
+		}
+		return nil
+	}
+	if len(o.CAPEM) == 0 || len(o.CertPEM) == 0 || len(o.KeyPEM) == 0 {
+		return errors.New("admin: TLS needs the cluster CA's certificate and the node's certificate and key (--certs); --http-insecure serves plain HTTP on loopback instead")
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (of an address to listen on) is a
+// loopback IP address or localhost. An empty host, all interfaces, is not.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return ip != nil && ip.IsLoopback()
+}
 
 // api serves the admin interface of one node.
 type api struct {
-	node *oss.Node
+	node  *oss.Node
+	opts  Options
+	mux   *http.ServeMux
+	pool  *x509.CertPool // the cluster CA, for client certificates
+	hosts []string       // names the Host header may carry, besides IPs and localhost
+	port  string         // the listener's port, for the Host of an insecure one
 }
 
-// Handler returns the admin interface of a node. Serve it on loopback, or
-// behind authentication: it reads and writes every heap.
-func Handler(node *oss.Node) http.Handler {
-	a := &api{node: node}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/status", a.status)
-	mux.HandleFunc("GET /v1/heaps", a.heaps)
-	mux.HandleFunc("PUT /v1/heaps/{heap}", a.createHeap)
-	mux.HandleFunc("DELETE /v1/heaps/{heap}", a.dropHeap)
-	mux.HandleFunc("GET /v1/heaps/{heap}/digest", a.digest)
-	mux.HandleFunc("GET /v1/heaps/{heap}/objects/{id}", a.getObject)
-	mux.HandleFunc("GET /v1/heaps/{heap}/roots/{root}", a.getRoot)
-	mux.HandleFunc("PUT /v1/heaps/{heap}/roots/{root}", a.putRoot)
-	mux.HandleFunc("POST /v1/heaps/{heap}/tx", a.tx)
-	a.registerACL(mux) // GET, POST, DELETE /v1/acl: acl.go
-	registerRevocations(mux, a)
-	return mux
+// NewHandler returns the admin interface of a node, to serve on a listener
+// of Options.Addr (NewServer does that): it authenticates every request
+// by its client certificate (unless Options.Insecure), checks it against
+// web pages, and authorizes it with Options.Authorize. A handler served
+// without TLS client certificates answers 401 to everything unless
+// Insecure.
+func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
+	o := opts.populate(node)
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts}
+	_, a.port, _ = net.SplitHostPort(o.Addr)
+	if !o.Insecure {
+		a.pool = x509.NewCertPool()
+		if !a.pool.AppendCertsFromPEM(o.CAPEM) {
+			return nil, errors.New("admin: no certificate in the CA's PEM")
+		}
+		pair, err := tls.X509KeyPair(o.CertPEM, o.KeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("admin: the node's certificate and key: %w", err)
+		}
+		if leaf, err := x509.ParseCertificate(pair.Certificate[0]); err == nil {
+			a.hosts = append(slices.Clone(a.hosts), leaf.DNSNames...)
+		}
+	}
+	a.handle("GET /v1/status", "", 0, a.status)
+	a.handle("GET /v1/heaps", "", 0, a.heaps)
+	a.handle("PUT /v1/heaps/{heap}", PermAdmin, 0, a.createHeap)
+	a.handle("DELETE /v1/heaps/{heap}", PermAdmin, 0, a.dropHeap)
+	a.handle("GET /v1/heaps/{heap}/digest", PermRead, 0, a.digest)
+	a.handle("GET /v1/heaps/{heap}/objects/{id}", PermRead, 0, a.getObject)
+	a.handle("GET /v1/heaps/{heap}/roots/{root}", PermRead, 0, a.getRoot)
+	a.handle("PUT /v1/heaps/{heap}/roots/{root}", PermWrite, o.MaxBodyBytes, a.putRoot)
+	a.handle("POST /v1/heaps/{heap}/tx", PermWrite, o.MaxBodyBytes, a.tx)
+	a.registerACL()         // GET, POST, DELETE /v1/acl: acl.go
+	a.registerRevocations() // GET, POST /v1/revocations: revoke.go
+	return a, nil
 }
 
 func reply(w http.ResponseWriter, code int, v any) {
@@ -55,7 +245,14 @@ func reply(w http.ResponseWriter, code int, v any) {
 
 func fail(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
+	var he *httpError
+	var mbe *http.MaxBytesError
 	switch {
+	case errors.As(err, &he):
+		code = he.code
+	case errors.As(err, &mbe):
+		code = http.StatusRequestEntityTooLarge
+		err = fmt.Errorf("a body of more than %d bytes is over this endpoint's limit (ossd run --http-max-body for writes)", mbe.Limit)
 	case errors.Is(err, oss.ErrConflict), errors.Is(err, oss.ErrHeapExists):
 		code = http.StatusConflict
 	case errors.Is(err, oss.ErrNotFound), errors.Is(err, oss.ErrNoHeap):
@@ -66,7 +263,7 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
 		// Not committed: safe to retry.
 		code = http.StatusServiceUnavailable
-	case errors.As(err, new(*badRequest)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
+	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
 		code = http.StatusBadRequest
 	}
@@ -202,16 +399,36 @@ func (a *api) getRoot(w http.ResponseWriter, r *http.Request) {
 }
 
 // putRoot sets the value of the object a root names, creating both if
-// needed.
+// needed, and the heap too, which needs PermAdmin on it as PUT
+// /v1/heaps/{heap} does. Everything the request carries is checked before
+// anything is opened or created.
 func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	v, err := decodeValue(r)
-	if err != nil {
-		fail(w, &badRequest{err})
+	root := r.PathValue("root")
+	if err := checkName("root", root); err != nil {
+		fail(w, err)
 		return
 	}
-	h, err := a.heap(ctx, r.PathValue("heap"), true)
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	v, err := ParseValue(body)
+	if err != nil {
+		fail(w, fmt.Errorf("value: %w", err))
+		return
+	}
+	name := r.PathValue("heap")
+	h, err := a.node.Heap(ctx, name)
+	if errors.Is(err, oss.ErrNoHeap) || errors.Is(err, oss.ErrNotFound) {
+		if err := a.authorize(r, name, PermAdmin); err != nil {
+			fail(w, fmt.Errorf("creating the heap for the root: %w", err))
+			return
+		}
+		h, err = a.heap(ctx, name, true)
+	}
 	if err != nil {
 		fail(w, err)
 		return
@@ -220,10 +437,10 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	var index uint64
 	err = h.Update(ctx, func(tx *oss.Tx) error {
 		var err error
-		id, err = tx.Root(r.PathValue("root"))
+		id, err = tx.Root(root)
 		if errors.Is(err, oss.ErrNotFound) {
 			id = uuid.New()
-			err = tx.SetRoot(r.PathValue("root"), id)
+			err = tx.SetRoot(root, id)
 		}
 		if err != nil {
 			return err
@@ -238,23 +455,46 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, Committed{ID: id, Index: index})
 }
 
-// tx commits a conditional transaction once; a conflict is 409.
+// txDepth is how deep a write's value sits in a transaction's JSON: the
+// transaction, its writes, the write.
+const txDepth = 3
+
+// tx commits a conditional transaction once; a conflict is 409. The whole
+// body is checked before the heap is opened: its JSON by the rules of
+// ParseValue, its fields, and every value written.
 func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if _, err := parseJSON(body, txDepth); err != nil {
+		fail(w, fmt.Errorf("transaction: %w", err))
+		return
+	}
 	var req Txn
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&req); err != nil {
 		fail(w, &badRequest{fmt.Errorf("transaction: %w", err)})
 		return
 	}
 	values := make([]any, len(req.Writes))
 	for i, wr := range req.Writes {
-		v, err := decodeJSON(wr.Value)
+		v, err := ParseValue(wr.Value)
 		if err != nil {
-			fail(w, &badRequest{fmt.Errorf("value of %v: %w", wr.ID, err)})
+			fail(w, fmt.Errorf("value of %v: %w", wr.ID, err))
 			return
 		}
 		values[i] = v
+	}
+	for name := range req.Roots {
+		if err := checkName("root", name); err != nil {
+			fail(w, err)
+			return
+		}
 	}
 	h, err := a.heap(ctx, r.PathValue("heap"), false)
 	if err != nil {
@@ -316,69 +556,26 @@ func applyTx(tx *oss.Tx, req *Txn, values []any) error {
 	return nil
 }
 
-func decodeValue(r *http.Request) (any, error) {
-	var raw json.RawMessage
-	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 8<<20)).Decode(&raw); err != nil {
-		return nil, fmt.Errorf("value: %w", err)
+// readBody reads a request's body, which handle capped: a larger one is
+// a *http.MaxBytesError (413), read no further than the cap.
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, DefaultMaxBodyBytes)))
 	}
-	return decodeJSON(raw)
-}
-
-// decodeJSON decodes a JSON value, keeping integers integers. A value
-// nested deeper than the heap's decoder reads back is refused.
-func decodeJSON(raw []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return nil, err
+		}
+		return nil, &badRequest{fmt.Errorf("reading the body: %w", err)}
 	}
-	if nesting(v) > codec.MaxNestedLevels {
-		return nil, fmt.Errorf("value nested deeper than %d arrays and objects", codec.MaxNestedLevels)
-	}
-	return numbers(v), nil
-}
-
-// nesting is the depth of the arrays and objects in a decoded JSON value.
-func nesting(v any) int {
-	n := 0
-	switch x := v.(type) {
-	case map[string]any:
-		for _, e := range x {
-			n = max(n, nesting(e))
-		}
-	case []any:
-		for _, e := range x {
-			n = max(n, nesting(e))
-		}
-	default:
-		return 0
-	}
-	return n + 1
-}
-
-func numbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
-	}
-	return v
+	return buf.Bytes(), nil
 }
 
 // jsonable turns a generically decoded CBOR value into one encoding/json
-// can write: maps with non-string keys get their keys printed.
+// can write: maps with non-string keys get their keys printed, and an
+// integral float64 beyond 2^53 an exponent, so that it reads back as
+// that float (ParseValue's rules).
 func jsonable(v any) any {
 	switch x := v.(type) {
 	case map[any]any:
@@ -398,6 +595,12 @@ func jsonable(v any) any {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Sprint(x)
+		}
+		if x == math.Trunc(x) && math.Abs(x) >= 1<<53 {
+			// Printed plainly it would read as an integer (ParseValue's
+			// rule) that is not this float; with an exponent it reads
+			// back as the float.
+			return json.Number(strconv.FormatFloat(x, 'e', -1, 64))
 		}
 	case string:
 		return strings.ToValidUTF8(x, "\uFFFD")

@@ -50,16 +50,23 @@ type Cluster struct {
 	nodes map[string]*Proc
 }
 
-// New makes a cluster CA in dir/certs with the binary bin.
+// New makes a cluster CA in dir/certs with the binary bin, and the
+// certificate of the operator "admin" (role admin) that Proc's client and
+// ossd's CLI (--certs Certs()) use.
 func New(ctx context.Context, dir, bin string) (*Cluster, error) {
 	c := &Cluster{Dir: dir, Bin: bin, nodes: map[string]*Proc{}}
-	if err := c.ossd(ctx, "ca", "init", "--dir", c.certs()); err != nil {
+	if err := c.ossd(ctx, "ca", "init", "--dir", c.Certs()); err != nil {
+		return nil, err
+	}
+	if err := c.ossd(ctx, "cert", "issue", "--dir", c.Certs(), "--name", "admin", "--role", "admin"); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Cluster) certs() string { return filepath.Join(c.Dir, "certs") }
+// Certs is the cluster's certificate directory: ca.crt, each node's, and
+// admin.crt and admin.key, the operator's.
+func (c *Cluster) Certs() string { return filepath.Join(c.Dir, "certs") }
 
 func (c *Cluster) ossd(ctx context.Context, args ...string) error {
 	b, err := exec.CommandContext(ctx, c.Bin, args...).CombinedOutput()
@@ -73,7 +80,7 @@ func (c *Cluster) ossd(ctx context.Context, args ...string) error {
 type Proc struct {
 	Name string
 	Addr string // QUIC address
-	HTTP string // admin interface address
+	HTTP string // admin interface address (HTTPS, Cluster.Certs' admin certificate)
 	Log  string // the file its stderr goes to
 	*admin.Client
 
@@ -86,7 +93,7 @@ type Proc struct {
 // through the given nodes (none: bootstrap a cluster), and waits until its
 // admin interface answers.
 func (c *Cluster) Start(ctx context.Context, name string, join ...*Proc) (*Proc, error) {
-	if err := c.ossd(ctx, "cert", "issue", "--dir", c.certs(), "--name", name); err != nil {
+	if err := c.ossd(ctx, "cert", "issue", "--dir", c.Certs(), "--name", name); err != nil {
 		return nil, err
 	}
 	udp, err := freePort("udp")
@@ -119,7 +126,7 @@ func (c *Cluster) DataDir(name string) string { return filepath.Join(c.Dir, name
 
 func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, flags ...string) (*Proc, error) {
 	p := &Proc{Name: name, Addr: udp, HTTP: tcp, Log: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
-	args := []string{"run", "--name", name, "--listen", udp, "--http", tcp, "--certs", c.certs(),
+	args := []string{"run", "--name", name, "--listen", udp, "--http", tcp, "--certs", c.Certs(),
 		"--data-dir", filepath.Join(c.Dir, name)}
 	var addrs []string
 	for _, j := range join {
@@ -146,7 +153,11 @@ func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, 
 		logf.Close()
 		close(p.done)
 	}()
-	p.Client = admin.NewClient(tcp)
+	if p.Client, err = admin.NewClient(tcp, &admin.ClientOptions{CertDir: c.Certs(), Name: "admin"}); err != nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+		return nil, err
+	}
 	for {
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := p.Heaps(sctx)

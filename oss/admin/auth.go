@@ -1,0 +1,253 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	ipki "github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/oss/pki"
+)
+
+// The permissions an endpoint needs on the heap its path names, as
+// Options.Authorize is asked for them: read for GET of objects, roots and
+// digests, write for PUT of roots and POST of transactions, admin to
+// create (also by a PUT of a root) and drop heaps. The status and the heap
+// list need only an authenticated identity.
+const (
+	PermRead  = "read"
+	PermWrite = "write"
+	PermAdmin = "admin"
+)
+
+// RequestHeader marks a request as sent by a program rather than a
+// browser's form: a state-changing request (PUT, POST, DELETE) without a
+// body must carry it, or Content-Type: application/json. A browser sends
+// neither across origins without a CORS preflight, which the interface
+// never grants.
+const RequestHeader = "X-Oss-Admin"
+
+// Identity is who sent a request: the name (CommonName) and role
+// (OrganizationalUnit) of its verified client certificate. On an insecure
+// listener (Options.Insecure) every request is InsecureIdentity.
+type Identity struct {
+	Name string
+	Role pki.Role
+}
+
+// InsecureIdentity is the identity of every request on an insecure
+// listener: an operator without a name. Options.Authorize sees it too.
+var InsecureIdentity = Identity{Name: "", Role: pki.RoleAdmin}
+
+// ErrForbidden is what DefaultAuthorize returns for an identity it refuses;
+// the interface answers 403 to any error of Options.Authorize.
+var ErrForbidden = errors.New("admin: permission denied")
+
+// DefaultAuthorize is the authorization of a node that has no access
+// control of its own (Options.Authorize nil): admin (operators) and server
+// certificates may do everything, client certificates nothing.
+func DefaultAuthorize(name string, role pki.Role, heap, perm string) error {
+	if role == pki.RoleAdmin || role == pki.RoleServer {
+		return nil
+	}
+	what := "the node"
+	if heap != "" {
+		what = fmt.Sprintf("heap %q", heap)
+	}
+	return fmt.Errorf("%w: %s %q may not %s %s: only admin and server certificates may use the admin interface (issue one with \"ossd cert issue --role admin\")",
+		ErrForbidden, role, name, perm, what)
+}
+
+// httpError is an answer other than 200 that a check gives, with its
+// status.
+type httpError struct {
+	code int
+	err  error
+}
+
+func (e *httpError) Error() string { return e.err.Error() }
+func (e *httpError) Unwrap() error { return e.err }
+
+func refuse(code int, format string, args ...any) error {
+	return &httpError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+type identityKey struct{}
+
+// identityOf returns the identity authenticate found for a request.
+func identityOf(r *http.Request) Identity {
+	id, _ := r.Context().Value(identityKey{}).(Identity)
+	return id
+}
+
+// authenticate returns the identity of the request's client certificate,
+// checked against the cluster's CA again (the listener's handshake
+// checked it first), or InsecureIdentity on an insecure listener.
+func (a *api) authenticate(r *http.Request) (Identity, error) {
+	if a.opts.Insecure {
+		return InsecureIdentity, nil
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return Identity{}, refuse(http.StatusUnauthorized,
+			"a client certificate of the cluster's CA is required: use ossd's CLI with --certs DIR --user NAME (issue one with \"ossd cert issue --dir DIR --name NAME --role admin\")")
+	}
+	id, err := ipki.Verify(a.pool, r.TLS.PeerCertificates, a.opts.now())
+	if err != nil {
+		return Identity{}, refuse(http.StatusUnauthorized, "client %v", err)
+	}
+	return Identity{Name: id.Name, Role: pki.Role(id.Role)}, nil
+}
+
+// authorize asks Options.Authorize whether the request's identity may do
+// perm on heap ("" for the whole node); a refusal is a 403.
+func (a *api) authorize(r *http.Request, heap, perm string) error {
+	id := identityOf(r)
+	if err := a.opts.Authorize(id.Name, id.Role, heap, perm); err != nil {
+		return &httpError{code: http.StatusForbidden, err: err}
+	}
+	return nil
+}
+
+// handle registers an endpoint: pattern as for http.ServeMux, the
+// permission it needs ("" for any authenticated identity) on the heap
+// its {heap} path value names (or the whole node, heap "*", for a pattern
+// without one), and the most body bytes it reads (0: none; a body of
+// more than smallBody is then refused). The request was authenticated
+// and checked (checkRequest) before the mux routed it, so fn only does
+// its own work. Endpoints in other files of the package register here.
+func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		limit := max(maxBody, smallBody)
+		if r.ContentLength > limit {
+			fail(w, refuse(http.StatusRequestEntityTooLarge, "a body of %d bytes is over this endpoint's limit of %d (ossd run --http-max-body for writes)", r.ContentLength, limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		heap := r.PathValue("heap")
+		if !strings.Contains(pattern, "{heap}") {
+			heap = "*" // the whole node: what admin on every heap allows
+		} else {
+			if err := checkName("heap", heap); err != nil {
+				fail(w, err)
+				return
+			}
+		}
+		if perm != "" {
+			if err := a.authorize(r, heap, perm); err != nil {
+				fail(w, err)
+				return
+			}
+		}
+		fn(w, r)
+	})
+}
+
+// checkName refuses a heap or root name that is empty or not UTF-8, before
+// anything is opened or committed. The node checks the rest of its rules.
+func checkName(what, name string) error {
+	if name == "" {
+		return &badRequest{fmt.Errorf("empty %s name", what)}
+	}
+	if !utf8.ValidString(name) {
+		return &badRequest{fmt.Errorf("%s name %q is not UTF-8", what, name)}
+	}
+	return nil
+}
+
+// ServeHTTP checks every request (checkRequest), authenticates it, and
+// routes it.
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if err := a.checkRequest(r); err != nil {
+		a.opts.Logger.Debug("admin: request refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		fail(w, err)
+		return
+	}
+	id, err := a.authenticate(r)
+	if err != nil {
+		a.opts.Logger.Debug("admin: request not authenticated", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		fail(w, err)
+		return
+	}
+	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+}
+
+// checkRequest refuses what a web page in a browser could send on its
+// own, whatever origin it comes from (docs/design.md, "Admin interface
+// security"):
+//
+//   - a Host that is not this listener's (DNS rebinding: a name the
+//     attacker controls resolving to the node): on an insecure listener
+//     only a loopback IP literal or localhost with the listener's port;
+//     with TLS an IP literal, localhost, a name in the node's certificate
+//     or in Options.Hosts;
+//   - an Origin other than the request's own, and a Sec-Fetch-Site other
+//     than same-origin or none (a page of another origin, CSRF);
+//   - a body that is not Content-Type: application/json, and a
+//     state-changing request with neither that type nor RequestHeader (a
+//     form or a "simple" cross-origin request, which needs no preflight).
+func (a *api) checkRequest(r *http.Request) error {
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host, port = r.Host, ""
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if err := a.checkHost(host, port); err != nil {
+		return err
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		scheme := "http://"
+		if r.TLS != nil {
+			scheme = "https://"
+		}
+		if !strings.EqualFold(o, scheme+r.Host) {
+			return refuse(http.StatusForbidden, "requests from the origin %q are refused: the admin interface serves no web pages", o)
+		}
+	}
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return refuse(http.StatusForbidden, "a %s request from a web page is refused: the admin interface serves no web pages", s)
+	}
+	hasBody := r.ContentLength > 0 || r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody
+	isJSON := false
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		isJSON = err == nil && mt == "application/json"
+	}
+	if hasBody && !isJSON {
+		return refuse(http.StatusUnsupportedMediaType, "a request body must be Content-Type: application/json")
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	default:
+		if !isJSON && r.Header.Get(RequestHeader) == "" {
+			return refuse(http.StatusUnsupportedMediaType, "a %s request needs Content-Type: application/json or the header %s: 1", r.Method, RequestHeader)
+		}
+	}
+	return nil
+}
+
+// checkHost checks a request's Host header, split into host and port.
+func (a *api) checkHost(host, port string) error {
+	ip := net.ParseIP(host)
+	local := strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
+	if a.opts.Insecure {
+		if !local {
+			return refuse(http.StatusForbidden, "host %q refused: an insecure admin interface answers only to a loopback address or localhost", host)
+		}
+		if port != a.port && a.port != "" && a.port != "0" {
+			return refuse(http.StatusForbidden, "host %q refused: port %q is not this listener's %s", host, port, a.port)
+		}
+		return nil
+	}
+	if local || ip != nil || slices.ContainsFunc(a.hosts, func(h string) bool { return strings.EqualFold(h, host) }) {
+		return nil
+	}
+	return refuse(http.StatusForbidden, "host %q refused: want an IP address, localhost or a name of the node's certificate (or of Options.Hosts)", host)
+}
