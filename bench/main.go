@@ -31,7 +31,7 @@ func main() {
 	flag.IntVar(&p.Value, "value", 100, "bytes of each value")
 	flag.IntVar(&p.Clients, "clients", 64, "concurrent clients of workloads a and c")
 	flag.IntVar(&p.Hot, "hot", 10, "keys workload c contends on")
-	flag.DurationVar(&p.Duration, "duration", 5*time.Second, "duration of each workload")
+	flag.DurationVar(&p.Duration, "duration", 3*time.Second, "duration of each workload")
 	rounds := flag.Int("rounds", 2, "rounds, each runs etcd then OSS")
 	systems := flag.String("systems", "etcd,oss", "systems to run, in this order each round")
 	tmp := flag.String("tmp", "", "directory for the members' data (on the disk to measure; default the system's temporary directory)")
