@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -98,6 +99,7 @@ func main() {
 	}
 	all := map[string][]map[string]float64{}
 	start := time.Now()
+	loadBefore := loadavg()
 	for r := range *rounds {
 		for _, sys := range strings.Split(*systems, ",") {
 			bin, ok := bins[sys]
@@ -138,7 +140,18 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	fmt.Printf("\n%s, %d CPUs, load average before %s, after %s (/proc/loadavg: 1, 5, 15 minutes).\n",
+		start.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), loadBefore, loadavg())
 	report(os.Stdout, p, all)
+}
+
+// loadavg is the machine's load averages, as uptime prints them.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 func tail(s string, lines int) string {
