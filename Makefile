@@ -1,7 +1,7 @@
 # Targets in the manner of etcd-io/raft's and memberlist's Makefiles.
 GO ?= go
 
-.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-screenshot
+.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-screenshot bench-peer
 
 # The CI command: vet, then every test under the race detector. The
 # Wissenheim window tests run the client under Xvfb, so the X server and
@@ -32,3 +32,9 @@ wissenheim-frames: x11-deps
 # The README's screenshot.
 wissenheim-screenshot: x11-deps
 	xvfb-run -a $(GO) run ./wissenheim --seed 3 --screenshot docs/wissenheim.png --shot-after 6s
+
+# OSS side by side with embedded etcd 3.7.3 (bench/, a module of its own so
+# etcd's dependencies stay out of this one): README, "Against etcd".
+# make bench-peer ARGS="-rounds 4 -duration 10s"
+bench-peer:
+	cd bench && $(GO) run . $(ARGS)

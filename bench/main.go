@@ -1,0 +1,255 @@
+// Command bench measures OSS side by side with embedded etcd: the same
+// workloads on three members of each, with mutual TLS and durable
+// commits, each system in a child process of its own so that its memory
+// is measured alone. Run it from this directory: go run . (see README.md,
+// "Against etcd").
+//
+// The etcd worker is this binary run with -worker etcd. The OSS worker is
+// built from ./osswork, a module of its own: OSS uses go.etcd.io/raft/v3
+// v3.6 and etcd 3.7.3 needs raft v3.7, whose API differs, so the two
+// cannot be linked into one binary.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	var p params
+	flag.IntVar(&p.Keys, "keys", 100_000, "keys preloaded")
+	flag.IntVar(&p.Value, "value", 100, "bytes of each value")
+	flag.IntVar(&p.Clients, "clients", 64, "concurrent clients of workloads a and c")
+	flag.IntVar(&p.Hot, "hot", 10, "keys workload c contends on")
+	flag.DurationVar(&p.Duration, "duration", 3*time.Second, "duration of each workload")
+	rounds := flag.Int("rounds", 2, "rounds, each runs etcd then OSS")
+	systems := flag.String("systems", "etcd,oss", "systems to run, in this order each round")
+	tmp := flag.String("tmp", "", "directory for the members' data (on the disk to measure; default the system's temporary directory)")
+	ossWorker := flag.String("oss-worker", "", "a built OSS worker (default: go build ./osswork)")
+	out := flag.String("json", "", "also write every round's figures to this file")
+	verbose := flag.Bool("v", false, "pass the workers' logs through")
+	worker := flag.String("worker", "", "internal: run as the worker of this system")
+	certs := flag.String("certs", "", "internal: the worker's certificates")
+	data := flag.String("data", "", "internal: the worker's data directory")
+	flag.Parse()
+	log.SetFlags(0)
+
+	if *worker != "" {
+		if *worker != "etcd" {
+			log.Fatalf("bench: this binary is the etcd worker; OSS's is built from ./osswork")
+		}
+		res, err := runEtcd(p, *data, *certs)
+		if err != nil {
+			log.Fatalf("etcd worker: %v", err)
+		}
+		if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+
+	dir, err := os.MkdirTemp(*tmp, "oss-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	certsDir := filepath.Join(dir, "certs")
+	if err := os.Mkdir(certsDir, 0o700); err != nil {
+		log.Fatal(err)
+	}
+	if err := writeCerts(certsDir); err != nil {
+		log.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
+	}
+	bins := map[string][]string{"etcd": {self, "-worker", "etcd"}}
+	if strings.Contains(*systems, "oss") {
+		bin := *ossWorker
+		if bin == "" {
+			if _, err := os.Stat(filepath.Join("osswork", "go.mod")); err != nil {
+				log.Fatalf("bench: run from bench/ (no osswork/go.mod here): %v", err)
+			}
+			bin = filepath.Join(dir, "osswork")
+			build := exec.Command("go", "build", "-o", bin, ".")
+			build.Dir = "osswork"
+			build.Stdout, build.Stderr = os.Stderr, os.Stderr
+			if err := build.Run(); err != nil {
+				log.Fatalf("bench: building the OSS worker: %v", err)
+			}
+		}
+		bins["oss"] = []string{bin}
+	}
+
+	args := []string{
+		"-keys", fmt.Sprint(p.Keys), "-value", fmt.Sprint(p.Value), "-clients", fmt.Sprint(p.Clients),
+		"-hot", fmt.Sprint(p.Hot), "-duration", p.Duration.String(), "-certs", certsDir,
+	}
+	all := map[string][]map[string]float64{}
+	start := time.Now()
+	loadBefore := loadavg()
+	for r := range *rounds {
+		for _, sys := range strings.Split(*systems, ",") {
+			bin, ok := bins[sys]
+			if !ok {
+				log.Fatalf("bench: no system %q (etcd, oss)", sys)
+			}
+			data := filepath.Join(dir, fmt.Sprintf("%s-%d", sys, r))
+			if err := os.Mkdir(data, 0o700); err != nil {
+				log.Fatal(err)
+			}
+			t0 := time.Now()
+			fmt.Fprintf(os.Stderr, "round %d/%d %s ... ", r+1, *rounds, sys)
+			cmd := exec.Command(bin[0], append(append(bin[1:], args...), "-data", data)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout = &stdout
+			cmd.Stderr = &stderr
+			if *verbose {
+				cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
+			}
+			err := cmd.Run()
+			var res result
+			if err == nil {
+				err = json.Unmarshal(stdout.Bytes(), &res)
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "\n%s", tail(stderr.String(), 40))
+				log.Fatalf("bench: %s worker: %v", sys, err)
+			}
+			fmt.Fprintf(os.Stderr, "%.0fs\n", time.Since(t0).Seconds())
+			all[sys] = append(all[sys], res.Metrics)
+			os.RemoveAll(data)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%d rounds in %.0fs\n", *rounds, time.Since(start).Seconds())
+	if *out != "" {
+		b, _ := json.MarshalIndent(all, "", "  ")
+		if err := os.WriteFile(*out, b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Printf("\n%s, %d CPUs, load average before %s, after %s (/proc/loadavg: 1, 5, 15 minutes).\n",
+		start.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), loadBefore, loadavg())
+	report(os.Stdout, p, all)
+}
+
+// loadavg is the machine's load averages, as uptime prints them.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-lines):], "\n") + "\n"
+}
+
+// row is one line of the table: etcd's figure under key etcdKey, OSS's
+// under ossKey (the same but where OSS has no separate natural client).
+type row struct {
+	label          string
+	etcdKey        string
+	ossKey         string
+	higherIsBetter bool
+	format         string
+}
+
+func rows(p params) []row {
+	k := fmt.Sprintf("%d", p.Keys)
+	if p.Keys%1000 == 0 {
+		k = fmt.Sprintf("%d,000", p.Keys/1000)
+	}
+	return []row{
+		{fmt.Sprintf("a. %d clients, read-modify-write over %s keys, commits/s", p.Clients, k), "a_cps", "a_cps", true, "%.0f"},
+		{"a. same, natural clients (etcd gRPC+TLS, OSS embedded), commits/s", "a_nat_cps", "a_cps", true, "%.0f"},
+		{"b. one client, read-modify-write on the leader, p50 µs", "b_p50_us", "b_p50_us", false, "%.0f"},
+		{"b. same, p99 µs", "b_p99_us", "b_p99_us", false, "%.0f"},
+		{"b. same, natural clients, p50 µs", "b_nat_p50_us", "b_p50_us", false, "%.0f"},
+		{"b. same, natural clients, p99 µs", "b_nat_p99_us", "b_p99_us", false, "%.0f"},
+		{fmt.Sprintf("c. %d clients on %d keys, commits/s", p.Clients, p.Hot), "c_cps", "c_cps", true, "%.0f"},
+		{"c. same, most retries of one transaction", "c_max_retries", "c_max_retries", false, "%.0f"},
+		{"c. same, transactions failed with ErrConflict (OSS default MaxRetries)", "c_failed", "c_failed", false, "%.0f"},
+		{"d. local read on a follower (serializable Get / View), one client, ops/s", "d_ops", "d_ops", true, "%.0f"},
+		{"e. write on the leader → watch event on a follower, p50 µs from the write's start", "e_p50_us", "e_p50_us", false, "%.0f"},
+		{"e. same, p99 µs", "e_p99_us", "e_p99_us", false, "%.0f"},
+		{"e. (the write alone, p50 µs)", "e_commit_p50_us", "e_commit_p50_us", false, "%.0f"},
+		{"f. linearizable read on a follower (Get / Fresh View), one client, ops/s", "f_ops", "f_ops", true, "%.0f"},
+		{"g. Go heap in use after preload (3 members), MB", "mem_heap_mb", "mem_heap_mb", false, "%.1f"},
+		{"g. peak RSS after preload (3 members), MB", "mem_rss_mb", "mem_rss_mb", false, "%.1f"},
+		{"g. peak RSS at the end of all workloads, MB", "rss_end_mb", "rss_end_mb", false, "%.1f"},
+		{"preload, s", "preload_s", "preload_s", false, "%.1f"},
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func figures(runs []map[string]float64, key string) ([]float64, bool) {
+	var xs []float64
+	for _, r := range runs {
+		v, ok := r[key]
+		if !ok {
+			return nil, false
+		}
+		xs = append(xs, v)
+	}
+	return xs, len(xs) > 0
+}
+
+func report(w io.Writer, p params, all map[string][]map[string]float64) {
+	fmt.Fprintf(w, "\nMedians of %d rounds (etcd, OSS, etcd, OSS, ...), %v each workload; ratio is OSS/etcd.\n\n", max(len(all["etcd"]), len(all["oss"])), p.Duration)
+	fmt.Fprintln(w, "| workload | etcd | OSS | OSS/etcd | better | etcd rounds | OSS rounds |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|---|")
+	for _, r := range rows(p) {
+		e, eok := figures(all["etcd"], r.etcdKey)
+		o, ook := figures(all["oss"], r.ossKey)
+		if !eok && !ook {
+			continue
+		}
+		cell := func(xs []float64, ok bool) string {
+			if !ok {
+				return "–"
+			}
+			return fmt.Sprintf(r.format, median(xs))
+		}
+		list := func(xs []float64) string {
+			var s []string
+			for _, x := range xs {
+				s = append(s, fmt.Sprintf(r.format, x))
+			}
+			return strings.Join(s, ", ")
+		}
+		ratio, better := "–", "higher"
+		if !r.higherIsBetter {
+			better = "lower"
+		}
+		if eok && ook && median(e) != 0 {
+			ratio = fmt.Sprintf("%.2f×", median(o)/median(e))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", r.label, cell(e, eok), cell(o, ook), ratio, better, list(e), list(o))
+	}
+}

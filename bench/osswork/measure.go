@@ -1,0 +1,165 @@
+package main
+
+// A copy of ../measure.go (this worker is a module of its own, see
+// ../main.go): keep the two the same.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// params is the workload, the same for both systems.
+type params struct {
+	Keys     int           // preloaded keys
+	Value    int           // bytes of each value
+	Clients  int           // concurrent clients of workloads a and c
+	Hot      int           // keys workload c contends on
+	Duration time.Duration // of each workload
+}
+
+// result is what a worker prints on stdout, as JSON.
+type result struct {
+	System  string             `json:"system"`
+	Metrics map[string]float64 `json:"metrics"`
+}
+
+// seen is a watch's delivery of counter n, timed by the watching goroutine.
+type seen struct {
+	n  uint64
+	at time.Time
+}
+
+// value is the preloaded value of key i: Value bytes, a counter in the
+// first 8 that read-modify-write increments.
+func value(p params, i int) []byte {
+	v := make([]byte, p.Value)
+	for j := 8; j < len(v); j++ {
+		v[j] = byte('a' + (i+j)%26)
+	}
+	return v
+}
+
+// bump returns a copy of v with its counter incremented.
+func bump(v []byte) []byte {
+	n := slices.Clone(v)
+	if len(n) < 8 {
+		n = append(n, make([]byte, 8-len(n))...)
+	}
+	binary.LittleEndian.PutUint64(n, binary.LittleEndian.Uint64(n)+1)
+	return n
+}
+
+// counter reads the counter bump increments.
+func counter(v []byte) uint64 {
+	if len(v) < 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(v)
+}
+
+// throughput runs fn in clients goroutines for d and returns the calls
+// that succeeded per second. The first error stops the run.
+func throughput(clients int, d time.Duration, fn func(c int, rng *rand.Rand) error) (float64, error) {
+	var done atomic.Int64
+	var stop atomic.Bool
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), uint64(t0.UnixNano())))
+			for !stop.Load() {
+				if err := fn(c, rng); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					stop.Store(true)
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	return float64(done.Load()) / time.Since(t0).Seconds(), first
+}
+
+// sequential runs fn one call at a time for d and returns each call's
+// latency.
+func sequential(d time.Duration, fn func(rng *rand.Rand) error) ([]time.Duration, error) {
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	var ds []time.Duration
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		t0 := time.Now()
+		if err := fn(rng); err != nil {
+			return ds, err
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	return ds, nil
+}
+
+// pct is the p-quantile of ds in microseconds.
+func pct(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[min(len(s)-1, int(float64(len(s))*p))]) / float64(time.Microsecond)
+}
+
+// perSecond is the rate of calls whose latencies are ds, one at a time.
+func perSecond(ds []time.Duration) float64 {
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	if sum == 0 {
+		return 0
+	}
+	return float64(len(ds)) / sum.Seconds()
+}
+
+// heapInUse is the Go heap the process's objects occupy after a
+// collection, in MB (runtime/metrics /memory/classes/heap/objects:bytes).
+func heapInUse() float64 {
+	runtime.GC()
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64()) / 1e6
+}
+
+// peakRSS is the process's peak resident set (VmHWM) in MB.
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1e3
+		}
+	}
+	return 0
+}
