@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,8 +82,8 @@ type bindings struct {
 // identities caches the catalog's bindings, rebuilt when the catalog's
 // state moves past them.
 type identities struct {
-	mu  sync.Mutex
-	cur *bindings
+	cur atomic.Pointer[bindings]
+	mu  sync.Mutex // serializes rebuilds
 }
 
 // committed returns the bindings of the local catalog replica's latest
@@ -93,14 +94,17 @@ func (n *Node) committed() *bindings {
 		return &bindings{}
 	}
 	st := h.state.Load()
+	if b := n.ident.cur.Load(); b != nil && b.index == st.Index() {
+		return b // raft messages ask for every message: no lock
+	}
 	n.ident.mu.Lock()
 	defer n.ident.mu.Unlock()
-	if b := n.ident.cur; b != nil && b.index == st.Index() {
+	if b := n.ident.cur.Load(); b != nil && b.index >= st.Index() {
 		return b
 	}
 	ids, recs := bindingsOf(st)
 	b := &bindings{index: st.Index(), ids: ids, recs: recs}
-	n.ident.cur = b
+	n.ident.cur.Store(b)
 	return b
 }
 
