@@ -9,8 +9,9 @@ import (
 
 // Expiry warnings: a node warns of its own certificate's expiry (or its
 // CA's) once less than expiryWarnAhead, or a tenth of the certificate's
-// validity if that is shorter, remains; it checks every expiryCheckEvery
-// at most.
+// validity if that is shorter, remains, at most every minute (every
+// expiryCheckEvery for long validities), and logs an error at the expiry
+// and hourly after it.
 const (
 	expiryWarnAhead  = 30 * 24 * time.Hour
 	expiryCheckEvery = time.Hour
@@ -54,10 +55,18 @@ func (n *Node) checkExpiry(now time.Time) time.Duration {
 		n.log.Warn("this node's certificate (or its CA's) expires soon: issue a new one and restart the node on it (or reload it) before then",
 			"expires", id.Expires, "left", left.Round(time.Second), "serial", id.Serial.Text(16))
 	}
-	every := min(expiryCheckEvery, max(ahead/10, time.Second))
-	if left > ahead {
-		// Not before the warnings are due.
+	// Warnings at most every minute (a tenth of the warning period for
+	// long ones, up to an hour), the first when due, the error at the
+	// expiry, and then hourly: a node on a short-lived certificate must
+	// not flood its log.
+	every := min(expiryCheckEvery, max(ahead/10, time.Minute))
+	switch {
+	case left <= 0:
+		return expiryCheckEvery
+	case left > ahead:
 		every = min(every, left-ahead)
+	default:
+		every = min(every, left)
 	}
 	return max(every, time.Second)
 }

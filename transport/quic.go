@@ -103,6 +103,8 @@ type QUIC struct {
 	gen    uint64 // Recheck calls
 	byAddr map[string]*addrPeer
 
+	refused refusalLog // handshakes refused, for the log
+
 	datagrams chan Datagram
 	raw       chan net.Conn
 }
@@ -232,7 +234,11 @@ func (t *QUIC) tlsConfig(peerName string) *tls.Config {
 				err = fmt.Errorf("dialled %q but the peer's certificate names %q", peerName, id.Name)
 			}
 			if err != nil {
-				t.log.Warn("peer refused", "peer", peerName, "reason", err)
+				who := peerName
+				if who == "" && len(cs.PeerCertificates) > 0 {
+					who = cs.PeerCertificates[0].Subject.CommonName
+				}
+				t.refused.log(t.log, who, err)
 			}
 			return err
 		},
@@ -265,6 +271,49 @@ func (t *QUIC) PeerIdentity(name string) (pki.Identity, bool) {
 		return id, true
 	}
 	return pki.Identity{}, false
+}
+
+// refusalLog limits the log lines of refused handshakes: a revoked or
+// expired peer dials again and again, and one line per peer every
+// refusalLogEvery says as much as one per attempt.
+type refusalLog struct {
+	mu   sync.Mutex
+	last map[string]refusal // by the name dialled or presented
+}
+
+type refusal struct {
+	at         time.Time
+	suppressed int
+}
+
+// refusalLogEvery is the least time between two log lines about refused
+// handshakes of one peer.
+const refusalLogEvery = 10 * time.Second
+
+func (l *refusalLog) log(log *slog.Logger, who string, err error) {
+	now := time.Now()
+	l.mu.Lock()
+	if l.last == nil {
+		l.last = make(map[string]refusal)
+	}
+	r, seen := l.last[who]
+	if seen && now.Sub(r.at) < refusalLogEvery {
+		r.suppressed++
+		l.last[who] = r
+		l.mu.Unlock()
+		return
+	}
+	l.last[who] = refusal{at: now}
+	if len(l.last) > 1024 {
+		// Names come from whoever connects: forget the old ones.
+		for k, v := range l.last {
+			if now.Sub(v.at) >= refusalLogEvery {
+				delete(l.last, k)
+			}
+		}
+	}
+	l.mu.Unlock()
+	log.Warn("peer refused", "peer", who, "reason", err, "refused since last logged", r.suppressed)
 }
 
 func peerName(c *quic.Conn) string {

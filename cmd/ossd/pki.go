@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/objectsharing/oss/oss/pki"
@@ -58,6 +59,10 @@ func certIssue(args []string) error {
 	}
 	if err := pki.CheckName(*name); err != nil {
 		return fmt.Errorf("cert issue: --name: %w", err)
+	}
+	if strings.EqualFold(*name, "ca") {
+		// NAME.crt and NAME.key would be the CA's own files in --dir.
+		return fmt.Errorf("cert issue: --name %q: the CA's files in %s are ca.crt and ca.key; choose another name", *name, *dir)
 	}
 	if *validity <= 0 {
 		return fmt.Errorf("cert issue: --validity %v: want a positive duration (the certificate would be expired at once)", *validity)

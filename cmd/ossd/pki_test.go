@@ -100,6 +100,17 @@ func TestCertIssueValidatesName(t *testing.T) {
 			t.Errorf("--name %q: %v", name, err)
 		}
 	}
+	// The CA's own files are not a node's, with --force neither.
+	caKey, _ := os.ReadFile(filepath.Join(dir, "ca.key"))
+	for _, name := range []string{"ca", "CA"} {
+		err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", name, "--force"})
+		if err == nil || !strings.Contains(err.Error(), "choose another name") {
+			t.Errorf("--name %s --force: %v", name, err)
+		}
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, "ca.key")); string(now) != string(caKey) {
+		t.Fatal("cert issue --name ca replaced the CA's key")
+	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "x.key")); err == nil {
 		t.Fatal("a key was written outside --dir")
 	}

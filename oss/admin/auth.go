@@ -88,7 +88,8 @@ func identityOf(r *http.Request) Identity {
 
 // authenticate returns the identity of the request's client certificate,
 // checked against the cluster's CA again (the listener's handshake
-// checked it first), or InsecureIdentity on an insecure listener.
+// checked it first) and against the cluster's revocations, or
+// InsecureIdentity on an insecure listener.
 func (a *api) authenticate(r *http.Request) (Identity, error) {
 	if a.opts.Insecure {
 		return InsecureIdentity, nil
@@ -100,6 +101,13 @@ func (a *api) authenticate(r *http.Request) (Identity, error) {
 	id, err := ipki.Verify(a.pool, r.TLS.PeerCertificates, a.opts.now())
 	if err != nil {
 		return Identity{}, refuse(http.StatusUnauthorized, "client %v", err)
+	}
+	// Asked at every request, not at the handshake only: a revocation
+	// ends what a kept-alive connection may do too.
+	if a.node != nil {
+		if err := a.node.CheckCertificate(r.TLS.PeerCertificates[0]); err != nil {
+			return Identity{}, refuse(http.StatusUnauthorized, "client certificate of %q: %v", id.Name, err)
+		}
 	}
 	return Identity{Name: id.Name, Role: pki.Role(id.Role)}, nil
 }

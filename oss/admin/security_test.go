@@ -150,6 +150,23 @@ func TestAuthentication(t *testing.T) {
 	if err := adm.DropHeap(ctx, "bank"); err != nil {
 		t.Errorf("a drop as the admin: %v", err)
 	}
+
+	// A revoked certificate is refused from the next request on, on the
+	// connection it had open too.
+	p.issue(t, "op2", ipki.RoleAdmin, time.Now(), time.Hour)
+	op2 := p.client(t, srv, "op2")
+	if _, err := op2.Status(ctx); err != nil {
+		t.Fatalf("op2 before its revocation: %v", err)
+	}
+	if _, err := n.RevokeCertificate(ctx, "op2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op2.CreateHeap(ctx, "after", 1); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("a revoked certificate: %v", err)
+	}
+	if _, err := n.Heap(ctx, "after"); err == nil {
+		t.Error("a revoked certificate created a heap")
+	}
 }
 
 // TestAuthorizeAsksPerEndpoint: every endpoint asks Options.Authorize for
