@@ -429,12 +429,15 @@ func readFrame(r *bufio.Reader, rest int64, buf *[]byte) (fr readFrameResult, er
 		return fr, err
 	}
 	*buf = b
-	_, payload, size, reason := decodeFrame(b)
-	fr.reason = reason
-	if reason == "" {
-		// The caller sees the record alone, not the room after it.
-		fr.payload, fr.size = payload[:len(payload):len(payload)], size
+	// The header checked out: its checksum is that of length and seq,
+	// which the payload's extends.
+	crc := binary.LittleEndian.Uint32(b[16:20])
+	if got := crc32.Update(binary.LittleEndian.Uint32(b[12:16]), castagnoli, b[frameHeader:]); got != crc {
+		fr.reason = fmt.Sprintf("checksum %08x, want %08x", got, crc)
+		return fr, nil
 	}
+	// The caller sees the record alone, not the room after it.
+	fr.payload, fr.size = b[frameHeader:len(b):len(b)], len(b)
 	return fr, nil
 }
 
@@ -531,24 +534,6 @@ func decodeHeader(b []byte) (n int64, seq uint64, reason string) {
 		return 0, 0, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord)
 	}
 	return n, binary.LittleEndian.Uint64(b[4:12]), ""
-}
-
-// decodeFrame decodes the frame at the start of b, returning its size, or
-// why it is not a frame.
-func decodeFrame(b []byte) (seq uint64, payload []byte, size int, reason string) {
-	n, seq, reason := decodeHeader(b)
-	if reason != "" {
-		return 0, nil, 0, reason
-	}
-	if int64(len(b)) < frameHeader+n {
-		return 0, nil, 0, "short record"
-	}
-	hcrc := binary.LittleEndian.Uint32(b[12:16])
-	crc := binary.LittleEndian.Uint32(b[16:20])
-	if got := crc32.Update(hcrc, castagnoli, b[frameHeader:frameHeader+n]); got != crc {
-		return 0, nil, 0, fmt.Sprintf("checksum %08x, want %08x", got, crc)
-	}
-	return seq, b[frameHeader : frameHeader+n], frameHeader + int(n), ""
 }
 
 func appendFrame(dst []byte, seq uint64, payload []byte) []byte {
