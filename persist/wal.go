@@ -15,17 +15,27 @@ import (
 	"time"
 )
 
-// A WAL record on disk is a frame:
+// A segment file starts with segmentMagic, which names its format
+// (written with the segment's first batch: a new segment is empty), then
+// holds frames, one a record:
 //
 //	length  uint32  bytes of payload
-//	crc     uint32  CRC-32C of seq and payload
 //	seq     uint64  the record's sequence number, one more than the last
+//	hcrc    uint32  CRC-32C of length and seq
+//	crc     uint32  CRC-32C of length, seq and payload
 //	payload [length]byte
+//
+// The header has a checksum of its own so that a damaged length is told
+// from a torn write: a frame whose length checks out but runs past the end
+// of the file is a write a crash cut short; one whose length does not
+// check out is damage unless nothing valid follows it (tornTail).
 //
 // Segment files are named by the sequence number of their first record,
 // in hex, with the suffix ".wal".
 const (
-	frameHeader   = 16
+	segmentMagic  = "OSS-WAL2"
+	segmentHeader = len(segmentMagic)
+	frameHeader   = 20
 	segmentSuffix = ".wal"
 	// MaxRecord caps a record's payload: Append refuses a larger one (or
 	// one over WALOptions.MaxRecord), replay takes a longer length as
@@ -119,8 +129,8 @@ type WALStats struct {
 	Seals   uint64 // segments sealed after a failed sync or cut-back
 }
 
-// CorruptError reports a damaged record that is not a torn last write: the
-// log refuses to open.
+// CorruptError reports a damaged record that is not a torn last write, or
+// a segment this build does not read: the log refuses to open.
 type CorruptError struct {
 	File   string
 	Offset int64
@@ -145,10 +155,12 @@ var ErrFailed = errors.New("persist: write-ahead log failed")
 // every record in order through replay (which may be nil); a record's
 // bytes are valid only during the call (segments are read in pieces into
 // a buffer the records share), so replay copies what it keeps. A torn last
-// record, from a write a crash interrupted, is cut off; so is what a
-// sealed segment holds from the record its successor starts at (written
-// after its last good sync). Any other damage fails with a *CorruptError
-// naming the file and offset.
+// record, from a write a crash interrupted, is cut off: a bad frame in the
+// last segment that no valid record header follows; so is what a sealed
+// segment holds from the record its successor starts at (written after
+// its last good sync). Any other damage fails with a *CorruptError naming
+// the file and offset, and so does a segment without the header of this
+// format (one written before version 2).
 func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec []byte) error) (*WAL, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
@@ -243,7 +255,7 @@ func parseSegmentName(name string) (uint64, bool) {
 
 // replaySegment reads one segment up to the record end, where the next
 // segment starts (0 for the last segment). In the last one, a bad frame
-// that runs to the end of the file is a torn write and is cut off.
+// that nothing valid follows is a torn write and is cut off.
 func (w *WAL) replaySegment(s segment, end uint64, replay func(uint64, []byte) error) (int64, error) {
 	n, err := w.replayData(s, end, replay)
 	return int64(n), err
@@ -264,8 +276,36 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 	// the records share: memory holds a piece and the largest record,
 	// never the segment.
 	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), replayPiece)
+	if size == 0 {
+		return 0, nil // no write reached it
+	}
+	if w.next == end {
+		// Sealed before its first record: nothing in it is trusted.
+		w.log.Warn("write-ahead log: ignoring the unsynced end of a sealed segment", "file", path, "offset", 0, "bytes", size, "record", end)
+		return int(size), nil
+	}
+	magic := make([]byte, min(size, int64(segmentHeader)))
+	if _, err := io.ReadFull(r, magic); err != nil {
+		return 0, fmt.Errorf("persist: read %s: %w", path, err)
+	}
+	if reason := checkMagic(magic); reason != "" {
+		// The header is written with the segment's first batch: in the
+		// last segment, a header cut short or garbled that nothing
+		// follows, or zeros, are that write torn.
+		torn := end == 0 && size <= int64(segmentHeader)
+		if !torn && end == 0 {
+			if torn, err = allZeros(f, size); err != nil {
+				return 0, fmt.Errorf("persist: read %s: %w", path, err)
+			}
+		}
+		if !torn {
+			return 0, &CorruptError{File: path, Reason: reason}
+		}
+		w.log.Warn("write-ahead log: cutting off a torn first write of a segment", "file", path, "bytes", size, "reason", reason)
+		return int(size), w.truncate(path, 0)
+	}
 	var buf []byte
-	var off int64
+	off := int64(segmentHeader)
 	for off < size {
 		if w.next == end {
 			// Sealed here: the rest was written after the segment's last
@@ -273,80 +313,194 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 			w.log.Warn("write-ahead log: ignoring the unsynced end of a sealed segment", "file", path, "offset", off, "bytes", size-off, "record", end)
 			return int(size), nil
 		}
-		seq, payload, n, reason, err := readFrame(r, size-off, &buf)
+		fr, err := readFrame(r, size-off, &buf)
 		if err != nil {
 			return 0, fmt.Errorf("persist: read %s: %w", path, err)
 		}
-		if reason == "" && seq != w.next {
-			reason = fmt.Sprintf("record %d where %d was due", seq, w.next)
+		if fr.reason == "" && fr.seq != w.next {
+			fr.reason = fmt.Sprintf("record %d where %d was due", fr.seq, w.next)
 		}
-		if reason != "" {
-			if end == 0 && tornTail(buf, size-off) {
-				w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", size-off, "reason", reason)
-				return int(size), w.truncate(path, off)
+		if fr.reason != "" {
+			if end != 0 {
+				return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
 			}
-			return 0, &CorruptError{File: path, Offset: off, Reason: reason}
+			torn, at, err := tornTail(f, off, size, fr, w.next)
+			if err != nil {
+				return 0, fmt.Errorf("persist: read %s: %w", path, err)
+			}
+			if !torn {
+				if at > off {
+					fr.reason += fmt.Sprintf(", and a valid record header follows at offset %d: not a torn last write", at)
+				}
+				return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
+			}
+			w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", size-off, "reason", fr.reason)
+			return int(size), w.truncate(path, off)
 		}
 		if replay != nil {
-			if err := replay(seq, payload); err != nil {
+			if err := replay(fr.seq, fr.payload); err != nil {
 				return 0, fmt.Errorf("persist: %s at offset %d: %w", path, off, err)
 			}
 		}
 		w.next++
-		off += int64(n)
+		off += int64(fr.size)
 	}
 	return int(size), nil
+}
+
+// checkMagic returns why the first bytes of a segment are not
+// segmentMagic, or "".
+func checkMagic(b []byte) string {
+	switch {
+	case string(b) == segmentMagic:
+		return ""
+	case len(b) == segmentHeader && string(b[:segmentHeader-1]) == segmentMagic[:segmentHeader-1]:
+		return fmt.Sprintf("segment format version %q; this build reads version %q", b[segmentHeader-1], segmentMagic[segmentHeader-1])
+	default:
+		return fmt.Sprintf("no segment header %q: a segment of the format before version 2 (frames without a header checksum, which this build does not read), or damage", segmentMagic)
+	}
+}
+
+// allZeros reports whether the first size bytes of f are zeros.
+func allZeros(f io.ReaderAt, size int64) (bool, error) {
+	buf := make([]byte, min(size, replayPiece))
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		b := buf[:min(int64(len(buf)), size-off)]
+		if n, err := f.ReadAt(b, off); n < len(b) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return false, err
+		}
+		for _, c := range b {
+			if c != 0 {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
 // replayPiece is the size of the reads that replay a segment.
 const replayPiece = 1 << 20
 
+// A readFrameResult is what readFrame found.
+type readFrameResult struct {
+	seq     uint64
+	payload []byte
+	size    int    // of the whole frame, if it is a record
+	header  bool   // the header is whole and checks out: seq and length are the writer's
+	length  int64  // of the payload, as the header says, if header
+	reason  string // why the frame is not a record, or ""
+}
+
 // readFrame reads the frame at the start of r, which has rest bytes left,
 // into *buf (grown as needed, shared by the frames of a segment). It
-// returns the frame's size, or why it is not a frame; buf then holds what
-// was read of it. err is an error of the reader alone.
-func readFrame(r *bufio.Reader, rest int64, buf *[]byte) (seq uint64, payload []byte, size int, reason string, err error) {
+// returns the frame, or why it is not one; buf then holds what was read of
+// it. err is an error of the reader alone.
+func readFrame(r *bufio.Reader, rest int64, buf *[]byte) (fr readFrameResult, err error) {
 	b := (*buf)[:0]
 	if rest < frameHeader {
 		b = slices.Grow(b, int(rest))[:rest]
 		if _, err := io.ReadFull(r, b); err != nil {
-			return 0, nil, 0, "", err
+			return fr, err
 		}
 		*buf = b
-		return 0, nil, 0, "short frame header", nil
+		fr.reason = "short frame header"
+		return fr, nil
 	}
 	b = slices.Grow(b, frameHeader)[:frameHeader]
 	if _, err := io.ReadFull(r, b); err != nil {
-		return 0, nil, 0, "", err
+		return fr, err
 	}
 	*buf = b
-	n := int64(binary.LittleEndian.Uint32(b[0:4]))
-	if n > MaxRecord {
-		return 0, nil, 0, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord), nil
+	n, seq, reason := decodeHeader(b)
+	if reason != "" {
+		fr.reason = reason
+		return fr, nil
 	}
+	fr.header, fr.seq, fr.length = true, seq, n
 	if rest < frameHeader+n {
-		return 0, nil, 0, "short record", nil
+		fr.reason = "short record"
+		return fr, nil
 	}
 	b = slices.Grow(b, int(n))[:frameHeader+n]
 	if _, err := io.ReadFull(r, b[frameHeader:]); err != nil {
-		return 0, nil, 0, "", err
+		return fr, err
 	}
 	*buf = b
-	seq, payload, size, reason = decodeFrame(b)
+	// The header checked out: its checksum is that of length and seq,
+	// which the payload's extends.
+	crc := binary.LittleEndian.Uint32(b[16:20])
+	if got := crc32.Update(binary.LittleEndian.Uint32(b[12:16]), castagnoli, b[frameHeader:]); got != crc {
+		fr.reason = fmt.Sprintf("checksum %08x, want %08x", got, crc)
+		return fr, nil
+	}
 	// The caller sees the record alone, not the room after it.
-	return seq, payload[:len(payload):len(payload)], size, reason, nil
+	fr.payload, fr.size = b[frameHeader:len(b):len(b)], len(b)
+	return fr, nil
 }
 
-// tornTail reports whether a bad frame, whose first bytes are b, is the
-// last thing in the file, which has rest bytes from it on: what an
-// interrupted write leaves. A frame whose declared length runs past the
-// end, or whose end is the end of the file, is.
-func tornTail(b []byte, rest int64) bool {
-	if len(b) < frameHeader {
-		return true
+// tornTail decides whether fr, a bad frame at off in the last segment (of
+// size bytes) where record next was due, is a torn write: the end of a
+// write a crash interrupted, which nothing valid follows. A crash leaves
+// after the last synced write a prefix of what was written next, its end
+// possibly garbled, or zeros or stale bytes where the file grew but its
+// pages were not written; damage is anywhere. So the frame is damage if
+// anything after it is a record header that checks out and numbers a
+// record from next on (in a piece of the file too short for more, at most
+// one per frameHeader bytes from off), or if its own header checks out and
+// numbers a later record (a gap). A frame whose header checks out and is
+// next is searched after from its end, or is torn if it runs past the end
+// of the file; any other from the byte after off. If the frame is damage,
+// at is where the header that proves it is (off for the frame's own).
+//
+// Only a bad frame is searched after, only in the last segment, and at
+// about a nanosecond a byte: replay costs nothing more for a sound log.
+func tornTail(f io.ReaderAt, off, size int64, fr readFrameResult, next uint64) (torn bool, at int64, err error) {
+	from := off + 1
+	switch {
+	case size-off < frameHeader:
+		return true, -1, nil
+	case fr.header && fr.seq > next:
+		return false, off, nil
+	case fr.header && fr.seq == next:
+		if frameHeader+fr.length > size-off {
+			return true, -1, nil
+		}
+		from = off + frameHeader + fr.length
 	}
-	n := int64(binary.LittleEndian.Uint32(b[0:4]))
-	return n > MaxRecord || frameHeader+n >= rest
+	at, err = findHeader(f, from, size, off, next)
+	return at < 0, at, err
+}
+
+// findHeader returns the offset of the first record header in [from, size)
+// that checks out and whose seq could follow a frame at off where record
+// next was due, or -1.
+func findHeader(f io.ReaderAt, from, size, off int64, next uint64) (int64, error) {
+	if size-from < frameHeader {
+		return -1, nil
+	}
+	buf := make([]byte, min(size-from, replayPiece+frameHeader-1))
+	for start := from; start+frameHeader <= size; start += replayPiece {
+		b := buf[:min(int64(len(buf)), size-start)]
+		if n, err := f.ReadAt(b, start); n < len(b) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return -1, err
+		}
+		for i := 0; i+frameHeader <= len(b); i++ {
+			seq := binary.LittleEndian.Uint64(b[i+4:])
+			if seq < next || seq-next > uint64(start+int64(i)-off)/frameHeader {
+				continue
+			}
+			if _, _, reason := decodeHeader(b[i:]); reason == "" {
+				return start + int64(i), nil
+			}
+		}
+	}
+	return -1, nil
 }
 
 func (w *WAL) truncate(path string, size int64) error {
@@ -364,32 +518,31 @@ func (w *WAL) truncate(path string, size int64) error {
 	return nil
 }
 
-// decodeFrame decodes the frame at the start of b, returning its size, or
-// why it is not a frame.
-func decodeFrame(b []byte) (seq uint64, payload []byte, size int, reason string) {
+// decodeHeader decodes the frame header at the start of b, returning the
+// payload's length and the record's seq, or why the header does not check
+// out.
+func decodeHeader(b []byte) (n int64, seq uint64, reason string) {
 	if len(b) < frameHeader {
-		return 0, nil, 0, "short frame header"
+		return 0, 0, "short frame header"
 	}
-	n := binary.LittleEndian.Uint32(b[0:4])
+	hcrc := binary.LittleEndian.Uint32(b[12:16])
+	if got := crc32.Checksum(b[0:12], castagnoli); got != hcrc {
+		return 0, 0, fmt.Sprintf("header checksum %08x, want %08x", got, hcrc)
+	}
+	n = int64(binary.LittleEndian.Uint32(b[0:4]))
 	if n > MaxRecord {
-		return 0, nil, 0, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord)
+		return 0, 0, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord)
 	}
-	if len(b) < frameHeader+int(n) {
-		return 0, nil, 0, "short record"
-	}
-	crc := binary.LittleEndian.Uint32(b[4:8])
-	if got := crc32.Checksum(b[8:frameHeader+int(n)], castagnoli); got != crc {
-		return 0, nil, 0, fmt.Sprintf("checksum %08x, want %08x", got, crc)
-	}
-	return binary.LittleEndian.Uint64(b[8:16]), b[frameHeader : frameHeader+int(n)], frameHeader + int(n), ""
+	return n, binary.LittleEndian.Uint64(b[4:12]), ""
 }
 
 func appendFrame(dst []byte, seq uint64, payload []byte) []byte {
 	var h [frameHeader]byte
 	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
-	binary.LittleEndian.PutUint64(h[8:16], seq)
-	crc := crc32.Update(crc32.Checksum(h[8:16], castagnoli), castagnoli, payload)
-	binary.LittleEndian.PutUint32(h[4:8], crc)
+	binary.LittleEndian.PutUint64(h[4:12], seq)
+	hcrc := crc32.Checksum(h[0:12], castagnoli)
+	binary.LittleEndian.PutUint32(h[12:16], hcrc)
+	binary.LittleEndian.PutUint32(h[16:20], crc32.Update(hcrc, castagnoli, payload))
 	return append(append(dst, h[:]...), payload...)
 }
 
@@ -400,8 +553,9 @@ const tempSuffix = ".tmp"
 // under a temporary name renamed into place, and makes the name durable:
 // the name appears whole, and replaces a segment of the same name (one
 // that holds nothing trusted). An empty file needs no sync of its own: the
-// directory's makes it durable. named reports whether the name may exist
-// despite an error.
+// directory's makes it durable. Its header is written with its first
+// batch (writeBatch). named reports whether the name may exist despite an
+// error.
 func (w *WAL) newSegment(first uint64) (f File, named bool, err error) {
 	path := join(w.dir, segmentName(first))
 	tmp := path + tempSuffix
@@ -566,6 +720,11 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	}
 	seq := w.next
 	records := 0
+	if w.segSize == 0 {
+		// The segment's first batch (or the first after a failed one
+		// was cut off) starts it with its header.
+		buf = append(buf, segmentMagic...)
+	}
 	for _, r := range batch {
 		for _, rec := range r.recs {
 			buf = appendFrame(buf, seq, rec)

@@ -3,7 +3,6 @@ package persist
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -428,7 +427,7 @@ func TestWALTornTailIsCutOff(t *testing.T) {
 	w.Close()
 	path := filepath.Join(dir, segmentName(1))
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.Write(appendFrame(nil, 11, []byte("a record cut short"))[:20])
+	f.Write(appendFrame(nil, 11, []byte("a record cut short"))[:frameHeader+5])
 	f.Close()
 	w, got, _ := collect(t, OS{}, dir, WALOptions{})
 	if len(got) != 10 {
@@ -482,57 +481,80 @@ func TestWALDiskFull(t *testing.T) {
 
 // walScript builds a segment from a script: each step is a control byte
 // and up to 31 bytes of payload (the control byte's top five bits say how
-// many). Bit 0 gives the frame the wrong sequence number, bit 1 breaks its
-// checksum, bit 2 cuts it in half and ends the segment, as a torn write
-// would. It returns the segment, the payloads replay must return (those
-// before the first bad frame), the offset of that frame, and whether it is
-// the last thing in the file (-1 and false if there is none).
-func walScript(script []byte) (seg []byte, good [][]byte, bad int, last bool) {
+// many). Bits 0 and 1 spoil the frame: 1 gives it the next record's
+// sequence number (a gap), 2 breaks the checksum of its payload, 3 flips a
+// bit of its length (which then runs past the end of the file) so that its
+// header does not check out. Bit 2 cuts the frame in half and ends the
+// segment, as a torn write would. Frames after the first spoilt one keep
+// its sequence number. It returns the segment (with its header), the
+// payloads replay must return (those before the first bad frame), the
+// offset of that frame, and whether it is a torn write, one that no record
+// header that checks out follows (-1 and false if there is none).
+func walScript(script []byte) (seg []byte, good [][]byte, bad int, torn bool) {
 	bad = -1
 	next := uint64(1)
+	seg = []byte(segmentMagic)
+	evidence := false // a whole header that checks out after the bad frame
 	for len(script) > 0 {
 		ctl := script[0]
 		n := min(int(ctl>>3), len(script)-1)
 		payload := script[1 : 1+n]
 		script = script[1+n:]
 		seq := next
-		if ctl&1 != 0 {
+		if ctl&3 == 1 {
 			seq++
 		}
 		frame := appendFrame(nil, seq, payload)
-		if ctl&2 != 0 {
-			frame[4] ^= 0xff
+		switch ctl & 3 {
+		case 2:
+			frame[16] ^= 0xff
+		case 3:
+			frame[2] ^= 0x40 // 4 MiB more
 		}
-		torn := ctl&4 != 0
-		if torn {
+		cut := ctl&4 != 0
+		if cut {
 			frame = frame[:len(frame)/2]
 		}
-		if bad < 0 && ctl&7 != 0 {
+		switch {
+		case bad < 0 && ctl&7 != 0:
 			bad = len(seg)
-		}
-		if bad < 0 {
+			// A frame whose header is whole and checks out but is not
+			// the next record is a gap, not a torn write.
+			torn = len(frame) < frameHeader || ctl&3 != 1
+		case bad < 0:
 			good = append(good, payload)
 			next++
+		case len(frame) >= frameHeader && ctl&3 != 3:
+			evidence = true
 		}
 		seg = append(seg, frame...)
-		if torn {
+		if cut {
 			break
 		}
 	}
-	if bad >= 0 {
-		// A bad frame that runs to the end of the file is a torn write.
-		n := int(binary.LittleEndian.Uint32(seg[bad:]))
-		last = len(seg)-bad < frameHeader || frameHeader+n >= len(seg)-bad
-	}
-	return seg, good, bad, last
+	return seg, good, bad, bad >= 0 && torn && !evidence
 }
 
-// FuzzWALSegment: a segment file's bytes are untrusted; replay must
-// return records or an error, never panic or loop. With scripted, the
-// input is a script of frames (walScript) with valid checksums unless it
-// says otherwise: replay returns exactly the frames before the first bad
-// one, cuts that one off if it is a torn write at the end and refuses the
-// log otherwise. A log that opens takes a new record, and opens again
+// embeddedHeader reports whether seg holds after off a frame header that
+// checks out and numbers a record from next on: a payload can hold one,
+// and replay takes it for a record written after a bad frame at off, so
+// refuses the log rather than cut it off (the safe way to be wrong).
+func embeddedHeader(seg []byte, off int, next uint64) bool {
+	for p := off + 1; p+frameHeader <= len(seg); p++ {
+		if _, seq, reason := decodeHeader(seg[p:]); reason == "" && seq >= next {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzWALSegment: a segment file's bytes (after its header) are
+// untrusted; replay must return records or an error, never panic or loop.
+// With scripted, the input is a script of frames (walScript) with valid
+// checksums unless it says otherwise: replay returns exactly the frames
+// before the first bad one, cuts that one off if it is a torn write (no
+// valid header follows it) and refuses the log otherwise (or if a payload
+// after the bad frame embeds a header that checks out: embeddedHeader). A log that opens takes a new record, and opens again
 // with what it replayed and that record.
 func FuzzWALSegment(f *testing.F) {
 	var seg []byte
@@ -547,11 +569,17 @@ func FuzzWALSegment(f *testing.F) {
 	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 2, 't', 'w', 'o', 0}, true)
 	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 1, 't', 'w', 'o'}, true)
 	f.Add([]byte{3<<3 | 1, 'o', 'n', 'e', 3 << 3, 't', 'w', 'o'}, true)
+	// A flipped length in the middle is damage; at the end, a torn write.
+	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 3, 't', 'w', 'o', 3 << 3, 's', 'i', 'x'}, true)
+	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 3, 't', 'w', 'o'}, true)
+	f.Add([]byte{3 << 3, 'o', 'n', 'e', 3<<3 | 2, 't', 'w', 'o', 3<<3 | 4, 's', 'i', 'x'}, true)
 	f.Fuzz(func(t *testing.T, data []byte, scripted bool) {
 		var good [][]byte
-		bad, last := -1, false
+		bad, torn := -1, false
 		if scripted {
-			data, good, bad, last = walScript(data)
+			data, good, bad, torn = walScript(data)
+		} else {
+			data = append([]byte(segmentMagic), data...)
 		}
 		fsys := NewMemFS()
 		fsys.MkdirAll("wal")
@@ -574,11 +602,11 @@ func FuzzWALSegment(f *testing.F) {
 		if scripted {
 			var ce *CorruptError
 			switch {
-			case bad >= 0 && !last:
+			case bad >= 0 && !torn:
 				if !errors.As(err, &ce) || ce.Offset != int64(bad) {
-					t.Fatalf("a bad frame at %d inside the segment: %v", bad, err)
+					t.Fatalf("a bad frame at %d that a valid header follows: %v", bad, err)
 				}
-			case err != nil:
+			case err != nil && !(errors.As(err, &ce) && ce.Offset == int64(bad) && embeddedHeader(data, bad, uint64(len(good)+1))):
 				t.Fatalf("a segment whose only damage is a torn tail (at %d) refused: %v", bad, err)
 			}
 			if len(got) > len(good) || err == nil && len(got) != len(good) {
