@@ -77,11 +77,11 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 		if id, err := tx.Root(root); err == nil {
 			old, err := oss.Get[avatarObj](tx, id)
 			if err == nil {
-				c, err := oss.Get[clockObj](tx, w.clock)
-				if err != nil {
-					return err
-				}
-				if old.Lease >= c.Tick {
+				// Judged on the tick read before, not on the clock
+				// read here, which every tick would change: the
+				// clock only moves on, so a lease below now has run
+				// out, and one at or above it is taken to be alive.
+				if old.Lease >= now {
 					return fmt.Errorf("%w: %q", ErrNameTaken, name)
 				}
 				if err := w.remove(tx, id, &old); err != nil {

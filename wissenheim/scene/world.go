@@ -330,22 +330,26 @@ func (w *World) Run(ctx context.Context) error {
 	defer w.running.Add(-1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// The clock and the chores (reaping, heartbeats) run apart, so that
-	// chores slowed down by a loaded cluster never hold the clock back.
-	chores := make(chan error, 1)
-	go func() {
-		// Every second, or four times a lease if that is shorter.
-		chores <- w.every(ctx, min(time.Second, time.Duration(w.lease)*period/4), func() error {
-			if _, err := w.Reap(ctx); err != nil {
-				return err
-			}
-			return w.heartbeats(ctx)
-		})
-	}()
+	// The clock, the heartbeats and the reaping each run on a loop of
+	// their own, so that none slowed down by a loaded cluster holds the
+	// others back: a reap that keeps conflicting must not delay the
+	// heartbeats that keep this World's live avatars from expiring.
+	// Chores run every second, or four times a lease if that is shorter.
+	choreEvery := min(time.Second, time.Duration(w.lease)*period/4)
+	chores := []func() error{
+		func() error { _, err := w.Reap(ctx); return err },
+		func() error { return w.heartbeats(ctx) },
+	}
+	done := make(chan error, len(chores))
+	for _, f := range chores {
+		go func() { done <- w.every(ctx, choreEvery, f) }()
+	}
 	err := w.every(ctx, period/5, func() error { return w.advance(ctx, period) })
 	cancel()
-	if cerr := <-chores; err == nil {
-		err = cerr
+	for range chores {
+		if cerr := <-done; err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
@@ -370,8 +374,6 @@ func (w *World) every(ctx context.Context, d time.Duration, f func() error) erro
 	}
 }
 
-var errNotDue = errors.New("scene: tick not due")
-
 // maxCatchUp bounds the ticks one advance adds: after a longer pause the
 // clock adds one tick and jumps to now rather than catching up.
 const maxCatchUp = TickRate
@@ -382,44 +384,51 @@ const maxCatchUp = TickRate
 // maxCatchUp. The clock's Wall moves by whole periods (not to
 // now), so several processes with skewed clocks do not tick faster than
 // the fastest of them; after a longer pause Wall jumps to now.
+//
+// It is a manual transaction that neither retries nor checks: if no tick
+// is due it ends without a commit, and a conflict means another process
+// ticked first. Either way the next call, a fifth of a period later,
+// reads the clock again and refreshes the World's tick. (In an Update,
+// "not due" was an error to check against a read index, and the check
+// found the clock changed, ticked meanwhile by another node, every time
+// a read index took longer than a period: on a loaded machine one call
+// ran 50 times over 11 s, and the World's tick, which every interaction
+// of its avatars writes into their leases, stood still meanwhile.)
 func (w *World) advance(ctx context.Context, period time.Duration) error {
 	now := time.Now().UnixNano()
-	var due bool
-	err := w.h.View(ctx, func(tx *oss.Tx) error {
-		c, err := oss.Get[clockObj](tx, w.clock)
-		due = now >= c.Wall+int64(period)
-		w.tick.Store(c.Tick)
-		return err
-	}, nil)
-	if err != nil || !due {
+	tx, err := w.h.Begin(ctx, nil)
+	if err != nil {
 		return err
 	}
-	err = w.h.Update(ctx, func(tx *oss.Tx) error {
-		c, err := oss.Get[clockObj](tx, w.clock)
-		if err != nil {
-			return err
-		}
-		k := (now - c.Wall) / int64(period)
-		if k < 1 {
-			return errNotDue // another process ticked first
-		}
-		if k > maxCatchUp {
-			// A pause (no process ran the clock, or the first tick of
-			// a new world): time stood still meanwhile.
-			c.Tick++
-			c.Wall = now
-		} else {
-			c.Tick += uint64(k)
-			c.Wall += k * int64(period)
-		}
-		tick := c.Tick
-		tx.OnCommit(func() { w.tick.Store(tick) })
-		return oss.Put(tx, w.clock, c)
-	})
-	if errors.Is(err, errNotDue) {
-		return nil
+	c, err := oss.Get[clockObj](tx, w.clock)
+	if err != nil {
+		tx.Rollback()
+		return err
 	}
-	return err
+	w.tick.Store(c.Tick)
+	k := (now - c.Wall) / int64(period)
+	if k < 1 {
+		return tx.Rollback() // not due, or another process ticked first
+	}
+	if k > maxCatchUp {
+		// A pause (no process ran the clock, or the first tick of a
+		// new world): time stood still meanwhile.
+		c.Tick++
+		c.Wall = now
+	} else {
+		c.Tick += uint64(k)
+		c.Wall += k * int64(period)
+	}
+	tick := c.Tick
+	tx.OnCommit(func() { w.tick.Store(tick) })
+	if err := oss.Put(tx, w.clock, c); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil && !errors.Is(err, oss.ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // Reap removes every avatar of the world whose lease has run out, and
@@ -427,11 +436,13 @@ func (w *World) advance(ctx context.Context, period time.Duration) error {
 // tool may call it too.
 func (w *World) Reap(ctx context.Context) (int, error) {
 	var expired []uuid.UUID
+	var tick uint64 // the clock as the View read it
 	err := w.h.View(ctx, func(tx *oss.Tx) error {
 		c, err := oss.Get[clockObj](tx, w.clock)
 		if err != nil {
 			return err
 		}
+		tick = c.Tick
 		for _, r := range w.rooms {
 			for _, ref := range r.obj.Rosters {
 				s, err := ref.Get(tx)
@@ -459,40 +470,11 @@ func (w *World) Reap(ctx context.Context) (int, error) {
 	for len(expired) > 0 {
 		batch := expired[:min(len(expired), reapBatch)]
 		expired = expired[len(batch):]
-		removed := 0
-		err := w.op(ctx, opReap, func(tx *oss.Tx) error {
-			removed = 0
-			c, err := oss.Get[clockObj](tx, w.clock)
-			if err != nil {
-				return err
-			}
-			for _, id := range batch {
-				av, err := oss.Get[avatarObj](tx, id)
-				if errors.Is(err, oss.ErrNotFound) {
-					continue // removed by another node meanwhile
-				} else if err != nil {
-					return err
-				}
-				if av.Lease >= c.Tick {
-					continue // renewed meanwhile
-				}
-				if err := w.remove(tx, id, &av); err != nil {
-					return err
-				}
-				removed++
-			}
-			if removed == 0 {
-				return errGoneAlready
-			}
-			return nil
-		})
-		switch {
-		case errors.Is(err, errGoneAlready):
-		case err != nil:
+		removed, err := w.reap(ctx, tick, batch)
+		if err != nil {
 			return n, err
-		default:
-			n += removed
 		}
+		n += removed
 	}
 	return n, nil
 }
@@ -500,7 +482,65 @@ func (w *World) Reap(ctx context.Context) (int, error) {
 // reapBatch is how many expired avatars one transaction of Reap removes.
 const reapBatch = 32
 
-var errGoneAlready = errors.New("scene: nothing to reap")
+// reap removes, in one transaction, the avatars of batch whose lease is
+// below tick, and returns how many it removed.
+//
+// Expiry is judged against tick, the clock as Reap's View read it, and
+// the transaction does not read the clock: the clock only moves on, so a
+// lease below that tick is below the clock's tick when the transaction
+// commits. It reads the avatars again, so an interaction or a heartbeat
+// that renewed one since still wins: the transaction sees the new lease,
+// or conflicts with it. Reading the clock made every reap conflict with
+// every tick, 20 a second: on a loaded cluster, where a commit takes
+// longer than a tick, a reap ran 100 times over a minute, gave up, and
+// left the avatars of crashed clients in the world.
+//
+// It is a manual transaction, tried once: if none of the batch is left
+// to remove (removed by another node, or renewed), it ends without a
+// commit, and a conflict (another node reaped some of them first, or one
+// was renewed) leaves the rest to the next Reap, which reads afresh. In
+// an Update, "nothing to remove" was an error to check against a read
+// index, and a batch holding a renewed avatar that walks, written 20
+// times a second, was found changed at every check, run again at once,
+// and held up the reaping for half a minute.
+func (w *World) reap(ctx context.Context, tick uint64, batch []uuid.UUID) (int, error) {
+	c := &w.stats[opReap]
+	c.calls.Add(1)
+	c.runs.Add(1)
+	tx, err := w.h.Begin(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, id := range batch {
+		av, err := oss.Get[avatarObj](tx, id)
+		if errors.Is(err, oss.ErrNotFound) {
+			continue // removed by another node meanwhile
+		} else if err != nil {
+			tx.Rollback()
+			return 0, err
+		}
+		if av.Lease >= tick {
+			continue // renewed meanwhile
+		}
+		if err := w.remove(tx, id, &av); err != nil {
+			tx.Rollback()
+			return 0, err
+		}
+		removed++
+	}
+	if removed == 0 {
+		return 0, tx.Rollback()
+	}
+	switch err := tx.Commit(); {
+	case errors.Is(err, oss.ErrConflict):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	c.commits.Add(1)
+	return removed, nil
+}
 
 // heartbeats refreshes the leases of this World's avatars that have not
 // written for half a lease.
