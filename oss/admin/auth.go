@@ -137,6 +137,18 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if limit > smallBody {
+			// A write: wait for room for its body among the others'.
+			n := limit
+			if r.ContentLength > 0 {
+				n = r.ContentLength
+			}
+			if err := a.bodies.Acquire(r.Context(), n); err != nil {
+				fail(w, refuse(http.StatusServiceUnavailable, "too many large writes in progress; try again"))
+				return
+			}
+			defer a.bodies.Release(n)
+		}
 		heap := r.PathValue("heap")
 		if !strings.Contains(pattern, "{heap}") {
 			heap = "*" // the whole node: what admin on every heap allows

@@ -37,6 +37,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/pki"
+	"golang.org/x/sync/semaphore"
 )
 
 // Options configures the admin interface of a node: NewServer serves it
@@ -193,7 +194,16 @@ type api struct {
 	pool  *x509.CertPool // the cluster CA, for client certificates
 	hosts []string       // names the Host header may carry, besides IPs and localhost
 	port  string         // the listener's port, for the Host of an insecure one
+	// bodies admits the writes by the bytes their bodies may take (their
+	// Content-Length, or the limit when it is not declared): the node
+	// holds at most bodySlots × MaxBodyBytes of them at once, whoever
+	// sends them, and small writes pass many at a time.
+	bodies *semaphore.Weighted
 }
+
+// bodySlots is how many writes of the largest body the interface takes at
+// once.
+const bodySlots = 4
 
 // NewHandler returns the admin interface of a node, to serve on a listener
 // of Options.Addr (NewServer does that): it authenticates every request
@@ -206,7 +216,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts}
+	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts, bodies: semaphore.NewWeighted(bodySlots * o.MaxBodyBytes)}
 	_, a.port, _ = net.SplitHostPort(o.Addr)
 	if !o.Insecure {
 		a.pool = x509.NewCertPool()
