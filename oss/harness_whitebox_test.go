@@ -188,7 +188,24 @@ func status(err error) check.Status {
 	return check.Fail
 }
 
-// run starts clients, runs the nemesis for d, stops the clients.
+// harnessMinOK is the fewest transactions a run must commit to have
+// tested something.
+const harnessMinOK = 20
+
+// committed counts the transactions recorded as committed so far.
+func (hs *harness) committed() int {
+	n := 0
+	for _, tx := range hs.rec.Txns() {
+		if tx.Status == check.OK {
+			n++
+		}
+	}
+	return n
+}
+
+// run starts clients, runs the nemesis for d, and on until harnessMinOK
+// transactions have committed (a loaded machine commits fewer in a given
+// time; at most 6d in all), then stops the clients.
 func (hs *harness) run(clients int, d time.Duration, nemesis func(rng *rand.Rand)) {
 	stop := make(chan struct{})
 	var once sync.Once
@@ -201,8 +218,8 @@ func (hs *harness) run(clients int, d time.Duration, nemesis func(rng *rand.Rand
 		hs.clients.Go(func() { hs.client(p, stop) })
 	}
 	rng := rand.New(rand.NewPCG(hs.seed, 0x6e656d))
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	start := time.Now()
+	for now := start; now.Sub(start) < d || (now.Sub(start) < 6*d && hs.committed() < harnessMinOK); now = time.Now() {
 		if nemesis == nil {
 			time.Sleep(50 * time.Millisecond)
 			continue
@@ -475,7 +492,7 @@ func (hs *harness) finish() {
 	t.Logf("seed %d: %d transactions checked (%d ok, %d failed, %d unknown), %d register operations, %d bank snapshots; faults: %s; anomalies: %d; acknowledged commits lost: %d",
 		hs.seed, res.Txns, counts[check.OK], counts[check.Fail], counts[check.Info], len(regs), len(hs.rec.Banks()), strings.Join(kinds, ", "), len(anomalies), lost)
 	harnessTotals.add(res.Txns, len(anomalies), lost, hs.faults)
-	if res.OK < 20 {
+	if res.OK < harnessMinOK {
 		t.Errorf("seed %d: only %d transactions committed: the run tested little", hs.seed, res.OK)
 	}
 	if len(anomalies) > 0 || lost > 0 {
