@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -234,7 +235,7 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	blob := make([]byte, 100<<10)
-	for range 12 {
+	for i := 0; i < 12; i++ {
 		err := h.Update(ctx, func(tx *Tx) error {
 			for range 10 {
 				if _, err := New(tx, blob); err != nil {
@@ -243,6 +244,12 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 			}
 			return nil
 		})
+		if ctx.Err() == nil && (errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrCommitUnknown)) {
+			// A leader change under a 1 MiB commit on a loaded machine:
+			// commit another (what the test needs is a large state).
+			i--
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
