@@ -1,7 +1,7 @@
 # Targets in the manner of etcd-io/raft's and memberlist's Makefiles.
 GO ?= go
 
-.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-screenshot bench-peer
+.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-frames-apart wissenheim-screenshot bench-peer
 
 # The CI command: vet, then every test under the race detector. The
 # Wissenheim window tests run the client under Xvfb, so the X server and
@@ -25,9 +25,15 @@ demo:
 	$(GO) run ./demo
 
 # Frame times of a window drawing a thousand avatars (the whole room in
-# view), under Xvfb with Mesa's software renderer.
+# view), under Xvfb with Mesa's software renderer, with as many empty
+# frames in between to show what the renderer costs on its own: the window
+# in the same process as the node and the bots (wissenheim-frames), or on
+# its own, joined to a headless process running them (-apart).
 wissenheim-frames: x11-deps
-	xvfb-run -a -s "-screen 0 1280x1024x24" $(GO) run ./wissenheim --nodes 1 --bots 1000 --bot-rate 2 --fit --size 960x540 --frames 1200
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(GO) run ./wissenheim --nodes 1 --bots 1000 --bot-rate 2 --fit --size 960x540 --frames 1200 --compare-empty
+
+wissenheim-frames-apart: x11-deps
+	GO=$(GO) bash .ci/wissenheim-frames-apart 1000 1200
 
 # The README's screenshot.
 wissenheim-screenshot: x11-deps

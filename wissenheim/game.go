@@ -4,16 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
 	"image/png"
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
-	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
 	"github.com/objectsharing/oss/wissenheim/client"
 )
@@ -36,7 +35,33 @@ type windowOptions struct {
 	// --screenshot until the room holds that many avatars: the bots
 	// this process starts have all joined.
 	wantAvatars int
-	stop        *atomic.Bool
+	// compareEmpty, with frames, alternates blocks of emptyBlock frames
+	// drawn as usual with blocks of empty ones (the screen cleared, no
+	// sprites) and reports both: what the renderer costs on its own,
+	// under the same load.
+	compareEmpty bool
+	stop         *atomic.Bool
+}
+
+// emptyBlock is how many frames of one kind follow each other with
+// --compare-empty.
+const emptyBlock = 30
+
+// frameStats are a measured run's figures of one kind of frame.
+type frameStats struct {
+	// interval is the time from the start of one Draw to the start of
+	// the next: the frame's Draw, Ebiten's flush of its draw commands to
+	// the GPU (here Mesa's software renderer), the present, and the next
+	// Update.
+	interval *client.Durations
+	// work is the wall time spent in Update and Draw for the frame, cpu
+	// the CPU time the game's thread used in them (zero where the system
+	// does not tell): the client's own share of a frame.
+	work, cpu *client.Durations
+}
+
+func newFrameStats() frameStats {
+	return frameStats{client.NewDurations(100000), client.NewDurations(100000), client.NewDurations(100000)}
 }
 
 // game is the Ebiten glue: keys to client.Keys, client.Sprites to
@@ -45,14 +70,18 @@ type game struct {
 	a *app
 	o windowOptions
 
-	disk, white *ebiten.Image
-	labels      map[string]*ebiten.Image
-	sprites     []client.Sprite
-	frame       client.Frame
-	op          ebiten.DrawImageOptions
+	drawer  *drawer
+	sprites []client.Sprite
+	frame   client.Frame
 
-	frameTimes *client.Durations
+	frameTimes *client.Durations // intervals between frames, for the overlay
+	full       frameStats        // frames measured, drawn as usual
+	empty      frameStats        // with --compare-empty, empty frames
 	lastDraw   time.Time
+	lastEmpty  bool          // the previous frame was an empty one
+	updWall    time.Duration // spent in Update since the last Draw
+	updCPU     time.Duration
+	locked     bool      // the game's goroutine is locked to its thread
 	drawn      int       // frames drawn
 	seen       int       // frames drawn with the player in view
 	seenAt     time.Time // when the player first was
@@ -64,36 +93,25 @@ type game struct {
 	pixels     []byte
 }
 
-// diskSize is the side of the disk image every disk is drawn from.
-const diskSize = 128
-
 func newGame(a *app, o windowOptions) *game {
-	g := &game{a: a, o: o, labels: map[string]*ebiten.Image{}, frameTimes: client.NewDurations(100000)}
-	// One image holds a white disk, with a soft edge, and a white square:
-	// every disk and rectangle is drawn from it, tinted, so that a frame's
-	// shapes batch into few draw calls.
-	atlas := image.NewRGBA(image.Rect(0, 0, diskSize+8, diskSize))
-	c := float64(diskSize) / 2
-	for y := range diskSize {
-		for x := range diskSize {
-			d := math.Hypot(float64(x)+0.5-c, float64(y)+0.5-c)
-			a := math.Max(0, math.Min(1, c-d))
-			v := uint8(math.Round(255 * a))
-			atlas.SetRGBA(x, y, color.RGBA{v, v, v, v})
-		}
-	}
-	for y := range 8 {
-		for x := diskSize; x < diskSize+8; x++ {
-			atlas.SetRGBA(x, y, color.RGBA{255, 255, 255, 255})
-		}
-	}
-	img := ebiten.NewImageFromImage(atlas)
-	g.disk = img.SubImage(image.Rect(0, 0, diskSize, diskSize)).(*ebiten.Image)
-	g.white = img.SubImage(image.Rect(diskSize+2, 2, diskSize+6, 6)).(*ebiten.Image)
-	return g
+	return &game{a: a, o: o, drawer: newDrawer(), frameTimes: client.NewDurations(100000),
+		full: newFrameStats(), empty: newFrameStats()}
 }
 
 func (g *game) Update() error {
+	if g.o.frames > 0 && !g.locked {
+		// The thread's CPU time is the goroutine's only while it is
+		// locked to it.
+		runtime.LockOSThread()
+		g.locked = true
+	}
+	start := time.Now()
+	cpu0, _ := threadCPU()
+	defer func() {
+		cpu1, _ := threadCPU()
+		g.updWall += time.Since(start)
+		g.updCPU += cpu1 - cpu0
+	}()
 	if g.quit || (g.o.stop != nil && g.o.stop.Load()) {
 		return ebiten.Termination
 	}
@@ -140,10 +158,34 @@ func (g *game) Layout(w, h int) (int, int) {
 
 func (g *game) Draw(screen *ebiten.Image) {
 	now := time.Now()
+	cpu0, cpuOK := threadCPU()
 	if !g.lastDraw.IsZero() && g.seen > 0 {
-		g.frameTimes.Add(now.Sub(g.lastDraw))
+		// The interval is the previous frame's: its draw, flush and present.
+		if g.lastEmpty {
+			g.empty.interval.Add(now.Sub(g.lastDraw))
+		} else {
+			g.frameTimes.Add(now.Sub(g.lastDraw))
+			g.full.interval.Add(now.Sub(g.lastDraw))
+		}
 	}
 	g.lastDraw = now
+	empty := g.o.compareEmpty && g.seen > 0 && (g.seen/emptyBlock)%2 == 1
+	measured := g.seen > 0
+	defer func() {
+		if measured {
+			st := &g.full
+			if empty {
+				st = &g.empty
+			}
+			st.work.Add(g.updWall + time.Since(now))
+			if cpuOK {
+				cpu1, _ := threadCPU()
+				st.cpu.Add(g.updCPU + cpu1 - cpu0)
+			}
+		}
+		g.updWall, g.updCPU = 0, 0
+		g.lastEmpty = empty
+	}()
 	g.drawn++
 	p, node, status := g.a.Status()
 	f := &g.frame
@@ -191,9 +233,11 @@ func (g *game) Draw(screen *ebiten.Image) {
 			f.Overlay = append(f.Overlay, n)
 		}
 	}
-	g.sprites = client.AppendLayout(g.sprites[:0], f, cam)
 	screen.Fill(client.Floor)
-	g.draw(screen)
+	if !empty {
+		g.sprites = client.AppendLayout(g.sprites[:0], f, cam)
+		g.drawer.draw(screen, g.sprites)
+	}
 	g.after(screen, p, cam, now)
 }
 
@@ -233,54 +277,6 @@ func (g *game) overlay(p *client.Player, name, addr string, now time.Time) {
 	)
 }
 
-// draw draws the sprites.
-func (g *game) draw(screen *ebiten.Image) {
-	op := &g.op
-	for i := range g.sprites {
-		s := &g.sprites[i]
-		op.GeoM.Reset()
-		op.ColorScale.Reset()
-		op.Filter = ebiten.FilterLinear
-		switch s.Shape {
-		case client.Rect:
-			// Nearest: one texel fetch a pixel, where linear filtering
-			// takes four, and a software renderer pays for each.
-			op.Filter = ebiten.FilterNearest
-			op.GeoM.Scale(s.W/4, s.H/4)
-			op.GeoM.Translate(s.X, s.Y)
-			op.ColorScale.ScaleWithColor(s.Color)
-			screen.DrawImage(g.white, op)
-		case client.Disk:
-			op.GeoM.Scale(2*s.W/diskSize, 2*s.W/diskSize)
-			op.GeoM.Translate(s.X-s.W, s.Y-s.W)
-			op.ColorScale.ScaleWithColor(s.Color)
-			screen.DrawImage(g.disk, op)
-		case client.Text:
-			op.Filter = ebiten.FilterNearest
-			op.GeoM.Translate(math.Round(s.X), math.Round(s.Y))
-			op.ColorScale.ScaleWithColor(s.Color)
-			screen.DrawImage(g.label(s.Text), op)
-		}
-	}
-}
-
-// label returns an image of a text in white, drawn once and kept.
-func (g *game) label(s string) *ebiten.Image {
-	if img, ok := g.labels[s]; ok {
-		return img
-	}
-	if len(g.labels) >= 4096 {
-		for _, img := range g.labels {
-			img.Deallocate()
-		}
-		clear(g.labels)
-	}
-	img := ebiten.NewImage(max(1, len([]rune(s)))*client.GlyphW+1, client.GlyphH)
-	ebitenutil.DebugPrintAt(img, s, 0, 0)
-	g.labels[s] = img
-	return img
-}
-
 // after does what the options ask of a frame once it is drawn: a
 // screenshot, a probe line, the end of a measured run.
 func (g *game) after(screen *ebiten.Image, p *client.Player, cam client.Camera, now time.Time) {
@@ -301,7 +297,7 @@ func (g *game) after(screen *ebiten.Image, p *client.Player, cam client.Camera, 
 			g.quit = true
 		}
 	}
-	if g.o.frames > 0 && g.seen >= g.o.frames {
+	if n := g.o.frames; n > 0 && (g.seen >= n && !g.o.compareEmpty || g.seen >= 2*n) {
 		g.quit = true
 	}
 }

@@ -15,7 +15,9 @@
 // --heap wissenheim --perm admin"). --data-dir keeps
 // the local cluster's world across restarts; --headless runs the cluster
 // and bots without a window. --screenshot writes a PNG of the frame and
-// quits; --frames N measures frame times and quits.
+// quits; --frames N measures frame times and quits (--compare-empty adds
+// as many empty frames, to show what the renderer costs on its own;
+// --cpuprofile profiles the process).
 //
 // Keys: arrows or WASD walk; E or space picks up, drops, or switches a
 // lamp or a door; F kicks; T switches; Enter opens the chat line and
@@ -30,6 +32,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -79,6 +83,9 @@ func run(args []string, out io.Writer) error {
 	overlay := fs.Bool("overlay", true, "draw the overlay (O toggles it)")
 	fs.BoolVar(&wo.autowalk, "autowalk", false, "for tests and demos: walk east and west without a keyboard")
 	verbose := fs.Bool("v", false, "log the nodes' warnings")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole process to this file")
+	fs.BoolVar(&wo.compareEmpty, "compare-empty", false, "with --frames: also draw as many empty frames (the screen cleared, nothing on it), in alternate blocks of 30, and report them apart")
+	waitAvatars := fs.Int("wait-avatars", 0, "with --frames or --screenshot: start once the room holds this many avatars (default without --join: the bots of --bots and the player)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,6 +139,16 @@ func run(args []string, out io.Writer) error {
 	c.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	c.out = out
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	a := newApp(c)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -166,6 +183,9 @@ func run(args []string, out io.Writer) error {
 	if len(c.join) == 0 {
 		wo.wantAvatars = c.bots + 1
 	}
+	if *waitAvatars > 0 {
+		wo.wantAvatars = *waitAvatars
+	}
 	g := newGame(a, wo)
 	ebiten.SetWindowSize(wo.w, wo.h)
 	ebiten.SetWindowTitle("Wissenheim: " + c.name)
@@ -173,7 +193,6 @@ func run(args []string, out io.Writer) error {
 	ebiten.SetVsyncEnabled(wo.vsync && wo.frames == 0)
 	runErr := ebiten.RunGame(g)
 	if wo.frames > 0 {
-		ft := g.frameTimes.Percentiles(50, 90, 99, 100)
 		p, _, _ := a.Status()
 		avatars := 0
 		if p != nil {
@@ -181,14 +200,27 @@ func run(args []string, out io.Writer) error {
 				avatars = len(s.Avatars)
 			}
 		}
-		fmt.Fprintf(out, "wissenheim: %d frames, %d avatars in the room, %dx%d, zoom %s: frame time p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms\n",
-			g.frameTimes.Count(), avatars, wo.w, wo.h, zoomName(wo), ms(ft[0]), ms(ft[1]), ms(ft[2]), ms(ft[3]))
+		fmt.Fprintf(out, "wissenheim: %d avatars in the room, %dx%d, zoom %s, %d CPUs, GOMAXPROCS %d\n",
+			avatars, wo.w, wo.h, zoomName(wo), runtime.NumCPU(), runtime.GOMAXPROCS(0))
+		report(out, "frames drawn", g.full)
+		if wo.compareEmpty {
+			report(out, "empty frames", g.empty)
+		}
 	}
 	closeErr := a.Close()
 	if runErr != nil {
 		return runErr
 	}
 	return closeErr
+}
+
+// report prints a measured run's figures of one kind of frame.
+func report(out io.Writer, what string, st frameStats) {
+	iv := st.interval.Percentiles(50, 90, 99, 100)
+	wk := st.work.Percentiles(50, 99)
+	cpu := st.cpu.Percentiles(50, 99)
+	fmt.Fprintf(out, "wissenheim: %s: %d; interval p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms; Update+Draw wall p50 %.2fms p99 %.2fms, CPU p50 %.2fms p99 %.2fms\n",
+		what, st.interval.Count(), ms(iv[0]), ms(iv[1]), ms(iv[2]), ms(iv[3]), ms(wk[0]), ms(wk[1]), ms(cpu[0]), ms(cpu[1]))
 }
 
 func zoomName(wo windowOptions) string {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -356,4 +357,42 @@ func freePorts(t *testing.T, n int) int {
 	}
 	t.Fatal("no free ports")
 	return 0
+}
+
+// TestFramesReportsDrawnAndEmptyFrames measures a short run with
+// --frames and --compare-empty and finds both kinds of frame reported:
+// the interval between frames, and the wall and CPU time of Update and
+// Draw (the thread's CPU time is measured on Linux, so it is not zero).
+func TestFramesReportsDrawnAndEmptyFrames(t *testing.T) {
+	bin := buildClient(t)
+	room := scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9}}
+	l, _ := testCluster(t, room, "viewer")
+	win := startWindow(t, bin, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer",
+		"--fit", "--size", "320x180", "--frames", "60", "--compare-empty", "--wait-avatars", "1")
+	re := regexp.MustCompile(`^wissenheim: (frames drawn|empty frames): (\d+); interval p50 [0-9.]+ms p90 [0-9.]+ms p99 [0-9.]+ms max [0-9.]+ms; ` +
+		`Update\+Draw wall p50 [0-9.]+ms p99 [0-9.]+ms, CPU p50 ([0-9.]+)ms p99 [0-9.]+ms$`)
+	found := map[string]bool{}
+	timer := time.NewTimer(3 * time.Minute)
+	defer timer.Stop()
+	for len(found) < 2 {
+		select {
+		case line, ok := <-win.lines:
+			if !ok {
+				t.Fatalf("window ended having reported %v; stderr:\n%s", found, win.stderr)
+			}
+			m := re.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			if n, _ := strconv.Atoi(m[2]); n < 50 {
+				t.Errorf("%q: want about 60 frames of the kind", line)
+			}
+			if runtime.GOOS == "linux" && m[3] == "0.00" {
+				t.Errorf("%q: no CPU time measured", line)
+			}
+			found[m[1]] = true
+		case <-timer.C:
+			t.Fatalf("no report of both kinds of frame within 3 minutes (found %v); stderr:\n%s", found, win.stderr)
+		}
+	}
 }
