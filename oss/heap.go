@@ -590,6 +590,12 @@ func (h *Heap) checkLeader() {
 	if h.leaderless < noLeaderTicks {
 		return
 	}
+	if h.leaderless == noLeaderTicks || len(h.reads)+len(h.pending) > 0 {
+		// What a stalled replica looks like, for the next one seen: once
+		// when it passes the limit, and whenever it fails something.
+		h.log.Warn("no leader in reach: failing what waits", "leader", h.leader.Load(), "tick", h.ticks,
+			"heard", h.heardTick, "leaderless", h.leaderless, "reads", len(h.reads), "proposals", len(h.pending))
+	}
 	for id, rq := range h.reads {
 		delete(h.reads, id)
 		rq.done <- fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
