@@ -86,6 +86,7 @@ type Heap struct {
 	joinReqs     map[uint64]bool
 	heardTick    uint64 // tick of the last message from the leader
 	leaderless   uint64 // ticks without a leader to hand proposals to
+	stallLogged  uint64 // tick of the last log line about failing for want of a leader
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
 	lastConf     raftpb.ConfState
@@ -590,9 +591,11 @@ func (h *Heap) checkLeader() {
 	if h.leaderless < noLeaderTicks {
 		return
 	}
-	if h.leaderless == noLeaderTicks || len(h.reads)+len(h.pending) > 0 {
-		// What a stalled replica looks like, for the next one seen: once
-		// when it passes the limit, and whenever it fails something.
+	if h.leaderless == noLeaderTicks || len(h.reads)+len(h.pending) > 0 && h.ticks-h.stallLogged >= 10*noLeaderTicks {
+		// What a stalled replica looks like, for the next one seen: when
+		// it passes the limit, and then at most every 10 × the limit
+		// while it fails what waits.
+		h.stallLogged = h.ticks
 		h.log.Warn("no leader in reach: failing what waits", "leader", h.leader.Load(), "tick", h.ticks,
 			"heard", h.heardTick, "leaderless", h.leaderless, "reads", len(h.reads), "proposals", len(h.pending))
 	}
