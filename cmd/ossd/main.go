@@ -90,6 +90,8 @@ func dispatch(args []string) error {
 		return put(rest)
 	case "acl":
 		return acl(rest)
+	case "hot":
+		return hot(rest) // hot.go
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -42,6 +42,7 @@ func Handler(node *oss.Node) http.Handler {
 	mux.HandleFunc("POST /v1/heaps/{heap}/tx", a.tx)
 	a.registerACL(mux) // GET, POST, DELETE /v1/acl: acl.go
 	registerRevocations(mux, a)
+	registerHot(mux, a) // GET /v1/heaps/{heap}/hot: hot.go
 	return mux
 }
 
