@@ -1,6 +1,8 @@
 package oss
 
 import (
+	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -74,5 +76,60 @@ func TestHotTxIDCarriesNode(t *testing.T) {
 			t.Fatalf("txid %v", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestHotContentionAcrossNodes makes transactions of node b lose
+// conflicts on one object: every replica of the heap lists it first, with
+// b as the node that lost, and b alone knows the operation.
+func TestHotContentionAcrossNodes(t *testing.T) {
+	c := startTestNodes(t, 17, "a", "b", "c")
+	ha, hb, hc := c.open("a", "hot"), c.open("b", "hot"), c.open("c", "hot")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := uuid.New()
+	if err := ha.Update(ctx, func(tx *Tx) error { return Put(tx, id, 0) }); err != nil {
+		t.Fatal(err)
+	}
+	const losses = 5
+	for i := range losses {
+		tx, err := hb.Begin(WithOperation(ctx, "withdraw"), &TxOptions{Fresh: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Get[int](tx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := ha.Update(ctx, func(tx *Tx) error { return Put(tx, id, i+1) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := Put(tx, id, -1); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); !errors.Is(err, ErrConflict) {
+			t.Fatalf("b's stale commit: %v", err)
+		}
+	}
+	for _, h := range []*Heap{ha, hb, hc} {
+		var top HotObject
+		for ctx.Err() == nil {
+			if hot := h.Hot(); len(hot) > 0 {
+				top = hot[0]
+				if top.Conflicts == losses {
+					break
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		wantOp := ""
+		if h == hb {
+			wantOp = "withdraw"
+		}
+		if top.ID != id || top.Conflicts != losses || top.LastNode != "b" || top.LastOp != wantOp {
+			t.Errorf("%s: hottest %+v", h.node.cfg.Name, top)
+		}
+	}
+	if s := hb.Stats(); s.Conflicts != losses {
+		t.Errorf("b counted %d conflicts", s.Conflicts)
 	}
 }

@@ -242,15 +242,18 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		emit(mApplied, float64(s.Applied), l...)
 		emit(mLdrCommit, float64(s.LeaderCommit), l...)
 		emit(mLag, float64(s.Lag), l...)
-		if !s.LeaderContact.IsZero() {
-			emit(mContact, max(now.Sub(s.LeaderContact).Seconds(), 0), l...)
-		}
-		emit(mObjects, float64(s.Objects), l...)
-		emit(mTerm, float64(s.Term), l...)
 		leads := 0.0
 		if h.leaderIs(h.self) {
 			leads = 1
 		}
+		switch {
+		case leads == 1:
+			emit(mContact, 0, l...)
+		case !s.LeaderContact.IsZero():
+			emit(mContact, max(now.Sub(s.LeaderContact).Seconds(), 0), l...)
+		}
+		emit(mObjects, float64(s.Objects), l...)
+		emit(mTerm, float64(s.Term), l...)
 		emit(mLeader, leads, l...)
 		emit(mLdrChange, float64(h.leaderChanges.Load()), l...)
 		emit(mVoters, float64(len(s.Voters)), l...)

@@ -531,8 +531,9 @@ func (w *Watch) wait() time.Duration {
 	return time.Until(w.slot)
 }
 
-// taken starts a shaped watch's wait for its next event. Called with w.mu
-// held as an event is handed out.
+// taken notes the index of an event handed out (for the watch's lag in
+// metrics) and starts a shaped watch's wait for its next event. Called
+// with w.mu held as an event is handed out.
 func (w *Watch) taken(index uint64) {
 	w.took = index
 	if w.interval > 0 {
