@@ -221,25 +221,73 @@ func TestMetricsCollect(t *testing.T) {
 	expect("oss_watch_queued_events", equal(0), hl...)
 }
 
-// TestMetricsQUIC checks the transport's and membership's metrics move on
-// a two-node cluster, and snapshot metrics are there per heap.
+// TestMetricsQUICCluster scrapes a three-node cluster on QUIC under a
+// commit load: commits rise on the node that commits, the transport's and
+// membership's metrics move, every replica reports the group, and a
+// killed leader raises the survivors' leader changes and failure events.
 func TestMetricsQUICCluster(t *testing.T) {
-	c := newQUICCluster(t, "q1", "q2")
-	n := c.nodes["q1"]
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mfs := gather(t, n)
-		conns, _ := metricValue(mfs, "oss_quic_connections", "node", "q1")
-		sent, _ := metricValue(mfs, "oss_quic_sent_bytes_total", "node", "q1")
-		dg, _ := metricValue(mfs, "oss_quic_datagrams_received_total", "node", "q1")
-		joined, _ := metricValue(mfs, "oss_member_events_total", "node", "q1", "kind", "joined")
-		members, _ := metricValue(mfs, "oss_members", "node", "q1")
-		if conns >= 1 && sent > 0 && dg > 0 && joined >= 1 && members == 2 {
-			break
+	c := newQUICCluster(t, "q1", "q2", "q3")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	heaps := map[string]*Heap{}
+	for name, n := range c.nodes {
+		h, err := n.CreateHeapIfNotExists(ctx, "load", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("conns %v, bytes sent %v, datagrams received %v, joined events %v, members %v", conns, sent, dg, joined, members)
-		}
-		time.Sleep(50 * time.Millisecond)
+		heaps[name] = h
 	}
+	value := func(node, name string, labels ...string) float64 {
+		v, _ := metricValue(gather(t, c.nodes[node]), name, append([]string{"node", node}, labels...)...)
+		return v
+	}
+	id := uuid.New()
+	commitSome := func(node string, k int) {
+		t.Helper()
+		for i := range k {
+			if err := heaps[node].Update(ctx, func(tx *Tx) error { return Put(tx, id, i) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var leader string
+	waitCond(t, "a leader of the heap", func() bool {
+		g, ok := c.group("load")
+		leader = g.Leader
+		return ok
+	})
+	var survivor string
+	for name := range c.nodes {
+		if name != leader {
+			survivor = name
+		}
+	}
+	before := value(survivor, "oss_commits_total", "heap", "load")
+	commitSome(survivor, 20)
+	if got := value(survivor, "oss_commits_total", "heap", "load"); got != before+20 {
+		t.Errorf("commits_total went from %v to %v after 20 commits", before, got)
+	}
+	waitCond(t, "every replica to apply the commits and see the group", func() bool {
+		for name := range c.nodes {
+			mfs := gather(t, c.nodes[name])
+			voters, _ := metricValue(mfs, "oss_voters", "heap", "load")
+			applied, _ := metricValue(mfs, "oss_applied_index", "heap", "load")
+			conns, _ := metricValue(mfs, "oss_quic_connections")
+			sent, _ := metricValue(mfs, "oss_quic_sent_bytes_total")
+			dgs, _ := metricValue(mfs, "oss_quic_datagrams_received_total")
+			members, _ := metricValue(mfs, "oss_members")
+			if voters != 3 || applied < 20 || conns < 1 || sent == 0 || dgs == 0 || members != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	changes := value(survivor, "oss_leader_changes_total", "heap", "load")
+	c.nodes[leader].stop(context.Background(), false) // a crash
+	delete(c.nodes, leader)
+	commitSome(survivor, 1) // waits for a new leader
+	waitCond(t, "the survivors to count the leader change and the failure", func() bool {
+		return value(survivor, "oss_leader_changes_total", "heap", "load") > changes &&
+			value(survivor, "oss_member_events_total", "kind", "failed") >= 1
+	})
 }
