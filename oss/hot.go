@@ -139,10 +139,15 @@ func (t *hotTable) weight(now time.Time) float64 {
 func (t *hotTable) note(k hotKey, now time.Time, tx uuid.UUID, op string) float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.add(k, now, t.weight(now), tx, op)
+}
+
+// add counts one conflict on k at now, whose weight is w. Called with t.mu
+// held.
+func (t *hotTable) add(k hotKey, now time.Time, w float64, tx uuid.UUID, op string) float64 {
 	if t.index == nil {
 		t.index = make(map[hotKey]int, hotK)
 	}
-	w := t.weight(now)
 	i, ok := t.index[k]
 	switch {
 	case ok:
@@ -205,10 +210,12 @@ func (t *hotTable) snapshot(now time.Time, name func(tag uint32) string) []HotOb
 	return out
 }
 
-// noteConflicts notes, on the loop, the conflicts a Ready decided. A
-// duplicate is the first copy's outcome, noted then.
+// noteConflicts notes, on the loop, the conflicts a Ready decided: one
+// clock read, one lock and one exponential for them all. A duplicate is
+// the first copy's outcome, noted then.
 func (h *Heap) noteConflicts(results []consistency.Result) {
 	var now time.Time
+	var w float64
 	for i := range results {
 		res := &results[i]
 		if res.Outcome != consistency.Conflicted || res.Duplicate {
@@ -216,12 +223,15 @@ func (h *Heap) noteConflicts(results []consistency.Result) {
 		}
 		if now.IsZero() {
 			now = time.Now()
+			h.hot.mu.Lock()
+			defer h.hot.mu.Unlock()
+			w = h.hot.weight(now)
 		}
 		var op string
 		if p, ok := h.pending[res.TxID]; ok && p.ctx != nil {
 			op = operationOf(p.ctx)
 		}
-		h.hot.note(hotKey{id: res.ConflictID, root: res.ConflictRoot, scan: res.ConflictScan}, now, res.TxID, op)
+		h.hot.add(hotKey{id: res.ConflictID, root: res.ConflictRoot, scan: res.ConflictScan}, now, w, res.TxID, op)
 	}
 }
 
