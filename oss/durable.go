@@ -761,6 +761,7 @@ func (n *Node) dropSpace(h *Heap) {
 // noteDropped records in the log that a replica is gone for good, so that
 // a restart does not bring it back.
 func (n *Node) noteDropped(h *Heap) {
+	n.met.forget(h.name)
 	wal := n.walOf()
 	if wal == nil {
 		return
@@ -773,7 +774,6 @@ func (n *Node) noteDropped(h *Heap) {
 		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
 	}
 	n.dropSpace(h)
-	n.met.forget(h.name)
 }
 
 // commitsConfChange reports whether a Ready commits a configuration change.

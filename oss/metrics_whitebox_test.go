@@ -219,6 +219,18 @@ func TestMetricsCollect(t *testing.T) {
 	mfs = gather(t, n)
 	expect("oss_watch_lag_entries", equal(0), hl...)
 	expect("oss_watch_queued_events", equal(0), hl...)
+
+	// A dropped heap's series go, its histograms with them.
+	if err := n.DropHeap(ctx, "metrics"); err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "the dropped heap's series to go", func() bool {
+		mfs := gather(t, n)
+		_, commits := metricValue(mfs, "oss_commits_total", hl...)
+		_, latency := metricValue(mfs, "oss_commit_duration_seconds", hl...)
+		_, ckpt := metricValue(mfs, "oss_checkpoint_duration_seconds", hl...)
+		return !commits && !latency && !ckpt
+	})
 }
 
 // TestMetricsQUICCluster scrapes a three-node cluster on QUIC under a
@@ -290,4 +302,27 @@ func TestMetricsQUICCluster(t *testing.T) {
 		return value(survivor, "oss_leader_changes_total", "heap", "load") > changes &&
 			value(survivor, "oss_member_events_total", "kind", "failed") >= 1
 	})
+}
+
+// TestMetricsMemberlistLogLines checks that the memberlist log lines that
+// tell of failures are counted, as memberlist v0.7 words them.
+func TestMetricsMemberlistLogLines(t *testing.T) {
+	var st memberStats
+	w := slogWriter{testLogger(), &st}
+	for _, line := range []string{
+		"[INFO] memberlist: Suspect n2 has failed, no acks received",
+		"[ERR] memberlist: Failed fallback TCP ping: n2 timeout 200ms",
+		"[WARN] memberlist: Refuting a suspect message (from: n3)",
+		"[WARN] memberlist: Refuting a suspect message (from: n2)",
+		"[INFO] memberlist: Marking n2 as failed, suspect timeout reached (0 peer confirmations)",
+		"[DEBUG] memberlist: Stream connection from=127.0.0.1:7402",
+	} {
+		if _, err := w.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.probeFailures.Load() != 1 || st.fallbackFailed.Load() != 1 || st.refuted.Load() != 2 || st.markedDead.Load() != 1 {
+		t.Fatalf("counted %d probe failures, %d fallback failures, %d refuted, %d dead",
+			st.probeFailures.Load(), st.fallbackFailed.Load(), st.refuted.Load(), st.markedDead.Load())
+	}
 }
