@@ -200,7 +200,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	groups := map[groupKey]*recoveredGroup{}
 	start := time.Now()
-	wal, err := persist.OpenWAL(walFS{fsys, n.met}, filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
+	wal, err := persist.OpenWAL(n.met.walFS(fsys), filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
 		return replayRecord(groups, seq, rec)
 	})
 	if err != nil {
@@ -230,7 +230,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	if len(groups) > 0 {
 		n.log.Info("recovered", "replicas", len(groups), "objects", n.disk.loaded, "took", time.Since(start).Round(time.Millisecond))
-		n.met.recovery.Store(int64(time.Since(start)))
+		n.met.recovered(time.Since(start))
 	}
 	return nil
 }
@@ -714,7 +714,7 @@ func (n *Node) openRecovered() error {
 	}
 	if len(n.disk.recovered) > 0 {
 		start := time.Now()
-		defer func() { n.met.recovery.Add(int64(time.Since(start))) }()
+		defer func() { n.met.recovered(time.Since(start)) }()
 	}
 	for _, g := range n.disk.recoveredGroups() {
 		n.mu.Lock()

@@ -37,7 +37,7 @@ const HotHalfLife = time.Minute
 // Heap.Hot reports it. Exactly one of ID, Root and Scan is set.
 type HotObject struct {
 	// ID is the object, or uuid.Nil.
-	ID uuid.UUID `json:",omitempty"`
+	ID uuid.UUID `json:",omitzero"`
 	// Root is the named root, or "".
 	Root string `json:",omitempty"`
 	// Scan is set for scans invalidated by creations or deletions.

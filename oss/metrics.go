@@ -153,6 +153,21 @@ func (m *nodeMetrics) observers(heap string) heapObservers {
 	return heapObservers{m.commit.WithLabelValues(heap), m.checkpoint.WithLabelValues(heap)}
 }
 
+// walFS returns fsys with the log's bytes counted and its fsyncs timed.
+func (m *nodeMetrics) walFS(fsys persist.FS) persist.FS {
+	if m == nil {
+		return fsys
+	}
+	return walFS{fsys, m}
+}
+
+// recovered adds d to the node's recovery time.
+func (m *nodeMetrics) recovered(d time.Duration) {
+	if m != nil {
+		m.recovery.Add(int64(d))
+	}
+}
+
 // forget drops a dropped heap's histograms.
 func (m *nodeMetrics) forget(heap string) {
 	if m != nil {

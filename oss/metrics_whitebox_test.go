@@ -326,3 +326,40 @@ func TestMetricsMemberlistLogLines(t *testing.T) {
 			st.probeFailures.Load(), st.fallbackFailed.Load(), st.refuted.Load(), st.markedDead.Load())
 	}
 }
+
+// TestMetricsRecovery restarts a node on its data directory: its recovery
+// time shows, and the store's stripes report their size.
+func TestMetricsRecovery(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	cfg := func() *Config { return &Config{Name: "r", DataDir: dir, Logger: testLogger()} }
+	n, err := Start(ctx, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := n.CreateHeap(ctx, "kept", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 1) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := metricValue(gather(t, n), "oss_recovery_duration_seconds"); v != 0 {
+		t.Errorf("a new node's recovery took %vs", v)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err = Start(ctx, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(ctx)
+	mfs := gather(t, n)
+	if v, ok := metricValue(mfs, "oss_recovery_duration_seconds", "node", "r"); !ok || v <= 0 {
+		t.Errorf("a restarted node's recovery: %v (%v)", v, ok)
+	}
+	if _, ok := metricValue(mfs, "oss_store_bytes", "node", "r", "stripe", "0"); !ok {
+		t.Error("no store size")
+	}
+}

@@ -485,7 +485,8 @@ func (s *Store) waitIndex() {
 }
 
 // note records in the index that o's last record is at l: one map
-// operation per object, the most a checkpoint spends on the index.
+// operation per object, the most a checkpoint spends on the index, and a
+// lookup of the record it replaces, whose size leaves the live bytes.
 func (st *stripe) note(o *Object, l loc) {
 	ids := st.idx[o.Space]
 	if old, ok := ids[o.ID]; ok {
