@@ -200,7 +200,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	groups := map[groupKey]*recoveredGroup{}
 	start := time.Now()
-	wal, err := persist.OpenWAL(fsys, filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
+	wal, err := persist.OpenWAL(n.met.walFS(fsys), filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
 		return replayRecord(groups, seq, rec)
 	})
 	if err != nil {
@@ -230,6 +230,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	}
 	if len(groups) > 0 {
 		n.log.Info("recovered", "replicas", len(groups), "objects", n.disk.loaded, "took", time.Since(start).Round(time.Millisecond))
+		n.met.recovered(time.Since(start))
 	}
 	return nil
 }
@@ -711,6 +712,10 @@ func (n *Node) openRecovered() error {
 	if n.disk == nil {
 		return nil
 	}
+	if len(n.disk.recovered) > 0 {
+		start := time.Now()
+		defer func() { n.met.recovered(time.Since(start)) }()
+	}
 	for _, g := range n.disk.recoveredGroups() {
 		n.mu.Lock()
 		_, open := n.heaps[g.key.heap]
@@ -756,6 +761,7 @@ func (n *Node) dropSpace(h *Heap) {
 // noteDropped records in the log that a replica is gone for good, so that
 // a restart does not bring it back.
 func (n *Node) noteDropped(h *Heap) {
+	n.met.forget(h.name)
 	wal := n.walOf()
 	if wal == nil {
 		return

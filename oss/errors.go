@@ -93,16 +93,36 @@ type ConflictError struct {
 	// Scan is set when an enumeration of the heap was invalidated by a
 	// concurrent creation or deletion.
 	Scan bool
+	// Hot is how many conflicts the same object (root, scan) has made on
+	// the heap lately, this one included, as Heap.Hot counts them
+	// (HotObject.Lately, rounded); 0 if not known.
+	Hot uint64
+	// Attempts is set by Update when it gives up: how many times it ran
+	// the transaction (Config.MaxRetries + 1).
+	Attempts int
 }
 
 func (e *ConflictError) Error() string {
+	var s string
 	switch {
 	case e.Root != "":
-		return fmt.Sprintf("oss: transaction conflict on root %q", e.Root)
+		s = fmt.Sprintf("oss: transaction conflict on root %q", e.Root)
 	case e.Scan:
-		return "oss: transaction conflict: the heap's objects were created or deleted since the scan"
+		s = "oss: transaction conflict: the heap's objects were created or deleted since the scan"
+	case e.ID == uuid.Nil:
+		s = ErrConflict.Error()
+	default:
+		s = fmt.Sprintf("oss: transaction conflict on object %v", e.ID)
 	}
-	return fmt.Sprintf("oss: transaction conflict on object %v", e.ID)
+	switch {
+	case e.Hot > 0 && e.Attempts > 0:
+		s += fmt.Sprintf(" (gave up after %d attempts; %d conflicts on it lately: see Heap.Hot)", e.Attempts, e.Hot)
+	case e.Hot > 0:
+		s += fmt.Sprintf(" (%d conflicts on it lately: see Heap.Hot)", e.Hot)
+	case e.Attempts > 0:
+		s += fmt.Sprintf(" (gave up after %d attempts)", e.Attempts)
+	}
+	return s
 }
 
 // Is reports whether target is ErrConflict.

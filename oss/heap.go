@@ -43,8 +43,12 @@ type Heap struct {
 	histFrom uint64                  // every change set after this index is in history
 	closed   bool
 
-	stats  heapStats
-	leader atomic.Uint64 // raft ID of the leader as this replica knows it
+	stats         heapStats
+	hot           hotTable      // the keys that made transactions conflict lately
+	obs           heapObservers // the heap's histograms (metrics.go)
+	snapStats     snapStats     // snapshot transfers (metrics.go)
+	leaderChanges atomic.Uint64 // changes of leader the replica saw
+	leader        atomic.Uint64 // raft ID of the leader as this replica knows it
 
 	waitMu    sync.Mutex // protects following fields
 	waiters   map[*waiter]struct{}
@@ -118,6 +122,8 @@ type heapStats struct {
 	checks    atomic.Uint64
 	waits     atomic.Uint64
 	wakes     atomic.Uint64 // waiters the loop woke
+	unknown   atomic.Uint64 // commits whose outcome was not learned
+	resyncs   atomic.Uint64 // EventResync handed to watch consumers
 }
 
 // Stats describe one heap as this node's replica sees it: its counters,
@@ -141,6 +147,12 @@ type Stats struct {
 	// Waits counts the times an Update function returned ErrRetry and
 	// its transaction waited for something it read to change.
 	Waits uint64
+	// Unknown counts commits of this node whose outcome was not learned
+	// (errors matching ErrCommitUnknown).
+	Unknown uint64
+	// Resyncs counts the EventResync events this node's watches handed
+	// out: consumers that fell behind, or whose history was gone.
+	Resyncs uint64
 
 	// LeaderCommit is the group's commit index as the replica last heard
 	// it from the group's leader (its own if it leads), 0 if it has heard
@@ -182,6 +194,8 @@ func (h *Heap) Stats() Stats {
 		Retries:   h.stats.retries.Load(),
 		Checks:    h.stats.checks.Load(),
 		Waits:     h.stats.waits.Load(),
+		Unknown:   h.stats.unknown.Load(),
+		Resyncs:   h.stats.resyncs.Load(),
 		Rejoins:   h.contact.rejoins.Load(),
 	}
 	s.LeaderCommit, s.LeaderContact = h.contact.last()
@@ -201,6 +215,7 @@ func (h *Heap) Name() string { return h.name }
 type proposal struct {
 	txid uuid.UUID
 	data []byte
+	ctx  context.Context     // the caller's: names its operation, if it lost a conflict
 	done chan proposalResult // buffered, receives exactly one value
 
 	// handover is where the proposal stands between its caller and the
@@ -298,6 +313,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		pending:  make(map[uuid.UUID]*proposal),
 		reads:    make(map[uint64]*readRequest),
 		self:     n.id,
+		obs:      n.met.observers(name),
 	}
 	if n.disk != nil {
 		h.dirty = map[uuid.UUID]consistency.Change{}
@@ -718,6 +734,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	}
 	h.send(rd.Messages)
 	h.state.Store(rd.State)
+	h.noteConflicts(rd.Results)
 	if replaced := !raft.IsEmptySnap(rd.Snapshot); replaced || len(rd.Changes) > 0 {
 		h.wakeWaiters(rd.State, rd.Changes, replaced)
 	}
@@ -755,7 +772,9 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	}
 	h.answerReads(rd.State.Index())
 	if rd.SoftState != nil {
-		h.leader.Store(rd.SoftState.Lead)
+		if h.leader.Swap(rd.SoftState.Lead) != rd.SoftState.Lead {
+			h.leaderChanges.Add(1)
+		}
 		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
 	}
 	h.replica.Advance(rd)
@@ -781,10 +800,12 @@ func (h *Heap) answerReads(applied uint64) {
 func (h *Heap) compact(applied uint64) {
 	if h.node.walOf() != nil && applied >= h.lastCkpt+compactEvery {
 		// Entries may leave memory only once a checkpoint covers them.
+		start := time.Now()
 		if err := h.checkpoint(); err != nil {
 			h.log.Error("checkpoint", "err", err)
 			return
 		}
+		h.obs.checkpoint.Observe(time.Since(start).Seconds())
 		h.lastCkpt = applied
 	}
 	if applied < h.lastCompact+compactEvery+keepEntries {
@@ -865,7 +886,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	if err := ctx.Err(); err != nil {
 		return consistency.Result{}, err // not proposed
 	}
-	p := &proposal{txid: txid, data: data, done: make(chan proposalResult, 1)}
+	p := &proposal{txid: txid, data: data, ctx: ctx, done: make(chan proposalResult, 1)}
 	select {
 	case h.propc <- p:
 	case <-ctx.Done():
@@ -992,7 +1013,14 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		switch {
 		case ferr == nil:
 			err := tx.Commit()
-			if err == nil || !errors.Is(err, ErrConflict) || attempt >= h.cfg.MaxRetries {
+			if err == nil || !errors.Is(err, ErrConflict) {
+				return err
+			}
+			if attempt >= h.cfg.MaxRetries {
+				var ce *ConflictError
+				if errors.As(err, &ce) {
+					ce.Attempts = attempt + 1
+				}
 				return err
 			}
 			h.stats.retries.Add(1)
@@ -1028,6 +1056,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 				return ferr
 			}
 			if attempt >= h.cfg.MaxRetries {
+				stale.Hot, stale.Attempts = h.hotness(stale), attempt+1
 				return stale
 			}
 			// The local state is now at least the group's commit

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -82,6 +83,7 @@ type membership struct {
 	stopc          chan struct{} // closed to stop reconnecting
 	stopOnce       sync.Once
 	wg             sync.WaitGroup
+	stats          memberStats // for metrics
 
 	mu       sync.Mutex // protects following fields
 	leads    []string
@@ -134,7 +136,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	mc.UDPBufferSize = transport.MaxDatagram
 	mc.Delegate = m
 	mc.Events = m
-	mc.Logger = log.New(slogWriter{cfg.logger}, "", 0)
+	mc.Logger = log.New(slogWriter{cfg.logger, &m.stats}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		m.gt.Shutdown()
@@ -326,6 +328,7 @@ func (m *membership) LocalState(join bool) []byte                { return nil }
 func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
 
 func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
+	m.stats.events[kind].Add(1)
 	v := toView(n)
 	m.mu.Lock()
 	if m.view == nil {
@@ -453,9 +456,15 @@ var _ memberlist.NodeAwareTransport = (*gossipTransport)(nil)
 
 // slogWriter routes memberlist's log lines ("[DEBUG] memberlist: ...") to
 // slog at the matching level.
-type slogWriter struct{ l *slog.Logger }
+type slogWriter struct {
+	l     *slog.Logger
+	stats *memberStats // counts the lines that tell of failures; nil: none
+}
 
 func (w slogWriter) Write(p []byte) (int, error) {
+	if w.stats != nil {
+		w.stats.count(p)
+	}
 	line := string(bytes.TrimSpace(p))
 	level := slog.LevelInfo
 	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
@@ -466,4 +475,30 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	}
 	w.l.Log(context.Background(), level, line, "component", "memberlist")
 	return len(p), nil
+}
+
+// memberStats count what membership saw, for metrics: member events, and
+// the failures memberlist tells of only in its log (it reports them to
+// the process-wide go-metrics sink otherwise, which a node cannot call
+// its own).
+type memberStats struct {
+	events         [memberUpdated + 1]atomic.Uint64 // by memberEventKind
+	probeFailures  atomic.Uint64                    // "Suspect X has failed, no acks received"
+	fallbackFailed atomic.Uint64                    // "Failed fallback TCP ping"
+	refuted        atomic.Uint64                    // "Refuting a suspect message"
+	markedDead     atomic.Uint64                    // "Marking X as failed, suspect timeout reached"
+}
+
+// count notes a memberlist log line that tells of a failure.
+func (s *memberStats) count(line []byte) {
+	switch {
+	case bytes.Contains(line, []byte("has failed, no acks received")):
+		s.probeFailures.Add(1)
+	case bytes.Contains(line, []byte("Failed fallback TCP ping")):
+		s.fallbackFailed.Add(1)
+	case bytes.Contains(line, []byte("Refuting a suspect message")):
+		s.refuted.Add(1)
+	case bytes.Contains(line, []byte("as failed, suspect timeout reached")):
+		s.markedDead.Add(1)
+	}
 }

@@ -72,6 +72,8 @@ type Node struct {
 	acl    aclState       // grants and refusals; see acl.go
 
 	lc lifecycle // certificates: revocations, expiry (revoke.go, lifecycle.go)
+
+	met *nodeMetrics // histograms and counters observed as they happen (metrics.go)
 }
 
 // netHooks put a node on a network other than QUIC and membership: tests
@@ -113,6 +115,7 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		wasLive: make(map[uint64]bool),
 		id:      newNodeID(),
 		limits:  deriveLimits(c),
+		met:     newNodeMetrics(c.Name),
 	}
 	n.setDirectory(selfDirectory{n})
 	n.learn(n.id, c.Name)

@@ -263,6 +263,8 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 	h.recvq.bytes.Add(cost)
 	select {
 	case h.recvc <- m:
+		h.snapStats.received.Add(1)
+		h.snapStats.receivedBytes.Add(uint64(in.n))
 		h.log.Info("snapshot received", "from", from, "index", st.Index(), "objects", st.Len(), "bytes", in.n)
 		return nil
 	case <-ctx.Done():
@@ -361,10 +363,14 @@ func (h *Heap) sendSnapshot(to string, m raftpb.Message) {
 	env := raftEnvelope{Heap: h.name, Group: h.group, Msg: msg}
 	header := env.appendTo(nil)
 	n := h.node
+	h.snapStats.sent.Add(1)
 	n.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, snapshotTimeout)
-		err := n.tr.SendStream(ctx, to, header, body)
+		err := n.tr.SendStream(ctx, to, header, countingReader{body, &h.snapStats.sentBytes})
 		cancel()
+		if err != nil {
+			h.snapStats.sendFailed.Add(1)
+		}
 		if pr, ok := body.(*io.PipeReader); ok {
 			pr.CloseWithError(errors.New("oss: snapshot stream ended")) // stops the encoder if the send failed
 		}

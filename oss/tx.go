@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -379,7 +380,7 @@ func (tx *Tx) Commit() error {
 		}
 		return nil
 	}
-	txid, err := uuid.NewV7()
+	txid, err := newTxID(h.self)
 	if err != nil {
 		return fmt.Errorf("oss: new transaction ID: %w", err)
 	}
@@ -403,8 +404,13 @@ func (tx *Tx) Commit() error {
 	if len(data) > h.cfg.MaxCommitBytes {
 		return &TooLargeError{Size: len(data), Max: h.cfg.MaxCommitBytes}
 	}
+	start := time.Now()
 	res, err := h.commit(tx.ctx, txid, data)
+	h.obs.commit.Observe(time.Since(start).Seconds())
 	if err != nil {
+		if errors.Is(err, ErrCommitUnknown) {
+			h.stats.unknown.Add(1)
+		}
 		return err
 	}
 	switch res.Outcome {
@@ -415,7 +421,9 @@ func (tx *Tx) Commit() error {
 		return nil
 	case consistency.Conflicted:
 		h.stats.conflicts.Add(1)
-		return &ConflictError{ID: res.ConflictID, Root: res.ConflictRoot, Scan: res.ConflictScan}
+		ce := &ConflictError{ID: res.ConflictID, Root: res.ConflictRoot, Scan: res.ConflictScan}
+		ce.Hot = h.hotness(ce)
+		return ce
 	case consistency.Stale:
 		// Sent once, so no earlier copy exists: certainly not applied.
 		h.stats.conflicts.Add(1)

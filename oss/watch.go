@@ -174,6 +174,7 @@ type Watch struct {
 	limit      int
 	limitBytes int
 	after      uint64 // events at or below this index are already covered
+	took       uint64 // the index of the last event handed out, or where the watch began
 	slot       time.Time
 	overflow   bool
 	closed     bool
@@ -237,6 +238,7 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 			w.push(&h.history[i])
 		}
 	}
+	w.took = max(o.From, w.after)
 	h.watchers[w] = struct{}{}
 	return w, nil
 }
@@ -476,8 +478,9 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 			w.overflow = false
 			st := w.heap.state.Load()
 			w.after = st.Index()
-			w.taken()
+			w.taken(st.Index())
 			w.mu.Unlock()
+			w.heap.stats.resyncs.Add(1)
 			return &Event{Kind: EventResync, Index: st.Index(), heap: w.heap, snap: st}, nil
 		case len(w.queue) > 0:
 			ev := w.queue[0]
@@ -488,7 +491,7 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 				w.mu.Unlock()
 				continue
 			}
-			w.taken()
+			w.taken(ev.Index)
 			w.mu.Unlock()
 			return ev, nil
 		case w.pending != nil:
@@ -496,7 +499,7 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 			w.queueBytes -= w.pending.bytes
 			w.pending = nil
 			w.after = ev.Index
-			w.taken()
+			w.taken(ev.Index)
 			w.mu.Unlock()
 			return ev, nil
 		}
@@ -528,9 +531,11 @@ func (w *Watch) wait() time.Duration {
 	return time.Until(w.slot)
 }
 
-// taken starts a shaped watch's wait for its next event. Called with w.mu
-// held as an event is handed out.
-func (w *Watch) taken() {
+// taken notes the index of an event handed out (for the watch's lag in
+// metrics) and starts a shaped watch's wait for its next event. Called
+// with w.mu held as an event is handed out.
+func (w *Watch) taken(index uint64) {
+	w.took = index
 	if w.interval > 0 {
 		w.slot = time.Now().Add(w.interval)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -119,6 +120,8 @@ type stripe struct {
 	// failed; the next compaction tries again (the next open removes
 	// them too).
 	leftover []string
+
+	stats stripeCounters // see StripeStats
 }
 
 // loc is where a record lies in its stripe.
@@ -402,6 +405,8 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		locs[i] = make([]loc, len(byStripe[i]))
 		wg.Go(func() {
 			var n int64
+			start := time.Now()
+			defer func() { st.stats.wrote(n, time.Since(start)) }()
 			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i], locs[i], func() {
 				if indexed {
 					for k, j := range byStripe[i] {
@@ -435,6 +440,7 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 			s.indexed = false
 			for _, st := range s.stripes {
 				clear(st.idx)
+				st.stats.live.Store(0)
 			}
 		}
 		s.cpActive = false
@@ -479,9 +485,13 @@ func (s *Store) waitIndex() {
 }
 
 // note records in the index that o's last record is at l: one map
-// operation per object, the most a checkpoint spends on the index.
+// operation per object, the most a checkpoint spends on the index, and a
+// lookup of the record it replaces, whose size leaves the live bytes.
 func (st *stripe) note(o *Object, l loc) {
 	ids := st.idx[o.Space]
+	if old, ok := ids[o.ID]; ok {
+		st.stats.live.Add(-int64(old.size))
+	}
 	if o.Deleted {
 		delete(ids, o.ID)
 		return
@@ -491,10 +501,18 @@ func (st *stripe) note(o *Object, l loc) {
 		st.idx[o.Space] = ids
 	}
 	ids[o.ID] = l
+	st.stats.live.Add(int64(l.size))
 }
 
 // dropSpace forgets a space's objects.
-func (st *stripe) dropSpace(space string) { delete(st.idx, space) }
+func (st *stripe) dropSpace(space string) {
+	var n int64
+	for _, l := range st.idx[space] {
+		n += int64(l.size)
+	}
+	st.stats.live.Add(-n)
+	delete(st.idx, space)
+}
 
 // liveBytes sums the sizes of the records the index points at.
 func (st *stripe) liveBytes() int64 {
@@ -715,6 +733,7 @@ func (s *Store) LoadProgress(fn func(Object), progress func(done, total int64)) 
 	s.mu.Lock()
 	for i, st := range s.stripes {
 		st.idx = idxs[i]
+		st.stats.live.Store(st.liveBytes())
 	}
 	s.indexed = true
 	s.mu.Unlock()

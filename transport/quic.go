@@ -107,6 +107,7 @@ type QUIC struct {
 
 	datagrams chan Datagram
 	raw       chan net.Conn
+	counters  quicCounters // see Stats
 }
 
 // NewQUIC starts a QUIC endpoint.
@@ -352,6 +353,9 @@ func (t *QUIC) track(c *quic.Conn) bool {
 
 func (t *QUIC) untrack(c *quic.Conn) {
 	t.mu.Lock()
+	if _, ok := t.conns[c]; ok {
+		t.retire(c)
+	}
 	delete(t.conns, c)
 	delete(t.valid, c)
 	t.mu.Unlock()

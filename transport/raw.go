@@ -162,7 +162,11 @@ func (t *QUIC) SendDatagram(ctx context.Context, addr, name string, b []byte) er
 	if err != nil {
 		return err
 	}
-	return c.SendDatagram(b)
+	if err := c.SendDatagram(b); err != nil {
+		return err
+	}
+	t.counters.dgSent.Add(1)
+	return nil
 }
 
 // Datagrams delivers the datagrams peers send. Datagrams that arrive while
@@ -198,7 +202,9 @@ func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
 		}
 		select {
 		case t.datagrams <- Datagram{From: name, Addr: c.RemoteAddr(), Data: b}:
+			t.counters.dgRecv.Add(1)
 		default:
+			t.counters.dgDropped.Add(1)
 		}
 	}
 }

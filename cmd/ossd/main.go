@@ -10,6 +10,7 @@
 //	ossd heaps       [create NAME [--replicas N]|drop NAME]  the heap directory
 //	ossd get HEAP ROOT|ID                             read an object
 //	ossd put HEAP ROOT JSON                           write a root's object
+//	ossd hot HEAP                                     the objects transactions conflict on
 //	ossd acl grant|revoke --to NAME --heap H --perm P  grants to client certificates
 //	ossd acl list                                     the grants
 //
@@ -47,6 +48,8 @@ Usage:
                                                       list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
   ossd put         HEAP ROOT JSON                     set the object a root names
+  ossd hot         HEAP [--json]                      the heap's hottest objects: what
+                                                      transactions conflict on, lately
   ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list
                                                       grant client certificates access to heaps
 
@@ -100,6 +103,8 @@ func dispatch(args []string) error {
 		return put(rest)
 	case "acl":
 		return acl(rest)
+	case "hot":
+		return hot(rest) // hot.go
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

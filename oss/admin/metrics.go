@@ -1,0 +1,30 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/objectsharing/oss/oss"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// MetricsHandler serves the node's metrics in the Prometheus exposition
+// formats, for GET /metrics: node.Metrics() and the Go runtime's and the
+// process's collectors, in a registry of the handler's own (so that two
+// nodes in one process do not collide in the default registry). It does
+// no authentication: mount it behind the admin interface's.
+func MetricsHandler(node *oss.Node) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		node.Metrics(),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		// A scrape that fails on one metric still returns the others.
+		ErrorHandling: promhttp.ContinueOnError,
+		// Scrapes wait for none: a slow one is refused, not queued.
+		MaxRequestsInFlight: 4,
+	})
+}
