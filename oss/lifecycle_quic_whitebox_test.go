@@ -145,7 +145,8 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 		return a && b && sa.Cmp(now.Serial) == 0 && sb.Cmp(now.Serial) == 0
 	})
 	// Until c's recovered replica hears from a leader, it has none in
-	// reach.
+	// reach; on a loaded machine its first commit may also outlast a
+	// transfer's 5 s (an unknown outcome: the test counts no balances).
 	var lastErr error
 	waitCond(t, "a transfer through c", func() bool {
 		hc, err := n.Heap(ctx, "bank")
@@ -153,7 +154,7 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 			err = transfer(ctx, hc, ids[0], ids[1], 1)
 		}
 		lastErr = err
-		return err == nil || !errors.Is(err, ErrNoQuorum)
+		return err == nil || !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown)
 	})
 	if lastErr != nil {
 		t.Fatalf("c after its restart: %v", lastErr)
