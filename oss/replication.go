@@ -60,12 +60,31 @@ func (e *raftEnvelope) decode(b []byte) error {
 // retransmits what is dropped.
 const sendTimeout = 20 * time.Millisecond
 
-// send hands raft messages to the transport.
+// control says whether a raft message goes on the transport's control
+// stream (transport.ControlSender): every message but those that carry
+// entries of a commit's size, appends (MsgApp) and proposals a follower
+// forwards (MsgProp), and snapshots (MsgSnap), which are streamed apart.
+// Heartbeats, votes and their responses are small and due at once; on the
+// stream of the appends they would wait behind up to a frame (8 MiB) each,
+// and under load past the election timeout. The order between the two
+// streams is not kept, which raft tolerates (see transport's package
+// documentation, "Ordering").
+func control(t raftpb.MessageType) bool {
+	switch t {
+	case raftpb.MsgApp, raftpb.MsgProp, raftpb.MsgSnap:
+		return false
+	}
+	return true
+}
+
+// send hands raft messages to the transport: appends and proposals on its
+// message stream, the rest on its control stream if it has one.
 func (h *Heap) send(msgs []raftpb.Message) {
 	tr := h.node.tr
 	if tr == nil {
 		return
 	}
+	ctl, _ := tr.(transport.ControlSender)
 	var ctx context.Context
 	for i := range msgs {
 		m := &msgs[i]
@@ -96,7 +115,12 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			ctx, cancel = context.WithTimeout(h.node.ctx, sendTimeout)
 			defer cancel()
 		}
-		if err = tr.Send(ctx, to, data); err != nil {
+		if ctl != nil && control(m.Type) {
+			err = ctl.SendControl(ctx, to, data)
+		} else {
+			err = tr.Send(ctx, to, data)
+		}
+		if err != nil {
 			if errors.Is(err, transport.ErrTooLarge) {
 				h.logOversize(to, m, len(data), err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -227,4 +228,89 @@ func BenchmarkStream(b *testing.B) {
 			}
 		}
 	})
+}
+
+// heartbeats is a Handler that signals every small message and counts
+// the large ones.
+type heartbeats struct {
+	small chan struct{}
+	large atomic.Int64
+}
+
+func (h *heartbeats) HandleMessage(from string, msg []byte) {
+	if len(msg) > 1<<10 {
+		h.large.Add(1)
+		return
+	}
+	h.small <- struct{}{}
+}
+
+func (h *heartbeats) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	return req, nil
+}
+
+func (h *heartbeats) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	return nil
+}
+
+// BenchmarkHeartbeatBehindAppends measures how long a 64-byte message
+// takes to reach a peer while 4 MiB messages (raft appends) keep the
+// peer's message queue full: sent with Send, on the appends' stream
+// ("one-stream", as every message went before), and with SendControl
+// ("control-stream"). ns/op is that latency.
+func BenchmarkHeartbeatBehindAppends(b *testing.B) {
+	for _, control := range []bool{false, true} {
+		name := "one-stream"
+		if control {
+			name = "control-stream"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := &cluster{ca: newCA(b), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}}
+			recv := &heartbeats{small: make(chan struct{}, 1)}
+			to := c.start(b, "to", "", recv)
+			from := c.start(b, "from", "", &counting{done: make(chan struct{})})
+			defer to.Close()
+			defer from.Close()
+			from.SetPeer("to", to.Addr().String())
+			ctx, cancel := context.WithCancel(context.Background())
+			appends := make(chan struct{})
+			go func() {
+				defer close(appends)
+				msg := make([]byte, 4<<20)
+				for ctx.Err() == nil {
+					if err := from.Send(ctx, "to", msg); err != nil {
+						time.Sleep(time.Millisecond) // the queue is full
+					}
+				}
+			}()
+			defer func() {
+				cancel()
+				<-appends
+			}()
+			for recv.large.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			send := from.Send
+			if control {
+				send = from.SendControl
+			}
+			hb := make([]byte, 64)
+			for b.Loop() {
+				for {
+					err := send(context.Background(), "to", hb)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, transport.ErrQueueFull) {
+						b.Fatal(err)
+					}
+					// Dropped (raft would send the next heartbeat a
+					// tick later); try again as soon as there is room.
+					time.Sleep(100 * time.Microsecond)
+				}
+				<-recv.small
+			}
+			b.ReportMetric(float64(recv.large.Load()*4)/b.Elapsed().Seconds(), "MiB-appends/s")
+		})
+	}
 }

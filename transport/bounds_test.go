@@ -115,6 +115,7 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := &p.bulk
 	sent, refused := 0, 0
 	for range 200 {
 		err := a.Send(context.Background(), "b", msg)
@@ -126,29 +127,53 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 		default:
 			t.Fatal(err)
 		}
-		if q := int64(len(p.queue)) * int64(len(msg)); q > limit {
-			t.Fatalf("%d bytes queued for the peer, limit %d", q, limit)
+		if n := int64(len(q.queue)) * int64(len(msg)); n > limit {
+			t.Fatalf("%d bytes queued for the peer, limit %d", n, limit)
 		}
-		if q := p.bytes.Load(); q > limit {
-			t.Fatalf("%d bytes counted for the peer, limit %d", q, limit)
+		if n := q.bytes.Load(); n > limit {
+			t.Fatalf("%d bytes counted for the peer, limit %d", n, limit)
 		}
 	}
-	if refused == 0 || p.dropped.Load() != uint64(refused) {
-		t.Fatalf("%d messages refused, %d counted: the receiver reads nothing, 200 frames cannot all be queued", refused, p.dropped.Load())
+	if refused == 0 || q.dropped.Load() != uint64(refused) {
+		t.Fatalf("%d messages refused, %d counted: the receiver reads nothing, 200 frames cannot all be queued", refused, q.dropped.Load())
 	}
 	if n := strings.Count(logs.String(), "messages dropped"); n != 1 {
 		t.Fatalf("%d log lines about %d dropped messages, want 1:\n%s", n, refused, logs)
 	}
+	// The control queue has bounds of its own: the full message queue
+	// does not refuse a control message. It is bounded the same way.
+	if err := a.SendControl(context.Background(), "b", []byte("heartbeat")); err != nil {
+		t.Fatalf("a control message refused while the message queue is full: %v", err)
+	}
+	ctl := &p.control
+	ctlRefused := 0
+	for range 200 {
+		err := a.SendControl(context.Background(), "b", msg)
+		if errors.Is(err, ErrQueueFull) {
+			ctlRefused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if n := ctl.bytes.Load(); n > limit {
+			t.Fatalf("%d bytes counted for the peer's control queue, limit %d", n, limit)
+		}
+	}
+	if ctlRefused == 0 || ctl.dropped.Load() != uint64(ctlRefused) || q.dropped.Load() != uint64(refused) {
+		t.Fatalf("%d control messages refused, %d counted (%d messages, %d counted)", ctlRefused, ctl.dropped.Load(), refused, q.dropped.Load())
+	}
+	if n := strings.Count(logs.String(), "messages dropped"); n != 2 || !strings.Contains(logs.String(), "queue=control") {
+		t.Fatalf("%d log lines about dropped messages, want one per queue:\n%s", n, logs)
+	}
 	// The receiver reads again: the queue drains, and the peer takes
 	// messages again.
 	recv.unstall()
-	for p.bytes.Load() != 0 {
+	for q.bytes.Load() != 0 || ctl.bytes.Load() != 0 {
 		time.Sleep(time.Millisecond)
 	}
 	if err := a.Send(context.Background(), "b", msg); err != nil {
 		t.Fatal(err)
 	}
-	for recv.msgs.Load() != int64(sent+1) {
+	for recv.msgs.Load() != int64(sent+1+1+200-ctlRefused) {
 		time.Sleep(time.Millisecond)
 	}
 }

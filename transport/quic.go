@@ -41,14 +41,16 @@ type QUICConfig struct {
 	// MaxFrame-FrameOverhead bytes. Peers must use the same value, or one
 	// refuses what the other sends. If zero, DefaultMaxFrame.
 	MaxFrame int
-	// QueueLen is the number of messages queued per peer before Send
-	// waits. If zero, 4096.
+	// QueueLen is the number of messages queued per peer and queue
+	// before Send (or SendControl) waits. Each peer has two queues: one
+	// for Send, one for SendControl. If zero, 4096.
 	QueueLen int
-	// QueueBytes caps the bytes of the messages queued for one peer and
-	// being written to it. A Send that would pass it fails at once with
-	// ErrQueueFull, unless nothing is queued: the message is dropped
-	// (raft sends again), counted, and logged at most every 10 s per
-	// peer. If zero, 4 × MaxFrame.
+	// QueueBytes caps the bytes of the messages in one of a peer's queues
+	// and being written from it: a peer holds at most twice this, its
+	// message queue and its control queue. A Send (or SendControl) that
+	// would pass it fails at once with ErrQueueFull, unless nothing is
+	// queued: the message is dropped (raft sends again), counted, and
+	// logged at most every 10 s per peer and queue. If zero, 4 × MaxFrame.
 	QueueBytes int64
 	// InboundBytes caps the bytes of the frames one connection's streams
 	// have read and not yet handled: a message until HandleMessage
@@ -76,9 +78,11 @@ type QUICConfig struct {
 	Logger *slog.Logger
 }
 
-// QUIC is a Transport over QUIC with mutual TLS 1.3: one UDP socket, one
-// connection per peer (dialled lazily, re-dialled with backoff), one
-// long-lived stream per peer for messages and one new stream per call.
+// QUIC is a Transport and a ControlSender over QUIC with mutual TLS 1.3:
+// one UDP socket, one connection per peer (dialled lazily, re-dialled with
+// backoff), two long-lived streams per peer for one-way messages (one for
+// Send, one for SendControl), and one new stream per call or bulk
+// transfer.
 type QUIC struct {
 	cfg   QUICConfig
 	log   *slog.Logger
@@ -582,9 +586,12 @@ func (t *QUIC) peer(name string) (*peer, error) {
 	if _, ok := t.addrs[name]; !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownPeer, name)
 	}
-	p := &peer{t: t, name: name, queue: make(chan []byte, t.cfg.QueueLen)}
+	p := &peer{t: t, name: name}
+	p.bulk.init(p, "messages", t.cfg.QueueLen)
+	p.control.init(p, "control", t.cfg.QueueLen)
 	t.peers[name] = p
-	t.wg.Go(p.sendLoop)
+	t.wg.Go(p.bulk.sendLoop)
+	t.wg.Go(p.control.sendLoop)
 	return p, nil
 }
 
@@ -594,8 +601,23 @@ func (t *QUIC) maxBody() int { return t.cfg.MaxFrame - FrameOverhead }
 
 // Send queues msg for the named peer; see Transport. A message larger than
 // MaxFrame-FrameOverhead bytes fails at once with ErrTooLarge; one that
-// would take the peer's queue past QueueBytes, with ErrQueueFull.
+// would take the peer's message queue past QueueBytes, with ErrQueueFull.
 func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
+	return t.send(ctx, to, msg, false)
+}
+
+// SendControl queues msg for the named peer on its control stream; see
+// ControlSender. The control queue has its own bounds, QueueLen messages
+// and QueueBytes bytes, and its own stream and sender goroutine, so a
+// control message waits only behind other control messages, never behind
+// what Send queued.
+func (t *QUIC) SendControl(ctx context.Context, to string, msg []byte) error {
+	return t.send(ctx, to, msg, true)
+}
+
+var _ ControlSender = (*QUIC)(nil)
+
+func (t *QUIC) send(ctx context.Context, to string, msg []byte, control bool) error {
 	if len(msg) > t.maxBody() {
 		return fmt.Errorf("%w: message of %d bytes, limit %d", ErrTooLarge, len(msg), t.maxBody())
 	}
@@ -603,29 +625,33 @@ func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
 	if err != nil {
 		return err
 	}
+	q := &p.bulk
+	if control {
+		q = &p.control
+	}
 	n := int64(len(msg))
-	if queued, ok := p.reserve(n); !ok {
-		return p.refuse(n, queued)
+	if queued, ok := q.reserve(n); !ok {
+		return q.refuse(n, queued)
 	}
 	select {
-	case p.queue <- msg:
+	case q.queue <- msg:
 		return nil
 	default:
 	}
-	if p.down.Load() {
+	if q.down.Load() {
 		// Waiting for room makes sense only while the queue drains; a peer
 		// that cannot be reached drains nothing.
-		p.bytes.Add(-n)
+		q.bytes.Add(-n)
 		return fmt.Errorf("%w: %s", ErrUnreachable, to)
 	}
 	select {
-	case p.queue <- msg:
+	case q.queue <- msg:
 		return nil
 	case <-ctx.Done():
-		p.bytes.Add(-n)
+		q.bytes.Add(-n)
 		return ctx.Err()
 	case <-t.ctx.Done():
-		p.bytes.Add(-n)
+		q.bytes.Add(-n)
 		return ErrClosed
 	}
 }
@@ -704,11 +730,26 @@ func (t *QUIC) Close() error {
 	return err
 }
 
-// peer is the outbound side of one peer: its connection and its queue of
-// one-way messages, drained by sendLoop.
+// peer is the outbound side of one peer: its connection and its two
+// queues of one-way messages, each drained by its own sendLoop onto its
+// own stream of that connection.
 type peer struct {
-	t     *QUIC
-	name  string
+	t    *QUIC
+	name string
+	// bulk carries what Send queues (raft appends and proposals, up to a
+	// frame each); control what SendControl queues (heartbeats, votes,
+	// responses: small, and late if they wait behind a large append).
+	bulk, control sendQueue
+
+	mu   sync.Mutex // protects conn
+	conn *quic.Conn
+}
+
+// sendQueue is one of a peer's queues of one-way messages and its
+// stream.
+type sendQueue struct {
+	p     *peer
+	class string // "messages" or "control", for the logs
 	queue chan []byte
 	down  atomic.Bool // the last attempt to reach the peer failed
 
@@ -717,20 +758,27 @@ type peer struct {
 	bytes   atomic.Int64
 	dropped atomic.Uint64 // messages refused for QueueBytes
 	warned  atomic.Int64  // when a refusal was last logged, in Unix nanoseconds
-
-	mu   sync.Mutex // protects conn
-	conn *quic.Conn
 }
+
+func (q *sendQueue) init(p *peer, class string, n int) {
+	q.p, q.class, q.queue = p, class, make(chan []byte, n)
+}
+
+// controlUrgency is the QUIC priority of control streams: below
+// quic-go's default (3, which message, call and bulk streams keep), so
+// that a packet takes a queued heartbeat or vote before the rest of a
+// large append.
+const controlUrgency = 2
 
 // reserve counts n bytes as queued if they fit under QueueBytes, or if
 // nothing is queued; it returns the bytes queued before.
-func (p *peer) reserve(n int64) (int64, bool) {
+func (q *sendQueue) reserve(n int64) (int64, bool) {
 	for {
-		cur := p.bytes.Load()
-		if cur > 0 && cur+n > p.t.cfg.QueueBytes {
+		cur := q.bytes.Load()
+		if cur > 0 && cur+n > q.p.t.cfg.QueueBytes {
 			return cur, false
 		}
-		if p.bytes.CompareAndSwap(cur, cur+n) {
+		if q.bytes.CompareAndSwap(cur, cur+n) {
 			return cur, true
 		}
 	}
@@ -741,15 +789,17 @@ func (p *peer) reserve(n int64) (int64, bool) {
 const dropLogEvery = 10 * time.Second
 
 // refuse counts a message the queue has no room for, logs it if no
-// refusal was logged in the last dropLogEvery, and returns the error.
-func (p *peer) refuse(n, queued int64) error {
-	total := p.dropped.Add(1)
+// refusal of this queue was logged in the last dropLogEvery, and returns
+// the error.
+func (q *sendQueue) refuse(n, queued int64) error {
+	p := q.p
+	total := q.dropped.Add(1)
 	now := time.Now().UnixNano()
-	if last := p.warned.Load(); (last == 0 || now-last >= int64(dropLogEvery)) && p.warned.CompareAndSwap(last, now) {
-		p.t.log.Warn("messages dropped: the peer's send queue is full (QueueBytes)", "peer", p.name,
+	if last := q.warned.Load(); (last == 0 || now-last >= int64(dropLogEvery)) && q.warned.CompareAndSwap(last, now) {
+		p.t.log.Warn("messages dropped: the peer's send queue is full (QueueBytes)", "peer", p.name, "queue", q.class,
 			"bytes", n, "queued", queued, "limit", p.t.cfg.QueueBytes, "dropped", total)
 	}
-	return fmt.Errorf("%w: %s: %d bytes queued, a message of %d, limit %d", ErrQueueFull, p.name, queued, n, p.t.cfg.QueueBytes)
+	return fmt.Errorf("%w: %s (%s): %d bytes queued, a message of %d, limit %d", ErrQueueFull, p.name, q.class, queued, n, p.t.cfg.QueueBytes)
 }
 
 // connect returns the peer's connection, dialling it if there is none.
@@ -772,16 +822,18 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 	return c, nil
 }
 
-// sendLoop writes queued messages to the peer's message stream, batching
-// what is queued into one write. On a failure it drops the batch (messages
-// are best-effort) and reconnects.
-func (p *peer) sendLoop() {
+// sendLoop writes queued messages to the queue's stream, opened on the
+// peer's connection with its first message, batching what is queued into
+// one write. On a failure it drops the batch (messages are best-effort)
+// and reconnects.
+func (q *sendQueue) sendLoop() {
+	p := q.p
 	var s *quic.Stream
 	var buf []byte
 	for {
 		var msg []byte
 		select {
-		case msg = <-p.queue:
+		case msg = <-q.queue:
 		case <-p.t.ctx.Done():
 			return
 		}
@@ -792,13 +844,18 @@ func (p *peer) sendLoop() {
 				s, err = c.OpenStreamSync(p.t.ctx)
 			}
 			if err != nil {
-				p.t.log.Debug("message dropped", "peer", p.name, "err", err)
-				p.bytes.Add(-int64(len(msg)))
+				p.t.log.Debug("message dropped", "peer", p.name, "queue", q.class, "err", err)
+				q.bytes.Add(-int64(len(msg)))
 				s = nil
-				p.down.Store(true)
+				q.down.Store(true)
 				continue
 			}
-			p.down.Store(false)
+			if q == &p.control {
+				s.SetPriority(controlUrgency, true)
+			}
+			q.down.Store(false)
+			// Both queues' streams are message streams to the receiver,
+			// which serves each on its own.
 			buf, _ = appendFrame(buf, &frame{Type: frameHello, From: p.t.cfg.Name, Kind: streamMessages})
 		}
 		batched := int64(len(msg))
@@ -806,7 +863,7 @@ func (p *peer) sendLoop() {
 	batch:
 		for len(buf) < 256<<10 {
 			select {
-			case msg = <-p.queue:
+			case msg = <-q.queue:
 				batched += int64(len(msg))
 				buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
 			default:
@@ -815,12 +872,12 @@ func (p *peer) sendLoop() {
 		}
 		msg = nil
 		if _, err := s.Write(buf); err != nil {
-			p.t.log.Debug("messages dropped", "peer", p.name, "err", err)
+			p.t.log.Debug("messages dropped", "peer", p.name, "queue", q.class, "err", err)
 			s.CancelWrite(3)
 			s = nil
-			p.down.Store(true)
+			q.down.Store(true)
 		}
-		p.bytes.Add(-batched)
+		q.bytes.Add(-batched)
 		if cap(buf) > 1<<20 {
 			buf = nil // a large message's buffer is not kept for the next batch
 		}

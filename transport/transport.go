@@ -9,13 +9,40 @@
 //     Each peer has a bounded send queue; when it is full Send waits, up to
 //     its context, instead of letting the queue grow. The QUIC transport
 //     bounds the queue in bytes too, and drops at once a message that does
-//     not fit.
+//     not fit. A transport may also be a ControlSender: SendControl sends
+//     small, urgent one-way messages (raft heartbeats, votes, responses)
+//     on a queue and stream of their own, so that they do not wait behind
+//     large ones (raft appends of up to a frame).
 //   - Call: request/response, reliable or failing with an error. Every call
 //     takes a context; a peer that vanishes mid-call makes it fail, never
 //     hang.
 //   - SendStream: a header and a body of any size (raft snapshots), sent in
 //     chunks under the connection's flow control, acknowledged by the
 //     receiver once consumed.
+//
+// # Ordering
+//
+// One-way messages come in two classes, those sent with Send and those
+// sent with SendControl, and order is kept per peer and per class only:
+// the messages one node sends a peer with Send arrive in the order they
+// were sent, and so do those it sends with SendControl, but a control
+// message may overtake a message sent before it with Send, and the
+// reverse. A transport without SendControl has one class; a caller falls
+// back to Send and gets one order.
+//
+// Raft, the user of both, is built for a network that drops, duplicates
+// and reorders, so the order between classes does not matter to its
+// safety: every message carries its sender's term and a receiver of a
+// later term ignores it (or answers so the sender steps down); an append
+// names the index and term it follows and is rejected, never misapplied,
+// when the follower's log does not match; a heartbeat's commit index is
+// at most what the follower has acknowledged (etcd raft sends
+// min(Match, committed)), so a heartbeat that overtakes an append never
+// commits an entry the follower lacks; a vote is granted at most once per
+// term. Kept in order per class, appends to a follower still arrive in
+// order, which spares raft probes and rejections. etcd's rafthttp splits
+// its traffic the same way: one stream for MsgApp, one for every other
+// message, and a pipeline for snapshots.
 //
 // Peers are named by node name. The QUIC implementation authenticates every
 // peer against the cluster CA (mutual TLS 1.3) and takes its name from its
@@ -32,8 +59,11 @@ import (
 
 // Handler receives what peers send. Its methods are called concurrently.
 type Handler interface {
-	// HandleMessage receives a one-way message. Messages of one peer arrive
-	// in the order they were sent. msg is owned by the handler.
+	// HandleMessage receives a one-way message. Messages of one peer and
+	// one class (Send or SendControl) arrive in the order they were sent;
+	// see Ordering in the package documentation. Messages of the two
+	// classes may be handled at the same time. msg is owned by the
+	// handler.
 	HandleMessage(from string, msg []byte)
 	// HandleCall answers a request. An error is returned to the caller as
 	// a *RemoteError.
@@ -64,6 +94,22 @@ type Transport interface {
 	SendStream(ctx context.Context, to string, header []byte, body io.Reader) error
 	// Close stops the endpoint and every goroutine it started.
 	Close() error
+}
+
+// ControlSender is a Transport that can send one-way messages on a queue
+// and stream of their own, ahead of what Send has queued: raft's
+// heartbeats, votes and responses, which must not wait behind a large
+// append. A caller asks for it with a type assertion and falls back to
+// Send without it (transporttest's Endpoint has none: its messages wait
+// behind nothing).
+type ControlSender interface {
+	// SendControl queues msg for the named peer like Send, on the control
+	// queue: it waits while that queue is full, until ctx ends, fails at
+	// once with ErrTooLarge for a message larger than the transport
+	// carries, and may refuse a message at once with ErrQueueFull. It
+	// keeps order with other control messages to the peer, not with
+	// messages sent with Send.
+	SendControl(ctx context.Context, to string, msg []byte) error
 }
 
 // Errors of the transport.
