@@ -544,7 +544,7 @@ func (h *Heap) evicts(id uint64) bool {
 		return false
 	}
 	n.acl.evicted.Add(1)
-	h.log.Info("removing a client that may no longer read the heap", "node", name)
+	h.log.Info("removing a client that may no longer read the heap", "client", name)
 	return true
 }
 

@@ -245,7 +245,9 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	q, err := transport.NewQUIC(&transport.QUICConfig{
 		Name: c.Name, Listen: c.Listen, PacketConn: pc,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
-		Handler: nodeHandler{n}, Logger: n.log, MaxFrame: c.MaxFrameBytes,
+		// The endpoint adds node= to its logger itself: given n.log,
+		// every line of it carried node= twice.
+		Handler: nodeHandler{n}, Logger: c.Logger, MaxFrame: c.MaxFrameBytes,
 		Revoked: n.revokedPeer,
 	})
 	if err != nil {

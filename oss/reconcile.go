@@ -207,7 +207,7 @@ func (h *Heap) changeConf(changes ...raftpb.ConfChangeSingle) {
 	h.confWait = h.ticks + confTicks
 	for _, c := range changes {
 		name, _ := h.node.lookup(c.NodeID)
-		h.log.Info("reconfigure", "change", c.Type.String(), "node", name)
+		h.log.Info("reconfigure", "change", c.Type.String(), "member", name)
 	}
 }
 

@@ -13,6 +13,7 @@
 //	ossd hot HEAP                                     the objects transactions conflict on
 //	ossd acl grant|revoke --to NAME --heap H --perm P  grants to client certificates
 //	ossd acl list                                     the grants
+//	ossd debug bundle [--http a,b,c] [--out FILE]     status, metrics, logs, profiles of every node
 //
 // The CLI speaks HTTPS to a node's admin interface (--http) with the
 // certificate --certs DIR --user NAME names (default certs/admin.crt).
@@ -52,6 +53,10 @@ Usage:
                                                       transactions conflict on, lately
   ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list
                                                       grant client certificates access to heaps
+  ossd debug bundle [--http ADDR,ADDR,...] [--out FILE] [--cpu 5s]
+                                                      collect status, metrics, recent logs and
+                                                      profiles of each node into a tar.gz for a
+                                                      bug report (list every node's admin address)
 
 Certificates: a node refuses to start on an expired certificate, warns as
 its own nears expiry, and ends each connection when the peer's certificate
@@ -105,6 +110,8 @@ func dispatch(args []string) error {
 		return acl(rest)
 	case "hot":
 		return hot(rest) // hot.go
+	case "debug":
+		return debugCommand(rest) // debug.go
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -45,6 +45,7 @@ func run(args []string) error {
 	httpMaxBody := fs.Int64("http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a write's body (PUT of a root, POST of a transaction) the admin interface reads; larger is refused with 413")
 	gossip := fs.String("gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", `"text" (key=value) or "json" (one JSON object a line); the last lines are also kept in memory for "ossd debug bundle"`)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -65,7 +66,13 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// The last lines are kept in memory too, for GET /debug/logs and
+	// "ossd debug bundle".
+	logs := admin.NewLogRing(0, 0)
+	logger, err := newLogger(io.MultiWriter(logs, os.Stderr), *logFormat, level)
+	if err != nil {
+		return err
+	}
 
 	if *certs != "" {
 		*caFile = orDefault(*caFile, filepath.Join(*certs, "ca.crt"))
@@ -153,7 +160,7 @@ func run(args []string) error {
 	var srv *admin.Server
 	if *httpAddr != "" {
 		srv, err = admin.NewServer(node, &admin.Options{
-			Addr: *httpAddr, Insecure: *httpInsecure, MaxBodyBytes: *httpMaxBody, Logger: logger,
+			Addr: *httpAddr, Insecure: *httpInsecure, MaxBodyBytes: *httpMaxBody, Logger: logger, Logs: logs,
 			CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
 		})
 		if err != nil {
@@ -163,6 +170,7 @@ func run(args []string) error {
 		logger.Info("admin interface listening", "url", srv.URL())
 	}
 	reloadOnHangup(ctx, node, *certFile, *keyFile, logger)
+	// The node's own lines carry node= already; this one names it once.
 	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join, "data", *dataDir, "durability", dur.String())
 	<-ctx.Done()
 	stop()
@@ -180,6 +188,19 @@ func run(args []string) error {
 	}
 	logger.Info("left the cluster")
 	return nil
+}
+
+// newLogger returns ossd's logger: format "text" or "json", to w, at
+// level and above.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("run: --log-format %q: want text or json", format)
 }
 
 func orDefault(s, d string) string {

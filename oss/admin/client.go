@@ -175,9 +175,25 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 		}
 		rd = bytes.NewReader(b)
 	}
+	b, err := c.send(ctx, method, path, rd)
+	if err != nil || out == nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// Fetch GETs path (with its query) and returns the answer's body as it
+// is: metrics, logs, profiles. An error status becomes a *StatusError
+// with the node's message.
+func (c *Client) Fetch(ctx context.Context, path string) ([]byte, error) {
+	return c.send(ctx, "GET", path, nil)
+}
+
+// send sends a request and returns the body of a 200 answer.
+func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if method != http.MethodGet && method != http.MethodHead {
 		req.Header.Set("Content-Type", "application/json")
@@ -186,17 +202,17 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 	if err != nil {
 		var alert tls.AlertError
 		if errors.As(err, &alert) {
-			return fmt.Errorf("the node at %s refused the connection: %w (is the certificate of the cluster's CA, and not expired?)", c.base, err)
+			return nil, fmt.Errorf("the node at %s refused the connection: %w (is the certificate of the cluster's CA, and not expired?)", c.base, err)
 		}
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-			return fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
+			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
 		}
-		return fmt.Errorf("no node answers at %s: %w", c.base, err)
+		return nil, fmt.Errorf("no node answers at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
@@ -206,12 +222,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
 			}
 		}
-		return &StatusError{Code: resp.StatusCode, Message: e.Error}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error}
 	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
+	return b, nil
 }
 
 func heapPath(heap string) string { return "/v1/heaps/" + url.PathEscape(heap) }

@@ -96,6 +96,10 @@ type Options struct {
 	// Now is the clock client certificates are checked against. If nil,
 	// time.Now.
 	Now func() time.Time
+	// Logs, if not nil, keeps the node's recent log lines, which
+	// GET /debug/logs serves to operators (PermAdmin); without it that
+	// endpoint answers 404.
+	Logs *LogRing
 }
 
 // DefaultMaxBodyBytes is the default Options.MaxBodyBytes: the default
@@ -245,6 +249,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a.handle("GET /v1/heaps/{heap}/hot", PermRead, 0, a.hot)
 	// The node's Prometheus metrics name every heap: read on all of them.
 	a.handle("GET /metrics", PermRead, 0, MetricsHandler(node).ServeHTTP)
+	a.registerDebug() // GET /debug/pprof/..., /debug/logs (operators only): debug.go
 	return a, nil
 }
 
