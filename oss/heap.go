@@ -969,8 +969,10 @@ func (h *Heap) isClosed() bool {
 // latest local snapshot; its writes are buffered and sent, with what it
 // read, as one commit record to the heap's log. If something fn read
 // changed before the record was decided, Update runs fn again on a newer
-// snapshot, after a jittered backoff, up to Config.MaxRetries times, then
-// returns ErrConflict.
+// snapshot, up to Config.MaxRetries times, then returns ErrConflict. The
+// retry waits its turn on the key it lost on, behind the transactions of
+// this node that lost more often, and behind other nodes' older losses on
+// that key (fair.go): a transaction on a hot object does not starve.
 //
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after
