@@ -45,6 +45,7 @@ type Heap struct {
 
 	stats         heapStats
 	hot           hotTable      // the keys that made transactions conflict lately
+	gates         gates         // this node's transactions on hot keys, in turn (fair.go)
 	obs           heapObservers // the heap's histograms (metrics.go)
 	snapStats     snapStats     // snapshot transfers (metrics.go)
 	leaderChanges atomic.Uint64 // changes of leader the replica saw
@@ -313,6 +314,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		pending:  make(map[uuid.UUID]*proposal),
 		reads:    make(map[uint64]*readRequest),
 		self:     n.id,
+		gates:    gates{self: uint32(n.id)},
 		obs:      n.met.observers(name),
 	}
 	if n.disk != nil {
@@ -735,6 +737,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	h.send(rd.Messages)
 	h.state.Store(rd.State)
 	h.noteConflicts(rd.Results)
+	h.gates.observe(rd.Results, rd.Changes)
 	if replaced := !raft.IsEmptySnap(rd.Snapshot); replaced || len(rd.Changes) > 0 {
 		h.wakeWaiters(rd.State, rd.Changes, replaced)
 	}
@@ -966,8 +969,10 @@ func (h *Heap) isClosed() bool {
 // latest local snapshot; its writes are buffered and sent, with what it
 // read, as one commit record to the heap's log. If something fn read
 // changed before the record was decided, Update runs fn again on a newer
-// snapshot, after a jittered backoff, up to Config.MaxRetries times, then
-// returns ErrConflict.
+// snapshot, up to Config.MaxRetries times, then returns ErrConflict. The
+// retry waits its turn on the key it lost on, behind the transactions of
+// this node that lost more often, and behind other nodes' older losses on
+// that key (fair.go): a transaction on a hot object does not starve.
 //
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after
@@ -1004,27 +1009,59 @@ func (h *Heap) isClosed() bool {
 // record reached the log but its outcome is not known; every other error
 // means nothing was written.
 func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	gh := gateHold{gs: &h.gates}
+	defer gh.drop()
 	for attempt := 0; ; {
+		if gh.held {
+			if err := h.gates.yield(ctx, h.stop, gh.key); err != nil {
+				return err
+			}
+		}
 		tx, err := h.begin(ctx, false)
 		if err != nil {
 			return err
 		}
 		ferr := tx.call(fn)
+		if ferr == nil && !gh.held {
+			if k, ok := h.gates.gated(tx); ok {
+				// Another transaction of this node contends for k:
+				// wait for the turn, then propose only what is still
+				// current.
+				if err := gh.take(ctx, h.stop, k, attempt); err != nil {
+					return err
+				}
+				if err := h.gates.yield(ctx, h.stop, k); err != nil {
+					return err
+				}
+				if rs := tx.readSet(); rs.staleIn(h.state.Load()) != nil {
+					tx.done = true
+					continue // not a conflict: attempt stays as it is
+				}
+			}
+		}
 		switch {
 		case ferr == nil:
 			err := tx.Commit()
 			if err == nil || !errors.Is(err, ErrConflict) {
 				return err
 			}
+			var ce *ConflictError
+			errors.As(err, &ce)
 			if attempt >= h.cfg.MaxRetries {
-				var ce *ConflictError
-				if errors.As(err, &ce) {
+				if ce != nil {
 					ce.Attempts = attempt + 1
 				}
 				return err
 			}
 			h.stats.retries.Add(1)
-			if err := h.backoff(ctx, attempt); err != nil {
+			if ce != nil {
+				// Run again at once, holding the key's gate: the
+				// local state has the winning commit, and no other
+				// transaction of this node goes before this one.
+				if err := gh.take(ctx, h.stop, conflictKey(ce), attempt+1); err != nil {
+					return err
+				}
+			} else if err := h.backoff(ctx, attempt); err != nil {
 				return err
 			}
 		case tx.err != nil:
@@ -1039,6 +1076,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			if !tx.hasReads() {
 				return fmt.Errorf("%w: the Update function returned ErrRetry without reading anything, so no change could wake it", ErrInvalidArgument)
 			}
+			gh.drop()
 			if err := h.waitChange(ctx, tx); err != nil {
 				return err
 			}
@@ -1048,6 +1086,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		default:
 			// fn's error is a decision taken on what it read; it stands
 			// only if that is still current.
+			gh.drop()
 			stale, err := tx.checkCurrent()
 			if err != nil {
 				return fmt.Errorf("%w (the Update function returned %q, which could not be checked against the group's commit index)", err, ferr.Error())
