@@ -94,13 +94,13 @@ func serveUIFile(w http.ResponseWriter, name string) {
 // and the recent events. The page is its only intended reader; its form
 // may change.
 type UISnapshot struct {
-	Node    string      `json:"node"`
-	Time    int64       `json:"time"` // Unix milliseconds
-	Window  int         `json:"windowSeconds"`
-	Members []UIMember  `json:"members"`
-	Heaps   []UIHeap    `json:"heaps"`
-	Events  []UIEvent   `json:"events"` // newest first
-	Totals  UICounters  `json:"totals"`
+	Node    string     `json:"node"`
+	Time    int64      `json:"time"` // Unix milliseconds
+	Window  int        `json:"windowSeconds"`
+	Members []UIMember `json:"members"`
+	Heaps   []UIHeap   `json:"heaps"`
+	Events  []UIEvent  `json:"events"` // newest first
+	Totals  UICounters `json:"totals"`
 }
 
 // UICounters sums the heaps.
