@@ -95,9 +95,6 @@ function chart(h, snap) {
     const y = H - P - f * (H - 2 * P);
     box.append(svg("line", {class: "grid", x1: 0, x2: W, y1: y, y2: y}));
   }
-  const label = svg("text", {x: 4, y: 12});
-  label.textContent = fmtRate(top) + "/s";
-  box.append(label);
   const pts = h.series.map(([t, r]) => [((t - t0) / (t1 - t0)) * W, H - P - (r / 1000 / top) * (H - 2 * P)]);
   if (pts.length > 0) {
     const line = pts.map(([x, y]) => x.toFixed(1) + "," + y.toFixed(1)).join(" ");
@@ -106,7 +103,8 @@ function chart(h, snap) {
   }
   return el("div", {class: "chart", "data-heap": h.name},
     el("div", {class: "title"}, el("span", {text: h.name}), el("span", {class: "rate", text: fmtRate(h.rate) + " commits/s"})),
-    box);
+    el("div", {class: "plot"}, box, el("span", {class: "scale", text: fmtRate(top) + "/s"}), el("span", {class: "mid", text: fmtRate(top / 2) + "/s"})),
+    el("div", {class: "axis"}, el("span", {text: "−" + Math.round(snap.windowSeconds / 60) + " min"}), el("span", {text: "now"})));
 }
 
 function renderCharts(snap) {
