@@ -1,7 +1,7 @@
 # Targets in the manner of etcd-io/raft's and memberlist's Makefiles.
 GO ?= go
 
-.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-frames-apart wissenheim-screenshot bench-peer
+.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-frames-apart wissenheim-screenshot dashboard-screenshot bench-peer
 
 # The CI command: vet, then every test under the race detector. The
 # Wissenheim window tests run the client under Xvfb, so the X server and
@@ -38,6 +38,12 @@ wissenheim-frames-apart: x11-deps
 # The README's screenshot.
 wissenheim-screenshot: x11-deps
 	xvfb-run -a $(GO) run ./wissenheim --seed 3 --screenshot docs/wissenheim.png --shot-after 6s
+
+# The README's screenshot of the admin interface's dashboard (/ui): the
+# browser test of a 3-node cluster under load, in headless Chromium, after
+# a minute of load and with one node closed.
+dashboard-screenshot: browser-deps
+	$(GO) test ./oss/admin -run '^TestDashboardBrowser$$' -count 1 -v -dashboard.screenshot $(CURDIR)/docs/dashboard.png
 
 # OSS side by side with embedded etcd 3.7.3 (bench/, a module of its own so
 # etcd's dependencies stay out of this one): README, "Against etcd".

@@ -246,6 +246,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a.handle("POST /v1/heaps/{heap}/tx", PermWrite, o.MaxBodyBytes, a.tx)
 	a.registerACL()         // GET, POST, DELETE /v1/acl: acl.go
 	a.registerRevocations() // GET, POST /v1/revocations: revoke.go
+	a.registerUI()          // GET /ui, /ui/events, /ui/assets/: ui.go
 	a.handle("GET /v1/heaps/{heap}/hot", PermRead, 0, a.hot)
 	// The node's Prometheus metrics name every heap: read on all of them.
 	a.handle("GET /metrics", PermRead, 0, MetricsHandler(node).ServeHTTP)

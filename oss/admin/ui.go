@@ -1,0 +1,496 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/objectsharing/oss/oss"
+)
+
+// The dashboard: a page at /ui that shows the cluster as this node sees it
+// (members and their health, each heap's group and leader, commits per
+// second, apply lag per replica, hot objects, recent events), kept live by
+// a Server-Sent Events stream at /ui/events that the node pushes every
+// second. Its assets are embedded (no CDN: it works offline) and it is
+// served behind the same authentication and checks as the rest of the
+// interface: it is a same-origin page that uses only relative URLs, so
+// checkRequest's Origin, Host and Sec-Fetch-Site rules hold for it
+// unchanged.
+
+//go:embed ui
+var uiFiles embed.FS
+
+const (
+	// uiTick is how often the dashboard samples the cluster and pushes a
+	// snapshot to its streams.
+	uiTick = time.Second
+	// uiWindow is how much commit-rate history the charts show.
+	uiWindow = 5 * time.Minute
+	// uiStreamLifetime bounds one event stream: the browser reconnects
+	// (EventSource does on its own), and is authenticated again, so a
+	// revoked certificate does not keep a stream open.
+	uiStreamLifetime = 5 * time.Minute
+	// uiDownKept is how long a member that left or failed stays listed as
+	// down.
+	uiDownKept = 10 * time.Minute
+	// uiEvents is how many recent events the page gets.
+	uiEvents = 50
+	// uiHot is how many hot objects of each heap the page gets.
+	uiHot = 5
+)
+
+// uiCSP is the page's Content-Security-Policy: its own scripts, styles and
+// stream only, and no framing.
+const uiCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// registerUI registers the dashboard's endpoints, read on every heap.
+func (a *api) registerUI() {
+	d := &dashboard{node: a.node, subs: map[chan []byte]struct{}{}, shutdown: map[*http.Server]chan struct{}{}}
+	a.handle("GET /ui", PermRead, 0, func(w http.ResponseWriter, r *http.Request) { serveUIFile(w, "index.html") })
+	// /ui/ would resolve the page's relative URLs one level down.
+	a.handle("GET /ui/{$}", PermRead, 0, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui", http.StatusFound)
+	})
+	a.handle("GET /ui/assets/{file}", PermRead, 0, func(w http.ResponseWriter, r *http.Request) { serveUIFile(w, r.PathValue("file")) })
+	a.handle("GET /ui/events", PermRead, 0, d.serveEvents)
+}
+
+// serveUIFile answers an embedded file of ui/ by its base name.
+func serveUIFile(w http.ResponseWriter, name string) {
+	if !fs.ValidPath(name) || strings.Contains(name, "/") {
+		http.NotFound(w, nil)
+		return
+	}
+	b, err := uiFiles.ReadFile("ui/" + name)
+	if err != nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Security-Policy", uiCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.Write(b)
+}
+
+// UISnapshot is what the dashboard's stream sends every second: the
+// cluster as this node sees it, with the commit-rate history of each heap
+// and the recent events. The page is its only intended reader; its form
+// may change.
+type UISnapshot struct {
+	Node    string     `json:"node"`
+	Time    int64      `json:"time"` // Unix milliseconds
+	Window  int        `json:"windowSeconds"`
+	Members []UIMember `json:"members"`
+	Heaps   []UIHeap   `json:"heaps"`
+	Events  []UIEvent  `json:"events"` // newest first
+	Totals  UICounters `json:"totals"`
+}
+
+// UICounters sums the heaps.
+type UICounters struct {
+	// Commits is the sum of the heaps' applied indexes: log entries, one a
+	// transaction.
+	Commits uint64 `json:"commits"`
+	// Rate is the commits per second over the last sample.
+	Rate float64 `json:"rate"`
+}
+
+// UIMember is a member and its health: "up", "unreachable" (a member
+// that did not answer the status request) or "down" (one that was seen
+// and is gone: it left or failed).
+type UIMember struct {
+	Name  string   `json:"name"`
+	Addr  string   `json:"addr"`
+	Role  string   `json:"role"`
+	State string   `json:"state"`
+	Since int64    `json:"since"` // when it entered State, Unix milliseconds
+	Leads []string `json:"leads,omitempty"`
+}
+
+// UIHeap is a heap's group, commit rate, lag and contention.
+type UIHeap struct {
+	Name     string      `json:"name"`
+	Replicas int         `json:"replicas"`
+	Leader   string      `json:"leader"`
+	Voters   []string    `json:"voters"`
+	Learners []string    `json:"learners"`
+	Joint    bool        `json:"joint,omitempty"`
+	Applied  uint64      `json:"applied"`
+	Rate     float64     `json:"rate"`   // commits per second, last sample
+	Series   [][2]int64  `json:"series"` // [Unix ms, commits/s × 1000], oldest first
+	Lag      []UIReplica `json:"lag"`
+	// Hot are the hottest objects as this node's replica sees them, if it
+	// keeps one.
+	Hot []oss.HotObject `json:"hot,omitempty"`
+	// LocalCommits and LocalConflicts count this node's transactions.
+	LocalCommits   uint64 `json:"localCommits"`
+	LocalConflicts uint64 `json:"localConflicts"`
+}
+
+// UIReplica is one replica's applied index and how far it trails the
+// most advanced one.
+type UIReplica struct {
+	Node    string `json:"node"`
+	Applied uint64 `json:"applied"`
+	Lag     uint64 `json:"lag"`
+}
+
+// UIEvent is something the dashboard saw change between two samples.
+type UIEvent struct {
+	Time int64  `json:"time"` // Unix milliseconds
+	Kind string `json:"kind"` // join, leave, unreachable, reachable, leader, voters, learners, heap
+	Text string `json:"text"`
+}
+
+// dashboard samples the node's view of the cluster while a stream is
+// open, keeps what the charts and the event list need, and pushes each
+// sample to every stream.
+type dashboard struct {
+	node *oss.Node
+
+	mu       sync.Mutex
+	subs     map[chan []byte]struct{}
+	running  bool
+	last     []byte
+	shutdown map[*http.Server]chan struct{}
+
+	// Owned by the sampling goroutine.
+	started  bool
+	members  map[string]*UIMember
+	heaps    map[string]oss.HeapStatus
+	applied  map[string]uint64
+	prevTime time.Time
+	series   map[string][][2]int64
+	events   []UIEvent
+}
+
+// subscribe adds a stream, started with the last sample, and starts the
+// sampling if it is not running.
+func (d *dashboard) subscribe() (chan []byte, func()) {
+	ch := make(chan []byte, 1)
+	d.mu.Lock()
+	d.subs[ch] = struct{}{}
+	if d.last != nil {
+		ch <- d.last
+	}
+	if !d.running {
+		d.running = true
+		go d.run()
+	}
+	d.mu.Unlock()
+	return ch, func() {
+		d.mu.Lock()
+		delete(d.subs, ch)
+		d.mu.Unlock()
+	}
+}
+
+// closing returns a channel closed when the http.Server serving r shuts
+// down, so that Shutdown does not wait on open streams; nil if r was not
+// served by an http.Server.
+func (d *dashboard) closing(r *http.Request) chan struct{} {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch, ok := d.shutdown[srv]
+	if !ok {
+		ch = make(chan struct{})
+		d.shutdown[srv] = ch
+		srv.RegisterOnShutdown(func() { close(ch) })
+	}
+	return ch
+}
+
+// serveEvents is the dashboard's Server-Sent Events stream: a snapshot
+// event every second.
+func (d *dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if d.node == nil {
+		fail(w, refuse(http.StatusServiceUnavailable, "no node to show"))
+		return
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	ch, unsubscribe := d.subscribe()
+	defer unsubscribe()
+	closing := d.closing(r)
+	lifetime := time.NewTimer(uiStreamLifetime)
+	defer lifetime.Stop()
+	write := func(b []byte) bool {
+		// The server's WriteTimeout bounds a whole response: a stream
+		// moves its deadline on at every write.
+		rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !write([]byte("retry: 2000\n: oss dashboard\n\n")) {
+		return
+	}
+	for {
+		select {
+		case b := <-ch:
+			var buf bytes.Buffer
+			buf.WriteString("event: snapshot\ndata: ")
+			buf.Write(b)
+			buf.WriteString("\n\n")
+			if !write(buf.Bytes()) {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-d.node.Context().Done():
+			return
+		case <-closing:
+			return
+		case <-lifetime.C:
+			return
+		}
+	}
+}
+
+// run samples every uiTick while there are streams and the node runs.
+func (d *dashboard) run() {
+	t := time.NewTicker(uiTick)
+	defer t.Stop()
+	for {
+		d.mu.Lock()
+		if len(d.subs) == 0 || d.node.Context().Err() != nil {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		b := d.sample(time.Now())
+		d.mu.Lock()
+		d.last = b
+		for ch := range d.subs {
+			select { // keep only the newest for a slow stream
+			case <-ch:
+			default:
+			}
+			ch <- b
+		}
+		d.mu.Unlock()
+		select {
+		case <-t.C:
+		case <-d.node.Context().Done():
+		}
+	}
+}
+
+// sample gathers the cluster's status and turns it into a snapshot,
+// noting what changed since the last one.
+func (d *dashboard) sample(now time.Time) []byte {
+	ctx, cancel := context.WithTimeout(d.node.Context(), 900*time.Millisecond)
+	defer cancel()
+	st := d.node.Status(ctx)
+	ms := now.UnixMilli()
+	first := !d.started
+	if first {
+		d.started = true
+		d.members = map[string]*UIMember{}
+		d.heaps = map[string]oss.HeapStatus{}
+		d.applied = map[string]uint64{}
+		d.series = map[string][][2]int64{}
+	}
+	event := func(kind, format string, args ...any) {
+		if first {
+			return
+		}
+		d.events = append(d.events, UIEvent{Time: ms, Kind: kind, Text: fmt.Sprintf(format, args...)})
+		if len(d.events) > uiEvents {
+			d.events = d.events[len(d.events)-uiEvents:]
+		}
+	}
+
+	// Members.
+	seen := map[string]bool{}
+	for _, m := range st.Members {
+		seen[m.Name] = true
+		state := "up"
+		if slices.Contains(st.Unreachable, m.Name) {
+			state = "unreachable"
+		}
+		old, ok := d.members[m.Name]
+		switch {
+		case !ok:
+			event("join", "%s joined (%s, %s)", m.Name, m.Role, m.Addr)
+		case old.State == "down":
+			event("join", "%s is back (%s)", m.Name, m.Addr)
+		case old.State != state && state == "unreachable":
+			event("unreachable", "%s does not answer", m.Name)
+		case old.State != state:
+			event("reachable", "%s answers again", m.Name)
+		}
+		since := ms
+		if ok && old.State == state {
+			since = old.Since
+		}
+		d.members[m.Name] = &UIMember{Name: m.Name, Addr: m.Addr, Role: string(m.Role), State: state, Since: since, Leads: m.Leads}
+	}
+	for name, m := range d.members {
+		if seen[name] {
+			continue
+		}
+		if m.State != "down" {
+			event("leave", "%s left or failed", name)
+			m.State, m.Since, m.Leads = "down", ms, nil
+		} else if time.Duration(ms-m.Since)*time.Millisecond > uiDownKept {
+			delete(d.members, name)
+		}
+	}
+
+	// Heaps.
+	snap := UISnapshot{Node: st.Node, Time: ms, Window: int(uiWindow / time.Second)}
+	dt := now.Sub(d.prevTime).Seconds()
+	present := map[string]bool{}
+	var total uint64
+	var totalRate float64
+	for _, hs := range st.Heaps {
+		present[hs.Name] = true
+		old, known := d.heaps[hs.Name]
+		if !known {
+			if hs.Name != "oss:catalog" {
+				event("heap", "heap %s created (%d replicas)", hs.Name, hs.Replicas)
+			}
+		} else {
+			if old.Leader != hs.Leader {
+				switch {
+				case hs.Leader == "":
+					event("leader", "%s lost its leader %s", hs.Name, old.Leader)
+				case old.Leader == "":
+					event("leader", "%s elected %s", hs.Name, hs.Leader)
+				default:
+					event("leader", "%s: leader %s → %s", hs.Name, old.Leader, hs.Leader)
+				}
+			}
+			if add, del := diff(old.Voters, hs.Voters); len(hs.Voters) > 0 && len(old.Voters) > 0 && len(add)+len(del) > 0 {
+				event("voters", "%s voters: %s", hs.Name, changes(add, del))
+			}
+			if add, del := diff(old.Learners, hs.Learners); len(add)+len(del) > 0 && len(hs.Voters) > 0 {
+				event("learners", "%s learners: %s", hs.Name, changes(add, del))
+			}
+		}
+		d.heaps[hs.Name] = hs
+
+		uh := UIHeap{Name: hs.Name, Replicas: hs.Replicas, Leader: hs.Leader, Voters: nonNil(hs.Voters), Learners: nonNil(hs.Learners),
+			Joint: hs.Joint, Applied: hs.Applied, Lag: []UIReplica{}}
+		top := hs.Applied
+		for _, a := range hs.ReplicaApplied {
+			top = max(top, a)
+		}
+		for node, a := range hs.ReplicaApplied {
+			uh.Lag = append(uh.Lag, UIReplica{Node: node, Applied: a, Lag: top - a})
+		}
+		slices.SortFunc(uh.Lag, func(x, y UIReplica) int { return strings.Compare(x.Node, y.Node) })
+		if prev, ok := d.applied[hs.Name]; ok && dt > 0 && top >= prev {
+			uh.Rate = float64(top-prev) / dt
+			s := append(d.series[hs.Name], [2]int64{ms, int64(uh.Rate * 1000)})
+			for len(s) > 0 && time.Duration(ms-s[0][0])*time.Millisecond > uiWindow {
+				s = s[1:]
+			}
+			d.series[hs.Name] = s
+		}
+		d.applied[hs.Name] = top
+		uh.Series = d.series[hs.Name]
+		if uh.Series == nil {
+			uh.Series = [][2]int64{}
+		}
+		if _, local := hs.ReplicaApplied[st.Node]; local && hs.Name != "oss:catalog" {
+			if h, err := d.node.Heap(ctx, hs.Name); err == nil {
+				hot := h.Hot()
+				uh.Hot = hot[:min(len(hot), uiHot)]
+				s := h.Stats()
+				uh.LocalCommits, uh.LocalConflicts = s.Commits, s.Conflicts
+			}
+		}
+		if hs.Name != "oss:catalog" {
+			total += top
+			totalRate += uh.Rate
+		}
+		snap.Heaps = append(snap.Heaps, uh)
+	}
+	for name := range d.heaps {
+		if !present[name] {
+			event("heap", "heap %s dropped", name)
+			delete(d.heaps, name)
+			delete(d.applied, name)
+			delete(d.series, name)
+		}
+	}
+	d.prevTime = now
+	snap.Totals = UICounters{Commits: total, Rate: totalRate}
+
+	for _, m := range d.members {
+		snap.Members = append(snap.Members, *m)
+	}
+	slices.SortFunc(snap.Members, func(x, y UIMember) int { return strings.Compare(x.Name, y.Name) })
+	snap.Events = make([]UIEvent, len(d.events))
+	for i, e := range d.events {
+		snap.Events[len(d.events)-1-i] = e
+	}
+	if snap.Heaps == nil {
+		snap.Heaps = []UIHeap{}
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		b = []byte(`{}`)
+	}
+	return b
+}
+
+// diff returns what b has that a has not, and what a has that b has not.
+func diff(a, b []string) (added, removed []string) {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			added = append(added, x)
+		}
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			removed = append(removed, x)
+		}
+	}
+	return added, removed
+}
+
+func changes(added, removed []string) string {
+	var parts []string
+	for _, x := range added {
+		parts = append(parts, "+"+x)
+	}
+	for _, x := range removed {
+		parts = append(parts, "−"+x)
+	}
+	return strings.Join(parts, " ")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

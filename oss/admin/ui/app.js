@@ -1,0 +1,180 @@
+// The OSS dashboard: renders the snapshots the node pushes on its
+// Server-Sent Events stream (ui/events, relative to the page, so the
+// stream is same-origin). Every value from the node goes into the page as
+// text (textContent, SVG attributes), never as markup.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, props, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("data-")) e.setAttribute(k, v);
+    else e[k] = v;
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  return e;
+}
+
+function fmtRate(r) {
+  if (r >= 100) return r.toFixed(0);
+  if (r >= 10) return r.toFixed(1);
+  return r.toFixed(2);
+}
+
+function fmtTime(ms) {
+  return new Date(ms).toLocaleTimeString([], {hour12: false});
+}
+
+function ago(now, ms) {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return s + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m" + (s % 60) + "s";
+  return Math.floor(s / 3600) + "h";
+}
+
+function renderMembers(snap) {
+  const body = document.querySelector("#members tbody");
+  body.replaceChildren(...snap.members.map((m) => {
+    const health = m.state === "up" ? "up" : m.state === "down" ? "down" : "unreachable";
+    return el("tr", {class: health, "data-node": m.name, "data-state": m.state},
+      el("td", {}, el("span", {class: "dot"})),
+      el("td", {text: m.name + (m.name === snap.node ? " (this node)" : "")}),
+      el("td", {text: m.role}),
+      el("td", {text: m.addr}),
+      el("td", {class: "health", text: health + " for " + ago(snap.time, m.since)}),
+      el("td", {text: (m.leads || []).join(", ")}));
+  }));
+}
+
+function renderMap(snap) {
+  const nodes = snap.members.map((m) => m.name);
+  const state = Object.fromEntries(snap.members.map((m) => [m.name, m.state]));
+  const head = document.querySelector("#map thead");
+  head.replaceChildren(el("tr", {}, el("th", {text: "heap"}), el("th", {text: "leader"}),
+    ...nodes.map((n) => el("th", {class: "cell", text: n})), el("th", {text: "applied"})));
+  const body = document.querySelector("#map tbody");
+  body.replaceChildren(...snap.heaps.map((h) => {
+    const lag = Object.fromEntries(h.lag.map((r) => [r.node, r]));
+    const cells = nodes.map((n) => {
+      let mark = "", cls = "cell";
+      if (n === h.leader) { mark = "★"; cls += " leader"; }
+      else if (h.voters.includes(n)) mark = "V";
+      else if (h.learners.includes(n)) mark = "L";
+      if (state[n] === "down") cls += " down";
+      const td = el("td", {class: cls, "data-node": n, text: mark});
+      if (n === h.leader) td.setAttribute("data-leader", "");
+      if (lag[n] && mark !== "") td.append(el("span", {class: "lag" + (lag[n].lag > 100 ? " behind" : ""), text: lag[n].lag ? "−" + lag[n].lag : "✓", title: "applied " + lag[n].applied}));
+      return td;
+    });
+    return el("tr", {"data-heap": h.name},
+      el("td", {text: h.name + (h.joint ? " (joint)" : "")}),
+      el("td", {class: "heap-leader", text: h.leader || "none"}),
+      ...cells,
+      el("td", {class: "applied", text: String(h.applied)}));
+  }));
+}
+
+function chart(h, snap) {
+  const W = 600, H = 110, P = 4;
+  const box = svg("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img"});
+  const t1 = snap.time, t0 = t1 - snap.windowSeconds * 1000;
+  let top = 1;
+  for (const [, r] of h.series) top = Math.max(top, r / 1000);
+  const mag = Math.pow(10, Math.floor(Math.log10(top)));
+  top = Math.ceil(top / mag) * mag;
+  for (const f of [0.5, 1]) {
+    const y = H - P - f * (H - 2 * P);
+    box.append(svg("line", {class: "grid", x1: 0, x2: W, y1: y, y2: y}));
+  }
+  const pts = h.series.map(([t, r]) => [((t - t0) / (t1 - t0)) * W, H - P - (r / 1000 / top) * (H - 2 * P)]);
+  if (pts.length > 0) {
+    const line = pts.map(([x, y]) => x.toFixed(1) + "," + y.toFixed(1)).join(" ");
+    box.append(svg("polygon", {class: "area", points: `${pts[0][0].toFixed(1)},${H - P} ${line} ${pts[pts.length - 1][0].toFixed(1)},${H - P}`}));
+    box.append(svg("polyline", {points: line}));
+  }
+  return el("div", {class: "chart", "data-heap": h.name},
+    el("div", {class: "title"}, el("span", {text: h.name}), el("span", {class: "rate", text: fmtRate(h.rate) + " commits/s"})),
+    el("div", {class: "plot"}, box, el("span", {class: "scale", text: fmtRate(top) + "/s"}), el("span", {class: "mid", text: fmtRate(top / 2) + "/s"})),
+    el("div", {class: "axis"}, el("span", {text: "−" + Math.round(snap.windowSeconds / 60) + " min"}), el("span", {text: "now"})));
+}
+
+function renderCharts(snap) {
+  document.getElementById("window").textContent = "last " + Math.round(snap.windowSeconds / 60) + " minutes, log entries applied";
+  document.getElementById("charts").replaceChildren(...snap.heaps.filter((h) => h.name !== "oss:catalog").map((h) => chart(h, snap)));
+}
+
+function renderHot(snap) {
+  const parts = [];
+  for (const h of snap.heaps) {
+    if (!h.hot || h.hot.length === 0) continue;
+    parts.push(el("div", {class: "hotheap", "data-heap": h.name},
+      el("h3", {class: "small", text: h.name + " · " + h.localConflicts + " conflicts of " + (h.localCommits + h.localConflicts) + " commits here"}),
+      el("table", {},
+        el("thead", {}, el("tr", {}, el("th", {text: "key"}), el("th", {text: "lately"}), el("th", {text: "conflicts"}), el("th", {text: "last loser"}))),
+        el("tbody", {}, ...h.hot.map((o) => el("tr", {},
+          el("td", {text: o.Root ? "root " + o.Root : o.Scan ? "scan" : o.ID}),
+          el("td", {text: o.Lately.toFixed(1)}),
+          el("td", {text: String(o.Conflicts)}),
+          el("td", {text: [o.LastNode, o.LastOp].filter(Boolean).join(" ") || "–"})))))));
+  }
+  if (parts.length === 0) parts.push(el("p", {class: "muted", text: "No conflicts lately."}));
+  document.getElementById("hot").replaceChildren(...parts);
+}
+
+function renderEvents(snap) {
+  const list = document.getElementById("events");
+  if (snap.events.length === 0) {
+    list.replaceChildren(el("li", {class: "muted", text: "Nothing has changed since the page opened."}));
+    return;
+  }
+  list.replaceChildren(...snap.events.map((e) => el("li", {class: e.kind},
+    el("time", {text: fmtTime(e.time)}), el("span", {class: "kind", text: e.kind}), el("span", {text: e.text}))));
+}
+
+function render(snap) {
+  document.getElementById("node").textContent = "· " + snap.node;
+  document.getElementById("commits-total").textContent = String(snap.totals.commits);
+  document.getElementById("commits-rate").textContent = fmtRate(snap.totals.rate);
+  renderMembers(snap);
+  renderMap(snap);
+  renderCharts(snap);
+  renderHot(snap);
+  renderEvents(snap);
+}
+
+function setConn(state, text) {
+  const c = document.getElementById("conn");
+  c.className = "conn " + state;
+  c.setAttribute("data-state", state);
+  c.textContent = text;
+}
+
+let lastSnapshot = 0;
+function connect() {
+  const es = new EventSource("ui/events");
+  es.addEventListener("snapshot", (ev) => {
+    lastSnapshot = Date.now();
+    setConn("live", "live");
+    render(JSON.parse(ev.data));
+  });
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      setConn("lost", "disconnected: reload the page");
+    } else {
+      setConn("wait", "reconnecting…");
+    }
+  };
+}
+setInterval(() => {
+  if (lastSnapshot && Date.now() - lastSnapshot > 5000) setConn("wait", "no news for " + Math.round((Date.now() - lastSnapshot) / 1000) + "s");
+}, 1000);
+connect();
