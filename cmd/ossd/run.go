@@ -31,7 +31,7 @@ func run(args []string) error {
 	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every --batch-interval) or "memory" (nothing on disk)`)
 	batchInterval := fs.Duration("batch-interval", 10*time.Millisecond, `how often --durability batch syncs the log`)
 	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
-	advertise := fs.String("advertise", "", "address peers reach the node at (default: the bound listen address)")
+	advertise := fs.String("advertise", "", "address peers reach the node at, HOST:PORT; a host name is resolved to its IP address at start (default: the bound listen address)")
 	join := fs.String("join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
 	replicas := fs.Int("replicas", 3, "voters of each new heap")
 	replaceAfter := fs.Duration("replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
@@ -126,6 +126,16 @@ func run(args []string) error {
 	default:
 		return fmt.Errorf("run: --durability %q: want sync, batch or memory", *durability)
 	}
+	if *advertise != "" {
+		a, err := resolveAdvertise(context.Background(), net.DefaultResolver, *advertise)
+		if err != nil {
+			return fmt.Errorf("run: --advertise: %w", err)
+		}
+		if a != *advertise {
+			logger.Info("advertising the address the name resolves to", "advertise", *advertise, "addr", a)
+		}
+		*advertise = a
+	}
 	cfg := &oss.Config{
 		Durability: dur, BatchInterval: *batchInterval,
 		Name: *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
@@ -201,6 +211,40 @@ func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, erro
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("run: --log-format %q: want text or json", format)
+}
+
+// resolveAdvertise returns addr with its host resolved to an IP address:
+// peers reach a node at an IP, and a name (a container's service name,
+// a host's DNS name) is resolved once, at start. An IPv4 address is
+// preferred when the name has both.
+func resolveAdvertise(ctx context.Context, r *net.Resolver, addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if host == "" {
+		return "", fmt.Errorf("%q: want HOST:PORT", addr)
+	}
+	if net.ParseIP(host) != nil {
+		return addr, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ips, err := r.LookupIP(ctx, "ip", host)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", addr, err)
+	}
+	if len(ips) == 0 {
+		return "", fmt.Errorf("%q: %s has no address", addr, host)
+	}
+	ip := ips[0]
+	for _, c := range ips {
+		if c.To4() != nil {
+			ip = c
+			break
+		}
+	}
+	return net.JoinHostPort(ip.String(), port), nil
 }
 
 func orDefault(s, d string) string {
