@@ -113,19 +113,9 @@ func startMembership(cfg memberConfig) (*membership, error) {
 		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
 	}
 	m := &membership{cfg: cfg, stopc: make(chan struct{}), reconnectEvery: 5 * time.Second}
-	mc := memberlist.DefaultLANConfig()
+	mc := memberlistConfig(cfg.fast)
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
-		mc = memberlist.DefaultLocalConfig()
-		mc.ProbeInterval = 200 * time.Millisecond
-		mc.ProbeTimeout = 100 * time.Millisecond
-		mc.GossipInterval = 50 * time.Millisecond
-		mc.PushPullInterval = 2 * time.Second
-		mc.SuspicionMult = 2
-		mc.GossipNodes = 8 // small test clusters: everyone, every round
-		mc.RetransmitMult = 4
-		mc.GossipToTheDeadTime = time.Second
-		mc.TCPTimeout = 2 * time.Second
 	}
 	m.gt = newGossipTransport(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
 	m.gossipInterval = mc.GossipInterval
@@ -136,6 +126,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	mc.UDPBufferSize = transport.MaxDatagram
 	mc.Delegate = m
 	mc.Events = m
+	mc.Ping = m
 	mc.Logger = log.New(slogWriter{cfg.logger, &m.stats}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -145,6 +136,55 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	m.ml = ml
 	m.wg.Go(m.reconnect)
 	return m, nil
+}
+
+// memberlistConfig returns memberlist's timings for a profile: LAN, or
+// fast (GossipLoopback). Both keep Lifeguard on: awareness stretches a
+// node's probe interval (and with it the deadline of its fallback stream
+// ping) up to AwarenessMaxMultiplier times while its own probes fail
+// unconfirmed by nacks, and a suspicion lasts SuspicionMaxTimeoutMult
+// times its minimum until independent suspecters confirm it. A node
+// whose CPU is starved answers late, and so do the nodes that probe it;
+// what keeps it from being declared dead is that a lone suspicion lasts
+// long enough for its refutation to come back. docs/design.md
+// (Membership) gives the figures.
+func memberlistConfig(fast bool) *memberlist.Config {
+	mc := memberlist.DefaultLANConfig()
+	if !fast {
+		return mc
+	}
+	mc = memberlist.DefaultLocalConfig()
+	// Probes: loopback QUIC answers a probe in well under a millisecond
+	// idle; on a starved CPU the round trip is the scheduler's delay.
+	// TestGossipStarvedNoFalseDeaths (one P shared with busy goroutines,
+	// under -race) measured acks at 46 ms mean, 93 ms max with the old
+	// 100 ms timeout (later acks went uncounted: 66 fallback pings
+	// failed), and 114 ms mean, 187 ms max with a 200 ms one. The timeout
+	// is 150 ms, above most starved acks; the interval stays 200 ms (the
+	// fallback stream ping's deadline is its end, and memberlist's probe
+	// goroutine outlives Shutdown by up to one interval, which tests'
+	// leak checks wait for). No probe timeout catches every starved ack;
+	// the suspicion below absorbs the rest.
+	mc.ProbeInterval = 200 * time.Millisecond
+	mc.ProbeTimeout = 150 * time.Millisecond
+	mc.IndirectChecks = 3 // LAN's: every other member in small clusters
+	// Suspicion: SuspicionMult 3 makes k = 1 in clusters of three or
+	// more, so Lifeguard's dynamic timeout applies: a lone suspicion lasts
+	// SuspicionMaxTimeoutMult x 3 x 200 ms = 6 s, time for the suspect to
+	// refute; a second suspecter's confirmation brings it down to 600 ms.
+	// (SuspicionMult 2, as before, made k = 0: every suspicion expired
+	// after a fixed 400 ms, and a node whose refutation was 400 ms late
+	// was declared dead.)
+	mc.SuspicionMult = 3
+	mc.SuspicionMaxTimeoutMult = 10
+	mc.AwarenessMaxMultiplier = 8 // LAN's: probes back off to 1.6 s while this node is unhealthy
+	mc.GossipInterval = 50 * time.Millisecond
+	mc.PushPullInterval = 2 * time.Second
+	mc.GossipNodes = 8 // small test clusters: everyone, every round
+	mc.RetransmitMult = 4
+	mc.GossipToTheDeadTime = time.Second
+	mc.TCPTimeout = 2 * time.Second // joins and push/pull; the fallback ping has the probe's deadline
+	return mc
 }
 
 // reconnect tries, every reconnectEvery, to join each member that failed,
@@ -358,6 +398,9 @@ func (m *membership) NotifyJoin(n *memberlist.Node) { m.emit(memberJoined, n) }
 
 // NotifyLeave implements memberlist.EventDelegate.
 func (m *membership) NotifyLeave(n *memberlist.Node) {
+	m.stats.mu.Lock()
+	delete(m.stats.suspected, n.Name) // dead or gone: not a suspicion that cleared
+	m.stats.mu.Unlock()
 	m.mu.Lock()
 	left := m.leaving[n.Name]
 	delete(m.leaving, n.Name)
@@ -482,11 +525,19 @@ func (w slogWriter) Write(p []byte) (int, error) {
 // the process-wide go-metrics sink otherwise, which a node cannot call
 // its own).
 type memberStats struct {
-	events         [memberUpdated + 1]atomic.Uint64 // by memberEventKind
-	probeFailures  atomic.Uint64                    // "Suspect X has failed, no acks received"
-	fallbackFailed atomic.Uint64                    // "Failed fallback TCP ping"
-	refuted        atomic.Uint64                    // "Refuting a suspect message"
-	markedDead     atomic.Uint64                    // "Marking X as failed, suspect timeout reached"
+	events          [memberUpdated + 1]atomic.Uint64 // by memberEventKind
+	probeFailures   atomic.Uint64                    // "Suspect X has failed, no acks received"
+	fallbackFailed  atomic.Uint64                    // "Failed fallback TCP ping"
+	refuted         atomic.Uint64                    // "Refuting a suspect message"
+	markedDead      atomic.Uint64                    // "Marking X as failed, suspect timeout reached"
+	falseSuspicions atomic.Uint64                    // members this node suspected that answered a probe before it declared them dead
+
+	// Probe round trips (direct acks), as memberlist's ping delegate
+	// reports them: count, sum and maximum in nanoseconds.
+	rttCount, rttSum, rttMax atomic.Int64
+
+	mu        sync.Mutex      // protects following fields
+	suspected map[string]bool // members this node suspected, until they answer or it declares them dead
 }
 
 // count notes a memberlist log line that tells of a failure.
@@ -494,11 +545,63 @@ func (s *memberStats) count(line []byte) {
 	switch {
 	case bytes.Contains(line, []byte("has failed, no acks received")):
 		s.probeFailures.Add(1)
+		if name, ok := between(line, "Suspect ", " has failed, no acks received"); ok {
+			s.mu.Lock()
+			if s.suspected == nil {
+				s.suspected = make(map[string]bool)
+			}
+			s.suspected[name] = true
+			s.mu.Unlock()
+		}
 	case bytes.Contains(line, []byte("Failed fallback TCP ping")):
 		s.fallbackFailed.Add(1)
 	case bytes.Contains(line, []byte("Refuting a suspect message")):
 		s.refuted.Add(1)
 	case bytes.Contains(line, []byte("as failed, suspect timeout reached")):
 		s.markedDead.Add(1)
+		if name, ok := between(line, "Marking ", " as failed, suspect timeout reached"); ok {
+			s.mu.Lock()
+			delete(s.suspected, name) // a true failure, or a false death: not a suspicion that cleared
+			s.mu.Unlock()
+		}
 	}
 }
+
+// between returns the text of line between the first start and the
+// following end.
+func between(line []byte, start, end string) (string, bool) {
+	_, rest, ok := bytes.Cut(line, []byte(start))
+	if !ok {
+		return "", false
+	}
+	name, _, ok := bytes.Cut(rest, []byte(end))
+	return string(name), ok
+}
+
+// answered notes that a member acked a direct probe after rtt: if this
+// node suspected it, the suspicion was false.
+func (s *memberStats) answered(name string, rtt time.Duration) {
+	s.rttCount.Add(1)
+	s.rttSum.Add(int64(rtt))
+	for {
+		m := s.rttMax.Load()
+		if int64(rtt) <= m || s.rttMax.CompareAndSwap(m, int64(rtt)) {
+			break
+		}
+	}
+	s.mu.Lock()
+	if s.suspected[name] {
+		delete(s.suspected, name)
+		s.falseSuspicions.Add(1)
+	}
+	s.mu.Unlock()
+}
+
+// NotifyPingComplete implements memberlist.PingDelegate: a direct probe
+// of other was acked.
+func (m *membership) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, payload []byte) {
+	m.stats.answered(other.Name, rtt)
+}
+
+// AckPayload implements memberlist.PingDelegate.
+func (m *membership) AckPayload() []byte { return nil }

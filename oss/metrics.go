@@ -90,6 +90,7 @@ var (
 	mMLProbeF   = defMetric("oss_memberlist_probe_failures_total", "counter", "Probes of a member that got no ack, making it suspect.", nl...)
 	mMLFallback = defMetric("oss_memberlist_fallback_ping_failures_total", "counter", "Fallback stream pings after a failed probe that failed too.", nl...)
 	mMLRefuted  = defMetric("oss_memberlist_refuted_suspicions_total", "counter", "Suspicions of this node that it refuted: others thought it failed while it was alive.", nl...)
+	mMLFalseS   = defMetric("oss_memberlist_false_suspicions_total", "counter", "Members this node suspected (a probe got no ack) that then answered a probe before it declared them dead: suspicions that were false.", nl...)
 	mMLDead     = defMetric("oss_memberlist_members_declared_dead_total", "counter", "Members this node declared failed after their suspicion timed out.", nl...)
 	mQConns     = defMetric("oss_quic_connections", "gauge", "Open QUIC connections.", nl...)
 	mQSentB     = defMetric("oss_quic_sent_bytes_total", "counter", "Bytes of QUIC packets sent, retransmissions included.", nl...)
@@ -322,6 +323,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		emit(mMLProbeF, float64(mb.stats.probeFailures.Load()), node)
 		emit(mMLFallback, float64(mb.stats.fallbackFailed.Load()), node)
 		emit(mMLRefuted, float64(mb.stats.refuted.Load()), node)
+		emit(mMLFalseS, float64(mb.stats.falseSuspicions.Load()), node)
 		emit(mMLDead, float64(mb.stats.markedDead.Load()), node)
 	}
 	if q := n.quic; q != nil {

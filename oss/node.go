@@ -269,6 +269,9 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 			if e.Kind != memberUpdated {
 				n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)
 			}
+			if c.onMemberEvent != nil {
+				c.onMemberEvent(e)
+			}
 		},
 	})
 	if err != nil {
