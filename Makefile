@@ -49,4 +49,4 @@ dashboard-screenshot: browser-deps
 # etcd's dependencies stay out of this one): README, "Against etcd".
 # make bench-peer ARGS="-rounds 4 -duration 10s"
 bench-peer:
-	cd bench && $(GO) run . $(ARGS)
+	cd bench && GOFLAGS=-mod=mod $(GO) run . $(ARGS)
