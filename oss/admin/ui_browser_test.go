@@ -31,6 +31,13 @@ var dashboardShot = flag.String("dashboard.screenshot", "", "also write the dash
 // each joining the first, and waits until every node sees them all.
 func startCluster(t *testing.T, names ...string) []*oss.Node {
 	t.Helper()
+	return startClusterWith(t, nil, names...)
+}
+
+// startClusterWith is startCluster with each node's Config passed to
+// configure, if not nil, before the node starts.
+func startClusterWith(t *testing.T, configure func(*oss.Config), names ...string) []*oss.Node {
+	t.Helper()
 	caCert, caKey, err := pki.NewCA("dashboard test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +53,9 @@ func startCluster(t *testing.T, names ...string) []*oss.Node {
 			Gossip: oss.GossipLoopback, Logger: quiet}
 		if len(nodes) > 0 {
 			cfg.Join = []string{nodes[0].Addr()}
+		}
+		if configure != nil {
+			configure(cfg)
 		}
 		n, err := oss.Start(context.Background(), cfg)
 		if err != nil {
@@ -128,9 +138,11 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// TestDashboardBrowser loads the dashboard of a 3-node cluster under load
-// in headless Chromium and finds there the three nodes, the heap's leader,
-// a commit counter that moves, and a closed node shown down.
+// TestDashboardBrowser loads the dashboard of a 4-node cluster under load,
+// with a heap of three replicas, in headless Chromium and finds there the
+// nodes, the heap's leader, a commit counter that moves, a closed voter
+// shown down, and its replacement (the fourth node, after ReplaceAfter)
+// among the heap's voters.
 //
 // The admin interface is served insecure (plain HTTP, no client
 // certificates) on loopback, which it allows there, so that Chromium needs
@@ -140,7 +152,8 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // server saw: the page and its stream are same-origin.
 func TestDashboardBrowser(t *testing.T) {
 	exe := chromium(t)
-	nodes := startCluster(t, "n1", "n2", "n3")
+	// A short ReplaceAfter, so the closed voter's replacement comes soon.
+	nodes := startClusterWith(t, func(c *oss.Config) { c.ReplaceAfter = time.Second }, "n1", "n2", "n3", "n4")
 	ctx, stopLoad := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -241,9 +254,9 @@ func TestDashboardBrowser(t *testing.T) {
 		return s
 	}
 
-	// The three nodes, up; the stream live.
+	// The four nodes, up; the stream live.
 	wait("the stream", `document.getElementById("conn").dataset.state === "live"`, time.Minute)
-	wait("three nodes up", `["n1","n2","n3"].every(n => document.querySelector('#members tr[data-node="'+n+'"][data-state="up"]'))`, time.Minute)
+	wait("four nodes up", `["n1","n2","n3","n4"].every(n => document.querySelector('#members tr[data-node="'+n+'"][data-state="up"]'))`, time.Minute)
 
 	// The heap's leader is marked, and is the leader the nodes know.
 	wait("the heap on the map with a leader and its three voters", `(() => {
@@ -313,14 +326,53 @@ func TestDashboardBrowser(t *testing.T) {
 		// For the README: charts with a minute of history, and hot objects.
 		wait("a minute of history", `document.querySelector('.chart[data-heap="orders"] polyline').points.length >= 60 && document.querySelector('#hot .hotheap')`, 3*time.Minute)
 	}
-	if err := nodes[2].Close(context.Background()); err != nil {
+	// Placement put the heap's three voters on three of the four nodes
+	// (rendezvous hashing of the node names): the one left is the spare
+	// that replaces the voter closed. The voter closed is one the load
+	// does not run on (n1, whose page this is, or n2), so n3 if placement
+	// chose it.
+	voters := h.Stats().Voters
+	deadline = time.Now().Add(time.Minute)
+	for len(voters) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("orders has voters %v", voters)
+		}
+		time.Sleep(50 * time.Millisecond)
+		voters = h.Stats().Voters
+	}
+	victim, spare := -1, -1
+	for i := range nodes {
+		name := fmt.Sprintf("n%d", i+1)
+		switch {
+		case !slices.Contains(voters, name):
+			spare = i
+		case i >= 2 && victim < 0:
+			victim = i
+		}
+	}
+	if victim < 0 || spare < 0 {
+		t.Fatalf("orders has voters %v: no voter to close among n3, n4, or no spare", voters)
+	}
+	vn, sn := fmt.Sprintf("n%d", victim+1), fmt.Sprintf("n%d", spare+1)
+	t.Logf("orders has voters %v: closing %s, %s replaces it", voters, vn, sn)
+	if err := nodes[victim].Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	closed := time.Now()
-	wait("n3 down", `(() => { const tr = document.querySelector('#members tr[data-node="n3"][data-state="down"]');
-		return tr && getComputedStyle(tr.querySelector(".dot")).backgroundColor === "rgb(231, 76, 60)" && /down/.test(tr.textContent); })()`, time.Minute)
-	t.Logf("n3 shown down %v after it closed", time.Since(closed).Round(time.Millisecond))
-	wait("the event of n3's leaving", `[...document.querySelectorAll("#events li.leave")].some(li => /n3/.test(li.textContent))`, 30*time.Second)
+	wait(vn+" down", fmt.Sprintf(`(() => { const tr = document.querySelector('#members tr[data-node=%q][data-state="down"]');
+		return tr && getComputedStyle(tr.querySelector(".dot")).backgroundColor === "rgb(231, 76, 60)" && /down/.test(tr.textContent); })()`, vn), time.Minute)
+	t.Logf("%s shown down %v after it closed", vn, time.Since(closed).Round(time.Millisecond))
+	wait("the event of "+vn+"'s leaving", fmt.Sprintf(`[...document.querySelectorAll("#events li.leave")].some(li => li.textContent.includes(%q))`, vn), 30*time.Second)
+
+	// Its replacement: after ReplaceAfter, the leader adds the spare as a
+	// learner and makes it a voter in place of the closed node.
+	wait(sn+" a voter of orders in place of "+vn, fmt.Sprintf(`(() => {
+		const row = document.querySelector('#map tr[data-heap="orders"]');
+		const mark = (n) => row && row.querySelector('td.cell[data-node="' + n + '"]');
+		return mark(%q) && /[★V]/.test(mark(%q).textContent) && !/[★V]/.test(mark(%q).textContent);
+	})()`, sn, sn, vn), 2*time.Minute)
+	t.Logf("%s shown a voter of orders %v after %s closed", sn, time.Since(closed).Round(time.Millisecond), vn)
+	wait("the event of the voters' change", fmt.Sprintf(`[...document.querySelectorAll("#events li.voters")].some(li => /orders/.test(li.textContent) && li.textContent.includes("+" + %q))`, sn), 30*time.Second)
 	shoot("dashboard-node-down.png")
 	if *dashboardShot != "" {
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
