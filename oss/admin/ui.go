@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math"
 	"mime"
 	"net/http"
 	"path"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/objectsharing/oss/oss"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The dashboard: a page at /ui that shows the cluster as this node sees it
@@ -90,11 +94,14 @@ func serveUIFile(w http.ResponseWriter, name string) {
 }
 
 // UISnapshot is what the dashboard's stream sends every second: the
-// cluster as this node sees it, with the commit-rate history of each heap
-// and the recent events. The page is its only intended reader; its form
-// may change.
+// cluster as this node sees it, with the commit-rate and commit-latency
+// history of each heap and the recent events. The page is its only
+// intended reader; its form may change.
 type UISnapshot struct {
-	Node    string     `json:"node"`
+	Node string `json:"node"`
+	// Version is this node's build (see buildVersion); the other members'
+	// are not known here: membership does not carry them.
+	Version string     `json:"version"`
 	Time    int64      `json:"time"` // Unix milliseconds
 	Window  int        `json:"windowSeconds"`
 	Members []UIMember `json:"members"`
@@ -126,16 +133,26 @@ type UIMember struct {
 
 // UIHeap is a heap's group, commit rate, lag and contention.
 type UIHeap struct {
-	Name     string      `json:"name"`
-	Replicas int         `json:"replicas"`
-	Leader   string      `json:"leader"`
-	Voters   []string    `json:"voters"`
-	Learners []string    `json:"learners"`
-	Joint    bool        `json:"joint,omitempty"`
-	Applied  uint64      `json:"applied"`
-	Rate     float64     `json:"rate"`   // commits per second, last sample
-	Series   [][2]int64  `json:"series"` // [Unix ms, commits/s × 1000], oldest first
-	Lag      []UIReplica `json:"lag"`
+	Name     string     `json:"name"`
+	Replicas int        `json:"replicas"`
+	Leader   string     `json:"leader"`
+	Voters   []string   `json:"voters"`
+	Learners []string   `json:"learners"`
+	Joint    bool       `json:"joint,omitempty"`
+	Applied  uint64     `json:"applied"`
+	Rate     float64    `json:"rate"`   // commits per second, last sample
+	Series   [][2]int64 `json:"series"` // [Unix ms, commits/s × 1000], oldest first
+	// Latency is the commit latency of this node's transactions on the
+	// heap (the oss_commit_duration_seconds histogram of its replica),
+	// per sample interval that had commits: [Unix ms, mean µs, p99 µs],
+	// oldest first; p99 is the upper bound of the histogram's bucket that
+	// holds it. Empty if this node keeps no replica or committed nothing.
+	Latency [][3]int64 `json:"latency"`
+	// SnapshotsSent and SnapshotsReceived count the snapshot transfers of
+	// this node's replica, if it keeps one.
+	SnapshotsSent     uint64      `json:"snapshotsSent"`
+	SnapshotsReceived uint64      `json:"snapshotsReceived"`
+	Lag               []UIReplica `json:"lag"`
 	// Hot are the hottest objects as this node's replica sees them, if it
 	// keeps one.
 	Hot []oss.HotObject `json:"hot,omitempty"`
@@ -155,7 +172,7 @@ type UIReplica struct {
 // UIEvent is something the dashboard saw change between two samples.
 type UIEvent struct {
 	Time int64  `json:"time"` // Unix milliseconds
-	Kind string `json:"kind"` // join, leave, unreachable, reachable, leader, voters, learners, heap
+	Kind string `json:"kind"` // join, leave, unreachable, reachable, leader, voters, learners, heap, snapshot
 	Text string `json:"text"`
 }
 
@@ -178,6 +195,9 @@ type dashboard struct {
 	applied  map[string]uint64
 	prevTime time.Time
 	series   map[string][][2]int64
+	latency  map[string][][3]int64
+	metrics  map[string]heapMetrics
+	reg      *prometheus.Registry
 	events   []UIEvent
 }
 
@@ -315,7 +335,13 @@ func (d *dashboard) sample(now time.Time) []byte {
 		d.heaps = map[string]oss.HeapStatus{}
 		d.applied = map[string]uint64{}
 		d.series = map[string][][2]int64{}
+		d.latency = map[string][][3]int64{}
+		d.reg = prometheus.NewRegistry()
+		if err := d.reg.Register(d.node.Metrics()); err != nil {
+			d.reg = nil
+		}
 	}
+	mets := gatherHeapMetrics(d.reg)
 	event := func(kind, format string, args ...any) {
 		if first {
 			return
@@ -364,7 +390,7 @@ func (d *dashboard) sample(now time.Time) []byte {
 	}
 
 	// Heaps.
-	snap := UISnapshot{Node: st.Node, Time: ms, Window: int(uiWindow / time.Second)}
+	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Time: ms, Window: int(uiWindow / time.Second)}
 	dt := now.Sub(d.prevTime).Seconds()
 	present := map[string]bool{}
 	var total uint64
@@ -419,6 +445,27 @@ func (d *dashboard) sample(now time.Time) []byte {
 		if uh.Series == nil {
 			uh.Series = [][2]int64{}
 		}
+		if m, ok := mets[hs.Name]; ok {
+			uh.SnapshotsSent, uh.SnapshotsReceived = m.snapSent, m.snapReceived
+			// A replica new here since the last sample (one that joined
+			// from a snapshot, say) counts from zero.
+			if old, ok := d.metrics[hs.Name]; ok || !first {
+				for _, text := range snapshotEvents(hs.Name, st.Node, old, m) {
+					event("snapshot", "%s", text)
+				}
+				if mean, p99, ok := latencyDelta(old.commit, m.commit); ok {
+					l := append(d.latency[hs.Name], [3]int64{ms, mean.Microseconds(), p99.Microseconds()})
+					for len(l) > 0 && time.Duration(ms-l[0][0])*time.Millisecond > uiWindow {
+						l = l[1:]
+					}
+					d.latency[hs.Name] = l
+				}
+			}
+		}
+		uh.Latency = d.latency[hs.Name]
+		if uh.Latency == nil {
+			uh.Latency = [][3]int64{}
+		}
 		if _, local := hs.ReplicaApplied[st.Node]; local && hs.Name != "oss:catalog" {
 			if h, err := d.node.Heap(ctx, hs.Name); err == nil {
 				hot := h.Hot()
@@ -439,8 +486,10 @@ func (d *dashboard) sample(now time.Time) []byte {
 			delete(d.heaps, name)
 			delete(d.applied, name)
 			delete(d.series, name)
+			delete(d.latency, name)
 		}
 	}
+	d.metrics = mets
 	d.prevTime = now
 	snap.Totals = UICounters{Commits: total, Rate: totalRate}
 
@@ -494,3 +543,171 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// heapMetrics is what the dashboard reads of a heap's metrics on this
+// node's replica.
+type heapMetrics struct {
+	commit                          histogram
+	snapSent, snapSentBytes         uint64
+	snapReceived, snapReceivedBytes uint64
+}
+
+// histogram is a cumulative Prometheus histogram: count observations,
+// their sum, and per bucket the upper bound and the observations at or
+// below it.
+type histogram struct {
+	count   uint64
+	sum     float64
+	buckets []bucket
+}
+
+type bucket struct {
+	upper float64
+	count uint64
+}
+
+// gatherHeapMetrics reads the node's metrics, per heap; nil without a
+// registry, or if gathering fails.
+func gatherHeapMetrics(reg *prometheus.Registry) map[string]heapMetrics {
+	if reg == nil {
+		return nil
+	}
+	fams, err := reg.Gather()
+	if err != nil && len(fams) == 0 {
+		return nil
+	}
+	out := map[string]heapMetrics{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			heap := label(m, "heap")
+			if heap == "" {
+				continue
+			}
+			hm := out[heap]
+			counter := uint64(m.GetCounter().GetValue())
+			switch f.GetName() {
+			case "oss_commit_duration_seconds":
+				h := m.GetHistogram()
+				hm.commit = histogram{count: h.GetSampleCount(), sum: h.GetSampleSum()}
+				for _, b := range h.GetBucket() {
+					hm.commit.buckets = append(hm.commit.buckets, bucket{upper: b.GetUpperBound(), count: b.GetCumulativeCount()})
+				}
+			case "oss_snapshots_sent_total":
+				hm.snapSent = counter
+			case "oss_snapshot_sent_bytes_total":
+				hm.snapSentBytes = counter
+			case "oss_snapshots_received_total":
+				hm.snapReceived = counter
+			case "oss_snapshot_received_bytes_total":
+				hm.snapReceivedBytes = counter
+			default:
+				continue
+			}
+			out[heap] = hm
+		}
+	}
+	return out
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// latencyDelta returns the mean and the 99th percentile of the
+// observations cur has that prev had not, false if there are none. The
+// percentile is the upper bound of the bucket that holds it, the largest
+// finite bound if it is beyond them all.
+func latencyDelta(prev, cur histogram) (mean, p99 time.Duration, ok bool) {
+	if cur.count <= prev.count {
+		return 0, 0, false
+	}
+	n := cur.count - prev.count
+	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	mean = seconds(max(cur.sum-prev.sum, 0) / float64(n))
+	prevAt := map[float64]uint64{}
+	for _, b := range prev.buckets {
+		prevAt[b.upper] = b.count
+	}
+	want := uint64(math.Ceil(0.99 * float64(n)))
+	finite := 0.0
+	for _, b := range cur.buckets {
+		if math.IsInf(b.upper, 1) {
+			break
+		}
+		finite = b.upper
+		if b.count-min(prevAt[b.upper], b.count) >= want {
+			return mean, seconds(b.upper), true
+		}
+	}
+	return mean, max(seconds(finite), mean), true
+}
+
+// snapshotEvents describes the snapshot transfers of a heap's replica on
+// node between two readings of its metrics.
+func snapshotEvents(heap, node string, prev, cur heapMetrics) []string {
+	var out []string
+	if cur.snapReceived > prev.snapReceived {
+		out = append(out, fmt.Sprintf("%s: %s received %s from the leader (%s)", heap, node,
+			plural(cur.snapReceived-prev.snapReceived, "snapshot"), bytesText(cur.snapReceivedBytes-min(prev.snapReceivedBytes, cur.snapReceivedBytes))))
+	}
+	if n := cur.snapSent - min(prev.snapSent, cur.snapSent); n > 0 {
+		to := "a peer"
+		if n > 1 {
+			to = "peers"
+		}
+		out = append(out, fmt.Sprintf("%s: %s sent %s to %s (%s)", heap, node, plural(n, "snapshot"), to, bytesText(cur.snapSentBytes-min(prev.snapSentBytes, cur.snapSentBytes))))
+	}
+	return out
+}
+
+func plural(n uint64, what string) string {
+	if n == 1 {
+		return "a " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// bytesText is a byte count in B, kB, MB or GB (powers of 1000).
+func bytesText(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/unit, 0
+	for f >= unit && i < 2 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %cB", f, "kMG"[i])
+}
+
+// buildVersion is this binary's version: its main module's version if it
+// was built from a module version, else its VCS revision (12 digits,
+// "+dirty" if the work tree was modified), else "devel".
+var buildVersion = sync.OnceValue(func() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value[:min(len(s.Value), 12)]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "+dirty"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return rev + dirty
+})

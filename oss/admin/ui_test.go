@@ -178,7 +178,7 @@ func TestUIEventsStream(t *testing.T) {
 			dash = &first.Heaps[i]
 		}
 	}
-	if dash == nil || dash.Leader != "node1" || len(first.Members) != 1 || first.Members[0].State != "up" {
+	if dash == nil || dash.Leader != "node1" || len(first.Members) != 1 || first.Members[0].State != "up" || first.Version == "" {
 		t.Fatalf("first snapshot: %+v", first)
 	}
 	for i := range 20 {
@@ -192,15 +192,27 @@ func TestUIEventsStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A later snapshot counts the commits.
+	// A later snapshot counts the commits, and has their latency: mean
+	// and p99 (a bucket's upper bound, so not below the mean) per sample.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		s := firstSnapshot(t, hc, req)
-		if s.Totals.Commits >= first.Totals.Commits+20 {
+		var lat [][3]int64
+		for _, h := range s.Heaps {
+			if h.Name == "dash" {
+				lat = h.Latency
+			}
+		}
+		if s.Totals.Commits >= first.Totals.Commits+20 && len(lat) > 0 {
+			for _, p := range lat {
+				if p[1] <= 0 || p[2] < p[1] {
+					t.Errorf("latency sample [ms, mean µs, p99 µs] %v", p)
+				}
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("commits %d, were %d before 20 more", s.Totals.Commits, first.Totals.Commits)
+			t.Fatalf("commits %d, were %d before 20 more; latency %v", s.Totals.Commits, first.Totals.Commits, lat)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -83,33 +83,65 @@ function renderMap(snap) {
   }));
 }
 
-function chart(h, snap) {
+// plot draws lines (each a list of [Unix ms, value], and a class) over
+// the window, scaled to the largest value, the first line filled below;
+// fmt labels the scale.
+function plot(lines, snap, fmt) {
   const W = 600, H = 110, P = 4;
   const box = svg("svg", {viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img"});
   const t1 = snap.time, t0 = t1 - snap.windowSeconds * 1000;
   let top = 1;
-  for (const [, r] of h.series) top = Math.max(top, r / 1000);
+  for (const l of lines) for (const [, v] of l.points) top = Math.max(top, v);
   const mag = Math.pow(10, Math.floor(Math.log10(top)));
   top = Math.ceil(top / mag) * mag;
   for (const f of [0.5, 1]) {
     const y = H - P - f * (H - 2 * P);
     box.append(svg("line", {class: "grid", x1: 0, x2: W, y1: y, y2: y}));
   }
-  const pts = h.series.map(([t, r]) => [((t - t0) / (t1 - t0)) * W, H - P - (r / 1000 / top) * (H - 2 * P)]);
-  if (pts.length > 0) {
+  lines.forEach((l, i) => {
+    const pts = l.points.map(([t, v]) => [((t - t0) / (t1 - t0)) * W, H - P - (v / top) * (H - 2 * P)]);
+    if (pts.length === 0) return;
     const line = pts.map(([x, y]) => x.toFixed(1) + "," + y.toFixed(1)).join(" ");
-    box.append(svg("polygon", {class: "area", points: `${pts[0][0].toFixed(1)},${H - P} ${line} ${pts[pts.length - 1][0].toFixed(1)},${H - P}`}));
-    box.append(svg("polyline", {points: line}));
-  }
+    if (i === 0) box.append(svg("polygon", {class: "area", points: `${pts[0][0].toFixed(1)},${H - P} ${line} ${pts[pts.length - 1][0].toFixed(1)},${H - P}`}));
+    box.append(svg("polyline", {class: l.class, points: line}));
+  });
+  return el("div", {class: "plot"}, box, el("span", {class: "scale", text: fmt(top)}), el("span", {class: "mid", text: fmt(top / 2)}));
+}
+
+function axis(snap) {
+  return el("div", {class: "axis"}, el("span", {text: "−" + Math.round(snap.windowSeconds / 60) + " min"}), el("span", {text: "now"}));
+}
+
+function chart(h, snap) {
   return el("div", {class: "chart", "data-heap": h.name},
     el("div", {class: "title"}, el("span", {text: h.name}), el("span", {class: "rate", text: fmtRate(h.rate) + " commits/s"})),
-    el("div", {class: "plot"}, box, el("span", {class: "scale", text: fmtRate(top) + "/s"}), el("span", {class: "mid", text: fmtRate(top / 2) + "/s"})),
-    el("div", {class: "axis"}, el("span", {text: "−" + Math.round(snap.windowSeconds / 60) + " min"}), el("span", {text: "now"})));
+    plot([{class: "rate", points: h.series.map(([t, r]) => [t, r / 1000])}], snap, (v) => fmtRate(v) + "/s"),
+    axis(snap));
+}
+
+// fmtMs formats a latency in milliseconds.
+function fmtMs(ms) {
+  if (ms >= 1000) return (ms / 1000).toFixed(ms >= 10000 ? 0 : 1) + " s";
+  if (ms >= 10) return ms.toFixed(0) + " ms";
+  return ms.toFixed(1) + " ms";
+}
+
+function latencyChart(h, snap) {
+  const last = h.latency[h.latency.length - 1];
+  return el("div", {class: "chart latency", "data-heap": h.name},
+    el("div", {class: "title"}, el("span", {text: h.name}),
+      el("span", {class: "rate", text: last ? "mean " + fmtMs(last[1] / 1000) + " · p99 ≤ " + fmtMs(last[2] / 1000) : "no commits lately"})),
+    plot([{class: "mean", points: h.latency.map(([t, m]) => [t, m / 1000])}, {class: "p99", points: h.latency.map(([t, , p]) => [t, p / 1000])}], snap, fmtMs),
+    axis(snap));
 }
 
 function renderCharts(snap) {
   document.getElementById("window").textContent = "last " + Math.round(snap.windowSeconds / 60) + " minutes, log entries applied";
-  document.getElementById("charts").replaceChildren(...snap.heaps.filter((h) => h.name !== "oss:catalog").map((h) => chart(h, snap)));
+  const heaps = snap.heaps.filter((h) => h.name !== "oss:catalog");
+  document.getElementById("charts").replaceChildren(...heaps.map((h) => chart(h, snap)));
+  const lat = heaps.filter((h) => h.latency.length > 0).map((h) => latencyChart(h, snap));
+  if (lat.length === 0) lat.push(el("p", {class: "muted", text: "No commits from this node lately."}));
+  document.getElementById("latency").replaceChildren(...lat);
 }
 
 function renderHot(snap) {
@@ -142,6 +174,7 @@ function renderEvents(snap) {
 
 function render(snap) {
   document.getElementById("node").textContent = "· " + snap.node;
+  document.getElementById("version").textContent = snap.version || "–";
   document.getElementById("commits-total").textContent = String(snap.totals.commits);
   document.getElementById("commits-rate").textContent = fmtRate(snap.totals.rate);
   renderMembers(snap);
