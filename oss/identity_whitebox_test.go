@@ -165,6 +165,12 @@ func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
 	if got, _ := b.lookup(a.id); got != "a" {
 		t.Fatalf("a's raft ID names %q on b", got)
 	}
+	// Every member announces its build.
+	for _, m := range b.Members() {
+		if m.Version != Version() {
+			t.Errorf("member %s announces version %q, want %q", m.Name, m.Version, Version())
+		}
+	}
 }
 
 // A client certificate decides: a node that runs it as a server is

@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,9 @@ type Member struct {
 	Role pki.Role
 	// Leads lists the heaps the node leads.
 	Leads []string
+	// Version is the node's build, as it announces it (Version); empty
+	// for a node that announces none.
+	Version string
 }
 
 // memberEventKind says what happened to a member.
@@ -58,6 +62,7 @@ type memberMeta struct {
 	Leads   []string `cbor:"3,keyasint,omitempty"`
 	ID      uint64   `cbor:"4,keyasint"`
 	Leaving bool     `cbor:"5,keyasint,omitempty"`
+	Version string   `cbor:"6,keyasint,omitempty"`
 }
 
 type memberConfig struct {
@@ -331,13 +336,13 @@ type viewEntry struct {
 func toView(n *memberlist.Node) viewEntry {
 	var meta memberMeta
 	_ = codec.Unmarshal(n.Meta, &meta)
-	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads}, id: meta.ID, leaving: meta.Leaving}
+	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads, Version: meta.Version}, id: meta.ID, leaving: meta.Leaving}
 }
 
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version()}
 	m.mu.Unlock()
 	for {
 		b, err := codec.Marshal(meta)
@@ -605,3 +610,30 @@ func (m *membership) NotifyPingComplete(other *memberlist.Node, rtt time.Duratio
 
 // AckPayload implements memberlist.PingDelegate.
 func (m *membership) AckPayload() []byte { return nil }
+
+// Version is this binary's build: its main module's version if it was
+// built from a module version, else its VCS revision (12 digits, "+dirty"
+// if the work tree was modified), else "devel". Every node announces it
+// to the others in membership (Member.Version).
+var Version = sync.OnceValue(func() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value[:min(len(s.Value), 12)]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "+dirty"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return rev + dirty
+})

@@ -297,7 +297,7 @@ func (n *Node) Addr() string {
 // node that does not listen is alone.
 func (n *Node) Members() []Member {
 	if n.members == nil {
-		return []Member{{Name: n.cfg.Name, Role: n.cfg.Role}}
+		return []Member{{Name: n.cfg.Name, Role: n.cfg.Role, Version: Version()}}
 	}
 	return n.members.members()
 }

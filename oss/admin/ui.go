@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -129,6 +128,8 @@ type UIMember struct {
 	State string   `json:"state"`
 	Since int64    `json:"since"` // when it entered State, Unix milliseconds
 	Leads []string `json:"leads,omitempty"`
+	// Version is the member's build, as it announces it.
+	Version string `json:"version,omitempty"`
 }
 
 // UIHeap is a heap's group, commit rate, lag and contention.
@@ -375,7 +376,7 @@ func (d *dashboard) sample(now time.Time) []byte {
 		if ok && old.State == state {
 			since = old.Since
 		}
-		d.members[m.Name] = &UIMember{Name: m.Name, Addr: m.Addr, Role: string(m.Role), State: state, Since: since, Leads: m.Leads}
+		d.members[m.Name] = &UIMember{Name: m.Name, Addr: m.Addr, Role: string(m.Role), State: state, Since: since, Leads: m.Leads, Version: m.Version}
 	}
 	for name, m := range d.members {
 		if seen[name] {
@@ -686,28 +687,5 @@ func bytesText(n uint64) string {
 	return fmt.Sprintf("%.1f %cB", f, "kMG"[i])
 }
 
-// buildVersion is this binary's version: its main module's version if it
-// was built from a module version, else its VCS revision (12 digits,
-// "+dirty" if the work tree was modified), else "devel".
-var buildVersion = sync.OnceValue(func() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch {
-		case s.Key == "vcs.revision":
-			rev = s.Value[:min(len(s.Value), 12)]
-		case s.Key == "vcs.modified" && s.Value == "true":
-			dirty = "+dirty"
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	return rev + dirty
-})
+// buildVersion is this binary's version (oss.Version).
+func buildVersion() string { return oss.Version() }

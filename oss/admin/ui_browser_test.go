@@ -258,6 +258,8 @@ func TestDashboardBrowser(t *testing.T) {
 	wait("the stream", `document.getElementById("conn").dataset.state === "live"`, time.Minute)
 	wait("this node's version", `/^\S+$/.test(document.getElementById("version").textContent) && document.getElementById("version").textContent !== "–"`, time.Minute)
 	wait("four nodes up", `["n1","n2","n3","n4"].every(n => document.querySelector('#members tr[data-node="'+n+'"][data-state="up"]'))`, time.Minute)
+	// Each member's version, as it announces it in membership.
+	wait("every member's version", `["n1","n2","n3","n4"].every(n => { const c = document.querySelector('#members tr[data-node="'+n+'"] td.version'); return c && c.textContent === document.getElementById("version").textContent })`, time.Minute)
 
 	// The heap's leader is marked, and is the leader the nodes know.
 	wait("the heap on the map with a leader and its three voters", `(() => {

@@ -50,6 +50,7 @@ function renderMembers(snap) {
       el("td", {text: m.name + (m.name === snap.node ? " (this node)" : "")}),
       el("td", {text: m.role}),
       el("td", {text: m.addr}),
+      el("td", {class: "version", text: m.version || "–"}),
       el("td", {class: "health", text: health + " for " + ago(snap.time, m.since)}),
       el("td", {text: (m.leads || []).join(", ")}));
   }));
