@@ -41,13 +41,11 @@ func aclTo(w io.Writer, args []string) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("acl %s: unexpected argument %q", sub, pos[0])
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	g := oss.Grant{Who: *to, Heap: *heap, Perm: oss.Permission(*perm)}
 	switch sub {
 	case "list":

@@ -37,19 +37,28 @@ func cmdContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 20*time.Second)
 }
 
+// connect dials the node a command talks to and bounds the command's
+// calls (cmdContext); done ends both.
+func connect(dial func() (*admin.Client, error)) (context.Context, *admin.Client, func(), error) {
+	c, err := dial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := cmdContext()
+	return ctx, c, func() { cancel(); c.Close() }, nil
+}
+
 func status(args []string) error {
 	fs, dial := clientFlags("ossd status")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	st, err := c.Status(ctx)
 	if err != nil {
 		return err
@@ -102,13 +111,11 @@ func heaps(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	switch {
 	case len(pos) == 0:
 		hs, err := c.Heaps(ctx)
@@ -139,13 +146,11 @@ func get(args []string) error {
 	if len(pos) != 2 {
 		return errors.New("get: want HEAP and a root name or an object ID")
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	var o admin.Object
 	if id, perr := uuid.Parse(pos[1]); perr == nil {
 		o, err = c.Object(ctx, pos[0], id, *fresh)
@@ -171,13 +176,11 @@ func put(args []string) error {
 	if err := json.Unmarshal([]byte(pos[2]), &v); err != nil {
 		return fmt.Errorf("put: the value is not JSON: %w", err)
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	out, err := c.PutRoot(ctx, pos[0], pos[1], v)
 	if err != nil {
 		return err

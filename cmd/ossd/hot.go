@@ -35,13 +35,11 @@ operation (oss.WithOperation) where known.
 	if len(pos) != 1 {
 		return errors.New("hot: want HEAP")
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	h, err := c.Hot(ctx, pos[0])
 	if err != nil {
 		return fmt.Errorf("hot: %w", err)

@@ -71,13 +71,11 @@ func certRevoke(args []string) error {
 			return fmt.Errorf("cert revoke: --serial: %w", err)
 		}
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	rev, err := c.Revoke(ctx, name, *serial)
 	if err != nil {
 		return fmt.Errorf("cert revoke: %w", err)
@@ -96,13 +94,11 @@ func certRevocations(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	ctx, cancel := cmdContext()
-	defer cancel()
-	c, err := dial()
+	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	rs, err := c.Revocations(ctx)
 	if err != nil {
 		return err
