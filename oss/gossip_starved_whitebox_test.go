@@ -68,14 +68,7 @@ func TestGossipStarvedNoFalseDeaths(t *testing.T) {
 	}, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	heaps := map[string]*Heap{}
-	for name, n := range c.nodes {
-		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		heaps[name] = h
-	}
+	heaps := c.openAll(t, ctx, "bank")
 	tc := c.asTest(heaps)
 	ids := seedBank(t, heaps["a"])
 

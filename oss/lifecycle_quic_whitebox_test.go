@@ -78,14 +78,7 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) { cfg.DataDir = filepath.Join(base, cfg.Name) }, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	heaps := map[string]*Heap{}
-	for name, n := range c.nodes {
-		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		heaps[name] = h
-	}
+	heaps := c.openAll(t, ctx, "bank")
 	ids := seedBank(t, heaps["a"])
 	member := c.nodes["c"].id
 	old, _ := c.nodes["c"].Certificate()
@@ -174,14 +167,7 @@ func TestQUICCertificateReload(t *testing.T) {
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	heaps := map[string]*Heap{}
-	for name, n := range c.nodes {
-		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		heaps[name] = h
-	}
+	heaps := c.openAll(t, ctx, "bank")
 	ids := seedBank(t, heaps["a"])
 	count, stop := commitLoop(t, heaps["a"], ids)
 	defer stop()

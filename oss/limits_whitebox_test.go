@@ -89,14 +89,7 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 			c := newQUICClusterWith(t, tc.tick, tc.configure, "a", "b", "c")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			heaps := map[string]*Heap{}
-			for name, n := range c.nodes {
-				h, err := n.CreateHeapIfNotExists(ctx, "big", nil)
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				heaps[name] = h
-			}
+			heaps := c.openAll(t, ctx, "big")
 			waitCond(t, "a leader", func() bool { _, ok := c.group("big"); return ok })
 			g, _ := c.group("big")
 			var follower string

@@ -241,14 +241,7 @@ func TestMetricsQUICCluster(t *testing.T) {
 	c := newQUICCluster(t, "q1", "q2", "q3")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	heaps := map[string]*Heap{}
-	for name, n := range c.nodes {
-		h, err := n.CreateHeapIfNotExists(ctx, "load", nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		heaps[name] = h
-	}
+	heaps := c.openAll(t, ctx, "load")
 	value := func(node, name string, labels ...string) float64 {
 		v, _ := metricValue(gather(t, c.nodes[node]), name, append([]string{"node", node}, labels...)...)
 		return v

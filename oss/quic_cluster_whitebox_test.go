@@ -99,6 +99,21 @@ func (c *quicCluster) launch(name string, role pki.Role, tweak func(*Config)) (*
 	return n, nil
 }
 
+// openAll opens (creating it if needed) the heap on every node of the
+// cluster and returns the handles by node name.
+func (c *quicCluster) openAll(t testing.TB, ctx context.Context, heap string) map[string]*Heap {
+	t.Helper()
+	heaps := map[string]*Heap{}
+	for name, n := range c.nodes {
+		h, err := n.CreateHeapIfNotExists(ctx, heap, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		heaps[name] = h
+	}
+	return heaps
+}
+
 func (c *quicCluster) group(heap string) (Stats, bool) {
 	for _, n := range c.nodes {
 		if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
@@ -168,14 +183,7 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 	c := newQUICCluster(t, "a", "b", "c", "d", "e")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	heaps := map[string]*Heap{}
-	for name, n := range c.nodes {
-		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		heaps[name] = h
-	}
+	heaps := c.openAll(t, ctx, "bank")
 	ids := seedBank(t, heaps["e"])
 	waitCond(t, "a leader", func() bool { _, ok := c.group("bank"); return ok })
 	g, _ := c.group("bank")
