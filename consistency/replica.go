@@ -22,7 +22,7 @@ type Config struct {
 	// Applied is the index the object state was restored at. Zero for a
 	// new replica.
 	Applied uint64
-	// State, if not nil, is the object state at Applied, as SnapshotData
+	// State, if not nil, is the object state at Applied, as a snapshot
 	// encoded it: a replica restarting from a checkpoint. With Objects, it
 	// is SnapshotMeta's encoding and Objects are the objects.
 	State   []byte

@@ -40,7 +40,7 @@ const (
 	valuePiece     = 1 << 20
 )
 
-// ReadSnapshot decodes SnapshotData's encoding of a state at index from r
+// ReadSnapshot decodes the snapshot encoding of a state at index from r
 // as it arrives. Each object goes into the state as soon as it is read, so
 // the encoding is never whole in memory: r is read through a buffer of
 // 64 KiB, a value in pieces of at most 1 MiB. Indefinite lengths, tags,

@@ -45,28 +45,6 @@ type snapDecision struct {
 	ConflictScan bool
 }
 
-// SnapshotData encodes the replica's state at its applied index, for a raft
-// snapshot taken at State().Index().
-func (r *Replica) SnapshotData() ([]byte, error) {
-	m := r.m
-	st := m.publish()
-	d := snapshotData{Index: st.index, Shape: st.shape}
-	d.Objects = make([]snapObject, 0, st.Len())
-	st.objects.Scan(func(it objItem) bool {
-		d.Objects = append(d.Objects, snapObject{ID: it.id, Version: it.obj.Version, Value: it.obj.Value})
-		return true
-	})
-	st.roots.Scan(func(it rootItem) bool {
-		d.Roots = append(d.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
-		return true
-	})
-	for _, o := range m.order {
-		res := m.seen[o.txid]
-		d.Seen = append(d.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
-	}
-	return encMode.Marshal(&d)
-}
-
 // restore replaces the machine's state with a snapshot's.
 func (m *machine) restore(data []byte, index uint64) error {
 	d, err := ReadSnapshot(bytes.NewReader(data), index)
@@ -123,8 +101,13 @@ func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
 // its objects: what a checkpoint keeps beside the objects it writes to the
 // store. NewReplica restores it with Config.Objects.
 func (r *Replica) SnapshotMeta() ([]byte, error) {
-	m := r.m
-	st := m.publish()
+	d := r.m.snapshotMeta(r.m.publish())
+	return encMode.Marshal(&d)
+}
+
+// snapshotMeta is the snapshot of st without its objects: index, shape,
+// roots and the deduplication memory, in the order decisions were made.
+func (m *machine) snapshotMeta(st *State) snapshotData {
 	d := snapshotData{Index: st.index, Shape: st.shape}
 	st.roots.Scan(func(it rootItem) bool {
 		d.Roots = append(d.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
@@ -134,7 +117,7 @@ func (r *Replica) SnapshotMeta() ([]byte, error) {
 		res := m.seen[o.txid]
 		d.Seen = append(d.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
 	}
-	return encMode.Marshal(&d)
+	return d
 }
 
 // EmptySnapshotData encodes the state of a new heap at index, for the
@@ -148,21 +131,13 @@ func EmptySnapshotData(index uint64) []byte {
 }
 
 // SnapshotStream captures the replica's state at its applied index and
-// returns a function that writes SnapshotData's encoding of it to w, one
+// returns a function that writes the snapshot encoding of it to w, one
 // object at a time, from any goroutine: a snapshot for a lagging peer that
 // is never whole in memory and does not hold up the replica's owner.
 func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
 	m := r.m
 	st := m.publish()
-	rest := snapshotData{Index: st.index, Shape: st.shape}
-	st.roots.Scan(func(it rootItem) bool {
-		rest.Roots = append(rest.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
-		return true
-	})
-	for _, o := range m.order {
-		res := m.seen[o.txid]
-		rest.Seen = append(rest.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
-	}
+	rest := m.snapshotMeta(st)
 	write := func(w io.Writer) error {
 		return writeSnapshot(w, &rest, st.Len(), func(emit func(snapObject) error) error {
 			var err error
@@ -176,7 +151,7 @@ func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
 	return st.index, write, nil
 }
 
-// writeSnapshot writes SnapshotData's encoding of rest with count objects
+// writeSnapshot writes the snapshot encoding of rest with count objects
 // that scan emits, one at a time, in chunks of about a megabyte.
 func writeSnapshot(w io.Writer, rest *snapshotData, count int, scan func(emit func(snapObject) error) error) error {
 	// The map snapshotData encodes to, written field by field.
@@ -225,7 +200,7 @@ func writeSnapshot(w io.Writer, rest *snapshotData, count int, scan func(emit fu
 	return err
 }
 
-// WriteSnapshot writes SnapshotData's encoding of a state kept in two
+// WriteSnapshot writes the snapshot encoding of a state kept in two
 // parts, as a checkpoint keeps it: meta, SnapshotMeta's encoding at index,
 // and the count objects scan yields (in any order). A raft snapshot streams
 // from the store this way.

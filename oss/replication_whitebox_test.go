@@ -312,3 +312,28 @@ func FuzzHandleCall(f *testing.F) {
 		}
 	})
 }
+
+// openGroup opens a heap replicated over the given group, outside the
+// catalog. Every first voter must open it with the same spec.
+func (n *Node) openGroup(ctx context.Context, name string, spec groupSpec) (*Heap, error) {
+	if err := validHeapName(name); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, ErrClosed
+	}
+	if h, ok := n.heaps[name]; ok {
+		return h, nil
+	}
+	for _, m := range append(append([]groupMember{}, spec.voters...), spec.learners...) {
+		n.learn(m.ID, m.Name)
+	}
+	h, err := newHeap(n, name, openMode{spec: &spec, replicas: len(spec.voters)})
+	if err != nil {
+		return nil, err
+	}
+	n.heaps[name] = h
+	return h, nil
+}

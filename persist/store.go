@@ -90,10 +90,6 @@ type SegmentEnd struct {
 
 const manifestName = "MANIFEST"
 
-// StoreCorruptError reports damage in the store: a record or a manifest
-// that does not check out. Other stripes are not touched.
-type StoreCorruptError = CorruptError
-
 // stripe is one stripe's files; only its goroutine of the moment touches
 // them. Its index says where the last record of each live object lies.
 type stripe struct {
