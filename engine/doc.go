@@ -51,8 +51,9 @@
 //	}
 //
 // Between Ready and Advance the owner calls nothing else of the engine
-// (Checkpointed and DiskFailed excepted), and may read the replica
-// (Replica) but not step it. Ready changes nothing: called twice it returns
+// (Checkpointed and DiskFailed excepted); of the replica (Replica) it may
+// read the state and report unreachable peers and failed snapshots, as
+// raft allows between its Ready and Advance. Ready changes nothing: called twice it returns
 // the same. Advance appends what step 1 made durable to the log in memory
 // (Config.Storage), before raft hears that it was handled, and compacts
 // that log: the engine keeps it, the owner only reads it (raft does, for

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 	"testing"
@@ -178,19 +179,29 @@ func (c *cluster) cut(id uint64) {
 	c.drop = func(m raftpb.Message) bool { return m.From == id || m.To == id }
 }
 
-var txSeq byte
+var txSeq uint32
 
-// prop returns a proposal that writes one new object, read at snapshot.
+// prop returns a proposal that writes one new object (objectOf), read at
+// snapshot.
 func prop(t *testing.T, snapshot uint64) Proposal {
 	t.Helper()
 	txSeq++
-	rec := &consistency.Record{TxID: uuid.UUID{0: 0x7e, 15: txSeq}, Snapshot: snapshot,
-		Writes: []consistency.Write{{ID: uuid.UUID{0: 0x0b, 15: txSeq}, Value: []byte{0x01}}}}
+	txid := uuid.UUID{0: 0x7e}
+	binary.BigEndian.PutUint32(txid[12:], txSeq)
+	rec := &consistency.Record{TxID: txid, Snapshot: snapshot,
+		Writes: []consistency.Write{{ID: objectOf(txid), Value: []byte{0x01}}}}
 	data, err := rec.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Proposal{TxID: rec.TxID, Data: data}
+}
+
+// objectOf returns the object the proposal of txid writes.
+func objectOf(txid uuid.UUID) uuid.UUID {
+	id := txid
+	id[0] = 0x0b
+	return id
 }
 
 func (n *node) applied() uint64 { return n.e.Replica().State().Index() }
@@ -314,7 +325,7 @@ func TestAbandon(t *testing.T) {
 				if n.n[p.TxID] != 0 {
 					t.Fatal("an abandoned proposal was completed")
 				}
-				if v := c.node(1).e.Replica().State().Version(uuid.UUID{0: 0x0b, 15: p.TxID[15]}); v == 0 {
+				if v := c.node(1).e.Replica().State().Version(objectOf(p.TxID)); v == 0 {
 					t.Fatal("an abandoned proposal already handed to raft did not commit")
 				}
 			}
@@ -564,31 +575,44 @@ func TestCheckpointAndCompaction(t *testing.T) {
 	}
 }
 
+// Close fails what waits: proposals with an unknown outcome, whether raft
+// took them or not (they may be in a leader's log, or reach one yet), reads
+// with Closed; and whatever comes later, definitely.
 func TestCloseFailsEverything(t *testing.T) {
-	c := newCluster(t, 3, nil)
-	c.elect(1)
-	n := c.node(2)
-	c.cut(2)
-	proposed := prop(t, n.applied())
-	n.e.Propose([]Proposal{proposed})
-	n.e.Read(1)
-	c.settle()
-	n.e.Close()
-	c.settle()
-	wantFailure(t, n.result(t, proposed), Closed, true)
-	if f := n.rds[1]; f == nil || f.Reason != Closed {
-		t.Fatalf("read: %v, want Closed", f)
-	}
-	late := prop(t, n.applied())
-	n.e.Propose([]Proposal{late})
-	n.e.Read(2)
-	c.settle()
-	wantFailure(t, n.result(t, late), Closed, false)
-	if f := n.rds[2]; f == nil || f.Reason != Closed {
-		t.Fatalf("read after Close: %v, want Closed", f)
-	}
-	if n.e.HasReady() {
-		t.Fatal("a closed engine has more to do")
+	for _, leader := range []bool{true, false} {
+		c := newCluster(t, 3, nil)
+		if leader {
+			c.elect(1)
+		} else {
+			c.settle()
+		}
+		n := c.node(2)
+		c.cut(2)
+		waiting := prop(t, n.applied())
+		n.e.Propose([]Proposal{waiting})
+		n.e.Read(1)
+		c.settle()
+		if n.n[waiting.TxID] != 0 {
+			t.Fatal("decided while cut off")
+		}
+		n.e.Close()
+		c.settle()
+		wantFailure(t, n.result(t, waiting), Closed, true)
+		if f := n.rds[1]; f == nil || f.Reason != Closed {
+			t.Fatalf("read: %v, want Closed", f)
+		}
+		late := prop(t, n.applied())
+		n.e.Propose([]Proposal{late})
+		n.e.Read(2)
+		c.settle()
+		wantFailure(t, n.result(t, late), Closed, false)
+		if f := n.rds[2]; f == nil || f.Reason != Closed {
+			t.Fatalf("read after Close: %v, want Closed", f)
+		}
+		n.e.Tick()
+		if n.e.HasReady() {
+			t.Fatal("a closed engine has more to do")
+		}
 	}
 }
 
