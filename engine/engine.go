@@ -159,8 +159,10 @@ type Ready struct {
 	consistency.Ready
 	// HasRaft says the Ready carries a part from the replica: a log write
 	// to make durable first (possibly empty), then messages, state,
-	// results, change sets and read states. Err set (the replica cannot
-	// go on) comes with nothing else of it.
+	// results, change sets and read states. Err set instead says the
+	// replica cannot go on (a leader's snapshot that does not decode):
+	// nothing of what raft handed out was applied; the owner closes the
+	// engine and stops using the replica.
 	HasRaft bool
 	// Retry says the log write is one the log refused before (DiskFailed).
 	Retry bool
@@ -526,9 +528,12 @@ func (e *Engine) Ready() Ready {
 				e.lost = true
 			}
 		}
-		if e.rd != nil && (!e.refused || e.retry) {
+		switch {
+		case e.lost:
+			rd.Err = e.rd.Err
+		case e.rd != nil && (!e.refused || e.retry):
 			rd.Ready, rd.HasRaft, rd.Retry = *e.rd, true, e.refused
-			e.given.raft = !e.lost
+			e.given.raft = true
 		}
 	}
 	e.gen++
