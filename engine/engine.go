@@ -520,13 +520,11 @@ func (e *Engine) HasReady() bool {
 func (e *Engine) Ready() Ready {
 	rd := Ready{Checkpoint: e.ckptAsk}
 	e.given = given{checkpoint: e.ckptAsk}
-	if e.ckptAsk == 0 && !e.closed && !e.lost {
-		if e.rd == nil && e.r.HasReady() {
+	if e.ckptAsk == 0 && !e.closed {
+		if e.rd == nil && !e.lost && e.r.HasReady() {
 			r := e.r.Ready()
 			e.rd = &r
-			if r.Err != nil {
-				e.lost = true
-			}
+			e.lost = r.Err != nil
 		}
 		switch {
 		case e.lost:
