@@ -677,3 +677,45 @@ func checkSteady(in *PlanInput) error {
 	}
 	return nil
 }
+
+// TestTwoDeadVotersAreReplacedInTurn: of two voters that failed together,
+// the second is replaced as soon as the first is, not ReplaceAfter later:
+// the leader times every absent member from when it first missed it.
+func TestTwoDeadVotersAreReplacedInTurn(t *testing.T) {
+	var live []Member
+	for i := 1; i <= 7; i++ {
+		live = append(live, Member{ID: uint64(i), Name: fmt.Sprintf("s%d", i), Server: true})
+	}
+	var r []uint64
+	for _, m := range Rank(testHeap, live) {
+		r = append(r, m.ID)
+	}
+	in := PlanInput{
+		Heap: testHeap, Self: r[0], Replicas: 5, Leader: true,
+		Conf:   raftpb.ConfState{Voters: sorted(r[0], r[1], r[2], r[3], r[4])},
+		Commit: commit, Match: map[uint64]uint64{}, Tick: 1000,
+		Live: live, Now: now, Missing: map[uint64]time.Time{}, ReplaceAfter: replaceAfter,
+	}
+	for _, id := range r {
+		in.Match[id] = commit
+	}
+	kill(&in, r[1], replaceAfter)
+	kill(&in, r[2], replaceAfter)
+	first, second := min(r[1], r[2]), max(r[1], r[2]) // the first down voter in the configuration goes first
+	for i, want := range []Action{
+		conf(Replace, change(addLearn, r[5])),
+		conf(Replace, change(addNode, r[5]), change(removeAny, first)),
+		conf(Replace, change(addLearn, r[6])),
+		conf(Replace, change(addNode, r[6]), change(removeAny, second)),
+		{},
+	} {
+		got := Plan(in)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d: got %s, want %s", i, show(got), show(want))
+		}
+		carryOut(&in, got)
+	}
+	if want := sorted(r[0], r[3], r[4], r[5], r[6]); !slices.Equal(in.Conf.Voters, want) {
+		t.Errorf("voters %v, want %v", in.Conf.Voters, want)
+	}
+}
