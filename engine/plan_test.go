@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -19,7 +20,10 @@ const (
 	client2      = 101
 )
 
-var now = time.Unix(1_700_000_000, 0)
+var (
+	now      = time.Unix(1_700_000_000, 0)
+	planSeed = flag.Uint64("plan.seed", 0, "run the randomized planning test with this seed (0: from the clock)")
+)
 
 // group is a steady group of three voters over five live servers s1..s5,
 // led by the best-placed one: r[i] is the server placed i-th for the heap.
@@ -501,9 +505,13 @@ func TestOddVoters(t *testing.T) {
 // plan runs out of steps the voters are the placement's and no learner is
 // down.
 func TestPlanKeepsQuorumAndConverges(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
+	seed := *planSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
 	rng := rand.New(rand.NewPCG(seed, 0))
-	t.Logf("seed %d", seed)
+	t.Logf("seed %d (rerun with -plan.seed)", seed)
+	var seen [len(reasons)]int
 	for run := 0; run < 2000; run++ {
 		in := randomGroup(rng)
 		start := fmt.Sprintf("%+v", in)
@@ -521,13 +529,21 @@ func TestPlanKeepsQuorumAndConverges(t *testing.T) {
 				}
 				break
 			}
+			seen[a.Why]++
 			carryOut(&in, a)
+		}
+	}
+	t.Logf("steps taken: %v", seen)
+	for why := Join; why <= Place; why++ {
+		if seen[why] == 0 {
+			t.Errorf("seed %d: no step to %s in 2000 groups: the test no longer covers it", seed, why)
 		}
 	}
 }
 
 // randomGroup is a group over up to 7 servers, some dead for long, some
-// leaving, and a few clients, led by a live server that is not leaving.
+// leaving, and two clients, led by a live server, with join requests and
+// learners that may no longer read.
 func randomGroup(rng *rand.Rand) PlanInput {
 	in := PlanInput{
 		Heap:         fmt.Sprintf("h%d", rng.IntN(1000)),
@@ -546,6 +562,7 @@ func randomGroup(rng *rand.Rand) PlanInput {
 		m := Member{ID: id, Name: fmt.Sprintf("n%d", i), Server: i <= n}
 		if i == 1 {
 			in.Self = id
+			m.Leaving = rng.IntN(8) == 0
 		} else if rng.IntN(4) == 0 {
 			in.Missing[id] = now.Add(-time.Hour)
 			continue
@@ -568,6 +585,14 @@ func randomGroup(rng *rand.Rand) PlanInput {
 	for _, id := range slices.Concat(in.Conf.Voters, in.Conf.Learners) {
 		if in.Missing[id].IsZero() {
 			in.Match[id] = commit
+		}
+	}
+	for i := n + 1; i <= n+2; i++ {
+		switch id := uint64(i); {
+		case rng.IntN(3) == 0:
+			in.Joins = append(in.Joins, id)
+		case rng.IntN(3) == 0 && slices.Contains(in.Conf.Learners, id):
+			in.Evict = append(in.Evict, id)
 		}
 	}
 	return in
