@@ -43,7 +43,7 @@ type PlanInput struct {
 	Transferring bool // a leadership transfer is under way
 	Conf         raftpb.ConfState
 	Commit       uint64            // the leader's commit index
-	Match        map[uint64]uint64 // per member, the highest index it is known to hold; a member without one is not caught up
+	Match        map[uint64]uint64 // per member, the highest index it acknowledged to this leader; none or 0: not caught up
 
 	// The runtime's clock, in ticks.
 	Tick         uint64 // now
@@ -253,10 +253,12 @@ func (p *planner) takesJoin(id uint64) bool {
 }
 
 // caughtUp reports whether a member is close enough to the commit index to
-// vote (or lead) without stalling the group.
+// vote (or lead) without stalling the group. A member that has acknowledged
+// nothing to this leader (match 0) is not, however young the log: it may
+// not even be reachable.
 func (p *planner) caughtUp(id uint64) bool {
-	match, ok := p.in.Match[id]
-	return ok && match+CaughtUpSlack >= p.in.Commit
+	match := p.in.Match[id]
+	return match > 0 && match+CaughtUpSlack >= p.in.Commit
 }
 
 // plan is Plan after the join requests.

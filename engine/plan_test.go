@@ -156,6 +156,19 @@ func TestPlan(t *testing.T) {
 			want: func(r []uint64) Action { return Action{} },
 		},
 		{
+			name: "a replacement that has acknowledged nothing is not promoted, however young the log",
+			in: func(in *PlanInput, r []uint64) {
+				kill(in, r[1], time.Hour)
+				in.Conf.Learners = []uint64{r[3]}
+				in.Commit = CaughtUpSlack / 2
+				for id := range in.Match {
+					in.Match[id] = in.Commit
+				}
+				in.Match[r[3]] = 0
+			},
+			want: func(r []uint64) Action { return Action{} },
+		},
+		{
 			name: "a dead voter no server can replace stays: the group keeps its quorum of the others",
 			in: func(in *PlanInput, r []uint64) {
 				drop(in, r[3])
@@ -703,9 +716,9 @@ func checkSteady(in *PlanInput) error {
 	return nil
 }
 
-// TestTwoDeadVotersAreReplacedInTurn: of two voters that failed together,
-// the second is replaced as soon as the first is, not ReplaceAfter later:
-// the leader times every absent member from when it first missed it.
+// TestTwoDeadVotersAreReplacedInTurn: of two voters down at once, the
+// second is replaced right after the first, one change at a time, each
+// promoted with the removal it replaces.
 func TestTwoDeadVotersAreReplacedInTurn(t *testing.T) {
 	var live []Member
 	for i := 1; i <= 7; i++ {

@@ -94,9 +94,10 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 	for id, pr := range st.Progress {
 		in.Match[id] = pr.Match
 	}
-	// Every member's absence is noted from the first step that misses
-	// it, so two voters that fail together are both replaced after
-	// ReplaceAfter, not the second only ReplaceAfter after the first.
+	// Every member's absence is timed from the first step that misses
+	// it, also while the plan is busy with another member: a voter that
+	// fails while another is being replaced is replaced ReplaceAfter after
+	// its failure, not ReplaceAfter after that replacement.
 	for _, id := range slices.Concat(cs.Voters, cs.Learners) {
 		if since, ok := n.missingSince(id, live, now); ok {
 			in.Missing[id] = since
