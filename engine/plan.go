@@ -116,8 +116,9 @@ type Action struct {
 //  1. add a node that asked to join as a learner (not one that is down);
 //  2. if this leader is leaving, hand leadership to a caught-up live voter;
 //  3. replace a down voter by the best-placed server that is not a voter:
-//     add it as a learner, and once it is within CaughtUpSlack entries of
-//     the commit index promote it and remove the down voter in one change;
+//     add it as a learner, and once it has acknowledged an entry and is
+//     within CaughtUpSlack entries of the commit index promote it and
+//     remove the down voter in one change;
 //  4. grow a group below its odd target the same way, to an odd number;
 //  5. if every voter is alive, move the lowest-placed voter to a
 //     better-placed server the same way (it stays a learner, with its replica);
