@@ -285,13 +285,6 @@ func (h *Heap) askReadIndex(rq *readRequest) {
 
 const maxBatch = 4096
 
-// compactEvery and keepEntries set when applied entries leave memory: every
-// compactEvery entries, all but the last keepEntries. Tests lower them.
-var (
-	compactEvery uint64 = 8192
-	keepEntries  uint64 = 1024
-)
-
 func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	h := &Heap{
 		name:     name,
@@ -801,7 +794,7 @@ func (h *Heap) answerReads(applied uint64) {
 
 // compact drops applied log entries from memory, keeping a tail.
 func (h *Heap) compact(applied uint64) {
-	if h.node.walOf() != nil && applied >= h.lastCkpt+compactEvery {
+	if h.node.walOf() != nil && applied >= h.lastCkpt+uint64(h.cfg.CheckpointEvery) {
 		// Entries may leave memory only once a checkpoint covers them.
 		start := time.Now()
 		if err := h.checkpoint(); err != nil {
@@ -811,12 +804,12 @@ func (h *Heap) compact(applied uint64) {
 		h.obs.checkpoint.Observe(time.Since(start).Seconds())
 		h.lastCkpt = applied
 	}
-	if applied < h.lastCompact+compactEvery+keepEntries {
+	if applied < h.lastCompact+uint64(h.cfg.CheckpointEvery+h.cfg.KeepEntries) {
 		return
 	}
 	// Peers that fall behind the first entry left catch up from a snapshot
 	// the storage makes when raft asks for it.
-	at := applied - keepEntries
+	at := applied - uint64(h.cfg.KeepEntries)
 	if h.node.walOf() != nil {
 		// Snapshots stream from the last checkpoint: the log keeps
 		// what follows it.

@@ -23,11 +23,12 @@ type testCluster struct {
 	nodes map[string]*Node
 	heaps map[string]*Heap
 	eps   map[string]*transporttest.Endpoint
-	dir   *testDir
 	fss   map[string]persist.FS // data directories of durable nodes
+	first string                // the node that bootstrapped the cluster
 	// wrap, if not nil, stands between a node started later and its
-	// endpoint.
-	wrap func(name string, tr transport.Transport) transport.Transport
+	// endpoint, and wrapHandler between the endpoint and the node.
+	wrap        func(name string, tr transport.Transport) transport.Transport
+	wrapHandler func(name string, h transport.Handler) transport.Handler
 	// tweak, if not nil, changes the configuration of every node started
 	// later, before add's own tweak.
 	tweak func(*Config)
@@ -38,7 +39,13 @@ type testCluster struct {
 // the heap "bank" with the given first voters and learners, outside the
 // catalog.
 func newTestCluster(t testing.TB, seed uint64, voters, learners []string) *testCluster {
-	c := startTestNodes(t, seed, append(append([]string{}, voters...), learners...)...)
+	return newTestClusterWith(t, seed, nil, voters, learners)
+}
+
+// newTestClusterWith starts a cluster as newTestCluster does, the nodes'
+// configuration changed by tweak.
+func newTestClusterWith(t testing.TB, seed uint64, tweak func(*Config), voters, learners []string) *testCluster {
+	c := startTestNodesWith(t, seed, tweak, append(append([]string{}, voters...), learners...)...)
 	var spec groupSpec
 	for _, name := range voters {
 		spec.voters = append(spec.voters, groupMember{Name: name, ID: c.nodes[name].id})
