@@ -261,8 +261,16 @@ func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
 	want := c.placement("bank", 3)
 	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", want...) })
 	ids := seedBank(t, c.heaps["d"])
+	commits := func() (n uint64) {
+		for _, h := range c.heaps {
+			n += h.Stats().Commits
+		}
+		return n
+	}
+	before := commits()
 	done := c.transfers(ids, make(chan struct{}))
-	time.Sleep(300 * time.Millisecond)
+	// Transfers from every node, until some have committed.
+	waitCond(t, "transfers to commit", func() bool { return commits() >= before+20 })
 	if n := done(); n == 0 {
 		t.Fatal("no transfer committed")
 	}

@@ -494,7 +494,13 @@ func TestRestartKeepsHeaps(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(100 * time.Millisecond) // long enough for the catalog watch to act
+		// Once the catalog watch has acted on everything the catalog
+		// applied, the recovered log included, it has closed whatever
+		// it takes for dropped.
+		cat := n.catalog.Load()
+		waitCond(t, "the catalog watch to catch up", func() bool {
+			return n.catalogSynced.Load() >= max(n.catalogCommit, cat.state.Load().Index())
+		})
 		if h.isClosed() {
 			t.Fatalf("restart %d: the recovered heap was closed", round)
 		}
@@ -524,7 +530,8 @@ func TestBatchDurability(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(5 * n.cfg.BatchInterval) // past a sync
+	acked := n.disk.wal.Stats().Acked
+	waitCond(t, "a sync of the acknowledged commits", func() bool { return n.disk.wal.Stats().Durable >= acked })
 	crashed := mem.Crash(rand.New(rand.NewPCG(3, 3)))
 	c.kill("solo")
 	c.fss["solo"] = crashed

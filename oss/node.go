@@ -40,6 +40,9 @@ type Node struct {
 	// until the catalog replica has applied it, its view of the heap
 	// directory may be older than the replicas recovered with it.
 	catalogCommit uint64
+	// catalogSynced is the catalog index the node last acted on: heaps
+	// dropped closed, heaps placed here opened.
+	catalogSynced atomic.Uint64
 
 	limits   sizeLimits  // every byte limit, derived from the config
 	oversize oversizeLog // raft messages the transport refused for size

@@ -12,6 +12,7 @@ import (
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
+	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
 
@@ -42,10 +43,16 @@ func newTestCluster(t testing.TB, seed uint64, voters, learners []string) *testC
 	return newTestClusterWith(t, seed, nil, voters, learners)
 }
 
-// newTestClusterWith starts a cluster as newTestCluster does, the nodes'
-// configuration changed by tweak.
-func newTestClusterWith(t testing.TB, seed uint64, tweak func(*Config), voters, learners []string) *testCluster {
-	c := startTestNodesWith(t, seed, tweak, append(append([]string{}, voters...), learners...)...)
+// newTestClusterWith starts a cluster as newTestCluster does, once setup
+// has prepared the cluster (its tweak, its wraps).
+func newTestClusterWith(t testing.TB, seed uint64, setup func(*testCluster), voters, learners []string) *testCluster {
+	c := startTestNodes(t, seed)
+	if setup != nil {
+		setup(c)
+	}
+	for i, name := range append(append([]string{}, voters...), learners...) {
+		c.add(name, i > 0, nil)
+	}
 	var spec groupSpec
 	for _, name := range voters {
 		spec.voters = append(spec.voters, groupMember{Name: name, ID: c.nodes[name].id})
@@ -237,7 +244,14 @@ func TestMinorityMakesNoCommits(t *testing.T) {
 
 func TestLostForwardedProposalIsResent(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := newTestCluster(t, 3, []string{"a", "b", "c"}, nil)
+	var mu sync.Mutex
+	sent := map[bool]map[raftpb.MessageType]int{false: {}, true: {}}
+	props := func() int { mu.Lock(); defer mu.Unlock(); return sent[false][raftpb.MsgProp] }
+	c := newTestClusterWith(t, 3, func(c *testCluster) {
+		c.wrap = func(name string, tr transport.Transport) transport.Transport {
+			return classifying{Transport: tr, mu: &mu, sent: sent}
+		}
+	}, []string{"a", "b", "c"}, nil)
 	ctx := context.Background()
 	waitCond(t, "a leader", func() bool { return c.leader() != "" })
 	var follower string
@@ -249,9 +263,10 @@ func TestLostForwardedProposalIsResent(t *testing.T) {
 	}
 	id := uuid.New()
 	c.net.SetFaults(transporttest.Faults{Drop: 1}) // the forwarded proposal is lost
+	before := props()
 	errc := make(chan error, 1)
 	go func() { errc <- update(ctx, c.heaps[follower], func(tx *Tx) error { return Put(tx, id, acct{7}) }) }()
-	time.Sleep(30 * time.Millisecond)
+	waitCond(t, "the follower to forward the proposal", func() bool { return props() > before })
 	c.net.SetFaults(transporttest.Faults{})
 	if err := <-errc; err != nil {
 		t.Fatalf("commit whose forwarded proposal was lost: %v", err)
