@@ -492,55 +492,6 @@ func TestLearnerCatchesUpFromSnapshot(t *testing.T) {
 	}
 }
 
-func TestMinorityPartitionOfFive(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodes(t, 16, "a", "b", "c", "d", "e")
-	for _, name := range []string{"a", "b", "c", "d", "e"} {
-		c.open(name, "bank")
-	}
-	ids := seedBank(t, c.heaps["a"])
-	want := c.placement("bank", 3)
-	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
-	// The minority holds two of the three voters' peers apart: one voter
-	// and a learner on one side, two voters and a learner on the other.
-	var minority, majority []string
-	minority = append(minority, want[0])
-	majority = append(majority, want[1], want[2])
-	for name := range c.nodes {
-		if !slices.Contains(want, name) {
-			if len(minority) < 2 {
-				minority = append(minority, name)
-			} else {
-				majority = append(majority, name)
-			}
-		}
-	}
-	c.net.Partition(minority, majority)
-	for _, name := range minority {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err := c.heaps[name].Update(ctx, func(tx *Tx) error { return Put(tx, ids[0], acct{666}) })
-		cancel()
-		if err == nil {
-			t.Fatalf("%s committed in the minority", name)
-		}
-		if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("%s in the minority: %v", name, err)
-		}
-		// A linearizable read cannot be served there either: no leader.
-		err = c.heaps[name].View(context.Background(), func(*Tx) error { return nil }, &ViewOptions{Fresh: true})
-		if !errors.Is(err, ErrNoQuorum) {
-			t.Fatalf("a fresh view in the minority: %v", err)
-		}
-	}
-	for _, name := range majority {
-		if err := transfer(context.Background(), c.heaps[name], ids[1], ids[2], 3); err != nil {
-			t.Fatalf("%s in the majority: %v", name, err)
-		}
-	}
-	c.net.Heal()
-	c.checkBank(ids)
-}
-
 // A snapshot from the leader that does not decode stops that replica with
 // a clear error; the node goes on serving its other heaps.
 func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {

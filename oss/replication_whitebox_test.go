@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -152,94 +151,6 @@ func (c *testCluster) converged() bool {
 		}
 	}
 	return true
-}
-
-func TestReplicatedBank(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the cluster's cleanup
-	c := newTestCluster(t, 1, []string{"a", "b", "c"}, []string{"d"})
-	ctx := context.Background()
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	ids := make([]uuid.UUID, 8)
-	err := update(ctx, c.heaps["d"], func(tx *Tx) error { // a learner commits too: forwarded
-		for i := range ids {
-			ids[i] = uuid.New()
-			if err := Put(tx, ids[i], acct{100}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for name, h := range c.heaps {
-		wg.Go(func() {
-			for i := range 30 {
-				if err := transfer(ctx, h, ids[i%8], ids[(i+3)%8], int64(i)); err != nil {
-					t.Errorf("%s: %v", name, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	waitCond(t, "replicas to converge", c.converged)
-	for name, h := range c.heaps {
-		if got := total(t, h, ids); got != 800 {
-			t.Fatalf("%s holds %d, want 800", name, got)
-		}
-	}
-
-	// The leader dies; the others elect another and go on.
-	old := c.leader()
-	c.kill(old)
-	waitCond(t, "a new leader", func() bool { l := c.leader(); return l != "" && l != old })
-	for name, h := range c.heaps {
-		if err := transfer(ctx, h, ids[0], ids[1], 1); err != nil {
-			t.Fatalf("%s after the leader died: %v", name, err)
-		}
-	}
-	waitCond(t, "replicas to converge after failover", c.converged)
-}
-
-func TestMinorityMakesNoCommits(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the cluster's cleanup
-	c := newTestCluster(t, 2, []string{"a", "b", "c"}, nil)
-	ctx := context.Background()
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	id := uuid.New()
-	if err := update(ctx, c.heaps["a"], func(tx *Tx) error { return Put(tx, id, acct{1}) }); err != nil {
-		t.Fatal(err)
-	}
-	minority := c.leader()
-	var majority []string
-	for name := range c.heaps {
-		if name != minority {
-			majority = append(majority, name)
-		}
-	}
-	c.net.Partition([]string{minority}, majority)
-	short, cancel := context.WithTimeout(ctx, time.Second)
-	err := c.heaps[minority].Update(short, func(tx *Tx) error { return Put(tx, id, acct{666}) })
-	cancel()
-	if err == nil {
-		t.Fatal("a minority committed")
-	}
-	if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) && !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("minority commit: %v", err)
-	}
-	// The majority elects a leader and commits.
-	if err := update(ctx, c.heaps[majority[0]], func(tx *Tx) error { return Put(tx, id, acct{2}) }); err != nil {
-		t.Fatalf("majority: %v", err)
-	}
-	c.net.Heal()
-	waitCond(t, "replicas to converge after healing", c.converged)
-	var got acct
-	c.heaps[minority].View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
-	if got.Balance != 2 {
-		t.Fatalf("after healing the old minority holds %d, want 2 (the minority's write must not survive)", got.Balance)
-	}
 }
 
 func TestLostForwardedProposalIsResent(t *testing.T) {

@@ -1,0 +1,239 @@
+package oss_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/osstest"
+)
+
+// Fault tests through the public API, on clusters of package osstest.
+// They run in parallel; TestMain checks for leaked goroutines once all
+// have ended.
+
+type acct struct{ Balance int64 }
+
+func update(h *oss.Heap, fn func(*oss.Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return h.Update(ctx, fn)
+}
+
+func transfer(h *oss.Heap, from, to uuid.UUID, amount int64) error {
+	return update(h, func(tx *oss.Tx) error {
+		a, err := oss.Get[acct](tx, from)
+		if err != nil {
+			return err
+		}
+		b, err := oss.Get[acct](tx, to)
+		if err != nil {
+			return err
+		}
+		a.Balance -= amount
+		b.Balance += amount
+		if err := oss.Put(tx, from, a); err != nil {
+			return err
+		}
+		return oss.Put(tx, to, b)
+	})
+}
+
+// seedAccounts creates 8 accounts of 100 through h.
+func seedAccounts(t *testing.T, h *oss.Heap) []uuid.UUID {
+	t.Helper()
+	ids := make([]uuid.UUID, 8)
+	err := update(h, func(tx *oss.Tx) error {
+		for i := range ids {
+			ids[i] = uuid.New()
+			if err := oss.Put(tx, ids[i], acct{100}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// bankTotal is the sum of the accounts in a local snapshot of h.
+func bankTotal(t *testing.T, h *oss.Heap, ids []uuid.UUID) int64 {
+	t.Helper()
+	var sum int64
+	err := h.View(context.Background(), func(tx *oss.Tx) error {
+		for _, id := range ids {
+			a, err := oss.Get[acct](tx, id)
+			if err != nil {
+				return err
+			}
+			sum += a.Balance
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func balance(t *testing.T, h *oss.Heap, id uuid.UUID) int64 {
+	t.Helper()
+	var a acct
+	err := h.View(context.Background(), func(tx *oss.Tx) error { var err error; a, err = oss.Get[acct](tx, id); return err }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Balance
+}
+
+// openAll opens the heap on every running node and waits until its group
+// has settled on its voters, which it returns.
+func openAll(c *osstest.Cluster, heap string, voters int) oss.Stats {
+	for _, name := range c.Live() {
+		c.Heap(name, heap)
+	}
+	var g oss.Stats
+	c.Wait(heap+"'s voters", func() bool {
+		for name, h := range c.Heaps(heap) {
+			if g = h.Stats(); g.Leader == name {
+				return len(g.Voters) == voters && !g.Joint && len(g.Voters)+len(g.Learners) == len(c.Live())
+			}
+		}
+		return false
+	})
+	return g
+}
+
+// noQuorum reports whether err is how a commit without a quorum ends.
+func noQuorum(err error) bool {
+	return errors.Is(err, oss.ErrNoQuorum) || errors.Is(err, oss.ErrCommitUnknown) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// Transfers from every replica, a learner's forwarded, keep the bank's
+// total; when the leader dies the others elect another and go on.
+func TestReplicatedBank(t *testing.T) {
+	t.Parallel()
+	c := osstest.Start(t, 4, nil)
+	g := openAll(c, "bank", 3)
+	ids := seedAccounts(t, c.Heap(g.Learners[0], "bank")) // a learner commits too: forwarded
+	var wg sync.WaitGroup
+	for name, h := range c.Heaps("bank") {
+		wg.Go(func() {
+			for i := range 30 {
+				if err := transfer(h, ids[i%8], ids[(i+3)%8], int64(i)); err != nil {
+					t.Errorf("%s: %v", name, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	c.WaitConverged("bank")
+	for name, h := range c.Heaps("bank") {
+		if got := bankTotal(t, h, ids); got != 800 {
+			t.Fatalf("%s holds %d, want 800", name, got)
+		}
+	}
+
+	// The leader dies; the others elect another and go on.
+	old := c.WaitLeader("bank")
+	c.Kill(old)
+	if l := c.WaitLeader("bank"); l == old {
+		t.Fatalf("the dead leader %s still leads", old)
+	}
+	for name, h := range c.Heaps("bank") {
+		if err := transfer(h, ids[0], ids[1], 1); err != nil {
+			t.Fatalf("%s after the leader died: %v", name, err)
+		}
+	}
+	c.WaitConverged("bank")
+}
+
+// A leader cut off from its group commits nothing; the majority elects
+// another leader and commits; once healed, the old leader holds the
+// majority's write, never its own.
+func TestMinorityMakesNoCommits(t *testing.T) {
+	t.Parallel()
+	c := osstest.Start(t, 3, nil)
+	openAll(c, "bank", 3)
+	id := uuid.New()
+	if err := update(c.Heap("n1", "bank"), func(tx *oss.Tx) error { return oss.Put(tx, id, acct{1}) }); err != nil {
+		t.Fatal(err)
+	}
+	minority := c.WaitLeader("bank")
+	var majority []string
+	for _, name := range c.Live() {
+		if name != minority {
+			majority = append(majority, name)
+		}
+	}
+	c.Partition([]string{minority}, majority)
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
+	err := c.Heap(minority, "bank").Update(short, func(tx *oss.Tx) error { return oss.Put(tx, id, acct{666}) })
+	cancel()
+	if err == nil {
+		t.Fatal("a minority committed")
+	}
+	if !noQuorum(err) {
+		t.Fatalf("minority commit: %v", err)
+	}
+	// The majority elects a leader and commits.
+	if err := update(c.Heap(majority[0], "bank"), func(tx *oss.Tx) error { return oss.Put(tx, id, acct{2}) }); err != nil {
+		t.Fatalf("majority: %v", err)
+	}
+	c.Heal()
+	c.WaitConverged("bank")
+	if got := balance(t, c.Heap(minority, "bank"), id); got != 2 {
+		t.Fatalf("after healing the old minority holds %d, want 2 (the minority's write must not survive)", got)
+	}
+}
+
+// In a cluster of five, a minority of one voter and a learner commits
+// nothing and serves no linearizable read; the majority commits; once
+// healed, every replica holds the bank whole.
+func TestMinorityPartitionOfFive(t *testing.T) {
+	t.Parallel()
+	c := osstest.Start(t, 5, nil)
+	g := openAll(c, "bank", 3)
+	ids := seedAccounts(t, c.Heap("n1", "bank"))
+	// The minority holds two of the three voters' peers apart: one voter
+	// and a learner on one side, two voters and a learner on the other.
+	minority := []string{g.Voters[0], g.Learners[0]}
+	majority := []string{g.Voters[1], g.Voters[2], g.Learners[1]}
+	c.Partition(minority, majority)
+	for _, name := range minority {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := c.Heap(name, "bank").Update(ctx, func(tx *oss.Tx) error { return oss.Put(tx, ids[0], acct{666}) })
+		cancel()
+		if err == nil {
+			t.Fatalf("%s committed in the minority", name)
+		}
+		if !noQuorum(err) {
+			t.Fatalf("%s in the minority: %v", name, err)
+		}
+		// A linearizable read cannot be served there either: no leader.
+		err = c.Heap(name, "bank").View(context.Background(), func(*oss.Tx) error { return nil }, &oss.ViewOptions{Fresh: true})
+		if !errors.Is(err, oss.ErrNoQuorum) {
+			t.Fatalf("a fresh view in the minority: %v", err)
+		}
+	}
+	for _, name := range majority {
+		if err := transfer(c.Heap(name, "bank"), ids[1], ids[2], 3); err != nil {
+			t.Fatalf("%s in the majority: %v", name, err)
+		}
+	}
+	c.Heal()
+	c.WaitConverged("bank")
+	for name, h := range c.Heaps("bank") {
+		if got := bankTotal(t, h, ids); got != 800 {
+			t.Fatalf("%s holds %d, want 800", name, got)
+		}
+	}
+}
