@@ -3,6 +3,7 @@ package oss_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -236,4 +237,55 @@ func TestMinorityPartitionOfFive(t *testing.T) {
 			t.Fatalf("%s holds %d, want 800", name, got)
 		}
 	}
+}
+
+// A durable node down for longer than ReplaceAfter is removed from its
+// groups; restarted on its data directory it comes back as the member it
+// was, with a replica that believes it is still one. It rejoins, and its
+// first Heap call returns a replica that caught up.
+func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
+	t.Parallel()
+	c := osstest.Start(t, 5, &osstest.Options{Durable: true})
+	g := openAll(c, "bank", 3)
+	ids := seedAccounts(t, c.Heap(g.Voters[0], "bank"))
+	victim := g.Learners[0]
+	c.Kill(victim)
+	c.Wait(victim+" to be removed from the bank's group", func() bool {
+		for name, h := range c.Heaps("bank") {
+			if s := h.Stats(); s.Leader == name {
+				return !s.Joint && !slices.Contains(s.Learners, victim) && !slices.Contains(s.Voters, victim)
+			}
+		}
+		return false
+	})
+	for i := range 50 {
+		if err := transfer(c.Heap(g.Voters[i%3], "bank"), ids[i%8], ids[(i+1)%8], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := c.Restart(victim)
+	var h *oss.Heap
+	c.Wait(victim+" to open the bank again", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		h, err = n.CreateHeapIfNotExists(ctx, "bank", nil)
+		if err != nil && !errors.Is(err, oss.ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: open the bank after the restart: %v", victim, err)
+		}
+		return err == nil
+	})
+	c.Heap(victim, "bank") // the same handle, now among the cluster's
+	c.WaitConverged("bank")
+	for name, h := range c.Heaps("bank") {
+		if got := bankTotal(t, h, ids); got != 800 {
+			t.Fatalf("%s holds %d, want 800", name, got)
+		}
+	}
+	if err := transfer(h, ids[0], ids[1], 1); err != nil {
+		t.Fatal(err)
+	}
+	// A node that came back under a new raft ID would have joined as a
+	// new member, never rejoined: then the test would test nothing.
+	c.Wait(victim+" to have found that it was removed", func() bool { return h.Stats().Rejoins > 0 })
 }
