@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/uuid"
@@ -288,4 +289,51 @@ func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
 	// A node that came back under a new raft ID would have joined as a
 	// new member, never rejoined: then the test would test nothing.
 	c.Wait(victim+" to have found that it was removed", func() bool { return h.Stats().Rejoins > 0 })
+}
+
+// A dead voter is replaced once it has been gone for ReplaceAfter (its
+// default, 30 s), not before; meanwhile the group elects a leader and
+// commits without it. The cluster runs in a synctest bubble: its clocks
+// are fake, and 30 s pass as soon as every node waits.
+func TestDeadVoterReplacedAfterReplaceAfter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := osstest.Start(t, 4, &osstest.Options{Patience: 5 * time.Minute, Configure: func(_ string, cfg *oss.Config) {
+			cfg.ReplaceAfter = 0 // the default
+		}})
+		g := openAll(c, "bank", 3)
+		ids := seedAccounts(t, c.Heap(g.Voters[0], "bank"))
+		victim := g.Leader
+		c.Kill(victim)
+		killed := time.Now()
+		replaced := func() bool {
+			for name, h := range c.Heaps("bank") {
+				if s := h.Stats(); s.Leader == name {
+					return !s.Joint && len(s.Voters) == 3 && !slices.Contains(s.Voters, victim)
+				}
+			}
+			return false
+		}
+		// Fake time: the sleep ends when every node waits, 25 s later.
+		time.Sleep(25 * time.Second)
+		synctest.Wait()
+		if replaced() {
+			t.Fatalf("%s replaced %v after its death, before ReplaceAfter", victim, time.Since(killed))
+		}
+		for name, h := range c.Heaps("bank") {
+			if err := transfer(h, ids[0], ids[1], 1); err != nil {
+				t.Fatalf("%s, with a voter dead: %v", name, err)
+			}
+		}
+		c.Wait(victim+" to be replaced", replaced)
+		if d := time.Since(killed); d < 30*time.Second {
+			t.Fatalf("%s replaced %v after its death, before ReplaceAfter", victim, d)
+		}
+		c.WaitConverged("bank")
+		for name, h := range c.Heaps("bank") {
+			if got := bankTotal(t, h, ids); got != 800 {
+				t.Fatalf("%s holds %d, want 800", name, got)
+			}
+		}
+	})
 }
