@@ -78,15 +78,15 @@ type StepReason uint8
 
 const (
 	Steady    StepReason = iota // nothing to do
-	Join                    // a node asked to join: add it as a learner
-	HandOver                // this leader leaves: hand leadership to a caught-up voter
-	Replace                 // a voter is down (dead for ReplaceAfter, or leaving): replace it
-	Grow                    // fewer voters than wanted: add voters, to an odd number
-	Rebalance               // a better-placed server is no voter: move the lowest-placed voter there
-	Depart                  // a leaving voter goes with no server to take its place
-	DropDown                // remove a learner that is down
-	Evict                   // remove a learner that may no longer read the heap
-	Place                   // move leadership to the best-placed voter
+	Join                        // a node asked to join: add it as a learner
+	HandOver                    // this leader leaves: hand leadership to a caught-up voter
+	Replace                     // a voter is down (dead for ReplaceAfter, or leaving): replace it
+	Grow                        // fewer voters than wanted: add voters, to an odd number
+	Rebalance                   // a better-placed server is no voter: move the lowest-placed voter there
+	Depart                      // a leaving voter goes with no server to take its place
+	DropDown                    // remove a learner that is down
+	Evict                       // remove a learner that may no longer read the heap
+	Place                       // move leadership to the best-placed voter
 )
 
 var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "depart", "drop down", "evict", "place"}

@@ -291,6 +291,7 @@ func (n *Node) syncCatalog() {
 	for _, e := range entries {
 		groups[e.Name] = e.Group
 	}
+	defer n.catalogSynced.Store(st.Index())
 	if st.Index() >= n.catalogCommit {
 		// Close the replicas of heaps dropped, or dropped and created
 		// again; not before the catalog has caught up with the replicas

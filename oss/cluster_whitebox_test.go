@@ -22,50 +22,31 @@ import (
 	"go.uber.org/goleak"
 )
 
-// testDir is membership for nodes on transporttest: the nodes that are
-// running. With follow set, each node sees only those it can reach, as a
-// failure detector would across a partition.
-type testDir struct {
-	mu     sync.Mutex
-	nodes  map[string]*Node
-	follow *transporttest.Network
+// testNet is the network nodes of a testCluster attach to: its
+// transporttest network, with the cluster's wraps around endpoints and
+// handlers.
+type testNet struct {
+	*transporttest.Network
+	c *testCluster
 }
 
-func (d *testDir) live() []peerInfo { return d.liveFrom("") }
-
-// liveFrom is the live set as the named node sees it.
-func (d *testDir) liveFrom(self string) []peerInfo {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []peerInfo
-	for name, n := range d.nodes {
-		if n.isClosed() {
-			continue
-		}
-		if d.follow != nil && self != "" && name != self && !d.follow.Reachable(self, name) {
-			continue
-		}
-		out = append(out, n.selfInfo())
+func (n testNet) Attach(name string, h transport.Handler) (transport.Transport, error) {
+	c := n.c
+	if c.wrapHandler != nil {
+		h = c.wrapHandler(name, h)
 	}
-	return out
+	ep := n.Endpoint(name, h)
+	c.eps[name] = ep
+	if c.wrap != nil {
+		return c.wrap(name, ep), nil
+	}
+	return ep, nil
 }
-
-// view is one node's membership.
-type dirView struct {
-	d    *testDir
-	self string
-}
-
-func (v dirView) live() []peerInfo { return v.d.liveFrom(v.self) }
 
 // followPartitions makes membership follow the network: a node cut off
 // is missing from the others' live sets and they from its, so leaders
 // replace it after ReplaceAfter.
-func (c *testCluster) followPartitions() {
-	c.dir.mu.Lock()
-	c.dir.follow = c.net
-	c.dir.mu.Unlock()
-}
+func (c *testCluster) followPartitions() { c.net.FollowPartitions(true) }
 
 func testLogger() *slog.Logger {
 	if os.Getenv("OSS_TEST_LOG") != "" {
@@ -77,8 +58,14 @@ func testLogger() *slog.Logger {
 // startTestNodes starts nodes on an in-memory network: the first
 // bootstraps a cluster, the others join it.
 func startTestNodes(t testing.TB, seed uint64, names ...string) *testCluster {
+	return startTestNodesWith(t, seed, nil, names...)
+}
+
+// startTestNodesWith starts nodes as startTestNodes does, their
+// configuration changed by tweak.
+func startTestNodesWith(t testing.TB, seed uint64, tweak func(*Config), names ...string) *testCluster {
 	c := &testCluster{t: t, net: transporttest.NewNetwork(seed), nodes: map[string]*Node{}, heaps: map[string]*Heap{},
-		eps: map[string]*transporttest.Endpoint{}, dir: &testDir{nodes: map[string]*Node{}}, fss: map[string]persist.FS{}}
+		eps: map[string]*transporttest.Endpoint{}, fss: map[string]persist.FS{}, tweak: tweak}
 	c.net.Start()
 	for i, name := range names {
 		c.add(name, i > 0, nil)
@@ -90,6 +77,13 @@ func startTestNodes(t testing.TB, seed uint64, names ...string) *testCluster {
 		c.net.Stop()
 	})
 	return c
+}
+
+// checkpointOften is a tweak for tests of checkpoints, compaction and
+// snapshots: a checkpoint and a trim of the in-memory log every `every`
+// entries, keeping `keep`.
+func checkpointOften(every, keep int) func(*Config) {
+	return func(cfg *Config) { cfg.CheckpointEvery, cfg.KeepEntries = every, keep }
 }
 
 // add starts a node; tweak may change its configuration.
@@ -104,25 +98,18 @@ func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	n, err := start(ctx, cfg, &netHooks{
-		transport: func(hd transport.Handler) transport.Transport {
-			ep := c.net.Endpoint(name, hd)
-			c.eps[name] = ep
-			if c.wrap != nil {
-				return c.wrap(name, ep)
-			}
-			return ep
-		},
-		dir:  dirView{c.dir, name},
-		join: join,
-		fs:   c.fss[name],
-	})
+	cfg.Transport = testNet{c.net, c}
+	cfg.FS = c.fss[name]
+	if join {
+		cfg.Join = []string{c.first}
+	}
+	n, err := Start(ctx, cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
 	}
-	c.dir.mu.Lock()
-	c.dir.nodes[name] = n
-	c.dir.mu.Unlock()
+	if c.first == "" {
+		c.first = name
+	}
 	c.nodes[name] = n
 	return n
 }
@@ -143,9 +130,6 @@ func (c *testCluster) leave(name string) {
 }
 
 func (c *testCluster) forget(name string) {
-	c.dir.mu.Lock()
-	delete(c.dir.nodes, name)
-	c.dir.mu.Unlock()
 	delete(c.nodes, name)
 	delete(c.heaps, name)
 }
@@ -277,8 +261,16 @@ func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
 	want := c.placement("bank", 3)
 	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", want...) })
 	ids := seedBank(t, c.heaps["d"])
+	commits := func() (n uint64) {
+		for _, h := range c.heaps {
+			n += h.Stats().Commits
+		}
+		return n
+	}
+	before := commits()
 	done := c.transfers(ids, make(chan struct{}))
-	time.Sleep(300 * time.Millisecond)
+	// Transfers from every node, until some have committed.
+	waitCond(t, "transfers to commit", func() bool { return commits() >= before+20 })
 	if n := done(); n == 0 {
 		t.Fatal("no transfer committed")
 	}
@@ -470,10 +462,7 @@ func TestCloseContextCutsHandOverShort(t *testing.T) {
 
 func TestLearnerCatchesUpFromSnapshot(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	c := startTestNodes(t, 15, "a", "b", "c", "d")
+	c := startTestNodesWith(t, 15, checkpointOften(64, 16), "a", "b", "c", "d")
 	want := c.placement("bank", 3)
 	var learner string
 	for _, name := range []string{"a", "b", "c", "d"} {
@@ -501,55 +490,6 @@ func TestLearnerCatchesUpFromSnapshot(t *testing.T) {
 	if c.heaps[learner].snapshots.Load() == before {
 		t.Fatal("the learner caught up without a snapshot: the test did not test what it says")
 	}
-}
-
-func TestMinorityPartitionOfFive(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodes(t, 16, "a", "b", "c", "d", "e")
-	for _, name := range []string{"a", "b", "c", "d", "e"} {
-		c.open(name, "bank")
-	}
-	ids := seedBank(t, c.heaps["a"])
-	want := c.placement("bank", 3)
-	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
-	// The minority holds two of the three voters' peers apart: one voter
-	// and a learner on one side, two voters and a learner on the other.
-	var minority, majority []string
-	minority = append(minority, want[0])
-	majority = append(majority, want[1], want[2])
-	for name := range c.nodes {
-		if !slices.Contains(want, name) {
-			if len(minority) < 2 {
-				minority = append(minority, name)
-			} else {
-				majority = append(majority, name)
-			}
-		}
-	}
-	c.net.Partition(minority, majority)
-	for _, name := range minority {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err := c.heaps[name].Update(ctx, func(tx *Tx) error { return Put(tx, ids[0], acct{666}) })
-		cancel()
-		if err == nil {
-			t.Fatalf("%s committed in the minority", name)
-		}
-		if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("%s in the minority: %v", name, err)
-		}
-		// A linearizable read cannot be served there either: no leader.
-		err = c.heaps[name].View(context.Background(), func(*Tx) error { return nil }, &ViewOptions{Fresh: true})
-		if !errors.Is(err, ErrNoQuorum) {
-			t.Fatalf("a fresh view in the minority: %v", err)
-		}
-	}
-	for _, name := range majority {
-		if err := transfer(context.Background(), c.heaps[name], ids[1], ids[2], 3); err != nil {
-			t.Fatalf("%s in the majority: %v", name, err)
-		}
-	}
-	c.net.Heal()
-	c.checkBank(ids)
 }
 
 // A snapshot from the leader that does not decode stops that replica with

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
+	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/oss/pki"
+	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -117,6 +120,35 @@ type Config struct {
 	// Gossip tunes failure detection: GossipLAN (the default) or
 	// GossipLoopback, faster, for tests of several nodes on one machine.
 	Gossip GossipProfile
+	// PacketConn, if not nil, is the UDP socket the node's QUIC endpoint
+	// runs over instead of one bound to Listen (a socket passed in by a
+	// service manager, or one that injects faults in tests). It needs
+	// Listen, which names the address peers know; the node does not close
+	// the socket.
+	PacketConn net.PacketConn
+	// Transport, if not nil, puts the node on an in-process network
+	// instead of QUIC and gossip: transporttest's, or a test's that
+	// injects faults (package oss/osstest starts clusters on one). Such a
+	// network authenticates nobody and is for tests only. Listen, TLS and
+	// PacketConn must then be empty; Join names the nodes to join
+	// through, and without it the node bootstraps a cluster. If nil, the
+	// node's traffic is QUIC with mutual TLS, as Listen says.
+	Transport transport.Network
+
+	// FS, if not nil, holds the data directory and the stripes instead of
+	// the operating system's file system: persist.NewMemFS, or a
+	// persist.FaultFS that injects I/O errors and crashes. The data
+	// directory is then not locked against a second process. If nil,
+	// persist.OS.
+	FS persist.FS
+	// CheckpointEvery is how many applied entries of a heap a durable
+	// node lets pass between checkpoints to the striped store, and a node
+	// between trims of the raft log it keeps in memory. If zero, 8192.
+	CheckpointEvery int
+	// KeepEntries is how many applied entries a trim of the in-memory
+	// raft log keeps, so that a follower slightly behind catches up from
+	// the log rather than from a snapshot. If zero, 1024.
+	KeepEntries int
 
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).
@@ -203,6 +235,12 @@ func populate(cfg *Config) *Config {
 	if c.Role == "" {
 		c.Role = pki.RoleServer
 	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = engine.DefaultCompactEvery
+	}
+	if c.KeepEntries == 0 {
+		c.KeepEntries = engine.DefaultKeepEntries
+	}
 	return &c
 }
 
@@ -254,11 +292,23 @@ func (c *Config) validate() error {
 	if c.ReplaceAfter < 0 {
 		errs = append(errs, fmt.Errorf("ReplaceAfter %v is negative", c.ReplaceAfter))
 	}
+	if c.CheckpointEvery < 0 {
+		errs = append(errs, fmt.Errorf("CheckpointEvery %d is negative", c.CheckpointEvery))
+	}
+	if c.KeepEntries < 0 {
+		errs = append(errs, fmt.Errorf("KeepEntries %d is negative", c.KeepEntries))
+	}
+	if c.Transport != nil && (c.Listen != "" || c.TLS != nil || c.PacketConn != nil) {
+		errs = append(errs, errors.New("Transport excludes Listen, TLS and PacketConn: a node runs on one network"))
+	}
+	if c.PacketConn != nil && c.Listen == "" {
+		errs = append(errs, errors.New("PacketConn needs Listen"))
+	}
 	if c.Listen != "" && (c.TLS == nil || len(c.TLS.CertPEM) == 0 || len(c.TLS.KeyPEM) == 0 || len(c.TLS.CAPEM) == 0) {
 		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see package oss/pki)"))
 	}
-	if c.Listen == "" && len(c.Join) > 0 {
-		errs = append(errs, errors.New("Join needs Listen"))
+	if c.Listen == "" && c.Transport == nil && len(c.Join) > 0 {
+		errs = append(errs, errors.New("Join needs Listen (or Transport)"))
 	}
 	if err := pki.CheckName(c.Name); err != nil {
 		errs = append(errs, fmt.Errorf("Name: %v (a node's name is its certificate's)", err))

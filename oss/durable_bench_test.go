@@ -94,12 +94,11 @@ func BenchmarkDurableCommit(b *testing.B) {
 // bytes (checkpointed in the striped store, the rest in the log) and
 // reports the time until its heap is open again.
 func BenchmarkRecovery(b *testing.B) {
-	every := compactEvery
-	compactEvery = 40 // a checkpoint covers most of the fill
-	defer func() { compactEvery = every }()
 	dir := b.TempDir()
-	cfg := &Config{DataDir: filepath.Join(dir, "node"), Logger: testLogger(), StripeDirs: []string{
-		filepath.Join(dir, "s0"), filepath.Join(dir, "s1"), filepath.Join(dir, "s2"), filepath.Join(dir, "s3")}}
+	cfg := &Config{DataDir: filepath.Join(dir, "node"), Logger: testLogger(),
+		CheckpointEvery: 40, // a checkpoint covers most of the fill
+		StripeDirs: []string{
+			filepath.Join(dir, "s0"), filepath.Join(dir, "s1"), filepath.Join(dir, "s2"), filepath.Join(dir, "s3")}}
 	n, err := Start(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/persist"
-	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
@@ -43,11 +42,6 @@ func TestClusterSurvivesPowerLossOfEveryNode(t *testing.T) {
 	if *crashSeed != 0 {
 		first, seeds = *crashSeed, 1
 	}
-	// Checkpoint often, so that recovery starts from checkpoints and the
-	// log is truncated under load.
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
 	for seed := first; seed < first+uint64(seeds); seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			defer func() {
@@ -64,7 +58,9 @@ func powerLoss(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0xc0ffee))
 	names := []string{"a", "b", "c"}
 	c := &testCluster{t: t, net: nil}
-	c = startDurable(t, seed, names)
+	// Checkpoint often, so that recovery starts from checkpoints and the
+	// log is truncated under load.
+	c = startDurable(t, seed, names, checkpointOften(64, 16))
 	for _, name := range names {
 		c.open(name, "bank")
 	}
@@ -138,7 +134,7 @@ func powerLoss(t *testing.T, seed uint64) {
 	waitCond(t, "commits enough for checkpoints", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return acked["a"]+acked["b"]+acked["c"] >= 3*int64(compactEvery)
+		return acked["a"]+acked["b"]+acked["c"] >= 3*int64(c.nodes["a"].cfg.CheckpointEvery)
 	})
 	time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
 
@@ -207,8 +203,8 @@ func powerLoss(t *testing.T, seed uint64) {
 
 // startDurable starts nodes with data directories on in-memory file
 // systems.
-func startDurable(t *testing.T, seed uint64, names []string) *testCluster {
-	c := startTestNodes(t, seed)
+func startDurable(t *testing.T, seed uint64, names []string, tweak func(*Config)) *testCluster {
+	c := startTestNodesWith(t, seed, tweak)
 	for i, name := range names {
 		c.fss[name] = persist.NewMemFS()
 		c.add(name, i > 0, func(cfg *Config) { cfg.DataDir = "/data/" + name })
@@ -426,8 +422,7 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 	g.Close()
 	c := startTestNodes(t, 2)
 	c.fss["solo"] = mem
-	_, err = start(context.Background(), &Config{Name: "solo", DataDir: "/data/solo", Logger: testLogger()}, &netHooks{fs: mem,
-		transport: func(hd transport.Handler) transport.Transport { return c.net.Endpoint("solo", hd) }, dir: c.dir})
+	_, err = Start(context.Background(), &Config{Name: "solo", DataDir: "/data/solo", Logger: testLogger(), FS: mem, Transport: c.net})
 	var ce *persist.CorruptError
 	if !errors.As(err, &ce) || ce.File != seg || !strings.Contains(err.Error(), "offset") || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "Join") {
 		t.Fatalf("a node on a corrupt log: %v", err)
@@ -471,14 +466,11 @@ func FuzzWALRecord(f *testing.F) {
 // every commit acknowledged before.
 func TestRestartKeepsHeaps(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 16, 4
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
 	mem := persist.NewMemFS()
 	ctx := context.Background()
 	id := uuid.New()
 	for round := range 4 {
-		c := startTestNodes(t, uint64(round))
+		c := startTestNodesWith(t, uint64(round), checkpointOften(16, 4))
 		c.fss["solo"] = mem
 		n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
 		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
@@ -502,7 +494,13 @@ func TestRestartKeepsHeaps(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(100 * time.Millisecond) // long enough for the catalog watch to act
+		// Once the catalog watch has acted on everything the catalog
+		// applied, the recovered log included, it has closed whatever
+		// it takes for dropped.
+		cat := n.catalog.Load()
+		waitCond(t, "the catalog watch to catch up", func() bool {
+			return n.catalogSynced.Load() >= max(n.catalogCommit, cat.state.Load().Index())
+		})
 		if h.isClosed() {
 			t.Fatalf("restart %d: the recovered heap was closed", round)
 		}
@@ -532,7 +530,8 @@ func TestBatchDurability(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(5 * n.cfg.BatchInterval) // past a sync
+	acked := n.disk.wal.Stats().Acked
+	waitCond(t, "a sync of the acknowledged commits", func() bool { return n.disk.wal.Stats().Durable >= acked })
 	crashed := mem.Crash(rand.New(rand.NewPCG(3, 3)))
 	c.kill("solo")
 	c.fss["solo"] = crashed
@@ -550,11 +549,8 @@ func TestBatchDurability(t *testing.T) {
 // A restart reports the progress of its recovery.
 func TestRecoveryReportsProgress(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every := compactEvery
-	compactEvery = 8
-	t.Cleanup(func() { compactEvery = every })
 	mem := persist.NewMemFS()
-	c := startTestNodes(t, 4)
+	c := startTestNodesWith(t, 4, func(cfg *Config) { cfg.CheckpointEvery = 8 })
 	c.fss["solo"] = mem
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
 	h, _ := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
@@ -586,10 +582,7 @@ func TestRecoveryReportsProgress(t *testing.T) {
 // survives a restart from what it received.
 func TestLaggingReplicaCatchesUpFromTheStore(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	c := startTestNodes(t, 18)
+	c := startTestNodesWith(t, 18, checkpointOften(64, 16))
 	names := []string{"a", "b", "c", "d"}
 	durable := func(name string) func(*Config) {
 		return func(cfg *Config) { cfg.DataDir = "/data/" + name }

@@ -844,10 +844,7 @@ func TestHarnessNoFaultsStarved(t *testing.T) {
 // held, and disks that fail writes for a while, on three durable nodes.
 func TestHarnessCrashesAndDiskFaults(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16 // checkpoints under the faults
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	hs := newHarness(t, harnessSeeds(2), 3, true)
+	hs := newHarnessWith(t, harnessSeeds(2), 3, true, checkpointOften(64, 16)) // checkpoints under the faults
 	hs.run(6, harnessTime(), hs.crashes)
 	hs.finish()
 }
@@ -954,7 +951,8 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 			cfg.Join = []string{nodes[0].Addr()}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		n, err := start(ctx, cfg, &netHooks{packetConn: fc})
+		cfg.PacketConn = fc
+		n, err := Start(ctx, cfg)
 		cancel()
 		if err != nil {
 			t.Fatalf("start %s: %v", name, err)

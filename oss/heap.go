@@ -248,14 +248,6 @@ type readRequest struct {
 
 const maxBatch = engine.DefaultMaxBatch
 
-// compactEvery and keepEntries set when applied entries leave memory: every
-// compactEvery entries, all but the last keepEntries (the engine's
-// CompactEvery and KeepEntries). Tests lower them.
-var (
-	compactEvery uint64 = engine.DefaultCompactEvery
-	keepEntries  uint64 = engine.DefaultKeepEntries
-)
-
 func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	h := &Heap{
 		name:     name,
@@ -344,8 +336,8 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		Durable:       n.walOf() != nil,
 		Checkpoint:    ckpt,
 		ElectionTicks: electionTicks,
-		CompactEvery:  compactEvery,
-		KeepEntries:   keepEntries,
+		CompactEvery:  uint64(n.cfg.CheckpointEvery),
+		KeepEntries:   uint64(n.cfg.KeepEntries),
 		MaxBatch:      maxBatch,
 		Logger:        h.log,
 	})

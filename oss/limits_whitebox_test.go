@@ -458,7 +458,7 @@ func TestReadyOverALogRecord(t *testing.T) {
 	walRecordLimit = walReserve + 16<<10
 	t.Cleanup(func() { walRecordLimit = limit }) // after the cluster's cleanup
 	names := []string{"a", "b", "c"}
-	c := startDurable(t, 9, names)
+	c := startDurable(t, 9, names, nil)
 	for _, name := range names {
 		c.open(name, "bank")
 	}

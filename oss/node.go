@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -41,6 +40,9 @@ type Node struct {
 	// until the catalog replica has applied it, its view of the heap
 	// directory may be older than the replicas recovered with it.
 	catalogCommit uint64
+	// catalogSynced is the catalog index the node last acted on: heaps
+	// dropped closed, heaps placed here opened.
+	catalogSynced atomic.Uint64
 
 	limits   sizeLimits  // every byte limit, derived from the config
 	oversize oversizeLog // raft messages the transport refused for size
@@ -76,26 +78,10 @@ type Node struct {
 	met *nodeMetrics // histograms and counters observed as they happen (metrics.go)
 }
 
-// netHooks put a node on a network other than QUIC and membership: tests
-// on transporttest.
-type netHooks struct {
-	transport func(transport.Handler) transport.Transport
-	dir       directory
-	join      bool
-	fs        persist.FS // the data directory's file system; nil: the OS's
-	// packetConn, with transport nil, is the UDP socket QUIC runs over (a
-	// fault-injecting one in tests).
-	packetConn net.PacketConn
-}
-
 // Start validates cfg, fills in its defaults and starts a node. A nil cfg
 // means all defaults: a single in-memory node. ctx bounds the start only;
 // the node runs until Close.
 func Start(ctx context.Context, cfg *Config) (*Node, error) {
-	return start(ctx, cfg, nil)
-}
-
-func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	c := populate(cfg)
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -121,7 +107,9 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	n.learn(n.id, c.Name)
 	if c.DataDir != "" {
 		var lock *os.File
-		if hooks == nil || hooks.fs == nil {
+		fsys := c.FS
+		if _, ok := fsys.(persist.OS); fsys == nil || ok {
+			fsys = persist.OS{}
 			var err error
 			if lock, err = lockDataDir(c.DataDir); err != nil {
 				cancel()
@@ -130,10 +118,6 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 		}
 		n.lock = lock
 		if c.Durability != DurabilityMemory {
-			var fsys persist.FS = persist.OS{}
-			if hooks != nil && hooks.fs != nil {
-				fsys = hooks.fs
-			}
 			if err := n.openDisk(fsys, c.DataDir); err != nil {
 				if lock != nil {
 					lock.Close()
@@ -146,16 +130,13 @@ func start(ctx context.Context, cfg *Config, hooks *netHooks) (*Node, error) {
 	}
 	join := len(c.Join) > 0
 	switch {
-	case hooks != nil && hooks.transport == nil:
-		if err := n.startNetwork(ctx, hooks.packetConn); err != nil {
+	case c.Transport != nil:
+		if err := n.attach(c.Transport); err != nil {
 			n.Close(context.Background())
 			return nil, err
 		}
-	case hooks != nil:
-		n.setDirectory(hooks.dir)
-		n.tr, join = hooks.transport(nodeHandler{n}), hooks.join
 	case c.Listen != "":
-		if err := n.startNetwork(ctx, nil); err != nil {
+		if err := n.startNetwork(ctx); err != nil {
 			n.Close(context.Background())
 			return nil, err
 		}
@@ -237,13 +218,13 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 const joinTimeout = 30 * time.Second
 
 // startNetwork opens the QUIC endpoint and joins the cluster over it.
-func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
+func (n *Node) startNetwork(ctx context.Context) error {
 	c := n.cfg
 	if err := checkOwnRole(c.TLS.CertPEM, c.Role); err != nil {
 		return err
 	}
 	q, err := transport.NewQUIC(&transport.QUICConfig{
-		Name: c.Name, Listen: c.Listen, PacketConn: pc,
+		Name: c.Name, Listen: c.Listen, PacketConn: c.PacketConn,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
 		// The endpoint adds node= to its logger itself: given n.log,
 		// every line of it carried node= twice.
@@ -284,6 +265,19 @@ func (n *Node) startNetwork(ctx context.Context, pc net.PacketConn) error {
 	return n.members.join(c.Join)
 }
 
+// attach puts the node on an in-process network (Config.Transport), whose
+// membership records stand in for gossip.
+func (n *Node) attach(nw transport.Network) error {
+	tr, err := nw.Attach(n.cfg.Name, nodeHandler{n})
+	if err != nil {
+		return fmt.Errorf("oss: attach to the network: %w", err)
+	}
+	n.tr = tr
+	n.setDirectory(netDirectory{n, nw})
+	n.announce()
+	return nil
+}
+
 // Addr returns the address of the node's QUIC endpoint, or "" if the node
 // does not listen.
 func (n *Node) Addr() string {
@@ -296,6 +290,9 @@ func (n *Node) Addr() string {
 // Members returns the live members of the cluster, this node included. A
 // node that does not listen is alone.
 func (n *Node) Members() []Member {
+	if d, ok := n.directory().(netDirectory); ok {
+		return d.members()
+	}
 	if n.members == nil {
 		return []Member{{Name: n.cfg.Name, Role: n.cfg.Role, Version: Version()}}
 	}
@@ -506,6 +503,9 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 	}
 	n.mu.Lock()
 	n.closed = true
+	if nw := n.cfg.Transport; nw != nil && n.tr != nil {
+		nw.Announce(n.cfg.Name, nil) // gone from its peers' live sets
+	}
 	// A copy: the catalog watch may still remove dropped heaps from the
 	// map until it stops.
 	heaps := slices.Collect(maps.Values(n.heaps))
@@ -576,6 +576,7 @@ func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
 	if n.members != nil {
 		n.members.setLeaving()
 	}
+	n.announce()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		others := false

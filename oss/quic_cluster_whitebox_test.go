@@ -232,10 +232,7 @@ func TestJoinWithWrongCA(t *testing.T) {
 // limit: snapshots are streamed.
 func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 4, 2
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	c := newQUICCluster(t, "a", "b", "c")
+	c := newQUICClusterWith(t, 20*time.Millisecond, checkpointOften(4, 2), "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	h, err := c.nodes["a"].CreateHeapIfNotExists(ctx, "big", nil)

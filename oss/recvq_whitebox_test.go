@@ -23,7 +23,7 @@ func TestReceiveQueueIsBoundedInBytes(t *testing.T) {
 	const frame = 64 << 10
 	names := []string{"a", "b", "c"}
 	c := &testCluster{t: t, net: transporttest.NewNetwork(41), nodes: map[string]*Node{}, heaps: map[string]*Heap{},
-		eps: map[string]*transporttest.Endpoint{}, dir: &testDir{nodes: map[string]*Node{}}, fss: map[string]persist.FS{},
+		eps: map[string]*transporttest.Endpoint{}, fss: map[string]persist.FS{},
 		tweak: func(cfg *Config) { cfg.MaxFrameBytes = frame }}
 	c.net.Start()
 	for i, name := range names {

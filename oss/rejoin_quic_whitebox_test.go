@@ -54,7 +54,8 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 			cfg.Join = []string{addrs["a"]}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		n, err := start(ctx, cfg, &netHooks{packetConn: fc})
+		cfg.PacketConn = fc
+		n, err := Start(ctx, cfg)
 		cancel()
 		if err != nil {
 			t.Fatalf("start %s: %v", name, err)

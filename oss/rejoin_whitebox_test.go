@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss/pki"
-	"github.com/objectsharing/oss/persist"
 	"go.uber.org/goleak"
 )
 
@@ -199,67 +198,6 @@ func (c *testCluster) rejoinAfterRemoval(victim string, ids []uuid.UUID, heaps .
 		}
 		return led
 	}
-}
-
-// A durable node down for longer than ReplaceAfter is removed from its
-// groups; restarted on its data directory it comes back under the raft ID
-// it had, with a replica that believes it is still a member. It rejoins
-// and its first Heap call returns a replica that caught up.
-func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	names := []string{"a", "b", "c", "d", "e"}
-	c := startTestNodes(t, 22)
-	durable := func(name string) func(*Config) {
-		return func(cfg *Config) { cfg.DataDir = "/data/" + name }
-	}
-	for i, name := range names {
-		c.fss[name] = persist.NewMemFS()
-		c.add(name, i > 0, durable(name))
-	}
-	for _, name := range names {
-		c.open(name, "bank")
-	}
-	bank := c.placement("bank", 3)
-	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", bank...) })
-	ids := seedBank(t, c.heaps[bank[0]])
-	var victim string
-	for _, name := range names {
-		if !slices.Contains(bank, name) {
-			victim = name
-		}
-	}
-	id := c.nodes[victim].id
-	c.kill(victim)
-	waitCond(t, victim+" to be removed from the bank's group", func() bool {
-		g, ok := c.group("bank")
-		return ok && !g.Joint && !slices.Contains(g.Learners, victim)
-	})
-	for i := range 50 {
-		if err := transfer(context.Background(), c.heaps[bank[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := c.add(victim, true, durable(victim))
-	if n.id != id {
-		t.Fatalf("%s restarted under a new raft ID: the test tests nothing", victim)
-	}
-	var h *Heap
-	waitCond(t, victim+" to open the bank again", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		var err error
-		h, err = n.CreateHeapIfNotExists(ctx, "bank", nil)
-		if err != nil && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("%s: open the bank after the restart: %v", victim, err)
-		}
-		return err == nil
-	})
-	c.heaps[victim] = h
-	c.checkBank(ids)
-	if err := transfer(context.Background(), h, ids[0], ids[1], 1); err != nil {
-		t.Fatal(err)
-	}
-	waitCond(t, victim+" to have found that it was removed", func() bool { return h.Stats().Rejoins > 0 })
 }
 
 // TestJoinFromANodeMembershipHasNotShown: a leader refuses a join only

@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
+	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
 
@@ -23,11 +23,12 @@ type testCluster struct {
 	nodes map[string]*Node
 	heaps map[string]*Heap
 	eps   map[string]*transporttest.Endpoint
-	dir   *testDir
 	fss   map[string]persist.FS // data directories of durable nodes
+	first string                // the node that bootstrapped the cluster
 	// wrap, if not nil, stands between a node started later and its
-	// endpoint.
-	wrap func(name string, tr transport.Transport) transport.Transport
+	// endpoint, and wrapHandler between the endpoint and the node.
+	wrap        func(name string, tr transport.Transport) transport.Transport
+	wrapHandler func(name string, h transport.Handler) transport.Handler
 	// tweak, if not nil, changes the configuration of every node started
 	// later, before add's own tweak.
 	tweak func(*Config)
@@ -38,7 +39,19 @@ type testCluster struct {
 // the heap "bank" with the given first voters and learners, outside the
 // catalog.
 func newTestCluster(t testing.TB, seed uint64, voters, learners []string) *testCluster {
-	c := startTestNodes(t, seed, append(append([]string{}, voters...), learners...)...)
+	return newTestClusterWith(t, seed, nil, voters, learners)
+}
+
+// newTestClusterWith starts a cluster as newTestCluster does, once setup
+// has prepared the cluster (its tweak, its wraps).
+func newTestClusterWith(t testing.TB, seed uint64, setup func(*testCluster), voters, learners []string) *testCluster {
+	c := startTestNodes(t, seed)
+	if setup != nil {
+		setup(c)
+	}
+	for i, name := range append(append([]string{}, voters...), learners...) {
+		c.add(name, i > 0, nil)
+	}
 	var spec groupSpec
 	for _, name := range voters {
 		spec.voters = append(spec.voters, groupMember{Name: name, ID: c.nodes[name].id})
@@ -140,97 +153,16 @@ func (c *testCluster) converged() bool {
 	return true
 }
 
-func TestReplicatedBank(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the cluster's cleanup
-	c := newTestCluster(t, 1, []string{"a", "b", "c"}, []string{"d"})
-	ctx := context.Background()
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	ids := make([]uuid.UUID, 8)
-	err := update(ctx, c.heaps["d"], func(tx *Tx) error { // a learner commits too: forwarded
-		for i := range ids {
-			ids[i] = uuid.New()
-			if err := Put(tx, ids[i], acct{100}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for name, h := range c.heaps {
-		wg.Go(func() {
-			for i := range 30 {
-				if err := transfer(ctx, h, ids[i%8], ids[(i+3)%8], int64(i)); err != nil {
-					t.Errorf("%s: %v", name, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	waitCond(t, "replicas to converge", c.converged)
-	for name, h := range c.heaps {
-		if got := total(t, h, ids); got != 800 {
-			t.Fatalf("%s holds %d, want 800", name, got)
-		}
-	}
-
-	// The leader dies; the others elect another and go on.
-	old := c.leader()
-	c.kill(old)
-	waitCond(t, "a new leader", func() bool { l := c.leader(); return l != "" && l != old })
-	for name, h := range c.heaps {
-		if err := transfer(ctx, h, ids[0], ids[1], 1); err != nil {
-			t.Fatalf("%s after the leader died: %v", name, err)
-		}
-	}
-	waitCond(t, "replicas to converge after failover", c.converged)
-}
-
-func TestMinorityMakesNoCommits(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the cluster's cleanup
-	c := newTestCluster(t, 2, []string{"a", "b", "c"}, nil)
-	ctx := context.Background()
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	id := uuid.New()
-	if err := update(ctx, c.heaps["a"], func(tx *Tx) error { return Put(tx, id, acct{1}) }); err != nil {
-		t.Fatal(err)
-	}
-	minority := c.leader()
-	var majority []string
-	for name := range c.heaps {
-		if name != minority {
-			majority = append(majority, name)
-		}
-	}
-	c.net.Partition([]string{minority}, majority)
-	short, cancel := context.WithTimeout(ctx, time.Second)
-	err := c.heaps[minority].Update(short, func(tx *Tx) error { return Put(tx, id, acct{666}) })
-	cancel()
-	if err == nil {
-		t.Fatal("a minority committed")
-	}
-	if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) && !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("minority commit: %v", err)
-	}
-	// The majority elects a leader and commits.
-	if err := update(ctx, c.heaps[majority[0]], func(tx *Tx) error { return Put(tx, id, acct{2}) }); err != nil {
-		t.Fatalf("majority: %v", err)
-	}
-	c.net.Heal()
-	waitCond(t, "replicas to converge after healing", c.converged)
-	var got acct
-	c.heaps[minority].View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
-	if got.Balance != 2 {
-		t.Fatalf("after healing the old minority holds %d, want 2 (the minority's write must not survive)", got.Balance)
-	}
-}
-
 func TestLostForwardedProposalIsResent(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := newTestCluster(t, 3, []string{"a", "b", "c"}, nil)
+	var mu sync.Mutex
+	sent := map[bool]map[raftpb.MessageType]int{false: {}, true: {}}
+	props := func() int { mu.Lock(); defer mu.Unlock(); return sent[false][raftpb.MsgProp] }
+	c := newTestClusterWith(t, 3, func(c *testCluster) {
+		c.wrap = func(name string, tr transport.Transport) transport.Transport {
+			return classifying{Transport: tr, mu: &mu, sent: sent}
+		}
+	}, []string{"a", "b", "c"}, nil)
 	ctx := context.Background()
 	waitCond(t, "a leader", func() bool { return c.leader() != "" })
 	var follower string
@@ -242,9 +174,10 @@ func TestLostForwardedProposalIsResent(t *testing.T) {
 	}
 	id := uuid.New()
 	c.net.SetFaults(transporttest.Faults{Drop: 1}) // the forwarded proposal is lost
+	before := props()
 	errc := make(chan error, 1)
 	go func() { errc <- update(ctx, c.heaps[follower], func(tx *Tx) error { return Put(tx, id, acct{7}) }) }()
-	time.Sleep(30 * time.Millisecond)
+	waitCond(t, "the follower to forward the proposal", func() bool { return props() > before })
 	c.net.SetFaults(transporttest.Faults{})
 	if err := <-errc; err != nil {
 		t.Fatalf("commit whose forwarded proposal was lost: %v", err)

@@ -432,10 +432,7 @@ func TestRetrySurvivesALeaderChange(t *testing.T) {
 // function, until its ball is freed too.
 func TestRetryWakesAfterASnapshot(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	c := newTestCluster(t, 23, []string{"a", "b", "c"}, []string{"d"})
+	c := newTestClusterWith(t, 23, func(c *testCluster) { c.tweak = checkpointOften(64, 16) }, []string{"a", "b", "c"}, []string{"d"})
 	waitCond(t, "a leader", func() bool { return c.leader() != "" })
 	lead := c.leader()
 	ids := seedBank(t, c.heaps[lead])

@@ -21,9 +21,6 @@ import (
 // on disk, keeps it). Two nodes on transporttest, the learner a client
 // node; starting and stopping them is not timed.
 func BenchmarkSnapshotInstall(b *testing.B) {
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	b.Cleanup(func() { compactEvery, keepEntries = every, keep })
 	const objects, batch = 200_000, 2_000
 	value := make([]byte, 100)
 	for _, durable := range []bool{false, true} {
@@ -32,7 +29,7 @@ func BenchmarkSnapshotInstall(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				c := &testCluster{t: b, net: transporttest.NewNetwork(21), nodes: map[string]*Node{}, heaps: map[string]*Heap{},
-					eps: map[string]*transporttest.Endpoint{}, dir: &testDir{nodes: map[string]*Node{}}, fss: map[string]persist.FS{}}
+					eps: map[string]*transporttest.Endpoint{}, fss: map[string]persist.FS{}, tweak: checkpointOften(64, 16)}
 				c.net.Start()
 				dir := b.TempDir()
 				tweak := func(name string, role pki.Role) func(*Config) {

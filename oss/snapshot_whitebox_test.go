@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/objectsharing/oss/oss/pki"
 
@@ -55,32 +54,14 @@ func (r *readSizeReader) Read(p []byte) (int, error) {
 // never whole in the learner's memory.
 func TestSnapshotStreamIsDecodedAsItArrives(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	c := startTestNodes(t, 19)
+	c := startTestNodesWith(t, 19, checkpointOften(64, 16))
 	var largest atomic.Int64
+	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
+		return readSizeHandler{Handler: hd, largest: &largest}
+	}
 	names := []string{"a", "b", "c", "d"}
 	for i, name := range names {
-		cfg := &Config{Name: name, TickInterval: 10 * time.Millisecond, ReplaceAfter: 300 * time.Millisecond, Logger: testLogger().With("test", t.Name())}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		n, err := start(ctx, cfg, &netHooks{
-			transport: func(hd transport.Handler) transport.Transport {
-				ep := c.net.Endpoint(name, readSizeHandler{Handler: hd, largest: &largest})
-				c.eps[name] = ep
-				return ep
-			},
-			dir:  c.dir,
-			join: i > 0,
-		})
-		cancel()
-		if err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		c.dir.mu.Lock()
-		c.dir.nodes[name] = n
-		c.dir.mu.Unlock()
-		c.nodes[name] = n
+		c.add(name, i > 0, nil)
 	}
 	want := c.placement("big", 3)
 	heaps := map[string]*Heap{}
@@ -253,10 +234,7 @@ func TestSnapshotStreamsAreBounded(t *testing.T) {
 // newer than its log, and goes on from it.
 func TestSnapshotInTheStoreBeforeTheLogSurvivesACrash(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	c := startTestNodes(t, 20)
+	c := startTestNodesWith(t, 20, checkpointOften(64, 16))
 	names := []string{"a", "b", "c", "d"}
 	mems := map[string]*persist.MemFS{}
 	faults := map[string]*persist.FaultFS{}
@@ -347,10 +325,7 @@ func TestSnapshotInTheStoreBeforeTheLogSurvivesACrash(t *testing.T) {
 // into the log, and the learner restarts from it.
 func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	every, keep := compactEvery, keepEntries
-	compactEvery, keepEntries = 64, 16
-	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
-	c := startTestNodes(t, 22)
+	c := startTestNodesWith(t, 22, checkpointOften(64, 16))
 	root := t.TempDir()
 	durable := func(name string) func(*Config) {
 		return func(cfg *Config) { cfg.DataDir = filepath.Join(root, name) }

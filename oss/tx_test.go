@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/transport/transporttest"
 )
 
 type counter struct {
@@ -746,6 +748,11 @@ func TestInvalidConfig(t *testing.T) {
 		{BatchInterval: -time.Millisecond},
 		{Replicas: 10},
 		{Role: "admin"},
+		{CheckpointEvery: -1},
+		{KeepEntries: -1},
+		{Transport: transporttest.NewNetwork(1), Listen: "127.0.0.1:0"}, // one network
+		{PacketConn: &net.UDPConn{}},                                    // needs Listen
+		{Join: []string{"n1"}},                                          // needs a network
 	} {
 		if _, err := oss.Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "invalid config") {
 			t.Fatalf("%+v: %v", cfg, err)

@@ -127,6 +127,10 @@ type WALStats struct {
 	Records uint64
 	Syncs   uint64
 	Seals   uint64 // segments sealed after a failed sync or cut-back
+	// Acked and Durable are sequence numbers: every record before Acked
+	// was acknowledged, every record before Durable is synced (with
+	// SyncInterval, Durable trails Acked until the next sync).
+	Acked, Durable uint64
 }
 
 // CorruptError reports a damaged record that is not a torn last write, or
@@ -238,6 +242,7 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 		w.seg, w.syncedNext = f, w.next
 		w.segments = append(w.segments, segment{first: w.next, name: segmentName(w.next)})
 	}
+	w.stats.Acked, w.stats.Durable = w.next, w.next
 	go w.writer()
 	return w, nil
 }
@@ -744,6 +749,7 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	w.mu.Lock()
 	w.stats.Appends += uint64(len(batch))
 	w.stats.Records += uint64(records)
+	w.stats.Acked = w.next
 	w.mu.Unlock()
 	for _, r := range batch {
 		close(r.done)
@@ -799,6 +805,7 @@ func (w *WAL) sync() error {
 	w.synced, w.syncedNext = w.segSize, w.next
 	w.mu.Lock()
 	w.stats.Syncs++
+	w.stats.Durable = w.next
 	w.mu.Unlock()
 	return nil
 }

@@ -852,3 +852,30 @@ func TestWALMaxRecordOption(t *testing.T) {
 		t.Fatalf("replayed %d records", len(got))
 	}
 }
+
+// Stats say which records are acknowledged and which are durable: the
+// same ones when every append is synced, fewer durable with
+// SyncInterval until the next sync, which a test can wait for.
+func TestWALStatsAckedAndDurable(t *testing.T) {
+	for _, interval := range []time.Duration{0, time.Hour} {
+		w, _, _ := collect(t, NewMemFS(), "wal", WALOptions{SyncInterval: interval})
+		seq, err := w.Append([]byte("a"), []byte("b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := w.Stats()
+		durable := seq + 1
+		if interval > 0 {
+			durable = seq - 1 // the log's first record: nothing synced yet
+		}
+		if st.Acked != seq+1 || st.Durable != durable {
+			t.Errorf("SyncInterval %v: after records %d and %d, Acked %d, Durable %d; want %d, %d", interval, seq-1, seq, st.Acked, st.Durable, seq+1, durable)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st := w.Stats(); st.Durable != seq+1 {
+			t.Errorf("SyncInterval %v: after Close, Durable %d, want %d", interval, st.Durable, seq+1)
+		}
+	}
+}

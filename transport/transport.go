@@ -96,6 +96,32 @@ type Transport interface {
 	Close() error
 }
 
+// Network is an in-process network that nodes attach to instead of
+// opening QUIC endpoints, with a membership service in place of gossip:
+// transporttest's Network, or a test's network that wraps it to inject
+// faults. It authenticates nobody and is for tests only: a node given one
+// (oss.Config.Transport) trusts every name on it.
+type Network interface {
+	// Attach gives the named node an endpoint on the network; h receives
+	// what peers send it. A node attached again under the same name
+	// replaces the endpoint it had.
+	Attach(name string, h Handler) (Transport, error)
+	// Announce publishes the named node's membership record, opaque to
+	// the network, which Live then returns to the nodes that see it; a nil
+	// meta withdraws it (the node is leaving).
+	Announce(name string, meta []byte)
+	// Live returns the records of the nodes the named node sees alive,
+	// itself included if it announced one: attached, not closed, with a
+	// record. Which nodes a partition hides is the network's to say.
+	Live(name string) []Peer
+}
+
+// Peer is a node's membership record on a Network.
+type Peer struct {
+	Name string
+	Meta []byte
+}
+
 // ControlSender is a Transport that can send one-way messages on a queue
 // and stream of their own, ahead of what Send has queued: raft's
 // heartbeats, votes and responses, which must not wait behind a large

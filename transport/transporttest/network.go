@@ -18,6 +18,8 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +70,8 @@ type Network struct {
 	seq       uint64
 	queue     envelopes
 	endpoints map[string]*Endpoint
+	meta      map[string][]byte  // membership records, by node
+	follow    bool               // Live hides the nodes a node cannot reach
 	group     map[string]int     // partition group per node; absent = 0
 	cut       map[[2]string]bool // links cut both ways, on top of groups
 	faults    Faults
@@ -115,6 +119,7 @@ func NewNetwork(seed uint64) *Network {
 	return &Network{
 		rng:       rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)),
 		endpoints: make(map[string]*Endpoint),
+		meta:      make(map[string][]byte),
 		group:     make(map[string]int),
 		last:      make(map[[2]string]time.Duration),
 		wake:      make(chan struct{}, 1),
@@ -128,6 +133,52 @@ func (n *Network) Endpoint(name string, h transport.Handler) *Endpoint {
 	e := &Endpoint{net: n, name: name, h: h}
 	n.endpoints[name] = e
 	return e
+}
+
+// Attach attaches a node to the network, as Endpoint does: a Network
+// is a transport.Network, which a node takes in place of QUIC and gossip.
+func (n *Network) Attach(name string, h transport.Handler) (transport.Transport, error) {
+	return n.Endpoint(name, h), nil
+}
+
+var _ transport.Network = (*Network)(nil)
+
+// Announce sets the named node's membership record; nil withdraws it.
+func (n *Network) Announce(name string, meta []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if meta == nil {
+		delete(n.meta, name)
+		return
+	}
+	n.meta[name] = append([]byte(nil), meta...)
+}
+
+// Live returns the records of the nodes that announced one and whose
+// endpoint is attached and open, sorted by name. Partitions hide nobody
+// unless FollowPartitions is on: a failure detector that never suspects.
+func (n *Network) Live(self string) []transport.Peer {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []transport.Peer
+	for name, meta := range n.meta {
+		e := n.endpoints[name]
+		if e == nil || e.isClosed() || n.follow && name != self && !n.reachable(self, name) {
+			continue
+		}
+		out = append(out, transport.Peer{Name: name, Meta: append([]byte(nil), meta...)})
+	}
+	slices.SortFunc(out, func(a, b transport.Peer) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// FollowPartitions makes Live follow the network: a node cut off from
+// another is missing from its live set, as a failure detector would
+// declare it dead once a partition outlasts its timeouts (here at once).
+func (n *Network) FollowPartitions(on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.follow = on
 }
 
 // SetFaults sets the faults applied to messages sent from now on.

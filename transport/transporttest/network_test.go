@@ -208,3 +208,46 @@ func TestCutMakesABridge(t *testing.T) {
 		t.Fatal("a healed link carried nothing")
 	}
 }
+
+// Live lists the attached, open nodes that announced a record; partitions
+// hide nodes only when membership follows them.
+func TestLiveFollowsAnnouncementsAndPartitions(t *testing.T) {
+	n := transporttest.NewNetwork(1)
+	names := func(self string) string {
+		var s []string
+		for _, p := range n.Live(self) {
+			s = append(s, p.Name+"="+string(p.Meta))
+		}
+		return strings.Join(s, ",")
+	}
+	var eps []transport.Transport
+	for _, name := range []string{"a", "b", "c"} {
+		ep, err := n.Attach(name, newInbox())
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps = append(eps, ep)
+	}
+	n.Announce("a", []byte("1"))
+	n.Announce("b", []byte("2"))
+	if got := names("a"); got != "a=1,b=2" {
+		t.Fatalf("live: %s; want the nodes that announced", got)
+	}
+	n.Partition([]string{"a"}, []string{"b", "c"})
+	if got := names("a"); got != "a=1,b=2" {
+		t.Fatalf("live across a partition: %s; want it ignored", got)
+	}
+	n.FollowPartitions(true)
+	if got := names("a"); got != "a=1" {
+		t.Fatalf("live across a partition, followed: %s", got)
+	}
+	n.Heal()
+	eps[1].Close()
+	if got := names("a"); got != "a=1" {
+		t.Fatalf("live once b closed: %s", got)
+	}
+	n.Announce("a", nil)
+	if got := names("c"); got != "" {
+		t.Fatalf("live once a withdrew: %s", got)
+	}
+}
