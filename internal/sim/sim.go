@@ -62,7 +62,10 @@ type Result struct {
 	Anomalies []check.Anomaly
 	Lost      int            // acknowledged appends missing at the end
 	Faults    map[string]int // injected, by kind
-	Index     uint64         // the replicas' final applied index
+	// Paths counts the runtime paths the run took, by name ("resend",
+	// "unknown outcome", ...): what a range of seeds covered.
+	Paths map[string]int
+	Index uint64 // the replicas' final applied index
 }
 
 func (r *Result) String() string {
@@ -90,6 +93,7 @@ type node struct {
 	wal   *persist.WAL
 	store *raft.MemoryStorage
 	r     *consistency.Replica
+	state *consistency.State // the last State its replica published
 	ep    *transporttest.Endpoint
 	back  time.Duration // when a node that is down comes back
 }
@@ -108,12 +112,15 @@ type sim struct {
 	nodes   []*node
 	now     time.Duration
 	history []check.Txn
+	model   *model
+	sent    [][]byte // every record proposed, for resends
 	waiting map[uuid.UUID]*pending
 	busy    map[int]bool // clients with a transaction in flight
 	next    []int        // the next value to append, per key
 	txn     uint64
 	faults  map[string]int
-	healAt  time.Duration // when the current network fault ends
+	paths   map[string]int // runtime paths taken, by name
+	healAt  time.Duration  // when the current network fault ends
 	err     error
 }
 
@@ -142,7 +149,7 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 		defer consistency.SkipReadValidationForTesting(false)
 	}
 	s := &sim{opts: opts, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x73696d)), net: transporttest.NewNetwork(seed),
-		waiting: map[uuid.UUID]*pending{}, busy: map[int]bool{}, next: make([]int, opts.Keys), faults: map[string]int{}}
+		model: newModel(), waiting: map[uuid.UUID]*pending{}, busy: map[int]bool{}, next: make([]int, opts.Keys), faults: map[string]int{}, paths: map[string]int{}}
 	defer s.close()
 	var peers []raft.Peer
 	for i := range opts.Nodes {
@@ -331,13 +338,30 @@ func (s *sim) ready(n *node) {
 			n.ep.Send(context.Background(), fmt.Sprintf("n%d", m.To), b)
 		}
 		for _, res := range rd.Results {
+			s.model.decide(n.name, res)
+			switch {
+			case res.Duplicate:
+				s.paths["duplicate decided once"]++
+			case res.Outcome == consistency.Conflicted:
+				s.paths["conflict"]++
+			case res.Outcome == consistency.Stale:
+				s.paths["stale"]++
+			}
 			if p, ok := s.waiting[res.TxID]; ok && p.node == n.id {
-				if res.Outcome == consistency.Committed {
+				switch res.Outcome {
+				case consistency.Committed:
 					s.resolve(res.TxID, check.OK)
-				} else {
+				case consistency.Stale:
+					// An earlier copy may have committed.
+					s.resolve(res.TxID, check.Info)
+				default:
 					s.resolve(res.TxID, check.Fail)
 				}
 			}
+		}
+		if rd.State != n.state {
+			n.state = rd.State
+			s.model.state(n.name, rd.State, s.opts.Keys)
 		}
 		n.r.Advance(rd)
 	}
@@ -413,10 +437,11 @@ func (s *sim) client(c int) {
 	}
 	n := up[s.rng.IntN(len(up))]
 	st := n.r.State()
+	s.model.state(n.name+"'s view", st, s.opts.Keys)
 	readOnly := s.rng.IntN(4) == 0
 	s.txn++
 	txid := uuid.UUID{0: 't', 8: byte(s.txn >> 24), 9: byte(s.txn >> 16), 10: byte(s.txn >> 8), 11: byte(s.txn)}
-	rec := &consistency.Record{TxID: txid, Snapshot: st.Index()}
+	rec := &consistency.Record{TxID: txid, Snapshot: st.Index(), Scanned: s.rng.IntN(8) == 0}
 	lists := map[int][]int{}
 	read := map[int]bool{}
 	var mops []check.Mop
@@ -461,12 +486,22 @@ func (s *sim) client(c int) {
 		return
 	}
 	txn.Realtime = true
-	if err := n.r.Propose(data); err != nil {
+	s.model.records[txid] = rec
+	batch := [][]byte{data}
+	if len(s.sent) > 0 && s.rng.IntN(8) == 0 {
+		// A copy of an earlier record rides along, as a client's resend
+		// would: it must be decided once.
+		batch = append(batch, s.sent[s.rng.IntN(len(s.sent))])
+		s.paths["resend"]++
+	}
+	if err := n.r.Propose(batch...); err != nil {
 		txn.Status = check.Fail // dropped: it never entered the log
+		s.paths["leaderless"]++
 		txn.Mops = appendsOf(mops)
 		s.history = append(s.history, txn)
 		return
 	}
+	s.sent = append(s.sent, data) // only a record that may be in the log is resent
 	s.busy[c] = true
 	s.waiting[txid] = &pending{node: n.id, txn: txn, deadline: s.now + 2*time.Second}
 	s.ready(n)
@@ -499,6 +534,9 @@ func (s *sim) resolve(id uuid.UUID, st check.Status) {
 	delete(s.waiting, id)
 	s.busy[p.txn.Process] = false
 	p.txn.Status, p.txn.End = st, int64(s.now)
+	if st == check.Info {
+		s.paths["unknown outcome"]++
+	}
 	if st != check.OK {
 		p.txn.Mops = appendsOf(p.txn.Mops)
 	}
@@ -606,7 +644,7 @@ func (s *sim) finish() (*Result, error) {
 	}
 	s.history = append(s.history, final)
 	res := check.CheckListAppend(s.history)
-	out := &Result{Seed: s.seed, Txns: res.Txns, Committed: res.OK, Anomalies: res.Anomalies, Faults: s.faults, Index: st.Index()}
+	out := &Result{Seed: s.seed, Txns: res.Txns, Committed: res.OK, Anomalies: append(res.Anomalies, s.model.bad...), Faults: s.faults, Paths: s.paths, Index: st.Index()}
 	in := map[[2]int]bool{}
 	for _, m := range final.Mops {
 		for _, v := range m.List {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/objectsharing/oss/internal/check"
 )
 
 var seedFlag = flag.Uint64("sim.seed", 0, "run the cluster simulation with this seed only")
@@ -97,6 +100,9 @@ func TestSimulationCatchesABrokenValidator(t *testing.T) {
 	res := run(t, 5, Options{BreakValidation: true, Clients: 8, Keys: 2, Duration: 2 * time.Second})
 	if len(res.Anomalies) == 0 && res.Lost == 0 {
 		t.Fatalf("%s: nothing found against a validator that checks no reads", res)
+	}
+	if !slices.ContainsFunc(res.Anomalies, func(a check.Anomaly) bool { return a.Kind == "wrong-decision" }) {
+		t.Fatalf("%s: the serial model did not object to decisions on reads that were not current", res)
 	}
 	t.Logf("a broken validator: %s; the first: %s", res, res.Anomalies[0])
 }
