@@ -419,7 +419,7 @@ func (h *Heap) persist(rd raft.Ready) error {
 	}
 	if rec.InStore {
 		h.ckptSeq.Store(seq)
-		h.lastCkpt = rd.Snapshot.Metadata.Index
+		h.eng.Checkpointed(rd.Snapshot.Metadata.Index)
 		h.node.truncateWAL()
 	}
 	return nil

@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
-	"github.com/objectsharing/oss/persist"
+	"github.com/objectsharing/oss/engine"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -80,25 +79,16 @@ type Heap struct {
 	contact        leaderContact // what the replica last heard from a leader
 
 	// Owned by the loop goroutine.
+	eng          *engine.Engine // decides; the loop carries out (loop.go)
 	replica      *consistency.Replica
 	storage      *snapStorage
-	pending      map[uuid.UUID]*proposal
-	reads        map[uint64]*readRequest
-	readWaits    []*readRequest // read index known, waiting for apply
+	pending      map[uuid.UUID]*proposal // proposals the engine has, by transaction
+	reads        map[uint64]*readRequest // reads the engine has, by ID
 	readSeq      uint64
-	lastCompact  uint64
-	ticks        uint64
 	joinReqs     map[uint64]bool
-	heardTick    uint64 // tick of the last message from the leader
-	leaderless   uint64 // ticks without a leader to hand proposals to
-	stallLogged  uint64 // tick of the last log line about failing for want of a leader
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
-	lastConf     raftpb.ConfState
 	lost         error                            // why the replica stopped, if it did
-	stuck        *consistency.Ready               // a Ready the log refused, retried every tick
-	diskErr      error                            // why it was refused
-	lastCkpt     uint64                           // applied index of the last checkpoint
 	lastHard     raftpb.HardState                 // the last hard state written to the log
 	dirty        map[uuid.UUID]consistency.Change // objects changed since the last checkpoint
 	needFull     bool                             // the next checkpoint writes every object
@@ -225,11 +215,6 @@ type proposal struct {
 	// of queued first decides: a proposal abandoned while queued is never
 	// handed to raft, so its caller may report a definite failure.
 	handover atomic.Uint32
-
-	// Owned by the loop.
-	tick     uint64 // loop tick of the last (re)proposal
-	proposed bool   // handed to raft at least once: it may be in the log
-	resent   bool   // proposed more than once: a Stale decision is unknown
 }
 
 // Values of proposal.handover.
@@ -250,46 +235,24 @@ type abandon struct {
 	proposed chan bool // buffered
 }
 
-// noLeaderTicks is how long proposals wait for a leader before they fail
-// with ErrNoQuorum: long enough for an election, short enough that a
-// minority partition answers instead of hanging.
-const noLeaderTicks = 40
-
-// resendTicks is how long a proposal may go undecided before it is proposed
-// again: a proposal forwarded to a leader that lost it (a leader change, a
-// dropped message) would otherwise wait forever. The transaction ID makes
-// the copies apply at most once.
-const resendTicks = 20
-
 type proposalResult struct {
 	res consistency.Result
 	err error
 }
 
 type readRequest struct {
-	id    uint64
-	index uint64
-	done  chan error // buffered
-	tick  uint64     // loop tick it was last asked at (owned by the loop)
+	id   uint64
+	done chan error // buffered
 }
 
-// askReadIndex asks raft for the read index of a request. Raft drops the
-// question when no leader is known, and a leader change can lose it, so
-// checkLeader asks again for requests unanswered for resendTicks.
-func (h *Heap) askReadIndex(rq *readRequest) {
-	rq.tick = h.ticks
-	var rctx [8]byte
-	binary.BigEndian.PutUint64(rctx[:], rq.id)
-	h.replica.ReadIndex(rctx[:])
-}
-
-const maxBatch = 4096
+const maxBatch = engine.DefaultMaxBatch
 
 // compactEvery and keepEntries set when applied entries leave memory: every
-// compactEvery entries, all but the last keepEntries. Tests lower them.
+// compactEvery entries, all but the last keepEntries (the engine's
+// CompactEvery and KeepEntries). Tests lower them.
 var (
-	compactEvery uint64 = 8192
-	keepEntries  uint64 = 1024
+	compactEvery uint64 = engine.DefaultCompactEvery
+	keepEntries  uint64 = engine.DefaultKeepEntries
 )
 
 func newHeap(n *Node, name string, o openMode) (*Heap, error) {
@@ -320,7 +283,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	if n.disk != nil {
 		h.dirty = map[uuid.UUID]consistency.Change{}
 	}
-	var applied uint64
+	var applied, ckpt uint64
 	var state []byte
 	var objects []consistency.Object
 	if g := o.recovered; g != nil {
@@ -339,8 +302,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		h.firstSeq.Store(g.firstSeq)
 		h.lastHard = g.hard
 		h.ckptSeq.Store(g.ckptSeq)
-		h.lastCkpt = applied
-		h.lastCompact = applied
+		ckpt = applied
 	} else if spec := o.spec; spec != nil {
 		// Every first voter starts from the same configuration, as if
 		// restored from a snapshot at index 1.
@@ -375,6 +337,20 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss: heap %q: %w", name, err)
 	}
+	h.eng, err = engine.New(engine.Config{
+		Replica:       r,
+		Storage:       h.storage,
+		Durable:       n.walOf() != nil,
+		Checkpoint:    ckpt,
+		ElectionTicks: electionTicks,
+		CompactEvery:  compactEvery,
+		KeepEntries:   keepEntries,
+		MaxBatch:      maxBatch,
+		Logger:        h.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oss: heap %q: %w", name, err)
+	}
 	h.replica = r
 	h.storage.replica = r
 	if n.disk != nil {
@@ -387,7 +363,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		}
 	case o.recovered != nil:
 		h.catchUp.Store(true)
-		for r.HasReady() { // apply what is known committed: the configuration too
+		for h.eng.HasReady() { // apply what is known committed: the configuration too
 			h.handleReady()
 		}
 		if cs := r.ConfState(); len(cs.Voters) == 1 && cs.Voters[0] == h.self {
@@ -395,7 +371,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 			if err := r.Campaign(); err != nil {
 				return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
 			}
-			for r.HasReady() {
+			for h.eng.HasReady() {
 				h.handleReady()
 			}
 		}
@@ -405,11 +381,11 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		if err := r.Campaign(); err != nil {
 			return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
 		}
-		for r.HasReady() {
+		for h.eng.HasReady() {
 			h.handleReady()
 		}
 	}
-	h.noteConf()
+	h.noteConf(r.ConfState(), false)
 	h.state.Store(r.State())
 	go h.run()
 	return h, nil
@@ -421,455 +397,19 @@ func (h *Heap) becomeSoleVoter() error {
 	if err := r.Bootstrap([]raft.Peer{{ID: h.self}}); err != nil {
 		return fmt.Errorf("oss: heap %q: bootstrap: %w", h.name, err)
 	}
-	for r.HasReady() {
+	for h.eng.HasReady() {
 		h.handleReady()
 	}
 	if err := r.Campaign(); err != nil {
 		return fmt.Errorf("oss: heap %q: campaign: %w", h.name, err)
 	}
-	for r.HasReady() {
+	for h.eng.HasReady() {
 		h.handleReady()
 	}
 	if st := r.Status(); st.RaftState != raft.StateLeader {
 		return fmt.Errorf("oss: heap %q: single voter did not become leader (%v)", h.name, st.RaftState)
 	}
 	return nil
-}
-
-// run is the heap's loop: the only goroutine that touches the replica.
-func (h *Heap) run() {
-	defer close(h.done)
-	ticker := time.NewTicker(h.cfg.TickInterval)
-	defer ticker.Stop()
-	batch := make([]*proposal, 0, maxBatch)
-	for {
-		select {
-		case <-h.stop:
-			h.shutdown()
-			return
-		case <-ticker.C:
-			h.replica.Tick()
-			h.ticks++
-			if h.stuck != nil {
-				h.retryStuck()
-			}
-			h.checkLeader()
-			h.checkMembership()
-			h.resend()
-			if h.ticks%reconcileTicks == 0 {
-				h.reconcile()
-			}
-		case o := <-h.snapc:
-			h.replica.ReportSnapshot(o.id, o.failed)
-		case id := <-h.joinc:
-			h.joinReqs[id] = true
-			h.reconcile()
-		case p := <-h.propc:
-			batch = batch[:0]
-			if p.take() {
-				batch = append(batch, p)
-			}
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-h.propc:
-					if p.take() {
-						batch = append(batch, p)
-					}
-				default:
-					break drain
-				}
-			}
-			if len(batch) > 0 {
-				h.propose(batch)
-			}
-			clear(batch)
-		case a := <-h.abandonc:
-			h.abandon(a)
-		case m := <-h.recvc:
-			// Step everything that has arrived before handling a Ready:
-			// fewer, larger appends and acknowledgements.
-			h.stepReceived(m)
-		more:
-			for range maxBatch {
-				select {
-				case m := <-h.recvc:
-					h.stepReceived(m)
-				default:
-					break more
-				}
-			}
-		case rq := <-h.readc:
-			h.readSeq++
-			rq.id = h.readSeq
-			h.reads[rq.id] = rq
-			h.askReadIndex(rq)
-		}
-		for h.stuck == nil && h.replica.HasReady() {
-			if !h.handleReady() {
-				h.loseReplica()
-				return
-			}
-		}
-	}
-}
-
-// loseReplica stops a replica that cannot go on (a snapshot from the
-// leader that does not decode): it fails what waits, closes the heap on
-// this node and leaves the node serving its other heaps. A restart, which
-// gives the node a new identity, rebuilds the replica from its peers.
-func (h *Heap) loseReplica() {
-	h.log.Error("replica lost: it cannot apply what its leader sent; restart the node to rebuild it from its peers", "err", h.lost)
-	h.watchMu.Lock()
-	if !h.closed {
-		h.closed = true
-		close(h.stop)
-	}
-	h.watchMu.Unlock()
-	h.shutdown()
-	// The closed replica stays in the node's table, so that the group's
-	// messages do not open an empty one under the same raft ID: raft
-	// assumes a member never loses what it acknowledged.
-}
-
-func (h *Heap) step(m raftpb.Message) {
-	if m.From == h.leader.Load() {
-		h.heardTick = h.ticks
-	}
-	h.contact.heard(m)
-	if err := h.replica.Step(m); err != nil {
-		h.log.Debug("raft message not stepped", "err", err)
-	}
-}
-
-func (h *Heap) propose(batch []*proposal) {
-	if h.stuck != nil {
-		for _, p := range batch {
-			p.done <- proposalResult{err: h.diskErr}
-		}
-		return
-	}
-	if h.leaderless >= noLeaderTicks {
-		// Nothing of the batch entered the log: a definite failure.
-		for _, p := range batch {
-			p.done <- proposalResult{err: fmt.Errorf("%w: heap %q has had no leader for %v", ErrNoQuorum, h.name, time.Duration(h.leaderless)*h.cfg.TickInterval)}
-		}
-		return
-	}
-	data := make([][]byte, len(batch))
-	for i, p := range batch {
-		data[i] = p.data
-	}
-	// Without a leader raft drops the batch; it waits in pending and is
-	// proposed again by resend.
-	proposed := h.replica.Propose(data...) == nil
-	for _, p := range batch {
-		p.tick, p.proposed = h.ticks, proposed
-		h.pending[p.txid] = p
-	}
-}
-
-// resend proposes again every proposal undecided for resendTicks, and
-// every one not yet handed to a leader.
-func (h *Heap) resend() {
-	var data [][]byte
-	var again []*proposal
-	for _, p := range h.pending {
-		if !p.proposed || h.ticks-p.tick >= resendTicks {
-			data = append(data, p.data)
-			again = append(again, p)
-		}
-	}
-	if len(data) == 0 {
-		return
-	}
-	if err := h.replica.Propose(data...); err != nil {
-		return // no leader yet: try again later
-	}
-	for _, p := range again {
-		p.tick, p.resent, p.proposed = h.ticks, p.proposed, true
-	}
-}
-
-// checkLeader counts the ticks this replica has had no leader to hand
-// proposals to (none known, or none heard from for an election timeout's
-// worth), and past noLeaderTicks fails what waits: ErrNoQuorum for
-// proposals raft never took, an unknown outcome for the rest.
-func (h *Heap) checkLeader() {
-	for _, rq := range h.reads {
-		if h.ticks-rq.tick >= resendTicks/2 {
-			h.askReadIndex(rq)
-		}
-	}
-	if h.leaderInReach() {
-		h.leaderless = 0
-		return
-	}
-	h.leaderless++
-	if h.leaderless < noLeaderTicks {
-		return
-	}
-	if h.leaderless == noLeaderTicks || len(h.reads)+len(h.pending) > 0 && h.ticks-h.stallLogged >= 10*noLeaderTicks {
-		// What a stalled replica looks like, for the next one seen: when
-		// it passes the limit, and then at most every 10 × the limit
-		// while it fails what waits.
-		h.stallLogged = h.ticks
-		h.log.Warn("no leader in reach: failing what waits", "leader", h.leader.Load(), "tick", h.ticks,
-			"heard", h.heardTick, "leaderless", h.leaderless, "reads", len(h.reads), "proposals", len(h.pending))
-	}
-	for id, rq := range h.reads {
-		delete(h.reads, id)
-		rq.done <- fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
-	}
-	for id, p := range h.pending {
-		delete(h.pending, id)
-		if p.proposed {
-			// Not ErrNoQuorum: that says nothing was committed.
-			p.done <- proposalResult{err: &UnknownOutcomeError{Err: fmt.Errorf("heap %q has no leader in reach", h.name)}}
-			continue
-		}
-		p.done <- proposalResult{err: fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)}
-	}
-}
-
-// leaderInReach reports whether the replica leads, or knows its leader and
-// has heard from it within two election timeouts.
-func (h *Heap) leaderInReach() bool {
-	lead := h.leader.Load()
-	return lead == h.self || (lead != 0 && h.ticks-h.heardTick < 2*electionTicks)
-}
-
-// electionTicks is raft's election timeout in ticks (consistency's default).
-const electionTicks = 10
-
-// abandon stops proposing a taken proposal again; its outcome stays as it
-// is. The loop hands every proposal it takes to propose in the same
-// iteration, so one taken and not pending has been answered.
-func (h *Heap) abandon(a abandon) {
-	p, ok := h.pending[a.txid]
-	delete(h.pending, a.txid)
-	a.proposed <- ok && p.proposed
-}
-
-// handleReady handles one Ready in the order the consistency package
-// requires: persist, send, publish the state, report results, deliver
-// change sets, answer reads.
-func (h *Heap) handleReady() bool {
-	rd := h.replica.Ready()
-	if rd.Err != nil {
-		h.lost = rd.Err
-		return false
-	}
-	if err := h.persist(rd.Ready); err != nil {
-		h.diskStuck(&rd, err)
-		return true
-	}
-	h.finishReady(rd)
-	return true
-}
-
-// diskStuck holds a Ready the log could not take: nothing of it is sent or
-// applied until the log takes it, which the loop retries every tick.
-// Commits waiting fail, their outcome unknown (their entries may yet be
-// written, or be in a leader's log), except those raft never took, which
-// certainly failed; new ones fail at once; reads of the local state go on.
-// A log that has stopped (persist.ErrFailed: a sync failed) takes nothing
-// until the node restarts: the replica stays stopped until then.
-func (h *Heap) diskStuck(rd *consistency.Ready, err error) {
-	if h.stuck == nil {
-		if errors.Is(err, persist.ErrFailed) {
-			h.log.Error("the write-ahead log has failed; this replica commits nothing until the node restarts", "err", err)
-		} else {
-			h.log.Error("cannot write the log; commits fail until it can", "err", err)
-		}
-	}
-	h.stuck, h.diskErr = rd, h.logError(err)
-	for id, p := range h.pending {
-		delete(h.pending, id)
-		if !p.proposed {
-			p.done <- proposalResult{err: h.diskErr}
-			continue
-		}
-		p.done <- proposalResult{err: &UnknownOutcomeError{Err: h.diskErr}}
-	}
-}
-
-// logError says why the log did not take a Ready.
-func (h *Heap) logError(err error) error {
-	if errors.Is(err, persist.ErrFailed) {
-		return fmt.Errorf("oss: heap %q: the write-ahead log has failed; restart the node: %w", h.name, err)
-	}
-	return fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
-}
-
-// retryStuck tries again to write a held Ready.
-func (h *Heap) retryStuck() {
-	rd := h.stuck
-	if err := h.persist(rd.Ready); err != nil {
-		h.diskErr = h.logError(err)
-		return
-	}
-	h.log.Info("the log can be written again")
-	h.stuck, h.diskErr = nil, nil
-	h.finishReady(*rd)
-}
-
-// finishReady handles a Ready whose state is durable.
-func (h *Heap) finishReady(rd consistency.Ready) {
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := h.storage.ApplySnapshot(rd.Snapshot); err != nil {
-			panic(fmt.Sprintf("oss: heap %q: apply snapshot: %v", h.name, err))
-		}
-		h.snapshots.Add(1)
-		h.needFull = !consistency.DecodedApart(rd.Snapshot.Data) // the state was replaced whole; persist stored one decoded apart
-		clear(h.dirty)
-	}
-	if !raft.IsEmptyHardState(rd.HardState) {
-		h.term.Store(rd.HardState.Term)
-		h.contact.commit(rd.HardState.Commit)
-		if err := h.storage.SetHardState(rd.HardState); err != nil {
-			panic(fmt.Sprintf("oss: heap %q: set hard state: %v", h.name, err))
-		}
-	}
-	if err := h.storage.Append(rd.Entries); err != nil {
-		panic(fmt.Sprintf("oss: heap %q: append: %v", h.name, err))
-	}
-	h.send(rd.Messages)
-	h.state.Store(rd.State)
-	h.noteConflicts(rd.Results)
-	h.gates.observe(rd.Results, rd.Changes)
-	if replaced := !raft.IsEmptySnap(rd.Snapshot); replaced || len(rd.Changes) > 0 {
-		h.wakeWaiters(rd.State, rd.Changes, replaced)
-	}
-	for _, res := range rd.Results {
-		p, ok := h.pending[res.TxID]
-		if !ok {
-			continue
-		}
-		delete(h.pending, res.TxID)
-		if res.Outcome == consistency.Stale && p.resent {
-			// An earlier copy may have applied before the window closed.
-			p.done <- proposalResult{err: &UnknownOutcomeError{Err: errors.New("resent commit record older than the deduplication window")}}
-			continue
-		}
-		p.done <- proposalResult{res: res}
-	}
-	if h.dirty != nil {
-		for _, cs := range rd.Changes {
-			for _, c := range cs.Objects {
-				h.dirty[c.ID] = c
-			}
-		}
-	}
-	if len(rd.Changes) > 0 {
-		h.deliver(rd.Changes)
-	}
-	for _, rs := range rd.ReadStates {
-		id := binary.BigEndian.Uint64(rs.RequestCtx)
-		h.contact.commit(rs.Index) // the leader's commit index
-		if rq, ok := h.reads[id]; ok {
-			delete(h.reads, id)
-			rq.index = rs.Index
-			h.readWaits = append(h.readWaits, rq)
-		}
-	}
-	h.answerReads(rd.State.Index())
-	if rd.SoftState != nil {
-		if h.leader.Swap(rd.SoftState.Lead) != rd.SoftState.Lead {
-			h.leaderChanges.Add(1)
-		}
-		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
-	}
-	h.replica.Advance(rd)
-	h.noteConf()
-	h.compact(rd.State.Index())
-}
-
-func (h *Heap) answerReads(applied uint64) {
-	n := 0
-	for _, rq := range h.readWaits {
-		if rq.index <= applied {
-			rq.done <- nil
-			continue
-		}
-		h.readWaits[n] = rq
-		n++
-	}
-	clear(h.readWaits[n:])
-	h.readWaits = h.readWaits[:n]
-}
-
-// compact drops applied log entries from memory, keeping a tail.
-func (h *Heap) compact(applied uint64) {
-	if h.node.walOf() != nil && applied >= h.lastCkpt+compactEvery {
-		// Entries may leave memory only once a checkpoint covers them.
-		start := time.Now()
-		if err := h.checkpoint(); err != nil {
-			h.log.Error("checkpoint", "err", err)
-			return
-		}
-		h.obs.checkpoint.Observe(time.Since(start).Seconds())
-		h.lastCkpt = applied
-	}
-	if applied < h.lastCompact+compactEvery+keepEntries {
-		return
-	}
-	// Peers that fall behind the first entry left catch up from a snapshot
-	// the storage makes when raft asks for it.
-	at := applied - keepEntries
-	if h.node.walOf() != nil {
-		// Snapshots stream from the last checkpoint: the log keeps
-		// what follows it.
-		at = min(at, h.lastCkpt)
-		if at <= h.lastCompact {
-			return
-		}
-	}
-	if err := h.storage.Compact(at); err != nil && !errors.Is(err, raft.ErrCompacted) {
-		h.log.Error("compact", "index", at, "err", err)
-		return
-	}
-	h.lastCompact = at
-}
-
-// shutdown fails everything still waiting on the loop.
-func (h *Heap) shutdown() {
-	if h.storage != nil {
-		h.storage.close()
-	}
-	for id, p := range h.pending {
-		p.done <- proposalResult{err: &UnknownOutcomeError{Err: errClosedUndecided}}
-		delete(h.pending, id)
-	}
-	for {
-		select {
-		case p := <-h.propc:
-			if p.take() {
-				p.done <- proposalResult{err: ErrClosed}
-			}
-			continue
-		case a := <-h.abandonc:
-			h.abandon(a)
-		case m := <-h.recvc:
-			h.recvq.taken(&m)
-			if err := h.replica.Step(m); err != nil {
-				h.log.Debug("raft message not stepped", "err", err)
-			}
-		case rq := <-h.readc:
-			rq.done <- ErrClosed
-			continue
-		default:
-		}
-		break
-	}
-	for id, rq := range h.reads {
-		rq.done <- ErrClosed
-		delete(h.reads, id)
-	}
-	for _, rq := range h.readWaits {
-		rq.done <- ErrClosed
-	}
-	h.readWaits = nil
 }
 
 func (h *Heap) close() {

@@ -8,17 +8,47 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.etcd.io/raft/v3"
+
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/engine"
 )
 
-// stalledHeap is a heap whose loop takes proposals and never decides them.
+// stalledHeap is a heap whose loop takes proposals, hands them to a
+// leading engine and never decides them: it carries out no Ready.
 func stalledHeap(t *testing.T) (*Heap, chan *proposal) {
+	st := raft.NewMemoryStorage()
+	r, err := consistency.NewReplica(&consistency.Config{ID: 1, Storage: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Replica: r, Storage: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle := func() {
+		for eng.HasReady() {
+			eng.Ready()
+			eng.Advance()
+		}
+	}
+	if err := r.Bootstrap([]raft.Peer{{ID: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if err := r.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	settle()
 	h := &Heap{
+		eng:      eng,
 		propc:    make(chan *proposal),
 		abandonc: make(chan abandon, 1),
 		readc:    make(chan *readRequest),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		pending:  make(map[uuid.UUID]*proposal),
+		reads:    make(map[uint64]*readRequest),
 	}
 	taken := make(chan *proposal, 1)
 	go func() {
@@ -28,8 +58,10 @@ func stalledHeap(t *testing.T) (*Heap, chan *proposal) {
 			if !p.take() {
 				t.Error("a proposal abandoned before the loop took it")
 			}
-			p.proposed = true
-			h.pending[p.txid] = p
+			h.propose([]*proposal{p})
+			if eng.Pending() != 1 {
+				t.Error("the engine did not take the proposal")
+			}
 			taken <- p
 		case <-h.stop:
 		}

@@ -205,7 +205,7 @@ func (o *oversizeLog) note(heap, peer string, tick uint64) (int, bool) {
 // it exceeds the transport's frame: raft takes the peer as unreachable and
 // sends it again, which cannot succeed while the limits stay as they are.
 func (h *Heap) logOversize(to string, m *raftpb.Message, size int, err error) {
-	n, ok := h.node.oversize.note(h.name, to, h.ticks)
+	n, ok := h.node.oversize.note(h.name, to, h.eng.Ticks())
 	if !ok {
 		return
 	}

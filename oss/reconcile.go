@@ -46,7 +46,7 @@ func (h *Heap) requestJoin(id uint64) bool {
 func (h *Heap) reconcile() {
 	r := h.replica
 	st := r.FullStatus()
-	if st.RaftState != raft.StateLeader || st.LeadTransferee != 0 || h.ticks < h.confWait {
+	if st.RaftState != raft.StateLeader || st.LeadTransferee != 0 || h.eng.Ticks() < h.confWait {
 		return
 	}
 	cs := r.ConfState()
@@ -85,7 +85,7 @@ func (h *Heap) reconcile() {
 			if p, ok := live[v]; ok && v != h.self && !p.Leaving && caughtUp(v) {
 				h.log.Info("leaving: hand leadership over", "to", p.Name)
 				r.TransferLeader(v)
-				h.confWait = h.ticks + confTicks
+				h.confWait = h.eng.Ticks() + confTicks
 				return
 			}
 		}
@@ -189,11 +189,11 @@ func (h *Heap) reconcile() {
 	}
 
 	if len(desired) > 0 && desired[0].ID != h.self && isVoter(desired[0].ID) && caughtUp(desired[0].ID) &&
-		h.ticks >= h.lastTransfer+transferTicks {
+		h.eng.Ticks() >= h.lastTransfer+transferTicks {
 		h.log.Info("move leadership to its placement", "to", desired[0].Name)
 		r.TransferLeader(desired[0].ID)
-		h.lastTransfer = h.ticks
-		h.confWait = h.ticks + confTicks
+		h.lastTransfer = h.eng.Ticks()
+		h.confWait = h.eng.Ticks() + confTicks
 	}
 }
 
@@ -204,7 +204,7 @@ func (h *Heap) changeConf(changes ...raftpb.ConfChangeSingle) {
 		h.log.Warn("configuration change not proposed", "err", err)
 		return
 	}
-	h.confWait = h.ticks + confTicks
+	h.confWait = h.eng.Ticks() + confTicks
 	for _, c := range changes {
 		name, _ := h.node.lookup(c.NodeID)
 		h.log.Info("reconfigure", "change", c.Type.String(), "member", name)
@@ -212,21 +212,17 @@ func (h *Heap) changeConf(changes ...raftpb.ConfChangeSingle) {
 }
 
 // noteConf publishes whether this node is a member and a voter of the
-// group after a Ready, and ends the wait for a proposed change once the
-// configuration moved.
-func (h *Heap) noteConf() {
-	cs := h.replica.ConfState()
+// group, and the configuration if it changed (the engine says when), which
+// ends the wait for a proposed change.
+func (h *Heap) noteConf(cs raftpb.ConfState, changed bool) {
 	voter := slices.Contains(cs.Voters, h.self) || slices.Contains(cs.VotersOutgoing, h.self)
 	member := voter || slices.Contains(cs.Learners, h.self) || slices.Contains(cs.LearnersNext, h.self)
 	h.isVoter.Store(voter)
 	h.inConf.Store(member)
-	if !slices.Equal(cs.Voters, h.lastConf.Voters) || !slices.Equal(cs.Learners, h.lastConf.Learners) ||
-		!slices.Equal(cs.VotersOutgoing, h.lastConf.VotersOutgoing) || h.conf.Load() == nil {
+	if changed || h.conf.Load() == nil {
 		h.conf.Store(&cs)
 	}
-	if !slices.Equal(cs.Voters, h.lastConf.Voters) || !slices.Equal(cs.Learners, h.lastConf.Learners) ||
-		!slices.Equal(cs.VotersOutgoing, h.lastConf.VotersOutgoing) {
-		h.lastConf = cs
+	if changed {
 		h.confWait = 0
 		h.confVersion.Add(1)
 	}

@@ -85,7 +85,7 @@ func (c *leaderContact) last() (uint64, time.Time) {
 // checkMembership runs every tick on the loop: a replica that has heard
 // from no leader for rejoinTicks asks to be taken (back) into its group.
 func (h *Heap) checkMembership() {
-	if h.leaderInReach() {
+	if h.eng.LeaderInReach() {
 		h.contact.quiet = 0
 		h.contact.inReach.Store(true)
 		return

@@ -50,6 +50,12 @@ func violation(pkg, dep string) string {
 	switch {
 	case under(p, "consistency"):
 		return "consistency imports nothing of ours"
+	case under(p, "engine"):
+		// The heap's runtime as a deterministic core: no I/O of ours.
+		if d == "consistency" || d == "internal/codec" {
+			return ""
+		}
+		return "engine imports only consistency and internal/codec of ours"
 	case (under(p, "transport") || under(p, "persist") || under(p, "internal")) && under(d, "oss"):
 		return "nothing below oss imports oss"
 	case (under(p, "transport") && (under(d, "persist") || under(d, "consistency"))) ||
@@ -106,6 +112,14 @@ func TestLayeringRules(t *testing.T) {
 		{m + "persist", m + "transport", true},
 		{m + "internal/codec", m + "oss", true},
 		{m + "oss", m + "consistency", false},
+		{m + "engine", m + "consistency", false},
+		{m + "engine", m + "internal/codec", false},
+		{m + "engine", m + "oss", true},
+		{m + "engine", m + "transport", true},
+		{m + "engine", m + "persist", true},
+		{m + "oss", m + "engine", false},
+		{m + "internal/sim", m + "engine", false},
+		{m + "internal/sim", m + "oss", true},
 		{m + "demo", m + "oss", false},
 		{m + "demo", m + "consistency", true},
 		{m + "cmd/ossd", m + "persist", true},

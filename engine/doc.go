@@ -1,0 +1,86 @@
+// Package engine is the runtime of one heap replica as a deterministic
+// state machine: the bookkeeping of proposals and reads around a
+// consistency.Replica, driven like raft's RawNode. It decides when a
+// proposal is proposed again, when it fails and how (definitely, or with
+// an unknown outcome), when a read index is asked again, what happens
+// while the write-ahead log refuses writes, and when a checkpoint is due
+// and how far the log in memory is compacted. It carries nothing out.
+//
+// The package has no goroutines, clocks, channels, sockets or files, and
+// no randomness. Time enters as Tick, messages as Step, local requests as
+// Propose, Abandon and Read (their IDs chosen by the caller), outcomes of
+// the owner's work as DiskFailed and Checkpointed; everything it wants
+// done leaves as a Ready. Package oss drives one per heap from its loop
+// goroutine; a simulation can drive many from one goroutine.
+//
+// # Usage
+//
+// One goroutine owns an Engine and loops:
+//
+//	for {
+//		select {
+//		case <-ticker:     e.Tick()
+//		case m := <-recv:  e.Step(m)
+//		case b := <-props: e.Propose(b)
+//		case id := <-gone: answer(e.Abandon(id))
+//		case id := <-rq:   e.Read(id)
+//		}
+//		for e.HasReady() {
+//			rd := e.Ready()
+//			if rd.Err != nil {
+//				// The replica cannot go on: e.Close(), then carry
+//				// out the Readies that follow (failures only).
+//			}
+//			if rd.HasRaft {
+//				// 1. Make rd.HardState, rd.Entries and rd.Snapshot
+//				//    durable. If the log refuses: e.DiskFailed(err),
+//				//    carry out nothing else of rd, no Advance.
+//				// 2. Send rd.Messages.
+//				// 3. Publish rd.State to readers.
+//			}
+//			// 4. Note rd.Conf if not nil.
+//			// 5. Hand out rd.Completions, after the state they
+//			//    report is published, so a caller told "committed"
+//			//    can read its write; then deliver rd.Changes.
+//			// 6. Answer rd.Reads: the state published covers them.
+//			// 7. If rd.Checkpoint is not zero, checkpoint the
+//			//    replica's state (it stands at that index) and, once
+//			//    it is durable, call e.Checkpointed(rd.Checkpoint).
+//			e.Advance()
+//		}
+//	}
+//
+// Between Ready and Advance the owner calls nothing else of the engine
+// (Checkpointed and DiskFailed excepted); of the replica (Replica) it may
+// read the state and report unreachable peers and failed snapshots, as
+// raft allows between its Ready and Advance. Ready changes nothing: called twice it returns
+// the same. Advance appends what step 1 made durable to the log in memory
+// (Config.Storage), before raft hears that it was handled, and compacts
+// that log: the engine keeps it, the owner only reads it (raft does, for
+// snapshots).
+//
+// # What the effects mean
+//
+// A Completion ends one proposal's wait: its consistency.Result, or a
+// Failure. A Failure with Unknown set means the record may be in the log
+// (it was handed to raft): the transaction may have committed, and the
+// caller must not be told it failed. Every other Failure is definite:
+// nothing of the record was written.
+//
+// Abandon answers whether a proposal was ever handed to raft. A proposal
+// the owner never gave to Propose was never proposed, whatever the engine
+// says; the owner must make sure that one it decides to drop (a caller
+// gone while the proposal waited to reach the engine) is never given to
+// Propose afterwards.
+//
+// While the log refuses writes (DiskFailed), nothing of the held Ready is
+// sent or applied; every Tick offers its write again (rd.Retry set) until
+// the log takes it. Proposals fail at once meanwhile; reads of the local
+// state go on.
+//
+// A checkpoint is asked for once CompactEvery entries applied since the
+// last one, in a Ready of its own (nothing from the replica), and asked
+// again after later Readies while it is due and Checkpointed has not
+// reported it. The log in memory is never compacted past the last
+// checkpoint a durable engine heard of.
+package engine

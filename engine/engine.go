@@ -1,0 +1,673 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+
+	"github.com/google/uuid"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/objectsharing/oss/consistency"
+)
+
+// Defaults of Config's tick counts and log sizes.
+const (
+	DefaultNoLeaderTicks = 40
+	DefaultResendTicks   = 20
+	DefaultElectionTicks = 10
+	DefaultCompactEvery  = 8192
+	DefaultKeepEntries   = 1024
+	DefaultMaxBatch      = 4096
+)
+
+// Storage is the replica's raft log in memory, the one its
+// consistency.Config names: the engine appends to it what the owner has
+// made durable, and compacts it. *raft.MemoryStorage implements it.
+type Storage interface {
+	Append([]raftpb.Entry) error
+	SetHardState(raftpb.HardState) error
+	ApplySnapshot(raftpb.Snapshot) error
+	Compact(index uint64) error
+}
+
+// Config configures an Engine.
+type Config struct {
+	// Replica is the replica the engine drives. The engine owns it from
+	// then on, except for what the owner does with it between a Ready and
+	// its Advance (see the package doc). Required.
+	Replica *consistency.Replica
+	// Storage is the replica's log in memory. Required.
+	Storage Storage
+	// Durable says the owner keeps the replica in a write-ahead log and
+	// checkpoints it: the engine asks for a checkpoint every CompactEvery
+	// applied entries and never compacts the log in memory past the last.
+	Durable bool
+	// Checkpoint is the applied index of the checkpoint the replica was
+	// recovered from, 0 for a new replica. The log in memory starts there.
+	Checkpoint uint64
+
+	// NoLeaderTicks is how long proposals and reads wait for a leader
+	// before they fail: long enough for an election, short enough that a
+	// minority partition answers instead of hanging. If zero, 40.
+	NoLeaderTicks uint64
+	// ResendTicks is how long a proposal may go undecided before it is
+	// proposed again (a leader that lost it would otherwise leave it
+	// waiting forever); a read index is asked again after half of it. If
+	// zero, 20.
+	ResendTicks uint64
+	// ElectionTicks is the replica's election timeout in ticks: a leader
+	// not heard from for two of them is out of reach. If zero, 10.
+	ElectionTicks uint64
+	// CompactEvery and KeepEntries set when applied entries leave the log
+	// in memory: every CompactEvery entries, all but the last KeepEntries.
+	// If zero, 8192 and 1024.
+	CompactEvery, KeepEntries uint64
+	// MaxBatch caps the records proposed in one raft step. If zero, 4096.
+	MaxBatch int
+
+	// Logger receives the engine's log lines. If nil, they are discarded.
+	Logger *slog.Logger
+}
+
+// Proposal is an encoded commit record and its transaction's ID.
+type Proposal struct {
+	TxID uuid.UUID
+	Data []byte
+}
+
+// Completion is the end of a proposal's wait: its decision, or why there
+// is none.
+type Completion struct {
+	TxID   uuid.UUID
+	Result consistency.Result // the decision, if Err is nil
+	Err    *Failure
+}
+
+// ReadDone answers a read index request: nil Err once the replica has
+// applied the group's commit index as of the request.
+type ReadDone struct {
+	ID  uint64
+	Err *Failure
+}
+
+// Reason says why a proposal or a read got no answer from the log.
+type Reason uint8
+
+const (
+	// NoLeaderFor: the replica had had no leader in reach for Ticks ticks
+	// when the proposal came; it was not proposed.
+	NoLeaderFor Reason = iota + 1
+	// NoLeaderInReach: the replica went NoLeaderTicks without a leader
+	// while the proposal or read waited.
+	NoLeaderInReach
+	// LogRefused: the write-ahead log did not take a write (Err says
+	// why); the replica commits nothing until it does.
+	LogRefused
+	// ResentStale: a proposal proposed again was decided Stale: an
+	// earlier copy may have applied before the deduplication window
+	// closed. Always Unknown.
+	ResentStale
+	// Closed: the engine was closed.
+	Closed
+)
+
+// Failure is why a proposal or a read got no answer from the log.
+type Failure struct {
+	Reason Reason
+	// Unknown means the record may be in the log: it may yet commit, or
+	// have committed. Otherwise nothing of it was written.
+	Unknown bool
+	// Ticks is how long the replica had been without a leader (NoLeaderFor).
+	Ticks uint64
+	// Err is the log's error (LogRefused).
+	Err error
+}
+
+func (f *Failure) Error() string {
+	var s string
+	switch f.Reason {
+	case NoLeaderFor:
+		s = fmt.Sprintf("no leader for %d ticks", f.Ticks)
+	case NoLeaderInReach:
+		s = "no leader in reach"
+	case LogRefused:
+		s = fmt.Sprintf("the log cannot be written: %v", f.Err)
+	case ResentStale:
+		s = "resent commit record older than the deduplication window"
+	case Closed:
+		s = "closed"
+	default:
+		s = fmt.Sprintf("failure %d", f.Reason)
+	}
+	if f.Unknown {
+		s += " (outcome unknown)"
+	}
+	return s
+}
+
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Ready is a batch of effects for the owner to carry out, in the order the
+// package doc gives. The embedded consistency.Ready is the replica's part,
+// empty when HasRaft is false; State is always the replica's latest.
+type Ready struct {
+	consistency.Ready
+	// HasRaft says the Ready carries a part from the replica: a log write
+	// to make durable first (possibly empty), then messages, state,
+	// results, change sets and read states. Err set (the replica cannot
+	// go on) comes with nothing else of it.
+	HasRaft bool
+	// Retry says the log write is one the log refused before (DiskFailed).
+	Retry bool
+	// Completions end proposals' waits.
+	Completions []Completion
+	// Reads answer read index requests.
+	Reads []ReadDone
+	// Conf is the group's configuration, when it changed.
+	Conf *raftpb.ConfState
+	// Checkpoint, if not zero, asks for a checkpoint of the replica's
+	// state, which stands at that index; Checkpointed reports it taken.
+	// A Ready that asks for one carries nothing from the replica.
+	Checkpoint uint64
+}
+
+// Engine is the runtime of one heap replica as a deterministic state
+// machine; see the package doc. It is not safe for concurrent use.
+type Engine struct {
+	cfg Config
+	r   *consistency.Replica
+	id  uint64 // the replica's raft ID
+	log *slog.Logger
+
+	ticks       uint64
+	lead        uint64 // the leader as of the last Ready
+	heardTick   uint64 // tick of the last message from the leader
+	leaderless  uint64 // ticks without a leader to hand proposals to
+	stallLogged uint64 // tick of the last log line about failing for want of a leader
+
+	pending   map[uuid.UUID]*proposal
+	reads     map[uint64]*read
+	readWaits []*read // read index known, waiting for apply
+
+	rd      *consistency.Ready // taken from the replica, not yet advanced
+	refused bool               // the log refused rd's write
+	retry   bool               // a tick asks to write it again
+	diskErr error              // why the log refused it
+	lost    bool               // the replica cannot go on
+	closed  bool
+
+	lastCkpt    uint64 // applied index of the last checkpoint
+	lastCompact uint64
+	ckptAsk     uint64 // a checkpoint to ask for in the next Ready
+	conf        raftpb.ConfState
+
+	completions []Completion // not yet handed out in a Ready
+	answers     []ReadDone
+	given       given // what the last Ready handed out
+}
+
+// given is what a Ready handed out, for Advance.
+type given struct {
+	raft        bool
+	checkpoint  uint64
+	completions int
+	answers     int
+}
+
+type proposal struct {
+	data     []byte
+	tick     uint64 // tick of the last (re)proposal
+	proposed bool   // handed to raft at least once: it may be in the log
+	resent   bool   // proposed more than once: a Stale decision is unknown
+}
+
+type read struct {
+	id    uint64
+	index uint64 // the read index, once known
+	tick  uint64 // tick it was last asked at
+}
+
+// New returns an engine driving cfg.Replica.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Replica == nil || cfg.Storage == nil {
+		return nil, errors.New("engine: a replica and its storage are required")
+	}
+	or := func(v *uint64, d uint64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	or(&cfg.NoLeaderTicks, DefaultNoLeaderTicks)
+	or(&cfg.ResendTicks, DefaultResendTicks)
+	or(&cfg.ElectionTicks, DefaultElectionTicks)
+	or(&cfg.CompactEvery, DefaultCompactEvery)
+	or(&cfg.KeepEntries, DefaultKeepEntries)
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Engine{
+		cfg:         cfg,
+		r:           cfg.Replica,
+		id:          cfg.Replica.Status().ID,
+		log:         log,
+		pending:     make(map[uuid.UUID]*proposal),
+		reads:       make(map[uint64]*read),
+		lastCkpt:    cfg.Checkpoint,
+		lastCompact: cfg.Checkpoint,
+	}, nil
+}
+
+// Replica returns the replica the engine drives, for what the engine does
+// not do itself (bootstrap, configuration changes, snapshot offers, status).
+func (e *Engine) Replica() *consistency.Replica { return e.r }
+
+// Ticks returns the ticks since the engine started.
+func (e *Engine) Ticks() uint64 { return e.ticks }
+
+// Lead returns the leader as of the last Ready, 0 if none is known.
+func (e *Engine) Lead() uint64 { return e.lead }
+
+// Pending returns the number of proposals that wait for a decision.
+func (e *Engine) Pending() int { return len(e.pending) }
+
+// LeaderInReach reports whether the replica leads, or knows its leader and
+// has heard from it within two election timeouts.
+func (e *Engine) LeaderInReach() bool {
+	return e.lead == e.id || (e.lead != 0 && e.ticks-e.heardTick < 2*e.cfg.ElectionTicks)
+}
+
+// Tick advances the engine's clock by one tick: the replica's, the wait
+// for a leader, resends and read index retries; and a log write the log
+// refused is offered again.
+func (e *Engine) Tick() {
+	if e.closed {
+		return
+	}
+	e.r.Tick()
+	e.ticks++
+	if e.refused {
+		e.retry = true
+	}
+	e.checkLeader()
+	e.resend()
+}
+
+// Step feeds a raft message from a peer to the replica.
+func (e *Engine) Step(m raftpb.Message) {
+	if m.From == e.lead {
+		e.heardTick = e.ticks
+	}
+	if err := e.r.Step(m); err != nil {
+		e.log.Debug("raft message not stepped", "err", err)
+	}
+}
+
+// ReportSnapshot tells raft whether a snapshot reached the peer id.
+func (e *Engine) ReportSnapshot(id uint64, failed bool) { e.r.ReportSnapshot(id, failed) }
+
+// Propose hands commit records to raft, in raft steps of at most MaxBatch
+// records. One that cannot be taken (the log refuses writes, no leader for
+// NoLeaderTicks, the engine closed) fails in the next Ready; the others
+// wait for their decision, proposed again while no leader takes them or
+// after ResendTicks undecided.
+func (e *Engine) Propose(props []Proposal) {
+	var fail *Failure
+	switch {
+	case e.closed:
+		fail = &Failure{Reason: Closed}
+	case e.refused:
+		fail = &Failure{Reason: LogRefused, Err: e.diskErr}
+	case e.leaderless >= e.cfg.NoLeaderTicks:
+		// Nothing of the batch entered the log: a definite failure.
+		fail = &Failure{Reason: NoLeaderFor, Ticks: e.leaderless}
+	}
+	if fail != nil {
+		for _, p := range props {
+			e.completions = append(e.completions, Completion{TxID: p.TxID, Err: fail})
+		}
+		return
+	}
+	for len(props) > 0 {
+		batch := props[:min(len(props), e.cfg.MaxBatch)]
+		props = props[len(batch):]
+		data := make([][]byte, len(batch))
+		for i, p := range batch {
+			data[i] = p.Data
+		}
+		// Without a leader raft drops the batch; it waits in pending
+		// and is proposed again by resend.
+		proposed := e.r.Propose(data...) == nil
+		for _, p := range batch {
+			e.pending[p.TxID] = &proposal{data: p.Data, tick: e.ticks, proposed: proposed}
+		}
+	}
+}
+
+// Abandon stops proposing again a proposal whose caller stopped waiting;
+// its outcome stays as it is. It reports whether the proposal was ever
+// handed to raft: false for one never proposed, or already decided (its
+// Completion is in a Ready already handed out).
+func (e *Engine) Abandon(txid uuid.UUID) (proposed bool) {
+	p, ok := e.pending[txid]
+	delete(e.pending, txid)
+	return ok && p.proposed
+}
+
+// Read asks for the group's commit index under the caller's id; a later
+// Ready answers it once the replica has applied that index.
+func (e *Engine) Read(id uint64) {
+	if e.closed {
+		e.answers = append(e.answers, ReadDone{ID: id, Err: &Failure{Reason: Closed}})
+		return
+	}
+	rq := &read{id: id}
+	e.reads[id] = rq
+	e.askReadIndex(rq)
+}
+
+// askReadIndex asks raft for the read index of a request. Raft drops the
+// question when no leader is known, and a leader change can lose it, so
+// checkLeader asks again for requests unanswered for ResendTicks/2.
+func (e *Engine) askReadIndex(rq *read) {
+	rq.tick = e.ticks
+	var rctx [8]byte
+	binary.BigEndian.PutUint64(rctx[:], rq.id)
+	e.r.ReadIndex(rctx[:])
+}
+
+// Checkpointed reports a checkpoint of the replica's state at index taken:
+// the log in memory may be compacted up to it.
+func (e *Engine) Checkpointed(index uint64) {
+	if index > e.lastCkpt {
+		e.lastCkpt = index
+	}
+}
+
+// DiskFailed reports that the log write of the Ready just handed out was
+// not made. The owner carries out nothing else of that Ready and does not
+// call Advance. The proposals waiting fail in the next Ready: with an
+// unknown outcome if they were handed to raft (their entries may yet be
+// written, or be in a leader's log), definitely if not; new proposals fail
+// at once until the log takes the write, offered again after every Tick.
+// Reads of the local state go on.
+func (e *Engine) DiskFailed(err error) {
+	e.refused, e.retry, e.diskErr = true, false, err
+	e.given = given{}
+	for id, p := range e.pending {
+		delete(e.pending, id)
+		e.completions = append(e.completions, Completion{TxID: id, Err: &Failure{Reason: LogRefused, Unknown: p.proposed, Err: err}})
+	}
+}
+
+// Close fails everything that waits: proposals with an unknown outcome,
+// reads with Closed. The next Ready hands the failures out; the engine
+// takes nothing more from the replica.
+func (e *Engine) Close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	e.given = given{}
+	for id := range e.pending {
+		delete(e.pending, id)
+		e.completions = append(e.completions, Completion{TxID: id, Err: &Failure{Reason: Closed, Unknown: true}})
+	}
+	for id := range e.reads {
+		delete(e.reads, id)
+		e.answers = append(e.answers, ReadDone{ID: id, Err: &Failure{Reason: Closed}})
+	}
+	for _, rq := range e.readWaits {
+		e.answers = append(e.answers, ReadDone{ID: rq.id, Err: &Failure{Reason: Closed}})
+	}
+	e.readWaits = nil
+}
+
+// checkLeader asks again read indexes unanswered for ResendTicks/2,
+// counts the ticks this replica has had no leader to hand proposals to
+// (none known, or none heard from for two election timeouts), and past
+// NoLeaderTicks fails what waits: reads and never-proposed proposals
+// definitely, the rest with an unknown outcome.
+func (e *Engine) checkLeader() {
+	for _, rq := range e.reads {
+		if e.ticks-rq.tick >= e.cfg.ResendTicks/2 {
+			e.askReadIndex(rq)
+		}
+	}
+	if e.LeaderInReach() {
+		e.leaderless = 0
+		return
+	}
+	e.leaderless++
+	if e.leaderless < e.cfg.NoLeaderTicks {
+		return
+	}
+	if e.leaderless == e.cfg.NoLeaderTicks || len(e.reads)+len(e.pending) > 0 && e.ticks-e.stallLogged >= 10*e.cfg.NoLeaderTicks {
+		// What a stalled replica looks like, for the next one seen: when
+		// it passes the limit, and then at most every 10 × the limit
+		// while it fails what waits.
+		e.stallLogged = e.ticks
+		e.log.Warn("no leader in reach: failing what waits", "leader", e.lead, "tick", e.ticks,
+			"heard", e.heardTick, "leaderless", e.leaderless, "reads", len(e.reads), "proposals", len(e.pending))
+	}
+	for id := range e.reads {
+		delete(e.reads, id)
+		e.answers = append(e.answers, ReadDone{ID: id, Err: &Failure{Reason: NoLeaderInReach}})
+	}
+	for id, p := range e.pending {
+		delete(e.pending, id)
+		// Not a definite failure if proposed: it may be in the log.
+		e.completions = append(e.completions, Completion{TxID: id, Err: &Failure{Reason: NoLeaderInReach, Unknown: p.proposed}})
+	}
+}
+
+// resend proposes again every proposal undecided for ResendTicks, and
+// every one not yet handed to a leader.
+func (e *Engine) resend() {
+	var data [][]byte
+	var again []*proposal
+	for _, p := range e.pending {
+		if !p.proposed || e.ticks-p.tick >= e.cfg.ResendTicks {
+			data = append(data, p.data)
+			again = append(again, p)
+		}
+	}
+	if len(data) == 0 {
+		return
+	}
+	if err := e.r.Propose(data...); err != nil {
+		return // no leader yet: try again later
+	}
+	for _, p := range again {
+		p.tick, p.resent, p.proposed = e.ticks, p.proposed, true
+	}
+}
+
+// HasReady reports whether Ready has anything to hand out.
+func (e *Engine) HasReady() bool {
+	if len(e.completions) > 0 || len(e.answers) > 0 || e.ckptAsk != 0 {
+		return true
+	}
+	if e.closed || e.lost {
+		return false
+	}
+	if e.rd != nil {
+		return !e.refused || e.retry
+	}
+	return e.r.HasReady()
+}
+
+// Ready returns the effects to carry out. It changes nothing until
+// Advance (or DiskFailed): called again, it returns the same.
+func (e *Engine) Ready() Ready {
+	rd := Ready{Checkpoint: e.ckptAsk}
+	e.given = given{checkpoint: e.ckptAsk}
+	if e.ckptAsk == 0 && !e.closed && !e.lost {
+		if e.rd == nil && e.r.HasReady() {
+			r := e.r.Ready()
+			e.rd = &r
+			if r.Err != nil {
+				e.lost = true
+			}
+		}
+		if e.rd != nil && (!e.refused || e.retry) {
+			rd.Ready, rd.HasRaft, rd.Retry = *e.rd, true, e.refused
+			e.given.raft = !e.lost
+		}
+	}
+	rd.Completions = append(rd.Completions, e.completions...)
+	rd.Reads = append(rd.Reads, e.answers...)
+	e.given.completions, e.given.answers = len(e.completions), len(e.answers)
+	if rd.State == nil {
+		rd.State = e.r.State()
+	}
+	if !e.given.raft {
+		return rd
+	}
+	// Results decide the proposals that wait for them; a record decided
+	// twice (a resent copy) reports the first decision.
+	var seen map[uuid.UUID]bool
+	for _, res := range rd.Results {
+		p, ok := e.pending[res.TxID]
+		if !ok || seen[res.TxID] {
+			continue
+		}
+		if seen == nil {
+			seen = map[uuid.UUID]bool{}
+		}
+		seen[res.TxID] = true
+		if res.Outcome == consistency.Stale && p.resent {
+			// An earlier copy may have applied before the window closed.
+			rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Err: &Failure{Reason: ResentStale, Unknown: true}})
+			continue
+		}
+		rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Result: res})
+	}
+	applied := rd.State.Index()
+	for _, rq := range e.readWaits {
+		if rq.index <= applied {
+			rd.Reads = append(rd.Reads, ReadDone{ID: rq.id})
+		}
+	}
+	var asked map[uint64]bool // a read asked again may be answered twice: the first counts
+	for _, rs := range rd.ReadStates {
+		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		if _, ok := e.reads[id]; !ok || asked[id] {
+			continue
+		}
+		if asked == nil {
+			asked = map[uint64]bool{}
+		}
+		asked[id] = true
+		if rs.Index <= applied {
+			rd.Reads = append(rd.Reads, ReadDone{ID: id})
+		}
+	}
+	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
+		rd.Conf = &cs
+	}
+	return rd
+}
+
+// Advance tells the engine that the owner has carried out the last Ready.
+func (e *Engine) Advance() {
+	g := e.given
+	e.given = given{}
+	e.completions = append(e.completions[:0], e.completions[g.completions:]...)
+	e.answers = append(e.answers[:0], e.answers[g.answers:]...)
+	if g.checkpoint != 0 {
+		e.ckptAsk = 0
+		if e.lastCkpt >= g.checkpoint {
+			e.compact(g.checkpoint)
+		}
+	}
+	if !g.raft {
+		return
+	}
+	rd := *e.rd
+	e.rd, e.refused, e.retry, e.diskErr = nil, false, false, nil
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := e.cfg.Storage.ApplySnapshot(rd.Snapshot); err != nil {
+			panic(fmt.Sprintf("engine: apply snapshot: %v", err))
+		}
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		if err := e.cfg.Storage.SetHardState(rd.HardState); err != nil {
+			panic(fmt.Sprintf("engine: set hard state: %v", err))
+		}
+	}
+	if err := e.cfg.Storage.Append(rd.Entries); err != nil {
+		panic(fmt.Sprintf("engine: append: %v", err))
+	}
+	for _, res := range rd.Results {
+		delete(e.pending, res.TxID)
+	}
+	for _, rs := range rd.ReadStates {
+		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		if rq, ok := e.reads[id]; ok {
+			delete(e.reads, id)
+			rq.index = rs.Index
+			e.readWaits = append(e.readWaits, rq)
+		}
+	}
+	applied := rd.State.Index()
+	n := 0
+	for _, rq := range e.readWaits {
+		if rq.index > applied {
+			e.readWaits[n] = rq
+			n++
+		}
+	}
+	clear(e.readWaits[n:])
+	e.readWaits = e.readWaits[:n]
+	if rd.SoftState != nil {
+		e.lead = rd.SoftState.Lead
+	}
+	e.r.Advance(rd)
+	e.conf = e.r.ConfState()
+	e.compact(applied)
+}
+
+// compact asks for a checkpoint when one is due, and drops applied log
+// entries from memory, keeping a tail, never past the last checkpoint.
+func (e *Engine) compact(applied uint64) {
+	if e.cfg.Durable && applied >= e.lastCkpt+e.cfg.CompactEvery {
+		// Entries may leave memory only once a checkpoint covers them.
+		e.ckptAsk = applied
+		return
+	}
+	if applied < e.lastCompact+e.cfg.CompactEvery+e.cfg.KeepEntries {
+		return
+	}
+	// Peers that fall behind the first entry left catch up from a
+	// snapshot the storage makes when raft asks for it.
+	at := applied - e.cfg.KeepEntries
+	if e.cfg.Durable {
+		// Snapshots stream from the last checkpoint: the log keeps what
+		// follows it.
+		at = min(at, e.lastCkpt)
+		if at <= e.lastCompact {
+			return
+		}
+	}
+	if err := e.cfg.Storage.Compact(at); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		e.log.Error("compact", "index", at, "err", err)
+		return
+	}
+	e.lastCompact = at
+}
+
+// ConfState returns the group's configuration as the replica has applied it.
+func (e *Engine) ConfState() raftpb.ConfState { return e.r.ConfState() }
+
+func sameConf(a, b raftpb.ConfState) bool {
+	return slices.Equal(a.Voters, b.Voters) && slices.Equal(a.Learners, b.Learners) && slices.Equal(a.VotersOutgoing, b.VotersOutgoing)
+}

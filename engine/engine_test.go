@@ -1,0 +1,638 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/google/uuid"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/objectsharing/oss/consistency"
+)
+
+// node is one replica of a test cluster and what its owner saw.
+type node struct {
+	id  uint64
+	st  *raft.MemoryStorage
+	e   *Engine
+	out map[uuid.UUID]Completion // completions handed out, by transaction
+	n   map[uuid.UUID]int        // how many times each was handed out
+	rds map[uint64]*Failure      // reads answered, by ID
+	// disk, if set, is the error the log returns for every write.
+	disk    error
+	retries int // log writes offered again (Ready.Retry)
+	// ckptOK makes checkpoints succeed; ckptLate reports them taken only
+	// once the replica applied that many entries more, as a checkpoint
+	// run elsewhere would.
+	ckptOK   bool
+	ckptLate uint64
+	asked    []uint64 // checkpoints asked for
+	running  []uint64 // checkpoints taken, not yet reported
+	taken    uint64   // the last checkpoint reported taken
+	// lowest is the highest first index of the log in memory seen.
+	lowest uint64
+}
+
+// cluster wires engines by delivering their messages to each other: the
+// owner's loop of package oss, in one goroutine.
+type cluster struct {
+	t     *testing.T
+	nodes []*node // by raft ID - 1
+	drop  func(m raftpb.Message) bool
+	msgs  []raftpb.Message
+	sent  []raftpb.Message // every message handed out
+}
+
+// newCluster bootstraps n voters. Raft's own elections are out of the
+// way (an election timeout of 1000 ticks): tests elect with elect.
+func newCluster(t *testing.T, n int, tweak func(*Config, *consistency.Config)) *cluster {
+	t.Helper()
+	c := &cluster{t: t}
+	var peers []raft.Peer
+	for i := 1; i <= n; i++ {
+		peers = append(peers, raft.Peer{ID: uint64(i)})
+	}
+	for i := 1; i <= n; i++ {
+		st := raft.NewMemoryStorage()
+		rc := &consistency.Config{ID: uint64(i), Storage: st, ElectionTick: 1000}
+		cfg := Config{Storage: st}
+		if tweak != nil {
+			tweak(&cfg, rc)
+		}
+		r, err := consistency.NewReplica(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Bootstrap(peers); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Replica = r
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nodes = append(c.nodes, &node{id: uint64(i), st: st, e: e, ckptOK: true,
+			out: map[uuid.UUID]Completion{}, n: map[uuid.UUID]int{}, rds: map[uint64]*Failure{}})
+	}
+	return c
+}
+
+func (c *cluster) node(id uint64) *node { return c.nodes[id-1] }
+
+// handle carries out every Ready of n, as package oss does.
+func (c *cluster) handle(n *node) {
+	for n.e.HasReady() {
+		rd := n.e.Ready()
+		if rd.Err != nil {
+			c.t.Fatalf("node %d: %v", n.id, rd.Err)
+		}
+		if rd.HasRaft {
+			if rd.Retry {
+				n.retries++
+			}
+			if n.disk != nil {
+				n.e.DiskFailed(n.disk)
+				continue
+			}
+			c.msgs = append(c.msgs, rd.Messages...)
+			c.sent = append(c.sent, rd.Messages...)
+		}
+		for _, cp := range rd.Completions {
+			n.out[cp.TxID] = cp
+			n.n[cp.TxID]++
+		}
+		for _, r := range rd.Reads {
+			n.rds[r.ID] = r.Err
+		}
+		if rd.Checkpoint != 0 {
+			if rd.Checkpoint < n.taken+n.e.cfg.CompactEvery {
+				c.t.Fatalf("node %d: checkpoint asked at %d, %d after the last", n.id, rd.Checkpoint, rd.Checkpoint-n.taken)
+			}
+			n.asked = append(n.asked, rd.Checkpoint)
+			if n.ckptOK && !slices.Contains(n.running, rd.Checkpoint) && rd.Checkpoint > n.taken {
+				n.running = append(n.running, rd.Checkpoint)
+			}
+		}
+		for len(n.running) > 0 && n.running[0]+n.ckptLate <= n.applied() {
+			n.taken = n.running[0]
+			n.e.Checkpointed(n.taken)
+			n.running = n.running[1:]
+		}
+		n.e.Advance()
+		if first, _ := n.st.FirstIndex(); first > n.lowest {
+			n.lowest = first
+		}
+	}
+}
+
+// settle carries out Readies and delivers messages until there are none.
+func (c *cluster) settle() {
+	for range 10000 {
+		for _, n := range c.nodes {
+			c.handle(n)
+		}
+		if len(c.msgs) == 0 {
+			return
+		}
+		msgs := c.msgs
+		c.msgs = nil
+		for _, m := range msgs {
+			if c.drop != nil && c.drop(m) {
+				continue
+			}
+			c.node(m.To).e.Step(m)
+		}
+	}
+	c.t.Fatal("the cluster does not settle")
+}
+
+// tick ticks every node k times, settling after each.
+func (c *cluster) tick(k int) {
+	for range k {
+		for _, n := range c.nodes {
+			n.e.Tick()
+		}
+		c.settle()
+	}
+}
+
+// elect makes id the leader.
+func (c *cluster) elect(id uint64) {
+	c.t.Helper()
+	c.settle()
+	if err := c.node(id).e.Replica().Campaign(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.settle()
+	for _, n := range c.nodes {
+		if n.e.Lead() != id {
+			c.t.Fatalf("node %d: leader %d, want %d", n.id, n.e.Lead(), id)
+		}
+	}
+}
+
+// cut drops every message to and from id.
+func (c *cluster) cut(id uint64) {
+	c.drop = func(m raftpb.Message) bool { return m.From == id || m.To == id }
+}
+
+var txSeq uint32
+
+// prop returns a proposal that writes one new object (objectOf), read at
+// snapshot.
+func prop(t *testing.T, snapshot uint64) Proposal {
+	t.Helper()
+	txSeq++
+	txid := uuid.UUID{0: 0x7e}
+	binary.BigEndian.PutUint32(txid[12:], txSeq)
+	rec := &consistency.Record{TxID: txid, Snapshot: snapshot,
+		Writes: []consistency.Write{{ID: objectOf(txid), Value: []byte{0x01}}}}
+	data, err := rec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Proposal{TxID: rec.TxID, Data: data}
+}
+
+// objectOf returns the object the proposal of txid writes.
+func objectOf(txid uuid.UUID) uuid.UUID {
+	id := txid
+	id[0] = 0x0b
+	return id
+}
+
+func (n *node) applied() uint64 { return n.e.Replica().State().Index() }
+
+// result returns p's completion on n, failing the test unless there was
+// exactly one.
+func (n *node) result(t *testing.T, p Proposal) Completion {
+	t.Helper()
+	if n.n[p.TxID] != 1 {
+		t.Fatalf("node %d: %d completions of a proposal, want 1", n.id, n.n[p.TxID])
+	}
+	return n.out[p.TxID]
+}
+
+func wantFailure(t *testing.T, cp Completion, reason Reason, unknown bool) {
+	t.Helper()
+	if cp.Err == nil || cp.Err.Reason != reason || cp.Err.Unknown != unknown {
+		t.Fatalf("completion %+v (%v), want failure %d unknown=%v", cp, cp.Err, reason, unknown)
+	}
+}
+
+func TestProposeCommitsWithLeader(t *testing.T) {
+	for _, from := range []uint64{1, 2} {
+		c := newCluster(t, 3, nil)
+		c.elect(1)
+		n := c.node(from)
+		p := prop(t, n.applied())
+		n.e.Propose([]Proposal{p})
+		c.settle()
+		if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+			t.Fatalf("proposed on node %d: %+v, want committed", from, cp)
+		}
+		for _, o := range c.nodes {
+			if o != n && o.n[p.TxID] != 0 {
+				t.Fatalf("node %d completed a proposal of node %d", o.id, from)
+			}
+		}
+	}
+}
+
+// A proposal made while no leader is known waits, and is proposed once
+// one is: at the next tick.
+func TestProposeWithoutLeaderWaitsForOne(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.settle()
+	n := c.node(2)
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	c.settle()
+	if n.n[p.TxID] != 0 || n.e.Pending() != 1 {
+		t.Fatalf("proposal without a leader: %d completions, %d pending; want it waiting", n.n[p.TxID], n.e.Pending())
+	}
+	c.elect(1)
+	if n.n[p.TxID] != 0 {
+		t.Fatal("decided before it was proposed again")
+	}
+	c.tick(1)
+	if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed", cp)
+	}
+}
+
+// A proposal the leader never received is proposed again after
+// ResendTicks, and only then.
+func TestResendAfterResendTicks(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(2)
+	lost := 0
+	c.drop = func(m raftpb.Message) bool {
+		if m.Type == raftpb.MsgProp && lost == 0 {
+			lost++
+			return true
+		}
+		return false
+	}
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	c.settle()
+	c.tick(DefaultResendTicks - 1)
+	if n.n[p.TxID] != 0 {
+		t.Fatalf("decided after %d ticks, though its only copy was lost", DefaultResendTicks-1)
+	}
+	c.tick(1)
+	if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed after the resend", cp)
+	}
+}
+
+func TestAbandon(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		leader       bool // a leader is known when it is proposed
+		decide       bool // it is decided before it is abandoned
+		wantProposed bool
+	}{
+		{name: "never proposed", leader: false, wantProposed: false},
+		{name: "proposed, undecided", leader: true, wantProposed: true},
+		{name: "decided", leader: true, decide: true, wantProposed: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 3, nil)
+			if tc.leader {
+				c.elect(1)
+			} else {
+				c.settle()
+			}
+			n := c.node(2)
+			p := prop(t, n.applied())
+			n.e.Propose([]Proposal{p})
+			if tc.decide {
+				c.settle()
+			}
+			if got := n.e.Abandon(p.TxID); got != tc.wantProposed {
+				t.Fatalf("Abandon: proposed %v, want %v", got, tc.wantProposed)
+			}
+			c.settle()
+			if tc.leader && !tc.decide {
+				// Abandoned, not withdrawn: the record commits, and
+				// nobody is told.
+				if n.n[p.TxID] != 0 {
+					t.Fatal("an abandoned proposal was completed")
+				}
+				if v := c.node(1).e.Replica().State().Version(objectOf(p.TxID)); v == 0 {
+					t.Fatal("an abandoned proposal already handed to raft did not commit")
+				}
+			}
+			c.tick(3 * DefaultResendTicks)
+			if n.e.Pending() != 0 {
+				t.Fatal("an abandoned proposal is still pending")
+			}
+		})
+	}
+}
+
+// Abandon of a proposal never given to Propose says it was never proposed.
+func TestAbandonUnknownProposal(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	c.elect(1)
+	if c.node(1).e.Abandon(uuid.UUID{1}) {
+		t.Fatal("a proposal never given to the engine reported proposed")
+	}
+}
+
+// A Stale decision is definite for a record proposed once, unknown for one
+// proposed again: an earlier copy may have applied inside the window.
+func TestStaleDecision(t *testing.T) {
+	for _, resent := range []bool{false, true} {
+		c := newCluster(t, 3, func(_ *Config, rc *consistency.Config) { rc.DedupWindow = 4 })
+		c.elect(1)
+		n := c.node(2)
+		p := prop(t, n.applied())
+		if resent {
+			lost := false
+			c.drop = func(m raftpb.Message) bool {
+				if m.Type == raftpb.MsgProp && m.From == 2 && !lost {
+					lost = true
+					return true
+				}
+				return false
+			}
+			n.e.Propose([]Proposal{p})
+			c.settle()
+		}
+		// The log moves past the window of p's snapshot.
+		for range 6 {
+			q := prop(t, c.node(1).applied())
+			c.node(1).e.Propose([]Proposal{q})
+			c.settle()
+		}
+		if resent {
+			c.tick(DefaultResendTicks)
+			wantFailure(t, n.result(t, p), ResentStale, true)
+			continue
+		}
+		n.e.Propose([]Proposal{p})
+		c.settle()
+		if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Stale {
+			t.Fatalf("proposed once: %+v, want a Stale result", cp)
+		}
+	}
+}
+
+// Without a leader for NoLeaderTicks, what waits fails: definitely what
+// raft never took, and reads; with an unknown outcome what it took. Later
+// proposals fail at once, definitely.
+func TestLeaderless(t *testing.T) {
+	t.Run("no leader known", func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		c.settle()
+		n := c.node(1)
+		p := prop(t, 0)
+		n.e.Propose([]Proposal{p})
+		n.e.Read(7)
+		c.tick(DefaultNoLeaderTicks - 1)
+		if n.n[p.TxID] != 0 || n.rds[7] != nil {
+			t.Fatalf("failed before %d ticks without a leader", DefaultNoLeaderTicks)
+		}
+		c.tick(1)
+		wantFailure(t, n.result(t, p), NoLeaderInReach, false)
+		if f, ok := n.rds[7]; !ok || f == nil || f.Reason != NoLeaderInReach {
+			t.Fatalf("read: answered %v (%v), want NoLeaderInReach", ok, f)
+		}
+		q := prop(t, 0)
+		n.e.Propose([]Proposal{q})
+		c.settle()
+		cp := n.result(t, q)
+		wantFailure(t, cp, NoLeaderFor, false)
+		if cp.Err.Ticks != DefaultNoLeaderTicks {
+			t.Fatalf("failed after %d ticks without a leader, want %d", cp.Err.Ticks, DefaultNoLeaderTicks)
+		}
+	})
+	t.Run("leader out of reach", func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		c.elect(1)
+		n := c.node(3)
+		c.cut(3)
+		p := prop(t, n.applied())
+		n.e.Propose([]Proposal{p}) // forwarded to the leader, and lost
+		c.tick(2*DefaultElectionTicks + DefaultNoLeaderTicks)
+		wantFailure(t, n.result(t, p), NoLeaderInReach, true)
+		if n.e.LeaderInReach() {
+			t.Fatal("a cut-off follower believes its leader in reach")
+		}
+		c.drop = nil
+		c.tick(2) // one to hear the leader, one to count it in reach
+		if !n.e.LeaderInReach() {
+			t.Fatal("the follower does not hear its leader again")
+		}
+		q := prop(t, n.applied())
+		n.e.Propose([]Proposal{q})
+		c.settle()
+		if cp := n.result(t, q); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+			t.Fatalf("after the leader is back: %+v, want committed", cp)
+		}
+	})
+}
+
+// A read index whose question or answer was lost is asked again after
+// ResendTicks/2 and answered.
+func TestReadIndexAskedAgain(t *testing.T) {
+	for _, lose := range []raftpb.MessageType{raftpb.MsgReadIndex, raftpb.MsgReadIndexResp} {
+		c := newCluster(t, 3, nil)
+		c.elect(1)
+		n := c.node(2)
+		lost := false
+		c.drop = func(m raftpb.Message) bool {
+			if m.Type == lose && !lost {
+				lost = true
+				return true
+			}
+			return false
+		}
+		n.e.Read(1)
+		c.settle()
+		c.tick(DefaultResendTicks/2 - 1)
+		if _, ok := n.rds[1]; ok || !lost {
+			t.Fatalf("%v lost: answered %v before it was asked again", lose, ok)
+		}
+		c.tick(1)
+		if f, ok := n.rds[1]; !ok || f != nil {
+			t.Fatalf("%v lost: answered %v (%v), want answered", lose, ok, f)
+		}
+	}
+}
+
+// A log write the log refuses holds the Ready: nothing of it is sent; the
+// proposals waiting fail, with an unknown outcome if raft took them; new
+// ones fail at once, definitely; the write is offered again every tick
+// until the log takes it.
+func TestDiskRefused(t *testing.T) {
+	full := errors.New("disk full")
+	t.Run("proposed: unknown outcome", func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		c.elect(1)
+		n := c.node(1)
+		n.disk = full
+		p := prop(t, n.applied())
+		n.e.Propose([]Proposal{p})
+		c.settle()
+		cp := n.result(t, p)
+		wantFailure(t, cp, LogRefused, true)
+		if !errors.Is(cp.Err, full) {
+			t.Fatalf("%v does not carry the log's error", cp.Err)
+		}
+		q := prop(t, n.applied())
+		n.e.Propose([]Proposal{q})
+		c.settle()
+		wantFailure(t, n.result(t, q), LogRefused, false)
+
+		sent := len(c.sent)
+		c.tick(3)
+		if n.retries != 3 {
+			t.Fatalf("the held write was offered %d times in 3 ticks, want 3", n.retries)
+		}
+		for _, m := range c.sent[sent:] {
+			if m.From == 1 {
+				t.Fatalf("the leader sent %v while its log refused writes", m.Type)
+			}
+		}
+		n.disk = nil
+		c.tick(1)
+		if n.retries != 4 {
+			t.Fatalf("write offered %d times, want 4", n.retries)
+		}
+		r := prop(t, n.applied())
+		n.e.Propose([]Proposal{r})
+		c.settle()
+		if cp := n.result(t, r); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+			t.Fatalf("once the log takes writes again: %+v, want committed", cp)
+		}
+		c.tick(1)
+		if n.retries != 4 {
+			t.Fatal("a write offered again after the log took it")
+		}
+	})
+	t.Run("never proposed: definite", func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		n := c.node(1)
+		n.disk = full
+		p := prop(t, 0)
+		n.e.Propose([]Proposal{p}) // no leader: raft does not take it
+		c.settle()                 // the bootstrap's write is refused
+		wantFailure(t, n.result(t, p), LogRefused, false)
+	})
+}
+
+func TestCheckpointAndCompaction(t *testing.T) {
+	const every, keep = 8, 2
+	for _, tc := range []struct {
+		name    string
+		durable bool
+		ckptOK  bool
+		late    uint64
+	}{
+		{"durable", true, true, 0},
+		{"durable, checkpoints reported late", true, true, 5},
+		{"durable, checkpoints fail", true, false, 0},
+		{"in memory", false, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 1, func(cfg *Config, _ *consistency.Config) {
+				cfg.Durable, cfg.CompactEvery, cfg.KeepEntries = tc.durable, every, keep
+			})
+			n := c.node(1)
+			n.ckptOK, n.ckptLate = tc.ckptOK, tc.late
+			c.elect(1)
+			for range 40 {
+				n.e.Propose([]Proposal{prop(t, n.applied())})
+				c.settle()
+				if tc.durable && n.lowest > n.taken+1 {
+					t.Fatalf("log compacted to %d, past the last checkpoint at %d", n.lowest-1, n.taken)
+				}
+			}
+			applied := n.applied()
+			switch {
+			case !tc.durable && len(n.asked) > 0:
+				t.Fatal("a checkpoint asked of an engine that keeps no log")
+			case tc.durable && len(n.asked) == 0:
+				t.Fatalf("no checkpoint asked in %d entries", applied)
+			case tc.ckptOK && n.taken+every+tc.late <= applied:
+				t.Fatalf("last checkpoint at %d, applied %d", n.taken, applied)
+			case tc.ckptOK || !tc.durable:
+				if n.lowest <= 1 {
+					t.Fatal("the log was never compacted")
+				}
+			case !tc.ckptOK && n.lowest > 1:
+				t.Fatal("the log was compacted without a checkpoint")
+			}
+		})
+	}
+}
+
+// Close fails what waits: proposals with an unknown outcome, whether raft
+// took them or not (they may be in a leader's log, or reach one yet), reads
+// with Closed; and whatever comes later, definitely.
+func TestCloseFailsEverything(t *testing.T) {
+	for _, leader := range []bool{true, false} {
+		c := newCluster(t, 3, nil)
+		if leader {
+			c.elect(1)
+		} else {
+			c.settle()
+		}
+		n := c.node(2)
+		c.cut(2)
+		waiting := prop(t, n.applied())
+		n.e.Propose([]Proposal{waiting})
+		n.e.Read(1)
+		c.settle()
+		if n.n[waiting.TxID] != 0 {
+			t.Fatal("decided while cut off")
+		}
+		n.e.Close()
+		c.settle()
+		wantFailure(t, n.result(t, waiting), Closed, true)
+		if f := n.rds[1]; f == nil || f.Reason != Closed {
+			t.Fatalf("read: %v, want Closed", f)
+		}
+		late := prop(t, n.applied())
+		n.e.Propose([]Proposal{late})
+		n.e.Read(2)
+		c.settle()
+		wantFailure(t, n.result(t, late), Closed, false)
+		if f := n.rds[2]; f == nil || f.Reason != Closed {
+			t.Fatalf("read after Close: %v, want Closed", f)
+		}
+		n.e.Tick()
+		if n.e.HasReady() {
+			t.Fatal("a closed engine has more to do")
+		}
+	}
+}
+
+// Ready changes nothing: asked twice, it hands out the same.
+func TestReadyIsRepeatable(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(1)
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	a := n.e.Ready()
+	b := n.e.Ready()
+	if len(a.Entries) == 0 || !slices.EqualFunc(a.Entries, b.Entries, func(x, y raftpb.Entry) bool { return x.Index == y.Index }) ||
+		len(a.Messages) != len(b.Messages) {
+		t.Fatalf("two Readies differ: %d/%d entries, %d/%d messages", len(a.Entries), len(b.Entries), len(a.Messages), len(b.Messages))
+	}
+	n.e.Advance()
+	c.msgs = append(c.msgs, a.Messages...)
+	c.settle()
+	if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed", cp)
+	}
+}

@@ -1,0 +1,352 @@
+package oss
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/engine"
+	"github.com/objectsharing/oss/persist"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// The heap's loop carries out what its engine decides (package engine):
+// it feeds the engine ticks, messages, proposals and reads from channels,
+// and carries each Ready out: the log write, sends, the published state,
+// callers' results, watches, waiters, checkpoints.
+
+// electionTicks is raft's election timeout in ticks (consistency's default).
+const electionTicks = 10
+
+// run is the heap's loop: the only goroutine that touches the engine and
+// the replica.
+func (h *Heap) run() {
+	defer close(h.done)
+	ticker := time.NewTicker(h.cfg.TickInterval)
+	defer ticker.Stop()
+	batch := make([]*proposal, 0, maxBatch)
+	for {
+		select {
+		case <-h.stop:
+			h.shutdown()
+			return
+		case <-ticker.C:
+			h.eng.Tick()
+			h.checkMembership()
+			if h.eng.Ticks()%reconcileTicks == 0 {
+				h.reconcile()
+			}
+		case o := <-h.snapc:
+			h.eng.ReportSnapshot(o.id, o.failed)
+		case id := <-h.joinc:
+			h.joinReqs[id] = true
+			h.reconcile()
+		case p := <-h.propc:
+			batch = batch[:0]
+			if p.take() {
+				batch = append(batch, p)
+			}
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case p := <-h.propc:
+					if p.take() {
+						batch = append(batch, p)
+					}
+				default:
+					break drain
+				}
+			}
+			if len(batch) > 0 {
+				h.propose(batch)
+			}
+			clear(batch)
+		case a := <-h.abandonc:
+			h.abandon(a)
+		case m := <-h.recvc:
+			// Step everything that has arrived before handling a Ready:
+			// fewer, larger appends and acknowledgements.
+			h.stepReceived(m)
+		more:
+			for range maxBatch {
+				select {
+				case m := <-h.recvc:
+					h.stepReceived(m)
+				default:
+					break more
+				}
+			}
+		case rq := <-h.readc:
+			h.readSeq++
+			rq.id = h.readSeq
+			h.reads[rq.id] = rq
+			h.eng.Read(rq.id)
+		}
+		for h.eng.HasReady() {
+			if !h.handleReady() {
+				h.loseReplica()
+				return
+			}
+		}
+	}
+}
+
+// loseReplica stops a replica that cannot go on (a snapshot from the
+// leader that does not decode): it fails what waits, closes the heap on
+// this node and leaves the node serving its other heaps. A restart, which
+// gives the node a new identity, rebuilds the replica from its peers.
+func (h *Heap) loseReplica() {
+	h.log.Error("replica lost: it cannot apply what its leader sent; restart the node to rebuild it from its peers", "err", h.lost)
+	h.watchMu.Lock()
+	if !h.closed {
+		h.closed = true
+		close(h.stop)
+	}
+	h.watchMu.Unlock()
+	h.shutdown()
+	// The closed replica stays in the node's table, so that the group's
+	// messages do not open an empty one under the same raft ID: raft
+	// assumes a member never loses what it acknowledged.
+}
+
+func (h *Heap) step(m raftpb.Message) {
+	h.contact.heard(m)
+	h.eng.Step(m)
+}
+
+// propose hands a batch of taken proposals to the engine; from then on
+// the engine answers each, in a Ready.
+func (h *Heap) propose(batch []*proposal) {
+	props := make([]engine.Proposal, len(batch))
+	for i, p := range batch {
+		props[i] = engine.Proposal{TxID: p.txid, Data: p.data}
+		h.pending[p.txid] = p
+	}
+	h.eng.Propose(props)
+}
+
+// abandon stops proposing a taken proposal again; its outcome stays as it
+// is. The loop hands every proposal it takes to the engine in the same
+// iteration, and every answer the engine gives before it waits again, so
+// one taken and not pending has been answered.
+func (h *Heap) abandon(a abandon) {
+	delete(h.pending, a.txid)
+	a.proposed <- h.eng.Abandon(a.txid)
+}
+
+// handleReady carries out one Ready of the engine in the order its package
+// requires: persist, send, publish the state, report results, deliver
+// change sets, answer reads, checkpoint. It reports false if the replica
+// cannot go on.
+func (h *Heap) handleReady() bool {
+	rd := h.eng.Ready()
+	if rd.Err != nil {
+		h.lost = rd.Err
+		return false
+	}
+	if rd.HasRaft {
+		if err := h.persist(rd.Ready.Ready); err != nil {
+			h.diskStuck(rd.Retry, err)
+			return true
+		}
+		if rd.Retry {
+			h.log.Info("the log can be written again")
+		}
+	}
+	h.finishReady(rd)
+	h.eng.Advance()
+	return true
+}
+
+// diskStuck reports a log write the log refused to the engine, which holds
+// its Ready: nothing of it is sent or applied until the log takes it,
+// which the engine offers again every tick. Commits waiting fail, their
+// outcome unknown (their entries may yet be written, or be in a leader's
+// log), except those raft never took, which certainly failed; new ones
+// fail at once; reads of the local state go on. A log that has stopped
+// (persist.ErrFailed: a sync failed) takes nothing until the node
+// restarts: the replica stays stopped until then.
+func (h *Heap) diskStuck(retry bool, err error) {
+	if !retry {
+		if errors.Is(err, persist.ErrFailed) {
+			h.log.Error("the write-ahead log has failed; this replica commits nothing until the node restarts", "err", err)
+		} else {
+			h.log.Error("cannot write the log; commits fail until it can", "err", err)
+		}
+	}
+	h.eng.DiskFailed(err)
+}
+
+// logError says why the log did not take a Ready.
+func (h *Heap) logError(err error) error {
+	if errors.Is(err, persist.ErrFailed) {
+		return fmt.Errorf("oss: heap %q: the write-ahead log has failed; restart the node: %w", h.name, err)
+	}
+	return fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+}
+
+// finishReady carries out a Ready whose log write, if any, is durable.
+func (h *Heap) finishReady(rd engine.Ready) {
+	replaced := rd.HasRaft && !raft.IsEmptySnap(rd.Snapshot)
+	if rd.HasRaft {
+		if replaced {
+			h.snapshots.Add(1)
+			h.needFull = !consistency.DecodedApart(rd.Snapshot.Data) // the state was replaced whole; persist stored one decoded apart
+			clear(h.dirty)
+		}
+		if !raft.IsEmptyHardState(rd.HardState) {
+			h.term.Store(rd.HardState.Term)
+			h.contact.commit(rd.HardState.Commit)
+		}
+		h.send(rd.Messages)
+		h.state.Store(rd.State)
+		h.noteConflicts(rd.Results)
+		h.gates.observe(rd.Results, rd.Changes)
+		if replaced || len(rd.Changes) > 0 {
+			h.wakeWaiters(rd.State, rd.Changes, replaced)
+		}
+	}
+	h.complete(rd.Completions)
+	if rd.HasRaft {
+		if h.dirty != nil {
+			for _, cs := range rd.Changes {
+				for _, c := range cs.Objects {
+					h.dirty[c.ID] = c
+				}
+			}
+		}
+		if len(rd.Changes) > 0 {
+			h.deliver(rd.Changes)
+		}
+		for _, rs := range rd.ReadStates {
+			h.contact.commit(rs.Index) // the leader's commit index
+		}
+	}
+	h.answerReads(rd.Reads)
+	if rd.SoftState != nil {
+		if h.leader.Swap(rd.SoftState.Lead) != rd.SoftState.Lead {
+			h.leaderChanges.Add(1)
+		}
+		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
+	}
+	if rd.Conf != nil {
+		h.noteConf(*rd.Conf, true)
+	}
+	if rd.Checkpoint != 0 {
+		h.checkpointAt(rd.Checkpoint)
+	}
+}
+
+// checkpointAt takes the checkpoint the engine asks for: the replica's
+// state stands at index.
+func (h *Heap) checkpointAt(index uint64) {
+	start := time.Now()
+	if err := h.checkpoint(); err != nil {
+		h.log.Error("checkpoint", "err", err)
+		return
+	}
+	h.obs.checkpoint.Observe(time.Since(start).Seconds())
+	h.eng.Checkpointed(index)
+}
+
+// complete answers the proposals the engine is done with.
+func (h *Heap) complete(cs []engine.Completion) {
+	for _, c := range cs {
+		p, ok := h.pending[c.TxID]
+		if !ok {
+			continue
+		}
+		delete(h.pending, c.TxID)
+		if c.Err != nil {
+			p.done <- proposalResult{err: h.commitError(c.Err)}
+			continue
+		}
+		p.done <- proposalResult{res: c.Result}
+	}
+}
+
+// commitError is the error a commit the engine failed returns.
+func (h *Heap) commitError(f *engine.Failure) error {
+	var err error
+	switch f.Reason {
+	case engine.NoLeaderFor:
+		err = fmt.Errorf("%w: heap %q has had no leader for %v", ErrNoQuorum, h.name, time.Duration(f.Ticks)*h.cfg.TickInterval)
+	case engine.NoLeaderInReach:
+		if f.Unknown {
+			// Not ErrNoQuorum: that says nothing was committed.
+			return &UnknownOutcomeError{Err: fmt.Errorf("heap %q has no leader in reach", h.name)}
+		}
+		err = fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
+	case engine.LogRefused:
+		err = h.logError(f.Err)
+	case engine.ResentStale:
+		err = errors.New("resent commit record older than the deduplication window")
+	case engine.Closed:
+		if f.Unknown {
+			return &UnknownOutcomeError{Err: errClosedUndecided}
+		}
+		err = ErrClosed
+	default:
+		err = fmt.Errorf("oss: heap %q: %w", h.name, f)
+	}
+	if f.Unknown {
+		return &UnknownOutcomeError{Err: err}
+	}
+	return err
+}
+
+// answerReads answers the reads the engine is done with.
+func (h *Heap) answerReads(reads []engine.ReadDone) {
+	for _, a := range reads {
+		rq, ok := h.reads[a.ID]
+		if !ok {
+			continue
+		}
+		delete(h.reads, a.ID)
+		switch {
+		case a.Err == nil:
+			rq.done <- nil
+		case a.Err.Reason == engine.Closed:
+			rq.done <- ErrClosed
+		default:
+			rq.done <- fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
+		}
+	}
+}
+
+// shutdown fails everything still waiting on the loop.
+func (h *Heap) shutdown() {
+	if h.storage != nil {
+		h.storage.close()
+	}
+	// What the engine has fails first: an abandon taken below then finds
+	// its proposal answered.
+	h.eng.Close()
+	for h.eng.HasReady() {
+		rd := h.eng.Ready()
+		h.complete(rd.Completions)
+		h.answerReads(rd.Reads)
+		h.eng.Advance()
+	}
+	for {
+		select {
+		case p := <-h.propc:
+			if p.take() {
+				p.done <- proposalResult{err: ErrClosed}
+			}
+			continue
+		case a := <-h.abandonc:
+			h.abandon(a)
+		case m := <-h.recvc:
+			h.recvq.taken(&m)
+			h.eng.Step(m)
+		case rq := <-h.readc:
+			rq.done <- ErrClosed
+			continue
+		default:
+		}
+		break
+	}
+}
