@@ -2,11 +2,8 @@ package sim
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -44,7 +41,8 @@ func TestSimulatedClusters(t *testing.T) {
 		first, seeds = *seedFlag, 1
 	}
 	var txns, committed, anomalies, lost int
-	faults := map[string]int{}
+	faults, paths := map[string]int{}, map[string]int{}
+	from := first
 	for seed := first; seed < first+seeds; seed++ {
 		opts := Options{Faults: true, Duration: 2 * time.Second}
 		if seed%4 == 0 {
@@ -57,6 +55,13 @@ func TestSimulatedClusters(t *testing.T) {
 		lost += res.Lost
 		for k, n := range res.Faults {
 			faults[k] += n
+		}
+		for k, n := range res.Paths {
+			paths[k] += n
+		}
+		if seed == first+seeds-1 || (seed-first+1)%300 == 0 {
+			t.Logf("seeds %d-%d: %s", from, seed, Counts(paths))
+			from, paths = seed+1, map[string]int{}
 		}
 		if len(res.Anomalies) > 0 || res.Lost > 0 {
 			for i, a := range res.Anomalies {
@@ -71,13 +76,8 @@ func TestSimulatedClusters(t *testing.T) {
 			t.Fatalf("%s: too few commits to test anything", res)
 		}
 	}
-	var kinds []string
-	for k, n := range faults {
-		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
-	}
-	sort.Strings(kinds)
 	t.Logf("simulation: %d seeds, %d transactions checked (%d committed), faults injected: %s; anomalies %d, acknowledged commits lost %d",
-		seeds, txns, committed, strings.Join(kinds, ", "), anomalies, lost)
+		seeds, txns, committed, Counts(faults), anomalies, lost)
 }
 
 // A seed replays bit for bit: the same deliveries, history and states.
