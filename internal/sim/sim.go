@@ -66,6 +66,10 @@ type Options struct {
 
 // Mutations break one thing each, to show that the checks see it.
 type Mutations struct {
+	// AbandonedLeftQueued tells a client that gives up on a proposal
+	// still queued at its node that it failed, and leaves it in the
+	// queue: the loop hands it to the engine, and it may commit.
+	AbandonedLeftQueued bool
 	// AbandonedFailed tells a client whose proposal the engine had handed
 	// to raft when it gave up that it failed: it may commit afterwards.
 	AbandonedFailed bool
@@ -78,6 +82,9 @@ type Mutations struct {
 	ConfSnapshotStale bool
 	// RestartEmpty restarts nodes from an empty disk.
 	RestartEmpty bool
+	// RemoveBelowQuorum lets the reconciler remove a voter even when the
+	// voters left up would not be a quorum of the new configuration.
+	RemoveBelowQuorum bool
 }
 
 // Result is what a run did and found.
@@ -134,7 +141,7 @@ type node struct {
 	ep    *transporttest.Endpoint
 	back  time.Duration // when a node that is down comes back
 
-	queue    []uuid.UUID // proposals its loop has not taken yet
+	queue    []engine.Proposal // proposals its loop has not taken yet
 	starved  time.Duration
 	missed   int      // ticks it missed while starved
 	inbox    [][]byte // messages that arrived while starved
@@ -143,20 +150,23 @@ type node struct {
 	refused  time.Duration     // since when the log refuses writes, 0 if it takes them
 	durable  uint64            // the highest log index its log made durable
 	copies   map[uuid.UUID]int // copies of each record this replica applied
+	// snapsSent are the peers sent a snapshot, reported to raft as
+	// delivered on the next tick (a transfer takes time).
+	snapsSent []uint64
 }
 
 type pending struct {
 	node     *node
 	txn      check.Txn
 	deadline time.Duration
-	data     []byte
 	queued   bool   // not taken by the node's loop yet
 	asked    uint64 // a read: the node's tick when it asked
 }
 
 type rejoin struct {
 	victim *node
-	old    uint64 // its raft ID when removed
+	old    uint64          // its raft ID when removed
+	up     map[uint64]bool // the voters up when the removal was decided
 	phase  int
 	retry  time.Duration
 }
@@ -189,6 +199,7 @@ type sim struct {
 	copies  map[uuid.UUID]int
 	healAt  time.Duration // when the current network fault ends
 	rejoin  *rejoin
+	bad     []check.Anomaly // found by the runtime's own invariants
 	err     error
 }
 
@@ -265,7 +276,7 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 	n.disk = &persist.FaultFS{FS: n.mem}
 	n.store = raft.NewMemoryStorage()
 	n.copies = map[uuid.UUID]int{}
-	n.queue, n.inbox, n.missed, n.refused, n.diskDone = nil, nil, 0, 0, 0
+	n.queue, n.inbox, n.missed, n.refused, n.diskDone, n.snapsSent = nil, nil, 0, 0, 0, nil
 	var snap raftpb.Snapshot
 	if b, err := readFile(n.disk, ckptPath); err == nil {
 		if err := snap.Unmarshal(b); err != nil {
@@ -445,6 +456,11 @@ func (s *sim) step(faults bool) {
 			s.deliver(n, msg)
 		}
 		n.inbox = nil
+		for _, to := range n.snapsSent {
+			n.eng.ReportSnapshot(to, false)
+			s.paths["snapshot sent"]++
+		}
+		n.snapsSent = nil
 		for range 1 + n.missed {
 			n.eng.Tick()
 		}
@@ -486,14 +502,13 @@ func (s *sim) take(n *node) {
 	if len(n.queue) == 0 {
 		return
 	}
-	props := make([]engine.Proposal, 0, len(n.queue))
-	for _, id := range n.queue {
-		p := s.waiting[id]
-		p.queued = false
-		props = append(props, engine.Proposal{TxID: id, Data: p.data})
+	for _, q := range n.queue {
+		if p, ok := s.waiting[q.TxID]; ok {
+			p.queued = false
+		}
 	}
+	n.eng.Propose(n.queue)
 	n.queue = nil
-	n.eng.Propose(props)
 }
 
 // abandon is a client giving up on its transaction at its deadline.
@@ -501,8 +516,11 @@ func (s *sim) abandon(id uuid.UUID) {
 	p := s.waiting[id]
 	n := p.node
 	if p.queued {
-		// Never given to the engine: it cannot commit.
-		n.queue = slices.DeleteFunc(n.queue, func(q uuid.UUID) bool { return q == id })
+		// Never given to the engine: it cannot commit, once out of
+		// the queue.
+		if !s.opts.Mutations.AbandonedLeftQueued {
+			n.queue = slices.DeleteFunc(n.queue, func(q engine.Proposal) bool { return q.TxID == id })
+		}
 		s.paths["abandon while queued"]++
 		s.resolve(id, check.Fail)
 		return
@@ -601,10 +619,7 @@ func (s *sim) ready(n *node) {
 				}
 			}
 		}
-		for _, to := range snapTo {
-			n.eng.ReportSnapshot(to, false)
-			s.paths["snapshot sent"]++
-		}
+		n.snapsSent = append(n.snapsSent, snapTo...)
 	}
 }
 
@@ -838,6 +853,18 @@ func (s *sim) reconcile() {
 			return
 		}
 		rj.phase, rj.retry = removed, 0
+		up := 0
+		for _, id := range cs.Voters {
+			if rj.up[id] {
+				up++
+			}
+		}
+		if up < len(cs.Voters)/2+1 {
+			// Judged by the nodes up when the removal was decided:
+			// crashes since are not the reconciler's doing.
+			s.bad = append(s.bad, check.Anomaly{Kind: "removal-below-quorum",
+				Explain: fmt.Sprintf("removing %d left voters %v, %d of them up when it was decided", rj.old, cs.Voters, up)})
+		}
 	case removed:
 		if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, l.name) {
 			return
@@ -881,16 +908,17 @@ func (s *sim) startRemoval(v *node) bool {
 	if !slices.Contains(cs.Voters, v.id) || len(cs.VotersOutgoing) > 0 {
 		return false
 	}
-	up := 0
+	up, upAt := 0, map[uint64]bool{}
 	for _, id := range cs.Voters {
 		if n := s.names[id]; id != v.id && n.id == id && n.up {
 			up++
+			upAt[id] = true
 		}
 	}
-	if up < (len(cs.Voters)-1)/2+1 || len(cs.Voters) < 3 {
+	if !s.opts.Mutations.RemoveBelowQuorum && (up < (len(cs.Voters)-1)/2+1 || len(cs.Voters) < 3) {
 		return false
 	}
-	s.rejoin = &rejoin{victim: v, old: v.id}
+	s.rejoin = &rejoin{victim: v, old: v.id, up: upAt}
 	s.reconcile()
 	return true
 }
@@ -997,8 +1025,8 @@ func (s *sim) client(c int) {
 	txn.Realtime = true
 	s.model.records[txid] = rec
 	s.busy[c] = true
-	s.waiting[txid] = &pending{node: n, txn: txn, deadline: deadline, data: data, queued: true}
-	n.queue = append(n.queue, txid)
+	s.waiting[txid] = &pending{node: n, txn: txn, deadline: deadline, queued: true}
+	n.queue = append(n.queue, engine.Proposal{TxID: txid, Data: data})
 }
 
 func appendsOf(mops []check.Mop) []check.Mop {
@@ -1198,7 +1226,7 @@ func (s *sim) finish() (*Result, error) {
 	}
 	s.history = append(s.history, final)
 	res := check.CheckListAppend(s.history)
-	out := &Result{Seed: s.seed, Txns: res.Txns, Committed: res.OK, Anomalies: slices.Concat(res.Anomalies, s.model.bad, missing), Faults: s.faults, Paths: s.paths, Index: st.Index()}
+	out := &Result{Seed: s.seed, Txns: res.Txns, Committed: res.OK, Anomalies: slices.Concat(res.Anomalies, s.model.bad, s.bad, missing), Faults: s.faults, Paths: s.paths, Index: st.Index()}
 	in := map[[2]int]bool{}
 	for _, m := range final.Mops {
 		for _, v := range m.List {

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -126,4 +128,87 @@ func TestSimulationCatchesUnsyncedAcknowledgements(t *testing.T) {
 	if found == 0 {
 		t.Fatal("power losses of logs that acknowledge unsynced appends lost nothing the checks could see")
 	}
+}
+
+// caught runs seeds from 1 until one reports an anomaly, an acknowledged
+// append lost or an error (a replica's panic, a restart the checks
+// refuse), and returns what it reported; it fails the test if none does
+// within seeds.
+func caught(t *testing.T, seeds uint64, opts Options, what string) string {
+	t.Helper()
+	for seed := uint64(1); seed <= seeds; seed++ {
+		cryptotest.SetGlobalRandom(t, seed)
+		res, err := Run(seed, opts)
+		switch {
+		case err != nil:
+			return err.Error()
+		case len(res.Anomalies) > 0:
+			return fmt.Sprintf("%s; the first: %s", res, res.Anomalies[0])
+		case res.Lost > 0:
+			return res.String()
+		}
+	}
+	t.Fatalf("%s: no seed of %d showed it", what, seeds)
+	return ""
+}
+
+func faulty(m Mutations) Options {
+	return Options{Faults: true, Duration: 2 * time.Second, Mutations: m}
+}
+
+// A proposal its client gave up on while it was queued at its node is
+// reported failed: it must then never reach the engine. Left in the queue,
+// the loop hands it over and it commits — a transaction reported failed
+// whose writes are seen.
+func TestAbandonedWhileQueuedNeverCommits(t *testing.T) {
+	// Many keys, few clients: a proposal taken late is seldom conflicted.
+	opts := Options{Faults: true, Duration: 2 * time.Second, Clients: 2, Keys: 32, Mutations: Mutations{AbandonedLeftQueued: true}}
+	t.Logf("left queued: %s", caught(t, 100, opts, "a proposal abandoned while queued and proposed all the same"))
+}
+
+// A proposal the engine handed to raft may commit after its client gave
+// up: the client must be told the outcome is unknown, neither failed nor
+// committed.
+func TestAbandonedProposalsOutcomeIsUnknown(t *testing.T) {
+	t.Logf("told failed: %s", caught(t, 100, faulty(Mutations{AbandonedFailed: true}), "an abandoned proposal reported failed"))
+	t.Logf("told committed: %s", caught(t, 100, faulty(Mutations{AbandonedCommitted: true}), "an abandoned proposal reported committed"))
+}
+
+// A replica removed while it is cut off comes back once the network
+// heals: it finds it was removed, wipes its replica and rejoins under a
+// new raft ID, and ends a voter, equal to the others.
+func TestReplicaRemovedDuringPartitionRejoins(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		res := run(t, seed, Options{RemoveDuringPartition: true, Duration: 3 * time.Second})
+		if res.Faults["removal"] != 1 || res.Paths["removal+rejoin"] != 1 || len(res.Anomalies) > 0 || res.Lost > 0 {
+			t.Fatalf("%s: want one removal during the partition, rejoined, and nothing wrong", res)
+		}
+	}
+	t.Logf("never rejoined: %s", caught(t, 5, Options{RemoveDuringPartition: true, Duration: 3 * time.Second, Mutations: Mutations{SkipRejoin: true}}, "a removed replica that never rejoins"))
+}
+
+// A node restarts from what its disk made durable, never as an empty
+// replica under its old raft ID.
+func TestRestartedNodeIsNotEmpty(t *testing.T) {
+	msg := caught(t, 10, faulty(Mutations{RestartEmpty: true}), "nodes restarting empty")
+	if !strings.Contains(msg, "restarted with an empty replica") {
+		t.Fatalf("restarting empty was not seen as such: %s", msg)
+	}
+}
+
+// A replica added after the last checkpoint is sent a snapshot that names
+// it: snapshots are served with the configuration they are sent under.
+// Served with the checkpoint's, it refuses them and never catches up.
+func TestSnapshotAfterConfigurationChangeIsAccepted(t *testing.T) {
+	res := run(t, 1, Options{RemoveDuringPartition: true, Duration: 3 * time.Second})
+	if res.Paths["removal+rejoin"] != 1 || res.Paths["snapshot sent"] == 0 || len(res.Anomalies) > 0 {
+		t.Fatalf("%s: want a rejoin caught up from a snapshot, and nothing wrong", res)
+	}
+	t.Logf("stale configuration: %s", caught(t, 20, Options{RemoveDuringPartition: true, Duration: 3 * time.Second, Mutations: Mutations{ConfSnapshotStale: true}}, "snapshots with the checkpoint's configuration"))
+}
+
+// The reconciler removes a voter only while the voters left up are a
+// quorum of the new configuration.
+func TestRemovalKeepsAQuorum(t *testing.T) {
+	t.Logf("below quorum: %s", caught(t, 200, faulty(Mutations{RemoveBelowQuorum: true}), "removals below quorum"))
 }
