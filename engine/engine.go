@@ -159,8 +159,10 @@ type Ready struct {
 	consistency.Ready
 	// HasRaft says the Ready carries a part from the replica: a log write
 	// to make durable first (possibly empty), then messages, state,
-	// results, change sets and read states. Err set (the replica cannot
-	// go on) comes with nothing else of it.
+	// results, change sets and read states. Err set instead says the
+	// replica cannot go on (a leader's snapshot that does not decode):
+	// nothing of what raft handed out was applied; the owner closes the
+	// engine and stops using the replica.
 	HasRaft bool
 	// Retry says the log write is one the log refused before (DiskFailed).
 	Retry bool
@@ -190,7 +192,7 @@ type Engine struct {
 	leaderless  uint64 // ticks without a leader to hand proposals to
 	stallLogged uint64 // tick of the last log line about failing for want of a leader
 
-	pending   map[uuid.UUID]*proposal
+	pending   map[uuid.UUID]proposal
 	reads     map[uint64]*read
 	readWaits []*read // read index known, waiting for apply
 
@@ -208,7 +210,10 @@ type Engine struct {
 
 	completions []Completion // not yet handed out in a Ready
 	answers     []ReadDone
-	given       given // what the last Ready handed out
+	given       given  // what the last Ready handed out
+	gen         uint64 // counts calls of Ready
+	cbuf        []Completion
+	rbuf        []ReadDone
 }
 
 // given is what a Ready handed out, for Advance.
@@ -221,12 +226,14 @@ type given struct {
 
 type proposal struct {
 	data     []byte
+	gen      uint64 // the last Ready that decided it
 	tick     uint64 // tick of the last (re)proposal
 	proposed bool   // handed to raft at least once: it may be in the log
 	resent   bool   // proposed more than once: a Stale decision is unknown
 }
 
 type read struct {
+	gen   uint64 // the last Ready that answered it
 	id    uint64
 	index uint64 // the read index, once known
 	tick  uint64 // tick it was last asked at
@@ -259,7 +266,7 @@ func New(cfg Config) (*Engine, error) {
 		r:           cfg.Replica,
 		id:          cfg.Replica.Status().ID,
 		log:         log,
-		pending:     make(map[uuid.UUID]*proposal),
+		pending:     make(map[uuid.UUID]proposal),
 		reads:       make(map[uint64]*read),
 		lastCkpt:    cfg.Checkpoint,
 		lastCompact: cfg.Checkpoint,
@@ -347,7 +354,7 @@ func (e *Engine) Propose(props []Proposal) {
 		// and is proposed again by resend.
 		proposed := e.r.Propose(data...) == nil
 		for _, p := range batch {
-			e.pending[p.TxID] = &proposal{data: p.Data, tick: e.ticks, proposed: proposed}
+			e.pending[p.TxID] = proposal{data: p.Data, tick: e.ticks, proposed: proposed}
 		}
 	}
 }
@@ -473,11 +480,11 @@ func (e *Engine) checkLeader() {
 // every one not yet handed to a leader.
 func (e *Engine) resend() {
 	var data [][]byte
-	var again []*proposal
-	for _, p := range e.pending {
+	var again []uuid.UUID
+	for id, p := range e.pending {
 		if !p.proposed || e.ticks-p.tick >= e.cfg.ResendTicks {
 			data = append(data, p.data)
-			again = append(again, p)
+			again = append(again, id)
 		}
 	}
 	if len(data) == 0 {
@@ -486,8 +493,10 @@ func (e *Engine) resend() {
 	if err := e.r.Propose(data...); err != nil {
 		return // no leader yet: try again later
 	}
-	for _, p := range again {
+	for _, id := range again {
+		p := e.pending[id]
 		p.tick, p.resent, p.proposed = e.ticks, p.proposed, true
+		e.pending[id] = p
 	}
 }
 
@@ -506,25 +515,29 @@ func (e *Engine) HasReady() bool {
 }
 
 // Ready returns the effects to carry out. It changes nothing until
-// Advance (or DiskFailed): called again, it returns the same.
+// Advance (or DiskFailed): called again, it returns the same. The slices
+// Completions and Reads are the engine's, valid until the next Ready.
 func (e *Engine) Ready() Ready {
 	rd := Ready{Checkpoint: e.ckptAsk}
 	e.given = given{checkpoint: e.ckptAsk}
-	if e.ckptAsk == 0 && !e.closed && !e.lost {
-		if e.rd == nil && e.r.HasReady() {
+	if e.ckptAsk == 0 && !e.closed {
+		if e.rd == nil && !e.lost && e.r.HasReady() {
 			r := e.r.Ready()
 			e.rd = &r
-			if r.Err != nil {
-				e.lost = true
-			}
+			e.lost = r.Err != nil
 		}
-		if e.rd != nil && (!e.refused || e.retry) {
+		switch {
+		case e.lost:
+			rd.Err = e.rd.Err
+		case e.rd != nil && (!e.refused || e.retry):
 			rd.Ready, rd.HasRaft, rd.Retry = *e.rd, true, e.refused
-			e.given.raft = !e.lost
+			e.given.raft = true
 		}
 	}
-	rd.Completions = append(rd.Completions, e.completions...)
-	rd.Reads = append(rd.Reads, e.answers...)
+	e.gen++
+	rd.Completions = append(e.cbuf[:0], e.completions...)
+	rd.Reads = append(e.rbuf[:0], e.answers...)
+	defer func() { e.cbuf, e.rbuf = rd.Completions[:0], rd.Reads[:0] }()
 	e.given.completions, e.given.answers = len(e.completions), len(e.answers)
 	if rd.State == nil {
 		rd.State = e.r.State()
@@ -534,16 +547,13 @@ func (e *Engine) Ready() Ready {
 	}
 	// Results decide the proposals that wait for them; a record decided
 	// twice (a resent copy) reports the first decision.
-	var seen map[uuid.UUID]bool
 	for _, res := range rd.Results {
 		p, ok := e.pending[res.TxID]
-		if !ok || seen[res.TxID] {
+		if !ok || p.gen == e.gen {
 			continue
 		}
-		if seen == nil {
-			seen = map[uuid.UUID]bool{}
-		}
-		seen[res.TxID] = true
+		p.gen = e.gen
+		e.pending[res.TxID] = p
 		if res.Outcome == consistency.Stale && p.resent {
 			// An earlier copy may have applied before the window closed.
 			rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Err: &Failure{Reason: ResentStale, Unknown: true}})
@@ -557,16 +567,14 @@ func (e *Engine) Ready() Ready {
 			rd.Reads = append(rd.Reads, ReadDone{ID: rq.id})
 		}
 	}
-	var asked map[uint64]bool // a read asked again may be answered twice: the first counts
 	for _, rs := range rd.ReadStates {
+		// A read asked again may be answered twice: the first counts.
 		id := binary.BigEndian.Uint64(rs.RequestCtx)
-		if _, ok := e.reads[id]; !ok || asked[id] {
+		rq, ok := e.reads[id]
+		if !ok || rq.gen == e.gen {
 			continue
 		}
-		if asked == nil {
-			asked = map[uint64]bool{}
-		}
-		asked[id] = true
+		rq.gen = e.gen
 		if rs.Index <= applied {
 			rd.Reads = append(rd.Reads, ReadDone{ID: id})
 		}

@@ -34,6 +34,7 @@ type node struct {
 	taken    uint64   // the last checkpoint reported taken
 	// lowest is the highest first index of the log in memory seen.
 	lowest uint64
+	confs  []raftpb.ConfState // configurations reported
 }
 
 // cluster wires engines by delivering their messages to each other: the
@@ -99,6 +100,9 @@ func (c *cluster) handle(n *node) {
 			}
 			c.msgs = append(c.msgs, rd.Messages...)
 			c.sent = append(c.sent, rd.Messages...)
+		}
+		if rd.Conf != nil {
+			n.confs = append(n.confs, *rd.Conf)
 		}
 		for _, cp := range rd.Completions {
 			n.out[cp.TxID] = cp
@@ -635,4 +639,60 @@ func TestReadyIsRepeatable(t *testing.T) {
 	if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
 		t.Fatalf("%+v, want committed", cp)
 	}
+}
+
+// The configuration is reported when it changes, and only then.
+func TestConfReportedOnChange(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	c.tick(3)
+	for _, n := range c.nodes {
+		if len(n.confs) != 1 || !slices.Equal(n.confs[0].Voters, []uint64{1, 2, 3}) {
+			t.Fatalf("node %d: configurations reported %v, want the bootstrap's once", n.id, n.confs)
+		}
+	}
+	cc := raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: 3}}}
+	if err := c.node(1).e.Replica().ProposeConfChange(cc); err != nil {
+		t.Fatal(err)
+	}
+	c.settle()
+	c.tick(3)
+	for _, n := range c.nodes[:2] {
+		if len(n.confs) != 2 || !slices.Equal(n.confs[1].Voters, []uint64{1, 2}) {
+			t.Fatalf("node %d: configurations reported %v, want voters 1, 2 second", n.id, n.confs)
+		}
+	}
+}
+
+// A replica that cannot apply what its leader sent (a snapshot that does
+// not decode) hands out Err alone, again if asked, and nothing of it is
+// carried out; closed, the engine fails what waits.
+func TestReplicaLost(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(2)
+	p := prop(t, n.applied())
+	c.cut(2)
+	n.e.Propose([]Proposal{p})
+	c.settle()
+	term := c.node(1).e.Replica().Status().Term
+	n.e.Step(raftpb.Message{Type: raftpb.MsgSnap, From: 1, To: 2, Term: term, Snapshot: &raftpb.Snapshot{
+		Data:     []byte("not a snapshot"),
+		Metadata: raftpb.SnapshotMetadata{Index: 100, Term: term, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}}},
+	}})
+	if !n.e.HasReady() {
+		t.Fatal("nothing to do after a snapshot")
+	}
+	for range 2 {
+		rd := n.e.Ready()
+		if rd.Err == nil || rd.HasRaft || len(rd.Messages) > 0 || len(rd.Completions) > 0 {
+			t.Fatalf("Ready of a lost replica: err %v, raft part %v, %d messages, %d completions", rd.Err, rd.HasRaft, len(rd.Messages), len(rd.Completions))
+		}
+	}
+	if n.e.HasReady() {
+		t.Fatal("a lost replica has more to do")
+	}
+	n.e.Close()
+	c.handle(n)
+	wantFailure(t, n.result(t, p), Closed, true)
 }

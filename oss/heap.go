@@ -83,6 +83,7 @@ type Heap struct {
 	replica      *consistency.Replica
 	storage      *snapStorage
 	pending      map[uuid.UUID]*proposal // proposals the engine has, by transaction
+	props        []engine.Proposal       // the batch being handed to the engine
 	reads        map[uint64]*readRequest // reads the engine has, by ID
 	readSeq      uint64
 	joinReqs     map[uint64]bool

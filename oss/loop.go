@@ -119,12 +119,13 @@ func (h *Heap) step(m raftpb.Message) {
 // propose hands a batch of taken proposals to the engine; from then on
 // the engine answers each, in a Ready.
 func (h *Heap) propose(batch []*proposal) {
-	props := make([]engine.Proposal, len(batch))
-	for i, p := range batch {
-		props[i] = engine.Proposal{TxID: p.txid, Data: p.data}
+	for _, p := range batch {
+		h.props = append(h.props, engine.Proposal{TxID: p.txid, Data: p.data})
 		h.pending[p.txid] = p
 	}
-	h.eng.Propose(props)
+	h.eng.Propose(h.props)
+	clear(h.props)
+	h.props = h.props[:0]
 }
 
 // abandon stops proposing a taken proposal again; its outcome stays as it
