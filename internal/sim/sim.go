@@ -842,6 +842,7 @@ func (s *sim) reconcile() {
 	propose := func(t raftpb.ConfChangeType, id uint64) {
 		if s.now >= rj.retry {
 			rj.retry = s.now + 300*time.Millisecond
+			s.paths["reconcile action"]++
 			l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{{Type: t, NodeID: id}}})
 			s.ready(l)
 		}
