@@ -518,10 +518,10 @@ func entryWritten(st *consistency.State, w consistency.Write) (string, bool) {
 	return e.Name, true
 }
 
-// evicts reports whether a heap's leader removes a learner from the
+// unreadable reports whether a heap's leader removes a learner from the
 // group: a client, as its certificate (or, not connected, membership)
 // says, that may no longer read the heap.
-func (h *Heap) evicts(id uint64) bool {
+func (h *Heap) unreadable(id uint64) bool {
 	n := h.node
 	if h.name == catalogName {
 		return false
@@ -540,12 +540,7 @@ func (h *Heap) evicts(id uint64) bool {
 			}
 		}
 	}
-	if role != pki.RoleClient || n.Authorize(name, role, h.name, PermRead) == nil {
-		return false
-	}
-	n.acl.evicted.Add(1)
-	h.log.Info("removing a client that may no longer read the heap", "client", name)
-	return true
+	return role == pki.RoleClient && n.Authorize(name, role, h.name, PermRead) != nil
 }
 
 // peerIdentity returns a connected peer's role from its certificate.

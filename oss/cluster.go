@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
 )
@@ -84,76 +84,50 @@ func (n *Node) liveSet() map[uint64]peerInfo {
 	return set
 }
 
-// goneFor is downFor for a node this node has seen live, and zero for one
-// it has not: a node that asks to join before membership has told the
-// leader of it is new, not gone.
-func (n *Node) goneFor(id uint64, live map[uint64]peerInfo, now time.Time) time.Duration {
+// goneSince is missingSince for a node this node has seen live, and
+// nothing for one it has not: a node that asks to join before membership
+// has told the leader of it is new, not gone.
+func (n *Node) goneSince(id uint64, live map[uint64]peerInfo, now time.Time) (time.Time, bool) {
 	n.namesMu.Lock()
 	seen := n.wasLive[id]
 	n.namesMu.Unlock()
 	if !seen {
-		return 0
+		return time.Time{}, false
 	}
-	return n.downFor(id, live, now)
+	return n.missingSince(id, live, now)
 }
 
-// downFor returns how long the node has been missing from the live set as
-// this node observed it, zero if it is alive.
-func (n *Node) downFor(id uint64, live map[uint64]peerInfo, now time.Time) time.Duration {
+// missingSince returns since when the node has been missing from the live
+// set as this node observed it, from the first time it asked (now, if this
+// is the first); false if the node is alive.
+func (n *Node) missingSince(id uint64, live map[uint64]peerInfo, now time.Time) (time.Time, bool) {
 	if _, ok := live[id]; ok {
-		return 0
+		return time.Time{}, false
 	}
 	n.namesMu.Lock()
 	defer n.namesMu.Unlock()
 	since, ok := n.missing[id]
 	if !ok {
 		n.missing[id] = now
-		return 0
+		since = now
 	}
-	return now.Sub(since)
+	return since, true
 }
 
-// rendezvous ranks server nodes for a heap, best first: the highest random
-// weight of (heap, node name). Every node computes the same order from the
-// same live set, and a join or a failure moves only the heaps whose top
-// places it touches.
+// rendezvous ranks server nodes for a heap, best first (engine.Rank).
 func rendezvous(heap string, peers []peerInfo) []peerInfo {
-	type scored struct {
-		p peerInfo
-		w uint64
+	byID := make(map[uint64]peerInfo, len(peers))
+	ms := make([]engine.Member, len(peers))
+	for i, p := range peers {
+		byID[p.ID] = p
+		ms[i] = member(p)
 	}
-	var s []scored
-	for _, p := range peers {
-		if p.Role != pki.RoleServer || p.Leaving {
-			continue
-		}
-		h := fnv.New64a()
-		h.Write([]byte(heap))
-		h.Write([]byte{0})
-		h.Write([]byte(p.Name))
-		s = append(s, scored{p, mix64(h.Sum64())})
-	}
-	slices.SortFunc(s, func(a, b scored) int {
-		if c := cmp.Compare(b.w, a.w); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.p.Name, b.p.Name)
-	})
-	out := make([]peerInfo, len(s))
-	for i := range s {
-		out[i] = s[i].p
+	ranked := engine.Rank(heap, ms)
+	out := make([]peerInfo, len(ranked))
+	for i, m := range ranked {
+		out[i] = byID[m.ID]
 	}
 	return out
-}
-
-// mix64 is splitmix64's finaliser: FNV's low bits are poorly mixed.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // The catalog is the system heap that holds the heap directory. Its name

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/objectsharing/oss/engine"
+	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -16,11 +18,6 @@ const (
 	// confTicks is how long a leader waits for a proposed configuration
 	// change (or leadership transfer) before it reconsiders.
 	confTicks = 30
-	// transferTicks spaces out leadership transfers for balance.
-	transferTicks = 50
-	// caughtUpSlack is how many entries a learner may trail the commit
-	// index by and still be promoted.
-	caughtUpSlack = 64
 )
 
 // requestJoin queues a node's request to become a learner of the group. It
@@ -34,167 +31,104 @@ func (h *Heap) requestJoin(id uint64) bool {
 	}
 }
 
-// reconcile is the leader's replica management, one step per call: add
-// learners that asked to join; hand leadership over if this node leaves;
-// replace a voter that is down (dead for ReplaceAfter, or leaving) by the
-// best-placed live server, as a learner first, promoted once caught up, in
-// one joint-consensus change with the removal; move voters to their
-// rendezvous places when all voters are alive (the moved voter stays a
-// learner, with its replica); remove learners that are down; and move leadership to the best-placed voter. A configuration never
-// loses a voter without gaining one, except a leaving voter whose peers are
-// all alive, so reconfiguration cannot take a group below its quorum.
+// reconcile is the leader's replica management, one step per call:
+// engine.Plan decides the step from what this node knows, and reconcile
+// carries it out.
 func (h *Heap) reconcile() {
-	r := h.replica
-	st := r.FullStatus()
-	if st.RaftState != raft.StateLeader || st.LeadTransferee != 0 || h.eng.Ticks() < h.confWait {
-		return
+	st := h.replica.FullStatus()
+	if st.RaftState != raft.StateLeader {
+		return // only a leader plans: skip gathering its input
 	}
-	cs := r.ConfState()
-	if len(cs.VotersOutgoing) > 0 {
-		return // raft leaves the joint configuration by itself
+	in := h.planInput(st)
+	a := engine.Plan(in)
+	for _, id := range in.Joins[:a.Consumed] {
+		delete(h.joinReqs, id)
 	}
+	switch a.Kind {
+	case engine.ChangeConf:
+		if a.Why == engine.Evict {
+			h.node.acl.evicted.Add(1)
+			name, _ := h.node.lookup(a.Changes[0].NodeID)
+			h.log.Info("removing a client that may no longer read the heap", "client", name)
+		}
+		h.changeConf(a.Changes...)
+	case engine.TransferLeader:
+		name, _ := h.node.lookup(a.To)
+		if a.Why == engine.HandOver {
+			h.log.Info("leaving: hand leadership over", "to", name)
+		} else {
+			h.log.Info("move leadership to its placement", "to", name)
+			h.lastTransfer = h.eng.Ticks()
+		}
+		h.replica.TransferLeader(a.To)
+		h.confWait = h.eng.Ticks() + confTicks
+	}
+}
+
+// planInput gathers what engine.Plan needs: raft's status, the live
+// members, since when the members of the configuration (and the nodes
+// asking to join) have been missing, the join requests and the learners
+// that may no longer read the heap.
+func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 	n := h.node
 	live := n.liveSet()
 	now := time.Now()
-	isVoter := func(id uint64) bool { return slices.Contains(cs.Voters, id) }
-	isLearner := func(id uint64) bool { return slices.Contains(cs.Learners, id) }
-	down := func(id uint64) bool {
-		if p, ok := live[id]; ok {
-			return p.Leaving
+	cs := h.replica.ConfState()
+	in := engine.PlanInput{
+		Heap:         h.name,
+		Self:         h.self,
+		Replicas:     h.replicas,
+		Leader:       st.RaftState == raft.StateLeader,
+		Transferring: st.LeadTransferee != 0,
+		Conf:         cs,
+		Commit:       st.Commit,
+		Match:        make(map[uint64]uint64, len(st.Progress)),
+		Tick:         h.eng.Ticks(),
+		WaitUntil:    h.confWait,
+		LastTransfer: h.lastTransfer,
+		Live:         members(live),
+		Now:          now,
+		Missing:      make(map[uint64]time.Time),
+		ReplaceAfter: h.cfg.ReplaceAfter,
+	}
+	for id, pr := range st.Progress {
+		in.Match[id] = pr.Match
+	}
+	// Every member's absence is timed from the first step that misses
+	// it, also while the plan is busy with another member: a voter that
+	// fails while another is being replaced is replaced ReplaceAfter after
+	// its failure, not ReplaceAfter after that replacement.
+	for _, id := range slices.Concat(cs.Voters, cs.Learners) {
+		if since, ok := n.missingSince(id, live, now); ok {
+			in.Missing[id] = since
 		}
-		return n.downFor(id, live, now) >= h.cfg.ReplaceAfter
 	}
-	caughtUp := func(id uint64) bool {
-		pr, ok := st.Progress[id]
-		return ok && pr.Match+caughtUpSlack >= st.Commit
-	}
-
 	for id := range h.joinReqs {
-		delete(h.joinReqs, id)
-		if !h.takesJoin(id, live, now) {
-			continue // it asks again
-		}
-		if !isVoter(id) && !isLearner(id) {
-			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
-			return
+		in.Joins = append(in.Joins, id)
+		if since, ok := n.goneSince(id, live, now); ok {
+			in.Missing[id] = since
 		}
 	}
-
-	if live[h.self].Leaving {
-		for _, v := range cs.Voters {
-			if p, ok := live[v]; ok && v != h.self && !p.Leaving && caughtUp(v) {
-				h.log.Info("leaving: hand leadership over", "to", p.Name)
-				r.TransferLeader(v)
-				h.confWait = h.eng.Ticks() + confTicks
-				return
-			}
+	slices.Sort(in.Joins)
+	for _, id := range cs.Learners {
+		if h.unreadable(id) {
+			in.Evict = append(in.Evict, id)
 		}
 	}
+	return in
+}
 
-	peers := make([]peerInfo, 0, len(live))
+// members converts live nodes for the planner.
+func members(live map[uint64]peerInfo) []engine.Member {
+	out := make([]engine.Member, 0, len(live))
 	for _, p := range live {
-		peers = append(peers, p)
+		out = append(out, member(p))
 	}
-	ranked := rendezvous(h.name, peers)
-	want := oddVoters(h.replicas, len(ranked))
-	desired := ranked[:want]
-	isDesired := func(id uint64) bool { return slices.ContainsFunc(desired, func(p peerInfo) bool { return p.ID == id }) }
-	var victim uint64
-	for _, v := range cs.Voters {
-		if down(v) {
-			victim = v
-			break
-		}
-	}
-	var targets []uint64 // desired servers that are not voters, best first
-	for _, p := range desired {
-		if !isVoter(p.ID) {
-			targets = append(targets, p.ID)
-		}
-	}
-	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := live[v]; return !ok })
-	var promote []uint64
-	switch {
-	case victim != 0 && len(targets) > 0:
-		promote = targets[:1] // replace a down voter
-	case victim == 0 && len(cs.Voters) < want && len(targets) > 0:
-		// Grow, to an odd number of voters at once: a group of two
-		// loses its quorum with either voter.
-		promote = targets[:min(len(targets), want-len(cs.Voters))]
-		if (len(cs.Voters)+len(promote))%2 == 0 {
-			promote = promote[:len(promote)-1]
-		}
-	case victim == 0 && len(targets) > 0 && len(cs.Voters) >= want && allAlive:
-		// Rebalance, only while every voter is alive: swap the
-		// lowest-placed voter out.
-		for i := len(ranked) - 1; i >= 0; i-- {
-			if id := ranked[i].ID; isVoter(id) && !isDesired(id) {
-				victim = id
-				break
-			}
-		}
-		if victim != 0 {
-			promote = targets[:1]
-		}
-	case victim != 0:
-		// Nowhere to hand over to: a leaving voter may go if the rest are
-		// alive (with another, if that would leave an even number); a
-		// dead one stays until a server can replace it.
-		if p, ok := live[victim]; ok && p.Leaving && len(cs.Voters) > 1 && allAlive {
-			changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: victim}}
-			if (len(cs.Voters)-1)%2 == 0 {
-				for i := len(ranked) - 1; i >= 0; i-- {
-					if id := ranked[i].ID; isVoter(id) && id != victim && id != h.self {
-						changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
-						break
-					}
-				}
-			}
-			h.changeConf(changes...)
-			return
-		}
-		victim = 0
-	}
-	if len(promote) > 0 {
-		for _, id := range promote {
-			if !isLearner(id) {
-				h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id})
-				return
-			}
-		}
-		if slices.ContainsFunc(promote, func(id uint64) bool { return !caughtUp(id) }) {
-			return
-		}
-		var changes []raftpb.ConfChangeSingle
-		for _, id := range promote {
-			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddNode, NodeID: id})
-		}
-		switch {
-		case victim == 0:
-		case down(victim):
-			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
-		default:
-			// Moved for balance: it keeps its replica, as a learner.
-			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: victim})
-		}
-		h.changeConf(changes...)
-		return
-	}
+	return out
+}
 
-	for _, l := range cs.Learners {
-		if down(l) || h.evicts(l) {
-			h.changeConf(raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: l})
-			return
-		}
-	}
-
-	if len(desired) > 0 && desired[0].ID != h.self && isVoter(desired[0].ID) && caughtUp(desired[0].ID) &&
-		h.eng.Ticks() >= h.lastTransfer+transferTicks {
-		h.log.Info("move leadership to its placement", "to", desired[0].Name)
-		r.TransferLeader(desired[0].ID)
-		h.lastTransfer = h.eng.Ticks()
-		h.confWait = h.eng.Ticks() + confTicks
-	}
+func member(p peerInfo) engine.Member {
+	return engine.Member{ID: p.ID, Name: p.Name, Server: p.Role == pki.RoleServer, Leaving: p.Leaving}
 }
 
 // changeConf proposes a configuration change.
@@ -253,17 +187,8 @@ func (h *Heap) fillGroup(g *Stats) {
 	g.Term = h.term.Load()
 }
 
-// oddVoters is the number of voters a group aims for: its replication
-// factor, at most the live servers, rounded down to an odd number, since an
-// even number tolerates no more failures than one fewer and needs more
-// voters alive.
-func oddVoters(replicas, servers int) int {
-	n := min(replicas, servers)
-	if n > 0 && n%2 == 0 {
-		n--
-	}
-	return max(n, 0)
-}
+// oddVoters is the number of voters a group aims for (engine.OddVoters).
+func oddVoters(replicas, servers int) int { return engine.OddVoters(replicas, servers) }
 
 // leadHistory keeps the last times a replica became its group's leader,
 // with the index it had applied then, for tests and debugging: a replica
@@ -312,13 +237,12 @@ func (l *leadHistory) since(n int) []leadership {
 	return slices.Clone(l.wins[len(l.wins)-k:])
 }
 
-// takesJoin says whether the leader adds a node that asks to join: not
-// one that is leaving, or gone from membership for ReplaceAfter, which
-// the next reconcile would remove again at once. A node membership has not
-// shown this one yet is new (its request is a sign of life), and taken.
+// takesJoin says whether the leader adds a node that asks to join
+// (engine.PlanInput.TakesJoin).
 func (h *Heap) takesJoin(id uint64, live map[uint64]peerInfo, now time.Time) bool {
-	if p, ok := live[id]; ok {
-		return !p.Leaving
+	in := engine.PlanInput{Live: members(live), Now: now, ReplaceAfter: h.cfg.ReplaceAfter}
+	if since, ok := h.node.goneSince(id, live, now); ok {
+		in.Missing = map[uint64]time.Time{id: since}
 	}
-	return h.node.goneFor(id, live, now) < h.cfg.ReplaceAfter
+	return in.TakesJoin(id)
 }

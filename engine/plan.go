@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"cmp"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// The leader of a heap's raft group manages its replicas one step at a
+// time: Plan decides the step from what the leader knows (PlanInput), and
+// the runtime carries it out (proposes the configuration change or
+// transfers leadership) and calls Plan again a few ticks later. Plan reads
+// no clock and no membership of its own, so the same input always gives
+// the same step, on a real node and in a simulation.
+
+const (
+	// CaughtUpSlack is how many entries a learner may trail the commit
+	// index by and still be promoted.
+	CaughtUpSlack = 64
+	// TransferTicks spaces out leadership transfers for placement.
+	TransferTicks = 50
+)
+
+// Member is a live node as membership shows it.
+type Member struct {
+	ID      uint64 // its raft ID in every group, new at every start
+	Name    string // placement hashes it
+	Server  bool   // a server node; a client is never a voter
+	Leaving bool   // announced a graceful leave and is handing over
+}
+
+// PlanInput is what a group's leader knows when it plans a step.
+type PlanInput struct {
+	Heap     string // the heap's name, which placement hashes
+	Self     uint64 // this replica's raft ID
+	Replicas int    // the voters the heap wants (its replication factor)
+
+	// Raft's view of the group.
+	Leader       bool // this replica leads the group
+	Transferring bool // a leadership transfer is under way
+	Conf         raftpb.ConfState
+	Commit       uint64            // the leader's commit index
+	Match        map[uint64]uint64 // per member, the highest index it acknowledged to this leader; none or 0: not caught up
+
+	// The runtime's clock, in ticks.
+	Tick         uint64 // now
+	WaitUntil    uint64 // until when a proposed change or a transfer is awaited: no step before
+	LastTransfer uint64 // when leadership last moved for placement
+
+	// Membership, as this node observes it.
+	Live []Member // the live nodes, this one included
+	Now  time.Time
+	// Missing is, for nodes Live does not hold, since when this node has
+	// seen each one missing. A node without an entry counts as missing for
+	// no time: one just noticed, or one asking to join that membership has
+	// never shown (it is new, not gone).
+	Missing      map[uint64]time.Time
+	ReplaceAfter time.Duration // how long a voter may be missing before it is replaced
+
+	Joins []uint64 // nodes that asked to be taken as learners, in the order to consider them
+	Evict []uint64 // learners that may no longer read the heap (clients whose grant went)
+}
+
+// ActionKind is what a step does.
+type ActionKind uint8
+
+const (
+	Nothing        ActionKind = iota // nothing to do now
+	ChangeConf                       // propose Action.Changes as one configuration change
+	TransferLeader                   // hand leadership to Action.To
+)
+
+// StepReason says why a step of replica management is taken.
+type StepReason uint8
+
+const (
+	Steady    StepReason = iota // nothing to do
+	Join                    // a node asked to join: add it as a learner
+	HandOver                // this leader leaves: hand leadership to a caught-up voter
+	Replace                 // a voter is down (dead for ReplaceAfter, or leaving): replace it
+	Grow                    // fewer voters than wanted: add voters, to an odd number
+	Rebalance               // a better-placed server is no voter: move the lowest-placed voter there
+	Depart                  // a leaving voter goes with no server to take its place
+	DropDown                // remove a learner that is down
+	Evict                   // remove a learner that may no longer read the heap
+	Place                   // move leadership to the best-placed voter
+)
+
+var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "depart", "drop down", "evict", "place"}
+
+func (r StepReason) String() string {
+	if int(r) < len(reasons) {
+		return reasons[r]
+	}
+	return "unknown"
+}
+
+// Action is one step of replica management.
+type Action struct {
+	Kind    ActionKind
+	Why     StepReason
+	Changes []raftpb.ConfChangeSingle // for ChangeConf: the parts of one joint-consensus change
+	To      uint64                    // for TransferLeader
+	// Consumed is how many of PlanInput.Joins, from the first, the step
+	// settled: the runtime forgets them (a node refused asks again) and
+	// keeps the rest for a later step.
+	Consumed int
+}
+
+// Plan returns the next step of the replica management of a group this
+// node leads, in this order of preference:
+//
+//  1. add a node that asked to join as a learner (not one that is down);
+//  2. if this leader is leaving, hand leadership to a caught-up live voter;
+//  3. replace a down voter by the best-placed server that is not a voter:
+//     add it as a learner, and once it has acknowledged an entry and is
+//     within CaughtUpSlack entries of the commit index promote it and
+//     remove the down voter in one change;
+//  4. grow a group below its odd target the same way, to an odd number;
+//  5. if every voter is alive, move the lowest-placed voter to a
+//     better-placed server the same way (it stays a learner, with its replica);
+//  6. a leaving voter that no server can replace goes if every other voter
+//     is alive, with the lowest-placed other voter demoted in the same
+//     change if an even number would be left; a dead one stays;
+//  7. remove a learner that is down or may no longer read the heap;
+//  8. move leadership to the best-placed voter, at most every TransferTicks.
+//
+// Plan does nothing unless this replica leads, no transfer is under way,
+// the group is not in a joint configuration and no change is awaited. A
+// configuration never loses a voter without gaining one in the same
+// change, except a leaving voter whose peers are all alive, so no step takes
+// the group below its quorum.
+func Plan(in PlanInput) Action {
+	cs := &in.Conf
+	if !in.Leader || in.Transferring || in.Tick < in.WaitUntil || len(cs.VotersOutgoing) > 0 {
+		return Action{} // raft leaves a joint configuration by itself
+	}
+	p := newPlanner(&in)
+	for i, id := range in.Joins {
+		if p.takesJoin(id) && !p.isVoter(id) && !p.isLearner(id) {
+			return Action{Kind: ChangeConf, Why: Join, Changes: []raftpb.ConfChangeSingle{addLearner(id)}, Consumed: i + 1}
+		}
+	}
+	a := p.plan()
+	a.Consumed = len(in.Joins)
+	return a
+}
+
+// TakesJoin says whether the leader adds a node that asks to join: not one
+// that is leaving, or gone from membership for ReplaceAfter, which the
+// next step would remove again at once. A node membership has not shown
+// this one yet is new (its request is a sign of life), and taken.
+func (in *PlanInput) TakesJoin(id uint64) bool { return newPlanner(in).takesJoin(id) }
+
+// OddVoters is the number of voters a group aims for: its replication
+// factor, at most the live servers, rounded down to an odd number, since an
+// even number tolerates no more failures than one fewer and needs more
+// voters alive.
+func OddVoters(replicas, servers int) int {
+	n := min(replicas, servers)
+	if n > 0 && n%2 == 0 {
+		n--
+	}
+	return max(n, 0)
+}
+
+// Rank orders the servers among members for a heap, best first, leaving
+// out clients and leaving nodes: rendezvous hashing, the highest weight of
+// (heap, name) first. Every node computes the same order from the same
+// live set, and a join or a failure moves only the heaps whose top places
+// it touches.
+func Rank(heap string, members []Member) []Member {
+	type scored struct {
+		m Member
+		w uint64
+	}
+	var s []scored
+	for _, m := range members {
+		if !m.Server || m.Leaving {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write([]byte(heap))
+		h.Write([]byte{0})
+		h.Write([]byte(m.Name))
+		s = append(s, scored{m, mix64(h.Sum64())})
+	}
+	slices.SortFunc(s, func(a, b scored) int {
+		if c := cmp.Compare(b.w, a.w); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.m.Name, b.m.Name)
+	})
+	out := make([]Member, len(s))
+	for i := range s {
+		out[i] = s[i].m
+	}
+	return out
+}
+
+// mix64 is splitmix64's finaliser: FNV's low bits are poorly mixed.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// planner answers questions about one PlanInput.
+type planner struct {
+	in   *PlanInput
+	live map[uint64]Member
+}
+
+func newPlanner(in *PlanInput) *planner {
+	p := &planner{in: in, live: make(map[uint64]Member, len(in.Live))}
+	for _, m := range in.Live {
+		p.live[m.ID] = m
+	}
+	return p
+}
+
+func (p *planner) isVoter(id uint64) bool   { return slices.Contains(p.in.Conf.Voters, id) }
+func (p *planner) isLearner(id uint64) bool { return slices.Contains(p.in.Conf.Learners, id) }
+
+// missingFor is how long a node that is not live has been missing.
+func (p *planner) missingFor(id uint64) time.Duration {
+	since, ok := p.in.Missing[id]
+	if !ok {
+		return 0
+	}
+	return p.in.Now.Sub(since)
+}
+
+// down reports whether a member is to be replaced: leaving, or missing for
+// ReplaceAfter.
+func (p *planner) down(id uint64) bool {
+	if m, ok := p.live[id]; ok {
+		return m.Leaving
+	}
+	return p.missingFor(id) >= p.in.ReplaceAfter
+}
+
+func (p *planner) takesJoin(id uint64) bool {
+	if m, ok := p.live[id]; ok {
+		return !m.Leaving
+	}
+	return p.missingFor(id) < p.in.ReplaceAfter
+}
+
+// caughtUp reports whether a member is close enough to the commit index to
+// vote (or lead) without stalling the group. A member that has acknowledged
+// nothing to this leader (match 0) is not, however young the log: it may
+// not even be reachable.
+func (p *planner) caughtUp(id uint64) bool {
+	match := p.in.Match[id]
+	return match > 0 && match+CaughtUpSlack >= p.in.Commit
+}
+
+// plan is Plan after the join requests.
+func (p *planner) plan() Action {
+	in, cs := p.in, &p.in.Conf
+	if p.live[in.Self].Leaving {
+		for _, v := range cs.Voters {
+			if m, ok := p.live[v]; ok && v != in.Self && !m.Leaving && p.caughtUp(v) {
+				return Action{Kind: TransferLeader, Why: HandOver, To: v}
+			}
+		}
+	}
+
+	ranked := Rank(in.Heap, in.Live)
+	want := OddVoters(in.Replicas, len(ranked))
+	desired := ranked[:want]
+	isDesired := func(id uint64) bool { return slices.ContainsFunc(desired, func(m Member) bool { return m.ID == id }) }
+	var victim uint64
+	for _, v := range cs.Voters {
+		if p.down(v) {
+			victim = v
+			break
+		}
+	}
+	var targets []uint64 // desired servers that are not voters, best first
+	for _, m := range desired {
+		if !p.isVoter(m.ID) {
+			targets = append(targets, m.ID)
+		}
+	}
+	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := p.live[v]; return !ok })
+	var promote []uint64
+	why := Replace
+	switch {
+	case victim != 0 && len(targets) > 0:
+		promote = targets[:1] // replace a down voter
+	case victim == 0 && len(cs.Voters) < want && len(targets) > 0:
+		// Grow, to an odd number of voters at once: a group of two
+		// loses its quorum with either voter.
+		why = Grow
+		promote = targets[:min(len(targets), want-len(cs.Voters))]
+		if (len(cs.Voters)+len(promote))%2 == 0 {
+			promote = promote[:len(promote)-1]
+		}
+	case victim == 0 && len(targets) > 0 && len(cs.Voters) >= want && allAlive:
+		// Rebalance, only while every voter is alive: swap the
+		// lowest-placed voter out.
+		why = Rebalance
+		for i := len(ranked) - 1; i >= 0; i-- {
+			if id := ranked[i].ID; p.isVoter(id) && !isDesired(id) {
+				victim = id
+				break
+			}
+		}
+		if victim != 0 {
+			promote = targets[:1]
+		}
+	case victim != 0:
+		// Nowhere to hand over to: a leaving voter may go if the rest are
+		// alive (with another, if that would leave an even number); a
+		// dead one stays until a server can replace it.
+		if m, ok := p.live[victim]; ok && m.Leaving && len(cs.Voters) > 1 && allAlive {
+			changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: victim}}
+			if (len(cs.Voters)-1)%2 == 0 {
+				for i := len(ranked) - 1; i >= 0; i-- {
+					if id := ranked[i].ID; p.isVoter(id) && id != victim && id != in.Self {
+						changes = append(changes, addLearner(id))
+						break
+					}
+				}
+			}
+			return Action{Kind: ChangeConf, Why: Depart, Changes: changes}
+		}
+		victim = 0
+	}
+	if len(promote) > 0 {
+		for _, id := range promote {
+			if !p.isLearner(id) {
+				return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{addLearner(id)}}
+			}
+		}
+		if slices.ContainsFunc(promote, func(id uint64) bool { return !p.caughtUp(id) }) {
+			return Action{} // a learner catches up first
+		}
+		var changes []raftpb.ConfChangeSingle
+		for _, id := range promote {
+			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddNode, NodeID: id})
+		}
+		switch {
+		case victim == 0:
+		case p.down(victim):
+			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
+		default:
+			// Moved for balance: it keeps its replica, as a learner.
+			changes = append(changes, addLearner(victim))
+		}
+		return Action{Kind: ChangeConf, Why: why, Changes: changes}
+	}
+
+	for _, l := range cs.Learners {
+		why := DropDown
+		if !p.down(l) {
+			if !slices.Contains(in.Evict, l) {
+				continue
+			}
+			why = Evict
+		}
+		return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}
+	}
+
+	if len(desired) > 0 && desired[0].ID != in.Self && p.isVoter(desired[0].ID) && p.caughtUp(desired[0].ID) &&
+		in.Tick >= in.LastTransfer+TransferTicks {
+		return Action{Kind: TransferLeader, Why: Place, To: desired[0].ID}
+	}
+	return Action{}
+}
+
+func addLearner(id uint64) raftpb.ConfChangeSingle {
+	return raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id}
+}
