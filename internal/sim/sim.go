@@ -174,7 +174,7 @@ type rejoin struct {
 const (
 	removing = iota
 	removed
-	adding
+	joining
 )
 
 type sim struct {
@@ -199,8 +199,12 @@ type sim struct {
 	copies  map[uuid.UUID]int
 	healAt  time.Duration // when the current network fault ends
 	rejoin  *rejoin
-	bad     []check.Anomaly // found by the runtime's own invariants
-	err     error
+	// planWait is when the reconciler plans again after a step;
+	// lastTransfer the tick leadership last moved for placement.
+	planWait     time.Duration
+	lastTransfer uint64
+	bad          []check.Anomaly // found by the runtime's own invariants
+	err          error
 }
 
 // Run runs one simulation. A replica that panics (raft does when a log it
@@ -826,77 +830,121 @@ func (s *sim) leader() *node {
 	return nil
 }
 
-// reconcile carries a removal through: the leader removes the victim's
-// replica; once the victim reaches the leader again it finds it is out,
-// wipes its replica and rejoins under a new raft ID, as a learner first,
-// promoted to voter once it has caught up.
+// reconcile is the leader's replica management. A removal is the
+// simulation's (an operator's, or an eviction): the leader removes the
+// victim's replica; once the victim reaches the leader again it finds it
+// is out, wipes its replica and asks to join under a new raft ID. The
+// rest is engine.Plan's, as in oss: the join as a learner, its promotion
+// once caught up, leadership moved to the best-placed voter.
 func (s *sim) reconcile() {
-	rj := s.rejoin
-	if rj == nil {
-		return
-	}
 	l := s.leader()
 	if l == nil {
 		return
 	}
 	cs := l.r.ConfState()
-	v := rj.victim
-	propose := func(t raftpb.ConfChangeType, id uint64) {
-		if s.now >= rj.retry {
-			rj.retry = s.now + 300*time.Millisecond
-			s.paths["reconcile action"]++
-			l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: []raftpb.ConfChangeSingle{{Type: t, NodeID: id}}})
-			s.ready(l)
+	if rj := s.rejoin; rj != nil {
+		v := rj.victim
+		switch rj.phase {
+		case removing:
+			if slices.Contains(cs.Voters, rj.old) || slices.Contains(cs.Learners, rj.old) {
+				if s.now >= rj.retry {
+					rj.retry = s.now + 300*time.Millisecond
+					s.changeConf(l, "remove", raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: rj.old})
+				}
+				return
+			}
+			rj.phase = removed
+			s.checkQuorum(rj, cs)
+		case removed:
+			if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, l.name) {
+				break
+			}
+			s.wipe(v)
+			rj.phase = joining
+		case joining:
+			if slices.Contains(cs.Voters, v.id) {
+				s.paths["removal+rejoin"]++
+				s.rejoin = nil
+			}
 		}
 	}
-	switch rj.phase {
-	case removing:
-		if slices.Contains(cs.Voters, rj.old) || slices.Contains(cs.Learners, rj.old) {
-			propose(raftpb.ConfChangeRemoveNode, rj.old)
-			return
+	if s.now < s.planWait {
+		return
+	}
+	st := l.r.FullStatus()
+	match := make(map[uint64]uint64, len(st.Progress))
+	for id, pr := range st.Progress {
+		match[id] = pr.Match
+	}
+	in := engine.PlanInput{Heap: "sim", Self: l.id, Replicas: s.opts.Nodes, Leader: true, Transferring: st.LeadTransferee != 0,
+		Conf: cs, Commit: st.Commit, Match: match, Tick: uint64(s.now / tick), LastTransfer: s.lastTransfer,
+		Now: time.Unix(0, 0).Add(s.now), ReplaceAfter: time.Hour}
+	for _, n := range s.nodes {
+		rj := s.rejoin
+		if !n.up || rj != nil && rj.victim == n && rj.phase != joining {
+			continue // a removed replica is not a server until it rejoins
 		}
-		rj.phase, rj.retry = removed, 0
-		up := 0
-		for _, id := range cs.Voters {
-			if rj.up[id] {
-				up++
-			}
+		in.Live = append(in.Live, engine.Member{ID: n.id, Name: n.name, Server: true})
+		if rj != nil && rj.victim == n && !slices.Contains(cs.Learners, n.id) && !slices.Contains(cs.Voters, n.id) {
+			in.Joins = append(in.Joins, n.id)
 		}
-		if up < len(cs.Voters)/2+1 {
-			// Judged by the nodes up when the removal was decided:
-			// crashes since are not the reconciler's doing.
-			s.bad = append(s.bad, check.Anomaly{Kind: "removal-below-quorum",
-				Explain: fmt.Sprintf("removing %d left voters %v, %d of them up when it was decided", rj.old, cs.Voters, up)})
+	}
+	a := engine.Plan(in)
+	switch a.Kind {
+	case engine.ChangeConf:
+		s.changeConf(l, a.Why.String(), a.Changes...)
+	case engine.TransferLeader:
+		l.r.TransferLeader(a.To)
+		s.lastTransfer = uint64(s.now / tick)
+		s.paths["reconcile: "+a.Why.String()]++
+		s.planWait = s.now + 300*time.Millisecond
+	}
+}
+
+// changeConf has the leader propose a configuration change.
+func (s *sim) changeConf(l *node, why string, changes ...raftpb.ConfChangeSingle) {
+	s.paths["reconcile: "+why]++
+	s.planWait = s.now + 300*time.Millisecond
+	l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: changes})
+	s.ready(l)
+}
+
+// checkQuorum holds an applied removal against the voters up when it was
+// decided: crashes since are not the reconciler's doing.
+func (s *sim) checkQuorum(rj *rejoin, cs raftpb.ConfState) {
+	up := 0
+	for _, id := range cs.Voters {
+		if rj.up[id] {
+			up++
 		}
-	case removed:
-		if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, l.name) {
-			return
+	}
+	if up < len(cs.Voters)/2+1 {
+		s.bad = append(s.bad, check.Anomaly{Kind: "removal-below-quorum",
+			Explain: fmt.Sprintf("removing %d left voters %v, %d of them up when it was decided", rj.old, cs.Voters, up)})
+	}
+}
+
+// wipe empties a removed node's disk and starts it as a new, empty
+// replica under a new raft ID, to be caught up by the leader.
+func (s *sim) wipe(v *node) {
+	v.wal.Close()
+	v.mem, v.durable = persist.NewMemFS(), 0
+	s.nextID++
+	v.id = s.nextID
+	s.names[v.id] = v
+	for _, id := range s.waitingIDs() {
+		if s.waiting[id].node == v {
+			s.resolve(id, check.Info)
 		}
-		v.wal.Close()
-		v.mem, v.durable = persist.NewMemFS(), 0
-		s.nextID++
-		v.id = s.nextID
-		s.names[v.id] = v
-		for _, id := range s.waitingIDs() {
-			if s.waiting[id].node == v {
-				s.resolve(id, check.Info)
-			}
+	}
+	for _, id := range s.readIDs() {
+		if p := s.reads[id]; p.node == v {
+			delete(s.reads, id)
+			s.busy[p.txn.Process] = false
 		}
-		if err := s.boot(v, nil); err != nil {
-			s.fail(err)
-			return
-		}
-		rj.phase = adding
-	case adding:
-		switch {
-		case slices.Contains(cs.Voters, v.id):
-			s.paths["removal+rejoin"]++
-			s.rejoin = nil
-		case !slices.Contains(cs.Learners, v.id):
-			propose(raftpb.ConfChangeAddLearnerNode, v.id)
-		case v.up && v.r.State().Index() >= l.r.State().Index():
-			propose(raftpb.ConfChangeAddNode, v.id)
-		}
+	}
+	if err := s.boot(v, nil); err != nil {
+		s.fail(err)
 	}
 }
 
