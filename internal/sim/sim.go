@@ -312,6 +312,12 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 	if err != nil {
 		return fmt.Errorf("sim: %s: %w", n.name, err)
 	}
+	booted := false
+	defer func() {
+		if !booted {
+			wal.Close()
+		}
+	}()
 	if at := snap.Metadata.Index; hs.Commit < at {
 		hs.Commit = at
 	}
@@ -344,7 +350,7 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 		return err
 	}
 	n.state = n.r.State() // as recovered
-	n.up = true
+	n.up, booted = true, true
 	return nil
 }
 
