@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -444,10 +446,16 @@ func (e *Engine) Close() {
 // NoLeaderTicks fails what waits: reads and never-proposed proposals
 // definitely, the rest with an unknown outcome.
 func (e *Engine) checkLeader() {
+	var again []*read
 	for _, rq := range e.reads {
 		if e.ticks-rq.tick >= e.cfg.ResendTicks/2 {
-			e.askReadIndex(rq)
+			again = append(again, rq)
 		}
+	}
+	// In a fixed order: what raft is asked must not depend on map order.
+	slices.SortFunc(again, func(a, b *read) int { return cmp.Compare(a.id, b.id) })
+	for _, rq := range again {
+		e.askReadIndex(rq)
 	}
 	if e.LeaderInReach() {
 		e.leaderless = 0
@@ -479,16 +487,20 @@ func (e *Engine) checkLeader() {
 // resend proposes again every proposal undecided for ResendTicks, and
 // every one not yet handed to a leader.
 func (e *Engine) resend() {
-	var data [][]byte
 	var again []uuid.UUID
 	for id, p := range e.pending {
 		if !p.proposed || e.ticks-p.tick >= e.cfg.ResendTicks {
-			data = append(data, p.data)
 			again = append(again, id)
 		}
 	}
-	if len(data) == 0 {
+	if len(again) == 0 {
 		return
+	}
+	// In a fixed order: the log's order must not depend on map order.
+	slices.SortFunc(again, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	data := make([][]byte, len(again))
+	for i, id := range again {
+		data[i] = e.pending[id].data
 	}
 	if err := e.r.Propose(data...); err != nil {
 		return // no leader yet: try again later

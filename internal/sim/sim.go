@@ -1,17 +1,21 @@
 // Package sim runs a whole replicated heap in deterministic simulation:
-// replicas (consistency and raft), their write-ahead logs on crashable
-// in-memory disks, the in-memory network with virtual time, clients running
-// list-append transactions, and a nemesis that partitions the network,
-// loses, duplicates and delays messages, cuts the power of nodes and fails
-// their disks — all driven from one seeded generator on one goroutine, so
-// that a seed replays bit for bit. The histories are checked with
-// internal/check.
+// replicas (consistency and raft) driven by the heap's runtime (engine),
+// their write-ahead logs and checkpoints on crashable in-memory disks, the
+// in-memory network with virtual time, clients running list-append
+// transactions through the engine's proposal and read paths, a
+// reconciler that removes replicas and lets them rejoin, and a nemesis
+// that partitions the network, loses, duplicates and delays messages,
+// cuts the power of nodes, fails and slows their disks and starves their
+// loops — all driven from one seeded generator on one goroutine, so that a
+// seed replays bit for bit. The histories are checked with internal/check
+// and every decision and State against a serial model.
 //
 // Crypto randomness (raft's election timeouts) must be made deterministic
 // by the caller (testing/cryptotest.SetGlobalRandom) for runs to replay.
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -32,6 +36,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/check"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
@@ -44,6 +49,10 @@ type Options struct {
 	Keys     int           // lists; 4 if zero
 	Duration time.Duration // virtual time under faults; 5s if zero
 	Faults   bool          // run the nemesis
+	// RemoveDuringPartition cuts one replica off a second into the run,
+	// removes it from the group while it is cut off, and heals the
+	// network a second later: it must rejoin.
+	RemoveDuringPartition bool
 	// BreakValidation commits transactions without checking their reads
 	// (consistency.SkipReadValidationForTesting): the checker must object.
 	BreakValidation bool
@@ -51,6 +60,31 @@ type Options struct {
 	// synced (Batch durability with a long interval): power losses must
 	// then lose acknowledged commits, and the checks must see it.
 	AckBeforeSync bool
+	// Mutations break one thing of the runtime on purpose.
+	Mutations Mutations
+}
+
+// Mutations break one thing each, to show that the checks see it.
+type Mutations struct {
+	// AbandonedLeftQueued tells a client that gives up on a proposal
+	// still queued at its node that it failed, and leaves it in the
+	// queue: the loop hands it to the engine, and it may commit.
+	AbandonedLeftQueued bool
+	// AbandonedFailed tells a client whose proposal the engine had handed
+	// to raft when it gave up that it failed: it may commit afterwards.
+	AbandonedFailed bool
+	// AbandonedCommitted tells such a client that it committed.
+	AbandonedCommitted bool
+	// SkipRejoin never lets a removed replica rejoin.
+	SkipRejoin bool
+	// ConfSnapshotStale serves snapshots with the configuration of the
+	// last checkpoint after a change: a replica added since refuses them.
+	ConfSnapshotStale bool
+	// RestartEmpty restarts nodes from an empty disk.
+	RestartEmpty bool
+	// RemoveBelowQuorum lets the reconciler remove a voter even when the
+	// voters left up would not be a quorum of the new configuration.
+	RemoveBelowQuorum bool
 }
 
 // Result is what a run did and found.
@@ -62,27 +96,39 @@ type Result struct {
 	Anomalies []check.Anomaly
 	Lost      int            // acknowledged appends missing at the end
 	Faults    map[string]int // injected, by kind
-	Index     uint64         // the replicas' final applied index
+	// Paths counts the runtime paths the run took, by name ("resend",
+	// "unknown outcome", ...): what a range of seeds covered.
+	Paths map[string]int
+	Index uint64 // the replicas' final applied index
 }
 
 func (r *Result) String() string {
+	return fmt.Sprintf("seed %d: %d transactions (%d committed), index %d, faults: %s; paths: %s; anomalies %d, acknowledged appends lost %d, trace %016x",
+		r.Seed, r.Txns, r.Committed, r.Index, Counts(r.Faults), Counts(r.Paths), len(r.Anomalies), r.Lost, r.Trace)
+}
+
+// Counts renders counts by name, sorted by name.
+func Counts(m map[string]int) string {
 	var kinds []string
-	for k, n := range r.Faults {
+	for k, n := range m {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(kinds)
-	return fmt.Sprintf("seed %d: %d transactions (%d committed), index %d, faults: %s; anomalies %d, acknowledged appends lost %d, trace %016x",
-		r.Seed, r.Txns, r.Committed, r.Index, strings.Join(kinds, ", "), len(r.Anomalies), r.Lost, r.Trace)
+	return strings.Join(kinds, ", ")
 }
 
 const (
-	tick        = 10 * time.Millisecond
-	walDir      = "/data/wal"
-	dedupWindow = 4096
+	tick         = 10 * time.Millisecond
+	walDir       = "/data/wal"
+	ckptPath     = "/data/checkpoint"
+	dedupWindow  = 4096
+	compactEvery = 100 // applied entries between checkpoints
+	keepEntries  = 20
+	resendTicks  = engine.DefaultResendTicks
 )
 
 type node struct {
-	id    uint64
+	id    uint64 // the raft ID of its current replica
 	name  string
 	up    bool
 	mem   *persist.MemFS
@@ -90,15 +136,46 @@ type node struct {
 	wal   *persist.WAL
 	store *raft.MemoryStorage
 	r     *consistency.Replica
+	eng   *engine.Engine
+	state *consistency.State // the last State its replica published
 	ep    *transporttest.Endpoint
 	back  time.Duration // when a node that is down comes back
+
+	queue    []engine.Proposal // proposals its loop has not taken yet
+	starved  time.Duration
+	missed   int      // ticks it missed while starved
+	inbox    [][]byte // messages that arrived while starved
+	slowDisk time.Duration
+	diskDone time.Duration     // when the slow write in flight completes
+	refused  time.Duration     // since when the log refuses writes, 0 if it takes them
+	durable  uint64            // the highest log index its log made durable
+	copies   map[uuid.UUID]int // copies of each record this replica applied
+	// snapsSent are the peers sent a snapshot, reported to raft as
+	// delivered on the next tick (a transfer takes time).
+	snapsSent []uint64
 }
 
 type pending struct {
-	node     uint64
+	node     *node
 	txn      check.Txn
 	deadline time.Duration
+	queued   bool   // not taken by the node's loop yet
+	asked    uint64 // a read: the node's tick when it asked
 }
+
+type rejoin struct {
+	victim *node
+	old    uint64          // its raft ID when removed
+	up     map[uint64]bool // the voters up when the removal was decided
+	phase  int
+	retry  time.Duration
+}
+
+const (
+	removing = iota
+	removed
+	joining
+)
 
 type sim struct {
 	opts    Options
@@ -106,15 +183,28 @@ type sim struct {
 	rng     *rand.Rand
 	net     *transporttest.Network
 	nodes   []*node
+	names   map[uint64]*node // by raft ID, current and former
+	nextID  uint64
 	now     time.Duration
 	history []check.Txn
+	model   *model
 	waiting map[uuid.UUID]*pending
+	reads   map[uint64]*pending
+	readID  uint64
 	busy    map[int]bool // clients with a transaction in flight
 	next    []int        // the next value to append, per key
 	txn     uint64
 	faults  map[string]int
+	paths   map[string]int // runtime paths taken, by name
+	copies  map[uuid.UUID]int
 	healAt  time.Duration // when the current network fault ends
-	err     error
+	rejoin  *rejoin
+	// planWait is when the reconciler plans again after a step;
+	// lastTransfer the tick leadership last moved for placement.
+	planWait     time.Duration
+	lastTransfer uint64
+	bad          []check.Anomaly // found by the runtime's own invariants
+	err          error
 }
 
 // Run runs one simulation. A replica that panics (raft does when a log it
@@ -142,16 +232,19 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 		defer consistency.SkipReadValidationForTesting(false)
 	}
 	s := &sim{opts: opts, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x73696d)), net: transporttest.NewNetwork(seed),
-		waiting: map[uuid.UUID]*pending{}, busy: map[int]bool{}, next: make([]int, opts.Keys), faults: map[string]int{}}
+		names: map[uint64]*node{}, model: newModel(), waiting: map[uuid.UUID]*pending{}, reads: map[uint64]*pending{}, busy: map[int]bool{},
+		next: make([]int, opts.Keys), faults: map[string]int{}, paths: map[string]int{}, copies: map[uuid.UUID]int{}}
 	defer s.close()
 	var peers []raft.Peer
 	for i := range opts.Nodes {
 		peers = append(peers, raft.Peer{ID: uint64(i + 1)})
 	}
+	s.nextID = uint64(opts.Nodes)
 	for i := range opts.Nodes {
 		n := &node{id: uint64(i + 1), name: fmt.Sprintf("n%d", i+1), mem: persist.NewMemFS()}
 		n.ep = s.net.Endpoint(n.name, handler{s, n})
 		s.nodes = append(s.nodes, n)
+		s.names[n.id] = n
 		if err := s.boot(n, peers); err != nil {
 			return nil, err
 		}
@@ -165,6 +258,7 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	s.net.SetFaults(transporttest.Faults{})
 	for _, n := range s.nodes {
 		n.disk.SetRule(nil)
+		n.starved, n.slowDisk = 0, 0
 		if !n.up {
 			s.restart(n)
 		}
@@ -179,14 +273,28 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	return s.finish()
 }
 
-// boot starts a node on its disk: from its log if it has one, else
-// bootstrapped with the group's first configuration.
+// boot starts a node on its disk: from its checkpoint and log if it has
+// them, else bootstrapped with the group's first configuration (peers),
+// or empty, to be caught up by the leader (peers nil).
 func (s *sim) boot(n *node, peers []raft.Peer) error {
 	n.disk = &persist.FaultFS{FS: n.mem}
 	n.store = raft.NewMemoryStorage()
+	n.copies = map[uuid.UUID]int{}
+	n.queue, n.inbox, n.missed, n.refused, n.diskDone, n.snapsSent = nil, nil, 0, 0, 0, nil
+	var snap raftpb.Snapshot
+	if b, err := readFile(n.disk, ckptPath); err == nil {
+		if err := snap.Unmarshal(b); err != nil {
+			return fmt.Errorf("sim: %s: checkpoint: %w", n.name, err)
+		}
+		if err := n.store.ApplySnapshot(snap); err != nil {
+			return err
+		}
+	}
 	var hs raftpb.HardState
-	empty := true
-	wopts := persist.WALOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	empty := raft.IsEmptySnap(snap)
+	// Small segments: the log rotates in every run, and an in-memory
+	// disk's sync, which copies the file, stays cheap.
+	wopts := persist.WALOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SegmentBytes: 32 << 10}
 	if s.opts.AckBeforeSync {
 		wopts.SyncInterval = time.Hour
 	}
@@ -204,11 +312,30 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 	if err != nil {
 		return fmt.Errorf("sim: %s: %w", n.name, err)
 	}
+	booted := false
+	defer func() {
+		if !booted {
+			wal.Close()
+		}
+	}()
+	if at := snap.Metadata.Index; hs.Commit < at {
+		hs.Commit = at
+	}
+	if t := snap.Metadata.Term; hs.Term < t {
+		hs.Term, hs.Vote = t, 0
+	}
 	if err := n.store.SetHardState(hs); err != nil {
 		return err
 	}
+	if last, _ := n.store.LastIndex(); n.durable > 0 && last == 0 {
+		// What the log made durable must come back: a replica that
+		// restarts empty under its old raft ID could vote twice or
+		// lose commits.
+		return fmt.Errorf("sim: %s restarted with an empty replica (its log had made index %d durable)", n.name, n.durable)
+	}
 	n.wal = wal
-	n.r, err = consistency.NewReplica(&consistency.Config{ID: n.id, Storage: n.store, DedupWindow: dedupWindow})
+	n.r, err = consistency.NewReplica(&consistency.Config{ID: n.id, Storage: n.store, DedupWindow: dedupWindow,
+		Applied: snap.Metadata.Index, State: snap.Data})
 	if err != nil {
 		return err
 	}
@@ -217,8 +344,49 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 			return err
 		}
 	}
-	n.up = true
+	n.eng, err = engine.New(engine.Config{Replica: n.r, Storage: n.store, Durable: true, Checkpoint: snap.Metadata.Index,
+		CompactEvery: compactEvery, KeepEntries: keepEntries, ResendTicks: resendTicks})
+	if err != nil {
+		return err
+	}
+	n.state = n.r.State() // as recovered
+	n.up, booted = true, true
 	return nil
+}
+
+func readFile(fsys persist.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// writeFile replaces a file durably: written aside, synced, renamed.
+func writeFile(fsys persist.FS, name string, data []byte) error {
+	if err := fsys.MkdirAll("/data"); err != nil {
+		return err
+	}
+	f, err := fsys.Create(name + ".tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := fsys.Rename(name+".tmp", name); err != nil {
+		return err
+	}
+	return fsys.SyncDir("/data")
 }
 
 // handler delivers a node's messages, on the simulation's goroutine.
@@ -231,13 +399,24 @@ func (h handler) HandleMessage(_ string, msg []byte) {
 	if !h.n.up {
 		return
 	}
-	var m raftpb.Message
-	if err := m.Unmarshal(msg); err != nil {
-		h.s.fail(fmt.Errorf("sim: %s: a message that does not decode: %w", h.n.name, err))
+	if h.n.starved > h.s.now {
+		h.n.inbox = append(h.n.inbox, msg)
 		return
 	}
-	h.n.r.Step(m)
+	h.s.deliver(h.n, msg)
 	h.s.ready(h.n)
+}
+
+func (s *sim) deliver(n *node, msg []byte) {
+	var m raftpb.Message
+	if err := m.Unmarshal(msg); err != nil {
+		s.fail(fmt.Errorf("sim: %s: a message that does not decode: %w", n.name, err))
+		return
+	}
+	if m.To != n.id {
+		return // for the replica this node had before it rejoined
+	}
+	n.eng.Step(m)
 }
 
 func (h handler) HandleCall(context.Context, string, []byte) ([]byte, error) {
@@ -254,8 +433,9 @@ func (s *sim) fail(err error) {
 	}
 }
 
-// step delivers the messages due before the next tick, then ticks: clients
-// and the nemesis act, timers fire.
+// step delivers the messages due before the next tick, then ticks: node
+// loops run (a starved one gets its missed ticks late), clients, the
+// reconciler and the nemesis act.
 func (s *sim) step(faults bool) {
 	next := s.now + tick
 	for s.err == nil {
@@ -271,16 +451,53 @@ func (s *sim) step(faults bool) {
 		if !n.up && s.now >= n.back {
 			s.restart(n)
 		}
-		if n.up {
-			n.r.Tick()
-			s.ready(n)
+		if !n.up || s.err != nil {
+			continue
 		}
+		if n.starved > s.now {
+			n.missed++
+			continue
+		}
+		if n.refused != 0 && s.now-n.refused > 300*time.Millisecond {
+			// A log that keeps refusing: the operator restarts the node
+			// (a failed sync leaves persist's log failed until then).
+			s.crash(n, 0)
+			continue
+		}
+		for _, msg := range n.inbox {
+			s.deliver(n, msg)
+		}
+		n.inbox = nil
+		for _, to := range n.snapsSent {
+			n.eng.ReportSnapshot(to, false)
+			s.paths["snapshot sent"]++
+		}
+		n.snapsSent = nil
+		for range 1 + n.missed {
+			n.eng.Tick()
+		}
+		n.missed = 0
+		s.take(n)
+		s.ready(n)
 	}
 	for _, id := range s.waitingIDs() {
-		if s.now >= s.waiting[id].deadline {
-			s.resolve(id, check.Info)
+		if p := s.waiting[id]; s.now >= p.deadline {
+			s.abandon(id)
 		}
 	}
+	for _, id := range s.readIDs() {
+		if s.now >= s.reads[id].deadline {
+			delete(s.reads, id) // the client stopped waiting; the answer is ignored
+			s.paths["read given up"]++
+		}
+	}
+	if s.healAt != 0 && s.now >= s.healAt {
+		s.net.Heal()
+		s.net.SetFaults(transporttest.Faults{})
+		s.healAt = 0
+	}
+	s.reconcile()
+	s.script()
 	if faults {
 		s.nemesis()
 	}
@@ -291,56 +508,276 @@ func (s *sim) step(faults bool) {
 	}
 }
 
-// ready persists, sends and applies what a node's replica has ready.
+// take hands the proposals queued at a node to its engine, as the heap's
+// loop takes a batch.
+func (s *sim) take(n *node) {
+	if len(n.queue) == 0 {
+		return
+	}
+	for _, q := range n.queue {
+		if p, ok := s.waiting[q.TxID]; ok {
+			p.queued = false
+		}
+	}
+	n.eng.Propose(n.queue)
+	n.queue = nil
+}
+
+// abandon is a client giving up on its transaction at its deadline.
+func (s *sim) abandon(id uuid.UUID) {
+	p := s.waiting[id]
+	n := p.node
+	if p.queued {
+		// Never given to the engine: it cannot commit, once out of
+		// the queue.
+		if !s.opts.Mutations.AbandonedLeftQueued {
+			n.queue = slices.DeleteFunc(n.queue, func(q engine.Proposal) bool { return q.TxID == id })
+		}
+		s.paths["abandon while queued"]++
+		s.resolve(id, check.Fail)
+		return
+	}
+	s.paths["abandon"]++
+	proposed := n.eng.Abandon(id)
+	switch {
+	case s.opts.Mutations.AbandonedCommitted:
+		s.resolve(id, check.OK)
+	case !proposed:
+		s.resolve(id, check.Fail)
+	case s.opts.Mutations.AbandonedFailed:
+		s.resolve(id, check.Fail)
+	default:
+		s.resolve(id, check.Info)
+	}
+}
+
+// ready carries out what a node's engine has ready, in the order the
+// engine's package asks: persist, send, publish, complete, answer reads,
+// note the configuration, checkpoint.
 func (s *sim) ready(n *node) {
-	for n.up && n.r.HasReady() && s.err == nil {
-		rd := n.r.Ready()
+	for n.up && n.starved <= s.now && n.eng.HasReady() && s.err == nil {
+		if n.diskDone > s.now {
+			return // a slow write is in flight
+		}
+		rd := n.eng.Ready()
 		if rd.Err != nil {
 			s.fail(fmt.Errorf("sim: %s: %w", n.name, rd.Err))
 			return
 		}
-		if !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 {
-			hs := rd.HardState
-			if raft.IsEmptyHardState(hs) {
-				hs, _, _ = n.store.InitialState()
-			}
-			rec, err := (&raftpb.Message{Term: hs.Term, Index: hs.Vote, Commit: hs.Commit, Entries: rd.Entries}).Marshal()
-			if err == nil {
-				_, err = n.wal.Append(rec)
-			}
-			if err != nil {
-				// A disk that fails its writes stops the node, as a
-				// process that exits on an I/O error.
-				s.crash(n, 0)
+		var snapTo []uint64
+		if rd.HasRaft {
+			write := !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 || !raft.IsEmptySnap(rd.Snapshot)
+			if write && n.slowDisk > s.now && n.diskDone == 0 {
+				n.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
+				s.paths["slow write"]++
 				return
 			}
-		}
-		if !raft.IsEmptyHardState(rd.HardState) {
-			n.store.SetHardState(rd.HardState)
-		}
-		if err := n.store.Append(rd.Entries); err != nil {
-			s.fail(fmt.Errorf("sim: %s: append: %w", n.name, err))
-			return
-		}
-		for _, m := range rd.Messages {
-			b, err := m.Marshal()
-			if err != nil {
-				s.fail(err)
-				return
+			n.diskDone = 0
+			if err := s.persist(n, rd.Ready.Ready); err != nil {
+				if n.refused == 0 {
+					n.refused = s.now
+					s.paths["log refused"]++
+				}
+				n.eng.DiskFailed(err)
+				continue
 			}
-			n.ep.Send(context.Background(), fmt.Sprintf("n%d", m.To), b)
+			n.refused = 0
+			for _, m := range rd.Messages {
+				b, err := m.Marshal()
+				if err != nil {
+					s.fail(err)
+					return
+				}
+				if to, ok := s.names[m.To]; ok {
+					n.ep.Send(context.Background(), to.name, b)
+				}
+				if m.Type == raftpb.MsgSnap {
+					snapTo = append(snapTo, m.To)
+				}
+			}
+			if !raft.IsEmptySnap(rd.Snapshot) {
+				s.paths["snapshot installed"]++
+			}
+			for _, res := range rd.Results {
+				s.decided(n, res)
+			}
+			if rd.State != n.state {
+				n.state = rd.State
+				s.model.state(n.name, rd.State, s.opts.Keys)
+			}
 		}
-		for _, res := range rd.Results {
-			if p, ok := s.waiting[res.TxID]; ok && p.node == n.id {
-				if res.Outcome == consistency.Committed {
-					s.resolve(res.TxID, check.OK)
-				} else {
-					s.resolve(res.TxID, check.Fail)
+		completions := slices.Clone(rd.Completions)
+		slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
+		for _, c := range completions {
+			s.complete(n, c)
+		}
+		reads := slices.Clone(rd.Reads)
+		slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
+		for _, rd2 := range reads {
+			s.answer(n, rd2, rd.State)
+		}
+		if rd.Checkpoint != 0 {
+			s.checkpoint(n, rd.Checkpoint)
+		}
+		n.eng.Advance()
+		if rd.Conf != nil && !s.opts.Mutations.ConfSnapshotStale {
+			// Snapshots carry the configuration they are sent under: a
+			// replica added since the last checkpoint refuses one that
+			// does not name it. The applied state, with the new
+			// configuration, is served from now on.
+			if data, err := snapshotData(n.r); err == nil {
+				if _, err := n.store.CreateSnapshot(rd.State.Index(), rd.Conf, data); err == nil {
+					s.paths["snapshot after configuration change"]++
 				}
 			}
 		}
-		n.r.Advance(rd)
+		n.snapsSent = append(n.snapsSent, snapTo...)
 	}
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// persist makes a Ready's snapshot, hard state and entries durable.
+func (s *sim) persist(n *node, rd raft.Ready) error {
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		b, err := rd.Snapshot.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := writeFile(n.disk, ckptPath, b); err != nil {
+			return err
+		}
+	}
+	if raft.IsEmptyHardState(rd.HardState) && len(rd.Entries) == 0 {
+		return nil
+	}
+	hs := rd.HardState
+	if raft.IsEmptyHardState(hs) {
+		hs, _, _ = n.store.InitialState()
+	}
+	rec, err := (&raftpb.Message{Term: hs.Term, Index: hs.Vote, Commit: hs.Commit, Entries: rd.Entries}).Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := n.wal.Append(rec); err != nil {
+		return err
+	}
+	if k := len(rd.Entries); k > 0 && !s.opts.AckBeforeSync {
+		n.durable = max(n.durable, rd.Entries[k-1].Index)
+	}
+	return nil
+}
+
+// checkpoint takes the checkpoint a node's engine asks for: its state at
+// index, durable on its disk and served to followers behind the log.
+func (s *sim) checkpoint(n *node, index uint64) {
+	data, err := snapshotData(n.r)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	cs := n.r.ConfState()
+	snap, err := n.store.CreateSnapshot(index, &cs, data)
+	if errors.Is(err, raft.ErrSnapOutOfDate) {
+		snap, err = n.store.Snapshot()
+	}
+	if err != nil {
+		s.fail(fmt.Errorf("sim: %s: checkpoint at %d: %w", n.name, index, err))
+		return
+	}
+	b, err := snap.Marshal()
+	if err == nil {
+		err = writeFile(n.disk, ckptPath, b)
+	}
+	if err != nil {
+		return // the disk fails: asked again later
+	}
+	n.eng.Checkpointed(index)
+	s.paths["checkpoint"]++
+	if len(s.waiting) > 0 {
+		s.paths["checkpoint under load"]++
+	}
+}
+
+// decided holds a decision against the model and counts the copies of
+// records that reached the log more than once (resent).
+func (s *sim) decided(n *node, res consistency.Result) {
+	s.model.decide(n.name, res)
+	n.copies[res.TxID]++
+	c := n.copies[res.TxID]
+	if c <= s.copies[res.TxID] {
+		return // another replica applied this copy first
+	}
+	s.copies[res.TxID] = c
+	switch {
+	case c > 1:
+		s.paths["resend"]++
+	case res.Outcome == consistency.Conflicted:
+		s.paths["conflict"]++
+	}
+}
+
+// complete hands a client the outcome of its proposal.
+func (s *sim) complete(n *node, c engine.Completion) {
+	p, ok := s.waiting[c.TxID]
+	if !ok || p.node != n {
+		return
+	}
+	if c.Err != nil {
+		switch c.Err.Reason {
+		case engine.NoLeaderFor, engine.NoLeaderInReach:
+			s.paths["leaderless"]++
+		case engine.ResentStale:
+			s.paths["resent stale"]++
+		}
+		if c.Err.Unknown {
+			s.resolve(c.TxID, check.Info)
+		} else {
+			s.resolve(c.TxID, check.Fail)
+		}
+		return
+	}
+	switch c.Result.Outcome {
+	case consistency.Committed:
+		s.resolve(c.TxID, check.OK)
+	case consistency.Stale:
+		s.resolve(c.TxID, check.Info) // an earlier copy may have committed
+	default:
+		s.resolve(c.TxID, check.Fail)
+	}
+}
+
+// answer completes a fresh read-only transaction at the state its read
+// index covers.
+func (s *sim) answer(n *node, d engine.ReadDone, st *consistency.State) {
+	p, ok := s.reads[d.ID]
+	if !ok || p.node != n {
+		return
+	}
+	delete(s.reads, d.ID)
+	s.busy[p.txn.Process] = false
+	if d.Err != nil {
+		s.paths["read failed"]++
+		return // a read that got no answer has no effect to check
+	}
+	if n.eng.Ticks()-p.asked >= resendTicks/2 {
+		s.paths["read retry"]++
+	}
+	s.model.state(n.name+"'s fresh read", st, s.opts.Keys)
+	for i, m := range p.txn.Mops {
+		o, _ := st.Get(listID(m.Key))
+		p.txn.Mops[i].List = decodeList(o.Value)
+	}
+	p.txn.Status, p.txn.End, p.txn.ID = check.OK, int64(s.now), len(s.history)
+	s.history = append(s.history, p.txn)
 }
 
 // crash cuts a node's power: what its disk had not synced is lost. It
@@ -355,13 +792,27 @@ func (s *sim) crash(n *node, down time.Duration) {
 	}
 	n.back = s.now + down
 	for _, id := range s.waitingIDs() {
-		if s.waiting[id].node == n.id {
-			s.resolve(id, check.Info)
+		if p := s.waiting[id]; p.node == n {
+			if p.queued {
+				s.resolve(id, check.Fail) // never reached the engine
+			} else {
+				s.resolve(id, check.Info)
+			}
 		}
 	}
+	for _, id := range s.readIDs() {
+		if p := s.reads[id]; p.node == n {
+			delete(s.reads, id)
+			s.busy[p.txn.Process] = false
+		}
+	}
+	n.queue = nil
 }
 
 func (s *sim) restart(n *node) {
+	if s.opts.Mutations.RestartEmpty {
+		n.mem = persist.NewMemFS()
+	}
 	if err := s.boot(n, nil); err != nil {
 		s.fail(err)
 	}
@@ -373,6 +824,160 @@ func (s *sim) close() {
 			n.wal.Close()
 		}
 	}
+}
+
+// leader returns the node whose replica leads, nil if none is up and sure.
+func (s *sim) leader() *node {
+	for _, n := range s.nodes {
+		if n.up && n.starved <= s.now && n.r.Status().RaftState == raft.StateLeader {
+			return n
+		}
+	}
+	return nil
+}
+
+// reconcile is the leader's replica management. A removal is the
+// simulation's (an operator's, or an eviction): the leader removes the
+// victim's replica; once the victim reaches the leader again it finds it
+// is out, wipes its replica and asks to join under a new raft ID. The
+// rest is engine.Plan's, as in oss: the join as a learner, its promotion
+// once caught up, leadership moved to the best-placed voter.
+func (s *sim) reconcile() {
+	l := s.leader()
+	if l == nil {
+		return
+	}
+	cs := l.r.ConfState()
+	if rj := s.rejoin; rj != nil {
+		v := rj.victim
+		switch rj.phase {
+		case removing:
+			if slices.Contains(cs.Voters, rj.old) || slices.Contains(cs.Learners, rj.old) {
+				if s.now >= rj.retry {
+					rj.retry = s.now + 300*time.Millisecond
+					s.changeConf(l, "remove", raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: rj.old})
+				}
+				return
+			}
+			rj.phase = removed
+			s.checkQuorum(rj, cs)
+		case removed:
+			if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, l.name) {
+				break
+			}
+			s.wipe(v)
+			rj.phase = joining
+		case joining:
+			if slices.Contains(cs.Voters, v.id) {
+				s.paths["removal+rejoin"]++
+				s.rejoin = nil
+			}
+		}
+	}
+	if s.now < s.planWait {
+		return
+	}
+	st := l.r.FullStatus()
+	match := make(map[uint64]uint64, len(st.Progress))
+	for id, pr := range st.Progress {
+		match[id] = pr.Match
+	}
+	in := engine.PlanInput{Heap: "sim", Self: l.id, Replicas: s.opts.Nodes, Leader: true, Transferring: st.LeadTransferee != 0,
+		Conf: cs, Commit: st.Commit, Match: match, Tick: uint64(s.now / tick), LastTransfer: s.lastTransfer,
+		Now: time.Unix(0, 0).Add(s.now), ReplaceAfter: time.Hour}
+	for _, n := range s.nodes {
+		rj := s.rejoin
+		if !n.up || rj != nil && rj.victim == n && rj.phase != joining {
+			continue // a removed replica is not a server until it rejoins
+		}
+		in.Live = append(in.Live, engine.Member{ID: n.id, Name: n.name, Server: true})
+		if rj != nil && rj.victim == n && !slices.Contains(cs.Learners, n.id) && !slices.Contains(cs.Voters, n.id) {
+			in.Joins = append(in.Joins, n.id)
+		}
+	}
+	a := engine.Plan(in)
+	switch a.Kind {
+	case engine.ChangeConf:
+		s.changeConf(l, a.Why.String(), a.Changes...)
+	case engine.TransferLeader:
+		l.r.TransferLeader(a.To)
+		s.lastTransfer = uint64(s.now / tick)
+		s.paths["reconcile: "+a.Why.String()]++
+		s.planWait = s.now + 300*time.Millisecond
+	}
+}
+
+// changeConf has the leader propose a configuration change.
+func (s *sim) changeConf(l *node, why string, changes ...raftpb.ConfChangeSingle) {
+	s.paths["reconcile: "+why]++
+	s.planWait = s.now + 300*time.Millisecond
+	l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: changes})
+	s.ready(l)
+}
+
+// checkQuorum holds an applied removal against the voters up when it was
+// decided: crashes since are not the reconciler's doing.
+func (s *sim) checkQuorum(rj *rejoin, cs raftpb.ConfState) {
+	up := 0
+	for _, id := range cs.Voters {
+		if rj.up[id] {
+			up++
+		}
+	}
+	if up < len(cs.Voters)/2+1 {
+		s.bad = append(s.bad, check.Anomaly{Kind: "removal-below-quorum",
+			Explain: fmt.Sprintf("removing %d left voters %v, %d of them up when it was decided", rj.old, cs.Voters, up)})
+	}
+}
+
+// wipe empties a removed node's disk and starts it as a new, empty
+// replica under a new raft ID, to be caught up by the leader.
+func (s *sim) wipe(v *node) {
+	v.wal.Close()
+	v.mem, v.durable = persist.NewMemFS(), 0
+	s.nextID++
+	v.id = s.nextID
+	s.names[v.id] = v
+	for _, id := range s.waitingIDs() {
+		if s.waiting[id].node == v {
+			s.resolve(id, check.Info)
+		}
+	}
+	for _, id := range s.readIDs() {
+		if p := s.reads[id]; p.node == v {
+			delete(s.reads, id)
+			s.busy[p.txn.Process] = false
+		}
+	}
+	if err := s.boot(v, nil); err != nil {
+		s.fail(err)
+	}
+}
+
+// startRemoval has the reconciler remove a voter other than the leader,
+// when the voters left up would still be a quorum.
+func (s *sim) startRemoval(v *node) bool {
+	l := s.leader()
+	if s.rejoin != nil || l == nil || v == l || !v.up {
+		return false
+	}
+	cs := l.r.ConfState()
+	if !slices.Contains(cs.Voters, v.id) || len(cs.VotersOutgoing) > 0 {
+		return false
+	}
+	up, upAt := 0, map[uint64]bool{}
+	for _, id := range cs.Voters {
+		if n := s.names[id]; id != v.id && n.id == id && n.up {
+			up++
+			upAt[id] = true
+		}
+	}
+	if !s.opts.Mutations.RemoveBelowQuorum && (up < (len(cs.Voters)-1)/2+1 || len(cs.Voters) < 3) {
+		return false
+	}
+	s.rejoin = &rejoin{victim: v, old: v.id, up: upAt}
+	s.reconcile()
+	return true
 }
 
 func listID(k int) uuid.UUID { return uuid.UUID{0: 'l', 15: byte(k)} }
@@ -399,8 +1004,8 @@ func decodeList(b []byte) []int {
 }
 
 // client starts a transaction on a node that is up: read-only at its local
-// snapshot, or appends (each reading its list first) and reads proposed
-// as a commit record.
+// snapshot or at a fresh read index, or appends (each reading its list
+// first) queued at the node as a commit record.
 func (s *sim) client(c int) {
 	var up []*node
 	for _, n := range s.nodes {
@@ -412,11 +1017,13 @@ func (s *sim) client(c int) {
 		return
 	}
 	n := up[s.rng.IntN(len(up))]
-	st := n.r.State()
+	st := n.state // as published: what the replica applied may not be durable yet
+	s.model.state(n.name+"'s view", st, s.opts.Keys)
 	readOnly := s.rng.IntN(4) == 0
+	fresh := readOnly && s.rng.IntN(2) == 0 && n.starved <= s.now
 	s.txn++
 	txid := uuid.UUID{0: 't', 8: byte(s.txn >> 24), 9: byte(s.txn >> 16), 10: byte(s.txn >> 8), 11: byte(s.txn)}
-	rec := &consistency.Record{TxID: txid, Snapshot: st.Index()}
+	rec := &consistency.Record{TxID: txid, Snapshot: st.Index(), Scanned: s.rng.IntN(8) == 0}
 	lists := map[int][]int{}
 	read := map[int]bool{}
 	var mops []check.Mop
@@ -442,7 +1049,19 @@ func (s *sim) client(c int) {
 		mops = append(mops, check.Mop{Kind: check.Append, Key: k, Value: s.next[k]})
 	}
 	txn := check.Txn{ID: len(s.history), Process: c, Mops: mops, Start: int64(s.now), End: int64(s.now)}
-	if readOnly {
+	deadline := s.now + time.Duration(300+s.rng.IntN(1700))*time.Millisecond
+	switch {
+	case fresh:
+		// Linearizable: what it reads is filled in when the read index
+		// is applied.
+		txn.Realtime = true
+		s.readID++
+		s.reads[s.readID] = &pending{node: n, txn: txn, deadline: deadline, asked: n.eng.Ticks()}
+		s.busy[c] = true
+		n.eng.Read(s.readID)
+		s.ready(n)
+		return
+	case readOnly:
 		txn.Status = check.OK
 		s.history = append(s.history, txn)
 		return
@@ -461,15 +1080,10 @@ func (s *sim) client(c int) {
 		return
 	}
 	txn.Realtime = true
-	if err := n.r.Propose(data); err != nil {
-		txn.Status = check.Fail // dropped: it never entered the log
-		txn.Mops = appendsOf(mops)
-		s.history = append(s.history, txn)
-		return
-	}
+	s.model.records[txid] = rec
 	s.busy[c] = true
-	s.waiting[txid] = &pending{node: n.id, txn: txn, deadline: s.now + 2*time.Second}
-	s.ready(n)
+	s.waiting[txid] = &pending{node: n, txn: txn, deadline: deadline, queued: true}
+	n.queue = append(n.queue, engine.Proposal{TxID: txid, Data: data})
 }
 
 func appendsOf(mops []check.Mop) []check.Mop {
@@ -493,12 +1107,25 @@ func (s *sim) waitingIDs() []uuid.UUID {
 	return ids
 }
 
+// readIDs returns the fresh reads awaiting an answer, in order.
+func (s *sim) readIDs() []uint64 {
+	ids := make([]uint64, 0, len(s.reads))
+	for id := range s.reads {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // resolve records a transaction's outcome as its client learnt it.
 func (s *sim) resolve(id uuid.UUID, st check.Status) {
 	p := s.waiting[id]
 	delete(s.waiting, id)
 	s.busy[p.txn.Process] = false
 	p.txn.Status, p.txn.End = st, int64(s.now)
+	if st == check.Info {
+		s.paths["unknown outcome"]++
+	}
 	if st != check.OK {
 		p.txn.Mops = appendsOf(p.txn.Mops)
 	}
@@ -506,14 +1133,33 @@ func (s *sim) resolve(id uuid.UUID, st check.Status) {
 	s.history = append(s.history, p.txn)
 }
 
-// nemesis injects a fault now and then: one network fault at a time, and
-// power cuts and disk failures of single nodes.
-func (s *sim) nemesis() {
-	if s.healAt != 0 && s.now >= s.healAt {
-		s.net.Heal()
-		s.net.SetFaults(transporttest.Faults{})
-		s.healAt = 0
+// script runs the scenario Options ask for.
+func (s *sim) script() {
+	if !s.opts.RemoveDuringPartition {
+		return
 	}
+	v := s.nodes[len(s.nodes)-1]
+	switch {
+	case s.now == time.Second:
+		var rest []string
+		for _, n := range s.nodes[:len(s.nodes)-1] {
+			rest = append(rest, n.name)
+		}
+		s.net.Partition([]string{v.name}, rest)
+		s.healAt = 2500 * time.Millisecond
+		s.faults["partition"]++
+	case s.now > time.Second && s.now < s.healAt && s.rejoin == nil && s.faults["removal"] == 0:
+		if s.startRemoval(v) {
+			s.faults["removal"]++
+		}
+	}
+}
+
+// nemesis injects a fault now and then: one network fault at a time
+// (partitions, some long, bridges, loss, duplication, delay, reordering),
+// power cuts, failing or slow disks and starved loops of single nodes,
+// and removals of replicas, which rejoin.
+func (s *sim) nemesis() {
 	if s.rng.IntN(20) != 0 {
 		return
 	}
@@ -523,7 +1169,7 @@ func (s *sim) nemesis() {
 	}
 	s.rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	hold := time.Duration(100+s.rng.IntN(900)) * time.Millisecond
-	switch s.rng.IntN(6) {
+	switch s.rng.IntN(10) {
 	case 0:
 		if s.healAt == 0 {
 			k := 1 + s.rng.IntN(len(names)-1)
@@ -572,6 +1218,29 @@ func (s *sim) nemesis() {
 			})
 			s.faults["disk "+errno.Error()]++
 		}
+	case 6:
+		n := s.nodes[s.rng.IntN(len(s.nodes))]
+		if n.up && n.starved <= s.now {
+			n.starved = s.now + hold
+			s.faults["starved loop"]++
+		}
+	case 7:
+		n := s.nodes[s.rng.IntN(len(s.nodes))]
+		if n.up {
+			n.slowDisk = s.now + hold
+			s.faults["slow disk"]++
+		}
+	case 8:
+		if s.healAt == 0 {
+			// Longer than the leaderless limit and clients' deadlines.
+			s.net.Partition(names[:1], names[1:])
+			s.faults["long partition"]++
+			s.healAt = s.now + time.Duration(1500+s.rng.IntN(1500))*time.Millisecond
+		}
+	case 9:
+		if s.startRemoval(s.nodes[s.rng.IntN(len(s.nodes))]) {
+			s.faults["removal"]++
+		}
 	}
 }
 
@@ -587,18 +1256,26 @@ func (s *sim) finish() (*Result, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
+	var missing []check.Anomaly
 	if !s.converged() {
+		l := s.leader()
 		var b strings.Builder
 		for _, n := range s.nodes {
 			st := n.r.State()
-			fmt.Fprintf(&b, " %s@%d %x", n.name, st.Index(), st.Digest())
+			fmt.Fprintf(&b, " %s(%d)@%d %x", n.name, n.id, st.Index(), st.Digest())
+			if l != nil && !slices.Contains(l.r.ConfState().Voters, n.id) {
+				missing = append(missing, check.Anomaly{Kind: "missing-replica",
+					Explain: fmt.Sprintf("%s (raft ID %d) is not a voter of the final configuration %v", n.name, n.id, l.r.ConfState().Voters)})
+			}
 		}
-		return nil, fmt.Errorf("sim: seed %d: the replicas did not converge:%s", s.seed, b.String())
+		if len(missing) == 0 || !s.membersEqual(l) {
+			return nil, fmt.Errorf("sim: seed %d: the replicas did not converge:%s", s.seed, b.String())
+		}
 	}
 	for _, id := range s.waitingIDs() {
 		s.resolve(id, check.Info)
 	}
-	st := s.nodes[0].r.State()
+	st := s.leader().r.State()
 	final := check.Txn{ID: len(s.history), Process: -1, Status: check.OK, Realtime: true, Start: int64(s.now), End: int64(s.now)}
 	for k := range s.opts.Keys {
 		o, _ := st.Get(listID(k))
@@ -606,7 +1283,7 @@ func (s *sim) finish() (*Result, error) {
 	}
 	s.history = append(s.history, final)
 	res := check.CheckListAppend(s.history)
-	out := &Result{Seed: s.seed, Txns: res.Txns, Committed: res.OK, Anomalies: res.Anomalies, Faults: s.faults, Index: st.Index()}
+	out := &Result{Seed: s.seed, Txns: res.Txns, Committed: res.OK, Anomalies: slices.Concat(res.Anomalies, s.model.bad, s.bad, missing), Faults: s.faults, Paths: s.paths, Index: st.Index()}
 	in := map[[2]int]bool{}
 	for _, m := range final.Mops {
 		for _, v := range m.List {
@@ -632,18 +1309,47 @@ func (s *sim) finish() (*Result, error) {
 	return out, nil
 }
 
-// converged reports whether every replica is up and at the same state.
+// converged reports whether every node is up, a voter, and at the same
+// state as the leader.
 func (s *sim) converged() bool {
-	first := s.nodes[0]
-	if !first.up {
+	l := s.leader()
+	if l == nil {
 		return false
 	}
-	want := first.r.State()
-	for _, n := range s.nodes[1:] {
-		st := n.r.State()
-		if !n.up || st.Index() != want.Index() || st.Digest() != want.Digest() {
+	for _, n := range s.nodes {
+		if !n.up || !slices.Contains(l.r.ConfState().Voters, n.id) {
+			return false
+		}
+	}
+	return s.membersEqual(l)
+}
+
+// membersEqual reports whether the replicas of the leader's configuration
+// are up and at its state.
+func (s *sim) membersEqual(l *node) bool {
+	want := l.r.State()
+	for _, id := range l.r.ConfState().Voters {
+		n := s.names[id]
+		if n.id != id || !n.up {
+			return false
+		}
+		if st := n.r.State(); st.Index() != want.Index() || st.Digest() != want.Digest() {
 			return false
 		}
 	}
 	return true
+}
+
+// snapshotData encodes a replica's state at its applied index whole, as a
+// raft snapshot carries it.
+func snapshotData(r *consistency.Replica) ([]byte, error) {
+	_, write, err := r.SnapshotStream()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -4,13 +4,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/objectsharing/oss/internal/check"
 )
 
 var seedFlag = flag.Uint64("sim.seed", 0, "run the cluster simulation with this seed only")
@@ -41,7 +43,8 @@ func TestSimulatedClusters(t *testing.T) {
 		first, seeds = *seedFlag, 1
 	}
 	var txns, committed, anomalies, lost int
-	faults := map[string]int{}
+	faults, paths := map[string]int{}, map[string]int{}
+	from := first
 	for seed := first; seed < first+seeds; seed++ {
 		opts := Options{Faults: true, Duration: 2 * time.Second}
 		if seed%4 == 0 {
@@ -54,6 +57,13 @@ func TestSimulatedClusters(t *testing.T) {
 		lost += res.Lost
 		for k, n := range res.Faults {
 			faults[k] += n
+		}
+		for k, n := range res.Paths {
+			paths[k] += n
+		}
+		if seed == first+seeds-1 || (seed-first+1)%300 == 0 {
+			t.Logf("seeds %d-%d: %s", from, seed, Counts(paths))
+			from, paths = seed+1, map[string]int{}
 		}
 		if len(res.Anomalies) > 0 || res.Lost > 0 {
 			for i, a := range res.Anomalies {
@@ -68,13 +78,8 @@ func TestSimulatedClusters(t *testing.T) {
 			t.Fatalf("%s: too few commits to test anything", res)
 		}
 	}
-	var kinds []string
-	for k, n := range faults {
-		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
-	}
-	sort.Strings(kinds)
 	t.Logf("simulation: %d seeds, %d transactions checked (%d committed), faults injected: %s; anomalies %d, acknowledged commits lost %d",
-		seeds, txns, committed, strings.Join(kinds, ", "), anomalies, lost)
+		seeds, txns, committed, Counts(faults), anomalies, lost)
 }
 
 // A seed replays bit for bit: the same deliveries, history and states.
@@ -98,6 +103,9 @@ func TestSimulationCatchesABrokenValidator(t *testing.T) {
 	if len(res.Anomalies) == 0 && res.Lost == 0 {
 		t.Fatalf("%s: nothing found against a validator that checks no reads", res)
 	}
+	if !slices.ContainsFunc(res.Anomalies, func(a check.Anomaly) bool { return a.Kind == "wrong-decision" }) {
+		t.Fatalf("%s: the serial model did not object to decisions on reads that were not current", res)
+	}
 	t.Logf("a broken validator: %s; the first: %s", res, res.Anomalies[0])
 }
 
@@ -120,4 +128,87 @@ func TestSimulationCatchesUnsyncedAcknowledgements(t *testing.T) {
 	if found == 0 {
 		t.Fatal("power losses of logs that acknowledge unsynced appends lost nothing the checks could see")
 	}
+}
+
+// caught runs seeds from 1 until one reports an anomaly, an acknowledged
+// append lost or an error (a replica's panic, a restart the checks
+// refuse), and returns what it reported; it fails the test if none does
+// within seeds.
+func caught(t *testing.T, seeds uint64, opts Options, what string) string {
+	t.Helper()
+	for seed := uint64(1); seed <= seeds; seed++ {
+		cryptotest.SetGlobalRandom(t, seed)
+		res, err := Run(seed, opts)
+		switch {
+		case err != nil:
+			return err.Error()
+		case len(res.Anomalies) > 0:
+			return fmt.Sprintf("%s; the first: %s", res, res.Anomalies[0])
+		case res.Lost > 0:
+			return res.String()
+		}
+	}
+	t.Fatalf("%s: no seed of %d showed it", what, seeds)
+	return ""
+}
+
+func faulty(m Mutations) Options {
+	return Options{Faults: true, Duration: 2 * time.Second, Mutations: m}
+}
+
+// A proposal its client gave up on while it was queued at its node is
+// reported failed: it must then never reach the engine. Left in the queue,
+// the loop hands it over and it commits — a transaction reported failed
+// whose writes are seen.
+func TestAbandonedWhileQueuedNeverCommits(t *testing.T) {
+	// Many keys, few clients: a proposal taken late is seldom conflicted.
+	opts := Options{Faults: true, Duration: 2 * time.Second, Clients: 2, Keys: 32, Mutations: Mutations{AbandonedLeftQueued: true}}
+	t.Logf("left queued: %s", caught(t, 100, opts, "a proposal abandoned while queued and proposed all the same"))
+}
+
+// A proposal the engine handed to raft may commit after its client gave
+// up: the client must be told the outcome is unknown, neither failed nor
+// committed.
+func TestAbandonedProposalsOutcomeIsUnknown(t *testing.T) {
+	t.Logf("told failed: %s", caught(t, 100, faulty(Mutations{AbandonedFailed: true}), "an abandoned proposal reported failed"))
+	t.Logf("told committed: %s", caught(t, 100, faulty(Mutations{AbandonedCommitted: true}), "an abandoned proposal reported committed"))
+}
+
+// A replica removed while it is cut off comes back once the network
+// heals: it finds it was removed, wipes its replica and rejoins under a
+// new raft ID, and ends a voter, equal to the others.
+func TestReplicaRemovedDuringPartitionRejoins(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		res := run(t, seed, Options{RemoveDuringPartition: true, Duration: 3 * time.Second})
+		if res.Faults["removal"] != 1 || res.Paths["removal+rejoin"] != 1 || len(res.Anomalies) > 0 || res.Lost > 0 {
+			t.Fatalf("%s: want one removal during the partition, rejoined, and nothing wrong", res)
+		}
+	}
+	t.Logf("never rejoined: %s", caught(t, 5, Options{RemoveDuringPartition: true, Duration: 3 * time.Second, Mutations: Mutations{SkipRejoin: true}}, "a removed replica that never rejoins"))
+}
+
+// A node restarts from what its disk made durable, never as an empty
+// replica under its old raft ID.
+func TestRestartedNodeIsNotEmpty(t *testing.T) {
+	msg := caught(t, 10, faulty(Mutations{RestartEmpty: true}), "nodes restarting empty")
+	if !strings.Contains(msg, "restarted with an empty replica") {
+		t.Fatalf("restarting empty was not seen as such: %s", msg)
+	}
+}
+
+// A replica added after the last checkpoint is sent a snapshot that names
+// it: snapshots are served with the configuration they are sent under.
+// Served with the checkpoint's, it refuses them and never catches up.
+func TestSnapshotAfterConfigurationChangeIsAccepted(t *testing.T) {
+	res := run(t, 1, Options{RemoveDuringPartition: true, Duration: 3 * time.Second})
+	if res.Paths["removal+rejoin"] != 1 || res.Paths["snapshot sent"] == 0 || len(res.Anomalies) > 0 {
+		t.Fatalf("%s: want a rejoin caught up from a snapshot, and nothing wrong", res)
+	}
+	t.Logf("stale configuration: %s", caught(t, 20, Options{RemoveDuringPartition: true, Duration: 3 * time.Second, Mutations: Mutations{ConfSnapshotStale: true}}, "snapshots with the checkpoint's configuration"))
+}
+
+// The reconciler removes a voter only while the voters left up are a
+// quorum of the new configuration.
+func TestRemovalKeepsAQuorum(t *testing.T) {
+	t.Logf("below quorum: %s", caught(t, 200, faulty(Mutations{RemoveBelowQuorum: true}), "removals below quorum"))
 }
