@@ -1,8 +1,10 @@
 package oss
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,7 @@ import (
 // group and takes the store's state.
 func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 	n := h.node
+	h.awaitCheckpoint()
 	if h.firstSeq.Load() == 0 {
 		b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas})
 		if err != nil {
@@ -43,113 +46,326 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 	if err != nil {
 		return err
 	}
-	return h.writeCheckpoint(metaBlob, true)
+	return h.writeCheckpoint(metaBlob)
 }
 
-// checkpoint writes the objects changed since the last checkpoint (all of
-// them after the state was replaced by a leader's snapshot) to the striped
-// store, with the rest of the state as the space's metadata, then marks the
-// checkpoint in the log, so that the records before it can go.
-func (h *Heap) checkpoint() error {
+// Checkpoints run off the heap's loop. The loop decides when one is due
+// and takes what it needs in O(1): the replica's immutable state at the
+// applied index N, the state's metadata, and the set of objects changed
+// since the last checkpoint (a fresh set collects the changes after N).
+// The heap's checkpointer goroutine writes them to the striped store,
+// marks the checkpoint in the log, takes a view of it for snapshots to
+// peers, and hands the outcome back through a channel; only then does the
+// loop count N as checkpointed: the log in memory is compacted only up to
+// the last completed checkpoint, and the log on disk is truncated only
+// before it. At most one checkpoint of a heap runs; one due meanwhile
+// waits for it (the next covers every change since). A failed one gives
+// its changes back to the loop, which tries again compactEvery entries
+// later. Closing the heap waits for a running checkpoint.
+
+// ckptJob is a checkpoint handed from the loop to the checkpointer.
+type ckptJob struct {
+	state     *consistency.State // the replica's state at meta.Index
+	meta      raftpb.SnapshotMetadata
+	metaBlob  []byte // storeMeta
+	full      bool   // every object, under generation gen (gen-1 dropped)
+	dirty     map[uuid.UUID]consistency.Change
+	gen       uint64 // the store generation it writes
+	replicas  int
+	snapshots uint64 // the heap's snapshots applied when it was taken
+}
+
+// ckptResult is what the checkpointer hands back.
+type ckptResult struct {
+	job    *ckptJob
+	stored bool          // the store holds the checkpoint
+	seq    uint64        // the log record marking it, 0 if none
+	view   *persist.View // of the checkpoint, for snapshots to peers; nil if none
+	err    error
+	took   time.Duration
+}
+
+// loggedBatch is one append of a replica's log: its first record and the
+// index of its last entry (or snapshot).
+type loggedBatch struct{ seq, last uint64 }
+
+// checkpointer is a heap's side of its checkpoints. The channels are nil
+// on a node without disk.
+type checkpointer struct {
+	jobs   chan *ckptJob   // to the goroutine; at most one in flight
+	done   chan ckptResult // from it
+	exited chan struct{}   // closed when the goroutine has returned
+
+	// Owned by the loop.
+	running *ckptJob
+	retryAt uint64        // after a failure: the applied index of the next try
+	logged  []loggedBatch // appends with entries that may follow the next checkpoint
+	hardSeq uint64        // the last log record holding the hard state
+}
+
+// startCheckpointer starts the heap's checkpoint goroutine, on a node with
+// disk. A replica recovered from the store's checkpoint serves snapshots
+// to peers from it at once.
+func (h *Heap) startCheckpointer(g *recoveredGroup) {
 	n := h.node
-	applied := h.replica.State().Index()
-	term, err := h.storage.Term(applied)
+	if n.disk == nil {
+		return
+	}
+	c := &h.ckpt
+	c.jobs, c.done, c.exited = make(chan *ckptJob, 1), make(chan ckptResult, 1), make(chan struct{})
+	if g != nil {
+		// What opening the replica logged comes after what it recovered.
+		c.hardSeq = max(c.hardSeq, g.hardSeq)
+		c.logged = append(g.logged(), c.logged...)
+		if g.stateMeta != nil {
+			if v, ok, err := n.disk.store.View(h.space()); err != nil {
+				h.log.Warn("no snapshot from the store until the next checkpoint", "err", err)
+			} else if ok {
+				h.storage.setCheckpoint(g.snap.Metadata, v)
+			}
+		}
+	}
+	go h.runCheckpoints()
+}
+
+// runCheckpoints writes the checkpoints the loop hands over until the heap
+// stops.
+func (h *Heap) runCheckpoints() {
+	defer close(h.ckpt.exited)
+	for {
+		select {
+		case <-h.stop:
+			return
+		case j := <-h.ckpt.jobs:
+			h.ckpt.done <- h.writeJob(j) // buffered: the loop takes one per job
+		}
+	}
+}
+
+// startCheckpoint hands a checkpoint at the applied index to the
+// checkpointer if one is due and none is running.
+func (h *Heap) startCheckpoint(applied uint64) {
+	c := &h.ckpt
+	if c.jobs == nil || c.running != nil || applied < max(h.lastCkpt+compactEvery, c.retryAt) {
+		return
+	}
+	st := h.replica.State()
+	term, err := h.storage.Term(st.Index())
 	if err != nil {
-		return err
+		h.log.Error("checkpoint", "index", st.Index(), "err", err)
+		return
 	}
 	stateMeta, err := h.replica.SnapshotMeta()
 	if err != nil {
-		return err
+		h.log.Error("checkpoint", "err", err)
+		return
 	}
-	snapMeta := raftpb.SnapshotMetadata{Index: applied, Term: term, ConfState: h.replica.ConfState()}
-	sm, _ := snapMeta.Marshal()
-	metaBlob, err := codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas})
+	j := &ckptJob{
+		state:     st,
+		meta:      raftpb.SnapshotMetadata{Index: st.Index(), Term: term, ConfState: h.replica.ConfState()},
+		full:      h.needFull,
+		gen:       h.storeGen,
+		replicas:  h.replicas,
+		snapshots: h.snapshots.Load(),
+	}
+	sm, _ := j.meta.Marshal()
+	if j.metaBlob, err = codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas}); err != nil {
+		h.log.Error("checkpoint", "err", err)
+		return
+	}
+	if j.full {
+		j.gen++ // the state covers every change so far
+	} else {
+		j.dirty = h.dirty
+	}
+	h.dirty = make(map[uuid.UUID]consistency.Change, len(h.dirty))
+	c.running = j
+	c.jobs <- j // buffered, and empty: nothing runs
+}
+
+// writeJob writes a checkpoint to the store, marks it in the log and takes
+// a view of it. It runs on the checkpointer.
+func (h *Heap) writeJob(j *ckptJob) ckptResult {
+	n := h.node
+	start := time.Now()
+	r := ckptResult{job: j}
+	if r.err = n.storeCheckpoint(h.name, h.group, j.gen, j.state, j.dirty, j.full, j.metaBlob); r.err != nil {
+		return r
+	}
+	r.stored = true
+	sm, _ := j.meta.Marshal()
+	// No hard state: a later one may be in the log already. The loop
+	// keeps the record holding the last one (checkpointer.hardSeq).
+	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: j.replicas, SnapMeta: sm, InStore: true})
+	if err == nil {
+		r.seq, err = n.disk.wal.Append(b)
+	}
 	if err != nil {
-		return err
+		r.err = fmt.Errorf("the log does not record it: %w", err)
 	}
-	if err := h.writeCheckpoint(metaBlob, h.needFull); err != nil {
-		return err
-	}
-	hs, _, _ := h.storage.InitialState()
-	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, SnapMeta: sm, InStore: true}
-	rec.Hard, _ = hs.Marshal()
-	b, err := codec.Marshal(rec)
+	r.took = time.Since(start)
+	v, ok, err := n.disk.store.View(spaceKey(h.name, h.group, j.gen))
 	if err != nil {
+		h.log.Warn("no snapshot from the store until the next checkpoint", "err", err)
+	} else if ok {
+		r.view = v
+	}
+	return r
+}
+
+// finishCheckpoint takes a checkpoint's outcome on the loop.
+func (h *Heap) finishCheckpoint(r ckptResult) {
+	c := &h.ckpt
+	j := r.job
+	c.running = nil
+	if r.stored {
+		h.storeGen = j.gen // the previous generation is gone from the store
+	}
+	if h.snapshots.Load() != j.snapshots {
+		// A leader's snapshot replaced the state meanwhile; it is in the
+		// log (or the store) past this checkpoint, which no longer
+		// describes the replica.
+		if r.view != nil {
+			r.view.Close()
+		}
+		return
+	}
+	if !r.stored {
+		h.log.Error("checkpoint failed; trying again later", "index", j.meta.Index, "err", r.err)
+		for id, ch := range j.dirty {
+			if _, later := h.dirty[id]; !later {
+				h.dirty[id] = ch
+			}
+		}
+		c.retryAt = j.meta.Index + compactEvery
+		return
+	}
+	if j.full {
+		h.needFull = false
+	}
+	h.lastCkpt = max(h.lastCkpt, j.meta.Index)
+	h.obs.checkpoint.Observe(r.took.Seconds())
+	if r.view != nil {
+		h.storage.setCheckpoint(j.meta, r.view)
+	}
+	if r.err != nil {
+		// The store holds it, and recovery takes it from there; the log
+		// keeps its records until a checkpoint is marked.
+		h.log.Error("checkpoint", "index", j.meta.Index, "err", r.err)
+		return
+	}
+	// The log needs the records from the marker on, and before it those
+	// with entries after the checkpoint (written while it ran, or not yet
+	// committed when it was taken) and the last with the hard state.
+	keep := r.seq
+	if s := c.keepAfter(j.meta.Index); s != 0 {
+		keep = min(keep, s)
+	}
+	if c.hardSeq != 0 {
+		keep = min(keep, c.hardSeq)
+	}
+	h.ckptSeq.Store(keep)
+	h.node.checkpointed()
+}
+
+// noteLogged records an append of the replica's log: its first record,
+// the index of its last entry or snapshot, and whether it holds the hard
+// state (in its last record, last).
+func (c *checkpointer) noteLogged(first, last, index uint64, hard bool) {
+	if hard {
+		c.hardSeq = last
+	}
+	if index != 0 {
+		c.logged = append(c.logged, loggedBatch{seq: first, last: index})
+	}
+}
+
+// keepAfter forgets the appends that hold nothing after index and returns
+// the first record of the earliest one left, 0 if none.
+func (c *checkpointer) keepAfter(index uint64) uint64 {
+	k := 0
+	for k < len(c.logged) && c.logged[k].last <= index {
+		k++
+	}
+	c.logged = slices.Delete(c.logged, 0, k)
+	if len(c.logged) == 0 {
+		return 0
+	}
+	return slices.MinFunc(c.logged, func(a, b loggedBatch) int { return cmp.Compare(a.seq, b.seq) }).seq
+}
+
+// awaitCheckpoint waits for a running checkpoint and takes its outcome,
+// before the loop replaces what it writes (a leader's snapshot).
+func (h *Heap) awaitCheckpoint() {
+	if h.ckpt.running != nil {
+		h.finishCheckpoint(<-h.ckpt.done)
+	}
+}
+
+// stopCheckpoints waits, when the heap stops, for its checkpointer to
+// return, and lets go of what a last checkpoint handed back.
+func (h *Heap) stopCheckpoints() {
+	c := &h.ckpt
+	if c.jobs == nil {
+		return
+	}
+	<-c.exited
+	select {
+	case r := <-c.done:
+		if r.view != nil {
+			r.view.Close()
+		}
+	default:
+	}
+}
+
+// checkpointed wakes the compactor: a checkpoint may let the log shrink
+// and the stripes be compacted.
+func (n *Node) checkpointed() {
+	select {
+	case n.disk.compact <- struct{}{}:
+	default:
+	}
+}
+
+// writeCheckpoint writes the replica's whole state to the store under a
+// new generation, the previous one dropped, with metaBlob as the space's
+// metadata. It runs on the loop, for a leader's snapshot, with no
+// checkpoint running.
+func (h *Heap) writeCheckpoint(metaBlob []byte) error {
+	gen := h.storeGen + 1
+	if err := h.node.storeCheckpoint(h.name, h.group, gen, h.replica.State(), nil, true, metaBlob); err != nil {
 		return err
 	}
-	seq, err := n.disk.wal.Append(b)
-	if err != nil {
-		return err
-	}
-	h.ckptSeq.Store(seq)
-	n.truncateWAL()
+	h.storeGen = gen
+	h.needFull = false
+	clear(h.dirty)
+	h.node.checkpointed()
 	return nil
 }
 
-// writeCheckpoint writes the replica's objects to the store with metaBlob
-// as the space's metadata: every object under a new generation (the
-// previous one dropped) if full, else those changed since the last
-// checkpoint.
-func (h *Heap) writeCheckpoint(metaBlob []byte, full bool) error {
-	old := h.space()
-	spaces := map[string][]byte{}
+// storeCheckpoint writes a replica's checkpoint to the store as generation
+// gen of its space, with metaBlob as the space's metadata: every object of
+// st if full (generation gen-1 dropped), else the changes in dirty.
+func (n *Node) storeCheckpoint(heap string, group, gen uint64, st *consistency.State, dirty map[uuid.UUID]consistency.Change, full bool, metaBlob []byte) error {
+	space := spaceKey(heap, group, gen)
+	spaces := map[string][]byte{space: metaBlob}
 	var objs []persist.Object
 	if full {
-		h.storeGen++
-		spaces[old] = nil // the previous generation's objects are garbage
-		h.replica.State().Ascend(uuid.Nil, func(o consistency.Object) bool {
-			objs = append(objs, persist.Object{ID: o.ID, Version: o.Version, Value: o.Value})
+		spaces[spaceKey(heap, group, gen-1)] = nil // the previous generation's objects are garbage
+		objs = make([]persist.Object, 0, st.Len())
+		st.Ascend(uuid.Nil, func(o consistency.Object) bool {
+			objs = append(objs, persist.Object{Space: space, ID: o.ID, Version: o.Version, Value: o.Value})
 			return true
 		})
 	} else {
-		objs = make([]persist.Object, 0, len(h.dirty))
-		for id, c := range h.dirty {
-			objs = append(objs, persist.Object{ID: id, Version: c.Version, Value: c.Value, Deleted: c.Deleted})
+		objs = make([]persist.Object, 0, len(dirty))
+		for id, c := range dirty {
+			objs = append(objs, persist.Object{Space: space, ID: id, Version: c.Version, Value: c.Value, Deleted: c.Deleted})
 		}
 	}
-	space := h.space()
-	for i := range objs {
-		objs[i].Space = space
-	}
-	spaces[space] = metaBlob
-	if _, err := h.node.disk.store.Checkpoint(objs, spaces); err != nil {
-		if full {
-			h.storeGen--
-		}
-		return err
-	}
-	h.needFull = false
-	clear(h.dirty)
-	select {
-	case h.node.disk.compact <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// checkpointView returns a view of the heap's last checkpoint in the store
-// and its raft metadata, for a snapshot that streams from the store; false
-// if the store holds no current checkpoint of the heap.
-func (h *Heap) checkpointView() (raftpb.SnapshotMetadata, *persist.View, bool) {
-	var meta raftpb.SnapshotMetadata
-	if h.needFull {
-		return meta, nil, false // the state was replaced since
-	}
-	v, ok, err := h.node.disk.store.View(h.space())
-	if err != nil {
-		h.log.Warn("no snapshot from the store", "err", err)
-		return meta, nil, false
-	}
-	if !ok {
-		return meta, nil, false
-	}
-	var sm storeMeta
-	if err := codec.Unmarshal(v.Meta(), &sm); err != nil || meta.Unmarshal(sm.SnapMeta) != nil {
-		v.Close()
-		h.log.Warn("no snapshot from the store: its metadata does not decode")
-		return meta, nil, false
-	}
-	return meta, v, true
+	_, err := n.disk.store.Checkpoint(objs, spaces)
+	return err
 }
 
 // streamView writes the snapshot of a checkpoint at index held in the
@@ -169,8 +385,8 @@ func streamView(w io.Writer, v *persist.View, index uint64) error {
 // compactMin is the size below which a stripe is not compacted.
 const compactMin = 64 << 20
 
-// compactor compacts the store's stripes after checkpoints, off the heaps'
-// loops, until the node closes.
+// compactor truncates the log and compacts the store's stripes after
+// checkpoints, off the heaps' loops, until the node closes.
 func (n *Node) compactor() {
 	for {
 		select {
@@ -178,6 +394,7 @@ func (n *Node) compactor() {
 			return
 		case <-n.disk.compact:
 		}
+		n.truncateWAL()
 		start := time.Now()
 		reclaimed, err := n.disk.store.Compact(compactMin)
 		if err != nil {
@@ -220,7 +437,8 @@ func parseSpace(s string) (heap string, group, gen uint64, ok bool) {
 }
 
 // truncateWAL drops the log segments no replica needs: those before the
-// oldest of each open replica's last checkpoint (or first record).
+// oldest of each open replica's first record its last checkpoint needs
+// (or first record).
 func (n *Node) truncateWAL() {
 	n.mu.Lock()
 	hs := make([]*Heap, 0, len(n.heaps)+1)

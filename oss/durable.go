@@ -213,16 +213,22 @@ func (h *Heap) persist(rd raft.Ready) error {
 	if err != nil {
 		return err
 	}
+	first := seq - uint64(len(bufs)) + 1
 	if h.firstSeq.Load() == 0 {
-		h.firstSeq.Store(seq - uint64(len(bufs)) + 1)
+		h.firstSeq.Store(first)
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		h.lastHard = rd.HardState
 	}
+	last := rd.Snapshot.Metadata.Index
+	if n := len(rd.Entries); n > 0 {
+		last = rd.Entries[n-1].Index
+	}
+	h.ckpt.noteLogged(first, seq, last, hard != nil)
 	if rec.InStore {
 		h.ckptSeq.Store(seq)
 		h.lastCkpt = rd.Snapshot.Metadata.Index
-		h.node.truncateWAL()
+		h.node.checkpointed()
 	}
 	return nil
 }

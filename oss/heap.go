@@ -74,7 +74,7 @@ type Heap struct {
 	storeSnapshots atomic.Uint64 // snapshots for peers streamed from the store
 	catchUp        atomic.Bool   // recovered: the first open waits for a read index
 	firstSeq       atomic.Uint64 // the first log record of this replica still needed
-	ckptSeq        atomic.Uint64 // the log record of its last checkpoint
+	ckptSeq        atomic.Uint64 // the first log record its last checkpoint needs
 	term           atomic.Uint64 // the replica's raft term
 	leads          leadHistory   // when this replica became leader
 	contact        leaderContact // what the replica last heard from a leader
@@ -103,6 +103,7 @@ type Heap struct {
 	dirty        map[uuid.UUID]consistency.Change // objects changed since the last checkpoint
 	needFull     bool                             // the next checkpoint writes every object
 	storeGen     uint64                           // generation of the replica's objects in the store
+	ckpt         checkpointer                     // checkpoints off the loop (checkpoint.go)
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -338,7 +339,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		}
 		h.firstSeq.Store(g.firstSeq)
 		h.lastHard = g.hard
-		h.ckptSeq.Store(g.ckptSeq)
+		h.ckptSeq.Store(g.keepSeq())
 		h.lastCkpt = applied
 		h.lastCompact = applied
 	} else if spec := o.spec; spec != nil {
@@ -377,9 +378,6 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.replica = r
 	h.storage.replica = r
-	if n.disk != nil {
-		h.storage.fromStore = h.checkpointView
-	}
 	switch {
 	case o.bootstrap:
 		if err := h.becomeSoleVoter(); err != nil {
@@ -411,6 +409,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.noteConf()
 	h.state.Store(r.State())
+	h.startCheckpointer(o.recovered)
 	go h.run()
 	return h, nil
 }
@@ -459,6 +458,8 @@ func (h *Heap) run() {
 			if h.ticks%reconcileTicks == 0 {
 				h.reconcile()
 			}
+		case r := <-h.ckpt.done:
+			h.finishCheckpoint(r)
 		case o := <-h.snapc:
 			h.replica.ReportSnapshot(o.id, o.failed)
 		case id := <-h.joinc:
@@ -801,16 +802,8 @@ func (h *Heap) answerReads(applied uint64) {
 
 // compact drops applied log entries from memory, keeping a tail.
 func (h *Heap) compact(applied uint64) {
-	if h.node.walOf() != nil && applied >= h.lastCkpt+compactEvery {
-		// Entries may leave memory only once a checkpoint covers them.
-		start := time.Now()
-		if err := h.checkpoint(); err != nil {
-			h.log.Error("checkpoint", "err", err)
-			return
-		}
-		h.obs.checkpoint.Observe(time.Since(start).Seconds())
-		h.lastCkpt = applied
-	}
+	// Entries may leave memory only once a checkpoint covers them.
+	h.startCheckpoint(applied)
 	if applied < h.lastCompact+compactEvery+keepEntries {
 		return
 	}
@@ -834,6 +827,7 @@ func (h *Heap) compact(applied uint64) {
 
 // shutdown fails everything still waiting on the loop.
 func (h *Heap) shutdown() {
+	h.stopCheckpoints()
 	if h.storage != nil {
 		h.storage.close()
 	}

@@ -26,6 +26,9 @@ type recoveredGroup struct {
 	dropped  bool
 	firstSeq uint64 // the first record of the group still in the log
 	ckptSeq  uint64 // the record of its last checkpoint, 0 if none
+	hardSeq  uint64 // the last record holding the hard state
+	// entSeq is the record that holds each entry in ents.
+	entSeq map[uint64]uint64
 
 	// From the striped store, when its checkpoint is the latest state.
 	stateMeta []byte
@@ -71,6 +74,7 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 			return fmt.Errorf("record %d: hard state: %w", seq, err)
 		}
 		g.hard = hs
+		g.hardSeq = seq
 	}
 	for _, eb := range rec.Entries {
 		var e raftpb.Entry
@@ -86,8 +90,46 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 			return fmt.Errorf("record %d: heap %q: entry %d does not follow the log", seq, k.heap, e.Index)
 		}
 		g.ents = append(g.ents, e)
+		if g.entSeq == nil {
+			g.entSeq = map[uint64]uint64{}
+		}
+		g.entSeq[e.Index] = seq
 	}
 	return nil
+}
+
+// keepSeq returns the first record the group's recovery needs from its
+// last checkpoint on: the checkpoint's, or an earlier one holding an entry
+// after it or the hard state; 0 if it has no checkpoint.
+func (g *recoveredGroup) keepSeq() uint64 {
+	if g.ckptSeq == 0 {
+		return 0
+	}
+	keep := g.ckptSeq
+	if len(g.ents) > 0 {
+		if s := g.entSeq[g.ents[0].Index]; s != 0 {
+			keep = min(keep, s)
+		}
+	}
+	if g.hardSeq != 0 {
+		keep = min(keep, g.hardSeq)
+	}
+	return keep
+}
+
+// logged returns the appends that hold the group's entries, as a
+// replica's checkpointer tracks them.
+func (g *recoveredGroup) logged() []loggedBatch {
+	var out []loggedBatch
+	for _, e := range g.ents {
+		s := g.entSeq[e.Index]
+		if n := len(out); n > 0 && out[n-1].seq == s {
+			out[n-1].last = e.Index
+			continue
+		}
+		out = append(out, loggedBatch{seq: s, last: e.Index})
+	}
+	return out
 }
 
 // storage returns the recovered raft storage of the group.
