@@ -101,6 +101,10 @@ type checkpointer struct {
 	retryAt uint64        // after a failure: the applied index of the next try
 	logged  []loggedBatch // appends with entries that may follow the next checkpoint
 	hardSeq uint64        // the last log record holding the hard state
+
+	// started, if set (by tests, before the heap's first checkpoint), is
+	// called on the goroutine as each checkpoint begins.
+	started func()
 }
 
 // startCheckpointer starts the heap's checkpoint goroutine, on a node with
@@ -137,6 +141,9 @@ func (h *Heap) runCheckpoints() {
 		case <-h.stop:
 			return
 		case j := <-h.ckpt.jobs:
+			if f := h.ckpt.started; f != nil {
+				f()
+			}
 			h.ckpt.done <- h.writeJob(j) // buffered: the loop takes one per job
 		}
 	}
@@ -178,7 +185,7 @@ func (h *Heap) startCheckpoint(applied uint64) {
 	} else {
 		j.dirty = h.dirty
 	}
-	h.dirty = make(map[uuid.UUID]consistency.Change, len(h.dirty))
+	h.dirty = map[uuid.UUID]consistency.Change{}
 	c.running = j
 	c.jobs <- j // buffered, and empty: nothing runs
 }
