@@ -319,6 +319,9 @@ func (h *Heap) stopCheckpoints() {
 	<-c.exited
 	select {
 	case r := <-c.done:
+		if r.stored {
+			h.storeGen = r.job.gen // what dropping the heap removes
+		}
 		if r.view != nil {
 			r.view.Close()
 		}

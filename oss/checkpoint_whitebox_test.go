@@ -204,3 +204,59 @@ func checkpointedObjects(t *testing.T, n *Node, heap string) int {
 	t.Fatalf("no checkpoint of %q in the store", heap)
 	return 0
 }
+
+// A node closed while a heap's checkpoint runs waits for it, and starts
+// again with every commit acknowledged before, restart after restart.
+func TestCloseDuringCheckpointRestarts(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	every, keep := compactEvery, keepEntries
+	compactEvery, keepEntries = 16, 4
+	t.Cleanup(func() { compactEvery, keepEntries = every, keep })
+	mem := persist.NewMemFS()
+	ctx := context.Background()
+	id := uuid.New()
+	for round := range 3 {
+		c := startTestNodes(t, uint64(round))
+		c.fss["solo"] = mem
+		n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got acct
+		err = h.View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
+		if round > 0 && (err != nil || got.Balance != int64(round*40)) {
+			t.Fatalf("restart %d: the heap holds %v (%v), want %d", round, got, err, round*40)
+		}
+		started, release := make(chan struct{}, 1), make(chan struct{})
+		h.ckpt.started = func() {
+			select {
+			case started <- struct{}{}:
+				<-release // the first only
+			default:
+			}
+		}
+		for i := range 40 {
+			if err := update(ctx, h, func(tx *Tx) error {
+				a, err := Get[acct](tx, id)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
+				a.Balance++
+				return Put(tx, id, a)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if i == 39 {
+				<-started // 40 commits pass compactEvery: a checkpoint is under way
+			}
+		}
+		closed := make(chan struct{})
+		go func() {
+			c.kill("solo")
+			close(closed)
+		}()
+		close(release)
+		<-closed
+	}
+}
