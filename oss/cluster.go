@@ -256,29 +256,68 @@ func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclu
 // it if needed: as one of its first voters if the entry names this node,
 // otherwise empty, to be filled by the leader once this node is a member.
 func (n *Node) openReplica(e heapEntry) (*Heap, error) {
+	return n.openOnce(e.Name, func() (*Heap, error) {
+		o := openMode{replicas: e.Replicas, group: e.Group}
+		for _, m := range e.Voters {
+			n.learn(m.ID, m.Name)
+			if m.ID == n.id {
+				o.spec = &groupSpec{voters: e.Voters}
+			}
+		}
+		h, err := newHeap(n, e.Name, o)
+		if err != nil {
+			return nil, err
+		}
+		h.cataloged = true
+		h.catalogAt = n.catalog.Load().state.Load().Index()
+		return h, nil
+	})
+}
+
+// openOnce returns the node's replica of a heap, opening it with open if
+// it has none. open runs outside n.mu, which every raft message the node
+// routes needs, since opening a replica writes (and syncs) the log; an
+// open of a heap another open is under way for waits for that one and
+// returns its replica. A replica opened as the node closes is closed.
+func (n *Node) openOnce(name string, open func() (*Heap, error)) (*Heap, error) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
+	for {
+		if n.closed {
+			n.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if h, ok := n.heaps[name]; ok {
+			n.mu.Unlock()
+			return h, nil
+		}
+		ch, busy := n.opening[name]
+		if !busy {
+			break
+		}
+		n.mu.Unlock()
+		<-ch
+		n.mu.Lock()
+	}
+	if n.opening == nil {
+		n.opening = map[string]chan struct{}{}
+	}
+	done := make(chan struct{})
+	n.opening[name] = done
+	n.mu.Unlock()
+	defer close(done)
+	h, err := open()
+	n.mu.Lock()
+	delete(n.opening, name)
+	if err == nil && n.closed {
+		n.mu.Unlock()
+		h.close()
 		return nil, ErrClosed
 	}
-	if h, ok := n.heaps[e.Name]; ok {
-		return h, nil
+	if err == nil {
+		n.heaps[name] = h
 	}
-	o := openMode{replicas: e.Replicas, group: e.Group}
-	for _, m := range e.Voters {
-		n.learn(m.ID, m.Name)
-		if m.ID == n.id {
-			o.spec = &groupSpec{voters: e.Voters}
-		}
-	}
-	h, err := newHeap(n, e.Name, o)
-	if err != nil {
-		return nil, err
-	}
-	h.cataloged = true
-	h.catalogAt = n.catalog.Load().state.Load().Index()
-	n.heaps[e.Name] = h
-	return h, nil
+	n.mu.Unlock()
+	return h, err
 }
 
 // syncCatalog brings the node's replicas in line with the catalog: it opens

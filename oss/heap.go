@@ -73,7 +73,7 @@ type Heap struct {
 	storeSnapshots atomic.Uint64 // snapshots for peers streamed from the store
 	catchUp        atomic.Bool   // recovered: the first open waits for a read index
 	firstSeq       atomic.Uint64 // the first log record of this replica still needed
-	ckptSeq        atomic.Uint64 // the log record of its last checkpoint
+	ckptSeq        atomic.Uint64 // the first log record its last checkpoint needs
 	term           atomic.Uint64 // the replica's raft term
 	leads          leadHistory   // when this replica became leader
 	contact        leaderContact // what the replica last heard from a leader
@@ -94,6 +94,7 @@ type Heap struct {
 	dirty        map[uuid.UUID]consistency.Change // objects changed since the last checkpoint
 	needFull     bool                             // the next checkpoint writes every object
 	storeGen     uint64                           // generation of the replica's objects in the store
+	ckpt         checkpointer                     // checkpoints off the loop (checkpoint.go)
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -294,7 +295,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		}
 		h.firstSeq.Store(g.firstSeq)
 		h.lastHard = g.hard
-		h.ckptSeq.Store(g.ckptSeq)
+		h.ckptSeq.Store(g.keepSeq())
 		ckpt = applied
 	} else if spec := o.spec; spec != nil {
 		// Every first voter starts from the same configuration, as if
@@ -346,9 +347,6 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.replica = r
 	h.storage.replica = r
-	if n.disk != nil {
-		h.storage.fromStore = h.checkpointView
-	}
 	switch {
 	case o.bootstrap:
 		if err := h.becomeSoleVoter(); err != nil {
@@ -380,6 +378,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.noteConf(r.ConfState(), false)
 	h.state.Store(r.State())
+	h.startCheckpointer(o.recovered)
 	go h.run()
 	return h, nil
 }

@@ -38,6 +38,8 @@ func (h *Heap) run() {
 			if h.eng.Ticks()%reconcileTicks == 0 {
 				h.reconcile()
 			}
+		case r := <-h.ckpt.done:
+			h.finishCheckpoint(r)
 		case o := <-h.snapc:
 			h.eng.ReportSnapshot(o.id, o.failed)
 		case id := <-h.joinc:
@@ -240,18 +242,6 @@ func (h *Heap) finishReady(rd engine.Ready) {
 	}
 }
 
-// checkpointAt takes the checkpoint the engine asks for: the replica's
-// state stands at index.
-func (h *Heap) checkpointAt(index uint64) {
-	start := time.Now()
-	if err := h.checkpoint(); err != nil {
-		h.log.Error("checkpoint", "err", err)
-		return
-	}
-	h.obs.checkpoint.Observe(time.Since(start).Seconds())
-	h.eng.Checkpointed(index)
-}
-
 // complete answers the proposals the engine is done with.
 func (h *Heap) complete(cs []engine.Completion) {
 	for _, c := range cs {
@@ -319,6 +309,7 @@ func (h *Heap) answerReads(reads []engine.ReadDone) {
 
 // shutdown fails everything still waiting on the loop.
 func (h *Heap) shutdown() {
+	h.stopCheckpoints()
 	if h.storage != nil {
 		h.storage.close()
 	}

@@ -67,6 +67,7 @@ type Node struct {
 	// the node's raft ID (a member that forgot its log and its votes).
 	recovered atomic.Bool
 	heaps     map[string]*Heap
+	opening   map[string]chan struct{} // closed when an open under way (openOnce) ends
 	closed    bool
 	stopping  bool
 
@@ -506,6 +507,12 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 	if nw := n.cfg.Transport; nw != nil && n.tr != nil {
 		nw.Announce(n.cfg.Name, nil) // gone from its peers' live sets
 	}
+	opening := slices.Collect(maps.Values(n.opening))
+	n.mu.Unlock()
+	for _, done := range opening {
+		<-done // the replica it opens is closed
+	}
+	n.mu.Lock()
 	// A copy: the catalog watch may still remove dropped heaps from the
 	// map until it stops.
 	heaps := slices.Collect(maps.Values(n.heaps))

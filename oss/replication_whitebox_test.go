@@ -252,21 +252,10 @@ func (n *Node) openGroup(ctx context.Context, name string, spec groupSpec) (*Hea
 	if err := validHeapName(name); err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return nil, ErrClosed
-	}
-	if h, ok := n.heaps[name]; ok {
-		return h, nil
-	}
-	for _, m := range append(append([]groupMember{}, spec.voters...), spec.learners...) {
-		n.learn(m.ID, m.Name)
-	}
-	h, err := newHeap(n, name, openMode{spec: &spec, replicas: len(spec.voters)})
-	if err != nil {
-		return nil, err
-	}
-	n.heaps[name] = h
-	return h, nil
+	return n.openOnce(name, func() (*Heap, error) {
+		for _, m := range append(append([]groupMember{}, spec.voters...), spec.learners...) {
+			n.learn(m.ID, m.Name)
+		}
+		return newHeap(n, name, openMode{spec: &spec, replicas: len(spec.voters)})
+	})
 }

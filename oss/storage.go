@@ -17,14 +17,16 @@ import (
 // from the heap's last checkpoint in the store (the log in memory is never
 // compacted past it) if the configuration has not changed since, otherwise
 // from the replica's applied state. Only the
-// heap's loop calls it (raft runs there).
+// heap's loop calls it (raft runs there), so it never touches the store: a
+// checkpoint hands it a view of itself when it completes (setCheckpoint).
 type snapStorage struct {
 	*raft.MemoryStorage
 	replica *consistency.Replica // set once the replica exists
 
-	// fromStore, on durable nodes, returns a view of the heap's last
-	// checkpoint and its raft metadata, or false.
-	fromStore func() (raftpb.SnapshotMetadata, *persist.View, bool)
+	// ckpt, on durable nodes, is a view of the heap's last checkpoint in
+	// the store, and ckptMeta its raft metadata; nil if there is none.
+	ckpt     *sharedView
+	ckptMeta raftpb.SnapshotMetadata
 
 	cached raftpb.Snapshot // the last snapshot made, reused at the same index
 	// stream writes the state of cached (whose Data is streamMarker) to a
@@ -60,26 +62,16 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 		return s.MemoryStorage.Snapshot()
 	}
 	first, _ := s.MemoryStorage.FirstIndex()
-	if s.fromStore != nil {
-		// A checkpoint serves while the log follows on from it and the
-		// configuration has not changed since: a member added later is
-		// not in its configuration, and raft refuses a snapshot that
-		// does not name the node it is for.
-		cs := s.replica.ConfState()
-		usable := func(m raftpb.SnapshotMetadata) bool {
-			return m.Index+1 >= first && m.ConfState.Equivalent(cs) == nil
+	// A checkpoint serves while the log follows on from it and the
+	// configuration has not changed since: a member added later is not in
+	// its configuration, and raft refuses a snapshot that does not name
+	// the node it is for.
+	if m := s.ckptMeta; s.ckpt != nil && m.Index+1 >= first && m.ConfState.Equivalent(s.replica.ConfState()) == nil {
+		if s.view != s.ckpt {
+			s.setView(s.ckpt)
+			s.cached = raftpb.Snapshot{Data: streamMarker, Metadata: m}
 		}
-		if s.view != nil && usable(s.cached.Metadata) {
-			return s.cached, nil
-		}
-		if meta, v, ok := s.fromStore(); ok {
-			if usable(meta) {
-				s.setView(v)
-				s.cached = raftpb.Snapshot{Data: streamMarker, Metadata: meta}
-				return s.cached, nil
-			}
-			v.Close()
-		}
+		return s.cached, nil
 	}
 	applied := s.replica.State().Index()
 	if applied == 0 {
@@ -106,26 +98,39 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 
 // ApplySnapshot implements raft.Storage. The state lives in the replica;
 // the storage keeps the snapshot's metadata only, not a second copy of
-// the state.
+// the state. The last checkpoint no longer describes the replica.
 func (s *snapStorage) ApplySnapshot(snap raftpb.Snapshot) error {
+	s.setCheckpoint(raftpb.SnapshotMetadata{}, nil)
 	snap.Data = nil
 	return s.MemoryStorage.ApplySnapshot(snap)
 }
 
-// setView makes v (or the replica's state, if nil) what cached streams
+// setView makes sv (or the replica's state, if nil) what cached streams
 // from, letting go of the view before.
-func (s *snapStorage) setView(v *persist.View) {
+func (s *snapStorage) setView(sv *sharedView) {
 	if s.view != nil {
 		s.view.release()
 		s.view = nil
 	}
 	s.stream = nil
-	if v == nil {
-		return
+	if sv != nil {
+		sv.refs.Add(1)
+		s.view = sv
 	}
-	sv := &sharedView{v: v}
-	sv.refs.Store(1)
-	s.view = sv
+}
+
+// setCheckpoint makes v, a view of the checkpoint at meta, the one
+// snapshots stream from, letting go of the one before; nil forgets it.
+func (s *snapStorage) setCheckpoint(meta raftpb.SnapshotMetadata, v *persist.View) {
+	if s.ckpt != nil {
+		s.ckpt.release()
+		s.ckpt = nil
+	}
+	s.ckptMeta = meta
+	if v != nil {
+		s.ckpt = &sharedView{v: v}
+		s.ckpt.refs.Store(1)
+	}
 }
 
 // openStream returns what writes cached's state to one peer. Streams from
@@ -142,5 +147,8 @@ func (s *snapStorage) openStream() (write func(io.Writer) error, fromStore bool)
 	return s.stream, false
 }
 
-// close lets go of a cached view.
-func (s *snapStorage) close() { s.setView(nil) }
+// close lets go of the views it holds.
+func (s *snapStorage) close() {
+	s.setView(nil)
+	s.setCheckpoint(raftpb.SnapshotMetadata{}, nil)
+}

@@ -557,7 +557,12 @@ func (st *stripe) open(fsys FS, segs []SegmentEnd) error {
 // it has used or found, empty, with its name durable, and opens it to
 // append: a write cut back is followed by the next at the cut.
 func (st *stripe) newSegment(fsys FS) (File, string, error) {
-	name := stripeSegment(st.top.Add(1))
+	return st.newSegmentAt(fsys, st.top.Add(1))
+}
+
+// newSegmentAt is newSegment for a number taken from top already.
+func (st *stripe) newSegmentAt(fsys FS, num uint64) (File, string, error) {
+	name := stripeSegment(num)
 	path := filepath.Join(st.dir, name)
 	f, err := fsys.Create(path)
 	if err == nil {
@@ -908,8 +913,9 @@ func (s *Store) Close() error {
 // Compact rewrites each stripe whose files hold at least as much garbage
 // (overwritten and deleted objects, dropped spaces) as live records, and
 // at least minBytes in all, into one new segment of its live records,
-// found by the stripe's index. Checkpoints go on meanwhile; they wait only
-// while the new segment takes over. Segments a View still reads stay until
+// found by the stripe's index. Checkpoints go on meanwhile, into a new
+// segment; they wait only while the stripe is frozen and while the new
+// manifest is written, never while compaction copies or syncs its data. Segments a View still reads stay until
 // it is closed. It returns the bytes reclaimed: of the old segments
 // removed. A compaction that took effect but could not remove all of them
 // says so in its error, and the next compaction tries again.
@@ -962,6 +968,11 @@ type segOff struct {
 	off int64
 }
 
+// compactStripe compacts stripe i. Checkpoints wait for it only twice,
+// briefly, and never while it syncs its data: to freeze the stripe's
+// segments (checkpoints write to a new one from then on, so those compacted
+// no longer change) and to switch the manifest over to the compacted
+// segment (a manifest write, as a checkpoint's own).
 func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	st := s.stripes[i]
 	s.mu.Lock()
@@ -971,14 +982,37 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	for _, seg := range segs {
 		total += seg.Size
 	}
-	if len(segs) == 0 || total < minBytes || total < 2*st.liveBytes() {
-		s.mu.Unlock()
+	worth := len(segs) > 0 && total >= minBytes && total >= 2*st.liveBytes()
+	s.mu.Unlock()
+	if !worth {
 		return 0, nil
 	}
+	// Freeze. The current segment was synced by the checkpoint that last
+	// wrote it: its close loses nothing.
+	s.cpMu.Lock()
+	if !slices.Equal(s.Manifest().Stripes[i], segs) {
+		s.cpMu.Unlock()
+		return 0, nil // a checkpoint came in between; the next compaction looks again
+	}
+	if st.cur != nil {
+		st.cur.Close()
+	}
+	st.cur, st.name, st.size, st.fresh = nil, "", 0, true
+	num := st.top.Add(1) // numbered before the segments checkpoints start from now on
+	s.cpMu.Unlock()
+	frozen := make(map[uint32]bool, len(segs))
+	for _, seg := range segs {
+		frozen[uint32(segmentNumber(seg.Name))] = true
+	}
+	// Only records in frozen segments: no later record goes to one.
+	s.mu.Lock()
+	s.waitIndex()
 	locs := make([]loc, 0, 1024)
 	for _, ids := range st.idx {
 		for _, l := range ids {
-			locs = append(locs, l)
+			if frozen[l.seg] {
+				locs = append(locs, l)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -1030,17 +1064,16 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 			out = append(out, rec...)
 		}
 	}
-	f, name, err := st.newSegment(s.fs)
+	f, name, err := st.newSegmentAt(s.fs, num)
 	if err != nil {
 		return 0, fmt.Errorf("persist: compact: %w", err)
 	}
-	newNum := segmentNumber(name)
 	named := false // a manifest that names the new segment may be in place
 	fail := func(err error) (int64, error) {
 		f.Close()
 		if named {
 			// Both manifests' segments stay: the next start may find
-			// either. The next checkpoint's manifest names the old ones.
+			// either. The next checkpoint's manifest names the new one.
 			return 0, fmt.Errorf("persist: compact: %w (the new manifest may be in place; the segments of both are kept)", err)
 		}
 		if s.fs.Remove(filepath.Join(st.dir, name)) != nil {
@@ -1053,75 +1086,66 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	if err := writeAll(f, out); err != nil {
 		return fail(err)
 	}
-	// Take over: carry what checkpoints appended meanwhile, then switch.
-	s.cpMu.Lock()
-	defer s.cpMu.Unlock()
-	cur := s.Manifest()
-	now := cur.Stripes[i]
-	if len(now) != len(segs) {
-		return fail(errors.New("the stripe changed under compaction"))
-	}
-	last, was := now[len(now)-1], segs[len(segs)-1]
-	tailAt := int64(len(out))
-	if last.Size > was.Size {
-		g, err := s.fs.Open(filepath.Join(st.dir, last.Name))
-		if err != nil {
-			return fail(err)
-		}
-		tail := make([]byte, last.Size-was.Size)
-		_, err = g.ReadAt(tail, was.Size)
-		g.Close()
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fail(err)
-		}
-		if err := writeAll(f, tail); err != nil {
-			return fail(err)
-		}
-		out = append(out, tail...)
-	}
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
+	// Switch: the compacted segment takes the frozen ones' place, before
+	// those checkpoints wrote meanwhile.
+	s.cpMu.Lock()
+	cur := s.Manifest()
+	now := cur.Stripes[i]
+	if len(now) < len(segs) || !slices.Equal(now[:len(segs)], segs) {
+		s.cpMu.Unlock()
+		return fail(errors.New("the stripe changed under compaction"))
+	}
 	next := Manifest{Stripes: slices.Clone(cur.Stripes), Spaces: cur.Spaces, Gen: s.nextGen()}
-	next.Stripes[i] = []SegmentEnd{{Name: name, Size: int64(len(out))}}
+	next.Stripes[i] = append([]SegmentEnd{{Name: name, Size: int64(len(out))}}, now[len(segs):]...)
 	if named, err = s.writeManifest(next); err != nil {
+		s.cpMu.Unlock()
 		return fail(err)
 	}
-	lastNum := uint32(segmentNumber(last.Name))
+	var remove []string
 	s.mu.Lock()
 	s.manifest = next
 	for _, ids := range st.idx {
 		for id, l := range ids {
-			switch {
-			case l.seg == lastNum && l.off >= was.Size:
-				l.off = tailAt + l.off - was.Size
-			default:
-				// Every other live record was copied above: checkpoints
-				// only append.
-				l.off = moved[segOff{l.seg, l.off}]
+			if frozen[l.seg] {
+				l.off, l.seg = moved[segOff{l.seg, l.off}], uint32(num)
+				ids[id] = l
 			}
-			l.seg = uint32(newNum)
-			ids[id] = l
 		}
 	}
-	var total2, kept int64
-	var errs []error
-	for _, seg := range now {
+	var total2 int64
+	for _, seg := range segs {
 		total2 += seg.Size
 		if st.pins[seg.Name] > 0 {
 			st.doomed[seg.Name] = true
-		} else if err := s.fs.Remove(filepath.Join(st.dir, seg.Name)); err != nil {
+		} else {
+			remove = append(remove, seg.Name)
+		}
+	}
+	s.mu.Unlock()
+	if st.cur == nil {
+		// No checkpoint since the freeze: the next appends here.
+		st.cur, st.name, st.size, st.fresh = f, name, int64(len(out)), false
+	} else {
+		f.Close() // synced
+	}
+	s.cpMu.Unlock()
+	var kept int64
+	var errs []error
+	for _, seg := range segs {
+		if !slices.Contains(remove, seg.Name) {
+			continue
+		}
+		if err := s.fs.Remove(filepath.Join(st.dir, seg.Name)); err != nil {
+			s.mu.Lock()
 			st.leftover = append(st.leftover, seg.Name)
+			s.mu.Unlock()
 			kept += seg.Size
 			errs = append(errs, err)
 		}
 	}
-	s.mu.Unlock()
-	if st.cur != nil {
-		// Synced, and no longer written: its close cannot lose anything.
-		st.cur.Close()
-	}
-	st.cur, st.name, st.size, st.fresh = f, name, int64(len(out)), false
 	if err := s.fs.SyncDir(st.dir); err != nil {
 		errs = append(errs, err)
 	}

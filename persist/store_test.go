@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -474,6 +475,76 @@ func TestStoreCompaction(t *testing.T) {
 			}
 			s2.Close()
 		}
+	}
+}
+
+// A checkpoint completes while a compaction syncs the segment it
+// compacted into: the compaction does not hold checkpoints off while it
+// syncs, and what the checkpoint wrote survives the switch and a reopen.
+func TestStoreCheckpointWhileCompactionSyncs(t *testing.T) {
+	mem := NewMemFS()
+	ffs := &FaultFS{FS: mem}
+	s, err := OpenStore(ffs, stripeDirs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 10 {
+		var objs []Object
+		for i := range 40 {
+			objs = append(objs, obj("h", i, uint64(round+1), fmt.Sprint("r", round)))
+		}
+		if _, err := s.Checkpoint(objs, map[string][]byte{"h": []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := map[string]bool{}
+	for _, seg := range s.Manifest().Stripes[0] {
+		old[seg.Name] = true
+	}
+	syncing, release := make(chan struct{}), make(chan struct{})
+	var blocked atomic.Bool
+	ffs.SetRule(func(op Op, name string) error {
+		// The compaction's segment: the first new one synced.
+		if op == OpSync && strings.HasSuffix(name, ".seg") && !old[filepath.Base(name)] && blocked.CompareAndSwap(false, true) {
+			close(syncing)
+			<-release
+		}
+		return nil
+	})
+	compacted := make(chan error, 1)
+	go func() {
+		_, err := s.Compact(0)
+		compacted <- err
+	}()
+	<-syncing
+	want := loadAll(t, s)
+	during := []Object{obj("h", 0, 11, "during"), obj("h", 40, 11, "new")}
+	if _, err := s.Checkpoint(during, nil); err != nil {
+		t.Fatalf("checkpoint while the compaction syncs: %v", err)
+	}
+	close(release)
+	if err := <-compacted; err != nil {
+		t.Fatal(err)
+	}
+	if segs := s.Manifest().Stripes[0]; len(segs) != 2 || old[segs[0].Name] || old[segs[1].Name] {
+		t.Fatalf("after the compaction the stripe is %v: want the compacted segment, then the checkpoint's", segs)
+	}
+	for _, o := range during {
+		want[storeKey{o.Space, o.ID}] = o
+	}
+	if got := loadAll(t, s); !sameObjects(got, want) {
+		t.Fatalf("after the compaction %d objects, want %d", len(got), len(want))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := OpenStore(mem, stripeDirs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := loadAll(t, s2); !sameObjects(got, want) {
+		t.Fatalf("reopened: %d objects, want %d", len(got), len(want))
 	}
 }
 

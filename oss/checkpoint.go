@@ -1,0 +1,483 @@
+package oss
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/persist"
+)
+
+// storeSnapshot writes the state a leader's snapshot brought, decoded as
+// it arrived and now the replica's, to the store whole under a new
+// generation, with meta, dropping the previous generation in the same
+// manifest. The log first learns of the group if it has not yet, so a
+// restart after a crash before the log records the snapshot finds the
+// group and takes the store's state.
+func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
+	n := h.node
+	h.awaitCheckpoint()
+	if h.firstSeq.Load() == 0 {
+		b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas})
+		if err != nil {
+			return err
+		}
+		seq, err := n.disk.wal.Append(b)
+		if err != nil {
+			return err
+		}
+		h.firstSeq.Store(seq)
+	}
+	stateMeta, err := h.replica.SnapshotMeta()
+	if err != nil {
+		return err
+	}
+	sm, _ := meta.Marshal()
+	metaBlob, err := codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas, Restored: true})
+	if err != nil {
+		return err
+	}
+	return h.writeCheckpoint(metaBlob)
+}
+
+// Checkpoints run off the heap's loop. The loop decides when one is due
+// and takes what it needs in O(1): the replica's immutable state at the
+// applied index N, the state's metadata, and the set of objects changed
+// since the last checkpoint (a fresh set collects the changes after N).
+// The heap's checkpointer goroutine writes them to the striped store,
+// marks the checkpoint in the log, takes a view of it for snapshots to
+// peers, and hands the outcome back through a channel; only then does the
+// loop count N as checkpointed: the log in memory is compacted only up to
+// the last completed checkpoint, and the log on disk is truncated only
+// before it. At most one checkpoint of a heap runs; one due meanwhile
+// waits for it (the next covers every change since). A failed one gives
+// its changes back to the loop, which tries again CheckpointEvery entries
+// later. Closing the heap waits for a running checkpoint.
+
+// ckptJob is a checkpoint handed from the loop to the checkpointer.
+type ckptJob struct {
+	state     *consistency.State // the replica's state at meta.Index
+	meta      raftpb.SnapshotMetadata
+	metaBlob  []byte // storeMeta
+	full      bool   // every object, under generation gen (gen-1 dropped)
+	dirty     map[uuid.UUID]consistency.Change
+	gen       uint64 // the store generation it writes
+	replicas  int
+	snapshots uint64 // the heap's snapshots applied when it was taken
+}
+
+// ckptResult is what the checkpointer hands back.
+type ckptResult struct {
+	job    *ckptJob
+	stored bool          // the store holds the checkpoint
+	seq    uint64        // the log record marking it, 0 if none
+	view   *persist.View // of the checkpoint, for snapshots to peers; nil if none
+	err    error
+	took   time.Duration
+}
+
+// loggedBatch is one append of a replica's log: its first record and the
+// index of its last entry (or snapshot).
+type loggedBatch struct{ seq, last uint64 }
+
+// checkpointer is a heap's side of its checkpoints. The channels are nil
+// on a node without disk.
+type checkpointer struct {
+	jobs   chan *ckptJob   // to the goroutine; at most one in flight
+	done   chan ckptResult // from it
+	exited chan struct{}   // closed when the goroutine has returned
+
+	// Owned by the loop.
+	running *ckptJob
+	retryAt uint64        // after a failure: the applied index of the next try
+	logged  []loggedBatch // appends with entries that may follow the next checkpoint
+	hardSeq uint64        // the last log record holding the hard state
+
+	// started, if set (by tests, before the heap's first checkpoint), is
+	// called on the goroutine as each checkpoint begins.
+	started func()
+}
+
+// startCheckpointer starts the heap's checkpoint goroutine, on a node with
+// disk. A replica recovered from the store's checkpoint serves snapshots
+// to peers from it at once.
+func (h *Heap) startCheckpointer(g *recoveredGroup) {
+	n := h.node
+	if n.disk == nil {
+		return
+	}
+	c := &h.ckpt
+	c.jobs, c.done, c.exited = make(chan *ckptJob, 1), make(chan ckptResult, 1), make(chan struct{})
+	if g != nil {
+		// What opening the replica logged comes after what it recovered.
+		c.hardSeq = max(c.hardSeq, g.hardSeq)
+		c.logged = append(g.logged(), c.logged...)
+		if g.stateMeta != nil {
+			if v, ok, err := n.disk.store.View(h.space()); err != nil {
+				h.log.Warn("no snapshot from the store until the next checkpoint", "err", err)
+			} else if ok {
+				h.storage.setCheckpoint(g.snap.Metadata, v)
+			}
+		}
+	}
+	go h.runCheckpoints()
+}
+
+// runCheckpoints writes the checkpoints the loop hands over until the heap
+// stops.
+func (h *Heap) runCheckpoints() {
+	defer close(h.ckpt.exited)
+	for {
+		select {
+		case <-h.stop:
+			return
+		case j := <-h.ckpt.jobs:
+			if f := h.ckpt.started; f != nil {
+				f()
+			}
+			h.ckpt.done <- h.writeJob(j) // buffered: the loop takes one per job
+		}
+	}
+}
+
+// checkpointAt hands the checkpoint the engine asks for (the replica's
+// state stands at index) to the checkpointer, unless one is running or a
+// failed one is not to be tried again yet: the engine asks again while the
+// checkpoint is due and not reported.
+func (h *Heap) checkpointAt(index uint64) {
+	c := &h.ckpt
+	if c.jobs == nil || c.running != nil || index < c.retryAt {
+		return
+	}
+	st := h.replica.State()
+	term, err := h.storage.Term(st.Index())
+	if err != nil {
+		h.log.Error("checkpoint", "index", st.Index(), "err", err)
+		return
+	}
+	stateMeta, err := h.replica.SnapshotMeta()
+	if err != nil {
+		h.log.Error("checkpoint", "err", err)
+		return
+	}
+	j := &ckptJob{
+		state:     st,
+		meta:      raftpb.SnapshotMetadata{Index: st.Index(), Term: term, ConfState: h.replica.ConfState()},
+		full:      h.needFull,
+		gen:       h.storeGen,
+		replicas:  h.replicas,
+		snapshots: h.snapshots.Load(),
+	}
+	sm, _ := j.meta.Marshal()
+	if j.metaBlob, err = codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas}); err != nil {
+		h.log.Error("checkpoint", "err", err)
+		return
+	}
+	if j.full {
+		j.gen++ // the state covers every change so far
+	} else {
+		j.dirty = h.dirty
+	}
+	h.dirty = map[uuid.UUID]consistency.Change{}
+	c.running = j
+	c.jobs <- j // buffered, and empty: nothing runs
+}
+
+// writeJob writes a checkpoint to the store, marks it in the log and takes
+// a view of it. It runs on the checkpointer.
+func (h *Heap) writeJob(j *ckptJob) ckptResult {
+	n := h.node
+	start := time.Now()
+	r := ckptResult{job: j}
+	if r.err = n.storeCheckpoint(h.name, h.group, j.gen, j.state, j.dirty, j.full, j.metaBlob); r.err != nil {
+		return r
+	}
+	r.stored = true
+	sm, _ := j.meta.Marshal()
+	// No hard state: a later one may be in the log already. The loop
+	// keeps the record holding the last one (checkpointer.hardSeq).
+	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: j.replicas, SnapMeta: sm, InStore: true})
+	if err == nil {
+		r.seq, err = n.disk.wal.Append(b)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("the log does not record it: %w", err)
+	}
+	r.took = time.Since(start)
+	v, ok, err := n.disk.store.View(spaceKey(h.name, h.group, j.gen))
+	if err != nil {
+		h.log.Warn("no snapshot from the store until the next checkpoint", "err", err)
+	} else if ok {
+		r.view = v
+	}
+	return r
+}
+
+// finishCheckpoint takes a checkpoint's outcome on the loop.
+func (h *Heap) finishCheckpoint(r ckptResult) {
+	c := &h.ckpt
+	j := r.job
+	c.running = nil
+	if r.stored {
+		h.storeGen = j.gen // the previous generation is gone from the store
+	}
+	if h.snapshots.Load() != j.snapshots {
+		// A leader's snapshot replaced the state meanwhile; it is in the
+		// log (or the store) past this checkpoint, which no longer
+		// describes the replica.
+		if r.view != nil {
+			r.view.Close()
+		}
+		return
+	}
+	if !r.stored {
+		h.log.Error("checkpoint failed; trying again later", "index", j.meta.Index, "err", r.err)
+		for id, ch := range j.dirty {
+			if _, later := h.dirty[id]; !later {
+				h.dirty[id] = ch
+			}
+		}
+		c.retryAt = j.meta.Index + uint64(h.cfg.CheckpointEvery)
+		return
+	}
+	if j.full {
+		h.needFull = false
+	}
+	h.eng.Checkpointed(j.meta.Index)
+	h.obs.checkpoint.Observe(r.took.Seconds())
+	if r.view != nil {
+		h.storage.setCheckpoint(j.meta, r.view)
+	}
+	if r.err != nil {
+		// The store holds it, and recovery takes it from there; the log
+		// keeps its records until a checkpoint is marked.
+		h.log.Error("checkpoint", "index", j.meta.Index, "err", r.err)
+		return
+	}
+	// The log needs the records from the marker on, and before it those
+	// with entries after the checkpoint (written while it ran, or not yet
+	// committed when it was taken) and the last with the hard state.
+	keep := r.seq
+	if s := c.keepAfter(j.meta.Index); s != 0 {
+		keep = min(keep, s)
+	}
+	if c.hardSeq != 0 {
+		keep = min(keep, c.hardSeq)
+	}
+	h.ckptSeq.Store(keep)
+	h.node.checkpointed()
+}
+
+// noteLogged records an append of the replica's log: its first record,
+// the index of its last entry or snapshot, and whether it holds the hard
+// state (in its last record, last).
+func (c *checkpointer) noteLogged(first, last, index uint64, hard bool) {
+	if hard {
+		c.hardSeq = last
+	}
+	if index != 0 {
+		c.logged = append(c.logged, loggedBatch{seq: first, last: index})
+	}
+}
+
+// keepAfter forgets the appends that hold nothing after index and returns
+// the first record of the earliest one left, 0 if none.
+func (c *checkpointer) keepAfter(index uint64) uint64 {
+	k := 0
+	for k < len(c.logged) && c.logged[k].last <= index {
+		k++
+	}
+	c.logged = slices.Delete(c.logged, 0, k)
+	if len(c.logged) == 0 {
+		return 0
+	}
+	return slices.MinFunc(c.logged, func(a, b loggedBatch) int { return cmp.Compare(a.seq, b.seq) }).seq
+}
+
+// awaitCheckpoint waits for a running checkpoint and takes its outcome,
+// before the loop replaces what it writes (a leader's snapshot).
+func (h *Heap) awaitCheckpoint() {
+	if h.ckpt.running != nil {
+		h.finishCheckpoint(<-h.ckpt.done)
+	}
+}
+
+// stopCheckpoints waits, when the heap stops, for its checkpointer to
+// return, and lets go of what a last checkpoint handed back.
+func (h *Heap) stopCheckpoints() {
+	c := &h.ckpt
+	if c.jobs == nil {
+		return
+	}
+	<-c.exited
+	select {
+	case r := <-c.done:
+		if r.stored {
+			h.storeGen = r.job.gen // what dropping the heap removes
+		}
+		if r.view != nil {
+			r.view.Close()
+		}
+	default:
+	}
+}
+
+// checkpointed wakes the compactor: a checkpoint may let the log shrink
+// and the stripes be compacted.
+func (n *Node) checkpointed() {
+	select {
+	case n.disk.compact <- struct{}{}:
+	default:
+	}
+}
+
+// writeCheckpoint writes the replica's whole state to the store under a
+// new generation, the previous one dropped, with metaBlob as the space's
+// metadata. It runs on the loop, for a leader's snapshot, with no
+// checkpoint running.
+func (h *Heap) writeCheckpoint(metaBlob []byte) error {
+	gen := h.storeGen + 1
+	if err := h.node.storeCheckpoint(h.name, h.group, gen, h.replica.State(), nil, true, metaBlob); err != nil {
+		return err
+	}
+	h.storeGen = gen
+	h.needFull = false
+	clear(h.dirty)
+	h.node.checkpointed()
+	return nil
+}
+
+// storeCheckpoint writes a replica's checkpoint to the store as generation
+// gen of its space, with metaBlob as the space's metadata: every object of
+// st if full (generation gen-1 dropped), else the changes in dirty.
+func (n *Node) storeCheckpoint(heap string, group, gen uint64, st *consistency.State, dirty map[uuid.UUID]consistency.Change, full bool, metaBlob []byte) error {
+	space := spaceKey(heap, group, gen)
+	spaces := map[string][]byte{space: metaBlob}
+	var objs []persist.Object
+	if full {
+		spaces[spaceKey(heap, group, gen-1)] = nil // the previous generation's objects are garbage
+		objs = make([]persist.Object, 0, st.Len())
+		st.Ascend(uuid.Nil, func(o consistency.Object) bool {
+			objs = append(objs, persist.Object{Space: space, ID: o.ID, Version: o.Version, Value: o.Value})
+			return true
+		})
+	} else {
+		objs = make([]persist.Object, 0, len(dirty))
+		for id, c := range dirty {
+			objs = append(objs, persist.Object{Space: space, ID: id, Version: c.Version, Value: c.Value, Deleted: c.Deleted})
+		}
+	}
+	_, err := n.disk.store.Checkpoint(objs, spaces)
+	return err
+}
+
+// streamView writes the snapshot of a checkpoint at index held in the
+// store, reading the stripes in parallel.
+func streamView(w io.Writer, v *persist.View, index uint64) error {
+	var sm storeMeta
+	if err := codec.Unmarshal(v.Meta(), &sm); err != nil {
+		return fmt.Errorf("oss: checkpoint metadata: %w", err)
+	}
+	return consistency.WriteSnapshot(w, sm.State, index, v.Len(), func(yield func(consistency.Object) error) error {
+		return v.Scan(func(o persist.Object) error {
+			return yield(consistency.Object{ID: uuid.UUID(o.ID), Version: o.Version, Value: o.Value})
+		})
+	})
+}
+
+// compactMin is the size below which a stripe is not compacted.
+const compactMin = 64 << 20
+
+// compactor truncates the log and compacts the store's stripes after
+// checkpoints, off the heaps' loops, until the node closes.
+func (n *Node) compactor() {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.disk.compact:
+		}
+		n.truncateWAL()
+		start := time.Now()
+		reclaimed, err := n.disk.store.Compact(compactMin)
+		if err != nil {
+			n.log.Error("striped store: compaction", "err", err)
+			continue
+		}
+		if reclaimed > 0 {
+			n.log.Info("striped store compacted", "reclaimed", reclaimed, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
+// storeMeta is a heap's metadata in the store's manifest: the state beside
+// its objects, as of the checkpoint's index.
+type storeMeta struct {
+	SnapMeta []byte `cbor:"1,keyasint"` // raftpb.SnapshotMetadata
+	State    []byte `cbor:"2,keyasint"` // consistency SnapshotMeta
+	Replicas int    `cbor:"3,keyasint"`
+	// Restored: the state came whole from a leader's snapshot at
+	// SnapMeta, which replaced the log before it.
+	Restored bool `cbor:"4,keyasint,omitempty"`
+}
+
+// space names a replica's objects in the store: heap, group incarnation,
+// and a generation that changes when its state is replaced whole.
+func (h *Heap) space() string { return spaceKey(h.name, h.group, h.storeGen) }
+
+func spaceKey(heap string, group, gen uint64) string {
+	return fmt.Sprintf("%s\x00%016x\x00%d", heap, group, gen)
+}
+
+func parseSpace(s string) (heap string, group, gen uint64, ok bool) {
+	parts := strings.Split(s, "\x00")
+	if len(parts) != 3 {
+		return "", 0, 0, false
+	}
+	g, err1 := strconv.ParseUint(parts[1], 16, 64)
+	n, err2 := strconv.ParseUint(parts[2], 10, 64)
+	return parts[0], g, n, err1 == nil && err2 == nil
+}
+
+// truncateWAL drops the log segments no replica needs: those before the
+// oldest of each open replica's first record its last checkpoint needs
+// (or first record).
+func (n *Node) truncateWAL() {
+	n.mu.Lock()
+	hs := make([]*Heap, 0, len(n.heaps)+1)
+	if n.catalog.Load() != nil {
+		hs = append(hs, n.catalog.Load())
+	}
+	for _, h := range n.heaps {
+		hs = append(hs, h)
+	}
+	n.mu.Unlock()
+	keep := uint64(0)
+	for _, h := range hs {
+		s := h.ckptSeq.Load()
+		if s == 0 {
+			s = h.firstSeq.Load() // no checkpoint: all its records
+		}
+		if s == 0 {
+			continue // nothing in the log
+		}
+		if keep == 0 || s < keep {
+			keep = s
+		}
+	}
+	if keep == 0 {
+		return
+	}
+	if err := n.disk.wal.TruncateBefore(keep); err != nil {
+		n.log.Error("write-ahead log: truncate", "err", err)
+	}
+}

@@ -1,0 +1,263 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/persist"
+	"go.uber.org/goleak"
+)
+
+// ckptObjects is the size of the heap TestCheckpointKeepsLeaderAndCommits
+// checkpoints: 1,000,000 objects with OSS_LONG set.
+func ckptObjects() int {
+	if os.Getenv("OSS_LONG") != "" {
+		return 1_000_000
+	}
+	return 100_000
+}
+
+// A checkpoint of a large heap runs beside the raft loop: while every
+// replica's checkpoint is under way, commits go on, the leader stays
+// leader and no election happens; the checkpoint then completes with
+// every object in the store.
+func TestCheckpointKeepsLeaderAndCommits(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	objects := ckptObjects()
+	const batch = 10_000
+	// More entries than the fill takes: its objects are all in the first
+	// checkpoint.
+	every := uint64(objects/batch) + 64
+	names := []string{"a", "b", "c"}
+	c := startTestNodes(t, 1)
+	c.tweak = func(cfg *Config) {
+		cfg.TickInterval = 100 * time.Millisecond // the default
+		cfg.CheckpointEvery = int(every)
+	}
+	for i, name := range names {
+		c.fss[name] = persist.NewMemFS()
+		c.add(name, i > 0, func(cfg *Config) { cfg.DataDir = "/data/" + name })
+	}
+	// Checkpoints wait for the test's word: the commits below run while
+	// they are under way, whatever the machine's load.
+	started := make(chan string, len(names))
+	release := make(chan struct{})
+	for _, name := range names {
+		h := c.open(name, "bank")
+		h.ckpt.started = func() {
+			started <- name
+			<-release
+		}
+	}
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release) // a failed test lets them go
+		}
+	}()
+	waitCond(t, "a leader", func() bool { return c.leader() != "" })
+	lead := c.heaps[c.leader()]
+	ctx := context.Background()
+
+	for done := 0; done < objects; done += batch {
+		// A bound only against a hang: a loaded machine, or the race
+		// detector, takes its time over 10,000 objects.
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := lead.Update(ctx, func(tx *Tx) error {
+			for i := range min(batch, objects-done) {
+				if _, err := New(tx, acct{int64(done + i)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("fill at %d: %v", done, err)
+		}
+	}
+	if lead.state.Load().Index() >= every {
+		t.Fatalf("the fill took %d entries, CheckpointEvery %d: it is not in one checkpoint", lead.state.Load().Index(), every)
+	}
+	filled := lead.state.Load().Index()
+	t.Logf("%d objects in %d entries", objects, filled)
+	// The group settles: every replica has applied the fill and follows
+	// one leader in one term.
+	waitCond(t, "the replicas to apply the fill", func() bool {
+		name := c.leader()
+		if name == "" {
+			return false
+		}
+		lead = c.heaps[name]
+		for _, name := range names {
+			h := c.heaps[name]
+			if h.state.Load().Index() < filled || h.term.Load() != lead.term.Load() || !h.leaderIs(lead.self) {
+				return false
+			}
+		}
+		return true
+	})
+	term, changes := map[string]uint64{}, map[string]uint64{}
+	for _, name := range names {
+		h := c.heaps[name]
+		term[name], changes[name] = h.term.Load(), h.leaderChanges.Load()
+	}
+
+	// Small commits until every replica's checkpoint has begun, then
+	// more while all are held.
+	counter := uuid.New()
+	commit := func() {
+		t.Helper()
+		if err := update(ctx, lead, func(tx *Tx) error {
+			a, err := Get[acct](tx, counter)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			a.Balance++
+			return Put(tx, counter, a)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := map[string]bool{}
+	for len(running) < len(names) {
+		commit()
+		for more := true; more; {
+			select {
+			case name := <-started:
+				running[name] = true
+			default:
+				more = false
+			}
+		}
+	}
+	t.Logf("every replica's checkpoint has begun")
+	const during = 50
+	for range during {
+		commit()
+	}
+	for _, name := range names {
+		if h := c.heaps[name]; h.ckptSeq.Load() != 0 {
+			t.Fatalf("%s: a checkpoint completed while held", name)
+		}
+	}
+	t.Logf("%d commits while every checkpoint was under way", during)
+	for _, name := range names {
+		h := c.heaps[name]
+		if got := h.term.Load(); got != term[name] {
+			t.Errorf("%s: term %d during the checkpoint, %d before: an election", name, got, term[name])
+		}
+		if got := h.leaderChanges.Load(); got != changes[name] {
+			t.Errorf("%s: %d changes of leader during the checkpoint", name, got-changes[name])
+		}
+	}
+	close(release)
+	// And on while they write.
+	for {
+		done := 0
+		for _, name := range names {
+			if c.heaps[name].ckptSeq.Load() != 0 {
+				done++
+			}
+		}
+		if done == len(names) {
+			break
+		}
+		commit()
+	}
+
+	// Writing it competes for the CPU only: no election. (A follower
+	// starved of it for an election timeout may stand, and count a change
+	// of leader, but cannot win while the leader is heard.)
+	for _, name := range names {
+		h := c.heaps[name]
+		if got := h.term.Load(); got != term[name] {
+			t.Errorf("%s: term %d after the checkpoint, %d before: an election", name, got, term[name])
+		}
+		if !h.leaderIs(lead.self) {
+			t.Errorf("%s: the leader changed", name)
+		}
+		if got := checkpointedObjects(t, c.nodes[name], "bank"); got != objects+1 {
+			t.Errorf("%s: the checkpoint holds %d objects, want %d", name, got, objects+1)
+		}
+	}
+}
+
+// checkpointedObjects returns the number of objects of the heap's last
+// checkpoint in the node's store.
+func checkpointedObjects(t *testing.T, n *Node, heap string) int {
+	t.Helper()
+	for space := range n.disk.store.Manifest().Spaces {
+		if name, _, _, ok := parseSpace(space); ok && name == heap {
+			v, ok, err := n.disk.store.View(space)
+			if err != nil || !ok {
+				t.Fatalf("view of %q: %v", heap, err)
+			}
+			defer v.Close()
+			return v.Len()
+		}
+	}
+	t.Fatalf("no checkpoint of %q in the store", heap)
+	return 0
+}
+
+// A node closed while a heap's checkpoint runs waits for it, and starts
+// again with every commit acknowledged before, restart after restart.
+func TestCloseDuringCheckpointRestarts(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	mem := persist.NewMemFS()
+	ctx := context.Background()
+	id := uuid.New()
+	for round := range 3 {
+		c := startTestNodes(t, uint64(round))
+		c.fss["solo"] = mem
+		n := c.add("solo", false, func(cfg *Config) {
+			cfg.DataDir = "/data/solo"
+			checkpointOften(16, 4)(cfg)
+		})
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got acct
+		err = h.View(ctx, func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
+		if round > 0 && (err != nil || got.Balance != int64(round*40)) {
+			t.Fatalf("restart %d: the heap holds %v (%v), want %d", round, got, err, round*40)
+		}
+		started, release := make(chan struct{}, 1), make(chan struct{})
+		h.ckpt.started = func() {
+			select {
+			case started <- struct{}{}:
+				<-release // the first only
+			default:
+			}
+		}
+		for i := range 40 {
+			if err := update(ctx, h, func(tx *Tx) error {
+				a, err := Get[acct](tx, id)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
+				a.Balance++
+				return Put(tx, id, a)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if i == 39 {
+				<-started // 40 commits pass CheckpointEvery: a checkpoint is under way
+			}
+		}
+		closed := make(chan struct{})
+		go func() {
+			c.kill("solo")
+			close(closed)
+		}()
+		close(release)
+		<-closed
+	}
+}
