@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,9 +103,9 @@ type checkpointer struct {
 	logged  []loggedBatch // appends with entries that may follow the next checkpoint
 	hardSeq uint64        // the last log record holding the hard state
 
-	// started, if set (by tests, before the heap's first checkpoint), is
+	// started, if set (by tests, at any time), is
 	// called on the goroutine as each checkpoint begins.
-	started func()
+	started atomic.Pointer[func()]
 }
 
 // startCheckpointer starts the heap's checkpoint goroutine, on a node with
@@ -141,8 +142,8 @@ func (h *Heap) runCheckpoints() {
 		case <-h.stop:
 			return
 		case j := <-h.ckpt.jobs:
-			if f := h.ckpt.started; f != nil {
-				f()
+			if f := h.ckpt.started.Load(); f != nil {
+				(*f)()
 			}
 			h.ckpt.done <- h.writeJob(j) // buffered: the loop takes one per job
 		}

@@ -33,7 +33,7 @@ func BenchmarkCommitDuringCheckpoint(b *testing.B) {
 			b.Fatal(err)
 		}
 		started := make(chan time.Time, 1)
-		h.ckpt.started = func() { started <- time.Now() }
+		onCheckpoint(h, func() { started <- time.Now() })
 		val := make([]byte, 80)
 		for range objects / batch {
 			err := h.Update(context.Background(), func(tx *Tx) error {
