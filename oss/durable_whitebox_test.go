@@ -5,10 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -212,81 +210,6 @@ func startDurable(t *testing.T, seed uint64, names []string, tweak func(*Config)
 	return c
 }
 
-// startDisk starts a lone durable node on fsys.
-func startDisk(t *testing.T, fsys persist.FS) *Node {
-	t.Helper()
-	c := startTestNodes(t, 1)
-	c.fss["solo"] = fsys
-	return c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-}
-
-// While the log cannot be written (a full disk, an I/O error, a sync that
-// fails, even with the cut-back of what it covered) commits fail with an
-// error that says so, nothing of them becomes visible, reads go on,
-// commits work again once the disk does, and the node starts again on
-// what the disk holds.
-func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
-	c := startTestNodes(t, 1)
-	c.fss["solo"] = ffs
-	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := uuid.New()
-	if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{1}) }); err != nil {
-		t.Fatal(err)
-	}
-	for _, fault := range []struct {
-		err error
-		ops []persist.Op
-	}{
-		{syscall.ENOSPC, []persist.Op{persist.OpWrite, persist.OpSync}},
-		{syscall.EIO, []persist.Op{persist.OpWrite, persist.OpSync}},
-		{syscall.EIO, []persist.Op{persist.OpSync}},
-		{syscall.EIO, []persist.Op{persist.OpSync, persist.OpTruncate}},
-	} {
-		ffs.SetRule(func(op persist.Op, name string) error {
-			if slices.Contains(fault.ops, op) {
-				return fault.err
-			}
-			return nil
-		})
-		for range 3 {
-			err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{666}) })
-			if !errors.Is(err, fault.err) {
-				t.Fatalf("a commit while %v fail with %v: %v", fault.ops, fault.err, err)
-			}
-		}
-		var got acct
-		if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance == 666 {
-			t.Fatalf("a read while the disk fails: %v %v", got, err)
-		}
-		ffs.SetRule(nil)
-		waitCond(t, "commits to work again", func() bool {
-			return update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{2}) }) == nil
-		})
-	}
-	var got acct
-	h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil)
-	if got.Balance != 2 {
-		t.Fatalf("after the disk came back the object holds %d", got.Balance)
-	}
-	if err := n.Close(context.Background()); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	c.forget("solo")
-	n = c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	if h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 2 {
-		t.Fatalf("after a restart the object holds %v (%v), want 2", got, err)
-	}
-}
-
 // In batch mode a failed sync of the log loses what was acknowledged since
 // the last good one: the node does not go on as if it had not (nor trust
 // a second sync). Commits fail from then on, with the cause, those in
@@ -364,68 +287,6 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 	}
 	if err := put(5); err != nil {
 		t.Fatalf("a commit after the restart: %v", err)
-	}
-}
-
-// Node.Close reports what the log and the store could not close.
-func TestDiskCloseReturnsErrors(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
-	c := startTestNodes(t, 1)
-	c.fss["solo"] = ffs
-	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), acct{1}) }); err != nil {
-		t.Fatal(err)
-	}
-	ffs.SetRule(func(op persist.Op, name string) error {
-		if op == persist.OpClose && strings.HasSuffix(name, ".wal") {
-			return syscall.EIO
-		}
-		return nil
-	})
-	if err := n.Close(context.Background()); !errors.Is(err, syscall.EIO) {
-		t.Fatalf("close when the log's segment does not close: %v", err)
-	}
-	c.forget("solo")
-}
-
-// A record damaged in the middle of the log (not a torn last write) stops
-// the node from starting, with an error that names the file and offset and
-// says how to recover.
-func TestCorruptLogRefusesToStart(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	mem := persist.NewMemFS()
-	n := startDisk(t, mem)
-	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 20 {
-		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), acct{int64(i)}) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n.stop(context.Background(), false)
-	names, _ := mem.ReadDir("/data/solo/wal")
-	seg := filepath.Join("/data/solo/wal", names[0])
-	f, _ := mem.Open(seg)
-	data, _ := io.ReadAll(f)
-	f.Close()
-	data[len(data)/3] ^= 0x55
-	g, _ := mem.Create(seg)
-	g.Write(data)
-	g.Sync()
-	g.Close()
-	c := startTestNodes(t, 2)
-	c.fss["solo"] = mem
-	_, err = Start(context.Background(), &Config{Name: "solo", DataDir: "/data/solo", Logger: testLogger(), FS: mem, Transport: c.net})
-	var ce *persist.CorruptError
-	if !errors.As(err, &ce) || ce.File != seg || !strings.Contains(err.Error(), "offset") || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "Join") {
-		t.Fatalf("a node on a corrupt log: %v", err)
 	}
 }
 
