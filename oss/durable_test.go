@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -20,10 +21,10 @@ import (
 // given in Config.FS.
 
 // startOn starts a durable node on fsys, closed (at once) when the test
-// ends unless the test closed it.
-func startOn(t *testing.T, fsys persist.FS) *oss.Node {
+// ends unless the test closed it. d zero means the default durability.
+func startOn(t *testing.T, fsys persist.FS, d oss.Durability) *oss.Node {
 	t.Helper()
-	n, err := oss.Start(context.Background(), &oss.Config{Name: "solo", DataDir: "/data/solo", FS: fsys, Logger: quietLogger()})
+	n, err := oss.Start(context.Background(), &oss.Config{Name: "solo", DataDir: "/data/solo", FS: fsys, Durability: d, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func put(h *oss.Heap, id uuid.UUID, balance int64) error {
 func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	t.Parallel()
 	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
-	n := startOn(t, ffs)
+	n := startOn(t, ffs, 0)
 	h := openBank(t, n)
 	id := uuid.New()
 	if err := put(h, id, 1); err != nil {
@@ -98,7 +99,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 	if err := n.Close(context.Background()); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	n = startOn(t, ffs)
+	n = startOn(t, ffs, 0)
 	if got := balance(t, openBank(t, n), id); got != 2 {
 		t.Fatalf("after a restart the object holds %v, want 2", got)
 	}
@@ -108,7 +109,7 @@ func TestDiskFullFailsCommitsAndRecovers(t *testing.T) {
 func TestDiskCloseReturnsErrors(t *testing.T) {
 	t.Parallel()
 	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
-	n := startOn(t, ffs)
+	n := startOn(t, ffs, 0)
 	if err := put(openBank(t, n), uuid.New(), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestDiskCloseReturnsErrors(t *testing.T) {
 func TestCorruptLogRefusesToStart(t *testing.T) {
 	t.Parallel()
 	mem := persist.NewMemFS()
-	n := startOn(t, mem)
+	n := startOn(t, mem, 0)
 	h := openBank(t, n)
 	for i := range 20 {
 		if err := put(h, uuid.New(), int64(i)); err != nil {
@@ -151,5 +152,72 @@ func TestCorruptLogRefusesToStart(t *testing.T) {
 	var ce *persist.CorruptError
 	if !errors.As(err, &ce) || ce.File != seg || !strings.Contains(err.Error(), "offset") || !errors.Is(err, oss.ErrCorrupt) || !strings.Contains(err.Error(), "Join") {
 		t.Fatalf("a node on a corrupt log: %v", err)
+	}
+}
+
+// In batch mode a failed sync of the log loses what was acknowledged since
+// the last good one: the node does not go on as if it had not (nor trust
+// a second sync). Commits fail from then on, with the cause, those in
+// flight as unknown, later ones definitely; reads go on; Close reports the
+// failure; and the node starts again with what the last good sync kept.
+func TestDiskSyncFailureInBatchMode(t *testing.T) {
+	t.Parallel()
+	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
+	var mu sync.Mutex
+	syncs, failing := 0, false
+	ffs.SetRule(func(op persist.Op, name string) error {
+		if op != persist.OpSync || !strings.HasSuffix(name, ".wal") {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		syncs++
+		if failing {
+			return syscall.EIO
+		}
+		return nil
+	})
+	// waitSync waits until the log has begun a sync after now.
+	waitSync := func() {
+		mu.Lock()
+		n := syncs
+		mu.Unlock()
+		waitUntil(t, "a sync of the log", func() bool { mu.Lock(); defer mu.Unlock(); return syncs > n })
+	}
+	n := startOn(t, ffs, oss.DurabilityBatch)
+	h := openBank(t, n)
+	id := uuid.New()
+	if err := put(h, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	waitSync()
+	mu.Lock()
+	failing = true
+	mu.Unlock()
+	put(h, id, 2) // acknowledged once written, or failed: its sync fails
+	waitSync()
+	mu.Lock()
+	failing = false // the disk works again: the log must still not be trusted
+	mu.Unlock()
+	err := put(h, id, 3)
+	if !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
+		t.Fatalf("a commit after a failed sync: %v", err)
+	}
+	if err := put(h, id, 4); !errors.Is(err, persist.ErrFailed) || errors.Is(err, oss.ErrCommitUnknown) {
+		t.Fatalf("a commit once the replica knows its log failed: %v; want a definite failure", err)
+	}
+	if got := balance(t, h, id); got == 3 || got == 4 {
+		t.Fatalf("a read after the log failed: %v", got)
+	}
+	if err := n.Close(context.Background()); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
+		t.Fatalf("close after the log failed: %v", err)
+	}
+	n = startOn(t, ffs, oss.DurabilityBatch)
+	h = openBank(t, n)
+	if got := balance(t, h, id); got != 1 && got != 2 {
+		t.Fatalf("after a restart the object holds %v, want what was synced", got)
+	}
+	if err := put(h, id, 5); err != nil {
+		t.Fatalf("a commit after the restart: %v", err)
 	}
 }

@@ -8,9 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -208,86 +206,6 @@ func startDurable(t *testing.T, seed uint64, names []string, tweak func(*Config)
 		c.add(name, i > 0, func(cfg *Config) { cfg.DataDir = "/data/" + name })
 	}
 	return c
-}
-
-// In batch mode a failed sync of the log loses what was acknowledged since
-// the last good one: the node does not go on as if it had not (nor trust
-// a second sync). Commits fail from then on, with the cause, those in
-// flight as unknown, later ones definitely; reads go on; Close reports the
-// failure; and the node starts again with what the last good sync kept.
-func TestDiskSyncFailureInBatchMode(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
-	var mu sync.Mutex
-	syncs, failing := 0, false
-	ffs.SetRule(func(op persist.Op, name string) error {
-		if op != persist.OpSync || !strings.HasSuffix(name, ".wal") {
-			return nil
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		syncs++
-		if failing {
-			return syscall.EIO
-		}
-		return nil
-	})
-	// waitSync waits until the log has begun a sync after now.
-	waitSync := func() {
-		mu.Lock()
-		n := syncs
-		mu.Unlock()
-		waitCond(t, "a sync of the log", func() bool { mu.Lock(); defer mu.Unlock(); return syncs > n })
-	}
-	batch := func(cfg *Config) { cfg.DataDir = "/data/solo"; cfg.Durability = DurabilityBatch }
-	c := startTestNodes(t, 1)
-	c.fss["solo"] = ffs
-	n := c.add("solo", false, batch)
-	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := uuid.New()
-	put := func(v int64) error {
-		return update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{v}) })
-	}
-	if err := put(1); err != nil {
-		t.Fatal(err)
-	}
-	waitSync()
-	mu.Lock()
-	failing = true
-	mu.Unlock()
-	put(2) // acknowledged once written, or failed: its sync fails
-	waitSync()
-	mu.Lock()
-	failing = false // the disk works again: the log must still not be trusted
-	mu.Unlock()
-	err = put(3)
-	if !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
-		t.Fatalf("a commit after a failed sync: %v", err)
-	}
-	if err := put(4); !errors.Is(err, persist.ErrFailed) || errors.Is(err, ErrCommitUnknown) {
-		t.Fatalf("a commit once the replica knows its log failed: %v; want a definite failure", err)
-	}
-	var got acct
-	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance == 3 || got.Balance == 4 {
-		t.Fatalf("a read after the log failed: %v %v", got, err)
-	}
-	if err := n.Close(context.Background()); !errors.Is(err, syscall.EIO) || !errors.Is(err, persist.ErrFailed) {
-		t.Fatalf("close after the log failed: %v", err)
-	}
-	c.forget("solo")
-	n = c.add("solo", false, batch)
-	if h, err = n.CreateHeapIfNotExists(context.Background(), "bank", nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.View(context.Background(), func(tx *Tx) error { var err error; got, err = Get[acct](tx, id); return err }, nil); err != nil || got.Balance != 1 && got.Balance != 2 {
-		t.Fatalf("after a restart the object holds %v (%v), want what was synced", got, err)
-	}
-	if err := put(5); err != nil {
-		t.Fatalf("a commit after the restart: %v", err)
-	}
 }
 
 // FuzzWALRecord: a log record read back from disk is untrusted; replaying
