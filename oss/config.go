@@ -130,9 +130,10 @@ type Config struct {
 	// instead of QUIC and gossip: transporttest's, or a test's that
 	// injects faults (package oss/osstest starts clusters on one). Such a
 	// network authenticates nobody and is for tests only. Listen, TLS and
-	// PacketConn must then be empty; Join names the nodes to join
-	// through, and without it the node bootstraps a cluster. If nil, the
-	// node's traffic is QUIC with mutual TLS, as Listen says.
+	// PacketConn must then be empty. Join then names nodes already on the
+	// network: a node with Join joins their cluster, found through the
+	// network's membership records; without it, it bootstraps one. If
+	// nil, the node's traffic is QUIC with mutual TLS, as Listen says.
 	Transport transport.Network
 
 	// FS, if not nil, holds the data directory and the stripes instead of

@@ -289,7 +289,7 @@ func (n *Node) Addr() string {
 }
 
 // Members returns the live members of the cluster, this node included. A
-// node that does not listen is alone.
+// node with neither Listen nor Transport is alone.
 func (n *Node) Members() []Member {
 	if d, ok := n.directory().(netDirectory); ok {
 		return d.members()

@@ -18,6 +18,12 @@
 // test with what it was waiting for if the condition does not hold in
 // time (Options.Patience).
 //
+// A cluster on the in-memory network can run inside a testing/synctest
+// bubble (Start called in the bubble's function): every clock of its
+// nodes is then fake, and a timeout of seconds (Config.ReplaceAfter, a
+// lease) passes as soon as every node waits. QUIC clusters cannot: a
+// goroutine reading a socket never counts as waiting.
+//
 // The in-memory network authenticates nobody: it is for tests only.
 // Package oss/ossdtest runs ossd processes instead, for tests of the
 // daemon.
