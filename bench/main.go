@@ -38,9 +38,11 @@ func main() {
 	tmp := flag.String("tmp", "", "directory for the members' data (on the disk to measure; default the system's temporary directory)")
 	ossWorker := flag.String("oss-worker", "", "a built OSS worker (default: go build ./osswork)")
 	out := flag.String("json", "", "also write every round's figures to this file")
+	memprofile := flag.String("memprofile", "", "write each worker's heap profile after the preload to this directory (SYSTEM-ROUND.pprof)")
 	verbose := flag.Bool("v", false, "pass the workers' logs through")
 	worker := flag.String("worker", "", "internal: run as the worker of this system")
 	certs := flag.String("certs", "", "internal: the worker's certificates")
+	flag.StringVar(&p.MemProfile, "heapprofile", "", "internal: the worker's heap profile")
 	data := flag.String("data", "", "internal: the worker's data directory")
 	flag.Parse()
 	log.SetFlags(0)
@@ -112,7 +114,19 @@ func main() {
 			}
 			t0 := time.Now()
 			fmt.Fprintf(os.Stderr, "round %d/%d %s ... ", r+1, *rounds, sys)
-			cmd := exec.Command(bin[0], append(append(bin[1:], args...), "-data", data)...)
+			wargs := append(append(bin[1:], args...), "-data", data)
+			if *memprofile != "" {
+				prof, err := filepath.Abs(filepath.Join(*memprofile, fmt.Sprintf("%s-%d.pprof", sys, r+1)))
+				if err != nil {
+					log.Fatal(err)
+				}
+				flagName := "-memprofile" // osswork's
+				if sys == "etcd" {
+					flagName = "-heapprofile"
+				}
+				wargs = append(wargs, flagName, prof)
+			}
+			cmd := exec.Command(bin[0], wargs...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout = &stdout
 			cmd.Stderr = &stderr

@@ -216,7 +216,7 @@ func (m *machine) version(id uuid.UUID) uint64 {
 	if !ok {
 		return 0
 	}
-	return it.obj.Version
+	return it.ent.version
 }
 
 func (m *machine) rootVersion(name string) uint64 {
@@ -240,8 +240,7 @@ func (m *machine) write(index uint64, rec *Record) *ChangeSet {
 			cs.Objects = append(cs.Objects, Change{ID: w.ID, Version: index, Deleted: true})
 			continue
 		}
-		obj := &Object{ID: w.ID, Value: w.Value, Version: index}
-		if _, replaced := m.objects.Set(objItem{id: w.ID, obj: obj}); !replaced {
+		if _, replaced := m.objects.Set(newObjItem(w.ID, w.Value, index)); !replaced {
 			m.shape = index
 		}
 		cs.Objects = append(cs.Objects, Change{ID: w.ID, Version: index, Value: w.Value})

@@ -533,9 +533,14 @@ func (h *Heap) writeCheckpoint(metaBlob []byte, full bool) error {
 			return true
 		})
 	} else {
+		// The state holds each changed object as of the checkpoint; one
+		// it no longer holds was deleted (a tombstone's version is not
+		// read back).
+		st := h.replica.State()
 		objs = make([]persist.Object, 0, len(h.dirty))
-		for id, c := range h.dirty {
-			objs = append(objs, persist.Object{ID: id, Version: c.Version, Value: c.Value, Deleted: c.Deleted})
+		for id := range h.dirty {
+			o, ok := st.Get(id)
+			objs = append(objs, persist.Object{ID: id, Version: o.Version, Value: o.Value, Deleted: !ok})
 		}
 	}
 	space := h.space()

@@ -95,14 +95,14 @@ type Heap struct {
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
 	lastConf     raftpb.ConfState
-	lost         error                            // why the replica stopped, if it did
-	stuck        *consistency.Ready               // a Ready the log refused, retried every tick
-	diskErr      error                            // why it was refused
-	lastCkpt     uint64                           // applied index of the last checkpoint
-	lastHard     raftpb.HardState                 // the last hard state written to the log
-	dirty        map[uuid.UUID]consistency.Change // objects changed since the last checkpoint
-	needFull     bool                             // the next checkpoint writes every object
-	storeGen     uint64                           // generation of the replica's objects in the store
+	lost         error                  // why the replica stopped, if it did
+	stuck        *consistency.Ready     // a Ready the log refused, retried every tick
+	diskErr      error                  // why it was refused
+	lastCkpt     uint64                 // applied index of the last checkpoint
+	lastHard     raftpb.HardState       // the last hard state written to the log
+	dirty        map[uuid.UUID]struct{} // objects changed since the last checkpoint
+	needFull     bool                   // the next checkpoint writes every object
+	storeGen     uint64                 // generation of the replica's objects in the store
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -286,10 +286,14 @@ func (h *Heap) askReadIndex(rq *readRequest) {
 const maxBatch = 4096
 
 // compactEvery and keepEntries set when applied entries leave memory: every
-// compactEvery entries, all but the last keepEntries. Tests lower them.
+// compactEvery entries, all but the last keepEntries; and as soon as the
+// log holds more than logBytes of entry data, all but a tail of at most
+// keepBytes. Tests lower them.
 var (
 	compactEvery uint64 = 8192
 	keepEntries  uint64 = 1024
+	logBytes            = 8 << 20
+	keepBytes           = 2 << 20
 )
 
 func newHeap(n *Node, name string, o openMode) (*Heap, error) {
@@ -318,7 +322,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		obs:      n.met.observers(name),
 	}
 	if n.disk != nil {
-		h.dirty = map[uuid.UUID]consistency.Change{}
+		h.dirty = map[uuid.UUID]struct{}{}
 	}
 	var applied uint64
 	var state []byte
@@ -757,7 +761,7 @@ func (h *Heap) finishReady(rd consistency.Ready) {
 	if h.dirty != nil {
 		for _, cs := range rd.Changes {
 			for _, c := range cs.Objects {
-				h.dirty[c.ID] = c
+				h.dirty[c.ID] = struct{}{}
 			}
 		}
 	}
@@ -801,7 +805,9 @@ func (h *Heap) answerReads(applied uint64) {
 
 // compact drops applied log entries from memory, keeping a tail.
 func (h *Heap) compact(applied uint64) {
-	if h.node.walOf() != nil && applied >= h.lastCkpt+compactEvery {
+	// heavy: the applied entries in memory hold more than logBytes.
+	heavy := h.storage.heldBytes() > logBytes && h.storage.heldBytes()-h.storage.bytesAfter(applied) > logBytes
+	if h.node.walOf() != nil && (applied >= h.lastCkpt+compactEvery || heavy && applied > h.lastCkpt) {
 		// Entries may leave memory only once a checkpoint covers them.
 		start := time.Now()
 		if err := h.checkpoint(); err != nil {
@@ -811,19 +817,19 @@ func (h *Heap) compact(applied uint64) {
 		h.obs.checkpoint.Observe(time.Since(start).Seconds())
 		h.lastCkpt = applied
 	}
-	if applied < h.lastCompact+compactEvery+keepEntries {
+	if applied < h.lastCompact+compactEvery+keepEntries && !heavy {
 		return
 	}
 	// Peers that fall behind the first entry left catch up from a snapshot
 	// the storage makes when raft asks for it.
-	at := applied - keepEntries
+	at := h.storage.tailStart(applied, keepEntries, keepBytes)
 	if h.node.walOf() != nil {
 		// Snapshots stream from the last checkpoint: the log keeps
 		// what follows it.
 		at = min(at, h.lastCkpt)
-		if at <= h.lastCompact {
-			return
-		}
+	}
+	if at <= h.lastCompact {
+		return
 	}
 	if err := h.storage.Compact(at); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		h.log.Error("compact", "index", at, "err", err)

@@ -2,6 +2,7 @@ package oss
 
 import (
 	"io"
+	"math"
 	"sync/atomic"
 
 	"go.etcd.io/raft/v3"
@@ -31,6 +32,8 @@ type snapStorage struct {
 	// peer, object by object; view, if not nil, is the checkpoint it reads.
 	stream func(io.Writer) error
 	view   *sharedView
+
+	held int // bytes of entry data in memory, as appended (see Append)
 }
 
 // sharedView is a store view that several snapshot streams may read; it
@@ -104,14 +107,6 @@ func (s *snapStorage) Snapshot() (raftpb.Snapshot, error) {
 	return s.cached, nil
 }
 
-// ApplySnapshot implements raft.Storage. The state lives in the replica;
-// the storage keeps the snapshot's metadata only, not a second copy of
-// the state.
-func (s *snapStorage) ApplySnapshot(snap raftpb.Snapshot) error {
-	snap.Data = nil
-	return s.MemoryStorage.ApplySnapshot(snap)
-}
-
 // setView makes v (or the replica's state, if nil) what cached streams
 // from, letting go of the view before.
 func (s *snapStorage) setView(v *persist.View) {
@@ -140,6 +135,81 @@ func (s *snapStorage) openStream() (write func(io.Writer) error, fromStore bool)
 		}, true
 	}
 	return s.stream, false
+}
+
+// Append implements raft.Storage, counting the bytes the log holds.
+// Entries that replace others are counted again until the next Compact
+// counts afresh.
+func (s *snapStorage) Append(ents []raftpb.Entry) error {
+	if err := s.MemoryStorage.Append(ents); err != nil {
+		return err
+	}
+	for i := range ents {
+		s.held += len(ents[i].Data)
+	}
+	return nil
+}
+
+// Compact implements raft.Storage.
+func (s *snapStorage) Compact(at uint64) error {
+	if err := s.MemoryStorage.Compact(at); err != nil {
+		return err
+	}
+	s.held = s.bytesAfter(at)
+	return nil
+}
+
+// heldBytes is the bytes of entry data the log holds in memory.
+func (s *snapStorage) heldBytes() int { return s.held }
+
+// bytesAfter is the bytes of data of the entries after index.
+func (s *snapStorage) bytesAfter(index uint64) int {
+	last, _ := s.LastIndex()
+	ents, err := s.Entries(index+1, last+1, math.MaxUint64)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for i := range ents {
+		n += len(ents[i].Data)
+	}
+	return n
+}
+
+// tailStart is the index before the last entries up to applied that make
+// at most maxEntries entries and maxBytes bytes of data: compacting there
+// keeps that tail.
+func (s *snapStorage) tailStart(applied, maxEntries uint64, maxBytes int) uint64 {
+	first, _ := s.FirstIndex()
+	lo := first
+	if applied >= maxEntries && applied-maxEntries+1 > lo {
+		lo = applied - maxEntries + 1
+	}
+	if lo > applied {
+		return applied
+	}
+	ents, err := s.Entries(lo, applied+1, math.MaxUint64)
+	if err != nil {
+		return applied - min(applied, maxEntries)
+	}
+	n, i := 0, len(ents)
+	for i > 0 && n+len(ents[i-1].Data) <= maxBytes {
+		n += len(ents[i-1].Data)
+		i--
+	}
+	return applied - uint64(len(ents)-i)
+}
+
+// ApplySnapshot implements raft.Storage. The state lives in the replica;
+// the storage keeps the snapshot's metadata only, not a second copy of
+// the state.
+func (s *snapStorage) ApplySnapshot(snap raftpb.Snapshot) error {
+	snap.Data = nil
+	if err := s.MemoryStorage.ApplySnapshot(snap); err != nil {
+		return err
+	}
+	s.held = 0
+	return nil
 }
 
 // close lets go of a cached view.

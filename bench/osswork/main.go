@@ -33,6 +33,7 @@ func main() {
 	flag.IntVar(&p.Clients, "clients", 64, "concurrent clients of workloads a and c")
 	flag.IntVar(&p.Hot, "hot", 10, "keys workload c contends on")
 	flag.DurationVar(&p.Duration, "duration", 5*time.Second, "duration of each workload")
+	flag.StringVar(&p.MemProfile, "memprofile", "", "write a heap profile here after the preload")
 	certs := flag.String("certs", "", "the certificates (ca.pem, NAME-oss.pem, NAME-oss.key)")
 	data := flag.String("data", "", "the data directory")
 	flag.Parse()
@@ -181,6 +182,9 @@ func run(p params, dir, certs string) (*result, error) {
 	}
 	m["mem_heap_mb"] = heapInUse()
 	m["mem_rss_mb"] = peakRSS()
+	if err := writeHeapProfile(p); err != nil {
+		return nil, err
+	}
 
 	// rmw reads an object and writes it back incremented; it returns the
 	// times its function ran.
