@@ -292,8 +292,8 @@ const maxBatch = 4096
 var (
 	compactEvery uint64 = 8192
 	keepEntries  uint64 = 1024
-	logBytes            = 8 << 20
-	keepBytes           = 2 << 20
+	logBytes            = 4 << 20
+	keepBytes           = 1 << 20
 )
 
 func newHeap(n *Node, name string, o openMode) (*Heap, error) {
