@@ -167,7 +167,7 @@ func BenchmarkStoreIndexPerObject(b *testing.B) {
 				with := heapBytes()
 				s.mu.Lock()
 				for _, st := range s.stripes {
-					st.idx = map[string]map[[16]byte]loc{}
+					st.idx = map[string]*idIndex{}
 				}
 				s.mu.Unlock()
 				without := heapBytes()
