@@ -1,7 +1,8 @@
 package persist
 
 import (
-	"bytes"
+	"cmp"
+	"encoding/binary"
 	"slices"
 )
 
@@ -31,12 +32,20 @@ func newIDIndex() *idIndex { return &idIndex{added: map[[16]byte]loc{}} }
 // indexOf returns the index built from entries, in any order, with no
 // ID twice. It takes entries over.
 func indexOf(entries []idxEntry) *idIndex {
-	slices.SortFunc(entries, func(a, b idxEntry) int { return bytes.Compare(a.id[:], b.id[:]) })
+	slices.SortFunc(entries, func(a, b idxEntry) int { return compareIDs(&a.id, &b.id) })
 	return &idIndex{sorted: entries, added: map[[16]byte]loc{}}
 }
 
+// compareIDs orders IDs as bytes, compared as two big-endian words.
+func compareIDs(a, b *[16]byte) int {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
+}
+
 func (x *idIndex) find(id [16]byte) (int, bool) {
-	return slices.BinarySearchFunc(x.sorted, id, func(e idxEntry, id [16]byte) int { return bytes.Compare(e.id[:], id[:]) })
+	return slices.BinarySearchFunc(x.sorted, id, func(e idxEntry, id [16]byte) int { return compareIDs(&e.id, &id) })
 }
 
 // Len is the number of live IDs; a nil index has none.
@@ -61,34 +70,48 @@ func (x *idIndex) get(id [16]byte) (loc, bool) {
 	return loc{}, false
 }
 
-// set records where id's last record lies.
-func (x *idIndex) set(id [16]byte, l loc) {
+// set records where id's last record lies and returns where the one
+// before lay, if any.
+func (x *idIndex) set(id [16]byte, l loc) (old loc, had bool) {
+	if old, had = x.added[id]; had {
+		x.added[id] = l
+		return old, true
+	}
 	if i, ok := x.find(id); ok {
-		if x.sorted[i].l.size == 0 {
+		old = x.sorted[i].l
+		if old.size == 0 {
 			x.dead--
 		}
 		x.sorted[i].l = l
-		return
+		return old, old.size != 0
 	}
 	x.added[id] = l
 	if len(x.added) >= max(mergeMin, len(x.sorted)/8) {
 		x.merge()
 	}
+	return loc{}, false
 }
 
-// delete forgets id.
-func (x *idIndex) delete(id [16]byte) {
-	if _, ok := x.added[id]; ok {
+// delete forgets id and returns where its last record lay, if anywhere.
+func (x *idIndex) delete(id [16]byte) (old loc, had bool) {
+	if x == nil {
+		return loc{}, false
+	}
+	if old, had = x.added[id]; had {
 		delete(x.added, id)
-		return
+		return old, true
 	}
-	if i, ok := x.find(id); ok && x.sorted[i].l.size != 0 {
-		x.sorted[i].l = loc{}
-		x.dead++
-		if x.dead >= max(mergeMin, len(x.sorted)/8) {
-			x.merge()
-		}
+	i, ok := x.find(id)
+	if !ok || x.sorted[i].l.size == 0 {
+		return loc{}, false
 	}
+	old = x.sorted[i].l
+	x.sorted[i].l = loc{}
+	x.dead++
+	if x.dead >= max(mergeMin, len(x.sorted)/8) {
+		x.merge()
+	}
+	return old, true
 }
 
 // merge rebuilds the array with the added IDs and without the deleted.
@@ -97,11 +120,11 @@ func (x *idIndex) merge() {
 	for id, l := range x.added {
 		add = append(add, idxEntry{id, l})
 	}
-	slices.SortFunc(add, func(a, b idxEntry) int { return bytes.Compare(a.id[:], b.id[:]) })
+	slices.SortFunc(add, func(a, b idxEntry) int { return compareIDs(&a.id, &b.id) })
 	out := make([]idxEntry, 0, x.Len())
 	i, j := 0, 0
 	for i < len(x.sorted) || j < len(add) {
-		if j == len(add) || i < len(x.sorted) && bytes.Compare(x.sorted[i].id[:], add[j].id[:]) < 0 {
+		if j == len(add) || i < len(x.sorted) && compareIDs(&x.sorted[i].id, &add[j].id) < 0 {
 			if x.sorted[i].l.size != 0 {
 				out = append(out, x.sorted[i])
 			}

@@ -484,17 +484,14 @@ func (s *Store) waitIndex() {
 	}
 }
 
-// note records in the index that o's last record is at l: one map
-// operation per object, the most a checkpoint spends on the index, and a
-// lookup of the record it replaces, whose size leaves the live bytes.
+// note records in the index that o's last record is at l: one index
+// operation per object, the most a checkpoint spends on the index, which
+// also finds the record it replaces, whose size leaves the live bytes.
 func (st *stripe) note(o *Object, l loc) {
 	ids := st.idx[o.Space]
-	if old, ok := ids.get(o.ID); ok {
-		st.stats.live.Add(-int64(old.size))
-	}
 	if o.Deleted {
-		if ids != nil {
-			ids.delete(o.ID)
+		if old, ok := ids.delete(o.ID); ok {
+			st.stats.live.Add(-int64(old.size))
 		}
 		return
 	}
@@ -502,7 +499,9 @@ func (st *stripe) note(o *Object, l loc) {
 		ids = newIDIndex()
 		st.idx[o.Space] = ids
 	}
-	ids.set(o.ID, l)
+	if old, ok := ids.set(o.ID, l); ok {
+		st.stats.live.Add(-int64(old.size))
+	}
 	st.stats.live.Add(int64(l.size))
 }
 
