@@ -38,6 +38,8 @@ func main() {
 	tmp := flag.String("tmp", "", "directory for the members' data (on the disk to measure; default the system's temporary directory)")
 	ossWorker := flag.String("oss-worker", "", "a built OSS worker (default: go build ./osswork)")
 	out := flag.String("json", "", "also write every round's figures to this file")
+	scale := flag.String("scale", "", "instead of the comparison, measure OSS's commits/s with -heaps heaps over each of these numbers of nodes (e.g. 3,5,7)")
+	scaleHeaps := flag.String("heaps", "1,2,4,8", "numbers of heaps for -scale")
 	memprofile := flag.String("memprofile", "", "write each worker's heap profile after the preload to this directory (SYSTEM-ROUND.pprof)")
 	verbose := flag.Bool("v", false, "pass the workers' logs through")
 	worker := flag.String("worker", "", "internal: run as the worker of this system")
@@ -78,6 +80,9 @@ func main() {
 		log.Fatal(err)
 	}
 	bins := map[string][]string{"etcd": {self, "-worker", "etcd"}}
+	if *scale != "" {
+		*systems = "oss"
+	}
 	if strings.Contains(*systems, "oss") {
 		bin := *ossWorker
 		if bin == "" {
@@ -102,6 +107,10 @@ func main() {
 	all := map[string][]map[string]float64{}
 	start := time.Now()
 	loadBefore := loadavg()
+	if *scale != "" {
+		runScale(bins["oss"], args, dir, *scale, *scaleHeaps, *rounds, p.Duration, loadBefore)
+		return
+	}
 	for r := range *rounds {
 		for _, sys := range strings.Split(*systems, ",") {
 			bin, ok := bins[sys]

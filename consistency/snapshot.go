@@ -53,7 +53,7 @@ func (r *Replica) SnapshotData() ([]byte, error) {
 	d := snapshotData{Index: st.index, Shape: st.shape}
 	d.Objects = make([]snapObject, 0, st.Len())
 	st.objects.Scan(func(it objItem) bool {
-		d.Objects = append(d.Objects, snapObject{ID: it.id, Version: it.ent.version, Value: it.ent.value})
+		d.Objects = append(d.Objects, snapObject{ID: it.id, Version: it.version(), Value: it.value()})
 		return true
 	})
 	st.roots.Scan(func(it rootItem) bool {
@@ -93,14 +93,12 @@ func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
 	objects, roots := newObjTree(), newRootTree()
 	if objs != nil {
 		slices.SortFunc(objs, func(a, b Object) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-		ents := make([]objEntry, len(objs))
 		for i := range objs {
 			o := &objs[i]
 			if o.Version > index {
 				return fmt.Errorf("consistency: object %v has version %d, after the state's index %d", o.ID, o.Version, index)
 			}
-			ents[i] = objEntry{value: o.Value, version: o.Version}
-			objects.Load(objItem{id: o.ID, ent: &ents[i]})
+			objects.Load(newObjItem(o.ID, o.Value, o.Version))
 		}
 	}
 	for _, o := range d.Objects {
@@ -169,7 +167,7 @@ func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
 		return writeSnapshot(w, &rest, st.Len(), func(emit func(snapObject) error) error {
 			var err error
 			st.objects.Scan(func(it objItem) bool {
-				err = emit(snapObject{ID: it.id, Version: it.ent.version, Value: it.ent.value})
+				err = emit(snapObject{ID: it.id, Version: it.version(), Value: it.value()})
 				return err == nil
 			})
 			return err

@@ -36,9 +36,17 @@ func main() {
 	flag.StringVar(&p.MemProfile, "memprofile", "", "write a heap profile here after the preload")
 	certs := flag.String("certs", "", "the certificates (ca.pem, NAME-oss.pem, NAME-oss.key)")
 	data := flag.String("data", "", "the data directory")
+	scaleNodes := flag.Int("scale-nodes", 0, "instead of the workloads, measure commits/s over this many nodes with each number of heaps in -scale-heaps")
+	scaleHeaps := flag.String("scale-heaps", "1,2,4,8", "numbers of heaps for -scale-nodes")
 	flag.Parse()
 	log.SetFlags(0)
-	res, err := run(p, *data, *certs)
+	var res *result
+	var err error
+	if *scaleNodes > 0 {
+		res, err = runScale(p, *data, *certs, *scaleNodes, *scaleHeaps)
+	} else {
+		res, err = run(p, *data, *certs)
+	}
 	if err != nil {
 		log.Fatalf("oss worker: %v", err)
 	}
@@ -58,7 +66,7 @@ func key(i int) uuid.UUID {
 	return id
 }
 
-func start(ctx context.Context, dir, certs string) ([]*oss.Node, error) {
+func start(ctx context.Context, dir, certs string, members []string) ([]*oss.Node, error) {
 	ca, err := os.ReadFile(filepath.Join(certs, "ca.pem"))
 	if err != nil {
 		return nil, err
@@ -101,7 +109,7 @@ func run(p params, dir, certs string) (*result, error) {
 	m := res.Metrics
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	nodes, err := start(sctx, dir, certs)
+	nodes, err := start(sctx, dir, certs, members)
 	defer func() {
 		for _, n := range nodes {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
