@@ -193,10 +193,7 @@ type row struct {
 }
 
 func rows(p params) []row {
-	k := fmt.Sprintf("%d", p.Keys)
-	if p.Keys%1000 == 0 {
-		k = fmt.Sprintf("%d,000", p.Keys/1000)
-	}
+	k := thousands(p.Keys)
 	return []row{
 		{fmt.Sprintf("a. %d clients, read-modify-write over %s keys, commits/s", p.Clients, k), "a_cps", "a_cps", true, "%.0f"},
 		{"a. same, natural clients (etcd gRPC+TLS, OSS embedded), commits/s", "a_nat_cps", "a_cps", true, "%.0f"},
@@ -217,6 +214,15 @@ func rows(p params) []row {
 		{"g. peak RSS at the end of all workloads, MB", "rss_end_mb", "rss_end_mb", false, "%.1f"},
 		{"preload, s", "preload_s", "preload_s", false, "%.1f"},
 	}
+}
+
+// thousands writes n with a comma every three digits.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func median(xs []float64) float64 {
