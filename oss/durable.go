@@ -555,7 +555,7 @@ func (h *Heap) writeCheckpoint(metaBlob []byte, full bool) error {
 		return err
 	}
 	h.needFull = false
-	clear(h.dirty)
+	h.dirty = map[uuid.UUID]struct{}{} // clear would keep the largest table it ever had
 	select {
 	case h.node.disk.compact <- struct{}{}:
 	default:
