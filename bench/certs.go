@@ -21,6 +21,10 @@ import (
 // members names the three members of either system.
 var members = []string{"m0", "m1", "m2"}
 
+// scaleMembers names the OSS nodes of the scale-out runs (-scale), which
+// have certificates too.
+var scaleMembers = []string{"m3", "m4", "m5", "m6"}
+
 // writeCerts makes one CA for both systems with oss/pki and writes it to
 // dir (ca.pem), with, for each member, an OSS node certificate from
 // pki.IssueCert (NAME-oss.pem, NAME-oss.key) and an etcd certificate
@@ -61,6 +65,18 @@ func writeCerts(dir string) error {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, m+"-etcd.key"), key, 0o600); err != nil {
+			return err
+		}
+	}
+	for _, m := range scaleMembers {
+		cert, key, err := pki.IssueCert(caPEM, caKeyPEM, m, pki.RoleServer, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, m+"-oss.pem"), cert, 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, m+"-oss.key"), key, 0o600); err != nil {
 			return err
 		}
 	}

@@ -230,6 +230,9 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 	}
 	m["mem_heap_mb"] = heapInUse()
 	m["mem_rss_mb"] = peakRSS()
+	if err := writeHeapProfile(p); err != nil {
+		return nil, err
+	}
 
 	grpcAll, err := c.grpc(0, 1, 2)
 	if err != nil {

@@ -38,9 +38,13 @@ func main() {
 	tmp := flag.String("tmp", "", "directory for the members' data (on the disk to measure; default the system's temporary directory)")
 	ossWorker := flag.String("oss-worker", "", "a built OSS worker (default: go build ./osswork)")
 	out := flag.String("json", "", "also write every round's figures to this file")
+	scale := flag.String("scale", "", "instead of the comparison, measure OSS's commits/s with -heaps heaps over each of these numbers of nodes (e.g. 3,5,7)")
+	scaleHeaps := flag.String("heaps", "1,2,4,8", "numbers of heaps for -scale")
+	memprofile := flag.String("memprofile", "", "write each worker's heap profile after the preload to this directory (SYSTEM-ROUND.pprof)")
 	verbose := flag.Bool("v", false, "pass the workers' logs through")
 	worker := flag.String("worker", "", "internal: run as the worker of this system")
 	certs := flag.String("certs", "", "internal: the worker's certificates")
+	flag.StringVar(&p.MemProfile, "heapprofile", "", "internal: the worker's heap profile")
 	data := flag.String("data", "", "internal: the worker's data directory")
 	flag.Parse()
 	log.SetFlags(0)
@@ -76,6 +80,9 @@ func main() {
 		log.Fatal(err)
 	}
 	bins := map[string][]string{"etcd": {self, "-worker", "etcd"}}
+	if *scale != "" {
+		*systems = "oss"
+	}
 	if strings.Contains(*systems, "oss") {
 		bin := *ossWorker
 		if bin == "" {
@@ -100,6 +107,10 @@ func main() {
 	all := map[string][]map[string]float64{}
 	start := time.Now()
 	loadBefore := loadavg()
+	if *scale != "" {
+		runScale(bins["oss"], args, dir, *scale, *scaleHeaps, *rounds, p.Duration, loadBefore)
+		return
+	}
 	for r := range *rounds {
 		for _, sys := range strings.Split(*systems, ",") {
 			bin, ok := bins[sys]
@@ -112,7 +123,19 @@ func main() {
 			}
 			t0 := time.Now()
 			fmt.Fprintf(os.Stderr, "round %d/%d %s ... ", r+1, *rounds, sys)
-			cmd := exec.Command(bin[0], append(append(bin[1:], args...), "-data", data)...)
+			wargs := append(append(bin[1:], args...), "-data", data)
+			if *memprofile != "" {
+				prof, err := filepath.Abs(filepath.Join(*memprofile, fmt.Sprintf("%s-%d.pprof", sys, r+1)))
+				if err != nil {
+					log.Fatal(err)
+				}
+				flagName := "-memprofile" // osswork's
+				if sys == "etcd" {
+					flagName = "-heapprofile"
+				}
+				wargs = append(wargs, flagName, prof)
+			}
+			cmd := exec.Command(bin[0], wargs...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout = &stdout
 			cmd.Stderr = &stderr
@@ -170,10 +193,7 @@ type row struct {
 }
 
 func rows(p params) []row {
-	k := fmt.Sprintf("%d", p.Keys)
-	if p.Keys%1000 == 0 {
-		k = fmt.Sprintf("%d,000", p.Keys/1000)
-	}
+	k := thousands(p.Keys)
 	return []row{
 		{fmt.Sprintf("a. %d clients, read-modify-write over %s keys, commits/s", p.Clients, k), "a_cps", "a_cps", true, "%.0f"},
 		{"a. same, natural clients (etcd gRPC+TLS, OSS embedded), commits/s", "a_nat_cps", "a_cps", true, "%.0f"},
@@ -194,6 +214,15 @@ func rows(p params) []row {
 		{"g. peak RSS at the end of all workloads, MB", "rss_end_mb", "rss_end_mb", false, "%.1f"},
 		{"preload, s", "preload_s", "preload_s", false, "%.1f"},
 	}
+}
+
+// thousands writes n with a comma every three digits.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func median(xs []float64) float64 {

@@ -25,3 +25,11 @@ func TestMeasureCopy(t *testing.T) {
 		t.Error("osswork/measure.go differs from measure.go: copy it over (keeping its header comment)")
 	}
 }
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 100_000: "100,000", 1_000_000: "1,000,000", -1234: "-1,234"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

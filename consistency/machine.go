@@ -216,7 +216,7 @@ func (m *machine) version(id uuid.UUID) uint64 {
 	if !ok {
 		return 0
 	}
-	return it.obj.Version
+	return it.version()
 }
 
 func (m *machine) rootVersion(name string) uint64 {
@@ -240,11 +240,13 @@ func (m *machine) write(index uint64, rec *Record) *ChangeSet {
 			cs.Objects = append(cs.Objects, Change{ID: w.ID, Version: index, Deleted: true})
 			continue
 		}
-		obj := &Object{ID: w.ID, Value: w.Value, Version: index}
-		if _, replaced := m.objects.Set(objItem{id: w.ID, obj: obj}); !replaced {
+		// The change shares the state's copy of the value, not the
+		// record's, which is let go of.
+		it := newObjItem(w.ID, w.Value, index)
+		if _, replaced := m.objects.Set(it); !replaced {
 			m.shape = index
 		}
-		cs.Objects = append(cs.Objects, Change{ID: w.ID, Version: index, Value: w.Value})
+		cs.Objects = append(cs.Objects, Change{ID: w.ID, Version: index, Value: it.value()})
 	}
 	for _, w := range rec.RootWrites {
 		if w.Delete {

@@ -220,3 +220,30 @@ func dump(s *State) string {
 	})
 	return out
 }
+
+// A state gives back each object's value as written, nil and empty apart,
+// and an append to a value it gave never changes the object.
+func TestStateKeepsValuesApart(t *testing.T) {
+	m := newMachine(0)
+	a, b, c := uuid.New(), uuid.New(), uuid.New()
+	rec := Record{TxID: uuid.New(), Writes: []Write{{ID: a, Value: []byte("abc")}, {ID: b, Value: []byte{}}, {ID: c}}}
+	data, err := rec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := m.apply(1, data); res.Outcome != Committed {
+		t.Fatalf("outcome %v", res.Outcome)
+	}
+	st := m.publish()
+	oa, _ := st.Get(a)
+	_ = append(oa.Value, 'x')
+	if oa, _ := st.Get(a); string(oa.Value) != "abc" || oa.Version != 1 {
+		t.Errorf("a = %q at %d, want \"abc\" at 1", oa.Value, oa.Version)
+	}
+	if ob, ok := st.Get(b); !ok || ob.Value == nil || len(ob.Value) != 0 {
+		t.Errorf("b = %#v, %v; want an empty value", ob.Value, ok)
+	}
+	if oc, ok := st.Get(c); !ok || oc.Value != nil {
+		t.Errorf("c = %#v, %v; want a nil value", oc.Value, ok)
+	}
+}

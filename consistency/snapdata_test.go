@@ -9,7 +9,7 @@ func (r *Replica) SnapshotData() ([]byte, error) {
 	d := m.snapshotMeta(st)
 	d.Objects = make([]snapObject, 0, st.Len())
 	st.objects.Scan(func(it objItem) bool {
-		d.Objects = append(d.Objects, snapObject{ID: it.id, Version: it.obj.Version, Value: it.obj.Value})
+		d.Objects = append(d.Objects, snapObject{ID: it.id, Version: it.version(), Value: it.value()})
 		return true
 	})
 	return encMode.Marshal(&d)

@@ -290,7 +290,7 @@ func (s *snapDecoder) objects(d *DecodedSnapshot) error {
 	// object at its end; a checkpoint's streams in stripe order.
 	sorted, last := true, uuid.Nil
 	for i := range n {
-		o := &Object{}
+		var o Object
 		if major, k, err := s.head(); err != nil {
 			return err
 		} else if major != majorArray || k != 3 {
@@ -319,9 +319,9 @@ func (s *snapDecoder) objects(d *DecodedSnapshot) error {
 			return malformedError("a value is a byte string")
 		}
 		if sorted = sorted && (i == 0 || bytes.Compare(last[:], o.ID[:]) < 0); sorted {
-			d.objects.Load(objItem{id: o.ID, obj: o})
+			d.objects.Load(newObjItem(o.ID, o.Value, o.Version))
 		} else {
-			d.objects.Set(objItem{id: o.ID, obj: o})
+			d.objects.Set(newObjItem(o.ID, o.Value, o.Version))
 		}
 		last = o.ID
 	}

@@ -76,11 +76,11 @@ func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
 			if o.Version > index {
 				return fmt.Errorf("consistency: object %v has version %d, after the state's index %d", o.ID, o.Version, index)
 			}
-			objects.Load(objItem{id: o.ID, obj: o})
+			objects.Load(newObjItem(o.ID, o.Value, o.Version))
 		}
 	}
 	for _, o := range d.Objects {
-		objects.Set(objItem{id: o.ID, obj: &Object{ID: o.ID, Value: o.Value, Version: o.Version}})
+		objects.Set(newObjItem(o.ID, o.Value, o.Version))
 	}
 	for _, r := range d.Roots {
 		roots.Set(rootItem{name: r.Name, root: &Root{Name: r.Name, ID: r.ID, Version: r.Version}})
@@ -142,7 +142,7 @@ func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
 		return writeSnapshot(w, &rest, st.Len(), func(emit func(snapObject) error) error {
 			var err error
 			st.objects.Scan(func(it objItem) bool {
-				err = emit(snapObject{ID: it.id, Version: it.obj.Version, Value: it.obj.Value})
+				err = emit(snapObject{ID: it.id, Version: it.version(), Value: it.value()})
 				return err == nil
 			})
 			return err

@@ -24,6 +24,8 @@ const (
 	DefaultElectionTicks = 10
 	DefaultCompactEvery  = 8192
 	DefaultKeepEntries   = 1024
+	DefaultLogBytes      = 4 << 20
+	DefaultKeepBytes     = 1 << 20
 	DefaultMaxBatch      = 4096
 )
 
@@ -69,6 +71,12 @@ type Config struct {
 	// in memory: every CompactEvery entries, all but the last KeepEntries.
 	// If zero, 8192 and 1024.
 	CompactEvery, KeepEntries uint64
+	// LogBytes and KeepBytes bound the log in memory by size: once the
+	// applied entries in it hold more than LogBytes of data, a durable
+	// engine asks for a checkpoint and the log is compacted to a tail of
+	// at most KeepBytes (and KeepEntries), however few the entries. If
+	// zero, 4 MiB and 1 MiB; LogBytes below zero turns the bound off.
+	LogBytes, KeepBytes int
 	// MaxBatch caps the records proposed in one raft step. If zero, 4096.
 	MaxBatch int
 
@@ -207,7 +215,8 @@ type Engine struct {
 
 	lastCkpt    uint64 // applied index of the last checkpoint
 	lastCompact uint64
-	ckptAsk     uint64 // a checkpoint to ask for in the next Ready
+	held        logSizes // the sizes of the entries the log holds in memory
+	ckptAsk     uint64   // a checkpoint to ask for in the next Ready
 	conf        raftpb.ConfState
 
 	completions []Completion // not yet handed out in a Ready
@@ -256,6 +265,12 @@ func New(cfg Config) (*Engine, error) {
 	or(&cfg.ElectionTicks, DefaultElectionTicks)
 	or(&cfg.CompactEvery, DefaultCompactEvery)
 	or(&cfg.KeepEntries, DefaultKeepEntries)
+	if cfg.LogBytes == 0 {
+		cfg.LogBytes = DefaultLogBytes
+	}
+	if cfg.KeepBytes <= 0 {
+		cfg.KeepBytes = DefaultKeepBytes
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
@@ -618,6 +633,7 @@ func (e *Engine) Advance() {
 		if err := e.cfg.Storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(fmt.Sprintf("engine: apply snapshot: %v", err))
 		}
+		e.held.reset()
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		if err := e.cfg.Storage.SetHardState(rd.HardState); err != nil {
@@ -627,6 +643,7 @@ func (e *Engine) Advance() {
 	if err := e.cfg.Storage.Append(rd.Entries); err != nil {
 		panic(fmt.Sprintf("engine: append: %v", err))
 	}
+	e.held.append(rd.Entries)
 	for _, res := range rd.Results {
 		delete(e.pending, res.TxID)
 	}
@@ -657,32 +674,103 @@ func (e *Engine) Advance() {
 }
 
 // compact asks for a checkpoint when one is due, and drops applied log
-// entries from memory, keeping a tail, never past the last checkpoint.
+// entries from memory, keeping a tail, never past the last checkpoint. A
+// checkpoint is due every CompactEvery entries, and sooner once the
+// applied entries in memory hold more than LogBytes.
 func (e *Engine) compact(applied uint64) {
-	if e.cfg.Durable && applied >= e.lastCkpt+e.cfg.CompactEvery {
-		// Entries may leave memory only once a checkpoint covers them.
+	heavy := e.cfg.LogBytes > 0 && e.held.upTo(applied) > e.cfg.LogBytes
+	if e.cfg.Durable && (applied >= e.lastCkpt+e.cfg.CompactEvery || heavy && applied > e.lastCkpt) {
+		// Entries may leave memory only once a checkpoint covers them;
+		// those it already covers may leave now.
 		e.ckptAsk = applied
-		return
 	}
-	if applied < e.lastCompact+e.cfg.CompactEvery+e.cfg.KeepEntries {
+	if applied < e.lastCompact+e.cfg.CompactEvery+e.cfg.KeepEntries && !heavy {
 		return
 	}
 	// Peers that fall behind the first entry left catch up from a
 	// snapshot the storage makes when raft asks for it.
-	at := applied - e.cfg.KeepEntries
+	at := e.held.tailStart(applied, e.cfg.KeepEntries, e.cfg.KeepBytes)
 	if e.cfg.Durable {
 		// Snapshots stream from the last checkpoint: the log keeps what
 		// follows it.
 		at = min(at, e.lastCkpt)
-		if at <= e.lastCompact {
-			return
-		}
+	}
+	if at <= e.lastCompact {
+		return
 	}
 	if err := e.cfg.Storage.Compact(at); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		e.log.Error("compact", "index", at, "err", err)
 		return
 	}
+	e.held.compact(at)
 	e.lastCompact = at
+}
+
+// logSizes is the data size of each entry the log holds in memory, in
+// index order.
+type logSizes struct {
+	ents  []entrySize
+	bytes int
+}
+
+type entrySize struct {
+	index uint64
+	size  int
+}
+
+func (l *logSizes) reset() { l.ents, l.bytes = l.ents[:0], 0 }
+
+// append notes entries appended to the log; they replace any from their
+// first index on.
+func (l *logSizes) append(ents []raftpb.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	for n := len(l.ents); n > 0 && l.ents[n-1].index >= ents[0].Index; n-- {
+		l.bytes -= l.ents[n-1].size
+		l.ents = l.ents[:n-1]
+	}
+	for i := range ents {
+		l.ents = append(l.ents, entrySize{ents[i].Index, len(ents[i].Data)})
+		l.bytes += len(ents[i].Data)
+	}
+}
+
+// compact forgets the entries up to index.
+func (l *logSizes) compact(index uint64) {
+	k := 0
+	for k < len(l.ents) && l.ents[k].index <= index {
+		l.bytes -= l.ents[k].size
+		k++
+	}
+	l.ents = slices.Delete(l.ents, 0, k)
+}
+
+// upTo returns the data size of the entries up to index.
+func (l *logSizes) upTo(index uint64) int {
+	n := l.bytes
+	for i := len(l.ents) - 1; i >= 0 && l.ents[i].index > index; i-- {
+		n -= l.ents[i].size
+	}
+	return n
+}
+
+// tailStart returns the index to compact at to keep, of the entries up to
+// applied, a tail of at most keep entries and keepBytes bytes.
+func (l *logSizes) tailStart(applied, keep uint64, keepBytes int) uint64 {
+	at := applied - min(applied, keep)
+	i := len(l.ents) - 1
+	for i >= 0 && l.ents[i].index > applied {
+		i--
+	}
+	n := 0
+	for ; i >= 0 && l.ents[i].index > at; i-- {
+		if n+l.ents[i].size > keepBytes {
+			return l.ents[i].index
+		}
+		n += l.ents[i].size
+	}
+	return at
 }
 
 // ConfState returns the group's configuration as the replica has applied it.

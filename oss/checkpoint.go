@@ -70,7 +70,7 @@ type ckptJob struct {
 	meta      raftpb.SnapshotMetadata
 	metaBlob  []byte // storeMeta
 	full      bool   // every object, under generation gen (gen-1 dropped)
-	dirty     map[uuid.UUID]consistency.Change
+	dirty     map[uuid.UUID]struct{} // objects changed since the last checkpoint
 	gen       uint64 // the store generation it writes
 	replicas  int
 	snapshots uint64 // the heap's snapshots applied when it was taken
@@ -188,7 +188,7 @@ func (h *Heap) checkpointAt(index uint64) {
 	} else {
 		j.dirty = h.dirty
 	}
-	h.dirty = map[uuid.UUID]consistency.Change{}
+	h.dirty = map[uuid.UUID]struct{}{}
 	c.running = j
 	c.jobs <- j // buffered, and empty: nothing runs
 }
@@ -242,10 +242,8 @@ func (h *Heap) finishCheckpoint(r ckptResult) {
 	}
 	if !r.stored {
 		h.log.Error("checkpoint failed; trying again later", "index", j.meta.Index, "err", r.err)
-		for id, ch := range j.dirty {
-			if _, later := h.dirty[id]; !later {
-				h.dirty[id] = ch
-			}
+		for id := range j.dirty {
+			h.dirty[id] = struct{}{}
 		}
 		c.retryAt = j.meta.Index + uint64(h.cfg.CheckpointEvery)
 		return
@@ -352,15 +350,16 @@ func (h *Heap) writeCheckpoint(metaBlob []byte) error {
 	}
 	h.storeGen = gen
 	h.needFull = false
-	clear(h.dirty)
+	h.dirty = map[uuid.UUID]struct{}{} // clear would keep the largest table it ever had
 	h.node.checkpointed()
 	return nil
 }
 
 // storeCheckpoint writes a replica's checkpoint to the store as generation
 // gen of its space, with metaBlob as the space's metadata: every object of
-// st if full (generation gen-1 dropped), else the changes in dirty.
-func (n *Node) storeCheckpoint(heap string, group, gen uint64, st *consistency.State, dirty map[uuid.UUID]consistency.Change, full bool, metaBlob []byte) error {
+// st if full (generation gen-1 dropped), else the objects in dirty as st
+// holds them (one it no longer holds was deleted).
+func (n *Node) storeCheckpoint(heap string, group, gen uint64, st *consistency.State, dirty map[uuid.UUID]struct{}, full bool, metaBlob []byte) error {
 	space := spaceKey(heap, group, gen)
 	spaces := map[string][]byte{space: metaBlob}
 	var objs []persist.Object
@@ -373,8 +372,13 @@ func (n *Node) storeCheckpoint(heap string, group, gen uint64, st *consistency.S
 		})
 	} else {
 		objs = make([]persist.Object, 0, len(dirty))
-		for id, c := range dirty {
-			objs = append(objs, persist.Object{Space: space, ID: id, Version: c.Version, Value: c.Value, Deleted: c.Deleted})
+		for id := range dirty {
+			o, ok := st.Get(id)
+			if !ok {
+				objs = append(objs, persist.Object{Space: space, ID: id, Version: st.Index(), Deleted: true})
+				continue
+			}
+			objs = append(objs, persist.Object{Space: space, ID: id, Version: o.Version, Value: o.Value})
 		}
 	}
 	_, err := n.disk.store.Checkpoint(objs, spaces)

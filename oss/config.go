@@ -150,6 +150,15 @@ type Config struct {
 	// raft log keeps, so that a follower slightly behind catches up from
 	// the log rather than from a snapshot. If zero, 1024.
 	KeepEntries int
+	// CheckpointBytes bounds the raft log a heap keeps in memory by size:
+	// once its applied entries hold more than this many bytes, a durable
+	// node checkpoints the heap sooner than CheckpointEvery, and the log
+	// is trimmed to a tail of at most KeepBytes. Large transactions thus
+	// never pile up in memory. If zero, 4 MiB.
+	CheckpointBytes int
+	// KeepBytes is the most bytes of entries a trim of the in-memory raft
+	// log keeps. If zero, 1 MiB.
+	KeepBytes int
 
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).
@@ -242,6 +251,12 @@ func populate(cfg *Config) *Config {
 	if c.KeepEntries == 0 {
 		c.KeepEntries = engine.DefaultKeepEntries
 	}
+	if c.CheckpointBytes == 0 {
+		c.CheckpointBytes = engine.DefaultLogBytes
+	}
+	if c.KeepBytes == 0 {
+		c.KeepBytes = engine.DefaultKeepBytes
+	}
 	return &c
 }
 
@@ -298,6 +313,12 @@ func (c *Config) validate() error {
 	}
 	if c.KeepEntries < 0 {
 		errs = append(errs, fmt.Errorf("KeepEntries %d is negative", c.KeepEntries))
+	}
+	if c.CheckpointBytes < 0 {
+		errs = append(errs, fmt.Errorf("CheckpointBytes %d is negative", c.CheckpointBytes))
+	}
+	if c.KeepBytes < 0 {
+		errs = append(errs, fmt.Errorf("KeepBytes %d is negative", c.KeepBytes))
 	}
 	if c.Transport != nil && (c.Listen != "" || c.TLS != nil || c.PacketConn != nil) {
 		errs = append(errs, errors.New("Transport excludes Listen, TLS and PacketConn: a node runs on one network"))

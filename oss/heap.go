@@ -89,12 +89,12 @@ type Heap struct {
 	joinReqs     map[uint64]bool
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
-	lost         error                            // why the replica stopped, if it did
-	lastHard     raftpb.HardState                 // the last hard state written to the log
-	dirty        map[uuid.UUID]consistency.Change // objects changed since the last checkpoint
-	needFull     bool                             // the next checkpoint writes every object
-	storeGen     uint64                           // generation of the replica's objects in the store
-	ckpt         checkpointer                     // checkpoints off the loop (checkpoint.go)
+	lost         error                  // why the replica stopped, if it did
+	lastHard     raftpb.HardState       // the last hard state written to the log
+	dirty        map[uuid.UUID]struct{} // objects changed since the last checkpoint
+	needFull     bool                   // the next checkpoint writes every object
+	storeGen     uint64                 // generation of the replica's objects in the store
+	ckpt         checkpointer           // checkpoints off the loop (checkpoint.go)
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -275,7 +275,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		obs:      n.met.observers(name),
 	}
 	if n.disk != nil {
-		h.dirty = map[uuid.UUID]consistency.Change{}
+		h.dirty = map[uuid.UUID]struct{}{}
 	}
 	var applied, ckpt uint64
 	var state []byte
@@ -339,6 +339,8 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		ElectionTicks: electionTicks,
 		CompactEvery:  uint64(n.cfg.CheckpointEvery),
 		KeepEntries:   uint64(n.cfg.KeepEntries),
+		LogBytes:      n.cfg.CheckpointBytes,
+		KeepBytes:     n.cfg.KeepBytes,
 		MaxBatch:      maxBatch,
 		Logger:        h.log,
 	})

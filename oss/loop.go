@@ -216,7 +216,7 @@ func (h *Heap) finishReady(rd engine.Ready) {
 		if h.dirty != nil {
 			for _, cs := range rd.Changes {
 				for _, c := range cs.Objects {
-					h.dirty[c.ID] = c
+					h.dirty[c.ID] = struct{}{}
 				}
 			}
 		}

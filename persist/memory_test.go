@@ -3,6 +3,9 @@ package persist
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
 )
@@ -130,4 +133,59 @@ func TestStoreLoadCopiesValuesOutOfSegments(t *testing.T) {
 	if counting.largest > readPiece {
 		t.Fatalf("load read %d bytes at once, want at most %d", counting.largest, readPiece)
 	}
+}
+
+// BenchmarkStoreIndexPerObject reports the Go heap the store's index
+// spends an object (index-B/obj): where the last record of each live
+// object lies, which a durable node keeps for every object of its heaps
+// once a checkpoint wrote it. The objects go in 100 checkpoints, with
+// random IDs, and the index is let go of to measure it.
+//
+//	go test ./consistency ./persist -run '^$' -bench PerObject -benchtime 1x
+func BenchmarkStoreIndexPerObject(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("objects=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				s, err := OpenStore(OS{}, []string{b.TempDir()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rng := rand.New(rand.NewPCG(1, 2))
+				val := make([]byte, 100)
+				objs := make([]Object, n/100)
+				for range 100 {
+					for i := range objs {
+						objs[i] = Object{Space: "bench", Version: 1, Value: val}
+						for k := range objs[i].ID {
+							objs[i].ID[k] = byte(rng.Uint32())
+						}
+					}
+					if _, err := s.Checkpoint(objs, map[string][]byte{"bench": []byte("meta")}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				with := heapBytes()
+				s.mu.Lock()
+				for _, st := range s.stripes {
+					st.idx = map[string]*idIndex{}
+				}
+				s.mu.Unlock()
+				without := heapBytes()
+				b.ReportMetric((with-without)/float64(n), "index-B/obj")
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// heapBytes is the Go heap the process's objects occupy after a full
+// collection.
+func heapBytes() float64 {
+	runtime.GC()
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64())
 }

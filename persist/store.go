@@ -108,9 +108,9 @@ type stripe struct {
 	syncFailed bool  // cur's sync failed: cur is not to be synced again
 
 	// Under Store.mu, or the active checkpoint's:
-	idx    map[string]map[[16]byte]loc // space → ID → last record
-	pins   map[string]int              // segments views read
-	doomed map[string]bool             // compacted-away segments still pinned
+	idx    map[string]*idIndex // space → ID → last record
+	pins   map[string]int      // segments views read
+	doomed map[string]bool     // compacted-away segments still pinned
 
 	// Under Store.mu: segments no manifest lists any more whose removal
 	// failed; the next compaction tries again (the next open removes
@@ -140,7 +140,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		if err := fsys.MkdirAll(d); err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
 		}
-		s.stripes = append(s.stripes, &stripe{dir: d, idx: map[string]map[[16]byte]loc{}, pins: map[string]int{}, doomed: map[string]bool{}})
+		s.stripes = append(s.stripes, &stripe{dir: d, idx: map[string]*idIndex{}, pins: map[string]int{}, doomed: map[string]bool{}})
 	}
 	m, err := s.readManifest()
 	if err != nil {
@@ -480,32 +480,31 @@ func (s *Store) waitIndex() {
 	}
 }
 
-// note records in the index that o's last record is at l: one map
-// operation per object, the most a checkpoint spends on the index, and a
-// lookup of the record it replaces, whose size leaves the live bytes.
+// note records in the index that o's last record is at l: one index
+// operation per object, the most a checkpoint spends on the index, which
+// also finds the record it replaces, whose size leaves the live bytes.
 func (st *stripe) note(o *Object, l loc) {
 	ids := st.idx[o.Space]
-	if old, ok := ids[o.ID]; ok {
-		st.stats.live.Add(-int64(old.size))
-	}
 	if o.Deleted {
-		delete(ids, o.ID)
+		if old, ok := ids.delete(o.ID); ok {
+			st.stats.live.Add(-int64(old.size))
+		}
 		return
 	}
 	if ids == nil {
-		ids = map[[16]byte]loc{}
+		ids = newIDIndex()
 		st.idx[o.Space] = ids
 	}
-	ids[o.ID] = l
+	if old, ok := ids.set(o.ID, l); ok {
+		st.stats.live.Add(-int64(old.size))
+	}
 	st.stats.live.Add(int64(l.size))
 }
 
 // dropSpace forgets a space's objects.
 func (st *stripe) dropSpace(space string) {
 	var n int64
-	for _, l := range st.idx[space] {
-		n += int64(l.size)
-	}
+	st.idx[space].each(func(l loc) { n += int64(l.size) })
 	st.stats.live.Add(-n)
 	delete(st.idx, space)
 }
@@ -514,9 +513,7 @@ func (st *stripe) dropSpace(space string) {
 func (st *stripe) liveBytes() int64 {
 	var n int64
 	for _, ids := range st.idx {
-		for _, l := range ids {
-			n += int64(l.size)
-		}
+		ids.each(func(l loc) { n += int64(l.size) })
 	}
 	return n
 }
@@ -720,7 +717,7 @@ func (s *Store) LoadProgress(fn func(Object), progress func(done, total int64)) 
 		}
 	}
 	errs := make([]error, len(s.stripes))
-	idxs := make([]map[string]map[[16]byte]loc, len(s.stripes))
+	idxs := make([]map[string]*idIndex, len(s.stripes))
 	var wg sync.WaitGroup
 	for i, st := range s.stripes {
 		wg.Go(func() {
@@ -781,7 +778,7 @@ type found struct {
 // of each live object of the listed spaces, its value a copy of its own:
 // memory holds a piece of a segment at a time, never a segment, and what
 // fn keeps pins no buffer of the load.
-func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, report func(int64), fn func(Object)) (map[string]map[[16]byte]loc, error) {
+func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, report func(int64), fn func(Object)) (map[string]*idIndex, error) {
 	fd := &found{spaces: map[string]map[[16]byte]uint32{}}
 	seen := map[uint32]bool{}
 	var buf []byte
@@ -804,21 +801,21 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, rep
 			return nil, err
 		}
 	}
-	idx := make(map[string]map[[16]byte]loc, len(fd.spaces))
+	idx := make(map[string]*idIndex, len(fd.spaces))
 	for space, objs := range fd.spaces {
 		if _, ok := spaces[space]; !ok {
 			continue // a dropped space's leftovers
 		}
-		ids := make(map[[16]byte]loc, len(objs))
+		ids := make([]idxEntry, 0, len(objs))
 		for id, i := range objs {
 			r := &fd.recs[i]
-			ids[id] = r.l
+			ids = append(ids, idxEntry{id, r.l})
 			if fn != nil {
 				fn(Object{Space: space, ID: id, Version: r.version, Value: r.value})
 			}
 			r.value = nil
 		}
-		idx[space] = ids
+		idx[space] = indexOf(ids)
 	}
 	return idx, nil
 }
@@ -1009,11 +1006,11 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	s.waitIndex()
 	locs := make([]loc, 0, 1024)
 	for _, ids := range st.idx {
-		for _, l := range ids {
+		ids.each(func(l loc) {
 			if frozen[l.seg] {
 				locs = append(locs, l)
 			}
-		}
+		})
 	}
 	s.mu.Unlock()
 	slices.SortFunc(locs, func(a, b loc) int {
@@ -1108,12 +1105,11 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	s.mu.Lock()
 	s.manifest = next
 	for _, ids := range st.idx {
-		for id, l := range ids {
+		ids.update(func(l *loc) {
 			if frozen[l.seg] {
 				l.off, l.seg = moved[segOff{l.seg, l.off}], uint32(num)
-				ids[id] = l
 			}
-		}
+		})
 	}
 	var total2 int64
 	for _, seg := range segs {

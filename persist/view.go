@@ -41,10 +41,8 @@ func (s *Store) View(space string) (*View, bool, error) {
 	v := &View{s: s, meta: meta, gen: s.manifest.Gen, locs: make([][]loc, len(s.stripes)), pins: make([][]string, len(s.stripes))}
 	for i, st := range s.stripes {
 		ids := st.idx[space]
-		locs := make([]loc, 0, len(ids))
-		for _, l := range ids {
-			locs = append(locs, l)
-		}
+		locs := make([]loc, 0, ids.Len())
+		ids.each(func(l loc) { locs = append(locs, l) })
 		slices.SortFunc(locs, func(a, b loc) int {
 			if a.seg != b.seg {
 				return int(a.seg) - int(b.seg)

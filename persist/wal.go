@@ -658,6 +658,9 @@ func (w *WAL) Append(recs ...[]byte) (uint64, error) {
 }
 
 // writer writes and syncs what is queued, in batches, until Close.
+// keepBuf is the largest write buffer the writer keeps between batches.
+const keepBuf = 1 << 20
+
 func (w *WAL) writer() {
 	defer close(w.done)
 	var tick <-chan time.Time
@@ -683,6 +686,9 @@ func (w *WAL) writer() {
 		w.mu.Unlock()
 		if len(batch) > 0 {
 			buf = w.writeBatch(batch, buf[:0])
+			if cap(buf) > keepBuf {
+				buf = nil // a large batch's buffer is not kept for the small ones
+			}
 		}
 		if closed {
 			w.mu.Lock()

@@ -33,11 +33,20 @@ func main() {
 	flag.IntVar(&p.Clients, "clients", 64, "concurrent clients of workloads a and c")
 	flag.IntVar(&p.Hot, "hot", 10, "keys workload c contends on")
 	flag.DurationVar(&p.Duration, "duration", 5*time.Second, "duration of each workload")
+	flag.StringVar(&p.MemProfile, "memprofile", "", "write a heap profile here after the preload")
 	certs := flag.String("certs", "", "the certificates (ca.pem, NAME-oss.pem, NAME-oss.key)")
 	data := flag.String("data", "", "the data directory")
+	scaleNodes := flag.Int("scale-nodes", 0, "instead of the workloads, measure commits/s over this many nodes with each number of heaps in -scale-heaps")
+	scaleHeaps := flag.String("scale-heaps", "1,2,4,8", "numbers of heaps for -scale-nodes")
 	flag.Parse()
 	log.SetFlags(0)
-	res, err := run(p, *data, *certs)
+	var res *result
+	var err error
+	if *scaleNodes > 0 {
+		res, err = runScale(p, *data, *certs, *scaleNodes, *scaleHeaps)
+	} else {
+		res, err = run(p, *data, *certs)
+	}
 	if err != nil {
 		log.Fatalf("oss worker: %v", err)
 	}
@@ -57,7 +66,7 @@ func key(i int) uuid.UUID {
 	return id
 }
 
-func start(ctx context.Context, dir, certs string) ([]*oss.Node, error) {
+func start(ctx context.Context, dir, certs string, members []string) ([]*oss.Node, error) {
 	ca, err := os.ReadFile(filepath.Join(certs, "ca.pem"))
 	if err != nil {
 		return nil, err
@@ -100,7 +109,7 @@ func run(p params, dir, certs string) (*result, error) {
 	m := res.Metrics
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	nodes, err := start(sctx, dir, certs)
+	nodes, err := start(sctx, dir, certs, members)
 	defer func() {
 		for _, n := range nodes {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -181,6 +190,9 @@ func run(p params, dir, certs string) (*result, error) {
 	}
 	m["mem_heap_mb"] = heapInUse()
 	m["mem_rss_mb"] = peakRSS()
+	if err := writeHeapProfile(p); err != nil {
+		return nil, err
+	}
 
 	// rmw reads an object and writes it back incremented; it returns the
 	// times its function ran.

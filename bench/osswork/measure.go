@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ type params struct {
 	Clients  int           // concurrent clients of workloads a and c
 	Hot      int           // keys workload c contends on
 	Duration time.Duration // of each workload
+	// MemProfile, if set, is where the worker writes a heap profile
+	// right after the preload's memory is measured.
+	MemProfile string `json:"-"`
 }
 
 // result is what a worker prints on stdout, as JSON.
@@ -146,6 +150,22 @@ func heapInUse() float64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return float64(s[0].Value.Uint64()) / 1e6
+}
+
+// writeHeapProfile writes the heap profile to p.MemProfile, if set.
+func writeHeapProfile(p params) error {
+	if p.MemProfile == "" {
+		return nil
+	}
+	f, err := os.Create(p.MemProfile)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in MB.
