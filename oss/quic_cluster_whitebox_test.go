@@ -123,6 +123,13 @@ func (c *quicCluster) group(heap string) (Stats, bool) {
 	return Stats{}, false
 }
 
+// waitGroup waits until the heap's group has a leader and returns the
+// group as its leader sees it.
+func (c *quicCluster) waitGroup(t testing.TB, heap string) Stats {
+	t.Helper()
+	return waitGroup(t, heap, c.group)
+}
+
 func (c *quicCluster) asTest(heaps map[string]*Heap) *testCluster {
 	return &testCluster{t: c.t, heaps: heaps}
 }
@@ -185,8 +192,7 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 	defer cancel()
 	heaps := c.openAll(t, ctx, "bank")
 	ids := seedBank(t, heaps["e"])
-	waitCond(t, "a leader", func() bool { _, ok := c.group("bank"); return ok })
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	leaver := g.Leader
 	if err := c.nodes[leaver].Close(context.Background()); err != nil {
 		t.Fatal(err)

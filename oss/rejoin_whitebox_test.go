@@ -35,7 +35,7 @@ func TestRemovedReplicaRejoins(t *testing.T) {
 	settle()
 	ids := seedBank(t, c.heaps[bank[0]])
 
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	t.Logf("cut off %s, the bank's leader", g.Leader)
 	neverLedStale := c.rejoinAfterRemoval(g.Leader, ids, "bank")
 	// Placement wants it back as a voter, and then as the leader.
@@ -119,7 +119,7 @@ func (c *testCluster) rejoinAfterRemoval(victim string, ids []uuid.UUID, heaps .
 			t.Fatalf("the majority without %s: %v", victim, err)
 		}
 	}
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	removedBy[hv] = g.Applied
 	st := hv.Stats()
 	if st.Applied >= removedBy[hv] {
@@ -177,7 +177,7 @@ func (c *testCluster) rejoinAfterRemoval(victim string, ids []uuid.UUID, heaps .
 	if st := hv.Stats(); st.LeaderCommit < removedBy[hv] || !st.LeaderContact.After(cutAt) {
 		t.Fatalf("%s's stats after it rejoined: %+v (the group was at %d)", victim, st, removedBy[hv])
 	}
-	g, _ = c.group("bank")
+	g = c.waitGroup(t, "bank")
 	if !slices.Contains(g.Voters, victim) && !slices.Contains(g.Learners, victim) {
 		t.Fatalf("%s is not in the group after it rejoined: %+v", victim, g)
 	}

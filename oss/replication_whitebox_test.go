@@ -78,6 +78,14 @@ func (c *testCluster) leader() string {
 	return ""
 }
 
+// waitLeader waits until a replica leads and returns its node.
+func (c *testCluster) waitLeader() string {
+	c.t.Helper()
+	var lead string
+	waitCond(c.t, "a leader", func() bool { lead = c.leader(); return lead != "" })
+	return lead
+}
+
 func update(ctx context.Context, h *Heap, fn func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -164,10 +172,10 @@ func TestLostForwardedProposalIsResent(t *testing.T) {
 		}
 	}, []string{"a", "b", "c"}, nil)
 	ctx := context.Background()
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
+	lead := c.waitLeader()
 	var follower string
 	for name := range c.heaps {
-		if name != c.leader() {
+		if name != lead {
 			follower = name
 			break
 		}
