@@ -83,6 +83,7 @@ type membership struct {
 	cfg            memberConfig
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
+	probeInterval  time.Duration
 	gt             *gossipTransport
 	reconnectEvery time.Duration
 	stopc          chan struct{} // closed to stop reconnecting
@@ -94,6 +95,7 @@ type membership struct {
 	leads    []string
 	leavingN bool            // this node is handing over before it leaves
 	leaving  map[string]bool // members that announced a graceful leave
+	probed   time.Time       // when a probe under way at shutdown has ended
 	view     map[string]viewEntry
 	failed   map[string]failedMember // members that failed, by name
 }
@@ -124,6 +126,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	}
 	m.gt = newGossipTransport(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
 	m.gossipInterval = mc.GossipInterval
+	m.probeInterval = mc.ProbeInterval
 	mc.Name = cfg.name
 	mc.Transport = m.gt
 	mc.AdvertiseAddr = host
@@ -166,22 +169,25 @@ func memberlistConfig(fast bool) *memberlist.Config {
 	// 100 ms timeout (later acks went uncounted: 66 fallback pings
 	// failed), and 114 ms mean, 187 ms max with a 200 ms one. The timeout
 	// is 150 ms, above most starved acks; the interval stays 200 ms (the
-	// fallback stream ping's deadline is its end, and memberlist's probe
-	// goroutine outlives Shutdown by up to one interval, which tests'
-	// leak checks wait for). No probe timeout catches every starved ack;
-	// the suspicion below absorbs the rest.
+	// fallback stream ping's deadline is its end, and Close waits for a
+	// probe under way, up to one interval). No probe timeout catches every
+	// starved ack; the suspicion below absorbs the rest.
 	mc.ProbeInterval = 200 * time.Millisecond
 	mc.ProbeTimeout = 150 * time.Millisecond
 	mc.IndirectChecks = 3 // LAN's: every other member in small clusters
-	// Suspicion: SuspicionMult 3 makes k = 1 in clusters of three or
-	// more, so Lifeguard's dynamic timeout applies: a lone suspicion lasts
-	// SuspicionMaxTimeoutMult x 3 x 200 ms = 6 s, time for the suspect to
-	// refute; a second suspecter's confirmation brings it down to 600 ms.
-	// (SuspicionMult 2, as before, made k = 0: every suspicion expired
-	// after a fixed 400 ms, and a node whose refutation was 400 ms late
-	// was declared dead.)
-	mc.SuspicionMult = 3
-	mc.SuspicionMaxTimeoutMult = 10
+	// Suspicion: a suspicion lasts SuspicionMult x 200 ms = 1.6 s, time
+	// for the suspect to refute even after the process of the suspecter
+	// stood still (a loaded machine stops a whole process for up to a
+	// second: its timers then fire before it reads the refutation waiting
+	// in its queue). With 3, Lifeguard's confirmations (k = mult - 2 = 1)
+	// cut a suspicion to 600 ms once a second member suspected too, and on
+	// one machine every member suspects every other at once: live members
+	// were declared dead. With 8, k = 6 exceeds what clusters below 8
+	// members can confirm, so memberlist uses the fixed 1.6 s; larger
+	// clusters start at SuspicionMaxTimeoutMult x 1.6 s and fall to 1.6 s
+	// with confirmations.
+	mc.SuspicionMult = 8
+	mc.SuspicionMaxTimeoutMult = 4
 	mc.AwarenessMaxMultiplier = 8 // LAN's: probes back off to 1.6 s while this node is unhealthy
 	mc.GossipInterval = 50 * time.Millisecond
 	mc.PushPullInterval = 2 * time.Second
@@ -233,10 +239,38 @@ func (m *membership) reconnect() {
 }
 
 // halt stops reconnecting; wait waits until the goroutine has ended (an
-// attempt under way ends when the endpoint closes).
+// attempt under way ends when the endpoint closes), and until memberlist's
+// probe under way at shutdown has ended.
 func (m *membership) halt() { m.stopOnce.Do(func() { close(m.stopc) }) }
 
-func (m *membership) wait() { m.wg.Wait() }
+func (m *membership) wait() {
+	m.wg.Wait()
+	m.mu.Lock()
+	end := m.probed
+	m.mu.Unlock()
+	if d := time.Until(end); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// shutdown stops memberlist. memberlist probes members on a goroutine of
+// its own that Shutdown does not wait for: a probe under way then waits
+// for an ack that can no longer arrive until its interval ends, and its
+// fallback stream ping has the same deadline. The interval is stretched by
+// awareness, which only grows while a probe is under way (a probe lowers
+// it when it ends), so the probe ends at the latest one stretched
+// interval from now; wait waits until then. Without other members there
+// is no probe.
+func (m *membership) shutdown() {
+	end := time.Now().Add(time.Duration(m.ml.GetHealthScore()+1) * m.probeInterval)
+	others := len(m.ml.Members()) > 1
+	m.ml.Shutdown()
+	if others {
+		m.mu.Lock()
+		m.probed = end
+		m.mu.Unlock()
+	}
+}
 
 // join contacts the given addresses; it succeeds if any answers.
 func (m *membership) join(addrs []string) error {
@@ -266,7 +300,7 @@ func (m *membership) leave(timeout time.Duration) error {
 	// Leave returns once the message is queued on the connections; give
 	// them a few gossip rounds to put it on the wire before they close.
 	time.Sleep(3 * m.gossipInterval)
-	m.ml.Shutdown()
+	m.shutdown()
 	return err
 }
 
@@ -307,7 +341,7 @@ func (m *membership) setLeads(leads []string) {
 // stop stops without announcing anything, as a crash would.
 func (m *membership) stop() {
 	m.halt()
-	m.ml.Shutdown()
+	m.shutdown()
 }
 
 func (m *membership) members() []Member {
