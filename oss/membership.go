@@ -84,6 +84,9 @@ type membership struct {
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
 	probeInterval  time.Duration
+	suspicion      time.Duration // how long a suspicion lasts, at least
+	stallMin       time.Duration // a pause of the process this long voids a suspicion's expiry
+	ticked         atomic.Int64  // unix nanoseconds of watchStalls' last tick
 	gt             *gossipTransport
 	reconnectEvery time.Duration
 	stopc          chan struct{} // closed to stop reconnecting
@@ -93,9 +96,11 @@ type membership struct {
 
 	mu       sync.Mutex // protects following fields
 	leads    []string
-	leavingN bool            // this node is handing over before it leaves
-	leaving  map[string]bool // members that announced a graceful leave
-	probed   time.Time       // when a probe under way at shutdown has ended
+	leavingN bool                       // this node is handing over before it leaves
+	leaving  map[string]bool            // members that announced a graceful leave
+	probed   time.Time                  // when a probe under way at shutdown has ended
+	stalled  time.Time                  // when this process was last found to have stood still
+	doubted  map[string]memberlist.Node // members declared dead by this node right after it stood still
 	view     map[string]viewEntry
 	failed   map[string]failedMember // members that failed, by name
 }
@@ -127,6 +132,8 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	m.gt = newGossipTransport(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
 	m.gossipInterval = mc.GossipInterval
 	m.probeInterval = mc.ProbeInterval
+	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval
+	m.stallMin = mc.ProbeTimeout
 	mc.Name = cfg.name
 	mc.Transport = m.gt
 	mc.AdvertiseAddr = host
@@ -142,7 +149,9 @@ func startMembership(cfg memberConfig) (*membership, error) {
 		return nil, fmt.Errorf("oss: membership: %w", err)
 	}
 	m.ml = ml
+	m.ticked.Store(time.Now().UnixNano())
 	m.wg.Go(m.reconnect)
+	m.wg.Go(m.watchStalls)
 	return m, nil
 }
 
@@ -216,16 +225,16 @@ func (m *membership) reconnect() {
 		case <-t.C:
 		}
 		m.mu.Lock()
-		var addrs []string
+		var names, addrs []string
 		for name, f := range m.failed {
 			if time.Since(f.since) > reconnectFor {
 				delete(m.failed, name)
 				continue
 			}
-			addrs = append(addrs, f.addr)
+			names, addrs = append(names, name), append(addrs, f.addr)
 		}
 		m.mu.Unlock()
-		for _, a := range addrs {
+		for i, a := range addrs {
 			select {
 			case <-m.stopc:
 				return
@@ -233,8 +242,67 @@ func (m *membership) reconnect() {
 			}
 			if _, err := m.ml.Join([]string{a}); err != nil {
 				m.cfg.logger.Debug("failed member not reached", "member", a, "err", err)
+				m.confirmFailed(names[i])
 			}
 		}
+	}
+}
+
+// watchStalls notes when the process stood still: when a tick comes
+// stallMin or more late. A loaded machine stops a whole process for up to
+// seconds; when it runs again, memberlist's suspicion timers fire before
+// it reads the refutations that arrived in the meantime, and it declares
+// live members dead. doubt holds such a verdict back.
+func (m *membership) watchStalls() {
+	t := time.NewTicker(m.gossipInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stopc:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if now.Sub(time.Unix(0, m.ticked.Swap(now.UnixNano()))) >= m.gossipInterval+m.stallMin {
+			m.mu.Lock()
+			m.stalled = now
+			m.mu.Unlock()
+		}
+	}
+}
+
+// doubt reports whether memberlist's verdict that n failed came while, or
+// within a suspicion's length after, this process stood still. Then the
+// refutation may be waiting unread: n stays a member until a join to it
+// fails (confirmFailed) or it answers (NotifyJoin).
+func (m *membership) doubt(n *memberlist.Node) bool {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	late := now.Sub(time.Unix(0, m.ticked.Load())) >= m.gossipInterval+m.stallMin
+	if !late && now.Sub(m.stalled) > m.suspicion {
+		return false
+	}
+	if m.doubted == nil {
+		m.doubted = make(map[string]memberlist.Node)
+	}
+	m.doubted[n.Name] = *n
+	if m.failed == nil {
+		m.failed = make(map[string]failedMember)
+	}
+	m.failed[n.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: now}
+	m.cfg.logger.Info("member declared failed while this node stood still: trying to reach it first", "member", n.Name)
+	return true
+}
+
+// confirmFailed reports a doubted member failed once a join to it failed.
+func (m *membership) confirmFailed(name string) {
+	m.mu.Lock()
+	n, ok := m.doubted[name]
+	delete(m.doubted, name)
+	m.mu.Unlock()
+	if ok {
+		m.emit(memberFailed, &n)
 	}
 }
 
@@ -259,17 +327,16 @@ func (m *membership) wait() {
 // fallback stream ping has the same deadline. The interval is stretched by
 // awareness, which only grows while a probe is under way (a probe lowers
 // it when it ends), so the probe ends at the latest one stretched
-// interval from now; wait waits until then. Without other members there
-// is no probe.
+// interval from now; wait waits until then. Without other members, live
+// or failed (one may have failed while it was probed), there is no probe.
 func (m *membership) shutdown() {
 	end := time.Now().Add(time.Duration(m.ml.GetHealthScore()+1) * m.probeInterval)
-	others := len(m.ml.Members()) > 1
 	m.ml.Shutdown()
-	if others {
-		m.mu.Lock()
+	m.mu.Lock()
+	if len(m.view) > 1 || len(m.failed) > 0 {
 		m.probed = end
-		m.mu.Unlock()
 	}
+	m.mu.Unlock()
 }
 
 // join contacts the given addresses; it succeeds if any answers.
@@ -413,6 +480,7 @@ func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 	if m.view == nil {
 		m.view = make(map[string]viewEntry)
 	}
+	delete(m.doubted, v.Name)
 	if kind == memberJoined || kind == memberUpdated {
 		m.view[v.Name] = v
 		delete(m.failed, v.Name)
@@ -446,6 +514,9 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Unlock()
 	if left {
 		m.emit(memberLeft, n)
+		return
+	}
+	if m.doubt(n) {
 		return
 	}
 	m.emit(memberFailed, n)
