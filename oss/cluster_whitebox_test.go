@@ -151,13 +151,18 @@ func (c *testCluster) open(name, heap string) *Heap {
 // group returns the heap's group as its leader sees it, or false if no
 // live node leads it.
 func (c *testCluster) group(heap string) (Stats, bool) {
+	// A leader cut off, or not yet told of a newer term, still believes
+	// it leads: the group is the one whose leader has the highest term.
+	var g Stats
+	found := false
 	for _, n := range c.nodes {
-		h := n.replicaOf(heap)
-		if h != nil && h.leaderIs(h.self) {
-			return h.Stats(), true
+		if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
+			if st := h.Stats(); !found || st.Term > g.Term {
+				g, found = st, true
+			}
 		}
 	}
-	return Stats{}, false
+	return g, found
 }
 
 // waitGroup waits until the heap's group has a leader and returns the

@@ -115,12 +115,18 @@ func (c *quicCluster) openAll(t testing.TB, ctx context.Context, heap string) ma
 }
 
 func (c *quicCluster) group(heap string) (Stats, bool) {
+	// A leader cut off, or not yet told of a newer term, still believes
+	// it leads: the group is the one whose leader has the highest term.
+	var g Stats
+	found := false
 	for _, n := range c.nodes {
 		if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
-			return h.Stats(), true
+			if st := h.Stats(); !found || st.Term > g.Term {
+				g, found = st, true
+			}
 		}
 	}
-	return Stats{}, false
+	return g, found
 }
 
 // waitGroup waits until the heap's group has a leader and returns the

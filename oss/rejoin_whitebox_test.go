@@ -35,7 +35,14 @@ func TestRemovedReplicaRejoins(t *testing.T) {
 	settle()
 	ids := seedBank(t, c.heaps[bank[0]])
 
-	g := c.waitGroup(t, "bank")
+	// Placement moves leadership to the bank's first-placed voter; cut
+	// that one off, so that placement wants it back as the leader.
+	var g Stats
+	waitCond(t, "the bank's leader at its placement", func() bool {
+		var ok bool
+		g, ok = c.group("bank")
+		return ok && g.Leader == bank[0]
+	})
 	t.Logf("cut off %s, the bank's leader", g.Leader)
 	neverLedStale := c.rejoinAfterRemoval(g.Leader, ids, "bank")
 	// Placement wants it back as a voter, and then as the leader.
