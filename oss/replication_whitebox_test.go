@@ -70,12 +70,15 @@ func newTestClusterWith(t testing.TB, seed uint64, setup func(*testCluster), vot
 }
 
 func (c *testCluster) leader() string {
+	lead, term := "", uint64(0)
 	for name, h := range c.heaps {
 		if h.replica != nil && h.leaderIs(h.self) {
-			return name
+			if t := h.Stats().Term; lead == "" || t > term {
+				lead, term = name, t // not a stale leader of an older term
+			}
 		}
 	}
-	return ""
+	return lead
 }
 
 // waitLeader waits until a replica leads and returns its node.
