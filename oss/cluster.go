@@ -475,7 +475,9 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 			if errors.Is(err, errJoinRefused) {
 				return fmt.Errorf("oss: heap %q: %w", h.name, err)
 			}
-			lastErr = err
+			if lastErr == nil || ctx.Err() == nil {
+				lastErr = err // not a call the caller's own end cut short: the last answer says why
+			}
 		}
 		if h.inConf.Load() {
 			break

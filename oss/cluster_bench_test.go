@@ -99,7 +99,7 @@ func BenchmarkClusterCommit(b *testing.B) {
 	floor := 2 * quicRoundTrip(b, 2000)
 	c := newQUICClusterTick(b, 100*time.Millisecond, "a", "b", "c")
 	hs := c.openEverywhere("bench")
-	g, _ := c.group("bench")
+	g := c.waitGroup(b, "bench")
 	for _, from := range []string{"leader", "follower"} {
 		name := g.Leader
 		if from == "follower" {
@@ -137,7 +137,7 @@ func BenchmarkClusterCommit(b *testing.B) {
 func BenchmarkClusterThroughput(b *testing.B) {
 	c := newQUICClusterTick(b, 100*time.Millisecond, "a", "b", "c")
 	hs := c.openEverywhere("bench")
-	g, _ := c.group("bench")
+	g := c.waitGroup(b, "bench")
 	for _, where := range []string{"spread", "on-leader"} {
 		var heaps []*Heap
 		for name, h := range hs {
@@ -188,7 +188,7 @@ func BenchmarkPropagation(b *testing.B) {
 	}
 	c := newQUICClusterTick(b, 100*time.Millisecond, names...)
 	hs := c.openEverywhere("bench")
-	g, _ := c.group("bench")
+	g := c.waitGroup(b, "bench")
 	type timing struct{ start, ack time.Time }
 	var commits sync.Map // index -> timing
 	var mu sync.Mutex
@@ -270,7 +270,7 @@ func BenchmarkFailover(b *testing.B) {
 	for b.Loop() {
 		c := newQUICClusterTick(b, 100*time.Millisecond, "a", "b", "c")
 		hs := c.openEverywhere("bench")
-		g, _ := c.group("bench")
+		g := c.waitGroup(b, "bench")
 		var survivor *Heap
 		for name, h := range hs {
 			if name != g.Leader {

@@ -151,13 +151,32 @@ func (c *testCluster) open(name, heap string) *Heap {
 // group returns the heap's group as its leader sees it, or false if no
 // live node leads it.
 func (c *testCluster) group(heap string) (Stats, bool) {
+	// A leader cut off, or not yet told of a newer term, still believes
+	// it leads: the group is the one whose leader has the highest term.
+	var g Stats
+	found := false
 	for _, n := range c.nodes {
-		h := n.replicaOf(heap)
-		if h != nil && h.leaderIs(h.self) {
-			return h.Stats(), true
+		if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
+			if st := h.Stats(); !found || st.Term > g.Term {
+				g, found = st, true
+			}
 		}
 	}
-	return Stats{}, false
+	return g, found
+}
+
+// waitGroup waits until the heap's group has a leader and returns the
+// group as its leader sees it.
+func (c *testCluster) waitGroup(t testing.TB, heap string) Stats {
+	t.Helper()
+	return waitGroup(t, heap, c.group)
+}
+
+func waitGroup(t testing.TB, heap string, group func(string) (Stats, bool)) Stats {
+	t.Helper()
+	var g Stats
+	waitCond(t, "a leader of "+heap, func() bool { var ok bool; g, ok = group(heap); return ok })
+	return g
 }
 
 // settled reports whether the heap's group has exactly the wanted voters
@@ -280,7 +299,7 @@ func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
 			t.Fatalf("%s lists %v", name, hs)
 		}
 	}
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	if len(g.Learners) != 1 {
 		t.Fatalf("the node that is not a voter should be a learner: %+v", g)
 	}
@@ -346,7 +365,7 @@ func TestVoterReplacedAfterFailure(t *testing.T) {
 	}
 	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
 	ids := seedBank(t, c.heaps[want[0]])
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	victim := g.Leader
 	// Load through the failure and the replacement.
 	done := c.transfers(ids, make(chan struct{}))
@@ -400,7 +419,7 @@ func TestGracefulLeaveHandsOver(t *testing.T) {
 	}
 	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
 	ids := seedBank(t, c.heaps[want[0]])
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	leaver := g.Leader
 	start := time.Now()
 	c.leave(leaver)
@@ -431,7 +450,7 @@ func TestCloseContextCutsHandOverShort(t *testing.T) {
 	}
 	waitCond(t, "bank's voters", func() bool { return c.settled("bank", want...) })
 	ids := seedBank(t, c.heaps[want[0]])
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	leaver := c.nodes[g.Leader]
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -506,7 +525,7 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 		}
 	}
 	ids := seedBank(t, c.heaps[want[0]])
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	lead := c.nodes[g.Leader]
 	lh := lead.replicaOf("bank")
 	h := c.heaps[learner]
@@ -584,7 +603,7 @@ func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
 	}
 	waitCond(t, "three voters", func() bool { return c.settled("bank", "a", "b", "c") })
 	ids := seedBank(t, c.heaps["a"])
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	c.leave(g.Leader)
 	waitCond(t, "one voter and a learner", func() bool {
 		g, ok := c.group("bank")
@@ -619,7 +638,7 @@ func TestClientNodeIsALearner(t *testing.T) {
 		c.open(name, "bank")
 	}
 	c.checkBank(ids)
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	if slices.Contains(g.Voters, "app") || !slices.Contains(g.Learners, "app") || len(g.Voters) != 3 {
 		t.Fatalf("a client node in the group: %+v", g)
 	}

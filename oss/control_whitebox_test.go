@@ -57,8 +57,7 @@ func TestRaftControlMessagesTakeTheControlStream(t *testing.T) {
 		c.add(name, i > 0, nil)
 		c.open(name, "bank")
 	}
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	leader := c.leader()
+	leader := c.waitLeader()
 	for name, h := range c.heaps {
 		if err := commitOfSize(h, uuid.New(), 10_000); err != nil {
 			t.Fatalf("commit on %s (leader %s): %v", name, leader, err)

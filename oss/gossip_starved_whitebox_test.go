@@ -15,13 +15,11 @@ const starvedGossipFor = 10 * time.Second
 
 // starvedDetectionBound is how long the survivors may take, on the
 // starved CPU, to declare a killed node failed. With GossipLoopback's
-// timings (probe every 200 ms, 150 ms probe timeout, suspicion 600 ms
-// once a second suspecter confirms, 6 s alone) both survivors probe the
-// dead node within 400 ms and declare it dead about 1.2 s after the
-// crash on an idle machine, 6.6 s if one suspecter stays alone.
-// Awareness may stretch a node's probe interval up to 8x while its own
-// probes fail, and the starved scheduler adds its delays: 12 s leaves
-// room for the lone-suspecter case plus a stretched probe round.
+// timings (probe every 200 ms, 150 ms probe timeout, suspicion 1.6 s)
+// both survivors probe the dead node within 400 ms and declare it dead
+// about 2 s after the crash on an idle machine. Awareness may stretch a
+// node's probe interval up to 8x (1.6 s) while its own probes fail, and
+// the starved scheduler adds its delays: 12 s leaves room for both.
 const starvedDetectionBound = 12 * time.Second
 
 // memberEventLog records the membership events each node of a cluster

@@ -90,8 +90,7 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			heaps := c.openAll(t, ctx, "big")
-			waitCond(t, "a leader", func() bool { _, ok := c.group("big"); return ok })
-			g, _ := c.group("big")
+			g := c.waitGroup(t, "big")
 			var follower string
 			for name := range heaps {
 				if name != g.Leader {
@@ -344,8 +343,7 @@ func TestOversizeMessageIsLogged(t *testing.T) {
 		c.add(name, i > 0, func(cfg *Config) { cfg.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 		c.open(name, "bank")
 	}
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	leader := c.leader()
+	leader := c.waitLeader()
 	for name := range c.heaps {
 		if name != leader {
 			victim.Store(name)
@@ -462,8 +460,7 @@ func TestReadyOverALogRecord(t *testing.T) {
 	for _, name := range names {
 		c.open(name, "bank")
 	}
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	leader := c.leader()
+	leader := c.waitLeader()
 	var lagging string
 	var others []string
 	for _, name := range names {

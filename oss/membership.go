@@ -83,6 +83,10 @@ type membership struct {
 	cfg            memberConfig
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
+	probeInterval  time.Duration
+	suspicion      time.Duration // how long a suspicion lasts, at least
+	stallMin       time.Duration // a pause of the process this long voids a suspicion's expiry
+	ticked         atomic.Int64  // unix nanoseconds of watchStalls' last tick
 	gt             *gossipTransport
 	reconnectEvery time.Duration
 	stopc          chan struct{} // closed to stop reconnecting
@@ -92,8 +96,11 @@ type membership struct {
 
 	mu       sync.Mutex // protects following fields
 	leads    []string
-	leavingN bool            // this node is handing over before it leaves
-	leaving  map[string]bool // members that announced a graceful leave
+	leavingN bool                       // this node is handing over before it leaves
+	leaving  map[string]bool            // members that announced a graceful leave
+	probed   time.Time                  // when a probe under way at shutdown has ended
+	stalled  time.Time                  // when this process was last found to have stood still
+	doubted  map[string]memberlist.Node // members declared dead by this node right after it stood still
 	view     map[string]viewEntry
 	failed   map[string]failedMember // members that failed, by name
 }
@@ -124,6 +131,9 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	}
 	m.gt = newGossipTransport(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
 	m.gossipInterval = mc.GossipInterval
+	m.probeInterval = mc.ProbeInterval
+	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval
+	m.stallMin = mc.ProbeTimeout
 	mc.Name = cfg.name
 	mc.Transport = m.gt
 	mc.AdvertiseAddr = host
@@ -139,7 +149,9 @@ func startMembership(cfg memberConfig) (*membership, error) {
 		return nil, fmt.Errorf("oss: membership: %w", err)
 	}
 	m.ml = ml
+	m.ticked.Store(time.Now().UnixNano())
 	m.wg.Go(m.reconnect)
+	m.wg.Go(m.watchStalls)
 	return m, nil
 }
 
@@ -166,22 +178,25 @@ func memberlistConfig(fast bool) *memberlist.Config {
 	// 100 ms timeout (later acks went uncounted: 66 fallback pings
 	// failed), and 114 ms mean, 187 ms max with a 200 ms one. The timeout
 	// is 150 ms, above most starved acks; the interval stays 200 ms (the
-	// fallback stream ping's deadline is its end, and memberlist's probe
-	// goroutine outlives Shutdown by up to one interval, which tests'
-	// leak checks wait for). No probe timeout catches every starved ack;
-	// the suspicion below absorbs the rest.
+	// fallback stream ping's deadline is its end, and Close waits for a
+	// probe under way, up to one interval). No probe timeout catches every
+	// starved ack; the suspicion below absorbs the rest.
 	mc.ProbeInterval = 200 * time.Millisecond
 	mc.ProbeTimeout = 150 * time.Millisecond
 	mc.IndirectChecks = 3 // LAN's: every other member in small clusters
-	// Suspicion: SuspicionMult 3 makes k = 1 in clusters of three or
-	// more, so Lifeguard's dynamic timeout applies: a lone suspicion lasts
-	// SuspicionMaxTimeoutMult x 3 x 200 ms = 6 s, time for the suspect to
-	// refute; a second suspecter's confirmation brings it down to 600 ms.
-	// (SuspicionMult 2, as before, made k = 0: every suspicion expired
-	// after a fixed 400 ms, and a node whose refutation was 400 ms late
-	// was declared dead.)
-	mc.SuspicionMult = 3
-	mc.SuspicionMaxTimeoutMult = 10
+	// Suspicion: a suspicion lasts SuspicionMult x 200 ms = 1.6 s, time
+	// for the suspect to refute even after the process of the suspecter
+	// stood still (a loaded machine stops a whole process for up to a
+	// second: its timers then fire before it reads the refutation waiting
+	// in its queue). With 3, Lifeguard's confirmations (k = mult - 2 = 1)
+	// cut a suspicion to 600 ms once a second member suspected too, and on
+	// one machine every member suspects every other at once: live members
+	// were declared dead. With 8, k = 6 exceeds what clusters below 8
+	// members can confirm, so memberlist uses the fixed 1.6 s; larger
+	// clusters start at SuspicionMaxTimeoutMult x 1.6 s and fall to 1.6 s
+	// with confirmations.
+	mc.SuspicionMult = 8
+	mc.SuspicionMaxTimeoutMult = 4
 	mc.AwarenessMaxMultiplier = 8 // LAN's: probes back off to 1.6 s while this node is unhealthy
 	mc.GossipInterval = 50 * time.Millisecond
 	mc.PushPullInterval = 2 * time.Second
@@ -210,16 +225,16 @@ func (m *membership) reconnect() {
 		case <-t.C:
 		}
 		m.mu.Lock()
-		var addrs []string
+		var names, addrs []string
 		for name, f := range m.failed {
 			if time.Since(f.since) > reconnectFor {
 				delete(m.failed, name)
 				continue
 			}
-			addrs = append(addrs, f.addr)
+			names, addrs = append(names, name), append(addrs, f.addr)
 		}
 		m.mu.Unlock()
-		for _, a := range addrs {
+		for i, a := range addrs {
 			select {
 			case <-m.stopc:
 				return
@@ -227,16 +242,102 @@ func (m *membership) reconnect() {
 			}
 			if _, err := m.ml.Join([]string{a}); err != nil {
 				m.cfg.logger.Debug("failed member not reached", "member", a, "err", err)
+				m.confirmFailed(names[i])
 			}
 		}
 	}
 }
 
+// watchStalls notes when the process stood still: when a tick comes
+// stallMin or more late. A loaded machine stops a whole process for up to
+// seconds; when it runs again, memberlist's suspicion timers fire before
+// it reads the refutations that arrived in the meantime, and it declares
+// live members dead. doubt holds such a verdict back.
+func (m *membership) watchStalls() {
+	t := time.NewTicker(m.gossipInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stopc:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if now.Sub(time.Unix(0, m.ticked.Swap(now.UnixNano()))) >= m.gossipInterval+m.stallMin {
+			m.mu.Lock()
+			m.stalled = now
+			m.mu.Unlock()
+		}
+	}
+}
+
+// doubt reports whether memberlist's verdict that n failed came while, or
+// within a suspicion's length after, this process stood still. Then the
+// refutation may be waiting unread: n stays a member until a join to it
+// fails (confirmFailed) or it answers (NotifyJoin).
+func (m *membership) doubt(n *memberlist.Node) bool {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	late := now.Sub(time.Unix(0, m.ticked.Load())) >= m.gossipInterval+m.stallMin
+	if !late && now.Sub(m.stalled) > m.suspicion {
+		return false
+	}
+	if m.doubted == nil {
+		m.doubted = make(map[string]memberlist.Node)
+	}
+	m.doubted[n.Name] = *n
+	if m.failed == nil {
+		m.failed = make(map[string]failedMember)
+	}
+	m.failed[n.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: now}
+	m.cfg.logger.Info("member declared failed while this node stood still: trying to reach it first", "member", n.Name)
+	return true
+}
+
+// confirmFailed reports a doubted member failed once a join to it failed.
+func (m *membership) confirmFailed(name string) {
+	m.mu.Lock()
+	n, ok := m.doubted[name]
+	delete(m.doubted, name)
+	m.mu.Unlock()
+	if ok {
+		m.emit(memberFailed, &n)
+	}
+}
+
 // halt stops reconnecting; wait waits until the goroutine has ended (an
-// attempt under way ends when the endpoint closes).
+// attempt under way ends when the endpoint closes), and until memberlist's
+// probe under way at shutdown has ended.
 func (m *membership) halt() { m.stopOnce.Do(func() { close(m.stopc) }) }
 
-func (m *membership) wait() { m.wg.Wait() }
+func (m *membership) wait() {
+	m.wg.Wait()
+	m.mu.Lock()
+	end := m.probed
+	m.mu.Unlock()
+	if d := time.Until(end); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// shutdown stops memberlist. memberlist probes members on a goroutine of
+// its own that Shutdown does not wait for: a probe under way then waits
+// for an ack that can no longer arrive until its interval ends, and its
+// fallback stream ping has the same deadline. The interval is stretched by
+// awareness, which only grows while a probe is under way (a probe lowers
+// it when it ends), so the probe ends at the latest one stretched
+// interval from now; wait waits until then. Without other members, live
+// or failed (one may have failed while it was probed), there is no probe.
+func (m *membership) shutdown() {
+	end := time.Now().Add(time.Duration(m.ml.GetHealthScore()+1) * m.probeInterval)
+	m.ml.Shutdown()
+	m.mu.Lock()
+	if len(m.view) > 1 || len(m.failed) > 0 {
+		m.probed = end
+	}
+	m.mu.Unlock()
+}
 
 // join contacts the given addresses; it succeeds if any answers.
 func (m *membership) join(addrs []string) error {
@@ -266,7 +367,7 @@ func (m *membership) leave(timeout time.Duration) error {
 	// Leave returns once the message is queued on the connections; give
 	// them a few gossip rounds to put it on the wire before they close.
 	time.Sleep(3 * m.gossipInterval)
-	m.ml.Shutdown()
+	m.shutdown()
 	return err
 }
 
@@ -307,7 +408,7 @@ func (m *membership) setLeads(leads []string) {
 // stop stops without announcing anything, as a crash would.
 func (m *membership) stop() {
 	m.halt()
-	m.ml.Shutdown()
+	m.shutdown()
 }
 
 func (m *membership) members() []Member {
@@ -379,6 +480,7 @@ func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 	if m.view == nil {
 		m.view = make(map[string]viewEntry)
 	}
+	delete(m.doubted, v.Name)
 	if kind == memberJoined || kind == memberUpdated {
 		m.view[v.Name] = v
 		delete(m.failed, v.Name)
@@ -412,6 +514,9 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.mu.Unlock()
 	if left {
 		m.emit(memberLeft, n)
+		return
+	}
+	if m.doubt(n) {
 		return
 	}
 	m.emit(memberFailed, n)

@@ -38,8 +38,7 @@ func TestReceiveQueueIsBoundedInBytes(t *testing.T) {
 	for _, name := range names {
 		c.open(name, "bank")
 	}
-	waitCond(t, "a leader", func() bool { _, ok := c.group("bank"); return ok })
-	g, _ := c.group("bank")
+	g := c.waitGroup(t, "bank")
 	var follower string
 	for _, name := range names {
 		if name != g.Leader {

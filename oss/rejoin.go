@@ -176,7 +176,9 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 			err = codec.Unmarshal(b, &resp)
 		}
 		if err != nil {
-			lastErr = err
+			if lastErr == nil || ctx.Err() == nil {
+				lastErr = err
+			}
 			continue
 		}
 		if resp.Refused != "" {

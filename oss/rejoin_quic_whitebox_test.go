@@ -77,7 +77,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 		g, ok := qc.group("bank")
 		return ok && !g.Joint && len(g.Voters) == 3 && len(g.Learners) == 1
 	})
-	g, _ := qc.group("bank")
+	g := qc.waitGroup(t, "bank")
 	victim := g.Learners[0]
 	ids := seedBank(t, heaps[g.Leader])
 	cut := func(on bool) {

@@ -70,12 +70,23 @@ func newTestClusterWith(t testing.TB, seed uint64, setup func(*testCluster), vot
 }
 
 func (c *testCluster) leader() string {
+	lead, term := "", uint64(0)
 	for name, h := range c.heaps {
 		if h.replica != nil && h.leaderIs(h.self) {
-			return name
+			if t := h.Stats().Term; lead == "" || t > term {
+				lead, term = name, t // not a stale leader of an older term
+			}
 		}
 	}
-	return ""
+	return lead
+}
+
+// waitLeader waits until a replica leads and returns its node.
+func (c *testCluster) waitLeader() string {
+	c.t.Helper()
+	var lead string
+	waitCond(c.t, "a leader", func() bool { lead = c.leader(); return lead != "" })
+	return lead
 }
 
 func update(ctx context.Context, h *Heap, fn func(*Tx) error) error {
@@ -164,10 +175,10 @@ func TestLostForwardedProposalIsResent(t *testing.T) {
 		}
 	}, []string{"a", "b", "c"}, nil)
 	ctx := context.Background()
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
+	lead := c.waitLeader()
 	var follower string
 	for name := range c.heaps {
-		if name != c.leader() {
+		if name != lead {
 			follower = name
 			break
 		}

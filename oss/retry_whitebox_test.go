@@ -348,7 +348,7 @@ func readyBall(t *testing.T, c *testCluster, from string) uuid.UUID {
 }
 
 func followers(c *testCluster) []string {
-	lead := c.leader()
+	lead := c.waitLeader()
 	var out []string
 	for name := range c.heaps {
 		if name != lead {
@@ -364,9 +364,8 @@ func followers(c *testCluster) []string {
 func TestRetryWakesOnACommitOfAnotherNode(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newTestCluster(t, 21, []string{"a", "b", "c"}, nil)
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
 	fs := followers(c)
-	id := readyBall(t, c, c.leader())
+	id := readyBall(t, c, c.waitLeader())
 	w, other := c.heaps[fs[0]], c.heaps[fs[1]]
 	var runs atomic.Int64
 	done := goGrab(failsafe(t), w, id, "alice", &runs)
@@ -387,8 +386,7 @@ func TestRetryWakesOnACommitOfAnotherNode(t *testing.T) {
 func TestRetrySurvivesALeaderChange(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newTestCluster(t, 22, []string{"a", "b", "c"}, nil)
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	old := c.leader()
+	old := c.waitLeader()
 	fs := followers(c)
 	one, two := readyBall(t, c, old), readyBall(t, c, old)
 	var oldRuns, fRuns atomic.Int64
@@ -433,8 +431,7 @@ func TestRetrySurvivesALeaderChange(t *testing.T) {
 func TestRetryWakesAfterASnapshot(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newTestClusterWith(t, 23, func(c *testCluster) { c.tweak = checkpointOften(64, 16) }, []string{"a", "b", "c"}, []string{"d"})
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	lead := c.leader()
+	lead := c.waitLeader()
 	ids := seedBank(t, c.heaps[lead])
 	one, two := readyBall(t, c, lead), readyBall(t, c, lead)
 	d := c.heaps["d"]
@@ -516,8 +513,7 @@ func TestUpdateErrorIsCheckedWithoutALogEntry(t *testing.T) {
 func TestUpdateErrorOnAStaleReadRunsAgain(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newTestCluster(t, 24, []string{"a", "b", "c"}, nil)
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	lead := c.leader()
+	lead := c.waitLeader()
 	h := c.heaps[followers(c)[0]]
 	id := uuid.New()
 	var created uint64
@@ -560,8 +556,7 @@ func TestUpdateErrorOnAStaleReadRunsAgain(t *testing.T) {
 func TestUpdateErrorUncheckedWithoutQuorum(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newTestCluster(t, 25, []string{"a", "b", "c"}, nil)
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	id := readyBall(t, c, c.leader())
+	id := readyBall(t, c, c.waitLeader())
 	fs := followers(c)
 	var rest []string
 	for name := range c.heaps {

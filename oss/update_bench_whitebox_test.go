@@ -47,8 +47,7 @@ func BenchmarkUpdateError(b *testing.B) {
 	for _, name := range []string{"a", "b", "c"} {
 		hs[name] = c.open(name, "bench")
 	}
-	waitCond(b, "bench's leader", func() bool { _, ok := c.group("bench"); return ok })
-	g, _ := c.group("bench")
+	g := c.waitGroup(b, "bench")
 	follower := "a"
 	if g.Leader == "a" {
 		follower = "b"
