@@ -89,9 +89,9 @@ type target interface {
 }
 
 // drawer turns a frame's sprites into a few DrawTrianglesShader calls
-// (the floor, then one for each run of sprites of one kind), reusing its
-// vertex and index slices from frame to frame: once they have grown, a
-// frame allocates nothing.
+// (the floor, then one for each run of sprites drawn with one shader),
+// reusing its vertex and index slices from frame to frame: once they
+// have grown, a frame allocates nothing.
 type drawer struct {
 	shaders [batchKinds]*ebiten.Shader
 	font    *ebiten.Image // the glyphs of runes 0 to 255, fontCols a row
