@@ -63,20 +63,10 @@ func TestReadSinceEqualsRead(t *testing.T) {
 // between two reads.
 func BenchmarkReadSince(b *testing.B) {
 	ctx := context.Background()
-	n, err := oss.Start(ctx, &oss.Config{Logger: quiet()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close(ctx)
-	h, err := n.CreateHeapIfNotExists(ctx, "world", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := scene.Create(ctx, h, scene.DemoSpec(1000))
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := startWorld(b, scene.DemoSpec(1000))
+	h := w.Heap()
 	var last *scene.Avatar
+	var err error
 	for i := range 1000 {
 		if last, err = w.Join(ctx, fmt.Sprintf("a%d", i), nil); err != nil {
 			b.Fatal(err)
