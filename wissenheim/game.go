@@ -58,10 +58,15 @@ type frameStats struct {
 	// the CPU time the game's thread used in them (zero where the system
 	// does not tell): the client's own share of a frame.
 	work, cpu *client.Durations
+	// proc is the CPU time the whole process used over the interval:
+	// the game, Ebiten, the software renderer's threads, and the node
+	// and whatever else the process runs meanwhile. Unlike the interval
+	// it does not grow when other processes hold the cores.
+	proc *client.Durations
 }
 
 func newFrameStats() frameStats {
-	return frameStats{client.NewDurations(100000), client.NewDurations(100000), client.NewDurations(100000)}
+	return frameStats{client.NewDurations(100000), client.NewDurations(100000), client.NewDurations(100000), client.NewDurations(100000)}
 }
 
 // game is the Ebiten glue: keys to client.Keys, client.Sprites to
@@ -78,6 +83,7 @@ type game struct {
 	full       frameStats        // frames measured, drawn as usual
 	empty      frameStats        // with --compare-empty, empty frames
 	lastDraw   time.Time
+	lastProc   time.Duration // the process's CPU time at lastDraw
 	lastEmpty  bool          // the previous frame was an empty one
 	updWall    time.Duration // spent in Update since the last Draw
 	updCPU     time.Duration
@@ -91,11 +97,14 @@ type game struct {
 	checked    time.Time
 	quit       bool
 	pixels     []byte
+	// direct: the frame is drawn on the final screen, not the offscreen
+	// image (see DrawFinalScreen).
+	direct bool
 }
 
 func newGame(a *app, o windowOptions) *game {
 	return &game{a: a, o: o, drawer: newDrawer(), frameTimes: client.NewDurations(100000),
-		full: newFrameStats(), empty: newFrameStats()}
+		full: newFrameStats(), empty: newFrameStats(), direct: o.probe == nil && o.screenshot == ""}
 }
 
 func (g *game) Update() error {
@@ -159,16 +168,21 @@ func (g *game) Layout(w, h int) (int, int) {
 func (g *game) Draw(screen *ebiten.Image) {
 	now := time.Now()
 	cpu0, cpuOK := threadCPU()
+	proc, procOK := processCPU()
 	if !g.lastDraw.IsZero() && g.seen > 0 {
 		// The interval is the previous frame's: its draw, flush and present.
+		st := &g.full
 		if g.lastEmpty {
-			g.empty.interval.Add(now.Sub(g.lastDraw))
+			st = &g.empty
 		} else {
 			g.frameTimes.Add(now.Sub(g.lastDraw))
-			g.full.interval.Add(now.Sub(g.lastDraw))
+		}
+		st.interval.Add(now.Sub(g.lastDraw))
+		if procOK {
+			st.proc.Add(proc - g.lastProc)
 		}
 	}
-	g.lastDraw = now
+	g.lastDraw, g.lastProc = now, proc
 	empty := g.o.compareEmpty && g.seen > 0 && (g.seen/emptyBlock)%2 == 1
 	measured := g.seen > 0
 	defer func() {
@@ -233,12 +247,31 @@ func (g *game) Draw(screen *ebiten.Image) {
 			f.Overlay = append(f.Overlay, n)
 		}
 	}
-	screen.Fill(client.Floor)
+	g.sprites = g.sprites[:0]
 	if !empty {
-		g.sprites = client.AppendLayout(g.sprites[:0], f, cam)
-		g.drawer.draw(screen, g.sprites)
+		g.sprites = client.AppendLayout(g.sprites, f, cam)
+	}
+	if g.direct {
+		g.drawer.touch(screen) // DrawFinalScreen draws the sprites
+	} else {
+		g.drawer.draw(screen, g.o.w, g.o.h, ebiten.GeoM{}, g.sprites)
 	}
 	g.after(screen, p, cam, now)
+}
+
+// DrawFinalScreen draws the frame's sprites straight onto the window's
+// screen, where Ebiten would copy the offscreen image there: for Mesa's
+// software renderer the copy is a pass over every pixel, as long as
+// drawing the frame. A window whose pixels are read back (--probe,
+// --screenshot) draws on the offscreen, which Ebiten can read, and has
+// it copied.
+func (g *game) DrawFinalScreen(screen ebiten.FinalScreen, offscreen *ebiten.Image, geoM ebiten.GeoM) {
+	if !g.direct {
+		ebiten.DefaultDrawFinalScreen(screen, offscreen, geoM)
+		return
+	}
+	b := screen.Bounds()
+	g.drawer.draw(screen, b.Dx(), b.Dy(), geoM, g.sprites)
 }
 
 // overlay fills the frame's overlay lines, and once a second checks how

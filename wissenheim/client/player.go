@@ -171,7 +171,16 @@ func (p *Player) read(ctx context.Context) {
 	}
 	var s *scene.Snapshot
 	if err == nil {
-		s, err = p.w.Snapshot(ctx, p.room)
+		// Only the avatars written since the latest snapshot are decoded.
+		var prev *scene.Snapshot
+		if r := p.latest.Load(); r != nil && r.s.Room.Name == p.room {
+			prev = r.s
+		}
+		err = p.w.Heap().View(ctx, func(tx *oss.Tx) error {
+			var err error
+			s, err = p.w.ReadSince(tx, p.room, prev)
+			return err
+		}, nil)
 	}
 	if err != nil {
 		if ctx.Err() == nil {

@@ -42,19 +42,26 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // newWorld starts a one-node in-memory cluster and creates the test world.
 func newWorld(t *testing.T, lease time.Duration) *scene.World {
 	t.Helper()
+	return startWorld(t, testSpec(lease))
+}
+
+// startWorld starts a one-node in-memory cluster and creates the world
+// spec describes.
+func startWorld(tb testing.TB, spec *scene.Spec) *scene.World {
+	tb.Helper()
 	ctx := context.Background()
 	n, err := oss.Start(ctx, &oss.Config{Logger: quiet()})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close(context.Background()) })
+	tb.Cleanup(func() { n.Close(context.Background()) })
 	h, err := n.CreateHeapIfNotExists(ctx, "world", nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	w, err := scene.Create(ctx, h, testSpec(lease))
+	w, err := scene.Create(ctx, h, spec)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return w
 }

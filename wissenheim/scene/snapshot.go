@@ -1,6 +1,7 @@
 package scene
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -117,6 +118,16 @@ func (w *World) Snapshot(ctx context.Context, room string) (*Snapshot, error) {
 // Read reads the named room in tx, a View (or any transaction) on the
 // world's heap.
 func (w *World) Read(tx *oss.Tx, room string) (*Snapshot, error) {
+	return w.ReadSince(tx, room, nil)
+}
+
+// ReadSince reads the named room in tx as Read does, decoding only the
+// avatars written after prev, an earlier snapshot of the same room read
+// on this world (nil: read every one): an object's version is the index
+// of the commit that last wrote it, so an avatar whose version is at
+// most prev.Index is as prev shows it. The result equals Read's at the
+// same index. prev is not changed; the result may share its strings.
+func (w *World) ReadSince(tx *oss.Tx, room string, prev *Snapshot) (*Snapshot, error) {
 	r, ok := w.byName[room]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNoRoom, room)
@@ -132,6 +143,10 @@ func (w *World) Read(tx *oss.Tx, room string) (*Snapshot, error) {
 			return nil, err
 		}
 		for _, a := range ro.Avatars {
+			if st, ok := unchanged(tx, prev, a.ID); ok {
+				s.Avatars = append(s.Avatars, st)
+				continue
+			}
 			av, err := a.Get(tx)
 			if err != nil {
 				return nil, err
@@ -139,7 +154,7 @@ func (w *World) Read(tx *oss.Tx, room string) (*Snapshot, error) {
 			s.Avatars = append(s.Avatars, avatarState(a.ID, &av))
 		}
 	}
-	slices.SortFunc(s.Avatars, func(a, b AvatarState) int { return slices.Compare(a.ID[:], b.ID[:]) })
+	slices.SortFunc(s.Avatars, func(a, b AvatarState) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	for _, ref := range r.obj.Props {
 		p, err := w.propState(tx, r, ref.ID, c.Tick)
 		if err != nil {
@@ -168,6 +183,22 @@ func (w *World) Read(tx *oss.Tx, room string) (*Snapshot, error) {
 		s.Chat = s.Chat[n-ChatKeep:]
 	}
 	return s, nil
+}
+
+// unchanged returns the avatar id as prev shows it, if prev holds it
+// and tx's state has not written it since.
+func unchanged(tx *oss.Tx, prev *Snapshot, id uuid.UUID) (AvatarState, bool) {
+	if prev == nil {
+		return AvatarState{}, false
+	}
+	if v, err := tx.Version(id); err != nil || v == 0 || v > prev.Index {
+		return AvatarState{}, false
+	}
+	i, ok := slices.BinarySearchFunc(prev.Avatars, id, func(a AvatarState, id uuid.UUID) int { return bytes.Compare(a.ID[:], id[:]) })
+	if !ok {
+		return AvatarState{}, false
+	}
+	return prev.Avatars[i], true
 }
 
 func cmpU64(a, b uint64) int {
