@@ -68,10 +68,10 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 type ckptJob struct {
 	state     *consistency.State // the replica's state at meta.Index
 	meta      raftpb.SnapshotMetadata
-	metaBlob  []byte // storeMeta
-	full      bool   // every object, under generation gen (gen-1 dropped)
+	metaBlob  []byte                 // storeMeta
+	full      bool                   // every object, under generation gen (gen-1 dropped)
 	dirty     map[uuid.UUID]struct{} // objects changed since the last checkpoint
-	gen       uint64 // the store generation it writes
+	gen       uint64                 // the store generation it writes
 	replicas  int
 	snapshots uint64 // the heap's snapshots applied when it was taken
 }

@@ -241,10 +241,12 @@ func TestCloseDuringCheckpointRestarts(t *testing.T) {
 			}
 		})
 		// Commit until a checkpoint is under way: every CheckpointEvery
-		// entries one is due.
+		// entries one is due. Each commit leaves the checkpointer a moment
+		// to start one: the test's and the loop's goroutines hand the
+		// processors to each other commit after commit.
 		under := false
 		for i := 0; !under; i++ {
-			if i == 200 {
+			if i == 2000 {
 				t.Fatalf("round %d: no checkpoint started in %d commits", round, i)
 			}
 			if err := update(ctx, h, func(tx *Tx) error {
@@ -261,7 +263,7 @@ func TestCloseDuringCheckpointRestarts(t *testing.T) {
 			select {
 			case <-started:
 				under = true
-			default:
+			case <-time.After(time.Millisecond):
 			}
 		}
 		closed := make(chan struct{})

@@ -338,6 +338,15 @@ func TestRecoveryReportsProgress(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Checkpoints run beside the commits: wait for one in the store.
+	waitCond(t, "a checkpoint in the store", func() bool {
+		for space := range n.disk.store.Manifest().Spaces {
+			if name, _, _, ok := parseSpace(space); ok && name == "bank" {
+				return true
+			}
+		}
+		return false
+	})
 	c.kill("solo")
 	var mu sync.Mutex
 	seen := map[string]Progress{}
