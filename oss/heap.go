@@ -29,6 +29,11 @@ type Heap struct {
 
 	state atomic.Pointer[consistency.State] // the latest applied state
 
+	// skipReads is the replica's consistency.Config.SkipReadValidation:
+	// only the harness sets it, to prove its checker catches unvalidated
+	// commits.
+	skipReads atomic.Bool
+
 	propc    chan *proposal
 	abandonc chan abandon // proposals whose caller stopped waiting
 	readc    chan *readRequest
@@ -323,6 +328,8 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		State:   state,
 		Objects: objects,
 		Logger:  raftLogger{h.log},
+
+		SkipReadValidation: &h.skipReads,
 		// See limits.go.
 		MaxSizePerMsg:             n.limits.perMsg,
 		MaxUncommittedBytes:       n.limits.uncommitted,
