@@ -23,7 +23,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
-	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/internal/testkit/check"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 )

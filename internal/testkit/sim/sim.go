@@ -38,7 +38,7 @@ import (
 
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
-	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/internal/testkit/check"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
