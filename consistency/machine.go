@@ -105,6 +105,8 @@ type machine struct {
 	window uint64
 	seen   map[uuid.UUID]Result
 	order  []dedupEntry // seen, in apply order, for pruning
+
+	skipReads *atomic.Bool // Config.SkipReadValidation
 }
 
 func newMachine(window uint64) *machine {
@@ -179,17 +181,9 @@ func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 	return res, m.write(index, rec)
 }
 
-// skipReadValidation breaks the validator on purpose, for the harness.
-var skipReadValidation atomic.Bool
-
-// SkipReadValidationForTesting makes every replica in the process commit
-// transactions without checking what they read: a deliberately broken
-// validator, which the reliability harness must catch. Only tests set it.
-func SkipReadValidationForTesting(skip bool) { skipReadValidation.Store(skip) }
-
 // validate reports whether every read of rec is still current.
 func (m *machine) validate(rec *Record, res *Result) bool {
-	if skipReadValidation.Load() {
+	if m.skipReads != nil && m.skipReads.Load() {
 		return true
 	}
 	for _, r := range rec.Reads {

@@ -53,6 +53,11 @@ type Config struct {
 	MaxCommittedBytesPerReady uint64
 	// Logger receives raft's log lines. If nil, they are discarded.
 	Logger raft.Logger
+	// SkipReadValidation exists only to prove that the checkers catch
+	// unvalidated commits: while it is not nil and holds true, this replica
+	// commits every transaction without checking what it read, a validator
+	// broken on purpose. Tests set it; nothing else may.
+	SkipReadValidation *atomic.Bool
 }
 
 // Replica is one replica of a heap: a raft node and the object state it
@@ -107,6 +112,7 @@ func NewReplica(cfg *Config) (*Replica, error) {
 		return nil, fmt.Errorf("consistency: %w", err)
 	}
 	m := newMachine(cfg.DedupWindow)
+	m.skipReads = cfg.SkipReadValidation
 	m.index = cfg.Applied
 	if cfg.State != nil {
 		if err := m.restoreWith(cfg.State, cfg.Applied, cfg.Objects); err != nil {

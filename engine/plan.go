@@ -264,18 +264,39 @@ func (p *planner) caughtUp(id uint64) bool {
 
 // plan is Plan after the join requests.
 func (p *planner) plan() Action {
+	if a, ok := p.handOver(); ok {
+		return a
+	}
+	ranked := Rank(p.in.Heap, p.in.Live)
+	desired := ranked[:OddVoters(p.in.Replicas, len(ranked))]
+	if a, ok := p.changeVoters(ranked, desired); ok {
+		return a
+	}
+	if a, ok := p.dropLearner(); ok {
+		return a
+	}
+	return p.placeLeader(desired)
+}
+
+// handOver has a leaving leader transfer to a caught-up voter that stays.
+func (p *planner) handOver() (Action, bool) {
 	in, cs := p.in, &p.in.Conf
 	if p.live[in.Self].Leaving {
 		for _, v := range cs.Voters {
 			if m, ok := p.live[v]; ok && v != in.Self && !m.Leaving && p.caughtUp(v) {
-				return Action{Kind: TransferLeader, Why: HandOver, To: v}
+				return Action{Kind: TransferLeader, Why: HandOver, To: v}, true
 			}
 		}
 	}
+	return Action{}, false
+}
 
-	ranked := Rank(in.Heap, in.Live)
-	want := OddVoters(in.Replicas, len(ranked))
-	desired := ranked[:want]
+// changeVoters replaces a down voter, grows the group to its odd size,
+// rebalances it towards desired (the best-ranked servers), or lets a
+// leaving voter go. ok is false if the voters are as they should be.
+func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
+	in, cs := p.in, &p.in.Conf
+	want := len(desired)
 	isDesired := func(id uint64) bool { return slices.ContainsFunc(desired, func(m Member) bool { return m.ID == id }) }
 	var victim uint64
 	for _, v := range cs.Voters {
@@ -331,18 +352,18 @@ func (p *planner) plan() Action {
 					}
 				}
 			}
-			return Action{Kind: ChangeConf, Why: Depart, Changes: changes}
+			return Action{Kind: ChangeConf, Why: Depart, Changes: changes}, true
 		}
 		victim = 0
 	}
 	if len(promote) > 0 {
 		for _, id := range promote {
 			if !p.isLearner(id) {
-				return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{addLearner(id)}}
+				return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{addLearner(id)}}, true
 			}
 		}
 		if slices.ContainsFunc(promote, func(id uint64) bool { return !p.caughtUp(id) }) {
-			return Action{} // a learner catches up first
+			return Action{}, true // a learner catches up first
 		}
 		var changes []raftpb.ConfChangeSingle
 		for _, id := range promote {
@@ -356,9 +377,14 @@ func (p *planner) plan() Action {
 			// Moved for balance: it keeps its replica, as a learner.
 			changes = append(changes, addLearner(victim))
 		}
-		return Action{Kind: ChangeConf, Why: why, Changes: changes}
+		return Action{Kind: ChangeConf, Why: why, Changes: changes}, true
 	}
+	return Action{}, false
+}
 
+// dropLearner removes a learner that is down or to be evicted.
+func (p *planner) dropLearner() (Action, bool) {
+	in, cs := p.in, &p.in.Conf
 	for _, l := range cs.Learners {
 		why := DropDown
 		if !p.down(l) {
@@ -367,9 +393,15 @@ func (p *planner) plan() Action {
 			}
 			why = Evict
 		}
-		return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}
+		return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}, true
 	}
+	return Action{}, false
+}
 
+// placeLeader moves leadership to the best-ranked voter once it has caught
+// up, at most once every TransferTicks.
+func (p *planner) placeLeader(desired []Member) Action {
+	in := p.in
 	if len(desired) > 0 && desired[0].ID != in.Self && p.isVoter(desired[0].ID) && p.caughtUp(desired[0].ID) &&
 		in.Tick >= in.LastTransfer+TransferTicks {
 		return Action{Kind: TransferLeader, Why: Place, To: desired[0].ID}

@@ -23,8 +23,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
-	"github.com/objectsharing/oss/consistency"
-	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/internal/testkit/check"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
@@ -144,6 +143,16 @@ func (hs *harness) open(name string) {
 	hs.mu.Lock()
 	hs.heaps[name] = h
 	hs.mu.Unlock()
+}
+
+// skipReadValidation breaks (or mends) read validation in the replicas
+// behind every live node's harness heap.
+func (hs *harness) skipReadValidation(skip bool) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, h := range hs.heaps {
+		h.skipReads.Store(skip)
+	}
 }
 
 func (hs *harness) live() []string {
@@ -882,10 +891,9 @@ func TestHarnessCatchesABrokenValidator(t *testing.T) {
 	// Broken only once the cluster is up: the catalog is a heap too, and
 	// without validation two nodes opening a heap at once could both
 	// create its entry.
-	defer consistency.SkipReadValidationForTesting(false)
-	consistency.SkipReadValidationForTesting(true)
+	hs.skipReadValidation(true)
 	hs.run(8, time.Second, nil)
-	consistency.SkipReadValidationForTesting(false)
+	hs.skipReadValidation(false)
 	hs.heal()
 	h := hs.pick(rand.New(rand.NewPCG(1, 1)))
 	final := check.Txn{Process: -1, Status: check.OK, Realtime: true, Start: hs.rec.Now()}

@@ -29,6 +29,11 @@ type Heap struct {
 
 	state atomic.Pointer[consistency.State] // the latest applied state
 
+	// skipReads is the replica's consistency.Config.SkipReadValidation:
+	// only the harness sets it, to prove its checker catches unvalidated
+	// commits.
+	skipReads atomic.Bool
+
 	propc    chan *proposal
 	abandonc chan abandon // proposals whose caller stopped waiting
 	readc    chan *readRequest
@@ -277,13 +282,43 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	if n.disk != nil {
 		h.dirty = map[uuid.UUID]struct{}{}
 	}
+	from, err := h.restore(o)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.newReplica(from)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.stand(o); err != nil {
+		return nil, err
+	}
+	h.noteConf(r.ConfState(), false)
+	h.state.Store(r.State())
+	h.startCheckpointer(o.recovered)
+	go h.run()
+	return h, nil
+}
+
+// restorePoint is where a new replica starts: the index its state was
+// restored at, the state, and the last checkpoint's index.
+type restorePoint struct {
+	applied, ckpt uint64
+	state         []byte
+	objects       []consistency.Object
+}
+
+// restore fills the replica's storage: from what a durable node
+// recovered, or from the group's initial configuration for a first voter.
+func (h *Heap) restore(o openMode) (restorePoint, error) {
+	n, name := h.node, h.name
 	var applied, ckpt uint64
 	var state []byte
 	var objects []consistency.Object
 	if g := o.recovered; g != nil {
 		st, err := g.storage()
 		if err != nil {
-			return nil, fmt.Errorf("oss: heap %q: recover: %w", name, err)
+			return restorePoint{}, fmt.Errorf("oss: heap %q: recover: %w", name, err)
 		}
 		h.storage = st
 		applied, state = g.snap.Metadata.Index, g.snap.Data
@@ -302,27 +337,36 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		// restored from a snapshot at index 1.
 		cs, err := spec.confState()
 		if err != nil {
-			return nil, err
+			return restorePoint{}, err
 		}
 		if !slices.Contains(cs.Voters, h.self) && !slices.Contains(cs.Learners, h.self) {
-			return nil, fmt.Errorf("oss: heap %q: node %q is not in the group", name, n.cfg.Name)
+			return restorePoint{}, fmt.Errorf("oss: heap %q: node %q is not in the group", name, n.cfg.Name)
 		}
 		snap := raftpb.Snapshot{Data: consistency.EmptySnapshotData(1), Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}
 		if err := h.persist(raft.Ready{Snapshot: snap}); err != nil {
-			return nil, fmt.Errorf("oss: heap %q: %w", name, err)
+			return restorePoint{}, fmt.Errorf("oss: heap %q: %w", name, err)
 		}
 		if err := h.storage.ApplySnapshot(snap); err != nil {
-			return nil, err
+			return restorePoint{}, err
 		}
 		applied = 1
 	}
+	return restorePoint{applied: applied, ckpt: ckpt, state: state, objects: objects}, nil
+}
+
+// newReplica makes the heap's replica and the engine around it, starting
+// at from.
+func (h *Heap) newReplica(from restorePoint) (*consistency.Replica, error) {
+	n, name := h.node, h.name
 	r, err := consistency.NewReplica(&consistency.Config{
 		ID:      h.self,
 		Storage: h.storage,
-		Applied: applied,
-		State:   state,
-		Objects: objects,
+		Applied: from.applied,
+		State:   from.state,
+		Objects: from.objects,
 		Logger:  raftLogger{h.log},
+
+		SkipReadValidation: &h.skipReads,
 		// See limits.go.
 		MaxSizePerMsg:             n.limits.perMsg,
 		MaxUncommittedBytes:       n.limits.uncommitted,
@@ -335,7 +379,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		Replica:       r,
 		Storage:       h.storage,
 		Durable:       n.walOf() != nil,
-		Checkpoint:    ckpt,
+		Checkpoint:    from.ckpt,
 		ElectionTicks: electionTicks,
 		CompactEvery:  uint64(n.cfg.CheckpointEvery),
 		KeepEntries:   uint64(n.cfg.KeepEntries),
@@ -349,10 +393,18 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.replica = r
 	h.storage.replica = r
+	return r, nil
+}
+
+// stand has the new replica take its place in the group: a bootstrapped
+// or recovered sole voter, or a group's first-placed voter, campaigns at
+// once rather than after an election timeout.
+func (h *Heap) stand(o openMode) error {
+	r, name := h.replica, h.name
 	switch {
 	case o.bootstrap:
 		if err := h.becomeSoleVoter(); err != nil {
-			return nil, err
+			return err
 		}
 	case o.recovered != nil:
 		h.catchUp.Store(true)
@@ -362,7 +414,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		if cs := r.ConfState(); len(cs.Voters) == 1 && cs.Voters[0] == h.self {
 			// A sole voter need not wait an election timeout.
 			if err := r.Campaign(); err != nil {
-				return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
+				return fmt.Errorf("oss: heap %q: campaign: %w", name, err)
 			}
 			for h.eng.HasReady() {
 				h.handleReady()
@@ -372,17 +424,13 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		// The first-placed voter stands at once rather than after an
 		// election timeout; a sole voter is leader when this returns.
 		if err := r.Campaign(); err != nil {
-			return nil, fmt.Errorf("oss: heap %q: campaign: %w", name, err)
+			return fmt.Errorf("oss: heap %q: campaign: %w", name, err)
 		}
 		for h.eng.HasReady() {
 			h.handleReady()
 		}
 	}
-	h.noteConf(r.ConfState(), false)
-	h.state.Store(r.State())
-	h.startCheckpointer(o.recovered)
-	go h.run()
-	return h, nil
+	return nil
 }
 
 // becomeSoleVoter bootstraps a one-voter group and elects this node.

@@ -3,7 +3,6 @@ package oss
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
+	"github.com/objectsharing/oss/transport/gossip"
 )
 
 // Member is a node of the cluster as membership sees it.
@@ -87,7 +87,7 @@ type membership struct {
 	suspicion      time.Duration // how long a suspicion lasts, at least
 	stallMin       time.Duration // a pause of the process this long voids a suspicion's expiry
 	ticked         atomic.Int64  // unix nanoseconds of watchStalls' last tick
-	gt             *gossipTransport
+	gt             *gossip.Transport
 	reconnectEvery time.Duration
 	stopc          chan struct{} // closed to stop reconnecting
 	stopOnce       sync.Once
@@ -129,7 +129,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
 	}
-	m.gt = newGossipTransport(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
+	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
 	m.gossipInterval = mc.GossipInterval
 	m.probeInterval = mc.ProbeInterval
 	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval
@@ -524,88 +524,6 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 
 // NotifyUpdate implements memberlist.EventDelegate.
 func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(memberUpdated, n) }
-
-// gossipTransport is memberlist's NodeAwareTransport over the QUIC
-// endpoint.
-type gossipTransport struct {
-	q       *transport.QUIC
-	ip      net.IP
-	port    int
-	packets chan *memberlist.Packet
-	log     *slog.Logger
-	// sendTimeout bounds the wait for a connection when sending a packet.
-	sendTimeout time.Duration
-	stop        chan struct{}
-	wg          sync.WaitGroup
-	once        sync.Once
-}
-
-func newGossipTransport(q *transport.QUIC, ip net.IP, port int, sendTimeout time.Duration, log *slog.Logger) *gossipTransport {
-	g := &gossipTransport{q: q, ip: ip, port: port, packets: make(chan *memberlist.Packet, 1024), stop: make(chan struct{}), sendTimeout: sendTimeout, log: log}
-	g.wg.Go(g.pump)
-	return g
-}
-
-func (g *gossipTransport) pump() {
-	for {
-		select {
-		case d := <-g.q.Datagrams():
-			p := &memberlist.Packet{Buf: d.Data, From: d.Addr, Timestamp: time.Now()}
-			select {
-			case g.packets <- p:
-			default: // best-effort, as UDP would be
-			}
-		case <-g.stop:
-			return
-		}
-	}
-}
-
-func (g *gossipTransport) FinalAdvertiseAddr(string, int) (net.IP, int, error) {
-	return g.ip, g.port, nil
-}
-
-func (g *gossipTransport) WriteTo(b []byte, addr string) (time.Time, error) {
-	return g.WriteToAddress(b, memberlist.Address{Addr: addr})
-}
-
-// WriteToAddress sends a gossip packet. Like a UDP send, it is
-// best-effort: a peer that cannot be reached loses the packet without an
-// error, and memberlist's probes, not the send, find out that it is gone.
-// The send waits at most sendTimeout for a connection.
-func (g *gossipTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.sendTimeout)
-	defer cancel()
-	if err := g.q.SendDatagram(ctx, a.Addr, a.Name, b); err != nil {
-		if errors.Is(err, transport.ErrTooLarge) {
-			return time.Now(), err
-		}
-		g.log.Debug("gossip packet lost", "to", a.Addr, "err", err)
-	}
-	return time.Now(), nil
-}
-
-func (g *gossipTransport) PacketCh() <-chan *memberlist.Packet { return g.packets }
-
-func (g *gossipTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
-	return g.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
-}
-
-func (g *gossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return g.q.OpenRawStream(ctx, a.Addr, a.Name)
-}
-
-func (g *gossipTransport) StreamCh() <-chan net.Conn { return g.q.RawStreams() }
-
-func (g *gossipTransport) Shutdown() error {
-	g.once.Do(func() { close(g.stop) })
-	g.wg.Wait()
-	return nil
-}
-
-var _ memberlist.NodeAwareTransport = (*gossipTransport)(nil)
 
 // slogWriter routes memberlist's log lines ("[DEBUG] memberlist: ...") to
 // slog at the matching level.

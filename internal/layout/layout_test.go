@@ -79,19 +79,40 @@ func violation(pkg, dep string) string {
 	return ""
 }
 
+// productionViolation returns why a non-test file of pkg may not import
+// dep, or "" if it may: the test harnesses (the checker, the simulation)
+// are for tests, and no production code depends on them.
+func productionViolation(pkg, dep string) string {
+	p, _ := rel(pkg)
+	d, ours := rel(dep)
+	if ours && under(d, "internal/testkit") && !under(p, "internal/testkit") {
+		return "only tests import the test harnesses (internal/testkit)"
+	}
+	return ""
+}
+
 // TestLayering checks every package's direct imports, tests included;
 // rules on direct imports hold for the transitive ones too, since each
 // package on the path is checked.
 func TestLayering(t *testing.T) {
-	out := goCmd(t, "list", "-f", `{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, "./...")
+	out := goCmd(t, "list", "-f", `{{.ImportPath}} {{join .Imports " "}} | {{join .TestImports " "}} {{join .XTestImports " "}}`, "./...")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 3 {
 		t.Fatalf("too few packages listed:\n%s", out)
 	}
 	for _, line := range lines {
 		f := strings.Fields(line)
+		test := false
 		for _, dep := range f[1:] {
-			if why := violation(f[0], dep); why != "" {
+			if dep == "|" {
+				test = true
+				continue
+			}
+			why := violation(f[0], dep)
+			if why == "" && !test {
+				why = productionViolation(f[0], dep)
+			}
+			if why != "" {
 				t.Errorf("%s imports %s: %s", f[0], dep, why)
 			}
 		}
@@ -109,6 +130,9 @@ func TestLayeringRules(t *testing.T) {
 		{m + "consistency", m + "oss", true},
 		{m + "transport", m + "oss", true},
 		{m + "transport", m + "internal/codec", false},
+		{m + "transport/gossip", m + "oss", true},
+		{m + "transport/gossip", m + "transport", false},
+		{m + "oss", m + "transport/gossip", false},
 		{m + "persist", m + "transport", true},
 		{m + "internal/codec", m + "oss", true},
 		{m + "oss", m + "consistency", false},
@@ -118,8 +142,12 @@ func TestLayeringRules(t *testing.T) {
 		{m + "engine", m + "transport", true},
 		{m + "engine", m + "persist", true},
 		{m + "oss", m + "engine", false},
-		{m + "internal/sim", m + "engine", false},
-		{m + "internal/sim", m + "oss", true},
+		{m + "internal/testkit/sim", m + "engine", false},
+		{m + "internal/testkit/sim", m + "oss", true},
+		{m + "internal/testkit/sim", m + "internal/testkit/check", false},
+		{m + "oss", m + "internal/testkit/check", true},
+		{m + "engine", m + "internal/testkit/sim", true},
+		{m + "transport/transporttest", m + "internal/testkit/check", true},
 		{m + "demo", m + "oss", false},
 		{m + "demo", m + "consistency", true},
 		{m + "cmd/ossd", m + "persist", true},
@@ -135,7 +163,7 @@ func TestLayeringRules(t *testing.T) {
 		{m + "wissenheim/client", "github.com/hajimehoshi/ebiten/v2", true},
 		{m + "wissenheim/client", m + "wissenheim/scene", false},
 	} {
-		if got := violation(c.pkg, c.dep) != ""; got != c.bad {
+		if got := violation(c.pkg, c.dep) != "" || productionViolation(c.pkg, c.dep) != ""; got != c.bad {
 			t.Errorf("%s -> %s: violation %v, want %v", c.pkg, c.dep, got, c.bad)
 		}
 	}

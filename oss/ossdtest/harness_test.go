@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/internal/testkit/check"
 	"github.com/objectsharing/oss/oss/admin"
 	"github.com/objectsharing/oss/oss/ossdtest"
 )

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,7 +38,7 @@ import (
 
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
-	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/internal/testkit/check"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
@@ -54,7 +55,7 @@ type Options struct {
 	// network a second later: it must rejoin.
 	RemoveDuringPartition bool
 	// BreakValidation commits transactions without checking their reads
-	// (consistency.SkipReadValidationForTesting): the checker must object.
+	// (consistency.Config.SkipReadValidation): the checker must object.
 	BreakValidation bool
 	// AckBeforeSync has the logs acknowledge appends before they are
 	// synced (Batch durability with a long interval): power losses must
@@ -205,6 +206,10 @@ type sim struct {
 	lastTransfer uint64
 	bad          []check.Anomaly // found by the runtime's own invariants
 	err          error
+
+	// skipReads breaks read validation in every replica
+	// (Options.BreakValidation).
+	skipReads atomic.Bool
 }
 
 // Run runs one simulation. A replica that panics (raft does when a log it
@@ -227,13 +232,10 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	if opts.Duration == 0 {
 		opts.Duration = 5 * time.Second
 	}
-	if opts.BreakValidation {
-		consistency.SkipReadValidationForTesting(true)
-		defer consistency.SkipReadValidationForTesting(false)
-	}
 	s := &sim{opts: opts, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x73696d)), net: transporttest.NewNetwork(seed),
 		names: map[uint64]*node{}, model: newModel(), waiting: map[uuid.UUID]*pending{}, reads: map[uint64]*pending{}, busy: map[int]bool{},
 		next: make([]int, opts.Keys), faults: map[string]int{}, paths: map[string]int{}, copies: map[uuid.UUID]int{}}
+	s.skipReads.Store(opts.BreakValidation)
 	defer s.close()
 	var peers []raft.Peer
 	for i := range opts.Nodes {
@@ -335,7 +337,7 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 	}
 	n.wal = wal
 	n.r, err = consistency.NewReplica(&consistency.Config{ID: n.id, Storage: n.store, DedupWindow: dedupWindow,
-		Applied: snap.Metadata.Index, State: snap.Data})
+		Applied: snap.Metadata.Index, State: snap.Data, SkipReadValidation: &s.skipReads})
 	if err != nil {
 		return err
 	}

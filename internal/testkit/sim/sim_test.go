@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/internal/testkit/check"
 )
 
 var seedFlag = flag.Uint64("sim.seed", 0, "run the cluster simulation with this seed only")

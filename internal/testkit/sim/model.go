@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/objectsharing/oss/consistency"
-	"github.com/objectsharing/oss/internal/check"
+	"github.com/objectsharing/oss/internal/testkit/check"
 )
 
 // model is the serial execution the replicas must agree with: the commit

@@ -1,0 +1,150 @@
+package oss
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/objectsharing/oss/internal/codec"
+)
+
+// replicaStatus is one replica's view of its group, as a status call
+// returns it.
+type replicaStatus struct {
+	Heap     string   `cbor:"1,keyasint"`
+	Leader   string   `cbor:"2,keyasint,omitempty"`
+	Voters   []string `cbor:"3,keyasint"`
+	Learners []string `cbor:"4,keyasint,omitempty"`
+	Joint    bool     `cbor:"5,keyasint,omitempty"`
+	Applied  uint64   `cbor:"6,keyasint"`
+	Leading  bool     `cbor:"7,keyasint,omitempty"`
+}
+
+func (n *Node) localStatus() []replicaStatus {
+	n.mu.Lock()
+	hs := make([]*Heap, 0, len(n.heaps)+1)
+	if n.catalog.Load() != nil {
+		hs = append(hs, n.catalog.Load())
+	}
+	for _, h := range n.heaps {
+		hs = append(hs, h)
+	}
+	n.mu.Unlock()
+	out := make([]replicaStatus, 0, len(hs))
+	for _, h := range hs {
+		g := h.Stats()
+		out = append(out, replicaStatus{Heap: h.name, Leader: g.Leader, Voters: g.Voters, Learners: g.Learners,
+			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self)})
+	}
+	return out
+}
+
+// ClusterStatus is the state of the cluster as one node gathers it.
+type ClusterStatus struct {
+	// Node is the node that gathered it.
+	Node    string
+	Members []Member
+	// Heaps are the heaps of the catalog, the catalog itself first.
+	Heaps []HeapStatus
+	// Unreachable lists members that did not answer.
+	Unreachable []string `json:",omitempty"`
+}
+
+// HeapStatus describes a heap: its entry in the catalog and its group, as
+// the replicas that answered report it (every member's for Node.Status,
+// this node's alone for Node.Heaps).
+type HeapStatus struct {
+	Name string
+	// Replicas is the number of voters the heap keeps.
+	Replicas int
+	// Leader, Voters, Learners and Joint are the group as its leader
+	// reports it, or as the most advanced replica that answered if no
+	// leader did; empty if no replica answered.
+	Leader           string
+	Voters, Learners []string
+	Joint            bool `json:",omitempty"`
+	// Applied is the reporting replica's applied index.
+	Applied uint64
+	// ReplicaApplied is the applied index of every replica that answered.
+	ReplicaApplied map[string]uint64 `json:",omitempty"`
+}
+
+// Status asks every live member for its replicas and returns the cluster's
+// members and heaps. Members that do not answer within ctx (or a second)
+// are listed as unreachable.
+func (n *Node) Status(ctx context.Context) ClusterStatus {
+	st := ClusterStatus{Node: n.cfg.Name, Members: n.Members()}
+	type answer struct {
+		node string
+		reps []replicaStatus
+		err  error
+	}
+	var live []string
+	for _, m := range st.Members {
+		if m.Name != n.cfg.Name {
+			live = append(live, m.Name)
+		}
+	}
+	answers := make(chan answer, len(live))
+	req, _ := codec.Marshal(callRequest{Op: opStatus})
+	for _, name := range live {
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			b, err := n.tr.Call(cctx, name, req)
+			var reps []replicaStatus
+			if err == nil {
+				err = codec.Unmarshal(b, &reps)
+			}
+			answers <- answer{name, reps, err}
+		}()
+	}
+	all := map[string][]replicaStatus{n.cfg.Name: n.localStatus()}
+	for range live {
+		a := <-answers
+		if a.err != nil {
+			st.Unreachable = append(st.Unreachable, a.node)
+			continue
+		}
+		all[a.node] = a.reps
+	}
+	slices.Sort(st.Unreachable)
+	entries := append([]heapEntry{{Name: catalogName, Replicas: catalogReplicas}}, n.catalogEntries()...)
+	st.Heaps = heapStatuses(entries, all)
+	return st
+}
+
+// Heaps lists the heaps in the catalog as this node knows them, without
+// asking other members: the catalog as the local replica has it, and the
+// group of each heap this node keeps a replica of as that replica sees
+// it.
+func (n *Node) Heaps() []HeapStatus {
+	return heapStatuses(n.catalogEntries(), map[string][]replicaStatus{n.cfg.Name: n.localStatus()})
+}
+
+// heapStatuses describes the heaps of entries from what the replicas of
+// nodes reported.
+func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapStatus {
+	var out []HeapStatus
+	for _, e := range entries {
+		hs := HeapStatus{Name: e.Name, Replicas: e.Replicas, ReplicaApplied: map[string]uint64{}}
+		var best *replicaStatus
+		for node, reps := range all {
+			for i := range reps {
+				r := &reps[i]
+				if r.Heap != e.Name {
+					continue
+				}
+				hs.ReplicaApplied[node] = r.Applied
+				if best == nil || (r.Leading && !best.Leading) || (r.Leading == best.Leading && r.Applied > best.Applied) {
+					best = r
+				}
+			}
+		}
+		if best != nil {
+			hs.Leader, hs.Voters, hs.Learners, hs.Joint, hs.Applied = best.Leader, best.Voters, best.Learners, best.Joint, best.Applied
+		}
+		out = append(out, hs)
+	}
+	return out
+}
