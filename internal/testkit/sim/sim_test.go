@@ -35,6 +35,9 @@ func run(t *testing.T, seed uint64, opts Options) *Result {
 // acknowledged lost, the replicas equal at the end.
 func TestSimulatedClusters(t *testing.T) {
 	seeds := uint64(300)
+	if raceDetector {
+		seeds = 100
+	}
 	if os.Getenv("OSS_LONG") != "" {
 		seeds = 10000
 	}
