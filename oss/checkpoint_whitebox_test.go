@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"os"
 	"testing"
 	"time"
@@ -113,14 +112,7 @@ func TestCheckpointKeepsLeaderAndCommits(t *testing.T) {
 	counter := uuid.New()
 	commit := func() {
 		t.Helper()
-		if err := update(ctx, lead, func(tx *Tx) error {
-			a, err := Get[acct](tx, counter)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-			a.Balance++
-			return Put(tx, counter, a)
-		}); err != nil {
+		if err := increment(ctx, lead, counter); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -249,14 +241,7 @@ func TestCloseDuringCheckpointRestarts(t *testing.T) {
 			if i == 2000 {
 				t.Fatalf("round %d: no checkpoint started in %d commits", round, i)
 			}
-			if err := update(ctx, h, func(tx *Tx) error {
-				a, err := Get[acct](tx, id)
-				if err != nil && !errors.Is(err, ErrNotFound) {
-					return err
-				}
-				a.Balance++
-				return Put(tx, id, a)
-			}); err != nil {
+			if err := increment(ctx, h, id); err != nil {
 				t.Fatal(err)
 			}
 			acked++

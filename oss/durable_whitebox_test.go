@@ -262,14 +262,7 @@ func TestRestartKeepsHeaps(t *testing.T) {
 			t.Fatalf("restart %d: the heap holds %v (%v), want %d", round, got, err, round*25)
 		}
 		for range 25 {
-			if err := update(ctx, h, func(tx *Tx) error {
-				a, err := Get[acct](tx, id)
-				if err != nil && !errors.Is(err, ErrNotFound) {
-					return err
-				}
-				a.Balance++
-				return Put(tx, id, a)
-			}); err != nil {
+			if err := increment(ctx, h, id); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -429,4 +422,16 @@ func TestLaggingReplicaCatchesUpFromTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.checkBank(ids)
+}
+
+// increment adds one to the balance of the account id, creating it.
+func increment(ctx context.Context, h *Heap, id uuid.UUID) error {
+	return update(ctx, h, func(tx *Tx) error {
+		a, err := Get[acct](tx, id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		a.Balance++
+		return Put(tx, id, a)
+	})
 }
