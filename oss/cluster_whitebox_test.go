@@ -138,7 +138,14 @@ func (c *testCluster) open(name, heap string) *Heap {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// A catalog between leaders refuses at once (ErrNoQuorum: nothing
+	// written); on a loaded machine a young cluster may elect again while
+	// it forms, so the open is tried again until the deadline.
 	h, err := c.nodes[name].CreateHeapIfNotExists(ctx, heap, nil)
+	for errors.Is(err, ErrNoQuorum) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond) // a tick: the catalog elects
+		h, err = c.nodes[name].CreateHeapIfNotExists(ctx, heap, nil)
+	}
 	if err != nil {
 		c.t.Fatalf("%s: open %s: %v", name, heap, err)
 	}
