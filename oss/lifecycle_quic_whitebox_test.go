@@ -76,7 +76,7 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	base := t.TempDir()
 	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) { cfg.DataDir = filepath.Join(base, cfg.Name) }, "a", "b", "c")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	heaps := c.openAll(t, ctx, "bank")
 	ids := seedBank(t, heaps["a"])
@@ -141,7 +141,15 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 	// reach; on a loaded machine its first commit may also outlast a
 	// transfer's 5 s (an unknown outcome: the test counts no balances).
 	var lastErr error
-	waitCond(t, "a transfer through c", func() bool {
+	defer func() {
+		if t.Failed() && lastErr != nil {
+			t.Logf("c's last transfer: %v", lastErr)
+			if h := n.replicaOf("bank"); h != nil {
+				t.Logf("c's replica: %+v", h.Stats())
+			}
+		}
+	}()
+	waitCondWithin(t, time.Minute, "a transfer through c", func() bool {
 		hc, err := n.Heap(ctx, "bank")
 		if err == nil {
 			err = transfer(ctx, hc, ids[0], ids[1], 1)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -115,6 +117,7 @@ next:
 // conflicts and watches, and checks that the collector emits every
 // documented metric and no other, and that the values moved as they must.
 func TestMetricsCollect(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	dir := t.TempDir()
 	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) {
 		cfg.DataDir = filepath.Join(dir, cfg.Name)
@@ -238,6 +241,7 @@ func TestMetricsCollect(t *testing.T) {
 // membership's metrics move, every replica reports the group, and a
 // killed leader raises the survivors' leader changes and failure events.
 func TestMetricsQUICCluster(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "q1", "q2", "q3")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -245,7 +245,7 @@ func TestJoinWithWrongCA(t *testing.T) {
 func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICClusterWith(t, 20*time.Millisecond, checkpointOften(4, 2), "a", "b", "c")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	h, err := c.nodes["a"].CreateHeapIfNotExists(ctx, "big", nil)
 	if err != nil {
@@ -264,6 +264,7 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 		if ctx.Err() == nil && (errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrCommitUnknown)) {
 			// A leader change under a 1 MiB commit on a loaded machine:
 			// commit another (what the test needs is a large state).
+			t.Logf("commit %d: %v; again", i, err)
 			i--
 			continue
 		}

@@ -140,7 +140,15 @@ func sumOf(h *Heap, ids []uuid.UUID) (int64, error) {
 
 func waitCond(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitCondWithin(t, 20*time.Second, what, cond)
+}
+
+// waitCondWithin waits as waitCond does, for as long as d: for a step
+// that itself waits on the cluster (a node's restart and first commit,
+// under the race detector on a loaded machine).
+func waitCondWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/objectsharing/oss/oss/pki"
 )
 
@@ -93,6 +95,7 @@ func (c *durableQUIC) kill(name string) {
 // round by default; with OSS_LONG=1, 10 rounds with the CPU starved
 // (OSS_RESTART_ROUNDS and OSS_RESTART_STARVE=1 set them apart).
 func TestRestartUnderLoadCommitsSoon(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	rounds, starve := 1, false
 	if os.Getenv("OSS_LONG") != "" {
 		rounds, starve = 10, true
