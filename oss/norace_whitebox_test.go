@@ -1,0 +1,5 @@
+//go:build !race
+
+package oss
+
+const raceEnabled = false
