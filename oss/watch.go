@@ -455,71 +455,103 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 		ready := w.overflow || len(w.queue) > 0 || w.pending != nil
 		if d := w.wait(); ready && d > 0 && !stopped {
 			w.mu.Unlock()
-			if timer == nil {
-				timer = time.NewTimer(d)
-			} else {
-				timer.Reset(d)
+			s, err := w.pace(ctx, &timer, d)
+			if err != nil {
+				return nil, err
 			}
-			select {
-			case <-timer.C:
-			case <-w.closec:
-				return nil, ErrClosed
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-w.heap.stop:
-				stopped = true
-			}
+			stopped = s
 			continue
 		}
-		switch {
-		case w.overflow:
-			// Every change set dropped so far was delivered after its
-			// state was published, so the state loaded now covers them.
-			w.overflow = false
-			st := w.heap.state.Load()
-			w.after = st.Index()
-			w.taken(st.Index())
-			w.mu.Unlock()
-			w.heap.stats.resyncs.Add(1)
-			return &Event{Kind: EventResync, Index: st.Index(), heap: w.heap, snap: st}, nil
-		case len(w.queue) > 0:
-			ev := w.queue[0]
-			w.queue[0] = nil
-			w.queue = w.queue[1:]
-			w.queueBytes -= eventBytes(ev)
-			if ev.Index <= w.after && ev.Kind == EventChange {
-				w.mu.Unlock()
-				continue
-			}
-			w.taken(ev.Index)
-			w.mu.Unlock()
-			return ev, nil
-		case w.pending != nil:
-			ev := w.pending.ev
-			w.queueBytes -= w.pending.bytes
-			w.pending = nil
-			w.after = ev.Index
-			w.taken(ev.Index)
+		if ev := w.pop(); ev != nil {
 			w.mu.Unlock()
 			return ev, nil
 		}
 		w.mu.Unlock()
-		select {
-		case <-w.notify:
-		case <-w.closec:
-			return nil, ErrClosed
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-w.heap.stop:
-			w.mu.Lock()
-			empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
-			w.mu.Unlock()
-			if empty {
-				return nil, ErrClosed
-			}
-			stopped = true
+		s, err := w.await(ctx)
+		if err != nil {
+			return nil, err
 		}
+		stopped = stopped || s
 	}
+}
+
+// pop takes the next event to hand out: a resync after an overflow, the
+// first queued event not already covered, or the pending one. It returns
+// nil if there is none. Called with w.mu held.
+func (w *Watch) pop() *Event {
+	if w.overflow {
+		// Every change set dropped so far was delivered after its state
+		// was published, so the state loaded now covers them.
+		w.overflow = false
+		st := w.heap.state.Load()
+		w.after = st.Index()
+		w.taken(st.Index())
+		w.heap.stats.resyncs.Add(1)
+		return &Event{Kind: EventResync, Index: st.Index(), heap: w.heap, snap: st}
+	}
+	for len(w.queue) > 0 {
+		ev := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		w.queueBytes -= eventBytes(ev)
+		if ev.Index <= w.after && ev.Kind == EventChange {
+			continue
+		}
+		w.taken(ev.Index)
+		return ev
+	}
+	if w.pending != nil {
+		ev := w.pending.ev
+		w.queueBytes -= w.pending.bytes
+		w.pending = nil
+		w.after = ev.Index
+		w.taken(ev.Index)
+		return ev
+	}
+	return nil
+}
+
+// pace waits d, the rest of a shaped watch's interval, on *timer. It
+// reports whether the heap closed meanwhile (what is left is then handed
+// out at once), and ErrClosed or ctx's error.
+func (w *Watch) pace(ctx context.Context, timer **time.Timer, d time.Duration) (stopped bool, err error) {
+	if *timer == nil {
+		*timer = time.NewTimer(d)
+	} else {
+		(*timer).Reset(d)
+	}
+	select {
+	case <-(*timer).C:
+	case <-w.closec:
+		return false, ErrClosed
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-w.heap.stop:
+		return true, nil
+	}
+	return false, nil
+}
+
+// await waits for something to hand out. It reports whether the heap
+// closed with events still queued, and ErrClosed (the watch closed, or
+// the heap with nothing left) or ctx's error.
+func (w *Watch) await(ctx context.Context) (stopped bool, err error) {
+	select {
+	case <-w.notify:
+	case <-w.closec:
+		return false, ErrClosed
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-w.heap.stop:
+		w.mu.Lock()
+		empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
+		w.mu.Unlock()
+		if empty {
+			return false, ErrClosed
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // wait is how long a shaped watch has to wait before its next event.
