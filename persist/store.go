@@ -971,43 +971,107 @@ type segOff struct {
 // no longer change) and to switch the manifest over to the compacted
 // segment (a manifest write, as a checkpoint's own).
 func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
-	st := s.stripes[i]
-	s.mu.Lock()
-	s.waitIndex()
-	segs := slices.Clone(s.manifest.Stripes[i])
-	var total int64
-	for _, seg := range segs {
-		total += seg.Size
-	}
-	worth := len(segs) > 0 && total >= minBytes && total >= 2*st.liveBytes()
-	s.mu.Unlock()
-	if !worth {
+	c := &compaction{s: s, i: i, st: s.stripes[i]}
+	if !c.worth(minBytes) || !c.freeze() {
 		return 0, nil
 	}
-	// Freeze. The current segment was synced by the checkpoint that last
-	// wrote it: its close loses nothing.
+	if err := c.copyLive(); err != nil {
+		return 0, err
+	}
+	f, name, err := c.st.newSegmentAt(s.fs, c.num)
+	if err != nil {
+		return 0, fmt.Errorf("persist: compact: %w", err)
+	}
+	c.f, c.name = f, name
+	err = writeAll(f, c.out)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = c.switchOver()
+	}
+	if err != nil {
+		return 0, c.abandon(err)
+	}
+	return c.removeOld()
+}
+
+// compaction is one compaction of a stripe, in the steps compactStripe
+// takes.
+type compaction struct {
+	s    *Store
+	i    int
+	st   *stripe
+	segs []SegmentEnd // the segments compacted, as the manifest listed them
+	// frozen: their numbers; no later record goes to one.
+	frozen map[uint32]bool
+	num    uint64 // the compacted segment's number
+
+	out   []byte           // the live records, in the compacted segment
+	moved map[segOff]int64 // a live record's offset in out
+	f     File             // the compacted segment
+	name  string           // f's
+	named bool             // a manifest that names f may be in place
+	// remove: the frozen segments no view reads, to remove once the
+	// manifest no longer lists them (the others, when their views end).
+	remove []string
+}
+
+// worth takes the stripe's segments and reports whether they hold at
+// least minBytes, and at least twice the live bytes.
+func (c *compaction) worth(minBytes int64) bool {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waitIndex()
+	c.segs = slices.Clone(s.manifest.Stripes[c.i])
+	total := c.total()
+	return len(c.segs) > 0 && total >= minBytes && total >= 2*c.st.liveBytes()
+}
+
+// total is the size of the segments compacted.
+func (c *compaction) total() int64 {
+	var total int64
+	for _, seg := range c.segs {
+		total += seg.Size
+	}
+	return total
+}
+
+// freeze closes the stripe's current segment, so that checkpoints write to
+// a new one from then on, and numbers the compacted segment before those.
+// The current segment was synced by the checkpoint that last wrote it: its
+// close loses nothing. It reports false if a checkpoint came in between;
+// the next compaction looks again.
+func (c *compaction) freeze() bool {
+	s, st := c.s, c.st
 	s.cpMu.Lock()
-	if !slices.Equal(s.Manifest().Stripes[i], segs) {
-		s.cpMu.Unlock()
-		return 0, nil // a checkpoint came in between; the next compaction looks again
+	defer s.cpMu.Unlock()
+	if !slices.Equal(s.Manifest().Stripes[c.i], c.segs) {
+		return false
 	}
 	if st.cur != nil {
 		st.cur.Close()
 	}
 	st.cur, st.name, st.size, st.fresh = nil, "", 0, true
-	num := st.top.Add(1) // numbered before the segments checkpoints start from now on
-	s.cpMu.Unlock()
-	frozen := make(map[uint32]bool, len(segs))
-	for _, seg := range segs {
-		frozen[uint32(segmentNumber(seg.Name))] = true
+	c.num = st.top.Add(1)
+	c.frozen = make(map[uint32]bool, len(c.segs))
+	for _, seg := range c.segs {
+		c.frozen[uint32(segmentNumber(seg.Name))] = true
 	}
-	// Only records in frozen segments: no later record goes to one.
+	return true
+}
+
+// liveLocs returns where the live records of the frozen segments lie, in
+// segment and offset order.
+func (c *compaction) liveLocs() []loc {
+	s := c.s
 	s.mu.Lock()
 	s.waitIndex()
 	locs := make([]loc, 0, 1024)
-	for _, ids := range st.idx {
+	for _, ids := range c.st.idx {
 		ids.each(func(l loc) {
-			if frozen[l.seg] {
+			if c.frozen[l.seg] {
 				locs = append(locs, l)
 			}
 		})
@@ -1019,119 +1083,136 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 		}
 		return int(a.off - b.off)
 	})
-	// Copy the live records, checking each, segment by segment.
-	var out []byte
-	moved := make(map[segOff]int64, len(locs))
+	return locs
+}
+
+// copyLive copies the live records into c.out, checking each, segment by
+// segment.
+func (c *compaction) copyLive() error {
+	locs := c.liveLocs()
+	c.moved = make(map[segOff]int64, len(locs))
 	for k := 0; k < len(locs); {
 		seg := locs[k].seg
 		name := stripeSegment(uint64(seg))
-		path := filepath.Join(st.dir, name)
-		size := int64(-1)
-		for _, e := range segs {
-			if e.Name == name {
-				size = e.Size
-			}
-		}
-		if size < 0 {
-			return 0, fmt.Errorf("persist: compact: the index points into %s, which the manifest does not list", path)
-		}
-		f, err := s.fs.Open(path)
+		path := filepath.Join(c.st.dir, name)
+		buf, err := c.readFrozen(name, path)
 		if err != nil {
-			return 0, fmt.Errorf("persist: compact: %w", err)
-		}
-		buf := make([]byte, size)
-		n, err := f.ReadAt(buf, 0)
-		f.Close()
-		if int64(n) < size {
-			if err != nil && !errors.Is(err, io.EOF) {
-				return 0, fmt.Errorf("persist: compact: %w", err)
-			}
-			return 0, &CorruptError{File: path, Offset: int64(n), Reason: "shorter than the manifest records"}
+			return err
 		}
 		for ; k < len(locs) && locs[k].seg == seg; k++ {
 			l := locs[k]
-			if l.off+int64(l.size) > size {
-				return 0, &CorruptError{File: path, Offset: l.off, Reason: "record past the segment's end"}
+			if l.off+int64(l.size) > int64(len(buf)) {
+				return &CorruptError{File: path, Offset: l.off, Reason: "record past the segment's end"}
 			}
 			rec := buf[l.off : l.off+int64(l.size)]
 			if _, _, reason := decodeObject(rec); reason != "" {
-				return 0, &CorruptError{File: path, Offset: l.off, Reason: reason}
+				return &CorruptError{File: path, Offset: l.off, Reason: reason}
 			}
-			moved[segOff{seg, l.off}] = int64(len(out))
-			out = append(out, rec...)
+			c.moved[segOff{seg, l.off}] = int64(len(c.out))
+			c.out = append(c.out, rec...)
 		}
 	}
-	f, name, err := st.newSegmentAt(s.fs, num)
+	return nil
+}
+
+// readFrozen reads the frozen segment name, at path, as long as the
+// manifest records it.
+func (c *compaction) readFrozen(name, path string) ([]byte, error) {
+	size := int64(-1)
+	for _, e := range c.segs {
+		if e.Name == name {
+			size = e.Size
+		}
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("persist: compact: the index points into %s, which the manifest does not list", path)
+	}
+	f, err := c.s.fs.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("persist: compact: %w", err)
+		return nil, fmt.Errorf("persist: compact: %w", err)
 	}
-	named := false // a manifest that names the new segment may be in place
-	fail := func(err error) (int64, error) {
-		f.Close()
-		if named {
-			// Both manifests' segments stay: the next start may find
-			// either. The next checkpoint's manifest names the new one.
-			return 0, fmt.Errorf("persist: compact: %w (the new manifest may be in place; the segments of both are kept)", err)
+	buf := make([]byte, size)
+	n, err := f.ReadAt(buf, 0)
+	f.Close()
+	if int64(n) < size {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("persist: compact: %w", err)
 		}
-		if s.fs.Remove(filepath.Join(st.dir, name)) != nil {
-			s.mu.Lock()
-			st.leftover = append(st.leftover, name)
-			s.mu.Unlock()
-		}
-		return 0, fmt.Errorf("persist: compact: %w", err)
+		return nil, &CorruptError{File: path, Offset: int64(n), Reason: "shorter than the manifest records"}
 	}
-	if err := writeAll(f, out); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	// Switch: the compacted segment takes the frozen ones' place, before
-	// those checkpoints wrote meanwhile.
+	return buf, nil
+}
+
+// switchOver writes the manifest in which the compacted segment takes the
+// frozen ones' place, before those checkpoints wrote meanwhile, and points
+// the index at it.
+func (c *compaction) switchOver() error {
+	s, st := c.s, c.st
 	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
 	cur := s.Manifest()
-	now := cur.Stripes[i]
-	if len(now) < len(segs) || !slices.Equal(now[:len(segs)], segs) {
-		s.cpMu.Unlock()
-		return fail(errors.New("the stripe changed under compaction"))
+	now := cur.Stripes[c.i]
+	if len(now) < len(c.segs) || !slices.Equal(now[:len(c.segs)], c.segs) {
+		return errors.New("the stripe changed under compaction")
 	}
 	next := Manifest{Stripes: slices.Clone(cur.Stripes), Spaces: cur.Spaces, Gen: s.nextGen()}
-	next.Stripes[i] = append([]SegmentEnd{{Name: name, Size: int64(len(out))}}, now[len(segs):]...)
-	if named, err = s.writeManifest(next); err != nil {
-		s.cpMu.Unlock()
-		return fail(err)
+	next.Stripes[c.i] = append([]SegmentEnd{{Name: c.name, Size: int64(len(c.out))}}, now[len(c.segs):]...)
+	var err error
+	if c.named, err = s.writeManifest(next); err != nil {
+		return err
 	}
-	var remove []string
 	s.mu.Lock()
 	s.manifest = next
 	for _, ids := range st.idx {
 		ids.update(func(l *loc) {
-			if frozen[l.seg] {
-				l.off, l.seg = moved[segOff{l.seg, l.off}], uint32(num)
+			if c.frozen[l.seg] {
+				l.off, l.seg = c.moved[segOff{l.seg, l.off}], uint32(c.num)
 			}
 		})
 	}
-	var total2 int64
-	for _, seg := range segs {
-		total2 += seg.Size
+	for _, seg := range c.segs {
 		if st.pins[seg.Name] > 0 {
 			st.doomed[seg.Name] = true
 		} else {
-			remove = append(remove, seg.Name)
+			c.remove = append(c.remove, seg.Name)
 		}
 	}
 	s.mu.Unlock()
 	if st.cur == nil {
 		// No checkpoint since the freeze: the next appends here.
-		st.cur, st.name, st.size, st.fresh = f, name, int64(len(out)), false
+		st.cur, st.name, st.size, st.fresh = c.f, c.name, int64(len(c.out)), false
 	} else {
-		f.Close() // synced
+		c.f.Close() // synced
 	}
-	s.cpMu.Unlock()
+	return nil
+}
+
+// abandon gives the compaction up after err: it removes the compacted
+// segment, unless a manifest that names it may be in place.
+func (c *compaction) abandon(err error) error {
+	s, st := c.s, c.st
+	c.f.Close()
+	if c.named {
+		// Both manifests' segments stay: the next start may find
+		// either. The next checkpoint's manifest names the new one.
+		return fmt.Errorf("persist: compact: %w (the new manifest may be in place; the segments of both are kept)", err)
+	}
+	if s.fs.Remove(filepath.Join(st.dir, c.name)) != nil {
+		s.mu.Lock()
+		st.leftover = append(st.leftover, c.name)
+		s.mu.Unlock()
+	}
+	return fmt.Errorf("persist: compact: %w", err)
+}
+
+// removeOld removes the frozen segments no view reads, now that no manifest
+// lists them, and returns the bytes reclaimed.
+func (c *compaction) removeOld() (int64, error) {
+	s, st := c.s, c.st
 	var kept int64
 	var errs []error
-	for _, seg := range segs {
-		if !slices.Contains(remove, seg.Name) {
+	for _, seg := range c.segs {
+		if !slices.Contains(c.remove, seg.Name) {
 			continue
 		}
 		if err := s.fs.Remove(filepath.Join(st.dir, seg.Name)); err != nil {
@@ -1145,10 +1226,10 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	if err := s.fs.SyncDir(st.dir); err != nil {
 		errs = append(errs, err)
 	}
-	reclaimed := max(0, total2-kept-int64(len(out)))
+	reclaimed := max(0, c.total()-kept-int64(len(c.out)))
 	if len(errs) > 0 {
 		// The compaction took effect; the old segments are garbage.
-		return reclaimed, fmt.Errorf("persist: compact: %s is compacted into %s, but not all of its old segments are gone (the next compaction, or the next open, removes them): %w", st.dir, name, errors.Join(errs...))
+		return reclaimed, fmt.Errorf("persist: compact: %s is compacted into %s, but not all of its old segments are gone (the next compaction, or the next open, removes them): %w", st.dir, c.name, errors.Join(errs...))
 	}
 	return reclaimed, nil
 }
