@@ -360,15 +360,60 @@ func decodeRecord(b []byte) (space []byte, o Object, size int, reason string) {
 func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, error) {
 	s.cpMu.Lock()
 	defer s.cpMu.Unlock()
-	// Each stripe's goroutine encodes its own objects, then writes and
-	// syncs them: W stripes use W cores and W disks.
-	w := len(s.stripes)
-	byStripe := make([][]int32, w)
+	byStripe := s.byStripe(objs)
+	m := s.nextManifest(spaces)
+	// While the checkpoint is active each stripe's goroutine updates its
+	// index as its I/O finishes; readers of the index (View, Compact) wait
+	// until the manifest is in place, or the index is dropped.
+	s.mu.Lock()
+	indexed := s.indexed
+	s.cpActive = true
+	s.mu.Unlock()
+	total, err := s.writeStripes(objs, byStripe, m.Stripes, indexed)
+	if err != nil {
+		return 0, s.failCheckpoint(byStripe, indexed, fmt.Errorf("persist: checkpoint: %w", err), false)
+	}
+	for i, st := range s.stripes {
+		if len(byStripe[i]) > 0 {
+			m.Stripes[i] = st.ends(m.Stripes[i])
+		}
+	}
+	if named, err := s.writeManifest(m); err != nil {
+		if named {
+			err = fmt.Errorf("%w (the new manifest may be in place: a restart finds this checkpoint or the previous one, whole)", err)
+		}
+		return 0, s.failCheckpoint(byStripe, indexed, fmt.Errorf("persist: checkpoint manifest: %w", err), named)
+	}
+	s.mu.Lock()
+	s.manifest = m
+	if indexed {
+		for k, v := range spaces {
+			if v == nil {
+				for _, st := range s.stripes {
+					st.dropSpace(k)
+				}
+			}
+		}
+	}
+	s.endCheckpoint()
+	s.mu.Unlock()
+	return total, nil
+}
+
+// byStripe returns the indexes in objs of each stripe's objects.
+func (s *Store) byStripe(objs []Object) [][]int32 {
+	byStripe := make([][]int32, len(s.stripes))
 	for i := range objs {
 		k := s.stripeOf(objs[i].Space, objs[i].ID)
 		byStripe[k] = append(byStripe[k], int32(i))
 	}
-	written := make([]int64, w)
+	return byStripe
+}
+
+// nextManifest returns the next checkpoint's manifest as far as it is
+// known before the stripes are written: the current one's segments, and
+// its spaces' metadata changed by spaces. The caller holds cpMu.
+func (s *Store) nextManifest(spaces map[string][]byte) Manifest {
 	gen := s.nextGen()
 	s.mu.Lock()
 	m := Manifest{Stripes: slices.Clone(s.manifest.Stripes), Spaces: make(map[string][]byte, len(s.manifest.Spaces)), Gen: gen}
@@ -383,17 +428,20 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 			m.Spaces[k] = v
 		}
 	}
-	// While the checkpoint is active each stripe's goroutine updates its
-	// index as its I/O finishes; readers of the index (View, Compact) wait
-	// until the manifest is in place, or the index is dropped.
-	s.mu.Lock()
-	indexed := s.indexed
-	s.cpActive = true
-	s.mu.Unlock()
-	errs := make([]error, len(s.stripes))
+	return m
+}
+
+// writeStripes writes and syncs each stripe's objects after its segments
+// ends, all stripes in parallel: each stripe's goroutine encodes its own
+// objects, then writes and syncs them, so W stripes use W cores and W
+// disks. If indexed, each notes its records in its index as its I/O
+// finishes. It returns the bytes written.
+func (s *Store) writeStripes(objs []Object, byStripe [][]int32, ends [][]SegmentEnd, indexed bool) (int64, error) {
+	w := len(s.stripes)
+	written := make([]int64, w)
+	errs := make([]error, w)
 	locs := make([][]loc, w)
 	var wg sync.WaitGroup
-	var total int64
 	for i, st := range s.stripes {
 		if len(byStripe[i]) == 0 {
 			continue
@@ -403,7 +451,7 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 			var n int64
 			start := time.Now()
 			defer func() { st.stats.wrote(n, time.Since(start)) }()
-			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i], locs[i], func() {
+			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], ends[i], locs[i], func() {
 				if indexed {
 					for k, j := range byStripe[i] {
 						st.note(&objs[j], locs[i][k])
@@ -414,62 +462,40 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		})
 	}
 	wg.Wait()
+	var total int64
 	for _, n := range written {
 		total += n
 	}
-	done := func(ok bool) {
-		s.mu.Lock()
-		if ok {
-			s.manifest = m
-			if indexed {
-				for k, v := range spaces {
-					if v == nil {
-						for _, st := range s.stripes {
-							st.dropSpace(k)
-						}
-					}
-				}
-			}
-		} else if indexed {
-			// The index may point at records cut off: the next reader
-			// rebuilds it from the stripes (a failed checkpoint is rare).
-			s.indexed = false
-			for _, st := range s.stripes {
-				clear(st.idx)
-				st.stats.live.Store(0)
-			}
-		}
-		s.cpActive = false
-		s.cpDone.Broadcast()
-		s.mu.Unlock()
-	}
-	// A failed checkpoint takes its records out of every stripe it wrote
-	// to, or moves that stripe to a new segment (see Store).
-	fail := func(err error, named bool) (int64, error) {
-		for i, st := range s.stripes {
-			if len(byStripe[i]) > 0 {
-				st.undo(s, named)
-			}
-		}
-		done(false)
-		return 0, err
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fail(fmt.Errorf("persist: checkpoint: %w", err), false)
-	}
+	return total, errors.Join(errs...)
+}
+
+// failCheckpoint takes a failed checkpoint's records out of every stripe
+// it wrote to, or moves that stripe to a new segment (see Store), drops
+// the index, which may point at records cut off (the next reader rebuilds
+// it from the stripes; a failed checkpoint is rare), and returns err.
+func (s *Store) failCheckpoint(byStripe [][]int32, indexed bool, err error, named bool) error {
 	for i, st := range s.stripes {
 		if len(byStripe[i]) > 0 {
-			m.Stripes[i] = st.ends(m.Stripes[i])
+			st.undo(s, named)
 		}
 	}
-	if named, err := s.writeManifest(m); err != nil {
-		if named {
-			err = fmt.Errorf("%w (the new manifest may be in place: a restart finds this checkpoint or the previous one, whole)", err)
+	s.mu.Lock()
+	if indexed {
+		s.indexed = false
+		for _, st := range s.stripes {
+			clear(st.idx)
+			st.stats.live.Store(0)
 		}
-		return fail(fmt.Errorf("persist: checkpoint manifest: %w", err), named)
 	}
-	done(true)
-	return total, nil
+	s.endCheckpoint()
+	s.mu.Unlock()
+	return err
+}
+
+// endCheckpoint lets the index's readers in again. Called with s.mu held.
+func (s *Store) endCheckpoint() {
+	s.cpActive = false
+	s.cpDone.Broadcast()
 }
 
 // waitIndex waits, with s.mu held, until no checkpoint is updating the
