@@ -158,13 +158,34 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 	s.manifest = m
 	s.indexed = m.Gen == 0 // an empty store's index is empty
 	s.gen = m.Gen
-	// Segments the manifest does not list are left by a compaction a
-	// crash interrupted (before or after the switch), or by a checkpoint
-	// that failed: garbage. New segments are numbered past every one
-	// found, listed or not.
+	garbage, err := s.scanSegments()
+	if err != nil {
+		return nil, err
+	}
+	// The manifest read may not be durable yet (its directory's sync
+	// failed after the rename), and the one before it may list what this
+	// one does not: it is made durable first, or nothing is removed.
+	if slices.ContainsFunc(garbage, func(g []string) bool { return len(g) > 0 }) && fsys.SyncDir(s.dirs[0]) == nil {
+		for i, st := range s.stripes {
+			for _, name := range garbage[i] {
+				if fsys.Remove(filepath.Join(st.dir, name)) != nil {
+					st.leftover = append(st.leftover, name)
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// scanSegments numbers new segments past every one found in the stripes'
+// directories, listed in the manifest or not, and returns, per stripe,
+// those it does not list: left by a compaction a crash interrupted (before
+// or after the switch), or by a checkpoint that failed, they are garbage.
+func (s *Store) scanSegments() ([][]string, error) {
+	m := s.manifest
 	garbage := make([][]string, len(s.stripes))
 	for i, st := range s.stripes {
-		names, err := fsys.ReadDir(st.dir)
+		names, err := s.fs.ReadDir(st.dir)
 		if err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
 		}
@@ -181,19 +202,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 			st.top.Store(max(st.top.Load(), segmentNumber(seg.Name)))
 		}
 	}
-	// The manifest read may not be durable yet (its directory's sync
-	// failed after the rename), and the one before it may list what this
-	// one does not: it is made durable first, or nothing is removed.
-	if slices.ContainsFunc(garbage, func(g []string) bool { return len(g) > 0 }) && fsys.SyncDir(s.dirs[0]) == nil {
-		for i, st := range s.stripes {
-			for _, name := range garbage[i] {
-				if fsys.Remove(filepath.Join(st.dir, name)) != nil {
-					st.leftover = append(st.leftover, name)
-				}
-			}
-		}
-	}
-	return s, nil
+	return garbage, nil
 }
 
 // Manifest returns the manifest as of the last checkpoint.
@@ -879,33 +888,8 @@ func (fd *found) readSegment(f File, path string, num uint32, size int64, buf []
 		if reason != "" {
 			return buf, &CorruptError{File: path, Offset: off, Reason: reason}
 		}
-		ids := fd.spaces[string(space)] // no allocation for a space seen before
-		i, ok := ids[o.ID]
-		switch {
-		case o.Deleted:
-			if ok {
-				fd.recs[i] = loaded{}
-				delete(ids, o.ID)
-			}
-		default:
-			e := loaded{l: loc{seg: num, off: off, size: uint32(rsize)}, version: o.Version}
-			if _, listed := spaces[string(space)]; values && listed {
-				e.value = make([]byte, len(o.Value))
-				copy(e.value, o.Value)
-			}
-			if ok {
-				fd.recs[i] = e
-				break
-			}
-			if ids == nil {
-				ids = map[[16]byte]uint32{}
-				fd.spaces[string(space)] = ids
-			}
-			if len(fd.recs) >= math.MaxUint32 {
-				return buf, fmt.Errorf("persist: %s: more than %d objects in one stripe", path, uint32(math.MaxUint32))
-			}
-			ids[o.ID] = uint32(len(fd.recs))
-			fd.recs = append(fd.recs, e)
+		if err := fd.note(space, &o, loc{seg: num, off: off, size: uint32(rsize)}, spaces, values); err != nil {
+			return buf, fmt.Errorf("persist: %s: %w", path, err)
 		}
 		off += int64(rsize)
 		if off-reported >= loadPiece {
@@ -915,6 +899,40 @@ func (fd *found) readSegment(f File, path string, num uint32, size int64, buf []
 	}
 	report(off - reported)
 	return buf, nil
+}
+
+// note records what the record of o, at l, says: that o is the latest
+// version of its object (with its value, if values and its space is
+// listed), or that the object is deleted.
+func (fd *found) note(space []byte, o *Object, l loc, spaces map[string][]byte, values bool) error {
+	ids := fd.spaces[string(space)] // no allocation for a space seen before
+	i, ok := ids[o.ID]
+	if o.Deleted {
+		if ok {
+			fd.recs[i] = loaded{}
+			delete(ids, o.ID)
+		}
+		return nil
+	}
+	e := loaded{l: l, version: o.Version}
+	if _, listed := spaces[string(space)]; values && listed {
+		e.value = make([]byte, len(o.Value))
+		copy(e.value, o.Value)
+	}
+	if ok {
+		fd.recs[i] = e
+		return nil
+	}
+	if ids == nil {
+		ids = map[[16]byte]uint32{}
+		fd.spaces[string(space)] = ids
+	}
+	if len(fd.recs) >= math.MaxUint32 {
+		return fmt.Errorf("more than %d objects in one stripe", uint32(math.MaxUint32))
+	}
+	ids[o.ID] = uint32(len(fd.recs))
+	fd.recs = append(fd.recs, e)
+	return nil
 }
 
 // Close closes the stripes' files and returns what their closes failed
