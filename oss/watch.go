@@ -364,15 +364,7 @@ func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
 			continue
 		}
 		start()
-		ch := Change{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Value: c.Value}
-		if j, ok := p.objects[c.ID]; ok {
-			p.bytes += len(c.Value) - len(p.ev.Objects[j].Value)
-			p.ev.Objects[j] = ch
-		} else {
-			p.objects[c.ID] = len(p.ev.Objects)
-			p.ev.Objects = append(p.ev.Objects, ch)
-			p.bytes += entryBytes + indexBytes + len(c.Value)
-		}
+		p.putObject(Change{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Value: c.Value})
 	}
 	for i := range cs.Roots {
 		r := &cs.Roots[i]
@@ -380,14 +372,7 @@ func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
 			continue
 		}
 		start()
-		rc := RootChange{Name: r.Name, ID: r.ID, Version: r.Version, Deleted: r.Deleted}
-		if j, ok := p.roots[r.Name]; ok {
-			p.ev.Roots[j] = rc
-		} else {
-			p.roots[r.Name] = len(p.ev.Roots)
-			p.ev.Roots = append(p.ev.Roots, rc)
-			p.bytes += entryBytes + indexBytes + len(r.Name)
-		}
+		p.putRoot(RootChange{Name: r.Name, ID: r.ID, Version: r.Version, Deleted: r.Deleted})
 	}
 	if !touched {
 		return false // nothing the watch covers
@@ -404,6 +389,31 @@ func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
 		w.drop()
 	}
 	return true
+}
+
+// putObject merges an object's change into the event: it replaces the
+// object's earlier change, if any.
+func (p *merged) putObject(ch Change) {
+	if j, ok := p.objects[ch.ID]; ok {
+		p.bytes += len(ch.Value) - len(p.ev.Objects[j].Value)
+		p.ev.Objects[j] = ch
+		return
+	}
+	p.objects[ch.ID] = len(p.ev.Objects)
+	p.ev.Objects = append(p.ev.Objects, ch)
+	p.bytes += entryBytes + indexBytes + len(ch.Value)
+}
+
+// putRoot merges a root's change into the event: it replaces the root's
+// earlier change, if any.
+func (p *merged) putRoot(rc RootChange) {
+	if j, ok := p.roots[rc.Name]; ok {
+		p.ev.Roots[j] = rc
+		return
+	}
+	p.roots[rc.Name] = len(p.ev.Roots)
+	p.ev.Roots = append(p.ev.Roots, rc)
+	p.bytes += entryBytes + indexBytes + len(rc.Name)
 }
 
 func (w *Watch) filter(cs *consistency.ChangeSet) *Event {
