@@ -1044,8 +1044,8 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 // takes.
 type compaction struct {
 	s    *Store
-	i    int
-	st   *stripe
+	i    int          // the stripe's number
+	st   *stripe      // s.stripes[i]
 	segs []SegmentEnd // the segments compacted, as the manifest listed them
 	// frozen: their numbers; no later record goes to one.
 	frozen map[uint32]bool
