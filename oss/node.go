@@ -107,26 +107,9 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	n.setDirectory(selfDirectory{n})
 	n.learn(n.id, c.Name)
 	if c.DataDir != "" {
-		var lock *os.File
-		fsys := c.FS
-		if _, ok := fsys.(persist.OS); fsys == nil || ok {
-			fsys = persist.OS{}
-			var err error
-			if lock, err = lockDataDir(c.DataDir); err != nil {
-				cancel()
-				return nil, err
-			}
-		}
-		n.lock = lock
-		if c.Durability != DurabilityMemory {
-			if err := n.openDisk(fsys, c.DataDir); err != nil {
-				if lock != nil {
-					lock.Close()
-				}
-				cancel()
-				return nil, err
-			}
-			n.learn(n.id, c.Name)
+		if err := n.openDataDir(); err != nil {
+			cancel()
+			return nil, err
 		}
 	}
 	join := len(c.Join) > 0
@@ -148,6 +131,33 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	}
 	n.startLifecycle()
 	return n, nil
+}
+
+// openDataDir locks the data directory (on the operating system's file
+// system) and, unless the node keeps nothing on disk, opens the log and
+// the store in it.
+func (n *Node) openDataDir() error {
+	c := n.cfg
+	var lock *os.File
+	fsys := c.FS
+	if _, ok := fsys.(persist.OS); fsys == nil || ok {
+		fsys = persist.OS{}
+		var err error
+		if lock, err = lockDataDir(c.DataDir); err != nil {
+			return err
+		}
+	}
+	n.lock = lock
+	if c.Durability != DurabilityMemory {
+		if err := n.openDisk(fsys, c.DataDir); err != nil {
+			if lock != nil {
+				lock.Close()
+			}
+			return err
+		}
+		n.learn(n.id, c.Name)
+	}
+	return nil
 }
 
 func newNodeID() uint64 {
