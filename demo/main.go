@@ -129,7 +129,50 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 	}
 	defer t.c.Close()
 	t.c.Flags = []string{"--gossip", "loopback", "--replace-after", o.replaceAfter.String()}
+	if err := t.startCluster(ctx, bin); err != nil {
+		return err
+	}
 
+	l := t.startLoad(ctx)
+	start := time.Now()
+	sleep(ctx, o.load)
+	victim, err := t.killLeader(ctx)
+	var replaced time.Duration
+	if err == nil {
+		replaced, err = t.replace(ctx, l, victim)
+	}
+	l.end()
+	elapsed := time.Since(start)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.say("load stopped")
+
+	// Checks.
+	digest, err := t.sameState(ctx)
+	if err != nil {
+		return err
+	}
+	total, err := t.conserved(ctx)
+	if err != nil {
+		return err
+	}
+	t.summary(elapsed, victim, replaced, total, digest)
+	for _, p := range t.live {
+		if err := p.Stop(15 * time.Second); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "  shutdown              every node handed over and left\nOK\n")
+	return nil
+}
+
+// startCluster starts three nodes of bin and the bank on them, and shows
+// the ossd command line at work on it.
+func (t *tour) startCluster(ctx context.Context, bin string) error {
 	n1, err := t.c.Start(ctx, "n1")
 	if err != nil {
 		return err
@@ -156,90 +199,96 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 	if err != nil {
 		return err
 	}
-	t.say("heap %q: %d accounts of %d; voters %s, leader %s", heap, o.accounts, initialBalance, strings.Join(g.Voters, ","), g.Leader)
+	t.say("heap %q: %d accounts of %d; voters %s, leader %s", heap, t.o.accounts, initialBalance, strings.Join(g.Voters, ","), g.Leader)
+	return nil
+}
 
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	seed := o.seed
+// load is the transfer loops running.
+type load struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// end stops the transfer loops and waits for them.
+func (l *load) end() {
+	l.stop()
+	l.wg.Wait()
+}
+
+// startLoad starts the transfer loops through every live node, and the
+// progress line.
+func (t *tour) startLoad(ctx context.Context) *load {
+	l := &load{}
+	l.ctx, l.stop = context.WithCancel(ctx)
+	seed := t.o.seed
 	for i, p := range t.live {
-		for w := range o.workers {
+		for w := range t.o.workers {
 			rng := rand.New(rand.NewPCG(seed, uint64(i*1000+w)))
-			wg.Go(func() { t.worker(loadCtx, p, rng) })
+			l.wg.Go(func() { t.worker(l.ctx, p, rng) })
 		}
 	}
-	wg.Go(func() { t.progress(loadCtx) })
-	t.say("%d transfer loops run through all three nodes (seed %d)", 3*o.workers, seed)
-	start := time.Now()
-	sleep(ctx, o.load)
+	l.wg.Go(func() { t.progress(l.ctx) })
+	t.say("%d transfer loops run through all three nodes (seed %d)", 3*t.o.workers, seed)
+	return l
+}
 
-	// Kill the bank's leader.
-	victim := t.proc(g.Leader)
-	if g, err = t.waitGroup(ctx, func(h oss.HeapStatus) bool { return h.Leader != "" }); err != nil {
-		stopLoad()
-		wg.Wait()
-		return err
+// killLeader kills the bank's leader with SIGKILL and waits until the
+// survivors elect another, and a transfer begun after the kill commits.
+func (t *tour) killLeader(ctx context.Context) (*ossdtest.Proc, error) {
+	g, err := t.waitGroup(ctx, func(h oss.HeapStatus) bool { return h.Leader != "" })
+	if err != nil {
+		return nil, err
 	}
-	victim = t.proc(g.Leader)
+	victim := t.proc(g.Leader)
 	t.killedAt.Store(time.Now().UnixNano())
 	victim.Kill()
 	t.drop(victim)
 	t.say("SIGKILL %s, the bank's leader", victim.Name)
 	g, err = t.waitGroup(ctx, func(h oss.HeapStatus) bool { return h.Leader != "" && h.Leader != victim.Name })
 	if err != nil {
-		stopLoad()
-		wg.Wait()
-		return err
+		return nil, err
 	}
 	for t.failover.Load() == 0 && ctx.Err() == nil {
 		sleep(ctx, 10*time.Millisecond)
 	}
 	t.say("failover: %s leads the bank; the first transfer begun after the kill committed %v after it",
 		g.Leader, time.Duration(t.failover.Load()).Round(time.Millisecond))
+	return victim, nil
+}
 
+// replace starts a fourth node, with transfer loops of its own in l, waits
+// until the bank's group has replaced victim with it, and lets the load
+// run on a while. It returns how long after the kill the new node voted.
+func (t *tour) replace(ctx context.Context, l *load, victim *ossdtest.Proc) (time.Duration, error) {
 	n4, err := t.c.Start(ctx, "n4", t.live...)
 	if err != nil {
-		stopLoad()
-		wg.Wait()
-		return err
+		return 0, err
 	}
 	t.mu.Lock()
 	t.live = append(t.live, n4)
 	t.mu.Unlock()
-	for w := range o.workers {
-		rng := rand.New(rand.NewPCG(seed, uint64(4000+w)))
-		wg.Go(func() { t.worker(loadCtx, n4, rng) })
+	for w := range t.o.workers {
+		rng := rand.New(rand.NewPCG(t.o.seed, uint64(4000+w)))
+		l.wg.Go(func() { t.worker(l.ctx, n4, rng) })
 	}
-	t.say("n4 joins; the bank waits %v for %s to come back before replacing it", o.replaceAfter, victim.Name)
-	g, err = t.waitGroup(ctx, func(h oss.HeapStatus) bool {
+	t.say("n4 joins; the bank waits %v for %s to come back before replacing it", t.o.replaceAfter, victim.Name)
+	g, err := t.waitGroup(ctx, func(h oss.HeapStatus) bool {
 		return !h.Joint && slices.Contains(h.Voters, "n4") && !slices.Contains(h.Voters, victim.Name) && len(h.Voters) == 3
 	})
 	if err != nil {
-		stopLoad()
-		wg.Wait()
-		return err
+		return 0, err
 	}
 	replaced := time.Since(time.Unix(0, t.killedAt.Load()))
 	t.say("replacement: n4 is a voter %v after the kill; voters %s, leader %s",
 		replaced.Round(time.Millisecond), strings.Join(g.Voters, ","), g.Leader)
-	sleep(ctx, o.load/2)
-	stopLoad()
-	wg.Wait()
-	elapsed := time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	t.say("load stopped")
+	sleep(ctx, t.o.load/2)
+	return replaced, nil
+}
 
-	// Checks.
-	digest, err := t.sameState(ctx)
-	if err != nil {
-		return err
-	}
-	total, err := t.conserved(ctx)
-	if err != nil {
-		return err
-	}
-
+// summary prints what the tour measured and checked.
+func (t *tour) summary(elapsed time.Duration, victim *ossdtest.Proc, replaced time.Duration, total int64, digest string) {
+	out := t.out
 	var per []string
 	for _, name := range slices.Sorted(maps.Keys(t.perNode)) {
 		per = append(per, fmt.Sprintf("%s %d", name, t.perNode[name]))
@@ -252,14 +301,6 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 	fmt.Fprintf(out, "  replacement           %v from SIGKILL to n4 voting\n", replaced.Round(time.Millisecond))
 	fmt.Fprintf(out, "  money                 %d on every node, as created: conserved\n", total)
 	fmt.Fprintf(out, "  replicas              %s\n", digest)
-
-	for _, p := range t.live {
-		if err := p.Stop(15 * time.Second); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(out, "  shutdown              every node handed over and left\nOK\n")
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -260,7 +260,20 @@ func populate(cfg *Config) *Config {
 	return &c
 }
 
+// validate checks c, populated, and returns every setting it refuses.
 func (c *Config) validate() error {
+	errs := c.checkLimits()
+	errs = append(errs, c.checkStorage()...)
+	errs = append(errs, c.checkNetwork()...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("oss: invalid config: %w", err)
+	}
+	return nil
+}
+
+// checkLimits returns why the sizes, buffers and intervals of c are
+// refused.
+func (c *Config) checkLimits() []error {
 	var errs []error
 	if c.MaxCommitBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxCommitBytes %d is negative", c.MaxCommitBytes))
@@ -293,6 +306,13 @@ func (c *Config) validate() error {
 	if c.MaxSnapshotBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxSnapshotBytes %d is negative", c.MaxSnapshotBytes))
 	}
+	return errs
+}
+
+// checkStorage returns why the replication, durability and log settings
+// of c are refused.
+func (c *Config) checkStorage() []error {
+	var errs []error
 	if c.Replicas < 0 || c.Replicas > 9 {
 		errs = append(errs, fmt.Errorf("Replicas %d is not between 1 and 9", c.Replicas))
 	}
@@ -320,6 +340,13 @@ func (c *Config) validate() error {
 	if c.KeepBytes < 0 {
 		errs = append(errs, fmt.Errorf("KeepBytes %d is negative", c.KeepBytes))
 	}
+	return errs
+}
+
+// checkNetwork returns why the network and identity settings of c are
+// refused.
+func (c *Config) checkNetwork() []error {
+	var errs []error
 	if c.Transport != nil && (c.Listen != "" || c.TLS != nil || c.PacketConn != nil) {
 		errs = append(errs, errors.New("Transport excludes Listen, TLS and PacketConn: a node runs on one network"))
 	}
@@ -338,8 +365,5 @@ func (c *Config) validate() error {
 	if c.Role != pki.RoleServer && c.Role != pki.RoleClient {
 		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, pki.RoleServer, pki.RoleClient))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("oss: invalid config: %w", err)
-	}
-	return nil
+	return errs
 }

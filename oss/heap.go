@@ -605,20 +605,13 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 		ferr := tx.call(fn)
 		if ferr == nil && !gh.held {
-			if k, ok := h.gates.gated(tx); ok {
-				// Another transaction of this node contends for k:
-				// wait for the turn, then propose only what is still
-				// current.
-				if err := gh.take(ctx, h.stop, k, attempt); err != nil {
-					return err
-				}
-				if err := h.gates.yield(ctx, h.stop, k); err != nil {
-					return err
-				}
-				if rs := tx.readSet(); rs.staleIn(h.state.Load()) != nil {
-					tx.done = true
-					continue // not a conflict: attempt stays as it is
-				}
+			stale, err := h.awaitTurn(ctx, &gh, tx, attempt)
+			if err != nil {
+				return err
+			}
+			if stale {
+				tx.done = true
+				continue // not a conflict: attempt stays as it is
 			}
 		}
 		switch {
@@ -627,23 +620,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			if err == nil || !errors.Is(err, ErrConflict) {
 				return err
 			}
-			var ce *ConflictError
-			errors.As(err, &ce)
-			if attempt >= h.cfg.MaxRetries {
-				if ce != nil {
-					ce.Attempts = attempt + 1
-				}
-				return err
-			}
-			h.stats.retries.Add(1)
-			if ce != nil {
-				// Run again at once, holding the key's gate: the
-				// local state has the winning commit, and no other
-				// transaction of this node goes before this one.
-				if err := gh.take(ctx, h.stop, conflictKey(ce), attempt+1); err != nil {
-					return err
-				}
-			} else if err := h.backoff(ctx, attempt); err != nil {
+			if err := h.afterConflict(ctx, &gh, err, attempt); err != nil {
 				return err
 			}
 		case tx.err != nil:
@@ -669,24 +646,76 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			// fn's error is a decision taken on what it read; it stands
 			// only if that is still current.
 			gh.drop()
-			stale, err := tx.checkCurrent()
-			if err != nil {
-				return fmt.Errorf("%w (the Update function returned %q, which could not be checked against the group's commit index)", err, ferr.Error())
+			if err := h.recheckDecision(tx, ferr, attempt); err != nil {
+				return err
 			}
-			if stale == nil {
-				return ferr
-			}
-			if attempt >= h.cfg.MaxRetries {
-				stale.Hot, stale.Attempts = h.hotness(stale), attempt+1
-				return stale
-			}
-			// The local state is now at least the group's commit
-			// index: run fn again at once, there is no contention to
-			// back off from.
-			h.stats.retries.Add(1)
 		}
 		attempt++
 	}
+}
+
+// awaitTurn waits, if another transaction of this node contends for a key
+// tx touches, for this one's turn at that key's gate (held in gh after),
+// and reports whether what tx read went stale meanwhile: then tx is not
+// proposed, and fn runs again.
+func (h *Heap) awaitTurn(ctx context.Context, gh *gateHold, tx *Tx, attempt int) (stale bool, err error) {
+	k, ok := h.gates.gated(tx)
+	if !ok {
+		return false, nil
+	}
+	if err := gh.take(ctx, h.stop, k, attempt); err != nil {
+		return false, err
+	}
+	if err := h.gates.yield(ctx, h.stop, k); err != nil {
+		return false, err
+	}
+	rs := tx.readSet()
+	return rs.staleIn(h.state.Load()) != nil, nil
+}
+
+// afterConflict prepares the next attempt after a commit lost to err, a
+// conflict: at once, holding the contended key's gate, or after a backoff.
+// It returns err, with the attempts counted, once MaxRetries is spent, and
+// nil when fn is to run again.
+func (h *Heap) afterConflict(ctx context.Context, gh *gateHold, err error, attempt int) error {
+	var ce *ConflictError
+	errors.As(err, &ce)
+	if attempt >= h.cfg.MaxRetries {
+		if ce != nil {
+			ce.Attempts = attempt + 1
+		}
+		return err
+	}
+	h.stats.retries.Add(1)
+	if ce != nil {
+		// Run again at once, holding the key's gate: the local state
+		// has the winning commit, and no other transaction of this
+		// node goes before this one.
+		return gh.take(ctx, h.stop, conflictKey(ce), attempt+1)
+	}
+	return h.backoff(ctx, attempt)
+}
+
+// recheckDecision checks that what tx read, on which fn decided to return
+// ferr, is current at the group's commit index. It returns ferr if so, the
+// conflict once MaxRetries is spent, the error if the check cannot be
+// made, and nil when fn is to run again on the newer state.
+func (h *Heap) recheckDecision(tx *Tx, ferr error, attempt int) error {
+	stale, err := tx.checkCurrent()
+	if err != nil {
+		return fmt.Errorf("%w (the Update function returned %q, which could not be checked against the group's commit index)", err, ferr.Error())
+	}
+	if stale == nil {
+		return ferr
+	}
+	if attempt >= h.cfg.MaxRetries {
+		stale.Hot, stale.Attempts = h.hotness(stale), attempt+1
+		return stale
+	}
+	// The local state is now at least the group's commit index: run fn
+	// again at once, there is no contention to back off from.
+	h.stats.retries.Add(1)
+	return nil
 }
 
 // backoff sleeps before the next attempt: exponential from 50µs to 10ms,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/persist"
+	"github.com/objectsharing/oss/transport"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -232,112 +233,138 @@ func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.n
-	node := n.cfg.Name
+	e := emitter(ch)
 	now := time.Now()
-	emit := func(d *metricDef, v float64, labels ...string) {
-		t := prometheus.GaugeValue
-		if d.typ == "counter" {
-			t = prometheus.CounterValue
-		}
-		ch <- prometheus.MustNewConstMetric(d.desc, t, v, labels...)
-	}
 	for _, h := range n.replicas() {
-		s := h.Stats()
-		l := []string{h.name, node}
-		emit(mCommits, float64(s.Commits), l...)
-		emit(mConflicts, float64(s.Conflicts), l...)
-		emit(mRetries, float64(s.Retries), l...)
-		emit(mUnknown, float64(s.Unknown), l...)
-		emit(mChecks, float64(s.Checks), l...)
-		emit(mWaits, float64(s.Waits), l...)
-		var hot float64
-		if top := h.hot.snapshot(now, nil); len(top) > 0 {
-			hot = top[0].Lately
-		}
-		emit(mHotConfl, hot, l...)
-		emit(mApplied, float64(s.Applied), l...)
-		emit(mLdrCommit, float64(s.LeaderCommit), l...)
-		emit(mLag, float64(s.Lag), l...)
-		leads := 0.0
-		if h.leaderIs(h.self) {
-			leads = 1
-		}
-		switch {
-		case leads == 1:
-			emit(mContact, 0, l...)
-		case !s.LeaderContact.IsZero():
-			emit(mContact, max(now.Sub(s.LeaderContact).Seconds(), 0), l...)
-		}
-		emit(mObjects, float64(s.Objects), l...)
-		emit(mTerm, float64(s.Term), l...)
-		emit(mLeader, leads, l...)
-		emit(mLdrChange, float64(h.leaderChanges.Load()), l...)
-		emit(mVoters, float64(len(s.Voters)), l...)
-		emit(mLearners, float64(len(s.Learners)), l...)
-		emit(mRejoins, float64(s.Rejoins), l...)
-		emit(mSnapSent, float64(h.snapStats.sent.Load()), l...)
-		emit(mSnapFail, float64(h.snapStats.sendFailed.Load()), l...)
-		emit(mSnapSentB, float64(h.snapStats.sentBytes.Load()), l...)
-		emit(mSnapRecv, float64(h.snapStats.received.Load()), l...)
-		emit(mSnapRecvB, float64(h.snapStats.receivedBytes.Load()), l...)
-		emit(mSnapApply, float64(h.snapshots.Load()), l...)
-		ws := h.watchStats(s.Applied)
-		emit(mWatchers, float64(ws.consumers), l...)
-		emit(mWatchQ, float64(ws.queued), l...)
-		emit(mWatchQB, float64(ws.bytes), l...)
-		emit(mWatchLag, float64(ws.lag), l...)
-		emit(mResyncs, float64(s.Resyncs), l...)
+		e.heap(h, n.cfg.Name, now)
 	}
 	if m := n.met; m != nil {
 		m.commit.Collect(ch)
 		m.checkpoint.Collect(ch)
 	}
 	if d := n.disk; d != nil {
-		if m := n.met; m != nil {
-			m.fsync.Collect(ch)
-			emit(mWALWritten, float64(m.walWritten.Load()), node)
-			emit(mRecovery, time.Duration(m.recovery.Load()).Seconds(), node)
-		}
-		ws := d.wal.Stats()
-		emit(mWALAppends, float64(ws.Appends), node)
-		emit(mWALRecords, float64(ws.Records), node)
-		for i, st := range d.store.Stats() {
-			stripe := fmt.Sprint(i)
-			emit(mStoreBytes, float64(st.Bytes), node, stripe)
-			if st.Indexed {
-				emit(mStoreGarb, float64(max(st.Bytes-st.Live, 0)), node, stripe)
-			}
-			emit(mStripeCk, float64(st.Checkpoints), node, stripe)
-			emit(mStripeCkB, float64(st.CheckpointBytes), node, stripe)
-			emit(mStripeCkS, st.CheckpointTime.Seconds(), node, stripe)
-		}
+		e.disk(d, n.met, n.cfg.Name)
 	}
 	if mb := n.members; mb != nil {
-		emit(mMembers, float64(len(mb.live())), node)
-		for k := memberJoined; k <= memberUpdated; k++ {
-			emit(mMemberEv, float64(mb.stats.events[k].Load()), node, k.String())
-		}
-		if mb.ml != nil {
-			emit(mMLHealth, float64(mb.ml.GetHealthScore()), node)
-		}
-		emit(mMLProbeF, float64(mb.stats.probeFailures.Load()), node)
-		emit(mMLFallback, float64(mb.stats.fallbackFailed.Load()), node)
-		emit(mMLRefuted, float64(mb.stats.refuted.Load()), node)
-		emit(mMLFalseS, float64(mb.stats.falseSuspicions.Load()), node)
-		emit(mMLDead, float64(mb.stats.markedDead.Load()), node)
+		e.members(mb, n.cfg.Name)
 	}
 	if q := n.quic; q != nil {
-		qs := q.Stats()
-		emit(mQConns, float64(qs.Conns), node)
-		emit(mQSentB, float64(qs.BytesSent), node)
-		emit(mQRecvB, float64(qs.BytesReceived), node)
-		emit(mQSentP, float64(qs.PacketsSent), node)
-		emit(mQRecvP, float64(qs.PacketsReceived), node)
-		emit(mQLost, float64(qs.PacketsLost), node)
-		emit(mQDgSent, float64(qs.DatagramsSent), node)
-		emit(mQDgRecv, float64(qs.DatagramsReceived), node)
-		emit(mQDgDrop, float64(qs.DatagramsDropped), node)
+		e.quic(q, n.cfg.Name)
 	}
+}
+
+// emitter sends a collection's metrics.
+type emitter chan<- prometheus.Metric
+
+// emit sends d's value v, with labels.
+func (e emitter) emit(d *metricDef, v float64, labels ...string) {
+	t := prometheus.GaugeValue
+	if d.typ == "counter" {
+		t = prometheus.CounterValue
+	}
+	e <- prometheus.MustNewConstMetric(d.desc, t, v, labels...)
+}
+
+// heap emits the metrics of h, a replica on node, read at now.
+func (e emitter) heap(h *Heap, node string, now time.Time) {
+	s := h.Stats()
+	l := []string{h.name, node}
+	e.emit(mCommits, float64(s.Commits), l...)
+	e.emit(mConflicts, float64(s.Conflicts), l...)
+	e.emit(mRetries, float64(s.Retries), l...)
+	e.emit(mUnknown, float64(s.Unknown), l...)
+	e.emit(mChecks, float64(s.Checks), l...)
+	e.emit(mWaits, float64(s.Waits), l...)
+	var hot float64
+	if top := h.hot.snapshot(now, nil); len(top) > 0 {
+		hot = top[0].Lately
+	}
+	e.emit(mHotConfl, hot, l...)
+	e.emit(mApplied, float64(s.Applied), l...)
+	e.emit(mLdrCommit, float64(s.LeaderCommit), l...)
+	e.emit(mLag, float64(s.Lag), l...)
+	leads := 0.0
+	if h.leaderIs(h.self) {
+		leads = 1
+	}
+	switch {
+	case leads == 1:
+		e.emit(mContact, 0, l...)
+	case !s.LeaderContact.IsZero():
+		e.emit(mContact, max(now.Sub(s.LeaderContact).Seconds(), 0), l...)
+	}
+	e.emit(mObjects, float64(s.Objects), l...)
+	e.emit(mTerm, float64(s.Term), l...)
+	e.emit(mLeader, leads, l...)
+	e.emit(mLdrChange, float64(h.leaderChanges.Load()), l...)
+	e.emit(mVoters, float64(len(s.Voters)), l...)
+	e.emit(mLearners, float64(len(s.Learners)), l...)
+	e.emit(mRejoins, float64(s.Rejoins), l...)
+	e.emit(mSnapSent, float64(h.snapStats.sent.Load()), l...)
+	e.emit(mSnapFail, float64(h.snapStats.sendFailed.Load()), l...)
+	e.emit(mSnapSentB, float64(h.snapStats.sentBytes.Load()), l...)
+	e.emit(mSnapRecv, float64(h.snapStats.received.Load()), l...)
+	e.emit(mSnapRecvB, float64(h.snapStats.receivedBytes.Load()), l...)
+	e.emit(mSnapApply, float64(h.snapshots.Load()), l...)
+	ws := h.watchStats(s.Applied)
+	e.emit(mWatchers, float64(ws.consumers), l...)
+	e.emit(mWatchQ, float64(ws.queued), l...)
+	e.emit(mWatchQB, float64(ws.bytes), l...)
+	e.emit(mWatchLag, float64(ws.lag), l...)
+	e.emit(mResyncs, float64(s.Resyncs), l...)
+}
+
+// disk emits the metrics of node's log and striped store, and of its
+// fsyncs if m is not nil.
+func (e emitter) disk(d *disk, m *nodeMetrics, node string) {
+	if m != nil {
+		m.fsync.Collect(e)
+		e.emit(mWALWritten, float64(m.walWritten.Load()), node)
+		e.emit(mRecovery, time.Duration(m.recovery.Load()).Seconds(), node)
+	}
+	ws := d.wal.Stats()
+	e.emit(mWALAppends, float64(ws.Appends), node)
+	e.emit(mWALRecords, float64(ws.Records), node)
+	for i, st := range d.store.Stats() {
+		stripe := fmt.Sprint(i)
+		e.emit(mStoreBytes, float64(st.Bytes), node, stripe)
+		if st.Indexed {
+			e.emit(mStoreGarb, float64(max(st.Bytes-st.Live, 0)), node, stripe)
+		}
+		e.emit(mStripeCk, float64(st.Checkpoints), node, stripe)
+		e.emit(mStripeCkB, float64(st.CheckpointBytes), node, stripe)
+		e.emit(mStripeCkS, st.CheckpointTime.Seconds(), node, stripe)
+	}
+}
+
+// members emits the metrics of node's membership.
+func (e emitter) members(mb *membership, node string) {
+	e.emit(mMembers, float64(len(mb.live())), node)
+	for k := memberJoined; k <= memberUpdated; k++ {
+		e.emit(mMemberEv, float64(mb.stats.events[k].Load()), node, k.String())
+	}
+	if mb.ml != nil {
+		e.emit(mMLHealth, float64(mb.ml.GetHealthScore()), node)
+	}
+	e.emit(mMLProbeF, float64(mb.stats.probeFailures.Load()), node)
+	e.emit(mMLFallback, float64(mb.stats.fallbackFailed.Load()), node)
+	e.emit(mMLRefuted, float64(mb.stats.refuted.Load()), node)
+	e.emit(mMLFalseS, float64(mb.stats.falseSuspicions.Load()), node)
+	e.emit(mMLDead, float64(mb.stats.markedDead.Load()), node)
+}
+
+// quic emits the metrics of node's QUIC endpoint.
+func (e emitter) quic(q *transport.QUIC, node string) {
+	qs := q.Stats()
+	e.emit(mQConns, float64(qs.Conns), node)
+	e.emit(mQSentB, float64(qs.BytesSent), node)
+	e.emit(mQRecvB, float64(qs.BytesReceived), node)
+	e.emit(mQSentP, float64(qs.PacketsSent), node)
+	e.emit(mQRecvP, float64(qs.PacketsReceived), node)
+	e.emit(mQLost, float64(qs.PacketsLost), node)
+	e.emit(mQDgSent, float64(qs.DatagramsSent), node)
+	e.emit(mQDgRecv, float64(qs.DatagramsReceived), node)
+	e.emit(mQDgDrop, float64(qs.DatagramsDropped), node)
 }
 
 // replicas returns the node's open replicas, the catalog's first.

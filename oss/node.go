@@ -107,26 +107,9 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	n.setDirectory(selfDirectory{n})
 	n.learn(n.id, c.Name)
 	if c.DataDir != "" {
-		var lock *os.File
-		fsys := c.FS
-		if _, ok := fsys.(persist.OS); fsys == nil || ok {
-			fsys = persist.OS{}
-			var err error
-			if lock, err = lockDataDir(c.DataDir); err != nil {
-				cancel()
-				return nil, err
-			}
-		}
-		n.lock = lock
-		if c.Durability != DurabilityMemory {
-			if err := n.openDisk(fsys, c.DataDir); err != nil {
-				if lock != nil {
-					lock.Close()
-				}
-				cancel()
-				return nil, err
-			}
-			n.learn(n.id, c.Name)
+		if err := n.openDataDir(); err != nil {
+			cancel()
+			return nil, err
 		}
 	}
 	join := len(c.Join) > 0
@@ -148,6 +131,33 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	}
 	n.startLifecycle()
 	return n, nil
+}
+
+// openDataDir locks the data directory (on the operating system's file
+// system) and, unless the node keeps nothing on disk, opens the log and
+// the store in it.
+func (n *Node) openDataDir() error {
+	c := n.cfg
+	var lock *os.File
+	fsys := c.FS
+	if _, ok := fsys.(persist.OS); fsys == nil || ok {
+		fsys = persist.OS{}
+		var err error
+		if lock, err = lockDataDir(c.DataDir); err != nil {
+			return err
+		}
+	}
+	n.lock = lock
+	if c.Durability != DurabilityMemory {
+		if err := n.openDisk(fsys, c.DataDir); err != nil {
+			if lock != nil {
+				lock.Close()
+			}
+			return err
+		}
+		n.learn(n.id, c.Name)
+	}
+	return nil
 }
 
 func newNodeID() uint64 {
@@ -502,6 +512,43 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 	if graceful {
 		n.handOver(ctx, handOverTimeout)
 	}
+	n.closeReplicas()
+	var errs []error
+	if n.disk != nil {
+		// A log that failed says so here too: what it held past its last
+		// good sync is gone.
+		if err := errors.Join(n.disk.wal.Close(), n.disk.store.Close()); err != nil {
+			n.log.Error("closing the data directory", "err", err)
+			errs = append(errs, fmt.Errorf("oss: close the data directory: %w", err))
+		}
+	}
+	if n.members != nil {
+		if err := n.leave(ctx, graceful); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if graceful && ctx.Err() != nil {
+		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
+	}
+	if n.quic != nil {
+		n.quic.Close()
+	}
+	if n.members != nil {
+		n.members.wait()
+	}
+	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
+		c.Close()
+	}
+	if n.lock != nil {
+		n.lock.Close() // releases the lock
+	}
+	return errors.Join(errs...)
+}
+
+// closeReplicas marks the node closed, waits for the replicas being
+// opened, closes every replica, the catalog's last, and waits for the
+// node's goroutines.
+func (n *Node) closeReplicas() {
 	n.mu.Lock()
 	n.closed = true
 	if nw := n.cfg.Transport; nw != nil && n.tr != nil {
@@ -526,42 +573,22 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 		catalog.close()
 	}
 	n.wg.Wait()
-	var errs []error
-	if n.disk != nil {
-		// A log that failed says so here too: what it held past its last
-		// good sync is gone.
-		if err := errors.Join(n.disk.wal.Close(), n.disk.store.Close()); err != nil {
-			n.log.Error("closing the data directory", "err", err)
-			errs = append(errs, fmt.Errorf("oss: close the data directory: %w", err))
-		}
+}
+
+// leave announces the node's leave to its members, within ctx and
+// leaveTimeout, if graceful; otherwise, or if no time is left, it stops
+// membership at once.
+func (n *Node) leave(ctx context.Context, graceful bool) error {
+	timeout := leaveTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
 	}
-	if n.members != nil {
-		timeout := leaveTimeout
-		if d, ok := ctx.Deadline(); ok {
-			timeout = min(timeout, time.Until(d))
-		}
-		if !graceful || ctx.Err() != nil || timeout <= 0 {
-			n.members.stop()
-		} else if lerr := n.members.leave(timeout); lerr != nil {
-			errs = append(errs, fmt.Errorf("oss: leave: %w", lerr))
-		}
+	if !graceful || ctx.Err() != nil || timeout <= 0 {
+		n.members.stop()
+	} else if err := n.members.leave(timeout); err != nil {
+		return fmt.Errorf("oss: leave: %w", err)
 	}
-	if graceful && ctx.Err() != nil {
-		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
-	}
-	if n.quic != nil {
-		n.quic.Close()
-	}
-	if n.members != nil {
-		n.members.wait()
-	}
-	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
-		c.Close()
-	}
-	if n.lock != nil {
-		n.lock.Close() // releases the lock
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // handOverTimeout bounds the wait for a leaving node's replicas to move,

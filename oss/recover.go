@@ -161,39 +161,16 @@ func (g *recoveredGroup) storage() (*snapStorage, error) {
 // its checkpoint from the store, when that is newer than what the log
 // holds.
 func (d *disk) loadStore(n *Node) error {
-	m := d.store.Manifest()
-	type spaceInfo struct {
-		meta storeMeta
-		snap raftpb.SnapshotMetadata
-		key  groupKey
-		gen  uint64
-	}
-	spaces := map[string]*spaceInfo{}
-	for name, blob := range m.Spaces {
-		heap, group, gen, ok := parseSpace(name)
-		if !ok {
-			continue
-		}
-		si := &spaceInfo{key: groupKey{heap, group}, gen: gen}
-		if err := codec.Unmarshal(blob, &si.meta); err != nil {
-			return fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
-		}
-		if si.meta.State == nil {
-			// Without it the replica would start from an empty state at
-			// the checkpoint's index.
-			return fmt.Errorf("oss: striped store: the metadata of %q holds no state", heap)
-		}
-		if err := si.snap.Unmarshal(si.meta.SnapMeta); err != nil {
-			return fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
-		}
-		spaces[name] = si
+	spaces, err := storeSpaces(d.store.Manifest())
+	if err != nil {
+		return err
 	}
 	if len(spaces) == 0 {
 		return nil
 	}
 	var mu sync.Mutex
 	objs := map[string][]consistency.Object{}
-	err := d.store.LoadProgress(func(o persist.Object) {
+	err = d.store.LoadProgress(func(o persist.Object) {
 		if _, ok := spaces[o.Space]; !ok {
 			return // garbage of an older generation or a dropped heap
 		}
@@ -228,6 +205,40 @@ func (d *disk) loadStore(n *Node) error {
 		}
 	}
 	return nil
+}
+
+// spaceInfo is what the store's manifest says of one of its spaces: a
+// heap group's checkpoint.
+type spaceInfo struct {
+	meta storeMeta
+	snap raftpb.SnapshotMetadata
+	key  groupKey
+	gen  uint64
+}
+
+// storeSpaces decodes the metadata of the spaces m lists, by space name.
+func storeSpaces(m persist.Manifest) (map[string]*spaceInfo, error) {
+	spaces := map[string]*spaceInfo{}
+	for name, blob := range m.Spaces {
+		heap, group, gen, ok := parseSpace(name)
+		if !ok {
+			continue
+		}
+		si := &spaceInfo{key: groupKey{heap, group}, gen: gen}
+		if err := codec.Unmarshal(blob, &si.meta); err != nil {
+			return nil, fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
+		}
+		if si.meta.State == nil {
+			// Without it the replica would start from an empty state at
+			// the checkpoint's index.
+			return nil, fmt.Errorf("oss: striped store: the metadata of %q holds no state", heap)
+		}
+		if err := si.snap.Unmarshal(si.meta.SnapMeta); err != nil {
+			return nil, fmt.Errorf("oss: striped store: the metadata of %q does not decode: %w", heap, err)
+		}
+		spaces[name] = si
+	}
+	return spaces, nil
 }
 
 // recoveredGroups lists the groups recovered from the log other than the

@@ -364,15 +364,7 @@ func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
 			continue
 		}
 		start()
-		ch := Change{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Value: c.Value}
-		if j, ok := p.objects[c.ID]; ok {
-			p.bytes += len(c.Value) - len(p.ev.Objects[j].Value)
-			p.ev.Objects[j] = ch
-		} else {
-			p.objects[c.ID] = len(p.ev.Objects)
-			p.ev.Objects = append(p.ev.Objects, ch)
-			p.bytes += entryBytes + indexBytes + len(c.Value)
-		}
+		p.putObject(Change{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Value: c.Value})
 	}
 	for i := range cs.Roots {
 		r := &cs.Roots[i]
@@ -380,14 +372,7 @@ func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
 			continue
 		}
 		start()
-		rc := RootChange{Name: r.Name, ID: r.ID, Version: r.Version, Deleted: r.Deleted}
-		if j, ok := p.roots[r.Name]; ok {
-			p.ev.Roots[j] = rc
-		} else {
-			p.roots[r.Name] = len(p.ev.Roots)
-			p.ev.Roots = append(p.ev.Roots, rc)
-			p.bytes += entryBytes + indexBytes + len(r.Name)
-		}
+		p.putRoot(RootChange{Name: r.Name, ID: r.ID, Version: r.Version, Deleted: r.Deleted})
 	}
 	if !touched {
 		return false // nothing the watch covers
@@ -404,6 +389,31 @@ func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
 		w.drop()
 	}
 	return true
+}
+
+// putObject merges an object's change into the event: it replaces the
+// object's earlier change, if any.
+func (p *merged) putObject(ch Change) {
+	if j, ok := p.objects[ch.ID]; ok {
+		p.bytes += len(ch.Value) - len(p.ev.Objects[j].Value)
+		p.ev.Objects[j] = ch
+		return
+	}
+	p.objects[ch.ID] = len(p.ev.Objects)
+	p.ev.Objects = append(p.ev.Objects, ch)
+	p.bytes += entryBytes + indexBytes + len(ch.Value)
+}
+
+// putRoot merges a root's change into the event: it replaces the root's
+// earlier change, if any.
+func (p *merged) putRoot(rc RootChange) {
+	if j, ok := p.roots[rc.Name]; ok {
+		p.ev.Roots[j] = rc
+		return
+	}
+	p.roots[rc.Name] = len(p.ev.Roots)
+	p.ev.Roots = append(p.ev.Roots, rc)
+	p.bytes += entryBytes + indexBytes + len(rc.Name)
 }
 
 func (w *Watch) filter(cs *consistency.ChangeSet) *Event {
@@ -455,71 +465,103 @@ func (w *Watch) Next(ctx context.Context) (*Event, error) {
 		ready := w.overflow || len(w.queue) > 0 || w.pending != nil
 		if d := w.wait(); ready && d > 0 && !stopped {
 			w.mu.Unlock()
-			if timer == nil {
-				timer = time.NewTimer(d)
-			} else {
-				timer.Reset(d)
+			s, err := w.pace(ctx, &timer, d)
+			if err != nil {
+				return nil, err
 			}
-			select {
-			case <-timer.C:
-			case <-w.closec:
-				return nil, ErrClosed
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-w.heap.stop:
-				stopped = true
-			}
+			stopped = s
 			continue
 		}
-		switch {
-		case w.overflow:
-			// Every change set dropped so far was delivered after its
-			// state was published, so the state loaded now covers them.
-			w.overflow = false
-			st := w.heap.state.Load()
-			w.after = st.Index()
-			w.taken(st.Index())
-			w.mu.Unlock()
-			w.heap.stats.resyncs.Add(1)
-			return &Event{Kind: EventResync, Index: st.Index(), heap: w.heap, snap: st}, nil
-		case len(w.queue) > 0:
-			ev := w.queue[0]
-			w.queue[0] = nil
-			w.queue = w.queue[1:]
-			w.queueBytes -= eventBytes(ev)
-			if ev.Index <= w.after && ev.Kind == EventChange {
-				w.mu.Unlock()
-				continue
-			}
-			w.taken(ev.Index)
-			w.mu.Unlock()
-			return ev, nil
-		case w.pending != nil:
-			ev := w.pending.ev
-			w.queueBytes -= w.pending.bytes
-			w.pending = nil
-			w.after = ev.Index
-			w.taken(ev.Index)
+		if ev := w.pop(); ev != nil {
 			w.mu.Unlock()
 			return ev, nil
 		}
 		w.mu.Unlock()
-		select {
-		case <-w.notify:
-		case <-w.closec:
-			return nil, ErrClosed
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-w.heap.stop:
-			w.mu.Lock()
-			empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
-			w.mu.Unlock()
-			if empty {
-				return nil, ErrClosed
-			}
-			stopped = true
+		s, err := w.await(ctx)
+		if err != nil {
+			return nil, err
 		}
+		stopped = stopped || s
 	}
+}
+
+// pop takes the next event to hand out: a resync after an overflow, the
+// first queued event not already covered, or the pending one. It returns
+// nil if there is none. Called with w.mu held.
+func (w *Watch) pop() *Event {
+	if w.overflow {
+		// Every change set dropped so far was delivered after its state
+		// was published, so the state loaded now covers them.
+		w.overflow = false
+		st := w.heap.state.Load()
+		w.after = st.Index()
+		w.taken(st.Index())
+		w.heap.stats.resyncs.Add(1)
+		return &Event{Kind: EventResync, Index: st.Index(), heap: w.heap, snap: st}
+	}
+	for len(w.queue) > 0 {
+		ev := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		w.queueBytes -= eventBytes(ev)
+		if ev.Index <= w.after && ev.Kind == EventChange {
+			continue
+		}
+		w.taken(ev.Index)
+		return ev
+	}
+	if w.pending != nil {
+		ev := w.pending.ev
+		w.queueBytes -= w.pending.bytes
+		w.pending = nil
+		w.after = ev.Index
+		w.taken(ev.Index)
+		return ev
+	}
+	return nil
+}
+
+// pace waits d, the rest of a shaped watch's interval, on *timer. It
+// reports whether the heap closed meanwhile (what is left is then handed
+// out at once), and ErrClosed or ctx's error.
+func (w *Watch) pace(ctx context.Context, timer **time.Timer, d time.Duration) (stopped bool, err error) {
+	if *timer == nil {
+		*timer = time.NewTimer(d)
+	} else {
+		(*timer).Reset(d)
+	}
+	select {
+	case <-(*timer).C:
+	case <-w.closec:
+		return false, ErrClosed
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-w.heap.stop:
+		return true, nil
+	}
+	return false, nil
+}
+
+// await waits for something to hand out. It reports whether the heap
+// closed with events still queued, and ErrClosed (the watch closed, or
+// the heap with nothing left) or ctx's error.
+func (w *Watch) await(ctx context.Context) (stopped bool, err error) {
+	select {
+	case <-w.notify:
+	case <-w.closec:
+		return false, ErrClosed
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-w.heap.stop:
+		w.mu.Lock()
+		empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
+		w.mu.Unlock()
+		if empty {
+			return false, ErrClosed
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // wait is how long a shaped watch has to wait before its next event.

@@ -158,13 +158,34 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 	s.manifest = m
 	s.indexed = m.Gen == 0 // an empty store's index is empty
 	s.gen = m.Gen
-	// Segments the manifest does not list are left by a compaction a
-	// crash interrupted (before or after the switch), or by a checkpoint
-	// that failed: garbage. New segments are numbered past every one
-	// found, listed or not.
+	garbage, err := s.scanSegments()
+	if err != nil {
+		return nil, err
+	}
+	// The manifest read may not be durable yet (its directory's sync
+	// failed after the rename), and the one before it may list what this
+	// one does not: it is made durable first, or nothing is removed.
+	if slices.ContainsFunc(garbage, func(g []string) bool { return len(g) > 0 }) && fsys.SyncDir(s.dirs[0]) == nil {
+		for i, st := range s.stripes {
+			for _, name := range garbage[i] {
+				if fsys.Remove(filepath.Join(st.dir, name)) != nil {
+					st.leftover = append(st.leftover, name)
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// scanSegments numbers new segments past every one found in the stripes'
+// directories, listed in the manifest or not, and returns, per stripe,
+// those it does not list: left by a compaction a crash interrupted (before
+// or after the switch), or by a checkpoint that failed, they are garbage.
+func (s *Store) scanSegments() ([][]string, error) {
+	m := s.manifest
 	garbage := make([][]string, len(s.stripes))
 	for i, st := range s.stripes {
-		names, err := fsys.ReadDir(st.dir)
+		names, err := s.fs.ReadDir(st.dir)
 		if err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
 		}
@@ -181,19 +202,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 			st.top.Store(max(st.top.Load(), segmentNumber(seg.Name)))
 		}
 	}
-	// The manifest read may not be durable yet (its directory's sync
-	// failed after the rename), and the one before it may list what this
-	// one does not: it is made durable first, or nothing is removed.
-	if slices.ContainsFunc(garbage, func(g []string) bool { return len(g) > 0 }) && fsys.SyncDir(s.dirs[0]) == nil {
-		for i, st := range s.stripes {
-			for _, name := range garbage[i] {
-				if fsys.Remove(filepath.Join(st.dir, name)) != nil {
-					st.leftover = append(st.leftover, name)
-				}
-			}
-		}
-	}
-	return s, nil
+	return garbage, nil
 }
 
 // Manifest returns the manifest as of the last checkpoint.
@@ -360,15 +369,60 @@ func decodeRecord(b []byte) (space []byte, o Object, size int, reason string) {
 func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, error) {
 	s.cpMu.Lock()
 	defer s.cpMu.Unlock()
-	// Each stripe's goroutine encodes its own objects, then writes and
-	// syncs them: W stripes use W cores and W disks.
-	w := len(s.stripes)
-	byStripe := make([][]int32, w)
+	byStripe := s.byStripe(objs)
+	m := s.nextManifest(spaces)
+	// While the checkpoint is active each stripe's goroutine updates its
+	// index as its I/O finishes; readers of the index (View, Compact) wait
+	// until the manifest is in place, or the index is dropped.
+	s.mu.Lock()
+	indexed := s.indexed
+	s.cpActive = true
+	s.mu.Unlock()
+	total, err := s.writeStripes(objs, byStripe, m.Stripes, indexed)
+	if err != nil {
+		return 0, s.failCheckpoint(byStripe, indexed, fmt.Errorf("persist: checkpoint: %w", err), false)
+	}
+	for i, st := range s.stripes {
+		if len(byStripe[i]) > 0 {
+			m.Stripes[i] = st.ends(m.Stripes[i])
+		}
+	}
+	if named, err := s.writeManifest(m); err != nil {
+		if named {
+			err = fmt.Errorf("%w (the new manifest may be in place: a restart finds this checkpoint or the previous one, whole)", err)
+		}
+		return 0, s.failCheckpoint(byStripe, indexed, fmt.Errorf("persist: checkpoint manifest: %w", err), named)
+	}
+	s.mu.Lock()
+	s.manifest = m
+	if indexed {
+		for k, v := range spaces {
+			if v == nil {
+				for _, st := range s.stripes {
+					st.dropSpace(k)
+				}
+			}
+		}
+	}
+	s.endCheckpoint()
+	s.mu.Unlock()
+	return total, nil
+}
+
+// byStripe returns the indexes in objs of each stripe's objects.
+func (s *Store) byStripe(objs []Object) [][]int32 {
+	byStripe := make([][]int32, len(s.stripes))
 	for i := range objs {
 		k := s.stripeOf(objs[i].Space, objs[i].ID)
 		byStripe[k] = append(byStripe[k], int32(i))
 	}
-	written := make([]int64, w)
+	return byStripe
+}
+
+// nextManifest returns the next checkpoint's manifest as far as it is
+// known before the stripes are written: the current one's segments, and
+// its spaces' metadata changed by spaces. The caller holds cpMu.
+func (s *Store) nextManifest(spaces map[string][]byte) Manifest {
 	gen := s.nextGen()
 	s.mu.Lock()
 	m := Manifest{Stripes: slices.Clone(s.manifest.Stripes), Spaces: make(map[string][]byte, len(s.manifest.Spaces)), Gen: gen}
@@ -383,17 +437,20 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 			m.Spaces[k] = v
 		}
 	}
-	// While the checkpoint is active each stripe's goroutine updates its
-	// index as its I/O finishes; readers of the index (View, Compact) wait
-	// until the manifest is in place, or the index is dropped.
-	s.mu.Lock()
-	indexed := s.indexed
-	s.cpActive = true
-	s.mu.Unlock()
-	errs := make([]error, len(s.stripes))
+	return m
+}
+
+// writeStripes writes and syncs each stripe's objects after its segments
+// ends, all stripes in parallel: each stripe's goroutine encodes its own
+// objects, then writes and syncs them, so W stripes use W cores and W
+// disks. If indexed, each notes its records in its index as its I/O
+// finishes. It returns the bytes written.
+func (s *Store) writeStripes(objs []Object, byStripe [][]int32, ends [][]SegmentEnd, indexed bool) (int64, error) {
+	w := len(s.stripes)
+	written := make([]int64, w)
+	errs := make([]error, w)
 	locs := make([][]loc, w)
 	var wg sync.WaitGroup
-	var total int64
 	for i, st := range s.stripes {
 		if len(byStripe[i]) == 0 {
 			continue
@@ -403,7 +460,7 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 			var n int64
 			start := time.Now()
 			defer func() { st.stats.wrote(n, time.Since(start)) }()
-			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], m.Stripes[i], locs[i], func() {
+			n, errs[i] = st.encodeAndWrite(s.fs, objs, byStripe[i], ends[i], locs[i], func() {
 				if indexed {
 					for k, j := range byStripe[i] {
 						st.note(&objs[j], locs[i][k])
@@ -414,62 +471,40 @@ func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, erro
 		})
 	}
 	wg.Wait()
+	var total int64
 	for _, n := range written {
 		total += n
 	}
-	done := func(ok bool) {
-		s.mu.Lock()
-		if ok {
-			s.manifest = m
-			if indexed {
-				for k, v := range spaces {
-					if v == nil {
-						for _, st := range s.stripes {
-							st.dropSpace(k)
-						}
-					}
-				}
-			}
-		} else if indexed {
-			// The index may point at records cut off: the next reader
-			// rebuilds it from the stripes (a failed checkpoint is rare).
-			s.indexed = false
-			for _, st := range s.stripes {
-				clear(st.idx)
-				st.stats.live.Store(0)
-			}
-		}
-		s.cpActive = false
-		s.cpDone.Broadcast()
-		s.mu.Unlock()
-	}
-	// A failed checkpoint takes its records out of every stripe it wrote
-	// to, or moves that stripe to a new segment (see Store).
-	fail := func(err error, named bool) (int64, error) {
-		for i, st := range s.stripes {
-			if len(byStripe[i]) > 0 {
-				st.undo(s, named)
-			}
-		}
-		done(false)
-		return 0, err
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fail(fmt.Errorf("persist: checkpoint: %w", err), false)
-	}
+	return total, errors.Join(errs...)
+}
+
+// failCheckpoint takes a failed checkpoint's records out of every stripe
+// it wrote to, or moves that stripe to a new segment (see Store), drops
+// the index, which may point at records cut off (the next reader rebuilds
+// it from the stripes; a failed checkpoint is rare), and returns err.
+func (s *Store) failCheckpoint(byStripe [][]int32, indexed bool, err error, named bool) error {
 	for i, st := range s.stripes {
 		if len(byStripe[i]) > 0 {
-			m.Stripes[i] = st.ends(m.Stripes[i])
+			st.undo(s, named)
 		}
 	}
-	if named, err := s.writeManifest(m); err != nil {
-		if named {
-			err = fmt.Errorf("%w (the new manifest may be in place: a restart finds this checkpoint or the previous one, whole)", err)
+	s.mu.Lock()
+	if indexed {
+		s.indexed = false
+		for _, st := range s.stripes {
+			clear(st.idx)
+			st.stats.live.Store(0)
 		}
-		return fail(fmt.Errorf("persist: checkpoint manifest: %w", err), named)
 	}
-	done(true)
-	return total, nil
+	s.endCheckpoint()
+	s.mu.Unlock()
+	return err
+}
+
+// endCheckpoint lets the index's readers in again. Called with s.mu held.
+func (s *Store) endCheckpoint() {
+	s.cpActive = false
+	s.cpDone.Broadcast()
 }
 
 // waitIndex waits, with s.mu held, until no checkpoint is updating the
@@ -853,33 +888,8 @@ func (fd *found) readSegment(f File, path string, num uint32, size int64, buf []
 		if reason != "" {
 			return buf, &CorruptError{File: path, Offset: off, Reason: reason}
 		}
-		ids := fd.spaces[string(space)] // no allocation for a space seen before
-		i, ok := ids[o.ID]
-		switch {
-		case o.Deleted:
-			if ok {
-				fd.recs[i] = loaded{}
-				delete(ids, o.ID)
-			}
-		default:
-			e := loaded{l: loc{seg: num, off: off, size: uint32(rsize)}, version: o.Version}
-			if _, listed := spaces[string(space)]; values && listed {
-				e.value = make([]byte, len(o.Value))
-				copy(e.value, o.Value)
-			}
-			if ok {
-				fd.recs[i] = e
-				break
-			}
-			if ids == nil {
-				ids = map[[16]byte]uint32{}
-				fd.spaces[string(space)] = ids
-			}
-			if len(fd.recs) >= math.MaxUint32 {
-				return buf, fmt.Errorf("persist: %s: more than %d objects in one stripe", path, uint32(math.MaxUint32))
-			}
-			ids[o.ID] = uint32(len(fd.recs))
-			fd.recs = append(fd.recs, e)
+		if err := fd.note(space, &o, loc{seg: num, off: off, size: uint32(rsize)}, spaces, values); err != nil {
+			return buf, fmt.Errorf("persist: %s: %w", path, err)
 		}
 		off += int64(rsize)
 		if off-reported >= loadPiece {
@@ -889,6 +899,40 @@ func (fd *found) readSegment(f File, path string, num uint32, size int64, buf []
 	}
 	report(off - reported)
 	return buf, nil
+}
+
+// note records what the record of o, at l, says: that o is the latest
+// version of its object (with its value, if values and its space is
+// listed), or that the object is deleted.
+func (fd *found) note(space []byte, o *Object, l loc, spaces map[string][]byte, values bool) error {
+	ids := fd.spaces[string(space)] // no allocation for a space seen before
+	i, ok := ids[o.ID]
+	if o.Deleted {
+		if ok {
+			fd.recs[i] = loaded{}
+			delete(ids, o.ID)
+		}
+		return nil
+	}
+	e := loaded{l: l, version: o.Version}
+	if _, listed := spaces[string(space)]; values && listed {
+		e.value = make([]byte, len(o.Value))
+		copy(e.value, o.Value)
+	}
+	if ok {
+		fd.recs[i] = e
+		return nil
+	}
+	if ids == nil {
+		ids = map[[16]byte]uint32{}
+		fd.spaces[string(space)] = ids
+	}
+	if len(fd.recs) >= math.MaxUint32 {
+		return fmt.Errorf("more than %d objects in one stripe", uint32(math.MaxUint32))
+	}
+	ids[o.ID] = uint32(len(fd.recs))
+	fd.recs = append(fd.recs, e)
+	return nil
 }
 
 // Close closes the stripes' files and returns what their closes failed
@@ -971,43 +1015,107 @@ type segOff struct {
 // no longer change) and to switch the manifest over to the compacted
 // segment (a manifest write, as a checkpoint's own).
 func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
-	st := s.stripes[i]
-	s.mu.Lock()
-	s.waitIndex()
-	segs := slices.Clone(s.manifest.Stripes[i])
-	var total int64
-	for _, seg := range segs {
-		total += seg.Size
-	}
-	worth := len(segs) > 0 && total >= minBytes && total >= 2*st.liveBytes()
-	s.mu.Unlock()
-	if !worth {
+	c := &compaction{s: s, i: i, st: s.stripes[i]}
+	if !c.worth(minBytes) || !c.freeze() {
 		return 0, nil
 	}
-	// Freeze. The current segment was synced by the checkpoint that last
-	// wrote it: its close loses nothing.
+	if err := c.copyLive(); err != nil {
+		return 0, err
+	}
+	f, name, err := c.st.newSegmentAt(s.fs, c.num)
+	if err != nil {
+		return 0, fmt.Errorf("persist: compact: %w", err)
+	}
+	c.f, c.name = f, name
+	err = writeAll(f, c.out)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = c.switchOver()
+	}
+	if err != nil {
+		return 0, c.abandon(err)
+	}
+	return c.removeOld()
+}
+
+// compaction is one compaction of a stripe, in the steps compactStripe
+// takes.
+type compaction struct {
+	s    *Store
+	i    int          // the stripe's number
+	st   *stripe      // s.stripes[i]
+	segs []SegmentEnd // the segments compacted, as the manifest listed them
+	// frozen: their numbers; no later record goes to one.
+	frozen map[uint32]bool
+	num    uint64 // the compacted segment's number
+
+	out   []byte           // the live records, in the compacted segment
+	moved map[segOff]int64 // a live record's offset in out
+	f     File             // the compacted segment
+	name  string           // f's
+	named bool             // a manifest that names f may be in place
+	// remove: the frozen segments no view reads, to remove once the
+	// manifest no longer lists them (the others, when their views end).
+	remove []string
+}
+
+// worth takes the stripe's segments and reports whether they hold at
+// least minBytes, and at least twice the live bytes.
+func (c *compaction) worth(minBytes int64) bool {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waitIndex()
+	c.segs = slices.Clone(s.manifest.Stripes[c.i])
+	total := c.total()
+	return len(c.segs) > 0 && total >= minBytes && total >= 2*c.st.liveBytes()
+}
+
+// total is the size of the segments compacted.
+func (c *compaction) total() int64 {
+	var total int64
+	for _, seg := range c.segs {
+		total += seg.Size
+	}
+	return total
+}
+
+// freeze closes the stripe's current segment, so that checkpoints write to
+// a new one from then on, and numbers the compacted segment before those.
+// The current segment was synced by the checkpoint that last wrote it: its
+// close loses nothing. It reports false if a checkpoint came in between;
+// the next compaction looks again.
+func (c *compaction) freeze() bool {
+	s, st := c.s, c.st
 	s.cpMu.Lock()
-	if !slices.Equal(s.Manifest().Stripes[i], segs) {
-		s.cpMu.Unlock()
-		return 0, nil // a checkpoint came in between; the next compaction looks again
+	defer s.cpMu.Unlock()
+	if !slices.Equal(s.Manifest().Stripes[c.i], c.segs) {
+		return false
 	}
 	if st.cur != nil {
 		st.cur.Close()
 	}
 	st.cur, st.name, st.size, st.fresh = nil, "", 0, true
-	num := st.top.Add(1) // numbered before the segments checkpoints start from now on
-	s.cpMu.Unlock()
-	frozen := make(map[uint32]bool, len(segs))
-	for _, seg := range segs {
-		frozen[uint32(segmentNumber(seg.Name))] = true
+	c.num = st.top.Add(1)
+	c.frozen = make(map[uint32]bool, len(c.segs))
+	for _, seg := range c.segs {
+		c.frozen[uint32(segmentNumber(seg.Name))] = true
 	}
-	// Only records in frozen segments: no later record goes to one.
+	return true
+}
+
+// liveLocs returns where the live records of the frozen segments lie, in
+// segment and offset order.
+func (c *compaction) liveLocs() []loc {
+	s := c.s
 	s.mu.Lock()
 	s.waitIndex()
 	locs := make([]loc, 0, 1024)
-	for _, ids := range st.idx {
+	for _, ids := range c.st.idx {
 		ids.each(func(l loc) {
-			if frozen[l.seg] {
+			if c.frozen[l.seg] {
 				locs = append(locs, l)
 			}
 		})
@@ -1019,119 +1127,136 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 		}
 		return int(a.off - b.off)
 	})
-	// Copy the live records, checking each, segment by segment.
-	var out []byte
-	moved := make(map[segOff]int64, len(locs))
+	return locs
+}
+
+// copyLive copies the live records into c.out, checking each, segment by
+// segment.
+func (c *compaction) copyLive() error {
+	locs := c.liveLocs()
+	c.moved = make(map[segOff]int64, len(locs))
 	for k := 0; k < len(locs); {
 		seg := locs[k].seg
 		name := stripeSegment(uint64(seg))
-		path := filepath.Join(st.dir, name)
-		size := int64(-1)
-		for _, e := range segs {
-			if e.Name == name {
-				size = e.Size
-			}
-		}
-		if size < 0 {
-			return 0, fmt.Errorf("persist: compact: the index points into %s, which the manifest does not list", path)
-		}
-		f, err := s.fs.Open(path)
+		path := filepath.Join(c.st.dir, name)
+		buf, err := c.readFrozen(name, path)
 		if err != nil {
-			return 0, fmt.Errorf("persist: compact: %w", err)
-		}
-		buf := make([]byte, size)
-		n, err := f.ReadAt(buf, 0)
-		f.Close()
-		if int64(n) < size {
-			if err != nil && !errors.Is(err, io.EOF) {
-				return 0, fmt.Errorf("persist: compact: %w", err)
-			}
-			return 0, &CorruptError{File: path, Offset: int64(n), Reason: "shorter than the manifest records"}
+			return err
 		}
 		for ; k < len(locs) && locs[k].seg == seg; k++ {
 			l := locs[k]
-			if l.off+int64(l.size) > size {
-				return 0, &CorruptError{File: path, Offset: l.off, Reason: "record past the segment's end"}
+			if l.off+int64(l.size) > int64(len(buf)) {
+				return &CorruptError{File: path, Offset: l.off, Reason: "record past the segment's end"}
 			}
 			rec := buf[l.off : l.off+int64(l.size)]
 			if _, _, reason := decodeObject(rec); reason != "" {
-				return 0, &CorruptError{File: path, Offset: l.off, Reason: reason}
+				return &CorruptError{File: path, Offset: l.off, Reason: reason}
 			}
-			moved[segOff{seg, l.off}] = int64(len(out))
-			out = append(out, rec...)
+			c.moved[segOff{seg, l.off}] = int64(len(c.out))
+			c.out = append(c.out, rec...)
 		}
 	}
-	f, name, err := st.newSegmentAt(s.fs, num)
+	return nil
+}
+
+// readFrozen reads the frozen segment name, at path, as long as the
+// manifest records it.
+func (c *compaction) readFrozen(name, path string) ([]byte, error) {
+	size := int64(-1)
+	for _, e := range c.segs {
+		if e.Name == name {
+			size = e.Size
+		}
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("persist: compact: the index points into %s, which the manifest does not list", path)
+	}
+	f, err := c.s.fs.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("persist: compact: %w", err)
+		return nil, fmt.Errorf("persist: compact: %w", err)
 	}
-	named := false // a manifest that names the new segment may be in place
-	fail := func(err error) (int64, error) {
-		f.Close()
-		if named {
-			// Both manifests' segments stay: the next start may find
-			// either. The next checkpoint's manifest names the new one.
-			return 0, fmt.Errorf("persist: compact: %w (the new manifest may be in place; the segments of both are kept)", err)
+	buf := make([]byte, size)
+	n, err := f.ReadAt(buf, 0)
+	f.Close()
+	if int64(n) < size {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("persist: compact: %w", err)
 		}
-		if s.fs.Remove(filepath.Join(st.dir, name)) != nil {
-			s.mu.Lock()
-			st.leftover = append(st.leftover, name)
-			s.mu.Unlock()
-		}
-		return 0, fmt.Errorf("persist: compact: %w", err)
+		return nil, &CorruptError{File: path, Offset: int64(n), Reason: "shorter than the manifest records"}
 	}
-	if err := writeAll(f, out); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	// Switch: the compacted segment takes the frozen ones' place, before
-	// those checkpoints wrote meanwhile.
+	return buf, nil
+}
+
+// switchOver writes the manifest in which the compacted segment takes the
+// frozen ones' place, before those checkpoints wrote meanwhile, and points
+// the index at it.
+func (c *compaction) switchOver() error {
+	s, st := c.s, c.st
 	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
 	cur := s.Manifest()
-	now := cur.Stripes[i]
-	if len(now) < len(segs) || !slices.Equal(now[:len(segs)], segs) {
-		s.cpMu.Unlock()
-		return fail(errors.New("the stripe changed under compaction"))
+	now := cur.Stripes[c.i]
+	if len(now) < len(c.segs) || !slices.Equal(now[:len(c.segs)], c.segs) {
+		return errors.New("the stripe changed under compaction")
 	}
 	next := Manifest{Stripes: slices.Clone(cur.Stripes), Spaces: cur.Spaces, Gen: s.nextGen()}
-	next.Stripes[i] = append([]SegmentEnd{{Name: name, Size: int64(len(out))}}, now[len(segs):]...)
-	if named, err = s.writeManifest(next); err != nil {
-		s.cpMu.Unlock()
-		return fail(err)
+	next.Stripes[c.i] = append([]SegmentEnd{{Name: c.name, Size: int64(len(c.out))}}, now[len(c.segs):]...)
+	var err error
+	if c.named, err = s.writeManifest(next); err != nil {
+		return err
 	}
-	var remove []string
 	s.mu.Lock()
 	s.manifest = next
 	for _, ids := range st.idx {
 		ids.update(func(l *loc) {
-			if frozen[l.seg] {
-				l.off, l.seg = moved[segOff{l.seg, l.off}], uint32(num)
+			if c.frozen[l.seg] {
+				l.off, l.seg = c.moved[segOff{l.seg, l.off}], uint32(c.num)
 			}
 		})
 	}
-	var total2 int64
-	for _, seg := range segs {
-		total2 += seg.Size
+	for _, seg := range c.segs {
 		if st.pins[seg.Name] > 0 {
 			st.doomed[seg.Name] = true
 		} else {
-			remove = append(remove, seg.Name)
+			c.remove = append(c.remove, seg.Name)
 		}
 	}
 	s.mu.Unlock()
 	if st.cur == nil {
 		// No checkpoint since the freeze: the next appends here.
-		st.cur, st.name, st.size, st.fresh = f, name, int64(len(out)), false
+		st.cur, st.name, st.size, st.fresh = c.f, c.name, int64(len(c.out)), false
 	} else {
-		f.Close() // synced
+		c.f.Close() // synced
 	}
-	s.cpMu.Unlock()
+	return nil
+}
+
+// abandon gives the compaction up after err: it removes the compacted
+// segment, unless a manifest that names it may be in place.
+func (c *compaction) abandon(err error) error {
+	s, st := c.s, c.st
+	c.f.Close()
+	if c.named {
+		// Both manifests' segments stay: the next start may find
+		// either. The next checkpoint's manifest names the new one.
+		return fmt.Errorf("persist: compact: %w (the new manifest may be in place; the segments of both are kept)", err)
+	}
+	if s.fs.Remove(filepath.Join(st.dir, c.name)) != nil {
+		s.mu.Lock()
+		st.leftover = append(st.leftover, c.name)
+		s.mu.Unlock()
+	}
+	return fmt.Errorf("persist: compact: %w", err)
+}
+
+// removeOld removes the frozen segments no view reads, now that no manifest
+// lists them, and returns the bytes reclaimed.
+func (c *compaction) removeOld() (int64, error) {
+	s, st := c.s, c.st
 	var kept int64
 	var errs []error
-	for _, seg := range segs {
-		if !slices.Contains(remove, seg.Name) {
+	for _, seg := range c.segs {
+		if !slices.Contains(c.remove, seg.Name) {
 			continue
 		}
 		if err := s.fs.Remove(filepath.Join(st.dir, seg.Name)); err != nil {
@@ -1145,10 +1270,10 @@ func (s *Store) compactStripe(i int, minBytes int64) (int64, error) {
 	if err := s.fs.SyncDir(st.dir); err != nil {
 		errs = append(errs, err)
 	}
-	reclaimed := max(0, total2-kept-int64(len(out)))
+	reclaimed := max(0, c.total()-kept-int64(len(c.out)))
 	if len(errs) > 0 {
 		// The compaction took effect; the old segments are garbage.
-		return reclaimed, fmt.Errorf("persist: compact: %s is compacted into %s, but not all of its old segments are gone (the next compaction, or the next open, removes them): %w", st.dir, name, errors.Join(errs...))
+		return reclaimed, fmt.Errorf("persist: compact: %s is compacted into %s, but not all of its old segments are gone (the next compaction, or the next open, removes them): %w", st.dir, c.name, errors.Join(errs...))
 	}
 	return reclaimed, nil
 }

@@ -166,6 +166,27 @@ var ErrFailed = errors.New("persist: write-ahead log failed")
 // the file and offset, and so does a segment without the header of this
 // format (one written before version 2).
 func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec []byte) error) (*WAL, error) {
+	opts.populate()
+	if err := fsys.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("persist: %w", err)
+	}
+	w := &WAL{fs: fsys, dir: dir, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}), next: 1}
+	if err := w.listSegments(); err != nil {
+		return nil, err
+	}
+	if err := w.replayAll(replay); err != nil {
+		return nil, err
+	}
+	if err := w.openTail(); err != nil {
+		return nil, err
+	}
+	w.stats.Acked, w.stats.Durable = w.next, w.next
+	go w.writer()
+	return w, nil
+}
+
+// populate fills in the defaults of the options left zero.
+func (opts *WALOptions) populate() {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
 	}
@@ -175,18 +196,19 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := fsys.MkdirAll(dir); err != nil {
-		return nil, fmt.Errorf("persist: %w", err)
-	}
-	w := &WAL{fs: fsys, dir: dir, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}), next: 1}
-	names, err := fsys.ReadDir(dir)
+}
+
+// listSegments finds the log's segments, in order, and removes those a
+// crash interrupted before their rename.
+func (w *WAL) listSegments() error {
+	names, err := w.fs.ReadDir(w.dir)
 	if err != nil {
-		return nil, fmt.Errorf("persist: %w", err)
+		return fmt.Errorf("persist: %w", err)
 	}
 	for _, name := range names {
 		if strings.HasSuffix(name, segmentSuffix+tempSuffix) {
 			// A segment a crash interrupted before its rename.
-			fsys.Remove(join(dir, name))
+			w.fs.Remove(join(w.dir, name))
 			continue
 		}
 		first, ok := parseSegmentName(name)
@@ -195,9 +217,15 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 		}
 		w.segments = append(w.segments, segment{first: first, name: name})
 	}
+	return nil
+}
+
+// replayAll replays every segment in order, telling opts.Progress how far
+// it got, and checks that each starts where the one before ended.
+func (w *WAL) replayAll(replay func(seq uint64, rec []byte) error) error {
 	var total, done int64
 	for _, s := range w.segments {
-		if f, err := fsys.Open(join(dir, s.name)); err == nil {
+		if f, err := w.fs.Open(join(w.dir, s.name)); err == nil {
 			n, _ := f.Size()
 			total += n
 			f.Close()
@@ -208,7 +236,7 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 			w.next = s.first
 		}
 		if s.first != w.next {
-			return nil, &CorruptError{File: join(dir, s.name), Reason: fmt.Sprintf("starts at record %d, want %d (a segment is missing)", s.first, w.next)}
+			return &CorruptError{File: join(w.dir, s.name), Reason: fmt.Sprintf("starts at record %d, want %d (a segment is missing)", s.first, w.next)}
 		}
 		end := uint64(0) // the record the next segment starts at
 		if i+1 < len(w.segments) {
@@ -216,35 +244,38 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 		}
 		n, err := w.replaySegment(s, end, replay)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if done += n; opts.Progress != nil {
-			opts.Progress(done, total)
+		if done += n; w.opts.Progress != nil {
+			w.opts.Progress(done, total)
 		}
 	}
-	if n := len(w.segments); n > 0 {
-		s := w.segments[n-1]
-		f, err := fsys.OpenAppend(join(dir, s.name))
-		if err != nil {
-			return nil, fmt.Errorf("persist: %w", err)
-		}
-		size, err := f.Size()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("persist: %w", err)
-		}
-		w.seg, w.segSize, w.synced, w.syncedNext = f, size, size, w.next
-	} else {
+	return nil
+}
+
+// openTail opens the last segment to append to, or creates the first.
+func (w *WAL) openTail() error {
+	n := len(w.segments)
+	if n == 0 {
 		f, _, err := w.newSegment(w.next)
 		if err != nil {
-			return nil, fmt.Errorf("persist: new segment: %w", err)
+			return fmt.Errorf("persist: new segment: %w", err)
 		}
 		w.seg, w.syncedNext = f, w.next
 		w.segments = append(w.segments, segment{first: w.next, name: segmentName(w.next)})
+		return nil
 	}
-	w.stats.Acked, w.stats.Durable = w.next, w.next
-	go w.writer()
-	return w, nil
+	f, err := w.fs.OpenAppend(join(w.dir, w.segments[n-1].name))
+	if err != nil {
+		return fmt.Errorf("persist: %w", err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("persist: %w", err)
+	}
+	w.seg, w.segSize, w.synced, w.syncedNext = f, size, size, w.next
+	return nil
 }
 
 func segmentName(first uint64) string { return fmt.Sprintf("%016x%s", first, segmentSuffix) }
@@ -289,24 +320,9 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 		w.log.Warn("write-ahead log: ignoring the unsynced end of a sealed segment", "file", path, "offset", 0, "bytes", size, "record", end)
 		return int(size), nil
 	}
-	magic := make([]byte, min(size, int64(segmentHeader)))
-	if _, err := io.ReadFull(r, magic); err != nil {
-		return 0, fmt.Errorf("persist: read %s: %w", path, err)
-	}
-	if reason := checkMagic(magic); reason != "" {
-		// The header is written with the segment's first batch: in the
-		// last segment, a header cut short or garbled that nothing
-		// follows, or zeros, are that write torn.
-		torn := end == 0 && size <= int64(segmentHeader)
-		if !torn && end == 0 {
-			if torn, err = allZeros(f, size); err != nil {
-				return 0, fmt.Errorf("persist: read %s: %w", path, err)
-			}
-		}
-		if !torn {
-			return 0, &CorruptError{File: path, Reason: reason}
-		}
-		w.log.Warn("write-ahead log: cutting off a torn first write of a segment", "file", path, "bytes", size, "reason", reason)
+	if torn, err := w.readHeader(f, r, path, size, end); err != nil {
+		return 0, err
+	} else if torn {
 		return int(size), w.truncate(path, 0)
 	}
 	var buf []byte
@@ -326,21 +342,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 			fr.reason = fmt.Sprintf("record %d where %d was due", fr.seq, w.next)
 		}
 		if fr.reason != "" {
-			if end != 0 {
-				return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
-			}
-			torn, at, err := tornTail(f, off, size, fr, w.next)
-			if err != nil {
-				return 0, fmt.Errorf("persist: read %s: %w", path, err)
-			}
-			if !torn {
-				if at > off {
-					fr.reason += fmt.Sprintf(", and a valid record header follows at offset %d: not a torn last write", at)
-				}
-				return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
-			}
-			w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", size-off, "reason", fr.reason)
-			return int(size), w.truncate(path, off)
+			return w.badFrame(f, path, off, size, fr, end)
 		}
 		if replay != nil {
 			if err := replay(fr.seq, fr.payload); err != nil {
@@ -351,6 +353,53 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 		off += int64(fr.size)
 	}
 	return int(size), nil
+}
+
+// readHeader reads and checks the segment's header. The header is written
+// with the segment's first batch: in the last segment, a header cut short
+// or garbled that nothing follows, or zeros, are that write torn, which
+// readHeader reports; any other damage is a *CorruptError.
+func (w *WAL) readHeader(f io.ReaderAt, r io.Reader, path string, size int64, end uint64) (torn bool, err error) {
+	magic := make([]byte, min(size, int64(segmentHeader)))
+	if _, err := io.ReadFull(r, magic); err != nil {
+		return false, fmt.Errorf("persist: read %s: %w", path, err)
+	}
+	reason := checkMagic(magic)
+	if reason == "" {
+		return false, nil
+	}
+	torn = end == 0 && size <= int64(segmentHeader)
+	if !torn && end == 0 {
+		if torn, err = allZeros(f, size); err != nil {
+			return false, fmt.Errorf("persist: read %s: %w", path, err)
+		}
+	}
+	if !torn {
+		return false, &CorruptError{File: path, Reason: reason}
+	}
+	w.log.Warn("write-ahead log: cutting off a torn first write of a segment", "file", path, "bytes", size, "reason", reason)
+	return true, nil
+}
+
+// badFrame handles a frame at off that is not the record due: in the last
+// segment (end 0) a torn last record, which nothing valid follows, is cut
+// off; anything else is a *CorruptError.
+func (w *WAL) badFrame(f io.ReaderAt, path string, off, size int64, fr readFrameResult, end uint64) (int, error) {
+	if end != 0 {
+		return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
+	}
+	torn, at, err := tornTail(f, off, size, fr, w.next)
+	if err != nil {
+		return 0, fmt.Errorf("persist: read %s: %w", path, err)
+	}
+	if !torn {
+		if at > off {
+			fr.reason += fmt.Sprintf(", and a valid record header follows at offset %d: not a torn last write", at)
+		}
+		return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
+	}
+	w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", size-off, "reason", fr.reason)
+	return int(size), w.truncate(path, off)
 }
 
 // checkMagic returns why the first bytes of a segment are not

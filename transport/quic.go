@@ -117,32 +117,8 @@ type QUIC struct {
 // NewQUIC starts a QUIC endpoint.
 func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	c := *cfg
-	if c.Name == "" || c.Handler == nil {
-		return nil, errors.New("transport: QUICConfig needs Name and Handler")
-	}
-	if c.MaxFrame == 0 {
-		c.MaxFrame = DefaultMaxFrame
-	}
-	if c.QueueLen == 0 {
-		c.QueueLen = 4096
-	}
-	if c.QueueBytes == 0 {
-		c.QueueBytes = 4 * int64(c.MaxFrame)
-	}
-	if c.InboundBytes == 0 {
-		c.InboundBytes = 4 * int64(c.MaxFrame)
-	}
-	if c.InboundBytes < int64(c.MaxFrame) {
-		return nil, fmt.Errorf("transport: InboundBytes %d is under MaxFrame %d: a frame at the limit could never be read", c.InboundBytes, c.MaxFrame)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.CheckInterval <= 0 {
-		c.CheckInterval = time.Second
+	if err := c.populate(); err != nil {
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(c.CAPEM) {
@@ -165,7 +141,59 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		}
 		own = true
 	}
-	t := &QUIC{
+	t := newQUIC(c, pool, pc, own)
+	t.own.Store(cert)
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.ln, err = t.tr.Listen(t.tlsConfig(""), t.qconf)
+	if err != nil {
+		t.tr.Close()
+		if own {
+			pc.Close()
+		}
+		return nil, fmt.Errorf("transport: listen: %w", err)
+	}
+	t.wg.Go(t.acceptConns)
+	t.wg.Go(t.checkLoop)
+	return t, nil
+}
+
+// populate fills in the defaults of the fields left zero, and checks the
+// rest.
+func (c *QUICConfig) populate() error {
+	if c.Name == "" || c.Handler == nil {
+		return errors.New("transport: QUICConfig needs Name and Handler")
+	}
+	if c.MaxFrame == 0 {
+		c.MaxFrame = DefaultMaxFrame
+	}
+	if c.QueueLen == 0 {
+		c.QueueLen = 4096
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 4 * int64(c.MaxFrame)
+	}
+	if c.InboundBytes == 0 {
+		c.InboundBytes = 4 * int64(c.MaxFrame)
+	}
+	if c.InboundBytes < int64(c.MaxFrame) {
+		return fmt.Errorf("transport: InboundBytes %d is under MaxFrame %d: a frame at the limit could never be read", c.InboundBytes, c.MaxFrame)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.CheckInterval <= 0 {
+		c.CheckInterval = time.Second
+	}
+	return nil
+}
+
+// newQUIC returns the endpoint of c over pc (owned if own), with the QUIC
+// settings every connection uses, before it listens.
+func newQUIC(c QUICConfig, pool *x509.CertPool, pc net.PacketConn, own bool) *QUIC {
+	return &QUIC{
 		cfg:       c,
 		log:       c.Logger.With("node", c.Name),
 		pool:      pool,
@@ -190,19 +218,6 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 			EnableDatagrams:                true,
 		},
 	}
-	t.own.Store(cert)
-	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.ln, err = t.tr.Listen(t.tlsConfig(""), t.qconf)
-	if err != nil {
-		t.tr.Close()
-		if own {
-			pc.Close()
-		}
-		return nil, fmt.Errorf("transport: listen: %w", err)
-	}
-	t.wg.Go(t.acceptConns)
-	t.wg.Go(t.checkLoop)
-	return t, nil
 }
 
 // Name returns this node's name.
@@ -416,6 +431,8 @@ func (h *held) free() {
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
+// serveStream serves a stream peer name opened on c: it reads the hello
+// frame, which says what kind of stream it is, and serves that kind.
 func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget) {
 	r := readers.Get().(*bufio.Reader)
 	r.Reset(s)
@@ -445,67 +462,85 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	defer s.Close()
 	switch hello.Kind {
 	case streamMessages:
-		for {
-			f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
-			if err != nil {
-				if !errors.Is(err, io.EOF) && t.ctx.Err() == nil {
-					t.streamError(name, s, err)
-				}
-				return
-			}
-			if f.Type != frameMessage {
-				t.streamError(name, s, fmt.Errorf("%w: frame type %d on a message stream", ErrMalformedFrame, f.Type))
-				return
-			}
-			t.cfg.Handler.HandleMessage(name, f.Body)
-			h.free()
-		}
+		t.serveMessages(name, s, r, h)
 	case streamCall:
-		f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
-		if err == nil && f.Type != frameRequest {
-			err = fmt.Errorf("%w: frame type %d on a call stream", ErrMalformedFrame, f.Type)
-		}
-		if err != nil {
-			t.streamError(name, s, err)
-			return
-		}
-		ctx, cancel := context.WithCancel(t.ctx)
-		defer cancel()
-		resp, herr := t.cfg.Handler.HandleCall(ctx, name, f.Body)
-		if herr == nil && len(resp) > t.maxBody() {
-			// Tell the caller why rather than leave it without an answer.
-			herr = fmt.Errorf("%w: answer of %d bytes, limit %d", ErrTooLarge, len(resp), t.maxBody())
-			t.log.Warn("call answer too large", "peer", name, "err", herr)
-		}
-		out := &frame{Type: frameResponse, Body: resp}
-		if herr != nil {
-			out = &frame{Type: frameError, Body: []byte(herr.Error())}
-		}
-		if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
-			t.log.Warn("call answer not sent", "peer", name, "err", err)
-		}
+		t.serveCall(name, s, r, h)
 	case streamBulk:
-		f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
-		if err == nil && f.Type != frameRequest {
-			err = fmt.Errorf("%w: frame type %d opening a bulk stream", ErrMalformedFrame, f.Type)
-		}
-		if err != nil {
-			t.streamError(name, s, err)
-			return
-		}
-		ctx, cancel := context.WithCancel(t.ctx)
-		defer cancel()
-		herr := t.cfg.Handler.HandleStream(ctx, name, f.Body, r)
-		out := &frame{Type: frameResponse}
-		if herr != nil {
-			out = &frame{Type: frameError, Body: []byte(herr.Error())}
-			s.CancelRead(4) // the sender need not send the rest
-		}
-		if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
-			t.log.Warn("stream answer not sent", "peer", name, "err", err)
-		}
+		t.serveBulk(name, s, r, h)
 	default:
 		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
+	}
+}
+
+// serveMessages hands each message frame of a message stream to the
+// handler, until the stream ends.
+func (t *QUIC) serveMessages(name string, s *quic.Stream, r *bufio.Reader, h *held) {
+	for {
+		f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && t.ctx.Err() == nil {
+				t.streamError(name, s, err)
+			}
+			return
+		}
+		if f.Type != frameMessage {
+			t.streamError(name, s, fmt.Errorf("%w: frame type %d on a message stream", ErrMalformedFrame, f.Type))
+			return
+		}
+		t.cfg.Handler.HandleMessage(name, f.Body)
+		h.free()
+	}
+}
+
+// serveCall reads a call stream's request, hands it to the handler and
+// writes its answer or its error.
+func (t *QUIC) serveCall(name string, s *quic.Stream, r *bufio.Reader, h *held) {
+	f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
+	if err == nil && f.Type != frameRequest {
+		err = fmt.Errorf("%w: frame type %d on a call stream", ErrMalformedFrame, f.Type)
+	}
+	if err != nil {
+		t.streamError(name, s, err)
+		return
+	}
+	ctx, cancel := context.WithCancel(t.ctx)
+	defer cancel()
+	resp, herr := t.cfg.Handler.HandleCall(ctx, name, f.Body)
+	if herr == nil && len(resp) > t.maxBody() {
+		// Tell the caller why rather than leave it without an answer.
+		herr = fmt.Errorf("%w: answer of %d bytes, limit %d", ErrTooLarge, len(resp), t.maxBody())
+		t.log.Warn("call answer too large", "peer", name, "err", herr)
+	}
+	out := &frame{Type: frameResponse, Body: resp}
+	if herr != nil {
+		out = &frame{Type: frameError, Body: []byte(herr.Error())}
+	}
+	if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
+		t.log.Warn("call answer not sent", "peer", name, "err", err)
+	}
+}
+
+// serveBulk reads a bulk stream's header, hands it and the rest of the
+// stream to the handler, and writes the outcome.
+func (t *QUIC) serveBulk(name string, s *quic.Stream, r *bufio.Reader, h *held) {
+	f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
+	if err == nil && f.Type != frameRequest {
+		err = fmt.Errorf("%w: frame type %d opening a bulk stream", ErrMalformedFrame, f.Type)
+	}
+	if err != nil {
+		t.streamError(name, s, err)
+		return
+	}
+	ctx, cancel := context.WithCancel(t.ctx)
+	defer cancel()
+	herr := t.cfg.Handler.HandleStream(ctx, name, f.Body, r)
+	out := &frame{Type: frameResponse}
+	if herr != nil {
+		out = &frame{Type: frameError, Body: []byte(herr.Error())}
+		s.CancelRead(4) // the sender need not send the rest
+	}
+	if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
+		t.log.Warn("stream answer not sent", "peer", name, "err", err)
 	}
 }
 

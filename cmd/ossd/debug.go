@@ -36,6 +36,22 @@ type nodeFile struct {
 	name, path string
 }
 
+// debugBundleUsage is the help of "ossd debug bundle", before its flags.
+const debugBundleUsage = `Usage: ossd debug bundle [--http ADDR,ADDR,...] [--out FILE] [--cpu 5s]
+
+Collects from the admin interface of each node listed in --http its view of
+the cluster status, its Prometheus metrics, its recent log lines, a
+goroutine dump, a heap profile and a CPU profile (--cpu), into one tar.gz
+to attach to a bug report: NODE/status.json, metrics.txt, logs.txt,
+goroutines.txt, heap.pb.gz, cpu.pb.gz, and errors.txt for what a node
+failed to give (the others are collected all the same). README.txt names
+the command, the time, and the members of the cluster the bundle lacks.
+Members do not advertise their admin addresses: list every node's in
+--http. The user needs an admin certificate: profiles and logs are for
+operators only. The profiles read with "go tool pprof FILE".
+
+`
+
 // debugBundle runs "ossd debug bundle": it collects, from each node of
 // --http, the cluster status, metrics, recent logs, a goroutine dump, a
 // heap profile and a CPU profile into one tar.gz. What one node fails to
@@ -49,20 +65,7 @@ func debugBundle(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "the archive to write (default oss-debug-TIME.tar.gz in the current directory)")
 	cpu := fs.Duration("cpu", 5*time.Second, "how long each node's CPU profile runs (0: none)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: ossd debug bundle [--http ADDR,ADDR,...] [--out FILE] [--cpu 5s]
-
-Collects from the admin interface of each node listed in --http its view of
-the cluster status, its Prometheus metrics, its recent log lines, a
-goroutine dump, a heap profile and a CPU profile (--cpu), into one tar.gz
-to attach to a bug report: NODE/status.json, metrics.txt, logs.txt,
-goroutines.txt, heap.pb.gz, cpu.pb.gz, and errors.txt for what a node
-failed to give (the others are collected all the same). README.txt names
-the command, the time, and the members of the cluster the bundle lacks.
-Members do not advertise their admin addresses: list every node's in
---http. The user needs an admin certificate: profiles and logs are for
-operators only. The profiles read with "go tool pprof FILE".
-
-`)
+		fmt.Fprint(fs.Output(), debugBundleUsage)
 		fs.PrintDefaults()
 	}
 	pos, err := parse(fs, args)
@@ -75,12 +78,7 @@ operators only. The profiles read with "go tool pprof FILE".
 	if *cpu < 0 || *cpu > admin.MaxProfileDuration {
 		return fmt.Errorf("debug bundle: --cpu %v: want 0 to %v", *cpu, admin.MaxProfileDuration)
 	}
-	var list []string
-	for _, a := range strings.Split(*addrs, ",") {
-		if a = strings.TrimSpace(a); a != "" && !slices.Contains(list, a) {
-			list = append(list, a)
-		}
-	}
+	list := addrList(*addrs)
 	if len(list) == 0 {
 		return errors.New("debug bundle: --http lists no address")
 	}
@@ -95,23 +93,9 @@ operators only. The profiles read with "go tool pprof FILE".
 			return fmt.Errorf("debug bundle: %w", err)
 		}
 	}
-	files := []nodeFile{
-		{"metrics.txt", "/metrics"},
-		{"logs.txt", "/debug/logs"},
-		{"goroutines.txt", "/debug/pprof/goroutine?debug=2"},
-		{"heap.pb.gz", "/debug/pprof/heap"},
-	}
-	if *cpu > 0 {
-		files = append(files, nodeFile{"cpu.pb.gz", fmt.Sprintf("/debug/pprof/profile?seconds=%g", cpu.Seconds())})
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *cpu+time.Minute)
 	defer cancel()
-	nodes := make([]*nodeBundle, len(list))
-	var wg sync.WaitGroup
-	for i, addr := range list {
-		wg.Go(func() { nodes[i] = collectNode(ctx, addr, opts, files) })
-	}
-	wg.Wait()
+	nodes := collectNodes(ctx, list, opts, bundleFiles(*cpu))
 
 	f, err := os.Create(*out)
 	if err != nil {
@@ -134,6 +118,43 @@ operators only. The profiles read with "go tool pprof FILE".
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d node(s), %d with errors\n", *out, len(nodes), failed)
 	return nil
+}
+
+// addrList returns the comma-separated addresses in s, each once.
+func addrList(s string) []string {
+	var list []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" && !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
+}
+
+// bundleFiles returns the files a bundle collects from each node, with a
+// CPU profile of cpu unless it is 0.
+func bundleFiles(cpu time.Duration) []nodeFile {
+	files := []nodeFile{
+		{"metrics.txt", "/metrics"},
+		{"logs.txt", "/debug/logs"},
+		{"goroutines.txt", "/debug/pprof/goroutine?debug=2"},
+		{"heap.pb.gz", "/debug/pprof/heap"},
+	}
+	if cpu > 0 {
+		files = append(files, nodeFile{"cpu.pb.gz", fmt.Sprintf("/debug/pprof/profile?seconds=%g", cpu.Seconds())})
+	}
+	return files
+}
+
+// collectNodes collects files from the nodes at addrs, all at once.
+func collectNodes(ctx context.Context, addrs []string, opts *admin.ClientOptions, files []nodeFile) []*nodeBundle {
+	nodes := make([]*nodeBundle, len(addrs))
+	var wg sync.WaitGroup
+	for i, addr := range addrs {
+		wg.Go(func() { nodes[i] = collectNode(ctx, addr, opts, files) })
+	}
+	wg.Wait()
+	return nodes
 }
 
 // nodeBundle is what was collected from one node.

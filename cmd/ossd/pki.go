@@ -44,6 +44,8 @@ func caInit(args []string) error {
 	return nil
 }
 
+// certIssue runs "ossd cert issue": it issues a node's or an operator's
+// certificate from the CA in --dir.
 func certIssue(args []string) error {
 	fs := flag.NewFlagSet("ossd cert issue", flag.ContinueOnError)
 	dir := fs.String("dir", "certs", "directory holding ca.crt and ca.key; NAME.crt and NAME.key are written there")
@@ -67,25 +69,9 @@ func certIssue(args []string) error {
 	if *validity <= 0 {
 		return fmt.Errorf("cert issue: --validity %v: want a positive duration (the certificate would be expired at once)", *validity)
 	}
-	caCert, err := os.ReadFile(filepath.Join(*dir, "ca.crt"))
+	caCert, caKey, err := readIssuingCA(*dir, *validity)
 	if err != nil {
-		return fmt.Errorf("cert issue: %w (run \"ossd ca init --dir %s\" first)", err, *dir)
-	}
-	caKey, err := os.ReadFile(filepath.Join(*dir, "ca.key"))
-	if err != nil {
-		return fmt.Errorf("cert issue: %w", err)
-	}
-	ca, err := pki.Inspect(caCert)
-	if err != nil {
-		return fmt.Errorf("cert issue: ca.crt: %w", err)
-	}
-	now := time.Now()
-	if !now.Before(ca.NotAfter) {
-		return fmt.Errorf("cert issue: the CA expired at %s: every certificate it issues is refused; make a new CA", ca.NotAfter.Format(time.RFC3339))
-	}
-	if end := now.Add(*validity); end.After(ca.NotAfter) {
-		return fmt.Errorf("cert issue: --validity %v ends after the CA, which expires at %s: ask for at most %v, or make a new CA",
-			*validity, ca.NotAfter.Format(time.RFC3339), ca.NotAfter.Sub(now).Truncate(time.Hour))
+		return err
 	}
 	certPath, keyPath := filepath.Join(*dir, *name+".crt"), filepath.Join(*dir, *name+".key")
 	if !*force {
@@ -115,6 +101,32 @@ func certIssue(args []string) error {
 			replaced.Serial.Text(16), *name, *name, replaced.Serial.Text(16))
 	}
 	return nil
+}
+
+// readIssuingCA reads the CA's certificate and key from dir, and checks
+// that a certificate valid for validity from now ends before the CA does.
+func readIssuingCA(dir string, validity time.Duration) (caCert, caKey []byte, err error) {
+	caCert, err = os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cert issue: %w (run \"ossd ca init --dir %s\" first)", err, dir)
+	}
+	caKey, err = os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cert issue: %w", err)
+	}
+	ca, err := pki.Inspect(caCert)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cert issue: ca.crt: %w", err)
+	}
+	now := time.Now()
+	if !now.Before(ca.NotAfter) {
+		return nil, nil, fmt.Errorf("cert issue: the CA expired at %s: every certificate it issues is refused; make a new CA", ca.NotAfter.Format(time.RFC3339))
+	}
+	if end := now.Add(validity); end.After(ca.NotAfter) {
+		return nil, nil, fmt.Errorf("cert issue: --validity %v ends after the CA, which expires at %s: ask for at most %v, or make a new CA",
+			validity, ca.NotAfter.Format(time.RFC3339), ca.NotAfter.Sub(now).Truncate(time.Hour))
+	}
+	return caCert, caKey, nil
 }
 
 // writePair writes a private key (mode 0600) and its certificate (0644),

@@ -22,139 +22,37 @@ import (
 )
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("ossd run", flag.ContinueOnError)
-	host, _ := os.Hostname()
-	name := fs.String("name", host, "the node's name, as in its certificate")
-	dataDir := fs.String("data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
-	stripeDirs := fs.String("stripe-dirs", "", "comma-separated directories of the striped object store, one stripe each (one per disk adds bandwidth); default one in the data directory")
-	rebuild := fs.Bool("rebuild-replica", false, "move the data directory (and stripe directories) aside and start empty, rebuilding this node's replicas from its peers (needs --join); for a node whose data is damaged")
-	durability := fs.String("durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every --batch-interval) or "memory" (nothing on disk)`)
-	batchInterval := fs.Duration("batch-interval", 10*time.Millisecond, `how often --durability batch syncs the log`)
-	listen := fs.String("listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
-	advertise := fs.String("advertise", "", "address peers reach the node at, HOST:PORT; a host name is resolved to its IP address at start (default: the bound listen address)")
-	join := fs.String("join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
-	replicas := fs.Int("replicas", 3, "voters of each new heap")
-	replaceAfter := fs.Duration("replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
-	role := fs.String("role", string(pki.RoleServer), `"server" (holds voters) or "client"`)
-	certs := fs.String("certs", "", "directory holding ca.crt, NAME.crt and NAME.key (instead of --ca, --cert, --key)")
-	caFile := fs.String("ca", "", "the cluster CA's certificate (PEM)")
-	certFile := fs.String("cert", "", "the node's certificate (PEM)")
-	keyFile := fs.String("key", "", "the node's private key (PEM)")
-	httpAddr := fs.String("http", admin.DefaultAddr, "address of the admin interface: HTTPS, clients need a certificate of the cluster's CA (\"ossd cert issue --role admin\"); empty disables it")
-	httpInsecure := fs.Bool("http-insecure", false, "serve the admin interface as plain HTTP without client certificates: anyone who can connect may do everything; loopback addresses only")
-	httpMaxBody := fs.Int64("http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a write's body (PUT of a root, POST of a transaction) the admin interface reads; larger is refused with 413")
-	gossip := fs.String("gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", `"text" (key=value) or "json" (one JSON object a line); the last lines are also kept in memory for "ossd debug bundle"`)
-	if _, err := parse(fs, args); err != nil {
+	var f runFlags
+	if err := f.parse(args); err != nil {
 		return err
 	}
-	if *httpAddr != "" {
-		// Refused before anything starts.
-		host, _, err := net.SplitHostPort(*httpAddr)
-		if err != nil {
-			return fmt.Errorf("run: --http %q: %w", *httpAddr, err)
-		}
-		if *httpInsecure && !admin.IsLoopback(host) {
-			return fmt.Errorf("run: --http-insecure serves the admin interface without authentication, so only on loopback, not on %q: use --http 127.0.0.1:PORT, or drop --http-insecure to serve HTTPS with client certificates", *httpAddr)
-		}
-		if *httpMaxBody <= 0 {
-			return fmt.Errorf("run: --http-max-body %d: want a positive number of bytes", *httpMaxBody)
-		}
-	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	// The last lines are kept in memory too, for GET /debug/logs and
 	// "ossd debug bundle".
 	logs := admin.NewLogRing(0, 0)
-	logger, err := newLogger(io.MultiWriter(logs, os.Stderr), *logFormat, level)
+	logger, err := newLogger(io.MultiWriter(logs, os.Stderr), f.logFormat, level)
 	if err != nil {
 		return err
 	}
-
-	if *certs != "" {
-		*caFile = orDefault(*caFile, filepath.Join(*certs, "ca.crt"))
-		*certFile = orDefault(*certFile, filepath.Join(*certs, *name+".crt"))
-		*keyFile = orDefault(*keyFile, filepath.Join(*certs, *name+".key"))
+	tlsc, err := f.readTLS()
+	if err != nil {
+		return err
 	}
-	if *caFile == "" || *certFile == "" || *keyFile == "" {
-		return errors.New("run: TLS material is required: --certs DIR, or --ca, --cert and --key (see \"ossd ca init\" and \"ossd cert issue\")")
+	if f.dataDir == "" && f.durability != "memory" {
+		f.dataDir = filepath.Join("data", f.name)
 	}
-	tlsc := &oss.TLSConfig{}
-	for _, f := range []struct {
-		path string
-		to   *[]byte
-	}{{*caFile, &tlsc.CAPEM}, {*certFile, &tlsc.CertPEM}, {*keyFile, &tlsc.KeyPEM}} {
-		b, err := os.ReadFile(f.path)
-		if err != nil {
-			return fmt.Errorf("run: %w", err)
-		}
-		*f.to = b
-	}
-	if *dataDir == "" && *durability != "memory" {
-		*dataDir = filepath.Join("data", *name)
-	}
-	if *rebuild {
-		if *join == "" {
-			return errors.New("run: --rebuild-replica needs --join: the replicas are rebuilt from the peers")
-		}
-		dirs := []string{*dataDir}
-		if *stripeDirs != "" {
-			dirs = append(dirs, strings.Split(*stripeDirs, ",")...)
-		}
-		suffix := ".broken-" + time.Now().UTC().Format("20060102T150405")
-		for _, d := range dirs {
-			if _, err := os.Stat(d); err != nil {
-				continue
-			}
-			if err := os.Rename(d, d+suffix); err != nil {
-				return fmt.Errorf("run: --rebuild-replica: %w", err)
-			}
-			logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", d+suffix)
+	if f.rebuild {
+		if err := f.moveAside(logger); err != nil {
+			return err
 		}
 	}
-	var dur oss.Durability
-	switch *durability {
-	case "sync":
-		dur = oss.DurabilitySync
-	case "batch":
-		dur = oss.DurabilityBatch
-	case "memory":
-		dur = oss.DurabilityMemory
-	default:
-		return fmt.Errorf("run: --durability %q: want sync, batch or memory", *durability)
+	cfg, err := f.config(tlsc, logger)
+	if err != nil {
+		return err
 	}
-	if *advertise != "" {
-		a, err := resolveAdvertise(context.Background(), net.DefaultResolver, *advertise)
-		if err != nil {
-			return fmt.Errorf("run: --advertise: %w", err)
-		}
-		if a != *advertise {
-			logger.Info("advertising the address the name resolves to", "advertise", *advertise, "addr", a)
-		}
-		*advertise = a
-	}
-	cfg := &oss.Config{
-		Durability: dur, BatchInterval: *batchInterval,
-		Name: *name, DataDir: *dataDir, Listen: *listen, Advertise: *advertise,
-		Replicas: *replicas, ReplaceAfter: *replaceAfter, Role: pki.Role(*role), TLS: tlsc, Logger: logger,
-	}
-	if *stripeDirs != "" {
-		cfg.StripeDirs = strings.Split(*stripeDirs, ",")
-	}
-	if *join != "" {
-		cfg.Join = strings.Split(*join, ",")
-	}
-	switch *gossip {
-	case "lan":
-	case "loopback":
-		cfg.Gossip = oss.GossipLoopback
-	default:
-		return fmt.Errorf("run: --gossip %q: want lan or loopback", *gossip)
-	}
-
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		cfg.OnProgress = progressBar(os.Stderr)
 	}
@@ -168,9 +66,9 @@ func run(args []string) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	var srv *admin.Server
-	if *httpAddr != "" {
+	if f.httpAddr != "" {
 		srv, err = admin.NewServer(node, &admin.Options{
-			Addr: *httpAddr, Insecure: *httpInsecure, MaxBodyBytes: *httpMaxBody, Logger: logger, Logs: logs,
+			Addr: f.httpAddr, Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
 			CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
 		})
 		if err != nil {
@@ -179,12 +77,173 @@ func run(args []string) error {
 		}
 		logger.Info("admin interface listening", "url", srv.URL())
 	}
-	reloadOnHangup(ctx, node, *certFile, *keyFile, logger)
+	reloadOnHangup(ctx, node, f.certFile, f.keyFile, logger)
 	// The node's own lines carry node= already; this one names it once.
-	logger.Info("node running", "node", *name, "addr", node.Addr(), "join", cfg.Join, "data", *dataDir, "durability", dur.String())
+	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()
 	stop()
-	// A second signal cuts the hand-over and the leave short.
+	return leave(node, srv, logger)
+}
+
+// runFlags are the flags of "ossd run".
+type runFlags struct {
+	name, dataDir, stripeDirs   string
+	rebuild                     bool
+	durability                  string
+	batchInterval               time.Duration
+	listen, advertise, join     string
+	replicas                    int
+	replaceAfter                time.Duration
+	role                        string
+	certs, caFile, certFile     string
+	keyFile                     string
+	httpAddr                    string
+	httpInsecure                bool
+	httpMaxBody                 int64
+	gossip, logLevel, logFormat string
+}
+
+// parse parses args into f, and refuses a bad admin interface setting
+// before anything starts.
+func (f *runFlags) parse(args []string) error {
+	fs := flag.NewFlagSet("ossd run", flag.ContinueOnError)
+	host, _ := os.Hostname()
+	fs.StringVar(&f.name, "name", host, "the node's name, as in its certificate")
+	fs.StringVar(&f.dataDir, "data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
+	fs.StringVar(&f.stripeDirs, "stripe-dirs", "", "comma-separated directories of the striped object store, one stripe each (one per disk adds bandwidth); default one in the data directory")
+	fs.BoolVar(&f.rebuild, "rebuild-replica", false, "move the data directory (and stripe directories) aside and start empty, rebuilding this node's replicas from its peers (needs --join); for a node whose data is damaged")
+	fs.StringVar(&f.durability, "durability", "sync", `"sync" (a commit is on disk before it is acknowledged), "batch" (synced every --batch-interval) or "memory" (nothing on disk)`)
+	fs.DurationVar(&f.batchInterval, "batch-interval", 10*time.Millisecond, `how often --durability batch syncs the log`)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
+	fs.StringVar(&f.advertise, "advertise", "", "address peers reach the node at, HOST:PORT; a host name is resolved to its IP address at start (default: the bound listen address)")
+	fs.StringVar(&f.join, "join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
+	fs.IntVar(&f.replicas, "replicas", 3, "voters of each new heap")
+	fs.DurationVar(&f.replaceAfter, "replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
+	fs.StringVar(&f.role, "role", string(pki.RoleServer), `"server" (holds voters) or "client"`)
+	fs.StringVar(&f.certs, "certs", "", "directory holding ca.crt, NAME.crt and NAME.key (instead of --ca, --cert, --key)")
+	fs.StringVar(&f.caFile, "ca", "", "the cluster CA's certificate (PEM)")
+	fs.StringVar(&f.certFile, "cert", "", "the node's certificate (PEM)")
+	fs.StringVar(&f.keyFile, "key", "", "the node's private key (PEM)")
+	fs.StringVar(&f.httpAddr, "http", admin.DefaultAddr, "address of the admin interface: HTTPS, clients need a certificate of the cluster's CA (\"ossd cert issue --role admin\"); empty disables it")
+	fs.BoolVar(&f.httpInsecure, "http-insecure", false, "serve the admin interface as plain HTTP without client certificates: anyone who can connect may do everything; loopback addresses only")
+	fs.Int64Var(&f.httpMaxBody, "http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a write's body (PUT of a root, POST of a transaction) the admin interface reads; larger is refused with 413")
+	fs.StringVar(&f.gossip, "gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", `"text" (key=value) or "json" (one JSON object a line); the last lines are also kept in memory for "ossd debug bundle"`)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if f.httpAddr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(f.httpAddr)
+	if err != nil {
+		return fmt.Errorf("run: --http %q: %w", f.httpAddr, err)
+	}
+	if f.httpInsecure && !admin.IsLoopback(host) {
+		return fmt.Errorf("run: --http-insecure serves the admin interface without authentication, so only on loopback, not on %q: use --http 127.0.0.1:PORT, or drop --http-insecure to serve HTTPS with client certificates", f.httpAddr)
+	}
+	if f.httpMaxBody <= 0 {
+		return fmt.Errorf("run: --http-max-body %d: want a positive number of bytes", f.httpMaxBody)
+	}
+	return nil
+}
+
+// readTLS reads the node's TLS material, from --certs or --ca, --cert
+// and --key.
+func (f *runFlags) readTLS() (*oss.TLSConfig, error) {
+	if f.certs != "" {
+		f.caFile = orDefault(f.caFile, filepath.Join(f.certs, "ca.crt"))
+		f.certFile = orDefault(f.certFile, filepath.Join(f.certs, f.name+".crt"))
+		f.keyFile = orDefault(f.keyFile, filepath.Join(f.certs, f.name+".key"))
+	}
+	if f.caFile == "" || f.certFile == "" || f.keyFile == "" {
+		return nil, errors.New("run: TLS material is required: --certs DIR, or --ca, --cert and --key (see \"ossd ca init\" and \"ossd cert issue\")")
+	}
+	tlsc := &oss.TLSConfig{}
+	for _, file := range []struct {
+		path string
+		to   *[]byte
+	}{{f.caFile, &tlsc.CAPEM}, {f.certFile, &tlsc.CertPEM}, {f.keyFile, &tlsc.KeyPEM}} {
+		b, err := os.ReadFile(file.path)
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		*file.to = b
+	}
+	return tlsc, nil
+}
+
+// moveAside moves the data and stripe directories aside, for
+// --rebuild-replica.
+func (f *runFlags) moveAside(logger *slog.Logger) error {
+	if f.join == "" {
+		return errors.New("run: --rebuild-replica needs --join: the replicas are rebuilt from the peers")
+	}
+	dirs := []string{f.dataDir}
+	if f.stripeDirs != "" {
+		dirs = append(dirs, strings.Split(f.stripeDirs, ",")...)
+	}
+	suffix := ".broken-" + time.Now().UTC().Format("20060102T150405")
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		if err := os.Rename(d, d+suffix); err != nil {
+			return fmt.Errorf("run: --rebuild-replica: %w", err)
+		}
+		logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", d+suffix)
+	}
+	return nil
+}
+
+// config returns the node's configuration, resolving --advertise.
+func (f *runFlags) config(tlsc *oss.TLSConfig, logger *slog.Logger) (*oss.Config, error) {
+	var dur oss.Durability
+	switch f.durability {
+	case "sync":
+		dur = oss.DurabilitySync
+	case "batch":
+		dur = oss.DurabilityBatch
+	case "memory":
+		dur = oss.DurabilityMemory
+	default:
+		return nil, fmt.Errorf("run: --durability %q: want sync, batch or memory", f.durability)
+	}
+	if f.advertise != "" {
+		a, err := resolveAdvertise(context.Background(), net.DefaultResolver, f.advertise)
+		if err != nil {
+			return nil, fmt.Errorf("run: --advertise: %w", err)
+		}
+		if a != f.advertise {
+			logger.Info("advertising the address the name resolves to", "advertise", f.advertise, "addr", a)
+		}
+		f.advertise = a
+	}
+	cfg := &oss.Config{
+		Durability: dur, BatchInterval: f.batchInterval,
+		Name: f.name, DataDir: f.dataDir, Listen: f.listen, Advertise: f.advertise,
+		Replicas: f.replicas, ReplaceAfter: f.replaceAfter, Role: pki.Role(f.role), TLS: tlsc, Logger: logger,
+	}
+	if f.stripeDirs != "" {
+		cfg.StripeDirs = strings.Split(f.stripeDirs, ",")
+	}
+	if f.join != "" {
+		cfg.Join = strings.Split(f.join, ",")
+	}
+	switch f.gossip {
+	case "lan":
+	case "loopback":
+		cfg.Gossip = oss.GossipLoopback
+	default:
+		return nil, fmt.Errorf("run: --gossip %q: want lan or loopback", f.gossip)
+	}
+	return cfg, nil
+}
+
+// leave closes the admin interface and the node, which hands its replicas
+// over first; a second signal cuts the hand-over and the leave short.
+func leave(node *oss.Node, srv *admin.Server, logger *slog.Logger) error {
 	cctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")

@@ -1,3 +1,3 @@
-// Package layout holds tests of the module's package layering and package
-// documentation.
+// Package layout holds tests of the module's package layering, package
+// documentation and function length.
 package layout

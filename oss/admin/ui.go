@@ -328,172 +328,11 @@ func (d *dashboard) sample(now time.Time) []byte {
 	ctx, cancel := context.WithTimeout(d.node.Context(), 900*time.Millisecond)
 	defer cancel()
 	st := d.node.Status(ctx)
-	ms := now.UnixMilli()
-	first := !d.started
-	if first {
-		d.started = true
-		d.members = map[string]*UIMember{}
-		d.heaps = map[string]oss.HeapStatus{}
-		d.applied = map[string]uint64{}
-		d.series = map[string][][2]int64{}
-		d.latency = map[string][][3]int64{}
-		d.reg = prometheus.NewRegistry()
-		if err := d.reg.Register(d.node.Metrics()); err != nil {
-			d.reg = nil
-		}
-	}
-	mets := gatherHeapMetrics(d.reg)
-	event := func(kind, format string, args ...any) {
-		if first {
-			return
-		}
-		d.events = append(d.events, UIEvent{Time: ms, Kind: kind, Text: fmt.Sprintf(format, args...)})
-		if len(d.events) > uiEvents {
-			d.events = d.events[len(d.events)-uiEvents:]
-		}
-	}
-
-	// Members.
-	seen := map[string]bool{}
-	for _, m := range st.Members {
-		seen[m.Name] = true
-		state := "up"
-		if slices.Contains(st.Unreachable, m.Name) {
-			state = "unreachable"
-		}
-		old, ok := d.members[m.Name]
-		switch {
-		case !ok:
-			event("join", "%s joined (%s, %s)", m.Name, m.Role, m.Addr)
-		case old.State == "down":
-			event("join", "%s is back (%s)", m.Name, m.Addr)
-		case old.State != state && state == "unreachable":
-			event("unreachable", "%s does not answer", m.Name)
-		case old.State != state:
-			event("reachable", "%s answers again", m.Name)
-		}
-		since := ms
-		if ok && old.State == state {
-			since = old.Since
-		}
-		d.members[m.Name] = &UIMember{Name: m.Name, Addr: m.Addr, Role: string(m.Role), State: state, Since: since, Leads: m.Leads, Version: m.Version}
-	}
-	for name, m := range d.members {
-		if seen[name] {
-			continue
-		}
-		if m.State != "down" {
-			event("leave", "%s left or failed", name)
-			m.State, m.Since, m.Leads = "down", ms, nil
-		} else if time.Duration(ms-m.Since)*time.Millisecond > uiDownKept {
-			delete(d.members, name)
-		}
-	}
-
-	// Heaps.
-	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Time: ms, Window: int(uiWindow / time.Second)}
-	dt := now.Sub(d.prevTime).Seconds()
-	present := map[string]bool{}
-	var total uint64
-	var totalRate float64
-	for _, hs := range st.Heaps {
-		present[hs.Name] = true
-		old, known := d.heaps[hs.Name]
-		if !known {
-			if hs.Name != "oss:catalog" {
-				event("heap", "heap %s created (%d replicas)", hs.Name, hs.Replicas)
-			}
-		} else {
-			if old.Leader != hs.Leader {
-				switch {
-				case hs.Leader == "":
-					event("leader", "%s lost its leader %s", hs.Name, old.Leader)
-				case old.Leader == "":
-					event("leader", "%s elected %s", hs.Name, hs.Leader)
-				default:
-					event("leader", "%s: leader %s → %s", hs.Name, old.Leader, hs.Leader)
-				}
-			}
-			if add, del := diff(old.Voters, hs.Voters); len(hs.Voters) > 0 && len(old.Voters) > 0 && len(add)+len(del) > 0 {
-				event("voters", "%s voters: %s", hs.Name, changes(add, del))
-			}
-			if add, del := diff(old.Learners, hs.Learners); len(add)+len(del) > 0 && len(hs.Voters) > 0 {
-				event("learners", "%s learners: %s", hs.Name, changes(add, del))
-			}
-		}
-		d.heaps[hs.Name] = hs
-
-		uh := UIHeap{Name: hs.Name, Replicas: hs.Replicas, Leader: hs.Leader, Voters: nonNil(hs.Voters), Learners: nonNil(hs.Learners),
-			Joint: hs.Joint, Applied: hs.Applied, Lag: []UIReplica{}}
-		top := hs.Applied
-		for _, a := range hs.ReplicaApplied {
-			top = max(top, a)
-		}
-		for node, a := range hs.ReplicaApplied {
-			uh.Lag = append(uh.Lag, UIReplica{Node: node, Applied: a, Lag: top - a})
-		}
-		slices.SortFunc(uh.Lag, func(x, y UIReplica) int { return strings.Compare(x.Node, y.Node) })
-		if prev, ok := d.applied[hs.Name]; ok && dt > 0 && top >= prev {
-			uh.Rate = float64(top-prev) / dt
-			s := append(d.series[hs.Name], [2]int64{ms, int64(uh.Rate * 1000)})
-			for len(s) > 0 && time.Duration(ms-s[0][0])*time.Millisecond > uiWindow {
-				s = s[1:]
-			}
-			d.series[hs.Name] = s
-		}
-		d.applied[hs.Name] = top
-		uh.Series = d.series[hs.Name]
-		if uh.Series == nil {
-			uh.Series = [][2]int64{}
-		}
-		if m, ok := mets[hs.Name]; ok {
-			uh.SnapshotsSent, uh.SnapshotsReceived = m.snapSent, m.snapReceived
-			// A replica new here since the last sample (one that joined
-			// from a snapshot, say) counts from zero.
-			if old, ok := d.metrics[hs.Name]; ok || !first {
-				for _, text := range snapshotEvents(hs.Name, st.Node, old, m) {
-					event("snapshot", "%s", text)
-				}
-				if mean, p99, ok := latencyDelta(old.commit, m.commit); ok {
-					l := append(d.latency[hs.Name], [3]int64{ms, mean.Microseconds(), p99.Microseconds()})
-					for len(l) > 0 && time.Duration(ms-l[0][0])*time.Millisecond > uiWindow {
-						l = l[1:]
-					}
-					d.latency[hs.Name] = l
-				}
-			}
-		}
-		uh.Latency = d.latency[hs.Name]
-		if uh.Latency == nil {
-			uh.Latency = [][3]int64{}
-		}
-		if _, local := hs.ReplicaApplied[st.Node]; local && hs.Name != "oss:catalog" {
-			if h, err := d.node.Heap(ctx, hs.Name); err == nil {
-				hot := h.Hot()
-				uh.Hot = hot[:min(len(hot), uiHot)]
-				s := h.Stats()
-				uh.LocalCommits, uh.LocalConflicts = s.Commits, s.Conflicts
-			}
-		}
-		if hs.Name != "oss:catalog" {
-			total += top
-			totalRate += uh.Rate
-		}
-		snap.Heaps = append(snap.Heaps, uh)
-	}
-	for name := range d.heaps {
-		if !present[name] {
-			event("heap", "heap %s dropped", name)
-			delete(d.heaps, name)
-			delete(d.applied, name)
-			delete(d.series, name)
-			delete(d.latency, name)
-		}
-	}
-	d.metrics = mets
-	d.prevTime = now
-	snap.Totals = UICounters{Commits: total, Rate: totalRate}
-
+	first := d.start()
+	r := &sampling{d: d, ctx: ctx, st: st, now: now, ms: now.UnixMilli(), first: first, mets: gatherHeapMetrics(d.reg)}
+	r.members()
+	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Time: r.ms, Window: int(uiWindow / time.Second)}
+	r.heaps(&snap)
 	for _, m := range d.members {
 		snap.Members = append(snap.Members, *m)
 	}
@@ -510,6 +349,223 @@ func (d *dashboard) sample(now time.Time) []byte {
 		b = []byte(`{}`)
 	}
 	return b
+}
+
+// start sets the dashboard's state up before its first sample, and
+// reports whether this is the first.
+func (d *dashboard) start() (first bool) {
+	if d.started {
+		return false
+	}
+	d.started = true
+	d.members = map[string]*UIMember{}
+	d.heaps = map[string]oss.HeapStatus{}
+	d.applied = map[string]uint64{}
+	d.series = map[string][][2]int64{}
+	d.latency = map[string][][3]int64{}
+	d.reg = prometheus.NewRegistry()
+	if err := d.reg.Register(d.node.Metrics()); err != nil {
+		d.reg = nil
+	}
+	return true
+}
+
+// sampling is one sample of the dashboard, in the steps sample takes.
+type sampling struct {
+	d     *dashboard
+	ctx   context.Context
+	st    oss.ClusterStatus
+	now   time.Time
+	ms    int64 // now, in Unix milliseconds
+	first bool  // the first sample: what it finds is no event
+	mets  map[string]heapMetrics
+}
+
+// event notes an event, unless this is the first sample.
+func (r *sampling) event(kind, format string, args ...any) {
+	if r.first {
+		return
+	}
+	d := r.d
+	d.events = append(d.events, UIEvent{Time: r.ms, Kind: kind, Text: fmt.Sprintf(format, args...)})
+	if len(d.events) > uiEvents {
+		d.events = d.events[len(d.events)-uiEvents:]
+	}
+}
+
+// members updates the members' states, noting joins, departures and
+// changes of reachability, and forgets those down for long.
+func (r *sampling) members() {
+	d, st, ms := r.d, r.st, r.ms
+	seen := map[string]bool{}
+	for _, m := range st.Members {
+		seen[m.Name] = true
+		state := "up"
+		if slices.Contains(st.Unreachable, m.Name) {
+			state = "unreachable"
+		}
+		old, ok := d.members[m.Name]
+		switch {
+		case !ok:
+			r.event("join", "%s joined (%s, %s)", m.Name, m.Role, m.Addr)
+		case old.State == "down":
+			r.event("join", "%s is back (%s)", m.Name, m.Addr)
+		case old.State != state && state == "unreachable":
+			r.event("unreachable", "%s does not answer", m.Name)
+		case old.State != state:
+			r.event("reachable", "%s answers again", m.Name)
+		}
+		since := ms
+		if ok && old.State == state {
+			since = old.Since
+		}
+		d.members[m.Name] = &UIMember{Name: m.Name, Addr: m.Addr, Role: string(m.Role), State: state, Since: since, Leads: m.Leads, Version: m.Version}
+	}
+	for name, m := range d.members {
+		if seen[name] {
+			continue
+		}
+		if m.State != "down" {
+			r.event("leave", "%s left or failed", name)
+			m.State, m.Since, m.Leads = "down", ms, nil
+		} else if time.Duration(ms-m.Since)*time.Millisecond > uiDownKept {
+			delete(d.members, name)
+		}
+	}
+}
+
+// heaps adds the heaps to snap, with their totals, noting what changed,
+// and forgets the heaps dropped.
+func (r *sampling) heaps(snap *UISnapshot) {
+	d := r.d
+	dt := r.now.Sub(d.prevTime).Seconds()
+	present := map[string]bool{}
+	var total uint64
+	var totalRate float64
+	for _, hs := range r.st.Heaps {
+		present[hs.Name] = true
+		r.heapEvents(hs)
+		d.heaps[hs.Name] = hs
+		uh, top := r.heap(hs, dt)
+		if hs.Name != "oss:catalog" {
+			total += top
+			totalRate += uh.Rate
+		}
+		snap.Heaps = append(snap.Heaps, uh)
+	}
+	for name := range d.heaps {
+		if !present[name] {
+			r.event("heap", "heap %s dropped", name)
+			delete(d.heaps, name)
+			delete(d.applied, name)
+			delete(d.series, name)
+			delete(d.latency, name)
+		}
+	}
+	d.metrics = r.mets
+	d.prevTime = r.now
+	snap.Totals = UICounters{Commits: total, Rate: totalRate}
+}
+
+// heapEvents notes a heap's creation and its changes of leader, voters
+// and learners since the last sample.
+func (r *sampling) heapEvents(hs oss.HeapStatus) {
+	old, known := r.d.heaps[hs.Name]
+	if !known {
+		if hs.Name != "oss:catalog" {
+			r.event("heap", "heap %s created (%d replicas)", hs.Name, hs.Replicas)
+		}
+		return
+	}
+	if old.Leader != hs.Leader {
+		switch {
+		case hs.Leader == "":
+			r.event("leader", "%s lost its leader %s", hs.Name, old.Leader)
+		case old.Leader == "":
+			r.event("leader", "%s elected %s", hs.Name, hs.Leader)
+		default:
+			r.event("leader", "%s: leader %s → %s", hs.Name, old.Leader, hs.Leader)
+		}
+	}
+	if add, del := diff(old.Voters, hs.Voters); len(hs.Voters) > 0 && len(old.Voters) > 0 && len(add)+len(del) > 0 {
+		r.event("voters", "%s voters: %s", hs.Name, changes(add, del))
+	}
+	if add, del := diff(old.Learners, hs.Learners); len(add)+len(del) > 0 && len(hs.Voters) > 0 {
+		r.event("learners", "%s learners: %s", hs.Name, changes(add, del))
+	}
+}
+
+// heap returns a heap's snapshot, dt seconds after the last sample, and
+// the highest index a replica of it applied.
+func (r *sampling) heap(hs oss.HeapStatus, dt float64) (UIHeap, uint64) {
+	d := r.d
+	uh := UIHeap{Name: hs.Name, Replicas: hs.Replicas, Leader: hs.Leader, Voters: nonNil(hs.Voters), Learners: nonNil(hs.Learners),
+		Joint: hs.Joint, Applied: hs.Applied, Lag: []UIReplica{}}
+	top := hs.Applied
+	for _, a := range hs.ReplicaApplied {
+		top = max(top, a)
+	}
+	for node, a := range hs.ReplicaApplied {
+		uh.Lag = append(uh.Lag, UIReplica{Node: node, Applied: a, Lag: top - a})
+	}
+	slices.SortFunc(uh.Lag, func(x, y UIReplica) int { return strings.Compare(x.Node, y.Node) })
+	if prev, ok := d.applied[hs.Name]; ok && dt > 0 && top >= prev {
+		uh.Rate = float64(top-prev) / dt
+		d.series[hs.Name] = inWindow(d.series[hs.Name], [2]int64{r.ms, int64(uh.Rate * 1000)})
+	}
+	d.applied[hs.Name] = top
+	uh.Series = d.series[hs.Name]
+	if uh.Series == nil {
+		uh.Series = [][2]int64{}
+	}
+	r.heapMetrics(&uh)
+	uh.Latency = d.latency[hs.Name]
+	if uh.Latency == nil {
+		uh.Latency = [][3]int64{}
+	}
+	if _, local := hs.ReplicaApplied[r.st.Node]; local && hs.Name != "oss:catalog" {
+		if h, err := d.node.Heap(r.ctx, hs.Name); err == nil {
+			hot := h.Hot()
+			uh.Hot = hot[:min(len(hot), uiHot)]
+			s := h.Stats()
+			uh.LocalCommits, uh.LocalConflicts = s.Commits, s.Conflicts
+		}
+	}
+	return uh, top
+}
+
+// heapMetrics adds to uh what the heap's metrics say: its snapshots sent
+// and received (noting each as an event) and its commit latency.
+func (r *sampling) heapMetrics(uh *UIHeap) {
+	d := r.d
+	m, ok := r.mets[uh.Name]
+	if !ok {
+		return
+	}
+	uh.SnapshotsSent, uh.SnapshotsReceived = m.snapSent, m.snapReceived
+	// A replica new here since the last sample (one that joined from a
+	// snapshot, say) counts from zero.
+	old, ok := d.metrics[uh.Name]
+	if !ok && r.first {
+		return
+	}
+	for _, text := range snapshotEvents(uh.Name, r.st.Node, old, m) {
+		r.event("snapshot", "%s", text)
+	}
+	if mean, p99, ok := latencyDelta(old.commit, m.commit); ok {
+		d.latency[uh.Name] = inWindow(d.latency[uh.Name], [3]int64{r.ms, mean.Microseconds(), p99.Microseconds()})
+	}
+}
+
+// inWindow appends p, a point of a series whose first element is its time
+// in Unix milliseconds, to s, and drops the points older than uiWindow
+// before p.
+func inWindow[P [2]int64 | [3]int64](s []P, p P) []P {
+	s = append(s, p)
+	for len(s) > 0 && time.Duration(p[0]-s[0][0])*time.Millisecond > uiWindow {
+		s = s[1:]
+	}
+	return s
 }
 
 // diff returns what b has that a has not, and what a has that b has not.

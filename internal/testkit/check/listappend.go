@@ -56,100 +56,140 @@ type ListAppendResult struct {
 // serializability rules out (and, for transactions marked Realtime, strict
 // serializability).
 func CheckListAppend(h []Txn) ListAppendResult {
-	res := ListAppendResult{Txns: len(h)}
-	byID := make(map[int]*Txn, len(h))
+	c := &listAppend{h: h, byID: make(map[int]*Txn, len(h)), g: &graph{out: map[int]map[int]uint8{}}}
+	c.res.Txns = len(h)
 	for i := range h {
-		byID[h[i].ID] = &h[i]
+		c.byID[h[i].ID] = &h[i]
 		if h[i].Status == OK {
-			res.OK++
+			c.res.OK++
 		}
 	}
-	report := func(a Anomaly) { res.Anomalies = append(res.Anomalies, a) }
+	c.writers()
+	c.versionOrder()
+	c.checkReads()
+	c.dependencies()
+	c.lostUpdates()
+	c.staleReads()
+	c.realtimeOrder()
+	c.res.Anomalies = append(c.res.Anomalies, c.g.cycles(c.byID)...)
+	return c.res
+}
 
-	// Who appended what: values are unique per key.
-	type kv struct{ key, value int }
-	writer := map[kv]int{}
-	lastAppend := map[kv]bool{} // the writer's final append to that key
-	for i := range h {
-		t := &h[i]
+// kv is an append: values are unique per key.
+type kv struct{ key, value int }
+
+// readOf is what a transaction read of a key, before its own appends.
+type readOf struct {
+	txn, key int
+	list     []int
+}
+
+// listAppend is one check of a list-append history, in the steps
+// CheckListAppend takes; each step uses what the ones before found.
+type listAppend struct {
+	h    []Txn
+	byID map[int]*Txn
+	res  ListAppendResult
+
+	writer     map[kv]int    // who appended what
+	lastAppend map[kv]bool   // the writer's final append to that key
+	order      map[int][]int // key → its version order: the longest list read
+	longest    map[int]int   // key → txn that read the longest list
+	g          *graph        // over committed transactions (and unknown ones whose appends were seen)
+	reads      []readOf      // of committed transactions, of keys before their own appends
+}
+
+func (c *listAppend) report(a Anomaly) { c.res.Anomalies = append(c.res.Anomalies, a) }
+
+// committed reports whether id committed, or may have.
+func (c *listAppend) committed(id int) bool {
+	s := c.byID[id].Status
+	return s == OK || s == Info
+}
+
+// writers finds who appended what, reporting a value appended twice.
+func (c *listAppend) writers() {
+	c.writer = map[kv]int{}
+	c.lastAppend = map[kv]bool{}
+	for i := range c.h {
+		t := &c.h[i]
 		final := map[int]int{}
 		for _, m := range t.Mops {
 			if m.Kind == Append {
-				if w, dup := writer[kv{m.Key, m.Value}]; dup {
-					report(Anomaly{Kind: "invalid-history", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("value %d appended to key %d twice", m.Value, m.Key)})
+				if w, dup := c.writer[kv{m.Key, m.Value}]; dup {
+					c.report(Anomaly{Kind: "invalid-history", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("value %d appended to key %d twice", m.Value, m.Key)})
 				}
-				writer[kv{m.Key, m.Value}] = t.ID
+				c.writer[kv{m.Key, m.Value}] = t.ID
 				final[m.Key] = m.Value
 			}
 		}
 		for k, v := range final {
-			lastAppend[kv{k, v}] = true
+			c.lastAppend[kv{k, v}] = true
 		}
 	}
+}
 
-	// Version order per key: the longest list read; every read must be a
-	// prefix of it.
-	order := map[int][]int{}
-	longest := map[int]int{} // key → txn that read the longest list
-	committedReads(h, func(t *Txn, m Mop) {
-		if len(m.List) > len(order[m.Key]) {
-			order[m.Key], longest[m.Key] = m.List, t.ID
+// versionOrder takes each key's version order, the longest list read
+// (every read must be a prefix of it), and reports a value in it twice.
+func (c *listAppend) versionOrder() {
+	c.order = map[int][]int{}
+	c.longest = map[int]int{}
+	committedReads(c.h, func(t *Txn, m Mop) {
+		if len(m.List) > len(c.order[m.Key]) {
+			c.order[m.Key], c.longest[m.Key] = m.List, t.ID
 		}
 	})
-	for key, list := range order {
+	for key, list := range c.order {
 		seen := map[int]bool{}
 		for _, v := range list {
 			if seen[v] {
-				report(Anomaly{Kind: "duplicate", Txns: []int{longest[key]}, Explain: fmt.Sprintf("value %d appears twice in key %d: %s", v, key, byID[longest[key]])})
+				c.report(Anomaly{Kind: "duplicate", Txns: []int{c.longest[key]}, Explain: fmt.Sprintf("value %d appears twice in key %d: %s", v, key, c.byID[c.longest[key]])})
 				break
 			}
 			seen[v] = true
 		}
 	}
-	committed := func(id int) bool {
-		s := byID[id].Status
-		return s == OK || s == Info
-	}
-	committedReads(h, func(t *Txn, m Mop) {
-		full := order[m.Key]
+}
+
+// checkReads reports reads out of the version order, and reads of values
+// no one appended, of aborted appends (G1a) and of intermediate ones (G1b).
+func (c *listAppend) checkReads() {
+	committedReads(c.h, func(t *Txn, m Mop) {
+		full := c.order[m.Key]
 		if !isPrefix(m.List, full) {
-			report(Anomaly{Kind: "incompatible-order", Txns: []int{t.ID, longest[m.Key]},
-				Explain: fmt.Sprintf("key %d read as %v and as %v\n  %s\n  %s", m.Key, m.List, full, t, byID[longest[m.Key]])})
+			c.report(Anomaly{Kind: "incompatible-order", Txns: []int{t.ID, c.longest[m.Key]},
+				Explain: fmt.Sprintf("key %d read as %v and as %v\n  %s\n  %s", m.Key, m.List, full, t, c.byID[c.longest[m.Key]])})
 			return
 		}
 		for j, v := range m.List {
-			w, ok := writer[kv{m.Key, v}]
+			w, ok := c.writer[kv{m.Key, v}]
 			switch {
 			case !ok:
-				report(Anomaly{Kind: "garbage-read", Txns: []int{t.ID}, Explain: fmt.Sprintf("key %d holds %d, which no transaction appended: %s", m.Key, v, t)})
-			case byID[w].Status == Fail:
-				report(Anomaly{Kind: "G1a", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("aborted read: %s\n  read the append of %s", t, byID[w])})
-			case j == len(m.List)-1 && w != t.ID && !lastAppend[kv{m.Key, v}]:
-				report(Anomaly{Kind: "G1b", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("intermediate read: %s\n  read a value %s appended before another to the same key", t, byID[w])})
+				c.report(Anomaly{Kind: "garbage-read", Txns: []int{t.ID}, Explain: fmt.Sprintf("key %d holds %d, which no transaction appended: %s", m.Key, v, t)})
+			case c.byID[w].Status == Fail:
+				c.report(Anomaly{Kind: "G1a", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("aborted read: %s\n  read the append of %s", t, c.byID[w])})
+			case j == len(m.List)-1 && w != t.ID && !c.lastAppend[kv{m.Key, v}]:
+				c.report(Anomaly{Kind: "G1b", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("intermediate read: %s\n  read a value %s appended before another to the same key", t, c.byID[w])})
 			}
 		}
 	})
+}
 
-	// The dependency graph over committed transactions (and unknown ones
-	// whose appends were seen).
-	g := &graph{out: map[int]map[int]uint8{}}
-	for key, list := range order {
+// dependencies adds the write-write, write-read and read-write edges to
+// the graph, and collects what each committed transaction read of each
+// key before its own appends.
+func (c *listAppend) dependencies() {
+	for key, list := range c.order {
 		for j := 1; j < len(list); j++ {
-			a, aok := writer[kv{key, list[j-1]}]
-			b, bok := writer[kv{key, list[j]}]
-			if aok && bok && committed(a) && committed(b) {
-				g.add(a, b, ww)
+			a, aok := c.writer[kv{key, list[j-1]}]
+			b, bok := c.writer[kv{key, list[j]}]
+			if aok && bok && c.committed(a) && c.committed(b) {
+				c.g.add(a, b, ww)
 			}
 		}
 	}
-	// What each transaction read of each key, before its own appends.
-	type readOf struct {
-		txn, key int
-		list     []int
-	}
-	var reads []readOf
-	for i := range h {
-		t := &h[i]
+	for i := range c.h {
+		t := &c.h[i]
 		if t.Status != OK {
 			continue
 		}
@@ -159,39 +199,41 @@ func CheckListAppend(h []Txn) ListAppendResult {
 			case Append:
 				own[m.Key] = true
 			case Read:
-				full := order[m.Key]
+				full := c.order[m.Key]
 				if !isPrefix(m.List, full) {
-					continue // reported above
+					continue // reported by checkReads
 				}
 				if n := len(m.List); n > 0 {
-					if w, ok := writer[kv{m.Key, m.List[n-1]}]; ok && committed(w) {
-						g.add(w, t.ID, wr)
+					if w, ok := c.writer[kv{m.Key, m.List[n-1]}]; ok && c.committed(w) {
+						c.g.add(w, t.ID, wr)
 					}
 				}
 				// The next version, by another transaction, came after
 				// what this one read.
 				if n := len(m.List); n < len(full) {
-					if w, ok := writer[kv{m.Key, full[n]}]; ok && committed(w) && w != t.ID {
-						g.add(t.ID, w, rw)
+					if w, ok := c.writer[kv{m.Key, full[n]}]; ok && c.committed(w) && w != t.ID {
+						c.g.add(t.ID, w, rw)
 					}
 				}
 				if !own[m.Key] {
-					reads = append(reads, readOf{t.ID, m.Key, m.List})
+					c.reads = append(c.reads, readOf{t.ID, m.Key, m.List})
 				}
 			}
 		}
 	}
+}
 
-	// Lost updates: two committed transactions read the same version of a
-	// key and both appended to it.
+// lostUpdates reports two committed transactions that read the same
+// version of a key and both appended to it.
+func (c *listAppend) lostUpdates() {
 	type keyVersion struct {
 		key  int
 		last int // the last value read, or -1 for the empty list
 		n    int
 	}
 	readers := map[keyVersion][]int{}
-	for _, r := range reads {
-		t := byID[r.txn]
+	for _, r := range c.reads {
+		t := c.byID[r.txn]
 		appends := false
 		for _, m := range t.Mops {
 			if m.Kind == Append && m.Key == r.key {
@@ -217,17 +259,23 @@ func CheckListAppend(h []Txn) ListAppendResult {
 			var b strings.Builder
 			fmt.Fprintf(&b, "%d transactions read key %d at the same version (%d elements) and appended to it:", len(ts), kvn.key, kvn.n)
 			for _, id := range ts[:2] {
-				fmt.Fprintf(&b, "\n  %s", byID[id])
+				fmt.Fprintf(&b, "\n  %s", c.byID[id])
 			}
-			report(Anomaly{Kind: "lost-update", Txns: ts[:2], Explain: b.String()})
+			c.report(Anomaly{Kind: "lost-update", Txns: ts[:2], Explain: b.String()})
 		}
 	}
+}
 
-	// Stale reads: a Realtime transaction that began after a committed
-	// append was acknowledged must see it.
+// staleReads reports a Realtime transaction that began after a committed
+// append was acknowledged and did not see it.
+func (c *listAppend) staleReads() {
+	type keyAck struct {
+		end   int64
+		value int
+	}
 	ackedAt := map[kv]int64{} // (key, value) → end of its writer
-	for i := range h {
-		t := &h[i]
+	for i := range c.h {
+		t := &c.h[i]
 		if t.Status != OK {
 			continue
 		}
@@ -237,10 +285,6 @@ func CheckListAppend(h []Txn) ListAppendResult {
 			}
 		}
 	}
-	type keyAck struct {
-		end   int64
-		value int
-	}
 	acks := map[int][]keyAck{}
 	for k, end := range ackedAt {
 		acks[k.key] = append(acks[k.key], keyAck{end, k.value})
@@ -248,8 +292,8 @@ func CheckListAppend(h []Txn) ListAppendResult {
 	for k := range acks {
 		sort.Slice(acks[k], func(i, j int) bool { return acks[k][i].end < acks[k][j].end })
 	}
-	for _, r := range reads {
-		t := byID[r.txn]
+	for _, r := range c.reads {
+		t := c.byID[r.txn]
 		if !t.Realtime {
 			continue
 		}
@@ -262,23 +306,26 @@ func CheckListAppend(h []Txn) ListAppendResult {
 				break
 			}
 			if !in[a.value] {
-				w := writer[kv{r.key, a.value}]
-				report(Anomaly{Kind: "stale-read", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("%s\n  began after %s was acknowledged, and missed its append of %d", t, byID[w], a.value)})
+				w := c.writer[kv{r.key, a.value}]
+				c.report(Anomaly{Kind: "stale-read", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("%s\n  began after %s was acknowledged, and missed its append of %d", t, c.byID[w], a.value)})
 				break
 			}
 		}
 	}
+}
 
-	// Real-time order between Realtime transactions, as a transitive
-	// reduction: each links from the completed frontier at its start.
+// realtimeOrder adds the real-time order between Realtime transactions to
+// the graph, as a transitive reduction: each links from the completed
+// frontier at its start.
+func (c *listAppend) realtimeOrder() {
 	type event struct {
 		at    int64
 		start bool
 		id    int
 	}
 	var evs []event
-	for i := range h {
-		t := &h[i]
+	for i := range c.h {
+		t := &c.h[i]
 		if t.Status == OK && t.Realtime {
 			evs = append(evs, event{t.Start, true, t.ID}, event{t.End, false, t.ID})
 		}
@@ -295,7 +342,7 @@ func CheckListAppend(h []Txn) ListAppendResult {
 		if e.start {
 			for p := range frontier {
 				preds[e.id] = append(preds[e.id], p)
-				g.add(p, e.id, rt)
+				c.g.add(p, e.id, rt)
 			}
 			continue
 		}
@@ -304,9 +351,6 @@ func CheckListAppend(h []Txn) ListAppendResult {
 		}
 		frontier[e.id] = true
 	}
-
-	res.Anomalies = append(res.Anomalies, g.cycles(byID)...)
-	return res
 }
 
 // committedReads calls fn for every read of every committed transaction.
