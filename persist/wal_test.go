@@ -42,7 +42,24 @@ func collect(t *testing.T, fsys FS, dir string, opts WALOptions) (*WAL, map[uint
 
 func TestWALRoundTripAndGroupCommit(t *testing.T) {
 	fsys := NewMemFS()
-	w, _, _ := collect(t, fsys, "wal", WALOptions{})
+	// The first sync waits until other appends are queued behind it, so
+	// that concurrent appends meet a sync under way however the scheduler
+	// runs the writers; the next sync must then cover all of them.
+	ffs := &FaultFS{FS: fsys}
+	w, _, _ := collect(t, ffs, "wal", WALOptions{})
+	var held sync.Once
+	ffs.SetRule(func(op Op, name string) error {
+		if op == OpSync {
+			held.Do(func() {
+				for queued := 0; queued < 2; time.Sleep(time.Millisecond) {
+					w.mu.Lock()
+					queued = len(w.queue)
+					w.mu.Unlock()
+				}
+			})
+		}
+		return nil
+	})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	acked := map[uint64][]byte{}
