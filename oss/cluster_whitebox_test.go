@@ -67,15 +67,17 @@ func startTestNodesWith(t testing.TB, seed uint64, tweak func(*Config), names ..
 	c := &testCluster{t: t, net: transporttest.NewNetwork(seed), nodes: map[string]*Node{}, heaps: map[string]*Heap{},
 		eps: map[string]*transporttest.Endpoint{}, fss: map[string]persist.FS{}, tweak: tweak}
 	c.net.Start()
-	for i, name := range names {
-		c.add(name, i > 0, nil)
-	}
+	// Registered before the nodes start: a node that fails to start ends
+	// the test, and those started before it must not outlive it.
 	t.Cleanup(func() {
 		for name := range c.nodes {
 			c.kill(name)
 		}
 		c.net.Stop()
 	})
+	for i, name := range names {
+		c.add(name, i > 0, nil)
+	}
 	return c
 }
 

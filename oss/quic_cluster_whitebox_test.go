@@ -41,14 +41,16 @@ func newQUICClusterWith(t testing.TB, tick time.Duration, configure func(*Config
 		t.Fatal(err)
 	}
 	c := &quicCluster{t: t, tick: tick, caCert: caCert, caKey: caKey, nodes: map[string]*Node{}, configure: configure}
-	for _, name := range names {
-		c.start(name)
-	}
+	// Registered before the nodes start: a node that fails to start ends
+	// the test, and those started before it must not outlive it.
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			n.stop(context.Background(), false)
 		}
 	})
+	for _, name := range names {
+		c.start(name)
+	}
 	return c
 }
 
@@ -86,7 +88,7 @@ func (c *quicCluster) launch(name string, role pki.Role, tweak func(*Config)) (*
 			cfg.Join = append(cfg.Join, n.Addr())
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n, err := Start(ctx, cfg)
 	if err != nil {

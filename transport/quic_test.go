@@ -119,6 +119,13 @@ func newCluster(t testing.TB, names ...string) *cluster {
 
 func newClusterFrame(t testing.TB, maxFrame int, names ...string) *cluster {
 	c := &cluster{ca: newCA(t), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}, recs: map[string]*recorder{}, maxFrame: maxFrame}
+	// Registered first: a transport that fails to start ends the test,
+	// and those started before it must not outlive it.
+	t.Cleanup(func() {
+		for _, q := range c.nodes {
+			q.Close()
+		}
+	})
 	for _, n := range names {
 		c.recs[n] = newRecorder()
 		c.start(t, n, "", c.recs[n])
@@ -128,11 +135,6 @@ func newClusterFrame(t testing.TB, maxFrame int, names ...string) *cluster {
 			a.SetPeer(b.Name(), b.Addr().String())
 		}
 	}
-	t.Cleanup(func() {
-		for _, q := range c.nodes {
-			q.Close()
-		}
-	})
 	return c
 }
 
