@@ -32,10 +32,13 @@
 //				// out the Readies that follow (failures only).
 //			}
 //			if rd.HasRaft {
+//				// 0. Send rd.Early: they may go out while step 1
+//				//    runs (a leader's appends, heartbeats).
 //				// 1. Make rd.HardState, rd.Entries and rd.Snapshot
 //				//    durable. If the log refuses: e.DiskFailed(err),
 //				//    carry out nothing else of rd, no Advance.
-//				// 2. Send rd.Messages.
+//				// 2. Send rd.Messages (acknowledgements, votes,
+//				//    snapshots): they vouch for step 1.
 //				// 3. Publish rd.State to readers.
 //			}
 //			// 4. Note rd.Conf if not nil.
@@ -77,6 +80,15 @@
 // sent or applied; every Tick offers its write again (rd.Retry set) until
 // the log takes it. Proposals fail at once meanwhile; reads of the local
 // state go on.
+//
+// Early messages let a leader's log write and its followers' run at the
+// same time. Raft counts the leader's own copy of an entry toward a
+// commit only at Advance, after step 1, and a follower's when its
+// acknowledgement arrives, which it sends after its own write: an entry
+// commits once a quorum holds it durably, whichever write ends first. A
+// leader that crashes before its write loses entries that only
+// followers hold; they commit or not by those copies alone, as raft
+// allows for any entry not yet committed.
 //
 // A checkpoint is asked for once CompactEvery entries applied since the
 // last one, in a Ready of its own (nothing from the replica), and asked

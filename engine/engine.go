@@ -174,6 +174,16 @@ type Ready struct {
 	// nothing of what raft handed out was applied; the owner closes the
 	// engine and stops using the replica.
 	HasRaft bool
+	// Early are the messages that may go out before the log write is
+	// durable, while it is being made: all but the answers that vouch
+	// for this replica's log or vote (raft's MsgAppResp, MsgVoteResp and
+	// MsgPreVoteResp, which it holds back itself with async storage
+	// writes) and snapshots. A leader's appends thus reach its followers
+	// while it writes them too (raft thesis, 10.2.1); raft counts the
+	// leader's own copy only after Advance. Messages holds the rest, to
+	// send once the write is durable. A Retry carries no Early: they
+	// went out when the Ready was first handed out.
+	Early []raftpb.Message
 	// Retry says the log write is one the log refused before (DiskFailed).
 	Retry bool
 	// Completions end proposals' waits.
@@ -207,6 +217,8 @@ type Engine struct {
 	readWaits []*read // read index known, waiting for apply
 
 	rd      *consistency.Ready // taken from the replica, not yet advanced
+	early   []raftpb.Message   // rd's messages that may go out before its write
+	late    []raftpb.Message   // and those that wait for it
 	refused bool               // the log refused rd's write
 	retry   bool               // a tick asks to write it again
 	diskErr error              // why the log refused it
@@ -552,12 +564,17 @@ func (e *Engine) Ready() Ready {
 			r := e.r.Ready()
 			e.rd = &r
 			e.lost = r.Err != nil
+			e.early, e.late = splitMessages(r.Messages)
 		}
 		switch {
 		case e.lost:
 			rd.Err = e.rd.Err
 		case e.rd != nil && (!e.refused || e.retry):
 			rd.Ready, rd.HasRaft, rd.Retry = *e.rd, true, e.refused
+			rd.Messages = e.late
+			if !e.refused {
+				rd.Early = e.early
+			}
 			e.given.raft = true
 		}
 	}
@@ -612,6 +629,41 @@ func (e *Engine) Ready() Ready {
 	return rd
 }
 
+// splitMessages parts a Ready's messages into those that may go out
+// before its log write is durable and those that wait for it, each in
+// raft's order.
+func splitMessages(msgs []raftpb.Message) (early, late []raftpb.Message) {
+	k := 0
+	for k < len(msgs) && beforeSync(msgs[k]) {
+		k++
+	}
+	if !slices.ContainsFunc(msgs[k:], beforeSync) {
+		// Raft queues the answers after the rest: the common case.
+		return msgs[:k:k], msgs[k:]
+	}
+	for _, m := range msgs {
+		if beforeSync(m) {
+			early = append(early, m)
+		} else {
+			late = append(late, m)
+		}
+	}
+	return early, late
+}
+
+// beforeSync reports whether m may go out before the log write of its
+// Ready is durable. An append's acknowledgement and a vote promise that
+// this replica keeps what they answer for, so raft itself holds them
+// back until the write (its msgsAfterAppend); a snapshot is streamed
+// from what the owner has stored.
+func beforeSync(m raftpb.Message) bool {
+	switch m.Type {
+	case raftpb.MsgAppResp, raftpb.MsgVoteResp, raftpb.MsgPreVoteResp, raftpb.MsgSnap:
+		return false
+	}
+	return true
+}
+
 // Advance tells the engine that the owner has carried out the last Ready.
 func (e *Engine) Advance() {
 	g := e.given
@@ -629,6 +681,7 @@ func (e *Engine) Advance() {
 	}
 	rd := *e.rd
 	e.rd, e.refused, e.retry, e.diskErr = nil, false, false, nil
+	e.early, e.late = nil, nil
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.cfg.Storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(fmt.Sprintf("engine: apply snapshot: %v", err))

@@ -140,7 +140,8 @@ func (h *Heap) abandon(a abandon) {
 }
 
 // handleReady carries out one Ready of the engine in the order its package
-// requires: persist, send, publish the state, report results, deliver
+// requires: send what may go before the log write, persist, send the
+// rest, publish the state, report results, deliver
 // change sets, answer reads, checkpoint. It reports false if the replica
 // cannot go on.
 func (h *Heap) handleReady() bool {
@@ -150,6 +151,9 @@ func (h *Heap) handleReady() bool {
 		return false
 	}
 	if rd.HasRaft {
+		// A leader's appends go out before its own write, so that the
+		// followers write them meanwhile (engine.Ready.Early).
+		h.send(rd.Early)
 		if err := h.persist(rd.Ready.Ready); err != nil {
 			h.diskStuck(rd.Retry, err)
 			return true

@@ -83,6 +83,9 @@ type Mutations struct {
 	ConfSnapshotStale bool
 	// RestartEmpty restarts nodes from an empty disk.
 	RestartEmpty bool
+	// AckBeforeWrite sends all of a Ready's messages as its log write
+	// starts, acknowledgements and votes too, not only its Early ones.
+	AckBeforeWrite bool
 	// RemoveBelowQuorum lets the reconciler remove a voter even when the
 	// voters left up would not be a quorum of the new configuration.
 	RemoveBelowQuorum bool
@@ -554,8 +557,8 @@ func (s *sim) abandon(id uuid.UUID) {
 }
 
 // ready carries out what a node's engine has ready, in the order the
-// engine's package asks: persist, send, publish, complete, answer reads,
-// note the configuration, checkpoint.
+// engine's package asks: send what may go early, persist, send the rest,
+// publish, complete, answer reads, note the configuration, checkpoint.
 func (s *sim) ready(n *node) {
 	for n.up && n.starved <= s.now && n.eng.HasReady() && s.err == nil {
 		if n.diskDone > s.now {
@@ -568,6 +571,16 @@ func (s *sim) ready(n *node) {
 		}
 		var snapTo []uint64
 		if rd.HasRaft {
+			early := rd.Early
+			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
+				early = append(slices.Clip(early), rd.Messages...)
+				rd.Messages = nil
+			}
+			if n.diskDone == 0 && !s.send(n, early, &snapTo) {
+				// What needs no durable write goes out as the write
+				// starts; a slow one sent it when it began.
+				return
+			}
 			write := !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 || !raft.IsEmptySnap(rd.Snapshot)
 			if write && n.slowDisk > s.now && n.diskDone == 0 {
 				n.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
@@ -584,18 +597,8 @@ func (s *sim) ready(n *node) {
 				continue
 			}
 			n.refused = 0
-			for _, m := range rd.Messages {
-				b, err := m.Marshal()
-				if err != nil {
-					s.fail(err)
-					return
-				}
-				if to, ok := s.names[m.To]; ok {
-					n.ep.Send(context.Background(), to.name, b)
-				}
-				if m.Type == raftpb.MsgSnap {
-					snapTo = append(snapTo, m.To)
-				}
+			if !s.send(n, rd.Messages, &snapTo) {
+				return
 			}
 			if !raft.IsEmptySnap(rd.Snapshot) {
 				s.paths["snapshot installed"]++
@@ -635,6 +638,26 @@ func (s *sim) ready(n *node) {
 		}
 		n.snapsSent = append(n.snapsSent, snapTo...)
 	}
+}
+
+// send sends a node's raft messages, noting in snapTo the peers sent a
+// snapshot. It reports false if a message does not encode (the run
+// fails).
+func (s *sim) send(n *node, msgs []raftpb.Message, snapTo *[]uint64) bool {
+	for _, m := range msgs {
+		b, err := m.Marshal()
+		if err != nil {
+			s.fail(err)
+			return false
+		}
+		if to, ok := s.names[m.To]; ok {
+			n.ep.Send(context.Background(), to.name, b)
+		}
+		if m.Type == raftpb.MsgSnap {
+			*snapTo = append(*snapTo, m.To)
+		}
+	}
+	return true
 }
 
 func cmpUint(a, b uint64) int {
