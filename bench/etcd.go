@@ -254,7 +254,13 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 		}
 	}
 	inproc := func(cl int) clientv3.KV { return c.inproc[cl%len(c.inproc)] }
-	if m["a_cps"], err = throughput(p.Clients, p.Duration, rmw(inproc, p.Keys)); err != nil {
+	stop, err := startCPUProfile(p, "a")
+	if err != nil {
+		return nil, err
+	}
+	m["a_cps"], err = throughput(p.Clients, p.Duration, rmw(inproc, p.Keys))
+	stop()
+	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
 	}
 	if m["a_nat_cps"], err = throughput(p.Clients, p.Duration, rmw(func(int) clientv3.KV { return grpcAll }, p.Keys)); err != nil {
@@ -268,7 +274,11 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 			return err
 		}
 	}
+	if stop, err = startCPUProfile(p, "b"); err != nil {
+		return nil, err
+	}
 	ds, err := sequential(p.Duration, one(c.inproc[lead]))
+	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)
 	}

@@ -41,10 +41,12 @@ func main() {
 	scale := flag.String("scale", "", "instead of the comparison, measure OSS's commits/s with -heaps heaps over each of these numbers of nodes (e.g. 3,5,7)")
 	scaleHeaps := flag.String("heaps", "1,2,4,8", "numbers of heaps for -scale")
 	memprofile := flag.String("memprofile", "", "write each worker's heap profile after the preload to this directory (SYSTEM-ROUND.pprof)")
+	cpuprofile := flag.String("cpuprofile", "", "write each worker's CPU profiles of workloads a and b to this directory (SYSTEM-ROUND-a.pprof, -b.pprof)")
 	verbose := flag.Bool("v", false, "pass the workers' logs through")
 	worker := flag.String("worker", "", "internal: run as the worker of this system")
 	certs := flag.String("certs", "", "internal: the worker's certificates")
 	flag.StringVar(&p.MemProfile, "heapprofile", "", "internal: the worker's heap profile")
+	flag.StringVar(&p.CPUProfile, "cpuprofile-to", "", "internal: where the worker writes its CPU profiles")
 	data := flag.String("data", "", "internal: the worker's data directory")
 	flag.Parse()
 	log.SetFlags(0)
@@ -132,6 +134,17 @@ func main() {
 				flagName := "-memprofile" // osswork's
 				if sys == "etcd" {
 					flagName = "-heapprofile"
+				}
+				wargs = append(wargs, flagName, prof)
+			}
+			if *cpuprofile != "" {
+				prof, err := filepath.Abs(filepath.Join(*cpuprofile, fmt.Sprintf("%s-%d", sys, r+1)))
+				if err != nil {
+					log.Fatal(err)
+				}
+				flagName := "-cpuprofile" // osswork's
+				if sys == "etcd" {
+					flagName = "-cpuprofile-to"
 				}
 				wargs = append(wargs, flagName, prof)
 			}

@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&p.Hot, "hot", 10, "keys workload c contends on")
 	flag.DurationVar(&p.Duration, "duration", 5*time.Second, "duration of each workload")
 	flag.StringVar(&p.MemProfile, "memprofile", "", "write a heap profile here after the preload")
+	flag.StringVar(&p.CPUProfile, "cpuprofile", "", "write CPU profiles of workloads a and b to this path + -a.pprof, -b.pprof")
 	certs := flag.String("certs", "", "the certificates (ca.pem, NAME-oss.pem, NAME-oss.key)")
 	data := flag.String("data", "", "the data directory")
 	scaleNodes := flag.Int("scale-nodes", 0, "instead of the workloads, measure commits/s over this many nodes with each number of heaps in -scale-heaps")
@@ -210,18 +211,28 @@ func run(p params, dir, certs string) (*result, error) {
 	}
 
 	// (a) 64 clients over the three nodes.
-	if m["a_cps"], err = throughput(p.Clients, p.Duration, func(c int, rng *rand.Rand) error {
+	stop, err := startCPUProfile(p, "a")
+	if err != nil {
+		return nil, err
+	}
+	m["a_cps"], err = throughput(p.Clients, p.Duration, func(c int, rng *rand.Rand) error {
 		_, err := rmw(heaps[c%len(heaps)], key(rng.IntN(p.Keys)))
 		return err
-	}); err != nil {
+	})
+	stop()
+	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
 	}
 
 	// (b) one client on the leader's node.
+	if stop, err = startCPUProfile(p, "b"); err != nil {
+		return nil, err
+	}
 	ds, err := sequential(p.Duration, func(rng *rand.Rand) error {
 		_, err := rmw(heaps[lead], key(rng.IntN(p.Keys)))
 		return err
 	})
+	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)
 	}

@@ -30,6 +30,9 @@ type params struct {
 	// MemProfile, if set, is where the worker writes a heap profile
 	// right after the preload's memory is measured.
 	MemProfile string `json:"-"`
+	// CPUProfile, if set, is where the worker writes a CPU profile of
+	// workloads a and b: CPUProfile-a.pprof, CPUProfile-b.pprof.
+	CPUProfile string `json:"-"`
 }
 
 // result is what a worker prints on stdout, as JSON.
@@ -166,6 +169,26 @@ func writeHeapProfile(p params) error {
 		return err
 	}
 	return f.Close()
+}
+
+// startCPUProfile starts the CPU profile of workload name, if
+// p.CPUProfile is set; stop ends it.
+func startCPUProfile(p params, name string) (stop func(), err error) {
+	if p.CPUProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(p.CPUProfile + "-" + name + ".pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in MB.
