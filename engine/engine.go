@@ -220,6 +220,7 @@ type Engine struct {
 	early   []raftpb.Message   // rd's messages that may go out before its write
 	late    []raftpb.Message   // and those that wait for it
 	refused bool               // the log refused rd's write
+	handed  bool               // rd's outcomes were handed out before its refused write
 	retry   bool               // a tick asks to write it again
 	diskErr error              // why the log refused it
 	lost    bool               // the replica cannot go on
@@ -437,6 +438,16 @@ func (e *Engine) Checkpointed(index uint64) {
 // Reads of the local state go on.
 func (e *Engine) DiskFailed(err error) {
 	e.refused, e.retry, e.diskErr = true, false, err
+	if g := e.given; g.raft && raft.IsEmptySnap(e.rd.Snapshot) {
+		// The owner handed out the Ready's outcomes before the write:
+		// they stand, and are not handed out again.
+		e.handed = true
+		e.completions = append(e.completions[:0], e.completions[g.completions:]...)
+		e.answers = append(e.answers[:0], e.answers[g.answers:]...)
+		for _, res := range e.rd.Results {
+			delete(e.pending, res.TxID)
+		}
+	}
 	e.given = given{}
 	for id, p := range e.pending {
 		delete(e.pending, id)
@@ -575,6 +586,10 @@ func (e *Engine) Ready() Ready {
 			if !e.refused {
 				rd.Early = e.early
 			}
+			if e.handed {
+				// Handed out before the write the log refused.
+				rd.Results, rd.Changes = nil, nil
+			}
 			e.given.raft = true
 		}
 	}
@@ -605,6 +620,18 @@ func (e *Engine) Ready() Ready {
 		}
 		rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Result: res})
 	}
+	if !e.handed {
+		e.answerReads(&rd)
+	}
+	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
+		rd.Conf = &cs
+	}
+	return rd
+}
+
+// answerReads adds to rd the reads its state covers: those whose read
+// index was known before, and those rd brings.
+func (e *Engine) answerReads(rd *Ready) {
 	applied := rd.State.Index()
 	for _, rq := range e.readWaits {
 		if rq.index <= applied {
@@ -623,10 +650,16 @@ func (e *Engine) Ready() Ready {
 			rd.Reads = append(rd.Reads, ReadDone{ID: id})
 		}
 	}
-	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
-		rd.Conf = &cs
-	}
-	return rd
+}
+
+// OutcomesFirst reports whether the owner hands out the Ready's outcomes
+// (publishes State, hands out Completions, delivers Changes, answers
+// Reads) before its log write rather than after: for every Ready from
+// the replica but one that installs a leader's snapshot. What the
+// replica applied is committed, durable on a quorum already; nothing of
+// it waits for this replica's write.
+func (rd *Ready) OutcomesFirst() bool {
+	return rd.HasRaft && raft.IsEmptySnap(rd.Snapshot)
 }
 
 // splitMessages parts a Ready's messages into those that may go out
@@ -681,7 +714,7 @@ func (e *Engine) Advance() {
 	}
 	rd := *e.rd
 	e.rd, e.refused, e.retry, e.diskErr = nil, false, false, nil
-	e.early, e.late = nil, nil
+	e.early, e.late, e.handed = nil, nil, false
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.cfg.Storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(fmt.Sprintf("engine: apply snapshot: %v", err))

@@ -90,12 +90,18 @@ func (c *cluster) handle(n *node) {
 		if rd.Err != nil {
 			c.t.Fatalf("node %d: %v", n.id, rd.Err)
 		}
+		first := rd.OutcomesFirst()
 		if rd.HasRaft {
 			if rd.Retry {
 				n.retries++
 			}
 			c.msgs = append(c.msgs, rd.Early...)
 			c.sent = append(c.sent, rd.Early...)
+		}
+		if first {
+			n.outcomes(rd)
+		}
+		if rd.HasRaft {
 			if n.disk != nil {
 				n.e.DiskFailed(n.disk)
 				continue
@@ -103,15 +109,11 @@ func (c *cluster) handle(n *node) {
 			c.msgs = append(c.msgs, rd.Messages...)
 			c.sent = append(c.sent, rd.Messages...)
 		}
+		if !first {
+			n.outcomes(rd)
+		}
 		if rd.Conf != nil {
 			n.confs = append(n.confs, *rd.Conf)
-		}
-		for _, cp := range rd.Completions {
-			n.out[cp.TxID] = cp
-			n.n[cp.TxID]++
-		}
-		for _, r := range rd.Reads {
-			n.rds[r.ID] = r.Err
 		}
 		if rd.Checkpoint != 0 {
 			if rd.Checkpoint < n.taken+n.e.cfg.CompactEvery {
@@ -131,6 +133,17 @@ func (c *cluster) handle(n *node) {
 		if first, _ := n.st.FirstIndex(); first > n.lowest {
 			n.lowest = first
 		}
+	}
+}
+
+// outcomes notes a Ready's completions and read answers.
+func (n *node) outcomes(rd Ready) {
+	for _, cp := range rd.Completions {
+		n.out[cp.TxID] = cp
+		n.n[cp.TxID]++
+	}
+	for _, r := range rd.Reads {
+		n.rds[r.ID] = r.Err
 	}
 }
 
@@ -771,4 +784,47 @@ func TestEarlyMessages(t *testing.T) {
 			t.Fatalf("commit index %d, was %d: the follower's write was refused", got, before)
 		}
 	})
+}
+
+// A Ready hands out what it applied before its log write; when the log
+// refuses the write, those outcomes stand and are not handed out again,
+// and what the write held fails.
+func TestOutcomesBeforeARefusedWrite(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(1)
+	deliver := func() {
+		msgs := c.msgs
+		c.msgs = nil
+		for _, m := range msgs {
+			c.node(m.To).e.Step(m)
+		}
+	}
+	p1 := prop(t, n.applied())
+	n.e.Propose([]Proposal{p1})
+	c.handle(n) // p1 written; its appends out
+	deliver()
+	c.handle(c.node(2))
+	c.handle(c.node(3))
+	p2 := prop(t, n.applied())
+	n.e.Propose([]Proposal{p2})
+	deliver() // the acknowledgements: p1 commits
+	rd := n.e.Ready()
+	if len(rd.Results) != 1 || len(rd.Entries) != 1 || !rd.OutcomesFirst() {
+		t.Fatalf("leader's Ready: %d results, %d entries; want p1 applied and p2 to write", len(rd.Results), len(rd.Entries))
+	}
+	n.disk = errors.New("disk full")
+	c.handle(n)
+	if cp := n.result(t, p1); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("p1: %+v, want committed before the refused write", cp)
+	}
+	wantFailure(t, n.result(t, p2), LogRefused, true)
+	n.disk = nil
+	c.tick(2)
+	if n.n[p1.TxID] != 1 || n.n[p2.TxID] != 1 {
+		t.Fatalf("handed out %d and %d times after the log took the write again, want once each", n.n[p1.TxID], n.n[p2.TxID])
+	}
+	if cp := n.result(t, p1); cp.Err != nil {
+		t.Fatalf("p1 after the retry: %+v", cp)
+	}
 }

@@ -557,8 +557,9 @@ func (s *sim) abandon(id uuid.UUID) {
 }
 
 // ready carries out what a node's engine has ready, in the order the
-// engine's package asks: send what may go early, persist, send the rest,
-// publish, complete, answer reads, note the configuration, checkpoint.
+// engine's package asks: send what may go early, hand out the outcomes
+// (after the write if the Ready installs a snapshot), persist, send the
+// rest, note the configuration, checkpoint.
 func (s *sim) ready(n *node) {
 	for n.up && n.starved <= s.now && n.eng.HasReady() && s.err == nil {
 		if n.diskDone > s.now {
@@ -569,24 +570,32 @@ func (s *sim) ready(n *node) {
 			s.fail(fmt.Errorf("sim: %s: %w", n.name, rd.Err))
 			return
 		}
+		// A slow write coming back sent its early messages when it
+		// began. Its outcomes wait for it: the engine takes steps,
+		// ticks and proposals meanwhile, and a Ready asked for again
+		// hands out what they added.
+		begin := n.diskDone == 0
+		first := rd.OutcomesFirst()
 		var snapTo []uint64
-		if rd.HasRaft {
+		if rd.HasRaft && begin {
 			early := rd.Early
 			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
 				early = append(slices.Clip(early), rd.Messages...)
-				rd.Messages = nil
 			}
-			if n.diskDone == 0 && !s.send(n, early, &snapTo) {
-				// What needs no durable write goes out as the write
-				// starts; a slow one sent it when it began.
+			if !s.send(n, early, &snapTo) {
 				return
 			}
 			write := !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 || !raft.IsEmptySnap(rd.Snapshot)
-			if write && n.slowDisk > s.now && n.diskDone == 0 {
+			if write && n.slowDisk > s.now {
 				n.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
 				s.paths["slow write"]++
 				return
 			}
+		}
+		if first {
+			s.outcomes(n, rd)
+		}
+		if rd.HasRaft {
 			n.diskDone = 0
 			if err := s.persist(n, rd.Ready.Ready); err != nil {
 				if n.refused == 0 {
@@ -597,29 +606,18 @@ func (s *sim) ready(n *node) {
 				continue
 			}
 			n.refused = 0
+			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
+				rd.Messages = nil // sent with the early ones
+			}
 			if !s.send(n, rd.Messages, &snapTo) {
 				return
 			}
 			if !raft.IsEmptySnap(rd.Snapshot) {
 				s.paths["snapshot installed"]++
 			}
-			for _, res := range rd.Results {
-				s.decided(n, res)
-			}
-			if rd.State != n.state {
-				n.state = rd.State
-				s.model.state(n.name, rd.State, s.opts.Keys)
-			}
 		}
-		completions := slices.Clone(rd.Completions)
-		slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
-		for _, c := range completions {
-			s.complete(n, c)
-		}
-		reads := slices.Clone(rd.Reads)
-		slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
-		for _, rd2 := range reads {
-			s.answer(n, rd2, rd.State)
+		if !first {
+			s.outcomes(n, rd)
 		}
 		if rd.Checkpoint != 0 {
 			s.checkpoint(n, rd.Checkpoint)
@@ -637,6 +635,30 @@ func (s *sim) ready(n *node) {
 			}
 		}
 		n.snapsSent = append(n.snapsSent, snapTo...)
+	}
+}
+
+// outcomes publishes a Ready's state, then hands out its decisions,
+// completions and read answers.
+func (s *sim) outcomes(n *node, rd engine.Ready) {
+	if rd.HasRaft {
+		for _, res := range rd.Results {
+			s.decided(n, res)
+		}
+		if rd.State != n.state {
+			n.state = rd.State
+			s.model.state(n.name, rd.State, s.opts.Keys)
+		}
+	}
+	completions := slices.Clone(rd.Completions)
+	slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
+	for _, c := range completions {
+		s.complete(n, c)
+	}
+	reads := slices.Clone(rd.Reads)
+	slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
+	for _, rd2 := range reads {
+		s.answer(n, rd2, rd.State)
 	}
 }
 
