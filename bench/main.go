@@ -210,8 +210,10 @@ func rows(p params) []row {
 	return []row{
 		{fmt.Sprintf("a. %d clients, read-modify-write over %s keys, commits/s", p.Clients, k), "a_cps", "a_cps", true, "%.0f"},
 		{"a. same, natural clients (etcd gRPC+TLS, OSS embedded), commits/s", "a_nat_cps", "a_cps", true, "%.0f"},
+		{"a. same, log syncs per commit (three members)", "a_syncs_per_commit", "a_syncs_per_commit", false, "%.2f"},
 		{"b. one client, read-modify-write on the leader, p50 µs", "b_p50_us", "b_p50_us", false, "%.0f"},
 		{"b. same, p99 µs", "b_p99_us", "b_p99_us", false, "%.0f"},
+		{"b. same, log syncs per commit (three members)", "b_syncs_per_commit", "b_syncs_per_commit", false, "%.2f"},
 		{"b. same, natural clients, p50 µs", "b_nat_p50_us", "b_p50_us", false, "%.0f"},
 		{"b. same, natural clients, p99 µs", "b_nat_p99_us", "b_p99_us", false, "%.0f"},
 		{fmt.Sprintf("c. %d clients on %d keys, commits/s", p.Clients, p.Hot), "c_cps", "c_cps", true, "%.0f"},

@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
@@ -210,15 +211,29 @@ func run(p params, dir, certs string) (*result, error) {
 		return runs, err
 	}
 
+	// The members' log syncs, for syncs per commit: a registry each
+	// (their collectors describe the same metrics).
+	var regs []prometheus.Gatherer
+	for _, n := range nodes {
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(n.Metrics()); err != nil {
+			return nil, err
+		}
+		regs = append(regs, reg)
+	}
+	const fsyncs = "oss_wal_fsync_duration_seconds"
+
 	// (a) 64 clients over the three nodes.
 	stop, err := startCPUProfile(p, "a")
 	if err != nil {
 		return nil, err
 	}
+	syncs, t0 := histCount(fsyncs, regs...), time.Now()
 	m["a_cps"], err = throughput(p.Clients, p.Duration, func(c int, rng *rand.Rand) error {
 		_, err := rmw(heaps[c%len(heaps)], key(rng.IntN(p.Keys)))
 		return err
 	})
+	m["a_syncs_per_commit"] = (histCount(fsyncs, regs...) - syncs) / time.Since(t0).Seconds() / m["a_cps"]
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
@@ -228,10 +243,12 @@ func run(p params, dir, certs string) (*result, error) {
 	if stop, err = startCPUProfile(p, "b"); err != nil {
 		return nil, err
 	}
+	syncs = histCount(fsyncs, regs...)
 	ds, err := sequential(p.Duration, func(rng *rand.Rand) error {
 		_, err := rmw(heaps[lead], key(rng.IntN(p.Keys)))
 		return err
 	})
+	m["b_syncs_per_commit"] = (histCount(fsyncs, regs...) - syncs) / float64(len(ds))
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)

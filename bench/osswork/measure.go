@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // params is the workload, the same for both systems.
@@ -189,6 +191,28 @@ func startCPUProfile(p params, name string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// histCount is the number of observations of the histogram name in the
+// gatherers, summed over its label sets (every member's, for a per-node
+// metric).
+func histCount(name string, gs ...prometheus.Gatherer) float64 {
+	var n float64
+	for _, g := range gs {
+		mfs, err := g.Gather()
+		if err != nil {
+			return 0
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				n += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return n
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in MB.
