@@ -430,8 +430,10 @@ func (e *Engine) Checkpointed(index uint64) {
 }
 
 // DiskFailed reports that the log write of the Ready just handed out was
-// not made. The owner carries out nothing else of that Ready and does not
-// call Advance. The proposals waiting fail in the next Ready: with an
+// not made. The owner carries out nothing more of that Ready and does not
+// call Advance; the outcomes it handed out before the write
+// (OutcomesFirst) stand. The other proposals waiting fail in the next
+// Ready: with an
 // unknown outcome if they were handed to raft (their entries may yet be
 // written, or be in a leader's log), definitely if not; new proposals fail
 // at once until the log takes the write, offered again after every Tick.
