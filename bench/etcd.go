@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -254,7 +256,16 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 		}
 	}
 	inproc := func(cl int) clientv3.KV { return c.inproc[cl%len(c.inproc)] }
-	if m["a_cps"], err = throughput(p.Clients, p.Duration, rmw(inproc, p.Keys)); err != nil {
+	stop, err := startCPUProfile(p, "a")
+	if err != nil {
+		return nil, err
+	}
+	const fsyncs = "etcd_disk_wal_fsync_duration_seconds" // every member's, in one registry
+	syncs, t0 := histCount(fsyncs, prometheus.DefaultGatherer), time.Now()
+	m["a_cps"], err = throughput(p.Clients, p.Duration, rmw(inproc, p.Keys))
+	m["a_syncs_per_commit"] = (histCount(fsyncs, prometheus.DefaultGatherer) - syncs) / time.Since(t0).Seconds() / m["a_cps"]
+	stop()
+	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
 	}
 	if m["a_nat_cps"], err = throughput(p.Clients, p.Duration, rmw(func(int) clientv3.KV { return grpcAll }, p.Keys)); err != nil {
@@ -268,7 +279,13 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 			return err
 		}
 	}
+	if stop, err = startCPUProfile(p, "b"); err != nil {
+		return nil, err
+	}
+	syncs = histCount(fsyncs, prometheus.DefaultGatherer)
 	ds, err := sequential(p.Duration, one(c.inproc[lead]))
+	m["b_syncs_per_commit"] = (histCount(fsyncs, prometheus.DefaultGatherer) - syncs) / float64(len(ds))
+	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)
 	}

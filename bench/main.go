@@ -41,10 +41,12 @@ func main() {
 	scale := flag.String("scale", "", "instead of the comparison, measure OSS's commits/s with -heaps heaps over each of these numbers of nodes (e.g. 3,5,7)")
 	scaleHeaps := flag.String("heaps", "1,2,4,8", "numbers of heaps for -scale")
 	memprofile := flag.String("memprofile", "", "write each worker's heap profile after the preload to this directory (SYSTEM-ROUND.pprof)")
+	cpuprofile := flag.String("cpuprofile", "", "write each worker's CPU profiles of workloads a and b to this directory (SYSTEM-ROUND-a.pprof, -b.pprof)")
 	verbose := flag.Bool("v", false, "pass the workers' logs through")
 	worker := flag.String("worker", "", "internal: run as the worker of this system")
 	certs := flag.String("certs", "", "internal: the worker's certificates")
 	flag.StringVar(&p.MemProfile, "heapprofile", "", "internal: the worker's heap profile")
+	flag.StringVar(&p.CPUProfile, "cpuprofile-to", "", "internal: where the worker writes its CPU profiles")
 	data := flag.String("data", "", "internal: the worker's data directory")
 	flag.Parse()
 	log.SetFlags(0)
@@ -135,6 +137,17 @@ func main() {
 				}
 				wargs = append(wargs, flagName, prof)
 			}
+			if *cpuprofile != "" {
+				prof, err := filepath.Abs(filepath.Join(*cpuprofile, fmt.Sprintf("%s-%d", sys, r+1)))
+				if err != nil {
+					log.Fatal(err)
+				}
+				flagName := "-cpuprofile" // osswork's
+				if sys == "etcd" {
+					flagName = "-cpuprofile-to"
+				}
+				wargs = append(wargs, flagName, prof)
+			}
 			cmd := exec.Command(bin[0], wargs...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout = &stdout
@@ -197,8 +210,10 @@ func rows(p params) []row {
 	return []row{
 		{fmt.Sprintf("a. %d clients, read-modify-write over %s keys, commits/s", p.Clients, k), "a_cps", "a_cps", true, "%.0f"},
 		{"a. same, natural clients (etcd gRPC+TLS, OSS embedded), commits/s", "a_nat_cps", "a_cps", true, "%.0f"},
+		{"a. same, log syncs per commit (three members)", "a_syncs_per_commit", "a_syncs_per_commit", false, "%.2f"},
 		{"b. one client, read-modify-write on the leader, p50 µs", "b_p50_us", "b_p50_us", false, "%.0f"},
 		{"b. same, p99 µs", "b_p99_us", "b_p99_us", false, "%.0f"},
+		{"b. same, log syncs per commit (three members)", "b_syncs_per_commit", "b_syncs_per_commit", false, "%.2f"},
 		{"b. same, natural clients, p50 µs", "b_nat_p50_us", "b_p50_us", false, "%.0f"},
 		{"b. same, natural clients, p99 µs", "b_nat_p99_us", "b_p99_us", false, "%.0f"},
 		{fmt.Sprintf("c. %d clients on %d keys, commits/s", p.Clients, p.Hot), "c_cps", "c_cps", true, "%.0f"},

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // params is the workload, the same for both systems.
@@ -30,6 +32,9 @@ type params struct {
 	// MemProfile, if set, is where the worker writes a heap profile
 	// right after the preload's memory is measured.
 	MemProfile string `json:"-"`
+	// CPUProfile, if set, is where the worker writes a CPU profile of
+	// workloads a and b: CPUProfile-a.pprof, CPUProfile-b.pprof.
+	CPUProfile string `json:"-"`
 }
 
 // result is what a worker prints on stdout, as JSON.
@@ -166,6 +171,48 @@ func writeHeapProfile(p params) error {
 		return err
 	}
 	return f.Close()
+}
+
+// startCPUProfile starts the CPU profile of workload name, if
+// p.CPUProfile is set; stop ends it.
+func startCPUProfile(p params, name string) (stop func(), err error) {
+	if p.CPUProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(p.CPUProfile + "-" + name + ".pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// histCount is the number of observations of the histogram name in the
+// gatherers, summed over its label sets (every member's, for a per-node
+// metric).
+func histCount(name string, gs ...prometheus.Gatherer) float64 {
+	var n float64
+	for _, g := range gs {
+		mfs, err := g.Gather()
+		if err != nil {
+			return 0
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				n += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return n
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in MB.

@@ -46,7 +46,11 @@
 //
 // Ready applies the committed entries before it returns; committed entries
 // are already durable on a quorum, so applying them before step 1 is safe,
-// but results must not be reported to callers before step 1 completes.
+// and so is reporting their results before step 1 completes, unless the
+// Ready installs a leader's snapshot (package engine does so: a leader
+// answers one batch while it writes the next). Messages other than
+// MsgAppResp, MsgVoteResp, MsgPreVoteResp and MsgSnap may go out before
+// step 1 too.
 //
 // # Ordering contract
 //

@@ -31,30 +31,46 @@
 //				// The replica cannot go on: e.Close(), then carry
 //				// out the Readies that follow (failures only).
 //			}
+//			first := rd.OutcomesFirst()
 //			if rd.HasRaft {
-//				// 1. Make rd.HardState, rd.Entries and rd.Snapshot
+//				// 1. Send rd.Early: they may go out while step 3
+//				//    runs (a leader's appends, heartbeats).
+//			}
+//			if first {
+//				outcomes(rd) // 2: what rd applied is committed
+//			}
+//			if rd.HasRaft {
+//				// 3. Make rd.HardState, rd.Entries and rd.Snapshot
 //				//    durable. If the log refuses: e.DiskFailed(err),
 //				//    carry out nothing else of rd, no Advance.
-//				// 2. Send rd.Messages.
-//				// 3. Publish rd.State to readers.
+//				// 4. Send rd.Messages (acknowledgements, votes,
+//				//    snapshots): they vouch for step 3.
 //			}
-//			// 4. Note rd.Conf if not nil.
-//			// 5. Hand out rd.Completions, after the state they
-//			//    report is published, so a caller told "committed"
-//			//    can read its write; then deliver rd.Changes.
-//			// 6. Answer rd.Reads: the state published covers them.
-//			// 7. If rd.Checkpoint is not zero, checkpoint the
+//			if !first {
+//				outcomes(rd) // 2, once a leader's snapshot is durable
+//			}
+//			// 5. Note rd.Conf if not nil.
+//			// 6. If rd.Checkpoint is not zero, checkpoint the
 //			//    replica's state (it stands at that index) and, once
 //			//    it is durable, call e.Checkpointed(rd.Checkpoint).
 //			e.Advance()
 //		}
 //	}
 //
+//	// outcomes is step 2.
+//	func outcomes(rd Ready) {
+//		// a. Publish rd.State to readers (if rd.HasRaft).
+//		// b. Hand out rd.Completions, after the state they report
+//		//    is published, so a caller told "committed" can read
+//		//    its write; then deliver rd.Changes.
+//		// c. Answer rd.Reads: the state published covers them.
+//	}
+//
 // Between Ready and Advance the owner calls nothing else of the engine
 // (Checkpointed and DiskFailed excepted); of the replica (Replica) it may
 // read the state and report unreachable peers and failed snapshots, as
 // raft allows between its Ready and Advance. Ready changes nothing: called twice it returns
-// the same. Advance appends what step 1 made durable to the log in memory
+// the same. Advance appends what step 3 made durable to the log in memory
 // (Config.Storage), before raft hears that it was handled, and compacts
 // that log: the engine keeps it, the owner only reads it (raft does, for
 // snapshots).
@@ -73,10 +89,26 @@
 // gone while the proposal waited to reach the engine) is never given to
 // Propose afterwards.
 //
-// While the log refuses writes (DiskFailed), nothing of the held Ready is
-// sent or applied; every Tick offers its write again (rd.Retry set) until
+// Outcomes come before the log write because they need none of it: the
+// entries a Ready applies are committed, so a quorum holds them durably,
+// and the write is of later entries. A leader thus answers one batch of
+// commits while it writes the next. A Ready that installs a leader's
+// snapshot keeps the old order: the snapshot's state is published once
+// the replica has stored it.
+//
+// While the log refuses writes (DiskFailed), nothing more of the held
+// Ready is sent or applied (its outcomes, handed out already, stand); every Tick offers its write again (rd.Retry set) until
 // the log takes it. Proposals fail at once meanwhile; reads of the local
 // state go on.
+//
+// Early messages let a leader's log write and its followers' run at the
+// same time. Raft counts the leader's own copy of an entry toward a
+// commit only at Advance, after step 3, and a follower's when its
+// acknowledgement arrives, which it sends after its own write: an entry
+// commits once a quorum holds it durably, whichever write ends first. A
+// leader that crashes before its write loses entries that only
+// followers hold; they commit or not by those copies alone, as raft
+// allows for any entry not yet committed.
 //
 // A checkpoint is asked for once CompactEvery entries applied since the
 // last one, in a Ready of its own (nothing from the replica), and asked

@@ -174,6 +174,16 @@ type Ready struct {
 	// nothing of what raft handed out was applied; the owner closes the
 	// engine and stops using the replica.
 	HasRaft bool
+	// Early are the messages that may go out before the log write is
+	// durable, while it is being made: all but the answers that vouch
+	// for this replica's log or vote (raft's MsgAppResp, MsgVoteResp and
+	// MsgPreVoteResp, which it holds back itself with async storage
+	// writes) and snapshots. A leader's appends thus reach its followers
+	// while it writes them too (raft thesis, 10.2.1); raft counts the
+	// leader's own copy only after Advance. Messages holds the rest, to
+	// send once the write is durable. A Retry carries no Early: they
+	// went out when the Ready was first handed out.
+	Early []raftpb.Message
 	// Retry says the log write is one the log refused before (DiskFailed).
 	Retry bool
 	// Completions end proposals' waits.
@@ -207,7 +217,10 @@ type Engine struct {
 	readWaits []*read // read index known, waiting for apply
 
 	rd      *consistency.Ready // taken from the replica, not yet advanced
+	early   []raftpb.Message   // rd's messages that may go out before its write
+	late    []raftpb.Message   // and those that wait for it
 	refused bool               // the log refused rd's write
+	handed  bool               // rd's outcomes were handed out before its refused write
 	retry   bool               // a tick asks to write it again
 	diskErr error              // why the log refused it
 	lost    bool               // the replica cannot go on
@@ -417,14 +430,26 @@ func (e *Engine) Checkpointed(index uint64) {
 }
 
 // DiskFailed reports that the log write of the Ready just handed out was
-// not made. The owner carries out nothing else of that Ready and does not
-// call Advance. The proposals waiting fail in the next Ready: with an
+// not made. The owner carries out nothing more of that Ready and does not
+// call Advance; the outcomes it handed out before the write
+// (OutcomesFirst) stand. The other proposals waiting fail in the next
+// Ready: with an
 // unknown outcome if they were handed to raft (their entries may yet be
 // written, or be in a leader's log), definitely if not; new proposals fail
 // at once until the log takes the write, offered again after every Tick.
 // Reads of the local state go on.
 func (e *Engine) DiskFailed(err error) {
 	e.refused, e.retry, e.diskErr = true, false, err
+	if g := e.given; g.raft && raft.IsEmptySnap(e.rd.Snapshot) {
+		// The owner handed out the Ready's outcomes before the write:
+		// they stand, and are not handed out again.
+		e.handed = true
+		e.completions = append(e.completions[:0], e.completions[g.completions:]...)
+		e.answers = append(e.answers[:0], e.answers[g.answers:]...)
+		for _, res := range e.rd.Results {
+			delete(e.pending, res.TxID)
+		}
+	}
 	e.given = given{}
 	for id, p := range e.pending {
 		delete(e.pending, id)
@@ -552,12 +577,21 @@ func (e *Engine) Ready() Ready {
 			r := e.r.Ready()
 			e.rd = &r
 			e.lost = r.Err != nil
+			e.early, e.late = splitMessages(r.Messages)
 		}
 		switch {
 		case e.lost:
 			rd.Err = e.rd.Err
 		case e.rd != nil && (!e.refused || e.retry):
 			rd.Ready, rd.HasRaft, rd.Retry = *e.rd, true, e.refused
+			rd.Messages = e.late
+			if !e.refused {
+				rd.Early = e.early
+			}
+			if e.handed {
+				// Handed out before the write the log refused.
+				rd.Results, rd.Changes = nil, nil
+			}
 			e.given.raft = true
 		}
 	}
@@ -588,6 +622,18 @@ func (e *Engine) Ready() Ready {
 		}
 		rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Result: res})
 	}
+	if !e.handed {
+		e.answerReads(&rd)
+	}
+	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
+		rd.Conf = &cs
+	}
+	return rd
+}
+
+// answerReads adds to rd the reads its state covers: those whose read
+// index was known before, and those rd brings.
+func (e *Engine) answerReads(rd *Ready) {
 	applied := rd.State.Index()
 	for _, rq := range e.readWaits {
 		if rq.index <= applied {
@@ -606,10 +652,51 @@ func (e *Engine) Ready() Ready {
 			rd.Reads = append(rd.Reads, ReadDone{ID: id})
 		}
 	}
-	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
-		rd.Conf = &cs
+}
+
+// OutcomesFirst reports whether the owner hands out the Ready's outcomes
+// (publishes State, hands out Completions, delivers Changes, answers
+// Reads) before its log write rather than after: for every Ready from
+// the replica but one that installs a leader's snapshot. What the
+// replica applied is committed, durable on a quorum already; nothing of
+// it waits for this replica's write.
+func (rd *Ready) OutcomesFirst() bool {
+	return rd.HasRaft && raft.IsEmptySnap(rd.Snapshot)
+}
+
+// splitMessages parts a Ready's messages into those that may go out
+// before its log write is durable and those that wait for it, each in
+// raft's order.
+func splitMessages(msgs []raftpb.Message) (early, late []raftpb.Message) {
+	k := 0
+	for k < len(msgs) && beforeSync(msgs[k]) {
+		k++
 	}
-	return rd
+	if !slices.ContainsFunc(msgs[k:], beforeSync) {
+		// Raft queues the answers after the rest: the common case.
+		return msgs[:k:k], msgs[k:]
+	}
+	for _, m := range msgs {
+		if beforeSync(m) {
+			early = append(early, m)
+		} else {
+			late = append(late, m)
+		}
+	}
+	return early, late
+}
+
+// beforeSync reports whether m may go out before the log write of its
+// Ready is durable. An append's acknowledgement and a vote promise that
+// this replica keeps what they answer for, so raft itself holds them
+// back until the write (its msgsAfterAppend); a snapshot is streamed
+// from what the owner has stored.
+func beforeSync(m raftpb.Message) bool {
+	switch m.Type {
+	case raftpb.MsgAppResp, raftpb.MsgVoteResp, raftpb.MsgPreVoteResp, raftpb.MsgSnap:
+		return false
+	}
+	return true
 }
 
 // Advance tells the engine that the owner has carried out the last Ready.
@@ -629,6 +716,7 @@ func (e *Engine) Advance() {
 	}
 	rd := *e.rd
 	e.rd, e.refused, e.retry, e.diskErr = nil, false, false, nil
+	e.early, e.late, e.handed = nil, nil, false
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.cfg.Storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(fmt.Sprintf("engine: apply snapshot: %v", err))

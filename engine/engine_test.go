@@ -90,10 +90,18 @@ func (c *cluster) handle(n *node) {
 		if rd.Err != nil {
 			c.t.Fatalf("node %d: %v", n.id, rd.Err)
 		}
+		first := rd.OutcomesFirst()
 		if rd.HasRaft {
 			if rd.Retry {
 				n.retries++
 			}
+			c.msgs = append(c.msgs, rd.Early...)
+			c.sent = append(c.sent, rd.Early...)
+		}
+		if first {
+			n.outcomes(rd)
+		}
+		if rd.HasRaft {
 			if n.disk != nil {
 				n.e.DiskFailed(n.disk)
 				continue
@@ -101,15 +109,11 @@ func (c *cluster) handle(n *node) {
 			c.msgs = append(c.msgs, rd.Messages...)
 			c.sent = append(c.sent, rd.Messages...)
 		}
+		if !first {
+			n.outcomes(rd)
+		}
 		if rd.Conf != nil {
 			n.confs = append(n.confs, *rd.Conf)
-		}
-		for _, cp := range rd.Completions {
-			n.out[cp.TxID] = cp
-			n.n[cp.TxID]++
-		}
-		for _, r := range rd.Reads {
-			n.rds[r.ID] = r.Err
 		}
 		if rd.Checkpoint != 0 {
 			if rd.Checkpoint < n.taken+n.e.cfg.CompactEvery {
@@ -129,6 +133,17 @@ func (c *cluster) handle(n *node) {
 		if first, _ := n.st.FirstIndex(); first > n.lowest {
 			n.lowest = first
 		}
+	}
+}
+
+// outcomes notes a Ready's completions and read answers.
+func (n *node) outcomes(rd Ready) {
+	for _, cp := range rd.Completions {
+		n.out[cp.TxID] = cp
+		n.n[cp.TxID]++
+	}
+	for _, r := range rd.Reads {
+		n.rds[r.ID] = r.Err
 	}
 }
 
@@ -630,10 +645,12 @@ func TestReadyIsRepeatable(t *testing.T) {
 	a := n.e.Ready()
 	b := n.e.Ready()
 	if len(a.Entries) == 0 || !slices.EqualFunc(a.Entries, b.Entries, func(x, y raftpb.Entry) bool { return x.Index == y.Index }) ||
-		len(a.Messages) != len(b.Messages) {
-		t.Fatalf("two Readies differ: %d/%d entries, %d/%d messages", len(a.Entries), len(b.Entries), len(a.Messages), len(b.Messages))
+		len(a.Messages) != len(b.Messages) || len(a.Early) != len(b.Early) {
+		t.Fatalf("two Readies differ: %d/%d entries, %d/%d messages, %d/%d early", len(a.Entries), len(b.Entries),
+			len(a.Messages), len(b.Messages), len(a.Early), len(b.Early))
 	}
 	n.e.Advance()
+	c.msgs = append(c.msgs, a.Early...)
 	c.msgs = append(c.msgs, a.Messages...)
 	c.settle()
 	if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
@@ -695,4 +712,119 @@ func TestReplicaLost(t *testing.T) {
 	n.e.Close()
 	c.handle(n)
 	wantFailure(t, n.result(t, p), Closed, true)
+}
+
+// A leader's appends go out before its own log write; acknowledgements
+// wait for the write they vouch for, and the leader's own copy counts
+// toward a commit only once its write is durable.
+func TestEarlyMessages(t *testing.T) {
+	full := errors.New("disk full")
+	t.Run("appends early, acknowledgements late", func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		c.elect(1)
+		n := c.node(1)
+		n.e.Propose([]Proposal{prop(t, n.applied())})
+		rd := n.e.Ready()
+		apps := 0
+		for _, m := range rd.Early {
+			if m.Type == raftpb.MsgApp && len(m.Entries) > 0 {
+				apps++
+			}
+		}
+		if apps != 2 || len(rd.Messages) != 0 {
+			t.Fatalf("leader: %d appends with entries early (want 2), %d messages after the write (want 0)", apps, len(rd.Messages))
+		}
+		n.e.Advance()
+		f := c.node(2)
+		for _, m := range rd.Early {
+			if m.To == f.id {
+				f.e.Step(m)
+			}
+		}
+		rd = f.e.Ready()
+		if len(rd.Early) != 0 || len(rd.Messages) != 1 || rd.Messages[0].Type != raftpb.MsgAppResp {
+			t.Fatalf("follower: early %v, after the write %v; want its acknowledgement after the write", rd.Early, rd.Messages)
+		}
+		f.e.Advance()
+	})
+	t.Run("the leader's copy counts once durable", func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		c.elect(1)
+		c.cut(3)
+		n := c.node(1)
+		n.disk = full
+		p := prop(t, n.applied())
+		n.e.Propose([]Proposal{p})
+		c.settle()
+		last := n.e.Replica().FullStatus().Progress[2].Match
+		if c.node(2).e.Replica().Status().Commit >= last || n.e.Replica().Status().Commit >= last {
+			t.Fatalf("index %d committed with one durable copy of two needed", last)
+		}
+		wantFailure(t, n.result(t, p), LogRefused, true)
+		n.disk = nil
+		c.tick(1)
+		if got := n.e.Replica().Status().Commit; got < last {
+			t.Fatalf("leader's commit index %d once its write is durable, want %d", got, last)
+		}
+		if got := c.node(2).applied(); got < last {
+			t.Fatalf("follower applied %d, want %d", got, last)
+		}
+	})
+	t.Run("a follower acknowledges once durable", func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		c.elect(1)
+		c.cut(3)
+		f := c.node(2)
+		f.disk = full
+		n := c.node(1)
+		before := n.e.Replica().Status().Commit
+		n.e.Propose([]Proposal{prop(t, n.applied())})
+		c.settle()
+		if got := n.e.Replica().Status().Commit; got != before {
+			t.Fatalf("commit index %d, was %d: the follower's write was refused", got, before)
+		}
+	})
+}
+
+// A Ready hands out what it applied before its log write; when the log
+// refuses the write, those outcomes stand and are not handed out again,
+// and what the write held fails.
+func TestOutcomesBeforeARefusedWrite(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(1)
+	deliver := func() {
+		msgs := c.msgs
+		c.msgs = nil
+		for _, m := range msgs {
+			c.node(m.To).e.Step(m)
+		}
+	}
+	p1 := prop(t, n.applied())
+	n.e.Propose([]Proposal{p1})
+	c.handle(n) // p1 written; its appends out
+	deliver()
+	c.handle(c.node(2))
+	c.handle(c.node(3))
+	p2 := prop(t, n.applied())
+	n.e.Propose([]Proposal{p2})
+	deliver() // the acknowledgements: p1 commits
+	rd := n.e.Ready()
+	if len(rd.Results) != 1 || len(rd.Entries) != 1 || !rd.OutcomesFirst() {
+		t.Fatalf("leader's Ready: %d results, %d entries; want p1 applied and p2 to write", len(rd.Results), len(rd.Entries))
+	}
+	n.disk = errors.New("disk full")
+	c.handle(n)
+	if cp := n.result(t, p1); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("p1: %+v, want committed before the refused write", cp)
+	}
+	wantFailure(t, n.result(t, p2), LogRefused, true)
+	n.disk = nil
+	c.tick(2)
+	if n.n[p1.TxID] != 1 || n.n[p2.TxID] != 1 {
+		t.Fatalf("handed out %d and %d times after the log took the write again, want once each", n.n[p1.TxID], n.n[p2.TxID])
+	}
+	if cp := n.result(t, p1); cp.Err != nil {
+		t.Fatalf("p1 after the retry: %+v", cp)
+	}
 }

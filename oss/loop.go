@@ -140,14 +140,25 @@ func (h *Heap) abandon(a abandon) {
 }
 
 // handleReady carries out one Ready of the engine in the order its package
-// requires: persist, send, publish the state, report results, deliver
-// change sets, answer reads, checkpoint. It reports false if the replica
-// cannot go on.
+// requires: send what may go before the log write, hand out the outcomes
+// (a leader answers one batch while it writes the next), persist, send
+// the rest, then what follows. A Ready that installs a leader's snapshot
+// hands out its outcomes once the snapshot is stored. It reports false if
+// the replica cannot go on.
 func (h *Heap) handleReady() bool {
 	rd := h.eng.Ready()
 	if rd.Err != nil {
 		h.lost = rd.Err
 		return false
+	}
+	first := rd.OutcomesFirst()
+	if rd.HasRaft {
+		// A leader's appends go out before its own write, so that the
+		// followers write them meanwhile (engine.Ready.Early).
+		h.send(rd.Early)
+	}
+	if first {
+		h.outcomes(rd, false)
 	}
 	if rd.HasRaft {
 		if err := h.persist(rd.Ready.Ready); err != nil {
@@ -158,7 +169,7 @@ func (h *Heap) handleReady() bool {
 			h.log.Info("the log can be written again")
 		}
 	}
-	h.finishReady(rd)
+	h.finishReady(rd, !first)
 	h.eng.Advance()
 	return true
 }
@@ -190,8 +201,9 @@ func (h *Heap) logError(err error) error {
 	return fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
 }
 
-// finishReady carries out a Ready whose log write, if any, is durable.
-func (h *Heap) finishReady(rd engine.Ready) {
+// finishReady carries out a Ready whose log write, if any, is durable,
+// its outcomes too if outcomes is set.
+func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 	replaced := rd.HasRaft && !raft.IsEmptySnap(rd.Snapshot)
 	if rd.HasRaft {
 		if replaced {
@@ -204,6 +216,32 @@ func (h *Heap) finishReady(rd engine.Ready) {
 			h.contact.commit(rd.HardState.Commit)
 		}
 		h.send(rd.Messages)
+		for _, rs := range rd.ReadStates {
+			h.contact.commit(rs.Index) // the leader's commit index
+		}
+	}
+	if outcomes {
+		h.outcomes(rd, replaced)
+	}
+	if rd.SoftState != nil {
+		if h.leader.Swap(rd.SoftState.Lead) != rd.SoftState.Lead {
+			h.leaderChanges.Add(1)
+		}
+		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
+	}
+	if rd.Conf != nil {
+		h.noteConf(*rd.Conf, true)
+	}
+	if rd.Checkpoint != 0 {
+		h.checkpointAt(rd.Checkpoint)
+	}
+}
+
+// outcomes publishes a Ready's state, then hands out its results and
+// change sets and answers its reads; replaced says the state was
+// replaced whole by a leader's snapshot.
+func (h *Heap) outcomes(rd engine.Ready, replaced bool) {
+	if rd.HasRaft {
 		h.state.Store(rd.State)
 		h.noteConflicts(rd.Results)
 		h.gates.observe(rd.Results, rd.Changes)
@@ -223,23 +261,8 @@ func (h *Heap) finishReady(rd engine.Ready) {
 		if len(rd.Changes) > 0 {
 			h.deliver(rd.Changes)
 		}
-		for _, rs := range rd.ReadStates {
-			h.contact.commit(rs.Index) // the leader's commit index
-		}
 	}
 	h.answerReads(rd.Reads)
-	if rd.SoftState != nil {
-		if h.leader.Swap(rd.SoftState.Lead) != rd.SoftState.Lead {
-			h.leaderChanges.Add(1)
-		}
-		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
-	}
-	if rd.Conf != nil {
-		h.noteConf(*rd.Conf, true)
-	}
-	if rd.Checkpoint != 0 {
-		h.checkpointAt(rd.Checkpoint)
-	}
 }
 
 // complete answers the proposals the engine is done with.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
@@ -34,6 +35,7 @@ func main() {
 	flag.IntVar(&p.Hot, "hot", 10, "keys workload c contends on")
 	flag.DurationVar(&p.Duration, "duration", 5*time.Second, "duration of each workload")
 	flag.StringVar(&p.MemProfile, "memprofile", "", "write a heap profile here after the preload")
+	flag.StringVar(&p.CPUProfile, "cpuprofile", "", "write CPU profiles of workloads a and b to this path + -a.pprof, -b.pprof")
 	certs := flag.String("certs", "", "the certificates (ca.pem, NAME-oss.pem, NAME-oss.key)")
 	data := flag.String("data", "", "the data directory")
 	scaleNodes := flag.Int("scale-nodes", 0, "instead of the workloads, measure commits/s over this many nodes with each number of heaps in -scale-heaps")
@@ -209,19 +211,45 @@ func run(p params, dir, certs string) (*result, error) {
 		return runs, err
 	}
 
+	// The members' log syncs, for syncs per commit: a registry each
+	// (their collectors describe the same metrics).
+	var regs []prometheus.Gatherer
+	for _, n := range nodes {
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(n.Metrics()); err != nil {
+			return nil, err
+		}
+		regs = append(regs, reg)
+	}
+	const fsyncs = "oss_wal_fsync_duration_seconds"
+
 	// (a) 64 clients over the three nodes.
-	if m["a_cps"], err = throughput(p.Clients, p.Duration, func(c int, rng *rand.Rand) error {
+	stop, err := startCPUProfile(p, "a")
+	if err != nil {
+		return nil, err
+	}
+	syncs, t0 := histCount(fsyncs, regs...), time.Now()
+	m["a_cps"], err = throughput(p.Clients, p.Duration, func(c int, rng *rand.Rand) error {
 		_, err := rmw(heaps[c%len(heaps)], key(rng.IntN(p.Keys)))
 		return err
-	}); err != nil {
+	})
+	m["a_syncs_per_commit"] = (histCount(fsyncs, regs...) - syncs) / time.Since(t0).Seconds() / m["a_cps"]
+	stop()
+	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
 	}
 
 	// (b) one client on the leader's node.
+	if stop, err = startCPUProfile(p, "b"); err != nil {
+		return nil, err
+	}
+	syncs = histCount(fsyncs, regs...)
 	ds, err := sequential(p.Duration, func(rng *rand.Rand) error {
 		_, err := rmw(heaps[lead], key(rng.IntN(p.Keys)))
 		return err
 	})
+	m["b_syncs_per_commit"] = (histCount(fsyncs, regs...) - syncs) / float64(len(ds))
+	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)
 	}

@@ -83,6 +83,9 @@ type Mutations struct {
 	ConfSnapshotStale bool
 	// RestartEmpty restarts nodes from an empty disk.
 	RestartEmpty bool
+	// AckBeforeWrite sends all of a Ready's messages as its log write
+	// starts, acknowledgements and votes too, not only its Early ones.
+	AckBeforeWrite bool
 	// RemoveBelowQuorum lets the reconciler remove a voter even when the
 	// voters left up would not be a quorum of the new configuration.
 	RemoveBelowQuorum bool
@@ -554,8 +557,9 @@ func (s *sim) abandon(id uuid.UUID) {
 }
 
 // ready carries out what a node's engine has ready, in the order the
-// engine's package asks: persist, send, publish, complete, answer reads,
-// note the configuration, checkpoint.
+// engine's package asks: send what may go early, hand out the outcomes
+// (after the write if the Ready installs a snapshot), persist, send the
+// rest, note the configuration, checkpoint.
 func (s *sim) ready(n *node) {
 	for n.up && n.starved <= s.now && n.eng.HasReady() && s.err == nil {
 		if n.diskDone > s.now {
@@ -566,14 +570,32 @@ func (s *sim) ready(n *node) {
 			s.fail(fmt.Errorf("sim: %s: %w", n.name, rd.Err))
 			return
 		}
+		// A slow write coming back sent its early messages when it
+		// began. Its outcomes wait for it: the engine takes steps,
+		// ticks and proposals meanwhile, and a Ready asked for again
+		// hands out what they added.
+		begin := n.diskDone == 0
+		first := rd.OutcomesFirst()
 		var snapTo []uint64
-		if rd.HasRaft {
+		if rd.HasRaft && begin {
+			early := rd.Early
+			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
+				early = append(slices.Clip(early), rd.Messages...)
+			}
+			if !s.send(n, early, &snapTo) {
+				return
+			}
 			write := !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 || !raft.IsEmptySnap(rd.Snapshot)
-			if write && n.slowDisk > s.now && n.diskDone == 0 {
+			if write && n.slowDisk > s.now {
 				n.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
 				s.paths["slow write"]++
 				return
 			}
+		}
+		if first {
+			s.outcomes(n, rd)
+		}
+		if rd.HasRaft {
 			n.diskDone = 0
 			if err := s.persist(n, rd.Ready.Ready); err != nil {
 				if n.refused == 0 {
@@ -584,39 +606,18 @@ func (s *sim) ready(n *node) {
 				continue
 			}
 			n.refused = 0
-			for _, m := range rd.Messages {
-				b, err := m.Marshal()
-				if err != nil {
-					s.fail(err)
-					return
-				}
-				if to, ok := s.names[m.To]; ok {
-					n.ep.Send(context.Background(), to.name, b)
-				}
-				if m.Type == raftpb.MsgSnap {
-					snapTo = append(snapTo, m.To)
-				}
+			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
+				rd.Messages = nil // sent with the early ones
+			}
+			if !s.send(n, rd.Messages, &snapTo) {
+				return
 			}
 			if !raft.IsEmptySnap(rd.Snapshot) {
 				s.paths["snapshot installed"]++
 			}
-			for _, res := range rd.Results {
-				s.decided(n, res)
-			}
-			if rd.State != n.state {
-				n.state = rd.State
-				s.model.state(n.name, rd.State, s.opts.Keys)
-			}
 		}
-		completions := slices.Clone(rd.Completions)
-		slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
-		for _, c := range completions {
-			s.complete(n, c)
-		}
-		reads := slices.Clone(rd.Reads)
-		slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
-		for _, rd2 := range reads {
-			s.answer(n, rd2, rd.State)
+		if !first {
+			s.outcomes(n, rd)
 		}
 		if rd.Checkpoint != 0 {
 			s.checkpoint(n, rd.Checkpoint)
@@ -635,6 +636,50 @@ func (s *sim) ready(n *node) {
 		}
 		n.snapsSent = append(n.snapsSent, snapTo...)
 	}
+}
+
+// outcomes publishes a Ready's state, then hands out its decisions,
+// completions and read answers.
+func (s *sim) outcomes(n *node, rd engine.Ready) {
+	if rd.HasRaft {
+		for _, res := range rd.Results {
+			s.decided(n, res)
+		}
+		if rd.State != n.state {
+			n.state = rd.State
+			s.model.state(n.name, rd.State, s.opts.Keys)
+		}
+	}
+	completions := slices.Clone(rd.Completions)
+	slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
+	for _, c := range completions {
+		s.complete(n, c)
+	}
+	reads := slices.Clone(rd.Reads)
+	slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
+	for _, rd2 := range reads {
+		s.answer(n, rd2, rd.State)
+	}
+}
+
+// send sends a node's raft messages, noting in snapTo the peers sent a
+// snapshot. It reports false if a message does not encode (the run
+// fails).
+func (s *sim) send(n *node, msgs []raftpb.Message, snapTo *[]uint64) bool {
+	for _, m := range msgs {
+		b, err := m.Marshal()
+		if err != nil {
+			s.fail(err)
+			return false
+		}
+		if to, ok := s.names[m.To]; ok {
+			n.ep.Send(context.Background(), to.name, b)
+		}
+		if m.Type == raftpb.MsgSnap {
+			*snapTo = append(*snapTo, m.To)
+		}
+	}
+	return true
 }
 
 func cmpUint(a, b uint64) int {

@@ -215,3 +215,11 @@ func TestSnapshotAfterConfigurationChangeIsAccepted(t *testing.T) {
 func TestRemovalKeepsAQuorum(t *testing.T) {
 	t.Logf("below quorum: %s", caught(t, 200, faulty(Mutations{RemoveBelowQuorum: true}), "removals below quorum"))
 }
+
+// Acknowledgements and votes go out only after the write they vouch for:
+// a log write runs while the leader's appends travel (engine.Ready.Early),
+// and sending the answers that early too loses acknowledged commits when
+// the power fails during a slow write.
+func TestAckBeforeWriteIsCaught(t *testing.T) {
+	t.Logf("acknowledged before written: %s", caught(t, 100, faulty(Mutations{AckBeforeWrite: true}), "acknowledgements sent before their write"))
+}
