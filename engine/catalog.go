@@ -123,13 +123,17 @@ type SyncPlan struct {
 }
 
 // Sync decides which replicas a node closes and opens after its catalog
-// replica applied up to in.Index. It closes a cataloged replica whose heap
-// has no entry, or an entry of another group, but only once the catalog
-// has reached CatalogCommit, and never one opened from a later catalog
-// state than Index (the heap may have been created, or found by a catalog
-// read, after the state Sync reads). It opens the heaps whose first voters
-// include Self that have no replica left open; a replica of another group
-// that stays open is closed by a later Sync first.
+// replica applied up to in.Index. Nothing is decided before the catalog
+// has reached CatalogCommit: an older directory may still list a heap
+// whose replica this node closed as dropped before it restarted, and
+// opening it as a first voter would start a replica of that group afresh
+// under the node's ID, its log forgotten. Then it closes a cataloged
+// replica whose heap has no entry, or an entry of another group, but
+// never one opened from a later catalog state than Index (the heap may
+// have been created, or found by a catalog read, after the state Sync
+// reads); and it opens the heaps whose first voters include Self that
+// have no replica left open (a replica of another group that stays open
+// is closed by a later Sync first).
 //
 // A node that is no first voter opens a heap's replica empty when the
 // group's leader first reaches it (a learner to be) or when it opens the
@@ -140,10 +144,13 @@ func Sync(in SyncInput) SyncPlan {
 		groups[e.Name] = e.Group
 	}
 	var p SyncPlan
+	if in.Index < in.CatalogCommit {
+		return p
+	}
 	open := make(map[string]bool, len(in.Open))
 	for _, r := range in.Open {
 		open[r.Name] = true
-		if !r.Cataloged || in.Index < in.CatalogCommit || r.CatalogAt > in.Index {
+		if !r.Cataloged || r.CatalogAt > in.Index {
 			continue
 		}
 		if g, ok := groups[r.Name]; !ok || g != r.Group {
