@@ -113,6 +113,10 @@ func (s *sim) syncCatalog(n *node) {
 		}
 	}
 	p := engine.Sync(in)
+	if s.opts.Mutations.OpenBeforeCatalogCommit && in.Index < in.CatalogCommit {
+		in.CatalogCommit = 0
+		p.Open = engine.Sync(in).Open
+	}
 	for _, name := range p.Close {
 		if s.opts.Mutations.KeepDropped && !slices.ContainsFunc(in.Entries, func(e engine.Entry) bool { return e.Name == name }) {
 			continue

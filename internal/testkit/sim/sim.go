@@ -102,6 +102,10 @@ type Mutations struct {
 	// before it has applied the log recovered with it: a directory older
 	// than the replicas recovered from disk.
 	SyncBeforeCatalogCommit bool
+	// OpenBeforeCatalogCommit has nodes open the replicas such a
+	// directory names (closing none): heaps they closed as dropped
+	// before they restarted may be among them.
+	OpenBeforeCatalogCommit bool
 }
 
 // Result is what a run did and found.
