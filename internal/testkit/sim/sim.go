@@ -32,7 +32,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"path"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -258,7 +257,7 @@ type sim struct {
 func Run(seed uint64, opts Options) (res *Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			res, err = nil, fmt.Errorf("sim: seed %d: a replica panicked: %v %s", seed, p, debug.Stack())
+			res, err = nil, fmt.Errorf("sim: seed %d: a replica panicked: %v", seed, p)
 		}
 	}()
 	if opts.Nodes == 0 {
