@@ -199,8 +199,7 @@ type replica struct {
 }
 
 type pending struct {
-	node     *node
-	rep      *replica
+	rep      *replica // the replica the transaction runs on
 	txn      check.Txn
 	deadline time.Duration
 	queued   bool   // not taken by the node's loop yet
@@ -1281,7 +1280,7 @@ func (s *sim) client(c int) {
 		// is applied.
 		txn.Realtime = true
 		s.readID++
-		s.reads[s.readID] = &pending{node: n, rep: r, txn: txn, deadline: deadline, asked: r.eng.Ticks()}
+		s.reads[s.readID] = &pending{rep: r, txn: txn, deadline: deadline, asked: r.eng.Ticks()}
 		s.busy[c] = true
 		r.eng.Read(s.readID)
 		s.ready(n, r)
@@ -1307,7 +1306,7 @@ func (s *sim) client(c int) {
 	txn.Realtime = true
 	g.model.records[txid] = rec
 	s.busy[c] = true
-	s.waiting[txid] = &pending{node: n, rep: r, txn: txn, deadline: deadline, queued: true}
+	s.waiting[txid] = &pending{rep: r, txn: txn, deadline: deadline, queued: true}
 	r.queue = append(r.queue, engine.Proposal{TxID: txid, Data: data})
 }
 
