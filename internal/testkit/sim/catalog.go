@@ -36,7 +36,7 @@ const (
 
 // heapNames are the names clients create and drop heaps under: few, so
 // that names are dropped and created again.
-var heapNames = []string{"h0", "h1", "h2"}
+var heapNames = []string{"h0", "h1"}
 
 // group is one raft group: the catalog's, or one incarnation of a heap,
 // with the history of its transactions and its serial model.
@@ -170,6 +170,7 @@ func (s *sim) closeReplica(n *node, r *replica) {
 	s.forget(r)
 	if n.reps[r.g.heap] == r {
 		delete(n.reps, r.g.heap)
+		n.byName = nil
 	}
 	delete(n.durable, r.dir)
 	if err := n.disk.Remove(r.dir + "/meta"); err == nil {

@@ -164,6 +164,8 @@ type node struct {
 
 	cat  *replica            // its replica of the catalog
 	reps map[string]*replica // its open replicas by heap name, the catalog's included
+	// byName is reps by heap name, nil when reps changed since.
+	byName []*replica
 	// catalogCommit is the last index of the catalog log it recovered:
 	// it follows the catalog once its replica has applied that.
 	catalogCommit uint64
@@ -320,7 +322,7 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 // first configuration (peers) on a new disk; then it follows the catalog.
 func (s *sim) boot(n *node, peers []raft.Peer) error {
 	n.disk = &persist.FaultFS{FS: n.mem}
-	n.reps, n.cat = map[string]*replica{}, nil
+	n.reps, n.cat, n.byName = map[string]*replica{}, nil, nil
 	n.inbox, n.missed, n.catalogCommit, n.resync = nil, 0, 0, false
 	dirs, err := n.disk.ReadDir("/data")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -473,7 +475,7 @@ func (s *sim) openReplica(n *node, g *group, id uint64, dir string, peers []raft
 		return nil, 0, err
 	}
 	rep.state = rep.r.State() // as recovered
-	n.reps[g.heap] = rep
+	n.reps[g.heap], n.byName = rep, nil
 	s.names[id] = n
 	booted = true
 	return rep, max(hs.Commit, last), nil
@@ -668,13 +670,16 @@ func (s *sim) step(faults bool) {
 	}
 }
 
-// replicas returns the node's open replicas, by heap name.
+// replicas returns the node's open replicas, by heap name. The slice is
+// not changed afterwards: a replica closed meanwhile stays in it.
 func (n *node) replicas() []*replica {
-	out := make([]*replica, 0, len(n.reps))
-	for _, name := range slices.Sorted(maps.Keys(n.reps)) {
-		out = append(out, n.reps[name])
+	if n.byName == nil {
+		n.byName = make([]*replica, 0, len(n.reps))
+		for _, name := range slices.Sorted(maps.Keys(n.reps)) {
+			n.byName = append(n.byName, n.reps[name])
+		}
 	}
-	return out
+	return n.byName
 }
 
 // take hands the proposals queued at a replica to its engine, as the
@@ -970,7 +975,7 @@ func (s *sim) crash(n *node, down time.Duration) {
 		r.wal.Close()
 		s.forget(r)
 	}
-	n.up, n.mem, n.reps, n.cat = false, disk, nil, nil
+	n.up, n.mem, n.reps, n.cat, n.byName = false, disk, nil, nil, nil
 	if down == 0 {
 		down = time.Duration(50+s.rng.IntN(300)) * time.Millisecond
 	}
@@ -1153,7 +1158,7 @@ func (s *sim) wipe(v *node) bool {
 	s.nextID++
 	r, err := s.newReplica(v, s.catalog, s.nextID, nil, floor)
 	if err != nil {
-		v.reps[catalogHeap] = old
+		v.reps[catalogHeap], v.byName = old, nil
 		return false
 	}
 	s.closeReplica(v, old)
