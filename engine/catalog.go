@@ -139,13 +139,13 @@ type SyncPlan struct {
 // group's leader first reaches it (a learner to be) or when it opens the
 // heap itself; Sync does not.
 func Sync(in SyncInput) SyncPlan {
-	groups := make(map[string]uint64, len(in.Entries))
-	for _, e := range in.Entries {
-		groups[e.Name] = e.Group
-	}
 	var p SyncPlan
 	if in.Index < in.CatalogCommit {
 		return p
+	}
+	groups := make(map[string]uint64, len(in.Entries))
+	for _, e := range in.Entries {
+		groups[e.Name] = e.Group
 	}
 	open := make(map[string]bool, len(in.Open))
 	for _, r := range in.Open {
