@@ -697,10 +697,15 @@ func (s *sim) take(r *replica) {
 	r.queue = nil
 }
 
-// abandon is a client giving up on its transaction at its deadline.
+// abandon is a client giving up on its transaction at its deadline. A
+// replica whose loop is in a slow write hears of it once the write is
+// done and the Ready carried out, as a heap's loop does.
 func (s *sim) abandon(id uuid.UUID) {
 	p := s.waiting[id]
 	r := p.rep
+	if r.diskDone > s.now {
+		return
+	}
 	if p.queued {
 		// Never given to the engine: it cannot commit, once out of
 		// the queue.
