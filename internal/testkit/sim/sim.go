@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"io"
 	"io/fs"
@@ -763,40 +764,15 @@ func (s *sim) ready(n *node, r *replica) {
 				continue
 			}
 			r.refused = 0
-			for _, m := range rd.Messages {
-				b, err := m.Marshal()
-				if err != nil {
-					s.fail(err)
-					return
-				}
-				if to, ok := s.names[m.To]; ok {
-					n.ep.Send(context.Background(), to.name, wrap(r.g, b))
-				}
-				if m.Type == raftpb.MsgSnap {
-					snapTo = append(snapTo, m.To)
-				}
+			if !s.send(n, r, rd.Messages, &snapTo) {
+				return
 			}
 			if !raft.IsEmptySnap(rd.Snapshot) {
 				s.paths["snapshot installed"]++
 			}
-			for _, res := range rd.Results {
-				s.decided(n, r, res)
-			}
-			if rd.State != r.state {
-				r.state = rd.State
-				r.g.model.state(n.name, rd.State)
-				synced = false
-			}
 		}
-		completions := slices.Clone(rd.Completions)
-		slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
-		for _, c := range completions {
-			s.complete(r, c)
-		}
-		reads := slices.Clone(rd.Reads)
-		slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
-		for _, rd2 := range reads {
-			s.answer(n, r, rd2, rd.State)
+		if s.outcomes(n, r, rd) {
+			synced = false
 		}
 		if rd.Checkpoint != 0 {
 			s.checkpoint(n, r, rd.Checkpoint)
@@ -819,6 +795,52 @@ func (s *sim) ready(n *node, r *replica) {
 			s.syncCatalog(n)
 		}
 	}
+}
+
+// outcomes publishes a Ready's state, then hands out its decisions,
+// completions and read answers. It reports whether a new state was
+// published.
+func (s *sim) outcomes(n *node, r *replica, rd engine.Ready) (published bool) {
+	if rd.HasRaft {
+		for _, res := range rd.Results {
+			s.decided(n, r, res)
+		}
+		if rd.State != r.state {
+			r.state, published = rd.State, true
+			r.g.model.state(n.name, rd.State)
+		}
+	}
+	completions := slices.Clone(rd.Completions)
+	slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
+	for _, c := range completions {
+		s.complete(r, c)
+	}
+	reads := slices.Clone(rd.Reads)
+	slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
+	for _, rd2 := range reads {
+		s.answer(n, r, rd2, rd.State)
+	}
+	return published
+}
+
+// send sends a replica's raft messages in its group's envelope, noting in
+// snapTo the peers sent a snapshot. It reports false if a message does
+// not encode (the run fails).
+func (s *sim) send(n *node, r *replica, msgs []raftpb.Message, snapTo *[]uint64) bool {
+	for _, m := range msgs {
+		b, err := m.Marshal()
+		if err != nil {
+			s.fail(err)
+			return false
+		}
+		if to, ok := s.names[m.To]; ok {
+			n.ep.Send(context.Background(), to.name, wrap(r.g, b))
+		}
+		if m.Type == raftpb.MsgSnap {
+			*snapTo = append(*snapTo, m.To)
+		}
+	}
+	return true
 }
 
 func cmpUint(a, b uint64) int {
@@ -1221,10 +1243,8 @@ func decodeList(b []byte) []int {
 }
 
 // client starts a transaction on a node that is up: now and then a
-// change of the catalog (catalogClient), else on one of the node's heap
-// replicas, read-only at its local snapshot or at a fresh read index, or
-// appends (each reading its list first) queued at the replica as a commit
-// record.
+// change of the catalog (catalogClient), else one on a heap replica of a
+// node (heapClient).
 func (s *sim) client(c int) {
 	var up, holders []*node // holders: of a heap replica
 	for _, n := range s.nodes {
@@ -1249,7 +1269,13 @@ func (s *sim) client(c int) {
 			heaps = append(heaps, r)
 		}
 	}
-	r := heaps[s.rng.IntN(len(heaps))]
+	s.heapClient(c, n, heaps[s.rng.IntN(len(heaps))])
+}
+
+// heapClient starts a transaction on a node's heap replica: read-only at
+// its local snapshot or at a fresh read index, or appends (each reading
+// its list first) queued at the replica as a commit record.
+func (s *sim) heapClient(c int, n *node, r *replica) {
 	g := r.g
 	st := r.state // as published: what the replica applied may not be durable yet
 	g.model.state(n.name+"'s view", st)
@@ -1497,31 +1523,9 @@ func (s *sim) finish() (*Result, error) {
 	}
 	var missing []check.Anomaly
 	if !s.converged() {
-		_, l := s.leader(s.catalog)
-		var b strings.Builder
-		for _, n := range s.nodes {
-			if !n.up {
-				fmt.Fprintf(&b, " %s down", n.name)
-				continue
-			}
-			st := n.cat.r.State()
-			fmt.Fprintf(&b, " %s(%d)@%d %x", n.name, n.cat.id, st.Index(), st.Digest())
-			if l != nil && !slices.Contains(l.r.ConfState().Voters, n.cat.id) {
-				missing = append(missing, check.Anomaly{Kind: "missing-replica",
-					Explain: fmt.Sprintf("%s (raft ID %d) is not a voter of the catalog's final configuration %v", n.name, n.cat.id, l.r.ConfState().Voters)})
-			}
-		}
-		settled := l != nil
-		if l != nil {
-			for _, g := range s.heapsOf(l.state) {
-				if !s.heapSettled(g) {
-					settled = false
-					fmt.Fprintf(&b, "; heap %s (group %x) unsettled", g.heap, g.id)
-				}
-			}
-		}
-		if !settled || len(missing) == 0 || !s.membersEqual(l) {
-			return nil, fmt.Errorf("sim: seed %d: the replicas did not converge:%s", s.seed, b.String())
+		var err error
+		if missing, err = s.unconverged(); err != nil {
+			return nil, err
 		}
 	}
 	for _, id := range s.waitingIDs() {
@@ -1534,29 +1538,7 @@ func (s *sim) finish() (*Result, error) {
 	fmt.Fprintf(h, "%d|", s.net.Trace())
 	finals := map[*group]map[[2]int]bool{}
 	for _, g := range s.heapsOf(cst) {
-		_, gl := s.leader(g)
-		st := gl.r.State()
-		final := check.Txn{ID: len(g.history), Process: -1, Status: check.OK, Realtime: true, Start: int64(s.now), End: int64(s.now)}
-		in := map[[2]int]bool{}
-		for k := range s.opts.Keys {
-			o, _ := st.Get(listID(k))
-			final.Mops = append(final.Mops, check.Mop{Kind: check.Read, Key: k, List: decodeList(o.Value)})
-			for _, v := range final.Mops[k].List {
-				in[[2]int{k, v}] = true
-			}
-		}
-		g.history = append(g.history, final)
-		finals[g] = in
-		for _, t := range g.history {
-			for _, m := range t.Mops {
-				if t.Status == check.OK && m.Kind == check.Append && !in[[2]int{m.Key, m.Value}] {
-					out.Lost++
-				}
-			}
-		}
-		d := st.Digest()
-		h.Write(d[:])
-		h.Write([]byte(strconv.FormatUint(st.Index(), 10)))
+		finals[g] = s.finalRead(g, out, h)
 	}
 	for _, g := range s.groups[1:] {
 		res := check.CheckListAppend(g.history)
@@ -1576,6 +1558,69 @@ func (s *sim) finish() (*Result, error) {
 	h.Write([]byte(strconv.FormatUint(cst.Index(), 10)))
 	out.Trace = h.Sum64()
 	return out, nil
+}
+
+// unconverged explains replicas that did not converge: an error, unless
+// the only trouble is nodes that are no voter of the catalog, which it
+// returns as anomalies.
+func (s *sim) unconverged() ([]check.Anomaly, error) {
+	var missing []check.Anomaly
+	_, l := s.leader(s.catalog)
+	var b strings.Builder
+	for _, n := range s.nodes {
+		if !n.up {
+			fmt.Fprintf(&b, " %s down", n.name)
+			continue
+		}
+		st := n.cat.r.State()
+		fmt.Fprintf(&b, " %s(%d)@%d %x", n.name, n.cat.id, st.Index(), st.Digest())
+		if l != nil && !slices.Contains(l.r.ConfState().Voters, n.cat.id) {
+			missing = append(missing, check.Anomaly{Kind: "missing-replica",
+				Explain: fmt.Sprintf("%s (raft ID %d) is not a voter of the catalog's final configuration %v", n.name, n.cat.id, l.r.ConfState().Voters)})
+		}
+	}
+	settled := l != nil
+	if l != nil {
+		for _, g := range s.heapsOf(l.state) {
+			if !s.heapSettled(g) {
+				settled = false
+				fmt.Fprintf(&b, "; heap %s (group %x) unsettled", g.heap, g.id)
+			}
+		}
+	}
+	if !settled || len(missing) == 0 || !s.membersEqual(l) {
+		return nil, fmt.Errorf("sim: seed %d: the replicas did not converge:%s", s.seed, b.String())
+	}
+	return missing, nil
+}
+
+// finalRead reads every list of a heap at its leader's state into its
+// history, counts the acknowledged appends missing there, hashes the state
+// and returns the (list, value) pairs read.
+func (s *sim) finalRead(g *group, out *Result, h hash.Hash64) map[[2]int]bool {
+	_, gl := s.leader(g)
+	st := gl.r.State()
+	final := check.Txn{ID: len(g.history), Process: -1, Status: check.OK, Realtime: true, Start: int64(s.now), End: int64(s.now)}
+	in := map[[2]int]bool{}
+	for k := range s.opts.Keys {
+		o, _ := st.Get(listID(k))
+		final.Mops = append(final.Mops, check.Mop{Kind: check.Read, Key: k, List: decodeList(o.Value)})
+		for _, v := range final.Mops[k].List {
+			in[[2]int{k, v}] = true
+		}
+	}
+	g.history = append(g.history, final)
+	for _, t := range g.history {
+		for _, m := range t.Mops {
+			if t.Status == check.OK && m.Kind == check.Append && !in[[2]int{m.Key, m.Value}] {
+				out.Lost++
+			}
+		}
+	}
+	d := st.Digest()
+	h.Write(d[:])
+	h.Write([]byte(strconv.FormatUint(st.Index(), 10)))
+	return in
 }
 
 // converged reports whether every node is up, a voter of the catalog, at
