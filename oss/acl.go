@@ -108,7 +108,7 @@ func (g Grant) validate() error {
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // aclSpace is the namespace of the catalog objects that hold grants, apart
-// from catalogSpace's heap entries.
+// from the heap entries' (engine.EntryID).
 var aclSpace = uuid.MustParse("6f2c1d5e-8a41-4b7e-9a0e-0c55c7a1e002")
 
 // grantID is the catalog object that holds a grant: one per name, heap and

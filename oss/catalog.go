@@ -1,15 +1,13 @@
 package oss
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
-	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/engine"
 )
 
 // The catalog is the system heap that holds the heap directory. Its name
@@ -20,37 +18,24 @@ const (
 	systemPrefix    = "oss:"
 )
 
-var catalogSpace = uuid.MustParse("6f2c1d5e-8a41-4b7e-9a0e-0c55c7a1e001")
+// entryID is the catalog object that describes a heap (engine.EntryID).
+func entryID(name string) uuid.UUID { return engine.EntryID(name) }
 
-// entryID is the catalog object that describes a heap.
-func entryID(name string) uuid.UUID { return uuid.NewSHA1(catalogSpace, []byte(name)) }
-
-// heapEntry is a heap's record in the catalog.
-type heapEntry struct {
-	Name string `cbor:"1,keyasint"`
-	// Replicas is the number of voters the heap keeps.
-	Replicas int `cbor:"2,keyasint"`
-	// Voters are the group's first voters; later configurations live in
-	// the heap's own log.
-	Voters []groupMember `cbor:"3,keyasint"`
-	// Group identifies this incarnation of the heap's raft group: a heap
-	// dropped and created again under the same name is a new group, and
-	// messages of the old one are not delivered to it.
-	Group uint64 `cbor:"4,keyasint"`
-}
+// heapEntry is a heap's record in the catalog (engine.Entry, whose
+// encoding is the catalog's format).
+type heapEntry = engine.Entry
 
 // groupMember names a node of a group by name and raft ID.
-type groupMember struct {
-	_    struct{} `cbor:",toarray"`
-	Name string
-	ID   uint64
-}
+type groupMember = engine.Voter
 
 // catalogEntry reads a heap's entry from the local catalog replica.
 func (n *Node) catalogEntry(name string) (heapEntry, bool) {
-	var e heapEntry
 	obj, ok := n.catalog.Load().state.Load().Get(entryID(name))
-	if !ok || codec.Unmarshal(obj.Value, &e) != nil || e.Name != name {
+	if !ok {
+		return heapEntry{}, false
+	}
+	e, ok := engine.DecodeEntry(obj)
+	if !ok || e.Name != name {
 		return heapEntry{}, false
 	}
 	return e, true
@@ -61,19 +46,8 @@ func (n *Node) catalogEntries() []heapEntry {
 	return entriesOf(n.catalog.Load().state.Load())
 }
 
-// entriesOf returns the heap entries of one state of the catalog.
-func entriesOf(st *consistency.State) []heapEntry {
-	var out []heapEntry
-	st.Ascend(uuid.Nil, func(o consistency.Object) bool {
-		var e heapEntry
-		if codec.Unmarshal(o.Value, &e) == nil && e.Name != "" && entryID(e.Name) == o.ID {
-			out = append(out, e)
-		}
-		return true
-	})
-	slices.SortFunc(out, func(a, b heapEntry) int { return cmp.Compare(a.Name, b.Name) })
-	return out
-}
+// entriesOf returns the heap entries of one state of the catalog, by name.
+func entriesOf(st *consistency.State) []heapEntry { return engine.Entries(st) }
 
 // findEntry returns the entry of a heap in the catalog. A heap the local
 // catalog replica does not know may have been created elsewhere a moment
@@ -115,11 +89,7 @@ func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclu
 			e, err = Get[heapEntry](tx, id)
 			return err
 		}
-		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID()}
-		ranked := rendezvous(name, n.live())
-		for _, p := range ranked[:oddVoters(e.Replicas, len(ranked))] {
-			e.Voters = append(e.Voters, groupMember{Name: p.Name, ID: p.ID})
-		}
+		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID(), Voters: firstVoters(name, replicas, n.live())}
 		if len(e.Voters) == 0 {
 			return fmt.Errorf("oss: heap %q: no live server node to place it on", name)
 		}
@@ -142,9 +112,9 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 		o := openMode{replicas: e.Replicas, group: e.Group}
 		for _, m := range e.Voters {
 			n.learn(m.ID, m.Name)
-			if m.ID == n.id {
-				o.spec = &groupSpec{voters: e.Voters}
-			}
+		}
+		if e.FirstVoter(n.id) {
+			o.spec = &groupSpec{voters: e.Voters}
 		}
 		h, err := newHeap(n, e.Name, o)
 		if err != nil {
@@ -203,42 +173,32 @@ func (n *Node) openOnce(name string, open func() (*Heap, error)) (*Heap, error) 
 }
 
 // syncCatalog brings the node's replicas in line with the catalog: it opens
-// the heaps this node is a first voter of and closes those dropped.
+// the heaps this node is a first voter of and closes those dropped, as
+// engine.Sync decides.
 func (n *Node) syncCatalog() {
 	n.applyRevocations()
 	st := n.catalog.Load().state.Load()
-	entries := entriesOf(st)
-	groups := make(map[string]uint64, len(entries))
-	for _, e := range entries {
-		groups[e.Name] = e.Group
-	}
 	defer n.catalogSynced.Store(st.Index())
-	if st.Index() >= n.catalogCommit {
-		// Close the replicas of heaps dropped, or dropped and created
-		// again; not before the catalog has caught up with the replicas
-		// recovered with it, and not those opened from a later state of
-		// the catalog than the one read here (a heap may have just been
-		// created, or found after a catalog read).
-		n.mu.Lock()
-		var dropped []*Heap
-		for name, h := range n.heaps {
-			if g, ok := groups[name]; h.cataloged && h.catalogAt <= st.Index() && (!ok || g != h.group) {
-				dropped = append(dropped, h)
-				delete(n.heaps, name)
-			}
-		}
-		n.mu.Unlock()
-		for _, h := range dropped {
-			n.log.Info("heap dropped", "heap", h.name)
-			h.close()
-			n.noteDropped(h)
-		}
+	in := engine.SyncInput{Self: n.id, Index: st.Index(), Entries: entriesOf(st), CatalogCommit: n.catalogCommit}
+	n.mu.Lock()
+	for name, h := range n.heaps {
+		in.Open = append(in.Open, engine.Replica{Name: name, Group: h.group, Cataloged: h.cataloged, CatalogAt: h.catalogAt})
 	}
-	for _, e := range entries {
-		if slices.ContainsFunc(e.Voters, func(m groupMember) bool { return m.ID == n.id }) {
-			if _, err := n.openReplica(e); err != nil && !errors.Is(err, ErrClosed) {
-				n.log.Error("replica not opened", "heap", e.Name, "err", err)
-			}
+	plan := engine.Sync(in)
+	dropped := make([]*Heap, 0, len(plan.Close))
+	for _, name := range plan.Close {
+		dropped = append(dropped, n.heaps[name])
+		delete(n.heaps, name)
+	}
+	n.mu.Unlock()
+	for _, h := range dropped {
+		n.log.Info("heap dropped", "heap", h.name)
+		h.close()
+		n.noteDropped(h)
+	}
+	for _, e := range plan.Open {
+		if _, err := n.openReplica(e); err != nil && !errors.Is(err, ErrClosed) {
+			n.log.Error("replica not opened", "heap", e.Name, "err", err)
 		}
 	}
 }

@@ -23,6 +23,15 @@ func rendezvous(heap string, peers []peerInfo) []peerInfo {
 	return out
 }
 
+// firstVoters places a new heap over the live servers (engine.FirstVoters).
+func firstVoters(heap string, replicas int, peers []peerInfo) []groupMember {
+	ms := make([]engine.Member, len(peers))
+	for i, p := range peers {
+		ms[i] = member(p)
+	}
+	return engine.FirstVoters(heap, replicas, ms)
+}
+
 // publishLeads keeps the heaps this node leads in its membership metadata.
 func (n *Node) publishLeads() {
 	t := time.NewTicker(time.Second)

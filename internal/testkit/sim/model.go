@@ -3,6 +3,8 @@ package sim
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -10,8 +12,9 @@ import (
 	"github.com/objectsharing/oss/internal/testkit/check"
 )
 
-// model is the serial execution the replicas must agree with: the commit
-// records decided in log order, applied one by one to a plain map. Every
+// model is the serial execution the replicas of one group must agree
+// with: the commit records decided in log order, applied one by one to a
+// plain map. Every
 // replica's decisions are held against it (the same outcome and index for
 // a record on every replica and after every restart, committed exactly
 // when its reads were current and a scan saw no creation since its
@@ -30,6 +33,7 @@ type model struct {
 type version struct {
 	index uint64
 	value []byte
+	gone  bool // deleted at index
 }
 
 func newModel() *model {
@@ -47,6 +51,9 @@ func (m *model) at(id uuid.UUID, index uint64) version {
 	vs := m.objects[id]
 	for i := len(vs) - 1; i >= 0; i-- {
 		if vs[i].index <= index {
+			if vs[i].gone {
+				return version{}
+			}
 			return vs[i]
 		}
 	}
@@ -54,36 +61,37 @@ func (m *model) at(id uuid.UUID, index uint64) version {
 }
 
 // decide holds one replica's decision against the model, extending the
-// model when it is the first decision at a new index.
-func (m *model) decide(node string, res consistency.Result) {
+// model when it is the first decision at a new index; it reports whether
+// the decision was that and committed the record.
+func (m *model) decide(node string, res consistency.Result) bool {
 	if res.Duplicate {
 		if first, ok := m.decided[res.TxID]; !ok || first.Index != res.Index || first.Outcome != res.Outcome {
 			m.report("replica-divergence", "%s reports %v a copy of the one decided %v at %d; the first copy was decided %v at %d", node, res.TxID, res.Outcome, res.Index, first.Outcome, first.Index)
 		}
-		return
+		return false
 	}
 	if prev, ok := m.byIndex[res.Index]; ok {
 		if prev.TxID != res.TxID || prev.Outcome != res.Outcome {
 			m.report("replica-divergence", "%s decided %v %v at %d; another replica decided %v %v there", node, res.TxID, res.Outcome, res.Index, prev.TxID, prev.Outcome)
 		}
-		return
+		return false
 	}
 	rec := m.records[res.TxID]
 	switch _, again := m.decided[res.TxID]; {
 	case rec == nil:
 		m.report("unknown-record", "%s decided %v, which no client proposed", node, res.TxID)
-		return
+		return false
 	case res.Index <= m.last:
 		m.report("log-order", "%s decided %v at %d, after index %d was decided", node, res.TxID, res.Index, m.last)
-		return
+		return false
 	case again && res.Outcome != consistency.Stale:
 		m.report("applied-twice", "%s decided %v %v at %d; a copy was decided before", node, res.TxID, res.Outcome, res.Index)
-		return
+		return false
 	}
 	m.byIndex[res.Index] = res
 	m.last = res.Index
 	if _, again := m.decided[res.TxID]; again {
-		return
+		return false
 	}
 	m.decided[res.TxID] = res
 	current := true
@@ -101,30 +109,40 @@ func (m *model) decide(node string, res consistency.Result) {
 		m.report("wrong-decision", "%s decided %v %v at %d; the serial order says current=%v", node, res.TxID, res.Outcome, res.Index, current)
 	case res.Outcome == consistency.Committed:
 		for _, w := range rec.Writes {
-			if m.at(w.ID, res.Index).index == 0 {
-				m.shapes = append(m.shapes, res.Index)
+			if exists := m.at(w.ID, res.Index).index != 0; exists == w.Delete {
+				m.shapes = append(m.shapes, res.Index) // created or deleted
 			}
-			m.objects[w.ID] = append(m.objects[w.ID], version{res.Index, w.Value})
+			m.objects[w.ID] = append(m.objects[w.ID], version{res.Index, w.Value, w.Delete})
 		}
+		return true
 	}
+	return false
 }
 
 // state holds a State against the model at its index: every object the
 // model has there, with the same value and version, and no other.
-func (m *model) state(what string, st *consistency.State, keys int) {
+func (m *model) state(what string, st *consistency.State) {
 	present := 0
-	for k := range keys {
-		want := m.at(listID(k), st.Index())
+	for _, id := range slices.SortedFunc(maps.Keys(m.objects), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
+		want := m.at(id, st.Index())
 		if want.index != 0 {
 			present++
 		}
-		got, _ := st.Get(listID(k))
+		got, _ := st.Get(id)
 		if got.Version != want.index || !bytes.Equal(got.Value, want.value) {
-			m.report("wrong-state", "%s at index %d: list %d is %v@%d, the serial order has %v@%d", what, st.Index(), k, decodeList(got.Value), got.Version, decodeList(want.value), want.index)
+			m.report("wrong-state", "%s at index %d: object %v is %s@%d, the serial order has %s@%d", what, st.Index(), id, show(id, got.Value), got.Version, show(id, want.value), want.index)
 			return
 		}
 	}
 	if st.Len() != present {
 		m.report("wrong-state", "%s at index %d holds %d objects, the serial order %d", what, st.Index(), st.Len(), present)
 	}
+}
+
+// show renders an object's value: a list as its values, else its bytes.
+func show(id uuid.UUID, v []byte) string {
+	if id[0] == 'l' {
+		return fmt.Sprint(decodeList(v))
+	}
+	return fmt.Sprintf("%x", v)
 }

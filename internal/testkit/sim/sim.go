@@ -1,14 +1,19 @@
-// Package sim runs a whole replicated heap in deterministic simulation:
-// replicas (consistency and raft) driven by the heap's runtime (engine),
-// their write-ahead logs and checkpoints on crashable in-memory disks, the
-// in-memory network with virtual time, clients running list-append
-// transactions through the engine's proposal and read paths, a
-// reconciler that removes replicas and lets them rejoin, and a nemesis
-// that partitions the network, loses, duplicates and delays messages,
+// Package sim runs a whole cluster of replicated heaps in deterministic
+// simulation: replicas (consistency and raft) driven by the heap's runtime
+// (engine), their write-ahead logs and checkpoints on crashable in-memory
+// disks, the in-memory network with virtual time, and the catalog, a
+// replicated heap like the others whose entries name the heaps' groups.
+// Clients create and drop heaps in the catalog and run list-append
+// transactions on them through the engine's proposal and read paths;
+// every node follows its catalog replica as engine.Sync decides, opening
+// and closing heap replicas; a reconciler places each group's replicas
+// with engine.Plan, removes catalog replicas and lets them rejoin; and a
+// nemesis partitions the network, loses, duplicates and delays messages,
 // cuts the power of nodes, fails and slows their disks and starves their
 // loops — all driven from one seeded generator on one goroutine, so that a
-// seed replays bit for bit. The histories are checked with internal/check
-// and every decision and State against a serial model.
+// seed replays bit for bit. The histories of every heap's incarnation are
+// checked with internal/check, every decision and State against a serial
+// model per group, and the nodes' replicas against the catalog.
 //
 // Crypto randomness (raft's election timeouts) must be made deterministic
 // by the caller (testing/cryptotest.SetGlobalRandom) for runs to replay.
@@ -20,10 +25,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -89,6 +98,17 @@ type Mutations struct {
 	// RemoveBelowQuorum lets the reconciler remove a voter even when the
 	// voters left up would not be a quorum of the new configuration.
 	RemoveBelowQuorum bool
+	// KeepDropped has nodes leave open the replicas of heaps dropped from
+	// the catalog, which engine.Sync tells them to close.
+	KeepDropped bool
+	// SyncBeforeCatalogCommit has nodes follow their catalog replica
+	// before it has applied the log recovered with it: a directory older
+	// than the replicas recovered from disk.
+	SyncBeforeCatalogCommit bool
+	// OpenBeforeCatalogCommit has nodes open the replicas such a
+	// directory names (closing none): heaps they closed as dropped
+	// before they restarted may be among them.
+	OpenBeforeCatalogCommit bool
 }
 
 // Result is what a run did and found.
@@ -103,7 +123,7 @@ type Result struct {
 	// Paths counts the runtime paths the run took, by name ("resend",
 	// "unknown outcome", ...): what a range of seeds covered.
 	Paths map[string]int
-	Index uint64 // the replicas' final applied index
+	Index uint64 // the catalog replicas' final applied index
 }
 
 func (r *Result) String() string {
@@ -123,44 +143,69 @@ func Counts(m map[string]int) string {
 
 const (
 	tick         = 10 * time.Millisecond
-	walDir       = "/data/wal"
-	ckptPath     = "/data/checkpoint"
 	dedupWindow  = 4096
-	compactEvery = 100 // applied entries between checkpoints
+	compactEvery = 100 // applied entries between a heap's checkpoints
 	keepEntries  = 20
-	resendTicks  = engine.DefaultResendTicks
+	// The catalog changes seldom: it checkpoints and compacts its log
+	// after a few entries, so that a replica that rejoins it is sent a
+	// snapshot.
+	catalogCompactEvery = 4
+	catalogKeepEntries  = 1
+	resendTicks         = engine.DefaultResendTicks
 )
 
 type node struct {
-	id    uint64 // the raft ID of its current replica
-	name  string
-	up    bool
-	mem   *persist.MemFS
-	disk  *persist.FaultFS
+	// id is the node's raft ID, under which it opens replicas of new
+	// groups; a replica keeps the ID it was opened under (removal and
+	// rejoin give the catalog's a new one).
+	id   uint64
+	name string
+	up   bool
+	mem  *persist.MemFS
+	disk *persist.FaultFS
+	ep   *transporttest.Endpoint
+	back time.Duration // when a node that is down comes back
+
+	cat  *replica            // its replica of the catalog
+	reps map[string]*replica // its open replicas by heap name, the catalog's included
+	// byName is reps by heap name, nil when reps changed since.
+	byName []*replica
+	// catalogCommit is the last index of the catalog log it recovered:
+	// it follows the catalog once its replica has applied that.
+	catalogCommit uint64
+	resync        bool              // a replica the catalog asks for could not be opened yet
+	durable       map[string]uint64 // by replica directory, the highest log index its log made durable
+	closed        map[uint64]bool   // the groups whose replicas it closed as dropped
+
+	starved  time.Duration
+	missed   int      // ticks it missed while starved
+	inbox    [][]byte // messages that arrived while starved
+	slowDisk time.Duration
+}
+
+// replica is a node's replica of one group, in its own directory.
+type replica struct {
+	g     *group
+	id    uint64 // its raft ID
+	dir   string
 	wal   *persist.WAL
 	store *raft.MemoryStorage
 	r     *consistency.Replica
 	eng   *engine.Engine
 	state *consistency.State // the last State its replica published
-	ep    *transporttest.Endpoint
-	back  time.Duration // when a node that is down comes back
 
-	queue    []engine.Proposal // proposals its loop has not taken yet
-	starved  time.Duration
-	missed   int      // ticks it missed while starved
-	inbox    [][]byte // messages that arrived while starved
-	slowDisk time.Duration
-	diskDone time.Duration     // when the slow write in flight completes
-	refused  time.Duration     // since when the log refuses writes, 0 if it takes them
-	durable  uint64            // the highest log index its log made durable
-	copies   map[uuid.UUID]int // copies of each record this replica applied
+	queue     []engine.Proposal // proposals its loop has not taken yet
+	diskDone  time.Duration     // when the slow write in flight completes
+	refused   time.Duration     // since when the log refuses writes, 0 if it takes them
+	copies    map[uuid.UUID]int // copies of each record this replica applied
+	catalogAt uint64            // the catalog's applied index when it was opened; 0 if recovered
 	// snapsSent are the peers sent a snapshot, reported to raft as
 	// delivered on the next tick (a transfer takes time).
 	snapsSent []uint64
 }
 
 type pending struct {
-	node     *node
+	rep      *replica // the replica the transaction runs on
 	txn      check.Txn
 	deadline time.Duration
 	queued   bool   // not taken by the node's loop yet
@@ -190,8 +235,10 @@ type sim struct {
 	names   map[uint64]*node // by raft ID, current and former
 	nextID  uint64
 	now     time.Duration
-	history []check.Txn
-	model   *model
+	catalog *group
+	groups  []*group          // the catalog, then the heaps' incarnations as proposed
+	byGroup map[uint64]*group // by the catalog entry's Group
+	created map[uint64]bool   // the groups whose creation committed
 	waiting map[uuid.UUID]*pending
 	reads   map[uint64]*pending
 	readID  uint64
@@ -200,15 +247,10 @@ type sim struct {
 	txn     uint64
 	faults  map[string]int
 	paths   map[string]int // runtime paths taken, by name
-	copies  map[uuid.UUID]int
-	healAt  time.Duration // when the current network fault ends
+	healAt  time.Duration  // when the current network fault ends
 	rejoin  *rejoin
-	// planWait is when the reconciler plans again after a step;
-	// lastTransfer the tick leadership last moved for placement.
-	planWait     time.Duration
-	lastTransfer uint64
-	bad          []check.Anomaly // found by the runtime's own invariants
-	err          error
+	bad     []check.Anomaly // found by the runtime's own invariants
+	err     error
 
 	// skipReads breaks read validation in every replica
 	// (Options.BreakValidation).
@@ -236,9 +278,10 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 		opts.Duration = 5 * time.Second
 	}
 	s := &sim{opts: opts, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x73696d)), net: transporttest.NewNetwork(seed),
-		names: map[uint64]*node{}, model: newModel(), waiting: map[uuid.UUID]*pending{}, reads: map[uint64]*pending{}, busy: map[int]bool{},
-		next: make([]int, opts.Keys), faults: map[string]int{}, paths: map[string]int{}, copies: map[uuid.UUID]int{}}
+		names: map[uint64]*node{}, byGroup: map[uint64]*group{}, created: map[uint64]bool{}, waiting: map[uuid.UUID]*pending{}, reads: map[uint64]*pending{}, busy: map[int]bool{},
+		next: make([]int, opts.Keys), faults: map[string]int{}, paths: map[string]int{}}
 	s.skipReads.Store(opts.BreakValidation)
+	s.catalog = s.newGroup(catalogHeap, 0, opts.Nodes)
 	defer s.close()
 	var peers []raft.Peer
 	for i := range opts.Nodes {
@@ -246,7 +289,7 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	}
 	s.nextID = uint64(opts.Nodes)
 	for i := range opts.Nodes {
-		n := &node{id: uint64(i + 1), name: fmt.Sprintf("n%d", i+1), mem: persist.NewMemFS()}
+		n := &node{id: uint64(i + 1), name: fmt.Sprintf("n%d", i+1), mem: persist.NewMemFS(), durable: map[string]uint64{}, closed: map[uint64]bool{}}
 		n.ep = s.net.Endpoint(n.name, handler{s, n})
 		s.nodes = append(s.nodes, n)
 		s.names[n.id] = n
@@ -278,21 +321,101 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	return s.finish()
 }
 
-// boot starts a node on its disk: from its checkpoint and log if it has
-// them, else bootstrapped with the group's first configuration (peers),
-// or empty, to be caught up by the leader (peers nil).
+// boot starts a node on its disk: every replica it finds there, from its
+// checkpoint and log, and the catalog's, bootstrapped with the catalog's
+// first configuration (peers) on a new disk; then it follows the catalog.
 func (s *sim) boot(n *node, peers []raft.Peer) error {
 	n.disk = &persist.FaultFS{FS: n.mem}
-	n.store = raft.NewMemoryStorage()
-	n.copies = map[uuid.UUID]int{}
-	n.queue, n.inbox, n.missed, n.refused, n.diskDone, n.snapsSent = nil, nil, 0, 0, 0, nil
-	var snap raftpb.Snapshot
-	if b, err := readFile(n.disk, ckptPath); err == nil {
-		if err := snap.Unmarshal(b); err != nil {
-			return fmt.Errorf("sim: %s: checkpoint: %w", n.name, err)
+	n.reps, n.cat, n.byName = map[string]*replica{}, nil, nil
+	n.inbox, n.missed, n.catalogCommit, n.resync = nil, 0, 0, false
+	dirs, err := n.disk.ReadDir("/data")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	found := map[string]bool{}
+	for _, d := range dirs {
+		dir := "/data/" + d
+		b, err := readFile(n.disk, dir+"/meta")
+		if err != nil {
+			continue // a replica closed for good, or never opened
 		}
-		if err := n.store.ApplySnapshot(snap); err != nil {
+		var gid, id, floor uint64
+		if _, err := fmt.Sscan(string(b), &gid, &id, &floor); err != nil {
+			return fmt.Errorf("sim: %s: %s: %w", n.name, dir, err)
+		}
+		g := s.byGroup[gid]
+		if g == nil {
+			return fmt.Errorf("sim: %s: %s holds a replica of group %x, which no client proposed", n.name, dir, gid)
+		}
+		found[dir] = true
+		if r := n.reps[g.heap]; r != nil {
+			// An older incarnation of a heap recreated under its name
+			// (its closing did not reach the disk); the later one wins.
+			if slices.Index(s.groups, r.g) > slices.Index(s.groups, g) {
+				continue
+			}
+			r.wal.Close()
+		}
+		rep, commit, err := s.openReplica(n, g, id, dir, nil)
+		if err != nil {
 			return err
+		}
+		if g == s.catalog {
+			n.cat = rep
+			n.catalogCommit = max(commit, floor)
+			continue
+		}
+		if commit == 0 {
+			// Nothing of it reached the log: as if never opened. The
+			// catalog opens it again if the node is a first voter.
+			s.closeReplica(n, rep)
+		}
+	}
+	for _, dir := range slices.Sorted(maps.Keys(n.durable)) {
+		if d := n.durable[dir]; d > 0 && !found[dir] {
+			// What the log made durable must come back: a replica that
+			// restarts empty under its old raft ID could vote twice or
+			// lose commits.
+			return fmt.Errorf("sim: %s restarted with an empty replica (its log had made index %d durable in %s)", n.name, d, dir)
+		}
+	}
+	if n.cat == nil {
+		if n.cat, err = s.newReplica(n, s.catalog, n.id, peers, 0); err != nil {
+			return err
+		}
+	}
+	n.up = true
+	s.syncCatalog(n)
+	return nil
+}
+
+// newReplica opens a new replica of g on n under raft ID id: first its
+// directory, with what says whose it is, then the replica, bootstrapped
+// with peers if any, else empty, to be caught up by the leader. floor is
+// how far the node's catalog had come, for a catalog replica that
+// replaces one.
+func (s *sim) newReplica(n *node, g *group, id uint64, peers []raft.Peer, floor uint64) (*replica, error) {
+	dir := fmt.Sprintf("/data/%x-%d", g.id, id)
+	if err := writeFile(n.disk, dir+"/meta", fmt.Appendf(nil, "%d %d %d", g.id, id, floor)); err != nil {
+		return nil, err
+	}
+	rep, _, err := s.openReplica(n, g, id, dir, peers)
+	return rep, err
+}
+
+// openReplica opens n's replica of g in dir: from its checkpoint and log
+// if it has them, else bootstrapped with the group's first configuration
+// (peers), or empty, to be caught up by the leader (peers nil). commit is
+// the last index of the log it recovered.
+func (s *sim) openReplica(n *node, g *group, id uint64, dir string, peers []raft.Peer) (_ *replica, commit uint64, _ error) {
+	rep := &replica{g: g, id: id, dir: dir, store: raft.NewMemoryStorage(), copies: map[uuid.UUID]int{}}
+	var snap raftpb.Snapshot
+	if b, err := readFile(n.disk, dir+"/checkpoint"); err == nil {
+		if err := snap.Unmarshal(b); err != nil {
+			return nil, 0, fmt.Errorf("sim: %s: checkpoint: %w", n.name, err)
+		}
+		if err := rep.store.ApplySnapshot(snap); err != nil {
+			return nil, 0, err
 		}
 	}
 	var hs raftpb.HardState
@@ -303,7 +426,7 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 	if s.opts.AckBeforeSync {
 		wopts.SyncInterval = time.Hour
 	}
-	wal, err := persist.OpenWAL(n.disk, walDir, wopts, func(_ uint64, rec []byte) error {
+	wal, err := persist.OpenWAL(n.disk, dir+"/wal", wopts, func(_ uint64, rec []byte) error {
 		var m raftpb.Message
 		if err := m.Unmarshal(rec); err != nil {
 			return err
@@ -312,10 +435,10 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 		if m.Term != 0 || m.Commit != 0 {
 			hs = raftpb.HardState{Term: m.Term, Vote: m.Index, Commit: m.Commit}
 		}
-		return n.store.Append(m.Entries)
+		return rep.store.Append(m.Entries)
 	})
 	if err != nil {
-		return fmt.Errorf("sim: %s: %w", n.name, err)
+		return nil, 0, fmt.Errorf("sim: %s: %w", n.name, err)
 	}
 	booted := false
 	defer func() {
@@ -329,34 +452,37 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 	if t := snap.Metadata.Term; hs.Term < t {
 		hs.Term, hs.Vote = t, 0
 	}
-	if err := n.store.SetHardState(hs); err != nil {
-		return err
+	if err := rep.store.SetHardState(hs); err != nil {
+		return nil, 0, err
 	}
-	if last, _ := n.store.LastIndex(); n.durable > 0 && last == 0 {
+	last, _ := rep.store.LastIndex()
+	if d := n.durable[dir]; d > 0 && last == 0 {
 		// What the log made durable must come back: a replica that
 		// restarts empty under its old raft ID could vote twice or
 		// lose commits.
-		return fmt.Errorf("sim: %s restarted with an empty replica (its log had made index %d durable)", n.name, n.durable)
+		return nil, 0, fmt.Errorf("sim: %s restarted with an empty replica (its log had made index %d durable in %s)", n.name, d, dir)
 	}
-	n.wal = wal
-	n.r, err = consistency.NewReplica(&consistency.Config{ID: n.id, Storage: n.store, DedupWindow: dedupWindow,
+	rep.wal = wal
+	rep.r, err = consistency.NewReplica(&consistency.Config{ID: id, Storage: rep.store, DedupWindow: dedupWindow,
 		Applied: snap.Metadata.Index, State: snap.Data, SkipReadValidation: &s.skipReads})
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if empty && peers != nil {
-		if err := n.r.Bootstrap(peers); err != nil {
-			return err
+		if err := rep.r.Bootstrap(peers); err != nil {
+			return nil, 0, err
 		}
 	}
-	n.eng, err = engine.New(engine.Config{Replica: n.r, Storage: n.store, Durable: true, Checkpoint: snap.Metadata.Index,
-		CompactEvery: compactEvery, KeepEntries: keepEntries, ResendTicks: resendTicks})
+	rep.eng, err = engine.New(engine.Config{Replica: rep.r, Storage: rep.store, Durable: true, Checkpoint: snap.Metadata.Index,
+		CompactEvery: g.compactEvery, KeepEntries: g.keepEntries, ResendTicks: resendTicks})
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	n.state = n.r.State() // as recovered
-	n.up, booted = true, true
-	return nil
+	rep.state = rep.r.State() // as recovered
+	n.reps[g.heap], n.byName = rep, nil
+	s.names[id] = n
+	booted = true
+	return rep, max(hs.Commit, last), nil
 }
 
 func readFile(fsys persist.FS, name string) ([]byte, error) {
@@ -370,7 +496,8 @@ func readFile(fsys persist.FS, name string) ([]byte, error) {
 
 // writeFile replaces a file durably: written aside, synced, renamed.
 func writeFile(fsys persist.FS, name string, data []byte) error {
-	if err := fsys.MkdirAll("/data"); err != nil {
+	dir := path.Dir(name)
+	if err := fsys.MkdirAll(dir); err != nil {
 		return err
 	}
 	f, err := fsys.Create(name + ".tmp")
@@ -391,7 +518,7 @@ func writeFile(fsys persist.FS, name string, data []byte) error {
 	if err := fsys.Rename(name+".tmp", name); err != nil {
 		return err
 	}
-	return fsys.SyncDir("/data")
+	return fsys.SyncDir(dir)
 }
 
 // handler delivers a node's messages, on the simulation's goroutine.
@@ -408,20 +535,46 @@ func (h handler) HandleMessage(_ string, msg []byte) {
 		h.n.inbox = append(h.n.inbox, msg)
 		return
 	}
-	h.s.deliver(h.n, msg)
-	h.s.ready(h.n)
+	if rep := h.s.deliver(h.n, msg); rep != nil {
+		h.s.ready(h.n, rep)
+	}
 }
 
-func (s *sim) deliver(n *node, msg []byte) {
+// deliver hands a message to the node's replica of its group, and returns
+// that replica; nil if the node has none. A node with no replica of a
+// heap that the leader of the group its catalog names reaches opens one,
+// empty: a learner to be.
+func (s *sim) deliver(n *node, msg []byte) *replica {
+	gid, heap, raw, ok := unwrap(msg)
 	var m raftpb.Message
-	if err := m.Unmarshal(msg); err != nil {
-		s.fail(fmt.Errorf("sim: %s: a message that does not decode: %w", n.name, err))
-		return
+	if !ok || m.Unmarshal(raw) != nil {
+		s.fail(fmt.Errorf("sim: %s: a message that does not decode", n.name))
+		return nil
 	}
-	if m.To != n.id {
-		return // for the replica this node had before it rejoined
+	rep := n.reps[heap]
+	if rep == nil && m.To == n.id && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
+		if o, ok := n.cat.state.Get(engine.EntryID(heap)); ok {
+			if e, ok := engine.DecodeEntry(o); ok && e.Group == gid {
+				rep = s.openHeap(n, e, "on a leader's message")
+			}
+		}
 	}
-	n.eng.Step(m)
+	if rep != nil && rep.g.id != gid {
+		s.paths["catalog: message of another incarnation refused"]++
+	}
+	if rep == nil || rep.g.id != gid || m.To != rep.id {
+		return nil // not a replica of this group (yet), of an earlier incarnation, or the replica this node had before it rejoined
+	}
+	if m.Type == raftpb.MsgSnap && m.Snapshot != nil {
+		if cs := m.Snapshot.Metadata.ConfState; !slices.Contains(slices.Concat(cs.Voters, cs.Learners, cs.VotersOutgoing, cs.LearnersNext), m.To) {
+			// Raft ignores it: a replica sent only such snapshots
+			// never catches up.
+			s.bad = append(s.bad, check.Anomaly{Kind: "snapshot-without-recipient",
+				Explain: fmt.Sprintf("%s (raft ID %d) of heap %s was sent a snapshot at %d whose configuration %v does not name it", n.name, m.To, heap, m.Snapshot.Metadata.Index, cs)})
+		}
+	}
+	rep.eng.Step(m)
+	return rep
 }
 
 func (h handler) HandleCall(context.Context, string, []byte) ([]byte, error) {
@@ -463,7 +616,7 @@ func (s *sim) step(faults bool) {
 			n.missed++
 			continue
 		}
-		if n.refused != 0 && s.now-n.refused > 300*time.Millisecond {
+		if slices.ContainsFunc(n.replicas(), func(r *replica) bool { return r.refused != 0 && s.now-r.refused > 300*time.Millisecond }) {
 			// A log that keeps refusing: the operator restarts the node
 			// (a failed sync leaves persist's log failed until then).
 			s.crash(n, 0)
@@ -473,17 +626,25 @@ func (s *sim) step(faults bool) {
 			s.deliver(n, msg)
 		}
 		n.inbox = nil
-		for _, to := range n.snapsSent {
-			n.eng.ReportSnapshot(to, false)
-			s.paths["snapshot sent"]++
+		if n.resync {
+			s.syncCatalog(n)
 		}
-		n.snapsSent = nil
-		for range 1 + n.missed {
-			n.eng.Tick()
+		for _, r := range n.replicas() {
+			if n.reps[r.g.heap] != r {
+				continue // closed meanwhile
+			}
+			for _, to := range r.snapsSent {
+				r.eng.ReportSnapshot(to, false)
+				s.paths["snapshot sent"]++
+			}
+			r.snapsSent = nil
+			for range 1 + n.missed {
+				r.eng.Tick()
+			}
+			s.take(r)
+			s.ready(n, r)
 		}
 		n.missed = 0
-		s.take(n)
-		s.ready(n)
 	}
 	for _, id := range s.waitingIDs() {
 		if p := s.waiting[id]; s.now >= p.deadline {
@@ -513,37 +674,54 @@ func (s *sim) step(faults bool) {
 	}
 }
 
-// take hands the proposals queued at a node to its engine, as the heap's
-// loop takes a batch.
-func (s *sim) take(n *node) {
-	if len(n.queue) == 0 {
+// replicas returns the node's open replicas, by heap name. The slice is
+// not changed afterwards: a replica closed meanwhile stays in it.
+func (n *node) replicas() []*replica {
+	if n.byName == nil {
+		n.byName = make([]*replica, 0, len(n.reps))
+		for _, name := range slices.Sorted(maps.Keys(n.reps)) {
+			n.byName = append(n.byName, n.reps[name])
+		}
+	}
+	return n.byName
+}
+
+// take hands the proposals queued at a replica to its engine, as the
+// heap's loop takes a batch.
+func (s *sim) take(r *replica) {
+	if len(r.queue) == 0 {
 		return
 	}
-	for _, q := range n.queue {
+	for _, q := range r.queue {
 		if p, ok := s.waiting[q.TxID]; ok {
 			p.queued = false
 		}
 	}
-	n.eng.Propose(n.queue)
-	n.queue = nil
+	r.eng.Propose(r.queue)
+	r.queue = nil
 }
 
-// abandon is a client giving up on its transaction at its deadline.
+// abandon is a client giving up on its transaction at its deadline. A
+// replica whose loop is in a slow write hears of it once the write is
+// done and the Ready carried out, as a heap's loop does.
 func (s *sim) abandon(id uuid.UUID) {
 	p := s.waiting[id]
-	n := p.node
+	r := p.rep
+	if r.diskDone > s.now {
+		return
+	}
 	if p.queued {
 		// Never given to the engine: it cannot commit, once out of
 		// the queue.
 		if !s.opts.Mutations.AbandonedLeftQueued {
-			n.queue = slices.DeleteFunc(n.queue, func(q engine.Proposal) bool { return q.TxID == id })
+			r.queue = slices.DeleteFunc(r.queue, func(q engine.Proposal) bool { return q.TxID == id })
 		}
 		s.paths["abandon while queued"]++
 		s.resolve(id, check.Fail)
 		return
 	}
 	s.paths["abandon"]++
-	proposed := n.eng.Abandon(id)
+	proposed := r.eng.Abandon(id)
 	switch {
 	case s.opts.Mutations.AbandonedCommitted:
 		s.resolve(id, check.OK)
@@ -556,16 +734,18 @@ func (s *sim) abandon(id uuid.UUID) {
 	}
 }
 
-// ready carries out what a node's engine has ready, in the order the
+// ready carries out what a replica's engine has ready, in the order the
 // engine's package asks: send what may go early, hand out the outcomes
 // (after the write if the Ready installs a snapshot), persist, send the
-// rest, note the configuration, checkpoint.
-func (s *sim) ready(n *node) {
-	for n.up && n.starved <= s.now && n.eng.HasReady() && s.err == nil {
-		if n.diskDone > s.now {
+// rest, note the configuration, checkpoint. A node follows its catalog
+// after each Ready of its catalog replica that published a new state.
+func (s *sim) ready(n *node, r *replica) {
+	synced := true
+	for n.up && n.starved <= s.now && n.reps[r.g.heap] == r && r.eng.HasReady() && s.err == nil {
+		if r.diskDone > s.now {
 			return // a slow write is in flight
 		}
-		rd := n.eng.Ready()
+		rd := r.eng.Ready()
 		if rd.Err != nil {
 			s.fail(fmt.Errorf("sim: %s: %w", n.name, rd.Err))
 			return
@@ -574,98 +754,113 @@ func (s *sim) ready(n *node) {
 		// began. Its outcomes wait for it: the engine takes steps,
 		// ticks and proposals meanwhile, and a Ready asked for again
 		// hands out what they added.
-		begin := n.diskDone == 0
+		begin := r.diskDone == 0
 		first := rd.OutcomesFirst()
 		var snapTo []uint64
-		if rd.HasRaft && begin {
-			early := rd.Early
-			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
-				early = append(slices.Clip(early), rd.Messages...)
-			}
-			if !s.send(n, early, &snapTo) {
-				return
-			}
-			write := !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 || !raft.IsEmptySnap(rd.Snapshot)
-			if write && n.slowDisk > s.now {
-				n.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
-				s.paths["slow write"]++
-				return
-			}
+		if rd.HasRaft && begin && !s.beginWrite(n, r, rd, &snapTo) {
+			return
 		}
-		if first {
-			s.outcomes(n, rd)
+		if first && s.outcomes(n, r, rd) {
+			synced = false
 		}
 		if rd.HasRaft {
-			n.diskDone = 0
-			if err := s.persist(n, rd.Ready.Ready); err != nil {
-				if n.refused == 0 {
-					n.refused = s.now
+			r.diskDone = 0
+			if err := s.persist(n, r, rd.Ready.Ready); err != nil {
+				if r.refused == 0 {
+					r.refused = s.now
 					s.paths["log refused"]++
 				}
-				n.eng.DiskFailed(err)
+				r.eng.DiskFailed(err)
 				continue
 			}
-			n.refused = 0
+			r.refused = 0
 			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
 				rd.Messages = nil // sent with the early ones
 			}
-			if !s.send(n, rd.Messages, &snapTo) {
+			if !s.send(n, r, rd.Messages, &snapTo) {
 				return
 			}
 			if !raft.IsEmptySnap(rd.Snapshot) {
 				s.paths["snapshot installed"]++
 			}
 		}
-		if !first {
-			s.outcomes(n, rd)
+		if !first && s.outcomes(n, r, rd) {
+			synced = false
 		}
 		if rd.Checkpoint != 0 {
-			s.checkpoint(n, rd.Checkpoint)
+			s.checkpoint(n, r, rd.Checkpoint)
 		}
-		n.eng.Advance()
+		r.eng.Advance()
 		if rd.Conf != nil && !s.opts.Mutations.ConfSnapshotStale {
 			// Snapshots carry the configuration they are sent under: a
 			// replica added since the last checkpoint refuses one that
 			// does not name it. The applied state, with the new
 			// configuration, is served from now on.
-			if data, err := snapshotData(n.r); err == nil {
-				if _, err := n.store.CreateSnapshot(rd.State.Index(), rd.Conf, data); err == nil {
+			if data, err := snapshotData(r.r); err == nil {
+				if _, err := r.store.CreateSnapshot(rd.State.Index(), rd.Conf, data); err == nil {
 					s.paths["snapshot after configuration change"]++
 				}
 			}
 		}
-		n.snapsSent = append(n.snapsSent, snapTo...)
+		r.snapsSent = append(r.snapsSent, snapTo...)
+		if !synced && r == n.cat {
+			synced = true
+			s.syncCatalog(n)
+		}
 	}
 }
 
+// beginWrite sends what of a Ready may go before its log write and, on
+// a slow disk, begins the write, to end later. It reports whether the
+// write goes on now: not if a message did not encode (the run fails) or
+// the write is slow.
+func (s *sim) beginWrite(n *node, r *replica, rd engine.Ready, snapTo *[]uint64) bool {
+	early := rd.Early
+	if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
+		early = append(slices.Clip(early), rd.Messages...)
+	}
+	if !s.send(n, r, early, snapTo) {
+		return false
+	}
+	write := !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 || !raft.IsEmptySnap(rd.Snapshot)
+	if write && n.slowDisk > s.now {
+		r.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
+		s.paths["slow write"]++
+		return false
+	}
+	return true
+}
+
 // outcomes publishes a Ready's state, then hands out its decisions,
-// completions and read answers.
-func (s *sim) outcomes(n *node, rd engine.Ready) {
+// completions and read answers. It reports whether a new state was
+// published.
+func (s *sim) outcomes(n *node, r *replica, rd engine.Ready) (published bool) {
 	if rd.HasRaft {
 		for _, res := range rd.Results {
-			s.decided(n, res)
+			s.decided(n, r, res)
 		}
-		if rd.State != n.state {
-			n.state = rd.State
-			s.model.state(n.name, rd.State, s.opts.Keys)
+		if rd.State != r.state {
+			r.state, published = rd.State, true
+			r.g.model.state(n.name, rd.State)
 		}
 	}
 	completions := slices.Clone(rd.Completions)
 	slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
 	for _, c := range completions {
-		s.complete(n, c)
+		s.complete(r, c)
 	}
 	reads := slices.Clone(rd.Reads)
 	slices.SortFunc(reads, func(a, b engine.ReadDone) int { return cmpUint(a.ID, b.ID) })
 	for _, rd2 := range reads {
-		s.answer(n, rd2, rd.State)
+		s.answer(n, r, rd2, rd.State)
 	}
+	return published
 }
 
-// send sends a node's raft messages, noting in snapTo the peers sent a
-// snapshot. It reports false if a message does not encode (the run
-// fails).
-func (s *sim) send(n *node, msgs []raftpb.Message, snapTo *[]uint64) bool {
+// send sends a replica's raft messages in its group's envelope, noting in
+// snapTo the peers sent a snapshot. It reports false if a message does
+// not encode (the run fails).
+func (s *sim) send(n *node, r *replica, msgs []raftpb.Message, snapTo *[]uint64) bool {
 	for _, m := range msgs {
 		b, err := m.Marshal()
 		if err != nil {
@@ -673,7 +868,7 @@ func (s *sim) send(n *node, msgs []raftpb.Message, snapTo *[]uint64) bool {
 			return false
 		}
 		if to, ok := s.names[m.To]; ok {
-			n.ep.Send(context.Background(), to.name, b)
+			n.ep.Send(context.Background(), to.name, wrap(r.g, b))
 		}
 		if m.Type == raftpb.MsgSnap {
 			*snapTo = append(*snapTo, m.To)
@@ -693,13 +888,13 @@ func cmpUint(a, b uint64) int {
 }
 
 // persist makes a Ready's snapshot, hard state and entries durable.
-func (s *sim) persist(n *node, rd raft.Ready) error {
+func (s *sim) persist(n *node, r *replica, rd raft.Ready) error {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		b, err := rd.Snapshot.Marshal()
 		if err != nil {
 			return err
 		}
-		if err := writeFile(n.disk, ckptPath, b); err != nil {
+		if err := writeFile(n.disk, r.dir+"/checkpoint", b); err != nil {
 			return err
 		}
 	}
@@ -708,33 +903,33 @@ func (s *sim) persist(n *node, rd raft.Ready) error {
 	}
 	hs := rd.HardState
 	if raft.IsEmptyHardState(hs) {
-		hs, _, _ = n.store.InitialState()
+		hs, _, _ = r.store.InitialState()
 	}
 	rec, err := (&raftpb.Message{Term: hs.Term, Index: hs.Vote, Commit: hs.Commit, Entries: rd.Entries}).Marshal()
 	if err != nil {
 		return err
 	}
-	if _, err := n.wal.Append(rec); err != nil {
+	if _, err := r.wal.Append(rec); err != nil {
 		return err
 	}
 	if k := len(rd.Entries); k > 0 && !s.opts.AckBeforeSync {
-		n.durable = max(n.durable, rd.Entries[k-1].Index)
+		n.durable[r.dir] = max(n.durable[r.dir], rd.Entries[k-1].Index)
 	}
 	return nil
 }
 
 // checkpoint takes the checkpoint a node's engine asks for: its state at
 // index, durable on its disk and served to followers behind the log.
-func (s *sim) checkpoint(n *node, index uint64) {
-	data, err := snapshotData(n.r)
+func (s *sim) checkpoint(n *node, r *replica, index uint64) {
+	data, err := snapshotData(r.r)
 	if err != nil {
 		s.fail(err)
 		return
 	}
-	cs := n.r.ConfState()
-	snap, err := n.store.CreateSnapshot(index, &cs, data)
+	cs := r.r.ConfState()
+	snap, err := r.store.CreateSnapshot(index, &cs, data)
 	if errors.Is(err, raft.ErrSnapOutOfDate) {
-		snap, err = n.store.Snapshot()
+		snap, err = r.store.Snapshot()
 	}
 	if err != nil {
 		s.fail(fmt.Errorf("sim: %s: checkpoint at %d: %w", n.name, index, err))
@@ -742,12 +937,12 @@ func (s *sim) checkpoint(n *node, index uint64) {
 	}
 	b, err := snap.Marshal()
 	if err == nil {
-		err = writeFile(n.disk, ckptPath, b)
+		err = writeFile(n.disk, r.dir+"/checkpoint", b)
 	}
 	if err != nil {
 		return // the disk fails: asked again later
 	}
-	n.eng.Checkpointed(index)
+	r.eng.Checkpointed(index)
 	s.paths["checkpoint"]++
 	if len(s.waiting) > 0 {
 		s.paths["checkpoint under load"]++
@@ -756,26 +951,31 @@ func (s *sim) checkpoint(n *node, index uint64) {
 
 // decided holds a decision against the model and counts the copies of
 // records that reached the log more than once (resent).
-func (s *sim) decided(n *node, res consistency.Result) {
-	s.model.decide(n.name, res)
-	n.copies[res.TxID]++
-	c := n.copies[res.TxID]
-	if c <= s.copies[res.TxID] {
+func (s *sim) decided(n *node, r *replica, res consistency.Result) {
+	first := r.g.model.decide(n.name, res)
+	if first && r.g == s.catalog {
+		s.catalogDecided(res)
+	}
+	r.copies[res.TxID]++
+	c := r.copies[res.TxID]
+	if c <= r.g.copies[res.TxID] {
 		return // another replica applied this copy first
 	}
-	s.copies[res.TxID] = c
+	r.g.copies[res.TxID] = c
 	switch {
 	case c > 1:
 		s.paths["resend"]++
+	case res.Outcome == consistency.Conflicted && r.g == s.catalog:
+		s.paths["catalog: conflict"]++ // two creates or drops of one name at once
 	case res.Outcome == consistency.Conflicted:
 		s.paths["conflict"]++
 	}
 }
 
 // complete hands a client the outcome of its proposal.
-func (s *sim) complete(n *node, c engine.Completion) {
+func (s *sim) complete(r *replica, c engine.Completion) {
 	p, ok := s.waiting[c.TxID]
-	if !ok || p.node != n {
+	if !ok || p.rep != r {
 		return
 	}
 	if c.Err != nil {
@@ -804,9 +1004,9 @@ func (s *sim) complete(n *node, c engine.Completion) {
 
 // answer completes a fresh read-only transaction at the state its read
 // index covers.
-func (s *sim) answer(n *node, d engine.ReadDone, st *consistency.State) {
+func (s *sim) answer(n *node, r *replica, d engine.ReadDone, st *consistency.State) {
 	p, ok := s.reads[d.ID]
-	if !ok || p.node != n {
+	if !ok || p.rep != r {
 		return
 	}
 	delete(s.reads, d.ID)
@@ -815,16 +1015,16 @@ func (s *sim) answer(n *node, d engine.ReadDone, st *consistency.State) {
 		s.paths["read failed"]++
 		return // a read that got no answer has no effect to check
 	}
-	if n.eng.Ticks()-p.asked >= resendTicks/2 {
+	if r.eng.Ticks()-p.asked >= resendTicks/2 {
 		s.paths["read retry"]++
 	}
-	s.model.state(n.name+"'s fresh read", st, s.opts.Keys)
+	r.g.model.state(n.name+"'s fresh read", st)
 	for i, m := range p.txn.Mops {
 		o, _ := st.Get(listID(m.Key))
 		p.txn.Mops[i].List = decodeList(o.Value)
 	}
-	p.txn.Status, p.txn.End, p.txn.ID = check.OK, int64(s.now), len(s.history)
-	s.history = append(s.history, p.txn)
+	p.txn.Status, p.txn.End, p.txn.ID = check.OK, int64(s.now), len(r.g.history)
+	r.g.history = append(r.g.history, p.txn)
 }
 
 // crash cuts a node's power: what its disk had not synced is lost. It
@@ -832,28 +1032,37 @@ func (s *sim) answer(n *node, d engine.ReadDone, st *consistency.State) {
 // nemesis did not choose).
 func (s *sim) crash(n *node, down time.Duration) {
 	disk := n.mem.Crash(s.rng)
-	n.wal.Close()
-	n.up, n.mem = false, disk
+	for _, r := range n.replicas() {
+		r.wal.Close()
+		s.forget(r)
+	}
+	n.up, n.mem, n.reps, n.cat, n.byName = false, disk, nil, nil, nil
 	if down == 0 {
 		down = time.Duration(50+s.rng.IntN(300)) * time.Millisecond
 	}
 	n.back = s.now + down
+}
+
+// forget ends the waits of the clients of a replica that is gone: a
+// proposal still queued never reached the engine, one handed to raft may
+// have committed.
+func (s *sim) forget(r *replica) {
 	for _, id := range s.waitingIDs() {
-		if p := s.waiting[id]; p.node == n {
+		if p := s.waiting[id]; p.rep == r {
 			if p.queued {
-				s.resolve(id, check.Fail) // never reached the engine
+				s.resolve(id, check.Fail)
 			} else {
 				s.resolve(id, check.Info)
 			}
 		}
 	}
 	for _, id := range s.readIDs() {
-		if p := s.reads[id]; p.node == n {
+		if p := s.reads[id]; p.rep == r {
 			delete(s.reads, id)
 			s.busy[p.txn.Process] = false
 		}
 	}
-	n.queue = nil
+	r.queue = nil
 }
 
 func (s *sim) restart(n *node) {
@@ -867,35 +1076,52 @@ func (s *sim) restart(n *node) {
 
 func (s *sim) close() {
 	for _, n := range s.nodes {
-		if n.up {
-			n.wal.Close()
+		for _, r := range n.replicas() {
+			r.wal.Close()
 		}
 	}
 }
 
-// leader returns the node whose replica leads, nil if none is up and sure.
-func (s *sim) leader() *node {
+// leader returns the node whose replica of g leads and that replica, nil
+// if none is up and sure.
+func (s *sim) leader(g *group) (*node, *replica) {
 	for _, n := range s.nodes {
-		if n.up && n.starved <= s.now && n.r.Status().RaftState == raft.StateLeader {
-			return n
+		if !n.up || n.starved > s.now {
+			continue
+		}
+		if r := n.reps[g.heap]; r != nil && r.g == g && r.r.Status().RaftState == raft.StateLeader {
+			return n, r
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// reconcile is the leader's replica management. A removal is the
-// simulation's (an operator's, or an eviction): the leader removes the
-// victim's replica; once the victim reaches the leader again it finds it
-// is out, wipes its replica and asks to join under a new raft ID. The
-// rest is engine.Plan's, as in oss: the join as a learner, its promotion
-// once caught up, leadership moved to the best-placed voter.
+// reconcile is the leaders' replica management, group by group.
 func (s *sim) reconcile() {
-	l := s.leader()
+	for _, g := range s.groups {
+		s.reconcileGroup(g)
+	}
+}
+
+// reconcileGroup is the replica management of one group by its leader. A
+// removal is the simulation's (an operator's, or an eviction) and is of a
+// catalog replica: the leader removes the victim's replica; once the
+// victim reaches the leader again it finds it is out, wipes its replica
+// and asks to join under a new raft ID. The rest is engine.Plan's, as in
+// oss: the join as a learner, its promotion once caught up, a heap placed
+// on fewer voters than it wants grown, leadership moved to the
+// best-placed voter.
+func (s *sim) reconcileGroup(g *group) {
+	_, l := s.leader(g)
 	if l == nil {
 		return
 	}
 	cs := l.r.ConfState()
-	if rj := s.rejoin; rj != nil {
+	rj := s.rejoin
+	if g != s.catalog {
+		rj = nil
+	}
+	if rj != nil {
 		v := rj.victim
 		switch rj.phase {
 		case removing:
@@ -909,19 +1135,20 @@ func (s *sim) reconcile() {
 			rj.phase = removed
 			s.checkQuorum(rj, cs)
 		case removed:
-			if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, l.name) {
+			if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, s.names[l.id].name) {
 				break
 			}
-			s.wipe(v)
-			rj.phase = joining
+			if s.wipe(v) {
+				rj.phase = joining
+			}
 		case joining:
-			if slices.Contains(cs.Voters, v.id) {
+			if v.up && slices.Contains(cs.Voters, v.cat.id) {
 				s.paths["removal+rejoin"]++
 				s.rejoin = nil
 			}
 		}
 	}
-	if s.now < s.planWait {
+	if s.now < g.planWait {
 		return
 	}
 	st := l.r.FullStatus()
@@ -929,17 +1156,22 @@ func (s *sim) reconcile() {
 	for id, pr := range st.Progress {
 		match[id] = pr.Match
 	}
-	in := engine.PlanInput{Heap: "sim", Self: l.id, Replicas: s.opts.Nodes, Leader: true, Transferring: st.LeadTransferee != 0,
-		Conf: cs, Commit: st.Commit, Match: match, Tick: uint64(s.now / tick), LastTransfer: s.lastTransfer,
+	in := engine.PlanInput{Heap: g.heap, Self: l.id, Replicas: g.replicas, Leader: true, Transferring: st.LeadTransferee != 0,
+		Conf: cs, Commit: st.Commit, Match: match, Tick: uint64(s.now / tick), LastTransfer: g.lastTransfer,
 		Now: time.Unix(0, 0).Add(s.now), ReplaceAfter: time.Hour}
 	for _, n := range s.nodes {
-		rj := s.rejoin
 		if !n.up || rj != nil && rj.victim == n && rj.phase != joining {
 			continue // a removed replica is not a server until it rejoins
 		}
-		in.Live = append(in.Live, engine.Member{ID: n.id, Name: n.name, Server: true})
-		if rj != nil && rj.victim == n && !slices.Contains(cs.Learners, n.id) && !slices.Contains(cs.Voters, n.id) {
-			in.Joins = append(in.Joins, n.id)
+		// Membership names a node by the ID of its replica of the
+		// group, or by the node's own for a group it has no replica of.
+		id := n.id
+		if r := n.reps[g.heap]; r != nil && r.g == g {
+			id = r.id
+		}
+		in.Live = append(in.Live, engine.Member{ID: id, Name: n.name, Server: true})
+		if rj != nil && rj.victim == n && !slices.Contains(cs.Learners, id) && !slices.Contains(cs.Voters, id) {
+			in.Joins = append(in.Joins, id)
 		}
 	}
 	a := engine.Plan(in)
@@ -948,18 +1180,18 @@ func (s *sim) reconcile() {
 		s.changeConf(l, a.Why.String(), a.Changes...)
 	case engine.TransferLeader:
 		l.r.TransferLeader(a.To)
-		s.lastTransfer = uint64(s.now / tick)
+		g.lastTransfer = uint64(s.now / tick)
 		s.paths["reconcile: "+a.Why.String()]++
-		s.planWait = s.now + 300*time.Millisecond
+		g.planWait = s.now + 300*time.Millisecond
 	}
 }
 
 // changeConf has the leader propose a configuration change.
-func (s *sim) changeConf(l *node, why string, changes ...raftpb.ConfChangeSingle) {
+func (s *sim) changeConf(l *replica, why string, changes ...raftpb.ConfChangeSingle) {
 	s.paths["reconcile: "+why]++
-	s.planWait = s.now + 300*time.Millisecond
+	l.g.planWait = s.now + 300*time.Millisecond
 	l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: changes})
-	s.ready(l)
+	s.ready(s.names[l.id], l)
 }
 
 // checkQuorum holds an applied removal against the voters up when it was
@@ -977,44 +1209,38 @@ func (s *sim) checkQuorum(rj *rejoin, cs raftpb.ConfState) {
 	}
 }
 
-// wipe empties a removed node's disk and starts it as a new, empty
-// replica under a new raft ID, to be caught up by the leader.
-func (s *sim) wipe(v *node) {
-	v.wal.Close()
-	v.mem, v.durable = persist.NewMemFS(), 0
+// wipe replaces a removed catalog replica by a new, empty one under a new
+// raft ID, to be caught up by the leader, and closes the old one for
+// good; false if the disk refuses. The node follows the catalog again
+// once the new replica has come as far as the old one had.
+func (s *sim) wipe(v *node) bool {
+	old := v.cat
+	floor := max(v.catalogCommit, old.state.Index())
 	s.nextID++
-	v.id = s.nextID
-	s.names[v.id] = v
-	for _, id := range s.waitingIDs() {
-		if s.waiting[id].node == v {
-			s.resolve(id, check.Info)
-		}
+	r, err := s.newReplica(v, s.catalog, s.nextID, nil, floor)
+	if err != nil {
+		v.reps[catalogHeap], v.byName = old, nil
+		return false
 	}
-	for _, id := range s.readIDs() {
-		if p := s.reads[id]; p.node == v {
-			delete(s.reads, id)
-			s.busy[p.txn.Process] = false
-		}
-	}
-	if err := s.boot(v, nil); err != nil {
-		s.fail(err)
-	}
+	s.closeReplica(v, old)
+	v.cat, v.catalogCommit = r, floor
+	return true
 }
 
-// startRemoval has the reconciler remove a voter other than the leader,
-// when the voters left up would still be a quorum.
+// startRemoval has the reconciler remove a catalog voter other than the
+// leader, when the voters left up would still be a quorum.
 func (s *sim) startRemoval(v *node) bool {
-	l := s.leader()
-	if s.rejoin != nil || l == nil || v == l || !v.up {
+	ln, l := s.leader(s.catalog)
+	if s.rejoin != nil || l == nil || v == ln || !v.up {
 		return false
 	}
 	cs := l.r.ConfState()
-	if !slices.Contains(cs.Voters, v.id) || len(cs.VotersOutgoing) > 0 {
+	if !slices.Contains(cs.Voters, v.cat.id) || len(cs.VotersOutgoing) > 0 {
 		return false
 	}
 	up, upAt := 0, map[uint64]bool{}
 	for _, id := range cs.Voters {
-		if n := s.names[id]; id != v.id && n.id == id && n.up {
+		if n := s.names[id]; id != v.cat.id && n.up && n.cat.id == id {
 			up++
 			upAt[id] = true
 		}
@@ -1022,8 +1248,8 @@ func (s *sim) startRemoval(v *node) bool {
 	if !s.opts.Mutations.RemoveBelowQuorum && (up < (len(cs.Voters)-1)/2+1 || len(cs.Voters) < 3) {
 		return false
 	}
-	s.rejoin = &rejoin{victim: v, old: v.id, up: upAt}
-	s.reconcile()
+	s.rejoin = &rejoin{victim: v, old: v.cat.id, up: upAt}
+	s.reconcileGroup(s.catalog)
 	return true
 }
 
@@ -1050,22 +1276,43 @@ func decodeList(b []byte) []int {
 	return l
 }
 
-// client starts a transaction on a node that is up: read-only at its local
-// snapshot or at a fresh read index, or appends (each reading its list
-// first) queued at the node as a commit record.
+// client starts a transaction on a node that is up: now and then a
+// change of the catalog (catalogClient), else one on a heap replica of a
+// node (heapClient).
 func (s *sim) client(c int) {
-	var up []*node
+	var up, holders []*node // holders: of a heap replica
 	for _, n := range s.nodes {
 		if n.up {
 			up = append(up, n)
+			if len(n.reps) > 1 {
+				holders = append(holders, n)
+			}
 		}
 	}
 	if len(up) == 0 {
 		return
 	}
-	n := up[s.rng.IntN(len(up))]
-	st := n.state // as published: what the replica applied may not be durable yet
-	s.model.state(n.name+"'s view", st, s.opts.Keys)
+	if len(holders) == 0 || s.rng.IntN(catalogEvery) == 0 {
+		s.catalogClient(c, up[s.rng.IntN(len(up))])
+		return
+	}
+	n := holders[s.rng.IntN(len(holders))]
+	var heaps []*replica
+	for _, r := range n.replicas() {
+		if r != n.cat {
+			heaps = append(heaps, r)
+		}
+	}
+	s.heapClient(c, n, heaps[s.rng.IntN(len(heaps))])
+}
+
+// heapClient starts a transaction on a node's heap replica: read-only at
+// its local snapshot or at a fresh read index, or appends (each reading
+// its list first) queued at the replica as a commit record.
+func (s *sim) heapClient(c int, n *node, r *replica) {
+	g := r.g
+	st := r.state // as published: what the replica applied may not be durable yet
+	g.model.state(n.name+"'s view", st)
 	readOnly := s.rng.IntN(4) == 0
 	fresh := readOnly && s.rng.IntN(2) == 0 && n.starved <= s.now
 	s.txn++
@@ -1095,7 +1342,7 @@ func (s *sim) client(c int) {
 		lists[k] = l
 		mops = append(mops, check.Mop{Kind: check.Append, Key: k, Value: s.next[k]})
 	}
-	txn := check.Txn{ID: len(s.history), Process: c, Mops: mops, Start: int64(s.now), End: int64(s.now)}
+	txn := check.Txn{ID: len(g.history), Process: c, Mops: mops, Start: int64(s.now), End: int64(s.now)}
 	deadline := s.now + time.Duration(300+s.rng.IntN(1700))*time.Millisecond
 	switch {
 	case fresh:
@@ -1103,14 +1350,14 @@ func (s *sim) client(c int) {
 		// is applied.
 		txn.Realtime = true
 		s.readID++
-		s.reads[s.readID] = &pending{node: n, txn: txn, deadline: deadline, asked: n.eng.Ticks()}
+		s.reads[s.readID] = &pending{rep: r, txn: txn, deadline: deadline, asked: r.eng.Ticks()}
 		s.busy[c] = true
-		n.eng.Read(s.readID)
-		s.ready(n)
+		r.eng.Read(s.readID)
+		s.ready(n, r)
 		return
 	case readOnly:
 		txn.Status = check.OK
-		s.history = append(s.history, txn)
+		g.history = append(g.history, txn)
 		return
 	}
 	keys := make([]int, 0, len(lists))
@@ -1127,10 +1374,10 @@ func (s *sim) client(c int) {
 		return
 	}
 	txn.Realtime = true
-	s.model.records[txid] = rec
+	g.model.records[txid] = rec
 	s.busy[c] = true
-	s.waiting[txid] = &pending{node: n, txn: txn, deadline: deadline, queued: true}
-	n.queue = append(n.queue, engine.Proposal{TxID: txid, Data: data})
+	s.waiting[txid] = &pending{rep: r, txn: txn, deadline: deadline, queued: true}
+	r.queue = append(r.queue, engine.Proposal{TxID: txid, Data: data})
 }
 
 func appendsOf(mops []check.Mop) []check.Mop {
@@ -1169,15 +1416,19 @@ func (s *sim) resolve(id uuid.UUID, st check.Status) {
 	p := s.waiting[id]
 	delete(s.waiting, id)
 	s.busy[p.txn.Process] = false
-	p.txn.Status, p.txn.End = st, int64(s.now)
 	if st == check.Info {
 		s.paths["unknown outcome"]++
 	}
+	g := p.rep.g
+	if g == s.catalog {
+		return // the catalog's changes are checked by their decisions
+	}
+	p.txn.Status, p.txn.End = st, int64(s.now)
 	if st != check.OK {
 		p.txn.Mops = appendsOf(p.txn.Mops)
 	}
-	p.txn.ID = len(s.history)
-	s.history = append(s.history, p.txn)
+	p.txn.ID = len(g.history)
+	g.history = append(g.history, p.txn)
 }
 
 // script runs the scenario Options ask for.
@@ -1291,8 +1542,9 @@ func (s *sim) nemesis() {
 	}
 }
 
-// finish waits for the replicas to agree, reads every list at the final
-// state, checks the history and sums up the run.
+// finish waits for the replicas to agree, reads every list of every heap
+// in the catalog at its final state, checks the histories and the
+// replicas against the catalog, and sums up the run.
 func (s *sim) finish() (*Result, error) {
 	for range 1000 {
 		if s.converged() {
@@ -1305,82 +1557,151 @@ func (s *sim) finish() (*Result, error) {
 	}
 	var missing []check.Anomaly
 	if !s.converged() {
-		l := s.leader()
-		var b strings.Builder
-		for _, n := range s.nodes {
-			st := n.r.State()
-			fmt.Fprintf(&b, " %s(%d)@%d %x", n.name, n.id, st.Index(), st.Digest())
-			if l != nil && !slices.Contains(l.r.ConfState().Voters, n.id) {
-				missing = append(missing, check.Anomaly{Kind: "missing-replica",
-					Explain: fmt.Sprintf("%s (raft ID %d) is not a voter of the final configuration %v", n.name, n.id, l.r.ConfState().Voters)})
-			}
-		}
-		if len(missing) == 0 || !s.membersEqual(l) {
-			return nil, fmt.Errorf("sim: seed %d: the replicas did not converge:%s", s.seed, b.String())
+		var err error
+		if missing, err = s.unconverged(); err != nil {
+			return nil, err
 		}
 	}
 	for _, id := range s.waitingIDs() {
 		s.resolve(id, check.Info)
 	}
-	st := s.leader().r.State()
-	final := check.Txn{ID: len(s.history), Process: -1, Status: check.OK, Realtime: true, Start: int64(s.now), End: int64(s.now)}
+	_, l := s.leader(s.catalog)
+	cst := l.r.State()
+	out := &Result{Seed: s.seed, Faults: s.faults, Paths: s.paths, Index: cst.Index()}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d|", s.net.Trace())
+	finals := map[*group]map[[2]int]bool{}
+	for _, g := range s.heapsOf(cst) {
+		finals[g] = s.finalRead(g, out, h)
+	}
+	for _, g := range s.groups[1:] {
+		res := check.CheckListAppend(g.history)
+		out.Txns += res.Txns
+		out.Committed += res.OK
+		for _, a := range slices.Concat(res.Anomalies, g.model.bad) {
+			a.Explain = fmt.Sprintf("heap %s (group %x): %s", g.heap, g.id, a.Explain)
+			out.Anomalies = append(out.Anomalies, a)
+		}
+		for _, t := range g.history {
+			fmt.Fprintf(h, "%d %d %d %d %v|", t.Process, t.Status, t.Start, t.End, t.Mops)
+		}
+	}
+	out.Anomalies = slices.Concat(out.Anomalies, s.catalog.model.bad, s.bad, missing, s.catalogAnomalies(cst), s.resurrected(finals))
+	d := cst.Digest()
+	h.Write(d[:])
+	h.Write([]byte(strconv.FormatUint(cst.Index(), 10)))
+	out.Trace = h.Sum64()
+	return out, nil
+}
+
+// unconverged explains replicas that did not converge: an error, unless
+// the only trouble is nodes that are no voter of the catalog, which it
+// returns as anomalies.
+func (s *sim) unconverged() ([]check.Anomaly, error) {
+	var missing []check.Anomaly
+	_, l := s.leader(s.catalog)
+	var b strings.Builder
+	for _, n := range s.nodes {
+		if !n.up {
+			fmt.Fprintf(&b, " %s down", n.name)
+			continue
+		}
+		st := n.cat.r.State()
+		fmt.Fprintf(&b, " %s(%d)@%d %x", n.name, n.cat.id, st.Index(), st.Digest())
+		if l != nil && !slices.Contains(l.r.ConfState().Voters, n.cat.id) {
+			missing = append(missing, check.Anomaly{Kind: "missing-replica",
+				Explain: fmt.Sprintf("%s (raft ID %d) is not a voter of the catalog's final configuration %v", n.name, n.cat.id, l.r.ConfState().Voters)})
+		}
+	}
+	settled := l != nil
+	if l != nil {
+		for _, g := range s.heapsOf(l.state) {
+			if !s.heapSettled(g) {
+				settled = false
+				fmt.Fprintf(&b, "; heap %s (group %x) unsettled", g.heap, g.id)
+			}
+		}
+	}
+	if !settled || len(missing) == 0 || !s.membersEqual(l) {
+		return nil, fmt.Errorf("sim: seed %d: the replicas did not converge:%s", s.seed, b.String())
+	}
+	return missing, nil
+}
+
+// finalRead reads every list of a heap at its leader's state into its
+// history, counts the acknowledged appends missing there, hashes the state
+// and returns the (list, value) pairs read.
+func (s *sim) finalRead(g *group, out *Result, h hash.Hash64) map[[2]int]bool {
+	_, gl := s.leader(g)
+	st := gl.r.State()
+	final := check.Txn{ID: len(g.history), Process: -1, Status: check.OK, Realtime: true, Start: int64(s.now), End: int64(s.now)}
+	in := map[[2]int]bool{}
 	for k := range s.opts.Keys {
 		o, _ := st.Get(listID(k))
 		final.Mops = append(final.Mops, check.Mop{Kind: check.Read, Key: k, List: decodeList(o.Value)})
-	}
-	s.history = append(s.history, final)
-	res := check.CheckListAppend(s.history)
-	out := &Result{Seed: s.seed, Txns: res.Txns, Committed: res.OK, Anomalies: slices.Concat(res.Anomalies, s.model.bad, s.bad, missing), Faults: s.faults, Paths: s.paths, Index: st.Index()}
-	in := map[[2]int]bool{}
-	for _, m := range final.Mops {
-		for _, v := range m.List {
-			in[[2]int{m.Key, v}] = true
+		for _, v := range final.Mops[k].List {
+			in[[2]int{k, v}] = true
 		}
 	}
-	for _, t := range s.history {
+	g.history = append(g.history, final)
+	for _, t := range g.history {
 		for _, m := range t.Mops {
 			if t.Status == check.OK && m.Kind == check.Append && !in[[2]int{m.Key, m.Value}] {
 				out.Lost++
 			}
 		}
 	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d|", s.net.Trace())
-	for _, t := range s.history {
-		fmt.Fprintf(h, "%d %d %d %d %v|", t.Process, t.Status, t.Start, t.End, t.Mops)
-	}
 	d := st.Digest()
 	h.Write(d[:])
 	h.Write([]byte(strconv.FormatUint(st.Index(), 10)))
-	out.Trace = h.Sum64()
-	return out, nil
+	return in
 }
 
-// converged reports whether every node is up, a voter, and at the same
-// state as the leader.
+// converged reports whether every node is up, a voter of the catalog, at
+// the same catalog state as the leader and done following it, and every
+// heap in the catalog settled.
 func (s *sim) converged() bool {
-	l := s.leader()
+	_, l := s.leader(s.catalog)
 	if l == nil {
 		return false
 	}
 	for _, n := range s.nodes {
-		if !n.up || !slices.Contains(l.r.ConfState().Voters, n.id) {
+		if !n.up || n.resync || !slices.Contains(l.r.ConfState().Voters, n.cat.id) {
 			return false
 		}
 	}
-	return s.membersEqual(l)
+	if !s.membersEqual(l) {
+		return false
+	}
+	for _, g := range s.heapsOf(l.state) {
+		if !s.heapSettled(g) {
+			return false
+		}
+	}
+	return true
+}
+
+// heapSettled reports whether a heap's group has a leader whose voters
+// are all up and at its state.
+func (s *sim) heapSettled(g *group) bool {
+	_, l := s.leader(g)
+	return l != nil && s.membersEqual(l)
 }
 
 // membersEqual reports whether the replicas of the leader's configuration
 // are up and at its state.
-func (s *sim) membersEqual(l *node) bool {
+func (s *sim) membersEqual(l *replica) bool {
 	want := l.r.State()
 	for _, id := range l.r.ConfState().Voters {
 		n := s.names[id]
-		if n.id != id || !n.up {
+		if !n.up {
 			return false
 		}
-		if st := n.r.State(); st.Index() != want.Index() || st.Digest() != want.Digest() {
+		r := n.reps[l.g.heap]
+		if r == nil || r.g != l.g || r.id != id {
+			return false
+		}
+		if st := r.r.State(); st.Index() != want.Index() || st.Digest() != want.Digest() {
 			return false
 		}
 	}

@@ -166,7 +166,7 @@ func faulty(m Mutations) Options {
 func TestAbandonedWhileQueuedNeverCommits(t *testing.T) {
 	// Many keys, few clients: a proposal taken late is seldom conflicted.
 	opts := Options{Faults: true, Duration: 2 * time.Second, Clients: 2, Keys: 32, Mutations: Mutations{AbandonedLeftQueued: true}}
-	t.Logf("left queued: %s", caught(t, 100, opts, "a proposal abandoned while queued and proposed all the same"))
+	t.Logf("left queued: %s", caught(t, 400, opts, "a proposal abandoned while queued and proposed all the same"))
 }
 
 // A proposal the engine handed to raft may commit after its client gave
@@ -222,4 +222,27 @@ func TestRemovalKeepsAQuorum(t *testing.T) {
 // the power fails during a slow write.
 func TestAckBeforeWriteIsCaught(t *testing.T) {
 	t.Logf("acknowledged before written: %s", caught(t, 100, faulty(Mutations{AckBeforeWrite: true}), "acknowledgements sent before their write"))
+}
+
+// A node closes its replicas of the heaps dropped from the catalog, as
+// engine.Sync decides. One that keeps them open is seen.
+func TestReplicasOfDroppedHeapsClose(t *testing.T) {
+	msg := caught(t, 20, faulty(Mutations{KeepDropped: true}), "replicas of dropped heaps left open")
+	if !strings.Contains(msg, "dropped-replica-open") {
+		t.Fatalf("replicas of dropped heaps left open were not seen as such: %s", msg)
+	}
+	t.Logf("kept open: %s", msg)
+}
+
+// A node follows its catalog only once its catalog replica has applied
+// the log recovered with it. Earlier, its directory may be older than
+// the replicas it recovered: it closes heaps created since, and opens
+// heaps it had closed as dropped, afresh under its raft ID.
+func TestCatalogFollowedOnceRecoveredLogApplied(t *testing.T) {
+	t.Logf("closing and opening early: %s", caught(t, 100, faulty(Mutations{SyncBeforeCatalogCommit: true}), "a node following a catalog older than its replicas"))
+	msg := caught(t, 100, faulty(Mutations{OpenBeforeCatalogCommit: true}), "a node opening the heaps an older catalog names")
+	if !strings.Contains(msg, "dropped-group-reopened") {
+		t.Fatalf("opening the heaps an older catalog names was not seen as reopening dropped ones: %s", msg)
+	}
+	t.Logf("opening early: %s", msg)
 }
