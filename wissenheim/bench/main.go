@@ -104,6 +104,7 @@ func main() {
 			if err != nil {
 				log.Fatalf("bench: %d bots: %v", n, err)
 			}
+			o.profile = nil // the first run's only
 			fmt.Println(r.line(fmt.Sprint(n)))
 			rs = append(rs, r)
 		}
@@ -336,7 +337,6 @@ func bench(o options, n int, seed uint64) (result, error) {
 	time.Sleep(o.duration)
 	if o.profile != nil {
 		pprof.StopCPUProfile()
-		o.profile = nil // the first run's only
 	}
 	t.measure(false)
 	el := time.Since(start)
