@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/png"
 	"io"
 	"log/slog"
 	"math"
@@ -336,6 +337,81 @@ func shownNear(img *image.RGBA, x, y int, r float64, c color.RGBA) bool {
 		}
 	}
 	return false
+}
+
+// TestScreenshotIsWhatTheScreenShows has a window write a screenshot
+// (--screenshot, the README's picture), which it draws on Ebiten's
+// offscreen image to read it back, and finds the same pixels on the X
+// server's screen, in the window: what the file shows is what a player
+// sees.
+func TestScreenshotIsWhatTheScreenShows(t *testing.T) {
+	bin := buildClient(t)
+	room := scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9},
+		Props: []scene.PropSpec{{Kind: scene.Lamp, Name: "lamp", Pos: scene.Vec{X: 12, Y: 3}, On: true}}}
+	l, w := testCluster(t, room, "viewer")
+	if _, err := w.Join(context.Background(), "ada", &scene.JoinOptions{At: &scene.Vec{X: 8, Y: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	screen := newXScreen(t, 640, 480)
+	shot := filepath.Join(t.TempDir(), "shot.png")
+	win := startWindow(t, bin, screen, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer", "--at", "3,3",
+		"--fit", "--size", "480x270", "--overlay=false", "--probe", "--screenshot", shot, "--shot-after", "300ms")
+	var img image.Image
+	var diff string
+	timer := time.NewTimer(3 * time.Minute)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-win.lines:
+			if !ok {
+				t.Fatalf("window ended; stderr:\n%s", win.stderr)
+			}
+			if strings.HasPrefix(line, "wissenheim: wrote ") {
+				f, err := os.Open(shot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				img, err = png.Decode(f)
+				f.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			var p probe
+			if img == nil || json.Unmarshal([]byte(line), &p) != nil {
+				continue
+			}
+			scr, err := screen.read()
+			if err != nil {
+				t.Fatalf("reading the X server's screen: %v", err)
+			}
+			// The scene stands still, so the frames after the screenshot
+			// are the same picture.
+			b := img.Bounds()
+			differ, first := 0, ""
+			for y := range b.Dy() {
+				for x := range b.Dx() {
+					want := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+					if got := scr.RGBAAt(p.Window[0]+x, p.Window[1]+y); !near(got, want) {
+						if differ == 0 {
+							first = fmt.Sprintf("(%d, %d) is %v on the screen, %v in the file", x, y, got, want)
+						}
+						differ++
+					}
+				}
+			}
+			if differ == 0 {
+				return
+			}
+			diff = fmt.Sprintf("%d of %d pixels differ, the first %s", differ, b.Dx()*b.Dy(), first)
+		case <-timer.C:
+			if img == nil {
+				t.Fatalf("no screenshot within 3 minutes; stderr:\n%s", win.stderr)
+			}
+			t.Fatalf("the screen never showed the screenshot's picture: %s; stderr:\n%s", diff, win.stderr)
+		}
+	}
 }
 
 // TestWindowSaysWhenItCannotReachTheCluster starts a window whose cluster
