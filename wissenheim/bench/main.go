@@ -252,7 +252,15 @@ func bench(o options, n int, seed uint64) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer c.Close(ctx)
+	// Tearing down waits for the bots' avatars to leave and the nodes
+	// to close, at most a minute each: a cluster starved of CPU has
+	// been seen to leave a commit undecided for minutes, and the run's
+	// figures come only after.
+	defer func() {
+		tctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		c.Close(tctx)
+	}()
 	hs, err := c.Heap(ctx, "wissenheim")
 	if err != nil {
 		return result{}, err
@@ -281,7 +289,13 @@ func bench(o options, n int, seed uint64) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		defer swarms[i].Close(ctx)
+		defer func() {
+			tctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := swarms[i].Close(tctx); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s's bots leaving: %.300s\n", cluster.Name(i), err)
+			}
+		}()
 	}
 	// Each node watches the avatars of the previous node's bots.
 	for i, h := range hs {
@@ -343,6 +357,11 @@ func bench(o options, n int, seed uint64) (result, error) {
 	c1, cpu1 := conflicts(), cpuTime()
 	s1, m1, b1, e1 := botStats()
 	stop()
+	// Every bot stops before any leaves: the avatars leave (Close,
+	// deferred) on a cluster that carries nothing else.
+	for _, s := range swarms {
+		s.Stop()
+	}
 
 	t.mu.Lock()
 	r := result{
