@@ -10,10 +10,10 @@ import (
 
 // The avatar is the object read most: by every move (its own), by the
 // step of a bot that decides the next one, by every watch that follows
-// it and by every snapshot that finds it changed. Decoding it by
-// reflection, with its two Refs decoded by nested calls of the CBOR
-// library, was a fifth of a 1,000-bot benchmark's CPU, so it has a
-// decoder of its own for the encoding the library writes (a map of
+// it and by every snapshot that finds it changed. Decoding structs by
+// reflection, each Ref in them by a nested call of the CBOR library, was
+// a seventh of a 1,000-bot benchmark's CPU, and the avatar is the struct
+// decoded most, so it has a decoder of its own for the encoding the library writes (a map of
 // integer keys; text, unsigned integers, 16-byte strings, floats of 16,
 // 32 or 64 bits, a Vec as a map of two floats). Anything else, from a
 // key it does not know to a malformed item, goes to the library's
