@@ -252,15 +252,7 @@ func bench(o options, n int, seed uint64) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	// Tearing down waits for the bots' avatars to leave and the nodes
-	// to close, at most a minute each: a cluster starved of CPU has
-	// been seen to leave a commit undecided for minutes, and the run's
-	// figures come only after.
-	defer func() {
-		tctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		c.Close(tctx)
-	}()
+	defer within(ctx, c.Close)
 	hs, err := c.Heap(ctx, "wissenheim")
 	if err != nil {
 		return result{}, err
@@ -273,6 +265,7 @@ func bench(o options, n int, seed uint64) (result, error) {
 	defer stop()
 	worlds := make([]*scene.World, len(hs))
 	swarms := make([]*bots.Swarm, len(hs))
+	defer leave(ctx, swarms)
 	for i, h := range hs {
 		if worlds[i], err = scene.Create(ctx, h, spec); err != nil {
 			return result{}, err
@@ -289,13 +282,6 @@ func bench(o options, n int, seed uint64) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		defer func() {
-			tctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			if err := swarms[i].Close(tctx); err != nil {
-				fmt.Fprintf(os.Stderr, "bench: %s's bots leaving: %.300s\n", cluster.Name(i), err)
-			}
-		}()
 	}
 	// Each node watches the avatars of the previous node's bots.
 	for i, h := range hs {
@@ -357,11 +343,6 @@ func bench(o options, n int, seed uint64) (result, error) {
 	c1, cpu1 := conflicts(), cpuTime()
 	s1, m1, b1, e1 := botStats()
 	stop()
-	// Every bot stops before any leaves: the avatars leave (Close,
-	// deferred) on a cluster that carries nothing else.
-	for _, s := range swarms {
-		s.Stop()
-	}
 
 	t.mu.Lock()
 	r := result{
@@ -393,6 +374,35 @@ func bench(o options, n int, seed uint64) (result, error) {
 		}
 	}
 	return r, nil
+}
+
+// within calls f, a Close, with a context that ends a minute from now:
+// tearing a run down waits no longer. A cluster starved of CPU has been
+// seen to leave a commit undecided for minutes, and a run's figures are
+// printed only after.
+func within(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return f(ctx)
+}
+
+// leave stops the bots of every swarm started, then has their avatars
+// leave (within a minute a swarm): so they leave on a cluster that
+// carries nothing else.
+func leave(ctx context.Context, swarms []*bots.Swarm) {
+	for _, s := range swarms {
+		if s != nil {
+			s.Stop()
+		}
+	}
+	for i, s := range swarms {
+		if s == nil {
+			continue
+		}
+		if err := within(ctx, s.Close); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s's bots leaving: %.300s\n", cluster.Name(i), err)
+		}
+	}
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {

@@ -373,8 +373,7 @@ func (b *bot) step(ctx context.Context) error {
 	s.steps.Add(1)
 	a := b.avatar()
 	if b.unread <= 0 {
-		b.targetErr = nil
-		err := s.w.Heap().View(ctx, func(tx *oss.Tx) error {
+		if err := s.w.Heap().View(ctx, func(tx *oss.Tx) error {
 			var err error
 			if b.me, err = s.w.Avatar(tx, a.ID()); err != nil {
 				return err
@@ -386,8 +385,7 @@ func (b *bot) step(ctx context.Context) error {
 				b.prop, b.targetErr = s.w.Prop(tx, b.target)
 			}
 			return nil
-		}, nil)
-		if err != nil {
+		}, nil); err != nil {
 			return b.handle(ctx, err, nil)
 		}
 		b.unread = readEvery
@@ -396,7 +394,6 @@ func (b *bot) step(ctx context.Context) error {
 	me, target, prop := b.me, b.leader, b.prop
 	if b.targetErr != nil || b.steps <= 0 {
 		b.pick(me)
-		b.unread = 0 // the new target
 		return nil
 	}
 	b.steps--
@@ -542,6 +539,7 @@ func (b *bot) handle(ctx context.Context, err error, kind *atomic.Uint64) error 
 
 // pick chooses the bot's next mode and target from the shared snapshot.
 func (b *bot) pick(me scene.AvatarState) {
+	b.unread, b.targetErr = 0, nil // the next step reads the new target
 	v := b.s.shared()
 	n := b.rng.IntN(100)
 	b.mode = wander
