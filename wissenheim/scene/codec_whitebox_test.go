@@ -36,8 +36,12 @@ func randomAvatar(rng *rand.Rand) avatarObj {
 		func() float64 { return float64(rng.IntN(64)) / 4 },
 		func() float64 { return float64(float32(rng.Float64() * 40)) },
 		func() float64 { return rng.NormFloat64() * 20 },
-		func() float64 {
-			return []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), 1e-7, 65504, 6e-8}[rng.IntN(7)]
+		func() float64 { // halves' subnormals, and their neighbours
+			return math.Ldexp(float64(rng.IntN(2048)-1024), -24-rng.IntN(3))
+		},
+		func() float64 { // floats' edges
+			return []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(), 1e-7, 65504, 65520, 6e-8,
+				math.SmallestNonzeroFloat32, math.MaxFloat32, math.MaxFloat64, 1 << 15, 1 << 16, 0.1}[rng.IntN(15)]
 		},
 	}
 	f := func() float64 { return floats[rng.IntN(len(floats))]() }
@@ -146,7 +150,7 @@ func FuzzAvatarDecoder(f *testing.F) {
 func BenchmarkDecodeAvatar(b *testing.B) {
 	a := avatarObj{Name: "a-bot-17", Color: 0xff00ff80, Room: oss.RefTo[roomObj](uuid.New()), Pos: Vec{1.25, 3.3333},
 		Heading: 0.5, Session: uuid.New(), Lease: 123456, Moves: 99}
-	enc, err := coreDet.Marshal(a)
+	enc, err := coreDet.Marshal(avatarFields(a))
 	if err != nil {
 		b.Fatal(err)
 	}
