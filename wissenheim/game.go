@@ -98,13 +98,13 @@ type game struct {
 	quit       bool
 	pixels     []byte
 	// direct: the frame is drawn on the final screen, not the offscreen
-	// image (see DrawFinalScreen).
+	// image (see DrawFinalScreen); all but a window making a screenshot.
 	direct bool
 }
 
 func newGame(a *app, o windowOptions) *game {
 	return &game{a: a, o: o, drawer: newDrawer(), frameTimes: client.NewDurations(100000),
-		full: newFrameStats(), empty: newFrameStats(), direct: o.probe == nil && o.screenshot == ""}
+		full: newFrameStats(), empty: newFrameStats(), direct: o.screenshot == ""}
 }
 
 func (g *game) Update() error {
@@ -262,9 +262,9 @@ func (g *game) Draw(screen *ebiten.Image) {
 // DrawFinalScreen draws the frame's sprites straight onto the window's
 // screen, where Ebiten would copy the offscreen image there: for Mesa's
 // software renderer the copy is a pass over every pixel, as long as
-// drawing the frame. A window whose pixels are read back (--probe,
-// --screenshot) draws on the offscreen, which Ebiten can read, and has
-// it copied.
+// drawing the frame. A window that saves a screenshot (--screenshot)
+// draws on the offscreen, which Ebiten can read back, and has it copied;
+// the window tests read what the X server shows instead.
 func (g *game) DrawFinalScreen(screen ebiten.FinalScreen, offscreen *ebiten.Image, geoM ebiten.GeoM) {
 	if !g.direct {
 		ebiten.DefaultDrawFinalScreen(screen, offscreen, geoM)
@@ -314,7 +314,7 @@ func (g *game) overlay(p *client.Player, name, addr string, now time.Time) {
 // screenshot, a probe line, the end of a measured run.
 func (g *game) after(screen *ebiten.Image, p *client.Player, cam client.Camera, now time.Time) {
 	if g.o.probe != nil && g.drawn%10 == 1 {
-		g.probe(screen, p, cam)
+		g.probe(p, cam)
 	}
 	if g.seen == 0 {
 		return
@@ -359,13 +359,15 @@ func (g *game) save(screen *ebiten.Image, path string) error {
 	return f.Close()
 }
 
-// probeLine is what a probe writes about a frame: the camera, and each
-// avatar drawn, where, in which colour, and the colour of the pixel read
-// back from the frame at its centre.
+// probeLine is what a probe writes about a frame: where the window is
+// on the screen, the camera, and each avatar drawn, where (in the
+// window's pixels) and in which colour. It reads nothing back: a test
+// reads the pixels the X server shows.
 type probeLine struct {
 	Frame   int         `json:"frame"`
 	Index   uint64      `json:"index"`
 	Me      string      `json:"me"`
+	Window  [2]int      `json:"window"` // the window's top left corner on the screen
 	Camera  probeCamera `json:"camera"`
 	Avatars []probeAv   `json:"avatars"`
 	Banner  string      `json:"banner,omitempty"`
@@ -383,29 +385,22 @@ type probeAv struct {
 	X     int        `json:"x"`
 	Y     int        `json:"y"`
 	Color [3]uint8   `json:"color"`
-	Pixel [3]uint8   `json:"pixel"`
 }
 
-func (g *game) probe(screen *ebiten.Image, p *client.Player, cam client.Camera) {
+func (g *game) probe(p *client.Player, cam client.Camera) {
 	f := &g.frame
 	l := probeLine{Frame: g.drawn, Banner: f.Banner, Camera: probeCamera{cam.Center.X, cam.Center.Y, cam.Scale, cam.W, cam.H}}
+	l.Window[0], l.Window[1] = ebiten.WindowPosition()
 	if p == nil || f.Room == nil {
 		b, _ := json.Marshal(l)
 		fmt.Fprintf(g.o.probe, "%s\n", b)
 		return
 	}
 	l.Index, l.Me = f.Room.Index, p.ID().String()
-	px := g.readPixels(screen)
-	w := screen.Bounds().Dx()
 	for _, a := range f.Room.Avatars {
 		x, y := cam.ToScreen(a.Pos)
-		xi, yi := int(math.Floor(x)), int(math.Floor(y))
-		pa := probeAv{ID: a.ID.String(), Name: a.Name, Pos: [2]float64{a.Pos.X, a.Pos.Y}, X: xi, Y: yi, Color: [3]uint8{a.Color.R, a.Color.G, a.Color.B}}
-		if xi >= 0 && yi >= 0 && xi < w && yi < screen.Bounds().Dy() {
-			o := 4 * (yi*w + xi)
-			pa.Pixel = [3]uint8{px[o], px[o+1], px[o+2]}
-		}
-		l.Avatars = append(l.Avatars, pa)
+		l.Avatars = append(l.Avatars, probeAv{ID: a.ID.String(), Name: a.Name, Pos: [2]float64{a.Pos.X, a.Pos.Y},
+			X: int(math.Floor(x)), Y: int(math.Floor(y)), Color: [3]uint8{a.Color.R, a.Color.G, a.Color.B}})
 	}
 	b, _ := json.Marshal(l)
 	fmt.Fprintf(g.o.probe, "%s\n", b)

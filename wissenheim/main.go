@@ -79,7 +79,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&wo.screenshot, "screenshot", "", "write a PNG of the frame to this file once the player has been in view for --shot-after, then quit")
 	fs.DurationVar(&wo.shotAfter, "shot-after", 3*time.Second, "see --screenshot")
 	fs.IntVar(&wo.frames, "frames", 0, "draw this many frames once the player is in view (without vsync), print the frame times and quit")
-	probe := fs.Bool("probe", false, "for tests: write a JSON line about every 10th frame to stdout (avatars drawn, and the pixel read back at each); quit when stdin closes")
+	probe := fs.Bool("probe", false, "for tests: write a JSON line about every 10th frame to stdout (the window's place on the screen, each avatar drawn, where, in which colour); quit when stdin closes")
 	overlay := fs.Bool("overlay", true, "draw the overlay (O toggles it)")
 	fs.BoolVar(&wo.autowalk, "autowalk", false, "for tests and demos: walk east and west without a keyboard")
 	verbose := fs.Bool("v", false, "log the nodes' warnings")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/color"
 	"image/png"
 	"io"
@@ -94,9 +95,13 @@ type window struct {
 	done   chan struct{}
 }
 
-func startWindow(t *testing.T, bin string, args ...string) *window {
+func startWindow(t *testing.T, bin string, screen *xscreen, args ...string) *window {
 	t.Helper()
-	cmd := exec.Command(xvfbRun(t), append([]string{"-a", bin}, args...)...)
+	xargs := []string{"-a"}
+	if screen != nil {
+		xargs = append(xargs, "-s", screen.serverArgs())
+	}
+	cmd := exec.Command(xvfbRun(t), append(append(xargs, bin), args...)...)
 	cmd.Dir = t.TempDir()
 	w := &window{cmd: cmd, lines: make(chan string, 1024), stderr: &strings.Builder{}, done: make(chan struct{})}
 	var err error
@@ -162,9 +167,10 @@ func near(a, b color.RGBA) bool {
 }
 
 // TestWindowDrawsEachAvatarWhereTheSceneIs joins avatars of seeded
-// colours at seeded places, has a client process draw the room under
-// Xvfb and write the frame it drew, and finds each avatar's colour in the
-// frame's pixels where the scene puts it, and not a metre beside it.
+// colours at seeded places, has a client process draw the room in a
+// window on Xvfb, and reads the pixels the X server shows (its
+// framebuffer): each avatar's colour is where the scene puts it, and
+// not a metre beside it.
 func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 	bin := buildClient(t)
 	room := scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9},
@@ -194,43 +200,66 @@ func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 			avatars = append(avatars, p)
 		}
 	}
-	shot := filepath.Join(t.TempDir(), "frame.png")
-	win := startWindow(t, bin, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer", "--at", "1.5,1.5",
-		"--fit", "--size", "640x360", "--overlay=false", "--screenshot", shot, "--shot-after", "500ms")
-	select {
-	case <-win.done:
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("no screenshot within 3 minutes; stderr:\n%s", win.stderr)
-	}
-	f, err := os.Open(shot)
-	if err != nil {
-		t.Fatalf("%v; stderr:\n%s", err, win.stderr)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b := img.Bounds(); b.Dx() != 640 || b.Dy() != 360 {
-		t.Fatalf("frame is %v, want 640x360", b)
-	}
-	at := func(x, y float64) color.RGBA {
-		return color.RGBAModel.Convert(img.At(int(math.Floor(x)), int(math.Floor(y)))).(color.RGBA)
-	}
+	// The screen is larger than the window, so the window's place on it
+	// counts.
+	screen := newXScreen(t, 800, 600)
+	win := startWindow(t, bin, screen, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer", "--at", "1.5,1.5",
+		"--fit", "--size", "640x360", "--overlay=false", "--probe")
 	cam := client.Fit(room.Size, 640, 360)
 	r := scene.AvatarRadius * cam.Scale
-	for _, a := range avatars {
-		x, y := cam.ToScreen(a.pos)
-		// The centre, and a few pixels around it inside the disk (the
-		// heading mark is off the centre, towards the east).
-		for _, d := range [][2]float64{{0, 0}, {-r / 3, 0}, {0, -r / 3}, {0, r / 3}} {
-			if got := at(x+d[0], y+d[1]); !near(got, a.c) {
-				t.Errorf("%s at %v: pixel (%.0f, %.0f) is %v, want its colour %v", a.name, a.pos, x+d[0], y+d[1], got, a.c)
+	// check reads the screen and returns what is not where it should be.
+	check := func(p probe) []string {
+		img, err := screen.read()
+		if err != nil {
+			t.Fatalf("reading the X server's screen: %v", err)
+		}
+		at := func(x, y float64) color.RGBA {
+			return img.RGBAAt(p.Window[0]+int(math.Floor(x)), p.Window[1]+int(math.Floor(y)))
+		}
+		var wrong []string
+		for _, a := range avatars {
+			x, y := cam.ToScreen(a.pos)
+			// The centre, and a few pixels around it inside the disk (the
+			// heading mark is off the centre, towards the east).
+			for _, d := range [][2]float64{{0, 0}, {-r / 3, 0}, {0, -r / 3}, {0, r / 3}} {
+				if got := at(x+d[0], y+d[1]); !near(got, a.c) {
+					wrong = append(wrong, fmt.Sprintf("%s at %v: pixel (%.0f, %.0f) of the window at %v is %v, want its colour %v",
+						a.name, a.pos, x+d[0], y+d[1], p.Window, got, a.c))
+				}
+			}
+			// A metre to the side is the floor, not the avatar.
+			if got := at(x+cam.Scale, y); near(got, a.c) {
+				wrong = append(wrong, fmt.Sprintf("%s: its colour %v also a metre east of it", a.name, a.c))
 			}
 		}
-		// A metre to the side is the floor, not the avatar.
-		if got := at(x+cam.Scale, y); near(got, a.c) {
-			t.Errorf("%s: its colour %v also a metre east of it", a.name, a.c)
+		return wrong
+	}
+	// Each probe line tells that the window drew a frame, and where the
+	// window is; once a frame held every avatar, the screen must show
+	// them (the probe is written before its frame is presented, so the
+	// screen is read again on the next lines until it does).
+	var wrong []string
+	timer := time.NewTimer(3 * time.Minute)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-win.lines:
+			if !ok {
+				t.Fatalf("window ended; stderr:\n%s", win.stderr)
+			}
+			var p probe
+			if json.Unmarshal([]byte(line), &p) != nil || len(p.Avatars) < len(avatars)+1 {
+				continue
+			}
+			if p.Camera.Scale != cam.Scale || p.Camera.W != 640 || p.Camera.H != 360 {
+				t.Fatalf("the window's camera is %+v, want the whole room at %.2f px/m on 640x360", p.Camera, cam.Scale)
+			}
+			if wrong = check(p); len(wrong) == 0 {
+				return
+			}
+		case <-timer.C:
+			t.Fatalf("within 3 minutes the screen did not show every avatar where the scene puts it: %s; stderr:\n%s",
+				strings.Join(wrong, "; "), win.stderr)
 		}
 	}
 }
@@ -238,19 +267,25 @@ func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 // probe is one line of a window's --probe output.
 type probe = probeLine
 
-// TestTwoWindowsSeeEachOtherMove runs two client processes, each walking
-// its avatar east and west from its keyboard path, and waits until each
-// has drawn the other's avatar, in its colour (read back from its frame),
-// at several places.
+// TestTwoWindowsSeeEachOtherMove runs two client processes, each on its
+// own Xvfb and walking its avatar east and west from its keyboard path,
+// and waits until each window's screen has shown the other's avatar, in
+// its colour, at several places where that window put it.
 func TestTwoWindowsSeeEachOtherMove(t *testing.T) {
 	bin := buildClient(t)
-	l, _ := testCluster(t, scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9}}, "ann", "bob")
+	room := scene.Vec{X: 16, Y: 9}
+	l, _ := testCluster(t, scene.RoomSpec{Name: "hall", Size: room}, "ann", "bob")
 	common := []string{"--join", l.nodes[0].Addr(), "--certs", l.certs, "--fit", "--size", "480x270", "--overlay=false", "--probe", "--autowalk"}
-	ann := startWindow(t, bin, append([]string{"--name", "ann", "--at", "3,3"}, common...)...)
-	bob := startWindow(t, bin, append([]string{"--name", "bob", "--at", "3,6"}, common...)...)
-	// seen collects the distinct pixels at which a window drew the other
-	// avatar, in the other's colour.
-	seen := func(w *window, other string, want int, deadline time.Time) {
+	annScreen, bobScreen := newXScreen(t, 640, 480), newXScreen(t, 640, 480)
+	ann := startWindow(t, bin, annScreen, append([]string{"--name", "ann", "--at", "3,3"}, common...)...)
+	bob := startWindow(t, bin, bobScreen, append([]string{"--name", "bob", "--at", "3,6"}, common...)...)
+	r := scene.AvatarRadius * client.Fit(room, 480, 270).Scale
+	// seen collects the distinct pixels at which a window's screen showed
+	// the other avatar, in the other's colour: within its radius of where
+	// the window's probe says it drew it (the probe is written before the
+	// frame is presented, and the screen read a little after, while the
+	// avatar moves on).
+	seen := func(w *window, screen *xscreen, other string, want int, deadline time.Time) {
 		t.Helper()
 		xs := map[int]bool{}
 		timer := time.NewTimer(time.Until(deadline))
@@ -269,20 +304,114 @@ func TestTwoWindowsSeeEachOtherMove(t *testing.T) {
 					t.Logf("%s: %s", other, line)
 				}
 				for _, a := range p.Avatars {
+					if a.Name != other {
+						continue
+					}
+					img, err := screen.read()
+					if err != nil {
+						t.Fatalf("reading the X server's screen: %v", err)
+					}
 					c := color.RGBA{a.Color[0], a.Color[1], a.Color[2], 255}
-					px := color.RGBA{a.Pixel[0], a.Pixel[1], a.Pixel[2], 255}
-					if a.Name == other && near(c, px) {
+					if shownNear(img, p.Window[0]+a.X, p.Window[1]+a.Y, r, c) {
 						xs[a.X] = true
 					}
 				}
 			case <-timer.C:
-				t.Fatalf("within the time given, %s was drawn in its colour at %d places, want %d; stderr:\n%s", other, len(xs), want, w.stderr)
+				t.Fatalf("within the time given, %s was shown in its colour at %d places, want %d; stderr:\n%s", other, len(xs), want, w.stderr)
 			}
 		}
 	}
 	deadline := time.Now().Add(3 * time.Minute)
-	seen(ann, "bob", 5, deadline)
-	seen(bob, "ann", 5, deadline)
+	seen(ann, annScreen, "bob", 5, deadline)
+	seen(bob, bobScreen, "ann", 5, deadline)
+}
+
+// shownNear reports whether a pixel within r of (x, y) has colour c.
+func shownNear(img *image.RGBA, x, y int, r float64, c color.RGBA) bool {
+	n := int(r)
+	for dy := -n; dy <= n; dy++ {
+		for dx := -n; dx <= n; dx++ {
+			if float64(dx*dx+dy*dy) <= r*r && near(img.RGBAAt(x+dx, y+dy), c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestScreenshotIsWhatTheScreenShows has a window write a screenshot
+// (--screenshot, the README's picture), which it draws on Ebiten's
+// offscreen image to read it back, and finds the same pixels on the X
+// server's screen, in the window: what the file shows is what a player
+// sees.
+func TestScreenshotIsWhatTheScreenShows(t *testing.T) {
+	bin := buildClient(t)
+	room := scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9},
+		Props: []scene.PropSpec{{Kind: scene.Lamp, Name: "lamp", Pos: scene.Vec{X: 12, Y: 3}, On: true}}}
+	l, w := testCluster(t, room, "viewer")
+	if _, err := w.Join(context.Background(), "ada", &scene.JoinOptions{At: &scene.Vec{X: 8, Y: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	screen := newXScreen(t, 640, 480)
+	shot := filepath.Join(t.TempDir(), "shot.png")
+	win := startWindow(t, bin, screen, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer", "--at", "3,3",
+		"--fit", "--size", "480x270", "--overlay=false", "--probe", "--screenshot", shot, "--shot-after", "300ms")
+	var img image.Image
+	var diff string
+	timer := time.NewTimer(3 * time.Minute)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-win.lines:
+			if !ok {
+				t.Fatalf("window ended; stderr:\n%s", win.stderr)
+			}
+			if strings.HasPrefix(line, "wissenheim: wrote ") {
+				f, err := os.Open(shot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				img, err = png.Decode(f)
+				f.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			var p probe
+			if img == nil || json.Unmarshal([]byte(line), &p) != nil {
+				continue
+			}
+			scr, err := screen.read()
+			if err != nil {
+				t.Fatalf("reading the X server's screen: %v", err)
+			}
+			// The scene stands still, so the frames after the screenshot
+			// are the same picture.
+			b := img.Bounds()
+			differ, first := 0, ""
+			for y := range b.Dy() {
+				for x := range b.Dx() {
+					want := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+					if got := scr.RGBAAt(p.Window[0]+x, p.Window[1]+y); !near(got, want) {
+						if differ == 0 {
+							first = fmt.Sprintf("(%d, %d) is %v on the screen, %v in the file", x, y, got, want)
+						}
+						differ++
+					}
+				}
+			}
+			if differ == 0 {
+				return
+			}
+			diff = fmt.Sprintf("%d of %d pixels differ, the first %s", differ, b.Dx()*b.Dy(), first)
+		case <-timer.C:
+			if img == nil {
+				t.Fatalf("no screenshot within 3 minutes; stderr:\n%s", win.stderr)
+			}
+			t.Fatalf("the screen never showed the screenshot's picture: %s; stderr:\n%s", diff, win.stderr)
+		}
+	}
 }
 
 // TestWindowSaysWhenItCannotReachTheCluster starts a window whose cluster
@@ -310,7 +439,7 @@ func TestWindowSaysWhenItCannotReachTheCluster(t *testing.T) {
 	}
 	addr := pc.LocalAddr().String()
 	pc.Close()
-	win := startWindow(t, bin, "--join", addr, "--certs", dir, "--name", "viewer", "--size", "320x200", "--probe")
+	win := startWindow(t, bin, nil, "--join", addr, "--certs", dir, "--name", "viewer", "--size", "320x200", "--probe")
 	var banners []string
 	timer := time.NewTimer(3 * time.Minute)
 	defer timer.Stop()
@@ -368,7 +497,7 @@ func TestFramesReportsDrawnAndEmptyFrames(t *testing.T) {
 	bin := buildClient(t)
 	room := scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9}}
 	l, _ := testCluster(t, room, "viewer")
-	win := startWindow(t, bin, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer",
+	win := startWindow(t, bin, nil, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer",
 		"--fit", "--size", "320x180", "--frames", "60", "--compare-empty", "--wait-avatars", "1")
 	re := regexp.MustCompile(`^wissenheim: (frames drawn|empty frames): (\d+); interval p50 [0-9.]+ms p90 [0-9.]+ms p99 [0-9.]+ms max [0-9.]+ms; ` +
 		`Update\+Draw wall p50 [0-9.]+ms p99 [0-9.]+ms, CPU p50 ([0-9.]+)ms p99 [0-9.]+ms; process CPU p50 ([0-9.]+)ms p99 [0-9.]+ms$`)

@@ -104,6 +104,7 @@ func main() {
 			if err != nil {
 				log.Fatalf("bench: %d bots: %v", n, err)
 			}
+			o.profile = nil // the first run's only
 			fmt.Println(r.line(fmt.Sprint(n)))
 			rs = append(rs, r)
 		}
@@ -251,7 +252,7 @@ func bench(o options, n int, seed uint64) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer c.Close(ctx)
+	defer within(ctx, c.Close)
 	hs, err := c.Heap(ctx, "wissenheim")
 	if err != nil {
 		return result{}, err
@@ -264,6 +265,7 @@ func bench(o options, n int, seed uint64) (result, error) {
 	defer stop()
 	worlds := make([]*scene.World, len(hs))
 	swarms := make([]*bots.Swarm, len(hs))
+	defer leave(ctx, swarms)
 	for i, h := range hs {
 		if worlds[i], err = scene.Create(ctx, h, spec); err != nil {
 			return result{}, err
@@ -280,7 +282,6 @@ func bench(o options, n int, seed uint64) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		defer swarms[i].Close(ctx)
 	}
 	// Each node watches the avatars of the previous node's bots.
 	for i, h := range hs {
@@ -336,7 +337,6 @@ func bench(o options, n int, seed uint64) (result, error) {
 	time.Sleep(o.duration)
 	if o.profile != nil {
 		pprof.StopCPUProfile()
-		o.profile = nil // the first run's only
 	}
 	t.measure(false)
 	el := time.Since(start)
@@ -374,6 +374,35 @@ func bench(o options, n int, seed uint64) (result, error) {
 		}
 	}
 	return r, nil
+}
+
+// within calls f, a Close, with a context that ends a minute from now:
+// tearing a run down waits no longer. A cluster starved of CPU has been
+// seen to leave a commit undecided for minutes, and a run's figures are
+// printed only after.
+func within(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return f(ctx)
+}
+
+// leave stops the bots of every swarm started, then has their avatars
+// leave (within a minute a swarm): so they leave on a cluster that
+// carries nothing else.
+func leave(ctx context.Context, swarms []*bots.Swarm) {
+	for _, s := range swarms {
+		if s != nil {
+			s.Stop()
+		}
+	}
+	for i, s := range swarms {
+		if s == nil {
+			continue
+		}
+		if err := within(ctx, s.Close); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s's bots leaving: %.300s\n", cluster.Name(i), err)
+		}
+	}
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {

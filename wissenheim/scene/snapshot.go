@@ -281,8 +281,12 @@ func DecodeAvatar(c oss.Change) (AvatarState, error) {
 		return AvatarState{}, fmt.Errorf("%w: %v", ErrGone, c.ID)
 	}
 	var av avatarObj
-	if err := c.Decode(&av); err != nil {
-		return AvatarState{}, err
+	// The value as the heap holds it: its usual encoding needs no pass
+	// of the CBOR library (codec.go).
+	if decodeAvatar(c.Value, &av) != nil {
+		if err := c.Decode(&av); err != nil {
+			return AvatarState{}, err
+		}
 	}
 	return avatarState(c.ID, &av), nil
 }
