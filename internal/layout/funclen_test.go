@@ -35,7 +35,6 @@ var notYetSplit = map[string]int{
 	"wissenheim/scene World.Join":      93,
 	"wissenheim/bots bot.step":         88,
 	"engine planner.changeVoters":      87,
-	"internal/testkit/sim sim.nemesis": 84,
 }
 
 // longFunc is a function over the limit.

@@ -1467,16 +1467,34 @@ func (s *sim) nemesis() {
 	}
 	s.rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	hold := time.Duration(100+s.rng.IntN(900)) * time.Millisecond
-	switch s.rng.IntN(10) {
-	case 0:
-		if s.healAt == 0 {
-			k := 1 + s.rng.IntN(len(names)-1)
-			s.net.Partition(names[:k], names[k:])
-			s.faults["partition"]++
-			s.healAt = s.now + hold
+	switch kind := s.rng.IntN(10); kind {
+	case 0, 1, 2, 8:
+		s.networkFault(kind, names, hold)
+	case 3, 4, 5, 6, 7:
+		s.nodeFault(kind, hold)
+	case 9:
+		if s.startRemoval(s.nodes[s.rng.IntN(len(s.nodes))]) {
+			s.faults["removal"]++
 		}
+	}
+}
+
+// networkFault starts the network fault of nemesis's kind, unless one is
+// on: a partition of the shuffled names, a bridge across one, loss with
+// duplication, delay and reordering, or a partition longer than the
+// leaderless limit; all but the long one heal after hold.
+func (s *sim) networkFault(kind int, names []string, hold time.Duration) {
+	if s.healAt != 0 {
+		return
+	}
+	switch kind {
+	case 0:
+		k := 1 + s.rng.IntN(len(names)-1)
+		s.net.Partition(names[:k], names[k:])
+		s.faults["partition"]++
+		s.healAt = s.now + hold
 	case 1:
-		if s.healAt == 0 && len(names) >= 3 {
+		if len(names) >= 3 {
 			// names[0] bridges two sides that cannot reach each other.
 			k := 1 + s.rng.IntN(len(names)-2)
 			var cuts [][2]string
@@ -1490,55 +1508,49 @@ func (s *sim) nemesis() {
 			s.healAt = s.now + hold
 		}
 	case 2:
-		if s.healAt == 0 {
-			s.net.SetFaults(transporttest.Faults{Drop: 0.2, Duplicate: 0.2, MaxDelay: 30 * time.Millisecond, Reorder: true})
-			s.faults["drop+duplicate+delay+reorder"]++
-			s.healAt = s.now + hold
-		}
+		s.net.SetFaults(transporttest.Faults{Drop: 0.2, Duplicate: 0.2, MaxDelay: 30 * time.Millisecond, Reorder: true})
+		s.faults["drop+duplicate+delay+reorder"]++
+		s.healAt = s.now + hold
+	case 8:
+		// Longer than the leaderless limit and clients' deadlines.
+		s.net.Partition(names[:1], names[1:])
+		s.faults["long partition"]++
+		s.healAt = s.now + time.Duration(1500+s.rng.IntN(1500))*time.Millisecond
+	}
+}
+
+// nodeFault strikes a node drawn at random, if it is up, with the fault
+// of nemesis's kind for hold: a power cut, a disk whose writes and syncs
+// fail, a starved loop or a slow disk.
+func (s *sim) nodeFault(kind int, hold time.Duration) {
+	n := s.nodes[s.rng.IntN(len(s.nodes))]
+	if !n.up {
+		return
+	}
+	switch kind {
 	case 3, 4:
-		n := s.nodes[s.rng.IntN(len(s.nodes))]
-		if n.up {
-			s.crash(n, hold)
-			s.faults["power loss"]++
-		}
+		s.crash(n, hold)
+		s.faults["power loss"]++
 	case 5:
-		n := s.nodes[s.rng.IntN(len(s.nodes))]
-		if n.up {
-			errno := syscall.ENOSPC
-			if s.rng.IntN(2) == 0 {
-				errno = syscall.EIO
-			}
-			n.disk.SetRule(func(op persist.Op, _ string) error {
-				if op == persist.OpWrite || op == persist.OpSync {
-					return errno
-				}
-				return nil
-			})
-			s.faults["disk "+errno.Error()]++
+		errno := syscall.ENOSPC
+		if s.rng.IntN(2) == 0 {
+			errno = syscall.EIO
 		}
+		n.disk.SetRule(func(op persist.Op, _ string) error {
+			if op == persist.OpWrite || op == persist.OpSync {
+				return errno
+			}
+			return nil
+		})
+		s.faults["disk "+errno.Error()]++
 	case 6:
-		n := s.nodes[s.rng.IntN(len(s.nodes))]
-		if n.up && n.starved <= s.now {
+		if n.starved <= s.now {
 			n.starved = s.now + hold
 			s.faults["starved loop"]++
 		}
 	case 7:
-		n := s.nodes[s.rng.IntN(len(s.nodes))]
-		if n.up {
-			n.slowDisk = s.now + hold
-			s.faults["slow disk"]++
-		}
-	case 8:
-		if s.healAt == 0 {
-			// Longer than the leaderless limit and clients' deadlines.
-			s.net.Partition(names[:1], names[1:])
-			s.faults["long partition"]++
-			s.healAt = s.now + time.Duration(1500+s.rng.IntN(1500))*time.Millisecond
-		}
-	case 9:
-		if s.startRemoval(s.nodes[s.rng.IntN(len(s.nodes))]) {
-			s.faults["removal"]++
-		}
+		n.slowDisk = s.now + hold
+		s.faults["slow disk"]++
 	}
 }
 
