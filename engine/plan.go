@@ -295,9 +295,8 @@ func (p *planner) handOver() (Action, bool) {
 // rebalances it towards desired (the best-ranked servers), or lets a
 // leaving voter go. ok is false if the voters are as they should be.
 func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
-	in, cs := p.in, &p.in.Conf
+	cs := &p.in.Conf
 	want := len(desired)
-	isDesired := func(id uint64) bool { return slices.ContainsFunc(desired, func(m Member) bool { return m.ID == id }) }
 	var victim uint64
 	for _, v := range cs.Voters {
 		if p.down(v) {
@@ -329,57 +328,79 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		// Rebalance, only while every voter is alive: swap the
 		// lowest-placed voter out.
 		why = Rebalance
-		for i := len(ranked) - 1; i >= 0; i-- {
-			if id := ranked[i].ID; p.isVoter(id) && !isDesired(id) {
-				victim = id
-				break
-			}
-		}
+		victim = p.lowestUndesired(ranked, desired)
 		if victim != 0 {
 			promote = targets[:1]
 		}
 	case victim != 0:
 		// Nowhere to hand over to: a leaving voter may go if the rest are
-		// alive (with another, if that would leave an even number); a
-		// dead one stays until a server can replace it.
+		// alive; a dead one stays until a server can replace it.
 		if m, ok := p.live[victim]; ok && m.Leaving && len(cs.Voters) > 1 && allAlive {
-			changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: victim}}
-			if (len(cs.Voters)-1)%2 == 0 {
-				for i := len(ranked) - 1; i >= 0; i-- {
-					if id := ranked[i].ID; p.isVoter(id) && id != victim && id != in.Self {
-						changes = append(changes, addLearner(id))
-						break
-					}
-				}
-			}
-			return Action{Kind: ChangeConf, Why: Depart, Changes: changes}, true
+			return p.depart(ranked, victim), true
 		}
 		victim = 0
 	}
-	if len(promote) > 0 {
-		for _, id := range promote {
-			if !p.isLearner(id) {
-				return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{addLearner(id)}}, true
+	if len(promote) == 0 {
+		return Action{}, false
+	}
+	return p.promote(promote, victim, why), true
+}
+
+// lowestUndesired returns the lowest-placed voter in ranked that is not
+// in desired, or 0.
+func (p *planner) lowestUndesired(ranked, desired []Member) uint64 {
+	for i := len(ranked) - 1; i >= 0; i-- {
+		id := ranked[i].ID
+		if p.isVoter(id) && !slices.ContainsFunc(desired, func(m Member) bool { return m.ID == id }) {
+			return id
+		}
+	}
+	return 0
+}
+
+// depart removes the leaving voter victim, with the lowest-placed other
+// voter (not this server) made a learner if that would leave an even
+// number of voters.
+func (p *planner) depart(ranked []Member, victim uint64) Action {
+	cs := &p.in.Conf
+	changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: victim}}
+	if (len(cs.Voters)-1)%2 == 0 {
+		for i := len(ranked) - 1; i >= 0; i-- {
+			if id := ranked[i].ID; p.isVoter(id) && id != victim && id != p.in.Self {
+				changes = append(changes, addLearner(id))
+				break
 			}
 		}
-		if slices.ContainsFunc(promote, func(id uint64) bool { return !p.caughtUp(id) }) {
-			return Action{}, true // a learner catches up first
-		}
-		var changes []raftpb.ConfChangeSingle
-		for _, id := range promote {
-			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddNode, NodeID: id})
-		}
-		switch {
-		case victim == 0:
-		case p.down(victim):
-			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
-		default:
-			// Moved for balance: it keeps its replica, as a learner.
-			changes = append(changes, addLearner(victim))
-		}
-		return Action{Kind: ChangeConf, Why: why, Changes: changes}, true
 	}
-	return Action{}, false
+	return Action{Kind: ChangeConf, Why: Depart, Changes: changes}
+}
+
+// promote makes the servers of promote voters, each first a learner that
+// catches up, in one change that removes victim if it is down or makes
+// it a learner if it is moved for balance (victim 0: none). The Action is
+// empty while a learner catches up.
+func (p *planner) promote(promote []uint64, victim uint64, why StepReason) Action {
+	for _, id := range promote {
+		if !p.isLearner(id) {
+			return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{addLearner(id)}}
+		}
+	}
+	if slices.ContainsFunc(promote, func(id uint64) bool { return !p.caughtUp(id) }) {
+		return Action{} // a learner catches up first
+	}
+	var changes []raftpb.ConfChangeSingle
+	for _, id := range promote {
+		changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddNode, NodeID: id})
+	}
+	switch {
+	case victim == 0:
+	case p.down(victim):
+		changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: victim})
+	default:
+		// Moved for balance: it keeps its replica, as a learner.
+		changes = append(changes, addLearner(victim))
+	}
+	return Action{Kind: ChangeConf, Why: why, Changes: changes}
 }
 
 // dropLearner removes a learner that is down or to be evicted.
