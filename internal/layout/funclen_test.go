@@ -33,7 +33,6 @@ var notYetSplit = map[string]int{
 	"wissenheim/bench bench":           143,
 	"wissenheim game.Draw":             93,
 	"wissenheim/scene World.Join":      93,
-	"wissenheim/bots bot.step":         88,
 	"engine planner.changeVoters":      87,
 }
 

@@ -373,19 +373,7 @@ func (b *bot) step(ctx context.Context) error {
 	s.steps.Add(1)
 	a := b.avatar()
 	if b.unread <= 0 {
-		if err := s.w.Heap().View(ctx, func(tx *oss.Tx) error {
-			var err error
-			if b.me, err = s.w.Avatar(tx, a.ID()); err != nil {
-				return err
-			}
-			switch b.mode {
-			case follow:
-				b.leader, b.targetErr = s.w.Avatar(tx, b.target)
-			case chase, fight, toggle:
-				b.prop, b.targetErr = s.w.Prop(tx, b.target)
-			}
-			return nil
-		}, nil); err != nil {
+		if err := b.read(ctx, a); err != nil {
 			return b.handle(ctx, err, nil)
 		}
 		b.unread = readEvery
@@ -413,6 +401,33 @@ func (b *bot) step(ctx context.Context) error {
 		b.detour--
 		return b.walk(ctx, me, Vec(math.Cos(b.heading), math.Sin(b.heading)))
 	}
+	return b.act(ctx, a, me, target, prop)
+}
+
+// read reads the bot's avatar a into me and, by its mode, its target
+// into leader or prop, with the target's error in targetErr.
+func (b *bot) read(ctx context.Context, a *scene.Avatar) error {
+	s := b.s
+	return s.w.Heap().View(ctx, func(tx *oss.Tx) error {
+		var err error
+		if b.me, err = s.w.Avatar(tx, a.ID()); err != nil {
+			return err
+		}
+		switch b.mode {
+		case follow:
+			b.leader, b.targetErr = s.w.Avatar(tx, b.target)
+		case chase, fight, toggle:
+			b.prop, b.targetErr = s.w.Prop(tx, b.target)
+		}
+		return nil
+	}, nil)
+}
+
+// act takes the step of the bot's mode, from me: it wanders, follows the
+// avatar target (giving it what it holds now and then), or goes for the
+// prop to kick it, pick it up or toggle it.
+func (b *bot) act(ctx context.Context, a *scene.Avatar, me, target scene.AvatarState, prop scene.PropState) error {
+	s := b.s
 	switch b.mode {
 	case wander:
 		if b.rng.Float64() < 0.05 {
