@@ -14,6 +14,7 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2"
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
+	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/wissenheim/client"
 )
 
@@ -168,9 +169,40 @@ func (g *game) Layout(w, h int) (int, int) {
 func (g *game) Draw(screen *ebiten.Image) {
 	now := time.Now()
 	cpu0, cpuOK := threadCPU()
+	g.measureInterval(now)
+	empty := g.o.compareEmpty && g.seen > 0 && (g.seen/emptyBlock)%2 == 1
+	defer g.measureWork(g.seen > 0, empty, now, cpu0, cpuOK)
+	g.drawn++
+	p, node, status := g.a.Status()
+	f := &g.frame
+	*f = client.Frame{Overlay: f.Overlay[:0], Help: "arrows/WASD walk  E pick up, drop, switch  F kick  T switch  Enter chat  Tab/+/- zoom  O overlay"}
+	cam := client.Camera{Scale: g.o.zoom, W: g.o.w, H: g.o.h}
+	if p == nil {
+		f.Banner = status
+		if f.Banner == "" {
+			f.Banner = "starting"
+		}
+	} else {
+		cam = g.playerFrame(p, node, status, cam, now)
+	}
+	g.sprites = g.sprites[:0]
+	if !empty {
+		g.sprites = client.AppendLayout(g.sprites, f, cam)
+	}
+	if g.direct {
+		g.drawer.touch(screen) // DrawFinalScreen draws the sprites
+	} else {
+		g.drawer.draw(screen, g.o.w, g.o.h, ebiten.GeoM{}, g.sprites)
+	}
+	g.after(screen, p, cam, now)
+}
+
+// measureInterval counts, once frames are measured, the previous frame's
+// interval up to now (its draw, flush and present) and the process's CPU
+// time over it, for an empty frame or a full one.
+func (g *game) measureInterval(now time.Time) {
 	proc, procOK := processCPU()
 	if !g.lastDraw.IsZero() && g.seen > 0 {
-		// The interval is the previous frame's: its draw, flush and present.
 		st := &g.full
 		if g.lastEmpty {
 			st = &g.empty
@@ -183,80 +215,69 @@ func (g *game) Draw(screen *ebiten.Image) {
 		}
 	}
 	g.lastDraw, g.lastProc = now, proc
-	empty := g.o.compareEmpty && g.seen > 0 && (g.seen/emptyBlock)%2 == 1
-	measured := g.seen > 0
-	defer func() {
-		if measured {
-			st := &g.full
-			if empty {
-				st = &g.empty
-			}
-			st.work.Add(g.updWall + time.Since(now))
-			if cpuOK {
-				cpu1, _ := threadCPU()
-				st.cpu.Add(g.updCPU + cpu1 - cpu0)
-			}
+}
+
+// measureWork ends a frame begun at now, with the thread's CPU time at
+// cpu0: if measured, it counts the frame's work (its update's and its
+// draw's wall and CPU time) for an empty frame or a full one.
+func (g *game) measureWork(measured, empty bool, now time.Time, cpu0 time.Duration, cpuOK bool) {
+	if measured {
+		st := &g.full
+		if empty {
+			st = &g.empty
 		}
-		g.updWall, g.updCPU = 0, 0
-		g.lastEmpty = empty
-	}()
-	g.drawn++
-	p, node, status := g.a.Status()
+		st.work.Add(g.updWall + time.Since(now))
+		if cpuOK {
+			cpu1, _ := threadCPU()
+			st.cpu.Add(g.updCPU + cpu1 - cpu0)
+		}
+	}
+	g.updWall, g.updCPU = 0, 0
+	g.lastEmpty = empty
+}
+
+// playerFrame fills g.frame with what player p sees at now: its room, the
+// overlay and a banner for an error; it returns cam, the camera on the
+// room, fit to the window or following p's avatar. It counts the frames
+// that show the avatars the window waits for.
+func (g *game) playerFrame(p *client.Player, node *oss.Node, status string, cam client.Camera, now time.Time) client.Camera {
 	f := &g.frame
-	*f = client.Frame{Overlay: f.Overlay[:0], Help: "arrows/WASD walk  E pick up, drop, switch  F kick  T switch  Enter chat  Tab/+/- zoom  O overlay"}
-	cam := client.Camera{Scale: g.o.zoom, W: g.o.w, H: g.o.h}
-	if p == nil {
-		f.Banner = status
-		if f.Banner == "" {
-			f.Banner = "starting"
-		}
-	} else {
-		f.Room = p.Frame(now)
-		f.Me = p.ID()
-		f.Typing, f.Line = p.Controller().Typing()
-		if f.Room != nil {
-			me := client.Find(f.Room, f.Me)
-			switch {
-			case g.o.fit:
-				cam = client.Fit(f.Room.Room.Size, g.o.w, g.o.h)
-			case me != nil:
-				cam = client.Follow(f.Room.Room.Size, me.Pos, g.o.zoom, g.o.w, g.o.h)
-			}
-			if me != nil && len(f.Room.Avatars) >= g.o.wantAvatars {
-				if g.seen == 0 {
-					g.seenAt = now
-				}
-				g.seen++
-			}
-		}
-		g.overlay(p, g.a.cfg.name, node.Addr(), now)
-		_, err := p.Latest()
+	f.Room = p.Frame(now)
+	f.Me = p.ID()
+	f.Typing, f.Line = p.Controller().Typing()
+	if f.Room != nil {
+		me := client.Find(f.Room, f.Me)
 		switch {
-		case err != nil:
-			f.Banner = "cannot read the local replica: " + err.Error()
-		case g.contact != "":
-			f.Banner = g.contact
+		case g.o.fit:
+			cam = client.Fit(f.Room.Room.Size, g.o.w, g.o.h)
+		case me != nil:
+			cam = client.Follow(f.Room.Room.Size, me.Pos, g.o.zoom, g.o.w, g.o.h)
 		}
-		if status != "" {
-			f.Overlay = append(f.Overlay, status)
-		}
-		if g.o.noOverlay {
-			f.Overlay = f.Overlay[:0]
-		}
-		if n := p.Notice(now); n != "" {
-			f.Overlay = append(f.Overlay, n)
+		if me != nil && len(f.Room.Avatars) >= g.o.wantAvatars {
+			if g.seen == 0 {
+				g.seenAt = now
+			}
+			g.seen++
 		}
 	}
-	g.sprites = g.sprites[:0]
-	if !empty {
-		g.sprites = client.AppendLayout(g.sprites, f, cam)
+	g.overlay(p, g.a.cfg.name, node.Addr(), now)
+	_, err := p.Latest()
+	switch {
+	case err != nil:
+		f.Banner = "cannot read the local replica: " + err.Error()
+	case g.contact != "":
+		f.Banner = g.contact
 	}
-	if g.direct {
-		g.drawer.touch(screen) // DrawFinalScreen draws the sprites
-	} else {
-		g.drawer.draw(screen, g.o.w, g.o.h, ebiten.GeoM{}, g.sprites)
+	if status != "" {
+		f.Overlay = append(f.Overlay, status)
 	}
-	g.after(screen, p, cam, now)
+	if g.o.noOverlay {
+		f.Overlay = f.Overlay[:0]
+	}
+	if n := p.Notice(now); n != "" {
+		f.Overlay = append(f.Overlay, n)
+	}
+	return cam
 }
 
 // DrawFinalScreen draws the frame's sprites straight onto the window's
