@@ -31,7 +31,6 @@ var notYetSplit = map[string]int{
 	"wissenheim/scene World.Verify":    180,
 	"wissenheim run":                   163,
 	"wissenheim/bench bench":           143,
-	"wissenheim/scene World.Join":      93,
 	"engine planner.changeVoters":      87,
 }
 

@@ -74,34 +74,12 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 	a := &Avatar{w: w, name: name, session: uuid.New()}
 	err = w.op(ctx, opJoin, func(tx *oss.Tx) error {
 		root := nameRoot(w.name, name)
-		if id, err := tx.Root(root); err == nil {
-			old, err := oss.Get[avatarObj](tx, id)
-			if err == nil {
-				// Judged on the tick read before, not on the clock
-				// read here, which every tick would change: the
-				// clock only moves on, so a lease below now has run
-				// out, and one at or above it is taken to be alive.
-				if old.Lease >= now {
-					return fmt.Errorf("%w: %q", ErrNameTaken, name)
-				}
-				if err := w.remove(tx, id, &old); err != nil {
-					return err
-				}
-			} else if !errors.Is(err, oss.ErrNotFound) {
-				return err
-			}
-		} else if !errors.Is(err, oss.ErrNotFound) {
+		if err := w.freeName(tx, root, name, now); err != nil {
 			return err
 		}
-		var at *Vec
-		var cells []cell
-		for _, p := range spots {
-			if err := w.free(tx, r, p, nil); err == nil {
-				at, cells = &p, cellsOf(p)
-				break
-			} else if !errors.Is(err, ErrBlocked) {
-				return err
-			}
+		at, err := w.freeSpot(tx, r, spots)
+		if err != nil {
+			return err
 		}
 		if at == nil {
 			return fmt.Errorf("%w: no free spot for %q in %q", ErrBlocked, name, r.obj.Name)
@@ -113,18 +91,7 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 		if err != nil {
 			return err
 		}
-		for _, c := range cells {
-			if err := oss.Put(tx, cellID(r.id, c), cellObj{Avatar: ref, Room: oss.RefTo[roomObj](r.id)}); err != nil {
-				return err
-			}
-		}
-		shard := r.obj.Rosters[shardOf(ref.ID, len(r.obj.Rosters))]
-		s, err := shard.Get(tx)
-		if err != nil {
-			return err
-		}
-		s.Avatars = append(s.Avatars, ref)
-		if err := shard.Put(tx, s); err != nil {
+		if err := w.enter(tx, r, ref, cellsOf(*at)); err != nil {
 			return err
 		}
 		a.id = ref.ID
@@ -136,6 +103,63 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 	a.lease.Store(now + w.lease)
 	w.adopt(a)
 	return a, nil
+}
+
+// freeName frees name, under the world's root for it, for an avatar to
+// join at tick now: it fails with ErrNameTaken if the avatar there is
+// alive, and removes it if its lease has run out.
+func (w *World) freeName(tx *oss.Tx, root, name string, now uint64) error {
+	id, err := tx.Root(root)
+	if err != nil {
+		if errors.Is(err, oss.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	old, err := oss.Get[avatarObj](tx, id)
+	if err != nil {
+		if errors.Is(err, oss.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	// Judged on the tick read before, not on the clock read here, which
+	// every tick would change: the clock only moves on, so a lease below
+	// now has run out, and one at or above it is taken to be alive.
+	if old.Lease >= now {
+		return fmt.Errorf("%w: %q", ErrNameTaken, name)
+	}
+	return w.remove(tx, id, &old)
+}
+
+// freeSpot returns the first of spots in r where an avatar fits, or nil
+// if none is free.
+func (w *World) freeSpot(tx *oss.Tx, r *room, spots []Vec) (*Vec, error) {
+	for _, p := range spots {
+		if err := w.free(tx, r, p, nil); err == nil {
+			return &p, nil
+		} else if !errors.Is(err, ErrBlocked) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// enter puts the new avatar ref in room r: in its cells, and on the
+// roster of its shard.
+func (w *World) enter(tx *oss.Tx, r *room, ref oss.Ref[avatarObj], cells []cell) error {
+	for _, c := range cells {
+		if err := oss.Put(tx, cellID(r.id, c), cellObj{Avatar: ref, Room: oss.RefTo[roomObj](r.id)}); err != nil {
+			return err
+		}
+	}
+	shard := r.obj.Rosters[shardOf(ref.ID, len(r.obj.Rosters))]
+	s, err := shard.Get(tx)
+	if err != nil {
+		return err
+	}
+	s.Avatars = append(s.Avatars, ref)
+	return shard.Put(tx, s)
 }
 
 // Resume takes back an avatar this client joined before, from another
