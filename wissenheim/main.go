@@ -54,10 +54,114 @@ func main() {
 }
 
 func run(args []string, out io.Writer) error {
+	c, wo, f, err := parseArgs(args)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelError
+	if f.verbose {
+		level = slog.LevelWarn
+	}
+	c.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	c.out = out
+
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+	a := newApp(c)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	a.wg.Go(func() { a.start(f.headless) })
+
+	if f.headless {
+		fmt.Fprintln(out, "wissenheim: headless; interrupt to stop")
+		<-sig
+		_, _, status := a.Status()
+		if status != "" {
+			fmt.Fprintln(out, "wissenheim:", status)
+		}
+		return a.Close()
+	}
+	return runWindow(a, c, wo, f, sig, out)
+}
+
+// flags are the command line's flags that are not fields of a config or
+// of windowOptions.
+type flags struct {
+	join, at, size, cpuProfile        string
+	headless, probe, overlay, verbose bool
+	waitAvatars                       int
+}
+
+// parseArgs parses the command line args into the app's config, the
+// window's options and the other flags, with the defaults that depend on
+// other flags filled in, and checks them.
+func parseArgs(args []string) (config, windowOptions, flags, error) {
 	fs := flag.NewFlagSet("wissenheim", flag.ContinueOnError)
 	var c config
 	var wo windowOptions
-	join := fs.String("join", "", "join the cluster at these addresses (comma-separated) as a client node, instead of starting a local one")
+	var f flags
+	defineFlags(fs, &c, &wo, &f)
+	if err := fs.Parse(args); err != nil {
+		return c, wo, f, err
+	}
+	wo.noOverlay = !f.overlay
+	if fs.NArg() > 0 {
+		return c, wo, f, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if f.join != "" {
+		c.join = strings.Split(f.join, ",")
+		if c.certs == "" || c.name == "" {
+			return c, wo, f, fmt.Errorf("--join needs --certs and --name: the client certificate NAME.crt in the directory --certs names")
+		}
+	}
+	if c.name == "" {
+		c.name = os.Getenv("USER")
+		if c.name == "" || c.name == "root" || len(c.name) > scene.MaxName || pki.CheckName(c.name) != nil {
+			c.name = "player1"
+		}
+	}
+	if err := pki.CheckName(c.name); err != nil {
+		return c, wo, f, fmt.Errorf("--name: %v (it names the player's node and certificate)", err)
+	}
+	if c.bots < 0 {
+		c.bots = 0
+		if len(c.join) == 0 {
+			c.bots = 8
+		}
+	}
+	if c.dataDir != "" && c.port == 0 {
+		c.port = 7450
+	}
+	if c.nodes < 1 {
+		return c, wo, f, fmt.Errorf("--nodes %d: want at least 1", c.nodes)
+	}
+	if f.at != "" {
+		x, y, ok := strings.Cut(f.at, ",")
+		fx, err1 := strconv.ParseFloat(x, 64)
+		fy, err2 := strconv.ParseFloat(y, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return c, wo, f, fmt.Errorf("--at %q: want X,Y", f.at)
+		}
+		c.at = &scene.Vec{X: fx, Y: fy}
+	}
+	if _, err := fmt.Sscanf(f.size, "%dx%d", &wo.w, &wo.h); err != nil || wo.w < 64 || wo.h < 64 {
+		return c, wo, f, fmt.Errorf("--size %q: want WIDTHxHEIGHT", f.size)
+	}
+	return c, wo, f, nil
+}
+
+// defineFlags defines the command's flags on fs, into c, wo and f.
+func defineFlags(fs *flag.FlagSet, c *config, wo *windowOptions, f *flags) {
+	fs.StringVar(&f.join, "join", "", "join the cluster at these addresses (comma-separated) as a client node, instead of starting a local one")
 	fs.StringVar(&c.certs, "certs", "", "with --join: directory holding ca.crt, NAME.crt and NAME.key")
 	fs.StringVar(&c.name, "name", "", "the player's name, and its node's (default: $USER, or player1)")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "the UDP address of this client's node; other nodes must reach it there")
@@ -70,101 +174,27 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&c.bots, "bots", -1, "bots to run (default: 8 without --join, else 0)")
 	fs.Float64Var(&c.botRate, "bot-rate", 20, "steps a second of each bot")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the bots")
-	at := fs.String("at", "", "X,Y: where the player joins, in metres (default: a free spot)")
-	headless := fs.Bool("headless", false, "no window: run the cluster and the bots until interrupted")
-	size := fs.String("size", "1280x720", "the window's size in pixels")
+	fs.StringVar(&f.at, "at", "", "X,Y: where the player joins, in metres (default: a free spot)")
+	fs.BoolVar(&f.headless, "headless", false, "no window: run the cluster and the bots until interrupted")
+	fs.StringVar(&f.size, "size", "1280x720", "the window's size in pixels")
 	fs.Float64Var(&wo.zoom, "zoom", client.DefaultScale, "pixels per metre")
 	fs.BoolVar(&wo.fit, "fit", false, "show the whole room (Tab toggles it)")
 	fs.BoolVar(&wo.vsync, "vsync", true, "wait for the display's refresh; --frames turns it off to measure")
 	fs.StringVar(&wo.screenshot, "screenshot", "", "write a PNG of the frame to this file once the player has been in view for --shot-after, then quit")
 	fs.DurationVar(&wo.shotAfter, "shot-after", 3*time.Second, "see --screenshot")
 	fs.IntVar(&wo.frames, "frames", 0, "draw this many frames once the player is in view (without vsync), print the frame times and quit")
-	probe := fs.Bool("probe", false, "for tests: write a JSON line about every 10th frame to stdout (the window's place on the screen, each avatar drawn, where, in which colour); quit when stdin closes")
-	overlay := fs.Bool("overlay", true, "draw the overlay (O toggles it)")
+	fs.BoolVar(&f.probe, "probe", false, "for tests: write a JSON line about every 10th frame to stdout (the window's place on the screen, each avatar drawn, where, in which colour); quit when stdin closes")
+	fs.BoolVar(&f.overlay, "overlay", true, "draw the overlay (O toggles it)")
 	fs.BoolVar(&wo.autowalk, "autowalk", false, "for tests and demos: walk east and west without a keyboard")
-	verbose := fs.Bool("v", false, "log the nodes' warnings")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole process to this file")
+	fs.BoolVar(&f.verbose, "v", false, "log the nodes' warnings")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process to this file")
 	fs.BoolVar(&wo.compareEmpty, "compare-empty", false, "with --frames: also draw as many empty frames (the screen cleared, nothing on it), in alternate blocks of 30, and report them apart")
-	waitAvatars := fs.Int("wait-avatars", 0, "with --frames or --screenshot: start once the room holds this many avatars (default without --join: the bots of --bots and the player)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	wo.noOverlay = !*overlay
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if *join != "" {
-		c.join = strings.Split(*join, ",")
-		if c.certs == "" || c.name == "" {
-			return fmt.Errorf("--join needs --certs and --name: the client certificate NAME.crt in the directory --certs names")
-		}
-	}
-	if c.name == "" {
-		c.name = os.Getenv("USER")
-		if c.name == "" || c.name == "root" || len(c.name) > scene.MaxName || pki.CheckName(c.name) != nil {
-			c.name = "player1"
-		}
-	}
-	if err := pki.CheckName(c.name); err != nil {
-		return fmt.Errorf("--name: %v (it names the player's node and certificate)", err)
-	}
-	if c.bots < 0 {
-		c.bots = 0
-		if len(c.join) == 0 {
-			c.bots = 8
-		}
-	}
-	if c.dataDir != "" && c.port == 0 {
-		c.port = 7450
-	}
-	if c.nodes < 1 {
-		return fmt.Errorf("--nodes %d: want at least 1", c.nodes)
-	}
-	if *at != "" {
-		x, y, ok := strings.Cut(*at, ",")
-		fx, err1 := strconv.ParseFloat(x, 64)
-		fy, err2 := strconv.ParseFloat(y, 64)
-		if !ok || err1 != nil || err2 != nil {
-			return fmt.Errorf("--at %q: want X,Y", *at)
-		}
-		c.at = &scene.Vec{X: fx, Y: fy}
-	}
-	if _, err := fmt.Sscanf(*size, "%dx%d", &wo.w, &wo.h); err != nil || wo.w < 64 || wo.h < 64 {
-		return fmt.Errorf("--size %q: want WIDTHxHEIGHT", *size)
-	}
-	level := slog.LevelError
-	if *verbose {
-		level = slog.LevelWarn
-	}
-	c.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	c.out = out
+	fs.IntVar(&f.waitAvatars, "wait-avatars", 0, "with --frames or --screenshot: start once the room holds this many avatars (default without --join: the bots of --bots and the player)")
+}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
-	a := newApp(c)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	a.wg.Go(func() { a.start(*headless) })
-
-	if *headless {
-		fmt.Fprintln(out, "wissenheim: headless; interrupt to stop")
-		<-sig
-		_, _, status := a.Status()
-		if status != "" {
-			fmt.Fprintln(out, "wissenheim:", status)
-		}
-		return a.Close()
-	}
-
+// runWindow runs app a's window until it is closed (or a signal on sig
+// closes it), prints the frame times if wo asks for them, and closes a.
+func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal, out io.Writer) error {
 	var stop atomic.Bool
 	wo.stop = &stop
 	go func() { // a signal closes the window; a second one the process
@@ -173,7 +203,7 @@ func run(args []string, out io.Writer) error {
 		<-sig
 		os.Exit(1)
 	}()
-	if *probe {
+	if f.probe {
 		wo.probe = out
 		go func() { // the test that started the probe closes its stdin to end it
 			io.Copy(io.Discard, bufio.NewReader(os.Stdin))
@@ -183,8 +213,8 @@ func run(args []string, out io.Writer) error {
 	if len(c.join) == 0 {
 		wo.wantAvatars = c.bots + 1
 	}
-	if *waitAvatars > 0 {
-		wo.wantAvatars = *waitAvatars
+	if f.waitAvatars > 0 {
+		wo.wantAvatars = f.waitAvatars
 	}
 	g := newGame(a, wo)
 	ebiten.SetWindowSize(wo.w, wo.h)
