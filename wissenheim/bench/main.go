@@ -233,6 +233,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// bench runs n bots seeded by seed on a fresh cluster: after o's warmup
+// it measures them for o's duration, then checks the world's invariants
+// on every node.
 func bench(o options, n int, seed uint64) (result, error) {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -283,17 +286,40 @@ func bench(o options, n int, seed uint64) (result, error) {
 			return result{}, err
 		}
 	}
-	// Each node watches the avatars of the previous node's bots.
+	if err := watchMoves(runCtx, &wg, hs, swarms, t); err != nil {
+		return result{}, err
+	}
+	time.Sleep(o.warmup)
+	r := measure(o, n, hs, swarms, t, stop)
+	for i, s := range swarms {
+		if st := s.Stats(); st.Errors > 0 {
+			fmt.Fprintf(os.Stderr, "bench: %s's bots: %d errors, the last: %s\n", cluster.Name(i), st.Errors, st.LastError)
+		}
+	}
+	wg.Wait()
+	// The invariants, on every node, once the bots have stopped.
+	for i, w := range worlds {
+		if err := w.Heap().View(ctx, w.Verify, nil); err != nil {
+			return r, fmt.Errorf("%s: invariants: %w", cluster.Name(i), err)
+		}
+	}
+	return r, nil
+}
+
+// watchMoves has each node, in a goroutine of wg's until ctx ends, watch
+// the avatars of the previous node's bots and tell t when it sees their
+// moves.
+func watchMoves(ctx context.Context, wg *sync.WaitGroup, hs []*oss.Heap, swarms []*bots.Swarm, t *tracker) error {
 	for i, h := range hs {
 		src := swarms[(i+len(hs)-1)%len(hs)]
 		wt, err := h.Watch(&oss.WatchOptions{IDs: src.Avatars(), From: h.Stats().Applied})
 		if err != nil {
-			return result{}, err
+			return err
 		}
 		wg.Go(func() {
 			defer wt.Close()
 			for {
-				ev, err := wt.Next(runCtx)
+				ev, err := wt.Next(ctx)
 				if err != nil {
 					return
 				}
@@ -309,26 +335,38 @@ func bench(o options, n int, seed uint64) (result, error) {
 			}
 		})
 	}
-	time.Sleep(o.warmup)
+	return nil
+}
 
-	conflicts := func() (s uint64) {
-		for _, h := range hs {
-			s += h.Stats().Conflicts
-		}
-		return s
+// totals are the heaps' conflicts, the process's CPU time and the bots'
+// counts, summed, at one time.
+type totals struct {
+	conflicts                   uint64
+	cpu                         time.Duration
+	steps, moves, blocked, errs uint64
+}
+
+// totalsNow returns the totals of hs and swarms now.
+func totalsNow(hs []*oss.Heap, swarms []*bots.Swarm) totals {
+	var s totals
+	for _, h := range hs {
+		s.conflicts += h.Stats().Conflicts
 	}
-	botStats := func() (steps, moves, blocked, errs uint64) {
-		for _, s := range swarms {
-			st := s.Stats()
-			steps += st.Steps
-			moves += st.Moves
-			blocked += st.Blocked
-			errs += st.Errors
-		}
-		return
+	s.cpu = cpuTime()
+	for _, sw := range swarms {
+		st := sw.Stats()
+		s.steps += st.Steps
+		s.moves += st.Moves
+		s.blocked += st.Blocked
+		s.errs += st.Errors
 	}
-	c0, cpu0 := conflicts(), cpuTime()
-	s0, m0, b0, e0 := botStats()
+	return s
+}
+
+// measure measures n bots for o's duration (profiling the process if o
+// asks), stops them, and returns the run's figures.
+func measure(o options, n int, hs []*oss.Heap, swarms []*bots.Swarm, t *tracker, stop func()) result {
+	t0 := totalsNow(hs, swarms)
 	t.measure(true)
 	start := time.Now()
 	if o.profile != nil {
@@ -340,40 +378,27 @@ func bench(o options, n int, seed uint64) (result, error) {
 	}
 	t.measure(false)
 	el := time.Since(start)
-	c1, cpu1 := conflicts(), cpuTime()
-	s1, m1, b1, e1 := botStats()
+	t1 := totalsNow(hs, swarms)
 	stop()
 
 	t.mu.Lock()
 	r := result{
-		steps:     float64(s1-s0) / el.Seconds(),
-		moves:     float64(m1-m0) / el.Seconds(),
+		steps:     float64(t1.steps-t0.steps) / el.Seconds(),
+		moves:     float64(t1.moves-t0.moves) / el.Seconds(),
 		target:    float64(n) * o.rate,
 		commit50:  pct(t.commit, 0.50),
 		commit99:  pct(t.commit, 0.99),
 		visible50: pct(t.visible, 0.50),
 		visible99: pct(t.visible, 0.99),
-		cpu:       float64(cpu1-cpu0) / float64(el),
-		errors:    e1 - e0,
+		cpu:       float64(t1.cpu-t0.cpu) / float64(el),
+		errors:    t1.errs - t0.errs,
 	}
 	t.mu.Unlock()
-	if m1 > m0 {
-		r.conflictsPerMove = float64(c1-c0) / float64(m1-m0)
-		r.blockedPc = 100 * float64(b1-b0) / float64(m1-m0+b1-b0)
+	if moves := t1.moves - t0.moves; moves > 0 {
+		r.conflictsPerMove = float64(t1.conflicts-t0.conflicts) / float64(moves)
+		r.blockedPc = 100 * float64(t1.blocked-t0.blocked) / float64(moves+t1.blocked-t0.blocked)
 	}
-	for i, s := range swarms {
-		if st := s.Stats(); st.Errors > 0 {
-			fmt.Fprintf(os.Stderr, "bench: %s's bots: %d errors, the last: %s\n", cluster.Name(i), st.Errors, st.LastError)
-		}
-	}
-	wg.Wait()
-	// The invariants, on every node, once the bots have stopped.
-	for i, w := range worlds {
-		if err := w.Heap().View(ctx, w.Verify, nil); err != nil {
-			return r, fmt.Errorf("%s: invariants: %w", cluster.Name(i), err)
-		}
-	}
-	return r, nil
+	return r
 }
 
 // within calls f, a Close, with a context that ends a minute from now:
