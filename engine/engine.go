@@ -83,8 +83,9 @@ type Config struct {
 	// A leader compacts no entry a recently active follower has yet to
 	// acknowledge, so that a follower a little behind catches up from the
 	// log rather than from a snapshot of the whole state, unless that
-	// follower is more than MaxLogBytes of entries behind: from that far,
-	// a snapshot is the quicker way. A follower not heard from for an
+	// follower is more than MaxLogBytes of entries behind (their data and
+	// about 72 bytes an entry): from that far, a snapshot is the quicker
+	// way. A follower not heard from for an
 	// election timeout holds nothing back. If zero, 64 MiB (and never less
 	// than LogBytes); below zero, followers hold nothing back.
 	MaxLogBytes int
@@ -842,13 +843,17 @@ func (e *Engine) retain(applied uint64) uint64 {
 		switch {
 		case id == e.id || !ok || e.ticks-heard > e.cfg.ElectionTicks || pr.State == tracker.StateSnapshot:
 		case pr.Match >= at || pr.Match < e.lastCompact:
-		case e.held.upTo(applied)-e.held.upTo(pr.Match) > e.cfg.MaxLogBytes:
+		case e.held.upTo(applied)-e.held.upTo(pr.Match)+int(applied-pr.Match)*entryOverhead > e.cfg.MaxLogBytes:
 		default:
 			at = pr.Match
 		}
 	})
 	return at
 }
+
+// entryOverhead is what an entry takes in memory besides its data: its
+// raftpb.Entry in the storage and its entrySize. MaxLogBytes counts it.
+const entryOverhead = 72
 
 // logSizes is the data size of each entry the log holds in memory, in
 // index order.

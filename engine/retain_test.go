@@ -78,8 +78,8 @@ func TestFollowerBehindCatchesUpFromLog(t *testing.T) {
 		behind  int
 		snapped bool
 	}{
-		{"within MaxLogBytes", 16 << 10, 8 << 10, false},
-		{"beyond MaxLogBytes", 16 << 10, 24 << 10, true},
+		{"within MaxLogBytes", 32 << 10, 8 << 10, false},
+		{"beyond MaxLogBytes", 32 << 10, 24 << 10, true},
 		{"followers hold nothing back", -1, 8 << 10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
