@@ -10,6 +10,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 // Config configures a Replica.
@@ -319,3 +320,10 @@ func (r *Replica) TransferLeader(to uint64) { r.rn.TransferLeader(to) }
 // FullStatus returns raft's view of the replica including, on the leader,
 // the progress of every peer.
 func (r *Replica) FullStatus() raft.Status { return r.rn.Status() }
+
+// WithProgress calls visit with the progress of every peer, this replica
+// included, as raft tracks it (meaningful on the leader only), without
+// FullStatus's copies.
+func (r *Replica) WithProgress(visit func(id uint64, pr tracker.Progress)) {
+	r.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) { visit(id, pr) })
+}

@@ -114,5 +114,8 @@
 // last one, in a Ready of its own (nothing from the replica), and asked
 // again after later Readies while it is due and Checkpointed has not
 // reported it. The log in memory is never compacted past the last
-// checkpoint a durable engine heard of.
+// checkpoint a durable engine heard of, nor, on a leader, past what a
+// follower heard from within an election timeout has yet to acknowledge,
+// unless that follower is more than MaxLogBytes behind (then it is sent a
+// snapshot).
 package engine

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 
 	"github.com/objectsharing/oss/consistency"
 )
@@ -26,6 +27,7 @@ const (
 	DefaultKeepEntries   = 1024
 	DefaultLogBytes      = 4 << 20
 	DefaultKeepBytes     = 1 << 20
+	DefaultMaxLogBytes   = 64 << 20
 	DefaultMaxBatch      = 4096
 )
 
@@ -77,6 +79,16 @@ type Config struct {
 	// at most KeepBytes (and KeepEntries), however few the entries. If
 	// zero, 4 MiB and 1 MiB; LogBytes below zero turns the bound off.
 	LogBytes, KeepBytes int
+	// MaxLogBytes caps what a leader keeps in memory for its followers.
+	// A leader compacts no entry a recently active follower has yet to
+	// acknowledge, so that a follower a little behind catches up from the
+	// log rather than from a snapshot of the whole state, unless that
+	// follower is more than MaxLogBytes of entries behind (their data and
+	// about 72 bytes an entry): from that far, a snapshot is the quicker
+	// way. A follower not heard from for an
+	// election timeout holds nothing back. If zero, 64 MiB (and never less
+	// than LogBytes); below zero, followers hold nothing back.
+	MaxLogBytes int
 	// MaxBatch caps the records proposed in one raft step. If zero, 4096.
 	MaxBatch int
 
@@ -228,8 +240,9 @@ type Engine struct {
 
 	lastCkpt    uint64 // applied index of the last checkpoint
 	lastCompact uint64
-	held        logSizes // the sizes of the entries the log holds in memory
-	ckptAsk     uint64   // a checkpoint to ask for in the next Ready
+	held        logSizes          // the sizes of the entries the log holds in memory
+	heardFrom   map[uint64]uint64 // on a leader, the tick each peer was last heard at
+	ckptAsk     uint64            // a checkpoint to ask for in the next Ready
 	conf        raftpb.ConfState
 
 	completions []Completion // not yet handed out in a Ready
@@ -284,6 +297,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.KeepBytes <= 0 {
 		cfg.KeepBytes = DefaultKeepBytes
 	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = max(DefaultMaxLogBytes, cfg.LogBytes)
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
@@ -298,6 +314,7 @@ func New(cfg Config) (*Engine, error) {
 		log:         log,
 		pending:     make(map[uuid.UUID]proposal),
 		reads:       make(map[uint64]*read),
+		heardFrom:   make(map[uint64]uint64),
 		lastCkpt:    cfg.Checkpoint,
 		lastCompact: cfg.Checkpoint,
 	}, nil
@@ -342,6 +359,9 @@ func (e *Engine) Tick() {
 func (e *Engine) Step(m raftpb.Message) {
 	if m.From == e.lead {
 		e.heardTick = e.ticks
+	}
+	if e.lead == e.id && m.From != e.id {
+		e.heardFrom[m.From] = e.ticks
 	}
 	if err := e.r.Step(m); err != nil {
 		e.log.Debug("raft message not stepped", "err", err)
@@ -762,22 +782,29 @@ func (e *Engine) Advance() {
 }
 
 // compact asks for a checkpoint when one is due, and drops applied log
-// entries from memory, keeping a tail, never past the last checkpoint. A
-// checkpoint is due every CompactEvery entries, and sooner once the
-// applied entries in memory hold more than LogBytes.
+// entries from memory, keeping a tail and what followers need (retain),
+// never past the last checkpoint. A checkpoint is due every CompactEvery
+// entries, and sooner once the entries in memory that may leave it hold
+// more than LogBytes.
 func (e *Engine) compact(applied uint64) {
+	due := applied >= e.lastCompact+e.cfg.CompactEvery+e.cfg.KeepEntries
 	heavy := e.cfg.LogBytes > 0 && e.held.upTo(applied) > e.cfg.LogBytes
+	floor := applied
+	if due || heavy {
+		floor = e.retain(applied)
+		heavy = heavy && e.held.upTo(floor) > e.cfg.LogBytes
+	}
 	if e.cfg.Durable && (applied >= e.lastCkpt+e.cfg.CompactEvery || heavy && applied > e.lastCkpt) {
 		// Entries may leave memory only once a checkpoint covers them;
 		// those it already covers may leave now.
 		e.ckptAsk = applied
 	}
-	if applied < e.lastCompact+e.cfg.CompactEvery+e.cfg.KeepEntries && !heavy {
+	if !due && !heavy {
 		return
 	}
 	// Peers that fall behind the first entry left catch up from a
 	// snapshot the storage makes when raft asks for it.
-	at := e.held.tailStart(applied, e.cfg.KeepEntries, e.cfg.KeepBytes)
+	at := min(e.held.tailStart(applied, e.cfg.KeepEntries, e.cfg.KeepBytes), floor)
 	if e.cfg.Durable {
 		// Snapshots stream from the last checkpoint: the log keeps what
 		// follows it.
@@ -794,6 +821,40 @@ func (e *Engine) compact(applied uint64) {
 	e.lastCompact = at
 }
 
+// retain returns the index up to which the log in memory may be compacted
+// for the followers' sake, at most applied. A leader keeps what each
+// recently active follower it replicates to has yet to acknowledge, unless
+// that is more than MaxLogBytes or already gone: such a follower needs a
+// snapshot anyway. A follower not heard from for an election timeout, one
+// being sent a snapshot, and every follower of a replica that is not the
+// leader hold nothing back: only a leader sends entries.
+//
+// Recently active is the engine's own reckoning, not raft's RecentActive:
+// raft clears that every election timeout (CheckQuorum) and sets it again
+// only when the follower next answers, and a compaction in between would
+// drop what the follower needs.
+func (e *Engine) retain(applied uint64) uint64 {
+	at := applied
+	if e.cfg.MaxLogBytes < 0 || e.lead != e.id {
+		return at
+	}
+	e.r.WithProgress(func(id uint64, pr tracker.Progress) {
+		heard, ok := e.heardFrom[id]
+		switch {
+		case id == e.id || !ok || e.ticks-heard > e.cfg.ElectionTicks || pr.State == tracker.StateSnapshot:
+		case pr.Match >= at || pr.Match < e.lastCompact:
+		case e.held.upTo(applied)-e.held.upTo(pr.Match)+int(applied-pr.Match)*entryOverhead > e.cfg.MaxLogBytes:
+		default:
+			at = pr.Match
+		}
+	})
+	return at
+}
+
+// entryOverhead is what an entry takes in memory besides its data: its
+// raftpb.Entry in the storage and its entrySize. MaxLogBytes counts it.
+const entryOverhead = 72
+
 // logSizes is the data size of each entry the log holds in memory, in
 // index order.
 type logSizes struct {
@@ -801,9 +862,13 @@ type logSizes struct {
 	bytes int
 }
 
+// entrySize is an entry's index and data size, and the data size of the
+// entries held up to it and of those compacted since the last reset, which
+// makes upTo a binary search.
 type entrySize struct {
 	index uint64
 	size  int
+	end   int
 }
 
 func (l *logSizes) reset() { l.ents, l.bytes = l.ents[:0], 0 }
@@ -818,9 +883,15 @@ func (l *logSizes) append(ents []raftpb.Entry) {
 		l.bytes -= l.ents[n-1].size
 		l.ents = l.ents[:n-1]
 	}
+	end := 0
+	if n := len(l.ents); n > 0 {
+		end = l.ents[n-1].end
+	}
 	for i := range ents {
-		l.ents = append(l.ents, entrySize{ents[i].Index, len(ents[i].Data)})
-		l.bytes += len(ents[i].Data)
+		size := len(ents[i].Data)
+		end += size
+		l.ents = append(l.ents, entrySize{ents[i].Index, size, end})
+		l.bytes += size
 	}
 }
 
@@ -836,11 +907,12 @@ func (l *logSizes) compact(index uint64) {
 
 // upTo returns the data size of the entries up to index.
 func (l *logSizes) upTo(index uint64) int {
-	n := l.bytes
-	for i := len(l.ents) - 1; i >= 0 && l.ents[i].index > index; i-- {
-		n -= l.ents[i].size
+	k, _ := slices.BinarySearchFunc(l.ents, index+1, func(s entrySize, i uint64) int { return cmp.Compare(s.index, i) })
+	if k == 0 {
+		return 0
 	}
-	return n
+	first := l.ents[0].end - l.ents[0].size
+	return l.ents[k-1].end - first
 }
 
 // tailStart returns the index to compact at to keep, of the entries up to

@@ -25,8 +25,8 @@ func TestLogSizes(t *testing.T) {
 		t.Fatalf("after appending 1-4: %d bytes, %d up to 2, %d up to 10", l.bytes, l.upTo(2), l.upTo(10))
 	}
 	l.append(entries(3, 50)) // a new leader's entry 3 replaces 3 and 4
-	if l.bytes != 350 || len(l.ents) != 3 {
-		t.Fatalf("after replacing from 3: %d bytes in %d entries, want 350 in 3", l.bytes, len(l.ents))
+	if l.bytes != 350 || len(l.ents) != 3 || l.upTo(2) != 300 || l.upTo(3) != 350 {
+		t.Fatalf("after replacing from 3: %d bytes in %d entries (%d up to 2, %d up to 3), want 350 in 3", l.bytes, len(l.ents), l.upTo(2), l.upTo(3))
 	}
 	l.append(entries(4, 1000, 1000, 1000)) // 4-6
 	for _, c := range []struct {
@@ -49,8 +49,8 @@ func TestLogSizes(t *testing.T) {
 		}
 	}
 	l.compact(4)
-	if l.bytes != 2000 || l.upTo(5) != 1000 {
-		t.Fatalf("after compacting to 4: %d bytes, %d up to 5; want 2000 and 1000", l.bytes, l.upTo(5))
+	if l.bytes != 2000 || l.upTo(5) != 1000 || l.upTo(3) != 0 {
+		t.Fatalf("after compacting to 4: %d bytes, %d up to 5, %d up to 3; want 2000, 1000 and 0", l.bytes, l.upTo(5), l.upTo(3))
 	}
 	l.reset()
 	if l.bytes != 0 || l.upTo(100) != 0 {

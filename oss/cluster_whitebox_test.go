@@ -88,6 +88,14 @@ func checkpointOften(every, keep int) func(*Config) {
 	return func(cfg *Config) { cfg.CheckpointEvery, cfg.KeepEntries = every, keep }
 }
 
+// lagCap is checkpointOften(64, 16) with a leader that keeps little log for
+// a follower behind: one a few hundred commits behind, even if heard from
+// lately, catches up from a snapshot.
+func lagCap(cfg *Config) {
+	checkpointOften(64, 16)(cfg)
+	cfg.MaxLogBytes = 16 << 10
+}
+
 // add starts a node; tweak may change its configuration.
 func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 	c.t.Helper()
@@ -490,7 +498,7 @@ func TestCloseContextCutsHandOverShort(t *testing.T) {
 
 func TestLearnerCatchesUpFromSnapshot(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 15, checkpointOften(64, 16), "a", "b", "c", "d")
+	c := startTestNodesWith(t, 15, lagCap, "a", "b", "c", "d")
 	want := c.placement("bank", 3)
 	var learner string
 	for _, name := range []string{"a", "b", "c", "d"} {

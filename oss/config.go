@@ -159,6 +159,14 @@ type Config struct {
 	// KeepBytes is the most bytes of entries a trim of the in-memory raft
 	// log keeps. If zero, 1 MiB.
 	KeepBytes int
+	// MaxLogBytes caps the raft log a heap's leader keeps in memory for a
+	// follower behind. Trims keep the entries a follower heard from within
+	// an election timeout has yet to acknowledge, so that it catches up
+	// from the log rather than from a snapshot of the whole heap, unless
+	// it is more than MaxLogBytes of entries behind (their data and about
+	// 72 bytes an entry). If zero, 64 MiB, and never less than
+	// CheckpointBytes.
+	MaxLogBytes int
 
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).
@@ -339,6 +347,9 @@ func (c *Config) checkStorage() []error {
 	}
 	if c.KeepBytes < 0 {
 		errs = append(errs, fmt.Errorf("KeepBytes %d is negative", c.KeepBytes))
+	}
+	if c.MaxLogBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxLogBytes %d is negative", c.MaxLogBytes))
 	}
 	return errs
 }

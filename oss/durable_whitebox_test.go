@@ -363,7 +363,7 @@ func TestRecoveryReportsProgress(t *testing.T) {
 // survives a restart from what it received.
 func TestLaggingReplicaCatchesUpFromTheStore(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 18, checkpointOften(64, 16))
+	c := startTestNodesWith(t, 18, lagCap)
 	names := []string{"a", "b", "c", "d"}
 	durable := func(name string) func(*Config) {
 		return func(cfg *Config) { cfg.DataDir = "/data/" + name }

@@ -385,6 +385,7 @@ func (h *Heap) newReplica(from restorePoint) (*consistency.Replica, error) {
 		KeepEntries:   uint64(n.cfg.KeepEntries),
 		LogBytes:      n.cfg.CheckpointBytes,
 		KeepBytes:     n.cfg.KeepBytes,
+		MaxLogBytes:   n.cfg.MaxLogBytes,
 		MaxBatch:      maxBatch,
 		Logger:        h.log,
 	})

@@ -430,7 +430,7 @@ func TestRetrySurvivesALeaderChange(t *testing.T) {
 // function, until its ball is freed too.
 func TestRetryWakesAfterASnapshot(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := newTestClusterWith(t, 23, func(c *testCluster) { c.tweak = checkpointOften(64, 16) }, []string{"a", "b", "c"}, []string{"d"})
+	c := newTestClusterWith(t, 23, func(c *testCluster) { c.tweak = lagCap }, []string{"a", "b", "c"}, []string{"d"})
 	lead := c.waitLeader()
 	ids := seedBank(t, c.heaps[lead])
 	one, two := readyBall(t, c, lead), readyBall(t, c, lead)

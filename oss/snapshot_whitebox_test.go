@@ -54,7 +54,7 @@ func (r *readSizeReader) Read(p []byte) (int, error) {
 // never whole in the learner's memory.
 func TestSnapshotStreamIsDecodedAsItArrives(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 19, checkpointOften(64, 16))
+	c := startTestNodesWith(t, 19, lagCap)
 	var largest atomic.Int64
 	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
 		return readSizeHandler{Handler: hd, largest: &largest}
@@ -234,7 +234,7 @@ func TestSnapshotStreamsAreBounded(t *testing.T) {
 // newer than its log, and goes on from it.
 func TestSnapshotInTheStoreBeforeTheLogSurvivesACrash(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 20, checkpointOften(64, 16))
+	c := startTestNodesWith(t, 20, lagCap)
 	names := []string{"a", "b", "c", "d"}
 	mems := map[string]*persist.MemFS{}
 	faults := map[string]*persist.FaultFS{}
