@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -34,7 +35,9 @@ type node struct {
 	taken    uint64   // the last checkpoint reported taken
 	// lowest is the highest first index of the log in memory seen.
 	lowest uint64
-	confs  []raftpb.ConfState // configurations reported
+	// leaderApplied counts the records it applied while leading.
+	leaderApplied int
+	confs         []raftpb.ConfState // configurations reported
 }
 
 // cluster wires engines by delivering their messages to each other: the
@@ -97,6 +100,18 @@ func (c *cluster) handle(n *node) {
 			}
 			c.msgs = append(c.msgs, rd.Early...)
 			c.sent = append(c.sent, rd.Early...)
+		}
+		if rd.HasRaft && n.e.Replica().FullStatus().RaftState == raft.StateLeader {
+			// A leader's entries commit only once its own copy is
+			// durable: what it applies, it wrote in an earlier Ready
+			// (the log in memory holds what Advance was told).
+			written, _ := n.st.LastIndex()
+			for _, res := range rd.Results {
+				if res.Index > written {
+					c.t.Fatalf("node %d leads and applied index %d before its write (written up to %d)", n.id, res.Index, written)
+				}
+				n.leaderApplied++
+			}
 		}
 		if first {
 			n.outcomes(rd)
@@ -826,5 +841,50 @@ func TestOutcomesBeforeARefusedWrite(t *testing.T) {
 	}
 	if cp := n.result(t, p1); cp.Err != nil {
 		t.Fatalf("p1 after the retry: %+v", cp)
+	}
+}
+
+// A leader applies, and answers, only entries it has written itself,
+// whatever its followers acknowledged while its write was refused: raft
+// counts the leader's own copy at Advance. A lone voter is the sharpest
+// case (its own write alone commits). Driven at random, with writes
+// refused on any node and leaders elected anew; handle checks every
+// Ready.
+func TestLeaderAppliesOnlyWhatItWrote(t *testing.T) {
+	for _, voters := range []int{1, 3} {
+		for seed := uint64(1); seed <= 20; seed++ {
+			rng := rand.New(rand.NewPCG(seed, uint64(voters)))
+			c := newCluster(t, voters, nil)
+			c.elect(1)
+			full := errors.New("disk full")
+			applied := 0
+			for range 300 {
+				n := c.nodes[rng.IntN(voters)]
+				switch rng.IntN(8) {
+				case 0:
+					n.disk = full
+				case 1, 2:
+					n.disk = nil
+				case 3:
+					if n.disk == nil && n.e.Replica().Campaign() != nil {
+						t.Fatalf("seed %d: campaign", seed)
+					}
+				default:
+					n.e.Propose([]Proposal{prop(t, n.applied())})
+				}
+				// Deliver what is out now, then tick: a leader whose
+				// write is refused steps its followers' acknowledgements
+				// while it holds the write.
+				c.handle(n)
+				c.settle()
+				c.tick(1)
+			}
+			for _, n := range c.nodes {
+				applied += n.leaderApplied
+			}
+			if applied == 0 {
+				t.Fatalf("%d voters, seed %d: no leader applied anything", voters, seed)
+			}
+		}
 	}
 }

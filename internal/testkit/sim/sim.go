@@ -152,6 +152,8 @@ const (
 	catalogCompactEvery = 4
 	catalogKeepEntries  = 1
 	resendTicks         = engine.DefaultResendTicks
+	// maxDeliveries bounds the messages delivered in one tick.
+	maxDeliveries = 100000
 )
 
 type node struct {
@@ -591,18 +593,29 @@ func (s *sim) fail(err error) {
 	}
 }
 
+// deliverDue delivers the messages due before next, at most maxDeliveries:
+// raft on a log that lost what it acknowledged can trade messages without
+// end (a run that lost it is caught), and the run fails.
+func (s *sim) deliverDue(next time.Duration) {
+	for k := 0; s.err == nil; k++ {
+		at, ok := s.net.Next()
+		if !ok || at > next {
+			return
+		}
+		if k == maxDeliveries {
+			s.fail(fmt.Errorf("sim: seed %d: more than %d deliveries in one tick", s.seed, maxDeliveries))
+			return
+		}
+		s.net.Step()
+	}
+}
+
 // step delivers the messages due before the next tick, then ticks: node
 // loops run (a starved one gets its missed ticks late), clients, the
 // reconciler and the nemesis act.
 func (s *sim) step(faults bool) {
 	next := s.now + tick
-	for s.err == nil {
-		at, ok := s.net.Next()
-		if !ok || at > next {
-			break
-		}
-		s.net.Step()
-	}
+	s.deliverDue(next)
 	s.now = next
 	s.net.AdvanceTo(s.now)
 	for _, n := range s.nodes {
@@ -750,18 +763,24 @@ func (s *sim) ready(n *node, r *replica) {
 			s.fail(fmt.Errorf("sim: %s: %w", n.name, rd.Err))
 			return
 		}
-		// A slow write coming back sent its early messages when it
-		// began. Its outcomes wait for it: the engine takes steps,
-		// ticks and proposals meanwhile, and a Ready asked for again
-		// hands out what they added.
+		// A slow write sends its early messages and hands out its
+		// outcomes as it begins, as the heap's loop does: a power loss
+		// during the write finds them out. The engine takes steps,
+		// ticks and proposals meanwhile, and the Ready asked for again
+		// when the write ends hands out what they added.
 		begin := r.diskDone == 0
 		first := rd.OutcomesFirst()
 		var snapTo []uint64
 		if rd.HasRaft && begin && !s.beginWrite(n, r, rd, &snapTo) {
 			return
 		}
-		if first && s.outcomes(n, r, rd) {
-			synced = false
+		if first {
+			if !begin {
+				rd.Results = nil // decided as the write began
+			}
+			if s.outcomes(n, r, rd) {
+				synced = false
+			}
 		}
 		if rd.HasRaft {
 			r.diskDone = 0
@@ -811,9 +830,9 @@ func (s *sim) ready(n *node, r *replica) {
 }
 
 // beginWrite sends what of a Ready may go before its log write and, on
-// a slow disk, begins the write, to end later. It reports whether the
-// write goes on now: not if a message did not encode (the run fails) or
-// the write is slow.
+// a slow disk, begins the write, to end later, handing out the Ready's
+// outcomes as it begins. It reports whether the write goes on now: not
+// if a message did not encode (the run fails) or the write is slow.
 func (s *sim) beginWrite(n *node, r *replica, rd engine.Ready, snapTo *[]uint64) bool {
 	early := rd.Early
 	if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
@@ -826,6 +845,9 @@ func (s *sim) beginWrite(n *node, r *replica, rd engine.Ready, snapTo *[]uint64)
 	if write && n.slowDisk > s.now {
 		r.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
 		s.paths["slow write"]++
+		if rd.OutcomesFirst() && s.outcomes(n, r, rd) && r == n.cat {
+			s.syncCatalog(n)
+		}
 		return false
 	}
 	return true
@@ -1031,6 +1053,11 @@ func (s *sim) answer(n *node, r *replica, d engine.ReadDone, st *consistency.Sta
 // comes back after down (now, if zero: on the next tick after a delay the
 // nemesis did not choose).
 func (s *sim) crash(n *node, down time.Duration) {
+	for _, r := range n.reps {
+		if r.diskDone > s.now {
+			s.paths["power loss during a slow write"]++
+		}
+	}
 	disk := n.mem.Crash(s.rng)
 	for _, r := range n.replicas() {
 		r.wal.Close()
@@ -1484,8 +1511,8 @@ func (s *sim) nemesis() {
 // duplication, delay and reordering, or a partition longer than the
 // leaderless limit; all but the long one heal after hold.
 func (s *sim) networkFault(kind int, names []string, hold time.Duration) {
-	if s.healAt != 0 {
-		return
+	if s.healAt != 0 || len(names) < 2 {
+		return // one on, or one node: no network to break
 	}
 	switch kind {
 	case 0:
