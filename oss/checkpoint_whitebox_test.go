@@ -40,6 +40,9 @@ func TestCheckpointKeepsLeaderAndCommits(t *testing.T) {
 	c.tweak = func(cfg *Config) {
 		cfg.TickInterval = 100 * time.Millisecond // the default
 		cfg.CheckpointEvery = int(every)
+		// Nor sooner by the log's size: 1,000,000 objects are about
+		// 20 MiB of entries.
+		cfg.CheckpointBytes = 1 << 30
 	}
 	for i, name := range names {
 		c.fss[name] = persist.NewMemFS()
