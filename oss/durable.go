@@ -32,7 +32,9 @@ const (
 	// DurabilityBatch syncs the log every Config.BatchInterval: a power
 	// failure of a quorum loses what was acknowledged in the last
 	// interval. So does a sync that fails: the node's log then stops, and
-	// its replicas commit nothing until the node restarts.
+	// its replicas commit nothing until the node restarts. A replica's
+	// term and vote are synced at once all the same, so that a power
+	// failure never lets it vote twice in one term.
 	DurabilityBatch
 	// DurabilityMemory keeps nothing on disk.
 	DurabilityMemory
@@ -209,7 +211,15 @@ func (h *Heap) persist(rd raft.Ready) error {
 		}
 		bufs[i] = b
 	}
-	seq, err := wal.Append(bufs...)
+	appendRecs := wal.Append
+	if votes(rd.HardState, h.lastHard) {
+		// A term or vote is synced before raft's answers that rest on
+		// it go out, also with DurabilityBatch: one taken back by a
+		// power failure would let this replica vote twice in a term, and
+		// two leaders of one term commit different entries.
+		appendRecs = wal.AppendSync
+	}
+	seq, err := appendRecs(bufs...)
 	if err != nil {
 		return err
 	}
@@ -231,6 +241,11 @@ func (h *Heap) persist(rd raft.Ready) error {
 		h.node.checkpointed()
 	}
 	return nil
+}
+
+// votes reports whether hard moves the term or the vote on from last.
+func votes(hard, last raftpb.HardState) bool {
+	return !raft.IsEmptyHardState(hard) && (hard.Term != last.Term || hard.Vote != last.Vote)
 }
 
 // walOf returns the node's write-ahead log, nil in memory mode.

@@ -530,3 +530,41 @@ func TestLoneNodeSurvivesPowerLoss(t *testing.T) {
 		})
 	}
 }
+
+// With DurabilityBatch a replica's term and vote are synced before the
+// answers that rest on them go out, however long the sync interval: a
+// power failure does not take a vote back (which would let the replica
+// vote again in the same term, and two leaders of one term commit
+// different entries). After the failure the heap's replica recovers the
+// term it had and elects itself in a later one.
+func TestBatchDurabilitySyncsTermsAndVotes(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	mem := persist.NewMemFS()
+	c := startTestNodes(t, 6)
+	c.fss["solo"] = mem
+	batch := func(cfg *Config) {
+		cfg.DataDir = "/data/solo"
+		cfg.Durability = DurabilityBatch
+		cfg.BatchInterval = time.Hour // no sync by the clock in this test
+	}
+	ctx := context.Background()
+	n := c.add("solo", false, batch)
+	h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "a leader", func() bool { return h.leaderIs(h.self) })
+	term := h.term.Load()
+	crashed := mem.Crash(rand.New(rand.NewPCG(6, 6)))
+	c.kill("solo")
+	c.fss["solo"] = crashed
+	n = c.add("solo", false, batch)
+	h, err = n.CreateHeapIfNotExists(ctx, "bank", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCond(t, "a leader after the power failure", func() bool { return h.leaderIs(h.self) })
+	if got := h.term.Load(); got <= term {
+		t.Fatalf("leader of term %d after a power failure, %d before: the replica lost its term and vote", got, term)
+	}
+}

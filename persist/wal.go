@@ -116,6 +116,7 @@ type segment struct {
 
 type appendReq struct {
 	recs [][]byte
+	sync bool // synced before acknowledged, whatever SyncInterval says
 	last uint64
 	err  error
 	done chan struct{}
@@ -680,12 +681,24 @@ func (w *WAL) rotate() {
 // acknowledgment would. With ErrFailed, the records of an append in flight
 // when the log stopped may be replayed after a restart.
 func (w *WAL) Append(recs ...[]byte) (uint64, error) {
+	return w.append(&appendReq{recs: recs, done: make(chan struct{})})
+}
+
+// AppendSync appends as Append does, and acknowledges only once the
+// records are synced, also in a log that syncs at SyncInterval: for the
+// records a power failure must not take back even there (a raft
+// replica's vote and term).
+func (w *WAL) AppendSync(recs ...[]byte) (uint64, error) {
+	return w.append(&appendReq{recs: recs, sync: true, done: make(chan struct{})})
+}
+
+func (w *WAL) append(req *appendReq) (uint64, error) {
+	recs := req.recs
 	for _, r := range recs {
 		if len(r) > w.opts.MaxRecord {
 			return 0, fmt.Errorf("persist: record of %d bytes exceeds %d", len(r), w.opts.MaxRecord)
 		}
 	}
-	req := &appendReq{recs: recs, done: make(chan struct{})}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -796,7 +809,7 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	if err := w.write(buf, seq); err != nil {
 		return fail(err)
 	}
-	if w.opts.SyncInterval <= 0 {
+	if w.opts.SyncInterval <= 0 || slices.ContainsFunc(batch, func(r *appendReq) bool { return r.sync }) {
 		if err := w.sync(); err != nil {
 			return fail(err)
 		}

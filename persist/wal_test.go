@@ -896,3 +896,29 @@ func TestWALStatsAckedAndDurable(t *testing.T) {
 		}
 	}
 }
+
+// AppendSync acknowledges only synced records in a log that syncs at an
+// interval, where Append acknowledges them written.
+func TestWALAppendSyncInIntervalMode(t *testing.T) {
+	fsys := NewMemFS()
+	w, _, _ := collect(t, fsys, "wal", WALOptions{SyncInterval: time.Hour})
+	defer w.Close()
+	seq, err := w.Append([]byte("written"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Durable > seq {
+		t.Fatalf("an Append with a sync interval of an hour is durable at once: %+v", st)
+	}
+	seq, err = w.AppendSync([]byte("synced"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := w.Stats(); st.Durable <= seq {
+		t.Fatalf("AppendSync returned before its record was synced: seq %d, %+v", seq, st)
+	}
+	_, got, _ := collect(t, fsys.Crash(rand.New(rand.NewPCG(1, 1))), "wal", WALOptions{})
+	if string(got[seq]) != "synced" || string(got[seq-1]) != "written" {
+		t.Fatalf("after a power failure the log holds %q and %q: want both records, synced by the second", got[seq-1], got[seq])
+	}
+}
