@@ -168,6 +168,11 @@ type Config struct {
 	// CheckpointBytes.
 	MaxLogBytes int
 
+	// walRecordBytes, if not zero, lowers the largest record of the
+	// write-ahead log below its format's limit (tests of commits spread
+	// over several records).
+	walRecordBytes int
+
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).
 	onMemberEvent func(memberEvent)
@@ -209,7 +214,7 @@ func populate(cfg *Config) *Config {
 	}
 	if c.MaxCommitBytes == 0 {
 		// Zero if the frame is too small, which validate reports.
-		c.MaxCommitBytes = max(maxCommitFor(c.MaxFrameBytes), 0)
+		c.MaxCommitBytes = max(maxCommitFor(c.MaxFrameBytes, walRecordLimit(&c)), 0)
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = 100 * time.Millisecond

@@ -21,7 +21,7 @@ import (
 //	frame        MaxFrameBytes (8 MiB)                           minFrame <= frame <= maxFrame
 //	body         frame - transport.FrameOverhead (8 MiB - 9)     carries a raft message, a call's request or answer, a stream header
 //	commit       MaxCommitBytes (8 MiB - 512)                    commit <= frame - recordReserve: a raft message holding it alone fits
-//	                                                             commit <= maxCommitLogged(): its entry fits in a log record
+//	                                                             commit <= maxCommitLogged(walRecord): its entry fits in a log record
 //	entry        commit + entryOverhead
 //	perMsg       min(1 MiB, (body - envelope - message) 3/4)     messageOverhead + 4/3 perMsg + envelope <= body
 //	uncommitted  max(64 MiB, 8 commit)                           >= commit: a record at the limit is always taken
@@ -93,16 +93,23 @@ const (
 	defaultPerReady    = 16 << 20
 )
 
-// walRecordLimit caps a record of the write-ahead log (a variable so that
-// tests can lower it).
-var walRecordLimit = persist.MaxRecord
+// walRecordLimit is the largest record of the write-ahead log: its
+// format's limit, unless Config.walRecordBytes (tests) lowers it.
+func walRecordLimit(c *Config) int {
+	if c.walRecordBytes > 0 {
+		return c.walRecordBytes
+	}
+	return persist.MaxRecord
+}
 
 // maxCommitFor is the largest commit record a frame of the given size
-// carries and a log record holds; it is MaxCommitBytes's default.
-func maxCommitFor(frame int) int { return min(frame-recordReserve, maxCommitLogged()) }
+// carries and a log record of the given size holds; it is MaxCommitBytes's
+// default.
+func maxCommitFor(frame, record int) int { return min(frame-recordReserve, maxCommitLogged(record)) }
 
-// maxCommitLogged is the largest commit record a log record holds.
-func maxCommitLogged() int { return walRecordLimit - walReserve - walEntryHead - entryOverhead }
+// maxCommitLogged is the largest commit record a log record of the given
+// size holds.
+func maxCommitLogged(record int) int { return record - walReserve - walEntryHead - entryOverhead }
 
 // deriveLimits returns the limits of a populated configuration; check
 // says whether they hold together.
@@ -112,7 +119,7 @@ func deriveLimits(c *Config) sizeLimits {
 		body:      c.MaxFrameBytes - transport.FrameOverhead,
 		commit:    c.MaxCommitBytes,
 		entry:     c.MaxCommitBytes + entryOverhead,
-		walRecord: walRecordLimit,
+		walRecord: walRecordLimit(c),
 		snapshot:  c.MaxSnapshotBytes,
 		recvQueue: 4 * int64(c.MaxFrameBytes),
 	}
@@ -143,7 +150,7 @@ func (l *sizeLimits) check() []error {
 	}
 	if l.entry+walEntryHead > l.walEntries {
 		errs = append(errs, fmt.Errorf("MaxCommitBytes %d does not fit in a record of the write-ahead log (at most %d bytes with its other fields), so MaxCommitBytes may be at most %d",
-			l.commit, l.walRecord, maxCommitLogged()))
+			l.commit, l.walRecord, maxCommitLogged(l.walRecord)))
 	}
 	if len(errs) > 0 {
 		return errs

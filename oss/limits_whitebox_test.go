@@ -452,11 +452,8 @@ func TestSplitReadyReplaysAsOne(t *testing.T) {
 // restarts from them.
 func TestReadyOverALogRecord(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	limit := walRecordLimit
-	walRecordLimit = walReserve + 16<<10
-	t.Cleanup(func() { walRecordLimit = limit }) // after the cluster's cleanup
 	names := []string{"a", "b", "c"}
-	c := startDurable(t, 9, names, nil)
+	c := startDurable(t, 9, names, func(cfg *Config) { cfg.walRecordBytes = walReserve + 16<<10 })
 	for _, name := range names {
 		c.open(name, "bank")
 	}
