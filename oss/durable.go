@@ -211,15 +211,7 @@ func (h *Heap) persist(rd raft.Ready) error {
 		}
 		bufs[i] = b
 	}
-	appendRecs := wal.Append
-	if votes(rd.HardState, h.lastHard) {
-		// A term or vote is synced before raft's answers that rest on
-		// it go out, also with DurabilityBatch: one taken back by a
-		// power failure would let this replica vote twice in a term, and
-		// two leaders of one term commit different entries.
-		appendRecs = wal.AppendSync
-	}
-	seq, err := appendRecs(bufs...)
+	seq, err := h.appendRecords(wal, rd.HardState, bufs)
 	if err != nil {
 		return err
 	}
@@ -241,6 +233,18 @@ func (h *Heap) persist(rd raft.Ready) error {
 		h.node.checkpointed()
 	}
 	return nil
+}
+
+// appendRecords appends a Ready's records to the log. Those that move the
+// term or the vote are synced before raft's answers that rest on them go
+// out, also with DurabilityBatch: a vote taken back by a power failure
+// would let this replica vote twice in a term, and two leaders of one
+// term commit different entries.
+func (h *Heap) appendRecords(wal *persist.WAL, hard raftpb.HardState, bufs [][]byte) (uint64, error) {
+	if votes(hard, h.lastHard) {
+		return wal.AppendSync(bufs...)
+	}
+	return wal.Append(bufs...)
 }
 
 // votes reports whether hard moves the term or the vote on from last.
