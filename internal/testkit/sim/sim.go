@@ -76,6 +76,10 @@ type Options struct {
 
 // Mutations break one thing each, to show that the checks see it.
 type Mutations struct {
+	// CatalogOutcomesFirst hands out the catalog replica's outcomes
+	// before its write, as every other replica's: a node then follows,
+	// and acts on, catalog states a power loss takes back.
+	CatalogOutcomesFirst bool
 	// AbandonedLeftQueued tells a client that gives up on a proposal
 	// still queued at its node that it failed, and leaves it in the
 	// queue: the loop hands it to the engine, and it may commit.
@@ -769,7 +773,7 @@ func (s *sim) ready(n *node, r *replica) {
 		// ticks and proposals meanwhile, and the Ready asked for again
 		// when the write ends hands out what they added.
 		begin := r.diskDone == 0
-		first := rd.OutcomesFirst()
+		first := s.outcomesFirst(n, r, rd)
 		var snapTo []uint64
 		if rd.HasRaft && begin && !s.beginWrite(n, r, rd, &snapTo) {
 			return
@@ -845,12 +849,20 @@ func (s *sim) beginWrite(n *node, r *replica, rd engine.Ready, snapTo *[]uint64)
 	if write && n.slowDisk > s.now {
 		r.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
 		s.paths["slow write"]++
-		if rd.OutcomesFirst() && s.outcomes(n, r, rd) && r == n.cat {
+		if s.outcomesFirst(n, r, rd) && s.outcomes(n, r, rd) && r == n.cat {
 			s.syncCatalog(n)
 		}
 		return false
 	}
 	return true
+}
+
+// outcomesFirst reports whether a replica hands out a Ready's outcomes
+// before its write, as oss's loop does: not the catalog's, whose states a
+// node acts on for good (it closes and deletes dropped heaps), so that a
+// power loss never leaves it with an older catalog than it acted on.
+func (s *sim) outcomesFirst(n *node, r *replica, rd engine.Ready) bool {
+	return rd.OutcomesFirst() && (r != n.cat || s.opts.Mutations.CatalogOutcomesFirst)
 }
 
 // outcomes publishes a Ready's state, then hands out its decisions,
