@@ -49,6 +49,12 @@ type Config struct {
 	Replica *consistency.Replica
 	// Storage is the replica's log in memory. Required.
 	Storage Storage
+	// OutcomesAfterWrite has every Ready's outcomes handed out after its
+	// log write (see Ready.OutcomesFirst): for a replica whose states the
+	// owner acts on for good, such as a directory of groups it opens and
+	// deletes. A power loss may take back entries this replica applied
+	// before writing them; the owner must not have acted on them.
+	OutcomesAfterWrite bool
 	// Durable says the owner keeps the replica in a write-ahead log and
 	// checkpoints it: the engine asks for a checkpoint every CompactEvery
 	// applied entries and never compacts the log in memory past the last.
@@ -208,6 +214,8 @@ type Ready struct {
 	// state, which stands at that index; Checkpointed reports it taken.
 	// A Ready that asks for one carries nothing from the replica.
 	Checkpoint uint64
+
+	afterWrite bool // Config.OutcomesAfterWrite
 }
 
 // Engine is the runtime of one heap replica as a deterministic state
@@ -460,7 +468,7 @@ func (e *Engine) Checkpointed(index uint64) {
 // Reads of the local state go on.
 func (e *Engine) DiskFailed(err error) {
 	e.refused, e.retry, e.diskErr = true, false, err
-	if g := e.given; g.raft && raft.IsEmptySnap(e.rd.Snapshot) {
+	if g := e.given; g.raft && !e.cfg.OutcomesAfterWrite && raft.IsEmptySnap(e.rd.Snapshot) {
 		// The owner handed out the Ready's outcomes before the write:
 		// they stand, and are not handed out again.
 		e.handed = true
@@ -590,7 +598,7 @@ func (e *Engine) HasReady() bool {
 // Advance (or DiskFailed): called again, it returns the same. The slices
 // Completions and Reads are the engine's, valid until the next Ready.
 func (e *Engine) Ready() Ready {
-	rd := Ready{Checkpoint: e.ckptAsk}
+	rd := Ready{Checkpoint: e.ckptAsk, afterWrite: e.cfg.OutcomesAfterWrite}
 	e.given = given{checkpoint: e.ckptAsk}
 	if e.ckptAsk == 0 && !e.closed {
 		if e.rd == nil && !e.lost && e.r.HasReady() {
@@ -677,11 +685,12 @@ func (e *Engine) answerReads(rd *Ready) {
 // OutcomesFirst reports whether the owner hands out the Ready's outcomes
 // (publishes State, hands out Completions, delivers Changes, answers
 // Reads) before its log write rather than after: for every Ready from
-// the replica but one that installs a leader's snapshot. What the
-// replica applied is committed, durable on a quorum already; nothing of
-// it waits for this replica's write.
+// the replica but one that installs a leader's snapshot, unless
+// Config.OutcomesAfterWrite. What the replica applied is committed,
+// durable on a quorum already; nothing of it waits for this replica's
+// write.
 func (rd *Ready) OutcomesFirst() bool {
-	return rd.HasRaft && raft.IsEmptySnap(rd.Snapshot)
+	return rd.HasRaft && !rd.afterWrite && raft.IsEmptySnap(rd.Snapshot)
 }
 
 // splitMessages parts a Ready's messages into those that may go out

@@ -844,6 +844,49 @@ func TestOutcomesBeforeARefusedWrite(t *testing.T) {
 	}
 }
 
+// With OutcomesAfterWrite a Ready's outcomes wait for its write: when
+// the log refuses it, a commit it applied was never handed out, and its
+// caller learns an unknown outcome (it did commit), never a failure and
+// never twice; the state with it is published once the log takes the
+// write.
+func TestOutcomesAfterARefusedWrite(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config, _ *consistency.Config) { cfg.OutcomesAfterWrite = true })
+	c.elect(1)
+	n := c.node(1)
+	deliver := func() {
+		msgs := c.msgs
+		c.msgs = nil
+		for _, m := range msgs {
+			c.node(m.To).e.Step(m)
+		}
+	}
+	p1 := prop(t, n.applied())
+	n.e.Propose([]Proposal{p1})
+	c.handle(n) // p1 written; its appends out
+	deliver()
+	c.handle(c.node(2))
+	c.handle(c.node(3))
+	p2 := prop(t, n.applied())
+	n.e.Propose([]Proposal{p2})
+	deliver() // the acknowledgements: p1 commits
+	rd := n.e.Ready()
+	if len(rd.Results) != 1 || len(rd.Entries) != 1 || rd.OutcomesFirst() {
+		t.Fatalf("leader's Ready: %d results, %d entries, outcomes first %v; want p1 applied, p2 to write, outcomes after", len(rd.Results), len(rd.Entries), rd.OutcomesFirst())
+	}
+	n.disk = errors.New("disk full")
+	c.handle(n)
+	wantFailure(t, n.result(t, p1), LogRefused, true)
+	wantFailure(t, n.result(t, p2), LogRefused, true)
+	n.disk = nil
+	c.tick(2)
+	if n.n[p1.TxID] != 1 || n.n[p2.TxID] != 1 {
+		t.Fatalf("handed out %d and %d times after the log took the write again, want once each", n.n[p1.TxID], n.n[p2.TxID])
+	}
+	if _, ok := n.e.Replica().State().Get(objectOf(p1.TxID)); !ok {
+		t.Fatal("p1's write is not in the state published after the log took the write")
+	}
+}
+
 // A leader applies, and answers, only entries it has written itself,
 // whatever its followers acknowledged while its write was refused: raft
 // counts the leader's own copy at Advance. A lone voter is the sharpest

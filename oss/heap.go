@@ -388,6 +388,11 @@ func (h *Heap) newReplica(from restorePoint) (*consistency.Replica, error) {
 		MaxLogBytes:   n.cfg.MaxLogBytes,
 		MaxBatch:      maxBatch,
 		Logger:        h.log,
+		// A node acts on a catalog state for good (it deletes the
+		// replicas of heaps dropped): after a power loss it must recover
+		// at least the state it acted on, or it follows an older
+		// directory and reopens a heap it dropped.
+		OutcomesAfterWrite: name == catalogName,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oss: heap %q: %w", name, err)

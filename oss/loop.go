@@ -151,11 +151,7 @@ func (h *Heap) handleReady() bool {
 		h.lost = rd.Err
 		return false
 	}
-	// The catalog's outcomes wait for its write: a node acts on a
-	// catalog state for good (it deletes the replicas of heaps dropped),
-	// and after a power loss it must recover at least the state it acted
-	// on, or it follows an older directory and reopens a heap it dropped.
-	first := rd.OutcomesFirst() && h.name != catalogName
+	first := rd.OutcomesFirst()
 	if rd.HasRaft {
 		// A leader's appends go out before its own write, so that the
 		// followers write them meanwhile (engine.Ready.Early).

@@ -480,7 +480,9 @@ func (s *sim) openReplica(n *node, g *group, id uint64, dir string, peers []raft
 		}
 	}
 	rep.eng, err = engine.New(engine.Config{Replica: rep.r, Storage: rep.store, Durable: true, Checkpoint: snap.Metadata.Index,
-		CompactEvery: g.compactEvery, KeepEntries: g.keepEntries, ResendTicks: resendTicks})
+		CompactEvery: g.compactEvery, KeepEntries: g.keepEntries, ResendTicks: resendTicks,
+		// As oss's catalog: a node acts on its states for good.
+		OutcomesAfterWrite: g.heap == catalogHeap && !s.opts.Mutations.CatalogOutcomesFirst})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -773,7 +775,7 @@ func (s *sim) ready(n *node, r *replica) {
 		// ticks and proposals meanwhile, and the Ready asked for again
 		// when the write ends hands out what they added.
 		begin := r.diskDone == 0
-		first := s.outcomesFirst(n, r, rd)
+		first := rd.OutcomesFirst()
 		var snapTo []uint64
 		if rd.HasRaft && begin && !s.beginWrite(n, r, rd, &snapTo) {
 			return
@@ -849,20 +851,12 @@ func (s *sim) beginWrite(n *node, r *replica, rd engine.Ready, snapTo *[]uint64)
 	if write && n.slowDisk > s.now {
 		r.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
 		s.paths["slow write"]++
-		if s.outcomesFirst(n, r, rd) && s.outcomes(n, r, rd) && r == n.cat {
+		if rd.OutcomesFirst() && s.outcomes(n, r, rd) && r == n.cat {
 			s.syncCatalog(n)
 		}
 		return false
 	}
 	return true
-}
-
-// outcomesFirst reports whether a replica hands out a Ready's outcomes
-// before its write, as oss's loop does: not the catalog's, whose states a
-// node acts on for good (it closes and deletes dropped heaps), so that a
-// power loss never leaves it with an older catalog than it acted on.
-func (s *sim) outcomesFirst(n *node, r *replica, rd engine.Ready) bool {
-	return rd.OutcomesFirst() && (r != n.cat || s.opts.Mutations.CatalogOutcomesFirst)
 }
 
 // outcomes publishes a Ready's state, then hands out its decisions,
