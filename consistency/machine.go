@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
-	"github.com/tidwall/btree"
 )
 
 // Outcome is how a commit record was decided.
@@ -97,8 +96,8 @@ type dedupEntry struct {
 type machine struct {
 	index   uint64
 	shape   uint64
-	objects *btree.BTreeG[objItem]
-	roots   *btree.BTreeG[rootItem]
+	objects *btree[objItem]
+	roots   *btree[rootItem]
 	dirty   bool
 	state   *State
 

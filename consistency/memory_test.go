@@ -1,6 +1,7 @@
 package consistency
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -22,7 +23,8 @@ func heapBytes() float64 {
 
 // BenchmarkMemoryPerObject reports the Go heap one replica spends an
 // object, by part, for a heap loaded as the peer benchmark loads it
-// (objects of 100 bytes with random IDs, 1,000 to a commit record): each
+// (objects of 100 bytes, 1,000 to a commit record), with random IDs and
+// with ascending ones, as oss.New's version 7 UUIDs arrive: each
 // part is let go of in turn and the heap measured again after a
 // collection. The parts:
 //
@@ -42,15 +44,17 @@ func heapBytes() float64 {
 //	go test ./consistency ./persist -run '^$' -bench PerObject -benchtime 1x
 func BenchmarkMemoryPerObject(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("objects=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				memoryPerObject(b, n)
-			}
-		})
+		for _, ids := range []string{"random", "ascending"} {
+			b.Run(fmt.Sprintf("objects=%d/ids=%s", n, ids), func(b *testing.B) {
+				for b.Loop() {
+					memoryPerObject(b, n, ids == "ascending")
+				}
+			})
+		}
 	}
 }
 
-func memoryPerObject(b *testing.B, n int) {
+func memoryPerObject(b *testing.B, n int, ascending bool) {
 	const perRecord, valueSize = 1000, 100
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := heapBytes()
@@ -63,6 +67,9 @@ func memoryPerObject(b *testing.B, n int) {
 			var id uuid.UUID
 			for k := range id {
 				id[k] = byte(rng.Uint32())
+			}
+			if ascending { // a time and a counter first, as in a version 7 UUID
+				binary.BigEndian.PutUint64(id[:8], uint64(i+len(rec.Writes)))
 			}
 			v := make([]byte, valueSize)
 			for k := range v {
@@ -96,17 +103,20 @@ func memoryPerObject(b *testing.B, n int) {
 	m.seen, m.order = nil, nil
 	noDedup := heapBytes()
 	// The tree without the values: every item points at one allocation.
-	ids := make([]uuid.UUID, 0, n)
-	m.objects.Scan(func(it objItem) bool {
-		ids = append(ids, it.id)
-		return true
-	})
+	// The nodes change in place (nothing else holds them once the State
+	// is let go of), so the tree measured is the one the loading left.
 	m.state = nil
 	one := newObjItem(uuid.Nil, nil, 0)
-	for _, id := range ids {
-		m.objects.Set(objItem{id: id, rec: one.rec})
+	var drop func(n *bnode[objItem])
+	drop = func(n *bnode[objItem]) {
+		for i := range n.items {
+			n.items[i].rec = one.rec
+		}
+		for _, c := range n.children {
+			drop(c)
+		}
 	}
-	ids = nil
+	drop(m.objects.root)
 	noValues := heapBytes()
 	runtime.KeepAlive(m)
 	m = nil

@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
-	"github.com/tidwall/btree"
 )
 
 // DecodedSnapshot is a heap's state decoded from a snapshot as it arrived
@@ -19,8 +18,8 @@ import (
 type DecodedSnapshot struct {
 	index   uint64
 	shape   uint64
-	objects *btree.BTreeG[objItem]
-	roots   *btree.BTreeG[rootItem]
+	objects *btree[objItem]
+	roots   *btree[rootItem]
 	seen    map[uuid.UUID]Result
 	order   []dedupEntry
 }

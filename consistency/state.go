@@ -1,6 +1,7 @@
 package consistency
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"math"
@@ -8,7 +9,6 @@ import (
 	"unsafe"
 
 	"github.com/google/uuid"
-	"github.com/tidwall/btree"
 )
 
 // Object is one object of a heap as a State holds it.
@@ -82,31 +82,19 @@ type rootItem struct {
 	root *Root
 }
 
-// lessObj orders IDs as bytes, compared as two big-endian words.
-func lessObj(a, b objItem) bool {
+// cmpObj orders IDs as bytes, compared as two big-endian words.
+func cmpObj(a, b objItem) int {
 	ah, bh := binary.BigEndian.Uint64(a.id[:8]), binary.BigEndian.Uint64(b.id[:8])
 	if ah != bh {
-		return ah < bh
+		return cmp.Compare(ah, bh)
 	}
-	return binary.BigEndian.Uint64(a.id[8:]) < binary.BigEndian.Uint64(b.id[8:])
+	return cmp.Compare(binary.BigEndian.Uint64(a.id[8:]), binary.BigEndian.Uint64(b.id[8:]))
 }
-func lessRoot(a, b rootItem) bool { return strings.Compare(a.name, b.name) < 0 }
+func cmpRoot(a, b rootItem) int { return strings.Compare(a.name, b.name) }
 
-// treeDegree sets the nodes' size (up to 127 items of 24 bytes). The
-// first write to a node after a State is published copies the node, which
-// smaller nodes make cheaper; larger ones waste less memory, as a split
-// leaves two nodes half full and the items slices grow by doubling: 26
-// bytes an object with random IDs and 47 with sequential ones, where 16
-// took 38 and 56, at the same commits/s in oss's BenchmarkApply.
-const treeDegree = 64
+func newObjTree() *btree[objItem] { return newBTree(cmpObj) }
 
-func newObjTree() *btree.BTreeG[objItem] {
-	return btree.NewBTreeGOptions(lessObj, btree.Options{Degree: treeDegree, NoLocks: true})
-}
-
-func newRootTree() *btree.BTreeG[rootItem] {
-	return btree.NewBTreeGOptions(lessRoot, btree.Options{Degree: treeDegree, NoLocks: true})
-}
+func newRootTree() *btree[rootItem] { return newBTree(cmpRoot) }
 
 // A State is an immutable snapshot of a heap replica at one applied index.
 // Taking one costs O(1): it shares structure with the replica's live state,
@@ -115,8 +103,8 @@ func newRootTree() *btree.BTreeG[rootItem] {
 type State struct {
 	index   uint64
 	shape   uint64
-	objects *btree.BTreeG[objItem]
-	roots   *btree.BTreeG[rootItem]
+	objects *btree[objItem]
+	roots   *btree[rootItem]
 }
 
 // Index is the applied log index this State reflects.

@@ -1,0 +1,415 @@
+package consistency
+
+import "sync/atomic"
+
+// A btree is an ordered set of items, a B-tree whose Copy costs O(1): the
+// copy and the original share their nodes, and each copies a node before
+// its first change to it after the Copy (copy on write). One tree must
+// not be changed from two goroutines at once; a tree nobody changes may be
+// read from any number of them, also while a copy of it changes.
+//
+// It differs from a textbook B-tree in two ways, both for memory:
+//
+//   - A full node that splits for an item at one of its ends leaves the
+//     other side full: an insert after its last item keeps all but the
+//     last item in the left node, one before its first keeps all but the
+//     first in the right node. Items that arrive in ascending order (oss
+//     makes version 7 UUIDs, which are ordered by time) or descending
+//     order so fill their nodes, where a split in the middle leaves each
+//     node half full. Any other insert splits a full node in the middle.
+//   - A node's items slice is no larger than what it holds, rounded up to
+//     the allocator's size class, and grown by a quarter: a middle split
+//     copies each half to a slice of its own, so neither keeps the
+//     other's alive.
+//
+// Deletion rebalances as a B-tree does: before descending into a child at
+// or below minItems, it takes an item from a sibling with more, or merges
+// the child with a sibling. The end splits can leave a node below
+// minItems; deletion merges such a node like any other.
+type btree[T any] struct {
+	cmp   func(a, b T) int
+	root  *bnode[T]
+	len   int
+	owner uint64 // the nodes with this owner are the tree's own
+	max   int    // the most items a node holds: maxItems, fewer in tests
+}
+
+type bnode[T any] struct {
+	owner    uint64
+	items    []T
+	children []*bnode[T] // len(items)+1 of them, or none in a leaf
+}
+
+// maxItems is the most items a node holds: 63 objItems (24 bytes) and
+// the 8-byte header the allocator puts before an array of pointers fit
+// 1,536 bytes, one of its size classes. Larger nodes cost a byte less an
+// object but a larger copy on a node's first write after a Copy (see
+// docs/design.md, "Memory per object").
+const maxItems = 63
+
+// lastOwner hands out the owners of trees: a Copy gives both trees new
+// ones, so every node either may share is no longer its own.
+var lastOwner atomic.Uint64
+
+func newBTree[T any](cmp func(a, b T) int) *btree[T] {
+	return &btree[T]{cmp: cmp, owner: lastOwner.Add(1), max: maxItems}
+}
+
+// minItems is the fewest items deletion leaves in a node it descends
+// through.
+func (t *btree[T]) minItems() int { return t.max/2 - 1 }
+
+// Len is the number of items.
+func (t *btree[T]) Len() int { return t.len }
+
+// Copy returns a tree with the same items in O(1).
+func (t *btree[T]) Copy() *btree[T] {
+	t.owner = lastOwner.Add(1)
+	c := *t
+	c.owner = lastOwner.Add(1)
+	return &c
+}
+
+// search returns the index of key in items, or where it would go.
+func (t *btree[T]) search(items []T, key T) (int, bool) {
+	lo, hi := 0, len(items)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		switch c := t.cmp(items[h], key); {
+		case c == 0:
+			return h, true
+		case c < 0:
+			lo = h + 1
+		default:
+			hi = h
+		}
+	}
+	return lo, false
+}
+
+// Get returns the item equal to key.
+func (t *btree[T]) Get(key T) (T, bool) {
+	for n := t.root; n != nil; {
+		i, found := t.search(n.items, key)
+		if found {
+			return n.items[i], true
+		}
+		if n.children == nil {
+			break
+		}
+		n = n.children[i]
+	}
+	var zero T
+	return zero, false
+}
+
+// clone copies s to a slice of its own, nil if s is empty.
+func clone[E any](s []E) []E {
+	if len(s) == 0 {
+		return nil
+	}
+	return append([]E(nil), s...)
+}
+
+// own returns n if it is the tree's own, else a copy of it that is.
+func (t *btree[T]) own(n *bnode[T]) *bnode[T] {
+	if n.owner == t.owner {
+		return n
+	}
+	return &bnode[T]{owner: t.owner, items: clone(n.items), children: clone(n.children)}
+}
+
+// insertAt inserts v at s[i]. When s is full it moves to a slice a
+// quarter larger, up to limit, rounded up to the allocator's size class.
+func insertAt[E any](s []E, i int, v E, limit int) []E {
+	if len(s) == cap(s) {
+		g := append([]E(nil), make([]E, min(len(s)+1+len(s)/4, limit))...)
+		s = append(g[:0], s...)
+	}
+	s = s[:len(s)+1]
+	copy(s[i+1:], s[i:])
+	s[i] = v
+	return s
+}
+
+// removeAt removes s[i], clearing the slot it leaves.
+func removeAt[E any](s []E, i int) []E {
+	copy(s[i:], s[i+1:])
+	var zero E
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
+}
+
+// Set puts item into the tree and returns the item equal to it that it
+// replaced, if any.
+func (t *btree[T]) Set(item T) (T, bool) {
+	if t.root == nil {
+		t.root = &bnode[T]{owner: t.owner, items: []T{item}}
+		t.len = 1
+		var zero T
+		return zero, false
+	}
+	t.root = t.own(t.root)
+	prev, replaced, full := t.set(t.root, item)
+	if full {
+		old := t.root
+		t.root = &bnode[T]{owner: t.owner, children: []*bnode[T]{old}}
+		t.split(t.root, 0, item)
+		prev, replaced, _ = t.set(t.root, item)
+	}
+	if !replaced {
+		t.len++
+	}
+	return prev, replaced
+}
+
+// set puts item into the subtree under n, which is the tree's own. It
+// reports full, having changed nothing, when item belongs in a full leaf
+// and n cannot take the item a split of the node below it moves up: n's
+// parent splits n, then tries again.
+func (t *btree[T]) set(n *bnode[T], item T) (prev T, replaced, full bool) {
+	i, found := t.search(n.items, item)
+	if found {
+		prev, n.items[i] = n.items[i], item
+		return prev, true, false
+	}
+	if n.children == nil {
+		if len(n.items) == t.max {
+			return prev, false, true
+		}
+		n.items = insertAt(n.items, i, item, t.max)
+		return prev, false, false
+	}
+	c := t.own(n.children[i])
+	n.children[i] = c
+	if prev, replaced, full = t.set(c, item); !full {
+		return prev, replaced, false
+	}
+	if len(n.items) == t.max {
+		return prev, false, true
+	}
+	t.split(n, i, item)
+	return t.set(n, item)
+}
+
+// split splits n's full child i, which is the tree's own, for item: at
+// the child's end when item goes after its last item or before its first,
+// else in the middle.
+func (t *btree[T]) split(n *bnode[T], i int, item T) {
+	c := n.children[i]
+	s := len(c.items) / 2
+	switch j, _ := t.search(c.items, item); j {
+	case len(c.items):
+		s = len(c.items) - 1
+	case 0:
+		s = 0
+	}
+	median := c.items[s]
+	right := &bnode[T]{owner: t.owner, items: clone(c.items[s+1:])}
+	if c.children != nil {
+		right.children = clone(c.children[s+1:])
+	}
+	if s < len(c.items)-1 {
+		// The left half gets a slice its size (the right's end split
+		// keeps the full one).
+		c.items = clone(c.items[:s])
+		if c.children != nil {
+			c.children = clone(c.children[:s+1])
+		}
+	} else {
+		var zero T
+		c.items[s] = zero
+		c.items = c.items[:s]
+		if c.children != nil {
+			c.children[s+1] = nil
+			c.children = c.children[:s+1]
+		}
+	}
+	n.items = insertAt(n.items, i, median, t.max)
+	n.children = insertAt(n.children, i+1, right, t.max+1)
+}
+
+// Load puts item into the tree as Set does, faster when it goes after
+// every item (a sorted load).
+func (t *btree[T]) Load(item T) (T, bool) {
+	if t.root == nil {
+		return t.Set(item)
+	}
+	n := t.own(t.root)
+	t.root = n
+	for n.children != nil {
+		c := t.own(n.children[len(n.children)-1])
+		n.children[len(n.children)-1] = c
+		n = c
+	}
+	if len(n.items) > 0 && len(n.items) < t.max && t.cmp(n.items[len(n.items)-1], item) < 0 {
+		n.items = insertAt(n.items, len(n.items), item, t.max)
+		t.len++
+		var zero T
+		return zero, false
+	}
+	return t.Set(item)
+}
+
+// Delete removes the item equal to key and returns it.
+func (t *btree[T]) Delete(key T) (T, bool) {
+	var zero T
+	if t.root == nil {
+		return zero, false
+	}
+	t.root = t.own(t.root)
+	prev, found := t.delete(t.root, key)
+	if !found {
+		return zero, false
+	}
+	t.len--
+	switch {
+	case len(t.root.items) > 0:
+	case t.root.children == nil:
+		t.root = nil
+	default:
+		t.root = t.root.children[0]
+	}
+	return prev, true
+}
+
+// delete removes key from the subtree under n, which is the tree's own.
+func (t *btree[T]) delete(n *bnode[T], key T) (T, bool) {
+	i, found := t.search(n.items, key)
+	if n.children == nil {
+		if !found {
+			var zero T
+			return zero, false
+		}
+		prev := n.items[i]
+		n.items = removeAt(n.items, i)
+		return prev, true
+	}
+	if len(n.children[i].items) <= t.minItems() && len(n.items) > 0 {
+		// Make room in the child first, then look again: the items
+		// around it may have moved. A node without items is a root a
+		// merge emptied: its one child, about to be the root, needs no
+		// room.
+		t.grow(n, i)
+		return t.delete(n, key)
+	}
+	c := t.own(n.children[i])
+	n.children[i] = c
+	if !found {
+		return t.delete(c, key)
+	}
+	// key is n's item i: replace it by the largest item below it.
+	prev := n.items[i]
+	n.items[i] = t.deleteMax(c)
+	return prev, true
+}
+
+// deleteMax removes the largest item under n, which is the tree's own
+// and has more than minItems items.
+func (t *btree[T]) deleteMax(n *bnode[T]) T {
+	if n.children == nil {
+		last := n.items[len(n.items)-1]
+		n.items = removeAt(n.items, len(n.items)-1)
+		return last
+	}
+	i := len(n.children) - 1
+	if len(n.children[i].items) <= t.minItems() {
+		t.grow(n, i)
+		return t.deleteMax(n)
+	}
+	c := t.own(n.children[i])
+	n.children[i] = c
+	return t.deleteMax(c)
+}
+
+// grow gives n's child i more than minItems items: one from a sibling
+// with more than minItems, or else the child merges with a sibling and
+// the item between them.
+func (t *btree[T]) grow(n *bnode[T], i int) {
+	c := t.own(n.children[i])
+	n.children[i] = c
+	switch {
+	case i > 0 && len(n.children[i-1].items) > t.minItems():
+		l := t.own(n.children[i-1])
+		n.children[i-1] = l
+		c.items = insertAt(c.items, 0, n.items[i-1], t.max)
+		n.items[i-1] = l.items[len(l.items)-1]
+		l.items = removeAt(l.items, len(l.items)-1)
+		if l.children != nil {
+			c.children = insertAt(c.children, 0, l.children[len(l.children)-1], t.max+1)
+			l.children = removeAt(l.children, len(l.children)-1)
+		}
+	case i < len(n.items) && len(n.children[i+1].items) > t.minItems():
+		r := t.own(n.children[i+1])
+		n.children[i+1] = r
+		c.items = insertAt(c.items, len(c.items), n.items[i], t.max)
+		n.items[i] = r.items[0]
+		r.items = removeAt(r.items, 0)
+		if r.children != nil {
+			c.children = insertAt(c.children, len(c.children), r.children[0], t.max+1)
+			r.children = removeAt(r.children, 0)
+		}
+	default:
+		if i == len(n.items) {
+			i--
+		}
+		t.merge(n, i)
+	}
+}
+
+// merge joins n's children i and i+1 and the item between them into one
+// node.
+func (t *btree[T]) merge(n *bnode[T], i int) {
+	l, r := n.children[i], n.children[i+1]
+	m := &bnode[T]{owner: t.owner, items: make([]T, 0, len(l.items)+1+len(r.items))}
+	m.items = append(append(append(m.items, l.items...), n.items[i]), r.items...)
+	if l.children != nil {
+		m.children = append(append(make([]*bnode[T], 0, len(l.children)+len(r.children)), l.children...), r.children...)
+	}
+	n.items = removeAt(n.items, i)
+	n.children = removeAt(n.children, i+1)
+	n.children[i] = m
+}
+
+// Ascend calls fn for every item at or after from, in order, until fn
+// returns false.
+func (t *btree[T]) Ascend(from T, fn func(T) bool) {
+	if t.root != nil {
+		t.ascend(t.root, from, fn)
+	}
+}
+
+func (t *btree[T]) ascend(n *bnode[T], from T, fn func(T) bool) bool {
+	i, found := t.search(n.items, from)
+	if !found && n.children != nil && !t.ascend(n.children[i], from, fn) {
+		return false
+	}
+	for ; i < len(n.items); i++ {
+		if !fn(n.items[i]) {
+			return false
+		}
+		if n.children != nil && !t.scan(n.children[i+1], fn) {
+			return false
+		}
+	}
+	return true
+}
+
+// Scan calls fn for every item, in order, until fn returns false.
+func (t *btree[T]) Scan(fn func(T) bool) {
+	if t.root != nil {
+		t.scan(t.root, fn)
+	}
+}
+
+func (t *btree[T]) scan(n *bnode[T], fn func(T) bool) bool {
+	for i, it := range n.items {
+		if n.children != nil && !t.scan(n.children[i], fn) {
+			return false
+		}
+		if !fn(it) {
+			return false
+		}
+	}
+	return n.children == nil || t.scan(n.children[len(n.items)], fn)
+}
