@@ -76,7 +76,7 @@ var (
 	mCkptDur   = defMetric("oss_checkpoint_duration_seconds", "histogram", "Time a checkpoint of the heap to the striped store took.", hl...)
 
 	mFsyncDur   = defMetric("oss_wal_fsync_duration_seconds", "histogram", "Time an fsync of the write-ahead log took.", nl...)
-	mWALWritten = defMetric("oss_wal_written_bytes_total", "counter", "Bytes written to the write-ahead log.", nl...)
+	mWALWritten = defMetric("oss_wal_written_bytes_total", "counter", "Bytes written to the write-ahead log, the zeros it fills ahead of its records included.", nl...)
 	mWALAppends = defMetric("oss_wal_appends_total", "counter", "Appends to the write-ahead log acknowledged.", nl...)
 	mWALRecords = defMetric("oss_wal_records_total", "counter", "Records written to the write-ahead log.", nl...)
 	mRecovery   = defMetric("oss_recovery_duration_seconds", "gauge", "Time the node took at start to replay its log, load its store and reopen its replicas (0 if it had nothing to recover).", nl...)
@@ -428,6 +428,14 @@ func (f walFS) OpenAppend(name string) (persist.File, error) {
 	return walFile{file, f.m}, nil
 }
 
+func (f walFS) OpenWrite(name string) (persist.File, error) {
+	file, err := f.FS.OpenWrite(name)
+	if err != nil {
+		return nil, err
+	}
+	return walFile{file, f.m}, nil
+}
+
 type walFile struct {
 	persist.File
 	m *nodeMetrics
@@ -435,6 +443,12 @@ type walFile struct {
 
 func (f walFile) Write(p []byte) (int, error) {
 	k, err := f.File.Write(p)
+	f.m.walWritten.Add(uint64(k))
+	return k, err
+}
+
+func (f walFile) WriteAt(p []byte, off int64) (int, error) {
+	k, err := f.File.WriteAt(p, off)
 	f.m.walWritten.Add(uint64(k))
 	return k, err
 }

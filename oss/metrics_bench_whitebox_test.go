@@ -73,13 +73,14 @@ func BenchmarkMetricsOverhead(b *testing.B) {
 // nopFile is a persist.File that does nothing, for BenchmarkMetricsOverhead.
 type nopFile struct{}
 
-func (nopFile) Read(p []byte) (int, error)              { return 0, nil }
-func (nopFile) ReadAt(p []byte, off int64) (int, error) { return 0, nil }
-func (nopFile) Write(p []byte) (int, error)             { return len(p), nil }
-func (nopFile) Sync() error                             { return nil }
-func (nopFile) Truncate(int64) error                    { return nil }
-func (nopFile) Size() (int64, error)                    { return 0, nil }
-func (nopFile) Close() error                            { return nil }
+func (nopFile) Read(p []byte) (int, error)               { return 0, nil }
+func (nopFile) ReadAt(p []byte, off int64) (int, error)  { return 0, nil }
+func (nopFile) Write(p []byte) (int, error)              { return len(p), nil }
+func (nopFile) WriteAt(p []byte, off int64) (int, error) { return len(p), nil }
+func (nopFile) Sync() error                              { return nil }
+func (nopFile) Truncate(int64) error                     { return nil }
+func (nopFile) Size() (int64, error)                     { return 0, nil }
+func (nopFile) Close() error                             { return nil }
 
 // BenchmarkMetricsGather measures one scrape of a node with 10 heaps on
 // disk: what scraping every second costs the node, in CPU time per

@@ -74,6 +74,17 @@ func (f *FaultFS) OpenAppend(name string) (File, error) {
 	return &faultFile{File: fl, fs: f, name: name}, nil
 }
 
+func (f *FaultFS) OpenWrite(name string) (File, error) {
+	if err := f.fail(OpOpen, name); err != nil {
+		return nil, err
+	}
+	fl, err := f.FS.OpenWrite(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: fl, fs: f, name: name}, nil
+}
+
 func (f *FaultFS) Open(name string) (File, error) {
 	if err := f.fail(OpOpen, name); err != nil {
 		return nil, err
@@ -137,6 +148,21 @@ func (f *faultFile) Write(p []byte) (int, error) {
 		return n, sw.Err
 	}
 	return f.File.Write(p)
+}
+
+func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.fs.fail(OpWrite, f.name); err != nil {
+		var sw *ShortWrite
+		if !errors.As(err, &sw) {
+			return 0, err
+		}
+		n, werr := f.File.WriteAt(p[:len(p)/2], off)
+		if werr != nil {
+			return n, werr
+		}
+		return n, sw.Err
+	}
+	return f.File.WriteAt(p, off)
 }
 
 func (f *faultFile) Sync() error {

@@ -1,7 +1,8 @@
 // Package persist is the on-disk side of OSS: a write-ahead log and the
 // files it lives in, behind an FS interface with three implementations:
 // the operating system's, an in-memory one that can simulate a crash (what
-// was not synced is lost, the last write may be torn), and one that injects
+// was not synced is lost, the last write may be torn, or any of the pages
+// written since the last sync may be written back), and one that injects
 // I/O errors on chosen operations.
 //
 // persist knows nothing of raft or heaps: it stores opaque records.
@@ -27,6 +28,9 @@ type FS interface {
 	Create(name string) (File, error)
 	// OpenAppend opens an existing file to append to it.
 	OpenAppend(name string) (File, error)
+	// OpenWrite opens an existing file to write anywhere in it, with
+	// WriteAt.
+	OpenWrite(name string) (File, error)
 	// Open opens an existing file for reading.
 	Open(name string) (File, error)
 	// Remove removes a file.
@@ -44,6 +48,9 @@ type File interface {
 	io.Reader
 	io.ReaderAt
 	io.Writer
+	// WriteAt writes at off, over what is there or past the end (a gap
+	// reads as zeros), in a file opened with OpenWrite or Create.
+	io.WriterAt
 	// Sync makes what was written durable.
 	Sync() error
 	// Truncate cuts the file to size bytes.
@@ -68,6 +75,14 @@ func (OS) Create(name string) (File, error) {
 
 func (OS) OpenAppend(name string) (File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (OS) OpenWrite(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
 package persist
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -78,6 +80,11 @@ func (m *MemFS) Create(name string) (File, error) {
 
 // OpenAppend implements FS.
 func (m *MemFS) OpenAppend(name string) (File, error) {
+	return m.open(name, true)
+}
+
+// OpenWrite implements FS.
+func (m *MemFS) OpenWrite(name string) (File, error) {
 	return m.open(name, true)
 }
 
@@ -177,25 +184,41 @@ func (m *MemFS) SyncDir(dir string) error {
 // after it, possibly with its last bytes garbled: a torn write. The
 // receiver stays usable, as the machine that crashed, for no purpose.
 func (m *MemFS) Crash(rng *rand.Rand) *MemFS {
+	return m.crash(func(n *memNode) []byte { return crashPrefix(n, rng) })
+}
+
+// CrashPages returns the file system as a power loss now would leave it
+// on a disk whose page cache writes back in any order: the names each
+// directory held at its last SyncDir, each file's bytes as of its last
+// Sync, and, drawn from rng, any subset of the 4 KiB pages written since
+// (a page written back may be torn, some of its 512-byte sectors new and
+// the rest old). A file whose size changed since its last Sync has the old
+// size, the new one, or one between; what it grew by reads as zeros where
+// its pages were not written back. The receiver stays usable, as the
+// machine that crashed, for no purpose.
+func (m *MemFS) CrashPages(rng *rand.Rand) *MemFS {
+	// How much of the page cache the disk saw: now none, now all of it.
+	keep := []float64{0, 0.2, 0.5, 0.8, 1}[rng.IntN(5)]
+	return m.crash(func(n *memNode) []byte { return crashPages(n, rng, keep) })
+}
+
+// crash returns the durable names of m, each file's content as content
+// says a power loss leaves it. Names are visited in order, so that a
+// seeded content draws the same.
+func (m *MemFS) crash(content func(n *memNode) []byte) *MemFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := &MemFS{dirs: map[string]*memDir{}}
 	copied := map[*memNode]*memNode{}
-	for path, d := range m.dirs {
+	for _, path := range slices.Sorted(maps.Keys(m.dirs)) {
+		d := m.dirs[path]
 		nd := &memDir{names: map[string]*memNode{}, durable: map[string]*memNode{}}
-		for name, n := range d.durable {
+		for _, name := range slices.Sorted(maps.Keys(d.durable)) {
+			n := d.durable[name]
 			c, ok := copied[n]
 			if !ok {
-				c = &memNode{data: slices.Clone(n.durable)}
-				if extra := len(n.data) - len(n.durable); extra > 0 && rng != nil && rng.IntN(2) == 0 &&
-					len(n.data) >= len(n.durable) && string(n.data[:len(n.durable)]) == string(n.durable) {
-					tail := slices.Clone(n.data[len(n.durable) : len(n.durable)+rng.IntN(extra+1)])
-					if len(tail) > 0 && rng.IntN(2) == 0 {
-						tail[len(tail)-1] ^= byte(1 + rng.IntN(255))
-					}
-					c.data = append(c.data, tail...)
-				}
-				c.durable = slices.Clone(c.data)
+				data := content(n)
+				c = &memNode{data: data, durable: slices.Clone(data)}
 				copied[n] = c
 			}
 			nd.names[name], nd.durable[name] = c, c
@@ -203,6 +226,74 @@ func (m *MemFS) Crash(rng *rand.Rand) *MemFS {
 		out.dirs[path] = nd
 	}
 	return out
+}
+
+// crashPrefix returns n's durable bytes and, drawn from rng, a prefix of
+// what was written after its last Sync, its last byte perhaps garbled.
+func crashPrefix(n *memNode, rng *rand.Rand) []byte {
+	data := slices.Clone(n.durable)
+	// What was written since the last sync, from the first byte that
+	// differs: a prefix of it reached the disk.
+	from := commonPrefix(n.data, n.durable)
+	if extra := len(n.data) - from; extra > 0 && rng != nil && rng.IntN(2) == 0 {
+		tail := slices.Clone(n.data[from : from+rng.IntN(extra+1)])
+		if len(tail) > 0 && rng.IntN(2) == 0 {
+			tail[len(tail)-1] ^= byte(1 + rng.IntN(255))
+		}
+		if end := from + len(tail); end > len(data) {
+			data = append(data, make([]byte, end-len(data))...)
+		}
+		copy(data[from:], tail)
+	}
+	return data
+}
+
+// The units a disk writes back: pages, and the sectors a page written
+// when the power fails may be torn at.
+const (
+	crashPage   = 4096
+	crashSector = 512
+)
+
+// crashPages returns n's durable bytes with each page that differs in
+// what was written since its last Sync written back (whole, or some of its
+// sectors) with probability keep, drawn from rng, in a file of the old
+// size, the new one or one between.
+func crashPages(n *memNode, rng *rand.Rand, keep float64) []byte {
+	size := len(n.durable)
+	if lo, hi := min(len(n.durable), len(n.data)), max(len(n.durable), len(n.data)); lo != hi {
+		size = []int{len(n.durable), len(n.data), lo + rng.IntN(hi-lo+1)}[rng.IntN(3)]
+	}
+	out := make([]byte, size)
+	copy(out, n.durable)
+	for p := 0; p < size; p += crashPage {
+		old := out[p:min(p+crashPage, size)]
+		var cur []byte
+		if p < len(n.data) {
+			cur = n.data[p:min(p+crashPage, size, len(n.data))]
+		}
+		if bytes.Equal(old[:len(cur)], cur) || rng.Float64() >= keep {
+			continue // as it was, or zeros where the file grew
+		}
+		torn := rng.IntN(4) == 0
+		for s := 0; s < len(cur); s += crashSector {
+			if !torn || rng.IntN(2) == 0 {
+				copy(old[s:], cur[s:min(s+crashSector, len(cur))])
+			}
+		}
+	}
+	return out
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 type memFile struct {
@@ -254,6 +345,19 @@ func (f *memFile) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	f.node.data = append(f.node.data, p...)
+	return len(p), nil
+}
+
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check(true); err != nil {
+		return 0, err
+	}
+	if end := off + int64(len(p)); end > int64(len(f.node.data)) {
+		f.node.data = append(f.node.data, make([]byte, end-int64(len(f.node.data)))...)
+	}
+	copy(f.node.data[off:], p)
 	return len(p), nil
 }
 

@@ -19,7 +19,7 @@ import (
 // (written with the segment's first batch: a new segment is empty), then
 // holds frames, one a record:
 //
-//	length  uint32  bytes of payload
+//	length  uint32  bytes of payload; the top bit is the mark (below)
 //	seq     uint64  the record's sequence number, one more than the last
 //	hcrc    uint32  CRC-32C of length and seq
 //	crc     uint32  CRC-32C of length, seq and payload
@@ -32,11 +32,33 @@ import (
 //
 // Segment files are named by the sequence number of their first record,
 // in hex, with the suffix ".wal".
+//
+// A frame is marked if every record before it in the segment was durable
+// when it was written: the first record written after a sync (in Sync
+// durability, the first of every batch). Writes over zeros (below) reach
+// the disk in no set order, so a power loss can leave zeros before a
+// record of the same unsynced write; the mark tells that apart from
+// damage to what was synced: zeros or garbage before a marked record are
+// damage, before unmarked ones only a torn write. Version 2 segments
+// (OSS-WAL2), written before the mark, are read as if every frame were
+// marked, and not written on: the log goes on in a new segment.
+//
+// The log writes into space it has zero-filled ahead of its writes
+// (WALOptions.Preallocate), so that a sync has data to flush and no file
+// size to change: on ext4 an fdatasync or fsync of an appended block
+// takes about 0.17 ms, of one written over zeros 0.11 to 0.13 ms, and a
+// raft replica waits for one on every commit. A segment therefore ends
+// in zeros, which replay takes as the end of the records, not as a torn
+// write.
 const (
-	segmentMagic  = "OSS-WAL2"
-	segmentHeader = len(segmentMagic)
-	frameHeader   = 20
-	segmentSuffix = ".wal"
+	// Version 4, not 3: one flipped bit must not turn the header into
+	// that of version 2, which this build reads too.
+	segmentMagic   = "OSS-WAL4"
+	segmentMagicV2 = "OSS-WAL2"
+	markBit        = 1 << 31
+	segmentHeader  = len(segmentMagic)
+	frameHeader    = 20
+	segmentSuffix  = ".wal"
 	// MaxRecord caps a record's payload: Append refuses a larger one (or
 	// one over WALOptions.MaxRecord), replay takes a longer length as
 	// damage.
@@ -64,6 +86,10 @@ type WALOptions struct {
 	// Progress, if not nil, is told the bytes replayed so far and in all,
 	// after each segment.
 	Progress func(done, total int64)
+	// Preallocate is how far the log zero-fills a segment ahead of its
+	// writes, a chunk at a time, up to SegmentBytes. If zero, 1 MiB; if
+	// negative, the log appends without zero-filling.
+	Preallocate int64
 }
 
 // WAL is a write-ahead log of opaque records, appended by any number of
@@ -100,10 +126,15 @@ type WAL struct {
 	wake     chan struct{}
 	done     chan struct{}
 	closeErr error // the writer's, once done is closed
+	tailEnd  int64 // replay's: where the records of the last segment end
+	marked   bool  // replay's: the segment's frames carry marks
 
 	// Owned by the writer goroutine.
 	seg        File
 	segSize    int64  // bytes of whole records in seg
+	alloc      int64  // size of seg: zeros from segSize on
+	replayed   bool   // seg holds records replayed at open and not synced since
+	unmarked   bool   // seg is of version 2: left for a new segment, or written on as appended
 	next       uint64 // sequence number of the next record
 	synced     int64  // size of seg as of its last good sync
 	syncedNext uint64 // next as of the last good sync: what precedes it is durable
@@ -191,6 +222,9 @@ func (opts *WALOptions) populate() {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
 	}
+	if opts.Preallocate == 0 {
+		opts.Preallocate = 1 << 20
+	}
 	if opts.MaxRecord <= 0 || opts.MaxRecord > MaxRecord {
 		opts.MaxRecord = MaxRecord
 	}
@@ -266,7 +300,7 @@ func (w *WAL) openTail() error {
 		w.segments = append(w.segments, segment{first: w.next, name: segmentName(w.next)})
 		return nil
 	}
-	f, err := w.fs.OpenAppend(join(w.dir, w.segments[n-1].name))
+	f, err := w.fs.OpenWrite(join(w.dir, w.segments[n-1].name))
 	if err != nil {
 		return fmt.Errorf("persist: %w", err)
 	}
@@ -275,7 +309,18 @@ func (w *WAL) openTail() error {
 		f.Close()
 		return fmt.Errorf("persist: %w", err)
 	}
-	w.seg, w.segSize, w.synced, w.syncedNext = f, size, size, w.next
+	if size < w.tailEnd {
+		f.Close()
+		return fmt.Errorf("persist: %s shrank to %d bytes while the log opened", w.segments[n-1].name, size)
+	}
+	w.seg, w.segSize, w.alloc, w.synced, w.syncedNext = f, w.tailEnd, size, w.tailEnd, w.next
+	w.replayed = w.tailEnd > 0
+	// A version 2 segment is read without marks, so zeros before a record
+	// are damage there, and a power loss can leave zeros before a record
+	// of any unsynced write: the first batch starts a new segment
+	// (writeBatch). Until one can be created, the segment is written on
+	// as appended, without zeros ahead.
+	w.unmarked = w.tailEnd > 0 && !w.marked
 	return nil
 }
 
@@ -299,6 +344,7 @@ func (w *WAL) replaySegment(s segment, end uint64, replay func(uint64, []byte) e
 }
 
 func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) error) (int, error) {
+	w.tailEnd, w.marked = 0, false
 	path := join(w.dir, s.name)
 	f, err := w.fs.Open(path)
 	if err != nil {
@@ -312,7 +358,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 	// The segment is read in pieces, one record at a time, into a buffer
 	// the records share: memory holds a piece and the largest record,
 	// never the segment.
-	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), replayPiece)
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), int(min(size, replayPiece)))
 	if size == 0 {
 		return 0, nil // no write reached it
 	}
@@ -324,6 +370,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 	if torn, err := w.readHeader(f, r, path, size, end); err != nil {
 		return 0, err
 	} else if torn {
+		w.tailEnd = 0
 		return int(size), w.truncate(path, 0)
 	}
 	var buf []byte
@@ -343,6 +390,18 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 			fr.reason = fmt.Sprintf("record %d where %d was due", fr.seq, w.next)
 		}
 		if fr.reason != "" {
+			if end == 0 {
+				// Zeros to the end: the space the log fills ahead of its
+				// writes.
+				zero, err := allZeros(io.NewSectionReader(f, off, size-off), size-off)
+				if err != nil {
+					return 0, fmt.Errorf("persist: read %s: %w", path, err)
+				}
+				if zero {
+					w.tailEnd = off
+					return int(size), nil
+				}
+			}
 			return w.badFrame(f, path, off, size, fr, end)
 		}
 		if replay != nil {
@@ -353,6 +412,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 		w.next++
 		off += int64(fr.size)
 	}
+	w.tailEnd = off
 	return int(size), nil
 }
 
@@ -367,11 +427,13 @@ func (w *WAL) readHeader(f io.ReaderAt, r io.Reader, path string, size int64, en
 	}
 	reason := checkMagic(magic)
 	if reason == "" {
+		w.marked = string(magic) != segmentMagicV2
 		return false, nil
 	}
 	torn = end == 0 && size <= int64(segmentHeader)
 	if !torn && end == 0 {
-		if torn, err = allZeros(f, size); err != nil {
+		torn, err = w.firstWriteLost(f, size)
+		if err != nil {
 			return false, fmt.Errorf("persist: read %s: %w", path, err)
 		}
 	}
@@ -389,7 +451,7 @@ func (w *WAL) badFrame(f io.ReaderAt, path string, off, size int64, fr readFrame
 	if end != 0 {
 		return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
 	}
-	torn, at, err := tornTail(f, off, size, fr, w.next)
+	torn, at, err := tornTail(f, off, size, fr, w.next, w.marked)
 	if err != nil {
 		return 0, fmt.Errorf("persist: read %s: %w", path, err)
 	}
@@ -400,17 +462,36 @@ func (w *WAL) badFrame(f io.ReaderAt, path string, off, size int64, fr readFrame
 		return 0, &CorruptError{File: path, Offset: off, Reason: fr.reason}
 	}
 	w.log.Warn("write-ahead log: cutting off a torn last record", "file", path, "offset", off, "bytes", size-off, "reason", fr.reason)
+	w.tailEnd = off
 	return int(size), w.truncate(path, off)
 }
+
+// firstWriteLost reports whether the last segment, of size bytes, whose
+// header is not there, holds what a power loss left of writes never
+// synced: zeros in the sector of the header, which a disk writes whole,
+// and no marked record header after it. The header is written with the
+// segment's first batch and every sync covers it; a power loss before the
+// first may leave any of that batch's pages but the first, and of later
+// batches before a sync none is marked.
+func (w *WAL) firstWriteLost(f io.ReaderAt, size int64) (bool, error) {
+	if zero, err := allZeros(f, min(size, sectorSize)); err != nil || !zero {
+		return false, err
+	}
+	at, err := findHeader(f, 0, size, 0, w.next, true)
+	return at < 0, err
+}
+
+// sectorSize is the unit a disk writes whole.
+const sectorSize = 512
 
 // checkMagic returns why the first bytes of a segment are not
 // segmentMagic, or "".
 func checkMagic(b []byte) string {
 	switch {
-	case string(b) == segmentMagic:
+	case string(b) == segmentMagic || string(b) == segmentMagicV2:
 		return ""
 	case len(b) == segmentHeader && string(b[:segmentHeader-1]) == segmentMagic[:segmentHeader-1]:
-		return fmt.Sprintf("segment format version %q; this build reads version %q", b[segmentHeader-1], segmentMagic[segmentHeader-1])
+		return fmt.Sprintf("segment format version %q; this build reads versions '2' and %q", b[segmentHeader-1], segmentMagic[segmentHeader-1])
 	default:
 		return fmt.Sprintf("no segment header %q: a segment of the format before version 2 (frames without a header checksum, which this build does not read), or damage", segmentMagic)
 	}
@@ -469,7 +550,7 @@ func readFrame(r *bufio.Reader, rest int64, buf *[]byte) (fr readFrameResult, er
 		return fr, err
 	}
 	*buf = b
-	n, seq, reason := decodeHeader(b)
+	n, seq, _, reason := decodeHeader(b)
 	if reason != "" {
 		fr.reason = reason
 		return fr, nil
@@ -512,7 +593,7 @@ func readFrame(r *bufio.Reader, rest int64, buf *[]byte) (fr readFrameResult, er
 //
 // Only a bad frame is searched after, only in the last segment, and at
 // about a nanosecond a byte: replay costs nothing more for a sound log.
-func tornTail(f io.ReaderAt, off, size int64, fr readFrameResult, next uint64) (torn bool, at int64, err error) {
+func tornTail(f io.ReaderAt, off, size int64, fr readFrameResult, next uint64, marked bool) (torn bool, at int64, err error) {
 	from := off + 1
 	switch {
 	case size-off < frameHeader:
@@ -525,14 +606,14 @@ func tornTail(f io.ReaderAt, off, size int64, fr readFrameResult, next uint64) (
 		}
 		from = off + frameHeader + fr.length
 	}
-	at, err = findHeader(f, from, size, off, next)
+	at, err = findHeader(f, from, size, off, next, marked)
 	return at < 0, at, err
 }
 
 // findHeader returns the offset of the first record header in [from, size)
-// that checks out and whose seq could follow a frame at off where record
-// next was due, or -1.
-func findHeader(f io.ReaderAt, from, size, off int64, next uint64) (int64, error) {
+// that checks out, whose seq could follow a frame at off where record next
+// was due, and, if marked, that is marked; or -1.
+func findHeader(f io.ReaderAt, from, size, off int64, next uint64, marked bool) (int64, error) {
 	if size-from < frameHeader {
 		return -1, nil
 	}
@@ -550,7 +631,7 @@ func findHeader(f io.ReaderAt, from, size, off int64, next uint64) (int64, error
 			if seq < next || seq-next > uint64(start+int64(i)-off)/frameHeader {
 				continue
 			}
-			if _, _, reason := decodeHeader(b[i:]); reason == "" {
+			if _, _, mark, reason := decodeHeader(b[i:]); reason == "" && (mark || !marked) {
 				return start + int64(i), nil
 			}
 		}
@@ -576,24 +657,34 @@ func (w *WAL) truncate(path string, size int64) error {
 // decodeHeader decodes the frame header at the start of b, returning the
 // payload's length and the record's seq, or why the header does not check
 // out.
-func decodeHeader(b []byte) (n int64, seq uint64, reason string) {
+func decodeHeader(b []byte) (n int64, seq uint64, mark bool, reason string) {
 	if len(b) < frameHeader {
-		return 0, 0, "short frame header"
+		return 0, 0, false, "short frame header"
 	}
 	hcrc := binary.LittleEndian.Uint32(b[12:16])
 	if got := crc32.Checksum(b[0:12], castagnoli); got != hcrc {
-		return 0, 0, fmt.Sprintf("header checksum %08x, want %08x", got, hcrc)
+		return 0, 0, false, fmt.Sprintf("header checksum %08x, want %08x", got, hcrc)
 	}
-	n = int64(binary.LittleEndian.Uint32(b[0:4]))
+	l := binary.LittleEndian.Uint32(b[0:4])
+	n = int64(l &^ markBit)
 	if n > MaxRecord {
-		return 0, 0, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord)
+		return 0, 0, false, fmt.Sprintf("record length %d exceeds %d", n, MaxRecord)
 	}
-	return n, binary.LittleEndian.Uint64(b[4:12]), ""
+	return n, binary.LittleEndian.Uint64(b[4:12]), l&markBit != 0, ""
 }
 
+// appendFrame appends an unmarked frame.
 func appendFrame(dst []byte, seq uint64, payload []byte) []byte {
+	return appendFrameMark(dst, seq, payload, false)
+}
+
+func appendFrameMark(dst []byte, seq uint64, payload []byte, mark bool) []byte {
 	var h [frameHeader]byte
-	binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
+	l := uint32(len(payload))
+	if mark {
+		l |= markBit
+	}
+	binary.LittleEndian.PutUint32(h[0:4], l)
 	binary.LittleEndian.PutUint64(h[4:12], seq)
 	hcrc := crc32.Checksum(h[0:12], castagnoli)
 	binary.LittleEndian.PutUint32(h[12:16], hcrc)
@@ -626,7 +717,7 @@ func (w *WAL) newSegment(first uint64) (f File, named bool, err error) {
 	if err := w.fs.SyncDir(w.dir); err != nil {
 		return nil, true, err
 	}
-	if f, err = w.fs.OpenAppend(path); err != nil {
+	if f, err = w.fs.OpenWrite(path); err != nil {
 		return nil, true, err
 	}
 	return f, true, nil
@@ -638,7 +729,7 @@ func (w *WAL) switchTo(f File, first uint64) {
 	if err := w.seg.Close(); err != nil {
 		w.log.Warn("write-ahead log: close of a finished segment", "err", err)
 	}
-	w.seg, w.segSize, w.synced = f, 0, 0
+	w.seg, w.segSize, w.alloc, w.synced, w.replayed, w.unmarked = f, 0, 0, 0, false, false
 	w.next, w.syncedNext = first, first
 	name := segmentName(first)
 	w.mu.Lock()
@@ -656,7 +747,9 @@ func (w *WAL) switchTo(f File, first uint64) {
 // the current segment would lie past the point the name seals it at: the
 // log stops.
 func (w *WAL) rotate() {
-	if w.next != w.syncedNext {
+	// What was replayed may not have been synced by the process before:
+	// the new segment's name must not get to the disk before it does.
+	if w.next != w.syncedNext || w.replayed {
 		if w.sync() != nil {
 			return
 		}
@@ -785,7 +878,7 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	if err := w.stopped(); err != nil {
 		return fail(err)
 	}
-	if w.segSize >= w.opts.SegmentBytes {
+	if w.segSize >= w.opts.SegmentBytes || w.unmarked {
 		w.rotate()
 		if err := w.stopped(); err != nil {
 			return fail(err)
@@ -800,7 +893,9 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	}
 	for _, r := range batch {
 		for _, rec := range r.recs {
-			buf = appendFrame(buf, seq, rec)
+			// Marked if nothing unsynced precedes it (what replay found
+			// was written, perhaps not synced, by the process before).
+			buf = appendFrameMark(buf, seq, rec, seq == w.syncedNext && !w.replayed)
 			seq++
 			records++
 		}
@@ -829,22 +924,30 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 // segment. A failed write is cut off; if the cut fails, the segment is
 // sealed where buf began, once what precedes it is synced.
 func (w *WAL) write(buf []byte, next uint64) error {
-	n, err := w.seg.Write(buf)
+	// The records first, then the zeros after them: a segment's first
+	// write puts its header first in the file, as a torn write leaves it.
+	n, err := w.seg.WriteAt(buf, w.segSize)
 	if err == nil && n < len(buf) {
 		err = io.ErrShortWrite
 	}
 	if err == nil {
-		w.segSize += int64(n)
+		err = w.preallocate(w.segSize + int64(len(buf)))
+	}
+	if err == nil {
+		w.segSize += int64(len(buf))
+		w.alloc = max(w.alloc, w.segSize)
 		w.next = next
 		return nil
 	}
 	err = fmt.Errorf("persist: write-ahead log: write %s: %w", w.segName(), err)
 	terr := w.seg.Truncate(w.segSize)
 	if terr == nil {
+		w.alloc = w.segSize
 		return err
 	}
 	w.log.Error("write-ahead log: cannot cut back a failed write; sealing the segment", "err", err, "cut", terr)
-	if w.next != w.syncedNext {
+	// As in rotate: what precedes the new segment is synced first.
+	if w.next != w.syncedNext || w.replayed {
 		if serr := w.sync(); serr != nil {
 			return errors.Join(err, serr)
 		}
@@ -853,6 +956,29 @@ func (w *WAL) write(buf []byte, next uint64) error {
 		return w.stop(fmt.Errorf("%w; cut back: %w; seal: %w", err, terr, serr))
 	}
 	return err
+}
+
+// zeros is what preallocate writes.
+var zeros [256 << 10]byte
+
+// preallocate zero-fills the segment past need, the end of the write just
+// made, by Preallocate bytes, up to SegmentBytes, if what it filled before
+// ends short of need. The sync that follows makes the zeros durable with
+// the write; the syncs after it have only data to flush.
+func (w *WAL) preallocate(need int64) error {
+	if need <= w.alloc || w.opts.Preallocate < 0 || w.unmarked {
+		return nil
+	}
+	to := min(need+w.opts.Preallocate, max(need, w.opts.SegmentBytes))
+	for off := max(w.alloc, need); off < to; {
+		n, err := w.seg.WriteAt(zeros[:min(int64(len(zeros)), to-off)], off)
+		if err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	w.alloc = to
+	return nil
 }
 
 // sync makes the segment durable. A failure is final for the segment:
@@ -870,7 +996,7 @@ func (w *WAL) sync() error {
 		}
 		return err
 	}
-	w.synced, w.syncedNext = w.segSize, w.next
+	w.synced, w.syncedNext, w.replayed = w.segSize, w.next, false
 	w.mu.Lock()
 	w.stats.Syncs++
 	w.stats.Durable = w.next

@@ -214,6 +214,9 @@ func crashOnce(t *testing.T, seed uint64, mode crashMode, sum *crashSum) (ok boo
 	mem := NewMemFS()
 	fsys := &FaultFS{FS: mem}
 	opts := WALOptions{SegmentBytes: int64(256 + rng.IntN(2048))}
+	// Zero-filled ahead a whole segment at a time, 64 bytes at a time
+	// (the crash may cut a fill short), or not at all.
+	opts.Preallocate = []int64{0, 64, -1}[rng.IntN(3)]
 	if mode.batch {
 		opts.SyncInterval = 50 * time.Microsecond
 	}
@@ -255,7 +258,12 @@ func crashOnce(t *testing.T, seed uint64, mode crashMode, sum *crashSum) (ok boo
 		if mode.batch {
 			must = clone(durable)
 		}
-		crashed = mem.Crash(rng)
+		// A prefix of the unsynced writes, or any of their pages.
+		if rng.IntN(2) == 0 {
+			crashed = mem.Crash(rng)
+		} else {
+			crashed = mem.CrashPages(rng)
+		}
 	}
 	fsys.SetRule(func(op Op, name string) error {
 		mu.Lock()
@@ -415,6 +423,109 @@ func crashOnce(t *testing.T, seed uint64, mode crashMode, sum *crashSum) (ok boo
 	return true
 }
 
+// The log writes its records over zeros it filled ahead of them, so that
+// a sync has only data to flush, not a file that grew; opened again, it
+// takes the zeros for the end of its records, not for a torn write (it
+// cuts and reports nothing), and writes on over them.
+func TestWALWritesOverZeros(t *testing.T) {
+	dir := t.TempDir()
+	opts := WALOptions{Preallocate: 4096}
+	w, _, _ := collect(t, OS{}, dir, opts)
+	path := filepath.Join(dir, segmentName(1))
+	size := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	for i := range 10 {
+		if _, err := w.AppendSync(fmt.Appendf(nil, "record %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filled := size()
+	if filled < 4096 {
+		t.Fatalf("segment of %d bytes after 10 small records; want at least the 4096 filled ahead", filled)
+	}
+	for i := 10; i < 20; i++ {
+		if _, err := w.AppendSync(fmt.Appendf(nil, "record %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if size() != filled {
+		t.Fatalf("the segment grew from %d to %d bytes for records that fit in its zeros", filled, size())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	end := len(bytes.TrimRight(data, "\x00"))
+	var mu sync.Mutex
+	repairs := 0
+	opts.Logger = slog.New(countingHandler{Handler: slog.NewTextHandler(io.Discard, nil), n: &repairs, mu: &mu})
+	var got []string
+	w, err := OpenWAL(OS{}, dir, opts, func(seq uint64, rec []byte) error {
+		got = append(got, string(rec))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 20 || repairs != 0 || size() != filled {
+		t.Fatalf("reopened: %d records, %d repairs logged, %d bytes; want 20, none, %d", len(got), repairs, size(), filled)
+	}
+	if seq, err := w.Append([]byte("after")); err != nil || seq != 21 {
+		t.Fatalf("append after reopening: %d %v", seq, err)
+	}
+	w.Close()
+	data, _ = os.ReadFile(path)
+	if next := len(bytes.TrimRight(data, "\x00")); next != end+frameHeader+len("after") {
+		t.Fatalf("the records end at %d after one more; want it written at %d, where they ended", next, end)
+	}
+	if _, again, _ := collect(t, OS{}, dir, WALOptions{}); len(again) != 21 {
+		t.Fatalf("reopened with %d records, want 21", len(again))
+	}
+}
+
+// A zero fill the disk cuts short fails the append it was for; the power
+// failing then leaves a log that opens with every record synced before.
+func TestWALTornZeroFill(t *testing.T) {
+	for seed := range uint64(20) {
+		mem := NewMemFS()
+		ffs := &FaultFS{FS: mem}
+		// Records of 100 bytes, filled ahead 64 bytes at a time: each
+		// append writes its record (write 1), then fills zeros (write 2).
+		w, _, _ := collect(t, ffs, "wal", WALOptions{Preallocate: 64})
+		rec := bytes.Repeat([]byte{'r'}, 100)
+		if _, err := w.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+		writes := 0
+		ffs.SetRule(func(op Op, name string) error {
+			if op == OpWrite {
+				if writes++; writes == 2 {
+					return &ShortWrite{Err: syscall.ENOSPC}
+				}
+			}
+			return nil
+		})
+		if _, err := w.Append(rec); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("append whose zero fill was cut short: %v", err)
+		}
+		crashed := mem.Crash(rand.New(rand.NewPCG(seed, 1)))
+		w.Close()
+		w, got, _ := collect(t, crashed, "wal", WALOptions{Preallocate: 64})
+		if len(got) != 1 || !bytes.Equal(got[1], rec) {
+			t.Fatalf("seed %d: reopened with %d records, want the one synced", seed, len(got))
+		}
+		if seq, err := w.Append(rec); err != nil || seq != 2 {
+			t.Fatalf("seed %d: append after reopening: %d %v", seed, seq, err)
+		}
+		w.Close()
+	}
+}
+
 func TestWALCorruptionInTheMiddleIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	w, _, _ := collect(t, OS{}, dir, WALOptions{})
@@ -426,7 +537,7 @@ func TestWALCorruptionInTheMiddleIsRefused(t *testing.T) {
 	w.Close()
 	path := filepath.Join(dir, segmentName(1))
 	data, _ := os.ReadFile(path)
-	data[len(data)/2] ^= 0xff
+	data[len(bytes.TrimRight(data, "\x00"))/2] ^= 0xff // in the records, not in the zeros after them
 	os.WriteFile(path, data, 0o600)
 	_, err := OpenWAL(OS{}, dir, WALOptions{Logger: quiet()}, nil)
 	var ce *CorruptError
@@ -443,8 +554,9 @@ func TestWALTornTailIsCutOff(t *testing.T) {
 	}
 	w.Close()
 	path := filepath.Join(dir, segmentName(1))
-	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.Write(appendFrame(nil, 11, []byte("a record cut short"))[:frameHeader+5])
+	data, _ := os.ReadFile(path)
+	f, _ := os.OpenFile(path, os.O_WRONLY, 0)
+	f.WriteAt(appendFrame(nil, 11, []byte("a record cut short"))[:frameHeader+5], int64(len(bytes.TrimRight(data, "\x00"))))
 	f.Close()
 	w, got, _ := collect(t, OS{}, dir, WALOptions{})
 	if len(got) != 10 {
@@ -521,12 +633,12 @@ func walScript(script []byte) (seg []byte, good [][]byte, bad int, torn bool) {
 		if ctl&3 == 1 {
 			seq++
 		}
-		frame := appendFrame(nil, seq, payload)
+		frame := appendFrameMark(nil, seq, payload, true) // each synced before the next was written
 		switch ctl & 3 {
 		case 2:
 			frame[16] ^= 0xff
 		case 3:
-			frame[2] ^= 0x40 // 4 MiB more
+			frame[2] ^= 0x40 // 4 MiB more or less
 		}
 		cut := ctl&4 != 0
 		if cut {
@@ -552,13 +664,13 @@ func walScript(script []byte) (seg []byte, good [][]byte, bad int, torn bool) {
 	return seg, good, bad, bad >= 0 && torn && !evidence
 }
 
-// embeddedHeader reports whether seg holds after off a frame header that
-// checks out and numbers a record from next on: a payload can hold one,
+// embeddedHeader reports whether seg holds after off a marked frame header
+// that checks out and numbers a record from next on: a payload can hold one,
 // and replay takes it for a record written after a bad frame at off, so
 // refuses the log rather than cut it off (the safe way to be wrong).
 func embeddedHeader(seg []byte, off int, next uint64) bool {
 	for p := off + 1; p+frameHeader <= len(seg); p++ {
-		if _, seq, reason := decodeHeader(seg[p:]); reason == "" && seq >= next {
+		if _, seq, mark, reason := decodeHeader(seg[p:]); reason == "" && seq >= next && mark {
 			return true
 		}
 	}
@@ -700,13 +812,17 @@ func (c *syncCounter) waitPast(n int) {
 // the writer has begun a sync after it.
 func appendAndWaitSync(t *testing.T, w *WAL, syncs *syncCounter, rec string) uint64 {
 	t.Helper()
+	// Counted before the append: the log syncs only what was written
+	// since its last sync, and what a sync counted before began was
+	// (the caller waited for it), so any sync after this count covers
+	// rec. Counted after, a sync that began as the write ended would be
+	// missed, and the test would wait for one that never comes.
+	n := syncs.count()
 	seq, err := w.Append([]byte(rec))
 	if err != nil {
 		t.Fatalf("append %q: %v", rec, err)
 	}
-	// The writer syncs and writes in turn: every sync counted now began
-	// before the record was written.
-	syncs.waitPast(syncs.count())
+	syncs.waitPast(n)
 	return seq
 }
 

@@ -19,7 +19,8 @@ import (
 func walSegment(t *testing.T, recs ...string) (seg []byte, offs []int) {
 	t.Helper()
 	fsys := NewMemFS()
-	w, _, _ := collect(t, fsys, "wal", WALOptions{})
+	// Without zeros after the records: the segment is the frames alone.
+	w, _, _ := collect(t, fsys, "wal", WALOptions{Preallocate: -1})
 	for _, r := range recs {
 		if _, err := w.Append([]byte(r)); err != nil {
 			t.Fatal(err)
@@ -192,8 +193,11 @@ func TestWALTornTailsAreCutOff(t *testing.T) {
 				if whole > 0 {
 					wantLen += ends[whole-1]
 				}
-				if len(after) != wantLen {
-					t.Fatalf("%s: cut to %d bytes, want %d", what, len(after), wantLen)
+				// Zeros after the whole records stay: the log takes them
+				// for the space it fills ahead of its writes, and writes
+				// its next records there (openSegment appends one).
+				if len(after) < wantLen || len(bytes.Trim(after[wantLen:], "\x00")) > 0 {
+					t.Fatalf("%s: cut to %d bytes, want %d and zeros", what, len(after), wantLen)
 				}
 			}
 		}
@@ -201,21 +205,34 @@ func TestWALTornTailsAreCutOff(t *testing.T) {
 }
 
 // TestWALHoleBeforeAValidRecordIsRefused: zeros (a page the file system
-// did not write) followed by a record that checks out are refused, not
-// cut off: the record after them was written, and the log cannot tell
-// whether it was acknowledged. The node is rebuilt from its peers.
+// did not write) followed by a marked record that checks out are refused,
+// not cut off: the marked record was written after a sync that covered
+// the hole, so what the hole lost was durable, perhaps acknowledged. The
+// node is rebuilt from its peers. Followed by unmarked records only, the
+// hole and they are one unsynced write whose pages reached the disk out
+// of order: a torn write, cut off at the hole.
 func TestWALHoleBeforeAValidRecordIsRefused(t *testing.T) {
 	base, offs := walSegment(t, "one", "two")
 	data := append(bytes.Clone(base[:offs[1]]), make([]byte, 4096)...)
-	data = appendFrame(data, 3, []byte("three"))
+	data = appendFrameMark(data, 3, []byte("three"), true)
 	if _, err, _ := openSegment(t, data); !isCorruptAt(err, offs[1]) {
-		t.Fatalf("a hole, then a valid record: %v", err)
+		t.Fatalf("a hole, then a valid marked record: %v", err)
 	}
 	// A valid header is proof enough, whole record or not.
 	data = append(bytes.Clone(base[:offs[1]]), make([]byte, 4096)...)
-	data = append(data, appendFrame(nil, 3, []byte("three"))[:frameHeader+1]...)
+	data = append(data, appendFrameMark(nil, 3, []byte("three"), true)[:frameHeader+1]...)
 	if _, err, _ := openSegment(t, data); !isCorruptAt(err, offs[1]) {
-		t.Fatalf("a hole, then a torn record with a valid header: %v", err)
+		t.Fatalf("a hole, then a torn marked record with a valid header: %v", err)
+	}
+	// One unsynced write: "two" marked (the batch's first), the page after
+	// it lost, the next reached the disk.
+	data = append(bytes.Clone(base[:offs[1]]), appendFrameMark(nil, 2, []byte("two"), true)...)
+	data = append(data, make([]byte, 4096)...)
+	data = appendFrame(data, 4, []byte("four"))
+	data = append(data, make([]byte, 100)...)
+	got, err, after := openSegment(t, data)
+	if err != nil || !slices.Equal(got, []string{"one", "two"}) || len(after) != offs[1]+frameHeader+len("two") {
+		t.Fatalf("a hole in an unsynced write, then an unmarked record of it: %q %v, cut to %d bytes; want one and two, cut to %d", got, err, len(after), offs[1]+frameHeader+len("two"))
 	}
 }
 
@@ -232,6 +249,40 @@ func TestWALGapIsRefused(t *testing.T) {
 func isCorruptAt(err error, off int) bool {
 	var ce *CorruptError
 	return errors.As(err, &ce) && ce.Offset == int64(off)
+}
+
+// A log whose last segment is of version 2 (frames without marks) opens
+// and writes its first batch in a new segment of version 4, once the old
+// one is synced.
+func TestWALVersion2SegmentIsLeftForANewOne(t *testing.T) {
+	data := []byte(segmentMagicV2)
+	data = appendFrame(data, 1, []byte("one"))
+	data = appendFrame(data, 2, []byte("two"))
+	got, err, after := openSegment(t, data)
+	if err != nil || !slices.Equal(got, []string{"one", "two"}) || !bytes.Equal(after, data) {
+		t.Fatalf("a version 2 segment: %q %v", got, err)
+	}
+	fsys := NewMemFS()
+	fsys.MkdirAll("wal")
+	f, _ := fsys.Create(filepath.Join("wal", segmentName(1)))
+	f.Write(data)
+	f.Sync()
+	f.Close()
+	fsys.SyncDir("wal")
+	w, _, _ := collect(t, fsys, "wal", WALOptions{})
+	if _, err := w.Append([]byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	// Read without marks, the version 2 segment would take a page of an
+	// unsynced write that a power loss left zeros for damage.
+	if b := readMem(t, fsys, filepath.Join("wal", segmentName(1))); !bytes.Equal(b, data) {
+		t.Fatalf("the version 2 segment after one more record: %d bytes, want it as it was (%d)", len(b), len(data))
+	}
+	if b := readMem(t, fsys, filepath.Join("wal", segmentName(3))); !bytes.HasPrefix(b, appendFrameMark([]byte(segmentMagic), 3, []byte("three"), true)) {
+		t.Fatalf("record 3 not in a new segment of version 4: %.40q", b)
+	}
+	reopenContiguous(t, fsys, WALOptions{}, "one", "two", "three")
 }
 
 // TestWALOldSegmentIsRefused: a segment of the format before version 2 (no
@@ -252,6 +303,7 @@ func TestWALOldSegmentIsRefused(t *testing.T) {
 	}{
 		"version 1":      {append(v1(1, []byte("one")), v1(2, []byte("two"))...), "before version 2"},
 		"version 3":      {append([]byte(segmentMagic[:segmentHeader-1]+"3"), appendFrame(nil, 1, []byte("one"))...), `version '3'`},
+		"version 5":      {append([]byte(segmentMagic[:segmentHeader-1]+"5"), appendFrame(nil, 1, []byte("one"))...), `version '5'`},
 		"garbled header": {append([]byte("OSS-WAX2"), appendFrame(nil, 1, []byte("one"))...), "no segment header"},
 	} {
 		_, err, after := openSegment(t, c.data)
@@ -287,6 +339,29 @@ func TestWALTornSegmentHeaderIsCutOff(t *testing.T) {
 	// The header alone: a first batch whose frames are all cut off.
 	if got, err, after := openSegment(t, []byte(segmentMagic)); err != nil || len(got) != 0 || string(after) != segmentMagic {
 		t.Fatalf("a header alone: %v, %d records, %q left", err, len(got), after)
+	}
+}
+
+// TestWALLostFirstPageOfASegment: a power loss before a segment's first
+// sync may write back later pages of its first batch and not the first,
+// which holds the header (a disk writes back pages in any order): the
+// segment holds nothing synced and is cut to nothing. A marked record
+// after the zeros is one of a later batch, written after a sync that
+// covered the header: damage, refused.
+func TestWALLostFirstPageOfASegment(t *testing.T) {
+	big := bytes.Repeat([]byte("p"), 3000)
+	data := appendFrameMark([]byte(segmentMagic), 1, big, true)
+	data = appendFrame(data, 2, big)
+	data = appendFrame(data, 3, big)
+	lost := bytes.Clone(data)
+	clear(lost[:4096])
+	if got, err, after := openSegment(t, lost); err != nil || len(got) != 0 || len(after) != 0 {
+		t.Fatalf("first page of an unsynced first batch lost: %v, %d records, %d bytes left", err, len(got), len(after))
+	}
+	synced := appendFrameMark(bytes.Clone(data), 4, big, true)
+	clear(synced[:4096])
+	if _, err, _ := openSegment(t, synced); !isCorruptAt(err, 0) {
+		t.Fatalf("first page of a synced segment zeroed: %v, want a CorruptError at offset 0", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -359,7 +360,7 @@ func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
 	segs, _ := os.ReadDir(walDir)
 	seg := filepath.Join(walDir, segs[0].Name())
 	data, _ := os.ReadFile(seg)
-	data[len(data)/3] ^= 0x5a
+	data[len(bytes.TrimRight(data, "\x00"))/3] ^= 0x5a // in the records, not in the zeros the log fills ahead
 	os.WriteFile(seg, data, 0o600)
 	if _, err := c.Restart(ctx, victim, procs[:2]...); err == nil || !strings.Contains(err.Error(), "--rebuild-replica") {
 		t.Fatalf("a node on a damaged log: %v", err)
