@@ -40,6 +40,9 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 		return ErrClosed
 	default:
 	}
+	// What the log line says is read now: once the loop has the message,
+	// the decoded state is the replica's, which changes it.
+	index, objects := st.Index(), st.Len()
 	m.Snapshot.Data = h.replica.OfferSnapshot(st)
 	// The message carries a token for the state, bounded apart
 	// (MaxSnapshotBytes): it is counted in the queue's bytes but waits for
@@ -50,7 +53,7 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 	case h.recvc <- m:
 		h.snapStats.received.Add(1)
 		h.snapStats.receivedBytes.Add(uint64(in.n))
-		h.log.Info("snapshot received", "from", from, "index", st.Index(), "objects", st.Len(), "bytes", in.n)
+		h.log.Info("snapshot received", "from", from, "index", index, "objects", objects, "bytes", in.n)
 		return nil
 	case <-ctx.Done():
 		h.recvq.bytes.Add(-cost)
