@@ -170,11 +170,22 @@ func near(a, b color.RGBA) bool {
 // colours at seeded places, has a client process draw the room in a
 // window on Xvfb, and reads the pixels the X server shows (its
 // framebuffer): each avatar's colour is where the scene puts it, and
-// not a metre beside it.
+// not a metre beside it. In a room six times as large the avatars are
+// disks 3 pixels wide, as a thousand are in the whole room, which the
+// window draws otherwise.
 func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 	bin := buildClient(t)
-	room := scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9},
-		Props: []scene.PropSpec{{Kind: scene.Lamp, Name: "lamp", Pos: scene.Vec{X: 15, Y: 8.5}, On: true}}}
+	for _, k := range []float64{1, 6} {
+		t.Run(fmt.Sprintf("room×%g", k), func(t *testing.T) { testWindowDrawsEachAvatar(t, bin, k) })
+	}
+}
+
+// testWindowDrawsEachAvatar is TestWindowDrawsEachAvatarWhereTheSceneIs
+// in a room of 16 m × 9 m, every length times k.
+func testWindowDrawsEachAvatar(t *testing.T, bin string, k float64) {
+	v := func(x, y float64) scene.Vec { return scene.Vec{X: k * x, Y: k * y} }
+	room := scene.RoomSpec{Name: "hall", Size: v(16, 9),
+		Props: []scene.PropSpec{{Kind: scene.Lamp, Name: "lamp", Pos: v(15, 8.5), On: true}}}
 	l, w := testCluster(t, room, "viewer")
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(13, 2))
@@ -192,7 +203,7 @@ func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 				continue
 			}
 			p := placed{name: fmt.Sprintf("a%d%d", cx, cy),
-				pos: scene.Vec{X: float64(cx)*4 + 1 + rng.Float64()*2, Y: float64(cy)*4.5 + 1 + rng.Float64()*2},
+				pos: v(float64(cx)*4+1+rng.Float64()*2, float64(cy)*4.5+1+rng.Float64()*2),
 				c:   color.RGBA{uint8(100 + rng.IntN(156)), uint8(rng.IntN(256)), uint8(100 + rng.IntN(156)), 255}}
 			if _, err := w.Join(ctx, p.name, &scene.JoinOptions{At: &p.pos, Color: p.c}); err != nil {
 				t.Fatal(err)
@@ -203,7 +214,7 @@ func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 	// The screen is larger than the window, so the window's place on it
 	// counts.
 	screen := newXScreen(t, 800, 600)
-	win := startWindow(t, bin, screen, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer", "--at", "1.5,1.5",
+	win := startWindow(t, bin, screen, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer", "--at", fmt.Sprintf("%g,%g", 1.5*k, 1.5*k),
 		"--fit", "--size", "640x360", "--overlay=false", "--probe")
 	cam := client.Fit(room.Size, 640, 360)
 	r := scene.AvatarRadius * cam.Scale
@@ -220,8 +231,13 @@ func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 		for _, a := range avatars {
 			x, y := cam.ToScreen(a.pos)
 			// The centre, and a few pixels around it inside the disk (the
-			// heading mark is off the centre, towards the east).
-			for _, d := range [][2]float64{{0, 0}, {-r / 3, 0}, {0, -r / 3}, {0, r / 3}} {
+			// heading mark is off the centre, towards the east) if it is
+			// wide enough for whole pixels around its centre.
+			around := [][2]float64{{0, 0}, {-r / 3, 0}, {0, -r / 3}, {0, r / 3}}
+			if r < 4 {
+				around = around[:1]
+			}
+			for _, d := range around {
 				if got := at(x+d[0], y+d[1]); !near(got, a.c) {
 					wrong = append(wrong, fmt.Sprintf("%s at %v: pixel (%.0f, %.0f) of the window at %v is %v, want its colour %v",
 						a.name, a.pos, x+d[0], y+d[1], p.Window, got, a.c))
@@ -230,6 +246,18 @@ func TestWindowDrawsEachAvatarWhereTheSceneIs(t *testing.T) {
 			// A metre to the side is the floor, not the avatar.
 			if got := at(x+cam.Scale, y); near(got, a.c) {
 				wrong = append(wrong, fmt.Sprintf("%s: its colour %v also a metre east of it", a.name, a.c))
+			}
+		}
+		// The floor where nothing stands, and the outside beyond the
+		// room's edge: the window draws on a screen it does not clear.
+		for _, c := range []struct {
+			what string
+			at   scene.Vec
+			want color.RGBA
+		}{{"floor", v(0.3, 8.55), client.Floor}, {"outside", v(-0.4/k, 4), client.Outside}} {
+			x, y := cam.ToScreen(c.at)
+			if got := at(x, y); !near(got, c.want) {
+				wrong = append(wrong, fmt.Sprintf("the %s at (%.0f, %.0f) is %v, want %v", c.what, x, y, got, c.want))
 			}
 		}
 		return wrong

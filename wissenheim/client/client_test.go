@@ -72,6 +72,49 @@ func TestLayoutPlacesEveryAvatarInItsColour(t *testing.T) {
 	}
 }
 
+// A renderer draws the frame on a screen it does not clear: the leading
+// opaque rectangles must cover every pixel, and none twice, whatever part
+// of the room the camera shows.
+func TestLayoutTilesTheScreenOnce(t *testing.T) {
+	s := room()
+	const w, h = 200, 120
+	for _, cam := range []client.Camera{
+		client.Fit(s.Room.Size, w, h),
+		client.Follow(s.Room.Size, scene.Vec{}, client.DefaultScale, w, h),
+		client.Follow(s.Room.Size, s.Room.Size, client.DefaultScale, w, h),
+		{Center: scene.Vec{X: 10, Y: 5}, Scale: 7.3, W: w, H: h},
+		{Center: scene.Vec{X: 100, Y: 5}, Scale: 7.3, W: w, H: h}, // the room off the screen
+	} {
+		ss := client.Layout(&client.Frame{Room: s}, cam)
+		var cover [w][h]int
+		for _, sp := range ss {
+			if sp.Shape != client.Rect || sp.Color.A != 255 {
+				break
+			}
+			if sp.Color != client.Floor && sp.Color != client.Outside {
+				continue // drawn over the floor
+			}
+			// A pixel is the rectangle's if its centre is in it, left
+			// and top edges included, as a rasterizer decides.
+			for x := range w {
+				for y := range h {
+					cx, cy := float64(x)+0.5, float64(y)+0.5
+					if cx >= sp.X && cx < sp.X+sp.W && cy >= sp.Y && cy < sp.Y+sp.H {
+						cover[x][y]++
+					}
+				}
+			}
+		}
+		for x := range w {
+			for y := range h {
+				if cover[x][y] != 1 {
+					t.Fatalf("camera %+v: pixel (%d, %d) covered %d times by the floor and the outside, want once", cam, x, y, cover[x][y])
+				}
+			}
+		}
+	}
+}
+
 func TestLayoutNamesBubblesAndCulling(t *testing.T) {
 	s := room()
 	texts := func(ss []client.Sprite) map[string]bool {

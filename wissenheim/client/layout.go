@@ -104,11 +104,13 @@ const (
 	smallAvatar = 4
 )
 
-// Layout returns the sprites of a frame seen through cam, to be drawn on a
-// screen cleared to Floor: the room,
+// Layout returns the sprites of a frame seen through cam: the room,
 // props, avatars with their names and chat bubbles, then the chat log,
-// the chat line, the overlay and the banner. Things wholly off the
-// screen are left out. It is AppendLayout to a nil slice.
+// the chat line, the overlay and the banner. The first sprites are
+// opaque rectangles that tile the screen, each pixel once (the room's
+// floor and the outside around it), so the screen need not be cleared
+// first. Things wholly off the screen are left out. It is AppendLayout
+// to a nil slice.
 func Layout(f *Frame, cam Camera) []Sprite { return AppendLayout(nil, f, cam) }
 
 // AppendLayout appends the sprites of a frame to dst and returns it: a
@@ -170,15 +172,18 @@ func (l *layout) box(r scene.Rect, c color.RGBA, id uuid.UUID) {
 
 func (l *layout) room(s *scene.Snapshot) {
 	size := s.Room.Size
-	// The screen is cleared to the floor's colour: only the margins
-	// around the room are drawn, so that a software renderer does not
-	// fill the screen twice.
+	// The floor, cut to the screen, and the outside around it tile the
+	// screen: a software renderer's frame costs its passes over the
+	// pixels, and none is drawn twice.
 	x0, y0 := l.cam.ToScreen(scene.Vec{})
 	x1, y1 := l.cam.ToScreen(size)
+	x0, y0 = clamp(x0, 0, l.w), clamp(y0, 0, l.h)
+	x1, y1 = clamp(x1, x0, l.w), clamp(y1, y0, l.h)
 	l.rect(0, 0, l.w, y0, Outside, uuid.Nil)
 	l.rect(0, y1, l.w, l.h-y1, Outside, uuid.Nil)
 	l.rect(0, y0, x0, y1-y0, Outside, uuid.Nil)
 	l.rect(x1, y0, l.w-x1, y1-y0, Outside, uuid.Nil)
+	l.rect(x0, y0, x1-x0, y1-y0, Floor, uuid.Nil)
 	if l.cam.Scale*tile >= 24 {
 		// Lines every few metres show the floor moving under a moving
 		// camera; a line a pixel wide costs a software renderer little,
@@ -344,6 +349,8 @@ func (l *layout) overlay(lines []string) {
 		l.text(10, 8+float64(i)*GlyphH, s, LabelText)
 	}
 }
+
+func clamp(v, lo, hi float64) float64 { return math.Min(math.Max(v, lo), hi) }
 
 func textWidth(s string) int { return utf8.RuneCountInString(s) * GlyphW }
 

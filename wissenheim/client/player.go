@@ -164,23 +164,22 @@ func (p *Player) reader(ctx context.Context) {
 }
 
 func (p *Player) read(ctx context.Context) {
-	var index uint64
-	err := p.w.Heap().View(ctx, func(tx *oss.Tx) error { index = tx.Index(); return nil }, nil)
-	if r := p.latest.Load(); err == nil && r != nil && r.s.Index == index {
-		return
+	// Only the avatars written since the latest snapshot are decoded.
+	var prev *scene.Snapshot
+	if r := p.latest.Load(); r != nil && r.s.Room.Name == p.room {
+		prev = r.s
 	}
 	var s *scene.Snapshot
-	if err == nil {
-		// Only the avatars written since the latest snapshot are decoded.
-		var prev *scene.Snapshot
-		if r := p.latest.Load(); r != nil && r.s.Room.Name == p.room {
-			prev = r.s
+	err := p.w.Heap().View(ctx, func(tx *oss.Tx) error {
+		if prev != nil && tx.Index() == prev.Index {
+			return nil // nothing applied since
 		}
-		err = p.w.Heap().View(ctx, func(tx *oss.Tx) error {
-			var err error
-			s, err = p.w.ReadSince(tx, p.room, prev)
-			return err
-		}, nil)
+		var err error
+		s, err = p.w.ReadSince(tx, p.room, prev)
+		return err
+	}, nil)
+	if err == nil && s == nil {
+		return
 	}
 	if err != nil {
 		if ctx.Err() == nil {

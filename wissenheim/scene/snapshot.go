@@ -137,24 +137,9 @@ func (w *World) ReadSince(tx *oss.Tx, room string, prev *Snapshot) (*Snapshot, e
 		return nil, err
 	}
 	s := &Snapshot{Index: tx.Index(), Tick: c.Tick, Room: r.info()}
-	for _, ref := range r.obj.Rosters {
-		ro, err := ref.Get(tx)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range ro.Avatars {
-			if st, ok := unchanged(tx, prev, a.ID); ok {
-				s.Avatars = append(s.Avatars, st)
-				continue
-			}
-			av, err := a.Get(tx)
-			if err != nil {
-				return nil, err
-			}
-			s.Avatars = append(s.Avatars, avatarState(a.ID, &av))
-		}
+	if s.Avatars, err = readAvatars(tx, r, prev); err != nil {
+		return nil, err
 	}
-	slices.SortFunc(s.Avatars, func(a, b AvatarState) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	for _, ref := range r.obj.Props {
 		p, err := w.propState(tx, r, ref.ID, c.Tick)
 		if err != nil {
@@ -183,6 +168,71 @@ func (w *World) ReadSince(tx *oss.Tx, room string, prev *Snapshot) (*Snapshot, e
 		s.Chat = s.Chat[n-ChatKeep:]
 	}
 	return s, nil
+}
+
+// readAvatars reads room r's avatars in tx, ordered by ID, copying from
+// prev, if not nil, those not written since.
+func readAvatars(tx *oss.Tx, r *room, prev *Snapshot) ([]AvatarState, error) {
+	if prev != nil && rostersSince(tx, r, prev.Index) {
+		// No avatar joined or left since prev: its avatars, in its
+		// order, and no roster to decode or avatars to sort.
+		if len(prev.Avatars) == 0 {
+			return nil, nil // as Read gives it
+		}
+		avs := make([]AvatarState, len(prev.Avatars))
+		for i := range prev.Avatars {
+			id := prev.Avatars[i].ID
+			if v, err := tx.Version(id); err == nil && v != 0 && v <= prev.Index {
+				avs[i] = prev.Avatars[i]
+				continue
+			}
+			av, err := oss.Get[avatarObj](tx, id)
+			if err != nil {
+				return nil, err
+			}
+			avs[i] = avatarState(id, &av)
+		}
+		return avs, nil
+	}
+	var avs []AvatarState
+	if prev != nil {
+		// About as many avatars as before: one allocation, where
+		// appending from none makes a dozen and copies a room twice.
+		avs = make([]AvatarState, 0, len(prev.Avatars)+len(prev.Avatars)/16+4)
+	}
+	for _, ref := range r.obj.Rosters {
+		ro, err := ref.Get(tx)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range ro.Avatars {
+			if st, ok := unchanged(tx, prev, a.ID); ok {
+				avs = append(avs, st)
+				continue
+			}
+			av, err := a.Get(tx)
+			if err != nil {
+				return nil, err
+			}
+			avs = append(avs, avatarState(a.ID, &av))
+		}
+	}
+	if len(avs) == 0 {
+		return nil, nil // as Read gives it
+	}
+	slices.SortFunc(avs, func(a, b AvatarState) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return avs, nil
+}
+
+// rostersSince reports whether no roster of room r was written in tx's
+// state after index: the room holds the avatars it held then.
+func rostersSince(tx *oss.Tx, r *room, index uint64) bool {
+	for _, ref := range r.obj.Rosters {
+		if v, err := tx.Version(ref.ID); err != nil || v == 0 || v > index {
+			return false
+		}
+	}
+	return true
 }
 
 // unchanged returns the avatar id as prev shows it, if prev holds it

@@ -13,9 +13,9 @@ import (
 )
 
 // TestReadSinceEqualsRead reads the room while bots walk, chat and grab
-// props in it, each time both afresh (Read) and from the previous
-// incremental snapshot (ReadSince) in the same View: the two are equal
-// at every index.
+// props in it, and guests join and leave, each time both afresh (Read)
+// and from the previous incremental snapshot (ReadSince) in the same
+// View: the two are equal at every index.
 func TestReadSinceEqualsRead(t *testing.T) {
 	w := newWorld(t, 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -32,8 +32,23 @@ func TestReadSinceEqualsRead(t *testing.T) {
 	defer sw.Stop()
 
 	var prev *scene.Snapshot
+	var guests []*scene.Avatar
 	indices := map[uint64]bool{}
-	for len(indices) < 200 {
+	for reads := 0; len(indices) < 200; reads++ {
+		if reads%10 == 9 { // a guest joins, or the oldest leaves
+			if len(guests) < 3 {
+				g, err := w.Join(ctx, fmt.Sprintf("guest%d", reads), &scene.JoinOptions{Room: "room"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				guests = append(guests, g)
+			} else {
+				if err := guests[0].Leave(ctx); err != nil {
+					t.Fatal(err)
+				}
+				guests = guests[1:]
+			}
+		}
 		if ctx.Err() != nil {
 			t.Fatalf("seed %d: saw %d states of the room before the deadline; want 200", seed, len(indices))
 		}
