@@ -42,11 +42,13 @@ func main() {
 	scaleHeaps := flag.String("heaps", "1,2,4,8", "numbers of heaps for -scale")
 	memprofile := flag.String("memprofile", "", "write each worker's heap profile after the preload to this directory (SYSTEM-ROUND.pprof)")
 	cpuprofile := flag.String("cpuprofile", "", "write each worker's CPU profiles of workloads a and b to this directory (SYSTEM-ROUND-a.pprof, -b.pprof)")
+	traces := flag.String("trace", "", "write each worker's execution traces of workloads a and b to this directory (SYSTEM-ROUND-a.trace, -b.trace; go tool trace)")
 	verbose := flag.Bool("v", false, "pass the workers' logs through")
 	worker := flag.String("worker", "", "internal: run as the worker of this system")
 	certs := flag.String("certs", "", "internal: the worker's certificates")
 	flag.StringVar(&p.MemProfile, "heapprofile", "", "internal: the worker's heap profile")
 	flag.StringVar(&p.CPUProfile, "cpuprofile-to", "", "internal: where the worker writes its CPU profiles")
+	flag.StringVar(&p.Trace, "trace-to", "", "internal: where the worker writes its execution traces")
 	data := flag.String("data", "", "internal: the worker's data directory")
 	flag.Parse()
 	log.SetFlags(0)
@@ -145,6 +147,17 @@ func main() {
 				flagName := "-cpuprofile" // osswork's
 				if sys == "etcd" {
 					flagName = "-cpuprofile-to"
+				}
+				wargs = append(wargs, flagName, prof)
+			}
+			if *traces != "" {
+				prof, err := filepath.Abs(filepath.Join(*traces, fmt.Sprintf("%s-%d", sys, r+1)))
+				if err != nil {
+					log.Fatal(err)
+				}
+				flagName := "-trace" // osswork's
+				if sys == "etcd" {
+					flagName = "-trace-to"
 				}
 				wargs = append(wargs, flagName, prof)
 			}

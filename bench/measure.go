@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ type params struct {
 	// CPUProfile, if set, is where the worker writes a CPU profile of
 	// workloads a and b: CPUProfile-a.pprof, CPUProfile-b.pprof.
 	CPUProfile string `json:"-"`
+	// Trace, if set, is where the worker writes an execution trace of
+	// workloads a and b (for go tool trace): Trace-a.trace, Trace-b.trace.
+	Trace string `json:"-"`
 }
 
 // result is what a worker prints on stdout, as JSON.
@@ -173,11 +177,15 @@ func writeHeapProfile(p params) error {
 	return f.Close()
 }
 
-// startCPUProfile starts the CPU profile of workload name, if
-// p.CPUProfile is set; stop ends it.
+// startCPUProfile starts the CPU profile and the execution trace of
+// workload name, if p.CPUProfile or p.Trace is set; stop ends them.
 func startCPUProfile(p params, name string) (stop func(), err error) {
+	stopTrace, err := startTrace(p, name)
+	if err != nil {
+		return nil, err
+	}
 	if p.CPUProfile == "" {
-		return func() {}, nil
+		return stopTrace, nil
 	}
 	f, err := os.Create(p.CPUProfile + "-" + name + ".pprof")
 	if err != nil {
@@ -189,6 +197,27 @@ func startCPUProfile(p params, name string) (stop func(), err error) {
 	}
 	return func() {
 		pprof.StopCPUProfile()
+		f.Close()
+		stopTrace()
+	}, nil
+}
+
+// startTrace starts the execution trace of workload name, if p.Trace is
+// set; stop ends it.
+func startTrace(p params, name string) (stop func(), err error) {
+	if p.Trace == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(p.Trace + "-" + name + ".trace")
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
 		f.Close()
 	}, nil
 }

@@ -36,6 +36,7 @@ func main() {
 	flag.DurationVar(&p.Duration, "duration", 5*time.Second, "duration of each workload")
 	flag.StringVar(&p.MemProfile, "memprofile", "", "write a heap profile here after the preload")
 	flag.StringVar(&p.CPUProfile, "cpuprofile", "", "write CPU profiles of workloads a and b to this path + -a.pprof, -b.pprof")
+	flag.StringVar(&p.Trace, "trace", "", "write execution traces of workloads a and b to this path + -a.trace, -b.trace")
 	certs := flag.String("certs", "", "the certificates (ca.pem, NAME-oss.pem, NAME-oss.key)")
 	data := flag.String("data", "", "the data directory")
 	scaleNodes := flag.Int("scale-nodes", 0, "instead of the workloads, measure commits/s over this many nodes with each number of heaps in -scale-heaps")
