@@ -41,7 +41,15 @@ type windowOptions struct {
 	// sprites) and reports both: what the renderer costs on its own,
 	// under the same load.
 	compareEmpty bool
-	stop         *atomic.Bool
+	// frameLog, with frames, gets a line for every measured frame (see
+	// frameLogger): where a slow frame's time went.
+	frameLog io.Writer
+	// pace, with frames, is the period at which frames start, as a
+	// display's refresh would pace them with vsync (Xvfb has none to wait
+	// for): a frame starts at the first refresh after the previous one
+	// was presented. Zero: as fast as the machine draws them.
+	pace time.Duration
+	stop *atomic.Bool
 }
 
 // emptyBlock is how many frames of one kind follow each other with
@@ -50,6 +58,13 @@ const emptyBlock = 30
 
 // frameStats are a measured run's figures of one kind of frame.
 type frameStats struct {
+	// time is a frame's own time: from the start of its Draw to the start
+	// of the next frame's, its wait for the next refresh (with pace) left
+	// out. It is the interval when frames are not paced.
+	time *client.Durations
+	// late counts the frames whose time exceeded the pace: with vsync,
+	// each would have missed a refresh.
+	late int
 	// interval is the time from the start of one Draw to the start of
 	// the next: the frame's Draw, Ebiten's flush of its draw commands to
 	// the GPU (here Mesa's software renderer), the present, and the next
@@ -67,7 +82,8 @@ type frameStats struct {
 }
 
 func newFrameStats() frameStats {
-	return frameStats{client.NewDurations(100000), client.NewDurations(100000), client.NewDurations(100000), client.NewDurations(100000)}
+	return frameStats{time: client.NewDurations(100000), interval: client.NewDurations(100000),
+		work: client.NewDurations(100000), cpu: client.NewDurations(100000), proc: client.NewDurations(100000)}
 }
 
 // game is the Ebiten glue: keys to client.Keys, client.Sprites to
@@ -84,17 +100,21 @@ type game struct {
 	full       frameStats        // frames measured, drawn as usual
 	empty      frameStats        // with --compare-empty, empty frames
 	lastDraw   time.Time
+	refresh    time.Time     // with pace: the next refresh
 	lastProc   time.Duration // the process's CPU time at lastDraw
 	lastEmpty  bool          // the previous frame was an empty one
 	updWall    time.Duration // spent in Update since the last Draw
 	updCPU     time.Duration
+	flog       frameLogger
 	locked     bool      // the game's goroutine is locked to its thread
 	drawn      int       // frames drawn
 	seen       int       // frames drawn with the player in view
 	seenAt     time.Time // when the player first was
 	commits    client.Rate
 	commitRate float64
-	contact    string // why the window's replica may be stale, checked each second
+	contact    string          // why the window's replica may be stale, checked each second
+	you, bots  []time.Duration // commit latencies' p50 and p99 for the overlay, each second
+	ft         []time.Duration // frame times' p50 and p99 for the overlay, each second
 	checked    time.Time
 	quit       bool
 	pixels     []byte
@@ -167,9 +187,11 @@ func (g *game) Layout(w, h int) (int, int) {
 }
 
 func (g *game) Draw(screen *ebiten.Image) {
+	end := time.Now() // the previous frame's end
+	g.waitRefresh(end)
 	now := time.Now()
 	cpu0, cpuOK := threadCPU()
-	g.measureInterval(now)
+	g.measureInterval(end, now)
 	empty := g.o.compareEmpty && g.seen > 0 && (g.seen/emptyBlock)%2 == 1
 	defer g.measureWork(g.seen > 0, empty, now, cpu0, cpuOK)
 	g.drawn++
@@ -197,21 +219,53 @@ func (g *game) Draw(screen *ebiten.Image) {
 	g.after(screen, p, cam, now)
 }
 
+// waitRefresh waits, when frames are paced, for the first refresh at or
+// after now, as a present with vsync would have.
+func (g *game) waitRefresh(now time.Time) {
+	pace := g.o.pace
+	if pace <= 0 || g.o.frames == 0 {
+		return
+	}
+	next := nextRefresh(g.refresh, now, pace)
+	time.Sleep(next.Sub(now))
+	g.refresh = next.Add(pace)
+}
+
+// nextRefresh returns the first refresh at or after now, refreshes coming
+// every pace from next (the one expected; zero: now is the first).
+func nextRefresh(next, now time.Time, pace time.Duration) time.Time {
+	if next.IsZero() {
+		return now
+	}
+	if behind := now.Sub(next); behind > 0 {
+		next = next.Add((behind + pace - 1) / pace * pace)
+	}
+	return next
+}
+
 // measureInterval counts, once frames are measured, the previous frame's
-// interval up to now (its draw, flush and present) and the process's CPU
-// time over it, for an empty frame or a full one.
-func (g *game) measureInterval(now time.Time) {
+// time up to end (its draw, flush and present) and its interval up to
+// now, the start of this frame (after its wait for a refresh), and the
+// process's CPU time over the interval, for an empty frame or a full one.
+func (g *game) measureInterval(end, now time.Time) {
 	proc, procOK := processCPU()
 	if !g.lastDraw.IsZero() && g.seen > 0 {
 		st := &g.full
 		if g.lastEmpty {
 			st = &g.empty
 		} else {
-			g.frameTimes.Add(now.Sub(g.lastDraw))
+			g.frameTimes.Add(end.Sub(g.lastDraw))
+		}
+		st.time.Add(end.Sub(g.lastDraw))
+		if g.o.pace > 0 && end.Sub(g.lastDraw) > g.o.pace {
+			st.late++
 		}
 		st.interval.Add(now.Sub(g.lastDraw))
 		if procOK {
 			st.proc.Add(proc - g.lastProc)
+		}
+		if g.o.frameLog != nil {
+			g.flog.interval(g.o.frameLog, end.Sub(g.lastDraw), now.Sub(g.lastDraw), proc-g.lastProc)
 		}
 	}
 	g.lastDraw, g.lastProc = now, proc
@@ -227,10 +281,13 @@ func (g *game) measureWork(measured, empty bool, now time.Time, cpu0 time.Durati
 			st = &g.empty
 		}
 		st.work.Add(g.updWall + time.Since(now))
+		var cpu time.Duration
 		if cpuOK {
 			cpu1, _ := threadCPU()
-			st.cpu.Add(g.updCPU + cpu1 - cpu0)
+			cpu = g.updCPU + cpu1 - cpu0
+			st.cpu.Add(cpu)
 		}
+		g.flog.work(empty, g.updWall+time.Since(now), cpu)
 	}
 	g.updWall, g.updCPU = 0, 0
 	g.lastEmpty = empty
@@ -302,6 +359,9 @@ func (g *game) overlay(p *client.Player, name, addr string, now time.Time) {
 	w := p.World()
 	if now.Sub(g.checked) >= time.Second {
 		g.checked = now
+		// Percentiles sort what they keep (up to 100,000 figures each):
+		// once a second, not every frame.
+		g.you, g.bots, g.ft = p.Latencies.Percentiles(50, 99), g.a.botLat.Percentiles(50, 99), g.frameTimes.Percentiles(50, 99)
 		st := w.Heap().Stats()
 		g.commitRate = g.commits.Observe(st.Applied, now)
 		g.contact = ""
@@ -317,9 +377,7 @@ func (g *game) overlay(p *client.Player, name, addr string, now time.Time) {
 		players, index = len(f.Room.Avatars), f.Room.Index
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
-	you := p.Latencies.Percentiles(50, 99)
-	bots := g.a.botLat.Percentiles(50, 99)
-	ft := g.frameTimes.Percentiles(50, 99)
+	you, bots, ft := g.you, g.bots, g.ft
 	f.Overlay = append(f.Overlay,
 		fmt.Sprintf("Wissenheim: %s, room %s", w.Name(), p.Room()),
 		fmt.Sprintf("players   %d", players),

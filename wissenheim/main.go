@@ -26,6 +26,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -117,6 +118,9 @@ func writeAllocs(path string) {
 type flags struct {
 	join, at, size                    string
 	cpuProfile, memProfile            string
+	frameLog                          string
+	fps                               float64
+	niceNode                          int
 	headless, probe, overlay, verbose bool
 	waitAvatars                       int
 }
@@ -210,6 +214,9 @@ func defineFlags(fs *flag.FlagSet, c *config, wo *windowOptions, f *flags) {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a profile of the process's allocations to this file when it ends")
 	fs.BoolVar(&wo.compareEmpty, "compare-empty", false, "with --frames: also draw as many empty frames (the screen cleared, nothing on it), in alternate blocks of 30, and report them apart")
+	fs.IntVar(&f.niceNode, "nice-node", 10, "with a window, on Linux: the nice value of the process's threads that do not draw (the node and its replica, the reader, the bots of this process), so that they yield the cores to the frame; 0 leaves them as they are")
+	fs.Float64Var(&f.fps, "fps", 0, "with --frames: start frames at this rate, as a display's refresh paces them with vsync (Xvfb has none), and report each frame's own time apart from its wait; 0: as fast as they are drawn")
+	fs.StringVar(&f.frameLog, "frame-log", "", "with --frames: write a line for every measured frame to this file (interval, CPU, time waiting for a core, collections)")
 	fs.IntVar(&f.waitAvatars, "wait-avatars", 0, "with --frames or --screenshot: start once the room holds this many avatars (default without --join: the bots of --bots and the player)")
 }
 
@@ -237,6 +244,18 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 	if f.waitAvatars > 0 {
 		wo.wantAvatars = f.waitAvatars
 	}
+	if f.fps > 0 {
+		wo.pace = time.Duration(float64(time.Second) / f.fps)
+	}
+	if f.frameLog != "" {
+		fl, err := os.Create(f.frameLog)
+		if err != nil {
+			return errors.Join(err, a.Close())
+		}
+		bw := bufio.NewWriter(fl)
+		defer func() { bw.Flush(); fl.Close() }()
+		wo.frameLog = bw
+	}
 	g := newGame(a, wo)
 	ebiten.SetWindowSize(wo.w, wo.h)
 	ebiten.SetWindowTitle("Wissenheim: " + c.name)
@@ -247,7 +266,16 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 	// it before would be one more pass over every pixel.
 	ebiten.SetScreenClearedEveryFrame(false)
 	windowGC()
-	runErr := ebiten.RunGame(g)
+	if f.niceNode > 0 {
+		done := make(chan struct{})
+		defer close(done)
+		go yieldToFrames(f.niceNode, done)
+	}
+	// One thread: a frame's Update, Draw, the renderer's work and the
+	// present follow each other, so a frame's time is measured whole
+	// (Ebiten otherwise flushes a frame on its render thread while the
+	// game draws the next), and the game's own share is small.
+	runErr := ebiten.RunGameWithOptions(g, &ebiten.RunGameOptions{SingleThread: true})
 	if wo.frames > 0 {
 		p, _, _ := a.Status()
 		avatars := 0
@@ -258,9 +286,9 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 		}
 		fmt.Fprintf(out, "wissenheim: %d avatars in the room, %dx%d, zoom %s, %d CPUs, GOMAXPROCS %d\n",
 			avatars, wo.w, wo.h, zoomName(wo), runtime.NumCPU(), runtime.GOMAXPROCS(0))
-		report(out, "frames drawn", g.full)
+		report(out, "frames drawn", g.full, wo.pace)
 		if wo.compareEmpty {
-			report(out, "empty frames", g.empty)
+			report(out, "empty frames", g.empty, wo.pace)
 		}
 	}
 	closeErr := a.Close()
@@ -268,6 +296,25 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 		return runErr
 	}
 	return closeErr
+}
+
+// yieldToFrames sets, twice a second until done is closed, the nice value
+// of every thread of the process that does not draw (see niceOthers):
+// threads the runtime starts later inherit their creator's value, so
+// the sweep repeats. The replica then applies what arrives in the time
+// the frame leaves; a burst of commits no longer takes the cores a frame
+// needs.
+func yieldToFrames(nice int, done <-chan struct{}) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		niceOthers(nice)
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // windowGC has the collector run a quarter as often as Go's default
@@ -282,13 +329,18 @@ func windowGC() {
 }
 
 // report prints a measured run's figures of one kind of frame.
-func report(out io.Writer, what string, st frameStats) {
+func report(out io.Writer, what string, st frameStats, pace time.Duration) {
+	ft := st.time.Percentiles(50, 90, 99, 100)
 	iv := st.interval.Percentiles(50, 90, 99, 100)
 	wk := st.work.Percentiles(50, 99)
 	cpu := st.cpu.Percentiles(50, 99)
 	proc := st.proc.Percentiles(50, 99)
-	fmt.Fprintf(out, "wissenheim: %s: %d; interval p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms; Update+Draw wall p50 %.2fms p99 %.2fms, CPU p50 %.2fms p99 %.2fms; process CPU p50 %.2fms p99 %.2fms\n",
-		what, st.interval.Count(), ms(iv[0]), ms(iv[1]), ms(iv[2]), ms(iv[3]), ms(wk[0]), ms(wk[1]), ms(cpu[0]), ms(cpu[1]), ms(proc[0]), ms(proc[1]))
+	late := "not paced"
+	if pace > 0 {
+		late = fmt.Sprintf("over %.1fms %d", ms(pace), st.late)
+	}
+	fmt.Fprintf(out, "wissenheim: %s: %d; frame time p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %s; interval p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms; Update+Draw wall p50 %.2fms p99 %.2fms, CPU p50 %.2fms p99 %.2fms; process CPU p50 %.2fms p99 %.2fms\n",
+		what, st.interval.Count(), ms(ft[0]), ms(ft[1]), ms(ft[2]), ms(ft[3]), late, ms(iv[0]), ms(iv[1]), ms(iv[2]), ms(iv[3]), ms(wk[0]), ms(wk[1]), ms(cpu[0]), ms(cpu[1]), ms(proc[0]), ms(proc[1]))
 }
 
 func zoomName(wo windowOptions) string {

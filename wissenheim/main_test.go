@@ -527,7 +527,8 @@ func TestFramesReportsDrawnAndEmptyFrames(t *testing.T) {
 	l, _ := testCluster(t, room, "viewer")
 	win := startWindow(t, bin, nil, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer",
 		"--fit", "--size", "320x180", "--frames", "60", "--compare-empty", "--wait-avatars", "1")
-	re := regexp.MustCompile(`^wissenheim: (frames drawn|empty frames): (\d+); interval p50 [0-9.]+ms p90 [0-9.]+ms p99 [0-9.]+ms max [0-9.]+ms; ` +
+	re := regexp.MustCompile(`^wissenheim: (frames drawn|empty frames): (\d+); frame time p50 [0-9.]+ms p90 [0-9.]+ms p99 [0-9.]+ms max [0-9.]+ms, not paced; ` +
+		`interval p50 [0-9.]+ms p90 [0-9.]+ms p99 [0-9.]+ms max [0-9.]+ms; ` +
 		`Update\+Draw wall p50 [0-9.]+ms p99 [0-9.]+ms, CPU p50 ([0-9.]+)ms p99 [0-9.]+ms; process CPU p50 ([0-9.]+)ms p99 [0-9.]+ms$`)
 	found := map[string]bool{}
 	timer := time.NewTimer(3 * time.Minute)
@@ -551,6 +552,55 @@ func TestFramesReportsDrawnAndEmptyFrames(t *testing.T) {
 			found[m[1]] = true
 		case <-timer.C:
 			t.Fatalf("no report of both kinds of frame within 3 minutes (found %v); stderr:\n%s", found, win.stderr)
+		}
+	}
+}
+
+// TestPacedFramesWaitForTheRefresh runs a window with --frames and --fps
+// 20, as a display refreshing 20 times a second with vsync would pace
+// it: no frame starts sooner than a refresh after the one before, so the
+// interval is at least 50 ms however fast the machine draws, a frame's
+// own time (its wait left out) is never more than its interval, and
+// --frame-log has a line for each frame.
+func TestPacedFramesWaitForTheRefresh(t *testing.T) {
+	bin := buildClient(t)
+	room := scene.RoomSpec{Name: "hall", Size: scene.Vec{X: 16, Y: 9}}
+	l, _ := testCluster(t, room, "viewer")
+	flog := filepath.Join(t.TempDir(), "frames.log")
+	win := startWindow(t, bin, nil, "--join", l.nodes[0].Addr(), "--certs", l.certs, "--name", "viewer",
+		"--fit", "--size", "320x180", "--frames", "40", "--fps", "20", "--frame-log", flog, "--wait-avatars", "1")
+	re := regexp.MustCompile(`^wissenheim: frames drawn: (\d+); frame time p50 ([0-9.]+)ms .*, over 50.0ms (\d+); interval p50 ([0-9.]+)ms `)
+	timer := time.NewTimer(3 * time.Minute)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-win.lines:
+			if !ok {
+				t.Fatalf("window ended without a report of paced frames; stderr:\n%s", win.stderr)
+			}
+			m := re.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			ft, _ := strconv.ParseFloat(m[2], 64)
+			iv, _ := strconv.ParseFloat(m[4], 64)
+			if iv < 50 {
+				t.Errorf("%q: frames 20 a second started less than 50 ms apart", line)
+			}
+			if ft > iv {
+				t.Errorf("%q: a frame's time exceeds its interval", line)
+			}
+			win.stop(t)
+			data, err := os.ReadFile(flog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(data), "\ndrawn "); n < 35 {
+				t.Errorf("the frame log has %d lines of drawn frames, want about 40:\n%s", n, data)
+			}
+			return
+		case <-timer.C:
+			t.Fatalf("no report of paced frames within 3 minutes; stderr:\n%s", win.stderr)
 		}
 	}
 }
