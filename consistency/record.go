@@ -77,7 +77,14 @@ func (r *Record) Marshal() ([]byte, error) {
 // UnmarshalRecord decodes a commit record, enforcing the decoding limits.
 // The record shares no memory with data.
 func UnmarshalRecord(data []byte) (*Record, error) {
-	r, ok := decodeRecord(data)
+	return unmarshalRecord(data, true)
+}
+
+// unmarshalRecord decodes a commit record. With own false the values of
+// its writes may share data's memory: for apply, which copies each value
+// into the state and lets go of the record before it returns.
+func unmarshalRecord(data []byte, own bool) (*Record, error) {
+	r, ok := decodeRecord(data, own)
 	if !ok {
 		r = new(Record)
 		if err := decMode.Unmarshal(data, r); err != nil {

@@ -75,3 +75,40 @@ func BenchmarkRecordUnmarshal(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyMove applies Wissenheim-like moves to a state of 100,000
+// objects of 60 bytes, publishing a State after each as a replica does:
+// each record reads two objects (of a half that is never written) and
+// writes two of the other half. An op is one record.
+func BenchmarkApplyMove(b *testing.B) {
+	const preload = 100_000
+	rng := rand.New(rand.NewPCG(5, 6))
+	m := newMachine(0)
+	loaded := benchIDs(rng, 0, preload, true)
+	for i := 0; i < preload; i += 1000 {
+		m.apply(m.index+1, benchRecord(b, loaded[i:i+1000], m.index))
+	}
+	m.publish()
+	recs := make([][]byte, b.N)
+	for i := range recs {
+		rec := Record{TxID: uuid.New(), Snapshot: m.index + uint64(i)}
+		for range 2 {
+			id := loaded[rng.IntN(preload/2)]
+			rec.Reads = append(rec.Reads, Read{ID: id, Version: m.version(id)})
+			rec.Writes = append(rec.Writes, Write{ID: loaded[preload/2+rng.IntN(preload/2)], Value: make([]byte, 60)})
+		}
+		data, err := rec.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs[i] = data
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range recs {
+		if res, _ := m.apply(m.index+1, recs[i]); res.Outcome != Committed {
+			b.Fatalf("record %d: %v", i, res.Outcome)
+		}
+		m.publish()
+	}
+}

@@ -383,9 +383,10 @@ func (r *recReader) rootWrites() ([]RootWrite, bool) {
 }
 
 // decodeRecord decodes the exact encoding Marshal writes, or reports
-// false for any other input. The values are copied out of data into one
-// allocation, so the record shares nothing with data.
-func decodeRecord(data []byte) (*Record, bool) {
+// false for any other input. With own set the values are copied out of
+// data into one allocation, so the record shares nothing with data;
+// else they are slices of data.
+func decodeRecord(data []byte, own bool) (*Record, bool) {
 	r := recReader{b: data}
 	major, n, ok := r.head()
 	if !ok || major != cborMap || n < 2 || n > 7 {
@@ -426,7 +427,7 @@ func decodeRecord(data []byte) (*Record, bool) {
 	if len(r.b) != 0 {
 		return nil, false
 	}
-	if rec.Writes != nil {
+	if own && rec.Writes != nil {
 		copyValues(rec.Writes, total)
 	}
 	return rec, true

@@ -3,6 +3,7 @@ package consistency
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -32,29 +33,52 @@ func libDecode(data []byte) (*Record, error) {
 // writes for its result.
 func checkDecode(t testing.TB, data []byte) {
 	t.Helper()
-	got, err := UnmarshalRecord(data)
+	// The record must not share the input: it is overwritten before
+	// the comparison.
+	in := bytes.Clone(data)
+	got, err := UnmarshalRecord(in)
+	for i := range in {
+		in[i] = 0xaa
+	}
 	want, werr := libDecode(data)
 	if (err == nil) != (werr == nil) {
-		t.Fatalf("decoding % x: error %v, the library's %v", data, err, werr)
+		t.Fatalf("decoding %s: error %v, the library's %v", short(data), err, werr)
 	}
 	if err != nil {
 		if !errors.Is(err, ErrMalformedRecord) {
-			t.Fatalf("decoding % x: %v, want ErrMalformedRecord", data, err)
+			t.Fatalf("decoding %s: %v, want ErrMalformedRecord", short(data), err)
 		}
 		return
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decoding % x:\n%#v\nthe library's\n%#v", data, got, want)
+		t.Fatalf("decoding %s:\n%#v\nthe library's\n%#v", short(data), got, want)
 	}
-	if fast, ok := decodeRecord(data); ok {
+	for i, w := range got.Writes {
+		if cap(w.Value) != len(w.Value) {
+			t.Fatalf("decoding %s: write %d's value has room to grow into another's", short(data), i)
+		}
+	}
+	// apply's decoding, whose values share data, decodes the same.
+	if shared, err := unmarshalRecord(data, false); err != nil || !reflect.DeepEqual(shared, want) {
+		t.Fatalf("decoding %s for apply: %v\n%#v\nthe library's\n%#v", short(data), err, shared, want)
+	}
+	if fast, ok := decodeRecord(data, true); ok {
 		if !reflect.DeepEqual(fast, want) {
-			t.Fatalf("fast path decoded % x to\n%#v\nthe library's\n%#v", data, fast, want)
+			t.Fatalf("fast path decoded %s to\n%#v\nthe library's\n%#v", short(data), fast, want)
 		}
 		if enc := mustMarshal(t, fast); !bytes.Equal(enc, data) {
-			t.Fatalf("fast path accepted % x, which is not what Marshal writes (% x)", data, enc)
+			t.Fatalf("fast path accepted %s, which is not what Marshal writes (%x)", short(data), enc)
 		}
 	}
 	checkEncode(t, got)
+}
+
+// short renders data for a failure message, at most its first 64 bytes.
+func short(data []byte) string {
+	if len(data) <= 64 {
+		return fmt.Sprintf("% x", data)
+	}
+	return fmt.Sprintf("% x … (%d bytes)", data[:64], len(data))
 }
 
 // checkEncode fails unless Marshal writes what the library writes.
@@ -183,7 +207,7 @@ func TestRecordCodecMatchesLibrary(t *testing.T) {
 		checkEncode(t, r)
 		data := mustMarshal(t, r)
 		checkDecode(t, data)
-		if _, ok := decodeRecord(data); !ok && validNames(r) {
+		if _, ok := decodeRecord(data, true); !ok && validNames(r) {
 			t.Fatalf("seed %d, record %d: the fast path refused Marshal's encoding % x", seed, i, data)
 		}
 		if len(data) > 4096 {
@@ -257,6 +281,8 @@ func TestRecordCodecMalformed(t *testing.T) {
 		"no txid":                  cat(0xa1, 0x02, 0x00),
 		"nil txid":                 cat(0xa2, 0x01, 0x50, make([]byte, 16), 0x02, 0x00),
 		"no snapshot":              cat(0xa1, 0x01, txItem(1)),
+		"no snapshot, reads":       cat(0xa2, 0x01, txItem(1), 0x03, 0x81, 0x82, idItem(1), 0x01),
+		"no txid, reads":           cat(0xa2, 0x02, 0x00, 0x03, 0x81, 0x82, idItem(1), 0x01),
 		"keys out of order":        cat(0xa2, 0x02, 0x00, 0x01, txItem(1)),
 		"duplicate key":            cat(0xa3, 0x01, txItem(1), 0x02, 0x00, 0x02, 0x01),
 		"duplicate txid":           cat(0xa3, 0x01, txItem(1), 0x01, txItem(2), 0x02, 0x00),
@@ -334,10 +360,10 @@ func TestRecordCodecClaimsNotAllocated(t *testing.T) {
 		{cat(0xa3, 0x01, txItem(1), 0x02, 0x00, 0x07, 0x81, 0x83, 0x7b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), 2},
 	} {
 		data := c.data
-		if _, ok := decodeRecord(data); ok {
+		if _, ok := decodeRecord(data, true); ok {
 			t.Fatalf("decoded % x", data)
 		}
-		if n := testing.AllocsPerRun(10, func() { decodeRecord(data) }); n > c.allocs {
+		if n := testing.AllocsPerRun(10, func() { decodeRecord(data, true) }); n > c.allocs {
 			t.Errorf("% x: %v allocations", data[:30], n)
 		}
 	}
