@@ -71,6 +71,9 @@ var ErrMalformedRecord = errors.New("consistency: malformed commit record")
 // library's core deterministic encoding writes for it (see
 // recordcodec.go). It never fails; the error is kept for the callers.
 func (r *Record) Marshal() ([]byte, error) {
+	if r == nil {
+		return []byte{cborNull}, nil // as the library encodes a nil pointer
+	}
 	return r.appendTo(make([]byte, 0, r.size())), nil
 }
 

@@ -202,6 +202,7 @@ func TestRecordCodecMatchesLibrary(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
+	checkEncode(t, nil)
 	for i := range 1000 {
 		r := randRecord(rng)
 		checkEncode(t, r)
