@@ -149,7 +149,9 @@ func (m *machine) skip(index uint64) {
 func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 	m.index = index
 	defer m.prune()
-	rec, err := UnmarshalRecord(data)
+	// The record's values are data's own bytes: write copies each into
+	// the state, and the record is not kept.
+	rec, err := unmarshalRecord(data, false)
 	if err != nil {
 		return Result{Index: index, Outcome: Malformed}, nil
 	}

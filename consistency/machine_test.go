@@ -222,7 +222,9 @@ func dump(s *State) string {
 }
 
 // A state gives back each object's value as written, nil and empty apart,
-// and an append to a value it gave never changes the object.
+// and an append to a value it gave never changes the object. Neither the
+// state nor the change set shares the entry's memory (apply decodes the
+// values in place), so the entry's buffer may be reused.
 func TestStateKeepsValuesApart(t *testing.T) {
 	m := newMachine(0)
 	a, b, c := uuid.New(), uuid.New(), uuid.New()
@@ -231,8 +233,15 @@ func TestStateKeepsValuesApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := m.apply(1, data); res.Outcome != Committed {
+	res, cs := m.apply(1, data)
+	if res.Outcome != Committed {
 		t.Fatalf("outcome %v", res.Outcome)
+	}
+	for i := range data {
+		data[i] = 'z'
+	}
+	if v := cs.Objects[0].Value; string(v) != "abc" {
+		t.Errorf("the change set's value of a = %q after the entry was overwritten", v)
 	}
 	st := m.publish()
 	oa, _ := st.Get(a)

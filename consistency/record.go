@@ -67,16 +67,32 @@ type RootWrite struct {
 // ErrMalformedRecord is returned when a commit record cannot be decoded.
 var ErrMalformedRecord = errors.New("consistency: malformed commit record")
 
-// Marshal encodes the record in deterministic CBOR.
+// Marshal encodes the record in deterministic CBOR: what the CBOR
+// library's core deterministic encoding writes for it (see
+// recordcodec.go). It never fails; the error is kept for the callers.
 func (r *Record) Marshal() ([]byte, error) {
-	return encMode.Marshal(r)
+	if r == nil {
+		return []byte{cborNull}, nil // as the library encodes a nil pointer
+	}
+	return r.appendTo(make([]byte, 0, r.size())), nil
 }
 
 // UnmarshalRecord decodes a commit record, enforcing the decoding limits.
+// The record shares no memory with data.
 func UnmarshalRecord(data []byte) (*Record, error) {
-	r := new(Record)
-	if err := decMode.Unmarshal(data, r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedRecord, err)
+	return unmarshalRecord(data, true)
+}
+
+// unmarshalRecord decodes a commit record. With own false the values of
+// its writes may share data's memory: for apply, which copies each value
+// into the state and lets go of the record before it returns.
+func unmarshalRecord(data []byte, own bool) (*Record, error) {
+	r, ok := decodeRecord(data, own)
+	if !ok {
+		r = new(Record)
+		if err := decMode.Unmarshal(data, r); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformedRecord, err)
+		}
 	}
 	if r.TxID == uuid.Nil {
 		return nil, fmt.Errorf("%w: no transaction ID", ErrMalformedRecord)
