@@ -637,10 +637,6 @@ func (t *QUIC) maxBody() int { return t.cfg.MaxFrame - FrameOverhead }
 // Send queues msg for the named peer; see Transport. A message larger than
 // MaxFrame-FrameOverhead bytes fails at once with ErrTooLarge; one that
 // would take the peer's message queue past QueueBytes, with ErrQueueFull.
-// A message of at most 64 KiB that finds the queue empty and the stream
-// open is written to the stream at once, in the caller's goroutine, if
-// QUIC's flow control lets it without waiting (it is then held by quic-go,
-// within the stream's window, not in the queue).
 func (t *QUIC) Send(ctx context.Context, to string, msg []byte) error {
 	return t.send(ctx, to, msg, false)
 }
@@ -667,9 +663,6 @@ func (t *QUIC) send(ctx context.Context, to string, msg []byte, control bool) er
 	q := &p.bulk
 	if control {
 		q = &p.control
-	}
-	if q.writeNow(msg) {
-		return nil
 	}
 	n := int64(len(msg))
 	if queued, ok := q.reserve(n); !ok {
@@ -800,12 +793,6 @@ type sendQueue struct {
 	bytes   atomic.Int64
 	dropped atomic.Uint64 // messages refused for QueueBytes
 	warned  atomic.Int64  // when a refusal was last logged, in Unix nanoseconds
-
-	// mu serializes writes to the stream: the queue's goroutine's and
-	// those Send makes itself (writeNow). Protects following fields.
-	mu     sync.Mutex
-	s      *quic.Stream // nil until the first message, and after a failed write
-	direct []byte       // writeNow's frame buffer
 }
 
 func (q *sendQueue) init(p *peer, class string, n int) {
@@ -875,96 +862,61 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 // one write. On a failure it drops the batch (messages are best-effort)
 // and reconnects.
 func (q *sendQueue) sendLoop() {
+	p := q.p
+	var s *quic.Stream
 	var buf []byte
 	for {
 		var msg []byte
 		select {
 		case msg = <-q.queue:
-		case <-q.p.t.ctx.Done():
+		case <-p.t.ctx.Done():
 			return
 		}
-		q.mu.Lock()
-		buf = q.writeBatch(buf[:0], msg)
-		q.mu.Unlock()
+		buf = buf[:0]
+		if s == nil {
+			c, err := p.connect(p.t.ctx)
+			if err == nil {
+				s, err = c.OpenStreamSync(p.t.ctx)
+			}
+			if err != nil {
+				p.t.log.Debug("message dropped", "peer", p.name, "queue", q.class, "err", err)
+				q.bytes.Add(-int64(len(msg)))
+				s = nil
+				q.down.Store(true)
+				continue
+			}
+			if q == &p.control {
+				s.SetPriority(controlUrgency, true)
+			}
+			q.down.Store(false)
+			// Both queues' streams are message streams to the receiver,
+			// which serves each on its own.
+			buf, _ = appendFrame(buf, &frame{Type: frameHello, From: p.t.cfg.Name, Kind: streamMessages})
+		}
+		batched := int64(len(msg))
+		buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
+	batch:
+		for len(buf) < 256<<10 {
+			select {
+			case msg = <-q.queue:
+				batched += int64(len(msg))
+				buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
+			default:
+				break batch
+			}
+		}
+		msg = nil
+		if _, err := s.Write(buf); err != nil {
+			p.t.log.Debug("messages dropped", "peer", p.name, "queue", q.class, "err", err)
+			s.CancelWrite(3)
+			s = nil
+			q.down.Store(true)
+		}
+		q.bytes.Add(-batched)
 		if cap(buf) > 1<<20 {
 			buf = nil // a large message's buffer is not kept for the next batch
 		}
 	}
-}
-
-// writeBatch writes msg and what else is queued to the stream, opening it
-// first if there is none, and uncounts them. Called with q.mu held.
-func (q *sendQueue) writeBatch(buf, msg []byte) []byte {
-	p := q.p
-	if q.s == nil {
-		c, err := p.connect(p.t.ctx)
-		var s *quic.Stream
-		if err == nil {
-			s, err = c.OpenStreamSync(p.t.ctx)
-		}
-		if err != nil {
-			p.t.log.Debug("message dropped", "peer", p.name, "queue", q.class, "err", err)
-			q.bytes.Add(-int64(len(msg)))
-			q.down.Store(true)
-			return buf
-		}
-		if q == &p.control {
-			s.SetPriority(controlUrgency, true)
-		}
-		q.s = s
-		q.down.Store(false)
-		// Both queues' streams are message streams to the receiver,
-		// which serves each on its own.
-		buf, _ = appendFrame(buf, &frame{Type: frameHello, From: p.t.cfg.Name, Kind: streamMessages})
-	}
-	batched := int64(len(msg))
-	buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
-batch:
-	for len(buf) < 256<<10 {
-		select {
-		case msg = <-q.queue:
-			batched += int64(len(msg))
-			buf, _ = appendFrame(buf, &frame{Type: frameMessage, Body: msg})
-		default:
-			break batch
-		}
-	}
-	if _, err := q.s.Write(buf); err != nil {
-		p.t.log.Debug("messages dropped", "peer", p.name, "queue", q.class, "err", err)
-		q.s.CancelWrite(3)
-		q.s = nil
-		q.down.Store(true)
-	}
-	q.bytes.Add(-batched)
-	return buf
-}
-
-// directMax is the largest message Send writes to the stream itself
-// rather than through the queue (writeNow).
-const directMax = 64 << 10
-
-// writeNow writes msg to the queue's stream from the sender's goroutine,
-// if the queue holds nothing and nothing is being written (so the order
-// of the class is kept), the stream is open and takes all of msg without
-// waiting for flow control; it reports whether it did. Without it every
-// message waits for the queue's goroutine to be scheduled before quic-go's
-// connection goroutine can send it: a hand-off per message on a commit's
-// path, long when the processors are busy.
-func (q *sendQueue) writeNow(msg []byte) bool {
-	if len(msg) > directMax || q.bytes.Load() != 0 || !q.mu.TryLock() {
-		return false
-	}
-	defer q.mu.Unlock()
-	if q.s == nil || q.bytes.Load() != 0 {
-		return false
-	}
-	q.direct, _ = appendFrame(q.direct[:0], &frame{Type: frameMessage, Body: msg})
-	err := q.s.TryWriteAll(q.direct)
-	if cap(q.direct) > 4*directMax {
-		q.direct = nil
-	}
-	// A failed stream fails the queue's next write too, which reconnects.
-	return err == nil
 }
 
 // resetKey derives the endpoint's stateless reset key from its private
