@@ -105,43 +105,26 @@ func (r *Replica) SnapshotMeta() ([]byte, error) {
 }
 
 // SnapshotMetaLater captures what SnapshotMeta encodes and returns a
-// function that encodes it, from any goroutine: the capture is a copy of
-// the deduplication memory (up to DefaultDedupWindow decisions), the
-// encoding several times its cost, which the replica's owner need not
-// wait for.
+// function that encodes it, from any goroutine. The capture lists the
+// deduplication memory's decisions (up to DefaultDedupWindow, a lookup
+// each); the encoding, about twice the capture's cost, is what the
+// replica's owner need not wait for.
 func (r *Replica) SnapshotMetaLater() func() ([]byte, error) {
-	meta := r.m.metaLater(r.m.publish())
-	return func() ([]byte, error) {
-		d := meta()
-		return encMode.Marshal(&d)
-	}
+	d := r.m.snapshotMeta(r.m.publish())
+	return func() ([]byte, error) { return encMode.Marshal(&d) }
 }
 
 // snapshotMeta is the snapshot of st without its objects: index, shape,
 // roots and the deduplication memory, in the order decisions were made.
-func (m *machine) snapshotMeta(st *State) snapshotData { return metaOf(st, m.order, m.seen) }
-
-// metaLater captures snapshotMeta(st) and returns a function that hands
-// it over, from any goroutine. The capture builds the list of decisions (a
-// lookup each, tens of milliseconds for a full window); copying the
-// deduplication memory instead (maps.Clone) took a quarter of the time but
-// three times the memory, every checkpoint.
-func (m *machine) metaLater(st *State) func() snapshotData {
-	d := m.snapshotMeta(st)
-	return func() snapshotData { return d }
-}
-
-// metaOf is the snapshot of st without its objects, with the
-// deduplication memory given by seen and its order.
-func metaOf(st *State, order []dedupEntry, seen map[uuid.UUID]Result) snapshotData {
+func (m *machine) snapshotMeta(st *State) snapshotData {
 	d := snapshotData{Index: st.index, Shape: st.shape}
 	st.roots.Scan(func(it rootItem) bool {
 		d.Roots = append(d.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
 		return true
 	})
-	d.Seen = make([]snapDecision, 0, len(order))
-	for _, o := range order {
-		res := seen[o.txid]
+	d.Seen = make([]snapDecision, 0, len(m.order))
+	for _, o := range m.order {
+		res := m.seen[o.txid]
 		d.Seen = append(d.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
 	}
 	return d
@@ -164,9 +147,8 @@ func EmptySnapshotData(index uint64) []byte {
 func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
 	m := r.m
 	st := m.publish()
-	meta := m.metaLater(st)
+	rest := m.snapshotMeta(st)
 	write := func(w io.Writer) error {
-		rest := meta()
 		return writeSnapshot(w, &rest, st.Len(), func(emit func(snapObject) error) error {
 			var err error
 			st.objects.Scan(func(it objItem) bool {
