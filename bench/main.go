@@ -189,8 +189,14 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	fmt.Printf("\n%s, %d CPUs, load average before %s, after %s (/proc/loadavg: 1, 5, 15 minutes).\n",
-		start.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), loadBefore, loadavg())
+	procs := ""
+	if g := os.Getenv("GOMAXPROCS"); g != "" {
+		// The workers inherit it: a Go process's threads in a system call
+		// (an fsync) keep their processor, so this moves both systems.
+		procs = ", workers with GOMAXPROCS=" + g
+	}
+	fmt.Printf("\n%s, %d CPUs%s, load average before %s, after %s (/proc/loadavg: 1, 5, 15 minutes).\n",
+		start.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), procs, loadBefore, loadavg())
 	report(os.Stdout, p, all)
 }
 

@@ -139,7 +139,10 @@ func FuzzApply(f *testing.F) {
 		prior := m.publish()
 		before := dump(prior)
 		md := modelOf(prior)
-		seen := maps.Clone(m.seen)
+		seen := map[uuid.UUID]Result{}
+		for _, r := range m.order {
+			seen[r.TxID] = r
+		}
 		rec, derr := UnmarshalRecord(data)
 		res, cs := m.apply(fuzzIndex, data)
 

@@ -1,6 +1,9 @@
 package consistency
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -85,11 +88,6 @@ type ChangeSet struct {
 // remembers the outcome of each transaction ID.
 const DefaultDedupWindow = 1 << 18
 
-type dedupEntry struct {
-	txid  uuid.UUID
-	index uint64
-}
-
 // machine is the heap's object state and the deterministic rules that decide
 // and apply commit records. Every replica that applies the same entries in
 // the same order reaches the same state and the same results.
@@ -102,8 +100,14 @@ type machine struct {
 	state   *State
 
 	window uint64
-	seen   map[uuid.UUID]Result
-	order  []dedupEntry // seen, in apply order, for pruning
+	// seen maps each transaction ID decided within the window to the
+	// index of the entry that decided it; order holds the decisions, in
+	// apply order (ascending Index). A decision in order is never changed
+	// once appended (pruning reslices, appending writes past the end), so
+	// a copy of the slice is a snapshot of them: a checkpoint takes one
+	// in O(1) (SnapshotMetaLater).
+	seen  map[uuid.UUID]uint64
+	order []Result
 
 	skipReads *atomic.Bool // Config.SkipReadValidation
 }
@@ -116,7 +120,7 @@ func newMachine(window uint64) *machine {
 		objects: newObjTree(),
 		roots:   newRootTree(),
 		window:  window,
-		seen:    make(map[uuid.UUID]Result),
+		seen:    make(map[uuid.UUID]uint64),
 	}
 	m.publish()
 	return m
@@ -155,7 +159,7 @@ func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 	if err != nil {
 		return Result{Index: index, Outcome: Malformed}, nil
 	}
-	if r, ok := m.seen[rec.TxID]; ok {
+	if r, ok := m.decided(rec.TxID); ok {
 		r.Duplicate = true
 		return r, nil
 	}
@@ -174,8 +178,8 @@ func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 	} else {
 		res.Outcome = Conflicted
 	}
-	m.seen[rec.TxID] = res
-	m.order = append(m.order, dedupEntry{txid: rec.TxID, index: index})
+	m.seen[rec.TxID] = index
+	m.order = append(m.order, res)
 	if res.Outcome != Committed {
 		return res, nil
 	}
@@ -261,9 +265,28 @@ func (m *machine) write(index uint64, rec *Record) *ChangeSet {
 // so a copy applied after i+window is rejected before the lookup.
 func (m *machine) prune() {
 	n := 0
-	for n < len(m.order) && m.order[n].index+m.window < m.index {
-		delete(m.seen, m.order[n].txid)
+	for n < len(m.order) && m.order[n].Index+m.window < m.index {
+		delete(m.seen, m.order[n].TxID)
 		n++
 	}
 	m.order = m.order[n:]
+}
+
+// decided returns the decision remembered for a transaction ID.
+func (m *machine) decided(txid uuid.UUID) (Result, bool) {
+	index, ok := m.seen[txid]
+	if !ok {
+		return Result{}, false
+	}
+	i, found := slices.BinarySearchFunc(m.order, index, func(r Result, index uint64) int { return cmp.Compare(r.Index, index) })
+	if found && m.order[i].TxID == txid {
+		return m.order[i], true
+	}
+	// Decisions restored from a snapshot out of order: look them over.
+	for _, r := range m.order {
+		if r.TxID == txid {
+			return r, true
+		}
+	}
+	panic(fmt.Sprintf("consistency: transaction %v decided at %d is missing from the deduplication memory", txid, index))
 }

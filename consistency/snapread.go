@@ -20,8 +20,8 @@ type DecodedSnapshot struct {
 	shape   uint64
 	objects *btree[objItem]
 	roots   *btree[rootItem]
-	seen    map[uuid.UUID]Result
-	order   []dedupEntry
+	seen    map[uuid.UUID]uint64
+	order   []Result
 }
 
 // Index is the applied index the state is at.
@@ -244,7 +244,7 @@ func (s *snapDecoder) snapshot() (*DecodedSnapshot, error) {
 	if major != majorMap {
 		return nil, malformedError("a map expected")
 	}
-	d := &DecodedSnapshot{objects: newObjTree(), roots: newRootTree(), seen: map[uuid.UUID]Result{}}
+	d := &DecodedSnapshot{objects: newObjTree(), roots: newRootTree(), seen: map[uuid.UUID]uint64{}}
 	var have [6]bool
 	for range n {
 		key, err := s.uint()
@@ -352,8 +352,8 @@ func (s *snapDecoder) decisions(d *DecodedSnapshot) error {
 		if err := s.decodeItem(&x); err != nil {
 			return err
 		}
-		d.seen[x.TxID] = Result{TxID: x.TxID, Index: x.Index, Outcome: x.Outcome, ConflictID: x.ConflictID, ConflictRoot: x.ConflictRoot, ConflictScan: x.ConflictScan}
-		d.order = append(d.order, dedupEntry{txid: x.TxID, index: x.Index})
+		d.seen[x.TxID] = x.Index
+		d.order = append(d.order, x.result())
 	}
 	return nil
 }

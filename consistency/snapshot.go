@@ -45,6 +45,11 @@ type snapDecision struct {
 	ConflictScan bool
 }
 
+// result is the decision as a Result.
+func (s *snapDecision) result() Result {
+	return Result{TxID: s.TxID, Index: s.Index, Outcome: s.Outcome, ConflictID: s.ConflictID, ConflictRoot: s.ConflictRoot, ConflictScan: s.ConflictScan}
+}
+
 // restore replaces the machine's state with a snapshot's.
 func (m *machine) restore(data []byte, index uint64) error {
 	d, err := ReadSnapshot(bytes.NewReader(data), index)
@@ -85,11 +90,11 @@ func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
 	for _, r := range d.Roots {
 		roots.Set(rootItem{name: r.Name, root: &Root{Name: r.Name, ID: r.ID, Version: r.Version}})
 	}
-	seen := make(map[uuid.UUID]Result, len(d.Seen))
-	order := make([]dedupEntry, 0, len(d.Seen))
+	seen := make(map[uuid.UUID]uint64, len(d.Seen))
+	order := make([]Result, 0, len(d.Seen))
 	for _, s := range d.Seen {
-		seen[s.TxID] = Result{TxID: s.TxID, Index: s.Index, Outcome: s.Outcome, ConflictID: s.ConflictID, ConflictRoot: s.ConflictRoot, ConflictScan: s.ConflictScan}
-		order = append(order, dedupEntry{txid: s.TxID, index: s.Index})
+		seen[s.TxID] = s.Index
+		order = append(order, s.result())
 	}
 	m.objects, m.roots, m.seen, m.order = objects, roots, seen, order
 	m.index, m.shape, m.dirty = d.Index, d.Shape, true
@@ -101,20 +106,44 @@ func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
 // its objects: what a checkpoint keeps beside the objects it writes to the
 // store. NewReplica restores it with Config.Objects.
 func (r *Replica) SnapshotMeta() ([]byte, error) {
-	d := r.m.snapshotMeta(r.m.publish())
-	return encMode.Marshal(&d)
+	return r.SnapshotMetaLater()()
+}
+
+// SnapshotMetaLater captures what SnapshotMeta encodes, in O(1) (the
+// state and the deduplication memory's decisions are kept immutable), and
+// returns a function that encodes it, from any goroutine: the replica's
+// owner need not wait for the encoding of up to DefaultDedupWindow
+// decisions.
+func (r *Replica) SnapshotMetaLater() func() ([]byte, error) {
+	meta := r.m.metaLater(r.m.publish())
+	return func() ([]byte, error) {
+		d := meta()
+		return encMode.Marshal(&d)
+	}
 }
 
 // snapshotMeta is the snapshot of st without its objects: index, shape,
 // roots and the deduplication memory, in the order decisions were made.
-func (m *machine) snapshotMeta(st *State) snapshotData {
+func (m *machine) snapshotMeta(st *State) snapshotData { return metaOf(st, m.order) }
+
+// metaLater captures snapshotMeta(st) in O(1) and returns a function that
+// makes it, from any goroutine: st is immutable, and so are the decisions
+// in m.order up to its length now (see machine.order).
+func (m *machine) metaLater(st *State) func() snapshotData {
+	order := m.order[:len(m.order):len(m.order)]
+	return func() snapshotData { return metaOf(st, order) }
+}
+
+// metaOf is the snapshot of st without its objects, with the decisions
+// of order.
+func metaOf(st *State, order []Result) snapshotData {
 	d := snapshotData{Index: st.index, Shape: st.shape}
 	st.roots.Scan(func(it rootItem) bool {
 		d.Roots = append(d.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
 		return true
 	})
-	for _, o := range m.order {
-		res := m.seen[o.txid]
+	d.Seen = make([]snapDecision, 0, len(order))
+	for _, res := range order {
 		d.Seen = append(d.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
 	}
 	return d
@@ -137,8 +166,9 @@ func EmptySnapshotData(index uint64) []byte {
 func (r *Replica) SnapshotStream() (uint64, func(w io.Writer) error, error) {
 	m := r.m
 	st := m.publish()
-	rest := m.snapshotMeta(st)
+	meta := m.metaLater(st)
 	write := func(w io.Writer) error {
+		rest := meta()
 		return writeSnapshot(w, &rest, st.Len(), func(emit func(snapObject) error) error {
 			var err error
 			st.objects.Scan(func(it objItem) bool {

@@ -102,3 +102,41 @@ func BenchmarkStateGet(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnapshotMeta captures and encodes the metadata a checkpoint
+// keeps of a replica whose deduplication memory is full (DefaultDedupWindow
+// decisions): "whole" is SnapshotMeta, which a checkpoint ran on the
+// replica's owner's goroutine; "capture" what the owner waits for now
+// (SnapshotMetaLater), "encode" the rest, which a checkpoint does off the
+// owner's goroutine.
+func BenchmarkSnapshotMeta(b *testing.B) {
+	r := &Replica{m: newMachine(0)}
+	m := r.m
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range DefaultDedupWindow {
+		m.apply(m.index+1, benchRecord(b, benchIDs(rng, i, 1, true), m.index))
+	}
+	b.Run("whole", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.SnapshotMeta(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("capture", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.SnapshotMetaLater()
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		encode := r.SnapshotMetaLater()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := encode(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -68,7 +68,8 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 type ckptJob struct {
 	state     *consistency.State // the replica's state at meta.Index
 	meta      raftpb.SnapshotMetadata
-	metaBlob  []byte                 // storeMeta
+	stateMeta func() ([]byte, error) // encodes the replica's metadata (consistency.Replica.SnapshotMetaLater), off the loop
+	metaBlob  []byte                 // storeMeta, written by the checkpointer
 	full      bool                   // every object, under generation gen (gen-1 dropped)
 	dirty     map[uuid.UUID]struct{} // objects changed since the last checkpoint
 	gen       uint64                 // the store generation it writes
@@ -165,23 +166,14 @@ func (h *Heap) checkpointAt(index uint64) {
 		h.log.Error("checkpoint", "index", st.Index(), "err", err)
 		return
 	}
-	stateMeta, err := h.replica.SnapshotMeta()
-	if err != nil {
-		h.log.Error("checkpoint", "err", err)
-		return
-	}
 	j := &ckptJob{
+		stateMeta: h.replica.SnapshotMetaLater(),
 		state:     st,
 		meta:      raftpb.SnapshotMetadata{Index: st.Index(), Term: term, ConfState: h.replica.ConfState()},
 		full:      h.needFull,
 		gen:       h.storeGen,
 		replicas:  h.replicas,
 		snapshots: h.snapshots.Load(),
-	}
-	sm, _ := j.meta.Marshal()
-	if j.metaBlob, err = codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas}); err != nil {
-		h.log.Error("checkpoint", "err", err)
-		return
 	}
 	if j.full {
 		j.gen++ // the state covers every change so far
@@ -199,11 +191,19 @@ func (h *Heap) writeJob(j *ckptJob) ckptResult {
 	n := h.node
 	start := time.Now()
 	r := ckptResult{job: j}
+	sm, _ := j.meta.Marshal()
+	stateMeta, err := j.stateMeta()
+	if err == nil {
+		j.metaBlob, err = codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: j.replicas})
+	}
+	if err != nil {
+		r.err = fmt.Errorf("encode the state's metadata: %w", err)
+		return r
+	}
 	if r.err = n.storeCheckpoint(h.name, h.group, j.gen, j.state, j.dirty, j.full, j.metaBlob); r.err != nil {
 		return r
 	}
 	r.stored = true
-	sm, _ := j.meta.Marshal()
 	// No hard state: a later one may be in the log already. The loop
 	// keeps the record holding the last one (checkpointer.hardSeq).
 	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: j.replicas, SnapMeta: sm, InStore: true})

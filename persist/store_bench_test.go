@@ -127,6 +127,28 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
+// BenchmarkView takes and closes a view of a checkpoint of 100,000
+// objects, as a heap does after each checkpoint (for the snapshots of
+// lagging replicas), without reading it.
+func BenchmarkView(b *testing.B) {
+	objs := benchObjects(100_000)
+	s, err := OpenStore(OS{}, []string{filepath.Join(b.TempDir(), "stripe0")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Checkpoint(objs, map[string][]byte{"bench": []byte("meta")}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		v, ok, err := s.View("bench")
+		if err != nil || !ok || v.Len() != len(objs) {
+			b.Fatal(ok, err)
+		}
+		v.Close()
+	}
+}
+
 // BenchmarkViewScan reads 1,000,000 objects of 100 bytes through a view of
 // the last checkpoint, as a snapshot for a lagging replica streams out of
 // the store, from W = 1, 2 and 4 stripes.

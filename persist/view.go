@@ -19,9 +19,13 @@ type View struct {
 	meta  []byte
 	gen   uint64
 	count int
-	locs  [][]loc    // per stripe, in file order
+	locs  [][]loc    // per stripe; in file order once sorted
 	pins  [][]string // per stripe, the segments pinned
 	once  sync.Once
+	// sorted puts locs in file order, at the first Scan: a view is taken
+	// after every checkpoint, for the snapshots of lagging replicas, and
+	// most are never read.
+	sorted sync.Once
 }
 
 // View returns the space's objects and metadata as of the last checkpoint,
@@ -43,12 +47,6 @@ func (s *Store) View(space string) (*View, bool, error) {
 		ids := st.idx[space]
 		locs := make([]loc, 0, ids.Len())
 		ids.each(func(l loc) { locs = append(locs, l) })
-		slices.SortFunc(locs, func(a, b loc) int {
-			if a.seg != b.seg {
-				return int(a.seg) - int(b.seg)
-			}
-			return int(a.off - b.off)
-		})
 		v.locs[i] = locs
 		v.count += len(locs)
 		for _, seg := range s.manifest.Stripes[i] {
@@ -77,6 +75,16 @@ func (v *View) Scan(fn func(Object) error) error {
 		objs []Object
 		err  error
 	}
+	v.sorted.Do(func() {
+		for _, locs := range v.locs {
+			slices.SortFunc(locs, func(a, b loc) int {
+				if a.seg != b.seg {
+					return int(a.seg) - int(b.seg)
+				}
+				return int(a.off - b.off)
+			})
+		}
+	})
 	out := make(chan batch, 2*len(v.locs))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -2,6 +2,8 @@ package persist
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -47,6 +49,68 @@ func BenchmarkWALAppend(b *testing.B) {
 			}
 			defer w.Close()
 			benchAppend(b, w, 1<<10)
+		})
+	}
+}
+
+// BenchmarkWALSyncFloor is what BenchmarkWALAppend/os-sync stands on: a
+// 1 KiB write over zeros and an fsync, in the benchmark's goroutine, on a
+// file filled as the log fills its segments ("write-fsync"); and the same
+// with the write and sync in another goroutine woken by a channel and
+// waking the caller back, as an append does ("write-fsync-handoff").
+func BenchmarkWALSyncFloor(b *testing.B) {
+	for _, handoff := range []bool{false, true} {
+		name := "write-fsync"
+		if handoff {
+			name += "-handoff"
+		}
+		b.Run(name, func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "floor"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			const fill = 64 << 20
+			rec := make([]byte, 1<<10)
+			var off, alloc int64
+			op := func() error {
+				if off+int64(len(rec)) > alloc {
+					if off >= fill {
+						off = 0
+					} else {
+						if _, err := f.WriteAt(zeros[:], alloc); err != nil {
+							return err
+						}
+						alloc += int64(len(zeros))
+					}
+				}
+				if _, err := f.WriteAt(rec, off); err != nil {
+					return err
+				}
+				off += int64(len(rec))
+				return f.Sync()
+			}
+			if !handoff {
+				for b.Loop() {
+					if err := op(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return
+			}
+			req, resp := make(chan struct{}, 1), make(chan error, 1)
+			go func() {
+				for range req {
+					resp <- op()
+				}
+			}()
+			defer close(req)
+			for b.Loop() {
+				req <- struct{}{}
+				if err := <-resp; err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

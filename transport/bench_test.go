@@ -135,6 +135,52 @@ func BenchmarkRoundTrip(b *testing.B) {
 	})
 }
 
+// pong answers every one-way message with the same message; ping signals
+// each one that comes back.
+type pong struct {
+	counting
+	tr   *transport.QUIC
+	back chan struct{}
+}
+
+func (p *pong) HandleMessage(from string, msg []byte) {
+	if p.back != nil {
+		p.back <- struct{}{}
+		return
+	}
+	p.tr.Send(context.Background(), from, msg)
+}
+
+// BenchmarkSendRoundTrip sends a 100-byte one-way message and waits for
+// the peer's one-way answer, one at a time: the path of a raft append and
+// its acknowledgement between two nodes that are otherwise idle.
+func BenchmarkSendRoundTrip(b *testing.B) {
+	c := &cluster{ca: newCA(b), logs: &logBuffer{}, nodes: map[string]*transport.QUIC{}}
+	ping := &pong{back: make(chan struct{}, 1)}
+	echo := &pong{}
+	from := c.start(b, "from", "", ping)
+	to := c.start(b, "to", "", echo)
+	echo.tr = to
+	defer to.Close()
+	defer from.Close()
+	from.SetPeer("to", to.Addr().String())
+	to.SetPeer("from", from.Addr().String())
+	msg := make([]byte, 100)
+	ctx := context.Background()
+	for range 100 { // connections and streams up both ways
+		if err := from.Send(ctx, "to", msg); err != nil {
+			b.Fatal(err)
+		}
+		<-ping.back
+	}
+	for b.Loop() {
+		if err := from.Send(ctx, "to", msg); err != nil {
+			b.Fatal(err)
+		}
+		<-ping.back
+	}
+}
+
 // BenchmarkMessages sends 100-byte one-way messages from one node to
 // another and reports delivered messages per second.
 func BenchmarkMessages(b *testing.B) {

@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -170,5 +171,44 @@ func TestControlMessagesKeepTheirOrder(t *testing.T) {
 	}
 	if len(rec.msgs["a"]) != 200 {
 		t.Fatalf("%d of 200 messages arrived", len(rec.msgs["a"]))
+	}
+}
+
+// Send writes a small message to the stream itself when nothing waits in
+// the queue, and queues it otherwise: messages of every size, sent in
+// bursts, still arrive in the order they were sent.
+func TestMessagesOfAnySizeKeepTheirOrder(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	ctx := ctxT(t)
+	a := c.nodes["a"]
+	const n = 2000
+	for i := range n {
+		size := 16
+		if i%5 == 3 {
+			size = 65 << 10 // queued: larger than Send writes itself
+		}
+		msg := make([]byte, size)
+		binary.BigEndian.PutUint32(msg, uint32(i))
+		if err := a.Send(ctx, "b", msg); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			time.Sleep(5 * time.Millisecond) // let the queue drain now and then
+		}
+	}
+	rec := c.recs["b"]
+	deadline := time.Now().Add(20 * time.Second)
+	for rec.count("a") < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.msgs["a"]) != n {
+		t.Fatalf("%d of %d messages arrived", len(rec.msgs["a"]), n)
+	}
+	for i, m := range rec.msgs["a"] {
+		if got := binary.BigEndian.Uint32(m); got != uint32(i) {
+			t.Fatalf("message %d arrived at position %d", got, i)
+		}
 	}
 }
