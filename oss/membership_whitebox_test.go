@@ -165,6 +165,12 @@ func TestMembershipOverQUIC(t *testing.T) {
 		n.m.leave(time.Second)
 		n.q.Close()
 	}
+	// memberlist does not wait for a probe under way when it shuts down;
+	// Node.Close waits for it with wait, and so does the test, for every
+	// node, before it looks for goroutines left behind.
+	for _, n := range nodes {
+		n.m.wait()
+	}
 }
 
 func TestJoinToNobodyFails(t *testing.T) {
