@@ -83,12 +83,7 @@ func BenchmarkRecordUnmarshal(b *testing.B) {
 func BenchmarkApplyMove(b *testing.B) {
 	const preload = 100_000
 	rng := rand.New(rand.NewPCG(5, 6))
-	m := newMachine(0)
-	loaded := benchIDs(rng, 0, preload, true)
-	for i := 0; i < preload; i += 1000 {
-		m.apply(m.index+1, benchRecord(b, loaded[i:i+1000], m.index))
-	}
-	m.publish()
+	m, loaded := preloaded(b, rng, preload, true)
 	recs := make([][]byte, b.N)
 	for i := range recs {
 		rec := Record{TxID: uuid.New(), Snapshot: m.index + uint64(i)}

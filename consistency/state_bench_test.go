@@ -46,13 +46,8 @@ func BenchmarkStateApply(b *testing.B) {
 	for _, kind := range []string{"create-random", "create-ascending", "update"} {
 		b.Run(kind, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			m := newMachine(0)
 			ascending := kind == "create-ascending"
-			loaded := benchIDs(rng, 0, preload, ascending)
-			for i := 0; i < preload; i += 1000 {
-				m.apply(m.index+1, benchRecord(b, loaded[i:i+1000], m.index))
-			}
-			m.publish()
+			m, loaded := preloaded(b, rng, preload, ascending)
 			recs := make([][]byte, b.N)
 			for i := range recs {
 				ids := benchIDs(rng, preload+i*writes, writes, ascending)
@@ -139,4 +134,16 @@ func BenchmarkSnapshotMeta(b *testing.B) {
 			}
 		}
 	})
+}
+
+// preloaded returns a machine holding n objects, created a thousand a
+// record, and their IDs (ascending ones if asked), with a State published.
+func preloaded(b *testing.B, rng *rand.Rand, n int, ascending bool) (*machine, []uuid.UUID) {
+	m := newMachine(0)
+	loaded := benchIDs(rng, 0, n, ascending)
+	for i := 0; i < n; i += 1000 {
+		m.apply(m.index+1, benchRecord(b, loaded[i:min(i+1000, n)], m.index))
+	}
+	m.publish()
+	return m, loaded
 }
