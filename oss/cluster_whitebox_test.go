@@ -280,7 +280,18 @@ func (c *testCluster) transfers(ids []uuid.UUID, stop chan struct{}) func() int 
 
 func (c *testCluster) checkBank(ids []uuid.UUID) {
 	c.t.Helper()
-	waitCond(c.t, "replicas to converge", c.converged)
+	deadline := time.Now().Add(20 * time.Second)
+	for !c.converged() {
+		if time.Now().After(deadline) {
+			for name, h := range c.heaps {
+				s := h.Stats()
+				c.t.Logf("%s: applied %d, leader commit %d, lag %d, last contact %v ago, voters %v, learners %v, leader %q",
+					name, s.Applied, s.LeaderCommit, s.Lag, time.Since(s.LeaderContact).Round(time.Millisecond), s.Voters, s.Learners, s.Leader)
+			}
+			c.t.Fatal("timed out waiting for replicas to converge")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for name, h := range c.heaps {
 		if got := total(c.t, h, ids); got != 800 {
 			c.t.Fatalf("%s holds %d, want 800", name, got)

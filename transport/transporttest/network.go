@@ -264,6 +264,7 @@ func (n *Network) enqueue(e *envelope) {
 	n.stats.Sent++
 	if !n.reachable(e.from, e.to) {
 		n.stats.Blocked++
+		e.lost()
 		return
 	}
 	f := n.faults
@@ -295,6 +296,21 @@ func (n *Network) enqueue(e *envelope) {
 	select {
 	case n.wake <- struct{}{}:
 	default:
+	}
+}
+
+// lost fails the call a blocked envelope belongs to, if any: its request
+// never arrived, or its answer is lost, which the caller learns as it
+// would from a connection that breaks (though the callee may have acted
+// on the call). Without it a caller would wait out its deadline, as no
+// connection with keep-alives lets it.
+func (e *envelope) lost() {
+	switch {
+	case e.call == nil:
+	case e.reply:
+		e.call.done <- callResult{err: fmt.Errorf("%w: the answer of %q was lost", transport.ErrUnreachable, e.from)}
+	default:
+		e.call.done <- callResult{err: fmt.Errorf("%w: %q", transport.ErrUnreachable, e.to)}
 	}
 }
 
@@ -332,9 +348,8 @@ func (n *Network) Step() bool {
 	}
 	n.mu.Unlock()
 	switch {
-	case blocked && e.call != nil && !e.reply:
-		e.call.done <- callResult{err: fmt.Errorf("%w: %q", transport.ErrUnreachable, e.to)}
 	case blocked:
+		e.lost()
 	case e.reply:
 		e.call.done <- callResult{resp: e.msg}
 	case e.stream:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,5 +250,50 @@ func TestLiveFollowsAnnouncementsAndPartitions(t *testing.T) {
 	n.Announce("a", nil)
 	if got := names("c"); got != "" {
 		t.Fatalf("live once a withdrew: %s", got)
+	}
+}
+
+// partitioningInbox cuts its node off while it handles a call or a
+// stream, so the answer is lost on its way back.
+type partitioningInbox struct {
+	*inbox
+	net     *transporttest.Network
+	handled atomic.Int64
+}
+
+func (b *partitioningInbox) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	b.handled.Add(1)
+	b.net.Partition([]string{"b"})
+	return req, nil
+}
+
+func (b *partitioningInbox) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	b.handled.Add(1)
+	b.net.Partition([]string{"b"})
+	return nil
+}
+
+// A call or a stream whose answer a partition loses fails, as a broken
+// connection does, rather than waiting out its caller's deadline: a
+// leader waiting for a snapshot's answer that never comes would send its
+// follower nothing else until then.
+func TestLostAnswerFailsTheCall(t *testing.T) {
+	n := transporttest.NewNetwork(5)
+	a := n.Endpoint("a", newInbox())
+	b := &partitioningInbox{inbox: newInbox(), net: n}
+	n.Endpoint("b", b)
+	n.Start()
+	defer n.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := a.Call(ctx, "b", []byte("x")); !errors.Is(err, transport.ErrUnreachable) {
+		t.Fatalf("call whose answer was lost: %v, want ErrUnreachable", err)
+	}
+	n.Heal()
+	if err := a.SendStream(ctx, "b", []byte("snap"), strings.NewReader("body")); !errors.Is(err, transport.ErrUnreachable) {
+		t.Fatalf("stream whose answer was lost: %v, want ErrUnreachable", err)
+	}
+	if got := b.handled.Load(); got != 2 {
+		t.Fatalf("b handled %d of the 2 sends", got)
 	}
 }
