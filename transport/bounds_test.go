@@ -185,7 +185,12 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 // arrived) and held it through its handler: up to 1024 streams of a frame
 // each, 8 GiB per connection.
 func TestInboundFramesAreBoundedPerConnection(t *testing.T) {
-	const maxFrame = 64 << 10
+	// All the calls' requests fit in the connection's initial receive
+	// window (2 MiB): a stream waiting for room has not read its body,
+	// which holds the connection's window, and a call whose first bytes
+	// the window kept back would reach neither its handler nor the
+	// queue until the handlers go on.
+	const maxFrame = 32 << 10
 	const calls = 32
 	ca, err := pki.NewCA("test", time.Now(), time.Hour)
 	if err != nil {
@@ -213,6 +218,7 @@ func TestInboundFramesAreBoundedPerConnection(t *testing.T) {
 		}()
 	}
 	// Every call is either in its handler or waiting for room.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		waiting := 0
 		b.mu.Lock()
@@ -223,6 +229,9 @@ func TestInboundFramesAreBoundedPerConnection(t *testing.T) {
 		b.mu.Unlock()
 		if recv.entered.Load()+int64(waiting) == calls {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2 minutes %d calls are in their handler and %d wait for room, of %d", recv.entered.Load(), waiting, calls)
 		}
 		select {
 		case err := <-errs: // no call can end while the handlers stall
@@ -259,6 +268,9 @@ func TestInboundFramesAreBoundedPerConnection(t *testing.T) {
 		}
 		if used == 0 {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes of requests still counted after every call ended", used)
 		}
 		time.Sleep(time.Millisecond)
 	}
