@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -59,6 +60,11 @@ func run(args []string, out io.Writer) error {
 	c, wo, f, err := parseArgs(args)
 	if err != nil {
 		return err
+	}
+	if len(c.join) > 0 { // a certificate that is not there will not appear: say so now, not in a window that retries
+		if _, err := readCerts(c.certs, c.name); err != nil {
+			return err
+		}
 	}
 	level := slog.LevelError
 	if f.verbose {
@@ -146,6 +152,11 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 		if c.certs == "" || c.name == "" {
 			return c, wo, f, fmt.Errorf("--join needs --certs and --name: the client certificate NAME.crt in the directory --certs names")
 		}
+		for _, addr := range c.join {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return c, wo, f, fmt.Errorf("--join %q: want HOST:PORT of a node, or several separated by commas: %v", f.join, err)
+			}
+		}
 	}
 	if c.name == "" {
 		c.name = os.Getenv("USER")
@@ -156,11 +167,17 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 	if err := pki.CheckName(c.name); err != nil {
 		return c, wo, f, fmt.Errorf("--name: %v (it names the player's node and certificate)", err)
 	}
+	if c.bots < -1 {
+		return c, wo, f, fmt.Errorf("--bots %d: want 0 or more", c.bots)
+	}
 	if c.bots < 0 {
 		c.bots = 0
 		if len(c.join) == 0 {
 			c.bots = 8
 		}
+	}
+	if f.headless && len(c.join) > 0 && c.bots == 0 {
+		return c, wo, f, fmt.Errorf("--headless with --join runs bots and nothing else: give --bots N")
 	}
 	if c.dataDir != "" && c.port == 0 {
 		c.port = 7450
