@@ -39,6 +39,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -248,6 +249,8 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 		<-sig
 		os.Exit(1)
 	}()
+	closeApp := sync.OnceValue(a.Close)
+	onDisplayLost(func() { exitDisplayLost(closeApp, &stop) })
 	if f.probe {
 		wo.probe = out
 		go func() { // the test that started the probe closes its stdin to end it
@@ -308,11 +311,30 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 			report(out, "empty frames", g.empty, wo.pace)
 		}
 	}
-	closeErr := a.Close()
+	closeErr := closeApp()
 	if runErr != nil {
 		return runErr
 	}
 	return closeErr
+}
+
+// exitDisplayLost ends the process whose X server went away, once it
+// has closed the app as a window that is closed does: the exit status is
+// 0 if a signal asked the window to stop (Ctrl-C reaches xvfb-run's X
+// server too; the signal is looked at after the close, by when its
+// handler has surely run), 1 otherwise.
+func exitDisplayLost(closeApp func() error, stopped *atomic.Bool) {
+	err := closeApp()
+	code := 0
+	if !stopped.Load() {
+		fmt.Fprintln(os.Stderr, "wissenheim: the connection to the X display broke")
+		code = 1
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wissenheim:", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // yieldToFrames sets, twice a second until done is closed, the nice value
