@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 // Bad input a stranger types gets an error that names the flag and what
@@ -13,6 +17,15 @@ import (
 // display, and none of these returns later than a moment.
 func TestBadInputIsRefusedAtOnce(t *testing.T) {
 	dir := t.TempDir()
+	wrongKey, otherName, server := certDir(t, "ada", "ada", pki.RoleClient), certDir(t, "ada", "bob", pki.RoleClient), certDir(t, "ada", "ada", pki.RoleServer)
+	_, key, err := pki.IssueCert(mustRead(t, wrongKey, "ca.crt"), mustRead(t, wrongKey, "ca.key"), "ada", pki.RoleClient, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, wrongKey, "ada.key", key)
+	join := func(dir string, more ...string) []string {
+		return append([]string{"--join", "127.0.0.1:7401", "--certs", dir, "--name", "ada"}, more...)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -26,8 +39,11 @@ func TestBadInputIsRefusedAtOnce(t *testing.T) {
 		{[]string{"extra"}, "unexpected"},
 		{[]string{"--join", "127.0.0.1:7401"}, "--join needs --certs"},
 		{[]string{"--join", "nodeport", "--certs", dir, "--name", "ada"}, "HOST:PORT"},
-		{[]string{"--join", "127.0.0.1:7401", "--certs", dir, "--name", "ada"}, "ossd cert issue --dir " + dir + " --name ada"},
-		{[]string{"--join", "127.0.0.1:7401", "--certs", dir, "--name", "ada", "--headless"}, "--bots"},
+		{join(dir), "ossd cert issue --dir " + dir + " --name ada"},
+		{join(dir, "--headless"), "--bots"},
+		{join(wrongKey), "private key does not match"},
+		{join(otherName), `ada.crt is "bob"'s certificate`},
+		{join(server), "needs a client certificate"},
 	} {
 		done := make(chan error, 1)
 		go func() { done <- run(c.args, io.Discard) }()
@@ -88,4 +104,39 @@ func TestSecondClientOfALiveNameIsToldItIsRefused(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d avatars named ada in the world, want the first client's alone", n)
 	}
+}
+
+// certDir writes, in a directory of its own, a fresh CA (ca.crt, ca.key)
+// and a certificate of the given name and role as file's .crt and .key.
+func certDir(t *testing.T, file, name string, role pki.Role) string {
+	t.Helper()
+	dir := t.TempDir()
+	ca, caKey, err := pki.NewCA("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := pki.IssueCert(ca, caKey, name, role, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, b := range map[string][]byte{"ca.crt": ca, "ca.key": caKey, file + ".crt": cert, file + ".key": key} {
+		writeFile(t, dir, f, b)
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRead(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -63,7 +63,7 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	if len(c.join) > 0 { // a certificate that is not there will not appear: say so now, not in a window that retries
-		if _, err := readCerts(c.certs, c.name); err != nil {
+		if err := checkCerts(c.certs, c.name); err != nil {
 			return err
 		}
 	}
