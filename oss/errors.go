@@ -81,6 +81,11 @@ var (
 	// admin interface, lacks the grant a call needs (see Grant); the
 	// error says who lacks which permission on which heap.
 	ErrPermission = errors.New("oss: permission denied")
+	// ErrJoinRefused is returned by Start when the cluster refused the
+	// node's join for good, as when a node of the same name is live at
+	// another address: trying again helps only once that has changed.
+	// The error says who refused and why.
+	ErrJoinRefused = errors.New("oss: join refused")
 )
 
 // ConflictError describes a conflict: the first read found stale. It matches

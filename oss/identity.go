@@ -149,10 +149,6 @@ func (n *Node) warnForged(who string, id uint64, owner string) {
 	}
 }
 
-// errJoinRefused marks a join the leader refused for good: trying again
-// cannot help.
-var errJoinRefused = errors.New("oss: join refused")
-
 // admitJoin decides whether the leader of heap h takes a node's request
 // to join, made by the peer the transport authenticated as from. The
 // raft ID must not be another node's. For the catalog, the node's record
@@ -164,10 +160,10 @@ var errJoinRefused = errors.New("oss: join refused")
 func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callRequest) (final bool, err error) {
 	b := n.committed()
 	if owner, ok := b.ids[r.ID]; ok && owner != from {
-		return true, fmt.Errorf("%w: raft ID %016x is node %q's, not %q's", errJoinRefused, r.ID, owner, from)
+		return true, fmt.Errorf("%w: raft ID %016x is node %q's, not %q's", ErrJoinRefused, r.ID, owner, from)
 	}
 	if r.ID == n.id {
-		return true, fmt.Errorf("%w: raft ID %016x is node %q's, not %q's", errJoinRefused, r.ID, n.cfg.Name, from)
+		return true, fmt.Errorf("%w: raft ID %016x is node %q's, not %q's", ErrJoinRefused, r.ID, n.cfg.Name, from)
 	}
 	if h.name != catalogName {
 		if _, ok := b.ids[r.ID]; ok {
@@ -195,7 +191,7 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 			// membership has not seen yet.
 			live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, rec.Addr)
 			if r.Addr != "" && rec.Addr != "" && r.Addr != rec.Addr {
-				return true, fmt.Errorf("%w: %v", errJoinRefused, live)
+				return true, fmt.Errorf("%w: %v", ErrJoinRefused, live)
 			}
 			return false, fmt.Errorf("oss: join: %v", live)
 		}

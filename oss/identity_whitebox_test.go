@@ -268,7 +268,8 @@ func TestSecondNodeWithALiveNameIsRefused(t *testing.T) {
 		c.nodes["b"] = realB
 		t.Fatal("a second node named b started beside the live one")
 	}
-	if !errors.Is(err, errJoinRefused) || !strings.Contains(err.Error(), `a node named "b" is already live`) {
+	if !errors.Is(err, ErrJoinRefused) || !strings.Contains(err.Error(), `a node named "b" is already live`) ||
+		strings.Contains(err.Error(), "cannot reach") || strings.Count(err.Error(), "refused") != 1 {
 		t.Fatalf("refused with %v", err)
 	}
 	h, err := realB.CreateHeapIfNotExists(ctx, "after", nil)

@@ -23,7 +23,7 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 	var lastErr error
 	for attempt := 0; !h.inConf.Load(); attempt++ {
 		if err := n.askJoin(ctx, h, first, h.inConf.Load, nil); err != nil {
-			if errors.Is(err, errJoinRefused) {
+			if errors.Is(err, ErrJoinRefused) {
 				return fmt.Errorf("oss: heap %q: %w", h.name, err)
 			}
 			if lastErr == nil || ctx.Err() == nil {

@@ -207,6 +207,9 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		defer cancel()
 		if err := n.joinGroup(jctx, h, nil); err != nil {
+			if errors.Is(err, ErrJoinRefused) { // reached, and turned away
+				return fmt.Errorf("oss: join: %w", err)
+			}
 			return fmt.Errorf("oss: join: cannot reach the cluster's catalog: %w", err)
 		}
 	}

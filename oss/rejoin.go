@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -182,7 +183,7 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 			continue
 		}
 		if resp.Refused != "" {
-			return fmt.Errorf("%w by %s: %s", errJoinRefused, to, resp.Refused)
+			return fmt.Errorf("%w by %s: %s", ErrJoinRefused, to, strings.TrimPrefix(resp.Refused, ErrJoinRefused.Error()+": "))
 		}
 		if resp.OK {
 			if taken != nil {

@@ -209,6 +209,12 @@ func TestPeerFromAnotherCAIsRefused(t *testing.T) {
 	if !strings.Contains(c.logs.String(), "peer refused") || !strings.Contains(c.logs.String(), "unknown authority") {
 		t.Fatalf("refusal not logged with its reason:\n%s", c.logs.String())
 	}
+	// Dialled by address, as gossip dials a node it joins through, the
+	// caller learns why, not only that the peer is unreachable.
+	err := intruder.SendDatagram(ctxT(t), c.nodes["a"].Addr().String(), "", []byte("hi"))
+	if !errors.Is(err, transport.ErrUnreachable) || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("dialling a peer from another CA by address: %v", err)
+	}
 }
 
 func TestExpiredCertificateIsRefused(t *testing.T) {

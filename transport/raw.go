@@ -33,6 +33,7 @@ type addrPeer struct {
 	dialing chan struct{} // closed when the dial in progress ends
 	next    time.Time
 	fail    int
+	err     error // why the last dial failed, for the callers that waited on it
 }
 
 // adopt makes an accepted connection the one used to reach its peer's
@@ -89,7 +90,11 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 		}
 		if p.dialing == nil {
 			if wait := time.Until(p.next); wait > 0 {
+				derr := p.err
 				p.mu.Unlock()
+				if derr != nil {
+					return nil, fmt.Errorf("%w: %s: redial in %v; the last dial: %v", ErrUnreachable, addr, wait.Round(time.Millisecond), derr)
+				}
 				return nil, fmt.Errorf("%w: %s: redial in %v", ErrUnreachable, addr, wait.Round(time.Millisecond))
 			}
 			done := make(chan struct{})
@@ -102,7 +107,7 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				p.mu.Unlock()
 				c, err := t.dial(dctx, addr, name, &next, &fail)
 				p.mu.Lock()
-				p.next, p.fail = next, fail
+				p.next, p.fail, p.err = next, fail, err
 				if err == nil {
 					p.conn = c
 				}
@@ -119,9 +124,12 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 			return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, ctx.Err())
 		}
 		p.mu.Lock()
-		c := p.conn
+		c, derr := p.conn, p.err
 		p.mu.Unlock()
 		if c == nil || c.Context().Err() != nil {
+			if derr != nil { // a TLS refusal says so, not only that the peer is unreachable
+				return nil, fmt.Errorf("%w: %s: dial failed: %v", ErrUnreachable, addr, derr)
+			}
 			return nil, fmt.Errorf("%w: %s: dial failed", ErrUnreachable, addr)
 		}
 	}

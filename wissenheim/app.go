@@ -209,6 +209,7 @@ func (a *app) startNode(ctx context.Context, name string) (*oss.Node, error) {
 func (a *app) connect() {
 	c := &a.cfg
 	where := strings.Join(c.join, ", ")
+	said := ""
 	for attempt := 1; ; attempt++ {
 		a.setStatus(fmt.Sprintf("connecting to the cluster at %s", where), nil)
 		err := a.connectOnce()
@@ -218,14 +219,32 @@ func (a *app) connect() {
 		if a.ctx.Err() != nil {
 			return
 		}
-		a.setStatus(fmt.Sprintf("cannot reach the cluster at %s (attempt %d, trying again)", where, attempt), err)
-		c.logger.Warn("wissenheim: cannot join", "cluster", where, "err", err)
+		why := joinFailure(c.name, where, err)
+		a.setStatus(fmt.Sprintf("%s (attempt %d, trying again)", why, attempt), err)
+		if why != said { // the terminal hears of each new reason once; the window shows every attempt
+			fmt.Fprintf(os.Stderr, "wissenheim: %s (trying again every few seconds): %v\n", why, err)
+			said = why
+		}
 		select {
 		case <-a.ctx.Done():
 			return
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// joinFailure says in a few words why the player could not join: a
+// cluster that turned the player away is not one that cannot be reached.
+func joinFailure(name, where string, err error) string {
+	switch {
+	case errors.Is(err, oss.ErrJoinRefused):
+		return fmt.Sprintf("the cluster at %s refused node %q: is another client of that name running?", where, name)
+	case errors.Is(err, scene.ErrNameTaken):
+		return fmt.Sprintf("the world has a player named %q already: another client's, or a crashed one's until its lease runs out", name)
+	case errors.Is(err, oss.ErrPermission):
+		return fmt.Sprintf("the cluster at %s does not let %q in: grant it the heap (ossd acl grant)", where, name)
+	}
+	return fmt.Sprintf("cannot reach the cluster at %s", where)
 }
 
 func (a *app) connectOnce() error {

@@ -121,6 +121,8 @@ type game struct {
 	// direct: the frame is drawn on the final screen, not the offscreen
 	// image (see DrawFinalScreen); all but a window making a screenshot.
 	direct bool
+	// lastStatus is when the last frame without a player started.
+	lastStatus time.Time
 }
 
 func newGame(a *app, o windowOptions) *game {
@@ -200,6 +202,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 	*f = client.Frame{Overlay: f.Overlay[:0], Help: "arrows/WASD walk  E pick up, drop, switch  F kick  T switch  Enter chat  Tab/+/- zoom  O overlay"}
 	cam := client.Camera{Scale: g.o.zoom, W: g.o.w, H: g.o.h}
 	if p == nil {
+		g.waitStatusFrame(now)
 		f.Banner = status
 		if f.Banner == "" {
 			f.Banner = "starting"
@@ -217,6 +220,26 @@ func (g *game) Draw(screen *ebiten.Image) {
 		g.drawer.draw(screen, g.o.w, g.o.h, ebiten.GeoM{}, g.sprites)
 	}
 	g.after(screen, p, cam, now)
+}
+
+// statusFrame is the period of the frames of a window that has no player
+// yet and shows only what it waits for (the cluster, a refusal): one line
+// of text needs no more than ten frames a second, and the renderer's
+// passes over every pixel at the display's rate, or as fast as they go
+// where there is no vsync (Xvfb), would take most of a core while the
+// window waits.
+const statusFrame = 100 * time.Millisecond
+
+// waitStatusFrame waits until a status frame is due.
+func (g *game) waitStatusFrame(now time.Time) {
+	if g.o.frames > 0 { // a measured run paces its frames itself (--fps)
+		return
+	}
+	if wait := g.lastStatus.Add(statusFrame).Sub(now); wait > 0 {
+		time.Sleep(wait)
+		now = now.Add(wait)
+	}
+	g.lastStatus = now
 }
 
 // waitRefresh waits, when frames are paced, for the first refresh at or

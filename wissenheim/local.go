@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -198,6 +199,38 @@ func readCerts(dir, name string) (*oss.TLSConfig, error) {
 		*f.dst = b
 	}
 	return &tc, nil
+}
+
+// checkCerts checks, before a client node starts, the TLS material a
+// player named name joins with: what no retry can mend (a key that is
+// not the certificate's, a certificate of another name or role, one
+// expired, a CA file that holds none) is said at once.
+func checkCerts(dir, name string) error {
+	tc, err := readCerts(dir, name)
+	if err != nil {
+		return err
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("certificates for %q in %s: %s", name, dir, fmt.Sprintf(format, a...))
+	}
+	if _, err := tls.X509KeyPair(tc.CertPEM, tc.KeyPEM); err != nil {
+		return bad("%s.crt and %s.key: %v", name, name, err)
+	}
+	info, err := pki.Inspect(tc.CertPEM)
+	switch {
+	case err != nil:
+		return bad("%s.crt: %v", name, err)
+	case info.Name != name:
+		return bad("%s.crt is %q's certificate", name, info.Name)
+	case info.Role != pki.RoleClient:
+		return bad("%s.crt carries the role %q; a player's node needs a client certificate (ossd cert issue --role client)", name, info.Role)
+	case time.Now().After(info.NotAfter):
+		return bad("%s.crt expired on %s", name, info.NotAfter.Format(time.RFC3339))
+	}
+	if ca, err := pki.Inspect(tc.CAPEM); err != nil || !ca.IsCA {
+		return bad("ca.crt holds no CA certificate (%v)", err)
+	}
+	return nil
 }
 
 // grantGuests lets the guests' client nodes create and write every heap

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -38,6 +39,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -59,6 +61,11 @@ func run(args []string, out io.Writer) error {
 	c, wo, f, err := parseArgs(args)
 	if err != nil {
 		return err
+	}
+	if len(c.join) > 0 { // a certificate that is not there will not appear: say so now, not in a window that retries
+		if err := checkCerts(c.certs, c.name); err != nil {
+			return err
+		}
 	}
 	level := slog.LevelError
 	if f.verbose {
@@ -146,6 +153,11 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 		if c.certs == "" || c.name == "" {
 			return c, wo, f, fmt.Errorf("--join needs --certs and --name: the client certificate NAME.crt in the directory --certs names")
 		}
+		for _, addr := range c.join {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return c, wo, f, fmt.Errorf("--join %q: want HOST:PORT of a node, or several separated by commas: %v", f.join, err)
+			}
+		}
 	}
 	if c.name == "" {
 		c.name = os.Getenv("USER")
@@ -156,11 +168,17 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 	if err := pki.CheckName(c.name); err != nil {
 		return c, wo, f, fmt.Errorf("--name: %v (it names the player's node and certificate)", err)
 	}
+	if c.bots < -1 {
+		return c, wo, f, fmt.Errorf("--bots %d: want 0 or more", c.bots)
+	}
 	if c.bots < 0 {
 		c.bots = 0
 		if len(c.join) == 0 {
 			c.bots = 8
 		}
+	}
+	if f.headless && len(c.join) > 0 && c.bots == 0 {
+		return c, wo, f, fmt.Errorf("--headless with --join runs bots and nothing else: give --bots N")
 	}
 	if c.dataDir != "" && c.port == 0 {
 		c.port = 7450
@@ -231,6 +249,8 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 		<-sig
 		os.Exit(1)
 	}()
+	closeApp := sync.OnceValue(a.Close)
+	onDisplayLost(func() { exitDisplayLost(closeApp, &stop) })
 	if f.probe {
 		wo.probe = out
 		go func() { // the test that started the probe closes its stdin to end it
@@ -291,11 +311,30 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 			report(out, "empty frames", g.empty, wo.pace)
 		}
 	}
-	closeErr := a.Close()
+	closeErr := closeApp()
 	if runErr != nil {
 		return runErr
 	}
 	return closeErr
+}
+
+// exitDisplayLost ends the process whose X server went away, once it
+// has closed the app as a window that is closed does: the exit status is
+// 0 if a signal asked the window to stop (Ctrl-C reaches xvfb-run's X
+// server too; the signal is looked at after the close, by when its
+// handler has surely run), 1 otherwise.
+func exitDisplayLost(closeApp func() error, stopped *atomic.Bool) {
+	err := closeApp()
+	code := 0
+	if !stopped.Load() {
+		fmt.Fprintln(os.Stderr, "wissenheim: the connection to the X display broke")
+		code = 1
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wissenheim:", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // yieldToFrames sets, twice a second until done is closed, the nice value

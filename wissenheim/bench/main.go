@@ -18,6 +18,10 @@
 //     process used (cores, and per move: everything the three nodes, the
 //     bots and the watches spent, divided by the moves).
 //
+// The fourth figure the world is measured by, the frame time of a window
+// drawing the N avatars, needs a display; the command prints how to
+// measure it (.ci/wissenheim-frames-apart, or the client's --frames).
+//
 // Usage:
 //
 //	go run ./wissenheim/bench -bots 1000
@@ -117,6 +121,15 @@ func main() {
 			fmt.Println(r.line(fmt.Sprint(o.counts[i])))
 		}
 	}
+	fmt.Println("\n" + framesHint(o.counts[len(o.counts)-1]))
+}
+
+// framesHint says how to measure the figure this command cannot: the
+// frame time of a window drawing the avatars, which needs a display.
+func framesHint(n int) string {
+	return fmt.Sprintf("frame time p50/p99 of a window drawing %d avatars (needs X; Xvfb will do): "+
+		"HEADLESS_NICE=19 .ci/wissenheim-frames-apart %d 1200, or "+
+		"xvfb-run -a go run ./wissenheim --nodes 1 --bots %d --fit --frames 1200", n, n, n)
 }
 
 const header = "bots   steps/s (target)  moves/s   commit p50    p99   visible p50    p99   conflicts/move  blocked  cpu    cpu/move  goal (p99 visible ≤ 50ms)"

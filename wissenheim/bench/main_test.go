@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -18,5 +19,16 @@ func TestBenchRuns(t *testing.T) {
 	}
 	if r.moves == 0 || r.visible99 == 0 {
 		t.Fatalf("nothing measured: %+v", r)
+	}
+}
+
+// Every figure the issue asks for is printed or named: the frame time,
+// which needs a display, by the command that measures it.
+func TestBenchNamesTheFrameTimeCommand(t *testing.T) {
+	h := framesHint(300)
+	for _, want := range []string{"frame time p50/p99", "wissenheim-frames-apart 300 1200", "--bots 300 --fit --frames 1200"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("the bench's last line %q does not say %q", h, want)
+		}
 	}
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A window whose X server goes away closes what it started before it
+// exits, as one that is closed does: Ctrl-C in the terminal of
+// "xvfb-run -a go run ./wissenheim" stops the X server with the client,
+// and Xlib's default would exit at once, leaving the local cluster's
+// temporary certificates behind. With the signal the exit status is 0;
+// with the X server gone alone it is 1, saying why.
+func TestWindowWhoseDisplayGoesAwayClosesFirst(t *testing.T) {
+	bin := buildClient(t)
+	xvfbRun(t) // says what to install if Xvfb is missing
+	t.Run("ctrl-c", func(t *testing.T) { testDisplayGoesAway(t, bin, true) })
+	t.Run("x server killed", func(t *testing.T) { testDisplayGoesAway(t, bin, false) })
+}
+
+func testDisplayGoesAway(t *testing.T, bin string, interrupt bool) {
+	display, xvfb := startXvfb(t)
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, "--nodes", "1", "--bots", "1", "--size", "320x200", "--probe")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "TMPDIR="+tmp)
+	stdin, err := cmd.StdinPipe() // held open: the probe ends when it closes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &lockedWriter{b: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	certs := make(chan string, 1)
+	go func() { done <- waitDrawn(out, certs) }()
+	select {
+	case err := <-done:
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the window never drew the room (%v); stderr:\n%s", err, stderr.String())
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the window did not draw the room within 3 minutes; stderr:\n%s", stderr.String())
+	case dir := <-certs:
+		if interrupt {
+			cmd.Process.Signal(os.Interrupt)
+			xvfb.Process.Signal(os.Interrupt)
+		} else {
+			xvfb.Process.Kill()
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		var werr error
+		select {
+		case werr = <-exited:
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("the window did not exit within a minute of losing its display; stderr:\n%s", stderr.String())
+		}
+		<-done
+		checkDisplayLostExit(t, werr, interrupt, dir, stderr.String())
+	}
+}
+
+// checkDisplayLostExit checks how a window that lost its display ended.
+func checkDisplayLostExit(t *testing.T, werr error, interrupt bool, certs, stderr string) {
+	t.Helper()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(werr, &ee) {
+		code = ee.ExitCode()
+	} else if werr != nil {
+		t.Fatal(werr)
+	}
+	switch {
+	case interrupt && code != 0:
+		t.Errorf("interrupted, and its X server with it: exit status %d, want 0; stderr:\n%s", code, stderr)
+	case !interrupt && (code != 1 || !strings.Contains(stderr, "the connection to the X display broke")):
+		t.Errorf("its X server killed: exit status %d, want 1 saying why; stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(certs); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the local cluster's temporary certificates %s are left behind (%v): the window did not close its cluster; stderr:\n%s", certs, err, stderr)
+	}
+}
+
+var certsLine = regexp.MustCompile(`certificates in (\S+)`)
+
+// waitDrawn reads the window's stdout until a probe line shows an
+// avatar drawn, then sends the certificate directory it named on certs
+// and drains the rest.
+func waitDrawn(out io.Reader, certs chan<- string) error {
+	sc := bufio.NewScanner(out)
+	sc.Buffer(nil, 1<<20)
+	dir := ""
+	for sc.Scan() {
+		if m := certsLine.FindStringSubmatch(sc.Text()); m != nil {
+			dir = m[1]
+		}
+		var p probe
+		if dir != "" && json.Unmarshal(sc.Bytes(), &p) == nil && len(p.Avatars) > 0 {
+			certs <- dir
+			io.Copy(io.Discard, out)
+			return nil
+		}
+	}
+	return errors.New("stdout ended")
+}
+
+// startXvfb starts an X server of its own on a free display, which the
+// test can stop apart from the client (xvfb-run hides it).
+func startXvfb(t *testing.T) (string, *exec.Cmd) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	x := exec.Command("Xvfb", "-displayfd", "3", "-nolisten", "tcp", "-screen", "0", "640x480x24")
+	x.ExtraFiles = []*os.File{w}
+	x.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the test's own signals stay its own
+	x.Dir = t.TempDir()
+	if err := x.Start(); err != nil {
+		w.Close()
+		t.Fatalf("Xvfb: %v (see .ci/x11-deps)", err)
+	}
+	w.Close()
+	t.Cleanup(func() { x.Process.Kill(); x.Wait() })
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatalf("Xvfb did not say its display: %v", err)
+	}
+	return ":" + strings.TrimSpace(line), x
+}
