@@ -38,13 +38,16 @@ const promiseHeap = "promise"
 // a socket that injects faults, that the nemesis kills, closes, cuts off
 // and restarts under the clients.
 type promiseCluster struct {
-	t      *testing.T
-	seed   uint64
-	tick   time.Duration
-	dir    string
-	caCert []byte
-	caKey  []byte
-	names  []string
+	t    *testing.T
+	seed uint64
+	tick time.Duration
+	// replaceAfter is Config.ReplaceAfter: shorter than the cuts, the
+	// leader replaces cut-off voters, which rejoin after.
+	replaceAfter time.Duration
+	dir          string
+	caCert       []byte
+	caKey        []byte
+	names        []string
 
 	mu     sync.Mutex
 	addrs  map[string]string
@@ -54,12 +57,12 @@ type promiseCluster struct {
 	faults map[string]int
 }
 
-func newPromiseCluster(t *testing.T, seed uint64, tick time.Duration, n int) *promiseCluster {
+func newPromiseCluster(t *testing.T, seed uint64, tick, replaceAfter time.Duration, n int) *promiseCluster {
 	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &promiseCluster{t: t, seed: seed, tick: tick, dir: t.TempDir(), caCert: caCert, caKey: caKey,
+	c := &promiseCluster{t: t, seed: seed, tick: tick, replaceAfter: replaceAfter, dir: t.TempDir(), caCert: caCert, caKey: caKey,
 		addrs: map[string]string{}, conns: map[string]*transporttest.FaultConn{},
 		nodes: map[string]*Node{}, heaps: map[string]*Heap{}, faults: map[string]int{}}
 	t.Cleanup(func() {
@@ -111,7 +114,7 @@ func (c *promiseCluster) start(name string) error {
 	}
 	fc := transporttest.NewFaultConn(pc, c.seed+uint64(len(c.faults))+uint64(name[1]))
 	cfg := &Config{Name: name, Listen: pc.LocalAddr().String(), PacketConn: fc, Gossip: GossipLoopback,
-		TickInterval: c.tick, ReplaceAfter: time.Minute, DataDir: filepath.Join(c.dir, name),
+		TickInterval: c.tick, ReplaceAfter: c.replaceAfter, DataDir: filepath.Join(c.dir, name),
 		Logger: testLogger().With("test", c.t.Name(), "node", name),
 		TLS:    &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
 	c.mu.Lock()
@@ -270,7 +273,11 @@ func (c *promiseCluster) nemesis(rng *rand.Rand) {
 	case 2:
 		name := c.names[rng.IntN(len(c.names))]
 		c.faults["graceful close under commits"]++
-		c.down(name, time.Duration(rng.IntN(50))*time.Millisecond)
+		graceful := time.Duration(rng.IntN(50)) * time.Millisecond
+		if rng.IntN(3) == 0 {
+			graceful = time.Duration(1+rng.IntN(3)) * time.Second // a whole hand-over
+		}
+		c.down(name, graceful)
 		stopped = append(stopped, name)
 	case 3:
 		if l := c.leader(); l != "" {
@@ -521,13 +528,13 @@ func burnCPU(t *testing.T, k int) {
 // promiseRound runs clients against one cluster under the nemesis for d,
 // heals and restarts every node, checks the outcomes on every node, then
 // restarts the whole cluster and checks again.
-func promiseRound(t *testing.T, seed uint64, nodes, clients int, tick, d time.Duration) map[string]int {
-	c := newPromiseCluster(t, seed, tick, nodes)
+func promiseRound(t *testing.T, seed uint64, m promiseMix) map[string]int {
+	c := newPromiseCluster(t, seed, m.tick, m.replaceAfter, m.nodes)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	stop := make(chan struct{})
 	out := make(chan promiseOp, 1024)
 	var wg sync.WaitGroup
-	for p := range clients {
+	for p := range m.clients {
 		crng := rand.New(rand.NewPCG(seed, uint64(p)+2))
 		wg.Go(func() { c.client(p, crng, stop, out) })
 	}
@@ -539,7 +546,7 @@ func promiseRound(t *testing.T, seed uint64, nodes, clients int, tick, d time.Du
 		}
 		close(collected)
 	}()
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	for end := time.Now().Add(m.d); time.Now().Before(end); {
 		c.nemesis(rng)
 	}
 	close(stop)
@@ -580,6 +587,14 @@ func (c *promiseCluster) check(ops []promiseOp, when string) map[string]int {
 	return tally
 }
 
+// promiseMix is one round's cluster, load and length.
+type promiseMix struct {
+	nodes, clients, burn int
+	oneProc              bool // GOMAXPROCS 1, shared with the burners
+	tick, replaceAfter   time.Duration
+	d                    time.Duration
+}
+
 func promiseSeed() uint64 {
 	if s, err := strconv.ParseUint(os.Getenv("OSS_PROMISE_SEED"), 10, 64); err == nil {
 		return s
@@ -598,24 +613,26 @@ func TestQUICCommitOutcomesAreTrue(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	seed := promiseSeed()
 	t.Logf("seed %d", seed)
-	type mix struct {
-		nodes, clients, burn int
-		tick, d              time.Duration
-	}
-	mixes := []mix{{3, 8, runtime.NumCPU(), 5 * time.Millisecond, 15 * time.Second}}
+	mixes := []promiseMix{{nodes: 3, clients: 8, burn: runtime.NumCPU(), tick: 5 * time.Millisecond,
+		replaceAfter: time.Minute, d: 15 * time.Second}}
 	if os.Getenv("OSS_LONG") != "" {
-		mixes = []mix{
-			{3, 8, 0, 20 * time.Millisecond, time.Minute},
-			{3, 12, 2 * runtime.NumCPU(), 2 * time.Millisecond, time.Minute},
-			{5, 12, runtime.NumCPU(), 5 * time.Millisecond, time.Minute},
-			{3, 16, 4 * runtime.NumCPU(), 2 * time.Millisecond, 2 * time.Minute},
+		mixes = []promiseMix{
+			{nodes: 3, clients: 8, tick: 20 * time.Millisecond, replaceAfter: time.Minute, d: time.Minute},
+			{nodes: 3, clients: 12, burn: 2 * runtime.NumCPU(), tick: 2 * time.Millisecond, replaceAfter: time.Minute, d: time.Minute},
+			{nodes: 5, clients: 12, burn: runtime.NumCPU(), tick: 5 * time.Millisecond, replaceAfter: 300 * time.Millisecond, d: time.Minute},
+			{nodes: 3, clients: 16, burn: 2, oneProc: true, tick: 2 * time.Millisecond, replaceAfter: time.Minute, d: time.Minute},
+			{nodes: 5, clients: 16, burn: 4 * runtime.NumCPU(), tick: 2 * time.Millisecond, replaceAfter: 500 * time.Millisecond, d: 2 * time.Minute},
 		}
 	}
 	var total atomic.Int64
 	for i, m := range mixes {
-		t.Run(fmt.Sprintf("nodes=%d,burn=%d,tick=%v", m.nodes, m.burn, m.tick), func(t *testing.T) {
+		t.Run(fmt.Sprintf("nodes=%d,burn=%d,oneproc=%v,tick=%v,replace=%v", m.nodes, m.burn, m.oneProc, m.tick, m.replaceAfter), func(t *testing.T) {
+			if m.oneProc {
+				prev := runtime.GOMAXPROCS(1)
+				t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+			}
 			burnCPU(t, m.burn)
-			tally := promiseRound(t, seed+uint64(i), m.nodes, m.clients, m.tick, m.d)
+			tally := promiseRound(t, seed+uint64(i), m)
 			total.Add(int64(tally["ok"] + tally["failed"] + tally["unknown"]))
 			t.Logf("seed %d: %v", seed+uint64(i), tally)
 		})
