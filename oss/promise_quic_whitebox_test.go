@@ -76,7 +76,7 @@ func newPromiseCluster(t *testing.T, seed uint64, tick, replaceAfter time.Durati
 	for i := range n {
 		name := fmt.Sprintf("p%d", i)
 		c.names = append(c.names, name)
-		if err := c.start(name); err != nil {
+		if err := c.startSoon(name); err != nil {
 			t.Fatalf("start %s: %v", name, err)
 		}
 	}
@@ -224,7 +224,7 @@ func (c *promiseCluster) up() {
 		if live {
 			continue
 		}
-		if err := c.start(name); err != nil {
+		if err := c.startSoon(name); err != nil {
 			c.t.Errorf("restart %s: %v", name, err)
 			continue
 		}
@@ -234,6 +234,19 @@ func (c *promiseCluster) up() {
 		if err := c.openSoon(name); err != nil {
 			c.t.Errorf("open on %s after its restart: %v", name, err)
 		}
+	}
+}
+
+// startSoon starts a node, trying for a minute: on a starved machine the
+// catalog's group, which a joining node reads, may be without a leader.
+func (c *promiseCluster) startSoon(name string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := c.start(name)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
