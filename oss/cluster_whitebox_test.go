@@ -674,3 +674,47 @@ func TestClientNodeIsALearner(t *testing.T) {
 		t.Fatalf("a client node votes in the catalog: %+v", g)
 	}
 }
+
+// A replica that catches up with its group (a node joining, or reopening
+// a recovered heap) while the group has no leader in reach waits for the
+// next one as long as its context lets it: a read index alone fails with
+// ErrNoQuorum once the replica has heard no leader for a while, which
+// failed Start under load with a minute of its context left.
+func TestCatchingUpWaitsOutALeaderlessGroup(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 23, "a", "b", "c")
+	for _, name := range []string{"a", "b", "c"} {
+		c.open(name, "bank")
+	}
+	waitCond(t, "bank's voters", func() bool { return c.settled("bank", "a", "b", "c") })
+	h := c.heaps["a"]
+	c.net.Partition([]string{"a"}, []string{"b", "c"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waitCond(t, "a to find its group leaderless", func() bool {
+		return errors.Is(h.readIndex(ctx), ErrNoQuorum)
+	})
+	done := make(chan error, 1)
+	go func() { done <- h.waitCaughtUp(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("caught up with no leader in reach: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	c.net.Heal()
+	if err := <-done; err != nil {
+		t.Fatalf("after the partition healed: %v", err)
+	}
+	// A context that ends first says so, with what the group answered.
+	c.net.Partition([]string{"a"}, []string{"b", "c"})
+	waitCond(t, "a to find its group leaderless again", func() bool {
+		return errors.Is(h.readIndex(ctx), ErrNoQuorum)
+	})
+	short, cancelShort := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancelShort()
+	err := h.waitCaughtUp(short)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no leader in reach") {
+		t.Fatalf("a context that ended first: %v", err)
+	}
+	c.net.Heal()
+}

@@ -44,7 +44,29 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 		case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
 		}
 	}
-	return h.readIndex(ctx)
+	return h.waitCaughtUp(ctx)
+}
+
+// waitCaughtUp waits until the replica has applied what its group had
+// committed when it asked (a read index), and asks again while the group
+// has no leader in reach: a node that joins or reopens a heap during an
+// election, or while its group's leader is cut off for a moment, waits
+// for the next leader as long as ctx lets it, as the join before it does,
+// rather than failing Start or OpenHeap with ErrNoQuorum the first time.
+func (h *Heap) waitCaughtUp(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := h.readIndex(ctx)
+		if err == nil || !errors.Is(err, ErrNoQuorum) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("oss: heap %q: catch up with its group: %w (last error: %v)", h.name, ctx.Err(), err)
+		case <-h.stop:
+			return ErrClosed
+		case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
+		}
+	}
 }
 
 // pollUntil polls cond until it holds, ctx ends or d passes.

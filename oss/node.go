@@ -406,7 +406,7 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		if h.catchUp.Load() {
 			// Recovered from disk: what it committed before may not be
 			// applied yet.
-			if err := h.readIndex(ctx); err != nil {
+			if err := h.waitCaughtUp(ctx); err != nil {
 				return nil, err
 			}
 			h.catchUp.Store(false)
