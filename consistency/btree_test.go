@@ -2,6 +2,7 @@ package consistency
 
 import (
 	"cmp"
+	"encoding/binary"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -436,5 +437,42 @@ func TestBTreeSmallNodes(t *testing.T) {
 		for i, c := range copies {
 			checkTree(t, c, models[i])
 		}
+	}
+}
+
+// TestGetObj: the object lookup with the comparison inlined finds what
+// the tree's Get finds, for IDs present and absent, in trees of every
+// depth, also where IDs share their first or last eight bytes.
+func TestGetObj(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	id := func() uuid.UUID {
+		var u uuid.UUID
+		// Few distinct halves, so that halves are often equal.
+		binary.BigEndian.PutUint64(u[:8], uint64(rng.IntN(6))<<(rng.IntN(2)*63))
+		binary.BigEndian.PutUint64(u[8:], uint64(rng.IntN(40))<<(rng.IntN(2)*63))
+		return u
+	}
+	for round := range 60 {
+		tr := newObjTree()
+		tr.max = 3 + round%8
+		if round%10 == 9 {
+			tr.max = maxItems
+		}
+		for range rng.IntN(300) {
+			tr.Set(newObjItem(id(), []byte{byte(round)}, uint64(rng.IntN(9))))
+		}
+		for range 500 {
+			k := id()
+			want, wok := tr.Get(objItem{id: k})
+			got, ok := getObj(tr, k)
+			if ok != wok || got != want {
+				t.Fatalf("round %d (seed %d): %v: getObj %v %v, Get %v %v", round, seed, k, got, ok, want, wok)
+			}
+		}
+	}
+	if _, ok := getObj(newObjTree(), uuid.UUID{}); ok {
+		t.Fatal("found an object in an empty tree")
 	}
 }

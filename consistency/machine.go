@@ -211,7 +211,7 @@ func (m *machine) validate(rec *Record, res *Result) bool {
 }
 
 func (m *machine) version(id uuid.UUID) uint64 {
-	it, ok := m.objects.Get(objItem{id: id})
+	it, ok := getObj(m.objects, id)
 	if !ok {
 		return 0
 	}

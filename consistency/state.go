@@ -92,6 +92,43 @@ func cmpObj(a, b objItem) int {
 }
 func cmpRoot(a, b rootItem) int { return strings.Compare(a.name, b.name) }
 
+// getObj is t.Get(objItem{id: id}) with cmpObj inlined: the generic
+// search calls cmp through a function value, about 17 times a lookup in
+// 100,000 objects, and every commit looks up what it read (validation)
+// and what it reads (Tx.read), and every checkpoint what changed.
+func getObj(t *btree[objItem], id uuid.UUID) (objItem, bool) {
+	hi, lo := binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(id[8:])
+	for n := t.root; n != nil; {
+		items := n.items
+		i, j := 0, len(items)
+		for i < j {
+			h := int(uint(i+j) >> 1)
+			it := &items[h]
+			ih := binary.BigEndian.Uint64(it.id[:8])
+			if ih == hi {
+				il := binary.BigEndian.Uint64(it.id[8:])
+				if il == lo {
+					return *it, true
+				}
+				if il < lo {
+					i = h + 1
+				} else {
+					j = h
+				}
+			} else if ih < hi {
+				i = h + 1
+			} else {
+				j = h
+			}
+		}
+		if n.children == nil {
+			break
+		}
+		n = n.children[i]
+	}
+	return objItem{}, false
+}
+
 func newObjTree() *btree[objItem] { return newBTree(cmpObj) }
 
 func newRootTree() *btree[rootItem] { return newBTree(cmpRoot) }
@@ -119,7 +156,7 @@ func (s *State) Len() int { return s.objects.Len() }
 
 // Get returns the object with the given ID.
 func (s *State) Get(id uuid.UUID) (Object, bool) {
-	it, ok := s.objects.Get(objItem{id: id})
+	it, ok := getObj(s.objects, id)
 	if !ok {
 		return Object{}, false
 	}
@@ -128,7 +165,7 @@ func (s *State) Get(id uuid.UUID) (Object, bool) {
 
 // Version returns the object's version, 0 if it is absent.
 func (s *State) Version(id uuid.UUID) uint64 {
-	it, ok := s.objects.Get(objItem{id: id})
+	it, ok := getObj(s.objects, id)
 	if !ok {
 		return 0
 	}
