@@ -440,10 +440,11 @@ func TestBTreeSmallNodes(t *testing.T) {
 	}
 }
 
-// TestGetObj: the object lookup with the comparison inlined finds what
-// the tree's Get finds, for IDs present and absent, in trees of every
-// depth, also where IDs share their first or last eight bytes.
-func TestGetObj(t *testing.T) {
+// TestSearchObj: a tree of objects, which searches its nodes with
+// cmpObj inlined (searchObj), finds, puts and deletes what one searching
+// with cmpObj finds, puts and deletes, and so does getObj, in trees of every depth, also
+// where IDs share their first or last eight bytes.
+func TestSearchObj(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -455,24 +456,44 @@ func TestGetObj(t *testing.T) {
 		return u
 	}
 	for round := range 60 {
-		tr := newObjTree()
-		tr.max = 3 + round%8
+		fast, slow := newObjTree(), newBTree(cmpObj)
+		fast.max = 3 + round%8
 		if round%10 == 9 {
-			tr.max = maxItems
+			fast.max = maxItems
 		}
-		for range rng.IntN(300) {
-			tr.Set(newObjItem(id(), []byte{byte(round)}, uint64(rng.IntN(9))))
-		}
-		for range 500 {
+		slow.max = fast.max
+		for op := range 600 {
 			k := id()
-			want, wok := tr.Get(objItem{id: k})
-			got, ok := getObj(tr, k)
-			if ok != wok || got != want {
-				t.Fatalf("round %d (seed %d): %v: getObj %v %v, Get %v %v", round, seed, k, got, ok, want, wok)
+			switch rng.IntN(4) {
+			case 0:
+				it := newObjItem(k, []byte{byte(op)}, uint64(op))
+				fast.Set(it)
+				slow.Set(it)
+			case 1:
+				got, ok := fast.Delete(objItem{id: k})
+				want, wok := slow.Delete(objItem{id: k})
+				if ok != wok || got != want {
+					t.Fatalf("round %d (seed %d): Delete %v: %v %v, with cmpObj %v %v", round, seed, k, got, ok, want, wok)
+				}
+			default:
+				got, ok := fast.Get(objItem{id: k})
+				want, wok := slow.Get(objItem{id: k})
+				if ok != wok || got != want {
+					t.Fatalf("round %d (seed %d): Get %v: %v %v, with cmpObj %v %v", round, seed, k, got, ok, want, wok)
+				}
+				if got, ok = getObj(fast, k); ok != wok || got != want {
+					t.Fatalf("round %d (seed %d): getObj %v: %v %v, with cmpObj %v %v", round, seed, k, got, ok, want, wok)
+				}
 			}
 		}
+		var a, b []objItem
+		fast.Scan(func(it objItem) bool { a = append(a, it); return true })
+		slow.Scan(func(it objItem) bool { b = append(b, it); return true })
+		if !slices.Equal(a, b) {
+			t.Fatalf("round %d (seed %d): the trees hold different items", round, seed)
+		}
 	}
-	if _, ok := getObj(newObjTree(), uuid.UUID{}); ok {
+	if _, ok := newObjTree().Get(objItem{}); ok {
 		t.Fatal("found an object in an empty tree")
 	}
 }
