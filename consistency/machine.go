@@ -227,10 +227,8 @@ func (m *machine) rootVersion(name string) uint64 {
 }
 
 func (m *machine) write(index uint64, rec *Record) *ChangeSet {
-	cs := &ChangeSet{Index: index, TxID: rec.TxID}
-	if len(rec.Writes) > 0 {
-		cs.Objects = make([]Change, 0, len(rec.Writes))
-	}
+	cs := newChangeSet(len(rec.Writes))
+	cs.Index, cs.TxID = index, rec.TxID
 	for _, w := range rec.Writes {
 		if w.Delete {
 			if _, ok := m.objects.Delete(objItem{id: w.ID}); ok {
@@ -258,6 +256,24 @@ func (m *machine) write(index uint64, rec *Record) *ChangeSet {
 	}
 	m.dirty = true
 	return cs
+}
+
+// newChangeSet returns a change set with room for n objects, in one
+// allocation with it when n is 1 (a read-modify-write's): every replica
+// makes one for every commit it applies.
+func newChangeSet(n int) *ChangeSet {
+	switch n {
+	case 0:
+		return &ChangeSet{}
+	case 1:
+		c := new(struct {
+			cs  ChangeSet
+			obj [1]Change
+		})
+		c.cs.Objects = c.obj[:0:1]
+		return &c.cs
+	}
+	return &ChangeSet{Objects: make([]Change, 0, n)}
 }
 
 // prune forgets transaction IDs decided so long ago that any copy of their
