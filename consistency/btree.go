@@ -68,10 +68,16 @@ func (t *btree[T]) Len() int { return t.len }
 
 // Copy returns a tree with the same items in O(1).
 func (t *btree[T]) Copy() *btree[T] {
+	c := new(btree[T])
+	t.copyTo(c)
+	return c
+}
+
+// copyTo makes c a tree with the same items as t in O(1).
+func (t *btree[T]) copyTo(c *btree[T]) {
 	t.owner = lastOwner.Add(1)
-	c := *t
+	*c = *t
 	c.owner = lastOwner.Add(1)
-	return &c
 }
 
 // search returns the index of key in items, or where it would go.

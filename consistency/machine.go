@@ -132,7 +132,17 @@ func (m *machine) publish() *State {
 		return m.state
 	}
 	if m.dirty || m.state == nil {
-		m.state = &State{index: m.index, shape: m.shape, objects: m.objects.Copy(), roots: m.roots.Copy()}
+		// The State and its trees in one allocation: one is published
+		// for every Ready that wrote.
+		st := &struct {
+			State
+			objects btree[objItem]
+			roots   btree[rootItem]
+		}{}
+		m.objects.copyTo(&st.objects)
+		m.roots.copyTo(&st.roots)
+		st.State = State{index: m.index, shape: m.shape, objects: &st.objects, roots: &st.roots}
+		m.state = &st.State
 	} else {
 		s := *m.state
 		s.index = m.index
