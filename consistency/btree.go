@@ -27,7 +27,11 @@ import "sync/atomic"
 // the child with a sibling. The end splits can leave a node below
 // minItems; deletion merges such a node like any other.
 type btree[T any] struct {
-	cmp   func(a, b T) int
+	cmp func(a, b T) int
+	// find is the binary search of a node's items, cmp inlined where a
+	// tree of objects gives one (searchObj): a call through a function
+	// value a node, not one a comparison.
+	find  func(items []T, key T) (int, bool)
 	root  *bnode[T]
 	len   int
 	owner uint64 // the nodes with this owner are the tree's own
@@ -52,7 +56,7 @@ const maxItems = 63
 var lastOwner atomic.Uint64
 
 func newBTree[T any](cmp func(a, b T) int) *btree[T] {
-	return &btree[T]{cmp: cmp, owner: lastOwner.Add(1), max: maxItems}
+	return &btree[T]{cmp: cmp, find: searchFunc(cmp), owner: lastOwner.Add(1), max: maxItems}
 }
 
 // minItems is the fewest items deletion leaves in a node it descends
@@ -64,18 +68,31 @@ func (t *btree[T]) Len() int { return t.len }
 
 // Copy returns a tree with the same items in O(1).
 func (t *btree[T]) Copy() *btree[T] {
+	c := new(btree[T])
+	t.copyTo(c)
+	return c
+}
+
+// copyTo makes c a tree with the same items as t in O(1).
+func (t *btree[T]) copyTo(c *btree[T]) {
 	t.owner = lastOwner.Add(1)
-	c := *t
+	*c = *t
 	c.owner = lastOwner.Add(1)
-	return &c
 }
 
 // search returns the index of key in items, or where it would go.
-func (t *btree[T]) search(items []T, key T) (int, bool) {
+func (t *btree[T]) search(items []T, key T) (int, bool) { return t.find(items, key) }
+
+// searchFunc returns the search of a node's items with cmp.
+func searchFunc[T any](cmp func(a, b T) int) func(items []T, key T) (int, bool) {
+	return func(items []T, key T) (int, bool) { return searchCmp(items, key, cmp) }
+}
+
+func searchCmp[T any](items []T, key T, cmp func(a, b T) int) (int, bool) {
 	lo, hi := 0, len(items)
 	for lo < hi {
 		h := int(uint(lo+hi) >> 1)
-		switch c := t.cmp(items[h], key); {
+		switch c := cmp(items[h], key); {
 		case c == 0:
 			return h, true
 		case c < 0:

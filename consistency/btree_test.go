@@ -2,6 +2,7 @@ package consistency
 
 import (
 	"cmp"
+	"encoding/binary"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -436,5 +437,63 @@ func TestBTreeSmallNodes(t *testing.T) {
 		for i, c := range copies {
 			checkTree(t, c, models[i])
 		}
+	}
+}
+
+// TestSearchObj: a tree of objects, which searches its nodes with
+// cmpObj inlined (searchObj), finds, puts and deletes what one searching
+// with cmpObj finds, puts and deletes, and so does getObj, in trees of every depth, also
+// where IDs share their first or last eight bytes.
+func TestSearchObj(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	id := func() uuid.UUID {
+		var u uuid.UUID
+		// Few distinct halves, so that halves are often equal.
+		binary.BigEndian.PutUint64(u[:8], uint64(rng.IntN(6))<<(rng.IntN(2)*63))
+		binary.BigEndian.PutUint64(u[8:], uint64(rng.IntN(40))<<(rng.IntN(2)*63))
+		return u
+	}
+	for round := range 60 {
+		fast, slow := newObjTree(), newBTree(cmpObj)
+		fast.max = 3 + round%8
+		if round%10 == 9 {
+			fast.max = maxItems
+		}
+		slow.max = fast.max
+		for op := range 600 {
+			k := id()
+			switch rng.IntN(4) {
+			case 0:
+				it := newObjItem(k, []byte{byte(op)}, uint64(op))
+				fast.Set(it)
+				slow.Set(it)
+			case 1:
+				got, ok := fast.Delete(objItem{id: k})
+				want, wok := slow.Delete(objItem{id: k})
+				if ok != wok || got != want {
+					t.Fatalf("round %d (seed %d): Delete %v: %v %v, with cmpObj %v %v", round, seed, k, got, ok, want, wok)
+				}
+			default:
+				got, ok := fast.Get(objItem{id: k})
+				want, wok := slow.Get(objItem{id: k})
+				if ok != wok || got != want {
+					t.Fatalf("round %d (seed %d): Get %v: %v %v, with cmpObj %v %v", round, seed, k, got, ok, want, wok)
+				}
+				if got, ok = getObj(fast, k); ok != wok || got != want {
+					t.Fatalf("round %d (seed %d): getObj %v: %v %v, with cmpObj %v %v", round, seed, k, got, ok, want, wok)
+				}
+			}
+		}
+		var a, b []objItem
+		fast.Scan(func(it objItem) bool { a = append(a, it); return true })
+		slow.Scan(func(it objItem) bool { b = append(b, it); return true })
+		if !slices.Equal(a, b) {
+			t.Fatalf("round %d (seed %d): the trees hold different items", round, seed)
+		}
+	}
+	if _, ok := newObjTree().Get(objItem{}); ok {
+		t.Fatal("found an object in an empty tree")
 	}
 }

@@ -132,7 +132,17 @@ func (m *machine) publish() *State {
 		return m.state
 	}
 	if m.dirty || m.state == nil {
-		m.state = &State{index: m.index, shape: m.shape, objects: m.objects.Copy(), roots: m.roots.Copy()}
+		// The State and its trees in one allocation: one is published
+		// for every Ready that wrote.
+		st := &struct {
+			State
+			objects btree[objItem]
+			roots   btree[rootItem]
+		}{}
+		m.objects.copyTo(&st.objects)
+		m.roots.copyTo(&st.roots)
+		st.State = State{index: m.index, shape: m.shape, objects: &st.objects, roots: &st.roots}
+		m.state = &st.State
 	} else {
 		s := *m.state
 		s.index = m.index
@@ -211,7 +221,7 @@ func (m *machine) validate(rec *Record, res *Result) bool {
 }
 
 func (m *machine) version(id uuid.UUID) uint64 {
-	it, ok := m.objects.Get(objItem{id: id})
+	it, ok := getObj(m.objects, id)
 	if !ok {
 		return 0
 	}
@@ -227,10 +237,8 @@ func (m *machine) rootVersion(name string) uint64 {
 }
 
 func (m *machine) write(index uint64, rec *Record) *ChangeSet {
-	cs := &ChangeSet{Index: index, TxID: rec.TxID}
-	if len(rec.Writes) > 0 {
-		cs.Objects = make([]Change, 0, len(rec.Writes))
-	}
+	cs := newChangeSet(len(rec.Writes))
+	cs.Index, cs.TxID = index, rec.TxID
 	for _, w := range rec.Writes {
 		if w.Delete {
 			if _, ok := m.objects.Delete(objItem{id: w.ID}); ok {
@@ -258,6 +266,24 @@ func (m *machine) write(index uint64, rec *Record) *ChangeSet {
 	}
 	m.dirty = true
 	return cs
+}
+
+// newChangeSet returns a change set with room for n objects, in one
+// allocation with it when n is 1 (a read-modify-write's): every replica
+// makes one for every commit it applies.
+func newChangeSet(n int) *ChangeSet {
+	switch n {
+	case 0:
+		return &ChangeSet{}
+	case 1:
+		c := new(struct {
+			cs  ChangeSet
+			obj [1]Change
+		})
+		c.cs.Objects = c.obj[:0:1]
+		return &c.cs
+	}
+	return &ChangeSet{Objects: make([]Change, 0, n)}
 }
 
 // prune forgets transaction IDs decided so long ago that any copy of their

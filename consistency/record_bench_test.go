@@ -107,3 +107,41 @@ func BenchmarkApplyMove(b *testing.B) {
 		m.publish()
 	}
 }
+
+// BenchmarkApplyRMW applies the peer benchmark's read-modify-writes (one
+// object of 100,000 read and written with 102 bytes) in batches of 16, a
+// State published after each batch as a replica publishes one a Ready.
+// An op is one record.
+func BenchmarkApplyRMW(b *testing.B) {
+	const preload, batch = 100_000, 16
+	rng := rand.New(rand.NewPCG(7, 8))
+	m, loaded := preloaded(b, rng, preload, true)
+	versions := map[uuid.UUID]uint64{}
+	for _, id := range loaded {
+		versions[id] = m.version(id)
+	}
+	recs := make([][]byte, b.N)
+	for i := range recs {
+		id := loaded[rng.IntN(preload)]
+		index := m.index + uint64(i) + 1
+		rec := Record{TxID: uuid.New(), Snapshot: index - 1 - uint64(i%batch),
+			Reads:  []Read{{ID: id, Version: versions[id]}},
+			Writes: []Write{{ID: id, Value: make([]byte, 102)}}}
+		versions[id] = index
+		data, err := rec.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs[i] = data
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range recs {
+		if res, _ := m.apply(m.index+1, recs[i]); res.Outcome != Committed {
+			b.Fatalf("record %d: %v", i, res.Outcome)
+		}
+		if i%batch == batch-1 {
+			m.publish()
+		}
+	}
+}

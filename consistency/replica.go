@@ -254,6 +254,10 @@ func (r *Replica) Ready() Ready {
 		}
 		r.cs = snap.Metadata.ConfState
 	}
+	if n := len(rd.CommittedEntries); n > 0 {
+		// At most one of each an entry: no growing them entry by entry.
+		rd.Results, rd.Changes = make([]Result, 0, n), make([]ChangeSet, 0, n)
+	}
 	for i := range rd.CommittedEntries {
 		e := &rd.CommittedEntries[i]
 		if e.Index <= r.m.index {

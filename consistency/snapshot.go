@@ -113,13 +113,10 @@ func (r *Replica) SnapshotMeta() ([]byte, error) {
 // state and the deduplication memory's decisions are kept immutable), and
 // returns a function that encodes it, from any goroutine: the replica's
 // owner need not wait for the encoding of up to DefaultDedupWindow
-// decisions.
+// decisions, which is encMode's without reflection (metacodec.go).
 func (r *Replica) SnapshotMetaLater() func() ([]byte, error) {
-	meta := r.m.metaLater(r.m.publish())
-	return func() ([]byte, error) {
-		d := meta()
-		return encMode.Marshal(&d)
-	}
+	st, order := r.m.publish(), r.m.decisions()
+	return func() ([]byte, error) { return encodeMeta(st, order), nil }
 }
 
 // snapshotMeta is the snapshot of st without its objects: index, shape,
@@ -130,9 +127,13 @@ func (m *machine) snapshotMeta(st *State) snapshotData { return metaOf(st, m.ord
 // makes it, from any goroutine: st is immutable, and so are the decisions
 // in m.order up to its length now (see machine.order).
 func (m *machine) metaLater(st *State) func() snapshotData {
-	order := m.order[:len(m.order):len(m.order)]
+	order := m.decisions()
 	return func() snapshotData { return metaOf(st, order) }
 }
+
+// decisions captures the deduplication memory's decisions in O(1): those
+// in m.order up to its length now never change (see machine.order).
+func (m *machine) decisions() []Result { return m.order[:len(m.order):len(m.order)] }
 
 // metaOf is the snapshot of st without its objects, with the decisions
 // of order.

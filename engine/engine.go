@@ -236,7 +236,8 @@ type Engine struct {
 	reads     map[uint64]*read
 	readWaits []*read // read index known, waiting for apply
 
-	rd      *consistency.Ready // taken from the replica, not yet advanced
+	rd      *consistency.Ready // taken from the replica, not yet advanced: &rdv or nil
+	rdv     consistency.Ready  // where rd points, not an allocation a Ready
 	early   []raftpb.Message   // rd's messages that may go out before its write
 	late    []raftpb.Message   // and those that wait for it
 	refused bool               // the log refused rd's write
@@ -602,10 +603,10 @@ func (e *Engine) Ready() Ready {
 	e.given = given{checkpoint: e.ckptAsk}
 	if e.ckptAsk == 0 && !e.closed {
 		if e.rd == nil && !e.lost && e.r.HasReady() {
-			r := e.r.Ready()
-			e.rd = &r
-			e.lost = r.Err != nil
-			e.early, e.late = splitMessages(r.Messages)
+			e.rdv = e.r.Ready()
+			e.rd = &e.rdv
+			e.lost = e.rdv.Err != nil
+			e.early, e.late = splitMessages(e.rdv.Messages)
 		}
 		switch {
 		case e.lost:
@@ -654,7 +655,8 @@ func (e *Engine) Ready() Ready {
 		e.answerReads(&rd)
 	}
 	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
-		rd.Conf = &cs
+		changed := cs // allocated only when it changed
+		rd.Conf = &changed
 	}
 	return rd
 }
@@ -744,7 +746,7 @@ func (e *Engine) Advance() {
 		return
 	}
 	rd := *e.rd
-	e.rd, e.refused, e.retry, e.diskErr = nil, false, false, nil
+	e.rd, e.rdv, e.refused, e.retry, e.diskErr = nil, consistency.Ready{}, false, false, nil
 	e.early, e.late, e.handed = nil, nil, false
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.cfg.Storage.ApplySnapshot(rd.Snapshot); err != nil {

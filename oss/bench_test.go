@@ -177,8 +177,22 @@ func BenchmarkApply(b *testing.B) {
 
 // BenchmarkUpdate commits read-modify-write transactions from 64
 // goroutines: on distinct objects (uncontended) and on one hot object
-// (contended, reporting commits and conflicts per second).
+// (contended, reporting commits and conflicts per second); and from one
+// goroutine on random objects of 100,000 (one-client: an op is one
+// Update, its allocations those of the caller and the node's loop).
 func BenchmarkUpdate(b *testing.B) {
+	b.Run("one-client", func(b *testing.B) {
+		_, h := openHeap(b, nil)
+		ids := fill(b, h, 100_000)
+		rng := rand.New(rand.NewPCG(1, 2))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if err := incr(h, ids[rng.IntN(len(ids))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("uncontended", func(b *testing.B) {
 		_, h := openHeap(b, nil)
 		ids := fill(b, h, 4096)

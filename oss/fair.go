@@ -214,9 +214,9 @@ func (gs *gates) gated(tx *Tx) (hotKey, bool) {
 	}
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
-	for _, id := range tx.readOrder {
-		if _, ok := gs.m[hotKey{id: id}]; ok {
-			return hotKey{id: id}, true
+	for _, r := range tx.reads {
+		if _, ok := gs.m[hotKey{id: r.ID}]; ok {
+			return hotKey{id: r.ID}, true
 		}
 	}
 	for name := range tx.rootReads {

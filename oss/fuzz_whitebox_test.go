@@ -227,7 +227,8 @@ func FuzzCommit(f *testing.F) {
 					}
 					// The bytes buffered (maps with keys that encode alike
 					// do not encode the same way twice).
-					objs[id] = objWrite{data: tx.writeList[tx.writes[id]].Value}
+					i, _ := tx.writeAt(id)
+					objs[id] = objWrite{data: tx.writeList[i].Value}
 				}
 			case 1:
 				what = fmt.Sprintf("Delete(%v)", id)

@@ -824,11 +824,16 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 	if err := h.authorizeWrite(ctx, readOnly); err != nil {
 		return nil, err
 	}
-	tx := &Tx{heap: h, snap: h.state.Load(), readOnly: readOnly}
-	if !readOnly {
-		tx.txState = &txState{ctx: ctx}
+	if readOnly {
+		return &Tx{heap: h, snap: h.state.Load(), readOnly: true}, nil
 	}
-	return tx, nil
+	// One allocation for both: every attempt of an Update makes them.
+	both := &struct {
+		tx Tx
+		st txState
+	}{Tx{heap: h, snap: h.state.Load()}, txState{ctx: ctx}}
+	both.tx.txState = &both.st
+	return &both.tx, nil
 }
 
 // Digest is a consistency check, for operators and tests: it returns the

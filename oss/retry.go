@@ -69,7 +69,8 @@ func (h *Heap) addWaiter(w *waiter) {
 		h.waiters = make(map[*waiter]struct{})
 	}
 	h.waiters[w] = struct{}{}
-	for _, id := range rs.readOrder {
+	for _, r := range rs.reads {
+		id := r.ID
 		if h.waitIDs == nil {
 			h.waitIDs = make(map[uuid.UUID]map[*waiter]struct{})
 		}
@@ -112,11 +113,11 @@ func (h *Heap) dropWaiter(w *waiter) bool {
 	}
 	delete(h.waiters, w)
 	rs := w.rs
-	for _, id := range rs.readOrder {
-		if set := h.waitIDs[id]; set != nil {
+	for _, r := range rs.reads {
+		if set := h.waitIDs[r.ID]; set != nil {
 			delete(set, w)
 			if len(set) == 0 {
-				delete(h.waitIDs, id)
+				delete(h.waitIDs, r.ID)
 			}
 		}
 	}

@@ -33,13 +33,61 @@ type txState struct {
 	ctx        context.Context
 	onCommit   []func()
 	index      uint64
-	reads      map[uuid.UUID]uint64
-	readOrder  []uuid.UUID
+	reads      []consistency.Read // in the order first read
+	readIdx    map[uuid.UUID]int  // index into reads, once it is long
 	rootReads  map[string]uint64
 	scanned    bool
-	writes     map[uuid.UUID]int // index into writeList
 	writeList  []consistency.Write
+	writeIdx   map[uuid.UUID]int // index into writeList, once it is long
 	rootWrites map[string]consistency.RootWrite
+}
+
+// scanMax is the most reads or writes a transaction looks through for an
+// ID before it indexes them in a map: a read-modify-write of a few
+// objects then makes no map (each map is two allocations, and a read set
+// also kept the IDs in order in a slice of their own).
+const scanMax = 8
+
+// readAt returns the index in st.reads of the read of id.
+func (st *txState) readAt(id uuid.UUID) (int, bool) {
+	if st.readIdx != nil {
+		i, ok := st.readIdx[id]
+		return i, ok
+	}
+	for i := range st.reads {
+		if st.reads[i].ID == id {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// addRead records a read of an object not read before.
+func (st *txState) addRead(r consistency.Read) {
+	st.reads = append(st.reads, r)
+	switch {
+	case st.readIdx != nil:
+		st.readIdx[r.ID] = len(st.reads) - 1
+	case len(st.reads) > scanMax:
+		st.readIdx = make(map[uuid.UUID]int, 2*len(st.reads))
+		for i := range st.reads {
+			st.readIdx[st.reads[i].ID] = i
+		}
+	}
+}
+
+// writeAt returns the index in st.writeList of the write of id.
+func (st *txState) writeAt(id uuid.UUID) (int, bool) {
+	if st.writeIdx != nil {
+		i, ok := st.writeIdx[id]
+		return i, ok
+	}
+	for i := range st.writeList {
+		if st.writeList[i].ID == id {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Index returns the applied index of the snapshot the transaction reads.
@@ -100,7 +148,7 @@ func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
 		}
 		return obj.Value, nil
 	}
-	if i, ok := tx.writes[id]; ok {
+	if i, ok := tx.writeAt(id); ok {
 		w := &tx.writeList[i]
 		if w.Delete {
 			return nil, fmt.Errorf("%w: object %v", ErrNotFound, id)
@@ -108,12 +156,8 @@ func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
 		return w.Value, nil
 	}
 	obj, ok := tx.snap.Get(id)
-	if tx.reads == nil {
-		tx.reads = make(map[uuid.UUID]uint64)
-	}
-	if _, seen := tx.reads[id]; !seen {
-		tx.reads[id] = obj.Version
-		tx.readOrder = append(tx.readOrder, id)
+	if _, seen := tx.readAt(id); !seen {
+		tx.addRead(consistency.Read{ID: id, Version: obj.Version})
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: object %v", ErrNotFound, id)
@@ -122,15 +166,20 @@ func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
 }
 
 func (tx *Tx) write(w consistency.Write) {
-	if tx.writes == nil {
-		tx.writes = make(map[uuid.UUID]int)
-	}
-	if i, ok := tx.writes[w.ID]; ok {
+	if i, ok := tx.writeAt(w.ID); ok {
 		tx.writeList[i] = w
 		return
 	}
-	tx.writes[w.ID] = len(tx.writeList)
 	tx.writeList = append(tx.writeList, w)
+	switch {
+	case tx.writeIdx != nil:
+		tx.writeIdx[w.ID] = len(tx.writeList) - 1
+	case len(tx.writeList) > scanMax:
+		tx.writeIdx = make(map[uuid.UUID]int, 2*len(tx.writeList))
+		for i := range tx.writeList {
+			tx.writeIdx[tx.writeList[i].ID] = i
+		}
+	}
 }
 
 // Get reads the object with the given ID and decodes it as a T. It returns
@@ -319,7 +368,7 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 			}
 			created = created[1:]
 		}
-		if i, ok := st.writes[o.ID]; ok && st.writeList[i].Delete {
+		if i, ok := st.writeAt(o.ID); ok && st.writeList[i].Delete {
 			return true
 		}
 		if !fn(o.ID) {
@@ -384,13 +433,7 @@ func (tx *Tx) Commit() error {
 	if err != nil {
 		return fmt.Errorf("oss: new transaction ID: %w", err)
 	}
-	rec := consistency.Record{TxID: txid, Snapshot: tx.snap.Index(), Scanned: tx.scanned, Writes: tx.writeList}
-	if len(tx.readOrder) > 0 {
-		rec.Reads = make([]consistency.Read, len(tx.readOrder))
-		for i, id := range tx.readOrder {
-			rec.Reads[i] = consistency.Read{ID: id, Version: tx.reads[id]}
-		}
-	}
+	rec := consistency.Record{TxID: txid, Snapshot: tx.snap.Index(), Scanned: tx.scanned, Reads: tx.reads, Writes: tx.writeList}
 	for name, v := range tx.rootReads {
 		rec.RootReads = append(rec.RootReads, consistency.RootRead{Name: name, Version: v})
 	}
@@ -457,8 +500,7 @@ func (tx *Tx) checkCurrent() (*ConflictError, error) {
 // scanned the snapshot at snap.
 type readSet struct {
 	snap      uint64
-	reads     map[uuid.UUID]uint64
-	readOrder []uuid.UUID
+	reads     []consistency.Read
 	rootReads map[string]uint64
 	scanned   bool
 }
@@ -467,16 +509,16 @@ func (tx *Tx) readSet() readSet {
 	if tx.txState == nil {
 		return readSet{snap: tx.snap.Index()}
 	}
-	return readSet{snap: tx.snap.Index(), reads: tx.reads, readOrder: tx.readOrder, rootReads: tx.rootReads, scanned: tx.scanned}
+	return readSet{snap: tx.snap.Index(), reads: tx.reads, rootReads: tx.rootReads, scanned: tx.scanned}
 }
 
 // staleIn returns the first read that st does not agree with, as the
 // replicas would decide a commit record of these reads at st's index, or
 // nil if every read is current there. st must not be older than snap.
 func (rs *readSet) staleIn(st *consistency.State) *ConflictError {
-	for _, id := range rs.readOrder {
-		if st.Version(id) != rs.reads[id] {
-			return &ConflictError{ID: id}
+	for _, r := range rs.reads {
+		if st.Version(r.ID) != r.Version {
+			return &ConflictError{ID: r.ID}
 		}
 	}
 	for name, v := range rs.rootReads {
@@ -519,14 +561,10 @@ func (tx *Tx) Version(id uuid.UUID) (uint64, error) {
 	if tx.txState == nil {
 		return tx.snap.Version(id), nil
 	}
-	if v, ok := tx.reads[id]; ok {
-		return v, nil
+	if i, ok := tx.readAt(id); ok {
+		return tx.reads[i].Version, nil
 	}
 	v := tx.snap.Version(id)
-	if tx.reads == nil {
-		tx.reads = make(map[uuid.UUID]uint64)
-	}
-	tx.reads[id] = v
-	tx.readOrder = append(tx.readOrder, id)
+	tx.addRead(consistency.Read{ID: id, Version: v})
 	return v, nil
 }

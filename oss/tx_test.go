@@ -120,6 +120,71 @@ func TestManualConflict(t *testing.T) {
 	}
 }
 
+// TestManyReadsAndWrites: a transaction that reads and writes more
+// objects than it looks through without an index (8) reads its own
+// writes, the latest of two, records each read once, and conflicts on
+// the object it read last when another commits it first.
+func TestManyReadsAndWrites(t *testing.T) {
+	_, h := openHeap(t, nil)
+	ctx := context.Background()
+	var ids []uuid.UUID
+	for i := range 20 {
+		ids = append(ids, create(t, h, counter{i}))
+	}
+	tx, err := h.Begin(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		for i, id := range ids {
+			c, err := oss.Get[counter](tx, id)
+			if want := i + round*100; err != nil || c.N != want {
+				t.Fatalf("round %d, object %d: %v %v, want %d", round, i, c, err, want)
+			}
+			if err := oss.Put(tx, id, counter{c.N + 100}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if v, err := tx.Version(ids[19]); err != nil || v == 0 {
+		t.Fatalf("version of a read object: %d %v", v, err)
+	}
+	if err := h.Update(ctx, func(tx *oss.Tx) error { return oss.Put(tx, ids[19], counter{-1}) }); err != nil {
+		t.Fatal(err)
+	}
+	err = tx.Commit()
+	var ce *oss.ConflictError
+	if !errors.As(err, &ce) || ce.ID != ids[19] {
+		t.Fatalf("commit: %v, want a conflict on the last object read", err)
+	}
+	err = h.Update(ctx, func(tx *oss.Tx) error {
+		for _, id := range ids {
+			for range 2 {
+				c, err := oss.Get[counter](tx, id)
+				if err != nil {
+					return err
+				}
+				if err := oss.Put(tx, id, counter{c.N + 1}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		want := i + 2
+		if i == 19 {
+			want = 1
+		}
+		if c, _ := read(t, h, id); c.N != want {
+			t.Fatalf("object %d holds %d, want %d", i, c.N, want)
+		}
+	}
+}
+
 func TestConcurrentIncrementsAreNotLost(t *testing.T) {
 	_, h := openHeap(t, nil)
 	id := create(t, h, counter{0})

@@ -3,7 +3,9 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -72,9 +74,52 @@ func FuzzReadFrame(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if want := libFrame(t, fr); !bytes.Equal(b, want) {
+			t.Fatalf("appendFrame wrote % x, the library % x", b, want)
+		}
 		again, err := readFrame(bufio.NewReader(bytes.NewReader(b)), 4096)
 		if err != nil || again.Type != fr.Type || again.From != fr.From || !bytes.Equal(again.Body, fr.Body) {
 			t.Fatalf("re-encoded frame differs: %+v %v", again, err)
 		}
 	})
+}
+
+// libFrame is what appendFrame wrote before it had an encoder of its own:
+// the library's encoding, after its length.
+func libFrame(t testing.TB, f *frame) []byte {
+	t.Helper()
+	body, err := frameEnc.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
+// TestAppendFrameMatchesLibrary: for frames of every type and head size,
+// nil and empty bodies, and senders that are not UTF-8, appendFrame
+// writes what the library writes, after what dst already holds.
+func TestAppendFrameMatchesLibrary(t *testing.T) {
+	sizes := []int{0, 1, 23, 24, 255, 256, 65535, 65536}
+	var bodies [][]byte
+	bodies = append(bodies, nil)
+	for _, n := range sizes {
+		bodies = append(bodies, bytes.Repeat([]byte{0xa5}, n))
+	}
+	froms := []string{"", "node-1", "\xff\xfe", strings.Repeat("n", 24), strings.Repeat("n", 256)}
+	for _, typ := range []uint8{0, frameHello, frameMessage, frameError, 23, 24, 255} {
+		for _, kind := range []uint8{0, streamMessages, streamBulk, 24, 255} {
+			for _, from := range froms {
+				for _, body := range bodies {
+					f := &frame{Type: typ, From: from, Kind: kind, Body: body}
+					got, err := appendFrame([]byte("dst"), f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := append([]byte("dst"), libFrame(t, f)...); !bytes.Equal(got, want) {
+						t.Fatalf("frame %d %q %d with a body of %d: % x, the library % x", typ, from, kind, len(body), got[:min(len(got), 40)], want[:min(len(want), 40)])
+					}
+				}
+			}
+		}
+	}
 }
