@@ -54,6 +54,11 @@ type Config struct {
 	MaxCommittedBytesPerReady uint64
 	// Logger receives raft's log lines. If nil, they are discarded.
 	Logger raft.Logger
+	// AsyncStorageWrites has the owner write the log while raft goes on
+	// (raft's AsyncStorageWrites): a Ready's write comes as Ready.Append,
+	// whose responses the owner steps once it is durable, in order, and
+	// Advance is not called. Only entries durable here are applied.
+	AsyncStorageWrites bool
 	// SkipReadValidation exists only to prove that the checkers catch
 	// unvalidated commits: while it is not nil and holds true, this replica
 	// commits every transaction without checking what it read, a validator
@@ -70,6 +75,7 @@ type Replica struct {
 	rn     *raft.RawNode
 	m      *machine
 	cs     raftpb.ConfState
+	async  bool // raft's AsyncStorageWrites
 
 	// Snapshots decoded apart, waiting for raft to take their messages
 	// (OfferSnapshot); the only part of a Replica other goroutines use.
@@ -104,6 +110,7 @@ func NewReplica(cfg *Config) (*Replica, error) {
 		PreVote:                   true,
 		StepDownOnRemoval:         true,
 		Logger:                    cfg.Logger,
+		AsyncStorageWrites:        cfg.AsyncStorageWrites,
 	}
 	if rc.Logger == nil {
 		rc.Logger = discardLogger
@@ -125,7 +132,7 @@ func NewReplica(cfg *Config) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consistency: %w", err)
 	}
-	return &Replica{id: cfg.ID, maxMsg: rc.MaxSizePerMsg, rn: rn, m: m, cs: cs}, nil
+	return &Replica{id: cfg.ID, maxMsg: rc.MaxSizePerMsg, rn: rn, m: m, cs: cs, async: cfg.AsyncStorageWrites}, nil
 }
 
 func orInt(v, d int) int {
@@ -223,12 +230,23 @@ type Ready struct {
 	// that does not decode. The owner must stop using the replica and
 	// rebuild it; nothing of this Ready was applied.
 	Err error
+	// Append, with AsyncStorageWrites, is the log write to make (raft's
+	// MsgStorageAppend: Entries, the HardState in Term, Vote and Commit,
+	// Snapshot), nil if none. Once it and every Append before it are
+	// durable, the owner steps its Responses that are addressed to this
+	// replica (StepLocal) and sends the rest. Messages then holds only
+	// what may go out at once.
+	Append *raftpb.Message
 }
 
 // Ready applies the newly committed entries and returns what the owner must
 // persist, send and report.
 func (r *Replica) Ready() Ready {
 	rd := Ready{Ready: r.rn.Ready()}
+	var applyResp []raftpb.Message
+	if r.async {
+		applyResp = r.takeLocal(&rd)
+	}
 	if snap := rd.Ready.Snapshot; !raft.IsEmptySnap(snap) && snap.Metadata.Index > r.m.index {
 		// A leader's snapshot replaces the whole state; the entries after
 		// it follow in this or later Readies.
@@ -290,11 +308,54 @@ func (r *Replica) Ready() Ready {
 	}
 	rd.State = r.m.publish()
 	r.pruneOffers()
+	for _, m := range applyResp {
+		// Applied: raft may hand out the next committed entries.
+		_ = r.rn.Step(m)
+	}
 	return rd
 }
 
-// Advance tells the replica that the owner has handled rd.
-func (r *Replica) Advance(rd Ready) { r.rn.Advance(rd.Ready) }
+// takeLocal takes from rd's messages those addressed to the local append
+// and apply threads of raft's AsyncStorageWrites: the append becomes
+// rd.Append; the apply's entries are rd.CommittedEntries, which Ready
+// applies itself, and it returns the apply's responses to step once they
+// are applied.
+func (r *Replica) takeLocal(rd *Ready) (applyResp []raftpb.Message) {
+	msgs := rd.Messages
+	n := 0
+	for i := range msgs {
+		switch msgs[i].To {
+		case raft.LocalAppendThread:
+			m := msgs[i]
+			rd.Append = &m
+		case raft.LocalApplyThread:
+			applyResp = msgs[i].Responses
+		default:
+			msgs[n] = msgs[i]
+			n++
+		}
+	}
+	clear(msgs[n:])
+	rd.Messages = msgs[:n]
+	return applyResp
+}
+
+// StepLocal steps a response of an Append made durable: raft's own
+// acknowledgement of the write (MsgStorageAppendResp) and those of its
+// messages addressed to itself.
+func (r *Replica) StepLocal(m raftpb.Message) error { return r.rn.Step(m) }
+
+// Async reports whether the replica writes its log asynchronously
+// (Config.AsyncStorageWrites).
+func (r *Replica) Async() bool { return r.async }
+
+// Advance tells the replica that the owner has handled rd. With
+// AsyncStorageWrites it does nothing: StepLocal takes its place.
+func (r *Replica) Advance(rd Ready) {
+	if !r.async {
+		r.rn.Advance(rd.Ready)
+	}
+}
 
 // ConfState is the group's configuration as of the applied index.
 func (r *Replica) ConfState() raftpb.ConfState { return r.cs }

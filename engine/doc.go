@@ -110,6 +110,44 @@
 // followers hold; they commit or not by those copies alone, as raft
 // allows for any entry not yet committed.
 //
+// # Asynchronous log writes
+//
+// Over a replica made with consistency.Config.AsyncStorageWrites (package
+// oss makes every replica so), the engine no longer waits for a Ready's
+// write before the next Ready: a leader appends and sends the next batch,
+// and steps its followers' acknowledgements, while its own log syncs; a
+// follower takes the next append while it writes the last. The loop
+// becomes:
+//
+//	rd := e.Ready()
+//	send(rd.Early, rd.Messages) // appends at once; answers made sendable
+//	if rd.OutcomesFirst() {
+//		outcomes(rd) // what it applied is durable here already
+//	}
+//	if rd.WriteFirst {
+//		// A leader's snapshot: make every write in flight and
+//		// rd.Writes durable now; refused: e.DiskFailed(err), no
+//		// Advance (the engine holds the Ready).
+//	} else {
+//		// Hand rd.Writes to the log in order, without waiting.
+//	}
+//	if !rd.OutcomesFirst() { outcomes(rd) }
+//	... conf, checkpoint as above; e.Advance()
+//
+//	// Whenever the log answers, in the order the writes were handed out:
+//	e.Written(seq) // or e.DiskFailed(err)
+//
+// Raft hears of a write, through the responses it attached to it (its
+// own acknowledgement, and a leader's vote for its own entries), only at
+// Written, and only once every write before it is durable too; the
+// answers for peers that vouch for it go out in the next Ready's
+// Messages. Raft applies only entries durable on this replica, so
+// outcomes never wait for a write, and a leader counts its own copy only
+// once written. A refused write fails what waits, as above, and it and
+// every write after it are offered again, in order, after the next Tick
+// (Ready.Retry with Writes); the owner makes sure no write after a
+// refused one is reported (package persist's Chain).
+//
 // A checkpoint is asked for once CompactEvery entries applied since the
 // last one, in a Ready of its own (nothing from the replica), and asked
 // again after later Readies while it is due and Checkpointed has not

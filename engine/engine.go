@@ -214,8 +214,18 @@ type Ready struct {
 	// state, which stands at that index; Checkpointed reports it taken.
 	// A Ready that asks for one carries nothing from the replica.
 	Checkpoint uint64
+	// Writes, from an asynchronous engine (see Write), are the log writes
+	// to make, in order, each reported with Written once durable: the
+	// Ready's own, or with Retry every write the log refused and those
+	// after it. Messages are then answers that may go out at once.
+	Writes []Write
+	// WriteFirst, from an asynchronous engine, says the Ready installs a
+	// leader's snapshot: its Writes, and every write before them, are
+	// made durable before its outcomes are handed out.
+	WriteFirst bool
 
 	afterWrite bool // Config.OutcomesAfterWrite
+	async      bool // the replica writes asynchronously
 }
 
 // Engine is the runtime of one heap replica as a deterministic state
@@ -240,7 +250,7 @@ type Engine struct {
 	rdv     consistency.Ready  // where rd points, not an allocation a Ready
 	early   []raftpb.Message   // rd's messages that may go out before its write
 	late    []raftpb.Message   // and those that wait for it
-	refused bool               // the log refused rd's write
+	refused bool               // the log refused rd's write (or, async, a write in flight)
 	handed  bool               // rd's outcomes were handed out before its refused write
 	retry   bool               // a tick asks to write it again
 	diskErr error              // why the log refused it
@@ -254,6 +264,16 @@ type Engine struct {
 	ckptAsk     uint64            // a checkpoint to ask for in the next Ready
 	conf        raftpb.ConfState
 
+	// An asynchronous replica's writes (async.go).
+	inflight  []*write         // handed out, not yet all durable, in order
+	wseq      uint64           // the last write's Seq
+	snapWrite bool             // rd's write installs a leader's snapshot
+	retrying  bool             // the refused writes are being made again
+	outbox    []raftpb.Message // answers made sendable by Written
+	obuf      []raftpb.Message
+	confAt    uint64 // the last configuration change written
+	confKept  uint64 // the last one a kept commit index covers
+
 	completions []Completion // not yet handed out in a Ready
 	answers     []ReadDone
 	given       given  // what the last Ready handed out
@@ -265,9 +285,11 @@ type Engine struct {
 // given is what a Ready handed out, for Advance.
 type given struct {
 	raft        bool
+	retry       bool // async: the refused writes, offered again
 	checkpoint  uint64
 	completions int
 	answers     int
+	outbox      int
 }
 
 type proposal struct {
@@ -357,7 +379,7 @@ func (e *Engine) Tick() {
 	}
 	e.r.Tick()
 	e.ticks++
-	if e.refused {
+	if e.refused && !e.retrying {
 		e.retry = true
 	}
 	e.checkLeader()
@@ -467,9 +489,16 @@ func (e *Engine) Checkpointed(index uint64) {
 // written, or be in a leader's log), definitely if not; new proposals fail
 // at once until the log takes the write, offered again after every Tick.
 // Reads of the local state go on.
+//
+// An asynchronous engine hears of a refused Write at any time; if between
+// a Ready and its Advance (a WriteFirst Ready), the owner carries out
+// nothing more of that Ready and does not call Advance. Every write in
+// flight is offered again, in order, after the next Tick.
 func (e *Engine) DiskFailed(err error) {
 	e.refused, e.retry, e.diskErr = true, false, err
-	if g := e.given; g.raft && !e.cfg.OutcomesAfterWrite && raft.IsEmptySnap(e.rd.Snapshot) {
+	if e.r.Async() {
+		e.diskFailedAsync()
+	} else if g := e.given; g.raft && !e.cfg.OutcomesAfterWrite && raft.IsEmptySnap(e.rd.Snapshot) {
 		// The owner handed out the Ready's outcomes before the write:
 		// they stand, and are not handed out again.
 		e.handed = true
@@ -583,11 +612,17 @@ func (e *Engine) resend() {
 
 // HasReady reports whether Ready has anything to hand out.
 func (e *Engine) HasReady() bool {
-	if len(e.completions) > 0 || len(e.answers) > 0 || e.ckptAsk != 0 {
+	if len(e.completions) > 0 || len(e.answers) > 0 || e.ckptAsk != 0 || len(e.outbox) > 0 && !e.closed {
 		return true
 	}
 	if e.closed || e.lost {
 		return false
+	}
+	if e.r.Async() {
+		if e.refused {
+			return e.retry
+		}
+		return e.rd != nil || e.r.HasReady()
 	}
 	if e.rd != nil {
 		return !e.refused || e.retry
@@ -599,9 +634,15 @@ func (e *Engine) HasReady() bool {
 // Advance (or DiskFailed): called again, it returns the same. The slices
 // Completions and Reads are the engine's, valid until the next Ready.
 func (e *Engine) Ready() Ready {
-	rd := Ready{Checkpoint: e.ckptAsk, afterWrite: e.cfg.OutcomesAfterWrite}
+	rd := Ready{Checkpoint: e.ckptAsk, afterWrite: e.cfg.OutcomesAfterWrite, async: e.r.Async()}
 	e.given = given{checkpoint: e.ckptAsk}
-	if e.ckptAsk == 0 && !e.closed {
+	if rd.async && !e.closed {
+		if e.ckptAsk == 0 {
+			e.readyAsync(&rd)
+		}
+		rd.Messages = append(e.obuf[:0], e.outbox...)
+		e.obuf, e.given.outbox = rd.Messages[:0], len(e.outbox)
+	} else if e.ckptAsk == 0 && !e.closed {
 		if e.rd == nil && !e.lost && e.r.HasReady() {
 			e.rdv = e.r.Ready()
 			e.rd = &e.rdv
@@ -692,6 +733,9 @@ func (e *Engine) answerReads(rd *Ready) {
 // durable on a quorum already; nothing of it waits for this replica's
 // write.
 func (rd *Ready) OutcomesFirst() bool {
+	if rd.async {
+		return rd.HasRaft && !rd.WriteFirst
+	}
 	return rd.HasRaft && !rd.afterWrite && raft.IsEmptySnap(rd.Snapshot)
 }
 
@@ -736,11 +780,16 @@ func (e *Engine) Advance() {
 	e.given = given{}
 	e.completions = append(e.completions[:0], e.completions[g.completions:]...)
 	e.answers = append(e.answers[:0], e.answers[g.answers:]...)
+	e.outbox = append(e.outbox[:0], e.outbox[g.outbox:]...)
 	if g.checkpoint != 0 {
 		e.ckptAsk = 0
 		if e.lastCkpt >= g.checkpoint {
 			e.compact(g.checkpoint)
 		}
+	}
+	if e.r.Async() {
+		e.advanceAsync(g)
+		return
 	}
 	if !g.raft {
 		return
@@ -763,10 +812,19 @@ func (e *Engine) Advance() {
 		panic(fmt.Sprintf("engine: append: %v", err))
 	}
 	e.held.append(rd.Entries)
-	for _, res := range rd.Results {
+	e.r.Advance(rd)
+	e.settle(rd.Results, rd.ReadStates, rd.State.Index(), rd.SoftState)
+}
+
+// settle ends the waits a Ready handed out the answers to: its results',
+// and those of reads its state covers; reads whose index it brings wait
+// for their apply. It notes the leader and the configuration and compacts
+// the log in memory.
+func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, applied uint64, soft *raft.SoftState) {
+	for _, res := range results {
 		delete(e.pending, res.TxID)
 	}
-	for _, rs := range rd.ReadStates {
+	for _, rs := range states {
 		id := binary.BigEndian.Uint64(rs.RequestCtx)
 		if rq, ok := e.reads[id]; ok {
 			delete(e.reads, id)
@@ -774,7 +832,6 @@ func (e *Engine) Advance() {
 			e.readWaits = append(e.readWaits, rq)
 		}
 	}
-	applied := rd.State.Index()
 	n := 0
 	for _, rq := range e.readWaits {
 		if rq.index > applied {
@@ -784,10 +841,9 @@ func (e *Engine) Advance() {
 	}
 	clear(e.readWaits[n:])
 	e.readWaits = e.readWaits[:n]
-	if rd.SoftState != nil {
-		e.lead = rd.SoftState.Lead
+	if soft != nil {
+		e.lead = soft.Lead
 	}
-	e.r.Advance(rd)
 	e.conf = e.r.ConfState()
 	e.compact(applied)
 }

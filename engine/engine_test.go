@@ -38,7 +38,14 @@ type node struct {
 	// leaderApplied counts the records it applied while leading.
 	leaderApplied int
 	confs         []raftpb.ConfState // configurations reported
+	// With asynchronous writes: the Writes handed out and not yet made,
+	// and hold, which keeps them unmade until cleared.
+	queued []uint64
+	hold   bool
 }
+
+// asyncWrites makes newCluster's replicas write their logs asynchronously.
+var asyncWrites bool
 
 // cluster wires engines by delivering their messages to each other: the
 // owner's loop of package oss, in one goroutine.
@@ -61,7 +68,7 @@ func newCluster(t *testing.T, n int, tweak func(*Config, *consistency.Config)) *
 	}
 	for i := 1; i <= n; i++ {
 		st := raft.NewMemoryStorage()
-		rc := &consistency.Config{ID: uint64(i), Storage: st, ElectionTick: 1000}
+		rc := &consistency.Config{ID: uint64(i), Storage: st, ElectionTick: 1000, AsyncStorageWrites: asyncWrites}
 		cfg := Config{Storage: st}
 		if tweak != nil {
 			tweak(&cfg, rc)
@@ -86,18 +93,44 @@ func newCluster(t *testing.T, n int, tweak func(*Config, *consistency.Config)) *
 
 func (c *cluster) node(id uint64) *node { return c.nodes[id-1] }
 
-// handle carries out every Ready of n, as package oss does.
+// handle carries out every Ready of n, as package oss does, and makes
+// the writes they hand out unless n holds them.
 func (c *cluster) handle(n *node) {
+	for {
+		c.handleReadies(n)
+		if n.hold || len(n.queued) == 0 {
+			return
+		}
+		n.flush()
+	}
+}
+
+// flush makes n's queued writes, in order, and reports whether the log
+// took them.
+func (n *node) flush() bool {
+	q := n.queued
+	n.queued = nil
+	for _, seq := range q {
+		if n.disk != nil {
+			n.e.DiskFailed(n.disk)
+			return false
+		}
+		n.e.Written(seq)
+	}
+	return true
+}
+
+func (c *cluster) handleReadies(n *node) {
 	for n.e.HasReady() {
 		rd := n.e.Ready()
 		if rd.Err != nil {
 			c.t.Fatalf("node %d: %v", n.id, rd.Err)
 		}
 		first := rd.OutcomesFirst()
+		if rd.Retry {
+			n.retries++
+		}
 		if rd.HasRaft {
-			if rd.Retry {
-				n.retries++
-			}
 			c.msgs = append(c.msgs, rd.Early...)
 			c.sent = append(c.sent, rd.Early...)
 		}
@@ -116,7 +149,16 @@ func (c *cluster) handle(n *node) {
 		if first {
 			n.outcomes(rd)
 		}
-		if rd.HasRaft {
+		if n.e.Replica().Async() {
+			c.msgs = append(c.msgs, rd.Messages...)
+			c.sent = append(c.sent, rd.Messages...)
+			for _, w := range rd.Writes {
+				n.queued = append(n.queued, w.Seq)
+			}
+			if rd.WriteFirst && !n.flush() {
+				continue
+			}
+		} else if rd.HasRaft {
 			if n.disk != nil {
 				n.e.DiskFailed(n.disk)
 				continue

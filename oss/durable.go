@@ -14,6 +14,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/persist"
 )
@@ -159,92 +160,205 @@ func storeNodeID(fsys persist.FS, dir string, id uint64) error {
 	return nil
 }
 
-// persist writes what a Ready asks to keep to the write-ahead log and
-// returns once it is durable (or written, in batch mode).
-func (h *Heap) persist(rd raft.Ready) error {
-	wal := h.node.walOf()
-	if wal == nil {
-		return nil
-	}
-	if raft.IsEmptySnap(rd.Snapshot) && len(rd.Entries) == 0 &&
-		(raft.IsEmptyHardState(rd.HardState) || !raft.MustSync(rd.HardState, h.lastHard, 0) && !commitsConfChange(rd)) {
+// logWrite is an engine Write encoded as the log's records, and what the
+// loop notes once they are durable.
+type logWrite struct {
+	seq  uint64 // the engine's Write.Seq
+	bufs [][]byte
+	// sync: the records move the term or the vote, and are synced before
+	// raft's answers that rest on them go out, also with DurabilityBatch:
+	// a vote taken back by a power failure would let this replica vote
+	// twice in a term, and two leaders of one term commit different
+	// entries.
+	sync    bool
+	hard    raftpb.HardState // held by its last record, if not empty
+	last    uint64           // the index of its last entry or snapshot
+	inStore uint64           // the index of a snapshot stored whole, checkpointed once logged
+}
+
+// writeDone is the log's answer to a logWrite.
+type writeDone struct {
+	lw    *logWrite
+	last  uint64 // the sequence number of its last record
+	err   error
+	epoch uint64
+}
+
+// encodeWrite encodes what a Write asks to keep as the log's records; nil
+// if nothing needs writing. A leader's snapshot decoded as it arrived goes
+// to the store first.
+func (h *Heap) encodeWrite(w engine.Write) (*logWrite, error) {
+	if raft.IsEmptySnap(w.Snapshot) && len(w.Entries) == 0 &&
+		(raft.IsEmptyHardState(w.HardState) || !raft.MustSync(w.HardState, h.lastHard, 0) && !w.KeepsConf) {
 		// Nothing, or only a commit index, which raft learns again after
 		// a restart: no record, and no sync. A commit index that covers a
 		// configuration change is kept: a replica restarted with a lower
 		// one would come back in an older configuration (a bootstrapped
 		// node as its sole voter).
-		return nil
+		return nil, nil
 	}
+	lw := &logWrite{seq: w.Seq, sync: votes(w.HardState, h.lastHard), hard: w.HardState, last: w.Snapshot.Metadata.Index}
 	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas}
 	var hard []byte
-	if !raft.IsEmptyHardState(rd.HardState) {
-		hard, _ = rd.HardState.Marshal()
+	if !raft.IsEmptyHardState(w.HardState) {
+		hard, _ = w.HardState.Marshal()
 	}
-	ents := make([][]byte, len(rd.Entries))
-	for i := range rd.Entries {
-		b, err := rd.Entries[i].Marshal()
+	ents := make([][]byte, len(w.Entries))
+	for i := range w.Entries {
+		b, err := w.Entries[i].Marshal()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ents[i] = b
 	}
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		rec.SnapMeta, _ = rd.Snapshot.Metadata.Marshal()
-		if consistency.DecodedApart(rd.Snapshot.Data) {
+	if n := len(w.Entries); n > 0 {
+		lw.last = w.Entries[n-1].Index
+	}
+	if !raft.IsEmptySnap(w.Snapshot) {
+		rec.SnapMeta, _ = w.Snapshot.Metadata.Marshal()
+		if consistency.DecodedApart(w.Snapshot.Data) {
 			// A leader's snapshot decoded as it arrived: the replica
 			// holds its state, which goes to the store whole before the
 			// record that names it.
-			if err := h.storeSnapshot(rd.Snapshot.Metadata); err != nil {
-				return err
+			if err := h.storeSnapshot(w.Snapshot.Metadata); err != nil {
+				return nil, err
 			}
 			rec.InStore, rec.Restored = true, true
+			lw.inStore = w.Snapshot.Metadata.Index
 		} else {
-			rec.SnapData = rd.Snapshot.Data
+			rec.SnapData = w.Snapshot.Data
 		}
 	}
 	recs := splitReady(rec, hard, ents, h.node.limits.walEntries)
-	bufs := make([][]byte, len(recs))
+	lw.bufs = make([][]byte, len(recs))
 	for i := range recs {
 		b, err := codec.Marshal(recs[i])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		bufs[i] = b
+		lw.bufs[i] = b
 	}
-	seq, err := h.appendRecords(wal, rd.HardState, bufs)
-	if err != nil {
-		return err
+	if !raft.IsEmptyHardState(w.HardState) {
+		h.lastHard = w.HardState
 	}
-	first := seq - uint64(len(bufs)) + 1
+	return lw, nil
+}
+
+// logged notes a logWrite durable, its last record at seq.
+func (h *Heap) logged(lw *logWrite, seq uint64) {
+	first := seq - uint64(len(lw.bufs)) + 1
 	if h.firstSeq.Load() == 0 {
 		h.firstSeq.Store(first)
 	}
-	if !raft.IsEmptyHardState(rd.HardState) {
-		h.lastHard = rd.HardState
+	hard := !raft.IsEmptyHardState(lw.hard)
+	if hard {
+		h.hardDone = lw.hard
 	}
-	last := rd.Snapshot.Metadata.Index
-	if n := len(rd.Entries); n > 0 {
-		last = rd.Entries[n-1].Index
-	}
-	h.ckpt.noteLogged(first, seq, last, hard != nil)
-	if rec.InStore {
+	h.ckpt.noteLogged(first, seq, lw.last, hard)
+	if lw.inStore != 0 {
 		h.ckptSeq.Store(seq)
-		h.eng.Checkpointed(rd.Snapshot.Metadata.Index)
+		h.eng.Checkpointed(lw.inStore)
 		h.node.checkpointed()
 	}
+}
+
+// persistNow makes a Write durable before it returns, outside the loop's
+// pipeline (a first voter's initial snapshot).
+func (h *Heap) persistNow(w engine.Write) error {
+	wal := h.node.walOf()
+	if wal == nil {
+		return nil
+	}
+	lw, err := h.encodeWrite(w)
+	if err != nil || lw == nil {
+		return err
+	}
+	seq, err := wal.AppendSync(lw.bufs...)
+	if err != nil {
+		return err
+	}
+	h.logged(lw, seq)
 	return nil
 }
 
-// appendRecords appends a Ready's records to the log. Those that move the
-// term or the vote are synced before raft's answers that rest on them go
-// out, also with DurabilityBatch: a vote taken back by a power failure
-// would let this replica vote twice in a term, and two leaders of one
-// term commit different entries.
-func (h *Heap) appendRecords(wal *persist.WAL, hard raftpb.HardState, bufs [][]byte) (uint64, error) {
-	if votes(hard, h.lastHard) {
-		return wal.AppendSync(bufs...)
+// writeAsync hands a Ready's Writes to the log, in order, without
+// waiting: writesDone reports them to the engine as the log acknowledges
+// them. A Write with nothing to write, or any on a node without a log, is
+// reported at once (the engine still hears of them in order).
+func (h *Heap) writeAsync(ws []engine.Write) {
+	wal := h.node.walOf()
+	for _, w := range ws {
+		if wal == nil {
+			h.eng.Written(w.Seq)
+			continue
+		}
+		lw, err := h.encodeWrite(w)
+		if err != nil {
+			h.diskStuck(h.rewriting, err)
+			return
+		}
+		if lw == nil {
+			h.eng.Written(w.Seq)
+			continue
+		}
+		h.inflight++
+		epoch := h.epoch
+		wal.AppendAsync(h.chain, lw.sync, func(last uint64, err error) {
+			h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch})
+		}, lw.bufs...)
 	}
-	return wal.Append(bufs...)
+}
+
+// noteWritten queues the log's answer for the loop; the log's writer
+// calls it, and it must not block.
+func (h *Heap) noteWritten(d writeDone) {
+	h.wmu.Lock()
+	h.wdone = append(h.wdone, d)
+	h.wmu.Unlock()
+	select {
+	case h.wwake <- struct{}{}:
+	default:
+	}
+}
+
+// writesDone reports the log's answers to the engine, in order. Answers
+// of an epoch before the last refusal are stale: the engine offers those
+// writes again.
+func (h *Heap) writesDone() {
+	h.wmu.Lock()
+	done := h.wdone
+	h.wdone = h.wfree
+	h.wmu.Unlock()
+	for _, d := range done {
+		h.inflight--
+		switch {
+		case d.epoch != h.epoch:
+		case d.err != nil:
+			h.diskStuck(h.rewriting, d.err)
+		default:
+			if h.rewriting {
+				h.rewriting = false
+				h.log.Info("the log can be written again")
+			}
+			h.logged(d.lw, d.last)
+			h.eng.Written(d.lw.seq)
+		}
+	}
+	clear(done)
+	h.wfree = done[:0]
+}
+
+// writeFirst makes a WriteFirst Ready's writes, and every write before
+// them, durable before it returns; false if the log refused one (the
+// engine then holds the Ready).
+func (h *Heap) writeFirst(ws []engine.Write) bool {
+	epoch := h.epoch
+	h.writeAsync(ws)
+	for h.inflight > 0 && h.epoch == epoch {
+		<-h.wwake
+		h.writesDone()
+	}
+	return h.epoch == epoch
 }
 
 // votes reports whether hard moves the term or the vote on from last.
@@ -286,14 +400,4 @@ func (n *Node) noteDropped(h *Heap) {
 		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
 	}
 	n.dropSpace(h)
-}
-
-// commitsConfChange reports whether a Ready commits a configuration change.
-func commitsConfChange(rd raft.Ready) bool {
-	for i := range rd.CommittedEntries {
-		if t := rd.CommittedEntries[i].Type; t == raftpb.EntryConfChange || t == raftpb.EntryConfChangeV2 {
-			return true
-		}
-	}
-	return false
 }

@@ -127,7 +127,7 @@ func powerLoss(t *testing.T, seed uint64) {
 	}
 	// Enough commits for checkpoints to have been taken (a loaded machine
 	// commits fewer in a given time), then a random while longer.
-	waitCond(t, "commits enough for checkpoints", func() bool {
+	waitCondWithin(t, time.Minute, "commits enough for checkpoints", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return acked["a"]+acked["b"]+acked["c"] >= 3*int64(c.nodes["a"].cfg.CheckpointEvery)
@@ -488,7 +488,7 @@ func TestLoneNodeSurvivesPowerLoss(t *testing.T) {
 					}
 				})
 			}
-			waitCond(t, "commits enough for checkpoints", func() bool {
+			waitCondWithin(t, time.Minute, "commits enough for checkpoints", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return acked[0]+acked[1]+acked[2]+acked[3] >= 4*int64(n.cfg.CheckpointEvery)

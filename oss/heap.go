@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
+	"github.com/objectsharing/oss/persist"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -95,7 +96,19 @@ type Heap struct {
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
 	lost         error                  // why the replica stopped, if it did
-	lastHard     raftpb.HardState       // the last hard state written to the log
+	lastHard     raftpb.HardState       // the last hard state handed to the log
+	hardDone     raftpb.HardState       // the last hard state durable in the log
+	// The log's writes in flight (durable.go): answered in wdone,
+	// signalled on wwake; those of an epoch before the last refusal are
+	// stale, and chain fails every write after a refused one.
+	inflight  int
+	epoch     uint64
+	chain     *persist.Chain
+	rewriting bool // the refused writes are being made again
+	wmu       sync.Mutex
+	wdone     []writeDone // guarded by wmu
+	wfree     []writeDone
+	wwake     chan struct{}
 	dirty        map[uuid.UUID]struct{} // objects changed since the last checkpoint
 	needFull     bool                   // the next checkpoint writes every object
 	storeGen     uint64                 // generation of the replica's objects in the store
@@ -264,6 +277,8 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		abandonc: make(chan abandon, 1024),
 		readc:    make(chan *readRequest, 64),
 		recvc:    make(chan raftpb.Message, 4096),
+		wwake:    make(chan struct{}, 1),
+		chain:    new(persist.Chain),
 		joinc:    make(chan uint64, 64),
 		snapc:    make(chan snapOutcome, 16),
 		joinReqs: make(map[uint64]bool),
@@ -329,7 +344,7 @@ func (h *Heap) restore(o openMode) (restorePoint, error) {
 			h.needFull = true // its state is in the log, not the store
 		}
 		h.firstSeq.Store(g.firstSeq)
-		h.lastHard = g.hard
+		h.lastHard, h.hardDone = g.hard, g.hard
 		h.ckptSeq.Store(g.keepSeq())
 		ckpt = applied
 	} else if spec := o.spec; spec != nil {
@@ -343,7 +358,7 @@ func (h *Heap) restore(o openMode) (restorePoint, error) {
 			return restorePoint{}, fmt.Errorf("oss: heap %q: node %q is not in the group", name, n.cfg.Name)
 		}
 		snap := raftpb.Snapshot{Data: consistency.EmptySnapshotData(1), Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}
-		if err := h.persist(raft.Ready{Snapshot: snap}); err != nil {
+		if err := h.persistNow(engine.Write{Snapshot: snap}); err != nil {
 			return restorePoint{}, fmt.Errorf("oss: heap %q: %w", name, err)
 		}
 		if err := h.storage.ApplySnapshot(snap); err != nil {
@@ -365,6 +380,9 @@ func (h *Heap) newReplica(from restorePoint) (*consistency.Replica, error) {
 		State:   from.state,
 		Objects: from.objects,
 		Logger:  raftLogger{h.log},
+		// The loop takes the next Ready while the log writes the last
+		// (engine, async.go).
+		AsyncStorageWrites: true,
 
 		SkipReadValidation: &h.skipReads,
 		// See limits.go.
@@ -414,17 +432,13 @@ func (h *Heap) stand(o openMode) error {
 		}
 	case o.recovered != nil:
 		h.catchUp.Store(true)
-		for h.eng.HasReady() { // apply what is known committed: the configuration too
-			h.handleReady()
-		}
+		h.settle() // apply what is known committed: the configuration too
 		if cs := r.ConfState(); len(cs.Voters) == 1 && cs.Voters[0] == h.self {
 			// A sole voter need not wait an election timeout.
 			if err := r.Campaign(); err != nil {
 				return fmt.Errorf("oss: heap %q: campaign: %w", name, err)
 			}
-			for h.eng.HasReady() {
-				h.handleReady()
-			}
+			h.settle()
 		}
 	case o.spec != nil && o.spec.voters[0].ID == h.self:
 		// The first-placed voter stands at once rather than after an
@@ -432,11 +446,24 @@ func (h *Heap) stand(o openMode) error {
 		if err := r.Campaign(); err != nil {
 			return fmt.Errorf("oss: heap %q: campaign: %w", name, err)
 		}
+		h.settle()
+	}
+	return nil
+}
+
+// settle carries out the engine's Readies until it has none and the log
+// has answered every write, before the loop runs.
+func (h *Heap) settle() {
+	for {
 		for h.eng.HasReady() {
 			h.handleReady()
 		}
+		if h.inflight == 0 {
+			return
+		}
+		<-h.wwake
+		h.writesDone()
 	}
-	return nil
 }
 
 // becomeSoleVoter bootstraps a one-voter group and elects this node.
@@ -445,15 +472,11 @@ func (h *Heap) becomeSoleVoter() error {
 	if err := r.Bootstrap([]raft.Peer{{ID: h.self}}); err != nil {
 		return fmt.Errorf("oss: heap %q: bootstrap: %w", h.name, err)
 	}
-	for h.eng.HasReady() {
-		h.handleReady()
-	}
+	h.settle()
 	if err := r.Campaign(); err != nil {
 		return fmt.Errorf("oss: heap %q: campaign: %w", h.name, err)
 	}
-	for h.eng.HasReady() {
-		h.handleReady()
-	}
+	h.settle()
 	if st := r.Status(); st.RaftState != raft.StateLeader {
 		return fmt.Errorf("oss: heap %q: single voter did not become leader (%v)", h.name, st.RaftState)
 	}

@@ -85,6 +85,8 @@ func (h *Heap) run() {
 			rq.id = h.readSeq
 			h.reads[rq.id] = rq
 			h.eng.Read(rq.id)
+		case <-h.wwake:
+			h.writesDone()
 		}
 		for h.eng.HasReady() {
 			if !h.handleReady() {
@@ -140,11 +142,13 @@ func (h *Heap) abandon(a abandon) {
 }
 
 // handleReady carries out one Ready of the engine in the order its package
-// requires: send what may go before the log write, hand out the outcomes
-// (a leader answers one batch while it writes the next), persist, send
-// the rest, then what follows. A Ready that installs a leader's snapshot
-// hands out its outcomes once the snapshot is stored. It reports false if
-// the replica cannot go on.
+// requires: send its messages (a leader's appends go out before its own
+// write, so that the followers write them meanwhile; answers that vouch
+// for a write come once it is durable), hand out the outcomes (only what
+// is durable here is applied), hand its writes to the log without
+// waiting for them (writesDone reports them), then what follows. A Ready
+// that installs a leader's snapshot hands out its outcomes once the
+// snapshot is stored. It reports false if the replica cannot go on.
 func (h *Heap) handleReady() bool {
 	rd := h.eng.Ready()
 	if rd.Err != nil {
@@ -153,21 +157,21 @@ func (h *Heap) handleReady() bool {
 	}
 	first := rd.OutcomesFirst()
 	if rd.HasRaft {
-		// A leader's appends go out before its own write, so that the
-		// followers write them meanwhile (engine.Ready.Early).
 		h.send(rd.Early)
 	}
+	h.send(rd.Messages)
 	if first {
 		h.outcomes(rd, false)
 	}
-	if rd.HasRaft {
-		if err := h.persist(rd.Ready.Ready); err != nil {
-			h.diskStuck(rd.Retry, err)
-			return true
+	if rd.Retry {
+		h.rewriting = true
+	}
+	if rd.WriteFirst {
+		if !h.writeFirst(rd.Writes) {
+			return true // refused: the engine holds the Ready
 		}
-		if rd.Retry {
-			h.log.Info("the log can be written again")
-		}
+	} else {
+		h.writeAsync(rd.Writes)
 	}
 	h.finishReady(rd, !first)
 	h.eng.Advance()
@@ -183,6 +187,12 @@ func (h *Heap) handleReady() bool {
 // (persist.ErrFailed: a sync failed) takes nothing until the node
 // restarts: the replica stays stopped until then.
 func (h *Heap) diskStuck(retry bool, err error) {
+	// Every write in flight is made again, on a new chain; answers to
+	// those made before are stale.
+	h.epoch++
+	h.chain = new(persist.Chain)
+	h.lastHard = h.hardDone
+	h.rewriting = false
 	if !retry {
 		if errors.Is(err, persist.ErrFailed) {
 			h.log.Error("the write-ahead log has failed; this replica commits nothing until the node restarts", "err", err)
@@ -215,7 +225,6 @@ func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 			h.term.Store(rd.HardState.Term)
 			h.contact.commit(rd.HardState.Commit)
 		}
-		h.send(rd.Messages)
 		for _, rs := range rd.ReadStates {
 			h.contact.commit(rs.Index) // the leader's commit index
 		}

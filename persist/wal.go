@@ -147,11 +147,31 @@ type segment struct {
 }
 
 type appendReq struct {
-	recs [][]byte
-	sync bool // synced before acknowledged, whatever SyncInterval says
-	last uint64
-	err  error
-	done chan struct{}
+	recs   [][]byte
+	sync   bool // synced before acknowledged, whatever SyncInterval says
+	last   uint64
+	err    error
+	done   chan struct{}
+	notify func(last uint64, err error) // AppendAsync's, instead of done
+	chain  *Chain
+}
+
+// finish acknowledges the append, or fails it.
+func (r *appendReq) finish() {
+	if r.notify != nil {
+		r.notify(r.last, r.err)
+		return
+	}
+	close(r.done)
+}
+
+// A Chain orders asynchronous appends that depend on each other, such as
+// a raft replica's log writes: once one fails, every later one on the
+// chain fails with its error, unwritten, so that no record lands after a
+// gap. A new Chain starts again. The zero value is ready to use; the log
+// owns it once used.
+type Chain struct {
+	err error // the first failure; guarded by the log's mutex
 }
 
 // WALStats count a log's work.
@@ -786,22 +806,50 @@ func (w *WAL) AppendSync(recs ...[]byte) (uint64, error) {
 	return w.append(&appendReq{recs: recs, sync: true, done: make(chan struct{})})
 }
 
+// AppendAsync appends as AppendSync (sync) or Append does, without
+// waiting: done is called once with what those would return, from the
+// log's writer goroutine or, for an append refused at once, from the
+// caller's before AppendAsync returns. done must not block. Appends on
+// chain, if not nil, are acknowledged in the order made, and fail from
+// the first that fails on (see Chain).
+func (w *WAL) AppendAsync(chain *Chain, sync bool, done func(last uint64, err error), recs ...[]byte) {
+	req := &appendReq{recs: recs, sync: sync, notify: done, chain: chain}
+	if err := w.enqueue(req); err != nil {
+		done(0, err)
+	}
+}
+
 func (w *WAL) append(req *appendReq) (uint64, error) {
-	recs := req.recs
-	for _, r := range recs {
+	if err := w.enqueue(req); err != nil {
+		return 0, err
+	}
+	<-req.done
+	return req.last, req.err
+}
+
+// enqueue queues req for the writer, or says why the log refuses it.
+func (w *WAL) enqueue(req *appendReq) error {
+	for _, r := range req.recs {
 		if len(r) > w.opts.MaxRecord {
-			return 0, fmt.Errorf("persist: record of %d bytes exceeds %d", len(r), w.opts.MaxRecord)
+			err := fmt.Errorf("persist: record of %d bytes exceeds %d", len(r), w.opts.MaxRecord)
+			w.mu.Lock()
+			w.failChain(req, err)
+			w.mu.Unlock()
+			return err
 		}
 	}
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return 0, ErrClosed
+	err := ErrClosed
+	if !w.closed {
+		err = w.failed
 	}
-	if w.failed != nil {
-		err := w.failed
+	if err == nil && req.chain != nil {
+		err = req.chain.err
+	}
+	if err != nil {
+		w.failChain(req, err)
 		w.mu.Unlock()
-		return 0, err
+		return err
 	}
 	w.queue = append(w.queue, req)
 	w.mu.Unlock()
@@ -809,8 +857,32 @@ func (w *WAL) append(req *appendReq) (uint64, error) {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	<-req.done
-	return req.last, req.err
+	return nil
+}
+
+// failChain notes req's failure on its chain. The caller holds w.mu.
+func (w *WAL) failChain(req *appendReq, err error) {
+	if req.chain != nil && req.chain.err == nil {
+		req.chain.err = err
+	}
+}
+
+// dropFailedChains fails the appends of batch whose chain failed before,
+// and returns the rest.
+func (w *WAL) dropFailedChains(batch []*appendReq) []*appendReq {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, r := range batch {
+		if r.chain != nil && r.chain.err != nil {
+			r.err = r.chain.err
+			r.finish()
+			continue
+		}
+		batch[n] = r
+		n++
+	}
+	return batch[:n]
 }
 
 // writer writes and syncs what is queued, in batches, until Close.
@@ -853,7 +925,7 @@ func (w *WAL) writer() {
 			w.mu.Unlock()
 			for _, r := range rest {
 				r.err = ErrClosed
-				close(r.done)
+				r.finish()
 			}
 			if w.next != w.syncedNext && w.stopped() == nil {
 				w.sync()
@@ -870,10 +942,18 @@ func (w *WAL) writer() {
 // acknowledges them, or fails every one.
 func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	fail := func(err error) []byte {
+		w.mu.Lock()
+		for _, r := range batch {
+			w.failChain(r, err)
+		}
+		w.mu.Unlock()
 		for _, r := range batch {
 			r.err, r.last = err, 0
-			close(r.done)
+			r.finish()
 		}
+		return buf
+	}
+	if batch = w.dropFailedChains(batch); len(batch) == 0 {
 		return buf
 	}
 	if err := w.stopped(); err != nil {
@@ -916,7 +996,7 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 	w.stats.Acked = w.next
 	w.mu.Unlock()
 	for _, r := range batch {
-		close(r.done)
+		r.finish()
 	}
 	return buf
 }
