@@ -95,9 +95,9 @@ type Heap struct {
 	joinReqs     map[uint64]bool
 	confWait     uint64 // tick until which a proposed change is awaited
 	lastTransfer uint64
-	lost         error                  // why the replica stopped, if it did
-	lastHard     raftpb.HardState       // the last hard state handed to the log
-	hardDone     raftpb.HardState       // the last hard state durable in the log
+	lost         error            // why the replica stopped, if it did
+	lastHard     raftpb.HardState // the last hard state handed to the log
+	hardDone     raftpb.HardState // the last hard state durable in the log
 	// The log's writes in flight (durable.go): answered in wdone,
 	// signalled on wwake; those of an epoch before the last refusal are
 	// stale, and chain fails every write after a refused one.
@@ -109,10 +109,10 @@ type Heap struct {
 	wdone     []writeDone // guarded by wmu
 	wfree     []writeDone
 	wwake     chan struct{}
-	dirty        map[uuid.UUID]struct{} // objects changed since the last checkpoint
-	needFull     bool                   // the next checkpoint writes every object
-	storeGen     uint64                 // generation of the replica's objects in the store
-	ckpt         checkpointer           // checkpoints off the loop (checkpoint.go)
+	dirty     map[uuid.UUID]struct{} // objects changed since the last checkpoint
+	needFull  bool                   // the next checkpoint writes every object
+	storeGen  uint64                 // generation of the replica's objects in the store
+	ckpt      checkpointer           // checkpoints off the loop (checkpoint.go)
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
