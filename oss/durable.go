@@ -346,6 +346,9 @@ func (h *Heap) writesDone() {
 	}
 	clear(done)
 	h.wfree = done[:0]
+	if h.inflight == 0 {
+		h.proposeHeld()
+	}
 }
 
 // writeFirst makes a WriteFirst Ready's writes, and every write before

@@ -90,6 +90,12 @@ type Heap struct {
 	storage      *snapStorage
 	pending      map[uuid.UUID]*proposal // proposals the engine has, by transaction
 	props        []engine.Proposal       // the batch being handed to the engine
+	// held are proposals taken while the log wrote, in arrival order:
+	// they go to raft together once it has answered (or once maxBatch
+	// wait), as one append to each follower rather than one each, as
+	// the loop gathered them when it waited for its log. Abandoned, one
+	// is dropped, never proposed.
+	held []*proposal
 	reads        map[uint64]*readRequest // reads the engine has, by ID
 	readSeq      uint64
 	joinReqs     map[uint64]bool

@@ -3,6 +3,7 @@ package oss
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/objectsharing/oss/consistency"
@@ -46,40 +47,13 @@ func (h *Heap) run() {
 			h.joinReqs[id] = true
 			h.reconcile()
 		case p := <-h.propc:
-			batch = batch[:0]
-			if p.take() {
-				batch = append(batch, p)
-			}
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-h.propc:
-					if p.take() {
-						batch = append(batch, p)
-					}
-				default:
-					break drain
-				}
-			}
-			if len(batch) > 0 {
-				h.propose(batch)
-			}
-			clear(batch)
+			batch = h.takeProposals(p, batch)
+			h.drainInputs(batch)
 		case a := <-h.abandonc:
 			h.abandon(a)
 		case m := <-h.recvc:
-			// Step everything that has arrived before handling a Ready:
-			// fewer, larger appends and acknowledgements.
 			h.stepReceived(m)
-		more:
-			for range maxBatch {
-				select {
-				case m := <-h.recvc:
-					h.stepReceived(m)
-				default:
-					break more
-				}
-			}
+			h.drainInputs(batch)
 		case rq := <-h.readc:
 			h.readSeq++
 			rq.id = h.readSeq
@@ -87,12 +61,74 @@ func (h *Heap) run() {
 			h.eng.Read(rq.id)
 		case <-h.wwake:
 			h.writesDone()
+			h.drainInputs(batch)
 		}
 		for h.eng.HasReady() {
 			if !h.handleReady() {
 				h.loseReplica()
 				return
 			}
+		}
+	}
+}
+
+// takeProposals takes p and the proposals queued behind it, up to
+// maxBatch, and hands them to the engine; batch is the buffer to use.
+func (h *Heap) takeProposals(p *proposal, batch []*proposal) []*proposal {
+	batch = batch[:0]
+	if p.take() {
+		batch = append(batch, p)
+	}
+drain:
+	for len(batch) < maxBatch {
+		select {
+		case p := <-h.propc:
+			if p.take() {
+				batch = append(batch, p)
+			}
+		default:
+			break drain
+		}
+	}
+	switch {
+	case len(batch) == 0:
+	case h.inflight > 0 && len(h.held)+len(batch) < maxBatch:
+		// The log is writing: these wait for its answer, and go to
+		// raft with what else arrives meanwhile (see held).
+		h.held = append(h.held, batch...)
+	default:
+		h.proposeHeld()
+		h.propose(batch)
+	}
+	clear(batch)
+	return batch
+}
+
+// proposeHeld hands the proposals held while the log wrote to the engine.
+func (h *Heap) proposeHeld() {
+	if len(h.held) > 0 {
+		h.propose(h.held)
+		clear(h.held)
+		h.held = h.held[:0]
+	}
+}
+
+// drainInputs takes, without waiting, what else has arrived for the
+// loop's hot path (proposals, peers' messages, the log's answers) before
+// it handles a Ready: the loop does not wait for its log, so without it
+// every arrival would make a Ready of its own, and each Ready a message
+// to every follower: fewer, larger appends and acknowledgements.
+func (h *Heap) drainInputs(batch []*proposal) {
+	for range maxBatch {
+		select {
+		case p := <-h.propc:
+			h.takeProposals(p, batch)
+		case m := <-h.recvc:
+			h.stepReceived(m)
+		case <-h.wwake:
+			h.writesDone()
+		default:
+			return
 		}
 	}
 }
@@ -137,6 +173,12 @@ func (h *Heap) propose(batch []*proposal) {
 // iteration, and every answer the engine gives before it waits again, so
 // one taken and not pending has been answered.
 func (h *Heap) abandon(a abandon) {
+	if i := slices.IndexFunc(h.held, func(p *proposal) bool { return p.txid == a.txid }); i >= 0 {
+		// Held, never handed to raft: it is dropped.
+		h.held = slices.Delete(h.held, i, i+1)
+		a.proposed <- false
+		return
+	}
 	delete(h.pending, a.txid)
 	a.proposed <- h.eng.Abandon(a.txid)
 }
@@ -354,6 +396,10 @@ func (h *Heap) shutdown() {
 		h.answerReads(rd.Reads)
 		h.eng.Advance()
 	}
+	for _, p := range h.held {
+		p.done <- proposalResult{err: ErrClosed} // never proposed
+	}
+	h.held = nil
 	for {
 		select {
 		case p := <-h.propc:
