@@ -346,9 +346,10 @@ func (h *Heap) writesDone() {
 	}
 	clear(done)
 	h.wfree = done[:0]
-	if h.inflight == 0 {
-		h.proposeHeld()
-	}
+	// The log answered: what arrived while it wrote goes to raft now,
+	// one batch a sync (a follower receiving appends always has a write
+	// in flight, so waiting for none would hold proposals indefinitely).
+	h.proposeHeld()
 }
 
 // writeFirst makes a WriteFirst Ready's writes, and every write before

@@ -91,7 +91,7 @@ type Heap struct {
 	pending      map[uuid.UUID]*proposal // proposals the engine has, by transaction
 	props        []engine.Proposal       // the batch being handed to the engine
 	// held are proposals taken while the log wrote, in arrival order:
-	// they go to raft together once it has answered (or once maxBatch
+	// they go to raft together when it next answers (or once maxBatch
 	// wait), as one append to each follower rather than one each, as
 	// the loop gathered them when it waited for its log. Abandoned, one
 	// is dropped, never proposed.
