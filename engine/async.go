@@ -192,6 +192,7 @@ func (e *Engine) Written(seq uint64) {
 	if e.refused && len(e.inflight) == 0 {
 		e.refused, e.retry, e.retrying, e.diskErr = false, false, false, nil
 	}
+	e.askHeldReads()
 }
 
 // stable appends a durable write to the log in memory and steps its

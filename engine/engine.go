@@ -256,6 +256,9 @@ type Engine struct {
 	diskErr error              // why the log refused it
 	lost    bool               // the replica cannot go on
 	closed  bool
+	// readsHeld: a read index was not asked, the replica leading without
+	// a commit of its term (askReadIndex).
+	readsHeld bool
 
 	lastCkpt    uint64 // applied index of the last checkpoint
 	lastCompact uint64
@@ -467,9 +470,35 @@ func (e *Engine) Read(id uint64) {
 // checkLeader asks again for requests unanswered for ResendTicks/2.
 func (e *Engine) askReadIndex(rq *read) {
 	rq.tick = e.ticks
+	if !e.r.ReadIndexReady() {
+		// A new leader without a commit of its term: asked once it has
+		// one (askHeldReads), or again after ResendTicks/2.
+		e.readsHeld = true
+		return
+	}
 	var rctx [8]byte
 	binary.BigEndian.PutUint64(rctx[:], rq.id)
 	e.r.ReadIndex(rctx[:])
+}
+
+// askHeldReads asks the read indexes held while the replica led without
+// a commit of its term, once it has one.
+func (e *Engine) askHeldReads() {
+	if !e.readsHeld || !e.r.ReadIndexReady() {
+		return
+	}
+	e.readsHeld = false
+	var held []*read
+	for _, rq := range e.reads {
+		if rq.index == 0 {
+			held = append(held, rq)
+		}
+	}
+	// In a fixed order: what raft is asked must not depend on map order.
+	slices.SortFunc(held, func(a, b *read) int { return cmp.Compare(a.id, b.id) })
+	for _, rq := range held {
+		e.askReadIndex(rq)
+	}
 }
 
 // Checkpointed reports a checkpoint of the replica's state at index taken:
@@ -844,6 +873,7 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 	if soft != nil {
 		e.lead = soft.Lead
 	}
+	e.askHeldReads()
 	e.conf = e.r.ConfState()
 	e.compact(applied)
 }

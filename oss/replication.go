@@ -233,7 +233,12 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	}
 	h := n.replicaOf(env.Heap)
 	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
-		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group {
+		// Only from a catalog that has applied its recovered log, as
+		// engine.Sync decides: an older one may still list a heap this
+		// node dropped, and a replica opened for it would rejoin the
+		// dropped group (found by the simulation, seed 1968).
+		cat := n.catalog.Load().state.Load()
+		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group && cat.Index() >= n.catalogCommit {
 			var err error
 			if h, err = n.openReplica(e); err != nil {
 				n.log.Debug("replica not opened", "heap", env.Heap, "err", err)
