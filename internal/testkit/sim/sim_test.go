@@ -166,7 +166,7 @@ func faulty(m Mutations) Options {
 func TestAbandonedWhileQueuedNeverCommits(t *testing.T) {
 	// Many keys, few clients: a proposal taken late is seldom conflicted.
 	opts := Options{Faults: true, Duration: 2 * time.Second, Clients: 2, Keys: 32, Mutations: Mutations{AbandonedLeftQueued: true}}
-	t.Logf("left queued: %s", caught(t, 400, opts, "a proposal abandoned while queued and proposed all the same"))
+	t.Logf("left queued: %s", caught(t, 800, opts, "a proposal abandoned while queued and proposed all the same"))
 }
 
 // A proposal the engine handed to raft may commit after its client gave
