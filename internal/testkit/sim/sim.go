@@ -1,8 +1,10 @@
 // Package sim runs a whole cluster of replicated heaps in deterministic
 // simulation: replicas (consistency and raft) driven by the heap's runtime
-// (engine), their write-ahead logs and checkpoints on crashable in-memory
-// disks, the in-memory network with virtual time, and the catalog, a
-// replicated heap like the others whose entries name the heaps' groups.
+// (engine) with asynchronous log writes, as package oss drives them, their
+// write-ahead logs and checkpoints on crashable in-memory disks whose
+// writes take time (disk.go), the in-memory network with virtual time,
+// and the catalog, a replicated heap like the others whose entries name
+// the heaps' groups.
 // Clients create and drop heaps in the catalog and run list-append
 // transactions on them through the engine's proposal and read paths;
 // every node follows its catalog replica as engine.Sync decides, opening
@@ -76,10 +78,20 @@ type Options struct {
 
 // Mutations break one thing each, to show that the checks see it.
 type Mutations struct {
-	// CatalogOutcomesFirst hands out the catalog replica's outcomes
-	// before its write, as every other replica's: a node then follows,
-	// and acts on, catalog states a power loss takes back.
-	CatalogOutcomesFirst bool
+	// WrittenBeforeDurable reports a log write written (engine.Written)
+	// as the disk queue takes it rather than once it is durable: raft
+	// then counts, acknowledges and applies entries a power loss takes
+	// back.
+	WrittenBeforeDurable bool
+	// CatalogWrittenBeforeDurable does so for the catalog replicas only:
+	// a node then follows, and acts on, catalog states a power loss
+	// takes back.
+	CatalogWrittenBeforeDurable bool
+	// WritesReordered has a node's disk make its writes durable in the
+	// order their delays end, not in the order handed out (each written
+	// on its own, at once), reporting each as it ends: a replica's log on
+	// disk then holds its writes out of order.
+	WritesReordered bool
 	// AbandonedLeftQueued tells a client that gives up on a proposal
 	// still queued at its node that it failed, and leaves it in the
 	// queue: the loop hands it to the engine, and it may commit.
@@ -96,9 +108,6 @@ type Mutations struct {
 	ConfSnapshotStale bool
 	// RestartEmpty restarts nodes from an empty disk.
 	RestartEmpty bool
-	// AckBeforeWrite sends all of a Ready's messages as its log write
-	// starts, acknowledgements and votes too, not only its Early ones.
-	AckBeforeWrite bool
 	// RemoveBelowQuorum lets the reconciler remove a voter even when the
 	// voters left up would not be a quorum of the new configuration.
 	RemoveBelowQuorum bool
@@ -187,6 +196,12 @@ type node struct {
 	missed   int      // ticks it missed while starved
 	inbox    [][]byte // messages that arrived while starved
 	slowDisk time.Duration
+
+	// The node's disk queue: log writes handed out by its engines, in
+	// the order handed out, each durable at its due time (disk.go).
+	queue   []diskWrite
+	diskAt  time.Duration // the due time of the last write queued
+	answers []diskAnswer  // the disk's answers its starved loop has not heard
 }
 
 // replica is a node's replica of one group, in its own directory.
@@ -200,11 +215,14 @@ type replica struct {
 	eng   *engine.Engine
 	state *consistency.State // the last State its replica published
 
-	queue     []engine.Proposal // proposals its loop has not taken yet
-	diskDone  time.Duration     // when the slow write in flight completes
-	refused   time.Duration     // since when the log refuses writes, 0 if it takes them
-	copies    map[uuid.UUID]int // copies of each record this replica applied
-	catalogAt uint64            // the catalog's applied index when it was opened; 0 if recovered
+	queue   []engine.Proposal // proposals its loop has not taken yet
+	refused time.Duration     // since when the log refuses writes, 0 if it takes them
+	broken  bool              // the log refused a write the engine has not heard of
+	// queued is the hard state of the last write handed to the disk
+	// queue; written, that of the last write the log made durable.
+	queued, written raftpb.HardState
+	copies          map[uuid.UUID]int // copies of each record this replica applied
+	catalogAt       uint64            // the catalog's applied index when it was opened; 0 if recovered
 	// snapsSent are the peers sent a snapshot, reported to raft as
 	// delivered on the next tick (a transfer takes time).
 	snapsSent []uint64
@@ -469,21 +487,8 @@ func (s *sim) openReplica(n *node, g *group, id uint64, dir string, peers []raft
 		return nil, 0, fmt.Errorf("sim: %s restarted with an empty replica (its log had made index %d durable in %s)", n.name, d, dir)
 	}
 	rep.wal = wal
-	rep.r, err = consistency.NewReplica(&consistency.Config{ID: id, Storage: rep.store, DedupWindow: dedupWindow,
-		Applied: snap.Metadata.Index, State: snap.Data, SkipReadValidation: &s.skipReads})
-	if err != nil {
-		return nil, 0, err
-	}
-	if empty && peers != nil {
-		if err := rep.r.Bootstrap(peers); err != nil {
-			return nil, 0, err
-		}
-	}
-	rep.eng, err = engine.New(engine.Config{Replica: rep.r, Storage: rep.store, Durable: true, Checkpoint: snap.Metadata.Index,
-		CompactEvery: g.compactEvery, KeepEntries: g.keepEntries, ResendTicks: resendTicks,
-		// As oss's catalog: a node acts on its states for good.
-		OutcomesAfterWrite: g.heap == catalogHeap && !s.opts.Mutations.CatalogOutcomesFirst})
-	if err != nil {
+	rep.queued, rep.written = hs, hs
+	if err := s.startReplica(n, rep, snap.Metadata.Index, snap.Data, empty, peers); err != nil {
 		return nil, 0, err
 	}
 	rep.state = rep.r.State() // as recovered
@@ -491,6 +496,39 @@ func (s *sim) openReplica(n *node, g *group, id uint64, dir string, peers []raft
 	s.names[id] = n
 	booted = true
 	return rep, max(hs.Commit, last), nil
+}
+
+// startReplica makes a replica recovered at applied (its state data) and
+// its engine, with asynchronous log writes as oss makes every replica:
+// bootstrapped with peers if it is empty and they are given, its first
+// write durable before it goes on.
+func (s *sim) startReplica(n *node, rep *replica, applied uint64, data []byte, empty bool, peers []raft.Peer) error {
+	g := rep.g
+	var err error
+	rep.r, err = consistency.NewReplica(&consistency.Config{ID: rep.id, Storage: rep.store, DedupWindow: dedupWindow,
+		Applied: applied, State: data, SkipReadValidation: &s.skipReads, AsyncStorageWrites: true})
+	if err != nil {
+		return err
+	}
+	bootstrap := empty && peers != nil
+	if bootstrap {
+		if err := rep.r.Bootstrap(peers); err != nil {
+			return err
+		}
+	}
+	rep.eng, err = engine.New(engine.Config{Replica: rep.r, Storage: rep.store, Durable: true, Checkpoint: applied,
+		CompactEvery: g.compactEvery, KeepEntries: g.keepEntries, ResendTicks: resendTicks,
+		// As oss's catalog: a node acts on its states for good. (An
+		// asynchronous replica applies only what its log made durable,
+		// and hands out every outcome at once.)
+		OutcomesAfterWrite: g.heap == catalogHeap})
+	if err != nil {
+		return err
+	}
+	if bootstrap {
+		return s.settle(n, rep)
+	}
+	return nil
 }
 
 func readFile(fsys persist.FS, name string) ([]byte, error) {
@@ -602,15 +640,23 @@ func (s *sim) fail(err error) {
 // deliverDue delivers the messages due before next, at most maxDeliveries:
 // raft on a log that lost what it acknowledged can trade messages without
 // end (a run that lost it is caught), and the run fails.
+// Log writes that become durable meanwhile are answered in their turn.
 func (s *sim) deliverDue(next time.Duration) {
 	for k := 0; s.err == nil; k++ {
 		at, ok := s.net.Next()
-		if !ok || at > next {
+		dn, due := s.nextDurable()
+		disk := dn != nil && due <= next && (!ok || due <= at)
+		if !disk && (!ok || at > next) {
 			return
 		}
 		if k == maxDeliveries {
 			s.fail(fmt.Errorf("sim: seed %d: more than %d deliveries in one tick", s.seed, maxDeliveries))
 			return
+		}
+		if disk {
+			s.net.AdvanceTo(due)
+			s.durable(dn)
+			continue
 		}
 		s.net.Step()
 	}
@@ -641,6 +687,7 @@ func (s *sim) step(faults bool) {
 			s.crash(n, 0)
 			continue
 		}
+		s.hearDisk(n)
 		for _, msg := range n.inbox {
 			s.deliver(n, msg)
 		}
@@ -720,15 +767,10 @@ func (s *sim) take(r *replica) {
 	r.queue = nil
 }
 
-// abandon is a client giving up on its transaction at its deadline. A
-// replica whose loop is in a slow write hears of it once the write is
-// done and the Ready carried out, as a heap's loop does.
+// abandon is a client giving up on its transaction at its deadline.
 func (s *sim) abandon(id uuid.UUID) {
 	p := s.waiting[id]
 	r := p.rep
-	if r.diskDone > s.now {
-		return
-	}
 	if p.queued {
 		// Never given to the engine: it cannot commit, once out of
 		// the queue.
@@ -753,64 +795,44 @@ func (s *sim) abandon(id uuid.UUID) {
 	}
 }
 
-// ready carries out what a replica's engine has ready, in the order the
-// engine's package asks: send what may go early, hand out the outcomes
-// (after the write if the Ready installs a snapshot), persist, send the
-// rest, note the configuration, checkpoint. A node follows its catalog
-// after each Ready of its catalog replica that published a new state.
+// ready carries out what a replica's engine has ready, as the heap's loop
+// does over an asynchronous replica: send the Ready's messages (a
+// leader's appends, and answers its written log vouches for), hand out
+// its outcomes (only what the log made durable is applied), hand its
+// writes to the node's disk queue without waiting, or, for a Ready that
+// installs a leader's snapshot, make them and every write queued before
+// them durable first and then hand out its outcomes; note the
+// configuration, checkpoint. A node follows its catalog after each Ready
+// of its catalog replica that published a new state.
 func (s *sim) ready(n *node, r *replica) {
-	synced := true
+	if len(n.answers) > 0 && n.starved <= s.now {
+		s.hearDisk(n) // heard first, as the heap's loop hears the log
+	}
 	for n.up && n.starved <= s.now && n.reps[r.g.heap] == r && r.eng.HasReady() && s.err == nil {
-		if r.diskDone > s.now {
-			return // a slow write is in flight
-		}
 		rd := r.eng.Ready()
 		if rd.Err != nil {
 			s.fail(fmt.Errorf("sim: %s: %w", n.name, rd.Err))
 			return
 		}
-		// A slow write sends its early messages and hands out its
-		// outcomes as it begins, as the heap's loop does: a power loss
-		// during the write finds them out. The engine takes steps,
-		// ticks and proposals meanwhile, and the Ready asked for again
-		// when the write ends hands out what they added.
-		begin := r.diskDone == 0
-		first := rd.OutcomesFirst()
 		var snapTo []uint64
-		if rd.HasRaft && begin && !s.beginWrite(n, r, rd, &snapTo) {
+		if !s.send(n, r, rd.Early, &snapTo) || !s.send(n, r, rd.Messages, &snapTo) {
 			return
 		}
-		if first {
-			if !begin {
-				rd.Results = nil // decided as the write began
-			}
-			if s.outcomes(n, r, rd) {
-				synced = false
-			}
+		first := rd.OutcomesFirst()
+		published := first && s.outcomes(n, r, rd)
+		if rd.Retry {
+			s.paths["log write retried"]++
 		}
-		if rd.HasRaft {
-			r.diskDone = 0
-			if err := s.persist(n, r, rd.Ready.Ready); err != nil {
-				if r.refused == 0 {
-					r.refused = s.now
-					s.paths["log refused"]++
-				}
-				r.eng.DiskFailed(err)
-				continue
+		if rd.WriteFirst {
+			if !s.writeFirst(n, r, rd.Writes) {
+				continue // refused: the engine holds the Ready
 			}
-			r.refused = 0
-			if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
-				rd.Messages = nil // sent with the early ones
-			}
-			if !s.send(n, r, rd.Messages, &snapTo) {
-				return
-			}
-			if !raft.IsEmptySnap(rd.Snapshot) {
-				s.paths["snapshot installed"]++
-			}
+			s.paths["snapshot installed"]++
+		} else {
+			s.enqueue(n, r, rd.Writes)
 		}
 		if !first && s.outcomes(n, r, rd) {
-			synced = false
+			published = true
 		}
 		if rd.Checkpoint != 0 {
 			s.checkpoint(n, r, rd.Checkpoint)
@@ -828,35 +850,10 @@ func (s *sim) ready(n *node, r *replica) {
 			}
 		}
 		r.snapsSent = append(r.snapsSent, snapTo...)
-		if !synced && r == n.cat {
-			synced = true
+		if published && r == n.cat && n.reps[r.g.heap] == r {
 			s.syncCatalog(n)
 		}
 	}
-}
-
-// beginWrite sends what of a Ready may go before its log write and, on
-// a slow disk, begins the write, to end later, handing out the Ready's
-// outcomes as it begins. It reports whether the write goes on now: not
-// if a message did not encode (the run fails) or the write is slow.
-func (s *sim) beginWrite(n *node, r *replica, rd engine.Ready, snapTo *[]uint64) bool {
-	early := rd.Early
-	if s.opts.Mutations.AckBeforeWrite && !rd.Retry {
-		early = append(slices.Clip(early), rd.Messages...)
-	}
-	if !s.send(n, r, early, snapTo) {
-		return false
-	}
-	write := !raft.IsEmptyHardState(rd.HardState) || len(rd.Entries) > 0 || !raft.IsEmptySnap(rd.Snapshot)
-	if write && n.slowDisk > s.now {
-		r.diskDone = s.now + time.Duration(20+s.rng.IntN(60))*time.Millisecond
-		s.paths["slow write"]++
-		if rd.OutcomesFirst() && s.outcomes(n, r, rd) && r == n.cat {
-			s.syncCatalog(n)
-		}
-		return false
-	}
-	return true
 }
 
 // outcomes publishes a Ready's state, then hands out its decisions,
@@ -915,10 +912,12 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-// persist makes a Ready's snapshot, hard state and entries durable.
-func (s *sim) persist(n *node, r *replica, rd raft.Ready) error {
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		b, err := rd.Snapshot.Marshal()
+// persist makes a log write's snapshot, hard state and entries durable:
+// what the disk queue does once the write is due. A write without a hard
+// state is logged with the last one logged before it.
+func (s *sim) persist(n *node, r *replica, w engine.Write) error {
+	if !raft.IsEmptySnap(w.Snapshot) {
+		b, err := w.Snapshot.Marshal()
 		if err != nil {
 			return err
 		}
@@ -926,22 +925,23 @@ func (s *sim) persist(n *node, r *replica, rd raft.Ready) error {
 			return err
 		}
 	}
-	if raft.IsEmptyHardState(rd.HardState) && len(rd.Entries) == 0 {
+	if raft.IsEmptyHardState(w.HardState) && len(w.Entries) == 0 {
 		return nil
 	}
-	hs := rd.HardState
+	hs := w.HardState
 	if raft.IsEmptyHardState(hs) {
-		hs, _, _ = r.store.InitialState()
+		hs = r.written
 	}
-	rec, err := (&raftpb.Message{Term: hs.Term, Index: hs.Vote, Commit: hs.Commit, Entries: rd.Entries}).Marshal()
+	rec, err := (&raftpb.Message{Term: hs.Term, Index: hs.Vote, Commit: hs.Commit, Entries: w.Entries}).Marshal()
 	if err != nil {
 		return err
 	}
 	if _, err := r.wal.Append(rec); err != nil {
 		return err
 	}
-	if k := len(rd.Entries); k > 0 && !s.opts.AckBeforeSync {
-		n.durable[r.dir] = max(n.durable[r.dir], rd.Entries[k-1].Index)
+	r.written = hs
+	if k := len(w.Entries); k > 0 && !s.opts.AckBeforeSync {
+		n.durable[r.dir] = max(n.durable[r.dir], w.Entries[k-1].Index)
 	}
 	return nil
 }
@@ -1055,15 +1055,18 @@ func (s *sim) answer(n *node, r *replica, d engine.ReadDone, st *consistency.Sta
 	r.g.history = append(r.g.history, p.txn)
 }
 
-// crash cuts a node's power: what its disk had not synced is lost. It
+// crash cuts a node's power: what its disk had not synced is lost, and
+// every write still in its disk queue. It
 // comes back after down (now, if zero: on the next tick after a delay the
 // nemesis did not choose).
 func (s *sim) crash(n *node, down time.Duration) {
-	for _, r := range n.reps {
-		if r.diskDone > s.now {
+	if len(n.queue) > 0 {
+		s.paths["power loss with writes in flight"]++
+		if n.slowDisk > s.now {
 			s.paths["power loss during a slow write"]++
 		}
 	}
+	n.queue, n.answers = nil, nil // what the disk had not made durable is lost
 	disk := n.mem.Crash(s.rng)
 	for _, r := range n.replicas() {
 		r.wal.Close()
