@@ -11,7 +11,7 @@ import (
 // the collector scans, 19 MB a replica it marked at every cycle, and the
 // slice grew by copying all of it every quarter of the window. Here a
 // decision is 48 bytes without a pointer, in blocks of blockLen that are
-// never copied: only the slice of block pointers is, a few hundred
+// never copied: only the slice of block pointers is, at most a thousand
 // pointers. The rare decision with a root conflict keeps the root's name
 // apart, in roots.
 
@@ -29,8 +29,10 @@ type decision struct {
 	root uint32
 }
 
-// blockLen is the number of decisions in a block: 48 KiB.
-const blockLen = 1024
+// blockLen is the number of decisions in a block: 12 KiB, the least a
+// replica that has decided anything holds (a node may hold many small
+// heaps); a full window is 1,024 blocks.
+const blockLen = 256
 
 type decisionBlock [blockLen]decision
 
@@ -49,6 +51,9 @@ type decisionLog struct {
 	// the log was given (counted from 0, mod 2^32).
 	roots    []string
 	rootBase uint32
+	// dead counts the pointers before blocks[0] in its array: blocks
+	// dropped that the array still holds until it is copied.
+	dead int
 }
 
 func (d *decisionLog) len() int { return d.n }
@@ -63,6 +68,9 @@ func (d *decisionLog) at(i int) *decision {
 func (d *decisionLog) push(r Result) {
 	end := d.head + d.n
 	if end == len(d.blocks)*blockLen {
+		if len(d.blocks) == cap(d.blocks) {
+			d.dead = 0 // append moves the live pointers to a new array
+		}
 		d.blocks = append(d.blocks, new(decisionBlock))
 	}
 	x := decision{txID: r.TxID, conflictID: r.ConflictID, index: r.Index, outcome: r.Outcome, scan: r.ConflictScan}
@@ -87,10 +95,15 @@ func (d *decisionLog) dropFront(k int) {
 	d.head += k
 	d.n -= k
 	if gone := d.head / blockLen; gone > 0 {
-		// A new slice of pointers, so that the blocks dropped are
-		// garbage once no snapshot holds them.
-		d.blocks = append(make([]*decisionBlock, 0, len(d.blocks)-gone+4), d.blocks[gone:]...)
+		d.blocks = d.blocks[gone:]
 		d.head -= gone * blockLen
+		if d.dead += gone; d.dead*4 > len(d.blocks) {
+			// A new array of pointers, so that the blocks dropped
+			// are garbage once no snapshot holds them (no more than
+			// a quarter of the live ones are held meanwhile).
+			d.blocks = append(make([]*decisionBlock, 0, len(d.blocks)+len(d.blocks)/4+1), d.blocks...)
+			d.dead = 0
+		}
 	}
 }
 
