@@ -23,9 +23,9 @@ import "sync/atomic"
 //     other's alive.
 //
 // Deletion rebalances as a B-tree does: before descending into a child at
-// or below minItems, it takes an item from a sibling with more, or merges
+// or below its least (most/2-1), it takes an item from a sibling with more, or merges
 // the child with a sibling. The end splits can leave a node below
-// minItems; deletion merges such a node like any other.
+// least; deletion merges such a node like any other.
 type btree[T any] struct {
 	cmp func(a, b T) int
 	// find is the binary search of a node's items, cmp inlined where a
@@ -35,13 +35,20 @@ type btree[T any] struct {
 	root  *bnode[T]
 	len   int
 	owner uint64 // the nodes with this owner are the tree's own
-	max   int    // the most items a node holds: maxItems, fewer in tests
+	max   int    // the most items an inner node holds: maxItems, fewer in tests
+	// leafMax is the most items a leaf holds: maxLeafItems, fewer in
+	// tests.
+	leafMax int
 }
 
 type bnode[T any] struct {
 	owner    uint64
 	items    []T
 	children []*bnode[T] // len(items)+1 of them, or none in a leaf
+	// shared: items may be another node's too (own shares an inner
+	// node's items, which a write through it rarely changes); the node
+	// copies them before it changes them (ownItems).
+	shared bool
 }
 
 // maxItems is the most items a node holds: 63 objItems (24 bytes) and
@@ -51,17 +58,36 @@ type bnode[T any] struct {
 // docs/design.md, "Memory per object").
 const maxItems = 63
 
+// maxLeafItems is the most items a leaf holds: 31 objItems and the
+// header fit 768 bytes, a size class. A write copies the leaf it goes to
+// on its first write after a Copy, and a replica publishes a State (a
+// Copy) for every Ready: with commits of random objects nearly every
+// write copies a leaf, where the inner nodes above it are shared by the
+// Ready's writes and copy their children only (own). Leaves of 63 items
+// made that copy 1.5 KiB, half of what a read-modify-write's apply
+// allocated; leaves of 31 cost about 2 bytes an object more (more nodes
+// and separators).
+const maxLeafItems = 31
+
 // lastOwner hands out the owners of trees: a Copy gives both trees new
 // ones, so every node either may share is no longer its own.
 var lastOwner atomic.Uint64
 
 func newBTree[T any](cmp func(a, b T) int) *btree[T] {
-	return &btree[T]{cmp: cmp, find: searchFunc(cmp), owner: lastOwner.Add(1), max: maxItems}
+	return &btree[T]{cmp: cmp, find: searchFunc(cmp), owner: lastOwner.Add(1), max: maxItems, leafMax: maxLeafItems}
 }
 
-// minItems is the fewest items deletion leaves in a node it descends
+// most is the most items n holds.
+func (t *btree[T]) most(n *bnode[T]) int {
+	if n.children == nil {
+		return t.leafMax
+	}
+	return t.max
+}
+
+// least is the fewest items deletion leaves in n, a node it descends
 // through.
-func (t *btree[T]) minItems() int { return t.max/2 - 1 }
+func (t *btree[T]) least(n *bnode[T]) int { return t.most(n)/2 - 1 }
 
 // Len is the number of items.
 func (t *btree[T]) Len() int { return t.len }
@@ -128,12 +154,28 @@ func clone[E any](s []E) []E {
 	return append([]E(nil), s...)
 }
 
-// own returns n if it is the tree's own, else a copy of it that is.
+// own returns n if it is the tree's own, else a copy of it that is. An
+// inner node's copy shares n's items until it changes them: a write
+// below it changes only its children, and copying 63 items (1.5 KiB) for
+// every inner node on a write's path, the first after each Copy, was a
+// third of what a replica's commits allocated.
 func (t *btree[T]) own(n *bnode[T]) *bnode[T] {
 	if n.owner == t.owner {
 		return n
 	}
-	return &bnode[T]{owner: t.owner, items: clone(n.items), children: clone(n.children)}
+	if n.children != nil {
+		return &bnode[T]{owner: t.owner, items: n.items, children: clone(n.children), shared: true}
+	}
+	return &bnode[T]{owner: t.owner, items: clone(n.items)}
+}
+
+// ownItems makes n's items its own, to change in place: n is the tree's
+// own, but its items may be shared.
+func (n *bnode[T]) ownItems() {
+	if n.shared {
+		n.items = clone(n.items)
+		n.shared = false
+	}
 }
 
 // insertAt inserts v at s[i]. When s is full it moves to a slice a
@@ -187,14 +229,16 @@ func (t *btree[T]) Set(item T) (T, bool) {
 func (t *btree[T]) set(n *bnode[T], item T) (prev T, replaced, full bool) {
 	i, found := t.search(n.items, item)
 	if found {
+		n.ownItems()
 		prev, n.items[i] = n.items[i], item
 		return prev, true, false
 	}
 	if n.children == nil {
-		if len(n.items) == t.max {
+		if len(n.items) == t.leafMax {
 			return prev, false, true
 		}
-		n.items = insertAt(n.items, i, item, t.max)
+		n.ownItems()
+		n.items = insertAt(n.items, i, item, t.leafMax)
 		return prev, false, false
 	}
 	c := t.own(n.children[i])
@@ -229,11 +273,12 @@ func (t *btree[T]) split(n *bnode[T], i int, item T) {
 	if s < len(c.items)-1 {
 		// The left half gets a slice its size (the right's end split
 		// keeps the full one).
-		c.items = clone(c.items[:s])
+		c.items, c.shared = clone(c.items[:s]), false
 		if c.children != nil {
 			c.children = clone(c.children[:s+1])
 		}
 	} else {
+		c.ownItems()
 		var zero T
 		c.items[s] = zero
 		c.items = c.items[:s]
@@ -242,6 +287,7 @@ func (t *btree[T]) split(n *bnode[T], i int, item T) {
 			c.children = c.children[:s+1]
 		}
 	}
+	n.ownItems()
 	n.items = insertAt(n.items, i, median, t.max)
 	n.children = insertAt(n.children, i+1, right, t.max+1)
 }
@@ -259,8 +305,9 @@ func (t *btree[T]) Load(item T) (T, bool) {
 		n.children[len(n.children)-1] = c
 		n = c
 	}
-	if len(n.items) > 0 && len(n.items) < t.max && t.cmp(n.items[len(n.items)-1], item) < 0 {
-		n.items = insertAt(n.items, len(n.items), item, t.max)
+	if len(n.items) > 0 && len(n.items) < t.leafMax && t.cmp(n.items[len(n.items)-1], item) < 0 {
+		n.ownItems()
+		n.items = insertAt(n.items, len(n.items), item, t.leafMax)
 		t.len++
 		var zero T
 		return zero, false
@@ -299,10 +346,11 @@ func (t *btree[T]) delete(n *bnode[T], key T) (T, bool) {
 			return zero, false
 		}
 		prev := n.items[i]
+		n.ownItems()
 		n.items = removeAt(n.items, i)
 		return prev, true
 	}
-	if len(n.children[i].items) <= t.minItems() && len(n.items) > 0 {
+	if c := n.children[i]; len(c.items) <= t.least(c) && len(n.items) > 0 {
 		// Make room in the child first, then look again: the items
 		// around it may have moved. A node without items is a root a
 		// merge emptied: its one child, about to be the root, needs no
@@ -317,20 +365,22 @@ func (t *btree[T]) delete(n *bnode[T], key T) (T, bool) {
 	}
 	// key is n's item i: replace it by the largest item below it.
 	prev := n.items[i]
+	n.ownItems()
 	n.items[i] = t.deleteMax(c)
 	return prev, true
 }
 
 // deleteMax removes the largest item under n, which is the tree's own
-// and has more than minItems items.
+// and has more than its least items.
 func (t *btree[T]) deleteMax(n *bnode[T]) T {
 	if n.children == nil {
 		last := n.items[len(n.items)-1]
+		n.ownItems()
 		n.items = removeAt(n.items, len(n.items)-1)
 		return last
 	}
 	i := len(n.children) - 1
-	if len(n.children[i].items) <= t.minItems() {
+	if c := n.children[i]; len(c.items) <= t.least(c) {
 		t.grow(n, i)
 		return t.deleteMax(n)
 	}
@@ -339,27 +389,31 @@ func (t *btree[T]) deleteMax(n *bnode[T]) T {
 	return t.deleteMax(c)
 }
 
-// grow gives n's child i more than minItems items: one from a sibling
-// with more than minItems, or else the child merges with a sibling and
+// grow gives n's child i more than its least items: one from a sibling
+// with more than that, or else the child merges with a sibling and
 // the item between them.
 func (t *btree[T]) grow(n *bnode[T], i int) {
 	c := t.own(n.children[i])
 	n.children[i] = c
+	n.ownItems()
+	c.ownItems()
 	switch {
-	case i > 0 && len(n.children[i-1].items) > t.minItems():
+	case i > 0 && len(n.children[i-1].items) > t.least(c):
 		l := t.own(n.children[i-1])
 		n.children[i-1] = l
-		c.items = insertAt(c.items, 0, n.items[i-1], t.max)
+		l.ownItems()
+		c.items = insertAt(c.items, 0, n.items[i-1], t.most(c))
 		n.items[i-1] = l.items[len(l.items)-1]
 		l.items = removeAt(l.items, len(l.items)-1)
 		if l.children != nil {
 			c.children = insertAt(c.children, 0, l.children[len(l.children)-1], t.max+1)
 			l.children = removeAt(l.children, len(l.children)-1)
 		}
-	case i < len(n.items) && len(n.children[i+1].items) > t.minItems():
+	case i < len(n.items) && len(n.children[i+1].items) > t.least(c):
 		r := t.own(n.children[i+1])
 		n.children[i+1] = r
-		c.items = insertAt(c.items, len(c.items), n.items[i], t.max)
+		r.ownItems()
+		c.items = insertAt(c.items, len(c.items), n.items[i], t.most(c))
 		n.items[i] = r.items[0]
 		r.items = removeAt(r.items, 0)
 		if r.children != nil {
@@ -383,6 +437,7 @@ func (t *btree[T]) merge(n *bnode[T], i int) {
 	if l.children != nil {
 		m.children = append(append(make([]*bnode[T], 0, len(l.children)+len(r.children)), l.children...), r.children...)
 	}
+	n.ownItems()
 	n.items = removeAt(n.items, i)
 	n.children = removeAt(n.children, i+1)
 	n.children[i] = m

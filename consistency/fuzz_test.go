@@ -140,7 +140,7 @@ func FuzzApply(f *testing.F) {
 		before := dump(prior)
 		md := modelOf(prior)
 		seen := map[uuid.UUID]Result{}
-		for _, r := range m.order {
+		for _, r := range m.dec.results() {
 			seen[r.TxID] = r
 		}
 		rec, derr := UnmarshalRecord(data)
@@ -198,7 +198,7 @@ func FuzzApply(f *testing.F) {
 		if err := back.restore(snap, fuzzIndex); err != nil {
 			t.Fatalf("the state's own snapshot does not restore: %v", err)
 		}
-		if got := dump(back.publish()); got != after || !reflect.DeepEqual(back.seen, m.seen) || !slices.Equal(back.order, m.order) {
+		if got := dump(back.publish()); got != after || !reflect.DeepEqual(back.seen, m.seen) || !slices.Equal(back.dec.results(), m.dec.results()) {
 			t.Fatalf("restored state:\n%s\nwant\n%s", got, after)
 		}
 

@@ -1,9 +1,7 @@
 package consistency
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -101,13 +99,12 @@ type machine struct {
 
 	window uint64
 	// seen maps each transaction ID decided within the window to the
-	// index of the entry that decided it; order holds the decisions, in
-	// apply order (ascending Index). A decision in order is never changed
-	// once appended (pruning reslices, appending writes past the end), so
-	// a copy of the slice is a snapshot of them: a checkpoint takes one
-	// in O(1) (SnapshotMetaLater).
-	seen  map[uuid.UUID]uint64
-	order []Result
+	// index of the entry that decided it; dec holds the decisions, in
+	// apply order (ascending Index). A decision in dec is never changed
+	// once appended, so a view of dec is a snapshot of them: a checkpoint
+	// takes one in O(1) (SnapshotMetaLater).
+	seen map[uuid.UUID]uint64
+	dec  decisionLog
 
 	skipReads *atomic.Bool // Config.SkipReadValidation
 }
@@ -189,7 +186,7 @@ func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 		res.Outcome = Conflicted
 	}
 	m.seen[rec.TxID] = index
-	m.order = append(m.order, res)
+	m.dec.push(res)
 	if res.Outcome != Committed {
 		return res, nil
 	}
@@ -291,11 +288,17 @@ func newChangeSet(n int) *ChangeSet {
 // so a copy applied after i+window is rejected before the lookup.
 func (m *machine) prune() {
 	n := 0
-	for n < len(m.order) && m.order[n].Index+m.window < m.index {
-		delete(m.seen, m.order[n].TxID)
+	for n < m.dec.len() {
+		x := m.dec.at(n)
+		if x.index+m.window >= m.index {
+			break
+		}
+		delete(m.seen, x.txID)
 		n++
 	}
-	m.order = m.order[n:]
+	if n > 0 {
+		m.dec.dropFront(n)
+	}
 }
 
 // decided returns the decision remembered for a transaction ID.
@@ -304,14 +307,13 @@ func (m *machine) decided(txid uuid.UUID) (Result, bool) {
 	if !ok {
 		return Result{}, false
 	}
-	i, found := slices.BinarySearchFunc(m.order, index, func(r Result, index uint64) int { return cmp.Compare(r.Index, index) })
-	if found && m.order[i].TxID == txid {
-		return m.order[i], true
+	if i := m.dec.search(index); i < m.dec.len() && m.dec.at(i).txID == txid {
+		return m.dec.result(i), true
 	}
 	// Decisions restored from a snapshot out of order: look them over.
-	for _, r := range m.order {
-		if r.TxID == txid {
-			return r, true
+	for i := range m.dec.len() {
+		if m.dec.at(i).txID == txid {
+			return m.dec.result(i), true
 		}
 	}
 	panic(fmt.Sprintf("consistency: transaction %v decided at %d is missing from the deduplication memory", txid, index))

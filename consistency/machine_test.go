@@ -202,8 +202,8 @@ func TestDedupWindowPrunes(t *testing.T) {
 	for i := uint64(1); i <= 100; i++ {
 		m.apply(i, mustMarshal(t, &Record{TxID: uuid.UUID{0: byte(i)}, Snapshot: i - 1, Writes: []Write{put(1, "x")}}))
 	}
-	if len(m.seen) > 9 || len(m.order) != len(m.seen) {
-		t.Fatalf("remembering %d transactions (%d in order) with a window of 8", len(m.seen), len(m.order))
+	if len(m.seen) > 9 || m.dec.len() != len(m.seen) {
+		t.Fatalf("remembering %d transactions (%d in order) with a window of 8", len(m.seen), m.dec.len())
 	}
 }
 

@@ -100,7 +100,7 @@ func memoryPerObject(b *testing.B, n int, ascending bool) {
 	runtime.KeepAlive(changes)
 	changes = nil
 	noChanges := heapBytes()
-	m.seen, m.order = nil, nil
+	m.seen, m.dec = nil, decisionLog{}
 	noDedup := heapBytes()
 	// The tree without the values: every item points at one allocation.
 	// The nodes change in place (nothing else holds them once the State

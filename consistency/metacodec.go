@@ -17,8 +17,8 @@ package consistency
 // slice); Seen an array, possibly empty, of [TxID, Index, Outcome,
 // ConflictID, ConflictRoot, ConflictScan].
 
-// metaSize is the length of appendMeta's encoding of st and order.
-func metaSize(st *State, order []Result) int {
+// metaSize is the length of appendMeta's encoding of st and dec.
+func metaSize(st *State, dec *decisionLog) int {
 	n := 1 + 1 + headLen(st.index) + 1 + headLen(st.shape) + 2 + 1
 	if st.roots.Len() == 0 {
 		n++
@@ -29,16 +29,19 @@ func metaSize(st *State, order []Result) int {
 			return true
 		})
 	}
-	n += 1 + headLen(uint64(len(order)))
-	for i := range order {
-		r := &order[i]
-		n += 1 + idLen + headLen(r.Index) + headLen(uint64(r.Outcome)) + idLen + textLen(r.ConflictRoot) + 1
+	n += 1 + headLen(uint64(dec.len()))
+	for k := range dec.blocks {
+		seg := dec.segment(k)
+		for j := range seg {
+			x := &seg[j]
+			n += 1 + idLen + headLen(x.index) + headLen(uint64(x.outcome)) + idLen + textLen(dec.rootOf(x)) + 1
+		}
 	}
 	return n
 }
 
-// appendMeta appends to b what encMode writes for metaOf(st, order).
-func appendMeta(b []byte, st *State, order []Result) []byte {
+// appendMeta appends to b what encMode writes for metaOf(st, dec).
+func appendMeta(b []byte, st *State, dec *decisionLog) []byte {
 	b = append(b, cborMap<<5|5)
 	b = appendHead(append(b, 1), cborUint, st.index)
 	b = appendHead(append(b, 2), cborUint, st.shape)
@@ -53,18 +56,21 @@ func appendMeta(b []byte, st *State, order []Result) []byte {
 			return true
 		})
 	}
-	b = appendHead(append(b, 5), cborArray, uint64(len(order)))
-	for i := range order {
-		r := &order[i]
-		b = appendID(append(b, cborArray<<5|6), r.TxID)
-		b = appendHead(appendHead(b, cborUint, r.Index), cborUint, uint64(r.Outcome))
-		b = appendText(appendID(b, r.ConflictID), r.ConflictRoot)
-		b = appendBool(b, r.ConflictScan)
+	b = appendHead(append(b, 5), cborArray, uint64(dec.len()))
+	for k := range dec.blocks {
+		seg := dec.segment(k)
+		for j := range seg {
+			x := &seg[j]
+			b = appendID(append(b, cborArray<<5|6), x.txID)
+			b = appendHead(appendHead(b, cborUint, x.index), cborUint, uint64(x.outcome))
+			b = appendText(appendID(b, x.conflictID), dec.rootOf(x))
+			b = appendBool(b, x.scan)
+		}
 	}
 	return b
 }
 
 // encodeMeta is appendMeta into a buffer of its exact size.
-func encodeMeta(st *State, order []Result) []byte {
-	return appendMeta(make([]byte, 0, metaSize(st, order)), st, order)
+func encodeMeta(st *State, dec *decisionLog) []byte {
+	return appendMeta(make([]byte, 0, metaSize(st, dec)), st, dec)
 }

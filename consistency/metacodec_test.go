@@ -13,7 +13,7 @@ import (
 // of its own: encMode's encoding of metaOf.
 func libMeta(t testing.TB, st *State, order []Result) []byte {
 	t.Helper()
-	d := metaOf(st, order)
+	d := metaOf(st, logOf(order))
 	b, err := encMode.Marshal(&d)
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +25,7 @@ func libMeta(t testing.TB, st *State, order []Result) []byte {
 // its size, what the library writes.
 func checkMeta(t testing.TB, st *State, order []Result) {
 	t.Helper()
-	got, want := encodeMeta(st, order), libMeta(t, st, order)
+	got, want := encodeMeta(st, logOf(order)), libMeta(t, st, order)
 	if !bytes.Equal(got, want) {
 		i := 0
 		for i < min(len(got), len(want)) && got[i] == want[i] {
@@ -88,13 +88,13 @@ func TestMetaCodecMatchesLibrary(t *testing.T) {
 	}
 	checkMeta(t, newMachine(0).publish(), nil)
 	m := preparedMachine(t)
-	checkMeta(t, m.publish(), m.decisions())
+	checkMeta(t, m.publish(), m.dec.results())
 	r := &Replica{m: m}
 	got, err := r.SnapshotMetaLater()()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := libMeta(t, m.publish(), m.order); !bytes.Equal(got, want) {
+	if want := libMeta(t, m.publish(), m.dec.results()); !bytes.Equal(got, want) {
 		t.Fatalf("SnapshotMetaLater wrote\n%s\nthe library\n%s", short(got), short(want))
 	}
 }

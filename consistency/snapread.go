@@ -21,7 +21,7 @@ type DecodedSnapshot struct {
 	objects *btree[objItem]
 	roots   *btree[rootItem]
 	seen    map[uuid.UUID]uint64
-	order   []Result
+	dec     decisionLog
 }
 
 // Index is the applied index the state is at.
@@ -353,14 +353,14 @@ func (s *snapDecoder) decisions(d *DecodedSnapshot) error {
 			return err
 		}
 		d.seen[x.TxID] = x.Index
-		d.order = append(d.order, x.result())
+		d.dec.push(x.result())
 	}
 	return nil
 }
 
 // install replaces the machine's state with a decoded one.
 func (m *machine) install(d *DecodedSnapshot) {
-	m.objects, m.roots, m.seen, m.order = d.objects, d.roots, d.seen, d.order
+	m.objects, m.roots, m.seen, m.dec = d.objects, d.roots, d.seen, d.dec
 	m.index, m.shape, m.dirty = d.index, d.shape, true
 	m.publish()
 }

@@ -91,12 +91,12 @@ func (m *machine) restoreWith(data []byte, index uint64, objs []Object) error {
 		roots.Set(rootItem{name: r.Name, root: &Root{Name: r.Name, ID: r.ID, Version: r.Version}})
 	}
 	seen := make(map[uuid.UUID]uint64, len(d.Seen))
-	order := make([]Result, 0, len(d.Seen))
+	var dec decisionLog
 	for _, s := range d.Seen {
 		seen[s.TxID] = s.Index
-		order = append(order, s.result())
+		dec.push(s.result())
 	}
-	m.objects, m.roots, m.seen, m.order = objects, roots, seen, order
+	m.objects, m.roots, m.seen, m.dec = objects, roots, seen, dec
 	m.index, m.shape, m.dirty = d.Index, d.Shape, true
 	m.publish()
 	return nil
@@ -115,38 +115,54 @@ func (r *Replica) SnapshotMeta() ([]byte, error) {
 // owner need not wait for the encoding of up to DefaultDedupWindow
 // decisions, which is encMode's without reflection (metacodec.go).
 func (r *Replica) SnapshotMetaLater() func() ([]byte, error) {
-	st, order := r.m.publish(), r.m.decisions()
-	return func() ([]byte, error) { return encodeMeta(st, order), nil }
+	c := r.CaptureSnapshotMeta()
+	return func() ([]byte, error) { return c.AppendTo(make([]byte, 0, c.Len())), nil }
 }
+
+// MetaCapture is what SnapshotMeta encodes, captured in O(1): its
+// methods encode it from any goroutine, into a buffer the caller sizes
+// (a checkpoint writes it inside an encoding of its own, without a copy
+// of up to DefaultDedupWindow decisions).
+type MetaCapture struct {
+	st  *State
+	dec decisionLog
+}
+
+// CaptureSnapshotMeta captures what SnapshotMeta encodes, in O(1).
+func (r *Replica) CaptureSnapshotMeta() *MetaCapture {
+	return &MetaCapture{st: r.m.publish(), dec: r.m.dec.view()}
+}
+
+// Len is the length of the encoding.
+func (c *MetaCapture) Len() int { return metaSize(c.st, &c.dec) }
+
+// AppendTo appends the encoding, what SnapshotMeta returns, to b.
+func (c *MetaCapture) AppendTo(b []byte) []byte { return appendMeta(b, c.st, &c.dec) }
 
 // snapshotMeta is the snapshot of st without its objects: index, shape,
 // roots and the deduplication memory, in the order decisions were made.
-func (m *machine) snapshotMeta(st *State) snapshotData { return metaOf(st, m.order) }
+func (m *machine) snapshotMeta(st *State) snapshotData { return metaOf(st, &m.dec) }
 
 // metaLater captures snapshotMeta(st) in O(1) and returns a function that
 // makes it, from any goroutine: st is immutable, and so are the decisions
-// in m.order up to its length now (see machine.order).
+// in a view of m.dec (see decisionLog).
 func (m *machine) metaLater(st *State) func() snapshotData {
-	order := m.decisions()
-	return func() snapshotData { return metaOf(st, order) }
+	dec := m.dec.view()
+	return func() snapshotData { return metaOf(st, &dec) }
 }
 
-// decisions captures the deduplication memory's decisions in O(1): those
-// in m.order up to its length now never change (see machine.order).
-func (m *machine) decisions() []Result { return m.order[:len(m.order):len(m.order)] }
-
 // metaOf is the snapshot of st without its objects, with the decisions
-// of order.
-func metaOf(st *State, order []Result) snapshotData {
+// of dec.
+func metaOf(st *State, dec *decisionLog) snapshotData {
 	d := snapshotData{Index: st.index, Shape: st.shape}
 	st.roots.Scan(func(it rootItem) bool {
 		d.Roots = append(d.Roots, snapRoot{Name: it.name, ID: it.root.ID, Version: it.root.Version})
 		return true
 	})
-	d.Seen = make([]snapDecision, 0, len(order))
-	for _, res := range order {
-		d.Seen = append(d.Seen, snapDecision{TxID: res.TxID, Index: res.Index, Outcome: res.Outcome, ConflictID: res.ConflictID, ConflictRoot: res.ConflictRoot, ConflictScan: res.ConflictScan})
-	}
+	d.Seen = make([]snapDecision, 0, dec.len())
+	dec.each(func(x *decision) {
+		d.Seen = append(d.Seen, snapDecision{TxID: x.txID, Index: x.index, Outcome: x.outcome, ConflictID: x.conflictID, ConflictRoot: dec.rootOf(x), ConflictScan: x.scan})
+	})
 	return d
 }
 

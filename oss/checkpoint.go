@@ -68,7 +68,7 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 type ckptJob struct {
 	state     *consistency.State // the replica's state at meta.Index
 	meta      raftpb.SnapshotMetadata
-	stateMeta func() ([]byte, error) // encodes the replica's metadata (consistency.Replica.SnapshotMetaLater), off the loop
+	stateMeta *consistency.MetaCapture // the replica's metadata, encoded off the loop
 	metaBlob  []byte                 // storeMeta, written by the checkpointer
 	full      bool                   // every object, under generation gen (gen-1 dropped)
 	dirty     map[uuid.UUID]struct{} // objects changed since the last checkpoint
@@ -167,7 +167,7 @@ func (h *Heap) checkpointAt(index uint64) {
 		return
 	}
 	j := &ckptJob{
-		stateMeta: h.replica.SnapshotMetaLater(),
+		stateMeta: h.replica.CaptureSnapshotMeta(),
 		state:     st,
 		meta:      raftpb.SnapshotMetadata{Index: st.Index(), Term: term, ConfState: h.replica.ConfState()},
 		full:      h.needFull,
@@ -192,14 +192,7 @@ func (h *Heap) writeJob(j *ckptJob) ckptResult {
 	start := time.Now()
 	r := ckptResult{job: j}
 	sm, _ := j.meta.Marshal()
-	stateMeta, err := j.stateMeta()
-	if err == nil {
-		j.metaBlob, err = codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: j.replicas})
-	}
-	if err != nil {
-		r.err = fmt.Errorf("encode the state's metadata: %w", err)
-		return r
-	}
+	j.metaBlob = encodeStoreMeta(sm, j.stateMeta, j.replicas)
 	if r.err = n.storeCheckpoint(h.name, h.group, j.gen, j.state, j.dirty, j.full, j.metaBlob); r.err != nil {
 		return r
 	}
@@ -433,6 +426,43 @@ type storeMeta struct {
 	// Restored: the state came whole from a leader's snapshot at
 	// SnapMeta, which replaced the log before it.
 	Restored bool `cbor:"4,keyasint,omitempty"`
+}
+
+// encodeStoreMeta is codec.Marshal(storeMeta{SnapMeta: sm, State: the
+// encoding of state, Replicas: replicas}), byte for byte, with the state's
+// encoding (up to DefaultDedupWindow decisions, megabytes) written in
+// place rather than encoded apart and copied in.
+func encodeStoreMeta(sm []byte, state *consistency.MetaCapture, replicas int) []byte {
+	n := state.Len()
+	b := make([]byte, 0, 1+1+9+len(sm)+1+9+n+1+9)
+	b = append(b, 0xa3, 0x01) // a map of 3: keys 1 to 3 in order
+	if sm == nil {
+		b = append(b, 0xf6)
+	} else {
+		b = append(appendCBORHead(b, 0x40, uint64(len(sm))), sm...)
+	}
+	b = state.AppendTo(appendCBORHead(append(b, 0x02), 0x40, uint64(n)))
+	b = append(b, 0x03)
+	if replicas < 0 {
+		return appendCBORHead(b, 0x20, uint64(-1-replicas))
+	}
+	return appendCBORHead(b, 0x00, uint64(replicas))
+}
+
+// appendCBORHead appends a CBOR head of the major type in major (its top
+// three bits) and argument v, in the shortest form.
+func appendCBORHead(b []byte, major byte, v uint64) []byte {
+	switch {
+	case v < 24:
+		return append(b, major|byte(v))
+	case v <= 0xff:
+		return append(b, major|24, byte(v))
+	case v <= 0xffff:
+		return append(b, major|25, byte(v>>8), byte(v))
+	case v <= 0xffffffff:
+		return append(b, major|26, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	return append(b, major|27, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
 
 // space names a replica's objects in the store: heap, group incarnation,

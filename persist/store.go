@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -245,18 +246,22 @@ func (s *Store) readManifest() (Manifest, error) {
 // whether m may be in place despite an error: the rename was done, and
 // the next start may find either manifest. The caller holds cpMu.
 func (s *Store) writeManifest(m Manifest) (named bool, err error) {
-	body, err := cbor.Marshal(m)
+	parts, err := manifestParts(m)
 	if err != nil {
 		return false, err
 	}
-	body = binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
 	dir := s.dirs[0]
 	tmp := filepath.Join(dir, manifestName+".tmp")
 	f, err := s.fs.Create(tmp)
 	if err != nil {
 		return false, err
 	}
-	if _, err = f.Write(body); err == nil {
+	for _, p := range parts {
+		if err = writeAll(f, p); err != nil {
+			break
+		}
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -276,6 +281,66 @@ func (s *Store) writeManifest(m Manifest) (named bool, err error) {
 
 // nextGen returns the generation of the next manifest: past every one
 // that may be in place. The caller holds cpMu.
+// manifestParts returns the manifest file's bytes in pieces: the CBOR
+// encoding of m, then its CRC-32C (4 bytes, little-endian). A space's
+// metadata of more than a few kilobytes (a heap's deduplication memory
+// runs to megabytes) is a piece of its own, the caller's slice: written
+// from there, not copied into an encoding of the whole. The encoding is
+// the CBOR library's for m (a map of keys 1 to 3, nil containers as
+// null), with the spaces in name order where the library takes the map's.
+func manifestParts(m Manifest) ([][]byte, error) {
+	stripes, err := cbor.Marshal(m.Stripes)
+	if err != nil {
+		return nil, err
+	}
+	b := append(append([]byte{0xa3, 0x01}, stripes...), 0x02)
+	var parts [][]byte
+	if m.Spaces == nil {
+		b = append(b, cborNull)
+	} else {
+		b = appendCBORHead(b, 0xa0, uint64(len(m.Spaces)))
+		for _, k := range slices.Sorted(maps.Keys(m.Spaces)) {
+			b = append(appendCBORHead(b, 0x60, uint64(len(k))), k...)
+			v := m.Spaces[k]
+			switch {
+			case v == nil:
+				b = append(b, cborNull)
+			case len(v) < 4096:
+				b = append(appendCBORHead(b, 0x40, uint64(len(v))), v...)
+			default:
+				parts = append(parts, appendCBORHead(b, 0x40, uint64(len(v))), v)
+				b = nil
+			}
+		}
+	}
+	b = appendCBORHead(append(b, 0x03), 0x00, m.Gen)
+	parts = append(parts, b)
+	var sum uint32
+	for _, p := range parts {
+		sum = crc32.Update(sum, castagnoli, p)
+	}
+	parts[len(parts)-1] = binary.LittleEndian.AppendUint32(b, sum)
+	return parts, nil
+}
+
+const cborNull = 0xf6
+
+// appendCBORHead appends a CBOR head of the major type in major (its top
+// three bits) and argument n, in the shortest form.
+func appendCBORHead(b []byte, major byte, n uint64) []byte {
+	switch {
+	case n < 24:
+		return append(b, major|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, major|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, major|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, major|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, major|27), n)
+}
+
 func (s *Store) nextGen() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -302,6 +367,9 @@ func (s *Store) stripeOf(space string, id [16]byte) int {
 //
 //	length u32 | crc32c u32 | flags u8 | len(space) u16 | space | id [16] | version u64 | value
 const storeHeader = 4 + 4
+
+// recordSize is the length of o's record.
+func recordSize(o *Object) int { return storeHeader + 1 + 2 + len(o.Space) + 16 + 8 + len(o.Value) }
 
 func appendObject(dst []byte, o *Object) []byte {
 	start := len(dst)
@@ -660,14 +728,9 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 	}
 	st.start, st.syncFailed = st.size, false
 	seg, base := uint32(segmentNumber(st.name)), st.size
-	// Three buffers go round: one being encoded, one being written, one
-	// spare; no garbage per chunk.
-	const chunk = 1 << 20
 	chunks := make(chan []byte, 2)
 	free := make(chan []byte, 3)
-	for range 3 {
-		free <- make([]byte, 0, chunk+4096)
-	}
+	next := chunkBuffers(objs, idx, free)
 	type result struct {
 		n          int64
 		err        error
@@ -690,7 +753,7 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 		}
 		res <- r
 	}()
-	buf := <-free
+	buf := next()
 	for k, j := range idx {
 		start := len(buf)
 		buf = appendObject(buf, &objs[j])
@@ -698,7 +761,7 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 		if len(buf) >= chunk {
 			base += int64(len(buf))
 			chunks <- buf
-			buf = <-free
+			buf = next()
 		}
 	}
 	if len(buf) > 0 {
@@ -714,6 +777,37 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 	}
 	st.size += r.n
 	return r.n, nil
+}
+
+// chunk is how much of a stripe's records a checkpoint encodes before it
+// hands them to the writer.
+const chunk = 1 << 20
+
+// chunkBuffers returns what gives encodeAndWrite its next buffer. Up to
+// three go round (one being encoded, one being written, one spare; no
+// garbage per chunk), each made when first needed, taken back from free
+// after, and no larger than the stripe's records: a checkpoint of less
+// than a chunk makes one buffer its size, not three of a megabyte.
+func chunkBuffers(objs []Object, idx []int32, free chan []byte) func() []byte {
+	size := 0
+	for _, j := range idx {
+		if size += recordSize(&objs[j]); size >= chunk {
+			break
+		}
+	}
+	made := 0
+	return func() []byte {
+		if made < cap(free) {
+			select {
+			case b := <-free:
+				return b
+			default:
+				made++
+				return make([]byte, 0, min(size, chunk)+4096)
+			}
+		}
+		return <-free
+	}
 }
 
 // ends returns the stripe's segment list with the current segment's size.
