@@ -598,7 +598,10 @@ func (s *sim) deliver(n *node, msg []byte) *replica {
 		return nil
 	}
 	rep := n.reps[heap]
-	if rep == nil && m.To == n.id && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
+	if rep == nil && m.To == n.id && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) &&
+		(n.cat.state.Index() >= n.catalogCommit || s.opts.Mutations.OpenBeforeCatalogCommit) {
+		// Only from a catalog caught up with its recovered log, as oss's
+		// route: an older one may name a heap this node dropped (seed 1968).
 		if o, ok := n.cat.state.Get(engine.EntryID(heap)); ok {
 			if e, ok := engine.DecodeEntry(o); ok && e.Group == gid {
 				rep = s.openHeap(n, e, "on a leader's message")

@@ -26,7 +26,7 @@ func run(t *testing.T, seed uint64, opts Options) *Result {
 	cryptotest.SetGlobalRandom(t, seed)
 	res, err := Run(seed, opts)
 	if err != nil {
-		t.Fatalf("%v; replay with: go test ./internal/sim -run '%s' -sim.seed %d", err, t.Name(), seed)
+		t.Fatalf("%v; replay with: go test ./internal/testkit/sim -run '%s' -sim.seed %d", err, t.Name(), seed)
 	}
 	return res
 }
@@ -75,7 +75,7 @@ func TestSimulatedClusters(t *testing.T) {
 				}
 				t.Errorf("%s", a)
 			}
-			t.Fatalf("%s; replay with: go test ./internal/sim -run TestSimulatedClusters -sim.seed %d", res, seed)
+			t.Fatalf("%s; replay with: go test ./internal/testkit/sim -run TestSimulatedClusters -sim.seed %d", res, seed)
 		}
 		if res.Committed < 10 {
 			t.Fatalf("%s: too few commits to test anything", res)
