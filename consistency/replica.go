@@ -347,18 +347,22 @@ func (r *Replica) takeLocal(rd *Ready) (applyResp []raftpb.Message) {
 func (r *Replica) StepLocal(m raftpb.Message) error { return r.rn.Step(m) }
 
 // ReadIndexReady reports whether a read index asked now is safe to
-// answer: false while this replica leads and has not yet committed an
+// answer: false while this replica leads and has not yet applied an
 // entry of its own term. Raft holds such reads on a leader of several
-// voters, but answers a lone voter's with its commit index at once, and a
-// lone voter restarted with asynchronous writes leads before its
-// election's entry is durable, with the commit index it recovered, which
-// may lag what it acknowledged before (found by the simulation, seed 49).
+// voters until it commits one, but answers a lone voter's with its commit
+// index at once, and a lone voter restarted with asynchronous writes
+// leads before its election's entry is durable, with the commit index it
+// recovered, which may lag what it acknowledged before (found by the
+// simulation, seed 49). The applied entry is the one to look at: it is
+// in the log in memory, where a leader's commit index may run ahead of
+// its own durable entries while followers acknowledge them first (asking
+// for that one held a busy leader's reads indefinitely).
 func (r *Replica) ReadIndexReady() bool {
 	st := r.rn.BasicStatus()
 	if st.RaftState != raft.StateLeader {
 		return true
 	}
-	t, err := r.store.Term(st.Commit)
+	t, err := r.store.Term(st.Applied)
 	return err == nil && t == st.Term
 }
 
