@@ -69,10 +69,10 @@ type ckptJob struct {
 	state     *consistency.State // the replica's state at meta.Index
 	meta      raftpb.SnapshotMetadata
 	stateMeta *consistency.MetaCapture // the replica's metadata, encoded off the loop
-	metaBlob  []byte                 // storeMeta, written by the checkpointer
-	full      bool                   // every object, under generation gen (gen-1 dropped)
-	dirty     map[uuid.UUID]struct{} // objects changed since the last checkpoint
-	gen       uint64                 // the store generation it writes
+	metaBlob  []byte                   // storeMeta, written by the checkpointer
+	full      bool                     // every object, under generation gen (gen-1 dropped)
+	dirty     map[uuid.UUID]struct{}   // objects changed since the last checkpoint
+	gen       uint64                   // the store generation it writes
 	replicas  int
 	snapshots uint64 // the heap's snapshots applied when it was taken
 }

@@ -85,17 +85,17 @@ type Heap struct {
 	contact        leaderContact // what the replica last heard from a leader
 
 	// Owned by the loop goroutine.
-	eng          *engine.Engine // decides; the loop carries out (loop.go)
-	replica      *consistency.Replica
-	storage      *snapStorage
-	pending      map[uuid.UUID]*proposal // proposals the engine has, by transaction
-	props        []engine.Proposal       // the batch being handed to the engine
+	eng     *engine.Engine // decides; the loop carries out (loop.go)
+	replica *consistency.Replica
+	storage *snapStorage
+	pending map[uuid.UUID]*proposal // proposals the engine has, by transaction
+	props   []engine.Proposal       // the batch being handed to the engine
 	// held are proposals taken while the log wrote, in arrival order:
 	// they go to raft together when it next answers (or once maxBatch
 	// wait), as one append to each follower rather than one each, as
 	// the loop gathered them when it waited for its log. Abandoned, one
 	// is dropped, never proposed.
-	held []*proposal
+	held         []*proposal
 	reads        map[uint64]*readRequest // reads the engine has, by ID
 	readSeq      uint64
 	joinReqs     map[uint64]bool
