@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -180,6 +181,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "%.0fs\n", time.Since(t0).Seconds())
 			all[sys] = append(all[sys], res.Metrics)
 			os.RemoveAll(data)
+			// The next round starts on a quiet disk: the writeback of
+			// this round's files and their removal (the discards of a
+			// filesystem mounted with them) would otherwise land in
+			// the other system's round.
+			syscall.Sync()
 		}
 	}
 	fmt.Fprintf(os.Stderr, "%d rounds in %.0fs\n", *rounds, time.Since(start).Seconds())

@@ -70,7 +70,7 @@ func (OS) Create(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return osFile{f}, nil
+	return &osFile{File: f}, nil
 }
 
 func (OS) OpenAppend(name string) (File, error) {
@@ -78,7 +78,7 @@ func (OS) OpenAppend(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return osFile{f}, nil
+	return &osFile{File: f}, nil
 }
 
 func (OS) OpenWrite(name string) (File, error) {
@@ -86,7 +86,7 @@ func (OS) OpenWrite(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return osFile{f}, nil
+	return &osFile{File: f}, nil
 }
 
 func (OS) Open(name string) (File, error) {
@@ -94,7 +94,7 @@ func (OS) Open(name string) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return osFile{f}, nil
+	return &osFile{File: f}, nil
 }
 
 func (OS) Remove(name string) error     { return os.Remove(name) }
@@ -124,9 +124,23 @@ func (OS) SyncDir(dir string) error {
 	return nil
 }
 
-type osFile struct{ *os.File }
+type osFile struct {
+	*os.File
+	aio aioSync
+}
 
-func (f osFile) Size() (int64, error) {
+// Sync makes the file's data durable (fdatasync: its size too, not its
+// times), without holding a processor on Linux (fsync_linux.go).
+func (f *osFile) Sync() error { return f.aio.sync(f.File) }
+
+func (f *osFile) Close() error {
+	f.aio.mu.Lock()
+	f.aio.close()
+	f.aio.mu.Unlock()
+	return f.File.Close()
+}
+
+func (f *osFile) Size() (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err

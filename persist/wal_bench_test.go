@@ -59,13 +59,19 @@ func BenchmarkWALAppend(b *testing.B) {
 // with the write and sync in another goroutine woken by a channel and
 // waking the caller back, as an append does ("write-fsync-handoff").
 func BenchmarkWALSyncFloor(b *testing.B) {
-	for _, handoff := range []bool{false, true} {
-		name := "write-fsync"
-		if handoff {
-			name += "-handoff"
-		}
-		b.Run(name, func(b *testing.B) {
-			f, err := os.Create(filepath.Join(b.TempDir(), "floor"))
+	for _, v := range []struct {
+		name    string
+		handoff bool
+		create  func(string) (File, error)
+	}{
+		{"write-fsync", false, func(n string) (File, error) { f, err := os.Create(n); return plainFile{f}, err }},
+		{"write-fsync-handoff", true, func(n string) (File, error) { f, err := os.Create(n); return plainFile{f}, err }},
+		{"write-fsync-os", false, OS{}.Create},
+		{"write-fsync-os-handoff", true, OS{}.Create},
+	} {
+		handoff := v.handoff
+		b.Run(v.name, func(b *testing.B) {
+			f, err := v.create(filepath.Join(b.TempDir(), "floor"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -166,4 +172,15 @@ func BenchmarkWALReplay(b *testing.B) {
 			}
 		})
 	}
+}
+
+// plainFile is an *os.File whose Sync is the standard library's fsync.
+type plainFile struct{ *os.File }
+
+func (f plainFile) Size() (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
 }

@@ -1,0 +1,182 @@
+//go:build linux && (amd64 || arm64)
+
+package persist
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// A file's sync on Linux goes through the kernel's asynchronous I/O
+// (io_submit of an IOCB_CMD_FDSYNC, completion signalled on an eventfd),
+// and the goroutine waits for it in the runtime's network poller. A plain
+// fdatasync would hold its processor (P) for as long as the disk takes:
+// the runtime takes a P back from a system call only at its monitor's
+// next tick, which is up to 10 ms away when the monitor has been idle, so
+// on a machine with few cores the log writers' syncs would keep the
+// loops, the transport and the callers from running. The durability is
+// the same: the kernel runs vfs_fsync(datasync) for the request and
+// reports its error in the completion. Where the kernel refuses (no
+// asynchronous I/O, no asynchronous fsync for this file system, the
+// system's limit of contexts reached), the file syncs as before.
+
+const (
+	iocbCmdFdsync = 3 // IOCB_CMD_FDSYNC
+	iocbFlagResfd = 1 // IOCB_FLAG_RESFD
+)
+
+// iocb is struct iocb of linux/aio_abi.h on a little-endian machine.
+type iocb struct {
+	data      uint64
+	key       uint32
+	rwFlags   int32
+	opcode    uint16
+	reqprio   int16
+	fildes    uint32
+	buf       uint64
+	nbytes    uint64
+	offset    int64
+	reserved2 uint64
+	flags     uint32
+	resfd     uint32
+}
+
+// ioEvent is struct io_event.
+type ioEvent struct {
+	data uint64
+	obj  uint64
+	res  int64
+	res2 int64
+}
+
+// aioSync is one file's asynchronous sync: an AIO context with room for
+// one request and the eventfd its completion is signalled on. Syncs of
+// one file take turns (mu).
+type aioSync struct {
+	mu     sync.Mutex
+	state  int // aioUnset, aioReady, aioOff
+	ctx    uintptr
+	ev     *os.File
+	cb     iocb
+	cbs    [1]*iocb
+	events [1]ioEvent
+}
+
+const (
+	aioUnset = iota
+	aioReady
+	aioOff
+)
+
+// sync makes f's data durable, as fdatasync.
+func (a *aioSync) sync(f *os.File) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state == aioUnset {
+		a.setup()
+	}
+	if a.state == aioOff {
+		return f.Sync()
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return f.Sync()
+	}
+	var serr error
+	if cerr := rc.Control(func(fd uintptr) { serr = a.submit(fd) }); cerr != nil {
+		return f.Sync()
+	}
+	if serr != nil {
+		// Refused before it started (EINVAL: no asynchronous fsync for
+		// this file): sync the ordinary way, from now on too.
+		a.close()
+		a.state = aioOff
+		return f.Sync()
+	}
+	err = a.wait(f.Name())
+	var perr *os.PathError
+	if err != nil && !errors.As(err, &perr) {
+		// The wait itself failed, not the sync: the context goes (its
+		// destruction waits for the request) and so does the mode.
+		a.close()
+		a.state = aioOff
+	}
+	return err
+}
+
+// setup makes the context and the eventfd, or turns the file to plain
+// syncs if the kernel refuses either.
+func (a *aioSync) setup() {
+	a.state = aioOff
+	efd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if e != 0 {
+		return
+	}
+	var ctx uintptr
+	if _, _, e := syscall.RawSyscall(syscall.SYS_IO_SETUP, 1, uintptr(unsafe.Pointer(&ctx)), 0); e != 0 {
+		syscall.Close(int(efd))
+		return
+	}
+	// Non-blocking, so reads wait in the runtime's poller.
+	a.ev = os.NewFile(efd, "aio-eventfd")
+	a.ctx = ctx
+	a.state = aioReady
+}
+
+// submit hands the kernel an fdatasync of fd.
+func (a *aioSync) submit(fd uintptr) error {
+	a.cb = iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.ev.Fd())}
+	a.cbs[0] = &a.cb
+	n, _, e := syscall.Syscall(syscall.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&a.cbs[0])))
+	if e != 0 {
+		return e
+	}
+	if n != 1 {
+		return syscall.EAGAIN
+	}
+	return nil
+}
+
+// wait waits for the submitted sync in the poller and returns its result.
+func (a *aioSync) wait(name string) error {
+	var buf [8]byte
+	for {
+		if _, err := a.ev.Read(buf[:]); err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			return err
+		}
+		break
+	}
+	for {
+		n, _, e := syscall.Syscall6(syscall.SYS_IO_GETEVENTS, a.ctx, 1, 1, uintptr(unsafe.Pointer(&a.events[0])), 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		if n != 1 {
+			return syscall.EIO
+		}
+		break
+	}
+	if res := a.events[0].res; res < 0 {
+		return &os.PathError{Op: "fdatasync", Path: name, Err: syscall.Errno(-res)}
+	}
+	return nil
+}
+
+// close releases the context and the eventfd.
+func (a *aioSync) close() {
+	if a.state != aioReady {
+		return
+	}
+	syscall.Syscall(syscall.SYS_IO_DESTROY, a.ctx, 0, 0)
+	a.ev.Close()
+	a.ev, a.ctx = nil, 0
+}

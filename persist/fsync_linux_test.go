@@ -1,0 +1,59 @@
+//go:build linux && (amd64 || arm64)
+
+package persist
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// A file of the OS file system syncs through the kernel's asynchronous
+// fsync, and what it wrote reads back after a reopen.
+func TestOSFileSyncsAsynchronously(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	f, err := OS{}.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := f.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := f.(*osFile).aio.state; st != aioReady {
+		t.Fatalf("after three syncs the file's asynchronous sync is in state %d, want ready (%d)", st, aioReady)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil || string(b) != "\x00\x01\x02" {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+}
+
+// A file the kernel cannot sync (a pipe) gets the error a plain sync
+// gives, and syncs plainly from then on.
+func TestOSFileSyncOfWhatCannotSync(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f := &osFile{File: w}
+	defer f.Close()
+	for range 2 {
+		if err := f.Sync(); !errors.Is(err, syscall.EINVAL) {
+			t.Fatalf("sync of a pipe: %v, want EINVAL", err)
+		}
+	}
+	if f.aio.state != aioOff {
+		t.Fatalf("state %d after a refused submit, want off (%d)", f.aio.state, aioOff)
+	}
+}
