@@ -59,6 +59,7 @@ type aioSync struct {
 	mu     sync.Mutex
 	state  int // aioUnset, aioReady, aioOff
 	ctx    uintptr
+	efd    uintptr // ev's descriptor (ev.Fd would make it blocking)
 	ev     *os.File
 	cb     iocb
 	cbs    [1]*iocb
@@ -122,13 +123,13 @@ func (a *aioSync) setup() {
 	}
 	// Non-blocking, so reads wait in the runtime's poller.
 	a.ev = os.NewFile(efd, "aio-eventfd")
-	a.ctx = ctx
+	a.ctx, a.efd = ctx, efd
 	a.state = aioReady
 }
 
 // submit hands the kernel an fdatasync of fd.
 func (a *aioSync) submit(fd uintptr) error {
-	a.cb = iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.ev.Fd())}
+	a.cb = iocb{opcode: iocbCmdFdsync, fildes: uint32(fd), flags: iocbFlagResfd, resfd: uint32(a.efd)}
 	a.cbs[0] = &a.cb
 	n, _, e := syscall.Syscall(syscall.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&a.cbs[0])))
 	if e != 0 {
@@ -178,5 +179,5 @@ func (a *aioSync) close() {
 	}
 	syscall.Syscall(syscall.SYS_IO_DESTROY, a.ctx, 0, 0)
 	a.ev.Close()
-	a.ev, a.ctx = nil, 0
+	a.ev, a.ctx, a.efd = nil, 0, 0
 }

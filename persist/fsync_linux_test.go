@@ -26,8 +26,15 @@ func TestOSFileSyncsAsynchronously(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := f.(*osFile).aio.state; st != aioReady {
-		t.Fatalf("after three syncs the file's asynchronous sync is in state %d, want ready (%d)", st, aioReady)
+	a := &f.(*osFile).aio
+	if a.state != aioReady {
+		t.Fatalf("after three syncs the file's asynchronous sync is in state %d, want ready (%d)", a.state, aioReady)
+	}
+	// The eventfd stays non-blocking: a blocking read would hold its
+	// processor for the whole sync, which is what this is for.
+	fl, _, e := syscall.Syscall(syscall.SYS_FCNTL, a.efd, syscall.F_GETFL, 0)
+	if e != 0 || fl&syscall.O_NONBLOCK == 0 {
+		t.Fatalf("the eventfd's flags %#x (%v): not non-blocking", fl, e)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
