@@ -44,6 +44,7 @@ type Heap struct {
 	watchMu  sync.Mutex // protects following fields
 	watchers map[*Watch]struct{}
 	history  []consistency.ChangeSet // recent change sets, oldest first
+	histBase []consistency.ChangeSet // history's array from its start (len 0)
 	histSize int                     // their size, as changeSetBytes counts it
 	histFrom uint64                  // every change set after this index is in history
 	closed   bool

@@ -617,7 +617,7 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 		}
 		h.histSize += changeSetBytes(cs)
 	}
-	h.history = append(h.history, changes...)
+	h.pushHistory(changes)
 	drop := 0
 	for drop < len(h.history) && (len(h.history)-drop > h.cfg.WatchHistory || h.histSize > h.cfg.WatchHistoryBytes) {
 		h.histSize -= changeSetBytes(&h.history[drop])
@@ -629,7 +629,28 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 		h.history = h.history[drop:]
 	}
 	if len(h.history) == 0 {
-		h.history = nil // let go of the array
+		h.history, h.histBase = nil, nil // let go of the array
+	}
+}
+
+// pushHistory appends change sets to the history. Dropping the oldest
+// leaves the front of the history's array unused; once that front is
+// as large as what the history holds, and the array has room for all
+// of it and the new sets, the history moves down to the array's start
+// instead of growing a new array: a commit then costs an append, not an
+// allocation and a copy of the window every few commits.
+func (h *Heap) pushHistory(changes []consistency.ChangeSet) {
+	n, need := len(h.history), len(h.history)+len(changes)
+	if off := cap(h.histBase) - cap(h.history); need > cap(h.history) && off >= n && cap(h.histBase) >= need {
+		base := h.histBase[:cap(h.histBase)]
+		copy(base, h.history)
+		clear(base[n : off+n]) // what moved down, not to be kept twice
+		h.history = base[:n]
+	}
+	before := cap(h.history)
+	h.history = append(h.history, changes...)
+	if cap(h.history) != before || h.histBase == nil {
+		h.histBase = h.history[:0]
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/objectsharing/oss/consistency"
 )
 
 // historyBytes sums the values the heap's watch history holds.
@@ -166,5 +168,55 @@ func TestWatchMergedCountsItsBytes(t *testing.T) {
 	w.mu.Unlock()
 	if queued != 0 {
 		t.Fatalf("a drained merged watch counts %d bytes", queued)
+	}
+}
+
+// The history keeps the newest change sets in order as they come one or
+// several at a time and the oldest go, and once its array has grown a
+// commit no longer allocates: the array's front, which dropping frees,
+// is used again.
+func TestWatchHistoryReusesItsArray(t *testing.T) {
+	h := &Heap{watchers: map[*Watch]struct{}{}, cfg: &Config{WatchHistory: 100, WatchHistoryBytes: 1 << 30}}
+	next := uint64(1)
+	push := func(k int) {
+		sets := make([]consistency.ChangeSet, k)
+		for i := range sets {
+			sets[i] = consistency.ChangeSet{Index: next}
+			next++
+		}
+		h.deliver(sets)
+	}
+	for i := range 5000 {
+		push(1 + i%7)
+		last := next - 1
+		if n := uint64(len(h.history)); n != min(last, 100) {
+			t.Fatalf("after index %d the history holds %d sets, want %d", last, n, min(last, 100))
+		}
+		for j, cs := range h.history {
+			if want := last - uint64(len(h.history)-1-j); cs.Index != want {
+				t.Fatalf("after index %d the history's set %d is index %d, want %d", last, j, cs.Index, want)
+			}
+		}
+		if last > 100 && h.histFrom != last-100 {
+			t.Fatalf("after index %d histFrom is %d, want %d", last, h.histFrom, last-100)
+		}
+		// What the array's unused part holds is cleared, not kept.
+		base := h.histBase[:cap(h.histBase)]
+		off := cap(h.histBase) - cap(h.history)
+		for j := range base {
+			if (j < off || j >= off+len(h.history)) && base[j].Index != 0 {
+				t.Fatalf("after index %d the array keeps index %d outside the history", last, base[j].Index)
+			}
+		}
+	}
+	one := []consistency.ChangeSet{{}}
+	if a := testing.AllocsPerRun(20, func() {
+		for range 500 {
+			one[0].Index = next
+			next++
+			h.deliver(one)
+		}
+	}); a != 0 {
+		t.Fatalf("500 commits' change sets cost %.0f allocations in the history, want 0", a)
 	}
 }
