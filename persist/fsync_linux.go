@@ -5,23 +5,26 @@ package persist
 import (
 	"errors"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
 
-// A file's sync on Linux goes through the kernel's asynchronous I/O
-// (io_submit of an IOCB_CMD_FDSYNC, completion signalled on an eventfd),
-// and the goroutine waits for it in the runtime's network poller. A plain
-// fdatasync would hold its processor (P) for as long as the disk takes:
-// the runtime takes a P back from a system call only at its monitor's
-// next tick, which is up to 10 ms away when the monitor has been idle, so
-// on a machine with few cores the log writers' syncs would keep the
-// loops, the transport and the callers from running. The durability is
-// the same: the kernel runs vfs_fsync(datasync) for the request and
-// reports its error in the completion. Where the kernel refuses (no
-// asynchronous I/O, no asynchronous fsync for this file system, the
-// system's limit of contexts reached), the file syncs as before.
+// On Linux a file's sync, once half the processors are already in
+// syncs, goes through the kernel's asynchronous I/O (io_submit of an
+// IOCB_CMD_FDSYNC, completion signalled on an eventfd), and the goroutine
+// waits for it in the runtime's network poller. A plain fdatasync holds
+// its processor (P) for as long as the disk takes: the runtime takes a P
+// back from a system call only at its monitor's next tick, which is up to
+// 10 ms away when the monitor has been idle, so on a machine with few
+// cores the log writers' syncs would keep the loops, the transport and
+// the callers from running. The durability is the same: the kernel runs
+// vfs_fsync(datasync) for the request and reports its error in the
+// completion. Where the kernel refuses (no asynchronous I/O, no
+// asynchronous fsync for this file system, the system's limit of
+// contexts reached), the file syncs plainly from then on.
 
 const (
 	iocbCmdFdsync = 3 // IOCB_CMD_FDSYNC
@@ -72,30 +75,54 @@ const (
 	aioOff
 )
 
+// plainSyncs counts the plain syncs in flight in the process, and
+// plainLimit says how many there may be: half the processors, so that
+// the others stay free for the goroutines a sync's waiters need. A lone
+// sync (one client's commit) is plain: it returns with its thread, where
+// one through the kernel's worker and the poller takes two more wake-ups
+// (60 to 100 µs here). Every sync beyond the limit (many clients, every
+// member syncing) goes through the kernel's asynchronous fsync.
+var (
+	plainSyncs    atomic.Int32
+	plainOverride atomic.Int32 // tests: n+1 sets the limit to n
+)
+
+func plainLimit() int32 {
+	if o := plainOverride.Load(); o > 0 {
+		return o - 1
+	}
+	return int32(runtime.GOMAXPROCS(0) / 2)
+}
+
 // sync makes f's data durable, as fdatasync.
 func (a *aioSync) sync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if plainSyncs.Add(1) <= plainLimit() {
+		defer plainSyncs.Add(-1)
+		return plainSync(f, rc)
+	}
+	plainSyncs.Add(-1)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state == aioUnset {
 		a.setup()
 	}
 	if a.state == aioOff {
-		return f.Sync()
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return f.Sync()
+		return plainSync(f, rc)
 	}
 	var serr error
 	if cerr := rc.Control(func(fd uintptr) { serr = a.submit(fd) }); cerr != nil {
-		return f.Sync()
+		return cerr
 	}
 	if serr != nil {
 		// Refused before it started (EINVAL: no asynchronous fsync for
 		// this file): sync the ordinary way, from now on too.
 		a.close()
 		a.state = aioOff
-		return f.Sync()
+		return plainSync(f, rc)
 	}
 	err = a.wait(f.Name())
 	var perr *os.PathError
@@ -106,6 +133,26 @@ func (a *aioSync) sync(f *os.File) error {
 		a.state = aioOff
 	}
 	return err
+}
+
+// plainSync is fdatasync(2) in the calling thread.
+func plainSync(f *os.File, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = ignoringEINTR(func() error { return syscall.Fdatasync(int(fd)) }) }); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
+	}
+	return nil
+}
+
+func ignoringEINTR(fn func() error) error {
+	for {
+		if err := fn(); !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
 }
 
 // setup makes the context and the eventfd, or turns the file to plain

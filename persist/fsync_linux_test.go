@@ -13,6 +13,7 @@ import (
 // A file of the OS file system syncs through the kernel's asynchronous
 // fsync, and what it wrote reads back after a reopen.
 func TestOSFileSyncsAsynchronously(t *testing.T) {
+	asyncOnly(t)
 	name := filepath.Join(t.TempDir(), "f")
 	f, err := OS{}.Create(name)
 	if err != nil {
@@ -48,6 +49,7 @@ func TestOSFileSyncsAsynchronously(t *testing.T) {
 // A file the kernel cannot sync (a pipe) gets the error a plain sync
 // gives, and syncs plainly from then on.
 func TestOSFileSyncOfWhatCannotSync(t *testing.T) {
+	asyncOnly(t)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -62,5 +64,43 @@ func TestOSFileSyncOfWhatCannotSync(t *testing.T) {
 	}
 	if f.aio.state != aioOff {
 		t.Fatalf("state %d after a refused submit, want off (%d)", f.aio.state, aioOff)
+	}
+}
+
+// asyncOnly makes every sync of the test go through the kernel's
+// asynchronous fsync, as when half the processors are in syncs.
+func asyncOnly(t *testing.T) {
+	plainOverride.Store(0 + 1)
+	t.Cleanup(func() { plainOverride.Store(0) })
+}
+
+// A sync with processors to spare is plain and makes no context; one
+// made while the limit of plain syncs is in flight is asynchronous.
+func TestOSFileSyncIsPlainUntilHalfTheProcessorsSync(t *testing.T) {
+	plainOverride.Store(1 + 1)
+	t.Cleanup(func() { plainOverride.Store(0) })
+	f, err := OS{}.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a := &f.(*osFile).aio
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if a.state != aioUnset {
+		t.Fatalf("a lone sync made the file's asynchronous sync (state %d): it should have been plain", a.state)
+	}
+	plainSyncs.Add(1) // another sync in flight
+	err = f.Sync()
+	plainSyncs.Add(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.state != aioReady {
+		t.Fatalf("a sync beyond the limit left state %d, want asynchronous (%d)", a.state, aioReady)
+	}
+	if n := plainSyncs.Load(); n != 0 {
+		t.Fatalf("%d plain syncs counted in flight after all returned", n)
 	}
 }
