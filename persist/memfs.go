@@ -32,8 +32,8 @@ type memNode struct {
 	data    []byte
 	durable []byte // content as of the last Sync
 	// clean is how much of data is durable's as it is: nothing before
-	// it was written or cut since the last Sync, which copies from it
-	// on. Zero, the whole file is copied.
+	// it was overwritten or cut off since the last Sync, which copies
+	// data from there on (appends are after it). Zero copies the whole.
 	clean int
 }
 
@@ -348,7 +348,6 @@ func (f *memFile) Write(p []byte) (int, error) {
 	if err := f.check(true); err != nil {
 		return 0, err
 	}
-	f.node.clean = min(f.node.clean, len(f.node.data))
 	f.node.data = append(f.node.data, p...)
 	return len(p), nil
 }
