@@ -36,7 +36,7 @@ func run(t *testing.T, seed uint64, opts Options) *Result {
 func TestSimulatedClusters(t *testing.T) {
 	seeds := uint64(300)
 	if raceDetector {
-		seeds = 100
+		seeds = 50
 	}
 	if os.Getenv("OSS_LONG") != "" {
 		seeds = 10000
