@@ -48,12 +48,21 @@ func headLen(n uint64) int {
 	return 9
 }
 
-// appendHead appends the shortest head of major type major, argument n.
+// appendHead appends the shortest head of major type major, argument n:
+// the one CBOR head encoder of the package's hand-written encodings (records,
+// state metadata, snapshots). A head of one byte, the most common, is
+// appended inline.
 func appendHead(b []byte, major byte, n uint64) []byte {
-	m := major << 5
+	if n < 24 {
+		return append(b, major<<5|byte(n))
+	}
+	return appendLongHead(b, major<<5, n)
+}
+
+// appendLongHead appends the head of initial byte m (the major type in its
+// top three bits) and argument n, 24 or more.
+func appendLongHead(b []byte, m byte, n uint64) []byte {
 	switch {
-	case n < 24:
-		return append(b, m|byte(n))
 	case n <= 0xff:
 		return append(b, m|24, byte(n))
 	case n <= 0xffff:

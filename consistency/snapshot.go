@@ -205,11 +205,11 @@ func writeSnapshot(w io.Writer, rest *snapshotData, count int, scan func(emit fu
 	var b []byte
 	b = append(b, 0xa5)
 	b = append(b, 0x01)
-	b = appendUint(b, 0x00, rest.Index)
+	b = appendHead(b, cborUint, rest.Index)
 	b = append(b, 0x02)
-	b = appendUint(b, 0x00, rest.Shape)
+	b = appendHead(b, cborUint, rest.Shape)
 	b = append(b, 0x03)
-	b = appendUint(b, 0x80, uint64(count))
+	b = appendHead(b, cborArray, uint64(count))
 	n := 0
 	err := scan(func(o snapObject) error {
 		if n++; n > count {
@@ -267,20 +267,4 @@ func WriteSnapshot(w io.Writer, meta []byte, index uint64, count int, scan func(
 			return emit(snapObject{ID: o.ID, Version: o.Version, Value: o.Value})
 		})
 	})
-}
-
-// appendUint appends a CBOR head of the given major type (0x00 unsigned,
-// 0x80 array) with argument v.
-func appendUint(b []byte, major byte, v uint64) []byte {
-	switch {
-	case v < 24:
-		return append(b, major|byte(v))
-	case v <= 0xff:
-		return append(b, major|24, byte(v))
-	case v <= 0xffff:
-		return append(b, major|25, byte(v>>8), byte(v))
-	case v <= 0xffffffff:
-		return append(b, major|26, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
-	return append(b, major|27, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }

@@ -439,30 +439,14 @@ func encodeStoreMeta(sm []byte, state *consistency.MetaCapture, replicas int) []
 	if sm == nil {
 		b = append(b, 0xf6)
 	} else {
-		b = append(appendCBORHead(b, 0x40, uint64(len(sm))), sm...)
+		b = append(codec.AppendHead(b, 2, uint64(len(sm))), sm...) // a byte string
 	}
-	b = state.AppendTo(appendCBORHead(append(b, 0x02), 0x40, uint64(n)))
+	b = state.AppendTo(codec.AppendHead(append(b, 0x02), 2, uint64(n)))
 	b = append(b, 0x03)
-	if replicas < 0 {
-		return appendCBORHead(b, 0x20, uint64(-1-replicas))
+	if replicas < 0 { // a negative integer
+		return codec.AppendHead(b, 1, uint64(-1-replicas))
 	}
-	return appendCBORHead(b, 0x00, uint64(replicas))
-}
-
-// appendCBORHead appends a CBOR head of the major type in major (its top
-// three bits) and argument v, in the shortest form.
-func appendCBORHead(b []byte, major byte, v uint64) []byte {
-	switch {
-	case v < 24:
-		return append(b, major|byte(v))
-	case v <= 0xff:
-		return append(b, major|24, byte(v))
-	case v <= 0xffff:
-		return append(b, major|25, byte(v>>8), byte(v))
-	case v <= 0xffffffff:
-		return append(b, major|26, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
-	return append(b, major|27, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	return codec.AppendHead(b, 0, uint64(replicas))
 }
 
 // space names a replica's objects in the store: heap, group incarnation,

@@ -669,7 +669,7 @@ func promiseSeed() uint64 {
 // TestQUICCommitOutcomesAreTrue attacks the outcome promise over QUIC
 // with mutual TLS, on a loaded machine: short and racing deadlines,
 // leader kills, graceful closes under commits, partitions, packet loss,
-// duplication and delay. One 20 s round of three nodes by default; with
+// duplication and delay. One 10 s round of three nodes by default; with
 // OSS_LONG=1, rounds of three and five nodes, idle and starved, with
 // short and starved ticks. OSS_PROMISE_SEED replays a seed's choices
 // (not its interleavings).
@@ -678,7 +678,7 @@ func TestQUICCommitOutcomesAreTrue(t *testing.T) {
 	seed := promiseSeed()
 	t.Logf("seed %d", seed)
 	mixes := []promiseMix{{nodes: 3, clients: 12, burn: runtime.NumCPU(), tick: 5 * time.Millisecond,
-		replaceAfter: time.Minute, d: 20 * time.Second}}
+		replaceAfter: time.Minute, d: 10 * time.Second}}
 	if os.Getenv("OSS_LONG") != "" {
 		mixes = []promiseMix{
 			{nodes: 3, clients: 8, tick: 20 * time.Millisecond, replaceAfter: time.Minute, d: time.Minute},

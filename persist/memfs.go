@@ -31,6 +31,10 @@ type memDir struct {
 type memNode struct {
 	data    []byte
 	durable []byte // content as of the last Sync
+	// clean is how much of data is durable's as it is: nothing before
+	// it was overwritten or cut off since the last Sync, which copies
+	// data from there on (appends are after it). Zero copies the whole.
+	clean int
 }
 
 // NewMemFS returns an empty in-memory file system.
@@ -354,6 +358,7 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.check(true); err != nil {
 		return 0, err
 	}
+	f.node.clean = int(min(int64(f.node.clean), off))
 	if end := off + int64(len(p)); end > int64(len(f.node.data)) {
 		f.node.data = append(f.node.data, make([]byte, end-int64(len(f.node.data)))...)
 	}
@@ -367,7 +372,9 @@ func (f *memFile) Sync() error {
 	if err := f.check(false); err != nil {
 		return err
 	}
-	f.node.durable = slices.Clone(f.node.data)
+	n := f.node
+	n.durable = append(n.durable[:min(n.clean, len(n.durable))], n.data[min(n.clean, len(n.data)):]...)
+	n.clean = len(n.data)
 	return nil
 }
 
@@ -379,6 +386,7 @@ func (f *memFile) Truncate(size int64) error {
 	}
 	if size < int64(len(f.node.data)) {
 		f.node.data = f.node.data[:size:size]
+		f.node.clean = min(f.node.clean, int(size))
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/objectsharing/oss/internal/codec"
 )
 
 // Store is the striped object store: objects spread by a hash of their key
@@ -298,22 +300,22 @@ func manifestParts(m Manifest) ([][]byte, error) {
 	if m.Spaces == nil {
 		b = append(b, cborNull)
 	} else {
-		b = appendCBORHead(b, 0xa0, uint64(len(m.Spaces)))
+		b = codec.AppendHead(b, cborMap, uint64(len(m.Spaces)))
 		for _, k := range slices.Sorted(maps.Keys(m.Spaces)) {
-			b = append(appendCBORHead(b, 0x60, uint64(len(k))), k...)
+			b = append(codec.AppendHead(b, cborText, uint64(len(k))), k...)
 			v := m.Spaces[k]
 			switch {
 			case v == nil:
 				b = append(b, cborNull)
 			case len(v) < 4096:
-				b = append(appendCBORHead(b, 0x40, uint64(len(v))), v...)
+				b = append(codec.AppendHead(b, cborBytes, uint64(len(v))), v...)
 			default:
-				parts = append(parts, appendCBORHead(b, 0x40, uint64(len(v))), v)
+				parts = append(parts, codec.AppendHead(b, cborBytes, uint64(len(v))), v)
 				b = nil
 			}
 		}
 	}
-	b = appendCBORHead(append(b, 0x03), 0x00, m.Gen)
+	b = codec.AppendHead(append(b, 0x03), cborUint, m.Gen)
 	parts = append(parts, b)
 	var sum uint32
 	for _, p := range parts {
@@ -323,23 +325,14 @@ func manifestParts(m Manifest) ([][]byte, error) {
 	return parts, nil
 }
 
-const cborNull = 0xf6
-
-// appendCBORHead appends a CBOR head of the major type in major (its top
-// three bits) and argument n, in the shortest form.
-func appendCBORHead(b []byte, major byte, n uint64) []byte {
-	switch {
-	case n < 24:
-		return append(b, major|byte(n))
-	case n <= math.MaxUint8:
-		return append(b, major|24, byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, major|25), uint16(n))
-	case n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, major|26), uint32(n))
-	}
-	return binary.BigEndian.AppendUint64(append(b, major|27), n)
-}
+// CBOR major types and the null value, for manifestParts.
+const (
+	cborUint  = 0
+	cborBytes = 2
+	cborText  = 3
+	cborMap   = 5
+	cborNull  = 0xf6
+)
 
 func (s *Store) nextGen() uint64 {
 	s.mu.Lock()

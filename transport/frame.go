@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/objectsharing/oss/internal/codec"
 )
 
 // Frame types.
@@ -85,33 +87,16 @@ func appendFrame(dst []byte, f *frame) ([]byte, error) {
 	start := len(dst)
 	dst = slices.Grow(dst, 4+1+2+9+len(f.From)+2+9+len(f.Body))
 	dst = append(dst, 0, 0, 0, 0, 4<<5|4)
-	dst = appendHead(dst, 0, uint64(f.Type))
-	dst = append(appendHead(dst, 3, uint64(len(f.From))), f.From...)
-	dst = appendHead(dst, 0, uint64(f.Kind))
+	dst = codec.AppendHead(dst, 0, uint64(f.Type))
+	dst = append(codec.AppendHead(dst, 3, uint64(len(f.From))), f.From...)
+	dst = codec.AppendHead(dst, 0, uint64(f.Kind))
 	if f.Body == nil {
 		dst = append(dst, 0xf6)
 	} else {
-		dst = append(appendHead(dst, 2, uint64(len(f.Body))), f.Body...)
+		dst = append(codec.AppendHead(dst, 2, uint64(len(f.Body))), f.Body...)
 	}
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst, nil
-}
-
-// appendHead appends the shortest CBOR head of major type major with
-// argument n.
-func appendHead(b []byte, major byte, n uint64) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n <= 0xff:
-		return append(b, m|24, byte(n))
-	case n <= 0xffff:
-		return append(b, m|25, byte(n>>8), byte(n))
-	case n <= 0xffffffff:
-		return append(b, m|26, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
 func writeFrame(w io.Writer, f *frame, max int) error {
