@@ -146,7 +146,15 @@ func (c *testCluster) forget(name string) {
 
 func (c *testCluster) open(name, heap string) *Heap {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return c.openWithin(name, heap, 20*time.Second)
+}
+
+// openWithin is open with a bound of its own, for an open that carries
+// much (a large snapshot streamed to a new replica): a bound against a
+// hang, which a loaded machine under the race detector must not reach.
+func (c *testCluster) openWithin(name, heap string, bound time.Duration) *Heap {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	// A catalog between leaders refuses at once (ErrNoQuorum: nothing
 	// written); on a loaded machine a young cluster may elect again while

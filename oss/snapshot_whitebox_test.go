@@ -1,6 +1,8 @@
 package oss
 
 import (
+	"time"
+
 	"bytes"
 	"context"
 	"errors"
@@ -348,7 +350,9 @@ func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 		t.Fatal(err) // a client opens only the heaps it may read
 	}
 	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = pki.RoleClient })
-	l := c.open("l", "big")
+	// The open streams and installs 72 MiB: 15 s alone under the race
+	// detector, more than open's 20 s in CI beside other packages.
+	l := c.openWithin("l", "big", 2*time.Minute)
 	if l.snapshots.Load() == 0 || l.Stats().Objects != 172 {
 		t.Fatalf("the learner holds %d objects after %d snapshots", l.Stats().Objects, l.snapshots.Load())
 	}
