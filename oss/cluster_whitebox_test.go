@@ -607,6 +607,11 @@ func TestDropAndRecreate(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitCond(t, "every replica of the dropped heap to close", func() bool {
+			// A node may take a replica out of its table before it
+			// has closed it: the handle is waited for too.
+			if !old.isClosed() {
+				return false
+			}
 			for _, n := range c.nodes {
 				if h := n.replicaOf("bank"); h != nil && !h.isClosed() {
 					return false

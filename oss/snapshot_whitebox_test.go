@@ -81,17 +81,12 @@ func TestSnapshotStreamIsDecodedAsItArrives(t *testing.T) {
 		}
 	}
 	c.net.Partition([]string{learner}, others)
-	ctx := context.Background()
 	for i := range 8 {
 		value := bytes.Repeat([]byte{byte('a' + i)}, 1<<20)
-		if err := update(ctx, heaps[want[0]], func(tx *Tx) error { return Put(tx, uuid.UUID{0: 2, 15: byte(i)}, value) }); err != nil {
-			t.Fatal(err)
-		}
+		putAgainUntilDone(t, heaps[want[0]], uuid.UUID{0: 2, 15: byte(i)}, value)
 	}
 	for i := range 100 { // past the log's compaction: the learner needs a snapshot
-		if err := update(ctx, heaps[want[i%3]], func(tx *Tx) error { return Put(tx, uuid.UUID{0: 1, 15: byte(i)}, i) }); err != nil {
-			t.Fatal(err)
-		}
+		putAgainUntilDone(t, heaps[want[i%3]], uuid.UUID{0: 1, 15: byte(i)}, i)
 	}
 	before := heaps[learner].snapshots.Load()
 	c.net.Heal()
@@ -365,5 +360,24 @@ func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 	}
 	if _, got := l.Digest(); got != want || l.Stats().Objects != 172 {
 		t.Fatalf("restarted, the learner holds %d objects, digest %x; want 172, %x", l.Stats().Objects, got, want)
+	}
+}
+
+// putAgainUntilDone puts v at id, again while the outcome is unknown or
+// no leader is in reach (an election on a loaded machine, with megabyte
+// commits under the race detector): the put is the same every time, so
+// doing it twice changes nothing. It fails the test after a minute.
+func putAgainUntilDone[T any](t *testing.T, h *Heap, id uuid.UUID, v T) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, v) })
+		var unknown *UnknownOutcomeError
+		if err == nil {
+			return
+		}
+		if (!errors.Is(err, ErrNoQuorum) && !errors.As(err, &unknown)) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
 	}
 }
