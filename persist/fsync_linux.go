@@ -124,15 +124,19 @@ func (a *aioSync) sync(f *os.File) error {
 		a.state = aioOff
 		return plainSync(f, rc)
 	}
-	err = a.wait(f.Name())
-	var perr *os.PathError
-	if err != nil && !errors.As(err, &perr) {
-		// The wait itself failed, not the sync: the context goes (its
-		// destruction waits for the request) and so does the mode.
+	res, werr := a.wait()
+	if werr != nil {
+		// The wait itself failed, not the sync (a failed read of the
+		// eventfd is an *os.PathError too): the context goes, its
+		// destruction waiting for the request, and so does the mode.
 		a.close()
 		a.state = aioOff
+		return werr
 	}
-	return err
+	if res < 0 {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: syscall.Errno(-res)}
+	}
+	return nil
 }
 
 // plainSync is fdatasync(2) in the calling thread.
@@ -188,15 +192,16 @@ func (a *aioSync) submit(fd uintptr) error {
 	return nil
 }
 
-// wait waits for the submitted sync in the poller and returns its result.
-func (a *aioSync) wait(name string) error {
+// wait waits for the submitted sync in the poller and returns its result
+// (0, or a negated errno); err is a failure of the wait itself.
+func (a *aioSync) wait() (res int64, err error) {
 	var buf [8]byte
 	for {
 		if _, err := a.ev.Read(buf[:]); err != nil {
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
-			return err
+			return 0, err
 		}
 		break
 	}
@@ -206,17 +211,13 @@ func (a *aioSync) wait(name string) error {
 			continue
 		}
 		if e != 0 {
-			return e
+			return 0, e
 		}
 		if n != 1 {
-			return syscall.EIO
+			return 0, syscall.EIO
 		}
-		break
+		return a.events[0].res, nil
 	}
-	if res := a.events[0].res; res < 0 {
-		return &os.PathError{Op: "fdatasync", Path: name, Err: syscall.Errno(-res)}
-	}
-	return nil
 }
 
 // close releases the context and the eventfd.
