@@ -284,16 +284,16 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 	}
 	syncs = histCount(fsyncs, prometheus.DefaultGatherer)
 	ds, err := sequential(p.Duration, one(c.inproc[lead]))
-	m["b_syncs_per_commit"] = (histCount(fsyncs, prometheus.DefaultGatherer) - syncs) / float64(len(ds))
+	m["b_syncs_per_commit"] = (histCount(fsyncs, prometheus.DefaultGatherer) - syncs) / float64(ds.len())
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)
 	}
-	m["b_p50_us"], m["b_p99_us"] = pct(ds, 0.5), pct(ds, 0.99)
+	m["b_p50_us"], m["b_p99_us"] = ds.pct(0.5), ds.pct(0.99)
 	if ds, err = sequential(p.Duration, one(grpcLead)); err != nil {
 		return nil, fmt.Errorf("b grpc: %w", err)
 	}
-	m["b_nat_p50_us"], m["b_nat_p99_us"] = pct(ds, 0.5), pct(ds, 0.99)
+	m["b_nat_p50_us"], m["b_nat_p99_us"] = ds.pct(0.5), ds.pct(0.99)
 
 	// (c) 64 clients on p.Hot keys; the most retries of one transaction.
 	var mu sync.Mutex
@@ -318,7 +318,7 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("d: %w", err)
 	}
-	m["d_ops"], m["d_p50_us"] = perSecond(ds), pct(ds, 0.5)
+	m["d_ops"], m["d_p50_us"] = ds.perSecond(), ds.pct(0.5)
 
 	// (e) a put on the leader to its event at a watch on a follower, both
 	// timed from before the put.
@@ -334,7 +334,7 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 			}
 		}
 	}()
-	var commit, deliver []time.Duration
+	commit, deliver := newLatencies(), newLatencies()
 	v := value(p, p.Keys-1)
 	for end := time.Now().Add(p.Duration); time.Now().Before(end); {
 		v = bump(v)
@@ -343,16 +343,16 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 		if _, err := c.inproc[lead].Put(ctx, key, string(v)); err != nil {
 			return nil, fmt.Errorf("e: %w", err)
 		}
-		commit = append(commit, time.Since(t0))
+		commit.add(time.Since(t0))
 		for s := range got {
 			if s.n == want {
-				deliver = append(deliver, s.at.Sub(t0))
+				deliver.add(s.at.Sub(t0))
 				break
 			}
 		}
 	}
 	wcancel()
-	m["e_p50_us"], m["e_p99_us"], m["e_commit_p50_us"] = pct(deliver, 0.5), pct(deliver, 0.99), pct(commit, 0.5)
+	m["e_p50_us"], m["e_p99_us"], m["e_commit_p50_us"] = deliver.pct(0.5), deliver.pct(0.99), commit.pct(0.5)
 
 	// (f) linearizable reads on a follower.
 	if ds, err = sequential(p.Duration, func(rng *rand.Rand) error {
@@ -361,7 +361,7 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("f: %w", err)
 	}
-	m["f_ops"], m["f_p50_us"] = perSecond(ds), pct(ds, 0.5)
+	m["f_ops"], m["f_p50_us"] = ds.perSecond(), ds.pct(0.5)
 
 	m["rss_end_mb"] = peakRSS()
 	return res, nil

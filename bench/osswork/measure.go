@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -113,42 +114,87 @@ func throughput(clients int, d time.Duration, fn func(c int, rng *rand.Rand) err
 	return float64(done.Load()) / time.Since(t0).Seconds(), first
 }
 
-// sequential runs fn one call at a time for d and returns each call's
+// sequential calls fn one call at a time for d and records each call's
 // latency.
-func sequential(d time.Duration, fn func(rng *rand.Rand) error) ([]time.Duration, error) {
+func sequential(d time.Duration, fn func(rng *rand.Rand) error) (*latencies, error) {
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
-	var ds []time.Duration
+	ds := newLatencies()
 	end := time.Now().Add(d)
 	for time.Now().Before(end) {
 		t0 := time.Now()
 		if err := fn(rng); err != nil {
 			return ds, err
 		}
-		ds = append(ds, time.Since(t0))
+		ds.add(time.Since(t0))
 	}
 	return ds, nil
 }
 
-// pct is the p-quantile of ds in microseconds.
-func pct(ds []time.Duration, p float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return float64(s[min(len(s)-1, int(float64(len(s))*p))]) / float64(time.Microsecond)
+// latencies is a log-linear histogram of durations: exact below 512 ns,
+// then 256 buckets to each doubling, so a quantile is within 0.4% of the
+// exact one. Its memory is fixed (57 KB) however many calls
+// it records: a list of every call's latency grew with the system's
+// speed, 30 MB and its sorted copy for 3.7 million local reads in 3 s,
+// and was counted in that system's peak RSS.
+type latencies struct {
+	n      int
+	sum    time.Duration
+	counts []uint32
 }
 
-// perSecond is the rate of calls whose latencies are ds, one at a time.
-func perSecond(ds []time.Duration) float64 {
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
+const latSub = 8 // log2 of the buckets to a doubling
+
+func newLatencies() *latencies {
+	return &latencies{counts: make([]uint32, (64-latSub)<<latSub)}
+}
+
+// latBucket is the bucket of d: d itself below 2<<latSub, else the top
+// latSub+1 bits of d and the bits shifted out.
+func latBucket(d time.Duration) int {
+	v := uint64(max(d, 0))
+	s := max(bits.Len64(v)-latSub-1, 0)
+	return s<<latSub + int(v>>s)
+}
+
+// latValue is the middle of bucket i, the inverse of latBucket.
+func latValue(i int) time.Duration {
+	if i < 2<<latSub {
+		return time.Duration(i)
 	}
-	if sum == 0 {
+	s := i>>latSub - 1
+	return time.Duration(uint64(i-s<<latSub)<<s + 1<<s/2)
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.n++
+	l.sum += d
+	l.counts[latBucket(d)]++
+}
+
+// len is the number of latencies recorded.
+func (l *latencies) len() int { return l.n }
+
+// pct is the p-quantile in microseconds.
+func (l *latencies) pct(p float64) float64 {
+	if l.n == 0 {
 		return 0
 	}
-	return float64(len(ds)) / sum.Seconds()
+	rank := uint64(min(l.n-1, int(float64(l.n)*p)))
+	var seen uint64
+	for i, c := range l.counts {
+		if seen += uint64(c); seen > rank {
+			return float64(latValue(i)) / float64(time.Microsecond)
+		}
+	}
+	panic("latencies: counts and n disagree")
+}
+
+// perSecond is the rate of calls with these latencies, one at a time.
+func (l *latencies) perSecond() float64 {
+	if l.sum == 0 {
+		return 0
+	}
+	return float64(l.n) / l.sum.Seconds()
 }
 
 // heapInUse is the Go heap the process's objects occupy after a
