@@ -109,6 +109,7 @@ type membership struct {
 type failedMember struct {
 	addr  string // "name/host:port", as memberlist's Join takes it
 	since time.Time
+	node  memberlist.Node // as last seen, for a leave it announces later
 }
 
 // reconnectFor is how long a node keeps trying to reach a member that
@@ -290,7 +291,7 @@ func (m *membership) doubt(n *memberlist.Node) bool {
 	if m.failed == nil {
 		m.failed = make(map[string]failedMember)
 	}
-	m.failed[n.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: now}
+	m.failed[n.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: now, node: *n}
 	m.cfg.logger.Info("member declared failed while this node stood still: trying to reach it first", "member", n.Name)
 	return true
 }
@@ -356,11 +357,9 @@ func (m *membership) leave(timeout time.Duration) error {
 	m.halt()
 	// memberlist does not tell a leave from a failure in NotifyLeave, so
 	// the intent goes first to every member, over reliable streams.
-	for _, n := range m.ml.Members() {
-		if n.Name != m.cfg.name {
-			if err := m.ml.SendReliable(n, []byte(leavingPrefix+m.cfg.name)); err != nil {
-				m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
-			}
+	for _, n := range m.others() {
+		if err := m.ml.SendReliable(n, []byte(leavingPrefix+m.cfg.name)); err != nil {
+			m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
 		}
 	}
 	err := m.ml.Leave(timeout)
@@ -369,6 +368,27 @@ func (m *membership) leave(timeout time.Duration) error {
 	time.Sleep(3 * m.gossipInterval)
 	m.shutdown()
 	return err
+}
+
+// others returns the members this node knows, itself left out, as nodes
+// to send to, built from its own view: memberlist's Members returns its
+// own records, which its goroutines write to (an address that changes)
+// while the caller reads them.
+func (m *membership) others() []*memberlist.Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*memberlist.Node
+	for _, v := range m.view {
+		if v.Name == m.cfg.name {
+			continue
+		}
+		host, portStr, err := net.SplitHostPort(v.Addr)
+		port, perr := strconv.ParseUint(portStr, 10, 16)
+		if ip := net.ParseIP(host); err == nil && perr == nil && ip != nil {
+			out = append(out, &memberlist.Node{Name: v.Name, Addr: ip, Port: uint16(port)})
+		}
+	}
+	return out
 }
 
 // live implements directory.
@@ -457,15 +477,27 @@ func (m *membership) NodeMeta(limit int) []byte {
 // leavingPrefix starts the user message a node sends before it leaves.
 const leavingPrefix = "oss-leaving:"
 
-// NotifyMsg implements memberlist.Delegate.
+// NotifyMsg implements memberlist.Delegate. A member that says it is
+// leaving is reported as left when memberlist lets it go; one this node
+// has already declared failed (a false death on a starved machine, which
+// the member outlived) is reported as left at once, and no longer
+// reconnected to.
 func (m *membership) NotifyMsg(b []byte) {
-	if name, ok := strings.CutPrefix(string(b), leavingPrefix); ok {
-		m.mu.Lock()
+	name, ok := strings.CutPrefix(string(b), leavingPrefix)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	f, failed := m.failed[name]
+	if !failed {
 		if m.leaving == nil {
 			m.leaving = make(map[string]bool)
 		}
 		m.leaving[name] = true
-		m.mu.Unlock()
+	}
+	m.mu.Unlock()
+	if failed {
+		m.emit(memberLeft, &f.node)
 	}
 }
 
@@ -492,7 +524,7 @@ func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 		if m.failed == nil {
 			m.failed = make(map[string]failedMember)
 		}
-		m.failed[v.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: time.Now()}
+		m.failed[v.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: time.Now(), node: *n}
 	}
 	m.mu.Unlock()
 	if m.cfg.onEvent != nil {
