@@ -29,17 +29,6 @@ type gossipNode struct {
 	events []memberEvent
 }
 
-func (g *gossipNode) saw(kind memberEventKind, name string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, e := range g.events {
-		if e.Kind == kind && e.Member.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // last reports whether the last event g saw about the named member is of
 // the given kind. On a starved machine a live member can be declared
 // failed and then join again (the reconnect loop); what holds in the end
