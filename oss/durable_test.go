@@ -165,25 +165,30 @@ func TestDiskSyncFailureInBatchMode(t *testing.T) {
 	t.Parallel()
 	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
 	var mu sync.Mutex
-	syncs, failing := 0, false
+	dirty, failing := false, false
 	ffs.SetRule(func(op persist.Op, name string) error {
-		if op != persist.OpSync || !strings.HasSuffix(name, ".wal") {
+		if !strings.HasSuffix(name, ".wal") {
 			return nil
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		syncs++
-		if failing {
-			return syscall.EIO
+		switch op {
+		case persist.OpWrite:
+			dirty = true
+		case persist.OpSync:
+			dirty = false
+			if failing {
+				return syscall.EIO
+			}
 		}
 		return nil
 	})
-	// waitSync waits until the log has begun a sync after now.
+	// waitSync waits until the log has tried to sync everything written to
+	// it so far. (It waited for a sync begun after it was called: in batch
+	// mode the log syncs only what it has not synced, so once the sync it
+	// waited for had come first, under load, it waited for ever.)
 	waitSync := func() {
-		mu.Lock()
-		n := syncs
-		mu.Unlock()
-		waitUntil(t, "a sync of the log", func() bool { mu.Lock(); defer mu.Unlock(); return syncs > n })
+		waitUntil(t, "a sync of the log", func() bool { mu.Lock(); defer mu.Unlock(); return !dirty })
 	}
 	n := startOn(t, ffs, oss.DurabilityBatch)
 	h := openBank(t, n)
