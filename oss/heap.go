@@ -97,6 +97,7 @@ type Heap struct {
 	// the loop gathered them when it waited for its log. Abandoned, one
 	// is dropped, never proposed.
 	held         []*proposal
+	sent         sentAppends             // the last append sent to each peer (appends.go)
 	reads        map[uint64]*readRequest // reads the engine has, by ID
 	readSeq      uint64
 	joinReqs     map[uint64]bool
@@ -297,6 +298,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		storage:  newSnapStorage(),
 		pending:  make(map[uuid.UUID]*proposal),
 		reads:    make(map[uint64]*readRequest),
+		sent:     sentAppends{},
 		self:     n.id,
 		gates:    gates{self: uint32(n.id)},
 		obs:      n.met.observers(name),

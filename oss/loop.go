@@ -153,6 +153,9 @@ func (h *Heap) loseReplica() {
 
 func (h *Heap) step(m raftpb.Message) {
 	h.contact.heard(m)
+	if m.Type == raftpb.MsgAppResp {
+		h.sent.forget(m.From) // the next append may repeat the last
+	}
 	h.eng.Step(m)
 }
 

@@ -85,8 +85,12 @@ func (h *Heap) send(msgs []raftpb.Message) {
 	var ctx context.Context
 	for i := range msgs {
 		m := &msgs[i]
+		if h.sent.repeats(m, h.eng.Ticks()) {
+			continue // see sentAppends
+		}
 		to, ok := h.node.lookup(m.To)
 		if !ok {
+			h.sent.forget(m.To)
 			h.replica.ReportUnreachable(m.To)
 			if m.Type == raftpb.MsgSnap {
 				h.replica.ReportSnapshot(m.To, true)
@@ -121,6 +125,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			if errors.Is(err, transport.ErrTooLarge) {
 				h.logOversize(to, m, len(data), err)
 			}
+			h.sent.forget(m.To)
 			h.replica.ReportUnreachable(m.To)
 		}
 	}
