@@ -78,5 +78,36 @@ func FuzzUnmarshalRecord(f *testing.F) {
 		if r.TxID == uuid.Nil {
 			t.Fatal("record without a transaction ID accepted")
 		}
+		if id, ok := RecordTxID(data); !ok || id != r.TxID {
+			t.Fatalf("RecordTxID = %v, %v; the record's is %v", id, ok, r.TxID)
+		}
 	})
+}
+
+// RecordTxID reads the ID of every record Marshal writes, and of nothing
+// that does not begin as a record.
+func TestRecordTxID(t *testing.T) {
+	for _, r := range []*Record{
+		{TxID: tx(1), Snapshot: 0},
+		{TxID: tx(2), Snapshot: 1 << 40, Scanned: true},
+		{TxID: tx(3), Snapshot: 9, Reads: []Read{{ID: id(1), Version: 1}}, RootReads: []RootRead{{Name: "w", Version: 2}},
+			Scanned: true, Writes: []Write{put(1, "x")}, RootWrites: []RootWrite{{Name: "w", ID: id(1)}}},
+	} {
+		if got, ok := RecordTxID(mustMarshal(t, r)); !ok || got != r.TxID {
+			t.Errorf("RecordTxID = %v, %v; want %v", got, ok, r.TxID)
+		}
+	}
+	for name, data := range map[string][]byte{
+		"empty":       nil,
+		"short":       mustMarshal(t, &Record{TxID: tx(1)})[:18],
+		"not a map":   append([]byte{0x82, 0x01, 0x50}, make([]byte, 18)...),
+		"first key 2": append([]byte{0xa2, 0x02, 0x50}, make([]byte, 18)...),
+		"id not 16":   append([]byte{0xa2, 0x01, 0x4f}, make([]byte, 18)...),
+		"8-entry map": append([]byte{0xa8, 0x01, 0x50}, make([]byte, 18)...),
+		"conf change": {0x08, 0x01, 0x10, 0x02},
+	} {
+		if id, ok := RecordTxID(data); ok {
+			t.Errorf("%s: RecordTxID = %v, want not a record", name, id)
+		}
+	}
 }

@@ -457,3 +457,16 @@ func copyValues(ws []Write, total int) {
 		buf = buf[n:]
 	}
 }
+
+// RecordTxID returns the transaction ID of an encoded commit record from
+// its first bytes, without decoding the rest; ok is false for data that
+// does not begin as a record does. A record's encoding is deterministic:
+// a map of at most 7 entries whose first key is 1, the TxID.
+func RecordTxID(data []byte) (id uuid.UUID, ok bool) {
+	if len(data) < 2+idLen || data[0] < cborMap<<5|2 || data[0] > cborMap<<5|7 ||
+		data[1] != 1 || data[2] != cborBytes<<5|16 {
+		return id, false
+	}
+	copy(id[:], data[3:3+len(id)])
+	return id, true
+}

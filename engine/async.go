@@ -102,6 +102,10 @@ func (e *Engine) takeWrite() {
 		}
 	}
 	if m := rd.Append; m != nil {
+		if m.Snapshot != nil {
+			e.unlogged()
+		}
+		e.logged(m.Entries)
 		e.noteConf(m.Entries)
 		e.noteConf(rd.CommittedEntries)
 		e.wseq++

@@ -237,6 +237,8 @@ type Engine struct {
 	log *slog.Logger
 
 	ticks       uint64
+	term        uint64 // the replica's term as of the last resend
+	termTick    uint64 // tick term was first seen at
 	lead        uint64 // the leader as of the last Ready
 	heardTick   uint64 // tick of the last message from the leader
 	leaderless  uint64 // ticks without a leader to hand proposals to
@@ -299,9 +301,15 @@ type proposal struct {
 	data     []byte
 	gen      uint64 // the last Ready that decided it
 	tick     uint64 // tick of the last (re)proposal
+	term     uint64 // term of the entry of the replica's log holding it, 0 until seen there
+	resends  uint8  // times proposed again after it was handed to raft
 	proposed bool   // handed to raft at least once: it may be in the log
 	resent   bool   // proposed more than once: a Stale decision is unknown
 }
+
+// maxResendShift caps the doubling of the wait before a proposal not yet
+// seen in the log is proposed again: at most 8 times ResendTicks.
+const maxResendShift = 3
 
 type read struct {
 	gen   uint64 // the last Ready that answered it
@@ -611,12 +619,17 @@ func (e *Engine) checkLeader() {
 	}
 }
 
-// resend proposes again every proposal undecided for ResendTicks, and
-// every one not yet handed to a leader.
+// resend proposes again every proposal that may have been lost (due).
 func (e *Engine) resend() {
+	if len(e.pending) == 0 {
+		return
+	}
+	if term := e.r.Status().Term; term != e.term {
+		e.term, e.termTick = term, e.ticks
+	}
 	var again []uuid.UUID
 	for id, p := range e.pending {
-		if !p.proposed || e.ticks-p.tick >= e.cfg.ResendTicks {
+		if e.due(p) {
 			again = append(again, id)
 		}
 	}
@@ -634,8 +647,68 @@ func (e *Engine) resend() {
 	}
 	for _, id := range again {
 		p := e.pending[id]
-		p.tick, p.resent, p.proposed = e.ticks, p.proposed, true
+		if p.proposed {
+			p.resends = min(p.resends+1, maxResendShift)
+		}
+		p.tick, p.term, p.resent, p.proposed = e.ticks, 0, p.proposed, true
 		e.pending[id] = p
+	}
+}
+
+// due reports whether a pending proposal is to be proposed again:
+//   - one raft never took (no leader known), at once;
+//   - one the replica's log holds at an earlier term: a leader change may
+//     have dropped it. Half of ResendTicks into the new term, which gives
+//     the new leader the time to commit what it kept;
+//   - one handed to a leader and not yet seen in the log: the message may
+//     have been lost. After ResendTicks, doubled with each resend up to 8
+//     times: a large record on a slow link takes longer than ResendTicks
+//     to reach the followers, and every copy sent again is one more they
+//     must take before any of them can commit.
+//
+// One the log holds at the current term is never proposed again: the
+// term's leader holds it too and replicates it for as long as it leads.
+func (e *Engine) due(p proposal) bool {
+	switch {
+	case !p.proposed:
+		return true
+	case p.term != 0:
+		return p.term < e.term && e.ticks-e.termTick >= e.cfg.ResendTicks/2
+	default:
+		return e.ticks-p.tick >= e.cfg.ResendTicks<<p.resends
+	}
+}
+
+// logged notes the pending proposals among entries written to the
+// replica's log, with the term of their entries.
+func (e *Engine) logged(ents []raftpb.Entry) {
+	if len(e.pending) == 0 {
+		return
+	}
+	for i := range ents {
+		if ents[i].Type != raftpb.EntryNormal {
+			continue
+		}
+		id, ok := consistency.RecordTxID(ents[i].Data)
+		if !ok {
+			continue
+		}
+		if p, ok := e.pending[id]; ok {
+			p.term = ents[i].Term
+			e.pending[id] = p
+		}
+	}
+}
+
+// unlogged forgets where the log held pending proposals, when a snapshot
+// replaces the log: the entries it covers are never applied here, so their
+// results never come, and a copy proposed again reports them.
+func (e *Engine) unlogged() {
+	for id, p := range e.pending {
+		if p.term != 0 {
+			p.term = 0
+			e.pending[id] = p
+		}
 	}
 }
 
@@ -831,6 +904,7 @@ func (e *Engine) Advance() {
 			panic(fmt.Sprintf("engine: apply snapshot: %v", err))
 		}
 		e.held.reset()
+		e.unlogged()
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		if err := e.cfg.Storage.SetHardState(rd.HardState); err != nil {
@@ -841,6 +915,7 @@ func (e *Engine) Advance() {
 		panic(fmt.Sprintf("engine: append: %v", err))
 	}
 	e.held.append(rd.Entries)
+	e.logged(rd.Entries)
 	e.r.Advance(rd)
 	e.settle(rd.Results, rd.ReadStates, rd.State.Index(), rd.SoftState)
 }

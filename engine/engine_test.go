@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -971,5 +974,183 @@ func TestLeaderAppliesOnlyWhatItWrote(t *testing.T) {
 				t.Fatalf("%d voters, seed %d: no leader applied anything", voters, seed)
 			}
 		}
+	}
+}
+
+// proposals counts the copies of p handed to raft that the messages sent
+// carry: proposal messages of a follower, appends of the leader to id.
+func proposals(c *cluster, p Proposal, typ raftpb.MessageType, to uint64) (copies int) {
+	for _, m := range c.sent {
+		if m.Type != typ || m.To != to {
+			continue
+		}
+		for _, ent := range m.Entries {
+			if bytes.Equal(ent.Data, p.Data) {
+				copies++
+			}
+		}
+	}
+	return copies
+}
+
+// A proposal the log holds at the current term is never proposed again,
+// however long its commit takes: the term's leader holds it and sends it
+// until it commits. Proposed again, a large record would only add to what
+// a slow link must carry first.
+func TestHeldProposalIsNotResent(t *testing.T) {
+	for _, on := range []uint64{1, 2} {
+		t.Run(fmt.Sprintf("proposed on %d", on), func(t *testing.T) {
+			c := newCluster(t, 3, nil)
+			c.elect(1)
+			n := c.node(on)
+			// The followers take the appends but their answers are
+			// lost: nothing commits.
+			c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgAppResp }
+			p := prop(t, n.applied())
+			n.e.Propose([]Proposal{p})
+			c.settle()
+			c.tick(10 * DefaultResendTicks)
+			if n.n[p.TxID] != 0 {
+				t.Fatalf("decided without a quorum: %+v", n.out[p.TxID])
+			}
+			if on != 1 {
+				if k := proposals(c, p, raftpb.MsgProp, 1); k != 1 {
+					t.Fatalf("forwarded to the leader %d times, want once", k)
+				}
+			}
+			c.drop = nil
+			c.tick(1)
+			if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+				t.Fatalf("%+v, want committed", cp)
+			}
+			if k := proposals(c, p, raftpb.MsgApp, 3); k == 0 {
+				t.Fatal("no append carried the record")
+			}
+			ents, err := c.node(3).st.Entries(1, c.node(3).applied()+1, math.MaxUint64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copies := 0
+			for _, ent := range ents {
+				if bytes.Equal(ent.Data, p.Data) {
+					copies++
+				}
+			}
+			if copies != 1 {
+				t.Fatalf("the log holds %d copies of the record, want 1", copies)
+			}
+		})
+	}
+}
+
+// A proposal lost on its way to the leader, again and again, is proposed
+// again after ResendTicks, then after twice as long each time, up to 8
+// times ResendTicks.
+func TestResendBacksOff(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(2)
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgProp }
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	c.settle()
+	var at []int
+	for tick := 1; len(at) < 6; tick++ {
+		before := proposals(c, p, raftpb.MsgProp, 1)
+		c.tick(1)
+		if proposals(c, p, raftpb.MsgProp, 1) > before {
+			at = append(at, tick)
+		}
+		if tick > 100*DefaultResendTicks {
+			t.Fatalf("proposed again at ticks %v only", at)
+		}
+	}
+	r := DefaultResendTicks
+	want := []int{r, 3 * r, 7 * r, 15 * r, 23 * r, 31 * r}
+	if !slices.Equal(at, want) {
+		t.Fatalf("proposed again at ticks %v, want %v", at, want)
+	}
+	c.drop = nil
+	c.tick(8 * r)
+	if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed", cp)
+	}
+}
+
+// A proposal the log held at an earlier term, which the new leader did not
+// keep, is proposed again half of ResendTicks into the new term.
+func TestProposalDroppedByALeaderChangeIsResent(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(1)
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgApp && m.From == 1 }
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	c.settle()
+	c.drop = nil
+	// As a leadership transfer: 3 votes for 2 (its log is as long), 1
+	// refuses; 2's appends replace 1's entry.
+	term := n.e.Replica().Status().Term
+	c.node(2).e.Step(raftpb.Message{Type: raftpb.MsgTimeoutNow, From: 1, To: 2, Term: term})
+	c.settle()
+	for _, x := range c.nodes {
+		if x.e.Lead() != 2 {
+			t.Fatalf("node %d: leader %d, want 2", x.id, x.e.Lead())
+		}
+	}
+	first, _ := n.st.FirstIndex()
+	last, _ := n.st.LastIndex()
+	if ents, _ := n.st.Entries(first, last+1, math.MaxUint64); slices.ContainsFunc(ents, func(e raftpb.Entry) bool { return bytes.Equal(e.Data, p.Data) }) {
+		t.Fatal("the new leader kept the record: the test tests nothing")
+	}
+	c.tick(DefaultResendTicks / 2)
+	if n.n[p.TxID] != 0 {
+		t.Fatalf("decided %d ticks into the new term: %+v", DefaultResendTicks/2, n.out[p.TxID])
+	}
+	c.tick(1)
+	if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed after the resend", cp)
+	}
+}
+
+// A proposal the follower's log held, then replaced by a leader's snapshot
+// that covers it, is proposed again: the follower never applies the entry,
+// and the copy reports the first one's outcome.
+func TestProposalCoveredByASnapshotIsResent(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	lead, f := c.node(1), c.node(3)
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgAppResp }
+	p := prop(t, f.applied())
+	f.e.Propose([]Proposal{p})
+	c.settle()
+	c.cut(3) // 3 holds the entry; 1 and 2 commit it without 3
+	c.tick(3)
+	if lead.e.Replica().State().Version(objectOf(p.TxID)) == 0 {
+		t.Fatal("the leader did not commit the record")
+	}
+	lead.e.Propose([]Proposal{prop(t, lead.applied())})
+	c.settle()
+	idx, write, err := lead.e.Replica().SnapshotStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	term := lead.e.Replica().Status().Term
+	f.e.Step(raftpb.Message{Type: raftpb.MsgSnap, From: 1, To: 3, Term: term, Snapshot: &raftpb.Snapshot{
+		Data:     buf.Bytes(),
+		Metadata: raftpb.SnapshotMetadata{Index: idx, Term: term, ConfState: lead.e.ConfState()},
+	}})
+	c.handle(f)
+	if f.applied() != idx || f.n[p.TxID] != 0 {
+		t.Fatalf("follower applied %d (snapshot at %d), %d completions", f.applied(), idx, f.n[p.TxID])
+	}
+	c.drop = nil
+	c.tick(DefaultResendTicks)
+	if cp := f.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed", cp)
 	}
 }
