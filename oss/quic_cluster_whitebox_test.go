@@ -260,6 +260,7 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	blob := make([]byte, 100<<10)
+	unknown := 0 // commits whose outcome was unknown: each may have committed
 	for i := 0; i < 12; i++ {
 		err := h.Update(ctx, func(tx *Tx) error {
 			for range 10 {
@@ -273,6 +274,9 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 			// A leader change under a 1 MiB commit on a loaded machine:
 			// commit another (what the test needs is a large state).
 			t.Logf("commit %d: %v; again", i, err)
+			if errors.Is(err, ErrCommitUnknown) {
+				unknown++
+			}
 			i--
 			continue
 		}
@@ -288,7 +292,8 @@ func TestQUICLargeSnapshotIsStreamed(t *testing.T) {
 	if hd.snapshots.Load() == 0 {
 		t.Fatal("the new replica caught up without a snapshot: the test tests nothing")
 	}
-	if got, want := hd.Stats().Objects, h.Stats().Objects; got != want || got != 120 {
-		t.Fatalf("the new replica holds %d objects, the first %d", got, want)
+	if got, want := hd.Stats().Objects, h.Stats().Objects; got != want || got < 120 || got > 120+10*unknown {
+		t.Fatalf("the new replica holds %d objects, the first %d; want 120, or up to %d more for %d unknown outcomes",
+			got, want, 10*unknown, unknown)
 	}
 }
