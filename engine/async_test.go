@@ -28,6 +28,7 @@ func TestAsyncWrites(t *testing.T) {
 		"HeldWhenTheLogRefuses":        TestHeldProposalWhenTheLogRefuses,
 		"DroppedDuringATransfer":       TestProposalDroppedDuringATransferIsResent,
 		"ProposalsEndOnceFaultsHeal":   TestProposalsEndOnceFaultsHeal,
+		"UnseenResentInANewTerm":       TestUnseenProposalIsResentInANewTerm,
 		"Abandon":                      TestAbandon,
 		"AbandonUnknownProposal":       TestAbandonUnknownProposal,
 		"StaleDecision":                TestStaleDecision,

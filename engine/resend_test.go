@@ -355,3 +355,35 @@ func checkEnded(t *testing.T, seed uint64, c *cluster, all []proposed) {
 	}
 	t.Logf("seed %d: %d proposals, %d ended: %d committed, %d failed or unknown", seed, len(all), ended, committed, unknown)
 }
+
+// A proposal forwarded to a leader and never seen in the log, lost twice
+// (its wait doubled), is proposed again within ResendTicks of a new term
+// (half of it), not after the doubled wait: the leader it went to no
+// longer leads, and what was on its way to it is as good as lost. So too
+// when the proposer is the new leader: nothing of it is on its way.
+func TestUnseenProposalIsResentInANewTerm(t *testing.T) {
+	for _, to := range []uint64{3, 2} {
+		t.Run(fmt.Sprintf("node %d leads", to), func(t *testing.T) {
+			c := newCluster(t, 3, nil)
+			c.elect(1)
+			n := c.node(2)
+			c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgProp }
+			p := prop(t, n.applied())
+			n.e.Propose([]Proposal{p})
+			c.settle()
+			c.tick(DefaultResendTicks + 1) // proposed again, and lost again
+			if k := proposals(c, p, raftpb.MsgProp, 1); k != 2 {
+				t.Fatalf("proposed %d times, want 2", k)
+			}
+			c.drop = nil
+			c.transfer(1, to)
+			if n.e.Lead() != to {
+				t.Fatalf("leader %d, want %d", n.e.Lead(), to)
+			}
+			c.tick(DefaultResendTicks)
+			if cp := n.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+				t.Fatalf("%+v, want committed", cp)
+			}
+		})
+	}
+}
