@@ -302,6 +302,7 @@ type proposal struct {
 	gen      uint64 // the last Ready that decided it
 	tick     uint64 // tick of the last (re)proposal
 	term     uint64 // term of the entry of the replica's log holding it, 0 until seen there
+	at       uint64 // the replica's term when last handed to raft
 	resends  uint8  // times proposed again after it was handed to raft
 	proposed bool   // handed to raft at least once: it may be in the log
 	resent   bool   // proposed more than once: a Stale decision is unknown
@@ -445,8 +446,9 @@ func (e *Engine) Propose(props []Proposal) {
 		// Without a leader raft drops the batch; it waits in pending
 		// and is proposed again by resend.
 		proposed := e.r.Propose(data...) == nil
+		at := e.r.Status().Term
 		for _, p := range batch {
-			e.pending[p.TxID] = proposal{data: p.Data, tick: e.ticks, proposed: proposed}
+			e.pending[p.TxID] = proposal{data: p.Data, tick: e.ticks, at: at, proposed: proposed}
 		}
 	}
 }
@@ -650,21 +652,22 @@ func (e *Engine) resend() {
 		if p.proposed {
 			p.resends = min(p.resends+1, maxResendShift)
 		}
-		p.tick, p.term, p.resent, p.proposed = e.ticks, 0, p.proposed, true
+		p.tick, p.term, p.at, p.resent, p.proposed = e.ticks, 0, e.term, p.proposed, true
 		e.pending[id] = p
 	}
 }
 
 // due reports whether a pending proposal is to be proposed again:
 //   - one raft never took (no leader known), at once;
-//   - one the replica's log holds at an earlier term: a leader change may
-//     have dropped it. Half of ResendTicks into the new term, which gives
-//     the new leader the time to commit what it kept;
-//   - one handed to a leader and not yet seen in the log: the message may
-//     have been lost. After ResendTicks, doubled with each resend up to 8
-//     times: a large record on a slow link takes longer than ResendTicks
-//     to reach the followers, and every copy sent again is one more they
-//     must take before any of them can commit.
+//   - one the replica's log holds at an earlier term, or that was handed
+//     to raft at an earlier term and not seen in the log since: a leader
+//     change may have dropped it. Half of ResendTicks into the new term,
+//     which gives the new leader the time to commit what it kept;
+//   - one handed to the term's leader and not yet seen in the log: the
+//     message may have been lost. After ResendTicks, doubled with each
+//     resend up to 8 times: a large record on a slow link takes longer
+//     than ResendTicks to reach the followers, and every copy sent again
+//     is one more they must take before any of them can commit.
 //
 // One the log holds at the current term is never proposed again: the
 // term's leader holds it too and replicates it for as long as it leads.
@@ -674,6 +677,8 @@ func (e *Engine) due(p proposal) bool {
 		return true
 	case p.term != 0:
 		return p.term < e.term && e.ticks-e.termTick >= e.cfg.ResendTicks/2
+	case p.at < e.term:
+		return e.ticks-e.termTick >= e.cfg.ResendTicks/2
 	default:
 		return e.ticks-p.tick >= e.cfg.ResendTicks<<p.resends
 	}
