@@ -115,6 +115,13 @@ func powerLoss(t *testing.T, seed uint64) {
 					acked[name]++
 				case errors.Is(err, ErrClosed), errors.Is(err, ErrCommitUnknown), errors.Is(err, ErrNoQuorum):
 					unknown[name]++
+				case errors.Is(err, context.DeadlineExceeded):
+					// The 2 s ran out before the record was handed to
+					// the loop (waiting for the contended accounts'
+					// gate, or for the loop to take it, on a loaded
+					// machine): nothing was written, as Update
+					// documents, so it counts in neither bound and the
+					// ledger check below holds it to that.
 				default:
 					t.Errorf("%s: %v", name, err)
 				}

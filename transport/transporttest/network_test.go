@@ -77,6 +77,27 @@ func TestOrderedDeliveryAndCalls(t *testing.T) {
 	var _ transport.Transport = eps["a"]
 }
 
+// Send never waits, so its context cannot end a wait: a message sent with
+// a context that has already ended is put in flight, as the QUIC
+// transport queues one when its peer's queue has room (transport.Transport:
+// Send "waits while the peer's queue is full, until ctx ends"). A node
+// bounds a whole batch of raft messages with one short context; on a
+// loaded machine the batch outlasted it, the rest of the batch (heartbeats
+// among them) was refused, and the leader took its followers for
+// unreachable.
+func TestSendWithAnEndedContextNeedNotWait(t *testing.T) {
+	n, eps, boxes := threeNodes(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := eps["a"].Send(ctx, "b", []byte("late")); err != nil {
+		t.Fatalf("Send with an ended context: %v", err)
+	}
+	n.RunUntilIdle(1000)
+	if got := boxes["b"].get("a"); len(got) != 1 || got[0] != "late" {
+		t.Fatalf("delivered %q, want [late]", got)
+	}
+}
+
 func TestPartitionAndHeal(t *testing.T) {
 	n, eps, boxes := threeNodes(2)
 	ctx := context.Background()
