@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/wissenheim/bots"
 	"github.com/objectsharing/oss/wissenheim/internal/cluster"
@@ -227,36 +229,7 @@ func TestBotsKeepTheInvariantsOnEveryNode(t *testing.T) {
 	gone := nodes[0].swarm.Avatars()
 	nodes[0].swarm.Stop()
 	logf("%s's bots crashed", cluster.Name(0))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		s, err := nodes[1].w.Snapshot(ctx, "hall")
-		if err != nil {
-			t.Fatal(err)
-		}
-		left := 0
-		for _, a := range s.Avatars {
-			for _, id := range gone {
-				if a.ID == id {
-					left++
-				}
-			}
-		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			for i, nd := range nodes {
-				st := nd.w.Heap().Stats()
-				s, _ := nd.w.Snapshot(ctx, "hall")
-				t.Logf("%s: tick %d, applied %d, lag %d, leader %q, commits %d, conflicts %d; bots %+v; world %+v",
-					cluster.Name(i), s.Tick, st.Applied, st.Lag, st.Leader, st.Commits, st.Conflicts, nd.swarm.Stats(), nd.w.Stats())
-			}
-			t.Fatalf("%d avatars of crashed bots still in the world", left)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
-	logf("their avatars removed")
+	awaitCrashedRemoved(t, ctx, nodes, cluster.Name(0)+"-bot-", gone, uint64(spec.Lease*scene.TickRate/time.Second), logf)
 	// Stop everything, let the replicas catch up, and compare.
 	for _, nd := range nodes[1:] {
 		if err := nd.swarm.Close(ctx); err != nil {
@@ -274,7 +247,7 @@ func TestBotsKeepTheInvariantsOnEveryNode(t *testing.T) {
 	}
 	logf("all stopped")
 	var final []*scene.Snapshot
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		final = final[:0]
 		for _, nd := range nodes {
@@ -347,5 +320,91 @@ func TestBotsKeepTheInvariantsOnEveryNode(t *testing.T) {
 		nBots, st.Moves, st.Kicks, st.PickUps, st.Lost, st.Says, st.Toggles, st.Errors, st.Rejoins, views, common, len(chat))
 	if st.Moves == 0 || views == 0 {
 		t.Fatal("nothing happened")
+	}
+}
+
+// awaitCrashedRemoved waits until node 2's replica holds no avatar of
+// the crashed bots: none named prefix… (a join whose outcome was unknown
+// may have committed after its swarm stopped counting it) and none of
+// the IDs in gone. Leases are counted in world ticks, and the world clock
+// slows down when commits do (an advance that commits more than a second
+// after the last adds one tick: see World.advance), which keeps live
+// avatars alive on an overloaded cluster and stretches a lease in real
+// time as much. So the wait is measured on the world clock: it fails if
+// avatars are left a minute after the clock passed two leases from the
+// crash (a lease for the crash, one for writes still in flight then), if
+// the clock stands still for a minute, or after five minutes in all.
+func awaitCrashedRemoved(t *testing.T, ctx context.Context, nodes []*node, prefix string, gone []uuid.UUID, lease uint64, logf func(string, ...any)) {
+	t.Helper()
+	crashed := map[uuid.UUID]bool{}
+	for _, id := range gone {
+		crashed[id] = true
+	}
+	start := time.Now()
+	var crashTick, lastTick, dueTick uint64
+	var moved, due time.Time
+	for {
+		s, err := nodes[1].w.Snapshot(ctx, "hall")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []scene.AvatarState
+		for _, a := range s.Avatars {
+			if crashed[a.ID] || strings.HasPrefix(a.Name, prefix) {
+				left = append(left, a)
+			}
+		}
+		if crashTick == 0 {
+			crashTick, lastTick, moved, dueTick = s.Tick, s.Tick, time.Now(), s.Tick+2*lease
+		}
+		if len(left) == 0 {
+			logf("their avatars removed at tick %d, %d ticks after the crash", s.Tick, s.Tick-crashTick)
+			return
+		}
+		if s.Tick != lastTick {
+			lastTick, moved = s.Tick, time.Now()
+		}
+		if due.IsZero() && s.Tick >= dueTick {
+			due = time.Now()
+			logf("world clock at tick %d, two leases after the crash at tick %d; %d avatars left", s.Tick, crashTick, len(left))
+		}
+		var why string
+		switch {
+		case !due.IsZero() && time.Since(due) > time.Minute:
+			why = fmt.Sprintf("a minute after the world clock passed tick %d (two leases after the crash at tick %d)", dueTick, crashTick)
+		case time.Since(moved) > time.Minute:
+			why = fmt.Sprintf("the world clock stood still at tick %d for a minute (crash at tick %d)", s.Tick, crashTick)
+		case time.Since(start) > 5*time.Minute:
+			why = fmt.Sprintf("five minutes after the crash, the world clock at tick %d (crash at tick %d)", s.Tick, crashTick)
+		}
+		if why != "" {
+			dumpNodes(t, ctx, nodes)
+			for _, a := range left {
+				t.Logf("left: %s %v, lease %d", a.Name, a.ID, a.Lease)
+			}
+			t.Fatalf("%d avatars of crashed bots still in the world %s", len(left), why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dumpNodes logs where each node stands: its world clock, its replica
+// and leader, what its bots and its world did.
+func dumpNodes(t *testing.T, ctx context.Context, nodes []*node) {
+	t.Helper()
+	for i, nd := range nodes {
+		st := nd.w.Heap().Stats()
+		s, _ := nd.w.Snapshot(ctx, "hall")
+		var tick uint64
+		if s != nil {
+			tick = s.Tick
+		}
+		heard := "never"
+		if !st.LeaderContact.IsZero() {
+			heard = time.Since(st.LeaderContact).Round(time.Millisecond).String() + " ago"
+		}
+		t.Logf("%s: tick %d, applied %d, lag %d, leader %q (term %d, heard %s), commits %d, conflicts %d, unknown %d; bots %+v; world %+v",
+			cluster.Name(i), tick, st.Applied, st.Lag, st.Leader, st.Term, heard,
+			st.Commits, st.Conflicts, st.Unknown, nd.swarm.Stats(), nd.w.Stats())
 	}
 }
