@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 
@@ -207,20 +206,10 @@ func TestAsyncSnapshotIsWrittenFirst(t *testing.T) {
 		n.e.Propose([]Proposal{prop(t, n.applied())})
 		c.settle()
 	}
-	idx, write, err := n.e.Replica().SnapshotStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	st := n.e.Replica().Status()
+	snap := snapshotOf(t, n, f.id)
+	idx := snap.Snapshot.Metadata.Index
 	f.disk = errors.New("disk full")
-	f.e.Step(raftpb.Message{Type: raftpb.MsgSnap, From: 1, To: 3, Term: st.Term, Snapshot: &raftpb.Snapshot{
-		Data:     buf.Bytes(),
-		Metadata: raftpb.SnapshotMetadata{Index: idx, Term: st.Term, ConfState: n.e.ConfState()},
-	}})
+	f.e.Step(snap)
 	rd := f.e.Ready()
 	if !rd.WriteFirst || rd.OutcomesFirst() || len(rd.Writes) != 1 || rd.Writes[0].Snapshot.Metadata.Index != idx {
 		t.Fatalf("snapshot Ready: write first %v, outcomes first %v, %d writes", rd.WriteFirst, rd.OutcomesFirst(), len(rd.Writes))

@@ -1131,19 +1131,9 @@ func TestProposalCoveredByASnapshotIsResent(t *testing.T) {
 	}
 	lead.e.Propose([]Proposal{prop(t, lead.applied())})
 	c.settle()
-	idx, write, err := lead.e.Replica().SnapshotStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	term := lead.e.Replica().Status().Term
-	f.e.Step(raftpb.Message{Type: raftpb.MsgSnap, From: 1, To: 3, Term: term, Snapshot: &raftpb.Snapshot{
-		Data:     buf.Bytes(),
-		Metadata: raftpb.SnapshotMetadata{Index: idx, Term: term, ConfState: lead.e.ConfState()},
-	}})
+	snap := snapshotOf(t, lead, f.id)
+	idx := snap.Snapshot.Metadata.Index
+	f.e.Step(snap)
 	c.handle(f)
 	if f.applied() != idx || f.n[p.TxID] != 0 {
 		t.Fatalf("follower applied %d (snapshot at %d), %d completions", f.applied(), idx, f.n[p.TxID])
@@ -1153,4 +1143,23 @@ func TestProposalCoveredByASnapshotIsResent(t *testing.T) {
 	if cp := f.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
 		t.Fatalf("%+v, want committed", cp)
 	}
+}
+
+// snapshotOf returns the snapshot message the leader lead would send to
+// the replica to: its state as it stands, at its term.
+func snapshotOf(t *testing.T, lead *node, to uint64) raftpb.Message {
+	t.Helper()
+	idx, write, err := lead.e.Replica().SnapshotStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	term := lead.e.Replica().Status().Term
+	return raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: to, Term: term, Snapshot: &raftpb.Snapshot{
+		Data:     buf.Bytes(),
+		Metadata: raftpb.SnapshotMetadata{Index: idx, Term: term, ConfState: lead.e.ConfState()},
+	}}
 }
