@@ -40,6 +40,9 @@ func TestAsyncWrites(t *testing.T) {
 		"ReplicaLost":                  TestReplicaLost,
 		"OutcomesBeforeARefusedWrite":  TestOutcomesBeforeARefusedWrite,
 		"LeaderAppliesOnlyWhatItWrote": TestLeaderAppliesOnlyWhatItWrote,
+		"LeaderDropsLargeCopies":       TestLeaderDropsForwardedCopiesOfALargeRecord,
+		"CopyOfAnAppliedLargeRecord":   TestCopyOfAnAppliedLargeRecordIsAppended,
+		"LargeRecordWaitsLonger":       TestLargeRecordWaitsLongerBeforeGoingAgain,
 	} {
 		t.Run(name, test)
 	}

@@ -264,9 +264,10 @@ type Engine struct {
 
 	lastCkpt    uint64 // applied index of the last checkpoint
 	lastCompact uint64
-	held        logSizes          // the sizes of the entries the log holds in memory
-	heardFrom   map[uint64]uint64 // on a leader, the tick each peer was last heard at
-	ckptAsk     uint64            // a checkpoint to ask for in the next Ready
+	held        logSizes             // the sizes of the entries the log holds in memory
+	heardFrom   map[uint64]uint64    // on a leader, the tick each peer was last heard at
+	large       map[uuid.UUID]logPos // large records the log holds, not yet applied
+	ckptAsk     uint64               // a checkpoint to ask for in the next Ready
 	conf        raftpb.ConfState
 
 	// An asynchronous replica's writes (async.go).
@@ -303,7 +304,7 @@ type proposal struct {
 	tick     uint64 // tick of the last (re)proposal
 	term     uint64 // term of the entry of the replica's log holding it, 0 until seen there
 	at       uint64 // the replica's term when last handed to raft
-	resends  uint8  // times proposed again after it was handed to raft
+	resends  uint8  // doublings of the wait before it goes again (shift)
 	proposed bool   // handed to raft at least once: it may be in the log
 	resent   bool   // proposed more than once: a Stale decision is unknown
 }
@@ -311,6 +312,29 @@ type proposal struct {
 // maxResendShift caps the doubling of the wait before a proposal not yet
 // seen in the log is proposed again: at most 8 times ResendTicks.
 const maxResendShift = 3
+
+// largeRecord is the size from which a record counts as large: its first
+// wait before it goes again is doubled once for each doubling of its size
+// past largeRecord (shift), and a leader drops forwarded copies of it that
+// its log already holds (dropCopies).
+const largeRecord = 64 << 10
+
+// shift is the doublings of ResendTicks a proposal of n bytes waits before
+// it first goes again: none for a small one; for a large one, as many as
+// its size has doublings past largeRecord, up to maxResendShift. Its
+// message takes longer to reach the leader than a small one's, and every
+// copy sent again queues behind it.
+func shift(n int) uint8 {
+	var s uint8
+	for n >= largeRecord<<1 && s < maxResendShift {
+		n >>= 1
+		s++
+	}
+	return s
+}
+
+// logPos is where a replica's log holds an entry.
+type logPos struct{ term, index uint64 }
 
 type read struct {
 	gen   uint64 // the last Ready that answered it
@@ -358,6 +382,7 @@ func New(cfg Config) (*Engine, error) {
 		pending:     make(map[uuid.UUID]proposal),
 		reads:       make(map[uint64]*read),
 		heardFrom:   make(map[uint64]uint64),
+		large:       make(map[uuid.UUID]logPos),
 		lastCkpt:    cfg.Checkpoint,
 		lastCompact: cfg.Checkpoint,
 	}, nil
@@ -406,6 +431,11 @@ func (e *Engine) Step(m raftpb.Message) {
 	if e.lead == e.id && m.From != e.id {
 		e.heardFrom[m.From] = e.ticks
 	}
+	if m.Type == raftpb.MsgProp && len(e.large) > 0 {
+		if m.Entries = e.dropCopies(m.Entries); len(m.Entries) == 0 {
+			return
+		}
+	}
 	if err := e.r.Step(m); err != nil {
 		e.log.Debug("raft message not stepped", "err", err)
 	}
@@ -448,7 +478,7 @@ func (e *Engine) Propose(props []Proposal) {
 		proposed := e.r.Propose(data...) == nil
 		at := e.r.Status().Term
 		for _, p := range batch {
-			e.pending[p.TxID] = proposal{data: p.Data, tick: e.ticks, at: at, proposed: proposed}
+			e.pending[p.TxID] = proposal{data: p.Data, tick: e.ticks, at: at, proposed: proposed, resends: shift(len(p.Data))}
 		}
 	}
 }
@@ -685,22 +715,24 @@ func (e *Engine) due(p proposal) bool {
 }
 
 // logged notes the pending proposals among entries written to the
-// replica's log, with the term of their entries.
+// replica's log, with the term of their entries, and where the log holds
+// large records.
 func (e *Engine) logged(ents []raftpb.Entry) {
-	if len(e.pending) == 0 {
-		return
-	}
 	for i := range ents {
-		if ents[i].Type != raftpb.EntryNormal {
+		ent := &ents[i]
+		if ent.Type != raftpb.EntryNormal || len(e.pending) == 0 && len(ent.Data) < largeRecord {
 			continue
 		}
-		id, ok := consistency.RecordTxID(ents[i].Data)
+		id, ok := consistency.RecordTxID(ent.Data)
 		if !ok {
 			continue
 		}
 		if p, ok := e.pending[id]; ok {
-			p.term = ents[i].Term
+			p.term = ent.Term
 			e.pending[id] = p
+		}
+		if len(ent.Data) >= largeRecord {
+			e.large[id] = logPos{term: ent.Term, index: ent.Index}
 		}
 	}
 }
@@ -715,6 +747,49 @@ func (e *Engine) unlogged() {
 			e.pending[id] = p
 		}
 	}
+	clear(e.large)
+}
+
+// dropCopies returns the entries of a proposal forwarded to a leader
+// without the large records its log holds at its term, not yet applied:
+// a follower sent it again before it saw the first copy, which the leader
+// replicates for as long as it leads, and the follower learns the
+// outcome when it applies that copy. Each copy let through would be one
+// more large append to every follower before anything after it commits.
+// A record already applied here goes through: its copy is how a follower
+// whose log a snapshot replaced learns the outcome (the deduplication
+// window answers it).
+func (e *Engine) dropCopies(ents []raftpb.Entry) []raftpb.Entry {
+	st := e.r.Status()
+	if st.RaftState != raft.StateLeader {
+		return ents
+	}
+	copyOf := func(ent *raftpb.Entry) bool {
+		if ent.Type != raftpb.EntryNormal || len(ent.Data) < largeRecord {
+			return false
+		}
+		id, ok := consistency.RecordTxID(ent.Data)
+		at, held := e.large[id]
+		return ok && held && at.term == st.Term
+	}
+	var kept []raftpb.Entry
+	for i := range ents {
+		switch {
+		case !copyOf(&ents[i]):
+			if kept != nil {
+				kept = append(kept, ents[i])
+			}
+		case kept == nil:
+			// The message's entries may be shared with its sender (an
+			// in-memory transport): the kept ones go to a new slice.
+			kept = append(make([]raftpb.Entry, 0, len(ents)-1), ents[:i]...)
+		}
+	}
+	if kept == nil {
+		return ents
+	}
+	e.log.Debug("dropped forwarded copies of large records the log holds", "dropped", len(ents)-len(kept))
+	return kept
 }
 
 // HasReady reports whether Ready has anything to hand out.
@@ -955,6 +1030,11 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 	}
 	e.askHeldReads()
 	e.conf = e.r.ConfState()
+	for id, at := range e.large {
+		if at.index <= applied {
+			delete(e.large, id)
+		}
+	}
 	e.compact(applied)
 }
 

@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/objectsharing/oss/consistency"
+)
+
+// largeProp returns a proposal that writes one new object (objectOf) with
+// a value of n bytes, read at snapshot.
+func largeProp(t *testing.T, snapshot uint64, n int) Proposal {
+	t.Helper()
+	p := prop(t, snapshot)
+	rec := &consistency.Record{TxID: p.TxID, Snapshot: snapshot,
+		Writes: []consistency.Write{{ID: objectOf(p.TxID), Value: bytes.Repeat([]byte{0x5a}, n)}}}
+	data, err := rec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Proposal{TxID: rec.TxID, Data: data}
+}
+
+// copiesInLog counts the entries of n's log that carry p.
+func copiesInLog(t *testing.T, n *node, p Proposal) int {
+	t.Helper()
+	first, _ := n.st.FirstIndex()
+	last, _ := n.st.LastIndex()
+	ents, err := n.st.Entries(first, last+1, math.MaxUint64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := 0
+	for _, ent := range ents {
+		if bytes.Equal(ent.Data, p.Data) {
+			copies++
+		}
+	}
+	return copies
+}
+
+// A follower's large record that the leader's log holds, sent again
+// because the follower has not seen it yet, is not appended a second time:
+// the leader replicates the first copy for as long as it leads, and the
+// follower learns the outcome from it.
+func TestLeaderDropsForwardedCopiesOfALargeRecord(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	lead, f := c.node(1), c.node(2)
+	// The leader's appends are lost: it holds the record, uncommitted, and
+	// the follower never sees it in its log.
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgApp && m.From == 1 }
+	p := largeProp(t, f.applied(), 1<<20)
+	small := prop(t, f.applied())
+	f.e.Propose([]Proposal{p, small})
+	c.settle()
+	if n := copiesInLog(t, lead, p); n != 1 {
+		t.Fatalf("the leader's log holds %d copies, want 1", n)
+	}
+	c.tick(2 * DefaultResendTicks << maxResendShift)
+	if n := proposals(c, p, raftpb.MsgProp, 1); n < 3 {
+		t.Fatalf("the follower sent the record %d times: the test tests nothing", n)
+	}
+	if n := proposals(c, small, raftpb.MsgProp, 1); n < 2 {
+		t.Fatalf("the follower sent the small record %d times: the test tests nothing", n)
+	}
+	if n := copiesInLog(t, lead, p); n != 1 {
+		t.Fatalf("the leader's log holds %d copies after the follower's resends, want 1", n)
+	}
+	if n := copiesInLog(t, lead, small); n < 2 {
+		t.Fatalf("the leader's log holds %d copies of the small record, want every one sent", n)
+	}
+	c.drop = nil
+	c.tick(3)
+	for _, q := range []Proposal{p, small} {
+		if cp := f.result(t, q); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+			t.Fatalf("%+v, want committed", cp)
+		}
+	}
+	if n := copiesInLog(t, lead, p); n != 1 {
+		t.Fatalf("the leader's log holds %d copies once committed, want 1", n)
+	}
+}
+
+// A large record's copy reaches the log again once the leader applied the
+// first: a follower whose log a snapshot replaced learns the outcome from
+// it (the deduplication window answers it).
+func TestCopyOfAnAppliedLargeRecordIsAppended(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	lead, f := c.node(1), c.node(3)
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgAppResp }
+	p := largeProp(t, f.applied(), 256<<10)
+	f.e.Propose([]Proposal{p})
+	c.settle()
+	c.cut(3) // 3 holds the entry; 1 and 2 commit it without 3
+	c.tick(3)
+	if lead.e.Replica().State().Version(objectOf(p.TxID)) == 0 {
+		t.Fatal("the leader did not commit the record")
+	}
+	// Past the follower's log, so the snapshot replaces it.
+	lead.e.Propose([]Proposal{prop(t, lead.applied())})
+	c.settle()
+	snap := snapshotOf(t, lead, f.id)
+	f.e.Step(snap)
+	c.handle(f)
+	if f.applied() != snap.Snapshot.Metadata.Index || f.n[p.TxID] != 0 {
+		t.Fatalf("follower applied %d (snapshot at %d), %d completions", f.applied(), snap.Snapshot.Metadata.Index, f.n[p.TxID])
+	}
+	c.drop = nil
+	c.tick(DefaultResendTicks << maxResendShift)
+	if cp := f.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed", cp)
+	}
+}
+
+// A large record waits longer before it first goes again: its message
+// takes longer to reach the leader, and a copy sent meanwhile queues
+// behind it.
+func TestLargeRecordWaitsLongerBeforeGoingAgain(t *testing.T) {
+	for _, tc := range []struct {
+		size  int
+		shift uint8
+	}{{100, 0}, {largeRecord, 0}, {2*largeRecord - 1, 0}, {2 * largeRecord, 1}, {4 * largeRecord, 2}, {8 * largeRecord, 3}, {8 << 20, 3}} {
+		if got := shift(tc.size); got != tc.shift {
+			t.Errorf("shift(%d) = %d, want %d", tc.size, got, tc.shift)
+		}
+	}
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(2)
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgProp }
+	p := largeProp(t, n.applied(), 1<<20)
+	n.e.Propose([]Proposal{p})
+	c.settle()
+	var at []int
+	for tick := 1; len(at) < 3; tick++ {
+		before := proposals(c, p, raftpb.MsgProp, 1)
+		c.tick(1)
+		if proposals(c, p, raftpb.MsgProp, 1) > before {
+			at = append(at, tick)
+		}
+		if tick > 100*DefaultResendTicks {
+			t.Fatalf("proposed again at ticks %v only", at)
+		}
+	}
+	r := DefaultResendTicks << maxResendShift
+	if want := []int{r, 2 * r, 3 * r}; !slices.Equal(at, want) {
+		t.Fatalf("proposed again at ticks %v, want %v", at, want)
+	}
+}
