@@ -226,22 +226,23 @@ func (c *testCluster) placement(heap string, replicas int) []string {
 	return out
 }
 
-// seedBank creates 8 accounts of 100 and returns their IDs.
+// seedBank creates 8 accounts of 100 and returns their IDs. It waits for
+// a leader (untilCommitted): the IDs are chosen once, so a commit again
+// after an unknown outcome writes the same accounts.
 func seedBank(t testing.TB, h *Heap) []uuid.UUID {
 	t.Helper()
 	ids := make([]uuid.UUID, 8)
-	err := update(context.Background(), h, func(tx *Tx) error {
-		for i := range ids {
-			ids[i] = uuid.New()
-			if err := Put(tx, ids[i], acct{100}); err != nil {
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	untilCommitted(t, "seed the bank", h, func(tx *Tx) error {
+		for _, id := range ids {
+			if err := Put(tx, id, acct{100}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return ids
 }
 
