@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
@@ -52,13 +53,20 @@ func entriesOf(st *consistency.State) []heapEntry { return engine.Entries(st) }
 // findEntry returns the entry of a heap in the catalog. A heap the local
 // catalog replica does not know may have been created elsewhere a moment
 // ago: the replica then catches up with the catalog's leader and looks
-// again before the heap is reported missing.
+// again before the heap is reported missing. A catalog with no leader in
+// reach is asked again until ctx ends (catalogAgain).
 func (n *Node) findEntry(ctx context.Context, name string) (heapEntry, error) {
 	if e, ok := n.catalogEntry(name); ok {
 		return e, nil
 	}
-	if err := n.catalog.Load().readIndex(ctx); err != nil {
-		return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+	for attempt := 0; ; attempt++ {
+		err := n.catalog.Load().readIndex(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrNoQuorum) || !catalogAgain(ctx, attempt) {
+			return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+		}
 	}
 	if e, ok := n.catalogEntry(name); ok {
 		return e, nil
@@ -66,15 +74,45 @@ func (n *Node) findEntry(ctx context.Context, name string) (heapEntry, error) {
 	return heapEntry{}, fmt.Errorf("oss: heap %q: %w", name, ErrNoHeap)
 }
 
+// catalogAgain waits before a heap's open asks the catalog again, after
+// the catalog had no leader in reach, with the backoff of joinGroup; false
+// if ctx ended first. An election of the catalog (under load, or as its
+// leader leaves) used to fail CreateHeapIfNotExists and Heap with most of
+// the caller's context left, while the join and catch-up that follow wait
+// out a leaderless group.
+func catalogAgain(ctx context.Context, attempt int) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
+		return true
+	}
+}
+
 // ensureEntry returns the heap's catalog entry, creating it if needed with
 // replicas voters placed over the live servers; with exclusive, an entry
 // that exists is an error matching ErrHeapExists. Whether the entry
 // exists is read in the transaction that creates it, so of two nodes
-// creating the same heap one commits and the other finds its entry.
+// creating the same heap one commits and the other finds its entry. A
+// transaction the catalog refused for want of a leader (ErrNoQuorum:
+// nothing written) is tried again until ctx ends; so is one whose outcome
+// is unknown unless exclusive: the next try reads the entry the last may
+// have written.
 func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, error) {
 	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, nil
 	}
+	for attempt := 0; ; attempt++ {
+		e, err := n.createEntry(ctx, name, replicas, exclusive)
+		again := errors.Is(err, ErrNoQuorum) || !exclusive && errors.Is(err, ErrCommitUnknown)
+		if !again || !catalogAgain(ctx, attempt) {
+			return e, err
+		}
+	}
+}
+
+// createEntry is one try of ensureEntry.
+func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, error) {
 	var e heapEntry
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		id := entryID(name)

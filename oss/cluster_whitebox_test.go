@@ -226,22 +226,23 @@ func (c *testCluster) placement(heap string, replicas int) []string {
 	return out
 }
 
-// seedBank creates 8 accounts of 100 and returns their IDs.
+// seedBank creates 8 accounts of 100 and returns their IDs. It waits for
+// a leader (untilCommitted): the IDs are chosen once, so a commit again
+// after an unknown outcome writes the same accounts.
 func seedBank(t testing.TB, h *Heap) []uuid.UUID {
 	t.Helper()
 	ids := make([]uuid.UUID, 8)
-	err := update(context.Background(), h, func(tx *Tx) error {
-		for i := range ids {
-			ids[i] = uuid.New()
-			if err := Put(tx, ids[i], acct{100}); err != nil {
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	untilCommitted(t, "seed the bank", h, func(tx *Tx) error {
+		for _, id := range ids {
+			if err := Put(tx, id, acct{100}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return ids
 }
 
@@ -730,4 +731,57 @@ func TestCatchingUpWaitsOutALeaderlessGroup(t *testing.T) {
 		t.Fatalf("a context that ended first: %v", err)
 	}
 	c.net.Heal()
+}
+
+// A heap's open while the catalog has no leader in reach waits for the
+// next one as long as its context lets it, as the join and the catch-up
+// after it do: CreateHeapIfNotExists failed at once with ErrNoQuorum, or
+// with an unknown outcome, when the catalog was between leaders (in
+// TestQUICClusterOfFiveGracefulLeave under load), and Heap did when its
+// catalog replica did not know the heap yet.
+func TestOpenWaitsOutALeaderlessCatalog(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 29, "a", "b", "c")
+	for _, name := range []string{"a", "b", "c"} {
+		c.open(name, "bank")
+	}
+	// Every replica, not only the leader, past the joint configuration
+	// that made b and c voters: b and c still in it would need a's vote
+	// to elect a leader of their own.
+	waitCond(t, "the catalog's voters on every replica", func() bool {
+		for _, n := range c.nodes {
+			if st := n.catalog.Load().Stats(); st.Joint || !slices.Equal(st.Voters, []string{"a", "b", "c"}) {
+				return false
+			}
+		}
+		return true
+	})
+	c.net.Partition([]string{"a"}, []string{"b", "c"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cat := c.nodes["a"].catalog.Load()
+	waitCond(t, "a to find the catalog leaderless", func() bool {
+		return errors.Is(cat.readIndex(ctx), ErrNoQuorum)
+	})
+	// Created on the other side: a's catalog replica does not know it.
+	if _, err := c.nodes["b"].CreateHeapIfNotExists(ctx, "other", nil); err != nil {
+		t.Fatal(err)
+	}
+	created, found := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := c.nodes["a"].CreateHeapIfNotExists(ctx, "new", nil); created <- err }()
+	go func() { _, err := c.nodes["a"].Heap(ctx, "other"); found <- err }()
+	select {
+	case err := <-created:
+		t.Fatalf("created with no leader of the catalog in reach: %v", err)
+	case err := <-found:
+		t.Fatalf("opened with no leader of the catalog in reach: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	c.net.Heal()
+	if err := <-created; err != nil {
+		t.Fatalf("create after the partition healed: %v", err)
+	}
+	if err := <-found; err != nil {
+		t.Fatalf("open after the partition healed: %v", err)
+	}
 }

@@ -96,22 +96,25 @@ func update(ctx context.Context, h *Heap, fn func(*Tx) error) error {
 }
 
 func transfer(ctx context.Context, h *Heap, from, to uuid.UUID, amount int64) error {
-	return update(ctx, h, func(tx *Tx) error {
-		a, err := Get[acct](tx, from)
-		if err != nil {
-			return err
-		}
-		b, err := Get[acct](tx, to)
-		if err != nil {
-			return err
-		}
-		a.Balance -= amount
-		b.Balance += amount
-		if err := Put(tx, from, a); err != nil {
-			return err
-		}
-		return Put(tx, to, b)
-	})
+	return update(ctx, h, func(tx *Tx) error { return transferIn(tx, from, to, amount) })
+}
+
+// transferIn moves amount from one account to another in tx.
+func transferIn(tx *Tx, from, to uuid.UUID, amount int64) error {
+	a, err := Get[acct](tx, from)
+	if err != nil {
+		return err
+	}
+	b, err := Get[acct](tx, to)
+	if err != nil {
+		return err
+	}
+	a.Balance -= amount
+	b.Balance += amount
+	if err := Put(tx, from, a); err != nil {
+		return err
+	}
+	return Put(tx, to, b)
 }
 
 func total(t testing.TB, h *Heap, ids []uuid.UUID) int64 {
