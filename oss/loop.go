@@ -119,6 +119,7 @@ func (h *Heap) proposeHeld() {
 // every arrival would make a Ready of its own, and each Ready a message
 // to every follower: fewer, larger appends and acknowledgements.
 func (h *Heap) drainInputs(batch []*proposal) {
+drain:
 	for range maxBatch {
 		select {
 		case p := <-h.propc:
@@ -128,8 +129,24 @@ func (h *Heap) drainInputs(batch []*proposal) {
 		case <-h.wwake:
 			h.writesDone()
 		default:
-			return
+			break drain
 		}
+	}
+	h.joinAppends()
+}
+
+// joinAppends hands the held proposals to raft when this replica leads
+// and is about to send its followers appends anyway: an acknowledgement
+// that moved the commit index (raft sends it to every follower at once),
+// a follower's forwarded proposals (raft appends and sends them at once).
+// The held entries then ride in those appends rather than in one more a
+// sync later: no more messages, and a leader's own callers wait for a
+// part of its sync rather than all of it. A follower keeps holding them
+// to its log's answer, which its acknowledgement to the leader waits for
+// too.
+func (h *Heap) joinAppends() {
+	if len(h.held) > 0 && h.eng.Lead() == h.self && h.eng.HasReady() {
+		h.proposeHeld()
 	}
 }
 
