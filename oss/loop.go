@@ -206,11 +206,13 @@ func (h *Heap) abandon(a abandon) {
 // handleReady carries out one Ready of the engine in the order its package
 // requires: send its messages (a leader's appends go out before its own
 // write, so that the followers write them meanwhile; answers that vouch
-// for a write come once it is durable), hand out the outcomes (only what
-// is durable here is applied), hand its writes to the log without
-// waiting for them (writesDone reports them), then what follows. A Ready
-// that installs a leader's snapshot hands out its outcomes once the
-// snapshot is stored. It reports false if the replica cannot go on.
+// for a write come once it is durable), hand its writes to the log
+// without waiting for them (writesDone reports them), apply the committed
+// entries (ApplyLater: only what is durable here is applied, so none of
+// the sends or the write waits for it), hand out the outcomes, then what
+// follows. A Ready that installs a leader's snapshot hands out its
+// outcomes once the snapshot is stored. It reports false if the replica
+// cannot go on.
 func (h *Heap) handleReady() bool {
 	rd := h.eng.Ready()
 	if rd.Err != nil {
@@ -222,9 +224,6 @@ func (h *Heap) handleReady() bool {
 		h.send(rd.Early)
 	}
 	h.send(rd.Messages)
-	if first {
-		h.outcomes(rd, false)
-	}
 	if rd.Retry {
 		h.rewriting = true
 	}
@@ -234,6 +233,10 @@ func (h *Heap) handleReady() bool {
 		}
 	} else {
 		h.writeAsync(rd.Writes)
+	}
+	h.eng.Apply(&rd)
+	if first {
+		h.outcomes(rd, false)
 	}
 	h.finishReady(rd, !first)
 	h.eng.Advance()
