@@ -238,16 +238,42 @@ type Ready struct {
 	// replica (StepLocal) and sends the rest. Messages then holds only
 	// what may go out at once.
 	Append *raftpb.Message
+
+	applyResp []raftpb.Message // raft's, to step once applied
+	applied   bool             // Apply has run
 }
 
 // Ready applies the newly committed entries and returns what the owner must
 // persist, send and report.
 func (r *Replica) Ready() Ready {
+	rd := r.Take()
+	r.Apply(&rd)
+	return rd
+}
+
+// Take returns what Ready does without applying the committed entries:
+// Apply applies them, before the next Take. Between the two the owner may
+// send the messages and hand out the log write, which need nothing of the
+// apply. State is nil until Apply.
+func (r *Replica) Take() Ready {
 	rd := Ready{Ready: r.rn.Ready()}
-	var applyResp []raftpb.Message
 	if r.async {
-		applyResp = r.takeLocal(&rd)
+		rd.applyResp = r.takeLocal(&rd)
 	}
+	return rd
+}
+
+// Applied reports whether Apply has run on rd.
+func (rd *Ready) Applied() bool { return rd.applied }
+
+// Apply applies the committed entries of a Ready from Take, once: it
+// installs a leader's snapshot, fills in Results, Changes and State, or
+// Err.
+func (r *Replica) Apply(rd *Ready) {
+	if rd.applied {
+		return
+	}
+	rd.applied = true
 	if snap := rd.Ready.Snapshot; !raft.IsEmptySnap(snap) && snap.Metadata.Index > r.m.index {
 		// A leader's snapshot replaces the whole state; the entries after
 		// it follow in this or later Readies.
@@ -269,7 +295,7 @@ func (r *Replica) Ready() Ready {
 			// entries on top of a state it does not have.
 			rd.Err = err
 			rd.State = r.m.state
-			return rd
+			return
 		}
 		r.cs = snap.Metadata.ConfState
 	}
@@ -309,11 +335,10 @@ func (r *Replica) Ready() Ready {
 	}
 	rd.State = r.m.publish()
 	r.pruneOffers()
-	for _, m := range applyResp {
+	for _, m := range rd.applyResp {
 		// Applied: raft may hand out the next committed entries.
 		_ = r.rn.Step(m)
 	}
-	return rd
 }
 
 // takeLocal takes from rd's messages those addressed to the local append

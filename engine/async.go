@@ -60,7 +60,12 @@ func (e *Engine) readyAsync(rd *Ready) {
 		return
 	}
 	if e.rd == nil && !e.lost && e.r.HasReady() {
-		e.rdv = e.r.Ready()
+		e.rdv = e.r.Take()
+		if !e.cfg.ApplyApart || !raft.IsEmptySnap(e.rdv.Snapshot) {
+			// A leader's snapshot is installed at once, as it was
+			// taken: whether it decodes decides the rest.
+			e.r.Apply(&e.rdv)
+		}
 		e.rd = &e.rdv
 		e.lost = e.rdv.Err != nil
 		if !e.lost {
@@ -168,6 +173,7 @@ func (e *Engine) advanceAsync(g given) {
 	if !g.raft {
 		return
 	}
+	e.r.Apply(e.rd) // if the owner did not: raft waits for the apply
 	rd := *e.rd
 	e.rd, e.rdv, e.early, e.snapWrite = nil, consistency.Ready{}, nil, false
 	if e.refused {

@@ -48,6 +48,66 @@ func TestAsyncWrites(t *testing.T) {
 	}
 }
 
+// The same with the apply apart from the Ready (Config.ApplyApart), as
+// package oss runs them.
+func TestAsyncWritesApplyApart(t *testing.T) {
+	applyApart = true
+	defer func() { applyApart = false }()
+	TestAsyncWrites(t)
+}
+
+// With ApplyApart, the Ready in which a leader commits an entry hands out
+// the appends that carry the commit index before the replica applies the
+// entry; Apply then fills in its result and completion.
+func TestApplyApartSendsBeforeApplying(t *testing.T) {
+	applyApart = true
+	defer func() { applyApart = false }()
+	c := asyncCluster(t, 3)
+	c.elect(1)
+	n := c.node(1)
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	rd := n.e.Ready()
+	idx := rd.Writes[0].Entries[0].Index
+	n.e.Apply(&rd)
+	n.e.Advance()
+	n.e.Written(rd.Writes[0].Seq)
+	for _, f := range c.nodes[1:] {
+		for _, m := range rd.Early {
+			if m.To == f.id {
+				f.e.Step(m)
+			}
+		}
+		frd := f.e.Ready()
+		f.e.Apply(&frd)
+		f.e.Advance()
+		f.e.Written(frd.Writes[0].Seq)
+		frd = f.e.Ready()
+		f.e.Apply(&frd)
+		f.e.Advance()
+		for _, m := range frd.Messages {
+			n.e.Step(m)
+		}
+	}
+	rd = n.e.Ready()
+	commits := 0
+	for _, m := range rd.Early {
+		if m.Type == raftpb.MsgApp && m.Commit >= idx {
+			commits++
+		}
+	}
+	if !rd.ApplyLater || commits != 2 || len(rd.Results) != 0 || len(rd.Completions) != 0 || rd.State.Index() >= idx {
+		t.Fatalf("before Apply: later %v, %d appends with the commit index (want 2), %d results, %d completions, state at %d (entry %d)",
+			rd.ApplyLater, commits, len(rd.Results), len(rd.Completions), rd.State.Index(), idx)
+	}
+	n.e.Apply(&rd)
+	if len(rd.Results) != 1 || rd.Results[0].TxID != p.TxID || rd.Results[0].Outcome != consistency.Committed ||
+		len(rd.Completions) != 1 || rd.Completions[0].TxID != p.TxID || rd.State.Index() < idx {
+		t.Fatalf("after Apply: results %+v, completions %+v, state at %d", rd.Results, rd.Completions, rd.State.Index())
+	}
+	n.e.Advance()
+}
+
 // asyncCluster is newCluster with asynchronous writes.
 func asyncCluster(t *testing.T, n int) *cluster {
 	asyncWrites = true

@@ -148,6 +148,15 @@
 // (Ready.Retry with Writes); the owner makes sure no write after a
 // refused one is reported (package persist's Chain).
 //
+// With Config.ApplyApart (package oss sets it) a Ready comes before the
+// replica applies its committed entries (Ready.ApplyLater): the owner
+// sends, hands out the writes, then calls e.Apply(&rd), which fills in
+// the state, results, change sets and the completions and reads they
+// bring, and then hands out the outcomes. So a leader's appends and
+// commit index, a follower's acknowledgements and its next write wait
+// for no apply. A Ready that installs a leader's snapshot is applied as
+// it is taken.
+//
 // A checkpoint is asked for once CompactEvery entries applied since the
 // last one, in a Ready of its own (nothing from the replica), and asked
 // again after later Readies while it is due and Checkpointed has not

@@ -55,6 +55,12 @@ type Config struct {
 	// deletes. A power loss may take back entries this replica applied
 	// before writing them; the owner must not have acted on them.
 	OutcomesAfterWrite bool
+	// ApplyApart, with an asynchronous replica, hands a Ready out before
+	// the replica applies its committed entries (Ready.ApplyLater): the
+	// owner sends its messages and hands out its writes, then calls
+	// Apply. A leader's appends and commit index, a follower's
+	// acknowledgements and its log write then wait for no apply.
+	ApplyApart bool
 	// Durable says the owner keeps the replica in a write-ahead log and
 	// checkpoints it: the engine asks for a checkpoint every CompactEvery
 	// applied entries and never compacts the log in memory past the last.
@@ -223,6 +229,12 @@ type Ready struct {
 	// leader's snapshot: its Writes, and every write before them, are
 	// made durable before its outcomes are handed out.
 	WriteFirst bool
+	// ApplyLater says the replica has not applied the Ready's committed
+	// entries yet (Config.ApplyApart): State, Results, Changes and the
+	// Completions and Reads they bring are filled in by Apply, which the
+	// owner calls once it has sent Early and Messages and handed out
+	// Writes, before it carries out anything else of the Ready.
+	ApplyLater bool
 
 	afterWrite bool // Config.OutcomesAfterWrite
 	async      bool // the replica writes asynchronously
@@ -858,6 +870,30 @@ func (e *Engine) Ready() Ready {
 	if !e.given.raft {
 		return rd
 	}
+	if !e.rd.Applied() {
+		rd.ApplyLater = true
+		return rd
+	}
+	e.decided(&rd)
+	return rd
+}
+
+// Apply applies the committed entries of a Ready handed out with
+// ApplyLater and fills in what they decide.
+func (e *Engine) Apply(rd *Ready) {
+	if !rd.ApplyLater {
+		return
+	}
+	rd.ApplyLater = false
+	e.r.Apply(e.rd)
+	rd.Results, rd.Changes, rd.State, rd.Err = e.rd.Results, e.rd.Changes, e.rd.State, e.rd.Err
+	e.decided(rd)
+	e.cbuf, e.rbuf = rd.Completions[:0], rd.Reads[:0]
+}
+
+// decided adds to rd the completions its results bring, the reads its
+// state answers and the configuration if it changed.
+func (e *Engine) decided(rd *Ready) {
 	// Results decide the proposals that wait for them; a record decided
 	// twice (a resent copy) reports the first decision.
 	for _, res := range rd.Results {
@@ -875,13 +911,12 @@ func (e *Engine) Ready() Ready {
 		rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Result: res})
 	}
 	if !e.handed {
-		e.answerReads(&rd)
+		e.answerReads(rd)
 	}
 	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
 		changed := cs // allocated only when it changed
 		rd.Conf = &changed
 	}
-	return rd
 }
 
 // answerReads adds to rd the reads its state covers: those whose read

@@ -50,6 +50,10 @@ type node struct {
 // asyncWrites makes newCluster's replicas write their logs asynchronously.
 var asyncWrites bool
 
+// applyApart makes newCluster's engines hand Readies out before applying
+// them (Config.ApplyApart).
+var applyApart bool
+
 // cluster wires engines by delivering their messages to each other: the
 // owner's loop of package oss, in one goroutine.
 type cluster struct {
@@ -72,7 +76,7 @@ func newCluster(t *testing.T, n int, tweak func(*Config, *consistency.Config)) *
 	for i := 1; i <= n; i++ {
 		st := raft.NewMemoryStorage()
 		rc := &consistency.Config{ID: uint64(i), Storage: st, ElectionTick: 1000, AsyncStorageWrites: asyncWrites}
-		cfg := Config{Storage: st}
+		cfg := Config{Storage: st, ApplyApart: applyApart}
 		if tweak != nil {
 			tweak(&cfg, rc)
 		}
@@ -137,6 +141,7 @@ func (c *cluster) handleReadies(n *node) {
 			c.msgs = append(c.msgs, rd.Early...)
 			c.sent = append(c.sent, rd.Early...)
 		}
+		n.e.Apply(&rd) // ApplyLater: the sends went, the outcomes follow
 		if rd.HasRaft && n.e.Replica().FullStatus().RaftState == raft.StateLeader {
 			// A leader's entries commit only once its own copy is
 			// durable: what it applies, it wrote in an earlier Ready
@@ -870,6 +875,7 @@ func TestOutcomesBeforeARefusedWrite(t *testing.T) {
 	n.e.Propose([]Proposal{p2})
 	deliver() // the acknowledgements: p1 commits
 	rd := n.e.Ready()
+	n.e.Apply(&rd) // with ApplyApart
 	if len(rd.Results) != 1 || len(rd.Entries) != 1 || !rd.OutcomesFirst() {
 		t.Fatalf("leader's Ready: %d results, %d entries; want p1 applied and p2 to write", len(rd.Results), len(rd.Entries))
 	}

@@ -420,6 +420,8 @@ func (h *Heap) newReplica(from restorePoint) (*consistency.Replica, error) {
 		// at least the state it acted on, or it follows an older
 		// directory and reopens a heap it dropped.
 		OutcomesAfterWrite: name == catalogName,
+		// The apply waits for the sends and the log write (loop.go).
+		ApplyApart: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oss: heap %q: %w", name, err)

@@ -119,6 +119,7 @@ func (h *Heap) proposeHeld() {
 // every arrival would make a Ready of its own, and each Ready a message
 // to every follower: fewer, larger appends and acknowledgements.
 func (h *Heap) drainInputs(batch []*proposal) {
+drain:
 	for range maxBatch {
 		select {
 		case p := <-h.propc:
@@ -128,8 +129,24 @@ func (h *Heap) drainInputs(batch []*proposal) {
 		case <-h.wwake:
 			h.writesDone()
 		default:
-			return
+			break drain
 		}
+	}
+	h.joinAppends()
+}
+
+// joinAppends hands the held proposals to raft when this replica leads
+// and is about to send its followers appends anyway: an acknowledgement
+// that moved the commit index (raft sends it to every follower at once),
+// a follower's forwarded proposals (raft appends and sends them at once).
+// The held entries then ride in those appends rather than in one more a
+// sync later: no more messages, and a leader's own callers wait for a
+// part of its sync rather than all of it. A follower keeps holding them
+// to its log's answer, which its acknowledgement to the leader waits for
+// too.
+func (h *Heap) joinAppends() {
+	if len(h.held) > 0 && h.eng.Lead() == h.self && h.eng.HasReady() {
+		h.proposeHeld()
 	}
 }
 
@@ -189,11 +206,13 @@ func (h *Heap) abandon(a abandon) {
 // handleReady carries out one Ready of the engine in the order its package
 // requires: send its messages (a leader's appends go out before its own
 // write, so that the followers write them meanwhile; answers that vouch
-// for a write come once it is durable), hand out the outcomes (only what
-// is durable here is applied), hand its writes to the log without
-// waiting for them (writesDone reports them), then what follows. A Ready
-// that installs a leader's snapshot hands out its outcomes once the
-// snapshot is stored. It reports false if the replica cannot go on.
+// for a write come once it is durable), hand its writes to the log
+// without waiting for them (writesDone reports them), apply the committed
+// entries (ApplyLater: only what is durable here is applied, so none of
+// the sends or the write waits for it), hand out the outcomes, then what
+// follows. A Ready that installs a leader's snapshot hands out its
+// outcomes once the snapshot is stored. It reports false if the replica
+// cannot go on.
 func (h *Heap) handleReady() bool {
 	rd := h.eng.Ready()
 	if rd.Err != nil {
@@ -205,9 +224,6 @@ func (h *Heap) handleReady() bool {
 		h.send(rd.Early)
 	}
 	h.send(rd.Messages)
-	if first {
-		h.outcomes(rd, false)
-	}
 	if rd.Retry {
 		h.rewriting = true
 	}
@@ -217,6 +233,10 @@ func (h *Heap) handleReady() bool {
 		}
 	} else {
 		h.writeAsync(rd.Writes)
+	}
+	h.eng.Apply(&rd)
+	if first {
+		h.outcomes(rd, false)
 	}
 	h.finishReady(rd, !first)
 	h.eng.Advance()

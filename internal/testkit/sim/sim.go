@@ -521,7 +521,9 @@ func (s *sim) startReplica(n *node, rep *replica, applied uint64, data []byte, e
 		// As oss's catalog: a node acts on its states for good. (An
 		// asynchronous replica applies only what its log made durable,
 		// and hands out every outcome at once.)
-		OutcomesAfterWrite: g.heap == catalogHeap})
+		OutcomesAfterWrite: g.heap == catalogHeap,
+		// As oss's heaps: the apply after the sends and the write.
+		ApplyApart: true})
 	if err != nil {
 		return err
 	}
@@ -822,7 +824,6 @@ func (s *sim) ready(n *node, r *replica) {
 			return
 		}
 		first := rd.OutcomesFirst()
-		published := first && s.outcomes(n, r, rd)
 		if rd.Retry {
 			s.paths["log write retried"]++
 		}
@@ -834,6 +835,10 @@ func (s *sim) ready(n *node, r *replica) {
 		} else {
 			s.enqueue(n, r, rd.Writes)
 		}
+		// Applied after the sends and the write, as oss's loop does
+		// (engine.Config.ApplyApart).
+		r.eng.Apply(&rd)
+		published := first && s.outcomes(n, r, rd)
 		if !first && s.outcomes(n, r, rd) {
 			published = true
 		}
