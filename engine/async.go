@@ -173,7 +173,15 @@ func (e *Engine) advanceAsync(g given) {
 	if !g.raft {
 		return
 	}
-	e.r.Apply(e.rd) // if the owner did not: raft waits for the apply
+	if !e.rd.Applied() {
+		// The owner did not Apply: raft waits for the apply, and the
+		// completions and read answers it decides go out in the next
+		// Ready (settle below ends the waits they answer).
+		late := Ready{Ready: *e.rd, HasRaft: true}
+		e.applyTo(&late)
+		e.completions = append(e.completions, late.Completions...)
+		e.answers = append(e.answers, late.Reads...)
+	}
 	rd := *e.rd
 	e.rd, e.rdv, e.early, e.snapWrite = nil, consistency.Ready{}, nil, false
 	if e.refused {

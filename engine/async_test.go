@@ -303,3 +303,113 @@ func TestAsyncSnapshotIsWrittenFirst(t *testing.T) {
 		t.Fatalf("the follower applied %d after the snapshot, the leader %d", f.applied(), n.applied())
 	}
 }
+
+// With ApplyApart, an owner that advances a Ready without calling Apply
+// (the engine applies it then, as raft requires) still hands out, in a
+// later Ready, the completions that apply decides: a commit reported
+// nowhere would never end.
+func TestApplyApartAdvanceWithoutApplyStillCompletes(t *testing.T) {
+	applyApart = true
+	defer func() { applyApart = false }()
+	c := asyncCluster(t, 3)
+	c.elect(1)
+	n := c.node(1)
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	skipped := false
+	for range 100 {
+		for _, o := range c.nodes[1:] {
+			c.handle(o)
+		}
+		for n.e.HasReady() {
+			rd := n.e.Ready()
+			c.msgs = append(c.msgs, rd.Early...)
+			c.msgs = append(c.msgs, rd.Messages...)
+			if !skipped && rd.ApplyLater && n.e.rd.CommittedEntries != nil {
+				skipped = true // advanced without Apply
+			} else {
+				n.e.Apply(&rd)
+				n.outcomes(rd)
+			}
+			n.e.Advance()
+			for _, w := range rd.Writes {
+				n.e.Written(w.Seq)
+			}
+		}
+		msgs := c.msgs
+		c.msgs = nil
+		for _, m := range msgs {
+			c.node(m.To).e.Step(m)
+		}
+		if _, ok := n.out[p.TxID]; ok {
+			break
+		}
+	}
+	if !skipped {
+		t.Fatal("no Ready committed the proposal")
+	}
+	cp, ok := n.out[p.TxID]
+	if !ok || cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("proposal applied in a Ready advanced without Apply: completion %+v (handed out %v), want committed", cp, ok)
+	}
+}
+
+// With ApplyApart, a log that refuses a Ready's write between the Ready
+// and its Apply (package oss's loop reports a write it cannot encode at
+// once) does not turn the outcomes that Ready's apply decides into
+// failures: its committed entries were durable here before it, and a
+// commit applied here is reported committed, as it was when the apply
+// came with the Ready.
+func TestApplyApartRefusedBeforeApplyReportsTheApplied(t *testing.T) {
+	applyApart = true
+	defer func() { applyApart = false }()
+	c := asyncCluster(t, 3)
+	c.elect(1)
+	n := c.node(1)
+	p := prop(t, n.applied())
+	n.e.Propose([]Proposal{p})
+	refused := false
+	for range 100 {
+		for _, o := range c.nodes[1:] {
+			c.handle(o)
+		}
+		for !refused && n.e.HasReady() {
+			rd := n.e.Ready()
+			c.msgs = append(c.msgs, rd.Early...)
+			c.msgs = append(c.msgs, rd.Messages...)
+			if rd.ApplyLater && len(n.e.rd.CommittedEntries) > 0 {
+				refused = true
+				n.e.DiskFailed(errors.New("cannot encode the write"))
+			}
+			n.e.Apply(&rd)
+			n.outcomes(rd)
+			n.e.Advance()
+			if !refused {
+				for _, w := range rd.Writes {
+					n.e.Written(w.Seq)
+				}
+			}
+		}
+		msgs := c.msgs
+		c.msgs = nil
+		for _, m := range msgs {
+			c.node(m.To).e.Step(m)
+		}
+		if refused {
+			break
+		}
+	}
+	for n.e.HasReady() { // the failures the refusal brings
+		rd := n.e.Ready()
+		n.e.Apply(&rd)
+		n.outcomes(rd)
+		n.e.Advance()
+	}
+	if !refused {
+		t.Fatal("no Ready committed the proposal")
+	}
+	cp, ok := n.out[p.TxID]
+	if !ok || cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("applied in the Ready whose write was refused: completion %+v, err %v (handed out %v), want committed", cp.Result, cp.Err, ok)
+	}
+}

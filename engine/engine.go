@@ -589,11 +589,32 @@ func (e *Engine) DiskFailed(err error) {
 			delete(e.pending, res.TxID)
 		}
 	}
+	decided := e.applyRefused()
 	e.given = given{}
 	for id, p := range e.pending {
+		if decided[id] {
+			continue
+		}
 		delete(e.pending, id)
 		e.completions = append(e.completions, Completion{TxID: id, Err: &Failure{Reason: LogRefused, Unknown: p.proposed, Err: err}})
 	}
+}
+
+// applyRefused applies an asynchronous Ready handed out with ApplyLater
+// whose write the log refused before Apply, and returns the proposals its
+// results decide: its committed entries were durable here before its
+// write, so they are applied as they would have been with the Ready, and
+// Apply, or the Ready handed out again, reports them.
+func (e *Engine) applyRefused() map[uuid.UUID]bool {
+	if !e.r.Async() || !e.given.raft || e.rd == nil || e.rd.Applied() {
+		return nil
+	}
+	e.r.Apply(e.rd)
+	decided := make(map[uuid.UUID]bool, len(e.rd.Results))
+	for _, res := range e.rd.Results {
+		decided[res.TxID] = true
+	}
+	return decided
 }
 
 // Close fails everything that waits: proposals with an unknown outcome,
@@ -885,10 +906,15 @@ func (e *Engine) Apply(rd *Ready) {
 		return
 	}
 	rd.ApplyLater = false
+	e.applyTo(rd)
+	e.cbuf, e.rbuf = rd.Completions[:0], rd.Reads[:0]
+}
+
+// applyTo applies the held Ready and fills in rd what it decides.
+func (e *Engine) applyTo(rd *Ready) {
 	e.r.Apply(e.rd)
 	rd.Results, rd.Changes, rd.State, rd.Err = e.rd.Results, e.rd.Changes, e.rd.State, e.rd.Err
 	e.decided(rd)
-	e.cbuf, e.rbuf = rd.Completions[:0], rd.Reads[:0]
 }
 
 // decided adds to rd the completions its results bring, the reads its

@@ -153,3 +153,45 @@ func TestLargeRecordWaitsLongerBeforeGoingAgain(t *testing.T) {
 		t.Fatalf("proposed again at ticks %v, want %v", at, want)
 	}
 }
+
+// A leader that dropped a follower's copies of a large record it held and
+// then lost its leadership before committing it: the new leader's log
+// lacks the record, and the follower, which heard of a new term, proposes
+// it again there, where it commits. The old leader's copy, truncated when
+// it rejoins, is never applied twice.
+func TestDroppedLargeCopyCommitsUnderTheNextLeader(t *testing.T) {
+	c := newCluster(t, 3, func(_ *Config, rc *consistency.Config) { rc.ElectionTick = 10 })
+	c.elect(1)
+	old, f := c.node(1), c.node(2)
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgApp && m.From == 1 }
+	p := largeProp(t, f.applied(), 1<<20)
+	f.e.Propose([]Proposal{p})
+	c.settle()
+	c.tick(2 * DefaultResendTicks << maxResendShift)
+	if n := proposals(c, p, raftpb.MsgProp, 1); n < 2 || copiesInLog(t, old, p) != 1 {
+		t.Fatalf("the follower sent the record %d times, the leader holds %d copies: the test tests nothing", n, copiesInLog(t, old, p))
+	}
+	c.cut(1)
+	for range 30 { // two election timeouts, at most, without the leader
+		if l := f.e.Lead(); l != 0 && l != old.id {
+			break
+		}
+		c.tick(1)
+	}
+	next := c.node(f.e.Lead())
+	if next == old || next.e.Lead() != next.id {
+		t.Fatalf("leader %d, which says %d", next.id, next.e.Lead())
+	}
+	c.tick(DefaultResendTicks << maxResendShift)
+	if cp := f.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
+		t.Fatalf("%+v, want committed under the next leader", cp)
+	}
+	c.drop = nil
+	c.tick(3)
+	if v := old.e.Replica().State().Version(objectOf(p.TxID)); v == 0 || old.e.Lead() != next.id {
+		t.Fatalf("the old leader, rejoined: version %d, leader %d", v, old.e.Lead())
+	}
+	if n := copiesInLog(t, next, p); n != 1 {
+		t.Fatalf("the next leader's log holds %d copies, want 1", n)
+	}
+}
