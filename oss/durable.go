@@ -188,6 +188,11 @@ type writeDone struct {
 // if nothing needs writing. A leader's snapshot decoded as it arrived goes
 // to the store first.
 func (h *Heap) encodeWrite(w engine.Write) (*logWrite, error) {
+	if f := h.encodeFault.Load(); f != nil {
+		if err := (*f)(w); err != nil {
+			return nil, err
+		}
+	}
 	if raft.IsEmptySnap(w.Snapshot) && len(w.Entries) == 0 &&
 		(raft.IsEmptyHardState(w.HardState) || !raft.MustSync(w.HardState, h.lastHard, 0) && !w.KeepsConf) {
 		// Nothing, or only a commit index, which raft learns again after
@@ -285,7 +290,7 @@ func (h *Heap) persistNow(w engine.Write) error {
 // waiting: writesDone reports them to the engine as the log acknowledges
 // them. A Write with nothing to write, or any on a node without a log, is
 // reported at once (the engine still hears of them in order).
-func (h *Heap) writeAsync(ws []engine.Write) {
+func (h *Heap) writeAsync(ws []engine.Write) bool {
 	wal := h.node.walOf()
 	for _, w := range ws {
 		if wal == nil {
@@ -295,7 +300,7 @@ func (h *Heap) writeAsync(ws []engine.Write) {
 		lw, err := h.encodeWrite(w)
 		if err != nil {
 			h.diskStuck(h.rewriting, err)
-			return
+			return false
 		}
 		if lw == nil {
 			h.eng.Written(w.Seq)
@@ -307,6 +312,7 @@ func (h *Heap) writeAsync(ws []engine.Write) {
 			h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch})
 		}, lw.bufs...)
 	}
+	return true
 }
 
 // noteWritten queues the log's answer for the loop; the log's writer

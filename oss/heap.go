@@ -78,12 +78,15 @@ type Heap struct {
 	conf           atomic.Pointer[raftpb.ConfState]
 	snapshots      atomic.Uint64 // snapshots from a leader applied
 	storeSnapshots atomic.Uint64 // snapshots for peers streamed from the store
-	catchUp        atomic.Bool   // recovered: the first open waits for a read index
-	firstSeq       atomic.Uint64 // the first log record of this replica still needed
-	ckptSeq        atomic.Uint64 // the first log record its last checkpoint needs
-	term           atomic.Uint64 // the replica's raft term
-	leads          leadHistory   // when this replica became leader
-	contact        leaderContact // what the replica last heard from a leader
+	// encodeFault, set by tests, fails the encoding of a log write with
+	// its error, as a record that does not marshal would.
+	encodeFault atomic.Pointer[func(engine.Write) error]
+	catchUp     atomic.Bool   // recovered: the first open waits for a read index
+	firstSeq    atomic.Uint64 // the first log record of this replica still needed
+	ckptSeq     atomic.Uint64 // the first log record its last checkpoint needs
+	term        atomic.Uint64 // the replica's raft term
+	leads       leadHistory   // when this replica became leader
+	contact     leaderContact // what the replica last heard from a leader
 
 	// Owned by the loop goroutine.
 	eng     *engine.Engine // decides; the loop carries out (loop.go)

@@ -231,8 +231,12 @@ func (h *Heap) handleReady() bool {
 		if !h.writeFirst(rd.Writes) {
 			return true // refused: the engine holds the Ready
 		}
-	} else {
-		h.writeAsync(rd.Writes)
+	} else if !h.writeAsync(rd.Writes) {
+		// Refused as it was encoded: the engine holds the Ready and hands
+		// it out again, with its outcomes and change sets, once the log
+		// takes its write (engine.DiskFailed). Carried out now too, the
+		// watches would see its changes twice.
+		return true
 	}
 	h.eng.Apply(&rd)
 	if first {
