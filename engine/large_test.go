@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"math"
 	"slices"
 	"testing"
 
@@ -25,24 +24,6 @@ func largeProp(t *testing.T, snapshot uint64, n int) Proposal {
 	return Proposal{TxID: rec.TxID, Data: data}
 }
 
-// copiesInLog counts the entries of n's log that carry p.
-func copiesInLog(t *testing.T, n *node, p Proposal) int {
-	t.Helper()
-	first, _ := n.st.FirstIndex()
-	last, _ := n.st.LastIndex()
-	ents, err := n.st.Entries(first, last+1, math.MaxUint64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copies := 0
-	for _, ent := range ents {
-		if bytes.Equal(ent.Data, p.Data) {
-			copies++
-		}
-	}
-	return copies
-}
-
 // A follower's large record that the leader's log holds, sent again
 // because the follower has not seen it yet, is not appended a second time:
 // the leader replicates the first copy for as long as it leads, and the
@@ -58,7 +39,7 @@ func TestLeaderDropsForwardedCopiesOfALargeRecord(t *testing.T) {
 	small := prop(t, f.applied())
 	f.e.Propose([]Proposal{p, small})
 	c.settle()
-	if n := copiesInLog(t, lead, p); n != 1 {
+	if n := copiesIn(t, lead, p); n != 1 {
 		t.Fatalf("the leader's log holds %d copies, want 1", n)
 	}
 	c.tick(2 * DefaultResendTicks << maxResendShift)
@@ -68,10 +49,10 @@ func TestLeaderDropsForwardedCopiesOfALargeRecord(t *testing.T) {
 	if n := proposals(c, small, raftpb.MsgProp, 1); n < 2 {
 		t.Fatalf("the follower sent the small record %d times: the test tests nothing", n)
 	}
-	if n := copiesInLog(t, lead, p); n != 1 {
+	if n := copiesIn(t, lead, p); n != 1 {
 		t.Fatalf("the leader's log holds %d copies after the follower's resends, want 1", n)
 	}
-	if n := copiesInLog(t, lead, small); n < 2 {
+	if n := copiesIn(t, lead, small); n < 2 {
 		t.Fatalf("the leader's log holds %d copies of the small record, want every one sent", n)
 	}
 	c.drop = nil
@@ -81,7 +62,7 @@ func TestLeaderDropsForwardedCopiesOfALargeRecord(t *testing.T) {
 			t.Fatalf("%+v, want committed", cp)
 		}
 	}
-	if n := copiesInLog(t, lead, p); n != 1 {
+	if n := copiesIn(t, lead, p); n != 1 {
 		t.Fatalf("the leader's log holds %d copies once committed, want 1", n)
 	}
 }
@@ -168,8 +149,8 @@ func TestDroppedLargeCopyCommitsUnderTheNextLeader(t *testing.T) {
 	f.e.Propose([]Proposal{p})
 	c.settle()
 	c.tick(2 * DefaultResendTicks << maxResendShift)
-	if n := proposals(c, p, raftpb.MsgProp, 1); n < 2 || copiesInLog(t, old, p) != 1 {
-		t.Fatalf("the follower sent the record %d times, the leader holds %d copies: the test tests nothing", n, copiesInLog(t, old, p))
+	if n := proposals(c, p, raftpb.MsgProp, 1); n < 2 || copiesIn(t, old, p) != 1 {
+		t.Fatalf("the follower sent the record %d times, the leader holds %d copies: the test tests nothing", n, copiesIn(t, old, p))
 	}
 	c.cut(1)
 	for range 30 { // two election timeouts, at most, without the leader
@@ -191,7 +172,7 @@ func TestDroppedLargeCopyCommitsUnderTheNextLeader(t *testing.T) {
 	if v := old.e.Replica().State().Version(objectOf(p.TxID)); v == 0 || old.e.Lead() != next.id {
 		t.Fatalf("the old leader, rejoined: version %d, leader %d", v, old.e.Lead())
 	}
-	if n := copiesInLog(t, next, p); n != 1 {
+	if n := copiesIn(t, next, p); n != 1 {
 		t.Fatalf("the next leader's log holds %d copies, want 1", n)
 	}
 }
