@@ -407,7 +407,10 @@ func (n *Node) noteDropped(h *Heap) {
 		_, err = wal.Append(b)
 	}
 	if err != nil {
+		// Its checkpoint stays: a restart, which the log does not tell of
+		// the drop, recovers the replica from it (and drops it again).
 		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
+		return
 	}
 	n.dropSpace(h)
 }

@@ -1,0 +1,125 @@
+package oss_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/objectsharing/oss/oss"
+)
+
+// An outsider's probes of what a user relies on: a damaged data
+// directory refuses to start rather than losing what it acknowledged, and
+// a closed node opens nothing.
+
+// probeStart starts a durable node on dir; the test closes it.
+func probeStart(dir string) (*oss.Node, error) {
+	return oss.Start(context.Background(), &oss.Config{Name: "probe", DataDir: dir, CheckpointEvery: 20, Logger: quietLogger()})
+}
+
+// probeFill writes objects under the roots k0..k(count-1) of heap "kv"
+// and closes the node, whose log then starts at a checkpoint in the store.
+func probeFill(t *testing.T, dir string, count int) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := probeStart(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := n.CreateHeapIfNotExists(ctx, "kv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range count {
+		err := h.Update(ctx, func(tx *oss.Tx) error {
+			r, err := oss.New(tx, int64(i))
+			if err != nil {
+				return err
+			}
+			return tx.SetRoot("k"+strconv.Itoa(i), r.ID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stripes", "MANIFEST")); err != nil {
+		t.Fatalf("no checkpoint after %d commits: %v", count, err)
+	}
+}
+
+// probeCount returns how many of the roots k0..k(count-1) a node on dir
+// reads back with their values.
+func probeCount(t *testing.T, n *oss.Node, count int) int {
+	t.Helper()
+	h, err := n.Heap(context.Background(), "kv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	h.View(context.Background(), func(tx *oss.Tx) error {
+		for i := range count {
+			id, err := tx.Root("k" + strconv.Itoa(i))
+			if err != nil {
+				continue
+			}
+			if v, err := oss.Get[int64](tx, id); err == nil && v == int64(i) {
+				found++
+			}
+		}
+		return nil
+	}, nil)
+	return found
+}
+
+// A data directory whose striped store lost its manifest, or the whole
+// stripe directory, while the log was cut at a checkpoint in it, refuses
+// to start with ErrCorrupt: the objects of that checkpoint are nowhere
+// else on the node, and a node that started without them would serve a
+// heap that lost acknowledged commits.
+func TestProbeMissingStoreRefusesToStart(t *testing.T) {
+	t.Parallel()
+	const count = 120
+	base := t.TempDir()
+	probeFill(t, filepath.Join(base, "ref"), count)
+	for _, c := range []struct {
+		name   string
+		damage func(dir string) error
+	}{
+		{"intact", func(string) error { return nil }},
+		{"no manifest", func(dir string) error { return os.Remove(filepath.Join(dir, "stripes", "MANIFEST")) }},
+		{"no stripe directory", func(dir string) error { return os.RemoveAll(filepath.Join(dir, "stripes")) }},
+	} {
+		dir := filepath.Join(base, c.name)
+		if err := os.CopyFS(dir, os.DirFS(filepath.Join(base, "ref"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.damage(dir); err != nil {
+			t.Fatal(err)
+		}
+		n, err := probeStart(dir)
+		if c.name == "intact" {
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if got := probeCount(t, n, count); got != count {
+				t.Errorf("%s: %d of %d objects read back", c.name, got, count)
+			}
+			n.Close(context.Background())
+			continue
+		}
+		if err == nil {
+			got := probeCount(t, n, count)
+			n.Close(context.Background())
+			t.Fatalf("%s: the node started, with %d of %d acknowledged objects", c.name, got, count)
+		}
+		if !errors.Is(err, oss.ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", c.name, err)
+		}
+	}
+}
