@@ -123,3 +123,36 @@ func TestProbeMissingStoreRefusesToStart(t *testing.T) {
 		}
 	}
 }
+
+// A data directory whose node identity (NODE_ID) is gone or emptied while
+// its write-ahead log is there refuses to start with ErrCorrupt: a node
+// that took a new identity would recover its replicas under a raft ID
+// their groups never knew, and none of them would ever have a leader.
+func TestProbeLostNodeIDRefusesToStart(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	probeFill(t, filepath.Join(base, "ref"), 30)
+	for _, c := range []struct {
+		name   string
+		damage func(path string) error
+	}{
+		{"removed", os.Remove},
+		{"emptied", func(path string) error { return os.WriteFile(path, nil, 0o600) }},
+	} {
+		dir := filepath.Join(base, c.name)
+		if err := os.CopyFS(dir, os.DirFS(filepath.Join(base, "ref"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.damage(filepath.Join(dir, "NODE_ID")); err != nil {
+			t.Fatal(err)
+		}
+		n, err := probeStart(dir)
+		if err == nil {
+			n.Close(context.Background())
+			t.Fatalf("NODE_ID %s: the node started", c.name)
+		}
+		if !errors.Is(err, oss.ErrCorrupt) {
+			t.Errorf("NODE_ID %s: %v, want ErrCorrupt", c.name, err)
+		}
+	}
+}
