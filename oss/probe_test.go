@@ -156,3 +156,29 @@ func TestProbeLostNodeIDRefusesToStart(t *testing.T) {
 		}
 	}
 }
+
+// A closed node opens nothing: Heap and CreateHeapIfNotExists of a heap
+// it had open return ErrClosed, as CreateHeap does, not the closed handle.
+func TestProbeClosedNodeOpensNoHeap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n, err := oss.Start(ctx, &oss.Config{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.CreateHeapIfNotExists(ctx, "bank", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range map[string]func() (*oss.Heap, error){
+		"Heap":                  func() (*oss.Heap, error) { return n.Heap(ctx, "bank") },
+		"CreateHeapIfNotExists": func() (*oss.Heap, error) { return n.CreateHeapIfNotExists(ctx, "bank", nil) },
+		"CreateHeap":            func() (*oss.Heap, error) { return n.CreateHeap(ctx, "other", nil) },
+	} {
+		if h, err := open(); !errors.Is(err, oss.ErrClosed) || h != nil {
+			t.Errorf("%s after Close: a handle %t, %v; want none, and ErrClosed", name, h != nil, err)
+		}
+	}
+}
