@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 // An outsider's probes of what a user relies on: a damaged data
@@ -181,4 +184,45 @@ func TestProbeClosedNodeOpensNoHeap(t *testing.T) {
 			t.Errorf("%s after Close: a handle %t, %v; want none, and ErrClosed", name, h != nil, err)
 		}
 	}
+}
+
+// Start refuses an address peers could not dial before it binds or joins
+// anything: an Advertise without an IP or a port, or a Listen on every
+// interface without an Advertise (the node would advertise 0.0.0.0, and
+// join, then fail to reach its peers or be reached).
+func TestProbeStartRefusesUndialableAddress(t *testing.T) {
+	t.Parallel()
+	caCert, caKey, err := pki.NewCA("probe", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := pki.IssueCert(caCert, caKey, "n1", pki.RoleServer, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsc := &oss.TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: caCert}
+	for _, c := range []struct{ listen, advertise string }{
+		{"127.0.0.1:0", "127.0.0.1:0"},
+		{"127.0.0.1:0", "127.0.0.1"},
+		{"127.0.0.1:0", "0.0.0.0:7400"},
+		{"127.0.0.1:0", "127.0.0.1:99999"},
+		{"0.0.0.0:0", ""},
+		{":0", ""},
+		{"[::]:0", ""},
+	} {
+		n, err := oss.Start(context.Background(), &oss.Config{Name: "n1", Listen: c.listen, Advertise: c.advertise, TLS: tlsc, Logger: quietLogger()})
+		if err == nil {
+			n.Close(context.Background())
+			t.Errorf("Listen %q, Advertise %q: started", c.listen, c.advertise)
+			continue
+		}
+		if !strings.Contains(err.Error(), "Advertise") {
+			t.Errorf("Listen %q, Advertise %q: %v, want an error that names Advertise", c.listen, c.advertise, err)
+		}
+	}
+	n, err := oss.Start(context.Background(), &oss.Config{Name: "n1", Listen: "0.0.0.0:0", Advertise: "127.0.0.1:7400", TLS: tlsc, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("every interface, advertised: %v", err)
+	}
+	n.Close(context.Background())
 }
