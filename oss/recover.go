@@ -26,12 +26,12 @@ type recoveredGroup struct {
 	dropped  bool
 	firstSeq uint64 // the first record of the group still in the log
 	ckptSeq  uint64 // the record of its last checkpoint, 0 if none
-	// inStore: the latest snapshot the log records is one the striped
-	// store holds (a checkpoint, or a leader's snapshot stored whole).
-	inStore bool
 	hardSeq  uint64 // the last record holding the hard state
 	// entSeq is the record that holds each entry in ents.
 	entSeq map[uint64]uint64
+	// inStore: the latest snapshot the log records is one the striped
+	// store holds (a checkpoint, or a leader's snapshot stored whole).
+	inStore bool
 
 	// From the striped store, when its checkpoint is the latest state.
 	stateMeta []byte
