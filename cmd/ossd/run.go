@@ -56,9 +56,20 @@ func run(args []string) error {
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		cfg.OnProgress = progressBar(os.Stderr)
 	}
+	// The admin interface's address is bound first: one in use fails the
+	// node before it joins the cluster, not after.
+	var ln net.Listener
+	if f.httpAddr != "" {
+		if ln, err = net.Listen("tcp", f.httpAddr); err != nil {
+			return fmt.Errorf("run: --http: %w", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
+	if err != nil && ln != nil {
+		ln.Close()
+	}
 	if errors.Is(err, oss.ErrCorrupt) {
 		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
 	}
@@ -66,9 +77,9 @@ func run(args []string) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	var srv *admin.Server
-	if f.httpAddr != "" {
+	if ln != nil {
 		srv, err = admin.NewServer(node, &admin.Options{
-			Addr: f.httpAddr, Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
+			Listener: ln, Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
 			CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
 		})
 		if err != nil {
