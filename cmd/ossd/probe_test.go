@@ -43,3 +43,34 @@ func TestProbeRunBindsAdminAddressFirst(t *testing.T) {
 		}
 	}
 }
+
+// A misspelled OSS_* variable (as in a systemd environment file) is not
+// ignored without a word: "ossd run" names it and the flag it is near. A
+// node whose OSS_JOIN was spelled OSS_JION bootstrapped a cluster of its
+// own. Variables far from every flag (other commands', the tests') are
+// left alone.
+func TestProbeRunNamesMisspelledEnvironment(t *testing.T) {
+	t.Setenv("OSS_JION", "127.0.0.1:7401")
+	t.Setenv("OSS_DATADIR", "/var/lib/ossd/n1")
+	t.Setenv("OSS_REPLICAS", "3")
+	t.Setenv("OSS_LONG", "1")
+	var f runFlags
+	if err := f.parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range f.envTypos {
+		got[e.name] = e.near
+	}
+	want := map[string]string{"OSS_JION": "OSS_JOIN", "OSS_DATADIR": "OSS_DATA_DIR"}
+	for name, near := range want {
+		if got[name] != near {
+			t.Errorf("%s: named near %q, want %q (all: %v)", name, got[name], near, got)
+		}
+	}
+	for _, name := range []string{"OSS_REPLICAS", "OSS_LONG"} {
+		if _, ok := got[name]; ok {
+			t.Errorf("%s named a misspelling (all: %v)", name, got)
+		}
+	}
+}

@@ -37,6 +37,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, e := range f.envTypos {
+		logger.Warn("an OSS_* variable that is no flag of ossd run is ignored: a misspelling?", "set", e.name, "flag", e.near)
+	}
 	tlsc, err := f.readTLS()
 	if err != nil {
 		return err
@@ -112,6 +115,7 @@ type runFlags struct {
 	httpInsecure                bool
 	httpMaxBody                 int64
 	gossip, logLevel, logFormat string
+	envTypos                    []envTypo // warned of once the log is set up
 }
 
 // parse parses args into f, and refuses a bad admin interface setting
@@ -144,6 +148,7 @@ func (f *runFlags) parse(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	f.envTypos = envTypos(fs, os.Environ())
 	if f.httpAddr == "" {
 		return nil
 	}
