@@ -226,3 +226,45 @@ func TestProbeStartRefusesUndialableAddress(t *testing.T) {
 	}
 	n.Close(context.Background())
 }
+
+// A node restarted with its stripe directories in another order (the
+// manifest lives in the first) refuses to start, and says the directories
+// may be the cause, rather than starting with none of its checkpoint.
+func TestProbeStripeDirsReorderedRefusesToStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := t.TempDir()
+	dir, a, b := filepath.Join(base, "n"), filepath.Join(base, "a"), filepath.Join(base, "b")
+	start := func(stripes ...string) (*oss.Node, error) {
+		return oss.Start(ctx, &oss.Config{Name: "probe", DataDir: dir, StripeDirs: stripes, CheckpointEvery: 20, Logger: quietLogger()})
+	}
+	n, err := start(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := n.CreateHeapIfNotExists(ctx, "kv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		if err := h.Update(ctx, func(tx *oss.Tx) error { _, err := oss.New(tx, int64(i)); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err = start(b, a)
+	if err == nil {
+		n.Close(ctx)
+		t.Fatal("started on its stripe directories reordered")
+	}
+	if !errors.Is(err, oss.ErrCorrupt) || !strings.Contains(err.Error(), "--stripe-dirs") {
+		t.Fatalf("%v, want ErrCorrupt that names the stripe directories", err)
+	}
+	n, err = start(a, b)
+	if err != nil {
+		t.Fatalf("on its own stripe directories again: %v", err)
+	}
+	n.Close(ctx)
+}

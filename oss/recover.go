@@ -219,7 +219,7 @@ func (d *disk) loadStore(n *Node) error {
 func (d *disk) missingCheckpoints() error {
 	for _, g := range d.recovered {
 		if g.inStore && !g.dropped && g.objects == nil {
-			return fmt.Errorf("%w: the log records a checkpoint of heap %q at index %d that the striped store does not hold; move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, g.key.heap, g.snap.Metadata.Index)
+			return fmt.Errorf("%w: the log records a checkpoint of heap %q at index %d that the striped store does not hold: if the stripe directories (Config.StripeDirs, ossd --stripe-dirs) are not those the node ran with, in their order, start it with those; otherwise move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, g.key.heap, g.snap.Metadata.Index)
 		}
 	}
 	return nil
