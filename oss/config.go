@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/objectsharing/oss/engine"
@@ -375,6 +376,9 @@ func (c *Config) checkNetwork() []error {
 	if c.Listen == "" && c.Transport == nil && len(c.Join) > 0 {
 		errs = append(errs, errors.New("Join needs Listen (or Transport)"))
 	}
+	if err := c.checkAdvertise(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := pki.CheckName(c.Name); err != nil {
 		errs = append(errs, fmt.Errorf("Name: %v (a node's name is its certificate's)", err))
 	}
@@ -382,4 +386,31 @@ func (c *Config) checkNetwork() []error {
 		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, pki.RoleServer, pki.RoleClient))
 	}
 	return errs
+}
+
+// checkAdvertise returns why peers could not dial the address the node
+// would advertise: Advertise, or without it the address Listen binds.
+func (c *Config) checkAdvertise() error {
+	if c.Advertise == "" {
+		host, _, err := net.SplitHostPort(c.Listen)
+		if err != nil || c.Transport != nil {
+			return nil // Listen's own error, at listen
+		}
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			return fmt.Errorf("Listen %q binds every interface, an address peers cannot dial: set Advertise (ossd: --advertise) to the HOST:PORT they reach this node at", c.Listen)
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(c.Advertise)
+	ip := net.ParseIP(host)
+	if err == nil && (ip == nil || ip.IsUnspecified()) {
+		err = errors.New("want the IP address peers reach this node at")
+	}
+	if p, perr := strconv.ParseUint(port, 10, 16); err == nil && (perr != nil || p == 0) {
+		err = errors.New("want the port peers reach this node at, 1 to 65535")
+	}
+	if err != nil {
+		return fmt.Errorf("Advertise %q: %w", c.Advertise, err)
+	}
+	return nil
 }

@@ -66,6 +66,9 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		return err
 	}
 	if id == 0 {
+		if err := noLogWithoutID(fsys, dir); err != nil {
+			return err
+		}
 		if err := storeNodeID(fsys, dir, n.id); err != nil {
 			return err
 		}
@@ -128,9 +131,26 @@ func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
 	k, _ := f.Read(buf)
 	id, err := strconv.ParseUint(strings.TrimSpace(string(buf[:k])), 16, 64)
 	if err != nil || id == 0 {
-		return 0, fmt.Errorf("oss: node identity in %s is damaged (%q); move the data directory aside to start as a new node", filepath.Join(dir, nodeIDFile), buf[:k])
+		return 0, fmt.Errorf("%w: node identity in %s is damaged (%q); move the data directory aside to start as a new node", ErrCorrupt, filepath.Join(dir, nodeIDFile), buf[:k])
 	}
 	return id, nil
+}
+
+// noLogWithoutID returns ErrCorrupt if dir holds a write-ahead log but no
+// identity: the identity is written before the log, so it was lost, and a
+// node that took a new one would recover its replicas under a raft ID
+// their groups do not know (each then waits for a leader forever).
+func noLogWithoutID(fsys persist.FS, dir string) error {
+	names, err := fsys.ReadDir(filepath.Join(dir, "wal"))
+	if err != nil {
+		return nil // no log: a new node
+	}
+	for _, name := range names {
+		if strings.HasSuffix(name, ".wal") {
+			return fmt.Errorf("%w: %s holds a write-ahead log but no node identity (%s); move the data directory aside to start as a new node", ErrCorrupt, dir, nodeIDFile)
+		}
+	}
+	return nil
 }
 
 func storeNodeID(fsys persist.FS, dir string, id uint64) error {
@@ -407,7 +427,10 @@ func (n *Node) noteDropped(h *Heap) {
 		_, err = wal.Append(b)
 	}
 	if err != nil {
+		// Its checkpoint stays: a restart, which the log does not tell of
+		// the drop, recovers the replica from it (and drops it again).
 		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
+		return
 	}
 	n.dropSpace(h)
 }

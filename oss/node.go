@@ -402,6 +402,9 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if n.isClosed() {
+		return nil, ErrClosed
+	}
 	if h := n.replicaOf(name); mode != createNew && h != nil && h.inConf.Load() {
 		if h.catchUp.Load() {
 			// Recovered from disk: what it committed before may not be
@@ -412,9 +415,6 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 			h.catchUp.Store(false)
 		}
 		return h, nil
-	}
-	if n.isClosed() {
-		return nil, ErrClosed
 	}
 	var e heapEntry
 	if mode == openExisting {

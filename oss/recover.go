@@ -29,6 +29,9 @@ type recoveredGroup struct {
 	hardSeq  uint64 // the last record holding the hard state
 	// entSeq is the record that holds each entry in ents.
 	entSeq map[uint64]uint64
+	// inStore: the latest snapshot the log records is one the striped
+	// store holds (a checkpoint, or a leader's snapshot stored whole).
+	inStore bool
 
 	// From the striped store, when its checkpoint is the latest state.
 	stateMeta []byte
@@ -62,6 +65,7 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 		}
 		if meta.Index >= g.snap.Metadata.Index {
 			g.snap = raftpb.Snapshot{Metadata: meta, Data: rec.SnapData}
+			g.inStore = rec.InStore
 			g.ents = slices.DeleteFunc(g.ents, func(e raftpb.Entry) bool { return rec.Restored || e.Index <= meta.Index })
 			if rec.SnapData != nil || rec.InStore {
 				g.ckptSeq = seq
@@ -166,7 +170,7 @@ func (d *disk) loadStore(n *Node) error {
 		return err
 	}
 	if len(spaces) == 0 {
-		return nil
+		return d.missingCheckpoints()
 	}
 	var mu sync.Mutex
 	objs := map[string][]consistency.Object{}
@@ -202,6 +206,20 @@ func (d *disk) loadStore(n *Node) error {
 		}
 		if si.meta.Replicas > 0 {
 			g.replicas = si.meta.Replicas
+		}
+	}
+	return d.missingCheckpoints()
+}
+
+// missingCheckpoints returns ErrCorrupt if the log records a checkpoint in
+// the striped store that the store does not hold (its manifest or its
+// directory gone, or an older copy put back): the log was cut at that
+// checkpoint, so the objects it holds are nowhere else on this node, and
+// starting without them would serve an empty or older heap as current.
+func (d *disk) missingCheckpoints() error {
+	for _, g := range d.recovered {
+		if g.inStore && !g.dropped && g.objects == nil {
+			return fmt.Errorf("%w: the log records a checkpoint of heap %q at index %d that the striped store does not hold: if the stripe directories (Config.StripeDirs, ossd --stripe-dirs) are not those the node ran with, in their order, start it with those; otherwise move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, g.key.heap, g.snap.Metadata.Index)
 		}
 	}
 	return nil

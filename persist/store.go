@@ -914,6 +914,9 @@ func (st *stripe) load(fsys FS, segs []SegmentEnd, spaces map[string][]byte, rep
 		}
 		seen[num] = true
 		f, err := fsys.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &CorruptError{File: path, Reason: "the manifest lists this segment, and it is missing"}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("persist: %w", err)
 		}

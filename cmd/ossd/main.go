@@ -27,7 +27,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 )
 
 const usage = `ossd runs an OSS node and inspects a cluster.
@@ -125,7 +124,7 @@ func dispatch(args []string) error {
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		env := "OSS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if err := f.Value.Set(v); err != nil && envErr == nil {
 				envErr = fmt.Errorf("%s=%q: %w", env, v, err)

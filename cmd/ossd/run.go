@@ -37,6 +37,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, e := range f.envTypos {
+		logger.Warn("an OSS_* variable that is no flag of ossd run is ignored: a misspelling?", "set", e.name, "flag", e.near)
+	}
 	tlsc, err := f.readTLS()
 	if err != nil {
 		return err
@@ -56,9 +59,20 @@ func run(args []string) error {
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		cfg.OnProgress = progressBar(os.Stderr)
 	}
+	// The admin interface's address is bound first: one in use fails the
+	// node before it joins the cluster, not after.
+	var ln net.Listener
+	if f.httpAddr != "" {
+		if ln, err = net.Listen("tcp", f.httpAddr); err != nil {
+			return fmt.Errorf("run: --http: %w", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
+	if err != nil && ln != nil {
+		ln.Close()
+	}
 	if errors.Is(err, oss.ErrCorrupt) {
 		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
 	}
@@ -66,9 +80,9 @@ func run(args []string) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	var srv *admin.Server
-	if f.httpAddr != "" {
+	if ln != nil {
 		srv, err = admin.NewServer(node, &admin.Options{
-			Addr: f.httpAddr, Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
+			Listener: ln, Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
 			CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
 		})
 		if err != nil {
@@ -101,6 +115,7 @@ type runFlags struct {
 	httpInsecure                bool
 	httpMaxBody                 int64
 	gossip, logLevel, logFormat string
+	envTypos                    []envTypo // warned of once the log is set up
 }
 
 // parse parses args into f, and refuses a bad admin interface setting
@@ -133,6 +148,7 @@ func (f *runFlags) parse(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	f.envTypos = envTypos(fs, os.Environ())
 	if f.httpAddr == "" {
 		return nil
 	}

@@ -13,6 +13,18 @@ import (
 	"github.com/objectsharing/oss/oss"
 )
 
+// serverTLS validates o and returns the listener's TLS configuration, nil
+// if Insecure.
+func (o *Options) serverTLS() (*tls.Config, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if o.Insecure {
+		return nil, nil
+	}
+	return serverTLS(o)
+}
+
 // Server is a node's admin interface served on a TCP listener of its own.
 type Server struct {
 	hs   *http.Server
@@ -28,20 +40,22 @@ type Server struct {
 // insecure listener on an address that is not loopback, and logs a
 // warning for a TLS one that is reachable from the network.
 func NewServer(node *oss.Node, opts *Options) (*Server, error) {
+	ln := opts.Listener
 	o := opts.populate(node)
-	if err := o.validate(); err != nil {
+	if ln != nil {
+		o.Addr = ln.Addr().String()
+	}
+	tlsc, err := o.serverTLS()
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return nil, err
 	}
-	var tlsc *tls.Config
-	if !o.Insecure {
-		var err error
-		if tlsc, err = serverTLS(&o); err != nil {
-			return nil, err
+	if ln == nil {
+		if ln, err = net.Listen("tcp", o.Addr); err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
 		}
-	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin: %w", err)
 	}
 	o.Addr = ln.Addr().String()
 	h, err := NewHandler(node, &o)

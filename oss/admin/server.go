@@ -48,6 +48,12 @@ type Options struct {
 	// TLS any address will do (NewServer logs a warning for one that is
 	// not loopback); Insecure needs a loopback one.
 	Addr string
+	// Listener, if not nil, is the listener NewServer serves on instead of
+	// listening on Addr (which it then takes from the listener): a daemon
+	// binds its address before it joins a cluster, so that an address in
+	// use fails it first. NewServer owns it: Close closes it, and so does
+	// a failed NewServer.
+	Listener net.Listener
 	// CAPEM is the cluster CA's certificate: client certificates must be
 	// signed by it. CertPEM and KeyPEM are the node's own certificate and
 	// key, which the listener presents. All three are required unless
