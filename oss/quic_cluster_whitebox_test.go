@@ -151,19 +151,37 @@ func (c *quicCluster) asTest(heaps map[string]*Heap) *testCluster {
 // hang, not the pace of a loaded machine.
 func untilCommitted(t testing.TB, what string, h *Heap, fn func(*Tx) error) {
 	t.Helper()
+	untilLeader(t, what, func(ctx context.Context) error { return h.Update(ctx, fn) })
+}
+
+// untilLeader calls try, with 5 s each time, until it returns nil or an
+// error that does not say the group was between leaders (see
+// untilCommitted), which fails the test. try must be one that may go
+// again after an unknown outcome: a grant, or a check of what the last
+// try left.
+func untilLeader(t testing.TB, what string, try func(context.Context) error) {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		err := update(context.Background(), h, fn)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := try(ctx)
+		cancel()
 		if err == nil {
 			return
 		}
-		leaderless := errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrCommitUnknown) || errors.Is(err, context.DeadlineExceeded)
-		if !leaderless || time.Now().After(deadline) {
+		if !leaderless(err) || time.Now().After(deadline) {
 			t.Fatalf("%s: %v", what, err)
 		}
 		t.Logf("%s: %v; again", what, err)
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// leaderless reports whether err says a commit found its group between
+// leaders: refused for want of one (nothing written), its outcome not
+// learned, or its try's time out.
+func leaderless(err error) bool {
+	return errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrCommitUnknown) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func TestQUICClusterFailoverAndReplacement(t *testing.T) {
