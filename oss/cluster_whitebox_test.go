@@ -353,10 +353,16 @@ func TestCatalogPlacesHeapsAndEveryNodeReadsLocally(t *testing.T) {
 			t.Fatalf("%s lists %v", name, hs)
 		}
 	}
-	g := c.waitGroup(t, "bank")
-	if len(g.Learners) != 1 {
-		t.Fatalf("the node that is not a voter should be a learner: %+v", g)
-	}
+	// The node that is not a voter is a learner. A voter suspected on a
+	// loaded machine (ReplaceAfter is 300 ms here) is replaced by the
+	// learner, the group between configurations meanwhile: wait for the
+	// group to settle rather than look at one moment.
+	var g Stats
+	waitCond(t, "three voters and a learner", func() bool {
+		var ok bool
+		g, ok = c.group("bank")
+		return ok && !g.Joint && len(g.Voters) == 3 && len(g.Learners) == 1
+	})
 	// The catalog keeps up to five voters, an odd number: here three of
 	// the four servers.
 	cat := c.placement(catalogName, catalogReplicas)
@@ -693,10 +699,18 @@ func TestClientNodeIsALearner(t *testing.T) {
 		c.open(name, "bank")
 	}
 	c.checkBank(ids)
-	g := c.waitGroup(t, "bank")
-	if slices.Contains(g.Voters, "app") || !slices.Contains(g.Learners, "app") || len(g.Voters) != 3 {
-		t.Fatalf("a client node in the group: %+v", g)
-	}
+	// A voter suspected on a loaded machine leaves the group between
+	// configurations, or with fewer voters, for a moment: the client is
+	// never a voter at any of them, and a learner once the group settles.
+	var g Stats
+	waitCond(t, "the group to settle with the client a learner", func() bool {
+		var ok bool
+		g, ok = c.group("bank")
+		if ok && slices.Contains(g.Voters, "app") {
+			t.Fatalf("a client node votes: %+v", g)
+		}
+		return ok && !g.Joint && len(g.Voters) == 3 && slices.Contains(g.Learners, "app")
+	})
 	if g, _ := c.group(catalogName); slices.Contains(g.Voters, "app") {
 		t.Fatalf("a client node votes in the catalog: %+v", g)
 	}
