@@ -31,7 +31,7 @@ func (c *quicCluster) startRole(name string, role pki.Role) *Node {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	n, err := Start(ctx, cfg)
+	n, err := startJoining(ctx, c.t, cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
 	}
