@@ -31,7 +31,7 @@ func (c *quicCluster) startRole(name string, role pki.Role) *Node {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	n, err := Start(ctx, cfg)
+	n, err := startJoining(ctx, c.t, cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
 	}
@@ -45,12 +45,30 @@ func aclContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// mustGrant grants g on n and fails the test if it cannot.
-func mustGrant(t *testing.T, n *Node, g Grant) {
+// mustGrant grants g on n and fails the test if it cannot. A grant
+// writes the same record each time, so one the catalog refused or left
+// unknown as it changed leaders (an election on a loaded machine) goes
+// again (untilLeader).
+func mustGrant(t testing.TB, n *Node, g Grant) {
 	t.Helper()
-	if err := n.Grant(aclContext(t), g); err != nil {
-		t.Fatal(err)
-	}
+	untilLeader(t, "grant "+g.String(), func(ctx context.Context) error { return n.Grant(ctx, g) })
+}
+
+// mustRevoke revokes g on n and fails the test if it cannot, trying
+// again as mustGrant does. After a try whose outcome was unknown, the
+// next one finding no such grant means that try removed it: the test
+// revokes only what it granted.
+func mustRevoke(t testing.TB, n *Node, g Grant) {
+	t.Helper()
+	unknown := false
+	untilLeader(t, "revoke "+g.String(), func(ctx context.Context) error {
+		err := n.RevokeGrant(ctx, g)
+		if unknown && errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		unknown = unknown || errors.Is(err, ErrCommitUnknown)
+		return err
+	})
 }
 
 // forge proposes a commit record on the node's replica of a heap directly,
@@ -70,6 +88,40 @@ func forge(h *Heap, writes ...consistency.Write) (outcome chan error, cancel fun
 		_, err := h.commit(ctx, txid, data)
 		outcome <- err
 	}()
+	return outcome, cancel
+}
+
+// forgeDropped forges a commit of write() on h (forge) and waits until a
+// leader has dropped one: drops counts the leaders' drops. A forged
+// commit that failed first, for want of a leader (ErrNoQuorum) or with
+// its outcome unknown, is forged again with a new write(): the group was
+// between leaders longer than a proposal waits on a loaded machine. The
+// caller checks afterwards that none of the writes committed; one that
+// succeeds fails the test at once.
+func forgeDropped(t *testing.T, what string, h *Heap, drops func() uint64, write func() consistency.Write) (outcome chan error, cancel func()) {
+	t.Helper()
+	before := drops()
+	outcome, cancel = forge(h, write())
+	deadline := time.Now().Add(time.Minute)
+	for drops() == before {
+		select {
+		case err := <-outcome:
+			if err == nil {
+				t.Fatalf("%s: the forged commit succeeded", what)
+			}
+			if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) {
+				t.Fatalf("%s: the forged commit failed before a leader dropped it: %v", what, err)
+			}
+			t.Logf("%s: the forged commit reached no leader (%v); again", what, err)
+			cancel()
+			outcome, cancel = forge(h, write())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 	return outcome, cancel
 }
 
@@ -304,51 +356,51 @@ func TestACLGrantRevokeEnforcedAtLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	forged := uuid.New()
-	refused := a.acl.refused.Load()
-	outcome, cancel := forge(ah, putWrite(t, forged, 1))
-	waitCond(t, "the leader to drop the forged proposal", func() bool { return a.acl.refused.Load() > refused })
+	var forged []uuid.UUID
+	forgeAt := func(v int) func() consistency.Write {
+		return func() consistency.Write {
+			forged = append(forged, uuid.New())
+			return putWrite(t, forged[len(forged)-1], v)
+		}
+	}
+	refused := a.acl.refused.Load
+	outcome, cancel := forgeDropped(t, "the leader to drop the forged proposal", ah, refused, forgeAt(1))
 	// A later commit at the leader: the forged one, dropped, is not before it.
 	later := uuid.New()
-	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, later, 1) }); err != nil {
-		t.Fatal(err)
-	}
+	untilCommitted(t, "a commit after the forged one", h, func(tx *Tx) error { return Put(tx, later, 1) })
 	cancel()
 	if err := <-outcome; err == nil {
 		t.Fatal("the forged commit succeeded")
 	}
-	if _, ok := h.state.Load().Get(forged); ok {
-		t.Fatal("the forged write committed")
+	for _, id := range forged {
+		if _, ok := h.state.Load().Get(id); ok {
+			t.Fatal("the forged write committed")
+		}
 	}
 
 	// Granted write, the client commits.
 	mustGrant(t, a, write)
-	if err := ah.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 2) }); err != nil {
-		t.Fatalf("a client granted write: %v", err)
-	}
+	granted := uuid.New()
+	untilCommitted(t, "a client granted write", ah, func(tx *Tx) error { return Put(tx, granted, 2) })
 
 	// Revoked, the leader drops its proposals at once (its catalog
 	// replica has applied the revocation when RevokeGrant returns), and
 	// the client's own check follows once its replica has.
-	if err := a.RevokeGrant(ctx, write); err != nil {
-		t.Fatal(err)
-	}
+	mustRevoke(t, a, write)
 	if err := a.Authorize("app", pki.RoleClient, "scores", PermWrite); err == nil {
 		t.Fatal("the leader still allows the revoked write")
 	}
-	refused = a.acl.refused.Load()
-	forged = uuid.New()
-	outcome, cancel = forge(ah, putWrite(t, forged, 3))
-	waitCond(t, "the leader to drop a proposal after the revocation", func() bool { return a.acl.refused.Load() > refused })
-	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, later, 2) }); err != nil {
-		t.Fatal(err)
-	}
+	forged = nil
+	outcome, cancel = forgeDropped(t, "the leader to drop a proposal after the revocation", ah, refused, forgeAt(3))
+	untilCommitted(t, "a commit after the revocation", h, func(tx *Tx) error { return Put(tx, later, 2) })
 	cancel()
 	if err := <-outcome; err == nil {
 		t.Fatal("a commit after the revocation succeeded")
 	}
-	if _, ok := h.state.Load().Get(forged); ok {
-		t.Fatal("a write after the revocation committed")
+	for _, id := range forged {
+		if _, ok := h.state.Load().Get(id); ok {
+			t.Fatal("a write after the revocation committed")
+		}
 	}
 	waitCond(t, "the client to see the revocation", func() bool {
 		return app.Authorize("app", pki.RoleClient, "scores", PermWrite) != nil
@@ -356,9 +408,7 @@ func TestACLGrantRevokeEnforcedAtLeader(t *testing.T) {
 	wantPermission(t, "Update after the revocation", ah.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 4) }))
 
 	// Revoked read, the leader removes the client from the group.
-	if err := a.RevokeGrant(ctx, read); err != nil {
-		t.Fatal(err)
-	}
+	mustRevoke(t, a, read)
 	waitCond(t, "the leader to remove the client", func() bool {
 		cs := h.conf.Load()
 		return cs != nil && !slices.Contains(cs.Learners, app.id) && a.acl.evicted.Load() > 0
@@ -382,9 +432,8 @@ func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gh.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 1) }); err != nil {
-		t.Fatalf("admin implies write: %v", err)
-	}
+	written := uuid.New()
+	untilCommitted(t, "admin implies write", gh, func(tx *Tx) error { return Put(tx, written, 1) })
 	_, err = app.CreateHeap(ctx, "chess2", nil)
 	wantPermission(t, "CreateHeap outside the prefix", err)
 	_, err = app.Heap(ctx, "chess")
@@ -407,9 +456,7 @@ func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
 		if err := <-outcome; err == nil {
 			t.Fatalf("%s: the forged catalog commit succeeded", what)
 		}
-		if err := a.RevokeGrant(ctx, Grant{Who: "someone", Heap: "x", Perm: PermRead}); err != nil {
-			t.Fatal(err)
-		}
+		mustRevoke(t, a, Grant{Who: "someone", Heap: "x", Perm: PermRead})
 	}
 	if err := a.Authorize("app", pki.RoleClient, "chess", PermRead); err == nil {
 		t.Fatal("the client granted itself")
@@ -442,9 +489,10 @@ func TestACLThreeServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ah.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 1) }); err != nil {
-		t.Fatalf("a client granted write: %v", err)
-	}
+	// The group of three may be between leaders on a loaded machine:
+	// each commit waits for one (untilCommitted), and writes one value.
+	granted := uuid.New()
+	untilCommitted(t, "a client granted write", ah, func(tx *Tx) error { return Put(tx, granted, 1) })
 	servers := []*Node{a, c.nodes["b"], c.nodes["c"]}
 	refused := func() (total uint64) {
 		for _, n := range servers {
@@ -452,9 +500,7 @@ func TestACLThreeServers(t *testing.T) {
 		}
 		return total
 	}
-	if err := a.RevokeGrant(ctx, write); err != nil {
-		t.Fatal(err)
-	}
+	mustRevoke(t, a, write)
 	waitCond(t, "every server to apply the revocation", func() bool {
 		for _, n := range servers {
 			if n.Authorize("app", pki.RoleClient, "w", PermWrite) == nil {
@@ -463,21 +509,23 @@ func TestACLThreeServers(t *testing.T) {
 		}
 		return true
 	})
-	before := refused()
-	forged := uuid.New()
-	outcome, cancel := forge(ah, putWrite(t, forged, 2))
-	waitCond(t, "a server to drop the proposal", func() bool { return refused() > before })
-	if err := h.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 3) }); err != nil {
-		t.Fatal(err)
-	}
+	var forged []uuid.UUID
+	outcome, cancel := forgeDropped(t, "a server to drop the proposal", ah, refused, func() consistency.Write {
+		forged = append(forged, uuid.New())
+		return putWrite(t, forged[len(forged)-1], 2)
+	})
+	later := uuid.New()
+	untilCommitted(t, "a commit after the forged one", h, func(tx *Tx) error { return Put(tx, later, 3) })
 	cancel()
 	if err := <-outcome; err == nil {
 		t.Fatal("the forged commit succeeded")
 	}
 	for _, n := range servers {
 		if r := n.replicaOf("w"); r != nil {
-			if _, ok := r.state.Load().Get(forged); ok {
-				t.Fatalf("%s holds the forged write", n.cfg.Name)
+			for _, id := range forged {
+				if _, ok := r.state.Load().Get(id); ok {
+					t.Fatalf("%s holds the forged write", n.cfg.Name)
+				}
 			}
 		}
 	}

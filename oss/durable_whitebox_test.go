@@ -64,9 +64,7 @@ func powerLoss(t *testing.T, seed uint64) {
 	ledgers := map[string]uuid.UUID{}
 	for _, name := range names {
 		ledgers[name] = uuid.New()
-		if err := update(context.Background(), c.heaps[name], func(tx *Tx) error { return Put(tx, ledgers[name], ledger{}) }); err != nil {
-			t.Fatal(err)
-		}
+		untilCommitted(t, name+"'s ledger", c.heaps[name], func(tx *Tx) error { return Put(tx, ledgers[name], ledger{}) })
 	}
 
 	// Transfers from every node, each also counting itself in its node's
@@ -199,9 +197,9 @@ func powerLoss(t *testing.T, seed uint64) {
 	}
 	c.checkBank(ids)
 	// And the cluster goes on.
-	if err := transfer(context.Background(), c.heaps["c"], ids[0], ids[1], 1); err != nil {
-		t.Fatal(err)
-	}
+	untilCommitted(t, "a transfer after the recovery", c.heaps["c"], func(tx *Tx) error {
+		return transferIn(tx, ids[0], ids[1], 1)
+	})
 }
 
 // startDurable starts nodes with data directories on in-memory file
@@ -396,9 +394,9 @@ func TestLaggingReplicaCatchesUpFromTheStore(t *testing.T) {
 	}
 	c.net.Partition([]string{learner}, others)
 	for i := range 300 {
-		if err := transfer(context.Background(), c.heaps[want[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
-			t.Fatal(err)
-		}
+		untilCommitted(t, "a transfer while the learner is cut off", c.heaps[want[i%3]], func(tx *Tx) error {
+			return transferIn(tx, ids[i%8], ids[(i+1)%8], 1)
+		})
 	}
 	before := c.heaps[learner].snapshots.Load()
 	c.net.Heal()
@@ -425,9 +423,9 @@ func TestLaggingReplicaCatchesUpFromTheStore(t *testing.T) {
 	c.fss["e"] = persist.NewMemFS()
 	c.add("e", true, durable("e"))
 	c.open("e", "bank")
-	if err := transfer(context.Background(), c.heaps[want[0]], ids[0], ids[1], 1); err != nil {
-		t.Fatal(err)
-	}
+	untilCommitted(t, "a transfer after e joined", c.heaps[want[0]], func(tx *Tx) error {
+		return transferIn(tx, ids[0], ids[1], 1)
+	})
 	c.checkBank(ids)
 }
 

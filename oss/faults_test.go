@@ -28,7 +28,12 @@ func update(h *oss.Heap, fn func(*oss.Tx) error) error {
 }
 
 func transfer(h *oss.Heap, from, to uuid.UUID, amount int64) error {
-	return update(h, func(tx *oss.Tx) error {
+	return update(h, transferTx(from, to, amount))
+}
+
+// transferTx moves amount from one account to another.
+func transferTx(from, to uuid.UUID, amount int64) func(*oss.Tx) error {
+	return func(tx *oss.Tx) error {
 		a, err := oss.Get[acct](tx, from)
 		if err != nil {
 			return err
@@ -43,17 +48,38 @@ func transfer(h *oss.Heap, from, to uuid.UUID, amount int64) error {
 			return err
 		}
 		return oss.Put(tx, to, b)
-	})
+	}
 }
 
-// seedAccounts creates 8 accounts of 100 through h.
+// commit commits fn on h, trying again while the outcome says the group
+// was between leaders (noQuorum): an election on a loaded machine, or
+// after a kill or a partition, must not fail a step that needs a commit.
+// fn must be one a second commit does no harm to (a transfer keeps the
+// bank's total; a put writes the same value). It returns any other error,
+// or the last after 2 minutes (a bound against a hang).
+func commit(h *oss.Heap, fn func(*oss.Tx) error) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := update(h, fn)
+		if err == nil || !noQuorum(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// seedAccounts creates 8 accounts of 100 through h, waiting for a leader
+// (commit): the accounts are chosen once, so a commit again writes the
+// same ones.
 func seedAccounts(t *testing.T, h *oss.Heap) []uuid.UUID {
 	t.Helper()
 	ids := make([]uuid.UUID, 8)
-	err := update(h, func(tx *oss.Tx) error {
-		for i := range ids {
-			ids[i] = uuid.New()
-			if err := oss.Put(tx, ids[i], acct{100}); err != nil {
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	err := commit(h, func(tx *oss.Tx) error {
+		for _, id := range ids {
+			if err := oss.Put(tx, id, acct{100}); err != nil {
 				return err
 			}
 		}
@@ -129,7 +155,7 @@ func TestReplicatedBank(t *testing.T) {
 	for name, h := range c.Heaps("bank") {
 		wg.Go(func() {
 			for i := range 30 {
-				if err := transfer(h, ids[i%8], ids[(i+3)%8], int64(i)); err != nil {
+				if err := commit(h, transferTx(ids[i%8], ids[(i+3)%8], int64(i))); err != nil {
 					t.Errorf("%s: %v", name, err)
 					return
 				}
@@ -151,7 +177,7 @@ func TestReplicatedBank(t *testing.T) {
 		t.Fatalf("the dead leader %s still leads", old)
 	}
 	for name, h := range c.Heaps("bank") {
-		if err := transfer(h, ids[0], ids[1], 1); err != nil {
+		if err := commit(h, transferTx(ids[0], ids[1], 1)); err != nil {
 			t.Fatalf("%s after the leader died: %v", name, err)
 		}
 	}
@@ -166,7 +192,7 @@ func TestMinorityMakesNoCommits(t *testing.T) {
 	c := osstest.Start(t, 3, nil)
 	openAll(c, "bank", 3)
 	id := uuid.New()
-	if err := update(c.Heap("n1", "bank"), func(tx *oss.Tx) error { return oss.Put(tx, id, acct{1}) }); err != nil {
+	if err := commit(c.Heap("n1", "bank"), func(tx *oss.Tx) error { return oss.Put(tx, id, acct{1}) }); err != nil {
 		t.Fatal(err)
 	}
 	minority := c.WaitLeader("bank")
@@ -187,7 +213,7 @@ func TestMinorityMakesNoCommits(t *testing.T) {
 		t.Fatalf("minority commit: %v", err)
 	}
 	// The majority elects a leader and commits.
-	if err := update(c.Heap(majority[0], "bank"), func(tx *oss.Tx) error { return oss.Put(tx, id, acct{2}) }); err != nil {
+	if err := commit(c.Heap(majority[0], "bank"), func(tx *oss.Tx) error { return oss.Put(tx, id, acct{2}) }); err != nil {
 		t.Fatalf("majority: %v", err)
 	}
 	c.Heal()
@@ -227,7 +253,7 @@ func TestMinorityPartitionOfFive(t *testing.T) {
 		}
 	}
 	for _, name := range majority {
-		if err := transfer(c.Heap(name, "bank"), ids[1], ids[2], 3); err != nil {
+		if err := commit(c.Heap(name, "bank"), transferTx(ids[1], ids[2], 3)); err != nil {
 			t.Fatalf("%s in the majority: %v", name, err)
 		}
 	}
@@ -260,7 +286,7 @@ func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
 		return false
 	})
 	for i := range 50 {
-		if err := transfer(c.Heap(g.Voters[i%3], "bank"), ids[i%8], ids[(i+1)%8], 1); err != nil {
+		if err := commit(c.Heap(g.Voters[i%3], "bank"), transferTx(ids[i%8], ids[(i+1)%8], 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -283,7 +309,7 @@ func TestReplicaRemovedWhileDownRejoinsAfterRestart(t *testing.T) {
 			t.Fatalf("%s holds %d, want 800", name, got)
 		}
 	}
-	if err := transfer(h, ids[0], ids[1], 1); err != nil {
+	if err := commit(h, transferTx(ids[0], ids[1], 1)); err != nil {
 		t.Fatal(err)
 	}
 	// A node that came back under a new raft ID would have joined as a

@@ -29,22 +29,23 @@ func (r hotRun) p99Runs() int {
 	return s[min(len(s)-1, len(s)*99/100)]
 }
 
-// hotKeys creates keys counters, set to 0, on h.
+// hotKeys creates keys counters, set to 0, on h, waiting for a leader
+// (untilCommitted): the keys are chosen once, so a commit again writes
+// the same ones.
 func hotKeys(tb testing.TB, h *Heap, keys int) []uuid.UUID {
 	tb.Helper()
 	ids := make([]uuid.UUID, keys)
-	err := h.Update(context.Background(), func(tx *Tx) error {
-		for i := range ids {
-			ids[i] = uuid.New()
-			if err := Put(tx, ids[i], int64(0)); err != nil {
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	untilCommitted(tb, "the counters", h, func(tx *Tx) error {
+		for _, id := range ids {
+			if err := Put(tx, id, int64(0)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	return ids
 }
 

@@ -41,6 +41,41 @@ func forgedEnvelope(t *testing.T, to *Node, m raftpb.Message) []byte {
 	return env.appendTo(nil)
 }
 
+// forgedJoin sends, from x, a join of heap under the raft ID id to the
+// heap's leader and returns the leader's name and answer. A node that has
+// lost the lead by the time the call arrives (an election on a loaded
+// machine) answers with the leader it knows instead: the join goes again
+// to the leader of the moment.
+func forgedJoin(t *testing.T, ctx context.Context, c *quicCluster, x *Node, heap string, id uint64) (string, callResponse) {
+	t.Helper()
+	req, _ := codec.Marshal(callRequest{Op: opJoin, Heap: heap, ID: id, Addr: x.Addr()})
+	for {
+		var to string
+		waitFor(t, heap+"'s leader", func() bool {
+			for name, n := range c.nodes {
+				if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
+					to = name
+					return true
+				}
+			}
+			return false
+		})
+		resp, err := x.tr.Call(ctx, to, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cr callResponse
+		if err := codec.Unmarshal(resp, &cr); err != nil {
+			t.Fatal(err)
+		}
+		if cr.OK || cr.Refused != "" {
+			return to, cr
+		}
+		t.Logf("%s no longer leads %s (%+v); again", to, heap, cr)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // A member that asks to join under another node's raft ID is refused, the
 // ID stays bound to its node on every member, and raft messages the member
 // sends under that ID are dropped while the real node's are taken.
@@ -57,25 +92,7 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var to string
-		waitFor(t, heap+"'s leader", func() bool {
-			for name, n := range c.nodes {
-				if h := n.replicaOf(heap); h != nil && h.leaderIs(h.self) {
-					to = name
-					return true
-				}
-			}
-			return false
-		})
-		req, _ := codec.Marshal(callRequest{Op: opJoin, Heap: heap, ID: a.id, Addr: x.Addr()})
-		resp, err := x.tr.Call(ctx, to, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cr callResponse
-		if err := codec.Unmarshal(resp, &cr); err != nil {
-			t.Fatal(err)
-		}
+		to, cr := forgedJoin(t, ctx, c, x, heap, a.id)
 		if cr.OK || !strings.Contains(cr.Refused, `is node "a"'s, not "x"'s`) {
 			t.Fatalf("%s, leading %s, answered a join under a's raft ID from x with %+v", to, heap, cr)
 		}
@@ -119,16 +136,17 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := update(ctx, leader.catalog.Load(), func(tx *Tx) error {
+	untilCommitted(t, "a commit after the forged votes", leader.catalog.Load(), func(tx *Tx) error {
 		return Put(tx, entryID("marker"), struct{}{})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	waitFor(t, "b to apply a commit made after the forged votes", func() bool {
 		_, ok := b.catalog.Load().state.Load().Get(entryID("marker"))
 		return ok
 	})
-	if got := b.catalog.Load().Stats().Term; got >= 1000 || got > term+2 {
+	// The forged votes were all at term 1000: had b taken one, its
+	// term would be 1000 or more. Terms below that are the catalog's own
+	// elections, of which a loaded machine may hold several meanwhile.
+	if got := b.catalog.Load().Stats().Term; got >= 1000 {
 		t.Fatalf("b's catalog went from term %d to %d after votes forged as a", term, got)
 	}
 }
@@ -179,8 +197,6 @@ func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
 func TestClientCertificateNeverVotes(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "a", "b", "c")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	_, err := c.launch("cl", pki.RoleClient, func(cfg *Config) { cfg.Role = pki.RoleServer })
 	if err == nil || !strings.Contains(err.Error(), `carries the role "client"`) {
 		t.Fatalf("a client certificate ran as a server: %v", err)
@@ -210,6 +226,11 @@ func TestClientCertificateNeverVotes(t *testing.T) {
 			t.Fatalf("a takes cl for a %s", p.Role)
 		}
 	}
+	// The bound of the opens below, against a hang: the launches before
+	// have their own (a minute each), and under load they took most of
+	// a minute shared with these (the client's open then ran out).
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	h, err := a.CreateHeap(ctx, "wide", &HeapOptions{Replicas: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -220,15 +241,11 @@ func TestClientCertificateNeverVotes(t *testing.T) {
 			t.Fatalf("the client is a first voter of a heap: %+v", e.Voters)
 		}
 	}
-	if err := a.Grant(ctx, Grant{Who: "cl", Heap: "wide", Perm: PermWrite}); err != nil {
-		t.Fatal(err)
-	}
+	mustGrant(t, a, Grant{Who: "cl", Heap: "wide", Perm: PermWrite})
 	if _, err := cl.Heap(ctx, "wide"); err != nil {
 		t.Fatal(err)
 	}
-	if err := update(ctx, h, func(tx *Tx) error { return Put(tx, entryID("k"), 1) }); err != nil {
-		t.Fatal(err)
-	}
+	untilCommitted(t, "a commit", h, func(tx *Tx) error { return Put(tx, entryID("k"), 1) })
 	// Give reconcile its chance to place voters, then look at every
 	// configuration the client's replica has seen.
 	waitFor(t, "the client's replica to apply the commit", func() bool {
@@ -276,9 +293,9 @@ func TestSecondNodeWithALiveNameIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := update(ctx, h, func(tx *Tx) error { return Put(tx, entryID("k"), 1) }); err != nil {
-		t.Fatalf("the real b cannot commit after the duplicate was refused: %v", err)
-	}
+	untilCommitted(t, "the real b's commit after the duplicate was refused", h, func(tx *Tx) error {
+		return Put(tx, entryID("k"), 1)
+	})
 	if got, _ := c.nodes["a"].lookup(realB.id); got != "b" {
 		t.Fatalf("b's raft ID names %q", got)
 	}

@@ -90,7 +90,7 @@ func (c *quicCluster) launch(name string, role pki.Role, tweak func(*Config)) (*
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := Start(ctx, cfg)
+	n, err := startJoining(ctx, c.t, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +99,24 @@ func (c *quicCluster) launch(name string, role pki.Role, tweak func(*Config)) (*
 	}
 	c.nodes[name] = n
 	return n, nil
+}
+
+// startJoining starts a node as Start does, again while its join found
+// no member that answered in time: each member gets one round of
+// memberlist's 2 s (TCPTimeout) for a QUIC handshake and a push/pull, and
+// at load 5-8 with the test processes starved (each at a fifth of a
+// processor) every member of a cluster took longer, with most of the
+// start's minute left. A member that refuses (another CA, a name that is
+// live) fails the start at once, as before.
+func startJoining(ctx context.Context, t testing.TB, cfg *Config) (*Node, error) {
+	t.Helper()
+	for {
+		n, err := Start(ctx, cfg)
+		if err == nil || !strings.Contains(err.Error(), "no member answered") || ctx.Err() != nil {
+			return n, err
+		}
+		t.Logf("start %s: %v; again", cfg.Name, err)
+	}
 }
 
 // openAll opens (creating it if needed) the heap on every node of the
@@ -151,19 +169,37 @@ func (c *quicCluster) asTest(heaps map[string]*Heap) *testCluster {
 // hang, not the pace of a loaded machine.
 func untilCommitted(t testing.TB, what string, h *Heap, fn func(*Tx) error) {
 	t.Helper()
+	untilLeader(t, what, func(ctx context.Context) error { return h.Update(ctx, fn) })
+}
+
+// untilLeader calls try, with 5 s each time, until it returns nil or an
+// error that does not say the group was between leaders (see
+// untilCommitted), which fails the test. try must be one that may go
+// again after an unknown outcome: a grant, or a check of what the last
+// try left.
+func untilLeader(t testing.TB, what string, try func(context.Context) error) {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		err := update(context.Background(), h, fn)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := try(ctx)
+		cancel()
 		if err == nil {
 			return
 		}
-		leaderless := errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrCommitUnknown) || errors.Is(err, context.DeadlineExceeded)
-		if !leaderless || time.Now().After(deadline) {
+		if !leaderless(err) || time.Now().After(deadline) {
 			t.Fatalf("%s: %v", what, err)
 		}
 		t.Logf("%s: %v; again", what, err)
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// leaderless reports whether err says a commit found its group between
+// leaders: refused for want of one (nothing written), its outcome not
+// learned, or its try's time out.
+func leaderless(err error) bool {
+	return errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrCommitUnknown) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func TestQUICClusterFailoverAndReplacement(t *testing.T) {
@@ -217,9 +253,10 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	})
 	heaps["d"] = c.nodes["d"].replicaOf("bank")
 	tc.checkBank(ids)
-	if ms := c.nodes["d"].Members(); len(ms) != 3 {
-		t.Fatalf("members after the crash: %v", ms)
-	}
+	// Membership drops the dead node once it has given up on it; a live
+	// one it suspects on a loaded machine comes back.
+	var ms []Member
+	waitCond(t, "three members after the crash", func() bool { ms = c.nodes["d"].Members(); return len(ms) == 3 })
 }
 
 func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {

@@ -107,9 +107,8 @@ func TestReceiveQueueIsBoundedInBytes(t *testing.T) {
 	if err := <-committed; err != nil {
 		t.Fatal(err)
 	}
-	if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, uuid.New(), 2) }); err != nil {
-		t.Fatal(err)
-	}
+	after := uuid.New()
+	untilCommitted(t, "a commit after the flood", h, func(tx *Tx) error { return Put(tx, after, 2) })
 }
 
 // quiesce waits until a partition just made holds for every delivery: the

@@ -107,9 +107,9 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 		}
 	}
 	for i := range 20 {
-		if err := transfer(context.Background(), heaps[others[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
-			t.Fatal(err)
-		}
+		untilCommitted(t, "a transfer without "+victim, heaps[others[i%3]], func(tx *Tx) error {
+			return transferIn(tx, ids[i%8], ids[(i+1)%8], 1)
+		})
 	}
 	cut(false)
 	hv := heaps[victim]

@@ -126,9 +126,9 @@ func (c *testCluster) rejoinAfterRemoval(victim string, ids []uuid.UUID, heaps .
 	}
 	st0 := hv.Stats()
 	for j := range 50 {
-		if err := transfer(context.Background(), c.heaps[others[j%len(others)]], ids[j%8], ids[(j+1)%8], 1); err != nil {
-			t.Fatalf("the majority without %s: %v", victim, err)
-		}
+		untilCommitted(t, "the majority without "+victim, c.heaps[others[j%len(others)]], func(tx *Tx) error {
+			return transferIn(tx, ids[j%8], ids[(j+1)%8], 1)
+		})
 	}
 	g := c.waitGroup(t, "bank")
 	removedBy[hv] = g.Applied

@@ -261,9 +261,9 @@ func TestSnapshotInTheStoreBeforeTheLogSurvivesACrash(t *testing.T) {
 	}
 	c.net.Partition([]string{learner}, others)
 	for i := range 300 {
-		if err := transfer(context.Background(), c.heaps[want[i%3]], ids[i%8], ids[(i+1)%8], 1); err != nil {
-			t.Fatal(err)
-		}
+		untilCommitted(t, "a transfer while the learner is cut off", c.heaps[want[i%3]], func(tx *Tx) error {
+			return transferIn(tx, ids[i%8], ids[(i+1)%8], 1)
+		})
 	}
 	var stored atomic.Bool
 	var refused atomic.Int64
@@ -311,9 +311,9 @@ func TestSnapshotInTheStoreBeforeTheLogSurvivesACrash(t *testing.T) {
 	c.heaps[learner] = h
 	c.net.Heal()
 	c.checkBank(ids)
-	if err := transfer(context.Background(), c.heaps[want[1]], ids[0], ids[1], 1); err != nil {
-		t.Fatal(err)
-	}
+	untilCommitted(t, "a transfer after the learner's restart", c.heaps[want[1]], func(tx *Tx) error {
+		return transferIn(tx, ids[0], ids[1], 1)
+	})
 	c.checkBank(ids)
 }
 

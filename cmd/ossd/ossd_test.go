@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -67,13 +68,43 @@ func TestOssdProcesses(t *testing.T) {
 		}
 		return string(out)
 	}
-	cli(n2, "put", "settings", "motd", `{"text": "hello", "n": 7}`)
-	if out := cli(n3, "get", "settings", "motd", "--fresh"); !strings.Contains(out, `"text": "hello"`) || !strings.Contains(out, `"n": 7`) {
+	// The heaps' groups are new, and a loaded machine's elections come at
+	// any moment: a put of one value, a fresh read, a heap's creation and
+	// drop go again while the node answers that its group was between
+	// leaders. After a try whose outcome was unknown, the next finding the
+	// heap there (or gone) means that try created (or dropped) it.
+	settled := map[string]string{"create": "already exists", "drop": "no such heap"}
+	again := func(p *ossdtest.Proc, args ...string) string {
+		t.Helper()
+		var out []byte
+		var err error
+		unknown := false
+		waitFor(t, "ossd "+strings.Join(args, " "), func() bool {
+			out, err = exec.CommandContext(ctx, bin, append(args, "--http", p.HTTP, "--certs", c.Certs())...).CombinedOutput()
+			if s := settled[args[1]]; err != nil && unknown && args[0] == "heaps" && s != "" && strings.Contains(string(out), s) {
+				err = nil
+			}
+			unknown = unknown || strings.Contains(string(out), "commit outcome unknown")
+			return err == nil || !betweenLeaders(string(out))
+		})
+		if err != nil {
+			t.Fatalf("ossd %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	again(n2, "put", "settings", "motd", `{"text": "hello", "n": 7}`)
+	if out := again(n3, "get", "settings", "motd", "--fresh"); !strings.Contains(out, `"text": "hello"`) || !strings.Contains(out, `"n": 7`) {
 		t.Fatalf("get on another node:\n%s", out)
 	}
-	cli(n1, "heaps", "create", "scratch", "--replicas", "1")
-	if out := cli(n3, "heaps"); !strings.Contains(out, "settings") || !regexp.MustCompile(`(?m)^scratch +1\b`).MatchString(out) {
-		t.Fatalf("heaps:\n%s", out)
+	again(n1, "heaps", "create", "scratch", "--replicas", "1")
+	// n3's catalog replica lists the heap once it has applied its entry.
+	var listed string
+	waitFor(t, "the creation to reach n3", func() bool {
+		listed = cli(n3, "heaps")
+		return regexp.MustCompile(`(?m)^scratch +1\b`).MatchString(listed)
+	})
+	if !strings.Contains(listed, "settings") {
+		t.Fatalf("heaps:\n%s", listed)
 	}
 	if out, err := exec.CommandContext(ctx, bin, "heaps", "create", "scratch", "--http", n2.HTTP, "--certs", c.Certs()).CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
 		t.Fatalf("creating a heap that exists: %v\n%s", err, out)
@@ -91,7 +122,7 @@ func TestOssdProcesses(t *testing.T) {
 		!strings.Contains(string(out), "may not write") {
 		t.Fatalf("a client certificate writing: %v\n%s", err, out)
 	}
-	cli(n1, "heaps", "drop", "scratch")
+	again(n1, "heaps", "drop", "scratch")
 	waitFor(t, "the drop to reach n3", func() bool { return !strings.Contains(cli(n3, "heaps"), "scratch") })
 	if out := cli(n1, "status"); !strings.Contains(out, "settings") || !strings.Contains(out, "n1,n2,n3") {
 		t.Fatalf("status:\n%s", out)
@@ -118,11 +149,19 @@ func TestOssdProcesses(t *testing.T) {
 	}
 
 	// SIGKILL a voter of "settings"; a fourth node takes its place.
-	st, err := n1.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	victim := map[string]*ossdtest.Proc{"n1": n1, "n2": n2, "n3": n3}[heapStatus(t, st, "settings").Voters[2]]
+	// Its voters as they stand once settled: on a loaded machine one may
+	// be suspected, and the group between configurations, for a moment.
+	var voters []string
+	waitFor(t, "settings' three voters", func() bool {
+		st, err := n1.Status(ctx)
+		if err != nil {
+			return false
+		}
+		h := heapStatus(t, st, "settings")
+		voters = h.Voters
+		return !h.Joint && len(h.Voters) == 3
+	})
+	victim := map[string]*ossdtest.Proc{"n1": n1, "n2": n2, "n3": n3}[voters[2]]
 	victim.Kill()
 	n4, err := c.Start(ctx, "n4", n1, n2, n3)
 	if err != nil {
@@ -142,7 +181,7 @@ func TestOssdProcesses(t *testing.T) {
 		h := heapStatus(t, st, "settings")
 		return !h.Joint && len(h.Voters) == 3 && slices.Contains(h.Voters, "n4") && !slices.Contains(h.Voters, victim.Name)
 	})
-	if out := cli(n4, "get", "settings", "motd", "--fresh"); !strings.Contains(out, `"text": "hello"`) {
+	if out := again(n4, "get", "settings", "motd", "--fresh"); !strings.Contains(out, `"text": "hello"`) {
 		t.Fatalf("get on the replacement:\n%s", out)
 	}
 	// SIGTERM: the node hands over, leaves and exits 0.
@@ -152,6 +191,36 @@ func TestOssdProcesses(t *testing.T) {
 	if !strings.Contains(n4.Tail(5), "left the cluster") {
 		t.Fatalf("n4's log after SIGTERM:\n%s", n4.Tail(10))
 	}
+}
+
+// putRoot sets a root's value through p and returns the object's ID. The
+// heap's group may be between leaders on a loaded machine: the put goes
+// again while the node says so (one value, so a second commit does no
+// harm; a retry finds the root the first may have set).
+func putRoot(t *testing.T, ctx context.Context, p *ossdtest.Proc, heap, root string, v any) uuid.UUID {
+	t.Helper()
+	var out admin.Committed
+	var err error
+	waitFor(t, "put "+root, func() bool {
+		out, err = p.PutRoot(ctx, heap, root, v)
+		return err == nil || !errors.Is(err, oss.ErrNoQuorum) && !errors.Is(err, oss.ErrCommitUnknown)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.ID
+}
+
+// betweenLeaders reports whether the CLI's output says a heap's group had
+// no leader to answer: a commit refused for want of one, its outcome not
+// learned, or the request's time out while it waited.
+func betweenLeaders(out string) bool {
+	for _, s := range []string{"no quorum", "commit outcome unknown", "deadline exceeded"} {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func heapStatus(t *testing.T, st oss.ClusterStatus, name string) oss.HeapStatus {
@@ -253,19 +322,11 @@ func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
 	}()
 	var ids []uuid.UUID
 	for i := range 6 {
-		out, err := procs[0].PutRoot(ctx, "bank", fmt.Sprintf("acct-%d", i), account{100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, out.ID)
+		ids = append(ids, putRoot(t, ctx, procs[0], "bank", fmt.Sprintf("acct-%d", i), account{100}))
 	}
 	ledgers := map[string]uuid.UUID{}
 	for _, p := range procs {
-		out, err := procs[0].PutRoot(ctx, "bank", "ledger-"+p.Name, account{0})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ledgers[p.Name] = out.ID
+		ledgers[p.Name] = putRoot(t, ctx, procs[0], "bank", "ledger-"+p.Name, account{0})
 	}
 
 	// Each transfer also counts itself in its node's ledger.
@@ -341,10 +402,8 @@ func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
 			t.Fatalf("%s holds %d after the restart, want 600", p.Name, sum)
 		}
 		for name, id := range ledgers {
-			o, err := p.Object(ctx, "bank", id, true)
-			if err != nil {
-				t.Fatal(err)
-			}
+			var o admin.Object
+			waitFor(t, p.Name+" to read "+name+"'s ledger", func() bool { o, err = p.Object(ctx, "bank", id, true); return err == nil })
 			if n := balanceOf(t, o); n < must[name] {
 				t.Fatalf("%s's ledger counts %d transfers after the restart; %d were acknowledged before the kill", name, n, must[name])
 			}

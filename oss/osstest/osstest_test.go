@@ -3,8 +3,10 @@ package osstest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
@@ -18,18 +20,40 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type counter struct{ N int }
 
-func incr(t *testing.T, h *oss.Heap, id uuid.UUID) {
+// incr raises the counter id from to-1 to to. The group may be between
+// leaders on a loaded machine, after a start or a kill: the increment
+// goes again while the outcome says so (nothing written, or unknown). It
+// is written as "from to-1 to to", so a try after one that committed
+// finds the counter at to and writes nothing, and of two tries that both
+// read to-1 only one commits.
+func incr(t *testing.T, h *oss.Heap, id uuid.UUID, to int) {
 	t.Helper()
-	err := h.Update(context.Background(), func(tx *oss.Tx) error {
-		c, err := oss.Get[counter](tx, id)
-		if err != nil && !errors.Is(err, oss.ErrNotFound) {
-			return err
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := h.Update(ctx, func(tx *oss.Tx) error {
+			c, err := oss.Get[counter](tx, id)
+			if err != nil && !errors.Is(err, oss.ErrNotFound) {
+				return err
+			}
+			switch c.N {
+			case to:
+				return nil
+			case to - 1:
+				return oss.Put(tx, id, counter{to})
+			}
+			return fmt.Errorf("the counter is at %d, want %d or %d", c.N, to-1, to)
+		})
+		cancel()
+		if err == nil {
+			return
 		}
-		c.N++
-		return oss.Put(tx, id, c)
-	})
-	if err != nil {
-		t.Fatal(err)
+		again := errors.Is(err, oss.ErrNoQuorum) || errors.Is(err, oss.ErrCommitUnknown) || errors.Is(err, context.DeadlineExceeded)
+		if !again || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		t.Logf("increment to %d: %v; again", to, err)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -52,7 +76,7 @@ func TestKillAndRestartDurable(t *testing.T) {
 		c.Heap(name, "h")
 	}
 	id := uuid.New()
-	incr(t, c.Heap("n1", "h"), id)
+	incr(t, c.Heap("n1", "h"), id, 1)
 	old := c.WaitLeader("h")
 	c.Kill(old)
 	if slices.Contains(c.Live(), old) {
@@ -61,8 +85,8 @@ func TestKillAndRestartDurable(t *testing.T) {
 	if l := c.WaitLeader("h"); l == old {
 		t.Fatalf("the killed node %s still leads", old)
 	}
-	for _, name := range c.Live() {
-		incr(t, c.Heap(name, "h"), id)
+	for i, name := range c.Live() {
+		incr(t, c.Heap(name, "h"), id, 2+i)
 	}
 	c.Restart(old)
 	c.Heap(old, "h")
@@ -115,7 +139,7 @@ func TestQUIC(t *testing.T) {
 		c.Heap(name, "h")
 	}
 	id := uuid.New()
-	incr(t, c.Heap("n2", "h"), id)
+	incr(t, c.Heap("n2", "h"), id, 1)
 	c.WaitLeader("h")
 	c.WaitConverged("h")
 	for _, name := range c.Live() {
