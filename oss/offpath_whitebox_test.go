@@ -33,9 +33,11 @@ func (f offPathFS) wrap(file persist.File, err error) (persist.File, error) {
 	return offPathFile{file, f.off}, nil
 }
 
-func (f offPathFS) Create(name string) (persist.File, error)     { return f.wrap(f.FS.Create(name)) }
-func (f offPathFS) OpenWrite(name string) (persist.File, error)  { return f.wrap(f.FS.OpenWrite(name)) }
-func (f offPathFS) OpenAppend(name string) (persist.File, error) { return f.wrap(f.FS.OpenAppend(name)) }
+func (f offPathFS) Create(name string) (persist.File, error)    { return f.wrap(f.FS.Create(name)) }
+func (f offPathFS) OpenWrite(name string) (persist.File, error) { return f.wrap(f.FS.OpenWrite(name)) }
+func (f offPathFS) OpenAppend(name string) (persist.File, error) {
+	return f.wrap(f.FS.OpenAppend(name))
+}
 
 // A leader's log writes of one commit at a time, in a group of three
 // voters, sync off the path (its followers' acknowledgements commit them
@@ -100,4 +102,3 @@ func TestLeadersSmallWritesSyncOffThePath(t *testing.T) {
 		}
 	})
 }
-
