@@ -328,11 +328,31 @@ func (h *Heap) writeAsync(ws []engine.Write) bool {
 		}
 		h.inflight++
 		epoch := h.epoch
-		wal.AppendAsync(h.chain, lw.sync, func(last uint64, err error) {
+		done := func(last uint64, err error) {
 			h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch})
-		}, lw.bufs...)
+		}
+		if h.offPath(w) {
+			wal.AppendAsyncOffPath(h.chain, lw.sync, done, lw.bufs...)
+		} else {
+			wal.AppendAsync(h.chain, lw.sync, done, lw.bufs...)
+		}
 	}
 	return true
+}
+
+// offPathEntries is the most entries a leader's write off its commits'
+// path carries (offPath).
+const offPathEntries = 2
+
+// offPath reports whether w is off its commits' critical path: a leader's
+// few entries, in a group of three voters or more, whose followers'
+// acknowledgements commit them as soon as its own sync would. A larger
+// write (many commits at once) syncs as any other: then every member's
+// sync counts, and a sync through the kernel's asynchronous fsync waits
+// for a processor to poll for its completion.
+func (h *Heap) offPath(w engine.Write) bool {
+	return len(w.Entries) > 0 && len(w.Entries) <= offPathEntries && h.eng.Lead() == h.self &&
+		len(h.eng.ConfState().Voters) >= 3
 }
 
 // noteWritten queues the log's answer for the loop; the log's writer

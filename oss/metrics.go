@@ -453,6 +453,18 @@ func (f walFile) WriteAt(p []byte, off int64) (int, error) {
 	return k, err
 }
 
+// SyncOffPath syncs without holding a processor where the file can.
+func (f walFile) SyncOffPath() error {
+	s, ok := f.File.(interface{ SyncOffPath() error })
+	if !ok {
+		return f.Sync()
+	}
+	start := time.Now()
+	err := s.SyncOffPath()
+	f.m.fsync.Observe(time.Since(start).Seconds())
+	return err
+}
+
 func (f walFile) Sync() error {
 	start := time.Now()
 	err := f.File.Sync()

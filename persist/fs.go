@@ -133,6 +133,10 @@ type osFile struct {
 // times), without holding a processor on Linux (fsync_linux.go).
 func (f *osFile) Sync() error { return f.aio.sync(f.File) }
 
+// SyncOffPath is Sync through the kernel's asynchronous fsync where it
+// can, whatever the other syncs in flight.
+func (f *osFile) SyncOffPath() error { return f.aio.syncAsync(f.File) }
+
 func (f *osFile) Close() error {
 	f.aio.mu.Lock()
 	f.aio.close()

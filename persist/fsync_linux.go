@@ -105,6 +105,16 @@ func (a *aioSync) sync(f *os.File) error {
 		return plainSync(f, rc)
 	}
 	plainSyncs.Add(-1)
+	return a.syncAsync(f)
+}
+
+// syncAsync makes f's data durable through the kernel's asynchronous
+// fsync, or plainly where the kernel refuses.
+func (a *aioSync) syncAsync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state == aioUnset {

@@ -13,4 +13,6 @@ type aioSync struct{ mu sync.Mutex }
 
 func (a *aioSync) sync(f *os.File) error { return f.Sync() }
 
+func (a *aioSync) syncAsync(f *os.File) error { return f.Sync() }
+
 func (a *aioSync) close() {}

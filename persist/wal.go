@@ -154,6 +154,9 @@ type appendReq struct {
 	done   chan struct{}
 	notify func(last uint64, err error) // AppendAsync's, instead of done
 	chain  *Chain
+	// offPath: the append is off its commits' critical path (see
+	// AppendAsyncOffPath).
+	offPath bool
 }
 
 // finish acknowledges the append, or fails it.
@@ -819,6 +822,19 @@ func (w *WAL) AppendAsync(chain *Chain, sync bool, done func(last uint64, err er
 	}
 }
 
+// AppendAsyncOffPath is AppendAsync for an append off its commits'
+// critical path, such as a raft leader's own small write, which its
+// followers' acknowledgements commit as soon: a batch of only such
+// appends syncs without holding a processor where the log's file can
+// (SyncOffPath), and leaves the plain syncs to the writes that commits
+// wait for.
+func (w *WAL) AppendAsyncOffPath(chain *Chain, sync bool, done func(last uint64, err error), recs ...[]byte) {
+	req := &appendReq{recs: recs, sync: sync, notify: done, chain: chain, offPath: true}
+	if err := w.enqueue(req); err != nil {
+		done(0, err)
+	}
+}
+
 func (w *WAL) append(req *appendReq) (uint64, error) {
 	if err := w.enqueue(req); err != nil {
 		return 0, err
@@ -986,7 +1002,8 @@ func (w *WAL) writeBatch(batch []*appendReq, buf []byte) []byte {
 		return fail(err)
 	}
 	if w.opts.SyncInterval <= 0 || slices.ContainsFunc(batch, func(r *appendReq) bool { return r.sync }) {
-		if err := w.sync(); err != nil {
+		off := !slices.ContainsFunc(batch, func(r *appendReq) bool { return !r.offPath })
+		if err := w.syncAs(off); err != nil {
 			return fail(err)
 		}
 	}
@@ -1065,15 +1082,25 @@ func (w *WAL) preallocate(need int64) error {
 // sync makes the segment durable. A failure is final for the segment:
 // what was written since its last good sync is sealed off, and the log
 // stops if that had been acknowledged.
-func (w *WAL) sync() error {
+func (w *WAL) sync() error { return w.syncAs(false) }
+
+// syncAs is sync, through the segment's SyncOffPath when off is set and
+// it has one: that sync does not hold a processor, so it needs no yield.
+func (w *WAL) syncAs(off bool) error {
 	// A goroutine blocked in fsync keeps its processor (P) until the
 	// runtime's monitor takes it back, and the goroutines queued on that
 	// P (those the batch's appenders and the heap loops just woke) wait
 	// with it: 132 µs a hand-off in the peer benchmark, where three
 	// members' logs sync at once on two processors. Yielding first lets
 	// them run, or move to another P, before the sync blocks.
-	runtime.Gosched()
-	if err := w.seg.Sync(); err != nil {
+	var err error
+	if s, ok := w.seg.(offPathSyncer); ok && off {
+		err = s.SyncOffPath()
+	} else {
+		runtime.Gosched()
+		err = w.seg.Sync()
+	}
+	if err != nil {
 		err = fmt.Errorf("persist: write-ahead log: sync %s: %w", w.segName(), err)
 		lost := w.next - w.syncedNext
 		if serr := w.seal(w.syncedNext); serr != nil {
@@ -1091,6 +1118,9 @@ func (w *WAL) sync() error {
 	w.mu.Unlock()
 	return nil
 }
+
+// offPathSyncer is a File that can sync without holding a processor.
+type offPathSyncer interface{ SyncOffPath() error }
 
 // seal ends the segment being written before record at (every record
 // before it is durable) by starting the next segment there.
