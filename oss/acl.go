@@ -333,10 +333,24 @@ func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) err
 	if err == nil || strings.HasPrefix(heap, systemPrefix) {
 		return err
 	}
-	if cat := n.catalog.Load(); cat != nil && cat.readIndex(ctx) == nil {
-		return n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
+	cat := n.catalog.Load()
+	if cat == nil {
+		return err
 	}
-	return err
+	if rerr := cat.readIndex(ctx); rerr != nil {
+		// The local grants may lag one just made: a denial stands only
+		// once the catalog's latest state confirms it, and while no
+		// catalog leader answers it is no answer (ErrNoQuorum, or the
+		// context's end), never a permission error.
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("oss: %s on heap %q not confirmed by the catalog before the context ended: %w", p, heap, cerr)
+		}
+		if errors.Is(rerr, ErrClosed) {
+			return rerr
+		}
+		return fmt.Errorf("oss: %s on heap %q not confirmed: the catalog's latest grants cannot be read (%v): %w", p, heap, rerr, ErrNoQuorum)
+	}
+	return n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
 }
 
 // authorizeOpen checks that a client node may open a heap: read to open

@@ -530,3 +530,37 @@ func TestACLThreeServers(t *testing.T) {
 		}
 	}
 }
+
+// A client node whose own grants deny it a heap asks the catalog's leader
+// before it says so: a grant may have been made elsewhere a moment ago.
+// While the catalog has no leader that is no answer, and the client is
+// told so (ErrNoQuorum, or its context's end), never ErrPermission; once
+// the catalog answers again, a denial is a denial.
+func TestACLDenialWaitsForTheCatalog(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newQUICCluster(t, "a", "b", "c")
+	ctx := aclContext(t)
+	if _, err := c.nodes["a"].CreateHeap(ctx, "w", &HeapOptions{Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	app := c.startRole("app", pki.RoleClient)
+	_, err := app.Heap(ctx, "w")
+	var pe *PermissionError
+	if !errors.As(err, &pe) {
+		t.Fatalf("a client with no grant opened the heap: %v, want a *PermissionError", err)
+	}
+	// Two of the catalog's three voters down: no leader can answer (a may
+	// still believe it leads, and cannot confirm it).
+	for _, name := range []string{"b", "c"} {
+		c.nodes[name].stop(context.Background(), false)
+	}
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err = app.Heap(short, "w")
+	if errors.Is(err, ErrPermission) || errors.As(err, &pe) {
+		t.Fatalf("with no catalog leader to confirm it, the client was refused for good: %v", err)
+	}
+	if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("with no catalog leader: %v, want ErrNoQuorum or the context's end", err)
+	}
+}
