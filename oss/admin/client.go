@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -207,6 +208,9 @@ func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
 		}
+		if mayHaveRun(method, err) {
+			return nil, fmt.Errorf("the node at %s gave no answer to a %s it may have carried out: its outcome is unknown; read it back fresh before trying again: %w (%w)", c.base, method, oss.ErrCommitUnknown, err)
+		}
 		return nil, fmt.Errorf("no node answers at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
@@ -225,6 +229,24 @@ func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([
 		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error}
 	}
 	return b, nil
+}
+
+// mayHaveRun reports whether a request that failed with err may have
+// reached the node and changed something there: one that is not a read,
+// failed after its connection was made (cut, or no answer in time), so
+// that the node may have carried it out and its answer was lost.
+func mayHaveRun(method string, err error) bool {
+	if method == http.MethodGet || method == http.MethodHead {
+		return false
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns), errors.As(err, &cert):
+		return false // never sent
+	}
+	return true
 }
 
 func heapPath(heap string) string { return "/v1/heaps/" + url.PathEscape(heap) }
