@@ -149,6 +149,9 @@ func (f *runFlags) parse(args []string) error {
 		return err
 	}
 	f.envTypos = envTypos(fs, os.Environ())
+	if err := f.checkCounts(); err != nil {
+		return err
+	}
 	if f.httpAddr == "" {
 		return nil
 	}
@@ -161,6 +164,21 @@ func (f *runFlags) parse(args []string) error {
 	}
 	if f.httpMaxBody <= 0 {
 		return fmt.Errorf("run: --http-max-body %d: want a positive number of bytes", f.httpMaxBody)
+	}
+	return nil
+}
+
+// checkCounts refuses a count or a duration that would otherwise mean
+// the default without a word: zero voters, an instant replacement, a
+// log synced continuously.
+func (f *runFlags) checkCounts() error {
+	switch {
+	case f.replicas < 1:
+		return fmt.Errorf("run: --replicas %d: want at least 1 voter of each new heap (default 3)", f.replicas)
+	case f.replaceAfter <= 0:
+		return fmt.Errorf("run: --replace-after %v: want a positive duration (default 30s)", f.replaceAfter)
+	case f.batchInterval <= 0:
+		return fmt.Errorf("run: --batch-interval %v: want a positive duration (default 10ms)", f.batchInterval)
 	}
 	return nil
 }
