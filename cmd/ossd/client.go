@@ -51,7 +51,7 @@ func connect(dial func() (*admin.Client, error)) (context.Context, *admin.Client
 func status(args []string) error {
 	fs, dial := clientFlags("ossd status")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	ctx, c, done, err := connect(dial)

@@ -26,3 +26,19 @@ func TestRunRefusesZeroCounts(t *testing.T) {
 		t.Fatalf("run with positive counts: %v", err)
 	}
 }
+
+// A command that takes flags only refuses a word left over, naming it:
+// "--join a b" (a space for a comma) must not drop b without a word.
+func TestFlagsOnlyCommandsRefuseArguments(t *testing.T) {
+	var f runFlags
+	err := f.parse([]string{"--join", "127.0.0.1:7401", "127.0.0.1:7402"})
+	if err == nil || !strings.Contains(err.Error(), `unexpected argument "127.0.0.1:7402"`) {
+		t.Fatalf("run --join a b: %v, want the second address refused", err)
+	}
+	for _, args := range [][]string{{"status", "extra"}, {"ca", "init", "--dir", t.TempDir(), "extra"}, {"cert", "issue", "--dir", t.TempDir(), "--name", "n1", "extra"}} {
+		err := dispatch(args)
+		if err == nil || !strings.Contains(err.Error(), `unexpected argument "extra"`) {
+			t.Errorf("%q: %v, want the extra argument refused", args, err)
+		}
+	}
+}

@@ -146,3 +146,18 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = fs.Args()[1:]
 	}
 }
+
+// parseFlagsOnly parses a command that takes no positional arguments as
+// parse does, and refuses any: a word left over is a mistake (an address
+// after a space instead of a comma, a flag without its dash), not
+// something to ignore.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (it takes flags only; see --help)", fs.Name(), pos[0])
+	}
+	return nil
+}

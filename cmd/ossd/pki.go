@@ -18,7 +18,7 @@ func caInit(args []string) error {
 	dir := fs.String("dir", "certs", "directory to write ca.crt and ca.key to")
 	name := fs.String("name", "oss cluster CA", "the CA's common name")
 	validity := fs.Duration("validity", 10*365*24*time.Hour, "how long the CA is valid")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *validity <= 0 {
@@ -53,7 +53,7 @@ func certIssue(args []string) error {
 	role := fs.String("role", string(pki.RoleServer), `"server" or "client" for a node, "admin" for an operator of the admin interface (ossd's CLI: --user NAME)`)
 	validity := fs.Duration("validity", 365*24*time.Hour, "how long the certificate is valid; at most until the CA expires")
 	force := fs.Bool("force", false, "replace an existing NAME.crt and NAME.key (to rotate a certificate: revoke the old one with \"ossd cert revoke\")")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *name == "" {

@@ -91,7 +91,7 @@ func certRevoke(args []string) error {
 func certRevocations(args []string) error {
 	fs, dial := clientFlags("ossd cert revocations")
 	asJSON := fs.Bool("json", false, "print the revocations as JSON")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	ctx, c, done, err := connect(dial)

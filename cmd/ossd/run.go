@@ -145,7 +145,7 @@ func (f *runFlags) parse(args []string) error {
 	fs.StringVar(&f.gossip, "gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", `"text" (key=value) or "json" (one JSON object a line); the last lines are also kept in memory for "ossd debug bundle"`)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	f.envTypos = envTypos(fs, os.Environ())
