@@ -110,7 +110,13 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		return errors.Join(err, store.Close(), wal.Close())
 	}
 	if len(groups) > 0 {
-		n.log.Info("recovered", "replicas", len(groups), "objects", n.disk.loaded, "took", time.Since(start).Round(time.Millisecond))
+		entries := 0
+		for _, g := range groups {
+			entries += len(g.ents)
+		}
+		// Objects from the checkpoints; the log's entries after them are
+		// applied as each replica starts.
+		n.log.Info("recovered", "replicas", len(groups), "checkpoint_objects", n.disk.loaded, "log_entries", entries, "took", time.Since(start).Round(time.Millisecond))
 		n.met.recovered(time.Since(start))
 	}
 	return nil
