@@ -105,7 +105,7 @@ func (a *aioSync) sync(f *os.File) error {
 		return plainSync(f, rc)
 	}
 	plainSyncs.Add(-1)
-	return a.syncAsync(f)
+	return a.syncAIO(f, rc)
 }
 
 // syncAsync makes f's data durable through the kernel's asynchronous
@@ -115,6 +115,11 @@ func (a *aioSync) syncAsync(f *os.File) error {
 	if err != nil {
 		return err
 	}
+	return a.syncAIO(f, rc)
+}
+
+// syncAIO is syncAsync with f's raw connection.
+func (a *aioSync) syncAIO(f *os.File, rc syscall.RawConn) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state == aioUnset {

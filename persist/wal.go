@@ -816,10 +816,7 @@ func (w *WAL) AppendSync(recs ...[]byte) (uint64, error) {
 // chain, if not nil, are acknowledged in the order made, and fail from
 // the first that fails on (see Chain).
 func (w *WAL) AppendAsync(chain *Chain, sync bool, done func(last uint64, err error), recs ...[]byte) {
-	req := &appendReq{recs: recs, sync: sync, notify: done, chain: chain}
-	if err := w.enqueue(req); err != nil {
-		done(0, err)
-	}
+	w.appendAsync(&appendReq{recs: recs, sync: sync, notify: done, chain: chain})
 }
 
 // AppendAsyncOffPath is AppendAsync for an append off its commits'
@@ -829,9 +826,12 @@ func (w *WAL) AppendAsync(chain *Chain, sync bool, done func(last uint64, err er
 // (SyncOffPath), and leaves the plain syncs to the writes that commits
 // wait for.
 func (w *WAL) AppendAsyncOffPath(chain *Chain, sync bool, done func(last uint64, err error), recs ...[]byte) {
-	req := &appendReq{recs: recs, sync: sync, notify: done, chain: chain, offPath: true}
+	w.appendAsync(&appendReq{recs: recs, sync: sync, notify: done, chain: chain, offPath: true})
+}
+
+func (w *WAL) appendAsync(req *appendReq) {
 	if err := w.enqueue(req); err != nil {
-		done(0, err)
+		req.notify(0, err)
 	}
 }
 
