@@ -633,6 +633,27 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 	}
 }
 
+// resyncWatches starts the history afresh after index, where a leader's
+// snapshot replaced the state whole: the commits it covers come as no
+// change sets, so every watch resyncs (from the state just published,
+// which holds them) and a watch resuming from before index does too.
+// Called by the loop after the state is published.
+func (h *Heap) resyncWatches(index uint64) {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	clear(h.history)
+	h.history, h.histBase, h.histSize = nil, nil, 0
+	h.histFrom = max(h.histFrom, index)
+	for w := range h.watchers {
+		w.mu.Lock()
+		if !w.closed {
+			w.drop()
+		}
+		w.mu.Unlock()
+		w.wake()
+	}
+}
+
 // pushHistory appends change sets to the history. Dropping the oldest
 // leaves the front of the history's array unused; once that front is
 // as large as what the history holds, and the array has room for all

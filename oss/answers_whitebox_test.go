@@ -1,0 +1,116 @@
+package oss
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/goleak"
+)
+
+// Tests of the answers the heap's loop gives its callers: each asks
+// whether a caller can be told something that is not the truth.
+
+// answerID is the object the answers tests put at k.
+func answerID(k int) uuid.UUID { return uuid.UUID{0: 'w', 14: byte(k >> 8), 15: byte(k)} }
+
+// watchUntil takes w's events until one reaches index, and reports
+// whether one was a resync and which objects the changes named.
+func watchUntil(t *testing.T, w *Watch, index uint64) (resync bool, seen map[uuid.UUID]bool) {
+	t.Helper()
+	seen = map[uuid.UUID]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		ev, err := w.Next(ctx)
+		if err != nil {
+			t.Fatalf("watch: %v (want an event at %d)", err, index)
+		}
+		switch ev.Kind {
+		case EventResync:
+			resync = true
+		case EventChange:
+			for _, c := range ev.Objects {
+				seen[c.ID] = true
+			}
+		}
+		if ev.Index >= index {
+			return resync, seen
+		}
+	}
+}
+
+// checkWatchSaw fails the test unless the watch saw a resync or a change
+// of every object put, 0 ≤ k < n: a watch that skips commits without a
+// resync hands its consumer a state that never was.
+func checkWatchSaw(t *testing.T, resync bool, seen map[uuid.UUID]bool, n int) {
+	t.Helper()
+	if resync {
+		return
+	}
+	var missed []int
+	for k := range n {
+		if !seen[answerID(k)] {
+			missed = append(missed, k)
+		}
+	}
+	if len(missed) > 0 {
+		t.Fatalf("the watch missed the commits of %d of %d puts (first %d) and gave no resync", len(missed), n, missed[0])
+	}
+}
+
+// A watch on a replica that catches up from its leader's snapshot gets a
+// resync, or every commit: never a gap where the snapshot's commits were.
+func TestWatchAcrossALeadersSnapshot(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodesWith(t, 31, lagCap, "a", "b", "c")
+	heaps := map[string]*Heap{}
+	for _, name := range []string{"a", "b", "c"} {
+		heaps[name] = c.open(name, "w")
+	}
+	waitCond(t, "a leader of w", func() bool { return heaps["a"].Stats().Leader != "" })
+	lead := heaps["a"].Stats().Leader
+	var lagger string
+	var others []string
+	for _, name := range []string{"a", "b", "c"} {
+		if name != lead && lagger == "" {
+			lagger = name
+		} else {
+			others = append(others, name)
+		}
+	}
+	w, err := heaps[lagger].Watch(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	mw, err := heaps[lagger].Watch(&WatchOptions{Merge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close()
+	c.net.Partition([]string{lagger}, others)
+	const n = 300 // past the log's compaction: the lagger needs a snapshot
+	before := heaps[lagger].snapshots.Load()
+	for k := range n {
+		putAgainUntilDone(t, heaps[others[k%2]], answerID(k), k)
+	}
+	c.net.Heal()
+	_, want := heaps[lead].Digest()
+	waitCond(t, "the lagger to catch up", func() bool {
+		_, d := heaps[lagger].Digest()
+		return d == want
+	})
+	if heaps[lagger].snapshots.Load() == before {
+		t.Fatal("the lagger caught up without a snapshot: the test did not test what it says")
+	}
+	// One more commit, after the snapshot: the watches reach it.
+	putAgainUntilDone(t, heaps[lead], answerID(n), n)
+	at := heaps[lead].state.Load().Index()
+	waitCond(t, "the lagger to apply the last put", func() bool { return heaps[lagger].state.Load().Index() >= at })
+	resync, seen := watchUntil(t, w, at)
+	checkWatchSaw(t, resync, seen, n+1)
+	resync, seen = watchUntil(t, mw, at)
+	checkWatchSaw(t, resync, seen, n+1)
+}
