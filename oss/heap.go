@@ -317,6 +317,9 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The change sets up to the restored state are not kept: a watch
+	// resuming from before it resyncs.
+	h.histFrom = from.applied
 	if err := h.stand(o); err != nil {
 		return nil, err
 	}
