@@ -148,3 +148,33 @@ func TestWatchFromBeforeARestartsCheckpoint(t *testing.T) {
 	seen[answerID(0)] = true // at from: not to be delivered
 	checkWatchSaw(t, resync, seen, n+1)
 }
+
+// A heap closing while its loop hands its checkpointer a job: the
+// checkpointer, stopped, returns without taking it, and a leader's
+// snapshot the loop installs next (its store write first waits for the
+// running checkpoint) must not wait for that job forever, nor the close
+// with it.
+func TestSnapshotAfterTheCheckpointerStoppedDoesNotWait(t *testing.T) {
+	h := &Heap{stop: make(chan struct{})}
+	c := &h.ckpt
+	c.jobs, c.done, c.exited = make(chan *ckptJob, 1), make(chan ckptResult, 1), make(chan struct{})
+	close(h.stop) // the heap closes ...
+	go h.runCheckpoints()
+	<-c.exited // ... and its checkpointer returns,
+	j := &ckptJob{}
+	c.running = j // as the loop, not yet at its stop, hands it a job
+	c.jobs <- j
+	waited := make(chan struct{})
+	go func() {
+		h.awaitCheckpoint() // the loop installs a leader's snapshot
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second): // a bound against a hang only
+		t.Fatal("the loop waits for a checkpoint its stopped checkpointer never took")
+	}
+	if c.running != nil {
+		t.Fatal("the checkpoint that never ran is still running")
+	}
+}
