@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
 
@@ -176,5 +177,82 @@ func TestSnapshotAfterTheCheckpointerStoppedDoesNotWait(t *testing.T) {
 	}
 	if c.running != nil {
 		t.Fatal("the checkpoint that never ran is still running")
+	}
+}
+
+// A replica that stops by itself (a leader's snapshot that does not
+// decode) closes its heap: a close of the heap then, as the node's Close
+// makes, returns once the replica's loop has exited, not while it still
+// stops (here, waiting for a running checkpoint). The node closes its log
+// and its store after it.
+func TestCloseOfALostReplicaWaitsForItsLoop(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startDurable(t, 41, []string{"a", "b", "c"}, checkpointOften(8, 4))
+	for _, name := range []string{"a", "b", "c"} {
+		c.open(name, "bank")
+	}
+	g := c.waitGroup(t, "bank")
+	var victim string
+	for _, name := range []string{"a", "b", "c"} {
+		if name != g.Leader && victim == "" {
+			victim = name
+		}
+	}
+	h := c.heaps[victim]
+	// The victim's next checkpoint holds until the test lets it go.
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	onCheckpoint(h, func() {
+		select {
+		case started <- struct{}{}:
+			<-release
+		default:
+		}
+	})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	for k := 0; ; k++ {
+		putAgainUntilDone(t, c.heaps[g.Leader], answerID(k%16), k)
+		select {
+		case <-started:
+		default:
+			if k == 2000 {
+				t.Fatal("no checkpoint started on the victim")
+			}
+			continue
+		}
+		break
+	}
+	lead := c.nodes[g.Leader]
+	lh := lead.replicaOf("bank")
+	st := lh.Stats()
+	junk := raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: c.nodes[victim].id, Term: st.Term,
+		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
+			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
+	b, _ := junk.Marshal()
+	e := raftEnvelope{Heap: "bank", Msg: b, Group: lh.group}
+	c.nodes[victim].receive(g.Leader, e.appendTo(nil))
+	waitCond(t, "the victim's replica to stop", h.isClosed)
+	early := make(chan bool, 1)
+	go func() {
+		h.close()
+		select {
+		case <-h.done:
+			early <- false
+		default:
+			early <- true
+		}
+	}()
+	// The close returns once the loop has exited, which waits for the
+	// checkpoint: a close that returns before is caught here, one that
+	// waits returns once the checkpoint is let go.
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if <-early {
+		t.Fatal("the heap's close returned while its replica's loop still ran")
 	}
 }
