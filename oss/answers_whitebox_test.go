@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,5 +255,62 @@ func TestCloseOfALostReplicaWaitsForItsLoop(t *testing.T) {
 	close(release)
 	if <-early {
 		t.Fatal("the heap's close returned while its replica's loop still ran")
+	}
+}
+
+// A node closed while DropHeap closes the dropped replica (which waits
+// for a running checkpoint) returns once that replica's loop has exited:
+// it closes its log and its store after it, not under its writes.
+func TestCloseDuringDropHeapWaitsForTheDroppedReplica(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startDurable(t, 43, []string{"solo"}, checkpointOften(8, 4))
+	n := c.nodes["solo"]
+	h := c.open("solo", "bank")
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	onCheckpoint(h, func() {
+		select {
+		case started <- struct{}{}:
+			<-release
+		default:
+		}
+	})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	defer let()
+	for k := 0; ; k++ {
+		putAgainUntilDone(t, h, answerID(k%16), k)
+		select {
+		case <-started:
+		default:
+			if k == 2000 {
+				t.Fatal("no checkpoint started")
+			}
+			continue
+		}
+		break
+	}
+	dropped := make(chan error, 1)
+	go func() { dropped <- n.DropHeap(context.Background(), "bank") }()
+	waitCond(t, "the drop to close the replica", h.isClosed)
+	early := make(chan bool, 1)
+	go func() {
+		c.kill("solo")
+		select {
+		case <-h.done:
+			early <- false
+		default:
+			early <- true
+		}
+	}()
+	// The node's close returns once the dropped replica's loop has
+	// exited, which waits for the checkpoint: one that returns before is
+	// caught here, one that waits returns once it is let go.
+	time.Sleep(100 * time.Millisecond)
+	let()
+	if <-early {
+		t.Fatal("the node's Close returned while a replica DropHeap closes still ran")
+	}
+	if err := <-dropped; err != nil {
+		t.Fatalf("drop: %v", err)
 	}
 }
