@@ -66,8 +66,10 @@ const (
 	// EventSnapshot starts a watch without From: the state to start from.
 	EventSnapshot
 	// EventResync replaces events the watch could not deliver, because the
-	// consumer fell behind, the history to resume from is gone or the
-	// watch's interest changed (Watch.SetInterest). Discard what was
+	// consumer fell behind, the history to resume from is gone, the
+	// replica caught up from its leader's snapshot (which carries a state,
+	// not the commits it covers) or the watch's interest changed
+	// (Watch.SetInterest). Discard what was
 	// derived from earlier events and read the state from the event; later
 	// events follow on from it.
 	EventResync
