@@ -212,8 +212,18 @@ func (n *Node) openOnce(name string, open func() (*Heap, error)) (*Heap, error) 
 
 // syncCatalog brings the node's replicas in line with the catalog: it opens
 // the heaps this node is a first voter of and closes those dropped, as
-// engine.Sync decides.
+// engine.Sync decides. It counts in the node's goroutines, which Close
+// waits for before it closes the log and the store: the replicas it takes
+// out of the node's table are closed, and their drop logged, before.
 func (n *Node) syncCatalog() {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.wg.Add(1)
+	n.mu.Unlock()
+	defer n.wg.Done()
 	n.applyRevocations()
 	st := n.catalog.Load().state.Load()
 	defer n.catalogSynced.Store(st.Index())

@@ -296,10 +296,25 @@ func (c *checkpointer) keepAfter(index uint64) uint64 {
 }
 
 // awaitCheckpoint waits for a running checkpoint and takes its outcome,
-// before the loop replaces what it writes (a leader's snapshot).
+// before the loop replaces what it writes (a leader's snapshot). A heap
+// closing stops its checkpointer, which may return before it takes a job
+// handed to it (the loop goes on until it sees the stop): that job never
+// runs, and nothing is waited for.
 func (h *Heap) awaitCheckpoint() {
-	if h.ckpt.running != nil {
-		h.finishCheckpoint(<-h.ckpt.done)
+	c := &h.ckpt
+	if c.running == nil {
+		return
+	}
+	select {
+	case r := <-c.done:
+		h.finishCheckpoint(r)
+	case <-c.exited:
+		select {
+		case r := <-c.done:
+			h.finishCheckpoint(r)
+		default:
+			c.running = nil
+		}
 	}
 }
 

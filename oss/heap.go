@@ -317,6 +317,9 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The change sets up to the restored state are not kept: a watch
+	// resuming from before it resyncs.
+	h.histFrom = from.applied
 	if err := h.stand(o); err != nil {
 		return nil, err
 	}
@@ -497,15 +500,18 @@ func (h *Heap) becomeSoleVoter() error {
 	return nil
 }
 
+// close stops the heap's loop and returns once it has exited: also when
+// the heap is closed already, by another close or by the loop itself (a
+// lost replica), whose shutdown may still run (a checkpoint to wait for).
+// It is not called on the loop.
 func (h *Heap) close() {
 	h.watchMu.Lock()
-	if h.closed {
-		h.watchMu.Unlock()
-		return
-	}
+	first := !h.closed
 	h.closed = true
 	h.watchMu.Unlock()
-	close(h.stop)
+	if first {
+		close(h.stop)
+	}
 	<-h.done
 }
 

@@ -66,8 +66,10 @@ const (
 	// EventSnapshot starts a watch without From: the state to start from.
 	EventSnapshot
 	// EventResync replaces events the watch could not deliver, because the
-	// consumer fell behind, the history to resume from is gone or the
-	// watch's interest changed (Watch.SetInterest). Discard what was
+	// consumer fell behind, the history to resume from is gone, the
+	// replica caught up from its leader's snapshot (which carries a state,
+	// not the commits it covers) or the watch's interest changed
+	// (Watch.SetInterest). Discard what was
 	// derived from earlier events and read the state from the event; later
 	// events follow on from it.
 	EventResync
@@ -630,6 +632,27 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 	}
 	if len(h.history) == 0 {
 		h.history, h.histBase = nil, nil // let go of the array
+	}
+}
+
+// resyncWatches starts the history afresh after index, where a leader's
+// snapshot replaced the state whole: the commits it covers come as no
+// change sets, so every watch resyncs (from the state just published,
+// which holds them) and a watch resuming from before index does too.
+// Called by the loop after the state is published.
+func (h *Heap) resyncWatches(index uint64) {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	clear(h.history)
+	h.history, h.histBase, h.histSize = nil, nil, 0
+	h.histFrom = max(h.histFrom, index)
+	for w := range h.watchers {
+		w.mu.Lock()
+		if !w.closed {
+			w.drop()
+		}
+		w.mu.Unlock()
+		w.wake()
 	}
 }
 
