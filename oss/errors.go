@@ -36,6 +36,14 @@ var (
 	// ErrHeapExists is returned by CreateHeap for a heap that exists
 	// already.
 	ErrHeapExists = errors.New("oss: heap already exists")
+	// ErrCreatedNotOpen is returned by CreateHeap when the heap was created
+	// (its entry in the catalog committed) but this node did not open its
+	// replica of it: the caller's context ended, the node closed or the
+	// join failed before it was open. The heap exists: open it with
+	// Node.Heap (CreateHeap again returns ErrHeapExists). The error says
+	// why in its text, and does not match the cause (a context error,
+	// ErrClosed, ErrNoQuorum), which would say the heap was not created.
+	ErrCreatedNotOpen = errors.New("oss: heap created, not open on this node")
 	// ErrCommitUnknown is returned when a commit record was handed to the
 	// heap's log but its outcome could not be learned: the caller's context
 	// ended, or the node closed, before the decision arrived. The

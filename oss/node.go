@@ -29,6 +29,9 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the node's own goroutines
+	// openFault, set by tests before the call, replaces the join of a heap
+	// opened after its catalog entry was found or made.
+	openFault func() error
 
 	// id is the node's raft ID in every group. It is new at every start:
 	// a node that lost its state must not vote as the replica it was.
@@ -426,10 +429,19 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		return nil, err
 	}
 	h, err := n.openReplica(e)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		if f := n.openFault; f != nil {
+			err = f()
+		} else {
+			err = n.joinGroup(ctx, h, e.Voters)
+		}
 	}
-	if err := n.joinGroup(ctx, h, e.Voters); err != nil {
+	if err != nil && mode == createNew {
+		// The entry committed: the heap exists, whatever stopped its open
+		// here. Its cause would say it was not created.
+		return nil, fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return h, nil

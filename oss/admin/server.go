@@ -338,11 +338,17 @@ func (a *api) createHeap(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Replicas = n
 	}
-	if _, err := a.node.CreateHeap(ctx, r.PathValue("heap"), &opts); err != nil {
+	_, err := a.node.CreateHeap(ctx, r.PathValue("heap"), &opts)
+	switch {
+	case errors.Is(err, oss.ErrCreatedNotOpen):
+		// Created: that this node has no replica open yet is not the
+		// request's failure (a retry would find it exists).
+		reply(w, http.StatusOK, map[string]string{"created": r.PathValue("heap"), "note": err.Error()})
+	case err != nil:
 		fail(w, err)
-		return
+	default:
+		reply(w, http.StatusOK, map[string]string{"created": r.PathValue("heap")})
 	}
-	reply(w, http.StatusOK, map[string]string{"created": r.PathValue("heap")})
 }
 
 func (a *api) dropHeap(w http.ResponseWriter, r *http.Request) {
