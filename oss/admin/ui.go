@@ -185,7 +185,7 @@ type dashboard struct {
 
 	mu       sync.Mutex
 	subs     map[chan []byte]struct{}
-	running  bool
+	sampler  *samplerRun // while there are streams
 	last     []byte
 	shutdown map[*http.Server]chan struct{}
 
@@ -207,20 +207,57 @@ type dashboard struct {
 func (d *dashboard) subscribe() (chan []byte, func()) {
 	ch := make(chan []byte, 1)
 	d.mu.Lock()
+	for d.sampler != nil && d.sampler.ctx.Err() != nil {
+		// Stopped (the last stream ended, or the node closed) and about
+		// to exit: one sampler runs at a time.
+		r := d.sampler
+		d.mu.Unlock()
+		<-r.exited
+		d.mu.Lock()
+		if d.sampler == r {
+			d.sampler = nil
+		}
+	}
 	d.subs[ch] = struct{}{}
 	if d.last != nil {
 		ch <- d.last
 	}
-	if !d.running {
-		d.running = true
-		go d.run()
+	if d.sampler == nil {
+		r := &samplerRun{exited: make(chan struct{})}
+		r.ctx, r.stop = context.WithCancel(d.node.Context())
+		d.sampler = r
+		go d.run(r)
 	}
 	d.mu.Unlock()
 	return ch, func() {
 		d.mu.Lock()
 		delete(d.subs, ch)
+		var r *samplerRun
+		if len(d.subs) == 0 && d.sampler != nil {
+			r = d.sampler
+			r.stop()
+		}
 		d.mu.Unlock()
+		if r != nil {
+			// The last stream waits for the sampling to stop: the
+			// server's Shutdown, which waits for the streams, leaves no
+			// sampler behind.
+			<-r.exited
+			d.mu.Lock()
+			if d.sampler == r {
+				d.sampler = nil
+			}
+			d.mu.Unlock()
+		}
 	}
+}
+
+// samplerRun is one run of the sampling goroutine, from the first stream
+// to the last.
+type samplerRun struct {
+	ctx    context.Context // ends at stop or with the node
+	stop   context.CancelFunc
+	exited chan struct{}
 }
 
 // closing returns a channel closed when the http.Server serving r shuts
@@ -292,19 +329,17 @@ func (d *dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// run samples every uiTick while there are streams and the node runs.
-func (d *dashboard) run() {
+// run samples every uiTick until r is stopped (the last stream ends) or
+// the node closes.
+func (d *dashboard) run(r *samplerRun) {
+	defer close(r.exited)
 	t := time.NewTicker(uiTick)
 	defer t.Stop()
-	for {
-		d.mu.Lock()
-		if len(d.subs) == 0 || d.node.Context().Err() != nil {
-			d.running = false
-			d.mu.Unlock()
-			return
+	for r.ctx.Err() == nil {
+		b := d.sample(r.ctx, time.Now())
+		if r.ctx.Err() != nil {
+			return // cut short: not a sample to show
 		}
-		d.mu.Unlock()
-		b := d.sample(time.Now())
 		d.mu.Lock()
 		d.last = b
 		for ch := range d.subs {
@@ -317,15 +352,15 @@ func (d *dashboard) run() {
 		d.mu.Unlock()
 		select {
 		case <-t.C:
-		case <-d.node.Context().Done():
+		case <-r.ctx.Done():
 		}
 	}
 }
 
 // sample gathers the cluster's status and turns it into a snapshot,
 // noting what changed since the last one.
-func (d *dashboard) sample(now time.Time) []byte {
-	ctx, cancel := context.WithTimeout(d.node.Context(), 900*time.Millisecond)
+func (d *dashboard) sample(ctx context.Context, now time.Time) []byte {
+	ctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
 	defer cancel()
 	st := d.node.Status(ctx)
 	first := d.start()

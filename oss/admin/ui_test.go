@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,44 @@ func TestUIEventsStream(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Close took %v with a stream open", d)
 	}
+}
+
+// TestUISamplerStopsWithTheServer: the dashboard samples the node while a
+// stream is open; the server's Close, which ends the streams, returns only
+// once that sampler has stopped (it used to run on for up to a tick and a
+// sample, about 2 s, after Close).
+func TestUISamplerStopsWithTheServer(t *testing.T) {
+	n := startNode(t)
+	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL()+"/ui/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "data:") {
+	}
+	if !sampling() {
+		t.Fatal("no sampler runs while a stream is open")
+	}
+	if err := srv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sampling() {
+		t.Fatal("the dashboard's sampler still runs after the server's Close returned")
+	}
+}
+
+// sampling reports whether a dashboard sampler goroutine exists, looked at
+// once (no retry: the question is whether it is gone already).
+func sampling() bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*dashboard).run")
 }
