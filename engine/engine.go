@@ -643,8 +643,9 @@ func (e *Engine) Close() {
 // checkLeader asks again read indexes unanswered for ResendTicks/2,
 // counts the ticks this replica has had no leader to hand proposals to
 // (none known, or none heard from for two election timeouts), and past
-// NoLeaderTicks fails what waits: reads and never-proposed proposals
-// definitely, the rest with an unknown outcome.
+// NoLeaderTicks fails what waits: reads (those waiting for their apply
+// too) and never-proposed proposals definitely, the rest with an unknown
+// outcome.
 func (e *Engine) checkLeader() {
 	var again []*read
 	for _, rq := range e.reads {
@@ -677,6 +678,13 @@ func (e *Engine) checkLeader() {
 		delete(e.reads, id)
 		e.answers = append(e.answers, ReadDone{ID: id, Err: &Failure{Reason: NoLeaderInReach}})
 	}
+	// Reads with their index, waiting for the apply: what they wait for
+	// can only come from a leader.
+	for _, rq := range e.readWaits {
+		e.answers = append(e.answers, ReadDone{ID: rq.id, Err: &Failure{Reason: NoLeaderInReach}})
+	}
+	clear(e.readWaits)
+	e.readWaits = e.readWaits[:0]
 	for id, p := range e.pending {
 		delete(e.pending, id)
 		// Not a definite failure if proposed: it may be in the log.

@@ -524,6 +524,31 @@ func TestLeaderless(t *testing.T) {
 	})
 }
 
+// A read whose index is known, waiting for its replica to apply that far,
+// fails too once no leader is in reach for NoLeaderTicks: what it waits
+// for can only come from a leader. It used to wait until its caller gave
+// up, past the limit every other wait has.
+func TestLeaderlessReadWaitingForItsApply(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.elect(1)
+	n := c.node(3)
+	c.drop = func(m raftpb.Message) bool { return m.To == 3 && m.Type == raftpb.MsgApp }
+	for range 3 {
+		c.node(1).e.Propose([]Proposal{prop(t, c.node(1).applied())})
+		c.settle()
+	}
+	n.e.Read(7)
+	c.settle()
+	if _, ok := n.rds[7]; ok || n.applied() >= c.node(1).applied() {
+		t.Fatalf("the read was answered (%v) or the follower caught up (%d of %d): not the case to test", ok, n.applied(), c.node(1).applied())
+	}
+	c.cut(3)
+	c.tick(2*DefaultElectionTicks + DefaultNoLeaderTicks)
+	if f, ok := n.rds[7]; !ok || f == nil || f.Reason != NoLeaderInReach {
+		t.Fatalf("a read waiting for its apply, no leader in reach: answered %v (%v), want NoLeaderInReach", ok, f)
+	}
+}
+
 // A read index whose question or answer was lost is asked again after
 // ResendTicks/2 and answered.
 func TestReadIndexAskedAgain(t *testing.T) {
