@@ -336,6 +336,9 @@ func (h *Heap) outcomes(rd engine.Ready, replaced bool) {
 				}
 			}
 		}
+		if replaced {
+			h.replaceHistory(rd.Snapshot.Metadata.Index)
+		}
 		if len(rd.Changes) > 0 {
 			h.deliver(rd.Changes)
 		}

@@ -66,8 +66,9 @@ const (
 	// EventSnapshot starts a watch without From: the state to start from.
 	EventSnapshot
 	// EventResync replaces events the watch could not deliver, because the
-	// consumer fell behind, the history to resume from is gone or the
-	// watch's interest changed (Watch.SetInterest). Discard what was
+	// consumer fell behind, the history to resume from is gone, the
+	// replica caught up from a leader's snapshot (which has no change
+	// sets) or the watch's interest changed (Watch.SetInterest). Discard what was
 	// derived from earlier events and read the state from the event; later
 	// events follow on from it.
 	EventResync
@@ -631,6 +632,27 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 	if len(h.history) == 0 {
 		h.history, h.histBase = nil, nil // let go of the array
 	}
+}
+
+// replaceHistory makes every watch's next event a resync and forgets the
+// history: a leader's snapshot replaced the state whole at index, and the
+// commits up to it have no change sets here. Called by the loop after the
+// state that holds the snapshot is published, before the change sets of
+// the commits after it.
+func (h *Heap) replaceHistory(index uint64) {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	for w := range h.watchers {
+		w.mu.Lock()
+		if !w.closed {
+			w.drop()
+		}
+		w.mu.Unlock()
+		w.wake()
+	}
+	clear(h.history)
+	h.history, h.histBase, h.histSize = nil, nil, 0
+	h.histFrom = max(h.histFrom, index)
 }
 
 // pushHistory appends change sets to the history. Dropping the oldest
