@@ -322,6 +322,9 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.noteConf(r.ConfState(), false)
 	h.state.Store(r.State())
+	// The commits up to the recovered state have no change sets here: a
+	// watch from before it resyncs.
+	h.histFrom = r.State().Index()
 	h.startCheckpointer(o.recovered)
 	go h.run()
 	return h, nil

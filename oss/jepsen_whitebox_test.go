@@ -2,10 +2,12 @@ package oss
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/persist"
 	"go.uber.org/goleak"
 )
 
@@ -160,4 +162,48 @@ func TestWatchAcrossASnapshotInstallHasNoGap(t *testing.T) {
 		t.Fatal("d caught up without a snapshot: the test did not test what it says")
 	}
 	m.agrees(d, "after a snapshot install")
+}
+
+// A watch resumed from a version on a node restarted on its data must
+// deliver every commit after that version, or a resync: the history the
+// node kept before the crash is gone, and its checkpoint holds commits
+// that its recovered log does not.
+func TestWatchResumedAfterARestartHasNoGap(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	mem := persist.NewMemFS()
+	ctx := context.Background()
+	m := newWatchModel(t)
+	ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	for round := range 3 {
+		c := startTestNodesWith(t, uint64(50+round), checkpointOften(16, 4))
+		c.fss["solo"] = mem
+		n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
+		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := h.Watch(&WatchOptions{From: m.index})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What the consumer had before the crash, then what the node
+		// kept and did since: the watch must bring it up to date.
+		for i := range 40 * (round + 1) {
+			if err := increment(ctx, h, ids[i%len(ids)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		marker := uuid.New()
+		mustPut(t, h, marker, ball{"marker"})
+		m.until(w, marker)
+		m.agrees(h, fmt.Sprintf("round %d, the watch resumed at the version taken before the restart", round))
+		w.Close()
+		// More commits the consumer does not see before the crash, each
+		// of an object of its own: they reach the checkpoint, and the next
+		// round's watch must bring them.
+		for range 50 {
+			mustPut(t, h, uuid.New(), ball{"unseen"})
+		}
+		c.kill("solo")
+	}
 }
