@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -209,9 +210,48 @@ func leaderOf(ctx context.Context, p *ossdtest.Proc, heap string) string {
 	return ""
 }
 
+// makeLists makes n empty lists, roots list-0 and on, and returns their
+// IDs.
+func makeLists(ctx context.Context, t *testing.T, p *ossdtest.Proc, n int) []uuid.UUID {
+	ids := make([]uuid.UUID, n)
+	for k := range ids {
+		out, err := p.PutRoot(ctx, "h", fmt.Sprint("list-", k), []int{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[k] = out.ID
+	}
+	return ids
+}
+
+// runLists starts six clients that run listTxn on processes they pick at
+// random; stop ends them.
+func runLists(ctx context.Context, seed uint64, ids []uuid.UUID, nodes int, proc func(int) *ossdtest.Proc, rec *check.Recorder) (stop func()) {
+	var next [4]atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for p := range 6 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(p)+1))
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				listTxn(ctx, proc(rng.IntN(nodes)), p, rng, ids, &next, rec)
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // startProxied starts ossd processes, in Sync mode, whose peers reach
 // each other through proxies.
-func startProxied(ctx context.Context, t *testing.T, names ...string) (*ossdtest.Cluster, *proxied, []*ossdtest.Proc) {
+func startProxied(ctx context.Context, t *testing.T, replaceAfter string, names ...string) (*ossdtest.Cluster, *proxied, []*ossdtest.Proc) {
 	dir := t.TempDir()
 	bin, err := ossdtest.Build(ctx, dir)
 	if err != nil {
@@ -223,7 +263,7 @@ func startProxied(ctx context.Context, t *testing.T, names ...string) (*ossdtest
 	}
 	px := &proxied{proxies: map[string]*udpProxy{}, listen: map[string]string{}}
 	c.Via = px.via
-	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", "1m"}
+	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", replaceAfter}
 	procs := make([]*ossdtest.Proc, len(names))
 	for i, name := range names {
 		if procs[i], err = c.Start(ctx, name, procs[:i]...); err != nil {
@@ -252,7 +292,7 @@ func TestOssdPartitions(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), run+3*time.Minute)
 	defer cancel()
-	c, px, procs := startProxied(ctx, t, "n1", "n2", "n3")
+	c, px, procs := startProxied(ctx, t, "1m", "n1", "n2", "n3")
 	defer c.Close()
 	defer px.close()
 	names := []string{"n1", "n2", "n3"}
@@ -264,16 +304,7 @@ func TestOssdPartitions(t *testing.T) {
 			t.Logf("replay the schedule with: go test ./oss/ossdtest -run TestOssdPartitions -harness.seed %d", seed)
 		}
 	}()
-	const keys = 4
-	ids := make([]uuid.UUID, keys)
-	for k := range ids {
-		out, err := procs[0].PutRoot(ctx, "h", fmt.Sprint("list-", k), []int{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[k] = out.ID
-	}
-
+	ids := makeLists(ctx, t, procs[0], 4)
 	var mu sync.Mutex // guards procs against the nemesis
 	proc := func(i int) *ossdtest.Proc {
 		mu.Lock()
@@ -281,23 +312,7 @@ func TestOssdPartitions(t *testing.T) {
 		return procs[i%len(procs)]
 	}
 	rec := check.NewRecorder()
-	var next [keys]atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for p := range 6 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(seed, uint64(p)+1))
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				listTxn(ctx, proc(rng.IntN(len(names))), p, rng, ids, &next, rec)
-			}
-		})
-	}
-
+	stop := runLists(ctx, seed, ids, len(names), proc, rec)
 	rng := rand.New(rand.NewPCG(seed, 0x6e656d))
 	nem := &netNemesis{t: t, ctx: ctx, c: c, px: px, names: names, rng: rng, faults: map[string]int{},
 		proc: proc, replace: func(i int, np *ossdtest.Proc) {
@@ -309,8 +324,7 @@ func TestOssdPartitions(t *testing.T) {
 	for time.Now().Before(deadline) {
 		nem.step()
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	checkLists(ctx, t, seed, rec, ids, proc, nem.faults)
 }
 
@@ -393,4 +407,91 @@ func (n *netNemesis) step() {
 		n.replace(i, np)
 	}
 	n.px.heal()
+}
+
+// converged waits until every process reports the same digest of the
+// heap at the same index, and the heap's group holds a replica on each.
+func converged(ctx context.Context, t *testing.T, procs []*ossdtest.Proc, heap string) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var ds []string
+		for _, p := range procs {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			d, err := p.Digest(dctx, heap)
+			cancel()
+			if err != nil {
+				ds = append(ds, p.Name+": "+err.Error())
+				continue
+			}
+			ds = append(ds, fmt.Sprintf("%d/%s", d.Index, d.Digest))
+		}
+		last = fmt.Sprint(ds)
+		same := true
+		for _, d := range ds {
+			same = same && d == ds[0]
+		}
+		if !same {
+			continue
+		}
+		hctx, cancel := context.WithTimeout(ctx, time.Second)
+		hs, err := procs[0].Heaps(hctx)
+		cancel()
+		for _, h := range hs {
+			if err == nil && h.Name == heap && len(h.Voters)+len(h.Learners) == len(procs) {
+				return
+			}
+			if h.Name == heap {
+				last += fmt.Sprintf("; voters %v, learners %v", h.Voters, h.Learners)
+			}
+		}
+	}
+	t.Errorf("the replicas did not converge within a minute: %s", last)
+}
+
+// TestOssdRemovalsThroughPartitions cuts one of four ossd processes off
+// for longer than --replace-after, so that its voter is replaced, and
+// heals; the list-append history must hold, and at the end every
+// process's replica, the removed ones back as learners, holds the same
+// state at the same index.
+func TestOssdRemovalsThroughPartitions(t *testing.T) {
+	seed := uint64(22)
+	if *harnessSeed != 0 {
+		seed = *harnessSeed
+	}
+	run := 3 * time.Second
+	if os.Getenv("OSS_LONG") != "" {
+		run = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), run+3*time.Minute)
+	defer cancel()
+	names := []string{"n1", "n2", "n3", "n4"}
+	c, px, procs := startProxied(ctx, t, "2s", names...)
+	defer c.Close()
+	defer px.close()
+	defer func() {
+		if t.Failed() {
+			for _, p := range procs {
+				t.Logf("%s:\n%s", p.Name, p.Tail(20))
+			}
+			t.Logf("replay the schedule with: go test ./oss/ossdtest -run %s -harness.seed %d", t.Name(), seed)
+		}
+	}()
+	ids := makeLists(ctx, t, procs[0], 4)
+	proc := func(i int) *ossdtest.Proc { return procs[i%len(procs)] }
+	rec := check.NewRecorder()
+	stop := runLists(ctx, seed, ids, len(names), proc, rec)
+	rng := rand.New(rand.NewPCG(seed, 0x6e656d))
+	faults := map[string]int{}
+	for deadline := time.Now().Add(run); time.Now().Before(deadline); {
+		i := rng.IntN(len(names))
+		px.partition(names[i:i+1], append(slices.Clone(names[:i]), names[i+1:]...))
+		faults["isolate past replace-after"]++
+		time.Sleep(time.Duration(2500+rng.IntN(4000)) * time.Millisecond)
+		px.heal()
+		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+	}
+	stop()
+	checkLists(ctx, t, seed, rec, ids, proc, faults)
+	converged(ctx, t, procs, "h")
 }
