@@ -449,9 +449,9 @@ func converged(ctx context.Context, t *testing.T, procs []*ossdtest.Proc, heap s
 	t.Errorf("the replicas did not converge within a minute: %s", last)
 }
 
-// TestOssdRemovalsThroughPartitions cuts one of four ossd processes off
-// for longer than --replace-after, so that its voter is replaced, and
-// heals; the list-append history must hold, and at the end every
+// TestOssdRemovalsThroughPartitions cuts one of four ossd processes off,
+// or pauses one (the heap's leader half the time), for longer than
+// --replace-after, so that its voter is replaced, and heals; the list-append history must hold, and at the end every
 // process's replica, the removed ones back as learners, holds the same
 // state at the same index.
 func TestOssdRemovalsThroughPartitions(t *testing.T) {
@@ -485,10 +485,19 @@ func TestOssdRemovalsThroughPartitions(t *testing.T) {
 	faults := map[string]int{}
 	for deadline := time.Now().Add(run); time.Now().Before(deadline); {
 		i := rng.IntN(len(names))
-		px.partition(names[i:i+1], append(slices.Clone(names[:i]), names[i+1:]...))
-		faults["isolate past replace-after"]++
+		if rng.IntN(2) == 0 {
+			px.partition(names[i:i+1], append(slices.Clone(names[:i]), names[i+1:]...))
+			faults["isolate past replace-after"]++
+		} else {
+			if j := slices.Index(names, leaderOf(ctx, proc(i), "h")); j >= 0 && rng.IntN(2) == 0 {
+				i = j
+			}
+			proc(i).Pause()
+			faults["pause past replace-after"]++
+		}
 		time.Sleep(time.Duration(2500+rng.IntN(4000)) * time.Millisecond)
 		px.heal()
+		proc(i).Resume()
 		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
 	}
 	stop()
