@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,8 +280,9 @@ func startProxied(ctx context.Context, t *testing.T, replaceAfter string, names 
 // three ossd processes whose QUIC traffic passes through proxies that cut
 // it: one node or the heap's leader cut off, a bridge (two nodes that
 // reach only the third), the leader paused with SIGSTOP while cut, and
-// SIGKILL with a restart while the others are cut apart. No anomaly, no
-// acknowledged append lost.
+// SIGKILL with a restart while the others are cut apart, SIGTERM (a
+// hand-over and leave) while one peer is cut off, and a restart. No
+// anomaly, no acknowledged append lost.
 func TestOssdPartitions(t *testing.T) {
 	seed := uint64(21)
 	if *harnessSeed != 0 {
@@ -372,7 +374,7 @@ func (n *netNemesis) leader(i int) int {
 func (n *netNemesis) step() {
 	n.hold(200, 600)
 	i := n.rng.IntN(len(n.names))
-	switch n.rng.IntN(5) {
+	switch n.rng.IntN(6) {
 	case 0: // one node cut off
 		n.px.partition(n.names[i:i+1], n.others(n.names[i]))
 		n.faults["isolate"]++
@@ -403,6 +405,21 @@ func (n *netNemesis) step() {
 		np, err := n.c.Restart(n.ctx, p, n.proc(i+1))
 		if err != nil {
 			n.t.Fatalf("restart %s: %v", p.Name, err)
+		}
+		n.replace(i, np)
+	case 5: // a node stopped with SIGTERM (hand-over, leave) while one peer is cut off from it, restarted
+		p := n.proc(i)
+		o := n.others(n.names[i])
+		n.px.partition(n.names[i:i+1], o[:1])
+		n.faults["SIGTERM"]++
+		if err := p.Stop(30 * time.Second); err != nil {
+			n.t.Logf("stop %s: %v", p.Name, err)
+		}
+		n.px.heal()
+		n.hold(100, 1000)
+		np, err := n.c.Restart(n.ctx, p, n.proc(i+1))
+		if err != nil {
+			n.t.Fatalf("restart %s after SIGTERM: %v", p.Name, err)
 		}
 		n.replace(i, np)
 	}
@@ -503,4 +520,14 @@ func TestOssdRemovalsThroughPartitions(t *testing.T) {
 	stop()
 	checkLists(ctx, t, seed, rec, ids, proc, faults)
 	converged(ctx, t, procs, "h")
+	var reconf, rejoins int
+	for _, p := range procs {
+		b, _ := os.ReadFile(p.Log)
+		reconf += strings.Count(string(b), "msg=reconfigure")
+		rejoins += strings.Count(string(b), "rejoining as a learner")
+	}
+	t.Logf("seed %d: %d configuration changes proposed, %d removed replicas rejoining", seed, reconf, rejoins)
+	if os.Getenv("OSS_LONG") != "" && reconf == 0 {
+		t.Errorf("no voter was replaced: the run tested little")
+	}
 }
