@@ -32,10 +32,11 @@ type watchModel struct {
 	bank     []uuid.UUID
 	total    int64
 	balances map[uuid.UUID]int64
+	txids    map[uuid.UUID]uint64 // the index each transaction was delivered at
 }
 
 func newWatchModel(t testing.TB) *watchModel {
-	return &watchModel{t: t, objects: map[uuid.UUID]uint64{}, balances: map[uuid.UUID]int64{}}
+	return &watchModel{t: t, objects: map[uuid.UUID]uint64{}, balances: map[uuid.UUID]int64{}, txids: map[uuid.UUID]uint64{}}
 }
 
 // take applies one event, or fails the test: see apply.
@@ -48,8 +49,9 @@ func (m *watchModel) take(ev *Event) {
 
 // apply applies one event: a snapshot or resync replaces the model, a
 // change updates it. It returns an error if the event breaks the watch's
-// promise: out of log order, a commit twice, an object's version going
-// back, or (merged) a gap before the event.
+// promise: out of log order, a commit twice (its index, or its
+// transaction at two indexes), an object's version going back, or
+// (merged) a gap before the event.
 func (m *watchModel) apply(ev *Event) error {
 	if ev.Index < m.index || ev.Kind == EventChange && ev.Index == m.index {
 		return fmt.Errorf("event %v at index %d after one at %d: out of order or twice", ev.Kind, ev.Index, m.index)
@@ -59,6 +61,12 @@ func (m *watchModel) apply(ev *Event) error {
 	}
 	if ev.Kind == EventChange && !m.merged && (ev.FromIndex != ev.Index || ev.Commits != 1) {
 		return fmt.Errorf("event of one commit covers %d..%d, %d commits", ev.FromIndex, ev.Index, ev.Commits)
+	}
+	if ev.Kind == EventChange && ev.TxID != uuid.Nil {
+		if at, ok := m.txids[ev.TxID]; ok {
+			return fmt.Errorf("transaction %v delivered at index %d and again at %d: committed twice", ev.TxID, at, ev.Index)
+		}
+		m.txids[ev.TxID] = ev.Index
 	}
 	m.index = ev.Index
 	switch ev.Kind {
@@ -461,4 +469,27 @@ func TestCatalogCaughtUpFromASnapshotIsActedOn(t *testing.T) {
 		t.Fatal("c's catalog caught up without a snapshot: the test did not test what it says")
 	}
 	waitCond(t, "c to close its replica of the dropped heap", x.isClosed)
+}
+
+// TestHarnessWatches with the CPU starved, short ticks and client
+// timeouts from 1 ms, so that proposals are forwarded, resent and
+// abandoned in every state (a copy applied twice would be one commit
+// delivered at two indexes), through partitions and a lossy network that
+// duplicates messages.
+func TestHarnessWatchesStarved(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	starveCPU(t)
+	hs := newHarnessWith(t, harnessSeeds(12), 3, true, func(cfg *Config) {
+		lagCap(cfg)
+		starvedTicks(cfg)
+	})
+	hs.timeout = shortTimeouts
+	ws := hs.watchAll()
+	defer func() {
+		ws.cancel()
+		ws.wg.Wait()
+	}()
+	hs.run(8, harnessTime(), hs.partitions)
+	hs.finish()
+	ws.check()
 }
