@@ -322,9 +322,12 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	}
 	h.noteConf(r.ConfState(), false)
 	h.state.Store(r.State())
-	// The commits up to the recovered state have no change sets here: a
-	// watch from before it resyncs.
-	h.histFrom = r.State().Index()
+	if o.recovered != nil {
+		// The commits up to the recovered state have no change sets
+		// here: a watch from before it resyncs. (A new replica starts
+		// from an empty state, before any commit.)
+		h.histFrom = r.State().Index()
+	}
 	h.startCheckpointer(o.recovered)
 	go h.run()
 	return h, nil
