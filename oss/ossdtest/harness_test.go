@@ -127,6 +127,12 @@ func TestOssdHarness(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
+	checkLists(ctx, t, seed, rec, ids, proc, faults)
+}
+
+// checkLists reads every list at a Fresh view once the faults are over
+// and checks the history: no anomaly, no acknowledged append lost.
+func checkLists(ctx context.Context, t *testing.T, seed uint64, rec *check.Recorder, ids []uuid.UUID, proc func(int) *ossdtest.Proc, faults map[string]int) {
 	// Every list, read at a Fresh view once the faults are over.
 	start := rec.Now()
 	final := check.Txn{Process: -1, Status: check.OK, Realtime: true}

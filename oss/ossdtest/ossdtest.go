@@ -45,6 +45,10 @@ type Cluster struct {
 	Dir   string
 	Bin   string
 	Flags []string // added to every "ossd run"
+	// Via, if set, returns the address a node's peers reach it at (ossd
+	// run --advertise), given its name and the address it listens on: a
+	// proxy in between. Nodes join each other through it too.
+	Via func(name, listen string) string
 
 	mu    sync.Mutex
 	nodes map[string]*Proc
@@ -80,6 +84,7 @@ func (c *Cluster) ossd(ctx context.Context, args ...string) error {
 type Proc struct {
 	Name string
 	Addr string // QUIC address
+	Peer string // the address peers reach it at: Addr, or Cluster.Via's
 	HTTP string // admin interface address (HTTPS, Cluster.Certs' admin certificate)
 	Log  string // the file its stderr goes to
 	*admin.Client
@@ -125,12 +130,16 @@ func (c *Cluster) RestartWith(ctx context.Context, p *Proc, flags []string, join
 func (c *Cluster) DataDir(name string) string { return filepath.Join(c.Dir, name) }
 
 func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, flags ...string) (*Proc, error) {
-	p := &Proc{Name: name, Addr: udp, HTTP: tcp, Log: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
+	p := &Proc{Name: name, Addr: udp, Peer: udp, HTTP: tcp, Log: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
 	args := []string{"run", "--name", name, "--listen", udp, "--http", tcp, "--certs", c.Certs(),
 		"--data-dir", filepath.Join(c.Dir, name)}
+	if c.Via != nil {
+		p.Peer = c.Via(name, udp)
+		args = append(args, "--advertise", p.Peer)
+	}
 	var addrs []string
 	for _, j := range join {
-		addrs = append(addrs, j.Addr)
+		addrs = append(addrs, j.Peer)
 	}
 	if len(addrs) > 0 {
 		args = append(args, "--join", strings.Join(addrs, ","))
