@@ -72,7 +72,7 @@ var (
 	mWatchQ    = defMetric("oss_watch_queued_events", "gauge", "Events queued for watch consumers, all watches together.", hl...)
 	mWatchQB   = defMetric("oss_watch_queued_bytes", "gauge", "Bytes of the events queued for watch consumers, all watches together.", hl...)
 	mWatchLag  = defMetric("oss_watch_lag_entries", "gauge", "How far the slowest watch consumer trails: applied index minus the index of the last event it took, for a watch with events waiting.", hl...)
-	mResyncs   = defMetric("oss_watch_resyncs_total", "counter", "Resync events handed to watch consumers that fell behind their buffer or whose history was gone.", hl...)
+	mResyncs   = defMetric("oss_watch_resyncs_total", "counter", "Resync events handed to watch consumers that fell behind their buffer, whose history was gone, or whose replica caught up from a leader's snapshot.", hl...)
 	mCkptDur   = defMetric("oss_checkpoint_duration_seconds", "histogram", "Time a checkpoint of the heap to the striped store took.", hl...)
 
 	mFsyncDur   = defMetric("oss_wal_fsync_duration_seconds", "histogram", "Time an fsync of the write-ahead log took.", nl...)
