@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
 )
 
@@ -75,5 +76,53 @@ func TestProbeWatchOfClosedHeap(t *testing.T) {
 			t.Errorf("%s: Next returned %v, %v; want ErrClosed", end, ev, err)
 		}
 		w.Close()
+	}
+}
+
+// The arguments ErrInvalidArgument names are refused by the calls that
+// would store them, and abort the transaction; reading them is a read of
+// nothing (ErrNotFound), as a zero Ref's Get is.
+func TestProbeInvalidArguments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, h, r := probeHeap(t)
+	for _, c := range []struct {
+		name string
+		fn   func(tx *oss.Tx) error
+	}{
+		{"Put of the nil ID", func(tx *oss.Tx) error { return oss.Put(tx, uuid.Nil, int64(1)) }},
+		{"Ref.Put of a zero Ref", func(tx *oss.Tx) error { return oss.Ref[int64]{}.Put(tx, 1) }},
+		{"SetRoot with an empty name", func(tx *oss.Tx) error { return tx.SetRoot("", r.ID) }},
+		{"SetRoot to the nil ID", func(tx *oss.Tx) error { return tx.SetRoot("home", uuid.Nil) }},
+		{"SetRoot with a name not UTF-8", func(tx *oss.Tx) error { return tx.SetRoot("\xff", r.ID) }},
+	} {
+		err := h.Update(ctx, func(tx *oss.Tx) error {
+			if err := r.Put(tx, 7); err != nil {
+				return err
+			}
+			c.fn(tx) // the error is ignored: the transaction is aborted all the same
+			return nil
+		})
+		if !errors.Is(err, oss.ErrInvalidArgument) {
+			t.Errorf("%s: Update returned %v, want ErrInvalidArgument", c.name, err)
+		}
+	}
+	err := h.View(ctx, func(tx *oss.Tx) error {
+		if v, err := r.Get(tx); err != nil || v != 0 {
+			t.Errorf("the object holds %d, %v after refused transactions; want 0", v, err)
+		}
+		if _, err := tx.Root("home"); !errors.Is(err, oss.ErrNotFound) {
+			t.Errorf("root bound to the nil ID: %v, want ErrNotFound", err)
+		}
+		if _, err := (oss.Ref[int64]{}).Get(tx); !errors.Is(err, oss.ErrNotFound) {
+			t.Errorf("Get of a zero Ref: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.Root(""); !errors.Is(err, oss.ErrNotFound) {
+			t.Errorf("Root(\"\"): %v, want ErrNotFound", err)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 }

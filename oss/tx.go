@@ -291,13 +291,19 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	return r.ID, nil
 }
 
-// SetRoot binds the named root to an object ID.
+// SetRoot binds the named root to an object ID. An empty name or the nil
+// ID returns an error matching ErrInvalidArgument and aborts the
+// transaction: a root bound to the nil ID would point nowhere (DeleteRoot
+// removes a root).
 func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 	if err := tx.check(true); err != nil {
 		return err
 	}
 	if name == "" {
 		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
+	}
+	if id == uuid.Nil {
+		return tx.fail(fmt.Errorf("%w: root %q bound to the nil object ID", ErrInvalidArgument, name))
 	}
 	if err := checkRootName(name); err != nil {
 		return tx.fail(err)
