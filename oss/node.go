@@ -352,6 +352,14 @@ type HeapOptions struct {
 // group may then be behind (see Heap.View and Heap.Stats); if the group
 // removed it meanwhile, it rejoins by itself once it can reach the group,
 // and the handle works again.
+//
+// Opening a heap for the first time on the node, creating one and looking
+// up a name the local catalog replica does not know need the catalog's
+// leader. While no leader of the catalog is in reach (its group electing
+// one, or this node cut off), Heap, CreateHeap and CreateHeapIfNotExists
+// ask again, with a growing pause, until one answers or ctx ends: with a
+// ctx that never ends they wait as long as the cut lasts. When ctx ends
+// first they return an error matching ErrNoQuorum, never ErrNoHeap.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	return n.openHeap(ctx, name, openExisting, nil)
 }
