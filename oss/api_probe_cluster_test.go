@@ -21,11 +21,22 @@ func TestProbeOpenOnCutOffNode(t *testing.T) {
 	for _, n := range []string{"n1", "n2", "n3"} {
 		c.Heap(n, "kv")
 	}
-	leader := c.WaitLeader("kv")
-	cut := "n1"
-	if leader == cut {
-		cut = "n2"
-	}
+	c.WaitLeader("kv")
+	// The node cut off is a voter of the catalog, not its leader: the
+	// others keep the catalog's quorum.
+	var cut string
+	c.Wait("a catalog of three voters with a leader", func() bool {
+		for _, h := range c.Node("n1").Status(context.Background()).Heaps {
+			if h.Name == "oss:catalog" && len(h.Voters) == 3 && h.Leader != "" && !h.Joint {
+				cut = "n1"
+				if h.Leader == cut {
+					cut = "n2"
+				}
+				return true
+			}
+		}
+		return false
+	})
 	others := slices.DeleteFunc([]string{"n1", "n2", "n3"}, func(n string) bool { return n == cut })
 	c.Partition([]string{cut}, others)
 	defer c.Heal()
