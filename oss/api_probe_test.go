@@ -126,3 +126,27 @@ func TestProbeInvalidArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A node alone, off any network, has no replicas to hand over and no
+// cluster to leave: Close with an ended context closes it and reports no
+// hand-over cut short (a deferred Close(ctx) of a request's ended context).
+func TestProbeCloseAloneIgnoresEndedContext(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"", t.TempDir()} {
+		n, err := oss.Start(context.Background(), &oss.Config{DataDir: dir, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.CreateHeapIfNotExists(context.Background(), "kv", nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := n.Close(ctx); err != nil {
+			t.Errorf("Close of a lone node (data dir %q) with an ended context: %v", dir, err)
+		}
+		if _, err := n.Heap(context.Background(), "kv"); !errors.Is(err, oss.ErrClosed) {
+			t.Errorf("the node is not closed: Heap returned %v", err)
+		}
+	}
+}
