@@ -42,8 +42,9 @@ type JoinOptions struct {
 
 // Join adds an avatar named name to the world and returns the handle to
 // it. It fails with ErrNameTaken if a live avatar has that name (an
-// expired one is removed first), and with ErrBlocked if At is not free,
-// or no free spot was found.
+// expired one is removed first), with ErrInvalid if At is not a number
+// (NaN or infinite), and with ErrBlocked if At is not free, or no free
+// spot was found.
 func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avatar, error) {
 	if err := validName(name); err != nil {
 		return nil, err
@@ -63,6 +64,9 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 	}
 	spots := []Vec{}
 	if o.At != nil {
+		if !finite(o.At.X) || !finite(o.At.Y) {
+			return nil, fmt.Errorf("scene: join %q: %w: at %v", name, ErrInvalid, *o.At)
+		}
 		spots = append(spots, *o.At)
 	} else {
 		spots = spawnPoints(r, name, 64)
@@ -81,7 +85,9 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 		if err != nil {
 			return err
 		}
-		if at == nil {
+		if at == nil && o.At != nil {
+			return fmt.Errorf("%w: %v in %q is not free (another avatar, a wall, a closed door or outside the room)", ErrBlocked, *o.At, r.obj.Name)
+		} else if at == nil {
 			return fmt.Errorf("%w: no free spot for %q in %q", ErrBlocked, name, r.obj.Name)
 		}
 		ref, err := oss.New(tx, avatarObj{
@@ -636,3 +642,6 @@ func colorOf(name string) color.RGBA {
 	}
 	return color.RGBA{255, 40, x, 255}
 }
+
+// finite reports whether f is a number: neither NaN nor infinite.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
