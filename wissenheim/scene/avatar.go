@@ -224,6 +224,7 @@ func (a *Avatar) load(tx *oss.Tx) (avatarObj, error) {
 	if errors.Is(err, oss.ErrNotFound) {
 		return av, fmt.Errorf("%w: %v", ErrGone, a.id)
 	}
+	err = notA(err, a.id, "an avatar")
 	if err == nil && av.Session != a.session {
 		return av, fmt.Errorf("%w: %v belongs to another session", ErrGone, a.id)
 	}
@@ -360,7 +361,7 @@ func (w *World) propAt(tx *oss.Tx, r *room, id uuid.UUID) (propObj, Vec, error) 
 	if errors.Is(err, oss.ErrNotFound) {
 		return p, Vec{}, fmt.Errorf("%w: no prop %v", ErrInvalid, id)
 	} else if err != nil {
-		return p, Vec{}, err
+		return p, Vec{}, notA(err, id, "a prop")
 	}
 	if p.Room.ID != r.id {
 		return p, Vec{}, fmt.Errorf("%w: prop %q is in another room", ErrTooFar, p.Name)
@@ -447,7 +448,7 @@ func (a *Avatar) Give(ctx context.Context, to uuid.UUID) error {
 		if errors.Is(err, oss.ErrNotFound) {
 			return fmt.Errorf("%w: no avatar %v", ErrGone, to)
 		} else if err != nil {
-			return err
+			return notA(err, to, "an avatar")
 		}
 		switch {
 		case b.Room.ID != r.id:
