@@ -150,3 +150,51 @@ func TestProbeCloseAloneIgnoresEndedContext(t *testing.T) {
 		}
 	}
 }
+
+// An Update function that commits (or rolls back) the transaction it was
+// given gets an error and nothing is written: Update commits it itself,
+// and "an error means nothing was written" holds. So does a View's.
+func TestProbeCommitInsideUpdateRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, h, r := probeHeap(t)
+	for _, end := range []string{"Commit", "Rollback"} {
+		err := h.Update(ctx, func(tx *oss.Tx) error {
+			if err := r.Put(tx, 5); err != nil {
+				return err
+			}
+			if end == "Commit" {
+				tx.Commit()
+			} else {
+				tx.Rollback()
+			}
+			return nil
+		})
+		if !errors.Is(err, oss.ErrInvalidArgument) {
+			t.Errorf("%s inside Update: Update returned %v, want ErrInvalidArgument", end, err)
+		}
+		err = h.View(ctx, func(tx *oss.Tx) error {
+			if v, err := r.Get(tx); err != nil || v != 0 {
+				t.Errorf("%s inside Update: the object holds %d, %v; want 0: Update failed, so nothing was written", end, v, err)
+			}
+			return nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = h.View(ctx, func(tx *oss.Tx) error { return tx.Commit() }, nil)
+		if !errors.Is(err, oss.ErrInvalidArgument) {
+			t.Errorf("Commit inside View: %v, want ErrInvalidArgument", err)
+		}
+	}
+	tx, err := h.Begin(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Put(tx, 6); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("Commit of a transaction from Begin: %v", err)
+	}
+}

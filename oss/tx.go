@@ -24,6 +24,7 @@ type Tx struct {
 	snap     *consistency.State
 	readOnly bool
 	done     bool
+	managed  bool  // run by Update or View, which end it themselves
 	err      error // a failure that aborts the transaction whatever fn returns
 	*txState       // nil in a View, keeping its Tx small
 }
@@ -410,8 +411,17 @@ func (tx *Tx) Rollback() error {
 	if tx.done {
 		return ErrTxDone
 	}
+	if tx.managed {
+		return tx.fail(errManaged("Rollback"))
+	}
 	tx.done = true
 	return nil
+}
+
+// errManaged is the error of Commit or Rollback called by an Update or
+// View function on the transaction it was given, which it does not end.
+func errManaged(call string) error {
+	return fmt.Errorf("%w: %s of the transaction of an Update or View function: the call ends it itself (return nil to commit, an error to roll back)", ErrInvalidArgument, call)
 }
 
 // Commit ends the transaction. A read-write transaction sends its commit
@@ -419,7 +429,23 @@ func (tx *Tx) Rollback() error {
 // visible to this node's Views), an error matching ErrConflict (nothing was
 // written), or one matching ErrCommitUnknown. A read-only transaction just
 // ends.
+//
+// Commit and Rollback are for transactions from Begin: called on the
+// transaction an Update or View function is given, they return an error
+// matching ErrInvalidArgument and abort it, so that nothing is written.
 func (tx *Tx) Commit() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	if tx.managed {
+		return tx.fail(errManaged("Commit"))
+	}
+	return tx.commit()
+}
+
+// commit ends the transaction as Commit says; Update calls it for its
+// function's transaction.
+func (tx *Tx) commit() error {
 	if tx.done {
 		return ErrTxDone
 	}

@@ -144,7 +144,7 @@ func (e *Event) View(fn func(tx *Tx) error) error {
 	if e.snap == nil {
 		return ErrNoSnapshot
 	}
-	tx := Tx{heap: e.heap, snap: e.snap, readOnly: true}
+	tx := Tx{heap: e.heap, snap: e.snap, readOnly: true, managed: true}
 	err := tx.call(fn)
 	tx.done = true
 	return err
