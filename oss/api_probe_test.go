@@ -3,6 +3,7 @@ package oss_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -197,4 +198,35 @@ func TestProbeCommitInsideUpdateRefused(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatalf("Commit of a transaction from Begin: %v", err)
 	}
+}
+
+// Start refuses stripe directories it could not use: one named twice
+// (its two stripes' segments would overwrite each other, and the node
+// would not start again), an empty one, and any on a node that keeps
+// nothing on disk, which would ignore them.
+func TestProbeStripeDirsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := t.TempDir()
+	s := func(name string) string { return filepath.Join(d, name) }
+	for _, cfg := range []oss.Config{
+		{DataDir: s("twice"), StripeDirs: []string{s("a"), s("a") + "/"}},
+		{DataDir: s("twice2"), StripeDirs: []string{s("b"), s("c"), s("x/../b")}},
+		{DataDir: s("empty"), StripeDirs: []string{"", s("d")}},
+		{StripeDirs: []string{s("e")}},
+		{DataDir: s("memory"), Durability: oss.DurabilityMemory, StripeDirs: []string{s("f")}},
+	} {
+		cfg.Logger = quietLogger()
+		n, err := oss.Start(ctx, &cfg)
+		if err == nil {
+			n.Close(ctx)
+			t.Errorf("DataDir %q, %v, StripeDirs %q: started", cfg.DataDir, cfg.Durability, cfg.StripeDirs)
+		}
+	}
+	cfg := oss.Config{DataDir: s("ok"), StripeDirs: []string{s("g"), s("h")}, Logger: quietLogger()}
+	n, err := oss.Start(ctx, &cfg)
+	if err != nil {
+		t.Fatalf("two stripe directories: %v", err)
+	}
+	n.Close(ctx)
 }
