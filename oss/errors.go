@@ -106,7 +106,8 @@ type ConflictError struct {
 	// (HotObject.Lately, rounded); 0 if not known.
 	Hot uint64
 	// Attempts is set by Update when it gives up: how many times it ran
-	// the transaction (Config.MaxRetries + 1).
+	// the transaction (Config.MaxRetries + 1; 1 when MaxRetries is
+	// negative, no retries). Zero from Commit, which does not retry.
 	Attempts int
 }
 

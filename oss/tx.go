@@ -18,7 +18,8 @@ import (
 // Tx is a transaction on one heap. It reads one snapshot of the local
 // replica, records what it reads, and buffers its writes until it commits.
 // A Tx must be used by one goroutine at a time. After it ends, every method
-// returns ErrTxDone.
+// that reads, writes or ends it returns ErrTxDone (Index still answers,
+// and Retry returns ErrRetry, whatever the state).
 type Tx struct {
 	heap     *Heap
 	snap     *consistency.State
