@@ -8,7 +8,7 @@
 // the end it checks that no money was made or lost on any node and that
 // every replica holds the same state, and prints a summary.
 //
-//	go run ./demo [-load 8s] [-workers 4] [-accounts 20] [-keep]
+//	go run ./demo [-load 8s] [-workers 4] [-accounts 20] [-replace-after 3s] [-seed N] [-keep]
 package main
 
 import (
@@ -54,16 +54,14 @@ const (
 )
 
 func main() {
-	var o options
-	flag.DurationVar(&o.load, "load", 8*time.Second, "how long transfers run before the kill and after the replacement")
-	flag.IntVar(&o.workers, "workers", 4, "concurrent transfer loops per node")
-	flag.IntVar(&o.accounts, "accounts", 20, "number of accounts")
-	flag.DurationVar(&o.replaceAfter, "replace-after", 3*time.Second, "how long a dead voter waits to be replaced")
-	flag.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
-	flag.BoolVar(&o.keep, "keep", false, "keep the cluster's directory (certificates, logs)")
-	flag.Parse()
-	if o.accounts < 2 || o.workers < 1 {
-		fmt.Fprintln(os.Stderr, "demo: want at least 2 accounts and 1 worker")
+	o, err := parseOptions(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return
+	case errors.Is(err, errFlags): // the flag package said what is wrong
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -71,9 +69,42 @@ func main() {
 	fi, _ := os.Stdout.Stat()
 	tty := fi != nil && fi.Mode()&os.ModeCharDevice != 0
 	if err := run(ctx, o, os.Stdout, tty); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted (its nodes were killed)")
+		}
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
+}
+
+// errFlags marks an error of the flag package, which has printed it.
+var errFlags = errors.New("bad flags")
+
+// parseOptions parses the command line's flags, and refuses values the
+// tour cannot run with and words left over.
+func parseOptions(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.DurationVar(&o.load, "load", 8*time.Second, "how long transfers run before the kill and after the replacement")
+	fs.IntVar(&o.workers, "workers", 4, "concurrent transfer loops per node")
+	fs.IntVar(&o.accounts, "accounts", 20, "number of accounts")
+	fs.DurationVar(&o.replaceAfter, "replace-after", 3*time.Second, "how long a dead voter waits to be replaced")
+	fs.Uint64Var(&o.seed, "seed", uint64(time.Now().UnixNano()), "random seed")
+	fs.BoolVar(&o.keep, "keep", false, "keep the cluster's directory (certificates, logs)")
+	if err := fs.Parse(args); err != nil {
+		return o, fmt.Errorf("%w: %w", errFlags, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected argument %q: the demo takes flags only (-h lists them)", fs.Arg(0))
+	case o.accounts < 2 || o.workers < 1:
+		return o, errors.New("want at least 2 accounts and 1 worker")
+	case o.load < 0:
+		return o, fmt.Errorf("-load %v: want a duration of 0 or more", o.load)
+	case o.replaceAfter <= 0:
+		return o, fmt.Errorf("-replace-after %v: want a positive duration", o.replaceAfter)
+	}
+	return o, nil
 }
 
 // tour is one run of the demo.
@@ -391,6 +422,9 @@ func (t *tour) waitGroup(ctx context.Context, cond func(oss.HeapStatus) bool) (o
 			}
 		}
 		sleep(ctx, 50*time.Millisecond)
+	}
+	if err := ctx.Err(); err != nil {
+		return oss.HeapStatus{}, err
 	}
 	return oss.HeapStatus{}, errors.New("the bank's group did not reach the expected state within a minute")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -88,7 +89,9 @@ type Config struct {
 	// StripeDirs are the directories of the striped object store that
 	// checkpoints go to, one stripe each, written and read in parallel:
 	// one per disk adds bandwidth. The list must stay the same across
-	// restarts. If empty, one stripe in DataDir.
+	// restarts, and name each directory once. If empty, one stripe in
+	// DataDir. They need a DataDir: a node that keeps nothing on disk
+	// refuses them.
 	StripeDirs []string
 
 	// Listen is the UDP address (host:port) of the node's QUIC endpoint,
@@ -278,6 +281,7 @@ func populate(cfg *Config) *Config {
 func (c *Config) validate() error {
 	errs := c.checkLimits()
 	errs = append(errs, c.checkStorage()...)
+	errs = append(errs, c.checkStripes()...)
 	errs = append(errs, c.checkNetwork()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("oss: invalid config: %w", err)
@@ -319,6 +323,32 @@ func (c *Config) checkLimits() []error {
 	}
 	if c.MaxSnapshotBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxSnapshotBytes %d is negative", c.MaxSnapshotBytes))
+	}
+	return errs
+}
+
+// checkStripes returns why the stripe directories of c are refused: a
+// node that keeps nothing on disk would ignore them, an empty one names
+// none, and a directory named twice would hold two stripes' segments
+// under the same names, which overwrite each other: the node would not
+// start again.
+func (c *Config) checkStripes() []error {
+	var errs []error
+	if len(c.StripeDirs) > 0 && c.Durability == DurabilityMemory {
+		errs = append(errs, errors.New("StripeDirs need a DataDir and a Durability that keeps something on disk: the node would ignore them"))
+	}
+	seen := make(map[string]int, len(c.StripeDirs))
+	for i, d := range c.StripeDirs {
+		if d == "" {
+			errs = append(errs, fmt.Errorf("StripeDirs[%d] is empty", i))
+			continue
+		}
+		clean := filepath.Clean(d)
+		if j, ok := seen[clean]; ok {
+			errs = append(errs, fmt.Errorf("StripeDirs[%d] %q is StripeDirs[%d] %q again: each stripe needs a directory of its own", i, d, j, c.StripeDirs[j]))
+			continue
+		}
+		seen[clean] = i
 	}
 	return errs
 }

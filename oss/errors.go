@@ -55,8 +55,11 @@ var (
 	// ErrNoQuorum, which mean that nothing was committed.
 	ErrCommitUnknown = errors.New("oss: commit outcome unknown")
 	// ErrInvalidArgument is returned, wrapped with details, for an argument
-	// no call can accept: the nil object ID, an empty root name. It aborts
-	// the transaction.
+	// no call can accept: Put (or Ref.Put) of the nil object ID, a root
+	// bound to the nil ID or under an empty name, a root name that is not
+	// UTF-8. It aborts the transaction. Reading the nil ID (a zero Ref) or
+	// an empty root name is not invalid: no such object or root exists, so
+	// the read returns an error matching ErrNotFound.
 	ErrInvalidArgument = errors.New("oss: invalid argument")
 	// ErrInvalidHeapName is returned for a heap name that is empty, too
 	// long, not UTF-8, holds a control character or uses the reserved
@@ -111,7 +114,8 @@ type ConflictError struct {
 	// (HotObject.Lately, rounded); 0 if not known.
 	Hot uint64
 	// Attempts is set by Update when it gives up: how many times it ran
-	// the transaction (Config.MaxRetries + 1).
+	// the transaction (Config.MaxRetries + 1; 1 when MaxRetries is
+	// negative, no retries). Zero from Commit, which does not retry.
 	Attempts int
 }
 

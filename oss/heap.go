@@ -652,6 +652,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		if err != nil {
 			return err
 		}
+		tx.managed = true
 		ferr := tx.call(fn)
 		if ferr == nil && !gh.held {
 			stale, err := h.awaitTurn(ctx, &gh, tx, attempt)
@@ -665,7 +666,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 		switch {
 		case ferr == nil:
-			err := tx.Commit()
+			err := tx.commit()
 			if err == nil || !errors.Is(err, ErrConflict) {
 				return err
 			}
@@ -823,7 +824,7 @@ func (h *Heap) View(ctx context.Context, fn func(tx *Tx) error, opts *ViewOption
 			return err
 		}
 	}
-	tx := Tx{heap: h, snap: h.state.Load(), readOnly: true}
+	tx := Tx{heap: h, snap: h.state.Load(), readOnly: true, managed: true}
 	err := tx.call(fn)
 	tx.done = true
 	return err

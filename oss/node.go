@@ -355,6 +355,14 @@ type HeapOptions struct {
 // group may then be behind (see Heap.View and Heap.Stats); if the group
 // removed it meanwhile, it rejoins by itself once it can reach the group,
 // and the handle works again.
+//
+// Opening a heap for the first time on the node, creating one and looking
+// up a name the local catalog replica does not know need the catalog's
+// leader. While no leader of the catalog is in reach (its group electing
+// one, or this node cut off), Heap, CreateHeap and CreateHeapIfNotExists
+// ask again, with a growing pause, until one answers or ctx ends: with a
+// ctx that never ends they wait as long as the cut lasts. When ctx ends
+// first they return an error matching ErrNoQuorum, never ErrNoHeap.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	return n.openHeap(ctx, name, openExisting, nil)
 }
@@ -506,7 +514,8 @@ func validHeapName(name string) error {
 // first, Close stops waiting and closes the node at once, as a crash would
 // for its peers (their leaders replace its voters after
 // Config.ReplaceAfter), and returns an error matching ctx.Err(). The node
-// is closed either way.
+// is closed either way. A node with nothing to hand over or leave (one
+// alone, off any network) ignores ctx.
 //
 // Close also returns what closing the data directory failed with (a
 // write-ahead log that stopped after a failed sync matches
@@ -524,8 +533,9 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 	}
 	n.stopping = true
 	n.mu.Unlock()
+	cut := false // the hand-over or the leave was cut short by ctx
 	if graceful {
-		n.handOver(ctx, handOverTimeout)
+		cut = n.handOver(ctx, handOverTimeout)
 	}
 	n.closeReplicas()
 	var errs []error
@@ -538,11 +548,13 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 		}
 	}
 	if n.members != nil {
-		if err := n.leave(ctx, graceful); err != nil {
+		leaveCut, err := n.leave(ctx, graceful)
+		if err != nil {
 			errs = append(errs, err)
 		}
+		cut = cut || leaveCut
 	}
-	if graceful && ctx.Err() != nil {
+	if cut {
 		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
 	}
 	if n.quic != nil {
@@ -592,18 +604,20 @@ func (n *Node) closeReplicas() {
 
 // leave announces the node's leave to its members, within ctx and
 // leaveTimeout, if graceful; otherwise, or if no time is left, it stops
-// membership at once.
-func (n *Node) leave(ctx context.Context, graceful bool) error {
+// membership at once. It reports whether ctx cut a graceful leave short.
+func (n *Node) leave(ctx context.Context, graceful bool) (cut bool, err error) {
 	timeout := leaveTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
 	if !graceful || ctx.Err() != nil || timeout <= 0 {
 		n.members.stop()
-	} else if err := n.members.leave(timeout); err != nil {
-		return fmt.Errorf("oss: leave: %w", err)
+		return graceful, nil
 	}
-	return nil
+	if err := n.members.leave(timeout); err != nil {
+		return false, fmt.Errorf("oss: leave: %w", err)
+	}
+	return false, nil
 }
 
 // handOverTimeout bounds the wait for a leaving node's replicas to move,
@@ -616,10 +630,14 @@ const (
 // handOver announces that the node leaves and waits, up to timeout or
 // until ctx ends, until the leaders of its groups have moved its votes to
 // other servers (and it leads nothing). It does not wait when no other
-// server is alive to take them.
-func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
-	if n.tr == nil || n.catalog.Load() == nil || ctx.Err() != nil {
-		return
+// server is alive to take them. It reports whether ctx ended before the
+// hand-over did; a node off any network has nothing to hand over.
+func (n *Node) handOver(ctx context.Context, timeout time.Duration) (cut bool) {
+	if n.tr == nil || n.catalog.Load() == nil {
+		return false
+	}
+	if ctx.Err() != nil {
+		return true
 	}
 	n.leaving.Store(true)
 	if n.members != nil {
@@ -635,7 +653,7 @@ func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
 			}
 		}
 		if !others {
-			return
+			return false
 		}
 		n.mu.Lock()
 		busy := n.catalog.Load().isVoter.Load()
@@ -645,16 +663,17 @@ func (n *Node) handOver(ctx context.Context, timeout time.Duration) {
 		n.mu.Unlock()
 		if !busy {
 			n.log.Info("replicas handed over")
-			return
+			return false
 		}
 		select {
 		case <-ctx.Done():
 			n.log.Warn("leaving before every replica was handed over: the context ended", "err", ctx.Err())
-			return
+			return true
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	n.log.Warn("leaving before every replica was handed over", "waited", timeout)
+	return false
 }
 
 type dirHolder struct{ directory }

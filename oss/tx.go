@@ -18,12 +18,14 @@ import (
 // Tx is a transaction on one heap. It reads one snapshot of the local
 // replica, records what it reads, and buffers its writes until it commits.
 // A Tx must be used by one goroutine at a time. After it ends, every method
-// returns ErrTxDone.
+// that reads, writes or ends it returns ErrTxDone (Index still answers,
+// and Retry returns ErrRetry, whatever the state).
 type Tx struct {
 	heap     *Heap
 	snap     *consistency.State
 	readOnly bool
 	done     bool
+	managed  bool  // run by Update or View, which end it themselves
 	err      error // a failure that aborts the transaction whatever fn returns
 	*txState       // nil in a View, keeping its Tx small
 }
@@ -291,13 +293,19 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	return r.ID, nil
 }
 
-// SetRoot binds the named root to an object ID.
+// SetRoot binds the named root to an object ID. An empty name or the nil
+// ID returns an error matching ErrInvalidArgument and aborts the
+// transaction: a root bound to the nil ID would point nowhere (DeleteRoot
+// removes a root).
 func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 	if err := tx.check(true); err != nil {
 		return err
 	}
 	if name == "" {
 		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
+	}
+	if id == uuid.Nil {
+		return tx.fail(fmt.Errorf("%w: root %q bound to the nil object ID", ErrInvalidArgument, name))
 	}
 	if err := checkRootName(name); err != nil {
 		return tx.fail(err)
@@ -404,8 +412,17 @@ func (tx *Tx) Rollback() error {
 	if tx.done {
 		return ErrTxDone
 	}
+	if tx.managed {
+		return tx.fail(errManaged("Rollback"))
+	}
 	tx.done = true
 	return nil
+}
+
+// errManaged is the error of Commit or Rollback called by an Update or
+// View function on the transaction it was given, which it does not end.
+func errManaged(call string) error {
+	return fmt.Errorf("%w: %s of the transaction of an Update or View function: the call ends it itself (return nil to commit, an error to roll back)", ErrInvalidArgument, call)
 }
 
 // Commit ends the transaction. A read-write transaction sends its commit
@@ -413,7 +430,23 @@ func (tx *Tx) Rollback() error {
 // visible to this node's Views), an error matching ErrConflict (nothing was
 // written), or one matching ErrCommitUnknown. A read-only transaction just
 // ends.
+//
+// Commit and Rollback are for transactions from Begin: called on the
+// transaction an Update or View function is given, they return an error
+// matching ErrInvalidArgument and abort it, so that nothing is written.
 func (tx *Tx) Commit() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	if tx.managed {
+		return tx.fail(errManaged("Commit"))
+	}
+	return tx.commit()
+}
+
+// commit ends the transaction as Commit says; Update calls it for its
+// function's transaction.
+func (tx *Tx) commit() error {
 	if tx.done {
 		return ErrTxDone
 	}

@@ -146,7 +146,7 @@ func (e *Event) View(fn func(tx *Tx) error) error {
 	if e.snap == nil {
 		return ErrNoSnapshot
 	}
-	tx := Tx{heap: e.heap, snap: e.snap, readOnly: true}
+	tx := Tx{heap: e.heap, snap: e.snap, readOnly: true, managed: true}
 	err := tx.call(fn)
 	tx.done = true
 	return err
@@ -273,12 +273,13 @@ func interest(ids []uuid.UUID, roots []string) (all bool, idm map[uuid.UUID]stru
 // heap's apply loop, for every commit: a map lookup per change, never the
 // caller's code. A consumer that wants a finer choice (by value, say)
 // applies it to the events it takes. SetInterest returns ErrClosed on a
-// closed watch.
+// closed watch, and on one whose heap closed (the node closed, or the heap
+// was dropped): there is no state left to resync to.
 func (w *Watch) SetInterest(ids []uuid.UUID, roots []string) error {
 	all, idm, rm := interest(ids, roots)
 	w.heap.watchMu.Lock()
 	w.mu.Lock()
-	if w.closed {
+	if w.closed || w.heap.closed {
 		w.mu.Unlock()
 		w.heap.watchMu.Unlock()
 		return ErrClosed
@@ -447,9 +448,11 @@ func (w *Watch) hasRoot(name string) bool {
 }
 
 // Next returns the next event, waiting for one until ctx ends. It returns
-// ErrClosed once the watch or its node is closed. On a watch with a Rate
-// it also waits, if need be, until 1/Rate has passed since the event
-// before; what is committed meanwhile joins the event it returns.
+// ErrClosed once the watch is closed, and once its node closed (or its
+// heap was dropped) after handing out the events the watch held by then.
+// On a watch with a Rate it also waits, if need be, until 1/Rate has
+// passed since the event before; what is committed meanwhile joins the
+// event it returns.
 func (w *Watch) Next(ctx context.Context) (*Event, error) {
 	var timer *time.Timer
 	defer func() {

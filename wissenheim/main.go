@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -198,7 +199,30 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 	if _, err := fmt.Sscanf(f.size, "%dx%d", &wo.w, &wo.h); err != nil || wo.w < 64 || wo.h < 64 {
 		return c, wo, f, fmt.Errorf("--size %q: want WIDTHxHEIGHT", f.size)
 	}
-	return c, wo, f, nil
+	return c, wo, f, checkRanges(c, wo, f)
+}
+
+// checkRanges refuses numbers and names no run can use: a port the local
+// cluster's nodes cannot all listen on, rates and a zoom that are not
+// positive, a heap no client may open. Each would otherwise show only
+// later, as a cluster or bots retried for ever, or a panic.
+func checkRanges(c config, wo windowOptions, f flags) error {
+	positive := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
+	switch {
+	case c.port < 0 || c.port+c.nodes-1 > 65535:
+		return fmt.Errorf("--port %d: want 0 (any free port) or one from 1 to %d for %d nodes", c.port, 65535-c.nodes+1, c.nodes)
+	case !positive(c.botRate):
+		return fmt.Errorf("--bot-rate %v: want a positive number of steps a second", c.botRate)
+	case !positive(wo.zoom):
+		return fmt.Errorf("--zoom %v: want a positive number of pixels a metre", wo.zoom)
+	case f.fps < 0 || math.IsNaN(f.fps) || math.IsInf(f.fps, 0):
+		return fmt.Errorf("--fps %v: want 0 (as fast as frames are drawn) or a rate", f.fps)
+	case wo.frames < 0:
+		return fmt.Errorf("--frames %d: want 0 or more", wo.frames)
+	case c.heap == "" || strings.HasPrefix(c.heap, "oss:"):
+		return fmt.Errorf("--heap %q: want a heap's name (the prefix \"oss:\" is the system's)", c.heap)
+	}
+	return nil
 }
 
 // defineFlags defines the command's flags on fs, into c, wo and f.

@@ -39,11 +39,13 @@ type Config struct {
 	// Seed seeds the bots' choices; the same seed gives the same
 	// intentions (what happens still depends on the others).
 	Seed uint64
-	// Rate is how many steps a bot takes a second. If zero, 20.
+	// Rate is how many steps a bot takes a second. If zero, 20; a
+	// negative rate is refused with scene.ErrInvalid.
 	Rate float64
 	// Room is the room the bots join. If empty, the world's first.
 	Room string
-	// Speed is how fast a bot walks, in metres per second. If zero, 1.5.
+	// Speed is how fast a bot walks, in metres per second. If zero, 1.5;
+	// a negative speed is refused with scene.ErrInvalid.
 	Speed float64
 	// Resume takes back avatars of an earlier swarm (Swarm.Sessions) in
 	// place of joining new ones for the first bots: what a client does
@@ -150,10 +152,8 @@ type bot struct {
 // reads nothing to make a move.
 const readEvery = 4
 
-// Start joins cfg.N bots to the world (a few at a time) and starts them.
-// It returns when all have joined, or the first error.
-func Start(ctx context.Context, w *scene.World, cfg *Config) (*Swarm, error) {
-	c := *cfg
+// withDefaults fills in c's defaults and checks its rate and speed.
+func withDefaults(c Config) (Config, error) {
 	if c.Prefix == "" {
 		c.Prefix = "bot"
 	}
@@ -163,8 +163,21 @@ func Start(ctx context.Context, w *scene.World, cfg *Config) (*Swarm, error) {
 	if c.Speed == 0 {
 		c.Speed = 1.5
 	}
+	if !(c.Rate > 0) || math.IsInf(c.Rate, 0) || !(c.Speed > 0) || math.IsInf(c.Speed, 0) {
+		return c, fmt.Errorf("%w: bots: %g steps/s at %g m/s: want positive numbers", scene.ErrInvalid, c.Rate, c.Speed)
+	}
 	if c.Speed/c.Rate > scene.MaxStep {
-		return nil, fmt.Errorf("%w: bots: speed %g m/s at %g steps/s is more than a step", scene.ErrInvalid, c.Speed, c.Rate)
+		return c, fmt.Errorf("%w: bots: speed %g m/s at %g steps/s is more than a step", scene.ErrInvalid, c.Speed, c.Rate)
+	}
+	return c, nil
+}
+
+// Start joins cfg.N bots to the world (a few at a time) and starts them.
+// It returns when all have joined, or the first error.
+func Start(ctx context.Context, w *scene.World, cfg *Config) (*Swarm, error) {
+	c, err := withDefaults(*cfg)
+	if err != nil {
+		return nil, err
 	}
 	room := c.Room
 	if room == "" {

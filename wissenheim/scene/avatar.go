@@ -42,8 +42,9 @@ type JoinOptions struct {
 
 // Join adds an avatar named name to the world and returns the handle to
 // it. It fails with ErrNameTaken if a live avatar has that name (an
-// expired one is removed first), and with ErrBlocked if At is not free,
-// or no free spot was found.
+// expired one is removed first), with ErrInvalid if At is not a number
+// (NaN or infinite), and with ErrBlocked if At is not free, or no free
+// spot was found.
 func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avatar, error) {
 	if err := validName(name); err != nil {
 		return nil, err
@@ -63,6 +64,9 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 	}
 	spots := []Vec{}
 	if o.At != nil {
+		if !finite(o.At.X) || !finite(o.At.Y) {
+			return nil, fmt.Errorf("scene: join %q: %w: at %v", name, ErrInvalid, *o.At)
+		}
 		spots = append(spots, *o.At)
 	} else {
 		spots = spawnPoints(r, name, 64)
@@ -81,7 +85,9 @@ func (w *World) Join(ctx context.Context, name string, opts *JoinOptions) (*Avat
 		if err != nil {
 			return err
 		}
-		if at == nil {
+		if at == nil && o.At != nil {
+			return fmt.Errorf("%w: %v in %q is not free (another avatar, a wall, a closed door or outside the room)", ErrBlocked, *o.At, r.obj.Name)
+		} else if at == nil {
 			return fmt.Errorf("%w: no free spot for %q in %q", ErrBlocked, name, r.obj.Name)
 		}
 		ref, err := oss.New(tx, avatarObj{
@@ -218,6 +224,7 @@ func (a *Avatar) load(tx *oss.Tx) (avatarObj, error) {
 	if errors.Is(err, oss.ErrNotFound) {
 		return av, fmt.Errorf("%w: %v", ErrGone, a.id)
 	}
+	err = notA(err, a.id, "an avatar")
 	if err == nil && av.Session != a.session {
 		return av, fmt.Errorf("%w: %v belongs to another session", ErrGone, a.id)
 	}
@@ -354,7 +361,7 @@ func (w *World) propAt(tx *oss.Tx, r *room, id uuid.UUID) (propObj, Vec, error) 
 	if errors.Is(err, oss.ErrNotFound) {
 		return p, Vec{}, fmt.Errorf("%w: no prop %v", ErrInvalid, id)
 	} else if err != nil {
-		return p, Vec{}, err
+		return p, Vec{}, notA(err, id, "a prop")
 	}
 	if p.Room.ID != r.id {
 		return p, Vec{}, fmt.Errorf("%w: prop %q is in another room", ErrTooFar, p.Name)
@@ -441,7 +448,7 @@ func (a *Avatar) Give(ctx context.Context, to uuid.UUID) error {
 		if errors.Is(err, oss.ErrNotFound) {
 			return fmt.Errorf("%w: no avatar %v", ErrGone, to)
 		} else if err != nil {
-			return err
+			return notA(err, to, "an avatar")
 		}
 		switch {
 		case b.Room.ID != r.id:
@@ -636,3 +643,6 @@ func colorOf(name string) color.RGBA {
 	}
 	return color.RGBA{255, 40, x, 255}
 }
+
+// finite reports whether f is a number: neither NaN nor infinite.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

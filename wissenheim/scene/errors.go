@@ -1,6 +1,12 @@
 package scene
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/oss"
+)
 
 // Errors of the scene. Compare with errors.Is: they are returned wrapped,
 // with details. A refused interaction wrote nothing.
@@ -36,6 +42,19 @@ var (
 	// picking up a lamp, kicking a box, toggling a ball.
 	ErrCannot = errors.New("scene: the prop cannot do that")
 	// ErrInvalid is returned for an argument no call accepts: an empty
-	// or overlong name or message, a spec that does not fit together.
+	// or overlong name or message, a spec that does not fit together, a
+	// place that is not a number, the ID of an object of another kind
+	// where a prop or an avatar is named.
 	ErrInvalid = errors.New("scene: invalid argument")
 )
+
+// notA turns the error of reading id as a kind of object it is not ("a
+// prop", "an avatar"), an *oss.DecodeError, into one matching ErrInvalid;
+// it returns any other error as it is.
+func notA(err error, id uuid.UUID, kind string) error {
+	var de *oss.DecodeError
+	if errors.As(err, &de) {
+		return fmt.Errorf("%w: %v is not %s", ErrInvalid, id, kind)
+	}
+	return err
+}

@@ -293,7 +293,7 @@ func (w *World) Avatar(tx *oss.Tx, id uuid.UUID) (AvatarState, error) {
 	if errors.Is(err, oss.ErrNotFound) {
 		return AvatarState{}, fmt.Errorf("%w: %v", ErrGone, id)
 	} else if err != nil {
-		return AvatarState{}, err
+		return AvatarState{}, notA(err, id, "an avatar")
 	}
 	return avatarState(id, &av), nil
 }
@@ -304,7 +304,7 @@ func (w *World) Prop(tx *oss.Tx, id uuid.UUID) (PropState, error) {
 	if errors.Is(err, oss.ErrNotFound) {
 		return PropState{}, fmt.Errorf("%w: no prop %v", ErrInvalid, id)
 	} else if err != nil {
-		return PropState{}, err
+		return PropState{}, notA(err, id, "a prop")
 	}
 	r := w.byID[p.Room.ID]
 	if r == nil {
