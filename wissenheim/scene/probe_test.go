@@ -84,3 +84,24 @@ func TestProbeWrongKindOfObject(t *testing.T) {
 	}
 	verify(t, w)
 }
+
+// Create with no spec is refused with ErrInvalid, and creates nothing: it
+// used to panic.
+func TestProbeCreateWithoutASpec(t *testing.T) {
+	ctx := context.Background()
+	n, err := oss.Start(ctx, &oss.Config{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(ctx)
+	h, err := n.CreateHeapIfNotExists(ctx, "world", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scene.Create(ctx, h, nil); !errors.Is(err, scene.ErrInvalid) {
+		t.Fatalf("Create with a nil spec: %v, want ErrInvalid", err)
+	}
+	if st := h.Stats(); st.Objects != 0 {
+		t.Fatalf("Create with a nil spec left %d objects", st.Objects)
+	}
+}

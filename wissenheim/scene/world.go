@@ -114,8 +114,12 @@ func nameRoot(world, avatar string) string { return rootPrefix + world + "/avata
 
 // Create creates the world spec describes in h, unless a world of that
 // name exists already, and opens it. Nodes that race to create a world
-// all open the same one, created once; spec is then ignored.
+// all open the same one, created once; spec is then ignored. A nil spec is
+// refused with ErrInvalid.
 func Create(ctx context.Context, h *oss.Heap, spec *Spec) (*World, error) {
+	if spec == nil {
+		return nil, fmt.Errorf("%w: no spec of the world to create", ErrInvalid)
+	}
 	s := *spec
 	if s.Name == "" {
 		s.Name = "wissenheim"
