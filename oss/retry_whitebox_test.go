@@ -404,8 +404,8 @@ func TestRetrySurvivesALeaderChange(t *testing.T) {
 		}
 		return false
 	})
-	mustPut(t, c.heaps[fs[1]], one, ball{})
-	mustPut(t, c.heaps[fs[1]], two, ball{})
+	putAgainUntilDone(t, c.heaps[fs[1]], one, ball{})
+	putAgainUntilDone(t, c.heaps[fs[1]], two, ball{})
 	if err := <-fDone; err != nil {
 		t.Fatal(err)
 	}
@@ -441,11 +441,12 @@ func TestRetryWakesAfterASnapshot(t *testing.T) {
 	waitCond(t, "both to wait", func() bool { return d.Stats().Waits == 2 })
 
 	c.net.Partition([]string{"d"}, []string{"a", "b", "c"})
-	mustPut(t, c.heaps[lead], one, ball{})
+	// The group may elect again meanwhile (a loaded machine): each write
+	// goes again until a leader takes it (a transfer twice moves no money
+	// out of the bank, and only the log's length counts here).
+	putAgainUntilDone(t, c.heaps[lead], one, ball{})
 	for i := range 300 {
-		if err := transfer(context.Background(), c.heaps[lead], ids[i%8], ids[(i+1)%8], 1); err != nil {
-			t.Fatal(err)
-		}
+		untilCommitted(t, "a transfer", c.heaps[lead], func(tx *Tx) error { return transferIn(tx, ids[i%8], ids[(i+1)%8], 1) })
 	}
 	snaps, wakes := d.snapshots.Load(), d.stats.wakes.Load()
 	c.net.Heal()
@@ -464,7 +465,7 @@ func TestRetryWakesAfterASnapshot(t *testing.T) {
 		t.Fatalf("the waiter whose ball did not change returned: %v", err)
 	default:
 	}
-	mustPut(t, c.heaps[lead], two, ball{})
+	putAgainUntilDone(t, c.heaps[lead], two, ball{})
 	if err := <-twoDone; err != nil {
 		t.Fatal(err)
 	}
