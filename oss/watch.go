@@ -541,7 +541,7 @@ func (w *Watch) pace(ctx context.Context, timer **time.Timer, d time.Duration) (
 		return false, ErrClosed
 	case <-ctx.Done():
 		return false, ctx.Err()
-	case <-w.heap.stop:
+	case <-w.heap.done:
 		return true, nil
 	}
 	return false, nil
@@ -557,7 +557,10 @@ func (w *Watch) await(ctx context.Context) (stopped bool, err error) {
 		return false, ErrClosed
 	case <-ctx.Done():
 		return false, ctx.Err()
-	case <-w.heap.stop:
+	case <-w.heap.done:
+		// The loop has exited: nothing more is delivered. (Its stop
+		// alone would not do: the loop may be handing out a Ready whose
+		// callers were answered before its watches.)
 		w.mu.Lock()
 		empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
 		w.mu.Unlock()
