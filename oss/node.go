@@ -467,6 +467,7 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 	if err := n.authorizeSelf(ctx, name, PermAdmin); err != nil {
 		return err
 	}
+	open := n.replicaOf(name)
 	found := false
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		ok, err := tx.Exists(entryID(name))
@@ -482,6 +483,14 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return fmt.Errorf("oss: drop heap %q: %w", name, ErrNoHeap)
 	}
 	n.syncCatalog()
+	if open != nil {
+		// The node's watch of its catalog may be the one closing it:
+		// handles on it return ErrClosed once DropHeap has returned.
+		select {
+		case <-open.done:
+		case <-ctx.Done():
+		}
+	}
 	return nil
 }
 
