@@ -358,10 +358,10 @@ func (a *app) Close() error {
 	a.mu.Unlock()
 	var errs []error
 	if p != nil {
-		errs = append(errs, p.Close(ctx))
+		errs = append(errs, a.leaveErr("the player", p.Close(ctx)))
 	}
 	for _, s := range swarms {
-		errs = append(errs, s.Close(ctx))
+		errs = append(errs, a.leaveErr("the bots", s.Close(ctx)))
 	}
 	if n != nil {
 		errs = append(errs, n.Close(ctx))
@@ -370,6 +370,35 @@ func (a *app) Close() error {
 		errs = append(errs, l.Close(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// leaveErr returns err, the error of who's leave at close, unless it
+// says only that the cluster could not be reached: a player who closes
+// the window after the servers went away did nothing wrong. That is
+// logged, as ossd logs a leave it could not announce, and the process
+// ends well; the world drops the avatars when their leases run out.
+func (a *app) leaveErr(who string, err error) error {
+	if err == nil || !unreached(err) {
+		return err
+	}
+	a.cfg.logger.Warn("leave: the cluster is out of reach; the world drops the avatars when their leases run out",
+		"who", who, "err", err)
+	return nil
+}
+
+// unreached reports whether err, and every error it joins, says only
+// that the cluster could not be reached in time.
+func unreached(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !unreached(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, oss.ErrNoQuorum) || errors.Is(err, oss.ErrCommitUnknown) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // prefix names a node's bots after the node.
