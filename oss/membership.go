@@ -2,7 +2,6 @@ package oss
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log"
 	"log/slog"
@@ -143,7 +142,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	mc.Delegate = m
 	mc.Events = m
 	mc.Ping = m
-	mc.Logger = log.New(slogWriter{cfg.logger, &m.stats}, "", 0)
+	mc.Logger = log.New(newSlogWriter(cfg.logger, &m.stats), "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		m.gt.Shutdown()
@@ -556,29 +555,6 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 
 // NotifyUpdate implements memberlist.EventDelegate.
 func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(memberUpdated, n) }
-
-// slogWriter routes memberlist's log lines ("[DEBUG] memberlist: ...") to
-// slog at the matching level.
-type slogWriter struct {
-	l     *slog.Logger
-	stats *memberStats // counts the lines that tell of failures; nil: none
-}
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	if w.stats != nil {
-		w.stats.count(p)
-	}
-	line := string(bytes.TrimSpace(p))
-	level := slog.LevelInfo
-	for prefix, l := range map[string]slog.Level{"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo, "[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError} {
-		if rest, ok := bytes.CutPrefix([]byte(line), []byte(prefix)); ok {
-			level, line = l, string(bytes.TrimSpace(rest))
-			break
-		}
-	}
-	w.l.Log(context.Background(), level, line, "component", "memberlist")
-	return len(p), nil
-}
 
 // memberStats count what membership saw, for metrics: member events, and
 // the failures memberlist tells of only in its log (it reports them to

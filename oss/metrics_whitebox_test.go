@@ -317,7 +317,7 @@ func TestMetricsQUICCluster(t *testing.T) {
 // tell of failures are counted, as memberlist v0.7 words them.
 func TestMetricsMemberlistLogLines(t *testing.T) {
 	var st memberStats
-	w := slogWriter{testLogger(), &st}
+	w := newSlogWriter(testLogger(), &st)
 	for _, line := range []string{
 		"[INFO] memberlist: Suspect n2 has failed, no acks received",
 		"[ERR] memberlist: Failed fallback TCP ping: n2 timeout 200ms",

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,11 +57,58 @@ type app struct {
 	player *client.Player
 	status string // what the window says while it has no player
 	failed error  // why the player's node could not start or join
+	fatal  error  // what ended the start for good; set once, before dead closes
+
+	dead     chan struct{} // closed when the start failed for good
+	deadOnce sync.Once
 }
 
 func newApp(cfg config) *app {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &app{cfg: cfg, ctx: ctx, cancel: cancel, botLat: client.NewDurations(2048)}
+	return &app{cfg: cfg, ctx: ctx, cancel: cancel, botLat: client.NewDurations(2048), dead: make(chan struct{})}
+}
+
+// die records what ended the start for good, and closes a.dead: the
+// process then ends, saying why, instead of waiting for a retry that
+// cannot help.
+func (a *app) die(err error) {
+	a.deadOnce.Do(func() {
+		a.mu.Lock()
+		a.fatal = err
+		a.mu.Unlock()
+		close(a.dead)
+	})
+}
+
+// Fatal returns what ended the start for good, or nil.
+func (a *app) Fatal() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fatal
+}
+
+// permanent returns, for an error no retry can mend, the error that says
+// which flag to change; nil for any other error. local says whether err
+// came from starting the local cluster's nodes (whose addresses come from
+// --port and data from --data-dir) rather than the player's node (whose
+// address comes from --listen).
+func (c *config) permanent(err error, local bool) error {
+	addrTaken := errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)
+	switch {
+	case local && addrTaken && c.port != 0:
+		return fmt.Errorf("the local cluster cannot listen on 127.0.0.1 ports %d to %d (--port): %w\n"+
+			"another process holds one (a wissenheim or ossd started with the same --port?): stop it, or give another --port",
+			c.port, c.port+c.nodes-1, err)
+	case local && addrTaken:
+		return fmt.Errorf("the local cluster cannot listen on loopback: %w", err)
+	case local && c.dataDir != "" && errors.Is(err, syscall.EWOULDBLOCK):
+		return fmt.Errorf("the local cluster's data directory %s (--data-dir) is in use: %w\n"+
+			"another process holds it (a wissenheim started with the same --data-dir?): stop it, or give another --data-dir", c.dataDir, err)
+	case !local && addrTaken:
+		return fmt.Errorf("the player's node cannot listen on %s (--listen): %w\n"+
+			"give another --listen (127.0.0.1:0 picks a free port)", c.listen, err)
+	}
+	return nil
 }
 
 func (a *app) setStatus(s string, err error) {
@@ -93,8 +141,14 @@ func (a *app) start(headless bool) {
 		l, err := startLocal(a.ctx, localOptions{nodes: c.nodes, dataDir: c.dataDir, port: c.port,
 			guests: []string{c.name, "player2", "player3"}, logger: c.logger})
 		if err != nil {
+			// Nothing starts it again: the process ends, and says what
+			// to change if a flag is the cause.
 			a.setStatus("cannot start the local cluster", err)
-			fmt.Fprintln(os.Stderr, "wissenheim: cannot start the local cluster:", err)
+			if perr := c.permanent(err, true); perr != nil {
+				a.die(perr)
+				return
+			}
+			a.die(fmt.Errorf("cannot start the local cluster: %w", err))
 			return
 		}
 		a.mu.Lock()
@@ -113,6 +167,9 @@ func (a *app) start(headless bool) {
 			n, err := a.startNode(a.ctx, c.name)
 			if err != nil {
 				a.setStatus("cannot start the bots' node", err)
+				if perr := c.permanent(err, false); perr != nil {
+					a.die(perr)
+				}
 				return
 			}
 			a.mu.Lock()
@@ -219,6 +276,11 @@ func (a *app) connect() {
 		if a.ctx.Err() != nil {
 			return
 		}
+		if perr := c.permanent(err, false); perr != nil {
+			a.setStatus("cannot start the player's node", perr)
+			a.die(perr)
+			return
+		}
 		why := joinFailure(c.name, where, err)
 		a.setStatus(fmt.Sprintf("%s (attempt %d, trying again)", why, attempt), err)
 		if why != said { // the terminal hears of each new reason once; the window shows every attempt
@@ -296,10 +358,10 @@ func (a *app) Close() error {
 	a.mu.Unlock()
 	var errs []error
 	if p != nil {
-		errs = append(errs, p.Close(ctx))
+		errs = append(errs, a.leaveErr("the player", p.Close(ctx)))
 	}
 	for _, s := range swarms {
-		errs = append(errs, s.Close(ctx))
+		errs = append(errs, a.leaveErr("the bots", s.Close(ctx)))
 	}
 	if n != nil {
 		errs = append(errs, n.Close(ctx))
@@ -308,6 +370,35 @@ func (a *app) Close() error {
 		errs = append(errs, l.Close(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// leaveErr returns err, the error of who's leave at close, unless it
+// says only that the cluster could not be reached: a player who closes
+// the window after the servers went away did nothing wrong. That is
+// logged, as ossd logs a leave it could not announce, and the process
+// ends well; the world drops the avatars when their leases run out.
+func (a *app) leaveErr(who string, err error) error {
+	if err == nil || !unreached(err) {
+		return err
+	}
+	a.cfg.logger.Warn("leave: the cluster is out of reach; the world drops the avatars when their leases run out",
+		"who", who, "err", err)
+	return nil
+}
+
+// unreached reports whether err, and every error it joins, says only
+// that the cluster could not be reached in time.
+func unreached(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !unreached(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, oss.ErrNoQuorum) || errors.Is(err, oss.ErrCommitUnknown) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // prefix names a node's bots after the node.

@@ -96,7 +96,11 @@ func run(args []string, out io.Writer) error {
 
 	if f.headless {
 		fmt.Fprintln(out, "wissenheim: headless; interrupt to stop")
-		<-sig
+		select {
+		case <-sig:
+		case <-a.dead:
+			return errors.Join(a.Fatal(), a.Close())
+		}
 		_, _, status := a.Status()
 		if status != "" {
 			fmt.Fprintln(out, "wissenheim:", status)
@@ -267,12 +271,7 @@ func defineFlags(fs *flag.FlagSet, c *config, wo *windowOptions, f *flags) {
 func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal, out io.Writer) error {
 	var stop atomic.Bool
 	wo.stop = &stop
-	go func() { // a signal closes the window; a second one the process
-		<-sig
-		stop.Store(true)
-		<-sig
-		os.Exit(1)
-	}()
+	go closeOnStop(sig, a.dead, &stop)
 	closeApp := sync.OnceValue(a.Close)
 	onDisplayLost(func() { exitDisplayLost(closeApp, &stop) })
 	if f.probe {
@@ -339,7 +338,23 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 	if runErr != nil {
 		return runErr
 	}
+	if err := a.Fatal(); err != nil {
+		return errors.Join(err, closeErr)
+	}
 	return closeErr
+}
+
+// closeOnStop sets stop, which closes the window, on a signal or once
+// dead closes (the start failed for good); a second signal ends the
+// process.
+func closeOnStop(sig <-chan os.Signal, dead <-chan struct{}, stop *atomic.Bool) {
+	select {
+	case <-sig:
+	case <-dead:
+	}
+	stop.Store(true)
+	<-sig
+	os.Exit(1)
 }
 
 // exitDisplayLost ends the process whose X server went away, once it
