@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,4 +230,41 @@ func TestProbeStripeDirsRefused(t *testing.T) {
 		t.Fatalf("two stripe directories: %v", err)
 	}
 	n.Close(ctx)
+}
+
+// Two nodes given one stripe directory would write over each other's
+// segments and manifest: the second is refused while the first runs, as
+// for a data directory, and starts once the first has closed. A stripe
+// directory that is another node's data directory is refused too.
+func TestStripeDirsAreLocked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := t.TempDir()
+	s := func(name string) string { return filepath.Join(d, name) }
+	first, err := oss.Start(ctx, &oss.Config{DataDir: s("one"), StripeDirs: []string{s("shared"), s("own1")}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []oss.Config{
+		{DataDir: s("two"), StripeDirs: []string{s("own2"), s("shared")}},
+		{DataDir: s("three"), StripeDirs: []string{s("one")}},
+	} {
+		cfg.Logger = quietLogger()
+		n, err := oss.Start(ctx, &cfg)
+		if err == nil {
+			n.Close(ctx)
+			t.Fatalf("StripeDirs %q, one of which the running node holds: started", cfg.StripeDirs)
+		}
+		if !strings.Contains(err.Error(), "in use by another process or node") {
+			t.Errorf("StripeDirs %q: %v; want it to say the directory is in use", cfg.StripeDirs, err)
+		}
+	}
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second, err := oss.Start(ctx, &oss.Config{DataDir: s("two"), StripeDirs: []string{s("own2"), s("shared")}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("after the first node closed: %v", err)
+	}
+	second.Close(ctx)
 }

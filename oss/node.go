@@ -38,7 +38,10 @@ type Node struct {
 	id      uint64
 	leaving atomic.Bool // handing replicas over before it leaves
 	lock    *os.File    // the data directory's lock; nil without one
-	disk    *disk       // nil in memory mode
+	// stripeLocks are the locks of the stripe directories outside the data
+	// directory (Config.StripeDirs), taken with lock.
+	stripeLocks []*os.File
+	disk        *disk // nil in memory mode
 	// catalogCommit is the last index of the catalog's recovered log:
 	// until the catalog replica has applied it, its view of the heap
 	// directory may be older than the replicas recovered with it.
@@ -152,8 +155,16 @@ func (n *Node) openDataDir() error {
 	}
 	n.lock = lock
 	if c.Durability != DurabilityMemory {
+		if lock != nil {
+			var err error
+			if n.stripeLocks, err = lockStripeDirs(c.DataDir, c.StripeDirs); err != nil {
+				lock.Close()
+				return err
+			}
+		}
 		if err := n.openDisk(fsys, c.DataDir); err != nil {
 			if lock != nil {
+				closeLocks(n.stripeLocks)
 				lock.Close()
 			}
 			return err
@@ -576,6 +587,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 		c.Close()
 	}
 	if n.lock != nil {
+		closeLocks(n.stripeLocks)
 		n.lock.Close() // releases the lock
 	}
 	return errors.Join(errs...)
