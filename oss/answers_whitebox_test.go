@@ -238,16 +238,7 @@ func TestCloseOfALostReplicaWaitsForItsLoop(t *testing.T) {
 	e := raftEnvelope{Heap: "bank", Msg: b, Group: lh.group}
 	c.nodes[victim].receive(g.Leader, e.appendTo(nil))
 	waitCond(t, "the victim's replica to stop", h.isClosed)
-	early := make(chan bool, 1)
-	go func() {
-		h.close()
-		select {
-		case <-h.done:
-			early <- false
-		default:
-			early <- true
-		}
-	}()
+	early := returnsBeforeLoopExits(h, h.close)
 	// The close returns once the loop has exited, which waits for the
 	// checkpoint: a close that returns before is caught here, one that
 	// waits returns once the checkpoint is let go.
@@ -292,16 +283,7 @@ func TestCloseDuringDropHeapWaitsForTheDroppedReplica(t *testing.T) {
 	dropped := make(chan error, 1)
 	go func() { dropped <- n.DropHeap(context.Background(), "bank") }()
 	waitCond(t, "the drop to close the replica", h.isClosed)
-	early := make(chan bool, 1)
-	go func() {
-		c.kill("solo")
-		select {
-		case <-h.done:
-			early <- false
-		default:
-			early <- true
-		}
-	}()
+	early := returnsBeforeLoopExits(h, func() { c.kill("solo") })
 	// The node's close returns once the dropped replica's loop has
 	// exited, which waits for the checkpoint: one that returns before is
 	// caught here, one that waits returns once it is let go.
@@ -313,4 +295,20 @@ func TestCloseDuringDropHeapWaitsForTheDroppedReplica(t *testing.T) {
 	if err := <-dropped; err != nil {
 		t.Fatalf("drop: %v", err)
 	}
+}
+
+// returnsBeforeLoopExits runs stop in a goroutine and reports, once it
+// returns, whether h's loop was still running then.
+func returnsBeforeLoopExits(h *Heap, stop func()) <-chan bool {
+	early := make(chan bool, 1)
+	go func() {
+		stop()
+		select {
+		case <-h.done:
+			early <- false
+		default:
+			early <- true
+		}
+	}()
+	return early
 }

@@ -24,21 +24,29 @@ import (
 
 var harnessSeed = flag.Uint64("harness.seed", 0, "run the process harness's nemesis schedule with this seed")
 
+// harnessRun returns a process harness's seed (-harness.seed, or def),
+// how long its nemesis runs (short, or 2 minutes with OSS_LONG) and a
+// context that bounds the whole test.
+func harnessRun(def uint64, short time.Duration) (uint64, time.Duration, context.Context, context.CancelFunc) {
+	seed := def
+	if *harnessSeed != 0 {
+		seed = *harnessSeed
+	}
+	run := short
+	if os.Getenv("OSS_LONG") != "" {
+		run = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), run+3*time.Minute)
+	return seed, run, ctx, cancel
+}
+
 // TestOssdHarness runs list-append transactions through the admin
 // interface of three ossd processes in Sync mode while a nemesis kills
 // them with SIGKILL and restarts them, or pauses them with SIGSTOP and
 // resumes them; the history must show no anomaly and lose no
 // acknowledged append.
 func TestOssdHarness(t *testing.T) {
-	seed := uint64(7)
-	if *harnessSeed != 0 {
-		seed = *harnessSeed
-	}
-	run := 4 * time.Second
-	if os.Getenv("OSS_LONG") != "" {
-		run = 2 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), run+3*time.Minute)
+	seed, run, ctx, cancel := harnessRun(7, 4*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	bin, err := ossdtest.Build(ctx, dir)
