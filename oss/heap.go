@@ -202,6 +202,10 @@ type Stats struct {
 	Joint bool
 	// Term is the replica's raft term.
 	Term uint64
+	// Incarnation identifies this incarnation of the heap: one dropped and
+	// created again under its name is another, whose log indexes (Applied,
+	// a watch's versions) start anew (WatchOptions.Incarnation).
+	Incarnation uint64
 }
 
 // Stats returns the heap's counters, how far the local replica may trail
@@ -219,6 +223,8 @@ func (h *Heap) Stats() Stats {
 		Unknown:   h.stats.unknown.Load(),
 		Resyncs:   h.stats.resyncs.Load(),
 		Rejoins:   h.contact.rejoins.Load(),
+
+		Incarnation: h.group,
 	}
 	s.LeaderCommit, s.LeaderContact = h.contact.last()
 	if h.leaderIs(h.self) {

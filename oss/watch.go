@@ -25,6 +25,15 @@ type WatchOptions struct {
 	// first event is an EventResync. If From is zero, the first event is an
 	// EventSnapshot of the current state.
 	From uint64
+	// Incarnation is the heap incarnation From belongs to, as the events
+	// the caller saw gave it (Event.Incarnation). Log indexes count from
+	// the start of an incarnation: a heap dropped and created again under
+	// its name starts anew, and an index of the old one says nothing about
+	// the new one. If Incarnation is set and is not the heap's (Stats),
+	// the first event is an EventResync of the current state, as when the
+	// history is gone. Zero skips the check: a caller that resumes a
+	// watch across restarts of its own should keep both and pass both.
+	Incarnation uint64
 	// Buffer is the number of events held for a slow consumer before the
 	// watch drops them and resyncs. If zero, Config.WatchBuffer. A merged
 	// watch (Merge, Rate) holds one event and is bounded by BufferBytes
@@ -127,6 +136,10 @@ type Event struct {
 	// event's Index + 1, whatever that event was, so there are no gaps.
 	// Zero for EventSnapshot and EventResync.
 	FromIndex uint64
+	// Incarnation identifies the heap's incarnation the event's indexes
+	// belong to (Stats.Incarnation): a caller that keeps Index to resume a
+	// watch later keeps this with it (WatchOptions.Incarnation).
+	Incarnation uint64
 	// Commits is the number of commits an EventChange merges: 1 for one
 	// commit, more for a merged event. A commit in the range that changed
 	// nothing the watch covers is not counted.
@@ -228,19 +241,25 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	switch {
 	case o.From == 0:
 		st := h.state.Load()
-		w.after = st.Index()
-		ev := &Event{Kind: EventSnapshot, Index: st.Index(), heap: h, snap: st}
+		w.after, w.took = st.Index(), st.Index()
+		ev := &Event{Kind: EventSnapshot, Index: st.Index(), Incarnation: h.group, heap: h, snap: st}
 		w.queue, w.queueBytes = append(w.queue, ev), eventBytes(ev)
+	case o.Incarnation != 0 && o.Incarnation != h.group:
+		// From is an index of another incarnation of the heap: it says
+		// nothing of this one. Resync on the first Next.
+		w.overflow = true
+		w.took = h.state.Load().Index()
 	case o.From < h.histFrom:
 		// The history after From is gone: resync on the first Next.
 		w.overflow = true
+		w.took = o.From
 	default:
 		w.after = o.From
 		for i := range h.history {
 			w.push(&h.history[i])
 		}
+		w.took = o.From
 	}
-	w.took = max(o.From, w.after)
 	h.watchers[w] = struct{}{}
 	return w, nil
 }
@@ -354,7 +373,7 @@ func (w *Watch) mergeIn(cs *consistency.ChangeSet) bool {
 	start := func() {
 		touched = true
 		if p == nil {
-			p = &merged{ev: &Event{Kind: EventChange, FromIndex: w.after + 1, heap: w.heap}, objects: make(map[uuid.UUID]int), roots: make(map[string]int), bytes: entryBytes}
+			p = &merged{ev: &Event{Kind: EventChange, FromIndex: w.after + 1, Incarnation: w.heap.group, heap: w.heap}, objects: make(map[uuid.UUID]int), roots: make(map[string]int), bytes: entryBytes}
 			w.pending = p
 		}
 	}
@@ -420,7 +439,7 @@ func (p *merged) putRoot(rc RootChange) {
 }
 
 func (w *Watch) filter(cs *consistency.ChangeSet) *Event {
-	ev := &Event{Kind: EventChange, Index: cs.Index, FromIndex: cs.Index, Commits: 1, TxID: cs.TxID, heap: w.heap}
+	ev := &Event{Kind: EventChange, Index: cs.Index, FromIndex: cs.Index, Commits: 1, TxID: cs.TxID, Incarnation: w.heap.group, heap: w.heap}
 	for _, c := range cs.Objects {
 		if w.all || w.has(c.ID) {
 			ev.Objects = append(ev.Objects, Change{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Value: c.Value})
@@ -502,7 +521,7 @@ func (w *Watch) pop() *Event {
 		w.after = st.Index()
 		w.taken(st.Index())
 		w.heap.stats.resyncs.Add(1)
-		return &Event{Kind: EventResync, Index: st.Index(), heap: w.heap, snap: st}
+		return &Event{Kind: EventResync, Index: st.Index(), Incarnation: w.heap.group, heap: w.heap, snap: st}
 	}
 	for len(w.queue) > 0 {
 		ev := w.queue[0]
