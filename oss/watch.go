@@ -471,8 +471,12 @@ func (w *Watch) hasRoot(name string) bool {
 // heap was dropped) after handing out the events the watch held by then.
 // On a watch with a Rate it also waits, if need be, until 1/Rate has
 // passed since the event before; what is committed meanwhile joins the
-// event it returns.
+// event it returns. A ctx that has already ended gets its error, even
+// when an event is ready: the event stays for the next call.
 func (w *Watch) Next(ctx context.Context) (*Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {

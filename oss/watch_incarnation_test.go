@@ -78,3 +78,27 @@ func TestWatchResumedAcrossARecreatedHeapResyncs(t *testing.T) {
 		t.Fatalf("after the resync: %v at %d, want the change at %d", ev.Kind, ev.Index, again)
 	}
 }
+
+// Next with a context that has already ended returns its error and hands
+// out nothing: the ready event waits for the next call, not lost.
+func TestWatchNextWithAnEndedContext(t *testing.T) {
+	_, h := openHeap(t, nil)
+	id := uuid.New()
+	w, err := h.Watch(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	next(t, w) // the snapshot
+	want := set(t, h, id, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 3 {
+		if ev, err := w.Next(ctx); err != context.Canceled || ev != nil {
+			t.Fatalf("Next with an ended context: %v, %v; want nil, context.Canceled", ev, err)
+		}
+	}
+	if ev := next(t, w); ev.Kind != oss.EventChange || ev.Index != want {
+		t.Fatalf("after the ended context: %v at %d, want the change at %d", ev.Kind, ev.Index, want)
+	}
+}
