@@ -223,7 +223,13 @@ func (f *runFlags) moveAside(logger *slog.Logger) error {
 		if _, err := os.Stat(d); err != nil {
 			continue
 		}
-		if err := os.Rename(d, d+suffix); err != nil {
+		unlock, err := lockForMove(d)
+		if err != nil {
+			return fmt.Errorf("run: --rebuild-replica: %w", err)
+		}
+		err = os.Rename(d, d+suffix)
+		unlock()
+		if err != nil {
 			return fmt.Errorf("run: --rebuild-replica: %w", err)
 		}
 		logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", d+suffix)
