@@ -191,7 +191,7 @@ func noStateWithout(id uint64, groups map[groupKey]*recoveredGroup, m persist.Ma
 		return fmt.Errorf("%w: %s holds a write-ahead log but no node identity (%s); move the data directory aside to start as a new node", ErrCorrupt, dir, nodeIDFile)
 	}
 	if len(groups) == 0 && len(m.Spaces) > 0 {
-		return fmt.Errorf("%w: the striped store holds checkpoints of %d replicas but the write-ahead log in %s holds no record: it was emptied; move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, len(m.Spaces), filepath.Join(dir, "wal"))
+		return fmt.Errorf("%w: the striped store holds checkpoints but the write-ahead log in %s holds no record: it was emptied; move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, filepath.Join(dir, "wal"))
 	}
 	return nil
 }
