@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -205,7 +207,22 @@ func (f *runFlags) readTLS() (*oss.TLSConfig, error) {
 		}
 		*file.to = b
 	}
+	if err := checkTLSFiles(tlsc, f.caFile, f.certFile, f.keyFile); err != nil {
+		return nil, err
+	}
 	return tlsc, nil
+}
+
+// checkTLSFiles names the file that is damaged (empty, cut short, a flipped
+// byte) or does not belong: the node's own checks name none of them.
+func checkTLSFiles(tlsc *oss.TLSConfig, caFile, certFile, keyFile string) error {
+	if !x509.NewCertPool().AppendCertsFromPEM(tlsc.CAPEM) {
+		return fmt.Errorf("run: %s holds no certificate that parses: it is damaged, or not the cluster CA's certificate (ossd ca init writes it)", caFile)
+	}
+	if _, err := tls.X509KeyPair(tlsc.CertPEM, tlsc.KeyPEM); err != nil {
+		return fmt.Errorf("run: the node's certificate %s and key %s: %w: one is damaged, or they are not a pair; issue them again (ossd cert issue --force)", certFile, keyFile, err)
+	}
+	return nil
 }
 
 // moveAside moves the data and stripe directories aside, for
