@@ -244,12 +244,44 @@ func (f *runFlags) moveAside(logger *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("run: --rebuild-replica: %w", err)
 		}
-		err = os.Rename(d, d+suffix)
+		to := d + suffix
+		err = renameDir(d, to)
+		if errors.Is(err, syscall.EBUSY) {
+			// A mount point (a disk of its own, as a stripe directory
+			// often is) cannot be renamed: what it holds moves into a
+			// directory inside it, which the node ignores.
+			to = filepath.Join(d, suffix)
+			err = moveInto(d, to)
+		}
 		unlock()
 		if err != nil {
 			return fmt.Errorf("run: --rebuild-replica: %w", err)
 		}
-		logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", d+suffix)
+		logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", to)
+	}
+	return nil
+}
+
+// renameDir is os.Rename; tests make it fail as on a mount point.
+var renameDir = os.Rename
+
+// moveInto moves every entry of dir but those moved aside before into
+// the new directory to, inside dir.
+func moveInto(dir, to string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(to, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".broken-") {
+			continue
+		}
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(to, e.Name())); err != nil {
+			return err
+		}
 	}
 	return nil
 }
