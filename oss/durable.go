@@ -112,11 +112,14 @@ func (n *Node) openLogAndStore(fsys persist.FS, dir string) (map[groupKey]*recov
 	}
 	groups := map[groupKey]*recoveredGroup{}
 	wal, err := persist.OpenWAL(n.met.walFS(fsys), filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
-		return replayRecord(groups, seq, rec)
+		if err := replayRecord(groups, seq, rec); err != nil {
+			return fmt.Errorf("%w: %w", errBadRecord, err)
+		}
+		return nil
 	})
 	if err != nil {
 		var ce *persist.CorruptError
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) || errors.Is(err, errBadRecord) {
 			return nil, nil, nil, fmt.Errorf("%w: %w; move %s aside and start the node with an empty data directory and Join to rebuild its replicas from its peers", ErrCorrupt, err, dir)
 		}
 		return nil, nil, nil, fmt.Errorf("oss: write-ahead log: %w", err)
@@ -157,6 +160,11 @@ func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
 	}
 	return id, nil
 }
+
+// errBadRecord marks a log record that checks out but that the node
+// cannot take: it does not decode, or its entries do not follow the
+// group's (an earlier segment lost, or damage the checksums missed).
+var errBadRecord = errors.New("a record of the write-ahead log contradicts the log")
 
 // logNotLost returns ErrCorrupt if the log of a node with an identity
 // has no segment: the log's first segment is made durable before the
