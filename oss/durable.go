@@ -164,7 +164,7 @@ func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
 // errBadRecord marks a log record that checks out but that the node
 // cannot take: it does not decode, or its entries do not follow the
 // group's (an earlier segment lost, or damage the checksums missed).
-var errBadRecord = errors.New("a record of the write-ahead log contradicts the log")
+var errBadRecord = errors.New("a record that checks out cannot be replayed")
 
 // logNotLost returns ErrCorrupt if the log of a node with an identity
 // has no segment: the log's first segment is made durable before the
