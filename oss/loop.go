@@ -152,9 +152,12 @@ func (h *Heap) joinAppends() {
 }
 
 // loseReplica stops a replica that cannot go on (a snapshot from the
-// leader that does not decode): it fails what waits, closes the heap on
-// this node and leaves the node serving its other heaps. A restart, which
-// gives the node a new identity, rebuilds the replica from its peers.
+// leader that does not decode; a raft that panicked on state the log lost,
+// lostState): it fails what waits, closes the heap on this node and leaves
+// the node serving its other heaps. A restart, which gives the node a new
+// identity, rebuilds the replica from its peers; a durable node needs its
+// data directory moved aside for that, as h.lost says when it is
+// ErrCorrupt.
 func (h *Heap) loseReplica() {
 	if errors.Is(h.lost, ErrCorrupt) {
 		h.log.Error("replica lost: its data directory lost what it acknowledged", "err", h.lost)
