@@ -65,45 +65,26 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err != nil {
 		return err
 	}
-	if id == 0 {
-		if err := noLogWithoutID(fsys, dir); err != nil {
+	if id != 0 {
+		if err := logNotLost(fsys, dir); err != nil {
 			return err
 		}
-		if err := storeNodeID(fsys, dir, n.id); err != nil {
-			return err
-		}
-	} else {
 		n.id = id
 	}
-	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord}
-	if n.cfg.Durability == DurabilityBatch {
-		opts.SyncInterval = n.cfg.BatchInterval
-	}
-	groups := map[groupKey]*recoveredGroup{}
 	start := time.Now()
-	wal, err := persist.OpenWAL(n.met.walFS(fsys), filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
-		return replayRecord(groups, seq, rec)
-	})
+	groups, wal, store, err := n.openLogAndStore(fsys, dir)
 	if err != nil {
-		var ce *persist.CorruptError
-		if errors.As(err, &ce) {
-			return fmt.Errorf("%w: %w; move %s aside and start the node with an empty data directory and Join to rebuild its replicas from its peers", ErrCorrupt, err, dir)
-		}
-		return fmt.Errorf("oss: write-ahead log: %w", err)
+		return err
 	}
-	stripes := n.cfg.StripeDirs
-	if len(stripes) == 0 {
-		stripes = []string{filepath.Join(dir, "stripes")}
+	if err := noStateWithout(id, groups, store.Manifest(), dir); err != nil {
+		return errors.Join(err, store.Close(), wal.Close())
 	}
-	store, err := persist.OpenStore(fsys, stripes)
-	if err != nil {
-		var ce *persist.CorruptError
-		if errors.As(err, &ce) {
-			err = fmt.Errorf("%w: the striped store: %w; move %s and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err, dir)
-		} else {
-			err = fmt.Errorf("oss: striped store: %w", err)
+	if id == 0 {
+		// Written once the log has its first segment: from then on an
+		// identity without a log is damage (logNotLost).
+		if err := storeNodeID(fsys, dir, n.id); err != nil {
+			return errors.Join(err, store.Close(), wal.Close())
 		}
-		return errors.Join(err, wal.Close())
 	}
 	n.disk = &disk{wal: wal, store: store, recovered: groups, compact: make(chan struct{}, 1)}
 	if err := n.disk.loadStore(n); err != nil {
@@ -120,6 +101,44 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		n.met.recovered(time.Since(start))
 	}
 	return nil
+}
+
+// openLogAndStore opens and replays the node's write-ahead log and opens
+// its striped store.
+func (n *Node) openLogAndStore(fsys persist.FS, dir string) (map[groupKey]*recoveredGroup, *persist.WAL, *persist.Store, error) {
+	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord}
+	if n.cfg.Durability == DurabilityBatch {
+		opts.SyncInterval = n.cfg.BatchInterval
+	}
+	groups := map[groupKey]*recoveredGroup{}
+	wal, err := persist.OpenWAL(n.met.walFS(fsys), filepath.Join(dir, "wal"), opts, func(seq uint64, rec []byte) error {
+		if err := replayRecord(groups, seq, rec); err != nil {
+			return fmt.Errorf("%w: %w", errBadRecord, err)
+		}
+		return nil
+	})
+	if err != nil {
+		var ce *persist.CorruptError
+		if errors.As(err, &ce) || errors.Is(err, errBadRecord) {
+			return nil, nil, nil, fmt.Errorf("%w: %w; move %s aside and start the node with an empty data directory and Join to rebuild its replicas from its peers", ErrCorrupt, err, dir)
+		}
+		return nil, nil, nil, fmt.Errorf("oss: write-ahead log: %w", err)
+	}
+	stripes := n.cfg.StripeDirs
+	if len(stripes) == 0 {
+		stripes = []string{filepath.Join(dir, "stripes")}
+	}
+	store, err := persist.OpenStore(fsys, stripes)
+	if err != nil {
+		var ce *persist.CorruptError
+		if errors.As(err, &ce) {
+			err = fmt.Errorf("%w: the striped store: %w; move %s and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err, dir)
+		} else {
+			err = fmt.Errorf("oss: striped store: %w", err)
+		}
+		return nil, nil, nil, errors.Join(err, wal.Close())
+	}
+	return groups, wal, store, nil
 }
 
 const nodeIDFile = "NODE_ID"
@@ -142,19 +161,45 @@ func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
 	return id, nil
 }
 
-// noLogWithoutID returns ErrCorrupt if dir holds a write-ahead log but no
-// identity: the identity is written before the log, so it was lost, and a
-// node that took a new one would recover its replicas under a raft ID
-// their groups do not know (each then waits for a leader forever).
-func noLogWithoutID(fsys persist.FS, dir string) error {
-	names, err := fsys.ReadDir(filepath.Join(dir, "wal"))
-	if err != nil {
-		return nil // no log: a new node
+// errBadRecord marks a log record that checks out but that the node
+// cannot take: it does not decode, or its entries do not follow the
+// group's (an earlier segment lost, or damage the checksums missed).
+var errBadRecord = errors.New("a record that checks out cannot be replayed")
+
+// logNotLost returns ErrCorrupt if the log of a node with an identity
+// has no segment: the log's first segment is made durable before the
+// identity is written, and the log never removes its last, so the log was
+// lost (deleted, or the directory replaced). A node that started on
+// without it would be the member it was, under its raft ID, holding none
+// of what it acknowledged: with its peers' logs it could elect a leader
+// that lacks committed entries, or start a new cluster alone.
+func logNotLost(fsys persist.FS, dir string) error {
+	wal := filepath.Join(dir, "wal")
+	names, err := fsys.ReadDir(wal)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("oss: write-ahead log: %w", err)
 	}
 	for _, name := range names {
 		if strings.HasSuffix(name, ".wal") {
-			return fmt.Errorf("%w: %s holds a write-ahead log but no node identity (%s); move the data directory aside to start as a new node", ErrCorrupt, dir, nodeIDFile)
+			return nil
 		}
+	}
+	return fmt.Errorf("%w: %s holds a node identity (%s) but %s holds no write-ahead log: it was lost; move the data directory aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, dir, nodeIDFile, wal)
+}
+
+// noStateWithout returns ErrCorrupt if what the node keeps contradicts
+// itself: a log with records but no identity (id 0; the identity is
+// written before the first record, so it was lost, and a node that took a
+// new one would recover its replicas under a raft ID their groups do not
+// know), or a striped store holding checkpoints while the log holds no
+// record at all (the log always keeps the records since each open
+// replica's checkpoint, so it was emptied: truncated or replaced).
+func noStateWithout(id uint64, groups map[groupKey]*recoveredGroup, m persist.Manifest, dir string) error {
+	if id == 0 && len(groups) > 0 {
+		return fmt.Errorf("%w: %s holds a write-ahead log but no node identity (%s); move the data directory aside to start as a new node", ErrCorrupt, dir, nodeIDFile)
+	}
+	if len(groups) == 0 && len(m.Spaces) > 0 {
+		return fmt.Errorf("%w: the striped store holds checkpoints but the write-ahead log in %s holds no record: it was emptied; move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, filepath.Join(dir, "wal"))
 	}
 	return nil
 }

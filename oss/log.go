@@ -37,10 +37,17 @@ func (r raftLogger) Fatalf(format string, v ...any) { r.Panicf(format, v...) }
 func (r raftLogger) Panic(v ...any) {
 	s := fmt.Sprint(v...)
 	r.l.Error(s)
-	panic(s)
+	panic(raftPanic(s))
 }
 func (r raftLogger) Panicf(format string, v ...any) {
 	s := fmt.Sprintf(format, v...)
 	r.l.Error(s)
-	panic(s)
+	panic(raftPanic(s))
 }
+
+// raftPanic is what raft panics with when a replica's state contradicts
+// itself or its group's: most often a commit index its leader sends past
+// the end of the replica's log, which the replica had acknowledged, so
+// its data directory lost what it held. The heap's loop recovers it and
+// closes the replica (Heap.lostState).
+type raftPanic string

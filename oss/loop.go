@@ -25,6 +25,7 @@ const electionTicks = 10
 // the replica.
 func (h *Heap) run() {
 	defer close(h.done)
+	defer h.lostState()
 	ticker := time.NewTicker(h.cfg.TickInterval)
 	defer ticker.Stop()
 	batch := make([]*proposal, 0, maxBatch)
@@ -151,11 +152,18 @@ func (h *Heap) joinAppends() {
 }
 
 // loseReplica stops a replica that cannot go on (a snapshot from the
-// leader that does not decode): it fails what waits, closes the heap on
-// this node and leaves the node serving its other heaps. A restart, which
-// gives the node a new identity, rebuilds the replica from its peers.
+// leader that does not decode; a raft that panicked on state the log lost,
+// lostState): it fails what waits, closes the heap on this node and leaves
+// the node serving its other heaps. A restart, which gives the node a new
+// identity, rebuilds the replica from its peers; a durable node needs its
+// data directory moved aside for that, as h.lost says when it is
+// ErrCorrupt.
 func (h *Heap) loseReplica() {
-	h.log.Error("replica lost: it cannot apply what its leader sent; restart the node to rebuild it from its peers", "err", h.lost)
+	if errors.Is(h.lost, ErrCorrupt) {
+		h.log.Error("replica lost: its data directory lost what it acknowledged", "err", h.lost)
+	} else {
+		h.log.Error("replica lost: it cannot apply what its leader sent; restart the node to rebuild it from its peers", "err", h.lost)
+	}
 	h.watchMu.Lock()
 	if !h.closed {
 		h.closed = true
@@ -166,6 +174,25 @@ func (h *Heap) loseReplica() {
 	// The closed replica stays in the node's table, so that the group's
 	// messages do not open an empty one under the same raft ID: raft
 	// assumes a member never loses what it acknowledged.
+}
+
+// lostState recovers a panic raft raised on the loop (raftPanic): the
+// replica's state contradicts its group's, as when a leader's commit index
+// lies past the end of a log that acknowledged it, and raft cannot go on
+// with it. The replica is closed as lost, and the rest of the node goes
+// on; before, the panic ended the process. Any other panic is not ours to
+// hide.
+func (h *Heap) lostState() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	p, ok := r.(raftPanic)
+	if !ok {
+		panic(r)
+	}
+	h.lost = fmt.Errorf("%w: heap %q: raft: %s; move the data directory aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, h.name, string(p))
+	h.loseReplica()
 }
 
 func (h *Heap) step(m raftpb.Message) {
@@ -441,7 +468,9 @@ func (h *Heap) shutdown() {
 			h.abandon(a)
 		case m := <-h.recvc:
 			h.recvq.taken(&m)
-			h.eng.Step(m)
+			if h.lost == nil { // a raft that panicked takes nothing more
+				h.eng.Step(m)
+			}
 		case rq := <-h.readc:
 			rq.done <- ErrClosed
 			continue

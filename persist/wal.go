@@ -295,7 +295,11 @@ func (w *WAL) replayAll(replay func(seq uint64, rec []byte) error) error {
 			w.next = s.first
 		}
 		if s.first != w.next {
-			return &CorruptError{File: join(w.dir, s.name), Reason: fmt.Sprintf("starts at record %d, want %d (a segment is missing)", s.first, w.next)}
+			reason := fmt.Sprintf("starts at record %d, want %d (a segment is missing)", s.first, w.next)
+			if i > 0 {
+				reason = fmt.Sprintf("starts at record %d, and the segment before it, %s, ends before record %d (a segment is missing, or one does not belong to this log)", s.first, w.segments[i-1].name, w.next)
+			}
+			return &CorruptError{File: join(w.dir, s.name), Reason: reason}
 		}
 		end := uint64(0) // the record the next segment starts at
 		if i+1 < len(w.segments) {
@@ -414,17 +418,18 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 			fr.reason = fmt.Sprintf("record %d where %d was due", fr.seq, w.next)
 		}
 		if fr.reason != "" {
-			if end == 0 {
-				// Zeros to the end: the space the log fills ahead of its
-				// writes.
-				zero, err := allZeros(io.NewSectionReader(f, off, size-off), size-off)
-				if err != nil {
-					return 0, fmt.Errorf("persist: read %s: %w", path, err)
-				}
-				if zero {
-					w.tailEnd = off
-					return int(size), nil
-				}
+			// Zeros to the end: the space the log fills ahead of its
+			// writes.
+			zero, err := allZeros(io.NewSectionReader(f, off, size-off), size-off)
+			if err != nil {
+				return 0, fmt.Errorf("persist: read %s: %w", path, err)
+			}
+			if zero && end == 0 {
+				w.tailEnd = off
+				return int(size), nil
+			}
+			if zero {
+				fr.reason = fmt.Sprintf("its records end before record %d, and the next segment, %s, starts at record %d (a segment is missing, or one does not belong to this log)", w.next, segmentName(end), end)
 			}
 			return w.badFrame(f, path, off, size, fr, end)
 		}

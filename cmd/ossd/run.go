@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -205,7 +207,22 @@ func (f *runFlags) readTLS() (*oss.TLSConfig, error) {
 		}
 		*file.to = b
 	}
+	if err := checkTLSFiles(tlsc, f.caFile, f.certFile, f.keyFile); err != nil {
+		return nil, err
+	}
 	return tlsc, nil
+}
+
+// checkTLSFiles names the file that is damaged (empty, cut short, a flipped
+// byte) or does not belong: the node's own checks name none of them.
+func checkTLSFiles(tlsc *oss.TLSConfig, caFile, certFile, keyFile string) error {
+	if !x509.NewCertPool().AppendCertsFromPEM(tlsc.CAPEM) {
+		return fmt.Errorf("run: %s holds no certificate that parses: it is damaged, or not the cluster CA's certificate (ossd ca init writes it)", caFile)
+	}
+	if _, err := tls.X509KeyPair(tlsc.CertPEM, tlsc.KeyPEM); err != nil {
+		return fmt.Errorf("run: the node's certificate %s and key %s: %w: one is damaged, or they are not a pair; issue them again (ossd cert issue --force)", certFile, keyFile, err)
+	}
+	return nil
 }
 
 // moveAside moves the data and stripe directories aside, for
@@ -223,10 +240,48 @@ func (f *runFlags) moveAside(logger *slog.Logger) error {
 		if _, err := os.Stat(d); err != nil {
 			continue
 		}
-		if err := os.Rename(d, d+suffix); err != nil {
+		unlock, err := lockForMove(d)
+		if err != nil {
 			return fmt.Errorf("run: --rebuild-replica: %w", err)
 		}
-		logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", d+suffix)
+		to := d + suffix
+		err = renameDir(d, to)
+		if errors.Is(err, syscall.EBUSY) {
+			// A mount point (a disk of its own, as a stripe directory
+			// often is) cannot be renamed: what it holds moves into a
+			// directory inside it, which the node ignores.
+			to = filepath.Join(d, suffix)
+			err = moveInto(d, to)
+		}
+		unlock()
+		if err != nil {
+			return fmt.Errorf("run: --rebuild-replica: %w", err)
+		}
+		logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", to)
+	}
+	return nil
+}
+
+// renameDir is os.Rename; tests make it fail as on a mount point.
+var renameDir = os.Rename
+
+// moveInto moves every entry of dir but those moved aside before into
+// the new directory to, inside dir.
+func moveInto(dir, to string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(to, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".broken-") {
+			continue
+		}
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(to, e.Name())); err != nil {
+			return err
+		}
 	}
 	return nil
 }
