@@ -353,8 +353,7 @@ func (t *QUIC) acceptConns() {
 		if !t.track(c) {
 			return
 		}
-		t.adopt(c)
-		t.wg.Go(func() { t.serveConn(c) })
+		t.wg.Go(func() { t.serveAccepted(c) })
 	}
 }
 
@@ -467,6 +466,10 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 		t.serveCall(name, s, r, h)
 	case streamBulk:
 		t.serveBulk(name, s, r, h)
+	case streamPing:
+		if err := writeFrame(s, &frame{Type: frameResponse}, t.cfg.MaxFrame); err != nil {
+			t.log.Debug("ping not answered", "peer", name, "err", err)
+		}
 	default:
 		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
 	}
