@@ -129,7 +129,11 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
 	}
-	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
+	// Only servers' gossip tells of other members: a client's certificate
+	// (any player's) could otherwise declare a server dead, or dead at an
+	// incarnation no refutation passes (docs/design.md, Membership).
+	serverGossip := func(_, role string) bool { return role == string(pki.RoleServer) }
+	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger, serverGossip)
 	m.gossipInterval = mc.GossipInterval
 	m.probeInterval = mc.ProbeInterval
 	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval

@@ -15,6 +15,7 @@ import (
 // Datagram is an unreliable packet received from a peer.
 type Datagram struct {
 	From string   // the peer's name, from its certificate
+	Role string   // the peer's role, from its certificate
 	Addr net.Addr // the peer's UDP address
 	Data []byte
 }
@@ -199,17 +200,18 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 		s.CancelWrite(2)
 		return nil, err
 	}
-	return &streamConn{s: s, r: s, local: c.LocalAddr(), remote: c.RemoteAddr()}, nil
+	return &streamConn{s: s, r: s, local: c.LocalAddr(), remote: c.RemoteAddr(), peer: peerName(c), role: peerRole(c)}, nil
 }
 
 func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
+	role := peerRole(c)
 	for {
 		b, err := c.ReceiveDatagram(t.ctx)
 		if err != nil {
 			return
 		}
 		select {
-		case t.datagrams <- Datagram{From: name, Addr: c.RemoteAddr(), Data: b}:
+		case t.datagrams <- Datagram{From: name, Role: role, Addr: c.RemoteAddr(), Data: b}:
 			t.counters.dgRecv.Add(1)
 		default:
 			t.counters.dgDropped.Add(1)
@@ -217,12 +219,30 @@ func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
 	}
 }
 
+// peerRole returns the role in the certificate of c's peer.
+func peerRole(c *quic.Conn) string {
+	if certs := c.ConnectionState().TLS.PeerCertificates; len(certs) > 0 && len(certs[0].Subject.OrganizationalUnit) > 0 {
+		return certs[0].Subject.OrganizationalUnit[0]
+	}
+	return ""
+}
+
+// RawPeer is what the connections of RawStreams and OpenRawStream say of
+// the peer at their other end: the name and role of its certificate.
+type RawPeer interface {
+	Peer() (name, role string)
+}
+
 // streamConn is a QUIC stream as a net.Conn.
 type streamConn struct {
 	s             *quic.Stream
 	r             io.Reader // the stream, or a reader holding bytes read past the hello
 	local, remote net.Addr
+	peer, role    string // from the certificate of the peer at the other end
 }
+
+// Peer implements RawPeer.
+func (c *streamConn) Peer() (name, role string) { return c.peer, c.role }
 
 func (c *streamConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
 func (c *streamConn) Write(b []byte) (int, error) { return c.s.Write(b) }
@@ -240,7 +260,7 @@ var _ net.Conn = (*streamConn)(nil)
 
 // serveRaw hands an accepted raw stream to RawStreams.
 func (t *QUIC) serveRaw(c *quic.Conn, s *quic.Stream, r *bufio.Reader) {
-	conn := &streamConn{s: s, r: io.MultiReader(bytesReader(r), s), local: c.LocalAddr(), remote: c.RemoteAddr()}
+	conn := &streamConn{s: s, r: io.MultiReader(bytesReader(r), s), local: c.LocalAddr(), remote: c.RemoteAddr(), peer: peerName(c), role: peerRole(c)}
 	select {
 	case t.raw <- conn:
 	case <-t.ctx.Done():
