@@ -349,6 +349,12 @@ func (m *membership) join(addrs []string) error {
 		return nil
 	}
 	n, err := m.ml.Join(addrs)
+	if n == 0 && err != nil {
+		// memberlist keeps only the text of its transport's errors.
+		if i := strings.Index(err.Error(), transport.ErrNameTaken.Error()); i >= 0 {
+			return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimSpace(err.Error()[i:]))
+		}
+	}
 	if n == 0 {
 		return fmt.Errorf("oss: join: no member answered at %v: %w", addrs, err)
 	}

@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -33,7 +34,7 @@ func TestImpostorIsRefusedAndLiveNodeKeepsItsConnection(t *testing.T) {
 	if err == nil {
 		t.Fatal("a second holder of a's certificate was served while a is connected and answers")
 	}
-	if !strings.Contains(err.Error(), "is connected from "+c.nodes["a"].Addr().String()) {
+	if !errors.Is(err, transport.ErrNameTaken) || !strings.Contains(err.Error(), "is connected from "+c.nodes["a"].Addr().String()) {
 		t.Fatalf("the impostor is not told why: %v", err)
 	}
 	// a's connection was kept: calls both ways and messages still go,
@@ -101,4 +102,24 @@ func startOn(t *testing.T, c *cluster, name string, pc net.PacketConn, h transpo
 	}
 	t.Cleanup(func() { q.Close() })
 	return q
+}
+
+// TestOwnNameFromElsewhereIsRefused: a holder of b's certificate at
+// another address connects to b itself. b refuses it, while b's own
+// connection to itself (a join list that names its own address) is
+// taken.
+func TestOwnNameFromElsewhereIsRefused(t *testing.T) {
+	c := newCluster(t, "b")
+	ctx := ctxT(t)
+	b := c.nodes["b"]
+	imp := startOn(t, c, "b", nil, newRecorder())
+	imp.SetPeer("b", b.Addr().String())
+	_, err := imp.Call(ctx, "b", []byte("i am b"))
+	if !errors.Is(err, transport.ErrNameTaken) || !strings.Contains(err.Error(), `node "b" is this node`) {
+		t.Fatalf("a second holder of b's certificate calling b: %v", err)
+	}
+	b.SetPeer("b", b.Addr().String())
+	if resp, err := b.Call(ctx, "b", []byte("self")); err != nil || string(resp) != "b:self" {
+		t.Fatalf("b cannot reach itself: %q %v", resp, err)
+	}
 }

@@ -558,7 +558,7 @@ func (t *QUIC) SendStream(ctx context.Context, to string, header []byte, body io
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrUnreachable, to, err)
+		return t.callErr(ctx, to, err)
 	}
 	stop := context.AfterFunc(ctx, func() {
 		s.CancelRead(2)
@@ -705,7 +705,7 @@ func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) 
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrUnreachable, to, err)
+		return nil, t.callErr(ctx, to, err)
 	}
 	stop := context.AfterFunc(ctx, func() {
 		s.CancelRead(2)
@@ -737,6 +737,9 @@ func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) 
 }
 
 func (t *QUIC) callErr(ctx context.Context, to string, err error) error {
+	if taken := nameTaken(err); taken != nil {
+		return taken
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

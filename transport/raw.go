@@ -128,6 +128,11 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 		c, derr := p.conn, p.err
 		p.mu.Unlock()
 		if c == nil || c.Context().Err() != nil {
+			if c != nil {
+				if taken := nameTaken(context.Cause(c.Context())); taken != nil {
+					return nil, taken
+				}
+			}
 			if derr != nil { // a TLS refusal says so, not only that the peer is unreachable
 				return nil, fmt.Errorf("%w: %s: dial failed: %v", ErrUnreachable, addr, derr)
 			}
@@ -194,10 +199,16 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
+		if taken := nameTaken(err); taken != nil {
+			return nil, taken
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}
 	if err := writeFrame(s, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamRaw}, t.cfg.MaxFrame); err != nil {
 		s.CancelWrite(2)
+		if taken := nameTaken(err); taken != nil {
+			return nil, taken
+		}
 		return nil, err
 	}
 	return &streamConn{s: s, r: s, local: c.LocalAddr(), remote: c.RemoteAddr(), peer: peerName(c), role: peerRole(c)}, nil
@@ -244,8 +255,24 @@ type streamConn struct {
 // Peer implements RawPeer.
 func (c *streamConn) Peer() (name, role string) { return c.peer, c.role }
 
-func (c *streamConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
-func (c *streamConn) Write(b []byte) (int, error) { return c.s.Write(b) }
+// Read and Write say ErrNameTaken when the peer refused the connection
+// for a node of this name connected from another address: memberlist's
+// join reports the error's text, and the node tells it from a failure.
+func (c *streamConn) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if taken := nameTaken(err); taken != nil {
+		err = taken
+	}
+	return n, err
+}
+
+func (c *streamConn) Write(b []byte) (int, error) {
+	n, err := c.s.Write(b)
+	if taken := nameTaken(err); taken != nil {
+		err = taken
+	}
+	return n, err
+}
 func (c *streamConn) Close() error {
 	c.s.CancelRead(0)
 	return c.s.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -22,11 +23,13 @@ const streamPing = 5
 // its place.
 const pingTimeout = 2 * time.Second
 
-// serveAccepted serves a connection a peer opened, unless another live
-// connection has the same certificate name from another address and its
-// peer still answers there: then the new one is a second holder of that
-// node's certificate, which is refused (closed with a reason it reads),
-// and the live node keeps its connections. A connection whose peer no
+// serveAccepted serves a connection a peer opened, unless its
+// certificate names this node and it comes from elsewhere than this
+// endpoint's own socket, or another live connection has the same
+// certificate name from another address and its peer still answers
+// there: then the new one is a second holder of that node's certificate,
+// which is refused (closed with a reason it reads), and the live node
+// keeps its connections. A connection whose peer no
 // longer answers (the node restarted at another address) is closed and
 // the new one takes its place.
 func (t *QUIC) serveAccepted(c *quic.Conn) {
@@ -45,6 +48,9 @@ func (t *QUIC) serveAccepted(c *quic.Conn) {
 // closes those whose peer does not.
 func (t *QUIC) checkUnique(c *quic.Conn) error {
 	name, addr := peerName(c), c.RemoteAddr().String()
+	if name == t.cfg.Name && !t.isSelf(c.RemoteAddr()) {
+		return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", name, t.Addr(), addr)
+	}
 	t.mu.Lock()
 	var others []*quic.Conn
 	for o := range t.conns {
@@ -55,7 +61,7 @@ func (t *QUIC) checkUnique(c *quic.Conn) error {
 	t.mu.Unlock()
 	for _, o := range others {
 		if t.answers(o) {
-			return fmt.Errorf("node %q is connected from %s and answers there: a second connection with its certificate, from %s, is refused (a node restarted at another address is taken once its old connection stops answering, within %v)",
+			return fmt.Errorf("node %q is connected from %s and answers there: a second connection with its certificate, from %s, is not taken (a node restarted at another address is, once its old connection stops answering, within %v)",
 				name, o.RemoteAddr(), addr, pingTimeout)
 		}
 		if t.ctx.Err() != nil {
@@ -65,6 +71,30 @@ func (t *QUIC) checkUnique(c *quic.Conn) error {
 		o.CloseWithError(0, "the peer connected from another address")
 	}
 	return nil
+}
+
+// isSelf reports whether addr is this endpoint's own socket: a node
+// whose join list names its own address connects to itself, and is let
+// in; any other holder of its name is not.
+func (t *QUIC) isSelf(addr net.Addr) bool {
+	ua, ok := addr.(*net.UDPAddr)
+	own, ok2 := t.Addr().(*net.UDPAddr)
+	if !ok || !ok2 || ua.Port != own.Port {
+		return false
+	}
+	if ua.IP.IsLoopback() || ua.IP.Equal(own.IP) {
+		return true
+	}
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range ifaddrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.Equal(ua.IP) {
+			return true
+		}
+	}
+	return false
 }
 
 // answers reports whether the peer of c answers a ping on it within
@@ -89,4 +119,15 @@ func (t *QUIC) answers(c *quic.Conn) bool {
 	_, err = readFrame(s, t.cfg.MaxFrame)
 	var se *quic.StreamError
 	return err == nil || errors.As(err, &se) && se.Remote
+}
+
+// nameTaken returns err as ErrNameTaken, with the peer's reason, if it
+// is the peer closing the connection for a node of this name connected
+// from another address (codeDuplicate); nil otherwise.
+func nameTaken(err error) error {
+	var ae *quic.ApplicationError
+	if errors.As(err, &ae) && ae.Remote && ae.ErrorCode == codeDuplicate {
+		return fmt.Errorf("%w: %s", ErrNameTaken, ae.ErrorMessage)
+	}
+	return nil
 }
