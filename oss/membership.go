@@ -133,7 +133,13 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	// (any player's) could otherwise declare a server dead, or dead at an
 	// incarnation no refutation passes (docs/design.md, Membership).
 	serverGossip := func(_, role string) bool { return role == string(pki.RoleServer) }
-	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger, serverGossip)
+	// A client announces its own leave only: another node's would change
+	// a later failure of that node into a leave, never reconnected to.
+	ownLeave := func(from string, msg []byte) bool {
+		name, ok := strings.CutPrefix(string(msg), leavingPrefix)
+		return !ok || name == from
+	}
+	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger, serverGossip, ownLeave)
 	m.gossipInterval = mc.GossipInterval
 	m.probeInterval = mc.ProbeInterval
 	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval

@@ -43,29 +43,42 @@ type compressed struct {
 	Buf  []byte
 }
 
-// ownOnly returns the part of a gossip packet from the peer named from
-// that a member not trusted with the state of others may send: probes
-// (ping, indirect ping) and their answers (ack, nack), user messages, and
-// alive, suspect and dead messages about itself (its joining, refuting
-// and leaving). A compound packet keeps its admitted parts; a compressed
-// one is inflated, and a checksummed one checked and unwrapped, before
-// its contents are filtered. It returns nil if nothing is admitted, and
-// how many messages it left out.
-func ownOnly(from string, buf []byte) ([]byte, int) {
-	return filterMsg(from, buf, 0)
+// filter reads the gossip of one peer not trusted with the state of
+// others.
+type filter struct {
+	from string
+	// userOK, if not nil, says which of the peer's user messages pass.
+	userOK func(from string, msg []byte) bool
 }
 
-func filterMsg(from string, buf []byte, depth int) ([]byte, int) {
+// ownOnly returns the part of a gossip packet from the peer named from
+// that a member not trusted with the state of others may send: probes
+// (ping, indirect ping) and their answers (ack, nack), user messages
+// userOK passes, and alive, suspect and dead messages about itself (its
+// joining, refuting and leaving). A compound packet keeps its admitted
+// parts; a compressed one is inflated, and a checksummed one checked and
+// unwrapped, before its contents are filtered. It returns nil if nothing
+// is admitted, and how many messages it left out.
+func ownOnly(from string, userOK func(string, []byte) bool, buf []byte) ([]byte, int) {
+	return filter{from, userOK}.msg(buf, 0)
+}
+
+func (f filter) msg(buf []byte, depth int) ([]byte, int) {
 	if len(buf) == 0 || depth > 4 {
 		return nil, 1
 	}
 	body := buf[1:]
 	switch buf[0] {
-	case msgPing, msgIndirectPing, msgAck, msgNack, msgUser:
+	case msgPing, msgIndirectPing, msgAck, msgNack:
+		return buf, 0
+	case msgUser:
+		if f.userOK != nil && !f.userOK(f.from, body) {
+			return nil, 1
+		}
 		return buf, 0
 	case msgAlive, msgSuspect, msgDead:
 		var s subject
-		if codec.NewDecoderBytes(body, &codec.MsgpackHandle{}).Decode(&s) != nil || s.Node != from {
+		if codec.NewDecoderBytes(body, &codec.MsgpackHandle{}).Decode(&s) != nil || s.Node != f.from {
 			return nil, 1
 		}
 		return buf, 0
@@ -73,7 +86,7 @@ func filterMsg(from string, buf []byte, depth int) ([]byte, int) {
 		if len(body) < 4 || crc32.ChecksumIEEE(body[4:]) != binary.BigEndian.Uint32(body[:4]) {
 			return nil, 1
 		}
-		return filterMsg(from, body[4:], depth+1)
+		return f.msg(body[4:], depth+1)
 	case msgCompress:
 		var c compressed
 		if codec.NewDecoderBytes(body, &codec.MsgpackHandle{}).Decode(&c) != nil || c.Algo != 0 {
@@ -85,16 +98,16 @@ func filterMsg(from string, buf []byte, depth int) ([]byte, int) {
 		if n, err := io.CopyN(&b, r, maxInflated+1); err != nil && err != io.EOF || n > maxInflated {
 			return nil, 1
 		}
-		return filterMsg(from, b.Bytes(), depth+1)
+		return f.msg(b.Bytes(), depth+1)
 	case msgCompound:
-		return filterCompound(from, body, depth)
+		return f.compound(body, depth)
 	}
 	return nil, 1 // push/pull, encrypted, labelled or unknown: never a packet of ours
 }
 
-// filterCompound filters the parts of a compound message's body and
-// encodes the admitted ones again.
-func filterCompound(from string, body []byte, depth int) ([]byte, int) {
+// compound filters the parts of a compound message's body and encodes
+// the admitted ones again.
+func (f filter) compound(body []byte, depth int) ([]byte, int) {
 	if len(body) < 1 || len(body) < 1+2*int(body[0]) {
 		return nil, 1
 	}
@@ -107,7 +120,7 @@ func filterCompound(from string, body []byte, depth int) ([]byte, int) {
 		if len(rest) < l {
 			return nil, dropped + n - i
 		}
-		part, d := filterMsg(from, rest[:l], depth+1)
+		part, d := f.msg(rest[:l], depth+1)
 		rest = rest[l:]
 		dropped += d
 		if part != nil && len(part) <= 0xffff {

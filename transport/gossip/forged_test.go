@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,9 +63,17 @@ func compress(t *testing.T, b []byte) []byte {
 	return encodeMsg(t, msgCompress, compressed{Algo: 0, Buf: z.Bytes()})
 }
 
+// userOK passes a user message "leaving:NAME" only from NAME, as the
+// node passes its leave announcements.
+func userOK(from string, msg []byte) bool {
+	name, ok := strings.CutPrefix(string(msg), "leaving:")
+	return !ok || name == from
+}
+
 // TestUntrustedGossipKeepsOnlyItsOwn: of a client's packet, probes,
-// answers and what it says of itself pass; what it says of another
-// member does not, in a compound packet, compressed or not.
+// answers, what it says of itself and the user messages userOK passes
+// go through; what it says of another member does not, in a compound
+// packet, compressed or not.
 func TestUntrustedGossipKeepsOnlyItsOwn(t *testing.T) {
 	ping := []byte{msgPing, 0x80}
 	own := encodeMsg(t, msgAlive, aliveMsg{Incarnation: 3, Node: "eve", Addr: net.IPv4(127, 0, 0, 1).To4(), Port: 1})
@@ -88,9 +97,12 @@ func TestUntrustedGossipKeepsOnlyItsOwn(t *testing.T) {
 		{"compound of one left", compound(forged, leave), leave, 1},
 		{"compressed compound", compress(t, compound(ping, forged)), ping, 1},
 		{"push/pull", []byte{6, 0x80}, nil, 1},
+		{"user message", []byte("\x08hello"), []byte("\x08hello"), 0},
+		{"own leave announced", []byte("\x08leaving:eve"), []byte("\x08leaving:eve"), 0},
+		{"another's leave announced", compound(ping, []byte("\x08leaving:a")), ping, 1},
 		{"empty", nil, nil, 1},
 	} {
-		got, dropped := ownOnly("eve", c.in)
+		got, dropped := ownOnly("eve", userOK, c.in)
 		if !bytes.Equal(got, c.want) || dropped != c.dropped {
 			t.Errorf("%s: got %x, %d left out; want %x, %d", c.name, got, dropped, c.want, c.dropped)
 		}
@@ -105,7 +117,19 @@ type member struct {
 	mu    sync.Mutex
 	left  map[string]bool
 	leave chan string
+	user  chan string // user messages received
 }
+
+func (m *member) NodeMeta(int) []byte { return nil }
+func (m *member) NotifyMsg(b []byte) {
+	select {
+	case m.user <- string(b):
+	default:
+	}
+}
+func (m *member) GetBroadcasts(int, int) [][]byte { return nil }
+func (m *member) LocalState(bool) []byte          { return nil }
+func (m *member) MergeRemoteState([]byte, bool)   {}
 
 func (m *member) NotifyJoin(*memberlist.Node)   {}
 func (m *member) NotifyUpdate(*memberlist.Node) {}
@@ -144,12 +168,12 @@ func endpoint(t *testing.T, ca *pki.CA, name, role string) *transport.QUIC {
 
 func startMember(t *testing.T, ca *pki.CA, name string) *member {
 	t.Helper()
-	m := &member{q: endpoint(t, ca, name, pki.RoleServer), left: map[string]bool{}, leave: make(chan string, 16)}
+	m := &member{q: endpoint(t, ca, name, pki.RoleServer), left: map[string]bool{}, leave: make(chan string, 16), user: make(chan string, 16)}
 	addr := m.q.Addr().(*net.UDPAddr)
 	m.gt = New(m.q, addr.IP, addr.Port, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		func(_, role string) bool { return role == pki.RoleServer })
+		func(_, role string) bool { return role == pki.RoleServer }, userOK)
 	mc := memberlist.DefaultLocalConfig()
-	mc.Name, mc.Transport, mc.Events = name, m.gt, m
+	mc.Name, mc.Transport, mc.Events, mc.Delegate = name, m.gt, m, m
 	mc.AdvertiseAddr, mc.AdvertisePort = addr.IP.String(), addr.Port
 	mc.UDPBufferSize = transport.MaxDatagram
 	mc.LogOutput = io.Discard
@@ -239,6 +263,37 @@ func TestClientCannotPushAServerDead(t *testing.T) {
 			t.Fatalf("b declared %s dead on a client's push/pull", who)
 		case <-ctx.Done():
 			t.Fatal("the forged push/pull was neither left out nor taken")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestClientCannotAnnounceAnothersLeave: a client's user message over a
+// stream saying that a leaves is refused; before, b's delegate got it.
+func TestClientCannotAnnounceAnothersLeave(t *testing.T) {
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startMember(t, ca, "b")
+	eve := endpoint(t, ca, "eve", pki.RoleClient)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg := append(encodeMsg(t, msgUser, userHeader{UserMsgLen: len("leaving:a")}), "leaving:a"...)
+	c, err := eve.OpenRawStream(ctx, b.q.Addr().String(), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	for b.gt.Dropped() == 0 {
+		select {
+		case got := <-b.user:
+			t.Fatalf("b's delegate got %q from a client", got)
+		case <-ctx.Done():
+			t.Fatal("the forged leave was neither refused nor taken")
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

@@ -36,6 +36,9 @@ type Transport struct {
 	// trusted says whose gossip about other members is believed; from
 	// any other peer only what it says of itself is (ownOnly).
 	trusted func(name, role string) bool
+	// userOK, if not nil, says which user messages (the node's own, not
+	// memberlist's) an untrusted peer may send.
+	userOK  func(from string, msg []byte) bool
 	dropped atomic.Uint64 // messages left out of untrusted peers' packets
 }
 
@@ -45,10 +48,11 @@ type Transport struct {
 // certificate, whether its packets may tell of other members (that one
 // is alive at an address, suspect or dead); an untrusted peer's packets
 // keep only probes, their answers, user messages and what it says of
-// itself. nil trusts every peer.
-func New(q *transport.QUIC, ip net.IP, port int, sendTimeout time.Duration, log *slog.Logger, trusted func(name, role string) bool) *Transport {
+// itself, and of its user messages those userOK (if not nil) passes. A
+// nil trusted trusts every peer.
+func New(q *transport.QUIC, ip net.IP, port int, sendTimeout time.Duration, log *slog.Logger, trusted func(name, role string) bool, userOK func(from string, msg []byte) bool) *Transport {
 	g := &Transport{q: q, ip: ip, port: port, packets: make(chan *memberlist.Packet, 1024), streams: make(chan net.Conn),
-		stop: make(chan struct{}), sendTimeout: sendTimeout, log: log, trusted: trusted}
+		stop: make(chan struct{}), sendTimeout: sendTimeout, log: log, trusted: trusted, userOK: userOK}
 	g.wg.Go(g.pump)
 	g.wg.Go(g.pumpStreams)
 	return g
@@ -61,7 +65,7 @@ func (g *Transport) pump() {
 			buf := d.Data
 			if g.trusted != nil && !g.trusted(d.From, d.Role) {
 				var dropped int
-				if buf, dropped = ownOnly(d.From, buf); dropped > 0 {
+				if buf, dropped = ownOnly(d.From, g.userOK, buf); dropped > 0 {
 					g.drop(d.From, d.Role, dropped)
 				}
 				if buf == nil {

@@ -63,7 +63,8 @@ func (g *Transport) guard(c net.Conn) net.Conn {
 // ownStream is a gossip stream whose first message keeps only what its
 // peer may say: a push/pull keeps the peer's own state, and drops the
 // states of other members it holds (dead or suspect at any incarnation,
-// alive at any address); probes, answers, user messages and errors pass.
+// alive at any address); a user message passes if userOK lets it;
+// probes, answers and errors pass.
 type ownStream struct {
 	net.Conn
 	from, role string
@@ -94,8 +95,10 @@ func (s *ownStream) first() ([]byte, error) {
 		return nil, err
 	}
 	switch typ[0] {
-	case msgPing, msgAck, msgNack, msgUser, msgErr:
+	case msgPing, msgAck, msgNack, msgErr:
 		return typ[:], nil // its body follows on the stream, as it came
+	case msgUser:
+		return s.user(s.Conn)
 	case msgPushPull:
 		return s.pushPull(s.Conn)
 	case msgCompress:
@@ -111,14 +114,45 @@ func (s *ownStream) first() ([]byte, error) {
 		}
 		inner := b.Bytes()
 		switch inner[0] {
-		case msgPing, msgAck, msgNack, msgUser, msgErr:
+		case msgPing, msgAck, msgNack, msgErr:
 			return inner, nil
+		case msgUser:
+			return s.user(bytes.NewReader(inner[1:]))
 		case msgPushPull:
 			return s.pushPull(bytes.NewReader(inner[1:]))
 		}
 		return nil, fmt.Errorf("gossip: stream message of type %d from %q refused", inner[0], s.from)
 	}
 	return nil, fmt.Errorf("gossip: stream message of type %d from %q refused", typ[0], s.from)
+}
+
+// userHeader is memberlist's header of a user message on a stream.
+type userHeader struct {
+	UserMsgLen int
+}
+
+// user reads a user message's body from r and returns it whole if
+// userOK passes it.
+func (s *ownStream) user(r io.Reader) ([]byte, error) {
+	h := &codec.MsgpackHandle{}
+	var head userHeader
+	if err := codec.NewDecoder(r, h).Decode(&head); err != nil || head.UserMsgLen < 0 || head.UserMsgLen > maxStreamInflated {
+		return nil, errors.Join(fmt.Errorf("gossip: a user message from %q that does not decode", s.from), err)
+	}
+	msg := make([]byte, head.UserMsgLen)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return nil, err
+	}
+	if s.g.userOK != nil && !s.g.userOK(s.from, msg) {
+		s.g.drop(s.from, s.role, 1)
+		return nil, fmt.Errorf("gossip: a user message from %q refused", s.from)
+	}
+	out := bytes.NewBuffer([]byte{msgUser})
+	if err := codec.NewEncoder(out, h).Encode(&head); err != nil {
+		return nil, err
+	}
+	out.Write(msg)
+	return out.Bytes(), nil
 }
 
 // pushPull reads a push/pull's body from r and encodes it again with the
