@@ -358,7 +358,8 @@ func (m *membership) join(addrs []string) error {
 	if n == 0 && err != nil {
 		// memberlist keeps only the text of its transport's errors.
 		if i := strings.Index(err.Error(), transport.ErrNameTaken.Error()); i >= 0 {
-			return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimSpace(err.Error()[i:]))
+			reason, _, _ := strings.Cut(err.Error()[i:], "\n") // the first address's; memberlist lists each
+			return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimSpace(reason))
 		}
 	}
 	if n == 0 {
