@@ -129,7 +129,17 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
 	}
-	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger)
+	// Only servers' gossip tells of other members: a client's certificate
+	// (any player's) could otherwise declare a server dead, or dead at an
+	// incarnation no refutation passes (docs/design.md, Membership).
+	serverGossip := func(_, role string) bool { return role == string(pki.RoleServer) }
+	// A client announces its own leave only: another node's would change
+	// a later failure of that node into a leave, never reconnected to.
+	ownLeave := func(from string, msg []byte) bool {
+		name, ok := strings.CutPrefix(string(msg), leavingPrefix)
+		return !ok || name == from
+	}
+	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger, serverGossip, ownLeave)
 	m.gossipInterval = mc.GossipInterval
 	m.probeInterval = mc.ProbeInterval
 	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval
@@ -345,6 +355,13 @@ func (m *membership) join(addrs []string) error {
 		return nil
 	}
 	n, err := m.ml.Join(addrs)
+	if n == 0 && err != nil {
+		// memberlist keeps only the text of its transport's errors.
+		if i := strings.Index(err.Error(), transport.ErrNameTaken.Error()); i >= 0 {
+			reason, _, _ := strings.Cut(err.Error()[i:], "\n") // the first address's; memberlist lists each
+			return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimSpace(reason))
+		}
+	}
 	if n == 0 {
 		return fmt.Errorf("oss: join: no member answered at %v: %w", addrs, err)
 	}

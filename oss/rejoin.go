@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -175,6 +177,9 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 		var resp callResponse
 		if err == nil {
 			err = codec.Unmarshal(b, &resp)
+		}
+		if errors.Is(err, transport.ErrNameTaken) {
+			return fmt.Errorf("%w by %s: %w", ErrJoinRefused, to, err)
 		}
 		if err != nil {
 			if lastErr == nil || ctx.Err() == nil {

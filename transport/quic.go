@@ -353,8 +353,7 @@ func (t *QUIC) acceptConns() {
 		if !t.track(c) {
 			return
 		}
-		t.adopt(c)
-		t.wg.Go(func() { t.serveConn(c) })
+		t.wg.Go(func() { t.serveAccepted(c) })
 	}
 }
 
@@ -467,6 +466,10 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 		t.serveCall(name, s, r, h)
 	case streamBulk:
 		t.serveBulk(name, s, r, h)
+	case streamPing:
+		if err := writeFrame(s, &frame{Type: frameResponse}, t.cfg.MaxFrame); err != nil {
+			t.log.Debug("ping not answered", "peer", name, "err", err)
+		}
 	default:
 		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
 	}
@@ -555,7 +558,7 @@ func (t *QUIC) SendStream(ctx context.Context, to string, header []byte, body io
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrUnreachable, to, err)
+		return t.callErr(ctx, to, err)
 	}
 	stop := context.AfterFunc(ctx, func() {
 		s.CancelRead(2)
@@ -702,7 +705,7 @@ func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) 
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrUnreachable, to, err)
+		return nil, t.callErr(ctx, to, err)
 	}
 	stop := context.AfterFunc(ctx, func() {
 		s.CancelRead(2)
@@ -734,6 +737,9 @@ func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) 
 }
 
 func (t *QUIC) callErr(ctx context.Context, to string, err error) error {
+	if taken := nameTaken(err); taken != nil {
+		return taken
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

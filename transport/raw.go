@@ -15,6 +15,7 @@ import (
 // Datagram is an unreliable packet received from a peer.
 type Datagram struct {
 	From string   // the peer's name, from its certificate
+	Role string   // the peer's role, from its certificate
 	Addr net.Addr // the peer's UDP address
 	Data []byte
 }
@@ -127,6 +128,11 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 		c, derr := p.conn, p.err
 		p.mu.Unlock()
 		if c == nil || c.Context().Err() != nil {
+			if c != nil {
+				if taken := nameTaken(context.Cause(c.Context())); taken != nil {
+					return nil, taken
+				}
+			}
 			if derr != nil { // a TLS refusal says so, not only that the peer is unreachable
 				return nil, fmt.Errorf("%w: %s: dial failed: %v", ErrUnreachable, addr, derr)
 			}
@@ -193,23 +199,30 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
+		if taken := nameTaken(err); taken != nil {
+			return nil, taken
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}
 	if err := writeFrame(s, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamRaw}, t.cfg.MaxFrame); err != nil {
 		s.CancelWrite(2)
+		if taken := nameTaken(err); taken != nil {
+			return nil, taken
+		}
 		return nil, err
 	}
-	return &streamConn{s: s, r: s, local: c.LocalAddr(), remote: c.RemoteAddr()}, nil
+	return &streamConn{s: s, r: s, local: c.LocalAddr(), remote: c.RemoteAddr(), peer: peerName(c), role: peerRole(c)}, nil
 }
 
 func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
+	role := peerRole(c)
 	for {
 		b, err := c.ReceiveDatagram(t.ctx)
 		if err != nil {
 			return
 		}
 		select {
-		case t.datagrams <- Datagram{From: name, Addr: c.RemoteAddr(), Data: b}:
+		case t.datagrams <- Datagram{From: name, Role: role, Addr: c.RemoteAddr(), Data: b}:
 			t.counters.dgRecv.Add(1)
 		default:
 			t.counters.dgDropped.Add(1)
@@ -217,15 +230,49 @@ func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
 	}
 }
 
+// peerRole returns the role in the certificate of c's peer.
+func peerRole(c *quic.Conn) string {
+	if certs := c.ConnectionState().TLS.PeerCertificates; len(certs) > 0 && len(certs[0].Subject.OrganizationalUnit) > 0 {
+		return certs[0].Subject.OrganizationalUnit[0]
+	}
+	return ""
+}
+
+// RawPeer is what the connections of RawStreams and OpenRawStream say of
+// the peer at their other end: the name and role of its certificate.
+type RawPeer interface {
+	Peer() (name, role string)
+}
+
 // streamConn is a QUIC stream as a net.Conn.
 type streamConn struct {
 	s             *quic.Stream
 	r             io.Reader // the stream, or a reader holding bytes read past the hello
 	local, remote net.Addr
+	peer, role    string // from the certificate of the peer at the other end
 }
 
-func (c *streamConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
-func (c *streamConn) Write(b []byte) (int, error) { return c.s.Write(b) }
+// Peer implements RawPeer.
+func (c *streamConn) Peer() (name, role string) { return c.peer, c.role }
+
+// Read and Write say ErrNameTaken when the peer refused the connection
+// for a node of this name connected from another address: memberlist's
+// join reports the error's text, and the node tells it from a failure.
+func (c *streamConn) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if taken := nameTaken(err); taken != nil {
+		err = taken
+	}
+	return n, err
+}
+
+func (c *streamConn) Write(b []byte) (int, error) {
+	n, err := c.s.Write(b)
+	if taken := nameTaken(err); taken != nil {
+		err = taken
+	}
+	return n, err
+}
 func (c *streamConn) Close() error {
 	c.s.CancelRead(0)
 	return c.s.Close()
@@ -240,7 +287,7 @@ var _ net.Conn = (*streamConn)(nil)
 
 // serveRaw hands an accepted raw stream to RawStreams.
 func (t *QUIC) serveRaw(c *quic.Conn, s *quic.Stream, r *bufio.Reader) {
-	conn := &streamConn{s: s, r: io.MultiReader(bytesReader(r), s), local: c.LocalAddr(), remote: c.RemoteAddr()}
+	conn := &streamConn{s: s, r: io.MultiReader(bytesReader(r), s), local: c.LocalAddr(), remote: c.RemoteAddr(), peer: peerName(c), role: peerRole(c)}
 	select {
 	case t.raw <- conn:
 	case <-t.ctx.Done():

@@ -143,7 +143,11 @@ var (
 	ErrClosed      = errors.New("transport: closed")
 	ErrUnknownPeer = errors.New("transport: unknown peer")
 	ErrUnreachable = errors.New("transport: peer unreachable")
-	ErrTooLarge    = errors.New("transport: frame too large")
+	// ErrNameTaken: the peer closed the connection because a node of this
+	// node's name is connected to it from another address and answers
+	// there. Trying again helps only once that node is gone.
+	ErrNameTaken = errors.New("transport: this node's name is connected from another address")
+	ErrTooLarge  = errors.New("transport: frame too large")
 	// ErrQueueFull: the peer's send queue holds as many bytes as it may;
 	// the message was dropped.
 	ErrQueueFull = errors.New("transport: send queue full")

@@ -1,0 +1,197 @@
+package gossip
+
+import (
+	"bytes"
+	"compress/lzw"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/objectsharing/oss/transport"
+)
+
+// memberlist's stream message types, beyond the packet ones.
+const (
+	msgPushPull = 6
+	msgErr      = 13
+)
+
+// maxStreamInflated caps what a compressed stream message may inflate
+// to: memberlist's own limit (twice its 20 MiB of push/pull state).
+const maxStreamInflated = 40 << 20
+
+// maxPushStates caps the member states a push/pull may announce, as
+// memberlist does.
+const maxPushStates = 5000
+
+// pushPullHeader and pushNodeState are memberlist's, field for field, so
+// that a state kept is encoded again as memberlist reads it.
+type pushPullHeader struct {
+	Nodes        int
+	UserStateLen int
+	Join         bool
+}
+
+type pushNodeState struct {
+	Name        string
+	Addr        []byte
+	Port        uint16
+	Meta        []byte
+	Incarnation uint32
+	State       int
+	Vsn         []uint8
+}
+
+// guard wraps a gossip stream with a peer not trusted with others'
+// state: its first message, the one memberlist reads from it, is
+// filtered (ownStream). Streams of trusted peers, and of endpoints that
+// say nothing of their peer, are returned as they are.
+func (g *Transport) guard(c net.Conn) net.Conn {
+	p, ok := c.(transport.RawPeer)
+	if !ok || g.trusted == nil {
+		return c
+	}
+	name, role := p.Peer()
+	if g.trusted(name, role) {
+		return c
+	}
+	return &ownStream{Conn: c, from: name, role: role, g: g}
+}
+
+// ownStream is a gossip stream whose first message keeps only what its
+// peer may say: a push/pull keeps the peer's own state, and drops the
+// states of other members it holds (dead or suspect at any incarnation,
+// alive at any address); a user message passes if userOK lets it;
+// probes, answers and errors pass.
+type ownStream struct {
+	net.Conn
+	from, role string
+	g          *Transport
+	r          io.Reader // set at the first Read
+}
+
+func (s *ownStream) Read(b []byte) (int, error) {
+	if s.r == nil {
+		first, err := s.first()
+		if err != nil {
+			s.r = errReader{err}
+		} else {
+			s.r = io.MultiReader(bytes.NewReader(first), s.Conn)
+		}
+	}
+	return s.r.Read(b)
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// first reads the stream's first message and returns it filtered.
+func (s *ownStream) first() ([]byte, error) {
+	var typ [1]byte
+	if _, err := io.ReadFull(s.Conn, typ[:]); err != nil {
+		return nil, err
+	}
+	switch typ[0] {
+	case msgPing, msgAck, msgNack, msgErr:
+		return typ[:], nil // its body follows on the stream, as it came
+	case msgUser:
+		return s.user(s.Conn)
+	case msgPushPull:
+		return s.pushPull(s.Conn)
+	case msgCompress:
+		var c compressed
+		if err := codec.NewDecoder(s.Conn, &codec.MsgpackHandle{}).Decode(&c); err != nil || c.Algo != 0 {
+			return nil, fmt.Errorf("gossip: a compressed stream message from %q that does not decode", s.from)
+		}
+		r := lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, 8)
+		defer r.Close()
+		var b bytes.Buffer
+		if n, err := io.CopyN(&b, r, maxStreamInflated+1); err != nil && err != io.EOF || n > maxStreamInflated || n == 0 {
+			return nil, fmt.Errorf("gossip: a compressed stream message from %q that does not inflate within %d bytes", s.from, maxStreamInflated)
+		}
+		inner := b.Bytes()
+		switch inner[0] {
+		case msgPing, msgAck, msgNack, msgErr:
+			return inner, nil
+		case msgUser:
+			return s.user(bytes.NewReader(inner[1:]))
+		case msgPushPull:
+			return s.pushPull(bytes.NewReader(inner[1:]))
+		}
+		return nil, fmt.Errorf("gossip: stream message of type %d from %q refused", inner[0], s.from)
+	}
+	return nil, fmt.Errorf("gossip: stream message of type %d from %q refused", typ[0], s.from)
+}
+
+// userHeader is memberlist's header of a user message on a stream.
+type userHeader struct {
+	UserMsgLen int
+}
+
+// user reads a user message's body from r and returns it whole if
+// userOK passes it.
+func (s *ownStream) user(r io.Reader) ([]byte, error) {
+	h := &codec.MsgpackHandle{}
+	var head userHeader
+	if err := codec.NewDecoder(r, h).Decode(&head); err != nil || head.UserMsgLen < 0 || head.UserMsgLen > maxStreamInflated {
+		return nil, errors.Join(fmt.Errorf("gossip: a user message from %q that does not decode", s.from), err)
+	}
+	msg := make([]byte, head.UserMsgLen)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return nil, err
+	}
+	if s.g.userOK != nil && !s.g.userOK(s.from, msg) {
+		s.g.drop(s.from, s.role, 1)
+		return nil, fmt.Errorf("gossip: a user message from %q refused", s.from)
+	}
+	out := bytes.NewBuffer([]byte{msgUser})
+	if err := codec.NewEncoder(out, h).Encode(&head); err != nil {
+		return nil, err
+	}
+	out.Write(msg)
+	return out.Bytes(), nil
+}
+
+// pushPull reads a push/pull's body from r and encodes it again with the
+// peer's own state only.
+func (s *ownStream) pushPull(r io.Reader) ([]byte, error) {
+	h := &codec.MsgpackHandle{}
+	dec := codec.NewDecoder(r, h)
+	var head pushPullHeader
+	if err := dec.Decode(&head); err != nil || head.Nodes < 0 || head.Nodes > maxPushStates || head.UserStateLen < 0 || head.UserStateLen > maxStreamInflated {
+		return nil, errors.Join(fmt.Errorf("gossip: a push/pull from %q that does not decode", s.from), err)
+	}
+	var kept []pushNodeState
+	for range head.Nodes {
+		var st pushNodeState
+		if err := dec.Decode(&st); err != nil {
+			return nil, fmt.Errorf("gossip: a push/pull from %q that does not decode: %w", s.from, err)
+		}
+		if st.Name == s.from {
+			kept = append(kept, st)
+		}
+	}
+	user := make([]byte, head.UserStateLen)
+	if _, err := io.ReadFull(r, user); err != nil {
+		return nil, err
+	}
+	if n := head.Nodes - len(kept); n > 0 {
+		s.g.drop(s.from, s.role, n)
+	}
+	out := bytes.NewBuffer([]byte{msgPushPull})
+	enc := codec.NewEncoder(out, h)
+	head.Nodes = len(kept)
+	if err := enc.Encode(&head); err != nil {
+		return nil, err
+	}
+	for i := range kept {
+		if err := enc.Encode(&kept[i]); err != nil {
+			return nil, err
+		}
+	}
+	out.Write(user)
+	return out.Bytes(), nil
+}

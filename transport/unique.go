@@ -1,0 +1,133 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// codeDuplicate closes an accepted connection whose certificate names a
+// peer connected from another address that still answers there.
+const codeDuplicate quic.ApplicationErrorCode = 0x11
+
+// streamPing is the kind of a stream that asks whether the peer still
+// answers on a connection: the receiver answers with an empty response.
+const streamPing = 5
+
+// pingTimeout is how long the peer of an older connection has to answer
+// before a connection with its certificate from another address takes
+// its place.
+const pingTimeout = 2 * time.Second
+
+// serveAccepted serves a connection a peer opened, unless its
+// certificate names this node and it comes from elsewhere than this
+// endpoint's own socket, or another live connection has the same
+// certificate name from another address and its peer still answers
+// there: then the new one is a second holder of that node's certificate,
+// which is refused (closed with a reason it reads), and the live node
+// keeps its connections. A connection whose peer no
+// longer answers (the node restarted at another address) is closed and
+// the new one takes its place.
+func (t *QUIC) serveAccepted(c *quic.Conn) {
+	if err := t.checkUnique(c); err != nil {
+		t.refused.log(t.log, peerName(c), err)
+		c.CloseWithError(codeDuplicate, truncate(err.Error(), 256))
+		t.untrack(c)
+		return
+	}
+	t.adopt(c)
+	t.serveConn(c)
+}
+
+// checkUnique returns an error if a live connection other than c has
+// c's peer name from another address and its peer answers a ping; it
+// closes those whose peer does not.
+func (t *QUIC) checkUnique(c *quic.Conn) error {
+	name, addr := peerName(c), c.RemoteAddr().String()
+	if name == t.cfg.Name && !t.isSelf(c.RemoteAddr()) {
+		return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", name, t.Addr(), addr)
+	}
+	t.mu.Lock()
+	var others []*quic.Conn
+	for o := range t.conns {
+		if o != c && o.Context().Err() == nil && peerName(o) == name && o.RemoteAddr().String() != addr {
+			others = append(others, o)
+		}
+	}
+	t.mu.Unlock()
+	for _, o := range others {
+		if t.answers(o) {
+			return fmt.Errorf("node %q is connected from %s and answers there: a second connection with its certificate, from %s, is not taken (a node restarted at another address is, once its old connection stops answering, within %v)",
+				name, o.RemoteAddr(), addr, pingTimeout)
+		}
+		if t.ctx.Err() != nil {
+			return ErrClosed
+		}
+		t.log.Info("connection closed: its peer no longer answers there and connected from another address", "peer", name, "old", o.RemoteAddr().String(), "new", addr)
+		o.CloseWithError(0, "the peer connected from another address")
+	}
+	return nil
+}
+
+// isSelf reports whether addr is this endpoint's own socket: a node
+// whose join list names its own address connects to itself, and is let
+// in; any other holder of its name is not.
+func (t *QUIC) isSelf(addr net.Addr) bool {
+	ua, ok := addr.(*net.UDPAddr)
+	own, ok2 := t.Addr().(*net.UDPAddr)
+	if !ok || !ok2 || ua.Port != own.Port {
+		return false
+	}
+	if ua.IP.IsLoopback() || ua.IP.Equal(own.IP) {
+		return true
+	}
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range ifaddrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.Equal(ua.IP) {
+			return true
+		}
+	}
+	return false
+}
+
+// answers reports whether the peer of c answers a ping on it within
+// pingTimeout. A peer that resets the stream (an older build, which
+// knows no ping) answers too.
+func (t *QUIC) answers(c *quic.Conn) bool {
+	ctx, cancel := context.WithTimeout(t.ctx, pingTimeout)
+	defer cancel()
+	s, err := c.OpenStreamSync(ctx)
+	if err != nil {
+		return false
+	}
+	stop := context.AfterFunc(ctx, func() {
+		s.CancelRead(2)
+		s.CancelWrite(2)
+	})
+	defer stop()
+	if err := writeFrame(s, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamPing}, t.cfg.MaxFrame); err != nil {
+		return false
+	}
+	s.Close()
+	_, err = readFrame(s, t.cfg.MaxFrame)
+	var se *quic.StreamError
+	return err == nil || errors.As(err, &se) && se.Remote
+}
+
+// nameTaken returns err as ErrNameTaken, with the peer's reason, if it
+// is the peer closing the connection for a node of this name connected
+// from another address (codeDuplicate); nil otherwise.
+func nameTaken(err error) error {
+	var ae *quic.ApplicationError
+	if errors.As(err, &ae) && ae.Remote && ae.ErrorCode == codeDuplicate {
+		return fmt.Errorf("%w: %s", ErrNameTaken, ae.ErrorMessage)
+	}
+	return nil
+}
