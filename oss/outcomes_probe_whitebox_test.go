@@ -8,12 +8,14 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
 
@@ -91,19 +93,41 @@ func TestOutcomesProbe(t *testing.T) {
 	p.check()
 }
 
+// The probe with one P shared with busy goroutines and short ticks: the
+// loops, the clients and their timers interleave coarsely, and raft's
+// timeouts and resends fire while proposals still wait in queues.
+func TestOutcomesProbeStarved(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	seed := outcomesSeed(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("seed %d (OSS_OUTCOMES_SEED=%d to run it again)", seed, seed)
+		}
+	})
+	starveCPU(t)
+	hs := newHarnessWith(t, seed, 3, true, starvedTicks)
+	p := &outcomesProbe{hs: hs, seed: seed}
+	p.run(8, harnessTime())
+	p.check()
+}
+
 type outcomesProbe struct {
 	hs   *harness
 	seed uint64
 
 	mu     sync.Mutex
 	ops    []probeOp
-	faults [5]int // crash, cut off, graceful close, lossy network, flapping
+	faults [6]int // crash, cut off, graceful close, lossy network, flapping, disk
 }
 
 // run starts clients, runs the nemesis for d, and stops the clients.
 func (p *outcomesProbe) run(clients int, d time.Duration) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	defer func() { // also when the nemesis fails the test
+		close(stop)
+		wg.Wait()
+	}()
 	for c := range clients {
 		wg.Go(func() { p.client(c, stop) })
 	}
@@ -111,8 +135,6 @@ func (p *outcomesProbe) run(clients int, d time.Duration) {
 	for start := time.Now(); time.Since(start) < d; {
 		p.nemesis(rng)
 	}
-	close(stop)
-	wg.Wait()
 }
 
 // probeContext returns a context for one commit: ended before the call,
@@ -138,8 +160,8 @@ func probeContext(rng *rand.Rand) (context.Context, context.CancelFunc, string) 
 	case x < 80:
 		ctx, cancel := context.WithCancel(context.Background())
 		d := time.Duration(rng.IntN(2000)) * time.Microsecond
-		time.AfterFunc(d, cancel)
-		return ctx, cancel, fmt.Sprintf("cancel after %v", d)
+		tm := time.AfterFunc(d, cancel)
+		return ctx, func() { tm.Stop(); cancel() }, fmt.Sprintf("cancel after %v", d)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	return ctx, cancel, "deadline 3s"
@@ -213,20 +235,12 @@ func (p *outcomesProbe) nemesis(rng *rand.Rand) {
 	if g, ok := hs.c.group(harnessHeap); ok && rng.IntN(4) != 0 {
 		name = g.Leader
 	}
-	hold := func(max int) { time.Sleep(time.Duration(20+rng.IntN(max)) * time.Millisecond) }
-	kind := rng.IntN(5)
+	kind := rng.IntN(len(p.faults))
 	p.faults[kind]++
+	hs.t.Logf("fault %d on %s", kind, name)
 	switch kind {
 	case 0:
-		// A crash: what its disk had not synced is gone.
-		hs.drop(name)
-		hs.c.kill(name)
-		hs.mu.Lock()
-		disk := hs.mems[name].Crash(rng)
-		hs.mu.Unlock()
-		hold(300)
-		hs.start(name, true, disk)
-		hs.open(name)
+		p.crash(rng, name)
 	case 1:
 		// Cut off: its followers elect another leader.
 		var others []string
@@ -236,7 +250,7 @@ func (p *outcomesProbe) nemesis(rng *rand.Rand) {
 			}
 		}
 		hs.c.net.Partition([]string{name}, others)
-		hold(600)
+		probeHold(rng, 600)
 	case 2:
 		// A graceful close hands its leadership over, with commits in
 		// flight; then it comes back on its disk.
@@ -245,23 +259,66 @@ func (p *outcomesProbe) nemesis(rng *rand.Rand) {
 		hs.mu.Lock()
 		disk := hs.mems[name]
 		hs.mu.Unlock()
-		hold(200)
+		probeHold(rng, 200)
 		hs.start(name, true, disk)
 		hs.open(name)
 	case 3:
 		hs.c.net.SetFaults(transporttest.Faults{Drop: 0.1, Duplicate: 0.1, MaxDelay: 5 * time.Millisecond, Reorder: true})
-		hold(500)
+		probeHold(rng, 500)
 	case 4:
 		for range 2 + rng.IntN(4) {
 			k := 1 + rng.IntN(len(nodes)-1)
 			hs.c.net.Partition(nodes[:k], nodes[k:])
-			hold(60)
+			probeHold(rng, 60)
 			hs.c.net.Heal()
-			hold(60)
+			probeHold(rng, 60)
 		}
+	case 5:
+		p.diskFault(rng, name)
 	}
 	hs.heal()
-	hold(200)
+	probeHold(rng, 200)
+}
+
+func probeHold(rng *rand.Rand, max int) {
+	time.Sleep(time.Duration(20+rng.IntN(max)) * time.Millisecond)
+}
+
+// crash kills a node as a power loss would (what its disk had not
+// synced is gone) and starts it again.
+func (p *outcomesProbe) crash(rng *rand.Rand, name string) {
+	hs := p.hs
+	hs.drop(name)
+	hs.c.kill(name)
+	hs.mu.Lock()
+	disk := hs.mems[name].Crash(rng)
+	hs.mu.Unlock()
+	probeHold(rng, 300)
+	hs.start(name, true, disk)
+	hs.open(name)
+}
+
+// diskFault makes a node's disk refuse writes or syncs for a while, with
+// commits in flight, then crashes and restarts the node: a log whose sync
+// failed takes nothing more until then.
+func (p *outcomesProbe) diskFault(rng *rand.Rand, name string) {
+	hs := p.hs
+	hs.mu.Lock()
+	f := hs.faultFS[name]
+	hs.mu.Unlock()
+	errno := syscall.ENOSPC
+	if rng.IntN(2) == 0 {
+		errno = syscall.EIO
+	}
+	f.SetRule(func(op persist.Op, _ string) error {
+		if op == persist.OpWrite || op == persist.OpSync {
+			return errno
+		}
+		return nil
+	})
+	probeHold(rng, 400)
+	f.SetRule(nil)
+	p.crash(rng, name)
 }
 
 // check reads every marker and counter on every replica, at a Fresh
@@ -273,7 +330,7 @@ func (p *outcomesProbe) check() {
 	for _, op := range p.ops {
 		n[op.class]++
 	}
-	t.Logf("seed %d: %d commits: %d committed, %d failed, %d unknown; faults (crash, cut, close, lossy, flap) %v",
+	t.Logf("seed %d: %d commits: %d committed, %d failed, %d unknown; faults (crash, cut, close, lossy, flap, disk) %v",
 		p.seed, len(p.ops), n[outcomeOK], n[outcomeFailed], n[outcomeUnknown], p.faults)
 	for _, name := range p.hs.live() {
 		p.hs.mu.Lock()
