@@ -261,7 +261,7 @@ func (p *outcomesProbe) nemesis(rng *rand.Rand) {
 		hs.mu.Unlock()
 		probeHold(rng, 200)
 		hs.start(name, true, disk)
-		hs.open(name)
+		p.reopen(name)
 	case 3:
 		hs.c.net.SetFaults(transporttest.Faults{Drop: 0.1, Duplicate: 0.1, MaxDelay: 5 * time.Millisecond, Reorder: true})
 		probeHold(rng, 500)
@@ -284,6 +284,16 @@ func probeHold(rng *rand.Rand, max int) {
 	time.Sleep(time.Duration(20+rng.IntN(max)) * time.Millisecond)
 }
 
+// reopen opens the heap on a node started again. The bound is a guard
+// against a hang: a node restarted under the clients' load, on a loaded
+// machine, took more than the 20 s of open to catch up with its group.
+func (p *outcomesProbe) reopen(name string) {
+	h := p.hs.c.openWithin(name, harnessHeap, time.Minute)
+	p.hs.mu.Lock()
+	p.hs.heaps[name] = h
+	p.hs.mu.Unlock()
+}
+
 // crash kills a node as a power loss would (what its disk had not
 // synced is gone) and starts it again.
 func (p *outcomesProbe) crash(rng *rand.Rand, name string) {
@@ -295,7 +305,7 @@ func (p *outcomesProbe) crash(rng *rand.Rand, name string) {
 	hs.mu.Unlock()
 	probeHold(rng, 300)
 	hs.start(name, true, disk)
-	hs.open(name)
+	p.reopen(name)
 }
 
 // diskFault makes a node's disk refuse writes or syncs for a while, with
