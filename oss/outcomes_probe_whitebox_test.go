@@ -207,9 +207,26 @@ func (p *outcomesProbe) client(c int, stop <-chan struct{}) {
 		}
 		cancel()
 		op.class, op.err = classify(err), err
+		if op.class == outcomeOK {
+			p.seesOwnWrite(h, op)
+		}
 		p.mu.Lock()
 		p.ops = append(p.ops, op)
 		p.mu.Unlock()
+	}
+}
+
+// seesOwnWrite checks that a plain View on the node that committed op
+// sees its marker: Update and Commit return once the local replica has
+// applied the commit. A heap closed meanwhile (its node killed) reads
+// nothing.
+func (p *outcomesProbe) seesOwnWrite(h *Heap, op probeOp) {
+	err := h.View(context.Background(), func(tx *Tx) error {
+		_, err := Get[probeMarker](tx, op.id)
+		return err
+	}, nil)
+	if err != nil && !errors.Is(err, ErrClosed) {
+		p.hs.t.Errorf("seed %d: marker %v (%s) committed, then not seen on its node: %v", p.seed, op.id, op.how, err)
 	}
 }
 
