@@ -63,6 +63,14 @@ type probeOp struct {
 	how   string // the context's shape and the API used
 }
 
+// probeGrant is one grant the probe made, and what it was told.
+type probeGrant struct {
+	who   string
+	class outcomeClass
+	err   error
+	how   string
+}
+
 const probeCounters = 3
 
 func probeCounterID(k int) uuid.UUID { return uuid.UUID{0: 'c', 15: byte(k)} }
@@ -117,6 +125,7 @@ type outcomesProbe struct {
 
 	mu     sync.Mutex
 	ops    []probeOp
+	grants []probeGrant
 	faults [6]int // crash, cut off, graceful close, lossy network, flapping, disk
 }
 
@@ -185,6 +194,11 @@ func (p *outcomesProbe) client(c int, stop <-chan struct{}) {
 			op.hot = rng.IntN(probeCounters)
 		}
 		ctx, cancel, how := probeContext(rng)
+		if rng.IntN(8) == 0 {
+			p.grant(ctx, h.node, how)
+			cancel()
+			continue
+		}
 		fn := func(tx *Tx) error {
 			if op.hot >= 0 {
 				n, err := Get[int64](tx, probeCounterID(op.hot))
@@ -214,6 +228,16 @@ func (p *outcomesProbe) client(c int, stop <-chan struct{}) {
 		p.ops = append(p.ops, op)
 		p.mu.Unlock()
 	}
+}
+
+// grant grants a new name read on the heap, through the catalog: an
+// admin write, whose outcome is checked as a marker's.
+func (p *outcomesProbe) grant(ctx context.Context, n *Node, how string) {
+	who := "p-" + uuid.NewString()
+	err := n.Grant(ctx, Grant{Who: who, Heap: harnessHeap, Perm: PermRead})
+	p.mu.Lock()
+	p.grants = append(p.grants, probeGrant{who: who, class: classify(err), err: err, how: how})
+	p.mu.Unlock()
 }
 
 // seesOwnWrite checks that a plain View on the node that committed op
@@ -357,6 +381,11 @@ func (p *outcomesProbe) check() {
 	for _, op := range p.ops {
 		n[op.class]++
 	}
+	var g [3]int
+	for _, gr := range p.grants {
+		g[gr.class]++
+	}
+	t.Logf("seed %d: %d grants: %d committed, %d failed, %d unknown", p.seed, len(p.grants), g[outcomeOK], g[outcomeFailed], g[outcomeUnknown])
 	t.Logf("seed %d: %d commits: %d committed, %d failed, %d unknown; faults (crash, cut, close, lossy, flap, disk) %v",
 		p.seed, len(p.ops), n[outcomeOK], n[outcomeFailed], n[outcomeUnknown], p.faults)
 	for _, name := range p.hs.live() {
@@ -379,6 +408,38 @@ func (p *outcomesProbe) check() {
 		}
 		if counted != counters {
 			t.Errorf("seed %d: %s: counters %v, but the markers present counted %v", p.seed, name, counters, counted)
+		}
+		p.checkGrants(name, h.node)
+	}
+}
+
+// checkGrants holds the grants of a node's catalog replica, at a Fresh
+// view, against what the grants returned.
+func (p *outcomesProbe) checkGrants(name string, n *Node) {
+	t := p.hs.t
+	var err error
+	for range 100 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = n.catalog.Load().View(ctx, func(*Tx) error { return nil }, &ViewOptions{Fresh: true})
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("seed %d: %s: the final read of the catalog failed after the faults ended: %v", p.seed, name, err)
+	}
+	present := map[string]bool{}
+	for _, g := range n.Grants() {
+		present[g.Who] = true
+	}
+	for _, g := range p.grants {
+		switch in := present[g.who]; {
+		case g.class == outcomeOK && !in:
+			t.Errorf("seed %d: %s: grant to %s (%s) was reported committed and is missing", p.seed, name, g.who, g.how)
+		case g.class == outcomeFailed && in:
+			t.Errorf("seed %d: %s: grant to %s (%s) was reported failed (%v) and is present", p.seed, name, g.who, g.how, g.err)
 		}
 	}
 }
