@@ -97,15 +97,25 @@ func catalogAgain(ctx context.Context, attempt int) bool {
 // transaction the catalog refused for want of a leader (ErrNoQuorum:
 // nothing written) is tried again until ctx ends; so is one whose outcome
 // is unknown unless exclusive: the next try reads the entry the last may
-// have written.
+// have written. Once a try's outcome was unknown, a later one that fails
+// for certain does not say that nothing was written: the call then ends
+// with that unknown outcome.
 func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, error) {
 	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, nil
 	}
+	var unknown error // the first try whose outcome was unknown
 	for attempt := 0; ; attempt++ {
 		e, err := n.createEntry(ctx, name, replicas, exclusive)
+		if unknown == nil && errors.Is(err, ErrCommitUnknown) {
+			unknown = err
+		}
 		again := errors.Is(err, ErrNoQuorum) || !exclusive && errors.Is(err, ErrCommitUnknown)
 		if !again || !catalogAgain(ctx, attempt) {
+			if err != nil && unknown != nil && !errors.Is(err, ErrCommitUnknown) {
+				// Not %w: the last try's error says nothing was written.
+				return e, fmt.Errorf("%w (tried again: %v)", unknown, err)
+			}
 			return e, err
 		}
 	}

@@ -388,7 +388,10 @@ func (n *Node) CreateHeap(ctx context.Context, name string, opts *HeapOptions) (
 // first if it does not exist; opts are ignored for a heap that exists. The
 // check and the creation are one transaction on the catalog, so processes
 // that race to create a heap all open the same one, created once. It is
-// the call for an application that creates its heaps on first use.
+// the call for an application that creates its heaps on first use. A
+// creation whose outcome was unknown is tried again; if the call still
+// fails, its error matches ErrCommitUnknown (the heap may exist), never
+// ErrNoQuorum alone.
 func (n *Node) CreateHeapIfNotExists(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
 	return n.openHeap(ctx, name, openOrCreate, opts)
 }
