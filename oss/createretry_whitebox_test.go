@@ -3,6 +3,7 @@ package oss
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -85,5 +86,28 @@ func TestCreateIfNotExistsAfterAnUnknownTryIsUnknown(t *testing.T) {
 	}
 	if !errors.Is(err, ErrCommitUnknown) || errors.Is(err, ErrNoQuorum) {
 		t.Fatalf("CreateHeapIfNotExists whose first try created the heap: %v, want an unknown outcome, not ErrNoQuorum", err)
+	}
+}
+
+// CreateHeapIfNotExists that created the heap and then could not open it
+// says so, as CreateHeap does: its cause alone (a context's end, ErrClosed,
+// ErrNoQuorum) would say that nothing was written, and the admin
+// interface would answer 503, "not committed".
+func TestCreateIfNotExistsThatCreatedAndFailsToOpenSaysSo(t *testing.T) {
+	c := startDurable(t, 45, []string{"solo"}, nil)
+	n := c.nodes["solo"]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, cause := range []error{context.DeadlineExceeded, ErrClosed, ErrNoQuorum} {
+		name := fmt.Sprintf("made-%d", i)
+		n.openFault = func() error { return cause }
+		_, err := n.CreateHeapIfNotExists(ctx, name, nil)
+		n.openFault = nil
+		if !errors.Is(err, ErrCreatedNotOpen) || errors.Is(err, cause) {
+			t.Fatalf("%v after the entry committed: got %v, want ErrCreatedNotOpen, not matching its cause", cause, err)
+		}
+		if _, ok := n.catalogEntry(name); !ok {
+			t.Fatalf("%s: no entry after ErrCreatedNotOpen", name)
+		}
 	}
 }
