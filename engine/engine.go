@@ -617,18 +617,20 @@ func (e *Engine) applyRefused() map[uuid.UUID]bool {
 	return decided
 }
 
-// Close fails everything that waits: proposals with an unknown outcome,
-// reads with Closed. The next Ready hands the failures out; the engine
-// takes nothing more from the replica.
+// Close fails everything that waits: proposals handed to raft with an
+// unknown outcome, those raft never took (no leader known since they
+// came) definitely; reads with Closed. The next Ready hands the failures
+// out; the engine takes nothing more from the replica.
 func (e *Engine) Close() {
 	if e.closed {
 		return
 	}
 	e.closed = true
 	e.given = given{}
-	for id := range e.pending {
+	for id, p := range e.pending {
 		delete(e.pending, id)
-		e.completions = append(e.completions, Completion{TxID: id, Err: &Failure{Reason: Closed, Unknown: true}})
+		// Not in any log unless raft took a copy of it.
+		e.completions = append(e.completions, Completion{TxID: id, Err: &Failure{Reason: Closed, Unknown: p.proposed}})
 	}
 	for id := range e.reads {
 		delete(e.reads, id)

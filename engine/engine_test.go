@@ -706,7 +706,8 @@ func TestCloseFailsEverything(t *testing.T) {
 		}
 		n.e.Close()
 		c.settle()
-		wantFailure(t, n.result(t, waiting), Closed, true)
+		// Without a leader raft never took it: not in any log.
+		wantFailure(t, n.result(t, waiting), Closed, leader)
 		if f := n.rds[1]; f == nil || f.Reason != Closed {
 			t.Fatalf("read: %v, want Closed", f)
 		}

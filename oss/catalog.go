@@ -97,23 +97,37 @@ func catalogAgain(ctx context.Context, attempt int) bool {
 // transaction the catalog refused for want of a leader (ErrNoQuorum:
 // nothing written) is tried again until ctx ends; so is one whose outcome
 // is unknown unless exclusive: the next try reads the entry the last may
-// have written.
-func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, error) {
+// have written. Once a try's outcome was unknown, a later one that fails
+// for certain does not say that nothing was written: the call then ends
+// with that unknown outcome. created reports that this call wrote the
+// entry.
+func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (e heapEntry, created bool, err error) {
 	if e, ok := n.catalogEntry(name); ok && !exclusive {
-		return e, nil
+		return e, false, nil
 	}
+	var unknown error // the first try whose outcome was unknown
 	for attempt := 0; ; attempt++ {
-		e, err := n.createEntry(ctx, name, replicas, exclusive)
+		e, created, err = n.createEntry(ctx, name, replicas, exclusive)
+		if unknown == nil && errors.Is(err, ErrCommitUnknown) {
+			unknown = err
+		}
 		again := errors.Is(err, ErrNoQuorum) || !exclusive && errors.Is(err, ErrCommitUnknown)
 		if !again || !catalogAgain(ctx, attempt) {
-			return e, err
+			if err != nil && unknown != nil && !errors.Is(err, ErrCommitUnknown) {
+				// Not %w: the last try's error says nothing was written.
+				return e, false, fmt.Errorf("%w (tried again: %v)", unknown, err)
+			}
+			// A try that found the entry after one whose outcome was
+			// unknown found, most likely, what that one wrote.
+			return e, created || err == nil && unknown != nil, err
 		}
 	}
 }
 
 // createEntry is one try of ensureEntry.
-func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, error) {
+func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, bool, error) {
 	var e heapEntry
+	created := false
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		id := entryID(name)
 		ok, err := tx.Exists(id)
@@ -123,6 +137,7 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 		if ok && exclusive {
 			return ErrHeapExists
 		}
+		created = !ok // fn may run again: its last run committed
 		if ok {
 			e, err = Get[heapEntry](tx, id)
 			return err
@@ -134,12 +149,12 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 		return Put(tx, id, e)
 	})
 	if errors.Is(err, ErrHeapExists) {
-		return heapEntry{}, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
+		return heapEntry{}, false, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
 	}
 	if err != nil {
-		return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+		return heapEntry{}, false, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
 	}
-	return e, nil
+	return e, created, nil
 }
 
 // openReplica returns the node's replica of a heap in the catalog, opening

@@ -36,11 +36,12 @@ var (
 	// ErrHeapExists is returned by CreateHeap for a heap that exists
 	// already.
 	ErrHeapExists = errors.New("oss: heap already exists")
-	// ErrCreatedNotOpen is returned by CreateHeap when the heap was created
-	// (its entry in the catalog committed) but this node did not open its
-	// replica of it: the caller's context ended, the node closed or the
-	// join failed before it was open. The heap exists: open it with
-	// Node.Heap (CreateHeap again returns ErrHeapExists). The error says
+	// ErrCreatedNotOpen is returned by CreateHeap, and by
+	// CreateHeapIfNotExists when the call created the heap, when the heap
+	// was created (its entry in the catalog committed) but this node did
+	// not open its replica of it: the caller's context ended, the node
+	// closed or the join failed before it was open. The heap exists: open
+	// it with Node.Heap (CreateHeap again returns ErrHeapExists). The error says
 	// why in its text, and does not match the cause (a context error,
 	// ErrClosed, ErrNoQuorum), which would say the heap was not created.
 	ErrCreatedNotOpen = errors.New("oss: heap created, not open on this node")

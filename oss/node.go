@@ -388,7 +388,11 @@ func (n *Node) CreateHeap(ctx context.Context, name string, opts *HeapOptions) (
 // first if it does not exist; opts are ignored for a heap that exists. The
 // check and the creation are one transaction on the catalog, so processes
 // that race to create a heap all open the same one, created once. It is
-// the call for an application that creates its heaps on first use.
+// the call for an application that creates its heaps on first use. A
+// creation whose outcome was unknown is tried again; if the call still
+// fails, its error matches ErrCommitUnknown (the heap may exist), never
+// ErrNoQuorum alone. A heap this call created that it then could not open
+// is ErrCreatedNotOpen, as for CreateHeap.
 func (n *Node) CreateHeapIfNotExists(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
 	return n.openHeap(ctx, name, openOrCreate, opts)
 }
@@ -439,10 +443,11 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		return h, nil
 	}
 	var e heapEntry
+	created := false
 	if mode == openExisting {
 		e, err = n.findEntry(ctx, name)
 	} else {
-		e, err = n.ensureEntry(ctx, name, replicas, mode == createNew)
+		e, created, err = n.ensureEntry(ctx, name, replicas, mode == createNew)
 	}
 	if err != nil {
 		return nil, err
@@ -455,7 +460,7 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 			err = n.joinGroup(ctx, h, e.Voters)
 		}
 	}
-	if err != nil && mode == createNew {
+	if err != nil && (mode == createNew || created) {
 		// The entry committed: the heap exists, whatever stopped its open
 		// here. Its cause would say it was not created.
 		return nil, fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)

@@ -285,8 +285,10 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrCommitUnknown):
 		// The record reached the log; it may yet commit.
 		code = http.StatusGatewayTimeout
-	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
-		// Not committed: safe to retry.
+	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrClosed), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, oss.ErrCreatedNotOpen):
+		// Not committed: safe to retry (a closed node's, elsewhere). A
+		// heap created and not opened (a root's PUT) wrote no root.
 		code = http.StatusServiceUnavailable
 	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
