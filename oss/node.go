@@ -218,13 +218,8 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		}
 	}
 	if join {
-		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
-		defer cancel()
-		if err := n.joinGroup(jctx, h, nil); err != nil {
-			if errors.Is(err, ErrJoinRefused) { // reached, and turned away
-				return fmt.Errorf("oss: join: %w", err)
-			}
-			return fmt.Errorf("oss: join: cannot reach the cluster's catalog: %w", err)
+		if err := n.joinCatalog(ctx, h); err != nil { // startjoin.go
+			return err
 		}
 	}
 	w, err := h.Watch(nil)
@@ -241,8 +236,8 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	return nil
 }
 
-// joinTimeout bounds joining a cluster when Start's context has no
-// deadline.
+// joinTimeout bounds each attempt to join the cluster's catalog (see
+// Config.JoinRetry).
 const joinTimeout = 30 * time.Second
 
 // startNetwork opens the QUIC endpoint and joins the cluster over it.
@@ -290,7 +285,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return n.members.join(c.Join)
+	return n.joinMembers(ctx, advertise) // startjoin.go
 }
 
 // attach puts the node on an in-process network (Config.Transport), whose
