@@ -75,6 +75,9 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	} else {
 		n.id = id
 	}
+	if err := checkNodeName(fsys, dir, n.cfg.Name); err != nil { // nodename.go
+		return err
+	}
 	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord}
 	if n.cfg.Durability == DurabilityBatch {
 		opts.SyncInterval = n.cfg.BatchInterval
