@@ -70,14 +70,11 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
-	if err != nil && ln != nil {
-		ln.Close()
-	}
-	if errors.Is(err, oss.ErrCorrupt) {
-		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
-	}
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		if ln != nil {
+			ln.Close()
+		}
+		return startFailed(ctx, err, logger)
 	}
 	var srv *admin.Server
 	if ln != nil {
@@ -97,6 +94,20 @@ func run(args []string) error {
 	<-ctx.Done()
 	stop()
 	return leave(node, srv, logger)
+}
+
+// startFailed returns what "ossd run" says when the node did not start:
+// nothing when a signal stopped it while it waited to join, which is what
+// the user asked for.
+func startFailed(ctx context.Context, err error, logger *slog.Logger) error {
+	if ctx.Err() != nil {
+		logger.Info("stopped before the node joined the cluster", "err", err)
+		return nil
+	}
+	if errors.Is(err, oss.ErrCorrupt) {
+		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
+	}
+	return fmt.Errorf("run: %w", err)
 }
 
 // runFlags are the flags of "ossd run".
@@ -258,6 +269,8 @@ func (f *runFlags) config(tlsc *oss.TLSConfig, logger *slog.Logger) (*oss.Config
 		Durability: dur, BatchInterval: f.batchInterval,
 		Name: f.name, DataDir: f.dataDir, Listen: f.listen, Advertise: f.advertise,
 		Replicas: f.replicas, ReplaceAfter: f.replaceAfter, Role: pki.Role(f.role), TLS: tlsc, Logger: logger,
+		// A node started before the member it joins waits for it.
+		JoinRetry: true,
 	}
 	if f.stripeDirs != "" {
 		cfg.StripeDirs = strings.Split(f.stripeDirs, ",")
