@@ -563,11 +563,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 		}
 	}
 	if n.members != nil {
-		leaveCut, err := n.leave(ctx, graceful)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		cut = cut || leaveCut
+		cut = n.leave(ctx, graceful) || cut
 	}
 	if cut {
 		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
@@ -621,19 +617,17 @@ func (n *Node) closeReplicas() {
 // leave announces the node's leave to its members, within ctx and
 // leaveTimeout, if graceful; otherwise, or if no time is left, it stops
 // membership at once. It reports whether ctx cut a graceful leave short.
-func (n *Node) leave(ctx context.Context, graceful bool) (cut bool, err error) {
+func (n *Node) leave(ctx context.Context, graceful bool) (cut bool) {
 	timeout := leaveTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
 	if !graceful || ctx.Err() != nil || timeout <= 0 {
 		n.members.stop()
-		return graceful, nil
+		return graceful
 	}
-	if err := n.members.leave(timeout); err != nil {
-		return false, fmt.Errorf("oss: leave: %w", err)
-	}
-	return false, nil
+	n.members.leave(timeout)
+	return false
 }
 
 // handOverTimeout bounds the wait for a leaving node's replicas to move,
