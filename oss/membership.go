@@ -549,7 +549,10 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	left := m.leaving[n.Name]
 	delete(m.leaving, n.Name)
 	m.mu.Unlock()
-	if left {
+	// memberlist tells of this node too when it leaves or shuts down: it
+	// has left, not failed (it said "member failed" of itself at every
+	// stop).
+	if left || n.Name == m.cfg.name {
 		m.emit(memberLeft, n)
 		return
 	}
