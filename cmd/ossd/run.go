@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -211,12 +212,26 @@ func (f *runFlags) readTLS() (*oss.TLSConfig, error) {
 		to   *[]byte
 	}{{f.caFile, &tlsc.CAPEM}, {f.certFile, &tlsc.CertPEM}, {f.keyFile, &tlsc.KeyPEM}} {
 		b, err := os.ReadFile(file.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, f.missingTLS(file.path, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("run: %w", err)
 		}
 		*file.to = b
 	}
 	return tlsc, nil
+}
+
+// missingTLS says which file of the node's TLS material is missing and
+// which command makes it: a bare "no such file" left a new user to guess,
+// and a node run without --name looks for the host's name.
+func (f *runFlags) missingTLS(path string, err error) error {
+	dir := filepath.Dir(path)
+	if path == f.caFile {
+		return fmt.Errorf("run: %w: make the cluster's CA with \"ossd ca init --dir %s\", or point --certs (--ca) at the directory that holds it", err, dir)
+	}
+	return fmt.Errorf("run: %w: the node is named %q (--name); issue its certificate with \"ossd cert issue --dir %s --name %s\"", err, f.name, dir, f.name)
 }
 
 // moveAside moves the data and stripe directories aside, for
