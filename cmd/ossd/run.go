@@ -143,7 +143,7 @@ func (f *runFlags) parse(args []string) error {
 	fs.DurationVar(&f.batchInterval, "batch-interval", 10*time.Millisecond, `how often --durability batch syncs the log`)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
 	fs.StringVar(&f.advertise, "advertise", "", "address peers reach the node at, HOST:PORT; a host name is resolved to its IP address at start (default: the bound listen address)")
-	fs.StringVar(&f.join, "join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
+	fs.StringVar(&f.join, "join", "", "comma-separated QUIC addresses of members to join through (the node's own is skipped); it waits, trying again, until one answers; empty bootstraps a new cluster")
 	fs.IntVar(&f.replicas, "replicas", 3, "voters of each new heap")
 	fs.DurationVar(&f.replaceAfter, "replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
 	fs.StringVar(&f.role, "role", string(pki.RoleServer), `"server" (holds voters) or "client"`)
