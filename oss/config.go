@@ -420,6 +420,7 @@ func (c *Config) checkNetwork() []error {
 	if err := c.checkAdvertise(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.checkJoin()...) // startjoin.go
 	if err := pki.CheckName(c.Name); err != nil {
 		errs = append(errs, fmt.Errorf("Name: %v (a node's name is its certificate's)", err))
 	}

@@ -147,3 +147,19 @@ func (n *Node) joinCatalog(ctx context.Context, h *Heap) error {
 		n.log.Warn("joined the cluster's membership, but its catalog has no leader in reach; trying again", "attempt", attempt+1, "err", err)
 	}
 }
+
+// checkJoin refuses a Join address that is no HOST:PORT (on QUIC; an
+// in-process network's Join names nodes): one without its port was
+// tried again for ever, as if no member answered there yet.
+func (c *Config) checkJoin() []error {
+	if c.Transport != nil {
+		return nil
+	}
+	var errs []error
+	for _, a := range c.Join {
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
+			errs = append(errs, fmt.Errorf("Join: %q: want HOST:PORT, a member's QUIC address", a))
+		}
+	}
+	return errs
+}

@@ -166,3 +166,20 @@ func TestStartRefusesAnotherNodesDataDir(t *testing.T) {
 	}
 	a.Close(ctx)
 }
+
+// A Join address that is no HOST:PORT fails Start at once: without its
+// port it was tried again for ever, as if no member answered there yet.
+func TestStartJoinRefusesAddressWithoutPort(t *testing.T) {
+	c := newQUICCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, join := range []string{"127.0.0.1", ":7400", "n1"} {
+		n, err := Start(ctx, c.serverConfig("x", "127.0.0.1:0", join))
+		if err == nil {
+			n.Close(context.Background())
+		}
+		if err == nil || !strings.Contains(err.Error(), "want HOST:PORT") || ctx.Err() != nil {
+			t.Fatalf("Join %q: %v, want an error asking for HOST:PORT at once", join, err)
+		}
+	}
+}
