@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/objectsharing/oss/transport"
@@ -66,24 +67,30 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 // joinMembersOnce dials each address, then joins membership through
 // those that answered. A refused handshake matches ErrJoinRefused.
 func (n *Node) joinMembersOnce(ctx context.Context, addrs []string) error {
-	var why []string
-	reached := 0
-	for _, a := range addrs {
-		err := n.quic.Reach(ctx, a)
+	// All at once: an address that does not answer costs a dial's
+	// timeout, which the others need not wait for.
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() { errs[i] = n.quic.Reach(ctx, a) })
+	}
+	wg.Wait()
+	var why, reached []string
+	for i, err := range errs {
 		if errors.Is(err, transport.ErrRefused) {
-			return fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, a, err)
+			return fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, addrs[i], err)
 		}
 		if err != nil {
 			why = append(why, err.Error())
 			continue
 		}
-		reached++
+		reached = append(reached, addrs[i])
 	}
-	if reached == 0 {
-		return fmt.Errorf("oss: join: no member answered at %s (is an ossd node listening there? Join takes a member's QUIC address, its --listen or --advertise, not its admin --http): %s",
+	if len(reached) == 0 {
+		return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
 			strings.Join(addrs, ","), strings.Join(why, "; "))
 	}
-	return n.members.join(addrs)
+	return n.members.join(reached)
 }
 
 // isMember reports whether the node recovered the catalog from its data
