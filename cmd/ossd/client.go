@@ -168,7 +168,7 @@ func get(args []string) error {
 		o, err = c.Root(ctx, pos[0], pos[1], *fresh)
 	}
 	if err != nil {
-		return err
+		return explainNoQuorum(c, pos[0], err) // quorummsg.go
 	}
 	return printJSON(o)
 }
@@ -193,7 +193,7 @@ func put(args []string) error {
 	defer done()
 	out, err := c.PutRoot(ctx, pos[0], pos[1], v)
 	if err != nil {
-		return err
+		return explainNoQuorum(c, pos[0], err) // quorummsg.go
 	}
 	return printJSON(out)
 }
