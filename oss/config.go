@@ -102,8 +102,19 @@ type Config struct {
 	// address Listen bound.
 	Advertise string
 	// Join lists addresses of cluster members to join through; any one
-	// that answers will do.
+	// that answers will do. The node's own address in the list is
+	// skipped (one list can serve every node); a list of only that fails
+	// Start for a node that is not yet a member.
 	Join []string
+	// JoinRetry makes Start keep trying to join while no member named in
+	// Join answers (none started yet, all restarting) or the cluster's
+	// catalog has no leader in reach, until ctx ends: it tries again
+	// after 1s, then 2s, doubling up to 30s, and logs why each attempt
+	// failed. A member that answers and refuses (a certificate of
+	// another CA, a name live elsewhere) still fails Start at once. If
+	// false, Start fails when its first attempt reaches no member, or
+	// when the catalog is not joined within 30s.
+	JoinRetry bool
 	// Role is pki.RoleServer (the default) or pki.RoleClient; it must
 	// match the role in the node's certificate.
 	Role pki.Role
@@ -409,6 +420,7 @@ func (c *Config) checkNetwork() []error {
 	if err := c.checkAdvertise(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.checkJoin()...) // startjoin.go
 	if err := pki.CheckName(c.Name); err != nil {
 		errs = append(errs, fmt.Errorf("Name: %v (a node's name is its certificate's)", err))
 	}

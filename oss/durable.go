@@ -71,6 +71,9 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		}
 		n.id = id
 	}
+	if err := checkNodeName(fsys, dir, n.cfg.Name); err != nil { // nodename.go
+		return err
+	}
 	start := time.Now()
 	groups, wal, store, err := n.openLogAndStore(fsys, dir)
 	if err != nil {

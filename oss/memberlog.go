@@ -41,6 +41,10 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
+	if level >= slog.LevelWarn && restartLine(line) {
+		level = slog.LevelInfo
+		line, _, _ = bytes.Cut(line, []byte(" meta:("))
+	}
 	if level >= slog.LevelWarn && !w.seen.fresh(repeatKey(line)) {
 		level = slog.LevelDebug
 	}
@@ -96,4 +100,13 @@ func (r *repeats) fresh(key string) bool {
 	}
 	r.last[key] = now
 	return true
+}
+
+// restartLine reports whether a memberlist warning is what a node
+// restarted under its name says as it meets its earlier incarnation's
+// record: its peers still hold it alive or dead, and it refutes that.
+// Every restart logged it as a warning, with the metadata's bytes.
+func restartLine(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("memberlist: Refuting an alive message for")) ||
+		bytes.HasPrefix(line, []byte("memberlist: Refuting a dead message"))
 }

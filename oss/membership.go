@@ -369,21 +369,27 @@ func (m *membership) join(addrs []string) error {
 }
 
 // leave announces a graceful departure, then stops.
-func (m *membership) leave(timeout time.Duration) error {
+func (m *membership) leave(timeout time.Duration) {
 	m.halt()
 	// memberlist does not tell a leave from a failure in NotifyLeave, so
 	// the intent goes first to every member, over reliable streams.
+	var untold []string
 	for _, n := range m.others() {
 		if err := m.ml.SendReliable(n, []byte(leavingPrefix+m.cfg.name)); err != nil {
 			m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
+			untold = append(untold, n.Name)
 		}
 	}
-	err := m.ml.Leave(timeout)
+	// memberlist's Leave times out when no member takes its gossip, as
+	// when the whole cluster stops at once: the node has left all the
+	// same, and those told above know it. Not an error of the close.
+	if err := m.ml.Leave(timeout); err != nil && len(untold) > 0 {
+		m.cfg.logger.Warn("leave: not gossiped either; the members not told count this node as failed until it returns", "members", untold, "err", err)
+	}
 	// Leave returns once the message is queued on the connections; give
 	// them a few gossip rounds to put it on the wire before they close.
 	time.Sleep(3 * m.gossipInterval)
 	m.shutdown()
-	return err
 }
 
 // others returns the members this node knows, itself left out, as nodes
@@ -560,7 +566,10 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	left := m.leaving[n.Name]
 	delete(m.leaving, n.Name)
 	m.mu.Unlock()
-	if left {
+	// memberlist tells of this node too when it leaves or shuts down: it
+	// has left, not failed (it said "member failed" of itself at every
+	// stop).
+	if left || n.Name == m.cfg.name {
 		m.emit(memberLeft, n)
 		return
 	}

@@ -218,13 +218,8 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		}
 	}
 	if join {
-		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
-		defer cancel()
-		if err := n.joinGroup(jctx, h, nil); err != nil {
-			if errors.Is(err, ErrJoinRefused) { // reached, and turned away
-				return fmt.Errorf("oss: join: %w", err)
-			}
-			return fmt.Errorf("oss: join: cannot reach the cluster's catalog: %w", err)
+		if err := n.joinCatalog(ctx, h); err != nil { // startjoin.go
+			return err
 		}
 	}
 	w, err := h.Watch(nil)
@@ -241,8 +236,8 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	return nil
 }
 
-// joinTimeout bounds joining a cluster when Start's context has no
-// deadline.
+// joinTimeout bounds each attempt to join the cluster's catalog (see
+// Config.JoinRetry).
 const joinTimeout = 30 * time.Second
 
 // startNetwork opens the QUIC endpoint and joins the cluster over it.
@@ -290,7 +285,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return n.members.join(c.Join)
+	return n.joinMembers(ctx, advertise) // startjoin.go
 }
 
 // attach puts the node on an in-process network (Config.Transport), whose
@@ -573,11 +568,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 		}
 	}
 	if n.members != nil {
-		leaveCut, err := n.leave(ctx, graceful)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		cut = cut || leaveCut
+		cut = n.leave(ctx, graceful) || cut
 	}
 	if cut {
 		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
@@ -631,19 +622,17 @@ func (n *Node) closeReplicas() {
 // leave announces the node's leave to its members, within ctx and
 // leaveTimeout, if graceful; otherwise, or if no time is left, it stops
 // membership at once. It reports whether ctx cut a graceful leave short.
-func (n *Node) leave(ctx context.Context, graceful bool) (cut bool, err error) {
+func (n *Node) leave(ctx context.Context, graceful bool) (cut bool) {
 	timeout := leaveTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
 	if !graceful || ctx.Err() != nil || timeout <= 0 {
 		n.members.stop()
-		return graceful, nil
+		return graceful
 	}
-	if err := n.members.leave(timeout); err != nil {
-		return false, fmt.Errorf("oss: leave: %w", err)
-	}
-	return false, nil
+	n.members.leave(timeout)
+	return false
 }
 
 // handOverTimeout bounds the wait for a leaving node's replicas to move,

@@ -595,10 +595,23 @@ func (t *QUIC) SendStream(ctx context.Context, to string, header []byte, body io
 	return nil
 }
 
+// peerClosed reports whether err is the end of a connection the peer
+// closed as a transport closes: code 0, by the remote end.
+func peerClosed(err error) bool {
+	var ae *quic.ApplicationError
+	return errors.As(err, &ae) && ae.Remote && ae.ErrorCode == 0
+}
+
 // streamError logs a bad stream and resets it; the connection and every
 // other stream go on.
 func (t *QUIC) streamError(name string, s *quic.Stream, err error) {
-	t.log.Warn("stream closed", "peer", name, "err", err)
+	if peerClosed(err) {
+		// The peer closed its endpoint (it stopped, or left): every
+		// node's stop logged a warning on each of its peers.
+		t.log.Debug("stream ended: the peer closed its endpoint", "peer", name)
+	} else {
+		t.log.Warn("stream closed", "peer", name, "err", err)
+	}
 	s.CancelRead(1)
 	s.CancelWrite(1)
 }

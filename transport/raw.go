@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -94,7 +95,7 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				derr := p.err
 				p.mu.Unlock()
 				if derr != nil {
-					return nil, fmt.Errorf("%w: %s: redial in %v; the last dial: %v", ErrUnreachable, addr, wait.Round(time.Millisecond), derr)
+					return nil, fmt.Errorf("%w: %s: redial in %v; the last dial: %w", ErrUnreachable, addr, wait.Round(time.Millisecond), derr)
 				}
 				return nil, fmt.Errorf("%w: %s: redial in %v", ErrUnreachable, addr, wait.Round(time.Millisecond))
 			}
@@ -134,11 +135,19 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				}
 			}
 			if derr != nil { // a TLS refusal says so, not only that the peer is unreachable
-				return nil, fmt.Errorf("%w: %s: dial failed: %v", ErrUnreachable, addr, derr)
+				return nil, fmt.Errorf("%w: %s: dial failed: %w", ErrUnreachable, addr, derr)
 			}
 			return nil, fmt.Errorf("%w: %s: dial failed", ErrUnreachable, addr)
 		}
 	}
+}
+
+// Reach dials addr unless a connection to it is open, and returns why
+// it cannot be reached: an error matching ErrUnreachable, and ErrRefused
+// too when a TLS handshake was refused.
+func (t *QUIC) Reach(ctx context.Context, addr string) error {
+	_, err := t.connAt(ctx, addr, "")
+	return err
 }
 
 // dial opens a connection to addr, honouring and updating the backoff.
@@ -156,6 +165,9 @@ func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fai
 	if err != nil {
 		*fail++
 		*next = time.Now().Add(min(10*time.Millisecond<<min(*fail, 10), 2*time.Second))
+		if te := (*quic.TransportError)(nil); errors.As(err, &te) && te.ErrorCode.IsCryptoError() {
+			return nil, fmt.Errorf("%w: %s %s: %w: %v", ErrUnreachable, name, addr, ErrRefused, err)
+		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnreachable, name, addr, err)
 	}
 	if !t.track(c) {

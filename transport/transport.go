@@ -151,6 +151,12 @@ var (
 	// ErrQueueFull: the peer's send queue holds as many bytes as it may;
 	// the message was dropped.
 	ErrQueueFull = errors.New("transport: send queue full")
+	// ErrRefused: the TLS handshake with the peer was refused, by it or
+	// by this endpoint (a certificate of another CA, an expired or a
+	// revoked one, a name that does not match). An error with it matches
+	// ErrUnreachable too; unlike a peer that does not answer, trying
+	// again does not help until a certificate changes.
+	ErrRefused = errors.New("transport: handshake refused")
 )
 
 // RemoteError is an error returned by a peer's handler.

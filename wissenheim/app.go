@@ -300,7 +300,7 @@ func (a *app) connect() {
 func joinFailure(name, where string, err error) string {
 	switch {
 	case errors.Is(err, oss.ErrJoinRefused):
-		return fmt.Sprintf("the cluster at %s refused node %q: is another client of that name running?", where, name)
+		return fmt.Sprintf("the cluster at %s refused node %q: is another client of that name running, or is --certs another cluster's?", where, name)
 	case errors.Is(err, scene.ErrNameTaken):
 		return fmt.Sprintf("the world has a player named %q already: another client's, or a crashed one's until its lease runs out", name)
 	case errors.Is(err, oss.ErrPermission):

@@ -104,7 +104,10 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	tw.Flush()
 }
 
-func heaps(args []string) error {
+func heaps(args []string) error { return heapsTo(os.Stdout, args) }
+
+// heapsTo is "ossd heaps", printing to w.
+func heapsTo(w io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd heaps")
 	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" makes (default: the node's --replicas)")
 	pos, err := parse(fs, args)
@@ -122,16 +125,23 @@ func heaps(args []string) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "HEAP\tREPLICAS\n")
 		for _, h := range hs {
 			fmt.Fprintf(tw, "%s\t%d\n", h.Name, h.Replicas)
 		}
 		return tw.Flush()
 	case len(pos) == 2 && pos[0] == "create":
-		return c.CreateHeap(ctx, pos[1], *replicas)
+		if err := c.CreateHeap(ctx, pos[1], *replicas); err != nil {
+			return err
+		}
+		return printCreated(ctx, w, c, pos[1]) // heapsmsg.go
 	case len(pos) == 2 && pos[0] == "drop":
-		return c.DropHeap(ctx, pos[1])
+		if err := c.DropHeap(ctx, pos[1]); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "dropped heap %q\n", pos[1])
+		return err
 	}
 	return errors.New("heaps: want no argument, \"create NAME\" or \"drop NAME\"")
 }
@@ -158,7 +168,7 @@ func get(args []string) error {
 		o, err = c.Root(ctx, pos[0], pos[1], *fresh)
 	}
 	if err != nil {
-		return err
+		return explainNoQuorum(c, pos[0], err) // quorummsg.go
 	}
 	return printJSON(o)
 }
@@ -183,7 +193,7 @@ func put(args []string) error {
 	defer done()
 	out, err := c.PutRoot(ctx, pos[0], pos[1], v)
 	if err != nil {
-		return err
+		return explainNoQuorum(c, pos[0], err) // quorummsg.go
 	}
 	return printJSON(out)
 }

@@ -137,7 +137,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, withFlagHint(fs, err) // flagtypo.go
 		}
 		if fs.NArg() == 0 {
 			return pos, nil

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -72,14 +73,11 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
-	if err != nil && ln != nil {
-		ln.Close()
-	}
-	if errors.Is(err, oss.ErrCorrupt) {
-		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
-	}
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		if ln != nil {
+			ln.Close()
+		}
+		return startFailed(ctx, err, logger)
 	}
 	var srv *admin.Server
 	if ln != nil {
@@ -99,6 +97,20 @@ func run(args []string) error {
 	<-ctx.Done()
 	stop()
 	return leave(node, srv, logger)
+}
+
+// startFailed returns what "ossd run" says when the node did not start:
+// nothing when a signal stopped it while it waited to join, which is what
+// the user asked for.
+func startFailed(ctx context.Context, err error, logger *slog.Logger) error {
+	if ctx.Err() != nil {
+		logger.Info("stopped before the node joined the cluster", "err", err)
+		return nil
+	}
+	if errors.Is(err, oss.ErrCorrupt) {
+		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
+	}
+	return fmt.Errorf("run: %w", err)
 }
 
 // runFlags are the flags of "ossd run".
@@ -133,7 +145,7 @@ func (f *runFlags) parse(args []string) error {
 	fs.DurationVar(&f.batchInterval, "batch-interval", 10*time.Millisecond, `how often --durability batch syncs the log`)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:7400", "UDP address of the node's QUIC endpoint")
 	fs.StringVar(&f.advertise, "advertise", "", "address peers reach the node at, HOST:PORT; a host name is resolved to its IP address at start (default: the bound listen address)")
-	fs.StringVar(&f.join, "join", "", "comma-separated addresses of members to join through; empty bootstraps a new cluster")
+	fs.StringVar(&f.join, "join", "", "comma-separated QUIC addresses of members to join through (the node's own is skipped); it waits, trying again, until one answers; empty bootstraps a new cluster")
 	fs.IntVar(&f.replicas, "replicas", 3, "voters of each new heap")
 	fs.DurationVar(&f.replaceAfter, "replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
 	fs.StringVar(&f.role, "role", string(pki.RoleServer), `"server" (holds voters) or "client"`)
@@ -202,6 +214,9 @@ func (f *runFlags) readTLS() (*oss.TLSConfig, error) {
 		to   *[]byte
 	}{{f.caFile, &tlsc.CAPEM}, {f.certFile, &tlsc.CertPEM}, {f.keyFile, &tlsc.KeyPEM}} {
 		b, err := os.ReadFile(file.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, f.missingTLS(file.path, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("run: %w", err)
 		}
@@ -223,6 +238,17 @@ func checkTLSFiles(tlsc *oss.TLSConfig, caFile, certFile, keyFile string) error 
 		return fmt.Errorf("run: the node's certificate %s and key %s: %w: one is damaged, or they are not a pair; issue them again (ossd cert issue --force)", certFile, keyFile, err)
 	}
 	return nil
+}
+
+// missingTLS says which file of the node's TLS material is missing and
+// which command makes it: a bare "no such file" left a new user to guess,
+// and a node run without --name looks for the host's name.
+func (f *runFlags) missingTLS(path string, err error) error {
+	dir := filepath.Dir(path)
+	if path == f.caFile {
+		return fmt.Errorf("run: %w: make the cluster's CA with \"ossd ca init --dir %s\", or point --certs (--ca) at the directory that holds it", err, dir)
+	}
+	return fmt.Errorf("run: %w: the node is named %q (--name); issue its certificate with \"ossd cert issue --dir %s --name %s\"", err, f.name, dir, f.name)
 }
 
 // moveAside moves the data and stripe directories aside, for
@@ -313,6 +339,8 @@ func (f *runFlags) config(tlsc *oss.TLSConfig, logger *slog.Logger) (*oss.Config
 		Durability: dur, BatchInterval: f.batchInterval,
 		Name: f.name, DataDir: f.dataDir, Listen: f.listen, Advertise: f.advertise,
 		Replicas: f.replicas, ReplaceAfter: f.replaceAfter, Role: pki.Role(f.role), TLS: tlsc, Logger: logger,
+		// A node started before the member it joins waits for it.
+		JoinRetry: true,
 	}
 	if f.stripeDirs != "" {
 		cfg.StripeDirs = strings.Split(f.stripeDirs, ",")

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/admin"
+)
+
+// explainNoQuorum adds to a "no quorum" or "outcome unknown" answer about
+// heap which of its voters the node sees down and what brings the heap
+// back: with two of three nodes stopped, "put" and "get --fresh" said
+// only that the heap "has no leader in reach". Other errors are returned
+// as they are.
+func explainNoQuorum(c *admin.Client, heap string, err error) error {
+	if !errors.Is(err, oss.ErrNoQuorum) && !errors.Is(err, oss.ErrCommitUnknown) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, serr := c.Status(ctx)
+	if serr != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, m := range st.Members {
+		live[m.Name] = !slices.Contains(st.Unreachable, m.Name)
+	}
+	for _, h := range st.Heaps {
+		if h.Name != heap || len(h.Voters) == 0 {
+			continue
+		}
+		var down []string
+		for _, v := range h.Voters {
+			if !live[v] {
+				down = append(down, v)
+			}
+		}
+		need := len(h.Voters)/2 + 1
+		if len(down) == 0 {
+			return fmt.Errorf("%w\nits voters (%s) are all live members: an election may be under way; try again", err, strings.Join(h.Voters, ","))
+		}
+		start := max(need-(len(h.Voters)-len(down)), 1)
+		return fmt.Errorf("%w\nits voters are %s; %s: a commit needs %d of the %d; start at least %d of %s again (a voter is replaced only by a heap that has its majority)",
+			err, strings.Join(h.Voters, ","), isAre(down), need, len(h.Voters), start, strings.Join(down, ", "))
+	}
+	return err
+}
+
+// isAre returns names joined with "and", and that they are not live
+// members, in the singular or the plural.
+func isAre(names []string) string {
+	if len(names) == 1 {
+		return names[0] + " is not a live member"
+	}
+	return strings.Join(names, " and ") + " are not live members"
+}

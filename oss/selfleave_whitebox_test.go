@@ -1,0 +1,37 @@
+package oss
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// A node that stops does not report itself failed: memberlist tells of
+// the node's own departure too, and every stop logged "member failed" of
+// the node itself, which reads as a fault.
+func TestStopDoesNotReportSelfFailed(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	var mu sync.Mutex
+	var events []memberEvent
+	c := newQUICClusterWith(t, 0, func(cfg *Config) {
+		cfg.onMemberEvent = func(e memberEvent) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	}, "a", "b")
+	for _, name := range []string{"b", "a"} {
+		if err := c.nodes[name].Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range events {
+		if e.Kind == memberFailed {
+			t.Errorf("a graceful stop reported %s failed (events %v)", e.Member.Name, events)
+		}
+	}
+}

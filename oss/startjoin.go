@@ -1,0 +1,172 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/objectsharing/oss/transport"
+)
+
+// Joining at start. A node started with Join before the member it names
+// (several started at once by a service manager, in any order, or the
+// whole cluster restarting) would fail after one attempt: with
+// Config.JoinRetry it tries again, with a growing pause, saying each time
+// why it waits, until a member answers or Start's context ends. What no
+// retry can mend fails at once: a member that refuses the handshake, or a
+// Join that names only the node itself.
+
+// joinRetryFirst and joinRetryMax bound the pause between attempts.
+const (
+	joinRetryFirst = time.Second
+	joinRetryMax   = 30 * time.Second
+)
+
+// joinPause returns the pause after the given failed attempt (0 first).
+func joinPause(attempt int) time.Duration {
+	return min(joinRetryFirst<<min(attempt, 10), joinRetryMax)
+}
+
+// joinMembers joins the cluster's membership through Join, leaving the
+// node's own address out.
+func (n *Node) joinMembers(ctx context.Context, advertise string) error {
+	c := n.cfg
+	if len(c.Join) == 0 {
+		return nil
+	}
+	addrs := otherAddrs(c.Join, n.quic.Addr().String(), advertise)
+	if len(addrs) == 0 {
+		if n.isMember() {
+			return nil // a member restarted: its peers reach it again
+		}
+		return fmt.Errorf("oss: join: %s is this node's own address: name a member of the cluster to join, or no address at all to bootstrap a new cluster", strings.Join(c.Join, ","))
+	}
+	for attempt := 0; ; attempt++ {
+		err := n.joinMembersOnce(ctx, addrs)
+		if err == nil || errors.Is(err, ErrJoinRefused) || !c.JoinRetry {
+			if err == nil && attempt > 0 {
+				n.log.Info("joined the cluster", "join", addrs, "attempts", attempt+1)
+			}
+			return err
+		}
+		wait := joinPause(attempt)
+		n.log.Warn("cannot join the cluster yet; trying again (start a member it names, or stop this node)",
+			"join", addrs, "attempt", attempt+1, "again_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("oss: join: stopped after %d attempts: %w (the last: %v)", attempt+1, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// joinMembersOnce dials each address, then joins membership through
+// those that answered. A refused handshake matches ErrJoinRefused.
+func (n *Node) joinMembersOnce(ctx context.Context, addrs []string) error {
+	// All at once: an address that does not answer costs a dial's
+	// timeout, which the others need not wait for.
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() { errs[i] = n.quic.Reach(ctx, a) })
+	}
+	wg.Wait()
+	var why, reached []string
+	for i, err := range errs {
+		if errors.Is(err, transport.ErrRefused) {
+			return fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, addrs[i], err)
+		}
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		reached = append(reached, addrs[i])
+	}
+	if len(reached) == 0 {
+		return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
+			strings.Join(addrs, ","), strings.Join(why, "; "))
+	}
+	return n.members.join(reached)
+}
+
+// isMember reports whether the node recovered the catalog from its data
+// directory: it is a member of a cluster already.
+func (n *Node) isMember() bool {
+	return n.disk != nil && n.disk.recovered[groupKey{heap: catalogName}] != nil
+}
+
+// otherAddrs returns addrs without the node's own: bound is the address
+// its endpoint bound, advertise the one peers know (may be empty). An
+// address on a port the node bound on every interface counts as its own
+// when its host is a loopback one.
+func otherAddrs(addrs []string, bound, advertise string) []string {
+	self := []*net.UDPAddr{}
+	for _, a := range []string{bound, advertise} {
+		if ua, err := net.ResolveUDPAddr("udp", a); err == nil && a != "" {
+			self = append(self, ua)
+		}
+	}
+	var out []string
+	for _, a := range addrs {
+		ua, err := net.ResolveUDPAddr("udp", a)
+		if err == nil && isOwnAddr(ua, self) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func isOwnAddr(a *net.UDPAddr, self []*net.UDPAddr) bool {
+	for _, s := range self {
+		if s.Port != a.Port {
+			continue
+		}
+		if s.IP.Equal(a.IP) || (s.IP.IsUnspecified() && a.IP.IsLoopback()) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinCatalog joins the catalog's group as a learner, again after each
+// timeout while JoinRetry holds and ctx lets it: a cluster whose catalog
+// has no leader in reach (most of its servers restarting) is waited for.
+func (n *Node) joinCatalog(ctx context.Context, h *Heap) error {
+	for attempt := 0; ; attempt++ {
+		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+		err := n.joinGroup(jctx, h, nil)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrJoinRefused) { // reached, and turned away
+			return fmt.Errorf("oss: join: %w", err)
+		}
+		err = fmt.Errorf("oss: join: cannot reach the cluster's catalog: %w", err)
+		if !n.cfg.JoinRetry || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return err
+		}
+		n.log.Warn("joined the cluster's membership, but its catalog has no leader in reach; trying again", "attempt", attempt+1, "err", err)
+	}
+}
+
+// checkJoin refuses a Join address that is no HOST:PORT (on QUIC; an
+// in-process network's Join names nodes): one without its port was
+// tried again for ever, as if no member answered there yet.
+func (c *Config) checkJoin() []error {
+	if c.Transport != nil {
+		return nil
+	}
+	var errs []error
+	for _, a := range c.Join {
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
+			errs = append(errs, fmt.Errorf("Join: %q: want HOST:PORT, a member's QUIC address", a))
+		}
+	}
+	return errs
+}
