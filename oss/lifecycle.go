@@ -26,6 +26,9 @@ func (n *Node) startLifecycle() {
 		return
 	}
 	n.wg.Go(n.watchExpiry)
+	if n.peers != nil {
+		n.wg.Go(func() { n.peers.run(n.ctx.Done()) })
+	}
 }
 
 // watchExpiry logs a warning while the node's certificate nears its

@@ -32,6 +32,9 @@ type Node struct {
 	// openFault, set by tests before the call, replaces the join of a heap
 	// opened after its catalog entry was found or made.
 	openFault func() error
+	// peers is the book of servers' addresses in a durable node's data
+	// directory (peerbook.go); nil without one.
+	peers *peerBook
 
 	// id is the node's raft ID in every group. It is new at every start:
 	// a node that lost its state must not vote as the replica it was.
@@ -170,6 +173,7 @@ func (n *Node) openDataDir() error {
 			return err
 		}
 		n.learn(n.id, c.Name)
+		n.peers = openPeerBook(fsys, c.DataDir, c.Name, n.log)
 	}
 	return nil
 }
@@ -269,6 +273,9 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		onEvent: func(e memberEvent) {
 			if e.Kind == memberJoined || e.Kind == memberUpdated {
 				q.SetPeer(e.Member.Name, e.Member.Addr)
+			}
+			if n.peers != nil {
+				n.peers.note(e)
 			}
 			if e.Kind != memberUpdated {
 				n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)

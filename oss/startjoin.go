@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +46,18 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 		}
 		return fmt.Errorf("oss: join: %s is this node's own address: name a member of the cluster to join, or no address at all to bootstrap a new cluster", strings.Join(c.Join, ","))
 	}
+	var known []string
+	if n.isMember() && n.peers != nil {
+		// A member restarted: the servers it last saw may answer where
+		// the ones Join names are gone (peerbook.go).
+		for _, a := range otherAddrs(n.peers.known(), n.quic.Addr().String(), advertise) {
+			if !slices.Contains(addrs, a) {
+				known = append(known, a)
+			}
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		err := n.joinMembersOnce(ctx, addrs)
+		err := n.joinMembersOnce(ctx, addrs, known)
 		if err == nil || errors.Is(err, ErrJoinRefused) || !c.JoinRetry {
 			if err == nil && attempt > 0 {
 				n.log.Info("joined the cluster", "join", addrs, "attempts", attempt+1)
@@ -64,33 +75,42 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 	}
 }
 
-// joinMembersOnce dials each address, then joins membership through
-// those that answered. A refused handshake matches ErrJoinRefused.
-func (n *Node) joinMembersOnce(ctx context.Context, addrs []string) error {
+// joinMembersOnce dials each address of addrs (Join's) and known (the
+// servers a restarted member last saw), then joins membership through
+// those that answered. A handshake refused at an address of Join matches
+// ErrJoinRefused when no address answered; one refused at a known
+// address (since taken by another cluster's node, say) is only a failed
+// dial.
+func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error {
+	all := append(slices.Clip(addrs), known...)
 	// All at once: an address that does not answer costs a dial's
 	// timeout, which the others need not wait for.
-	errs := make([]error, len(addrs))
+	errs := make([]error, len(all))
 	var wg sync.WaitGroup
-	for i, a := range addrs {
+	for i, a := range all {
 		wg.Go(func() { errs[i] = n.quic.Reach(ctx, a) })
 	}
 	wg.Wait()
 	var why, reached []string
+	var refused error
 	for i, err := range errs {
-		if errors.Is(err, transport.ErrRefused) {
-			return fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, addrs[i], err)
-		}
-		if err != nil {
-			why = append(why, err.Error())
+		if err == nil {
+			reached = append(reached, all[i])
 			continue
 		}
-		reached = append(reached, addrs[i])
+		if errors.Is(err, transport.ErrRefused) && i < len(addrs) && refused == nil {
+			refused = fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, all[i], err)
+		}
+		why = append(why, err.Error())
 	}
-	if len(reached) == 0 {
-		return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
-			strings.Join(addrs, ","), strings.Join(why, "; "))
+	switch {
+	case len(reached) > 0:
+		return n.members.join(reached)
+	case refused != nil:
+		return refused
 	}
-	return n.members.join(reached)
+	return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
+		strings.Join(all, ","), strings.Join(why, "; "))
 }
 
 // isMember reports whether the node recovered the catalog from its data
