@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"runtime/debug"
 	"slices"
@@ -62,6 +63,10 @@ type memberMeta struct {
 	ID      uint64   `cbor:"4,keyasint"`
 	Leaving bool     `cbor:"5,keyasint,omitempty"`
 	Version string   `cbor:"6,keyasint,omitempty"`
+	// Life is drawn at random when the membership starts: it tells this
+	// process of the node from an earlier or a later one of the same
+	// name. Zero from a node that announces none.
+	Life uint64 `cbor:"7,keyasint,omitempty"`
 }
 
 type memberConfig struct {
@@ -80,6 +85,7 @@ type memberConfig struct {
 // port.
 type membership struct {
 	cfg            memberConfig
+	life           uint64 // this process's Life in its metadata
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
 	probeInterval  time.Duration
@@ -102,6 +108,15 @@ type membership struct {
 	doubted  map[string]memberlist.Node // members declared dead by this node right after it stood still
 	view     map[string]viewEntry
 	failed   map[string]failedMember // members that failed, by name
+	gone     map[string]goneMember   // members reported left, by name
+}
+
+// goneMember is a member reported left: the process that left (its Life),
+// and when. An alive message of that process that comes later is one it
+// sent before it left, overtaken by its leave.
+type goneMember struct {
+	life  uint64
+	since time.Time
 }
 
 // failedMember is a member declared dead: perhaps only cut off.
@@ -124,7 +139,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
 	}
-	m := &membership{cfg: cfg, stopc: make(chan struct{}), reconnectEvery: 5 * time.Second}
+	m := &membership{cfg: cfg, life: newLife(), stopc: make(chan struct{}), reconnectEvery: 5 * time.Second}
 	mc := memberlistConfig(cfg.fast)
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
@@ -235,6 +250,11 @@ func (m *membership) reconnect() {
 		case <-t.C:
 		}
 		m.mu.Lock()
+		for name, g := range m.gone {
+			if time.Since(g.since) > reconnectFor {
+				delete(m.gone, name)
+			}
+		}
 		var names, addrs []string
 		for name, f := range m.failed {
 			if time.Since(f.since) > reconnectFor {
@@ -474,18 +494,29 @@ type viewEntry struct {
 	Member
 	id      uint64
 	leaving bool
+	life    uint64
 }
 
 func toView(n *memberlist.Node) viewEntry {
 	var meta memberMeta
 	_ = codec.Unmarshal(n.Meta, &meta)
-	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads, Version: meta.Version}, id: meta.ID, leaving: meta.Leaving}
+	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads, Version: meta.Version},
+		id: meta.ID, leaving: meta.Leaving, life: meta.Life}
+}
+
+// newLife draws a membership's Life: random, never zero.
+func newLife() uint64 {
+	for {
+		if l := rand.Uint64(); l != 0 {
+			return l
+		}
+	}
 }
 
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version()}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version(), Life: m.life}
 	m.mu.Unlock()
 	for {
 		b, err := codec.Marshal(meta)
@@ -538,9 +569,16 @@ func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 	if kind == memberJoined || kind == memberUpdated {
 		m.view[v.Name] = v
 		delete(m.failed, v.Name)
+		delete(m.gone, v.Name) // a new process of the name
 	} else {
 		delete(m.view, v.Name)
 		delete(m.failed, v.Name)
+	}
+	if kind == memberLeft && v.life != 0 {
+		if m.gone == nil {
+			m.gone = make(map[string]goneMember)
+		}
+		m.gone[v.Name] = goneMember{life: v.life, since: time.Now()}
 	}
 	if kind == memberFailed && v.Name != m.cfg.name {
 		if m.failed == nil {
@@ -554,14 +592,41 @@ func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 	}
 }
 
+// alreadyLeft reports whether n is a process already reported left: memberlist
+// tells of it again when an alive message it sent before it left comes
+// after its leave (a refutation of a suspicion, overtaken by the leave
+// notice sent over a stream, or relayed late by another member), and
+// once more when it fails to answer after that. Neither is news: the
+// member left, and a leader must not count it as live again, nor as
+// failed. A later process of the same name has another Life and joins.
+func (m *membership) alreadyLeft(n *memberlist.Node) bool {
+	v := toView(n)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok := m.gone[v.Name]
+	if !ok || g.life != v.life {
+		return false
+	}
+	delete(m.leaving, v.Name)
+	m.cfg.logger.Debug("member that left heard of again: ignored", "member", v.Name)
+	return true
+}
+
 // NotifyJoin implements memberlist.EventDelegate.
-func (m *membership) NotifyJoin(n *memberlist.Node) { m.emit(memberJoined, n) }
+func (m *membership) NotifyJoin(n *memberlist.Node) {
+	if !m.alreadyLeft(n) {
+		m.emit(memberJoined, n)
+	}
+}
 
 // NotifyLeave implements memberlist.EventDelegate.
 func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.stats.mu.Lock()
 	delete(m.stats.suspected, n.Name) // dead or gone: not a suspicion that cleared
 	m.stats.mu.Unlock()
+	if m.alreadyLeft(n) {
+		return
+	}
 	m.mu.Lock()
 	left := m.leaving[n.Name]
 	delete(m.leaving, n.Name)
@@ -580,7 +645,11 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 }
 
 // NotifyUpdate implements memberlist.EventDelegate.
-func (m *membership) NotifyUpdate(n *memberlist.Node) { m.emit(memberUpdated, n) }
+func (m *membership) NotifyUpdate(n *memberlist.Node) {
+	if !m.alreadyLeft(n) {
+		m.emit(memberUpdated, n)
+	}
+}
 
 // memberStats count what membership saw, for metrics: member events, and
 // the failures memberlist tells of only in its log (it reports them to

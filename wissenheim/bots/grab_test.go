@@ -39,10 +39,22 @@ func TestTwoNodesGrabOneBallAndSeeItRollAlike(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Every node that has a player in the world runs it, as Wissenheim
+	// does: Run's heartbeats keep the leases of its players that write
+	// nothing. Bob loses grab after grab and writes nothing meanwhile;
+	// with Run on ada's node only, at load 12 to 17 his lease ran out
+	// and he was removed at round 9.
 	runCtx, stopRun := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- ws[0].Run(runCtx) }()
-	defer func() { stopRun(); <-ran }()
+	ran := make(chan error, len(ws))
+	for _, w := range ws {
+		go func() { ran <- w.Run(runCtx) }()
+	}
+	defer func() {
+		stopRun()
+		for range ws {
+			<-ran
+		}
+	}()
 
 	ada, err := ws[0].Join(ctx, "ada", &scene.JoinOptions{At: &scene.Vec{X: 2.5, Y: 4}})
 	if err != nil {
