@@ -102,6 +102,10 @@ func (c *Cluster) start(ctx context.Context, i int, listen string) error {
 		Logger: c.opts.Logger,
 		// A killed node's voters are replaced only if it stays away.
 		ReplaceAfter: time.Minute,
+		// A join that finds no member answering in time (the machine
+		// starved: a handshake and a push/pull get 2 s) tries again,
+		// until ctx ends, rather than failing the cluster's start.
+		JoinRetry: true,
 	}
 	if c.opts.Dir != "" {
 		cfg.DataDir = filepath.Join(c.opts.Dir, name)
