@@ -63,29 +63,33 @@ func run(args []string) error {
 		cfg.OnProgress = progressBar(os.Stderr)
 	}
 	// The admin interface's address is bound first: one in use fails the
-	// node before it joins the cluster, not after.
-	var ln net.Listener
+	// node before it joins the cluster, not after. Until the node has
+	// started, it answers that the node is starting.
+	var srv *admin.Server
+	opts := &admin.Options{
+		Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
+		CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
+	}
 	if f.httpAddr != "" {
-		if ln, err = net.Listen("tcp", f.httpAddr); err != nil {
+		if opts.Listener, err = net.Listen("tcp", f.httpAddr); err != nil {
 			return fmt.Errorf("run: --http: %w", err)
+		}
+		if srv, err = admin.Starting(f.name, opts); err != nil {
+			return fmt.Errorf("run: admin interface: %w", err)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := oss.Start(ctx, cfg)
 	if err != nil {
-		if ln != nil {
-			ln.Close()
+		if srv != nil {
+			srv.Close(context.Background())
 		}
 		return startFailed(ctx, err, logger)
 	}
-	var srv *admin.Server
-	if ln != nil {
-		srv, err = admin.NewServer(node, &admin.Options{
-			Listener: ln, Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
-			CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
-		})
-		if err != nil {
+	if srv != nil {
+		if err := srv.Ready(node, opts); err != nil {
+			srv.Close(context.Background())
 			node.Close(context.Background())
 			return fmt.Errorf("run: admin interface: %w", err)
 		}

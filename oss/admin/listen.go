@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/objectsharing/oss/oss"
 )
@@ -27,10 +28,11 @@ func (o *Options) serverTLS() (*tls.Config, error) {
 
 // Server is a node's admin interface served on a TCP listener of its own.
 type Server struct {
-	hs   *http.Server
-	ln   net.Listener
-	tls  bool
-	done chan struct{}
+	hs      *http.Server
+	ln      net.Listener
+	tls     bool
+	done    chan struct{}
+	handler atomic.Pointer[http.Handler] // what requests get: the node's interface, or "starting"
 }
 
 // NewServer listens on Options.Addr and serves the admin interface of node
@@ -40,6 +42,56 @@ type Server struct {
 // insecure listener on an address that is not loopback, and logs a
 // warning for a TLS one that is reachable from the network.
 func NewServer(node *oss.Node, opts *Options) (*Server, error) {
+	s, err := listen(node, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ready(node, opts); err != nil {
+		s.Close(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// Starting serves, on Options' listener, what a node's admin interface
+// says while the node starts (it waits to join its cluster, or replays its
+// log): every request with a valid client certificate gets 503 and a
+// line saying the node named name is starting, where it used to hang in
+// the TLS handshake until the client gave up. Ready swaps the node's
+// interface in. The listener's checks are NewServer's.
+func Starting(name string, opts *Options) (*Server, error) {
+	s, err := listen(nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, map[string]string{
+			"error": fmt.Sprintf("node %q is starting: it has not joined its cluster (or recovered its data) yet; try again in a moment, or read its log for why it waits", name)})
+	})
+	s.handler.Store(&h)
+	return s, nil
+}
+
+// Ready serves the admin interface of node from now on, on the listener of
+// a Starting server; opts are the ones given to Starting.
+func (s *Server) Ready(node *oss.Node, opts *Options) error {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Listener, o.Addr = nil, s.Addr()
+	h, err := NewHandler(node, &o)
+	if err != nil {
+		return err
+	}
+	s.handler.Store(&h)
+	return nil
+}
+
+// listen binds (or takes) the listener and serves it; requests get what
+// s.handler holds.
+func listen(node *oss.Node, opts *Options) (*Server, error) {
 	ln := opts.Listener
 	o := opts.populate(node)
 	if ln != nil {
@@ -58,15 +110,13 @@ func NewServer(node *oss.Node, opts *Options) (*Server, error) {
 		}
 	}
 	o.Addr = ln.Addr().String()
-	h, err := NewHandler(node, &o)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	s := &Server{ln: ln, tls: tlsc != nil, done: make(chan struct{}), hs: &http.Server{
-		Handler:           h,
+	s := &Server{ln: ln, tls: tlsc != nil, done: make(chan struct{})}
+	s.hs = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			(*s.handler.Load()).ServeHTTP(w, r)
+		}),
 		TLSConfig:         tlsc,
 		Protocols:         protocols,
 		ReadTimeout:       o.ReadTimeout,
@@ -77,7 +127,11 @@ func NewServer(node *oss.Node, opts *Options) (*Server, error) {
 		// Failed handshakes (no certificate, another CA's, an expired
 		// one) are the client's to report.
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
-	}}
+	}
+	unavailable := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusServiceUnavailable, map[string]string{"error": "the admin interface is not ready"})
+	}))
+	s.handler.Store(&unavailable)
 	if host, _, _ := net.SplitHostPort(o.Addr); !IsLoopback(host) {
 		o.Logger.Warn("the admin interface is reachable from the network: only clients with a certificate of the cluster's CA are served", "addr", s.Addr())
 	}

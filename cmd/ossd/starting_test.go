@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/oss/admin"
+)
+
+// A node that waits to join answers on its admin interface that it is
+// starting: `ossd status` against it used to hang in the TLS handshake
+// until the client gave up, then said no node answered.
+func TestRunAnswersWhileItWaitsToJoin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := startOrderCluster(t, ctx)
+	nobody, err := c.Reserve(ctx, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := c.Reserve(ctx, "n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, c.Bin, "run", "--name", "n2", "--listen", n2.Addr, "--http", n2.HTTP,
+		"--certs", c.Certs(), "--data-dir", c.DataDir("n2"), "--gossip", "loopback", "--join", nobody.Addr)
+	var out syncBuffer
+	cmd.Stderr, cmd.Stdout = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}()
+	waitFor(t, "the node to say it waits", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("ossd run ended while no member was up: %v\n%s", err, out.String())
+		default:
+		}
+		return strings.Contains(out.String(), "cannot join the cluster yet")
+	})
+	cl, err := admin.NewClient(n2.HTTP, &admin.ClientOptions{CertDir: c.Certs(), Name: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	_, err = cl.Status(sctx)
+	if err == nil || !strings.Contains(err.Error(), `node "n2" is starting`) {
+		t.Fatalf("status of a node waiting to join: %v; want it to say the node is starting", err)
+	}
+	// A client without a certificate is still refused at the handshake.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := hc.Get("https://" + n2.HTTP + "/v1/status")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a client without a certificate got %s from a starting node", resp.Status)
+	}
+}
