@@ -107,7 +107,8 @@ type QUIC struct {
 	gen    uint64 // Recheck calls
 	byAddr map[string]*addrPeer
 
-	refused refusalLog // handshakes refused, for the log
+	refused    refusalLog // handshakes refused, for the log
+	badStreams refusalLog // streams closed for what a peer sent, for the log
 
 	datagrams chan Datagram
 	raw       chan net.Conn
@@ -194,17 +195,20 @@ func (c *QUICConfig) populate() error {
 // settings every connection uses, before it listens.
 func newQUIC(c QUICConfig, pool *x509.CertPool, pc net.PacketConn, own bool) *QUIC {
 	return &QUIC{
-		cfg:       c,
-		log:       c.Logger.With("node", c.Name),
-		pool:      pool,
-		tr:        &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.KeyPEM)},
-		ownPC:     own,
-		addrs:     make(map[string]string),
-		peers:     make(map[string]*peer),
-		conns:     make(map[*quic.Conn]*budget),
-		valid:     make(map[*quic.Conn]checked),
-		datagrams: make(chan Datagram, 1024),
-		raw:       make(chan net.Conn, 64),
+		// A stream's error names what was wrong with it: the first few
+		// of a peer's say it, the rest are counted.
+		badStreams: refusalLog{burst: badStreamBurst},
+		cfg:        c,
+		log:        c.Logger.With("node", c.Name),
+		pool:       pool,
+		tr:         &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.KeyPEM)},
+		ownPC:      own,
+		addrs:      make(map[string]string),
+		peers:      make(map[string]*peer),
+		conns:      make(map[*quic.Conn]*budget),
+		valid:      make(map[*quic.Conn]checked),
+		datagrams:  make(chan Datagram, 1024),
+		raw:        make(chan net.Conn, 64),
 		qconf: &quic.Config{
 			HandshakeIdleTimeout:           5 * time.Second,
 			MaxIdleTimeout:                 30 * time.Second,
@@ -295,35 +299,53 @@ func (t *QUIC) PeerIdentity(name string) (pki.Identity, bool) {
 
 // refusalLog limits the log lines of refused handshakes: a revoked or
 // expired peer dials again and again, and one line per peer every
-// refusalLogEvery says as much as one per attempt.
+// refusalLogEvery says as much as one per attempt. So for streams closed
+// for what a peer sent: a member can open them as fast as it likes.
 type refusalLog struct {
-	mu   sync.Mutex
-	last map[string]refusal // by the name dialled or presented
+	mu    sync.Mutex
+	last  map[string]refusal // by the name dialled or presented
+	burst int                // lines of one peer in a window; 0 means 1
 }
 
 type refusal struct {
-	at         time.Time
-	suppressed int
+	at         time.Time // the window's start
+	logged     int       // lines in the window
+	suppressed int       // held back since the last line
 }
 
-// refusalLogEvery is the least time between two log lines about refused
-// handshakes of one peer.
+// refusalLogEvery is the window of a peer's log lines.
 const refusalLogEvery = 10 * time.Second
 
+// badStreamBurst is how many streams of one peer closed for what it sent
+// are logged a window.
+const badStreamBurst = 8
+
 func (l *refusalLog) log(log *slog.Logger, who string, err error) {
+	l.warn(log, "peer refused", who, err)
+}
+
+// warn logs msg about the peer who, at most burst times a window, with
+// the count of those it held back since the last line.
+func (l *refusalLog) warn(log *slog.Logger, msg, who string, err error) {
 	now := time.Now()
 	l.mu.Lock()
 	if l.last == nil {
 		l.last = make(map[string]refusal)
 	}
 	r, seen := l.last[who]
-	if seen && now.Sub(r.at) < refusalLogEvery {
+	if !seen || now.Sub(r.at) >= refusalLogEvery {
+		r.at, r.logged = now, 0
+	}
+	if r.logged >= max(l.burst, 1) {
 		r.suppressed++
 		l.last[who] = r
 		l.mu.Unlock()
 		return
 	}
-	l.last[who] = refusal{at: now}
+	held := r.suppressed
+	r.logged++
+	r.suppressed = 0
+	l.last[who] = r
 	if len(l.last) > 1024 {
 		// Names come from whoever connects: forget the old ones.
 		for k, v := range l.last {
@@ -333,7 +355,7 @@ func (l *refusalLog) log(log *slog.Logger, who string, err error) {
 		}
 	}
 	l.mu.Unlock()
-	log.Warn("peer refused", "peer", who, "reason", err, "refused since last logged", r.suppressed)
+	log.Warn(msg, "peer", who, "reason", err, "held back since last logged", held)
 }
 
 func peerName(c *quic.Conn) string {
@@ -610,7 +632,9 @@ func (t *QUIC) streamError(name string, s *quic.Stream, err error) {
 		// node's stop logged a warning on each of its peers.
 		t.log.Debug("stream ended: the peer closed its endpoint", "peer", name)
 	} else {
-		t.log.Warn("stream closed", "peer", name, "err", err)
+		// A member can open streams as fast as it likes: one line a
+		// peer every refusalLogEvery, with the count held back.
+		t.badStreams.warn(t.log, "stream closed", name, err)
 	}
 	s.CancelRead(1)
 	s.CancelWrite(1)
