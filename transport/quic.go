@@ -109,6 +109,7 @@ type QUIC struct {
 
 	refused    refusalLog // handshakes refused, for the log
 	badStreams refusalLog // streams closed for what a peer sent, for the log
+	life       []byte     // random, this endpoint's own: a ping's answer (unique.go)
 
 	datagrams chan Datagram
 	raw       chan net.Conn
@@ -198,6 +199,7 @@ func newQUIC(c QUICConfig, pool *x509.CertPool, pc net.PacketConn, own bool) *QU
 		// A stream's error names what was wrong with it: the first few
 		// of a peer's say it, the rest are counted.
 		badStreams: refusalLog{burst: badStreamBurst},
+		life:       newLife(),
 		cfg:        c,
 		log:        c.Logger.With("node", c.Name),
 		pool:       pool,
@@ -489,7 +491,7 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	case streamBulk:
 		t.serveBulk(name, s, r, h)
 	case streamPing:
-		if err := writeFrame(s, &frame{Type: frameResponse}, t.cfg.MaxFrame); err != nil {
+		if err := writeFrame(s, &frame{Type: frameResponse, Body: t.life}, t.cfg.MaxFrame); err != nil {
 			t.log.Debug("ping not answered", "peer", name, "err", err)
 		}
 	default:

@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -44,12 +46,19 @@ func (t *QUIC) serveAccepted(c *quic.Conn) {
 }
 
 // checkUnique returns an error if a live connection other than c has
-// c's peer name from another address and its peer answers a ping; it
-// closes those whose peer does not.
+// c's peer name from another address and its peer answers a ping, unless
+// c's peer is that same process (it answers c's ping with the same life:
+// a node behind a NAT, a proxy or two interfaces reaches this one from
+// more than one address); it closes those whose peer does not answer.
+// A connection with this node's own name is taken only from this
+// endpoint itself.
 func (t *QUIC) checkUnique(c *quic.Conn) error {
 	name, addr := peerName(c), c.RemoteAddr().String()
 	if name == t.cfg.Name && !t.isSelf(c.RemoteAddr()) {
-		return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", name, t.Addr(), addr)
+		if ok, life := t.answers(c); !ok || !bytes.Equal(life, t.life) {
+			return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", name, t.Addr(), addr)
+		}
+		return nil
 	}
 	t.mu.Lock()
 	var others []*quic.Conn
@@ -59,8 +68,17 @@ func (t *QUIC) checkUnique(c *quic.Conn) error {
 		}
 	}
 	t.mu.Unlock()
+	var newLife []byte
+	asked := false
 	for _, o := range others {
-		if t.answers(o) {
+		if ok, life := t.answers(o); ok {
+			if !asked {
+				_, newLife = t.answers(c)
+				asked = true
+			}
+			if len(life) > 0 && bytes.Equal(life, newLife) {
+				continue // the same process, by another path
+			}
 			return fmt.Errorf("node %q is connected from %s and answers there: a second connection with its certificate, from %s, is not taken (a node restarted at another address is, once its old connection stops answering, within %v)",
 				name, o.RemoteAddr(), addr, pingTimeout)
 		}
@@ -98,14 +116,16 @@ func (t *QUIC) isSelf(addr net.Addr) bool {
 }
 
 // answers reports whether the peer of c answers a ping on it within
-// pingTimeout. A peer that resets the stream (an older build, which
-// knows no ping) answers too.
-func (t *QUIC) answers(c *quic.Conn) bool {
+// pingTimeout, and the life it answers with (newLife: random for each
+// endpoint, so two connections whose peers answer the same one reach one
+// process). A peer that resets the stream (an older build, which knows no
+// ping) answers too, with no life.
+func (t *QUIC) answers(c *quic.Conn) (bool, []byte) {
 	ctx, cancel := context.WithTimeout(t.ctx, pingTimeout)
 	defer cancel()
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	stop := context.AfterFunc(ctx, func() {
 		s.CancelRead(2)
@@ -113,12 +133,23 @@ func (t *QUIC) answers(c *quic.Conn) bool {
 	})
 	defer stop()
 	if err := writeFrame(s, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamPing}, t.cfg.MaxFrame); err != nil {
-		return false
+		return false, nil
 	}
 	s.Close()
-	_, err = readFrame(s, t.cfg.MaxFrame)
+	f, err := readFrame(s, t.cfg.MaxFrame)
+	if err == nil {
+		return true, f.Body
+	}
 	var se *quic.StreamError
-	return err == nil || errors.As(err, &se) && se.Remote
+	return errors.As(err, &se) && se.Remote, nil
+}
+
+// newLife returns a random token that names one endpoint for as long as
+// it lives.
+func newLife() []byte {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return b
 }
 
 // nameTaken returns err as ErrNameTaken, with the peer's reason, if it
