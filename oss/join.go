@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -20,31 +21,61 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 	for _, m := range hint {
 		first = append(first, m.Name)
 	}
-	var lastErr error
+	var heard joinHeard
 	for attempt := 0; !h.inConf.Load(); attempt++ {
-		if err := n.askJoin(ctx, h, first, h.inConf.Load, nil); err != nil {
+		if err := n.askJoin(ctx, h, first, h.inConf.Load, heard.taken); err != nil {
 			if errors.Is(err, ErrJoinRefused) {
 				return fmt.Errorf("oss: heap %q: %w", h.name, err)
 			}
-			if lastErr == nil || ctx.Err() == nil {
-				lastErr = err // not a call the caller's own end cut short: the last answer says why
-			}
+			heard.failed(ctx, err)
 		}
 		if h.inConf.Load() {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			if lastErr != nil {
-				return fmt.Errorf("oss: heap %q: join its group: %w (last error: %v)", h.name, ctx.Err(), lastErr)
-			}
-			return fmt.Errorf("oss: heap %q: join its group: %w (no leader answered)", h.name, ctx.Err())
+			return fmt.Errorf("oss: heap %q: join its group: %w (%s)", h.name, ctx.Err(), &heard)
 		case <-h.stop:
 			return ErrClosed
 		case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
 		}
 	}
 	return h.waitCaughtUp(ctx)
+}
+
+// joinHeard is what a join's requests were last answered, for the error
+// of a join that ran out of time: that a leader took the request and the
+// replica still was not in its configuration (the leader did not add it,
+// or what added it did not reach the replica) is another story than that
+// no leader answered, or that calls failed.
+type joinHeard struct {
+	leader  string // the last leader that took the request
+	takes   int    // how many times a leader took it
+	lastErr error  // the last call that failed before the caller's end
+}
+
+func (j *joinHeard) taken(leader string, _ bool) { j.leader, j.takes = leader, j.takes+1 }
+
+// failed notes an error of a round of requests; one the caller's own end
+// cut short says nothing new once an earlier one was noted.
+func (j *joinHeard) failed(ctx context.Context, err error) {
+	if j.lastErr == nil || ctx.Err() == nil {
+		j.lastErr = err
+	}
+}
+
+func (j *joinHeard) String() string {
+	var parts []string
+	if j.takes > 0 {
+		parts = append(parts, fmt.Sprintf("leaders took the request %d times, last %s, and the replica is not in the configuration yet", j.takes, j.leader))
+	}
+	if j.lastErr != nil {
+		parts = append(parts, fmt.Sprintf("last error: %v", j.lastErr))
+	}
+	if len(parts) == 0 {
+		return "no leader answered"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // waitCaughtUp waits until the replica has applied what its group had

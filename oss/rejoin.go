@@ -183,7 +183,7 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 		}
 		if err != nil {
 			if lastErr == nil || ctx.Err() == nil {
-				lastErr = err
+				lastErr = fmt.Errorf("%s: %w", to, err)
 			}
 			continue
 		}

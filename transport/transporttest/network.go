@@ -79,6 +79,9 @@ type Network struct {
 	stats     Stats
 	trace     uint64 // hash of the deliveries so far
 	wake      chan struct{}
+	ctx       context.Context // handlers' context, ended by Stop
+	cancel    context.CancelFunc
+	handlers  sync.WaitGroup // calls and streams handled on their own goroutines
 	stop      chan struct{}
 	done      chan struct{}
 	started   bool
@@ -123,6 +126,7 @@ func NewNetwork(seed uint64) *Network {
 		group:     make(map[string]int),
 		last:      make(map[[2]string]time.Duration),
 		wake:      make(chan struct{}, 1),
+		ctx:       context.Background(),
 	}
 }
 
@@ -328,7 +332,15 @@ func (n *Network) next() *envelope {
 
 // Step delivers the next message in flight and reports whether there was
 // one. The handler runs on the caller's goroutine.
-func (n *Network) Step() bool {
+func (n *Network) Step() bool { return n.step(false) }
+
+// step delivers the next message in flight. With async, as the network's
+// own delivery does once Started, a call or a stream is handled on a
+// goroutine of its own, as a real transport handles each on its stream:
+// a handler that takes long (a snapshot decoded, a catalog write to
+// register a node) holds up its caller only, not every message of the
+// network. Step, for a simulation, keeps one goroutine and its order.
+func (n *Network) step(async bool) bool {
 	n.mu.Lock()
 	e := n.next()
 	if e == nil {
@@ -346,26 +358,46 @@ func (n *Network) Step() bool {
 		h.Write(e.msg)
 		n.trace = h.Sum64()
 	}
+	ctx := n.ctx
+	if async && !blocked && !e.reply && e.call != nil {
+		n.handlers.Add(1)
+		n.mu.Unlock()
+		go func() {
+			defer n.handlers.Done()
+			n.handle(ctx, dst, e)
+		}()
+		return true
+	}
 	n.mu.Unlock()
 	switch {
 	case blocked:
 		e.lost()
 	case e.reply:
 		e.call.done <- callResult{resp: e.msg}
+	default:
+		n.handle(ctx, dst, e)
+	}
+	return true
+}
+
+// handle hands a message, call or stream to its endpoint's handler and
+// sends the answer back.
+func (n *Network) handle(ctx context.Context, dst *Endpoint, e *envelope) {
+	switch {
 	case e.stream:
-		err := dst.h.HandleStream(context.Background(), e.from, e.header, bytes.NewReader(e.msg))
+		err := dst.h.HandleStream(ctx, e.from, e.header, bytes.NewReader(e.msg))
 		if err != nil {
 			e.call.done <- callResult{err: &transport.RemoteError{Peer: e.to, Message: err.Error()}}
-			break
+			return
 		}
 		n.mu.Lock()
 		n.enqueue(&envelope{from: e.to, to: e.from, call: e.call, reply: true})
 		n.mu.Unlock()
 	case e.call != nil:
-		resp, err := dst.h.HandleCall(context.Background(), e.from, e.msg)
+		resp, err := dst.h.HandleCall(ctx, e.from, e.msg)
 		if err != nil {
 			e.call.done <- callResult{err: &transport.RemoteError{Peer: e.to, Message: err.Error()}}
-			break
+			return
 		}
 		n.mu.Lock()
 		n.enqueue(&envelope{from: e.to, to: e.from, msg: resp, call: e.call, reply: true})
@@ -373,7 +405,6 @@ func (n *Network) Step() bool {
 	default:
 		dst.h.HandleMessage(e.from, e.msg)
 	}
-	return true
 }
 
 // Next returns the virtual time at which the next message in flight is
@@ -417,6 +448,7 @@ func (n *Network) Start() {
 	n.start = time.Now().Add(-n.now)
 	n.stop = make(chan struct{})
 	n.done = make(chan struct{})
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	go n.run()
 }
 
@@ -432,7 +464,7 @@ func (n *Network) run() {
 		}
 		n.mu.Unlock()
 		if due {
-			n.Step()
+			n.step(true)
 			continue
 		}
 		var timer <-chan time.Time
@@ -466,8 +498,11 @@ func (n *Network) Stop() {
 	}
 	n.started = false
 	close(n.stop)
+	n.cancel()
+	n.ctx = context.Background()
 	n.mu.Unlock()
 	<-n.done
+	n.handlers.Wait()
 	n.mu.Lock()
 	q := n.queue
 	n.queue = nil
