@@ -497,7 +497,8 @@ func serversOnly(t raftpb.MessageType) bool {
 // records refused, those entries (a new slice: the message's may be
 // shared with its sender); nil entries if the message is to be dropped
 // whole: a configuration change, a refusal forged by the client, a
-// catalog record that does not decode.
+// record refused that does not decode (there is no transaction to
+// refuse).
 func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Entry) ([]raftpb.Entry, error) {
 	for _, e := range ents {
 		if e.Type != raftpb.EntryNormal {
@@ -512,6 +513,9 @@ func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Ent
 	var out []raftpb.Entry
 	var first error
 	for i, e := range ents {
+		if len(e.Data) == 0 && heapErr != nil {
+			return nil, heapErr // no transaction to refuse, and nothing for the log
+		}
 		if len(e.Data) == 0 {
 			continue
 		}
@@ -527,7 +531,9 @@ func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Ent
 		case err != nil && h.name == catalogName:
 			return nil, fmt.Errorf("%w: client %q proposed a malformed catalog record: %v", ErrPermission, from, err)
 		case err != nil:
-			continue // decided Malformed by every replica; it writes nothing
+			// No transaction to refuse; and a client that may not
+			// write puts nothing in the log.
+			return nil, fmt.Errorf("%w (and the record does not decode: %v)", heapErr, err)
 		case rec.Refused:
 			return nil, fmt.Errorf("%w: client %q proposed a refusal, which only a heap's leader writes", ErrPermission, from)
 		}
