@@ -23,6 +23,11 @@ const (
 	// Malformed: the entry did not hold a valid commit record. Nothing was
 	// written.
 	Malformed
+	// Refused: the heap's leader refused the transaction (its proposer
+	// lacked a permission) and appended a refusal in its place (Record
+	// Refused). Nothing was written, and no copy of the transaction's
+	// record decided later writes anything.
+	Refused
 )
 
 func (o Outcome) String() string {
@@ -35,6 +40,8 @@ func (o Outcome) String() string {
 		return "stale"
 	case Malformed:
 		return "malformed"
+	case Refused:
+		return "refused"
 	}
 	return "unknown"
 }
@@ -180,9 +187,12 @@ func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 		res.Outcome = Stale
 		return res, nil
 	}
-	if m.validate(rec, &res) {
+	switch {
+	case rec.Refused:
+		res.Outcome = Refused
+	case m.validate(rec, &res):
 		res.Outcome = Committed
-	} else {
+	default:
 		res.Outcome = Conflicted
 	}
 	m.seen[rec.TxID] = index

@@ -30,6 +30,25 @@ type Record struct {
 	Writes []Write `cbor:"6,keyasint,omitempty"`
 	// RootWrites are the named root writes.
 	RootWrites []RootWrite `cbor:"7,keyasint,omitempty"`
+	// Refused marks a refusal: the heap's leader refused the transaction
+	// TxID (its proposer lacked a permission) and appended this record,
+	// of TxID and Snapshot only, in its place. Every replica decides it
+	// Refused, so the proposer learns that nothing was written, and a
+	// copy of the transaction's own record proposed later is a duplicate
+	// of the refusal.
+	Refused bool `cbor:"8,keyasint,omitempty"`
+}
+
+// Refusal returns the record a heap's leader appends in place of rec
+// when it refuses it: rec's transaction ID and snapshot, marked Refused.
+func Refusal(rec *Record) *Record {
+	return &Record{TxID: rec.TxID, Snapshot: rec.Snapshot, Refused: true}
+}
+
+// IsRefusal reports whether data is a valid commit record marked Refused.
+func IsRefusal(data []byte) bool {
+	r, err := unmarshalRecord(data, false)
+	return err == nil && r.Refused
 }
 
 // Read is one object read: its ID and the version seen, 0 if it was absent.

@@ -91,7 +91,7 @@ func TestRecordTxID(t *testing.T) {
 		{TxID: tx(1), Snapshot: 0},
 		{TxID: tx(2), Snapshot: 1 << 40, Scanned: true},
 		{TxID: tx(3), Snapshot: 9, Reads: []Read{{ID: id(1), Version: 1}}, RootReads: []RootRead{{Name: "w", Version: 2}},
-			Scanned: true, Writes: []Write{put(1, "x")}, RootWrites: []RootWrite{{Name: "w", ID: id(1)}}},
+			Scanned: true, Writes: []Write{put(1, "x")}, RootWrites: []RootWrite{{Name: "w", ID: id(1)}}, Refused: true},
 	} {
 		if got, ok := RecordTxID(mustMarshal(t, r)); !ok || got != r.TxID {
 			t.Errorf("RecordTxID = %v, %v; want %v", got, ok, r.TxID)
@@ -103,7 +103,7 @@ func TestRecordTxID(t *testing.T) {
 		"not a map":   append([]byte{0x82, 0x01, 0x50}, make([]byte, 18)...),
 		"first key 2": append([]byte{0xa2, 0x02, 0x50}, make([]byte, 18)...),
 		"id not 16":   append([]byte{0xa2, 0x01, 0x4f}, make([]byte, 18)...),
-		"8-entry map": append([]byte{0xa8, 0x01, 0x50}, make([]byte, 18)...),
+		"9-entry map": append([]byte{0xa9, 0x01, 0x50}, make([]byte, 18)...),
 		"conf change": {0x08, 0x01, 0x10, 0x02},
 	} {
 		if id, ok := RecordTxID(data); ok {

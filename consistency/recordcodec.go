@@ -17,7 +17,7 @@ import (
 // did; so the two never disagree (FuzzRecordCodec checks both ways).
 //
 // The encoding (RFC 8949 core deterministic): a map of integer keys 1
-// to 7 in order, keys 1 (TxID) and 2 (Snapshot) always, the others left
+// to 8 in order, keys 1 (TxID) and 2 (Snapshot) always, the others left
 // out when empty or false; IDs are 16-byte strings; Read, RootRead,
 // Write and RootWrite are arrays of their fields; a nil Value is null.
 
@@ -139,13 +139,16 @@ func (r *Record) size() int {
 			n += 1 + textLen(x.Name) + 1 + idLen
 		}
 	}
+	if r.Refused {
+		n += 2
+	}
 	return n
 }
 
 // fields is the number of the record's map entries.
 func (r *Record) fields() uint64 {
 	n := uint64(2)
-	for _, set := range []bool{len(r.Reads) > 0, len(r.RootReads) > 0, r.Scanned, len(r.Writes) > 0, len(r.RootWrites) > 0} {
+	for _, set := range []bool{len(r.Reads) > 0, len(r.RootReads) > 0, r.Scanned, len(r.Writes) > 0, len(r.RootWrites) > 0, r.Refused} {
 		if set {
 			n++
 		}
@@ -188,6 +191,9 @@ func (r *Record) appendTo(b []byte) []byte {
 			b = appendText(append(b, cborArray<<5|3), x.Name)
 			b = appendID(appendBool(b, x.Delete), x.ID)
 		}
+	}
+	if r.Refused {
+		b = append(b, 8, cborTrue)
 	}
 	return b
 }
@@ -398,7 +404,7 @@ func (r *recReader) rootWrites() ([]RootWrite, bool) {
 func decodeRecord(data []byte, own bool) (*Record, bool) {
 	r := recReader{b: data}
 	major, n, ok := r.head()
-	if !ok || major != cborMap || n < 2 || n > 7 {
+	if !ok || major != cborMap || n < 2 || n > 8 {
 		return nil, false
 	}
 	rec := new(Record)
@@ -407,7 +413,7 @@ func decodeRecord(data []byte, own bool) (*Record, bool) {
 	for i := range n {
 		k, ok := r.uint()
 		// Keys ascend (no duplicates), 1 and 2 come first.
-		if !ok || k <= last || k > 7 || (i < 2 && k != i+1) {
+		if !ok || k <= last || k > 8 || (i < 2 && k != i+1) {
 			return nil, false
 		}
 		last = k
@@ -428,6 +434,10 @@ func decodeRecord(data []byte, own bool) (*Record, bool) {
 			rec.Writes, total, ok = r.writes()
 		case 7:
 			rec.RootWrites, ok = r.rootWrites()
+		case 8:
+			// Marshal leaves a false Refused out.
+			rec.Refused, ok = r.bool()
+			ok = ok && rec.Refused
 		}
 		if !ok {
 			return nil, false
@@ -461,9 +471,9 @@ func copyValues(ws []Write, total int) {
 // RecordTxID returns the transaction ID of an encoded commit record from
 // its first bytes, without decoding the rest; ok is false for data that
 // does not begin as a record does. A record's encoding is deterministic:
-// a map of at most 7 entries whose first key is 1, the TxID.
+// a map of at most 8 entries whose first key is 1, the TxID.
 func RecordTxID(data []byte) (id uuid.UUID, ok bool) {
-	if len(data) < 2+idLen || data[0] < cborMap<<5|2 || data[0] > cborMap<<5|7 ||
+	if len(data) < 2+idLen || data[0] < cborMap<<5|2 || data[0] > cborMap<<5|8 ||
 		data[1] != 1 || data[2] != cborBytes<<5|16 {
 		return id, false
 	}

@@ -31,10 +31,12 @@ import (
 //
 // A client node checks its own calls against its catalog replica, for a
 // clear error; the servers check what it sends them, which is the real
-// enforcement: a join of a heap it may not read is refused, a proposal to
-// a heap it may not write is dropped, a proposal to the catalog is taken
-// only if every object it writes is the entry of a heap it administers,
-// and raft messages only a leader or a candidate sends are dropped. A
+// enforcement: a join of a heap it may not read is refused, a commit to
+// a heap it may not write is refused (the heap's leader writes a refusal
+// in the log in its place, so the proposer learns for certain), a commit
+// to the catalog is taken only if every object it writes is the entry of
+// a heap it administers, and raft messages only a leader or a candidate
+// sends are dropped. A
 // heap's leader removes from its group a client learner that lost read.
 
 // Permission is what a grant allows on a heap.
@@ -151,7 +153,7 @@ type aclState struct {
 	cache atomic.Pointer[aclCache]
 	roles sync.Map // peer name -> roleSeen
 
-	refused atomic.Uint64 // raft messages from client peers dropped
+	refused atomic.Uint64 // raft messages from client peers dropped, or whose records were refused
 	joins   atomic.Uint64 // joins refused
 	evicted atomic.Uint64 // learners removed for lack of read
 	warned  atomic.Int64  // when a refusal was last logged, in Unix nanoseconds
@@ -429,9 +431,15 @@ func (n *Node) cachedRole(name string) pki.Role {
 // admits reports whether a raft message from a peer may be stepped into
 // the heap's replica. Servers' messages all may. From a client (a
 // learner) it drops what only a leader or a candidate sends, and
-// proposals it may not make: a configuration change, a commit to a heap
-// it may not write, a catalog record that writes anything but the entry
-// of a heap it administers. Refusals are counted and logged at most every
+// proposals it may not make: a configuration change, a record that is a
+// refusal (only a leader writes those) or, for the catalog, does not
+// decode. A commit record the client may not make (to a heap it may not
+// write; to the catalog, writing anything but the entry of a heap it
+// administers) is refused: on the heap's leader, the message goes on
+// with a refusal in the record's place (consistency.Refusal), which every
+// replica decides Refused, so the proposer learns for certain that
+// nothing was written; elsewhere it is dropped, and the client sends it
+// again to the leader. Refusals are counted and logged at most every
 // aclLogEvery.
 func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
 	if m.Type != raftpb.MsgProp && !serversOnly(m.Type) {
@@ -449,18 +457,24 @@ func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
 		return true
 	}
 	var err error
+	var refusals []raftpb.Entry
 	switch {
 	case role != pki.RoleClient:
 		err = fmt.Errorf("%w: %s %q is not a node", ErrPermission, roleName(role), from)
 	case m.Type != raftpb.MsgProp:
 		err = fmt.Errorf("%w: client %q sent a %v, which only servers send", ErrPermission, from, m.Type)
 	default:
-		err = n.mayPropose(from, role, h, m.Entries)
+		refusals, err = n.mayPropose(from, role, h, m.Entries)
 	}
 	if err == nil {
 		return true
 	}
 	n.acl.refused.Add(1)
+	if refusals != nil && h.leaderIs(h.self) {
+		m.Entries = refusals
+		n.noteRefusal("client proposal refused: a refusal goes to the log in its place", "peer", from, "heap", h.name, "err", err)
+		return true
+	}
 	n.noteRefusal("raft message from a client dropped", "peer", from, "heap", h.name, "type", m.Type, "err", err)
 	return false
 }
@@ -477,39 +491,98 @@ func serversOnly(t raftpb.MessageType) bool {
 	return false
 }
 
-// mayPropose checks the entries a client proposes to a heap.
-func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Entry) error {
+// mayPropose checks the entries a client proposes to a heap. It returns
+// nil if every one may go to the log. Otherwise it returns the first
+// refusal and, if the message may go on with refusals in place of the
+// records refused, those entries (a new slice: the message's may be
+// shared with its sender); nil entries if the message is to be dropped
+// whole: a configuration change, a refusal forged by the client, a
+// record refused that does not decode (there is no transaction to
+// refuse).
+func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Entry) ([]raftpb.Entry, error) {
 	for _, e := range ents {
 		if e.Type != raftpb.EntryNormal {
-			return fmt.Errorf("%w: client %q proposed a configuration change to heap %q", ErrPermission, from, h.name)
+			return nil, fmt.Errorf("%w: client %q proposed a configuration change to heap %q", ErrPermission, from, h.name)
 		}
 	}
+	var heapErr error
 	if h.name != catalogName {
-		return n.Authorize(from, role, h.name, PermWrite)
+		heapErr = n.Authorize(from, role, h.name, PermWrite)
 	}
 	st := h.state.Load()
-	for _, e := range ents {
+	var out []raftpb.Entry
+	var first error
+	for i, e := range ents {
+		if len(e.Data) == 0 && heapErr != nil {
+			return nil, heapErr // no transaction to refuse, and nothing for the log
+		}
 		if len(e.Data) == 0 {
 			continue
 		}
+		if heapErr == nil && h.name != catalogName {
+			// Written as proposed: only a forged refusal is looked for.
+			if consistency.IsRefusal(e.Data) {
+				return nil, fmt.Errorf("%w: client %q proposed a refusal, which only a heap's leader writes", ErrPermission, from)
+			}
+			continue
+		}
 		rec, err := consistency.UnmarshalRecord(e.Data)
-		if err != nil {
-			return fmt.Errorf("%w: client %q proposed a malformed catalog record: %v", ErrPermission, from, err)
+		switch {
+		case err != nil && h.name == catalogName:
+			return nil, fmt.Errorf("%w: client %q proposed a malformed catalog record: %v", ErrPermission, from, err)
+		case err != nil:
+			// No transaction to refuse; and a client that may not
+			// write puts nothing in the log.
+			return nil, fmt.Errorf("%w (and the record does not decode: %v)", heapErr, err)
+		case rec.Refused:
+			return nil, fmt.Errorf("%w: client %q proposed a refusal, which only a heap's leader writes", ErrPermission, from)
 		}
-		if len(rec.RootWrites) > 0 {
-			return fmt.Errorf("%w: client %q may not set roots of the catalog", ErrPermission, from)
+		rerr := heapErr
+		if h.name == catalogName {
+			rerr = n.mayWriteCatalog(from, role, st, rec)
 		}
-		for _, w := range rec.Writes {
-			name, ok := entryWritten(st, w)
-			if !ok {
-				return fmt.Errorf("%w: client %q may write only heap entries in the catalog, not object %v", ErrPermission, from, w.ID)
-			}
-			if err := n.Authorize(from, role, name, PermAdmin); err != nil {
-				return err
-			}
+		if rerr == nil {
+			continue
+		}
+		if out == nil {
+			first, out = rerr, slices.Clone(ents)
+		}
+		data, _ := consistency.Refusal(rec).Marshal() // never fails
+		out[i] = raftpb.Entry{Type: raftpb.EntryNormal, Data: data}
+	}
+	return out, first
+}
+
+// mayWriteCatalog checks a client's catalog record: it may write only the
+// entries of heaps it administers, and no root.
+func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State, rec *consistency.Record) error {
+	if len(rec.RootWrites) > 0 {
+		return fmt.Errorf("%w: client %q may not set roots of the catalog", ErrPermission, from)
+	}
+	for _, w := range rec.Writes {
+		name, ok := entryWritten(st, w)
+		if !ok {
+			return fmt.Errorf("%w: client %q may write only heap entries in the catalog, not object %v", ErrPermission, from, w.ID)
+		}
+		if err := n.Authorize(from, role, name, PermAdmin); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// refusedError is the error of a commit that the heap's leader refused
+// (consistency.Refused): this node lacked a permission when its record
+// reached the leader, by the leader's catalog replica. Nothing was
+// written, and no copy of the record will be.
+func (h *Heap) refusedError() error {
+	n := h.node
+	if h.name == catalogName {
+		return fmt.Errorf("%w: the catalog's leader refused the change of %s %q (a client writes only the entries of heaps it administers); nothing was written",
+			ErrPermission, roleName(n.cfg.Role), n.cfg.Name)
+	}
+	return fmt.Errorf("oss: heap %q's leader refused the commit; nothing was written: %w", h.name,
+		&PermissionError{Who: n.cfg.Name, Role: n.cfg.Role, Heap: h.name, Perm: PermWrite})
 }
 
 // entryWritten returns the heap whose catalog entry a write creates,

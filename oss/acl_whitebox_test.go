@@ -3,6 +3,7 @@ package oss
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -73,7 +74,8 @@ func mustRevoke(t testing.TB, n *Node, g Grant) {
 
 // forge proposes a commit record on the node's replica of a heap directly,
 // as a client binary without the local checks would, and returns a channel
-// of the commit's outcome; cancel ends the wait.
+// of the commit's outcome (a refusal by the leader is an error matching
+// ErrPermission); cancel ends the wait.
 func forge(h *Heap, writes ...consistency.Write) (outcome chan error, cancel func()) {
 	txid := uuid.Must(uuid.NewV7())
 	rec := consistency.Record{TxID: txid, Snapshot: h.state.Load().Index(), Writes: writes}
@@ -85,14 +87,19 @@ func forge(h *Heap, writes ...consistency.Write) (outcome chan error, cancel fun
 		return outcome, cancel
 	}
 	go func() {
-		_, err := h.commit(ctx, txid, data)
+		res, err := h.commit(ctx, txid, data)
+		if err == nil && res.Outcome == consistency.Refused {
+			err = h.refusedError()
+		} else if err == nil && res.Outcome != consistency.Committed {
+			err = fmt.Errorf("decided %v", res.Outcome)
+		}
 		outcome <- err
 	}()
 	return outcome, cancel
 }
 
 // forgeDropped forges a commit of write() on h (forge) and waits until a
-// leader has dropped one: drops counts the leaders' drops. A forged
+// leader has dropped or refused one: drops counts the leaders' refusals. A forged
 // commit that failed first, for want of a leader (ErrNoQuorum) or with
 // its outcome unknown, is forged again with a new write(): the group was
 // between leaders longer than a proposal waits on a loaded machine. The
@@ -108,6 +115,11 @@ func forgeDropped(t *testing.T, what string, h *Heap, drops func() uint64, write
 		case err := <-outcome:
 			if err == nil {
 				t.Fatalf("%s: the forged commit succeeded", what)
+			}
+			if errors.Is(err, ErrPermission) {
+				// The leader refused it in the log: nothing was written.
+				outcome <- err
+				return outcome, cancel
 			}
 			if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) {
 				t.Fatalf("%s: the forged commit failed before a leader dropped it: %v", what, err)

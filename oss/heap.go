@@ -159,8 +159,9 @@ type Stats struct {
 	Commits uint64
 	// Conflicts counts commit attempts of this node that conflicted.
 	Conflicts uint64
-	// Retries counts re-runs of Update functions after a conflict, or
-	// after an error they returned was found to rest on a stale read.
+	// Retries counts re-runs of Update functions after a conflict, after
+	// an error they returned was found to rest on a stale read, or after
+	// a refusal by a heap leader that had not yet applied a write grant.
 	Retries uint64
 	// Checks counts errors returned by Update functions that were
 	// checked against the group's commit index (a read index: no log
@@ -641,6 +642,12 @@ func (h *Heap) isClosed() bool {
 // closes (ErrClosed); nothing was written then. Waits are counted in
 // Stats.Waits.
 //
+// If the heap's leader refuses the commit for want of a write grant (a
+// grant revoked, or not yet applied by the leader's catalog replica,
+// while the record was on its way), Update asks the catalog's leader for
+// the latest grants: if they deny this node the write, Update returns an
+// error matching ErrPermission; if they allow it, fn runs again.
+//
 // When Update returns nil, the transaction has committed and a View on this
 // node sees its writes. An error that matches ErrCommitUnknown means the
 // record reached the log but its outcome is not known; every other error
@@ -673,11 +680,17 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		switch {
 		case ferr == nil:
 			err := tx.commit()
-			if err == nil || !errors.Is(err, ErrConflict) {
+			switch {
+			case errors.Is(err, ErrPermission):
+				if err := h.afterRefusal(ctx, err, attempt); err != nil {
+					return err
+				}
+			case err == nil || !errors.Is(err, ErrConflict):
 				return err
-			}
-			if err := h.afterConflict(ctx, &gh, err, attempt); err != nil {
-				return err
+			default:
+				if err := h.afterConflict(ctx, &gh, err, attempt); err != nil {
+					return err
+				}
 			}
 		case tx.err != nil:
 			// A poisoned transaction (Put of a value that does not
@@ -750,6 +763,33 @@ func (h *Heap) afterConflict(ctx context.Context, gh *gateHold, err error, attem
 		return gh.take(ctx, h.stop, conflictKey(ce), attempt+1)
 	}
 	return h.backoff(ctx, attempt)
+}
+
+// afterRefusal decides what follows a commit the heap's leader refused,
+// err: nothing was written. The refusal stands (returned) if this node's
+// own grants deny it the write once its catalog replica has caught up
+// with the catalog's leader, or cannot be checked, or MaxRetries is
+// spent. If they allow it, the leader's catalog replica had not yet
+// applied a grant made a moment ago: fn runs again (nil) after a tick,
+// the time a catalog follower takes to hear of it.
+func (h *Heap) afterRefusal(ctx context.Context, err error, attempt int) error {
+	n := h.node
+	cat := n.catalog.Load()
+	if attempt >= h.cfg.MaxRetries || cat == nil || h.name == catalogName || cat.readIndex(ctx) != nil ||
+		n.Authorize(n.cfg.Name, n.cfg.Role, h.name, PermWrite) != nil {
+		return err
+	}
+	h.stats.retries.Add(1)
+	t := time.NewTimer(h.cfg.TickInterval)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-h.stop:
+		return ErrClosed
+	}
 }
 
 // recheckDecision checks that what tx read, on which fn decided to return

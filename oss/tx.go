@@ -428,8 +428,10 @@ func errManaged(call string) error {
 // Commit ends the transaction. A read-write transaction sends its commit
 // record to the heap's log and waits for the decision: nil (committed, and
 // visible to this node's Views), an error matching ErrConflict (nothing was
-// written), or one matching ErrCommitUnknown. A read-only transaction just
-// ends.
+// written), one matching ErrPermission (the heap's leader refused the
+// record: this node may not write the heap, by the grants the leader's
+// catalog replica holds; nothing was written), or one matching
+// ErrCommitUnknown. A read-only transaction just ends.
 //
 // Commit and Rollback are for transactions from Begin: called on the
 // transaction an Update or View function is given, they return an error
@@ -504,6 +506,8 @@ func (tx *Tx) commit() error {
 		// Sent once, so no earlier copy exists: certainly not applied.
 		h.stats.conflicts.Add(1)
 		return &ConflictError{}
+	case consistency.Refused:
+		return h.refusedError()
 	}
 	return fmt.Errorf("oss: commit record rejected as %v at index %d", res.Outcome, res.Index)
 }
