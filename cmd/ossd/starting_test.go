@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/oss/admin"
+	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
 // A node that waits to join answers on its admin interface that it is
@@ -28,27 +29,11 @@ func TestRunAnswersWhileItWaitsToJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, c.Bin, "run", "--name", "n2", "--listen", n2.Addr, "--http", n2.HTTP,
-		"--certs", c.Certs(), "--data-dir", c.DataDir("n2"), "--gossip", "loopback", "--join", nobody.Addr)
-	var out syncBuffer
-	cmd.Stderr, cmd.Stdout = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, _, done := runWaitingToJoin(t, ctx, c, "n2", n2.Addr, n2.HTTP, nobody.Addr)
 	defer func() {
 		cmd.Process.Signal(syscall.SIGKILL)
 		<-done
 	}()
-	waitFor(t, "the node to say it waits", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("ossd run ended while no member was up: %v\n%s", err, out.String())
-		default:
-		}
-		return strings.Contains(out.String(), "cannot join the cluster yet")
-	})
 	cl, err := admin.NewClient(n2.HTTP, &admin.ClientOptions{CertDir: c.Certs(), Name: "admin"})
 	if err != nil {
 		t.Fatal(err)
@@ -66,4 +51,30 @@ func TestRunAnswersWhileItWaitsToJoin(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("a client without a certificate got %s from a starting node", resp.Status)
 	}
+}
+
+// runWaitingToJoin starts "ossd run" of name, listening on listen (and
+// its admin interface on http, "" for none), joining through join where
+// no member answers, and returns once it says it waits to join: the
+// process, its output, and the channel its exit comes on.
+func runWaitingToJoin(t *testing.T, ctx context.Context, c *ossdtest.Cluster, name, listen, http, join string) (*exec.Cmd, *syncBuffer, chan error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, c.Bin, "run", "--name", name, "--listen", listen, "--http", http,
+		"--certs", c.Certs(), "--data-dir", c.DataDir(name), "--gossip", "loopback", "--join", join)
+	out := new(syncBuffer)
+	cmd.Stderr, cmd.Stdout = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitFor(t, "the node to say it waits", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("ossd run ended while no member was up: %v\n%s", err, out.String())
+		default:
+		}
+		return strings.Contains(out.String(), "cannot join the cluster yet")
+	})
+	return cmd, out, done
 }

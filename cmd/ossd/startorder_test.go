@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -91,23 +90,7 @@ func TestRunStoppedWhileWaitingToJoin(t *testing.T) {
 	if _, err := c.Reserve(ctx, "n2"); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, c.Bin, "run", "--name", "n2", "--listen", "127.0.0.1:0", "--http", "",
-		"--certs", c.Certs(), "--data-dir", c.DataDir("n2"), "--gossip", "loopback", "--join", nobody.Addr)
-	var out syncBuffer
-	cmd.Stderr, cmd.Stdout = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	waitFor(t, "the node to say it waits", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("ossd run ended while no member was up: %v\n%s", err, out.String())
-		default:
-		}
-		return strings.Contains(out.String(), "cannot join the cluster yet")
-	})
+	cmd, out, done := runWaitingToJoin(t, ctx, c, "n2", "127.0.0.1:0", "", nobody.Addr)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
