@@ -780,16 +780,7 @@ func (h *Heap) afterRefusal(ctx context.Context, err error, attempt int) error {
 		return err
 	}
 	h.stats.retries.Add(1)
-	t := time.NewTimer(h.cfg.TickInterval)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-h.stop:
-		return ErrClosed
-	}
+	return h.pause(ctx, h.cfg.TickInterval)
 }
 
 // recheckDecision checks that what tx read, on which fn decided to return
@@ -819,7 +810,12 @@ func (h *Heap) recheckDecision(tx *Tx, ferr error, attempt int) error {
 func (h *Heap) backoff(ctx context.Context, attempt int) error {
 	d := 50 * time.Microsecond << min(attempt, 8)
 	d = min(d, 10*time.Millisecond)
-	d = time.Duration(rand.Int64N(int64(d)) + 1)
+	return h.pause(ctx, time.Duration(rand.Int64N(int64(d))+1))
+}
+
+// pause waits d, or until ctx ends (its error) or the heap closes
+// (ErrClosed).
+func (h *Heap) pause(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -98,18 +98,11 @@ type Proc struct {
 // through the given nodes (none: bootstrap a cluster), and waits until its
 // admin interface answers.
 func (c *Cluster) Start(ctx context.Context, name string, join ...*Proc) (*Proc, error) {
-	if err := c.ossd(ctx, "cert", "issue", "--dir", c.Certs(), "--name", name); err != nil {
-		return nil, err
-	}
-	udp, err := freePort("udp")
+	p, err := c.Reserve(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	tcp, err := freePort("tcp")
-	if err != nil {
-		return nil, err
-	}
-	return c.run(ctx, name, udp, tcp, join)
+	return c.run(ctx, name, p.Addr, p.HTTP, join)
 }
 
 // Restart starts a node that exited again, on its addresses and its data
