@@ -80,8 +80,10 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := catchHangup()
 	node, err := oss.Start(ctx, cfg)
 	if err != nil {
+		hup.stop()
 		if srv != nil {
 			srv.Close(context.Background())
 		}
@@ -95,7 +97,7 @@ func run(args []string) error {
 		}
 		logger.Info("admin interface listening", "url", srv.URL())
 	}
-	reloadOnHangup(ctx, node, f.certFile, f.keyFile, logger)
+	hup.serve(ctx, node, srv, f.certFile, f.keyFile, logger)
 	// The node's own lines carry node= already; this one names it once.
 	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()
