@@ -124,13 +124,16 @@ func ClientTLSConfig(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
 		// The chain is verified below, against the cluster's CA, without
 		// the host name check: node certificates name nodes, not addresses.
 		InsecureSkipVerify: true,
+		// A refusal is a *tls.CertificateVerificationError, as the
+		// handshake's own check gives: the request was never sent.
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			id, err := ipki.Verify(pool, cs.PeerCertificates, time.Now())
 			if err != nil {
-				return fmt.Errorf("admin: the node's %w", err)
+				return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: fmt.Errorf("admin: the node's %w", err)}
 			}
 			if !ipki.NodeRole(id.Role) {
-				return fmt.Errorf("admin: the certificate of %q is not a node's (role %q)", id.Name, id.Role)
+				return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates,
+					Err: fmt.Errorf("admin: the certificate of %q is not a node's (role %q)", id.Name, id.Role)}
 			}
 			return nil
 		},
@@ -204,6 +207,10 @@ func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([
 		var alert tls.AlertError
 		if errors.As(err, &alert) {
 			return nil, fmt.Errorf("the node at %s refused the connection: %w (is the certificate of the cluster's CA, and not expired?)", c.base, err)
+		}
+		var refused *tls.CertificateVerificationError
+		if errors.As(err, &refused) {
+			return nil, fmt.Errorf("the node at %s presents a certificate this client refuses, so nothing was sent: %w (is --certs' ca.crt the cluster's CA?)", c.base, refused.Err)
 		}
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
