@@ -43,7 +43,7 @@ func run(args []string) error {
 	for _, e := range f.envTypos {
 		logger.Warn("an OSS_* variable that is no flag of ossd run is ignored: a misspelling?", "set", e.name, "flag", e.near)
 	}
-	tlsc, err := f.readTLS()
+	tlsc, err := f.loadTLS(logger)
 	if err != nil {
 		return err
 	}
