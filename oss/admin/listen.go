@@ -135,6 +135,9 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		reply(w, http.StatusServiceUnavailable, map[string]string{"error": "the admin interface is not ready"})
 	}))
 	s.handler.Store(&unavailable)
+	if tlsc == nil {
+		o.Logger.Warn("the admin interface serves plain HTTP without authentication (insecure): every local user and process that can connect may read and write every heap, revoke certificates and grant access", "addr", s.Addr())
+	}
 	if host, _, _ := net.SplitHostPort(o.Addr); !IsLoopback(host) {
 		o.Logger.Warn("the admin interface is reachable from the network: only clients with a certificate of the cluster's CA are served", "addr", s.Addr())
 	}
