@@ -43,7 +43,7 @@ func run(args []string) error {
 	for _, e := range f.envTypos {
 		logger.Warn("an OSS_* variable that is no flag of ossd run is ignored: a misspelling?", "set", e.name, "flag", e.near)
 	}
-	tlsc, err := f.readTLS()
+	tlsc, err := f.loadTLS(logger)
 	if err != nil {
 		return err
 	}
@@ -80,8 +80,10 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := catchHangup()
 	node, err := oss.Start(ctx, cfg)
 	if err != nil {
+		hup.stop()
 		if srv != nil {
 			srv.Close(context.Background())
 		}
@@ -95,7 +97,7 @@ func run(args []string) error {
 		}
 		logger.Info("admin interface listening", "url", srv.URL())
 	}
-	reloadOnHangup(ctx, node, f.certFile, f.keyFile, logger)
+	hup.serve(ctx, node, srv, f.certFile, f.keyFile, logger)
 	// The node's own lines carry node= already; this one names it once.
 	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()

@@ -27,6 +27,9 @@ import (
 type Client struct {
 	base string
 	hc   *http.Client
+	// own describes the certificate the client presents ("" if none), for
+	// the error of a node that refuses it.
+	own string
 }
 
 // ClientOptions says how a Client reaches a node and who it is there.
@@ -72,7 +75,44 @@ func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 			}
 		}
 	}
-	return &Client{base: base, hc: &http.Client{Timeout: o.Timeout, Transport: tr}}, nil
+	return &Client{base: base, hc: &http.Client{Timeout: o.Timeout, Transport: tr}, own: describeOwn(tr.TLSClientConfig, time.Now())}, nil
+}
+
+// describeOwn names the certificate a client configuration presents, its
+// serial number and validity, and whether it has expired (or is not
+// valid yet) at now.
+func describeOwn(c *tls.Config, now time.Time) string {
+	if c == nil || len(c.Certificates) == 0 {
+		return ""
+	}
+	leaf := c.Certificates[0].Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(c.Certificates[0].Certificate[0]); err != nil {
+			return ""
+		}
+	}
+	d := fmt.Sprintf("%q, serial %s, valid %s to %s", leaf.Subject.CommonName, leaf.SerialNumber.Text(16),
+		leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+	switch {
+	case now.After(leaf.NotAfter):
+		d += ": expired"
+	case now.Before(leaf.NotBefore):
+		d += ": not valid yet"
+	}
+	return d
+}
+
+// refusedByNode reports whether err is the node's TLS alert: it refused
+// the client's certificate (none, another CA's, expired) at the
+// handshake, so it handled no request. Over TCP the alert comes as a
+// *net.OpError of Op "remote error" (tls.AlertError is QUIC's), so a
+// refused certificate used to read "no node answers", and for a write
+// "its outcome is unknown".
+func refusedByNode(err error) bool {
+	var alert tls.AlertError
+	var op *net.OpError
+	return errors.As(err, &alert) || errors.As(err, &op) && op.Op == "remote error"
 }
 
 // LoadClientTLS reads dir/ca.crt, dir/NAME.crt and dir/NAME.key (dir
@@ -124,13 +164,16 @@ func ClientTLSConfig(caPEM, certPEM, keyPEM []byte) (*tls.Config, error) {
 		// The chain is verified below, against the cluster's CA, without
 		// the host name check: node certificates name nodes, not addresses.
 		InsecureSkipVerify: true,
+		// A refusal is a *tls.CertificateVerificationError, as the
+		// handshake's own check gives: the request was never sent.
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			id, err := ipki.Verify(pool, cs.PeerCertificates, time.Now())
 			if err != nil {
-				return fmt.Errorf("admin: the node's %w", err)
+				return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: fmt.Errorf("admin: the node's %w", err)}
 			}
 			if !ipki.NodeRole(id.Role) {
-				return fmt.Errorf("admin: the certificate of %q is not a node's (role %q)", id.Name, id.Role)
+				return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates,
+					Err: fmt.Errorf("admin: the certificate of %q is not a node's (role %q)", id.Name, id.Role)}
 			}
 			return nil
 		},
@@ -201,9 +244,12 @@ func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		var alert tls.AlertError
-		if errors.As(err, &alert) {
-			return nil, fmt.Errorf("the node at %s refused the connection: %w (is the certificate of the cluster's CA, and not expired?)", c.base, err)
+		if refusedByNode(err) {
+			return nil, fmt.Errorf("the node at %s refused this client's certificate (%s), so nothing was done: %w (is it of the cluster's CA, and not expired?)", c.base, c.own, err)
+		}
+		var refused *tls.CertificateVerificationError
+		if errors.As(err, &refused) {
+			return nil, fmt.Errorf("the node at %s presents a certificate this client refuses, so nothing was sent: %w (is --certs' ca.crt the cluster's CA?)", c.base, refused.Err)
 		}
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)

@@ -15,15 +15,16 @@ import (
 )
 
 // serverTLS validates o and returns the listener's TLS configuration, nil
-// if Insecure.
-func (o *Options) serverTLS() (*tls.Config, error) {
+// if Insecure; the listener presents the certificate cur holds, which it
+// sets to the one of o.
+func (o *Options) serverTLS(cur *atomic.Pointer[tls.Certificate]) (*tls.Config, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if o.Insecure {
 		return nil, nil
 	}
-	return serverTLS(o)
+	return serverTLS(o, cur)
 }
 
 // Server is a node's admin interface served on a TCP listener of its own.
@@ -32,7 +33,8 @@ type Server struct {
 	ln      net.Listener
 	tls     bool
 	done    chan struct{}
-	handler atomic.Pointer[http.Handler] // what requests get: the node's interface, or "starting"
+	cert    atomic.Pointer[tls.Certificate] // what the listener presents; SetCertificate swaps it
+	handler atomic.Pointer[http.Handler]    // what requests get: the node's interface, or "starting"
 }
 
 // NewServer listens on Options.Addr and serves the admin interface of node
@@ -97,7 +99,8 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 	if ln != nil {
 		o.Addr = ln.Addr().String()
 	}
-	tlsc, err := o.serverTLS()
+	s := &Server{done: make(chan struct{})}
+	tlsc, err := o.serverTLS(&s.cert)
 	if err != nil {
 		if ln != nil {
 			ln.Close()
@@ -112,7 +115,7 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 	o.Addr = ln.Addr().String()
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	s := &Server{ln: ln, tls: tlsc != nil, done: make(chan struct{})}
+	s.ln, s.tls = ln, tlsc != nil
 	s.hs = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			(*s.handler.Load()).ServeHTTP(w, r)
@@ -132,6 +135,9 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		reply(w, http.StatusServiceUnavailable, map[string]string{"error": "the admin interface is not ready"})
 	}))
 	s.handler.Store(&unavailable)
+	if tlsc == nil {
+		o.Logger.Warn("the admin interface serves plain HTTP without authentication (insecure): every local user and process that can connect may read and write every heap, revoke certificates and grant access", "addr", s.Addr())
+	}
 	if host, _, _ := net.SplitHostPort(o.Addr); !IsLoopback(host) {
 		o.Logger.Warn("the admin interface is reachable from the network: only clients with a certificate of the cluster's CA are served", "addr", s.Addr())
 	}
@@ -147,8 +153,9 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 }
 
 // serverTLS is the listener's TLS configuration: the node's certificate,
-// and client certificates of the cluster's CA required.
-func serverTLS(o *Options) (*tls.Config, error) {
+// as cur holds it from now on, and client certificates of the cluster's
+// CA required.
+func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate]) (*tls.Config, error) {
 	cert, err := tls.X509KeyPair(o.CertPEM, o.KeyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("admin: the node's certificate and key: %w", err)
@@ -157,13 +164,33 @@ func serverTLS(o *Options) (*tls.Config, error) {
 	if !pool.AppendCertsFromPEM(o.CAPEM) {
 		return nil, errors.New("admin: no certificate in the CA's PEM")
 	}
+	cur.Store(&cert)
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pool,
-		Time:         o.Now,
+		MinVersion:     tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cur.Load(), nil },
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		ClientCAs:      pool,
+		Time:           o.Now,
 	}, nil
+}
+
+// SetCertificate replaces the certificate and key the listener presents:
+// new handshakes present the new pair, connections open already keep the
+// one they were made with. "ossd run" calls it on SIGHUP once the node has
+// taken the same pair (oss.Node.ReloadCertificate): without it the admin
+// interface went on presenting the certificate the node started with,
+// revoked or about to expire, until a restart. An insecure server,
+// which presents none, ignores it.
+func (s *Server) SetCertificate(certPEM, keyPEM []byte) error {
+	if !s.tls {
+		return nil
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("admin: the node's certificate and key: %w", err)
+	}
+	s.cert.Store(&cert)
+	return nil
 }
 
 // Addr is the address the server listens on.

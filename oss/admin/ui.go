@@ -41,8 +41,9 @@ const (
 	// uiWindow is how much commit-rate history the charts show.
 	uiWindow = 5 * time.Minute
 	// uiStreamLifetime bounds one event stream: the browser reconnects
-	// (EventSource does on its own), and is authenticated again, so a
-	// revoked certificate does not keep a stream open.
+	// (EventSource does on its own), and is authenticated again. A
+	// revoked certificate ends its stream before the next snapshot
+	// (dashboard.still), not this late.
 	uiStreamLifetime = 5 * time.Minute
 	// uiDownKept is how long a member that left or failed stays listed as
 	// down.
@@ -60,6 +61,15 @@ const uiCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 
 // registerUI registers the dashboard's endpoints, read on every heap.
 func (a *api) registerUI() {
 	d := &dashboard{node: a.node, subs: map[chan []byte]struct{}{}, shutdown: map[*http.Server]chan struct{}{}}
+	// A stream outlives the check of its request: its certificate is
+	// checked again (revoked, expired) and its read asked again before
+	// each snapshot.
+	d.still = func(r *http.Request) error {
+		if _, err := a.authenticate(r); err != nil {
+			return err
+		}
+		return a.authorize(r, "*", PermRead)
+	}
 	a.handle("GET /ui", PermRead, 0, func(w http.ResponseWriter, r *http.Request) { serveUIFile(w, "index.html") })
 	// /ui/ would resolve the page's relative URLs one level down.
 	a.handle("GET /ui/{$}", PermRead, 0, func(w http.ResponseWriter, r *http.Request) {
@@ -182,6 +192,10 @@ type UIEvent struct {
 // sample to every stream.
 type dashboard struct {
 	node *oss.Node
+	// still reports whether a stream's request may still read (nil: it
+	// may): a stream ends once its certificate is revoked or expires, or
+	// its grant is revoked, not up to uiStreamLifetime later.
+	still func(*http.Request) error
 
 	mu       sync.Mutex
 	subs     map[chan []byte]struct{}
@@ -310,6 +324,9 @@ func (d *dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case b := <-ch:
+			if d.still != nil && d.still(r) != nil {
+				return
+			}
 			var buf bytes.Buffer
 			buf.WriteString("event: snapshot\ndata: ")
 			buf.Write(b)
