@@ -122,11 +122,15 @@ func (w *World) freeName(tx *oss.Tx, root, name string, now uint64) error {
 		}
 		return err
 	}
-	old, err := oss.Get[avatarObj](tx, id)
-	if err != nil {
-		if errors.Is(err, oss.ErrNotFound) {
-			return nil
-		}
+	old, ok, err := getAvatar(tx, id)
+	switch {
+	case errors.Is(err, oss.ErrNotFound):
+		return nil
+	case err == nil && (!ok || w.byID[old.Room.ID] == nil):
+		// Damaged (Snapshot.Damaged): Run removes it, and the name's root
+		// with it if it can tell the name; Join cannot tell its room.
+		return fmt.Errorf("%w: %q: its object %v is not an avatar of this world; the world's Run removes it", ErrNameTaken, name, id)
+	case err != nil:
 		return err
 	}
 	// Judged on the tick read before, not on the clock read here, which
