@@ -104,6 +104,9 @@ func (c *config) permanent(err error, local bool) error {
 	case local && c.dataDir != "" && errors.Is(err, syscall.EWOULDBLOCK):
 		return fmt.Errorf("the local cluster's data directory %s (--data-dir) is in use: %w\n"+
 			"another process holds it (a wissenheim started with the same --data-dir?): stop it, or give another --data-dir", c.dataDir, err)
+	case errors.Is(err, scene.ErrInvalid):
+		// No retry mends it: the world refuses what the flags ask for.
+		return fmt.Errorf("the world refuses the player: %w", err)
 	case !local && addrTaken:
 		return fmt.Errorf("the player's node cannot listen on %s (--listen): %w\n"+
 			"give another --listen (127.0.0.1:0 picks a free port)", c.listen, err)
@@ -303,6 +306,8 @@ func joinFailure(name, where string, err error) string {
 		return fmt.Sprintf("the cluster at %s refused node %q: is another client of that name running, or is --certs another cluster's?", where, name)
 	case errors.Is(err, scene.ErrNameTaken):
 		return fmt.Sprintf("the world has a player named %q already: another client's, or a crashed one's until its lease runs out", name)
+	case errors.Is(err, scene.ErrBlocked):
+		return fmt.Sprintf("the world has no place for %q where it asks (--at in a wall, on another avatar or outside the room?)", name)
 	case errors.Is(err, oss.ErrPermission):
 		return fmt.Sprintf("the cluster at %s does not let %q in: grant it the heap (ossd acl grant)", where, name)
 	}
