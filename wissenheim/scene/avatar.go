@@ -127,9 +127,10 @@ func (w *World) freeName(tx *oss.Tx, root, name string, now uint64) error {
 	case errors.Is(err, oss.ErrNotFound):
 		return nil
 	case err == nil && (!ok || w.byID[old.Room.ID] == nil):
-		// Damaged (Snapshot.Damaged): Run removes it, and the name's root
-		// with it if it can tell the name; Join cannot tell its room.
-		return fmt.Errorf("%w: %q: its object %v is not an avatar of this world; the world's Run removes it", ErrNameTaken, name, id)
+		// Not an avatar of this world: no live avatar holds the name, and
+		// Join binds it anew. If a roster lists the object (Snapshot.Damaged),
+		// Reap removes it and what names it, but not the name's new root.
+		return nil
 	case err != nil:
 		return err
 	}

@@ -47,29 +47,54 @@ func TestDamagedAvatarIsLeftOutAndReaped(t *testing.T) {
 			if !reflect.DeepEqual(s.Damaged, []uuid.UUID{ada.ID()}) {
 				t.Errorf("damaged %v, want ada's %v", s.Damaged, ada.ID())
 			}
-			if _, err := w.Join(ctx, "ada", nil); !errors.Is(err, scene.ErrNameTaken) {
-				t.Errorf("join of the damaged avatar's name: %v, want ErrNameTaken", err)
-			}
+			// No live avatar holds its name: a new one takes it.
+			again := join(t, w, "ada", at(8, 2))
 
 			if n, err := w.Reap(ctx); err != nil || n != 1 {
 				t.Fatalf("reap: removed %d, %v; want the damaged avatar", n, err)
 			}
 			s = snap(t, w)
-			if len(s.Avatars) != 1 || s.Damaged != nil {
-				t.Errorf("after the reap: avatars %+v, damaged %v", s.Avatars, s.Damaged)
+			if len(s.Avatars) != 2 || s.Damaged != nil {
+				t.Errorf("after the reap: avatars %+v, damaged %v; want bob and the new ada", s.Avatars, s.Damaged)
 			}
 			if b := propNamed(s, "ball"); b.Holder != uuid.Nil {
 				t.Errorf("the ball is still held: %+v", b)
 			}
 			verify(t, w)
-			// Its name, its cells and its ball are free.
-			again := join(t, w, "ada", at(2, 2.6))
-			if err := again.PickUp(ctx, ball.ID); err != nil {
+			// Its cells and its ball are free, and the name stays the
+			// new ada's.
+			cy := join(t, w, "cy", at(2, 2.6))
+			if err := cy.PickUp(ctx, ball.ID); err != nil {
 				t.Fatal(err)
+			}
+			if _, err := w.Join(ctx, "ada", nil); !errors.Is(err, scene.ErrNameTaken) {
+				t.Errorf("join of ada's name while the new ada lives: %v, want ErrNameTaken", err)
+			}
+			if err := again.Move(ctx, scene.Vec{X: 0.1}); err != nil {
+				t.Errorf("the new ada: %v", err)
 			}
 			verify(t, w)
 		})
 	}
+}
+
+// A name's root bound to something that is not an avatar, and that no
+// roster lists (`ossd put` of a root no avatar had), does not keep the
+// name from every player: Join binds the name anew.
+func TestNameBoundToGarbageCanBeTaken(t *testing.T) {
+	w := newWorld(t, 0)
+	err := w.Heap().Update(context.Background(), func(tx *oss.Tx) error {
+		id := uuid.New()
+		if err := tx.SetRoot("wissenheim/test/avatar/eve", id); err != nil {
+			return err
+		}
+		return oss.Put(tx, id, "garbage")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	join(t, w, "eve", at(2, 5))
+	verify(t, w)
 }
 
 // damage overwrites the object a root names with v, as `ossd put` does.
