@@ -142,7 +142,7 @@ func (a *app) start(headless bool) {
 	if !joined {
 		a.setStatus("starting a local cluster", nil)
 		l, err := startLocal(a.ctx, localOptions{nodes: c.nodes, dataDir: c.dataDir, port: c.port,
-			guests: []string{c.name, "player2", "player3"}, logger: c.logger})
+			guests: guestNames(c.name), logger: c.logger})
 		if err != nil {
 			// Nothing starts it again: the process ends, and says what
 			// to change if a flag is the cause.
@@ -160,7 +160,7 @@ func (a *app) start(headless bool) {
 		a.mu.Unlock()
 		fmt.Fprintf(c.out, "wissenheim: %d nodes on %s, certificates in %s\n", len(l.nodes), strings.Join(c.join, ", "), l.certs)
 		fmt.Fprintf(c.out, "wissenheim: another window joins with:\n\n"+
-			"  go run ./wissenheim --join %s --certs %s --name player2\n\n", c.join[0], l.certs)
+			"  go run ./wissenheim --join %s --certs %s --name %s\n\n", c.join[0], l.certs, guestNames(c.name)[1])
 	}
 	if headless {
 		if !joined {
@@ -261,6 +261,19 @@ func (a *app) startNode(ctx context.Context, name string) (*oss.Node, error) {
 	}
 	return oss.Start(ctx, &oss.Config{Name: name, Role: pki.RoleClient, TLS: tc, Listen: c.listen, Join: c.join,
 		Gossip: oss.GossipLoopback, Logger: c.logger})
+}
+
+// guestNames returns the names of the local cluster's client
+// certificates: the player's, then two for other windows, neither of
+// which is the player's (the command the window prints names the first).
+func guestNames(player string) []string {
+	names := []string{player}
+	for i := 2; len(names) < 3; i++ {
+		if g := fmt.Sprintf("player%d", i); g != player {
+			names = append(names, g)
+		}
+	}
+	return names
 }
 
 // connect starts the player's node and joins the player, trying again

@@ -42,3 +42,15 @@ func TestWorldRefusalsAreNotUnreachableClusters(t *testing.T) {
 		t.Errorf("joinFailure(%v) = %q, want the place named, not the cluster out of reach", blocked, why)
 	}
 }
+
+// The command a window prints for another window names a certificate
+// that is not the player's: with --name player2 it named player2, and
+// the second window was refused as a node of a name in use.
+func TestGuestNamesAreNotThePlayers(t *testing.T) {
+	for _, player := range []string{"player1", "player2", "player3", "ada"} {
+		g := guestNames(player)
+		if len(g) != 3 || g[0] != player || g[1] == player || g[2] == player || g[1] == g[2] {
+			t.Errorf("guestNames(%q) = %q", player, g)
+		}
+	}
+}
