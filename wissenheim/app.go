@@ -104,6 +104,9 @@ func (c *config) permanent(err error, local bool) error {
 	case local && c.dataDir != "" && errors.Is(err, syscall.EWOULDBLOCK):
 		return fmt.Errorf("the local cluster's data directory %s (--data-dir) is in use: %w\n"+
 			"another process holds it (a wissenheim started with the same --data-dir?): stop it, or give another --data-dir", c.dataDir, err)
+	case errors.Is(err, scene.ErrInvalid):
+		// No retry mends it: the world refuses what the flags ask for.
+		return fmt.Errorf("the world refuses the player: %w", err)
 	case !local && addrTaken:
 		return fmt.Errorf("the player's node cannot listen on %s (--listen): %w\n"+
 			"give another --listen (127.0.0.1:0 picks a free port)", c.listen, err)
@@ -139,7 +142,7 @@ func (a *app) start(headless bool) {
 	if !joined {
 		a.setStatus("starting a local cluster", nil)
 		l, err := startLocal(a.ctx, localOptions{nodes: c.nodes, dataDir: c.dataDir, port: c.port,
-			guests: []string{c.name, "player2", "player3"}, logger: c.logger})
+			guests: guestNames(c.name), logger: c.logger})
 		if err != nil {
 			// Nothing starts it again: the process ends, and says what
 			// to change if a flag is the cause.
@@ -157,7 +160,7 @@ func (a *app) start(headless bool) {
 		a.mu.Unlock()
 		fmt.Fprintf(c.out, "wissenheim: %d nodes on %s, certificates in %s\n", len(l.nodes), strings.Join(c.join, ", "), l.certs)
 		fmt.Fprintf(c.out, "wissenheim: another window joins with:\n\n"+
-			"  go run ./wissenheim --join %s --certs %s --name player2\n\n", c.join[0], l.certs)
+			"  go run ./wissenheim --join %s --certs %s --name %s\n\n", c.join[0], l.certs, guestNames(c.name)[1])
 	}
 	if headless {
 		if !joined {
@@ -260,6 +263,19 @@ func (a *app) startNode(ctx context.Context, name string) (*oss.Node, error) {
 		Gossip: oss.GossipLoopback, Logger: c.logger})
 }
 
+// guestNames returns the names of the local cluster's client
+// certificates: the player's, then two for other windows, neither of
+// which is the player's (the command the window prints names the first).
+func guestNames(player string) []string {
+	names := []string{player}
+	for i := 2; len(names) < 3; i++ {
+		if g := fmt.Sprintf("player%d", i); g != player {
+			names = append(names, g)
+		}
+	}
+	return names
+}
+
 // connect starts the player's node and joins the player, trying again
 // every few seconds until it succeeds or the app closes; the window shows
 // why it waits.
@@ -303,6 +319,8 @@ func joinFailure(name, where string, err error) string {
 		return fmt.Sprintf("the cluster at %s refused node %q: is another client of that name running, or is --certs another cluster's?", where, name)
 	case errors.Is(err, scene.ErrNameTaken):
 		return fmt.Sprintf("the world has a player named %q already: another client's, or a crashed one's until its lease runs out", name)
+	case errors.Is(err, scene.ErrBlocked):
+		return fmt.Sprintf("the world has no place for %q where it asks (--at in a wall, on another avatar or outside the room?)", name)
 	case errors.Is(err, oss.ErrPermission):
 		return fmt.Sprintf("the cluster at %s does not let %q in: grant it the heap (ossd acl grant)", where, name)
 	}

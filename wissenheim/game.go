@@ -347,6 +347,9 @@ func (g *game) playerFrame(p *client.Player, node *oss.Node, status string, cam 
 		f.Banner = "cannot read the local replica: " + err.Error()
 	case g.contact != "":
 		f.Banner = g.contact
+	case f.Room != nil && len(f.Room.Damaged) > 0:
+		f.Banner = fmt.Sprintf("%d object(s) listed as avatars here are not avatars (written outside Wissenheim?): "+
+			"left out, and removed within seconds by the world's clock", len(f.Room.Damaged))
 	}
 	if status != "" {
 		f.Overlay = append(f.Overlay, status)

@@ -173,6 +173,9 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 	if err := pki.CheckName(c.name); err != nil {
 		return c, wo, f, fmt.Errorf("--name: %v (it names the player's node and certificate)", err)
 	}
+	if len(c.name) > scene.MaxName {
+		return c, wo, f, fmt.Errorf("--name %q: %d bytes; a player's name in the world has at most %d", c.name, len(c.name), scene.MaxName)
+	}
 	if c.bots < -1 {
 		return c, wo, f, fmt.Errorf("--bots %d: want 0 or more", c.bots)
 	}

@@ -250,6 +250,9 @@ func (p *Player) send(ctx context.Context) {
 		s, _ := p.Latest()
 		it := p.ctl.Next(p.Me(s), s)
 		if it.Op == None {
+			if s != nil && p.Me(s) == nil && p.gone() {
+				p.rejoin(ctx)
+			}
 			continue
 		}
 		start := time.Now()
@@ -262,15 +265,7 @@ func (p *Player) send(ctx context.Context) {
 			p.Latencies.Add(time.Since(start))
 		}
 		if errors.Is(err, scene.ErrGone) {
-			// The avatar's lease ran out (this process was cut off or
-			// paused): join again.
-			a, err := p.join(ctx)
-			p.mu.Lock()
-			p.note, p.noteAt = "your avatar was removed; joined again", time.Now()
-			if err == nil {
-				p.a = a
-			}
-			p.mu.Unlock()
+			p.rejoin(ctx)
 			continue
 		}
 		note := p.ctl.Done(it, err)
@@ -283,6 +278,30 @@ func (p *Player) send(ctx context.Context) {
 			p.mu.Unlock()
 		}
 	}
+}
+
+// gone reports whether the local replica no longer holds the player's
+// avatar: a snapshot without it may only be older than the avatar.
+func (p *Player) gone() bool {
+	err := p.w.Heap().View(context.Background(), func(tx *oss.Tx) error {
+		_, err := p.w.Avatar(tx, p.ID())
+		return err
+	}, nil)
+	return errors.Is(err, scene.ErrGone)
+}
+
+// rejoin joins the player again after its avatar was removed: its lease
+// ran out while this process was cut off or paused, and some node reaped
+// it. A player who stands still is noticed as one who walks is, so the
+// others see the player again without a key pressed.
+func (p *Player) rejoin(ctx context.Context) {
+	a, err := p.join(ctx)
+	p.mu.Lock()
+	p.note, p.noteAt = "your avatar was removed; joined again", time.Now()
+	if err == nil {
+		p.a = a
+	}
+	p.mu.Unlock()
 }
 
 // rules reports whether err is a refusal by the world's rules, not a

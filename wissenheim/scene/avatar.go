@@ -122,11 +122,16 @@ func (w *World) freeName(tx *oss.Tx, root, name string, now uint64) error {
 		}
 		return err
 	}
-	old, err := oss.Get[avatarObj](tx, id)
-	if err != nil {
-		if errors.Is(err, oss.ErrNotFound) {
-			return nil
-		}
+	old, ok, err := getAvatar(tx, id)
+	switch {
+	case errors.Is(err, oss.ErrNotFound):
+		return nil
+	case err == nil && (!ok || w.byID[old.Room.ID] == nil):
+		// Not an avatar of this world: no live avatar holds the name, and
+		// Join binds it anew. If a roster lists the object (Snapshot.Damaged),
+		// Reap removes it and what names it, but not the name's new root.
+		return nil
+	case err != nil:
 		return err
 	}
 	// Judged on the tick read before, not on the clock read here, which

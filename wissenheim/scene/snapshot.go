@@ -43,6 +43,13 @@ type Snapshot struct {
 	// Avatars are the room's avatars, ordered by ID (so by when they
 	// joined).
 	Avatars []AvatarState
+	// Damaged lists, ordered by ID, the objects the room's rosters name
+	// as avatars that are not avatars of this room: written by something
+	// other than this package (a `ossd put` on an avatar's name root, say).
+	// They are left out of Avatars, so the room still reads; World.Run
+	// removes them as it removes avatars whose lease ran out. Nil when
+	// there are none.
+	Damaged []uuid.UUID
 	// Props are the room's props, in the order of its spec, doors last.
 	Props []PropState
 	// Chat is the room's latest messages (at most ChatKeep), oldest
@@ -137,7 +144,7 @@ func (w *World) ReadSince(tx *oss.Tx, room string, prev *Snapshot) (*Snapshot, e
 		return nil, err
 	}
 	s := &Snapshot{Index: tx.Index(), Tick: c.Tick, Room: r.info()}
-	if s.Avatars, err = readAvatars(tx, r, prev); err != nil {
+	if s.Avatars, s.Damaged, err = readAvatars(tx, r, prev); err != nil {
 		return nil, err
 	}
 	for _, ref := range r.obj.Props {
@@ -171,30 +178,14 @@ func (w *World) ReadSince(tx *oss.Tx, room string, prev *Snapshot) (*Snapshot, e
 }
 
 // readAvatars reads room r's avatars in tx, ordered by ID, copying from
-// prev, if not nil, those not written since.
-func readAvatars(tx *oss.Tx, r *room, prev *Snapshot) ([]AvatarState, error) {
-	if prev != nil && rostersSince(tx, r, prev.Index) {
+// prev, if not nil, those not written since; and the objects its rosters
+// name that are not avatars of r (see Snapshot.Damaged).
+func readAvatars(tx *oss.Tx, r *room, prev *Snapshot) (avs []AvatarState, damaged []uuid.UUID, err error) {
+	if prev != nil && len(prev.Damaged) == 0 && rostersSince(tx, r, prev.Index) {
 		// No avatar joined or left since prev: its avatars, in its
 		// order, and no roster to decode or avatars to sort.
-		if len(prev.Avatars) == 0 {
-			return nil, nil // as Read gives it
-		}
-		avs := make([]AvatarState, len(prev.Avatars))
-		for i := range prev.Avatars {
-			id := prev.Avatars[i].ID
-			if v, err := tx.Version(id); err == nil && v != 0 && v <= prev.Index {
-				avs[i] = prev.Avatars[i]
-				continue
-			}
-			av, err := oss.Get[avatarObj](tx, id)
-			if err != nil {
-				return nil, err
-			}
-			avs[i] = avatarState(id, &av)
-		}
-		return avs, nil
+		return readSinceRosters(tx, r, prev)
 	}
-	var avs []AvatarState
 	if prev != nil {
 		// About as many avatars as before: one allocation, where
 		// appending from none makes a dozen and copies a room twice.
@@ -203,25 +194,93 @@ func readAvatars(tx *oss.Tx, r *room, prev *Snapshot) ([]AvatarState, error) {
 	for _, ref := range r.obj.Rosters {
 		ro, err := ref.Get(tx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, a := range ro.Avatars {
 			if st, ok := unchanged(tx, prev, a.ID); ok {
 				avs = append(avs, st)
 				continue
 			}
-			av, err := a.Get(tx)
-			if err != nil {
-				return nil, err
+			av, ok, err := readAvatar(tx, r, a.ID)
+			switch {
+			case err != nil:
+				return nil, nil, err
+			case !ok:
+				damaged = append(damaged, a.ID)
+			default:
+				avs = append(avs, avatarState(a.ID, &av))
 			}
-			avs = append(avs, avatarState(a.ID, &av))
+		}
+	}
+	byID := func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
+	slices.SortFunc(damaged, byID)
+	if len(avs) == 0 {
+		return nil, damaged, nil // as Read gives it
+	}
+	slices.SortFunc(avs, func(a, b AvatarState) int { return byID(a.ID, b.ID) })
+	return avs, damaged, nil
+}
+
+// readSinceRosters reads room r's avatars in tx when its rosters list
+// the avatars they listed at prev, which held no damaged one: prev's
+// avatars, decoding those written since.
+func readSinceRosters(tx *oss.Tx, r *room, prev *Snapshot) ([]AvatarState, []uuid.UUID, error) {
+	if len(prev.Avatars) == 0 {
+		return nil, nil, nil // as Read gives it
+	}
+	var damaged []uuid.UUID
+	avs := make([]AvatarState, 0, len(prev.Avatars))
+	for i := range prev.Avatars {
+		id := prev.Avatars[i].ID
+		if v, err := tx.Version(id); err == nil && v != 0 && v <= prev.Index {
+			avs = append(avs, prev.Avatars[i])
+			continue
+		}
+		av, ok, err := readAvatar(tx, r, id)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case !ok:
+			damaged = append(damaged, id)
+		default:
+			avs = append(avs, avatarState(id, &av))
 		}
 	}
 	if len(avs) == 0 {
-		return nil, nil // as Read gives it
+		return nil, damaged, nil // as Read gives it
 	}
-	slices.SortFunc(avs, func(a, b AvatarState) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	return avs, nil
+	return avs, damaged, nil
+}
+
+// readAvatar reads the avatar id that a roster of room r lists. ok is
+// false if the object is damaged: it does not decode as an avatar, or it
+// is an avatar of another room. Only the heap's errors are errors.
+func readAvatar(tx *oss.Tx, r *room, id uuid.UUID) (av avatarObj, ok bool, err error) {
+	av, ok, err = getAvatar(tx, id)
+	return av, ok && av.Room.ID == r.id, err
+}
+
+// getAvatar reads the avatar id in tx. ok is false if the object does not
+// decode as an avatar; unlike oss.Get's *oss.DecodeError, that does not
+// abort tx, so one damaged object does not stop a View that reads a room.
+func getAvatar(tx *oss.Tx, id uuid.UUID) (avatarObj, bool, error) {
+	m, err := oss.Get[maybeAvatar](tx, id)
+	return m.av, err == nil && !m.bad, err
+}
+
+// maybeAvatar decodes an avatar, noting a value that is not one in bad
+// rather than failing.
+type maybeAvatar struct {
+	av  avatarObj
+	bad bool
+}
+
+// UnmarshalCBOR decodes an avatar, or notes that b is not one.
+func (m *maybeAvatar) UnmarshalCBOR(b []byte) error {
+	if m.av.UnmarshalCBOR(b) != nil {
+		m.av, m.bad = avatarObj{}, true
+	}
+	return nil
 }
 
 // rostersSince reports whether no roster of room r was written in tx's
@@ -274,11 +333,16 @@ func (w *World) propState(tx *oss.Tx, r *room, id uuid.UUID, tick uint64) (PropS
 	ps := PropState{ID: id, Kind: p.Kind, Name: p.Name, Pos: p.Pos, Holder: p.Holder.ID, On: p.On}
 	switch {
 	case !p.Holder.IsZero():
-		h, err := p.Holder.Get(tx)
-		if err != nil {
+		h, ok, err := getAvatar(tx, p.Holder.ID)
+		switch {
+		case err == nil && !ok:
+			// Held by a damaged avatar (Snapshot.Damaged): where it
+			// was picked up, until Run removes the avatar and frees it.
+		case err != nil:
 			return ps, err
+		default:
+			ps.Pos = h.Pos
 		}
-		ps.Pos = h.Pos
 	case p.Roll != nil:
 		ps.Pos, ps.Vel, ps.Rolling = p.Roll.at(&r.obs, tick)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -469,17 +470,18 @@ func (w *World) Reap(ctx context.Context) (int, error) {
 	return int(n.Load()), errors.Join(errs...)
 }
 
-// expired returns the avatars whose lease is below the clock's tick, in
-// batches for reap, and that tick, as a View reads them. A batch holds
-// avatars of one roster shard of one room only, at most reapBatch of
-// them: a reap transaction reads the roster shards of the avatars it
-// removes, and one that read every shard conflicted with every join and
-// every other reap while it waited for its commit. On the loaded
-// machine, where joins came every second and a commit took more than
-// one, reaps committed 20 times in 80 s and left 28 of 40 avatars of
-// crashed bots in the world a minute after their leases ran out.
-func (w *World) expired(ctx context.Context) ([][]uuid.UUID, uint64, error) {
-	var batches [][]uuid.UUID
+// expired returns the avatars whose lease is below the clock's tick, and
+// the damaged ones (Snapshot.Damaged), in batches for reap, and that
+// tick, as a View reads them. A batch holds avatars of one roster shard
+// of one room only, at most reapBatch of them: a reap transaction reads
+// the roster shards of the avatars it removes, and one that read every
+// shard conflicted with every join and every other reap while it waited
+// for its commit. On the loaded machine, where joins came every second
+// and a commit took more than one, reaps committed 20 times in 80 s and
+// left 28 of 40 avatars of crashed bots in the world a minute after
+// their leases ran out.
+func (w *World) expired(ctx context.Context) ([]*expiry, uint64, error) {
+	var batches []*expiry
 	var tick uint64 // the clock as the View read it
 	err := w.h.View(ctx, func(tx *oss.Tx) error {
 		c, err := oss.Get[clockObj](tx, w.clock)
@@ -493,24 +495,65 @@ func (w *World) expired(ctx context.Context) ([][]uuid.UUID, uint64, error) {
 				if err != nil {
 					return err
 				}
-				var batch []uuid.UUID
+				e := &expiry{r: r}
 				for _, a := range s.Avatars {
-					av, err := a.Get(tx)
-					if err != nil || av.Lease >= c.Tick {
+					av, ok, err := readAvatar(tx, r, a.ID)
+					switch {
+					case err != nil || ok && av.Lease >= c.Tick:
 						continue
+					case !ok:
+						e.damaged = append(e.damaged, remainsOf(tx, r, a.ID))
 					}
-					if batch = append(batch, a.ID); len(batch) == reapBatch {
-						batches, batch = append(batches, batch), nil
+					if e.ids = append(e.ids, a.ID); len(e.ids) == reapBatch {
+						batches, e = append(batches, e), &expiry{r: r}
 					}
 				}
-				if len(batch) > 0 {
-					batches = append(batches, batch)
+				if len(e.ids) > 0 {
+					batches = append(batches, e)
 				}
 			}
 		}
 		return nil
 	}, nil)
 	return batches, tick, err
+}
+
+// expiry is a batch of avatars of one room for reap to remove.
+type expiry struct {
+	r       *room
+	ids     []uuid.UUID
+	damaged []*remains // of the damaged avatars among ids
+}
+
+// remains is what of a room still names a damaged avatar, which a View
+// found: the cells that name it and the props it holds. Its own object
+// no longer says where it stood or what it held.
+type remains struct {
+	id    uuid.UUID
+	cells []uuid.UUID
+	props []uuid.UUID
+}
+
+// remainsOf finds, in tx, the cells of room r and the props of r that
+// name the avatar id. It reads every cell of the room: it is for damaged
+// avatars only, which are rare.
+func remainsOf(tx *oss.Tx, r *room, id uuid.UUID) *remains {
+	rem := &remains{id: id}
+	nx, ny := int32(r.obj.Size.X/CellSize), int32(r.obj.Size.Y/CellSize)
+	for y := int32(0); y <= ny; y++ {
+		for x := int32(0); x <= nx; x++ {
+			cid := cellID(r.id, cell{x, y})
+			if c, err := oss.Get[cellObj](tx, cid); err == nil && c.Avatar.ID == id {
+				rem.cells = append(rem.cells, cid)
+			}
+		}
+	}
+	for _, ref := range r.obj.Props {
+		if p, err := ref.Get(tx); err == nil && p.Holder.ID == id {
+			rem.props = append(rem.props, ref.ID)
+		}
+	}
+	return rem
 }
 
 // reapBatch is how many expired avatars one transaction of Reap removes
@@ -541,7 +584,7 @@ const (
 // index, and a batch holding a renewed avatar that walks, written 20
 // times a second, was found changed at every check, run again at once,
 // and held up the reaping for half a minute.
-func (w *World) reap(ctx context.Context, tick uint64, batch []uuid.UUID) (int, error) {
+func (w *World) reap(ctx context.Context, tick uint64, e *expiry) (int, error) {
 	c := &w.stats[opReap]
 	c.calls.Add(1)
 	c.runs.Add(1)
@@ -550,22 +593,15 @@ func (w *World) reap(ctx context.Context, tick uint64, batch []uuid.UUID) (int, 
 		return 0, err
 	}
 	removed := 0
-	for _, id := range batch {
-		av, err := oss.Get[avatarObj](tx, id)
-		if errors.Is(err, oss.ErrNotFound) {
-			continue // removed by another node meanwhile
-		} else if err != nil {
+	for _, id := range e.ids {
+		ok, err := w.reapOne(tx, e, tick, id)
+		if err != nil {
 			tx.Rollback()
 			return 0, err
 		}
-		if av.Lease >= tick {
-			continue // renewed meanwhile
+		if ok {
+			removed++
 		}
-		if err := w.remove(tx, id, &av); err != nil {
-			tx.Rollback()
-			return 0, err
-		}
-		removed++
 	}
 	if removed == 0 {
 		return 0, tx.Rollback()
@@ -581,6 +617,54 @@ func (w *World) reap(ctx context.Context, tick uint64, batch []uuid.UUID) (int, 
 	}
 	c.commits.Add(1)
 	return removed, nil
+}
+
+// reapOne removes, in tx, the avatar id of e if its lease is below tick
+// or it is damaged, and reports whether it did.
+func (w *World) reapOne(tx *oss.Tx, e *expiry, tick uint64, id uuid.UUID) (bool, error) {
+	av, ok, err := readAvatar(tx, e.r, id)
+	switch {
+	case errors.Is(err, oss.ErrNotFound):
+		return false, nil // removed by another node meanwhile
+	case err != nil:
+		return false, err
+	case ok && av.Lease >= tick:
+		return false, nil // renewed meanwhile
+	case ok:
+		return true, w.remove(tx, id, &av)
+	}
+	i := slices.IndexFunc(e.damaged, func(r *remains) bool { return r.id == id })
+	if i < 0 {
+		return false, nil // damaged since the View: the next Reap finds it
+	}
+	return true, w.removeDamaged(tx, e.r, e.damaged[i], av.Name)
+}
+
+// removeDamaged deletes a damaged avatar of room r (Snapshot.Damaged)
+// and everything that still points at it, as rem found it: the cells
+// that name it, its hold on props, which stay where they were picked up,
+// its roster entry, and name's root if name is the avatar's and names it.
+func (w *World) removeDamaged(tx *oss.Tx, r *room, rem *remains, name string) error {
+	for _, cid := range rem.cells {
+		c, err := oss.Get[cellObj](tx, cid)
+		if errors.Is(err, oss.ErrNotFound) || err == nil && c.Avatar.ID != rem.id {
+			continue
+		}
+		if err := tx.Delete(cid); err != nil {
+			return err
+		}
+	}
+	for _, pid := range rem.props {
+		p, err := oss.Get[propObj](tx, pid)
+		if err != nil || p.Holder.ID != rem.id {
+			continue
+		}
+		p.Holder, p.Roll = oss.Ref[avatarObj]{}, nil
+		if err := oss.Put(tx, pid, p); err != nil {
+			return err
+		}
+	}
+	return w.unlist(tx, r, rem.id, name)
 }
 
 // heartbeats refreshes the leases of this World's avatars that have not
@@ -635,6 +719,12 @@ func (w *World) remove(tx *oss.Tx, id uuid.UUID, av *avatarObj) error {
 			return err
 		}
 	}
+	return w.unlist(tx, r, id, av.Name)
+}
+
+// unlist deletes the avatar id of room r, its roster entry and name's
+// root if that names it.
+func (w *World) unlist(tx *oss.Tx, r *room, id uuid.UUID, name string) error {
 	shard := r.obj.Rosters[shardOf(id, len(r.obj.Rosters))]
 	s, err := shard.Get(tx)
 	if err != nil {
@@ -649,10 +739,12 @@ func (w *World) remove(tx *oss.Tx, id uuid.UUID, av *avatarObj) error {
 	if err := shard.Put(tx, s); err != nil {
 		return err
 	}
-	root := nameRoot(w.name, av.Name)
-	if bound, err := tx.Root(root); err == nil && bound == id {
-		if err := tx.DeleteRoot(root); err != nil {
-			return err
+	if name != "" {
+		root := nameRoot(w.name, name)
+		if bound, err := tx.Root(root); err == nil && bound == id {
+			if err := tx.DeleteRoot(root); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.Delete(id)
