@@ -246,11 +246,14 @@ func Start(ctx context.Context, w *scene.World, cfg *Config) (*Swarm, error) {
 }
 
 // join joins a bot, waiting out the lease of an avatar of the same name
-// left by an earlier run that did not leave.
+// left by an earlier run that did not leave. A join that found no leader
+// in reach (ErrNoQuorum), or whose outcome is unknown, is tried again
+// until ctx ends: if the unknown one did create the avatar, nothing steps
+// it, so its lease runs out, it is reaped, and the name is free again.
 func (s *Swarm) join(ctx context.Context, name string) (*scene.Avatar, error) {
 	for {
 		a, err := s.w.Join(ctx, name, &scene.JoinOptions{Room: s.room})
-		if !errors.Is(err, scene.ErrNameTaken) {
+		if !errors.Is(err, scene.ErrNameTaken) && !errors.Is(err, oss.ErrNoQuorum) && !errors.Is(err, oss.ErrCommitUnknown) {
 			return a, err
 		}
 		select {
