@@ -1,8 +1,10 @@
 package persist
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"syscall"
 	"testing"
 )
@@ -96,5 +98,42 @@ func TestWALAppendsOnANearlyFullDisk(t *testing.T) {
 	defer w.Close()
 	if replayed != appended {
 		t.Fatalf("replayed %d records, %d were appended", replayed, appended)
+	}
+}
+
+// A zero fill cut short for want of space leaves the append it followed
+// done and synced: the power failing then leaves a log that opens with
+// that record too, the torn zeros after it taken for the end.
+func TestWALZeroFillOutOfSpace(t *testing.T) {
+	for seed := range uint64(20) {
+		mem := NewMemFS()
+		ffs := &FaultFS{FS: mem}
+		w, _, _ := collect(t, ffs, "wal", WALOptions{Preallocate: 64})
+		rec := bytes.Repeat([]byte{'r'}, 100)
+		if _, err := w.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+		writes := 0
+		ffs.SetRule(func(op Op, name string) error {
+			if op == OpWrite {
+				if writes++; writes == 2 {
+					return &ShortWrite{Err: syscall.ENOSPC}
+				}
+			}
+			return nil
+		})
+		if _, err := w.Append(rec); err != nil {
+			t.Fatalf("append whose zero fill ran out of space: %v", err)
+		}
+		crashed := mem.Crash(rand.New(rand.NewPCG(seed, 1)))
+		w.Close()
+		w, got, _ := collect(t, crashed, "wal", WALOptions{Preallocate: 64})
+		if len(got) != 2 || !bytes.Equal(got[2], rec) {
+			t.Fatalf("seed %d: reopened with %d records, want both", seed, len(got))
+		}
+		if seq, err := w.Append(rec); err != nil || seq != 3 {
+			t.Fatalf("seed %d: append after reopening: %d %v", seed, seq, err)
+		}
+		w.Close()
 	}
 }
