@@ -610,7 +610,7 @@ func (h *Heap) isClosed() bool {
 // snapshot, up to Config.MaxRetries times, then returns ErrConflict. The
 // retry waits its turn on the key it lost on, behind the transactions of
 // this node that lost more often, and behind other nodes' older losses on
-// that key (fair.go): a transaction on a hot object does not starve.
+// that key: a transaction on a hot object does not starve.
 //
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after

@@ -186,7 +186,15 @@ func (tx *Tx) write(w consistency.Write) {
 
 // Get reads the object with the given ID and decodes it as a T. It returns
 // an error matching ErrNotFound if the object does not exist, and a
-// *DecodeError, which aborts the transaction, if its value is not a T.
+// *DecodeError, which aborts the transaction, if its value does not decode
+// as a T (a map read as an int, a string as a slice).
+//
+// Values are CBOR, and a struct decodes by field name as encoding/json
+// decodes: fields the value lacks stay zero and fields T lacks are
+// skipped, so that a struct type can gain and lose fields while objects
+// written with its old shape stay readable. A struct value read as
+// another struct type therefore decodes without error, holding the
+// fields the two share.
 func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 	var v T
 	data, err := tx.read(id)
