@@ -615,7 +615,9 @@ func (h *Heap) isClosed() bool {
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after
 // the commit. If fn panics, the transaction is rolled back and the panic
-// goes on.
+// goes on. Transactions do not nest: an Update called inside fn is a
+// transaction of its own, committed whatever fn's does, once for every
+// run of fn.
 //
 // If fn returns an error, the transaction is rolled back and the error is
 // returned, but an error fn returns after reading something is a decision
