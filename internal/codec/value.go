@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
@@ -196,7 +197,7 @@ func checkFields(v reflect.Value, depth int, flat map[reflect.Type]bool) error {
 			continue
 		}
 		fv := v.Field(i)
-		if f.Anonymous {
+		if flattened(f) {
 			for fv.Kind() == reflect.Pointer && !fv.IsNil() && !leaf(fv.Type()) {
 				fv = fv.Elem()
 			}
@@ -217,15 +218,25 @@ func checkFields(v reflect.Value, depth int, flat map[reflect.Type]bool) error {
 	return nil
 }
 
+// fieldTag is f's tag as the encoder reads it: cbor's, else json's.
+func fieldTag(f reflect.StructField) string {
+	if tag := f.Tag.Get("cbor"); tag != "" {
+		return tag
+	}
+	return f.Tag.Get("json")
+}
+
 // skipField reports whether the encoder leaves f out: a field tagged
 // "-", or an unexported one that is not embedded (the exported fields of
 // an embedded one are written).
 func skipField(f reflect.StructField) bool {
-	if tag, ok := f.Tag.Lookup("cbor"); ok {
-		return tag == "-"
-	}
-	if f.Tag.Get("json") == "-" {
-		return true
-	}
-	return !f.Anonymous && !f.IsExported()
+	return fieldTag(f) == "-" || !f.Anonymous && !f.IsExported()
+}
+
+// flattened reports whether the encoder writes the fields of the
+// embedded field f among those of the struct around it: an embedded
+// struct, or pointer to one, that its tag gives no name.
+func flattened(f reflect.StructField) bool {
+	name, _, _ := strings.Cut(fieldTag(f), ",")
+	return f.Anonymous && name == ""
 }

@@ -52,6 +52,15 @@ func TestMarshalValueLevels(t *testing.T) {
 	if _, err := MarshalValue(l); err != nil {
 		t.Errorf("an embedded pointer to itself: %v", err)
 	}
+	type named struct {
+		*named `cbor:"n"` // named: a field of its own, followed
+		X      int
+	}
+	nm := &named{X: 1}
+	nm.named = nm
+	if _, err := MarshalValue(nm); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("a cycle through an embedded field given a name: %v; want ErrTooDeep", err)
+	}
 	var p any
 	p = &p
 	if _, err := MarshalValue(p); !errors.Is(err, ErrTooDeep) {
