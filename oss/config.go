@@ -195,7 +195,12 @@ type Config struct {
 
 // TLSConfig is a node's TLS material in PEM form.
 type TLSConfig struct {
-	CertPEM, KeyPEM, CAPEM []byte
+	// CertPEM and KeyPEM are the node's certificate and private key,
+	// as pki.IssueCert returns them.
+	CertPEM, KeyPEM []byte
+	// CAPEM is the certificate of the cluster's CA, which every peer's
+	// certificate must verify against (pki.NewCA).
+	CAPEM []byte
 }
 
 // GossipProfile selects failure-detection timings.

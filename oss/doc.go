@@ -45,7 +45,7 @@
 //
 // # Errors
 //
-// Errors are the sentinels of errors.go, to be compared with errors.Is, and
+// Errors are the Err sentinel values, to be compared with errors.Is, and
 // typed errors (ConflictError, DecodeError, EncodeError, TooLargeError,
 // UnknownOutcomeError) where a caller needs details. An error matching
 // ErrCommitUnknown means the outcome of a commit is not known; it is never

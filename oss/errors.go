@@ -173,6 +173,7 @@ func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
 // TooLargeError reports a commit record over the configured cap. It matches
 // ErrTooLarge.
 type TooLargeError struct {
+	// Size is the commit record's size and Max the limit, in bytes.
 	Size, Max int
 }
 

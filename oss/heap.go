@@ -610,12 +610,14 @@ func (h *Heap) isClosed() bool {
 // snapshot, up to Config.MaxRetries times, then returns ErrConflict. The
 // retry waits its turn on the key it lost on, behind the transactions of
 // this node that lost more often, and behind other nodes' older losses on
-// that key (fair.go): a transaction on a hot object does not starve.
+// that key: a transaction on a hot object does not starve.
 //
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after
 // the commit. If fn panics, the transaction is rolled back and the panic
-// goes on.
+// goes on. Transactions do not nest: an Update called inside fn is a
+// transaction of its own, committed whatever fn's does, once for every
+// run of fn.
 //
 // If fn returns an error, the transaction is rolled back and the error is
 // returned, but an error fn returns after reading something is a decision

@@ -737,11 +737,13 @@ func (m *membership) NotifyPingComplete(other *memberlist.Node, rtt time.Duratio
 // AckPayload implements memberlist.PingDelegate.
 func (m *membership) AckPayload() []byte { return nil }
 
-// Version is this binary's build: its main module's version if it was
-// built from a module version, else its VCS revision (12 digits, "+dirty"
-// if the work tree was modified), else "devel". Every node announces it
-// to the others in membership (Member.Version).
-var Version = sync.OnceValue(func() string {
+// Version returns this binary's build: its main module's version if it
+// was built from a module version, else its VCS revision (12 digits,
+// "+dirty" if the work tree was modified), else "devel". Every node
+// announces it to the others in membership (Member.Version).
+func Version() string { return version() }
+
+var version = sync.OnceValue(func() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"

@@ -186,7 +186,15 @@ func (tx *Tx) write(w consistency.Write) {
 
 // Get reads the object with the given ID and decodes it as a T. It returns
 // an error matching ErrNotFound if the object does not exist, and a
-// *DecodeError, which aborts the transaction, if its value is not a T.
+// *DecodeError, which aborts the transaction, if its value does not decode
+// as a T (a map read as an int, a string as a slice).
+//
+// Values are CBOR, and a struct decodes by field name as encoding/json
+// decodes: fields the value lacks stay zero and fields T lacks are
+// skipped, so that a struct type can gain and lose fields while objects
+// written with its old shape stay readable. A struct value read as
+// another struct type therefore decodes without error, holding the
+// fields the two share.
 func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 	var v T
 	data, err := tx.read(id)
@@ -215,7 +223,10 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 
 // Put sets the object with the given ID to v, creating it if needed. A
 // value that cannot be encoded returns an *EncodeError and aborts the
-// transaction.
+// transaction; so does one that Get could not decode again: nested
+// deeper than 32 levels of arrays, maps and structs (a cyclic value
+// included), with an array or map of more than 4,194,304 elements, or
+// with map keys that encode alike (int(1) and int64(1) in a map[any]T).
 func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	if err := tx.check(true); err != nil {
 		return err
@@ -223,9 +234,13 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	if id == uuid.Nil {
 		return tx.fail(fmt.Errorf("%w: Put with the nil object ID", ErrInvalidArgument))
 	}
-	data, err := codec.Marshal(v)
+	data, err := codec.MarshalValue(v)
 	if err != nil {
-		return tx.fail(&EncodeError{ID: id, Type: reflect.TypeFor[T](), Err: err})
+		typ := reflect.TypeFor[T]()
+		if typ.Kind() == reflect.Interface && any(v) != nil {
+			typ = reflect.TypeOf(v) // name what was passed, not any
+		}
+		return tx.fail(&EncodeError{ID: id, Type: typ, Err: err})
 	}
 	tx.write(consistency.Write{ID: id, Value: data})
 	return nil

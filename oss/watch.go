@@ -98,8 +98,12 @@ func (k EventKind) String() string {
 
 // Change is the new state of one object after a commit.
 type Change struct {
-	ID      uuid.UUID
+	// ID is the object's ID.
+	ID uuid.UUID
+	// Version is the object's new version: the log index of the commit
+	// that wrote it.
 	Version uint64
+	// Deleted is set if the commit deleted the object.
 	Deleted bool
 	// Value is the new encoded value, nil if Deleted. Do not modify it.
 	Value []byte
@@ -115,9 +119,13 @@ func (c Change) Decode(v any) error {
 
 // RootChange is the new binding of a named root after a commit.
 type RootChange struct {
-	Name    string
-	ID      uuid.UUID
+	// Name is the root's name.
+	Name string
+	// ID is the object the root is bound to now, uuid.Nil if Deleted.
+	ID uuid.UUID
+	// Version is the log index of the commit that changed it.
 	Version uint64
+	// Deleted is set if the commit removed the root.
 	Deleted bool
 }
 
@@ -146,7 +154,10 @@ type Event struct {
 	Commits int
 	// TxID identifies the committed transaction of an EventChange of one
 	// commit; it is zero when Commits is more than one.
-	TxID    uuid.UUID
+	TxID uuid.UUID
+	// Objects and Roots are what the event's commits changed that the
+	// watch covers, each once, at its latest version (empty for
+	// EventSnapshot and EventResync, whose state View reads).
 	Objects []Change
 	Roots   []RootChange
 

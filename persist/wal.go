@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -1068,6 +1069,12 @@ var zeros [256 << 10]byte
 // made, by Preallocate bytes, up to SegmentBytes, if what it filled before
 // ends short of need. The sync that follows makes the zeros durable with
 // the write; the syncs after it have only data to flush.
+//
+// The zeros only make syncs cheaper: a disk too full for them is no
+// failure of the write, whose records are in place. The segment then
+// ends where the zeros that fitted end, and the next write tries again.
+// Before, a disk with less free space than Preallocate (1 MiB) took no
+// record at all, however small.
 func (w *WAL) preallocate(need int64) error {
 	if need <= w.alloc || w.opts.Preallocate < 0 || w.unmarked {
 		return nil
@@ -1075,10 +1082,14 @@ func (w *WAL) preallocate(need int64) error {
 	to := min(need+w.opts.Preallocate, max(need, w.opts.SegmentBytes))
 	for off := max(w.alloc, need); off < to; {
 		n, err := w.seg.WriteAt(zeros[:min(int64(len(zeros)), to-off)], off)
+		off += int64(max(n, 0))
+		if errors.Is(err, syscall.ENOSPC) {
+			w.alloc = off
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		off += int64(n)
 	}
 	w.alloc = to
 	return nil

@@ -1,0 +1,242 @@
+package codec
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// ErrTooDeep is the error of MarshalValue for a value that nests deeper
+// than Unmarshal accepts, a cyclic value included.
+var ErrTooDeep = fmt.Errorf("value nests deeper than %d levels of arrays, maps and structs, the most a stored value may (is it cyclic?)", MaxNestedLevels)
+
+// maxHops bounds the pointers and interfaces followed in a row without
+// entering an array, map or struct: only a cycle of them goes further.
+const maxHops = 64
+
+// MarshalValue encodes v as Marshal does, and refuses what Unmarshal
+// would refuse to decode: a value nested deeper than MaxNestedLevels, an
+// array or map of more than MaxElements, a map whose keys encode alike
+// (int(1) and int64(1) in a map[any]T). A stored value is thus always
+// readable by the type it was written as. A cyclic value, which the
+// encoder would follow until the stack overflows, fails with ErrTooDeep
+// before it is encoded.
+func MarshalValue(v any) ([]byte, error) {
+	info := typeInfoOf(reflect.TypeOf(v))
+	if info.walk {
+		if err := checkNesting(reflect.ValueOf(v), 0, 0); err != nil {
+			return nil, err
+		}
+	}
+	data, err := enc.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if info.anyKeys {
+		// Keys of different Go values may encode alike: decode it all.
+		var out any
+		err = dec.Unmarshal(data, &out)
+	} else {
+		err = dec.Wellformed(data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encoded, it would not decode: %w", err)
+	}
+	return data, nil
+}
+
+// valueType says how much checking a type's values need before and
+// after they are encoded.
+type valueType struct {
+	// walk: a value may nest deeper than MaxNestedLevels, or be cyclic
+	// (the type is recursive, or holds an interface).
+	walk bool
+	// anyKeys: the type holds a map whose keys are interfaces.
+	anyKeys bool
+}
+
+var valueTypes sync.Map // reflect.Type -> valueType
+
+func typeInfoOf(t reflect.Type) valueType {
+	if t == nil {
+		return valueType{}
+	}
+	if vt, ok := valueTypes.Load(t); ok {
+		return vt.(valueType)
+	}
+	s := typeScan{seen: map[reflect.Type]bool{}}
+	depth := s.depth(t)
+	vt := valueType{walk: depth > MaxNestedLevels, anyKeys: s.anyKeys}
+	valueTypes.Store(t, vt)
+	return vt
+}
+
+// typeScan bounds the nesting of a type's values from the type alone.
+type typeScan struct {
+	seen    map[reflect.Type]bool // types on the path being scanned
+	anyKeys bool
+}
+
+// unbounded is the depth of a type whose values may nest without bound.
+const unbounded = MaxNestedLevels + 1
+
+var (
+	typeMarshaler       = reflect.TypeFor[cbor.Marshaler]()
+	typeBinaryMarshaler = reflect.TypeFor[encoding.BinaryMarshaler]()
+)
+
+// leaf reports whether the encoder hands values of t to their own
+// marshaling method, whose output it checks itself.
+func leaf(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return p.Implements(typeMarshaler) || p.Implements(typeBinaryMarshaler)
+}
+
+// depth returns an upper bound of the arrays, maps and structs that
+// nest in a value of t, unbounded for a recursive type or an interface.
+func (s *typeScan) depth(t reflect.Type) int {
+	if s.seen[t] {
+		return unbounded
+	}
+	if leaf(t) {
+		return 0
+	}
+	s.seen[t] = true
+	defer delete(s.seen, t)
+	d := 0
+	switch t.Kind() {
+	case reflect.Interface:
+		return unbounded
+	case reflect.Pointer:
+		return s.depth(t.Elem())
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return 0
+		}
+		d = s.depth(t.Elem())
+	case reflect.Map:
+		if t.Key().Kind() == reflect.Interface {
+			s.anyKeys = true
+		}
+		d = max(s.depth(t.Key()), s.depth(t.Elem()))
+	case reflect.Struct:
+		for i := range t.NumField() {
+			d = max(d, s.depth(t.Field(i).Type))
+		}
+	default:
+		return 0
+	}
+	return min(d+1, unbounded)
+}
+
+// checkNesting walks v as the encoder will, and fails with ErrTooDeep
+// once it is deeper than MaxNestedLevels or follows more than maxHops
+// pointers in a row. depth is the arrays, maps and structs around v.
+// It never counts more levels than the encoder writes: MarshalValue
+// checks the encoded value exactly afterwards.
+func checkNesting(v reflect.Value, depth, hops int) error {
+	if hops > maxHops {
+		return ErrTooDeep
+	}
+	if !v.IsValid() || leaf(v.Type()) {
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return checkNesting(v.Elem(), depth, hops+1)
+	case reflect.Slice, reflect.Array, reflect.Map, reflect.Struct:
+	default:
+		return nil
+	}
+	if depth >= MaxNestedLevels {
+		return ErrTooDeep
+	}
+	switch v.Kind() {
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		for i := range v.Len() {
+			if err := checkNesting(v.Index(i), depth+1, 0); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if err := checkNesting(it.Key(), depth+1, 0); err != nil {
+				return err
+			}
+			if err := checkNesting(it.Value(), depth+1, 0); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		return checkFields(v, depth, map[reflect.Type]bool{})
+	}
+	return nil
+}
+
+// checkFields walks the fields of the struct v that the encoder writes.
+// An embedded struct's fields are written among v's own, at v's level,
+// except those of a struct type already flattened into v (the encoder
+// does not follow an embedded pointer to itself). flat holds those.
+func checkFields(v reflect.Value, depth int, flat map[reflect.Type]bool) error {
+	t := v.Type()
+	flat[t] = true
+	defer delete(flat, t)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if skipField(f) {
+			continue
+		}
+		fv := v.Field(i)
+		if flattened(f) {
+			for fv.Kind() == reflect.Pointer && !fv.IsNil() && !leaf(fv.Type()) {
+				fv = fv.Elem()
+			}
+			if fv.Kind() == reflect.Struct && !leaf(fv.Type()) {
+				if flat[fv.Type()] {
+					continue
+				}
+				if err := checkFields(fv, depth, flat); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := checkNesting(fv, depth+1, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldTag is f's tag as the encoder reads it: cbor's, else json's.
+func fieldTag(f reflect.StructField) string {
+	if tag := f.Tag.Get("cbor"); tag != "" {
+		return tag
+	}
+	return f.Tag.Get("json")
+}
+
+// skipField reports whether the encoder leaves f out: a field tagged
+// "-", or an unexported one that is not embedded (the exported fields of
+// an embedded one are written).
+func skipField(f reflect.StructField) bool {
+	return fieldTag(f) == "-" || !f.Anonymous && !f.IsExported()
+}
+
+// flattened reports whether the encoder writes the fields of the
+// embedded field f among those of the struct around it: an embedded
+// struct, or pointer to one, that its tag gives no name.
+func flattened(f reflect.StructField) bool {
+	name, _, _ := strings.Cut(fieldTag(f), ",")
+	return f.Anonymous && name == ""
+}
