@@ -83,14 +83,7 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 // dial.
 func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error {
 	all := append(slices.Clip(addrs), known...)
-	// All at once: an address that does not answer costs a dial's
-	// timeout, which the others need not wait for.
-	errs := make([]error, len(all))
-	var wg sync.WaitGroup
-	for i, a := range all {
-		wg.Go(func() { errs[i] = n.quic.Reach(ctx, a) })
-	}
-	wg.Wait()
+	errs := reachAny(ctx, all, n.quic.Reach)
 	var why, reached []string
 	var refused error
 	for i, err := range errs {
@@ -111,6 +104,28 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 	}
 	return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
 		strings.Join(all, ","), strings.Join(why, "; "))
+}
+
+// reachAny calls reach for every address of addrs at once and returns
+// their errors, in the order of addrs. The first address that answers
+// ends the calls still under way (their errors then say so): one member
+// is enough to join through, and an address that does not answer would
+// otherwise hold the join for a whole dial's timeout (5 s, at every start
+// of a node whose Join names a member that is down).
+func reachAny(ctx context.Context, addrs []string, reach func(context.Context, string) error) []error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() {
+			if errs[i] = reach(ctx, a); errs[i] == nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errs
 }
 
 // isMember reports whether the node recovered the catalog from its data

@@ -883,12 +883,17 @@ func (q *sendQueue) refuse(n, queued int64) error {
 }
 
 // connect returns the peer's connection, dialling it if there is none.
+// The dial is not made under p.mu: connAt shares one dial of an address
+// among its callers, each waiting within its own ctx, where a caller
+// waiting for p.mu would wait out another's dial (5 s to a peer that is
+// down) whatever its ctx said, and a node's close with it.
 func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.conn != nil && p.conn.Context().Err() == nil {
-		return p.conn, nil
+	if c := p.conn; c != nil && c.Context().Err() == nil {
+		p.mu.Unlock()
+		return c, nil
 	}
+	p.mu.Unlock()
 	p.t.mu.Lock()
 	addr := p.t.addrs[p.name]
 	p.t.mu.Unlock()
@@ -897,6 +902,11 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 	c, err := p.t.connAt(ctx, addr, p.name)
 	if err != nil {
 		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != nil && p.conn.Context().Err() == nil {
+		return p.conn, nil // another caller's, set meanwhile
 	}
 	p.conn = c
 	return c, nil
