@@ -42,8 +42,8 @@ func (c classifying) SendControl(ctx context.Context, to string, msg []byte) err
 }
 
 // On a transport with a control stream, a heap sends appends and the
-// proposals a follower forwards (up to a commit record each) with Send,
-// and every other raft message (heartbeats, votes, responses) with
+// large proposals a follower forwards (past controlProposalBytes) with
+// Send, and every other raft message (heartbeats, votes, responses) with
 // SendControl, so that they never wait behind an append.
 func TestRaftControlMessagesTakeTheControlStream(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
@@ -59,7 +59,7 @@ func TestRaftControlMessagesTakeTheControlStream(t *testing.T) {
 	}
 	leader := c.waitLeader()
 	for name, h := range c.heaps {
-		if err := commitOfSize(h, uuid.New(), 10_000); err != nil {
+		if err := commitOfSize(h, uuid.New(), 2*controlProposalBytes); err != nil {
 			t.Fatalf("commit on %s (leader %s): %v", name, leader, err)
 		}
 	}

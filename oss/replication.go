@@ -60,19 +60,31 @@ const sendTimeout = 20 * time.Millisecond
 // control says whether a raft message goes on the transport's control
 // stream (transport.ControlSender): every message but those that carry
 // entries of a commit's size, appends (MsgApp) and proposals a follower
-// forwards (MsgProp), and snapshots (MsgSnap), which are streamed apart.
-// Heartbeats, votes and their responses are small and due at once; on the
-// stream of the appends they would wait behind up to a frame (8 MiB) each,
-// and under load past the election timeout. The order between the two
-// streams is not kept, which raft tolerates (see transport's package
-// documentation, "Ordering").
-func control(t raftpb.MessageType) bool {
+// forwards (MsgProp) of more than controlProposalBytes, and snapshots
+// (MsgSnap), which are streamed apart. Heartbeats, votes and their
+// responses are small and due at once; on the stream of the appends they
+// would wait behind up to a frame (8 MiB) each, and under load past the
+// election timeout. A small forward goes with them: a follower forwards
+// what it held while its log wrote as that write's acknowledgement
+// goes, so the two leave in one write of one send goroutine and reach
+// the leader together, which then sends the new commit index with the
+// forwarded entries in one append. The order between the two streams is
+// not kept, which raft tolerates (see transport's package documentation,
+// "Ordering"), and proposals have no order among themselves.
+func control(t raftpb.MessageType, size int) bool {
 	switch t {
-	case raftpb.MsgApp, raftpb.MsgProp, raftpb.MsgSnap:
+	case raftpb.MsgProp:
+		return size <= controlProposalBytes
+	case raftpb.MsgApp, raftpb.MsgSnap:
 		return false
 	}
 	return true
 }
+
+// controlProposalBytes is the largest forwarded proposal message that
+// takes the control stream: a few commits of the usual size. A heartbeat
+// waits behind at most a few of them.
+const controlProposalBytes = 16 << 10
 
 // send hands raft messages to the transport: appends and proposals on its
 // message stream, the rest on its control stream if it has one.
@@ -116,7 +128,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			ctx, cancel = context.WithTimeout(h.node.ctx, sendTimeout)
 			defer cancel()
 		}
-		if ctl != nil && control(m.Type) {
+		if ctl != nil && control(m.Type, len(data)) {
 			err = ctl.SendControl(ctx, to, data)
 		} else {
 			err = tr.Send(ctx, to, data)

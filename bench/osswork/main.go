@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -230,10 +231,25 @@ func run(p params, dir, certs string) (*result, error) {
 		return nil, err
 	}
 	syncs, t0 := histCount(fsyncs, regs...), time.Now()
+	// Each commit's time by the node its client is on: the leader's, or
+	// a follower's (whose commits are forwarded).
+	var byNode [2]struct{ n, ns atomic.Int64 }
 	m["a_cps"], err = throughput(p.Clients, p.Duration, func(c int, rng *rand.Rand) error {
+		t0 := time.Now()
 		_, err := rmw(heaps[c%len(heaps)], key(rng.IntN(p.Keys)))
+		k := 1
+		if c%len(heaps) == lead {
+			k = 0
+		}
+		byNode[k].n.Add(1)
+		byNode[k].ns.Add(int64(time.Since(t0)))
 		return err
 	})
+	for k, name := range []string{"a_lead_ms", "a_fol_ms"} {
+		if n := byNode[k].n.Load(); n > 0 {
+			m[name] = float64(byNode[k].ns.Load()) / float64(n) / 1e6
+		}
+	}
 	m["a_syncs_per_commit"] = (histCount(fsyncs, regs...) - syncs) / time.Since(t0).Seconds() / m["a_cps"]
 	stop()
 	if err != nil {
