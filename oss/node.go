@@ -228,7 +228,7 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	}
 	w, err := h.Watch(nil)
 	if err != nil {
-		return err
+		return catalogLost(h, err)
 	}
 	n.wg.Go(func() { n.watchCatalog(w) })
 	if n.members != nil {
@@ -238,6 +238,23 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		n.wg.Go(n.compactor)
 	}
 	return nil
+}
+
+// catalogLost is err, the error of a catalog replica closed while the
+// node starts, or why the replica stopped if it was lost (a log that
+// lost what it acknowledged: ErrCorrupt, saying what to do). Start
+// returned a bare ErrClosed for it.
+func catalogLost(h *Heap, err error) error {
+	if !errors.Is(err, ErrClosed) {
+		return err
+	}
+	h.watchMu.Lock() // the loop sets lost before it closes the replica under watchMu
+	lost := h.lost
+	h.watchMu.Unlock()
+	if lost == nil {
+		return err
+	}
+	return fmt.Errorf("oss: the catalog's replica: %w", lost)
 }
 
 // joinTimeout bounds each attempt to join the cluster's catalog (see

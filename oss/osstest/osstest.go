@@ -164,6 +164,15 @@ func (c *Cluster) Add(name string) *oss.Node {
 
 func (c *Cluster) start(name string) *oss.Node {
 	c.t.Helper()
+	n, err := c.tryStart(name)
+	if err != nil {
+		c.t.Fatalf("osstest: start %s: %v", name, err)
+	}
+	return n
+}
+
+func (c *Cluster) tryStart(name string) (*oss.Node, error) {
+	c.t.Helper()
 	cfg := &oss.Config{Name: name, TickInterval: 10 * time.Millisecond, ReplaceAfter: 300 * time.Millisecond, Logger: logger(c.t, name)}
 	if c.opts.Durable {
 		cfg.DataDir = c.dataDir(name)
@@ -197,13 +206,13 @@ func (c *Cluster) start(name string) *oss.Node {
 	defer cancel()
 	n, err := oss.Start(ctx, cfg)
 	if err != nil {
-		c.t.Fatalf("osstest: start %s: %v", name, err)
+		return nil, err
 	}
 	c.mu.Lock()
 	c.nodes[name] = n
 	c.heaps[name] = map[string]*oss.Heap{}
 	c.mu.Unlock()
-	return n
+	return n, nil
 }
 
 // dataDir is the node's data directory, the same across restarts.
@@ -444,6 +453,20 @@ func (c *Cluster) Restart(name string) *oss.Node {
 		c.t.Fatalf("osstest: restart %s: it runs", name)
 	}
 	return c.start(name)
+}
+
+// TryRestart starts a killed node again on its data directory, as
+// Restart does, and returns Start's error rather than failing the test:
+// for a node whose data directory was damaged on purpose.
+func (c *Cluster) TryRestart(name string) (*oss.Node, error) {
+	c.t.Helper()
+	c.mu.Lock()
+	running := c.nodes[name] != nil
+	c.mu.Unlock()
+	if running {
+		c.t.Fatalf("osstest: restart %s: it runs", name)
+	}
+	return c.tryStart(name)
 }
 
 // Close closes every node at once, as Kill does (a graceful close would
