@@ -159,8 +159,9 @@ func TestPlacementSevenNodesKillAndReturn(t *testing.T) {
 	var wg sync.WaitGroup
 	writes := map[string]*acked{}
 	for heap, h := range hs {
-		writes[heap] = &acked{}
-		wg.Go(func() { writes[heap].run(h, stop) })
+		a := &acked{}
+		writes[heap] = a
+		wg.Go(func() { a.run(h, stop) })
 	}
 	// The node holding the most voters, not n1 (the writers' node).
 	victim := ""
@@ -253,8 +254,9 @@ func TestPlacementFiveNodesTwoCutOffComeBack(t *testing.T) {
 	var wg sync.WaitGroup
 	writes := map[string]*acked{}
 	for heap, h := range hs["a"] {
-		writes[heap] = &acked{}
-		wg.Go(func() { writes[heap].run(h, stop) })
+		a := &acked{}
+		writes[heap] = a
+		wg.Go(func() { a.run(h, stop) })
 	}
 	// Only the heaps with a quorum of voters among the majority go on; the
 	// others wait for the heal.
@@ -351,8 +353,9 @@ func TestPlacementRollingRestartSevenNodes(t *testing.T) {
 	var wg sync.WaitGroup
 	writes := map[string]*acked{}
 	for heap, h := range hs {
-		writes[heap] = &acked{}
-		wg.Go(func() { writes[heap].run(h, stop) })
+		a := &acked{}
+		writes[heap] = a
+		wg.Go(func() { a.run(h, stop) })
 	}
 	restart := func(name string) {
 		c.leave(name)
