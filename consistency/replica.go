@@ -77,6 +77,9 @@ type Replica struct {
 	cs     raftpb.ConfState
 	async  bool // raft's AsyncStorageWrites
 	store  raft.Storage
+	// The last configuration change this replica appended to its log as
+	// leader, and its term (ProposeConfChange).
+	confIndex, confTerm uint64
 
 	// Snapshots decoded apart, waiting for raft to take their messages
 	// (OfferSnapshot); the only part of a Replica other goroutines use.
@@ -260,7 +263,25 @@ func (r *Replica) Take() Ready {
 	if r.async {
 		rd.applyResp = r.takeLocal(&rd)
 	}
+	if rd.Append != nil {
+		r.noteConfChange(rd.Append.Entries)
+	} else {
+		r.noteConfChange(rd.Entries)
+	}
 	return rd
+}
+
+// noteConfChange notes the last configuration change among entries this
+// replica appends, for ProposeConfChange.
+func (r *Replica) noteConfChange(ents []raftpb.Entry) {
+	for i := len(ents) - 1; i >= 0; i-- {
+		if t := ents[i].Type; t == raftpb.EntryConfChange || t == raftpb.EntryConfChangeV2 {
+			if ents[i].Term > r.confTerm || ents[i].Term == r.confTerm && ents[i].Index > r.confIndex {
+				r.confIndex, r.confTerm = ents[i].Index, ents[i].Term
+			}
+			return
+		}
+	}
 }
 
 // Applied reports whether Apply has run on rd.
@@ -419,10 +440,50 @@ func (r *Replica) ReportSnapshot(id uint64, failed bool) {
 	r.rn.ReportSnapshot(id, status)
 }
 
-// ProposeConfChange proposes a change of the group's configuration. Only
-// one may be pending at a time; raft turns a second into an empty entry.
+// ErrConfChangePending is returned by ProposeConfChange when the leader
+// cannot take a configuration change yet; the caller proposes it again
+// later.
+var ErrConfChangePending = errors.New("consistency: a configuration change is pending")
+
+// ProposeConfChange proposes a change of the group's configuration. Raft
+// takes one at a time: a leader declines a change while one it appended
+// has not been applied, and also until it has applied an entry of its own
+// term (a change from an earlier term may be in its log), while the group
+// is in a joint configuration (other than the change that leaves it), and
+// a change that leaves a joint configuration the group is not in. Raft
+// declines silently, turning the change into an empty entry; here the
+// leader refuses it with ErrConfChangePending instead, and nothing is
+// appended, so the caller knows to propose it again.
 func (r *Replica) ProposeConfChange(cc raftpb.ConfChangeV2) error {
+	if why := r.confChangeBlocked(len(cc.Changes) == 0); why != "" {
+		return fmt.Errorf("%w: %s", ErrConfChangePending, why)
+	}
 	return r.rn.ProposeConfChange(cc)
+}
+
+// confChangeBlocked says why raft, on a leader, would decline a
+// configuration change now ("" if it would not): raft's own checks
+// (pendingConfIndex, which it sets to its last index when it becomes
+// leader, and the joint configuration), from what this replica can see.
+func (r *Replica) confChangeBlocked(leaveJoint bool) string {
+	st := r.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader {
+		return "" // raft hands it to the leader, which decides
+	}
+	if t, err := r.store.Term(st.Applied); err != nil || t != st.Term {
+		return fmt.Sprintf("the leader has not yet applied an entry of its term %d (applied %d)", st.Term, st.Applied)
+	}
+	if r.confTerm == st.Term && r.confIndex > st.Applied {
+		return fmt.Sprintf("the change at %d is not applied yet (applied %d)", r.confIndex, st.Applied)
+	}
+	joint := len(r.cs.VotersOutgoing) > 0
+	switch {
+	case joint && !leaveJoint:
+		return "the group is in a joint configuration"
+	case !joint && leaveJoint:
+		return "the group is in no joint configuration to leave"
+	}
+	return ""
 }
 
 // TransferLeader asks the leader to hand leadership to the voter to.

@@ -105,6 +105,7 @@ type Heap struct {
 	readSeq      uint64
 	joinReqs     map[uint64]bool
 	confWait     uint64 // tick until which a proposed change is awaited
+	confRetry    bool   // raft could not take the last change planned: plan again at the next tick
 	lastTransfer uint64
 	lost         error            // why the replica stopped, if it did
 	lastHard     raftpb.HardState // the last hard state handed to the log

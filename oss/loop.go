@@ -37,7 +37,7 @@ func (h *Heap) run() {
 		case <-ticker.C:
 			h.eng.Tick()
 			h.checkMembership()
-			if h.eng.Ticks()%reconcileTicks == 0 {
+			if h.confRetry || h.eng.Ticks()%reconcileTicks == 0 {
 				h.reconcile()
 			}
 		case r := <-h.ckpt.done:

@@ -1,11 +1,13 @@
 package oss
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3"
@@ -35,12 +37,22 @@ func (h *Heap) requestJoin(id uint64) bool {
 // engine.Plan decides the step from what this node knows, and reconcile
 // carries it out.
 func (h *Heap) reconcile() {
+	h.confRetry = false
 	st := h.replica.FullStatus()
 	if st.RaftState != raft.StateLeader {
 		return // only a leader plans: skip gathering its input
 	}
 	in := h.planInput(st)
 	a := engine.Plan(in)
+	if a.Kind == engine.ChangeConf {
+		if err := h.changeConf(a.Changes...); err != nil {
+			// Not proposed: the join requests the change settles
+			// stay, and one raft could not take yet is planned again
+			// at the next tick.
+			h.confRetry = errors.Is(err, consistency.ErrConfChangePending)
+			return
+		}
+	}
 	for _, id := range in.Joins[:a.Consumed] {
 		delete(h.joinReqs, id)
 	}
@@ -51,7 +63,6 @@ func (h *Heap) reconcile() {
 			name, _ := h.node.lookup(a.Changes[0].NodeID)
 			h.log.Info("removing a client that may no longer read the heap", "client", name)
 		}
-		h.changeConf(a.Changes...)
 	case engine.TransferLeader:
 		name, _ := h.node.lookup(a.To)
 		if a.Why == engine.HandOver {
@@ -131,18 +142,28 @@ func member(p peerInfo) engine.Member {
 	return engine.Member{ID: p.ID, Name: p.Name, Server: p.Role == pki.RoleServer, Leaving: p.Leaving}
 }
 
-// changeConf proposes a configuration change.
-func (h *Heap) changeConf(changes ...raftpb.ConfChangeSingle) {
+// changeConf proposes a configuration change, or says why it did not. A
+// leader declines one while another is pending, and until it
+// has applied an entry of its term: a leader just elected, asked by a
+// node to join, used to lose the request that way (the change became an
+// empty entry, the request was forgotten, and the node asked again after
+// 2 s). Now the change is not proposed and the caller plans it again.
+func (h *Heap) changeConf(changes ...raftpb.ConfChangeSingle) error {
 	cc := raftpb.ConfChangeV2{Changes: changes}
 	if err := h.replica.ProposeConfChange(cc); err != nil {
-		h.log.Warn("configuration change not proposed", "err", err)
-		return
+		if errors.Is(err, consistency.ErrConfChangePending) {
+			h.log.Debug("configuration change deferred", "why", err)
+		} else {
+			h.log.Warn("configuration change not proposed", "err", err)
+		}
+		return err
 	}
 	h.confWait = h.eng.Ticks() + confTicks
 	for _, c := range changes {
 		name, _ := h.node.lookup(c.NodeID)
 		h.log.Info("reconfigure", "change", c.Type.String(), "member", name)
 	}
+	return nil
 }
 
 // noteConf publishes whether this node is a member and a voter of the

@@ -1232,9 +1232,11 @@ func (s *sim) reconcileGroup(g *group) {
 
 // changeConf has the leader propose a configuration change.
 func (s *sim) changeConf(l *replica, why string, changes ...raftpb.ConfChangeSingle) {
+	if l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: changes}) != nil {
+		return // raft cannot take it yet (a node plans again at its next tick)
+	}
 	s.paths["reconcile: "+why]++
 	l.g.planWait = s.now + 300*time.Millisecond
-	l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: changes})
 	s.ready(s.names[l.id], l)
 }
 
