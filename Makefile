@@ -1,7 +1,7 @@
 # Targets in the manner of etcd-io/raft's and memberlist's Makefiles.
 GO ?= go
 
-.PHONY: test test-short test-long harness-long testrace bench fmt vet tidy verify demo x11-deps browser-deps wissenheim-frames wissenheim-frames-apart wissenheim-screenshot dashboard-screenshot bench-peer
+.PHONY: test test-long harness-long demo x11-deps browser-deps wissenheim-frames wissenheim-frames-apart wissenheim-screenshot dashboard-screenshot bench-peer
 
 # The CI command: vet, then every test under the race detector. The
 # Wissenheim window tests run the client under Xvfb, so the X server and
@@ -23,6 +23,19 @@ browser-deps:
 
 demo:
 	$(GO) run ./demo
+
+# Every test with OSS_LONG set: the long seeded simulations, crash and
+# power-loss seeds, minutes of every nemesis, the long Wissenheim run. The
+# race detector is left to the CI run.
+test-long:
+	OSS_LONG=1 $(GO) test -timeout 120m ./...
+
+# The reliability harness alone, long, with its summaries: the simulation,
+# every nemesis of oss (in-memory, QUIC and the outcome probes) and of the
+# ossd processes (SIGKILL, SIGSTOP, partitions, removals).
+harness-long:
+	OSS_LONG=1 $(GO) test -timeout 90m -v -run 'Simulat|Harness|OutcomesProbe|TestOssd(Harness|Partitions|Removals)' ./internal/testkit/sim ./oss ./oss/ossdtest > harness-long.log 2>&1; \
+	status=$$?; grep -E '^(---|ok|FAIL|panic)|simulation:|harness:|seed [0-9]+' harness-long.log; exit $$status
 
 # Frame times of a window drawing a thousand avatars (the whole room in
 # view), under Xvfb with Mesa's software renderer, with as many empty
