@@ -79,7 +79,9 @@ var (
 	// returned at once: the record is never proposed, nothing is written,
 	// and the heap goes on with other commits. Every record within the
 	// limit fits in the messages and log records that carry it (see
-	// Config.MaxFrameBytes). The error is a *TooLargeError.
+	// Config.MaxFrameBytes). Put returns it before encoding a []byte or
+	// string value longer than the limit, and the transaction aborts.
+	// The error is a *TooLargeError.
 	ErrTooLarge = errors.New("oss: commit record too large")
 	// ErrCorrupt is returned by Start when what the node kept in
 	// Config.DataDir or Config.StripeDirs fails its checks, so that the
@@ -175,9 +177,15 @@ func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
 type TooLargeError struct {
 	// Size is the commit record's size and Max the limit, in bytes.
 	Size, Max int
+	// Value says Size is the length of one value that Put refused
+	// before encoding it, a commit record of it being larger still.
+	Value bool
 }
 
 func (e *TooLargeError) Error() string {
+	if e.Value {
+		return fmt.Sprintf("oss: value of %d bytes exceeds the commit record limit of %d bytes (Config.MaxCommitBytes)", e.Size, e.Max)
+	}
 	return fmt.Sprintf("oss: commit record of %d bytes exceeds the limit of %d bytes (Config.MaxCommitBytes)", e.Size, e.Max)
 }
 
@@ -213,3 +221,23 @@ func (e *EncodeError) Error() string {
 
 // Unwrap returns the encoder's error.
 func (e *EncodeError) Unwrap() error { return e.Err }
+
+// OnCommitPanic is the value Update and Commit panic with when an OnCommit
+// function panicked: the transaction had committed, at Index, and the
+// other OnCommit functions ran. Value is what the function panicked with
+// and Stack its stack then.
+type OnCommitPanic struct {
+	Index uint64
+	Value any
+	Stack []byte
+}
+
+func (p *OnCommitPanic) Error() string {
+	return fmt.Sprintf("oss: an OnCommit function panicked after the transaction committed at index %d: %v\n%s", p.Index, p.Value, p.Stack)
+}
+
+// Unwrap returns Value if it is an error.
+func (p *OnCommitPanic) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}

@@ -268,7 +268,7 @@ func FuzzCommit(f *testing.F) {
 			var ee *EncodeError
 			switch {
 			case err == nil, errors.Is(err, ErrNotFound):
-			case errors.Is(err, ErrInvalidArgument), errors.As(err, &de), errors.As(err, &ee):
+			case errors.Is(err, ErrInvalidArgument), errors.As(err, &de), errors.As(err, &ee), errors.Is(err, ErrTooLarge):
 				if abort == nil {
 					abort = err
 				}

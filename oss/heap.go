@@ -616,7 +616,11 @@ func (h *Heap) isClosed() bool {
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after
 // the commit. If fn panics, the transaction is rolled back and the panic
-// goes on. Transactions do not nest: an Update called inside fn is a
+// goes on; if an OnCommit function panics, Update panics with an
+// *OnCommitPanic, after the commit. fn and the goroutines it starts must
+// not use tx at once: a call made while another is inside tx fails with
+// an error matching ErrInvalidArgument, and Update returns that error,
+// having written nothing. Transactions do not nest: an Update called inside fn is a
 // transaction of its own, committed whatever fn's does, once for every
 // run of fn.
 //
@@ -670,13 +674,18 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 		tx.managed = true
 		ferr := tx.call(fn)
+		if ferr == errTxShared {
+			return ferr // another goroutine may still be inside tx
+		}
 		if ferr == nil && !gh.held {
 			stale, err := h.awaitTurn(ctx, &gh, tx, attempt)
+			if err != nil || stale {
+				tx.end()
+			}
 			if err != nil {
 				return err
 			}
 			if stale {
-				tx.done = true
 				continue // not a conflict: attempt stays as it is
 			}
 		}
@@ -871,7 +880,9 @@ func (h *Heap) View(ctx context.Context, fn func(tx *Tx) error, opts *ViewOption
 	}
 	tx := Tx{heap: h, snap: h.state.Load(), readOnly: true, managed: true}
 	err := tx.call(fn)
-	tx.done = true
+	if err == nil {
+		tx.end()
+	}
 	return err
 }
 

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -17,12 +19,18 @@ import (
 
 // Tx is a transaction on one heap. It reads one snapshot of the local
 // replica, records what it reads, and buffers its writes until it commits.
-// A Tx must be used by one goroutine at a time. After it ends, every method
-// that reads, writes or ends it returns ErrTxDone (Index still answers,
-// and Retry returns ErrRetry, whatever the state).
+// A Tx must be used by one goroutine at a time. A call that finds another
+// goroutine inside the transaction returns an error matching
+// ErrInvalidArgument and aborts it (its Update, View or Commit returns
+// that error, and nothing is written); a use this misses, one that no
+// other call overlaps, is ordered after the one before it. After it ends,
+// every method that reads, writes or ends it returns ErrTxDone (Index
+// still answers, and Retry returns ErrRetry, whatever the state).
 type Tx struct {
 	heap     *Heap
 	snap     *consistency.State
+	busy     atomic.Bool // a goroutine is inside a method
+	shared   atomic.Bool // a call found another goroutine inside
 	readOnly bool
 	done     bool
 	managed  bool  // run by Update or View, which end it themselves
@@ -102,20 +110,69 @@ func (tx *Tx) Index() uint64 {
 	return tx.snap.Index()
 }
 
+// errTxShared is the error of a transaction used by two goroutines at
+// once.
+var errTxShared = fmt.Errorf("%w: a Tx used by two goroutines at once (a Tx must be used by one goroutine at a time; nothing of it is written)", ErrInvalidArgument)
+
+// enter marks a goroutine inside the transaction. If another is inside,
+// it records the misuse, which aborts the transaction, and returns false:
+// the caller must then touch nothing of tx but its atomics.
+func (tx *Tx) enter() bool {
+	if tx.busy.CompareAndSwap(false, true) {
+		return true
+	}
+	tx.shared.Store(true)
+	return false
+}
+
+// exit undoes enter.
+func (tx *Tx) exit() { tx.busy.Store(false) }
+
+// use enters the transaction for a method and checks that the call may
+// go on; on nil the caller exits when done.
+func (tx *Tx) use(write bool) error {
+	if !tx.enter() {
+		return errTxShared
+	}
+	if err := tx.check(write); err != nil {
+		tx.exit()
+		return err
+	}
+	return nil
+}
+
+// end ends a transaction its caller has entered.
+func (tx *Tx) end() {
+	tx.done = true
+	tx.exit()
+}
+
 // call runs fn, rolling back if fn returns an error or panics (the panic
-// goes on unrecovered, with its stack).
+// goes on unrecovered, with its stack). On nil the caller holds the
+// transaction (as enter does) and ends it, by commit or end; otherwise it
+// has ended, and if fn shared it with another goroutine call returns
+// errTxShared.
 func (tx *Tx) call(fn func(*Tx) error) error {
-	ok := false
+	returned := false
 	defer func() {
-		if !ok {
-			tx.done = true
+		if !returned && tx.enter() { // fn panicked
+			tx.end()
 		}
 	}()
 	err := fn(tx)
-	if err == nil {
+	returned = true
+	if !tx.enter() {
+		return errTxShared // still in use elsewhere: leave it as it is
+	}
+	switch {
+	case tx.shared.Load():
+		err = tx.fail(errTxShared)
+	case err == nil:
 		err = tx.err
 	}
-	ok = err == nil
+	if err != nil {
+		tx.end()
+	}
 	return err
 }
 
@@ -138,11 +195,9 @@ func (tx *Tx) check(write bool) error {
 }
 
 // read returns the object's current value in the transaction: its own
-// buffered write, or the snapshot's, recording the read.
+// buffered write, or the snapshot's, recording the read. The caller has
+// entered the transaction.
 func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
-	if err := tx.check(false); err != nil {
-		return nil, err
-	}
 	if tx.txState == nil {
 		obj, ok := tx.snap.Get(id)
 		if !ok {
@@ -197,6 +252,10 @@ func (tx *Tx) write(w consistency.Write) {
 // fields the two share.
 func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 	var v T
+	if err := tx.use(false); err != nil {
+		return v, err
+	}
+	defer tx.exit()
 	data, err := tx.read(id)
 	if err != nil {
 		return v, err
@@ -211,6 +270,10 @@ func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 // the heap: its snapshot with its own writes. A read of the snapshot is
 // recorded, as Get records it; see Version for the snapshot's version.
 func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
+	if err := tx.use(false); err != nil {
+		return false, err
+	}
+	defer tx.exit()
 	_, err := tx.read(id)
 	switch {
 	case err == nil:
@@ -227,12 +290,20 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 // deeper than 32 levels of arrays, maps and structs (a cyclic value
 // included), with an array or map of more than 4,194,304 elements, or
 // with map keys that encode alike (int(1) and int64(1) in a map[any]T).
+// A []byte or string value longer than Config.MaxCommitBytes returns a
+// *TooLargeError at once, unencoded, and aborts the transaction: its
+// commit record could not be sent. (A value of another type that encodes
+// too large is found when the transaction commits, as ErrTooLarge.)
 func Put[T any](tx *Tx, id uuid.UUID, v T) error {
-	if err := tx.check(true); err != nil {
+	if err := tx.use(true); err != nil {
 		return err
 	}
+	defer tx.exit()
 	if id == uuid.Nil {
 		return tx.fail(fmt.Errorf("%w: Put with the nil object ID", ErrInvalidArgument))
+	}
+	if n := rawLen(v); n > tx.heap.cfg.MaxCommitBytes {
+		return tx.fail(&TooLargeError{Size: n, Max: tx.heap.cfg.MaxCommitBytes, Value: true})
 	}
 	data, err := codec.MarshalValue(v)
 	if err != nil {
@@ -246,12 +317,21 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	return nil
 }
 
+// rawLen returns the length of a []byte or string value, which its
+// encoding exceeds, and 0 for a value of any other type.
+func rawLen[T any](v T) int {
+	switch x := any(v).(type) {
+	case []byte:
+		return len(x)
+	case string:
+		return len(x)
+	}
+	return 0
+}
+
 // New creates an object holding v under a new version 7 UUID and returns a
 // reference to it.
 func New[T any](tx *Tx, v T) (Ref[T], error) {
-	if err := tx.check(true); err != nil {
-		return Ref[T]{}, err
-	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Ref[T]{}, fmt.Errorf("oss: new object ID: %w", err)
@@ -266,9 +346,10 @@ func New[T any](tx *Tx, v T) (Ref[T], error) {
 // not exist is not an error. Delete does not read the object: two
 // transactions that both delete it both commit.
 func (tx *Tx) Delete(id uuid.UUID) error {
-	if err := tx.check(true); err != nil {
+	if err := tx.use(true); err != nil {
 		return err
 	}
+	defer tx.exit()
 	tx.write(consistency.Write{ID: id, Delete: true})
 	return nil
 }
@@ -276,9 +357,10 @@ func (tx *Tx) Delete(id uuid.UUID) error {
 // Root returns the object ID bound to the named root, or an error matching
 // ErrNotFound.
 func (tx *Tx) Root(name string) (uuid.UUID, error) {
-	if err := tx.check(false); err != nil {
+	if err := tx.use(false); err != nil {
 		return uuid.Nil, err
 	}
+	defer tx.exit()
 	if err := checkRootName(name); err != nil {
 		return uuid.Nil, tx.fail(err)
 	}
@@ -313,9 +395,10 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 // transaction: a root bound to the nil ID would point nowhere (DeleteRoot
 // removes a root).
 func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
-	if err := tx.check(true); err != nil {
+	if err := tx.use(true); err != nil {
 		return err
 	}
+	defer tx.exit()
 	if name == "" {
 		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
 	}
@@ -335,9 +418,10 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 // DeleteRoot removes the named root. Removing a root that does not exist is
 // not an error.
 func (tx *Tx) DeleteRoot(name string) error {
-	if err := tx.check(true); err != nil {
+	if err := tx.use(true); err != nil {
 		return err
 	}
+	defer tx.exit()
 	if err := checkRootName(name); err != nil {
 		return tx.fail(err)
 	}
@@ -363,9 +447,28 @@ func checkRootName(name string) error {
 // false. Version 7 IDs sort by creation time. In an Update, a scan makes the
 // transaction conflict with any concurrent creation or deletion of an
 // object, so what it enumerated cannot change under it (no phantoms).
+//
+// fn may use the transaction (the scan leaves it while fn runs).
 func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
-	if err := tx.check(false); err != nil {
+	if err := tx.use(false); err != nil {
 		return err
+	}
+	inside := true
+	defer func() {
+		if inside {
+			tx.exit()
+		}
+	}()
+	visit := fn
+	fn = func(id uuid.UUID) bool {
+		tx.exit()
+		inside = false
+		more := visit(id)
+		if !tx.enter() {
+			return false
+		}
+		inside = true
+		return more
 	}
 	st := tx.txState
 	if st == nil {
@@ -405,6 +508,9 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 			break
 		}
 	}
+	if !inside {
+		return errTxShared
+	}
 	return nil
 }
 
@@ -412,7 +518,16 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 // goroutine that committed it, once, in registration order. It does not run
 // if the transaction fails or rolls back, or for an attempt of Update that
 // conflicted.
+//
+// If f panics, the functions registered after it still run, and then
+// Update (or Commit) panics with an *OnCommitPanic holding f's panic
+// value and stack: the panic escapes, but a caller that recovers it can
+// tell that the transaction committed.
 func (tx *Tx) OnCommit(f func()) {
+	if !tx.enter() {
+		return // the transaction is aborted
+	}
+	defer tx.exit()
 	if tx.done {
 		return
 	}
@@ -424,6 +539,10 @@ func (tx *Tx) OnCommit(f func()) {
 
 // Rollback ends the transaction without committing it.
 func (tx *Tx) Rollback() error {
+	if !tx.enter() {
+		return errTxShared
+	}
+	defer tx.exit()
 	if tx.done {
 		return ErrTxDone
 	}
@@ -452,22 +571,33 @@ func errManaged(call string) error {
 // transaction an Update or View function is given, they return an error
 // matching ErrInvalidArgument and abort it, so that nothing is written.
 func (tx *Tx) Commit() error {
+	if !tx.enter() {
+		return errTxShared
+	}
 	if tx.done {
+		tx.exit()
 		return ErrTxDone
 	}
 	if tx.managed {
+		defer tx.exit()
 		return tx.fail(errManaged("Commit"))
 	}
 	return tx.commit()
 }
 
 // commit ends the transaction as Commit says; Update calls it for its
-// function's transaction.
+// function's transaction. The caller has entered the transaction, and
+// commit exits it (before the OnCommit functions, which may call it).
 func (tx *Tx) commit() error {
 	if tx.done {
+		tx.exit()
 		return ErrTxDone
 	}
 	tx.done = true
+	if tx.shared.Load() {
+		tx.fail(errTxShared)
+	}
+	tx.exit() // done: a call from now on only reads tx.done
 	if tx.err != nil {
 		return tx.err
 	}
@@ -592,10 +722,31 @@ func (rs *readSet) staleIn(st *consistency.State) *ConflictError {
 // something the transaction read changes and runs the function again.
 func (tx *Tx) Retry() error { return ErrRetry }
 
+// runOnCommit runs the OnCommit functions of a committed transaction. A
+// panic in one does not keep the others from running; the first then
+// goes on as an *OnCommitPanic, which says the commit happened.
 func (tx *Tx) runOnCommit() {
+	var first *OnCommitPanic
 	for _, f := range tx.onCommit {
-		f()
+		if p := runRecovered(f); p != nil && first == nil {
+			first = p
+			first.Index = tx.index
+		}
 	}
+	if first != nil {
+		panic(first)
+	}
+}
+
+// runRecovered runs f, returning what it panicked with, if it did.
+func runRecovered(f func()) (p *OnCommitPanic) {
+	defer func() {
+		if v := recover(); v != nil {
+			p = &OnCommitPanic{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	f()
+	return nil
 }
 
 // Version returns the object's version in the transaction's snapshot:
@@ -607,9 +758,10 @@ func (tx *Tx) runOnCommit() {
 // that read an object earlier, elsewhere, make a write conditional on that
 // version.
 func (tx *Tx) Version(id uuid.UUID) (uint64, error) {
-	if err := tx.check(false); err != nil {
+	if err := tx.use(false); err != nil {
 		return 0, err
 	}
+	defer tx.exit()
 	if tx.txState == nil {
 		return tx.snap.Version(id), nil
 	}

@@ -35,13 +35,15 @@ type WatchOptions struct {
 	// watch across restarts of its own should keep both and pass both.
 	Incarnation uint64
 	// Buffer is the number of events held for a slow consumer before the
-	// watch drops them and resyncs. If zero, Config.WatchBuffer. A merged
+	// watch drops them and resyncs. If zero, Config.WatchBuffer; negative
+	// is an error (ErrInvalidArgument), as in Config. A merged
 	// watch (Merge, Rate) holds one event and is bounded by BufferBytes
 	// alone.
 	Buffer int
 	// BufferBytes caps the bytes of the events held for a slow consumer
 	// (counted as Config.WatchBufferBytes says) before the watch drops
-	// them and resyncs. If zero, Config.WatchBufferBytes.
+	// them and resyncs. If zero, Config.WatchBufferBytes; negative is an
+	// error (ErrInvalidArgument), as in Config.
 	BufferBytes int
 	// Merge makes the watch merge the commits its consumer has not taken
 	// yet into one EventChange, in place of one event per commit: every
@@ -172,7 +174,9 @@ func (e *Event) View(fn func(tx *Tx) error) error {
 	}
 	tx := Tx{heap: e.heap, snap: e.snap, readOnly: true, managed: true}
 	err := tx.call(fn)
-	tx.done = true
+	if err == nil {
+		tx.end()
+	}
 	return err
 }
 
@@ -221,7 +225,7 @@ const indexBytes = 64
 
 // Watch starts a watch. Close it when done; closing the node ends it too.
 // It returns an error matching ErrInvalidArgument for a negative or NaN
-// WatchOptions.Rate.
+// WatchOptions.Rate, and for a negative Buffer or BufferBytes.
 func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	var o WatchOptions
 	if opts != nil {
@@ -230,10 +234,13 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	if o.Rate < 0 || math.IsNaN(o.Rate) {
 		return nil, fmt.Errorf("%w: WatchOptions.Rate %v", ErrInvalidArgument, o.Rate)
 	}
-	if o.Buffer <= 0 {
+	if o.Buffer < 0 || o.BufferBytes < 0 {
+		return nil, fmt.Errorf("%w: WatchOptions.Buffer %d, BufferBytes %d: negative", ErrInvalidArgument, o.Buffer, o.BufferBytes)
+	}
+	if o.Buffer == 0 {
 		o.Buffer = h.cfg.WatchBuffer
 	}
-	if o.BufferBytes <= 0 {
+	if o.BufferBytes == 0 {
 		o.BufferBytes = h.cfg.WatchBufferBytes
 	}
 	w := &Watch{heap: h, merge: o.Merge || o.Rate > 0, limit: o.Buffer, limitBytes: o.BufferBytes, notify: make(chan struct{}, 1), closec: make(chan struct{})}
