@@ -446,13 +446,11 @@ func crash(n *oss.Node) {
 // returns it; its heaps are opened again through Heap.
 func (c *Cluster) Restart(name string) *oss.Node {
 	c.t.Helper()
-	c.mu.Lock()
-	running := c.nodes[name] != nil
-	c.mu.Unlock()
-	if running {
-		c.t.Fatalf("osstest: restart %s: it runs", name)
+	n, err := c.TryRestart(name)
+	if err != nil {
+		c.t.Fatalf("osstest: start %s: %v", name, err)
 	}
-	return c.start(name)
+	return n
 }
 
 // TryRestart starts a killed node again on its data directory, as
