@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
@@ -98,18 +100,28 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 		}
 	}
 	// A server that is not the catalog's leader proposes a's record under
-	// its own ID: the leader drops the proposal.
+	// its own ID: the leader drops the proposal. The proposal is handed to
+	// the leader's routing as the transport hands it (either stream): had
+	// the server proposed through Update, the lead could have moved to it
+	// meanwhile (a hand-over), and a leader's own proposals are its log.
 	for name, n := range c.nodes {
-		if name == "a" || n == c.catalogLeader(t) {
+		if name == "a" || n == leader {
 			continue
 		}
-		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
-		err := n.catalog.Load().Update(fctx, func(tx *Tx) error {
-			return Put(tx, nodeRecordID("a"), nodeRecord{Name: "a", ID: n.id})
-		})
-		fcancel()
-		if err == nil {
-			t.Fatalf("%s rewrote a's node record", name)
+		val, err := codec.Marshal(nodeRecord{Name: "a", ID: n.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := consistency.Record{TxID: uuid.Must(uuid.NewV7()), Snapshot: leader.catalog.Load().state.Load().Index(),
+			Writes: []consistency.Write{{ID: nodeRecordID("a"), Value: val}}}
+		data, err := rec.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		prop := forgedEnvelope(t, leader, raftpb.Message{Type: raftpb.MsgProp, From: n.id, To: leader.id,
+			Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Data: data}}})
+		if _, _, ok := leader.route(name, prop); ok {
+			t.Fatalf("the catalog's leader takes %s's proposal of a's node record", name)
 		}
 		break
 	}
