@@ -37,12 +37,6 @@ func (h *hangups) serve(ctx context.Context, node *oss.Node, srv *admin.Server, 
 	go reloadLoop(ctx, h.ch, node, srv, certFile, keyFile, logger)
 }
 
-// reloadOnHangup catches SIGHUP from when it returns and reloads the
-// node's certificate and key on each (the admin interface's is not).
-func reloadOnHangup(ctx context.Context, node *oss.Node, certFile, keyFile string, logger *slog.Logger) {
-	catchHangup().serve(ctx, node, nil, certFile, keyFile, logger)
-}
-
 func reloadLoop(ctx context.Context, hup chan os.Signal, node *oss.Node, srv *admin.Server, certFile, keyFile string, logger *slog.Logger) {
 	defer signal.Stop(hup)
 	for {
