@@ -295,7 +295,22 @@ func mayHaveRun(method string, err error) bool {
 	return true
 }
 
-func heapPath(heap string) string { return "/v1/heaps/" + url.PathEscape(heap) }
+func heapPath(heap string) string { return "/v1/heaps/" + segment(heap) }
+
+// segment escapes a heap or root name as one segment of a path. "." and
+// ".." are escaped too, as url.PathEscape leaves them: a path that holds
+// them plainly is cleaned (the segment dropped, or the one before it
+// with it) before it is routed, so a heap named ".." was one the
+// interface could create and no client could name.
+func segment(name string) string {
+	switch name {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(name)
+}
 
 // Status returns the cluster's status as the node gathers it.
 func (c *Client) Status(ctx context.Context) (oss.ClusterStatus, error) {
@@ -314,7 +329,7 @@ func (c *Client) Heaps(ctx context.Context) ([]oss.HeapStatus, error) {
 // Root reads the object a root names; fresh makes the read linearizable.
 func (c *Client) Root(ctx context.Context, heap, root string, fresh bool) (Object, error) {
 	var o Object
-	err := c.Do(ctx, "GET", heapPath(heap)+"/roots/"+url.PathEscape(root)+freshQuery(fresh), nil, &o)
+	err := c.Do(ctx, "GET", heapPath(heap)+"/roots/"+segment(root)+freshQuery(fresh), nil, &o)
 	return o, err
 }
 
@@ -336,7 +351,7 @@ func freshQuery(fresh bool) string {
 // the root and the object as needed.
 func (c *Client) PutRoot(ctx context.Context, heap, root string, value any) (Committed, error) {
 	var out Committed
-	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+url.PathEscape(root), value, &out)
+	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+segment(root), value, &out)
 	return out, err
 }
 
