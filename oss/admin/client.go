@@ -25,8 +25,10 @@ import (
 
 // Client speaks a node's admin interface.
 type Client struct {
-	base string
-	hc   *http.Client
+	// bases are the nodes' URLs, in the order they are tried: a request
+	// goes to the next only if it reached none before it (neverSent).
+	bases []string
+	hc    *http.Client
 	// own describes the certificate the client presents ("" if none), for
 	// the error of a node that refuses it.
 	own string
@@ -51,22 +53,35 @@ type ClientOptions struct {
 	Timeout time.Duration
 }
 
-// NewClient returns a client of the admin interface at addr (host:port).
-// It speaks HTTPS with the user's client certificate unless
-// opts.Insecure; a missing certificate is an error that says how to issue
-// one.
+// NewClient returns a client of the admin interface at addr (host:port),
+// or of the first node of a comma-separated list of them that answers: a
+// request goes to the next node only if it never reached the one before
+// (the connection was refused, or the name did not resolve), so that no
+// write is sent twice. It speaks HTTPS with the user's client certificate
+// unless opts.Insecure; a missing certificate is an error that says how
+// to issue one.
 func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 	var o ClientOptions
 	if opts != nil {
 		o = *opts
 	}
+	addrs := strings.Split(addr, ",")
+	for i, a := range addrs {
+		addrs[i] = strings.TrimSpace(a)
+		if addrs[i] == "" {
+			return nil, fmt.Errorf("admin address %q: an empty address in the list (want HOST:PORT, or several separated by commas)", addr)
+		}
+	}
 	if o.Timeout == 0 {
 		o.Timeout = 15 * time.Second
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
-	base := "http://" + addr
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+		// A node whose host drops the connection's packets leaves time
+		// for the next in the list.
+		DialContext: (&net.Dialer{Timeout: min(5*time.Second, o.Timeout)}).DialContext}
+	scheme := "http://"
 	if !o.Insecure {
-		base = "https://" + addr
+		scheme = "https://"
 		tr.TLSClientConfig = o.TLS
 		if tr.TLSClientConfig == nil {
 			var err error
@@ -75,7 +90,11 @@ func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 			}
 		}
 	}
-	return &Client{base: base, hc: &http.Client{Timeout: o.Timeout, Transport: tr}, own: describeOwn(tr.TLSClientConfig, time.Now())}, nil
+	bases := make([]string, len(addrs))
+	for i, a := range addrs {
+		bases[i] = scheme + a
+	}
+	return &Client{bases: bases, hc: &http.Client{Timeout: o.Timeout, Transport: tr}, own: describeOwn(tr.TLSClientConfig, time.Now())}, nil
 }
 
 // describeOwn names the certificate a client configuration presents, its
@@ -211,15 +230,14 @@ func (e *StatusError) Is(target error) bool {
 // Do sends a request and decodes a JSON answer into out (unless nil). An
 // error status becomes a *StatusError with the node's message.
 func (c *Client) Do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
+	var text []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if text, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
 	}
-	b, err := c.send(ctx, method, path, rd)
+	b, err := c.send(ctx, method, path, text)
 	if err != nil || out == nil {
 		return err
 	}
@@ -233,9 +251,40 @@ func (c *Client) Fetch(ctx context.Context, path string) ([]byte, error) {
 	return c.send(ctx, "GET", path, nil)
 }
 
-// send sends a request and returns the body of a 200 answer.
-func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+// send sends a request (with body, unless nil) to the first node that
+// it reaches and returns the body of a 200 answer.
+func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var down []string
+	for i, base := range c.bases {
+		b, err := c.sendTo(ctx, base, method, path, body)
+		var nobody *noNodeError
+		if !errors.As(err, &nobody) || i == len(c.bases)-1 || ctx.Err() != nil {
+			if nobody != nil && len(down) > 0 {
+				err = fmt.Errorf("no node answers at %s, nor at %s: %w", strings.Join(down, ", "), base, nobody.err)
+			}
+			return b, err
+		}
+		down = append(down, base)
+	}
+	panic("unreachable: a client has a node")
+}
+
+// noNodeError is a request that reached no node: nothing was done.
+type noNodeError struct {
+	base string
+	err  error
+}
+
+func (e *noNodeError) Error() string { return fmt.Sprintf("no node answers at %s: %v", e.base, e.err) }
+func (e *noNodeError) Unwrap() error { return e.err }
+
+// sendTo sends a request to the node at base; see send.
+func (c *Client) sendTo(ctx context.Context, base, method, path string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -245,19 +294,19 @@ func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if refusedByNode(err) {
-			return nil, fmt.Errorf("the node at %s refused this client's certificate (%s), so nothing was done: %w (is it of the cluster's CA, and not expired?)", c.base, c.own, err)
+			return nil, fmt.Errorf("the node at %s refused this client's certificate (%s), so nothing was done: %w (is it of the cluster's CA, and not expired?)", base, c.own, err)
 		}
 		var refused *tls.CertificateVerificationError
 		if errors.As(err, &refused) {
-			return nil, fmt.Errorf("the node at %s presents a certificate this client refuses, so nothing was sent: %w (is --certs' ca.crt the cluster's CA?)", c.base, refused.Err)
+			return nil, fmt.Errorf("the node at %s presents a certificate this client refuses, so nothing was sent: %w (is --certs' ca.crt the cluster's CA?)", base, refused.Err)
 		}
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
+			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", base, err)
 		}
 		if mayHaveRun(method, err) {
-			return nil, fmt.Errorf("the node at %s gave no answer to a %s it may have carried out: its outcome is unknown; read it back fresh before trying again: %w (%w)", c.base, method, oss.ErrCommitUnknown, err)
+			return nil, fmt.Errorf("the node at %s gave no answer to a %s it may have carried out: its outcome is unknown; read it back fresh before trying again: %w (%w)", base, method, oss.ErrCommitUnknown, err)
 		}
-		return nil, fmt.Errorf("no node answers at %s: %w", c.base, err)
+		return nil, &noNodeError{base: base, err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
