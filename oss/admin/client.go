@@ -68,8 +68,9 @@ func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 	addrs := strings.Split(addr, ",")
 	for i, a := range addrs {
 		addrs[i] = strings.TrimSpace(a)
-		if addrs[i] == "" {
-			return nil, fmt.Errorf("admin address %q: an empty address in the list (want HOST:PORT, or several separated by commas)", addr)
+		if _, _, err := net.SplitHostPort(addrs[i]); err != nil {
+			// Without a port, https would go to 443.
+			return nil, fmt.Errorf("admin address %q: want HOST:PORT, or several separated by commas: %w", addr, err)
 		}
 	}
 	if o.Timeout == 0 {
