@@ -55,9 +55,9 @@ type ClientOptions struct {
 
 // NewClient returns a client of the admin interface at addr (host:port),
 // or of the first node of a comma-separated list of them that answers: a
-// request goes to the next node only if it never reached the one before
-// (the connection was refused, or the name did not resolve), so that no
-// write is sent twice. It speaks HTTPS with the user's client certificate
+// request goes to the next node only if the one before did not take it
+// (the connection was refused, the name did not resolve, or the node
+// answered that it is starting), so that no write is sent twice. It speaks HTTPS with the user's client certificate
 // unless opts.Insecure; a missing certificate is an error that says how
 // to issue one.
 func NewClient(addr string, opts *ClientOptions) (*Client, error) {
@@ -207,7 +207,14 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 type StatusError struct {
 	Code    int
 	Message string
+	// starting says the node answered that it is starting (stateHeader):
+	// it handled nothing, so the request may go to the next node.
+	starting bool
 }
+
+// stateHeader is the header of a 503 that a starting node (Starting)
+// answers with.
+const stateHeader = "X-Oss-Node-State"
 
 func (e *StatusError) Error() string { return e.Message }
 
@@ -259,11 +266,16 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]
 	for i, base := range c.bases {
 		b, err := c.sendTo(ctx, base, method, path, body)
 		var nobody *noNodeError
-		if !errors.As(err, &nobody) || i == len(c.bases)-1 || ctx.Err() != nil {
+		var se *StatusError
+		starting := errors.As(err, &se) && se.starting
+		if !errors.As(err, &nobody) && !starting || i == len(c.bases)-1 || ctx.Err() != nil {
 			if nobody != nil && len(down) > 0 {
 				err = fmt.Errorf("no node answers at %s, nor at %s: %w", strings.Join(down, ", "), base, nobody.err)
 			}
 			return b, err
+		}
+		if starting {
+			base += " (starting)"
 		}
 		down = append(down, base)
 	}
@@ -322,7 +334,7 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
 			}
 		}
-		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, starting: resp.Header.Get(stateHeader) == "starting"}
 	}
 	return b, nil
 }

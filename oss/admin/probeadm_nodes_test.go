@@ -38,6 +38,21 @@ func TestClientTriesTheNextNode(t *testing.T) {
 		t.Fatalf("get through the list: %v %v", o.Value, err)
 	}
 
+	// A node that is starting handled nothing: the request goes on.
+	starting, err := admin.Starting("n0", &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { starting.Close(ctx) })
+	cs, err := admin.NewClient(starting.Addr()+","+srv.Addr(), &admin.ClientOptions{Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cs.Close)
+	if _, err := cs.PutRoot(ctx, "h", "r", 1); err != nil {
+		t.Fatalf("put through a list whose first node is starting: %v", err)
+	}
+
 	// Every node down: the error names them all, and is no unknown
 	// outcome.
 	all, err := admin.NewClient(down+","+closedAddr(t), &admin.ClientOptions{Insecure: true})
