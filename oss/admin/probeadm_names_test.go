@@ -2,8 +2,11 @@ package admin_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"testing"
 
+	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
 )
 
@@ -50,5 +53,40 @@ func TestDotNamesReachable(t *testing.T) {
 	}
 	if hs := n.Heaps(); len(hs) != 0 {
 		t.Fatalf("heaps left: %v", hs)
+	}
+}
+
+// A heap named "*" or "game*" could be created, and then no grant could
+// name it alone: "ossd acl grant --heap '*'" grants every heap, and
+// "--heap 'game*'" every heap whose name begins with "game". A new
+// heap's name may not end in "*"; one with a "*" elsewhere is a name
+// like any other.
+func TestHeapNameEndingInStarRefused(t *testing.T) {
+	n := startNode(t)
+	srv := serve(t, n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
+	c, err := admin.NewClient(srv.Addr(), &admin.ClientOptions{Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx := context.Background()
+	for _, name := range []string{"*", "game*", "a**"} {
+		err := c.CreateHeap(ctx, name, 0)
+		if se, ok := err.(*admin.StatusError); !ok || se.Code != http.StatusBadRequest {
+			t.Errorf("create heap %q: %v, want a 400", name, err)
+		}
+		_, err = c.PutRoot(ctx, name, "r", 1)
+		if se, ok := err.(*admin.StatusError); !ok || se.Code != http.StatusBadRequest {
+			t.Errorf("put a root of a new heap %q: %v, want a 400", name, err)
+		}
+		if _, err := n.CreateHeapIfNotExists(ctx, name, nil); !errors.Is(err, oss.ErrInvalidHeapName) {
+			t.Errorf("CreateHeapIfNotExists(%q): %v, want ErrInvalidHeapName", name, err)
+		}
+	}
+	if hs := n.Heaps(); len(hs) != 0 {
+		t.Fatalf("heaps created: %v", hs)
+	}
+	if err := c.CreateHeap(ctx, "a*b", 0); err != nil {
+		t.Fatalf("create heap \"a*b\": %v", err)
 	}
 }
