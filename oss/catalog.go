@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,6 +105,12 @@ func catalogAgain(ctx context.Context, attempt int) bool {
 func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (e heapEntry, created bool, err error) {
 	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, false, nil
+	}
+	if strings.HasSuffix(name, "*") {
+		// A grant on it would be a grant on every heap its name begins
+		// with ("*": on all of them), so no grant could name it alone.
+		// One made before this check still opens.
+		return heapEntry{}, false, fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
 	}
 	var unknown error // the first try whose outcome was unknown
 	for attempt := 0; ; attempt++ {

@@ -123,7 +123,8 @@ type Config struct {
 	TLS *TLSConfig
 	// Replicas is the number of voters a new heap keeps, placed on server
 	// nodes by rendezvous hashing; other nodes that open it are learners.
-	// If zero, 3. The catalog keeps up to 5.
+	// If zero, 3. An even number is one voter fewer (HeapOptions.Replicas).
+	// The catalog keeps up to 5.
 	Replicas int
 	// ReplaceAfter is how long a voter may be unreachable before its
 	// heap's leader replaces it with another server. If zero, 30s.

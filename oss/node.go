@@ -368,7 +368,9 @@ func (n *Node) Context() context.Context { return n.ctx }
 type HeapOptions struct {
 	// Replicas is the number of voters the heap keeps, placed on server
 	// nodes by rendezvous hashing; other nodes that open it are learners.
-	// From 1 to 9. If zero, Config.Replicas.
+	// From 1 to 9. If zero, Config.Replicas. A group keeps an odd number
+	// of voters (a group of two loses its quorum with either), so an even
+	// number is one voter fewer: 2 is 1, 4 is 3.
 	Replicas int
 }
 

@@ -34,6 +34,7 @@ func aclTo(w io.Writer, args []string) error {
 	to := fs.String("to", "", "the certificate name granted to")
 	heap := fs.String("heap", "", `a heap name, or a prefix ending in "*" ("*": every heap)`)
 	perm := fs.String("perm", "", "read, write (implies read) or admin (implies write)")
+	asJSON := fs.Bool("json", false, "list: print the grants as JSON")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -52,6 +53,9 @@ func aclTo(w io.Writer, args []string) error {
 		gs, err := c.Grants(ctx)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return printJSONTo(w, gs)
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "NAME\tHEAP\tPERMISSION\n")

@@ -23,7 +23,7 @@ import (
 // makes the client they describe once they are parsed.
 func clientFlags(name string) (*flag.FlagSet, func() (*admin.Client, error)) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	addr := fs.String("http", admin.DefaultAddr, "address of the node's admin interface")
+	addr := fs.String("http", admin.DefaultAddr, "address of the node's admin interface, or several separated by commas: the first that answers")
 	certs := fs.String("certs", "certs", "directory holding ca.crt and the user's NAME.crt and NAME.key")
 	user := fs.String("user", "admin", "the user: the name of its certificate (\"ossd cert issue --dir DIR --name NAME --role admin\")")
 	insecure := fs.Bool("http-insecure", false, "speak plain HTTP without a certificate, to a node run with --http-insecure")
@@ -70,8 +70,10 @@ func status(args []string) error {
 	return nil
 }
 
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
+func printJSON(v any) error { return printJSONTo(os.Stdout, v) }
+
+func printJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
@@ -110,6 +112,7 @@ func heaps(args []string) error { return heapsTo(os.Stdout, args) }
 func heapsTo(w io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd heaps")
 	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" makes (default: the node's --replicas)")
+	asJSON := fs.Bool("json", false, "print the list as JSON (a heap's name may hold spaces)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -124,6 +127,9 @@ func heapsTo(w io.Writer, args []string) error {
 		hs, err := c.Heaps(ctx)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return printJSONTo(w, hs)
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "HEAP\tREPLICAS\n")
@@ -173,17 +179,28 @@ func get(args []string) error {
 	return printJSON(o)
 }
 
-func put(args []string) error {
+func put(args []string) error { return putFrom(os.Stdin, os.Stdout, args) }
+
+// putFrom is "ossd put", reading a value of "-" from stdin and printing
+// to w.
+func putFrom(stdin io.Reader, w io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd put")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 3 {
-		return errors.New("put: want HEAP, ROOT and a JSON value")
+		return errors.New("put: want HEAP, ROOT and a JSON value (\"-\": read it from stdin)")
+	}
+	text := []byte(pos[2])
+	if pos[2] == "-" {
+		// A value larger than an argument may be (128 KiB on Linux).
+		if text, err = io.ReadAll(stdin); err != nil {
+			return fmt.Errorf("put: reading the value from stdin: %w", err)
+		}
 	}
 	var v json.RawMessage
-	if err := json.Unmarshal([]byte(pos[2]), &v); err != nil {
+	if err := json.Unmarshal(text, &v); err != nil {
 		return fmt.Errorf("put: the value is not JSON: %w", err)
 	}
 	ctx, c, done, err := connect(dial)
@@ -195,5 +212,5 @@ func put(args []string) error {
 	if err != nil {
 		return explainNoQuorum(c, pos[0], err) // quorummsg.go
 	}
-	return printJSON(out)
+	return printJSONTo(w, out)
 }

@@ -33,14 +33,30 @@ func printCreated(ctx context.Context, w io.Writer, c *admin.Client, heap string
 			hs = h
 		}
 	}
-	placed := placedVoters(hs.Replicas, servers)
-	if placed >= hs.Replicas {
-		_, err = fmt.Fprintf(w, "created heap %q: %s\n", heap, count(hs.Replicas, "voter"))
-		return err
-	}
-	_, err = fmt.Fprintf(w, "created heap %q: %s wanted, %d for now: a heap has at most one voter a live server, an odd number of them, and the cluster has %s; it gains voters as servers join\n",
-		heap, count(hs.Replicas, "voter"), placed, count(servers, "server"))
+	_, err = fmt.Fprintln(w, createdMessage(heap, hs.Replicas, servers))
 	return err
+}
+
+// createdMessage says how many voters a heap that wants replicas has on
+// servers live servers, and how many it will have. An even number of
+// replicas is rounded down for good (a group of two loses its quorum
+// with either voter): "--replicas 2" used to read "1 for now ... it gains
+// voters as servers join", which it never does.
+func createdMessage(heap string, replicas, servers int) string {
+	placed, most := placedVoters(replicas, servers), placedVoters(replicas, replicas)
+	switch {
+	case placed >= replicas:
+		return fmt.Sprintf("created heap %q: %s", heap, count(replicas, "voter"))
+	case placed == most:
+		return fmt.Sprintf("created heap %q: %s wanted, %d kept: a heap has an odd number of voters, so an even number rounds down (%d survive the loss of %d: heaps create --replicas %d)",
+			heap, count(replicas, "voter"), most, replicas+1, replicas/2, replicas+1)
+	}
+	msg := fmt.Sprintf("created heap %q: %s wanted, %d for now: a heap has at most one voter a live server, an odd number of them, and the cluster has %s; it gains voters as servers join",
+		heap, count(replicas, "voter"), placed, count(servers, "server"))
+	if most < replicas {
+		msg += fmt.Sprintf(", up to %d (an even number rounds down)", most)
+	}
+	return msg
 }
 
 // placedVoters is the number of voters a heap that wants replicas has on

@@ -44,13 +44,14 @@ Usage:
   ossd run         [flags]                            run a node until SIGINT or SIGTERM;
                                                       SIGHUP reloads its certificate and key
   ossd status      [--http HOST:PORT] [--json]        members, heaps, leaders, voters, learners
-  ossd heaps       [create NAME [--replicas N] | drop NAME]
+  ossd heaps       [--json | create NAME [--replicas N] | drop NAME]
                                                       list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
-  ossd put         HEAP ROOT JSON                     set the object a root names
+  ossd put         HEAP ROOT JSON|-                   set the object a root names ("-": the
+                                                      JSON from stdin)
   ossd hot         HEAP [--json]                      the heap's hottest objects: what
                                                       transactions conflict on, lately
-  ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list
+  ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list [--json]
                                                       grant client certificates access to heaps
   ossd debug bundle [--http ADDR,ADDR,...] [--out FILE] [--cpu 5s]
                                                       collect status, metrics, recent logs and
@@ -63,8 +64,9 @@ its own nears expiry, and ends each connection when the peer's certificate
 the node SIGHUP (or restart it), then "cert revoke NAME --serial OLD".
 
 status, heaps, get and put speak HTTPS to a node's admin interface (--http,
-default 127.0.0.1:7480) as the user --user (default admin) of the
-certificates in --certs (default certs): issue its certificate with
+default 127.0.0.1:7480; several, comma-separated: the first that
+answers) as the user --user (default admin) of the certificates in
+--certs (default certs): issue its certificate with
 "ossd cert issue --dir certs --name admin --role admin".
 
 Run "ossd COMMAND -h" for a command's flags. Every flag can be set by an

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,11 +46,14 @@ func (a *api) revoke(w http.ResponseWriter, r *http.Request) {
 func (a *api) changeGrant(w http.ResponseWriter, r *http.Request, done string, change func(context.Context, oss.Grant) error) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	var g oss.Grant
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&g); err != nil {
-		fail(w, &badRequest{fmt.Errorf("grant: %w", err)})
+	if err := decodeRequest(body, 0, &g); err != nil {
+		fail(w, fmt.Errorf("grant: %w", err))
 		return
 	}
 	if err := change(ctx, g); err != nil {

@@ -25,8 +25,10 @@ import (
 
 // Client speaks a node's admin interface.
 type Client struct {
-	base string
-	hc   *http.Client
+	// bases are the nodes' URLs, in the order they are tried: a request
+	// goes to the next only if it reached none before it (neverSent).
+	bases []string
+	hc    *http.Client
 	// own describes the certificate the client presents ("" if none), for
 	// the error of a node that refuses it.
 	own string
@@ -51,22 +53,36 @@ type ClientOptions struct {
 	Timeout time.Duration
 }
 
-// NewClient returns a client of the admin interface at addr (host:port).
-// It speaks HTTPS with the user's client certificate unless
-// opts.Insecure; a missing certificate is an error that says how to issue
-// one.
+// NewClient returns a client of the admin interface at addr (host:port),
+// or of the first node of a comma-separated list of them that answers: a
+// request goes to the next node only if the one before did not take it
+// (the connection was refused, the name did not resolve, or the node
+// answered that it is starting), so that no write is sent twice. It speaks HTTPS with the user's client certificate
+// unless opts.Insecure; a missing certificate is an error that says how
+// to issue one.
 func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 	var o ClientOptions
 	if opts != nil {
 		o = *opts
 	}
+	addrs := strings.Split(addr, ",")
+	for i, a := range addrs {
+		addrs[i] = strings.TrimSpace(a)
+		if _, _, err := net.SplitHostPort(addrs[i]); err != nil {
+			// Without a port, https would go to 443.
+			return nil, fmt.Errorf("admin address %q: want HOST:PORT, or several separated by commas: %w", addr, err)
+		}
+	}
 	if o.Timeout == 0 {
 		o.Timeout = 15 * time.Second
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
-	base := "http://" + addr
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+		// A node whose host drops the connection's packets leaves time
+		// for the next in the list.
+		DialContext: (&net.Dialer{Timeout: min(5*time.Second, o.Timeout)}).DialContext}
+	scheme := "http://"
 	if !o.Insecure {
-		base = "https://" + addr
+		scheme = "https://"
 		tr.TLSClientConfig = o.TLS
 		if tr.TLSClientConfig == nil {
 			var err error
@@ -75,7 +91,11 @@ func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 			}
 		}
 	}
-	return &Client{base: base, hc: &http.Client{Timeout: o.Timeout, Transport: tr}, own: describeOwn(tr.TLSClientConfig, time.Now())}, nil
+	bases := make([]string, len(addrs))
+	for i, a := range addrs {
+		bases[i] = scheme + a
+	}
+	return &Client{bases: bases, hc: &http.Client{Timeout: o.Timeout, Transport: tr}, own: describeOwn(tr.TLSClientConfig, time.Now())}, nil
 }
 
 // describeOwn names the certificate a client configuration presents, its
@@ -187,7 +207,14 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 type StatusError struct {
 	Code    int
 	Message string
+	// starting says the node answered that it is starting (stateHeader):
+	// it handled nothing, so the request may go to the next node.
+	starting bool
 }
+
+// stateHeader is the header of a 503 that a starting node (Starting)
+// answers with.
+const stateHeader = "X-Oss-Node-State"
 
 func (e *StatusError) Error() string { return e.Message }
 
@@ -211,15 +238,14 @@ func (e *StatusError) Is(target error) bool {
 // Do sends a request and decodes a JSON answer into out (unless nil). An
 // error status becomes a *StatusError with the node's message.
 func (c *Client) Do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
+	var text []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if text, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
 	}
-	b, err := c.send(ctx, method, path, rd)
+	b, err := c.send(ctx, method, path, text)
 	if err != nil || out == nil {
 		return err
 	}
@@ -233,9 +259,45 @@ func (c *Client) Fetch(ctx context.Context, path string) ([]byte, error) {
 	return c.send(ctx, "GET", path, nil)
 }
 
-// send sends a request and returns the body of a 200 answer.
-func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+// send sends a request (with body, unless nil) to the first node that
+// it reaches and returns the body of a 200 answer.
+func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var down []string
+	for i, base := range c.bases {
+		b, err := c.sendTo(ctx, base, method, path, body)
+		var nobody *noNodeError
+		var se *StatusError
+		starting := errors.As(err, &se) && se.starting
+		if !errors.As(err, &nobody) && !starting || i == len(c.bases)-1 || ctx.Err() != nil {
+			if nobody != nil && len(down) > 0 {
+				err = fmt.Errorf("no node answers at %s, nor at %s: %w", strings.Join(down, ", "), base, nobody.err)
+			}
+			return b, err
+		}
+		if starting {
+			base += " (starting)"
+		}
+		down = append(down, base)
+	}
+	panic("unreachable: a client has a node")
+}
+
+// noNodeError is a request that reached no node: nothing was done.
+type noNodeError struct {
+	base string
+	err  error
+}
+
+func (e *noNodeError) Error() string { return fmt.Sprintf("no node answers at %s: %v", e.base, e.err) }
+func (e *noNodeError) Unwrap() error { return e.err }
+
+// sendTo sends a request to the node at base; see send.
+func (c *Client) sendTo(ctx context.Context, base, method, path string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -245,19 +307,19 @@ func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if refusedByNode(err) {
-			return nil, fmt.Errorf("the node at %s refused this client's certificate (%s), so nothing was done: %w (is it of the cluster's CA, and not expired?)", c.base, c.own, err)
+			return nil, fmt.Errorf("the node at %s refused this client's certificate (%s), so nothing was done: %w (is it of the cluster's CA, and not expired?)", base, c.own, err)
 		}
 		var refused *tls.CertificateVerificationError
 		if errors.As(err, &refused) {
-			return nil, fmt.Errorf("the node at %s presents a certificate this client refuses, so nothing was sent: %w (is --certs' ca.crt the cluster's CA?)", c.base, refused.Err)
+			return nil, fmt.Errorf("the node at %s presents a certificate this client refuses, so nothing was sent: %w (is --certs' ca.crt the cluster's CA?)", base, refused.Err)
 		}
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", c.base, err)
+			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", base, err)
 		}
 		if mayHaveRun(method, err) {
-			return nil, fmt.Errorf("the node at %s gave no answer to a %s it may have carried out: its outcome is unknown; read it back fresh before trying again: %w (%w)", c.base, method, oss.ErrCommitUnknown, err)
+			return nil, fmt.Errorf("the node at %s gave no answer to a %s it may have carried out: its outcome is unknown; read it back fresh before trying again: %w (%w)", base, method, oss.ErrCommitUnknown, err)
 		}
-		return nil, fmt.Errorf("no node answers at %s: %w", c.base, err)
+		return nil, &noNodeError{base: base, err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -272,7 +334,7 @@ func (c *Client) send(ctx context.Context, method, path string, rd io.Reader) ([
 				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
 			}
 		}
-		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, starting: resp.Header.Get(stateHeader) == "starting"}
 	}
 	return b, nil
 }
@@ -295,7 +357,22 @@ func mayHaveRun(method string, err error) bool {
 	return true
 }
 
-func heapPath(heap string) string { return "/v1/heaps/" + url.PathEscape(heap) }
+func heapPath(heap string) string { return "/v1/heaps/" + segment(heap) }
+
+// segment escapes a heap or root name as one segment of a path. "." and
+// ".." are escaped too, as url.PathEscape leaves them: a path that holds
+// them plainly is cleaned (the segment dropped, or the one before it
+// with it) before it is routed, so a heap named ".." was one the
+// interface could create and no client could name.
+func segment(name string) string {
+	switch name {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(name)
+}
 
 // Status returns the cluster's status as the node gathers it.
 func (c *Client) Status(ctx context.Context) (oss.ClusterStatus, error) {
@@ -314,7 +391,7 @@ func (c *Client) Heaps(ctx context.Context) ([]oss.HeapStatus, error) {
 // Root reads the object a root names; fresh makes the read linearizable.
 func (c *Client) Root(ctx context.Context, heap, root string, fresh bool) (Object, error) {
 	var o Object
-	err := c.Do(ctx, "GET", heapPath(heap)+"/roots/"+url.PathEscape(root)+freshQuery(fresh), nil, &o)
+	err := c.Do(ctx, "GET", heapPath(heap)+"/roots/"+segment(root)+freshQuery(fresh), nil, &o)
 	return o, err
 }
 
@@ -336,7 +413,7 @@ func freshQuery(fresh bool) string {
 // the root and the object as needed.
 func (c *Client) PutRoot(ctx context.Context, heap, root string, value any) (Committed, error) {
 	var out Committed
-	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+url.PathEscape(root), value, &out)
+	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+segment(root), value, &out)
 	return out, err
 }
 

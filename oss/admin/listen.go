@@ -68,6 +68,7 @@ func Starting(name string, opts *Options) (*Server, error) {
 	}
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
+		w.Header().Set(stateHeader, "starting")
 		reply(w, http.StatusServiceUnavailable, map[string]string{
 			"error": fmt.Sprintf("node %q is starting: it has not joined its cluster (or recovered its data) yet; try again in a moment, or read its log for why it waits", name)})
 	})

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -71,11 +70,14 @@ func (a *api) revocations(w http.ResponseWriter, r *http.Request) {
 func (a *api) revokeCert(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
+	body, err := readBody(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	var req RevokeRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		fail(w, &badRequest{fmt.Errorf("revocation request: %w", err)})
+	if err := decodeRequest(body, 0, &req); err != nil {
+		fail(w, fmt.Errorf("revocation request: %w", err))
 		return
 	}
 	var serial *big.Int

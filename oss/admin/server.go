@@ -503,15 +503,9 @@ func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if _, err := parseJSON(body, txDepth); err != nil {
-		fail(w, fmt.Errorf("transaction: %w", err))
-		return
-	}
 	var req Txn
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&req); err != nil {
-		fail(w, &badRequest{fmt.Errorf("transaction: %w", err)})
+	if err := decodeRequest(body, txDepth, &req); err != nil {
+		fail(w, fmt.Errorf("transaction: %w", err))
 		return
 	}
 	values := make([]any, len(req.Writes))
