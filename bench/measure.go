@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"log"
 	"math/bits"
 	"math/rand/v2"
 	"os"
@@ -241,7 +242,12 @@ func startCPUProfile(p params, name string) (stop func(), err error) {
 		f.Close()
 		return nil, err
 	}
+	// The allocations of the workload alone are the difference of two
+	// allocation profiles: go tool pprof -sample_index=alloc_space
+	// -base NAME-allocs-start.pprof NAME-allocs.pprof
+	writeAllocs(p.CPUProfile + "-" + name + "-allocs-start.pprof")
 	return func() {
+		writeAllocs(p.CPUProfile + "-" + name + "-allocs.pprof")
 		pprof.StopCPUProfile()
 		f.Close()
 		stopTrace()
@@ -304,4 +310,18 @@ func peakRSS() float64 {
 		}
 	}
 	return 0
+}
+
+// writeAllocs writes the allocation profile so far to path; a failure
+// loses only the profile.
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Printf("allocation profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		log.Printf("allocation profile: %v", err)
+	}
 }

@@ -1,9 +1,10 @@
 package oss
 
 import (
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -146,8 +147,15 @@ func (n *Node) openLogAndStore(fsys persist.FS, dir string) (map[groupKey]*recov
 
 const nodeIDFile = "NODE_ID"
 
+// loadNodeID reads the node's raft ID from its identity file: 16 hex
+// digits and, since the file carries one, the CRC-32C of the ID's 8 bytes
+// in 8 more. A flipped bit in an ID without its checksum is another valid
+// ID, under which the node would recover replicas their groups do not
+// know; with it, it is ErrCorrupt. A file of the ID alone, as nodes wrote
+// before, is read as it is.
 func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
-	f, err := fsys.Open(filepath.Join(dir, nodeIDFile))
+	path := filepath.Join(dir, nodeIDFile)
+	f, err := fsys.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -157,11 +165,31 @@ func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
 	defer f.Close()
 	buf := make([]byte, 64)
 	k, _ := f.Read(buf)
-	id, err := strconv.ParseUint(strings.TrimSpace(string(buf[:k])), 16, 64)
+	damaged := func(why string) error {
+		return fmt.Errorf("%w: node identity in %s is damaged (%q: %s); move the data directory aside to start as a new node", ErrCorrupt, path, buf[:k], why)
+	}
+	fields := strings.Fields(string(buf[:k]))
+	if len(fields) == 0 || len(fields) > 2 {
+		return 0, damaged("not an ID")
+	}
+	id, err := strconv.ParseUint(fields[0], 16, 64)
 	if err != nil || id == 0 {
-		return 0, fmt.Errorf("%w: node identity in %s is damaged (%q); move the data directory aside to start as a new node", ErrCorrupt, filepath.Join(dir, nodeIDFile), buf[:k])
+		return 0, damaged("not an ID")
+	}
+	if len(fields) == 2 {
+		sum, err := strconv.ParseUint(fields[1], 16, 32)
+		if err != nil || fields[0] != fmt.Sprintf("%016x", id) || fields[1] != fmt.Sprintf("%08x", sum) || uint32(sum) != nodeIDSum(id) {
+			return 0, damaged("checksum mismatch")
+		}
 	}
 	return id, nil
+}
+
+// nodeIDSum is the identity file's checksum of id.
+func nodeIDSum(id uint64) uint32 {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], id)
+	return crc32.Checksum(b[:], crc32.MakeTable(crc32.Castagnoli))
 }
 
 // errBadRecord marks a log record that checks out but that the node
@@ -213,11 +241,7 @@ func storeNodeID(fsys persist.FS, dir string, id uint64) error {
 	if err != nil {
 		return fmt.Errorf("oss: node identity: %w", err)
 	}
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(id >> (56 - 8*i))
-	}
-	_, err = f.Write([]byte(hex.EncodeToString(b[:]) + "\n"))
+	_, err = fmt.Fprintf(f, "%016x %08x\n", id, nodeIDSum(id))
 	if err == nil {
 		err = f.Sync()
 	}

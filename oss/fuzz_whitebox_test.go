@@ -618,6 +618,8 @@ func FuzzStoreMeta(f *testing.F) {
 // the node writes back and reads again unchanged.
 func FuzzNodeID(f *testing.F) {
 	f.Add([]byte("00000000deadbeef\n"))
+	f.Add([]byte("00000000deadbeef 00000000\n"))
+	f.Add([]byte("00000000deadbeef " + fmt.Sprintf("%08x", nodeIDSum(0xdeadbeef)) + "\n"))
 	f.Add([]byte("  1f  "))
 	f.Add([]byte("0\n"))
 	f.Add([]byte("ffffffffffffffffff"))
@@ -637,9 +639,13 @@ func FuzzNodeID(f *testing.F) {
 			}
 			return
 		}
-		want, perr := strconv.ParseUint(strings.TrimSpace(string(data[:min(len(data), 64)])), 16, 64)
+		fields := strings.Fields(string(data[:min(len(data), 64)]))
+		want, perr := strconv.ParseUint(fields[0], 16, 64)
 		if id == 0 || perr != nil || want != id {
 			t.Fatalf("%q read as %x", data, id)
+		}
+		if len(fields) == 2 && fields[1] != fmt.Sprintf("%08x", nodeIDSum(id)) {
+			t.Fatalf("%q read as %x, whose checksum is %08x", data, id, nodeIDSum(id))
 		}
 		if err := storeNodeID(fsys, "/data", id); err != nil {
 			t.Fatal(err)
