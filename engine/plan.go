@@ -84,12 +84,13 @@ const (
 	Grow                        // fewer voters than wanted: add voters, to an odd number
 	Rebalance                   // a better-placed server is no voter: move the lowest-placed voter there
 	Depart                      // a leaving voter goes with no server to take its place
+	Shrink                      // dead voters no server can replace go, so the group survives more failures
 	DropDown                    // remove a learner that is down
 	Evict                       // remove a learner that may no longer read the heap
 	Place                       // move leadership to the best-placed voter
 )
 
-var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "depart", "drop down", "evict", "place"}
+var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "depart", "shrink", "drop down", "evict", "place"}
 
 func (r StepReason) String() string {
 	if int(r) < len(reasons) {
@@ -124,15 +125,19 @@ type Action struct {
 //     better-placed server the same way (it stays a learner, with its replica);
 //  6. a leaving voter that no server can replace goes if every other voter
 //     is alive, with the lowest-placed other voter demoted in the same
-//     change if an even number would be left; a dead one stays;
+//     change if an even number would be left; dead voters no server can
+//     replace go together in one change if the group then survives more
+//     failures (see shrink), and otherwise stay;
 //  7. remove a learner that is down or may no longer read the heap;
 //  8. move leadership to the best-placed voter, at most every TransferTicks.
 //
 // Plan does nothing unless this replica leads, no transfer is under way,
 // the group is not in a joint configuration and no change is awaited. A
 // configuration never loses a voter without gaining one in the same
-// change, except a leaving voter whose peers are all alive, so no step takes
-// the group below its quorum.
+// change, except a leaving voter whose peers are all alive, or dead voters
+// whose removal raises the failures the group survives while the old and
+// the new configuration both keep a live majority, so no step takes the
+// group below its quorum.
 func Plan(in PlanInput) Action {
 	cs := &in.Conf
 	if !in.Leader || in.Transferring || in.Tick < in.WaitUntil || len(cs.VotersOutgoing) > 0 {
@@ -334,9 +339,13 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		}
 	case victim != 0:
 		// Nowhere to hand over to: a leaving voter may go if the rest are
-		// alive; a dead one stays until a server can replace it.
+		// alive; dead ones go if the group then survives more failures,
+		// and otherwise stay until a server can replace them.
 		if m, ok := p.live[victim]; ok && m.Leaving && len(cs.Voters) > 1 && allAlive {
 			return p.depart(ranked, victim), true
+		}
+		if a, ok := p.shrink(); ok {
+			return a, true
 		}
 		victim = 0
 	}
@@ -373,6 +382,46 @@ func (p *planner) depart(ranked []Member, victim uint64) Action {
 		}
 	}
 	return Action{Kind: ChangeConf, Why: Depart, Changes: changes}
+}
+
+// tolerance is how many more failures a group of voters voters, live of
+// them alive, survives with a majority alive: negative if it has none now.
+func tolerance(live, voters int) int { return live - (voters/2 + 1) }
+
+// shrink removes voters that are dead (missing for ReplaceAfter, and not
+// this leader) in one change when no server can replace them: as many as
+// leave an odd number of voters, if the group then survives more failures
+// (tolerance) and both the old and the new configuration have a live
+// majority, which the joint configuration needs to commit. Of five voters
+// with two dead the three live stay, and survive one more failure where
+// five would survive none; of five with one dead, or three with one dead,
+// none goes: four live of five survive one failure, as three of three
+// would, and two of three survive none, as one of one would. The dead
+// voters removed are the first in the configuration. ok is false if no
+// such change helps.
+func (p *planner) shrink() (Action, bool) {
+	voters := p.in.Conf.Voters
+	live := 0
+	var dead []uint64
+	for _, v := range voters {
+		if _, ok := p.live[v]; ok || v == p.in.Self {
+			live++
+		} else if p.down(v) {
+			dead = append(dead, v)
+		}
+	}
+	k := len(dead)
+	if (len(voters)-k)%2 == 0 {
+		k-- // an even number survives no more failures than one fewer
+	}
+	if k <= 0 || tolerance(live, len(voters)) < 0 || tolerance(live, len(voters)-k) <= tolerance(live, len(voters)) {
+		return Action{}, false
+	}
+	var changes []raftpb.ConfChangeSingle
+	for _, v := range dead[:k] {
+		changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: v})
+	}
+	return Action{Kind: ChangeConf, Why: Shrink, Changes: changes}, true
 }
 
 // promote makes the servers of promote voters, each first a learner that

@@ -513,8 +513,9 @@ func TestOddVoters(t *testing.T) {
 // step carried out at once and every learner catching up at once, and
 // checks every step: no change leaves the group without a quorum of live
 // voters, a voter is removed only with a replacement in the same change
-// (or a leaving one with every other voter alive), only caught-up learners
-// are promoted, leadership goes only to a caught-up live voter. When the
+// (or a leaving one with every other voter alive, or dead ones as
+// checkShrink allows), only caught-up learners are promoted, leadership
+// goes only to a caught-up live voter. When the
 // plan runs out of steps the voters are the placement's and no learner is
 // down.
 func TestPlanKeepsQuorumAndConverges(t *testing.T) {
@@ -673,8 +674,13 @@ func checkStep(in *PlanInput, a Action) error {
 					leaving = true
 				}
 			}
-			if !leaving || slices.ContainsFunc(before, func(id uint64) bool { return !alive(id) }) {
-				return fmt.Errorf("voters %v lose %d and gain %d", before, removed, added)
+			if leaving && slices.ContainsFunc(before, func(id uint64) bool { return !alive(id) }) {
+				return fmt.Errorf("voters %v lose %d and gain %d, a leaving one while another is missing", before, removed, added)
+			}
+			if !leaving {
+				if err := checkShrink(p, a, before, after); err != nil {
+					return fmt.Errorf("voters %v lose %d and gain %d: %v", before, removed, added, err)
+				}
 			}
 		}
 		liveBefore := len(slices.DeleteFunc(slices.Clone(before), func(id uint64) bool { return !alive(id) }))

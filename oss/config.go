@@ -127,7 +127,10 @@ type Config struct {
 	// The catalog keeps up to 5.
 	Replicas int
 	// ReplaceAfter is how long a voter may be unreachable before its
-	// heap's leader replaces it with another server. If zero, 30s.
+	// heap's leader replaces it with another server, or, when no server
+	// can take its place, removes it if the heap then survives more
+	// failures (five voters with two dead become the three live). If
+	// zero, 30s.
 	ReplaceAfter time.Duration
 	// OnProgress, if not nil, is told how long work at start goes on:
 	// replaying the log and loading the striped store. If nil, the node

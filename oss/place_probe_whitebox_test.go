@@ -269,10 +269,10 @@ func TestPlacementFiveNodesTwoCutOffComeBack(t *testing.T) {
 				in++
 			}
 		}
-		// A group of five keeps its two dead voters: no server is left
-		// to take their places, and a voter goes only with a
-		// replacement.
-		if in > len(g.Voters)/2 && r < 5 {
+		// A group of five shrinks to the three: no server is left to
+		// take the two's places, and three voters survive a failure
+		// more than five with two dead.
+		if in > len(g.Voters)/2 {
 			quorate[heap] = r
 		}
 	}

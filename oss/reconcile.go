@@ -58,10 +58,14 @@ func (h *Heap) reconcile() {
 	}
 	switch a.Kind {
 	case engine.ChangeConf:
-		if a.Why == engine.Evict {
+		switch a.Why {
+		case engine.Evict:
 			h.node.acl.evicted.Add(1)
 			name, _ := h.node.lookup(a.Changes[0].NodeID)
 			h.log.Info("removing a client that may no longer read the heap", "client", name)
+		case engine.Shrink:
+			h.log.Warn("removing dead voters no server can replace, so the group survives another failure",
+				"voters", len(in.Conf.Voters), "removed", len(a.Changes))
 		}
 	case engine.TransferLeader:
 		name, _ := h.node.lookup(a.To)
