@@ -153,11 +153,17 @@ func TestDroppedLargeCopyCommitsUnderTheNextLeader(t *testing.T) {
 		t.Fatalf("the follower sent the record %d times, the leader holds %d copies: the test tests nothing", n, copiesIn(t, old, p))
 	}
 	c.cut(1)
-	for range 30 { // two election timeouts, at most, without the leader
+	// Usually within two election timeouts; a split vote (both followers
+	// time out in the same tick) takes another, so wait for a leader
+	// rather than assume one.
+	for range 20 * 10 {
 		if l := f.e.Lead(); l != 0 && l != old.id {
 			break
 		}
 		c.tick(1)
+	}
+	if l := f.e.Lead(); l == 0 || l == old.id {
+		t.Fatalf("no new leader in 20 election timeouts without the old one (lead %d)", l)
 	}
 	next := c.node(f.e.Lead())
 	if next == old || next.e.Lead() != next.id {
