@@ -3,6 +3,7 @@ package transport
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,8 +48,8 @@ func checkOwn(pool *x509.CertPool, name string, cert tls.Certificate, now time.T
 	}
 	id, err := pki.Verify(pool, chain, now)
 	if err != nil {
-		return nil, fmt.Errorf("transport: this node's own %v (valid %s to %s, now %s): issue a new certificate (\"ossd cert issue --force\"), check the CA and the clock",
-			err, leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
+		return nil, fmt.Errorf("transport: this node's own %w: %v (valid %s to %s, now %s): issue a new certificate (\"ossd cert issue --force\"), check the CA and the clock",
+			errNotCertified, err, leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	if !pki.NodeRole(id.Role) {
 		return nil, fmt.Errorf("transport: this node's certificate has the role %q, not a node's: issue one with the role server or client", id.Role)
@@ -56,6 +57,10 @@ func checkOwn(pool *x509.CertPool, name string, cert tls.Certificate, now time.T
 	cert.Leaf = leaf
 	return &ownCert{cert: &cert, id: id, pool: pool}, nil
 }
+
+// errNotCertified is checkOwn's error for a certificate the CAs do not
+// certify at the moment.
+var errNotCertified = errors.New("certificate does not verify against the CA bundle")
 
 // ownCert is this node's certificate, what it says, and the CAs it and
 // every peer's certificate are verified against: one value, swapped at
@@ -196,12 +201,15 @@ func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
 	}
 	var next *ownCert
 	var err error
+	which := "current"
 	if certPEM != nil {
-		if next, err = ownCertificate(pool, t.cfg.Name, certPEM, keyPEM, t.cfg.Now()); err != nil && caPEM != nil {
-			err = fmt.Errorf("transport: the new certificate with the new CA bundle: %w", err)
-		}
-	} else if next, err = checkOwn(pool, t.cfg.Name, *cur.cert, t.cfg.Now()); err != nil {
-		err = fmt.Errorf("transport: the new CA bundle does not certify this node's current certificate: %w", err)
+		which = "new"
+		next, err = ownCertificate(pool, t.cfg.Name, certPEM, keyPEM, t.cfg.Now())
+	} else {
+		next, err = checkOwn(pool, t.cfg.Name, *cur.cert, t.cfg.Now())
+	}
+	if caPEM != nil && errors.Is(err, errNotCertified) {
+		return fmt.Errorf("transport: the new CA bundle does not certify this node's %s certificate: %w", which, err)
 	}
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -10,11 +11,11 @@ import (
 // ParseBundle reads a CA bundle, the PEM certificates of the CAs a node
 // trusts (during a CA rotation the old and the new), and returns them and
 // the pool they make. It refuses a bundle that holds no certificate, a
-// certificate that does not parse, and one that is not a CA's: a damaged
-// bundle would otherwise drop one of its CAs without a word (x509's
-// AppendCertsFromPEM skips what does not parse), and with it every node
-// that CA certified. Text around the PEM blocks is ignored, as are
-// blocks of other types.
+// certificate that does not parse or is cut short, and one that is not a
+// CA's: a damaged bundle would otherwise drop one of its CAs without a
+// word (x509's AppendCertsFromPEM skips what does not parse), and with it
+// every node that CA certified. Text around the PEM blocks is ignored, as
+// are blocks of other types.
 func ParseBundle(caPEM []byte) (*x509.CertPool, []*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	rest := caPEM
@@ -22,6 +23,9 @@ func ParseBundle(caPEM []byte) (*x509.CertPool, []*x509.Certificate, error) {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
 		if b == nil {
+			if bytes.Contains(rest, []byte("-----BEGIN")) {
+				return nil, nil, fmt.Errorf("PEM block %d is cut short or damaged", i)
+			}
 			break
 		}
 		if b.Type != "CERTIFICATE" {
