@@ -83,24 +83,58 @@ func (n *Node) checkExpiry(now time.Time) time.Duration {
 // connections made with it, and they are made again with the new one.
 // ossd reloads its certificate files on SIGHUP.
 func (n *Node) ReloadCertificate(certPEM, keyPEM []byte) error {
+	return n.ReloadTLS(nil, certPEM, keyPEM)
+}
+
+// ReloadTLS replaces, without a restart, the CA bundle the node trusts
+// (caPEM: the PEM certificates of every CA; nil keeps the current one)
+// and its certificate and key (nil certPEM keeps the current pair; see
+// ReloadCertificate), both at once, so that a step of a CA rotation that
+// changes both is taken. Handshakes from now on verify peers against the
+// new bundle; open connections whose peer's certificate no longer
+// verifies against it (its CA was removed) are closed. A bundle that does
+// not parse, holds no CA certificate, or does not certify the node's
+// certificate is refused, and the node goes on as it was. ossd reloads
+// ca.crt with its certificate files on SIGHUP: docs/design.md, "Rotating
+// the CA".
+func (n *Node) ReloadTLS(caPEM, certPEM, keyPEM []byte) error {
 	if n.quic == nil {
 		return fmt.Errorf("%w: reload the certificate: the node does not listen", ErrInvalidArgument)
 	}
-	info, err := pki.Inspect(certPEM)
-	if err != nil {
-		return fmt.Errorf("oss: reload the certificate: %w", err)
+	var info pki.CertInfo
+	if certPEM != nil {
+		var err error
+		if info, err = pki.Inspect(certPEM); err != nil {
+			return fmt.Errorf("oss: reload the certificate: %w", err)
+		}
+		if info.Role != n.cfg.Role {
+			return fmt.Errorf("oss: reload the certificate: it carries the role %q, the node runs as %q: issue one with --role %s", info.Role, n.cfg.Role, n.cfg.Role)
+		}
+		if r, ok := n.revokedBy(info.Name, info.Serial, info.NotBefore); ok {
+			return fmt.Errorf("oss: reload the certificate: %w: issue a new one", revokedError(r))
+		}
 	}
-	if info.Role != n.cfg.Role {
-		return fmt.Errorf("oss: reload the certificate: it carries the role %q, the node runs as %q: issue one with --role %s", info.Role, n.cfg.Role, n.cfg.Role)
-	}
-	if r, ok := n.revokedBy(info.Name, info.Serial, info.NotBefore); ok {
-		return fmt.Errorf("oss: reload the certificate: %w: issue a new one", revokedError(r))
+	var cas []pki.CertInfo
+	if caPEM != nil {
+		var err error
+		if cas, err = pki.ParseBundle(caPEM); err != nil {
+			return fmt.Errorf("oss: reload the CA bundle: %w", err)
+		}
 	}
 	old := n.quic.Certificate()
-	if err := n.quic.SetCertificate(certPEM, keyPEM); err != nil {
-		return fmt.Errorf("oss: reload the certificate: %w", err)
+	if err := n.quic.SetTLS(caPEM, certPEM, keyPEM); err != nil {
+		return fmt.Errorf("oss: reload: %w", err)
 	}
-	n.log.Info("certificate reloaded", "serial", info.Serial.Text(16), "expires", info.NotAfter, "replaces", old.Serial.Text(16))
+	if caPEM != nil {
+		names := make([]string, len(cas))
+		for i, c := range cas {
+			names[i] = c.Name
+		}
+		n.log.Info("CA bundle reloaded", "cas", names)
+	}
+	if certPEM != nil {
+		n.log.Info("certificate reloaded", "serial", info.Serial.Text(16), "expires", info.NotAfter, "replaces", old.Serial.Text(16))
+	}
 	n.checkExpiry(time.Now())
 	return nil
 }

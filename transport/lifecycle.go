@@ -3,6 +3,7 @@ package transport
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,15 +17,22 @@ const (
 	codeCertRefused quic.ApplicationErrorCode = 0x10 // expired, revoked, or no longer verifies
 )
 
-// ownCertificate loads this node's certificate and key and checks that
-// the certificate names the node, carries a node's role and verifies
-// against the CA at now: a node whose certificate has expired would be
-// refused by every peer, so it is better not to start.
+// ownCertificate loads this node's certificate and key and checks them
+// against the CAs of pool at now (checkOwn).
 func ownCertificate(pool *x509.CertPool, name string, certPEM, keyPEM []byte, now time.Time) (*ownCert, error) {
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("transport: node certificate: %w", err)
 	}
+	return checkOwn(pool, name, cert, now)
+}
+
+// checkOwn checks that this node's certificate names the node, carries a
+// node's role and verifies against the CAs of pool at now: a node whose
+// certificate has expired would be refused by every peer, so it is
+// better not to start (or to take it, or a CA bundle that does not
+// certify it).
+func checkOwn(pool *x509.CertPool, name string, cert tls.Certificate, now time.Time) (*ownCert, error) {
 	leaf, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
 		return nil, fmt.Errorf("transport: node certificate: %w", err)
@@ -40,27 +48,35 @@ func ownCertificate(pool *x509.CertPool, name string, certPEM, keyPEM []byte, no
 	}
 	id, err := pki.Verify(pool, chain, now)
 	if err != nil {
-		return nil, fmt.Errorf("transport: this node's own %v (valid %s to %s, now %s): issue a new certificate (\"ossd cert issue --force\"), check the CA and the clock",
-			err, leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
+		return nil, fmt.Errorf("transport: this node's own %w: %v (valid %s to %s, now %s): issue a new certificate (\"ossd cert issue --force\"), check the CA and the clock",
+			errNotCertified, err, leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	if !pki.NodeRole(id.Role) {
 		return nil, fmt.Errorf("transport: this node's certificate has the role %q, not a node's: issue one with the role server or client", id.Role)
 	}
 	cert.Leaf = leaf
-	return &ownCert{cert: &cert, id: id}, nil
+	return &ownCert{cert: &cert, id: id, pool: pool}, nil
 }
 
-// ownCert is this node's certificate and what it says.
+// errNotCertified is checkOwn's error for a certificate the CAs do not
+// certify at the moment.
+var errNotCertified = errors.New("certificate does not verify against the CA bundle")
+
+// ownCert is this node's certificate, what it says, and the CAs it and
+// every peer's certificate are verified against: one value, swapped at
+// once, so that no handshake sees a certificate with a bundle that does
+// not certify it.
 type ownCert struct {
 	cert *tls.Certificate
 	id   pki.Identity
+	pool *x509.CertPool
 }
 
 // verifyPeer checks a peer's certificate chain as at its handshake: the
 // CA signed it, it is valid at Now, it names a node's role, and Revoked
 // does not refuse it.
 func (t *QUIC) verifyPeer(chain []*x509.Certificate) (pki.Identity, error) {
-	id, err := pki.Verify(t.pool, chain, t.cfg.Now())
+	id, err := pki.Verify(t.own.Load().pool, chain, t.cfg.Now())
 	if err != nil {
 		return id, err
 	}
@@ -160,11 +176,48 @@ func truncate(s string, n int) string {
 // new one). The certificate must name this node, carry a node's role and
 // verify against the CA now.
 func (t *QUIC) SetCertificate(certPEM, keyPEM []byte) error {
-	cert, err := ownCertificate(t.pool, t.cfg.Name, certPEM, keyPEM, t.cfg.Now())
+	return t.SetTLS(nil, certPEM, keyPEM)
+}
+
+// SetTLS replaces the CA bundle this node trusts (caPEM: every CA's PEM
+// certificate; nil keeps the current bundle) and its certificate and key
+// (nil certPEM keeps the current pair), both at once: the certificate in
+// effect must verify against the bundle in effect, so a CA rotation that
+// moves both in one step is taken. New handshakes, both ways, verify
+// peers against the new bundle; a new bundle also has every open
+// connection checked again (Recheck), and those whose peer no longer
+// verifies, its CA removed, are closed. A bundle that does not parse
+// (pki.ParseBundle), or does not certify this node's certificate, is
+// refused and nothing changes.
+func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
+	cur := t.own.Load()
+	pool := cur.pool
+	if caPEM != nil {
+		p, _, err := pki.ParseBundle(caPEM)
+		if err != nil {
+			return fmt.Errorf("transport: CA bundle: %w", err)
+		}
+		pool = p
+	}
+	var next *ownCert
+	var err error
+	which := "current"
+	if certPEM != nil {
+		which = "new"
+		next, err = ownCertificate(pool, t.cfg.Name, certPEM, keyPEM, t.cfg.Now())
+	} else {
+		next, err = checkOwn(pool, t.cfg.Name, *cur.cert, t.cfg.Now())
+	}
+	if caPEM != nil && errors.Is(err, errNotCertified) {
+		return fmt.Errorf("transport: the new CA bundle does not certify this node's %s certificate: %w", which, err)
+	}
 	if err != nil {
 		return err
 	}
-	t.own.Store(cert)
+	t.own.Store(next)
+	if caPEM != nil {
+		t.Recheck()
+	}
 	return nil
 }
 

@@ -86,8 +86,7 @@ type QUICConfig struct {
 type QUIC struct {
 	cfg   QUICConfig
 	log   *slog.Logger
-	pool  *x509.CertPool
-	own   atomic.Pointer[ownCert] // this node's certificate; SetCertificate swaps it
+	own   atomic.Pointer[ownCert] // this node's certificate and trusted CAs; SetCertificate and SetTLS swap it
 	tr    *quic.Transport
 	ln    *quic.Listener
 	ownPC bool
@@ -143,7 +142,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		}
 		own = true
 	}
-	t := newQUIC(c, pool, pc, own)
+	t := newQUIC(c, pc, own)
 	t.own.Store(cert)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.ln, err = t.tr.Listen(t.tlsConfig(""), t.qconf)
@@ -194,7 +193,7 @@ func (c *QUICConfig) populate() error {
 
 // newQUIC returns the endpoint of c over pc (owned if own), with the QUIC
 // settings every connection uses, before it listens.
-func newQUIC(c QUICConfig, pool *x509.CertPool, pc net.PacketConn, own bool) *QUIC {
+func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 	return &QUIC{
 		// A stream's error names what was wrong with it: the first few
 		// of a peer's say it, the rest are counted.
@@ -202,7 +201,6 @@ func newQUIC(c QUICConfig, pool *x509.CertPool, pc net.PacketConn, own bool) *QU
 		life:       newLife(),
 		cfg:        c,
 		log:        c.Logger.With("node", c.Name),
-		pool:       pool,
 		tr:         &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.KeyPEM)},
 		ownPC:      own,
 		addrs:      make(map[string]string),

@@ -67,7 +67,7 @@ func TestHangupReloadsTheAdminCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close(context.Background())
-	catchHangup().serve(ctx, n, srv, filepath.Join(dir, "n1.crt"), filepath.Join(dir, "n1.key"), quiet)
+	catchHangup().serve(ctx, n, srv, tlsFiles{ca: filepath.Join(dir, "ca.crt"), cert: filepath.Join(dir, "n1.crt"), key: filepath.Join(dir, "n1.key")}, quiet)
 
 	old, _ := pki.Inspect(tlsc.CertPEM)
 	if got := adminSerial(t, dir, srv.Addr()); got.Cmp(old.Serial) != 0 {

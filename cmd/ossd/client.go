@@ -28,6 +28,9 @@ func clientFlags(name string) (*flag.FlagSet, func() (*admin.Client, error)) {
 	user := fs.String("user", "admin", "the user: the name of its certificate (\"ossd cert issue --dir DIR --name NAME --role admin\")")
 	insecure := fs.Bool("http-insecure", false, "speak plain HTTP without a certificate, to a node run with --http-insecure")
 	dial := func() (*admin.Client, error) {
+		if !*insecure {
+			warnOpenUserKey(os.Stderr, *certs, *user)
+		}
 		return admin.NewClient(*addr, &admin.ClientOptions{CertDir: *certs, Name: *user, Insecure: *insecure})
 	}
 	return fs, dial

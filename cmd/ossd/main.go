@@ -42,7 +42,7 @@ Usage:
                                                       every node refuses it within seconds
   ossd cert revocations                               list the revoked certificates
   ossd run         [flags]                            run a node until SIGINT or SIGTERM;
-                                                      SIGHUP reloads its certificate and key
+                                                      SIGHUP reloads ca.crt, its certificate and key
   ossd status      [--http HOST:PORT] [--json]        members, heaps, leaders, voters, learners
   ossd heaps       [--json | create NAME [--replicas N] | drop NAME]
                                                       list, create or drop heaps
@@ -62,6 +62,8 @@ Certificates: a node refuses to start on an expired certificate, warns as
 its own nears expiry, and ends each connection when the peer's certificate
 (or the CA's) expires. To rotate one: "cert issue --force" a new one, send
 the node SIGHUP (or restart it), then "cert revoke NAME --serial OLD".
+To rotate the CA, on every node, SIGHUP after each step: ca.crt holding
+the old CA and the new; certificates of the new; ca.crt of the new alone.
 
 status, heaps, get and put speak HTTPS to a node's admin interface (--http,
 default 127.0.0.1:7480; several, comma-separated: the first that

@@ -248,7 +248,7 @@ func TestReloadOnHangup(t *testing.T) {
 	}
 	defer n.Close(context.Background())
 	old, _ := n.Certificate()
-	catchHangup().serve(ctx, n, nil, filepath.Join(dir, "n1.crt"), filepath.Join(dir, "n1.key"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	catchHangup().serve(ctx, n, nil, tlsFiles{ca: filepath.Join(dir, "ca.crt"), cert: filepath.Join(dir, "n1.crt"), key: filepath.Join(dir, "n1.key")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n1", "--force"}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 // hangups is SIGHUP caught for "ossd run": from the moment it starts, so
@@ -29,15 +30,20 @@ func catchHangup() *hangups {
 // stop stops catching SIGHUP, for a node that did not start.
 func (h *hangups) stop() { signal.Stop(h.ch) }
 
-// serve reloads the node's certificate and key from their files on every
-// SIGHUP until ctx ends, and has the admin interface (srv, if not nil)
-// present them too: a certificate is rotated without a restart (see
-// docs/design.md, "Certificate lifecycle").
-func (h *hangups) serve(ctx context.Context, node *oss.Node, srv *admin.Server, certFile, keyFile string, logger *slog.Logger) {
-	go reloadLoop(ctx, h.ch, node, srv, certFile, keyFile, logger)
+// tlsFiles are the files of a node's TLS material: the CA bundle, its
+// certificate and its key.
+type tlsFiles struct{ ca, cert, key string }
+
+// serve reloads, on every SIGHUP until ctx ends, the node's CA bundle,
+// certificate and key from their files, and has the admin interface
+// (srv, if not nil) trust and present them too: a certificate, or the
+// CA, is rotated without a restart (see docs/design.md, "Certificate
+// lifecycle" and "Rotating the CA").
+func (h *hangups) serve(ctx context.Context, node *oss.Node, srv *admin.Server, files tlsFiles, logger *slog.Logger) {
+	go reloadLoop(ctx, h.ch, node, srv, files, logger)
 }
 
-func reloadLoop(ctx context.Context, hup chan os.Signal, node *oss.Node, srv *admin.Server, certFile, keyFile string, logger *slog.Logger) {
+func reloadLoop(ctx context.Context, hup chan os.Signal, node *oss.Node, srv *admin.Server, files tlsFiles, logger *slog.Logger) {
 	defer signal.Stop(hup)
 	for {
 		select {
@@ -45,23 +51,53 @@ func reloadLoop(ctx context.Context, hup chan os.Signal, node *oss.Node, srv *ad
 			return
 		case <-hup:
 		}
-		cert, err := os.ReadFile(certFile)
-		var key []byte
-		if err == nil {
-			key, err = os.ReadFile(keyFile)
-		}
-		if err == nil {
-			err = node.ReloadCertificate(cert, key)
-		}
-		if err != nil {
-			logger.Error("SIGHUP: certificate not reloaded; the node goes on with its current one", "cert", certFile, "key", keyFile, "err", err)
-			continue
-		}
-		if srv == nil {
-			continue
-		}
+		reload(node, srv, files, logger)
+	}
+}
+
+// reload is one SIGHUP's reload. A CA bundle that cannot be read or does
+// not parse is refused, with a line naming the file and why, and the
+// certificate is reloaded alone, against the current bundle; a
+// certificate and key that cannot be read are refused in the same way,
+// and the bundle reloaded alone. What the node refuses (a bundle that does
+// not certify its certificate, a certificate of another role, a revoked
+// one) leaves both as they were.
+func reload(node *oss.Node, srv *admin.Server, files tlsFiles, logger *slog.Logger) {
+	ca, err := os.ReadFile(files.ca)
+	if err == nil {
+		_, err = pki.ParseBundle(ca)
+	}
+	if err != nil {
+		logger.Error("SIGHUP: CA bundle not reloaded; the node goes on trusting its current CAs", "ca", files.ca, "err", err)
+		ca = nil
+	}
+	cert, err := os.ReadFile(files.cert)
+	var key []byte
+	if err == nil {
+		key, err = os.ReadFile(files.key)
+	}
+	if err != nil {
+		logger.Error("SIGHUP: certificate not reloaded; the node goes on with its current one", "cert", files.cert, "key", files.key, "err", err)
+		cert, key = nil, nil
+	}
+	if ca == nil && cert == nil {
+		return
+	}
+	if err := node.ReloadTLS(ca, cert, key); err != nil {
+		logger.Error("SIGHUP: neither the CA bundle nor the certificate reloaded; the node goes on with its current ones", "ca", files.ca, "cert", files.cert, "key", files.key, "err", err)
+		return
+	}
+	if srv == nil {
+		return
+	}
+	if cert != nil {
 		if err := srv.SetCertificate(cert, key); err != nil {
-			logger.Error("SIGHUP: the admin interface goes on presenting its current certificate", "cert", certFile, "key", keyFile, "err", err)
+			logger.Error("SIGHUP: the admin interface goes on presenting its current certificate", "cert", files.cert, "key", files.key, "err", err)
+		}
+	}
+	if ca != nil {
+		if err := srv.SetCA(ca); err != nil {
+			logger.Error("SIGHUP: the admin interface goes on trusting its current CAs", "ca", files.ca, "err", err)
 		}
 	}
 }

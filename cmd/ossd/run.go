@@ -97,7 +97,7 @@ func run(args []string) error {
 		}
 		logger.Info("admin interface listening", "url", srv.URL())
 	}
-	hup.serve(ctx, node, srv, f.certFile, f.keyFile, logger)
+	hup.serve(ctx, node, srv, tlsFiles{ca: f.caFile, cert: f.certFile, key: f.keyFile}, logger)
 	// The node's own lines carry node= already; this one names it once.
 	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()

@@ -87,8 +87,9 @@ func identityOf(r *http.Request) Identity {
 }
 
 // authenticate returns the identity of the request's client certificate,
-// checked against the cluster's CA again (the listener's handshake
-// checked it first) and against the cluster's revocations, or
+// checked against the cluster's CAs again (the listener's handshake
+// checked it first; Server.SetCA may have removed its CA since) and
+// against the cluster's revocations, or
 // InsecureIdentity on an insecure listener.
 func (a *api) authenticate(r *http.Request) (Identity, error) {
 	if a.opts.Insecure {
@@ -98,7 +99,7 @@ func (a *api) authenticate(r *http.Request) (Identity, error) {
 		return Identity{}, refuse(http.StatusUnauthorized,
 			"a client certificate of the cluster's CA is required: use ossd's CLI with --certs DIR --user NAME (issue one with \"ossd cert issue --dir DIR --name NAME --role admin\")")
 	}
-	id, err := ipki.Verify(a.pool, r.TLS.PeerCertificates, a.opts.now())
+	id, err := ipki.Verify(a.cas.Load(), r.TLS.PeerCertificates, a.opts.now())
 	if err != nil {
 		return Identity{}, refuse(http.StatusUnauthorized, "client %v", err)
 	}

@@ -11,20 +11,21 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	ipki "github.com/objectsharing/oss/internal/pki"
 	"github.com/objectsharing/oss/oss"
 )
 
 // serverTLS validates o and returns the listener's TLS configuration, nil
 // if Insecure; the listener presents the certificate cur holds, which it
 // sets to the one of o.
-func (o *Options) serverTLS(cur *atomic.Pointer[tls.Certificate]) (*tls.Config, error) {
+func (o *Options) serverTLS(cur *atomic.Pointer[tls.Certificate], cas *atomic.Pointer[x509.CertPool]) (*tls.Config, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if o.Insecure {
 		return nil, nil
 	}
-	return serverTLS(o, cur)
+	return serverTLS(o, cur, cas)
 }
 
 // Server is a node's admin interface served on a TCP listener of its own.
@@ -34,6 +35,7 @@ type Server struct {
 	tls     bool
 	done    chan struct{}
 	cert    atomic.Pointer[tls.Certificate] // what the listener presents; SetCertificate swaps it
+	cas     atomic.Pointer[x509.CertPool]   // the CAs client certificates are verified against; SetCA swaps them
 	handler atomic.Pointer[http.Handler]    // what requests get: the node's interface, or "starting"
 }
 
@@ -84,6 +86,9 @@ func (s *Server) Ready(node *oss.Node, opts *Options) error {
 		o = *opts
 	}
 	o.Listener, o.Addr = nil, s.Addr()
+	if s.tls {
+		o.cas = &s.cas
+	}
 	h, err := NewHandler(node, &o)
 	if err != nil {
 		return err
@@ -101,7 +106,7 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		o.Addr = ln.Addr().String()
 	}
 	s := &Server{done: make(chan struct{})}
-	tlsc, err := o.serverTLS(&s.cert)
+	tlsc, err := o.serverTLS(&s.cert, &s.cas)
 	if err != nil {
 		if ln != nil {
 			ln.Close()
@@ -155,8 +160,8 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 
 // serverTLS is the listener's TLS configuration: the node's certificate,
 // as cur holds it from now on, and client certificates of the cluster's
-// CA required.
-func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate]) (*tls.Config, error) {
+// CAs, as cas holds them from now on, required.
+func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate], cas *atomic.Pointer[x509.CertPool]) (*tls.Config, error) {
 	cert, err := tls.X509KeyPair(o.CertPEM, o.KeyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("admin: the node's certificate and key: %w", err)
@@ -166,12 +171,23 @@ func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate]) (*tls.Config, e
 		return nil, errors.New("admin: no certificate in the CA's PEM")
 	}
 	cur.Store(&cert)
-	return &tls.Config{
+	cas.Store(pool)
+	base := &tls.Config{
 		MinVersion:     tls.VersionTLS13,
+		NextProtos:     []string{"http/1.1"},
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cur.Load(), nil },
 		ClientAuth:     tls.RequireAndVerifyClientCert,
-		ClientCAs:      pool,
 		Time:           o.Now,
+	}
+	// Each handshake verifies the client against the CAs of the moment:
+	// SetCA replaces them without a restart.
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			c := base.Clone()
+			c.ClientCAs = cas.Load()
+			return c, nil
+		},
 	}, nil
 }
 
@@ -191,6 +207,27 @@ func (s *Server) SetCertificate(certPEM, keyPEM []byte) error {
 		return fmt.Errorf("admin: the node's certificate and key: %w", err)
 	}
 	s.cert.Store(&cert)
+	return nil
+}
+
+// SetCA replaces the CAs whose client certificates the listener accepts
+// (caPEM: the PEM certificates of every CA the cluster trusts; see
+// pki.ParseBundle for what is refused). New handshakes verify against the
+// new CAs; on connections open already, every request is verified again
+// (authenticate), so a request, or a dashboard stream's next snapshot,
+// with a certificate of a CA removed is refused: removing a CA removes
+// its certificates' access at once. "ossd run" calls it on SIGHUP once
+// the node has taken the same bundle (oss.Node.ReloadTLS). An insecure
+// server ignores it.
+func (s *Server) SetCA(caPEM []byte) error {
+	if !s.tls {
+		return nil
+	}
+	pool, _, err := ipki.ParseBundle(caPEM)
+	if err != nil {
+		return fmt.Errorf("admin: CA bundle: %w", err)
+	}
+	s.cas.Store(pool)
 	return nil
 }
 

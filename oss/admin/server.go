@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -106,6 +107,11 @@ type Options struct {
 	// GET /debug/logs serves to operators (PermAdmin); without it that
 	// endpoint answers 404.
 	Logs *LogRing
+
+	// cas, if not nil, holds the CAs client certificates are verified
+	// against, shared with the Server whose SetCA swaps them (Ready sets
+	// it); nil: the handler's own, of CAPEM.
+	cas *atomic.Pointer[x509.CertPool]
 }
 
 // DefaultMaxBodyBytes is the default Options.MaxBodyBytes: the default
@@ -201,9 +207,9 @@ type api struct {
 	node  *oss.Node
 	opts  Options
 	mux   *http.ServeMux
-	pool  *x509.CertPool // the cluster CA, for client certificates
-	hosts []string       // names the Host header may carry, besides IPs and localhost
-	port  string         // the listener's port, for the Host of an insecure one
+	cas   *atomic.Pointer[x509.CertPool] // the cluster's CAs, for client certificates; Server.SetCA swaps them
+	hosts []string                       // names the Host header may carry, besides IPs and localhost
+	port  string                         // the listener's port, for the Host of an insecure one
 	// bodies admits the writes by the bytes their bodies may take (their
 	// Content-Length, or the limit when it is not declared): the node
 	// holds at most bodySlots × MaxBodyBytes of them at once, whoever
@@ -229,9 +235,14 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts, bodies: semaphore.NewWeighted(bodySlots * o.MaxBodyBytes)}
 	_, a.port, _ = net.SplitHostPort(o.Addr)
 	if !o.Insecure {
-		a.pool = x509.NewCertPool()
-		if !a.pool.AppendCertsFromPEM(o.CAPEM) {
-			return nil, errors.New("admin: no certificate in the CA's PEM")
+		a.cas = o.cas
+		if a.cas == nil {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(o.CAPEM) {
+				return nil, errors.New("admin: no certificate in the CA's PEM")
+			}
+			a.cas = new(atomic.Pointer[x509.CertPool])
+			a.cas.Store(pool)
 		}
 		pair, err := tls.X509KeyPair(o.CertPEM, o.KeyPEM)
 		if err != nil {

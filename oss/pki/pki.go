@@ -106,3 +106,19 @@ func Inspect(certPEM []byte) (CertInfo, error) {
 	}
 	return info, nil
 }
+
+// ParseBundle reads a CA bundle (ca.crt), the PEM certificates of every
+// CA the cluster trusts: one, or the old and the new during a CA
+// rotation. It refuses a bundle without a certificate, with one that does
+// not parse, or with one that is not a CA's.
+func ParseBundle(caPEM []byte) ([]CertInfo, error) {
+	_, certs, err := ipki.ParseBundle(caPEM)
+	if err != nil {
+		return nil, fmt.Errorf("pki: CA bundle: %w", err)
+	}
+	out := make([]CertInfo, len(certs))
+	for i, c := range certs {
+		out[i] = CertInfo{Name: c.Subject.CommonName, Serial: c.SerialNumber, NotBefore: c.NotBefore, NotAfter: c.NotAfter, IsCA: true}
+	}
+	return out, nil
+}
