@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss"
 )
@@ -76,7 +77,11 @@ type maybe[T any] struct {
 // UnmarshalCBOR decodes a T, or notes that b is not one.
 func (m *maybe[T]) UnmarshalCBOR(b []byte) error {
 	var v T
-	if err := avatarDec.Unmarshal(b, &v); err != nil {
+	dec := avatarDec.Unmarshal
+	if u, ok := any(&v).(cbor.Unmarshaler); ok {
+		dec = func(b []byte, _ any) error { return u.UnmarshalCBOR(b) } // an avatar: no pass of the library
+	}
+	if err := dec(b, &v); err != nil {
 		m.err = err
 		return nil
 	}
