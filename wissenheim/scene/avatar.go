@@ -149,8 +149,8 @@ func (w *World) freeSpot(tx *oss.Tx, r *room, spots []Vec) (*Vec, error) {
 	for _, p := range spots {
 		if err := w.free(tx, r, p, nil); err == nil {
 			return &p, nil
-		} else if !errors.Is(err, ErrBlocked) {
-			return nil, err
+		} else if !errors.Is(err, ErrBlocked) && !errors.Is(err, ErrDamaged) {
+			return nil, err // a damaged door: another spot
 		}
 	}
 	return nil, nil

@@ -330,3 +330,47 @@ func avatarOf(s *Snapshot, id uuid.UUID) (AvatarState, bool) {
 	}
 	return AvatarState{}, false
 }
+
+// A damaged door refuses whoever comes near it with ErrDamaged, but a
+// Join without a place tries its other spots (it failed with the door's
+// error at the first spot near it).
+func TestJoinAvoidsADamagedDoor(t *testing.T) {
+	ctx := context.Background()
+	g := &garbageWorld{t: t, ctx: ctx, w: startTestWorld(t, &Spec{Name: "test", Rooms: []RoomSpec{{
+		Name: "corridor", Size: Vec{X: 10, Y: 1},
+		Doors: []DoorSpec{{Name: "door", Rect: R(0, 0, 9, 1), Open: true}},
+	}}})}
+	door := g.w.rooms[0].obj.Doors[0].Prop.ID
+	g.put(door, "garbage")
+	a, err := g.w.Join(ctx, "ada", nil)
+	if err != nil {
+		t.Fatalf("join beside a damaged door: %v", err)
+	}
+	if err := a.Toggle(ctx, door); !errors.Is(err, ErrDamaged) {
+		t.Errorf("toggle of the damaged door: %v, want ErrDamaged", err)
+	}
+	if _, err := g.w.Join(ctx, "bob", &JoinOptions{At: &Vec{X: 1, Y: 0.5}}); !errors.Is(err, ErrBlocked) {
+		t.Errorf("join in the damaged door: %v, want ErrBlocked", err)
+	}
+}
+
+// startTestWorld starts a one-node in-memory cluster and creates the
+// world spec describes.
+func startTestWorld(t *testing.T, spec *Spec) *World {
+	t.Helper()
+	ctx := context.Background()
+	n, err := oss.Start(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(context.Background()) })
+	h, err := n.CreateHeapIfNotExists(ctx, "world", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Create(ctx, h, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
