@@ -150,8 +150,8 @@ func (w *World) freeSpot(tx *oss.Tx, r *room, spots []Vec) (*Vec, error) {
 		if err := w.free(tx, r, p, nil); err == nil {
 			return &p, nil
 		} else if !errors.Is(err, ErrBlocked) && !errors.Is(err, ErrDamaged) {
-			return nil, err // a damaged door: another spot
-		}
+			return nil, err
+		} // blocked, or beside a damaged door: the next spot
 	}
 	return nil, nil
 }
