@@ -73,10 +73,12 @@ func main() {
 	err = run(ctx, o, os.Stdout, tty)
 	switch {
 	case ctx.Err() != nil:
-		// Stopped on the user's word, not a failure: status 0, as the
-		// Wissenheim client ends on Ctrl-C (see docs/design.md, "The
-		// demo").
+		// Stopped on the user's word: no failure, but no verdict either,
+		// so 130 (128 + SIGINT, what a shell reports for a process that
+		// a Ctrl-C ended), not the 0 of a tour whose checks passed (see
+		// docs/design.md, "The demo on Ctrl-C").
 		fmt.Fprintln(os.Stderr, "demo: interrupted; its nodes were stopped")
+		os.Exit(130)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
