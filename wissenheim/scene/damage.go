@@ -106,8 +106,8 @@ const maxTick = 1 << 53
 
 // check returns what is wrong with a clock, or "".
 func (c *clockObj) check() string {
-	if c.Tick > maxTick {
-		return fmt.Sprintf("tick %d", c.Tick)
+	if c.Tick > maxTick || c.Wall < 0 {
+		return fmt.Sprintf("tick %d at %d ns", c.Tick, c.Wall)
 	}
 	return ""
 }

@@ -64,6 +64,9 @@ func TestGarbageInARoomIsLeftOutAndRepaired(t *testing.T) {
 		{"clock beyond reason", ClockObject, func(g *garbageWorld) (uuid.UUID, any) {
 			return g.w.clock, clockObj{Tick: math.MaxUint64}
 		}, func(g *garbageWorld) error { return g.ada.Move(g.ctx, Vec{X: 0.1}) }, ErrDamaged, false},
+		{"clock before 1970", ClockObject, func(g *garbageWorld) (uuid.UUID, any) {
+			return g.w.clock, clockObj{Tick: 1, Wall: math.MinInt64}
+		}, func(g *garbageWorld) error { return g.ada.Kick(g.ctx, g.ball, Vec{X: 1}) }, ErrDamaged, false},
 		{"cell garbage", "", func(g *garbageWorld) (uuid.UUID, any) { return cellID(g.room.id, cellsOf(Vec{X: 8, Y: 8})[0]), "x" },
 			func(g *garbageWorld) error {
 				_, err := g.w.Join(g.ctx, "cy", &JoinOptions{At: &Vec{X: 8, Y: 8}})
