@@ -128,9 +128,10 @@ func (w *World) findMends(tx *oss.Tx, p *mends) error {
 	for _, r := range damagedRooms {
 		p.rosters[r] = make([][]uuid.UUID, len(r.obj.Rosters))
 	}
+	covers := map[[2]uuid.UUID][]uuid.UUID{}
 	return tx.Scan(func(id uuid.UUID) bool {
 		if id.Version() == 5 {
-			if w.staleCell(tx, id) {
+			if w.staleCell(tx, id, covers) {
 				p.cells = append(p.cells, id)
 			}
 			return true
@@ -225,7 +226,7 @@ func emptyChat(tx *oss.Tx, id uuid.UUID) (int, error) {
 func (w *World) freeCells(tx *oss.Tx, cells []uuid.UUID) (int, error) {
 	n := 0
 	for _, id := range cells {
-		if !w.staleCell(tx, id) {
+		if !w.staleCell(tx, id, nil) {
 			continue
 		}
 		if err := tx.Delete(id); err != nil {
@@ -238,8 +239,10 @@ func (w *World) freeCells(tx *oss.Tx, cells []uuid.UUID) (int, error) {
 
 // staleCell reports whether the object id (a version 5 UUID) is a cell
 // of the world that no live avatar covers: one that does not decode, or
-// names an avatar that is gone, damaged or elsewhere.
-func (w *World) staleCell(tx *oss.Tx, id uuid.UUID) bool {
+// names an avatar that is gone, damaged or elsewhere. covers, if not
+// nil, caches the cells of the avatars read, by avatar and room, for the
+// next cells of the same avatar.
+func (w *World) staleCell(tx *oss.Tx, id uuid.UUID, covers map[[2]uuid.UUID][]uuid.UUID) bool {
 	co, bad, err := get[cellObj](tx, id)
 	switch {
 	case err != nil:
@@ -254,18 +257,23 @@ func (w *World) staleCell(tx *oss.Tx, id uuid.UUID) bool {
 	case r == nil:
 		return false // another world's
 	}
-	av, bad, err := get[avatarObj](tx, co.Avatar.ID)
-	if errors.Is(err, oss.ErrNotFound) || err == nil && (bad != nil || av.check(r) != "") {
-		return true
-	} else if err != nil {
-		return false
-	}
-	for _, c := range cellsOf(av.Pos) {
-		if cellID(r.id, c) == id {
+	key := [2]uuid.UUID{co.Avatar.ID, r.id}
+	cells, ok := covers[key]
+	if !ok {
+		av, bad, err := get[avatarObj](tx, co.Avatar.ID)
+		switch {
+		case err != nil && !errors.Is(err, oss.ErrNotFound):
 			return false
+		case err == nil && bad == nil && av.check(r) == "":
+			for _, c := range cellsOf(av.Pos) {
+				cells = append(cells, cellID(r.id, c))
+			}
+		}
+		if covers != nil {
+			covers[key] = cells
 		}
 	}
-	return true
+	return !slices.Contains(cells, id)
 }
 
 // cellOfWorld reports whether id is the ID of a cell of one of the
