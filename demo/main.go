@@ -66,12 +66,20 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A second Ctrl-C while the nodes are stopped ends the demo at once.
+	context.AfterFunc(ctx, stop)
 	fi, _ := os.Stdout.Stat()
 	tty := fi != nil && fi.Mode()&os.ModeCharDevice != 0
-	if err := run(ctx, o, os.Stdout, tty); err != nil {
-		if ctx.Err() != nil {
-			err = errors.New("interrupted (its nodes were killed)")
-		}
+	err = run(ctx, o, os.Stdout, tty)
+	switch {
+	case ctx.Err() != nil:
+		// Stopped on the user's word: no failure, but no verdict either,
+		// so 130 (128 + SIGINT, what a shell reports for a process that
+		// a Ctrl-C ended), not the 0 of a tour whose checks passed (see
+		// docs/design.md, "The demo on Ctrl-C").
+		fmt.Fprintln(os.Stderr, "demo: interrupted; its nodes were stopped")
+		os.Exit(130)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -143,7 +151,7 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 	}
 	t := &tour{o: o, out: out, tty: tty, perNode: map[string]int{}}
 	defer func() {
-		if err != nil || o.keep {
+		if err != nil && ctx.Err() == nil || o.keep {
 			fmt.Fprintf(out, "logs and certificates are in %s\n", dir)
 			return
 		}

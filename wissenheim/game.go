@@ -348,8 +348,8 @@ func (g *game) playerFrame(p *client.Player, node *oss.Node, status string, cam 
 	case g.contact != "":
 		f.Banner = g.contact
 	case f.Room != nil && len(f.Room.Damaged) > 0:
-		f.Banner = fmt.Sprintf("%d object(s) listed as avatars here are not avatars (written outside Wissenheim?): "+
-			"left out, and removed within seconds by the world's clock", len(f.Room.Damaged))
+		f.Banner = fmt.Sprintf("%d damaged object(s) in this room (%s; written outside Wissenheim?): "+
+			"left out, and repaired within seconds by the world's clock where they can be", len(f.Room.Damaged), f.Room.Damaged[0].Kind)
 	}
 	if status != "" {
 		f.Overlay = append(f.Overlay, status)

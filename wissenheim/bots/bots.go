@@ -559,7 +559,9 @@ func (b *bot) handle(ctx context.Context, err error, kind *atomic.Uint64) error 
 		s.lost.Add(1)
 		b.mode, b.steps = wander, 10+b.rng.IntN(40)
 	case errors.Is(err, scene.ErrBlocked), errors.Is(err, scene.ErrTooFar), errors.Is(err, scene.ErrHandsFull),
-		errors.Is(err, scene.ErrEmptyHands), errors.Is(err, scene.ErrCannot):
+		errors.Is(err, scene.ErrEmptyHands), errors.Is(err, scene.ErrCannot), errors.Is(err, scene.ErrDamaged):
+		// A damaged prop or shard (scene.Damage): another target, until
+		// the world's Run has mended it.
 		s.refused.Add(1)
 		b.steps = 0
 	default:

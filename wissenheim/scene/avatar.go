@@ -122,11 +122,11 @@ func (w *World) freeName(tx *oss.Tx, root, name string, now uint64) error {
 		}
 		return err
 	}
-	old, ok, err := getAvatar(tx, id)
+	old, _, err := w.readAvatarObj(tx, id)
 	switch {
-	case errors.Is(err, oss.ErrNotFound):
+	case errors.Is(err, ErrGone):
 		return nil
-	case err == nil && (!ok || w.byID[old.Room.ID] == nil):
+	case errors.Is(err, ErrDamaged) || errors.Is(err, ErrInvalid):
 		// Not an avatar of this world: no live avatar holds the name, and
 		// Join binds it anew. If a roster lists the object (Snapshot.Damaged),
 		// Reap removes it and what names it, but not the name's new root.
@@ -149,9 +149,9 @@ func (w *World) freeSpot(tx *oss.Tx, r *room, spots []Vec) (*Vec, error) {
 	for _, p := range spots {
 		if err := w.free(tx, r, p, nil); err == nil {
 			return &p, nil
-		} else if !errors.Is(err, ErrBlocked) {
+		} else if !errors.Is(err, ErrBlocked) && !errors.Is(err, ErrDamaged) {
 			return nil, err
-		}
+		} // blocked, or beside a damaged door: the next spot
 	}
 	return nil, nil
 }
@@ -165,7 +165,7 @@ func (w *World) enter(tx *oss.Tx, r *room, ref oss.Ref[avatarObj], cells []cell)
 		}
 	}
 	shard := r.obj.Rosters[shardOf(ref.ID, len(r.obj.Rosters))]
-	s, err := shard.Get(tx)
+	s, err := readRoster(tx, shard.ID)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (w *World) enter(tx *oss.Tx, r *room, ref oss.Ref[avatarObj], cells []cell)
 func (w *World) Resume(ctx context.Context, id, session uuid.UUID) (*Avatar, error) {
 	a := &Avatar{w: w, id: id, session: session}
 	err := w.h.View(ctx, func(tx *oss.Tx) error {
-		av, err := a.load(tx)
+		av, _, err := a.load(tx)
 		a.name = av.Name
 		a.lease.Store(av.Lease)
 		return err
@@ -223,17 +223,14 @@ func (a *Avatar) Session() uuid.UUID { return a.session }
 // World returns the world the avatar lives in.
 func (a *Avatar) World() *World { return a.w }
 
-// load reads the avatar and checks that this handle's session owns it.
-func (a *Avatar) load(tx *oss.Tx) (avatarObj, error) {
-	av, err := oss.Get[avatarObj](tx, a.id)
-	if errors.Is(err, oss.ErrNotFound) {
-		return av, fmt.Errorf("%w: %v", ErrGone, a.id)
-	}
-	err = notA(err, a.id, "an avatar")
+// load reads the avatar and its room, and checks that this handle's
+// session owns it.
+func (a *Avatar) load(tx *oss.Tx) (avatarObj, *room, error) {
+	av, r, err := a.w.readAvatarObj(tx, a.id)
 	if err == nil && av.Session != a.session {
-		return av, fmt.Errorf("%w: %v belongs to another session", ErrGone, a.id)
+		return av, r, fmt.Errorf("%w: %v belongs to another session", ErrGone, a.id)
 	}
-	return av, err
+	return av, r, err
 }
 
 // update runs one interaction: fn changes the avatar (and whatever else
@@ -244,13 +241,9 @@ func (a *Avatar) update(ctx context.Context, op opKind, fn func(tx *oss.Tx, av *
 		return err
 	}
 	err = a.w.op(ctx, op, func(tx *oss.Tx) error {
-		av, err := a.load(tx)
+		av, r, err := a.load(tx)
 		if err != nil {
 			return err
-		}
-		r := a.w.byID[av.Room.ID]
-		if r == nil {
-			return fmt.Errorf("%w: %v", ErrNoRoom, av.Room.ID)
 		}
 		if err := fn(tx, &av, r); err != nil {
 			return err
@@ -282,7 +275,7 @@ func (w *World) free(tx *oss.Tx, r *room, p Vec, own []cell) error {
 	}
 	for _, d := range r.obj.Doors {
 		if diskHits(d.Rect, p, AvatarRadius) {
-			door, err := d.Prop.Get(tx)
+			door, _, err := w.readProp(tx, d.Prop.ID)
 			if err != nil {
 				return err
 			}
@@ -362,18 +355,19 @@ func (a *Avatar) Turn(ctx context.Context, heading float64) error {
 // propAt reads a prop of room r and where it is at the current tick
 // (reading the clock only for a ball that was kicked).
 func (w *World) propAt(tx *oss.Tx, r *room, id uuid.UUID) (propObj, Vec, error) {
-	p, err := oss.Get[propObj](tx, id)
-	if errors.Is(err, oss.ErrNotFound) {
-		return p, Vec{}, fmt.Errorf("%w: no prop %v", ErrInvalid, id)
-	} else if err != nil {
-		return p, Vec{}, notA(err, id, "a prop")
+	if err := w.isProp(id); err != nil {
+		return propObj{}, Vec{}, err
 	}
-	if p.Room.ID != r.id {
-		return p, Vec{}, fmt.Errorf("%w: prop %q is in another room", ErrTooFar, p.Name)
+	if w.propRoom[id] != r {
+		return propObj{}, Vec{}, fmt.Errorf("%w: prop %v is in another room", ErrTooFar, id)
+	}
+	p, _, err := w.readProp(tx, id)
+	if err != nil {
+		return p, Vec{}, err
 	}
 	pos := p.Pos
 	if p.Roll != nil && p.Holder.IsZero() {
-		c, err := oss.Get[clockObj](tx, w.clock)
+		c, err := w.readClock(tx)
 		if err != nil {
 			return p, pos, err
 		}
@@ -426,16 +420,20 @@ func (a *Avatar) Drop(ctx context.Context) error {
 		if av.Holding.IsZero() {
 			return ErrEmptyHands
 		}
-		p, err := av.Holding.Get(tx)
-		if err != nil {
+		held := av.Holding.ID
+		av.Holding = oss.Ref[propObj]{}
+		if a.w.isProp(held) != nil {
+			return nil // it held garbage: its hands are empty now
+		}
+		p, _, err := a.w.readProp(tx, held)
+		switch {
+		case errors.Is(err, ErrDamaged) || err == nil && p.Holder.ID != a.id:
+			return nil // a damaged prop, or one that is not its own: let go
+		case err != nil:
 			return err
 		}
 		p.Holder, p.Pos, p.Roll = oss.Ref[avatarObj]{}, av.Pos, nil
-		if err := av.Holding.Put(tx, p); err != nil {
-			return err
-		}
-		av.Holding = oss.Ref[propObj]{}
-		return nil
+		return oss.Put(tx, held, p)
 	})
 }
 
@@ -449,11 +447,9 @@ func (a *Avatar) Give(ctx context.Context, to uuid.UUID) error {
 		if av.Holding.IsZero() {
 			return ErrEmptyHands
 		}
-		b, err := oss.Get[avatarObj](tx, to)
-		if errors.Is(err, oss.ErrNotFound) {
-			return fmt.Errorf("%w: no avatar %v", ErrGone, to)
-		} else if err != nil {
-			return notA(err, to, "an avatar")
+		b, _, err := a.w.readAvatarObj(tx, to)
+		if err != nil {
+			return err
 		}
 		switch {
 		case b.Room.ID != r.id:
@@ -463,7 +459,10 @@ func (a *Avatar) Give(ctx context.Context, to uuid.UUID) error {
 		case !b.Holding.IsZero():
 			return fmt.Errorf("%w: %q", ErrHandsFull, b.Name)
 		}
-		p, err := av.Holding.Get(tx)
+		if err := a.w.isProp(av.Holding.ID); err != nil {
+			return damaged(AvatarObject, a.id, "holds %v, not a prop", av.Holding.ID)
+		}
+		p, _, err := a.w.readProp(tx, av.Holding.ID)
 		if err != nil {
 			return err
 		}
@@ -501,7 +500,7 @@ func (a *Avatar) Kick(ctx context.Context, ball uuid.UUID, v Vec) error {
 		case pos.Sub(av.Pos).Len() > Reach:
 			return fmt.Errorf("%w: %q is %.2g m away", ErrTooFar, p.Name, pos.Sub(av.Pos).Len())
 		}
-		c, err := oss.Get[clockObj](tx, a.w.clock)
+		c, err := a.w.readClock(tx)
 		if err != nil {
 			return err
 		}
@@ -534,14 +533,16 @@ func (a *Avatar) Toggle(ctx context.Context, prop uuid.UUID) error {
 				// that overlaps it claims a cell that overlaps it, so
 				// the claimants of those cells are the ones to check.
 				for _, c := range cellsIn(rect) {
-					co, err := oss.Get[cellObj](tx, cellID(r.id, c))
-					if errors.Is(err, oss.ErrNotFound) {
-						continue
+					co, bad, err := get[cellObj](tx, cellID(r.id, c))
+					if errors.Is(err, oss.ErrNotFound) || bad != nil {
+						continue // free, or garbage that names nobody
 					} else if err != nil {
 						return err
 					}
-					b, err := co.Avatar.Get(tx)
-					if err != nil {
+					b, bad, err := get[avatarObj](tx, co.Avatar.ID)
+					if errors.Is(err, oss.ErrNotFound) || bad != nil || b.check(r) != "" {
+						continue // a cell whose avatar is gone is free
+					} else if err != nil {
 						return err
 					}
 					if diskHits(rect, b.Pos, AvatarRadius) {
@@ -574,11 +575,7 @@ func (a *Avatar) Say(ctx context.Context, text string) error {
 	}
 	return a.update(ctx, opSay, func(tx *oss.Tx, av *avatarObj, r *room) error {
 		shard := r.obj.Chat[shardOf(a.id, len(r.obj.Chat))]
-		v, err := tx.Version(shard.ID)
-		if err != nil {
-			return err
-		}
-		s, err := shard.Get(tx)
+		s, v, err := readChat(tx, shard.ID)
 		if err != nil {
 			return err
 		}
@@ -605,7 +602,7 @@ func (a *Avatar) Heartbeat(ctx context.Context) error {
 // stood. The handle is then gone.
 func (a *Avatar) Leave(ctx context.Context) error {
 	err := a.w.op(ctx, opLeave, func(tx *oss.Tx) error {
-		av, err := a.load(tx)
+		av, _, err := a.load(tx)
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func TestDamagedAvatarIsLeftOutAndReaped(t *testing.T) {
 			if len(s.Avatars) != 1 || s.Avatars[0].ID != bob.ID() {
 				t.Errorf("avatars %+v, want bob's alone", s.Avatars)
 			}
-			if !reflect.DeepEqual(s.Damaged, []uuid.UUID{ada.ID()}) {
+			if len(s.Damaged) != 1 || s.Damaged[0].ID != ada.ID() || s.Damaged[0].Kind != scene.AvatarObject {
 				t.Errorf("damaged %v, want ada's %v", s.Damaged, ada.ID())
 			}
 			// No live avatar holds its name: a new one takes it.

@@ -66,6 +66,17 @@
 // World.Verify checks all of them in a View; the tests call it on every
 // snapshot they take.
 //
+// # Damage
+//
+// The admin interface can write anything into any object, so any object
+// of a world may hold garbage. The scene never trusts what it reads: a
+// Snapshot leaves out an object that does not decode, or breaks the
+// rules above, and names it in Snapshot.Damaged; an interaction that
+// needs it fails with ErrDamaged; and World.Run rebuilds what the other
+// objects say (roster shards, props' holders, cells, the clock) and
+// empties damaged chat shards. A damaged world object or room cannot be
+// rebuilt: Open refuses it.
+//
 // # Contention
 //
 // Nothing that every move touches is ever written: rooms are immutable,

@@ -1,12 +1,6 @@
 package scene
 
-import (
-	"errors"
-	"fmt"
-
-	"github.com/google/uuid"
-	"github.com/objectsharing/oss/oss"
-)
+import "errors"
 
 // Errors of the scene. Compare with errors.Is: they are returned wrapped,
 // with details. A refused interaction wrote nothing.
@@ -46,15 +40,11 @@ var (
 	// place that is not a number, the ID of an object of another kind
 	// where a prop or an avatar is named.
 	ErrInvalid = errors.New("scene: invalid argument")
+	// ErrDamaged is returned for an object of the world that holds
+	// something the scene cannot use (written by other means than this
+	// package: `ossd put`, say), as a *Damage that names it and its kind:
+	// by Open for a damaged world or room, and by an interaction that
+	// needs a damaged clock, roster shard, chat shard, prop or avatar.
+	// World.Run repairs what it can (see Snapshot.Damaged).
+	ErrDamaged = errors.New("scene: damaged object")
 )
-
-// notA turns the error of reading id as a kind of object it is not ("a
-// prop", "an avatar"), an *oss.DecodeError, into one matching ErrInvalid;
-// it returns any other error as it is.
-func notA(err error, id uuid.UUID, kind string) error {
-	var de *oss.DecodeError
-	if errors.As(err, &de) {
-		return fmt.Errorf("%w: %v is not %s", ErrInvalid, id, kind)
-	}
-	return err
-}

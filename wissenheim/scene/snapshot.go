@@ -2,6 +2,7 @@ package scene
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,13 +44,17 @@ type Snapshot struct {
 	// Avatars are the room's avatars, ordered by ID (so by when they
 	// joined).
 	Avatars []AvatarState
-	// Damaged lists, ordered by ID, the objects the room's rosters name
-	// as avatars that are not avatars of this room: written by something
-	// other than this package (a `ossd put` on an avatar's name root, say).
-	// They are left out of Avatars, so the room still reads; World.Run
-	// removes them as it removes avatars whose lease ran out. Nil when
-	// there are none.
-	Damaged []uuid.UUID
+	// Damaged lists, ordered by ID, the objects of the room that hold
+	// what the scene cannot use, written by something other than this
+	// package (`ossd put`, say): a value that does not decode as its
+	// kind, or one that breaks the world's rules (an avatar outside the
+	// room, a roster shard listing what is not an avatar of the room, a
+	// chat shard of too many messages). Each is left out of the snapshot
+	// (a damaged clock reads as tick 0), so the room still reads;
+	// World.Run removes damaged avatars as it removes those whose lease
+	// ran out, and rebuilds or clears roster shards, chat shards, props'
+	// holders and the clock. Nil when there are none.
+	Damaged []Damage
 	// Props are the room's props, in the order of its spec, doors last.
 	Props []PropState
 	// Chat is the room's latest messages (at most ChatKeep), oldest
@@ -139,28 +144,26 @@ func (w *World) ReadSince(tx *oss.Tx, room string, prev *Snapshot) (*Snapshot, e
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNoRoom, room)
 	}
-	c, err := oss.Get[clockObj](tx, w.clock)
-	if err != nil {
+	s := &Snapshot{Index: tx.Index(), Room: r.info()}
+	c, err := w.readClock(tx)
+	if !asDamage(err, &s.Damaged) {
 		return nil, err
 	}
-	s := &Snapshot{Index: tx.Index(), Tick: c.Tick, Room: r.info()}
-	if s.Avatars, s.Damaged, err = readAvatars(tx, r, prev); err != nil {
+	s.Tick = c.Tick // 0 if the clock is damaged: balls lie where they were kicked
+	if s.Avatars, err = w.readAvatars(tx, r, prev, &s.Damaged); err != nil {
 		return nil, err
 	}
 	for _, ref := range r.obj.Props {
-		p, err := w.propState(tx, r, ref.ID, c.Tick)
-		if err != nil {
+		p, err := w.propState(tx, ref.ID, s.Tick)
+		if !asDamage(err, &s.Damaged) {
 			return nil, err
+		} else if err == nil {
+			s.Props = append(s.Props, p)
 		}
-		s.Props = append(s.Props, p)
 	}
 	for _, ref := range r.obj.Chat {
-		v, err := tx.Version(ref.ID)
-		if err != nil {
-			return nil, err
-		}
-		sh, err := ref.Get(tx)
-		if err != nil {
+		sh, v, err := readChat(tx, ref.ID)
+		if !asDamage(err, &s.Damaged) {
 			return nil, err
 		}
 		for _, m := range sh.Msgs {
@@ -174,113 +177,103 @@ func (w *World) ReadSince(tx *oss.Tx, room string, prev *Snapshot) (*Snapshot, e
 	if n := len(s.Chat); n > ChatKeep {
 		s.Chat = s.Chat[n-ChatKeep:]
 	}
+	s.Damaged = sortDamage(s.Damaged)
 	return s, nil
 }
 
+// asDamage appends err to ds if it is a *Damage, and reports whether err
+// is nil or was one: false for an error of the heap.
+func asDamage(err error, ds *[]Damage) bool {
+	var d *Damage
+	if errors.As(err, &d) {
+		*ds = append(*ds, *d)
+		return true
+	}
+	return err == nil
+}
+
 // readAvatars reads room r's avatars in tx, ordered by ID, copying from
-// prev, if not nil, those not written since; and the objects its rosters
-// name that are not avatars of r (see Snapshot.Damaged).
-func readAvatars(tx *oss.Tx, r *room, prev *Snapshot) (avs []AvatarState, damaged []uuid.UUID, err error) {
-	if prev != nil && len(prev.Damaged) == 0 && rostersSince(tx, r, prev.Index) {
+// prev, if not nil, those not written since, and appends to ds the
+// damage it finds: damaged avatars, and roster shards that are garbage
+// or list what is not an avatar of r (rosterEntry).
+func (w *World) readAvatars(tx *oss.Tx, r *room, prev *Snapshot, ds *[]Damage) (avs []AvatarState, err error) {
+	if prev != nil && prev.Damaged == nil && rostersSince(tx, r, prev.Index) {
 		// No avatar joined or left since prev: its avatars, in its
 		// order, and no roster to decode or avatars to sort.
-		return readSinceRosters(tx, r, prev)
+		if avs, ok, err := readSinceRosters(tx, r, prev, ds); ok || err != nil {
+			return avs, err
+		}
 	}
 	if prev != nil {
 		// About as many avatars as before: one allocation, where
 		// appending from none makes a dozen and copies a room twice.
 		avs = make([]AvatarState, 0, len(prev.Avatars)+len(prev.Avatars)/16+4)
 	}
-	for _, ref := range r.obj.Rosters {
-		ro, err := ref.Get(tx)
-		if err != nil {
-			return nil, nil, err
+	seen := make(map[uuid.UUID]bool, cap(avs))
+	for i, ref := range r.obj.Rosters {
+		ro, err := readRoster(tx, ref.ID)
+		if !asDamage(err, ds) {
+			return nil, err
+		} else if err != nil {
+			continue
 		}
+		var why string
 		for _, a := range ro.Avatars {
-			if st, ok := unchanged(tx, prev, a.ID); ok {
+			if st, ok := unchanged(tx, prev, a.ID); ok && !seen[a.ID] && shardOf(a.ID, len(r.obj.Rosters)) == i {
+				seen[a.ID] = true
 				avs = append(avs, st)
 				continue
 			}
-			av, ok, err := readAvatar(tx, r, a.ID)
+			av, dmg, bad, err := w.rosterEntry(tx, r, i, a.ID, seen)
 			switch {
 			case err != nil:
-				return nil, nil, err
-			case !ok:
-				damaged = append(damaged, a.ID)
+				return nil, err
+			case dmg != nil:
+				*ds = append(*ds, *dmg)
+			case bad != "":
+				why = cmp.Or(why, bad)
 			default:
 				avs = append(avs, avatarState(a.ID, &av))
 			}
 		}
+		if why != "" {
+			*ds = append(*ds, *damaged(RosterObject, ref.ID, "%s", why))
+		}
 	}
-	byID := func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
-	slices.SortFunc(damaged, byID)
 	if len(avs) == 0 {
-		return nil, damaged, nil // as Read gives it
+		return nil, nil // as Read gives it
 	}
-	slices.SortFunc(avs, func(a, b AvatarState) int { return byID(a.ID, b.ID) })
-	return avs, damaged, nil
+	slices.SortFunc(avs, func(a, b AvatarState) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return avs, nil
 }
 
 // readSinceRosters reads room r's avatars in tx when its rosters list
-// the avatars they listed at prev, which held no damaged one: prev's
-// avatars, decoding those written since.
-func readSinceRosters(tx *oss.Tx, r *room, prev *Snapshot) ([]AvatarState, []uuid.UUID, error) {
+// the avatars they listed at prev, which held no damage: prev's avatars,
+// decoding those written since. ok is false if one of them is no
+// longer an avatar of r: the caller then reads the rosters.
+func readSinceRosters(tx *oss.Tx, r *room, prev *Snapshot, ds *[]Damage) (avs []AvatarState, ok bool, err error) {
 	if len(prev.Avatars) == 0 {
-		return nil, nil, nil // as Read gives it
+		return nil, true, nil // as Read gives it
 	}
-	var damaged []uuid.UUID
-	avs := make([]AvatarState, 0, len(prev.Avatars))
+	avs = make([]AvatarState, 0, len(prev.Avatars))
 	for i := range prev.Avatars {
 		id := prev.Avatars[i].ID
 		if v, err := tx.Version(id); err == nil && v != 0 && v <= prev.Index {
 			avs = append(avs, prev.Avatars[i])
 			continue
 		}
-		av, ok, err := readAvatar(tx, r, id)
+		av, bad, err := get[avatarObj](tx, id)
 		switch {
+		case errors.Is(err, oss.ErrNotFound):
+			return nil, false, nil
 		case err != nil:
-			return nil, nil, err
-		case !ok:
-			damaged = append(damaged, id)
-		default:
-			avs = append(avs, avatarState(id, &av))
+			return nil, false, err
+		case bad != nil || av.check(r) != "":
+			return nil, false, nil
 		}
+		avs = append(avs, avatarState(id, &av))
 	}
-	if len(avs) == 0 {
-		return nil, damaged, nil // as Read gives it
-	}
-	return avs, damaged, nil
-}
-
-// readAvatar reads the avatar id that a roster of room r lists. ok is
-// false if the object is damaged: it does not decode as an avatar, or it
-// is an avatar of another room. Only the heap's errors are errors.
-func readAvatar(tx *oss.Tx, r *room, id uuid.UUID) (av avatarObj, ok bool, err error) {
-	av, ok, err = getAvatar(tx, id)
-	return av, ok && av.Room.ID == r.id, err
-}
-
-// getAvatar reads the avatar id in tx. ok is false if the object does not
-// decode as an avatar; unlike oss.Get's *oss.DecodeError, that does not
-// abort tx, so one damaged object does not stop a View that reads a room.
-func getAvatar(tx *oss.Tx, id uuid.UUID) (avatarObj, bool, error) {
-	m, err := oss.Get[maybeAvatar](tx, id)
-	return m.av, err == nil && !m.bad, err
-}
-
-// maybeAvatar decodes an avatar, noting a value that is not one in bad
-// rather than failing.
-type maybeAvatar struct {
-	av  avatarObj
-	bad bool
-}
-
-// UnmarshalCBOR decodes an avatar, or notes that b is not one.
-func (m *maybeAvatar) UnmarshalCBOR(b []byte) error {
-	if m.av.UnmarshalCBOR(b) != nil {
-		m.av, m.bad = avatarObj{}, true
-	}
-	return nil
+	return avs, true, nil
 }
 
 // rostersSince reports whether no roster of room r was written in tx's
@@ -325,22 +318,24 @@ func avatarState(id uuid.UUID, av *avatarObj) AvatarState {
 		Holding: av.Holding.ID, Said: av.Said, Moves: av.Moves, Lease: av.Lease}
 }
 
-func (w *World) propState(tx *oss.Tx, r *room, id uuid.UUID, tick uint64) (PropState, error) {
-	p, err := oss.Get[propObj](tx, id)
+// propState reads the prop id as a snapshot at tick shows it: a
+// *Damage if it is damaged. A prop whose holder is not a live avatar
+// that holds it (a damaged or removed avatar, garbage) is shown where it
+// lies, held by nobody, until World.Run clears its holder.
+func (w *World) propState(tx *oss.Tx, id uuid.UUID, tick uint64) (PropState, error) {
+	p, r, err := w.readProp(tx, id)
 	if err != nil {
 		return PropState{}, err
 	}
 	ps := PropState{ID: id, Kind: p.Kind, Name: p.Name, Pos: p.Pos, Holder: p.Holder.ID, On: p.On}
 	switch {
 	case !p.Holder.IsZero():
-		h, ok, err := getAvatar(tx, p.Holder.ID)
-		switch {
-		case err == nil && !ok:
-			// Held by a damaged avatar (Snapshot.Damaged): where it
-			// was picked up, until Run removes the avatar and frees it.
-		case err != nil:
+		h, live, err := holder(tx, r, id, p.Holder.ID)
+		if err != nil {
 			return ps, err
-		default:
+		} else if !live {
+			ps.Holder = uuid.Nil
+		} else {
 			ps.Pos = h.Pos
 		}
 	case p.Roll != nil:
@@ -349,41 +344,48 @@ func (w *World) propState(tx *oss.Tx, r *room, id uuid.UUID, tick uint64) (PropS
 	return ps, nil
 }
 
+// holder reads the avatar id that prop of room r names as its holder,
+// and reports whether it is a live avatar of r that holds the prop.
+func holder(tx *oss.Tx, r *room, prop, id uuid.UUID) (avatarObj, bool, error) {
+	av, bad, err := get[avatarObj](tx, id)
+	switch {
+	case errors.Is(err, oss.ErrNotFound):
+		return av, false, nil
+	case err != nil:
+		return av, false, err
+	}
+	return av, bad == nil && av.check(r) == "" && av.Holding.ID == prop, nil
+}
+
 // Avatar reads one avatar in tx: the cheap read of a bot or a client
 // that follows a few avatars, where a Snapshot reads the whole room.
-// It returns an error matching ErrGone if there is no such avatar.
+// It returns an error matching ErrGone if there is no such avatar, and a
+// *Damage (ErrDamaged) if the object is not an avatar of the world.
 func (w *World) Avatar(tx *oss.Tx, id uuid.UUID) (AvatarState, error) {
-	av, err := oss.Get[avatarObj](tx, id)
-	if errors.Is(err, oss.ErrNotFound) {
-		return AvatarState{}, fmt.Errorf("%w: %v", ErrGone, id)
-	} else if err != nil {
-		return AvatarState{}, notA(err, id, "an avatar")
+	av, _, err := w.readAvatarObj(tx, id)
+	if err != nil {
+		return AvatarState{}, err
 	}
 	return avatarState(id, &av), nil
 }
 
-// Prop reads one prop in tx, placed at the tick of tx's state.
+// Prop reads one prop in tx, placed at the tick of tx's state. It
+// returns a *Damage (ErrDamaged) if the prop is damaged or the clock is.
 func (w *World) Prop(tx *oss.Tx, id uuid.UUID) (PropState, error) {
-	p, err := oss.Get[propObj](tx, id)
-	if errors.Is(err, oss.ErrNotFound) {
-		return PropState{}, fmt.Errorf("%w: no prop %v", ErrInvalid, id)
-	} else if err != nil {
-		return PropState{}, notA(err, id, "a prop")
-	}
-	r := w.byID[p.Room.ID]
-	if r == nil {
-		return PropState{}, fmt.Errorf("%w: %v", ErrNoRoom, p.Room.ID)
+	if err := w.isProp(id); err != nil {
+		return PropState{}, err
 	}
 	tick, err := w.Tick(tx)
 	if err != nil {
 		return PropState{}, err
 	}
-	return w.propState(tx, r, id, tick)
+	return w.propState(tx, id, tick)
 }
 
-// Tick reads the world clock in tx.
+// Tick reads the world clock in tx: a *Damage (ErrDamaged) if it is
+// damaged.
 func (w *World) Tick(tx *oss.Tx) (uint64, error) {
-	c, err := oss.Get[clockObj](tx, w.clock)
+	c, err := w.readClock(tx)
 	return c.Tick, err
 }
 

@@ -89,11 +89,15 @@ type World struct {
 	rooms  []*room
 	byID   map[uuid.UUID]*room
 	byName map[string]*room
+	// structural holds the IDs of the world object, its clock, rooms,
+	// props, roster and chat shards: objects no roster may list.
+	structural map[uuid.UUID]ObjectKind
+	propRoom   map[uuid.UUID]*room // the room of each prop
 
 	mu   sync.Mutex            // protects following fields
 	mine map[uuid.UUID]*Avatar // avatars joined or resumed here, for Run's heartbeats
 
-	tick    atomic.Uint64 // the latest clock tick this World read
+	tick    atomic.Uint64 // the latest clock tick this World read (sawTick)
 	running atomic.Int32  // Runs under way, which keep tick current
 	stats   [numOps]opCounters
 
@@ -231,42 +235,94 @@ func (s *Spec) validate() error {
 }
 
 // Open opens the world of that name in h. It returns an error matching
-// ErrNoWorld if there is none.
+// ErrNoWorld if there is none, and a *Damage (ErrDamaged) naming the
+// world object or a room if one holds something that is not a world or
+// a room: neither can be rebuilt.
 func Open(ctx context.Context, h *oss.Heap, name string) (*World, error) {
 	if name == "" {
 		name = "wissenheim"
 	}
-	w := &World{h: h, name: name, byID: map[uuid.UUID]*room{}, byName: map[string]*room{}, mine: map[uuid.UUID]*Avatar{}}
+	var w *World
 	err := h.View(ctx, func(tx *oss.Tx) error {
+		w = &World{h: h, name: name, byID: map[uuid.UUID]*room{}, byName: map[string]*room{},
+			mine: map[uuid.UUID]*Avatar{}, structural: map[uuid.UUID]ObjectKind{}, propRoom: map[uuid.UUID]*room{}}
 		id, err := tx.Root(worldRoot(name))
 		if errors.Is(err, oss.ErrNotFound) {
 			return fmt.Errorf("%w: %q", ErrNoWorld, name)
 		} else if err != nil {
 			return err
 		}
-		wo, err := oss.Get[worldObj](tx, id)
+		wo, bad, err := get[worldObj](tx, id)
 		if err != nil {
 			return err
+		} else if bad != nil {
+			return errOf(WorldObject, id, bad)
+		} else if why := wo.check(); why != "" {
+			return damaged(WorldObject, id, "%s", why)
 		}
 		w.clock, w.lease = wo.Clock.ID, wo.Lease
+		w.structural[id], w.structural[w.clock] = WorldObject, ClockObject
 		for _, ref := range wo.Rooms {
-			ro, err := ref.Get(tx)
-			if err != nil {
+			if err := w.openRoom(tx, ref.ID); err != nil {
 				return err
 			}
-			r := &room{id: ref.ID, obj: ro, obs: newObstacles(&ro)}
-			w.rooms = append(w.rooms, r)
-			w.byID[r.id] = r
-			w.byName[ro.Name] = r
 		}
-		c, err := oss.Get[clockObj](tx, w.clock)
-		w.tick.Store(c.Tick)
+		c, bad, err := get[clockObj](tx, w.clock)
+		if err == nil && bad == nil {
+			w.tick.Store(c.Tick) // a damaged clock is Run's to repair
+		}
 		return err
 	}, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scene: open world %q: %w", name, err)
 	}
 	return w, nil
+}
+
+// openRoom reads the room id for Open, and refuses it if it is damaged.
+func (w *World) openRoom(tx *oss.Tx, id uuid.UUID) error {
+	ro, bad, err := get[roomObj](tx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("room %v: %w", id, err)
+	case bad != nil:
+		return errOf(RoomObject, id, bad)
+	case w.structural[id] != "":
+		return damaged(RoomObject, id, "named twice by the world, or also its %s", w.structural[id])
+	case w.byName[ro.Name] != nil:
+		return damaged(RoomObject, id, "its name %q is another room's", ro.Name)
+	}
+	if why := ro.check(); why != "" {
+		return damaged(RoomObject, id, "%s", why)
+	}
+	r := &room{id: id, obj: ro, obs: newObstacles(&ro)}
+	w.rooms = append(w.rooms, r)
+	w.byID[r.id] = r
+	w.byName[ro.Name] = r
+	w.structural[id] = RoomObject
+	for _, refs := range []struct {
+		ids  []uuid.UUID
+		kind ObjectKind
+	}{{refIDs(ro.Props), PropObject}, {refIDs(ro.Rosters), RosterObject}, {refIDs(ro.Chat), ChatObject}} {
+		for _, oid := range refs.ids {
+			if k := w.structural[oid]; k != "" {
+				return damaged(RoomObject, id, "names %v as a %s, which is also the world's %s", oid, refs.kind, k)
+			}
+			w.structural[oid] = refs.kind
+		}
+	}
+	for _, p := range ro.Props {
+		w.propRoom[p.ID] = r
+	}
+	return nil
+}
+
+func refIDs[T any](refs []oss.Ref[T]) []uuid.UUID {
+	ids := make([]uuid.UUID, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // Heap returns the heap the world lives in.
@@ -309,12 +365,12 @@ func (w *World) now(ctx context.Context) (uint64, error) {
 	}
 	var t uint64
 	err := w.h.View(ctx, func(tx *oss.Tx) error {
-		c, err := oss.Get[clockObj](tx, w.clock)
-		t = c.Tick
+		var err error
+		t, err = w.Tick(tx)
 		return err
 	}, nil)
 	if err == nil {
-		w.tick.Store(t)
+		w.sawTick(t)
 	}
 	return t, err
 }
@@ -332,8 +388,8 @@ func (w *World) now(ctx context.Context) (uint64, error) {
 // closes; it rides out lost quorums and conflicts.
 func (w *World) Run(ctx context.Context) error {
 	const period = time.Second / TickRate
-	if _, err := w.now(ctx); err != nil {
-		return fmt.Errorf("scene: run: %w", err)
+	if _, err := w.now(ctx); err != nil && !errors.Is(err, ErrDamaged) {
+		return fmt.Errorf("scene: run: %w", err) // a damaged clock is advance's to repair
 	}
 	w.running.Add(1)
 	defer w.running.Add(-1)
@@ -348,10 +404,15 @@ func (w *World) Run(ctx context.Context) error {
 	chores := []func() error{
 		func() error { _, err := w.Reap(ctx); return err },
 		func() error { return w.heartbeats(ctx) },
+		func() error { _, err := w.Repair(ctx); return err },
 	}
 	done := make(chan error, len(chores))
-	for _, f := range chores {
-		go func() { done <- w.every(ctx, choreEvery, f) }()
+	for i, f := range chores {
+		every := choreEvery
+		if i == len(chores)-1 {
+			every *= repairEvery // it reads the whole heap
+		}
+		go func() { done <- w.every(ctx, every, f) }()
 	}
 	err := w.every(ctx, period/5, func() error { return w.advance(ctx, period) })
 	cancel()
@@ -383,6 +444,18 @@ func (w *World) every(ctx context.Context, d time.Duration, f func() error) erro
 	}
 }
 
+// sawTick notes that the clock was at tick: the World's tick only moves
+// on, so that a clock set back is found out (advance) and a stale read
+// does not take it back.
+func (w *World) sawTick(tick uint64) {
+	for {
+		old := w.tick.Load()
+		if tick <= old || w.tick.CompareAndSwap(old, tick) {
+			return
+		}
+	}
+}
+
 // maxCatchUp bounds the ticks one advance adds: after a longer pause the
 // clock adds one tick and jumps to now rather than catching up.
 const maxCatchUp = TickRate
@@ -409,13 +482,20 @@ func (w *World) advance(ctx context.Context, period time.Duration) error {
 	if err != nil {
 		return err
 	}
-	c, err := oss.Get[clockObj](tx, w.clock)
-	if err != nil {
+	c, err := w.readClock(tx)
+	if err != nil && !errors.Is(err, ErrDamaged) {
 		tx.Rollback()
 		return err
 	}
-	w.tick.Store(c.Tick)
 	k := (now - c.Wall) / int64(period)
+	if seen := w.tick.Load(); err != nil || c.Tick < seen || c.Wall > now+int64(time.Minute) {
+		// Garbage, a clock set back (this World read a later tick), or
+		// one that will not be due for a minute: written by other
+		// means than advance. It goes on from the latest tick this
+		// World read.
+		c, k = clockObj{Tick: seen, Wall: now - int64(period)}, 1
+	}
+	w.sawTick(c.Tick)
 	if k < 1 {
 		return tx.Rollback() // not due, or another process ticked first
 	}
@@ -429,7 +509,7 @@ func (w *World) advance(ctx context.Context, period time.Duration) error {
 		c.Wall += k * int64(period)
 	}
 	tick := c.Tick
-	tx.OnCommit(func() { w.tick.Store(tick) })
+	tx.OnCommit(func() { w.sawTick(tick) })
 	if err := oss.Put(tx, w.clock, c); err != nil {
 		tx.Rollback()
 		return err
@@ -484,25 +564,30 @@ func (w *World) expired(ctx context.Context) ([]*expiry, uint64, error) {
 	var batches []*expiry
 	var tick uint64 // the clock as the View read it
 	err := w.h.View(ctx, func(tx *oss.Tx) error {
-		c, err := oss.Get[clockObj](tx, w.clock)
+		c, err := w.readClock(tx)
 		if err != nil {
 			return err
 		}
 		tick = c.Tick
 		for _, r := range w.rooms {
-			for _, ref := range r.obj.Rosters {
-				s, err := ref.Get(tx)
-				if err != nil {
+			for shard, ref := range r.obj.Rosters {
+				s, err := readRoster(tx, ref.ID)
+				if errors.Is(err, ErrDamaged) {
+					continue // Repair's to rebuild
+				} else if err != nil {
 					return err
 				}
 				e := &expiry{r: r}
+				seen := map[uuid.UUID]bool{}
 				for _, a := range s.Avatars {
-					av, ok, err := readAvatar(tx, r, a.ID)
+					av, dmg, why, err := w.rosterEntry(tx, r, shard, a.ID, seen)
 					switch {
-					case err != nil || ok && av.Lease >= c.Tick:
+					case err != nil:
+						return err
+					case why != "" || dmg == nil && av.Lease >= c.Tick:
 						continue
-					case !ok:
-						e.damaged = append(e.damaged, remainsOf(tx, r, a.ID))
+					case dmg != nil:
+						e.damaged = append(e.damaged, w.remainsOf(tx, r, a.ID))
 					}
 					if e.ids = append(e.ids, a.ID); len(e.ids) == reapBatch {
 						batches, e = append(batches, e), &expiry{r: r}
@@ -537,19 +622,19 @@ type remains struct {
 // remainsOf finds, in tx, the cells of room r and the props of r that
 // name the avatar id. It reads every cell of the room: it is for damaged
 // avatars only, which are rare.
-func remainsOf(tx *oss.Tx, r *room, id uuid.UUID) *remains {
+func (w *World) remainsOf(tx *oss.Tx, r *room, id uuid.UUID) *remains {
 	rem := &remains{id: id}
 	nx, ny := int32(r.obj.Size.X/CellSize), int32(r.obj.Size.Y/CellSize)
 	for y := int32(0); y <= ny; y++ {
 		for x := int32(0); x <= nx; x++ {
 			cid := cellID(r.id, cell{x, y})
-			if c, err := oss.Get[cellObj](tx, cid); err == nil && c.Avatar.ID == id {
+			if c, bad, err := get[cellObj](tx, cid); err == nil && bad == nil && c.Avatar.ID == id {
 				rem.cells = append(rem.cells, cid)
 			}
 		}
 	}
 	for _, ref := range r.obj.Props {
-		if p, err := ref.Get(tx); err == nil && p.Holder.ID == id {
+		if p, _, err := w.readProp(tx, ref.ID); err == nil && p.Holder.ID == id {
 			rem.props = append(rem.props, ref.ID)
 		}
 	}
@@ -622,16 +707,20 @@ func (w *World) reap(ctx context.Context, tick uint64, e *expiry) (int, error) {
 // reapOne removes, in tx, the avatar id of e if its lease is below tick
 // or it is damaged, and reports whether it did.
 func (w *World) reapOne(tx *oss.Tx, e *expiry, tick uint64, id uuid.UUID) (bool, error) {
-	av, ok, err := readAvatar(tx, e.r, id)
+	av, r, err := w.readAvatarObj(tx, id)
+	ok := err == nil && r == e.r
 	switch {
-	case errors.Is(err, oss.ErrNotFound):
+	case errors.Is(err, ErrGone):
 		return false, nil // removed by another node meanwhile
-	case err != nil:
+	case err != nil && !errors.Is(err, ErrDamaged):
 		return false, err
 	case ok && av.Lease >= tick:
 		return false, nil // renewed meanwhile
 	case ok:
 		return true, w.remove(tx, id, &av)
+	}
+	if validName(av.Name) != nil {
+		av.Name = "" // no name of a live avatar: no root to unbind
 	}
 	i := slices.IndexFunc(e.damaged, func(r *remains) bool { return r.id == id })
 	if i < 0 {
@@ -646,8 +735,8 @@ func (w *World) reapOne(tx *oss.Tx, e *expiry, tick uint64, id uuid.UUID) (bool,
 // its roster entry, and name's root if name is the avatar's and names it.
 func (w *World) removeDamaged(tx *oss.Tx, r *room, rem *remains, name string) error {
 	for _, cid := range rem.cells {
-		c, err := oss.Get[cellObj](tx, cid)
-		if errors.Is(err, oss.ErrNotFound) || err == nil && c.Avatar.ID != rem.id {
+		c, bad, err := get[cellObj](tx, cid)
+		if errors.Is(err, oss.ErrNotFound) || err == nil && (bad != nil || c.Avatar.ID != rem.id) {
 			continue
 		}
 		if err := tx.Delete(cid); err != nil {
@@ -655,9 +744,11 @@ func (w *World) removeDamaged(tx *oss.Tx, r *room, rem *remains, name string) er
 		}
 	}
 	for _, pid := range rem.props {
-		p, err := oss.Get[propObj](tx, pid)
-		if err != nil || p.Holder.ID != rem.id {
+		p, _, err := w.readProp(tx, pid)
+		if errors.Is(err, ErrDamaged) || err == nil && p.Holder.ID != rem.id {
 			continue
+		} else if err != nil {
+			return err
 		}
 		p.Holder, p.Roll = oss.Ref[avatarObj]{}, nil
 		if err := oss.Put(tx, pid, p); err != nil {
@@ -709,13 +800,15 @@ func (w *World) remove(tx *oss.Tx, id uuid.UUID, av *avatarObj) error {
 			return err
 		}
 	}
-	if !av.Holding.IsZero() {
-		p, err := av.Holding.Get(tx)
-		if err != nil {
-			return err
-		}
-		p.Holder, p.Pos, p.Roll = oss.Ref[avatarObj]{}, av.Pos, nil
-		if err := av.Holding.Put(tx, p); err != nil {
+	if w.isProp(av.Holding.ID) == nil {
+		p, _, err := w.readProp(tx, av.Holding.ID)
+		switch {
+		case err == nil && p.Holder.ID == id:
+			p.Holder, p.Pos, p.Roll = oss.Ref[avatarObj]{}, av.Pos, nil
+			if err := av.Holding.Put(tx, p); err != nil {
+				return err
+			}
+		case err != nil && !errors.Is(err, ErrDamaged):
 			return err
 		}
 	}
@@ -726,18 +819,17 @@ func (w *World) remove(tx *oss.Tx, id uuid.UUID, av *avatarObj) error {
 // root if that names it.
 func (w *World) unlist(tx *oss.Tx, r *room, id uuid.UUID, name string) error {
 	shard := r.obj.Rosters[shardOf(id, len(r.obj.Rosters))]
-	s, err := shard.Get(tx)
-	if err != nil {
-		return err
-	}
-	for i, a := range s.Avatars {
-		if a.ID == id {
-			s.Avatars = append(s.Avatars[:i], s.Avatars[i+1:]...)
-			break
+	s, err := readRoster(tx, shard.ID)
+	switch {
+	case err == nil:
+		s.Avatars = slices.DeleteFunc(s.Avatars, func(a oss.Ref[avatarObj]) bool { return a.ID == id })
+		if err := shard.Put(tx, s); err != nil {
+			return err
 		}
-	}
-	if err := shard.Put(tx, s); err != nil {
+	case !errors.Is(err, ErrDamaged):
 		return err
+		// A damaged shard lists nothing: Repair rebuilds it from the
+		// avatars that exist.
 	}
 	if name != "" {
 		root := nameRoot(w.name, name)
