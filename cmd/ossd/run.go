@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -237,8 +236,11 @@ func (f *runFlags) readTLS() (*oss.TLSConfig, error) {
 // checkTLSFiles names the file that is damaged (empty, cut short, a flipped
 // byte) or does not belong: the node's own checks name none of them.
 func checkTLSFiles(tlsc *oss.TLSConfig, caFile, certFile, keyFile string) error {
-	if !x509.NewCertPool().AppendCertsFromPEM(tlsc.CAPEM) {
-		return fmt.Errorf("run: %s holds no certificate that parses: it is damaged, or not the cluster CA's certificate (ossd ca init writes it)", caFile)
+	// The check a reload makes (SIGHUP): a bundle with one CA cut short
+	// would otherwise start the node trusting the others alone, and
+	// every node the lost CA certified would be refused.
+	if _, err := pki.ParseBundle(tlsc.CAPEM); err != nil {
+		return fmt.Errorf("run: %s: %w: it is damaged, or not the cluster CA's certificates (ossd ca init writes it)", caFile, err)
 	}
 	if _, err := tls.X509KeyPair(tlsc.CertPEM, tlsc.KeyPEM); err != nil {
 		return fmt.Errorf("run: the node's certificate %s and key %s: %w: one is damaged, or they are not a pair; issue them again (ossd cert issue --force)", certFile, keyFile, err)
