@@ -158,7 +158,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		return nil, err
 	}
 	if m.Stripes != nil && len(m.Stripes) != len(dirs) {
-		return nil, fmt.Errorf("persist: the store was written with %d stripes (its manifest, %s), opened with %d: list the stripe directories it was written with, in their order (a store cannot be given more or fewer stripes)", len(m.Stripes), filepath.Join(dirs[0], manifestName), len(dirs))
+		return nil, fmt.Errorf("%w: the store was written with %d stripes (its manifest, %s), opened with %d (a store cannot be given more or fewer stripes)", ErrStripeDirs, len(m.Stripes), filepath.Join(dirs[0], manifestName), len(dirs))
 	}
 	if m.Stripes == nil {
 		m.Stripes = make([][]SegmentEnd, len(dirs))

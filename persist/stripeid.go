@@ -19,6 +19,15 @@ import (
 // store's directory) looks like the stripe it stands in for.
 const stripeFile = "STRIPE"
 
+// ErrStripeDirs is matched by OpenStore's error when the directories it is
+// given are not the store's stripes in their order: one is another
+// stripe, or of another store, there are more or fewer than the store was
+// written with, or the first lacks the store's manifest and identity
+// while another stripe has one (its disk not mounted). Nothing in them is
+// changed; opened with the directories the store was written with, in
+// their order, it is whole.
+var ErrStripeDirs = errors.New("persist: the stripe directories are not those the store was written with, in their order")
+
 // stripeID is a stripe directory's identity: its store (a random number
 // drawn when the store's first checkpoint is written), its place and how
 // many stripes the store has.
@@ -79,9 +88,9 @@ func (s *Store) checkStripeIDs(m Manifest) error {
 		}
 		switch {
 		case id.store != first.store:
-			return fmt.Errorf("persist: stripe directories %s and %s are stripes of different stores (their %s files differ): list the stripe directories the store was written with, in their order", firstDir, d, stripeFile)
+			return fmt.Errorf("%w: %s and %s are stripes of different stores (their %s files differ)", ErrStripeDirs, firstDir, d, stripeFile)
 		case id.index != i || id.count != len(s.dirs):
-			return fmt.Errorf("persist: stripe directory %s is stripe %d of %d of its store (%s), listed as stripe %d of %d: list the stripe directories the store was written with, in their order (a store cannot be given more or fewer stripes)", d, id.index+1, id.count, filepath.Join(d, stripeFile), i+1, len(s.dirs))
+			return fmt.Errorf("%w: %s is stripe %d of %d of its store (%s), listed as stripe %d of %d (a store cannot be given more or fewer stripes)", ErrStripeDirs, d, id.index+1, id.count, filepath.Join(d, stripeFile), i+1, len(s.dirs))
 		}
 		s.marked[i] = true
 	}
@@ -90,7 +99,7 @@ func (s *Store) checkStripeIDs(m Manifest) error {
 	}
 	s.storeID = first.store
 	if !s.marked[0] && m.Gen == 0 {
-		return fmt.Errorf("persist: stripe directory %s holds no manifest and no %s, while %s is stripe %d of %d of a store: is its disk mounted? list the stripe directories the store was written with, in their order", s.dirs[0], stripeFile, firstDir, first.index+1, first.count)
+		return fmt.Errorf("%w: the first, %s, holds no manifest and no %s, while %s is stripe %d of %d of a store (is its disk mounted?)", ErrStripeDirs, s.dirs[0], stripeFile, firstDir, first.index+1, first.count)
 	}
 	return nil
 }
