@@ -206,7 +206,7 @@ func (s *Store) scanSegments() ([][]string, error) {
 		}
 		for _, seg := range m.Stripes[i] {
 			if !slices.Contains(names, seg.Name) {
-				return nil, &CorruptError{File: filepath.Join(st.dir, seg.Name), Reason: fmt.Sprintf("the manifest (%s) lists this segment of stripe %d of %d, and it is missing: if the directory's disk is not mounted, or the stripe directories are not those the store was written with in their order, start with those", filepath.Join(s.dirs[0], manifestName), i+1, len(s.dirs))}
+				return nil, &CorruptError{File: filepath.Join(st.dir, seg.Name), Reason: fmt.Sprintf("the manifest (%s) lists this segment of stripe %d of %d, and it is missing (is the directory's disk mounted? are the stripe directories those the store was written with, in their order?)", filepath.Join(s.dirs[0], manifestName), i+1, len(s.dirs))}
 			}
 		}
 		for _, name := range names {
