@@ -2,10 +2,13 @@ package persist
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -153,4 +156,56 @@ func TestStoreRefusesAnotherNumberOfStripes(t *testing.T) {
 	}
 	defer s.Close()
 	checkStore(t, "with its own stripes", s, seq(60, "v2"))
+}
+
+// The first checkpoint writes the stripes' identities; one failed
+// operation at each step of it (a creation, a write, a sync, a rename, a
+// directory's sync) fails that checkpoint, and the store, reopened on the
+// files as they are or after a power loss, takes the next checkpoint with
+// every stripe's identity in place and loads it.
+func TestStoreFirstCheckpointFailingAtEachStep(t *testing.T) {
+	dirs := stripeDirs(3)
+	for k := 1; ; k++ {
+		mem := NewMemFS()
+		ffs := &FaultFS{FS: mem}
+		s, err := OpenStore(ffs, dirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var count atomic.Int64
+		ffs.SetRule(func(op Op, name string) error {
+			if op != OpClose && op != OpOpen && count.Add(1) == int64(k) {
+				return syscall.EIO
+			}
+			return nil
+		})
+		_, err = s.Checkpoint(seq(30, "v1").objects(), map[string][]byte{"h": []byte("1")})
+		s.Close()
+		if err == nil {
+			if k == 1 {
+				t.Fatal("no operation to fail")
+			}
+			break
+		}
+		for _, fsys := range []FS{mem, mem.Crash(rand.New(rand.NewPCG(uint64(k), 1)))} {
+			s, err := OpenStore(fsys, dirs)
+			if err != nil {
+				t.Fatalf("operation %d failed, reopened: %v", k, err)
+			}
+			if _, err := s.Checkpoint(seq(30, "v2").objects(), map[string][]byte{"h": []byte("2")}); err != nil {
+				t.Fatalf("operation %d failed, the next checkpoint: %v", k, err)
+			}
+			s.Close()
+			if s, err = OpenStore(fsys, dirs); err != nil {
+				t.Fatalf("operation %d failed, reopened after the next checkpoint: %v", k, err)
+			}
+			checkStore(t, fmt.Sprintf("operation %d failed", k), s, seq(30, "v2"))
+			s.Close()
+			for i, d := range dirs {
+				if id, ok, err := readStripeID(fsys, d); err != nil || !ok || id.index != i {
+					t.Fatalf("operation %d failed: %s's identity %+v %v %v", k, d, id, ok, err)
+				}
+			}
+		}
+	}
 }
