@@ -135,9 +135,14 @@ func (n *Node) openLogAndStore(fsys persist.FS, dir string) (map[groupKey]*recov
 	store, err := persist.OpenStore(fsys, stripes)
 	if err != nil {
 		var ce *persist.CorruptError
-		if errors.As(err, &ce) {
-			err = fmt.Errorf("%w: the striped store: %w; move %s and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err, dir)
-		} else {
+		switch {
+		case errors.Is(err, persist.ErrStripeDirs):
+			// Nothing is damaged: no ErrCorrupt, whose remedy (start
+			// empty) would throw a whole replica away.
+			err = fmt.Errorf("oss: striped store: %w; start the node with the stripe directories (Config.StripeDirs, ossd --stripe-dirs) it ran with, in their order, each on its disk", err)
+		case errors.As(err, &ce):
+			err = fmt.Errorf("%w: the striped store: %w; if the stripe directories (Config.StripeDirs, ossd --stripe-dirs) are not those the node ran with, in their order, each on its disk, start it with those; otherwise move %s and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err, dir)
+		default:
 			err = fmt.Errorf("oss: striped store: %w", err)
 		}
 		return nil, nil, nil, errors.Join(err, wal.Close())

@@ -229,7 +229,9 @@ func TestProbeStartRefusesUndialableAddress(t *testing.T) {
 
 // A node restarted with its stripe directories in another order (the
 // manifest lives in the first) refuses to start, and says the directories
-// may be the cause, rather than starting with none of its checkpoint.
+// are the cause, rather than starting with none of its checkpoint. It is
+// no ErrCorrupt: nothing is damaged, and starting empty (ErrCorrupt's
+// remedy, which ossd suggests) would throw the replica away.
 func TestProbeStripeDirsReorderedRefusesToStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -259,8 +261,8 @@ func TestProbeStripeDirsReorderedRefusesToStart(t *testing.T) {
 		n.Close(ctx)
 		t.Fatal("started on its stripe directories reordered")
 	}
-	if !errors.Is(err, oss.ErrCorrupt) || !strings.Contains(err.Error(), "--stripe-dirs") {
-		t.Fatalf("%v, want ErrCorrupt that names the stripe directories", err)
+	if errors.Is(err, oss.ErrCorrupt) || !strings.Contains(err.Error(), "--stripe-dirs") || !strings.Contains(err.Error(), b) {
+		t.Fatalf("%v, want an error that names the stripe directories and %s, not ErrCorrupt", err, b)
 	}
 	n, err = start(a, b)
 	if err != nil {

@@ -52,6 +52,8 @@ type Store struct {
 	cpMu      sync.Mutex // serializes checkpoints
 	compactMu sync.Mutex // serializes compactions
 	gen       uint64     // under cpMu: the newest generation a manifest was renamed into place with
+	storeID   uint64     // under cpMu: the stripes' store, 0 before any is marked
+	marked    []bool     // under cpMu: per stripe, its directory holds its identity (stripeFile)
 
 	// mu protects manifest, indexed, cpActive and the stripes' indexes,
 	// which an active checkpoint's goroutines update without it (readers
@@ -131,13 +133,16 @@ type loc struct {
 }
 
 // OpenStore opens the store over dirs (created if needed) and reads its
-// manifest. The number of directories must stay the same for the life of
-// the store.
+// manifest. The directories must stay the same, in the same order, for
+// the life of the store: each holds its identity (stripeFile), and one
+// listed in another place, or a store opened with more or fewer, is
+// refused, as is a directory lacking a segment the manifest lists for it
+// (a disk not mounted), before anything in them is changed.
 func OpenStore(fsys FS, dirs []string) (*Store, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("persist: a store needs at least one directory")
 	}
-	s := &Store{fs: fsys, dirs: dirs}
+	s := &Store{fs: fsys, dirs: dirs, marked: make([]bool, len(dirs))}
 	s.cpDone = sync.NewCond(&s.mu)
 	for _, d := range dirs {
 		if err := fsys.MkdirAll(d); err != nil {
@@ -149,8 +154,11 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkStripeIDs(m); err != nil {
+		return nil, err
+	}
 	if m.Stripes != nil && len(m.Stripes) != len(dirs) {
-		return nil, fmt.Errorf("persist: the store was written with %d stripes, opened with %d", len(m.Stripes), len(dirs))
+		return nil, fmt.Errorf("%w: the store was written with %d stripes (its manifest, %s), opened with %d (a store cannot be given more or fewer stripes)", ErrStripeDirs, len(m.Stripes), filepath.Join(dirs[0], manifestName), len(dirs))
 	}
 	if m.Stripes == nil {
 		m.Stripes = make([][]SegmentEnd, len(dirs))
@@ -184,6 +192,10 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 // directories, listed in the manifest or not, and returns, per stripe,
 // those it does not list: left by a compaction a crash interrupted (before
 // or after the switch), or by a checkpoint that failed, they are garbage.
+// A listed segment missing from its directory is refused first (a
+// *CorruptError naming it): the directory is not the stripe the manifest
+// speaks of (a disk not mounted, directories listed in another order), or
+// the segment was lost, and what the directory holds is nobody's garbage.
 func (s *Store) scanSegments() ([][]string, error) {
 	m := s.manifest
 	garbage := make([][]string, len(s.stripes))
@@ -191,6 +203,11 @@ func (s *Store) scanSegments() ([][]string, error) {
 		names, err := s.fs.ReadDir(st.dir)
 		if err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
+		}
+		for _, seg := range m.Stripes[i] {
+			if !slices.Contains(names, seg.Name) {
+				return nil, &CorruptError{File: filepath.Join(st.dir, seg.Name), Reason: fmt.Sprintf("the manifest (%s) lists this segment of stripe %d of %d, and it is missing (is the directory's disk mounted? are the stripe directories those the store was written with, in their order?)", filepath.Join(s.dirs[0], manifestName), i+1, len(s.dirs))}
+			}
 		}
 		for _, name := range names {
 			if !strings.HasSuffix(name, ".seg") {
@@ -430,6 +447,9 @@ func decodeRecord(b []byte) (space []byte, o Object, size int, reason string) {
 func (s *Store) Checkpoint(objs []Object, spaces map[string][]byte) (int64, error) {
 	s.cpMu.Lock()
 	defer s.cpMu.Unlock()
+	if err := s.markStripes(); err != nil {
+		return 0, fmt.Errorf("persist: checkpoint: %w", err)
+	}
 	byStripe := s.byStripe(objs)
 	m := s.nextManifest(spaces)
 	// While the checkpoint is active each stripe's goroutine updates its
