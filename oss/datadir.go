@@ -3,8 +3,11 @@ package oss
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/objectsharing/oss/persist"
 )
 
 // lockDataDir creates the data directory if needed and takes its lock, so
@@ -17,11 +20,22 @@ func lockDataDir(dir string) (*os.File, error) {
 // directory itself (locked already): two nodes given one stripe directory
 // would write over each other's segments and manifest. The locks are
 // released by closing the files.
+//
+// A node that has run before (its data directory holds NODE_ID) creates
+// no stripe directory: one that is missing is most likely a disk not
+// mounted, and creating it would leave an empty directory, and a LOCK
+// file, on the filesystem below the mount point.
 func lockStripeDirs(dataDir string, dirs []string) ([]*os.File, error) {
 	var locks []*os.File
+	_, err := os.Stat(filepath.Join(dataDir, nodeIDFile))
+	ranBefore := err == nil
 	for _, d := range dirs {
 		if filepath.Clean(d) == filepath.Clean(dataDir) {
 			continue
+		}
+		if _, err := os.Stat(d); ranBefore && errors.Is(err, fs.ErrNotExist) {
+			closeLocks(locks)
+			return nil, fmt.Errorf("%w: stripe directory %s is missing, and the node has run on %s before: is its disk mounted? Start with the stripe directories the node ran with, in their order", persist.ErrStripeDirs, d, dataDir)
 		}
 		f, err := lockDir(d, "stripe directory")
 		if err != nil {

@@ -3,6 +3,8 @@ package oss_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -101,12 +103,17 @@ func TestProbeDamagedStripesRefuseToStart(t *testing.T) {
 			return seg, nil
 		}},
 		{"second not mounted", true, unmount("s1")},
-		{"third gone", true, func(dir string) (string, func() error) {
+		{"third gone", false, func(dir string) (string, func() error) {
 			d := filepath.Join(dir, "s2")
 			if err := os.Rename(d, d+".away"); err != nil {
 				t.Fatal(err)
 			}
 			return d, func() error {
+				// The refused start made nothing in its place: not the
+				// directory, not a LOCK file below a mount point.
+				if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("the refused start left %s behind (%v)", d, err)
+				}
 				if err := os.RemoveAll(d); err != nil {
 					return err
 				}
