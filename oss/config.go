@@ -195,6 +195,11 @@ type Config struct {
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).
 	onMemberEvent func(memberEvent)
+
+	// catalogOpened, if not nil, is called by Start once the node's
+	// catalog replica runs, before Start watches it (tests of a replica
+	// lost while the node starts).
+	catalogOpened func(*Heap)
 }
 
 // TLSConfig is a node's TLS material in PEM form.

@@ -77,7 +77,18 @@ func TestGossipStarvedNoFalseDeaths(t *testing.T) {
 		dones = append(dones, tc.transfers(ids, make(chan struct{})))
 	}
 	start := time.Now()
+	committed := func() (n uint64) {
+		for _, h := range heaps {
+			n += h.Stats().Commits
+		}
+		return n
+	}
+	before := committed()
 	time.Sleep(starvedGossipFor) // the workload's length, not a wait for a condition
+	// On a machine that gives the process a few percent of a processor
+	// the 10 s passed without one commit: the workload runs on until one
+	// has, so that the crash below comes under load.
+	waitCondWithin(t, 2*time.Minute, "a transfer to commit", func() bool { return committed() > before })
 
 	// A real crash is still detected.
 	const victim = "c"

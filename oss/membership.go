@@ -276,9 +276,9 @@ func (m *membership) reconnect() {
 				return
 			default:
 			}
+			began := time.Now()
 			if _, err := m.ml.Join([]string{a}); err != nil {
-				m.cfg.logger.Debug("failed member not reached", "member", a, "err", err)
-				m.confirmFailed(names[i])
+				m.notReached(names[i], a, began, err)
 			}
 		}
 	}
@@ -331,7 +331,31 @@ func (m *membership) doubt(n *memberlist.Node) bool {
 	return true
 }
 
-// confirmFailed reports a doubted member failed once a join to it failed.
+// notReached takes a join to a failed member, begun at began, that
+// failed: a doubted member is reported failed (confirmFailed), unless
+// this process stood still since began. Then the join's deadline passing
+// proves nothing, for the answer may be waiting unread: the member stays
+// doubted, and the next round tries again.
+func (m *membership) notReached(name, addr string, began time.Time, err error) {
+	if m.stoodStillSince(began) {
+		m.cfg.logger.Debug("failed member not reached while this node stood still: trying again", "member", addr, "err", err)
+		return
+	}
+	m.cfg.logger.Debug("failed member not reached", "member", addr, "err", err)
+	m.confirmFailed(name)
+}
+
+// stoodStillSince reports whether this process stood still at some time
+// since t, or stands still now (its last tick is late).
+func (m *membership) stoodStillSince(t time.Time) bool {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.stalled.Before(t) || now.Sub(time.Unix(0, m.ticked.Load())) >= m.gossipInterval+m.stallMin
+}
+
+// confirmFailed reports a doubted member failed once a join to it failed
+// while this process ran throughout.
 func (m *membership) confirmFailed(name string) {
 	m.mu.Lock()
 	n, ok := m.doubted[name]

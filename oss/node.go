@@ -226,6 +226,9 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 			return err
 		}
 	}
+	if n.cfg.catalogOpened != nil {
+		n.cfg.catalogOpened(h)
+	}
 	w, err := h.Watch(nil)
 	if err != nil {
 		return catalogLost(h, err)

@@ -22,6 +22,10 @@ func TestStopDoesNotReportSelfFailed(t *testing.T) {
 			mu.Unlock()
 		}
 	}, "a", "b")
+	// The processes under test: a start that timed out under load and was
+	// tried again (startJoining) leaves one behind that a member may have
+	// heard of, and that vanished without a word: its failure is no stop.
+	addrs := map[string]bool{c.nodes["a"].Addr(): true, c.nodes["b"].Addr(): true}
 	for _, name := range []string{"b", "a"} {
 		if err := c.nodes[name].Close(context.Background()); err != nil {
 			t.Fatal(err)
@@ -30,7 +34,7 @@ func TestStopDoesNotReportSelfFailed(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, e := range events {
-		if e.Kind == memberFailed {
+		if e.Kind == memberFailed && addrs[e.Member.Addr] {
 			t.Errorf("a graceful stop reported %s failed (events %v)", e.Member.Name, events)
 		}
 	}
