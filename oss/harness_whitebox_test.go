@@ -957,9 +957,11 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 		if i > 0 {
 			cfg.Join = []string{nodes[0].Addr()}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		// Joins that find no member answering in time under load are
+		// tried again (startJoining); the node does not close fc.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		cfg.PacketConn = fc
-		n, err := Start(ctx, cfg)
+		n, err := startJoining(ctx, t, cfg)
 		cancel()
 		if err != nil {
 			t.Fatalf("start %s: %v", name, err)
