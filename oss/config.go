@@ -200,6 +200,12 @@ type Config struct {
 	// catalog replica runs, before Start watches it (tests of a replica
 	// lost while the node starts).
 	catalogOpened func(*Heap)
+
+	// catalogStep, if not nil, is called by Start before each step that
+	// needs the node's catalog replica to run: "register" (a node that
+	// bootstraps records itself in it), "join" (a node that joins catches
+	// it up from the cluster's). Tests of a replica lost at that step.
+	catalogStep func(step string, h *Heap)
 }
 
 // TLSConfig is a node's TLS material in PEM form.

@@ -22,8 +22,11 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 		first = append(first, m.Name)
 	}
 	var heard joinHeard
+	// A replica closed meanwhile (lost) ends the wait for the leader's
+	// answer at once: the loop below returns ErrClosed for it.
+	done := func() bool { return h.inConf.Load() || h.isClosed() }
 	for attempt := 0; !h.inConf.Load(); attempt++ {
-		if err := n.askJoin(ctx, h, first, h.inConf.Load, heard.taken); err != nil {
+		if err := n.askJoin(ctx, h, first, done, heard.taken); err != nil {
 			if errors.Is(err, ErrJoinRefused) {
 				return fmt.Errorf("oss: heap %q: %w", h.name, err)
 			}

@@ -214,16 +214,18 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	}
 	n.recovered.Store(true)
 	if o.bootstrap && n.tr != nil {
+		n.atCatalogStep("register", h)
 		rctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		err := n.register(rctx)
 		cancel()
 		if err != nil {
-			return err
+			return catalogLost(h, err)
 		}
 	}
 	if join {
+		n.atCatalogStep("join", h)
 		if err := n.joinCatalog(ctx, h); err != nil { // startjoin.go
-			return err
+			return catalogLost(h, err)
 		}
 	}
 	if n.cfg.catalogOpened != nil {
@@ -243,21 +245,33 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	return nil
 }
 
-// catalogLost is err, the error of a catalog replica closed while the
-// node starts, or why the replica stopped if it was lost (a log that
-// lost what it acknowledged: ErrCorrupt, saying what to do). Start
-// returned a bare ErrClosed for it.
+// atCatalogStep calls Config.catalogStep, if set (tests).
+func (n *Node) atCatalogStep(step string, h *Heap) {
+	if n.cfg.catalogStep != nil {
+		n.cfg.catalogStep(step, h)
+	}
+}
+
+// catalogLost is err, the error of a step of Start on the catalog's
+// replica (registering the node, joining, watching), or, if the replica
+// was lost meanwhile, why it was (a log that lost what it acknowledged:
+// ErrCorrupt, saying what to do). Whatever the step saw of the loss
+// (ErrClosed, a commit's outcome left unknown, a join's context that ran
+// out), the loss is what Start says: a stranger told "closed" or "cannot
+// reach the cluster's catalog" retries for ever on damaged data. A
+// replica that runs, or was closed without loss, leaves err as it is.
 func catalogLost(h *Heap, err error) error {
-	if !errors.Is(err, ErrClosed) {
-		return err
-	}
 	h.watchMu.Lock() // the loop sets lost before it closes the replica under watchMu
-	lost := h.lost
+	closed := h.closed
 	h.watchMu.Unlock()
-	if lost == nil {
+	if !closed {
 		return err
 	}
-	return fmt.Errorf("oss: the catalog's replica: %w", lost)
+	<-h.done // and writes nothing after its end
+	if h.lost == nil {
+		return err
+	}
+	return fmt.Errorf("oss: the catalog's replica: %w", h.lost)
 }
 
 // joinTimeout bounds each attempt to join the cluster's catalog (see
