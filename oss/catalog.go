@@ -106,12 +106,6 @@ func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclu
 	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, false, nil
 	}
-	if strings.HasSuffix(name, "*") {
-		// A grant on it would be a grant on every heap its name begins
-		// with ("*": on all of them), so no grant could name it alone.
-		// One made before this check still opens.
-		return heapEntry{}, false, fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
-	}
 	var unknown error // the first try whose outcome was unknown
 	for attempt := 0; ; attempt++ {
 		e, created, err = n.createEntry(ctx, name, replicas, exclusive)
@@ -149,6 +143,15 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 			e, err = Get[heapEntry](tx, id)
 			return err
 		}
+		if strings.HasSuffix(name, "*") {
+			// A grant on it would be a grant on every heap its name
+			// begins with ("*": on all of them), so no grant could
+			// name it alone. One made before this check still opens,
+			// also on a node whose catalog replica has not applied its
+			// entry yet: the entry is looked for here, in the
+			// transaction, not in that replica.
+			return fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
+		}
 		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID(), Voters: firstVoters(name, replicas, n.live())}
 		if len(e.Voters) == 0 {
 			return fmt.Errorf("oss: heap %q: no live server node to place it on", name)
@@ -158,8 +161,11 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 	if errors.Is(err, ErrHeapExists) {
 		return heapEntry{}, false, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
 	}
+	if err != nil && !errors.Is(err, ErrInvalidHeapName) {
+		err = fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+	}
 	if err != nil {
-		return heapEntry{}, false, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+		return heapEntry{}, false, err
 	}
 	return e, created, nil
 }

@@ -170,22 +170,25 @@ func (w *World) rostersDamaged(tx *oss.Tx, r *room) (bool, error) {
 }
 
 // rebuildRosters writes, in tx, the roster shards of r that do not list
-// want, the avatars a View at index found pointing at r, by shard. A
-// shard written since index (a join, a leave) leaves the room to the
-// next Repair.
+// want, the avatars a View at index found pointing at r, by shard, less
+// those that are no longer (stillIn). A shard written since index (a
+// join, a leave) leaves the room to the next Repair.
 func (w *World) rebuildRosters(tx *oss.Tx, r *room, want [][]uuid.UUID, index uint64) (int, error) {
 	n := 0
 	for i, ref := range r.obj.Rosters {
-		ro, err := readRoster(tx, ref.ID)
-		if err != nil && !errors.Is(err, ErrDamaged) {
-			return 0, err
+		ro, rerr := readRoster(tx, ref.ID)
+		if rerr != nil && !errors.Is(rerr, ErrDamaged) {
+			return 0, rerr
 		}
 		if v, err := tx.Version(ref.ID); err != nil || v > index {
 			return 0, err
 		}
-		ids := want[i]
+		ids, err := w.stillIn(tx, r, want[i])
+		if err != nil {
+			return 0, err
+		}
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-		if err == nil && slices.EqualFunc(ro.Avatars, ids, func(a oss.Ref[avatarObj], id uuid.UUID) bool { return a.ID == id }) {
+		if rerr == nil && slices.EqualFunc(ro.Avatars, ids, func(a oss.Ref[avatarObj], id uuid.UUID) bool { return a.ID == id }) {
 			continue
 		}
 		var next rosterObj
@@ -198,6 +201,26 @@ func (w *World) rebuildRosters(tx *oss.Tx, r *room, want [][]uuid.UUID, index ui
 		n++
 	}
 	return n, nil
+}
+
+// stillIn returns those of ids that are, read in tx, avatars of r. A
+// leave beside a damaged shard deletes its avatar and leaves the shard
+// as it is, so the shard's version does not tell a rebuild of it; the
+// read does (a leave that commits after it makes the rebuild conflict).
+func (w *World) stillIn(tx *oss.Tx, r *room, ids []uuid.UUID) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	for _, id := range ids {
+		av, bad, err := get[avatarObj](tx, id)
+		switch {
+		case errors.Is(err, oss.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, err
+		case bad == nil && av.Room.ID == r.id && av.check(r) == "":
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // clearHolder clears, in tx, the holder of prop id if it is not a live
@@ -278,8 +301,30 @@ func (w *World) staleCell(tx *oss.Tx, id uuid.UUID, covers map[[2]uuid.UUID][]uu
 
 // cellOfWorld reports whether id is the ID of a cell of one of the
 // world's rooms (of at most maxCellGrid cells): it enumerates them, for
-// garbage only.
+// garbage only, once for each ID. An object that is no cell of this world
+// stays (it may be another's), and every Repair meets it again: at 1,000
+// avatars an enumeration takes about 13 ms, which every client's Repair
+// spent on each such object every five seconds.
 func (w *World) cellOfWorld(id uuid.UUID) bool {
+	w.mu.Lock()
+	is, ok := w.cellsOf[id]
+	w.mu.Unlock()
+	if ok {
+		return is
+	}
+	is = w.enumerateCells(id)
+	w.mu.Lock()
+	if w.cellsOf == nil {
+		w.cellsOf = map[uuid.UUID]bool{}
+	}
+	w.cellsOf[id] = is
+	w.mu.Unlock()
+	return is
+}
+
+// enumerateCells is cellOfWorld's enumeration.
+func (w *World) enumerateCells(id uuid.UUID) bool {
+	w.enumerations.Add(1)
 	for _, r := range w.rooms {
 		nx, ny := int64(r.obj.Size.X/CellSize), int64(r.obj.Size.Y/CellSize)
 		if (nx+1)*(ny+1) > maxCellGrid {

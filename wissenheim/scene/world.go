@@ -94,8 +94,13 @@ type World struct {
 	structural map[uuid.UUID]ObjectKind
 	propRoom   map[uuid.UUID]*room // the room of each prop
 
-	mu   sync.Mutex            // protects following fields
+	mu   sync.Mutex            // protects the fields up to tick
 	mine map[uuid.UUID]*Avatar // avatars joined or resumed here, for Run's heartbeats
+
+	// cellsOf caches cellOfWorld's answers (the rooms never change), and
+	// enumerations counts the enumerations it made.
+	cellsOf      map[uuid.UUID]bool
+	enumerations atomic.Uint64
 
 	tick    atomic.Uint64 // the latest clock tick this World read (sawTick)
 	running atomic.Int32  // Runs under way, which keep tick current

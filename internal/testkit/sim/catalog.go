@@ -53,6 +53,7 @@ type group struct {
 	lastTransfer uint64
 	// compactEvery and keepEntries are its replicas' engine.Config's.
 	compactEvery, keepEntries uint64
+	missing                   map[uint64]time.Duration // since when a member has been missing
 }
 
 func (s *sim) newGroup(heap string, id uint64, replicas int) *group {

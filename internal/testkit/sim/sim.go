@@ -74,6 +74,11 @@ type Options struct {
 	AckBeforeSync bool
 	// Mutations break one thing of the runtime on purpose.
 	Mutations Mutations
+	// ReplaceAfter, if not zero, is the reconciler's ReplaceAfter, with
+	// members timed missing from when it first missed them and removed
+	// replicas asking to join again, so that engine.Plan replaces and
+	// shrinks (with an hour, the default, it never does).
+	ReplaceAfter time.Duration
 }
 
 // Mutations break one thing each, to show that the checks see it.
@@ -1202,7 +1207,10 @@ func (s *sim) reconcileGroup(g *group) {
 	}
 	in := engine.PlanInput{Heap: g.heap, Self: l.id, Replicas: g.replicas, Leader: true, Transferring: st.LeadTransferee != 0,
 		Conf: cs, Commit: st.Commit, Match: match, Tick: uint64(s.now / tick), LastTransfer: g.lastTransfer,
-		Now: time.Unix(0, 0).Add(s.now), ReplaceAfter: time.Hour}
+		Now: time.Unix(0, 0).Add(s.now), ReplaceAfter: time.Hour, Missing: map[uint64]time.Time{}}
+	if s.opts.ReplaceAfter > 0 {
+		in.ReplaceAfter = s.opts.ReplaceAfter
+	}
 	for _, n := range s.nodes {
 		if !n.up || rj != nil && rj.victim == n && rj.phase != joining {
 			continue // a removed replica is not a server until it rejoins
@@ -1217,6 +1225,9 @@ func (s *sim) reconcileGroup(g *group) {
 		if rj != nil && rj.victim == n && !slices.Contains(cs.Learners, id) && !slices.Contains(cs.Voters, id) {
 			in.Joins = append(in.Joins, id)
 		}
+	}
+	if s.opts.ReplaceAfter > 0 {
+		s.missingAndJoins(g, &in, cs, rj)
 	}
 	a := engine.Plan(in)
 	switch a.Kind {
@@ -1778,4 +1789,37 @@ func snapshotData(r *consistency.Replica) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// missingAndJoins gives the plan what oss gives it when ReplaceAfter is
+// set: since when each member of cs that is not live has been missing,
+// timed from the first step that missed it; and, as join requests, the
+// replicas of g on up nodes that are no members (removed while their node
+// was down or cut off: in oss such a replica asks to join again).
+func (s *sim) missingAndJoins(g *group, in *engine.PlanInput, cs raftpb.ConfState, rj *rejoin) {
+	if g.missing == nil {
+		g.missing = map[uint64]time.Duration{}
+	}
+	live := map[uint64]bool{}
+	for _, m := range in.Live {
+		live[m.ID] = true
+	}
+	for _, id := range slices.Concat(cs.Voters, cs.Learners) {
+		if live[id] {
+			delete(g.missing, id)
+			continue
+		}
+		if _, ok := g.missing[id]; !ok {
+			g.missing[id] = s.now
+		}
+		in.Missing[id] = time.Unix(0, 0).Add(g.missing[id])
+	}
+	for _, n := range s.nodes {
+		if !n.up || rj != nil && rj.victim == n {
+			continue
+		}
+		if r := n.reps[g.heap]; r != nil && r.g == g && !slices.Contains(cs.Voters, r.id) && !slices.Contains(cs.Learners, r.id) && !slices.Contains(in.Joins, r.id) {
+			in.Joins = append(in.Joins, r.id)
+		}
+	}
 }
