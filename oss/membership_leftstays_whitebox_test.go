@@ -91,6 +91,7 @@ func TestLeftMemberHeardOfAgainStaysLeft(t *testing.T) {
 		t.Fatalf("n3 restarted: events %v, want joined, left, joined", k)
 	}
 	m.NotifyLeave(again)
+	m.releaseHeld(time.Now().Add(time.Hour))
 	if k := kinds("n3"); k[len(k)-1] != memberFailed {
 		t.Fatalf("restarted n3 stopped without a word: events %v, want it failed", k)
 	}

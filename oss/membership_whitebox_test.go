@@ -269,7 +269,8 @@ func TestLeaveOfAMemberDeclaredFailed(t *testing.T) {
 	n2 := &memberlist.Node{Name: "n2", Meta: meta("127.0.0.1:7002")}
 	m.NotifyJoin(n1)
 	m.NotifyJoin(n2)
-	m.NotifyLeave(n1) // no word from n1: failed
+	m.NotifyLeave(n1) // no word from n1: failed, once the hold is past
+	m.releaseHeld(time.Now().Add(time.Hour))
 	if len(got) != 3 || got[2].Kind != memberFailed {
 		t.Fatalf("events %v, want n1 failed", got)
 	}
