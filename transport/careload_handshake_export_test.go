@@ -1,0 +1,6 @@
+package transport
+
+// SetTestBeforeTrack sets the seam between an accepted connection's
+// handshake and its tracking (nil removes it), for the tests of package
+// transport_test.
+func SetTestBeforeTrack(f func(*QUIC)) { testBeforeTrack = f }
