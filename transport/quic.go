@@ -372,8 +372,8 @@ func (t *QUIC) acceptConns() {
 		if err != nil {
 			return
 		}
-		if testBeforeTrack != nil {
-			testBeforeTrack(t)
+		if f := testBeforeTrack.Load(); f != nil {
+			(*f)(t)
 		}
 		if t.track(c) != nil {
 			continue
@@ -418,7 +418,7 @@ func (t *QUIC) track(c *quic.Conn) error {
 
 // testBeforeTrack, if set, is called by the accepting loop between a
 // connection's handshake and track: a test seam.
-var testBeforeTrack func(*QUIC)
+var testBeforeTrack atomic.Pointer[func(*QUIC)]
 
 func (t *QUIC) untrack(c *quic.Conn) {
 	t.mu.Lock()
