@@ -73,6 +73,9 @@ func readStripeID(fsys FS, dir string) (id stripeID, ok bool, err error) {
 // another has one and no manifest is refused: it is written first, so
 // its disk is not the one the store was written on.
 func (s *Store) checkStripeIDs(m Manifest) error {
+	if err := s.checkManifestPlace(); err != nil {
+		return err
+	}
 	var first *stripeID
 	firstDir := ""
 	for i, d := range s.dirs {
@@ -150,4 +153,24 @@ func writeFileAtomic(fsys FS, dir, name string, b []byte) error {
 		return err
 	}
 	return fsys.SyncDir(dir)
+}
+
+// checkManifestPlace refuses a store whose manifest is in a directory
+// listed after the first: the store's manifest lives in its first stripe
+// alone, so that directory is the first stripe, listed in another place.
+// Without it a store written without stripe identities, its first
+// directory listed elsewhere, was opened as an empty store.
+func (s *Store) checkManifestPlace() error {
+	for i, d := range s.dirs[1:] {
+		f, err := s.fs.Open(filepath.Join(d, manifestName))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("persist: store: %w", err)
+		}
+		f.Close()
+		return fmt.Errorf("%w: %s holds a store's manifest (%s), so it is the first stripe of its store, listed as stripe %d of %d", ErrStripeDirs, d, manifestName, i+2, len(s.dirs))
+	}
+	return nil
 }
