@@ -23,9 +23,10 @@ const stripeFile = "STRIPE"
 // given are not the store's stripes in their order: one is another
 // stripe, or of another store, there are more or fewer than the store was
 // written with, or the first lacks the store's manifest and identity
-// while another stripe has one (its disk not mounted). Nothing in them is
-// changed; opened with the directories the store was written with, in
-// their order, it is whole.
+// while another stripe has one (its disk not mounted), or one listed
+// after the first holds the manifest (the first stripe, moved). Nothing
+// in them is changed; opened with the directories the store was written
+// with, in their order, it is whole.
 var ErrStripeDirs = errors.New("persist: the stripe directories are not those the store was written with, in their order")
 
 // stripeID is a stripe directory's identity: its store (a random number
@@ -73,9 +74,6 @@ func readStripeID(fsys FS, dir string) (id stripeID, ok bool, err error) {
 // another has one and no manifest is refused: it is written first, so
 // its disk is not the one the store was written on.
 func (s *Store) checkStripeIDs(m Manifest) error {
-	if err := s.checkManifestPlace(); err != nil {
-		return err
-	}
 	var first *stripeID
 	firstDir := ""
 	for i, d := range s.dirs {
@@ -96,6 +94,9 @@ func (s *Store) checkStripeIDs(m Manifest) error {
 			return fmt.Errorf("%w: %s is stripe %d of %d of its store (%s), listed as stripe %d of %d (a store cannot be given more or fewer stripes)", ErrStripeDirs, d, id.index+1, id.count, filepath.Join(d, stripeFile), i+1, len(s.dirs))
 		}
 		s.marked[i] = true
+	}
+	if err := s.checkManifestPlace(); err != nil {
+		return err
 	}
 	if first == nil {
 		return nil
