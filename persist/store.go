@@ -204,10 +204,8 @@ func (s *Store) scanSegments() ([][]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
 		}
-		for _, seg := range m.Stripes[i] {
-			if !slices.Contains(names, seg.Name) {
-				return nil, &CorruptError{File: filepath.Join(st.dir, seg.Name), Reason: fmt.Sprintf("the manifest (%s) lists this segment of stripe %d of %d, and it is missing (is the directory's disk mounted? are the stripe directories those the store was written with, in their order?)", filepath.Join(s.dirs[0], manifestName), i+1, len(s.dirs))}
-			}
+		if err := s.checkListed(i, names); err != nil {
+			return nil, err
 		}
 		for _, name := range names {
 			if !strings.HasSuffix(name, ".seg") {
@@ -223,6 +221,38 @@ func (s *Store) scanSegments() ([][]string, error) {
 		}
 	}
 	return garbage, nil
+}
+
+// checkListed refuses stripe i if a segment the manifest lists for it is
+// missing from its directory (names), or holds fewer bytes than the
+// manifest records: segments are synced before the manifest that lists
+// them is written, so the directory is not the stripe the manifest speaks
+// of (a disk not mounted; directories listed in another order, which a
+// store written without stripe identities, whose segments are numbered
+// alike in every stripe, shows in no other way), or the segment was lost.
+func (s *Store) checkListed(i int, names []string) error {
+	st := s.stripes[i]
+	for _, seg := range s.manifest.Stripes[i] {
+		path := filepath.Join(st.dir, seg.Name)
+		why := "it is missing"
+		if slices.Contains(names, seg.Name) {
+			f, err := s.fs.Open(path)
+			if err != nil {
+				return fmt.Errorf("persist: store: %w", err)
+			}
+			size, err := f.Size()
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("persist: store: %w", err)
+			}
+			if size >= seg.Size {
+				continue
+			}
+			why = fmt.Sprintf("it holds %d bytes of the %d the manifest records", size, seg.Size)
+		}
+		return &CorruptError{File: path, Reason: fmt.Sprintf("the manifest (%s) lists this segment of stripe %d of %d, and %s (is the directory's disk mounted? are the stripe directories those the store was written with, in their order?)", filepath.Join(s.dirs[0], manifestName), i+1, len(s.dirs), why)}
+	}
+	return nil
 }
 
 // Manifest returns the manifest as of the last checkpoint.

@@ -23,9 +23,10 @@ const stripeFile = "STRIPE"
 // given are not the store's stripes in their order: one is another
 // stripe, or of another store, there are more or fewer than the store was
 // written with, or the first lacks the store's manifest and identity
-// while another stripe has one (its disk not mounted). Nothing in them is
-// changed; opened with the directories the store was written with, in
-// their order, it is whole.
+// while another stripe has one (its disk not mounted), or one listed
+// after the first holds the manifest (the first stripe, moved). Nothing
+// in them is changed; opened with the directories the store was written
+// with, in their order, it is whole.
 var ErrStripeDirs = errors.New("persist: the stripe directories are not those the store was written with, in their order")
 
 // stripeID is a stripe directory's identity: its store (a random number
@@ -94,6 +95,9 @@ func (s *Store) checkStripeIDs(m Manifest) error {
 		}
 		s.marked[i] = true
 	}
+	if err := s.checkManifestPlace(); err != nil {
+		return err
+	}
 	if first == nil {
 		return nil
 	}
@@ -150,4 +154,24 @@ func writeFileAtomic(fsys FS, dir, name string, b []byte) error {
 		return err
 	}
 	return fsys.SyncDir(dir)
+}
+
+// checkManifestPlace refuses a store whose manifest is in a directory
+// listed after the first: the store's manifest lives in its first stripe
+// alone, so that directory is the first stripe, listed in another place.
+// Without it a store written without stripe identities, its first
+// directory listed elsewhere, was opened as an empty store.
+func (s *Store) checkManifestPlace() error {
+	for i, d := range s.dirs[1:] {
+		f, err := s.fs.Open(filepath.Join(d, manifestName))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("persist: store: %w", err)
+		}
+		f.Close()
+		return fmt.Errorf("%w: %s holds a store's manifest (%s), so it is the first stripe of its store, listed as stripe %d of %d", ErrStripeDirs, d, manifestName, i+2, len(s.dirs))
+	}
+	return nil
 }

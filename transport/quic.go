@@ -372,24 +372,53 @@ func (t *QUIC) acceptConns() {
 		if err != nil {
 			return
 		}
-		if !t.track(c) {
-			return
+		if f := testBeforeTrack.Load(); f != nil {
+			(*f)(t)
+		}
+		if t.track(c) != nil {
+			continue
 		}
 		t.wg.Go(func() { t.serveAccepted(c) })
 	}
 }
 
-// track records a connection so Close can close it; false after Close.
-func (t *QUIC) track(c *quic.Conn) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.ctx.Err() != nil {
-		c.CloseWithError(0, "closing")
-		return false
+// track records a connection so Close can close it, once its peer's
+// certificate verifies against the CAs and revocations of the moment: its
+// handshake may have verified it against a bundle SetTLS has replaced
+// since, or before a Recheck, whose pass over the connections could not
+// see it yet; a connection recorded in a generation that no Recheck has
+// ended is verified by the next Recheck. It returns ErrClosed after
+// Close, or why the peer is refused; either way c is closed.
+func (t *QUIC) track(c *quic.Conn) error {
+	for {
+		t.mu.Lock()
+		gen := t.gen
+		t.mu.Unlock()
+		id, err := t.verifyPeer(c.ConnectionState().TLS.PeerCertificates)
+		if err != nil {
+			t.log.Warn("connection closed: the peer's certificate is no longer accepted", "peer", peerName(c), "reason", err)
+			c.CloseWithError(codeCertRefused, truncate("certificate refused: "+err.Error(), 256))
+			return fmt.Errorf("%w: %v", ErrRefused, err)
+		}
+		t.mu.Lock()
+		if t.ctx.Err() != nil {
+			t.mu.Unlock()
+			c.CloseWithError(0, "closing")
+			return ErrClosed
+		}
+		if t.gen == gen {
+			t.conns[c] = newBudget(t.cfg.InboundBytes)
+			t.valid[c] = checked{until: id.Expires, gen: gen}
+			t.mu.Unlock()
+			return nil
+		}
+		t.mu.Unlock() // a Recheck began meanwhile: verified again
 	}
-	t.conns[c] = newBudget(t.cfg.InboundBytes)
-	return true
 }
+
+// testBeforeTrack, if set, is called by the accepting loop between a
+// connection's handshake and track: a test seam.
+var testBeforeTrack atomic.Pointer[func(*QUIC)]
 
 func (t *QUIC) untrack(c *quic.Conn) {
 	t.mu.Lock()

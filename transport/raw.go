@@ -170,8 +170,10 @@ func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fai
 		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnreachable, name, addr, err)
 	}
-	if !t.track(c) {
-		return nil, ErrClosed
+	if err := t.track(c); errors.Is(err, ErrRefused) {
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnreachable, name, addr, err)
+	} else if err != nil {
+		return nil, err
 	}
 	*fail = 0
 	t.wg.Go(func() { t.serveConn(c) })
