@@ -35,7 +35,7 @@ func lockStripeDirs(dataDir string, dirs []string) ([]*os.File, error) {
 		}
 		if _, err := os.Stat(d); ranBefore && errors.Is(err, fs.ErrNotExist) {
 			closeLocks(locks)
-			return nil, fmt.Errorf("%w: stripe directory %s is missing, and the node has run on %s before: is its disk mounted? Start with the stripe directories the node ran with, in their order", persist.ErrStripeDirs, d, dataDir)
+			return nil, fmt.Errorf("%w: stripe directory %s is missing, and the node has run on %s before: is its disk mounted? Start with the stripe directories the node ran with, in their order (create the directory first only if the node never wrote a checkpoint and it is to be a new, empty stripe)", persist.ErrStripeDirs, d, dataDir)
 		}
 		f, err := lockDir(d, "stripe directory")
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -121,9 +120,11 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	if err := c.populate(); err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(c.CAPEM) {
-		return nil, errors.New("transport: no CA certificate in CAPEM")
+	// The check SetTLS makes: a bundle with a CA cut short would
+	// otherwise be taken without it.
+	pool, _, err := pki.ParseBundle(c.CAPEM)
+	if err != nil {
+		return nil, fmt.Errorf("transport: CAPEM: %w", err)
 	}
 	cert, err := ownCertificate(pool, c.Name, c.CertPEM, c.KeyPEM, c.Now())
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -166,9 +165,9 @@ func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate], cas *atomic.Poi
 	if err != nil {
 		return nil, fmt.Errorf("admin: the node's certificate and key: %w", err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(o.CAPEM) {
-		return nil, errors.New("admin: no certificate in the CA's PEM")
+	pool, _, err := ipki.ParseBundle(o.CAPEM)
+	if err != nil {
+		return nil, fmt.Errorf("admin: the CA's PEM: %w", err)
 	}
 	cur.Store(&cert)
 	cas.Store(pool)

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	ipki "github.com/objectsharing/oss/internal/pki"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/pki"
 	"golang.org/x/sync/semaphore"
@@ -237,9 +238,9 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	if !o.Insecure {
 		a.cas = o.cas
 		if a.cas == nil {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(o.CAPEM) {
-				return nil, errors.New("admin: no certificate in the CA's PEM")
+			pool, _, err := ipki.ParseBundle(o.CAPEM)
+			if err != nil {
+				return nil, fmt.Errorf("admin: the CA's PEM: %w", err)
 			}
 			a.cas = new(atomic.Pointer[x509.CertPool])
 			a.cas.Store(pool)
