@@ -216,6 +216,9 @@ func (n *Node) Grant(ctx context.Context, g Grant) error {
 	if err := n.mayChangeGrants(); err != nil {
 		return err
 	}
+	if err := n.Damage(); err != nil {
+		return err
+	}
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		return Put(tx, grantID(g), grantRecord{Who: g.Who, Heap: g.Heap, Perm: string(g.Perm)})
 	})
@@ -233,6 +236,9 @@ func (n *Node) Grant(ctx context.Context, g Grant) error {
 // if it lost read. Only server nodes revoke.
 func (n *Node) RevokeGrant(ctx context.Context, g Grant) error {
 	if err := n.mayChangeGrants(); err != nil {
+		return err
+	}
+	if err := n.Damage(); err != nil {
 		return err
 	}
 	found := false
@@ -269,6 +275,8 @@ func privileged(role pki.Role) bool { return role == pki.RoleServer || role == p
 // it. Roles server and admin may do everything; a client needs a grant of
 // p or of a permission implying it, on the heap or a prefix of its name.
 // A client may read the catalog ("oss:catalog"), and no other system heap.
+// On a damaged node (Damage) a client's request is refused with the
+// damage, an error matching ErrCorrupt, not ErrPermission.
 func (n *Node) Authorize(name string, role pki.Role, heap string, p Permission) error {
 	if privileged(role) {
 		return nil
@@ -281,6 +289,11 @@ func (n *Node) Authorize(name string, role pki.Role, heap string, p Permission) 
 			return nil
 		}
 		return fmt.Errorf("%w: %s %q may not %s the system heap %q", ErrPermission, roleName(role), name, p, heap)
+	}
+	if err := n.Damage(); err != nil {
+		// The grants are the lost replica's: one revoked since would
+		// still be honoured.
+		return err
 	}
 	for _, g := range n.grantTable().byWho[name] {
 		if g.covers(heap) && g.Perm.rank() >= p.rank() {
