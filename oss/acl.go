@@ -276,8 +276,25 @@ func privileged(role pki.Role) bool { return role == pki.RoleServer || role == p
 // p or of a permission implying it, on the heap or a prefix of its name.
 // A client may read the catalog ("oss:catalog"), and no other system heap.
 // On a damaged node (Damage) a client's request is refused with the
-// damage, an error matching ErrCorrupt, not ErrPermission.
+// damage, an error matching ErrCorrupt, not ErrPermission: its grants are
+// a lost replica's, and one revoked since would still be honoured.
 func (n *Node) Authorize(name string, role pki.Role, heap string, p Permission) error {
+	if privileged(role) {
+		return nil
+	}
+	if err := n.Damage(); err != nil {
+		return err
+	}
+	return n.authorize(name, role, heap, p)
+}
+
+// authorize is Authorize by the grants of the local catalog replica, lost
+// or not: the node's own checks and its peers' requests. A damaged node
+// refuses what it is asked by its callers (Authorize, and Heap and its
+// kin, at the open); what its peers ask of the replicas it leads goes on
+// by the grants it has, rather than fail at every heap it leads, or
+// remove every client from them (unreadable), until it is rebuilt.
+func (n *Node) authorize(name string, role pki.Role, heap string, p Permission) error {
 	if privileged(role) {
 		return nil
 	}
@@ -289,11 +306,6 @@ func (n *Node) Authorize(name string, role pki.Role, heap string, p Permission) 
 			return nil
 		}
 		return fmt.Errorf("%w: %s %q may not %s the system heap %q", ErrPermission, roleName(role), name, p, heap)
-	}
-	if err := n.Damage(); err != nil {
-		// The grants are the lost replica's: one revoked since would
-		// still be honoured.
-		return err
 	}
 	for _, g := range n.grantTable().byWho[name] {
 		if g.covers(heap) && g.Perm.rank() >= p.rank() {
@@ -344,7 +356,7 @@ func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) err
 	if privileged(n.cfg.Role) {
 		return nil
 	}
-	err := n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
+	err := n.authorize(n.cfg.Name, n.cfg.Role, heap, p)
 	if err == nil || strings.HasPrefix(heap, systemPrefix) {
 		return err
 	}
@@ -365,7 +377,7 @@ func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) err
 		}
 		return fmt.Errorf("oss: %s on heap %q not confirmed: the catalog's latest grants cannot be read (%v): %w", p, heap, rerr, ErrNoQuorum)
 	}
-	return n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
+	return n.authorize(n.cfg.Name, n.cfg.Role, heap, p)
 }
 
 // authorizeOpen checks that a client node may open a heap: read to open
@@ -386,7 +398,7 @@ func (n *Node) authorizeOpen(ctx context.Context, name string, mode heapMode) (h
 	if admin == nil {
 		return mode, nil
 	}
-	if err := n.Authorize(n.cfg.Name, n.cfg.Role, name, PermRead); err != nil {
+	if err := n.authorize(n.cfg.Name, n.cfg.Role, name, PermRead); err != nil {
 		return mode, err
 	}
 	if _, err := n.findEntry(ctx, name); errors.Is(err, ErrNoHeap) {
@@ -413,7 +425,7 @@ func (n *Node) authorizeJoin(from, heap string) error {
 	if role == pki.RoleServer {
 		return nil
 	}
-	err := n.Authorize(from, role, heap, PermRead)
+	err := n.authorize(from, role, heap, PermRead)
 	if err == nil && role != pki.RoleClient {
 		err = fmt.Errorf("%w: %s %q is not a node", ErrPermission, roleName(role), from)
 	}
@@ -520,7 +532,7 @@ func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Ent
 	}
 	var heapErr error
 	if h.name != catalogName {
-		heapErr = n.Authorize(from, role, h.name, PermWrite)
+		heapErr = n.authorize(from, role, h.name, PermWrite)
 	}
 	st := h.state.Load()
 	var out []raftpb.Entry
@@ -577,7 +589,7 @@ func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State
 		if !ok {
 			return fmt.Errorf("%w: client %q may write only heap entries in the catalog, not object %v", ErrPermission, from, w.ID)
 		}
-		if err := n.Authorize(from, role, name, PermAdmin); err != nil {
+		if err := n.authorize(from, role, name, PermAdmin); err != nil {
 			return err
 		}
 	}
@@ -640,7 +652,7 @@ func (h *Heap) unreadable(id uint64) bool {
 			}
 		}
 	}
-	return role == pki.RoleClient && n.Authorize(name, role, h.name, PermRead) != nil
+	return role == pki.RoleClient && n.authorize(name, role, h.name, PermRead) != nil
 }
 
 // peerIdentity returns a connected peer's role from its certificate.

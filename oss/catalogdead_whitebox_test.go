@@ -92,6 +92,12 @@ func TestCatalogLostAfterStartDamagesNode(t *testing.T) {
 	wantDamage(t, "Grant", n.Grant(ctx, Grant{Who: "d", Heap: "h", Perm: PermRead}))
 	wantDamage(t, "RevokeGrant", n.RevokeGrant(ctx, g))
 	wantDamage(t, "Authorize of a client", n.Authorize("c", pki.RoleClient, "h", PermRead))
+	// What peers ask of the replicas the node leads goes on by the grants
+	// it has: refusing them would fail every heap it leads, and remove
+	// every client from them (unreadable), until the node is rebuilt.
+	if err := n.authorize("c", pki.RoleClient, "h", PermRead); err != nil {
+		t.Fatalf("a peer's request on a damaged node: %v; want the grants the node has", err)
+	}
 	if err := n.Authorize("op", pki.RoleAdmin, "h", PermAdmin); err != nil {
 		t.Fatalf("Authorize of an operator on a damaged node: %v; want nil (operators need no grant)", err)
 	}
