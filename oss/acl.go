@@ -216,6 +216,9 @@ func (n *Node) Grant(ctx context.Context, g Grant) error {
 	if err := n.mayChangeGrants(); err != nil {
 		return err
 	}
+	if err := n.Damage(); err != nil {
+		return err
+	}
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		return Put(tx, grantID(g), grantRecord{Who: g.Who, Heap: g.Heap, Perm: string(g.Perm)})
 	})
@@ -233,6 +236,9 @@ func (n *Node) Grant(ctx context.Context, g Grant) error {
 // if it lost read. Only server nodes revoke.
 func (n *Node) RevokeGrant(ctx context.Context, g Grant) error {
 	if err := n.mayChangeGrants(); err != nil {
+		return err
+	}
+	if err := n.Damage(); err != nil {
 		return err
 	}
 	found := false
@@ -269,7 +275,26 @@ func privileged(role pki.Role) bool { return role == pki.RoleServer || role == p
 // it. Roles server and admin may do everything; a client needs a grant of
 // p or of a permission implying it, on the heap or a prefix of its name.
 // A client may read the catalog ("oss:catalog"), and no other system heap.
+// On a damaged node (Damage) a client's request is refused with the
+// damage, an error matching ErrCorrupt, not ErrPermission: its grants are
+// a lost replica's, and one revoked since would still be honoured.
 func (n *Node) Authorize(name string, role pki.Role, heap string, p Permission) error {
+	if privileged(role) {
+		return nil
+	}
+	if err := n.Damage(); err != nil {
+		return err
+	}
+	return n.authorize(name, role, heap, p)
+}
+
+// authorize is Authorize by the grants of the local catalog replica, lost
+// or not: the node's own checks and its peers' requests. A damaged node
+// refuses what it is asked by its callers (Authorize, and Heap and its
+// kin, at the open); what its peers ask of the replicas it leads goes on
+// by the grants it has, rather than fail at every heap it leads, or
+// remove every client from them (unreadable), until it is rebuilt.
+func (n *Node) authorize(name string, role pki.Role, heap string, p Permission) error {
 	if privileged(role) {
 		return nil
 	}
@@ -331,7 +356,7 @@ func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) err
 	if privileged(n.cfg.Role) {
 		return nil
 	}
-	err := n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
+	err := n.authorize(n.cfg.Name, n.cfg.Role, heap, p)
 	if err == nil || strings.HasPrefix(heap, systemPrefix) {
 		return err
 	}
@@ -352,7 +377,7 @@ func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) err
 		}
 		return fmt.Errorf("oss: %s on heap %q not confirmed: the catalog's latest grants cannot be read (%v): %w", p, heap, rerr, ErrNoQuorum)
 	}
-	return n.Authorize(n.cfg.Name, n.cfg.Role, heap, p)
+	return n.authorize(n.cfg.Name, n.cfg.Role, heap, p)
 }
 
 // authorizeOpen checks that a client node may open a heap: read to open
@@ -373,7 +398,7 @@ func (n *Node) authorizeOpen(ctx context.Context, name string, mode heapMode) (h
 	if admin == nil {
 		return mode, nil
 	}
-	if err := n.Authorize(n.cfg.Name, n.cfg.Role, name, PermRead); err != nil {
+	if err := n.authorize(n.cfg.Name, n.cfg.Role, name, PermRead); err != nil {
 		return mode, err
 	}
 	if _, err := n.findEntry(ctx, name); errors.Is(err, ErrNoHeap) {
@@ -400,7 +425,7 @@ func (n *Node) authorizeJoin(from, heap string) error {
 	if role == pki.RoleServer {
 		return nil
 	}
-	err := n.Authorize(from, role, heap, PermRead)
+	err := n.authorize(from, role, heap, PermRead)
 	if err == nil && role != pki.RoleClient {
 		err = fmt.Errorf("%w: %s %q is not a node", ErrPermission, roleName(role), from)
 	}
@@ -507,7 +532,7 @@ func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Ent
 	}
 	var heapErr error
 	if h.name != catalogName {
-		heapErr = n.Authorize(from, role, h.name, PermWrite)
+		heapErr = n.authorize(from, role, h.name, PermWrite)
 	}
 	st := h.state.Load()
 	var out []raftpb.Entry
@@ -564,7 +589,7 @@ func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State
 		if !ok {
 			return fmt.Errorf("%w: client %q may write only heap entries in the catalog, not object %v", ErrPermission, from, w.ID)
 		}
-		if err := n.Authorize(from, role, name, PermAdmin); err != nil {
+		if err := n.authorize(from, role, name, PermAdmin); err != nil {
 			return err
 		}
 	}
@@ -627,7 +652,7 @@ func (h *Heap) unreadable(id uint64) bool {
 			}
 		}
 	}
-	return role == pki.RoleClient && n.Authorize(name, role, h.name, PermRead) != nil
+	return role == pki.RoleClient && n.authorize(name, role, h.name, PermRead) != nil
 }
 
 // peerIdentity returns a connected peer's role from its certificate.

@@ -788,7 +788,7 @@ func (h *Heap) afterRefusal(ctx context.Context, err error, attempt int) error {
 	n := h.node
 	cat := n.catalog.Load()
 	if attempt >= h.cfg.MaxRetries || cat == nil || h.name == catalogName || cat.readIndex(ctx) != nil ||
-		n.Authorize(n.cfg.Name, n.cfg.Role, h.name, PermWrite) != nil {
+		n.authorize(n.cfg.Name, n.cfg.Role, h.name, PermWrite) != nil {
 		return err
 	}
 	h.stats.retries.Add(1)

@@ -61,6 +61,7 @@ var (
 	mLdrChange = defMetric("oss_leader_changes_total", "counter", "Changes of the group's leader the local replica saw (a new leader, or none).", hl...)
 	mVoters    = defMetric("oss_voters", "gauge", "Voters in the group's configuration as the replica sees it.", hl...)
 	mLearners  = defMetric("oss_learners", "gauge", "Learners in the group's configuration as the replica sees it.", hl...)
+	mLostRep   = defMetric("oss_replica_lost", "gauge", "1 if the local replica was lost while the node ran (its log lost what it acknowledged, or it could not apply what its leader sent), else 0; a lost replica of oss:catalog leaves the node damaged until it is rebuilt (ossd run --rebuild-replica --join).", hl...)
 	mRejoins   = defMetric("oss_rejoins_total", "counter", "Times the replica found its group had removed it and asked to be taken back.", hl...)
 	mSnapSent  = defMetric("oss_snapshots_sent_total", "counter", "Snapshots this replica streamed to peers, failed ones included.", hl...)
 	mSnapFail  = defMetric("oss_snapshots_send_failed_total", "counter", "Snapshots to peers whose stream failed.", hl...)
@@ -300,6 +301,11 @@ func (e emitter) heap(h *Heap, node string, now time.Time) {
 	e.emit(mVoters, float64(len(s.Voters)), l...)
 	e.emit(mLearners, float64(len(s.Learners)), l...)
 	e.emit(mRejoins, float64(s.Rejoins), l...)
+	if h.lostErr() != nil {
+		e.emit(mLostRep, 1, l...)
+	} else {
+		e.emit(mLostRep, 0, l...)
+	}
 	e.emit(mSnapSent, float64(h.snapStats.sent.Load()), l...)
 	e.emit(mSnapFail, float64(h.snapStats.sendFailed.Load()), l...)
 	e.emit(mSnapSentB, float64(h.snapStats.sentBytes.Load()), l...)

@@ -452,6 +452,9 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if strings.HasPrefix(name, systemPrefix) {
 		return nil, fmt.Errorf("%w %q: the prefix %q is reserved", ErrInvalidHeapName, name, systemPrefix)
 	}
+	if err := n.Damage(); err != nil {
+		return nil, err
+	}
 	mode, err := n.authorizeOpen(ctx, name, mode)
 	if err != nil {
 		return nil, err
@@ -516,6 +519,9 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
 	}
 	if err := validHeapName(name); err != nil {
+		return err
+	}
+	if err := n.Damage(); err != nil {
 		return err
 	}
 	if err := n.authorizeSelf(ctx, name, PermAdmin); err != nil {

@@ -18,6 +18,8 @@ type replicaStatus struct {
 	Joint    bool     `cbor:"5,keyasint,omitempty"`
 	Applied  uint64   `cbor:"6,keyasint"`
 	Leading  bool     `cbor:"7,keyasint,omitempty"`
+	// Lost is why the replica was lost while its node ran, if it was.
+	Lost string `cbor:"8,keyasint,omitempty"`
 }
 
 func (n *Node) localStatus() []replicaStatus {
@@ -33,8 +35,12 @@ func (n *Node) localStatus() []replicaStatus {
 	out := make([]replicaStatus, 0, len(hs))
 	for _, h := range hs {
 		g := h.Stats()
-		out = append(out, replicaStatus{Heap: h.name, Leader: g.Leader, Voters: g.Voters, Learners: g.Learners,
-			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self)})
+		r := replicaStatus{Heap: h.name, Leader: g.Leader, Voters: g.Voters, Learners: g.Learners,
+			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self)}
+		if err := h.lostErr(); err != nil {
+			r.Lost = err.Error()
+		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -48,6 +54,10 @@ type ClusterStatus struct {
 	Heaps []HeapStatus
 	// Unreachable lists members that did not answer.
 	Unreachable []string `json:",omitempty"`
+	// Damage, if not empty, says that the node that gathered the status
+	// is damaged, why, and what to do (Node.Damage): its catalog replica
+	// was lost, and Heaps is the catalog as the replica had it then.
+	Damage string `json:",omitempty"`
 }
 
 // HeapStatus describes a heap: its entry in the catalog and its group, as
@@ -67,6 +77,9 @@ type HeapStatus struct {
 	Applied uint64
 	// ReplicaApplied is the applied index of every replica that answered.
 	ReplicaApplied map[string]uint64 `json:",omitempty"`
+	// Lost names the nodes whose replica was lost while they ran, and
+	// why: each must be restarted empty, with Join, to rebuild it.
+	Lost map[string]string `json:",omitempty"`
 }
 
 // Status asks every live member for its replicas and returns the cluster's
@@ -74,6 +87,9 @@ type HeapStatus struct {
 // are listed as unreachable.
 func (n *Node) Status(ctx context.Context) ClusterStatus {
 	st := ClusterStatus{Node: n.cfg.Name, Members: n.Members()}
+	if err := n.Damage(); err != nil {
+		st.Damage = err.Error()
+	}
 	type answer struct {
 		node string
 		reps []replicaStatus
@@ -136,6 +152,12 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 					continue
 				}
 				hs.ReplicaApplied[node] = r.Applied
+				if r.Lost != "" {
+					if hs.Lost == nil {
+						hs.Lost = map[string]string{}
+					}
+					hs.Lost[node] = r.Lost
+				}
 				if best == nil || (r.Leading && !best.Leading) || (r.Leading == best.Leading && r.Applied > best.Applied) {
 					best = r
 				}

@@ -82,6 +82,9 @@ func printJSONTo(w io.Writer, v any) error {
 }
 
 func printStatus(w io.Writer, st *oss.ClusterStatus) {
+	if st.Damage != "" {
+		fmt.Fprintf(w, "DAMAGED: node %s: %s\n\n", st.Node, st.Damage)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "MEMBER\tADDRESS\tROLE\tLEADS\n")
 	for _, m := range st.Members {
@@ -107,6 +110,11 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 			orDefault(strings.Join(h.Learners, ","), "-"), strings.Join(applied, " "))
 	}
 	tw.Flush()
+	for _, h := range st.Heaps {
+		for _, node := range slices.Sorted(maps.Keys(h.Lost)) {
+			fmt.Fprintf(w, "lost: the replica of %s on %s: %s\n", h.Name, node, h.Lost[node])
+		}
+	}
 }
 
 func heaps(args []string) error { return heapsTo(os.Stdout, args) }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	ipki "github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/pki"
 )
 
@@ -114,10 +115,15 @@ func (a *api) authenticate(r *http.Request) (Identity, error) {
 }
 
 // authorize asks Options.Authorize whether the request's identity may do
-// perm on heap ("" for the whole node); a refusal is a 403.
+// perm on heap ("" for the whole node); a refusal is a 403. A damaged
+// node's answer (oss.Node.Damage, matching oss.ErrCorrupt) is no refusal:
+// fail answers it as the node's damage.
 func (a *api) authorize(r *http.Request, heap, perm string) error {
 	id := identityOf(r)
 	if err := a.opts.Authorize(id.Name, id.Role, heap, perm); err != nil {
+		if errors.Is(err, oss.ErrCorrupt) {
+			return err
+		}
 		return &httpError{code: http.StatusForbidden, err: err}
 	}
 	return nil

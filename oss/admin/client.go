@@ -210,6 +210,9 @@ type StatusError struct {
 	// starting says the node answered that it is starting (stateHeader):
 	// it handled nothing, so the request may go to the next node.
 	starting bool
+	// damaged says the node answered that it is damaged (stateHeader):
+	// the error matches oss.ErrCorrupt.
+	damaged bool
 }
 
 // stateHeader is the header of a 503 that a starting node (Starting)
@@ -226,6 +229,9 @@ func (e *StatusError) Is(target error) bool {
 	case http.StatusNotFound:
 		return target == oss.ErrNotFound
 	case http.StatusServiceUnavailable:
+		if e.damaged {
+			return target == oss.ErrCorrupt
+		}
 		return target == oss.ErrNoQuorum
 	case http.StatusGatewayTimeout:
 		return target == oss.ErrCommitUnknown
@@ -334,7 +340,8 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
 			}
 		}
-		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, starting: resp.Header.Get(stateHeader) == "starting"}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, starting: resp.Header.Get(stateHeader) == "starting",
+			damaged: resp.Header.Get(stateHeader) == "damaged"}
 	}
 	return b, nil
 }

@@ -297,6 +297,12 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrCommitUnknown):
 		// The record reached the log; it may yet commit.
 		code = http.StatusGatewayTimeout
+	case errors.Is(err, oss.ErrCorrupt):
+		// The node is damaged (its catalog replica lost, oss.Node.Damage)
+		// and refused before doing anything (an unknown outcome is a 504,
+		// above); another node may serve.
+		code = http.StatusServiceUnavailable
+		w.Header().Set(stateHeader, "damaged")
 	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrClosed), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, oss.ErrCreatedNotOpen):
 		// Not committed: safe to retry (a closed node's, elsewhere). A

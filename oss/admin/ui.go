@@ -110,7 +110,10 @@ type UISnapshot struct {
 	Node string `json:"node"`
 	// Version is this node's build (see buildVersion); the other members'
 	// are not known here: membership does not carry them.
-	Version string     `json:"version"`
+	Version string `json:"version"`
+	// Damage, if not empty, says this node is damaged, why and what to do
+	// (oss.ClusterStatus.Damage); the page shows it above everything.
+	Damage  string     `json:"damage,omitempty"`
 	Time    int64      `json:"time"` // Unix milliseconds
 	Window  int        `json:"windowSeconds"`
 	Members []UIMember `json:"members"`
@@ -383,7 +386,7 @@ func (d *dashboard) sample(ctx context.Context, now time.Time) []byte {
 	first := d.start()
 	r := &sampling{d: d, ctx: ctx, st: st, now: now, ms: now.UnixMilli(), first: first, mets: gatherHeapMetrics(d.reg)}
 	r.members()
-	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Time: r.ms, Window: int(uiWindow / time.Second)}
+	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Damage: st.Damage, Time: r.ms, Window: int(uiWindow / time.Second)}
 	r.heaps(&snap)
 	for _, m := range d.members {
 		snap.Members = append(snap.Members, *m)

@@ -176,6 +176,9 @@ function renderEvents(snap) {
 function render(snap) {
   document.getElementById("node").textContent = "· " + snap.node;
   document.getElementById("version").textContent = snap.version || "–";
+  const damage = document.getElementById("damage");
+  damage.hidden = !snap.damage;
+  damage.textContent = snap.damage ? "This node is damaged: " + snap.damage : "";
   document.getElementById("commits-total").textContent = String(snap.totals.commits);
   document.getElementById("commits-rate").textContent = fmtRate(snap.totals.rate);
   renderMembers(snap);

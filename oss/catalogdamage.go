@@ -1,0 +1,45 @@
+package oss
+
+import (
+	"errors"
+	"fmt"
+)
+
+// lostErr is why the replica was lost (lostState, loseReplica), or nil if
+// it runs or was closed without loss. The loop writes h.lost before it
+// ends, and nothing after.
+func (h *Heap) lostErr() error {
+	select {
+	case <-h.done:
+		return h.lost
+	default:
+		return nil
+	}
+}
+
+// Damage reports whether the node is damaged: nil, or an error matching
+// ErrCorrupt that says what was lost and what to do. A node is damaged
+// when its replica of the catalog was lost while it ran (a log that lost
+// what it had acknowledged, a leader's snapshot it could not apply). Such
+// a node no longer learns of heaps created or dropped, of replicas placed
+// or moved, nor of grants revoked: Heap, CreateHeap,
+// CreateHeapIfNotExists and Authorize of a client fail at once with this
+// error, Status reports it, and the metric oss_replica_lost of the heap
+// oss:catalog is 1. Handles opened before go on. The node does not rebuild
+// the replica by itself (docs/design.md, "A node whose catalog replica is
+// lost"): it is restarted empty, with Join.
+func (n *Node) Damage() error {
+	h := n.catalog.Load()
+	if h == nil {
+		return nil
+	}
+	lost := h.lostErr()
+	if lost == nil {
+		return nil
+	}
+	how := "restart it empty to rebuild its replicas from its peers: ossd run --rebuild-replica --join <a member> (embedded: move its data directory aside and Start it with Join)"
+	if errors.Is(lost, ErrCorrupt) {
+		return fmt.Errorf("oss: node %q cannot use the catalog: its replica of %q was lost while the node ran (%w); %s", n.cfg.Name, catalogName, lost, how)
+	}
+	return fmt.Errorf("%w: node %q cannot use the catalog: its replica of %q was lost while the node ran (%w); %s", ErrCorrupt, n.cfg.Name, catalogName, lost, how)
+}
