@@ -41,7 +41,8 @@ func firstSegment(t *testing.T, dir string) string {
 // A node whose stripes were damaged while it was down refuses to start
 // with an error that names the file or directory: a segment with a
 // flipped byte or cut short (ErrCorrupt), a stripe directory that is empty
-// or gone (a disk not mounted), the first stripe directory empty. Those
+// or gone (a disk not mounted, persist.ErrStripeDirs), the first stripe
+// directory empty. Those
 // whose disk comes back start again with every object, so the refused
 // start changed nothing in them.
 func TestProbeDamagedStripesRefuseToStart(t *testing.T) {
@@ -102,7 +103,10 @@ func TestProbeDamagedStripesRefuseToStart(t *testing.T) {
 			}
 			return seg, nil
 		}},
-		{"second not mounted", true, unmount("s1")},
+		// An empty stripe directory is a disk not mounted
+		// (ErrStripeDirs), not ErrCorrupt, whose remedy would throw the
+		// replica away.
+		{"second not mounted", false, unmount("s1")},
 		{"third gone", false, func(dir string) (string, func() error) {
 			d := filepath.Join(dir, "s2")
 			if err := os.Rename(d, d+".away"); err != nil {

@@ -22,8 +22,10 @@ const stripeFile = "STRIPE"
 // ErrStripeDirs is matched by OpenStore's error when the directories it is
 // given are not the store's stripes in their order: one is another
 // stripe, or of another store, there are more or fewer than the store was
-// written with, or the first lacks the store's manifest and identity
-// while another stripe has one (its disk not mounted), or one listed
+// written with, or one lacks its identity while another stripe, whose
+// identity is written after it, has one (its disk not mounted: the first
+// directory, without the store's manifest, or another, while the manifest
+// stands and the first directory has its identity), or one listed
 // after the first holds the manifest (the first stripe, moved). Nothing
 // in them is changed; opened with the directories the store was written
 // with, in their order, it is whole.
@@ -68,11 +70,11 @@ func readStripeID(fsys FS, dir string) (id stripeID, ok bool, err error) {
 // that are not the stripes they are listed as. m is the manifest read
 // from the first directory (Gen 0 if it has none). A directory without an
 // identity is taken if the store has none yet (its first checkpoint, or
-// written by a build without them) or, while the first directory's
-// manifest stands, if it holds the segments the manifest lists for it
-// (scanSegments checks). The first directory without an identity while
-// another has one and no manifest is refused: it is written first, so
-// its disk is not the one the store was written on.
+// written by a build without them), or if no directory after it in
+// markOrder has one (a marking cut short; while the first directory's
+// manifest stands, scanSegments checks that it holds the segments the
+// manifest lists for it). One before a directory with an identity in that
+// order is refused: its disk is not the one the store was written on.
 func (s *Store) checkStripeIDs(m Manifest) error {
 	var first *stripeID
 	firstDir := ""
@@ -102,15 +104,46 @@ func (s *Store) checkStripeIDs(m Manifest) error {
 		return nil
 	}
 	s.storeID = first.store
-	if !s.marked[0] && m.Gen == 0 {
-		return fmt.Errorf("%w: the first, %s, holds no manifest and no %s, while %s is stripe %d of %d of a store (is its disk mounted?)", ErrStripeDirs, s.dirs[0], stripeFile, firstDir, first.index+1, first.count)
+	order := s.markOrder(m.Gen > 0)
+	for k, i := range order {
+		later := slices.IndexFunc(order[k+1:], func(j int) bool { return s.marked[j] })
+		if s.marked[i] || later < 0 {
+			continue
+		}
+		if i == 0 {
+			return fmt.Errorf("%w: the first, %s, holds no manifest and no %s, while %s is stripe %d of %d of a store (is its disk mounted?)", ErrStripeDirs, s.dirs[0], stripeFile, firstDir, first.index+1, first.count)
+		}
+		j := order[k+1+later]
+		return fmt.Errorf("%w: %s holds no %s, while %s, whose %s is written after it, is stripe %d of %d of a store (is its disk mounted?)", ErrStripeDirs, s.dirs[i], stripeFile, s.dirs[j], stripeFile, j+1, len(s.dirs))
 	}
 	return nil
 }
 
+// markOrder returns the order in which markStripes writes the stripes'
+// identities: the first directory's first in a store without a manifest,
+// last in one with a manifest (written by a build without identities). So
+// a directory without an identity while one after it in that order has
+// one is not a marking cut short: its disk is not the one the store was
+// written on (not mounted). In particular, once the manifest stands and
+// the first directory has its identity, every stripe has one, and an
+// empty directory in the place of a stripe that never held an object is
+// refused, not marked below its mount point.
+func (s *Store) markOrder(manifested bool) []int {
+	order := make([]int, 0, len(s.dirs))
+	for i := range s.dirs {
+		if i > 0 || !manifested {
+			order = append(order, i)
+		}
+	}
+	if manifested {
+		order = append(order, 0)
+	}
+	return order
+}
+
 // markStripes writes the identity of every stripe directory that has
-// none, the first directory's first: before a checkpoint writes to them.
-// The caller holds cpMu.
+// none, in markOrder: before a checkpoint writes to them. The caller
+// holds cpMu.
 func (s *Store) markStripes() error {
 	if !slices.Contains(s.marked, false) {
 		return nil
@@ -118,7 +151,11 @@ func (s *Store) markStripes() error {
 	if s.storeID == 0 {
 		s.storeID = rand.Uint64() | 1
 	}
-	for i, d := range s.dirs {
+	s.mu.Lock()
+	manifested := s.manifest.Gen > 0
+	s.mu.Unlock()
+	for _, i := range s.markOrder(manifested) {
+		d := s.dirs[i]
 		if s.marked[i] {
 			continue
 		}

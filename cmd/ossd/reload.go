@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/objectsharing/oss/oss"
@@ -17,43 +18,69 @@ import (
 // its log) does not end the process, as the signal's default action did
 // (exit 129, nothing logged: "systemctl reload" during a long recovery
 // killed the node). A SIGHUP caught before the node runs is acted on
-// once it does.
-type hangups struct{ ch chan os.Signal }
+// once it does; one caught once the reloads ended (while the node
+// leaves) is ignored, until stop.
+type hangups struct {
+	ch   chan os.Signal
+	quit chan struct{} // closed by end
+	done chan struct{} // closed when serve's goroutine returns; nil before serve
+	once sync.Once
+}
 
 // catchHangup starts catching SIGHUP.
 func catchHangup() *hangups {
-	h := &hangups{ch: make(chan os.Signal, 1)}
+	h := &hangups{ch: make(chan os.Signal, 1), quit: make(chan struct{})}
 	signal.Notify(h.ch, syscall.SIGHUP)
 	return h
 }
 
-// stop stops catching SIGHUP, for a node that did not start.
+// stop stops catching SIGHUP: once the node has left, or did not start.
 func (h *hangups) stop() { signal.Stop(h.ch) }
+
+// end ends the reloads serve started and waits for one in progress: the
+// owner calls it before the node leaves, so that no reload reaches the
+// node or the admin interface (srv) as they close, or logs after "left
+// the cluster". SIGHUP is still caught.
+func (h *hangups) end() {
+	h.once.Do(func() { close(h.quit) })
+	if h.done != nil {
+		<-h.done
+	}
+}
 
 // tlsFiles are the files of a node's TLS material: the CA bundle, its
 // certificate and its key.
 type tlsFiles struct{ ca, cert, key string }
 
-// serve reloads, on every SIGHUP until ctx ends, the node's CA bundle,
-// certificate and key from their files, and has the admin interface
-// (srv, if not nil) trust and present them too: a certificate, or the
-// CA, is rotated without a restart (see docs/design.md, "Certificate
-// lifecycle" and "Rotating the CA").
+// serve reloads, on every SIGHUP until ctx ends or end is called, the
+// node's CA bundle, certificate and key from their files, and has the
+// admin interface (srv, if not nil) trust and present them too: a
+// certificate, or the CA, is rotated without a restart (see
+// docs/design.md, "Certificate lifecycle" and "Rotating the CA"). Its
+// goroutine is the caller's, who ends it with end.
 func (h *hangups) serve(ctx context.Context, node *oss.Node, srv *admin.Server, files tlsFiles, logger *slog.Logger) {
-	go reloadLoop(ctx, h.ch, node, srv, files, logger)
+	h.done = make(chan struct{})
+	go func() {
+		defer close(h.done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.quit:
+				return
+			case <-h.ch:
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			reloadHook(h.quit, func() { reload(node, srv, files, logger) })
+		}
+	}()
 }
 
-func reloadLoop(ctx context.Context, hup chan os.Signal, node *oss.Node, srv *admin.Server, files tlsFiles, logger *slog.Logger) {
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		}
-		reload(node, srv, files, logger)
-	}
-}
+// reloadHook runs a SIGHUP's reload; quit is closed when the reloads end.
+// Tests replace it to hold a reload in progress.
+var reloadHook = func(quit <-chan struct{}, reload func()) { reload() }
 
 // reload is one SIGHUP's reload. A CA bundle that cannot be read or does
 // not parse is refused, with a line naming the file and why, and the

@@ -80,9 +80,9 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := catchHangup()
+	defer hup.stop()
 	node, err := oss.Start(ctx, cfg)
 	if err != nil {
-		hup.stop()
 		if srv != nil {
 			srv.Close(context.Background())
 		}
@@ -101,7 +101,7 @@ func run(args []string) error {
 	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()
 	stop()
-	return leave(node, srv, logger)
+	return leave(node, srv, hup, logger)
 }
 
 // startFailed returns what "ossd run" says when the node did not start:
@@ -366,9 +366,11 @@ func (f *runFlags) config(tlsc *oss.TLSConfig, logger *slog.Logger) (*oss.Config
 	return cfg, nil
 }
 
-// leave closes the admin interface and the node, which hands its replicas
-// over first; a second signal cuts the hand-over and the leave short.
-func leave(node *oss.Node, srv *admin.Server, logger *slog.Logger) error {
+// leave ends the SIGHUP reloads (waiting for one in progress), then
+// closes the admin interface and the node, which hands its replicas over
+// first; a second signal cuts the hand-over and the leave short.
+func leave(node *oss.Node, srv *admin.Server, hup *hangups, logger *slog.Logger) error {
+	hup.end()
 	cctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")
