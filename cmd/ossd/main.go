@@ -67,7 +67,7 @@ the old CA and the new; certificates of the new; ca.crt of the new alone.
 
 status, heaps, get and put speak HTTPS to a node's admin interface (--http,
 default 127.0.0.1:7480; several, comma-separated: the first that
-answers) as the user --user (default admin) of the certificates in
+answers, past nodes starting or damaged) as the user --user (default admin) of the certificates in
 --certs (default certs): issue its certificate with
 "ossd cert issue --dir certs --name admin --role admin".
 

@@ -297,16 +297,21 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrCommitUnknown):
 		// The record reached the log; it may yet commit.
 		code = http.StatusGatewayTimeout
+	case errors.Is(err, oss.ErrCreatedNotOpen):
+		// A heap created and not opened (a root's PUT) wrote no root; the
+		// heap was created, so this is no refusal of a node that did
+		// nothing, whatever stopped the open.
+		code = http.StatusServiceUnavailable
 	case errors.Is(err, oss.ErrCorrupt):
 		// The node is damaged (its catalog replica lost, oss.Node.Damage)
-		// and refused before doing anything (an unknown outcome is a 504,
-		// above); another node may serve.
+		// and refused before doing anything: every call that fails with
+		// the damage checks it first, an unknown outcome is a 504 and a
+		// heap created is the case above. Another node may serve, and the
+		// client sends the request on (stateHeader).
 		code = http.StatusServiceUnavailable
 		w.Header().Set(stateHeader, "damaged")
-	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrClosed), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, oss.ErrCreatedNotOpen):
-		// Not committed: safe to retry (a closed node's, elsewhere). A
-		// heap created and not opened (a root's PUT) wrote no root.
+	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		// Not committed: safe to retry (a closed node's, elsewhere).
 		code = http.StatusServiceUnavailable
 	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
