@@ -48,7 +48,8 @@ Usage:
                                                       list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
   ossd put         HEAP ROOT JSON|-                   set the object a root names ("-": the
-                                                      JSON from stdin)
+                                                      JSON from stdin); creates HEAP if it
+                                                      did not exist when put began
   ossd hot         HEAP [--json]                      the heap's hottest objects: what
                                                       transactions conflict on, lately
   ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list [--json]

@@ -481,6 +481,28 @@ func (c *Client) PutRoot(ctx context.Context, heap, root string, value any) (Com
 	return out, err
 }
 
+// PutRootInExisting is PutRoot in a heap that exists: a missing heap is
+// not created, and is an error matching oss.ErrNoHeap. It is the write of
+// a caller that saw the heap exist: one dropped meanwhile stays dropped.
+func (c *Client) PutRootInExisting(ctx context.Context, heap, root string, value any) (Committed, error) {
+	var out Committed
+	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+segment(root)+"?create=false", value, &out)
+	if se, ok := err.(*StatusError); ok && se.Code == http.StatusNotFound {
+		return out, &noHeapError{se.Message}
+	}
+	return out, err
+}
+
+// noHeapError is the answer to a write in a heap that does not exist.
+type noHeapError struct{ msg string }
+
+func (e *noHeapError) Error() string { return e.msg }
+
+// Is reports whether target is oss.ErrNoHeap or oss.ErrNotFound.
+func (e *noHeapError) Is(target error) bool {
+	return target == oss.ErrNoHeap || target == oss.ErrNotFound
+}
+
 // Commit commits a conditional transaction once. An error matching
 // oss.ErrConflict means a read version was out of date.
 func (c *Client) Commit(ctx context.Context, heap string, t *Txn) (Committed, error) {

@@ -456,8 +456,9 @@ func (a *api) getRoot(w http.ResponseWriter, r *http.Request) {
 
 // putRoot sets the value of the object a root names, creating both if
 // needed, and the heap too, which needs PermAdmin on it as PUT
-// /v1/heaps/{heap} does. Everything the request carries is checked before
-// anything is opened or created.
+// /v1/heaps/{heap} does, unless the query says create=false: then a
+// missing heap is a 404 (oss.ErrNoHeap). Everything the request carries
+// is checked before anything is opened or created.
 func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
@@ -465,6 +466,14 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	if err := checkName("root", root); err != nil {
 		fail(w, err)
 		return
+	}
+	create := true
+	if q := r.URL.Query().Get("create"); q != "" {
+		var err error
+		if create, err = strconv.ParseBool(q); err != nil {
+			fail(w, &badRequest{fmt.Errorf("create %q: want true or false", q)})
+			return
+		}
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -478,7 +487,7 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("heap")
 	h, err := a.node.Heap(ctx, name)
-	if errors.Is(err, oss.ErrNoHeap) || errors.Is(err, oss.ErrNotFound) {
+	if create && (errors.Is(err, oss.ErrNoHeap) || errors.Is(err, oss.ErrNotFound)) {
 		if err := a.authorize(r, name, PermAdmin); err != nil {
 			fail(w, fmt.Errorf("creating the heap for the root: %w", err))
 			return
