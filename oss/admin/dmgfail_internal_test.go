@@ -176,3 +176,20 @@ func TestNodeStateOnlyOfRequestsNotDone(t *testing.T) {
 		t.Fatalf("fail(damage): %d %q; want 503, damaged", rec.Code, rec.Header().Get(stateHeader))
 	}
 }
+
+// A listener whose interface is not set yet (between listen and Starting
+// or Ready) did nothing of a request either: its 503 says the node is
+// starting, so the client goes on to the next node.
+func TestNotReadyListenerIsPassed(t *testing.T) {
+	ctx := context.Background()
+	s, err := listen(nil, &Options{Addr: "127.0.0.1:0", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(ctx) })
+	_, good := healthyNode(t)
+	c := insecureClient(t, s.Addr(), good)
+	if _, err := c.PutRoot(ctx, "h", "r", 1); err != nil {
+		t.Fatalf("put through a list whose first node's interface is not ready: %v", err)
+	}
+}
