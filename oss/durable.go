@@ -128,26 +128,45 @@ func (n *Node) openLogAndStore(fsys persist.FS, dir string) (map[groupKey]*recov
 		}
 		return nil, nil, nil, fmt.Errorf("oss: write-ahead log: %w", err)
 	}
-	stripes := n.cfg.StripeDirs
-	if len(stripes) == 0 {
-		stripes = []string{filepath.Join(dir, "stripes")}
-	}
-	store, err := persist.OpenStore(fsys, stripes)
+	store, err := persist.OpenStore(fsys, storeDirs(dir, n.cfg.StripeDirs))
 	if err != nil {
-		var ce *persist.CorruptError
-		switch {
-		case errors.Is(err, persist.ErrStripeDirs):
-			// Nothing is damaged: no ErrCorrupt, whose remedy (start
-			// empty) would throw a whole replica away.
-			err = fmt.Errorf("oss: striped store: %w; start the node with the stripe directories (Config.StripeDirs, ossd --stripe-dirs) it ran with, in their order, each on its disk", err)
-		case errors.As(err, &ce):
-			err = fmt.Errorf("%w: the striped store: %w; if the stripe directories (Config.StripeDirs, ossd --stripe-dirs) are not those the node ran with, in their order, each on its disk, start it with those; otherwise move %s and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err, dir)
-		default:
-			err = fmt.Errorf("oss: striped store: %w", err)
-		}
-		return nil, nil, nil, errors.Join(err, wal.Close())
+		return nil, nil, nil, errors.Join(storeError(err, dir), wal.Close())
 	}
 	return groups, wal, store, nil
+}
+
+// storeDirs are the striped store's directories: stripes, or the data
+// directory's "stripes" if none are given.
+func storeDirs(dataDir string, stripes []string) []string {
+	if len(stripes) == 0 {
+		return []string{filepath.Join(dataDir, "stripes")}
+	}
+	return stripes
+}
+
+// checkStripeDirs refuses, reading only, stripe directories that the
+// store would refuse to open (persist.CheckStripeDirs), with OpenStore's
+// error as the node says it.
+func checkStripeDirs(fsys persist.FS, dataDir string, stripes []string) error {
+	if err := persist.CheckStripeDirs(fsys, storeDirs(dataDir, stripes)); err != nil {
+		return storeError(err, dataDir)
+	}
+	return nil
+}
+
+// storeError is the node's error for the striped store's refusal to open,
+// err; dir is the data directory.
+func storeError(err error, dir string) error {
+	var ce *persist.CorruptError
+	switch {
+	case errors.Is(err, persist.ErrStripeDirs):
+		// Nothing is damaged: no ErrCorrupt, whose remedy (start
+		// empty) would throw a whole replica away.
+		return fmt.Errorf("oss: striped store: %w; start the node with the stripe directories (Config.StripeDirs, ossd --stripe-dirs) it ran with, in their order, each on its disk", err)
+	case errors.As(err, &ce):
+		return fmt.Errorf("%w: the striped store: %w; if the stripe directories (Config.StripeDirs, ossd --stripe-dirs) are not those the node ran with, in their order, each on its disk, start it with those; otherwise move %s and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, err, dir)
+	}
+	return fmt.Errorf("oss: striped store: %w", err)
 }
 
 const nodeIDFile = "NODE_ID"

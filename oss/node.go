@@ -145,26 +145,39 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 // openDataDir locks the data directory (on the operating system's file
 // system) and, unless the node keeps nothing on disk, opens the log and
 // the store in it.
+//
+// Stripe directories the store would refuse are refused before anything
+// is written anywhere (lockDirs, checkStripeDirs): not a lock file, not
+// the log.
 func (n *Node) openDataDir() error {
 	c := n.cfg
 	var lock *os.File
 	fsys := c.FS
-	if _, ok := fsys.(persist.OS); fsys == nil || ok {
+	_, onOS := fsys.(persist.OS)
+	if onOS = onOS || fsys == nil; onOS {
 		fsys = persist.OS{}
+	}
+	durable := c.Durability != DurabilityMemory
+	check := func() error {
+		if !durable {
+			return nil
+		}
+		return checkStripeDirs(fsys, c.DataDir, c.StripeDirs)
+	}
+	if onOS {
+		var stripes []string
+		if durable {
+			stripes = c.StripeDirs
+		}
 		var err error
-		if lock, err = lockDataDir(c.DataDir); err != nil {
+		if lock, n.stripeLocks, err = lockDirs(c.DataDir, stripes, check); err != nil {
 			return err
 		}
+	} else if err := check(); err != nil {
+		return err
 	}
 	n.lock = lock
-	if c.Durability != DurabilityMemory {
-		if lock != nil {
-			var err error
-			if n.stripeLocks, err = lockStripeDirs(c.DataDir, c.StripeDirs); err != nil {
-				lock.Close()
-				return err
-			}
-		}
+	if durable {
 		if err := n.openDisk(fsys, c.DataDir); err != nil {
 			if lock != nil {
 				closeLocks(n.stripeLocks)

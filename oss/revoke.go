@@ -151,13 +151,17 @@ type revocationCache struct {
 // commit; the admin interface refuses operators' certificates it covers.
 // A revoked node is cut off from the cluster until it restarts (or
 // reloads) on a new certificate: see docs/design.md, "Certificate
-// lifecycle".
+// lifecycle". A damaged node (Damage) refuses with its damage, having
+// done nothing: revoke through another node.
 func (n *Node) RevokeCertificate(ctx context.Context, name string, serial *big.Int) (Revocation, error) {
 	if err := pki.CheckName(name); err != nil {
 		return Revocation{}, fmt.Errorf("%w: revoke: %v", ErrInvalidArgument, err)
 	}
 	if serial != nil && serial.Sign() <= 0 {
 		return Revocation{}, fmt.Errorf("%w: revoke %q: serial %v: want a positive number", ErrInvalidArgument, name, serial)
+	}
+	if err := n.Damage(); err != nil {
+		return Revocation{}, err
 	}
 	rec := revocationRecord{Name: name, At: time.Now().UnixNano(), By: n.cfg.Name}
 	if serial != nil {

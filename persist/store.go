@@ -137,17 +137,64 @@ type loc struct {
 // the life of the store: each holds its identity (stripeFile), and one
 // listed in another place, or a store opened with more or fewer, is
 // refused, as is a directory lacking a segment the manifest lists for it
-// (a disk not mounted), before anything in them is changed.
+// (a disk not mounted), before anything in them is changed or created
+// (CheckStripeDirs).
 func OpenStore(fsys FS, dirs []string) (*Store, error) {
+	s, err := verifiedStore(fsys, dirs)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		if err := fsys.MkdirAll(d); err != nil {
+			return nil, fmt.Errorf("persist: store: %w", err)
+		}
+	}
+	m := s.manifest
+	s.indexed = m.Gen == 0 // an empty store's index is empty
+	s.gen = m.Gen
+	garbage, err := s.scanSegments()
+	if err != nil {
+		return nil, err
+	}
+	// The manifest read may not be durable yet (its directory's sync
+	// failed after the rename), and the one before it may list what this
+	// one does not: it is made durable first, or nothing is removed.
+	if slices.ContainsFunc(garbage, func(g []string) bool { return len(g) > 0 }) && fsys.SyncDir(s.dirs[0]) == nil {
+		for i, st := range s.stripes {
+			for _, name := range garbage[i] {
+				if fsys.Remove(filepath.Join(st.dir, name)) != nil {
+					st.leftover = append(st.leftover, name)
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// CheckStripeDirs reports whether OpenStore would refuse dirs for what
+// they hold, reading only: an error matching ErrStripeDirs (see there), a
+// *CorruptError (a manifest or an identity that does not decode, a
+// segment the manifest lists missing or short), or the error of a read.
+// A directory that does not exist reads as empty. A caller checks with it
+// before it writes anything of its own into the directories (a lock file,
+// the directories themselves), so that a refusal leaves them as they
+// were; OpenStore checks again.
+func CheckStripeDirs(fsys FS, dirs []string) error {
+	_, err := verifiedStore(fsys, dirs)
+	return err
+}
+
+// verifiedStore is a store over dirs with its manifest read and checked
+// against what the directories hold (their identities, the segments the
+// manifest lists), without writing anything; a directory that does not
+// exist reads as empty.
+func verifiedStore(fsys FS, dirs []string) (*Store, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("persist: a store needs at least one directory")
 	}
 	s := &Store{fs: fsys, dirs: dirs, marked: make([]bool, len(dirs))}
 	s.cpDone = sync.NewCond(&s.mu)
 	for _, d := range dirs {
-		if err := fsys.MkdirAll(d); err != nil {
-			return nil, fmt.Errorf("persist: store: %w", err)
-		}
 		s.stripes = append(s.stripes, &stripe{dir: d, idx: map[string]*idIndex{}, pins: map[string]int{}, doomed: map[string]bool{}})
 	}
 	m, err := s.readManifest()
@@ -167,22 +214,13 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		m.Spaces = map[string][]byte{}
 	}
 	s.manifest = m
-	s.indexed = m.Gen == 0 // an empty store's index is empty
-	s.gen = m.Gen
-	garbage, err := s.scanSegments()
-	if err != nil {
-		return nil, err
-	}
-	// The manifest read may not be durable yet (its directory's sync
-	// failed after the rename), and the one before it may list what this
-	// one does not: it is made durable first, or nothing is removed.
-	if slices.ContainsFunc(garbage, func(g []string) bool { return len(g) > 0 }) && fsys.SyncDir(s.dirs[0]) == nil {
-		for i, st := range s.stripes {
-			for _, name := range garbage[i] {
-				if fsys.Remove(filepath.Join(st.dir, name)) != nil {
-					st.leftover = append(st.leftover, name)
-				}
-			}
+	for i, d := range dirs {
+		names, err := fsys.ReadDir(d)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("persist: store: %w", err)
+		}
+		if err := s.checkListed(i, names); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil

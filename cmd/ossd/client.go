@@ -193,7 +193,9 @@ func get(args []string) error {
 func put(args []string) error { return putFrom(os.Stdin, os.Stdout, args) }
 
 // putFrom is "ossd put", reading a value of "-" from stdin and printing
-// to w.
+// to w. It creates the heap only if the heap did not exist when the
+// command began: one dropped while the command runs (as it reads a value
+// from stdin, say) is not created again.
 func putFrom(stdin io.Reader, w io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd put")
 	pos, err := parse(fs, args)
@@ -203,25 +205,56 @@ func putFrom(stdin io.Reader, w io.Writer, args []string) error {
 	if len(pos) != 3 {
 		return errors.New("put: want HEAP, ROOT and a JSON value (\"-\": read it from stdin)")
 	}
-	text := []byte(pos[2])
-	if pos[2] == "-" {
-		// A value larger than an argument may be (128 KiB on Linux).
-		if text, err = io.ReadAll(stdin); err != nil {
-			return fmt.Errorf("put: reading the value from stdin: %w", err)
+	var v json.RawMessage
+	if pos[2] != "-" {
+		if err := json.Unmarshal([]byte(pos[2]), &v); err != nil {
+			return fmt.Errorf("put: the value is not JSON: %w", err)
 		}
 	}
-	var v json.RawMessage
-	if err := json.Unmarshal(text, &v); err != nil {
-		return fmt.Errorf("put: the value is not JSON: %w", err)
-	}
-	ctx, c, done, err := connect(dial)
+	c, err := dial()
 	if err != nil {
 		return err
 	}
-	defer done()
-	out, err := c.PutRoot(ctx, pos[0], pos[1], v)
+	defer c.Close()
+	existed, err := heapExists(c, pos[0])
+	if err != nil {
+		return err
+	}
+	if pos[2] == "-" {
+		// A value larger than an argument may be (128 KiB on Linux).
+		text, err := io.ReadAll(stdin)
+		if err != nil {
+			return fmt.Errorf("put: reading the value from stdin: %w", err)
+		}
+		if err := json.Unmarshal(text, &v); err != nil {
+			return fmt.Errorf("put: the value is not JSON: %w", err)
+		}
+	}
+	ctx, cancel := cmdContext()
+	defer cancel()
+	var out admin.Committed
+	if existed {
+		out, err = c.PutRootInExisting(ctx, pos[0], pos[1], v)
+		if errors.Is(err, oss.ErrNoHeap) {
+			return fmt.Errorf("put: heap %q existed when put began and was dropped since: not created again (put again to create it): %w", pos[0], err)
+		}
+	} else {
+		out, err = c.PutRoot(ctx, pos[0], pos[1], v)
+	}
 	if err != nil {
 		return explainNoQuorum(c, pos[0], err) // quorummsg.go
 	}
 	return printJSONTo(w, out)
+}
+
+// heapExists reports whether the heap directory, as the node has it,
+// lists heap.
+func heapExists(c *admin.Client, heap string) (bool, error) {
+	ctx, cancel := cmdContext()
+	defer cancel()
+	hs, err := c.Heaps(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(hs, func(h oss.HeapStatus) bool { return h.Name == heap }), nil
 }

@@ -48,7 +48,8 @@ Usage:
                                                       list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
   ossd put         HEAP ROOT JSON|-                   set the object a root names ("-": the
-                                                      JSON from stdin)
+                                                      JSON from stdin); creates HEAP if it
+                                                      did not exist when put began
   ossd hot         HEAP [--json]                      the heap's hottest objects: what
                                                       transactions conflict on, lately
   ossd acl         grant|revoke --to NAME --heap HEAP --perm read|write|admin | list [--json]
@@ -67,7 +68,7 @@ the old CA and the new; certificates of the new; ca.crt of the new alone.
 
 status, heaps, get and put speak HTTPS to a node's admin interface (--http,
 default 127.0.0.1:7480; several, comma-separated: the first that
-answers) as the user --user (default admin) of the certificates in
+answers, past nodes starting or damaged) as the user --user (default admin) of the certificates in
 --certs (default certs): issue its certificate with
 "ossd cert issue --dir certs --name admin --role admin".
 

@@ -26,7 +26,7 @@ import (
 // Client speaks a node's admin interface.
 type Client struct {
 	// bases are the nodes' URLs, in the order they are tried: a request
-	// goes to the next only if it reached none before it (neverSent).
+	// goes to the next only if none before it took it (tookNothing).
 	bases []string
 	hc    *http.Client
 	// own describes the certificate the client presents ("" if none), for
@@ -54,10 +54,13 @@ type ClientOptions struct {
 }
 
 // NewClient returns a client of the admin interface at addr (host:port),
-// or of the first node of a comma-separated list of them that answers: a
-// request goes to the next node only if the one before did not take it
-// (the connection was refused, the name did not resolve, or the node
-// answered that it is starting), so that no write is sent twice. It speaks HTTPS with the user's client certificate
+// or of the first node of a comma-separated list of them that takes each
+// request: a request goes to the next node only if the one before did
+// not take it (the connection was refused, the name did not resolve, or
+// the node answered 503 saying it is starting or damaged, which it says
+// only of a request it did nothing of), so that no write is sent twice.
+// If no node takes it, the error names each node and why it did not. It
+// speaks HTTPS with the user's client certificate
 // unless opts.Insecure; a missing certificate is an error that says how
 // to issue one.
 func NewClient(addr string, opts *ClientOptions) (*Client, error) {
@@ -211,12 +214,17 @@ type StatusError struct {
 	// it handled nothing, so the request may go to the next node.
 	starting bool
 	// damaged says the node answered that it is damaged (stateHeader):
-	// the error matches oss.ErrCorrupt.
+	// the error matches oss.ErrCorrupt, and the request may go to the
+	// next node.
 	damaged bool
+	// base is the URL of the node that answered.
+	base string
 }
 
-// stateHeader is the header of a 503 that a starting node (Starting)
-// answers with.
+// stateHeader is the header of a 503 by which a node says it did nothing
+// of the request, because it is starting (Starting) or damaged (fail, on
+// an error matching oss.ErrCorrupt: oss.Node.Damage). A client may send
+// the request to another node.
 const stateHeader = "X-Oss-Node-State"
 
 func (e *StatusError) Error() string { return e.Message }
@@ -266,26 +274,72 @@ func (c *Client) Fetch(ctx context.Context, path string) ([]byte, error) {
 }
 
 // send sends a request (with body, unless nil) to the first node that
-// it reaches and returns the body of a 200 answer.
+// takes it and returns the body of a 200 answer. A node that did not take
+// it (tookNothing: none answered before the request went out, or the
+// node answered that it is starting or damaged) passes it to the next; a
+// write that a node may have carried out is never sent on. If no node
+// took it, the error names each and why.
 func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
-	var down []string
-	for i, base := range c.bases {
+	var skipped []error
+	for _, base := range c.bases {
 		b, err := c.sendTo(ctx, base, method, path, body)
-		var nobody *noNodeError
-		var se *StatusError
-		starting := errors.As(err, &se) && se.starting
-		if !errors.As(err, &nobody) && !starting || i == len(c.bases)-1 || ctx.Err() != nil {
-			if nobody != nil && len(down) > 0 {
-				err = fmt.Errorf("no node answers at %s, nor at %s: %w", strings.Join(down, ", "), base, nobody.err)
-			}
+		if !tookNothing(err) {
 			return b, err
 		}
-		if starting {
-			base += " (starting)"
+		skipped = append(skipped, err)
+		if ctx.Err() != nil {
+			break
 		}
-		down = append(down, base)
 	}
-	panic("unreachable: a client has a node")
+	if len(skipped) == 1 {
+		return nil, skipped[0]
+	}
+	return nil, &skippedError{errs: skipped}
+}
+
+// tookNothing reports whether err says that the node did nothing of the
+// request, so that it may go to the next: it reached no node
+// (*noNodeError), or the node answered 503 saying it is starting or
+// damaged (stateHeader), which it does only for a request it refused
+// before doing any of it.
+func tookNothing(err error) bool {
+	var nobody *noNodeError
+	var se *StatusError
+	return errors.As(err, &nobody) || errors.As(err, &se) && (se.starting || se.damaged)
+}
+
+// skippedError is a request that no node of the list took: each node's
+// error, in the order they were tried. It matches what any of them
+// matches (oss.ErrCorrupt if one is damaged, oss.ErrNoQuorum if one is
+// starting), never oss.ErrCommitUnknown: nothing was done.
+type skippedError struct{ errs []error }
+
+func (e *skippedError) Error() string {
+	var b strings.Builder
+	b.WriteString("no node took the request, so nothing was done: ")
+	for i, err := range e.errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(skipReason(err))
+	}
+	return b.String()
+}
+
+func (e *skippedError) Unwrap() []error { return e.errs }
+
+// skipReason says why a node did not take a request: it is starting or
+// damaged (the node's words, which name it), or it did not answer.
+func skipReason(err error) string {
+	var se *StatusError
+	if errors.As(err, &se) {
+		state := "starting"
+		if se.damaged {
+			state = "damaged"
+		}
+		return fmt.Sprintf("%s is %s: %s", se.base, state, se.Message)
+	}
+	return err.Error()
 }
 
 // noNodeError is a request that reached no node: nothing was done.
@@ -340,8 +394,11 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
 			}
 		}
-		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, starting: resp.Header.Get(stateHeader) == "starting",
-			damaged: resp.Header.Get(stateHeader) == "damaged"}
+		state := ""
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			state = resp.Header.Get(stateHeader)
+		}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, starting: state == "starting", damaged: state == "damaged", base: base}
 	}
 	return b, nil
 }
@@ -422,6 +479,28 @@ func (c *Client) PutRoot(ctx context.Context, heap, root string, value any) (Com
 	var out Committed
 	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+segment(root), value, &out)
 	return out, err
+}
+
+// PutRootInExisting is PutRoot in a heap that exists: a missing heap is
+// not created, and is an error matching oss.ErrNoHeap. It is the write of
+// a caller that saw the heap exist: one dropped meanwhile stays dropped.
+func (c *Client) PutRootInExisting(ctx context.Context, heap, root string, value any) (Committed, error) {
+	var out Committed
+	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+segment(root)+"?create=false", value, &out)
+	if se, ok := err.(*StatusError); ok && se.Code == http.StatusNotFound {
+		return out, &noHeapError{se.Message}
+	}
+	return out, err
+}
+
+// noHeapError is the answer to a write in a heap that does not exist.
+type noHeapError struct{ msg string }
+
+func (e *noHeapError) Error() string { return e.msg }
+
+// Is reports whether target is oss.ErrNoHeap or oss.ErrNotFound.
+func (e *noHeapError) Is(target error) bool {
+	return target == oss.ErrNoHeap || target == oss.ErrNotFound
 }
 
 // Commit commits a conditional transaction once. An error matching

@@ -137,6 +137,9 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}
 	unavailable := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Nothing of the node is served yet, so nothing is done: a
+		// client may go on to the next node, as past one starting.
+		w.Header().Set(stateHeader, "starting")
 		reply(w, http.StatusServiceUnavailable, map[string]string{"error": "the admin interface is not ready"})
 	}))
 	s.handler.Store(&unavailable)

@@ -297,16 +297,21 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrCommitUnknown):
 		// The record reached the log; it may yet commit.
 		code = http.StatusGatewayTimeout
+	case errors.Is(err, oss.ErrCreatedNotOpen):
+		// A heap created and not opened (a root's PUT) wrote no root; the
+		// heap was created, so this is no refusal of a node that did
+		// nothing, whatever stopped the open.
+		code = http.StatusServiceUnavailable
 	case errors.Is(err, oss.ErrCorrupt):
 		// The node is damaged (its catalog replica lost, oss.Node.Damage)
-		// and refused before doing anything (an unknown outcome is a 504,
-		// above); another node may serve.
+		// and refused before doing anything: every call that fails with
+		// the damage checks it first, an unknown outcome is a 504 and a
+		// heap created is the case above. Another node may serve, and the
+		// client sends the request on (stateHeader).
 		code = http.StatusServiceUnavailable
 		w.Header().Set(stateHeader, "damaged")
-	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrClosed), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, oss.ErrCreatedNotOpen):
-		// Not committed: safe to retry (a closed node's, elsewhere). A
-		// heap created and not opened (a root's PUT) wrote no root.
+	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		// Not committed: safe to retry (a closed node's, elsewhere).
 		code = http.StatusServiceUnavailable
 	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
@@ -451,8 +456,9 @@ func (a *api) getRoot(w http.ResponseWriter, r *http.Request) {
 
 // putRoot sets the value of the object a root names, creating both if
 // needed, and the heap too, which needs PermAdmin on it as PUT
-// /v1/heaps/{heap} does. Everything the request carries is checked before
-// anything is opened or created.
+// /v1/heaps/{heap} does, unless the query says create=false: then a
+// missing heap is a 404 (oss.ErrNoHeap). Everything the request carries
+// is checked before anything is opened or created.
 func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
@@ -460,6 +466,14 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	if err := checkName("root", root); err != nil {
 		fail(w, err)
 		return
+	}
+	create := true
+	if q := r.URL.Query().Get("create"); q != "" {
+		var err error
+		if create, err = strconv.ParseBool(q); err != nil {
+			fail(w, &badRequest{fmt.Errorf("create %q: want true or false", q)})
+			return
+		}
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -473,7 +487,7 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("heap")
 	h, err := a.node.Heap(ctx, name)
-	if errors.Is(err, oss.ErrNoHeap) || errors.Is(err, oss.ErrNotFound) {
+	if create && (errors.Is(err, oss.ErrNoHeap) || errors.Is(err, oss.ErrNotFound)) {
 		if err := a.authorize(r, name, PermAdmin); err != nil {
 			fail(w, fmt.Errorf("creating the heap for the root: %w", err))
 			return
