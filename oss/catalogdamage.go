@@ -23,8 +23,8 @@ func (h *Heap) lostErr() error {
 // what it had acknowledged, a leader's snapshot it could not apply). Such
 // a node no longer learns of heaps created or dropped, of replicas placed
 // or moved, nor of grants revoked: Heap, CreateHeap,
-// CreateHeapIfNotExists and Authorize of a client fail at once with this
-// error, Status reports it, and the metric oss_replica_lost of the heap
+// CreateHeapIfNotExists, DropHeap, Grant, RevokeGrant and Authorize of a
+// client fail at once with this error, Status reports it, and the metric oss_replica_lost of the heap
 // oss:catalog is 1. Handles opened before go on. The node does not rebuild
 // the replica by itself (docs/design.md, "A node whose catalog replica is
 // lost"): it is restarted empty, with Join.

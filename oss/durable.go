@@ -260,23 +260,7 @@ func noStateWithout(id uint64, groups map[groupKey]*recoveredGroup, m persist.Ma
 }
 
 func storeNodeID(fsys persist.FS, dir string, id uint64) error {
-	tmp := filepath.Join(dir, nodeIDFile+".tmp")
-	f, err := fsys.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("oss: node identity: %w", err)
-	}
-	_, err = fmt.Fprintf(f, "%016x %08x\n", id, nodeIDSum(id))
-	if err == nil {
-		err = f.Sync()
-	}
-	f.Close()
-	if err == nil {
-		err = fsys.Rename(tmp, filepath.Join(dir, nodeIDFile))
-	}
-	if err == nil {
-		err = fsys.SyncDir(dir)
-	}
-	if err != nil {
+	if err := persist.WriteFileAtomic(fsys, dir, nodeIDFile, fmt.Appendf(nil, "%016x %08x\n", id, nodeIDSum(id))); err != nil {
 		return fmt.Errorf("oss: node identity: %w", err)
 	}
 	return nil

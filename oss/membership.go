@@ -361,10 +361,13 @@ func (m *membership) stoodStillSince(t time.Time) bool {
 func (m *membership) confirmFailed(name string) {
 	m.mu.Lock()
 	n, ok := m.doubted[name]
-	delete(m.doubted, name)
+	var e memberEvent
+	if ok {
+		e = m.record(memberFailed, &n) // under the lock, as releaseHeld
+	}
 	m.mu.Unlock()
 	if ok {
-		m.emit(memberFailed, &n)
+		m.notify(e)
 	}
 }
 
@@ -596,9 +599,24 @@ func (m *membership) LocalState(join bool) []byte                { return nil }
 func (m *membership) MergeRemoteState(buf []byte, join bool)     {}
 
 func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
+	m.mu.Lock()
+	e := m.record(kind, n)
+	m.mu.Unlock()
+	m.notify(e)
+}
+
+// notify tells the node of an event record made.
+func (m *membership) notify(e memberEvent) {
+	if m.cfg.onEvent != nil {
+		m.cfg.onEvent(e)
+	}
+}
+
+// record takes an event into the view, and returns it for notify. The
+// caller holds mu.
+func (m *membership) record(kind memberEventKind, n *memberlist.Node) memberEvent {
 	m.stats.events[kind].Add(1)
 	v := toView(n)
-	m.mu.Lock()
 	if m.view == nil {
 		m.view = make(map[string]viewEntry)
 	}
@@ -624,10 +642,7 @@ func (m *membership) emit(kind memberEventKind, n *memberlist.Node) {
 		}
 		m.failed[v.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: time.Now(), node: *n}
 	}
-	m.mu.Unlock()
-	if m.cfg.onEvent != nil {
-		m.cfg.onEvent(memberEvent{Kind: kind, Member: v.Member})
-	}
+	return memberEvent{Kind: kind, Member: v.Member}
 }
 
 // alreadyLeft reports whether n is a process already reported left: memberlist
@@ -707,19 +722,21 @@ func (m *membership) hold(n *memberlist.Node) {
 	m.held[n.Name] = heldFailure{node: *n, until: time.Now().Add(2 * m.probeInterval)}
 }
 
-// releaseHeld reports the failures held past their time.
+// releaseHeld reports the failures held past their time. Each is taken
+// off the hold and into the view under one lock: a join memberlist tells
+// of meanwhile (from another goroutine) comes before it or after it,
+// never between, where the failure reported after the join undid it.
 func (m *membership) releaseHeld(now time.Time) {
-	var due []memberlist.Node
+	var due []memberEvent
 	m.mu.Lock()
-	for name, h := range m.held {
+	for _, h := range m.held {
 		if now.After(h.until) {
-			due = append(due, h.node)
-			delete(m.held, name)
+			due = append(due, m.record(memberFailed, &h.node)) // off the hold too
 		}
 	}
 	m.mu.Unlock()
-	for i := range due {
-		m.emit(memberFailed, &due[i])
+	for _, e := range due {
+		m.notify(e)
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 func TestFailureHeldForALateLeaveNotice(t *testing.T) {
 	var got []memberEvent
 	m := &membership{cfg: memberConfig{name: "n0", onEvent: func(e memberEvent) { got = append(got, e) }},
-		gossipInterval: time.Hour, probeInterval: 200 * time.Millisecond}
+		gossipInterval: time.Hour, probeInterval: time.Hour}
 	m.ticked.Store(time.Now().UnixNano()) // this node is not standing still
 	node := func(name, addr string) *memberlist.Node {
 		b, err := codec.Marshal(memberMeta{Addr: addr, Role: string(pki.RoleServer), ID: 7})
@@ -32,7 +32,7 @@ func TestFailureHeldForALateLeaveNotice(t *testing.T) {
 	m.NotifyJoin(n2)
 	m.NotifyLeave(n1)                         // the leave's gossip first
 	m.NotifyMsg([]byte(leavingPrefix + "n1")) // then its notice
-	m.releaseHeld(time.Now().Add(time.Hour))
+	m.releaseHeld(time.Now().Add(3 * time.Hour))
 	if len(got) != 3 || got[2].Kind != memberLeft || got[2].Member.Name != "n1" {
 		t.Fatalf("events %v, want n1 left and nothing else", got)
 	}
@@ -41,7 +41,7 @@ func TestFailureHeldForALateLeaveNotice(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("events %v: n2's failure reported before its hold was past", got)
 	}
-	m.releaseHeld(time.Now().Add(time.Second))
+	m.releaseHeld(time.Now().Add(3 * time.Hour))
 	if len(got) != 4 || got[3].Kind != memberFailed || got[3].Member.Name != "n2" {
 		t.Fatalf("events %v, want n2 failed", got)
 	}

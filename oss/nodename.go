@@ -43,28 +43,9 @@ func checkNodeName(fsys persist.FS, dir, name string) error {
 	return nil
 }
 
-// writeFileAtomic writes name in dir: a temporary file, synced, renamed
-// over name, and the directory synced.
+// writeFileAtomic writes name in dir as persist.WriteFileAtomic does.
 func writeFileAtomic(fsys persist.FS, dir, name string, b []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := fsys.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("oss: %s: %w", name, err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fsys.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = fsys.SyncDir(dir)
-	}
-	if err != nil {
+	if err := persist.WriteFileAtomic(fsys, dir, name, b); err != nil {
 		return fmt.Errorf("oss: %s: %w", name, err)
 	}
 	return nil

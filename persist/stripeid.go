@@ -160,7 +160,7 @@ func (s *Store) markStripes() error {
 			continue
 		}
 		id := stripeID{store: s.storeID, index: i, count: len(s.dirs)}
-		if err := writeFileAtomic(s.fs, d, stripeFile, id.encode()); err != nil {
+		if err := WriteFileAtomic(s.fs, d, stripeFile, id.encode()); err != nil {
 			return fmt.Errorf("persist: store: marking stripe directory %s: %w", d, err)
 		}
 		s.marked[i] = true
@@ -168,9 +168,10 @@ func (s *Store) markStripes() error {
 	return nil
 }
 
-// writeFileAtomic puts a file named name in dir holding b: written under
-// a temporary name, synced, renamed, the directory synced.
-func writeFileAtomic(fsys FS, dir, name string, b []byte) error {
+// WriteFileAtomic puts a file named name in dir holding b: written under
+// a temporary name (removed if that fails), synced, renamed over name,
+// the directory synced. A crash leaves the old file or the new one.
+func WriteFileAtomic(fsys FS, dir, name string, b []byte) error {
 	tmp := filepath.Join(dir, name+".tmp")
 	f, err := fsys.Create(tmp)
 	if err != nil {

@@ -188,10 +188,11 @@ func (t *QUIC) SetCertificate(certPEM, keyPEM []byte) error {
 // connection checked again (Recheck), and those whose peer no longer
 // verifies, its CA removed, are closed. A bundle that does not parse
 // (pki.ParseBundle), or does not certify this node's certificate, is
-// refused and nothing changes.
+// refused and nothing changes. Calls at once are taken one after the
+// other: what one keeps is what the other set, never what both read
+// before either swapped.
 func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
-	cur := t.own.Load()
-	pool := cur.pool
+	var pool *x509.CertPool
 	if caPEM != nil {
 		p, _, err := pki.ParseBundle(caPEM)
 		if err != nil {
@@ -199,26 +200,45 @@ func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
 		}
 		pool = p
 	}
-	var next *ownCert
-	var err error
-	which := "current"
+	var pair *tls.Certificate
 	if certPEM != nil {
-		which = "new"
-		next, err = ownCertificate(pool, t.cfg.Name, certPEM, keyPEM, t.cfg.Now())
-	} else {
-		next, err = checkOwn(pool, t.cfg.Name, *cur.cert, t.cfg.Now())
+		c, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return fmt.Errorf("transport: node certificate: %w", err)
+		}
+		pair = &c
 	}
-	if caPEM != nil && errors.Is(err, errNotCertified) {
-		return fmt.Errorf("transport: the new CA bundle does not certify this node's %s certificate: %w", which, err)
+	for {
+		cur := t.own.Load()
+		next, err := cur.with(pool, pair, t.cfg.Name, t.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if t.own.CompareAndSwap(cur, next) {
+			break
+		}
 	}
-	if err != nil {
-		return err
-	}
-	t.own.Store(next)
 	if caPEM != nil {
 		t.Recheck()
 	}
 	return nil
+}
+
+// with is cur with the CAs of pool and the certificate pair, each nil to
+// keep cur's, checked as checkOwn checks them at now.
+func (cur *ownCert) with(pool *x509.CertPool, pair *tls.Certificate, name string, now time.Time) (*ownCert, error) {
+	which := "new"
+	if pool == nil {
+		pool = cur.pool
+	}
+	if pair == nil {
+		which, pair = "current", cur.cert
+	}
+	next, err := checkOwn(pool, name, *pair, now)
+	if pool != cur.pool && errors.Is(err, errNotCertified) {
+		return nil, fmt.Errorf("transport: the new CA bundle does not certify this node's %s certificate: %w", which, err)
+	}
+	return next, err
 }
 
 // Certificate returns what this node's current certificate says, as

@@ -187,8 +187,9 @@ func (v *verifier) props(r *room) error {
 	return nil
 }
 
-// chat checks that each chat shard of r is in log order, the newest at
-// the shard's version.
+// chat checks that each chat shard of r is as chatShard.check wants it:
+// in log order, the newest at the shard's version, of at most ChatKeep
+// messages.
 func (v *verifier) chat(r *room) error {
 	for _, ref := range r.obj.Chat {
 		ver, err := v.tx.Version(ref.ID)
@@ -199,16 +200,8 @@ func (v *verifier) chat(r *room) error {
 		if err != nil {
 			return err
 		}
-		last := uint64(0)
-		for i, m := range sh.Msgs {
-			idx := m.Index
-			if i == len(sh.Msgs)-1 && idx == 0 {
-				idx = ver
-			}
-			if idx == 0 || idx <= last || idx > ver {
-				v.bad("chat of %q: message %d has index %d after %d (shard version %d)", r.obj.Name, i, idx, last, ver)
-			}
-			last = idx
+		if why := sh.check(ver); why != "" {
+			v.bad("chat of %q: %s", r.obj.Name, why)
 		}
 	}
 	return nil

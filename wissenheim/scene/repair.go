@@ -22,7 +22,9 @@ const maxCellGrid = 1 << 20
 // objects can be rebuilt from the others (see Snapshot.Damaged):
 //
 //   - a damaged roster shard (garbage, or listing what is not an avatar
-//     of its room) is rebuilt from the avatars that point at the room;
+//     of its room) is rebuilt from the avatars that point at the room,
+//     damaged ones among them, and keeps the damaged avatars it lists:
+//     Reap removes those from the shard it finds them in;
 //   - a prop whose holder is not a live avatar of its room that holds it
 //     is held by nobody, where it lies;
 //   - a damaged chat shard is emptied: nothing in it can be trusted;
@@ -140,7 +142,7 @@ func (w *World) findMends(tx *oss.Tx, p *mends) error {
 			return true
 		}
 		av, bad, err := get[avatarObj](tx, id)
-		if r := w.byID[av.Room.ID]; err == nil && bad == nil && r != nil && p.rosters[r] != nil && av.check(r) == "" {
+		if r := w.byID[av.Room.ID]; err == nil && bad == nil && r != nil && p.rosters[r] != nil {
 			i := shardOf(id, len(r.obj.Rosters))
 			p.rosters[r][i] = append(p.rosters[r][i], id)
 		}
@@ -187,7 +189,15 @@ func (w *World) rebuildRosters(tx *oss.Tx, r *room, want [][]uuid.UUID, index ui
 		if err != nil {
 			return 0, err
 		}
+		if rerr == nil {
+			listed, err := w.damagedListed(tx, r, i, ro)
+			if err != nil {
+				return 0, err
+			}
+			ids = append(ids, listed...)
+		}
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		ids = slices.Compact(ids)
 		if rerr == nil && slices.EqualFunc(ro.Avatars, ids, func(a oss.Ref[avatarObj], id uuid.UUID) bool { return a.ID == id }) {
 			continue
 		}
@@ -203,10 +213,29 @@ func (w *World) rebuildRosters(tx *oss.Tx, r *room, want [][]uuid.UUID, index ui
 	return n, nil
 }
 
-// stillIn returns those of ids that are, read in tx, avatars of r. A
-// leave beside a damaged shard deletes its avatar and leaves the shard
-// as it is, so the shard's version does not tell a rebuild of it; the
-// read does (a leave that commits after it makes the rebuild conflict).
+// damagedListed returns the damaged avatars (rosterEntry) that ro, shard
+// i of r, lists, read in tx: a rebuild of the shard keeps them, for Reap
+// finds a damaged avatar in its roster only, and one that does not decode
+// points at no room.
+func (w *World) damagedListed(tx *oss.Tx, r *room, i int, ro rosterObj) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for _, a := range ro.Avatars {
+		_, dmg, _, err := w.rosterEntry(tx, r, i, a.ID, seen)
+		if err != nil {
+			return nil, err
+		} else if dmg != nil {
+			out = append(out, a.ID)
+		}
+	}
+	return out, nil
+}
+
+// stillIn returns those of ids that are, read in tx, avatars of r,
+// damaged or not (Reap removes the damaged ones). A leave beside a
+// damaged shard deletes its avatar and leaves the shard as it is, so the
+// shard's version does not tell a rebuild of it; the read does (a leave
+// that commits after it makes the rebuild conflict).
 func (w *World) stillIn(tx *oss.Tx, r *room, ids []uuid.UUID) ([]uuid.UUID, error) {
 	var out []uuid.UUID
 	for _, id := range ids {
@@ -216,7 +245,7 @@ func (w *World) stillIn(tx *oss.Tx, r *room, ids []uuid.UUID) ([]uuid.UUID, erro
 			continue
 		case err != nil:
 			return nil, err
-		case bad == nil && av.Room.ID == r.id && av.check(r) == "":
+		case bad == nil && av.Room.ID == r.id:
 			out = append(out, id)
 		}
 	}
