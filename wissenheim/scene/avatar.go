@@ -540,10 +540,11 @@ func (a *Avatar) Toggle(ctx context.Context, prop uuid.UUID) error {
 						return err
 					}
 					b, bad, err := get[avatarObj](tx, co.Avatar.ID)
-					if errors.Is(err, oss.ErrNotFound) || bad != nil || b.check(r) != "" {
-						continue // a cell whose avatar is gone is free
-					} else if err != nil {
+					if err != nil && !errors.Is(err, oss.ErrNotFound) {
 						return err
+					}
+					if err != nil || bad != nil || b.check(r) != "" {
+						continue // a cell whose avatar is gone is free
 					}
 					if diskHits(rect, b.Pos, AvatarRadius) {
 						return fmt.Errorf("%w: %q stands in door %q", ErrBlocked, b.Name, p.Name)
