@@ -673,7 +673,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		tx.managed = true
-		ferr := tx.call(fn)
+		ferr := gh.call(tx, fn)
 		if ferr == errTxShared {
 			return ferr // another goroutine may still be inside tx
 		}

@@ -50,6 +50,7 @@ type txState struct {
 	writeList  []consistency.Write
 	writeIdx   map[uuid.UUID]int // index into writeList, once it is long
 	rootWrites map[string]consistency.RootWrite
+	gate       *gateHold // the Update's gate, given up before OnCommit
 }
 
 // scanMax is the most reads or writes a transaction looks through for an
@@ -726,6 +727,9 @@ func (tx *Tx) Retry() error { return ErrRetry }
 // panic in one does not keep the others from running; the first then
 // goes on as an *OnCommitPanic, which says the commit happened.
 func (tx *Tx) runOnCommit() {
+	if tx.gate != nil {
+		tx.gate.drop() // the commit is decided: an OnCommit Update waits for nothing
+	}
 	var first *OnCommitPanic
 	for _, f := range tx.onCommit {
 		if p := runRecovered(f); p != nil && first == nil {
