@@ -655,6 +655,8 @@ func (h *Heap) isClosed() bool {
 // the latest grants: if they deny this node the write, Update returns an
 // error matching ErrPermission; if they allow it, fn runs again.
 //
+// A nil fn is an error matching ErrInvalidArgument, with nothing written.
+//
 // When Update returns nil, the transaction has committed and a View on this
 // node sees its writes. An error that matches ErrCommitUnknown means the
 // record reached the log but its outcome is not known; every other error
@@ -854,7 +856,8 @@ type ViewOptions struct {
 // local replica: the state after some log index, never a partial commit. A
 // View does not conflict and, unless opts asks for Fresh, does not touch
 // the network: ctx then only refuses a View whose ctx has ended. Writes in
-// fn fail with ErrReadOnly.
+// fn fail with ErrReadOnly. A nil fn is an error matching
+// ErrInvalidArgument.
 //
 // A plain View (opts nil) is possibly stale, and this is its bound: it
 // sees every commit that an Update or a Fresh read on this node has

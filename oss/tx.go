@@ -111,6 +111,9 @@ func (tx *Tx) Index() uint64 {
 	return tx.snap.Index()
 }
 
+// errNilFunc is the error of an Update or View given a nil function.
+var errNilFunc = fmt.Errorf("%w: a nil Update or View function", ErrInvalidArgument)
+
 // errTxShared is the error of a transaction used by two goroutines at
 // once.
 var errTxShared = fmt.Errorf("%w: a Tx used by two goroutines at once (a Tx must be used by one goroutine at a time; nothing of it is written)", ErrInvalidArgument)
@@ -154,6 +157,10 @@ func (tx *Tx) end() {
 // has ended, and if fn shared it with another goroutine call returns
 // errTxShared.
 func (tx *Tx) call(fn func(*Tx) error) error {
+	if fn == nil {
+		tx.done = true // no other goroutine has tx yet
+		return errNilFunc
+	}
 	returned := false
 	defer func() {
 		if !returned && tx.enter() { // fn panicked
@@ -449,10 +456,15 @@ func checkRootName(name string) error {
 // transaction conflict with any concurrent creation or deletion of an
 // object, so what it enumerated cannot change under it (no phantoms).
 //
-// fn may use the transaction (the scan leaves it while fn runs).
+// fn may use the transaction (the scan leaves it while fn runs). A nil fn
+// is an error matching ErrInvalidArgument, which aborts the transaction.
 func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 	if err := tx.use(false); err != nil {
 		return err
+	}
+	if fn == nil {
+		defer tx.exit()
+		return tx.fail(fmt.Errorf("%w: Scan with a nil function", ErrInvalidArgument))
 	}
 	inside := true
 	defer func() {
@@ -524,12 +536,19 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 // Update (or Commit) panics with an *OnCommitPanic holding f's panic
 // value and stack: the panic escapes, but a caller that recovers it can
 // tell that the transaction committed.
+//
+// A nil f aborts the transaction: its Update (or Commit) returns an error
+// matching ErrInvalidArgument, having written nothing.
 func (tx *Tx) OnCommit(f func()) {
 	if !tx.enter() {
 		return // the transaction is aborted
 	}
 	defer tx.exit()
 	if tx.done {
+		return
+	}
+	if f == nil {
+		tx.fail(fmt.Errorf("%w: OnCommit with a nil function (nothing is written)", ErrInvalidArgument))
 		return
 	}
 	if tx.txState == nil {
