@@ -93,6 +93,12 @@ type Node struct {
 // Start validates cfg, fills in its defaults and starts a node. A nil cfg
 // means all defaults: a single in-memory node. ctx bounds the start only;
 // the node runs until Close.
+//
+// A cfg it refuses returns an error that names every setting refused and
+// matches ErrInvalidArgument, before anything starts. A data directory
+// that fails its checks returns an error matching ErrCorrupt, one locked
+// by a running node an error saying so, and a join the cluster refused
+// for good one matching ErrJoinRefused.
 func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	c := populate(cfg)
 	if err := c.validate(); err != nil {

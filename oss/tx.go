@@ -338,7 +338,7 @@ func rawLen[T any](v T) int {
 }
 
 // New creates an object holding v under a new version 7 UUID and returns a
-// reference to it.
+// reference to it. Its errors are Put's.
 func New[T any](tx *Tx, v T) (Ref[T], error) {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -363,7 +363,8 @@ func (tx *Tx) Delete(id uuid.UUID) error {
 }
 
 // Root returns the object ID bound to the named root, or an error matching
-// ErrNotFound.
+// ErrNotFound. A name that is not UTF-8 returns an error matching
+// ErrInvalidArgument and aborts the transaction.
 func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	if err := tx.use(false); err != nil {
 		return uuid.Nil, err
@@ -398,10 +399,12 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	return r.ID, nil
 }
 
-// SetRoot binds the named root to an object ID. An empty name or the nil
-// ID returns an error matching ErrInvalidArgument and aborts the
-// transaction: a root bound to the nil ID would point nowhere (DeleteRoot
-// removes a root).
+// SetRoot binds the named root to an object ID. An empty name, a name
+// that is not UTF-8 or the nil ID returns an error matching
+// ErrInvalidArgument and aborts the transaction: a root bound to the nil
+// ID would point nowhere (DeleteRoot removes a root). The object need not
+// exist: SetRoot does not read it, and Get through a root bound to an
+// object deleted or never created returns ErrNotFound.
 func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 	if err := tx.use(true); err != nil {
 		return err
@@ -557,7 +560,10 @@ func (tx *Tx) OnCommit(f func()) {
 	tx.onCommit = append(tx.onCommit, f)
 }
 
-// Rollback ends the transaction without committing it.
+// Rollback ends the transaction without committing it. It returns
+// ErrTxDone if the transaction has ended already, and, called on the
+// transaction of an Update or View function, an error matching
+// ErrInvalidArgument (see Commit).
 func (tx *Tx) Rollback() error {
 	if !tx.enter() {
 		return errTxShared

@@ -167,7 +167,9 @@ type Event struct {
 	snap *consistency.State
 }
 
-// View runs fn on the state an EventSnapshot or EventResync carries.
+// View runs fn on the state an EventSnapshot or EventResync carries, as
+// Heap.View runs it, and returns fn's error. For an EventChange, which
+// carries no state, it returns ErrNoSnapshot.
 func (e *Event) View(fn func(tx *Tx) error) error {
 	if e.snap == nil {
 		return ErrNoSnapshot
