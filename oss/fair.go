@@ -43,7 +43,7 @@ import (
 // on, or of the first gated key it read. It gives it up before it waits
 // for a change (ErrRetry) or for a check of its function's error, and
 // before its OnCommit functions run, so a gate waits on commits, and on
-// the holder's function for at most fairYield: the function may itself
+// the holder's function for at most fnPatience: the function may itself
 // call Update on the key (an Update nested in fn or in an OnCommit
 // function is a transaction of its own), which would otherwise wait
 // forever for its own caller. A waiter that gives up on a function
@@ -64,6 +64,12 @@ import (
 // fairYield bounds how long a node yields a key to another node's
 // older loss.
 const fairYield = 20 * time.Millisecond
+
+// fnPatience bounds how long a gate's waiter waits while the holder runs
+// its function: long enough that a function descheduled on a loaded
+// machine keeps its turn, short enough that an Update nested in the
+// function, waiting for the gate of its own caller, is only slowed.
+const fnPatience = 250 * time.Millisecond
 
 // debt is a node's oldest loss on a key not yet followed by a commit of
 // that node on the key.
@@ -102,13 +108,13 @@ func (g *gate) setRunning(on bool) {
 	}
 }
 
-// stuck reports whether the holder has run its function for fairYield or
+// stuck reports whether the holder has run its function for fnPatience or
 // longer, and otherwise how long until it will have, if it runs it, and a
 // channel closed when that changes. Called with gs.mu held.
 func (g *gate) stuck() (bool, time.Duration, <-chan struct{}) {
 	var left time.Duration = -1
 	if g.running {
-		left = fairYield - time.Since(g.since)
+		left = fnPatience - time.Since(g.since)
 		if left <= 0 {
 			return true, 0, nil
 		}
@@ -276,7 +282,7 @@ func (gs *gates) gated(tx *Tx) (hotKey, bool) {
 // acquire takes k's gate for a transaction that made attempts runs that
 // lost, waiting its turn, until ctx ends or stop closes. It reports false,
 // with a nil error, if it gave up waiting on a holder that has run its
-// function for fairYield: the caller goes on without the gate.
+// function for fnPatience: the caller goes on without the gate.
 func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, attempts int) (bool, error) {
 	gs.mu.Lock()
 	g, ok := gs.m[k]
@@ -330,11 +336,11 @@ func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, at
 }
 
 // errHolderStuck is await's answer when g's holder has run its function
-// for fairYield.
+// for fnPatience.
 var errHolderStuck = errors.New("oss: gate holder runs its function")
 
 // await waits until w is granted g (nil), ctx ends, stop closes, or g's
-// holder has run its function for fairYield (errHolderStuck).
+// holder has run its function for fnPatience (errHolderStuck).
 func (gs *gates) await(ctx context.Context, stop <-chan struct{}, g *gate, w *gateWaiter) error {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
