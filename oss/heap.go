@@ -620,9 +620,10 @@ func (h *Heap) isClosed() bool {
 // *OnCommitPanic, after the commit. fn and the goroutines it starts must
 // not use tx at once: a call made while another is inside tx fails with
 // an error matching ErrInvalidArgument, and Update returns that error,
-// having written nothing. Transactions do not nest: an Update called inside fn is a
-// transaction of its own, committed whatever fn's does, once for every
-// run of fn.
+// having written nothing. Transactions do not nest: an Update called
+// inside fn is a transaction of its own, committed whatever fn's does,
+// once for every run of fn (on a run after a conflict, one that reads
+// the object fn lost on waits up to 250 ms for fn's turn on it first).
 //
 // If fn returns an error, the transaction is rolled back and the error is
 // returned, but an error fn returns after reading something is a decision
