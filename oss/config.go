@@ -315,10 +315,17 @@ func (c *Config) validate() error {
 	errs = append(errs, c.checkStripes()...)
 	errs = append(errs, c.checkNetwork()...)
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("oss: invalid config: %w", err)
+		return fmt.Errorf("oss: invalid config: %w", configError{err})
 	}
 	return nil
 }
+
+// configError is the settings validate refuses: it matches
+// ErrInvalidArgument, and reads as the settings alone.
+type configError struct{ err error }
+
+func (e configError) Error() string   { return e.err.Error() }
+func (e configError) Unwrap() []error { return []error{e.err, ErrInvalidArgument} }
 
 // checkLimits returns why the sizes, buffers and intervals of c are
 // refused.

@@ -58,7 +58,9 @@ var (
 	// ErrInvalidArgument is returned, wrapped with details, for an argument
 	// no call can accept: Put (or Ref.Put) of the nil object ID, a root
 	// bound to the nil ID or under an empty name, a root name that is not
-	// UTF-8. It aborts the transaction. Reading the nil ID (a zero Ref) or
+	// UTF-8, a nil function given to Update, View, Scan or OnCommit. It
+	// aborts the transaction. Start returns it, with every setting
+	// refused, for a Config it refuses. Reading the nil ID (a zero Ref) or
 	// an empty root name is not invalid: no such object or root exists, so
 	// the read returns an error matching ErrNotFound.
 	ErrInvalidArgument = errors.New("oss: invalid argument")

@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,8 +41,13 @@ import (
 //
 // A transaction holds at most one gate: the one of the key it last lost
 // on, or of the first gated key it read. It gives it up before it waits
-// for a change (ErrRetry) or for a check of its function's error, so a
-// gate never waits on anything but commits.
+// for a change (ErrRetry) or for a check of its function's error, and
+// before its OnCommit functions run, so a gate waits on commits, and on
+// the holder's function for at most fnPatience: the function may itself
+// call Update on the key (an Update nested in fn or in an OnCommit
+// function is a transaction of its own), which would otherwise wait
+// forever for its own caller. A waiter that gives up on a function
+// running that long goes on without the gate.
 
 // Across nodes, the gates take turns in log order. Every replica decides
 // every record, so every node sees, in the same order, which node's
@@ -58,6 +64,12 @@ import (
 // fairYield bounds how long a node yields a key to another node's
 // older loss.
 const fairYield = 20 * time.Millisecond
+
+// fnPatience bounds how long a gate's waiter waits while the holder runs
+// its function: long enough that a function descheduled on a loaded
+// machine keeps its turn, short enough that an Update nested in the
+// function, waiting for the gate of its own caller, is only slowed.
+const fnPatience = 250 * time.Millisecond
 
 // debt is a node's oldest loss on a key not yet followed by a commit of
 // that node on the key.
@@ -76,6 +88,41 @@ type gateWaiter struct {
 // gate serializes one node's transactions on one hot key.
 type gate struct {
 	waiters []*gateWaiter // in the order they get the gate
+	// running says the holder runs its function, since when; changed is
+	// closed when running changes.
+	running bool
+	since   time.Time
+	changed chan struct{}
+}
+
+// setRunning records whether the holder runs its function. Called with
+// gs.mu held.
+func (g *gate) setRunning(on bool) {
+	if g.running == on {
+		return
+	}
+	g.running, g.since = on, time.Now()
+	if g.changed != nil {
+		close(g.changed)
+		g.changed = nil
+	}
+}
+
+// stuck reports whether the holder has run its function for fnPatience or
+// longer, and otherwise how long until it will have, if it runs it, and a
+// channel closed when that changes. Called with gs.mu held.
+func (g *gate) stuck() (bool, time.Duration, <-chan struct{}) {
+	var left time.Duration = -1
+	if g.running {
+		left = fnPatience - time.Since(g.since)
+		if left <= 0 {
+			return true, 0, nil
+		}
+	}
+	if g.changed == nil {
+		g.changed = make(chan struct{})
+	}
+	return false, left, g.changed
 }
 
 // gates are a heap's gates, by key.
@@ -233,8 +280,10 @@ func (gs *gates) gated(tx *Tx) (hotKey, bool) {
 }
 
 // acquire takes k's gate for a transaction that made attempts runs that
-// lost, waiting its turn, until ctx ends or stop closes.
-func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, attempts int) error {
+// lost, waiting its turn, until ctx ends or stop closes. It reports false,
+// with a nil error, if it gave up waiting on a holder that has run its
+// function for fnPatience: the caller goes on without the gate.
+func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, attempts int) (bool, error) {
 	gs.mu.Lock()
 	g, ok := gs.m[k]
 	if !ok {
@@ -244,7 +293,7 @@ func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, at
 		gs.m[k] = &gate{}
 		gs.n.Add(1)
 		gs.mu.Unlock()
-		return nil
+		return true, nil
 	}
 	gs.seq++
 	w := &gateWaiter{attempts: attempts, seq: gs.seq, granted: make(chan struct{})}
@@ -256,22 +305,21 @@ func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, at
 	copy(g.waiters[i+1:], g.waiters[i:])
 	g.waiters[i] = w
 	gs.mu.Unlock()
-	var err error
-	select {
-	case <-w.granted:
-		return nil
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-stop:
-		err = ErrClosed
+	err := gs.await(ctx, stop, g, w)
+	if err == nil {
+		return true, nil
 	}
 	gs.mu.Lock()
 	select {
 	case <-w.granted:
-		// Handed over as it gave up: pass it on.
+		// Handed over as it gave up: keep it if it gave up on the
+		// holder's function, else pass it on.
 		gs.mu.Unlock()
+		if err == errHolderStuck {
+			return true, nil
+		}
 		gs.release(k)
-		return err
+		return false, err
 	default:
 	}
 	for j, x := range g.waiters {
@@ -281,7 +329,44 @@ func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, at
 		}
 	}
 	gs.mu.Unlock()
-	return err
+	if err == errHolderStuck {
+		return false, nil
+	}
+	return false, err
+}
+
+// errHolderStuck is await's answer when g's holder has run its function
+// for fnPatience.
+var errHolderStuck = errors.New("oss: gate holder runs its function")
+
+// await waits until w is granted g (nil), ctx ends, stop closes, or g's
+// holder has run its function for fnPatience (errHolderStuck).
+func (gs *gates) await(ctx context.Context, stop <-chan struct{}, g *gate, w *gateWaiter) error {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		gs.mu.Lock()
+		stuck, left, changed := g.stuck()
+		gs.mu.Unlock()
+		if stuck {
+			return errHolderStuck
+		}
+		var expire <-chan time.Time
+		if left >= 0 {
+			t.Reset(left)
+			expire = t.C
+		}
+		select {
+		case <-w.granted:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stop:
+			return ErrClosed
+		case <-changed:
+		case <-expire:
+		}
+	}
 }
 
 // release gives k's gate to its next waiter, or drops it.
@@ -294,6 +379,7 @@ func (gs *gates) release(k hotKey) {
 		gs.n.Add(-1)
 		return
 	}
+	g.setRunning(false)
 	w := g.waiters[0]
 	g.waiters[0] = nil
 	g.waiters = g.waiters[1:]
@@ -307,17 +393,40 @@ type gateHold struct {
 	held bool
 }
 
-// take holds k's gate, giving up the one held if it is another's.
+// take holds k's gate, giving up the one held if it is another's; it
+// holds none after a nil error if it gave up on a holder's function
+// (acquire).
 func (gh *gateHold) take(ctx context.Context, stop <-chan struct{}, k hotKey, attempts int) error {
 	if gh.held && gh.key == k {
 		return nil
 	}
 	gh.drop()
-	if err := gh.gs.acquire(ctx, stop, k, attempts); err != nil {
+	held, err := gh.gs.acquire(ctx, stop, k, attempts)
+	if err != nil {
 		return err
 	}
-	gh.key, gh.held = k, true
+	gh.key, gh.held = k, held
 	return nil
+}
+
+// call runs fn in tx, marking the gate held, if any, as waiting on fn
+// while it runs; tx gives the gate up before its OnCommit functions run.
+func (gh *gateHold) call(tx *Tx, fn func(*Tx) error) error {
+	tx.gate = gh
+	gh.setRunning(true)
+	defer gh.setRunning(false)
+	return tx.call(fn)
+}
+
+func (gh *gateHold) setRunning(on bool) {
+	if !gh.held {
+		return
+	}
+	gh.gs.mu.Lock()
+	if g := gh.gs.m[gh.key]; g != nil {
+		g.setRunning(on)
+	}
+	gh.gs.mu.Unlock()
 }
 
 func (gh *gateHold) drop() {

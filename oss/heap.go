@@ -620,9 +620,10 @@ func (h *Heap) isClosed() bool {
 // *OnCommitPanic, after the commit. fn and the goroutines it starts must
 // not use tx at once: a call made while another is inside tx fails with
 // an error matching ErrInvalidArgument, and Update returns that error,
-// having written nothing. Transactions do not nest: an Update called inside fn is a
-// transaction of its own, committed whatever fn's does, once for every
-// run of fn.
+// having written nothing. Transactions do not nest: an Update called
+// inside fn is a transaction of its own, committed whatever fn's does,
+// once for every run of fn (on a run after a conflict, one that reads
+// the object fn lost on waits up to 250 ms for fn's turn on it first).
 //
 // If fn returns an error, the transaction is rolled back and the error is
 // returned, but an error fn returns after reading something is a decision
@@ -655,6 +656,8 @@ func (h *Heap) isClosed() bool {
 // the latest grants: if they deny this node the write, Update returns an
 // error matching ErrPermission; if they allow it, fn runs again.
 //
+// A nil fn is an error matching ErrInvalidArgument, with nothing written.
+//
 // When Update returns nil, the transaction has committed and a View on this
 // node sees its writes. An error that matches ErrCommitUnknown means the
 // record reached the log but its outcome is not known; every other error
@@ -673,7 +676,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		tx.managed = true
-		ferr := tx.call(fn)
+		ferr := gh.call(tx, fn)
 		if ferr == errTxShared {
 			return ferr // another goroutine may still be inside tx
 		}
@@ -854,7 +857,8 @@ type ViewOptions struct {
 // local replica: the state after some log index, never a partial commit. A
 // View does not conflict and, unless opts asks for Fresh, does not touch
 // the network: ctx then only refuses a View whose ctx has ended. Writes in
-// fn fail with ErrReadOnly.
+// fn fail with ErrReadOnly. A nil fn is an error matching
+// ErrInvalidArgument.
 //
 // A plain View (opts nil) is possibly stale, and this is its bound: it
 // sees every commit that an Update or a Fresh read on this node has

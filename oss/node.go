@@ -79,6 +79,8 @@ type Node struct {
 	opening   map[string]chan struct{} // closed when an open under way (openOnce) ends
 	closed    bool
 	stopping  bool
+	stopped   chan struct{}      // closed when the stop under way has ended
+	cutStop   context.CancelFunc // ends the graceful part of that stop
 
 	snapIn snapshotIntake // snapshots being received
 	acl    aclState       // grants and refusals; see acl.go
@@ -91,6 +93,12 @@ type Node struct {
 // Start validates cfg, fills in its defaults and starts a node. A nil cfg
 // means all defaults: a single in-memory node. ctx bounds the start only;
 // the node runs until Close.
+//
+// A cfg it refuses returns an error that names every setting refused and
+// matches ErrInvalidArgument, before anything starts. A data directory
+// that fails its checks returns an error matching ErrCorrupt, one locked
+// by a running node an error saying so, and a join the cluster refused
+// for good one matching ErrJoinRefused.
 func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	c := populate(cfg)
 	if err := c.validate(); err != nil {
@@ -602,19 +610,28 @@ func validHeapName(name string) error {
 // Close also returns what closing the data directory failed with (a
 // write-ahead log that stopped after a failed sync matches
 // persist.ErrFailed) and a leave that failed. Close is idempotent: a
-// second call returns nil at once.
+// later call returns nil once the node is closed, and a call made while
+// another is closing the node waits for it to finish (its ctx, if it ends
+// first, cuts the graceful part short, as above, and its error is
+// returned), so that every Close returns with the node closed.
 func (n *Node) Close(ctx context.Context) error { return n.stop(ctx, true) }
 
 // stop closes the node: gracefully, handing over and announcing the leave
-// until ctx ends, or as a crash would, for tests.
+// until ctx ends, or as a crash would, for tests. A stop while another
+// runs waits for it.
 func (n *Node) stop(ctx context.Context, graceful bool) error {
 	n.mu.Lock()
-	if n.closed || n.stopping {
+	if n.stopping {
+		stopped, cutStop := n.stopped, n.cutStop
 		n.mu.Unlock()
-		return nil
+		return awaitStop(ctx, stopped, cutStop)
 	}
 	n.stopping = true
+	n.stopped = make(chan struct{})
+	ctx, n.cutStop = context.WithCancel(ctx)
 	n.mu.Unlock()
+	defer close(n.stopped)
+	defer n.cutStop()
 	cut := false // the hand-over or the leave was cut short by ctx
 	if graceful {
 		cut = n.handOver(ctx, handOverTimeout)
@@ -649,6 +666,20 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 		n.lock.Close() // releases the lock
 	}
 	return errors.Join(errs...)
+}
+
+// awaitStop waits for the stop under way to end (stopped closed). If ctx
+// ends first, it cuts that stop's graceful part short (cutStop), waits for
+// the rest, and returns an error matching ctx.Err().
+func awaitStop(ctx context.Context, stopped <-chan struct{}, cutStop context.CancelFunc) error {
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+	}
+	cutStop()
+	<-stopped
+	return fmt.Errorf("oss: close: waiting for the close under way: %w", ctx.Err())
 }
 
 // closeReplicas marks the node closed, waits for the replicas being

@@ -50,6 +50,7 @@ type txState struct {
 	writeList  []consistency.Write
 	writeIdx   map[uuid.UUID]int // index into writeList, once it is long
 	rootWrites map[string]consistency.RootWrite
+	gate       *gateHold // the Update's gate, given up before OnCommit
 }
 
 // scanMax is the most reads or writes a transaction looks through for an
@@ -110,6 +111,9 @@ func (tx *Tx) Index() uint64 {
 	return tx.snap.Index()
 }
 
+// errNilFunc is the error of an Update or View given a nil function.
+var errNilFunc = fmt.Errorf("%w: a nil Update or View function", ErrInvalidArgument)
+
 // errTxShared is the error of a transaction used by two goroutines at
 // once.
 var errTxShared = fmt.Errorf("%w: a Tx used by two goroutines at once (a Tx must be used by one goroutine at a time; nothing of it is written)", ErrInvalidArgument)
@@ -153,6 +157,10 @@ func (tx *Tx) end() {
 // has ended, and if fn shared it with another goroutine call returns
 // errTxShared.
 func (tx *Tx) call(fn func(*Tx) error) error {
+	if fn == nil {
+		tx.done = true // no other goroutine has tx yet
+		return errNilFunc
+	}
 	returned := false
 	defer func() {
 		if !returned && tx.enter() { // fn panicked
@@ -330,7 +338,7 @@ func rawLen[T any](v T) int {
 }
 
 // New creates an object holding v under a new version 7 UUID and returns a
-// reference to it.
+// reference to it. Its errors are Put's.
 func New[T any](tx *Tx, v T) (Ref[T], error) {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -355,7 +363,8 @@ func (tx *Tx) Delete(id uuid.UUID) error {
 }
 
 // Root returns the object ID bound to the named root, or an error matching
-// ErrNotFound.
+// ErrNotFound. A name that is not UTF-8 returns an error matching
+// ErrInvalidArgument and aborts the transaction.
 func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	if err := tx.use(false); err != nil {
 		return uuid.Nil, err
@@ -390,10 +399,12 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	return r.ID, nil
 }
 
-// SetRoot binds the named root to an object ID. An empty name or the nil
-// ID returns an error matching ErrInvalidArgument and aborts the
-// transaction: a root bound to the nil ID would point nowhere (DeleteRoot
-// removes a root).
+// SetRoot binds the named root to an object ID. An empty name, a name
+// that is not UTF-8 or the nil ID returns an error matching
+// ErrInvalidArgument and aborts the transaction: a root bound to the nil
+// ID would point nowhere (DeleteRoot removes a root). The object need not
+// exist: SetRoot does not read it, and Get through a root bound to an
+// object deleted or never created returns ErrNotFound.
 func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 	if err := tx.use(true); err != nil {
 		return err
@@ -448,10 +459,15 @@ func checkRootName(name string) error {
 // transaction conflict with any concurrent creation or deletion of an
 // object, so what it enumerated cannot change under it (no phantoms).
 //
-// fn may use the transaction (the scan leaves it while fn runs).
+// fn may use the transaction (the scan leaves it while fn runs). A nil fn
+// is an error matching ErrInvalidArgument, which aborts the transaction.
 func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 	if err := tx.use(false); err != nil {
 		return err
+	}
+	if fn == nil {
+		defer tx.exit()
+		return tx.fail(fmt.Errorf("%w: Scan with a nil function", ErrInvalidArgument))
 	}
 	inside := true
 	defer func() {
@@ -523,6 +539,9 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 // Update (or Commit) panics with an *OnCommitPanic holding f's panic
 // value and stack: the panic escapes, but a caller that recovers it can
 // tell that the transaction committed.
+//
+// A nil f aborts the transaction: its Update (or Commit) returns an error
+// matching ErrInvalidArgument, having written nothing.
 func (tx *Tx) OnCommit(f func()) {
 	if !tx.enter() {
 		return // the transaction is aborted
@@ -531,13 +550,20 @@ func (tx *Tx) OnCommit(f func()) {
 	if tx.done {
 		return
 	}
+	if f == nil {
+		tx.fail(fmt.Errorf("%w: OnCommit with a nil function (nothing is written)", ErrInvalidArgument))
+		return
+	}
 	if tx.txState == nil {
 		tx.txState = &txState{}
 	}
 	tx.onCommit = append(tx.onCommit, f)
 }
 
-// Rollback ends the transaction without committing it.
+// Rollback ends the transaction without committing it. It returns
+// ErrTxDone if the transaction has ended already, and, called on the
+// transaction of an Update or View function, an error matching
+// ErrInvalidArgument (see Commit).
 func (tx *Tx) Rollback() error {
 	if !tx.enter() {
 		return errTxShared
@@ -726,6 +752,9 @@ func (tx *Tx) Retry() error { return ErrRetry }
 // panic in one does not keep the others from running; the first then
 // goes on as an *OnCommitPanic, which says the commit happened.
 func (tx *Tx) runOnCommit() {
+	if tx.gate != nil {
+		tx.gate.drop() // the commit is decided: an OnCommit Update waits for nothing
+	}
 	var first *OnCommitPanic
 	for _, f := range tx.onCommit {
 		if p := runRecovered(f); p != nil && first == nil {

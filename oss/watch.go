@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"time"
 
@@ -111,12 +112,22 @@ type Change struct {
 	Value []byte
 }
 
-// Decode decodes the new value into v.
+// Decode decodes the new value into v, a pointer, by Get's rules. It
+// returns an error matching ErrNotFound if the commit deleted the object,
+// and a *DecodeError if the value does not decode into v (v not a
+// pointer included).
 func (c Change) Decode(v any) error {
 	if c.Deleted {
-		return ErrNotFound
+		return fmt.Errorf("%w: object %v was deleted", ErrNotFound, c.ID)
 	}
-	return codec.Unmarshal(c.Value, v)
+	if err := codec.Unmarshal(c.Value, v); err != nil {
+		t := reflect.TypeOf(v)
+		if t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		return &DecodeError{ID: c.ID, Type: t, Err: err}
+	}
+	return nil
 }
 
 // RootChange is the new binding of a named root after a commit.
@@ -167,7 +178,9 @@ type Event struct {
 	snap *consistency.State
 }
 
-// View runs fn on the state an EventSnapshot or EventResync carries.
+// View runs fn on the state an EventSnapshot or EventResync carries, as
+// Heap.View runs it, and returns fn's error. For an EventChange, which
+// carries no state, it returns ErrNoSnapshot.
 func (e *Event) View(fn func(tx *Tx) error) error {
 	if e.snap == nil {
 		return ErrNoSnapshot
