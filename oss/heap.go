@@ -542,7 +542,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	case <-ctx.Done():
 		if p.handover.CompareAndSwap(queued, abandoned) {
 			// Still in propc: the loop will drop it when it gets there.
-			return consistency.Result{}, fmt.Errorf("%w: %w", ErrNoQuorum, ctx.Err())
+			return consistency.Result{}, &notProposedError{cause: ctx.Err()}
 		}
 		a := abandon{txid: txid, proposed: make(chan bool, 1)}
 		proposed := true
@@ -560,7 +560,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		default:
 		}
 		if !proposed {
-			return consistency.Result{}, fmt.Errorf("%w: %w", ErrNoQuorum, ctx.Err())
+			return consistency.Result{}, &notProposedError{cause: ctx.Err()}
 		}
 		return consistency.Result{}, &UnknownOutcomeError{Err: ctx.Err()}
 	case <-h.done:
@@ -573,6 +573,19 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		return r.res, r.err
 	}
 }
+
+// notProposedError is a commit whose context ended before the loop
+// handed it to raft: certainly not committed. It matches ErrNoQuorum
+// (the error of a commit the log did not take, safe to send again) and
+// the context's error, and says what happened: on a busy heap, or one
+// with no quorum, the commit waited its turn and was never proposed.
+type notProposedError struct{ cause error }
+
+func (e *notProposedError) Error() string {
+	return "oss: not committed: its context ended before the commit was proposed (no quorum, or the log was busy): " + e.cause.Error()
+}
+
+func (e *notProposedError) Unwrap() []error { return []error{ErrNoQuorum, e.cause} }
 
 // readIndex waits until the local replica has applied everything committed
 // when it was called: the basis of a linearizable read.
