@@ -38,10 +38,16 @@ func (m *membership) knownPeers() []string {
 	return out
 }
 
-// rejoinKnown joins through the servers knownPeers returns, at once and
-// then every reconnectEvery, until the membership stops.
+// rejoinKnown joins through the servers knownPeers returns every
+// reconnectEvery, until the membership stops. The first round waits too:
+// a node started with Join is joining through its book meanwhile.
 func (m *membership) rejoinKnown() {
 	for {
+		select {
+		case <-m.stopc:
+			return
+		case <-time.After(m.reconnectEvery):
+		}
 		for _, a := range m.knownPeers() {
 			select {
 			case <-m.stopc:
@@ -53,11 +59,6 @@ func (m *membership) rejoinKnown() {
 			} else {
 				m.cfg.logger.Info("rejoined a server this node last saw", "member", a)
 			}
-		}
-		select {
-		case <-m.stopc:
-			return
-		case <-time.After(m.reconnectEvery):
 		}
 	}
 }
