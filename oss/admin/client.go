@@ -276,7 +276,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]
 		starting := errors.As(err, &se) && se.starting
 		if !errors.As(err, &nobody) && !starting || i == len(c.bases)-1 || ctx.Err() != nil {
 			if nobody != nil && len(down) > 0 {
-				err = fmt.Errorf("no node answers at %s, nor at %s: %w", strings.Join(down, ", "), base, nobody.err)
+				err = fmt.Errorf("no node answers at %s, nor at %s: %w%s", strings.Join(down, ", "), base, nobody.err, refusedHint(nobody.err))
 			}
 			return b, err
 		}
@@ -294,7 +294,9 @@ type noNodeError struct {
 	err  error
 }
 
-func (e *noNodeError) Error() string { return fmt.Sprintf("no node answers at %s: %v", e.base, e.err) }
+func (e *noNodeError) Error() string {
+	return fmt.Sprintf("no node answers at %s: %v%s", e.base, e.err, refusedHint(e.err)) // refusedhint.go
+}
 func (e *noNodeError) Unwrap() error { return e.err }
 
 // sendTo sends a request to the node at base; see send.
