@@ -333,7 +333,7 @@ type PermissionError struct {
 
 func (e *PermissionError) Error() string {
 	return fmt.Sprintf("oss: permission denied: %s %q may not %s heap %q (no grant of %s on it); an operator grants it with: ossd acl grant --to %s --heap %s --perm %s",
-		roleName(e.Role), e.Who, verb(e.Perm), e.Heap, e.Perm, e.Who, e.Heap, e.Perm)
+		roleName(e.Role), e.Who, verb(e.Perm), e.Heap, e.Perm, shellWord(e.Who), shellWord(e.Heap), e.Perm) // shellword.go
 }
 
 // Is reports whether target is ErrPermission.

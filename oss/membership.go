@@ -78,6 +78,7 @@ type memberConfig struct {
 	fast      bool // timings tuned for loopback tests
 	logger    *slog.Logger
 	onEvent   func(memberEvent)
+	known     func() map[string]string // the servers this node last saw (its peer book); nil: none
 }
 
 // membership runs memberlist over the node's QUIC endpoint: gossip packets
@@ -183,6 +184,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	m.ml = ml
 	m.ticked.Store(time.Now().UnixNano())
 	m.wg.Go(m.reconnect)
+	m.wg.Go(m.rejoinKnown) // rejoinpeers.go
 	m.wg.Go(m.watchStalls)
 	return m, nil
 }

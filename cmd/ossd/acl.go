@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,13 @@ func aclTo(w io.Writer, args []string) error {
 		return errors.New(`"acl" takes the subcommand "grant", "revoke" or "list"`)
 	}
 	sub := args[0]
+	switch {
+	case isHelp(sub):
+		fmt.Fprintln(os.Stderr, aclUsage) // synopsis.go
+		return flag.ErrHelp
+	case sub != "grant" && sub != "revoke" && sub != "list":
+		return fmt.Errorf(`acl: unknown subcommand %q: want "grant", "revoke" or "list"`, sub)
+	}
 	fs, dial := clientFlags("ossd acl " + sub)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), aclUsage); fs.PrintDefaults() }
 	to := fs.String("to", "", "the certificate name granted to")

@@ -23,6 +23,7 @@ import (
 // makes the client they describe once they are parsed.
 func clientFlags(name string) (*flag.FlagSet, func() (*admin.Client, error)) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	withSynopsis(fs) // synopsis.go
 	addr := fs.String("http", admin.DefaultAddr, "address of the node's admin interface, or several separated by commas: the first that answers")
 	certs := fs.String("certs", "certs", "directory holding ca.crt and the user's NAME.crt and NAME.key")
 	user := fs.String("user", "admin", "the user: the name of its certificate (\"ossd cert issue --dir DIR --name NAME --role admin\")")

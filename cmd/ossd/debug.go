@@ -24,6 +24,9 @@ import (
 
 // debugCommand runs "ossd debug bundle".
 func debugCommand(args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		return subcommandHelp("debug") // synopsis.go
+	}
 	if len(args) == 0 || args[0] != "bundle" {
 		return errors.New(`"debug" takes the subcommand "bundle"`)
 	}

@@ -66,7 +66,8 @@ the node SIGHUP (or restart it), then "cert revoke NAME --serial OLD".
 To rotate the CA, on every node, SIGHUP after each step: ca.crt holding
 the old CA and the new; certificates of the new; ca.crt of the new alone.
 
-status, heaps, get and put speak HTTPS to a node's admin interface (--http,
+status, heaps, get, put, hot, acl, cert revoke, cert revocations and
+debug bundle speak HTTPS to a node's admin interface (--http,
 default 127.0.0.1:7480; several, comma-separated: the first that
 answers, past nodes starting or damaged) as the user --user (default admin) of the certificates in
 --certs (default certs): issue its certificate with
@@ -94,6 +95,9 @@ func dispatch(args []string) error {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "ca":
+		if len(rest) > 0 && isHelp(rest[0]) {
+			return subcommandHelp(cmd) // synopsis.go
+		}
 		if len(rest) == 0 || rest[0] != "init" {
 			return errors.New(`"ca" takes the subcommand "init"`)
 		}

@@ -15,6 +15,7 @@ import (
 
 func caInit(args []string) error {
 	fs := flag.NewFlagSet("ossd ca init", flag.ContinueOnError)
+	withSynopsis(fs) // synopsis.go
 	dir := fs.String("dir", "certs", "directory to write ca.crt and ca.key to")
 	name := fs.String("name", "oss cluster CA", "the CA's common name")
 	validity := fs.Duration("validity", 10*365*24*time.Hour, "how long the CA is valid")
@@ -48,6 +49,7 @@ func caInit(args []string) error {
 // certificate from the CA in --dir.
 func certIssue(args []string) error {
 	fs := flag.NewFlagSet("ossd cert issue", flag.ContinueOnError)
+	withSynopsis(fs) // synopsis.go
 	dir := fs.String("dir", "certs", "directory holding ca.crt and ca.key; NAME.crt and NAME.key are written there")
 	name := fs.String("name", "", "the node's or the operator's name (required): letters, digits, '-', '_' and dots, as a DNS name")
 	role := fs.String("role", string(pki.RoleServer), `"server" or "client" for a node, "admin" for an operator of the admin interface (ossd's CLI: --user NAME)`)

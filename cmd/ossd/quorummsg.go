@@ -45,7 +45,13 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 		if len(down) == 0 {
 			return fmt.Errorf("%w\nits voters (%s) are all live members: an election may be under way; try again", err, strings.Join(h.Voters, ","))
 		}
-		start := max(need-(len(h.Voters)-len(down)), 1)
+		if up := len(h.Voters) - len(down); up >= need {
+			// The live voters are a majority: the heap elects a leader
+			// without the others, and none needs to be started for it.
+			return fmt.Errorf("%w\nits voters are %s; %s, but the %d live ones are a majority of the %d: a leader may be being elected; try again in a moment",
+				err, strings.Join(h.Voters, ","), isAre(down), up, len(h.Voters))
+		}
+		start := need - (len(h.Voters) - len(down))
 		return fmt.Errorf("%w\nits voters are %s; %s: a commit needs %d of the %d; start at least %d of %s again (a voter is replaced only by a heap that has its majority)",
 			err, strings.Join(h.Voters, ","), isAre(down), need, len(h.Voters), start, strings.Join(down, ", "))
 	}

@@ -22,6 +22,9 @@ func certCommand(args []string) error {
 		case "revocations":
 			return certRevocations(args[1:])
 		}
+		if isHelp(args[0]) {
+			return subcommandHelp("cert") // synopsis.go
+		}
 	}
 	return errors.New(`"cert" takes the subcommand "issue", "revoke" or "revocations"`)
 }

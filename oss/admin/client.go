@@ -348,7 +348,9 @@ type noNodeError struct {
 	err  error
 }
 
-func (e *noNodeError) Error() string { return fmt.Sprintf("no node answers at %s: %v", e.base, e.err) }
+func (e *noNodeError) Error() string {
+	return fmt.Sprintf("no node answers at %s: %v%s", e.base, e.err, refusedHint(e.err)) // refusedhint.go
+}
 func (e *noNodeError) Unwrap() error { return e.err }
 
 // sendTo sends a request to the node at base; see send.

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// synopses are what "ossd COMMAND --help" says before the flags: the
+// command's arguments, which flag's own listing cannot show. Before,
+// "ossd get --help" and "ossd put --help" listed the flags alone, and a
+// user learnt that put takes HEAP, ROOT and a JSON value only from the
+// error of a put without them.
+var synopses = map[string]string{
+	"ossd status": `Usage: ossd status [--http ADDR,...] [--json]
+
+Prints the cluster as the node sees it: members, heaps, each heap's
+leader, voters, learners and the index every replica applied.`,
+	"ossd heaps": `Usage: ossd heaps [--json]
+       ossd heaps create NAME [--replicas N]
+       ossd heaps drop NAME
+
+Lists the cluster's heaps, or creates or drops one (admin).`,
+	"ossd get": `Usage: ossd get HEAP ROOT|OBJECT-ID [--fresh]
+
+Prints the object a root names (or the object of that ID) as JSON: its
+ID, version, value and the index it was read at.`,
+	"ossd put": `Usage: ossd put HEAP ROOT JSON
+       ossd put HEAP ROOT -        (the JSON from stdin)
+
+Sets the object ROOT names to the JSON value, creating the heap if it is
+missing (admin). A put that fails with "its outcome is unknown" may have
+been carried out: read it back (ossd get HEAP ROOT --fresh) before trying
+again.`,
+	"ossd cert revoke": `Usage: ossd cert revoke NAME [--serial HEX | --cert FILE]
+
+Revokes one certificate of NAME (--serial, or the one in --cert), or,
+without either, every certificate of NAME issued until now. Every node
+refuses a revoked certificate within seconds.`,
+	"ossd cert revocations": `Usage: ossd cert revocations [--json]
+
+Lists the revoked certificates.`,
+	"ossd ca init": `Usage: ossd ca init --dir DIR
+
+Creates the cluster's CA: DIR/ca.crt and DIR/ca.key (keep ca.key
+offline).`,
+	"ossd cert issue": `Usage: ossd cert issue --dir DIR --name NAME [--role server|client|admin] [--validity D] [--force]
+
+Issues DIR/NAME.crt and DIR/NAME.key from the CA in DIR.`,
+}
+
+// withSynopsis makes fs's usage print the command's synopsis, if it has
+// one, before its flags.
+func withSynopsis(fs *flag.FlagSet) {
+	s, ok := synopses[fs.Name()]
+	if !ok {
+		return
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\n", s)
+		fs.PrintDefaults()
+	}
+}
+
+// isHelp reports whether arg asks for help rather than naming a
+// subcommand.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// subcommandHelp answers "ossd ca|cert|debug|acl --help": the lines of
+// the usage that name cmd's subcommands, and flag.ErrHelp (exit status 0).
+// It said "takes the subcommand ..." and exited 1.
+func subcommandHelp(cmd string) error {
+	var lines []string
+	in := false
+	for _, l := range strings.Split(usage, "\n") {
+		switch {
+		case strings.HasPrefix(l, "  ossd "+cmd+" "):
+			in = true
+		case strings.HasPrefix(l, "  ossd "), l == "":
+			in = false
+		}
+		if in {
+			lines = append(lines, l)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "Usage:\n%s\n\nRun \"ossd %s SUBCOMMAND -h\" for a subcommand's flags.\n", strings.Join(lines, "\n"), cmd)
+	return flag.ErrHelp
+}

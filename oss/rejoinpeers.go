@@ -1,0 +1,85 @@
+package oss
+
+import "time"
+
+// Rejoining the servers a restarted member last saw. A member restarted
+// without Join (the node that bootstrapped the cluster, started again
+// as it was first started), or whose Join reached one member only, knew
+// nobody else in this process's life: memberlist's own reconnection
+// (reconnect) covers only members this process saw fail. After a whole
+// cluster was killed and restarted at once, the nodes that came up first
+// found each other through their Join and their peer books, and the one
+// started without Join stayed a cluster of its own for good, its
+// replicas never hearing a leader. So while the node runs, every
+// reconnectEvery, it joins through each server of its peer book
+// (peerbook.go) that is neither in its view nor among the failed members
+// reconnect already tries; a join exchanges the two sides' states and the
+// views merge. A server gone for good costs a dial per round.
+
+// knownPeers returns the addresses, as "NAME/HOST:PORT", of the servers
+// of the book the membership neither sees live nor tries already.
+func (m *membership) knownPeers() []string {
+	if m.cfg.known == nil {
+		return nil
+	}
+	book := m.cfg.known()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for name, addr := range book {
+		if _, live := m.view[name]; live || name == m.cfg.name {
+			continue
+		}
+		if _, failed := m.failed[name]; failed {
+			continue
+		}
+		out = append(out, name+"/"+addr)
+	}
+	return out
+}
+
+// rejoinKnown joins through the servers knownPeers returns every
+// reconnectEvery, until the membership stops. The first round waits too:
+// a node started with Join is joining through its book meanwhile.
+func (m *membership) rejoinKnown() {
+	for {
+		select {
+		case <-m.stopc:
+			return
+		case <-time.After(m.reconnectEvery):
+		}
+		for _, a := range m.knownPeers() {
+			select {
+			case <-m.stopc:
+				return
+			default:
+			}
+			if _, err := m.ml.Join([]string{a}); err != nil {
+				m.cfg.logger.Debug("server this node last saw not reached", "member", a, "err", err)
+			} else {
+				m.cfg.logger.Info("rejoined a server this node last saw", "member", a)
+			}
+		}
+	}
+}
+
+// entries returns a copy of the book: server name → address.
+func (b *peerBook) entries() map[string]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string]string, len(b.addrs))
+	for name, addr := range b.addrs {
+		out[name] = addr
+	}
+	return out
+}
+
+// knownServers returns what reads the node's peer book if it is a member
+// restarted on its data directory (nil otherwise). It is called before
+// the recovered replicas are opened, while isMember can tell.
+func (n *Node) knownServers() func() map[string]string {
+	if n.peers == nil || !n.isMember() {
+		return nil
+	}
+	return n.peers.entries
+}
