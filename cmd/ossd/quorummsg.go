@@ -21,6 +21,12 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 	if !errors.Is(err, oss.ErrNoQuorum) && !errors.Is(err, oss.ErrCommitUnknown) {
 		return err
 	}
+	if logRefused(err) {
+		// The node's own log refused the record: its voters' liveness
+		// is beside the point, and "an election may be under way" would
+		// send the user the wrong way.
+		return fmt.Errorf("%w\nthe node's own log refused the write (its disk): free space or mend the disk it writes to, then read the value back to learn the outcome", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, serr := c.Status(ctx)
@@ -65,4 +71,12 @@ func isAre(names []string) string {
 		return names[0] + " is not a live member"
 	}
 	return strings.Join(names, " and ") + " are not live members"
+}
+
+// logRefused reports whether err is a commit the node's own write-ahead
+// log refused, as the node words it (oss's Heap.logError): a full or
+// failing disk.
+func logRefused(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "the log cannot be written") || strings.Contains(msg, "the write-ahead log has failed")
 }
