@@ -415,18 +415,26 @@ func (t *tour) cli(ctx context.Context, bin string, p *ossdtest.Proc) error {
 // cond, for up to a minute.
 func (t *tour) waitGroup(ctx context.Context, cond func(oss.HeapStatus) bool) (oss.HeapStatus, error) {
 	deadline := time.Now().Add(time.Minute)
+	seen := "no node answered its status"
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		st, err := t.any().Status(sctx)
 		cancel()
+		if err != nil {
+			seen = "the last status request failed: " + err.Error()
+		}
 		if err == nil {
 			for _, h := range st.Heaps {
-				if h.Name == heap && cond(h) {
+				if h.Name != heap {
+					continue
+				}
+				if cond(h) {
 					t.mu.Lock()
 					t.leader = h.Leader
 					t.mu.Unlock()
 					return h, nil
 				}
+				seen = groupSeen(st, h)
 			}
 		}
 		sleep(ctx, 50*time.Millisecond)
@@ -434,7 +442,22 @@ func (t *tour) waitGroup(ctx context.Context, cond func(oss.HeapStatus) bool) (o
 	if err := ctx.Err(); err != nil {
 		return oss.HeapStatus{}, err
 	}
-	return oss.HeapStatus{}, errors.New("the bank's group did not reach the expected state within a minute")
+	return oss.HeapStatus{}, fmt.Errorf("the bank's group did not reach the expected state within a minute; last seen: %s", seen)
+}
+
+// groupSeen says what a node's status shows of the bank's group: its
+// voters and leader, and the members the node cannot reach (a node of the
+// demo killed from outside, say).
+func groupSeen(st oss.ClusterStatus, h oss.HeapStatus) string {
+	lead := h.Leader
+	if lead == "" {
+		lead = "none"
+	}
+	s := fmt.Sprintf("by %s, voters %s, leader %s", st.Node, strings.Join(h.Voters, ","), lead)
+	if len(st.Unreachable) > 0 {
+		s += ", unreachable " + strings.Join(st.Unreachable, ",")
+	}
+	return s
 }
 
 type account struct {
