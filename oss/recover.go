@@ -90,7 +90,11 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 		}
 		// A new leader may have replaced a suffix: later entries win.
 		g.ents = slices.DeleteFunc(g.ents, func(x raftpb.Entry) bool { return x.Index >= e.Index })
-		if n := len(g.ents); n > 0 && g.ents[n-1].Index+1 != e.Index || n == 0 && e.Index != g.snap.Metadata.Index+1 {
+		// The first entry need not follow the snapshot seen so far: the
+		// log keeps records written while a checkpoint ran, before its
+		// marker, for their entries past it, and the marker (or the
+		// store's checkpoint) comes later. storage checks the head.
+		if n := len(g.ents); n > 0 && g.ents[n-1].Index+1 != e.Index {
 			return fmt.Errorf("record %d: heap %q: entry %d does not follow the log", seq, k.heap, e.Index)
 		}
 		g.ents = append(g.ents, e)
@@ -142,6 +146,9 @@ func (g *recoveredGroup) storage() (*snapStorage, error) {
 	if g.hard.Commit < g.snap.Metadata.Index {
 		// A commit index alone is not logged; the checkpoint proves more.
 		g.hard.Commit = g.snap.Metadata.Index
+	}
+	if len(g.ents) > 0 && g.ents[0].Index != g.snap.Metadata.Index+1 {
+		return nil, fmt.Errorf("%w: heap %q: the log's entries begin at %d, after its snapshot at %d; move the data directory aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, g.key.heap, g.ents[0].Index, g.snap.Metadata.Index)
 	}
 	if !raft.IsEmptySnap(g.snap) {
 		snap := g.snap
