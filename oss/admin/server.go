@@ -341,7 +341,23 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, a.node.Status(ctx))
 }
 
+// refuseDamaged answers a damaged node's damage (oss.Node.Damage) and
+// reports true if the node is damaged: a list its lost catalog replica
+// holds (heaps, grants, revocations) is stale, and an operator shown it
+// would not know; refused, the client goes on to the next node. Status
+// still answers, and says so.
+func (a *api) refuseDamaged(w http.ResponseWriter) bool {
+	if err := a.node.Damage(); err != nil {
+		fail(w, err)
+		return true
+	}
+	return false
+}
+
 func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
+	if a.refuseDamaged(w) {
+		return
+	}
 	hs := a.node.Heaps()
 	if hs == nil {
 		hs = []oss.HeapStatus{}
