@@ -27,7 +27,7 @@ func (a *api) registerACL() {
 }
 
 func (a *api) grants(w http.ResponseWriter, r *http.Request) {
-	if a.refuseDamaged(w) {
+	if a.refuseStale(w) {
 		return
 	}
 	gs := a.node.Grants()

@@ -60,7 +60,7 @@ func (a *api) registerRevocations() {
 }
 
 func (a *api) revocations(w http.ResponseWriter, r *http.Request) {
-	if a.refuseDamaged(w) {
+	if a.refuseStale(w) {
 		return
 	}
 	out := []Revocation{}
