@@ -25,7 +25,9 @@ func (h *Heap) lostErr() error {
 // or moved, nor of grants revoked: Heap, CreateHeap,
 // CreateHeapIfNotExists, DropHeap, Grant, RevokeGrant and Authorize of a
 // client fail at once with this error, Status reports it, and the metric oss_replica_lost of the heap
-// oss:catalog is 1. Handles opened before go on. The node does not rebuild
+// oss:catalog is 1. Heaps, Grants and Revocations return what the lost
+// replica held, which may be stale (the admin interface refuses them with
+// this error). Handles opened before go on. The node does not rebuild
 // the replica by itself (docs/design.md, "A node whose catalog replica is
 // lost"): it is restarted empty, with Join.
 func (n *Node) Damage() error {

@@ -12,6 +12,7 @@ import (
 // The access control endpoints:
 //
 //	GET    /v1/acl   the grants, as the node's catalog replica has them
+//	                 (a damaged node's are stale: it answers its damage)
 //	POST   /v1/acl   grant: a JSON oss.Grant {"Who":…, "Heap":…, "Perm":…}
 //	DELETE /v1/acl   revoke: the same body, exactly as granted
 //
@@ -26,6 +27,9 @@ func (a *api) registerACL() {
 }
 
 func (a *api) grants(w http.ResponseWriter, r *http.Request) {
+	if a.refuseStale(w) {
+		return
+	}
 	gs := a.node.Grants()
 	if gs == nil {
 		gs = []oss.Grant{}

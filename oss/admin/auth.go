@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	ipki "github.com/objectsharing/oss/internal/pki"
@@ -150,8 +151,7 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 			if r.ContentLength > 0 {
 				n = r.ContentLength
 			}
-			if err := a.bodies.Acquire(r.Context(), n); err != nil {
-				fail(w, refuse(http.StatusServiceUnavailable, "too many large writes in progress; try again"))
+			if !a.admitBody(w, r, n) {
 				return
 			}
 			defer a.bodies.Release(n)
@@ -277,4 +277,27 @@ func (a *api) checkHost(host, port string) error {
 		return nil
 	}
 	return refuse(http.StatusForbidden, "host %q refused: want an IP address, localhost or a name of the node's certificate (or of Options.Hosts)", host)
+}
+
+// bodyWait is how long a write waits for room for its body (api.bodies)
+// before it is refused: the 15s a client gives a request by default
+// (ClientOptions.Timeout) less the requestTimeout the request's own work
+// may take. Without a bound it waited until its client gave up, which
+// then read a write that never began as one whose outcome is unknown.
+const bodyWait = 15*time.Second - requestTimeout
+
+// admitBody waits, at most a.bodyWait, for room for n bytes of a write's
+// body, and reports whether it got it; if not, it has answered 503 with
+// the node busy (stateHeader): nothing of the request was read or done,
+// so the client sends it on to the next node.
+func (a *api) admitBody(w http.ResponseWriter, r *http.Request, n int64) bool {
+	ctx, cancel := context.WithTimeout(r.Context(), a.bodyWait)
+	defer cancel()
+	if err := a.bodies.Acquire(ctx, n); err != nil {
+		w.Header().Set(stateHeader, "busy")
+		w.Header().Set("Retry-After", "1")
+		fail(w, refuse(http.StatusServiceUnavailable, "too many large writes in progress, so this one was not read; try again, or another node"))
+		return false
+	}
+	return true
 }

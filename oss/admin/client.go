@@ -57,8 +57,9 @@ type ClientOptions struct {
 // or of the first node of a comma-separated list of them that takes each
 // request: a request goes to the next node only if the one before did
 // not take it (the connection was refused, the name did not resolve, or
-// the node answered 503 saying it is starting or damaged, which it says
-// only of a request it did nothing of), so that no write is sent twice.
+// the node answered 503 saying it is starting, damaged, closing or busy,
+// which it says only of a request it did nothing of), so that no write
+// is sent twice.
 // If no node takes it, the error names each node and why it did not. It
 // speaks HTTPS with the user's client certificate
 // unless opts.Insecure; a missing certificate is an error that says how
@@ -217,14 +218,26 @@ type StatusError struct {
 	// the error matches oss.ErrCorrupt, and the request may go to the
 	// next node.
 	damaged bool
+	// closing says the node answered that it, or its replica of the
+	// heap, closed before it did anything of the request (stateHeader):
+	// the error matches oss.ErrClosed, and the request may go to the
+	// next node.
+	closing bool
+	// busy says the node answered that it had no room for the request's
+	// body and read none of it (stateHeader): the request may go to the
+	// next node.
+	busy bool
 	// base is the URL of the node that answered.
 	base string
 }
 
 // stateHeader is the header of a 503 by which a node says it did nothing
-// of the request, because it is starting (Starting) or damaged (fail, on
-// an error matching oss.ErrCorrupt: oss.Node.Damage). A client may send
-// the request to another node.
+// of the request, because it is starting (Starting), damaged (fail, on
+// an error matching oss.ErrCorrupt: oss.Node.Damage), closing (fail, on
+// an error matching oss.ErrClosed: the node, or its replica of the heap,
+// closed before anything was committed) or busy (handle: no room for the
+// body of another large write, none of which was read). A client may
+// send the request to another node.
 const stateHeader = "X-Oss-Node-State"
 
 func (e *StatusError) Error() string { return e.Message }
@@ -237,8 +250,13 @@ func (e *StatusError) Is(target error) bool {
 	case http.StatusNotFound:
 		return target == oss.ErrNotFound
 	case http.StatusServiceUnavailable:
-		if e.damaged {
+		switch {
+		case e.damaged:
 			return target == oss.ErrCorrupt
+		case e.closing:
+			return target == oss.ErrClosed
+		case e.busy:
+			return false // refused for load: neither closed nor short of a quorum
 		}
 		return target == oss.ErrNoQuorum
 	case http.StatusGatewayTimeout:
@@ -276,7 +294,8 @@ func (c *Client) Fetch(ctx context.Context, path string) ([]byte, error) {
 // send sends a request (with body, unless nil) to the first node that
 // takes it and returns the body of a 200 answer. A node that did not take
 // it (tookNothing: none answered before the request went out, or the
-// node answered that it is starting or damaged) passes it to the next; a
+// node answered that it is starting, damaged, closing or busy) passes it
+// to the next; a
 // write that a node may have carried out is never sent on. If no node
 // took it, the error names each and why.
 func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
@@ -299,19 +318,20 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]
 
 // tookNothing reports whether err says that the node did nothing of the
 // request, so that it may go to the next: it reached no node
-// (*noNodeError), or the node answered 503 saying it is starting or
-// damaged (stateHeader), which it does only for a request it refused
-// before doing any of it.
+// (*noNodeError), or the node answered 503 saying it is starting,
+// damaged, closing or busy (stateHeader), which it does only for a
+// request it refused before doing any of it.
 func tookNothing(err error) bool {
 	var nobody *noNodeError
 	var se *StatusError
-	return errors.As(err, &nobody) || errors.As(err, &se) && (se.starting || se.damaged)
+	return errors.As(err, &nobody) || errors.As(err, &se) && se.state() != ""
 }
 
 // skippedError is a request that no node of the list took: each node's
 // error, in the order they were tried. It matches what any of them
 // matches (oss.ErrCorrupt if one is damaged, oss.ErrNoQuorum if one is
-// starting), never oss.ErrCommitUnknown: nothing was done.
+// starting, oss.ErrClosed if one is closing), never oss.ErrCommitUnknown:
+// nothing was done.
 type skippedError struct{ errs []error }
 
 func (e *skippedError) Error() string {
@@ -328,18 +348,30 @@ func (e *skippedError) Error() string {
 
 func (e *skippedError) Unwrap() []error { return e.errs }
 
-// skipReason says why a node did not take a request: it is starting or
-// damaged (the node's words, which name it), or it did not answer.
+// skipReason says why a node did not take a request: it is starting,
+// damaged, closing or busy (the node's words), or it did not answer.
 func skipReason(err error) string {
 	var se *StatusError
 	if errors.As(err, &se) {
-		state := "starting"
-		if se.damaged {
-			state = "damaged"
-		}
-		return fmt.Sprintf("%s is %s: %s", se.base, state, se.Message)
+		return fmt.Sprintf("%s is %s: %s", se.base, se.state(), se.Message)
 	}
 	return err.Error()
+}
+
+// state is the node's state its 503 said (stateHeader), "" if none: a
+// request answered with one was not carried out.
+func (e *StatusError) state() string {
+	switch {
+	case e.starting:
+		return "starting"
+	case e.damaged:
+		return "damaged"
+	case e.closing:
+		return "closing"
+	case e.busy:
+		return "busy"
+	}
+	return ""
 }
 
 // noNodeError is a request that reached no node: nothing was done.
@@ -400,7 +432,8 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 		if resp.StatusCode == http.StatusServiceUnavailable {
 			state = resp.Header.Get(stateHeader)
 		}
-		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, starting: state == "starting", damaged: state == "damaged", base: base}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
+			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy"}
 	}
 	return b, nil
 }

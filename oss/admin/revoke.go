@@ -60,6 +60,9 @@ func (a *api) registerRevocations() {
 }
 
 func (a *api) revocations(w http.ResponseWriter, r *http.Request) {
+	if a.refuseStale(w) {
+		return
+	}
 	out := []Revocation{}
 	for _, rev := range a.node.Revocations() {
 		out = append(out, revocationOf(rev))

@@ -216,6 +216,8 @@ type api struct {
 	// holds at most bodySlots × MaxBodyBytes of them at once, whoever
 	// sends them, and small writes pass many at a time.
 	bodies *semaphore.Weighted
+	// bodyWait bounds a write's wait for room in bodies (admitBody).
+	bodyWait time.Duration
 }
 
 // bodySlots is how many writes of the largest body the interface takes at
@@ -233,7 +235,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts, bodies: semaphore.NewWeighted(bodySlots * o.MaxBodyBytes)}
+	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts, bodies: semaphore.NewWeighted(bodySlots * o.MaxBodyBytes), bodyWait: bodyWait}
 	_, a.port, _ = net.SplitHostPort(o.Addr)
 	if !o.Insecure {
 		a.cas = o.cas
@@ -310,8 +312,17 @@ func fail(w http.ResponseWriter, err error) {
 		// client sends the request on (stateHeader).
 		code = http.StatusServiceUnavailable
 		w.Header().Set(stateHeader, "damaged")
-	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, oss.ErrClosed), errors.Is(err, context.DeadlineExceeded):
-		// Not committed: safe to retry (a closed node's, elsewhere).
+	case errors.Is(err, oss.ErrClosed):
+		// The node, or its replica of the heap, closed before anything
+		// was committed: a commit it may have carried out is an unknown
+		// outcome (504, above), and a request that did something before
+		// (a root's PUT that created its heap, createdThen) is an
+		// httpError. Another node may serve it, and the client sends
+		// the request on (stateHeader).
+		code = http.StatusServiceUnavailable
+		w.Header().Set(stateHeader, "closing")
+	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+		// Not committed: safe to retry.
 		code = http.StatusServiceUnavailable
 	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
@@ -341,7 +352,27 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, a.node.Status(ctx))
 }
 
+// refuseStale answers a damaged node's damage (oss.Node.Damage), or a
+// closed node's oss.ErrClosed, and reports true if it did: a list its
+// catalog replica holds (heaps, grants, revocations), lost or closed,
+// is stale, and an operator shown it would not know; refused, the client
+// goes on to the next node. Status still answers, and says so.
+func (a *api) refuseStale(w http.ResponseWriter) bool {
+	if err := a.node.Damage(); err != nil {
+		fail(w, err)
+		return true
+	}
+	if a.node.Context().Err() != nil {
+		fail(w, fmt.Errorf("the node is closed, so its lists are no longer kept: %w", oss.ErrClosed))
+		return true
+	}
+	return false
+}
+
 func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
+	if a.refuseStale(w) {
+		return
+	}
 	hs := a.node.Heaps()
 	if hs == nil {
 		hs = []oss.HeapStatus{}
@@ -486,6 +517,7 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("heap")
+	created := false // the heap may have been created by this request
 	h, err := a.node.Heap(ctx, name)
 	if create && (errors.Is(err, oss.ErrNoHeap) || errors.Is(err, oss.ErrNotFound)) {
 		if err := a.authorize(r, name, PermAdmin); err != nil {
@@ -493,6 +525,7 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h, err = a.heap(ctx, name, true)
+		created = err == nil
 	}
 	if err != nil {
 		fail(w, err)
@@ -513,11 +546,27 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 		tx.OnCommit(func() { index = tx.Index() })
 		return oss.Put(tx, id, v)
 	})
+	if err != nil && created {
+		err = createdThen(name, err)
+	}
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	reply(w, http.StatusOK, Committed{ID: id, Index: index})
+}
+
+// createdThen is the error of a root's PUT that created its heap (or
+// found it created meanwhile) and then wrote no root. The request did
+// something, so a cause that would have the node say it did nothing
+// (oss.ErrClosed, oss.ErrCorrupt: fail's stateHeader) is a 503 without
+// that state, which no client sends on to another node; other causes
+// keep their answer, an unknown outcome its 504.
+func createdThen(heap string, err error) error {
+	if errors.Is(err, oss.ErrCommitUnknown) || !errors.Is(err, oss.ErrClosed) && !errors.Is(err, oss.ErrCorrupt) {
+		return err
+	}
+	return &httpError{code: http.StatusServiceUnavailable, err: fmt.Errorf("heap %q was created for the root, which was not written: %w", heap, err)}
 }
 
 // txDepth is how deep a write's value sits in a transaction's JSON: the

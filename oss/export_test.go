@@ -1,0 +1,7 @@
+package oss
+
+// LoseCatalogForTest loses n's catalog replica while n runs, as a log
+// that lost what it acknowledged would (loseCatalog), and reports whether
+// it was lost: n is then damaged (Damage). External tests use it to serve
+// a damaged node through packages that import oss.
+func LoseCatalogForTest(n *Node) bool { return loseCatalog(n.catalog.Load()) }
