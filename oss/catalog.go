@@ -66,13 +66,26 @@ func (n *Node) findEntry(ctx context.Context, name string) (heapEntry, error) {
 			break
 		}
 		if !errors.Is(err, ErrNoQuorum) || !catalogAgain(ctx, attempt) {
-			return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+			return heapEntry{}, fmt.Errorf("oss: heap %q: catalog: %w", name, unanswered(ctx, err))
 		}
 	}
 	if e, ok := n.catalogEntry(name); ok {
 		return e, nil
 	}
 	return heapEntry{}, fmt.Errorf("oss: heap %q: %w", name, ErrNoHeap)
+}
+
+// unanswered gives a call on the catalog that its context ended before
+// it was answered, or before its commit was proposed (the context's own
+// error), the error Heap and CreateHeap promise when ctx ends first: one
+// matching ErrNoQuorum, and the context's error too. Nothing was written.
+// Such a call used to return the context's error alone when ctx ended
+// while it waited for the catalog's read index, or between two tries.
+func unanswered(ctx context.Context, err error) error {
+	if ctx.Err() == nil || err != ctx.Err() {
+		return err
+	}
+	return fmt.Errorf("%w: the catalog's leader did not answer before the context ended: %w", ErrNoQuorum, err)
 }
 
 // catalogAgain waits before a heap's open asks the catalog again, after
@@ -162,7 +175,7 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 		return heapEntry{}, false, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
 	}
 	if err != nil && !errors.Is(err, ErrInvalidHeapName) {
-		err = fmt.Errorf("oss: heap %q: catalog: %w", name, err)
+		err = fmt.Errorf("oss: heap %q: catalog: %w", name, unanswered(ctx, err))
 	}
 	if err != nil {
 		return heapEntry{}, false, err
