@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/google/uuid"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
@@ -214,6 +215,12 @@ func (r *Replica) Status() raft.BasicStatus { return r.rn.BasicStatus() }
 
 // State returns the object state as of the last Ready.
 func (r *Replica) State() *State { return r.m.state }
+
+// Decided returns the decision the deduplication memory holds for a
+// transaction ID: its first copy's, without Duplicate. A replica that a
+// leader's snapshot brought past an entry learns its decision only here:
+// it never applies the entry.
+func (r *Replica) Decided(txid uuid.UUID) (Result, bool) { return r.m.decided(txid) }
 
 // HasReady reports whether Ready would return anything to do.
 func (r *Replica) HasReady() bool { return r.rn.HasReady() }

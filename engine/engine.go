@@ -293,6 +293,7 @@ type Engine struct {
 	confKept  uint64 // the last one a kept commit index covers
 
 	completions []Completion // not yet handed out in a Ready
+	recalled    []uuid.UUID  // proposals a snapshot's decisions answered in the Ready given (recall)
 	answers     []ReadDone
 	given       given  // what the last Ready handed out
 	gen         uint64 // counts calls of Ready
@@ -946,12 +947,52 @@ func (e *Engine) decided(rd *Ready) {
 		}
 		rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Result: res})
 	}
+	if !raft.IsEmptySnap(e.rd.Snapshot) {
+		e.recall(rd)
+	}
 	if !e.handed {
 		e.answerReads(rd)
 	}
 	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
 		changed := cs // allocated only when it changed
 		rd.Conf = &changed
+	}
+}
+
+// recall adds to rd the completions of the proposals waiting here that
+// the leader's snapshot rd installs decided: their entries are behind the
+// snapshot, so this replica never applies them, and their decisions come
+// from its deduplication memory. Before, such a proposal waited for a
+// resend to bring it a copy's outcome; on a replica the leader kept
+// sending snapshots (a restarted node under a load that outran its catch
+// up), no copy ever reached its log as an entry, and the caller waited
+// forever. A decision older than the window is not there: the proposal
+// is proposed again (unlogged), as before.
+func (e *Engine) recall(rd *Ready) {
+	var ids []uuid.UUID
+	for id, p := range e.pending {
+		if p.gen != e.gen {
+			ids = append(ids, id)
+		}
+	}
+	// In a fixed order: the completions' order must not depend on map order.
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		res, ok := e.r.Decided(id)
+		if !ok {
+			continue
+		}
+		p := e.pending[id]
+		p.gen = e.gen
+		e.pending[id] = p
+		e.recalled = append(e.recalled, id)
+		if res.Outcome == consistency.Stale && p.resent {
+			// As in decided: an earlier copy may have applied before
+			// the window closed.
+			rd.Completions = append(rd.Completions, Completion{TxID: id, Err: &Failure{Reason: ResentStale, Unknown: true}})
+			continue
+		}
+		rd.Completions = append(rd.Completions, Completion{TxID: id, Result: res})
 	}
 }
 
@@ -1079,6 +1120,11 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 	for _, res := range results {
 		delete(e.pending, res.TxID)
 	}
+	for _, id := range e.recalled {
+		delete(e.pending, id)
+	}
+	clear(e.recalled)
+	e.recalled = e.recalled[:0]
 	for _, rs := range states {
 		id := binary.BigEndian.Uint64(rs.RequestCtx)
 		if rq, ok := e.reads[id]; ok {
@@ -1153,9 +1199,10 @@ func (e *Engine) compact(applied uint64) {
 // for the followers' sake, at most applied. A leader keeps what each
 // recently active follower it replicates to has yet to acknowledge, unless
 // that is more than MaxLogBytes or already gone: such a follower needs a
-// snapshot anyway. A follower not heard from for an election timeout, one
-// being sent a snapshot, and every follower of a replica that is not the
-// leader hold nothing back: only a leader sends entries.
+// snapshot anyway; one being sent a snapshot needs what follows it
+// (needs). A follower not heard from for an election timeout, and every
+// follower of a replica that is not the leader, hold nothing back: only
+// a leader sends entries.
 //
 // Recently active is the engine's own reckoning, not raft's RecentActive:
 // raft clears that every election timeout (CheckQuorum) and sets it again
@@ -1168,15 +1215,36 @@ func (e *Engine) retain(applied uint64) uint64 {
 	}
 	e.r.WithProgress(func(id uint64, pr tracker.Progress) {
 		heard, ok := e.heardFrom[id]
+		need := needs(pr, e.lastCompact)
 		switch {
-		case id == e.id || !ok || e.ticks-heard > e.cfg.ElectionTicks || pr.State == tracker.StateSnapshot:
-		case pr.Match >= at || pr.Match < e.lastCompact:
-		case e.held.upTo(applied)-e.held.upTo(pr.Match)+int(applied-pr.Match)*entryOverhead > e.cfg.MaxLogBytes:
+		case id == e.id || !ok || e.ticks-heard > e.cfg.ElectionTicks:
+		case need >= at || need < e.lastCompact:
+		case e.held.upTo(applied)-e.held.upTo(need)+int(applied-need)*entryOverhead > e.cfg.MaxLogBytes:
 		default:
-			at = pr.Match
+			at = need
 		}
 	})
 	return at
+}
+
+// needs returns the index after which a follower needs the leader's log:
+// what it acknowledged, or, once a snapshot is on its way to it, the
+// snapshot's index (raft then sends from there). Until 2026-12-04 a
+// follower being sent a snapshot held nothing back, nor one probed after
+// it, whose acknowledgements lay before the first entry left: the leader
+// compacted past the snapshot while it was sent and installed, and the
+// follower needed another. Under a load that fills a checkpoint's worth
+// of log faster than a snapshot travels (a restarted node, hundreds of
+// Wissenheim bots), it never caught up, fed nothing but snapshots.
+func needs(pr tracker.Progress, compacted uint64) uint64 {
+	switch {
+	case pr.State == tracker.StateSnapshot:
+		return pr.PendingSnapshot
+	case pr.State == tracker.StateProbe && pr.Match < compacted && pr.Next > 0:
+		return pr.Next - 1 // after a snapshot: where raft probes from
+	default:
+		return pr.Match
+	}
 }
 
 // entryOverhead is what an entry takes in memory besides its data: its

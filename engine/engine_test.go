@@ -1146,9 +1146,10 @@ func TestProposalDroppedByALeaderChangeIsResent(t *testing.T) {
 }
 
 // A proposal the follower's log held, then replaced by a leader's snapshot
-// that covers it, is proposed again: the follower never applies the entry,
-// and the copy reports the first one's outcome.
-func TestProposalCoveredByASnapshotIsResent(t *testing.T) {
+// that covers it, is answered by that snapshot: the follower never applies
+// the entry, and the snapshot's deduplication memory holds its decision.
+// Nothing is proposed again.
+func TestProposalCoveredByASnapshotIsAnsweredByIt(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	c.elect(1)
 	lead, f := c.node(1), c.node(3)
@@ -1167,14 +1168,47 @@ func TestProposalCoveredByASnapshotIsResent(t *testing.T) {
 	idx := snap.Snapshot.Metadata.Index
 	f.e.Step(snap)
 	c.handle(f)
-	if f.applied() != idx || f.n[p.TxID] != 0 {
-		t.Fatalf("follower applied %d (snapshot at %d), %d completions", f.applied(), idx, f.n[p.TxID])
+	if f.applied() != idx {
+		t.Fatalf("follower applied %d, want the snapshot's %d", f.applied(), idx)
 	}
-	c.drop = nil
-	c.tick(DefaultResendTicks)
 	if cp := f.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
 		t.Fatalf("%+v, want committed", cp)
 	}
+	c.drop = nil
+	before := proposals(c, p, raftpb.MsgProp, 1)
+	c.tick(2 * DefaultResendTicks)
+	if n := proposals(c, p, raftpb.MsgProp, 1); n != before {
+		t.Fatalf("proposed again %d times after its snapshot answered it", n-before)
+	}
+	f.result(t, p) // still exactly one completion
+}
+
+// A proposal covered by a leader's snapshot whose deduplication memory no
+// longer holds its decision (a window shorter than what the snapshot
+// skipped) is proposed again, and its copy decides Stale: its outcome is
+// unknown.
+func TestProposalCoveredByASnapshotPastTheWindowIsResent(t *testing.T) {
+	c := newCluster(t, 3, func(_ *Config, rc *consistency.Config) { rc.DedupWindow = 2 })
+	c.elect(1)
+	lead, f := c.node(1), c.node(3)
+	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgAppResp }
+	p := prop(t, f.applied())
+	f.e.Propose([]Proposal{p})
+	c.settle()
+	c.cut(3)
+	c.tick(3)
+	for range 4 {
+		lead.e.Propose([]Proposal{prop(t, lead.applied())})
+		c.settle()
+	}
+	f.e.Step(snapshotOf(t, lead, f.id))
+	c.handle(f)
+	if f.n[p.TxID] != 0 {
+		t.Fatalf("answered from a snapshot whose window no longer holds its decision: %+v", f.out[p.TxID])
+	}
+	c.drop = nil
+	c.tick(DefaultResendTicks)
+	wantFailure(t, f.result(t, p), ResentStale, true)
 }
 
 // snapshotOf returns the snapshot message the leader lead would send to

@@ -68,32 +68,34 @@ func TestLeaderDropsForwardedCopiesOfALargeRecord(t *testing.T) {
 }
 
 // A large record's copy reaches the log again once the leader applied the
-// first: a follower whose log a snapshot replaced learns the outcome from
-// it (the deduplication window answers it).
+// first: a follower that never saw the first copy in its log sends it
+// again, and learns the outcome from the copy (the deduplication window
+// answers it). (A follower whose log a snapshot replaced learns it from
+// the snapshot: TestProposalCoveredByASnapshotIsAnsweredByIt.)
 func TestCopyOfAnAppliedLargeRecordIsAppended(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	c.elect(1)
 	lead, f := c.node(1), c.node(3)
-	c.drop = func(m raftpb.Message) bool { return m.Type == raftpb.MsgAppResp }
+	// No append reaches 3 until it has sent the record again.
+	c.drop = func(m raftpb.Message) bool { return m.To == 3 && m.Type == raftpb.MsgApp }
 	p := largeProp(t, f.applied(), 256<<10)
 	f.e.Propose([]Proposal{p})
 	c.settle()
-	c.cut(3) // 3 holds the entry; 1 and 2 commit it without 3
-	c.tick(3)
 	if lead.e.Replica().State().Version(objectOf(p.TxID)) == 0 {
 		t.Fatal("the leader did not commit the record")
 	}
-	// Past the follower's log, so the snapshot replaces it.
-	lead.e.Propose([]Proposal{prop(t, lead.applied())})
-	c.settle()
-	snap := snapshotOf(t, lead, f.id)
-	f.e.Step(snap)
-	c.handle(f)
-	if f.applied() != snap.Snapshot.Metadata.Index || f.n[p.TxID] != 0 {
-		t.Fatalf("follower applied %d (snapshot at %d), %d completions", f.applied(), snap.Snapshot.Metadata.Index, f.n[p.TxID])
+	c.tick(DefaultResendTicks << shift(len(p.Data)))
+	if n := proposals(c, p, raftpb.MsgProp, 1); n < 2 {
+		t.Fatalf("the follower sent the record %d times, want it sent again", n)
+	}
+	if n := copiesIn(t, lead, p); n < 2 {
+		t.Fatalf("the leader's log holds %d copies of the applied record, want the copy appended", n)
+	}
+	if f.n[p.TxID] != 0 {
+		t.Fatalf("answered before the follower applied anything: %+v", f.out[p.TxID])
 	}
 	c.drop = nil
-	c.tick(DefaultResendTicks << maxResendShift)
+	c.tick(1)
 	if cp := f.result(t, p); cp.Err != nil || cp.Result.Outcome != consistency.Committed {
 		t.Fatalf("%+v, want committed", cp)
 	}
