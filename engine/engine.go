@@ -986,12 +986,9 @@ func (e *Engine) recall(rd *Ready) {
 		p.gen = e.gen
 		e.pending[id] = p
 		e.recalled = append(e.recalled, id)
-		if res.Outcome == consistency.Stale && p.resent {
-			// As in decided: an earlier copy may have applied before
-			// the window closed.
-			rd.Completions = append(rd.Completions, Completion{TxID: id, Err: &Failure{Reason: ResentStale, Unknown: true}})
-			continue
-		}
+		// Never Stale: the memory keeps no Stale decision (a record
+		// decided so is proposed again, and its copy's Stale is unknown,
+		// as in decided).
 		rd.Completions = append(rd.Completions, Completion{TxID: id, Result: res})
 	}
 }

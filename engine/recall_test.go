@@ -46,8 +46,8 @@ func TestProposalOfAFollowerFedOnlySnapshotsIsAnswered(t *testing.T) {
 	if cp.Err != nil || cp.Result.Outcome != consistency.Committed || cp.Result.TxID != p.TxID {
 		t.Fatalf("%+v, want committed", cp)
 	}
-	if want := lead.out[p.TxID]; len(lead.out) > 0 && want.Result.Index != 0 && want.Result.Index != cp.Result.Index {
-		t.Fatalf("decided at %d, the leader's log holds it at %d", cp.Result.Index, want.Result.Index)
+	if want, ok := lead.e.Replica().Decided(p.TxID); !ok || want.Index != cp.Result.Index {
+		t.Fatalf("decided at %d, the leader decided it at %d (%v)", cp.Result.Index, want.Index, ok)
 	}
 	// Still fed only snapshots: no copy is proposed again, no second answer.
 	c.tick(2 * DefaultResendTicks)
