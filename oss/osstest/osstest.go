@@ -109,7 +109,7 @@ type Cluster struct {
 	eps    map[string]transport.Transport // with the in-memory network
 	heaps  map[string]map[string]*oss.Heap
 	names  []string // every node ever started, in order
-	dir    string   // the data directories', made on first use
+	dir    string   // the data directories', with Options.Durable
 	closed bool
 }
 
@@ -137,6 +137,12 @@ func Start(t testing.TB, n int, opts *Options) *Cluster {
 		c.Net = transporttest.NewNetwork(c.opts.Seed)
 		c.Net.FollowPartitions(c.opts.FollowPartitions)
 		c.Net.Start()
+	}
+	if c.opts.Durable {
+		// Before the cleanup that closes the cluster: cleanups run last
+		// registered first, and TempDir's removal must not run under
+		// nodes still writing their checkpoints.
+		c.dir = t.TempDir()
 	}
 	t.Cleanup(func() {
 		if t.Failed() && !c.opts.QUIC {
@@ -219,9 +225,6 @@ func (c *Cluster) tryStart(name string) (*oss.Node, error) {
 func (c *Cluster) dataDir(name string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.dir == "" {
-		c.dir = c.t.TempDir()
-	}
 	return filepath.Join(c.dir, name)
 }
 
