@@ -24,21 +24,7 @@ func TestProbeOpenOnCutOffNode(t *testing.T) {
 	c.WaitLeader("kv")
 	// The node cut off is a voter of the catalog, not its leader: the
 	// others keep the catalog's quorum.
-	var cut string
-	c.Wait("a catalog of three voters with a leader", func() bool {
-		for _, h := range c.Node("n1").Status(context.Background()).Heaps {
-			if h.Name == "oss:catalog" && len(h.Voters) == 3 && h.Leader != "" && !h.Joint {
-				cut = "n1"
-				if h.Leader == cut {
-					cut = "n2"
-				}
-				return true
-			}
-		}
-		return false
-	})
-	others := slices.DeleteFunc([]string{"n1", "n2", "n3"}, func(n string) bool { return n == cut })
-	c.Partition([]string{cut}, others)
+	cut := cutCatalogVoter(c)
 	defer c.Heal()
 	n := c.Node(cut)
 	for _, call := range []string{"Heap", "CreateHeapIfNotExists"} {
@@ -62,4 +48,26 @@ func TestProbeOpenOnCutOffNode(t *testing.T) {
 	if err := h.View(context.Background(), func(*oss.Tx) error { return nil }, nil); err != nil {
 		t.Errorf("a plain View on the cut-off node: %v", err)
 	}
+}
+
+// cutCatalogVoter cuts off a voter of the catalog that does not lead it,
+// once the catalog has three voters and a leader, and returns its name:
+// the others keep the catalog's quorum.
+func cutCatalogVoter(c *osstest.Cluster) string {
+	var cut string
+	c.Wait("a catalog of three voters with a leader", func() bool {
+		for _, h := range c.Node("n1").Status(context.Background()).Heaps {
+			if h.Name == "oss:catalog" && len(h.Voters) == 3 && h.Leader != "" && !h.Joint {
+				cut = "n1"
+				if h.Leader == cut {
+					cut = "n2"
+				}
+				return true
+			}
+		}
+		return false
+	})
+	others := slices.DeleteFunc([]string{"n1", "n2", "n3"}, func(n string) bool { return n == cut })
+	c.Partition([]string{cut}, others)
+	return cut
 }

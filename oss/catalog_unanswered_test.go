@@ -3,7 +3,6 @@ package oss_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"testing"
 	"time"
 
@@ -20,21 +19,7 @@ import (
 func TestHeapOnAFreshlyCutNodeEndsWithNoQuorum(t *testing.T) {
 	t.Parallel()
 	c := osstest.Start(t, 3, &osstest.Options{Seed: 11})
-	var cut string
-	c.Wait("a catalog of three voters with a leader", func() bool {
-		for _, h := range c.Node("n1").Status(context.Background()).Heaps {
-			if h.Name == "oss:catalog" && len(h.Voters) == 3 && h.Leader != "" && !h.Joint {
-				cut = "n1"
-				if h.Leader == cut {
-					cut = "n2"
-				}
-				return true
-			}
-		}
-		return false
-	})
-	others := slices.DeleteFunc([]string{"n1", "n2", "n3"}, func(n string) bool { return n == cut })
-	c.Partition([]string{cut}, others)
+	cut := cutCatalogVoter(c)
 	defer c.Heal()
 	for i := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

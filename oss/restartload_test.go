@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/osstest"
@@ -244,6 +245,15 @@ func caughtUp(t *testing.T, c *osstest.Cluster, vh *oss.Heap, victim string) {
 // snapshotsApplied returns how many leader's snapshots replaced the
 // node's replicas (oss_snapshots_applied_total).
 func snapshotsApplied(t *testing.T, n *oss.Node) float64 {
+	var sum float64
+	for _, m := range nodeMetric(t, n, "oss_snapshots_applied_total") {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum
+}
+
+// nodeMetric returns the series of one metric of the node's registry.
+func nodeMetric(t *testing.T, n *oss.Node, name string) []*dto.Metric {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(n.Metrics()); err != nil {
@@ -253,15 +263,12 @@ func snapshotsApplied(t *testing.T, n *oss.Node) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum float64
 	for _, f := range fams {
-		if f.GetName() == "oss_snapshots_applied_total" {
-			for _, m := range f.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
+		if f.GetName() == name {
+			return f.GetMetric()
 		}
 	}
-	return sum
+	return nil
 }
 
 // checkLedger checks on every replica that each commit reported committed

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/persist"
@@ -34,22 +33,9 @@ func (h failedCheckpoints) WithGroup(string) slog.Handler      { return h }
 // checkpointsStored returns how many checkpoints the node's heaps have
 // stored (the count of oss_checkpoint_duration_seconds).
 func checkpointsStored(t *testing.T, n *oss.Node) uint64 {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(n.Metrics()); err != nil {
-		t.Fatal(err)
-	}
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var c uint64
-	for _, f := range fams {
-		if f.GetName() == "oss_checkpoint_duration_seconds" {
-			for _, m := range f.GetMetric() {
-				c += m.GetHistogram().GetSampleCount()
-			}
-		}
+	for _, m := range nodeMetric(t, n, "oss_checkpoint_duration_seconds") {
+		c += m.GetHistogram().GetSampleCount()
 	}
 	return c
 }
