@@ -28,7 +28,10 @@ const (
 	DefaultLogBytes      = 4 << 20
 	DefaultKeepBytes     = 1 << 20
 	DefaultMaxLogBytes   = 64 << 20
-	DefaultMaxBatch      = 4096
+	// DefaultSnapshotGraceElections is SnapshotGraceTicks in election
+	// timeouts, if it is zero.
+	DefaultSnapshotGraceElections = 60
+	DefaultMaxBatch               = 4096
 )
 
 // Storage is the replica's raft log in memory, the one its
@@ -98,9 +101,16 @@ type Config struct {
 	// follower is more than MaxLogBytes of entries behind (their data and
 	// about 72 bytes an entry): from that far, a snapshot is the quicker
 	// way. A follower not heard from for an
-	// election timeout holds nothing back. If zero, 64 MiB (and never less
-	// than LogBytes); below zero, followers hold nothing back.
+	// election timeout holds nothing back, unless it is being sent a
+	// snapshot (SnapshotGraceTicks). If zero, 64 MiB (and never less than
+	// LogBytes); below zero, followers hold nothing back.
 	MaxLogBytes int
+	// SnapshotGraceTicks is how long a follower sent a snapshot may stay
+	// silent and still hold back the entries after it, within
+	// MaxLogBytes: installing a large snapshot on a slow disk keeps a
+	// follower from answering for longer than an election timeout. If
+	// zero, 60 election timeouts.
+	SnapshotGraceTicks uint64
 	// MaxBatch caps the records proposed in one raft step. If zero, 4096.
 	MaxBatch int
 
@@ -380,6 +390,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxLogBytes == 0 {
 		cfg.MaxLogBytes = max(DefaultMaxLogBytes, cfg.LogBytes)
 	}
+	or(&cfg.SnapshotGraceTicks, DefaultSnapshotGraceElections*cfg.ElectionTicks)
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
@@ -1197,7 +1208,8 @@ func (e *Engine) compact(applied uint64) {
 // recently active follower it replicates to has yet to acknowledge, unless
 // that is more than MaxLogBytes or already gone: such a follower needs a
 // snapshot anyway; one being sent a snapshot needs what follows it
-// (needs). A follower not heard from for an election timeout, and every
+// (needs). A follower not heard from for an election timeout, or for
+// SnapshotGraceTicks once a snapshot is on its way to it, and every
 // follower of a replica that is not the leader, hold nothing back: only
 // a leader sends entries.
 //
@@ -1212,9 +1224,13 @@ func (e *Engine) retain(applied uint64) uint64 {
 	}
 	e.r.WithProgress(func(id uint64, pr tracker.Progress) {
 		heard, ok := e.heardFrom[id]
-		need := needs(pr, e.lastCompact)
+		need, snap := needs(pr, e.lastCompact)
+		patience := e.cfg.ElectionTicks
+		if snap {
+			patience = e.cfg.SnapshotGraceTicks
+		}
 		switch {
-		case id == e.id || !ok || e.ticks-heard > e.cfg.ElectionTicks:
+		case id == e.id || !ok || e.ticks-heard > patience:
 		case need >= at || need < e.lastCompact:
 		case e.held.upTo(applied)-e.held.upTo(need)+int(applied-need)*entryOverhead > e.cfg.MaxLogBytes:
 		default:
@@ -1226,21 +1242,27 @@ func (e *Engine) retain(applied uint64) uint64 {
 
 // needs returns the index after which a follower needs the leader's log:
 // what it acknowledged, or, once a snapshot is on its way to it, the
-// snapshot's index (raft then sends from there). Until 2026-12-04 a
-// follower being sent a snapshot held nothing back, nor one probed after
-// it, whose acknowledgements lay before the first entry left: the leader
-// compacted past the snapshot while it was sent and installed, and the
-// follower needed another. Under a load that fills a checkpoint's worth
-// of log faster than a snapshot travels (a restarted node, hundreds of
-// Wissenheim bots), it never caught up, fed nothing but snapshots.
-func needs(pr tracker.Progress, compacted uint64) uint64 {
+// snapshot's index (raft then sends from there), and whether it is the
+// latter. Until 2026-12-04 a follower being sent a snapshot held nothing
+// back, nor one probed after it, whose acknowledgements lay before the
+// first entry left: the leader compacted past the snapshot while it was
+// sent and installed, and the follower needed another. Under a load that
+// fills a checkpoint's worth of log faster than a snapshot travels (a
+// restarted node, hundreds of Wissenheim bots), it never caught up, fed
+// nothing but snapshots.
+//
+// Such a follower is silent while it installs the snapshot: its loop
+// writes the whole state to its store before it answers again, which on
+// a slow disk outlasts an election timeout. It holds the log back for
+// SnapshotGraceTicks of silence instead (retain).
+func needs(pr tracker.Progress, compacted uint64) (uint64, bool) {
 	switch {
 	case pr.State == tracker.StateSnapshot:
-		return pr.PendingSnapshot
+		return pr.PendingSnapshot, true
 	case pr.State == tracker.StateProbe && pr.Match < compacted && pr.Next > 0:
-		return pr.Next - 1 // after a snapshot: where raft probes from
+		return pr.Next - 1, true // after a snapshot: where raft probes from
 	default:
-		return pr.Match
+		return pr.Match, false
 	}
 }
 

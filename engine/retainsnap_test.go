@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 // snapshotOnItsWay makes the leader of a lagCluster start sending 3 a
@@ -50,22 +51,64 @@ func TestSnapshotNeverReportedPinsAtMostMaxLogBytes(t *testing.T) {
 	}
 }
 
-// A follower being sent a snapshot that falls silent for an election
-// timeout holds nothing back: the leader's log stays within its bounds.
-func TestSilentFollowerBeingSentASnapshotPinsNothing(t *testing.T) {
+// A follower being sent a snapshot that falls silent for longer than an
+// election timeout, as one installing a large snapshot on a slow disk
+// does, still holds back the log after the snapshot; once silent for
+// SnapshotGraceTicks, it holds nothing back and the leader's log stays
+// within its bounds. Before the grace, a follower whose install outlasted
+// an election timeout counted as dead, the leader compacted past the
+// snapshot, and the follower needed another.
+func TestSilentFollowerBeingSentASnapshotPinsForItsGrace(t *testing.T) {
 	c := lagCluster(t, 1<<30)
 	lead := c.node(1)
 	snap := snapshotOnItsWay(t, c)
 	c.cut(3)
-	c.tick(int(lead.e.cfg.ElectionTicks) + 2)
-	if s := pendingSnapshot(lead, 3); s != snap {
-		t.Fatalf("snapshot at %d, now %d: not the case under test", snap, s)
+	silentPinsForItsGrace(t, c, snap, func() {
+		if s := pendingSnapshot(lead, 3); s != snap {
+			t.Fatalf("snapshot at %d, now %d: not the case under test", snap, s)
+		}
+	})
+}
+
+// The same once the snapshot is reported sent: the leader probes the
+// follower from the snapshot on while it installs it, silent.
+func TestSilentFollowerProbedAfterASnapshotPinsForItsGrace(t *testing.T) {
+	c := lagCluster(t, 1<<30)
+	lead := c.node(1)
+	snap := snapshotOnItsWay(t, c)
+	lead.e.ReportSnapshot(3, false)
+	c.cut(3)
+	silentPinsForItsGrace(t, c, snap, func() {
+		lead.e.Replica().WithProgress(func(id uint64, pr tracker.Progress) {
+			if id == 3 && (pr.State != tracker.StateProbe || pr.Next != snap+1) {
+				t.Fatalf("follower in %v, next %d: not probed after the snapshot at %d", pr.State, pr.Next, snap)
+			}
+		})
+	})
+}
+
+// silentPinsForItsGrace checks, with follower 3 silent from now on, that
+// the leader's log keeps what follows snap for SnapshotGraceTicks, and
+// after them compacts past it. underTest checks the follower's progress
+// is still the case under test.
+func silentPinsForItsGrace(t *testing.T, c *cluster, snap uint64, underTest func()) {
+	t.Helper()
+	lead := c.node(1)
+	heard := lead.e.heardFrom[3]
+	c.tick(3 * int(lead.e.cfg.ElectionTicks))
+	underTest()
+	fillLog(t, c, 8<<10)
+	if first, _ := lead.st.FirstIndex(); first > snap+1 {
+		t.Fatalf("leader compacted its log to %d, past the snapshot at %d, with the follower silent for %d ticks of its grace of %d",
+			first, snap, lead.e.ticks-heard, lead.e.cfg.SnapshotGraceTicks)
 	}
+	c.tick(int(heard + lead.e.cfg.SnapshotGraceTicks - lead.e.ticks + 2))
+	underTest()
 	fillLog(t, c, 32<<10)
 	if held := lead.e.held.bytes; held > 2<<10+1024 {
-		t.Fatalf("leader holds %d bytes of log, bound 2 KiB", held)
+		t.Fatalf("leader holds %d bytes of log past the grace, bound 2 KiB", held)
 	}
 	if first, _ := lead.st.FirstIndex(); first <= snap+1 {
-		t.Fatalf("leader's log starts at %d, before the snapshot at %d sent to a silent follower", first, snap)
+		t.Fatalf("leader's log starts at %d, before the snapshot at %d sent to a follower silent past its grace", first, snap)
 	}
 }

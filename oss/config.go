@@ -183,8 +183,9 @@ type Config struct {
 	// an election timeout has yet to acknowledge, so that it catches up
 	// from the log rather than from a snapshot of the whole heap, unless
 	// it is more than MaxLogBytes of entries behind (their data and about
-	// 72 bytes an entry). If zero, 64 MiB, and never less than
-	// CheckpointBytes.
+	// 72 bytes an entry). A follower sent a snapshot, silent while it
+	// installs it, keeps the entries after it for 60 election timeouts.
+	// If zero, 64 MiB, and never less than CheckpointBytes.
 	MaxLogBytes int
 
 	// walRecordBytes, if not zero, lowers the largest record of the
