@@ -47,7 +47,8 @@ the cluster status, its Prometheus metrics, its recent log lines, a
 goroutine dump, a heap profile and a CPU profile (--cpu), into one tar.gz
 to attach to a bug report: NODE/status.json, metrics.txt, logs.txt,
 goroutines.txt, heap.pb.gz, cpu.pb.gz, and errors.txt for what a node
-failed to give (the others are collected all the same). README.txt names
+failed to give (the others are collected all the same; the archive is
+written, and the command exits 1). README.txt names
 the command, the time, and the members of the cluster the bundle lacks.
 Members do not advertise their admin addresses: list every node's in
 --http. The user needs an admin certificate: profiles and logs are for
@@ -58,7 +59,9 @@ operators only. The profiles read with "go tool pprof FILE".
 // debugBundle runs "ossd debug bundle": it collects, from each node of
 // --http, the cluster status, metrics, recent logs, a goroutine dump, a
 // heap profile and a CPU profile into one tar.gz. What one node fails to
-// give is written to its errors.txt; the bundle is written all the same.
+// give is written to its errors.txt; the bundle is written all the same,
+// and the command then fails, so that a partial bundle is not taken for a
+// whole one.
 func debugBundle(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("ossd debug bundle", flag.ContinueOnError)
 	addrs := fs.String("http", admin.DefaultAddr, "comma-separated addresses of the admin interfaces of the nodes to collect from (members do not advertise theirs: list every node's)")
@@ -121,6 +124,11 @@ func debugBundle(args []string, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d node(s), %d with errors\n", *out, len(nodes), failed)
+	if failed > 0 {
+		// The archive is kept, but a script that uploads it on success
+		// must not take a partial bundle for a whole one.
+		return fmt.Errorf("debug bundle: %s is partial: %d of %d node(s) gave only part of their files (see their errors.txt)", *out, failed, len(nodes))
+	}
 	return nil
 }
 

@@ -73,8 +73,9 @@ func TestDebugBundle(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bundle.tar.gz")
 	var stdout bytes.Buffer
 	// 127.0.0.1:1: nothing listens there.
-	if err := debugBundle([]string{"--http", srv.Addr() + ",127.0.0.1:1", "--http-insecure", "--out", out, "--cpu", "1s"}, &stdout); err != nil {
-		t.Fatal(err)
+	err = debugBundle([]string{"--http", srv.Addr() + ",127.0.0.1:1", "--http-insecure", "--out", out, "--cpu", "1s"}, &stdout)
+	if err == nil || !strings.Contains(err.Error(), "partial: 1 of 2 node(s)") {
+		t.Fatalf("a bundle missing a node's files: err %v, want it called partial", err)
 	}
 	files := readArchive(t, out)
 	var root string
@@ -125,6 +126,20 @@ func TestDebugBundle(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "wrote "+out+": 2 node(s), 1 with errors") {
 		t.Errorf("stdout: %q", stdout.String())
+	}
+
+	whole := filepath.Join(t.TempDir(), "whole.tar.gz")
+	stdout.Reset()
+	if err := debugBundle([]string{"--http", srv.Addr(), "--http-insecure", "--out", whole, "--cpu", "0"}, &stdout); err != nil {
+		t.Errorf("a bundle of every file of every node: %v", err)
+	}
+	for name := range readArchive(t, whole) {
+		if strings.HasSuffix(name, "/errors.txt") {
+			t.Errorf("a whole bundle holds %s", name)
+		}
+	}
+	if !strings.Contains(stdout.String(), "1 node(s), 0 with errors") {
+		t.Errorf("stdout of a whole bundle: %q", stdout.String())
 	}
 
 	if err := dispatch([]string{"debug"}); err == nil {
