@@ -287,7 +287,7 @@ type Engine struct {
 	lastCkpt    uint64 // applied index of the last checkpoint
 	lastCompact uint64
 	held        logSizes             // the sizes of the entries the log holds in memory
-	heardFrom   map[uint64]uint64    // on a leader, the tick each peer was last heard at
+	heardFrom   map[uint64]uint64    // on a leader, the tick each peer was last heard at since it took the lead
 	large       map[uuid.UUID]logPos // large records the log holds, not yet applied
 	ckptAsk     uint64               // a checkpoint to ask for in the next Ready
 	conf        raftpb.ConfState
@@ -1151,6 +1151,11 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 	clear(e.readWaits[n:])
 	e.readWaits = e.readWaits[:n]
 	if soft != nil {
+		if soft.Lead == e.id && e.lead != e.id {
+			// A leadership begins: raft tracks every follower's progress
+			// afresh, and the engine what it hears from them (retain).
+			clear(e.heardFrom)
+		}
 		e.lead = soft.Lead
 	}
 	e.askHeldReads()
@@ -1213,10 +1218,11 @@ func (e *Engine) compact(applied uint64) {
 // follower of a replica that is not the leader, hold nothing back: only
 // a leader sends entries.
 //
-// Recently active is the engine's own reckoning, not raft's RecentActive:
-// raft clears that every election timeout (CheckQuorum) and sets it again
-// only when the follower next answers, and a compaction in between would
-// drop what the follower needs.
+// Recently active is the engine's own reckoning since the replica took the
+// lead (a new leadership tracks every follower afresh), not raft's
+// RecentActive: raft clears that every election timeout (CheckQuorum) and
+// sets it again only when the follower next answers, and a compaction in
+// between would drop what the follower needs.
 func (e *Engine) retain(applied uint64) uint64 {
 	at := applied
 	if e.cfg.MaxLogBytes < 0 || e.lead != e.id {
