@@ -44,6 +44,9 @@ func (n *Node) publishLeads() {
 		case <-t.C:
 		}
 		var leads []string
+		if c := n.catalog.Load(); c != nil && c.leaderIs(c.self) {
+			leads = append(leads, catalogName) // the status lists it among the heaps
+		}
 		n.mu.Lock()
 		for name, h := range n.heaps {
 			if h.leaderIs(h.self) {

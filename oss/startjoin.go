@@ -98,12 +98,50 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 	}
 	switch {
 	case len(reached) > 0:
-		return n.members.join(reached)
+		return refusedJoin(n.members.join(reached), addrs)
 	case refused != nil:
 		return refused
 	}
 	return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
 		strings.Join(all, ","), strings.Join(why, "; "))
+}
+
+// refusedJoin returns err, a failed join through membership, as
+// ErrJoinRefused if an address of Join (addrs) refused this node's
+// certificate there: the handshake a dial finished (TLS 1.3 lets the
+// client finish before the server has checked its certificate) was
+// refused at the join's first exchange. A revoked node was otherwise
+// tried again for ever, told to start a member that was running.
+// memberlist keeps only the text of its transport's errors, a line
+// "failed to join ADDR: ..." an address.
+func refusedJoin(err error, addrs []string) error {
+	if err == nil || errors.Is(err, ErrJoinRefused) {
+		return err
+	}
+	for line := range strings.Lines(err.Error()) {
+		_, rest, ok := strings.Cut(line, "failed to join ")
+		addr, why, _ := strings.Cut(rest, ": ")
+		_, cause, refused := strings.Cut(why, transport.ErrRefused.Error()+": ")
+		if ok && refused && isJoinAddr(addr, addrs) {
+			return fmt.Errorf("%w: %s refused this node's certificate (revoked, expired, or of another CA? that node's log says which): %s",
+				ErrJoinRefused, addr, strings.TrimSpace(cause))
+		}
+	}
+	return err
+}
+
+// isJoinAddr reports whether addr, as memberlist resolved it, is one of
+// addrs, as Join gives them (a name, say).
+func isJoinAddr(addr string, addrs []string) bool {
+	for _, a := range addrs {
+		if a == addr {
+			return true
+		}
+		if ua, err := net.ResolveUDPAddr("udp", a); err == nil && ua.String() == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // reachAny calls reach for every address of addrs at once and returns

@@ -213,15 +213,15 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
-		if taken := nameTaken(err); taken != nil {
-			return nil, taken
+		if why := peerRefusal(err); why != nil {
+			return nil, why
 		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}
 	if err := writeFrame(s, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamRaw}, t.cfg.MaxFrame); err != nil {
 		s.CancelWrite(2)
-		if taken := nameTaken(err); taken != nil {
-			return nil, taken
+		if why := peerRefusal(err); why != nil {
+			return nil, why
 		}
 		return nil, err
 	}
@@ -270,22 +270,47 @@ type streamConn struct {
 func (c *streamConn) Peer() (name, role string) { return c.peer, c.role }
 
 // Read and Write say ErrNameTaken when the peer refused the connection
-// for a node of this name connected from another address: memberlist's
-// join reports the error's text, and the node tells it from a failure.
+// for a node of this name connected from another address, and ErrRefused
+// when it refused this endpoint's certificate: memberlist's join reports
+// the error's text, and the node tells either from a failure.
 func (c *streamConn) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
-	if taken := nameTaken(err); taken != nil {
-		err = taken
+	if why := peerRefusal(err); why != nil {
+		err = why
 	}
 	return n, err
 }
 
 func (c *streamConn) Write(b []byte) (int, error) {
 	n, err := c.s.Write(b)
-	if taken := nameTaken(err); taken != nil {
-		err = taken
+	if why := peerRefusal(err); why != nil {
+		err = why
 	}
 	return n, err
+}
+
+// peerRefusal returns err as ErrNameTaken (nameTaken) or ErrRefused
+// (refusedByPeer) if it is the peer turning this endpoint away; nil
+// otherwise.
+func peerRefusal(err error) error {
+	if taken := nameTaken(err); taken != nil {
+		return taken
+	}
+	return refusedByPeer(err)
+}
+
+// refusedByPeer returns err as ErrRefused if it is the peer ending the
+// handshake with a TLS alert: it refused this endpoint's certificate
+// (revoked, expired, of a CA it does not hold). Under TLS 1.3 the client
+// finishes its handshake before the server has checked the client's
+// certificate, so a dial succeeds and the refusal comes with the first
+// use of the connection.
+func refusedByPeer(err error) error {
+	var te *quic.TransportError
+	if errors.As(err, &te) && te.Remote && te.ErrorCode.IsCryptoError() {
+		return fmt.Errorf("%w: %w: %v", ErrUnreachable, ErrRefused, err)
+	}
+	return nil
 }
 func (c *streamConn) Close() error {
 	c.s.CancelRead(0)

@@ -116,6 +116,25 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 			fmt.Fprintf(w, "lost: the replica of %s on %s: %s\n", h.Name, node, h.Lost[node])
 		}
 	}
+	down := downVoters(st)
+	for _, node := range slices.Sorted(maps.Keys(down)) {
+		fmt.Fprintf(w, "down: %s, a voter of %s, is no live member\n", node, strings.Join(down[node], ", "))
+	}
+}
+
+// downVoters returns the voters that are not among the members the node
+// sees live, each with its heaps: a voter killed, or cut off, leaves the
+// member list but stays in its groups until it is replaced.
+func downVoters(st *oss.ClusterStatus) map[string][]string {
+	down := map[string][]string{}
+	for _, h := range st.Heaps {
+		for _, v := range h.Voters {
+			if !slices.ContainsFunc(st.Members, func(m oss.Member) bool { return m.Name == v }) {
+				down[v] = append(down[v], h.Name)
+			}
+		}
+	}
+	return down
 }
 
 func heaps(args []string) error { return heapsTo(os.Stdout, args) }

@@ -141,6 +141,7 @@ type runFlags struct {
 // before anything starts.
 func (f *runFlags) parse(args []string) error {
 	fs := flag.NewFlagSet("ossd run", flag.ContinueOnError)
+	withSynopsis(fs) // synopsis.go
 	host, _ := os.Hostname()
 	fs.StringVar(&f.name, "name", host, "the node's name, as in its certificate")
 	fs.StringVar(&f.dataDir, "data-dir", "", "the node's directory: its identity and write-ahead log, locked while it runs (default data/NAME)")
