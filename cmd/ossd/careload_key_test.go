@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
 // The CLI warns on stderr, naming the file and the fix, when the admin
@@ -22,11 +20,7 @@ import (
 func TestCLIWarnsOfAnOpenAdminKey(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tmp := t.TempDir()
-	bin, err := ossdtest.Build(ctx, tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := ossdBin
 	dir := caDir(t)
 	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "ops", "--role", "admin"}); err != nil {
 		t.Fatal(err)

@@ -7,17 +7,31 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
-// TestMain fails the package's tests if any of them wrote into the source
-// tree: tests write only under t.TempDir().
+// ossdBin is ossd, built once by TestMain for the tests that run it as
+// processes.
+var ossdBin string
+
+// TestMain builds ossd before any test's deadline starts, and fails the
+// package's tests if any of them wrote into the source tree: tests write
+// only under t.TempDir().
 func TestMain(m *testing.M) {
 	before, err := treeFiles(".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	bin, remove, err := ossdtest.BuildForTests()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ossdBin = bin
 	code := m.Run()
+	remove()
 	after, err := treeFiles(".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -23,17 +23,14 @@ import (
 	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
-// TestOssdProcesses builds ossd, runs three nodes as processes, uses the
+// TestOssdProcesses runs three ossd nodes as processes, uses the
 // CLI on them, kills a voter with SIGKILL and checks that a fourth node
 // replaces it.
 func TestOssdProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bin, err := ossdtest.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := ossdBin
 	c, err := ossdtest.New(ctx, dir, bin)
 	if err != nil {
 		t.Fatal(err)
@@ -295,10 +292,7 @@ func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bin, err := ossdtest.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := ossdBin
 	c, err := ossdtest.New(ctx, dir, bin)
 	if err != nil {
 		t.Fatal(err)

@@ -12,14 +12,11 @@ import (
 	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
-// startOrderCluster builds ossd and makes a cluster CA for it.
+// startOrderCluster makes a cluster CA for the ossd TestMain built.
 func startOrderCluster(t *testing.T, ctx context.Context) *ossdtest.Cluster {
 	t.Helper()
 	dir := t.TempDir()
-	bin, err := ossdtest.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := ossdBin
 	c, err := ossdtest.New(ctx, dir, bin)
 	if err != nil {
 		t.Fatal(err)

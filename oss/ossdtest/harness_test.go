@@ -49,10 +49,7 @@ func TestOssdHarness(t *testing.T) {
 	seed, run, ctx, cancel := harnessRun(7, 4*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	bin, err := ossdtest.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := ossdBin
 	c, err := ossdtest.New(ctx, dir, bin)
 	if err != nil {
 		t.Fatal(err)

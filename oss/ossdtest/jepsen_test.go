@@ -254,10 +254,7 @@ func runLists(ctx context.Context, seed uint64, ids []uuid.UUID, nodes int, proc
 // each other through proxies.
 func startProxied(ctx context.Context, t *testing.T, replaceAfter string, names ...string) (*ossdtest.Cluster, *proxied, []*ossdtest.Proc) {
 	dir := t.TempDir()
-	bin, err := ossdtest.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := ossdBin
 	c, err := ossdtest.New(ctx, dir, bin)
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,25 @@ func Build(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// BuildForTests builds ossd once for a test binary, from its TestMain,
+// into a new temporary directory that remove removes. Tests then share
+// the binary, and a test's deadline counts the test alone: a build inside
+// it took minutes of a 3-minute deadline on a loaded machine, and the
+// deadline killed the go build. The build itself has no deadline but go
+// test's -timeout.
+func BuildForTests() (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "ossdtest-")
+	if err != nil {
+		return "", nil, err
+	}
+	remove = func() { os.RemoveAll(dir) }
+	if bin, err = Build(context.Background(), dir); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return bin, remove, nil
+}
+
 // Cluster is a set of ossd processes sharing a CA, all under one
 // directory.
 type Cluster struct {
