@@ -32,15 +32,7 @@ func TestRunWithARevokedCertificateFailsAtOnce(t *testing.T) {
 	if err := dispatch([]string{"cert", "revoke", "n2", "--http", n1.HTTP, "--certs", c.Certs()}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, c.Bin, "run", "--name", "n2", "--listen", n2.Addr, "--http", n2.HTTP,
-		"--certs", c.Certs(), "--data-dir", c.DataDir("n2"), "--gossip", "loopback", "--join", n1.Addr)
-	out := new(syncBuffer)
-	cmd.Stderr, cmd.Stdout = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, out, done := startRun(t, ctx, c, "n2", n2.Addr, n2.HTTP, n1.Addr)
 	var exit error
 	ended := false
 	waitFor(t, "ossd run of a revoked node to end or to wait", func() bool {

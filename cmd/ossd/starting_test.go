@@ -59,15 +59,7 @@ func TestRunAnswersWhileItWaitsToJoin(t *testing.T) {
 // process, its output, and the channel its exit comes on.
 func runWaitingToJoin(t *testing.T, ctx context.Context, c *ossdtest.Cluster, name, listen, http, join string) (*exec.Cmd, *syncBuffer, chan error) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, c.Bin, "run", "--name", name, "--listen", listen, "--http", http,
-		"--certs", c.Certs(), "--data-dir", c.DataDir(name), "--gossip", "loopback", "--join", join)
-	out := new(syncBuffer)
-	cmd.Stderr, cmd.Stdout = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, out, done := startRun(t, ctx, c, name, listen, http, join)
 	waitFor(t, "the node to say it waits", func() bool {
 		select {
 		case err := <-done:
@@ -76,5 +68,21 @@ func runWaitingToJoin(t *testing.T, ctx context.Context, c *ossdtest.Cluster, na
 		}
 		return strings.Contains(out.String(), "cannot join the cluster yet")
 	})
+	return cmd, out, done
+}
+
+// startRun starts "ossd run" of node name of c with --join join, its
+// output in out; done receives the end of the process.
+func startRun(t *testing.T, ctx context.Context, c *ossdtest.Cluster, name, listen, http, join string) (cmd *exec.Cmd, out *syncBuffer, done chan error) {
+	t.Helper()
+	cmd = exec.CommandContext(ctx, c.Bin, "run", "--name", name, "--listen", listen, "--http", http,
+		"--certs", c.Certs(), "--data-dir", c.DataDir(name), "--gossip", "loopback", "--join", join)
+	out = new(syncBuffer)
+	cmd.Stderr, cmd.Stdout = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	return cmd, out, done
 }
