@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.etcd.io/raft/v3/raftpb"
@@ -107,6 +108,26 @@ func TestStartFailedJoinIsNotCorrupt(t *testing.T) {
 		if err == nil {
 			n.Close(context.Background())
 			t.Fatal("the node started with its context cancelled")
+		}
+		if errors.Is(err, ErrCorrupt) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("Start cancelled at join: %v; want context.Canceled, not ErrCorrupt", err)
+		}
+	})
+	t.Run("cancelled once in the configuration", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		n, err := Start(ctx, &Config{Name: "d", Transport: testNet{c.net, c}, Join: []string{"a"}, JoinRetry: true, Logger: testLogger(),
+			catalogStep: func(step string, h *Heap) {
+				if step == "join" {
+					if !pollUntil(context.Background(), time.Minute, h.inConf.Load) {
+						t.Error("the catalog's leader did not place the replica in its configuration")
+					}
+					cancel()
+				}
+			}})
+		if err == nil {
+			n.Close(context.Background())
+			t.Fatal("the node started with its context cancelled (its catalog replica already in the configuration)")
 		}
 		if errors.Is(err, ErrCorrupt) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("Start cancelled at join: %v; want context.Canceled, not ErrCorrupt", err)

@@ -11,10 +11,11 @@ import (
 // joinGroup asks the heap's leader to add this node as a learner and waits
 // until the replica is a member of its group and has caught up.
 func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error {
-	if h.inConf.Load() {
-		return nil
-	}
-	if n.tr == nil {
+	// A replica its group placed in the configuration before this call
+	// (the leader added it as the open began) joins no more, but still
+	// catches up below: what it returns on is the group's state, not
+	// whatever the replica had applied so far.
+	if n.tr == nil && !h.inConf.Load() {
 		return fmt.Errorf("oss: heap %q: no network to join its group over", h.name)
 	}
 	var first []string

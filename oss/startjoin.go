@@ -211,6 +211,12 @@ func isOwnAddr(a *net.UDPAddr, self []*net.UDPAddr) bool {
 // has no leader in reach (most of its servers restarting) is waited for.
 func (n *Node) joinCatalog(ctx context.Context, h *Heap) error {
 	for attempt := 0; ; attempt++ {
+		// A replica already in its group's configuration (the catalog's
+		// leader placed it there) joins without a call that would see
+		// the caller's end: a Start whose caller gave up fails here.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("oss: join: %w", err)
+		}
 		jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 		err := n.joinGroup(jctx, h, nil)
 		cancel()
