@@ -129,9 +129,15 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 		c, derr := p.conn, p.err
 		p.mu.Unlock()
 		if c == nil || c.Context().Err() != nil {
+			// The peer may have turned this endpoint away after the dial
+			// returned (a certificate it refuses: under TLS 1.3 its alert
+			// comes once the client's handshake is done); say so.
 			if c != nil {
 				if taken := nameTaken(context.Cause(c.Context())); taken != nil {
 					return nil, taken
+				}
+				if refused := refusedByPeer(context.Cause(c.Context())); refused != nil {
+					return nil, fmt.Errorf("%s: %w", addr, refused)
 				}
 			}
 			if derr != nil { // a TLS refusal says so, not only that the peer is unreachable
