@@ -79,6 +79,9 @@ type memberConfig struct {
 	logger    *slog.Logger
 	onEvent   func(memberEvent)
 	known     func() map[string]string // the servers this node last saw (its peer book); nil: none
+	// sendLeave, if not nil, sends a leave notice in memberlist's
+	// SendReliable's place (tests).
+	sendLeave func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error
 }
 
 // membership runs memberlist over the node's QUIC endpoint: gossip packets
@@ -428,15 +431,7 @@ func (m *membership) join(addrs []string) error {
 // leave announces a graceful departure, then stops.
 func (m *membership) leave(timeout time.Duration) {
 	m.halt()
-	// memberlist does not tell a leave from a failure in NotifyLeave, so
-	// the intent goes first to every member, over reliable streams.
-	var untold []string
-	for _, n := range m.others() {
-		if err := m.ml.SendReliable(n, []byte(leavingPrefix+m.cfg.name)); err != nil {
-			m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
-			untold = append(untold, n.Name)
-		}
-	}
+	untold := m.announceLeave(timeout)
 	// memberlist's Leave times out when no member takes its gossip, as
 	// when the whole cluster stops at once: the node has left all the
 	// same, and those told above know it. Not an error of the close.
@@ -447,6 +442,48 @@ func (m *membership) leave(timeout time.Duration) {
 	// them a few gossip rounds to put it on the wire before they close.
 	time.Sleep(3 * m.gossipInterval)
 	m.shutdown()
+}
+
+// leaveAttempts bounds the sends of a leave notice to one member.
+const leaveAttempts = 3
+
+// announceLeave tells every member this node knows that it is leaving:
+// memberlist does not tell a leave from a failure in NotifyLeave, so the
+// intent goes first, over reliable streams, to all members at once (one
+// that does not answer costs its stream's timeout, not every other's
+// too). A send that fails is tried again, up to leaveAttempts times
+// within timeout: on a loaded machine a stream's open timed out, and the
+// member told of nothing counted the leave as a failure. It returns the
+// members it could not tell.
+func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
+	send := m.cfg.sendLeave
+	if send == nil {
+		send = (*memberlist.Memberlist).SendReliable
+	}
+	msg := []byte(leavingPrefix + m.cfg.name)
+	deadline := time.Now().Add(timeout)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range m.others() {
+		wg.Go(func() {
+			var err error
+			for attempt := 1; ; attempt++ {
+				if err = send(m.ml, n, msg); err == nil {
+					return
+				}
+				if attempt == leaveAttempts || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(m.gossipInterval)
+			}
+			m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
+			mu.Lock()
+			untold = append(untold, n.Name)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return untold
 }
 
 // others returns the members this node knows, itself left out, as nodes

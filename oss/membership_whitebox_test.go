@@ -61,6 +61,13 @@ func socketCount(t *testing.T) int {
 
 func startGossipNode(t *testing.T, ca *pki.CA, name string, join []string) *gossipNode {
 	t.Helper()
+	return startGossipNodeWith(t, ca, name, join, nil)
+}
+
+// startGossipNodeWith starts a node as startGossipNode does, its
+// membership's configuration changed by tweak.
+func startGossipNodeWith(t *testing.T, ca *pki.CA, name string, join []string, tweak func(*memberConfig)) *gossipNode {
+	t.Helper()
 	cert, key, err := ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +78,18 @@ func startGossipNode(t *testing.T, ca *pki.CA, name string, join []string) *goss
 		t.Fatal(err)
 	}
 	g := &gossipNode{name: name, q: q}
-	g.m, err = startMembership(memberConfig{
+	cfg := memberConfig{
 		name: name, role: pki.RoleServer, quic: q, advertise: q.Addr().String(), fast: true, logger: logger,
 		onEvent: func(e memberEvent) {
 			g.mu.Lock()
 			g.events = append(g.events, e)
 			g.mu.Unlock()
 		},
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	g.m, err = startMembership(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,71 @@
+package oss
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"go.uber.org/goleak"
+)
+
+// A member that leaves gracefully is seen as left by every other, also
+// when its first notice to one of them fails (a stream's open that timed
+// out on a loaded machine): the notice is sent again. Sent once, the
+// member it missed counted the leave as a failure.
+func TestLeaveNoticeThatFailsOnceIsSentAgain(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*gossipNode
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.m.stop()
+			n.q.Close()
+		}
+		for _, n := range nodes {
+			n.m.wait()
+		}
+	})
+	var failed atomic.Int32
+	failFirstToN1 := func(cfg *memberConfig) {
+		cfg.sendLeave = func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error {
+			if to.Name == "n1" && failed.Add(1) == 1 {
+				return errors.New("i/o timeout")
+			}
+			return ml.SendReliable(to, msg)
+		}
+	}
+	for i := range 3 {
+		var join []string
+		if i > 0 {
+			join = []string{nodes[i-1].q.Addr().String()}
+		}
+		var tweak func(*memberConfig)
+		if i == 2 {
+			tweak = failFirstToN1
+		}
+		nodes = append(nodes, startGossipNodeWith(t, ca, []string{"n0", "n1", "n2"}[i], join, tweak))
+	}
+	waitFor(t, "3 nodes to converge", func() bool {
+		for _, n := range nodes {
+			if len(n.m.members()) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	nodes[2].m.leave(5 * time.Second)
+	nodes[2].q.Close()
+	if failed.Load() < 2 {
+		t.Fatalf("the leave notice to n1 was sent %d times; want it sent again after it failed", failed.Load())
+	}
+	waitFor(t, "the leave of n2 to be seen by n0 and n1", func() bool {
+		return nodes[0].last(memberLeft, "n2") && nodes[1].last(memberLeft, "n2")
+	})
+}
