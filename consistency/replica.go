@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -248,6 +249,11 @@ type Ready struct {
 	// replica (StepLocal) and sends the rest. Messages then holds only
 	// what may go out at once.
 	Append *raftpb.Message
+	// LeftOut says a configuration change applied here left this replica
+	// out of its group, whether or not a later one in the same Ready took
+	// it back: the only sign, in one Ready, of a removal the replica
+	// missed while cut off and a return made before it asked.
+	LeftOut bool
 
 	applyResp []raftpb.Message // raft's, to step once applied
 	applied   bool             // Apply has run
@@ -351,12 +357,14 @@ func (r *Replica) Apply(rd *Ready) {
 			var cc raftpb.ConfChange
 			if err := cc.Unmarshal(e.Data); err == nil {
 				r.cs = *r.rn.ApplyConfChange(cc)
+				rd.LeftOut = rd.LeftOut || !r.inConf()
 			}
 			r.m.skip(e.Index)
 		case raftpb.EntryConfChangeV2:
 			var cc raftpb.ConfChangeV2
 			if err := cc.Unmarshal(e.Data); err == nil {
 				r.cs = *r.rn.ApplyConfChange(cc)
+				rd.LeftOut = rd.LeftOut || !r.inConf()
 			}
 			r.m.skip(e.Index)
 		}
@@ -367,6 +375,13 @@ func (r *Replica) Apply(rd *Ready) {
 		// Applied: raft may hand out the next committed entries.
 		_ = r.rn.Step(m)
 	}
+}
+
+// inConf reports whether the configuration applied last holds this
+// replica, as a voter or a learner, in either half of a joint one.
+func (r *Replica) inConf() bool {
+	return slices.Contains(r.cs.Voters, r.id) || slices.Contains(r.cs.VotersOutgoing, r.id) ||
+		slices.Contains(r.cs.Learners, r.id) || slices.Contains(r.cs.LearnersNext, r.id)
 }
 
 // takeLocal takes from rd's messages those addressed to the local append

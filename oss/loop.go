@@ -334,8 +334,14 @@ func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 		}
 		h.leads.note(rd.SoftState.RaftState, h.term.Load(), rd.State.Index())
 	}
+	if rd.LeftOut && h.inConf.Load() {
+		h.contact.dropped.Store(true) // left out, perhaps taken back in the same Ready
+	}
 	if rd.Conf != nil {
 		h.noteConf(*rd.Conf, true)
+	}
+	if h.contact.dropped.Load() && h.inConf.Load() && h.contact.dropped.Swap(false) {
+		h.noteRemoved("taken back")
 	}
 	if rd.Checkpoint != 0 {
 		h.checkpointAt(rd.Checkpoint)

@@ -177,7 +177,9 @@ func (h *Heap) noteConf(cs raftpb.ConfState, changed bool) {
 	voter := slices.Contains(cs.Voters, h.self) || slices.Contains(cs.VotersOutgoing, h.self)
 	member := voter || slices.Contains(cs.Learners, h.self) || slices.Contains(cs.LearnersNext, h.self)
 	h.isVoter.Store(voter)
-	h.inConf.Store(member)
+	if was := h.inConf.Swap(member); changed && was && !member {
+		h.contact.dropped.Store(true)
+	}
 	if changed || h.conf.Load() == nil {
 		h.conf.Store(&cs)
 	}

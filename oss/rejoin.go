@@ -45,7 +45,9 @@ type leaderContact struct {
 	inReach   atomic.Bool   // a leader was heard from recently
 	rejoining atomic.Bool   // a goroutine asks the leader to take the replica
 	rejoins   atomic.Uint64
-	quiet     uint64 // ticks without a leader; owned by the loop
+	told      atomic.Bool // this removal is counted in rejoins
+	dropped   atomic.Bool // the replica applied its own removal, and is not back
+	quiet     uint64      // ticks without a leader; owned by the loop
 }
 
 // heard notes a message from a peer: appends, heartbeats and snapshots
@@ -113,17 +115,15 @@ func (h *Heap) current() bool { return h.inConf.Load() && h.contact.inReach.Load
 // while the replica believed it was tells it that it was removed.
 func (n *Node) rejoin(h *Heap) {
 	defer h.contact.rejoining.Store(false)
-	told := false
+	h.contact.told.Store(false)
 	for attempt := 0; !h.current(); attempt++ {
 		if n.leaving.Load() || h.isClosed() || n.ctx.Err() != nil {
 			return
 		}
 		believed := h.inConf.Load()
 		taken := func(leader string, member bool) {
-			if !member && believed && !told {
-				told = true
-				h.contact.rejoins.Add(1)
-				h.log.Warn("the group removed this replica while it was cut off; rejoining as a learner", "leader", leader)
+			if !member && believed {
+				h.noteRemoved("rejoining as a learner", "leader", leader)
 			}
 		}
 		var first []string
@@ -145,6 +145,19 @@ func (n *Node) rejoin(h *Heap) {
 			return
 		case <-time.After(time.Duration(min(attempt+1, 20)) * 50 * time.Millisecond):
 		}
+	}
+}
+
+// noteRemoved counts, once for each removal, that the replica found its
+// group had removed it: a leader that answered its request to be taken
+// back that it was not a member, or the log, which the replica applied
+// with its removal and its return (a request that reached the leader
+// before the replica was cut off can bring it back before it asks again,
+// and then no leader ever says it was not a member).
+func (h *Heap) noteRemoved(what string, args ...any) {
+	if h.contact.told.CompareAndSwap(false, true) {
+		h.contact.rejoins.Add(1)
+		h.log.Warn("the group removed this replica while it was cut off; "+what, args...)
 	}
 }
 
