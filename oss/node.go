@@ -495,8 +495,9 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	}
 	if h := n.replicaOf(name); mode != createNew && h != nil && h.inConf.Load() {
 		if h.catchUp.Load() {
-			// Recovered from disk: what it committed before may not be
-			// applied yet.
+			// Recovered from disk, or opened by the node itself (a
+			// first voter, a replica a leader added) and not yet by a
+			// caller: what its group committed may not be applied yet.
 			if err := h.waitCaughtUp(ctx); err != nil {
 				return nil, err
 			}
@@ -530,6 +531,7 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if err != nil {
 		return nil, err
 	}
+	h.catchUp.Store(false) // joinGroup caught up
 	return h, nil
 }
 
