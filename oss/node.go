@@ -493,17 +493,10 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if n.isClosed() {
 		return nil, ErrClosed
 	}
-	if h := n.replicaOf(name); mode != createNew && h != nil && h.inConf.Load() {
-		if h.catchUp.Load() {
-			// Recovered from disk, or opened by the node itself (a
-			// first voter, a replica a leader added) and not yet by a
-			// caller: what its group committed may not be applied yet.
-			if err := h.waitCaughtUp(ctx); err != nil {
-				return nil, err
-			}
-			h.catchUp.Store(false)
+	if mode != createNew {
+		if h, err := n.openedReplica(ctx, name); h != nil || err != nil {
+			return h, err
 		}
-		return h, nil
 	}
 	var e heapEntry
 	created := false
@@ -532,6 +525,35 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		return nil, err
 	}
 	h.catchUp.Store(false) // joinGroup caught up
+	return h, nil
+}
+
+// openedReplica returns the node's replica of a heap if it has one in the
+// group's configuration, once it has caught up if no open has yet, and
+// nil if it has none: the open goes through the catalog. A replica lost
+// while the node ran stays in the node's table until the node is rebuilt
+// (loseReplica): it is no replica to hand out, and its open fails with
+// the loss.
+func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
+	h := n.replicaOf(name)
+	if h == nil {
+		return nil, nil
+	}
+	if err := h.lostErr(); err != nil {
+		return nil, fmt.Errorf("oss: heap %q: this node's replica of it was lost: %w", name, err)
+	}
+	if !h.inConf.Load() {
+		return nil, nil
+	}
+	if h.catchUp.Load() {
+		// Recovered from disk, or opened by the node itself (a first
+		// voter, a replica a leader added) and not yet by a caller:
+		// what its group committed may not be applied yet.
+		if err := h.waitCaughtUp(ctx); err != nil {
+			return nil, err
+		}
+		h.catchUp.Store(false)
+	}
 	return h, nil
 }
 
