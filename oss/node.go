@@ -424,7 +424,12 @@ type HeapOptions struct {
 // name again returns the same *Heap at once: a replica cut off from its
 // group may then be behind (see Heap.View and Heap.Stats); if the group
 // removed it meanwhile, it rejoins by itself once it can reach the group,
-// and the handle works again.
+// and the handle works again. A replica the node opened by itself (a
+// first voter of a heap created elsewhere) catches up at its first open
+// as any other. If the node's replica was lost while it ran (its log lost
+// what it had acknowledged, or it could not apply what its leader sent),
+// Heap returns the loss, which says how to rebuild it: an error matching
+// ErrCorrupt when the node's data is damaged.
 //
 // Opening a heap for the first time on the node, creating one and looking
 // up a name the local catalog replica does not know need the catalog's
@@ -540,7 +545,10 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 		return nil, nil
 	}
 	if err := h.lostErr(); err != nil {
-		return nil, fmt.Errorf("oss: heap %q: this node's replica of it was lost: %w", name, err)
+		if errors.Is(err, ErrCorrupt) { // it says what to do
+			return nil, fmt.Errorf("oss: heap %q: this node's replica of it was lost: %w", name, err)
+		}
+		return nil, fmt.Errorf("oss: heap %q: this node's replica of it was lost (%w); restart the node to rebuild it from its peers", name, err)
 	}
 	if !h.inConf.Load() {
 		return nil, nil
