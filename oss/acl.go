@@ -353,6 +353,16 @@ func verb(p Permission) string {
 // A denial is checked again once the replica has caught up with the
 // catalog's leader: a grant may have been made elsewhere a moment ago.
 func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) error {
+	return n.confirmSelf(ctx, heap, p, false)
+}
+
+// confirmSelf is authorizeSelf; with wait, for an open, a catalog with no
+// leader in reach is asked again until ctx ends (catalogAgain), as the
+// open's other calls on the catalog are, and a ctx that ends first is an
+// error matching ErrNoQuorum and the context's (unanswered). A client's
+// open asked once: it failed at the first leaderless timeout however long
+// ctx had left, or with the context's error alone.
+func (n *Node) confirmSelf(ctx context.Context, heap string, p Permission, wait bool) error {
 	if privileged(n.cfg.Role) {
 		return nil
 	}
@@ -364,41 +374,66 @@ func (n *Node) authorizeSelf(ctx context.Context, heap string, p Permission) err
 	if cat == nil {
 		return err
 	}
-	if rerr := cat.readIndex(ctx); rerr != nil {
-		// The local grants may lag one just made: a denial stands only
-		// once the catalog's latest state confirms it, and while no
-		// catalog leader answers it is no answer (ErrNoQuorum, or the
-		// context's end), never a permission error.
-		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("oss: %s on heap %q not confirmed by the catalog before the context ended: %w", p, heap, cerr)
+	for attempt := 0; ; attempt++ {
+		rerr := cat.readIndex(ctx)
+		if rerr == nil {
+			return n.authorize(n.cfg.Name, n.cfg.Role, heap, p)
 		}
-		if errors.Is(rerr, ErrClosed) {
-			return rerr
+		if wait && errors.Is(rerr, ErrNoQuorum) && catalogAgain(ctx, attempt) {
+			continue
 		}
-		return fmt.Errorf("oss: %s on heap %q not confirmed: the catalog's latest grants cannot be read (%v): %w", p, heap, rerr, ErrNoQuorum)
+		return unconfirmed(ctx, heap, p, rerr, wait)
 	}
-	return n.authorize(n.cfg.Name, n.cfg.Role, heap, p)
+}
+
+// unconfirmed is the error of a check of this node's grants that the
+// catalog did not answer (rerr): the local grants may lag one just made,
+// so a denial stands only once the catalog's latest state confirms it,
+// and while no catalog leader answers it is no answer (ErrNoQuorum, or
+// the context's end; for an open, both), never a permission error.
+func unconfirmed(ctx context.Context, heap string, p Permission, rerr error, wait bool) error {
+	if cerr := ctx.Err(); cerr != nil {
+		if wait {
+			return fmt.Errorf("%w: %s on heap %q not confirmed: the catalog's leader did not answer before the context ended: %w", ErrNoQuorum, p, heap, cerr)
+		}
+		return fmt.Errorf("oss: %s on heap %q not confirmed by the catalog before the context ended: %w", p, heap, cerr)
+	}
+	if errors.Is(rerr, ErrClosed) {
+		return rerr
+	}
+	return fmt.Errorf("oss: %s on heap %q not confirmed: the catalog's latest grants cannot be read (%v): %w", p, heap, rerr, ErrNoQuorum)
 }
 
 // authorizeOpen checks that a client node may open a heap: read to open
 // it, admin to create it. One that may read but not administer opens a
 // heap that exists and is told it may not create one that does not: the
-// mode it returns is the one to go on with.
+// mode it returns is the one to go on with. One that may read, by its
+// catalog replica, a heap its replica lists opens it as Heap does,
+// without asking the catalog for an admin grant it does not need.
 func (n *Node) authorizeOpen(ctx context.Context, name string, mode heapMode) (heapMode, error) {
 	if privileged(n.cfg.Role) {
 		return mode, nil
 	}
 	switch mode {
 	case openExisting:
-		return mode, n.authorizeSelf(ctx, name, PermRead)
+		return mode, n.confirmSelf(ctx, name, PermRead, true)
 	case createNew:
-		return mode, n.authorizeSelf(ctx, name, PermAdmin)
+		return mode, n.confirmSelf(ctx, name, PermAdmin, true)
 	}
-	admin := n.authorizeSelf(ctx, name, PermAdmin)
+	read := func() error { return n.authorize(n.cfg.Name, n.cfg.Role, name, PermRead) }
+	if n.authorize(n.cfg.Name, n.cfg.Role, name, PermAdmin) != nil && read() == nil {
+		if _, ok := n.catalogEntry(name); ok {
+			return openExisting, nil
+		}
+	}
+	admin := n.confirmSelf(ctx, name, PermAdmin, true)
 	if admin == nil {
 		return mode, nil
 	}
-	if err := n.authorize(n.cfg.Name, n.cfg.Role, name, PermRead); err != nil {
+	if !errors.Is(admin, ErrPermission) {
+		return mode, admin // no answer from the catalog: no refusal either
+	}
+	if err := read(); err != nil {
 		return mode, err
 	}
 	if _, err := n.findEntry(ctx, name); errors.Is(err, ErrNoHeap) {

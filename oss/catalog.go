@@ -201,6 +201,11 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 		}
 		h.cataloged = true
 		h.catalogAt = n.catalog.Load().state.Load().Index()
+		// Opened here for the node itself (a first voter the catalog
+		// names, a replica a leader added) or for a caller whose open
+		// catches up next: the first open of it waits for a read index
+		// either way, as for a replica recovered from disk.
+		h.catchUp.Store(true)
 		return h, nil
 	})
 }

@@ -81,7 +81,7 @@ type Heap struct {
 	// encodeFault, set by tests, fails the encoding of a log write with
 	// its error, as a record that does not marshal would.
 	encodeFault atomic.Pointer[func(engine.Write) error]
-	catchUp     atomic.Bool   // recovered: the first open waits for a read index
+	catchUp     atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
 	firstSeq    atomic.Uint64 // the first log record of this replica still needed
 	ckptSeq     atomic.Uint64 // the first log record its last checkpoint needs
 	term        atomic.Uint64 // the replica's raft term

@@ -424,7 +424,12 @@ type HeapOptions struct {
 // name again returns the same *Heap at once: a replica cut off from its
 // group may then be behind (see Heap.View and Heap.Stats); if the group
 // removed it meanwhile, it rejoins by itself once it can reach the group,
-// and the handle works again.
+// and the handle works again. A replica the node opened by itself (a
+// first voter of a heap created elsewhere) catches up at its first open
+// as any other. If the node's replica was lost while it ran (its log lost
+// what it had acknowledged, or it could not apply what its leader sent),
+// Heap returns the loss, which says how to rebuild it: an error matching
+// ErrCorrupt when the node's data is damaged.
 //
 // Opening a heap for the first time on the node, creating one and looking
 // up a name the local catalog replica does not know need the catalog's
@@ -493,16 +498,10 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if n.isClosed() {
 		return nil, ErrClosed
 	}
-	if h := n.replicaOf(name); mode != createNew && h != nil && h.inConf.Load() {
-		if h.catchUp.Load() {
-			// Recovered from disk: what it committed before may not be
-			// applied yet.
-			if err := h.waitCaughtUp(ctx); err != nil {
-				return nil, err
-			}
-			h.catchUp.Store(false)
+	if mode != createNew {
+		if h, err := n.openedReplica(ctx, name); h != nil || err != nil {
+			return h, err
 		}
-		return h, nil
 	}
 	var e heapEntry
 	created := false
@@ -529,6 +528,39 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	}
 	if err != nil {
 		return nil, err
+	}
+	h.catchUp.Store(false) // joinGroup caught up
+	return h, nil
+}
+
+// openedReplica returns the node's replica of a heap if it has one in the
+// group's configuration, once it has caught up if no open has yet, and
+// nil if it has none: the open goes through the catalog. A replica lost
+// while the node ran stays in the node's table until the node is rebuilt
+// (loseReplica): it is no replica to hand out, and its open fails with
+// the loss.
+func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
+	h := n.replicaOf(name)
+	if h == nil {
+		return nil, nil
+	}
+	if err := h.lostErr(); err != nil {
+		if errors.Is(err, ErrCorrupt) { // it says what to do
+			return nil, fmt.Errorf("oss: heap %q: this node's replica of it was lost: %w", name, err)
+		}
+		return nil, fmt.Errorf("oss: heap %q: this node's replica of it was lost (%w); restart the node to rebuild it from its peers", name, err)
+	}
+	if !h.inConf.Load() {
+		return nil, nil
+	}
+	if h.catchUp.Load() {
+		// Recovered from disk, or opened by the node itself (a first
+		// voter, a replica a leader added) and not yet by a caller:
+		// what its group committed may not be applied yet.
+		if err := h.waitCaughtUp(ctx); err != nil {
+			return nil, err
+		}
+		h.catchUp.Store(false)
 	}
 	return h, nil
 }
