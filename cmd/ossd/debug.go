@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -104,7 +105,11 @@ func debugBundle(args []string, stdout io.Writer) error {
 	defer cancel()
 	nodes := collectNodes(ctx, list, opts, bundleFiles(*cpu))
 
-	f, err := os.Create(*out)
+	// Mode 0600, as the operator's keys: the bundle holds the cluster's
+	// logs, addresses and names. Written to a temporary file beside it
+	// and renamed, so an existing file's mode is not kept and no half
+	// bundle is left under its name.
+	f, err := os.CreateTemp(filepath.Dir(*out), ".oss-debug-*.tmp")
 	if err != nil {
 		return fmt.Errorf("debug bundle: %w", err)
 	}
@@ -112,8 +117,11 @@ func debugBundle(args []string, stdout io.Writer) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(f.Name(), *out)
+	}
 	if err != nil {
-		os.Remove(*out)
+		os.Remove(f.Name())
 		return fmt.Errorf("debug bundle: %s: %w", *out, err)
 	}
 	failed := 0
@@ -226,7 +234,7 @@ func writeBundle(w io.Writer, now time.Time, args []string, nodes []*nodeBundle)
 	tw := tar.NewWriter(gz)
 	root := "oss-debug-" + now.Format("20060102T150405Z")
 	add := func(name string, b []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: root + "/" + name, Mode: 0o644, Size: int64(len(b)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: root + "/" + name, Mode: 0o600, Size: int64(len(b)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
 			return err
 		}
 		_, err := tw.Write(b)
