@@ -641,7 +641,9 @@ func validHeapName(name string) error {
 //
 // Close also returns what closing the data directory failed with (a
 // write-ahead log that stopped after a failed sync matches
-// persist.ErrFailed) and a leave that failed. Close is idempotent: a
+// persist.ErrFailed). A leave that no member took (the whole cluster
+// stopping at once) is logged, not returned: the node has left all the
+// same, and members not told count it as failed. Close is idempotent: a
 // later call returns nil once the node is closed, and a call made while
 // another is closing the node waits for it to finish (its ctx, if it ends
 // first, cuts the graceful part short, as above, and its error is
