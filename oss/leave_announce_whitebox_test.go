@@ -69,3 +69,52 @@ func TestLeaveNoticeThatFailsOnceIsSentAgain(t *testing.T) {
 		return nodes[0].last(memberLeft, "n2") && nodes[1].last(memberLeft, "n2")
 	})
 }
+
+// A leave notice is a call each member answers once it has noted the
+// leave: when leave returns, every member it knew has taken it. Sent as a
+// user message on a gossip stream, it was only written when leave went
+// on, and the connection closed a moment later took it with it on a
+// member whose process stood still meanwhile: that member counted the
+// leave as a failure.
+func TestLeaveNoticeIsAnsweredBeforeTheNodeCloses(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*gossipNode
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.m.stop()
+			n.q.Close()
+		}
+		for _, n := range nodes {
+			n.m.wait()
+		}
+	})
+	for i, name := range []string{"n0", "n1", "n2"} {
+		var join []string
+		if i > 0 {
+			join = []string{nodes[i-1].q.Addr().String()}
+		}
+		nodes = append(nodes, startGossipNode(t, ca, name, join))
+	}
+	waitFor(t, "3 nodes to converge", func() bool {
+		for _, n := range nodes {
+			if len(n.m.members()) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	nodes[2].m.leave(5 * time.Second)
+	for _, n := range nodes[:2] {
+		if got := n.leaves.Load(); got != 1 {
+			t.Fatalf("%s took %d leave notices by call before n2 closed; want 1", n.name, got)
+		}
+	}
+	nodes[2].q.Close()
+	waitFor(t, "the leave of n2 to be seen by n0 and n1", func() bool {
+		return nodes[0].last(memberLeft, "n2") && nodes[1].last(memberLeft, "n2")
+	})
+}

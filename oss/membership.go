@@ -2,6 +2,8 @@ package oss
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -449,19 +451,21 @@ const leaveAttempts = 3
 
 // announceLeave tells every member this node knows that it is leaving:
 // memberlist does not tell a leave from a failure in NotifyLeave, so the
-// intent goes first, over reliable streams, to all members at once (one
-// that does not answer costs its stream's timeout, not every other's
-// too). A send that fails is tried again, up to leaveAttempts times
-// within timeout: on a loaded machine a stream's open timed out, and the
-// member told of nothing counted the leave as a failure. It returns the
-// members it could not tell.
+// intent goes first to all members at once (one that does not answer
+// costs its timeout, not every other's too), by a call each answers once
+// it has noted the leave (tellLeaving). A notice that fails is tried
+// again, up to leaveAttempts times within timeout: on a loaded machine a
+// stream's open timed out, and the member told of nothing counted the
+// leave as a failure. It returns the members it could not tell.
 func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
+	deadline := time.Now().Add(timeout)
 	send := m.cfg.sendLeave
 	if send == nil {
-		send = (*memberlist.Memberlist).SendReliable
+		send = func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error {
+			return m.tellLeaving(ml, to, msg, deadline)
+		}
 	}
 	msg := []byte(leavingPrefix + m.cfg.name)
-	deadline := time.Now().Add(timeout)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range m.others() {
@@ -484,6 +488,34 @@ func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
 	}
 	wg.Wait()
 	return untold
+}
+
+// tellLeaving tells one member that this node leaves. A call (opLeaving)
+// comes back once the member has noted it; a user message on a gossip
+// stream only says it was written, and the connection this node closes
+// a moment later takes with it what a starved member had not read yet:
+// the member then counted the leave as a failure. A member that does not
+// take the call (an older version, a node without the handler) gets the
+// user message.
+func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte, deadline time.Time) error {
+	if q := m.cfg.quic; q != nil {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		req, err := codec.Marshal(callRequest{Op: opLeaving})
+		if err != nil {
+			return err
+		}
+		b, err := q.Call(ctx, to.Name, req)
+		if errors.Is(err, transport.ErrUnknownPeer) {
+			q.SetPeer(to.Name, to.Address())
+			b, err = q.Call(ctx, to.Name, req)
+		}
+		var resp callResponse
+		if err == nil && codec.Unmarshal(b, &resp) == nil && resp.OK {
+			return nil
+		}
+	}
+	return ml.SendReliable(to, msg)
 }
 
 // others returns the members this node knows, itself left out, as nodes
@@ -610,10 +642,14 @@ const leavingPrefix = "oss-leaving:"
 // the member outlived) is reported as left at once, and no longer
 // reconnected to.
 func (m *membership) NotifyMsg(b []byte) {
-	name, ok := strings.CutPrefix(string(b), leavingPrefix)
-	if !ok {
-		return
+	if name, ok := strings.CutPrefix(string(b), leavingPrefix); ok {
+		m.noteLeaving(name)
 	}
+}
+
+// noteLeaving notes that the named member announced a graceful leave, by a
+// call (opLeaving) or a user message.
+func (m *membership) noteLeaving(name string) {
 	m.mu.Lock()
 	f, failed := m.failed[name]
 	h, held := m.held[name]

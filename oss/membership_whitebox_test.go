@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +22,10 @@ import (
 )
 
 type gossipNode struct {
-	name string
-	q    *transport.QUIC
-	m    *membership
+	name   string
+	q      *transport.QUIC
+	m      *membership
+	leaves *atomic.Int32 // leave notices it took by call
 
 	mu     sync.Mutex
 	events []memberEvent
@@ -73,7 +75,8 @@ func startGossipNodeWith(t *testing.T, ca *pki.CA, name string, join []string, t
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(debugOut, &slog.HandlerOptions{Level: slog.LevelDebug})).With("self", name)
-	q, err := transport.NewQUIC(&transport.QUICConfig{Name: name, CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: callHandler{}, Logger: logger})
+	handler := &gossipHandler{}
+	q, err := transport.NewQUIC(&transport.QUICConfig{Name: name, CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: handler, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +93,10 @@ func startGossipNodeWith(t *testing.T, ca *pki.CA, name string, join []string, t
 		tweak(&cfg)
 	}
 	g.m, err = startMembership(cfg)
+	g.leaves = &handler.leaves
+	if err == nil {
+		handler.m.Store(g.m)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +215,26 @@ func TestJoinToNobodyFails(t *testing.T) {
 }
 
 type callHandler struct{}
+
+// gossipHandler answers a gossip test node's calls as Node.handleCall
+// does the leave notice (opLeaving), and echoes any other request.
+type gossipHandler struct {
+	callHandler
+	m      atomic.Pointer[membership]
+	leaves atomic.Int32 // leave notices taken by call
+}
+
+func (h *gossipHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	var r callRequest
+	if codec.Unmarshal(req, &r) == nil && r.Op == opLeaving {
+		if m := h.m.Load(); m != nil {
+			m.noteLeaving(from)
+			h.leaves.Add(1)
+			return codec.Marshal(callResponse{OK: true})
+		}
+	}
+	return req, nil
+}
 
 func (callHandler) HandleMessage(string, []byte) {}
 func (callHandler) HandleCall(_ context.Context, _ string, req []byte) ([]byte, error) {

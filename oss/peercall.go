@@ -34,6 +34,9 @@ type callResponse struct {
 const (
 	opJoin   = "join"
 	opStatus = "status"
+	// opLeaving tells a member that the caller leaves gracefully; the
+	// answer comes once the member has noted it (membership.leaving).
+	opLeaving = "leaving"
 )
 
 // handleCall serves a peer's request: "join" asks the leader of a heap to
@@ -46,6 +49,13 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	}
 	if r.Op == opStatus {
 		return codec.Marshal(n.localStatus())
+	}
+	if r.Op == opLeaving {
+		if n.members == nil {
+			return nil, errors.New("oss: leaving: this node runs no membership")
+		}
+		n.members.noteLeaving(from) // the peer's authenticated name: none announces another's leave
+		return codec.Marshal(callResponse{OK: true})
 	}
 	if r.Op != opJoin {
 		return nil, fmt.Errorf("oss: unknown request %q", r.Op)
