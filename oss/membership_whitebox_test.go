@@ -80,10 +80,23 @@ func startGossipNode(t *testing.T, ca *pki.CA, name string, join []string) *goss
 		},
 	})
 	if err != nil {
+		q.Close()
 		t.Fatal(err)
 	}
-	if err := g.m.join(join); err != nil {
-		t.Fatal(err)
+	// The node joins as Node.Start does with JoinRetry: a join whose
+	// exchange outlasts memberlist's TCPTimeout (2 s) on a loaded machine
+	// is tried again. The minute is against a hang. A node that fails
+	// to join is stopped, so that its goroutines do not fail the checks
+	// of the tests after this one.
+	deadline := time.Now().Add(time.Minute)
+	for err := g.m.join(join); err != nil; err = g.m.join(join) {
+		if time.Now().After(deadline) {
+			g.m.stop()
+			q.Close()
+			g.m.wait()
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	return g
 }
