@@ -162,7 +162,11 @@ func TestMembershipOverQUIC(t *testing.T) {
 	// A crash: n4 stops without a word.
 	nodes[4].m.stop()
 	nodes[4].q.Close()
-	waitFor(t, "the crash of n4 to be detected by all", func() bool {
+	// A survivor that stood still doubts memberlist's verdict and reports
+	// the crash only once a join to n4 fails while it ran throughout
+	// (docs/design.md, Membership under load): on a loaded machine that
+	// took more than waitFor's 20 s. The minute is against a hang.
+	waitCondWithin(t, time.Minute, "the crash of n4 to be detected by all", func() bool {
 		for _, n := range nodes[:4] {
 			if !n.last(memberFailed, "n4") {
 				return false
@@ -185,7 +189,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 	}()
 	// Left, not failed: the last each saw of n3 (a false death on a
 	// starved machine, healed since, may come before).
-	waitFor(t, "the leave of n3 to be seen by all", func() bool {
+	waitCondWithin(t, time.Minute, "the leave of n3 to be seen by all", func() bool {
 		for _, n := range nodes[:3] {
 			if !n.last(memberLeft, "n3") {
 				return false
