@@ -71,8 +71,8 @@ func TestWatchAcrossALeadersSnapshot(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		heaps[name] = c.open(name, "w")
 	}
-	waitCond(t, "a leader of w", func() bool { return heaps["a"].Stats().Leader != "" })
-	lead := heaps["a"].Stats().Leader
+	var lead string
+	waitCond(t, "a leader of w", func() bool { lead = heaps["a"].Stats().Leader; return lead != "" })
 	var lagger string
 	var others []string
 	for _, name := range []string{"a", "b", "c"} {

@@ -72,8 +72,7 @@ func TestCheckpointKeepsLeaderAndCommits(t *testing.T) {
 			close(release) // a failed test lets them go
 		}
 	}()
-	waitCond(t, "a leader", func() bool { return c.leader() != "" })
-	lead := c.heaps[c.leader()]
+	lead := c.heaps[c.waitLeader()]
 	ctx := context.Background()
 
 	for done := 0; done < objects; done += batch {

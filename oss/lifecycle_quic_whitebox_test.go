@@ -28,6 +28,12 @@ import (
 func commitLoop(t *testing.T, h *Heap, ids []uuid.UUID) (count *atomic.Int64, stop func()) {
 	count = new(atomic.Int64)
 	done := make(chan struct{})
+	var last atomic.Value // the last passing error, told if the test fails
+	t.Cleanup(func() {
+		if e := last.Load(); t.Failed() && e != nil {
+			t.Logf("the commit loop's last failed transfer: %v", e)
+		}
+	})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := 0; ; i++ {
@@ -43,8 +49,10 @@ func commitLoop(t *testing.T, h *Heap, ids []uuid.UUID) (count *atomic.Int64, st
 			case err == nil:
 				count.Add(1)
 			case errors.Is(err, ErrClosed):
+				t.Logf("the commit loop ends after %d commits: %v", count.Load(), err)
 				return
 			case errors.Is(err, ErrNoQuorum), errors.Is(err, ErrCommitUnknown), errors.Is(err, context.DeadlineExceeded):
+				last.Store(err.Error())
 			default:
 				t.Errorf("transfer: %v", err)
 				return
@@ -66,6 +74,21 @@ func waitCommits(t *testing.T, what string, count *atomic.Int64, n int64) {
 	waitCondWithin(t, time.Minute, what, func() bool { return count.Load() > from+n })
 }
 
+// logOnFailure has a failed test log each node's replica of heap as it
+// was at the test's end.
+func (c *quicCluster) logOnFailure(t *testing.T, heap string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for name, n := range c.nodes {
+			if h := n.replicaOf(heap); h != nil {
+				t.Logf("%s's replica of %s: %+v", name, heap, h.Stats())
+			}
+		}
+	})
+}
+
 func connected(n *Node, peer string) (*big.Int, bool) {
 	id, ok := n.quic.PeerIdentity(peer)
 	return id.Serial, ok
@@ -84,6 +107,7 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 	defer cancel()
 	heaps := c.openAll(t, ctx, "bank")
 	ids := seedBank(t, heaps["a"])
+	c.logOnFailure(t, "bank")
 	member := c.nodes["c"].id
 	old, _ := c.nodes["c"].Certificate()
 	count, stop := commitLoop(t, heaps["a"], ids)

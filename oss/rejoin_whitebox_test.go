@@ -65,6 +65,12 @@ func TestRemovedReplicaRejoins(t *testing.T) {
 			learner = name
 		}
 	}
+	defer func() {
+		if t.Failed() {
+			g, _ := c.group(catalogName)
+			t.Logf("%s's catalog replica: %+v; the catalog's group: %+v", catLearner, c.nodes[catLearner].catalog.Load().Stats(), g)
+		}
+	}()
 	t.Logf("cut off %s, the catalog's learner", catLearner)
 	c.rejoinAfterRemoval(catLearner, ids, catalogName)()
 	waitCond(t, catLearner+"'s catalog replica to have found that it was removed", func() bool {

@@ -217,10 +217,25 @@ func runLogged(t *testing.T, format string) []string {
 		t.Fatal(err)
 	}
 	defer x.Close(ctx)
-	jctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	// The join is given up once n1 has logged the refusal; the minute is
+	// against a hang, not the pace of a loaded machine.
+	jctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if n, err := oss.Start(jctx, &oss.Config{Name: "n1", Listen: "127.0.0.1:0", Gossip: oss.GossipLoopback, Logger: logger, Join: []string{x.Addr()},
-		TLS: &oss.TLSConfig{CertPEM: read("n1.crt"), KeyPEM: read("n1.key"), CAPEM: read("ca.crt")}}); err == nil {
+	cfg := &oss.Config{Name: "n1", Listen: "127.0.0.1:0", Gossip: oss.GossipLoopback, Logger: logger, Join: []string{x.Addr()},
+		TLS: &oss.TLSConfig{CertPEM: read("n1.crt"), KeyPEM: read("n1.key"), CAPEM: read("ca.crt")}}
+	joined := make(chan *oss.Node, 1)
+	go func() {
+		n, err := oss.Start(jctx, cfg)
+		if err != nil {
+			n = nil
+		}
+		joined <- n
+	}()
+	for !strings.Contains(buf.String(), "x1") && jctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if n := <-joined; n != nil {
 		n.Close(ctx)
 	}
 	if !strings.Contains(buf.String(), "x1") {
