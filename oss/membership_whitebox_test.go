@@ -93,14 +93,12 @@ func startGossipNodeWith(t *testing.T, ca *pki.CA, name string, join []string, t
 		tweak(&cfg)
 	}
 	g.m, err = startMembership(cfg)
-	g.leaves = &handler.leaves
-	if err == nil {
-		handler.m.Store(g.m)
-	}
 	if err != nil {
 		q.Close()
 		t.Fatal(err)
 	}
+	g.leaves = &handler.leaves
+	handler.m.Store(g.m)
 	// The node joins as Node.Start does with JoinRetry: a join whose
 	// exchange outlasts memberlist's TCPTimeout (2 s) on a loaded machine
 	// is tried again. The minute is against a hang. A node that fails
