@@ -18,47 +18,14 @@ import (
 // member it missed counted the leave as a failure.
 func TestLeaveNoticeThatFailsOnceIsSentAgain(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	ca, err := pki.NewCA("test", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var nodes []*gossipNode
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			n.m.stop()
-			n.q.Close()
-		}
-		for _, n := range nodes {
-			n.m.wait()
-		}
-	})
 	var failed atomic.Int32
-	failFirstToN1 := func(cfg *memberConfig) {
+	nodes := startGossipTrio(t, func(cfg *memberConfig) {
 		cfg.sendLeave = func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error {
 			if to.Name == "n1" && failed.Add(1) == 1 {
 				return errors.New("i/o timeout")
 			}
 			return ml.SendReliable(to, msg)
 		}
-	}
-	for i := range 3 {
-		var join []string
-		if i > 0 {
-			join = []string{nodes[i-1].q.Addr().String()}
-		}
-		var tweak func(*memberConfig)
-		if i == 2 {
-			tweak = failFirstToN1
-		}
-		nodes = append(nodes, startGossipNodeWith(t, ca, []string{"n0", "n1", "n2"}[i], join, tweak))
-	}
-	waitFor(t, "3 nodes to converge", func() bool {
-		for _, n := range nodes {
-			if len(n.m.members()) != 3 {
-				return false
-			}
-		}
-		return true
 	})
 	nodes[2].m.leave(5 * time.Second)
 	nodes[2].q.Close()
@@ -78,6 +45,24 @@ func TestLeaveNoticeThatFailsOnceIsSentAgain(t *testing.T) {
 // leave as a failure.
 func TestLeaveNoticeIsAnsweredBeforeTheNodeCloses(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
+	nodes := startGossipTrio(t, nil)
+	nodes[2].m.leave(5 * time.Second)
+	for _, n := range nodes[:2] {
+		if got := n.leaves.Load(); got != 1 {
+			t.Fatalf("%s took %d leave notices by call before n2 closed; want 1", n.name, got)
+		}
+	}
+	nodes[2].q.Close()
+	waitFor(t, "the leave of n2 to be seen by n0 and n1", func() bool {
+		return nodes[0].last(memberLeft, "n2") && nodes[1].last(memberLeft, "n2")
+	})
+}
+
+// startGossipTrio starts gossip nodes n0, n1 and n2, n2's membership
+// changed by tweak, waits until each sees all three, and stops them all
+// when the test ends.
+func startGossipTrio(t *testing.T, tweak func(*memberConfig)) []*gossipNode {
+	t.Helper()
 	ca, err := pki.NewCA("test", time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +82,11 @@ func TestLeaveNoticeIsAnsweredBeforeTheNodeCloses(t *testing.T) {
 		if i > 0 {
 			join = []string{nodes[i-1].q.Addr().String()}
 		}
-		nodes = append(nodes, startGossipNode(t, ca, name, join))
+		var tw func(*memberConfig)
+		if i == 2 {
+			tw = tweak
+		}
+		nodes = append(nodes, startGossipNodeWith(t, ca, name, join, tw))
 	}
 	waitFor(t, "3 nodes to converge", func() bool {
 		for _, n := range nodes {
@@ -107,14 +96,5 @@ func TestLeaveNoticeIsAnsweredBeforeTheNodeCloses(t *testing.T) {
 		}
 		return true
 	})
-	nodes[2].m.leave(5 * time.Second)
-	for _, n := range nodes[:2] {
-		if got := n.leaves.Load(); got != 1 {
-			t.Fatalf("%s took %d leave notices by call before n2 closed; want 1", n.name, got)
-		}
-	}
-	nodes[2].q.Close()
-	waitFor(t, "the leave of n2 to be seen by n0 and n1", func() bool {
-		return nodes[0].last(memberLeft, "n2") && nodes[1].last(memberLeft, "n2")
-	})
+	return nodes
 }
