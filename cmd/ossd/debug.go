@@ -105,23 +105,7 @@ func debugBundle(args []string, stdout io.Writer) error {
 	defer cancel()
 	nodes := collectNodes(ctx, list, opts, bundleFiles(*cpu))
 
-	// Mode 0600, as the operator's keys: the bundle holds the cluster's
-	// logs, addresses and names. Written to a temporary file beside it
-	// and renamed, so an existing file's mode is not kept and no half
-	// bundle is left under its name.
-	f, err := os.CreateTemp(filepath.Dir(*out), ".oss-debug-*.tmp")
-	if err != nil {
-		return fmt.Errorf("debug bundle: %w", err)
-	}
-	err = writeBundle(f, now, args, nodes)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), *out)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := saveBundle(*out, func(w io.Writer) error { return writeBundle(w, now, args, nodes) }); err != nil {
 		return fmt.Errorf("debug bundle: %s: %w", *out, err)
 	}
 	failed := 0
@@ -313,4 +297,39 @@ goroutines.txt (every goroutine's stack), heap.pb.gz and cpu.pb.gz (read
 with "go tool pprof FILE"), errors.txt (what the node failed to give).
 `)
 	return b.String()
+}
+
+// saveBundle writes a bundle to path with mode 0600, as the operator's
+// keys: it holds the cluster's logs, addresses and names. A regular file
+// (or none) is written to a temporary file beside it and renamed over
+// it, so an older file's mode is not kept and no half bundle is left
+// under its name; anything else there (/dev/stdout, a pipe, a symbolic
+// link) is written through, as it is.
+func saveBundle(path string, write func(io.Writer) error) error {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		err = write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".oss-debug-*.tmp")
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }

@@ -54,3 +54,24 @@ func TestDebugBundleIsPrivate(t *testing.T) {
 		t.Fatalf("the bundle's directory holds %d files, want the bundle alone", len(entries))
 	}
 }
+
+// A bundle's --out that is no regular file (a symbolic link, as
+// /dev/stdout is, or a pipe) is written through, not replaced by a file
+// renamed over it.
+func TestDebugBundleWritesThroughALink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveBundle(link, func(w io.Writer) error { _, err := io.WriteString(w, "bundle"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v, %v", fi.Mode(), err)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "bundle" {
+		t.Fatalf("the link's target holds %q (%v), want the bundle", b, err)
+	}
+}
