@@ -342,6 +342,9 @@ func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 	}
 	if h.contact.dropped.Load() && h.inConf.Load() && h.contact.dropped.Swap(false) {
 		h.noteRemoved("taken back")
+		h.contact.told.Store(false) // that removal is over: the next one counts
+	} else if replaced && h.inConf.Load() {
+		h.contact.told.Store(false) // back by a leader's snapshot, which a leader sends only to a member
 	}
 	if rd.Checkpoint != 0 {
 		h.checkpointAt(rd.Checkpoint)

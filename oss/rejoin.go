@@ -45,7 +45,7 @@ type leaderContact struct {
 	inReach   atomic.Bool   // a leader was heard from recently
 	rejoining atomic.Bool   // a goroutine asks the leader to take the replica
 	rejoins   atomic.Uint64
-	told      atomic.Bool // this removal is counted in rejoins
+	told      atomic.Bool // the last removal is counted in rejoins, and the replica is not back by its log or a snapshot yet
 	dropped   atomic.Bool // the replica applied its own removal, and is not back
 	quiet     uint64      // ticks without a leader; owned by the loop
 }
@@ -115,7 +115,6 @@ func (h *Heap) current() bool { return h.inConf.Load() && h.contact.inReach.Load
 // while the replica believed it was tells it that it was removed.
 func (n *Node) rejoin(h *Heap) {
 	defer h.contact.rejoining.Store(false)
-	h.contact.told.Store(false)
 	for attempt := 0; !h.current(); attempt++ {
 		if n.leaving.Load() || h.isClosed() || n.ctx.Err() != nil {
 			return
@@ -153,7 +152,10 @@ func (n *Node) rejoin(h *Heap) {
 // back that it was not a member, or the log, which the replica applied
 // with its removal and its return (a request that reached the leader
 // before the replica was cut off can bring it back before it asks again,
-// and then no leader ever says it was not a member).
+// and then no leader ever says it was not a member). A removal is over,
+// and the next one counts, once the replica is back by what it applied
+// (finishReady): a round of requests made before that, by a replica cut
+// off again after a leader took it back, is about the same removal.
 func (h *Heap) noteRemoved(what string, args ...any) {
 	if h.contact.told.CompareAndSwap(false, true) {
 		h.contact.rejoins.Add(1)
