@@ -134,6 +134,13 @@ func (r *Recorder) Bank(b BankRead) {
 	r.mu.Unlock()
 }
 
+// Len returns how many transactions were recorded so far.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.txns)
+}
+
 // Txns returns the transactions recorded so far.
 func (r *Recorder) Txns() []Txn {
 	r.mu.Lock()
