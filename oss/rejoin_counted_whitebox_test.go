@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/uuid"
 	"go.uber.org/goleak"
 )
 
@@ -20,21 +21,7 @@ func TestReplicaTakenBackBeforeItAskedCountsItsRemoval(t *testing.T) {
 	names := []string{"a", "b", "c", "d", "e"}
 	c := startTestNodes(t, 23, names...)
 	c.followPartitions()
-	for _, name := range names {
-		c.open(name, "bank")
-	}
-	bank := c.placement("bank", 3)
-	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", bank...) })
-	ids := seedBank(t, c.heaps[bank[0]])
-	var learner string
-	var others []string
-	for _, name := range names {
-		if learner == "" && !slices.Contains(bank, name) {
-			learner = name
-		} else {
-			others = append(others, name)
-		}
-	}
+	ids, learner, others := c.bankWithALearner(t, names)
 	hv := c.heaps[learner]
 	id := c.nodes[learner].id
 	// Its own requests to be taken back are not made.
@@ -62,4 +49,25 @@ func TestReplicaTakenBackBeforeItAskedCountsItsRemoval(t *testing.T) {
 	})
 	waitCond(t, learner+" to be current", hv.current)
 	waitCond(t, learner+" to count its removal", func() bool { return hv.Stats().Rejoins == 1 })
+}
+
+// bankWithALearner opens the heap "bank" (three voters) on every node of
+// names, seeds it once its voters are at their placement, and returns the
+// accounts, the first node that is a learner of it, and the others.
+func (c *testCluster) bankWithALearner(t *testing.T, names []string) (ids []uuid.UUID, learner string, others []string) {
+	t.Helper()
+	for _, name := range names {
+		c.open(name, "bank")
+	}
+	bank := c.placement("bank", 3)
+	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", bank...) })
+	ids = seedBank(t, c.heaps[bank[0]])
+	for _, name := range names {
+		if learner == "" && !slices.Contains(bank, name) {
+			learner = name
+		} else {
+			others = append(others, name)
+		}
+	}
+	return ids, learner, others
 }

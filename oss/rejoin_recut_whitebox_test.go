@@ -75,21 +75,7 @@ func TestRemovalCountedOnceAcrossASecondCut(t *testing.T) {
 		c.add(name, i > 0, nil)
 	}
 	c.followPartitions()
-	for _, name := range names {
-		c.open(name, "bank")
-	}
-	bank := c.placement("bank", 3)
-	waitCond(t, "bank's voters at their placement", func() bool { return c.settled("bank", bank...) })
-	ids := seedBank(t, c.heaps[bank[0]])
-	var learner string
-	var others []string
-	for _, name := range names {
-		if learner == "" && !slices.Contains(bank, name) {
-			learner = name
-		} else {
-			others = append(others, name)
-		}
-	}
+	ids, learner, others := c.bankWithALearner(t, names)
 	s.learner.Store(learner)
 	hv := c.heaps[learner]
 
