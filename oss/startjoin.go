@@ -92,7 +92,7 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 			continue
 		}
 		if errors.Is(err, transport.ErrRefused) && i < len(addrs) && refused == nil {
-			refused = fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, all[i], err)
+			refused = refusedAt(all[i], err)
 		}
 		why = append(why, err.Error())
 	}
@@ -104,6 +104,16 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 	}
 	return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
 		strings.Join(all, ","), strings.Join(why, "; "))
+}
+
+// refusedAt returns err, a handshake with addr (of Join) that was
+// refused, as ErrJoinRefused saying which side refused which
+// certificate.
+func refusedAt(addr string, err error) error {
+	if errors.Is(err, transport.ErrPeerRefused) {
+		return fmt.Errorf("%w: %s refused this node's certificate (revoked, expired, or of another CA? that node's log says which): %w", ErrJoinRefused, addr, err)
+	}
+	return fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, addr, err)
 }
 
 // refusedJoin returns err, a failed join through membership, as
@@ -121,7 +131,7 @@ func refusedJoin(err error, addrs []string) error {
 	for line := range strings.Lines(err.Error()) {
 		_, rest, ok := strings.Cut(line, "failed to join ")
 		addr, why, _ := strings.Cut(rest, ": ")
-		_, cause, refused := strings.Cut(why, transport.ErrRefused.Error()+": ")
+		_, cause, refused := strings.Cut(why, transport.ErrPeerRefused.Error()+": ")
 		if ok && refused && isJoinAddr(addr, addrs) {
 			return fmt.Errorf("%w: %s refused this node's certificate (revoked, expired, or of another CA? that node's log says which): %s",
 				ErrJoinRefused, addr, strings.TrimSpace(cause))

@@ -172,7 +172,11 @@ func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fai
 		*fail++
 		*next = time.Now().Add(min(10*time.Millisecond<<min(*fail, 10), 2*time.Second))
 		if te := (*quic.TransportError)(nil); errors.As(err, &te) && te.ErrorCode.IsCryptoError() {
-			return nil, fmt.Errorf("%w: %s %s: %w: %v", ErrUnreachable, name, addr, ErrRefused, err)
+			refused := ErrRefused
+			if te.Remote {
+				refused = ErrPeerRefused
+			}
+			return nil, fmt.Errorf("%w: %s %s: %w: %v", ErrUnreachable, name, addr, refused, err)
 		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnreachable, name, addr, err)
 	}
@@ -305,7 +309,7 @@ func peerRefusal(err error) error {
 	return refusedByPeer(err)
 }
 
-// refusedByPeer returns err as ErrRefused if it is the peer ending the
+// refusedByPeer returns err as ErrPeerRefused if it is the peer ending the
 // handshake with a TLS alert: it refused this endpoint's certificate
 // (revoked, expired, of a CA it does not hold). Under TLS 1.3 the client
 // finishes its handshake before the server has checked the client's
@@ -314,7 +318,7 @@ func peerRefusal(err error) error {
 func refusedByPeer(err error) error {
 	var te *quic.TransportError
 	if errors.As(err, &te) && te.Remote && te.ErrorCode.IsCryptoError() {
-		return fmt.Errorf("%w: %w: %v", ErrUnreachable, ErrRefused, err)
+		return fmt.Errorf("%w: %w: %v", ErrUnreachable, ErrPeerRefused, err)
 	}
 	return nil
 }

@@ -54,6 +54,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -157,6 +158,10 @@ var (
 	// ErrUnreachable too; unlike a peer that does not answer, trying
 	// again does not help until a certificate changes.
 	ErrRefused = errors.New("transport: handshake refused")
+	// ErrPeerRefused: the peer, not this endpoint, refused the
+	// handshake: it does not accept this endpoint's certificate. An
+	// error with it matches ErrRefused too.
+	ErrPeerRefused = fmt.Errorf("%w: the peer refused this endpoint's certificate", ErrRefused)
 )
 
 // RemoteError is an error returned by a peer's handler.
