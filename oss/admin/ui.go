@@ -599,12 +599,20 @@ func (r *sampling) local(uh *UIHeap, hs oss.HeapStatus) {
 	}
 	uh.Hot = hot[:min(len(hot), uiHot)]
 	uh.LocalCommits, uh.LocalConflicts = s.Commits, s.Conflicts
+	uh.Stale = staleness(s, hs.Lost[r.st.Node] != "")
+}
+
+// staleness says why figures read from a replica with stats s may be old
+// (UIHeap.Stale, Hot.Stale): "replica lost" if it was, "no leader" if it
+// knows no leader of its group; "" otherwise.
+func staleness(s oss.Stats, lost bool) string {
 	switch {
-	case hs.Lost[r.st.Node] != "":
-		uh.Stale = "replica lost"
+	case lost:
+		return "replica lost"
 	case s.Leader == "":
-		uh.Stale = "no leader"
+		return "no leader"
 	}
+	return ""
 }
 
 // heapMetrics adds to uh what the heap's metrics say: its snapshots sent
