@@ -146,7 +146,8 @@ func (n *Node) Heaps() []HeapStatus {
 // must not stall on one heap. The replica may be behind its group: one
 // that no Heap call has opened yet (recovered at start, or opened by the
 // node itself) has not been caught up, and while its group has no leader
-// (Stats.Leader is empty) nothing says how far behind it is.
+// (Stats.Leader is empty) nothing says how far behind it is. A replica
+// lost while the node ran (HeapStatus.Lost) is reported as it stood.
 func (n *Node) ReplicaStats(name string) (s Stats, hot []HotObject, ok bool) {
 	h := n.replicaOf(name)
 	if h == nil {
