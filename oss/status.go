@@ -138,6 +138,24 @@ func (n *Node) Heaps() []HeapStatus {
 	return heapStatuses(n.catalogEntries(), map[string][]replicaStatus{n.cfg.Name: n.localStatus()})
 }
 
+// ReplicaStats returns what Heap.Stats and Heap.Hot would of this node's
+// replica of a heap (the catalog's, oss:catalog, included), and ok false
+// if the node keeps none. It neither opens the heap nor waits for the
+// replica to catch up, and asks no other node: it answers at once
+// whatever the heap's group is doing, for a dashboard or a probe that
+// must not stall on one heap. The replica may be behind its group: one
+// that no Heap call has opened yet (recovered at start, or opened by the
+// node itself) has not been caught up, and while its group has no leader
+// (Stats.Leader is empty) nothing says how far behind it is. A replica
+// lost while the node ran (HeapStatus.Lost) is reported as it stood.
+func (n *Node) ReplicaStats(name string) (s Stats, hot []HotObject, ok bool) {
+	h := n.replicaOf(name)
+	if h == nil {
+		return Stats{}, nil, false
+	}
+	return h.Stats(), h.Hot(), true
+}
+
 // heapStatuses describes the heaps of entries from what the replicas of
 // nodes reported.
 func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapStatus {

@@ -52,6 +52,9 @@ operation (oss.WithOperation) where known.
 }
 
 func printHot(w io.Writer, h *admin.Hot, now time.Time) {
+	if h.Stale != "" {
+		fmt.Fprintf(w, "this node's replica of heap %q: %s; the list may be old\n", h.Heap, h.Stale)
+	}
 	if len(h.Objects) == 0 {
 		fmt.Fprintf(w, "no conflicts on heap %q since its replica opened on this node\n", h.Heap)
 		return

@@ -173,6 +173,11 @@ type UIHeap struct {
 	// LocalCommits and LocalConflicts count this node's transactions.
 	LocalCommits   uint64 `json:"localCommits"`
 	LocalConflicts uint64 `json:"localConflicts"`
+	// Stale, if not empty, says why this node's replica may not be
+	// current, so that Hot may be old: "no leader" (the replica knows no
+	// leader of the heap's group, so nothing says how far behind it is)
+	// or "replica lost" (HeapStatus.Lost).
+	Stale string `json:"stale,omitempty"`
 }
 
 // UIReplica is one replica's applied index and how far it trails the
@@ -384,7 +389,7 @@ func (d *dashboard) sample(ctx context.Context, now time.Time) []byte {
 	defer cancel()
 	st := d.node.Status(ctx)
 	first := d.start()
-	r := &sampling{d: d, ctx: ctx, st: st, now: now, ms: now.UnixMilli(), first: first, mets: gatherHeapMetrics(d.reg)}
+	r := &sampling{d: d, st: st, now: now, ms: now.UnixMilli(), first: first, mets: gatherHeapMetrics(d.reg)}
 	r.members()
 	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Damage: st.Damage, Time: r.ms, Window: int(uiWindow / time.Second)}
 	r.heaps(&snap)
@@ -428,7 +433,6 @@ func (d *dashboard) start() (first bool) {
 // sampling is one sample of the dashboard, in the steps sample takes.
 type sampling struct {
 	d     *dashboard
-	ctx   context.Context
 	st    oss.ClusterStatus
 	now   time.Time
 	ms    int64 // now, in Unix milliseconds
@@ -579,14 +583,36 @@ func (r *sampling) heap(hs oss.HeapStatus, dt float64) (UIHeap, uint64) {
 		uh.Latency = [][3]int64{}
 	}
 	if _, local := hs.ReplicaApplied[r.st.Node]; local && hs.Name != "oss:catalog" {
-		if h, err := d.node.Heap(r.ctx, hs.Name); err == nil {
-			hot := h.Hot()
-			uh.Hot = hot[:min(len(hot), uiHot)]
-			s := h.Stats()
-			uh.LocalCommits, uh.LocalConflicts = s.Commits, s.Conflicts
-		}
+		r.local(&uh, hs)
 	}
 	return uh, top
+}
+
+// local adds to uh the figures of this node's replica of the heap, read
+// without opening it (oss.Node.ReplicaStats): a replica that waits for its
+// group to catch up would otherwise hold up the sample, and the heaps
+// after it would lose theirs. Stale says why the figures may be old.
+func (r *sampling) local(uh *UIHeap, hs oss.HeapStatus) {
+	s, hot, ok := r.d.node.ReplicaStats(hs.Name)
+	if !ok {
+		return
+	}
+	uh.Hot = hot[:min(len(hot), uiHot)]
+	uh.LocalCommits, uh.LocalConflicts = s.Commits, s.Conflicts
+	uh.Stale = staleness(s, hs.Lost[r.st.Node] != "")
+}
+
+// staleness says why figures read from a replica with stats s may be old
+// (UIHeap.Stale, Hot.Stale): "replica lost" if it was, "no leader" if it
+// knows no leader of its group; "" otherwise.
+func staleness(s oss.Stats, lost bool) string {
+	switch {
+	case lost:
+		return "replica lost"
+	case s.Leader == "":
+		return "no leader"
+	}
+	return ""
 }
 
 // heapMetrics adds to uh what the heap's metrics say: its snapshots sent

@@ -74,6 +74,7 @@ function renderMap(snap) {
       const td = el("td", {class: cls, "data-node": n, text: mark});
       if (n === h.leader) td.setAttribute("data-leader", "");
       if (lag[n] && mark !== "") td.append(el("span", {class: "lag" + (lag[n].lag > 100 ? " behind" : ""), text: lag[n].lag ? "−" + lag[n].lag : "✓", title: "applied " + lag[n].applied}));
+      if (n === snap.node && h.stale) td.append(el("span", {class: "stale", text: h.stale, title: "this node's replica"}));
       return td;
     });
     return el("tr", {"data-heap": h.name},
