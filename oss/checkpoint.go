@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/objectsharing/oss/consistency"
@@ -103,6 +104,8 @@ type checkpointer struct {
 	retryAt uint64        // after a failure: the applied index of the next try
 	logged  []loggedBatch // appends with entries that may follow the next checkpoint
 	hardSeq uint64        // the last log record holding the hard state
+	// relogging: relogHard's record is in flight.
+	relogging bool
 
 	// started, if set (by tests, at any time), is
 	// called on the goroutine as each checkpoint begins.
@@ -484,7 +487,11 @@ func parseSpace(s string) (heap string, group, gen uint64, ok bool) {
 
 // truncateWAL drops the log segments no replica needs: those before the
 // oldest of each open replica's first record its last checkpoint needs
-// (or first record).
+// (or first record). A replica that still needs a segment before the
+// last two is asked to let go of it (unpinLog): one that applies few
+// entries (the catalog, an idle heap) checkpoints seldom or never by
+// CheckpointEvery, and would otherwise hold every segment logged after
+// its first record.
 func (n *Node) truncateWAL() {
 	n.mu.Lock()
 	hs := make([]*Heap, 0, len(n.heaps)+1)
@@ -496,11 +503,13 @@ func (n *Node) truncateWAL() {
 	}
 	n.mu.Unlock()
 	keep := uint64(0)
-	for _, h := range hs {
+	needs := make([]uint64, len(hs))
+	for i, h := range hs {
 		s := h.ckptSeq.Load()
 		if s == 0 {
 			s = h.firstSeq.Load() // no checkpoint: all its records
 		}
+		needs[i] = s
 		if s == 0 {
 			continue // nothing in the log
 		}
@@ -513,5 +522,86 @@ func (n *Node) truncateWAL() {
 	}
 	if err := n.disk.wal.TruncateBefore(keep); err != nil {
 		n.log.Error("write-ahead log: truncate", "err", err)
+	}
+	starts := n.disk.wal.SegmentStarts()
+	if len(starts) < 3 {
+		return
+	}
+	// Asked once a segment: the next ask comes when the log has moved on.
+	bound := starts[len(starts)-2]
+	for i, h := range hs {
+		if needs[i] != 0 && needs[i] < bound && h.unpinAsked.Load() < bound {
+			h.unpinAsked.Store(bound)
+			h.unpin.Store(bound)
+		}
+	}
+}
+
+// unpinLog lets go of the log's records before b, which the node's
+// compactor asks for (truncateWAL): the replica checkpoints now, and if
+// its last record with the hard state precedes b, logs that again first
+// (relogHard; no record of a replica without entries carries it). It
+// waits for a running checkpoint, and to log the hard state for the
+// log's writes in flight: one behind them holds the latest, and for a
+// state to checkpoint.
+func (h *Heap) unpinLog(b uint64) {
+	c := &h.ckpt
+	if c.jobs == nil || c.running != nil || c.relogging || h.replica.State().Index() == 0 {
+		return // no state to checkpoint yet (a replica waiting for its first snapshot)
+	}
+	if c.hardSeq != 0 && c.hardSeq < b && !raft.IsEmptyHardState(h.lastHard) {
+		if h.inflight > 0 || h.rewriting {
+			return
+		}
+		h.unpin.CompareAndSwap(b, 0)
+		h.relogHard()
+		return
+	}
+	h.unpin.CompareAndSwap(b, 0)
+	h.checkpointAt(h.replica.State().Index())
+}
+
+// relogHard appends the replica's hard state, synced, as a record of its
+// own on the replica's chain, behind every write of it: the last record
+// with the hard state is then this one, and the records before it need
+// not keep the hard state. Once it is logged the replica checkpoints
+// (relogged).
+func (h *Heap) relogHard() {
+	hard, err := h.lastHard.Marshal()
+	if err != nil {
+		return
+	}
+	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, Hard: hard})
+	if err != nil {
+		h.log.Error("write-ahead log: the hard state not logged again", "err", err)
+		return
+	}
+	lw := &logWrite{bufs: [][]byte{b}, sync: true, hard: h.lastHard, own: true}
+	h.inflight++
+	h.ckpt.relogging = true
+	epoch := h.epoch
+	h.node.disk.wal.AppendAsync(h.chain, true, func(last uint64, err error) {
+		h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch})
+	}, b)
+}
+
+// relogged takes the log's answer to relogHard's record, on the loop.
+func (h *Heap) relogged(d writeDone) {
+	h.ckpt.relogging = false
+	switch {
+	case d.epoch != h.epoch:
+		// A refused write came first: the next ask tries again.
+	case d.err != nil:
+		h.log.Warn("write-ahead log: the hard state not logged again; the log keeps its older record", "err", d.err)
+		if h.inflight == 0 {
+			// The failure ended the chain, and no write of the engine's
+			// is behind it on it.
+			h.chain = new(persist.Chain)
+		}
+	default:
+		h.logged(d.lw, d.last)
+		if h.ckpt.running == nil {
+			h.checkpointAt(h.replica.State().Index())
+		}
 	}
 }

@@ -192,6 +192,10 @@ type Config struct {
 	// write-ahead log below its format's limit (tests of commits spread
 	// over several records).
 	walRecordBytes int
+	// walSegmentBytes, if not zero, is the size past which the log starts
+	// a new segment (persist.WALOptions.SegmentBytes; tests of the log's
+	// truncation).
+	walSegmentBytes int64
 
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).

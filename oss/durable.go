@@ -110,7 +110,8 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 // openLogAndStore opens and replays the node's write-ahead log and opens
 // its striped store.
 func (n *Node) openLogAndStore(fsys persist.FS, dir string) (map[groupKey]*recoveredGroup, *persist.WAL, *persist.Store, error) {
-	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord}
+	opts := persist.WALOptions{Logger: n.log, Progress: n.progress("replaying the write-ahead log"), MaxRecord: n.limits.walRecord,
+		SegmentBytes: n.cfg.walSegmentBytes}
 	if n.cfg.Durability == DurabilityBatch {
 		opts.SyncInterval = n.cfg.BatchInterval
 	}
@@ -280,6 +281,7 @@ type logWrite struct {
 	hard    raftpb.HardState // held by its last record, if not empty
 	last    uint64           // the index of its last entry or snapshot
 	inStore uint64           // the index of a snapshot stored whole, checkpointed once logged
+	own     bool             // the replica's own record, no Write of the engine's (relogHard)
 }
 
 // writeDone is the log's answer to a logWrite.
@@ -463,6 +465,10 @@ func (h *Heap) writesDone() {
 	h.wmu.Unlock()
 	for _, d := range done {
 		h.inflight--
+		if d.lw.own {
+			h.relogged(d)
+			continue
+		}
 		switch {
 		case d.epoch != h.epoch:
 		case d.err != nil:

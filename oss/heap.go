@@ -84,9 +84,14 @@ type Heap struct {
 	catchUp     atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
 	firstSeq    atomic.Uint64 // the first log record of this replica still needed
 	ckptSeq     atomic.Uint64 // the first log record its last checkpoint needs
-	term        atomic.Uint64 // the replica's raft term
-	leads       leadHistory   // when this replica became leader
-	contact     leaderContact // what the replica last heard from a leader
+	// unpin, if not 0, asks the loop to let go of the log's records
+	// before it (unpinLog); the compactor sets it, once for each bound
+	// (unpinAsked).
+	unpin      atomic.Uint64
+	unpinAsked atomic.Uint64
+	term       atomic.Uint64 // the replica's raft term
+	leads      leadHistory   // when this replica became leader
+	contact    leaderContact // what the replica last heard from a leader
 
 	// Owned by the loop goroutine.
 	eng     *engine.Engine // decides; the loop carries out (loop.go)

@@ -37,6 +37,9 @@ func (h *Heap) run() {
 		case <-ticker.C:
 			h.eng.Tick()
 			h.checkMembership()
+			if b := h.unpin.Load(); b != 0 {
+				h.unpinLog(b)
+			}
 			if h.confRetry || h.eng.Ticks()%reconcileTicks == 0 {
 				h.reconcile()
 			}

@@ -1188,6 +1188,18 @@ func (w *WAL) Stats() WALStats {
 	return w.stats
 }
 
+// SegmentStarts returns the first record of each of the log's segments,
+// oldest first; the last is the segment being written.
+func (w *WAL) SegmentStarts() []uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]uint64, len(w.segments))
+	for i, s := range w.segments {
+		out[i] = s.first
+	}
+	return out
+}
+
 // TruncateBefore removes the segments all of whose records precede seq.
 // The segment being written stays.
 func (w *WAL) TruncateBefore(seq uint64) error {

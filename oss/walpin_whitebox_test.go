@@ -1,0 +1,99 @@
+package oss
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"go.uber.org/goleak"
+)
+
+// walSegments counts the write-ahead log's segment files in dir.
+func walSegments(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".wal") {
+			n++
+		}
+	}
+	return n
+}
+
+// A replica that applies few entries (here the catalog, written to once,
+// when the heap was created) checkpoints seldom or never by
+// CheckpointEvery; the log keeps every record from the first its replicas
+// need, so such a replica held every segment the busy heap wrote after
+// it: a node's log on disk grew without bound. A replica that holds
+// segments the others no longer need is checkpointed, its hard state
+// logged again, and the log stays within a few segments. After a
+// restart every object is back, and the catalog's term did not go back.
+func TestLogTruncatedPastAnIdleReplica(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	const segment = 64 << 10
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() (*Node, *Heap) {
+		n, err := Start(ctx, &Config{DataDir: dir, Logger: testLogger(), CheckpointEvery: 64, KeepEntries: 16, walSegmentBytes: segment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := n.CreateHeapIfNotExists(ctx, "busy", nil)
+		if err != nil {
+			n.Close(ctx)
+			t.Fatal(err)
+		}
+		return n, h
+	}
+	n, h := open()
+	// 3,000 commits of 1 KiB: some fifty segments of log.
+	var ids []uuid.UUID
+	for i := range 3000 {
+		id := uuid.UUID{0: 'w', 14: byte(i >> 8), 15: byte(i)}
+		ids = append(ids, id)
+		if err := update(ctx, h, func(tx *Tx) error { return Put(tx, id, make([]byte, 1<<10)) }); err != nil {
+			n.Close(ctx)
+			t.Fatal(err)
+		}
+	}
+	// Truncation follows checkpoints, off the loops: a few more commits
+	// give it its turn.
+	segs, more := walSegments(t, dir), 0
+	for ; segs > 4 && more < 2000; more++ {
+		if err := update(ctx, h, func(tx *Tx) error { return Put(tx, ids[0], make([]byte, 1<<10)) }); err != nil {
+			n.Close(ctx)
+			t.Fatal(err)
+		}
+		segs = walSegments(t, dir)
+	}
+	term := n.catalog.Load().Stats().Term
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if segs > 4 {
+		t.Errorf("the log holds %d segments of %d bytes after %d commits of 1 KiB, want at most 4", segs, segment, len(ids)+more)
+	}
+
+	n, h = open()
+	defer n.Close(ctx)
+	if err := h.View(ctx, func(tx *Tx) error {
+		for _, id := range ids {
+			if _, err := Get[[]byte](tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil); err != nil {
+		t.Fatalf("after a restart: %v", err)
+	}
+	if got := n.catalog.Load().Stats().Term; got <= term {
+		t.Errorf("the catalog's term after a restart is %d, was %d before it: its hard state was lost", got, term)
+	}
+}
