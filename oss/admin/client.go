@@ -281,7 +281,15 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 	if err != nil || out == nil {
 		return err
 	}
-	return json.Unmarshal(b, out)
+	if err := json.Unmarshal(b, out); err != nil {
+		if mayHaveRun(method, err) {
+			// A 200 says the write was carried out; what it answered
+			// (an answer cut where the connection ends it) was lost.
+			return fmt.Errorf("the node's answer to a %s %s does not decode: its outcome is unknown; read it back fresh before trying again: %w (%w)", method, path, oss.ErrCommitUnknown, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // Fetch GETs path (with its query) and returns the answer's body as it

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/objectsharing/oss/oss"
@@ -38,7 +39,11 @@ func TestClientWriteAnswerCutInItsBodyIsUnknown(t *testing.T) {
 				req.Body.Close()
 			}
 			// The answer's head and a part of its body, then the cut.
-			c.Write([]byte("HTTP/1.1 " + <-status + "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":"))
+			head := <-status
+			if !strings.Contains(head, "Connection: close") {
+				head += "\r\nContent-Length: 100"
+			}
+			c.Write([]byte("HTTP/1.1 " + head + "\r\nContent-Type: application/json\r\n\r\n{\"id\":"))
 			c.Close()
 		}
 	}()
@@ -52,6 +57,13 @@ func TestClientWriteAnswerCutInItsBodyIsUnknown(t *testing.T) {
 	err = cl.Do(ctx, "PUT", "/v1/heaps/h/roots/r", map[string]int{"v": 1}, &out)
 	if !errors.Is(err, oss.ErrCommitUnknown) {
 		t.Fatalf("a PUT answered 200 and cut in the body: %v, want ErrCommitUnknown", err)
+	}
+	// An answer whose end is the connection's (no length given) reads
+	// to its end without an error; cut, its JSON does not decode.
+	status <- "200 OK\r\nConnection: close"
+	err = cl.Do(ctx, "PUT", "/v1/heaps/h/roots/r", map[string]int{"v": 1}, &out)
+	if !errors.Is(err, oss.ErrCommitUnknown) {
+		t.Fatalf("a PUT answered 200 with a body cut where the connection ends it: %v, want ErrCommitUnknown", err)
 	}
 	status <- "409 Conflict"
 	err = cl.Do(ctx, "POST", "/v1/heaps/h/tx", map[string]int{"v": 1}, nil)
