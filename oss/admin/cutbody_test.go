@@ -25,7 +25,6 @@ func TestClientWriteAnswerCutInItsBodyIsUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	done := make(chan struct{})
 	defer func() { ln.Close(); <-done }()
 	go func() {
