@@ -152,9 +152,10 @@ const (
 	// LogRefused: the write-ahead log did not take a write (Err says
 	// why); the replica commits nothing until it does.
 	LogRefused
-	// ResentStale: a proposal proposed again was decided Stale: an
-	// earlier copy may have applied before the deduplication window
-	// closed. Always Unknown.
+	// ResentStale: a proposal proposed again, or one a leader's
+	// snapshot took the replica past entries while it waited, was
+	// decided Stale: an earlier copy may have applied before the
+	// deduplication window closed. Always Unknown.
 	ResentStale
 	// Closed: the engine was closed.
 	Closed
@@ -330,6 +331,11 @@ type proposal struct {
 	resends  uint8  // doublings of the wait before it goes again (shift)
 	proposed bool   // handed to raft at least once: it may be in the log
 	resent   bool   // proposed more than once: a Stale decision is unknown
+	// passed: a leader's snapshot took the replica past entries it
+	// never applied while the proposal waited, so a copy of it there
+	// (the network may deliver a message twice) may have been decided
+	// unseen: a Stale decision is unknown.
+	passed bool
 }
 
 // maxResendShift caps the doubling of the wait before a proposal not yet
@@ -794,13 +800,12 @@ func (e *Engine) logged(ents []raftpb.Entry) {
 
 // unlogged forgets where the log held pending proposals, when a snapshot
 // replaces the log: the entries it covers are never applied here, so their
-// results never come, and a copy proposed again reports them.
+// results never come, and a copy proposed again reports them. Each is
+// marked passed: a Stale decision of a later copy is then unknown.
 func (e *Engine) unlogged() {
 	for id, p := range e.pending {
-		if p.term != 0 {
-			p.term = 0
-			e.pending[id] = p
-		}
+		p.term, p.passed = 0, true
+		e.pending[id] = p
 	}
 	clear(e.large)
 }
@@ -952,7 +957,7 @@ func (e *Engine) decided(rd *Ready) {
 		}
 		p.gen = e.gen
 		e.pending[res.TxID] = p
-		if res.Outcome == consistency.Stale && p.resent {
+		if res.Outcome == consistency.Stale && (p.resent || p.passed) {
 			// An earlier copy may have applied before the window closed.
 			rd.Completions = append(rd.Completions, Completion{TxID: res.TxID, Err: &Failure{Reason: ResentStale, Unknown: true}})
 			continue

@@ -674,7 +674,9 @@ func (tx *Tx) commit() error {
 		ce.Hot = h.hotness(ce)
 		return ce
 	case consistency.Stale:
-		// Sent once, so no earlier copy exists: certainly not applied.
+		// Sent once, and no leader's snapshot passed over entries while
+		// it waited (the engine reports either as unknown): no earlier
+		// copy was decided, so certainly not applied.
 		h.stats.conflicts.Add(1)
 		return &ConflictError{}
 	case consistency.Refused:

@@ -281,7 +281,15 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 	if err != nil || out == nil {
 		return err
 	}
-	return json.Unmarshal(b, out)
+	if err := json.Unmarshal(b, out); err != nil {
+		if mayHaveRun(method, err) {
+			// A 200 says the write was carried out; what it answered
+			// (an answer cut where the connection ends it) was lost.
+			return fmt.Errorf("the node's answer to a %s %s does not decode: its outcome is unknown; read it back fresh before trying again: %w (%w)", method, path, oss.ErrCommitUnknown, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // Fetch GETs path (with its query) and returns the answer's body as it
@@ -417,13 +425,23 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	if err != nil && resp.StatusCode == http.StatusOK {
+		if mayHaveRun(method, err) {
+			// The node said it carried the write out, and its answer
+			// (the index, the object's ID) was lost: not a failure.
+			return nil, fmt.Errorf("the node at %s answered a %s %s and its answer was cut: its outcome is unknown; read it back fresh before trying again: %w (%w)", base, method, resp.Status, oss.ErrCommitUnknown, err)
+		}
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
+		// The status says what became of the request, whether or not
+		// its body could be read.
 		var e struct{ Error string }
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		if err != nil || json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+			if err != nil {
+				e.Error += fmt.Sprintf(" (its message was cut: %v)", err)
+			}
 			if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
 				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
 			}
