@@ -77,8 +77,8 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 
 // joinMembersOnce dials each address of addrs (Join's) and known (the
 // servers a restarted member last saw), then joins membership through
-// those that answered. A handshake refused at an address of Join matches
-// ErrJoinRefused when no address answered; one refused at a known
+// those that answered. A handshake refused at an address of Join, or a
+// name taken there, matches ErrJoinRefused when no address answered; one refused at a known
 // address (since taken by another cluster's node, say) is only a failed
 // dial.
 func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error {
@@ -91,7 +91,7 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 			reached = append(reached, all[i])
 			continue
 		}
-		if errors.Is(err, transport.ErrRefused) && i < len(addrs) && refused == nil {
+		if i < len(addrs) && refused == nil {
 			refused = refusedAt(all[i], err)
 		}
 		why = append(why, err.Error())
@@ -106,11 +106,19 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 		strings.Join(all, ","), strings.Join(why, "; "))
 }
 
-// refusedAt returns err, a handshake with addr (of Join) that was
-// refused, as ErrJoinRefused saying which side refused which
-// certificate.
+// refusedAt returns err, a failed dial of addr (of Join), as
+// ErrJoinRefused if the member turned this node away: it refused the
+// handshake (saying which side refused which certificate), or a node of
+// this name is connected to it from another address
+// (transport.ErrNameTaken, which otherwise comes at the join's first
+// exchange, through membership). nil if err is no refusal.
 func refusedAt(addr string, err error) error {
-	if errors.Is(err, transport.ErrPeerRefused) {
+	switch {
+	case errors.Is(err, transport.ErrNameTaken):
+		return fmt.Errorf("%w: %s: %w", ErrJoinRefused, addr, err)
+	case !errors.Is(err, transport.ErrRefused):
+		return nil
+	case errors.Is(err, transport.ErrPeerRefused):
 		return fmt.Errorf("%w: %s refused this node's certificate (revoked, expired, or of another CA? that node's log says which): %w", ErrJoinRefused, addr, err)
 	}
 	return fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, addr, err)

@@ -41,7 +41,7 @@ func TestStartJoinNamesTheMemberThatRefusedItsCertificate(t *testing.T) {
 }
 
 // refusedAt tells the two refusals apart whichever path the handshake's
-// error took.
+// error took, and a name taken from a member that does not answer.
 func TestRefusedAtSaysWhoRefused(t *testing.T) {
 	const addr = "127.0.0.1:7000"
 	byPeer := fmt.Errorf("%s: %w: %w: CRYPTO_ERROR 0x12a (remote): tls: bad certificate", addr, transport.ErrUnreachable, transport.ErrPeerRefused)
@@ -51,5 +51,17 @@ func TestRefusedAtSaysWhoRefused(t *testing.T) {
 	}
 	if err := refusedAt(addr, byUs); !errors.Is(err, ErrJoinRefused) || strings.Contains(err.Error(), "refused this node's certificate") {
 		t.Errorf("refused by this node: %v", err)
+	}
+	// A name taken, found by the dial (the peer closed the connection
+	// just after it): refused, as when membership's first exchange
+	// finds it. It was "no member answered", and a second client of a
+	// live name was told the cluster could not be reached.
+	taken := fmt.Errorf("%w: node \"b\" is connected from 127.0.0.1:7001 and answers there", transport.ErrNameTaken)
+	if err := refusedAt(addr, taken); !errors.Is(err, ErrJoinRefused) || !errors.Is(err, transport.ErrNameTaken) || !strings.Contains(err.Error(), `node "b" is connected from`) {
+		t.Errorf("a name taken: %v", err)
+	}
+	silent := fmt.Errorf("%w: %s: timeout: no recent network activity", transport.ErrUnreachable, addr)
+	if err := refusedAt(addr, silent); err != nil {
+		t.Errorf("a member that does not answer: %v, want no refusal", err)
 	}
 }
