@@ -21,30 +21,7 @@ import (
 // certificate was revoked took the refusal for a member not answering yet
 // and waited to join for ever.
 func TestRefusalAfterTheDialIsReportedAsRefused(t *testing.T) {
-	newCA := func() *pki.CA {
-		ca, err := pki.NewCA("test", time.Now(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ca
-	}
-	ca1, ca2 := newCA(), newCA()
-	endpoint := func(name string, ca *pki.CA, bundle []byte) *QUIC {
-		cert, key, err := ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := NewQUIC(&QUICConfig{Name: name, Listen: "127.0.0.1:0", CertPEM: cert, KeyPEM: key, CAPEM: bundle,
-			Handler: discardHandler{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { q.Close() })
-		return q
-	}
-	// b trusts ca1 only; a's certificate is ca2's, and a trusts both.
-	b := endpoint("b", ca1, ca1.CertPEM)
-	a := endpoint("a", ca2, append(append([]byte(nil), ca1.CertPEM...), ca2.CertPEM...))
+	a, b := refusingPair(t)
 	addr := b.Addr().String()
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
@@ -78,4 +55,35 @@ func TestRefusalAfterTheDialIsReportedAsRefused(t *testing.T) {
 	if !errors.Is(err, ErrRefused) || !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("a connection the peer refused after the dial: %v; want ErrRefused and ErrUnreachable", err)
 	}
+}
+
+// refusingPair returns two endpoints of which b refuses a's certificate
+// and a accepts b's: b trusts one CA only, a's certificate is another's,
+// and a trusts both.
+func refusingPair(t *testing.T) (a, b *QUIC) {
+	t.Helper()
+	newCA := func() *pki.CA {
+		ca, err := pki.NewCA("test", time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ca
+	}
+	ca1, ca2 := newCA(), newCA()
+	endpoint := func(name string, ca *pki.CA, bundle []byte) *QUIC {
+		cert, key, err := ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := NewQUIC(&QUICConfig{Name: name, Listen: "127.0.0.1:0", CertPEM: cert, KeyPEM: key, CAPEM: bundle,
+			Handler: discardHandler{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Close() })
+		return q
+	}
+	b = endpoint("b", ca1, ca1.CertPEM)
+	a = endpoint("a", ca2, append(append([]byte(nil), ca1.CertPEM...), ca2.CertPEM...))
+	return a, b
 }

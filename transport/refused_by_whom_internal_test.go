@@ -3,12 +3,8 @@ package transport
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/objectsharing/oss/internal/pki"
 )
 
 // A refused handshake says which side refused: ErrPeerRefused when the
@@ -18,30 +14,7 @@ import (
 // before, the refusal a dial reported after it returned was told apart
 // from one reported during the dial only by its text.
 func TestRefusalSaysWhichSideRefused(t *testing.T) {
-	newCA := func() *pki.CA {
-		ca, err := pki.NewCA("test", time.Now(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ca
-	}
-	ca1, ca2 := newCA(), newCA()
-	endpoint := func(name string, ca *pki.CA, bundle []byte) *QUIC {
-		cert, key, err := ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := NewQUIC(&QUICConfig{Name: name, Listen: "127.0.0.1:0", CertPEM: cert, KeyPEM: key, CAPEM: bundle,
-			Handler: discardHandler{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { q.Close() })
-		return q
-	}
-	// b trusts ca1 only; a's certificate is ca2's, and a trusts both.
-	b := endpoint("b", ca1, ca1.CertPEM)
-	a := endpoint("a", ca2, append(append([]byte(nil), ca1.CertPEM...), ca2.CertPEM...))
+	a, b := refusingPair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
