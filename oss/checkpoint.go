@@ -540,17 +540,22 @@ func (n *Node) truncateWAL() {
 // unpinLog lets go of the log's records before b, which the node's
 // compactor asks for (truncateWAL): the replica checkpoints now, and if
 // its last record with the hard state precedes b, logs that again first
-// (relogHard; no record of a replica without entries carries it). It
-// waits for a running checkpoint, and to log the hard state for the
-// log's writes in flight: one behind them holds the latest, and for a
-// state to checkpoint.
+// (relogHard; no record of a replica without entries carries it, nor
+// one of a lone leader's, whose commit index moves in writes of its own,
+// which are not logged). It waits for a running checkpoint, for a state
+// to checkpoint, and for the engine's refused writes to be made again.
+// It does not wait for the log's writes in flight: the record goes on
+// the chain behind them, with the latest hard state handed to the log,
+// and is durable only if they are. A heap under steady load has a write
+// in flight at almost every tick; waiting for a tick with none, its
+// first record held the log until the load paused.
 func (h *Heap) unpinLog(b uint64) {
 	c := &h.ckpt
 	if c.jobs == nil || c.running != nil || c.relogging || h.replica.State().Index() == 0 {
 		return // no state to checkpoint yet (a replica waiting for its first snapshot)
 	}
 	if c.hardSeq != 0 && c.hardSeq < b && !raft.IsEmptyHardState(h.lastHard) {
-		if h.inflight > 0 || h.rewriting {
+		if h.rewriting {
 			return
 		}
 		h.unpin.CompareAndSwap(b, 0)
@@ -562,8 +567,10 @@ func (h *Heap) unpinLog(b uint64) {
 }
 
 // relogHard appends the replica's hard state, synced, as a record of its
-// own on the replica's chain, behind every write of it: the last record
-// with the hard state is then this one, and the records before it need
+// own on the replica's chain, behind every write of it, those in flight
+// too: it holds the last hard state handed to the log (lastHard), and
+// the chain fails it if one of them fails. The last record with the hard
+// state is then this one or a later one, and the records before it need
 // not keep the hard state. Once it is logged the replica checkpoints
 // (relogged).
 func (h *Heap) relogHard() {
