@@ -571,8 +571,8 @@ func (h *Heap) unpinLog(b uint64) {
 // too: it holds the last hard state handed to the log (lastHard), and
 // the chain fails it if one of them fails. The last record with the hard
 // state is then this one or a later one, and the records before it need
-// not keep the hard state. Once it is logged the replica checkpoints
-// (relogged).
+// not keep the hard state. Once it is logged the replica checkpoints, at
+// its next tick (relogged).
 func (h *Heap) relogHard() {
 	hard, err := h.lastHard.Marshal()
 	if err != nil {
@@ -607,8 +607,10 @@ func (h *Heap) relogged(d writeDone) {
 		}
 	default:
 		h.logged(d.lw, d.last)
-		if h.ckpt.running == nil {
-			h.checkpointAt(h.replica.State().Index())
-		}
+		// The checkpoint waits for the loop's next tick (unpinLog), between
+		// Readies: this answer may come inside one (writeFirst, as a
+		// snapshot is installed), when the replica's state is ahead of
+		// the raft storage whose term the checkpoint records.
+		h.unpin.CompareAndSwap(0, h.unpinAsked.Load())
 	}
 }
