@@ -104,8 +104,10 @@ type checkpointer struct {
 	retryAt uint64        // after a failure: the applied index of the next try
 	logged  []loggedBatch // appends with entries that may follow the next checkpoint
 	hardSeq uint64        // the last log record holding the hard state
-	// relogging: relogHard's record is in flight.
-	relogging bool
+	// relogging: relogHard's record is in flight; relogged: it is
+	// logged, and the replica checkpoints next (checkpointRelogged)
+	// without logging it again.
+	relogging, relogged bool
 
 	// started, if set (by tests, at any time), is
 	// called on the goroutine as each checkpoint begins.
@@ -554,7 +556,7 @@ func (h *Heap) unpinLog(b uint64) {
 	if c.jobs == nil || c.running != nil || c.relogging || h.replica.State().Index() == 0 {
 		return // no state to checkpoint yet (a replica waiting for its first snapshot)
 	}
-	if c.hardSeq != 0 && c.hardSeq < b && !raft.IsEmptyHardState(h.lastHard) {
+	if !c.relogged && c.hardSeq != 0 && c.hardSeq < b && !raft.IsEmptyHardState(h.lastHard) {
 		if h.rewriting {
 			return
 		}
@@ -562,6 +564,7 @@ func (h *Heap) unpinLog(b uint64) {
 		h.relogHard()
 		return
 	}
+	c.relogged = false
 	h.unpin.CompareAndSwap(b, 0)
 	h.checkpointAt(h.replica.State().Index())
 }
@@ -571,8 +574,8 @@ func (h *Heap) unpinLog(b uint64) {
 // too: it holds the last hard state handed to the log (lastHard), and
 // the chain fails it if one of them fails. The last record with the hard
 // state is then this one or a later one, and the records before it need
-// not keep the hard state. Once it is logged the replica checkpoints, at
-// its next tick (relogged).
+// not keep the hard state. Once it is logged the replica checkpoints
+// (relogged, checkpointRelogged).
 func (h *Heap) relogHard() {
 	hard, err := h.lastHard.Marshal()
 	if err != nil {
@@ -607,10 +610,22 @@ func (h *Heap) relogged(d writeDone) {
 		}
 	default:
 		h.logged(d.lw, d.last)
-		// The checkpoint waits for the loop's next tick (unpinLog), between
-		// Readies: this answer may come inside one (writeFirst, as a
-		// snapshot is installed), when the replica's state is ahead of
-		// the raft storage whose term the checkpoint records.
-		h.unpin.CompareAndSwap(0, h.unpinAsked.Load())
+		// The checkpoint waits for the loop to be between Readies
+		// (checkpointRelogged): this answer may come inside one
+		// (writeFirst, as a snapshot is installed), when the replica's
+		// state is ahead of the raft storage whose term the checkpoint
+		// records.
+		h.ckpt.relogged = true
 	}
+}
+
+// checkpointRelogged checkpoints a replica whose hard state was logged
+// again (relogged), once no checkpoint runs; the loop calls it between
+// Readies.
+func (h *Heap) checkpointRelogged() {
+	if !h.ckpt.relogged || h.ckpt.running != nil {
+		return
+	}
+	h.ckpt.relogged = false
+	h.checkpointAt(h.replica.State().Index())
 }

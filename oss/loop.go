@@ -73,6 +73,7 @@ func (h *Heap) run() {
 				return
 			}
 		}
+		h.checkpointRelogged()
 	}
 }
 
