@@ -364,7 +364,17 @@ func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(2 * time.Second)
+	// Two seconds of transfers, and on until one is acknowledged: on a
+	// loaded machine the first commit can take longer than that.
+	begin := time.Now()
+	for deadline := begin.Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := acked["n1"] + acked["n2"] + acked["n3"]
+		mu.Unlock()
+		if n > 0 && time.Since(begin) >= 2*time.Second {
+			break
+		}
+	}
 	mu.Lock()
 	must := maps.Clone(acked)
 	for _, p := range procs { // SIGKILL, one right after the other
