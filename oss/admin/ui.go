@@ -177,8 +177,9 @@ type UIHeap struct {
 	LocalConflicts uint64 `json:"localConflicts"`
 	// Stale, if not empty, says why this node's replica may not be
 	// current, so that Hot may be old: "no leader" (the replica knows no
-	// leader of the heap's group, so nothing says how far behind it is)
-	// or "replica lost" (HeapStatus.Lost).
+	// leader of the heap's group, so nothing says how far behind it is),
+	// "leader NODE out of reach" (it has not heard from the leader it
+	// knows) or "replica lost" (HeapStatus.Lost).
 	Stale string `json:"stale,omitempty"`
 }
 
@@ -630,13 +631,17 @@ func (r *sampling) local(uh *UIHeap, hs oss.HeapStatus) {
 
 // staleness says why figures read from a replica with stats s may be old
 // (UIHeap.Stale, Hot.Stale): "replica lost" if it was, "no leader" if it
-// knows no leader of its group; "" otherwise.
+// knows no leader of its group, "leader NODE out of reach" if it has not
+// heard from the one it knows (Stats.LeaderInReach: a learner whose
+// leader died keeps it as its leader); "" otherwise.
 func staleness(s oss.Stats, lost bool) string {
 	switch {
 	case lost:
 		return "replica lost"
 	case s.Leader == "":
 		return "no leader"
+	case !s.LeaderInReach:
+		return "leader " + s.Leader + " out of reach"
 	}
 	return ""
 }
