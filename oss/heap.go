@@ -202,6 +202,11 @@ type Stats struct {
 
 	// Leader is the node that leads the group, "" if none is known.
 	Leader string
+	// LeaderInReach reports whether the replica leads, or has heard from
+	// its leader within two election timeouts. A learner keeps the leader
+	// it last heard of (it never campaigns), so Leader alone still names
+	// one that has since died.
+	LeaderInReach bool
 	// Voters and Learners name the members of the group's configuration;
 	// a member whose name this node does not know shows as its raft ID.
 	Voters, Learners []string
@@ -234,8 +239,10 @@ func (h *Heap) Stats() Stats {
 		Incarnation: h.group,
 	}
 	s.LeaderCommit, s.LeaderContact = h.contact.last()
+	s.LeaderInReach = h.contact.inReach.Load()
 	if h.leaderIs(h.self) {
 		s.LeaderContact = time.Now()
+		s.LeaderInReach = true
 	}
 	if s.LeaderCommit > s.Applied {
 		s.Lag = s.LeaderCommit - s.Applied

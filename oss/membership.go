@@ -418,14 +418,35 @@ func (m *membership) join(addrs []string) error {
 	}
 	n, err := m.ml.Join(addrs)
 	if n == 0 && err != nil {
-		// memberlist keeps only the text of its transport's errors.
-		if i := strings.Index(err.Error(), transport.ErrNameTaken.Error()); i >= 0 {
-			reason, _, _ := strings.Cut(err.Error()[i:], "\n") // the first address's; memberlist lists each
-			return fmt.Errorf("%w: %s", ErrJoinRefused, strings.TrimSpace(reason))
+		if refused := nameTakenJoin(err); refused != nil {
+			return refused
 		}
 	}
 	if n == 0 {
 		return fmt.Errorf("oss: join: no member answered at %v: %w", addrs, err)
+	}
+	return nil
+}
+
+// nameTakenJoin returns err, a failed join through membership, as
+// ErrJoinRefused naming the member that refused it if one said that a
+// node of this name is connected to it from another address
+// (transport.ErrNameTaken); nil if none did. memberlist keeps only the
+// text of its transport's errors, a line "failed to join ADDR: ..." an
+// address.
+func nameTakenJoin(err error) error {
+	for line := range strings.Lines(err.Error()) {
+		i := strings.Index(line, transport.ErrNameTaken.Error())
+		if i < 0 {
+			continue
+		}
+		reason := strings.TrimSpace(line[i:])
+		if _, rest, ok := strings.Cut(line[:i], "failed to join "); ok {
+			if addr, _, ok := strings.Cut(rest, ": "); ok {
+				return fmt.Errorf("%w: %s: %s", ErrJoinRefused, addr, reason)
+			}
+		}
+		return fmt.Errorf("%w: %s", ErrJoinRefused, reason)
 	}
 	return nil
 }

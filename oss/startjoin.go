@@ -57,7 +57,7 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		err := n.joinMembersOnce(ctx, addrs, known)
+		err := n.explainRefusal(n.joinMembersOnce(ctx, addrs, known), time.Now())
 		if err == nil || errors.Is(err, ErrJoinRefused) || !c.JoinRetry {
 			if err == nil && attempt > 0 {
 				n.log.Info("joined the cluster", "join", addrs, "attempts", attempt+1)
@@ -119,7 +119,7 @@ func refusedAt(addr string, err error) error {
 	case !errors.Is(err, transport.ErrRefused):
 		return nil
 	case errors.Is(err, transport.ErrPeerRefused):
-		return fmt.Errorf("%w: %s refused this node's certificate (revoked, expired, or of another CA? that node's log says which): %w", ErrJoinRefused, addr, err)
+		return &certRefusedError{addr: addr, cause: err.Error(), err: err}
 	}
 	return fmt.Errorf("%w: the handshake with %s failed: %w (are both nodes' certificates of the same cluster CA, and neither revoked nor expired?)", ErrJoinRefused, addr, err)
 }
@@ -141,10 +141,55 @@ func refusedJoin(err error, addrs []string) error {
 		addr, why, _ := strings.Cut(rest, ": ")
 		_, cause, refused := strings.Cut(why, transport.ErrPeerRefused.Error()+": ")
 		if ok && refused && isJoinAddr(addr, addrs) {
-			return fmt.Errorf("%w: %s refused this node's certificate (revoked, expired, or of another CA? that node's log says which): %s",
-				ErrJoinRefused, addr, strings.TrimSpace(cause))
+			return &certRefusedError{addr: addr, cause: strings.TrimSpace(cause)}
 		}
 	}
+	return err
+}
+
+// certRefusedError is a join refused because a member (addr) refused
+// this node's certificate. The member knows why, and logs it; the TLS
+// alert it sends says only "bad certificate". own, if set
+// (Node.explainRefusal), says what this node knows of its own
+// certificate, which leaves fewer causes to the reader.
+type certRefusedError struct {
+	addr, cause, own string
+	err              error // the dial's, if the refusal came there
+}
+
+func (e *certRefusedError) Error() string {
+	own := e.own
+	if own == "" {
+		own = "revoked, expired, or of another CA? that node's log says which"
+	}
+	return fmt.Sprintf("%s: %s refused this node's certificate (%s): %s", ErrJoinRefused, e.addr, own, e.cause)
+}
+
+func (e *certRefusedError) Unwrap() []error {
+	if e.err == nil {
+		return []error{ErrJoinRefused}
+	}
+	return []error{ErrJoinRefused, e.err}
+}
+
+// explainRefusal adds to err, if a member refused this node's
+// certificate, what the node knows of it at now: expired, or not, so
+// that the member holds it revoked or trusts another CA. It said
+// "revoked, expired, or of another CA?" of a certificate revoked an
+// hour before.
+func (n *Node) explainRefusal(err error, now time.Time) error {
+	var cr *certRefusedError
+	if !errors.As(err, &cr) {
+		return err
+	}
+	id := n.quic.Certificate()
+	if !id.Expires.After(now) {
+		cr.own = fmt.Sprintf("this node's certificate (serial %s) or its CA's expired at %s: issue a new one",
+			id.Serial.Text(16), id.Expires.UTC().Format(time.RFC3339))
+		return err
+	}
+	cr.own = fmt.Sprintf("this node's certificate of %q (serial %s) has not expired, so that node holds it revoked "+
+		"(ossd cert revocations lists them; issue a new one) or trusts another CA; its log says which", id.Name, id.Serial.Text(16))
 	return err
 }
 

@@ -17,7 +17,9 @@ type Hot struct {
 	HalfLifeSeconds float64         `json:"halfLifeSeconds"`
 	Objects         []oss.HotObject `json:"objects"`
 	// Stale, if not empty, says why the replica's list may be old: "no
-	// leader" when it knows no leader of the heap's group (UIHeap.Stale).
+	// leader" when it knows no leader of the heap's group, "leader NODE
+	// out of reach" when it has not heard from the one it knows
+	// (UIHeap.Stale).
 	Stale string `json:"stale,omitempty"`
 }
 

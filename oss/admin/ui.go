@@ -133,7 +133,9 @@ type UICounters struct {
 
 // UIMember is a member and its health: "up", "unreachable" (a member
 // that did not answer the status request) or "down" (one that was seen
-// and is gone: it left or failed).
+// and is gone: it left or failed; or a voter of a heap that is no live
+// member, listed as long as it is a voter, with Since 0 and no address
+// if it was gone before the dashboard first saw it).
 type UIMember struct {
 	Name  string   `json:"name"`
 	Addr  string   `json:"addr"`
@@ -175,8 +177,9 @@ type UIHeap struct {
 	LocalConflicts uint64 `json:"localConflicts"`
 	// Stale, if not empty, says why this node's replica may not be
 	// current, so that Hot may be old: "no leader" (the replica knows no
-	// leader of the heap's group, so nothing says how far behind it is)
-	// or "replica lost" (HeapStatus.Lost).
+	// leader of the heap's group, so nothing says how far behind it is),
+	// "leader NODE out of reach" (it has not heard from the leader it
+	// knows) or "replica lost" (HeapStatus.Lost).
 	Stale string `json:"stale,omitempty"`
 }
 
@@ -480,6 +483,7 @@ func (r *sampling) members() {
 		}
 		d.members[m.Name] = &UIMember{Name: m.Name, Addr: m.Addr, Role: string(m.Role), State: state, Since: since, Leads: m.Leads, Version: m.Version}
 	}
+	voters := r.downVoters(seen)
 	for name, m := range d.members {
 		if seen[name] {
 			continue
@@ -487,10 +491,33 @@ func (r *sampling) members() {
 		if m.State != "down" {
 			r.event("leave", "%s left or failed", name)
 			m.State, m.Since, m.Leads = "down", ms, nil
-		} else if time.Duration(ms-m.Since)*time.Millisecond > uiDownKept {
+		} else if !voters[name] && time.Duration(ms-m.Since)*time.Millisecond > uiDownKept {
 			delete(d.members, name)
 		}
 	}
+	for name := range voters {
+		if _, ok := d.members[name]; !ok {
+			// Down before the dashboard first saw it: when it went is not
+			// known here (Since 0), nor its address.
+			d.members[name] = &UIMember{Name: name, Role: "server", State: "down"}
+		}
+	}
+}
+
+// downVoters returns the voters of the heaps that are not among the live
+// members (seen): a voter killed or cut off leaves the member list but
+// stays in its groups until it is replaced, and stays listed as down so
+// long, also when it went before the dashboard opened.
+func (r *sampling) downVoters(seen map[string]bool) map[string]bool {
+	down := map[string]bool{}
+	for _, hs := range r.st.Heaps {
+		for _, v := range hs.Voters {
+			if !seen[v] {
+				down[v] = true
+			}
+		}
+	}
+	return down
 }
 
 // heaps adds the heaps to snap, with their totals, noting what changed,
@@ -604,13 +631,17 @@ func (r *sampling) local(uh *UIHeap, hs oss.HeapStatus) {
 
 // staleness says why figures read from a replica with stats s may be old
 // (UIHeap.Stale, Hot.Stale): "replica lost" if it was, "no leader" if it
-// knows no leader of its group; "" otherwise.
+// knows no leader of its group, "leader NODE out of reach" if it has not
+// heard from the one it knows (Stats.LeaderInReach: a learner whose
+// leader died keeps it as its leader); "" otherwise.
 func staleness(s oss.Stats, lost bool) string {
 	switch {
 	case lost:
 		return "replica lost"
 	case s.Leader == "":
 		return "no leader"
+	case !s.LeaderInReach:
+		return "leader " + s.Leader + " out of reach"
 	}
 	return ""
 }

@@ -49,9 +49,9 @@ function renderMembers(snap) {
       el("td", {}, el("span", {class: "dot"})),
       el("td", {text: m.name + (m.name === snap.node ? " (this node)" : "")}),
       el("td", {text: m.role}),
-      el("td", {text: m.addr}),
+      el("td", {text: m.addr || "–"}),
       el("td", {class: "version", text: m.version || "–"}),
-      el("td", {class: "health", text: health + " for " + ago(snap.time, m.since)}),
+      el("td", {class: "health", text: m.since ? health + " for " + ago(snap.time, m.since) : health + ", a voter"}),
       el("td", {text: (m.leads || []).join(", ")}));
   }));
 }

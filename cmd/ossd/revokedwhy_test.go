@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A node whose certificate is revoked, started with --join of a running
+// member, names the member that refused it and the likely cause: its
+// certificate has not expired, so that member holds it revoked (or trusts
+// another CA), with the serial to look for in `ossd cert revocations`.
+// It said "revoked, expired, or of another CA?", three causes for a user
+// to tell apart in another node's log.
+func TestRunWithARevokedCertificateSaysItIsNotExpired(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := startOrderCluster(t, ctx)
+	n1, err := c.Start(ctx, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := c.Reserve(ctx, "n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dispatch([]string{"cert", "revoke", "n2", "--http", n1.HTTP, "--certs", c.Certs()}); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out, done := startRun(t, ctx, c, "n2", n2.Addr, n2.HTTP, n1.Addr)
+	var exit error
+	ended := false
+	waitFor(t, "ossd run of a revoked node to end or to wait", func() bool {
+		select {
+		case exit = <-done:
+			ended = true
+			return true
+		default:
+		}
+		return strings.Contains(out.String(), "cannot join the cluster yet")
+	})
+	if !ended {
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		t.Fatalf("a node whose certificate is revoked waits to join:\n%s", out.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(exit, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("ossd run of a revoked node: %v, want exit status 1\n%s", exit, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		n1.Addr + " refused this node's certificate",
+		`this node's certificate of "n2" (serial `,
+		"has not expired, so that node holds it revoked",
+		"ossd cert revocations",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("ossd run of a revoked node says:\n%s\nwant %q", s, want)
+		}
+	}
+	if strings.Contains(s, "revoked, expired, or of another CA?") {
+		t.Errorf("ossd run of a revoked node still lists expiry as a cause of a certificate that has not expired:\n%s", s)
+	}
+	if err := n1.Stop(time.Minute); err != nil {
+		t.Errorf("n1: %v", err)
+	}
+}
