@@ -41,16 +41,7 @@ func TestLogTruncatedPastAnIdleReplica(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	open := func() (*Node, *Heap) {
-		n, err := Start(ctx, &Config{DataDir: dir, Logger: testLogger(), CheckpointEvery: 64, KeepEntries: 16, walSegmentBytes: segment})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := n.CreateHeapIfNotExists(ctx, "busy", nil)
-		if err != nil {
-			n.Close(ctx)
-			t.Fatal(err)
-		}
-		return n, h
+		return startBusy(t, &Config{DataDir: dir, Logger: testLogger(), CheckpointEvery: 64, KeepEntries: 16, walSegmentBytes: segment})
 	}
 	n, h := open()
 	// 3,000 commits of 1 KiB: some fifty segments of log.
@@ -96,4 +87,21 @@ func TestLogTruncatedPastAnIdleReplica(t *testing.T) {
 	if got := n.catalog.Load().Stats().Term; got <= term {
 		t.Errorf("the catalog's term after a restart is %d, was %d before it: its hard state was lost", got, term)
 	}
+}
+
+// startBusy starts a node with cfg and opens its heap "busy", created if
+// need be.
+func startBusy(t *testing.T, cfg *Config) (*Node, *Heap) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := n.CreateHeapIfNotExists(ctx, "busy", nil)
+	if err != nil {
+		n.Close(ctx)
+		t.Fatal(err)
+	}
+	return n, h
 }

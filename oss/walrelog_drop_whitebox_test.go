@@ -21,17 +21,8 @@ func TestHeapDroppedWhileItLetsGoOfTheLog(t *testing.T) {
 	mem := persist.NewMemFS()
 	start := func() (*Node, *Heap) {
 		t.Helper()
-		n, err := Start(ctx, &Config{DataDir: "/data", FS: mem, Logger: testLogger(), TickInterval: 10 * time.Millisecond,
+		return startBusy(t, &Config{DataDir: "/data", FS: mem, Logger: testLogger(), TickInterval: 10 * time.Millisecond,
 			CheckpointEvery: 64, KeepEntries: 16, walSegmentBytes: 32 << 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := n.CreateHeapIfNotExists(ctx, "busy", nil)
-		if err != nil {
-			n.Close(ctx)
-			t.Fatal(err)
-		}
-		return n, h
 	}
 	n, h := start()
 	next := 0

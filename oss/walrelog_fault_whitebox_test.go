@@ -26,17 +26,8 @@ func TestHardStateRelogFailsAndIsTriedAgain(t *testing.T) {
 	ffs := &persist.FaultFS{FS: mem}
 	start := func() (*Node, *Heap) {
 		t.Helper()
-		n, err := Start(ctx, &Config{DataDir: "/data", FS: ffs, Logger: testLogger(), TickInterval: 10 * time.Millisecond, CheckpointEvery: 64, KeepEntries: 16,
+		return startBusy(t, &Config{DataDir: "/data", FS: ffs, Logger: testLogger(), TickInterval: 10 * time.Millisecond, CheckpointEvery: 64, KeepEntries: 16,
 			walSegmentBytes: 64 << 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := n.CreateHeapIfNotExists(ctx, "busy", nil)
-		if err != nil {
-			n.Close(ctx)
-			t.Fatal(err)
-		}
-		return n, h
 	}
 	n, h := start()
 	cat := n.catalog.Load()

@@ -34,16 +34,7 @@ func TestLogTruncatedPastABusyLoneLeader(t *testing.T) {
 		return nil
 	})
 	open := func() (*Node, *Heap) {
-		n, err := Start(ctx, &Config{DataDir: dir, FS: fsys, Logger: testLogger(), CheckpointEvery: 64, KeepEntries: 16, walSegmentBytes: segment})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := n.CreateHeapIfNotExists(ctx, "busy", nil)
-		if err != nil {
-			n.Close(ctx)
-			t.Fatal(err)
-		}
-		return n, h
+		return startBusy(t, &Config{DataDir: dir, FS: fsys, Logger: testLogger(), CheckpointEvery: 64, KeepEntries: 16, walSegmentBytes: segment})
 	}
 	n, h := open()
 	most := 0
