@@ -45,9 +45,10 @@ type leaderContact struct {
 	inReach   atomic.Bool   // a leader was heard from recently
 	rejoining atomic.Bool   // a goroutine asks the leader to take the replica
 	rejoins   atomic.Uint64
-	told      atomic.Bool // the last removal is counted in rejoins, and the replica is not back by its log or a snapshot yet
-	dropped   atomic.Bool // the replica applied its own removal, and is not back
-	quiet     uint64      // ticks without a leader; owned by the loop
+	told      atomic.Bool  // the last removal is counted in rejoins, and the replica is not back by its log or a snapshot yet
+	dropped   atomic.Bool  // the replica applied its own removal, and is not back
+	refusedAt atomic.Int64 // unix nanoseconds of the last refusal logged (noteRefused)
+	quiet     uint64       // ticks without a leader; owned by the loop
 }
 
 // heard notes a message from a peer: appends, heartbeats and snapshots
@@ -136,7 +137,9 @@ func (n *Node) rejoin(h *Heap) {
 				}
 			}
 		}
-		n.askJoin(n.ctx, h, first, h.current, taken)
+		if err := n.askJoin(n.ctx, h, first, h.current, taken); errors.Is(err, ErrJoinRefused) {
+			h.noteRefused(err)
+		}
 		select {
 		case <-n.ctx.Done():
 			return
@@ -160,6 +163,19 @@ func (h *Heap) noteRemoved(what string, args ...any) {
 	if h.contact.told.CompareAndSwap(false, true) {
 		h.contact.rejoins.Add(1)
 		h.log.Warn("the group removed this replica while it was cut off; "+what, args...)
+	}
+}
+
+// noteRefused logs, at most once a minute, that a member refused to take
+// the replica into its group (its raft ID is another node's, its name is
+// live elsewhere): the replica follows nothing of the heap while that
+// lasts, and the node would otherwise say only that it has no leader in
+// reach. The refusing members log each request they refuse.
+func (h *Heap) noteRefused(err error) {
+	now := time.Now().UnixNano()
+	last := h.contact.refusedAt.Load()
+	if (last == 0 || now-last >= int64(time.Minute)) && h.contact.refusedAt.CompareAndSwap(last, now) {
+		h.log.Warn("the group refuses to take this replica: it follows nothing of the heap until that changes", "err", err)
 	}
 }
 

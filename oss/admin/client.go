@@ -11,11 +11,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -406,6 +408,7 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 	if method != http.MethodGet && method != http.MethodHead {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req, sent := traceSent(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if refusedByNode(err) {
@@ -418,7 +421,7 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", base, err)
 		}
-		if mayHaveRun(method, err) {
+		if sent.Load() && mayHaveRun(method, err) {
 			return nil, fmt.Errorf("the node at %s gave no answer to a %s it may have carried out: its outcome is unknown; read it back fresh before trying again: %w (%w)", base, method, oss.ErrCommitUnknown, err)
 		}
 		return nil, &noNodeError{base: base, err: err}
@@ -454,6 +457,18 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy"}
 	}
 	return b, nil
+}
+
+// traceSent returns req with a trace that sets sent once the request's
+// headers are written. A request whose headers were not all written
+// reached no handler, whatever the error: a node that took the TCP
+// connection and never finished the TLS handshake (a stopped process,
+// whose kernel accepts for it), or cut it during the handshake, was sent
+// nothing, and a write goes on to the next node.
+func traceSent(req *http.Request) (*http.Request, *atomic.Bool) {
+	sent := new(atomic.Bool)
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }}
+	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace)), sent
 }
 
 // mayHaveRun reports whether a request that failed with err may have
