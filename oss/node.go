@@ -621,6 +621,19 @@ func (n *Node) isClosed() bool {
 	return n.closed
 }
 
+// CheckRootName returns the error Tx.SetRoot returns for the root name
+// on this node's heaps, matching ErrInvalidArgument, and nil for a name
+// it takes: an empty name, one that is not UTF-8 or one longer than
+// Config.MaxCommitBytes is refused. It is for a caller that checks what
+// it was sent before it creates or writes anything (the admin
+// interface's PUT of a root, which may create its heap first).
+func (n *Node) CheckRootName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty root name", ErrInvalidArgument)
+	}
+	return checkRootName(name, n.cfg.MaxCommitBytes)
+}
+
 func validHeapName(name string) error {
 	if name == "" || len(name) > 255 || !utf8.ValidString(name) {
 		return fmt.Errorf("%w %q: want 1 to 255 bytes of UTF-8", ErrInvalidHeapName, name)

@@ -494,7 +494,7 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	root := r.PathValue("root")
-	if err := checkName("root", root); err != nil {
+	if err := a.node.CheckRootName(root); err != nil {
 		fail(w, err)
 		return
 	}
@@ -599,7 +599,7 @@ func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 		values[i] = v
 	}
 	for name := range req.Roots {
-		if err := checkName("root", name); err != nil {
+		if err := a.node.CheckRootName(name); err != nil {
 			fail(w, err)
 			return
 		}
