@@ -439,8 +439,11 @@ func (h *Heap) newReplica(from restorePoint) (*consistency.Replica, error) {
 		LogBytes:      n.cfg.CheckpointBytes,
 		KeepBytes:     n.cfg.KeepBytes,
 		MaxLogBytes:   n.cfg.MaxLogBytes,
-		MaxBatch:      maxBatch,
-		Logger:        h.log,
+		// Config.SnapshotGrace in ticks: a follower installing a
+		// snapshot answers nothing while it does.
+		SnapshotGraceTicks: n.cfg.snapshotGraceTicks(),
+		MaxBatch:           maxBatch,
+		Logger:             h.log,
 		// A node acts on a catalog state for good (it deletes the
 		// replicas of heaps dropped): after a power loss it must recover
 		// at least the state it acted on, or it follows an older
