@@ -63,16 +63,19 @@ type Heap struct {
 	waitRoots map[string]map[*waiter]struct{}    // waiters by root read
 	waitScans map[*waiter]struct{}               // waiters that scanned
 
-	recvc          chan raftpb.Message // raft messages from peers
-	recvq          inbox               // recvc's bytes and drops
-	joinc          chan uint64         // nodes asking to join as learners
-	snapc          chan snapOutcome    // outcomes of snapshots streamed to peers
-	self           uint64
-	replicas       int           // voters the group keeps
-	group          uint64        // the group's incarnation
-	cataloged      bool          // opened through the catalog, closed when dropped
-	catalogAt      uint64        // the catalog's applied index when it was opened
-	inConf         atomic.Bool   // this node is a member of the group
+	recvc     chan raftpb.Message // raft messages from peers
+	recvq     inbox               // recvc's bytes and drops
+	joinc     chan uint64         // nodes asking to join as learners
+	snapc     chan snapOutcome    // outcomes of snapshots streamed to peers
+	self      uint64
+	replicas  int         // voters the group keeps
+	group     uint64      // the group's incarnation
+	cataloged bool        // opened through the catalog, closed when dropped
+	catalogAt uint64      // the catalog's applied index when it was opened
+	inConf    atomic.Bool // this node is a member of the group
+	// addedAt is, for each member, the index of the change that made it
+	// one, if this replica applied it (rejoin.go); owned by the loop.
+	addedAt        map[uint64]uint64
 	isVoter        atomic.Bool   // this node is a voter of the group
 	confVersion    atomic.Uint64 // counts configuration changes seen
 	conf           atomic.Pointer[raftpb.ConfState]
