@@ -254,6 +254,10 @@ type Ready struct {
 	// it back: the only sign, in one Ready, of a removal the replica
 	// missed while cut off and a return made before it asked.
 	LeftOut bool
+	// Added are the replicas that configuration changes applied here made
+	// members of the group while they were not, with each change's index,
+	// in log order. A change that makes a voter a learner adds nobody.
+	Added []Added
 
 	applyResp []raftpb.Message // raft's, to step once applied
 	applied   bool             // Apply has run
@@ -356,15 +360,13 @@ func (r *Replica) Apply(rd *Ready) {
 		case raftpb.EntryConfChange:
 			var cc raftpb.ConfChange
 			if err := cc.Unmarshal(e.Data); err == nil {
-				r.cs = *r.rn.ApplyConfChange(cc)
-				rd.LeftOut = rd.LeftOut || !r.inConf()
+				r.applyConf(cc, e.Index, rd)
 			}
 			r.m.skip(e.Index)
 		case raftpb.EntryConfChangeV2:
 			var cc raftpb.ConfChangeV2
 			if err := cc.Unmarshal(e.Data); err == nil {
-				r.cs = *r.rn.ApplyConfChange(cc)
-				rd.LeftOut = rd.LeftOut || !r.inConf()
+				r.applyConf(cc, e.Index, rd)
 			}
 			r.m.skip(e.Index)
 		}
@@ -379,9 +381,33 @@ func (r *Replica) Apply(rd *Ready) {
 
 // inConf reports whether the configuration applied last holds this
 // replica, as a voter or a learner, in either half of a joint one.
-func (r *Replica) inConf() bool {
-	return slices.Contains(r.cs.Voters, r.id) || slices.Contains(r.cs.VotersOutgoing, r.id) ||
-		slices.Contains(r.cs.Learners, r.id) || slices.Contains(r.cs.LearnersNext, r.id)
+func (r *Replica) inConf() bool { return member(&r.cs, r.id) }
+
+// Added is a replica a configuration change made a member of its group.
+type Added struct {
+	ID    uint64 // the replica's raft ID
+	Index uint64 // the change's log index
+}
+
+// member reports whether id is a voter or a learner of cs, or becomes one.
+func member(cs *raftpb.ConfState, id uint64) bool {
+	return slices.Contains(cs.Voters, id) || slices.Contains(cs.VotersOutgoing, id) ||
+		slices.Contains(cs.Learners, id) || slices.Contains(cs.LearnersNext, id)
+}
+
+// applyConf applies the configuration change at index, and notes in rd
+// whether it left this replica out and whom it added.
+func (r *Replica) applyConf(cc raftpb.ConfChangeI, index uint64, rd *Ready) {
+	before := r.cs
+	r.cs = *r.rn.ApplyConfChange(cc)
+	rd.LeftOut = rd.LeftOut || !r.inConf()
+	for _, ids := range [][]uint64{r.cs.Voters, r.cs.Learners, r.cs.LearnersNext} {
+		for _, id := range ids {
+			if !member(&before, id) {
+				rd.Added = append(rd.Added, Added{ID: id, Index: index})
+			}
+		}
+	}
 }
 
 // takeLocal takes from rd's messages those addressed to the local append

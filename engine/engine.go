@@ -941,7 +941,7 @@ func (e *Engine) Apply(rd *Ready) {
 func (e *Engine) applyTo(rd *Ready) {
 	e.r.Apply(e.rd)
 	rd.Results, rd.Changes, rd.State, rd.Err = e.rd.Results, e.rd.Changes, e.rd.State, e.rd.Err
-	rd.LeftOut = e.rd.LeftOut
+	rd.LeftOut, rd.Added = e.rd.LeftOut, e.rd.Added
 	e.decided(rd)
 }
 

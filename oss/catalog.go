@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,16 +115,31 @@ func catalogAgain(ctx context.Context, attempt int) bool {
 // have written. Once a try's outcome was unknown, a later one that fails
 // for certain does not say that nothing was written: the call then ends
 // with that unknown outcome. created reports that this call wrote the
-// entry.
+// entry: a try that committed it, or a later try that found the entry a
+// try of unknown outcome proposed. Each try draws the new entry's group
+// at random (newNodeID), so the entry found is that try's if it has its
+// group; an entry another node created meanwhile has another, and the
+// call did not create it (its own try did not commit, or committed and
+// was dropped since).
 func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (e heapEntry, created bool, err error) {
 	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, false, nil
 	}
-	var unknown error // the first try whose outcome was unknown
+	var unknown error   // the first try whose outcome was unknown
+	var groups []uint64 // the groups of the entries such tries proposed
 	for attempt := 0; ; attempt++ {
 		e, created, err = n.createEntry(ctx, name, replicas, exclusive)
-		if unknown == nil && errors.Is(err, ErrCommitUnknown) {
-			unknown = err
+		if f := n.entryTried; f != nil {
+			f(err)
+		}
+		if errors.Is(err, ErrCommitUnknown) {
+			if unknown == nil {
+				unknown = err
+			}
+			if created {
+				groups = append(groups, e.Group)
+			}
+			e, created = heapEntry{}, false
 		}
 		again := errors.Is(err, ErrNoQuorum) || !exclusive && errors.Is(err, ErrCommitUnknown)
 		if !again || !catalogAgain(ctx, attempt) {
@@ -131,14 +147,13 @@ func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclu
 				// Not %w: the last try's error says nothing was written.
 				return e, false, fmt.Errorf("%w (tried again: %v)", unknown, err)
 			}
-			// A try that found the entry after one whose outcome was
-			// unknown found, most likely, what that one wrote.
-			return e, created || err == nil && unknown != nil, err
+			return e, created || err == nil && slices.Contains(groups, e.Group), err
 		}
 	}
 }
 
-// createEntry is one try of ensureEntry.
+// createEntry is one try of ensureEntry. With an unknown outcome, e and
+// created are what the try's last run proposed: created, the new entry e.
 func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclusive bool) (heapEntry, bool, error) {
 	var e heapEntry
 	created := false
@@ -176,6 +191,9 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 	}
 	if err != nil && !errors.Is(err, ErrInvalidHeapName) {
 		err = fmt.Errorf("oss: heap %q: catalog: %w", name, unanswered(ctx, err))
+	}
+	if errors.Is(err, ErrCommitUnknown) {
+		return e, created, err // what the try proposed, if created: it may have committed
 	}
 	if err != nil {
 		return heapEntry{}, false, err

@@ -184,9 +184,20 @@ type Config struct {
 	// from the log rather than from a snapshot of the whole heap, unless
 	// it is more than MaxLogBytes of entries behind (their data and about
 	// 72 bytes an entry). A follower sent a snapshot, silent while it
-	// installs it, keeps the entries after it for 60 election timeouts.
+	// installs it, keeps the entries after it for SnapshotGrace.
 	// If zero, 64 MiB, and never less than CheckpointBytes.
 	MaxLogBytes int
+	// SnapshotGrace is how long a follower a leader sent a snapshot may
+	// stay silent and still hold back the entries after it (within
+	// MaxLogBytes): installing a large snapshot on a slow disk keeps a
+	// follower from answering for longer than an election timeout, and a
+	// leader that trimmed the entries meanwhile would send it another
+	// snapshot. A follower that died meanwhile holds them that long. It
+	// is counted in ticks (TickInterval, rounded up), and may not be
+	// shorter than an election timeout (10 ticks), the silence after which
+	// any follower holds nothing back. If zero, 60 election timeouts: a
+	// minute at the default TickInterval.
+	SnapshotGrace time.Duration
 
 	// walRecordBytes, if not zero, lowers the largest record of the
 	// write-ahead log below its format's limit (tests of commits spread
@@ -258,6 +269,9 @@ func populate(cfg *Config) *Config {
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.SnapshotGrace == 0 && c.TickInterval > 0 {
+		c.SnapshotGrace = engine.DefaultSnapshotGraceElections * electionTicks * c.TickInterval
 	}
 	if c.WatchBuffer == 0 {
 		c.WatchBuffer = 1024
@@ -430,7 +444,16 @@ func (c *Config) checkStorage() []error {
 	if c.MaxLogBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxLogBytes %d is negative", c.MaxLogBytes))
 	}
+	if election := electionTicks * c.TickInterval; c.SnapshotGrace < election && c.TickInterval > 0 {
+		errs = append(errs, fmt.Errorf("SnapshotGrace %v is shorter than an election timeout (%v at TickInterval %v), after which a follower that is silent for no reason holds nothing back", c.SnapshotGrace, election, c.TickInterval))
+	}
 	return errs
+}
+
+// snapshotGraceTicks is SnapshotGrace in ticks, rounded up (the engine's
+// SnapshotGraceTicks); c is populated and valid.
+func (c *Config) snapshotGraceTicks() uint64 {
+	return uint64((c.SnapshotGrace + c.TickInterval - 1) / c.TickInterval)
 }
 
 // checkNetwork returns why the network and identity settings of c are

@@ -37,7 +37,8 @@ var (
 	// already.
 	ErrHeapExists = errors.New("oss: heap already exists")
 	// ErrCreatedNotOpen is returned by CreateHeap, and by
-	// CreateHeapIfNotExists when the call created the heap, when the heap
+	// CreateHeapIfNotExists when the call created the heap (one of its
+	// tries wrote the entry it found, see there), when the heap
 	// was created (its entry in the catalog committed) but this node did
 	// not open its replica of it: the caller's context ended, the node
 	// closed or the join failed before it was open. The heap exists: open

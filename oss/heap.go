@@ -63,16 +63,19 @@ type Heap struct {
 	waitRoots map[string]map[*waiter]struct{}    // waiters by root read
 	waitScans map[*waiter]struct{}               // waiters that scanned
 
-	recvc          chan raftpb.Message // raft messages from peers
-	recvq          inbox               // recvc's bytes and drops
-	joinc          chan uint64         // nodes asking to join as learners
-	snapc          chan snapOutcome    // outcomes of snapshots streamed to peers
-	self           uint64
-	replicas       int           // voters the group keeps
-	group          uint64        // the group's incarnation
-	cataloged      bool          // opened through the catalog, closed when dropped
-	catalogAt      uint64        // the catalog's applied index when it was opened
-	inConf         atomic.Bool   // this node is a member of the group
+	recvc     chan raftpb.Message // raft messages from peers
+	recvq     inbox               // recvc's bytes and drops
+	joinc     chan uint64         // nodes asking to join as learners
+	snapc     chan snapOutcome    // outcomes of snapshots streamed to peers
+	self      uint64
+	replicas  int         // voters the group keeps
+	group     uint64      // the group's incarnation
+	cataloged bool        // opened through the catalog, closed when dropped
+	catalogAt uint64      // the catalog's applied index when it was opened
+	inConf    atomic.Bool // this node is a member of the group
+	// addedAt is, for each member, the index of the change that made it
+	// one, if this replica applied it (rejoin.go); owned by the loop.
+	addedAt        map[uint64]uint64
 	isVoter        atomic.Bool   // this node is a voter of the group
 	confVersion    atomic.Uint64 // counts configuration changes seen
 	conf           atomic.Pointer[raftpb.ConfState]
@@ -439,8 +442,11 @@ func (h *Heap) newReplica(from restorePoint) (*consistency.Replica, error) {
 		LogBytes:      n.cfg.CheckpointBytes,
 		KeepBytes:     n.cfg.KeepBytes,
 		MaxLogBytes:   n.cfg.MaxLogBytes,
-		MaxBatch:      maxBatch,
-		Logger:        h.log,
+		// Config.SnapshotGrace in ticks: a follower installing a
+		// snapshot answers nothing while it does.
+		SnapshotGraceTicks: n.cfg.snapshotGraceTicks(),
+		MaxBatch:           maxBatch,
+		Logger:             h.log,
 		// A node acts on a catalog state for good (it deletes the
 		// replicas of heaps dropped): after a power loss it must recover
 		// at least the state it acted on, or it follows an older

@@ -341,6 +341,7 @@ func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 	if rd.LeftOut && h.inConf.Load() {
 		h.contact.dropped.Store(true) // left out, perhaps taken back in the same Ready
 	}
+	h.noteAdded(rd.Added, rd.Conf)
 	if rd.Conf != nil {
 		h.noteConf(*rd.Conf, true)
 	}

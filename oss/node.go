@@ -32,6 +32,9 @@ type Node struct {
 	// openFault, set by tests before the call, replaces the join of a heap
 	// opened after its catalog entry was found or made.
 	openFault func() error
+	// entryTried, set by tests before the call, hears the outcome of each
+	// try of ensureEntry to write a heap's catalog entry.
+	entryTried func(error)
 	// peers is the book of servers' addresses in a durable node's data
 	// directory (peerbook.go); nil without one.
 	peers *peerBook
@@ -456,7 +459,12 @@ func (n *Node) CreateHeap(ctx context.Context, name string, opts *HeapOptions) (
 // creation whose outcome was unknown is tried again; if the call still
 // fails, its error matches ErrCommitUnknown (the heap may exist), never
 // ErrNoQuorum alone. A heap this call created that it then could not open
-// is ErrCreatedNotOpen, as for CreateHeap.
+// is ErrCreatedNotOpen, as for CreateHeap. The call created the heap if
+// one of its tries wrote the catalog entry that a try found: a try whose
+// outcome was unknown counts once a later try finds the entry it
+// proposed, which every try draws anew (a heap another node created
+// meanwhile has another entry). A heap this call found and did not create
+// that it could not open returns the open's error.
 func (n *Node) CreateHeapIfNotExists(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
 	return n.openHeap(ctx, name, openOrCreate, opts)
 }
@@ -611,6 +619,19 @@ func (n *Node) isClosed() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.closed
+}
+
+// CheckRootName returns the error Tx.SetRoot returns for the root name
+// on this node's heaps, matching ErrInvalidArgument, and nil for a name
+// it takes: an empty name, one that is not UTF-8 or one longer than
+// Config.MaxCommitBytes is refused. It is for a caller that checks what
+// it was sent before it creates or writes anything (the admin
+// interface's PUT of a root, which may create its heap first).
+func (n *Node) CheckRootName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty root name", ErrInvalidArgument)
+	}
+	return checkRootName(name, n.cfg.MaxCommitBytes)
 }
 
 func validHeapName(name string) error {

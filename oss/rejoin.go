@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
@@ -177,6 +179,60 @@ func (h *Heap) noteRefused(err error) {
 	if (last == 0 || now-last >= int64(time.Minute)) && h.contact.refusedAt.CompareAndSwap(last, now) {
 		h.log.Warn("the group refuses to take this replica: it follows nothing of the heap until that changes", "err", err)
 	}
+}
+
+// A replica its group removed and took back before it asked (a request of
+// its queued at the leader), and that catches up from a snapshot taken
+// after its return, sees neither sign of its removal: no leader says it
+// was not a member, and it applies neither the change that removed it
+// nor the one that took it back. What it can learn is when it was taken
+// back: every replica notes the index of the change that made each member
+// one (addedAt, from consistency's Ready.Added), and a leader sends it
+// with a snapshot (the message's Context). A replica that believed it was
+// a member at its applied index, and is told that it became one after
+// that index, was not a member in between: it was removed. A leader that
+// did not apply that change (it caught up from a snapshot itself, or
+// restarted from a checkpoint after it) sends nothing, and the removal
+// goes uncounted, as before.
+
+// noteAdded notes the members a Ready's configuration changes added, and
+// forgets those its configuration, if it changed, no longer has.
+func (h *Heap) noteAdded(added []consistency.Added, cs *raftpb.ConfState) {
+	if len(added) > 0 && h.addedAt == nil {
+		h.addedAt = map[uint64]uint64{}
+	}
+	for _, a := range added {
+		h.addedAt[a.ID] = a.Index
+	}
+	if cs == nil {
+		return
+	}
+	for id := range h.addedAt {
+		if !slices.Contains(cs.Voters, id) && !slices.Contains(cs.VotersOutgoing, id) &&
+			!slices.Contains(cs.Learners, id) && !slices.Contains(cs.LearnersNext, id) {
+			delete(h.addedAt, id)
+		}
+	}
+}
+
+// withAddedAt returns a snapshot message for a member with the index at
+// which it became one in its Context, if this replica knows it.
+func (h *Heap) withAddedAt(m raftpb.Message) raftpb.Message {
+	if at := h.addedAt[m.To]; at != 0 {
+		m.Context = binary.AppendUvarint(nil, at)
+	}
+	return m
+}
+
+// snapshotAfterReturn counts the removal a leader's snapshot reveals: the
+// replica, a member as far as it applied, became one again after that.
+func (h *Heap) snapshotAfterReturn(m raftpb.Message) {
+	at, n := binary.Uvarint(m.Context)
+	if n <= 0 || !h.inConf.Load() || at <= h.replica.State().Index() {
+		return
+	}
+	leader, _ := h.node.lookup(m.From)
+	h.noteRemoved("back by a snapshot", "leader", leader, "taken back at", at)
 }
 
 // askJoin makes one round of join requests for h: to the nodes named in

@@ -110,7 +110,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			continue
 		}
 		if m.Type == raftpb.MsgSnap {
-			h.sendSnapshot(to, *m)
+			h.sendSnapshot(to, h.withAddedAt(*m))
 			continue
 		}
 		env := raftEnvelope{Heap: h.name, Group: h.group}
@@ -182,6 +182,9 @@ func (q *inbox) taken(m *raftpb.Message) { q.bytes.Add(-recvCost(m)) }
 // stepReceived steps a message taken from the queue.
 func (h *Heap) stepReceived(m raftpb.Message) {
 	h.recvq.taken(&m)
+	if m.Type == raftpb.MsgSnap {
+		h.snapshotAfterReturn(m)
+	}
 	h.step(m)
 }
 

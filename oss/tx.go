@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -363,14 +364,15 @@ func (tx *Tx) Delete(id uuid.UUID) error {
 }
 
 // Root returns the object ID bound to the named root, or an error matching
-// ErrNotFound. A name that is not UTF-8 returns an error matching
-// ErrInvalidArgument and aborts the transaction.
+// ErrNotFound. A name that SetRoot refuses (not UTF-8, longer than
+// Config.MaxCommitBytes) returns an error matching ErrInvalidArgument and
+// aborts the transaction.
 func (tx *Tx) Root(name string) (uuid.UUID, error) {
 	if err := tx.use(false); err != nil {
 		return uuid.Nil, err
 	}
 	defer tx.exit()
-	if err := checkRootName(name); err != nil {
+	if err := checkRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
 		return uuid.Nil, tx.fail(err)
 	}
 	var w consistency.RootWrite
@@ -400,9 +402,11 @@ func (tx *Tx) Root(name string) (uuid.UUID, error) {
 }
 
 // SetRoot binds the named root to an object ID. An empty name, a name
-// that is not UTF-8 or the nil ID returns an error matching
-// ErrInvalidArgument and aborts the transaction: a root bound to the nil
-// ID would point nowhere (DeleteRoot removes a root). The object need not
+// that is not UTF-8 or is longer than Config.MaxCommitBytes, or the nil
+// ID returns an error matching ErrInvalidArgument and aborts the
+// transaction: no commit record could carry such a name, and a root
+// bound to the nil ID would point nowhere (DeleteRoot removes a root).
+// Node.CheckRootName checks a name before any transaction. The object need not
 // exist: SetRoot does not read it, and Get through a root bound to an
 // object deleted or never created returns ErrNotFound.
 func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
@@ -413,11 +417,11 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 	if name == "" {
 		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
 	}
-	if id == uuid.Nil {
-		return tx.fail(fmt.Errorf("%w: root %q bound to the nil object ID", ErrInvalidArgument, name))
-	}
-	if err := checkRootName(name); err != nil {
+	if err := checkRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
 		return tx.fail(err)
+	}
+	if id == uuid.Nil {
+		return tx.fail(fmt.Errorf("%w: root %s bound to the nil object ID", ErrInvalidArgument, quoteName(name)))
 	}
 	if tx.rootWrites == nil {
 		tx.rootWrites = make(map[string]consistency.RootWrite)
@@ -427,13 +431,15 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 }
 
 // DeleteRoot removes the named root. Removing a root that does not exist is
-// not an error.
+// not an error; a name that SetRoot refuses (not UTF-8, longer than
+// Config.MaxCommitBytes) is, matching ErrInvalidArgument, and aborts the
+// transaction.
 func (tx *Tx) DeleteRoot(name string) error {
 	if err := tx.use(true); err != nil {
 		return err
 	}
 	defer tx.exit()
-	if err := checkRootName(name); err != nil {
+	if err := checkRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
 		return tx.fail(err)
 	}
 	if tx.rootWrites == nil {
@@ -443,14 +449,27 @@ func (tx *Tx) DeleteRoot(name string) error {
 	return nil
 }
 
-// checkRootName refuses a root name that is not UTF-8: a commit record
+// checkRootName refuses a root name that is not UTF-8 (a commit record
 // carries root names as CBOR text, which every replica would refuse to
-// decode.
-func checkRootName(name string) error {
+// decode) or that is longer than a commit record may be, max bytes
+// (Config.MaxCommitBytes): no record holding it could be proposed.
+func checkRootName(name string, max int) error {
+	if len(name) > max {
+		return fmt.Errorf("%w: root name %s is longer than a commit record may be (Config.MaxCommitBytes, %d bytes)", ErrInvalidArgument, quoteName(name), max)
+	}
 	if !utf8.ValidString(name) {
-		return fmt.Errorf("%w: root name %q is not UTF-8", ErrInvalidArgument, name)
+		return fmt.Errorf("%w: root name %s is not UTF-8", ErrInvalidArgument, quoteName(name))
 	}
 	return nil
+}
+
+// quoteName quotes a name for an error, cut after 64 bytes (with its
+// length) if it is longer.
+func quoteName(name string) string {
+	if len(name) <= 64 {
+		return strconv.Quote(name)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", name[:64], len(name))
 }
 
 // Scan calls fn with the ID of every object in the transaction's view of

@@ -175,8 +175,9 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 	})
 }
 
-// checkName refuses a heap or root name that is empty or not UTF-8, before
-// anything is opened or committed. The node checks the rest of its rules.
+// checkName refuses a heap name that is empty or not UTF-8, before
+// anything is opened or committed. The node checks the rest of its rules
+// (root names: oss.Node.CheckRootName, which knows the node's record limit).
 func checkName(what, name string) error {
 	if name == "" {
 		return &badRequest{fmt.Errorf("empty %s name", what)}

@@ -441,7 +441,10 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 		// its body could be read.
 		var e struct{ Error string }
 		if err != nil || json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+			e.Error = fmt.Sprintf("%s %s: %s", method, cutPath(path), resp.Status)
+			if resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+				e.Error += fmt.Sprintf(": the request's path of %d bytes and its headers are over the node's limit (Options.MaxHeaderBytes): nothing was done", len(path))
+			}
 			if err != nil {
 				e.Error += fmt.Sprintf(" (its message was cut: %v)", err)
 			}
@@ -469,6 +472,15 @@ func traceSent(req *http.Request) (*http.Request, *atomic.Bool) {
 	sent := new(atomic.Bool)
 	trace := &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }}
 	return req.WithContext(httptrace.WithClientTrace(req.Context(), trace)), sent
+}
+
+// cutPath is a request's path for an error: cut after 256 bytes, as the
+// names in it may be megabytes long.
+func cutPath(path string) string {
+	if len(path) <= 256 {
+		return path
+	}
+	return path[:256] + "..."
 }
 
 // mayHaveRun reports whether a request that failed with err may have

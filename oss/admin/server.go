@@ -494,7 +494,7 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	root := r.PathValue("root")
-	if err := checkName("root", root); err != nil {
+	if err := a.node.CheckRootName(root); err != nil {
 		fail(w, err)
 		return
 	}
@@ -566,7 +566,7 @@ func createdThen(heap string, err error) error {
 	if errors.Is(err, oss.ErrCommitUnknown) || !errors.Is(err, oss.ErrClosed) && !errors.Is(err, oss.ErrCorrupt) {
 		return err
 	}
-	return &httpError{code: http.StatusServiceUnavailable, err: fmt.Errorf("heap %q was created for the root, which was not written: %w", heap, err)}
+	return &httpError{code: http.StatusServiceUnavailable, err: fmt.Errorf("heap %q exists now (created for the root, by this request or meanwhile by another), and the root was not written: %w", heap, err)}
 }
 
 // txDepth is how deep a write's value sits in a transaction's JSON: the
@@ -599,7 +599,7 @@ func (a *api) tx(w http.ResponseWriter, r *http.Request) {
 		values[i] = v
 	}
 	for name := range req.Roots {
-		if err := checkName("root", name); err != nil {
+		if err := a.node.CheckRootName(name); err != nil {
 			fail(w, err)
 			return
 		}
