@@ -749,7 +749,7 @@ func TestCatchingUpWaitsOutALeaderlessGroup(t *testing.T) {
 	// A context that ends first says so, with what the group answered.
 	c.net.Partition([]string{"a"}, []string{"b", "c"})
 	waitCond(t, "a to find its group leaderless again", func() bool {
-		return errors.Is(h.readIndex(ctx), ErrNoQuorum)
+		return errors.Is(h.readIndex(ctx), ErrNoQuorum) && !h.Stats().LeaderInReach
 	})
 	short, cancelShort := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancelShort()

@@ -91,6 +91,10 @@ func (j *joinHeard) String() string {
 func (h *Heap) waitCaughtUp(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		err := h.readIndex(ctx)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Ended before the group answered: say what the replica knows.
+			return fmt.Errorf("oss: heap %q: catch up with its group: %w (%s)", h.name, err, h.reach())
+		}
 		if err == nil || !errors.Is(err, ErrNoQuorum) {
 			return err
 		}
@@ -114,4 +118,13 @@ func pollUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
+}
+
+// reach says whether the replica has a leader in reach, for an error of a
+// wait that ended before its group answered.
+func (h *Heap) reach() string {
+	if st := h.Stats(); st.LeaderInReach {
+		return fmt.Sprintf("leader %s in reach, no answer yet", st.Leader)
+	}
+	return "no leader in reach"
 }
