@@ -257,7 +257,6 @@ type Ready struct {
 
 	applyResp []raftpb.Message // raft's, to step once applied
 	applied   bool             // Apply has run
-	appendMsg raftpb.Message   // Append's room (TakeInto)
 }
 
 // Ready applies the newly committed entries and returns what the owner must
@@ -273,32 +272,16 @@ func (r *Replica) Ready() Ready {
 // send the messages and hand out the log write, which need nothing of the
 // apply. State is nil until Apply.
 func (r *Replica) Take() Ready {
-	var rd Ready
-	r.take(&rd, nil)
-	return rd
-}
-
-// TakeInto is Take into rd, which it overwrites, with rd.Append in rd's
-// own room for it: no copy of the append on the heap for every Ready.
-// rd.Append then points into rd, so a copy of rd made before the next
-// TakeInto into it sees the next Ready's append there: the owner takes
-// what it needs of the append (the engine copies it) before that.
-func (r *Replica) TakeInto(rd *Ready) {
-	r.take(rd, &rd.appendMsg)
-}
-
-// take is Take into rd, with the append in room, or in a new message if
-// room is nil.
-func (r *Replica) take(rd *Ready, room *raftpb.Message) {
-	*rd = Ready{Ready: r.rn.Ready()}
+	rd := Ready{Ready: r.rn.Ready()}
 	if r.async {
-		rd.applyResp = r.takeLocal(rd, room)
+		rd.applyResp = r.takeLocal(&rd)
 	}
 	if rd.Append != nil {
 		r.noteConfChange(rd.Append.Entries)
 	} else {
 		r.noteConfChange(rd.Entries)
 	}
+	return rd
 }
 
 // noteConfChange notes the last configuration change among entries this
@@ -398,17 +381,14 @@ func (r *Replica) inConf() bool {
 // rd.Append; the apply's entries are rd.CommittedEntries, which Ready
 // applies itself, and it returns the apply's responses to step once they
 // are applied.
-func (r *Replica) takeLocal(rd *Ready, room *raftpb.Message) (applyResp []raftpb.Message) {
+func (r *Replica) takeLocal(rd *Ready) (applyResp []raftpb.Message) {
 	msgs := rd.Messages
 	n := 0
 	for i := range msgs {
 		switch msgs[i].To {
 		case raft.LocalAppendThread:
-			if room == nil {
-				room = new(raftpb.Message)
-			}
-			*room = msgs[i]
-			rd.Append = room
+			m := msgs[i]
+			rd.Append = &m
 		case raft.LocalApplyThread:
 			applyResp = msgs[i].Responses
 		default:

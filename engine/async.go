@@ -60,7 +60,7 @@ func (e *Engine) readyAsync(rd *Ready) {
 		return
 	}
 	if e.rd == nil && !e.lost && e.r.HasReady() {
-		e.r.TakeInto(&e.rdv)
+		e.rdv = e.r.Take()
 		if !e.cfg.ApplyApart || !raft.IsEmptySnap(e.rdv.Snapshot) {
 			// A leader's snapshot is installed at once, as it was
 			// taken: whether it decodes decides the rest.
