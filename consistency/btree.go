@@ -164,9 +164,61 @@ func (t *btree[T]) own(n *bnode[T]) *bnode[T] {
 		return n
 	}
 	if n.children != nil {
-		return &bnode[T]{owner: t.owner, items: n.items, children: clone(n.children), shared: true}
+		return t.newInner(n.items, true, n.children, nil)
 	}
 	return &bnode[T]{owner: t.owner, items: clone(n.items)}
+}
+
+// newInner returns a new inner node of the tree with items and a copy of
+// children, in one allocation with an array for them: a write copies
+// every inner node on its path on its first write after a Copy, and the
+// node and its children's slice were two allocations. The array holds
+// half an inner node's most children and one more, or the most, the
+// least of the two that takes children; a node that outgrows its array
+// moves its children to a slice (insertChild) and clears the array. A
+// slot past the last child is nil, so the array keeps nothing alive
+// that the node has let go of.
+func (t *btree[T]) newInner(items []T, shared bool, children, more []*bnode[T]) *bnode[T] {
+	n := bnode[T]{owner: t.owner, items: items, shared: shared}
+	switch k := len(children) + len(more); {
+	case t.max > maxItems || k > maxItems+1:
+		x := new(bnode[T])
+		*x = n
+		x.children = append(append(make([]*bnode[T], 0, k), children...), more...)
+		return x
+	case k <= halfChildren:
+		x := new(struct {
+			n  bnode[T]
+			ch [halfChildren]*bnode[T]
+		})
+		x.n = n
+		x.n.children = append(append(x.ch[:0], children...), more...)
+		return &x.n
+	}
+	x := new(struct {
+		n  bnode[T]
+		ch [maxItems + 1]*bnode[T]
+	})
+	x.n = n
+	x.n.children = append(append(x.ch[:0], children...), more...)
+	return &x.n
+}
+
+// halfChildren is the size of newInner's smaller array of children.
+const halfChildren = (maxItems+1)/2 + 1
+
+// insertChild inserts c at s[i], s being an inner node's children, as
+// insertAt does; when that moves them to a new slice, it clears the old
+// one, which may be the node's own array (newInner). No other node
+// shares a node's children: a copy of a node copies them.
+func insertChild[T any](s []*bnode[T], i int, c *bnode[T], limit int) []*bnode[T] {
+	if len(s) < cap(s) {
+		return insertAt(s, i, c, limit)
+	}
+	old := s
+	s = insertAt(s, i, c, limit)
+	clear(old)
+	return s
 }
 
 // ownItems makes n's items its own, to change in place: n is the tree's
@@ -212,7 +264,7 @@ func (t *btree[T]) Set(item T) (T, bool) {
 	prev, replaced, full := t.set(t.root, item)
 	if full {
 		old := t.root
-		t.root = &bnode[T]{owner: t.owner, children: []*bnode[T]{old}}
+		t.root = t.newInner(nil, false, []*bnode[T]{old}, nil)
 		t.split(t.root, 0, item)
 		prev, replaced, _ = t.set(t.root, item)
 	}
@@ -266,16 +318,20 @@ func (t *btree[T]) split(n *bnode[T], i int, item T) {
 		s = 0
 	}
 	median := c.items[s]
-	right := &bnode[T]{owner: t.owner, items: clone(c.items[s+1:])}
+	var right *bnode[T]
 	if c.children != nil {
-		right.children = clone(c.children[s+1:])
+		right = t.newInner(clone(c.items[s+1:]), false, c.children[s+1:], nil)
+	} else {
+		right = &bnode[T]{owner: t.owner, items: clone(c.items[s+1:])}
 	}
 	if s < len(c.items)-1 {
 		// The left half gets a slice its size (the right's end split
-		// keeps the full one).
-		c.items, c.shared = clone(c.items[:s]), false
+		// keeps the full one), an inner node a new node with an array
+		// its size.
 		if c.children != nil {
-			c.children = clone(c.children[:s+1])
+			n.children[i] = t.newInner(clone(c.items[:s]), false, c.children[:s+1], nil)
+		} else {
+			c.items, c.shared = clone(c.items[:s]), false
 		}
 	} else {
 		c.ownItems()
@@ -289,7 +345,7 @@ func (t *btree[T]) split(n *bnode[T], i int, item T) {
 	}
 	n.ownItems()
 	n.items = insertAt(n.items, i, median, t.max)
-	n.children = insertAt(n.children, i+1, right, t.max+1)
+	n.children = insertChild(n.children, i+1, right, t.max+1)
 }
 
 // Load puts item into the tree as Set does, faster when it goes after
@@ -406,7 +462,7 @@ func (t *btree[T]) grow(n *bnode[T], i int) {
 		n.items[i-1] = l.items[len(l.items)-1]
 		l.items = removeAt(l.items, len(l.items)-1)
 		if l.children != nil {
-			c.children = insertAt(c.children, 0, l.children[len(l.children)-1], t.max+1)
+			c.children = insertChild(c.children, 0, l.children[len(l.children)-1], t.max+1)
 			l.children = removeAt(l.children, len(l.children)-1)
 		}
 	case i < len(n.items) && len(n.children[i+1].items) > t.least(c):
@@ -417,7 +473,7 @@ func (t *btree[T]) grow(n *bnode[T], i int) {
 		n.items[i] = r.items[0]
 		r.items = removeAt(r.items, 0)
 		if r.children != nil {
-			c.children = insertAt(c.children, len(c.children), r.children[0], t.max+1)
+			c.children = insertChild(c.children, len(c.children), r.children[0], t.max+1)
 			r.children = removeAt(r.children, 0)
 		}
 	default:
@@ -435,7 +491,7 @@ func (t *btree[T]) merge(n *bnode[T], i int) {
 	m := &bnode[T]{owner: t.owner, items: make([]T, 0, len(l.items)+1+len(r.items))}
 	m.items = append(append(append(m.items, l.items...), n.items[i]), r.items...)
 	if l.children != nil {
-		m.children = append(append(make([]*bnode[T], 0, len(l.children)+len(r.children)), l.children...), r.children...)
+		m = t.newInner(m.items, false, l.children, r.children)
 	}
 	n.ownItems()
 	n.items = removeAt(n.items, i)

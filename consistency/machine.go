@@ -114,6 +114,9 @@ type machine struct {
 	dec  decisionLog
 
 	skipReads *atomic.Bool // Config.SkipReadValidation
+
+	scratch recScratch // the record apply decodes, used again
+	changes []Change   // the array takeChanges hands out parts of
 }
 
 func newMachine(window uint64) *machine {
@@ -165,27 +168,52 @@ func (m *machine) skip(index uint64) {
 // apply decides the record in the entry at index and applies it if it
 // commits. The ChangeSet is nil unless the record committed.
 func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
+	res, cs, ok := m.decide(index, data)
+	if !ok {
+		return res, nil
+	}
+	return res, &cs
+}
+
+// applyNormal applies a normal entry for rd: its decision goes to
+// rd.Results and its change set, if it committed, to rd.Changes.
+func (m *machine) applyNormal(rd *Ready, index uint64, data []byte) {
+	if len(data) == 0 {
+		m.skip(index)
+		return
+	}
+	res, cs, ok := m.decide(index, data)
+	rd.Results = append(rd.Results, res)
+	if ok {
+		rd.Changes = append(rd.Changes, cs)
+	}
+}
+
+// decide is apply with the change set returned by value, ok when the
+// record committed.
+func (m *machine) decide(index uint64, data []byte) (res Result, cs ChangeSet, ok bool) {
 	m.index = index
 	defer m.prune()
 	// The record's values are data's own bytes: write copies each into
 	// the state, and the record is not kept.
-	rec, err := unmarshalRecord(data, false)
+	rec, err := m.scratch.decode(data)
+	defer m.scratch.release()
 	if err != nil {
-		return Result{Index: index, Outcome: Malformed}, nil
+		return Result{Index: index, Outcome: Malformed}, cs, false
 	}
 	if r, ok := m.decided(rec.TxID); ok {
 		r.Duplicate = true
-		return r, nil
+		return r, cs, false
 	}
-	res := Result{TxID: rec.TxID, Index: index}
+	res = Result{TxID: rec.TxID, Index: index}
 	switch {
 	case rec.Snapshot >= index:
 		// A record cannot have read a snapshot that includes itself.
 		res.Outcome = Malformed
-		return res, nil
+		return res, cs, false
 	case rec.Snapshot+m.window < index:
 		res.Outcome = Stale
-		return res, nil
+		return res, cs, false
 	}
 	switch {
 	case rec.Refused:
@@ -198,9 +226,10 @@ func (m *machine) apply(index uint64, data []byte) (Result, *ChangeSet) {
 	m.seen[rec.TxID] = index
 	m.dec.push(res)
 	if res.Outcome != Committed {
-		return res, nil
+		return res, cs, false
 	}
-	return res, m.write(index, rec)
+	m.write(index, rec, &cs)
+	return res, cs, true
 }
 
 // validate reports whether every read of rec is still current.
@@ -243,9 +272,12 @@ func (m *machine) rootVersion(name string) uint64 {
 	return it.root.Version
 }
 
-func (m *machine) write(index uint64, rec *Record) *ChangeSet {
-	cs := newChangeSet(len(rec.Writes))
+// write applies rec's writes, committed at index, and fills in cs.
+func (m *machine) write(index uint64, rec *Record, cs *ChangeSet) {
 	cs.Index, cs.TxID = index, rec.TxID
+	if len(rec.Writes) > 0 {
+		cs.Objects = m.takeChanges(len(rec.Writes))
+	}
 	for _, w := range rec.Writes {
 		if w.Delete {
 			if _, ok := m.objects.Delete(objItem{id: w.ID}); ok {
@@ -272,25 +304,24 @@ func (m *machine) write(index uint64, rec *Record) *ChangeSet {
 		cs.Roots = append(cs.Roots, RootChange{Name: w.Name, ID: w.ID, Version: index})
 	}
 	m.dirty = true
-	return cs
 }
 
-// newChangeSet returns a change set with room for n objects, in one
-// allocation with it when n is 1 (a read-modify-write's): every replica
-// makes one for every commit it applies.
-func newChangeSet(n int) *ChangeSet {
-	switch n {
-	case 0:
-		return &ChangeSet{}
-	case 1:
-		c := new(struct {
-			cs  ChangeSet
-			obj [1]Change
-		})
-		c.cs.Objects = c.obj[:0:1]
-		return &c.cs
+// changeChunk is the fewest changes an array of changes holds.
+const changeChunk = 32
+
+// takeChanges returns an empty slice with room for n changes. Every
+// replica makes a change set for every commit it applies, and their
+// objects share arrays of at least changeChunk changes: each slice is
+// capped at its n, and the machine only ever writes the part of an
+// array it has not handed out yet, so a change set once returned is
+// never written again.
+func (m *machine) takeChanges(n int) []Change {
+	if cap(m.changes)-len(m.changes) < n {
+		m.changes = make([]Change, 0, max(n, changeChunk))
 	}
-	return &ChangeSet{Objects: make([]Change, 0, n)}
+	l := len(m.changes)
+	m.changes = m.changes[:l+n]
+	return m.changes[l : l : l+n]
 }
 
 // prune forgets transaction IDs decided so long ago that any copy of their

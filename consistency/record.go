@@ -47,7 +47,10 @@ func Refusal(rec *Record) *Record {
 
 // IsRefusal reports whether data is a valid commit record marked Refused.
 func IsRefusal(data []byte) bool {
-	r, err := unmarshalRecord(data, false)
+	s := scratchPool.Get().(*recScratch)
+	defer scratchPool.Put(s)
+	r, err := s.decode(data)
+	defer s.release()
 	return err == nil && r.Refused
 }
 
@@ -106,15 +109,24 @@ func UnmarshalRecord(data []byte) (*Record, error) {
 // its writes may share data's memory: for apply, which copies each value
 // into the state and lets go of the record before it returns.
 func unmarshalRecord(data []byte, own bool) (*Record, error) {
-	r, ok := decodeRecord(data, own)
-	if !ok {
-		r = new(Record)
+	r := new(Record)
+	if err := unmarshalRecordTo(r, data, own, nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// unmarshalRecordTo is unmarshalRecord into r, which it overwrites
+// whole, with the arrays buf lends it (decodeRecordTo).
+func unmarshalRecordTo(r *Record, data []byte, own bool, buf *recBuf) error {
+	if !decodeRecordTo(r, data, own, buf) {
+		*r = Record{}
 		if err := decMode.Unmarshal(data, r); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformedRecord, err)
+			return fmt.Errorf("%w: %v", ErrMalformedRecord, err)
 		}
 	}
 	if r.TxID == uuid.Nil {
-		return nil, fmt.Errorf("%w: no transaction ID", ErrMalformedRecord)
+		return fmt.Errorf("%w: no transaction ID", ErrMalformedRecord)
 	}
-	return r, nil
+	return nil
 }

@@ -1,6 +1,7 @@
 package consistency
 
 import (
+	"sync"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -313,12 +314,22 @@ const (
 	minRootWrite = 1 + 1 + 1 + idLen
 )
 
-func (r *recReader) reads() ([]Read, bool) {
+// lend returns buf[:n] when buf has room for n elements, else a new
+// slice of n.
+func lend[E any](buf []E, n int) []E {
+	if cap(buf) < n {
+		return make([]E, n)
+	}
+	return buf[:n]
+}
+
+// reads reads the record's reads into buf's array if it has room.
+func (r *recReader) reads(buf []Read) ([]Read, bool) {
 	n, ok := r.array(minRead)
 	if !ok {
 		return nil, false
 	}
-	s := make([]Read, n)
+	s := lend(buf, n)
 	for i := range s {
 		if !r.tuple(2) || !r.id(&s[i].ID) {
 			return nil, false
@@ -351,13 +362,13 @@ func (r *recReader) rootReads() ([]RootRead, bool) {
 }
 
 // writes reads the record's writes, their values aliasing the input,
-// and the total length of the values.
-func (r *recReader) writes() ([]Write, int, bool) {
+// and the total length of the values, into buf's array if it has room.
+func (r *recReader) writes(buf []Write) ([]Write, int, bool) {
 	n, ok := r.array(minWrite)
 	if !ok {
 		return nil, 0, false
 	}
-	s := make([]Write, n)
+	s := lend(buf, n)
 	total := 0
 	for i := range s {
 		if !r.tuple(3) || !r.id(&s[i].ID) {
@@ -402,19 +413,80 @@ func (r *recReader) rootWrites() ([]RootWrite, bool) {
 // data into one allocation, so the record shares nothing with data;
 // else they are slices of data.
 func decodeRecord(data []byte, own bool) (*Record, bool) {
+	rec := new(Record)
+	if !decodeRecordTo(rec, data, own, nil) {
+		return nil, false
+	}
+	return rec, true
+}
+
+// recBuf lends decodeRecordTo the arrays of a record's reads and
+// writes: a replica decodes every record it applies, and lets go of it
+// before the next (recScratch).
+type recBuf struct {
+	reads  []Read
+	writes []Write
+}
+
+// recScratch is a record and the arrays it is decoded into, used again
+// for every record its owner decodes and lets go of before the next:
+// a replica's apply, and IsRefusal through scratchPool. Decoding a
+// read-modify-write's record otherwise allocates three times (the
+// Record, its reads, its writes), on every replica for every commit.
+type recScratch struct {
+	rec Record
+	buf recBuf
+}
+
+// maxLent is the most reads or writes a recScratch keeps arrays for:
+// a larger record's are let go of with it.
+const maxLent = 64
+
+var scratchPool = sync.Pool{New: func() any { return new(recScratch) }}
+
+// decode decodes data as unmarshalRecord(data, false) does, into s's
+// record, valid until s.release: its values alias data.
+func (s *recScratch) decode(data []byte) (*Record, error) {
+	if err := unmarshalRecordTo(&s.rec, data, false, &s.buf); err != nil {
+		return nil, err
+	}
+	if c := cap(s.rec.Reads); c > cap(s.buf.reads) && c <= maxLent {
+		s.buf.reads = s.rec.Reads[:0]
+	}
+	if c := cap(s.rec.Writes); c > cap(s.buf.writes) && c <= maxLent {
+		s.buf.writes = s.rec.Writes[:0]
+	}
+	return &s.rec, nil
+}
+
+// release lets go of what the record decoded last refers to: its
+// writes' values alias the input.
+func (s *recScratch) release() {
+	clear(s.rec.Writes)
+	s.rec = Record{}
+}
+
+// decodeRecordTo is decodeRecord into rec, which it overwrites whole,
+// its reads and writes in buf's arrays where they have room (buf may be
+// nil). rec is left in no particular state when it reports false.
+func decodeRecordTo(rec *Record, data []byte, own bool, buf *recBuf) bool {
+	var lent recBuf
+	if buf != nil {
+		lent = *buf
+	}
+	*rec = Record{}
 	r := recReader{b: data}
 	major, n, ok := r.head()
 	if !ok || major != cborMap || n < 2 || n > 8 {
-		return nil, false
+		return false
 	}
-	rec := new(Record)
 	var last uint64
 	total := 0
 	for i := range n {
 		k, ok := r.uint()
 		// Keys ascend (no duplicates), 1 and 2 come first.
 		if !ok || k <= last || k > 8 || (i < 2 && k != i+1) {
-			return nil, false
+			return false
 		}
 		last = k
 		switch k {
@@ -423,7 +495,7 @@ func decodeRecord(data []byte, own bool) (*Record, bool) {
 		case 2:
 			rec.Snapshot, ok = r.uint()
 		case 3:
-			rec.Reads, ok = r.reads()
+			rec.Reads, ok = r.reads(lent.reads)
 		case 4:
 			rec.RootReads, ok = r.rootReads()
 		case 5:
@@ -431,7 +503,7 @@ func decodeRecord(data []byte, own bool) (*Record, bool) {
 			rec.Scanned, ok = r.bool()
 			ok = ok && rec.Scanned
 		case 6:
-			rec.Writes, total, ok = r.writes()
+			rec.Writes, total, ok = r.writes(lent.writes)
 		case 7:
 			rec.RootWrites, ok = r.rootWrites()
 		case 8:
@@ -440,16 +512,16 @@ func decodeRecord(data []byte, own bool) (*Record, bool) {
 			ok = ok && rec.Refused
 		}
 		if !ok {
-			return nil, false
+			return false
 		}
 	}
 	if len(r.b) != 0 {
-		return nil, false
+		return false
 	}
 	if own && rec.Writes != nil {
 		copyValues(rec.Writes, total)
 	}
-	return rec, true
+	return true
 }
 
 // copyValues moves the writes' values into one allocation of total

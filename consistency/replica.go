@@ -348,15 +348,7 @@ func (r *Replica) Apply(rd *Ready) {
 		}
 		switch e.Type {
 		case raftpb.EntryNormal:
-			if len(e.Data) == 0 {
-				r.m.skip(e.Index)
-				continue
-			}
-			res, cs := r.m.apply(e.Index, e.Data)
-			rd.Results = append(rd.Results, res)
-			if cs != nil {
-				rd.Changes = append(rd.Changes, *cs)
-			}
+			r.m.applyNormal(rd, e.Index, e.Data)
 		case raftpb.EntryConfChange:
 			var cc raftpb.ConfChange
 			if err := cc.Unmarshal(e.Data); err == nil {

@@ -109,6 +109,7 @@ type Heap struct {
 	// is dropped, never proposed.
 	held         []*proposal
 	sent         sentAppends             // the last append sent to each peer (appends.go)
+	bound        sendBound               // the bound of the loop's batch of sends (send)
 	reads        map[uint64]*readRequest // reads the engine has, by ID
 	readSeq      uint64
 	joinReqs     map[uint64]bool
@@ -260,8 +261,12 @@ func (h *Heap) Name() string { return h.name }
 type proposal struct {
 	txid uuid.UUID
 	data []byte
-	ctx  context.Context     // the caller's: names its operation, if it lost a conflict
-	done chan proposalResult // buffered, receives exactly one value
+	ctx  context.Context // the caller's: names its operation, if it lost a conflict
+	// done, buffered, receives exactly one value, once result is set
+	// (answer): a channel of an empty struct is one allocation, one of
+	// results two, and a caller makes one for every commit.
+	done   chan struct{}
+	result proposalResult
 
 	// handover is where the proposal stands between its caller and the
 	// loop: queued in propc, taken by the loop, or abandoned by its
@@ -281,6 +286,13 @@ const (
 // take moves a proposal from propc to the loop. It reports false for one
 // whose caller abandoned it first: the loop drops it unproposed.
 func (p *proposal) take() bool { return p.handover.CompareAndSwap(queued, taken) }
+
+// answer gives the proposal's caller its result; the loop answers a
+// proposal once.
+func (p *proposal) answer(r proposalResult) {
+	p.result = r
+	p.done <- struct{}{}
+}
 
 // abandon tells the loop that a proposal it took has lost its caller; the
 // loop answers whether it was ever handed to raft.
@@ -546,7 +558,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	if err := ctx.Err(); err != nil {
 		return consistency.Result{}, err // not proposed
 	}
-	p := &proposal{txid: txid, data: data, ctx: ctx, done: make(chan proposalResult, 1)}
+	p := &proposal{txid: txid, data: data, ctx: ctx, done: make(chan struct{}, 1)}
 	select {
 	case h.propc <- p:
 	case <-ctx.Done():
@@ -555,8 +567,8 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		return consistency.Result{}, ErrClosed
 	}
 	select {
-	case r := <-p.done:
-		return r.res, r.err
+	case <-p.done:
+		return p.result.res, p.result.err
 	case <-ctx.Done():
 		if p.handover.CompareAndSwap(queued, abandoned) {
 			// Still in propc: the loop will drop it when it gets there.
@@ -573,8 +585,8 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		case <-h.done:
 		}
 		select { // decided before the loop took the abandon
-		case r := <-p.done:
-			return r.res, r.err
+		case <-p.done:
+			return p.result.res, p.result.err
 		default:
 		}
 		if !proposed {
@@ -587,8 +599,8 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		if p.handover.CompareAndSwap(queued, abandoned) {
 			return consistency.Result{}, ErrClosed
 		}
-		r := <-p.done
-		return r.res, r.err
+		<-p.done
+		return p.result.res, p.result.err
 	}
 }
 

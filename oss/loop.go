@@ -396,10 +396,10 @@ func (h *Heap) complete(cs []engine.Completion) {
 		}
 		delete(h.pending, c.TxID)
 		if c.Err != nil {
-			p.done <- proposalResult{err: h.commitError(c.Err)}
+			p.answer(proposalResult{err: h.commitError(c.Err)})
 			continue
 		}
-		p.done <- proposalResult{res: c.Result}
+		p.answer(proposalResult{res: c.Result})
 	}
 }
 
@@ -468,14 +468,14 @@ func (h *Heap) shutdown() {
 		h.eng.Advance()
 	}
 	for _, p := range h.held {
-		p.done <- proposalResult{err: ErrClosed} // never proposed
+		p.answer(proposalResult{err: ErrClosed}) // never proposed
 	}
 	h.held = nil
 	for {
 		select {
 		case p := <-h.propc:
 			if p.take() {
-				p.done <- proposalResult{err: ErrClosed}
+				p.answer(proposalResult{err: ErrClosed})
 			}
 			continue
 		case a := <-h.abandonc:

@@ -101,3 +101,14 @@ func (n *Node) replicaOf(name string) *Heap {
 	}
 	return n.heaps[name]
 }
+
+// replicaOfName is replicaOf for a name held in bytes, which it makes no
+// string of.
+func (n *Node) replicaOfName(name []byte) *Heap {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if string(name) == catalogName {
+		return n.catalog.Load()
+	}
+	return n.heaps[string(name)]
+}

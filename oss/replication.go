@@ -38,19 +38,30 @@ func (e *raftEnvelope) appendTo(dst []byte) []byte {
 }
 
 func (e *raftEnvelope) decode(b []byte) error {
+	name, err := e.decodeName(b)
+	if err != nil {
+		return err
+	}
+	e.Heap = string(name)
+	return nil
+}
+
+// decodeName is decode leaving Heap alone: it returns the heap's name as
+// the bytes of b that hold it. A node routes every message it receives
+// by that name, and looks its heap up without making a string of it.
+func (e *raftEnvelope) decodeName(b []byte) ([]byte, error) {
 	if len(b) == 0 || b[0] != envelopeVersion {
-		return errors.New("unknown envelope version")
+		return nil, errors.New("unknown envelope version")
 	}
 	b = b[1:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > 255 || uint64(len(b)-k) < n+8 {
-		return errors.New("short or oversized envelope")
+		return nil, errors.New("short or oversized envelope")
 	}
 	b = b[k:]
-	e.Heap = string(b[:n])
 	e.Group = binary.BigEndian.Uint64(b[n : n+8])
 	e.Msg = b[n+8:]
-	return nil
+	return b[:n:n], nil
 }
 
 // sendTimeout bounds the wait for room in a peer's send queue; raft
@@ -95,6 +106,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 	}
 	ctl, _ := tr.(transport.ControlSender)
 	var ctx context.Context
+	defer h.bound.release()
 	for i := range msgs {
 		m := &msgs[i]
 		if h.sent.repeats(m, h.eng.Ticks()) {
@@ -124,9 +136,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 		if ctx == nil {
 			// One bound for the whole batch: a timer per message costs
 			// more than the send.
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(h.node.ctx, sendTimeout)
-			defer cancel()
+			ctx = h.bound.start(h.node.ctx)
 		}
 		if ctl != nil && control(m.Type, len(data)) {
 			err = ctl.SendControl(ctx, to, data)
@@ -141,6 +151,57 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			h.replica.ReportUnreachable(m.To)
 		}
 	}
+}
+
+// sendBound is the context that bounds a batch of sends, sendTimeout
+// from its start. The transport looks at it only when a peer's queue is
+// full, so the context with the deadline, its timer and its place among
+// the node context's children are made only then: a loop sends a batch
+// for nearly every Ready. One Heap's loop uses its own, one batch at a
+// time (start, release), and a transport uses it only while Send runs.
+type sendBound struct {
+	parent   context.Context
+	deadline time.Time
+	ctx      context.Context // made at the first Done
+	cancel   context.CancelFunc
+}
+
+// start begins a batch under parent and returns its bound.
+func (b *sendBound) start(parent context.Context) context.Context {
+	b.parent, b.deadline = parent, time.Now().Add(sendTimeout)
+	return b
+}
+
+// release ends the batch.
+func (b *sendBound) release() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+	*b = sendBound{}
+}
+
+func (b *sendBound) made() context.Context {
+	if b.ctx == nil {
+		b.ctx, b.cancel = context.WithDeadline(b.parent, b.deadline)
+	}
+	return b.ctx
+}
+
+func (b *sendBound) Deadline() (time.Time, bool) { return b.deadline, true }
+func (b *sendBound) Done() <-chan struct{}       { return b.made().Done() }
+func (b *sendBound) Value(key any) any           { return b.parent.Value(key) }
+
+func (b *sendBound) Err() error {
+	if b.ctx != nil {
+		return b.ctx.Err()
+	}
+	if err := b.parent.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(b.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // receive routes a raft message from a peer to its heap. The message must
@@ -236,32 +297,33 @@ func (h *Heap) dropReceived(from string, m *raftpb.Message, cost, queued int64) 
 func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	var env raftEnvelope
 	var m raftpb.Message
-	if err := env.decode(data); err != nil {
+	heap, err := env.decodeName(data)
+	if err != nil {
 		n.log.Warn("malformed raft envelope dropped", "peer", from, "err", err)
 		return nil, m, false
 	}
 	if err := m.Unmarshal(env.Msg); err != nil {
-		n.log.Warn("malformed raft message dropped", "peer", from, "heap", env.Heap, "err", err)
+		n.log.Warn("malformed raft message dropped", "peer", from, "heap", string(heap), "err", err)
 		return nil, m, false
 	}
 	if name, ok := n.lookup(m.From); !ok || name != from {
-		n.log.Debug("raft message from an unknown or forged sender dropped", "peer", from, "heap", env.Heap)
+		n.log.Debug("raft message from an unknown or forged sender dropped", "peer", from, "heap", string(heap))
 		return nil, m, false
 	}
 	if m.To != n.id {
 		return nil, m, false // for an earlier start of this node
 	}
-	h := n.replicaOf(env.Heap)
+	h := n.replicaOfName(heap)
 	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
 		// Only from a catalog that has applied its recovered log, as
 		// engine.Sync decides: an older one may still list a heap this
 		// node dropped, and a replica opened for it would rejoin the
 		// dropped group (found by the simulation, seed 1968).
 		cat := n.catalog.Load().state.Load()
-		if e, ok := n.catalogEntry(env.Heap); ok && e.Group == env.Group && cat.Index() >= n.catalogCommit {
+		if e, ok := n.catalogEntry(string(heap)); ok && e.Group == env.Group && cat.Index() >= n.catalogCommit {
 			var err error
 			if h, err = n.openReplica(e); err != nil {
-				n.log.Debug("replica not opened", "heap", env.Heap, "err", err)
+				n.log.Debug("replica not opened", "heap", string(heap), "err", err)
 			}
 		}
 	}

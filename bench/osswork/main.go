@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,6 +232,11 @@ func run(p params, dir, certs string) (*result, error) {
 		return nil, err
 	}
 	syncs, t0 := histCount(fsyncs, regs...), time.Now()
+	// The worker's processor and allocations a commit (a_cpu_us,
+	// a_allocs, a_alloc_bytes): the whole process, three members.
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0 := cpuSeconds()
 	// Each commit's time by the node its client is on: the leader's, or
 	// a follower's (whose commits are forwarded).
 	var byNode [2]struct{ n, ns atomic.Int64 }
@@ -251,6 +257,12 @@ func run(p params, dir, certs string) (*result, error) {
 		}
 	}
 	m["a_syncs_per_commit"] = (histCount(fsyncs, regs...) - syncs) / time.Since(t0).Seconds() / m["a_cps"]
+	if commits := float64(byNode[0].n.Load() + byNode[1].n.Load()); commits > 0 {
+		m["a_cpu_us"] = (cpuSeconds() - cpu0) / commits * 1e6
+		runtime.ReadMemStats(&ms1)
+		m["a_allocs"] = float64(ms1.Mallocs-ms0.Mallocs) / commits
+		m["a_alloc_bytes"] = float64(ms1.TotalAlloc-ms0.TotalAlloc) / commits
+	}
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
