@@ -83,6 +83,9 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err := noStateWithout(id, groups, store.Manifest(), dir); err != nil {
 		return errors.Join(err, store.Close(), wal.Close())
 	}
+	if err := n.openCluster(fsys, dir, groups); err != nil { // cluster.go
+		return errors.Join(err, store.Close(), wal.Close())
+	}
 	if id == 0 {
 		// Written once the log has its first segment: from then on an
 		// identity without a log is damage (logNotLost).

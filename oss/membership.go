@@ -69,6 +69,9 @@ type memberMeta struct {
 	// process of the node from an earlier or a later one of the same
 	// name. Zero from a node that announces none.
 	Life uint64 `cbor:"7,keyasint,omitempty"`
+	// Cluster is the ID of the node's cluster (cluster.go), 0 if it has
+	// none yet.
+	Cluster uint64 `cbor:"8,keyasint,omitempty"`
 }
 
 type memberConfig struct {
@@ -81,6 +84,10 @@ type memberConfig struct {
 	logger    *slog.Logger
 	onEvent   func(memberEvent)
 	known     func() map[string]string // the servers this node last saw (its peer book); nil: none
+	cluster   uint64                   // the node's cluster, 0 if it has none yet
+	// adoptCluster, if not nil, keeps the cluster ID a node of none took
+	// from the members it merged with.
+	adoptCluster func(uint64)
 	// sendLeave, if not nil, sends a leave notice in memberlist's
 	// SendReliable's place (tests).
 	sendLeave func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error
@@ -92,6 +99,7 @@ type memberConfig struct {
 type membership struct {
 	cfg            memberConfig
 	life           uint64 // this process's Life in its metadata
+	cluster        atomic.Uint64
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
 	probeInterval  time.Duration
@@ -177,7 +185,10 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	// Messages are packed to UDPBufferSize before compression, so they
 	// fit as they are; compressed ones from other nodes are still read.
 	mc.EnableCompression = false
+	m.cluster.Store(cfg.cluster)
 	mc.Delegate = m
+	mc.Merge = m
+	mc.Alive = m
 	mc.Events = m
 	mc.Ping = m
 	mc.Logger = log.New(newSlogWriter(cfg.logger, &m.stats), "", 0)
@@ -643,7 +654,7 @@ func newLife() uint64 {
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version(), Life: m.life}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version(), Life: m.life, Cluster: m.cluster.Load()}
 	m.mu.Unlock()
 	for {
 		b, err := codec.Marshal(meta)
@@ -854,6 +865,7 @@ type memberStats struct {
 	refuted         atomic.Uint64                    // "Refuting a suspect message"
 	markedDead      atomic.Uint64                    // "Marking X as failed, suspect timeout reached"
 	falseSuspicions atomic.Uint64                    // members this node suspected that answered a probe before it declared them dead
+	otherCluster    atomic.Uint64                    // merges and alive messages refused: a member of another cluster
 
 	// Probe round trips (direct acks), as memberlist's ping delegate
 	// reports them: count, sum and maximum in nanoseconds.

@@ -35,6 +35,11 @@ type Node struct {
 	// entryTried, set by tests before the call, hears the outcome of each
 	// try of ensureEntry to write a heap's catalog entry.
 	entryTried func(error)
+	// cluster is the cluster's ID as the node started (cluster.go); the
+	// membership's is the current one. keepCluster keeps an ID taken from
+	// peers in the data directory.
+	cluster     uint64
+	keepCluster func(uint64)
 	// peers is the book of servers' addresses in a durable node's data
 	// directory (peerbook.go); nil without one.
 	peers *peerBook
@@ -133,6 +138,9 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		}
 	}
 	join := len(c.Join) > 0
+	if n.cluster == 0 && !join && n.disk == nil {
+		n.cluster = newNodeID() // kept in memory only, as everything else
+	}
 	switch {
 	case c.Transport != nil:
 		if err := n.attach(c.Transport); err != nil {
@@ -328,6 +336,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	n.members, err = startMembership(memberConfig{
 		name: c.Name, id: n.id, role: c.Role, quic: q, advertise: advertise,
 		fast: c.Gossip == GossipLoopback, logger: n.log, known: n.knownServers(),
+		cluster: n.cluster, adoptCluster: n.adoptCluster,
 		onEvent: func(e memberEvent) {
 			if e.Kind == memberJoined || e.Kind == memberUpdated {
 				q.SetPeer(e.Member.Name, e.Member.Addr)

@@ -1,0 +1,162 @@
+package oss
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/persist"
+)
+
+// Cluster identity.
+//
+// A node that bootstraps a cluster (no Join, nothing recovered) draws the
+// cluster's ID at random and keeps it in its data directory (CLUSTER); a
+// node that joins takes the ID of the members it first merges with, and
+// keeps it too. Every node announces it in its membership metadata and
+// refuses a merge with, or the alive message of, a member that announces
+// another: two clusters whose nodes reach each other (a node that lost its
+// data directory and was started again without Join bootstraps a second
+// cluster on the address its old peers keep dialing) stay apart, where
+// they merged before and the new cluster's catalog, in the same group as
+// the old one's, took over the old one's members. A node that announces
+// none (one that has not yet joined, or of a cluster made before the ID
+// existed) is refused by nobody; a node without one takes the first it
+// merges with.
+
+const clusterIDFile = "CLUSTER"
+
+// loadClusterID reads the cluster's ID from the data directory, 0 if the
+// node has none yet.
+func loadClusterID(fsys persist.FS, dir string) (uint64, error) {
+	path := filepath.Join(dir, clusterIDFile)
+	f, err := fsys.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("oss: cluster identity: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64)
+	k, _ := f.Read(buf)
+	fields := strings.Fields(string(buf[:k]))
+	if len(fields) == 2 {
+		id, err := strconv.ParseUint(fields[0], 16, 64)
+		sum, err2 := strconv.ParseUint(fields[1], 16, 32)
+		if err == nil && err2 == nil && id != 0 && fields[0] == fmt.Sprintf("%016x", id) && uint32(sum) == nodeIDSum(id) {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: cluster identity in %s is damaged (%q); remove the file and start the node with Join to take its cluster's again", ErrCorrupt, path, buf[:k])
+}
+
+func storeClusterID(fsys persist.FS, dir string, id uint64) error {
+	if err := persist.WriteFileAtomic(fsys, dir, clusterIDFile, fmt.Appendf(nil, "%016x %08x\n", id, nodeIDSum(id))); err != nil {
+		return fmt.Errorf("oss: cluster identity: %w", err)
+	}
+	return nil
+}
+
+// ErrOtherCluster is the cause of a membership merge refused because a
+// member belongs to another cluster.
+var ErrOtherCluster = errors.New("oss: a member of another cluster")
+
+// clusterOf reads the cluster ID a member announces, 0 if none.
+func clusterOf(n *memberlist.Node) uint64 {
+	var meta memberMeta
+	if codec.Unmarshal(n.Meta, &meta) != nil {
+		return 0
+	}
+	return meta.Cluster
+}
+
+// checkCluster refuses a member of another cluster than own.
+func checkCluster(own uint64, n *memberlist.Node) error {
+	if c := clusterOf(n); own != 0 && c != 0 && c != own {
+		return fmt.Errorf("%w: %s (%s) is of cluster %016x, this node of %016x; a node started without Join on an empty data directory makes a cluster of its own", ErrOtherCluster, n.Name, n.Address(), c, own)
+	}
+	return nil
+}
+
+// NotifyMerge implements memberlist.MergeDelegate: a push-pull with a
+// member of another cluster is refused whole. A node of no cluster yet
+// takes the one its peers announce.
+func (m *membership) NotifyMerge(peers []*memberlist.Node) error {
+	own := m.cluster.Load()
+	if own == 0 {
+		for _, p := range peers {
+			if c := clusterOf(p); c != 0 {
+				own = c
+				break
+			}
+		}
+	}
+	for _, p := range peers {
+		if err := checkCluster(own, p); err != nil {
+			m.stats.otherCluster.Add(1)
+			m.cfg.logger.Warn("membership merge refused", "err", err)
+			return err
+		}
+	}
+	if own != 0 && m.cluster.CompareAndSwap(0, own) && m.cfg.adoptCluster != nil {
+		m.cfg.adoptCluster(own)
+	}
+	return nil
+}
+
+// NotifyAlive implements memberlist.AliveDelegate: the alive message of a
+// member of another cluster is ignored.
+func (m *membership) NotifyAlive(peer *memberlist.Node) error {
+	err := checkCluster(m.cluster.Load(), peer)
+	if err != nil {
+		m.stats.otherCluster.Add(1)
+	}
+	return err
+}
+
+// openCluster reads the node's cluster ID from dir, or draws and keeps
+// one for a node that bootstraps a cluster (no Join, no catalog
+// recovered), and keeps an ID it takes from its peers later.
+func (n *Node) openCluster(fsys persist.FS, dir string, groups map[groupKey]*recoveredGroup) error {
+	id, err := loadClusterID(fsys, dir)
+	if err != nil {
+		return err
+	}
+	if id == 0 && len(n.cfg.Join) == 0 && groups[groupKey{heap: catalogName}] == nil {
+		id = newNodeID()
+		if err := storeClusterID(fsys, dir, id); err != nil {
+			return err
+		}
+	}
+	n.cluster = id
+	n.keepCluster = func(id uint64) {
+		if err := storeClusterID(fsys, dir, id); err != nil {
+			n.log.Warn("cannot keep the cluster's ID; the node takes it again when it next joins", "err", err)
+		}
+	}
+	return nil
+}
+
+// adoptCluster notes the cluster ID a node of none took from its peers.
+func (n *Node) adoptCluster(id uint64) {
+	n.log.Info("took the cluster's ID from its members", "cluster", fmt.Sprintf("%016x", id))
+	if n.keepCluster != nil {
+		n.keepCluster(id)
+	}
+}
+
+// ClusterID is the ID of the node's cluster, as a node bootstrapping it
+// drew it, 0 while a node that joins has not yet merged with a member
+// announcing it (or with a cluster made before IDs).
+func (n *Node) ClusterID() uint64 {
+	if n.members != nil {
+		return n.members.cluster.Load()
+	}
+	return n.cluster
+}

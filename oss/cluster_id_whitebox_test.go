@@ -1,0 +1,76 @@
+package oss
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// A node that lost its data directory and is started again without Join,
+// on its old address, bootstraps a cluster of its own. Its old peers keep
+// dialing that address (a failed member is reconnected to); the two
+// clusters must stay apart, the old one's catalog must go on committing,
+// and the new node's must not take the old members in.
+func TestANodeRestartedEmptyWithoutJoinStaysOutOfItsOldCluster(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := newDurableQUIC(t, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.nodes["a"].CreateHeap(ctx, "bank", &HeapOptions{Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	old := c.nodes["a"].ClusterID()
+	for _, name := range []string{"b", "c"} {
+		if got := c.nodes[name].ClusterID(); got != old || old == 0 {
+			t.Fatalf("%s joined cluster %016x, a bootstrapped %016x", name, got, old)
+		}
+	}
+	c.kill("b")
+	if err := os.RemoveAll(filepath.Join(c.dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{Name: "b", Listen: c.addrs["b"], Gossip: GossipLoopback, TLS: c.tls["b"],
+		DataDir: filepath.Join(c.dir, "b"), Durability: DurabilityBatch,
+		ReplaceAfter: time.Minute, Logger: testLogger().With("test", t.Name())}
+	b, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes["b"] = b
+	if b.ClusterID() == old || b.ClusterID() == 0 {
+		t.Fatalf("the new b's cluster %016x, the old cluster's %016x", b.ClusterID(), old)
+	}
+	names := func(n *Node) []string {
+		var out []string
+		for _, m := range n.Members() {
+			out = append(out, m.Name)
+		}
+		return out
+	}
+	waitCondWithin(t, 45*time.Second, "the old members to dial the new b and be refused, or merge", func() bool {
+		return b.members.stats.otherCluster.Load() > 0 && c.nodes["a"].members.stats.otherCluster.Load() > 0 ||
+			slices.Contains(names(b), "a") || slices.Contains(names(b), "c")
+	})
+	if got := names(b); len(got) != 1 {
+		t.Fatalf("the new b's members: %v; want b alone", got)
+	}
+	if _, err := c.nodes["a"].CreateHeap(ctx, "after", nil); err != nil {
+		t.Fatalf("the old cluster's catalog, with the new b dialed: %v", err)
+	}
+	st := b.catalog.Load().Stats()
+	if len(st.Voters) != 1 || len(st.Learners) != 0 {
+		t.Fatalf("the new b's catalog: voters %v, learners %v; want b alone", st.Voters, st.Learners)
+	}
+	// A node of one cluster that joins the other is refused.
+	c.kill("b")
+	cfg.Join = []string{c.addrs["a"]}
+	if _, err := Start(ctx, cfg); err == nil || !strings.Contains(err.Error(), "another cluster") {
+		t.Fatalf("b of its own cluster joining the old one: %v", err)
+	}
+}
