@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,8 +70,8 @@ func TestANodeRestartedEmptyWithoutJoinStaysOutOfItsOldCluster(t *testing.T) {
 	}
 	// A node of one cluster that joins the other is refused.
 	c.kill("b")
-	cfg.Join = []string{c.addrs["a"]}
-	if _, err := Start(ctx, cfg); err == nil || !strings.Contains(err.Error(), "another cluster") {
+	cfg.Join, cfg.JoinRetry = []string{c.addrs["a"]}, true
+	if _, err := Start(ctx, cfg); !errors.Is(err, ErrJoinRefused) || !strings.Contains(err.Error(), "another cluster") {
 		t.Fatalf("b of its own cluster joining the old one: %v", err)
 	}
 }

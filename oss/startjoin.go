@@ -143,6 +143,10 @@ func refusedJoin(err error, addrs []string) error {
 		if ok && refused && isJoinAddr(addr, addrs) {
 			return &certRefusedError{addr: addr, cause: strings.TrimSpace(cause)}
 		}
+		if ok && strings.Contains(why, ErrOtherCluster.Error()) && isJoinAddr(addr, addrs) {
+			// A member of another cluster (cluster.go): no retry mends it.
+			return fmt.Errorf("%w: %s: %s", ErrJoinRefused, addr, strings.TrimSpace(why))
+		}
 	}
 	return err
 }
