@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/objectsharing/oss/internal/codec"
@@ -19,8 +20,8 @@ import (
 // cluster's ID at random and keeps it in its data directory (CLUSTER); a
 // node that joins takes the ID of the members it first merges with, and
 // keeps it too. Every node announces it in its membership metadata and
-// refuses a merge with, or the alive message of, a member that announces
-// another: two clusters whose nodes reach each other (a node that lost its
+// refuses a join's merge with, or the alive message of, a member that
+// announces another: two clusters whose nodes reach each other (a node that lost its
 // data directory and was started again without Join bootstraps a second
 // cluster on the address its old peers keep dialing) stay apart, where
 // they merged before and the new cluster's catalog, in the same group as
@@ -84,9 +85,10 @@ func checkCluster(own uint64, n *memberlist.Node) error {
 	return nil
 }
 
-// NotifyMerge implements memberlist.MergeDelegate: a push-pull with a
-// member of another cluster is refused whole. A node of no cluster yet
-// takes the one its peers announce.
+// NotifyMerge implements memberlist.MergeDelegate, which memberlist
+// calls for a join's push-pull: one with a member of another cluster is
+// refused whole. A node of no cluster yet takes the one its peers
+// announce.
 func (m *membership) NotifyMerge(peers []*memberlist.Node) error {
 	own := m.cluster.Load()
 	if own == 0 {
@@ -104,10 +106,36 @@ func (m *membership) NotifyMerge(peers []*memberlist.Node) error {
 			return err
 		}
 	}
-	if own != 0 && m.cluster.CompareAndSwap(0, own) && m.cfg.adoptCluster != nil {
-		m.cfg.adoptCluster(own)
+	if own != 0 && m.cluster.CompareAndSwap(0, own) {
+		// NodeMeta reads the ID, but memberlist asks for it only when the
+		// node's metadata is updated: a member that leads nothing would
+		// announce none for its whole life, and a node of another cluster
+		// would take it in.
+		select {
+		case m.announce <- struct{}{}:
+		default:
+		}
+		if m.cfg.adoptCluster != nil {
+			m.cfg.adoptCluster(own)
+		}
 	}
 	return nil
+}
+
+// announceCluster updates the node's metadata once it took its cluster's
+// ID (NotifyMerge, which may run before m.ml is set and must not wait
+// for a broadcast).
+func (m *membership) announceCluster() {
+	for {
+		select {
+		case <-m.stopc:
+			return
+		case <-m.announce:
+		}
+		if err := m.ml.UpdateNode(time.Second); err != nil {
+			m.cfg.logger.Debug("cluster ID not gossiped", "err", err)
+		}
+	}
 }
 
 // NotifyAlive implements memberlist.AliveDelegate: the alive message of a
@@ -121,14 +149,17 @@ func (m *membership) NotifyAlive(peer *memberlist.Node) error {
 }
 
 // openCluster reads the node's cluster ID from dir, or draws and keeps
-// one for a node that bootstraps a cluster (no Join, no catalog
-// recovered), and keeps an ID it takes from its peers later.
-func (n *Node) openCluster(fsys persist.FS, dir string, groups map[groupKey]*recoveredGroup) error {
+// one for a new node (fresh: no identity yet) that bootstraps a cluster
+// (no Join, no catalog recovered), and keeps an ID it takes from its
+// peers later.
+func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[groupKey]*recoveredGroup) error {
 	id, err := loadClusterID(fsys, dir)
 	if err != nil {
 		return err
 	}
-	if id == 0 && len(n.cfg.Join) == 0 && groups[groupKey{heap: catalogName}] == nil {
+	// Only a new node draws one: a node that ran before without an ID
+	// (made before IDs, or its CLUSTER lost) takes its cluster's again.
+	if id == 0 && fresh && len(n.cfg.Join) == 0 && groups[groupKey{heap: catalogName}] == nil {
 		id = newNodeID()
 		if err := storeClusterID(fsys, dir, id); err != nil {
 			return err

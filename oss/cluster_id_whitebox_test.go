@@ -23,15 +23,25 @@ func TestANodeRestartedEmptyWithoutJoinStaysOutOfItsOldCluster(t *testing.T) {
 	c := newDurableQUIC(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := c.nodes["a"].CreateHeap(ctx, "bank", &HeapOptions{Replicas: 3}); err != nil {
-		t.Fatal(err)
-	}
 	old := c.nodes["a"].ClusterID()
 	for _, name := range []string{"b", "c"} {
 		if got := c.nodes[name].ClusterID(); got != old || old == 0 {
 			t.Fatalf("%s joined cluster %016x, a bootstrapped %016x", name, got, old)
 		}
 	}
+	// The members that joined lead no heap, so nothing else updates their
+	// metadata: each must announce the ID it took.
+	waitCond(t, "every member to announce the cluster's ID to a", func() bool {
+		m := c.nodes["a"].members
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, v := range m.view {
+			if v.cluster != old {
+				return false
+			}
+		}
+		return len(m.view) == 3
+	})
 	c.kill("b")
 	if err := os.RemoveAll(filepath.Join(c.dir, "b")); err != nil {
 		t.Fatal(err)

@@ -100,6 +100,7 @@ type membership struct {
 	cfg            memberConfig
 	life           uint64 // this process's Life in its metadata
 	cluster        atomic.Uint64
+	announce       chan struct{} // the cluster ID was taken: announce it (announceCluster)
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
 	probeInterval  time.Duration
@@ -154,7 +155,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
 	}
-	m := &membership{cfg: cfg, life: newLife(), stopc: make(chan struct{}), reconnectEvery: 5 * time.Second}
+	m := &membership{cfg: cfg, life: newLife(), stopc: make(chan struct{}), announce: make(chan struct{}, 1), reconnectEvery: 5 * time.Second}
 	mc := memberlistConfig(cfg.fast)
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
@@ -202,6 +203,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	m.wg.Go(m.reconnect)
 	m.wg.Go(m.rejoinKnown) // rejoinpeers.go
 	m.wg.Go(m.watchStalls)
+	m.wg.Go(m.announceCluster) // cluster.go
 	return m, nil
 }
 
@@ -633,13 +635,14 @@ type viewEntry struct {
 	id      uint64
 	leaving bool
 	life    uint64
+	cluster uint64 // the cluster it announces (cluster.go)
 }
 
 func toView(n *memberlist.Node) viewEntry {
 	var meta memberMeta
 	_ = codec.Unmarshal(n.Meta, &meta)
 	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads, Version: meta.Version},
-		id: meta.ID, leaving: meta.Leaving, life: meta.Life}
+		id: meta.ID, leaving: meta.Leaving, life: meta.Life, cluster: meta.Cluster}
 }
 
 // newLife draws a membership's Life: random, never zero.
