@@ -550,11 +550,16 @@ func (n *Node) truncateWAL() {
 // the chain behind them, with the latest hard state handed to the log,
 // and is durable only if they are. A heap under steady load has a write
 // in flight at almost every tick; waiting for a tick with none, its
-// first record held the log until the load paused.
+// first record held the log until the load paused. A replica waiting for
+// its first snapshot has no state to checkpoint (unpinWaiting).
 func (h *Heap) unpinLog(b uint64) {
 	c := &h.ckpt
-	if c.jobs == nil || c.running != nil || c.relogging || h.replica.State().Index() == 0 {
-		return // no state to checkpoint yet (a replica waiting for its first snapshot)
+	if c.jobs == nil || c.running != nil || c.relogging {
+		return
+	}
+	if h.replica.State().Index() == 0 {
+		h.unpinWaiting(b)
+		return
 	}
 	if !c.relogged && c.hardSeq != 0 && c.hardSeq < b && !raft.IsEmptyHardState(h.lastHard) {
 		if h.rewriting {
@@ -569,13 +574,36 @@ func (h *Heap) unpinLog(b uint64) {
 	h.checkpointAt(h.replica.State().Index())
 }
 
+// unpinWaiting lets go of the log's records before b for a replica
+// waiting for its first snapshot (a learner placed on the node whose
+// leader has not sent it one): they hold what recovery reads of it, that
+// it exists and its hard state, and nothing to checkpoint. It logs its
+// hard state again (relogHard); once that record is logged, the records
+// before it are no longer needed (relogged). A replica with entries or a
+// snapshot in the log (waiting) keeps its records.
+func (h *Heap) unpinWaiting(b uint64) {
+	if !h.waiting() || h.rewriting {
+		return
+	}
+	h.unpin.CompareAndSwap(b, 0)
+	h.relogHard()
+}
+
+// waiting reports whether the replica waits for its first snapshot with
+// nothing in the log but its hard state: no state, no entries or snapshot
+// logged, no checkpoint.
+func (h *Heap) waiting() bool {
+	return h.replica.State().Index() == 0 && len(h.ckpt.logged) == 0 && h.ckptSeq.Load() == 0
+}
+
 // relogHard appends the replica's hard state, synced, as a record of its
 // own on the replica's chain, behind every write of it, those in flight
 // too: it holds the last hard state handed to the log (lastHard), and
 // the chain fails it if one of them fails. The last record with the hard
 // state is then this one or a later one, and the records before it need
 // not keep the hard state. Once it is logged the replica checkpoints
-// (relogged, checkpointRelogged).
+// (relogged, checkpointRelogged), or, waiting for its first snapshot,
+// needs no record before it.
 func (h *Heap) relogHard() {
 	hard, err := h.lastHard.Marshal()
 	if err != nil {
@@ -610,6 +638,13 @@ func (h *Heap) relogged(d writeDone) {
 		}
 	default:
 		h.logged(d.lw, d.last)
+		if h.waiting() {
+			// The record holds all recovery reads of the replica: the
+			// log keeps it, and no record of the replica before it.
+			h.firstSeq.Store(d.last)
+			h.node.checkpointed()
+			return
+		}
 		// The checkpoint waits for the loop to be between Readies
 		// (checkpointRelogged): this answer may come inside one
 		// (writeFirst, as a snapshot is installed), when the replica's
