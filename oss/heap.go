@@ -130,7 +130,7 @@ type Heap struct {
 	wdone     []writeDone // guarded by wmu
 	wfree     []writeDone
 	wwake     chan struct{}
-	dirty     map[uuid.UUID]struct{} // objects changed since the last checkpoint
+	dirty     map[uuid.UUID]dirtyObj // objects changed since the last checkpoint, as they are now
 	needFull  bool                   // the next checkpoint writes every object
 	storeGen  uint64                 // generation of the replica's objects in the store
 	ckpt      checkpointer           // checkpoints off the loop (checkpoint.go)
@@ -342,7 +342,7 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		obs:      n.met.observers(name),
 	}
 	if n.disk != nil {
-		h.dirty = map[uuid.UUID]struct{}{}
+		h.dirty = map[uuid.UUID]dirtyObj{}
 	}
 	from, err := h.restore(o)
 	if err != nil {

@@ -373,7 +373,7 @@ func (h *Heap) outcomes(rd engine.Ready, replaced bool) {
 		if h.dirty != nil {
 			for _, cs := range rd.Changes {
 				for _, c := range cs.Objects {
-					h.dirty[c.ID] = struct{}{}
+					h.dirty[c.ID] = dirtyOf(c)
 				}
 			}
 		}
