@@ -3,10 +3,6 @@ package oss
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -32,36 +28,14 @@ import (
 
 const clusterIDFile = "CLUSTER"
 
-// loadClusterID reads the cluster's ID from the data directory, 0 if the
-// node has none yet.
+// loadClusterID reads the cluster's ID from the data directory (idFile),
+// 0 if the node has none yet.
 func loadClusterID(fsys persist.FS, dir string) (uint64, error) {
-	path := filepath.Join(dir, clusterIDFile)
-	f, err := fsys.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("oss: cluster identity: %w", err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64)
-	k, _ := f.Read(buf)
-	fields := strings.Fields(string(buf[:k]))
-	if len(fields) == 2 {
-		id, err := strconv.ParseUint(fields[0], 16, 64)
-		sum, err2 := strconv.ParseUint(fields[1], 16, 32)
-		if err == nil && err2 == nil && id != 0 && fields[0] == fmt.Sprintf("%016x", id) && uint32(sum) == nodeIDSum(id) {
-			return id, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: cluster identity in %s is damaged (%q); remove the file and start the node with Join to take its cluster's again", ErrCorrupt, path, buf[:k])
+	return clusterIDOnDisk.load(fsys, dir)
 }
 
 func storeClusterID(fsys persist.FS, dir string, id uint64) error {
-	if err := persist.WriteFileAtomic(fsys, dir, clusterIDFile, fmt.Appendf(nil, "%016x %08x\n", id, nodeIDSum(id))); err != nil {
-		return fmt.Errorf("oss: cluster identity: %w", err)
-	}
-	return nil
+	return clusterIDOnDisk.store(fsys, dir, id)
 }
 
 // ErrOtherCluster is the cause of a membership merge refused because a

@@ -1,13 +1,10 @@
 package oss
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -175,50 +172,10 @@ func storeError(err error, dir string) error {
 
 const nodeIDFile = "NODE_ID"
 
-// loadNodeID reads the node's raft ID from its identity file: 16 hex
-// digits and, since the file carries one, the CRC-32C of the ID's 8 bytes
-// in 8 more. A flipped bit in an ID without its checksum is another valid
-// ID, under which the node would recover replicas their groups do not
-// know; with it, it is ErrCorrupt. A file of the ID alone, as nodes wrote
-// before, is read as it is.
-func loadNodeID(fsys persist.FS, dir string) (uint64, error) {
-	path := filepath.Join(dir, nodeIDFile)
-	f, err := fsys.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("oss: node identity: %w", err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64)
-	k, _ := f.Read(buf)
-	damaged := func(why string) error {
-		return fmt.Errorf("%w: node identity in %s is damaged (%q: %s); move the data directory aside to start as a new node", ErrCorrupt, path, buf[:k], why)
-	}
-	fields := strings.Fields(string(buf[:k]))
-	if len(fields) == 0 || len(fields) > 2 {
-		return 0, damaged("not an ID")
-	}
-	id, err := strconv.ParseUint(fields[0], 16, 64)
-	if err != nil || id == 0 {
-		return 0, damaged("not an ID")
-	}
-	if len(fields) == 2 {
-		sum, err := strconv.ParseUint(fields[1], 16, 32)
-		if err != nil || fields[0] != fmt.Sprintf("%016x", id) || fields[1] != fmt.Sprintf("%08x", sum) || uint32(sum) != nodeIDSum(id) {
-			return 0, damaged("checksum mismatch")
-		}
-	}
-	return id, nil
-}
-
-// nodeIDSum is the identity file's checksum of id.
-func nodeIDSum(id uint64) uint32 {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], id)
-	return crc32.Checksum(b[:], crc32.MakeTable(crc32.Castagnoli))
-}
+// loadNodeID reads the node's raft ID from its identity file (idFile),
+// 0 if it has none. A file of the ID alone, as nodes wrote before the
+// file carried a checksum, is read as it is.
+func loadNodeID(fsys persist.FS, dir string) (uint64, error) { return nodeIDOnDisk.load(fsys, dir) }
 
 // errBadRecord marks a log record that checks out but that the node
 // cannot take: it does not decode, or its entries do not follow the
@@ -264,10 +221,7 @@ func noStateWithout(id uint64, groups map[groupKey]*recoveredGroup, m persist.Ma
 }
 
 func storeNodeID(fsys persist.FS, dir string, id uint64) error {
-	if err := persist.WriteFileAtomic(fsys, dir, nodeIDFile, fmt.Appendf(nil, "%016x %08x\n", id, nodeIDSum(id))); err != nil {
-		return fmt.Errorf("oss: node identity: %w", err)
-	}
-	return nil
+	return nodeIDOnDisk.store(fsys, dir, id)
 }
 
 // logWrite is an engine Write encoded as the log's records, and what the

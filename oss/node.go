@@ -63,6 +63,9 @@ type Node struct {
 
 	limits   sizeLimits  // every byte limit, derived from the config
 	oversize oversizeLog // raft messages the transport refused for size
+	// joinRefusals are the joins this node refused as a leader, by heap
+	// and caller, for the log (peercall.go).
+	joinRefusals refusalLog
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network

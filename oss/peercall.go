@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/objectsharing/oss/internal/codec"
 )
@@ -73,7 +75,10 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	case h.leaderIs(h.self):
 		final, err := n.admitJoin(ctx, h, from, &r)
 		if err != nil {
-			n.log.Warn("join refused", "peer", from, "heap", r.Heap, "id", fmt.Sprintf("%016x", r.ID), "err", err)
+			if unlogged, ok := n.joinRefusals.note(r.Heap, from, time.Now()); ok {
+				n.log.Warn("join refused", "peer", from, "heap", r.Heap, "id", fmt.Sprintf("%016x", r.ID), "err", err,
+					"unlogged", unlogged)
+			}
 			if !final {
 				return nil, err
 			}
@@ -111,4 +116,59 @@ func (n *Node) replicaOfName(name []byte) *Heap {
 		return n.catalog.Load()
 	}
 	return n.heaps[string(name)]
+}
+
+// joinRefusalEvery is the least time between two log lines about the
+// joins of one node to one heap that this node, leading it, refused. A
+// refused replica asks again every 50 ms to 1 s (rejoin), for as long as
+// the cause lasts.
+const joinRefusalEvery = time.Minute
+
+// refusalLog keeps the log from repeating every refused join: the first
+// refusal of a node's join to a heap is logged at once, the next ones at
+// most every joinRefusalEvery, with the count of those not logged between.
+type refusalLog struct {
+	mu    sync.Mutex // protects following fields
+	last  map[refusalKey]refusalSeen
+	swept time.Time // when entries last heard of too long ago were dropped
+}
+
+type refusalKey struct{ heap, peer string }
+
+type refusalSeen struct {
+	logged   time.Time // when the last line was written
+	seen     time.Time // when the last refusal was noted
+	unlogged int       // refused since that line, not logged
+}
+
+// note counts a refusal of peer's join to heap at now and reports whether
+// to log it, with the count of those refused since the last line and not
+// logged.
+func (l *refusalLog) note(heap, peer string, now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = make(map[refusalKey]refusalSeen)
+	}
+	if now.Sub(l.swept) >= joinRefusalEvery {
+		// An entry last heard of that long ago logs its next refusal at
+		// once anyway: only its count would be lost, and a peer that asks
+		// no more should not stay in the map.
+		for k, s := range l.last {
+			if now.Sub(s.seen) >= joinRefusalEvery {
+				delete(l.last, k)
+			}
+		}
+		l.swept = now
+	}
+	k := refusalKey{heap, peer}
+	s, ok := l.last[k]
+	if ok && now.Sub(s.logged) < joinRefusalEvery {
+		s.seen = now
+		s.unlogged++
+		l.last[k] = s
+		return 0, false
+	}
+	l.last[k] = refusalSeen{logged: now, seen: now}
+	return s.unlogged, true
 }

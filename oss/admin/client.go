@@ -53,12 +53,25 @@ type ClientOptions struct {
 	Insecure bool
 	// Timeout bounds each request. If zero, 15s.
 	Timeout time.Duration
+	// HandshakeTimeout bounds the TLS handshake with each node. A node
+	// whose process is stopped takes the connection (its kernel accepts
+	// for it) and never answers the handshake; once this has passed, the
+	// request, of which that node was sent nothing, goes to the next. If
+	// zero, 3s.
+	HandshakeTimeout time.Duration
 }
+
+// handshakeTimeout is ClientOptions.HandshakeTimeout's default: many
+// times a handshake's round trips on any network an operator uses, and
+// short enough that a command given a stopped node first reaches the
+// next well inside its own time (cmd/ossd's 20 s).
+const handshakeTimeout = 3 * time.Second
 
 // NewClient returns a client of the admin interface at addr (host:port),
 // or of the first node of a comma-separated list of them that takes each
 // request: a request goes to the next node only if the one before did
-// not take it (the connection was refused, the name did not resolve, or
+// not take it (the connection was refused, the name did not resolve,
+// the TLS handshake did not end within opts.HandshakeTimeout, or
 // the node answered 503 saying it is starting, damaged, closing or busy,
 // which it says only of a request it did nothing of), so that no write
 // is sent twice.
@@ -82,7 +95,10 @@ func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 15 * time.Second
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = handshakeTimeout
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, TLSHandshakeTimeout: o.HandshakeTimeout,
 		// A node whose host drops the connection's packets leaves time
 		// for the next in the list.
 		DialContext: (&net.Dialer{Timeout: min(5*time.Second, o.Timeout)}).DialContext}
