@@ -273,13 +273,9 @@ func (h *Heap) encodeWrite(w engine.Write) (*logWrite, error) {
 	if !raft.IsEmptyHardState(w.HardState) {
 		hard, _ = w.HardState.Marshal()
 	}
-	ents := make([][]byte, len(w.Entries))
-	for i := range w.Entries {
-		b, err := w.Entries[i].Marshal()
-		if err != nil {
-			return nil, err
-		}
-		ents[i] = b
+	ents, err := marshalEntries(w.Entries)
+	if err != nil {
+		return nil, err
 	}
 	if n := len(w.Entries); n > 0 {
 		lw.last = w.Entries[n-1].Index
@@ -302,16 +298,34 @@ func (h *Heap) encodeWrite(w engine.Write) (*logWrite, error) {
 	recs := splitReady(rec, hard, ents, h.node.limits.walEntries)
 	lw.bufs = make([][]byte, len(recs))
 	for i := range recs {
-		b, err := codec.Marshal(recs[i])
-		if err != nil {
-			return nil, err
-		}
-		lw.bufs[i] = b
+		lw.bufs[i] = appendWALRecord(make([]byte, 0, walRecordSize(&recs[i])), &recs[i])
 	}
 	if !raft.IsEmptyHardState(w.HardState) {
 		h.lastHard = w.HardState
 	}
 	return lw, nil
+}
+
+// marshalEntries encodes each entry into one buffer they share: one
+// allocation for a Ready's entries, not one an entry.
+func marshalEntries(es []raftpb.Entry) ([][]byte, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	size := 0
+	for i := range es {
+		size += es[i].Size()
+	}
+	buf := make([]byte, size)
+	ents := make([][]byte, len(es))
+	for i := range es {
+		n := es[i].Size()
+		if _, err := es[i].MarshalToSizedBuffer(buf[:n]); err != nil {
+			return nil, err
+		}
+		ents[i], buf = buf[:n:n], buf[n:]
+	}
+	return ents, nil
 }
 
 // logged notes a logWrite durable, its last record at seq.

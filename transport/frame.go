@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -143,11 +144,122 @@ func readFrameIn(r io.Reader, max int, admit func(n int) error) (*frame, error) 
 
 func decodeFrame(buf []byte) (*frame, error) {
 	f := new(frame)
-	if err := frameDec.Unmarshal(buf, f); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedFrame, err)
+	if !fastFrame(buf, f) {
+		if err := frameDec.Unmarshal(buf, f); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformedFrame, err)
+		}
 	}
 	if f.Type < frameHello || f.Type > frameError {
 		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformedFrame, f.Type)
 	}
 	return f, nil
+}
+
+// fastFrame decodes buf into f if it is a frame as appendFrame writes
+// it: an array of four, the type and kind as unsigned integers of up to
+// a byte, the sender as valid UTF-8 text and the body as a byte string or
+// null, every head in its shortest form, nothing after. It reports false
+// for anything else, which frameDec then decodes or refuses. The body is
+// buf's own bytes, not a copy: every frame is read into a buffer of its
+// own (readFrameIn), and a node receives every raft message in one.
+func fastFrame(buf []byte, f *frame) bool {
+	r := frameReader{b: buf}
+	if len(r.b) == 0 || r.b[0] != 4<<5|4 {
+		return false
+	}
+	r.b = r.b[1:]
+	typ, ok := r.small()
+	if !ok {
+		return false
+	}
+	from, ok := r.text()
+	if !ok {
+		return false
+	}
+	kind, ok := r.small()
+	if !ok || len(r.b) == 0 {
+		return false
+	}
+	var body []byte
+	if r.b[0] != 0xf6 {
+		if body, ok = r.bytes(2); !ok || len(r.b) != 0 {
+			return false
+		}
+	} else if len(r.b) != 1 {
+		return false
+	}
+	f.Type, f.From, f.Kind, f.Body = typ, from, kind, body
+	return true
+}
+
+// frameReader reads the items of a frame's exact encoding (fastFrame).
+type frameReader struct{ b []byte }
+
+// head reads an item's major type and argument, in its shortest form.
+func (r *frameReader) head() (major byte, arg uint64, ok bool) {
+	if len(r.b) == 0 {
+		return 0, 0, false
+	}
+	major, ai := r.b[0]>>5, r.b[0]&0x1f
+	if ai < 24 {
+		r.b = r.b[1:]
+		return major, uint64(ai), true
+	}
+	if ai > 27 {
+		return 0, 0, false
+	}
+	n := 1 << (ai - 24)
+	if len(r.b) <= n {
+		return 0, 0, false
+	}
+	for _, c := range r.b[1 : 1+n] {
+		arg = arg<<8 | uint64(c)
+	}
+	if headLen(arg) != 1+n {
+		return 0, 0, false
+	}
+	r.b = r.b[1+n:]
+	return major, arg, true
+}
+
+// headLen is the length of the shortest head of argument n.
+func headLen(n uint64) int {
+	switch {
+	case n < 24:
+		return 1
+	case n <= 0xff:
+		return 2
+	case n <= 0xffff:
+		return 3
+	case n <= 0xffffffff:
+		return 5
+	}
+	return 9
+}
+
+// small reads an unsigned integer of at most 255.
+func (r *frameReader) small() (uint8, bool) {
+	major, arg, ok := r.head()
+	return uint8(arg), ok && major == 0 && arg <= 0xff
+}
+
+// bytes reads a string of major type major (2 bytes, 3 text): the bytes
+// of r's data that hold it.
+func (r *frameReader) bytes(major byte) ([]byte, bool) {
+	m, n, ok := r.head()
+	if !ok || m != major || n > uint64(len(r.b)) {
+		return nil, false
+	}
+	b := r.b[:n:n]
+	r.b = r.b[n:]
+	return b, true
+}
+
+// text reads a text string that is valid UTF-8.
+func (r *frameReader) text() (string, bool) {
+	b, ok := r.bytes(3)
+	if !ok || !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
 }
