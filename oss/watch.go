@@ -721,20 +721,28 @@ func (h *Heap) resyncWatches(index uint64) {
 // as large as what the history holds, and the array has room for all
 // of it and the new sets, the history moves down to the array's start
 // instead of growing a new array: a commit then costs an append, not an
-// allocation and a copy of the window every few commits.
+// allocation and a copy of the window every few commits. A new array has
+// room for twice what it first holds, so that once the history stops
+// growing its front is soon as large as what it holds (append grows a
+// large array by a quarter only: with the default window of 4,096 sets
+// every 1,024 commits allocated and copied the window).
 func (h *Heap) pushHistory(changes []consistency.ChangeSet) {
 	n, need := len(h.history), len(h.history)+len(changes)
-	if off := cap(h.histBase) - cap(h.history); need > cap(h.history) && off >= n && cap(h.histBase) >= need {
+	if need <= cap(h.history) {
+		h.history = append(h.history, changes...)
+		return
+	}
+	if off := cap(h.histBase) - cap(h.history); off >= n && cap(h.histBase) >= need {
 		base := h.histBase[:cap(h.histBase)]
 		copy(base, h.history)
 		clear(base[n : off+n]) // what moved down, not to be kept twice
-		h.history = base[:n]
+		h.history = append(base[:n], changes...)
+		return
 	}
-	before := cap(h.history)
-	h.history = append(h.history, changes...)
-	if cap(h.history) != before || h.histBase == nil {
-		h.histBase = h.history[:0]
-	}
+	base := make([]consistency.ChangeSet, need, 2*need)
+	copy(base, h.history)
+	copy(base[n:], changes)
+	h.history, h.histBase = base, base[:0]
 }
 
 // entryBytes is what the watch bounds count for a change set, an object
