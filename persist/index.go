@@ -44,8 +44,23 @@ func compareIDs(a, b *[16]byte) int {
 	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
+// find is slices.BinarySearchFunc over sorted with compareIDs, written
+// out: the ID's words compared inline, not through a function value at
+// each of the search's steps (a checkpoint finds every object it writes).
 func (x *idIndex) find(id [16]byte) (int, bool) {
-	return slices.BinarySearchFunc(x.sorted, id, func(e idxEntry, id [16]byte) int { return compareIDs(&e.id, &id) })
+	hi, lo := binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(id[8:])
+	s := x.sorted
+	i, j := 0, len(s)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		eh := binary.BigEndian.Uint64(s[h].id[:8])
+		if eh < hi || eh == hi && binary.BigEndian.Uint64(s[h].id[8:]) < lo {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i, i < len(s) && s[i].id == id
 }
 
 // Len is the number of live IDs; a nil index has none.
