@@ -980,6 +980,7 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 		st txState
 	}{Tx{heap: h, snap: h.state.Load()}, txState{ctx: ctx}}
 	both.tx.txState = &both.st
+	both.st.reads, both.st.writeList = both.st.readArr[:0], both.st.writeArr[:0]
 	return &both.tx, nil
 }
 

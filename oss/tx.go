@@ -52,6 +52,11 @@ type txState struct {
 	writeIdx   map[uuid.UUID]int // index into writeList, once it is long
 	rootWrites map[string]consistency.RootWrite
 	gate       *gateHold // the Update's gate, given up before OnCommit
+	// readArr and writeArr hold a transaction's first read and write
+	// (reads and writeList start on them, begin): a read-modify-write of
+	// one object, the most common Update, appends to no slice of its own.
+	readArr  [1]consistency.Read
+	writeArr [1]consistency.Write
 }
 
 // scanMax is the most reads or writes a transaction looks through for an
