@@ -449,13 +449,20 @@ type HeapOptions struct {
 // one, or this node cut off), Heap, CreateHeap and CreateHeapIfNotExists
 // ask again, with a growing pause, until one answers or ctx ends: with a
 // ctx that never ends they wait as long as the cut lasts. When ctx ends
-// first they return an error matching ErrNoQuorum, never ErrNoHeap.
+// first they return an error matching ErrNoQuorum, never ErrNoHeap; a
+// creation that proposed its entry before the cut began and never learned
+// its outcome returns one matching ErrCommitUnknown (the heap may exist).
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	return n.openHeap(ctx, name, openExisting, nil)
 }
 
 // CreateHeap creates a heap and opens it as Heap does. It returns an error
-// matching ErrHeapExists, and no handle, if a heap of that name exists.
+// matching ErrHeapExists, and no handle, if a heap of that name exists. A
+// creation whose outcome was unknown is tried again, as
+// CreateHeapIfNotExists tries it: a later try that finds the entry the
+// unknown one proposed has created the heap, and one that finds another
+// node's entry after it returns an error matching ErrCommitUnknown, not
+// ErrHeapExists.
 func (n *Node) CreateHeap(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
 	return n.openHeap(ctx, name, createNew, opts)
 }
