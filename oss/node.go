@@ -429,7 +429,10 @@ type HeapOptions struct {
 // learner. It returns an error matching ErrNoHeap if no heap of that name
 // exists: a heap created on another node is found as soon as its creation
 // has committed, since a name the local catalog replica does not know is
-// looked up again after a read of the catalog's leader.
+// looked up again after a read of the catalog's leader. A heap dropped
+// on another node a moment ago whose replica this node still keeps open
+// is not looked up: Heap returns the handle until the local catalog
+// replica applies the drop (see DropHeap).
 //
 // Heap returns once the replica is a member of the heap's group and has
 // applied everything committed when Heap was called. Opening the same
@@ -591,6 +594,14 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 
 // DropHeap removes a heap from the catalog; every node closes its replica,
 // and its objects are gone. Handles on it return ErrClosed.
+//
+// DropHeap returns once the removal has committed and this node's replica,
+// if it kept one, is closed. Another node closes its replica when its
+// catalog replica applies the removal, a moment later; until then its
+// handles work as before: an Update there may still commit (its write is
+// gone with the heap), and Heap there returns the open handle. The
+// removal is not ordered with the heap's own commits: stop writing to a
+// heap before dropping it.
 func (n *Node) DropHeap(ctx context.Context, name string) error {
 	if strings.HasPrefix(name, systemPrefix) {
 		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
