@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
@@ -185,14 +186,8 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 			e, err = Get[heapEntry](tx, id)
 			return err
 		}
-		if strings.HasSuffix(name, "*") {
-			// A grant on it would be a grant on every heap its name
-			// begins with ("*": on all of them), so no grant could
-			// name it alone. One made before this check still opens,
-			// also on a node whose catalog replica has not applied its
-			// entry yet: the entry is looked for here, in the
-			// transaction, not in that replica.
-			return fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
+		if err := newHeapName(name); err != nil {
+			return err
 		}
 		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID(), Voters: firstVoters(name, replicas, n.live())}
 		if len(e.Voters) == 0 {
@@ -214,6 +209,27 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 		return heapEntry{}, false, err
 	}
 	return e, created, nil
+}
+
+// newHeapName refuses a name that an existing heap keeps but a new one
+// may not take. One ending in "*": a grant on it would be a grant on
+// every heap its name begins with ("*": on all of them), so no grant
+// could name it alone. One holding a C1 control character (U+0080 to
+// U+009F), which validHeapName lets through with the C0 ones refused:
+// ossd prints heap names as they are, and a terminal may take U+009B
+// for the start of an escape sequence (such names were taken until
+// 2026-12-05, against ErrInvalidHeapName's "control character"). A heap
+// made before either check still opens, also on a node whose catalog
+// replica has not applied its entry yet: the entry is looked for in the
+// creating transaction, not in that replica.
+func newHeapName(name string) error {
+	if strings.HasSuffix(name, "*") {
+		return fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return fmt.Errorf("%w %q: control character", ErrInvalidHeapName, name)
+	}
+	return nil
 }
 
 // openReplica returns the node's replica of a heap in the catalog, opening
