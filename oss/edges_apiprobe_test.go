@@ -241,3 +241,37 @@ func TestAPIProbeLongRootNameReplicates(t *testing.T) {
 		}, nil)
 	}
 }
+
+// A Delete of an object, and a DeleteRoot of a root, that did not exist
+// commit and reach a watch as deletions (Change.Deleted,
+// RootChange.Deleted), and leave nothing behind.
+func TestAPIProbeWatchOfDeletionsOfNothing(t *testing.T) {
+	_, h, _ := probeHeap(t)
+	ctx := context.Background()
+	w, err := h.Watch(&oss.WatchOptions{From: h.Stats().Applied})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ghost := uuid.New()
+	before := h.Stats().Objects
+	if err := h.Update(ctx, func(tx *oss.Tx) error {
+		return errors.Join(tx.Delete(ghost), tx.DeleteRoot("never"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := w.Next(ctx)
+	if err != nil || len(ev.Objects) != 1 || !ev.Objects[0].Deleted || ev.Objects[0].ID != ghost ||
+		len(ev.Roots) != 1 || !ev.Roots[0].Deleted || ev.Roots[0].Name != "never" {
+		t.Fatalf("the event of deletions of nothing: %+v, %v", ev, err)
+	}
+	if err := ev.Objects[0].Decode(new(int)); !errors.Is(err, oss.ErrNotFound) {
+		t.Errorf("Decode of the deletion: %v, want ErrNotFound", err)
+	}
+	h.View(ctx, func(tx *oss.Tx) error {
+		if v, err := tx.Version(ghost); v != 0 || err != nil || h.Stats().Objects != before {
+			t.Errorf("after deleting nothing: version %d, %v, %d objects (were %d)", v, err, h.Stats().Objects, before)
+		}
+		return nil
+	}, nil)
+}
