@@ -124,8 +124,8 @@ func catalogAgain(ctx context.Context, attempt int) bool {
 // another, and the call did not create it (its own try did not commit,
 // or committed and was dropped since). With exclusive (CreateHeap), a
 // try of unknown outcome used not to be tried again: CreateHeap on a
-// node whose catalog had no leader in reach for an election timeout or
-// two failed with ErrCommitUnknown, where Heap and
+// node whose catalog had no leader in reach for the engine's
+// NoLeaderTicks (four election timeouts) failed with ErrCommitUnknown, where Heap and
 // CreateHeapIfNotExists waited for a leader until ctx ended.
 func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (e heapEntry, created bool, err error) {
 	if e, ok := n.catalogEntry(name); ok && !exclusive {

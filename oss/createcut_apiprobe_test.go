@@ -13,7 +13,8 @@ import (
 // as long as its ctx lets it, as Heap and CreateHeapIfNotExists do: a try
 // whose outcome was unknown (proposed as the cut began) is tried again,
 // and once the cut heals the call creates the heap. It used to fail with
-// ErrCommitUnknown an election timeout or two into the cut.
+// ErrCommitUnknown four election timeouts (the engine's NoLeaderTicks)
+// into the cut.
 func TestAPIProbeCreateHeapOnCutOffNodeWaits(t *testing.T) {
 	c, _ := probeCluster(t)
 	cut := cutCatalogVoter(c)

@@ -643,9 +643,9 @@ func (h *Heap) readIndex(ctx context.Context) error {
 // before the read index is answered and applied gives an error matching
 // ErrNoQuorum, as ViewOptions.Fresh promises, and the context's error
 // too. The context's error alone used to be returned whenever ctx ended
-// before the replica's raft gave up on its leader (an election timeout
-// or more after a cut), so a caller could not tell a partition from a
-// slow call.
+// before the replica's engine gave up on its leader (NoLeaderTicks,
+// four election timeouts, after a cut), so a caller could not tell a
+// partition from a slow call.
 func (h *Heap) freshRead(ctx context.Context) error {
 	err := h.readIndex(ctx)
 	if cerr := ctx.Err(); err != nil && err == cerr {
