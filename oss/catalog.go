@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
@@ -111,16 +112,21 @@ func catalogAgain(ctx context.Context, attempt int) bool {
 // creating the same heap one commits and the other finds its entry. A
 // transaction the catalog refused for want of a leader (ErrNoQuorum:
 // nothing written) is tried again until ctx ends; so is one whose outcome
-// is unknown unless exclusive: the next try reads the entry the last may
-// have written. Once a try's outcome was unknown, a later one that fails
-// for certain does not say that nothing was written: the call then ends
-// with that unknown outcome. created reports that this call wrote the
-// entry: a try that committed it, or a later try that found the entry a
-// try of unknown outcome proposed. Each try draws the new entry's group
-// at random (newNodeID), so the entry found is that try's if it has its
-// group; an entry another node created meanwhile has another, and the
-// call did not create it (its own try did not commit, or committed and
-// was dropped since).
+// is unknown: the next try reads the entry the last may have written.
+// Once a try's outcome was unknown, a later one that fails for certain
+// does not say that nothing was written: the call then ends with that
+// unknown outcome. created reports that this call wrote the entry: a try
+// that committed it, or a later try that found the entry a try of
+// unknown outcome proposed (with exclusive, finding it is no
+// ErrHeapExists: the call created the heap). Each try draws the new
+// entry's group at random (newNodeID), so the entry found is that try's
+// if it has its group; an entry another node created meanwhile has
+// another, and the call did not create it (its own try did not commit,
+// or committed and was dropped since). With exclusive (CreateHeap), a
+// try of unknown outcome used not to be tried again: CreateHeap on a
+// node whose catalog had no leader in reach for the engine's
+// NoLeaderTicks (four election timeouts) failed with ErrCommitUnknown, where Heap and
+// CreateHeapIfNotExists waited for a leader until ctx ended.
 func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclusive bool) (e heapEntry, created bool, err error) {
 	if e, ok := n.catalogEntry(name); ok && !exclusive {
 		return e, false, nil
@@ -141,7 +147,13 @@ func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclu
 			}
 			e, created = heapEntry{}, false
 		}
-		again := errors.Is(err, ErrNoQuorum) || !exclusive && errors.Is(err, ErrCommitUnknown)
+		if errors.Is(err, ErrHeapExists) {
+			if slices.Contains(groups, e.Group) {
+				return e, true, nil // a try of unknown outcome wrote it
+			}
+			e = heapEntry{}
+		}
+		again := errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrCommitUnknown)
 		if !again || !catalogAgain(ctx, attempt) {
 			if err != nil && unknown != nil && !errors.Is(err, ErrCommitUnknown) {
 				// Not %w: the last try's error says nothing was written.
@@ -164,6 +176,9 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 			return err
 		}
 		if ok && exclusive {
+			if e, err = Get[heapEntry](tx, id); err != nil {
+				return err
+			}
 			return ErrHeapExists
 		}
 		created = !ok // fn may run again: its last run committed
@@ -171,14 +186,8 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 			e, err = Get[heapEntry](tx, id)
 			return err
 		}
-		if strings.HasSuffix(name, "*") {
-			// A grant on it would be a grant on every heap its name
-			// begins with ("*": on all of them), so no grant could
-			// name it alone. One made before this check still opens,
-			// also on a node whose catalog replica has not applied its
-			// entry yet: the entry is looked for here, in the
-			// transaction, not in that replica.
-			return fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
+		if err := newHeapName(name); err != nil {
+			return err
 		}
 		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID(), Voters: firstVoters(name, replicas, n.live())}
 		if len(e.Voters) == 0 {
@@ -187,7 +196,8 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 		return Put(tx, id, e)
 	})
 	if errors.Is(err, ErrHeapExists) {
-		return heapEntry{}, false, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
+		// The entry found, which ensureEntry compares with its tries'.
+		return e, false, fmt.Errorf("oss: create heap %q: %w", name, ErrHeapExists)
 	}
 	if err != nil && !errors.Is(err, ErrInvalidHeapName) {
 		err = fmt.Errorf("oss: heap %q: catalog: %w", name, unanswered(ctx, err))
@@ -199,6 +209,27 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 		return heapEntry{}, false, err
 	}
 	return e, created, nil
+}
+
+// newHeapName refuses a name that an existing heap keeps but a new one
+// may not take. One ending in "*": a grant on it would be a grant on
+// every heap its name begins with ("*": on all of them), so no grant
+// could name it alone. One holding a C1 control character (U+0080 to
+// U+009F), which validHeapName lets through with the C0 ones refused:
+// ossd prints heap names as they are, and a terminal may take U+009B
+// for the start of an escape sequence (such names were taken until
+// 2026-12-05, against ErrInvalidHeapName's "control character"). A heap
+// made before either check still opens, also on a node whose catalog
+// replica has not applied its entry yet: the entry is looked for in the
+// creating transaction, not in that replica.
+func newHeapName(name string) error {
+	if strings.HasSuffix(name, "*") {
+		return fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return fmt.Errorf("%w %q: control character", ErrInvalidHeapName, name)
+	}
+	return nil
 }
 
 // openReplica returns the node's replica of a heap in the catalog, opening

@@ -482,6 +482,11 @@ func (c *Config) checkNetwork() []error {
 	if c.Role != pki.RoleServer && c.Role != pki.RoleClient {
 		errs = append(errs, fmt.Errorf("Role %q is neither %q nor %q", c.Role, pki.RoleServer, pki.RoleClient))
 	}
+	if c.Gossip > GossipLoopback {
+		// Taken as GossipLAN until 2026-12-05, where an unknown
+		// Durability or Role was refused.
+		errs = append(errs, fmt.Errorf("Gossip %d is neither GossipLAN nor GossipLoopback", c.Gossip))
+	}
 	return errs
 }
 

@@ -67,7 +67,10 @@ var (
 	ErrInvalidArgument = errors.New("oss: invalid argument")
 	// ErrInvalidHeapName is returned for a heap name that is empty, too
 	// long, not UTF-8, holds a control character or uses the reserved
-	// prefix "oss:".
+	// prefix "oss:", and for a new heap's name that ends in "*" (which
+	// grants read as a prefix). A heap created before a rule refused its
+	// name (one holding a control character of U+0080 to U+009F) still
+	// opens.
 	ErrInvalidHeapName = errors.New("oss: invalid heap name")
 	// ErrRetry, returned by an Update function (or through tx.Retry),
 	// makes Update wait until something the function read changes, then

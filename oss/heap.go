@@ -638,6 +638,22 @@ func (h *Heap) readIndex(ctx context.Context) error {
 	}
 }
 
+// freshRead is readIndex for a caller's linearizable read (a Fresh View
+// or Begin, the check of an Update function's error): a ctx that ends
+// before the read index is answered and applied gives an error matching
+// ErrNoQuorum, as ViewOptions.Fresh promises, and the context's error
+// too. The context's error alone used to be returned whenever ctx ended
+// before the replica's engine gave up on its leader (NoLeaderTicks,
+// four election timeouts, after a cut), so a caller could not tell a
+// partition from a slow call.
+func (h *Heap) freshRead(ctx context.Context) error {
+	err := h.readIndex(ctx)
+	if cerr := ctx.Err(); err != nil && err == cerr {
+		return fmt.Errorf("%w: heap %q: no read index of its leader answered and applied before the context ended: %w", ErrNoQuorum, h.name, cerr)
+	}
+	return err
+}
+
 func (h *Heap) isClosed() bool {
 	select {
 	case <-h.stop:
@@ -892,7 +908,8 @@ type ViewOptions struct {
 	// is asked for its commit index and the local replica waits until it
 	// has applied it, so the View sees every commit acknowledged before
 	// View was called. The View's ctx bounds the wait, which fails with
-	// ErrNoQuorum if no leader answers.
+	// an error matching ErrNoQuorum if no leader answers (and ctx's error
+	// too when ctx ends first).
 	Fresh bool
 }
 
@@ -921,7 +938,7 @@ func (h *Heap) View(ctx context.Context, fn func(tx *Tx) error, opts *ViewOption
 		return ErrClosed
 	}
 	if opts != nil && opts.Fresh {
-		if err := h.readIndex(ctx); err != nil {
+		if err := h.freshRead(ctx); err != nil {
 			return err
 		}
 	}
@@ -940,7 +957,8 @@ type TxOptions struct {
 	ReadOnly bool
 	// Fresh waits, before the transaction reads anything, until the local
 	// replica has applied everything committed when Begin was called, as
-	// ViewOptions.Fresh does for a View; ctx bounds the wait.
+	// ViewOptions.Fresh does for a View; ctx bounds the wait, and its
+	// errors are the Fresh View's.
 	Fresh bool
 }
 
@@ -954,7 +972,7 @@ func (h *Heap) Begin(ctx context.Context, opts *TxOptions) (*Tx, error) {
 		o = *opts
 	}
 	if o.Fresh {
-		if err := h.readIndex(ctx); err != nil {
+		if err := h.freshRead(ctx); err != nil {
 			return nil, err
 		}
 	}

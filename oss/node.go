@@ -432,7 +432,10 @@ type HeapOptions struct {
 // learner. It returns an error matching ErrNoHeap if no heap of that name
 // exists: a heap created on another node is found as soon as its creation
 // has committed, since a name the local catalog replica does not know is
-// looked up again after a read of the catalog's leader.
+// looked up again after a read of the catalog's leader. A heap dropped
+// on another node a moment ago whose replica this node still keeps open
+// is not looked up: Heap returns the handle until the local catalog
+// replica applies the drop (see DropHeap).
 //
 // Heap returns once the replica is a member of the heap's group and has
 // applied everything committed when Heap was called. Opening the same
@@ -452,13 +455,20 @@ type HeapOptions struct {
 // one, or this node cut off), Heap, CreateHeap and CreateHeapIfNotExists
 // ask again, with a growing pause, until one answers or ctx ends: with a
 // ctx that never ends they wait as long as the cut lasts. When ctx ends
-// first they return an error matching ErrNoQuorum, never ErrNoHeap.
+// first they return an error matching ErrNoQuorum, never ErrNoHeap; a
+// creation that proposed its entry before the cut began and never learned
+// its outcome returns one matching ErrCommitUnknown (the heap may exist).
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	return n.openHeap(ctx, name, openExisting, nil)
 }
 
 // CreateHeap creates a heap and opens it as Heap does. It returns an error
-// matching ErrHeapExists, and no handle, if a heap of that name exists.
+// matching ErrHeapExists, and no handle, if a heap of that name exists. A
+// creation whose outcome was unknown is tried again, as
+// CreateHeapIfNotExists tries it: a later try that finds the entry the
+// unknown one proposed has created the heap, and one that finds another
+// node's entry after it returns an error matching ErrCommitUnknown, not
+// ErrHeapExists.
 func (n *Node) CreateHeap(ctx context.Context, name string, opts *HeapOptions) (*Heap, error) {
 	return n.openHeap(ctx, name, createNew, opts)
 }
@@ -587,6 +597,14 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 
 // DropHeap removes a heap from the catalog; every node closes its replica,
 // and its objects are gone. Handles on it return ErrClosed.
+//
+// DropHeap returns once the removal has committed and this node's replica,
+// if it kept one, is closed. Another node closes its replica when its
+// catalog replica applies the removal, a moment later; until then its
+// handles work as before: an Update there may still commit (its write is
+// gone with the heap), and Heap there returns the open handle. The
+// removal is not ordered with the heap's own commits: stop writing to a
+// heap before dropping it.
 func (n *Node) DropHeap(ctx context.Context, name string) error {
 	if strings.HasPrefix(name, systemPrefix) {
 		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)

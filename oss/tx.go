@@ -723,7 +723,7 @@ func (tx *Tx) hasReads() bool {
 func (tx *Tx) checkCurrent() (*ConflictError, error) {
 	h := tx.heap
 	h.stats.checks.Add(1)
-	if err := h.readIndex(tx.ctx); err != nil {
+	if err := h.freshRead(tx.ctx); err != nil {
 		return nil, err
 	}
 	rs := tx.readSet()

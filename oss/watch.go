@@ -106,7 +106,9 @@ type Change struct {
 	// Version is the object's new version: the log index of the commit
 	// that wrote it.
 	Version uint64
-	// Deleted is set if the commit deleted the object.
+	// Deleted is set if the commit deleted the object: a Tx.Delete,
+	// delivered whether or not the object existed (Delete does not read
+	// it, and neither does the watch).
 	Deleted bool
 	// Value is the new encoded value, nil if Deleted. Do not modify it.
 	Value []byte
@@ -138,7 +140,8 @@ type RootChange struct {
 	ID uuid.UUID
 	// Version is the log index of the commit that changed it.
 	Version uint64
-	// Deleted is set if the commit removed the root.
+	// Deleted is set if the commit removed the root: a Tx.DeleteRoot,
+	// delivered whether or not the root existed.
 	Deleted bool
 }
 
