@@ -23,7 +23,7 @@ func TestWALRecordEncodingMatchesLibrary(t *testing.T) {
 		}
 		return bytes.Repeat([]byte{byte(rng.Uint32())}, sizes[rng.IntN(len(sizes))])
 	}
-	for i := range 3000 {
+	for i := range 1000 {
 		r := walRecord{
 			Heap:     strings.Repeat("h", sizes[rng.IntN(len(sizes)-1)]),
 			Group:    []uint64{0, 1, 23, 24, 1 << 40, ^uint64(0)}[rng.IntN(6)],
