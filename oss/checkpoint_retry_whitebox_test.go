@@ -56,20 +56,7 @@ func TestFailedCheckpointsGiveBackOnlyTheirLatestObjects(t *testing.T) {
 		}
 		checkAgainstModel(t, h, ids, model, round)
 		failing.Store(true)
-		for range 80 {
-			ops := pickOps(rng, ids, model)
-			if err := h.Update(ctx, func(tx *Tx) error { return applyOps(tx, ops, next) }); err != nil {
-				t.Fatalf("seed %d, round %d: %v", seed, round, err)
-			}
-			for _, o := range ops {
-				if o.del {
-					delete(model, o.id)
-				} else {
-					next++
-					model[o.id] = next
-				}
-			}
-		}
+		next = commitModelled(t, h, rng, ids, model, next, 80)
 		checkAgainstModel(t, h, ids, model, round)
 		c.kill("solo")
 	}

@@ -43,24 +43,39 @@ func TestCheckpointsHoldEachObjectsLastChange(t *testing.T) {
 		checkAgainstModel(t, h, ids, model, round)
 		var ckpts atomic.Int32
 		onCheckpoint(h, func() { ckpts.Add(1) })
-		for range 60 {
-			ops := pickOps(rng, ids, model)
-			if err := h.Update(ctx, func(tx *Tx) error { return applyOps(tx, ops, next) }); err != nil {
-				t.Fatalf("seed %d, round %d: %v", seed, round, err)
-			}
-			for _, o := range ops {
-				if o.del {
-					delete(model, o.id)
-				} else {
-					next++
-					model[o.id] = next
-				}
-			}
-		}
+		next = commitModelled(t, h, rng, ids, model, next, 60)
 		checkAgainstModel(t, h, ids, model, round)
-		waitCond(t, "checkpoints of the round's commits", func() bool { return ckpts.Load() >= 2 })
+		// A due checkpoint is asked for at the next apply: one that took
+		// longer than the round's commits needs one more to follow it.
+		waitCond(t, "two checkpoints in the round", func() bool {
+			next = commitModelled(t, h, rng, ids, model, next, 1)
+			return ckpts.Load() >= 2
+		})
+		checkAgainstModel(t, h, ids, model, round)
 		c.kill("solo")
 	}
+}
+
+// commitModelled commits k transactions of random writes and deletions
+// of ids on h, numbering the values written from after next, and carries
+// them out on model too; it returns the last value's number.
+func commitModelled(t *testing.T, h *Heap, rng *rand.Rand, ids []uuid.UUID, model map[uuid.UUID]int64, next int64, k int) int64 {
+	t.Helper()
+	for range k {
+		ops := pickOps(rng, ids, model)
+		if err := h.Update(context.Background(), func(tx *Tx) error { return applyOps(tx, ops, next) }); err != nil {
+			t.Fatalf("after value %d: %v", next, err)
+		}
+		for _, o := range ops {
+			if o.del {
+				delete(model, o.id)
+			} else {
+				next++
+				model[o.id] = next
+			}
+		}
+	}
+	return next
 }
 
 // ckptOp is one write of TestCheckpointsHoldEachObjectsLastChange.
