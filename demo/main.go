@@ -364,6 +364,11 @@ func (t *tour) drop(p *ossdtest.Proc) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.live = slices.DeleteFunc(t.live, func(q *ossdtest.Proc) bool { return q == p })
+	if t.leader == p.Name {
+		// Until a status names the next leader, the progress line shows
+		// none rather than the dead node.
+		t.leader = "none (" + p.Name + " killed)"
+	}
 }
 
 func (t *tour) any() *ossdtest.Proc {
