@@ -31,13 +31,15 @@ func (l *lockedBuffer) String() string {
 }
 
 // Once the demo has killed the bank's leader, its progress lines no
-// longer name the dead node as the leader: they named it until the next
-// status showed another ("SIGKILL n2, the bank's leader", then
+// longer name the dead node as the leader, also while the survivors'
+// status still does (before their election): they named it until the
+// next status showed another ("SIGKILL n2, the bank's leader", then
 // "4.0s ... leader n2").
 func TestProgressDoesNotNameTheKilledLeader(t *testing.T) {
 	out := &lockedBuffer{}
-	victim := &ossdtest.Proc{Name: "n2"}
-	tr := &tour{out: out, tty: true, live: []*ossdtest.Proc{{Name: "n1"}, victim, {Name: "n3"}}, leader: "n2"}
+	c := statusServer(t, "n2") // leaderrefresh_test.go
+	victim := &ossdtest.Proc{Name: "n2", Client: c}
+	tr := &tour{out: out, tty: true, live: []*ossdtest.Proc{{Name: "n1", Client: c}, victim, {Name: "n3", Client: c}}, leader: "n2"}
 	tr.drop(victim)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
