@@ -364,6 +364,11 @@ func (t *tour) drop(p *ossdtest.Proc) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.live = slices.DeleteFunc(t.live, func(q *ossdtest.Proc) bool { return q == p })
+	if t.leader == p.Name {
+		// Until a status names the next leader, the progress line shows
+		// none rather than the dead node.
+		t.leader = "none (" + p.Name + " killed)"
+	}
 }
 
 func (t *tour) any() *ossdtest.Proc {
@@ -556,6 +561,7 @@ func (t *tour) progress(ctx context.Context) {
 			}
 			return
 		case now := <-tick.C:
+			t.refreshLeader(ctx)
 			c := t.commits.Load()
 			rate := float64(c-last) / now.Sub(lastAt).Seconds()
 			last, lastAt = c, now
@@ -569,6 +575,37 @@ func (t *tour) progress(ctx context.Context) {
 			}
 			t.mu.Unlock()
 		}
+	}
+}
+
+// refreshLeader sets the leader the progress line shows to the bank's
+// leader as a live node reports it now; a leader that is no live node
+// (killed, its group not yet past the election) shows as none. A node
+// that does not answer within a second leaves the line as it was.
+func (t *tour) refreshLeader(ctx context.Context) {
+	t.mu.Lock()
+	if len(t.live) == 0 {
+		t.mu.Unlock()
+		return
+	}
+	p := t.live[rand.IntN(len(t.live))]
+	t.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	st, err := p.Status(sctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	for _, h := range st.Heaps {
+		if h.Name != heap || h.Leader == "" {
+			continue
+		}
+		t.mu.Lock()
+		t.leader = h.Leader
+		if !slices.ContainsFunc(t.live, func(q *ossdtest.Proc) bool { return q.Name == h.Leader }) {
+			t.leader = "none (" + h.Leader + " killed)"
+		}
+		t.mu.Unlock()
 	}
 }
 

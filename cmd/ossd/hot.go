@@ -18,7 +18,7 @@ func hot(args []string) error {
 	fs, dial := clientFlags("ossd hot")
 	asJSON := fs.Bool("json", false, "print the list as JSON")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: ossd hot HEAP [--http HOST:PORT] [--json]
+		fmt.Fprint(fs.Output(), `Usage: ossd hot HEAP [--http ADDR,...] [--json]
 
 Lists the objects, roots and scans that made HEAP's transactions conflict
 lately, hottest first: how many conflicts each made (decayed: a count

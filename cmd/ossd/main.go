@@ -43,7 +43,7 @@ Usage:
   ossd cert revocations                               list the revoked certificates
   ossd run         [flags]                            run a node until SIGINT or SIGTERM;
                                                       SIGHUP reloads ca.crt, its certificate and key
-  ossd status      [--http HOST:PORT] [--json]        members, heaps, leaders, voters, learners
+  ossd status      [--http ADDR,...] [--json]         members, heaps, leaders, voters, learners
   ossd heaps       [--json | create NAME [--replicas N] | drop NAME]
                                                       list, create or drop heaps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
