@@ -30,17 +30,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// Once the demo has killed the bank's leader, its progress lines no
-// longer name the dead node as the leader, also while the survivors'
-// status still does (before their election): they named it until the
-// next status showed another ("SIGKILL n2, the bank's leader", then
-// "4.0s ... leader n2").
-func TestProgressDoesNotNameTheKilledLeader(t *testing.T) {
-	out := &lockedBuffer{}
-	c := statusServer(t, "n2") // leaderrefresh_test.go
-	victim := &ossdtest.Proc{Name: "n2", Client: c}
-	tr := &tour{out: out, tty: true, live: []*ossdtest.Proc{{Name: "n1", Client: c}, victim, {Name: "n3", Client: c}}, leader: "n2"}
-	tr.drop(victim)
+// firstProgress runs tr's progress lines until the first is written to
+// out, and returns what out holds then.
+func firstProgress(tr *tour, out *lockedBuffer) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -52,7 +44,21 @@ func TestProgressDoesNotNameTheKilledLeader(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if s := out.String(); strings.Contains(s, "leader n2") {
+	return out.String()
+}
+
+// Once the demo has killed the bank's leader, its progress lines no
+// longer name the dead node as the leader, also while the survivors'
+// status still does (before their election): they named it until the
+// next status showed another ("SIGKILL n2, the bank's leader", then
+// "4.0s ... leader n2").
+func TestProgressDoesNotNameTheKilledLeader(t *testing.T) {
+	out := &lockedBuffer{}
+	c := statusServer(t, "n2") // leaderrefresh_test.go
+	victim := &ossdtest.Proc{Name: "n2", Client: c}
+	tr := &tour{out: out, tty: true, live: []*ossdtest.Proc{{Name: "n1", Client: c}, victim, {Name: "n3", Client: c}}, leader: "n2"}
+	tr.drop(victim)
+	if s := firstProgress(tr, out); strings.Contains(s, "leader n2") {
 		t.Errorf("a progress line after n2 was killed names it the leader: %q", s)
 	}
 }
