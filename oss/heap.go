@@ -222,10 +222,16 @@ type Stats struct {
 	// created again under its name is another, whose log indexes (Applied,
 	// a watch's versions) start anew (WatchOptions.Incarnation).
 	Incarnation uint64
+	// Closed says that the replica is closed (its node closed, or the
+	// heap was dropped): the counters, Applied, Objects and Incarnation
+	// are as it left them, and the fields that describe its group and
+	// leader are empty, LeaderInReach false.
+	Closed bool
 }
 
 // Stats returns the heap's counters, how far the local replica may trail
-// its group, and the group as the replica sees it.
+// its group, and the group as the replica sees it; of a closed replica,
+// its counters and what it held, with Closed set.
 func (h *Heap) Stats() Stats {
 	st := h.state.Load()
 	s := Stats{
@@ -241,6 +247,10 @@ func (h *Heap) Stats() Stats {
 		Rejoins:   h.contact.rejoins.Load(),
 
 		Incarnation: h.group,
+	}
+	if h.isClosed() {
+		s.Closed = true // no longer in its group: it knows no leader
+		return s
 	}
 	s.LeaderCommit, s.LeaderContact = h.contact.last()
 	s.LeaderInReach = h.contact.inReach.Load()
