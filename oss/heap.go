@@ -223,9 +223,9 @@ type Stats struct {
 	// a watch's versions) start anew (WatchOptions.Incarnation).
 	Incarnation uint64
 	// Closed says that the replica is closed (its node closed, or the
-	// heap was dropped): the counters, Applied, Objects and Incarnation
-	// are as it left them, and the fields that describe its group and
-	// leader are empty, LeaderInReach false.
+	// heap was dropped): it knows no leader and no group (Leader, Voters
+	// and Learners empty, LeaderInReach and Joint false); the rest is as
+	// it left it, LeaderContact the last time it heard from a leader.
 	Closed bool
 }
 
@@ -248,18 +248,19 @@ func (h *Heap) Stats() Stats {
 
 		Incarnation: h.group,
 	}
+	s.LeaderCommit, s.LeaderContact = h.contact.last()
+	if s.LeaderCommit > s.Applied {
+		s.Lag = s.LeaderCommit - s.Applied
+	}
 	if h.isClosed() {
-		s.Closed = true // no longer in its group: it knows no leader
+		// Out of its group: it knows no leader and no members.
+		s.Closed, s.Term = true, h.term.Load()
 		return s
 	}
-	s.LeaderCommit, s.LeaderContact = h.contact.last()
 	s.LeaderInReach = h.contact.inReach.Load()
 	if h.leaderIs(h.self) {
 		s.LeaderContact = time.Now()
 		s.LeaderInReach = true
-	}
-	if s.LeaderCommit > s.Applied {
-		s.Lag = s.LeaderCommit - s.Applied
 	}
 	h.fillGroup(&s)
 	return s
