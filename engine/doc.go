@@ -159,8 +159,10 @@
 //
 // A checkpoint is asked for once CompactEvery entries applied since the
 // last one, in a Ready of its own (nothing from the replica), and asked
-// again after later Readies while it is due and Checkpointed has not
-// reported it. The log in memory is never compacted past the last
+// again after later Readies and at every Tick while it is due and
+// Checkpointed has not reported it: an owner that was busy with the
+// previous one when first asked, its replica idle since, takes it at the
+// next tick. The log in memory is never compacted past the last
 // checkpoint a durable engine heard of, nor, on a leader, past what a
 // follower heard from within an election timeout has yet to acknowledge,
 // unless that follower is more than MaxLogBytes behind (then it is sent a

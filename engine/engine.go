@@ -287,6 +287,7 @@ type Engine struct {
 
 	lastCkpt    uint64 // applied index of the last checkpoint
 	lastCompact uint64
+	applied     uint64               // the applied index compact last saw
 	held        logSizes             // the sizes of the entries the log holds in memory
 	heardFrom   map[uint64]uint64    // on a leader, the tick each peer was last heard at since it took the lead
 	large       map[uuid.UUID]logPos // large records the log holds, not yet applied
@@ -438,8 +439,8 @@ func (e *Engine) LeaderInReach() bool {
 }
 
 // Tick advances the engine's clock by one tick: the replica's, the wait
-// for a leader, resends and read index retries; and a log write the log
-// refused is offered again.
+// for a leader, resends and read index retries; a log write the log
+// refused is offered again, and a checkpoint still due is asked for again.
 func (e *Engine) Tick() {
 	if e.closed {
 		return
@@ -451,6 +452,24 @@ func (e *Engine) Tick() {
 	}
 	e.checkLeader()
 	e.resend()
+	e.askDueCheckpoint()
+}
+
+// askDueCheckpoint asks again, in the next Ready, for a checkpoint that is
+// due at the last applied index and has not been reported: one asked for
+// while the owner's previous checkpoint ran (an owner that checkpoints
+// apart takes one at a time) and left due once that one is reported.
+// Otherwise only the next apply would ask again, and an idle replica
+// with no peers (no messages, so no Readies) would keep its last entries
+// in the log until a later commit. Not while a Ready is held (its log
+// write refused): the replica's state may be ahead of the log.
+func (e *Engine) askDueCheckpoint() {
+	if !e.cfg.Durable || e.ckptAsk != 0 || e.rd != nil || e.refused || e.lost || e.applied <= e.lastCkpt {
+		return
+	}
+	if _, heavy, _ := e.trimDue(e.applied); e.checkpointDue(e.applied, heavy) {
+		e.ckptAsk = e.applied
+	}
 }
 
 // Step feeds a raft message from a peer to the replica.
@@ -1180,14 +1199,9 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 // entries, and sooner once the entries in memory that may leave it hold
 // more than LogBytes.
 func (e *Engine) compact(applied uint64) {
-	due := applied >= e.lastCompact+e.cfg.CompactEvery+e.cfg.KeepEntries
-	heavy := e.cfg.LogBytes > 0 && e.held.upTo(applied) > e.cfg.LogBytes
-	floor := applied
-	if due || heavy {
-		floor = e.retain(applied)
-		heavy = heavy && e.held.upTo(floor) > e.cfg.LogBytes
-	}
-	if e.cfg.Durable && (applied >= e.lastCkpt+e.cfg.CompactEvery || heavy && applied > e.lastCkpt) {
+	e.applied = max(e.applied, applied)
+	due, heavy, floor := e.trimDue(applied)
+	if e.cfg.Durable && e.checkpointDue(applied, heavy) {
 		// Entries may leave memory only once a checkpoint covers them;
 		// those it already covers may leave now.
 		e.ckptAsk = applied
@@ -1212,6 +1226,27 @@ func (e *Engine) compact(applied uint64) {
 	}
 	e.held.compact(at)
 	e.lastCompact = at
+}
+
+// trimDue reports whether the log in memory is due a trim at applied:
+// every CompactEvery entries (due), or once the entries that may leave it
+// hold more than LogBytes (heavy); and floor, the index up to which the
+// followers let it be compacted (retain).
+func (e *Engine) trimDue(applied uint64) (due, heavy bool, floor uint64) {
+	due = applied >= e.lastCompact+e.cfg.CompactEvery+e.cfg.KeepEntries
+	heavy = e.cfg.LogBytes > 0 && e.held.upTo(applied) > e.cfg.LogBytes
+	floor = applied
+	if due || heavy {
+		floor = e.retain(applied)
+		heavy = heavy && e.held.upTo(floor) > e.cfg.LogBytes
+	}
+	return due, heavy, floor
+}
+
+// checkpointDue reports whether a checkpoint is due at applied: every
+// CompactEvery entries, or sooner if the log in memory is heavy.
+func (e *Engine) checkpointDue(applied uint64, heavy bool) bool {
+	return applied >= e.lastCkpt+e.cfg.CompactEvery || heavy && applied > e.lastCkpt
 }
 
 // retain returns the index up to which the log in memory may be compacted

@@ -61,7 +61,8 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 // loop count N as checkpointed: the log in memory is compacted only up to
 // the last completed checkpoint, and the log on disk is truncated only
 // before it. At most one checkpoint of a heap runs; one due meanwhile
-// waits for it (the next covers every change since). A failed one gives
+// waits for it (the next covers every change since), and the engine asks
+// for it again at every tick until it is taken, also of an idle heap. A failed one gives
 // its changes back to the loop, which tries again CheckpointEvery entries
 // later. Closing the heap waits for a running checkpoint.
 

@@ -307,7 +307,10 @@ func (h *Heap) encodeWrite(w engine.Write) (*logWrite, error) {
 }
 
 // marshalEntries encodes each entry into one buffer they share: one
-// allocation for a Ready's entries, not one an entry.
+// allocation for a Ready's entries, not one an entry. Each entry's size
+// is computed once: the buffer is filled from its end, the last entry
+// first, as MarshalToSizedBuffer writes an entry at the end of the
+// slice it is given and returns its size.
 func marshalEntries(es []raftpb.Entry) ([][]byte, error) {
 	if len(es) == 0 {
 		return nil, nil
@@ -318,12 +321,14 @@ func marshalEntries(es []raftpb.Entry) ([][]byte, error) {
 	}
 	buf := make([]byte, size)
 	ents := make([][]byte, len(es))
-	for i := range es {
-		n := es[i].Size()
-		if _, err := es[i].MarshalToSizedBuffer(buf[:n]); err != nil {
+	end := size
+	for i := len(es) - 1; i >= 0; i-- {
+		n, err := es[i].MarshalToSizedBuffer(buf[:end])
+		if err != nil {
 			return nil, err
 		}
-		ents[i], buf = buf[:n:n], buf[n:]
+		ents[i] = buf[end-n : end : end]
+		end -= n
 	}
 	return ents, nil
 }

@@ -222,10 +222,16 @@ type Stats struct {
 	// created again under its name is another, whose log indexes (Applied,
 	// a watch's versions) start anew (WatchOptions.Incarnation).
 	Incarnation uint64
+	// Closed says that the replica is closed (its node closed, or the
+	// heap was dropped): it knows no leader and no group (Leader, Voters
+	// and Learners empty, LeaderInReach and Joint false); the rest is as
+	// it left it, LeaderContact the last time it heard from a leader.
+	Closed bool
 }
 
 // Stats returns the heap's counters, how far the local replica may trail
-// its group, and the group as the replica sees it.
+// its group, and the group as the replica sees it; of a closed replica,
+// its counters and what it held, with Closed set.
 func (h *Heap) Stats() Stats {
 	st := h.state.Load()
 	s := Stats{
@@ -243,13 +249,18 @@ func (h *Heap) Stats() Stats {
 		Incarnation: h.group,
 	}
 	s.LeaderCommit, s.LeaderContact = h.contact.last()
+	if s.LeaderCommit > s.Applied {
+		s.Lag = s.LeaderCommit - s.Applied
+	}
+	if h.isClosed() {
+		// Out of its group: it knows no leader and no members.
+		s.Closed, s.Term = true, h.term.Load()
+		return s
+	}
 	s.LeaderInReach = h.contact.inReach.Load()
 	if h.leaderIs(h.self) {
 		s.LeaderContact = time.Now()
 		s.LeaderInReach = true
-	}
-	if s.LeaderCommit > s.Applied {
-		s.Lag = s.LeaderCommit - s.Applied
 	}
 	h.fillGroup(&s)
 	return s

@@ -236,8 +236,11 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.n
 	e := emitter(ch)
 	now := time.Now()
-	for _, h := range n.replicas() {
-		e.heap(h, n.cfg.Name, now)
+	closed := n.isClosed() // keeps no replica, is no member (Node.Close)
+	if !closed {
+		for _, h := range n.replicas() {
+			e.heap(h, n.cfg.Name, now)
+		}
 	}
 	if m := n.met; m != nil {
 		m.commit.Collect(ch)
@@ -247,7 +250,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		e.disk(d, n.met, n.cfg.Name)
 	}
 	if mb := n.members; mb != nil {
-		e.members(mb, n.cfg.Name)
+		e.members(mb, n.cfg.Name, closed)
 	}
 	if q := n.quic; q != nil {
 		e.quic(q, n.cfg.Name)
@@ -343,9 +346,14 @@ func (e emitter) disk(d *disk, m *nodeMetrics, node string) {
 	}
 }
 
-// members emits the metrics of node's membership.
-func (e emitter) members(mb *membership, node string) {
-	e.emit(mMembers, float64(len(mb.live())), node)
+// members emits the metrics of node's membership; a closed node counts no
+// live member.
+func (e emitter) members(mb *membership, node string, closed bool) {
+	live := len(mb.live())
+	if closed {
+		live = 0
+	}
+	e.emit(mMembers, float64(live), node)
 	for k := memberJoined; k <= memberUpdated; k++ {
 		e.emit(mMemberEv, float64(mb.stats.events[k].Load()), node, k.String())
 	}

@@ -388,8 +388,13 @@ func (n *Node) Addr() string {
 }
 
 // Members returns the live members of the cluster, this node included. A
-// node with neither Listen nor Transport is alone.
+// node with neither Listen nor Transport is alone. A closed node lists
+// none (nil): it is a member of nothing, and a running node always lists
+// itself.
 func (n *Node) Members() []Member {
+	if n.isClosed() {
+		return nil
+	}
 	if d, ok := n.directory().(netDirectory); ok {
 		return d.members()
 	}
@@ -699,6 +704,12 @@ func validHeapName(name string) error {
 // another is closing the node waits for it to finish (its ctx, if it ends
 // first, cuts the graceful part short, as above, and its error is
 // returned), so that every Close returns with the node closed.
+//
+// A closed node reports nothing as running: Members, Heaps and
+// ReplicaStats report no member, heap or replica, Status has Closed set
+// and nothing else gathered, and Heap.Stats of its heaps have Closed set
+// and no group. Calls that act (Heap, CreateHeap, a Heap's Update and
+// View, Watch) return ErrClosed.
 func (n *Node) Close(ctx context.Context) error { return n.stop(ctx, true) }
 
 // stop closes the node: gracefully, handing over and announcing the leave

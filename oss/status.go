@@ -58,6 +58,9 @@ type ClusterStatus struct {
 	// is damaged, why, and what to do (Node.Damage): its catalog replica
 	// was lost, and Heaps is the catalog as the replica had it then.
 	Damage string `json:",omitempty"`
+	// Closed says that the node that gathered the status was closed: it
+	// asks no other member and reports no members and no heaps.
+	Closed bool `json:",omitempty"`
 }
 
 // HeapStatus describes a heap: its entry in the catalog and its group, as
@@ -84,8 +87,12 @@ type HeapStatus struct {
 
 // Status asks every live member for its replicas and returns the cluster's
 // members and heaps. Members that do not answer within ctx (or a second)
-// are listed as unreachable.
+// are listed as unreachable. A closed node asks nobody: its status has
+// Closed set, and no members or heaps.
 func (n *Node) Status(ctx context.Context) ClusterStatus {
+	if n.isClosed() {
+		return ClusterStatus{Node: n.cfg.Name, Closed: true}
+	}
 	st := ClusterStatus{Node: n.cfg.Name, Members: n.Members()}
 	if err := n.Damage(); err != nil {
 		st.Damage = err.Error()
@@ -133,8 +140,11 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 // Heaps lists the heaps in the catalog as this node knows them, without
 // asking other members: the catalog as the local replica has it, and the
 // group of each heap this node keeps a replica of as that replica sees
-// it.
+// it. A closed node lists none (nil).
 func (n *Node) Heaps() []HeapStatus {
+	if n.isClosed() {
+		return nil
+	}
 	return heapStatuses(n.catalogEntries(), map[string][]replicaStatus{n.cfg.Name: n.localStatus()})
 }
 
@@ -147,8 +157,12 @@ func (n *Node) Heaps() []HeapStatus {
 // that no Heap call has opened yet (recovered at start, or opened by the
 // node itself) has not been caught up, and while its group has no leader
 // (Stats.Leader is empty) nothing says how far behind it is. A replica
-// lost while the node ran (HeapStatus.Lost) is reported as it stood.
+// lost while the node ran (HeapStatus.Lost) is reported as it stood. A
+// closed node keeps no replica running: ok is false.
 func (n *Node) ReplicaStats(name string) (s Stats, hot []HotObject, ok bool) {
+	if n.isClosed() {
+		return Stats{}, nil, false
+	}
 	h := n.replicaOf(name)
 	if h == nil {
 		return Stats{}, nil, false
