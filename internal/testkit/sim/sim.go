@@ -138,6 +138,9 @@ type Result struct {
 	Anomalies []check.Anomaly
 	Lost      int            // acknowledged appends missing at the end
 	Faults    map[string]int // injected, by kind
+	// Told counts the outcomes clients were told, heaps' and the
+	// catalog's: "committed", "failed", "unknown".
+	Told map[string]int
 	// Paths counts the runtime paths the run took, by name ("resend",
 	// "unknown outcome", ...): what a range of seeds covered.
 	Paths map[string]int
@@ -145,8 +148,8 @@ type Result struct {
 }
 
 func (r *Result) String() string {
-	return fmt.Sprintf("seed %d: %d transactions (%d committed), index %d, faults: %s; paths: %s; anomalies %d, acknowledged appends lost %d, trace %016x",
-		r.Seed, r.Txns, r.Committed, r.Index, Counts(r.Faults), Counts(r.Paths), len(r.Anomalies), r.Lost, r.Trace)
+	return fmt.Sprintf("seed %d: %d transactions (%d committed), index %d, told: %s; faults: %s; paths: %s; anomalies %d, acknowledged appends lost %d, trace %016x",
+		r.Seed, r.Txns, r.Committed, r.Index, Counts(r.Told), Counts(r.Faults), Counts(r.Paths), len(r.Anomalies), r.Lost, r.Trace)
 }
 
 // Counts renders counts by name, sorted by name.
@@ -170,6 +173,10 @@ const (
 	catalogCompactEvery = 4
 	catalogKeepEntries  = 1
 	resendTicks         = engine.DefaultResendTicks
+	// stillTicks is how long a run's end waits, with no new
+	// transactions, before it checks outcomes: longer than any client's
+	// deadline and a few resends.
+	stillTicks = 250
 	// maxDeliveries bounds the messages delivered in one tick.
 	maxDeliveries = 100000
 )
@@ -241,6 +248,13 @@ type pending struct {
 	asked    uint64 // a read: the node's tick when it asked
 }
 
+// told is one commit's outcome as its client learnt it.
+type told struct {
+	id uuid.UUID
+	g  *group
+	st check.Status
+}
+
 type rejoin struct {
 	victim *node
 	old    uint64          // its raft ID when removed
@@ -280,6 +294,11 @@ type sim struct {
 	rejoin  *rejoin
 	bad     []check.Anomaly // found by the runtime's own invariants
 	err     error
+
+	// told is what each client was told of its commit, in the order
+	// told; still stops the clients once the run is over.
+	told  []told
+	still bool
 
 	// skipReads breaks read validation in every replica
 	// (Options.BreakValidation).
@@ -744,7 +763,7 @@ func (s *sim) step(faults bool) {
 		s.nemesis()
 	}
 	for c := range s.opts.Clients {
-		if !s.busy[c] && s.rng.IntN(3) == 0 {
+		if !s.still && !s.busy[c] && s.rng.IntN(3) == 0 {
 			s.client(c)
 		}
 	}
@@ -1477,6 +1496,7 @@ func (s *sim) resolve(id uuid.UUID, st check.Status) {
 		s.paths["unknown outcome"]++
 	}
 	g := p.rep.g
+	s.told = append(s.told, told{id, g, st})
 	if g == s.catalog {
 		return // the catalog's changes are checked by their decisions
 	}
@@ -1621,6 +1641,13 @@ func (s *sim) finish() (*Result, error) {
 		}
 		s.step(false)
 	}
+	// Still: no new transactions, and time for what is left in flight
+	// (resent copies, proposals whose clients gave up) to end, and for
+	// the replicas to agree again.
+	s.still = true
+	for i := 0; i < 1000 && s.err == nil && (i < stillTicks || !s.converged()); i++ {
+		s.step(false)
+	}
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -1636,7 +1663,7 @@ func (s *sim) finish() (*Result, error) {
 	}
 	_, l := s.leader(s.catalog)
 	cst := l.r.State()
-	out := &Result{Seed: s.seed, Faults: s.faults, Paths: s.paths, Index: cst.Index()}
+	out := &Result{Seed: s.seed, Faults: s.faults, Paths: s.paths, Index: cst.Index(), Told: map[string]int{}}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d|", s.net.Trace())
 	finals := map[*group]map[[2]int]bool{}
@@ -1655,7 +1682,7 @@ func (s *sim) finish() (*Result, error) {
 			fmt.Fprintf(h, "%d %d %d %d %v|", t.Process, t.Status, t.Start, t.End, t.Mops)
 		}
 	}
-	out.Anomalies = slices.Concat(out.Anomalies, s.catalog.model.bad, s.bad, missing, s.catalogAnomalies(cst), s.resurrected(finals))
+	out.Anomalies = slices.Concat(out.Anomalies, s.catalog.model.bad, s.bad, missing, s.catalogAnomalies(cst), s.resurrected(finals), s.outcomeAnomalies(out.Told))
 	d := cst.Digest()
 	h.Write(d[:])
 	h.Write([]byte(strconv.FormatUint(cst.Index(), 10)))
