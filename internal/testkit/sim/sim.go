@@ -72,6 +72,16 @@ type Options struct {
 	// synced (Batch durability with a long interval): power losses must
 	// then lose acknowledged commits, and the checks must see it.
 	AckBeforeSync bool
+	// DedupWindow, if not zero, is the replicas' deduplication window
+	// (consistency.Config.DedupWindow), 4096 entries otherwise: a small
+	// one decides many records Stale, and closes on resent copies.
+	DedupWindow uint64
+	// Impatient has one commit in two given up 0 to 60 ms after it is
+	// queued, and deadlines checked before each node's turn in a step
+	// as well as after all of them: commits are abandoned while queued,
+	// in raft's hands, forwarded, while the log writes them and once
+	// they are decided.
+	Impatient bool
 	// Mutations break one thing of the runtime on purpose.
 	Mutations Mutations
 	// ReplaceAfter, if not zero, is the reconciler's ReplaceAfter, with
@@ -325,6 +335,9 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	if opts.Duration == 0 {
 		opts.Duration = 5 * time.Second
 	}
+	if opts.DedupWindow == 0 {
+		opts.DedupWindow = dedupWindow
+	}
 	s := &sim{opts: opts, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x73696d)), net: transporttest.NewNetwork(seed),
 		names: map[uint64]*node{}, byGroup: map[uint64]*group{}, created: map[uint64]bool{}, waiting: map[uuid.UUID]*pending{}, reads: map[uint64]*pending{}, busy: map[int]bool{},
 		next: make([]int, opts.Keys), faults: map[string]int{}, paths: map[string]int{}}
@@ -529,7 +542,7 @@ func (s *sim) openReplica(n *node, g *group, id uint64, dir string, peers []raft
 func (s *sim) startReplica(n *node, rep *replica, applied uint64, data []byte, empty bool, peers []raft.Peer) error {
 	g := rep.g
 	var err error
-	rep.r, err = consistency.NewReplica(&consistency.Config{ID: rep.id, Storage: rep.store, DedupWindow: dedupWindow,
+	rep.r, err = consistency.NewReplica(&consistency.Config{ID: rep.id, Storage: rep.store, DedupWindow: s.opts.DedupWindow,
 		Applied: applied, State: data, SkipReadValidation: &s.skipReads, AsyncStorageWrites: true})
 	if err != nil {
 		return err
@@ -700,6 +713,9 @@ func (s *sim) step(faults bool) {
 	s.now = next
 	s.net.AdvanceTo(s.now)
 	for _, n := range s.nodes {
+		if s.opts.Impatient {
+			s.giveUp() // between two nodes' turns too
+		}
 		if !n.up && s.now >= n.back {
 			s.restart(n)
 		}
@@ -741,11 +757,7 @@ func (s *sim) step(faults bool) {
 		}
 		n.missed = 0
 	}
-	for _, id := range s.waitingIDs() {
-		if p := s.waiting[id]; s.now >= p.deadline {
-			s.abandon(id)
-		}
-	}
+	s.giveUp()
 	for _, id := range s.readIDs() {
 		if s.now >= s.reads[id].deadline {
 			delete(s.reads, id) // the client stopped waiting; the answer is ignored
@@ -794,6 +806,24 @@ func (s *sim) take(r *replica) {
 	}
 	r.eng.Propose(r.queue)
 	r.queue = nil
+}
+
+// giveUp abandons the commits whose deadline has come.
+func (s *sim) giveUp() {
+	for _, id := range s.waitingIDs() {
+		if p := s.waiting[id]; s.now >= p.deadline {
+			s.abandon(id)
+		}
+	}
+}
+
+// impatient returns a commit's deadline: the one given, or, for one in
+// two commits of impatient clients, 0 to 60 ms from now.
+func (s *sim) impatient(deadline time.Duration) time.Duration {
+	if s.opts.Impatient && s.rng.IntN(2) == 0 {
+		return s.now + time.Duration(s.rng.IntN(61))*time.Millisecond
+	}
+	return deadline
 }
 
 // abandon is a client giving up on its transaction at its deadline.
@@ -1056,7 +1086,11 @@ func (s *sim) complete(r *replica, c engine.Completion) {
 	case consistency.Committed:
 		s.resolve(c.TxID, check.OK)
 	case consistency.Stale:
-		s.resolve(c.TxID, check.Info) // an earlier copy may have committed
+		// Proposed once, and no leader's snapshot passed over entries
+		// while it waited (the engine fails either as unknown): no
+		// earlier copy was decided. oss reports it as a conflict.
+		s.paths["stale"]++
+		s.resolve(c.TxID, check.Fail)
 	default:
 		s.resolve(c.TxID, check.Fail)
 	}
@@ -1452,7 +1486,7 @@ func (s *sim) heapClient(c int, n *node, r *replica) {
 	txn.Realtime = true
 	g.model.records[txid] = rec
 	s.busy[c] = true
-	s.waiting[txid] = &pending{rep: r, txn: txn, deadline: deadline, queued: true}
+	s.waiting[txid] = &pending{rep: r, txn: txn, deadline: s.impatient(deadline), queued: true}
 	r.queue = append(r.queue, engine.Proposal{TxID: txid, Data: data})
 }
 
