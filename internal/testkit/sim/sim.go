@@ -82,6 +82,10 @@ type Options struct {
 	// in raft's hands, forwarded, while the log writes them and once
 	// they are decided.
 	Impatient bool
+	// Closes closes a node's engines (Engine.Close), as a heap closes,
+	// before one power loss in two, and hands their answers to the
+	// clients.
+	Closes bool
 	// Mutations break one thing of the runtime on purpose.
 	Mutations Mutations
 	// ReplaceAfter, if not zero, is the reconciler's ReplaceAfter, with
@@ -116,6 +120,9 @@ type Mutations struct {
 	AbandonedFailed bool
 	// AbandonedCommitted tells such a client that it committed.
 	AbandonedCommitted bool
+	// ClosedFailed tells the clients of a closed engine that every
+	// proposal it held failed, those raft took included (Options.Closes).
+	ClosedFailed bool
 	// SkipRejoin never lets a removed replica rejoin.
 	SkipRejoin bool
 	// ConfSnapshotStale serves snapshots with the configuration of the
@@ -1640,6 +1647,9 @@ func (s *sim) nodeFault(kind int, hold time.Duration) {
 	}
 	switch kind {
 	case 3, 4:
+		if s.opts.Closes && s.rng.IntN(2) == 0 {
+			s.closeEngines(n)
+		}
 		s.crash(n, hold)
 		s.faults["power loss"]++
 	case 5:
@@ -1663,6 +1673,34 @@ func (s *sim) nodeFault(kind int, hold time.Duration) {
 		n.slowDisk = s.now + hold
 		s.faults["slow disk"]++
 	}
+}
+
+// closeEngines closes a node's engines as oss's loop closes its heap's
+// (Engine.Close) and hands out what they answer: an unknown outcome for
+// each proposal raft took, a definite failure for one it never did.
+func (s *sim) closeEngines(n *node) {
+	for _, r := range n.replicas() {
+		if n.reps[r.g.heap] != r {
+			continue
+		}
+		r.eng.Close()
+		for r.eng.HasReady() {
+			rd := r.eng.Ready()
+			completions := slices.Clone(rd.Completions)
+			slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
+			for _, c := range completions {
+				if c.Err != nil && c.Err.Reason == engine.Closed && !c.Err.Unknown {
+					s.paths["closed before raft took it"]++
+				}
+				if s.opts.Mutations.ClosedFailed && c.Err != nil {
+					c.Err = &engine.Failure{Reason: engine.Closed}
+				}
+				s.complete(r, c)
+			}
+			r.eng.Advance()
+		}
+	}
+	s.faults["close"]++
 }
 
 // finish waits for the replicas to agree, reads every list of every heap

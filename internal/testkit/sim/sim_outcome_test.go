@@ -55,3 +55,17 @@ func TestImpatientClientsFindAbandonedCommitsAtOnce(t *testing.T) {
 		t.Logf("%+v: %s", m, caught(t, 3, opts, "impatient clients with an abandoned commit reported wrong"))
 	}
 }
+
+// A closed engine answers each proposal it held: unknown if raft took
+// it, a definite failure if raft never did (no leader known since it
+// came). Told that every one failed, clients of closed engines see their
+// commits applied.
+func TestClosedEnginesAnswerWhatRaftTookAsUnknown(t *testing.T) {
+	opts := Options{Faults: true, Duration: 3 * time.Second, Impatient: true, Closes: true}
+	res := run(t, 1, opts)
+	if len(res.Anomalies) > 0 || res.Lost > 0 || res.Faults["close"] == 0 {
+		t.Fatalf("%s: want engines closed, and nothing wrong", res)
+	}
+	opts.Mutations.ClosedFailed = true
+	t.Logf("all told failed: %s", caught(t, 20, opts, "closed engines whose proposals are all told failed"))
+}

@@ -15,7 +15,8 @@ import (
 // window of 1 to 32 entries (records decided Stale, which oss reports
 // as conflicts, and resent copies past the window), and impatient
 // clients, who give up on commits 0 to 60 ms after queuing them, at
-// every stage of their way. Every run ends still
+// every stage of their way, also with engines closed before power losses
+// (their answers handed to the clients). Every run ends still
 // and holds each outcome told against the decisions
 // (outcomeAnomalies) and the histories. OSS_SWEEP_SEEDS sets the seeds
 // per shape (2000 with OSS_LONG, else 5).
@@ -49,6 +50,9 @@ func TestOutcomesSweep(t *testing.T) {
 		}},
 		{"impatient", func(uint64) Options {
 			return Options{Faults: true, Duration: 3 * time.Second, Impatient: true}
+		}},
+		{"impatient, closed", func(uint64) Options {
+			return Options{Faults: true, Duration: 3 * time.Second, Impatient: true, Closes: true}
 		}},
 		{"impatient and contended", func(seed uint64) Options {
 			return Options{Faults: true, Clients: 8, Keys: 2, Duration: 3 * time.Second, Impatient: true, DedupWindow: 1 << (seed % 6)}
