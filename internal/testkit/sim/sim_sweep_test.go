@@ -7,31 +7,21 @@ import (
 	"time"
 )
 
-// Outcomes under shapes of cluster the main run does not take: many
-// clients on two lists (conflicts, resends and abandons at every step),
-// five nodes whose reconciler replaces and shrinks, ten seconds of faults
+// Outcomes under shapes of cluster the main run does not take: eight
+// clients on two lists (conflicts, resends and abandons at every step);
+// five nodes whose reconciler replaces and shrinks; ten seconds of faults
 // with few clients on many lists (proposals abandoned while queued, and
-// taken late), a replica removed while cut off, and a deduplication
-// window of 1 to 32 entries (records decided Stale, which oss reports
-// as conflicts, and resent copies past the window), and impatient
-// clients, who give up on commits 0 to 60 ms after queuing them, at
-// every stage of their way, also with engines closed before power losses
-// (their answers handed to the clients). Every run ends still
-// and holds each outcome told against the decisions
-// (outcomeAnomalies) and the histories. OSS_SWEEP_SEEDS sets the seeds
-// per shape (2000 with OSS_LONG, else 5).
+// taken late); a replica removed while cut off; impatient clients, who
+// give up on commits 0 to 60 ms after queuing them, at every stage of
+// their way, alone, with engines closed before power losses (their
+// answers handed to the clients), and contended with a deduplication
+// window of 1 to 32 entries; and that window alone (records decided
+// Stale, which oss reports as conflicts, and resent copies past the
+// window). Every run ends still and holds each outcome told against the
+// decisions (outcomeAnomalies) and the histories. See sweepRange for the
+// seeds.
 func TestOutcomesSweep(t *testing.T) {
-	seeds := uint64(5)
-	if os.Getenv("OSS_LONG") != "" {
-		seeds = 2000
-	}
-	if s := os.Getenv("OSS_SWEEP_SEEDS"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("OSS_SWEEP_SEEDS: %v", err)
-		}
-		seeds = n
-	}
+	first, seeds := sweepRange(t)
 	shapes := []struct {
 		name string
 		opts func(seed uint64) Options
@@ -61,10 +51,6 @@ func TestOutcomesSweep(t *testing.T) {
 			return Options{Faults: true, Duration: 3 * time.Second, DedupWindow: 1 << (seed % 6)}
 		}},
 	}
-	first := uint64(1)
-	if *seedFlag != 0 {
-		first, seeds = *seedFlag, 1
-	}
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
 			told, faults, paths := map[string]int{}, map[string]int{}, map[string]int{}
@@ -92,4 +78,32 @@ func TestOutcomesSweep(t *testing.T) {
 			t.Logf("%d seeds: told %s; faults %s; paths %s", seeds, Counts(told), Counts(faults), Counts(paths))
 		})
 	}
+}
+
+// sweepRange returns the seeds a sweep runs: OSS_SWEEP_FIRST (1) and
+// OSS_SWEEP_SEEDS of them (2000 with OSS_LONG, else 3), or -sim.seed.
+func sweepRange(t *testing.T) (first, seeds uint64) {
+	seeds = 3
+	if os.Getenv("OSS_LONG") != "" {
+		seeds = 2000
+	}
+	if s := os.Getenv("OSS_SWEEP_SEEDS"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("OSS_SWEEP_SEEDS: %v", err)
+		}
+		seeds = n
+	}
+	first = 1
+	if s := os.Getenv("OSS_SWEEP_FIRST"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("OSS_SWEEP_FIRST: %v", err)
+		}
+		first = n
+	}
+	if *seedFlag != 0 {
+		first, seeds = *seedFlag, 1
+	}
+	return first, seeds
 }
