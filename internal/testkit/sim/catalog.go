@@ -224,7 +224,7 @@ func (s *sim) catalogClient(c int, n *node) {
 	s.catalog.model.records[rec.TxID] = rec
 	s.busy[c] = true
 	deadline := s.now + time.Duration(300+s.rng.IntN(1700))*time.Millisecond
-	s.waiting[rec.TxID] = &pending{rep: n.cat, txn: check.Txn{Process: c}, deadline: deadline, queued: true}
+	s.waiting[rec.TxID] = &pending{rep: n.cat, txn: check.Txn{Process: c}, deadline: s.impatient(deadline), queued: true}
 	n.cat.queue = append(n.cat.queue, engine.Proposal{TxID: rec.TxID, Data: data})
 }
 

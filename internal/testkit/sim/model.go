@@ -146,3 +146,43 @@ func show(id uuid.UUID, v []byte) string {
 	}
 	return fmt.Sprintf("%x", v)
 }
+
+// outcomeAnomalies holds what every client was told of its commit, the
+// heaps' and the catalog's, against the decisions of its group at the end
+// of the run: a commit told committed was decided committed; one told
+// failed was never decided committed, by any replica, then or later.
+// Unknown outcomes may go either way. It counts the outcomes in told.
+func (s *sim) outcomeAnomalies(told map[string]int) []check.Anomaly {
+	var bad []check.Anomaly
+	for _, t := range s.told {
+		res, ok := t.g.model.decided[t.id]
+		committed := ok && res.Outcome == consistency.Committed
+		switch t.st {
+		case check.OK:
+			told["committed"]++
+			if !committed {
+				bad = append(bad, check.Anomaly{Kind: "told-committed-not-committed",
+					Explain: fmt.Sprintf("heap %s (group %x): %v was told committed; decided: %v", t.g.heap, t.g.id, t.id, decision(res, ok))})
+			}
+		case check.Fail:
+			told["failed"]++
+			if committed {
+				bad = append(bad, check.Anomaly{Kind: "told-failed-committed",
+					Explain: fmt.Sprintf("heap %s (group %x): %v was told failed; decided: %v", t.g.heap, t.g.id, t.id, decision(res, ok))})
+			}
+		default:
+			told["unknown"]++
+			if committed {
+				told["unknown, committed"]++
+			}
+		}
+	}
+	return bad
+}
+
+func decision(res consistency.Result, ok bool) string {
+	if !ok {
+		return "never"
+	}
+	return fmt.Sprintf("%v at %d", res.Outcome, res.Index)
+}

@@ -72,6 +72,20 @@ type Options struct {
 	// synced (Batch durability with a long interval): power losses must
 	// then lose acknowledged commits, and the checks must see it.
 	AckBeforeSync bool
+	// DedupWindow, if not zero, is the replicas' deduplication window
+	// (consistency.Config.DedupWindow), 4096 entries otherwise: a small
+	// one decides many records Stale, and closes on resent copies.
+	DedupWindow uint64
+	// Impatient has one commit in two given up 0 to 60 ms after it is
+	// queued, and deadlines checked before each node's turn in a step
+	// as well as after all of them: commits are abandoned while queued,
+	// in raft's hands, forwarded, while the log writes them and once
+	// they are decided.
+	Impatient bool
+	// Closes closes a node's engines (Engine.Close), as a heap closes,
+	// before one power loss in two, and hands their answers to the
+	// clients.
+	Closes bool
 	// Mutations break one thing of the runtime on purpose.
 	Mutations Mutations
 	// ReplaceAfter, if not zero, is the reconciler's ReplaceAfter, with
@@ -106,6 +120,9 @@ type Mutations struct {
 	AbandonedFailed bool
 	// AbandonedCommitted tells such a client that it committed.
 	AbandonedCommitted bool
+	// ClosedFailed tells the clients of a closed engine that every
+	// proposal it held failed, those raft took included (Options.Closes).
+	ClosedFailed bool
 	// SkipRejoin never lets a removed replica rejoin.
 	SkipRejoin bool
 	// ConfSnapshotStale serves snapshots with the configuration of the
@@ -138,6 +155,9 @@ type Result struct {
 	Anomalies []check.Anomaly
 	Lost      int            // acknowledged appends missing at the end
 	Faults    map[string]int // injected, by kind
+	// Told counts the outcomes clients were told, heaps' and the
+	// catalog's: "committed", "failed", "unknown".
+	Told map[string]int
 	// Paths counts the runtime paths the run took, by name ("resend",
 	// "unknown outcome", ...): what a range of seeds covered.
 	Paths map[string]int
@@ -145,8 +165,8 @@ type Result struct {
 }
 
 func (r *Result) String() string {
-	return fmt.Sprintf("seed %d: %d transactions (%d committed), index %d, faults: %s; paths: %s; anomalies %d, acknowledged appends lost %d, trace %016x",
-		r.Seed, r.Txns, r.Committed, r.Index, Counts(r.Faults), Counts(r.Paths), len(r.Anomalies), r.Lost, r.Trace)
+	return fmt.Sprintf("seed %d: %d transactions (%d committed), index %d, told: %s; faults: %s; paths: %s; anomalies %d, acknowledged appends lost %d, trace %016x",
+		r.Seed, r.Txns, r.Committed, r.Index, Counts(r.Told), Counts(r.Faults), Counts(r.Paths), len(r.Anomalies), r.Lost, r.Trace)
 }
 
 // Counts renders counts by name, sorted by name.
@@ -170,6 +190,10 @@ const (
 	catalogCompactEvery = 4
 	catalogKeepEntries  = 1
 	resendTicks         = engine.DefaultResendTicks
+	// stillTicks is how long a run's end waits, with no new
+	// transactions, before it checks outcomes: longer than any client's
+	// deadline and a few resends.
+	stillTicks = 250
 	// maxDeliveries bounds the messages delivered in one tick.
 	maxDeliveries = 100000
 )
@@ -241,6 +265,13 @@ type pending struct {
 	asked    uint64 // a read: the node's tick when it asked
 }
 
+// told is one commit's outcome as its client learnt it.
+type told struct {
+	id uuid.UUID
+	g  *group
+	st check.Status
+}
+
 type rejoin struct {
 	victim *node
 	old    uint64          // its raft ID when removed
@@ -281,6 +312,11 @@ type sim struct {
 	bad     []check.Anomaly // found by the runtime's own invariants
 	err     error
 
+	// told is what each client was told of its commit, in the order
+	// told; still stops the clients once the run is over.
+	told  []told
+	still bool
+
 	// skipReads breaks read validation in every replica
 	// (Options.BreakValidation).
 	skipReads atomic.Bool
@@ -305,6 +341,9 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	}
 	if opts.Duration == 0 {
 		opts.Duration = 5 * time.Second
+	}
+	if opts.DedupWindow == 0 {
+		opts.DedupWindow = dedupWindow
 	}
 	s := &sim{opts: opts, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x73696d)), net: transporttest.NewNetwork(seed),
 		names: map[uint64]*node{}, byGroup: map[uint64]*group{}, created: map[uint64]bool{}, waiting: map[uuid.UUID]*pending{}, reads: map[uint64]*pending{}, busy: map[int]bool{},
@@ -510,7 +549,7 @@ func (s *sim) openReplica(n *node, g *group, id uint64, dir string, peers []raft
 func (s *sim) startReplica(n *node, rep *replica, applied uint64, data []byte, empty bool, peers []raft.Peer) error {
 	g := rep.g
 	var err error
-	rep.r, err = consistency.NewReplica(&consistency.Config{ID: rep.id, Storage: rep.store, DedupWindow: dedupWindow,
+	rep.r, err = consistency.NewReplica(&consistency.Config{ID: rep.id, Storage: rep.store, DedupWindow: s.opts.DedupWindow,
 		Applied: applied, State: data, SkipReadValidation: &s.skipReads, AsyncStorageWrites: true})
 	if err != nil {
 		return err
@@ -681,6 +720,9 @@ func (s *sim) step(faults bool) {
 	s.now = next
 	s.net.AdvanceTo(s.now)
 	for _, n := range s.nodes {
+		if s.opts.Impatient {
+			s.giveUp() // between two nodes' turns too
+		}
 		if !n.up && s.now >= n.back {
 			s.restart(n)
 		}
@@ -722,11 +764,7 @@ func (s *sim) step(faults bool) {
 		}
 		n.missed = 0
 	}
-	for _, id := range s.waitingIDs() {
-		if p := s.waiting[id]; s.now >= p.deadline {
-			s.abandon(id)
-		}
-	}
+	s.giveUp()
 	for _, id := range s.readIDs() {
 		if s.now >= s.reads[id].deadline {
 			delete(s.reads, id) // the client stopped waiting; the answer is ignored
@@ -744,7 +782,7 @@ func (s *sim) step(faults bool) {
 		s.nemesis()
 	}
 	for c := range s.opts.Clients {
-		if !s.busy[c] && s.rng.IntN(3) == 0 {
+		if !s.still && !s.busy[c] && s.rng.IntN(3) == 0 {
 			s.client(c)
 		}
 	}
@@ -775,6 +813,24 @@ func (s *sim) take(r *replica) {
 	}
 	r.eng.Propose(r.queue)
 	r.queue = nil
+}
+
+// giveUp abandons the commits whose deadline has come.
+func (s *sim) giveUp() {
+	for _, id := range s.waitingIDs() {
+		if p := s.waiting[id]; s.now >= p.deadline {
+			s.abandon(id)
+		}
+	}
+}
+
+// impatient returns a commit's deadline: the one given, or, for one in
+// two commits of impatient clients, 0 to 60 ms from now.
+func (s *sim) impatient(deadline time.Duration) time.Duration {
+	if s.opts.Impatient && s.rng.IntN(2) == 0 {
+		return s.now + time.Duration(s.rng.IntN(61))*time.Millisecond
+	}
+	return deadline
 }
 
 // abandon is a client giving up on its transaction at its deadline.
@@ -1037,7 +1093,11 @@ func (s *sim) complete(r *replica, c engine.Completion) {
 	case consistency.Committed:
 		s.resolve(c.TxID, check.OK)
 	case consistency.Stale:
-		s.resolve(c.TxID, check.Info) // an earlier copy may have committed
+		// Proposed once, and no leader's snapshot passed over entries
+		// while it waited (the engine fails either as unknown): no
+		// earlier copy was decided. oss reports it as a conflict.
+		s.paths["stale"]++
+		s.resolve(c.TxID, check.Fail)
 	default:
 		s.resolve(c.TxID, check.Fail)
 	}
@@ -1433,7 +1493,7 @@ func (s *sim) heapClient(c int, n *node, r *replica) {
 	txn.Realtime = true
 	g.model.records[txid] = rec
 	s.busy[c] = true
-	s.waiting[txid] = &pending{rep: r, txn: txn, deadline: deadline, queued: true}
+	s.waiting[txid] = &pending{rep: r, txn: txn, deadline: s.impatient(deadline), queued: true}
 	r.queue = append(r.queue, engine.Proposal{TxID: txid, Data: data})
 }
 
@@ -1477,6 +1537,7 @@ func (s *sim) resolve(id uuid.UUID, st check.Status) {
 		s.paths["unknown outcome"]++
 	}
 	g := p.rep.g
+	s.told = append(s.told, told{id, g, st})
 	if g == s.catalog {
 		return // the catalog's changes are checked by their decisions
 	}
@@ -1586,6 +1647,9 @@ func (s *sim) nodeFault(kind int, hold time.Duration) {
 	}
 	switch kind {
 	case 3, 4:
+		if s.opts.Closes && s.rng.IntN(2) == 0 {
+			s.closeEngines(n)
+		}
 		s.crash(n, hold)
 		s.faults["power loss"]++
 	case 5:
@@ -1611,6 +1675,34 @@ func (s *sim) nodeFault(kind int, hold time.Duration) {
 	}
 }
 
+// closeEngines closes a node's engines as oss's loop closes its heap's
+// (Engine.Close) and hands out what they answer: an unknown outcome for
+// each proposal raft took, a definite failure for one it never did.
+func (s *sim) closeEngines(n *node) {
+	for _, r := range n.replicas() {
+		if n.reps[r.g.heap] != r {
+			continue
+		}
+		r.eng.Close()
+		for r.eng.HasReady() {
+			rd := r.eng.Ready()
+			completions := slices.Clone(rd.Completions)
+			slices.SortFunc(completions, func(a, b engine.Completion) int { return bytes.Compare(a.TxID[:], b.TxID[:]) })
+			for _, c := range completions {
+				if c.Err != nil && c.Err.Reason == engine.Closed && !c.Err.Unknown {
+					s.paths["closed before raft took it"]++
+				}
+				if s.opts.Mutations.ClosedFailed && c.Err != nil {
+					c.Err = &engine.Failure{Reason: engine.Closed}
+				}
+				s.complete(r, c)
+			}
+			r.eng.Advance()
+		}
+	}
+	s.faults["close"]++
+}
+
 // finish waits for the replicas to agree, reads every list of every heap
 // in the catalog at its final state, checks the histories and the
 // replicas against the catalog, and sums up the run.
@@ -1619,6 +1711,13 @@ func (s *sim) finish() (*Result, error) {
 		if s.converged() {
 			break
 		}
+		s.step(false)
+	}
+	// Still: no new transactions, and time for what is left in flight
+	// (resent copies, proposals whose clients gave up) to end, and for
+	// the replicas to agree again.
+	s.still = true
+	for i := 0; i < 1000 && s.err == nil && (i < stillTicks || !s.converged()); i++ {
 		s.step(false)
 	}
 	if s.err != nil {
@@ -1636,7 +1735,7 @@ func (s *sim) finish() (*Result, error) {
 	}
 	_, l := s.leader(s.catalog)
 	cst := l.r.State()
-	out := &Result{Seed: s.seed, Faults: s.faults, Paths: s.paths, Index: cst.Index()}
+	out := &Result{Seed: s.seed, Faults: s.faults, Paths: s.paths, Index: cst.Index(), Told: map[string]int{}}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d|", s.net.Trace())
 	finals := map[*group]map[[2]int]bool{}
@@ -1655,7 +1754,7 @@ func (s *sim) finish() (*Result, error) {
 			fmt.Fprintf(h, "%d %d %d %d %v|", t.Process, t.Status, t.Start, t.End, t.Mops)
 		}
 	}
-	out.Anomalies = slices.Concat(out.Anomalies, s.catalog.model.bad, s.bad, missing, s.catalogAnomalies(cst), s.resurrected(finals))
+	out.Anomalies = slices.Concat(out.Anomalies, s.catalog.model.bad, s.bad, missing, s.catalogAnomalies(cst), s.resurrected(finals), s.outcomeAnomalies(out.Told))
 	d := cst.Digest()
 	h.Write(d[:])
 	h.Write([]byte(strconv.FormatUint(cst.Index(), 10)))
