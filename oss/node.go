@@ -66,6 +66,9 @@ type Node struct {
 	// joinRefusals are the joins this node refused as a leader, by heap
 	// and caller, for the log (peercall.go).
 	joinRefusals refusalLog
+	// malformed are the raft messages peers sent that did not decode, by
+	// peer, for the log (replication.go).
+	malformed refusalLog
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network

@@ -299,11 +299,11 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	var m raftpb.Message
 	heap, err := env.decodeName(data)
 	if err != nil {
-		n.log.Warn("malformed raft envelope dropped", "peer", from, "err", err)
+		n.noteMalformed(from, "malformed raft envelope dropped", "err", err)
 		return nil, m, false
 	}
 	if err := m.Unmarshal(env.Msg); err != nil {
-		n.log.Warn("malformed raft message dropped", "peer", from, "heap", string(heap), "err", err)
+		n.noteMalformed(from, "malformed raft message dropped", "heap", string(heap), "err", err)
 		return nil, m, false
 	}
 	if name, ok := n.lookup(m.From); !ok || name != from {
@@ -334,6 +334,17 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		return nil, m, false
 	}
 	return h, m, true
+}
+
+// noteMalformed logs a raft message of peer that did not decode: the
+// first at once, the next ones of that peer at most once a
+// joinRefusalEvery, with the count of those not logged between. A member
+// can send them as fast as its connection carries them, and each was a
+// line of the log.
+func (n *Node) noteMalformed(peer, msg string, args ...any) {
+	if unlogged, ok := n.malformed.note("", peer, time.Now()); ok {
+		n.log.Warn(msg, append([]any{"peer", peer}, append(args, "unlogged", unlogged)...)...)
+	}
 }
 
 func (s *groupSpec) confState() (raftpb.ConfState, error) {
