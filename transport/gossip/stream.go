@@ -139,8 +139,8 @@ func (s *ownStream) user(r io.Reader) ([]byte, error) {
 	if err := codec.NewDecoder(r, h).Decode(&head); err != nil || head.UserMsgLen < 0 || head.UserMsgLen > maxStreamInflated {
 		return nil, errors.Join(fmt.Errorf("gossip: a user message from %q that does not decode", s.from), err)
 	}
-	msg := make([]byte, head.UserMsgLen)
-	if _, err := io.ReadFull(r, msg); err != nil {
+	msg, err := readClaimed(r, head.UserMsgLen)
+	if err != nil {
 		return nil, err
 	}
 	if s.g.userOK != nil && !s.g.userOK(s.from, msg) {
@@ -153,6 +153,22 @@ func (s *ownStream) user(r io.Reader) ([]byte, error) {
 	}
 	out.Write(msg)
 	return out.Bytes(), nil
+}
+
+// readClaimed reads the n bytes a message's header says follow. It holds
+// what has come, not what was claimed: a header is a few bytes, and a
+// peer that claimed 40 MiB on each of its streams and sent nothing after
+// made the node allocate 40 MiB a stream (64 streams took its heap from
+// 0.85 to 2.86 GB).
+func readClaimed(r io.Reader, n int) ([]byte, error) {
+	var b bytes.Buffer
+	if _, err := io.CopyN(&b, r, int64(n)); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // pushPull reads a push/pull's body from r and encodes it again with the
@@ -174,8 +190,8 @@ func (s *ownStream) pushPull(r io.Reader) ([]byte, error) {
 			kept = append(kept, st)
 		}
 	}
-	user := make([]byte, head.UserStateLen)
-	if _, err := io.ReadFull(r, user); err != nil {
+	user, err := readClaimed(r, head.UserStateLen)
+	if err != nil {
 		return nil, err
 	}
 	if n := head.Nodes - len(kept); n > 0 {
