@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -314,11 +315,15 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		return nil, m, false // for an earlier start of this node
 	}
 	h := n.replicaOfName(heap)
-	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
+	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) &&
+		n.cachedRole(from) == pki.RoleServer {
 		// Only from a catalog that has applied its recovered log, as
 		// engine.Sync decides: an older one may still list a heap this
 		// node dropped, and a replica opened for it would rejoin the
-		// dropped group (found by the simulation, seed 1968).
+		// dropped group (found by the simulation, seed 1968). Only for
+		// a server, as only a voter sends these (admits drops a
+		// client's): a client's heartbeat had a server open a replica
+		// of any heap, which then joined its group as a learner.
 		cat := n.catalog.Load().state.Load()
 		if e, ok := n.catalogEntry(string(heap)); ok && e.Group == env.Group && cat.Index() >= n.catalogCommit {
 			var err error
