@@ -69,6 +69,9 @@ type Node struct {
 	// malformed are the raft messages peers sent that did not decode, by
 	// peer, for the log (replication.go).
 	malformed refusalLog
+	// reRegistered are the new raft IDs this node, leading the catalog,
+	// registered, by name (identity.go).
+	reRegistered registrations
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
