@@ -402,7 +402,14 @@ func (n *Node) Members() []Member {
 	if n.members == nil {
 		return []Member{{Name: n.cfg.Name, Role: n.cfg.Role, Version: Version()}}
 	}
-	return n.members.members()
+	ms := n.members.members()
+	for i := range ms {
+		// The certificate's role, not the one announced in membership.
+		if role, ok := n.peerIdentity(ms[i].Name); ok {
+			ms[i].Role = role
+		}
+	}
+	return ms
 }
 
 // nodeHandler receives what peers send the node: raft messages for the
