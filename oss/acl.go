@@ -490,7 +490,8 @@ func (n *Node) cachedRole(name string) pki.Role {
 
 // admits reports whether a raft message from a peer may be stepped into
 // the heap's replica. Servers' messages all may. From a client (a
-// learner) it drops what only a leader or a candidate sends, and
+// learner) it drops a message whose term is ahead of the replica's,
+// what only a leader or a candidate sends, and
 // proposals it may not make: a configuration change, a record that is a
 // refusal (only a leader writes those) or, for the catalog, does not
 // decode. A commit record the client may not make (to a heap it may not
@@ -502,6 +503,14 @@ func (n *Node) cachedRole(name string) pki.Role {
 // again to the leader. Refusals are counted and logged at most every
 // aclLogEvery.
 func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
+	if m.Term > h.term.Load() && n.cachedRole(from) != pki.RoleServer {
+		// Raft steps a leader down for a higher term in any message, a
+		// learner's answer or proposal too: a client's term is never
+		// ahead of its group's.
+		n.acl.refused.Add(1)
+		n.noteRefusal("raft message from a client dropped: its term is ahead of the replica's", "peer", from, "heap", h.name, "type", m.Type, "term", m.Term)
+		return false
+	}
 	if m.Type != raftpb.MsgProp && !serversOnly(m.Type) {
 		return true
 	}

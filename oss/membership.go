@@ -29,7 +29,8 @@ type Member struct {
 	Name string
 	// Addr is the node's QUIC address (host:port).
 	Addr string
-	// Role is the node's role, from its certificate.
+	// Role is the node's role: its certificate's once this node has a
+	// connection to it, until then the one it announces.
 	Role pki.Role
 	// Leads lists the heaps the node leads.
 	Leads []string

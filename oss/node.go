@@ -66,6 +66,12 @@ type Node struct {
 	// joinRefusals are the joins this node refused as a leader, by heap
 	// and caller, for the log (peercall.go).
 	joinRefusals refusalLog
+	// malformed are the raft messages peers sent that did not decode, by
+	// peer, for the log (replication.go).
+	malformed refusalLog
+	// reRegistered are the new raft IDs this node, leading the catalog,
+	// registered, by name (identity.go).
+	reRegistered registrations
 
 	quic    *transport.QUIC     // nil without Listen
 	tr      transport.Transport // node-to-node traffic; nil without a network
@@ -401,7 +407,14 @@ func (n *Node) Members() []Member {
 	if n.members == nil {
 		return []Member{{Name: n.cfg.Name, Role: n.cfg.Role, Version: Version()}}
 	}
-	return n.members.members()
+	ms := n.members.members()
+	for i := range ms {
+		// The certificate's role, not the one announced in membership.
+		if role, ok := n.peerIdentity(ms[i].Name); ok {
+			ms[i].Role = role
+		}
+	}
+	return ms
 }
 
 // nodeHandler receives what peers send the node: raft messages for the

@@ -127,6 +127,8 @@ const joinRefusalEvery = time.Minute
 // refusalLog keeps the log from repeating every refused join: the first
 // refusal of a node's join to a heap is logged at once, the next ones at
 // most every joinRefusalEvery, with the count of those not logged between.
+// Node.malformed keeps the raft messages of a peer that did not decode
+// the same way, under the heap "".
 type refusalLog struct {
 	mu    sync.Mutex // protects following fields
 	last  map[refusalKey]refusalSeen

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -299,11 +300,11 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	var m raftpb.Message
 	heap, err := env.decodeName(data)
 	if err != nil {
-		n.log.Warn("malformed raft envelope dropped", "peer", from, "err", err)
+		n.noteMalformed(from, "malformed raft envelope dropped", "err", err)
 		return nil, m, false
 	}
 	if err := m.Unmarshal(env.Msg); err != nil {
-		n.log.Warn("malformed raft message dropped", "peer", from, "heap", string(heap), "err", err)
+		n.noteMalformed(from, "malformed raft message dropped", "heap", string(heap), "err", err)
 		return nil, m, false
 	}
 	if name, ok := n.lookup(m.From); !ok || name != from {
@@ -314,11 +315,15 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		return nil, m, false // for an earlier start of this node
 	}
 	h := n.replicaOfName(heap)
-	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) {
+	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) &&
+		n.cachedRole(from) == pki.RoleServer {
 		// Only from a catalog that has applied its recovered log, as
 		// engine.Sync decides: an older one may still list a heap this
 		// node dropped, and a replica opened for it would rejoin the
-		// dropped group (found by the simulation, seed 1968).
+		// dropped group (found by the simulation, seed 1968). Only for
+		// a server, as only a voter sends these (admits drops a
+		// client's): a client's heartbeat had a server open a replica
+		// of any heap, which then joined its group as a learner.
 		cat := n.catalog.Load().state.Load()
 		if e, ok := n.catalogEntry(string(heap)); ok && e.Group == env.Group && cat.Index() >= n.catalogCommit {
 			var err error
@@ -334,6 +339,17 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		return nil, m, false
 	}
 	return h, m, true
+}
+
+// noteMalformed logs a raft message of peer that did not decode: the
+// first at once, the next ones of that peer at most once a
+// joinRefusalEvery, with the count of those not logged between. A member
+// can send them as fast as its connection carries them, and each was a
+// line of the log.
+func (n *Node) noteMalformed(peer, msg string, args ...any) {
+	if unlogged, ok := n.malformed.note("", peer, time.Now()); ok {
+		n.log.Warn(msg, append([]any{"peer", peer}, append(args, "unlogged", unlogged)...)...)
+	}
 }
 
 func (s *groupSpec) confState() (raftpb.ConfState, error) {

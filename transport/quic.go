@@ -571,7 +571,9 @@ func (t *QUIC) serveCall(name string, s *quic.Stream, r *bufio.Reader, h *held) 
 		out = &frame{Type: frameError, Body: []byte(herr.Error())}
 	}
 	if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
-		t.log.Warn("call answer not sent", "peer", name, "err", err)
+		// The caller gave up (its context ended) or reset the stream: a
+		// member can do so as fast as it opens calls.
+		t.badStreams.warn(t.log, "call answer not sent", name, err)
 	}
 }
 
@@ -595,7 +597,7 @@ func (t *QUIC) serveBulk(name string, s *quic.Stream, r *bufio.Reader, h *held) 
 		s.CancelRead(4) // the sender need not send the rest
 	}
 	if err := writeFrame(s, out, t.cfg.MaxFrame); err != nil {
-		t.log.Warn("stream answer not sent", "peer", name, "err", err)
+		t.badStreams.warn(t.log, "stream answer not sent", name, err)
 	}
 }
 

@@ -49,7 +49,8 @@ type ClientOptions struct {
 	// ClientTLSConfig).
 	TLS *tls.Config
 	// Insecure speaks plain HTTP without a certificate, to a node run with
-	// "ossd run --http-insecure".
+	// "ossd run --http-insecure": to loopback addresses only, as such a
+	// node listens only there; NewClient refuses any other.
 	Insecure bool
 	// Timeout bounds each request. If zero, 15s.
 	Timeout time.Duration
@@ -87,9 +88,16 @@ func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 	addrs := strings.Split(addr, ",")
 	for i, a := range addrs {
 		addrs[i] = strings.TrimSpace(a)
-		if _, _, err := net.SplitHostPort(addrs[i]); err != nil {
+		host, _, err := net.SplitHostPort(addrs[i])
+		if err != nil {
 			// Without a port, https would go to 443.
 			return nil, fmt.Errorf("admin address %q: want HOST:PORT, or several separated by commas: %w", addr, err)
+		}
+		if o.Insecure && !IsLoopback(host) {
+			// No node serves plain HTTP off loopback (Options.Insecure), so
+			// whatever answers there is no node, and it would read the
+			// request in the clear and could answer anything.
+			return nil, fmt.Errorf("admin address %q: plain HTTP (--http-insecure, or OSS_HTTP_INSECURE) goes only to a loopback address, as a node serves it only there: drop it to speak HTTPS with a certificate (--certs DIR --user NAME)", addrs[i])
 		}
 	}
 	if o.Timeout == 0 {

@@ -118,6 +118,7 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		}
 	}
 	o.Addr = ln.Addr().String()
+	ln = newLimitListener(ln, o.MaxConns)
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	s.ln, s.tls = ln, tlsc != nil

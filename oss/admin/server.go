@@ -98,6 +98,11 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes caps a request's headers. If zero, 16 KiB.
 	MaxHeaderBytes int
+	// MaxConns caps the connections NewServer holds open at once,
+	// authenticated or not (a connection takes one of the process's file
+	// descriptors as soon as it is accepted, before its handshake): the
+	// next is accepted once one closes. If zero, DefaultMaxConns.
+	MaxConns int
 	// Logger receives the listener's warnings and, at debug level, the
 	// requests refused. If nil, slog.Default().
 	Logger *slog.Logger
@@ -161,6 +166,9 @@ func (o *Options) populate(node *oss.Node) Options {
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = 16 << 10
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -180,6 +188,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxBodyBytes < 0 {
 		return fmt.Errorf("admin: MaxBodyBytes %d is negative", o.MaxBodyBytes)
+	}
+	if o.MaxConns < 0 {
+		return fmt.Errorf("admin: MaxConns %d is negative", o.MaxConns)
 	}
 	if o.Insecure {
 		if !IsLoopback(host) {

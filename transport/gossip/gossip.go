@@ -40,6 +40,9 @@ type Transport struct {
 	// memberlist's) an untrusted peer may send.
 	userOK  func(from string, msg []byte) bool
 	dropped atomic.Uint64 // messages left out of untrusted peers' packets
+	// inflating is held while an untrusted peer's compressed stream
+	// message is inflated and filtered (ownStream.first).
+	inflating sync.Mutex
 }
 
 // New returns a Transport over q that advertises ip:port. A packet send
