@@ -247,6 +247,11 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	if err := n.openRecovered(); err != nil {
 		return err
 	}
+	if g := o.recovered; g != nil {
+		if err := n.checkOwnID(ctx, h, max(g.hard.Commit, g.snap.Metadata.Index)); err != nil {
+			return err
+		}
+	}
 	n.recovered.Store(true)
 	if o.bootstrap && n.tr != nil {
 		n.atCatalogStep("register", h)
