@@ -120,6 +120,28 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	for _, node := range slices.Sorted(maps.Keys(down)) {
 		fmt.Fprintf(w, "down: %s, a voter of %s, is no live member\n", node, strings.Join(down[node], ", "))
 	}
+	gone := goneLearners(st)
+	for _, node := range slices.Sorted(maps.Keys(gone)) {
+		fmt.Fprintf(w, "not live: %s, a learner of %s, is no live member; its groups remove it once it has been gone --replace-after\n",
+			node, strings.Join(gone[node], ", "))
+	}
+}
+
+// goneLearners returns the learners that are not among the members the
+// node sees live, each with its heaps: a learner's node killed (or one
+// cut off) stays in its groups until their leaders remove it, once it
+// has been missing for their --replace-after, and the status listed it
+// as a learner all that while with nothing saying it had gone.
+func goneLearners(st *oss.ClusterStatus) map[string][]string {
+	gone := map[string][]string{}
+	for _, h := range st.Heaps {
+		for _, l := range h.Learners {
+			if !slices.ContainsFunc(st.Members, func(m oss.Member) bool { return m.Name == l }) {
+				gone[l] = append(gone[l], h.Name)
+			}
+		}
+	}
+	return gone
 }
 
 // downVoters returns the voters that are not among the members the node
