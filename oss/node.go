@@ -157,7 +157,7 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		}
 	}
 	if err := n.openCatalog(ctx, join); err != nil {
-		n.Close(context.Background())
+		n.stop(context.Background(), !isNotOwnID(err))
 		return nil, err
 	}
 	n.startLifecycle()
