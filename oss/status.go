@@ -58,6 +58,10 @@ type ClusterStatus struct {
 	// is damaged, why, and what to do (Node.Damage): its catalog replica
 	// was lost, and Heaps is the catalog as the replica had it then.
 	Damage string `json:",omitempty"`
+	// Revoked, if not empty, says that the certificate of the node that
+	// gathered the status is revoked (Node.Revoked): its peers refuse it,
+	// and what it reports of them is as old as the revocation.
+	Revoked string `json:",omitempty"`
 }
 
 // HeapStatus describes a heap: its entry in the catalog and its group, as
@@ -89,6 +93,9 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	st := ClusterStatus{Node: n.cfg.Name, Members: n.Members()}
 	if err := n.Damage(); err != nil {
 		st.Damage = err.Error()
+	}
+	if err := n.Revoked(); err != nil {
+		st.Revoked = err.Error()
 	}
 	type answer struct {
 		node string

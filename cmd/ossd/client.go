@@ -86,6 +86,9 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	if st.Damage != "" {
 		fmt.Fprintf(w, "DAMAGED: node %s: %s\n\n", st.Node, st.Damage)
 	}
+	if st.Revoked != "" {
+		fmt.Fprintf(w, "REVOKED: node %s: %s\n\n", st.Node, st.Revoked)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "MEMBER\tADDRESS\tROLE\tLEADS\n")
 	for _, m := range st.Members {
