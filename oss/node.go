@@ -153,7 +153,7 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	case c.Listen != "":
 		if err := n.startNetwork(ctx); err != nil {
 			n.Close(context.Background())
-			return nil, err
+			return nil, n.otherClusterHint(err)
 		}
 	}
 	if err := n.openCatalog(ctx, join); err != nil {
