@@ -212,7 +212,9 @@ type Stats struct {
 	// one that has since died.
 	LeaderInReach bool
 	// Voters and Learners name the members of the group's configuration;
-	// a member whose name this node does not know shows as its raft ID.
+	// a member whose name this node does not know shows as its raft ID,
+	// and a former incarnation of a node (the raft ID it ran under before
+	// it lost its data and joined again under a new one) as NAME/RAFTID.
 	Voters, Learners []string
 	// Joint is true while the group moves between two sets of voters.
 	Joint bool

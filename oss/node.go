@@ -159,11 +159,11 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	case c.Listen != "":
 		if err := n.startNetwork(ctx); err != nil {
 			n.Close(context.Background())
-			return nil, err
+			return nil, n.otherClusterHint(err)
 		}
 	}
 	if err := n.openCatalog(ctx, join); err != nil {
-		n.Close(context.Background())
+		n.stop(context.Background(), !isNotOwnID(err))
 		return nil, err
 	}
 	n.startLifecycle()
@@ -252,6 +252,11 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	n.catalog.Store(h)
 	if err := n.openRecovered(); err != nil {
 		return err
+	}
+	if g := o.recovered; g != nil {
+		if err := n.checkOwnID(ctx, h, max(g.hard.Commit, g.snap.Metadata.Index)); err != nil {
+			return err
+		}
 	}
 	n.recovered.Store(true)
 	if o.bootstrap && n.tr != nil {

@@ -192,10 +192,16 @@ func (h *Heap) noteConf(cs raftpb.ConfState, changed bool) {
 // fillGroup fills in the heap's raft group as the local replica sees it.
 func (h *Heap) fillGroup(g *Stats) {
 	name := func(id uint64) string {
-		if n, ok := h.node.lookup(id); ok {
-			return n
+		n, ok := h.node.lookup(id)
+		if !ok {
+			return fmt.Sprintf("%016x", id)
 		}
-		return fmt.Sprintf("%016x", id)
+		if rec, has := h.node.committed().recs[n]; has && rec.ID != id && id != h.node.id {
+			// A former incarnation: the node lost its data and joined
+			// again under a new raft ID, and this one is no live member.
+			return fmt.Sprintf("%s/%016x", n, id)
+		}
+		return n
 	}
 	if lead := h.leader.Load(); lead != 0 {
 		g.Leader = name(lead)

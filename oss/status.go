@@ -61,6 +61,10 @@ type ClusterStatus struct {
 	// Closed says that the node that gathered the status was closed: it
 	// asks no other member and reports no members and no heaps.
 	Closed bool `json:",omitempty"`
+	// Revoked, if not empty, says that the certificate of the node that
+	// gathered the status is revoked (Node.Revoked): its peers refuse it,
+	// and what it reports of them is as old as the revocation.
+	Revoked string `json:",omitempty"`
 }
 
 // HeapStatus describes a heap: its entry in the catalog and its group, as
@@ -96,6 +100,9 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	st := ClusterStatus{Node: n.cfg.Name, Members: n.Members()}
 	if err := n.Damage(); err != nil {
 		st.Damage = err.Error()
+	}
+	if err := n.Revoked(); err != nil {
+		st.Revoked = err.Error()
 	}
 	type answer struct {
 		node string

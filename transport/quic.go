@@ -112,6 +112,10 @@ type QUIC struct {
 	datagrams chan Datagram
 	raw       chan net.Conn
 	counters  quicCounters // see Stats
+
+	// refusedOwn is the last refusal of this node's certificate a peer
+	// closed a connection with (noteRefusedOwn).
+	refusedOwn atomic.Pointer[ownRefusal]
 }
 
 // NewQUIC starts a QUIC endpoint.
@@ -445,6 +449,7 @@ func (t *QUIC) serveConn(c *quic.Conn) {
 	for {
 		s, err := c.AcceptStream(t.ctx)
 		if err != nil {
+			t.noteRefusedOwn(name, err)
 			return
 		}
 		t.wg.Go(func() { t.serveStream(c, name, s, in) })

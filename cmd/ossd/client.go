@@ -86,6 +86,9 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	if st.Damage != "" {
 		fmt.Fprintf(w, "DAMAGED: node %s: %s\n\n", st.Node, st.Damage)
 	}
+	if st.Revoked != "" {
+		fmt.Fprintf(w, "REVOKED: node %s: %s\n\n", st.Node, st.Revoked)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "MEMBER\tADDRESS\tROLE\tLEADS\n")
 	for _, m := range st.Members {
@@ -120,6 +123,28 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	for _, node := range slices.Sorted(maps.Keys(down)) {
 		fmt.Fprintf(w, "down: %s, a voter of %s, is no live member\n", node, strings.Join(down[node], ", "))
 	}
+	gone := goneLearners(st)
+	for _, node := range slices.Sorted(maps.Keys(gone)) {
+		fmt.Fprintf(w, "not live: %s, a learner of %s, is no live member; its groups remove it once it has been gone --replace-after\n",
+			node, strings.Join(gone[node], ", "))
+	}
+}
+
+// goneLearners returns the learners that are not among the members the
+// node sees live, each with its heaps: a learner's node killed (or one
+// cut off) stays in its groups until their leaders remove it, once it
+// has been missing for their --replace-after, and the status listed it
+// as a learner all that while with nothing saying it had gone.
+func goneLearners(st *oss.ClusterStatus) map[string][]string {
+	gone := map[string][]string{}
+	for _, h := range st.Heaps {
+		for _, l := range h.Learners {
+			if !slices.ContainsFunc(st.Members, func(m oss.Member) bool { return m.Name == l }) {
+				gone[l] = append(gone[l], h.Name)
+			}
+		}
+	}
+	return gone
 }
 
 // downVoters returns the voters that are not among the members the node

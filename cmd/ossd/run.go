@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -231,6 +232,9 @@ func (f *runFlags) readTLS() (*oss.TLSConfig, error) {
 	if err := checkTLSFiles(tlsc, f.caFile, f.certFile, f.keyFile); err != nil {
 		return nil, err
 	}
+	if err := checkCertOwner(tlsc, f.certFile, f.name, time.Now()); err != nil {
+		return nil, err
+	}
 	return tlsc, nil
 }
 
@@ -245,6 +249,27 @@ func checkTLSFiles(tlsc *oss.TLSConfig, caFile, certFile, keyFile string) error 
 	}
 	if _, err := tls.X509KeyPair(tlsc.CertPEM, tlsc.KeyPEM); err != nil {
 		return fmt.Errorf("run: the node's certificate %s and key %s: %w: one is damaged, or they are not a pair; issue them again (ossd cert issue --force)", certFile, keyFile, err)
+	}
+	return nil
+}
+
+// checkCertOwner names the certificate file of a node whose certificate
+// is another node's (copied over its own) or has expired: the node's own
+// checks refuse both without naming the file.
+func checkCertOwner(tlsc *oss.TLSConfig, certFile, name string, now time.Time) error {
+	pair, err := tls.X509KeyPair(tlsc.CertPEM, tlsc.KeyPEM)
+	if err != nil {
+		return nil // checkTLSFiles said so
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	if cn := leaf.Subject.CommonName; cn != name {
+		return fmt.Errorf("run: the node's certificate %s names %q, not this node %q (--name): it is another node's; put back this node's, or issue it with \"ossd cert issue --dir DIR --name %s --force\", DIR holding the cluster's ca.key", certFile, cn, name, name)
+	}
+	if now.After(leaf.NotAfter) {
+		return fmt.Errorf("run: the node's certificate %s expired at %s (now %s): issue a new one with \"ossd cert issue --dir DIR --name %s --force\", DIR holding the cluster's ca.key, and check the clock", certFile, leaf.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), name)
 	}
 	return nil
 }

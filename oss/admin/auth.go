@@ -139,6 +139,9 @@ func (a *api) authorize(r *http.Request, heap, perm string) error {
 // its own work. Endpoints in other files of the package register here.
 func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if a.refuseRevoked(w, pattern) {
+			return
+		}
 		limit := max(maxBody, smallBody)
 		if r.ContentLength > limit {
 			fail(w, refuse(http.StatusRequestEntityTooLarge, "a body of %d bytes is over this endpoint's limit of %d (ossd run --http-max-body for writes)", r.ContentLength, limit))
@@ -300,5 +303,24 @@ func (a *api) admitBody(w http.ResponseWriter, r *http.Request, n int64) bool {
 		fail(w, refuse(http.StatusServiceUnavailable, "too many large writes in progress, so this one was not read; try again, or another node"))
 		return false
 	}
+	return true
+}
+
+// refuseRevoked answers a request of the API (/v1/, but the status) with
+// 503 when the node's own certificate is revoked (oss.Node.Revoked), and
+// reports true if it did: its peers refuse it, so its writes cannot
+// commit and its lists and reads are as old as the revocation; refused,
+// the client goes on to the next node (stateHeader). The status, the
+// metrics, the dashboard and the debug endpoints still answer.
+func (a *api) refuseRevoked(w http.ResponseWriter, pattern string) bool {
+	if a.node == nil || !strings.Contains(pattern, " /v1/") || pattern == "GET /v1/status" {
+		return false
+	}
+	err := a.node.Revoked()
+	if err == nil {
+		return false
+	}
+	w.Header().Set(stateHeader, "revoked")
+	reply(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 	return true
 }

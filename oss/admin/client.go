@@ -253,6 +253,10 @@ type StatusError struct {
 	// body and read none of it (stateHeader): the request may go to the
 	// next node.
 	busy bool
+	// revoked says the node answered that its own certificate is revoked
+	// (stateHeader): the error matches oss.ErrRevoked, and the request
+	// may go to the next node.
+	revoked bool
 	// base is the URL of the node that answered.
 	base string
 }
@@ -261,9 +265,10 @@ type StatusError struct {
 // of the request, because it is starting (Starting), damaged (fail, on
 // an error matching oss.ErrCorrupt: oss.Node.Damage), closing (fail, on
 // an error matching oss.ErrClosed: the node, or its replica of the heap,
-// closed before anything was committed) or busy (handle: no room for the
-// body of another large write, none of which was read). A client may
-// send the request to another node.
+// closed before anything was committed), busy (handle: no room for the
+// body of another large write, none of which was read) or revoked
+// (refuseRevoked: the node's own certificate is). A client may send the
+// request to another node.
 const stateHeader = "X-Oss-Node-State"
 
 func (e *StatusError) Error() string { return e.Message }
@@ -283,6 +288,8 @@ func (e *StatusError) Is(target error) bool {
 			return target == oss.ErrClosed
 		case e.busy:
 			return false // refused for load: neither closed nor short of a quorum
+		case e.revoked:
+			return target == oss.ErrRevoked
 		}
 		return target == oss.ErrNoQuorum
 	case http.StatusGatewayTimeout:
@@ -353,7 +360,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]
 // tookNothing reports whether err says that the node did nothing of the
 // request, so that it may go to the next: it reached no node
 // (*noNodeError), or the node answered 503 saying it is starting,
-// damaged, closing or busy (stateHeader), which it does only for a
+// damaged, closing, busy or revoked (stateHeader), which it does only for a
 // request it refused before doing any of it.
 func tookNothing(err error) bool {
 	var nobody *noNodeError
@@ -404,6 +411,8 @@ func (e *StatusError) state() string {
 		return "closing"
 	case e.busy:
 		return "busy"
+	case e.revoked:
+		return "revoked"
 	}
 	return ""
 }
@@ -481,7 +490,7 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 			state = resp.Header.Get(stateHeader)
 		}
 		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
-			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy"}
+			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked"}
 	}
 	return b, nil
 }
