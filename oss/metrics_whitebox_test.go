@@ -307,7 +307,7 @@ func TestMetricsQUICCluster(t *testing.T) {
 	c.nodes[leader].stop(context.Background(), false) // a crash
 	delete(c.nodes, leader)
 	commitSome(survivor, 1) // waits for a new leader
-	waitCond(t, "the survivors to count the leader change and the failure", func() bool {
+	waitCondWithin(t, detectWithin, "the survivors to count the leader change and the failure", func() bool {
 		return value(survivor, "oss_leader_changes_total", "heap", "load") > changes[survivor] &&
 			value(survivor, "oss_member_events_total", "kind", "failed") >= 1
 	})

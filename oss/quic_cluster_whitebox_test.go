@@ -247,7 +247,7 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	})
 	// A fourth node takes the dead voter's place.
 	c.start("d")
-	waitCond(t, "d to replace the dead voter", func() bool {
+	waitCondWithin(t, detectWithin, "d to replace the dead voter", func() bool {
 		g, ok := c.group("bank")
 		return ok && !g.Joint && slices.Equal(g.Voters, slices.Sorted(maps.Keys(c.nodes)))
 	})
@@ -256,7 +256,7 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	// Membership drops the dead node once it has given up on it; a live
 	// one it suspects on a loaded machine comes back.
 	var ms []Member
-	waitCond(t, "three members after the crash", func() bool { ms = c.nodes["d"].Members(); return len(ms) == 3 })
+	waitCondWithin(t, detectWithin, "three members after the crash", func() bool { ms = c.nodes["d"].Members(); return len(ms) == 3 })
 }
 
 func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {

@@ -92,7 +92,7 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 		}
 	}
 	cut(true)
-	waitCond(t, victim+" removed from the group and from membership", func() bool {
+	waitCondWithin(t, detectWithin, victim+" removed from the group and from membership", func() bool {
 		g, ok := qc.group("bank")
 		return ok && !slices.Contains(g.Learners, victim) && !slices.Contains(g.Voters, victim) &&
 			!slices.ContainsFunc(nodes[g.Leader].Members(), func(m Member) bool { return m.Name == victim })

@@ -470,9 +470,13 @@ func TestSendToUnreachablePeerDoesNotWait(t *testing.T) {
 	gone := pc.LocalAddr().String()
 	pc.Close()
 	a.SetPeer("gone", gone)
-	deadline := time.Now().Add(20 * time.Second)
+	// Until the first dial fails (dialTimeout, 5 s) nothing says the peer
+	// cannot be reached, and a Send on a full queue waits for room: its
+	// context must outlast the dial, on a loaded machine too (with 5 s
+	// each, the context ran out first 3 runs in 40 at load 20).
+	deadline := time.Now().Add(time.Minute)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		start := time.Now()
 		err := a.Send(ctx, "gone", []byte("x"))
 		cancel()
