@@ -44,6 +44,8 @@ func isNotOwnID(err error) bool {
 // ID than the node's, or the node's ID to another name.
 func (n *Node) checkOwnID(ctx context.Context, h *Heap, commit uint64) error {
 	if !pollUntil(ctx, ownIDWait, func() bool { return h.state.Load().Index() >= commit }) {
+		n.log.Warn("NODE_ID not checked against the catalog: its replica did not apply its recovered log in time",
+			"wait", ownIDWait, "applied", h.state.Load().Index(), "commit", commit)
 		return nil
 	}
 	b := n.committed()
