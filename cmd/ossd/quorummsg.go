@@ -58,8 +58,26 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 				err, strings.Join(h.Voters, ","), isAre(down), up, len(h.Voters))
 		}
 		start := need - (len(h.Voters) - len(down))
-		return fmt.Errorf("%w\nits voters are %s; %s: a commit needs %d of the %d; start at least %d of %s again (a voter is replaced only by a heap that has its majority)",
-			err, strings.Join(h.Voters, ","), isAre(down), need, len(h.Voters), start, strings.Join(down, ", "))
+		var startable, former []string
+		for _, v := range down {
+			// NAME/RAFTID is a former incarnation of a node (oss.Stats):
+			// the raft ID it ran under before it lost its data, which
+			// nothing can start again.
+			if strings.Contains(v, "/") {
+				former = append(former, v)
+			} else {
+				startable = append(startable, v)
+			}
+		}
+		msg := fmt.Sprintf("its voters are %s; %s: a commit needs %d of the %d", strings.Join(h.Voters, ","), isAre(down), need, len(h.Voters))
+		if len(former) > 0 {
+			msg += fmt.Sprintf("; %s ran under a raft ID its node no longer has (its data was lost) and cannot come back", strings.Join(former, ", "))
+		}
+		if len(startable) < start {
+			return fmt.Errorf("%w\n%s; too few of the others can be started again to make a majority", err, msg)
+		}
+		return fmt.Errorf("%w\n%s; start at least %d of %s again (a voter is replaced only by a heap that has its majority)",
+			err, msg, start, strings.Join(startable, ", "))
 	}
 	return err
 }
