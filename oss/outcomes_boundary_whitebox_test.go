@@ -2,7 +2,6 @@ package oss
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -101,25 +100,8 @@ func (p *outcomesProbe) boundaryClient(c int, stop <-chan struct{}) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		op.how = "deadline " + d.String() + ", Update"
-		err := h.Update(ctx, func(tx *Tx) error {
-			if op.hot >= 0 {
-				n, err := Get[int64](tx, probeCounterID(op.hot))
-				if err != nil && !errors.Is(err, ErrNotFound) {
-					return err
-				}
-				if err := Put(tx, probeCounterID(op.hot), n+1); err != nil {
-					return err
-				}
-			}
-			return Put(tx, op.id, probeMarker{Client: c, Seq: seq, Hot: op.hot})
-		})
+		err := h.Update(ctx, op.write(c, seq))
 		cancel()
-		op.class, op.err = classify(err), err
-		if op.class == outcomeOK {
-			p.seesOwnWrite(h, op)
-		}
-		p.mu.Lock()
-		p.ops = append(p.ops, op)
-		p.mu.Unlock()
+		p.record(h, op, err)
 	}
 }

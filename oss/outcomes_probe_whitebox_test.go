@@ -199,18 +199,7 @@ func (p *outcomesProbe) client(c int, stop <-chan struct{}) {
 			cancel()
 			continue
 		}
-		fn := func(tx *Tx) error {
-			if op.hot >= 0 {
-				n, err := Get[int64](tx, probeCounterID(op.hot))
-				if err != nil && !errors.Is(err, ErrNotFound) {
-					return err
-				}
-				if err := Put(tx, probeCounterID(op.hot), n+1); err != nil {
-					return err
-				}
-			}
-			return Put(tx, op.id, probeMarker{Client: c, Seq: seq, Hot: op.hot})
-		}
+		fn := op.write(c, seq)
 		var err error
 		if rng.IntN(4) == 0 {
 			op.how = how + ", Begin/Commit"
@@ -220,14 +209,37 @@ func (p *outcomesProbe) client(c int, stop <-chan struct{}) {
 			err = h.Update(ctx, fn)
 		}
 		cancel()
-		op.class, op.err = classify(err), err
-		if op.class == outcomeOK {
-			p.seesOwnWrite(h, op)
-		}
-		p.mu.Lock()
-		p.ops = append(p.ops, op)
-		p.mu.Unlock()
+		p.record(h, op, err)
 	}
+}
+
+// write is the Update function of op, client c's seq-th: it writes the
+// op's marker and, if op.hot is a counter, adds 1 to it.
+func (op probeOp) write(c, seq int) func(tx *Tx) error {
+	return func(tx *Tx) error {
+		if op.hot >= 0 {
+			n, err := Get[int64](tx, probeCounterID(op.hot))
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err := Put(tx, probeCounterID(op.hot), n+1); err != nil {
+				return err
+			}
+		}
+		return Put(tx, op.id, probeMarker{Client: c, Seq: seq, Hot: op.hot})
+	}
+}
+
+// record notes op's outcome, err, and checks that a commit told ok is
+// seen by its own heap at once.
+func (p *outcomesProbe) record(h *Heap, op probeOp, err error) {
+	op.class, op.err = classify(err), err
+	if op.class == outcomeOK {
+		p.seesOwnWrite(h, op)
+	}
+	p.mu.Lock()
+	p.ops = append(p.ops, op)
+	p.mu.Unlock()
 }
 
 // grant grants a new name read on the heap, through the catalog: an

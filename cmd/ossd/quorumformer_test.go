@@ -31,21 +31,7 @@ func TestQuorumAdviceLeavesOutFormerIncarnations(t *testing.T) {
 			[]string{"too few of the others can be started again"},
 			[]string{"start at least"}},
 	} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st := oss.ClusterStatus{Node: tc.live[0], Heaps: []oss.HeapStatus{{Name: "h", Voters: tc.voters}}}
-			for _, m := range tc.live {
-				st.Members = append(st.Members, oss.Member{Name: m})
-			}
-			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(st)
-		}))
-		c, err := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"), &admin.ClientOptions{Insecure: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := explainNoQuorum(c, "h", fmt.Errorf("no answer: %w", oss.ErrNoQuorum))
-		c.Close()
-		srv.Close()
+		got := adviceFor(t, tc.voters, tc.live, fmt.Errorf("no answer: %w", oss.ErrNoQuorum))
 		if !errors.Is(got, oss.ErrNoQuorum) {
 			t.Errorf("voters %v: %v, want ErrNoQuorum", tc.voters, got)
 		}
@@ -60,4 +46,25 @@ func TestQuorumAdviceLeavesOutFormerIncarnations(t *testing.T) {
 			}
 		}
 	}
+}
+
+// adviceFor returns explainNoQuorum's answer to err for heap "h" whose
+// voters are voters, from a node whose status lists live as members.
+func adviceFor(t *testing.T, voters, live []string, err error) error {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := oss.ClusterStatus{Node: live[0], Heaps: []oss.HeapStatus{{Name: "h", Voters: voters}}}
+		for _, m := range live {
+			st.Members = append(st.Members, oss.Member{Name: m})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(st)
+	}))
+	defer srv.Close()
+	c, cerr := admin.NewClient(strings.TrimPrefix(srv.URL, "http://"), &admin.ClientOptions{Insecure: true})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	defer c.Close()
+	return explainNoQuorum(c, "h", err)
 }
