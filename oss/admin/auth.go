@@ -191,8 +191,8 @@ func checkName(what, name string) error {
 	return nil
 }
 
-// ServeHTTP checks every request (checkRequest), authenticates it, and
-// routes it.
+// ServeHTTP checks every request (checkRequest), authenticates it, takes
+// a token of its identity's rate (admit), and routes it.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -205,6 +205,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.opts.Logger.Debug("admin: request not authenticated", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 		fail(w, err)
+		return
+	}
+	if !a.admit(w, r, id) { // ratelimit.go
 		return
 	}
 	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))

@@ -1,0 +1,103 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/objectsharing/oss/oss"
+)
+
+// statusMaxAge is how old a gathered status may be and still be served:
+// a status asks every member for its replicas, so requests that come
+// together share one gathering instead of each sending one to every
+// member (statusCache).
+const statusMaxAge = 100 * time.Millisecond
+
+// statusTimeout bounds one gathering of the status.
+const statusTimeout = 2 * time.Second
+
+// statusCache serves GET /v1/status from one gathering at a time: a
+// request joins the gathering under way, or takes the last one's answer
+// if that began at most statusMaxAge ago, and only otherwise gathers
+// anew. A flood of status requests, from one identity or many, makes the
+// node ask its members at most once per statusMaxAge plus one
+// gathering's time, not once per request.
+type statusCache struct {
+	gather func(context.Context) oss.ClusterStatus // Node.Status; a seam for tests
+	now    func() time.Time
+
+	mu   sync.Mutex // protects following fields
+	last *statusFlight
+	cur  *statusFlight // the gathering under way, nil if none
+	// gathers counts the gatherings begun (for tests).
+	gathers int
+}
+
+// statusFlight is one gathering of the status and, once done is closed,
+// its answer, encoded.
+type statusFlight struct {
+	began time.Time
+	done  chan struct{}
+	body  []byte
+}
+
+// get returns the status's answer, encoded: from the gathering under
+// way, the last if it is fresh enough, or one it gathers itself. It
+// gives up, with nil, when ctx ends first.
+func (c *statusCache) get(ctx context.Context) []byte {
+	now := c.now()
+	c.mu.Lock()
+	f := c.cur
+	if f == nil && c.last != nil && now.Sub(c.last.began) <= statusMaxAge && !now.Before(c.last.began) {
+		body := c.last.body
+		c.mu.Unlock()
+		return body
+	}
+	if f == nil {
+		f = &statusFlight{began: now, done: make(chan struct{})}
+		c.cur = f
+		c.gathers++
+		c.mu.Unlock()
+		c.run(f)
+		return f.body
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.body
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// run gathers the status for f, in the goroutine of the request that
+// began it, with a bound of its own: the requests that joined it wait
+// for it even if that one's client goes away.
+func (c *statusCache) run(f *statusFlight) {
+	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	defer cancel()
+	st := c.gather(ctx)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.Encode(st)
+	f.body = buf.Bytes()
+	c.mu.Lock()
+	c.cur, c.last = nil, f
+	c.mu.Unlock()
+	close(f.done)
+}
+
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	body := a.statuses.get(r.Context())
+	if body == nil {
+		return // the client went away
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
