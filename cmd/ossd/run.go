@@ -66,11 +66,7 @@ func run(args []string) error {
 	// node before it joins the cluster, not after. Until the node has
 	// started, it answers that the node is starting.
 	var srv *admin.Server
-	opts := &admin.Options{
-		Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
-		RateLimit: f.httpRate, RateBurst: f.httpBurst,
-		CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
-	}
+	opts := f.adminOptions(tlsc, logger, logs)
 	if f.httpAddr != "" {
 		if opts.Listener, err = net.Listen("tcp", f.httpAddr); err != nil {
 			return fmt.Errorf("run: --http: %w", err)
@@ -104,6 +100,15 @@ func run(args []string) error {
 	<-ctx.Done()
 	stop()
 	return leave(node, srv, hup, logger)
+}
+
+// adminOptions are the admin interface's options the flags give.
+func (f *runFlags) adminOptions(tlsc *oss.TLSConfig, logger *slog.Logger, logs *admin.LogRing) *admin.Options {
+	return &admin.Options{
+		Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
+		RateLimit: f.httpRate, RateBurst: f.httpBurst,
+		CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
+	}
 }
 
 // startFailed returns what "ossd run" says when the node did not start:
