@@ -107,11 +107,12 @@ type Options struct {
 	// the interface on average: every identity (a client certificate's
 	// name and role, as Authorize sees it; the one InsecureIdentity of
 	// an insecure listener) has a bucket of RateBurst tokens, refilled at
-	// this rate, and each request it makes takes one. A request that
-	// finds its bucket empty is answered 429 Too Many Requests with
-	// Retry-After before anything of it is done, so one identity's flood
-	// leaves the node's processors to its commits and to the others.
-	// If zero, DefaultRateLimit; negative (or +Inf), no limit.
+	// this rate, and each request it makes takes one (a status, which
+	// answers every member's replicas, ten). A request that finds too few
+	// is held a second, then answered 429 Too Many Requests with
+	// Retry-After, nothing of it done, so one identity's flood leaves
+	// the node's processors to its commits and to the others. If zero,
+	// DefaultRateLimit; negative (or +Inf), no limit.
 	RateLimit float64
 	// RateBurst is how many requests an identity may make at once, after
 	// a pause, beyond RateLimit's pace. If zero, DefaultRateBurst.
