@@ -20,7 +20,8 @@ import (
 // sync) and one writer committing puts, one at a time, through n1's
 // admin interface as the operator "admin", for floodWindow: alone, then
 // while the client certificate "flood" asks n1 for GET /v1/status from
-// floodConns connections as fast as they are answered. It reports the
+// floodConns connections as fast as they are answered, then the same
+// with GET /v1/heaps (a cheap request, one token). It reports the
 // writer's commits a second, and the flood's requests a second served
 // and refused. OSS_BENCH_RUN_FLAGS adds flags to every "ossd run" (e.g.
 // "--http-rate inf"). docs/design.md, "Admin interface security", has
@@ -51,10 +52,10 @@ func BenchmarkStatusFlood(b *testing.B) {
 	if _, err := n1.PutRoot(ctx, "bench", "k", 0); err != nil {
 		b.Fatal(err)
 	}
-	for _, flood := range []bool{false, true} {
+	for _, flood := range []string{"", "/v1/status", "/v1/heaps"} {
 		name := "flood=none"
-		if flood {
-			name = "flood=status"
+		if flood != "" {
+			name = "flood=" + strings.TrimPrefix(flood, "/v1/")
 		}
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
@@ -74,14 +75,14 @@ const (
 )
 
 // floodWhileWriting commits puts through n1 for floodWindow, with the
-// status flood beside if flood, and returns the commits and the flood's
+// flood of GETs of the path flood beside (none if ""), and returns the commits and the flood's
 // requests served and refused with 429.
-func floodWhileWriting(ctx context.Context, b *testing.B, c *ossdtest.Cluster, n1 *ossdtest.Proc, flood bool) (commits int, served, refused int64) {
+func floodWhileWriting(ctx context.Context, b *testing.B, c *ossdtest.Cluster, n1 *ossdtest.Proc, flood string) (commits int, served, refused int64) {
 	wctx, stop := context.WithTimeout(ctx, floodWindow)
 	defer stop()
 	var wg sync.WaitGroup
 	var ok, limited atomic.Int64
-	if flood {
+	if flood != "" {
 		tlsc, err := admin.LoadClientTLS(c.Certs(), "flood")
 		if err != nil {
 			b.Fatal(err)
@@ -89,7 +90,7 @@ func floodWhileWriting(ctx context.Context, b *testing.B, c *ossdtest.Cluster, n
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsc, MaxIdleConnsPerHost: floodConns}}
 		defer hc.CloseIdleConnections()
 		for range floodConns {
-			wg.Go(func() { floodStatus(wctx, hc, n1.HTTP, &ok, &limited) })
+			wg.Go(func() { floodGet(wctx, hc, "https://"+n1.HTTP+flood, &ok, &limited) })
 		}
 	}
 	for wctx.Err() == nil {
@@ -101,11 +102,10 @@ func floodWhileWriting(ctx context.Context, b *testing.B, c *ossdtest.Cluster, n
 	return commits, ok.Load(), limited.Load()
 }
 
-// floodStatus asks addr for its status until ctx ends, counting the
-// answers 200 and 429.
-func floodStatus(ctx context.Context, hc *http.Client, addr string, ok, limited *atomic.Int64) {
+// floodGet GETs url until ctx ends, counting the answers 200 and 429.
+func floodGet(ctx context.Context, hc *http.Client, url string, ok, limited *atomic.Int64) {
 	for ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+addr+"/v1/status", nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 		resp, err := hc.Do(req)
 		if err != nil {
 			continue

@@ -68,7 +68,7 @@ func (c *statusCache) get(ctx context.Context) []byte {
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.body
+		return f.body // nil if the gathering panicked
 	case <-ctx.Done():
 		return nil
 	}
@@ -78,6 +78,17 @@ func (c *statusCache) get(ctx context.Context) []byte {
 // began it, with a bound of its own: the requests that joined it wait
 // for it even if that one's client goes away.
 func (c *statusCache) run(f *statusFlight) {
+	defer func() {
+		// Even if the gathering panicked, the requests that joined it
+		// are let go, and the next request gathers anew.
+		c.mu.Lock()
+		c.cur = nil
+		if f.body != nil {
+			c.last = f
+		}
+		c.mu.Unlock()
+		close(f.done)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
 	st := c.gather(ctx)
@@ -86,16 +97,14 @@ func (c *statusCache) run(f *statusFlight) {
 	enc.SetIndent("", "  ")
 	enc.Encode(st)
 	f.body = buf.Bytes()
-	c.mu.Lock()
-	c.cur, c.last = nil, f
-	c.mu.Unlock()
-	close(f.done)
 }
 
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	body := a.statuses.get(r.Context())
 	if body == nil {
-		return // the client went away
+		// The client went away, or the gathering it joined failed.
+		fail(w, refuse(http.StatusServiceUnavailable, "the status could not be gathered; try again"))
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
