@@ -178,7 +178,7 @@ func (a *api) admit(w http.ResponseWriter, r *http.Request, id Identity) bool {
 	}
 	secs := int(math.Ceil(wait.Seconds()))
 	secs = max(1, secs)
-	who := fmt.Sprintf("%s %q", id.Role, id.Name)
+	who := fmt.Sprintf("the %s certificate %q", id.Role, id.Name)
 	if a.opts.Insecure {
 		who = "the insecure interface's one identity (every local client)"
 	}

@@ -189,7 +189,7 @@ func limitedServer(t *testing.T, refusals int64) (addr string, got *atomic.Int64
 			w.Header().Set("X-Oss-Node-State", "rate-limited")
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTooManyRequests)
-			io.WriteString(w, `{"error": "admin \"admin\" is over its limit of 1 requests a second (a burst of 1) on this node's admin interface, so nothing of this request was done: retry after 1s (the limit is ossd run's --http-rate and --http-burst)"}`)
+			io.WriteString(w, `{"error": "the admin certificate \"admin\" is over its limit of 1 requests a second (a burst of 1) on this node's admin interface, so nothing of this request was done: retry after 1s (the limit is ossd run's --http-rate and --http-burst)"}`)
 			return
 		}
 		io.WriteString(w, `{"Node": "n1", "ID": "0190f0a0-0000-7000-8000-000000000001", "Index": 7}`)
