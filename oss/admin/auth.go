@@ -139,6 +139,9 @@ func (a *api) authorize(r *http.Request, heap, perm string) error {
 // its own work. Endpoints in other files of the package register here.
 func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w = &invalidating{ResponseWriter: w, c: a.statuses} // statuscache.go
+		}
 		if a.refuseRevoked(w, pattern) {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,5 +74,40 @@ func TestConcurrentStatusesShareGatherings(t *testing.T) {
 	wave(64)
 	if g := gathers.Load(); g != 2 {
 		t.Fatalf("64 more after the gathering is %v old: %d gatherings in all, want 2", 3*statusMaxAge/2, g)
+	}
+}
+
+// A status asked after a change made through the interface shows it,
+// however recent the last gathering: "heaps create" asks for the status
+// right after the heap is created, and was shown one without it (0
+// voters) when another status had been gathered within statusMaxAge.
+func TestStatusAfterAChangeShowsIt(t *testing.T) {
+	n, err := oss.Start(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	at := time.Now()
+	h, err := NewHandler(n, &Options{Insecure: true, Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(method, path string) string {
+		req := httptest.NewRequest(method, path, nil)
+		req.Host = DefaultAddr
+		req.Header.Set(RequestHeader, "1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	if st := serve("GET", "/v1/status"); strings.Contains(st, `"made"`) {
+		t.Fatalf("the status before the heap is made names it:\n%s", st)
+	}
+	serve("PUT", "/v1/heaps/made")
+	if st := serve("GET", "/v1/status"); !strings.Contains(st, `"made"`) {
+		t.Fatalf("the status right after PUT /v1/heaps/made, the clock stopped, lacks the heap:\n%s", st)
 	}
 }
