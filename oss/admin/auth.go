@@ -139,9 +139,6 @@ func (a *api) authorize(r *http.Request, heap, perm string) error {
 // its own work. Endpoints in other files of the package register here.
 func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w = &invalidating{ResponseWriter: w, c: a.statuses} // statuscache.go
-		}
 		if a.refuseRevoked(w, pattern) {
 			return
 		}
@@ -176,6 +173,13 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 				fail(w, err)
 				return
 			}
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// It may change something: statuses gathered before it are
+			// not shared once it answers (statuscache.go). Its body's
+			// reader keeps the connection's own writer, which it tells
+			// to close the connection after a body over the limit.
+			w = &invalidating{ResponseWriter: w, c: a.statuses}
 		}
 		fn(w, r)
 	})
