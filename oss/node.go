@@ -439,6 +439,10 @@ func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byt
 // Context returns a context that is cancelled when the node closes.
 func (n *Node) Context() context.Context { return n.ctx }
 
+// Name returns the node's name (Config.Name, or the one it was given by
+// default), as its metrics label it.
+func (n *Node) Name() string { return n.cfg.Name }
+
 // HeapOptions configure a heap that CreateHeap or CreateHeapIfNotExists
 // creates. A nil *HeapOptions means the defaults.
 type HeapOptions struct {

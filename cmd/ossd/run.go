@@ -66,10 +66,7 @@ func run(args []string) error {
 	// node before it joins the cluster, not after. Until the node has
 	// started, it answers that the node is starting.
 	var srv *admin.Server
-	opts := &admin.Options{
-		Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
-		CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
-	}
+	opts := f.adminOptions(tlsc, logger, logs)
 	if f.httpAddr != "" {
 		if opts.Listener, err = net.Listen("tcp", f.httpAddr); err != nil {
 			return fmt.Errorf("run: --http: %w", err)
@@ -105,6 +102,15 @@ func run(args []string) error {
 	return leave(node, srv, hup, logger)
 }
 
+// adminOptions are the admin interface's options the flags give.
+func (f *runFlags) adminOptions(tlsc *oss.TLSConfig, logger *slog.Logger, logs *admin.LogRing) *admin.Options {
+	return &admin.Options{
+		Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
+		RateLimit: f.httpRate, RateBurst: f.httpBurst,
+		CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
+	}
+}
+
 // startFailed returns what "ossd run" says when the node did not start:
 // nothing when a signal stopped it while it waited to join, which is what
 // the user asked for.
@@ -134,6 +140,8 @@ type runFlags struct {
 	httpAddr                    string
 	httpInsecure                bool
 	httpMaxBody                 int64
+	httpRate                    float64
+	httpBurst                   int
 	gossip, logLevel, logFormat string
 	envTypos                    []envTypo // warned of once the log is set up
 }
@@ -163,6 +171,8 @@ func (f *runFlags) parse(args []string) error {
 	fs.StringVar(&f.httpAddr, "http", admin.DefaultAddr, "address of the admin interface: HTTPS, clients need a certificate of the cluster's CA (\"ossd cert issue --role admin\"); empty disables it")
 	fs.BoolVar(&f.httpInsecure, "http-insecure", false, "serve the admin interface as plain HTTP without client certificates: anyone who can connect may do everything; loopback addresses only")
 	fs.Int64Var(&f.httpMaxBody, "http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a write's body (PUT of a root, POST of a transaction) the admin interface reads; larger is refused with 413")
+	fs.Float64Var(&f.httpRate, "http-rate", admin.DefaultRateLimit, "requests a second each client certificate (name and role) may make of the admin interface on average; beyond it (and --http-burst) a request is refused with 429 and Retry-After, having done nothing; inf for no limit")
+	fs.IntVar(&f.httpBurst, "http-burst", admin.DefaultRateBurst, "requests a client certificate may make at once, after a pause, beyond --http-rate's pace")
 	fs.StringVar(&f.gossip, "gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", `"text" (key=value) or "json" (one JSON object a line); the last lines are also kept in memory for "ossd debug bundle"`)
@@ -183,8 +193,19 @@ func (f *runFlags) parse(args []string) error {
 	if f.httpInsecure && !admin.IsLoopback(host) {
 		return fmt.Errorf("run: --http-insecure serves the admin interface without authentication, so only on loopback, not on %q: use --http 127.0.0.1:PORT, or drop --http-insecure to serve HTTPS with client certificates", f.httpAddr)
 	}
-	if f.httpMaxBody <= 0 {
+	return f.checkHTTPLimits()
+}
+
+// checkHTTPLimits refuses admin interface limits that are not positive:
+// zero would mean the library's default, and a negative rate none.
+func (f *runFlags) checkHTTPLimits() error {
+	switch {
+	case f.httpMaxBody <= 0:
 		return fmt.Errorf("run: --http-max-body %d: want a positive number of bytes", f.httpMaxBody)
+	case !(f.httpRate > 0):
+		return fmt.Errorf("run: --http-rate %g: want a positive number of requests a second (default %d; inf for no limit)", f.httpRate, admin.DefaultRateLimit)
+	case f.httpBurst <= 0:
+		return fmt.Errorf("run: --http-burst %d: want a positive number of requests (default %d)", f.httpBurst, admin.DefaultRateBurst)
 	}
 	return nil
 }

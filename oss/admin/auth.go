@@ -174,6 +174,13 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 				return
 			}
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// It may change something: statuses gathered before it are
+			// not shared once it answers (statuscache.go). Its body's
+			// reader keeps the connection's own writer, which it tells
+			// to close the connection after a body over the limit.
+			w = &invalidating{ResponseWriter: w, c: a.statuses}
+		}
 		fn(w, r)
 	})
 }
@@ -191,8 +198,8 @@ func checkName(what, name string) error {
 	return nil
 }
 
-// ServeHTTP checks every request (checkRequest), authenticates it, and
-// routes it.
+// ServeHTTP checks every request (checkRequest), authenticates it, takes
+// a token of its identity's rate (admit), and routes it.
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -205,6 +212,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.opts.Logger.Debug("admin: request not authenticated", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 		fail(w, err)
+		return
+	}
+	if !a.admit(w, r, id) { // ratelimit.go
 		return
 	}
 	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))

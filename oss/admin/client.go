@@ -74,8 +74,9 @@ const handshakeTimeout = 3 * time.Second
 // not take it (the connection was refused, the name did not resolve,
 // the TLS handshake did not end within opts.HandshakeTimeout, or
 // the node answered 503 saying it is starting, damaged, closing or busy,
-// which it says only of a request it did nothing of), so that no write
-// is sent twice.
+// or 429 that the client's identity is over its request rate there after
+// the client asked again as often as rateRetries allows, which it says
+// only of a request it did nothing of), so that no write is sent twice.
 // If no node takes it, the error names each node and why it did not. It
 // speaks HTTPS with the user's client certificate
 // unless opts.Insecure; a missing certificate is an error that says how
@@ -257,6 +258,12 @@ type StatusError struct {
 	// (stateHeader): the error matches oss.ErrRevoked, and the request
 	// may go to the next node.
 	revoked bool
+	// limited says the node answered 429 that the client's identity is
+	// over its request rate there, and did nothing of the request
+	// (stateHeader): the error matches ErrRateLimited; the client asks
+	// again after retryAfter, then goes on to the next node.
+	limited    bool
+	retryAfter time.Duration
 	// base is the URL of the node that answered.
 	base string
 }
@@ -294,6 +301,8 @@ func (e *StatusError) Is(target error) bool {
 		return target == oss.ErrNoQuorum
 	case http.StatusGatewayTimeout:
 		return target == oss.ErrCommitUnknown
+	case http.StatusTooManyRequests:
+		return target == ErrRateLimited
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return target == ErrForbidden
 	}
@@ -342,7 +351,7 @@ func (c *Client) Fetch(ctx context.Context, path string) ([]byte, error) {
 func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	var skipped []error
 	for _, base := range c.bases {
-		b, err := c.sendTo(ctx, base, method, path, body)
+		b, err := c.sendPaced(ctx, base, method, path, body)
 		if !tookNothing(err) {
 			return b, err
 		}
@@ -357,11 +366,65 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]
 	return nil, &skippedError{errs: skipped}
 }
 
+// ErrRateLimited is what an error of a request matches when the node
+// refused it, doing nothing of it, because the client's identity was over
+// its request rate there (429 Too Many Requests; Options.RateLimit).
+var ErrRateLimited = errors.New("admin: over the identity's request rate limit")
+
+// rateRetries is how many times a request a node refused for the rate
+// (429) is sent to it again, each after the delay its Retry-After asks,
+// before the next node is tried; maxRetryAfter is the longest delay
+// waited. A delay longer, or past the request's context, is not waited.
+const (
+	rateRetries   = 2
+	maxRetryAfter = 5 * time.Second
+)
+
+// sendPaced is sendTo that, when the node refuses the request for the
+// client's identity's rate (ErrRateLimited: nothing of it was done),
+// waits the delay the node asks and sends it again, at most rateRetries
+// times, then returns the refusal, saying how often it asked.
+func (c *Client) sendPaced(ctx context.Context, base, method, path string, body []byte) ([]byte, error) {
+	for try := 0; ; try++ {
+		b, err := c.sendTo(ctx, base, method, path, body)
+		var se *StatusError
+		if !errors.As(err, &se) || !se.limited {
+			return b, err
+		}
+		wait := se.retryAfter
+		deadline, ok := ctx.Deadline()
+		if try == rateRetries || wait > maxRetryAfter || ok && time.Until(deadline) < wait {
+			if try > 0 {
+				se.Message += fmt.Sprintf(" (asked %d times, waiting as the node asked in between)", try+1)
+			}
+			return b, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return b, err
+		}
+	}
+}
+
+// retryAfter reads a Retry-After header's delay in seconds: 1s if it is
+// missing or not a number of seconds.
+func retryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || n < 1 {
+		return time.Second
+	}
+	return time.Duration(min(n, 3600)) * time.Second
+}
+
 // tookNothing reports whether err says that the node did nothing of the
 // request, so that it may go to the next: it reached no node
 // (*noNodeError), or the node answered 503 saying it is starting,
-// damaged, closing, busy or revoked (stateHeader), which it does only for a
-// request it refused before doing any of it.
+// damaged, closing, busy or revoked, or 429 saying the client's identity
+// is over its rate (stateHeader), which it does only for a request it
+// refused before doing any of it.
 func tookNothing(err error) bool {
 	var nobody *noNodeError
 	var se *StatusError
@@ -413,6 +476,8 @@ func (e *StatusError) state() string {
 		return "busy"
 	case e.revoked:
 		return "revoked"
+	case e.limited:
+		return rateLimitedState
 	}
 	return ""
 }
@@ -486,11 +551,16 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 			}
 		}
 		state := ""
-		if resp.StatusCode == http.StatusServiceUnavailable {
+		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
 			state = resp.Header.Get(stateHeader)
 		}
-		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
+		se := &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
 			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked"}
+		if resp.StatusCode == http.StatusTooManyRequests && state == rateLimitedState {
+			se.limited = true
+			se.retryAfter = retryAfter(resp.Header.Get("Retry-After"))
+		}
+		return nil, se
 	}
 	return b, nil
 }

@@ -14,13 +14,19 @@ import (
 // process's collectors, in a registry of the handler's own (so that two
 // nodes in one process do not collide in the default registry). It does
 // no authentication: mount it behind the admin interface's.
-func MetricsHandler(node *oss.Node) http.Handler {
+func MetricsHandler(node *oss.Node) http.Handler { return metricsHandler(node) }
+
+// metricsHandler is MetricsHandler with the admin interface's own
+// collectors (its refusals: oss_admin_rate_limited_total) beside the
+// node's.
+func metricsHandler(node *oss.Node, own ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		node.Metrics(),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(own...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		// A scrape that fails on one metric still returns the others.
 		ErrorHandling: promhttp.ContinueOnError,

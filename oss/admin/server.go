@@ -103,11 +103,30 @@ type Options struct {
 	// descriptors as soon as it is accepted, before its handshake): the
 	// next is accepted once one closes. If zero, DefaultMaxConns.
 	MaxConns int
+	// RateLimit is how many requests a second each identity may make of
+	// the interface on average: every identity (a client certificate's
+	// name and role, as Authorize sees it; the one InsecureIdentity of
+	// an insecure listener) has a bucket of RateBurst tokens, refilled at
+	// this rate, and each request it makes takes one (a status, which
+	// answers every member's replicas, ten). A request that finds too few
+	// is held a second, then answered 429 Too Many Requests with
+	// Retry-After, nothing of it done, so one identity's flood leaves
+	// the node's processors to its commits and to the others. If zero,
+	// DefaultRateLimit; negative (or +Inf), no limit.
+	RateLimit float64
+	// RateBurst is how many requests an identity may make at once, after
+	// a pause, beyond RateLimit's pace. If zero, DefaultRateBurst.
+	RateBurst int
+	// RateIdentities caps the identities whose buckets are kept: beyond
+	// it an idle (full) bucket is dropped, or if none is idle the one
+	// used longest ago. If zero, DefaultRateIdentities.
+	RateIdentities int
 	// Logger receives the listener's warnings and, at debug level, the
 	// requests refused. If nil, slog.Default().
 	Logger *slog.Logger
-	// Now is the clock client certificates are checked against. If nil,
-	// time.Now.
+	// Now is the interface's clock: client certificates are checked
+	// against it, request rates (RateLimit) and the age of a status
+	// served again are measured by it. If nil, time.Now.
 	Now func() time.Time
 	// Logs, if not nil, keeps the node's recent log lines, which
 	// GET /debug/logs serves to operators (PermAdmin); without it that
@@ -169,6 +188,15 @@ func (o *Options) populate(node *oss.Node) Options {
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = DefaultRateBurst
+	}
+	if c.RateIdentities == 0 {
+		c.RateIdentities = DefaultRateIdentities
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -191,6 +219,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxConns < 0 {
 		return fmt.Errorf("admin: MaxConns %d is negative", o.MaxConns)
+	}
+	if math.IsNaN(o.RateLimit) || o.RateBurst < 0 || o.RateIdentities < 0 {
+		return fmt.Errorf("admin: RateLimit %g, RateBurst %d, RateIdentities %d: want a number, and counts not negative", o.RateLimit, o.RateBurst, o.RateIdentities)
 	}
 	if o.Insecure {
 		if !IsLoopback(host) {
@@ -229,6 +260,12 @@ type api struct {
 	bodies *semaphore.Weighted
 	// bodyWait bounds a write's wait for room in bodies (admitBody).
 	bodyWait time.Duration
+	// limit keeps each identity to its request rate (admit).
+	limit *limiter
+	// refuseHold is how long admit holds a refused request.
+	refuseHold time.Duration
+	// statuses serves GET /v1/status from shared gatherings.
+	statuses *statusCache
 }
 
 // bodySlots is how many writes of the largest body the interface takes at
@@ -248,6 +285,14 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	}
 	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts, bodies: semaphore.NewWeighted(bodySlots * o.MaxBodyBytes), bodyWait: bodyWait}
 	_, a.port, _ = net.SplitHostPort(o.Addr)
+	nodeName := ""
+	a.statuses = &statusCache{now: o.Now}
+	if node != nil {
+		nodeName = node.Name()
+		a.statuses.gather = node.Status
+	}
+	a.limit = newLimiter(&o, nodeName)
+	a.refuseHold = refuseHold
 	if !o.Insecure {
 		a.cas = o.cas
 		if a.cas == nil {
@@ -280,7 +325,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a.registerUI()          // GET /ui, /ui/events, /ui/assets/: ui.go
 	a.handle("GET /v1/heaps/{heap}/hot", PermRead, 0, a.hot)
 	// The node's Prometheus metrics name every heap: read on all of them.
-	a.handle("GET /metrics", PermRead, 0, MetricsHandler(node).ServeHTTP)
+	a.handle("GET /metrics", PermRead, 0, metricsHandler(node, a.limit.refused).ServeHTTP)
 	a.registerDebug() // GET /debug/pprof/..., /debug/logs (operators only): debug.go
 	return a, nil
 }
@@ -355,12 +400,6 @@ func (a *api) heap(ctx context.Context, name string, create bool) (*oss.Heap, er
 		return a.node.CreateHeapIfNotExists(ctx, name, nil)
 	}
 	return a.node.Heap(ctx, name)
-}
-
-func (a *api) status(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	reply(w, http.StatusOK, a.node.Status(ctx))
 }
 
 // refuseStale answers a damaged node's damage (oss.Node.Damage), or a
