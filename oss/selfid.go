@@ -17,7 +17,12 @@ import (
 // the catalog's replica has applied what its log holds as committed, and
 // refuses to run under an ID that is not the node's: its peers would
 // refuse every replica it asks them to take back, and it would run on,
-// listed as a member, following nothing.
+// listed as a member, following nothing. A node without a network
+// registers in no catalog, so nothing records its name; but a catalog
+// that records no node at all was never a cluster's (every server
+// registers), so it is the group the node created with itself its one
+// voter, which no other node can change: an ID that is no member of it
+// is not the node's.
 
 // ownIDWait bounds the wait for the catalog's replica to apply its
 // recovered log before the check; a replica slower than that is not
@@ -55,9 +60,14 @@ func (n *Node) checkOwnID(ctx context.Context, h *Heap, commit uint64) error {
 		return notOwnID{fmt.Errorf("%w: %s holds raft ID %016x, which the catalog (this node's replica) records as node %q's, not %q's: the file is another node's; %s",
 			ErrCorrupt, path, n.id, owner, n.cfg.Name, remedy)}
 	}
-	if rec, ok := b.recs[n.cfg.Name]; ok && rec.ID != n.id {
+	rec, ok := b.recs[n.cfg.Name]
+	if ok && rec.ID != n.id {
 		return notOwnID{fmt.Errorf("%w: %s holds raft ID %016x, but the catalog (this node's replica) records node %q under raft ID %016x: the file is not the one this node ran with; %s",
 			ErrCorrupt, path, n.id, n.cfg.Name, rec.ID, remedy)}
+	}
+	if cs := h.conf.Load(); len(b.recs) == 0 && n.tr == nil && cs != nil && !h.inConf.Load() && len(cs.Voters) > 0 {
+		return notOwnID{fmt.Errorf("%w: %s holds raft ID %016x, which is no member of the catalog this node (without a network) created: its members are %016x; the file is not the one this node ran with; %s",
+			ErrCorrupt, path, n.id, cs.Voters, remedy)}
 	}
 	return nil
 }

@@ -734,6 +734,23 @@ func (st *stripe) open(fsys FS, segs []SegmentEnd) error {
 	return nil
 }
 
+// inPlace checks that the stripe's directory still holds its open
+// segment. A directory removed, or replaced by another (a disk unmounted
+// lazily, a directory moved aside and made again), while the store runs
+// leaves the segment writable and its syncs succeeding, on a file no
+// restart finds: a checkpoint written there, and the log records it let
+// the node drop, would be lost. One directory listing a checkpoint.
+func (st *stripe) inPlace(fsys FS) error {
+	names, err := fsys.ReadDir(st.dir)
+	if err == nil {
+		if _, ok := slices.BinarySearch(names, st.name); ok {
+			return nil
+		}
+		err = fs.ErrNotExist
+	}
+	return fmt.Errorf("stripe directory %s no longer holds the segment %s the store writes (was the directory removed, replaced or unmounted while the node ran?): %w", st.dir, st.name, err)
+}
+
 // newSegment creates the stripe's next segment, numbered past every one
 // it has used or found, empty, with its name durable, and opens it to
 // append: a write cut back is followed by the next at the cut.
@@ -808,6 +825,9 @@ func (st *stripe) encodeAndWrite(fsys FS, objs []Object, idx []int32, segs []Seg
 		return 0, err
 	}
 	st.start, st.syncFailed = st.size, false
+	if err := st.inPlace(fsys); err != nil {
+		return 0, err
+	}
 	seg, base := uint32(segmentNumber(st.name)), st.size
 	chunks := make(chan []byte, 2)
 	free := make(chan []byte, 3)
