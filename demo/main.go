@@ -632,6 +632,9 @@ func (t *tour) sameState(ctx context.Context) (string, error) {
 			}
 			return fmt.Sprintf("identical on %s (index %d, digest %s…)", strings.Join(names, ", "), ds[0].Index, ds[0].Digest[:12]), nil
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			return "", cerr
+		}
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("replicas did not reach the same index: %v (%v)", ds, err)
 		}

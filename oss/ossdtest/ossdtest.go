@@ -33,6 +33,14 @@ func Build(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "ossd")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ossd")
 	cmd.Dir = filepath.Dir(mod)
+	// go build leaves its work directory (go-build…) behind when it is
+	// killed or interrupted, in TMPDIR by default: it goes into dir
+	// instead, which the caller removes, and an ended ctx (the demo's
+	// Ctrl-C) kills the build's whole process group, the compilers
+	// writing there included.
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("ossdtest: go build ./cmd/ossd: %w\n%s", err, b)
 	}
