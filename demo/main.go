@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -636,10 +637,43 @@ func (t *tour) sameState(ctx context.Context) (string, error) {
 			return "", cerr
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("replicas did not reach the same index: %v (%v)", ds, err)
+			return "", t.notSame(ds, names, err)
 		}
 		sleep(ctx, 50*time.Millisecond)
 	}
+}
+
+// notSame says which replicas stayed behind the others, and what the
+// log of each one behind last said went wrong: a node that cannot write
+// its log (a full disk) falls behind for good, and said only that the
+// replicas did not reach the same index. err is why a node did not
+// answer, if one did not.
+func (t *tour) notSame(ds []admin.Digest, names []string, err error) error {
+	const what = "replicas did not reach the same index within 20s"
+	if err != nil || len(ds) == 0 {
+		return fmt.Errorf("%s: %v", what, err)
+	}
+	top := slices.MaxFunc(ds, func(a, b admin.Digest) int { return cmp.Compare(a.Index, b.Index) }).Index
+	var each []string
+	for i, d := range ds {
+		s := fmt.Sprintf("%s at %d", names[i], d.Index)
+		if line := lastError(t.live[i]); d.Index < top && line != "" {
+			s += " (its log: " + line + ")"
+		}
+		each = append(each, s)
+	}
+	return fmt.Errorf("%s: %s", what, strings.Join(each, "; "))
+}
+
+// lastError returns the last line of p's log that logs an error, or "".
+func lastError(p *ossdtest.Proc) string {
+	lines := strings.Split(p.Tail(1000), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], "level=ERROR") {
+			return lines[i]
+		}
+	}
+	return ""
 }
 
 // conserved sums the accounts on every live node with linearizable reads,
