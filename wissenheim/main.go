@@ -52,7 +52,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	err := run(os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the flags are listed, as asked
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "wissenheim:", err)
 		os.Exit(1)
 	}
