@@ -151,8 +151,9 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 		return err
 	}
 	t := &tour{o: o, out: out, tty: tty, perNode: map[string]int{}}
+	built := false // until then the directory holds nothing to look at
 	defer func() {
-		if err != nil && ctx.Err() == nil || o.keep {
+		if built && (err != nil && ctx.Err() == nil || o.keep) {
 			fmt.Fprintf(out, "logs and certificates are in %s\n", dir)
 			return
 		}
@@ -161,9 +162,13 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 
 	t.say("building ossd")
 	bin, err := ossdtest.Build(ctx, dir)
+	if errors.Is(err, ossdtest.ErrNoModule) {
+		return fmt.Errorf("%w: run the demo in the repository's directory (go run ./demo)", err)
+	}
 	if err != nil {
 		return err
 	}
+	built = true
 	if t.c, err = ossdtest.New(ctx, dir, bin); err != nil {
 		return err
 	}

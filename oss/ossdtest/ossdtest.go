@@ -19,6 +19,11 @@ import (
 	"github.com/objectsharing/oss/oss/admin"
 )
 
+// ErrNoModule is Build's error when the working directory is in no Go
+// module (a binary run from elsewhere): Build compiles ossd from the
+// module's sources.
+var ErrNoModule = errors.New("ossdtest: the working directory is not inside the oss module, whose ./cmd/ossd is built")
+
 // Build compiles ossd from the module that holds the working directory
 // into dir and returns the binary's path.
 func Build(ctx context.Context, dir string) (string, error) {
@@ -28,7 +33,7 @@ func Build(ctx context.Context, dir string) (string, error) {
 	}
 	mod := strings.TrimSpace(string(out))
 	if mod == "" || mod == os.DevNull {
-		return "", errors.New("ossdtest: not inside the oss module")
+		return "", ErrNoModule
 	}
 	bin := filepath.Join(dir, "ossd")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ossd")
