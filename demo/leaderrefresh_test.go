@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
@@ -21,7 +23,21 @@ func TestProgressNamesTheCurrentLeader(t *testing.T) {
 	out := &lockedBuffer{} // leaderline_test.go
 	procs := []*ossdtest.Proc{{Name: "n1", Client: c}, {Name: "n2", Client: c}, {Name: "n3", Client: c}}
 	tr := &tour{out: out, tty: true, live: procs, leader: "n2"}
-	if s := firstProgress(tr, out); !strings.Contains(s, "leader n1") {
+	// A status that takes over a second (the race detector on a loaded
+	// machine) leaves a line as it was: wait for a line that had one.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tr.progress(ctx)
+	}()
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.Contains(out.String(), "leader n1") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if s := out.String(); !strings.Contains(s, "leader n1") {
 		t.Errorf("the progress line does not name n1, the leader the nodes report: %q", s)
 	}
 }

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -150,8 +151,9 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 		return err
 	}
 	t := &tour{o: o, out: out, tty: tty, perNode: map[string]int{}}
+	built := false // until then the directory holds nothing to look at
 	defer func() {
-		if err != nil && ctx.Err() == nil || o.keep {
+		if built && (err != nil && ctx.Err() == nil || o.keep) {
 			fmt.Fprintf(out, "logs and certificates are in %s\n", dir)
 			return
 		}
@@ -160,9 +162,13 @@ func run(ctx context.Context, o options, out io.Writer, tty bool) (err error) {
 
 	t.say("building ossd")
 	bin, err := ossdtest.Build(ctx, dir)
+	if errors.Is(err, ossdtest.ErrNoModule) {
+		return fmt.Errorf("%w: run the demo in the repository's directory (go run ./demo)", err)
+	}
 	if err != nil {
 		return err
 	}
+	built = true
 	if t.c, err = ossdtest.New(ctx, dir, bin); err != nil {
 		return err
 	}
@@ -632,11 +638,47 @@ func (t *tour) sameState(ctx context.Context) (string, error) {
 			}
 			return fmt.Sprintf("identical on %s (index %d, digest %s…)", strings.Join(names, ", "), ds[0].Index, ds[0].Digest[:12]), nil
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			return "", cerr
+		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("replicas did not reach the same index: %v (%v)", ds, err)
+			return "", t.notSame(ds, names, err)
 		}
 		sleep(ctx, 50*time.Millisecond)
 	}
+}
+
+// notSame says which replicas stayed behind the others, and what the
+// log of each one behind last said went wrong: a node that cannot write
+// its log (a full disk) falls behind for good, and said only that the
+// replicas did not reach the same index. err is why a node did not
+// answer, if one did not.
+func (t *tour) notSame(ds []admin.Digest, names []string, err error) error {
+	const what = "replicas did not reach the same index within 20s"
+	if err != nil || len(ds) == 0 {
+		return fmt.Errorf("%s: %v", what, err)
+	}
+	top := slices.MaxFunc(ds, func(a, b admin.Digest) int { return cmp.Compare(a.Index, b.Index) }).Index
+	var each []string
+	for i, d := range ds {
+		s := fmt.Sprintf("%s at %d", names[i], d.Index)
+		if line := lastError(t.live[i]); d.Index < top && line != "" {
+			s += " (its log: " + line + ")"
+		}
+		each = append(each, s)
+	}
+	return fmt.Errorf("%s: %s", what, strings.Join(each, "; "))
+}
+
+// lastError returns the last line of p's log that logs an error, or "".
+func lastError(p *ossdtest.Proc) string {
+	lines := strings.Split(p.Tail(1000), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], "level=ERROR") {
+			return lines[i]
+		}
+	}
+	return ""
 }
 
 // conserved sums the accounts on every live node with linearizable reads,

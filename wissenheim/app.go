@@ -104,6 +104,8 @@ func (c *config) permanent(err error, local bool) error {
 	case local && c.dataDir != "" && errors.Is(err, syscall.EWOULDBLOCK):
 		return fmt.Errorf("the local cluster's data directory %s (--data-dir) is in use: %w\n"+
 			"another process holds it (a wissenheim started with the same --data-dir?): stop it, or give another --data-dir", c.dataDir, err)
+	case errors.Is(err, scene.ErrNoRoom):
+		return c.noRoom(err)
 	case errors.Is(err, scene.ErrInvalid):
 		// No retry mends it: the world refuses what the flags ask for.
 		return fmt.Errorf("the world refuses the player: %w", err)
@@ -112,6 +114,12 @@ func (c *config) permanent(err error, local bool) error {
 			"give another --listen (127.0.0.1:0 picks a free port)", c.listen, err)
 	}
 	return nil
+}
+
+// noRoom says that the world has no room of --room's name: rooms are
+// made with the world, so no retry finds it.
+func (c *config) noRoom(err error) error {
+	return fmt.Errorf("the world has no room %q (--room; without it, the world's first): %w", c.room, err)
 }
 
 func (a *app) setStatus(s string, err error) {
@@ -202,6 +210,9 @@ func (a *app) bots(nodes []*oss.Node) {
 	switch {
 	case err == nil:
 		a.setStatus("", nil)
+	case errors.Is(err, scene.ErrNoRoom):
+		a.setStatus("cannot start the bots", err)
+		a.die(a.cfg.noRoom(err))
 	case a.ctx.Err() == nil:
 		a.setStatus("cannot start the bots", err)
 		fmt.Fprintln(os.Stderr, "wissenheim: cannot start the bots:", err)

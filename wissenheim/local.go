@@ -73,40 +73,92 @@ func startLocal(ctx context.Context, o localOptions) (*local, error) {
 			return nil, err
 		}
 	}
-	var addrs []string
-	for i := range o.nodes {
-		name := "node" + strconv.Itoa(i+1)
-		if err := l.issue(name, pki.RoleServer); err != nil {
-			l.Close(ctx)
-			return nil, err
-		}
-		cfg, err := l.config(name, pki.RoleServer, o.logger)
-		if err != nil {
-			l.Close(ctx)
-			return nil, err
-		}
-		cfg.Listen = "127.0.0.1:0"
-		if o.port != 0 {
-			cfg.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port+i))
-		}
-		if o.dataDir != "" {
-			cfg.DataDir = filepath.Join(o.dataDir, name)
-			cfg.Durability = oss.DurabilityBatch
-		}
-		cfg.Join = addrs
-		n, err := oss.Start(ctx, cfg)
-		if err != nil {
-			l.Close(ctx)
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		l.nodes = append(l.nodes, n)
-		addrs = append(addrs, n.Addr())
+	if err := l.startNodes(ctx, o); err != nil {
+		l.Close(ctx)
+		return nil, err
 	}
 	if err := l.grantGuests(ctx, o.guests); err != nil {
 		l.Close(ctx)
 		return nil, err
 	}
 	return l, nil
+}
+
+// startNodes starts the cluster's server nodes, node1 to nodeN: the
+// first bootstraps the cluster (or recovers it from its data directory),
+// the others join the ones started before. With a data directory, the
+// nodes that hold data start first, and a node whose directory is empty
+// (or missing) joins them: a node whose data was damaged, moved aside as
+// its error says, then rebuilds its replicas from its peers, where it
+// would have bootstrapped a second cluster that the others refuse.
+// l.nodes stays in the order of the names.
+func (l *local) startNodes(ctx context.Context, o localOptions) error {
+	order := make([]int, 0, o.nodes)
+	var empty []int
+	for i := range o.nodes {
+		if o.dataDir != "" && !holdsData(filepath.Join(o.dataDir, "node"+strconv.Itoa(i+1))) {
+			empty = append(empty, i)
+			continue
+		}
+		order = append(order, i)
+	}
+	order = append(order, empty...)
+	nodes := make([]*oss.Node, o.nodes)
+	var addrs []string
+	for _, i := range order {
+		n, err := l.startNode(ctx, o, i, addrs)
+		if err != nil {
+			for _, n := range nodes {
+				if n != nil {
+					l.nodes = append(l.nodes, n)
+				}
+			}
+			return err
+		}
+		nodes[i] = n
+		addrs = append(addrs, n.Addr())
+	}
+	l.nodes = nodes
+	return nil
+}
+
+// startNode starts node i+1 of the cluster, joining it through join
+// (none: it bootstraps the cluster, or recovers it from its data).
+func (l *local) startNode(ctx context.Context, o localOptions, i int, join []string) (*oss.Node, error) {
+	name := "node" + strconv.Itoa(i+1)
+	if err := l.issue(name, pki.RoleServer); err != nil {
+		return nil, err
+	}
+	cfg, err := l.config(name, pki.RoleServer, o.logger)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Listen = "127.0.0.1:0"
+	if o.port != 0 {
+		cfg.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port+i))
+	}
+	if o.dataDir != "" {
+		cfg.DataDir = filepath.Join(o.dataDir, name)
+		cfg.Durability = oss.DurabilityBatch
+	}
+	cfg.Join = join
+	n, err := oss.Start(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return n, nil
+}
+
+// holdsData reports whether dir is a node's data directory with
+// something in it: one that is missing, empty or unreadable holds none.
+func holdsData(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) > 0
 }
 
 // loadCA reads the cluster CA from the certificate directory, making one

@@ -52,7 +52,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	err := run(os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the flags are listed, as asked
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "wissenheim:", err)
 		os.Exit(1)
 	}
@@ -339,12 +342,24 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 	}
 	closeErr := closeApp()
 	if runErr != nil {
-		return runErr
+		return windowFailed(runErr)
 	}
 	if err := a.Fatal(); err != nil {
 		return errors.Join(err, closeErr)
 	}
 	return closeErr
+}
+
+// windowFailed returns the error the window's run ended with, saying
+// what to do where the process has no display to open a window on
+// (Ebiten's own words name only the last thing it tried, a framebuffer
+// device).
+func windowFailed(err error) error {
+	if !strings.Contains(err.Error(), "no window system is available") {
+		return err
+	}
+	return fmt.Errorf("no display to open the window on (DISPLAY=%q): run it on a desktop, under Xvfb (xvfb-run -a go run ./wissenheim; "+
+		"apt-get install xvfb xauth), or with --headless for the cluster and the bots alone: %w", os.Getenv("DISPLAY"), err)
 }
 
 // closeOnStop sets stop, which closes the window, on a signal or once

@@ -19,6 +19,11 @@ import (
 	"github.com/objectsharing/oss/oss/admin"
 )
 
+// ErrNoModule is Build's error when the working directory is in no Go
+// module (a binary run from elsewhere): Build compiles ossd from the
+// module's sources.
+var ErrNoModule = errors.New("ossdtest: the working directory is not inside the oss module, whose ./cmd/ossd is built")
+
 // Build compiles ossd from the module that holds the working directory
 // into dir and returns the binary's path.
 func Build(ctx context.Context, dir string) (string, error) {
@@ -28,11 +33,19 @@ func Build(ctx context.Context, dir string) (string, error) {
 	}
 	mod := strings.TrimSpace(string(out))
 	if mod == "" || mod == os.DevNull {
-		return "", errors.New("ossdtest: not inside the oss module")
+		return "", ErrNoModule
 	}
 	bin := filepath.Join(dir, "ossd")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ossd")
 	cmd.Dir = filepath.Dir(mod)
+	// go build leaves its work directory (go-build…) behind when it is
+	// killed or interrupted, in TMPDIR by default: it goes into dir
+	// instead, which the caller removes, and an ended ctx (the demo's
+	// Ctrl-C) kills the build's whole process group, the compilers
+	// writing there included.
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("ossdtest: go build ./cmd/ossd: %w\n%s", err, b)
 	}
