@@ -300,10 +300,15 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 
 // Put sets the object with the given ID to v, creating it if needed. A
 // value that cannot be encoded returns an *EncodeError and aborts the
-// transaction; so does one that Get could not decode again: nested
+// transaction; so does one that Get of T could not decode again: nested
 // deeper than 32 levels of arrays, maps and structs (a cyclic value
-// included), with an array or map of more than 4,194,304 elements, or
-// with map keys that encode alike (int(1) and int64(1) in a map[any]T).
+// included), with an array or map of more than 4,194,304 elements, with
+// map keys that encode alike (int(1) and int64(1) in a map[any]T), with
+// a string that is not UTF-8 (values are CBOR, whose text must be: keep
+// other bytes in a []byte), or that T cannot hold as decoded (what an
+// interface holds decodes as bool, numbers, string, []byte, []any and
+// map[any]any, so a map keyed by arrays put as any is refused, and
+// anything put as an error).
 // A []byte or string value longer than Config.MaxCommitBytes returns a
 // *TooLargeError at once, unencoded, and aborts the transaction: its
 // commit record could not be sent. (A value of another type that encodes
