@@ -263,7 +263,10 @@ func (tx *Tx) write(w consistency.Write) {
 // skipped, so that a struct type can gain and lose fields while objects
 // written with its old shape stay readable. A struct value read as
 // another struct type therefore decodes without error, holding the
-// fields the two share.
+// fields the two share. A time.Time is kept as encoding/json keeps it,
+// RFC 3339 text to the nanosecond: it reads back as the same instant in
+// the same zone offset (a time.FixedZone, or UTC), without its monotonic
+// reading or its location's name.
 func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 	var v T
 	if err := tx.use(false); err != nil {

@@ -26,7 +26,8 @@ const maxHops = 64
 // not.
 var ErrInvalidText = errors.New("a string is not valid UTF-8, as a CBOR text string must be (keep such bytes in a []byte)")
 
-// MarshalValue encodes v as Marshal does, and refuses what Unmarshal
+// MarshalValue encodes v as Marshal does (but a time.Time as RFC 3339
+// text, to the nanosecond), and refuses what Unmarshal
 // would refuse to decode into a T: a value nested deeper than
 // MaxNestedLevels, an array or map of more than MaxElements, a map whose
 // keys encode alike (int(1) and int64(1) in a map[any]T), a string that
@@ -44,7 +45,7 @@ func MarshalValue[T any](v T) ([]byte, error) {
 			return nil, err
 		}
 	}
-	data, err := enc.Marshal(av)
+	data, err := valueEnc.Marshal(av)
 	if err != nil {
 		return nil, err
 	}
