@@ -565,7 +565,10 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 // OnCommit registers f to run after the transaction commits, on the
 // goroutine that committed it, once, in registration order. It does not run
 // if the transaction fails or rolls back, or for an attempt of Update that
-// conflicted.
+// conflicted. A View's transaction never commits, so f never runs there;
+// a read-only transaction from Begin runs it when Commit ends it. Called
+// on a transaction that has ended (from an OnCommit function, say),
+// OnCommit does nothing.
 //
 // If f panics, the functions registered after it still run, and then
 // Update (or Commit) panics with an *OnCommitPanic holding f's panic
