@@ -266,7 +266,11 @@ func (tx *Tx) write(w consistency.Write) {
 // fields the two share. A time.Time is kept as encoding/json keeps it,
 // RFC 3339 text to the nanosecond: it reads back as the same instant in
 // the same zone offset (a time.FixedZone, or UTC), without its monotonic
-// reading or its location's name.
+// reading or its location's name. What an interface (any) holds decodes
+// as CBOR's own types, not encoding/json's: nil, bool, uint64 (int64 if
+// negative), float64, string, []byte, []any and map[any]any, a map of
+// string keys included, at every level (json.Marshal refuses
+// map[any]any: read into structs and typed maps for a value to marshal).
 func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 	var v T
 	if err := tx.use(false); err != nil {
@@ -309,9 +313,9 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 // map keys that encode alike (int(1) and int64(1) in a map[any]T), with
 // a string that is not UTF-8 (values are CBOR, whose text must be: keep
 // other bytes in a []byte), or that T cannot hold as decoded (what an
-// interface holds decodes as bool, numbers, string, []byte, []any and
-// map[any]any, so a map keyed by arrays put as any is refused, and
-// anything put as an error).
+// interface holds decodes as Get says, as a map[any]any for a map, so a
+// map keyed by arrays put as any is refused, and anything put as an
+// error).
 // A []byte or string value longer than Config.MaxCommitBytes returns a
 // *TooLargeError at once, unencoded, and aborts the transaction: its
 // commit record could not be sent. (A value of another type that encodes
