@@ -130,5 +130,5 @@ func notDurableData(fsys persist.FS, dir string) error {
 		return fmt.Errorf("oss: data directory: %w", err)
 	}
 	f.Close()
-	return fmt.Errorf("oss: invalid config: %w: DataDir %s holds a durable node's data (%s): with DurabilityMemory the node would leave it unread and start empty, as a new member; start it with DurabilitySync or DurabilityBatch (ossd --durability sync) to recover it, or give it another DataDir", ErrInvalidArgument, dir, nodeIDFile)
+	return fmt.Errorf("oss: invalid config: %w", configError{fmt.Errorf("DataDir %s holds a durable node's data (%s): with DurabilityMemory the node would leave it unread and start empty, as a new member; start it with DurabilitySync or DurabilityBatch (ossd --durability sync) to recover it, or give it another DataDir", dir, nodeIDFile)})
 }
