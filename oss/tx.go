@@ -316,8 +316,9 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 // interface holds decodes as Get says, as a map[any]any for a map, so a
 // map keyed by arrays put as any is refused, and anything put as an
 // error).
-// A []byte or string value longer than Config.MaxCommitBytes returns a
-// *TooLargeError at once, unencoded, and aborts the transaction: its
+// A []byte or string value (of a named type too, unless it has a
+// marshaling method of its own) longer than Config.MaxCommitBytes returns
+// a *TooLargeError at once, unencoded, and aborts the transaction: its
 // commit record could not be sent. (A value of another type that encodes
 // too large is found when the transaction commits, as ErrTooLarge.)
 func Put[T any](tx *Tx, id uuid.UUID, v T) error {
@@ -328,7 +329,7 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	if id == uuid.Nil {
 		return tx.fail(fmt.Errorf("%w: Put with the nil object ID", ErrInvalidArgument))
 	}
-	if n := rawLen(v); n > tx.heap.cfg.MaxCommitBytes {
+	if n := codec.RawLen(v); n > tx.heap.cfg.MaxCommitBytes {
 		return tx.fail(&TooLargeError{Size: n, Max: tx.heap.cfg.MaxCommitBytes, Value: true})
 	}
 	data, err := codec.MarshalValue(v)
@@ -341,18 +342,6 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	}
 	tx.write(consistency.Write{ID: id, Value: data})
 	return nil
-}
-
-// rawLen returns the length of a []byte or string value, which its
-// encoding exceeds, and 0 for a value of any other type.
-func rawLen[T any](v T) int {
-	switch x := any(v).(type) {
-	case []byte:
-		return len(x)
-	case string:
-		return len(x)
-	}
-	return 0
 }
 
 // New creates an object holding v under a new version 7 UUID and returns a

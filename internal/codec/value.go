@@ -72,6 +72,30 @@ func MarshalValue[T any](v T) ([]byte, error) {
 	return data, nil
 }
 
+// RawLen returns the length of v if it is a string or a slice of bytes,
+// of any named type the encoder writes as a CBOR string (one without a
+// marshaling method of its own): a lower bound of its encoding, known
+// without encoding it. It returns 0 for any other value.
+func RawLen(v any) int {
+	switch x := v.(type) {
+	case []byte:
+		return len(x)
+	case string:
+		return len(x)
+	case nil:
+		return 0
+	}
+	rv := reflect.ValueOf(v)
+	t := rv.Type()
+	switch {
+	case leaf(t):
+		return 0
+	case t.Kind() == reflect.String, t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		return rv.Len()
+	}
+	return 0
+}
+
 // checkText returns ErrInvalidText if a text string in data, well formed
 // and of definite lengths, is not UTF-8. Items follow each other in
 // order, an array's, map's or tag's contents after its head, so a scan
