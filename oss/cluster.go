@@ -39,7 +39,8 @@ func storeClusterID(fsys persist.FS, dir string, id uint64) error {
 }
 
 // ErrOtherCluster is the cause of a membership merge refused because a
-// member belongs to another cluster.
+// member belongs to another cluster. Start's error for a node that joins
+// another cluster than its own matches it, and ErrJoinRefused.
 var ErrOtherCluster = errors.New("oss: a member of another cluster")
 
 // clusterOf reads the cluster ID a member announces, 0 if none.

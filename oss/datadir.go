@@ -113,3 +113,22 @@ func closeLocks(locks []*os.File) error {
 	}
 	return errors.Join(errs...)
 }
+
+// notDurableData refuses a node that keeps nothing on disk a data
+// directory that holds a durable node's identity: it would leave that
+// node's replicas unread and start empty, as another member, where a
+// node restarted on its data directory recovers them.
+func notDurableData(fsys persist.FS, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	f, err := fsys.Open(filepath.Join(dir, nodeIDFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("oss: data directory: %w", err)
+	}
+	f.Close()
+	return fmt.Errorf("oss: invalid config: %w", configError{fmt.Errorf("DataDir %s holds a durable node's data (%s): with DurabilityMemory the node would leave it unread and start empty, as a new member; start it with DurabilitySync or DurabilityBatch (ossd --durability sync) to recover it, or give it another DataDir", dir, nodeIDFile)})
+}

@@ -35,7 +35,10 @@ const (
 	// term and vote are synced at once all the same, so that a power
 	// failure never lets it vote twice in one term.
 	DurabilityBatch
-	// DurabilityMemory keeps nothing on disk.
+	// DurabilityMemory keeps nothing on disk. A DataDir is then only
+	// locked; Start refuses one that holds a durable node's data
+	// (ErrInvalidArgument), which the node would leave unread, starting
+	// empty as a new member.
 	DurabilityMemory
 )
 

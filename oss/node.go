@@ -204,6 +204,14 @@ func (n *Node) openDataDir() error {
 	} else if err := check(); err != nil {
 		return err
 	}
+	if !durable {
+		if err := notDurableData(fsys, c.DataDir); err != nil {
+			if lock != nil {
+				lock.Close()
+			}
+			return err
+		}
+	}
 	n.lock = lock
 	if durable {
 		if err := n.openDisk(fsys, c.DataDir); err != nil {

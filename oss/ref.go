@@ -34,8 +34,13 @@ func (r Ref[T]) MarshalCBOR() ([]byte, error) {
 	return codec.Marshal(r.ID[:])
 }
 
-// UnmarshalCBOR decodes a reference encoded by MarshalCBOR.
+// UnmarshalCBOR decodes a reference encoded by MarshalCBOR. A CBOR null
+// (or undefined) is the zero Ref, as null is any type's zero value.
 func (r *Ref[T]) UnmarshalCBOR(data []byte) error {
+	if len(data) == 1 && (data[0] == 0xf6 || data[0] == 0xf7) {
+		*r = Ref[T]{}
+		return nil
+	}
 	var b []byte
 	if err := codec.Unmarshal(data, &b); err != nil {
 		return fmt.Errorf("oss: ref: %w", err)

@@ -145,11 +145,19 @@ func refusedJoin(err error, addrs []string) error {
 		}
 		if ok && strings.Contains(why, ErrOtherCluster.Error()) && isJoinAddr(addr, addrs) {
 			// A member of another cluster (cluster.go): no retry mends it.
-			return fmt.Errorf("%w: %s: %s", ErrJoinRefused, addr, strings.TrimSpace(why))
+			return otherClusterRefusal(fmt.Sprintf("%s: %s: %s", ErrJoinRefused, addr, strings.TrimSpace(why)))
 		}
 	}
 	return err
 }
+
+// otherClusterRefusal is a join refused by a member of another cluster,
+// its text memberlist's: it matches ErrJoinRefused and ErrOtherCluster.
+type otherClusterRefusal string
+
+func (e otherClusterRefusal) Error() string { return string(e) }
+
+func (e otherClusterRefusal) Unwrap() []error { return []error{ErrJoinRefused, ErrOtherCluster} }
 
 // certRefusedError is a join refused because a member (addr) refused
 // this node's certificate. The member knows why, and logs it; the TLS

@@ -263,7 +263,14 @@ func (tx *Tx) write(w consistency.Write) {
 // skipped, so that a struct type can gain and lose fields while objects
 // written with its old shape stay readable. A struct value read as
 // another struct type therefore decodes without error, holding the
-// fields the two share.
+// fields the two share. A time.Time is kept as encoding/json keeps it,
+// RFC 3339 text to the nanosecond: it reads back as the same instant in
+// the same zone offset (a time.FixedZone, or UTC), without its monotonic
+// reading or its location's name. What an interface (any) holds decodes
+// as CBOR's own types, not encoding/json's: nil, bool, uint64 (int64 if
+// negative), float64, string, []byte, []any and map[any]any, a map of
+// string keys included, at every level (json.Marshal refuses
+// map[any]any: read into structs and typed maps for a value to marshal).
 func Get[T any](tx *Tx, id uuid.UUID) (T, error) {
 	var v T
 	if err := tx.use(false); err != nil {
@@ -300,12 +307,18 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 
 // Put sets the object with the given ID to v, creating it if needed. A
 // value that cannot be encoded returns an *EncodeError and aborts the
-// transaction; so does one that Get could not decode again: nested
+// transaction; so does one that Get of T could not decode again: nested
 // deeper than 32 levels of arrays, maps and structs (a cyclic value
-// included), with an array or map of more than 4,194,304 elements, or
-// with map keys that encode alike (int(1) and int64(1) in a map[any]T).
-// A []byte or string value longer than Config.MaxCommitBytes returns a
-// *TooLargeError at once, unencoded, and aborts the transaction: its
+// included), with an array or map of more than 4,194,304 elements, with
+// map keys that encode alike (int(1) and int64(1) in a map[any]T), with
+// a string that is not UTF-8 (values are CBOR, whose text must be: keep
+// other bytes in a []byte), or that T cannot hold as decoded (what an
+// interface holds decodes as Get says, as a map[any]any for a map, so a
+// map keyed by arrays put as any is refused, and anything put as an
+// error).
+// A []byte or string value (of a named type too, unless it has a
+// marshaling method of its own) longer than Config.MaxCommitBytes returns
+// a *TooLargeError at once, unencoded, and aborts the transaction: its
 // commit record could not be sent. (A value of another type that encodes
 // too large is found when the transaction commits, as ErrTooLarge.)
 func Put[T any](tx *Tx, id uuid.UUID, v T) error {
@@ -316,7 +329,7 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	if id == uuid.Nil {
 		return tx.fail(fmt.Errorf("%w: Put with the nil object ID", ErrInvalidArgument))
 	}
-	if n := rawLen(v); n > tx.heap.cfg.MaxCommitBytes {
+	if n := codec.RawLen(v); n > tx.heap.cfg.MaxCommitBytes {
 		return tx.fail(&TooLargeError{Size: n, Max: tx.heap.cfg.MaxCommitBytes, Value: true})
 	}
 	data, err := codec.MarshalValue(v)
@@ -329,18 +342,6 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	}
 	tx.write(consistency.Write{ID: id, Value: data})
 	return nil
-}
-
-// rawLen returns the length of a []byte or string value, which its
-// encoding exceeds, and 0 for a value of any other type.
-func rawLen[T any](v T) int {
-	switch x := any(v).(type) {
-	case []byte:
-		return len(x)
-	case string:
-		return len(x)
-	}
-	return 0
 }
 
 // New creates an object holding v under a new version 7 UUID and returns a
@@ -557,7 +558,10 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 // OnCommit registers f to run after the transaction commits, on the
 // goroutine that committed it, once, in registration order. It does not run
 // if the transaction fails or rolls back, or for an attempt of Update that
-// conflicted.
+// conflicted. A View's transaction never commits, so f never runs there;
+// a read-only transaction from Begin runs it when Commit ends it. Called
+// on a transaction that has ended (from an OnCommit function, say),
+// OnCommit does nothing.
 //
 // If f panics, the functions registered after it still run, and then
 // Update (or Commit) panics with an *OnCommitPanic holding f's panic

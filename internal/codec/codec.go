@@ -18,11 +18,23 @@ const (
 var (
 	enc cbor.EncMode
 	dec cbor.DecMode
+	// valueEnc encodes the values of objects (MarshalValue): enc's
+	// deterministic encoding, but a time.Time as RFC 3339 text with its
+	// nanoseconds and zone offset, as encoding/json writes it, where
+	// enc writes whole seconds since 1970 and the decoder reads them back
+	// in time.Local. Both decode either form.
+	valueEnc cbor.EncMode
 )
 
 func init() {
 	var err error
-	enc, err = cbor.CoreDetEncOptions().EncMode()
+	opts := cbor.CoreDetEncOptions()
+	enc, err = opts.EncMode()
+	if err != nil {
+		panic(fmt.Sprintf("codec: %v", err))
+	}
+	opts.Time = cbor.TimeRFC3339Nano
+	valueEnc, err = opts.EncMode()
 	if err != nil {
 		panic(fmt.Sprintf("codec: %v", err))
 	}

@@ -2,10 +2,13 @@ package codec
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -18,35 +21,117 @@ var ErrTooDeep = fmt.Errorf("value nests deeper than %d levels of arrays, maps a
 // entering an array, map or struct: only a cycle of them goes further.
 const maxHops = 64
 
-// MarshalValue encodes v as Marshal does, and refuses what Unmarshal
-// would refuse to decode: a value nested deeper than MaxNestedLevels, an
-// array or map of more than MaxElements, a map whose keys encode alike
-// (int(1) and int64(1) in a map[any]T). A stored value is thus always
-// readable by the type it was written as. A cyclic value, which the
-// encoder would follow until the stack overflows, fails with ErrTooDeep
-// before it is encoded.
-func MarshalValue(v any) ([]byte, error) {
-	info := typeInfoOf(reflect.TypeOf(v))
+// ErrInvalidText is the error of MarshalValue for a string that is not
+// UTF-8: CBOR's text strings must be, and Unmarshal refuses one that is
+// not.
+var ErrInvalidText = errors.New("a string is not valid UTF-8, as a CBOR text string must be (keep such bytes in a []byte)")
+
+// MarshalValue encodes v as Marshal does (but a time.Time as RFC 3339
+// text, to the nanosecond), and refuses what Unmarshal
+// would refuse to decode into a T: a value nested deeper than
+// MaxNestedLevels, an array or map of more than MaxElements, a map whose
+// keys encode alike (int(1) and int64(1) in a map[any]T), a string that
+// is not UTF-8, and what a T cannot hold as decoded (a map keyed by
+// arrays held in an interface, which decodes as map[any]any; anything
+// put as an error). A stored value is thus always readable by the type it
+// was written as. What a type's own MarshalCBOR method writes is checked
+// for well-formedness and UTF-8, not decoded. A cyclic value, which the encoder would follow until
+// the stack overflows, fails with ErrTooDeep before it is encoded.
+func MarshalValue[T any](v T) ([]byte, error) {
+	av := any(v)
+	info := typeInfoOf(reflect.TypeOf(av))
 	if info.walk {
-		if err := checkNesting(reflect.ValueOf(v), 0, 0); err != nil {
+		if err := checkNesting(reflect.ValueOf(av), 0, 0); err != nil {
 			return nil, err
 		}
 	}
-	data, err := enc.Marshal(v)
+	data, err := valueEnc.Marshal(av)
 	if err != nil {
 		return nil, err
 	}
-	if info.anyKeys {
-		// Keys of different Go values may encode alike: decode it all.
-		var out any
-		err = dec.Unmarshal(data, &out)
-	} else {
-		err = dec.Wellformed(data)
-	}
-	if err != nil {
+	if err := dec.Wellformed(data); err != nil {
 		return nil, fmt.Errorf("encoded, it would not decode: %w", err)
 	}
+	read := info // T, unless T is an interface: v's type then
+	if reflect.TypeFor[T]().Kind() == reflect.Interface {
+		read = valueType{text: true, decode: true}
+	}
+	if read.text || read.decode {
+		if err := checkText(data); err != nil {
+			return nil, err
+		}
+	}
+	if read.decode {
+		// What the value holds is not known from its type (an
+		// interface) or its keys may collide: decode it as Get will.
+		var out T
+		if err := dec.Unmarshal(data, &out); err != nil {
+			return nil, fmt.Errorf("encoded, it would not decode: %w", err)
+		}
+	}
 	return data, nil
+}
+
+// RawLen returns the length of v if it is a string or a slice of bytes,
+// of any named type the encoder writes as a CBOR string (one without a
+// marshaling method of its own): a lower bound of its encoding, known
+// without encoding it. It returns 0 for any other value.
+func RawLen(v any) int {
+	switch x := v.(type) {
+	case []byte:
+		return len(x)
+	case string:
+		return len(x)
+	case nil:
+		return 0
+	}
+	rv := reflect.ValueOf(v)
+	t := rv.Type()
+	switch {
+	case leaf(t):
+		return 0
+	case t.Kind() == reflect.String, t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		return rv.Len()
+	}
+	return 0
+}
+
+// checkText returns ErrInvalidText if a text string in data, well formed
+// and of definite lengths, is not UTF-8. Items follow each other in
+// order, an array's, map's or tag's contents after its head, so a scan
+// of the heads in a row visits every string.
+func checkText(data []byte) error {
+	for off := 0; off < len(data); {
+		major, ai := data[off]>>5, data[off]&0x1f
+		off++
+		var n uint64
+		switch {
+		case ai < 24:
+			n = uint64(ai)
+		case ai <= 27:
+			k := 1 << (ai - 24)
+			if off+k > len(data) {
+				return io.ErrUnexpectedEOF
+			}
+			for _, b := range data[off : off+k] {
+				n = n<<8 | uint64(b)
+			}
+			off += k
+		default:
+			return fmt.Errorf("cbor: additional information %d is not allowed here", ai)
+		}
+		if major != 2 && major != 3 {
+			continue
+		}
+		if n > uint64(len(data)-off) {
+			return io.ErrUnexpectedEOF
+		}
+		if major == 3 && !utf8.Valid(data[off:off+int(n)]) {
+			return ErrInvalidText
+		}
+		off += int(n)
+	}
+	return nil
 }
 
 // valueType says how much checking a type's values need before and
@@ -55,8 +140,12 @@ type valueType struct {
 	// walk: a value may nest deeper than MaxNestedLevels, or be cyclic
 	// (the type is recursive, or holds an interface).
 	walk bool
-	// anyKeys: the type holds a map whose keys are interfaces.
-	anyKeys bool
+	// text: a value may hold a text string (a string, or what a
+	// MarshalCBOR method writes).
+	text bool
+	// decode: a value must be decoded to be known readable as the type:
+	// the type is or holds an interface, or a map whose keys are.
+	decode bool
 }
 
 var valueTypes sync.Map // reflect.Type -> valueType
@@ -70,15 +159,16 @@ func typeInfoOf(t reflect.Type) valueType {
 	}
 	s := typeScan{seen: map[reflect.Type]bool{}}
 	depth := s.depth(t)
-	vt := valueType{walk: depth > MaxNestedLevels, anyKeys: s.anyKeys}
+	vt := valueType{walk: depth > MaxNestedLevels, text: s.text, decode: s.decode}
 	valueTypes.Store(t, vt)
 	return vt
 }
 
 // typeScan bounds the nesting of a type's values from the type alone.
 type typeScan struct {
-	seen    map[reflect.Type]bool // types on the path being scanned
-	anyKeys bool
+	seen   map[reflect.Type]bool // types on the path being scanned
+	text   bool
+	decode bool
 }
 
 // unbounded is the depth of a type whose values may nest without bound.
@@ -103,6 +193,9 @@ func (s *typeScan) depth(t reflect.Type) int {
 		return unbounded
 	}
 	if leaf(t) {
+		if reflect.PointerTo(t).Implements(typeMarshaler) {
+			s.text = true
+		}
 		return 0
 	}
 	s.seen[t] = true
@@ -110,7 +203,11 @@ func (s *typeScan) depth(t reflect.Type) int {
 	d := 0
 	switch t.Kind() {
 	case reflect.Interface:
+		s.decode = true
 		return unbounded
+	case reflect.String:
+		s.text = true
+		return 0
 	case reflect.Pointer:
 		return s.depth(t.Elem())
 	case reflect.Slice, reflect.Array:
@@ -120,7 +217,7 @@ func (s *typeScan) depth(t reflect.Type) int {
 		d = s.depth(t.Elem())
 	case reflect.Map:
 		if t.Key().Kind() == reflect.Interface {
-			s.anyKeys = true
+			s.decode = true
 		}
 		d = max(s.depth(t.Key()), s.depth(t.Elem()))
 	case reflect.Struct:

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"errors"
+	"math/big"
 	"testing"
 	"time"
 )
@@ -65,5 +66,43 @@ func TestMarshalValueLevels(t *testing.T) {
 	p = &p
 	if _, err := MarshalValue(p); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("a pointer to an interface holding it: %v; want ErrTooDeep", err)
+	}
+}
+
+type mixed struct {
+	F     float64
+	F32   float32
+	I     int64
+	Bytes []byte
+	Big   *big.Int
+	At    time.Time
+	Text  string
+	Keys  map[string][]string
+}
+
+// MarshalValue checks every text string of a value for UTF-8 and nothing
+// else: numbers of every width, byte strings whose bytes look like text
+// heads, tags and times pass; one string that is not UTF-8, anywhere,
+// fails with ErrInvalidText.
+func TestMarshalValueChecksText(t *testing.T) {
+	good := mixed{
+		F: 1.1, F32: 2.5, I: -1 << 40,
+		Bytes: []byte{0x61, 0xff, 0x7f, 0xfb, 0x00},
+		Big:   new(big.Int).Lsh(big.NewInt(1), 100),
+		At:    time.Date(2026, 12, 5, 6, 0, 0, 1, time.UTC),
+		Text:  "naïve", Keys: map[string][]string{"ключ": {"значение", ""}},
+	}
+	if _, err := MarshalValue(good); err != nil {
+		t.Fatalf("a value of valid text: %v", err)
+	}
+	for name, bad := range map[string]mixed{
+		"a field":        {Text: "\xff"},
+		"a map key":      {Keys: map[string][]string{"a\xc3": nil}},
+		"a list element": {Keys: map[string][]string{"a": {"ok", "\xed\xa0\x80"}}},
+	} {
+		bad.F, bad.Bytes = 3.25, good.Bytes
+		if _, err := MarshalValue(bad); !errors.Is(err, ErrInvalidText) {
+			t.Errorf("a string not UTF-8 in %s: %v; want ErrInvalidText", name, err)
+		}
 	}
 }
