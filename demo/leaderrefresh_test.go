@@ -21,7 +21,7 @@ func TestProgressNamesTheCurrentLeader(t *testing.T) {
 	out := &lockedBuffer{} // leaderline_test.go
 	procs := []*ossdtest.Proc{{Name: "n1", Client: c}, {Name: "n2", Client: c}, {Name: "n3", Client: c}}
 	tr := &tour{out: out, tty: true, live: procs, leader: "n2"}
-	if s := firstProgress(tr, out); !strings.Contains(s, "leader n1") {
+	if s := firstProgress(t, tr, out); !strings.Contains(s, "leader n1") {
 		t.Errorf("the progress line does not name n1, the leader the nodes report: %q", s)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"go.uber.org/goleak"
 )
@@ -275,7 +276,7 @@ func TestCloseDuringCheckpointRestarts(t *testing.T) {
 			close(closed)
 		}()
 		close(release)
-		<-closed
+		await.Recv(t, closed, "the node's close to return")
 	}
 }
 
