@@ -6,7 +6,7 @@ import (
 )
 
 // recvDeadline is how long recv waits: far over anything these tests
-// wait for on a loaded machine, well under go test's -timeout (15
+// wait for on a loaded machine, well under go test's -timeout (45
 // minutes in the README's test command).
 const recvDeadline = 5 * time.Minute
 

@@ -16,9 +16,9 @@ import (
 	"time"
 )
 
-// Deadline is how long Recv and Wait wait. It is far over anything a
+// Deadline is how long Recv, Wait and Until wait. It is far over anything a
 // test waits for on a loaded machine, and well under go test's -timeout
-// in the README's test command (15 minutes), so a hang names itself
+// in the README's test command (45 minutes), so a hang names itself
 // before the whole package is stopped.
 const Deadline = 5 * time.Minute
 
