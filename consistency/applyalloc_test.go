@@ -57,6 +57,21 @@ func TestIsRefusalDoesNotAllocate(t *testing.T) {
 	if IsRefusal(rec) || !IsRefusal(refusal) {
 		t.Fatal("IsRefusal is wrong")
 	}
+	// The decode into a scratch that has decoded a record before
+	// allocates nothing, under the race detector too.
+	s := new(recScratch)
+	if n := testing.AllocsPerRun(100, func() {
+		s.decode(rec)
+		s.release()
+	}); n != 0 {
+		t.Errorf("decoding into a used scratch allocated %v times a record, want 0", n)
+	}
+	// IsRefusal takes its scratch from a pool, which under the race
+	// detector drops a quarter of the scratches put back (a new one
+	// allocates): there it failed 6 of 300 runs ("allocated 1 times").
+	if raceEnabled {
+		return
+	}
 	if n := testing.AllocsPerRun(100, func() { IsRefusal(rec) }); n != 0 {
 		t.Errorf("IsRefusal allocated %v times a record, want 0", n)
 	}

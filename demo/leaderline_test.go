@@ -31,15 +31,23 @@ func (l *lockedBuffer) String() string {
 }
 
 // firstProgress runs tr's progress lines until the first is written to
-// out, and returns what out holds then.
-func firstProgress(tr *tour, out *lockedBuffer) string {
+// out, and returns what out holds then. It fails the test if none is
+// written within five minutes, far over what a loaded machine takes and
+// under go test's -timeout.
+func firstProgress(t *testing.T, tr *tour, out *lockedBuffer) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		tr.progress(ctx)
 	}()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Minute)
 	for !strings.Contains(out.String(), "transfers") {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5m0s for a progress line; out holds %q", out.String())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
@@ -58,7 +66,7 @@ func TestProgressDoesNotNameTheKilledLeader(t *testing.T) {
 	victim := &ossdtest.Proc{Name: "n2", Client: c}
 	tr := &tour{out: out, tty: true, live: []*ossdtest.Proc{{Name: "n1", Client: c}, victim, {Name: "n3", Client: c}}, leader: "n2"}
 	tr.drop(victim)
-	if s := firstProgress(tr, out); strings.Contains(s, "leader n2") {
+	if s := firstProgress(t, tr, out); strings.Contains(s, "leader n2") {
 		t.Errorf("a progress line after n2 was killed names it the leader: %q", s)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.uber.org/goleak"
 )
@@ -338,7 +339,7 @@ func TestACLNoGrantJoinRefusedByLeader(t *testing.T) {
 	go func() { joined <- app.joinGroup(jctx, r, e.Voters) }()
 	waitCond(t, "the leader to refuse the join twice", func() bool { return a.acl.joins.Load() >= before+2 })
 	cancel()
-	if err := <-joined; err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if err := await.Recv(t, joined, "the join without read permission to return"); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("joining without read: %v", err)
 	}
 	if cs := h.conf.Load(); slices.Contains(cs.Learners, app.id) || slices.Contains(cs.Voters, app.id) {
@@ -381,7 +382,7 @@ func TestACLGrantRevokeEnforcedAtLeader(t *testing.T) {
 	later := uuid.New()
 	untilCommitted(t, "a commit after the forged one", h, func(tx *Tx) error { return Put(tx, later, 1) })
 	cancel()
-	if err := <-outcome; err == nil {
+	if err := await.Recv(t, outcome, "the forged commit's outcome"); err == nil {
 		t.Fatal("the forged commit succeeded")
 	}
 	for _, id := range forged {
@@ -406,7 +407,7 @@ func TestACLGrantRevokeEnforcedAtLeader(t *testing.T) {
 	outcome, cancel = forgeDropped(t, "the leader to drop a proposal after the revocation", ah, refused, forgeAt(3))
 	untilCommitted(t, "a commit after the revocation", h, func(tx *Tx) error { return Put(tx, later, 2) })
 	cancel()
-	if err := <-outcome; err == nil {
+	if err := await.Recv(t, outcome, "the outcome of the commit after the revocation"); err == nil {
 		t.Fatal("a commit after the revocation succeeded")
 	}
 	for _, id := range forged {
@@ -465,7 +466,7 @@ func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
 		waitCond(t, "the catalog's leader to drop "+what, func() bool { return a.acl.refused.Load() > refused })
 		mustGrant(t, a, Grant{Who: "someone", Heap: "x", Perm: PermRead}) // a later catalog commit
 		cancel()
-		if err := <-outcome; err == nil {
+		if err := await.Recv(t, outcome, "the forged catalog commit's outcome"); err == nil {
 			t.Fatalf("%s: the forged catalog commit succeeded", what)
 		}
 		mustRevoke(t, a, Grant{Who: "someone", Heap: "x", Perm: PermRead})
@@ -529,7 +530,7 @@ func TestACLThreeServers(t *testing.T) {
 	later := uuid.New()
 	untilCommitted(t, "a commit after the forged one", h, func(tx *Tx) error { return Put(tx, later, 3) })
 	cancel()
-	if err := <-outcome; err == nil {
+	if err := await.Recv(t, outcome, "the forged commit's outcome"); err == nil {
 		t.Fatal("the forged commit succeeded")
 	}
 	for _, n := range servers {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.uber.org/goleak"
 )
@@ -257,7 +258,7 @@ func TestACLRefusalByALaggingLeaderIsRetried(t *testing.T) {
 	go func() { done <- hs["app"].Update(ctx, func(tx *Tx) error { return Put(tx, id, 1) }) }()
 	waitCond(t, "the heap's leader to refuse the commit", func() bool { return lead.node.acl.refused.Load() > before })
 	c.net.Heal()
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "the commit the lagging leader refused to return"); err != nil {
 		t.Fatalf("a commit granted write, refused by a leader that had not heard of it: %v", err)
 	}
 	// The leader sends the commit index before it applies (ApplyApart):

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
@@ -170,7 +171,7 @@ func TestSnapshotAfterTheCheckpointerStoppedDoesNotWait(t *testing.T) {
 	c.jobs, c.done, c.exited = make(chan *ckptJob, 1), make(chan ckptResult, 1), make(chan struct{})
 	close(h.stop) // the heap closes ...
 	go h.runCheckpoints()
-	<-c.exited // ... and its checkpointer returns,
+	await.Recv(t, c.exited, "the checkpointer to return") // ... and its checkpointer returns,
 	j := &ckptJob{}
 	c.running = j // as the loop, not yet at its stop, hands it a job
 	c.jobs <- j
@@ -252,7 +253,7 @@ func TestCloseOfALostReplicaWaitsForItsLoop(t *testing.T) {
 	// waits returns once the checkpoint is let go.
 	time.Sleep(100 * time.Millisecond)
 	close(release)
-	if <-early {
+	if await.Recv(t, early, "the heap's close to return") {
 		t.Fatal("the heap's close returned while its replica's loop still ran")
 	}
 }
@@ -297,10 +298,10 @@ func TestCloseDuringDropHeapWaitsForTheDroppedReplica(t *testing.T) {
 	// caught here, one that waits returns once it is let go.
 	time.Sleep(100 * time.Millisecond)
 	let()
-	if <-early {
+	if await.Recv(t, early, "the node's close to return") {
 		t.Fatal("the node's Close returned while a replica DropHeap closes still ran")
 	}
-	if err := <-dropped; err != nil {
+	if err := await.Recv(t, dropped, "DropHeap to return"); err != nil {
 		t.Fatalf("drop: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 )
 
@@ -40,8 +41,8 @@ func TestAPIProbeCloseWhileFunctionsRun(t *testing.T) {
 				return err
 			}, nil)
 		}()
-		<-inside
-		<-inside
+		await.Recv(t, inside, "the Update's and the View's functions to run")
+		await.Recv(t, inside, "the Update's and the View's functions to run")
 		var err error
 		if end == "Close" {
 			err = c.Node("n2").Close(ctx)
@@ -55,10 +56,10 @@ func TestAPIProbeCloseWhileFunctionsRun(t *testing.T) {
 			t.Fatalf("%s: %v", end, err)
 		}
 		close(closed)
-		if err := <-update; !errors.Is(err, oss.ErrClosed) {
+		if err := await.Recv(t, update, "the Update whose function ran through the close to return"); !errors.Is(err, oss.ErrClosed) {
 			t.Errorf("%s: an Update whose function ran through it: %v, want ErrClosed", end, err)
 		}
-		if err := <-view; err != nil {
+		if err := await.Recv(t, view, "the View whose function ran through the close to return"); err != nil {
 			t.Errorf("%s: a View whose function ran through it: %v, want its snapshot read", end, err)
 		}
 		if end == "Close" {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.uber.org/goleak"
 )
@@ -112,7 +113,7 @@ func TestCatalogClosedIsNoDamage(t *testing.T) {
 	}
 	h := n.catalog.Load()
 	n.Close(context.Background())
-	<-h.done
+	await.Recv(t, h.done, "the catalog's loop to end")
 	if err := n.Damage(); err != nil {
 		t.Fatalf("Damage of a closed node: %v", err)
 	}

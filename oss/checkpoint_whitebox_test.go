@@ -2,11 +2,13 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"go.uber.org/goleak"
 )
@@ -126,11 +128,31 @@ func TestCheckpointKeepsLeaderAndCommits(t *testing.T) {
 	}
 
 	// Small commits until every replica's checkpoint has begun, then
-	// more while all are held.
+	// more while all are held. What the test asserts is that they go on
+	// with no election, not how long each takes: three checkpoints of
+	// 30,000 objects written at once under the race detector hold the
+	// CPU, and at load 15 to 24 a commit took up to 1.8 s while they
+	// wrote, once over the 5 s bound of increment (outcome unknown).
+	// Their bound, as the fill's, is only against a hang; the slowest is
+	// logged.
 	counter := uuid.New()
+	var slowest time.Duration
+	defer func() { t.Logf("the slowest small commit took %v", slowest) }()
 	commit := func() {
 		t.Helper()
-		if err := increment(ctx, lead, counter); err != nil {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		start := time.Now()
+		err := lead.Update(ctx, func(tx *Tx) error {
+			a, err := Get[acct](tx, counter)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			a.Balance++
+			return Put(tx, counter, a)
+		})
+		slowest = max(slowest, time.Since(start))
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -275,7 +297,7 @@ func TestCloseDuringCheckpointRestarts(t *testing.T) {
 			close(closed)
 		}()
 		close(release)
-		<-closed
+		await.Recv(t, closed, "the node's close to return")
 	}
 }
 

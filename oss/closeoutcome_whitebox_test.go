@@ -10,6 +10,7 @@ import (
 
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 // leaderlessHeap is a heap whose loop takes one proposal and hands it to
@@ -62,7 +63,7 @@ func leaderlessHeap(t *testing.T) (*Heap, chan *proposal) {
 		default:
 			close(h.stop)
 		}
-		<-h.done
+		await.Recv(t, h.done, "the heap's loop to end")
 	})
 	return h, taken
 }
@@ -77,9 +78,9 @@ func TestCommitRaftNeverTookFailsWithErrClosed(t *testing.T) {
 		_, err := h.commit(context.Background(), uuid.New(), []byte{0xa0})
 		errc <- err
 	}()
-	<-taken
+	await.Recv(t, taken, "the loop to take the commit")
 	close(h.stop)
-	err := <-errc
+	err := await.Recv(t, errc, "the commit's answer")
 	if !errors.Is(err, ErrClosed) || errors.Is(err, ErrCommitUnknown) {
 		t.Fatalf("commit raft never took, its heap closed: %v, want ErrClosed", err)
 	}

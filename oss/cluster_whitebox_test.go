@@ -15,6 +15,7 @@ import (
 	"github.com/objectsharing/oss/oss/pki"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
@@ -743,7 +744,7 @@ func TestCatchingUpWaitsOutALeaderlessGroup(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	c.net.Heal()
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "the catching-up open to return"); err != nil {
 		t.Fatalf("after the partition healed: %v", err)
 	}
 	// A context that ends first says so, with what the group answered.
@@ -805,10 +806,10 @@ func TestOpenWaitsOutALeaderlessCatalog(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	c.net.Heal()
-	if err := <-created; err != nil {
+	if err := await.Recv(t, created, "CreateHeap to return"); err != nil {
 		t.Fatalf("create after the partition healed: %v", err)
 	}
-	if err := <-found; err != nil {
+	if err := await.Recv(t, found, "the open of the heap to return"); err != nil {
 		t.Fatalf("open after the partition healed: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 )
@@ -99,7 +100,7 @@ func TestFollowersWriteWhileTheLeaderSyncs(t *testing.T) {
 	})
 	waitCond(t, "the followers' acknowledgements while the leader's own sync is held", func() bool { return acks[lead].Load() > 0 })
 	let()
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "the commit whose leader's sync was held to return"); err != nil {
 		t.Fatalf("the commit after its leader's sync was let go: %v", err)
 	}
 	c.checkBank(ids)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 )
@@ -180,7 +181,7 @@ func TestJoinKeptWhileANewLeaderCannotTakeIt(t *testing.T) {
 	}
 	acks.Store(false)
 	apps.Store(false)
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "the client's open to return"); err != nil {
 		t.Fatalf("the client's open, its one join request taken by a leader that could not add it yet: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 )
 
@@ -36,7 +37,7 @@ func TestAPIProbeCreateHeapOnCutOffNodeWaits(t *testing.T) {
 		return s.Unknown > before.Unknown
 	})
 	c.Heal()
-	r := <-done
+	r := await.Recv(t, done, "CreateHeap on the healed node to return")
 	if r.err != nil || r.h == nil {
 		t.Fatalf("CreateHeap on a node cut off until after a try of unknown outcome: %v, %v; want the heap", r.h, r.err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -56,7 +57,7 @@ func TestAPIProbeCreateHeapFindsItsOwnUnknownTry(t *testing.T) {
 		return ok && seen()
 	})
 	deaf[x].Store(false)
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "CreateHeap to return"); err != nil {
 		t.Fatalf("CreateHeap whose try of unknown outcome created the heap: %v, want the heap", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 )
 
@@ -84,7 +85,7 @@ func stalledHeap(t *testing.T) (*Heap, chan *proposal) {
 		default:
 			close(h.stop)
 		}
-		<-h.done
+		await.Recv(t, h.done, "the heap's loop to end")
 	})
 	return h, taken
 }
@@ -97,9 +98,9 @@ func TestCommitOutcomeUnknownWhenContextEndsAfterProposal(t *testing.T) {
 		_, err := h.commit(ctx, uuid.New(), []byte{0xa0})
 		errc <- err
 	}()
-	<-taken
+	await.Recv(t, taken, "the loop to take the commit")
 	cancel()
-	err := <-errc
+	err := await.Recv(t, errc, "the commit's answer")
 	if !errors.Is(err, ErrCommitUnknown) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("commit whose context ended after the proposal: %v", err)
 	}
@@ -115,9 +116,9 @@ func TestCommitOutcomeUnknownWhenClosedAfterProposal(t *testing.T) {
 		_, err := h.commit(context.Background(), uuid.New(), []byte{0xa0})
 		errc <- err
 	}()
-	<-taken
+	await.Recv(t, taken, "the loop to take the commit")
 	close(h.stop)
-	err := <-errc
+	err := await.Recv(t, errc, "the commit's answer")
 	if !errors.Is(err, ErrCommitUnknown) || errors.Is(err, ErrClosed) || errors.Is(err, ErrNoQuorum) {
 		t.Fatalf("commit in the log when the heap closed: %v, want an unknown outcome that matches no definite failure", err)
 	}
@@ -166,9 +167,7 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 		go func() {
 			held <- h.Update(context.Background(), func(tx *Tx) error { return Put(tx, hold, round) })
 		}()
-		for h.state.Load().Version(hold) == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		await.Until(t, "the holding commit to apply", func() bool { return h.state.Load().Version(hold) != 0 })
 		ctx, cancel := context.WithCancel(context.Background())
 		tx, err := h.Begin(ctx, nil)
 		if err != nil {
@@ -179,9 +178,7 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 		}
 		errc := make(chan error, 1)
 		go func() { errc <- tx.Commit() }()
-		for len(h.propc) == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		await.Until(t, "the commit to be queued", func() bool { return len(h.propc) != 0 })
 		cancel()
 		var cerr error
 		select {
@@ -191,9 +188,9 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 		}
 		h.watchMu.Unlock()
 		if cerr == nil {
-			cerr = <-errc
+			cerr = await.Recv(t, errc, "the abandoned commit's answer")
 		}
-		if err := <-held; err != nil {
+		if err := await.Recv(t, held, "the holding goroutine to end"); err != nil {
 			t.Fatal(err)
 		}
 		// Everything proposed before this commit is applied when it is.
@@ -243,7 +240,7 @@ func TestCommitAbandonedWhileHeldIsNeverProposed(t *testing.T) {
 		go func() {
 			firstDone <- h.Update(context.Background(), func(tx *Tx) error { return Put(tx, first, round) })
 		}()
-		<-held // first's write is in flight
+		await.Recv(t, held, "the first commit's sync to be held") // first's write is in flight
 		ctx, cancel := context.WithCancel(context.Background())
 		tx, err := h.Begin(ctx, nil)
 		if err != nil {
@@ -257,11 +254,9 @@ func TestCommitAbandonedWhileHeldIsNeverProposed(t *testing.T) {
 		// Sent, then taken by the loop (propc is empty) and held: the
 		// abandon that follows reaches the loop after the take.
 		time.Sleep(5 * time.Millisecond)
-		for len(h.propc) > 0 {
-			time.Sleep(time.Millisecond)
-		}
+		await.Until(t, "the loop to take the commit", func() bool { return len(h.propc) == 0 })
 		cancel()
-		cerr := <-errc
+		cerr := await.Recv(t, errc, "the abandoned commit's answer")
 		close(release)
 		if err := <-firstDone; err != nil {
 			t.Fatalf("round %d: the commit being written: %v", round, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/osstest"
 )
@@ -78,7 +79,7 @@ func (f *inflight) check(t *testing.T, what string, h *oss.Heap) {
 	t.Helper()
 	ctx := context.Background()
 	for name, c := range map[string]chan error{"waiting Update": f.update, "Watch.Next": f.next} {
-		if err := <-c; !errors.Is(err, oss.ErrClosed) {
+		if err := await.Recv(t, c, "the call to end with the close"); !errors.Is(err, oss.ErrClosed) {
 			t.Errorf("%s: %s returned %v, want ErrClosed", what, name, err)
 		}
 	}
@@ -235,7 +236,7 @@ func TestAPIProbeCloseOfCutOffNodeEndsWaits(t *testing.T) {
 	defer cancel()
 	n.Close(ctx)
 	for range calls {
-		<-ended
+		await.Recv(t, ended, "every call to end with the close")
 	}
 	for name, err := range errs {
 		// A creation proposed as the cut began keeps its unknown outcome.

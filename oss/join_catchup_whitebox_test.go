@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"go.uber.org/goleak"
 )
 
@@ -39,7 +40,7 @@ func TestJoinAlreadyInTheConfigurationCatchesUp(t *testing.T) {
 				c.net.Heal()
 			}()
 		}})
-	<-healed
+	await.Recv(t, healed, "the partition to heal")
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

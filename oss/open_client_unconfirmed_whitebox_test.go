@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.uber.org/goleak"
 )
@@ -51,7 +52,7 @@ func TestClientOpenWaitsForTheCatalogToConfirmItsGrant(t *testing.T) {
 		c.net.Heal()
 	}()
 	h, err := app.Heap(ctx, "h")
-	<-healed
+	await.Recv(t, healed, "the partition to heal")
 	if err != nil {
 		t.Fatalf("Heap on a client cut off from the catalog for a moment: %v; want the heap once the cut heals", err)
 	}

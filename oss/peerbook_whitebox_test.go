@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 )
@@ -84,7 +85,7 @@ func TestPeerBookRecordsServers(t *testing.T) {
 		return err == nil && string(got) == "x 10.0.0.9:7400\ny 10.0.0.2:7400\n"
 	})
 	close(stop)
-	<-done
+	await.Recv(t, done, "the peer book's recorder to end")
 	if got := openPeerBook(fsys, dir, "me", testLogger()).known(); strings.Join(got, ",") != "10.0.0.2:7400,10.0.0.9:7400" {
 		t.Fatalf("read back %v", got)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
@@ -616,7 +617,7 @@ func promiseRound(t *testing.T, seed uint64, m promiseMix) map[string]int {
 	close(stop)
 	wg.Wait()
 	close(out)
-	<-collected
+	await.Recv(t, collected, "the collector of outcomes to end")
 	c.heal()
 	c.up()
 	tally := c.check(ops, "after healing")

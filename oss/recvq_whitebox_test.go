@@ -3,9 +3,9 @@ package oss
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 	"go.etcd.io/raft/v3/raftpb"
@@ -66,16 +66,14 @@ func TestReceiveQueueIsBoundedInBytes(t *testing.T) {
 	go func() {
 		committed <- update(context.Background(), c.heaps[g.Leader], func(tx *Tx) error { return Put(tx, id, 1) })
 	}()
-	for h.state.Load().Version(id) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "the follower to apply the commit", func() bool { return h.state.Load().Version(id) != 0 })
 
 	// Cut off from the others, the follower's queue takes the flood
 	// alone: the leader's heartbeats to it, dropped too while its loop is
 	// parked, would count among the drops on a machine slow enough that
 	// the flood outlasts a tick.
 	c.net.Partition([]string{follower})
-	quiesce(c.net)
+	quiesce(t, c.net)
 	before := h.recvq.dropped.Load()
 
 	// The leader floods it with appends of a frame each (from an old
@@ -104,7 +102,7 @@ func TestReceiveQueueIsBoundedInBytes(t *testing.T) {
 	c.net.Heal()
 	h.watchMu.Unlock()
 	parked = false
-	if err := <-committed; err != nil {
+	if err := await.Recv(t, committed, "the commit to return"); err != nil {
 		t.Fatal(err)
 	}
 	after := uuid.New()
@@ -116,9 +114,8 @@ func TestReceiveQueueIsBoundedInBytes(t *testing.T) {
 // lock whether a message gets through, so once it has delivered one more
 // (between any two nodes: the others' heartbeats keep coming) the
 // delivery it may have been running as the partition was made is over.
-func quiesce(net *transporttest.Network) {
+func quiesce(t *testing.T, net *transporttest.Network) {
+	t.Helper()
 	start := net.Stats().Delivered
-	for net.Stats().Delivered == start {
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "a delivery after the partition", func() bool { return net.Stats().Delivered != start })
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
@@ -216,7 +217,7 @@ func TestLostForwardedProposalIsResent(t *testing.T) {
 	go func() { errc <- update(ctx, c.heaps[follower], func(tx *Tx) error { return Put(tx, id, acct{7}) }) }()
 	waitCond(t, "the follower to forward the proposal", func() bool { return lost.Load() > 0 })
 	lose.Store(false)
-	if err := <-errc; err != nil {
+	if err := await.Recv(t, errc, "the commit whose forwarded proposal was lost to return"); err != nil {
 		t.Fatalf("commit whose forwarded proposal was lost: %v", err)
 	}
 	waitCond(t, "replicas to converge", c.converged)

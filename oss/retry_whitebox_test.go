@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"go.uber.org/goleak"
 )
 
@@ -123,7 +124,7 @@ func TestRetryWaitsWithoutPollingUntilWhatItReadChanges(t *testing.T) {
 	default:
 	}
 	mustPut(t, h, id, ball{}) // bob lets go
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "the grab to return once bob let go"); err != nil {
 		t.Fatal(err)
 	}
 	if got := holder(t, h, id); got != "alice" {
@@ -200,7 +201,7 @@ func TestRetryPingPongLosesNoWakeup(t *testing.T) {
 		}()
 	}
 	for range 2 {
-		if err := <-errs; err != nil {
+		if err := await.Recv(t, errs, "both ping-pong writers to return"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -297,7 +298,7 @@ func TestRetryEndsWithTheContext(t *testing.T) {
 	waitCond(t, "the grab to wait", func() bool { return h.Stats().Waits == 1 })
 	applied := h.Stats().Applied
 	cancel()
-	err := <-done
+	err := await.Recv(t, done, "the waiting grab to end with its context")
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrCommitUnknown) {
 		t.Fatalf("a wait whose context ended: %v", err)
 	}
@@ -319,7 +320,7 @@ func TestRetryEndsWhenTheNodeCloses(t *testing.T) {
 	done := goGrab(failsafe(t), h, id, "alice", &runs)
 	waitCond(t, "the grab to wait", func() bool { return h.Stats().Waits == 1 })
 	n.Close(context.Background())
-	if err := <-done; !errors.Is(err, ErrClosed) {
+	if err := await.Recv(t, done, "the waiting grab to end with the node's close"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a wait on a closed node: %v", err)
 	}
 }
@@ -371,7 +372,7 @@ func TestRetryWakesOnACommitOfAnotherNode(t *testing.T) {
 	done := goGrab(failsafe(t), w, id, "alice", &runs)
 	waitCond(t, "the grab to wait", func() bool { return w.Stats().Waits == 1 })
 	mustPut(t, other, id, ball{})
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "the grab to wake on the other node's commit"); err != nil {
 		t.Fatal(err)
 	}
 	if runs.Load() != 2 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
@@ -191,7 +192,7 @@ func TestSnapshotStreamsAreBounded(t *testing.T) {
 		t.Fatalf("a second stream at once: %v, %d bytes read; want it refused unread", err, second.n)
 	}
 	pw.CloseWithError(io.ErrClosedPipe)
-	if err := <-first; err == nil {
+	if err := await.Recv(t, first, "the stream cut short to be refused"); err == nil {
 		t.Fatal("a stream cut short was taken")
 	}
 

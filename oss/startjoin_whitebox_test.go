@@ -13,6 +13,7 @@ import (
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"go.uber.org/goleak"
 )
 
@@ -93,7 +94,7 @@ func TestStartJoinWaitsForItsMember(t *testing.T) {
 	if _, err := c.launch("a", pki.RoleServer, func(cfg *Config) { cfg.Listen = first }); err != nil {
 		t.Fatal(err)
 	}
-	r := <-res
+	r := await.Recv(t, res, "the joining node's start to return")
 	if r.err != nil {
 		t.Fatalf("Start after the member came up: %v", r.err)
 	}

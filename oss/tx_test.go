@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
@@ -454,10 +455,10 @@ func TestCloseEndsTransactions(t *testing.T) {
 			return oss.Put(tx, id, counter{1})
 		})
 	}()
-	<-started
+	await.Recv(t, started, "the Update's function to run")
 	n.Close(context.Background())
 	close(release)
-	if err := <-result; !errors.Is(err, oss.ErrClosed) {
+	if err := await.Recv(t, result, "the Update across Close to return"); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Update across Close: %v", err)
 	}
 	if err := h.View(context.Background(), func(*oss.Tx) error { return nil }, nil); !errors.Is(err, oss.ErrClosed) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 )
 
@@ -113,7 +114,7 @@ func TestAPIProbeKeptTxIsDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(start)
-	if err := <-later; !errors.Is(err, oss.ErrTxDone) {
+	if err := await.Recv(t, later, "the goroutine's Put after Update returned"); !errors.Is(err, oss.ErrTxDone) {
 		t.Errorf("a goroutine's Put after Update returned: %v, want ErrTxDone", err)
 	}
 	if err := h.View(ctx, func(tx *oss.Tx) error { keptView = tx; return nil }, nil); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 )
 
@@ -181,7 +182,7 @@ func TestWatchEndsOnClose(t *testing.T) {
 		errc <- err
 	}()
 	n.Close(context.Background())
-	if err := <-errc; !errors.Is(err, oss.ErrClosed) {
+	if err := await.Recv(t, errc, "Next across Close to return"); !errors.Is(err, oss.ErrClosed) {
 		t.Fatalf("Next across Close: %v", err)
 	}
 	if _, err := h.Watch(nil); !errors.Is(err, oss.ErrClosed) {
@@ -412,7 +413,7 @@ func TestWatchMergedEventsAreWholeCommits(t *testing.T) {
 		}
 		done <- last
 	}()
-	last := <-done
+	last := await.Recv(t, done, "the writer to end")
 	if t.Failed() {
 		return
 	}

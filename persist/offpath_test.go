@@ -2,6 +2,7 @@ package persist
 
 import (
 	"fmt"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,7 +64,7 @@ func TestOffPathAppendsSyncOffThePath(t *testing.T) {
 		} else {
 			w.AppendAsync(nil, false, done, []byte(rec))
 		}
-		if err := <-errc; err != nil {
+		if err := await.Recv(t, errc, "the appends' sync"); err != nil {
 			t.Fatal(err)
 		}
 	}

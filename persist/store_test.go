@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 func stripeDirs(w int) []string {
@@ -451,7 +452,7 @@ func TestStoreCompaction(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seed %d: compact: %v", seed, err)
 		}
-		if err := <-done; err != nil {
+		if err := await.Recv(t, done, "the checkpoint during compaction to return"); err != nil {
 			t.Fatalf("seed %d: checkpoint during compaction: %v", seed, err)
 		}
 		if reclaimed <= 0 {
@@ -516,14 +517,14 @@ func TestStoreCheckpointWhileCompactionSyncs(t *testing.T) {
 		_, err := s.Compact(0)
 		compacted <- err
 	}()
-	<-syncing
+	await.Recv(t, syncing, "the compaction's sync to be held")
 	want := loadAll(t, s)
 	during := []Object{obj("h", 0, 11, "during"), obj("h", 40, 11, "new")}
 	if _, err := s.Checkpoint(during, nil); err != nil {
 		t.Fatalf("checkpoint while the compaction syncs: %v", err)
 	}
 	close(release)
-	if err := <-compacted; err != nil {
+	if err := await.Recv(t, compacted, "the compaction to return"); err != nil {
 		t.Fatal(err)
 	}
 	if segs := s.Manifest().Stripes[0]; len(segs) != 2 || old[segs[0].Name] || old[segs[1].Name] {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -312,7 +313,7 @@ func TestViewScansAtTheSameTime(t *testing.T) {
 		go func() { errs <- scanAll(v, objs) }()
 	}
 	for range 4 {
-		if err := <-errs; err != nil {
+		if err := await.Recv(t, errs, "the four scans to return"); err != nil {
 			t.Fatal(err)
 		}
 	}

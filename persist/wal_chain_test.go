@@ -2,10 +2,10 @@ package persist
 
 import (
 	"errors"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // asyncResult is what AppendAsync's done reported.
@@ -48,20 +48,18 @@ func TestWALChainFailsAfterAFailure(t *testing.T) {
 	})
 	chain := new(Chain)
 	a1 := appendAsync(w, chain, "a1")
-	<-entered // a1's batch is being written: what follows queues behind it
+	await.Recv(t, entered, "a1's batch to be written") // a1's batch is being written: what follows queues behind it
 	a2 := appendAsync(w, chain, "a2")
 	other := appendAsync(w, nil, "other")
-	for {
+	await.Until(t, "a2 and other to queue behind a1's batch", func() bool {
 		w.mu.Lock()
-		queued := len(w.queue)
-		w.mu.Unlock()
-		if queued == 2 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer w.mu.Unlock()
+		return len(w.queue) == 2
+	})
 	close(release)
-	r1, r2, ro := <-a1, <-a2, <-other
+	r1 := await.Recv(t, a1, "a1's append")
+	r2 := await.Recv(t, a2, "a2's append")
+	ro := await.Recv(t, other, "the append off the chain")
 	if !errors.Is(r1.err, full) {
 		t.Fatalf("a1: %v, want the write's error", r1.err)
 	}
@@ -71,10 +69,10 @@ func TestWALChainFailsAfterAFailure(t *testing.T) {
 	if ro.err != nil {
 		t.Fatalf("an append off the chain failed: %v", ro.err)
 	}
-	if r3 := <-appendAsync(w, chain, "a3"); !errors.Is(r3.err, full) {
+	if r3 := await.Recv(t, appendAsync(w, chain, "a3"), "a3's append on the failed chain"); !errors.Is(r3.err, full) {
 		t.Fatalf("a3 on the failed chain: %v, want a1's error", r3.err)
 	}
-	r4 := <-appendAsync(w, new(Chain), "a4")
+	r4 := await.Recv(t, appendAsync(w, new(Chain), "a4"), "a4's append off the chain")
 	if r4.err != nil || r4.last != ro.last+1 {
 		t.Fatalf("a4 on a new chain: last %d, err %v; want %d", r4.last, r4.err, ro.last+1)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 // stalled is a Handler whose HandleMessage and HandleCall wait until
@@ -167,15 +168,11 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 	// The receiver reads again: the queue drains, and the peer takes
 	// messages again.
 	recv.unstall()
-	for q.bytes.Load() != 0 || ctl.bytes.Load() != 0 {
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "the receive queues to drain", func() bool { return q.bytes.Load() == 0 && ctl.bytes.Load() == 0 })
 	if err := a.Send(context.Background(), "b", msg); err != nil {
 		t.Fatal(err)
 	}
-	for recv.msgs.Load() != int64(sent+1+1+200-ctlRefused) {
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "every message taken to be handled", func() bool { return recv.msgs.Load() == int64(sent+1+1+200-ctlRefused) })
 }
 
 // What a peer's calls pin is bounded in bytes per connection: requests
@@ -245,7 +242,7 @@ func TestInboundFramesAreBoundedPerConnection(t *testing.T) {
 	}
 	recv.unstall()
 	for range calls {
-		if err := <-errs; err != nil {
+		if err := await.Recv(t, errs, "the stalled calls to return"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -286,21 +283,17 @@ func TestBudget(t *testing.T) {
 	}
 	big, small := make(chan error, 1), make(chan error, 1)
 	go func() { big <- b.acquire(ctx, 8) }()
-	for _, w := b.state(); w != 1; _, w = b.state() {
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "the big acquire to wait", func() bool { _, w := b.state(); return w == 1 })
 	// 2 bytes would fit, but the larger waiter is first.
 	cctx, cancel := context.WithCancel(ctx)
 	go func() { small <- b.acquire(cctx, 2) }()
-	for _, w := b.state(); w != 2; _, w = b.state() {
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "the small acquire to wait", func() bool { _, w := b.state(); return w == 2 })
 	cancel()
-	if err := <-small; !errors.Is(err, context.Canceled) {
+	if err := await.Recv(t, small, "the cancelled wait for the budget to return"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a cancelled wait: %v", err)
 	}
 	b.release(6)
-	if err := <-big; err != nil {
+	if err := await.Recv(t, big, "the big wait for the budget to return"); err != nil {
 		t.Fatal(err)
 	}
 	if used, w := b.state(); used != 8 || w != 0 {

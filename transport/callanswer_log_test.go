@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"io"
 	"strings"
 	"testing"
@@ -41,9 +42,9 @@ func TestUnsentCallAnswersAreLoggedAFewAtATime(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { _, err := b.Call(cctx, "a", []byte("slow")); done <- err }()
-		<-g.entered
+		await.Recv(t, g.entered, "the handler to take the slow call")
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
+		if err := await.Recv(t, done, "the cancelled call to return"); !errors.Is(err, context.Canceled) {
 			t.Fatalf("a call cancelled while the handler runs: %v", err)
 		}
 		// A call after it on the same connection: the cancel's frames

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -52,12 +53,12 @@ func TestSetTLSRefusesAHandshakeInFlight(t *testing.T) {
 		_, err := c.Call(ctxT(t), "a", []byte("ping"))
 		called <- err
 	}()
-	<-reached // c's handshake with a is verified against both CAs
+	await.Recv(t, reached, "c's handshake to be verified") // c's handshake with a is verified against both CAs
 	if err := a.SetTLS(ca2.CertPEM, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
-	if err := <-called; err == nil {
+	if err := await.Recv(t, called, "c's call to return"); err == nil {
 		t.Fatal("a served c, whose CA it removed while c's handshake was in flight")
 	}
 	if _, ok := a.PeerIdentity("c"); ok {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 // Two SetTLS calls at once, one with a new CA bundle and one with a new
@@ -54,13 +55,13 @@ func TestSetTLSAtOnceLosesNeither(t *testing.T) {
 	hold.Store(true)
 	done := make(chan error, 1)
 	go func() { done <- q.SetTLS(bundle, nil, nil) }()
-	<-entered
+	await.Recv(t, entered, "the bundle's SetTLS to be held")
 	cert2, key2 := issue(ca1)
 	if err := q.SetTLS(nil, cert2, key2); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
-	if err := <-done; err != nil {
+	if err := await.Recv(t, done, "the bundle's SetTLS to return"); err != nil {
 		t.Fatal(err)
 	}
 	want, _, err := pki.ParseBundle(bundle)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 type discardHandler struct{}
@@ -59,9 +60,7 @@ func TestCallDoesNotWaitOutTheQueuesDial(t *testing.T) {
 		defer ap.mu.Unlock()
 		return ap.dialing != nil
 	}
-	for !dialling() { // the queue's loop took the message and dials
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "the queue's loop to take the message and dial", dialling)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := q.Call(ctx, "down", []byte("req")); !errors.Is(err, ErrUnreachable) {

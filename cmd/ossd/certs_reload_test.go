@@ -113,7 +113,7 @@ func TestHangupWhileStartingKeepsTheNode(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
+	if err := recv(t, done, "ossd run to stop on SIGTERM"); err != nil {
 		t.Fatalf("ossd run, sent SIGHUP then SIGTERM while it waited to join: %v, want it to stop on SIGTERM alone\n%s", err, out.String())
 	}
 }

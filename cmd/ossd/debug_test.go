@@ -235,7 +235,7 @@ func runLogged(t *testing.T, format string) []string {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	if n := <-joined; n != nil {
+	if n := recv(t, joined, "the joining node's start to return once cancelled"); n != nil {
 		n.Close(ctx)
 	}
 	if !strings.Contains(buf.String(), "x1") {

@@ -66,12 +66,12 @@ func TestHangupReloadEndsBeforeTheLeave(t *testing.T) {
 			t.Fatal(err)
 		}
 		if round%2 == 0 {
-			<-held
+			recv(t, held, "the reload to be held")
 		}
 		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-done; err != nil {
+		if err := recv(t, done, "ossd run to return"); err != nil {
 			t.Fatalf("round %d: ossd run: %v", round, err)
 		}
 		s, e := started.Load(), finished.Load()

@@ -63,7 +63,7 @@ func TestWholeClusterRestartBootstrapNodeLast(t *testing.T) {
 		}()
 	}
 	for range 2 {
-		r := <-res
+		r := recv(t, res, "the restarted nodes' runs to start")
 		if r.err != nil {
 			t.Fatal(r.err)
 		}

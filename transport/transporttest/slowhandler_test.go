@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
 
@@ -58,7 +59,7 @@ func TestStreamBeingHandledHoldsUpNoMessage(t *testing.T) {
 	if err := a.Send(context.Background(), "b", []byte("heartbeat")); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-streamed; err != nil {
+	if err := await.Recv(t, streamed, "the stream to be handled"); err != nil {
 		t.Fatalf("the stream: %v", err)
 	}
 }
@@ -66,7 +67,5 @@ func TestStreamBeingHandledHoldsUpNoMessage(t *testing.T) {
 // waitStats waits until the network's counters satisfy cond.
 func waitStats(t *testing.T, n *transporttest.Network, cond func(transporttest.Stats) bool) {
 	t.Helper()
-	for !cond(n.Stats()) {
-		time.Sleep(time.Millisecond)
-	}
+	await.Until(t, "the network's counters", func() bool { return cond(n.Stats()) })
 }

@@ -141,7 +141,7 @@ func (nd *node) stop(t *testing.T) {
 	t.Helper()
 	nd.swarm.Stop()
 	nd.cancel()
-	<-nd.ran
+	recv(t, nd.ran, "the node's world to stop running")
 	if err := nd.obs.close(); err != nil {
 		t.Error(err)
 	}
@@ -238,7 +238,7 @@ func TestBotsKeepTheInvariantsOnEveryNode(t *testing.T) {
 	}
 	for _, nd := range nodes {
 		nd.cancel()
-		<-nd.ran
+		recv(t, nd.ran, "the node's world to stop running")
 	}
 	for _, o := range observers {
 		if err := o.close(); err != nil {

@@ -52,7 +52,7 @@ func TestTwoNodesGrabOneBallAndSeeItRollAlike(t *testing.T) {
 	defer func() {
 		stopRun()
 		for range ws {
-			<-ran
+			recv(t, ran, "the worlds to stop running")
 		}
 	}()
 

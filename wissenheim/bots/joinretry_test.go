@@ -38,7 +38,7 @@ func TestBotsJoinOnceTheLeaderIsBackInReach(t *testing.T) {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run(runCtx) }()
-	defer func() { stopRun(); <-ran }()
+	defer func() { stopRun(); recv(t, ran, "the world to stop running") }()
 
 	// Node 1 alone, the others together: whoever leads the heap, node 1
 	// has no leader in reach until the partition heals.
@@ -52,7 +52,7 @@ func TestBotsJoinOnceTheLeaderIsBackInReach(t *testing.T) {
 		}
 		c.Partition([]int{0, 1, 2})
 	}()
-	defer func() { <-healed }()
+	defer func() { recv(t, healed, "the partition to heal") }()
 	s, err := bots.Start(ctx, w, &bots.Config{N: 4, Prefix: "cut", Seed: 1, Speed: 3})
 	if err != nil {
 		t.Fatalf("bots on a node whose leader was out of reach for 12 s: %v", err)

@@ -40,7 +40,7 @@ func TestIdlePlayerWhoseAvatarWasReapedJoinsAgain(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- other.Run(runCtx) }()
-	defer func() { stop(); <-ran }()
+	defer func() { stop(); recv(t, ran, "the other world to stop running") }()
 
 	p, err := client.Join(ctx, mine, "ann", nil)
 	if err != nil {

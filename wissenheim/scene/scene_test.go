@@ -309,7 +309,7 @@ func TestPickUpWhenFreeWaitsForTheHolder(t *testing.T) {
 	if err := ada.Drop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-got; err != nil {
+	if err := recv(t, got, "the pick-up to return once the holder let go"); err != nil {
 		t.Fatal(err)
 	}
 	if b := propNamed(snap(t, w), "box"); b.Holder != bob.ID() {
@@ -417,7 +417,7 @@ func TestKickedBallRollsAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
+	defer func() { cancel(); recv(t, ran, "the world to stop running") }()
 	ball := propNamed(snap(t, w), "ball").ID
 	ada := join(t, w, "ada", at(1.5, 2))
 	if err := ada.Kick(ctx, ball, scene.Vec{X: 20, Y: 3}); err != nil { // capped at MaxKickSpeed
@@ -486,7 +486,7 @@ func TestExpiredAvatarsAreRemoved(t *testing.T) {
 	alive := join(t, w, "alive", at(1, 1)) // heartbeated by w's Run
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
+	defer func() { cancel(); recv(t, ran, "the world to stop running") }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s := snap(t, w)

@@ -23,7 +23,7 @@ func TestReadSinceEqualsRead(t *testing.T) {
 	runCtx, stopRun := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(runCtx) }()
-	defer func() { stopRun(); <-done }()
+	defer func() { stopRun(); recv(t, done, "the world to stop running") }()
 	const seed = 7
 	sw, err := bots.Start(ctx, w, &bots.Config{N: 12, Seed: seed, Room: "room"})
 	if err != nil {
