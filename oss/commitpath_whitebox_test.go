@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 
@@ -22,6 +23,7 @@ type ackHandler struct {
 	transport.Handler
 	after *atomic.Uint64 // 0: not counting
 	acks  *atomic.Int64
+	max   *atomic.Uint64 // if not nil, the highest index acknowledged
 }
 
 func (h ackHandler) HandleMessage(from string, msg []byte) {
@@ -30,26 +32,40 @@ func (h ackHandler) HandleMessage(from string, msg []byte) {
 	if after := h.after.Load(); after != 0 && env.decode(msg) == nil && env.Heap == "bank" &&
 		m.Unmarshal(env.Msg) == nil && m.Type == raftpb.MsgAppResp && !m.Reject && m.Index > after {
 		h.acks.Add(1)
+		for h.max != nil {
+			if old := h.max.Load(); m.Index <= old || h.max.CompareAndSwap(old, m.Index) {
+				break
+			}
+		}
 	}
 	h.Handler.HandleMessage(from, msg)
 }
 
-// A leader's appends reach its followers while its own log write is still
-// being made: with the leader's log sync held, its followers write the
-// commit's entry and acknowledge it; once the sync is let go the commit
-// completes, and every replica holds it.
-func TestFollowersWriteWhileTheLeaderSyncs(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 31, nil)
-	after := map[string]*atomic.Uint64{}
-	acks := map[string]*atomic.Int64{}
+// heldSync is a three-node durable cluster with heap "bank" seeded,
+// whose leader's log syncs can be held: once armed, every sync of the
+// leader's log waits until let is called (held is closed at the first).
+type heldSync struct {
+	c      *testCluster
+	h      *Heap // the leader's
+	ids    []uuid.UUID
+	after  *atomic.Uint64 // acknowledgements counted past it, at the leader
+	acks   *atomic.Int64
+	maxAck *atomic.Uint64 // the highest index acknowledged to the leader
+	held   chan struct{}
+	let    func()
+	armed  atomic.Bool
+}
+
+func newHeldSync(t *testing.T, seed uint64) *heldSync {
+	c := startTestNodesWith(t, seed, nil)
+	after, acks, maxAck := map[string]*atomic.Uint64{}, map[string]*atomic.Int64{}, map[string]*atomic.Uint64{}
 	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
-		return ackHandler{Handler: hd, after: after[name], acks: acks[name]}
+		return ackHandler{Handler: hd, after: after[name], acks: acks[name], max: maxAck[name]}
 	}
 	names := []string{"a", "b", "c"}
 	faults := map[string]*persist.FaultFS{}
 	for i, name := range names {
-		after[name], acks[name] = new(atomic.Uint64), new(atomic.Int64)
+		after[name], acks[name], maxAck[name] = new(atomic.Uint64), new(atomic.Int64), new(atomic.Uint64)
 		faults[name] = &persist.FaultFS{FS: persist.NewMemFS()}
 		c.fss[name] = faults[name]
 		c.add(name, i > 0, func(cfg *Config) {
@@ -72,36 +88,55 @@ func TestFollowersWriteWhileTheLeaderSyncs(t *testing.T) {
 		}
 		return lead != ""
 	})
-	h := c.heaps[lead]
-
-	held, release := make(chan struct{}), make(chan struct{})
+	hs := &heldSync{c: c, h: c.heaps[lead], ids: ids, after: after[lead], acks: acks[lead], maxAck: maxAck[lead], held: make(chan struct{})}
+	release := make(chan struct{})
 	var holdOnce, releaseOnce sync.Once
-	let := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(let) // before the nodes close
-	var armed atomic.Bool
+	hs.let = func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(hs.let) // before the nodes close
 	faults[lead].SetRule(func(op persist.Op, name string) error {
-		if armed.Load() && op == persist.OpSync && strings.Contains(name, "/wal/") {
-			holdOnce.Do(func() { close(held) })
+		if hs.armed.Load() && op == persist.OpSync && strings.Contains(name, "/wal/") {
+			holdOnce.Do(func() { close(hs.held) })
 			<-release
 		}
 		return nil
 	})
-	after[lead].Store(h.Stats().Applied)
-	armed.Store(true)
-	done := make(chan error, 1)
-	go func() { done <- transfer(context.Background(), h, ids[0], ids[1], 1) }()
+	return hs
+}
+
+// arm holds the leader's log syncs from now on and counts the
+// acknowledgements of entries past those it has applied.
+func (hs *heldSync) arm() {
+	hs.after.Store(hs.h.Stats().Applied)
+	hs.armed.Store(true)
+}
+
+// waitHeld waits until a sync of the leader's log is held.
+func (hs *heldSync) waitHeld(t *testing.T) {
 	waitCond(t, "the leader's log sync", func() bool {
 		select {
-		case <-held:
+		case <-hs.held:
 			return true
 		default:
 			return false
 		}
 	})
-	waitCond(t, "the followers' acknowledgements while the leader's own sync is held", func() bool { return acks[lead].Load() > 0 })
-	let()
+}
+
+// A leader's appends reach its followers while its own log write is still
+// being made: with the leader's log sync held, its followers write the
+// commit's entry and acknowledge it; once the sync is let go the commit
+// completes, and every replica holds it.
+func TestFollowersWriteWhileTheLeaderSyncs(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	hs := newHeldSync(t, 31)
+	hs.arm()
+	done := make(chan error, 1)
+	go func() { done <- transfer(context.Background(), hs.h, hs.ids[0], hs.ids[1], 1) }()
+	hs.waitHeld(t)
+	waitCond(t, "the followers' acknowledgements while the leader's own sync is held", func() bool { return hs.acks.Load() > 0 })
+	hs.let()
 	if err := await.Recv(t, done, "the commit whose leader's sync was held to return"); err != nil {
 		t.Fatalf("the commit after its leader's sync was let go: %v", err)
 	}
-	c.checkBank(ids)
+	hs.c.checkBank(hs.ids)
 }

@@ -104,9 +104,9 @@ type Heap struct {
 	props   []engine.Proposal       // the batch being handed to the engine
 	// held are proposals taken while the log wrote, in arrival order:
 	// they go to raft together when it next answers (or once maxBatch
-	// wait), as one append to each follower rather than one each, as
-	// the loop gathered them when it waited for its log. Abandoned, one
-	// is dropped, never proposed.
+	// wait, or at the next tick), as one append to each follower rather
+	// than one each, as the loop gathered them when it waited for its
+	// log. Abandoned, one is dropped, never proposed.
 	held         []*proposal
 	sent         sentAppends             // the last append sent to each peer (appends.go)
 	bound        sendBound               // the bound of the loop's batch of sends (send)

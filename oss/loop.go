@@ -36,6 +36,9 @@ func (h *Heap) run() {
 			return
 		case <-ticker.C:
 			h.eng.Tick()
+			// A write that outlasts a tick (a disk that stalls) holds
+			// proposals no longer: the followers' copies commit them.
+			h.proposeHeld()
 			h.checkMembership()
 			if b := h.unpin.Load(); b != 0 {
 				h.unpinLog(b)
