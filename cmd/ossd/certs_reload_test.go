@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"github.com/objectsharing/oss/oss/osstest"
 	"io"
 	"log/slog"
 	"math/big"
@@ -113,7 +114,7 @@ func TestHangupWhileStartingKeepsTheNode(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := recv(t, done, "ossd run to stop on SIGTERM"); err != nil {
+	if err := osstest.Recv(t, done, "ossd run to stop on SIGTERM"); err != nil {
 		t.Fatalf("ossd run, sent SIGHUP then SIGTERM while it waited to join: %v, want it to stop on SIGTERM alone\n%s", err, out.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"github.com/objectsharing/oss/oss/osstest"
 	"io"
 	"log/slog"
 	"os"
@@ -235,7 +236,7 @@ func runLogged(t *testing.T, format string) []string {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	if n := recv(t, joined, "the joining node's start to return once cancelled"); n != nil {
+	if n := osstest.Recv(t, joined, "the joining node's start to return once cancelled"); n != nil {
 		n.Close(ctx)
 	}
 	if !strings.Contains(buf.String(), "x1") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/objectsharing/oss/oss/osstest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -66,12 +67,12 @@ func TestHangupReloadEndsBeforeTheLeave(t *testing.T) {
 			t.Fatal(err)
 		}
 		if round%2 == 0 {
-			recv(t, held, "the reload to be held")
+			osstest.Recv(t, held, "the reload to be held")
 		}
 		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		if err := recv(t, done, "ossd run to return"); err != nil {
+		if err := osstest.Recv(t, done, "ossd run to return"); err != nil {
 			t.Fatalf("round %d: ossd run: %v", round, err)
 		}
 		s, e := started.Load(), finished.Load()

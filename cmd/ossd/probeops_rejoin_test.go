@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/objectsharing/oss/oss/osstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +64,7 @@ func TestWholeClusterRestartBootstrapNodeLast(t *testing.T) {
 		}()
 	}
 	for range 2 {
-		r := recv(t, res, "the restarted nodes' runs to start")
+		r := osstest.Recv(t, res, "the restarted nodes' runs to start")
 		if r.err != nil {
 			t.Fatal(r.err)
 		}

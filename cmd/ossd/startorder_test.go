@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/objectsharing/oss/oss/osstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func TestRunJoinWaitsForItsMember(t *testing.T) {
 	if n1, err = c.Restart(ctx, n1); err != nil {
 		t.Fatal(err)
 	}
-	r := recv(t, res, "n2's start once n1 was up")
+	r := osstest.Recv(t, res, "n2's start once n1 was up")
 	if r.err != nil {
 		t.Fatalf("n2 once n1 was up: %v", r.err)
 	}
@@ -91,7 +92,7 @@ func TestRunStoppedWhileWaitingToJoin(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = recv(t, done, "ossd run to stop while it waited to join")
+	err = osstest.Recv(t, done, "ossd run to stop while it waited to join")
 	if err != nil {
 		t.Fatalf("ossd run stopped while waiting to join: %v, want exit status 0\n%s", err, out.String())
 	}

@@ -500,3 +500,24 @@ func logger(t testing.TB, name string) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name(), "node", name)
 }
+
+// Recv receives from ch for a test. If nothing comes within five minutes
+// (far over anything a test waits for on a loaded machine, well under go
+// test's usual -timeout) it fails the test naming what it awaited,
+// instead of hanging until -timeout stops the whole package with no word
+// of what was awaited. It must be called from the test's goroutine, as
+// t.Fatal must.
+func Recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	const deadline = 5 * time.Minute
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("waited %v for %s", deadline, what)
+	}
+	var zero T
+	return zero
+}

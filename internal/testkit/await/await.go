@@ -6,8 +6,9 @@
 // (load 20 and more on 2 cores), and fail the test naming what they
 // awaited.
 //
-// Packages whose tests may not import internal/testkit (the applications:
-// cmd, demo, wissenheim) keep a copy of Recv in their tests.
+// Packages whose tests may not import internal/testkit use
+// oss/osstest.Recv, the same wait (cmd/ossd); Wissenheim's packages,
+// whose tests import only oss and oss/pki, keep a copy of Recv.
 package await
 
 import (
