@@ -18,15 +18,7 @@ import (
 // left its work directory (go-build…) in TMPDIR. GOFLAGS=-a makes the
 // build long enough to be interrupted once its work directory is there.
 func TestDemoInterruptedWhileBuildingLeavesNothing(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "demo")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, tmp := buildDemo(t)
 	cmd := exec.Command(bin, "-load", "10m")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOFLAGS=-a")
 	var stderr bytes.Buffer

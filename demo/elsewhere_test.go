@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,15 +13,7 @@ import (
 // said "ossdtest: not inside the oss module" and "logs and certificates
 // are in /tmp/oss-demo-…", an empty directory it kept.
 func TestDemoOutsideTheModuleSaysWhereToRunIt(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "demo")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, tmp := buildDemo(t)
 	cmd := exec.Command(bin)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)

@@ -17,15 +17,7 @@ import (
 // its nodes, stops them, says it was interrupted, removes its directory
 // and exits 130 (it exited 1, as a tour that failed does).
 func TestInterruptedDemoStopsItsNodes(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "demo")
-	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin, tmp := buildDemo(t)
 	cmd := exec.Command(bin, "-load", "10m")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stderr bytes.Buffer
