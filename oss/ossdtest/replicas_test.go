@@ -339,7 +339,8 @@ func (ch *churn) cliTruth(p *ossdtest.Proc, live []string) string {
 	return ""
 }
 
-// twoVoters returns the running processes of two voters of heap.
+// twoVoters returns the running processes of two voters of heap, its
+// leader first.
 func (ch *churn) twoVoters(heap string) (*ossdtest.Proc, *ossdtest.Proc) {
 	ch.t.Helper()
 	p := ch.live()[0]
@@ -350,8 +351,9 @@ func (ch *churn) twoVoters(heap string) (*ossdtest.Proc, *ossdtest.Proc) {
 		ch.t.Fatal(err)
 	}
 	for _, h := range st.Heaps {
-		if h.Name == heap && len(h.Voters) >= 2 {
-			return ch.proc(h.Voters[0]), ch.proc(h.Voters[1])
+		if h.Name == heap && len(h.Voters) >= 2 && h.Leader != "" {
+			i := slices.IndexFunc(h.Voters, func(v string) bool { return v != h.Leader })
+			return ch.proc(h.Leader), ch.proc(h.Voters[i])
 		}
 	}
 	ch.t.Fatalf("no two voters of %s in %+v", heap, st.Heaps)
@@ -369,6 +371,30 @@ func (ch *churn) statusSays(heap string, ok func(h oss.HeapStatus, out string) s
 		}
 	}()
 	waitCond(ch.t, "the status of "+heap, func() bool {
+		why = ch.statusWhyNot(heap, ok)
+		return why == ""
+	})
+}
+
+// statusHolds is statusSays, and then ok must hold for n more rounds of
+// every running node's status: once the cluster has settled, what the
+// status says must not depend on which replica answered first.
+func (ch *churn) statusHolds(heap string, n int, ok func(h oss.HeapStatus, out string) string) {
+	ch.t.Helper()
+	ch.statusSays(heap, ok)
+	for i := range n {
+		if why := ch.statusWhyNot(heap, ok); why != "" {
+			ch.t.Errorf("the status of %s, round %d after it first held: %s", heap, i+1, why)
+			return
+		}
+	}
+}
+
+// statusWhyNot returns why ok does not hold for heap in the status of
+// every running node not cut off, or "".
+func (ch *churn) statusWhyNot(heap string, ok func(h oss.HeapStatus, out string) string) string {
+	var why string
+	func() bool {
 		for _, p := range ch.live() {
 			if ch.cut[p.Name] {
 				continue
@@ -391,7 +417,8 @@ func (ch *churn) statusSays(heap string, ok func(h oss.HeapStatus, out string) s
 			}
 		}
 		return true
-	})
+	}()
+	return why
 }
 
 // cliStatus returns what "ossd status" prints against p.
@@ -543,7 +570,7 @@ func (ch *churn) killTwoVoters(heap string) {
 	b.Kill()
 	ch.stuck[heap] = true
 	ch.settle(a.Name + " and " + b.Name + ", voters of " + heap + ", killed")
-	ch.statusSays(heap, func(h oss.HeapStatus, out string) string {
+	ch.statusHolds(heap, 10, func(h oss.HeapStatus, out string) string {
 		switch {
 		case h.Leader == a.Name || h.Leader == b.Name:
 			return "names " + h.Leader + ", killed, the leader"
