@@ -297,6 +297,9 @@ func (ch *churn) placement() string {
 		if len(groups) != len(heaps) {
 			return fmt.Sprintf("%s lists %d of the %d heaps", p.Name, len(groups), len(heaps))
 		}
+		if why := leadsAgree(st, heaps); why != "" {
+			return p.Name + ": " + why
+		}
 		if first == nil {
 			first = groups
 		} else {
@@ -308,6 +311,22 @@ func (ch *churn) placement() string {
 		}
 	}
 	return ch.cliTruth(procs[0], live)
+}
+
+// leadsAgree returns how the members' LEADS (membership's metadata)
+// disagree with the heaps' leaders in st, of the heaps given, or "".
+func leadsAgree(st oss.ClusterStatus, heaps map[string]int) string {
+	for _, h := range st.Heaps {
+		if _, ok := heaps[h.Name]; !ok {
+			continue
+		}
+		for _, m := range st.Members {
+			if leads := slices.Contains(m.Leads, h.Name); leads != (m.Name == h.Leader) {
+				return fmt.Sprintf("member %s leads %v, the leader of %s is %q", m.Name, m.Leads, h.Name, h.Leader)
+			}
+		}
+	}
+	return ""
 }
 
 // cliTruth returns what "ossd status" against p says that is not so,
