@@ -668,8 +668,9 @@ func (ch *churn) converged() {
 	procs := ch.live()
 	for heap, r := range ch.heaps {
 		var last string
+		done := false
 		defer func() {
-			if ch.t.Failed() {
+			if !done {
 				ch.t.Logf("%s: %s", heap, last)
 			}
 		}()
@@ -717,6 +718,7 @@ func (ch *churn) converged() {
 			}
 			return false
 		})
+		done = true // waitCond ends the test's goroutine if it fails
 	}
 }
 
