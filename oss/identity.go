@@ -188,9 +188,13 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 			// The node registered under this name still runs. A node
 			// joining from another address is a second node of that name;
 			// one from the same address may be its restart, which
-			// membership has not seen yet.
-			live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, rec.Addr)
-			if r.Addr != "" && rec.Addr != "" && r.Addr != rec.Addr {
+			// membership has not seen yet. The address is the one
+			// membership shows it at: the record keeps the one it
+			// registered from, and a node restarted on its data directory
+			// elsewhere does not register again.
+			at := n.memberAddr(from, rec.Addr)
+			live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, at)
+			if r.Addr != "" && at != "" && r.Addr != at {
 				return true, fmt.Errorf("%w: %v", ErrJoinRefused, live)
 			}
 			return false, fmt.Errorf("oss: join: %v", live)
@@ -210,6 +214,17 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 	}
 	n.log.Info("node registered", "peer", from, "id", fmt.Sprintf("%016x", r.ID), "addr", r.Addr)
 	return false, nil
+}
+
+// memberAddr returns the address membership shows the member name at,
+// or def if it shows none.
+func (n *Node) memberAddr(name, def string) string {
+	for _, m := range n.Members() {
+		if m.Name == name && m.Addr != "" {
+			return m.Addr
+		}
+	}
+	return def
 }
 
 // register records this node in a catalog it has just bootstrapped.

@@ -35,8 +35,13 @@ func (n *Node) localStatus() []replicaStatus {
 	out := make([]replicaStatus, 0, len(hs))
 	for _, h := range hs {
 		g := h.Stats()
-		r := replicaStatus{Heap: h.name, Leader: g.Leader, Voters: g.Voters, Learners: g.Learners,
+		r := replicaStatus{Heap: h.name, Voters: g.Voters, Learners: g.Learners,
 			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self)}
+		if g.LeaderInReach {
+			// A learner keeps the leader it last heard of, dead or cut
+			// off: what it no longer hears from is no leader it knows.
+			r.Leader = g.Leader
+		}
 		if err := h.lostErr(); err != nil {
 			r.Lost = err.Error()
 		}
@@ -76,7 +81,9 @@ type HeapStatus struct {
 	Replicas int
 	// Leader, Voters, Learners and Joint are the group as its leader
 	// reports it, or as the most advanced replica that answered if no
-	// leader did; empty if no replica answered.
+	// leader did; empty if no replica answered. Leader is empty while
+	// that replica has not heard from a leader within two election
+	// timeouts (Stats.LeaderInReach).
 	Leader           string
 	Voters, Learners []string
 	Joint            bool `json:",omitempty"`
@@ -197,7 +204,8 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 					}
 					hs.Lost[node] = r.Lost
 				}
-				if best == nil || (r.Leading && !best.Leading) || (r.Leading == best.Leading && r.Applied > best.Applied) {
+				if best == nil || (r.Leading && !best.Leading) || (r.Leading == best.Leading && r.Applied > best.Applied) ||
+					(r.Leading == best.Leading && r.Applied == best.Applied && best.Leader == "" && r.Leader != "") {
 					best = r
 				}
 			}

@@ -138,6 +138,11 @@ func TestOssdHarness(t *testing.T) {
 // checkLists reads every list at a Fresh view once the faults are over
 // and checks the history: no anomaly, no acknowledged append lost.
 func checkLists(ctx context.Context, t *testing.T, seed uint64, rec *check.Recorder, ids []uuid.UUID, proc func(int) *ossdtest.Proc, faults map[string]int) {
+	checkListsOn(ctx, t, "h", seed, rec, ids, proc, faults)
+}
+
+// checkListsOn is checkLists on the lists of any heap.
+func checkListsOn(ctx context.Context, t *testing.T, heap string, seed uint64, rec *check.Recorder, ids []uuid.UUID, proc func(int) *ossdtest.Proc, faults map[string]int) {
 	// Every list, read at a Fresh view once the faults are over.
 	start := rec.Now()
 	final := check.Txn{Process: -1, Status: check.OK, Realtime: true}
@@ -145,7 +150,7 @@ func checkLists(ctx context.Context, t *testing.T, seed uint64, rec *check.Recor
 		var o admin.Object
 		var err error
 		for range 50 {
-			if o, err = proc(k).Object(ctx, "h", id, true); err == nil {
+			if o, err = proc(k).Object(ctx, heap, id, true); err == nil {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -173,7 +178,7 @@ func checkLists(ctx context.Context, t *testing.T, seed uint64, rec *check.Recor
 			}
 		}
 	}
-	t.Logf("seed %d: %d transactions checked (%d committed), faults %v, anomalies %d, acknowledged appends lost %d", seed, res.Txns, res.OK, faults, len(res.Anomalies), lost)
+	t.Logf("%s: seed %d: %d transactions checked (%d committed), faults %v, anomalies %d, acknowledged appends lost %d", heap, seed, res.Txns, res.OK, faults, len(res.Anomalies), lost)
 	for i, a := range res.Anomalies {
 		if i == 5 {
 			break
@@ -188,15 +193,20 @@ func checkLists(ctx context.Context, t *testing.T, seed uint64, rec *check.Recor
 	}
 }
 
-// listTxn appends to one or two lists, reading them first, in one
-// conditional transaction, or reads one list at a Fresh view.
+// listTxn appends to one or two lists of heap h, reading them first, in
+// one conditional transaction, or reads one list at a Fresh view.
 func listTxn(ctx context.Context, p *ossdtest.Proc, proc int, rng *rand.Rand, ids []uuid.UUID, next *[4]atomic.Int64, rec *check.Recorder) {
+	listTxnOn(ctx, "h", p, proc, rng, ids, next, rec)
+}
+
+// listTxnOn is listTxn on the lists of any heap.
+func listTxnOn(ctx context.Context, heap string, p *ossdtest.Proc, proc int, rng *rand.Rand, ids []uuid.UUID, next *[4]atomic.Int64, rec *check.Recorder) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	start := rec.Now()
 	if rng.IntN(4) == 0 {
 		k := rng.IntN(len(ids))
-		o, err := p.Object(ctx, "h", ids[k], true)
+		o, err := p.Object(ctx, heap, ids[k], true)
 		if err != nil {
 			return
 		}
@@ -215,7 +225,7 @@ func listTxn(ctx context.Context, p *ossdtest.Proc, proc int, rng *rand.Rand, id
 	txn := &admin.Txn{}
 	var mops []check.Mop
 	for _, k := range keys {
-		o, err := p.Object(ctx, "h", ids[k], false)
+		o, err := p.Object(ctx, heap, ids[k], false)
 		if err != nil {
 			return
 		}
@@ -229,7 +239,7 @@ func listTxn(ctx context.Context, p *ossdtest.Proc, proc int, rng *rand.Rand, id
 		txn.Reads = append(txn.Reads, admin.Read{ID: o.ID, Version: o.Version})
 		txn.Writes = append(txn.Writes, admin.Write{ID: o.ID, Value: b})
 	}
-	_, err := p.Commit(ctx, "h", txn)
+	_, err := p.Commit(ctx, heap, txn)
 	st := check.OK
 	var se *admin.StatusError
 	switch {
