@@ -1,0 +1,167 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/goleak"
+
+	"github.com/objectsharing/oss/persist"
+	"github.com/objectsharing/oss/transport"
+)
+
+// appDropper drops, while on is set, the appends of heap "w" that reach
+// the node it wraps: the node hears its leader (heartbeats) and forwards
+// its commits to it, but applies nothing, until the leader sends it a
+// snapshot.
+type appDropper struct {
+	transport.Handler
+	on *atomic.Bool
+}
+
+func (h appDropper) HandleMessage(from string, msg []byte) {
+	var env raftEnvelope
+	var m raftpb.Message
+	if h.on.Load() && env.decode(msg) == nil && env.Heap == "w" && m.Unmarshal(env.Msg) == nil && m.Type == raftpb.MsgApp {
+		return
+	}
+	h.Handler.HandleMessage(from, msg)
+}
+
+// A commit whose context ends while its heap's loop waits for the disk
+// (a follower storing its leader's snapshot on a disk that stalls) is
+// answered when its context ends, with an unknown outcome: its record
+// went to the leader, which committed it. The caller used to wait for
+// the loop's answer to its abandon, which came only once the disk moved
+// again: with a disk that hangs, Update never returned, whatever its
+// context said.
+func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodesWith(t, 41, nil)
+	names := []string{"a", "b", "c"}
+	drop := map[string]*atomic.Bool{}
+	faults := map[string]*persist.FaultFS{}
+	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
+		return appDropper{Handler: hd, on: drop[name]}
+	}
+	for i, name := range names {
+		drop[name] = new(atomic.Bool)
+		faults[name] = &persist.FaultFS{FS: persist.NewMemFS()}
+		c.fss[name] = faults[name]
+		c.add(name, i > 0, func(cfg *Config) {
+			lagCap(cfg)
+			cfg.DataDir = "/data/" + name
+		})
+	}
+	heaps := map[string]*Heap{}
+	for _, name := range names {
+		heaps[name] = c.open(name, "w")
+	}
+	var lead string
+	waitCond(t, "one leader of w for all", func() bool {
+		lead = heaps["a"].Stats().Leader
+		for _, name := range names {
+			if heaps[name].Stats().Leader != lead {
+				return false
+			}
+		}
+		return lead != ""
+	})
+	var lagger, other string
+	for _, name := range names {
+		switch {
+		case name == lead:
+		case lagger == "":
+			lagger = name
+		default:
+			other = name
+		}
+	}
+	drop[lagger].Store(true)
+
+	// The lagger's commit goes to the leader, which commits it; the
+	// lagger, hearing no appends, waits for it.
+	marker := uuid.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- heaps[lagger].Update(ctx, func(tx *Tx) error { return Put(tx, marker, 1) })
+	}()
+	waitCond(t, "the leader to apply the lagger's commit", func() bool {
+		return heaps[lead].state.Load().Version(marker) != 0
+	})
+
+	// The lagger's disk stalls as its loop stores the leader's snapshot.
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var holdOnce, releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the nodes close
+	faults[lagger].SetRule(func(op persist.Op, name string) error {
+		if op == persist.OpSync && storingSnapshot() {
+			holdOnce.Do(func() { close(held) })
+			<-release
+		}
+		return nil
+	})
+	before := heaps[lagger].snapshots.Load()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // past the leader's log: the lagger needs a snapshot
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			case <-held:
+				return
+			default:
+			}
+			update(context.Background(), heaps[[]string{lead, other}[k%2]], func(tx *Tx) error { return Put(tx, answerID(k%500), k) })
+		}
+	})
+	defer wg.Wait()
+	defer close(stop)
+	waitCond(t, "the lagger's store to stall under its leader's snapshot", func() bool {
+		select {
+		case <-held:
+			return true
+		default:
+			return false
+		}
+	})
+
+	cancel()
+	var err error
+	waitCond(t, "the cancelled commit's answer while the lagger's disk stalls", func() bool {
+		select {
+		case err = <-errc:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(err, ErrCommitUnknown) {
+		t.Fatalf("the lagger's commit, which its leader committed, returned %v; want an unknown outcome", err)
+	}
+	drop[lagger].Store(false)
+	let()
+	waitCond(t, "the lagger to apply its commit", func() bool { return heaps[lagger].state.Load().Version(marker) != 0 })
+	if heaps[lagger].snapshots.Load() == before {
+		t.Fatal("the lagger caught up without a snapshot: the test did not test what it says")
+	}
+}
+
+// storingSnapshot reports whether the calling goroutine is storing a
+// leader's snapshot (a heap's loop in storeSnapshot).
+func storingSnapshot() bool {
+	buf := make([]byte, 64<<10)
+	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), ".storeSnapshot(")
+}
