@@ -35,16 +35,20 @@ func (h appDropper) HandleMessage(from string, msg []byte) {
 	h.Handler.HandleMessage(from, msg)
 }
 
-// A commit whose context ends while its heap's loop waits for the disk
-// (a follower storing its leader's snapshot on a disk that stalls) is
-// answered when its context ends, with an unknown outcome: its record
-// went to the leader, which committed it. The caller used to wait for
-// the loop's answer to its abandon, which came only once the disk moved
-// again: with a disk that hangs, Update never returned, whatever its
-// context said.
-func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 41, nil)
+// deafLagger is a three-node durable cluster with heap "w", one of whose
+// followers (lagger) hears its leader's heartbeats but none of its
+// appends once deaf is set: it forwards its commits to the leader, which
+// commits them, and learns of none.
+type deafLagger struct {
+	c                   *testCluster
+	heaps               map[string]*Heap
+	lead, lagger, other string
+	deaf                *atomic.Bool
+	disk                *persist.FaultFS // the lagger's
+}
+
+func newDeafLagger(t *testing.T, seed uint64) *deafLagger {
+	c := startTestNodesWith(t, seed, nil)
 	names := []string{"a", "b", "c"}
 	drop := map[string]*atomic.Bool{}
 	faults := map[string]*persist.FaultFS{}
@@ -60,44 +64,95 @@ func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
 			cfg.DataDir = "/data/" + name
 		})
 	}
-	heaps := map[string]*Heap{}
+	d := &deafLagger{c: c, heaps: map[string]*Heap{}}
 	for _, name := range names {
-		heaps[name] = c.open(name, "w")
+		d.heaps[name] = c.open(name, "w")
 	}
-	var lead string
 	waitCond(t, "one leader of w for all", func() bool {
-		lead = heaps["a"].Stats().Leader
+		d.lead = d.heaps["a"].Stats().Leader
 		for _, name := range names {
-			if heaps[name].Stats().Leader != lead {
+			if d.heaps[name].Stats().Leader != d.lead {
 				return false
 			}
 		}
-		return lead != ""
+		return d.lead != ""
 	})
-	var lagger, other string
 	for _, name := range names {
 		switch {
-		case name == lead:
-		case lagger == "":
-			lagger = name
+		case name == d.lead:
+		case d.lagger == "":
+			d.lagger = name
 		default:
-			other = name
+			d.other = name
 		}
 	}
-	drop[lagger].Store(true)
+	d.deaf, d.disk = drop[d.lagger], faults[d.lagger]
+	d.deaf.Store(true)
+	return d
+}
 
-	// The lagger's commit goes to the leader, which commits it; the
-	// lagger, hearing no appends, waits for it.
+// forwarded starts a commit of marker on the lagger, with ctx, and waits
+// until the leader has applied it; the commit's answer goes to errc.
+func (d *deafLagger) forwarded(t *testing.T, ctx context.Context, marker uuid.UUID) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		errc <- d.heaps[d.lagger].Update(ctx, func(tx *Tx) error { return Put(tx, marker, 1) })
+	}()
+	waitCond(t, "the leader to apply the lagger's commit", func() bool {
+		return d.heaps[d.lead].state.Load().Version(marker) != 0
+	})
+	return errc
+}
+
+// answer waits for a commit's answer.
+func answer(t *testing.T, errc <-chan error, what string) error {
+	t.Helper()
+	var err error
+	waitCond(t, what, func() bool {
+		select {
+		case err = <-errc:
+			return true
+		default:
+			return false
+		}
+	})
+	return err
+}
+
+// A follower's commit that its leader committed, and whose caller's
+// context ended before the follower learned of it, is an unknown
+// outcome: never a failure, and never a success the caller's View would
+// not show.
+func TestForwardedCommitCancelledBeforeItsOutcomeIsUnknown(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	d := newDeafLagger(t, 43)
 	marker := uuid.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errc := make(chan error, 1)
-	go func() {
-		errc <- heaps[lagger].Update(ctx, func(tx *Tx) error { return Put(tx, marker, 1) })
-	}()
-	waitCond(t, "the leader to apply the lagger's commit", func() bool {
-		return heaps[lead].state.Load().Version(marker) != 0
-	})
+	errc := d.forwarded(t, ctx, marker)
+	cancel()
+	if err := answer(t, errc, "the cancelled commit's answer"); !errors.Is(err, ErrCommitUnknown) {
+		t.Fatalf("the lagger's commit, which its leader committed, returned %v; want an unknown outcome", err)
+	}
+	d.deaf.Store(false)
+	waitCond(t, "the lagger to apply its commit", func() bool { return d.heaps[d.lagger].state.Load().Version(marker) != 0 })
+}
+
+// A commit whose context ends while its heap's loop waits for the disk
+// (a follower storing its leader's snapshot on a disk that stalls) is
+// answered when its context ends, with an unknown outcome: its record
+// went to the leader, which committed it. The caller used to wait for
+// the loop's answer to its abandon, which came only once the disk moved
+// again: with a disk that hangs, Update never returned, whatever its
+// context said.
+func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	d := newDeafLagger(t, 41)
+	heaps, lead, lagger, other := d.heaps, d.lead, d.lagger, d.other
+	marker := uuid.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := d.forwarded(t, ctx, marker)
 
 	// The lagger's disk stalls as its loop stores the leader's snapshot.
 	held := make(chan struct{})
@@ -105,7 +160,7 @@ func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
 	var holdOnce, releaseOnce sync.Once
 	let := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(let) // before the nodes close
-	faults[lagger].SetRule(func(op persist.Op, name string) error {
+	d.disk.SetRule(func(op persist.Op, name string) error {
 		if op == persist.OpSync && storingSnapshot() {
 			holdOnce.Do(func() { close(held) })
 			<-release
@@ -139,19 +194,10 @@ func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
 	})
 
 	cancel()
-	var err error
-	waitCond(t, "the cancelled commit's answer while the lagger's disk stalls", func() bool {
-		select {
-		case err = <-errc:
-			return true
-		default:
-			return false
-		}
-	})
-	if !errors.Is(err, ErrCommitUnknown) {
+	if err := answer(t, errc, "the cancelled commit's answer while the lagger's disk stalls"); !errors.Is(err, ErrCommitUnknown) {
 		t.Fatalf("the lagger's commit, which its leader committed, returned %v; want an unknown outcome", err)
 	}
-	drop[lagger].Store(false)
+	d.deaf.Store(false)
 	let()
 	waitCond(t, "the lagger to apply its commit", func() bool { return heaps[lagger].state.Load().Version(marker) != 0 })
 	if heaps[lagger].snapshots.Load() == before {
