@@ -612,6 +612,10 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	}
 }
 
+// abandonPoll is how often a caller waiting for the loop's answer to an
+// abandon looks whether the loop waits for its disk (askAbandon).
+const abandonPoll = 10 * time.Millisecond
+
 // askAbandon tells the loop that a proposal it took has lost its caller
 // and returns whether the loop says it was ever handed to raft. The loop
 // never waits on callers, so the answer is brief, unless the loop waits
@@ -622,7 +626,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 // follower storing its leader's snapshot on a disk that hung kept every
 // commit it had taken from returning, whatever their contexts said.
 func (h *Heap) askAbandon(a abandon) (proposed bool) {
-	tick := time.NewTicker(h.cfg.TickInterval)
+	tick := time.NewTicker(abandonPoll)
 	defer tick.Stop()
 	send := h.abandonc
 	for {
