@@ -43,8 +43,10 @@ type deafLagger struct {
 	c                   *testCluster
 	heaps               map[string]*Heap
 	lead, lagger, other string
-	deaf                *atomic.Bool
+	deaf                *atomic.Bool // the lagger's
 	disk                *persist.FaultFS // the lagger's
+	deafs               map[string]*atomic.Bool
+	disks               map[string]*persist.FaultFS
 }
 
 func newDeafLagger(t *testing.T, seed uint64) *deafLagger {
@@ -86,7 +88,7 @@ func newDeafLagger(t *testing.T, seed uint64) *deafLagger {
 			d.other = name
 		}
 	}
-	d.deaf, d.disk = drop[d.lagger], faults[d.lagger]
+	d.deaf, d.disk, d.deafs, d.disks = drop[d.lagger], faults[d.lagger], drop, faults
 	d.deaf.Store(true)
 	return d
 }
@@ -210,4 +212,69 @@ func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
 func storingSnapshot() bool {
 	buf := make([]byte, 64<<10)
 	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), ".storeSnapshot(")
+}
+
+// A commit on a leader whose followers hear none of its appends (raft
+// took it; no quorum decides it) whose context ends while the node
+// closes, its heap waiting for a checkpoint stuck on the disk, is
+// answered when its context ends, with an unknown outcome, not when the
+// disk moves again.
+func TestCommitCancelledWhileItsHeapClosesOnAStalledDiskAnswers(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	d := newDeafLagger(t, 47)
+	d.deaf.Store(false)
+	lead := d.heaps[d.lead]
+	held, logged := make(chan struct{}), make(chan struct{})
+	release := make(chan struct{})
+	var holdOnce, logOnce, releaseOnce sync.Once
+	var armed atomic.Bool
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the nodes close
+	d.disks[d.lead].SetRule(func(op persist.Op, name string) error {
+		switch {
+		case op == persist.OpSync && strings.Contains(name, "/stripes"):
+			holdOnce.Do(func() { close(held) })
+			<-release
+		case op == persist.OpWrite && strings.Contains(name, "/wal/") && armed.Load():
+			logOnce.Do(func() { close(logged) })
+		}
+		return nil
+	})
+	for k := 0; !closedYet(held); k++ { // a checkpoint comes due, and its sync stalls
+		putAgainUntilDone(t, lead, answerID(k%500), k)
+	}
+	d.deafs[d.lagger].Store(true)
+	d.deafs[d.other].Store(true)
+	armed.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- lead.Update(ctx, func(tx *Tx) error { return Put(tx, uuid.New(), 1) })
+	}()
+	waitCond(t, "the leader to write the commit to its log", func() bool { return closedYet(logged) })
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		d.c.nodes[d.lead].stop(context.Background(), false)
+	}()
+	waitCond(t, "the heap to stop, waiting for its checkpoint", lead.isClosed)
+	cancel()
+	if err := answer(t, errc, "the cancelled commit's answer while its heap closes on a stalled disk"); !errors.Is(err, ErrCommitUnknown) {
+		t.Fatalf("the commit its leader's raft took returned %v; want an unknown outcome", err)
+	}
+	let()
+	<-closed
+	d.c.eps[d.lead].Close()
+	d.c.forget(d.lead)
+}
+
+// closedYet reports whether ch is closed.
+func closedYet(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
