@@ -43,7 +43,7 @@ type deafLagger struct {
 	c                   *testCluster
 	heaps               map[string]*Heap
 	lead, lagger, other string
-	deaf                *atomic.Bool // the lagger's
+	deaf                *atomic.Bool     // the lagger's
 	disk                *persist.FaultFS // the lagger's
 	deafs               map[string]*atomic.Bool
 	disks               map[string]*persist.FaultFS
