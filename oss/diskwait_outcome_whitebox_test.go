@@ -45,8 +45,8 @@ type deafLagger struct {
 	lead, lagger, other string
 	deaf                *atomic.Bool     // the lagger's
 	disk                *persist.FaultFS // the lagger's
-	deafs               map[string]*atomic.Bool
-	disks               map[string]*persist.FaultFS
+	deafs               map[string]*atomic.Bool     // every node's, by name
+	disks               map[string]*persist.FaultFS // every node's, by name
 }
 
 func newDeafLagger(t *testing.T, seed uint64) *deafLagger {
