@@ -43,8 +43,8 @@ type deafLagger struct {
 	c                   *testCluster
 	heaps               map[string]*Heap
 	lead, lagger, other string
-	deaf                *atomic.Bool     // the lagger's
-	disk                *persist.FaultFS // the lagger's
+	deaf                *atomic.Bool                // the lagger's
+	disk                *persist.FaultFS            // the lagger's
 	deafs               map[string]*atomic.Bool     // every node's, by name
 	disks               map[string]*persist.FaultFS // every node's, by name
 }
