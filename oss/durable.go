@@ -473,6 +473,8 @@ func (h *Heap) writesDone() {
 // them, durable before it returns; false if the log refused one (the
 // engine then holds the Ready).
 func (h *Heap) writeFirst(ws []engine.Write) bool {
+	h.diskWait.Store(true) // the store's write and the log's (askAbandon)
+	defer h.diskWait.Store(false)
 	epoch := h.epoch
 	h.writeAsync(ws)
 	for h.inflight > 0 && h.epoch == epoch {

@@ -37,6 +37,10 @@ type Heap struct {
 
 	propc    chan *proposal
 	abandonc chan abandon // proposals whose caller stopped waiting
+	// diskWait is set while the loop waits for its disk (a leader's
+	// snapshot stored, a checkpoint as the heap closes): a stalled disk
+	// may keep it from answering an abandon for as long as it stalls.
+	diskWait atomic.Bool
 	readc    chan *readRequest
 	stop     chan struct{} // closed by close to stop the loop
 	done     chan struct{} // closed when the loop has exited
@@ -587,16 +591,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 			// Still in propc: the loop will drop it when it gets there.
 			return consistency.Result{}, &notProposedError{cause: ctx.Err()}
 		}
-		a := abandon{txid: txid, proposed: make(chan bool, 1)}
-		proposed := true
-		select { // the loop never waits on callers, so this is brief
-		case h.abandonc <- a:
-			select {
-			case proposed = <-a.proposed:
-			case <-h.done:
-			}
-		case <-h.done:
-		}
+		proposed := h.askAbandon(abandon{txid: txid, proposed: make(chan bool, 1)})
 		select { // decided before the loop took the abandon
 		case <-p.done:
 			return p.result.res, p.result.err
@@ -614,6 +609,39 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		}
 		<-p.done
 		return p.result.res, p.result.err
+	}
+}
+
+// abandonPoll is how often a caller waiting for the loop's answer to an
+// abandon looks whether the loop waits for its disk (askAbandon).
+const abandonPoll = 10 * time.Millisecond
+
+// askAbandon tells the loop that a proposal it took has lost its caller
+// and returns whether the loop says it was ever handed to raft. The loop
+// never waits on callers, so the answer is brief, unless the loop waits
+// for its disk (diskWait), which a stalled disk can make last as long as
+// it stalls: then the caller waits no longer, and the proposal counts as
+// proposed (its outcome unknown, which is the truth for a proposal the
+// loop took). Until 2026-12-05 the caller waited for the answer: a
+// follower storing its leader's snapshot on a disk that hung kept every
+// commit it had taken from returning, whatever their contexts said.
+func (h *Heap) askAbandon(a abandon) (proposed bool) {
+	tick := time.NewTicker(abandonPoll)
+	defer tick.Stop()
+	send := h.abandonc
+	for {
+		select {
+		case send <- a:
+			send = nil // asked: wait for the answer
+		case proposed := <-a.proposed:
+			return proposed
+		case <-h.done:
+			return true // the loop answered every proposal it took
+		case <-tick.C:
+			if h.diskWait.Load() {
+				return true
+			}
+		}
 	}
 }
 

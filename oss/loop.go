@@ -457,10 +457,12 @@ func (h *Heap) answerReads(reads []engine.ReadDone) {
 
 // shutdown fails everything still waiting on the loop.
 func (h *Heap) shutdown() {
+	h.diskWait.Store(true) // a checkpoint may be under way (askAbandon)
 	h.stopCheckpoints()
 	if h.storage != nil {
 		h.storage.close()
 	}
+	h.diskWait.Store(false)
 	// What the engine has fails first: an abandon taken below then finds
 	// its proposal answered.
 	h.eng.Close()

@@ -127,6 +127,7 @@ type outcomesProbe struct {
 	ops    []probeOp
 	grants []probeGrant
 	faults [6]int // crash, cut off, graceful close, lossy network, flapping, disk
+	stalls [5]int // disk stall, cut off then stalled, leader crash, other; snapshots seen (stallNemesis)
 }
 
 // run starts clients, runs the nemesis for d, and stops the clients.
