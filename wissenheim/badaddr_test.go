@@ -16,6 +16,7 @@ import (
 // --join the bots' node failed to start and the process then waited for
 // an interrupt, doing nothing.
 func TestBadAddressesAreRefusedAtOnce(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // where a local cluster started by mistake would keep its certificates
 	certs := certDir(t, "ada", "ada", pki.RoleClient)
 	join := func(addr string, more ...string) []string {
 		return append([]string{"--join", addr, "--certs", certs, "--name", "ada"}, more...)
