@@ -175,18 +175,7 @@ func (a *app) start(headless bool) {
 			a.bots(a.local.nodes)
 		}
 		if joined && c.bots > 0 {
-			n, err := a.startNode(a.ctx, c.name)
-			if err != nil {
-				a.setStatus("cannot start the bots' node", err)
-				if perr := c.permanent(err, false); perr != nil {
-					a.die(perr)
-				}
-				return
-			}
-			a.mu.Lock()
-			a.node = n
-			a.mu.Unlock()
-			a.bots([]*oss.Node{n})
+			a.startJoinedBots()
 		}
 		return
 	}
@@ -204,8 +193,37 @@ func (a *app) start(headless bool) {
 	}
 }
 
-// bots starts the bots on the given nodes, saying why it could not.
-func (a *app) bots(nodes []*oss.Node) {
+// startJoinedBots starts, headless and joined to a cluster, the bots'
+// node, trying again every few seconds as a window's player does (the
+// cluster may not be up yet), then the bots on it. The bots are all such
+// a process runs, so if they cannot start it ends, saying why. It used
+// to give up on the first failure of the node's start and wait, doing
+// nothing, for an interrupt: an unreachable cluster, or a --listen that
+// named no address of the machine, kept the process running for ever
+// with nothing said until it was stopped.
+func (a *app) startJoinedBots() {
+	n := a.retry("the bots' node", func() (*oss.Node, error) {
+		ctx, cancel := context.WithTimeout(a.ctx, 20*time.Second)
+		defer cancel()
+		n, err := a.startNode(ctx, a.cfg.name)
+		if err == nil {
+			a.mu.Lock()
+			a.node = n
+			a.mu.Unlock()
+		}
+		return n, err
+	})
+	if n == nil {
+		return
+	}
+	if err := a.bots([]*oss.Node{n}); err != nil && a.ctx.Err() == nil {
+		a.die(fmt.Errorf("cannot start the bots: %w", err))
+	}
+}
+
+// bots starts the bots on the given nodes, saying why it could not, and
+// returns what it failed with.
+func (a *app) bots(nodes []*oss.Node) error {
 	err := a.startBots(a.ctx, nodes)
 	switch {
 	case err == nil:
@@ -217,6 +235,7 @@ func (a *app) bots(nodes []*oss.Node) {
 		a.setStatus("cannot start the bots", err)
 		fmt.Fprintln(os.Stderr, "wissenheim: cannot start the bots:", err)
 	}
+	return err
 }
 
 // startBots creates the world if it is not there and spreads the bots
@@ -291,22 +310,31 @@ func guestNames(player string) []string {
 // every few seconds until it succeeds or the app closes; the window shows
 // why it waits.
 func (a *app) connect() {
+	a.retry("the player's node", func() (*oss.Node, error) { return nil, a.connectOnce() })
+}
+
+// retry calls once until it succeeds, returning what it returned, or
+// until the app closes or once fails in a way no retry mends (then the
+// app dies, saying which flag to change), returning nil; it waits a few
+// seconds between calls. The status says why it waits; the terminal
+// hears of each new reason once. what names the node once starts.
+func (a *app) retry(what string, once func() (*oss.Node, error)) *oss.Node {
 	c := &a.cfg
 	where := strings.Join(c.join, ", ")
 	said := ""
 	for attempt := 1; ; attempt++ {
 		a.setStatus(fmt.Sprintf("connecting to the cluster at %s", where), nil)
-		err := a.connectOnce()
+		n, err := once()
 		if err == nil {
-			return
+			return n
 		}
 		if a.ctx.Err() != nil {
-			return
+			return nil
 		}
 		if perr := c.permanent(err, false); perr != nil {
-			a.setStatus("cannot start the player's node", perr)
+			a.setStatus("cannot start "+what, perr)
 			a.die(perr)
-			return
+			return nil
 		}
 		why := joinFailure(c.name, where, err)
 		a.setStatus(fmt.Sprintf("%s (attempt %d, trying again)", why, attempt), err)
@@ -316,7 +344,7 @@ func (a *app) connect() {
 		}
 		select {
 		case <-a.ctx.Done():
-			return
+			return nil
 		case <-time.After(2 * time.Second):
 		}
 	}

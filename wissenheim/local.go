@@ -39,8 +39,9 @@ type localOptions struct {
 // with mutual TLS: what a newcomer's window starts.
 type local struct {
 	nodes   []*oss.Node
-	certs   string // the certificate directory
-	tempDir bool   // certs is temporary
+	certs   string   // the certificate directory
+	tempDir bool     // certs is temporary
+	lock    *os.File // holds the temporary directory's lock while the cluster runs (Linux)
 	caCert  []byte
 	caKey   []byte
 }
@@ -57,11 +58,11 @@ func startLocal(ctx context.Context, o localOptions) (*local, error) {
 			return nil, err
 		}
 	} else {
-		d, err := os.MkdirTemp("", "wissenheim-certs-")
+		d, lock, err := makeTempCerts()
 		if err != nil {
 			return nil, err
 		}
-		l.certs, l.tempDir = d, true
+		l.certs, l.tempDir, l.lock = d, true, lock
 	}
 	if err := l.loadCA(); err != nil {
 		l.Close(ctx)
@@ -162,7 +163,10 @@ func holdsData(dir string) bool {
 }
 
 // loadCA reads the cluster CA from the certificate directory, making one
-// if there is none.
+// if there is none. A temporary directory gets no ca.key: the CA's key
+// stays in memory, where the cluster issues its certificates, as nothing
+// reads it from the directory and a process killed before its Close
+// would leave it behind.
 func (l *local) loadCA() error {
 	certPath, keyPath := filepath.Join(l.certs, "ca.crt"), filepath.Join(l.certs, "ca.key")
 	cert, err1 := os.ReadFile(certPath)
@@ -178,8 +182,10 @@ func (l *local) loadCA() error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
-		return err
+	if !l.tempDir {
+		if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile(certPath, cert, 0o644); err != nil {
 		return err
@@ -232,6 +238,10 @@ func (l *local) Close(ctx context.Context) error {
 	l.nodes = nil
 	if l.tempDir {
 		errs = append(errs, os.RemoveAll(l.certs))
+	}
+	if l.lock != nil {
+		l.lock.Close()
+		l.lock = nil
 	}
 	return errors.Join(errs...)
 }

@@ -161,11 +161,9 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 		if c.certs == "" || c.name == "" {
 			return c, wo, f, fmt.Errorf("--join needs --certs and --name: the client certificate NAME.crt in the directory --certs names")
 		}
-		for _, addr := range c.join {
-			if _, _, err := net.SplitHostPort(addr); err != nil {
-				return c, wo, f, fmt.Errorf("--join %q: want HOST:PORT of a node, or several separated by commas: %v", f.join, err)
-			}
-		}
+	}
+	if err := checkAddrs(c, f.join); err != nil {
+		return c, wo, f, err
 	}
 	if c.name == "" {
 		c.name = os.Getenv("USER")
@@ -231,6 +229,30 @@ func checkRanges(c config, wo windowOptions, f flags) error {
 		return fmt.Errorf("--frames %d: want 0 or more", wo.frames)
 	case c.heap == "" || strings.HasPrefix(c.heap, "oss:"):
 		return fmt.Errorf("--heap %q: want a heap's name (the prefix \"oss:\" is the system's)", c.heap)
+	}
+	return nil
+}
+
+// checkAddrs refuses addresses no node can use: a --listen that names
+// no address of this machine (a host that does not resolve, a port out
+// of range), which the player's node (or, headless, the bots' node) would
+// try every few seconds for ever, and it is checked even where no node
+// uses it (a local cluster's headless run), so that a typing error shows
+// at once; and a --join address that is not HOST:PORT with a port a node
+// can listen on. A --join host is not looked up: a name may resolve
+// once its cluster is up.
+func checkAddrs(c config, join string) error {
+	if _, err := net.ResolveUDPAddr("udp", c.listen); err != nil {
+		return fmt.Errorf("--listen %q: want HOST:PORT, an address of this machine for the player's node (127.0.0.1:0 picks a free port): %v", c.listen, err)
+	}
+	for _, addr := range c.join {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("--join %q: want HOST:PORT of a node, or several separated by commas: %v", join, err)
+		}
+		if p, err := net.LookupPort("udp", port); err != nil || p == 0 {
+			return fmt.Errorf("--join %q: port %q of %s: want 1 to 65535", join, port, addr)
+		}
 	}
 	return nil
 }

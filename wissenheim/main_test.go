@@ -103,6 +103,9 @@ func startWindow(t *testing.T, bin string, screen *xscreen, args ...string) *win
 	}
 	cmd := exec.Command(xvfbRun(t), append(append(xargs, bin), args...)...)
 	cmd.Dir = t.TempDir()
+	// xvfb-run's X authority and the client's temporary certificates go
+	// there too: a window killed at the end of a test leaves them.
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	w := &window{cmd: cmd, lines: make(chan string, 1024), stderr: &strings.Builder{}, done: make(chan struct{})}
 	var err error
 	if w.stdin, err = cmd.StdinPipe(); err != nil {

@@ -150,10 +150,7 @@ func TestBrowserCannotReachAdmin(t *testing.T) {
 	n := startNode(t)
 	p := newPKI(t)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // as root in a container
-		chromedp.UserDataDir(t.TempDir()),
+	opts := browserOptions(t, exe,
 		chromedp.Flag("ignore-certificate-errors", true), // the worst case: a user who accepted the node's certificate
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -223,12 +223,7 @@ func TestDashboardBrowser(t *testing.T) {
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // as root in a container
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 1000),
-	)
+	opts := browserOptions(t, exe, chromedp.WindowSize(1440, 1000))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)

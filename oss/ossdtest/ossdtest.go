@@ -176,6 +176,7 @@ func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, 
 		return nil, err
 	}
 	p.cmd = exec.Command(c.Bin, args...)
+	p.cmd.SysProcAttr = procAttr()
 	p.cmd.Stderr = logf
 	p.cmd.Stdout = logf
 	if err := p.cmd.Start(); err != nil {
