@@ -350,13 +350,19 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 // the request's context: a leader given none panicked, ending the
 // process) and a proposal without entries (raft panics on it, and the
 // leader's replica was closed as lost). raft sends neither; a peer
-// made them up.
+// made them up. Nor a read-index request whose context names another
+// replica.
 func raftShape(m *raftpb.Message) error {
 	switch {
 	case m.Type == raftpb.MsgReadIndex && len(m.Entries) != 1:
 		return fmt.Errorf("a read-index request with %d entries, not 1", len(m.Entries))
 	case m.Type == raftpb.MsgProp && len(m.Entries) == 0:
 		return errors.New("a proposal without entries")
+	case m.Type == raftpb.MsgReadIndex && len(m.Entries[0].Data) == 16 && binary.BigEndian.Uint64(m.Entries[0].Data) != m.From:
+		// A context names the replica that asks (engine's readContext):
+		// a leader drops a request whose context is pending, so one
+		// naming another replica could hold that replica's read back.
+		return fmt.Errorf("a read-index request in the name of raft ID %x", binary.BigEndian.Uint64(m.Entries[0].Data))
 	}
 	return nil
 }
