@@ -565,9 +565,30 @@ func (e *Engine) askReadIndex(rq *read) {
 		e.readsHeld = true
 		return
 	}
-	var rctx [8]byte
-	binary.BigEndian.PutUint64(rctx[:], rq.id)
-	e.r.ReadIndex(rctx[:])
+	e.r.ReadIndex(e.readContext(rq.id))
+}
+
+// readContext is the read-index context of the replica's read id: the
+// replica's raft ID, then the read's. A leader keys its pending reads by
+// the context alone and drops a request whose context is pending, and
+// every replica numbers its reads from 1: under the number alone, two
+// replicas' reads asked together were one to the leader, and the second
+// waited ResendTicks/2 to be asked again.
+func (e *Engine) readContext(id uint64) []byte {
+	var rctx [16]byte
+	binary.BigEndian.PutUint64(rctx[:8], e.id)
+	binary.BigEndian.PutUint64(rctx[8:], id)
+	return rctx[:]
+}
+
+// readOf returns the read id of a read state's context, and false if the
+// context is not one of this replica's (readContext): a leader answers a
+// request with the context it came with, whatever that was.
+func (e *Engine) readOf(rs raft.ReadState) (uint64, bool) {
+	if len(rs.RequestCtx) != 16 || binary.BigEndian.Uint64(rs.RequestCtx[:8]) != e.id {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(rs.RequestCtx[8:]), true
 }
 
 // askHeldReads asks the read indexes held while the replica led without
@@ -1040,9 +1061,9 @@ func (e *Engine) answerReads(rd *Ready) {
 	}
 	for _, rs := range rd.ReadStates {
 		// A read asked again may be answered twice: the first counts.
-		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		id, mine := e.readOf(rs)
 		rq, ok := e.reads[id]
-		if !ok || rq.gen == e.gen {
+		if !mine || !ok || rq.gen == e.gen {
 			continue
 		}
 		rq.gen = e.gen
@@ -1159,8 +1180,8 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 	clear(e.recalled)
 	e.recalled = e.recalled[:0]
 	for _, rs := range states {
-		id := binary.BigEndian.Uint64(rs.RequestCtx)
-		if rq, ok := e.reads[id]; ok {
+		id, mine := e.readOf(rs)
+		if rq, ok := e.reads[id]; mine && ok {
 			delete(e.reads, id)
 			rq.index = rs.Index
 			e.readWaits = append(e.readWaits, rq)

@@ -489,7 +489,8 @@ func (n *Node) cachedRole(name string) pki.Role {
 }
 
 // admits reports whether a raft message from a peer may be stepped into
-// the heap's replica. Servers' messages all may. From a client (a
+// the heap's replica. No peer's MsgForgetLeader may. Servers' other
+// messages all may. From a client (a
 // learner) it drops a message whose term is ahead of the replica's,
 // what only a leader or a candidate sends, and
 // proposals it may not make: a configuration change, a record that is a
@@ -503,6 +504,15 @@ func (n *Node) cachedRole(name string) pki.Role {
 // again to the leader. Refusals are counted and logged at most every
 // aclLogEvery.
 func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
+	if m.Type == raftpb.MsgForgetLeader {
+		// Meant to be stepped locally (RawNode.ForgetLeader, which OSS
+		// never calls), and RawNode takes it from the network as well:
+		// any peer, a client reading the heap too, made a follower drop
+		// its leader until the next heartbeat, again and again.
+		n.acl.refused.Add(1)
+		n.noteRefusal("raft MsgForgetLeader from a peer dropped: no node sends it", "peer", from, "heap", h.name)
+		return false
+	}
 	if m.Term > h.term.Load() && n.cachedRole(from) != pki.RoleServer {
 		// Raft steps a leader down for a higher term in any message, a
 		// learner's answer or proposal too: a client's term is never

@@ -307,6 +307,10 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		n.noteMalformed(from, "malformed raft message dropped", "heap", string(heap), "err", err)
 		return nil, m, false
 	}
+	if err := raftShape(&m); err != nil {
+		n.noteMalformed(from, "malformed raft message dropped", "heap", string(heap), "type", m.Type, "err", err)
+		return nil, m, false
+	}
 	if name, ok := n.lookup(m.From); !ok || name != from {
 		n.log.Debug("raft message from an unknown or forged sender dropped", "peer", from, "heap", string(heap))
 		return nil, m, false
@@ -339,6 +343,28 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		return nil, m, false
 	}
 	return h, m, true
+}
+
+// raftShape refuses a raft message raft would fail on: a read-index
+// request without its one entry (raft reads the first entry's data as
+// the request's context: a leader given none panicked, ending the
+// process) and a proposal without entries (raft panics on it, and the
+// leader's replica was closed as lost). raft sends neither; a peer
+// made them up. Nor a read-index request whose context names another
+// replica.
+func raftShape(m *raftpb.Message) error {
+	switch {
+	case m.Type == raftpb.MsgReadIndex && len(m.Entries) != 1:
+		return fmt.Errorf("a read-index request with %d entries, not 1", len(m.Entries))
+	case m.Type == raftpb.MsgProp && len(m.Entries) == 0:
+		return errors.New("a proposal without entries")
+	case m.Type == raftpb.MsgReadIndex && len(m.Entries[0].Data) == 16 && binary.BigEndian.Uint64(m.Entries[0].Data) != m.From:
+		// A context names the replica that asks (engine's readContext):
+		// a leader drops a request whose context is pending, so one
+		// naming another replica could hold that replica's read back.
+		return fmt.Errorf("a read-index request in the name of raft ID %x", binary.BigEndian.Uint64(m.Entries[0].Data))
+	}
+	return nil
 }
 
 // noteMalformed logs a raft message of peer that did not decode: the

@@ -107,6 +107,7 @@ func (f *runFlags) adminOptions(tlsc *oss.TLSConfig, logger *slog.Logger, logs *
 	return &admin.Options{
 		Insecure: f.httpInsecure, MaxBodyBytes: f.httpMaxBody, Logger: logger, Logs: logs,
 		RateLimit: f.httpRate, RateBurst: f.httpBurst,
+		MaxConns: f.httpMaxConns, MaxConnsPerIdentity: f.httpConnsPerID,
 		CAPEM: tlsc.CAPEM, CertPEM: tlsc.CertPEM, KeyPEM: tlsc.KeyPEM,
 	}
 }
@@ -142,6 +143,8 @@ type runFlags struct {
 	httpMaxBody                 int64
 	httpRate                    float64
 	httpBurst                   int
+	httpMaxConns                int
+	httpConnsPerID              int
 	gossip, logLevel, logFormat string
 	envTypos                    []envTypo // warned of once the log is set up
 }
@@ -173,6 +176,8 @@ func (f *runFlags) parse(args []string) error {
 	fs.Int64Var(&f.httpMaxBody, "http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a write's body (PUT of a root, POST of a transaction) the admin interface reads; larger is refused with 413")
 	fs.Float64Var(&f.httpRate, "http-rate", admin.DefaultRateLimit, "requests a second each client certificate (name and role) may make of the admin interface on average; beyond it (and --http-burst) a request is refused with 429 and Retry-After, having done nothing; inf for no limit")
 	fs.IntVar(&f.httpBurst, "http-burst", admin.DefaultRateBurst, "requests a client certificate may make at once, after a pause, beyond --http-rate's pace")
+	fs.IntVar(&f.httpMaxConns, "http-max-conns", admin.DefaultMaxConns, "connections the admin interface holds open at once, authenticated or not; the next is accepted when one closes")
+	fs.IntVar(&f.httpConnsPerID, "http-max-conns-per-identity", 0, "connections one client certificate (name and role) may hold of --http-max-conns; one more is answered 429 and closed (0: half of --http-max-conns)")
 	fs.StringVar(&f.gossip, "gossip", "lan", `failure-detection timings: "lan" or "loopback" (several nodes on one machine)`)
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", `"text" (key=value) or "json" (one JSON object a line); the last lines are also kept in memory for "ossd debug bundle"`)
@@ -206,6 +211,10 @@ func (f *runFlags) checkHTTPLimits() error {
 		return fmt.Errorf("run: --http-rate %g: want a positive number of requests a second (default %d; inf for no limit)", f.httpRate, admin.DefaultRateLimit)
 	case f.httpBurst <= 0:
 		return fmt.Errorf("run: --http-burst %d: want a positive number of requests (default %d)", f.httpBurst, admin.DefaultRateBurst)
+	case f.httpMaxConns <= 0:
+		return fmt.Errorf("run: --http-max-conns %d: want a positive number of connections (default %d)", f.httpMaxConns, admin.DefaultMaxConns)
+	case f.httpConnsPerID < 0:
+		return fmt.Errorf("run: --http-max-conns-per-identity %d: want a positive number of connections, or 0 for half of --http-max-conns", f.httpConnsPerID)
 	}
 	return nil
 }

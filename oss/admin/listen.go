@@ -17,14 +17,14 @@ import (
 // serverTLS validates o and returns the listener's TLS configuration, nil
 // if Insecure; the listener presents the certificate cur holds, which it
 // sets to the one of o.
-func (o *Options) serverTLS(cur *atomic.Pointer[tls.Certificate], cas *atomic.Pointer[x509.CertPool]) (*tls.Config, error) {
+func (o *Options) serverTLS(cur *atomic.Pointer[tls.Certificate], cas *atomic.Pointer[x509.CertPool], share *connShare) (*tls.Config, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if o.Insecure {
 		return nil, nil
 	}
-	return serverTLS(o, cur, cas)
+	return serverTLS(o, cur, cas, share)
 }
 
 // Server is a node's admin interface served on a TCP listener of its own.
@@ -36,6 +36,7 @@ type Server struct {
 	cert    atomic.Pointer[tls.Certificate] // what the listener presents; SetCertificate swaps it
 	cas     atomic.Pointer[x509.CertPool]   // the CAs client certificates are verified against; SetCA swaps them
 	handler atomic.Pointer[http.Handler]    // what requests get: the node's interface, or "starting"
+	share   *connShare                      // each identity's part of the connections
 }
 
 // NewServer listens on Options.Addr and serves the admin interface of node
@@ -88,6 +89,7 @@ func (s *Server) Ready(node *oss.Node, opts *Options) error {
 	if s.tls {
 		o.cas = &s.cas
 	}
+	o.connsRefused = func() float64 { return float64(s.share.refused.Load()) }
 	h, err := NewHandler(node, &o)
 	if err != nil {
 		return err
@@ -105,7 +107,12 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		o.Addr = ln.Addr().String()
 	}
 	s := &Server{done: make(chan struct{})}
-	tlsc, err := o.serverTLS(&s.cert, &s.cas)
+	perID := o.MaxConnsPerIdentity
+	if o.Insecure || perID < 0 {
+		perID = 0 // one identity, or no share
+	}
+	s.share = newConnShare(perID, o.MaxConns, o.Logger)
+	tlsc, err := o.serverTLS(&s.cert, &s.cas, s.share)
 	if err != nil {
 		if ln != nil {
 			ln.Close()
@@ -118,14 +125,18 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		}
 	}
 	o.Addr = ln.Addr().String()
-	ln = newLimitListener(ln, o.MaxConns)
+	ln = newLimitListener(ln, o.MaxConns, s.share)
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	s.ln, s.tls = ln, tlsc != nil
 	s.hs = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.share.refuseExcess(w, r) {
+				return
+			}
 			(*s.handler.Load()).ServeHTTP(w, r)
 		}),
+		ConnContext:       connContext,
 		TLSConfig:         tlsc,
 		Protocols:         protocols,
 		ReadTimeout:       o.ReadTimeout,
@@ -164,7 +175,7 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 // serverTLS is the listener's TLS configuration: the node's certificate,
 // as cur holds it from now on, and client certificates of the cluster's
 // CAs, as cas holds them from now on, required.
-func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate], cas *atomic.Pointer[x509.CertPool]) (*tls.Config, error) {
+func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate], cas *atomic.Pointer[x509.CertPool], share *connShare) (*tls.Config, error) {
 	cert, err := tls.X509KeyPair(o.CertPEM, o.KeyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("admin: the node's certificate and key: %w", err)
@@ -182,13 +193,20 @@ func serverTLS(o *Options, cur *atomic.Pointer[tls.Certificate], cas *atomic.Poi
 		ClientAuth:     tls.RequireAndVerifyClientCert,
 		Time:           o.Now,
 	}
-	// Each handshake verifies the client against the CAs of the moment:
-	// SetCA replaces them without a restart.
+	// Each handshake verifies the client against the CAs of the moment
+	// (SetCA replaces them without a restart), then counts the connection
+	// for the certificate's identity (connShare).
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			c := base.Clone()
 			c.ClientCAs = cas.Load()
+			if lc, ok := hello.Conn.(*limitedConn); ok {
+				c.VerifyConnection = func(cs tls.ConnectionState) error {
+					share.verified(lc, cs.PeerCertificates)
+					return nil
+				}
+			}
 			return c, nil
 		},
 	}, nil

@@ -34,3 +34,16 @@ func metricsHandler(node *oss.Node, own ...prometheus.Collector) http.Handler {
 		MaxRequestsInFlight: 4,
 	})
 }
+
+// ownMetrics are the interface's own collectors: its refusals for rate
+// (oss_admin_rate_limited_total) and, served by a Server, for a
+// certificate's share of the connections (oss_admin_conns_refused_total).
+func (a *api) ownMetrics(node string) []prometheus.Collector {
+	own := []prometheus.Collector{a.limit.refused}
+	if a.opts.connsRefused != nil {
+		own = append(own, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "oss_admin_conns_refused_total",
+			Help:        "Connections to the admin interface refused (429, then closed) because their certificate held its share of the connections already (MaxConnsPerIdentity).",
+			ConstLabels: prometheus.Labels{"node": node}}, a.opts.connsRefused))
+	}
+	return own
+}

@@ -103,6 +103,15 @@ type Options struct {
 	// descriptors as soon as it is accepted, before its handshake): the
 	// next is accepted once one closes. If zero, DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerIdentity caps the connections of NewServer one identity
+	// (a client certificate's name and role, as RateLimit keys them) holds
+	// at once, so that one certificate cannot take all MaxConns and lock
+	// the other operators out. A connection past it is answered 429 at
+	// its first request (Retry-After, nothing done) and closed, or closed
+	// a second after its handshake if it sends none. If zero, half of
+	// MaxConns (at least 1); negative, no cap but MaxConns. An insecure
+	// listener, whose clients are one identity, has none.
+	MaxConnsPerIdentity int
 	// RateLimit is how many requests a second each identity may make of
 	// the interface on average: every identity (a client certificate's
 	// name and role, as Authorize sees it; the one InsecureIdentity of
@@ -137,6 +146,9 @@ type Options struct {
 	// against, shared with the Server whose SetCA swaps them (Ready sets
 	// it); nil: the handler's own, of CAPEM.
 	cas *atomic.Pointer[x509.CertPool]
+	// connsRefused, if not nil, counts the Server's connections refused
+	// past their identity's share (MaxConnsPerIdentity), for /metrics.
+	connsRefused func() float64
 }
 
 // DefaultMaxBodyBytes is the default Options.MaxBodyBytes: the default
@@ -187,6 +199,9 @@ func (o *Options) populate(node *oss.Node) Options {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerIdentity == 0 {
+		c.MaxConnsPerIdentity = max(1, c.MaxConns/2)
 	}
 	if c.RateLimit == 0 {
 		c.RateLimit = DefaultRateLimit
@@ -325,7 +340,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a.registerUI()          // GET /ui, /ui/events, /ui/assets/: ui.go
 	a.handle("GET /v1/heaps/{heap}/hot", PermRead, 0, a.hot)
 	// The node's Prometheus metrics name every heap: read on all of them.
-	a.handle("GET /metrics", PermRead, 0, metricsHandler(node, a.limit.refused).ServeHTTP)
+	a.handle("GET /metrics", PermRead, 0, metricsHandler(node, a.ownMetrics(nodeName)...).ServeHTTP)
 	a.registerDebug() // GET /debug/pprof/..., /debug/logs (operators only): debug.go
 	return a, nil
 }
