@@ -654,8 +654,11 @@ func TestSlowClientsCut(t *testing.T) {
 			if mode == "tls" {
 				o = p.serverOptions(t)
 			}
-			o.ReadTimeout = 300 * time.Millisecond
-			o.IdleTimeout = 300 * time.Millisecond
+			// Long enough for a TLS handshake at load 30 (its bound is
+			// the read timeout: at 300 ms, tls.Dial met EOF there), short
+			// against the minute a held connection is given below.
+			o.ReadTimeout = 2 * time.Second
+			o.IdleTimeout = 2 * time.Second
 			srv := serve(t, n, o)
 			dial := func() net.Conn {
 				if mode == "tls" {
@@ -692,7 +695,7 @@ func TestSlowClientsCut(t *testing.T) {
 						}
 					}()
 				}
-				c.SetReadDeadline(time.Now().Add(60 * time.Second)) // generous: the server's bound is 300 ms
+				c.SetReadDeadline(time.Now().Add(60 * time.Second)) // generous: the server's bound is 2 s
 				_, err := io.Copy(io.Discard, c)
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
