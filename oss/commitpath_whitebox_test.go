@@ -70,8 +70,11 @@ func newHeldSync(t *testing.T, seed uint64) *heldSync {
 		c.fss[name] = faults[name]
 		c.add(name, i > 0, func(cfg *Config) {
 			cfg.DataDir = "/data/" + name
-			// No election while the leader's loop waits for its sync.
-			cfg.TickInterval = 100 * time.Millisecond
+			// No election while the leader's loop waits for its sync:
+			// an election timeout of 3 s (at 100 ms a tick, a follower
+			// at load 33 once called one, and the acknowledgements went
+			// to the new leader).
+			cfg.TickInterval = 300 * time.Millisecond
 		})
 	}
 	for _, name := range names {
