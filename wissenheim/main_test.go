@@ -31,7 +31,20 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain makes the directory the client is built into, once for the
+// package (buildClient), and removes it when the tests end.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wissenheim-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	clientBuild.dir = dir
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
+}
 
 // quiet is the test nodes' logger: errors only.
 var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -41,17 +54,35 @@ var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: 
 // an X display. make test and .ci/run install xvfb; a machine without it
 // fails these tests, saying so, rather than skipping them.
 
-// buildClient builds the client, without cgo as Ebiten allows, into a
-// temporary directory.
+// clientBuild is the client the window and process tests run, built once:
+// each of the ten tests built its own, a link of the whole client (Ebiten
+// included) that took 5 to 10 s of CPU apiece on the 2-core machine.
+var clientBuild struct {
+	dir  string // made by TestMain
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// buildClient builds the client, without cgo as Ebiten allows, on its
+// first call, and returns the binary the package's tests share (none
+// changes it or writes beside it).
 func buildClient(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "wissenheim")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	clientBuild.once.Do(func() {
+		bin := filepath.Join(clientBuild.dir, "wissenheim")
+		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			clientBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		clientBuild.bin = bin
+	})
+	if clientBuild.err != nil {
+		t.Fatal(clientBuild.err)
 	}
-	return bin
+	return clientBuild.bin
 }
 
 func xvfbRun(t *testing.T) string {
