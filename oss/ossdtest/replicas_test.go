@@ -117,8 +117,9 @@ func (ch *churn) startWorkload(seed uint64) {
 		next := new([4]atomic.Int64)
 		for range 3 {
 			n++
+			w := n // the worker's number, fixed before it starts
 			wg.Go(func() {
-				rng := rand.New(rand.NewPCG(seed, uint64(n)))
+				rng := rand.New(rand.NewPCG(seed, uint64(w)))
 				for {
 					select {
 					case <-done:
@@ -128,7 +129,7 @@ func (ch *churn) startWorkload(seed uint64) {
 					default:
 					}
 					if p := ch.anyLive(rng); p != nil {
-						listTxnOn(ch.ctx, heap, p, n, rng, ch.ids[heap], next, ch.recs[heap])
+						listTxnOn(ch.ctx, heap, p, w, rng, ch.ids[heap], next, ch.recs[heap])
 					} else {
 						time.Sleep(50 * time.Millisecond)
 					}
