@@ -523,21 +523,8 @@ func TestOssdPlacementThroughChurn(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Minute)
 	defer cancel()
-	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", "3s"}
-	ch := &churn{t: t, ctx: ctx, c: c, heaps: map[string]int{"three": 3, "five": 5}, procs: map[string]*ossdtest.Proc{},
-		stuck: map[string]bool{}, cut: map[string]bool{}}
-	defer func() {
-		if t.Failed() {
-			for _, p := range ch.procs {
-				t.Logf("%s:\n%s", p.Name, p.Tail(30))
-			}
-		}
-	}()
+	ch := startChurn(ctx, t, map[string]int{"three": 3, "five": 5})
+	c := ch.c
 	for _, name := range []string{"n1", "n2", "n3", "n4", "n5"} {
 		p, err := c.Start(ctx, name, ch.live()...)
 		if err != nil {
@@ -580,12 +567,7 @@ func TestOssdPlacementThroughChurn(t *testing.T) {
 		ch.settle(e.Name + " back")
 		ch.leaveWhileOneIsDead()
 	}
-	ch.stop()
-	ch.converged()
-	for _, heap := range slices.Sorted(maps.Keys(ch.heaps)) {
-		procs := ch.live()
-		checkListsOn(ctx, t, heap, 11, ch.recs[heap], ch.ids[heap], func(i int) *ossdtest.Proc { return procs[i%len(procs)] }, nil)
-	}
+	ch.finish(11)
 }
 
 // killTwoVoters kills two voters of heap at once: it has lost its quorum
@@ -729,11 +711,48 @@ func proxiedChurn(ctx context.Context, t *testing.T, heaps map[string]int, names
 	c, px, procs := startProxied(ctx, t, "3s", names...)
 	t.Cleanup(px.close)
 	t.Cleanup(c.Close)
-	ch := &churn{t: t, ctx: ctx, c: c, heaps: heaps, procs: map[string]*ossdtest.Proc{}, stuck: map[string]bool{}, cut: map[string]bool{}}
+	ch := newChurn(ctx, t, c, heaps)
 	for _, p := range procs {
 		ch.set(p)
 	}
 	return ch, px
+}
+
+// startChurn starts an ossd cluster with no node yet, as a churn of
+// heaps; it is closed when the test ends.
+func startChurn(ctx context.Context, t *testing.T, heaps map[string]int) *churn {
+	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", "3s"}
+	return newChurn(ctx, t, c, heaps)
+}
+
+// newChurn is a churn of heaps over c; if the test fails, the last lines
+// of every node's log are logged.
+func newChurn(ctx context.Context, t *testing.T, c *ossdtest.Cluster, heaps map[string]int) *churn {
+	ch := &churn{t: t, ctx: ctx, c: c, heaps: heaps, procs: map[string]*ossdtest.Proc{}, stuck: map[string]bool{}, cut: map[string]bool{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range ch.procs {
+				t.Logf("%s:\n%s", p.Name, p.Tail(30))
+			}
+		}
+	})
+	return ch
+}
+
+// finish stops the workload, waits until every replica holds the same
+// state, and checks every heap's history (seed names it in the log).
+func (ch *churn) finish(seed uint64) {
+	ch.stop()
+	ch.converged()
+	for _, heap := range slices.Sorted(maps.Keys(ch.heaps)) {
+		procs := ch.live()
+		checkListsOn(ch.ctx, ch.t, heap, seed, ch.recs[heap], ch.ids[heap], func(i int) *ossdtest.Proc { return procs[i%len(procs)] }, nil)
+	}
 }
 
 // reconfigurations counts the configuration changes the nodes' logs
@@ -886,13 +905,6 @@ func TestOssdPartitionedReplicaComesBack(t *testing.T) {
 	defer cancel()
 	names := []string{"n1", "n2", "n3", "n4", "n5"}
 	ch, px := proxiedChurn(ctx, t, map[string]int{"three": 3, "five": 5}, names...)
-	defer func() {
-		if t.Failed() {
-			for _, p := range ch.procs {
-				t.Logf("%s:\n%s", p.Name, p.Tail(30))
-			}
-		}
-	}()
 	ch.startWorkload(12)
 	ch.settle("five nodes")
 	others := func(cut ...string) []string {
@@ -946,12 +958,7 @@ func TestOssdPartitionedReplicaComesBack(t *testing.T) {
 		}
 	}
 
-	ch.stop()
-	ch.converged()
-	for _, heap := range slices.Sorted(maps.Keys(ch.heaps)) {
-		procs := ch.live()
-		checkListsOn(ctx, t, heap, 12, ch.recs[heap], ch.ids[heap], func(i int) *ossdtest.Proc { return procs[i%len(procs)] }, nil)
-	}
+	ch.finish(12)
 }
 
 // TestOssdRollingRestartThreeNodes restarts each of three ossd processes
@@ -965,21 +972,8 @@ func TestOssdRollingRestartThreeNodes(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", "3s"}
-	ch := &churn{t: t, ctx: ctx, c: c, heaps: map[string]int{"three": 3, "one": 1}, procs: map[string]*ossdtest.Proc{},
-		stuck: map[string]bool{}, cut: map[string]bool{}}
-	defer func() {
-		if t.Failed() {
-			for _, p := range ch.procs {
-				t.Logf("%s:\n%s", p.Name, p.Tail(30))
-			}
-		}
-	}()
+	ch := startChurn(ctx, t, map[string]int{"three": 3, "one": 1})
+	c := ch.c
 	for _, name := range []string{"n1", "n2", "n3"} {
 		p, err := c.Start(ctx, name, ch.live()...)
 		if err != nil {
@@ -1001,12 +995,7 @@ func TestOssdRollingRestartThreeNodes(t *testing.T) {
 			t.Logf("round %d: %s stopped in %v, back after %v", round, name, stopped.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 		}
 	}
-	ch.stop()
-	ch.converged()
-	for _, heap := range slices.Sorted(maps.Keys(ch.heaps)) {
-		procs := ch.live()
-		checkListsOn(ctx, t, heap, 13, ch.recs[heap], ch.ids[heap], func(i int) *ossdtest.Proc { return procs[i%len(procs)] }, nil)
-	}
+	ch.finish(13)
 }
 
 // TestOssdImmediateRestarts restarts a killed ossd process at once,
@@ -1019,21 +1008,8 @@ func TestOssdImmediateRestarts(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", "3s"}
-	ch := &churn{t: t, ctx: ctx, c: c, heaps: map[string]int{"three": 3}, procs: map[string]*ossdtest.Proc{},
-		stuck: map[string]bool{}, cut: map[string]bool{}}
-	defer func() {
-		if t.Failed() {
-			for _, p := range ch.procs {
-				t.Logf("%s:\n%s", p.Name, p.Tail(30))
-			}
-		}
-	}()
+	ch := startChurn(ctx, t, map[string]int{"three": 3})
+	c := ch.c
 	for _, name := range []string{"n1", "n2", "n3", "n4"} {
 		p, err := c.Start(ctx, name, ch.live()...)
 		if err != nil {
@@ -1086,8 +1062,5 @@ func TestOssdImmediateRestarts(t *testing.T) {
 		t.Logf("%s restarted at once on %s: up after %v", p.Name, step.what, time.Since(start).Round(100*time.Millisecond))
 		ch.settle(p.Name + " on " + step.what)
 	}
-	ch.stop()
-	ch.converged()
-	procs := ch.live()
-	checkListsOn(ctx, t, "three", 14, ch.recs["three"], ch.ids["three"], func(i int) *ossdtest.Proc { return procs[i%len(procs)] }, nil)
+	ch.finish(14)
 }
