@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
@@ -17,28 +16,16 @@ import (
 // heartbeat answer at a term ahead of the group's deposes its leader.
 func TestClientTermCannotDeposeALeader(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodes(t, 31, "a", "b", "c")
-	mustGrant(t, c.nodes["a"], Grant{Who: "app", Heap: "bank", Perm: PermWrite})
-	app := c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
-	for _, name := range []string{"a", "b", "c"} {
-		c.open(name, "bank")
-	}
-	g := c.waitGroup(t, "bank")
+	c, app, g := clientOfBank(t, 31, PermWrite)
 	lead := c.nodes[g.Leader]
-	waitCond(t, "the leader to know app", func() bool { name, _ := lead.lookup(app.id); return name == "app" })
 	h := lead.replicaOf("bank")
 	term := h.Stats().Term
 	for _, typ := range []raftpb.MessageType{raftpb.MsgHeartbeatResp, raftpb.MsgAppResp, raftpb.MsgReadIndex, raftpb.MsgProp} {
-		m := raftpb.Message{Type: typ, From: app.id, To: lead.id, Term: term + 1000}
+		m := raftpb.Message{Type: typ, Term: term + 1000}
 		if typ == raftpb.MsgProp {
 			m.Entries = []raftpb.Entry{{Type: raftpb.EntryNormal}}
 		}
-		b, err := m.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		env := raftEnvelope{Heap: "bank", Group: h.group, Msg: b}
-		lead.receive("app", env.appendTo(nil))
+		sendFrom(t, app, lead, m)
 	}
 	// The loop steps what it has received before it answers a read.
 	untilCommitted(t, "a commit after the client's messages", h, func(tx *Tx) error { return Put(tx, uuid.New(), 1) })

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
@@ -19,14 +18,8 @@ import (
 // it every few milliseconds kept a follower leaderless most of the time.
 func TestNoPeerMakesAFollowerForgetItsLeader(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodes(t, 37, "a", "b", "c")
-	mustGrant(t, c.nodes["a"], Grant{Who: "app", Heap: "bank", Perm: PermRead})
-	app := c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
-	for _, name := range []string{"a", "b", "c"} {
-		c.open(name, "bank")
-	}
+	c, app, g := clientOfBank(t, 37, PermRead)
 	c.open("app", "bank")
-	g := c.waitGroup(t, "bank")
 	var f *Node
 	for _, name := range []string{"a", "b", "c"} {
 		if name != g.Leader {
@@ -34,19 +27,12 @@ func TestNoPeerMakesAFollowerForgetItsLeader(t *testing.T) {
 			break
 		}
 	}
-	waitCond(t, "the follower to know app", func() bool { name, _ := f.lookup(app.id); return name == "app" })
 	h := f.replicaOf("bank")
 	waitCond(t, "the follower to know its leader", func() bool { return h.leader.Load() != 0 })
 	before := h.leaderChanges.Load()
 	const sent = 50
 	for range sent {
-		m := raftpb.Message{Type: raftpb.MsgForgetLeader, From: app.id, To: f.id, Term: h.term.Load()}
-		b, err := m.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		env := raftEnvelope{Heap: "bank", Group: h.group, Msg: b}
-		f.receive("app", env.appendTo(nil))
+		sendFrom(t, app, f, raftpb.Message{Type: raftpb.MsgForgetLeader, Term: h.term.Load()})
 		time.Sleep(20 * time.Millisecond) // past the next heartbeat (a tick, 10 ms)
 	}
 	// An election now and then is the machine's load; a leader forgotten

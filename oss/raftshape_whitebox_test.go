@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 )
@@ -18,28 +17,16 @@ import (
 // malformed, from any peer.
 func TestMalformedRaftMessagesStopNoLeader(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodes(t, 43, "a", "b", "c")
-	mustGrant(t, c.nodes["a"], Grant{Who: "app", Heap: "bank", Perm: PermRead})
-	app := c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
-	for _, name := range []string{"a", "b", "c"} {
-		c.open(name, "bank")
-	}
-	g := c.waitGroup(t, "bank")
+	c, app, g := clientOfBank(t, 43, PermRead)
 	lead := c.nodes[g.Leader]
-	waitCond(t, "the leader to know app", func() bool { name, _ := lead.lookup(app.id); return name == "app" })
 	h := lead.replicaOf("bank")
 	for _, m := range []raftpb.Message{
 		{Type: raftpb.MsgReadIndex},
 		{Type: raftpb.MsgReadIndex, Entries: []raftpb.Entry{{Data: []byte{1}}, {Data: []byte{2}}}},
 		{Type: raftpb.MsgProp},
 	} {
-		m.From, m.To, m.Term = app.id, lead.id, h.term.Load()
-		b, err := m.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		env := raftEnvelope{Heap: "bank", Group: h.group, Msg: b}
-		lead.receive("app", env.appendTo(nil))
+		m.Term = h.term.Load()
+		sendFrom(t, app, lead, m)
 	}
 	// The loop steps what it has received before it answers a read.
 	untilCommitted(t, "a commit through the leader after the client's messages", h, func(tx *Tx) error { return Put(tx, uuid.New(), 1) })
