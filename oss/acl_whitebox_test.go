@@ -45,8 +45,12 @@ func (c *quicCluster) startRole(name string, role pki.Role) *Node {
 	return n
 }
 
+// aclContext bounds a test's calls that wait on the cluster (a heap
+// created or opened by a node whose group of three may be between
+// leaders): at load 36 TestACLThreeServers's client opened its heap in no
+// less than the former 30 s.
 func aclContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
