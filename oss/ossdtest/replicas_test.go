@@ -523,15 +523,8 @@ func TestOssdPlacementThroughChurn(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Minute)
 	defer cancel()
-	ch := startChurn(ctx, t, map[string]int{"three": 3, "five": 5})
+	ch := startChurn(ctx, t, map[string]int{"three": 3, "five": 5}, "n1", "n2", "n3", "n4", "n5")
 	c := ch.c
-	for _, name := range []string{"n1", "n2", "n3", "n4", "n5"} {
-		p, err := c.Start(ctx, name, ch.live()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch.set(p)
-	}
 	ch.startWorkload(11)
 	ch.settle("five nodes")
 	rounds := 1
@@ -718,16 +711,24 @@ func proxiedChurn(ctx context.Context, t *testing.T, heaps map[string]int, names
 	return ch, px
 }
 
-// startChurn starts an ossd cluster with no node yet, as a churn of
-// heaps; it is closed when the test ends.
-func startChurn(ctx context.Context, t *testing.T, heaps map[string]int) *churn {
+// startChurn starts an ossd cluster of the nodes names, one after the
+// other, as a churn of heaps; it is closed when the test ends.
+func startChurn(ctx context.Context, t *testing.T, heaps map[string]int, names ...string) *churn {
 	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	c.Flags = []string{"--gossip", "loopback", "--durability", "sync", "--replace-after", "3s"}
-	return newChurn(ctx, t, c, heaps)
+	ch := newChurn(ctx, t, c, heaps)
+	for _, name := range names {
+		p, err := c.Start(ctx, name, ch.live()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.set(p)
+	}
+	return ch
 }
 
 // newChurn is a churn of heaps over c; if the test fails, the last lines
@@ -972,15 +973,7 @@ func TestOssdRollingRestartThreeNodes(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	ch := startChurn(ctx, t, map[string]int{"three": 3, "one": 1})
-	c := ch.c
-	for _, name := range []string{"n1", "n2", "n3"} {
-		p, err := c.Start(ctx, name, ch.live()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch.set(p)
-	}
+	ch := startChurn(ctx, t, map[string]int{"three": 3, "one": 1}, "n1", "n2", "n3")
 	ch.startWorkload(13)
 	ch.settle("three nodes")
 	for round := range 2 {
@@ -1008,15 +1001,8 @@ func TestOssdImmediateRestarts(t *testing.T) {
 	noLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	ch := startChurn(ctx, t, map[string]int{"three": 3})
+	ch := startChurn(ctx, t, map[string]int{"three": 3}, "n1", "n2", "n3", "n4")
 	c := ch.c
-	for _, name := range []string{"n1", "n2", "n3", "n4"} {
-		p, err := c.Start(ctx, name, ch.live()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch.set(p)
-	}
 	ch.startWorkload(14)
 	ch.settle("four nodes")
 	for _, step := range []struct {
