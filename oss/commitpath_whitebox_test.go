@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
@@ -62,7 +63,15 @@ func newHeldSync(t *testing.T, seed uint64) *heldSync {
 	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
 		return ackHandler{Handler: hd, after: after[name], acks: acks[name], max: maxAck[name]}
 	}
-	names := []string{"a", "b", "c"}
+	// The node placement puts the heap's leader on starts the cluster
+	// and creates the heap, so it leads from the start: the leader's
+	// place does not move while the test holds its syncs (placement
+	// moves leadership once its replicas have ticked engine.TransferTicks,
+	// 15 s here, which a run at load reaches).
+	var names []string
+	for _, m := range engine.Rank("bank", []engine.Member{{Name: "a", Server: true}, {Name: "b", Server: true}, {Name: "c", Server: true}}) {
+		names = append(names, m.Name)
+	}
 	faults := map[string]*persist.FaultFS{}
 	for i, name := range names {
 		after[name], acks[name], maxAck[name] = new(atomic.Uint64), new(atomic.Int64), new(atomic.Uint64)
@@ -80,16 +89,29 @@ func newHeldSync(t *testing.T, seed uint64) *heldSync {
 	for _, name := range names {
 		c.open(name, "bank")
 	}
-	ids := seedBank(t, c.heaps["a"])
-	var lead string
-	waitCond(t, "one leader of the heap for all", func() bool {
-		lead = c.heaps["a"].Stats().Leader
+	ids := seedBank(t, c.heaps[names[0]])
+	lead := names[0]
+	waitCond(t, "one leader of the heap for all, where placement puts it", func() bool {
 		for _, name := range names {
 			if c.heaps[name].Stats().Leader != lead {
 				return false
 			}
 		}
-		return lead != ""
+		return true
+	})
+	// Every replica has applied the seed: the leader's own write of it is
+	// off the commit's path, so its commit may return before that write
+	// is durable. Armed then, the test would hold that write, and the
+	// leader, whose state would lack the accounts, could not run a
+	// transfer: it would never propose one.
+	waitCond(t, "every replica to apply the seeded bank", func() bool {
+		commit := c.heaps[lead].Stats().LeaderCommit
+		for _, name := range names {
+			if c.heaps[name].Stats().Applied < commit {
+				return false
+			}
+		}
+		return commit != 0
 	})
 	hs := &heldSync{c: c, h: c.heaps[lead], ids: ids, after: after[lead], acks: acks[lead], maxAck: maxAck[lead], held: make(chan struct{})}
 	release := make(chan struct{})
