@@ -46,7 +46,6 @@ func harnessRun(def uint64, short time.Duration) (uint64, time.Duration, context
 // resumes them; the history must show no anomaly and lose no
 // acknowledged append.
 func TestOssdHarness(t *testing.T) {
-	t.Parallel()
 	seed, run, ctx, cancel := harnessRun(7, 4*time.Second)
 	defer cancel()
 	dir := t.TempDir()

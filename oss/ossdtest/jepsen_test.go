@@ -281,7 +281,6 @@ func startProxied(ctx context.Context, t *testing.T, replaceAfter string, names 
 // hand-over and leave) while one peer is cut off, and a restart. No
 // anomaly, no acknowledged append lost.
 func TestOssdPartitions(t *testing.T) {
-	t.Parallel()
 	seed, run, ctx, cancel := harnessRun(21, 3*time.Second)
 	defer cancel()
 	c, px, procs := startProxied(ctx, t, "1m", "n1", "n2", "n3")
@@ -462,7 +461,6 @@ func converged(ctx context.Context, t *testing.T, procs []*ossdtest.Proc, heap s
 // process's replica, the removed ones back as learners, holds the same
 // state at the same index.
 func TestOssdRemovalsThroughPartitions(t *testing.T) {
-	t.Parallel()
 	seed, run, ctx, cancel := harnessRun(22, 3*time.Second)
 	defer cancel()
 	names := []string{"n1", "n2", "n3", "n4"}

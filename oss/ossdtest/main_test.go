@@ -13,12 +13,16 @@ import (
 // ossdBin is ossd, built once by TestMain before any test's deadline
 // starts.
 //
-// The process tests run in parallel (t.Parallel): each has its own
+// The churn tests run in parallel (t.Parallel): each has its own
 // directory, ports (ossdtest hands a port out once per process) and
 // processes, and most of its time is spent waiting for them, so four run
-// at once (ossdtest.ProcessTestsInParallel). They leave
-// no goroutine behind: TestMain checks once they are all done, as a check
-// per test would see the others' goroutines.
+// at once (ossdtest.ProcessTestsInParallel). The nemesis harnesses
+// (TestOssdHarness, TestOssdPartitions, TestOssdRemovalsThroughPartitions)
+// stay serial, and go test runs them first: each runs its faults for a
+// few seconds and requires 20 commits in them, which four clusters at
+// once on a loaded machine did not always leave it (10 at load 36).
+// The tests leave no goroutine behind: TestMain checks once they are all
+// done, as a check per test would see the others' goroutines.
 var ossdBin string
 
 // starterEnv, set, makes this process TestNodesDieWithTheirStarter's
