@@ -41,8 +41,48 @@ func (t *QUIC) serveAccepted(c *quic.Conn) {
 		t.untrack(c)
 		return
 	}
+	t.closeRekeyed(c)
 	t.adopt(c)
 	t.serveConn(c)
+}
+
+// closeRekeyed closes the live connections that have c's peer name and
+// address but a certificate of another public key, and whose peer no
+// longer answers on them: the node restarted there with a new
+// certificate and key (renewed, or of a new CA). Its stateless reset key
+// derives from its private key, so the reset that ends the connections
+// of a node restarted on the same key does not end these; they were kept
+// until their idle timeout (30 s), every message and datagram to the
+// node went into them meanwhile, and each node of a CA rotation done by
+// rolling restart went unreachable for that long. A peer that still
+// answers (the same process, its certificate reloaded) keeps its
+// connection.
+func (t *QUIC) closeRekeyed(c *quic.Conn) {
+	name, addr, key := peerName(c), c.RemoteAddr().String(), peerKey(c)
+	t.mu.Lock()
+	var old []*quic.Conn
+	for o := range t.conns {
+		if o != c && o.Context().Err() == nil && peerName(o) == name && o.RemoteAddr().String() == addr && !bytes.Equal(peerKey(o), key) {
+			old = append(old, o)
+		}
+	}
+	t.mu.Unlock()
+	for _, o := range old {
+		if ok, _ := t.answers(o); ok || t.ctx.Err() != nil {
+			continue
+		}
+		t.log.Info("connection closed: its peer no longer answers there and connected again from its address with another key", "peer", name, "addr", addr)
+		o.CloseWithError(0, "the peer connected again with another key")
+	}
+}
+
+// peerKey returns the public key of c's peer certificate, nil if none.
+func peerKey(c *quic.Conn) []byte {
+	certs := c.ConnectionState().TLS.PeerCertificates
+	if len(certs) == 0 {
+		return nil
+	}
+	return certs[0].RawSubjectPublicKeyInfo
 }
 
 // checkUnique returns an error if a live connection other than c has

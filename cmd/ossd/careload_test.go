@@ -32,6 +32,7 @@ import (
 // removing a CA took rolling restarts, and until then every certificate
 // of the removed CA kept its access.
 func TestCARotationWithoutRestart(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)

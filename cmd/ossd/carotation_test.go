@@ -19,6 +19,7 @@ import (
 // the operator's) certificate issued by the new CA; then ca.crt holding
 // the new CA alone, after which a certificate of the old one is refused.
 func TestCARotation(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)

@@ -96,6 +96,7 @@ func TestHangupReloadsTheAdminCertificate(t *testing.T) {
 // logged), so a "systemctl reload" during a long recovery stopped the
 // node. The SIGTERM after it ends the wait as it should.
 func TestHangupWhileStartingKeepsTheNode(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)

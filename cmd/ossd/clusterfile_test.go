@@ -15,6 +15,7 @@ import (
 // directory makes a cluster of its own, which this node, restarted on
 // its data directory with --join, did not do.
 func TestRunNamesTheClusterFileOfAnotherCluster(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx) // startorder_test.go

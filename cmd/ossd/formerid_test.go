@@ -16,6 +16,7 @@ import (
 // the heaps were one failure from stopping: the old incarnation is now
 // named NAME/RAFTID, no live member, so the status says it is down.
 func TestStatusNamesAFormerIncarnationDown(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx) // startorder_test.go

@@ -13,6 +13,13 @@ import (
 
 // ossdBin is ossd, built once by TestMain for the tests that run it as
 // processes.
+//
+// Tests that start nodes (processes, or in this process on ports of
+// their own) and touch nothing of the process's (signals sent to it,
+// os.Stderr, the environment, package variables, the CPU profiler) run
+// in parallel, four at once (ossdtest.ProcessTestsInParallel): they mostly
+// wait for their nodes. The others run first, one at a time, as go test
+// runs tests that do not call t.Parallel.
 var ossdBin string
 
 // TestMain builds ossd before any test's deadline starts, and fails the
@@ -24,6 +31,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	ossdtest.ProcessTestsInParallel(4)
 	bin, remove, err := ossdtest.BuildForTests()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

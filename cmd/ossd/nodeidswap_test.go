@@ -15,6 +15,7 @@ import (
 // back ("raft ID ... is node "n2"'s, not "n3"'s", in its log only), and
 // it ran on, listed as a member, following nothing.
 func TestRunRefusesAnotherNodesID(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx) // startorder_test.go

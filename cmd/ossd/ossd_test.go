@@ -27,6 +27,7 @@ import (
 // CLI on them, kills a voter with SIGKILL and checks that a fourth node
 // replaces it.
 func TestOssdProcesses(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -292,6 +293,7 @@ func balanceOf(t *testing.T, o admin.Object) int64 {
 // processes, kills all of them with SIGKILL at once, restarts them and
 // checks that every acknowledged transfer is there and money is conserved.
 func TestOssdSurvivesKillOfEveryNode(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

@@ -17,6 +17,7 @@ import (
 // to the next node that answers. "--http A,B,C" failed to parse ("invalid
 // port") in every command but "debug bundle".
 func TestCLIListOfNodesOneDown(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)

@@ -20,6 +20,7 @@ import (
 // nobody in this life: it stayed a cluster of its own for good, every
 // heap leaderless on it, until it tries the servers it last saw.
 func TestWholeClusterRestartBootstrapNodeLast(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx) // startorder_test.go

@@ -13,6 +13,7 @@ import (
 // the third say which voters are down and what brings the heap back; they
 // said only that the heap "has no leader in reach".
 func TestNoQuorumNamesTheVotersDown(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx) // startorder_test.go

@@ -21,6 +21,7 @@ import (
 // of a status it treated as no particular failure, asked once, and a
 // put refused did not say whether it had written.
 func TestCLIOnRateLimit(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	n, err := oss.Start(ctx, nil)
 	if err != nil {

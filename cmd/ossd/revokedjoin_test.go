@@ -18,6 +18,7 @@ import (
 // yet: it tried again for ever, logging "cannot join the cluster yet ...
 // start a member it names".
 func TestRunWithARevokedCertificateFailsAtOnce(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)

@@ -18,6 +18,7 @@ import (
 // again"), its reads were as old as the revocation, and a put waited out
 // its 10 s to fail for want of a quorum, naming the wrong remedy.
 func TestRevokedNodeRefusesAdminRequests(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx) // startorder_test.go

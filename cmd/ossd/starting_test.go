@@ -18,6 +18,7 @@ import (
 // starting: `ossd status` against it used to hang in the TLS handshake
 // until the client gave up, then said no node answered.
 func TestRunAnswersWhileItWaitsToJoin(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)

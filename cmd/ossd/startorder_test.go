@@ -33,6 +33,7 @@ func startOrderCluster(t *testing.T, ctx context.Context) *ossdtest.Cluster {
 // the nodes together, or a whole cluster restarting, needed them started
 // in order.
 func TestRunJoinWaitsForItsMember(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)
@@ -78,6 +79,7 @@ func TestRunJoinWaitsForItsMember(t *testing.T) {
 // A node waiting to join stops on SIGINT with exit status 0, saying it
 // stopped before it joined: the user asked for it, nothing failed.
 func TestRunStoppedWhileWaitingToJoin(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := startOrderCluster(t, ctx)

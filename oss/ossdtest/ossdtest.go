@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,24 +212,6 @@ func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, 
 	c.nodes[name] = p
 	c.mu.Unlock()
 	return p, nil
-}
-
-// freePort returns a loopback address whose port was free a moment ago.
-func freePort(network string) (string, error) {
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		defer pc.Close()
-		return pc.LocalAddr().String(), nil
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // Kill stops the process with SIGKILL: no hand-over, no goodbye.

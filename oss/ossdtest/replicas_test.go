@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/testkit/check"
@@ -459,21 +457,14 @@ func (ch *churn) cliStatus(p *ossdtest.Proc) string {
 	return string(out)
 }
 
-// noLeaks checks, once the test and its cleanups are done, that it left
-// no goroutine behind (its workload, proxies, clients).
-func noLeaks(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-// freeUDP returns a loopback UDP address free a moment ago.
+// freeUDP returns a loopback UDP address free a moment ago, handed out
+// for no other node of this test binary (ossdtest.FreeUDP).
 func freeUDP(t *testing.T) string {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	addr, err := ossdtest.FreeUDP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc.Close()
-	return pc.LocalAddr().String()
+	return addr
 }
 
 // restart starts a killed node again, joining through the running ones.
@@ -520,7 +511,7 @@ func (ch *churn) leaderName(heap string) string {
 // the same index, and the histories no anomaly and no acknowledged
 // append lost. With OSS_LONG the steps run five rounds.
 func TestOssdPlacementThroughChurn(t *testing.T) {
-	noLeaks(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Minute)
 	defer cancel()
 	ch := startChurn(ctx, t, map[string]int{"three": 3, "five": 5}, "n1", "n2", "n3", "n4", "n5")
@@ -901,7 +892,7 @@ func (ch *churn) cutOffSaysNoLeader(x string, heaps map[string]bool) {
 // acknowledged append lost. Then the same with the cut node on the
 // minority side of a 2-3 split.
 func TestOssdPartitionedReplicaComesBack(t *testing.T) {
-	noLeaks(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	names := []string{"n1", "n2", "n3", "n4", "n5"}
@@ -970,7 +961,7 @@ func TestOssdPartitionedReplicaComesBack(t *testing.T) {
 // back. Twice round, then every heap must settle at its placement with
 // no anomaly and no acknowledged append lost.
 func TestOssdRollingRestartThreeNodes(t *testing.T) {
-	noLeaks(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	ch := startChurn(ctx, t, map[string]int{"three": 3, "one": 1}, "n1", "n2", "n3")
@@ -998,7 +989,7 @@ func TestOssdRollingRestartThreeNodes(t *testing.T) {
 // rescheduled with a fresh volume). Each restart must come up, and every
 // heap settle at its placement; no anomaly, no acknowledged append lost.
 func TestOssdImmediateRestarts(t *testing.T) {
-	noLeaks(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	ch := startChurn(ctx, t, map[string]int{"three": 3}, "n1", "n2", "n3", "n4")

@@ -25,6 +25,7 @@ func TestNodesDieWithTheirStarter(t *testing.T) {
 		beStarter(t, dir)
 		return
 	}
+	t.Parallel()
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNodesDieWithTheirStarter$", "-test.timeout=0")
 	cmd.Env = append(os.Environ(), starterEnv+"="+dir, "OSSDTEST_BIN="+ossdBin, "TMPDIR="+t.TempDir())

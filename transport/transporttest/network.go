@@ -19,6 +19,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,7 @@ type Network struct {
 	last      map[[2]string]time.Duration // last delivery time per pair, for FIFO
 	stats     Stats
 	trace     uint64 // hash of the deliveries so far
+	scratch   []byte // traceHeader's, reused for every delivery
 	wake      chan struct{}
 	ctx       context.Context // handlers' context, ended by Stop
 	cancel    context.CancelFunc
@@ -354,7 +356,8 @@ func (n *Network) step(async bool) bool {
 	} else {
 		n.stats.Delivered++
 		h := fnv.New64a()
-		fmt.Fprintf(h, "%d|%d|%s|%s|%t|", n.trace, e.at, e.from, e.to, e.reply)
+		n.scratch = traceHeader(n.scratch[:0], n.trace, e)
+		h.Write(n.scratch)
 		h.Write(e.msg)
 		n.trace = h.Sum64()
 	}
@@ -622,4 +625,22 @@ func (e *Endpoint) Close() error {
 	defer e.mu.Unlock()
 	e.closed = true
 	return nil
+}
+
+// traceHeader appends what the trace hashes of a delivery before its
+// message to b: the trace so far, the delivery's time, sender, recipient
+// and whether it is a reply, as fmt's "%d|%d|%s|%s|%t|" writes them (the
+// traces of runs are unchanged). fmt.Fprintf was a tenth of a simulated
+// run's time, and more under the race detector.
+func traceHeader(b []byte, trace uint64, e *envelope) []byte {
+	b = strconv.AppendUint(b, trace, 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(e.at), 10)
+	b = append(b, '|')
+	b = append(b, e.from...)
+	b = append(b, '|')
+	b = append(b, e.to...)
+	b = append(b, '|')
+	b = strconv.AppendBool(b, e.reply)
+	return append(b, '|')
 }

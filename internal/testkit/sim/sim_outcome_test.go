@@ -14,7 +14,10 @@ import (
 func outcomeCaught(t *testing.T, first, seeds uint64, opts Options, kind, heap string) check.Anomaly {
 	t.Helper()
 	for seed := first; seed < first+seeds; seed++ {
-		res := run(t, seed, opts)
+		res, err := runShared(t, seed, opts)
+		if err != nil {
+			t.Fatalf("%v; replay with: go test ./internal/testkit/sim -run '%s' -sim.seed %d", err, t.Name(), seed)
+		}
 		i := slices.IndexFunc(res.Anomalies, func(a check.Anomaly) bool {
 			return a.Kind == kind && strings.HasPrefix(a.Explain, "heap "+heap)
 		})

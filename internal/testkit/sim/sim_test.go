@@ -140,8 +140,7 @@ func TestSimulationCatchesUnsyncedAcknowledgements(t *testing.T) {
 func caught(t *testing.T, seeds uint64, opts Options, what string) string {
 	t.Helper()
 	for seed := uint64(1); seed <= seeds; seed++ {
-		cryptotest.SetGlobalRandom(t, seed)
-		res, err := Run(seed, opts)
+		res, err := runShared(t, seed, opts)
 		switch {
 		case err != nil:
 			return err.Error()

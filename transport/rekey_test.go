@@ -1,0 +1,102 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/transport"
+)
+
+// lockedLog is a log destination safe for concurrent writes.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A peer restarted at its address with a new certificate and key (a
+// certificate renewed, the CA rotated with a rolling restart) is
+// reached on the connection it opens, as soon as it opens it. Its
+// stateless reset key derives from the new private key, so the reset
+// that answers a restart on the same key does not close the peers' old
+// connections: they were left to their 30 s idle timeout, and each node
+// of a CA rotation's second step went unreachable for 30 s
+// (TestCARotation in cmd/ossd spent 90 of its 104 s so).
+func TestPeerRestartedWithANewKeyIsReachedOnItsNewConnection(t *testing.T) {
+	ca := newCA(t)
+	ac, ak, _ := ca.Issue("a", pki.RoleServer, time.Now(), time.Hour)
+	bc, bk, _ := ca.Issue("b", pki.RoleServer, time.Now(), time.Hour)
+	bc2, bk2, _ := ca.Issue("b", pki.RoleServer, time.Now(), time.Hour) // renewed: another key
+	start := func(name string, pc net.PacketConn, h transport.Handler, cert, key []byte, log io.Writer) *transport.QUIC {
+		q, err := transport.NewQUIC(&transport.QUICConfig{Name: name, PacketConn: pc, CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM,
+			Handler: h, Logger: slog.New(slog.NewTextHandler(log, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	var alog lockedLog
+	apc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	a := start("a", apc, newRecorder(), ac, ak, &alog)
+	defer func() { a.Close(); apc.Close() }()
+	bpc, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	crashable := &mutePacketConn{PacketConn: bpc}
+	b := start("b", crashable, newRecorder(), bc, bk, io.Discard)
+	addr := bpc.LocalAddr().String()
+	a.SetPeer("b", addr)
+	// A call's answer: the handshake is confirmed on both ends.
+	if _, err := a.Call(ctxT(t), "b", []byte("established")); err != nil {
+		t.Fatal(err)
+	}
+	crashable.mute.Store(true) // the process dies without a word
+	b.Close()
+	bpc.Close()
+	bpc2, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb2 := newRecorder()
+	b2 := start("b", bpc2, rb2, bc2, bk2, io.Discard)
+	defer func() { b2.Close(); bpc2.Close() }()
+	// b, back, reaches a first, as a restarted node joins through its
+	// peers.
+	b2.SetPeer("a", apc.LocalAddr().String())
+	if err := b2.Send(ctxT(t), "a", []byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	after := bytes.Repeat([]byte("after "), 8)
+	begin := time.Now()
+	for deadline := begin.Add(3 * time.Minute); rb2.count("a") == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a never reached b restarted with a new key")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		a.Send(ctx, "b", after)
+		cancel()
+	}
+	t.Logf("a reached b, restarted with a new key, after %v", time.Since(begin).Round(10*time.Millisecond))
+	// Reached because a closed the old connection when b's new one came,
+	// not because the old one timed out.
+	if !strings.Contains(alog.String(), "connected again from its address with another key") {
+		t.Fatalf("a did not close its connection to b's previous process when b connected with another key; a's log:\n%s", alog.String())
+	}
+}
