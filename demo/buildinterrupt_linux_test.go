@@ -18,6 +18,7 @@ import (
 // left its work directory (go-build…) in TMPDIR. GOFLAGS=-a makes the
 // build long enough to be interrupted once its work directory is there.
 func TestDemoInterruptedWhileBuildingLeavesNothing(t *testing.T) {
+	t.Parallel()
 	bin, tmp := buildDemo(t)
 	cmd := exec.Command(bin, "-load", "10m")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOFLAGS=-a")

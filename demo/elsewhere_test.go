@@ -13,6 +13,7 @@ import (
 // said "ossdtest: not inside the oss module" and "logs and certificates
 // are in /tmp/oss-demo-…", an empty directory it kept.
 func TestDemoOutsideTheModuleSaysWhereToRunIt(t *testing.T) {
+	t.Parallel()
 	bin, tmp := buildDemo(t)
 	cmd := exec.Command(bin)
 	cmd.Dir = t.TempDir()

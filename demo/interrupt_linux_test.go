@@ -17,6 +17,7 @@ import (
 // its nodes, stops them, says it was interrupted, removes its directory
 // and exits 130 (it exited 1, as a tour that failed does).
 func TestInterruptedDemoStopsItsNodes(t *testing.T) {
+	t.Parallel()
 	bin, tmp := buildDemo(t)
 	cmd := exec.Command(bin, "-load", "10m")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)

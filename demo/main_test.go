@@ -12,6 +12,7 @@ import (
 // SIGKILL of the bank's leader, a fourth node replacing it, and the
 // checks of money and replicas.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	o := options{load: 2 * time.Second, workers: 2, accounts: 10, replaceAfter: 2 * time.Second, seed: 1}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

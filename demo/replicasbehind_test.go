@@ -20,6 +20,7 @@ import (
 // demo said only "replicas did not reach the same index: [{6604 feb6…}
 // {6557 d677…} {6604 feb6…}] (<nil>)".
 func TestReplicasBehindNameTheNodeAndItsError(t *testing.T) {
+	t.Parallel()
 	full := "time=2026-12-05T05:32:52.084Z level=ERROR msg=\"cannot write the log; commits fail until it can\" node=n2 " +
 		"err=\"write n2/wal/0000000000000001.wal: no space left on device\""
 	var live []*ossdtest.Proc

@@ -9,6 +9,7 @@ import (
 // deletions of IDs, across the merges of its added IDs into its array
 // and the rebuilds that drop deleted ones.
 func TestIDIndexIsAMap(t *testing.T) {
+	t.Parallel()
 	const seed = 7
 	rng := rand.New(rand.NewPCG(seed, seed))
 	x, want := newIDIndex(), map[[16]byte]loc{}

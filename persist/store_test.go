@@ -110,6 +110,7 @@ func TestStoreCheckpointsAndLoads(t *testing.T) {
 // checkpoint: the store then holds the previous checkpoint or the new one,
 // whole, never a mix.
 func TestStoreCheckpointIsAtomic(t *testing.T) {
+	t.Parallel()
 	for seed := uint64(1); seed <= 200; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		mem := NewMemFS()

@@ -28,6 +28,7 @@ import (
 // record that was not appended, numbered without a gap, and take appends
 // on. 300 seeds by default, 20,000 with OSS_LONG set; -wal.seed runs one.
 func TestWALPowerLoss(t *testing.T) {
+	t.Parallel()
 	seeds := 300
 	if os.Getenv("OSS_LONG") != "" {
 		seeds = 20000

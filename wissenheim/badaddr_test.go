@@ -51,6 +51,7 @@ func TestBadAddressesAreRefusedAtOnce(t *testing.T) {
 // gives up on the first try and then waits, doing nothing, to be
 // interrupted.
 func TestHeadlessBotsWaitForTheirCluster(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	o := localOptions{nodes: 1, dataDir: t.TempDir(), port: freePorts(t, 1), guests: []string{"ada"}, logger: quiet}
 	l, err := startLocal(ctx, o) // makes the certificates, then stops

@@ -16,6 +16,7 @@ import (
 // player, who did nothing wrong, gets no error (the leave that reached no
 // one is logged), and the log says the leave did not reach the cluster.
 func TestCloseAfterTheClusterDied(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	l, err := startLocal(ctx, localOptions{nodes: 1, dataDir: t.TempDir(), port: freePorts(t, 1),
 		guests: []string{"player2"}, logger: quiet})

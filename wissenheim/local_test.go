@@ -13,6 +13,7 @@ import (
 // a data directory, stops every node, starts the cluster again on the same
 // directory, and finds the box where it was left.
 func TestWorldOutlivesTheCluster(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	o := localOptions{nodes: 3, dataDir: dir, port: freePorts(t, 3), logger: quiet}

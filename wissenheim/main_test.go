@@ -527,14 +527,33 @@ func TestWindowSaysWhenItCannotReachTheCluster(t *testing.T) {
 	}
 }
 
+// handedPorts holds the ports freePorts handed out, so that tests running
+// in parallel never get the same ones: a port handed out is free when
+// it is checked, and stays unbound until its test's nodes listen on it
+// (a cluster restarted on its ports unbinds them in between).
+var handedPorts struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
 // freePorts returns a port p such that UDP ports p to p+n-1 of the
-// loopback address are free now.
+// loopback address are free now and were handed out to no other test of
+// the package.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
+	handedPorts.mu.Lock()
+	defer handedPorts.mu.Unlock()
+	if handedPorts.ports == nil {
+		handedPorts.ports = map[int]bool{}
+	}
 	for range 100 {
 		base := 20000 + rand.IntN(40000)
 		ok := true
 		for i := range n {
+			if handedPorts.ports[base+i] {
+				ok = false
+				break
+			}
 			pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(base+i))
 			if err != nil {
 				ok = false
@@ -543,6 +562,9 @@ func freePorts(t *testing.T, n int) int {
 			pc.Close()
 		}
 		if ok {
+			for i := range n {
+				handedPorts.ports[base+i] = true
+			}
 			return base
 		}
 	}

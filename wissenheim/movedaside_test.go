@@ -19,6 +19,7 @@ import (
 // user did. An empty node now joins the nodes that hold the world, and
 // the world is there, on it too.
 func TestLocalNodeMovedAsideRejoinsTheWorld(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

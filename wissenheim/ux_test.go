@@ -18,6 +18,7 @@ import (
 // address taken. The process ends by itself, non-zero, naming the flag
 // to change, instead of waiting for a retry that cannot help.
 func TestUnmendableStartEnds(t *testing.T) {
+	t.Parallel()
 	bin := buildClient(t)
 	ctx := context.Background()
 

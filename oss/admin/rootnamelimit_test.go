@@ -18,6 +18,7 @@ import (
 // heap's index where it was, no heap created. A PUT of such a root
 // created its heap, then failed at the commit.
 func TestRootNameOverTheRecordLimitRefusedAtOnce(t *testing.T) {
+	t.Parallel()
 	n := startNode(t)
 	hd, err := admin.NewHandler(n, &admin.Options{Insecure: true})
 	if err != nil {

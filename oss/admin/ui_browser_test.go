@@ -151,6 +151,7 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // Sec-Fetch-Site (checkRequest), which the test verifies from what the
 // server saw: the page and its stream are same-origin.
 func TestDashboardBrowser(t *testing.T) {
+	t.Parallel()
 	exe := chromium(t)
 	// A short ReplaceAfter, so the closed voter's replacement comes soon.
 	nodes := startClusterWith(t, func(c *oss.Config) { c.ReplaceAfter = time.Second }, "n1", "n2", "n3", "n4")

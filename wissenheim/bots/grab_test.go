@@ -17,6 +17,7 @@ import (
 // kicks it, and while it rolls every node draws it at the same place for
 // the same log index.
 func TestTwoNodesGrabOneBallAndSeeItRollAlike(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, err := cluster.Start(ctx, &cluster.Options{Logger: quiet()})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // where Start gave up on the first and a loaded machine's election
 // failed the whole swarm.
 func TestBotsJoinOnceTheLeaderIsBackInReach(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := cluster.Start(ctx, &cluster.Options{Dir: t.TempDir(), Durability: oss.DurabilityBatch, Logger: quiet(), Relays: true})
