@@ -12,6 +12,7 @@ import (
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/goleak"
 )
 
 // catalogLeader waits for a node that leads the catalog and returns it.
@@ -206,7 +207,7 @@ func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
 // refused at start, and one that announces itself a server in membership
 // is still a client to its peers, never placed as a voter.
 func TestClientCertificateNeverVotes(t *testing.T) {
-	t.Parallel()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "a", "b", "c")
 	_, err := c.launch("cl", pki.RoleClient, func(cfg *Config) { cfg.Role = pki.RoleServer })
 	if err == nil || !strings.Contains(err.Error(), `carries the role "client"`) {

@@ -271,7 +271,7 @@ func TestWatchAcrossASnapshotInstallHasNoGap(t *testing.T) {
 // node kept before the crash is gone, and its checkpoint holds commits
 // that its recovered log does not.
 func TestWatchResumedAfterARestartHasNoGap(t *testing.T) {
-	t.Parallel()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	mem := persist.NewMemFS()
 	ctx := context.Background()
 	m := newWatchModel(t)
@@ -451,7 +451,7 @@ func TestHarnessWatches(t *testing.T) {
 // holds (close the dropped heap's replica) at once, not only at the
 // catalog's next commit.
 func TestCatalogCaughtUpFromASnapshotIsActedOn(t *testing.T) {
-	t.Parallel()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := startTestNodesWith(t, 43, lagCap, "a", "b", "c")
 	c.open("a", "x")
 	waitCond(t, "c to open its replica of x", func() bool { return c.nodes["c"].replicaOf("x") != nil })

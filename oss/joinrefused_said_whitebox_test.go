@@ -10,13 +10,14 @@ import (
 
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
+	"go.uber.org/goleak"
 )
 
 // A node whose data directory holds another node's raft ID (NODE_ID
 // written over) is refused at Start with an error naming the file and
 // the node whose ID it holds.
 func TestNodeOnAnotherNodesIDIsRefusedAtStart(t *testing.T) {
-	t.Parallel()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "a", "b", "c")
 	dir := t.TempDir()
 	x, err := c.launch("x", pki.RoleServer, func(cfg *Config) { cfg.DataDir = dir })
