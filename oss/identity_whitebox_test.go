@@ -282,7 +282,7 @@ func TestClientCertificateNeverVotes(t *testing.T) {
 // A second node started under a name that is live elsewhere is refused at
 // join, says why, and the cluster goes on.
 func TestSecondNodeWithALiveNameIsRefused(t *testing.T) {
-	t.Parallel()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -100,7 +100,7 @@ func connected(n *Node, peer string) (*big.Int, bool) {
 // afterwards for the same name, on its data directory, and rejoins as the
 // member it was (rotation by a rolling restart).
 func TestQUICCertificateRevocationAndRotation(t *testing.T) {
-	t.Parallel()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	base := t.TempDir()
 	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) { cfg.DataDir = filepath.Join(base, cfg.Name) }, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

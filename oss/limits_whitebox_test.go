@@ -75,7 +75,6 @@ func commitOfSize(h *Heap, id uuid.UUID, size int) error {
 // follower (which forwards it); one byte more fails at once with
 // ErrTooLarge and is never proposed; the heap goes on committing.
 func TestQUICCommitAtTheSizeLimit(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		configure func(*Config)
@@ -91,6 +90,7 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 		{name: "frame=64KiB", tick: 20 * time.Millisecond, configure: func(c *Config) { c.MaxFrameBytes = 64 << 10 }, burst: 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Cleanup(func() { goleak.VerifyNone(t) })
 			c := newQUICClusterWith(t, tc.tick, tc.configure, "a", "b", "c")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
