@@ -214,7 +214,6 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 // is never proposed: its commit fails definitely and never applies, and
 // the commit the log was writing still succeeds.
 func TestCommitAbandonedWhileHeldIsNeverProposed(t *testing.T) {
-	t.Parallel()
 	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
 	n, err := Start(context.Background(), &Config{DataDir: "/data", FS: ffs, Logger: testLogger()})
 	if err != nil {
