@@ -254,7 +254,7 @@ func TestACLAuthorizeGrants(t *testing.T) {
 // A client with read but not write opens the heap and reads it; it may
 // not commit, create, drop or grant.
 func TestACLReadOnlyClient(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a")
 	a := c.nodes["a"]
 	ctx := aclContext(t)
@@ -305,7 +305,7 @@ func TestACLReadOnlyClient(t *testing.T) {
 // A client without a grant cannot open a heap; a join it forges is
 // refused by the leader, which does not add it to the group.
 func TestACLNoGrantJoinRefusedByLeader(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a")
 	a := c.nodes["a"]
 	ctx := aclContext(t)
@@ -360,7 +360,7 @@ func TestACLNoGrantJoinRefusedByLeader(t *testing.T) {
 // it commits; revoked, the leader drops its proposals again, and revoked
 // read, the leader removes it from the group.
 func TestACLGrantRevokeEnforcedAtLeader(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a")
 	a := c.nodes["a"]
 	ctx := aclContext(t)
@@ -440,7 +440,7 @@ func TestACLGrantRevokeEnforcedAtLeader(t *testing.T) {
 // no other; a client cannot write grants or other heaps' entries into the
 // catalog: the catalog's leader drops such proposals.
 func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a")
 	a := c.nodes["a"]
 	ctx := aclContext(t)
@@ -495,7 +495,7 @@ func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
 // catalog replica says: a client commits while granted write, and its
 // proposals are dropped once every server has applied the revocation.
 func TestACLThreeServers(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	a := c.nodes["a"]
 	ctx := aclContext(t)
@@ -558,7 +558,7 @@ func TestACLThreeServers(t *testing.T) {
 // told so (ErrNoQuorum, or its context's end), never ErrPermission; once
 // the catalog answers again, a denial is a denial.
 func TestACLDenialWaitsForTheCatalog(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx := aclContext(t)
 	if _, err := c.nodes["a"].CreateHeap(ctx, "w", &HeapOptions{Replicas: 3}); err != nil {

@@ -66,7 +66,7 @@ func checkWatchSaw(t *testing.T, resync bool, seen map[uuid.UUID]bool, n int) {
 // A watch on a replica that catches up from its leader's snapshot gets a
 // resync, or every commit: never a gap where the snapshot's commits were.
 func TestWatchAcrossALeadersSnapshot(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodesWith(t, 31, lagCap, "a", "b", "c")
 	heaps := map[string]*Heap{}
 	for _, name := range []string{"a", "b", "c"} {
@@ -196,7 +196,7 @@ func TestSnapshotAfterTheCheckpointerStoppedDoesNotWait(t *testing.T) {
 // stops (here, waiting for a running checkpoint). The node closes its log
 // and its store after it.
 func TestCloseOfALostReplicaWaitsForItsLoop(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startDurable(t, 41, []string{"a", "b", "c"}, checkpointOften(8, 4))
 	for _, name := range []string{"a", "b", "c"} {
 		c.open(name, "bank")

@@ -15,6 +15,7 @@ import (
 // return does not deadlock it. Once the function returns, its Update
 // ends with ErrClosed and writes nothing, and its View with fn's result.
 func TestAPIProbeCloseWhileFunctionsRun(t *testing.T) {
+	t.Parallel()
 	for _, end := range []string{"Close", "DropHeap"} {
 		c, r := probeCluster(t)
 		h := c.Heap("n2", "kv")

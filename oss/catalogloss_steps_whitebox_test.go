@@ -94,7 +94,7 @@ func TestStartCatalogLostAtJoinIsErrCorrupt(t *testing.T) {
 // A Start that fails at the join for another reason is not reported as
 // corrupt: a context cancelled, a catalog replica closed without loss.
 func TestStartFailedJoinIsNotCorrupt(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 3, "a")
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 // A catch-up whose context ends before the group answers at all (a
@@ -15,7 +13,7 @@ import (
 // still says what the replica knows of its group: with no leader in
 // reach, that; with one, that it has not answered yet.
 func TestCatchingUpThatEndsBeforeAnAnswerSaysWhetherALeaderIsInReach(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 29, "a", "b", "c")
 	for _, name := range []string{"a", "b", "c"} {
 		c.open(name, "bank")

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/persist"
-	"go.uber.org/goleak"
 )
 
 // A checkpoint that fails gives its objects back to the next, each as its
@@ -20,7 +19,7 @@ import (
 // over and over, and crashes between rounds, recovery finds every object
 // as the last commit left it.
 func TestFailedCheckpointsGiveBackOnlyTheirLatestObjects(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 11))

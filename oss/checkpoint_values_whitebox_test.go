@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/persist"
-	"go.uber.org/goleak"
 )
 
 // A checkpoint writes each object changed since the last one as its last
@@ -20,7 +19,7 @@ import (
 // checkpoints every few entries (so recovery starts from the store, not
 // from the log's first record).
 func TestCheckpointsHoldEachObjectsLastChange(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))

@@ -17,6 +17,7 @@ import (
 // member in its metrics. Until 2026-12-05 it went on reporting what it
 // last saw: every member live and each replica's leader in reach.
 func TestClosedNodeReportsClosed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		quic bool

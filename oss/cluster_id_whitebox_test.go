@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 // A node that lost its data directory and is started again without Join,
@@ -19,7 +17,7 @@ import (
 // clusters must stay apart, the old one's catalog must go on committing,
 // and the new node's must not take the old members in.
 func TestANodeRestartedEmptyWithoutJoinStaysOutOfItsOldCluster(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newDurableQUIC(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -30,6 +30,7 @@ func names(ms []oss.Member) string {
 }
 
 func TestNodesJoinAndLeave(t *testing.T) {
+	t.Parallel()
 	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +66,7 @@ func TestNodesJoinAndLeave(t *testing.T) {
 }
 
 func TestStartNetworkErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	if _, err := oss.Start(ctx, &oss.Config{Listen: "127.0.0.1:0"}); err == nil || !strings.Contains(err.Error(), "TLS") {
 		t.Fatalf("Listen without TLS material: %v", err)

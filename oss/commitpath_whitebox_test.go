@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/testkit/await"
@@ -152,7 +151,7 @@ func (hs *heldSync) waitHeld(t *testing.T) {
 // commit's entry and acknowledge it; once the sync is let go the commit
 // completes, and every replica holds it.
 func TestFollowersWriteWhileTheLeaderSyncs(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	hs := newHeldSync(t, 31)
 	hs.arm()
 	done := make(chan error, 1)

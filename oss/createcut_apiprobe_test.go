@@ -17,6 +17,7 @@ import (
 // ErrCommitUnknown four election timeouts (the engine's NoLeaderTicks)
 // into the cut.
 func TestAPIProbeCreateHeapOnCutOffNodeWaits(t *testing.T) {
+	t.Parallel()
 	c, _ := probeCluster(t)
 	cut := cutCatalogVoter(c)
 	n := c.Node(cut)

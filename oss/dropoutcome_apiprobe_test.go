@@ -36,6 +36,7 @@ type dropWatch struct {
 // committed until its catalog applies the drop, so this holds across the
 // drop or not at all.
 func TestAPIProbeDropHeapUnderCommitsKeepsOutcomes(t *testing.T) {
+	t.Parallel()
 	c, _ := probeCluster(t)
 	seed := rand.Uint64() % 1_000_000
 	t.Cleanup(func() {

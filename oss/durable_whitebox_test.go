@@ -249,7 +249,7 @@ func FuzzWALRecord(f *testing.F) {
 // catalog replays its log, and a heap's first open after a restart sees
 // every commit acknowledged before.
 func TestRestartKeepsHeaps(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	mem := persist.NewMemFS()
 	ctx := context.Background()
 	id := uuid.New()
@@ -292,7 +292,7 @@ func TestRestartKeepsHeaps(t *testing.T) {
 // synced survives a power loss, and the node recovers to a prefix of its
 // commits.
 func TestBatchDurability(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	mem := persist.NewMemFS()
 	c := startTestNodes(t, 3)
 	c.fss["solo"] = mem
@@ -448,7 +448,7 @@ func increment(ctx context.Context, h *Heap, id uuid.UUID) error {
 // Its loop hands out what a Ready applied before that Ready's write; what
 // it applied it had written before.
 func TestLoneNodeSurvivesPowerLoss(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0x5010))

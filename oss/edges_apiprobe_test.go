@@ -18,6 +18,7 @@ import (
 // once: one creates it, the others are told it exists (ErrHeapExists)
 // with no handle.
 func TestAPIProbeRacingDropAndCreate(t *testing.T) {
+	t.Parallel()
 	c, _ := probeCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -212,6 +213,7 @@ func TestAPIProbeSlowWatchAndLostHistory(t *testing.T) {
 // A root name near the limit of a commit record commits, replicates and
 // reads back on every node, and its watch delivers it.
 func TestAPIProbeLongRootNameReplicates(t *testing.T) {
+	t.Parallel()
 	c, r := probeCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

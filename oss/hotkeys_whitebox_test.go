@@ -204,6 +204,7 @@ func runHotFixed(tb testing.TB, heaps []*Heap, ids []uuid.UUID, clients, perClie
 // what the default MaxRetries guarantees, no ErrConflict, and logs the
 // most runs (issue 16 asks for at most 20; BenchmarkHotKeys measures it).
 func TestHotKeysNoStarvation(t *testing.T) {
+	t.Parallel()
 	for _, nodes := range []int{1, 3} {
 		t.Run(map[int]string{1: "nodes=1", 3: "nodes=3"}[nodes], func(t *testing.T) {
 			names := []string{"a", "b", "c"}[:nodes]

@@ -82,7 +82,7 @@ func forgedJoin(t *testing.T, ctx context.Context, c *quicCluster, x *Node, heap
 // ID stays bound to its node on every member, and raft messages the member
 // sends under that ID are dropped while the real node's are taken.
 func TestForgedRaftIDIsRefused(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c", "x")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -166,7 +166,7 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 // A member that announces another node's raft ID in membership is left out
 // of the live set: committed state says whose ID it is.
 func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "x")
 	a, b, x := c.nodes["a"], c.nodes["b"], c.nodes["x"]
 	waitFor(t, "a to register", func() bool {

@@ -19,6 +19,7 @@ import (
 // unseen; it is refused as NODE_ID's is. Only NODE_ID is read without
 // its checksum, as nodes wrote it before it had one.
 func TestIDFilesRoundTripAndRefuseAFlippedBit(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		file  string
 		store func(persist.FS, string, uint64) error

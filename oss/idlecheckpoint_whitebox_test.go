@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/persist"
-	"go.uber.org/goleak"
 )
 
 // A checkpoint that comes due while another runs is taken once that one
@@ -18,7 +17,7 @@ import (
 // the next apply, and the checkpointer, busy when first asked, never
 // heard of it.
 func TestIdleHeapTakesItsDueCheckpoint(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	const every = 16
 	ctx := context.Background()
 	c := startTestNodes(t, 5)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
@@ -104,9 +103,9 @@ func (f *inflight) check(t *testing.T, what string, h *oss.Heap) {
 }
 
 // probeCluster starts three nodes with the heap "kv" open on each and an
-// object in it, and checks at the end that no goroutine is left.
+// object in it. The tests on it run in parallel: the package's TestMain
+// checks, after them all, that no goroutine is left.
 func probeCluster(t *testing.T) (*osstest.Cluster, oss.Ref[int64]) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := osstest.Start(t, 3, &osstest.Options{Configure: func(_ string, cfg *oss.Config) { cfg.Logger = quietLogger() }})
 	var r oss.Ref[int64]
 	err := c.Heap("n1", "kv").Update(context.Background(), func(tx *oss.Tx) (err error) {
@@ -126,6 +125,7 @@ func probeCluster(t *testing.T) (*osstest.Cluster, oss.Ref[int64]) {
 // Update waiting for a change, a Watch's Next, the Commit of a
 // transaction begun before; later calls on its handles return ErrClosed.
 func TestAPIProbeNodeCloseEndsCallsInFlight(t *testing.T) {
+	t.Parallel()
 	c, r := probeCluster(t)
 	h := c.Heap("n2", "kv")
 	f := startInflight(t, h, r)
@@ -142,6 +142,7 @@ func TestAPIProbeNodeCloseEndsCallsInFlight(t *testing.T) {
 // created again under it is another incarnation, which a watch resumed
 // from the old one's index gets a resync of.
 func TestAPIProbeDropHeapEndsCallsOnOtherNodes(t *testing.T) {
+	t.Parallel()
 	c, r := probeCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -206,6 +207,7 @@ func TestAPIProbeDropHeapEndsCallsOnOtherNodes(t *testing.T) {
 // return ErrClosed (a creation whose try's outcome was unknown, that
 // outcome).
 func TestAPIProbeCloseOfCutOffNodeEndsWaits(t *testing.T) {
+	t.Parallel()
 	c, _ := probeCluster(t)
 	// A voter of a catalog of three that does not lead it: the others
 	// keep the catalog's quorum, and it has none.

@@ -228,7 +228,7 @@ func (m *watchModel) differs(h *Heap) error {
 // missed), not go on from the snapshot's index as if nothing had been
 // skipped.
 func TestWatchAcrossASnapshotInstallHasNoGap(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newTestClusterWith(t, 41, func(c *testCluster) { c.tweak = lagCap }, []string{"a", "b", "c"}, []string{"d"})
 	lead := c.waitLeader()
 	ids := seedBank(t, c.heaps[lead])

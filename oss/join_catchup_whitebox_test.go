@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/testkit/await"
-	"go.uber.org/goleak"
 )
 
 // A replica its group placed in the configuration before the join began
@@ -17,7 +16,7 @@ import (
 // it, and the cut heals a little later: Start must wait for the heal and
 // return with the heap's entry in its catalog.
 func TestJoinAlreadyInTheConfigurationCatchesUp(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 5, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

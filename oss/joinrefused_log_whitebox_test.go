@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/codec"
-	"go.uber.org/goleak"
 )
 
 // A replica whose join its group's leader refuses (its raft ID is
@@ -18,7 +17,7 @@ import (
 // heap, a line a second for ever. It logs the first refusal of a node's
 // join to a heap at once and the next ones at most once a minute.
 func TestRefusedJoinsAreLoggedOncePerHeapAndNode(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 7)
 	logs := map[string]*syncBuffer{}
 	names := []string{"a", "b", "c"}

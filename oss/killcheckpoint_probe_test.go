@@ -66,6 +66,7 @@ func killWrites(c int64) []int {
 }
 
 func TestProbeKilledDuringStripedCheckpoints(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("OSS_KILL_PROBE_DIR") != "" {
 		killProbeChild()
 		return

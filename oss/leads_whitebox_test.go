@@ -5,8 +5,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 // A node that leads the catalog says so in its membership (Member.Leads,
@@ -14,7 +12,7 @@ import (
 // leads: the status listed oss:catalog among the heaps with its leader,
 // and that leader's LEADS left it out.
 func TestLeadsNamesTheCatalog(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n := newQUICCluster(t, "a").nodes["a"]

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/objectsharing/oss/internal/pki"
-	"go.uber.org/goleak"
 )
 
 // A member that leaves gracefully is seen as left by every other, also
@@ -17,7 +16,7 @@ import (
 // out on a loaded machine): the notice is sent again. Sent once, the
 // member it missed counted the leave as a failure.
 func TestLeaveNoticeThatFailsOnceIsSentAgain(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	var failed atomic.Int32
 	nodes := startGossipTrio(t, func(cfg *memberConfig) {
 		cfg.sendLeave = func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error {
@@ -44,7 +43,7 @@ func TestLeaveNoticeThatFailsOnceIsSentAgain(t *testing.T) {
 // member whose process stood still meanwhile: that member counted the
 // leave as a failure.
 func TestLeaveNoticeIsAnsweredBeforeTheNodeCloses(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	nodes := startGossipTrio(t, nil)
 	nodes[2].m.leave(5 * time.Second)
 	for _, n := range nodes[:2] {

@@ -203,7 +203,7 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 // and the old one revoked by serial: the peers move to the new one while
 // commits go on.
 func TestQUICCertificateReload(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -247,6 +247,7 @@ func TestConfigSizeLimits(t *testing.T) {
 // of several entries under MaxSizePerMsg, and a log record holding one
 // entry at the limit fits in a log record.
 func TestDerivedLimitsFitAFrame(t *testing.T) {
+	t.Parallel()
 	const most = ^uint64(0)
 	heap := strings.Repeat("h", 255)
 	frameOf := func(m *raftpb.Message) int {
@@ -465,7 +466,7 @@ func TestSplitReadyReplaysAsOne(t *testing.T) {
 // record holds: they take several records of the log, it goes on, and it
 // restarts from them.
 func TestReadyOverALogRecord(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c"}
 	c := startDurable(t, 9, names, func(cfg *Config) { cfg.walRecordBytes = walReserve + 16<<10 })
 	for _, name := range names {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // Member.Role is documented as the node's role from its certificate, and
@@ -14,7 +13,7 @@ import (
 // client that announced "server" was listed as one. A connected member's
 // role is its certificate's, whatever it announces.
 func TestMembersGivesTheCertificatesRole(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a")
 	a := c.nodes["a"]
 	app := c.startRole("app", pki.RoleClient)

@@ -220,7 +220,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 }
 
 func TestJoinToNobodyFails(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	t.Parallel()
 	ca, _ := pki.NewCA("test", time.Now(), time.Hour)
 	n := startGossipNode(t, ca, "lonely", nil)
 	defer func() { n.m.stop(); n.q.Close() }()

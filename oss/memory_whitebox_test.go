@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.uber.org/goleak"
 )
 
 // The log a durable heap keeps in memory comes back within CheckpointBytes
@@ -16,7 +15,7 @@ import (
 // entries of 32 KiB leave memory long before CheckpointEvery of them, and
 // every object is back after a restart.
 func TestLogInMemoryIsBoundedByBytes(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	const logBytes, keepBytes = 256 << 10, 64 << 10
 	ctx := context.Background()
 	dir := t.TempDir()

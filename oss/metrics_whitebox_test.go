@@ -241,7 +241,7 @@ func TestMetricsCollect(t *testing.T) {
 // membership's metrics move, every replica reports the group, and a
 // killed leader raises the survivors' leader changes and failure events.
 func TestMetricsQUICCluster(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "q1", "q2", "q3")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // against a hang
 	defer cancel()

@@ -24,6 +24,7 @@ import (
 // "no leader in reach" until its context ended. Its own NODE_ID put
 // back, it starts with every object.
 func TestLoneNodeOnAnotherNodesIDIsRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	cfg := func(d string) *oss.Config {
 		return &oss.Config{Name: "solo", DataDir: filepath.Join(base, d), Logger: quietLogger()}

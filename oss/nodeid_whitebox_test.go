@@ -15,6 +15,7 @@ import (
 // ID, under which the node would recover replicas its groups never knew.
 // An identity file written before the checksum is still read.
 func TestNodeIDBitFlipIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fsys := persist.OS{}
 	const id = 0x5a17c3d2e4f60789

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.uber.org/goleak"
 )
 
 // The first Heap call on a node whose replica the node opened by itself
@@ -19,7 +18,7 @@ import (
 // a replica that lacks it; once the cut heals, Heap returns one that has
 // it.
 func TestFirstOpenOfAReplicaTheNodeOpenedCatchesUp(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 7, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

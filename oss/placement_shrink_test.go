@@ -85,7 +85,7 @@ func (a *acked) committed() int {
 // dead: after the heal they rejoin, the groups grow back to five voters,
 // their open handles commit again, and no acknowledged write is lost.
 func TestPlacementShrinkCutOffComeBack(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c", "d", "e"}
 	c := startTestNodes(t, 56, names...)
 	c.followPartitions()

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
-	"go.uber.org/goleak"
 )
 
 // TestSecondFailureTimedWhileAReplacementCatchesUp: a voter that fails
@@ -17,7 +15,7 @@ import (
 // that has acknowledged nothing is not promoted, and once it can catch up
 // both voters are replaced.
 func TestSecondFailureTimedWhileAReplacementCatchesUp(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 21, "a", "b", "c", "d", "e", "f", "g")
 	// A heap placed away from the catalog's leader, which would time the
 	// absences on the heap's leader's node if it moved there.

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"go.uber.org/goleak"
 )
 
 // A replica its group removed while it was cut off, and took back before
@@ -17,7 +16,7 @@ import (
 // on a loaded machine TestRemovedReplicaRejoins failed waiting for the
 // count of a replica that was back.
 func TestReplicaTakenBackBeforeItAskedCountsItsRemoval(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c", "d", "e"}
 	c := startTestNodes(t, 23, names...)
 	c.followPartitions()

@@ -10,7 +10,6 @@ import (
 	"github.com/objectsharing/oss/oss/pki"
 
 	"github.com/objectsharing/oss/transport/transporttest"
-	"go.uber.org/goleak"
 )
 
 // On QUIC with membership, as ossd runs: a node cut off at the UDP level
@@ -19,7 +18,7 @@ import (
 // the cut heals, membership must merge again and the node's open handle
 // must commit and read Fresh.
 func TestQUICRemovedReplicaRejoins(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	caCert, caKey, err := pki.NewCA("test", time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // A replica cut off for longer than ReplaceAfter is removed from its
@@ -20,7 +19,7 @@ import (
 // the bank's leader is cut off, then the catalog's learner (the catalog
 // keeps five voters), then one of the bank's learners.
 func TestRemovedReplicaRejoins(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c", "d", "e", "f"}
 	c := startTestNodes(t, 21, names...)
 	c.followPartitions()

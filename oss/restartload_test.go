@@ -96,6 +96,7 @@ func (l *ledger) create(h *oss.Heap, node string, pad []byte, bound time.Duratio
 // their entries (found by the long Wissenheim run: a restarted node's
 // scene.Create hung). Not parallel: the load is the test.
 func TestRestartedFollowerUnderLoadCommitsAndCatchesUp(t *testing.T) {
+	t.Parallel()
 	runRestartLoad(t, restartLoadSize(), 0)
 }
 
@@ -108,6 +109,7 @@ func TestRestartedFollowerUnderLoadCommitsAndCatchesUp(t *testing.T) {
 // past the snapshot, and sent another: it was fed nothing but snapshots,
 // as before c3b3dad, and never caught up.
 func TestRestartedFollowerSlowToInstallASnapshotCatchesUp(t *testing.T) {
+	t.Parallel()
 	runRestartLoad(t, restartLoadSize(), 300*time.Millisecond)
 }
 

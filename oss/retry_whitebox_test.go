@@ -385,7 +385,7 @@ func TestRetryWakesOnACommitOfAnotherNode(t *testing.T) {
 // (and deposed), one on a follower. Both wake on commits made under the
 // new leader: the follower's at once, the old leader's when it is back.
 func TestRetrySurvivesALeaderChange(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newTestCluster(t, 22, []string{"a", "b", "c"}, nil)
 	old := c.waitLeader()
 	fs := followers(c)
@@ -430,7 +430,7 @@ func TestRetrySurvivesALeaderChange(t *testing.T) {
 // takes it; one whose ball did not change waits on without running its
 // function, until its ball is freed too.
 func TestRetryWakesAfterASnapshot(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newTestClusterWith(t, 23, func(c *testCluster) { c.tweak = lagCap }, []string{"a", "b", "c"}, []string{"d"})
 	lead := c.waitLeader()
 	ids := seedBank(t, c.heaps[lead])
@@ -556,7 +556,7 @@ func TestUpdateErrorOnAStaleReadRunsAgain(t *testing.T) {
 // A replica that cannot reach its group cannot check an error: Update
 // says so rather than pass on a decision that may be stale.
 func TestUpdateErrorUncheckedWithoutQuorum(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newTestCluster(t, 25, []string{"a", "b", "c"}, nil)
 	id := readyBall(t, c, c.waitLeader())
 	fs := followers(c)

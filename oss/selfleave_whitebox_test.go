@@ -4,15 +4,13 @@ import (
 	"context"
 	"sync"
 	"testing"
-
-	"go.uber.org/goleak"
 )
 
 // A node that stops does not report itself failed: memberlist tells of
 // the node's own departure too, and every stop logged "member failed" of
 // the node itself, which reads as a fault.
 func TestStopDoesNotReportSelfFailed(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	var mu sync.Mutex
 	var events []memberEvent
 	c := newQUICClusterWith(t, 0, func(cfg *Config) {

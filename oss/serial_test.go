@@ -37,6 +37,7 @@ type viewObs struct {
 // serially in log order gives every read they made, and every View saw the
 // state after some log index.
 func TestConcurrentHistoryIsSerializable(t *testing.T) {
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("OSS_SEED"); s != "" {
 		fmt.Sscan(s, &seed)

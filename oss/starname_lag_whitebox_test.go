@@ -15,6 +15,7 @@ import (
 // (cut off for a moment, or just started) answered that the name was
 // invalid for a heap that exists.
 func TestExistingStarHeapOpensOnALaggingNode(t *testing.T) {
+	t.Parallel()
 	c := startTestNodes(t, 11, "n1", "n2", "n3")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -66,7 +66,7 @@ func (c *quicCluster) serverConfig(name, listen string, join ...string) *Config 
 // saying so, and joins once it is up: it used to fail after one attempt,
 // so nodes had to be started in order.
 func TestStartJoinWaitsForItsMember(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t)
 	first := reserveUDP(t)
 	cfg := c.serverConfig("b", "127.0.0.1:0", first)

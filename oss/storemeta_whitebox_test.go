@@ -16,6 +16,7 @@ import (
 // whose encodings take heads of every size, raft metadata absent, empty
 // and present, and any number of replicas.
 func TestStoreMetaMatchesLibrary(t *testing.T) {
+	t.Parallel()
 	type root struct {
 		_       struct{} `cbor:",toarray"`
 		Name    string

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.uber.org/goleak"
 )
 
 // walSegments counts the write-ahead log's segment files in dir.
@@ -37,7 +36,7 @@ func walSegments(t *testing.T, dir string) int {
 // logged again, and the log stays within a few segments. After a
 // restart every object is back, and the catalog's term did not go back.
 func TestLogTruncatedPastAnIdleReplica(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	const segment = 64 << 10
 	ctx := context.Background()
 	dir := t.TempDir()

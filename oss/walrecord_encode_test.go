@@ -14,6 +14,7 @@ import (
 // appendWALRecord writes what the library writes for every record, with
 // each field empty or not, at every head size, after what dst holds.
 func TestWALRecordEncodingMatchesLibrary(t *testing.T) {
+	t.Parallel()
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	sizes := []int{0, 1, 23, 24, 255, 256, 65536}

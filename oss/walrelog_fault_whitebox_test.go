@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/objectsharing/oss/persist"
 )
 
@@ -20,7 +18,7 @@ import (
 // again and the log stays within a few segments, and a restart holds
 // every commit acknowledged and the catalog's term as it stood.
 func TestHardStateRelogFailsAndIsTriedAgain(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	ctx := context.Background()
 	mem := persist.NewMemFS()
 	ffs := &persist.FaultFS{FS: mem}
