@@ -224,7 +224,15 @@ func TestCommitAbandonedWhileHeldIsNeverProposed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for round := range 4 {
+	// A round whose abandon comes after a tick is no test of the held
+	// path: the tick proposed what the loop held (proposeHeld), and the
+	// commit's answer is then unknown, or success, and must be true.
+	// Rounds go on until four abandons came while the proposal was held.
+	definite := 0
+	for round := 0; definite < 4; round++ {
+		if round == 40 {
+			t.Fatalf("in %d rounds, %d abandons came while their proposal was held; every other was proposed by a tick first", round, definite)
+		}
 		held, release := make(chan struct{}), make(chan struct{})
 		var armed atomic.Bool
 		armed.Store(true)
@@ -265,8 +273,15 @@ func TestCommitAbandonedWhileHeldIsNeverProposed(t *testing.T) {
 			t.Fatal(err)
 		}
 		committed := h.state.Load().Version(abandoned) != 0
-		if cerr == nil || errors.Is(cerr, ErrCommitUnknown) || committed {
-			t.Fatalf("round %d: abandoned while held: %v, committed %v; want a definite failure, never applied", round, cerr, committed)
+		switch {
+		case cerr == nil && !committed:
+			t.Fatalf("round %d: commit acknowledged but not applied", round)
+		case cerr == nil, errors.Is(cerr, ErrCommitUnknown):
+			t.Logf("round %d: proposed by a tick before its abandon (%v, committed %v)", round, cerr, committed)
+		case committed:
+			t.Fatalf("round %d: abandoned while held: %v, but applied; want a definite failure, never applied", round, cerr)
+		default:
+			definite++
 		}
 	}
 }
