@@ -21,7 +21,6 @@ import (
 // Carried out the first time too, a Ready's changes reached the watches
 // twice.
 func TestWriteRefusedAsEncodedDeliversChangesOnce(t *testing.T) {
-	t.Parallel()
 	c := startTestNodesWith(t, 41, nil)
 	c.fss["solo"] = persist.NewMemFS()
 	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
