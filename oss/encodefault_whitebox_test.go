@@ -33,10 +33,19 @@ func TestWriteRefusedAsEncodedDeliversChangesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	// Every third write that carries entries is refused.
+	// Every third write that carries entries is refused, each write once:
+	// a refusal has every write in flight made again, so with three in
+	// flight, refusing by the count alone refused the third of them at
+	// every try, and the heap never wrote again (the test hung in a CI
+	// run at load 20; the loop was answering nothing for 19 minutes).
 	var writes, refused atomic.Int64
+	var mu sync.Mutex
+	once := map[uint64]bool{}
 	fault := func(wr engine.Write) error {
-		if len(wr.Entries) > 0 && writes.Add(1)%3 == 0 {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(wr.Entries) > 0 && writes.Add(1)%3 == 0 && !once[wr.Seq] {
+			once[wr.Seq] = true
 			refused.Add(1)
 			return errors.New("test: the record does not marshal")
 		}
@@ -46,7 +55,6 @@ func TestWriteRefusedAsEncodedDeliversChangesOnce(t *testing.T) {
 
 	const writers, each = 4, 15
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	committed := map[uuid.UUID]bool{}
 	for range writers {
 		wg.Go(func() {
