@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -70,9 +71,93 @@ type limitedConn struct {
 	excess atomic.Bool
 
 	// Of share.verified, under share.mu:
-	id      Identity    // whose the connection is
-	counted bool        // it counts in share.open[id]
-	grace   *time.Timer // closes an excess connection that sends no request
+	id      Identity // whose the connection is
+	counted bool     // it counts in share.open[id]
+
+	gmu sync.Mutex // protects following fields
+	// graceUntil is when an excess connection's request must have come
+	// (armGrace); zero once it has, and for any other connection.
+	graceUntil time.Time
+	readBy     time.Time // the read deadline the server set
+}
+
+// SetDeadline sets both deadlines, the read one as SetReadDeadline does.
+func (c *limitedConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the server's read deadline; an excess connection's
+// reads end at its grace if that comes first.
+func (c *limitedConn) SetReadDeadline(t time.Time) error {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	c.readBy = t
+	return c.Conn.SetReadDeadline(c.deadline())
+}
+
+// deadline is the earlier of readBy and graceUntil, zero for none.
+func (c *limitedConn) deadline() time.Time {
+	if c.graceUntil.IsZero() || !c.readBy.IsZero() && c.readBy.Before(c.graceUntil) {
+		return c.readBy
+	}
+	return c.graceUntil
+}
+
+// armGrace bounds the connection's reads by until (excessGrace).
+func (c *limitedConn) armGrace(until time.Time) {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	c.graceUntil = until
+	c.Conn.SetReadDeadline(c.deadline())
+}
+
+// endGrace gives the connection's reads the server's deadline back.
+func (c *limitedConn) endGrace() {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	if !c.graceUntil.IsZero() {
+		c.graceUntil = time.Time{}
+		c.Conn.SetReadDeadline(c.readBy)
+	}
+}
+
+// Read reads as the connection does; a read ended by the grace of an
+// excess connection whose bytes have come reads them after all.
+func (c *limitedConn) Read(b []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(b)
+		if n > 0 || err == nil || !c.cameInTime(err) {
+			return n, err
+		}
+	}
+}
+
+// cameInTime reports whether err is the end of an excess connection's
+// grace while bytes wait in its socket: they came within it, the server
+// only got to them late (a loaded machine), so the grace ends and the
+// read goes on. Before, the grace was a timer that closed the connection
+// with its request unread, and the client, which had sent it at once,
+// saw "connection reset by peer" instead of its 429.
+func (c *limitedConn) cameInTime(err error) bool {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	now := time.Now()
+	if c.graceUntil.IsZero() || now.Before(c.graceUntil) || !c.readBy.IsZero() && !now.Before(c.readBy) {
+		return false // the server's own deadline
+	}
+	if !pending(c.Conn) {
+		return false
+	}
+	c.graceUntil = time.Time{}
+	c.Conn.SetReadDeadline(c.readBy)
+	return true
 }
 
 func (c *limitedConn) Close() error {
@@ -90,7 +175,9 @@ func (c *limitedConn) Close() error {
 // kept, after its handshake, for its first request, which is answered
 // 429 (connShare): a client sends that request as its handshake ends,
 // and one that sends none gives its slot back at once rather than at
-// the header timeout.
+// the header timeout. The grace bounds the connection's reads (a read
+// deadline, limitedConn), so a request that came within it is answered
+// however late the server gets to it.
 const excessGrace = time.Second
 
 // connShare keeps each identity (a client certificate's name and role,
@@ -102,7 +189,7 @@ const excessGrace = time.Second
 // verified its certificate, and given back when it closes; one past the
 // share is marked excess: its first request is answered 429 and the
 // connection closed (api's refuseExcess), or it is closed excessGrace
-// after its handshake if it sends none.
+// after its handshake if nothing of a request has come by then.
 type connShare struct {
 	max     int // per identity; 0: no share (an insecure listener)
 	total   int // the listener's MaxConns, for the message
@@ -139,7 +226,7 @@ func (s *connShare) verified(c *limitedConn, chain []*x509.Certificate) {
 	c.id = id
 	if s.open[id] >= s.max {
 		c.excess.Store(true)
-		c.grace = time.AfterFunc(excessGrace, func() { c.Close() })
+		c.armGrace(time.Now().Add(excessGrace))
 		s.refused.Add(1)
 		return
 	}
@@ -151,9 +238,6 @@ func (s *connShare) verified(c *limitedConn, chain []*x509.Certificate) {
 func (s *connShare) release(c *limitedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.grace != nil {
-		c.grace.Stop()
-	}
 	if !c.counted {
 		return
 	}
@@ -204,9 +288,9 @@ func (s *connShare) refuseExcess(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	s.mu.Lock()
-	c.grace.Stop() // the answer closes it
 	id := c.id
 	s.mu.Unlock()
+	c.endGrace() // the answer closes it
 	s.warn(id)
 	w.Header().Set("Connection", "close")
 	w.Header().Set("Retry-After", "1")

@@ -84,16 +84,24 @@ func TestUISampleWithAHeapWithoutLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	n1 := c.Node("n1")
-	c.Wait("n1's replica of a-stuck in its group", func() bool {
+	// The replica hears its leader before the others stop: until it
+	// has, its status names no leader already, and the leader's first
+	// messages may reach it after the kill.
+	c.Wait("n1's replica of a-stuck in its group, its leader in reach", func() bool {
 		hs, ok := localHeap(n1, "a-stuck")
 		_, local := hs.ReplicaApplied["n1"]
-		return ok && local && slices.Contains(hs.Voters, "n1")
+		return ok && local && slices.Contains(hs.Voters, "n1") && hs.Leader != ""
 	})
 	c.Kill("n2")
 	c.Kill("n3")
+	// Without a leader as the sample reads it: the status names none
+	// (none heard within two election timeouts) and the replica knows
+	// none (it campaigned), which is what "no leader" says; the status
+	// alone names none while the replica still knows its dead leader.
 	c.Wait("a-stuck without a leader on n1", func() bool {
 		hs, ok := localHeap(n1, "a-stuck")
-		return ok && hs.Leader == ""
+		st, _, local := n1.ReplicaStats("a-stuck")
+		return ok && hs.Leader == "" && local && st.Leader == ""
 	})
 
 	srv := serve(t, n1, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
