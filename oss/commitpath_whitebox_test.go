@@ -41,6 +41,20 @@ func (h ackHandler) HandleMessage(from string, msg []byte) {
 	h.Handler.HandleMessage(from, msg)
 }
 
+// placementOrder returns the servers named, as placement ranks them
+// for heap (engine.Rank): the first is where it puts the heap's leader.
+func placementOrder(heap string, names ...string) []string {
+	members := make([]engine.Member, len(names))
+	for i, name := range names {
+		members[i] = engine.Member{Name: name, Server: true}
+	}
+	var order []string
+	for _, m := range engine.Rank(heap, members) {
+		order = append(order, m.Name)
+	}
+	return order
+}
+
 // heldSync is a three-node durable cluster with heap "bank" seeded,
 // whose leader's log syncs can be held: once armed, every sync of the
 // leader's log waits until let is called (held is closed at the first).
@@ -67,10 +81,7 @@ func newHeldSync(t *testing.T, seed uint64) *heldSync {
 	// place does not move while the test holds its syncs (placement
 	// moves leadership once its replicas have ticked engine.TransferTicks,
 	// 15 s here, which a run at load reaches).
-	var names []string
-	for _, m := range engine.Rank("bank", []engine.Member{{Name: "a", Server: true}, {Name: "b", Server: true}, {Name: "c", Server: true}}) {
-		names = append(names, m.Name)
-	}
+	names := placementOrder("bank", "a", "b", "c")
 	faults := map[string]*persist.FaultFS{}
 	for i, name := range names {
 		after[name], acks[name], maxAck[name] = new(atomic.Uint64), new(atomic.Int64), new(atomic.Uint64)

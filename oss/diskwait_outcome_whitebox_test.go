@@ -13,7 +13,6 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 
-	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
 )
@@ -76,7 +75,7 @@ func newDeafLagger(t *testing.T, seed uint64) *deafLagger {
 	// second here), and a leader that moved under a test had its commits
 	// decided by the new one (a CI run saw one acknowledged that the
 	// test's deaf followers should have left undecided).
-	d.lead = engine.Rank("w", []engine.Member{{Name: "a", Server: true}, {Name: "b", Server: true}, {Name: "c", Server: true}})[0].Name
+	d.lead = placementOrder("w", names...)[0]
 	waitCond(t, "one leader of w for all, where placement puts it", func() bool {
 		for _, name := range names {
 			if d.heaps[name].Stats().Leader != d.lead {

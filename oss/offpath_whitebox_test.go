@@ -6,7 +6,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/persist"
 )
 
@@ -60,11 +59,7 @@ func TestLeadersSmallWritesSyncOffThePath(t *testing.T) {
 		// Where placement puts the leader: it moves there once the
 		// replicas have ticked engine.TransferTicks, and a move during
 		// the 20 commits would split the leader's syncs between two.
-		var members []engine.Member
-		for _, name := range names {
-			members = append(members, engine.Member{Name: name, Server: true})
-		}
-		lead = engine.Rank("bank", members)[0].Name
+		lead = placementOrder("bank", names...)[0]
 		waitCond(t, "one leader of the heap for all, where placement puts it", func() bool {
 			for _, name := range names {
 				if c.heaps[name].Stats().Leader != lead {

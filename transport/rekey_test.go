@@ -7,31 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
 	"github.com/objectsharing/oss/transport"
 )
-
-// lockedLog is a log destination safe for concurrent writes.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A peer restarted at its address with a new certificate and key (a
 // certificate renewed, the CA rotated with a rolling restart) is
@@ -54,7 +35,7 @@ func TestPeerRestartedWithANewKeyIsReachedOnItsNewConnection(t *testing.T) {
 		}
 		return q
 	}
-	var alog lockedLog
+	var alog logBuffer
 	apc, _ := net.ListenPacket("udp", "127.0.0.1:0")
 	a := start("a", apc, newRecorder(), ac, ak, &alog)
 	defer func() { a.Close(); apc.Close() }()
