@@ -245,9 +245,10 @@ func (c *counters) put(ctx context.Context, p *ossdtest.Proc, w, v int, wait tim
 }
 
 // check reads every counter at a Fresh view: it must hold the last
-// acknowledged value or one whose put's outcome is unknown, never one
-// whose put failed, nor one older than the last acknowledged of a put
-// that ended (a put is sent only after the one before it ended).
+// acknowledged value, or one whose put's outcome is unknown (such a put
+// may take effect late, after later ones); never one whose put failed,
+// nor an earlier acknowledged one (a writer sends a put only after the
+// one before it ended).
 func (c *counters) check(p *ossdtest.Proc) {
 	t := c.ch.t
 	c.mu.Lock()
@@ -333,8 +334,9 @@ func probeLoad(ch *churn, b *bank, c *counters, seed uint64) (stop func()) {
 }
 
 // pause stops x with SIGSTOP for d, and meanwhile waits for every
-// other node's status to tell the truth: x leads no heap. It returns
-// once x runs again.
+// other node's status to tell the truth: x leads no heap, and is down
+// where it is a voter. It returns once x runs again (or, if meanwhile
+// killed it, once the pause is over).
 func (ch *churn) pause(x *ossdtest.Proc, d time.Duration, meanwhile func()) {
 	ch.t.Helper()
 	start := time.Now()
@@ -371,10 +373,13 @@ func (ch *churn) pause(x *ossdtest.Proc, d time.Duration, meanwhile func()) {
 		time.Sleep(rest)
 	}
 	ch.t.Logf("%s paused for %v", x.Name, time.Since(start).Round(100*time.Millisecond))
+	delete(ch.cut, x.Name)
+	if x.Exited() { // killed meanwhile
+		return
+	}
 	if err := x.Resume(); err != nil {
 		ch.t.Fatal(err)
 	}
-	delete(ch.cut, x.Name)
 }
 
 // noDoubles fails the test if a running node's status lists a node twice
@@ -588,7 +593,8 @@ func probeLongPause(ch *churn) {
 
 // probeKills kills bank's leader mid-commit and restarts it, then two
 // voters in turn (the leader, then a follower while the first is down:
-// bank has no quorum until one is back).
+// bank has no quorum until one is back), then the leader while it
+// stands paused.
 func probeKills(ch *churn) {
 	ch.t.Helper()
 	l := ch.voterOf("bank", true)
@@ -604,6 +610,11 @@ func probeKills(ch *churn) {
 	ch.restart(a)
 	ch.restart(bv)
 	ch.settle(a.Name + " and " + bv.Name + " killed in turn and restarted")
+	// A leader killed while it stands paused, restarted once another leads.
+	l = ch.voterOf("bank", true)
+	ch.pause(l, 5*time.Second, func() { l.Kill() })
+	ch.restart(l)
+	ch.settle(l.Name + ", bank's leader, killed while paused and restarted")
 }
 
 // probeCuts cuts ctr's leader off for 8 s, then bank's for 40 s.
