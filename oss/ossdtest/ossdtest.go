@@ -80,6 +80,11 @@ type Cluster struct {
 	// run --advertise), given its name and the address it listens on: a
 	// proxy in between. Nodes join each other through it too.
 	Via func(name, listen string) string
+	// Wrap, if set, returns the command line that runs a node, given its
+	// name and ossd's own (the binary, then its arguments): a test runs a
+	// node in another network namespace through "ip netns exec", which
+	// execs ossd in its own process, so signals reach the node.
+	Wrap func(name string, argv []string) []string
 
 	mu    sync.Mutex
 	nodes map[string]*Proc
@@ -174,7 +179,11 @@ func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, 
 	if err != nil {
 		return nil, err
 	}
-	p.cmd = exec.Command(c.Bin, args...)
+	argv := append([]string{c.Bin}, args...)
+	if c.Wrap != nil {
+		argv = c.Wrap(name, argv)
+	}
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.SysProcAttr = procAttr()
 	p.cmd.Stderr = logf
 	p.cmd.Stdout = logf
