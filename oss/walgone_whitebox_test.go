@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,5 +71,57 @@ func TestNodeRefusesALogWhoseSegmentWentWhileItRan(t *testing.T) {
 	}
 	if mark := filepath.Join("/data", "wal", "LOST"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), mark) || !strings.Contains(err.Error(), seg) || !strings.Contains(err.Error(), "Join") {
 		t.Fatalf("a restart of a node whose log lost its segment %s while it ran: %v", seg, err)
+	}
+}
+
+// A node stopped, then started on a data directory whose wal/ is gone
+// while its striped store holds checkpoints (and its identity, or not),
+// refuses to start and names wal/: it would start as the member it was,
+// or as a new one beside a store of checkpoints of its old replicas,
+// holding none of what it acknowledged since. (Checked on the disk: the
+// directory itself removed, not only its segments.)
+func TestStartRefusesADataDirWhoseLogDirectoryIsGone(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	for _, c := range []struct {
+		name  string
+		files []string // removed with wal/
+	}{
+		{"identity kept", nil},
+		{"identity removed too", []string{"NODE_ID"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			cfg := Config{Name: "solo", DataDir: dir, Logger: testLogger(), TickInterval: 10 * time.Millisecond, CheckpointEvery: 8}
+			n, h := startBusy(t, &cfg)
+			for i := range 40 {
+				id, v := relogPut(i)
+				if err := update(ctx, h, func(tx *Tx) error { return Put(tx, id, v) }); err != nil {
+					n.Close(ctx)
+					t.Fatal(err)
+				}
+			}
+			if err := n.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if m := n.disk.store.Manifest(); len(m.Spaces) == 0 {
+				t.Fatal("no checkpoint was written")
+			}
+			wal := filepath.Join(dir, "wal")
+			for _, p := range append([]string{wal}, c.files...) {
+				if err := os.RemoveAll(filepath.Join(dir, filepath.Base(p))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n, err := Start(ctx, &cfg)
+			if err == nil {
+				n.Close(ctx)
+				t.Fatalf("a node whose %s is gone, its store kept, started", wal)
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), wal) {
+				t.Fatalf("a node whose %s is gone, its store kept: %v", wal, err)
+			}
+			t.Log(err)
+		})
 	}
 }
