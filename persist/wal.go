@@ -1197,8 +1197,12 @@ func (w *WAL) inPlace() error {
 			return nil
 		}
 		w.sinceNamed = 0
-		linked, err = p.Named(w.segName())
 		how = "was removed or renamed, or its directory moved away or replaced"
+	}
+	// A link count of zero is confirmed by the name too: a file system
+	// that reports none (zero) for its files does not stop the log.
+	if err == nil {
+		linked, err = p.Named(w.segName())
 	}
 	if err == nil && linked {
 		return nil

@@ -158,3 +158,45 @@ func TestWALStopsWhenItsDirectoryIsReplaced(t *testing.T) {
 		t.Fatalf("the directory moved back holds %q, want every acknowledged record, %q", have, acked)
 	}
 }
+
+// noLinkCountFS is a MemFS whose files report a link count of zero, as a
+// file system that keeps none may.
+type noLinkCountFS struct{ *MemFS }
+
+type noLinkCountFile struct{ File }
+
+func (f noLinkCountFile) Linked() (bool, error) { return false, nil }
+
+func (f noLinkCountFile) Named(name string) (bool, error) { return f.File.(PlacedFile).Named(name) }
+
+func (fsys noLinkCountFS) Create(name string) (File, error) {
+	f, err := fsys.MemFS.Create(name)
+	return noLinkCountFile{f}, err
+}
+
+func (fsys noLinkCountFS) OpenWrite(name string) (File, error) {
+	f, err := fsys.MemFS.OpenWrite(name)
+	return noLinkCountFile{f}, err
+}
+
+// On a file system that reports no link count (zero) for its files the
+// log goes on: a zero is confirmed by the segment's name before the log
+// takes itself for gone. Its segment removed, it stops as on any other.
+func TestWALTakesAFileSystemWithoutLinkCounts(t *testing.T) {
+	fsys := noLinkCountFS{NewMemFS()}
+	w, _, _ := collect(t, fsys, "wal", WALOptions{SegmentBytes: 4 << 10})
+	defer w.Close()
+	for i := range 40 {
+		if _, err := w.Append(fmt.Appendf(nil, "%0300d", i)); err != nil {
+			t.Fatalf("append %d on a file system without link counts: %v", i, err)
+		}
+	}
+	starts := w.SegmentStarts()
+	seg := filepath.Join("wal", segmentName(starts[len(starts)-1]))
+	if err := fsys.Remove(seg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append([]byte("after")); !errors.Is(err, ErrGone) {
+		t.Fatalf("an append once %s is gone: %v", seg, err)
+	}
+}
