@@ -297,7 +297,9 @@ func (h *Heap) diskStuck(retry bool, err error) {
 	h.lastHard = h.hardDone
 	h.rewriting = false
 	if !retry {
-		if errors.Is(err, persist.ErrFailed) {
+		if errors.Is(err, persist.ErrGone) {
+			h.log.Error("the write-ahead log is gone from the data directory; this replica commits nothing more", "err", err)
+		} else if errors.Is(err, persist.ErrFailed) {
 			h.log.Error("the write-ahead log has failed; this replica commits nothing until the node restarts", "err", err)
 		} else {
 			h.log.Error("cannot write the log; commits fail until it can", "err", err)
@@ -308,6 +310,9 @@ func (h *Heap) diskStuck(retry bool, err error) {
 
 // logError says why the log did not take a Ready.
 func (h *Heap) logError(err error) error {
+	if errors.Is(err, persist.ErrGone) {
+		return fmt.Errorf("oss: heap %q: the node's write-ahead log is gone (removed or moved while the node ran); it commits nothing more, and restarted it refuses to start: start it empty, with Join, to rebuild its replicas from its peers: %w", h.name, err)
+	}
 	if errors.Is(err, persist.ErrFailed) {
 		return fmt.Errorf("oss: heap %q: the write-ahead log has failed; restart the node: %w", h.name, err)
 	}

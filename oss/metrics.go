@@ -479,6 +479,23 @@ func (f walFile) SyncOffPath() error {
 	return err
 }
 
+// Linked and Named pass the log's check that its segment is still where
+// it was opened (persist.PlacedFile) to the file; a file that cannot tell
+// is taken as in place.
+func (f walFile) Linked() (bool, error) {
+	if p, ok := f.File.(persist.PlacedFile); ok {
+		return p.Linked()
+	}
+	return true, nil
+}
+
+func (f walFile) Named(name string) (bool, error) {
+	if p, ok := f.File.(persist.PlacedFile); ok {
+		return p.Named(name)
+	}
+	return true, nil
+}
+
 func (f walFile) Sync() error {
 	start := time.Now()
 	err := f.File.Sync()

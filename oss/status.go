@@ -63,6 +63,12 @@ type ClusterStatus struct {
 	// is damaged, why, and what to do (Node.Damage): its catalog replica
 	// was lost, and Heaps is the catalog as the replica had it then.
 	Damage string `json:",omitempty"`
+	// LogFailed, if not empty, says that the write-ahead log of the node
+	// that gathered the status has stopped (persist.ErrFailed: a failed
+	// sync it cannot trust, or the log gone from the data directory), and
+	// why, naming the file: the node commits nothing on any heap until it
+	// is restarted.
+	LogFailed string `json:",omitempty"`
 	// Closed says that the node that gathered the status was closed: it
 	// asks no other member and reports no members and no heaps.
 	Closed bool `json:",omitempty"`
@@ -110,6 +116,11 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	}
 	if err := n.Revoked(); err != nil {
 		st.Revoked = err.Error()
+	}
+	if w := n.walOf(); w != nil {
+		if err := w.Failed(); err != nil {
+			st.LogFailed = err.Error()
+		}
 	}
 	type answer struct {
 		node string

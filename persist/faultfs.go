@@ -186,3 +186,20 @@ func (f *faultFile) Close() error {
 	}
 	return err
 }
+
+// Linked implements PlacedFile, for a file of an FS whose files are; other
+// files are taken as linked.
+func (f *faultFile) Linked() (bool, error) {
+	if p, ok := f.File.(PlacedFile); ok {
+		return p.Linked()
+	}
+	return true, nil
+}
+
+// Named implements PlacedFile as Linked does.
+func (f *faultFile) Named(name string) (bool, error) {
+	if p, ok := f.File.(PlacedFile); ok {
+		return p.Named(name)
+	}
+	return true, nil
+}

@@ -11,6 +11,7 @@ package persist
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,6 +59,24 @@ type File interface {
 	// Size returns the file's size.
 	Size() (int64, error)
 	Close() error
+}
+
+// PlacedFile is a File that can tell whether it is still where it was
+// opened. The write-ahead log asks after its syncs: a file removed, or
+// moved away with its directory, takes writes and syncs as before, on an
+// inode that no restart finds. The files of OS, MemFS and FaultFS are
+// PlacedFiles; an FS whose files are not is not asked, so an FS that
+// wraps another's files passes these methods on.
+type PlacedFile interface {
+	File
+	// Linked reports whether the file still has a name: false once every
+	// name it had was removed (its link count is zero), as when it, or
+	// its directory with everything in it, was removed.
+	Linked() (bool, error)
+	// Named reports whether name still names this file (the same device
+	// and inode): false once name was removed or renamed over, or a
+	// directory on its path was moved away or replaced.
+	Named(name string) (bool, error)
 }
 
 // OS is the operating system's file system.
@@ -150,6 +169,34 @@ func (f *osFile) Size() (int64, error) {
 		return 0, err
 	}
 	return st.Size(), nil
+}
+
+// Linked implements PlacedFile: the file's link count, from fstat, is not
+// zero. Where the system reports no link count the file is taken as
+// linked.
+func (f *osFile) Linked() (bool, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	n, ok := linkCount(st)
+	return !ok || n > 0, nil
+}
+
+// Named implements PlacedFile: name, looked up now, is this file.
+func (f *osFile) Named(name string) (bool, error) {
+	at, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(st, at), nil
 }
 
 // join is filepath.Join, named for the package's use.

@@ -406,3 +406,29 @@ func (f *memFile) Close() error {
 	f.closed = true
 	return nil
 }
+
+// Linked implements PlacedFile: a directory still holds the file under
+// some name.
+func (f *memFile) Linked() (bool, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	for _, d := range f.fs.dirs {
+		for _, n := range d.names {
+			if n == f.node {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// Named implements PlacedFile.
+func (f *memFile) Named(name string) (bool, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	d, base, err := f.fs.dir(name)
+	if err != nil {
+		return false, nil
+	}
+	return d.names[base] == f.node, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -139,6 +140,7 @@ type WAL struct {
 	unmarked   bool   // seg is of version 2: left for a new segment, or written on as appended
 	next       uint64 // sequence number of the next record
 	synced     int64  // size of seg as of its last good sync
+	sinceNamed int    // syncs since inPlace last looked seg up by name
 	syncedNext uint64 // next as of the last good sync: what precedes it is durable
 }
 
@@ -212,6 +214,15 @@ var ErrClosed = errors.New("persist: closed")
 // again it holds every record synced before the failure.
 var ErrFailed = errors.New("persist: write-ahead log failed")
 
+// ErrGone is matched, with ErrFailed, by the errors of a log that found
+// the segment it writes gone from its directory (removed, with the
+// directory or alone, or the directory moved away or replaced) while it
+// ran: it had synced into a file no restart reads. The append whose sync
+// found it fails, and every later one; the records acknowledged before,
+// in that segment, are gone with it, and the next OpenWAL refuses what
+// remains of the log (a CorruptError), or finds none.
+var ErrGone = errors.New("persist: write-ahead log is gone")
+
 // OpenWAL opens the log in dir, creating it if needed. It first replays
 // every record in order through replay (which may be nil); a record's
 // bytes are valid only during the call (segments are read in pieces into
@@ -227,7 +238,8 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("persist: %w", err)
 	}
-	w := &WAL{fs: fsys, dir: dir, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}), next: 1}
+	w := &WAL{fs: fsys, dir: dir, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}), next: 1,
+		sinceNamed: namedEvery - 1}
 	if err := w.listSegments(); err != nil {
 		return nil, err
 	}
@@ -266,10 +278,14 @@ func (w *WAL) listSegments() error {
 		return fmt.Errorf("persist: %w", err)
 	}
 	for _, name := range names {
-		if strings.HasSuffix(name, segmentSuffix+tempSuffix) {
-			// A segment a crash interrupted before its rename.
+		if strings.HasSuffix(name, segmentSuffix+tempSuffix) || name == lostMark+tempSuffix {
+			// A segment, or a mark, a crash interrupted before its
+			// rename.
 			w.fs.Remove(join(w.dir, name))
 			continue
+		}
+		if name == lostMark {
+			return w.lost()
 		}
 		first, ok := parseSegmentName(name)
 		if !ok {
@@ -278,6 +294,19 @@ func (w *WAL) listSegments() error {
 		w.segments = append(w.segments, segment{first: first, name: name})
 	}
 	return nil
+}
+
+// lost is OpenWAL's refusal of a log that found its segment gone while
+// it ran (inPlace): what remains of it lacks what that segment held.
+func (w *WAL) lost() error {
+	path := join(w.dir, lostMark)
+	why := "(unreadable)"
+	if f, err := w.fs.Open(path); err == nil {
+		b, _ := io.ReadAll(io.LimitReader(f, 4096))
+		f.Close()
+		why = strings.TrimSpace(string(b))
+	}
+	return &CorruptError{File: path, Reason: "the log found a segment gone while it ran, and lacks what it held: " + why}
 }
 
 // replayAll replays every segment in order, telling opts.Progress how far
@@ -760,6 +789,7 @@ func (w *WAL) switchTo(f File, first uint64) {
 		w.log.Warn("write-ahead log: close of a finished segment", "err", err)
 	}
 	w.seg, w.segSize, w.alloc, w.synced, w.replayed, w.unmarked = f, 0, 0, 0, false, false
+	w.sinceNamed = namedEvery - 1
 	w.next, w.syncedNext = first, first
 	name := segmentName(first)
 	w.mu.Lock()
@@ -1127,12 +1157,92 @@ func (w *WAL) syncAs(off bool) error {
 		}
 		return err
 	}
+	if err := w.inPlace(); err != nil {
+		return w.halt(fmt.Errorf("%w: %w: %w; it writes nothing more", ErrFailed, ErrGone, err))
+	}
 	w.synced, w.syncedNext, w.replayed = w.segSize, w.next, false
 	w.mu.Lock()
 	w.stats.Syncs++
 	w.stats.Durable = w.next
 	w.mu.Unlock()
 	return nil
+}
+
+// namedEvery is how many syncs the log makes between two checks that the
+// segment's name still names it (its directory not moved away or
+// replaced); the first sync in a segment checks too. Its link count is
+// checked after every sync.
+const namedEvery = 64
+
+// inPlace checks, after a sync, that the segment being written is still
+// where the next open will look for it. A segment removed (with its
+// directory, or alone), or a directory moved away or replaced, while the
+// log runs takes writes and syncs as before, on a file no restart finds:
+// the log would acknowledge records a restart does not have. Such a log
+// is gone: the log stops (the appends the sync covered fail, with
+// ErrFailed), and leaves the mark lostMark in its directory, if it can,
+// so that the next open refuses the log that remains there rather than
+// replay it as a log that ended where the segment before ended. One
+// fstat a sync, and one stat of the segment's name every namedEvery
+// syncs (docs/design.md, "A log that is gone while the node runs").
+func (w *WAL) inPlace() error {
+	p, ok := w.seg.(PlacedFile)
+	if !ok {
+		return nil
+	}
+	linked, err := p.Linked()
+	how := "was removed"
+	if err == nil && linked {
+		if w.sinceNamed++; w.sinceNamed < namedEvery {
+			return nil
+		}
+		w.sinceNamed = 0
+		how = "was removed or renamed, or its directory moved away or replaced"
+	}
+	// A link count of zero is confirmed by the name too: a file system
+	// that reports none (zero) for its files does not stop the log.
+	if err == nil {
+		linked, err = p.Named(w.segName())
+	}
+	if err == nil && linked {
+		return nil
+	}
+	if err == nil {
+		err = fs.ErrNotExist
+	}
+	err = fmt.Errorf("segment %s is no longer in %s (it %s while the log ran?), and what was synced to it is in no file a restart reads: %w", w.segName(), w.dir, how, err)
+	w.markLost(err)
+	return err
+}
+
+// lostMark names the file a log that found its segment gone leaves in
+// its directory (inPlace), which OpenWAL refuses.
+const lostMark = "LOST"
+
+// markLost writes the mark of a log that is gone, saying why, into the
+// log's directory: written, synced, renamed into place, the directory
+// synced. A directory that is gone takes no mark, and needs none: a
+// restart finds no segment there.
+func (w *WAL) markLost(why error) {
+	path, tmp := join(w.dir, lostMark), join(w.dir, lostMark+tempSuffix)
+	f, err := w.fs.Create(tmp)
+	if err == nil {
+		_, err = f.Write([]byte(why.Error() + "\n"))
+		if err == nil {
+			err = f.Sync()
+		}
+		err = errors.Join(err, f.Close())
+	}
+	if err == nil {
+		err = w.fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = w.fs.SyncDir(w.dir)
+	}
+	if err != nil {
+		w.fs.Remove(tmp)
+		w.log.Warn("write-ahead log: cannot mark the log as gone in its directory", "dir", w.dir, "err", err)
+	}
 }
 
 // offPathSyncer is a File that can sync without holding a processor.
@@ -1156,7 +1266,12 @@ func (w *WAL) seal(at uint64) error {
 // stop makes the log fail every later call with err, which it returns
 // wrapped in ErrFailed.
 func (w *WAL) stop(err error) error {
-	err = fmt.Errorf("%w: %w; it writes nothing more, and opened again it holds every record synced before", ErrFailed, err)
+	return w.halt(fmt.Errorf("%w: %w; it writes nothing more, and opened again it holds every record synced before", ErrFailed, err))
+}
+
+// halt makes the log fail every later call with err, which matches
+// ErrFailed, and returns it.
+func (w *WAL) halt(err error) error {
 	w.mu.Lock()
 	if w.failed == nil {
 		w.failed = err
@@ -1173,6 +1288,10 @@ func (w *WAL) stopped() error {
 	defer w.mu.Unlock()
 	return w.failed
 }
+
+// Failed returns why the log stopped, matching ErrFailed, or nil while
+// it takes appends.
+func (w *WAL) Failed() error { return w.stopped() }
 
 // segName names the segment being written.
 func (w *WAL) segName() string {

@@ -184,3 +184,31 @@ func (f plainFile) Size() (int64, error) {
 	}
 	return st.Size(), nil
 }
+
+// BenchmarkWALInPlace is what the log's check that its segment is still
+// where it was opened costs after a sync, on the machine's file system:
+// "linked" (fstat: the link count, after every sync) and "named" (stat of
+// the segment's name and fstat: the same file, every namedEvery syncs).
+func BenchmarkWALInPlace(b *testing.B) {
+	name := filepath.Join(b.TempDir(), segmentName(1))
+	f, err := OS{}.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	p := f.(PlacedFile)
+	b.Run("linked", func(b *testing.B) {
+		for b.Loop() {
+			if ok, err := p.Linked(); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("named", func(b *testing.B) {
+		for b.Loop() {
+			if ok, err := p.Named(name); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
