@@ -37,12 +37,6 @@ type Write struct {
 	// keeps the HardState even when nothing else changed, or a restart
 	// would bring the replica back in an older configuration.
 	KeepsConf bool
-	// Answers are raft's messages to peers that this write vouches for
-	// (a follower's acknowledgement of the entries, a vote): they may go
-	// out only once the write, and every write before it, is durable.
-	// The owner may send them itself the moment it is, and report the
-	// write with WrittenSent; with Written the engine sends them.
-	Answers []raftpb.Message
 }
 
 // write is a Write in flight and what waits for it.
@@ -52,7 +46,6 @@ type write struct {
 	keeps bool             // Write.KeepsConf
 	after []raftpb.Message // messages to send once it is durable (snapshots)
 	done  bool
-	sent  bool // the owner sent its answers to peers (WrittenSent)
 }
 
 // readyAsync takes a Ready from an asynchronous replica into rd: the
@@ -166,28 +159,6 @@ func (e *Engine) writesOf(ws []*write) []Write {
 			out[i].Snapshot = *m.Snapshot
 		}
 		out[i].KeepsConf = w.keeps
-		out[i].Answers = answersOf(m.Responses, e.id)
-	}
-	return out
-}
-
-// answersOf returns the responses of a write for peers other than self;
-// nil, without allocating, if there are none.
-func answersOf(rs []raftpb.Message, self uint64) []raftpb.Message {
-	n := 0
-	for i := range rs {
-		if rs[i].To != self {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]raftpb.Message, 0, n)
-	for i := range rs {
-		if rs[i].To != self {
-			out = append(out, rs[i])
-		}
 	}
 	return out
 }
@@ -224,16 +195,10 @@ func (e *Engine) advanceAsync(g given) {
 // Written reports the Write seq durable. Raft hears of it, and of every
 // write before it, once those are durable too; their answers to peers go
 // out in the next Ready.
-func (e *Engine) Written(seq uint64) { e.written(seq, false) }
-
-// WrittenSent is Written for a write whose Answers the owner sent itself
-// once it was durable: the engine does not send them again.
-func (e *Engine) WrittenSent(seq uint64) { e.written(seq, true) }
-
-func (e *Engine) written(seq uint64, sent bool) {
+func (e *Engine) Written(seq uint64) {
 	for _, w := range e.inflight {
 		if w.seq == seq {
-			w.done, w.sent = true, sent
+			w.done = true
 		}
 	}
 	for len(e.inflight) > 0 && e.inflight[0].done {
@@ -274,9 +239,7 @@ func (e *Engine) stable(w *write) {
 			}
 			continue
 		}
-		if !w.sent {
-			e.outbox = append(e.outbox, r)
-		}
+		e.outbox = append(e.outbox, r)
 	}
 	e.outbox = append(e.outbox, w.after...)
 }

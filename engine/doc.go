@@ -135,18 +135,13 @@
 //	... conf, checkpoint as above; e.Advance()
 //
 //	// Whenever the log answers, in the order the writes were handed out:
-//	e.Written(seq) // or e.WrittenSent(seq), or e.DiskFailed(err)
+//	e.Written(seq) // or e.DiskFailed(err)
 //
 // Raft hears of a write, through the responses it attached to it (its
 // own acknowledgement, and a leader's vote for its own entries), only at
 // Written, and only once every write before it is durable too; the
-// answers for peers that vouch for it (a follower's acknowledgement, a
-// vote) go out in the next Ready's Messages. They are also handed out
-// with the write (Write.Answers): an owner that makes writes durable in
-// order, and stops at the first it cannot, may send them itself the
-// moment the write is durable, without waiting for its loop, and report
-// it with WrittenSent instead, so that the engine does not send them
-// again. Raft applies only entries durable on this replica, so
+// answers for peers that vouch for it go out in the next Ready's
+// Messages. Raft applies only entries durable on this replica, so
 // outcomes never wait for a write, and a leader counts its own copy only
 // once written. A refused write fails what waits, as above, and it and
 // every write after it are offered again, in order, after the next Tick

@@ -250,7 +250,6 @@ type writeDone struct {
 	last  uint64 // the sequence number of its last record
 	err   error
 	epoch uint64
-	sent  bool // the write's answers to peers went out from the log's writer
 }
 
 // encodeWrite encodes what a Write asks to keep as the log's records; nil
@@ -376,13 +375,8 @@ func (h *Heap) persistNow(w engine.Write) error {
 
 // writeAsync hands a Ready's Writes to the log, in order, without
 // waiting: writesDone reports them to the engine as the log acknowledges
-// them. A Write's answers to peers (a follower's acknowledgement) go out
-// from the log's writer the moment it is durable (sendAnswers), before
-// the loop hears of it; the log fails every write after one that failed
-// (the heap's Chain), so none goes out for a write that follows one not
-// durable. A Write with nothing to write, or any on a node without a
-// log, is reported at once, and the engine sends its answers (it still
-// hears of them in order).
+// them. A Write with nothing to write, or any on a node without a log, is
+// reported at once (the engine still hears of them in order).
 func (h *Heap) writeAsync(ws []engine.Write) bool {
 	wal := h.node.walOf()
 	for _, w := range ws {
@@ -400,14 +394,9 @@ func (h *Heap) writeAsync(ws []engine.Write) bool {
 			continue
 		}
 		h.inflight++
-		epoch, answers := h.epoch, w.Answers
+		epoch := h.epoch
 		done := func(last uint64, err error) {
-			sent := false
-			if err == nil && len(answers) > 0 {
-				h.sendAnswers(answers)
-				sent = true
-			}
-			h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch, sent: sent})
+			h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch})
 		}
 		if h.offPath(w) {
 			wal.AppendAsyncOffPath(h.chain, lw.sync, done, lw.bufs...)
@@ -469,11 +458,7 @@ func (h *Heap) writesDone() {
 				h.log.Info("the log can be written again")
 			}
 			h.logged(d.lw, d.last)
-			if d.sent {
-				h.eng.WrittenSent(d.lw.seq)
-			} else {
-				h.eng.Written(d.lw.seq)
-			}
+			h.eng.Written(d.lw.seq)
 		}
 	}
 	clear(done)

@@ -154,50 +154,6 @@ func (h *Heap) send(msgs []raftpb.Message) {
 	}
 }
 
-// sendAnswers sends a write's answers to peers (engine.Write.Answers) from
-// the log's writer, the moment the write is durable: a follower's
-// acknowledgement then goes out without waiting for its loop to hear of
-// the write. It never waits: the log's writer serves every replica of the
-// node, so a message for which the peer's queue has no room, or that the
-// transport refuses, is dropped, and raft sends its answer again (a
-// follower acknowledges the leader's next append or heartbeat; a vote is
-// asked again at the next election).
-func (h *Heap) sendAnswers(msgs []raftpb.Message) {
-	tr := h.node.tr
-	if tr == nil {
-		return
-	}
-	ctl, _ := tr.(transport.ControlSender)
-	for i := range msgs {
-		m := &msgs[i]
-		to, ok := h.node.lookup(m.To)
-		if !ok {
-			continue
-		}
-		env := raftEnvelope{Heap: h.name, Group: h.group}
-		data := env.appendTo(make([]byte, 0, 16+len(h.name)+m.Size()))
-		n, err := m.MarshalTo(data[len(data):cap(data)])
-		if err != nil {
-			h.log.Error("raft message not encoded", "err", err)
-			continue
-		}
-		data = data[:len(data)+n]
-		if ctl != nil && control(m.Type, len(data)) {
-			_ = ctl.SendControl(noWait, to, data)
-		} else {
-			_ = tr.Send(noWait, to, data)
-		}
-	}
-}
-
-// noWait is a context already ended: a send under it takes room in the
-// peer's queue if there is some, and waits for none.
-var noWait = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
-
 // sendBound is the context that bounds a batch of sends, sendTimeout
 // from its start. The transport looks at it only when a peer's queue is
 // full, so the context with the deadline, its timer and its place among
