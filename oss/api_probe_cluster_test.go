@@ -28,6 +28,9 @@ func TestProbeOpenOnCutOffNode(t *testing.T) {
 	defer c.Heal()
 	n := c.Node(cut)
 	for _, call := range []string{"Heap", "CreateHeapIfNotExists"} {
+		if call == "CreateHeapIfNotExists" {
+			waitNoCatalogLeader(c, n, cut)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		var err error
 		if call == "Heap" {
@@ -48,6 +51,20 @@ func TestProbeOpenOnCutOffNode(t *testing.T) {
 	if err := h.View(context.Background(), func(*oss.Tx) error { return nil }, nil); err != nil {
 		t.Errorf("a plain View on the cut-off node: %v", err)
 	}
+}
+
+// waitNoCatalogLeader waits until node n (named name), cut off, knows no
+// leader of the catalog: its election timeout passed, and it campaigns.
+// Until then it forwards a commit to the leader it knows, which may have
+// got it, and CreateHeapIfNotExists's catalog entry ends unknown. The
+// second of the Heap call before was time enough but on a loaded
+// machine, whose ticks come late ("commit outcome unknown", at load 10
+// to 100).
+func waitNoCatalogLeader(c *osstest.Cluster, n *oss.Node, name string) {
+	c.Wait(name+"'s catalog replica to know no leader", func() bool {
+		st, _, ok := n.ReplicaStats("oss:catalog")
+		return ok && st.Leader == ""
+	})
 }
 
 // cutCatalogVoter cuts off a voter of the catalog that does not lead it,

@@ -68,9 +68,15 @@ func TestHotOfAHeapWithoutLeader(t *testing.T) {
 	})
 	c.Kill("n2")
 	c.Kill("n3")
+	// Without a leader as the answer reads it: the replica knows none
+	// (it campaigned). The status names none once none was heard within
+	// two election timeouts, while the replica may still know its dead
+	// leader, in reach as far as it has yet seen (the answer then said
+	// nothing was stale, once at load 50 to 80).
 	c.Wait("stuck without a leader on n1", func() bool {
 		hs, ok := localHeap(n1, "stuck")
-		return ok && hs.Leader == ""
+		st, _, local := n1.ReplicaStats("stuck")
+		return ok && hs.Leader == "" && local && st.Leader == ""
 	})
 
 	p := newPKI(t)

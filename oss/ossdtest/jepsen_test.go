@@ -216,11 +216,7 @@ func leaderOf(ctx context.Context, p *ossdtest.Proc, heap string) string {
 func makeLists(ctx context.Context, t *testing.T, p *ossdtest.Proc, n int) []uuid.UUID {
 	ids := make([]uuid.UUID, n)
 	for k := range ids {
-		out, err := p.PutRoot(ctx, "h", fmt.Sprint("list-", k), []int{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[k] = out.ID
+		ids[k] = putRoot(ctx, t, p, "h", fmt.Sprint("list-", k), []int{}).ID
 	}
 	return ids
 }
@@ -311,8 +307,7 @@ func TestOssdPartitions(t *testing.T) {
 			procs[i] = np
 			mu.Unlock()
 		}}
-	deadline := time.Now().Add(run)
-	for time.Now().Before(deadline) {
+	for goOn := faultsGoOn(t, run, rec); goOn(); {
 		nem.step()
 	}
 	stop()
@@ -481,7 +476,7 @@ func TestOssdRemovalsThroughPartitions(t *testing.T) {
 	stop := runLists(ctx, seed, ids, len(names), proc, rec)
 	rng := rand.New(rand.NewPCG(seed, 0x6e656d))
 	faults := map[string]int{}
-	for deadline := time.Now().Add(run); time.Now().Before(deadline); {
+	for goOn := faultsGoOn(t, run, rec); goOn(); {
 		i := rng.IntN(len(names))
 		if rng.IntN(2) == 0 {
 			px.partition(names[i:i+1], append(slices.Clone(names[:i]), names[i+1:]...))
