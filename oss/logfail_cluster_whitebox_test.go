@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -162,4 +163,46 @@ func removeWAL(mem *persist.MemFS, _ *persist.FaultFS) error {
 		}
 	}
 	return nil
+}
+
+// A node of four whose log stops, a voter of a heap of three replicas,
+// stays up, and its groups' leaders move its votes to the fourth node as
+// they would a leaving node's: the heap's voters come to be three that
+// can append, and it commits. Before, the stopped node kept its votes for
+// as long as it stayed up, a member like any other, and the group could
+// lose no other voter without stalling.
+func TestStoppedLogsReplicasArePlacedElsewhere(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	names := []string{"a", "b", "c", "d"}
+	c := startTestNodesWith(t, 11, func(cfg *Config) { cfg.DataDir = "/data" })
+	mems := map[string]*persist.MemFS{}
+	for i, name := range names {
+		mems[name] = persist.NewMemFS()
+		c.fss[name] = mems[name]
+		c.add(name, i > 0, nil)
+	}
+	c.open("a", "bank")
+	stopped := c.waitGroup(t, "bank").Voters[0]
+	other := "b"
+	if stopped != "a" {
+		other = "a"
+	} else {
+		c.open(other, "bank")
+	}
+	untilCommitted(t, "a put", c.nodes[other].replicaOf("bank"), func(tx *Tx) error { return Put(tx, uuid.UUID{0: 'p'}, int64(1)) })
+	if err := removeWAL(mems[stopped], nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	waitCond(t, stopped+"'s log failure in its status", func() bool {
+		_ = update(ctx, c.nodes[stopped].replicaOf("bank"), func(tx *Tx) error { return Put(tx, uuid.UUID{0: 'x'}, int64(0)) })
+		return c.nodes[stopped].Status(ctx).LogFailed != ""
+	})
+	waitCondWithin(t, 3*time.Minute, "bank's voters without "+stopped, func() bool {
+		g, ok := c.group("bank")
+		return ok && !g.Joint && len(g.Voters) == 3 && !slices.Contains(g.Voters, stopped) && g.Leader != stopped
+	})
+	untilCommitted(t, "a put after the move", c.nodes[other].replicaOf("bank"), func(tx *Tx) error { return Put(tx, uuid.UUID{0: 'p'}, int64(2)) })
+	c.nodes[stopped].Close(ctx)
+	c.forget(stopped)
 }

@@ -316,7 +316,8 @@ func (h *Heap) diskStuck(retry bool, err error) {
 // can append, and waiting commits fail. Before, a replica that had nothing
 // to write (an idle heap, the catalog) went on leading, its heartbeats
 // vouching for a leader that could not append: the next commit failed,
-// and every one after it, while the others waited for a leader.
+// and every one after it, while the others waited for a leader. The
+// first replica to find the stop has the node step aside (stepAside).
 func (h *Heap) noteLogStopped() {
 	if h.logStopped {
 		return
@@ -328,6 +329,8 @@ func (h *Heap) noteLogStopped() {
 	if err := wal.Failed(); err != nil {
 		h.logStopped = true
 		h.diskStuck(false, err)
+		n := h.node
+		n.logStopped.Do(func() { n.wg.Go(n.stepAside) })
 	}
 }
 
