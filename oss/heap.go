@@ -121,6 +121,7 @@ type Heap struct {
 	confRetry    bool   // raft could not take the last change planned: plan again at the next tick
 	lastTransfer uint64
 	lost         error            // why the replica stopped, if it did
+	logStopped   bool             // the node's log has stopped: the engine refuses (noteLogStopped)
 	lastHard     raftpb.HardState // the last hard state handed to the log
 	hardDone     raftpb.HardState // the last hard state durable in the log
 	// The log's writes in flight (durable.go): answered in wdone,

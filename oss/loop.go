@@ -35,6 +35,7 @@ func (h *Heap) run() {
 			h.shutdown()
 			return
 		case <-ticker.C:
+			h.noteLogStopped()
 			h.eng.Tick()
 			// A write that outlasts a tick (a disk that stalls) holds
 			// proposals no longer: the followers' copies commit them.
@@ -306,6 +307,31 @@ func (h *Heap) diskStuck(retry bool, err error) {
 		}
 	}
 	h.eng.DiskFailed(err)
+}
+
+// noteLogStopped stops the replica once the node's log has stopped
+// (persist.ErrFailed: a segment gone, a sync that no seal mends), whether
+// or not the replica wrote since: the engine holds it as a refused write,
+// so a leader sends no more heartbeats and its followers elect one that
+// can append, and waiting commits fail. Before, a replica that had nothing
+// to write (an idle heap, the catalog) went on leading, its heartbeats
+// vouching for a leader that could not append: the next commit failed,
+// and every one after it, while the others waited for a leader. The
+// first replica to find the stop has the node step aside (stepAside).
+func (h *Heap) noteLogStopped() {
+	if h.logStopped {
+		return
+	}
+	wal := h.node.walOf()
+	if wal == nil {
+		return
+	}
+	if err := wal.Failed(); err != nil {
+		h.logStopped = true
+		h.diskStuck(false, err)
+		n := h.node
+		n.logStopped.Do(func() { n.wg.Go(n.stepAside) })
+	}
 }
 
 // logError says why the log did not take a Ready.

@@ -80,6 +80,7 @@ var (
 	mWALWritten = defMetric("oss_wal_written_bytes_total", "counter", "Bytes written to the write-ahead log, the zeros it fills ahead of its records included.", nl...)
 	mWALAppends = defMetric("oss_wal_appends_total", "counter", "Appends to the write-ahead log acknowledged.", nl...)
 	mWALRecords = defMetric("oss_wal_records_total", "counter", "Records written to the write-ahead log.", nl...)
+	mWALFailed  = defMetric("oss_wal_failed", "gauge", "1 if the node's write-ahead log has stopped (its segment gone while the node ran, or a sync it cannot mend): the node commits nothing more and its replicas lead nothing, until it is restarted or rebuilt; else 0.", nl...)
 	mRecovery   = defMetric("oss_recovery_duration_seconds", "gauge", "Time the node took at start to replay its log, load its store and reopen its replicas (0 if it had nothing to recover).", nl...)
 	mStoreBytes = defMetric("oss_store_bytes", "gauge", "Size of a stripe of the striped store.", "node", "stripe")
 	mStoreGarb  = defMetric("oss_store_garbage_bytes", "gauge", "Bytes of a stripe held by overwritten or deleted objects, which compaction reclaims (absent until the store has indexed its stripes).", "node", "stripe")
@@ -334,6 +335,11 @@ func (e emitter) disk(d *disk, m *nodeMetrics, node string) {
 	ws := d.wal.Stats()
 	e.emit(mWALAppends, float64(ws.Appends), node)
 	e.emit(mWALRecords, float64(ws.Records), node)
+	failed := 0.0
+	if d.wal.Failed() != nil {
+		failed = 1
+	}
+	e.emit(mWALFailed, failed, node)
 	for i, st := range d.store.Stats() {
 		stripe := fmt.Sprint(i)
 		e.emit(mStoreBytes, float64(st.Bytes), node, stripe)

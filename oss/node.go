@@ -48,7 +48,10 @@ type Node struct {
 	// a node that lost its state must not vote as the replica it was.
 	id      uint64
 	leaving atomic.Bool // handing replicas over before it leaves
-	lock    *os.File    // the data directory's lock; nil without one
+	// logStopped is done once a replica found the node's log stopped
+	// (stepAside).
+	logStopped sync.Once
+	lock       *os.File // the data directory's lock; nil without one
 	// stripeLocks are the locks of the stripe directories outside the data
 	// directory (Config.StripeDirs), taken with lock.
 	stripeLocks []*os.File
@@ -915,3 +918,18 @@ type dirHolder struct{ directory }
 func (n *Node) directory() directory { return n.dir.Load().(dirHolder).directory }
 
 func (n *Node) setDirectory(d directory) { n.dir.Store(dirHolder{d}) }
+
+// stepAside announces that the node leaves, as a graceful leave does,
+// once its write-ahead log has stopped: the node can append nothing, so
+// its groups' leaders hand its votes to other servers as they would a
+// leaving node's, and place nothing new on it. It stays up (its status,
+// its metrics, its admin interface say why) until it is restarted or
+// rebuilt.
+func (n *Node) stepAside() {
+	n.log.Error("the write-ahead log has stopped: the node announces that it leaves, so that its groups move its replicas to other servers")
+	n.leaving.Store(true)
+	if n.members != nil {
+		n.members.setLeaving()
+	}
+	n.announce()
+}

@@ -113,13 +113,18 @@ type UISnapshot struct {
 	Version string `json:"version"`
 	// Damage, if not empty, says this node is damaged, why and what to do
 	// (oss.ClusterStatus.Damage); the page shows it above everything.
-	Damage  string     `json:"damage,omitempty"`
-	Time    int64      `json:"time"` // Unix milliseconds
-	Window  int        `json:"windowSeconds"`
-	Members []UIMember `json:"members"`
-	Heaps   []UIHeap   `json:"heaps"`
-	Events  []UIEvent  `json:"events"` // newest first
-	Totals  UICounters `json:"totals"`
+	Damage string `json:"damage,omitempty"`
+	// LogFailed, if not empty, says this node's write-ahead log has
+	// stopped and why (oss.ClusterStatus.LogFailed): the node commits
+	// nothing until it is restarted or rebuilt. The page shows it above
+	// everything, as it does Damage.
+	LogFailed string     `json:"logFailed,omitempty"`
+	Time      int64      `json:"time"` // Unix milliseconds
+	Window    int        `json:"windowSeconds"`
+	Members   []UIMember `json:"members"`
+	Heaps     []UIHeap   `json:"heaps"`
+	Events    []UIEvent  `json:"events"` // newest first
+	Totals    UICounters `json:"totals"`
 }
 
 // UICounters sums the heaps.
@@ -394,7 +399,7 @@ func (d *dashboard) sample(ctx context.Context, now time.Time) []byte {
 	first := d.start()
 	r := &sampling{d: d, st: st, now: now, ms: now.UnixMilli(), first: first, mets: gatherHeapMetrics(d.reg)}
 	r.members()
-	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Damage: st.Damage, Time: r.ms, Window: int(uiWindow / time.Second)}
+	snap := UISnapshot{Node: st.Node, Version: buildVersion(), Damage: st.Damage, LogFailed: st.LogFailed, Time: r.ms, Window: int(uiWindow / time.Second)}
 	r.heaps(&snap)
 	for _, m := range d.members {
 		snap.Members = append(snap.Members, *m)

@@ -180,6 +180,9 @@ function render(snap) {
   const damage = document.getElementById("damage");
   damage.hidden = !snap.damage;
   damage.textContent = snap.damage ? "This node is damaged: " + snap.damage : "";
+  const logFailed = document.getElementById("logfailed");
+  logFailed.hidden = !snap.logFailed;
+  logFailed.textContent = snap.logFailed ? "This node's write-ahead log has stopped; it commits nothing more: " + snap.logFailed : "";
   document.getElementById("commits-total").textContent = String(snap.totals.commits);
   document.getElementById("commits-rate").textContent = fmtRate(snap.totals.rate);
   renderMembers(snap);
