@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,12 @@ type QUICConfig struct {
 	// pins no more than this with its calls and streams however many it
 	// opens. At least MaxFrame. If zero, 4 × MaxFrame.
 	InboundBytes int64
+	// HelloTimeout bounds how long a stream a peer opens may take to send
+	// its hello frame, the first frame of every stream: past it the stream
+	// is reset and logged. Each of a peer's senders writes the hello as it
+	// opens the stream, so a live peer's hello is one packet behind it;
+	// waiting for room in InboundBytes does not count. If zero, 30 s.
+	HelloTimeout time.Duration
 	// Now is the clock certificates are checked against. If nil, time.Now.
 	Now func() time.Time
 	// Revoked, if not nil, is asked about the verified identity of every
@@ -192,6 +199,9 @@ func (c *QUICConfig) populate() error {
 	}
 	if c.CheckInterval <= 0 {
 		c.CheckInterval = time.Second
+	}
+	if c.HelloTimeout <= 0 {
+		c.HelloTimeout = DefaultHelloTimeout
 	}
 	return nil
 }
@@ -459,6 +469,11 @@ func (t *QUIC) serveConn(c *quic.Conn) {
 // maxHello caps a hello frame: a type, a node's name and a kind.
 const maxHello = 1024
 
+// DefaultHelloTimeout is QUICConfig.HelloTimeout's default: the idle
+// timeout of a connection, far beyond what a loaded machine delays a
+// write by.
+const DefaultHelloTimeout = 30 * time.Second
+
 // helloLimit is the most a hello frame may take under a frame limit.
 func helloLimit(maxFrame int) int { return min(maxHello, maxFrame) }
 
@@ -501,7 +516,7 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	}()
 	h := &held{in: in, ctx: c.Context()}
 	defer h.free()
-	hello, err := readFrameIn(r, helloLimit(t.cfg.MaxFrame), h.take)
+	hello, err := t.readHello(s, r, h)
 	h.free()
 	if err == nil && (hello.Type != frameHello || hello.From != name) {
 		err = fmt.Errorf("%w: stream opened as %q by peer %q", ErrMalformedFrame, hello.From, name)
@@ -530,6 +545,29 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	default:
 		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
 	}
+}
+
+// readHello reads a stream's hello frame within HelloTimeout, not
+// counting the wait for room in the connection's budget (other streams'
+// handlers hold it, not this peer's silence). A peer that opens streams
+// and sends nothing would otherwise hold each, and the goroutine serving
+// it, until the connection closes. The deadline is cleared once the hello
+// is read: message and raw streams are long-lived.
+func (t *QUIC) readHello(s *quic.Stream, r *bufio.Reader, h *held) (*frame, error) {
+	d := t.cfg.HelloTimeout
+	s.SetReadDeadline(time.Now().Add(d))
+	defer s.SetReadDeadline(time.Time{})
+	f, err := readFrameIn(r, helloLimit(t.cfg.MaxFrame), func(n int) error {
+		s.SetReadDeadline(time.Time{})
+		if err := h.take(n); err != nil {
+			return err
+		}
+		return s.SetReadDeadline(time.Now().Add(d))
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no hello within %v: %w", d, err)
+	}
+	return f, err
 }
 
 // serveMessages hands each message frame of a message stream to the
