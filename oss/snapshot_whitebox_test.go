@@ -332,6 +332,10 @@ func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 	if os.Getenv("OSS_LONG") != "" {
 		mib, record = 72, 0
 	}
+	// The data directories are made before the cluster, so that they are
+	// removed after its nodes close: a log whose directory is removed
+	// under it stops and marks the directory (persist.ErrGone).
+	root := t.TempDir()
 	c := startTestNodesWith(t, 22, func(cfg *Config) {
 		checkpointOften(64, 16)(cfg)
 		cfg.walRecordBytes = record
@@ -339,7 +343,6 @@ func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 	if limit := walRecordLimit(&Config{walRecordBytes: record}); mib<<20 <= limit {
 		t.Fatalf("%d MiB of values fit in a log record of %d bytes: the test does not test what it says", mib, limit)
 	}
-	root := t.TempDir()
 	durable := func(name string) func(*Config) {
 		return func(cfg *Config) { cfg.DataDir = filepath.Join(root, name) }
 	}

@@ -22,7 +22,13 @@ func TestThreeNodeLogsBoundedBesideIdleReplicas(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	const segment = 64 << 10
 	names := []string{"a", "b", "c"}
+	// The data directories are made before the cluster, so that they are
+	// removed after its nodes close: a log whose directory is removed
+	// under it stops and marks the directory (persist.ErrGone).
 	dirs := map[string]string{}
+	for _, name := range names {
+		dirs[name] = t.TempDir()
+	}
 	c := startTestNodesWith(t, 5, func(cfg *Config) {
 		checkpointOften(64, 16)(cfg)
 		cfg.walSegmentBytes = segment
@@ -31,9 +37,6 @@ func TestThreeNodeLogsBoundedBesideIdleReplicas(t *testing.T) {
 		for i, name := range names {
 			c.add(name, i > 0, func(cfg *Config) { cfg.DataDir = dirs[name] })
 		}
-	}
-	for _, name := range names {
-		dirs[name] = t.TempDir()
 	}
 	start()
 	for _, name := range names {
