@@ -1,38 +1,18 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
 	"github.com/quic-go/quic-go"
 )
-
-// lockedBuffer is a log destination the endpoint's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // streamsServed counts the goroutines serving a stream, of every endpoint
 // of the test binary.
@@ -66,7 +46,7 @@ func TestStreamWithoutHelloIsReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	b, err := NewQUIC(&QUICConfig{Name: "b", CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: rec,
 		HelloTimeout: helloTimeout, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
