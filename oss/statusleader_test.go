@@ -30,15 +30,25 @@ func TestStatusNamesNoLeaderItsReplicasLostTouchWith(t *testing.T) {
 	c.Heap("n3", "solo")
 	leader := c.WaitLeader("solo")
 	h2 := c.Heap("n2", "solo")
-	c.Kill(leader)
-	c.Wait("n2's replica of solo to lose touch with "+leader, func() bool { return !h2.Stats().LeaderInReach })
 	var other string
 	for _, n := range []string{"n1", "n2", "n3"} {
 		if n != leader && n != "n2" {
 			other = n
 		}
 	}
-	c.Wait("n3's too", func() bool { return !c.Heap(other, "solo").Stats().LeaderInReach })
+	// A replica's first tick has not yet looked: before it, LeaderInReach
+	// is false, and a wait for it to be false would pass before the
+	// replica had heard from the leader at all.
+	for _, n := range []string{"n2", other} {
+		h := c.Heap(n, "solo")
+		c.Wait(n+"'s replica of solo to hear from "+leader, func() bool {
+			st := h.Stats()
+			return st.LeaderInReach && st.Leader == leader
+		})
+	}
+	c.Kill(leader)
+	c.Wait("n2's replica of solo to lose touch with "+leader, func() bool { return !h2.Stats().LeaderInReach })
+	c.Wait(other+"'s too", func() bool { return !c.Heap(other, "solo").Stats().LeaderInReach })
 	for _, n := range []string{"n2", other} {
 		st := c.Node(n).Status(ctx)
 		for _, hs := range st.Heaps {
