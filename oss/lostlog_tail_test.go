@@ -113,7 +113,12 @@ func cutLogTail(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seg := filepath.Join(dir, names[len(names)-1].Name())
+	var seg string
+	for _, e := range names {
+		if strings.HasSuffix(e.Name(), ".wal") {
+			seg = filepath.Join(dir, e.Name()) // the last, in name order
+		}
+	}
 	data, err := os.ReadFile(seg)
 	if err != nil {
 		t.Fatal(err)

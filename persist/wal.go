@@ -128,9 +128,10 @@ type WAL struct {
 
 	wake     chan struct{}
 	done     chan struct{}
-	closeErr error // the writer's, once done is closed
-	tailEnd  int64 // replay's: where the records of the last segment end
-	marked   bool  // replay's: the segment's frames carry marks
+	closeErr error  // the writer's, once done is closed
+	tailEnd  int64  // replay's: where the records of the last segment end
+	marked   bool   // replay's: the segment's frames carry marks
+	tail     uint64 // the first record of the segment TAIL names; 0 if none does
 
 	// Owned by the writer goroutine.
 	seg        File
@@ -201,6 +202,10 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
+	if e.Offset == 0 {
+		// The file as a whole: its header, its place among the others.
+		return fmt.Sprintf("persist: %s is corrupt: %s", e.File, e.Reason)
+	}
 	return fmt.Sprintf("persist: %s is corrupt at offset %d: %s", e.File, e.Offset, e.Reason)
 }
 
@@ -278,7 +283,7 @@ func (w *WAL) listSegments() error {
 		return fmt.Errorf("persist: %w", err)
 	}
 	for _, name := range names {
-		if strings.HasSuffix(name, segmentSuffix+tempSuffix) || name == lostMark+tempSuffix {
+		if strings.HasSuffix(name, segmentSuffix+tempSuffix) || name == lostMark+tempSuffix || name == tailMark+tempSuffix {
 			// A segment, or a mark, a crash interrupted before its
 			// rename.
 			w.fs.Remove(join(w.dir, name))
@@ -287,13 +292,17 @@ func (w *WAL) listSegments() error {
 		if name == lostMark {
 			return w.lost()
 		}
+		if name == tailMark {
+			w.tail = w.readTail()
+			continue
+		}
 		first, ok := parseSegmentName(name)
 		if !ok {
 			continue
 		}
 		w.segments = append(w.segments, segment{first: first, name: name})
 	}
-	return nil
+	return w.tailGone()
 }
 
 // lost is OpenWAL's refusal of a log that found its segment gone while
@@ -370,6 +379,11 @@ func (w *WAL) openTail() error {
 	if size < w.tailEnd {
 		f.Close()
 		return fmt.Errorf("persist: %s shrank to %d bytes while the log opened", w.segments[n-1].name, size)
+	}
+	if last := w.segments[n-1].first; w.tail != last {
+		// A log written before the mark, or a crash between a new
+		// segment's name and the mark's.
+		w.markTail(last)
 	}
 	w.seg, w.segSize, w.alloc, w.synced, w.syncedNext = f, w.tailEnd, size, w.tailEnd, w.next
 	w.replayed = w.tailEnd > 0
@@ -779,6 +793,7 @@ func (w *WAL) newSegment(first uint64) (f File, named bool, err error) {
 	if f, err = w.fs.OpenWrite(path); err != nil {
 		return nil, true, err
 	}
+	w.markTail(first)
 	return f, true, nil
 }
 
@@ -1224,10 +1239,18 @@ const lostMark = "LOST"
 // synced. A directory that is gone takes no mark, and needs none: a
 // restart finds no segment there.
 func (w *WAL) markLost(why error) {
-	path, tmp := join(w.dir, lostMark), join(w.dir, lostMark+tempSuffix)
+	if err := w.writeMark(lostMark, why.Error()); err != nil {
+		w.log.Warn("write-ahead log: cannot mark the log as gone in its directory", "dir", w.dir, "err", err)
+	}
+}
+
+// writeMark writes a mark file of the log's directory whole: written,
+// synced, renamed into place, the directory synced.
+func (w *WAL) writeMark(name, text string) error {
+	path, tmp := join(w.dir, name), join(w.dir, name+tempSuffix)
 	f, err := w.fs.Create(tmp)
 	if err == nil {
-		_, err = f.Write([]byte(why.Error() + "\n"))
+		_, err = f.Write([]byte(text + "\n"))
 		if err == nil {
 			err = f.Sync()
 		}
@@ -1241,8 +1264,65 @@ func (w *WAL) markLost(why error) {
 	}
 	if err != nil {
 		w.fs.Remove(tmp)
-		w.log.Warn("write-ahead log: cannot mark the log as gone in its directory", "dir", w.dir, "err", err)
 	}
+	return err
+}
+
+// tailMark names the file that names the log's last segment. A segment
+// removed while the log was not running leaves a log that reads whole,
+// ending where the segment before ended, as a crash before that segment
+// was created would; without the mark, a restart took the log as it was
+// and lost what the segment held without a word. The mark is written
+// once a new segment's name is durable, so a crash between the two
+// leaves the mark naming the segment before, which is no loss, and a
+// mark naming a segment that is not there means the segment was
+// removed. A mark that cannot be written or read is only a check
+// missed: the log goes on without it.
+const tailMark = "TAIL"
+
+// markTail makes TAIL name the segment whose first record is first.
+func (w *WAL) markTail(first uint64) {
+	if err := w.writeMark(tailMark, segmentName(first)); err != nil {
+		w.log.Warn("write-ahead log: cannot mark its last segment; a removal of it while the node is stopped will not be told at the next start", "dir", w.dir, "err", err)
+		return
+	}
+	w.tail = first
+}
+
+// readTail returns the first record of the segment TAIL names, or 0 if
+// it names none.
+func (w *WAL) readTail() uint64 {
+	f, err := w.fs.Open(join(w.dir, tailMark))
+	if err != nil {
+		w.log.Warn("write-ahead log: cannot read the mark of its last segment", "dir", w.dir, "err", err)
+		return 0
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 64))
+	first, ok := parseSegmentName(strings.TrimSpace(string(b)))
+	if !ok {
+		w.log.Warn("write-ahead log: the mark of its last segment names none; it is written again", "dir", w.dir, "mark", string(b))
+		return 0
+	}
+	return first
+}
+
+// tailGone returns a *CorruptError if the segment TAIL names, the last
+// the log started, is gone: no segment starts at or after its first
+// record.
+func (w *WAL) tailGone() error {
+	if w.tail == 0 {
+		return nil
+	}
+	if n := len(w.segments); n > 0 && w.segments[n-1].first >= w.tail {
+		return nil
+	}
+	last := "none is left"
+	if n := len(w.segments); n > 0 {
+		last = "the last left is " + w.segments[n-1].name
+	}
+	return &CorruptError{File: join(w.dir, segmentName(w.tail)),
+		Reason: fmt.Sprintf("the log's last segment is gone: %s names it, and %s; the records it held are lost", join(w.dir, tailMark), last)}
 }
 
 // offPathSyncer is a File that can sync without holding a processor.

@@ -400,6 +400,9 @@ func TestWALSegmentsStartWithTheirHeader(t *testing.T) {
 		t.Fatalf("%d segments", len(names))
 	}
 	for _, name := range names {
+		if _, ok := parseSegmentName(name); !ok {
+			continue // TAIL
+		}
 		if b := readMem(t, ffs, filepath.Join("wal", name)); !bytes.HasPrefix(b, []byte(segmentMagic)) {
 			t.Fatalf("%s starts %q", name, b[:min(len(b), segmentHeader)])
 		}
