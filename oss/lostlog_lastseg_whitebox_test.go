@@ -24,16 +24,9 @@ func TestNodeRefusesALogWhoseLastSegmentWentWhileStopped(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	ctx := context.Background()
 	mem := persist.NewMemFS()
-	cfg := Config{Name: "solo", DataDir: "/data", FS: mem, Logger: testLogger(), TickInterval: 10 * time.Millisecond,
-		CheckpointEvery: 1 << 20, walSegmentBytes: 32 << 10}
+	cfg := segmentedConfig(mem)
 	n, h := startBusy(t, &cfg)
-	for i := 0; len(n.disk.wal.SegmentStarts()) < 3; i++ {
-		id, v := relogPut(i)
-		if err := update(ctx, h, func(tx *Tx) error { return Put(tx, id, v) }); err != nil {
-			n.Close(ctx)
-			t.Fatal(err)
-		}
-	}
+	commitUntilSegments(t, n, h, 3)
 	starts := n.disk.wal.SegmentStarts()
 	if err := n.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -51,4 +44,26 @@ func TestNodeRefusesALogWhoseLastSegmentWentWhileStopped(t *testing.T) {
 		t.Fatalf("a start on a log whose last segment %s was removed: %v", seg, err)
 	}
 	t.Log(err)
+}
+
+// segmentedConfig is a lone node on mem whose log starts a new segment
+// every 32 KiB and takes no checkpoint in a test's time.
+func segmentedConfig(mem *persist.MemFS) Config {
+	return Config{Name: "solo", DataDir: "/data", FS: mem, Logger: testLogger(), TickInterval: 10 * time.Millisecond,
+		CheckpointEvery: 1 << 20, walSegmentBytes: 32 << 10}
+}
+
+// commitUntilSegments commits puts to h until n's log has segs segments,
+// and returns the number of puts.
+func commitUntilSegments(t *testing.T, n *Node, h *Heap, segs int) int {
+	t.Helper()
+	i := 0
+	for ; len(n.disk.wal.SegmentStarts()) < segs; i++ {
+		id, v := relogPut(i)
+		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, v) }); err != nil {
+			n.Close(context.Background())
+			t.Fatal(err)
+		}
+	}
+	return i
 }

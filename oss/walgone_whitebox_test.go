@@ -28,20 +28,13 @@ func TestNodeRefusesALogWhoseSegmentWentWhileItRan(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	ctx := context.Background()
 	mem := persist.NewMemFS()
-	cfg := Config{Name: "solo", DataDir: "/data", FS: mem, Logger: testLogger(), TickInterval: 10 * time.Millisecond,
-		CheckpointEvery: 1 << 20, walSegmentBytes: 32 << 10}
+	cfg := segmentedConfig(mem)
 	n, h := startBusy(t, &cfg)
 	put := func(i int) error {
 		id, v := relogPut(i)
 		return update(ctx, h, func(tx *Tx) error { return Put(tx, id, v) })
 	}
-	i := 0
-	for ; len(n.disk.wal.SegmentStarts()) < 3; i++ {
-		if err := put(i); err != nil {
-			n.Close(ctx)
-			t.Fatal(err)
-		}
-	}
+	i := commitUntilSegments(t, n, h, 3)
 	starts := n.disk.wal.SegmentStarts()
 	seg := filepath.Join("/data", "wal", fmt.Sprintf("%016x.wal", starts[len(starts)-1]))
 	if err := mem.Remove(seg); err != nil {
