@@ -521,6 +521,9 @@ func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
 		n.noteRefusal("raft message from a client dropped: its term is ahead of the replica's", "peer", from, "heap", h.name, "type", m.Type, "term", m.Term)
 		return false
 	}
+	if m.Type == raftpb.MsgReadIndex && !n.mayReadIndex(from, h) {
+		return false
+	}
 	if m.Type != raftpb.MsgProp && !serversOnly(m.Type) {
 		return true
 	}
@@ -555,6 +558,24 @@ func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
 		return true
 	}
 	n.noteRefusal("raft message from a client dropped", "peer", from, "heap", h.name, "type", m.Type, "err", err)
+	return false
+}
+
+// mayReadIndex reports whether a peer may ask the heap's replica for a
+// read index: a server, or a client that may read the heap. The answer
+// is only the group's commit index, but a client that may not read a
+// heap learns nothing of it, its pace of commits included.
+func (n *Node) mayReadIndex(from string, h *Heap) bool {
+	role := n.cachedRole(from)
+	if role == pki.RoleServer {
+		return true
+	}
+	err := n.authorize(from, role, h.name, PermRead)
+	if err == nil {
+		return true
+	}
+	n.acl.refused.Add(1)
+	n.noteRefusal("raft read-index request from a client dropped", "peer", from, "heap", h.name, "err", err)
 	return false
 }
 
