@@ -203,7 +203,7 @@ func heapsTo(w io.Writer, args []string) error {
 		return printCreated(ctx, w, c, pos[1]) // heapsmsg.go
 	case len(pos) == 2 && pos[0] == "drop":
 		if err := c.DropHeap(ctx, pos[1]); err != nil {
-			return err
+			return explainNotFound(c, "heaps drop", pos[1], "", err) // notfound.go
 		}
 		_, err := fmt.Fprintf(w, "dropped heap %q\n", pos[1])
 		return err
@@ -233,7 +233,7 @@ func get(args []string) error {
 		o, err = c.Root(ctx, pos[0], pos[1], *fresh)
 	}
 	if err != nil {
-		return explainNoQuorum(c, pos[0], err) // quorummsg.go
+		return explainNotFound(c, "get", pos[0], pos[1], explainNoQuorum(c, pos[0], err)) // notfound.go, quorummsg.go
 	}
 	return printJSON(o)
 }
