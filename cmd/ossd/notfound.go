@@ -38,13 +38,14 @@ func explainNotFound(c *admin.Client, cmd, heap, what string, err error) error {
 	return &explained{fmt.Sprintf("%s: heap %q has no root %q (\"ossd put %s %s JSON\" sets it)", cmd, heap, what, heap, what), err}
 }
 
-// explained is an error told in the CLI's words: its text is msg, and
-// it matches what err matches.
+// explained is an error told in the CLI's words: msg, then err's own
+// text (which scripts may look for: "no such heap"); it matches what err
+// matches.
 type explained struct {
 	msg string
 	err error
 }
 
-func (e *explained) Error() string { return e.msg }
+func (e *explained) Error() string { return e.msg + ": " + e.err.Error() }
 
 func (e *explained) Unwrap() error { return e.err }
