@@ -21,9 +21,11 @@ import (
 // default directory; one that ran without them, given new empty ones,
 // the same. Both are a flag left out or added, and nothing is damaged.
 func checkStoreKept(fsys persist.FS, dataDir string, stripes []string) error {
-	if _, err := fsys.Open(filepath.Join(dataDir, nodeIDFile)); err != nil {
+	f, err := fsys.Open(filepath.Join(dataDir, nodeIDFile))
+	if err != nil {
 		return nil // a new node, or one whose data directory is gone: nothing to keep
 	}
+	f.Close()
 	def := storeDirs(dataDir, nil)[0]
 	names, err := fsys.ReadDir(def)
 	switch {
