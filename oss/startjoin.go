@@ -125,10 +125,14 @@ func (n *Node) joinReached(all []string, errs []error, addrs []string) error {
 		}
 		why = append(why, err.Error())
 	}
-	switch {
-	case len(reached) > 0:
-		return refusedJoin(n.members.join(reached), addrs)
-	case refused != nil:
+	if len(reached) > 0 {
+		err := refusedJoin(n.members.join(reached), addrs)
+		if err != nil && refused != nil && !errors.Is(err, ErrJoinRefused) {
+			return refused // no address took the join, and one of Join's refused this node
+		}
+		return err
+	}
+	if refused != nil {
 		return refused
 	}
 	return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
