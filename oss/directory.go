@@ -75,6 +75,20 @@ func (n *Node) liveSet() map[uint64]peerInfo {
 	return set
 }
 
+// noteLeft notes that the node of raft ID id left gracefully: it handed
+// over what it could and said it goes. Leaders remove what it still
+// holds in their groups (its learner replicas, a voter it could not hand
+// over) at once, as they do while it announces that it is leaving, not
+// ReplaceAfter after it went, as for a failure: a client node stopped
+// with SIGTERM stayed a learner of the catalog, and of its heaps whose
+// leaders had not seen it leaving before it was gone, for ReplaceAfter,
+// `ossd status` saying "not live" of it.
+func (n *Node) noteLeft(id uint64) {
+	n.namesMu.Lock()
+	n.missing[id] = time.Now().Add(-n.cfg.ReplaceAfter)
+	n.namesMu.Unlock()
+}
+
 // goneSince is missingSince for a node this node has seen live, and
 // nothing for one it has not: a node that asks to join before membership
 // has told the leader of it is new, not gone.

@@ -152,6 +152,9 @@ func storeDirs(dataDir string, stripes []string) []string {
 // store would refuse to open (persist.CheckStripeDirs), with OpenStore's
 // error as the node says it.
 func checkStripeDirs(fsys persist.FS, dataDir string, stripes []string) error {
+	if err := checkStoreKept(fsys, dataDir, stripes); err != nil { // stripemoved.go
+		return err
+	}
 	if err := persist.CheckStripeDirs(fsys, storeDirs(dataDir, stripes)); err != nil {
 		return storeError(err, dataDir)
 	}

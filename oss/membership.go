@@ -57,6 +57,7 @@ func (k memberEventKind) String() string {
 type memberEvent struct {
 	Kind   memberEventKind
 	Member Member
+	id     uint64 // the member's raft ID, as it announced it (0: none)
 }
 
 type memberMeta struct {
@@ -753,7 +754,7 @@ func (m *membership) record(kind memberEventKind, n *memberlist.Node) memberEven
 		}
 		m.failed[v.Name] = failedMember{addr: n.Name + "/" + n.Address(), since: time.Now(), node: *n}
 	}
-	return memberEvent{Kind: kind, Member: v.Member}
+	return memberEvent{Kind: kind, Member: v.Member, id: v.id}
 }
 
 // alreadyLeft reports whether n is a process already reported left: memberlist

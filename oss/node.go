@@ -369,6 +369,9 @@ func (n *Node) startNetwork(ctx context.Context) error {
 			if n.peers != nil {
 				n.peers.note(e)
 			}
+			if e.Kind == memberLeft && e.id != 0 && e.id != n.id {
+				n.noteLeft(e.id) // directory.go
+			}
 			if e.Kind != memberUpdated {
 				n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)
 			}

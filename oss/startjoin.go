@@ -78,12 +78,41 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 // joinMembersOnce dials each address of addrs (Join's) and known (the
 // servers a restarted member last saw), then joins membership through
 // those that answered. A handshake refused at an address of Join, or a
-// name taken there, matches ErrJoinRefused when no address answered; one refused at a known
-// address (since taken by another cluster's node, say) is only a failed
-// dial.
+// name taken there, matches ErrJoinRefused when no address took the
+// join; one refused at a known address (since taken by another
+// cluster's node, say) is only a failed dial.
 func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error {
 	all := append(slices.Clip(addrs), known...)
 	errs := reachAny(ctx, all, n.quic.Reach)
+	err := n.joinReached(all, errs, addrs)
+	if err == nil || errors.Is(err, ErrJoinRefused) {
+		return err
+	}
+	// The first address to answer cut the others' dials short. When it
+	// was a known server's and no address took the join, Join's may be
+	// refusing this node, which no retry mends: a revoked member's known
+	// servers finish their handshakes (under TLS 1.3 the client finishes
+	// before the server checks its certificate) and refuse it at the
+	// join's first exchange, only failed dials of theirs, and the member
+	// was told to start a member that was running. Ask Join's to the end.
+	var rest []string
+	for i, a := range addrs {
+		if errs[i] != nil && refusedAt(a, errs[i]) == nil {
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) == 0 || len(rest) == len(all) {
+		return err
+	}
+	if again := n.joinReached(rest, reachAll(ctx, rest, n.quic.Reach), addrs); again == nil || errors.Is(again, ErrJoinRefused) {
+		return again
+	}
+	return err
+}
+
+// joinReached joins membership through the addresses of all that
+// reach answered (errs, one for each), addrs being Join's.
+func (n *Node) joinReached(all []string, errs []error, addrs []string) error {
 	var why, reached []string
 	var refused error
 	for i, err := range errs {
@@ -91,15 +120,19 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 			reached = append(reached, all[i])
 			continue
 		}
-		if i < len(addrs) && refused == nil {
+		if slices.Contains(addrs, all[i]) && refused == nil {
 			refused = refusedAt(all[i], err)
 		}
 		why = append(why, err.Error())
 	}
-	switch {
-	case len(reached) > 0:
-		return refusedJoin(n.members.join(reached), addrs)
-	case refused != nil:
+	if len(reached) > 0 {
+		err := refusedJoin(n.members.join(reached), addrs)
+		if err != nil && refused != nil && !errors.Is(err, ErrJoinRefused) {
+			return refused // no address took the join, and one of Join's refused this node
+		}
+		return err
+	}
+	if refused != nil {
 		return refused
 	}
 	return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
@@ -236,6 +269,18 @@ func reachAny(ctx context.Context, addrs []string, reach func(context.Context, s
 				cancel()
 			}
 		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// reachAll dials every address of addrs at once and returns why each
+// could not be reached (nil: reached), waiting for them all.
+func reachAll(ctx context.Context, addrs []string, reach func(context.Context, string) error) []error {
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() { errs[i] = reach(ctx, a) })
 	}
 	wg.Wait()
 	return errs

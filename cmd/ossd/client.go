@@ -203,7 +203,7 @@ func heapsTo(w io.Writer, args []string) error {
 		return printCreated(ctx, w, c, pos[1]) // heapsmsg.go
 	case len(pos) == 2 && pos[0] == "drop":
 		if err := c.DropHeap(ctx, pos[1]); err != nil {
-			return err
+			return explainNotFound(c, "heaps drop", pos[1], "", err) // notfound.go
 		}
 		_, err := fmt.Fprintf(w, "dropped heap %q\n", pos[1])
 		return err
@@ -211,7 +211,13 @@ func heapsTo(w io.Writer, args []string) error {
 	return errors.New("heaps: want no argument, \"create NAME\" or \"drop NAME\"")
 }
 
-func get(args []string) error {
+func get(args []string) error { return getTo(os.Stdout, args) }
+
+// getTo is "ossd get", printing the object to w with its value's every
+// digit (admin.Object.ValueJSON): printed from Value, an integer beyond
+// 2^53 came out rounded, 9007199254740993 as 9007199254740992, though
+// the heap held it exactly.
+func getTo(w io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd get")
 	fresh := fs.Bool("fresh", false, "read linearizably: wait until the node has applied every commit acknowledged before")
 	pos, err := parse(fs, args)
@@ -233,9 +239,14 @@ func get(args []string) error {
 		o, err = c.Root(ctx, pos[0], pos[1], *fresh)
 	}
 	if err != nil {
-		return explainNoQuorum(c, pos[0], err) // quorummsg.go
+		return explainNotFound(c, "get", pos[0], pos[1], explainNoQuorum(c, pos[0], err)) // notfound.go, quorummsg.go
 	}
-	return printJSON(o)
+	return printJSONTo(w, struct {
+		ID      uuid.UUID       `json:"id"`
+		Version uint64          `json:"version"`
+		Value   json.RawMessage `json:"value"`
+		Index   uint64          `json:"index"`
+	}{o.ID, o.Version, o.ValueJSON, o.Index})
 }
 
 func put(args []string) error { return putFrom(os.Stdin, os.Stdout, args) }

@@ -42,7 +42,7 @@ operation (oss.WithOperation) where known.
 	defer done()
 	h, err := c.Hot(ctx, pos[0])
 	if err != nil {
-		return fmt.Errorf("hot: %w", err)
+		return explainNotFound(c, "hot", pos[0], "", fmt.Errorf("hot: %w", err)) // notfound.go
 	}
 	if *asJSON {
 		return printJSON(h)

@@ -145,14 +145,21 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, withFlagHint(fs, err) // flagtypo.go
+		head, num, rest := cutNegative(fs, args) // negnum.go
+		for {
+			if err := fs.Parse(head); err != nil {
+				return nil, withFlagHint(fs, err) // flagtypo.go
+			}
+			if fs.NArg() == 0 {
+				break
+			}
+			pos = append(pos, fs.Arg(0))
+			head = fs.Args()[1:]
 		}
-		if fs.NArg() == 0 {
+		if num == "" {
 			return pos, nil
 		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		pos, args = append(pos, num), rest
 	}
 }
 

@@ -13,6 +13,32 @@ type Object struct {
 	Value   any       `json:"value"`
 	// Index is the applied index the object was read at.
 	Index uint64 `json:"index"`
+	// ValueJSON is the value's JSON text as the node sent it, in an
+	// Object a Client decoded (empty otherwise). Value holds its numbers
+	// as float64, as encoding/json decodes them into an interface, which
+	// rounds an integer beyond 2^53 (9007199254740993 reads as
+	// 9007199254740992); ValueJSON holds every digit the heap stores.
+	ValueJSON json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes an object as the admin interface sends it, its
+// value into Value and its text into ValueJSON.
+func (o *Object) UnmarshalJSON(b []byte) error {
+	type plain Object // without this method
+	var w struct {
+		plain
+		Value json.RawMessage `json:"value"` // shadows plain's
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*o = Object(w.plain)
+	o.Value, o.ValueJSON = nil, nil
+	if len(w.Value) == 0 {
+		return nil
+	}
+	o.ValueJSON = w.Value
+	return json.Unmarshal(w.Value, &o.Value)
 }
 
 // Txn is a conditional transaction: it commits only if every object read
