@@ -242,8 +242,18 @@ func checkRanges(c config, wo windowOptions, f flags) error {
 // can listen on. A --join host is not looked up: a name may resolve
 // once its cluster is up.
 func checkAddrs(c config, join string) error {
-	if _, err := net.ResolveUDPAddr("udp", c.listen); err != nil {
+	addr, err := net.ResolveUDPAddr("udp", c.listen)
+	if err != nil {
 		return fmt.Errorf("--listen %q: want HOST:PORT, an address of this machine for the player's node (127.0.0.1:0 picks a free port): %v", c.listen, err)
+	}
+	if addr.IP != nil && !addr.IP.IsUnspecified() {
+		// Bound on a port of its own, so a port taken is the node's to
+		// report: only an address that is not this machine's fails here.
+		pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: addr.IP, Zone: addr.Zone})
+		if err != nil {
+			return fmt.Errorf("--listen %q: %s is no address of this machine (127.0.0.1:0 picks a free port on loopback): %v", c.listen, addr.IP, err)
+		}
+		pc.Close()
 	}
 	for _, addr := range c.join {
 		_, port, err := net.SplitHostPort(addr)
