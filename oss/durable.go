@@ -136,6 +136,9 @@ func (n *Node) openLogAndStore(fsys persist.FS, dir string) (map[groupKey]*recov
 	if err != nil {
 		return nil, nil, nil, errors.Join(storeError(err, dir), wal.Close())
 	}
+	if err := recordStripeDirs(fsys, dir, n.cfg.StripeDirs); err != nil { // stripemoved.go
+		return nil, nil, nil, errors.Join(err, store.Close(), wal.Close())
+	}
 	return groups, wal, store, nil
 }
 

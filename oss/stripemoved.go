@@ -3,9 +3,11 @@ package oss
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/objectsharing/oss/persist"
 )
@@ -30,8 +32,7 @@ func checkStoreKept(fsys persist.FS, dataDir string, stripes []string) error {
 	names, err := fsys.ReadDir(def)
 	switch {
 	case len(stripes) == 0 && errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("oss: striped store: %w: the node has run on %s before, and the default stripe directory %s does not exist: the node ran with stripe directories of its own; start it with those (Config.StripeDirs, ossd --stripe-dirs), in their order, each on its disk",
-			persist.ErrStripeDirs, dataDir, def)
+		return defaultStoreMissing(fsys, dataDir, def)
 	case len(stripes) == 0 || err != nil:
 		return nil
 	case slices.ContainsFunc(stripes, func(d string) bool { return filepath.Clean(d) == def }):
@@ -41,4 +42,52 @@ func checkStoreKept(fsys persist.FS, dataDir string, stripes []string) error {
 			persist.ErrStripeDirs, def)
 	}
 	return nil
+}
+
+// stripeDirsFile, in the data directory of a node that runs with stripe
+// directories of its own, lists them, one a line, in their order: a
+// start without them then tells a flag left out from the default
+// stripe directory removed, which look the same on the disk.
+const stripeDirsFile = "STRIPE_DIRS"
+
+// recordStripeDirs writes stripeDirsFile for a node given stripe
+// directories, unless it lists them already.
+func recordStripeDirs(fsys persist.FS, dataDir string, stripes []string) error {
+	if len(stripes) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, d := range stripes {
+		b.WriteString(filepath.Clean(d) + "\n")
+	}
+	if old, err := readSmall(fsys, filepath.Join(dataDir, stripeDirsFile)); err == nil && old == b.String() {
+		return nil
+	}
+	return writeFileAtomic(fsys, dataDir, stripeDirsFile, []byte(b.String()))
+}
+
+// defaultStoreMissing is the refusal of a node that has run on dataDir,
+// started without stripe directories while the default one, def, does
+// not exist: if stripeDirsFile lists the ones it ran with, a flag left
+// out; if not, the default one removed, and the store with it.
+func defaultStoreMissing(fsys persist.FS, dataDir, def string) error {
+	listed, err := readSmall(fsys, filepath.Join(dataDir, stripeDirsFile))
+	if err == nil && strings.TrimSpace(listed) != "" {
+		dirs := strings.Join(strings.Fields(listed), ",")
+		return fmt.Errorf("oss: striped store: %w: the node has run on %s before with stripe directories of its own (%s lists them), and the default one, %s, does not exist: start it with those, in their order, each on its disk: --stripe-dirs %s (Config.StripeDirs)",
+			persist.ErrStripeDirs, dataDir, filepath.Join(dataDir, stripeDirsFile), def, dirs)
+	}
+	return fmt.Errorf("%w: the node has run on %s before, and its striped store, %s, is gone: what it held is lost. If the node ran with stripe directories of its own, start it with those (--stripe-dirs, Config.StripeDirs); otherwise move %s aside and start the node with an empty data directory and Join to rebuild its replicas from its peers",
+		ErrCorrupt, dataDir, def, dataDir)
+}
+
+// readSmall reads a file of a few lines.
+func readSmall(fsys persist.FS, path string) (string, error) {
+	f, err := fsys.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	return string(b), err
 }
