@@ -307,7 +307,7 @@ func (c *testCluster) transfers(ids []uuid.UUID, stop chan struct{}) func() int 
 
 func (c *testCluster) checkBank(ids []uuid.UUID) {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for !c.converged() {
 		if time.Now().After(deadline) {
 			for name, h := range c.heaps {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"go.uber.org/goleak"
 )
@@ -110,7 +111,7 @@ func (c *testCluster) waitPlaced(t *testing.T, what string) time.Duration {
 func (c *testCluster) waitPlacedOver(t *testing.T, what string, heaps map[string]int, over []string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(60 * time.Second)
+	deadline := start.Add(await.Deadline)
 	for {
 		ok, why := c.placedOver(heaps, over)
 		if ok {

@@ -292,7 +292,7 @@ func TestQUICClusterOfFiveGracefulLeave(t *testing.T) {
 		// terms in those 10 s, and the leaver left a voter: once it is
 		// gone its group replaces it, as it would a crashed one.
 		t.Logf("%s left a voter of bank: the hand-over ran out of time", leaver)
-		waitCondWithin(t, time.Minute, "the group to replace the leaver", func() bool {
+		waitCond(t, "the group to replace the leaver", func() bool {
 			g, ok = c.group("bank")
 			return ok && !g.Joint && dropped()
 		})

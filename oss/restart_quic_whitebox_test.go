@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 )
 
@@ -70,7 +71,10 @@ func (c *durableQUIC) start(name string) error {
 			cfg.Join = append(cfg.Join, n.Addr())
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A bound against a hang: a joining node's catalog catches up
+	// through its leader's read index, which took more than 30 s at load
+	// 35 ("leader a in reach, no answer yet").
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	n, err := Start(ctx, cfg)
 	if err != nil {
