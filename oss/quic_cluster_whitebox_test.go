@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 
 	"go.uber.org/goleak"
@@ -88,7 +89,9 @@ func (c *quicCluster) launch(name string, role pki.Role, tweak func(*Config)) (*
 			cfg.Join = append(cfg.Join, n.Addr())
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A bound against a hang: a client's join took more than a minute at
+	// load 35 ("join its group: context deadline exceeded").
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	n, err := startJoining(ctx, c.t, cfg)
 	if err != nil {
