@@ -176,7 +176,7 @@ func runHotFixed(tb testing.TB, heaps []*Heap, ids []uuid.UUID, clients, perClie
 		wg.Go(func() {
 			var done int64 // this client's commits, as its own counter holds them
 			for k := 0; k < perClient; {
-				n, err := hotUpdate(tb, h, id, own, done)
+				n, err := hotUpdate(h, id, own, done)
 				mu.Lock()
 				r.runs = append(r.runs, n)
 				switch {
@@ -212,7 +212,7 @@ var errNotCommitted = errors.New("met the group between leaders; not committed")
 // if it committed and errNotCommitted if it did not: refused for want of
 // a leader (ErrNoQuorum), or, its outcome unknown, as a fresh read of
 // own says once a leader answers.
-func hotUpdate(tb testing.TB, h *Heap, id, own uuid.UUID, done int64) (int, error) {
+func hotUpdate(h *Heap, id, own uuid.UUID, done int64) (int, error) {
 	n := 0
 	err := h.Update(context.Background(), func(tx *Tx) error {
 		n++
