@@ -107,7 +107,7 @@ func TestCheckpointKeepsLeaderAndCommits(t *testing.T) {
 	// were held (logged: "move leadership to its placement", then term 2
 	// on every replica).
 	placed := c.placement("bank", len(names))[0]
-	waitCondWithin(t, time.Minute, "the replicas to apply the fill, led by "+placed, func() bool {
+	waitCond(t, "the replicas to apply the fill, led by "+placed, func() bool {
 		name := c.leader()
 		if name != placed {
 			return false

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/pki"
 )
@@ -87,7 +88,7 @@ func TestStartNetworkErrors(t *testing.T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -107,7 +107,9 @@ func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 	if tweak != nil {
 		tweak(cfg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// A bound against a hang: a join took more than 20 s at load 35
+	// ("join its group: context deadline exceeded").
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	cfg.Transport = testNet{c.net, c}
 	cfg.FS = c.fss[name]
@@ -147,7 +149,7 @@ func (c *testCluster) forget(name string) {
 
 func (c *testCluster) open(name, heap string) *Heap {
 	c.t.Helper()
-	return c.openWithin(name, heap, 20*time.Second)
+	return c.openWithin(name, heap, await.Deadline)
 }
 
 // openWithin is open with a bound of its own, for an open that carries
@@ -307,7 +309,7 @@ func (c *testCluster) transfers(ids []uuid.UUID, stop chan struct{}) func() int 
 
 func (c *testCluster) checkBank(ids []uuid.UUID) {
 	c.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for !c.converged() {
 		if time.Now().After(deadline) {
 			for name, h := range c.heaps {

@@ -103,12 +103,15 @@ func takeLock(f *os.File, dir, what string) (*os.File, error) {
 	return f, nil
 }
 
-// closeLocks releases the locks.
+// closeLocks releases the locks and closes their files. Each lock is
+// released before its file is closed: a child process forked meanwhile
+// (by the program that embeds the node) holds a copy of the file until
+// it execs, and the lock with it.
 func closeLocks(locks []*os.File) error {
 	var errs []error
 	for _, l := range locks {
 		if l != nil {
-			errs = append(errs, l.Close())
+			errs = append(errs, unlockFile(l), l.Close())
 		}
 	}
 	return errors.Join(errs...)

@@ -132,7 +132,7 @@ func powerLoss(t *testing.T, seed uint64) {
 	}
 	// Enough commits for checkpoints to have been taken (a loaded machine
 	// commits fewer in a given time), then a random while longer.
-	waitCondWithin(t, time.Minute, "commits enough for checkpoints", func() bool {
+	waitCond(t, "commits enough for checkpoints", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return acked["a"]+acked["b"]+acked["c"] >= 3*int64(c.nodes["a"].cfg.CheckpointEvery)
@@ -493,7 +493,7 @@ func TestLoneNodeSurvivesPowerLoss(t *testing.T) {
 					}
 				})
 			}
-			waitCondWithin(t, time.Minute, "commits enough for checkpoints", func() bool {
+			waitCond(t, "commits enough for checkpoints", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return acked[0]+acked[1]+acked[2]+acked[3] >= 4*int64(n.cfg.CheckpointEvery)

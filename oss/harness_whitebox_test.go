@@ -246,8 +246,11 @@ func (hs *harness) committed() int {
 
 // run starts clients, runs the nemesis for d, and on until harnessMinOK
 // transactions have committed (a loaded machine commits fewer in a given
-// time; at most 6d in all), then stops the clients; it stops them
-// earlier once harnessMaxTxns transactions are recorded.
+// time; at most 6d or two minutes in all, whichever is longer), then
+// stops the clients; it stops them earlier once harnessMaxTxns
+// transactions are recorded. (At most 6d was 18 s by default: at load 31
+// to 35 a starved run without faults committed 18 in them, its clients'
+// short timeouts leaving 65 unknown.)
 func (hs *harness) run(clients int, d time.Duration, nemesis func(rng *rand.Rand)) {
 	stop := make(chan struct{})
 	var once sync.Once
@@ -260,8 +263,8 @@ func (hs *harness) run(clients int, d time.Duration, nemesis func(rng *rand.Rand
 		hs.clients.Go(func() { hs.client(p, stop) })
 	}
 	rng := rand.New(rand.NewPCG(hs.seed, 0x6e656d))
-	start := time.Now()
-	for now := start; (now.Sub(start) < d || (now.Sub(start) < 6*d && hs.committed() < harnessMinOK)) && hs.rec.Len() < harnessMaxTxns; now = time.Now() {
+	start, most := time.Now(), max(6*d, 2*time.Minute)
+	for now := start; (now.Sub(start) < d || (now.Sub(start) < most && hs.committed() < harnessMinOK)) && hs.rec.Len() < harnessMaxTxns; now = time.Now() {
 		if nemesis == nil {
 			time.Sleep(50 * time.Millisecond)
 			continue

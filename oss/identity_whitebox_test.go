@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
@@ -176,7 +177,9 @@ func TestMembershipClaimOfAnotherIDIsIgnored(t *testing.T) {
 	x.members.mu.Lock()
 	x.members.cfg.id = a.id
 	x.members.mu.Unlock()
-	if err := x.members.ml.UpdateNode(time.Second); err != nil {
+	// UpdateNode waits until the announcement has gone out; a second ran
+	// out at load 17 ("timeout waiting for update broadcast").
+	if err := x.members.ml.UpdateNode(await.Deadline); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "b to hear x's new announcement", func() bool {
@@ -221,7 +224,9 @@ func TestClientCertificateNeverVotes(t *testing.T) {
 	cl.members.mu.Lock()
 	cl.members.cfg.role = pki.RoleServer
 	cl.members.mu.Unlock()
-	if err := cl.members.ml.UpdateNode(time.Second); err != nil {
+	// UpdateNode waits until the announcement has gone out: see
+	// TestMembershipClaimOfAnotherIDIsIgnored.
+	if err := cl.members.ml.UpdateNode(await.Deadline); err != nil {
 		t.Fatal(err)
 	}
 	a := c.nodes["a"]

@@ -395,7 +395,7 @@ func (ws *harnessWatches) check() {
 	untilCommitted(t, "the marker", hs.pick(rand.New(rand.NewPCG(hs.seed, 1))), func(tx *Tx) error { return Put(tx, marker, ball{"marker"}) })
 	resyncs := 0
 	for name, m := range ws.models {
-		waitCondWithin(t, time.Minute, name+"'s watch to deliver the marker", func() bool {
+		waitCond(t, name+"'s watch to deliver the marker", func() bool {
 			ws.mu.Lock()
 			defer ws.mu.Unlock()
 			return len(ws.errs) > 0 || m.objects[marker] != 0

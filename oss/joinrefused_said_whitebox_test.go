@@ -18,8 +18,11 @@ import (
 // the node whose ID it holds.
 func TestNodeOnAnotherNodesIDIsRefusedAtStart(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := newQUICCluster(t, "a", "b", "c")
+	// x's data directory is made before the cluster, so that it is
+	// removed after the cluster's nodes (x among them, if the test ends
+	// while it runs) have stopped: cleanups run last registered first.
 	dir := t.TempDir()
+	c := newQUICCluster(t, "a", "b", "c")
 	x, err := c.launch("x", pki.RoleServer, func(cfg *Config) { cfg.DataDir = dir })
 	if err != nil {
 		t.Fatal(err)

@@ -71,7 +71,7 @@ func commitLoop(t *testing.T, h *Heap, ids []uuid.UUID) (count *atomic.Int64, st
 func waitCommits(t *testing.T, what string, count *atomic.Int64, n int64) {
 	t.Helper()
 	from := count.Load()
-	waitCondWithin(t, time.Minute, what, func() bool { return count.Load() > from+n })
+	waitCond(t, what, func() bool { return count.Load() > from+n })
 }
 
 // logOnFailure has a failed test log each node's replica of heap as it
@@ -181,7 +181,7 @@ func TestQUICCertificateRevocationAndRotation(t *testing.T) {
 			}
 		}
 	}()
-	waitCondWithin(t, time.Minute, "a transfer through c", func() bool {
+	waitCond(t, "a transfer through c", func() bool {
 		hc, err := n.Heap(ctx, "bank")
 		if err == nil {
 			err = transfer(ctx, hc, ids[0], ids[1], 1)
@@ -240,7 +240,7 @@ func TestQUICCertificateReload(t *testing.T) {
 	// The revocation reaches c through the catalog, and the connections
 	// come back when traffic needs them: a wait on the cluster, bounded
 	// as waitCommits is.
-	waitCondWithin(t, time.Minute, "a and c to accept b's new certificate only", func() bool {
+	waitCond(t, "a and c to accept b's new certificate only", func() bool {
 		sa, a := connected(c.nodes["a"], "b")
 		sc, cc := connected(c.nodes["c"], "b")
 		return a && cc && sa.Cmp(now.Serial) == 0 && sc.Cmp(now.Serial) == 0
@@ -256,7 +256,7 @@ func TestQUICCertificateReload(t *testing.T) {
 	// b learns of the revocation from its catalog replica, which may
 	// apply it after a and c have.
 	var err2 error
-	waitCondWithin(t, time.Minute, "b to refuse its old certificate", func() bool {
+	waitCond(t, "b to refuse its old certificate", func() bool {
 		err2 = b.CheckCertificate(mustParse(t, c.nodes["b"].cfg.TLS.CertPEM))
 		return errors.Is(err2, ErrRevoked)
 	})

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
@@ -108,7 +107,7 @@ func leaderLogStops(t *testing.T, stop func(*persist.MemFS, *persist.FaultFS) er
 		}
 	}
 	for heap := range led {
-		waitCondWithin(t, 3*time.Minute, fmt.Sprintf("a leader of %s other than %s", heap, lead), func() bool {
+		waitCond(t, fmt.Sprintf("a leader of %s other than %s", heap, lead), func() bool {
 			if nudge {
 				_ = update(ctx, c.nodes[lead].replicaOf(heap), func(tx *Tx) error { return Put(tx, uuid.UUID{0: 'x'}, int64(0)) })
 			}
@@ -201,7 +200,7 @@ func TestStoppedLogsReplicasArePlacedElsewhere(t *testing.T) {
 		_ = update(ctx, c.nodes[stopped].replicaOf("bank"), func(tx *Tx) error { return Put(tx, uuid.UUID{0: 'x'}, int64(0)) })
 		return c.nodes[stopped].Status(ctx).LogFailed != ""
 	})
-	waitCondWithin(t, 3*time.Minute, "bank's voters without "+stopped, func() bool {
+	waitCond(t, "bank's voters without "+stopped, func() bool {
 		g, ok := c.group("bank")
 		return ok && !g.Joint && len(g.Voters) == 3 && !slices.Contains(g.Voters, stopped) && g.Leader != stopped
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 	"go.uber.org/goleak"
 )
@@ -119,7 +120,7 @@ func startGossipNodeWith(t *testing.T, ca *pki.CA, name string, join []string, t
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -181,7 +182,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 	// A survivor that stood still doubts memberlist's verdict and reports
 	// the crash only once a join to n4 fails while it ran throughout
 	// (docs/design.md, Membership under load): on a loaded machine that
-	// took more than waitFor's 20 s (detectWithin gives the figures).
+	// took more than the 20 s waitFor gave then (detectWithin gives the figures).
 	waitCondWithin(t, detectWithin, "the crash of n4 to be detected by all", func() bool {
 		for _, n := range nodes[:4] {
 			if !n.last(memberFailed, "n4") {
@@ -205,7 +206,7 @@ func TestMembershipOverQUIC(t *testing.T) {
 	}()
 	// Left, not failed: the last each saw of n3 (a false death on a
 	// starved machine, healed since, may come before).
-	waitCondWithin(t, time.Minute, "the leave of n3 to be seen by all", func() bool {
+	waitCond(t, "the leave of n3 to be seen by all", func() bool {
 		for _, n := range nodes[:3] {
 			if !n.last(memberLeft, "n3") {
 				return false

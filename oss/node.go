@@ -219,8 +219,7 @@ func (n *Node) openDataDir() error {
 	if durable {
 		if err := n.openDisk(fsys, c.DataDir); err != nil {
 			if lock != nil {
-				closeLocks(n.stripeLocks)
-				lock.Close()
+				closeLocks(append(n.stripeLocks, lock))
 			}
 			return err
 		}
@@ -794,8 +793,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 		c.Close()
 	}
 	if n.lock != nil {
-		closeLocks(n.stripeLocks)
-		n.lock.Close() // releases the lock
+		closeLocks(append(n.stripeLocks, n.lock)) // releases the locks
 	}
 	return errors.Join(errs...)
 }

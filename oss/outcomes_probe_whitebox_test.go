@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
 )
@@ -342,7 +343,7 @@ func probeHold(rng *rand.Rand, max int) {
 // against a hang: a node restarted under the clients' load, on a loaded
 // machine, took more than the 20 s of open to catch up with its group.
 func (p *outcomesProbe) reopen(name string) {
-	h := p.hs.c.openWithin(name, harnessHeap, time.Minute)
+	h := p.hs.c.openWithin(name, harnessHeap, await.Deadline)
 	p.hs.mu.Lock()
 	p.hs.heaps[name] = h
 	p.hs.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/persist"
 	"go.uber.org/goleak"
 )
@@ -110,7 +111,7 @@ func (c *testCluster) waitPlaced(t *testing.T, what string) time.Duration {
 func (c *testCluster) waitPlacedOver(t *testing.T, what string, heaps map[string]int, over []string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(60 * time.Second)
+	deadline := start.Add(await.Deadline)
 	for {
 		ok, why := c.placedOver(heaps, over)
 		if ok {
@@ -142,7 +143,7 @@ func TestPlacementSevenNodesKillAndReturn(t *testing.T) {
 	c.waitPlaced(t, "the first placement")
 	voters, leaders := map[string]int{}, map[string]int{}
 	for heap := range placeHeaps {
-		g, _ := c.group(heap)
+		g := c.waitGroup(t, heap) // between leaders, group names none
 		leaders[g.Leader]++
 		for _, v := range g.Voters {
 			voters[v]++
@@ -239,7 +240,7 @@ func TestPlacementFiveNodesTwoCutOffComeBack(t *testing.T) {
 	c.waitPlacedOver(t, "the first placement", heaps, nil)
 	voters := map[string]int{}
 	for heap := range heaps {
-		g, _ := c.group(heap)
+		g := c.waitGroup(t, heap) // between leaders, group names none
 		for _, v := range g.Voters {
 			voters[v]++
 		}
@@ -262,7 +263,9 @@ func TestPlacementFiveNodesTwoCutOffComeBack(t *testing.T) {
 	// others wait for the heal.
 	quorate := map[string]int{}
 	for heap, r := range heaps {
-		g, _ := c.group(heap)
+		// Between leaders group names no voters, which would count a
+		// quorate heap as one without a quorum among the majority.
+		g := c.waitGroup(t, heap)
 		in := 0
 		for _, v := range g.Voters {
 			if slices.Contains(majority, v) {

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 )
 
@@ -70,9 +71,13 @@ func (c *durableQUIC) start(name string) error {
 			cfg.Join = append(cfg.Join, n.Addr())
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A bound against a hang: a joining node's catalog catches up
+	// through its leader's read index, which took more than 30 s at load
+	// 35 ("leader a in reach, no answer yet"), and a join's one round of
+	// membership's exchange ran out at load 38 ("no member answered").
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
-	n, err := Start(ctx, cfg)
+	n, err := startJoining(ctx, c.t, cfg)
 	if err != nil {
 		return err
 	}

@@ -373,7 +373,7 @@ func TestSnapshotLargerThanALogRecordInstallsOnDisk(t *testing.T) {
 	c.add("l", true, func(cfg *Config) { durable("l")(cfg); cfg.Role = pki.RoleClient })
 	// The open streams and installs 72 MiB (OSS_LONG): 15 s alone under
 	// the race detector, more than open's 20 s in CI beside other packages.
-	l := c.openWithin("l", "big", 2*time.Minute)
+	l := c.openWithin("l", "big", await.Deadline)
 	objects := mib + 100
 	if l.snapshots.Load() == 0 || l.Stats().Objects != objects {
 		t.Fatalf("the learner holds %d objects after %d snapshots, want %d", l.Stats().Objects, l.snapshots.Load(), objects)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -21,7 +22,7 @@ func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(await.Deadline) // against a hang, not a measure
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
