@@ -576,6 +576,9 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	if err := ctx.Err(); err != nil {
 		return consistency.Result{}, err // not proposed
 	}
+	if h.isClosed() {
+		return consistency.Result{}, ErrClosed // a select would take propc as readily
+	}
 	p := &proposal{txid: txid, data: data, ctx: ctx, done: make(chan struct{}, 1)}
 	select {
 	case h.propc <- p:

@@ -85,14 +85,14 @@ func (h *Heap) run() {
 // maxBatch, and hands them to the engine; batch is the buffer to use.
 func (h *Heap) takeProposals(p *proposal, batch []*proposal) []*proposal {
 	batch = batch[:0]
-	if p.take() {
+	if h.takeOpen(p) {
 		batch = append(batch, p)
 	}
 drain:
 	for len(batch) < maxBatch {
 		select {
 		case p := <-h.propc:
-			if p.take() {
+			if h.takeOpen(p) {
 				batch = append(batch, p)
 			}
 		default:
@@ -111,6 +111,16 @@ drain:
 	}
 	clear(batch)
 	return batch
+}
+
+// takeOpen takes p for the engine unless the heap is closing. The loop's
+// select takes a proposal as readily as the stop once both are ready, and
+// a proposal taken then went to raft as the replica shut down: its
+// caller, whose Update had seen the heap closed, got an unknown outcome
+// for a commit that need never have been proposed. Left untaken, it is
+// answered ErrClosed by its caller once the loop is done (commit).
+func (h *Heap) takeOpen(p *proposal) bool {
+	return !h.isClosed() && p.take()
 }
 
 // proposeHeld hands the proposals held while the log wrote to the engine.
