@@ -488,6 +488,18 @@ func (e *Engine) Step(m raftpb.Message) {
 	if err := e.r.Step(m); err != nil {
 		e.log.Debug("raft message not stepped", "err", err)
 	}
+	if m.From != e.lead && fromLeader(m.Type) && e.r.Status().Lead == m.From {
+		// A leader heard anew (after an election, or by a replica that
+		// had lost its own): it is in reach from now, not from the
+		// next message after the Ready that names it.
+		e.heardTick = e.ticks
+	}
+}
+
+// fromLeader reports whether only a leader sends a raft message of this
+// type to a follower.
+func fromLeader(t raftpb.MessageType) bool {
+	return t == raftpb.MsgApp || t == raftpb.MsgHeartbeat || t == raftpb.MsgSnap
 }
 
 // ReportSnapshot tells raft whether a snapshot reached the peer id.
@@ -505,8 +517,11 @@ func (e *Engine) Propose(props []Proposal) {
 		fail = &Failure{Reason: Closed}
 	case e.refused:
 		fail = &Failure{Reason: LogRefused, Err: e.diskErr}
-	case e.leaderless >= e.cfg.NoLeaderTicks:
+	case e.leaderless >= e.cfg.NoLeaderTicks && !e.LeaderInReach():
 		// Nothing of the batch entered the log: a definite failure.
+		// leaderless is counted at ticks: a replica that has heard its
+		// leader since the last one (a snapshot that woke the caller)
+		// takes the batch.
 		fail = &Failure{Reason: NoLeaderFor, Ticks: e.leaderless}
 	}
 	if fail != nil {
