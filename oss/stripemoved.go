@@ -58,6 +58,9 @@ func recordStripeDirs(fsys persist.FS, dataDir string, stripes []string) error {
 	}
 	var b strings.Builder
 	for _, d := range stripes {
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs // the flag to give works from any directory
+		}
 		b.WriteString(filepath.Clean(d) + "\n")
 	}
 	if old, err := readSmall(fsys, filepath.Join(dataDir, stripeDirsFile)); err == nil && old == b.String() {
@@ -73,7 +76,7 @@ func recordStripeDirs(fsys persist.FS, dataDir string, stripes []string) error {
 func defaultStoreMissing(fsys persist.FS, dataDir, def string) error {
 	listed, err := readSmall(fsys, filepath.Join(dataDir, stripeDirsFile))
 	if err == nil && strings.TrimSpace(listed) != "" {
-		dirs := strings.Join(strings.Fields(listed), ",")
+		dirs := strings.Join(strings.FieldsFunc(listed, func(r rune) bool { return r == '\n' }), ",")
 		return fmt.Errorf("oss: striped store: %w: the node has run on %s before with stripe directories of its own (%s lists them), and the default one, %s, does not exist: start it with those, in their order, each on its disk: --stripe-dirs %s (Config.StripeDirs)",
 			persist.ErrStripeDirs, dataDir, filepath.Join(dataDir, stripeDirsFile), def, dirs)
 	}
