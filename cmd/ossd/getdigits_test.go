@@ -2,13 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/objectsharing/oss/oss"
-	"github.com/objectsharing/oss/oss/admin"
 )
 
 // "ossd get" prints a value as the heap holds it, every digit of its
@@ -18,18 +14,7 @@ import (
 // 18446744073709551615 as 18446744073709552000, though the node sent
 // them exactly.
 func TestGetPrintsEveryDigit(t *testing.T) {
-	ctx := context.Background()
-	n, err := oss.Start(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(ctx)
-	flags := []string{"--http", srv.Addr(), "--http-insecure"}
+	_, flags := insecureAdminNode(t)
 	for _, value := range []string{
 		`9007199254740993`,
 		`18446744073709551615`,

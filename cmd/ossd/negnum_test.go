@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/objectsharing/oss/oss"
-	"github.com/objectsharing/oss/oss/admin"
 )
 
 // "ossd put HEAP ROOT JSON" takes a negative number as its JSON value,
@@ -14,18 +10,7 @@ import (
 // flag's. "ossd put h r -5" failed with "flag provided but not defined:
 // -5".
 func TestPutTakesANegativeNumber(t *testing.T) {
-	ctx := context.Background()
-	n, err := oss.Start(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(ctx)
-	flags := []string{"--http", srv.Addr(), "--http-insecure"}
+	_, flags := insecureAdminNode(t)
 	for _, args := range [][]string{
 		append([]string{"h", "r", "-5"}, flags...),
 		append(append([]string{"h"}, flags...), "r", "-5"),
@@ -43,7 +28,7 @@ func TestPutTakesANegativeNumber(t *testing.T) {
 			t.Errorf("ossd put %s, then get:\n%s\nwant the value -5", strings.Join(args, " "), out.String())
 		}
 	}
-	err = dispatch(append([]string{"heaps", "create", "g", "--replicas", "-1"}, flags...))
+	err := dispatch(append([]string{"heaps", "create", "g", "--replicas", "-1"}, flags...))
 	if err == nil || !strings.Contains(err.Error(), "Replicas -1") {
 		t.Errorf("heaps create --replicas -1: %v; want the replicas refused", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/objectsharing/oss/oss"
-	"github.com/objectsharing/oss/oss/admin"
 )
 
 // A command given a heap, a root or an object that does not exist says
@@ -17,17 +16,7 @@ import (
 // "motdd"`, naming neither the heap nor a remedy.
 func TestMissingHeapOrRootSaysWhatToDo(t *testing.T) {
 	ctx := context.Background()
-	n, err := oss.Start(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(ctx)
-	flags := []string{"--http", srv.Addr(), "--http-insecure"}
+	n, flags := insecureAdminNode(t)
 	if _, err := n.CreateHeap(ctx, "settings", nil); err != nil {
 		t.Fatal(err)
 	}
