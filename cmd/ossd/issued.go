@@ -22,8 +22,13 @@ import (
 //
 //	SERIAL NAME ROLE NOTBEFORE NOTAFTER
 //
-// with the serial in hexadecimal and the times in RFC 3339.
+// with the serial in hexadecimal and the times in RFC 3339. The register
+// of a CA made before there was one begins when its first certificate
+// since is issued, with the line partialMark: the certificates issued
+// before are not in it.
 const issuedFile = "issued"
+
+const partialMark = "# partial: begun after the CA was made; the certificates it issued before are not listed"
 
 // issuedCert is one line of the register.
 type issuedCert struct {
@@ -58,7 +63,11 @@ func recordIssued(dir string, info pki.CertInfo) error {
 	if err != nil {
 		return err
 	}
-	line := fmt.Sprintf("%s %s %s %s %s\n", info.Serial.Text(16), info.Name, orDefault(string(info.Role), "-"),
+	line := ""
+	if statErr != nil {
+		line = partialMark + "\n"
+	}
+	line += fmt.Sprintf("%s %s %s %s %s\n", info.Serial.Text(16), info.Name, orDefault(string(info.Role), "-"),
 		info.NotBefore.UTC().Format(time.RFC3339), info.NotAfter.UTC().Format(time.RFC3339))
 	if _, err := f.WriteString(line); err != nil {
 		f.Close()
@@ -77,28 +86,31 @@ func recordIssued(dir string, info pki.CertInfo) error {
 	return nil
 }
 
-// readRegister reads dir's register; an error matching os.ErrNotExist
-// means dir has none.
-func readRegister(dir string) ([]issuedCert, error) {
+// readRegister reads dir's register, and whether it is partial; an error
+// matching os.ErrNotExist means dir has none.
+func readRegister(dir string) (reg []issuedCert, partial bool, err error) {
 	path := filepath.Join(dir, issuedFile)
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
-	var out []issuedCert
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
+		if s := sc.Text(); strings.HasPrefix(s, "#") {
+			partial = partial || s == partialMark
+			continue
+		}
 		c, err := parseIssued(sc.Text())
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			return nil, false, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
-		out = append(out, c)
+		reg = append(reg, c)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, false, fmt.Errorf("%s: %w", path, err)
 	}
-	return out, nil
+	return reg, partial, nil
 }
 
 func parseIssued(line string) (issuedCert, error) {
@@ -123,7 +135,7 @@ var errNotIssued = errors.New("the CA issued no such certificate")
 // revocation of name (serial nil: all of them) would cover, or an error
 // saying what the register does hold: the known names, or name's serials.
 func checkIssued(dir, name string, serial *big.Int) ([]issuedCert, error) {
-	reg, err := readRegister(dir)
+	reg, partial, err := readRegister(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s lists the certificates its CA issued, and there is none: give --ca-dir, the directory of the CA that issued them (\"ossd cert issue --dir\"); of a CA made before ossd kept the register, pass --unlisted to revoke a name unchecked",
 			errNotIssued, filepath.Join(dir, issuedFile))
@@ -145,6 +157,10 @@ func checkIssued(dir, name string, serial *big.Int) ([]issuedCert, error) {
 		return ofName, nil
 	}
 	where := filepath.Join(dir, issuedFile)
+	before := ""
+	if partial {
+		before = " (since its register began: pass --unlisted for one issued before)"
+	}
 	if serial != nil && slices.Contains(names, name) {
 		var serials []string
 		for _, c := range reg {
@@ -152,14 +168,14 @@ func checkIssued(dir, name string, serial *big.Int) ([]issuedCert, error) {
 				serials = append(serials, c.Serial.Text(16))
 			}
 		}
-		return nil, fmt.Errorf("%w: the CA of %s issued no certificate of %q with serial %s; it issued %q those of serials %s",
-			errNotIssued, where, name, serial.Text(16), name, strings.Join(serials, ", "))
+		return nil, fmt.Errorf("%w: the CA of %s issued no certificate of %q with serial %s; it issued %q those of serials %s%s",
+			errNotIssued, where, name, serial.Text(16), name, strings.Join(serials, ", "), before)
 	}
 	slices.Sort(names)
 	known := "it has issued none"
 	if len(names) > 0 {
 		known = "it issued certificates to " + strings.Join(names, ", ")
 	}
-	return nil, fmt.Errorf("%w: the CA of %s never issued a certificate to %q; %s (a CA of another directory: --ca-dir DIR)",
-		errNotIssued, where, name, known)
+	return nil, fmt.Errorf("%w: the CA of %s never issued a certificate to %q; %s%s (a CA of another directory: --ca-dir DIR)",
+		errNotIssued, where, name, known, before)
 }

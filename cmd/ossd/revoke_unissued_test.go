@@ -88,6 +88,34 @@ func TestCertRevokeOfNoIssuedCertificateIsRefused(t *testing.T) {
 	}
 }
 
+// The register of a CA made before there was one begins at its next
+// "cert issue" and says so: a name it does not list may be one issued
+// before, and the refusal says how to revoke it (--unlisted).
+func TestCertRevokeOfAPartialRegisterSaysSo(t *testing.T) {
+	dir := caDir(t)
+	if err := os.Remove(filepath.Join(dir, "issued")); err != nil { // a CA of an older ossd
+		t.Fatal(err)
+	}
+	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n5"}); err != nil {
+		t.Fatal(err)
+	}
+	n, flags := insecureAdminNode(t)
+	for _, args := range [][]string{{"n4"}, {"n5", "--serial", "abc"}} {
+		err := dispatch(append(append([]string{"cert", "revoke", "--ca-dir", dir}, args...), flags...))
+		if err == nil || !strings.Contains(err.Error(), "--unlisted for one issued before") || !strings.Contains(err.Error(), "n5") {
+			t.Errorf("revoke %v with a partial register: %v; want it refused, naming n5 and --unlisted", args, err)
+		}
+	}
+	if rs := n.Revocations(); len(rs) != 0 {
+		t.Fatalf("refused, yet recorded %+v", rs)
+	}
+	if _, err := captureStdout(t, func() error {
+		return dispatch(append([]string{"cert", "revoke", "n5", "--ca-dir", dir}, flags...))
+	}); err != nil {
+		t.Fatalf("revoke n5, which the partial register lists: %v", err)
+	}
+}
+
 // serialOf returns the serial, in hexadecimal, of DIR/NAME.crt.
 func serialOf(t *testing.T, dir, name string) string {
 	t.Helper()
