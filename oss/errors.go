@@ -31,7 +31,9 @@ var (
 	// before the leader was lost ends with ErrCommitUnknown instead.
 	ErrNoQuorum = errors.New("oss: no quorum")
 	// ErrNoHeap is returned by Heap and DropHeap for a heap that does not
-	// exist.
+	// exist, wrapped with the heap's name and what to do: Heap's says how
+	// to create it (CreateHeap or CreateHeapIfNotExists; "ossd heaps
+	// create NAME"), DropHeap's that nothing was dropped.
 	ErrNoHeap = errors.New("oss: no such heap")
 	// ErrHeapExists is returned by CreateHeap for a heap that exists
 	// already.

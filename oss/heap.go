@@ -88,9 +88,14 @@ type Heap struct {
 	// encodeFault, set by tests, fails the encoding of a log write with
 	// its error, as a record that does not marshal would.
 	encodeFault atomic.Pointer[func(engine.Write) error]
-	catchUp     atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
-	firstSeq    atomic.Uint64 // the first log record of this replica still needed
-	ckptSeq     atomic.Uint64 // the first log record its last checkpoint needs
+	// heldHook, set by tests, is called by the loop once it has held a
+	// batch of proposals (taken from propc while the log writes, not yet
+	// handed to raft: see held), before it does anything else: a test
+	// holds the loop there to abandon a held proposal at a known point.
+	heldHook atomic.Pointer[func()]
+	catchUp  atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
+	firstSeq atomic.Uint64 // the first log record of this replica still needed
+	ckptSeq  atomic.Uint64 // the first log record its last checkpoint needs
 	// unpin, if not 0, asks the loop to let go of the log's records
 	// before it (unpinLog); the compactor sets it, once for each bound
 	// (unpinAsked).

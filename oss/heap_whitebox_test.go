@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/testkit/await"
-	"github.com/objectsharing/oss/persist"
 )
 
 // stalledHeap is a heap whose loop takes proposals, hands them to a
@@ -205,83 +202,6 @@ func TestCommitAbandonedWhileQueuedIsNeverProposed(t *testing.T) {
 			t.Fatalf("round %d: commit failed definitely (%v) but committed", round, cerr)
 		case !errors.Is(cerr, ErrNoQuorum) || !errors.Is(cerr, context.Canceled):
 			t.Fatalf("round %d: abandoned in the queue: %v, want %v", round, cerr, fmt.Errorf("%w: %w", ErrNoQuorum, context.Canceled))
-		}
-	}
-}
-
-// A proposal the loop took while its log was writing waits to go to raft
-// with the others that arrive meanwhile (Heap.held). Abandoned there, it
-// is never proposed: its commit fails definitely and never applies, and
-// the commit the log was writing still succeeds.
-func TestCommitAbandonedWhileHeldIsNeverProposed(t *testing.T) {
-	ffs := &persist.FaultFS{FS: persist.NewMemFS()}
-	n, err := Start(context.Background(), &Config{DataDir: "/data", FS: ffs, Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(context.Background())
-	h, err := n.CreateHeapIfNotExists(context.Background(), "q", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A round whose abandon comes after a tick is no test of the held
-	// path: the tick proposed what the loop held (proposeHeld), and the
-	// commit's answer is then unknown, or success, and must be true.
-	// Rounds go on until four abandons came while the proposal was held.
-	definite := 0
-	for round := 0; definite < 4; round++ {
-		if round == 40 {
-			t.Fatalf("in %d rounds, %d abandons came while their proposal was held; every other was proposed by a tick first", round, definite)
-		}
-		held, release := make(chan struct{}), make(chan struct{})
-		var armed atomic.Bool
-		armed.Store(true)
-		ffs.SetRule(func(op persist.Op, name string) error {
-			if op == persist.OpSync && strings.Contains(name, "wal") && armed.CompareAndSwap(true, false) {
-				close(held)
-				<-release
-			}
-			return nil
-		})
-		first, abandoned := uuid.New(), uuid.New()
-		firstDone := make(chan error, 1)
-		go func() {
-			firstDone <- h.Update(context.Background(), func(tx *Tx) error { return Put(tx, first, round) })
-		}()
-		await.Recv(t, held, "the first commit's sync to be held") // first's write is in flight
-		ctx, cancel := context.WithCancel(context.Background())
-		tx, err := h.Begin(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Put(tx, abandoned, round); err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- tx.Commit() }()
-		// Sent, then taken by the loop (propc is empty) and held: the
-		// abandon that follows reaches the loop after the take.
-		time.Sleep(5 * time.Millisecond)
-		await.Until(t, "the loop to take the commit", func() bool { return len(h.propc) == 0 })
-		cancel()
-		cerr := await.Recv(t, errc, "the abandoned commit's answer")
-		close(release)
-		if err := <-firstDone; err != nil {
-			t.Fatalf("round %d: the commit being written: %v", round, err)
-		}
-		if err := h.Update(context.Background(), func(tx *Tx) error { return Put(tx, uuid.New(), round) }); err != nil {
-			t.Fatal(err)
-		}
-		committed := h.state.Load().Version(abandoned) != 0
-		switch {
-		case cerr == nil && !committed:
-			t.Fatalf("round %d: commit acknowledged but not applied", round)
-		case cerr == nil, errors.Is(cerr, ErrCommitUnknown):
-			t.Logf("round %d: proposed by a tick before its abandon (%v, committed %v)", round, cerr, committed)
-		case committed:
-			t.Fatalf("round %d: abandoned while held: %v, but applied; want a definite failure, never applied", round, cerr)
-		default:
-			definite++
 		}
 	}
 }

@@ -105,6 +105,9 @@ drain:
 		// The log is writing: these wait for its answer, and go to
 		// raft with what else arrives meanwhile (see held).
 		h.held = append(h.held, batch...)
+		if f := h.heldHook.Load(); f != nil {
+			(*f)()
+		}
 	default:
 		h.proposeHeld()
 		h.propose(batch)

@@ -671,7 +671,7 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return fmt.Errorf("oss: drop heap %q: %w", name, err)
 	}
 	if !found {
-		return fmt.Errorf("oss: drop heap %q: %w", name, ErrNoHeap)
+		return fmt.Errorf("oss: drop heap %q: %w: nothing was dropped (Node.Heaps, or ossd heaps, lists the heaps)", name, ErrNoHeap)
 	}
 	n.syncCatalog()
 	if open != nil {

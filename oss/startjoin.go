@@ -259,28 +259,30 @@ func isJoinAddr(addr string, addrs []string) bool {
 // otherwise hold the join for a whole dial's timeout (5 s, at every start
 // of a node whose Join names a member that is down).
 func reachAny(ctx context.Context, addrs []string, reach func(context.Context, string) error) []error {
+	return reachEach(ctx, addrs, reach, true)
+}
+
+// reachAll is reachAny without its cut short: it waits for every
+// address's own answer (nil: reached).
+func reachAll(ctx context.Context, addrs []string, reach func(context.Context, string) error) []error {
+	return reachEach(ctx, addrs, reach, false)
+}
+
+// reachEach calls reach for every address of addrs at once and returns
+// their errors, in the order of addrs, once every call has returned.
+// With firstEnds, the first call that succeeds cancels the others'
+// context.
+func reachEach(ctx context.Context, addrs []string, reach func(context.Context, string) error, firstEnds bool) []error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Go(func() {
-			if errs[i] = reach(ctx, a); errs[i] == nil {
+			if errs[i] = reach(ctx, a); errs[i] == nil && firstEnds {
 				cancel()
 			}
 		})
-	}
-	wg.Wait()
-	return errs
-}
-
-// reachAll dials every address of addrs at once and returns why each
-// could not be reached (nil: reached), waiting for them all.
-func reachAll(ctx context.Context, addrs []string, reach func(context.Context, string) error) []error {
-	errs := make([]error, len(addrs))
-	var wg sync.WaitGroup
-	for i, a := range addrs {
-		wg.Go(func() { errs[i] = reach(ctx, a) })
 	}
 	wg.Wait()
 	return errs

@@ -39,7 +39,9 @@ Usage:
                                                       user); --force replaces existing ones
   ossd cert revoke NAME [--serial HEX | --cert FILE]  revoke one certificate of NAME, or (no
                                                       --serial) every one issued until now;
-                                                      every node refuses it within seconds
+                                                      every node refuses it within seconds;
+                                                      NAME must be in the CA's register
+                                                      (--ca-dir DIR: DIR/issued)
   ossd cert revocations                               list the revoked certificates
   ossd run         [flags]                            run a node until SIGINT or SIGTERM;
                                                       SIGHUP reloads ca.crt, its certificate and key

@@ -41,6 +41,9 @@ func caInit(args []string) error {
 	if err := writePair(keyPath, key, certPath, cert, false); err != nil {
 		return fmt.Errorf("ca init: %w", err)
 	}
+	if err := createRegister(*dir); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("ca init: the register of issued certificates: %w", err)
+	}
 	fmt.Printf("wrote %s and %s; keep ca.key offline\n", certPath, keyPath)
 	return nil
 }
@@ -93,10 +96,15 @@ func certIssue(args []string) error {
 	if err != nil {
 		return fmt.Errorf("cert issue: %w", err)
 	}
+	info, _ := pki.Inspect(cert)
+	// Listed first: a listed certificate never written is harmless, an
+	// unlisted one could not be revoked by its name (issued.go).
+	if err := recordIssued(*dir, info); err != nil {
+		return fmt.Errorf("cert issue: the register of issued certificates: %w", err)
+	}
 	if err := writePair(keyPath, key, certPath, cert, *force); err != nil {
 		return fmt.Errorf("cert issue: %w", err)
 	}
-	info, _ := pki.Inspect(cert)
 	fmt.Printf("wrote %s and %s (serial %s, valid until %s)\n", certPath, keyPath, info.Serial.Text(16), info.NotAfter.Format(time.RFC3339))
 	if replaced != nil {
 		fmt.Printf("replaced the certificate with serial %s: once %s runs on the new one (SIGHUP or a restart), revoke it with\n  ossd cert revoke %s --serial %s\n",

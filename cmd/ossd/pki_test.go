@@ -115,7 +115,7 @@ func TestCertIssueValidatesName(t *testing.T) {
 		t.Fatal("a key was written outside --dir")
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 2 {
+	if len(ents) != 3 { // ca.crt, ca.key and the register, issued
 		t.Fatalf("files written for refused names: %v", ents)
 	}
 }
@@ -178,8 +178,10 @@ func TestKeysIgnoreStaleTemporaryFiles(t *testing.T) {
 
 func TestCertRevokeCLI(t *testing.T) {
 	dir := caDir(t)
-	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n2"}); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"n1", "n2"} {
+		if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", name}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n, err := oss.Start(context.Background(), nil)
 	if err != nil {
@@ -207,10 +209,10 @@ func TestCertRevokeCLI(t *testing.T) {
 			t.Errorf("ossd %v: %v, want an error about %q", c.args, err, c.want)
 		}
 	}
-	if err := dispatch([]string{"cert", "revoke", "n1", "--http", addr, "--http-insecure"}); err != nil {
+	if err := dispatch([]string{"cert", "revoke", "n1", "--ca-dir", dir, "--http", addr, "--http-insecure"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := dispatch([]string{"cert", "revoke", "--cert", filepath.Join(dir, "n2.crt"), "--http", addr, "--http-insecure"}); err != nil {
+	if err := dispatch([]string{"cert", "revoke", "--cert", filepath.Join(dir, "n2.crt"), "--ca-dir", dir, "--http", addr, "--http-insecure"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "n2.crt"))

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"text/tabwriter"
 	"time"
 
+	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
 	"github.com/objectsharing/oss/oss/pki"
 )
@@ -31,47 +34,35 @@ func certCommand(args []string) error {
 
 // certRevoke revokes a certificate through a node's admin interface:
 // NAME's certificate with --serial, the one in --cert, or every
-// certificate of NAME issued until now.
+// certificate of NAME issued until now. NAME, and the serial, must be in
+// the register of the CA that issued them (issued.go), so that a typo
+// is refused rather than recorded while the node meant stays trusted. A
+// certificate revoked already is reported, and nothing is recorded.
 func certRevoke(args []string) error {
 	fs, dial := clientFlags("ossd cert revoke")
 	serial := fs.String("serial", "", "the serial number (hex) of the one certificate to revoke, as \"ossd cert issue\" printed it")
 	certFile := fs.String("cert", "", "revoke the certificate in this file (its name and serial)")
+	caDir := fs.String("ca-dir", "", "the directory of the CA that issued the certificate (\"ossd cert issue --dir\"): NAME and the serial must be in its register, DIR/issued (default: --certs)")
+	unlisted := fs.Bool("unlisted", false, "revoke without checking the CA's register (of a CA made before ossd kept one)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	name := ""
-	if len(pos) == 1 {
-		name = pos[0]
-	} else if len(pos) > 1 {
-		return errors.New("cert revoke: want one NAME")
+	t, err := revokeTarget(pos, *serial, *certFile)
+	if err != nil {
+		return fmt.Errorf("cert revoke: %w", err)
 	}
-	if *certFile != "" {
-		if *serial != "" {
-			return errors.New("cert revoke: give --serial or --cert, not both")
+	if !*unlisted {
+		dir := *caDir
+		if dir == "" {
+			dir = fs.Lookup("certs").Value.String()
 		}
-		b, err := os.ReadFile(*certFile)
+		listed, err := checkIssued(dir, t.name, t.serial)
 		if err != nil {
 			return fmt.Errorf("cert revoke: %w", err)
 		}
-		info, err := pki.Inspect(b)
-		if err != nil {
-			return fmt.Errorf("cert revoke: %s: %w", *certFile, err)
-		}
-		if name != "" && name != info.Name {
-			return fmt.Errorf("cert revoke: %s is the certificate of %q, not %q", *certFile, info.Name, name)
-		}
-		name, *serial = info.Name, info.Serial.Text(16)
-	}
-	if name == "" {
-		return errors.New("cert revoke: want NAME (and --serial HEX to revoke one certificate of it), or --cert FILE")
-	}
-	if err := pki.CheckName(name); err != nil {
-		return fmt.Errorf("cert revoke: %w", err)
-	}
-	if *serial != "" {
-		if _, err := admin.ParseSerial(*serial); err != nil {
-			return fmt.Errorf("cert revoke: --serial: %w", err)
+		if t.serial != nil && t.notBefore.IsZero() {
+			t.notBefore = listed[0].NotBefore
 		}
 	}
 	ctx, c, done, err := connect(dial)
@@ -79,7 +70,12 @@ func certRevoke(args []string) error {
 		return err
 	}
 	defer done()
-	rev, err := c.Revoke(ctx, name, *serial)
+	if t.serial != nil {
+		if r, ok, err := revokedAlready(ctx, c, t); err != nil || ok {
+			return reportRevokedAlready(t, r, err)
+		}
+	}
+	rev, err := c.Revoke(ctx, t.name, serialHex(t.serial))
 	if err != nil {
 		return fmt.Errorf("cert revoke: %w", err)
 	}
@@ -89,6 +85,102 @@ func certRevoke(args []string) error {
 		fmt.Printf("revoked the certificate of %s with serial %s\n", rev.Name, rev.Serial)
 	}
 	return nil
+}
+
+// revocationTarget is what "ossd cert revoke" is asked to revoke: the
+// certificates of name, or its one with serial, issued at notBefore
+// when that is known.
+type revocationTarget struct {
+	name      string
+	serial    *big.Int
+	notBefore time.Time
+}
+
+// revokeTarget checks the arguments of "ossd cert revoke": the NAME
+// given, the --serial and the --cert file.
+func revokeTarget(pos []string, serial, certFile string) (revocationTarget, error) {
+	var t revocationTarget
+	if len(pos) == 1 {
+		t.name = pos[0]
+	} else if len(pos) > 1 {
+		return t, errors.New("want one NAME")
+	}
+	if certFile != "" {
+		if serial != "" {
+			return t, errors.New("give --serial or --cert, not both")
+		}
+		b, err := os.ReadFile(certFile)
+		if err != nil {
+			return t, err
+		}
+		info, err := pki.Inspect(b)
+		if err != nil {
+			return t, fmt.Errorf("%s: %w", certFile, err)
+		}
+		if t.name != "" && t.name != info.Name {
+			return t, fmt.Errorf("%s is the certificate of %q, not %q", certFile, info.Name, t.name)
+		}
+		return revocationTarget{name: info.Name, serial: info.Serial, notBefore: info.NotBefore}, pki.CheckName(info.Name)
+	}
+	if t.name == "" {
+		return t, errors.New("want NAME (and --serial HEX to revoke one certificate of it), or --cert FILE")
+	}
+	if err := pki.CheckName(t.name); err != nil {
+		return t, err
+	}
+	if serial != "" {
+		s, err := admin.ParseSerial(serial)
+		if err != nil {
+			return t, fmt.Errorf("--serial: %w", err)
+		}
+		t.serial = s
+	}
+	return t, nil
+}
+
+// revokedAlready returns the revocation the cluster holds that covers
+// t's one certificate, if there is one: by its serial, or by its name
+// when t's issue time is known.
+func revokedAlready(ctx context.Context, c *admin.Client, t revocationTarget) (admin.Revocation, bool, error) {
+	rs, err := c.Revocations(ctx)
+	if err != nil {
+		return admin.Revocation{}, false, err
+	}
+	for _, r := range rs {
+		if r.Name != t.name {
+			continue
+		}
+		if r.Serial == "" {
+			if !t.notBefore.IsZero() && (oss.Revocation{Name: r.Name, At: r.At}).Covers(t.name, t.serial, t.notBefore) {
+				return r, true, nil
+			}
+			continue
+		}
+		if s, err := admin.ParseSerial(r.Serial); err == nil && s.Cmp(t.serial) == 0 {
+			return r, true, nil
+		}
+	}
+	return admin.Revocation{}, false, nil
+}
+
+func reportRevokedAlready(t revocationTarget, r admin.Revocation, err error) error {
+	if err != nil {
+		return fmt.Errorf("cert revoke: list the revocations: %w", err)
+	}
+	how := "by its serial"
+	if r.Serial == "" {
+		how = "with every certificate of " + r.Name + " issued until then"
+	}
+	fmt.Printf("the certificate of %s with serial %s was revoked already, %s, at %s by %s: nothing to do\n",
+		t.name, t.serial.Text(16), how, r.At.Format(time.RFC3339), r.By)
+	return nil
+}
+
+func serialHex(s *big.Int) string {
+	if s == nil {
+		return ""
+	}
+	return s.Text(16)
 }
 
 func certRevocations(args []string) error {

@@ -39,11 +39,15 @@ Sets the object ROOT names to the JSON value, creating the heap if it is
 missing (admin). A put that fails with "its outcome is unknown" may have
 been carried out: read it back (ossd get HEAP ROOT --fresh) before trying
 again.`,
-	"ossd cert revoke": `Usage: ossd cert revoke NAME [--serial HEX | --cert FILE]
+	"ossd cert revoke": `Usage: ossd cert revoke NAME [--serial HEX | --cert FILE] [--ca-dir DIR | --unlisted]
 
 Revokes one certificate of NAME (--serial, or the one in --cert), or,
 without either, every certificate of NAME issued until now. Every node
-refuses a revoked certificate within seconds.`,
+refuses a revoked certificate within seconds. NAME and the serial must
+be in the register of the CA that issued them, DIR/issued ("cert issue"
+appends to it; DIR is --certs unless --ca-dir), so a name the CA never
+issued is refused with the names it did, and nothing is recorded. A
+certificate revoked already is reported so, and nothing is recorded.`,
 	"ossd cert revocations": `Usage: ossd cert revocations [--json]
 
 Lists the revoked certificates.`,
