@@ -212,9 +212,12 @@ type Stats struct {
 	// Leader is the node that leads the group, "" if none is known.
 	Leader string
 	// LeaderInReach reports whether the replica leads, or has heard from
-	// its leader within two election timeouts. A learner keeps the leader
-	// it last heard of (it never campaigns), so Leader alone still names
-	// one that has since died.
+	// its leader within two election timeouts and not heard that it left
+	// the cluster (a node that closed says so to the others: a commit
+	// made then is not sent to it, and fails with ErrNoQuorum unless
+	// another leader appears). A learner keeps the leader it last heard
+	// of (it never campaigns), so Leader alone still names one that has
+	// since died.
 	LeaderInReach bool
 	// Voters and Learners name the members of the group's configuration;
 	// a member whose name this node does not know shows as its raft ID,

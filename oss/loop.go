@@ -36,6 +36,7 @@ func (h *Heap) run() {
 			return
 		case <-ticker.C:
 			h.noteLogStopped()
+			h.noteLeaderLeft()
 			h.eng.Tick()
 			// A write that outlasts a tick (a disk that stalls) holds
 			// proposals no longer: the followers' copies commit them.
@@ -221,9 +222,20 @@ func (h *Heap) step(m raftpb.Message) {
 	h.eng.Step(m)
 }
 
+// noteLeaderLeft tells the engine whether the replica's leader is a node
+// that left the cluster, which would take no proposal forwarded to it.
+func (h *Heap) noteLeaderLeft() {
+	lead := h.eng.Lead()
+	if lead == 0 || lead == h.self || h.node == nil || !h.node.hasLeft(lead) {
+		lead = 0
+	}
+	h.eng.LeaderLeft(lead)
+}
+
 // propose hands a batch of taken proposals to the engine; from then on
 // the engine answers each, in a Ready.
 func (h *Heap) propose(batch []*proposal) {
+	h.noteLeaderLeft()
 	for _, p := range batch {
 		h.props = append(h.props, engine.Proposal{TxID: p.txid, Data: p.data})
 		h.pending[p.txid] = p
