@@ -21,7 +21,10 @@ var (
 	// committed or rolled back.
 	ErrTxDone = errors.New("oss: transaction has already been committed or rolled back")
 	// ErrClosed is returned when the node or the heap has been closed. A
-	// commit that fails with it was not committed.
+	// commit that fails with it was not committed. On a handle whose
+	// replica the node lost while it ran (see Node.Heap), the error
+	// matches the loss too (ErrCorrupt when the node's data lost what it
+	// acknowledged), and says how to rebuild the replica.
 	ErrClosed = errors.New("oss: closed")
 	// ErrReadOnly is returned when a read-only transaction (a View) writes.
 	ErrReadOnly = errors.New("oss: write in a read-only transaction")

@@ -580,7 +580,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		return consistency.Result{}, err // not proposed
 	}
 	if h.isClosed() {
-		return consistency.Result{}, ErrClosed // a select would take propc as readily
+		return consistency.Result{}, h.closedErr() // a select would take propc as readily
 	}
 	p := &proposal{txid: txid, data: data, ctx: ctx, done: make(chan struct{}, 1)}
 	select {
@@ -588,7 +588,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	case <-ctx.Done():
 		return consistency.Result{}, ctx.Err()
 	case <-h.stop:
-		return consistency.Result{}, ErrClosed
+		return consistency.Result{}, h.closedErr()
 	}
 	select {
 	case <-p.done:
@@ -612,7 +612,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		// The loop answers every proposal it took before it exits; one
 		// it did not take never will be.
 		if p.handover.CompareAndSwap(queued, abandoned) {
-			return consistency.Result{}, ErrClosed
+			return consistency.Result{}, h.closedErr()
 		}
 		<-p.done
 		return p.result.res, p.result.err
@@ -674,7 +674,7 @@ func (h *Heap) readIndex(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-h.stop:
-		return ErrClosed
+		return h.closedErr()
 	}
 	select {
 	case err := <-rq.done:
@@ -682,7 +682,7 @@ func (h *Heap) readIndex(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-h.done:
-		return ErrClosed
+		return h.closedErr()
 	}
 }
 
@@ -946,7 +946,7 @@ func (h *Heap) pause(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-h.stop:
-		return ErrClosed
+		return h.closedErr()
 	}
 }
 
@@ -983,7 +983,7 @@ func (h *Heap) View(ctx context.Context, fn func(tx *Tx) error, opts *ViewOption
 		return err
 	}
 	if h.isClosed() {
-		return ErrClosed
+		return h.closedErr()
 	}
 	if opts != nil && opts.Fresh {
 		if err := h.freshRead(ctx); err != nil {
@@ -1032,7 +1032,7 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 		return nil, err
 	}
 	if h.isClosed() {
-		return nil, ErrClosed
+		return nil, h.closedErr()
 	}
 	if err := h.authorizeWrite(ctx, readOnly); err != nil {
 		return nil, err

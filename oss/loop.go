@@ -479,7 +479,7 @@ func (h *Heap) commitError(f *engine.Failure) error {
 		if f.Unknown {
 			return &UnknownOutcomeError{Err: errClosedUndecided}
 		}
-		err = ErrClosed
+		err = h.loopClosedErr()
 	default:
 		err = fmt.Errorf("oss: heap %q: %w", h.name, f)
 	}
@@ -501,7 +501,7 @@ func (h *Heap) answerReads(reads []engine.ReadDone) {
 		case a.Err == nil:
 			rq.done <- nil
 		case a.Err.Reason == engine.Closed:
-			rq.done <- ErrClosed
+			rq.done <- h.loopClosedErr()
 		default:
 			rq.done <- fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
 		}
@@ -526,14 +526,14 @@ func (h *Heap) shutdown() {
 		h.eng.Advance()
 	}
 	for _, p := range h.held {
-		p.answer(proposalResult{err: ErrClosed}) // never proposed
+		p.answer(proposalResult{err: h.loopClosedErr()}) // never proposed
 	}
 	h.held = nil
 	for {
 		select {
 		case p := <-h.propc:
 			if p.take() {
-				p.answer(proposalResult{err: ErrClosed})
+				p.answer(proposalResult{err: h.loopClosedErr()})
 			}
 			continue
 		case a := <-h.abandonc:
@@ -544,7 +544,7 @@ func (h *Heap) shutdown() {
 				h.eng.Step(m)
 			}
 		case rq := <-h.readc:
-			rq.done <- ErrClosed
+			rq.done <- h.loopClosedErr()
 			continue
 		default:
 		}

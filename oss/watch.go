@@ -270,7 +270,7 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	h.watchMu.Lock()
 	defer h.watchMu.Unlock()
 	if h.closed {
-		return nil, ErrClosed
+		return nil, h.closedErr()
 	}
 	switch {
 	case o.From == 0:
@@ -333,9 +333,13 @@ func (w *Watch) SetInterest(ids []uuid.UUID, roots []string) error {
 	w.heap.watchMu.Lock()
 	w.mu.Lock()
 	if w.closed || w.heap.closed {
+		closed := w.closed
 		w.mu.Unlock()
 		w.heap.watchMu.Unlock()
-		return ErrClosed
+		if closed {
+			return ErrClosed
+		}
+		return w.heap.closedErr()
 	}
 	w.all, w.ids, w.roots = all, idm, rm
 	w.drop()
@@ -502,7 +506,8 @@ func (w *Watch) hasRoot(name string) bool {
 
 // Next returns the next event, waiting for one until ctx ends. It returns
 // ErrClosed once the watch is closed, and once its node closed (or its
-// heap was dropped) after handing out the events the watch held by then.
+// heap was dropped, or its replica lost: see ErrClosed) after handing out
+// the events the watch held by then.
 // On a watch with a Rate it also waits, if need be, until 1/Rate has
 // passed since the event before; what is committed meanwhile joins the
 // event it returns. A ctx that has already ended gets its error, even
@@ -622,7 +627,7 @@ func (w *Watch) await(ctx context.Context) (stopped bool, err error) {
 		empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
 		w.mu.Unlock()
 		if empty {
-			return false, ErrClosed
+			return false, w.heap.closedErr()
 		}
 		return true, nil
 	}
