@@ -23,8 +23,12 @@ type WatchOptions struct {
 	// From resumes a watch after a version the caller has seen: the watch
 	// delivers every commit with a higher index. If the heap no longer keeps
 	// that history (Config.WatchHistory, Config.WatchHistoryBytes), the
-	// first event is an EventResync. If From is zero, the first event is an
-	// EventSnapshot of the current state.
+	// first event is an EventResync. A replica that has not yet applied
+	// From (the caller saw it on a node ahead of this one) delivers the
+	// commits after it once it has them, also when it catches up from its
+	// leader's snapshot of an older state, which it does not hand out. If
+	// From is zero, the first event is an EventSnapshot of the current
+	// state.
 	From uint64
 	// Incarnation is the heap incarnation From belongs to, as the events
 	// the caller saw gave it (Event.Incarnation). Log indexes count from
@@ -705,8 +709,12 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 
 // resyncWatches starts the history afresh after index, where a leader's
 // snapshot replaced the state whole: the commits it covers come as no
-// change sets, so every watch resyncs (from the state just published,
-// which holds them) and a watch resuming from before index does too.
+// change sets, so every watch that needs one of them resyncs (from the
+// state just published, which holds them) and a watch resuming from
+// before index does too. A watch resumed from a version at or past index
+// (one the consumer saw on another node, ahead of this replica) needs
+// none of them: it goes on with the commits after its version, and a
+// resync would take its consumer back to the older state at index.
 // Called by the loop after the state is published.
 func (h *Heap) resyncWatches(index uint64) {
 	h.watchMu.Lock()
@@ -716,7 +724,7 @@ func (h *Heap) resyncWatches(index uint64) {
 	h.histFrom = max(h.histFrom, index)
 	for w := range h.watchers {
 		w.mu.Lock()
-		if !w.closed {
+		if !w.closed && w.after < index {
 			w.drop()
 		}
 		w.mu.Unlock()
