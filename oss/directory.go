@@ -103,11 +103,23 @@ func (n *Node) noteBack(id uint64) {
 }
 
 // hasLeft reports whether the node of raft ID id left gracefully and
-// has not been seen since.
+// has not been seen since. A node marked so that membership lists again
+// (a later process under its raft ID, whose join was told before the
+// old one's leave) is a member again.
 func (n *Node) hasLeft(id uint64) bool {
 	n.namesMu.Lock()
-	defer n.namesMu.Unlock()
-	return n.left[id]
+	left := n.left[id]
+	n.namesMu.Unlock()
+	if !left {
+		return false
+	}
+	for _, p := range n.directory().live() {
+		if p.ID == id {
+			n.noteBack(id)
+			return false
+		}
+	}
+	return true
 }
 
 // goneSince is missingSince for a node this node has seen live, and

@@ -774,3 +774,60 @@ func TestLib2ClientNode(t *testing.T) {
 		t.Errorf("client's watch after its close: %v", err)
 	}
 }
+
+// Transactions do not span heaps: an Update of heap B inside an Update
+// function of heap A is a transaction of its own, committed once for
+// every run of A's function, and one in A's OnCommit once for every
+// commit of A; neither deadlocks while A's transactions conflict.
+func TestLib2UpdatesAcrossHeaps(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ctx := context.Background()
+	n, ha := openHeap(t, nil)
+	hb, err := n.CreateHeap(ctx, "b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, runs, commits := uuid.New(), uuid.New(), uuid.New()
+	var mu sync.Mutex
+	ran := 0
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 25 {
+				err := ha.Update(ctx, func(tx *oss.Tx) error {
+					c, _ := oss.Get[counter](tx, a)
+					mu.Lock()
+					ran++
+					mu.Unlock()
+					bump(t, hb, runs)
+					tx.OnCommit(func() { bump(t, hb, commits) })
+					c.N++
+					return oss.Put(tx, a, c)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	err = hb.View(ctx, func(tx *oss.Tx) error {
+		r, err := oss.Get[counter](tx, runs)
+		if err != nil {
+			return err
+		}
+		c, err := oss.Get[counter](tx, commits)
+		if err != nil {
+			return err
+		}
+		if r.N != ran || c.N != 100 {
+			return fmt.Errorf("B counted %d runs of %d and %d commits of 100", r.N, ran, c.N)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d runs for 100 commits", ran)
+}
