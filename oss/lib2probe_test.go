@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -830,4 +831,89 @@ func TestLib2UpdatesAcrossHeaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d runs for 100 commits", ran)
+}
+
+// Over QUIC, a heap's leader that closes gracefully hands its leadership
+// over first: a writer on another node goes on committing through the
+// close, every Update answered nil (none unknown, none failed).
+func TestLib2WritesThroughALeadersGracefulClose(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	ctx := context.Background()
+	caCert, caKey, err := pki.NewCA("lib2", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string]*oss.Node{}
+	var first string
+	for _, name := range []string{"s1", "s2", "s3"} {
+		cfg := &oss.Config{Name: name, Listen: "127.0.0.1:0", TLS: tlsFor(t, caCert, caKey, name), Gossip: oss.GossipLoopback, Logger: quietLogger()}
+		if first != "" {
+			cfg.Join = []string{first}
+		}
+		n, err := oss.Start(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close(ctx)
+		nodes[name] = n
+		if first == "" {
+			first = n.Addr()
+		}
+	}
+	octx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	h1, err := nodes["s1"].CreateHeap(octx, "g", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "three voters", func() bool { st := h1.Stats(); return len(st.Voters) == 3 && st.Leader != "" })
+	leader := h1.Stats().Leader
+	var writer string
+	for name := range nodes {
+		if name != leader {
+			writer = name
+		}
+	}
+	hw, err := nodes[writer].Heap(octx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	var done atomic.Int64
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			uctx, ucancel := context.WithTimeout(ctx, time.Minute)
+			err := hw.Update(uctx, func(tx *oss.Tx) error {
+				c, _ := oss.Get[counter](tx, id)
+				c.N++
+				return oss.Put(tx, id, c)
+			})
+			ucancel()
+			if err != nil {
+				errs <- err
+				return
+			}
+			done.Add(1)
+		}
+	}()
+	waitUntil(t, "commits before the close", func() bool { return done.Load() >= 10 })
+	if err := nodes[leader].Close(octx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a new leader", func() bool { st := hw.Stats(); return st.Leader != "" && st.Leader != leader && st.LeaderInReach })
+	after := done.Load()
+	waitUntil(t, "commits after the close", func() bool { return done.Load() >= after+10 })
+	close(stop)
+	if err := <-errs; err != nil {
+		t.Fatalf("an Update through the leader's close: %v", err)
+	}
+	t.Logf("%d commits on %s through %s's close", done.Load(), writer, leader)
 }
