@@ -263,6 +263,7 @@ type Engine struct {
 	term        uint64 // the replica's term as of the last resend
 	termTick    uint64 // tick term was first seen at
 	lead        uint64 // the leader as of the last Ready
+	leftLead    uint64 // a leader that left the cluster (LeaderLeft), 0 if none
 	heardTick   uint64 // tick of the last message from the leader
 	leaderless  uint64 // ticks without a leader to hand proposals to
 	stallLogged uint64 // tick of the last log line about failing for want of a leader
@@ -432,10 +433,25 @@ func (e *Engine) Lead() uint64 { return e.lead }
 // Pending returns the number of proposals that wait for a decision.
 func (e *Engine) Pending() int { return len(e.pending) }
 
-// LeaderInReach reports whether the replica leads, or knows its leader and
-// has heard from it within two election timeouts.
+// LeaderInReach reports whether the replica leads, or knows its leader,
+// has heard from it within two election timeouts, and was not told that
+// it left the cluster (LeaderLeft).
 func (e *Engine) LeaderInReach() bool {
-	return e.lead == e.id || (e.lead != 0 && e.ticks-e.heardTick < 2*e.cfg.ElectionTicks)
+	return e.lead == e.id || (e.lead != 0 && !e.leadLeft() && e.ticks-e.heardTick < 2*e.cfg.ElectionTicks)
+}
+
+// LeaderLeft tells the engine that the node of raft ID id has left the
+// cluster gracefully (0: no leader known to it has): it closed its
+// replicas before it said so, so a proposal forwarded to it would reach
+// nothing that could commit it. While the replica's leader is that node,
+// proposals are not handed to raft (which would forward them to it, and
+// they would end unknown): they wait, as without a leader, for another
+// leader, and fail definitely after NoLeaderTicks.
+func (e *Engine) LeaderLeft(id uint64) { e.leftLead = id }
+
+// leadLeft reports whether the replica's leader is one that left.
+func (e *Engine) leadLeft() bool {
+	return e.leftLead != 0 && e.leftLead == e.lead && e.lead != e.id
 }
 
 // Tick advances the engine's clock by one tick: the replica's, the wait
@@ -527,6 +543,14 @@ func (e *Engine) Propose(props []Proposal) {
 	if fail != nil {
 		for _, p := range props {
 			e.completions = append(e.completions, Completion{TxID: p.TxID, Err: fail})
+		}
+		return
+	}
+	if e.leadLeft() {
+		// Not handed to raft: resend proposes them once another
+		// leader is known.
+		for _, p := range props {
+			e.pending[p.TxID] = proposal{data: p.Data, tick: e.ticks, resends: shift(len(p.Data))}
 		}
 		return
 	}
@@ -769,7 +793,7 @@ func (e *Engine) checkLeader() {
 
 // resend proposes again every proposal that may have been lost (due).
 func (e *Engine) resend() {
-	if len(e.pending) == 0 {
+	if len(e.pending) == 0 || e.leadLeft() {
 		return
 	}
 	if term := e.r.Status().Term; term != e.term {

@@ -45,3 +45,41 @@ func (n *Node) Damage() error {
 	}
 	return fmt.Errorf("%w: node %q cannot use the catalog: its replica of %q was lost while the node ran (%w); %s", ErrCorrupt, n.cfg.Name, catalogName, lost, how)
 }
+
+// closedErr is what a call on the closed heap returns: ErrClosed, and for
+// a replica lost while its node ran, the loss with it, which says what
+// to do: a handle on a node that runs on would otherwise say only
+// "closed", of a heap nobody closed. Nothing was written either way.
+func (h *Heap) closedErr() error {
+	return lostOrClosed(h.name, h.lostErr())
+}
+
+// loopClosedErr is closedErr for the loop, which writes h.lost itself
+// before it answers what waits.
+func (h *Heap) loopClosedErr() error {
+	return lostOrClosed(h.name, h.lost)
+}
+
+func lostOrClosed(heap string, lost error) error {
+	if lost == nil {
+		return ErrClosed
+	}
+	return &lostReplicaError{heap: heap, lost: lost}
+}
+
+// lostReplicaError is ErrClosed for a heap whose replica on the node was
+// lost. It matches ErrClosed and the loss (ErrCorrupt when the node's
+// data lost what it acknowledged).
+type lostReplicaError struct {
+	heap string
+	lost error
+}
+
+func (e *lostReplicaError) Error() string {
+	if errors.Is(e.lost, ErrCorrupt) { // it says what to do
+		return fmt.Sprintf("oss: closed: this node's replica of heap %q was lost: %v", e.heap, e.lost)
+	}
+	return fmt.Sprintf("oss: closed: this node's replica of heap %q was lost (%v); restart the node to rebuild it from its peers", e.heap, e.lost)
+}
+
+func (e *lostReplicaError) Unwrap() []error { return []error{ErrClosed, e.lost} }

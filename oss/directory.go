@@ -70,6 +70,7 @@ func (n *Node) liveSet() map[uint64]peerInfo {
 		n.names[p.ID] = p.Name
 		n.wasLive[p.ID] = true
 		delete(n.missing, p.ID)
+		delete(n.left, p.ID)
 	}
 	n.namesMu.Unlock()
 	return set
@@ -83,10 +84,42 @@ func (n *Node) liveSet() map[uint64]peerInfo {
 // with SIGTERM stayed a learner of the catalog, and of its heaps whose
 // leaders had not seen it leaving before it was gone, for ReplaceAfter,
 // `ossd status` saying "not live" of it.
+//
+// It also marks the node as gone until it is seen again (hasLeft): it
+// closed its replicas before it said it leaves, so a heap whose leader it
+// was hands it no more proposals (engine.LeaderLeft).
 func (n *Node) noteLeft(id uint64) {
 	n.namesMu.Lock()
 	n.missing[id] = time.Now().Add(-n.cfg.ReplaceAfter)
+	n.left[id] = true
 	n.namesMu.Unlock()
+}
+
+// noteBack notes that the node of raft ID id is a member again.
+func (n *Node) noteBack(id uint64) {
+	n.namesMu.Lock()
+	delete(n.left, id)
+	n.namesMu.Unlock()
+}
+
+// hasLeft reports whether the node of raft ID id left gracefully and
+// has not been seen since. A node marked so that membership lists again
+// (a later process under its raft ID, whose join was told before the
+// old one's leave) is a member again.
+func (n *Node) hasLeft(id uint64) bool {
+	n.namesMu.Lock()
+	left := n.left[id]
+	n.namesMu.Unlock()
+	if !left {
+		return false
+	}
+	for _, p := range n.directory().live() {
+		if p.ID == id {
+			n.noteBack(id)
+			return false
+		}
+	}
+	return true
 }
 
 // goneSince is missingSince for a node this node has seen live, and

@@ -21,7 +21,10 @@ var (
 	// committed or rolled back.
 	ErrTxDone = errors.New("oss: transaction has already been committed or rolled back")
 	// ErrClosed is returned when the node or the heap has been closed. A
-	// commit that fails with it was not committed.
+	// commit that fails with it was not committed. On a handle whose
+	// replica the node lost while it ran (see Node.Heap), the error
+	// matches the loss too (ErrCorrupt when the node's data lost what it
+	// acknowledged), and says how to rebuild the replica.
 	ErrClosed = errors.New("oss: closed")
 	// ErrReadOnly is returned when a read-only transaction (a View) writes.
 	ErrReadOnly = errors.New("oss: write in a read-only transaction")
@@ -57,6 +60,17 @@ var (
 	// matches its cause when that is the caller's context
 	// (context.Canceled, context.DeadlineExceeded), never ErrClosed or
 	// ErrNoQuorum, which mean that nothing was committed.
+	//
+	// A later transaction on the heap sees the writes of one that
+	// committed (a Fresh View does at once), but not seeing them is no
+	// answer yet: the record may still be on its way to the log, and
+	// commit after. To settle an outcome, give the transaction an object
+	// of its own (a marker under a new ID) that it reads (Tx.Exists) and
+	// writes; after ErrCommitUnknown, run an Update that reads the marker
+	// and, if it is not there, writes it. When that Update returns nil,
+	// the transaction committed if the marker was there; if not, it never
+	// will: it read the marker absent, and the Update's write makes its
+	// record conflict should it still arrive.
 	ErrCommitUnknown = errors.New("oss: commit outcome unknown")
 	// ErrInvalidArgument is returned, wrapped with details, for an argument
 	// no call can accept: Put (or Ref.Put) of the nil object ID, a root
@@ -162,7 +176,8 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 var errClosedUndecided = errors.New("oss: heap closed before the commit was decided")
 
 // UnknownOutcomeError is returned when a commit's outcome could not be
-// learned. It matches ErrCommitUnknown and unwraps to its cause.
+// learned. It matches ErrCommitUnknown and unwraps to its cause;
+// ErrCommitUnknown says how to settle the outcome.
 type UnknownOutcomeError struct {
 	Err error
 }

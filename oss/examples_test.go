@@ -172,9 +172,11 @@ func ExampleHeap_Update_sceneGraph() {
 }
 
 // A watch that resumes: a consumer remembers the index of the last event
-// it handled and, after a restart or a lost connection, starts again from
-// there. It gets every later commit once, in log order (or a resync event
-// if that history is no longer kept, never a silent gap).
+// it handled, with the heap's incarnation (Event.Incarnation, or
+// Stats().Incarnation), and, after a restart or a lost connection, starts
+// again from there. It gets every later commit once, in log order (or a
+// resync event if that history is no longer kept, or the heap was dropped
+// and created again since: never a silent gap).
 func ExampleHeap_Watch() {
 	ctx := context.Background()
 	n, h := startExample(ctx, "scores")
@@ -191,10 +193,11 @@ func ExampleHeap_Watch() {
 		return index
 	}
 	seen := set(1) // the consumer handled this one, then stopped
+	inc := h.Stats().Incarnation
 	set(2)
 	set(3)
 
-	w, err := h.Watch(&oss.WatchOptions{IDs: []uuid.UUID{id}, From: seen})
+	w, err := h.Watch(&oss.WatchOptions{IDs: []uuid.UUID{id}, From: seen, Incarnation: inc})
 	if err != nil {
 		log.Fatal(err)
 	}

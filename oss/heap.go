@@ -217,9 +217,12 @@ type Stats struct {
 	// Leader is the node that leads the group, "" if none is known.
 	Leader string
 	// LeaderInReach reports whether the replica leads, or has heard from
-	// its leader within two election timeouts. A learner keeps the leader
-	// it last heard of (it never campaigns), so Leader alone still names
-	// one that has since died.
+	// its leader within two election timeouts and not heard that it left
+	// the cluster (a node that closed says so to the others: a commit
+	// made then is not sent to it, and fails with ErrNoQuorum unless
+	// another leader appears). A learner keeps the leader it last heard
+	// of (it never campaigns), so Leader alone still names one that has
+	// since died.
 	LeaderInReach bool
 	// Voters and Learners name the members of the group's configuration;
 	// a member whose name this node does not know shows as its raft ID,
@@ -582,7 +585,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		return consistency.Result{}, err // not proposed
 	}
 	if h.isClosed() {
-		return consistency.Result{}, ErrClosed // a select would take propc as readily
+		return consistency.Result{}, h.closedErr() // a select would take propc as readily
 	}
 	p := &proposal{txid: txid, data: data, ctx: ctx, done: make(chan struct{}, 1)}
 	select {
@@ -590,7 +593,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 	case <-ctx.Done():
 		return consistency.Result{}, ctx.Err()
 	case <-h.stop:
-		return consistency.Result{}, ErrClosed
+		return consistency.Result{}, h.closedErr()
 	}
 	select {
 	case <-p.done:
@@ -614,7 +617,7 @@ func (h *Heap) commit(ctx context.Context, txid uuid.UUID, data []byte) (consist
 		// The loop answers every proposal it took before it exits; one
 		// it did not take never will be.
 		if p.handover.CompareAndSwap(queued, abandoned) {
-			return consistency.Result{}, ErrClosed
+			return consistency.Result{}, h.closedErr()
 		}
 		<-p.done
 		return p.result.res, p.result.err
@@ -676,7 +679,7 @@ func (h *Heap) readIndex(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-h.stop:
-		return ErrClosed
+		return h.closedErr()
 	}
 	select {
 	case err := <-rq.done:
@@ -684,7 +687,7 @@ func (h *Heap) readIndex(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-h.done:
-		return ErrClosed
+		return h.closedErr()
 	}
 }
 
@@ -948,7 +951,7 @@ func (h *Heap) pause(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-h.stop:
-		return ErrClosed
+		return h.closedErr()
 	}
 }
 
@@ -985,7 +988,7 @@ func (h *Heap) View(ctx context.Context, fn func(tx *Tx) error, opts *ViewOption
 		return err
 	}
 	if h.isClosed() {
-		return ErrClosed
+		return h.closedErr()
 	}
 	if opts != nil && opts.Fresh {
 		if err := h.freshRead(ctx); err != nil {
@@ -1034,7 +1037,7 @@ func (h *Heap) begin(ctx context.Context, readOnly bool) (*Tx, error) {
 		return nil, err
 	}
 	if h.isClosed() {
-		return nil, ErrClosed
+		return nil, h.closedErr()
 	}
 	if err := h.authorizeWrite(ctx, readOnly); err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ func (h *Heap) run() {
 			return
 		case <-ticker.C:
 			h.noteLogStopped()
+			h.noteLeaderLeft()
 			h.eng.Tick()
 			// A write that outlasts a tick (a disk that stalls) holds
 			// proposals no longer: the followers' copies commit them.
@@ -224,9 +225,20 @@ func (h *Heap) step(m raftpb.Message) {
 	h.eng.Step(m)
 }
 
+// noteLeaderLeft tells the engine whether the replica's leader is a node
+// that left the cluster, which would take no proposal forwarded to it.
+func (h *Heap) noteLeaderLeft() {
+	lead := h.eng.Lead()
+	if lead == 0 || lead == h.self || h.node == nil || !h.node.hasLeft(lead) {
+		lead = 0
+	}
+	h.eng.LeaderLeft(lead)
+}
+
 // propose hands a batch of taken proposals to the engine; from then on
 // the engine answers each, in a Ready.
 func (h *Heap) propose(batch []*proposal) {
+	h.noteLeaderLeft()
 	for _, p := range batch {
 		h.props = append(h.props, engine.Proposal{TxID: p.txid, Data: p.data})
 		h.pending[p.txid] = p
@@ -470,7 +482,7 @@ func (h *Heap) commitError(f *engine.Failure) error {
 		if f.Unknown {
 			return &UnknownOutcomeError{Err: errClosedUndecided}
 		}
-		err = ErrClosed
+		err = h.loopClosedErr()
 	default:
 		err = fmt.Errorf("oss: heap %q: %w", h.name, f)
 	}
@@ -492,7 +504,7 @@ func (h *Heap) answerReads(reads []engine.ReadDone) {
 		case a.Err == nil:
 			rq.done <- nil
 		case a.Err.Reason == engine.Closed:
-			rq.done <- ErrClosed
+			rq.done <- h.loopClosedErr()
 		default:
 			rq.done <- fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
 		}
@@ -517,14 +529,14 @@ func (h *Heap) shutdown() {
 		h.eng.Advance()
 	}
 	for _, p := range h.held {
-		p.answer(proposalResult{err: ErrClosed}) // never proposed
+		p.answer(proposalResult{err: h.loopClosedErr()}) // never proposed
 	}
 	h.held = nil
 	for {
 		select {
 		case p := <-h.propc:
 			if p.take() {
-				p.answer(proposalResult{err: ErrClosed})
+				p.answer(proposalResult{err: h.loopClosedErr()})
 			}
 			continue
 		case a := <-h.abandonc:
@@ -535,7 +547,7 @@ func (h *Heap) shutdown() {
 				h.eng.Step(m)
 			}
 		case rq := <-h.readc:
-			rq.done <- ErrClosed
+			rq.done <- h.loopClosedErr()
 			continue
 		default:
 		}

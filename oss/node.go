@@ -88,6 +88,7 @@ type Node struct {
 	names   map[uint64]string
 	missing map[uint64]time.Time // since when a node ID has been seen missing
 	wasLive map[uint64]bool      // node IDs this node has seen in its live set
+	left    map[uint64]bool      // node IDs that left gracefully and were not seen since
 
 	mu      sync.Mutex           // protects following fields
 	catalog atomic.Pointer[Heap] // the catalog replica, set once at start
@@ -137,6 +138,7 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		names:   make(map[uint64]string),
 		missing: make(map[uint64]time.Time),
 		wasLive: make(map[uint64]bool),
+		left:    make(map[uint64]bool),
 		id:      newNodeID(),
 		limits:  deriveLimits(c),
 		met:     newNodeMetrics(c.Name),
@@ -370,6 +372,9 @@ func (n *Node) startNetwork(ctx context.Context) error {
 			}
 			if e.Kind == memberLeft && e.id != 0 && e.id != n.id {
 				n.noteLeft(e.id) // directory.go
+			}
+			if e.Kind == memberJoined && e.id != 0 {
+				n.noteBack(e.id) // directory.go
 			}
 			if e.Kind != memberUpdated {
 				n.log.Info("member "+e.Kind.String(), "member", e.Member.Name, "addr", e.Member.Addr)

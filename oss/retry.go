@@ -56,7 +56,7 @@ func (h *Heap) waitChange(ctx context.Context, tx *Tx) error {
 			return ctx.Err()
 		case <-h.stop:
 			h.removeWaiter(w)
-			return ErrClosed
+			return h.closedErr()
 		}
 	}
 }

@@ -558,8 +558,11 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 // OnCommit registers f to run after the transaction commits, on the
 // goroutine that committed it, once, in registration order. It does not run
 // if the transaction fails or rolls back, or for an attempt of Update that
-// conflicted. A View's transaction never commits, so f never runs there;
-// a read-only transaction from Begin runs it when Commit ends it. Called
+// conflicted, nor when Update or Commit returns an error matching
+// ErrCommitUnknown: the transaction may then have committed unseen
+// (ErrCommitUnknown says how to find out). A View's transaction never
+// commits, so f never runs there; a read-only transaction from Begin
+// runs it when Commit ends it. Called
 // on a transaction that has ended (from an OnCommit function, say),
 // OnCommit does nothing.
 //

@@ -23,8 +23,12 @@ type WatchOptions struct {
 	// From resumes a watch after a version the caller has seen: the watch
 	// delivers every commit with a higher index. If the heap no longer keeps
 	// that history (Config.WatchHistory, Config.WatchHistoryBytes), the
-	// first event is an EventResync. If From is zero, the first event is an
-	// EventSnapshot of the current state.
+	// first event is an EventResync. A replica that has not yet applied
+	// From (the caller saw it on a node ahead of this one) delivers the
+	// commits after it once it has them, also when it catches up from its
+	// leader's snapshot of an older state, which it does not hand out. If
+	// From is zero, the first event is an EventSnapshot of the current
+	// state.
 	From uint64
 	// Incarnation is the heap incarnation From belongs to, as the events
 	// the caller saw gave it (Event.Incarnation). Log indexes count from
@@ -270,7 +274,7 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	h.watchMu.Lock()
 	defer h.watchMu.Unlock()
 	if h.closed {
-		return nil, ErrClosed
+		return nil, h.closedErr()
 	}
 	switch {
 	case o.From == 0:
@@ -333,9 +337,13 @@ func (w *Watch) SetInterest(ids []uuid.UUID, roots []string) error {
 	w.heap.watchMu.Lock()
 	w.mu.Lock()
 	if w.closed || w.heap.closed {
+		closed := w.closed
 		w.mu.Unlock()
 		w.heap.watchMu.Unlock()
-		return ErrClosed
+		if closed {
+			return ErrClosed
+		}
+		return w.heap.closedErr()
 	}
 	w.all, w.ids, w.roots = all, idm, rm
 	w.drop()
@@ -502,7 +510,8 @@ func (w *Watch) hasRoot(name string) bool {
 
 // Next returns the next event, waiting for one until ctx ends. It returns
 // ErrClosed once the watch is closed, and once its node closed (or its
-// heap was dropped) after handing out the events the watch held by then.
+// heap was dropped, or its replica lost: see ErrClosed) after handing out
+// the events the watch held by then.
 // On a watch with a Rate it also waits, if need be, until 1/Rate has
 // passed since the event before; what is committed meanwhile joins the
 // event it returns. A ctx that has already ended gets its error, even
@@ -622,7 +631,7 @@ func (w *Watch) await(ctx context.Context) (stopped bool, err error) {
 		empty := len(w.queue) == 0 && w.pending == nil && !w.overflow
 		w.mu.Unlock()
 		if empty {
-			return false, ErrClosed
+			return false, w.heap.closedErr()
 		}
 		return true, nil
 	}
@@ -700,8 +709,12 @@ func (h *Heap) deliver(changes []consistency.ChangeSet) {
 
 // resyncWatches starts the history afresh after index, where a leader's
 // snapshot replaced the state whole: the commits it covers come as no
-// change sets, so every watch resyncs (from the state just published,
-// which holds them) and a watch resuming from before index does too.
+// change sets, so every watch that needs one of them resyncs (from the
+// state just published, which holds them) and a watch resuming from
+// before index does too. A watch resumed from a version at or past index
+// (one the consumer saw on another node, ahead of this replica) needs
+// none of them: it goes on with the commits after its version, and a
+// resync would take its consumer back to the older state at index.
 // Called by the loop after the state is published.
 func (h *Heap) resyncWatches(index uint64) {
 	h.watchMu.Lock()
@@ -711,7 +724,7 @@ func (h *Heap) resyncWatches(index uint64) {
 	h.histFrom = max(h.histFrom, index)
 	for w := range h.watchers {
 		w.mu.Lock()
-		if !w.closed {
+		if !w.closed && w.after < index {
 			w.drop()
 		}
 		w.mu.Unlock()
