@@ -83,14 +83,13 @@ const (
 	Replace                     // a voter is down (dead for ReplaceAfter, or leaving): replace it
 	Grow                        // fewer voters than wanted: add voters, to an odd number
 	Rebalance                   // a better-placed server is no voter: move the lowest-placed voter there
-	Depart                      // a leaving voter goes with no server to take its place
 	Shrink                      // dead voters no server can replace go, so the group survives more failures
 	DropDown                    // remove a learner that is down
 	Evict                       // remove a learner that may no longer read the heap
 	Place                       // move leadership to the best-placed voter
 )
 
-var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "depart", "shrink", "drop down", "evict", "place"}
+var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place"}
 
 func (r StepReason) String() string {
 	if int(r) < len(reasons) {
@@ -123,19 +122,19 @@ type Action struct {
 //  4. grow a group below its odd target the same way, to an odd number;
 //  5. if every voter is alive, move the lowest-placed voter to a
 //     better-placed server the same way (it stays a learner, with its replica);
-//  6. a leaving voter that no server can replace goes if every other voter
-//     is alive, with the lowest-placed other voter demoted in the same
-//     change if an even number would be left; dead voters no server can
-//     replace go together in one change if the group then survives more
-//     failures (see shrink), and otherwise stay;
+//  6. a leaving voter that no server can replace stays a voter, as one
+//     that died would: removing it would leave the group needing nodes that
+//     a crash of the same node would not (a whole cluster stopped with
+//     SIGTERM kept one voter a group, and could not start without it);
+//     dead voters no server can replace go together in one change if the
+//     group then survives more failures (see shrink), and otherwise stay;
 //  7. remove a learner that is down or may no longer read the heap;
 //  8. move leadership to the best-placed voter, at most every TransferTicks.
 //
 // Plan does nothing unless this replica leads, no transfer is under way,
 // the group is not in a joint configuration and no change is awaited. A
 // configuration never loses a voter without gaining one in the same
-// change, except a leaving voter whose peers are all alive, or dead voters
-// whose removal raises the failures the group survives while the old and
+// change, except dead voters whose removal raises the failures the group survives while the old and
 // the new configuration both keep a live majority, so no step takes the
 // group below its quorum.
 func Plan(in PlanInput) Action {
@@ -297,8 +296,8 @@ func (p *planner) handOver() (Action, bool) {
 }
 
 // changeVoters replaces a down voter, grows the group to its odd size,
-// rebalances it towards desired (the best-ranked servers), or lets a
-// leaving voter go. ok is false if the voters are as they should be.
+// rebalances it towards desired (the best-ranked servers), or shrinks it
+// of dead voters. ok is false if the voters are as they should be.
 func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 	cs := &p.in.Conf
 	want := len(desired)
@@ -338,12 +337,10 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 			promote = targets[:1]
 		}
 	case victim != 0:
-		// Nowhere to hand over to: a leaving voter may go if the rest are
-		// alive; dead ones go if the group then survives more failures,
-		// and otherwise stay until a server can replace them.
-		if m, ok := p.live[victim]; ok && m.Leaving && len(cs.Voters) > 1 && allAlive {
-			return p.depart(ranked, victim), true
-		}
+		// Nowhere to hand over to: a leaving voter stays a voter, as one
+		// that died would (see Plan, step 6); dead ones go if the group
+		// then survives more failures, and otherwise stay until a server
+		// can replace them.
 		if a, ok := p.shrink(); ok {
 			return a, true
 		}
@@ -365,23 +362,6 @@ func (p *planner) lowestUndesired(ranked, desired []Member) uint64 {
 		}
 	}
 	return 0
-}
-
-// depart removes the leaving voter victim, with the lowest-placed other
-// voter (not this server) made a learner if that would leave an even
-// number of voters.
-func (p *planner) depart(ranked []Member, victim uint64) Action {
-	cs := &p.in.Conf
-	changes := []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: victim}}
-	if (len(cs.Voters)-1)%2 == 0 {
-		for i := len(ranked) - 1; i >= 0; i-- {
-			if id := ranked[i].ID; p.isVoter(id) && id != victim && id != p.in.Self {
-				changes = append(changes, addLearner(id))
-				break
-			}
-		}
-	}
-	return Action{Kind: ChangeConf, Why: Depart, Changes: changes}
 }
 
 // tolerance is how many more failures a group of voters voters, live of

@@ -142,7 +142,7 @@ func TestPlanShrink(t *testing.T) {
 			want: func(r []uint64) Action { return removals(r[1], r[4]) },
 		},
 		{
-			name:    "a leaving voter counts as live: the dead go first, the leaving one departs after",
+			name:    "a leaving voter counts as live: the dead go, the leaving one stays",
 			servers: 5, replicas: 5, voters: 5,
 			in: func(in *PlanInput, r []uint64) {
 				kill(in, r[1], time.Hour)

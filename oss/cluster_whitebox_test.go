@@ -657,10 +657,13 @@ func TestDropAndRecreate(t *testing.T) {
 	}
 }
 
-// A node that leaves when no server can take its place: the group shrinks
-// to an odd number of voters, the other keeping its replica as a learner,
-// and goes on committing.
-func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
+// A node that leaves when no server can take its place keeps its votes,
+// as a node that died would: the two others, a majority of three, go on
+// committing, and a new server takes its place. (Its votes used to go,
+// another voter's with them to keep an odd number, so a group of three
+// went on with one voter: a whole cluster stopped so could not start
+// again without the last node to leave, TestWholeClusterLeftInTurnStartsWithoutOne.)
+func TestLeaveWithoutSpareKeepsItsVote(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := startTestNodes(t, 19, "a", "b", "c")
 	for _, name := range []string{"a", "b", "c"} {
@@ -670,9 +673,9 @@ func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
 	ids := seedBank(t, c.heaps["a"])
 	g := c.waitGroup(t, "bank")
 	c.leave(g.Leader)
-	waitCond(t, "one voter and a learner", func() bool {
-		g, ok := c.group("bank")
-		return ok && !g.Joint && len(g.Voters) == 1 && len(g.Learners) == 1
+	waitCond(t, "another leader, the three voters kept", func() bool {
+		ng, ok := c.group("bank")
+		return ok && ng.Leader != g.Leader && c.settled("bank", "a", "b", "c")
 	})
 	for name, h := range c.heaps {
 		untilCommitted(t, name+": a transfer after the leave", h, func(tx *Tx) error {
@@ -680,11 +683,12 @@ func TestLeaveWithoutSpareKeepsOddVoters(t *testing.T) {
 		})
 	}
 	c.checkBank(ids)
-	// A new server brings the group back to three.
+	// A new server takes the place of the one that left.
 	c.add("d", true, nil)
-	waitCond(t, "three voters again", func() bool {
-		g, ok := c.group("bank")
-		return ok && !g.Joint && len(g.Voters) == 3
+	c.open("d", "bank")
+	waitCond(t, "d a voter in place of "+g.Leader, func() bool {
+		ng, ok := c.group("bank")
+		return ok && !ng.Joint && len(ng.Voters) == 3 && slices.Contains(ng.Voters, "d") && !slices.Contains(ng.Voters, g.Leader)
 	})
 }
 

@@ -873,7 +873,8 @@ const (
 // handOver announces that the node leaves and waits, up to timeout or
 // until ctx ends, until the leaders of its groups have moved its votes to
 // other servers (and it leads nothing). It does not wait when no other
-// server is alive to take them. It reports whether ctx ended before the
+// server is alive to take them, nor for a vote no server can take (see
+// Heap.holdsVote). It reports whether ctx ended before the
 // hand-over did; a node off any network has nothing to hand over.
 func (n *Node) handOver(ctx context.Context, timeout time.Duration) (cut bool) {
 	if n.tr == nil || n.catalog.Load() == nil {
@@ -889,8 +890,9 @@ func (n *Node) handOver(ctx context.Context, timeout time.Duration) (cut bool) {
 	n.announce()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
+		live := n.live()
 		others := false
-		for _, p := range n.live() {
+		for _, p := range live {
 			if p.ID != n.id && p.Role == pki.RoleServer && !p.Leaving {
 				others = true
 			}
@@ -899,9 +901,9 @@ func (n *Node) handOver(ctx context.Context, timeout time.Duration) (cut bool) {
 			return false
 		}
 		n.mu.Lock()
-		busy := n.catalog.Load().isVoter.Load()
+		busy := n.catalog.Load().holdsVote(live)
 		for _, h := range n.heaps {
-			busy = busy || h.isVoter.Load()
+			busy = busy || h.holdsVote(live)
 		}
 		n.mu.Unlock()
 		if !busy {

@@ -279,3 +279,26 @@ func (h *Heap) takesJoin(id uint64, live map[uint64]peerInfo, now time.Time) boo
 	}
 	return in.TakesJoin(id)
 }
+
+// holdsVote reports whether a leave waits for this replica (live is the
+// live nodes): it is a voter, and it leads the group (the leader hands
+// leadership to a voter that stays) or a live server that stays is no
+// voter of it and can take its vote. A vote that no server can take stays
+// where it is, as a dead node's would (engine.Plan, step 6): a group that
+// lost its voters to graceful leaves of a whole cluster stopping could not
+// start again without the last of them.
+func (h *Heap) holdsVote(live []peerInfo) bool {
+	if !h.isVoter.Load() {
+		return false
+	}
+	if h.leader.Load() == h.self {
+		return true
+	}
+	cs := h.conf.Load()
+	for _, p := range live {
+		if p.ID != h.self && p.Role == pki.RoleServer && !p.Leaving && (cs == nil || !slices.Contains(cs.Voters, p.ID)) {
+			return true
+		}
+	}
+	return false
+}

@@ -957,7 +957,7 @@ func TestOssdPartitionedReplicaComesBack(t *testing.T) {
 // in turn with SIGTERM (a hand-over and leave, as systemd stops the
 // unit) while the heaps are written, starting the next stop as soon as
 // the restarted node answers, as a script or a service manager would:
-// of three servers, a leaving one's heaps keep one voter until it is
+// of three servers, a leaving one keeps its votes, down, until it is
 // back. Twice round, then every heap must settle at its placement with
 // no anomaly and no acknowledged append lost.
 func TestOssdRollingRestartThreeNodes(t *testing.T) {
