@@ -388,8 +388,10 @@ func (ch *churn) twoVoters(heap string) (*ossdtest.Proc, *ossdtest.Proc) {
 		for _, h := range st.Heaps {
 			if h.Name == heap && len(h.Voters) >= 2 && h.Leader != "" && ch.proc(h.Leader) != nil {
 				i := slices.IndexFunc(h.Voters, func(v string) bool { return v != h.Leader })
-				l, f = h.Leader, h.Voters[i]
-				return ch.proc(f) != nil
+				if ch.proc(h.Voters[i]) != nil {
+					l, f = h.Leader, h.Voters[i]
+					return true
+				}
 			}
 		}
 		return false
