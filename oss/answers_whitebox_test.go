@@ -182,7 +182,7 @@ func TestSnapshotAfterTheCheckpointerStoppedDoesNotWait(t *testing.T) {
 	}()
 	select {
 	case <-waited:
-	case <-time.After(10 * time.Second): // a bound against a hang only
+	case <-time.After(await.Deadline): // a bound against a hang only
 		t.Fatal("the loop waits for a checkpoint its stopped checkpointer never took")
 	}
 	if c.running != nil {

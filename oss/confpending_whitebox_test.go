@@ -175,7 +175,7 @@ func TestJoinKeptWhileANewLeaderCannotTakeIt(t *testing.T) {
 	case <-declined.seen:
 	case err := <-done:
 		t.Fatalf("the client opened the heap while its leader could not change the configuration: %v", err)
-	case <-time.After(20 * time.Second):
+	case <-time.After(await.Deadline): // a bound against a hang
 		t.Fatal("the new leader never tried to add the client")
 	}
 	acks.Store(false)

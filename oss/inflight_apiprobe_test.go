@@ -62,7 +62,7 @@ func startInflight(t *testing.T, h *oss.Heap, r oss.Ref[int64]) *inflight {
 	if err := r.Put(f.tx, 99); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for h.Stats().Waits == waits {
 		if time.Now().After(deadline) {
 			t.Fatal("the Update never waited")

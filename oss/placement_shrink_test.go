@@ -40,7 +40,7 @@ func TestPlacementShrinkSurvivesAThirdFailure(t *testing.T) {
 
 	// Two of the others die, the heap's leader among them if a does not
 	// lead it: the survivors elect one, which shrinks the group.
-	g, _ := c.group("r5")
+	g := c.waitGroup(t, "r5") // between leaders (an election at load) it has none
 	dead := slices.DeleteFunc(slices.Clone(names[1:]), func(n string) bool { return n == g.Leader })
 	dead = dead[:2]
 	if g.Leader != "a" {
@@ -98,7 +98,7 @@ func TestPlacementShrinkCutOffComeBack(t *testing.T) {
 		})
 	}
 	c.waitPlacedOver(t, "the first placement", shrinkHeaps, nil)
-	g, _ := c.group("r5")
+	g := c.waitGroup(t, "r5") // between leaders (an election at load) it has none
 	cut := slices.DeleteFunc(slices.Clone(names[1:]), func(n string) bool { return n == g.Leader })[:2]
 	if g.Leader != "a" {
 		cut[0] = g.Leader

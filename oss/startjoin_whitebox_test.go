@@ -39,15 +39,18 @@ func (h heardHandler) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// reserveUDP returns a loopback address whose port was free a moment ago.
-func reserveUDP(t *testing.T) string {
+// reserveUDP returns a loopback UDP socket, held until the test's end
+// (Config.PacketConn), and its address: a port freed and bound again
+// later could meanwhile be handed to a socket of another test.
+// Registered before the nodes that run on it, it is closed after them.
+func reserveUDP(t *testing.T) (net.PacketConn, string) {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc.Close()
-	return pc.LocalAddr().String()
+	t.Cleanup(func() { pc.Close() })
+	return pc, pc.LocalAddr().String()
 }
 
 // serverConfig returns the configuration of a server node of c's CA
@@ -67,12 +70,12 @@ func (c *quicCluster) serverConfig(name, listen string, join ...string) *Config 
 // so nodes had to be started in order.
 func TestStartJoinWaitsForItsMember(t *testing.T) {
 	t.Parallel()
+	pc, first := reserveUDP(t) // nothing answers on it until a starts
 	c := newQUICCluster(t)
-	first := reserveUDP(t)
 	cfg := c.serverConfig("b", "127.0.0.1:0", first)
 	h := newHeard("cannot join the cluster yet")
 	cfg.Logger = slog.New(h)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	type started struct {
 		n   *Node
@@ -91,7 +94,7 @@ func TestStartJoinWaitsForItsMember(t *testing.T) {
 		}
 		t.Fatalf("Start returned before the member it joins was up: %v", r.err)
 	}
-	if _, err := c.launch("a", pki.RoleServer, func(cfg *Config) { cfg.Listen = first }); err != nil {
+	if _, err := c.launch("a", pki.RoleServer, func(cfg *Config) { cfg.Listen, cfg.PacketConn = first, pc }); err != nil {
 		t.Fatal(err)
 	}
 	r := await.Recv(t, res, "the joining node's start to return")
@@ -108,11 +111,13 @@ func TestStartJoinWaitsForItsMember(t *testing.T) {
 // used to join its own membership and wait 30s for a catalog leader.
 func TestStartJoinOwnAddressFails(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
+	pc, self := reserveUDP(t)
 	c := newQUICCluster(t)
-	self := reserveUDP(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	n, err := Start(ctx, c.serverConfig("solo", self, self))
+	cfg := c.serverConfig("solo", self, self)
+	cfg.PacketConn = pc
+	n, err := Start(ctx, cfg)
 	if err == nil {
 		n.Close(context.Background())
 	}

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 // historyBytes sums the values the heap's watch history holds.
@@ -57,7 +57,7 @@ func TestWatchHistoryIsBoundedInBytes(t *testing.T) {
 
 	next := func(w *Watch) *Event {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, await.Deadline)
 		defer cancel()
 		ev, err := w.Next(ctx)
 		if err != nil {
@@ -154,7 +154,7 @@ func TestWatchMergedCountsItsBytes(t *testing.T) {
 		check()
 	}
 	for prev := uint64(0); prev < last; {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, await.Deadline)
 		ev, err := w.Next(ctx)
 		cancel()
 		if err != nil {

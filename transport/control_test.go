@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -165,7 +166,7 @@ func TestControlMessagesKeepTheirOrder(t *testing.T) {
 		}
 	}
 	rec := c.recs["b"]
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(await.Deadline) // a bound against a hang: load 40 needs minutes
 	for rec.count("a") < 200 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 	"github.com/quic-go/quic-go"
 	"go.uber.org/goleak"
@@ -163,7 +164,7 @@ func TestCallsAndMessagesBetweenThreeNodes(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(await.Deadline) // a bound against a hang: load 40 needs minutes
 	for _, to := range []string{"a", "b", "c"} {
 		for _, from := range []string{"a", "b", "c"} {
 			if from == to {
@@ -274,7 +275,7 @@ func TestPeerWithoutClientCertificateIsRefused(t *testing.T) {
 			t.Fatal("a peer without a client certificate was served")
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for !strings.Contains(c.logs.String(), "no certificate presented") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -298,7 +299,7 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	cancel()
 	c.recs["b"] = newRecorder()
 	c.start(t, "b", addr, c.recs["b"]).SetPeer("a", c.nodes["a"].Addr().String())
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		resp, err := c.nodes["a"].Call(cctx, "b", []byte("3"))
@@ -393,7 +394,7 @@ func TestMalformedStreamIsClosedAndNodeGoesOn(t *testing.T) {
 	if resp, err := c.nodes["b"].Call(ctx, "a", []byte("still")); err != nil || string(resp) != "b:still" {
 		t.Fatalf("node stopped serving after bad streams: %q %v", resp, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(await.Deadline)
 	for strings.Count(c.logs.String(), "stream closed") < 6 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -522,7 +523,7 @@ func TestRestartedPeerIsReachableAtOnce(t *testing.T) {
 	if err := a.Send(ctxT(t), "b", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); rb.count("a") == 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(await.Deadline); rb.count("a") == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first message never arrived")
 		}

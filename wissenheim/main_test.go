@@ -538,7 +538,11 @@ var handedPorts struct {
 
 // freePorts returns a port p such that UDP ports p to p+n-1 of the
 // loopback address are free now and were handed out to no other test of
-// the package.
+// the package. They lie below the kernel's ephemeral range
+// (portBand), which no socket bound at :0 and no outgoing connection of
+// this or another process is given: a port handed out stays unbound
+// until its test's nodes listen on it, and a cluster restarted on its
+// ports unbinds them in between.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
 	handedPorts.mu.Lock()
@@ -547,7 +551,8 @@ func freePorts(t *testing.T, n int) int {
 		handedPorts.ports = map[int]bool{}
 	}
 	for range 100 {
-		base := 20000 + rand.IntN(40000)
+		lo, hi := portBand()
+		base := lo + rand.IntN(hi-lo-n)
 		ok := true
 		for i := range n {
 			if handedPorts.ports[base+i] {
@@ -570,6 +575,21 @@ func freePorts(t *testing.T, n int) int {
 	}
 	t.Fatal("no free ports")
 	return 0
+}
+
+// portBand returns the ports freePorts picks from: [8192, 16384) below
+// an ephemeral range that starts at 32768, as Linux's does by default
+// (oss/ossdtest picks from the 16384 ports just below it, for processes
+// that may run beside these), and 20000 to 60000 where the range is
+// unknown or starts lower.
+func portBand() (lo, hi int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if f := strings.Fields(string(b)); err == nil && len(f) == 2 {
+		if first, err := strconv.Atoi(f[0]); err == nil && first >= 32768 {
+			return first - 24576, first - 16384
+		}
+	}
+	return 20000, 60000
 }
 
 // TestFramesReportsDrawnAndEmptyFrames measures a short run with

@@ -234,9 +234,12 @@ func heapStatus(t *testing.T, st oss.ClusterStatus, name string) oss.HeapStatus 
 	return oss.HeapStatus{}
 }
 
+// waitFor polls cond until it holds. It gives up after 5 minutes, as
+// oss/osstest.Recv does: a bound against a hang, which a test that
+// passes never reaches; its minute before was short at load 40.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/objectsharing/oss/oss"
 )
 
 // A node's certificate and key replaced by another node's pair, or
@@ -42,13 +44,7 @@ func TestRunNamesAnotherNodesOrAnExpiredCertificate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), crt) || !strings.Contains(err.Error(), `names "n2"`) {
 		t.Fatalf("ossd run with n2's certificate and key as n1's: want an error naming %s and n2; got %v", crt, err)
 	}
-	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n1", "--validity", "1s", "--force"}); err != nil {
-		t.Fatal(err)
-	}
-	tlsc, err := (&runFlags{name: "n1", certs: dir}).readTLS()
-	if err != nil {
-		t.Fatalf("a certificate valid for a second more: %v", err)
-	}
+	tlsc := shortLivedCert(t, dir, "n1")
 	pair, err := tls.X509KeyPair(tlsc.CertPEM, tlsc.KeyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -61,5 +57,27 @@ func TestRunNamesAnotherNodesOrAnExpiredCertificate(t *testing.T) {
 	_, err = (&runFlags{name: "n1", certs: dir}).readTLS()
 	if err == nil || !strings.Contains(err.Error(), crt) || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("ossd run once n1's certificate expired: want an error naming %s and saying it expired; got %v", crt, err)
+	}
+}
+
+// shortLivedCert issues name a certificate valid for a second, or for
+// longer if it expired before it was read back, and returns the
+// configuration readTLS reads while it is valid. A certificate's
+// NotAfter has whole seconds, so "--validity 1s" gives one valid for
+// 0 to 1 s: 2 runs in 40 at load 20 read it after it had expired.
+func shortLivedCert(t *testing.T, dir, name string) *oss.TLSConfig {
+	t.Helper()
+	for validity := time.Second; ; validity *= 2 {
+		if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", name, "--validity", validity.String(), "--force"}); err != nil {
+			t.Fatal(err)
+		}
+		tlsc, err := (&runFlags{name: name, certs: dir}).readTLS()
+		if err == nil {
+			return tlsc
+		}
+		if !strings.Contains(err.Error(), "expired") || validity >= 4*time.Minute {
+			t.Fatalf("a certificate valid for %v more: %v", validity, err)
+		}
+		t.Logf("a certificate valid for up to %v expired before it was read: %v", validity, err)
 	}
 }

@@ -222,7 +222,8 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 		return v
 	}
 	// waitFor polls cond until it holds, failing the test after timeout
-	// with what describe says.
+	// with what describe says. The waits get 5 minutes, as oss/osstest's
+	// do: a bound against a hang, far over what load 40 takes.
 	waitFor := func(what string, timeout time.Duration, cond func() bool, describe func() string) {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
@@ -264,7 +265,7 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 	for i := range nodes {
 		first := sample(i, "oss_commits_total")
 		var now float64
-		waitFor(names[i]+"'s commits to rise", time.Minute, func() bool {
+		waitFor(names[i]+"'s commits to rise", 5*time.Minute, func() bool {
 			now = sample(i, "oss_commits_total")
 			return now >= first+20
 		}, func() string { return fmt.Sprintf("oss_commits_total %v, then %v", first, now) })
@@ -298,7 +299,7 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 	// has the hot object first.
 	for i := range nodes {
 		var g float64
-		waitFor(names[i]+"'s oss_hot_conflicts to rise", time.Minute, func() bool {
+		waitFor(names[i]+"'s oss_hot_conflicts to rise", 5*time.Minute, func() bool {
 			g = sample(i, "oss_hot_conflicts")
 			// 20 conflicts of the last seconds, decayed by a half-life of
 			// a minute, weigh well over 15.
@@ -309,7 +310,7 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 		// cold one's third (seen at load 50 to 80).
 		var h admin.Hot
 		var err error
-		waitFor(names[i]+"'s hot list to show the hot object first, and the cold one", time.Minute, func() bool {
+		waitFor(names[i]+"'s hot list to show the hot object first, and the cold one", 5*time.Minute, func() bool {
 			h, err = hotOf(hc, srvs[i], heap)
 			return err == nil && len(h.Objects) >= 2 && h.Objects[0].ID == hot && h.Objects[0].Conflicts >= hotN &&
 				slices.ContainsFunc(h.Objects[1:], func(o oss.HotObject) bool { return o.ID == cold && o.Conflicts >= coldN })
@@ -336,7 +337,7 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 	changesBefore := map[int]float64{}
 	commitsBefore := map[int]float64{}
 	seen := make([]string, len(heaps))
-	waitFor(names[li]+" to lead, as every replica sees", 2*time.Minute, func() bool {
+	waitFor(names[li]+" to lead, as every replica sees", 5*time.Minute, func() bool {
 		survivors = survivors[:0]
 		for i := range nodes {
 			if i != li {
@@ -361,7 +362,7 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 
 	for _, i := range survivors {
 		var c float64
-		waitFor(names[i]+"'s oss_leader_changes_total to rise", time.Minute, func() bool {
+		waitFor(names[i]+"'s oss_leader_changes_total to rise", 5*time.Minute, func() bool {
 			c = sample(i, "oss_leader_changes_total")
 			return c > changesBefore[i]
 		}, func() string { return fmt.Sprintf("oss_leader_changes_total %v, was %v", c, changesBefore[i]) })
@@ -369,7 +370,7 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 	}
 	// One survivor leads, as both survivors' metrics say, and commits go on.
 	var leads []float64
-	waitFor("one survivor to lead", time.Minute, func() bool {
+	waitFor("one survivor to lead", 5*time.Minute, func() bool {
 		leads = leads[:0]
 		sum := 0.0
 		for _, i := range survivors {
@@ -381,7 +382,7 @@ func TestMetricsScrapedUnderLoad(t *testing.T) {
 	}, func() string { return fmt.Sprintf("oss_is_leader of %v: %v", survivors, leads) })
 	for _, i := range survivors {
 		var now float64
-		waitFor(names[i]+"'s commits to rise after the kill", time.Minute, func() bool {
+		waitFor(names[i]+"'s commits to rise after the kill", 5*time.Minute, func() bool {
 			now = sample(i, "oss_commits_total")
 			return now >= commitsBefore[i]+10
 		}, func() string { return fmt.Sprintf("oss_commits_total %v, was %v", now, commitsBefore[i]) })

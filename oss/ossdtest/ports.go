@@ -2,7 +2,11 @@ package ossdtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -54,15 +58,60 @@ func (p *ports) take(network string) (string, error) {
 	return "", fmt.Errorf("ossdtest: no %s port on loopback that was not handed out before", network)
 }
 
+// listenLoopback binds a loopback socket of network on a port below the
+// kernel's ephemeral range, which no bind at :0 and no outgoing
+// connection of any process is given: a node's port, free between its
+// kill and its restart or before its process first binds it, is then
+// taken only by another test that picks ports of its own. A port the
+// kernel picked (:0) is in that range, and another test binary (go test
+// runs two packages at once) or the QUIC and HTTP clients of this one
+// could be handed it meanwhile. Where the range is unknown, or leaves
+// too little below it, the kernel picks.
 func listenLoopback(network string) (string, func(), error) {
+	if lo := ephemeralLow(); lo-belowEphemeral >= 1024 {
+		for range 100 {
+			port := lo - belowEphemeral + rand.IntN(belowEphemeral)
+			addr, closeFn, err := bindLoopback(network, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err == nil {
+				return addr, closeFn, nil
+			}
+		}
+	}
+	return bindLoopback(network, "127.0.0.1:0")
+}
+
+// belowEphemeral is how many ports under the ephemeral range
+// listenLoopback picks from: 16384 to 32767 under Linux's default
+// range (32768 to 60999).
+const belowEphemeral = 1 << 14
+
+// ephemeralLow returns the first port of the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), or 0 if it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return lo
+}
+
+func bindLoopback(network, addr string) (string, func(), error) {
 	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		pc, err := net.ListenPacket("udp", addr)
 		if err != nil {
 			return "", nil, err
 		}
 		return pc.LocalAddr().String(), func() { pc.Close() }, nil
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
 	}

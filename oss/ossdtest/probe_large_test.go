@@ -83,14 +83,21 @@ func checkBlobs(ch *churn, outs map[int]outcome) {
 		var o struct {
 			Value blob
 		}
-		cctx, cancel := context.WithTimeout(ch.ctx, 30*time.Second)
-		got, err := p.Root(cctx, "big", fmt.Sprint("blob-", seq), true)
-		cancel()
+		// A read may run out of its 30 s, or meet big between leaders (a
+		// transfer to its placement, an election at load): it goes again.
+		var got any
+		var err error
+		waitCond(t, fmt.Sprint("a Fresh read of blob ", seq), func() bool {
+			cctx, cancel := context.WithTimeout(ch.ctx, 30*time.Second)
+			got, err = p.Root(cctx, "big", fmt.Sprint("blob-", seq), true)
+			cancel()
+			if err != nil && !notFound(err) {
+				t.Logf("blob %d: %v", seq, err)
+				return false
+			}
+			return true
+		})
 		present := err == nil
-		if err != nil && !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "404") {
-			t.Errorf("blob %d: %v", seq, err)
-			continue
-		}
 		if present {
 			json.Unmarshal(mustJSON(got), &o)
 		}
@@ -107,4 +114,10 @@ func checkBlobs(ch *churn, outs map[int]outcome) {
 	if n[acked] < 5 {
 		t.Errorf("only %d blobs acknowledged", n[acked])
 	}
+}
+
+// notFound says whether err is a read's answer that the object is not
+// there.
+func notFound(err error) bool {
+	return strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "404")
 }

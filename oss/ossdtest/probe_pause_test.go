@@ -660,12 +660,7 @@ func probeCombined(ch *churn) {
 func probePauseTwo(ch *churn) {
 	ch.t.Helper()
 	l, f := ch.twoVoters("bank")
-	sctx, cancel := context.WithTimeout(ch.ctx, 5*time.Second)
-	st, err := ch.live()[0].Status(sctx)
-	cancel()
-	if err != nil {
-		ch.t.Fatal(err)
-	}
+	st := ch.status(ch.live()[0])
 	for _, h := range st.Heaps {
 		in := 0
 		for _, v := range h.Voters {

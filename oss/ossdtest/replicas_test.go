@@ -367,24 +367,59 @@ func (ch *churn) cliTruth(p *ossdtest.Proc, live []string) string {
 }
 
 // twoVoters returns the running processes of two voters of heap, its
-// leader first.
+// leader first. It waits until the first running node's status names a
+// leader and a second voter: between leaders (an election or a transfer
+// of leadership at load) it names none.
 func (ch *churn) twoVoters(heap string) (*ossdtest.Proc, *ossdtest.Proc) {
 	ch.t.Helper()
-	p := ch.live()[0]
+	var l, f string
+	var last []oss.HeapStatus
+	defer func() {
+		if l == "" {
+			ch.t.Logf("no two voters of %s in %+v", heap, last)
+		}
+	}()
+	waitCond(ch.t, "a leader and another voter of "+heap, func() bool {
+		st, err := ch.statusOnce(ch.live()[0])
+		if err != nil {
+			return false
+		}
+		last = st.Heaps
+		for _, h := range st.Heaps {
+			if h.Name == heap && len(h.Voters) >= 2 && h.Leader != "" && ch.proc(h.Leader) != nil {
+				i := slices.IndexFunc(h.Voters, func(v string) bool { return v != h.Leader })
+				if ch.proc(h.Voters[i]) != nil {
+					l, f = h.Leader, h.Voters[i]
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return ch.proc(l), ch.proc(f)
+}
+
+// statusOnce asks p for its status, bounded by 5 s.
+func (ch *churn) statusOnce(p *ossdtest.Proc) (oss.ClusterStatus, error) {
 	sctx, cancel := context.WithTimeout(ch.ctx, 5*time.Second)
 	defer cancel()
-	st, err := p.Status(sctx)
-	if err != nil {
-		ch.t.Fatal(err)
-	}
-	for _, h := range st.Heaps {
-		if h.Name == heap && len(h.Voters) >= 2 && h.Leader != "" {
-			i := slices.IndexFunc(h.Voters, func(v string) bool { return v != h.Leader })
-			return ch.proc(h.Leader), ch.proc(h.Voters[i])
+	return p.Status(sctx)
+}
+
+// status asks p for its status until it answers: one request may run out
+// of its 5 s at load.
+func (ch *churn) status(p *ossdtest.Proc) oss.ClusterStatus {
+	ch.t.Helper()
+	var st oss.ClusterStatus
+	var err error
+	waitCond(ch.t, p.Name+"'s status", func() bool {
+		st, err = ch.statusOnce(p)
+		if err != nil {
+			ch.t.Logf("%s's status: %v", p.Name, err)
 		}
-	}
-	ch.t.Fatalf("no two voters of %s in %+v", heap, st.Heaps)
-	return nil, nil
+		return err == nil
+	})
+	return st
 }
 
 // statusSays waits until ok, given heap's status and the output of
@@ -479,21 +514,23 @@ func (ch *churn) restart(p *ossdtest.Proc) *ossdtest.Proc {
 }
 
 // leaderName returns the leader of heap as the first running node's
-// status reports it.
+// status reports it, once it names one: between leaders it names none.
 func (ch *churn) leaderName(heap string) string {
-	p := ch.live()[0]
-	sctx, cancel := context.WithTimeout(ch.ctx, 5*time.Second)
-	defer cancel()
-	st, err := p.Status(sctx)
-	if err != nil {
-		return ""
-	}
-	for _, h := range st.Heaps {
-		if h.Name == heap {
-			return h.Leader
+	ch.t.Helper()
+	var lead string
+	waitCond(ch.t, "a leader of "+heap, func() bool {
+		st, err := ch.statusOnce(ch.live()[0])
+		if err != nil {
+			return false
 		}
-	}
-	return ""
+		for _, h := range st.Heaps {
+			if h.Name == heap && ch.proc(h.Leader) != nil {
+				lead = h.Leader
+			}
+		}
+		return lead != ""
+	})
+	return lead
 }
 
 // TestOssdPlacementThroughChurn runs five ossd processes with three
@@ -810,12 +847,7 @@ func (ch *churn) steady(what string) {
 // left to them until the heal.
 func (ch *churn) cutAndHeal(px *proxied, names []string, cut ...string) {
 	ch.t.Helper()
-	sctx, cancel := context.WithTimeout(ch.ctx, 5*time.Second)
-	st, err := ch.live()[0].Status(sctx)
-	cancel()
-	if err != nil {
-		ch.t.Fatal(err)
-	}
+	st := ch.status(ch.live()[0])
 	minority := map[string]bool{} // heaps the cut-off side cannot lead
 	for _, h := range st.Heaps {
 		in := 0

@@ -90,7 +90,11 @@ type Options struct {
 	// in-memory network: a transport that injects faults of its own.
 	Wrap func(name string, tr transport.Transport) transport.Transport
 	// Patience bounds every wait, and every start and open of a heap. If
-	// zero, 30s.
+	// zero, five minutes, as Recv: a bound against a hang, far over what
+	// a start, an election or a commit takes on a loaded machine (at load
+	// 40 on two cores the race detector's tests wait for a processor 5 to
+	// 30 times as long as they run), so a test fails only when what it
+	// awaits does not come.
 	Patience time.Duration
 }
 
@@ -122,7 +126,7 @@ func Start(t testing.TB, n int, opts *Options) *Cluster {
 		c.opts = *opts
 	}
 	if c.opts.Patience == 0 {
-		c.opts.Patience = 30 * time.Second
+		c.opts.Patience = 5 * time.Minute
 	}
 	if c.opts.QUIC {
 		cert, key, err := pki.NewCA("osstest", time.Hour)

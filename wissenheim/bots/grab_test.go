@@ -124,7 +124,7 @@ func TestTwoNodesGrabOneBallAndSeeItRollAlike(t *testing.T) {
 	for i, w := range ws {
 		seen[i] = map[uint64]scene.PropState{}
 		wg.Go(func() {
-			deadline := time.Now().Add(30 * time.Second)
+			deadline := time.Now().Add(recvDeadline) // a bound against a hang
 			for time.Now().Before(deadline) {
 				s, err := w.Snapshot(ctx, "pitch")
 				if err != nil {

@@ -271,9 +271,9 @@ func TestPlayerWalksAndPicksUp(t *testing.T) {
 	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(recvDeadline); !ok(); time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 20s; avatar %+v", what, me())
+				t.Fatalf("%s: not within %v; avatar %+v", what, recvDeadline, me())
 			}
 		}
 	}

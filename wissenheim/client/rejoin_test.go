@@ -48,7 +48,7 @@ func TestIdlePlayerWhoseAvatarWasReapedJoinsAgain(t *testing.T) {
 	}
 	defer p.Close(ctx)
 	first := p.ID()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(recvDeadline); ; time.Sleep(20 * time.Millisecond) {
 		s, err := other.Snapshot(ctx, "yard")
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +57,7 @@ func TestIdlePlayerWhoseAvatarWasReapedJoinsAgain(t *testing.T) {
 			break // reaped, and back
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the idle player's avatar was not back within 30s: the room holds %+v (first avatar %v)", s.Avatars, first)
+			t.Fatalf("the idle player's avatar was not back within %v: the room holds %+v (first avatar %v)", recvDeadline, s.Avatars, first)
 		}
 	}
 }

@@ -425,7 +425,7 @@ func TestKickedBallRollsAndStops(t *testing.T) {
 	}
 	seen := map[uint64]scene.Vec{}
 	var last scene.PropState
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(recvDeadline) // a bound against a hang
 	for {
 		s := snap(t, w)
 		b := propNamed(s, "ball")
@@ -487,7 +487,7 @@ func TestExpiredAvatarsAreRemoved(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run(ctx) }()
 	defer func() { cancel(); recv(t, ran, "the world to stop running") }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(recvDeadline) // a bound against a hang
 	for {
 		s := snap(t, w)
 		if _, ok := avatarIn(s, ghost.ID()); !ok {
