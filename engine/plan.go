@@ -115,7 +115,8 @@ type Action struct {
 //
 //  1. add a node that asked to join as a learner (not one that is down);
 //  2. if this leader is leaving, hand leadership to a caught-up live voter;
-//  3. replace a down voter by the best-placed server that is not a voter:
+//  3. replace a down voter by the best-placed server that is not a voter
+//     (one placement wants, or else any live server that stays):
 //     add it as a learner, and once it has acknowledged an entry and is
 //     within CaughtUpSlack entries of the commit index promote it and
 //     remove the down voter in one change;
@@ -314,6 +315,14 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 			targets = append(targets, m.ID)
 		}
 	}
+	if victim != 0 && len(targets) == 0 {
+		// A down voter takes any live server that stays and is no voter,
+		// best placed first, if placement wants none: of three voters
+		// over four servers, two leaving at once leave two servers that
+		// stay, of which placement wants one, a voter already, and the
+		// two votes kept would leave one live voter of three.
+		targets = spares(ranked, p.isVoter)
+	}
 	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := p.live[v]; return !ok })
 	var promote []uint64
 	why := Replace
@@ -350,6 +359,17 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		return Action{}, false
 	}
 	return p.promote(promote, victim, why), true
+}
+
+// spares returns the servers of ranked that are no voters, in order.
+func spares(ranked []Member, isVoter func(uint64) bool) []uint64 {
+	var out []uint64
+	for _, m := range ranked {
+		if !isVoter(m.ID) {
+			out = append(out, m.ID)
+		}
+	}
+	return out
 }
 
 // lowestUndesired returns the lowest-placed voter in ranked that is not
