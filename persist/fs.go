@@ -171,10 +171,16 @@ func (f *osFile) Size() (int64, error) {
 	return st.Size(), nil
 }
 
-// Linked implements PlacedFile: the file's link count, from fstat, is not
-// zero. Where the system reports no link count the file is taken as
-// linked.
-func (f *osFile) Linked() (bool, error) {
+// Linked implements PlacedFile: the file's link count is not zero. Where
+// the system reports no link count the file is taken as linked.
+func (f *osFile) Linked() (bool, error) { return fileLinked(f.File) }
+
+// Named implements PlacedFile: name, looked up now, is this file.
+func (f *osFile) Named(name string) (bool, error) { return fileNamed(f.File, name) }
+
+// linkedByStat is Linked through fstat, where the system has no lighter
+// way to ask (fs_linux.go).
+func linkedByStat(f *os.File) (bool, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return false, err
@@ -183,8 +189,8 @@ func (f *osFile) Linked() (bool, error) {
 	return !ok || n > 0, nil
 }
 
-// Named implements PlacedFile: name, looked up now, is this file.
-func (f *osFile) Named(name string) (bool, error) {
+// namedByStat is Named through stat and fstat.
+func namedByStat(f *os.File, name string) (bool, error) {
 	at, err := os.Stat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil

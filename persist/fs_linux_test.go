@@ -1,0 +1,75 @@
+package persist
+
+import (
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stampedAfterCheck writes to a new file n times, each time: a write, the
+// check, the time now, a write, and a stat of the file. It returns how
+// many of those last writes stamped the file with a time taken after the
+// clock was read, which on a file system with multigrain timestamps only
+// a write after a look at the file's times does; without one the write
+// leaves the time the write before it set.
+func stampedAfterCheck(t *testing.T, n int, check func(f *osFile, name string)) int {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "seg")
+	file, err := OS{}.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	f := file.(*osFile)
+	stamped := 0
+	for range n {
+		if _, err := f.Write([]byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+		check(f, name)
+		before := time.Now()
+		if _, err := f.Write([]byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := st.Sys().(*syscall.Stat_t).Mtim
+		if !time.Unix(m.Sec, m.Nsec).Before(before) {
+			stamped++
+		}
+	}
+	return stamped
+}
+
+// The log checks that its segment is in place after every sync. The check
+// must not look at the segment's times: on a file system with multigrain
+// timestamps (ext4 and others since Linux 6.13) every write after such a
+// look takes a fine-grained time of its own and dirties the inode, in
+// ext4's journal, which made every commit slower.
+func TestPlacedChecksDoNotStampEveryWrite(t *testing.T) {
+	const n = 500
+	stat := stampedAfterCheck(t, n, func(f *osFile, _ string) {
+		if _, err := f.Stat(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	checks := stampedAfterCheck(t, n, func(f *osFile, name string) {
+		if ok, err := f.Linked(); err != nil || !ok {
+			t.Fatalf("Linked = %v, %v; want true", ok, err)
+		}
+		if ok, err := f.Named(name); err != nil || !ok {
+			t.Fatalf("Named = %v, %v; want true", ok, err)
+		}
+	})
+	t.Logf("writes after a check stamped with a new time, of %d: %d after fstat, %d after the log's checks", n, stat, checks)
+	if stat < n/2 {
+		t.Logf("this file system has no multigrain timestamps: fstat does not stamp each write either")
+		return
+	}
+	if checks >= n/2 {
+		t.Fatalf("%d of %d writes after the log's checks stamped a new time, as after fstat (%d): the checks look at the file's times", checks, n, stat)
+	}
+}

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package persist
+
+import "os"
+
+// fileLinked reports whether f's link count is not zero (fstat; see
+// fs_linux.go for why Linux asks otherwise).
+func fileLinked(f *os.File) (bool, error) { return linkedByStat(f) }
+
+// fileNamed reports whether name, looked up now, is f.
+func fileNamed(f *os.File, name string) (bool, error) { return namedByStat(f, name) }
