@@ -3,6 +3,7 @@ package persist
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,18 +13,37 @@ import (
 // multigrain timestamps (ext4, XFS, btrfs and tmpfs since Linux 6.13)
 // a stat that reports a file's times marks them as seen, and the next
 // write then stamps the file with a fine-grained time of its own: every
-// append after a check dirtied the inode, in ext4's journal, where
-// without one a write changes the times once a clock tick. Three logs
+// append after a check dirtied the inode, where without one a write
+// changes the times once a clock tick. Three logs
 // syncing on one disk took 20% longer a commit for it (docs/design.md,
-// "The log's check that its segment is in place"). statx asked for the
-// link count or the inode number alone reports no times, so it marks
-// none; a kernel without statx (before 4.11) is asked with fstat.
+// "It was not the system call but what it looked at"). statx asked for
+// the link count or the inode number alone reports no times, so it marks
+// none. Where statx is refused (a kernel before 4.11: ENOSYS; a seccomp
+// filter written before it: EPERM, or ENOSYS) the process asks with
+// fstat from then on.
+var statxRefused atomic.Bool
+
+// statx is unix.Statx; tests refuse it.
+var statx = unix.Statx
+
+// refusedStatx reports whether err is statx refused as a call, not an
+// answer about the file, and if so asks with fstat from now on.
+func refusedStatx(err error) bool {
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		statxRefused.Store(true)
+		return true
+	}
+	return false
+}
 
 // fileLinked reports whether f's link count is not zero.
 func fileLinked(f *os.File) (bool, error) {
+	if statxRefused.Load() {
+		return linkedByStat(f)
+	}
 	var st unix.Statx_t
 	err := statxFile(f, unix.STATX_NLINK, &st)
-	if errors.Is(err, unix.ENOSYS) {
+	if refusedStatx(err) {
 		return linkedByStat(f)
 	}
 	if err != nil {
@@ -38,9 +58,12 @@ func fileLinked(f *os.File) (bool, error) {
 // fileNamed reports whether name, looked up now, is f: the same device
 // and inode.
 func fileNamed(f *os.File, name string) (bool, error) {
+	if statxRefused.Load() {
+		return namedByStat(f, name)
+	}
 	var at, st unix.Statx_t
-	err := unix.Statx(unix.AT_FDCWD, name, 0, unix.STATX_INO, &at)
-	if errors.Is(err, unix.ENOSYS) {
+	err := statx(unix.AT_FDCWD, name, 0, unix.STATX_INO, &at)
+	if refusedStatx(err) {
 		return namedByStat(f, name)
 	}
 	if errors.Is(err, unix.ENOENT) {
@@ -50,6 +73,9 @@ func fileNamed(f *os.File, name string) (bool, error) {
 		return false, &os.PathError{Op: "statx", Path: name, Err: err}
 	}
 	if err := statxFile(f, unix.STATX_INO, &st); err != nil {
+		if refusedStatx(err) {
+			return namedByStat(f, name)
+		}
 		return false, err
 	}
 	return at.Dev_major == st.Dev_major && at.Dev_minor == st.Dev_minor && at.Ino == st.Ino, nil
@@ -63,7 +89,7 @@ func statxFile(f *os.File, mask int, st *unix.Statx_t) error {
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
-		serr = unix.Statx(int(fd), "", unix.AT_EMPTY_PATH, mask, st)
+		serr = statx(int(fd), "", unix.AT_EMPTY_PATH, mask, st)
 	}); err != nil {
 		return err
 	}

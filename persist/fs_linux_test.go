@@ -1,10 +1,13 @@
 package persist
 
 import (
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // stampedAfterCheck writes to a new file n times, each time: a write, the
@@ -47,8 +50,8 @@ func stampedAfterCheck(t *testing.T, n int, check func(f *osFile, name string)) 
 // The log checks that its segment is in place after every sync. The check
 // must not look at the segment's times: on a file system with multigrain
 // timestamps (ext4 and others since Linux 6.13) every write after such a
-// look takes a fine-grained time of its own and dirties the inode, in
-// ext4's journal, which made every commit slower.
+// look takes a fine-grained time of its own and dirties the inode,
+// which made every commit slower.
 func TestPlacedChecksDoNotStampEveryWrite(t *testing.T) {
 	const n = 500
 	stat := stampedAfterCheck(t, n, func(f *osFile, _ string) {
@@ -71,5 +74,43 @@ func TestPlacedChecksDoNotStampEveryWrite(t *testing.T) {
 	}
 	if checks >= n/2 {
 		t.Fatalf("%d of %d writes after the log's checks stamped a new time, as after fstat (%d): the checks look at the file's times", checks, n, stat)
+	}
+}
+
+// Where statx is refused (an old kernel, or a seccomp filter that does
+// not know it), the checks ask with fstat and still tell a removed
+// segment, rather than stop the log on the refusal.
+func TestPlacedChecksWhereStatxIsRefused(t *testing.T) {
+	for _, refusal := range []error{unix.ENOSYS, unix.EPERM} {
+		t.Run(refusal.Error(), func(t *testing.T) {
+			calls := 0
+			statx = func(int, string, int, int, *unix.Statx_t) error { calls++; return refusal }
+			t.Cleanup(func() { statx = unix.Statx; statxRefused.Store(false) })
+			name := filepath.Join(t.TempDir(), "seg")
+			file, err := OS{}.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			f := file.(*osFile)
+			if ok, err := f.Linked(); err != nil || !ok {
+				t.Fatalf("Linked of a file in place = %v, %v; want true, nil", ok, err)
+			}
+			if ok, err := f.Named(name); err != nil || !ok {
+				t.Fatalf("Named of a file in place = %v, %v; want true, nil", ok, err)
+			}
+			if err := os.Remove(name); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := f.Linked(); err != nil || ok {
+				t.Fatalf("Linked of a removed file = %v, %v; want false, nil", ok, err)
+			}
+			if ok, err := f.Named(name); err != nil || ok {
+				t.Fatalf("Named of a removed file = %v, %v; want false, nil", ok, err)
+			}
+			if calls != 1 {
+				t.Errorf("statx was asked %d times; once refused it should not be asked again", calls)
+			}
+		})
 	}
 }
