@@ -141,7 +141,6 @@ type WAL struct {
 	unmarked   bool   // seg is of version 2: left for a new segment, or written on as appended
 	next       uint64 // sequence number of the next record
 	synced     int64  // size of seg as of its last good sync
-	sinceNamed int    // syncs since inPlace last looked seg up by name
 	syncedNext uint64 // next as of the last good sync: what precedes it is durable
 }
 
@@ -243,8 +242,7 @@ func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec [
 	if err := fsys.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("persist: %w", err)
 	}
-	w := &WAL{fs: fsys, dir: dir, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}), next: 1,
-		sinceNamed: namedEvery - 1}
+	w := &WAL{fs: fsys, dir: dir, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}), next: 1}
 	if err := w.listSegments(); err != nil {
 		return nil, err
 	}
@@ -804,7 +802,6 @@ func (w *WAL) switchTo(f File, first uint64) {
 		w.log.Warn("write-ahead log: close of a finished segment", "err", err)
 	}
 	w.seg, w.segSize, w.alloc, w.synced, w.replayed, w.unmarked = f, 0, 0, 0, false, false
-	w.sinceNamed = namedEvery - 1
 	w.next, w.syncedNext = first, first
 	name := segmentName(first)
 	w.mu.Lock()
@@ -1183,46 +1180,34 @@ func (w *WAL) syncAs(off bool) error {
 	return nil
 }
 
-// namedEvery is how many syncs the log makes between two checks that the
-// segment's name still names it (its directory not moved away or
-// replaced); the first sync in a segment checks too. Its link count is
-// checked after every sync.
-const namedEvery = 64
-
 // inPlace checks, after a sync, that the segment being written is still
 // where the next open will look for it. A segment removed (with its
-// directory, or alone), or a directory moved away or replaced, while the
-// log runs takes writes and syncs as before, on a file no restart finds:
-// the log would acknowledge records a restart does not have. Such a log
-// is gone: the log stops (the appends the sync covered fail, with
-// ErrFailed), and leaves the mark lostMark in its directory, if it can,
-// so that the next open refuses the log that remains there rather than
-// replay it as a log that ended where the segment before ended. One
-// fstat a sync, and one stat of the segment's name every namedEvery
-// syncs (docs/design.md, "A log that is gone while the node runs").
+// directory, or alone), renamed, or whose directory was moved away or
+// replaced, while the log runs takes writes and syncs as before, on a
+// file no restart finds: the log would acknowledge records a restart
+// does not have. Such a log is gone: the log stops (the appends the sync
+// covered fail, with ErrFailed), and leaves the mark lostMark in its
+// directory, if it can, so that the next open refuses the log that
+// remains there rather than replay it as a log that ended where the
+// segment before ended. The segment's name is looked up after every
+// sync and must still be the file the log writes (same device and
+// inode); its link count only words the error. On Linux neither look
+// reads the file's times (fs_linux.go): a few microseconds a sync
+// (docs/design.md, "A log that is gone while the node runs").
 func (w *WAL) inPlace() error {
 	p, ok := w.seg.(PlacedFile)
 	if !ok {
 		return nil
 	}
-	linked, err := p.Linked()
-	how := "was removed"
-	if err == nil && linked {
-		if w.sinceNamed++; w.sinceNamed < namedEvery {
-			return nil
-		}
-		w.sinceNamed = 0
-		how = "was removed or renamed, or its directory moved away or replaced"
-	}
-	// A link count of zero is confirmed by the name too: a file system
-	// that reports none (zero) for its files does not stop the log.
-	if err == nil {
-		linked, err = p.Named(w.segName())
-	}
-	if err == nil && linked {
+	named, err := p.Named(w.segName())
+	if err == nil && named {
 		return nil
 	}
+	how := "was removed or renamed, or its directory moved away or replaced"
 	if err == nil {
+		if linked, lerr := p.Linked(); lerr == nil && !linked {
+			how = "was removed"
+		}
 		err = fs.ErrNotExist
 	}
 	err = fmt.Errorf("segment %s is no longer in %s (it %s while the log ran?), and what was synced to it is in no file a restart reads: %w", w.segName(), w.dir, how, err)

@@ -15,7 +15,8 @@ import (
 )
 
 // An ossd node whose write-ahead log is removed while clients commit (the
-// whole wal/ directory, or the segment it writes) acknowledges no put
+// whole wal/ directory, or the segment it writes, or wal/ moved aside)
+// acknowledges no put
 // begun after the removal: the put whose sync finds the log gone fails,
 // and so does every later one, with an error that says the log is gone;
 // `ossd status` says so and names the segment. Restarted, the node
@@ -37,6 +38,7 @@ func TestOssdWALRemovedWhileCommitting(t *testing.T) {
 			}
 			return os.Remove(segs[len(segs)-1])
 		}},
+		{"moved", func(wal string) error { return os.Rename(wal, wal+".moved") }},
 	} {
 		t.Run(c.name, func(t *testing.T) { walRemovedWhileCommitting(t, c.remove) })
 	}
