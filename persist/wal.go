@@ -1198,8 +1198,9 @@ const namedEvery = 64
 // ErrFailed), and leaves the mark lostMark in its directory, if it can,
 // so that the next open refuses the log that remains there rather than
 // replay it as a log that ended where the segment before ended. One
-// fstat a sync, and one stat of the segment's name every namedEvery
-// syncs (docs/design.md, "A log that is gone while the node runs").
+// statx of the link count a sync, and one of the segment's name every
+// namedEvery syncs, asking for no times (fs_linux.go; docs/design.md, "A
+// log that is gone while the node runs").
 func (w *WAL) inPlace() error {
 	p, ok := w.seg.(PlacedFile)
 	if !ok {
