@@ -50,7 +50,9 @@ func fileLinked(f *os.File) (bool, error) {
 		return false, err
 	}
 	if st.Mask&unix.STATX_NLINK == 0 {
-		return true, nil
+		// An answer without the link count (a file system that fills
+		// only some fields) says nothing: ask fstat, which reports it.
+		return linkedByStat(f)
 	}
 	return st.Nlink > 0, nil
 }
@@ -77,6 +79,10 @@ func fileNamed(f *os.File, name string) (bool, error) {
 			return namedByStat(f, name)
 		}
 		return false, err
+	}
+	if at.Mask&st.Mask&unix.STATX_INO == 0 {
+		// Without the inode numbers every file would look the same.
+		return namedByStat(f, name)
 	}
 	return at.Dev_major == st.Dev_major && at.Dev_minor == st.Dev_minor && at.Ino == st.Ino, nil
 }

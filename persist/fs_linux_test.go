@@ -114,3 +114,49 @@ func TestPlacedChecksWhereStatxIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A file system may answer statx without a field it was asked for (the
+// mask says which it filled). The checks then ask with fstat rather than
+// read the empty field: a removed segment has a link count of zero, and a
+// name renamed over names another inode, whatever statx left out.
+func TestPlacedChecksWhereStatxLeavesFieldsOut(t *testing.T) {
+	statx = func(dirfd int, path string, flags, mask int, st *unix.Statx_t) error {
+		if err := unix.Statx(dirfd, path, flags, mask, st); err != nil {
+			return err
+		}
+		*st = unix.Statx_t{} // answered, with no field filled
+		return nil
+	}
+	t.Cleanup(func() { statx = unix.Statx })
+	dir := t.TempDir()
+	name := filepath.Join(dir, "seg")
+	file, err := OS{}.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	f := file.(*osFile)
+	if ok, err := f.Linked(); err != nil || !ok {
+		t.Fatalf("Linked of a file in place = %v, %v; want true, nil", ok, err)
+	}
+	if ok, err := f.Named(name); err != nil || !ok {
+		t.Fatalf("Named of a file in place = %v, %v; want true, nil", ok, err)
+	}
+	// Another file renamed over the name: the name is no longer f's.
+	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, name); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.Named(name); err != nil || ok {
+		t.Fatalf("Named after another file was renamed over the name = %v, %v; want false, nil", ok, err)
+	}
+	if ok, err := f.Linked(); err != nil || ok {
+		t.Fatalf("Linked of a file renamed over (no name left) = %v, %v; want false, nil", ok, err)
+	}
+	if statxRefused.Load() {
+		t.Errorf("an answer without a field was taken as statx refused")
+	}
+}
