@@ -8,19 +8,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The log asks after every sync whether its segment is still linked
-// (WAL.inPlace). fstat would answer, but on a file system with
-// multigrain timestamps (ext4, XFS, btrfs and tmpfs since Linux 6.13)
-// a stat that reports a file's times marks them as seen, and the next
-// write then stamps the file with a fine-grained time of its own: every
-// append after a check dirtied the inode, where without one a write
-// changes the times once a clock tick. Three logs
-// syncing on one disk took 20% longer a commit for it (docs/design.md,
-// "It was not the system call but what it looked at"). statx asked for
-// the link count or the inode number alone reports no times, so it marks
-// none. Where statx is refused (a kernel before 4.11: ENOSYS; a seccomp
-// filter written before it: EPERM, or ENOSYS) the process asks with
-// fstat from then on.
+// The log asks after every sync whether its segment is still where it
+// was opened (WAL.inPlace): whether the segment's path names the file it
+// writes, and, to word the error, whether the file is still linked.
+// stat and fstat would answer, but on a file system with multigrain
+// timestamps (ext4, XFS, btrfs and tmpfs since Linux 6.13) a stat that
+// reports a file's times marks them as seen, and the next write then
+// stamps the file with a fine-grained time of its own: every append
+// after a check dirtied the inode, where without one a write changes
+// the times once a clock tick. Three logs syncing on one disk took 20%
+// longer a commit for it (docs/design.md, "It was not the system call
+// but what it looked at"). statx asked for the link count or the inode
+// number alone reports no times, so it marks none. Where statx is
+// refused (a kernel before 4.11: ENOSYS; a seccomp filter written
+// before it: EPERM, or ENOSYS) the process asks with stat and fstat
+// from then on.
 var statxRefused atomic.Bool
 
 // statx is unix.Statx; tests refuse it.
