@@ -5,7 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 // A catch-up whose context ends before the group answers at all (a
@@ -31,7 +32,7 @@ func TestCatchingUpThatEndsBeforeAnAnswerSaysWhetherALeaderIsInReach(t *testing.
 
 	c.net.Partition([]string{"a"}, []string{"b", "c"})
 	defer c.net.Heal()
-	ctx, cancelWait := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancelWait := context.WithTimeout(context.Background(), await.Deadline) // as long as the wait it bounds
 	defer cancelWait()
 	waitCond(t, "a to find its group leaderless", func() bool {
 		return errors.Is(h.readIndex(ctx), ErrNoQuorum) && !h.Stats().LeaderInReach

@@ -737,7 +737,7 @@ func TestCatchingUpWaitsOutALeaderlessGroup(t *testing.T) {
 	waitCond(t, "bank's voters", func() bool { return c.settled("bank", "a", "b", "c") })
 	h := c.heaps["a"]
 	c.net.Partition([]string{"a"}, []string{"b", "c"})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // a bound against a hang: the catch-up after the heal is bounded by it too
 	defer cancel()
 	waitCond(t, "a to find its group leaderless", func() bool {
 		return errors.Is(h.readIndex(ctx), ErrNoQuorum)
@@ -791,7 +791,7 @@ func TestOpenWaitsOutALeaderlessCatalog(t *testing.T) {
 		return true
 	})
 	c.net.Partition([]string{"a"}, []string{"b", "c"})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // a bound against a hang: the create and open after the heal are bounded by it too
 	defer cancel()
 	cat := c.nodes["a"].catalog.Load()
 	waitCond(t, "a to find the catalog leaderless", func() bool {

@@ -2,12 +2,9 @@ package oss
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/objectsharing/oss/internal/testkit/await"
-	"github.com/objectsharing/oss/transport"
 )
 
 // CreateHeap whose first try reached the catalog's leader and committed,
@@ -17,32 +14,13 @@ import (
 // outcome it returned before it tried again.
 func TestAPIProbeCreateHeapFindsItsOwnUnknownTry(t *testing.T) {
 	t.Parallel()
-	c := startTestNodes(t, 43)
-	deaf := map[string]*atomic.Bool{}
-	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
-		return deafHandler{Handler: hd, deaf: deaf[name]}
-	}
-	names := []string{"a", "b", "c"}
-	for i, name := range names {
-		deaf[name] = new(atomic.Bool)
-		c.add(name, i > 0, nil)
-	}
-	var lead, x string
-	waitCond(t, "the catalog's group of three, led", func() bool {
-		st := c.nodes["a"].catalog.Load().Stats()
-		lead = st.Leader
-		return lead != "" && len(st.Voters) == 3
-	})
-	for _, name := range names {
-		if name != lead {
-			x = name
-		}
-	}
+	c, deaf, armed := deafNodes(t, 43, false)
+	lead, x := waitCatalogKnown(t, c)
 	seen := onFirstUnknown(c.nodes[x], func() {})
-	deaf[x].Store(true)
+	armed.Store(&x) // deaf once its proposal reached another node
 	done := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // a bound against a hang
 		defer cancel()
 		h, err := c.nodes[x].CreateHeap(ctx, "made", nil)
 		if err == nil && h == nil {

@@ -4,32 +4,47 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/objectsharing/oss/transport"
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 // errNoOpen stands for whatever stops the open of a heap once its catalog
 // entry is found (a context's end, the node closing).
 var errNoOpen = errors.New("the open was stopped")
 
-// catalogLed starts three nodes whose catalog has a leader and three
-// voters, and returns the leader and a follower.
-func catalogLed(t *testing.T, seed uint64) (c *testCluster, lead, follower string) {
-	c = startTestNodes(t, seed, "a", "b", "c")
-	waitCond(t, "the catalog's group of three, led", func() bool {
-		st := c.nodes["a"].catalog.Load().Stats()
-		lead = st.Leader
-		return lead != "" && len(st.Voters) == 3
+// waitCatalogKnown waits until the catalog has three voters, a leader
+// that says it leads, and followers that both know it and have heard from
+// it lately, and returns the leader and a follower. The tests that make a
+// follower deaf need it to know the leader when it proposes: it forwards
+// its commit to the leader it knows (an outcome it cannot learn:
+// unknown), where one that knows none holds it unproposed and fails it
+// for certain. They looked at a's replica alone, which says nothing of
+// the follower's (deafOnProposal makes it deaf only once it proposed).
+func waitCatalogKnown(t *testing.T, c *testCluster) (lead, follower string) {
+	t.Helper()
+	names := []string{"a", "b", "c"}
+	waitCond(t, "the catalog's group of three, led, its leader known to every replica", func() bool {
+		lead = ""
+		for _, name := range names {
+			if st := c.nodes[name].catalog.Load().Stats(); st.Leader == name {
+				lead = name
+			}
+		}
+		for _, name := range names {
+			st := c.nodes[name].catalog.Load().Stats()
+			if lead == "" || st.Leader != lead || !st.LeaderInReach || st.Joint || len(st.Voters) != 3 {
+				return false
+			}
+		}
+		return true
 	})
-	for _, name := range []string{"a", "b", "c"} {
+	for _, name := range names {
 		if name != lead {
 			follower = name
 		}
 	}
-	return c, lead, follower
+	return lead, follower
 }
 
 // onFirstUnknown has the node's tries of a catalog entry call then once,
@@ -62,8 +77,9 @@ func onFirstUnknown(n *Node, then func()) (seen func() bool) {
 // counted as the unknown one's.
 func TestCreateIfNotExistsDoesNotClaimAHeapAnotherCreated(t *testing.T) {
 	t.Parallel()
-	c, lead, x := catalogLed(t, 47)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	c, deaf, armed := deafNodes(t, 47, true)
+	lead, x := waitCatalogKnown(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // a bound against a hang
 	defer cancel()
 	seen := onFirstUnknown(c.nodes[x], func() {
 		// x's proposal went nowhere. Another node creates the heap, then
@@ -74,18 +90,13 @@ func TestCreateIfNotExistsDoesNotClaimAHeapAnotherCreated(t *testing.T) {
 		if !errors.Is(err, ErrCreatedNotOpen) {
 			t.Errorf("the leader's CreateHeap: %v, want ErrCreatedNotOpen", err)
 		}
-		c.net.Heal()
+		deaf[x].Store(false)
 	})
 	c.nodes[x].openFault = func() error { return errNoOpen }
-	others := []string{}
-	for name := range c.nodes {
-		if name != x {
-			others = append(others, name)
-		}
-	}
-	c.net.Partition([]string{x}, others)
+	// Its proposal dropped where it arrived, and x deaf from then on.
+	armed.Store(&x)
 	_, err := c.nodes[x].CreateHeapIfNotExists(ctx, "made", nil)
-	c.net.Heal()
+	deaf[x].Store(false)
 	if !seen() {
 		t.Fatalf("no try of %s had an unknown outcome (%v): the test tests nothing", x, err)
 	}
@@ -100,26 +111,8 @@ func TestCreateIfNotExistsDoesNotClaimAHeapAnotherCreated(t *testing.T) {
 // catalog's leader, which commits it.
 func TestCreateIfNotExistsClaimsTheHeapItsUnknownTryCreated(t *testing.T) {
 	t.Parallel()
-	c := startTestNodes(t, 48)
-	deaf := map[string]*atomic.Bool{}
-	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
-		return deafHandler{Handler: hd, deaf: deaf[name]}
-	}
-	for i, name := range []string{"a", "b", "c"} {
-		deaf[name] = new(atomic.Bool)
-		c.add(name, i > 0, nil)
-	}
-	var lead, x string
-	waitCond(t, "the catalog's group of three, led", func() bool {
-		st := c.nodes["a"].catalog.Load().Stats()
-		lead = st.Leader
-		return lead != "" && len(st.Voters) == 3
-	})
-	for _, name := range []string{"a", "b", "c"} {
-		if name != lead {
-			x = name
-		}
-	}
+	c, deaf, armed := deafNodes(t, 48, false)
+	lead, x := waitCatalogKnown(t, c)
 	seen := onFirstUnknown(c.nodes[x], func() {
 		waitCond(t, "the leader to commit the entry", func() bool {
 			_, ok := c.nodes[lead].catalogEntry("made")
@@ -128,8 +121,8 @@ func TestCreateIfNotExistsClaimsTheHeapItsUnknownTryCreated(t *testing.T) {
 		deaf[x].Store(false)
 	})
 	c.nodes[x].openFault = func() error { return errNoOpen }
-	deaf[x].Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	armed.Store(&x)                                                          // deaf once its proposal reached another node
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // a bound against a hang
 	defer cancel()
 	_, err := c.nodes[x].CreateHeapIfNotExists(ctx, "made", nil)
 	deaf[x].Store(false)

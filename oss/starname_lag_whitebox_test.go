@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/objectsharing/oss/internal/testkit/await"
 )
 
 // A heap whose name ends in "*", made before such names were refused for
@@ -17,7 +19,7 @@ import (
 func TestExistingStarHeapOpensOnALaggingNode(t *testing.T) {
 	t.Parallel()
 	c := startTestNodes(t, 11, "n1", "n2", "n3")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // a bound against a hang: the open, write and drop after the heal are bounded by it too
 	defer cancel()
 	const name = "old*"
 	c.net.Partition([]string{"n1", "n2"}, []string{"n3"})

@@ -106,14 +106,9 @@ func TestClientTriesTheNextNode(t *testing.T) {
 	}
 }
 
-// closedAddr is a loopback address where nothing listens.
+// closedAddr is a loopback address where nothing listens, held so until
+// the test ends (admin.ClosedAddr).
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return admin.ClosedAddr(t)
 }

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 )
@@ -11,15 +10,7 @@ import (
 // given as --http, or a node that is down) says so and names the slip;
 // it said only "connection refused".
 func TestNoNodeAnswersNamesTheAdminAddress(t *testing.T) {
-	closed := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}
+	closed := func() string { return ClosedAddr(t) }
 	for _, addrs := range []string{closed(), closed() + "," + closed()} {
 		c, err := NewClient(addrs, &ClientOptions{Insecure: true})
 		if err != nil {

@@ -241,7 +241,7 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	wait := func(what, expr string, timeout time.Duration) {
 		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		if err := pollPage(bctx, expr, timeout); err != nil {
 			page, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body.innerText`))
 			t.Fatalf("waiting for %s (%s): %v\nthe page:\n%s\nrequests: %q", what, expr, err, page, rec.all())
 		}

@@ -142,8 +142,7 @@ func (p *dashPage) bannerHidden(what string) {
 
 func (p *dashPage) wait(what, expr string) {
 	p.t.Helper()
-	_, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(2*time.Minute), chromedp.WithPollingInterval(100*time.Millisecond)))
-	if err != nil {
+	if err := pollPage(p.ctx, expr, 2*time.Minute); err != nil {
 		page, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		p.t.Fatalf("waiting for %s (%s): %v\nthe page:\n%s", what, expr, err, page)
 	}
