@@ -19,12 +19,7 @@ import (
 func stampedAfterCheck(t *testing.T, n int, check func(f *osFile, name string)) int {
 	t.Helper()
 	name := filepath.Join(t.TempDir(), "seg")
-	file, err := OS{}.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	f := file.(*osFile)
+	f := createPlaced(t, name)
 	stamped := 0
 	for range n {
 		if _, err := f.Write([]byte{'x'}); err != nil {
@@ -60,12 +55,7 @@ func TestPlacedChecksDoNotStampEveryWrite(t *testing.T) {
 		}
 	})
 	checks := stampedAfterCheck(t, n, func(f *osFile, name string) {
-		if ok, err := f.Linked(); err != nil || !ok {
-			t.Fatalf("Linked = %v, %v; want true", ok, err)
-		}
-		if ok, err := f.Named(name); err != nil || !ok {
-			t.Fatalf("Named = %v, %v; want true", ok, err)
-		}
+		wantPlaced(t, f, name, "a file in place", true, true)
 	})
 	t.Logf("writes after a check stamped with a new time, of %d: %d after fstat, %d after the log's checks", n, stat, checks)
 	if stat < n/2 {
@@ -87,27 +77,12 @@ func TestPlacedChecksWhereStatxIsRefused(t *testing.T) {
 			statx = func(int, string, int, int, *unix.Statx_t) error { calls++; return refusal }
 			t.Cleanup(func() { statx = unix.Statx; statxRefused.Store(false) })
 			name := filepath.Join(t.TempDir(), "seg")
-			file, err := OS{}.Create(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer file.Close()
-			f := file.(*osFile)
-			if ok, err := f.Linked(); err != nil || !ok {
-				t.Fatalf("Linked of a file in place = %v, %v; want true, nil", ok, err)
-			}
-			if ok, err := f.Named(name); err != nil || !ok {
-				t.Fatalf("Named of a file in place = %v, %v; want true, nil", ok, err)
-			}
+			f := createPlaced(t, name)
+			wantPlaced(t, f, name, "a file in place", true, true)
 			if err := os.Remove(name); err != nil {
 				t.Fatal(err)
 			}
-			if ok, err := f.Linked(); err != nil || ok {
-				t.Fatalf("Linked of a removed file = %v, %v; want false, nil", ok, err)
-			}
-			if ok, err := f.Named(name); err != nil || ok {
-				t.Fatalf("Named of a removed file = %v, %v; want false, nil", ok, err)
-			}
+			wantPlaced(t, f, name, "a removed file", false, false)
 			if calls != 1 {
 				t.Errorf("statx was asked %d times; once refused it should not be asked again", calls)
 			}
@@ -130,18 +105,8 @@ func TestPlacedChecksWhereStatxLeavesFieldsOut(t *testing.T) {
 	t.Cleanup(func() { statx = unix.Statx })
 	dir := t.TempDir()
 	name := filepath.Join(dir, "seg")
-	file, err := OS{}.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	f := file.(*osFile)
-	if ok, err := f.Linked(); err != nil || !ok {
-		t.Fatalf("Linked of a file in place = %v, %v; want true, nil", ok, err)
-	}
-	if ok, err := f.Named(name); err != nil || !ok {
-		t.Fatalf("Named of a file in place = %v, %v; want true, nil", ok, err)
-	}
+	f := createPlaced(t, name)
+	wantPlaced(t, f, name, "a file in place", true, true)
 	// Another file renamed over the name: the name is no longer f's.
 	other := filepath.Join(dir, "other")
 	if err := os.WriteFile(other, nil, 0o600); err != nil {
@@ -150,13 +115,32 @@ func TestPlacedChecksWhereStatxLeavesFieldsOut(t *testing.T) {
 	if err := os.Rename(other, name); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := f.Named(name); err != nil || ok {
-		t.Fatalf("Named after another file was renamed over the name = %v, %v; want false, nil", ok, err)
-	}
-	if ok, err := f.Linked(); err != nil || ok {
-		t.Fatalf("Linked of a file renamed over (no name left) = %v, %v; want false, nil", ok, err)
-	}
+	wantPlaced(t, f, name, "a file another was renamed over (no name left)", false, false)
 	if statxRefused.Load() {
 		t.Errorf("an answer without a field was taken as statx refused")
+	}
+}
+
+// createPlaced creates the file name for the checks to look at, closed
+// when the test ends.
+func createPlaced(t *testing.T, name string) *osFile {
+	t.Helper()
+	file, err := OS{}.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { file.Close() })
+	return file.(*osFile)
+}
+
+// wantPlaced fails the test unless Linked and Named of f say linked and
+// named; what describes the file's state in the message.
+func wantPlaced(t *testing.T, f *osFile, name, what string, linked, named bool) {
+	t.Helper()
+	if ok, err := f.Linked(); err != nil || ok != linked {
+		t.Fatalf("Linked of %s = %v, %v; want %v, nil", what, ok, err, linked)
+	}
+	if ok, err := f.Named(name); err != nil || ok != named {
+		t.Fatalf("Named of %s = %v, %v; want %v, nil", what, ok, err, named)
 	}
 }
