@@ -145,7 +145,8 @@ func (OS) SyncDir(dir string) error {
 
 type osFile struct {
 	*os.File
-	aio aioSync
+	aio   aioSync
+	ident fileIdent // its device and inode, for Named
 }
 
 // Sync makes the file's data durable (fdatasync: its size too, not its
@@ -176,7 +177,7 @@ func (f *osFile) Size() (int64, error) {
 func (f *osFile) Linked() (bool, error) { return fileLinked(f.File) }
 
 // Named implements PlacedFile: name, looked up now, is this file.
-func (f *osFile) Named(name string) (bool, error) { return fileNamed(f.File, name) }
+func (f *osFile) Named(name string) (bool, error) { return fileNamed(f.File, &f.ident, name) }
 
 // linkedByStat is Linked through fstat, where the system has no lighter
 // way to ask (fs_linux.go).

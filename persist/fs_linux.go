@@ -3,6 +3,7 @@ package persist
 import (
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -59,13 +60,42 @@ func fileLinked(f *os.File) (bool, error) {
 	return st.Nlink > 0, nil
 }
 
-// fileNamed reports whether name, looked up now, is f: the same device
-// and inode.
-func fileNamed(f *os.File, name string) (bool, error) {
+// fileIdent is an open file's device and inode, asked of the file once:
+// they do not change while it is open, and the log asks after every sync
+// whether its segment's path still names them (WAL.inPlace), so only the
+// path's side is asked each time.
+type fileIdent struct {
+	mu    sync.Mutex
+	known bool
+	st    unix.Statx_t
+}
+
+// of returns f's device and inode, asking statx the first time. ok is
+// false if statx answered without the inode number (not kept: asked
+// again next time).
+func (id *fileIdent) of(f *os.File) (st unix.Statx_t, ok bool, err error) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.known {
+		return id.st, true, nil
+	}
+	if err := statxFile(f, unix.STATX_INO, &st); err != nil {
+		return st, false, err
+	}
+	if st.Mask&unix.STATX_INO == 0 {
+		return st, false, nil
+	}
+	id.st, id.known = st, true
+	return st, true, nil
+}
+
+// fileNamed reports whether name, looked up now, is f (whose identity id
+// keeps): the same device and inode.
+func fileNamed(f *os.File, id *fileIdent, name string) (bool, error) {
 	if statxRefused.Load() {
 		return namedByStat(f, name)
 	}
-	var at, st unix.Statx_t
+	var at unix.Statx_t
 	err := statx(unix.AT_FDCWD, name, 0, unix.STATX_INO, &at)
 	if refusedStatx(err) {
 		return namedByStat(f, name)
@@ -76,13 +106,14 @@ func fileNamed(f *os.File, name string) (bool, error) {
 	if err != nil {
 		return false, &os.PathError{Op: "statx", Path: name, Err: err}
 	}
-	if err := statxFile(f, unix.STATX_INO, &st); err != nil {
+	st, ok, err := id.of(f)
+	if err != nil {
 		if refusedStatx(err) {
 			return namedByStat(f, name)
 		}
 		return false, err
 	}
-	if at.Mask&st.Mask&unix.STATX_INO == 0 {
+	if !ok || at.Mask&unix.STATX_INO == 0 {
 		// Without the inode numbers every file would look the same.
 		return namedByStat(f, name)
 	}

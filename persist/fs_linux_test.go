@@ -144,3 +144,53 @@ func wantPlaced(t *testing.T, f *osFile, name, what string, linked, named bool) 
 		t.Fatalf("Named of %s = %v, %v; want %v, nil", what, ok, err, named)
 	}
 }
+
+// The log asks after every sync whether its segment's path still names
+// the file it writes. The open file's device and inode do not change, so
+// they are asked once; each later check looks up only the path, and
+// still tells the path renamed over, removed, and put back.
+func TestNamedAsksTheOpenFileOnce(t *testing.T) {
+	var paths, files int
+	statx = func(dirfd int, path string, flags, mask int, st *unix.Statx_t) error {
+		if path == "" {
+			files++
+		} else {
+			paths++
+		}
+		return unix.Statx(dirfd, path, flags, mask, st)
+	}
+	t.Cleanup(func() { statx = unix.Statx })
+	dir := t.TempDir()
+	name := filepath.Join(dir, "seg")
+	f := createPlaced(t, name)
+	for range 100 {
+		if ok, err := f.Named(name); err != nil || !ok {
+			t.Fatalf("Named of a file in place = %v, %v", ok, err)
+		}
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(name, filepath.Join(dir, "aside")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.Named(name); err != nil || ok {
+		t.Fatalf("Named of a file moved aside = %v, %v; want false", ok, err)
+	}
+	if err := os.Rename(other, name); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.Named(name); err != nil || ok {
+		t.Fatalf("Named of a path another file was renamed over = %v, %v; want false", ok, err)
+	}
+	if err := os.Rename(filepath.Join(dir, "aside"), name); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.Named(name); err != nil || !ok {
+		t.Fatalf("Named of the file put back = %v, %v; want true", ok, err)
+	}
+	if files != 1 || paths != 103 {
+		t.Errorf("103 checks asked statx of the open file %d times and of the path %d; want once and 103", files, paths)
+	}
+}
