@@ -37,6 +37,10 @@ func collect(t *testing.T, fsys FS, dir string, opts WALOptions) (*WAL, map[uint
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Tests that read a log back and leave it, or cut its power, leave
+	// its writer running: it stops when the test ends (Close again is
+	// nothing).
+	t.Cleanup(func() { w.Close() })
 	return w, got, order
 }
 
