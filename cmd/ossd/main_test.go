@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
@@ -23,8 +25,8 @@ import (
 var ossdBin string
 
 // TestMain builds ossd before any test's deadline starts, and fails the
-// package's tests if any of them wrote into the source tree: tests write
-// only under t.TempDir().
+// package's tests if any of them wrote into the source tree (tests write
+// only under t.TempDir()) or left a goroutine running.
 func TestMain(m *testing.M) {
 	before, err := treeFiles(".")
 	if err != nil {
@@ -40,6 +42,14 @@ func TestMain(m *testing.M) {
 	ossdBin = bin
 	code := m.Run()
 	remove()
+	if code == 0 {
+		// Every goroutine a test started in this process (nodes run
+		// here, the admin server, the SIGHUP reloader) stops with it.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
+			code = 1
+		}
+	}
 	after, err := treeFiles(".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
