@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestMain makes the directory the demo is built into, once for the
-// package (buildDemo), and removes it when the tests end.
+// package (buildDemo), and removes it when the tests end; it fails the
+// tests if a goroutine outlives them.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "demo-test-")
 	if err != nil {
@@ -20,6 +23,14 @@ func TestMain(m *testing.M) {
 	demoBuild.dir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
+	if code == 0 {
+		// The demo's clusters run in this process in most tests: every
+		// goroutine they start stops with them.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
