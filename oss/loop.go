@@ -354,9 +354,25 @@ func (h *Heap) noteLogStopped() {
 	if err := wal.Failed(); err != nil {
 		h.logStopped = true
 		h.diskStuck(false, err)
+		h.forgetLeader()
 		n := h.node
 		n.logStopped.Do(func() { n.wg.Go(n.stepAside) })
 	}
+}
+
+// forgetLeader makes a replica whose log has stopped know no leader, and
+// lead nothing: the engine holds its Readies from then on, so the soft
+// state raft hands out reaches nothing here, and the leader it last named
+// stays named. A leader whose log stopped sends no heartbeats and the
+// others elect another; left as it was, it went on saying it led, beside
+// the one they elected, for as long as it stayed up: oss_is_leader 1, the
+// heap among the node's leads in membership (ossd status' LEADS, the
+// dashboard), Stats with its leader in reach.
+func (h *Heap) forgetLeader() {
+	if h.leader.Swap(0) != 0 {
+		h.leaderChanges.Add(1)
+	}
+	h.leads.note(raft.StateFollower, h.term.Load(), h.state.Load().Index())
 }
 
 // logError says why the log did not take a Ready.
