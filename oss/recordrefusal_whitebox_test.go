@@ -79,12 +79,12 @@ func TestNodeRecordWrittenOffTheCatalogLeadIsRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		name := fmt.Sprintf("z%d", attempt)
-		final, err := off.admitJoin(ctx, off.catalog.Load(), name, &callRequest{Op: opJoin, Heap: catalogName, ID: 0x2a, Addr: "127.0.0.1:9"})
+		name, id := fmt.Sprintf("z%d", attempt), 0x2a+uint64(attempt) // a record written stays: a new name and ID
+		final, err := off.admitJoin(ctx, off.catalog.Load(), name, &callRequest{Op: opJoin, Heap: catalogName, ID: id, Addr: "127.0.0.1:9"})
 		if err == nil {
 			// The lead came to off meanwhile (an election on a loaded
 			// machine): the record is its own as leader. Again, from a
-			// node that does not lead, under another name.
+			// node that does not lead, for another node.
 			if attempt > 20 {
 				t.Fatal("the node that wrote the record led the catalog at each of 20 tries")
 			}
