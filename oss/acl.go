@@ -490,7 +490,9 @@ func (n *Node) cachedRole(name string) pki.Role {
 
 // admits reports whether a raft message from a peer may be stepped into
 // the heap's replica. No peer's MsgForgetLeader may. Servers' other
-// messages all may. From a client (a
+// messages all may, but a proposal to the catalog that writes a node
+// record, which only the catalog's leader writes: that record is refused
+// as a client's is (admitsServerCatalogProposal). From a client (a
 // learner) it drops a message whose term is ahead of the replica's,
 // what only a leader or a candidate sends, and
 // proposals it may not make: a configuration change, a record that is a
@@ -530,11 +532,7 @@ func (n *Node) admits(from string, h *Heap, m *raftpb.Message) bool {
 	role := n.cachedRole(from)
 	if role == pki.RoleServer {
 		if m.Type == raftpb.MsgProp && h.name == catalogName {
-			if err := writesNoRecord(h.state.Load(), m.Entries); err != nil {
-				n.acl.refused.Add(1)
-				n.noteRefusal("catalog proposal dropped", "peer", from, "err", err)
-				return false
-			}
+			return n.admitsServerCatalogProposal(from, h, m)
 		}
 		return true
 	}
@@ -677,8 +675,15 @@ func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State
 // written, and no copy of the record will be.
 func (h *Heap) refusedError() error {
 	n := h.node
-	if h.name == catalogName {
+	if h.name == catalogName && n.cfg.Role == pki.RoleClient {
 		return fmt.Errorf("%w: the catalog's leader refused the change of %s %q (a client writes only the entries of heaps it administers); nothing was written",
+			ErrPermission, roleName(n.cfg.Role), n.cfg.Name)
+	}
+	if h.name == catalogName {
+		// A server's record is refused only for writing a node record
+		// (admitsServerCatalogProposal), which a catalog leader writes
+		// and this node wrote as one: the lead had moved.
+		return fmt.Errorf("%w: the catalog's leader refused %s %q's write of a node record, which only the catalog's leader makes: this node no longer led the catalog when its record reached the log; nothing was written",
 			ErrPermission, roleName(n.cfg.Role), n.cfg.Name)
 	}
 	return fmt.Errorf("oss: heap %q's leader refused the commit; nothing was written: %w", h.name,

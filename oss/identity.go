@@ -1,11 +1,13 @@
 package oss
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,30 +266,84 @@ func checkOwnRole(certPEM []byte, role pki.Role) error {
 	return nil
 }
 
-// writesNoRecord checks the entries a peer proposes to the catalog: none
-// may write a node record, or an object where one is. Only the catalog's
+// writesNoRecord checks an entry a peer proposes to the catalog: none may
+// write a node record, or an object where one is. Only the catalog's
 // leader writes them, from the certificate of the node that joins, so a
-// peer's proposal that does is dropped, a server's too.
-func writesNoRecord(st *consistency.State, ents []raftpb.Entry) error {
-	for _, e := range ents {
-		if e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
-			continue
+// peer's proposal that does is refused, a server's too. It returns the
+// entry's record with the error when the record may be refused in its
+// place (consistency.Refusal), and nil with it when it does not decode
+// (there is no transaction to refuse).
+func writesNoRecord(st *consistency.State, e *raftpb.Entry) (*consistency.Record, error) {
+	if e.Type != raftpb.EntryNormal || len(e.Data) == 0 {
+		return nil, nil
+	}
+	rec, err := consistency.UnmarshalRecord(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("a malformed catalog record: %v", err)
+	}
+	for _, w := range rec.Writes {
+		var r nodeRecord
+		if codec.Unmarshal(w.Value, &r) == nil && r.Name != "" && nodeRecordID(r.Name) == w.ID {
+			return rec, fmt.Errorf("%w: a peer may not write node %q's record; the catalog's leader does, when the node joins", ErrPermission, r.Name)
 		}
-		rec, err := consistency.UnmarshalRecord(e.Data)
-		if err != nil {
-			return fmt.Errorf("a malformed catalog record: %v", err)
-		}
-		for _, w := range rec.Writes {
-			var r nodeRecord
-			if codec.Unmarshal(w.Value, &r) == nil && r.Name != "" && nodeRecordID(r.Name) == w.ID {
-				return fmt.Errorf("%w: a peer may not write node %q's record; the catalog's leader does, when the node joins", ErrPermission, r.Name)
-			}
-			if o, ok := st.Get(w.ID); ok && codec.Unmarshal(o.Value, &r) == nil && r.Name != "" && nodeRecordID(r.Name) == w.ID {
-				return fmt.Errorf("%w: a peer may not change node %q's record", ErrPermission, r.Name)
-			}
+		if o, ok := st.Get(w.ID); ok && codec.Unmarshal(o.Value, &r) == nil && r.Name != "" && nodeRecordID(r.Name) == w.ID {
+			return rec, fmt.Errorf("%w: a peer may not change node %q's record", ErrPermission, r.Name)
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// admitsServerCatalogProposal checks a server's proposal to the catalog
+// (writesNoRecord) and reports whether it may be stepped. On the
+// catalog's leader a record that writes a node record goes on as a
+// refusal of it (consistency.Refusal), which every replica decides
+// Refused, and the message's other records as they are; elsewhere, or if
+// a record does not decode, the message is dropped.
+//
+// Such a record comes from a node that led the catalog when it wrote it
+// (admitJoin registering a joining node) and no longer did when raft
+// took it: it was forwarded to the new leader, or sent again to it after
+// a leader change. Until 2026-12-06 the leader dropped the message, and
+// the proposer sent it again and again, each copy dropped, until its
+// caller's context ended: an Update with a three-minute context, made
+// right after the lead moved to its placement, ended "commit outcome
+// unknown: context deadline exceeded" (TestJoinFromALiveNodesCurrentAddressIsNotFinal,
+// 2 runs in 210 at load 16). The refusal is a definite outcome, nothing
+// written, and the records forwarded in the same message commit.
+func (n *Node) admitsServerCatalogProposal(from string, h *Heap, m *raftpb.Message) bool {
+	st := h.state.Load()
+	leads := h.leaderIs(h.self)
+	var out []raftpb.Entry
+	var first error
+	for i := range m.Entries {
+		rec, err := writesNoRecord(st, &m.Entries[i])
+		if err == nil {
+			continue
+		}
+		first = cmp.Or(first, err)
+		if rec == nil || !leads {
+			out = nil
+			break
+		}
+		if out == nil {
+			// The message's entries may be shared with its sender (an
+			// in-memory transport): the refusals go in a new slice.
+			out = slices.Clone(m.Entries)
+		}
+		data, _ := consistency.Refusal(rec).Marshal() // never fails
+		out[i] = raftpb.Entry{Type: raftpb.EntryNormal, Data: data}
+	}
+	if first == nil {
+		return true
+	}
+	n.acl.refused.Add(1)
+	if out == nil {
+		n.noteRefusal("catalog proposal dropped", "peer", from, "err", first)
+		return false
+	}
+	m.Entries = out
+	n.noteRefusal("catalog proposal refused: a refusal goes to the log in its place", "peer", from, "err", first)
+	return true
 }
 
 // reRegisterEvery is the least time between two raft IDs a catalog leader

@@ -101,10 +101,12 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 		}
 	}
 	// A server that is not the catalog's leader proposes a's record under
-	// its own ID: the leader drops the proposal. The proposal is handed to
-	// the leader's routing as the transport hands it (either stream): had
-	// the server proposed through Update, the lead could have moved to it
-	// meanwhile (a hand-over), and a leader's own proposals are its log.
+	// its own ID: the leader refuses the record (a refusal goes on in its
+	// place), or drops the proposal if it no longer leads. The proposal is
+	// handed to the leader's routing as the transport hands it (either
+	// stream): had the server proposed through Update, the lead could have
+	// moved to it meanwhile (a hand-over), and a leader's own proposals
+	// are its log.
 	for name, n := range c.nodes {
 		if name == "a" || n == leader {
 			continue
@@ -121,7 +123,7 @@ func TestForgedRaftIDIsRefused(t *testing.T) {
 		}
 		prop := forgedEnvelope(t, leader, raftpb.Message{Type: raftpb.MsgProp, From: n.id, To: leader.id,
 			Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Data: data}}})
-		if _, _, ok := leader.route(name, prop); ok {
+		if _, m, ok := leader.route(name, prop); ok && !consistency.IsRefusal(m.Entries[0].Data) {
 			t.Fatalf("the catalog's leader takes %s's proposal of a's node record", name)
 		}
 		break
