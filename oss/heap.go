@@ -93,6 +93,10 @@ type Heap struct {
 	// handed to raft: see held), before it does anything else: a test
 	// holds the loop there to abandon a held proposal at a known point.
 	heldHook atomic.Pointer[func()]
+	// wroteHook, set by tests, is called by the loop with a Ready's
+	// writes once it has handed them to the log, before it goes on: a
+	// test holds a follower's loop there while its log writes.
+	wroteHook atomic.Pointer[func([]engine.Write)]
 	catchUp  atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
 	firstSeq atomic.Uint64 // the first log record of this replica still needed
 	ckptSeq  atomic.Uint64 // the first log record its last checkpoint needs
