@@ -97,9 +97,9 @@ type Heap struct {
 	// writes once it has handed them to the log, before it goes on: a
 	// test holds a follower's loop there while its log writes.
 	wroteHook atomic.Pointer[func([]engine.Write)]
-	catchUp  atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
-	firstSeq atomic.Uint64 // the first log record of this replica still needed
-	ckptSeq  atomic.Uint64 // the first log record its last checkpoint needs
+	catchUp   atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
+	firstSeq  atomic.Uint64 // the first log record of this replica still needed
+	ckptSeq   atomic.Uint64 // the first log record its last checkpoint needs
 	// unpin, if not 0, asks the loop to let go of the log's records
 	// before it (unpinLog); the compactor sets it, once for each bound
 	// (unpinAsked).
