@@ -405,6 +405,11 @@ func (h *Heap) writeAsync(ws []engine.Write) bool {
 		h.inflight++
 		epoch := h.epoch
 		answers := w.Answers
+		if w.Snapshot.Metadata.Index != 0 {
+			// A leader's snapshot installed: its answers wait for
+			// the loop, which stores it in memory first (rare).
+			answers = nil
+		}
 		done := func(last uint64, err error) {
 			// A follower's acknowledgement goes out from the log's
 			// writer as the write ends, not a loop's turn later.
