@@ -28,12 +28,14 @@ func TestFollowerAcknowledgesWhileItsLoopIsBusy(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := startTestNodes(t, 7)
 	deaf := map[string]*atomic.Bool{}
+	ffs := map[string]*persist.FaultFS{}
 	c.wrapHandler = func(name string, hd transport.Handler) transport.Handler {
 		return deafHandler{Handler: hd, deaf: deaf[name]}
 	}
 	for i, name := range []string{"a", "b", "c"} {
 		deaf[name] = new(atomic.Bool)
-		c.fss[name] = persist.NewMemFS()
+		ffs[name] = &persist.FaultFS{FS: persist.NewMemFS()}
+		c.fss[name] = ffs[name]
 		c.add(name, i > 0, func(cfg *Config) {
 			cfg.DataDir = "/data/" + name
 			// While the follower's loop is held it answers no
@@ -91,6 +93,18 @@ func TestFollowerAcknowledgesWhileItsLoopIsBusy(t *testing.T) {
 	defer held.wroteHook.Store(nil)
 	var released sync.Once
 	defer released.Do(func() { close(release) })
+	// The follower's log syncs only once its loop is held: the commit
+	// cannot come from a loop that ran on before it was held.
+	ffs[voters[0]].SetRule(func(op persist.Op, _ string) error {
+		if op == persist.OpSync {
+			select {
+			case <-holding:
+			case <-release:
+			}
+		}
+		return nil
+	})
+	defer ffs[voters[0]].SetRule(nil)
 	err := c.heaps[lead].Update(ctx, func(tx *Tx) error { return Put(tx, id, acct{Balance: 2}) })
 	select {
 	case <-holding:
