@@ -37,6 +37,13 @@ type Write struct {
 	// keeps the HardState even when nothing else changed, or a restart
 	// would bring the replica back in an older configuration.
 	KeepsConf bool
+	// Answers are what the write, once durable, lets this replica tell
+	// its peers: a follower's acknowledgement of the appended entries, a
+	// vote. They go out in the Ready after Written; an owner that sends
+	// them itself as soon as the write is durable (from its log's writer,
+	// without waiting for its loop) says so with Answered before Written,
+	// and the engine does not send them again.
+	Answers []raftpb.Message
 }
 
 // write is a Write in flight and what waits for it.
@@ -46,6 +53,8 @@ type write struct {
 	keeps bool             // Write.KeepsConf
 	after []raftpb.Message // messages to send once it is durable (snapshots)
 	done  bool
+	// answered: the owner sent the write's answers to peers (Answered).
+	answered bool
 }
 
 // readyAsync takes a Ready from an asynchronous replica into rd: the
@@ -159,8 +168,24 @@ func (e *Engine) writesOf(ws []*write) []Write {
 			out[i].Snapshot = *m.Snapshot
 		}
 		out[i].KeepsConf = w.keeps
+		for _, r := range m.Responses {
+			if r.To != e.id {
+				out[i].Answers = append(out[i].Answers, r)
+			}
+		}
 	}
 	return out
+}
+
+// Answered reports the answers of the Write seq (Write.Answers) sent by
+// the owner: they are not sent again once it is Written. The owner sends
+// them only once the write is durable.
+func (e *Engine) Answered(seq uint64) {
+	for _, w := range e.inflight {
+		if w.seq == seq {
+			w.answered = true
+		}
+	}
 }
 
 // advanceAsync is Advance for an asynchronous replica: the Ready's write
@@ -239,7 +264,9 @@ func (e *Engine) stable(w *write) {
 			}
 			continue
 		}
-		e.outbox = append(e.outbox, r)
+		if !w.answered {
+			e.outbox = append(e.outbox, r)
+		}
 	}
 	e.outbox = append(e.outbox, w.after...)
 }

@@ -256,6 +256,9 @@ type writeDone struct {
 	last  uint64 // the sequence number of its last record
 	err   error
 	epoch uint64
+	// answered: the write's answers to peers went out as it ended
+	// (answerEarly).
+	answered bool
 }
 
 // encodeWrite encodes what a Write asks to keep as the log's records; nil
@@ -401,8 +404,17 @@ func (h *Heap) writeAsync(ws []engine.Write) bool {
 		}
 		h.inflight++
 		epoch := h.epoch
+		answers := w.Answers
+		if w.Snapshot.Metadata.Index != 0 {
+			// A leader's snapshot installed: its answers wait for
+			// the loop, which stores it in memory first (rare).
+			answers = nil
+		}
 		done := func(last uint64, err error) {
-			h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch})
+			// A follower's acknowledgement goes out from the log's
+			// writer as the write ends, not a loop's turn later.
+			answered := err == nil && len(answers) > 0 && h.answerEarly(answers)
+			h.noteWritten(writeDone{lw: lw, last: last, err: err, epoch: epoch, answered: answered})
 		}
 		if h.offPath(w) {
 			wal.AppendAsyncOffPath(h.chain, lw.sync, done, lw.bufs...)
@@ -464,6 +476,9 @@ func (h *Heap) writesDone() {
 				h.log.Info("the log can be written again")
 			}
 			h.logged(d.lw, d.last)
+			if d.answered {
+				h.eng.Answered(d.lw.seq)
+			}
 			h.eng.Written(d.lw.seq)
 		}
 	}

@@ -93,9 +93,13 @@ type Heap struct {
 	// handed to raft: see held), before it does anything else: a test
 	// holds the loop there to abandon a held proposal at a known point.
 	heldHook atomic.Pointer[func()]
-	catchUp  atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
-	firstSeq atomic.Uint64 // the first log record of this replica still needed
-	ckptSeq  atomic.Uint64 // the first log record its last checkpoint needs
+	// wroteHook, set by tests, is called by the loop with a Ready's
+	// writes once it has handed them to the log, before it goes on: a
+	// test holds a follower's loop there while its log writes.
+	wroteHook atomic.Pointer[func([]engine.Write)]
+	catchUp   atomic.Bool   // recovered, or opened by the node: the first open waits for a read index
+	firstSeq  atomic.Uint64 // the first log record of this replica still needed
+	ckptSeq   atomic.Uint64 // the first log record its last checkpoint needs
 	// unpin, if not 0, asks the loop to let go of the log's records
 	// before it (unpinLog); the compactor sets it, once for each bound
 	// (unpinAsked).

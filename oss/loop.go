@@ -298,6 +298,9 @@ func (h *Heap) handleReady() bool {
 		// watches would see its changes twice.
 		return true
 	}
+	if f := h.wroteHook.Load(); f != nil {
+		(*f)(rd.Writes)
+	}
 	h.eng.Apply(&rd)
 	if first {
 		h.outcomes(rd, false)

@@ -126,14 +126,11 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			h.sendSnapshot(to, h.withAddedAt(*m))
 			continue
 		}
-		env := raftEnvelope{Heap: h.name, Group: h.group}
-		data := env.appendTo(make([]byte, 0, 16+len(h.name)+m.Size()))
-		n, err := m.MarshalTo(data[len(data):cap(data)])
+		data, err := h.encodeRaft(m)
 		if err != nil {
 			h.log.Error("raft message not encoded", "err", err)
 			continue
 		}
-		data = data[:len(data)+n]
 		if ctx == nil {
 			// One bound for the whole batch: a timer per message costs
 			// more than the send.
@@ -153,6 +150,64 @@ func (h *Heap) send(msgs []raftpb.Message) {
 		}
 	}
 }
+
+// answerEarly sends a durable write's answers to peers (raft's
+// acknowledgements and votes, engine.Write.Answers) from the log's
+// writer, the moment the write is durable, so that a follower's
+// acknowledgement does not wait for its loop to take the log's answer
+// and hand out a Ready. It never waits for queue room and touches
+// nothing of the loop's: it reports false if any answer did not go
+// (a peer unknown, a queue full, a message that does not encode), and
+// the loop then sends them all as before, telling raft of a peer it
+// cannot reach. A duplicate acknowledgement or vote is harmless to
+// raft. What goes out is what the loop would send once told the write
+// is durable, no earlier.
+func (h *Heap) answerEarly(msgs []raftpb.Message) bool {
+	tr := h.node.tr
+	if tr == nil {
+		return false
+	}
+	ctl, _ := tr.(transport.ControlSender)
+	for i := range msgs {
+		m := &msgs[i]
+		to, ok := h.node.lookup(m.To)
+		if !ok || m.Type == raftpb.MsgSnap {
+			return false
+		}
+		data, err := h.encodeRaft(m)
+		if err != nil {
+			return false
+		}
+		if ctl != nil && control(m.Type, len(data)) {
+			err = ctl.SendControl(noWait, to, data)
+		} else {
+			err = tr.Send(noWait, to, data)
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeRaft encodes m as the transport carries it: [heap, raftpb bytes].
+func (h *Heap) encodeRaft(m *raftpb.Message) ([]byte, error) {
+	env := raftEnvelope{Heap: h.name, Group: h.group}
+	data := env.appendTo(make([]byte, 0, 16+len(h.name)+m.Size()))
+	n, err := m.MarshalTo(data[len(data):cap(data)])
+	if err != nil {
+		return nil, err
+	}
+	return data[:len(data)+n], nil
+}
+
+// noWait is a context already done: a send under it takes queue room
+// that is free and waits for none.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // sendBound is the context that bounds a batch of sends, sendTimeout
 // from its start. The transport looks at it only when a peer's queue is
