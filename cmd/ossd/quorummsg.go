@@ -21,6 +21,11 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 	if !errors.Is(err, oss.ErrNoQuorum) && !errors.Is(err, oss.ErrCommitUnknown) {
 		return err
 	}
+	if logGone(err) {
+		// The node's log was removed or moved while it ran: it commits
+		// nothing more until it is rebuilt, and no election mends that.
+		return fmt.Errorf("%w\nthis node's write-ahead log is gone (removed or moved while it ran): it commits nothing more; commit through another node, and rebuild this one with --rebuild-replica --join (its replicas come back from its peers)", err)
+	}
 	if logRefused(err) {
 		// The node's own log refused the record: its voters' liveness
 		// is beside the point, and "an election may be under way" would
@@ -89,6 +94,12 @@ func isAre(names []string) string {
 		return names[0] + " is not a live member"
 	}
 	return strings.Join(names, " and ") + " are not live members"
+}
+
+// logGone reports whether err is a commit refused because the node's
+// write-ahead log is gone, as the node words it (oss's Heap.logError).
+func logGone(err error) bool {
+	return strings.Contains(err.Error(), "the node's write-ahead log is gone")
 }
 
 // logRefused reports whether err is a commit the node's own write-ahead
