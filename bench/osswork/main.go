@@ -273,11 +273,17 @@ func run(p params, dir, certs string) (*result, error) {
 		return nil, err
 	}
 	syncs = histCount(fsyncs, regs...)
+	const packets = "oss_quic_sent_packets_total"
+	pkts, cpu0 := counterSum(packets, regs...), cpuSeconds()
 	ds, err := sequential(p.Duration, func(rng *rand.Rand) error {
 		_, err := rmw(heaps[lead], key(rng.IntN(p.Keys)))
 		return err
 	})
 	m["b_syncs_per_commit"] = (histCount(fsyncs, regs...) - syncs) / float64(ds.len())
+	// QUIC packets the three members sent, and the worker's processor
+	// time, per commit.
+	m["b_packets_per_commit"] = (counterSum(packets, regs...) - pkts) / float64(ds.len())
+	m["b_cpu_us"] = (cpuSeconds() - cpu0) / float64(ds.len()) * 1e6
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)

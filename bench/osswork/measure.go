@@ -296,6 +296,25 @@ func histCount(name string, gs ...prometheus.Gatherer) float64 {
 	return n
 }
 
+// counterSum is the sum of the named counter over the gatherers.
+func counterSum(name string, gs ...prometheus.Gatherer) float64 {
+	var n float64
+	for _, g := range gs {
+		mfs, err := g.Gather()
+		if err != nil {
+			return 0
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
 // peakRSS is the process's peak resident set (VmHWM) in MB.
 func peakRSS() float64 {
 	b, err := os.ReadFile("/proc/self/status")
