@@ -116,6 +116,7 @@ func (e *Engine) takeWrite() {
 		}
 	}
 	if m := rd.Append; m != nil {
+		m.Responses = e.trimAnswers(m.Responses)
 		if m.Snapshot != nil {
 			e.unlogged()
 		}
@@ -130,6 +131,7 @@ func (e *Engine) takeWrite() {
 		e.inflight = append(e.inflight, w)
 		e.snapWrite = m.Snapshot != nil
 	}
+	e.notice = nil
 	switch n := len(e.inflight); {
 	case len(snaps) == 0:
 	case n > 0:

@@ -260,13 +260,14 @@ type Engine struct {
 	log *slog.Logger
 
 	ticks       uint64
-	term        uint64 // the replica's term as of the last resend
-	termTick    uint64 // tick term was first seen at
-	lead        uint64 // the leader as of the last Ready
-	leftLead    uint64 // a leader that left the cluster (LeaderLeft), 0 if none
-	heardTick   uint64 // tick of the last message from the leader
-	leaderless  uint64 // ticks without a leader to hand proposals to
-	stallLogged uint64 // tick of the last log line about failing for want of a leader
+	term        uint64  // the replica's term as of the last resend
+	termTick    uint64  // tick term was first seen at
+	lead        uint64  // the leader as of the last Ready
+	leftLead    uint64  // a leader that left the cluster (LeaderLeft), 0 if none
+	heardTick   uint64  // tick of the last message from the leader
+	notice      *notice // the commit notice stepped since the last Ready (notice.go)
+	leaderless  uint64  // ticks without a leader to hand proposals to
+	stallLogged uint64  // tick of the last log line about failing for want of a leader
 
 	pending   map[uuid.UUID]proposal
 	reads     map[uint64]*read
@@ -501,6 +502,7 @@ func (e *Engine) Step(m raftpb.Message) {
 			return
 		}
 	}
+	e.noteNotice(&m)
 	if err := e.r.Step(m); err != nil {
 		e.log.Debug("raft message not stepped", "err", err)
 	}
@@ -969,6 +971,7 @@ func (e *Engine) Ready() Ready {
 			e.rd = &e.rdv
 			e.lost = e.rdv.Err != nil
 			e.early, e.late = splitMessages(e.rdv.Messages)
+			e.late = e.trimAnswers(e.late)
 		}
 		switch {
 		case e.lost:

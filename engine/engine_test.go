@@ -62,6 +62,20 @@ type cluster struct {
 	drop  func(m raftpb.Message) bool
 	msgs  []raftpb.Message
 	sent  []raftpb.Message // every message handed out
+	// notices: leaders mark commit notices (MarkNotice) as package oss
+	// does when it sends.
+	notices bool
+}
+
+// out hands n's messages to the network.
+func (c *cluster) out(n *node, msgs []raftpb.Message) {
+	for i := range msgs {
+		if c.notices {
+			n.e.MarkNotice(&msgs[i])
+		}
+	}
+	c.msgs = append(c.msgs, msgs...)
+	c.sent = append(c.sent, msgs...)
 }
 
 // newCluster bootstraps n voters. Raft's own elections are out of the
@@ -138,8 +152,7 @@ func (c *cluster) handleReadies(n *node) {
 			n.retries++
 		}
 		if rd.HasRaft {
-			c.msgs = append(c.msgs, rd.Early...)
-			c.sent = append(c.sent, rd.Early...)
+			c.out(n, rd.Early)
 		}
 		n.e.Apply(&rd) // ApplyLater: the sends went, the outcomes follow
 		if rd.HasRaft && n.e.Replica().FullStatus().RaftState == raft.StateLeader {
@@ -158,8 +171,7 @@ func (c *cluster) handleReadies(n *node) {
 			n.outcomes(rd)
 		}
 		if n.e.Replica().Async() {
-			c.msgs = append(c.msgs, rd.Messages...)
-			c.sent = append(c.sent, rd.Messages...)
+			c.out(n, rd.Messages)
 			for _, w := range rd.Writes {
 				n.queued = append(n.queued, w.Seq)
 			}
@@ -171,8 +183,7 @@ func (c *cluster) handleReadies(n *node) {
 				n.e.DiskFailed(n.disk)
 				continue
 			}
-			c.msgs = append(c.msgs, rd.Messages...)
-			c.sent = append(c.sent, rd.Messages...)
+			c.out(n, rd.Messages)
 		}
 		if !first {
 			n.outcomes(rd)

@@ -126,6 +126,7 @@ func (h *Heap) send(msgs []raftpb.Message) {
 			h.sendSnapshot(to, h.withAddedAt(*m))
 			continue
 		}
+		h.eng.MarkNotice(m)
 		data, err := h.encodeRaft(m)
 		if err != nil {
 			h.log.Error("raft message not encoded", "err", err)

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"bytes"
+	"slices"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
+)
+
+// Commit notices. Once its commit index moves, raft's leader sends every
+// follower an append without entries that carries it, and every follower
+// answers it. From a follower the leader replicates to (raft's
+// StateReplicate) and knows to hold its log through the append's index
+// (its match), that answer tells the leader nothing: its match does not
+// move, nothing in flight is freed, no probe ends. One client's commit on
+// a group of three took eight raft messages, and two were these answers
+// (docs/design.md, "Commit notices").
+//
+// So a leader marks such an append as a notice (MarkNotice: the message's
+// Context, which raft does not read in an append), and a follower that
+// steps one drops raft's answer to it from the next Ready, the first that
+// can hold it. Only that answer: the notice is forgotten once that Ready
+// is taken, and at any other append or snapshot stepped before it, so an
+// answer to anything else always goes. Dropping a raft message is always
+// safe; what the leader still needs from such a follower (that it is
+// alive) its heartbeats' answers tell. A follower of a version that does
+// not know the mark answers as before.
+
+// noticeMark is the Context of an append that is a commit notice.
+var noticeMark = []byte("commit notice")
+
+// notice is a commit notice stepped: raft's answer to it goes to the
+// leader (to), in its term, for its index.
+type notice struct{ to, term, index uint64 }
+
+// MarkNotice marks m, a message this replica is about to send as leader,
+// as a commit notice if it is an append without entries whose answer
+// would tell the leader nothing.
+func (e *Engine) MarkNotice(m *raftpb.Message) {
+	if m.Type != raftpb.MsgApp || len(m.Entries) != 0 || len(m.Context) != 0 {
+		return
+	}
+	holds := false
+	e.r.WithProgress(func(id uint64, pr tracker.Progress) {
+		if id == m.To {
+			holds = pr.State == tracker.StateReplicate && pr.Match == m.Index
+		}
+	})
+	if holds {
+		m.Context = noticeMark
+	}
+}
+
+// noteNotice notes a commit notice about to be stepped. It forgets the
+// one before at a snapshot, and at an append whose answer could be taken
+// for the notice's: raft answers an append with the index of its last
+// entry, or with its commit index when the append precedes it, so only
+// an append with entries that follows the notice's index (the next
+// commit's, often stepped in the same batch) leaves the notice standing.
+func (e *Engine) noteNotice(m *raftpb.Message) {
+	switch {
+	case m.Type == raftpb.MsgApp && len(m.Entries) == 0 && bytes.Equal(m.Context, noticeMark):
+		e.notice = &notice{to: m.From, term: m.Term, index: m.Index}
+	case m.Type == raftpb.MsgApp && len(m.Entries) > 0 && e.notice != nil && m.Index >= e.notice.index:
+	case m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap:
+		e.notice = nil
+	}
+}
+
+// trimAnswers trims the answers to peers among msgs, the messages of the
+// Ready just taken: it drops raft's answer to the notice stepped since
+// the last Ready, and forgets the notice; and of acknowledgements alike
+// in every field, it keeps the first. Under load a follower steps many
+// commit notices between two Readies, and raft answers each: one Ready
+// held 35 copies of the same answer.
+func (e *Engine) trimAnswers(msgs []raftpb.Message) []raftpb.Message {
+	n := e.notice
+	e.notice = nil
+	var kept []raftpb.Message // nil while nothing is dropped
+	for i := range msgs {
+		m := &msgs[i]
+		drop := false
+		if m.Type == raftpb.MsgAppResp {
+			if n != nil && !m.Reject && m.To == n.to && m.Term == n.term && m.Index == n.index {
+				drop, n = true, nil // one answer a notice
+			} else {
+				prior := msgs[:i]
+				if kept != nil {
+					prior = kept
+				}
+				drop = slices.ContainsFunc(prior, func(o raftpb.Message) bool { return sameAnswer(&o, m) })
+			}
+		}
+		switch {
+		case drop && kept == nil:
+			kept = append(make([]raftpb.Message, 0, len(msgs)-1), msgs[:i]...)
+		case !drop && kept != nil:
+			kept = append(kept, *m)
+		}
+	}
+	if kept == nil {
+		return msgs
+	}
+	return kept
+}
+
+// sameAnswer reports whether acknowledgement a says all that b does.
+func sameAnswer(a, b *raftpb.Message) bool {
+	return a.Type == b.Type && a.To == b.To && a.Term == b.Term && a.Index == b.Index && a.Reject == b.Reject &&
+		a.RejectHint == b.RejectHint && a.LogTerm == b.LogTerm && a.Commit == b.Commit
+}
