@@ -261,9 +261,10 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 		return nil, err
 	}
 	const fsyncs = "etcd_disk_wal_fsync_duration_seconds" // every member's, in one registry
-	syncs, t0 := histCount(fsyncs, prometheus.DefaultGatherer), time.Now()
+	syncs, t0, cpu0 := histCount(fsyncs, prometheus.DefaultGatherer), time.Now(), cpuSeconds()
 	m["a_cps"], err = throughput(p.Clients, p.Duration, rmw(inproc, p.Keys))
 	m["a_syncs_per_commit"] = (histCount(fsyncs, prometheus.DefaultGatherer) - syncs) / time.Since(t0).Seconds() / m["a_cps"]
+	m["a_cpu_us"] = (cpuSeconds() - cpu0) / time.Since(t0).Seconds() / m["a_cps"] * 1e6
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("a: %w", err)
@@ -282,9 +283,10 @@ func runEtcd(p params, dir, certsDir string) (*result, error) {
 	if stop, err = startCPUProfile(p, "b"); err != nil {
 		return nil, err
 	}
-	syncs = histCount(fsyncs, prometheus.DefaultGatherer)
+	syncs, cpu0 = histCount(fsyncs, prometheus.DefaultGatherer), cpuSeconds()
 	ds, err := sequential(p.Duration, one(c.inproc[lead]))
 	m["b_syncs_per_commit"] = (histCount(fsyncs, prometheus.DefaultGatherer) - syncs) / float64(ds.len())
+	m["b_cpu_us"] = (cpuSeconds() - cpu0) / float64(ds.len()) * 1e6
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("b: %w", err)
