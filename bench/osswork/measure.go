@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // params is the workload, the same for both systems.
@@ -278,26 +279,17 @@ func startTrace(p params, name string) (stop func(), err error) {
 // gatherers, summed over its label sets (every member's, for a per-node
 // metric).
 func histCount(name string, gs ...prometheus.Gatherer) float64 {
-	var n float64
-	for _, g := range gs {
-		mfs, err := g.Gather()
-		if err != nil {
-			return 0
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				n += float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return n
+	return sumOf(name, func(m *dto.Metric) float64 { return float64(m.GetHistogram().GetSampleCount()) }, gs...)
 }
 
-// counterSum is the sum of the named counter over the gatherers.
+// counterSum is the sum of the counter name over the gatherers.
 func counterSum(name string, gs ...prometheus.Gatherer) float64 {
+	return sumOf(name, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() }, gs...)
+}
+
+// sumOf sums value over every label set of the metric name in the
+// gatherers; 0 if one fails to gather.
+func sumOf(name string, value func(*dto.Metric) float64, gs ...prometheus.Gatherer) float64 {
 	var n float64
 	for _, g := range gs {
 		mfs, err := g.Gather()
@@ -307,7 +299,7 @@ func counterSum(name string, gs ...prometheus.Gatherer) float64 {
 		for _, mf := range mfs {
 			if mf.GetName() == name {
 				for _, m := range mf.GetMetric() {
-					n += m.GetCounter().GetValue()
+					n += value(m)
 				}
 			}
 		}
