@@ -952,10 +952,14 @@ func (s *sim) outcomes(n *node, r *replica, rd engine.Ready) (published bool) {
 }
 
 // send sends a replica's raft messages in its group's envelope, noting in
-// snapTo the peers sent a snapshot. It reports false if a message does
-// not encode (the run fails).
+// snapTo the peers sent a snapshot, and marks commit notices as package
+// oss does when it sends (engine.MarkNotice), so that the faults play on
+// followers that leave them unanswered. It reports false if a message
+// does not encode (the run fails).
 func (s *sim) send(n *node, r *replica, msgs []raftpb.Message, snapTo *[]uint64) bool {
-	for _, m := range msgs {
+	for i := range msgs {
+		m := &msgs[i]
+		r.eng.MarkNotice(m)
 		b, err := m.Marshal()
 		if err != nil {
 			s.fail(err)
