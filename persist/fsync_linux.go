@@ -90,7 +90,7 @@ var (
 
 // afterSubmit, when set (tests), runs right after each asynchronous
 // sync's submission.
-var afterSubmit func()
+var afterSubmit atomic.Pointer[func()]
 
 func plainLimit() int32 {
 	if o := plainOverride.Load(); o > 0 {
@@ -242,8 +242,8 @@ func (a *aioSync) run(fd uintptr) (res int64, serr, werr error) {
 			if serr = a.submit(fd); serr != nil {
 				return true
 			}
-			if afterSubmit != nil {
-				afterSubmit()
+			if f := afterSubmit.Load(); f != nil {
+				(*f)()
 			}
 			return false // a sync takes far longer than a system call
 		}

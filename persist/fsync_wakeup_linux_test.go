@@ -28,8 +28,9 @@ func TestAsyncSyncsThatCompleteAtOnceEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Completions that come before the waiter is ready for them.
-	afterSubmit = func() { time.Sleep(time.Millisecond) }
-	t.Cleanup(func() { afterSubmit = nil })
+	late := func() { time.Sleep(time.Millisecond) }
+	afterSubmit.Store(&late)
+	t.Cleanup(func() { afterSubmit.Store(nil) })
 	const syncs = 500
 	done := make(chan error, 1)
 	var ended atomic.Int64
