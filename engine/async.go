@@ -131,7 +131,7 @@ func (e *Engine) takeWrite() {
 		e.inflight = append(e.inflight, w)
 		e.snapWrite = m.Snapshot != nil
 	}
-	e.notice = nil
+	e.notice = notice{}
 	switch n := len(e.inflight); {
 	case len(snaps) == 0:
 	case n > 0:

@@ -260,14 +260,14 @@ type Engine struct {
 	log *slog.Logger
 
 	ticks       uint64
-	term        uint64  // the replica's term as of the last resend
-	termTick    uint64  // tick term was first seen at
-	lead        uint64  // the leader as of the last Ready
-	leftLead    uint64  // a leader that left the cluster (LeaderLeft), 0 if none
-	heardTick   uint64  // tick of the last message from the leader
-	notice      *notice // the commit notice stepped since the last Ready (notice.go)
-	leaderless  uint64  // ticks without a leader to hand proposals to
-	stallLogged uint64  // tick of the last log line about failing for want of a leader
+	term        uint64 // the replica's term as of the last resend
+	termTick    uint64 // tick term was first seen at
+	lead        uint64 // the leader as of the last Ready
+	leftLead    uint64 // a leader that left the cluster (LeaderLeft), 0 if none
+	heardTick   uint64 // tick of the last message from the leader
+	notice      notice // the commit notice stepped since the last Ready (notice.go)
+	leaderless  uint64 // ticks without a leader to hand proposals to
+	stallLogged uint64 // tick of the last log line about failing for want of a leader
 
 	pending   map[uuid.UUID]proposal
 	reads     map[uint64]*read

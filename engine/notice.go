@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"slices"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
@@ -32,7 +31,8 @@ import (
 var noticeMark = []byte("commit notice")
 
 // notice is a commit notice stepped: raft's answer to it goes to the
-// leader (to), in its term, for its index.
+// leader (to), in its term, for its index. The zero notice is none (a
+// leader's raft ID is never 0).
 type notice struct{ to, term, index uint64 }
 
 // MarkNotice marks m, a message this replica is about to send as leader,
@@ -62,10 +62,10 @@ func (e *Engine) MarkNotice(m *raftpb.Message) {
 func (e *Engine) noteNotice(m *raftpb.Message) {
 	switch {
 	case m.Type == raftpb.MsgApp && len(m.Entries) == 0 && bytes.Equal(m.Context, noticeMark):
-		e.notice = &notice{to: m.From, term: m.Term, index: m.Index}
-	case m.Type == raftpb.MsgApp && len(m.Entries) > 0 && e.notice != nil && m.Index >= e.notice.index:
+		e.notice = notice{to: m.From, term: m.Term, index: m.Index}
+	case m.Type == raftpb.MsgApp && len(m.Entries) > 0 && e.notice.to != 0 && m.Index >= e.notice.index:
 	case m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap:
-		e.notice = nil
+		e.notice = notice{}
 	}
 }
 
@@ -85,16 +85,16 @@ func (e *Engine) noteNotice(m *raftpb.Message) {
 // heartbeats (TestCommitNoticesUnderHeartbeatsAreNotAnswered).
 func (e *Engine) trimAnswers(msgs []raftpb.Message) []raftpb.Message {
 	n := e.notice
-	e.notice = nil
+	e.notice = notice{}
 	var kept []raftpb.Message // nil while nothing is dropped
 	for i := range msgs {
 		m := &msgs[i]
 		drop := false
 		if m.Type == raftpb.MsgAppResp {
-			if n != nil && !m.Reject && m.To == n.to && m.Term == n.term && m.Index == n.index {
-				drop, n = true, nil // one answer a notice
+			if n.to != 0 && !m.Reject && m.To == n.to && m.Term == n.term && m.Index == n.index {
+				drop, n = true, notice{} // one answer a notice
 			} else {
-				drop = slices.ContainsFunc(msgs[:i], func(o raftpb.Message) bool { return sameAnswer(&o, m) })
+				drop = alikeBefore(msgs, i)
 			}
 		}
 		switch {
@@ -108,6 +108,16 @@ func (e *Engine) trimAnswers(msgs []raftpb.Message) []raftpb.Message {
 		return msgs
 	}
 	return kept
+}
+
+// alikeBefore reports whether an answer before msgs[i] says all it does.
+func alikeBefore(msgs []raftpb.Message, i int) bool {
+	for j := range i {
+		if sameAnswer(&msgs[j], &msgs[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameAnswer reports whether acknowledgement a says all that b does.
