@@ -280,18 +280,15 @@ func (h *Heap) handleReady() bool {
 		return false
 	}
 	first := rd.OutcomesFirst()
-	if rd.HasRaft {
-		h.send(rd.Early)
-	}
-	h.send(rd.Messages)
 	if rd.Retry {
 		h.rewriting = true
 	}
 	if rd.WriteFirst {
+		h.sendReady(&rd)
 		if !h.writeFirst(rd.Writes) {
 			return true // refused: the engine holds the Ready
 		}
-	} else if !h.writeAsync(rd.Writes) {
+	} else if ok := h.writeAsync(rd.Writes); !h.sendReady(&rd) || !ok {
 		// Refused as it was encoded: the engine holds the Ready and hands
 		// it out again, with its outcomes and change sets, once the log
 		// takes its write (engine.DiskFailed). Carried out now too, the
@@ -307,6 +304,15 @@ func (h *Heap) handleReady() bool {
 	}
 	h.finishReady(rd, !first)
 	h.eng.Advance()
+	return true
+}
+
+// sendReady sends rd's messages; true.
+func (h *Heap) sendReady(rd *engine.Ready) bool {
+	if rd.HasRaft {
+		h.send(rd.Early)
+	}
+	h.send(rd.Messages)
 	return true
 }
 

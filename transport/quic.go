@@ -780,8 +780,13 @@ func (t *QUIC) send(ctx context.Context, to string, msg []byte, control bool) er
 		q = &p.control
 	}
 	n := int64(len(msg))
-	if queued, ok := q.reserve(n); !ok {
+	queued, ok := q.reserve(n)
+	if !ok {
 		return q.refuse(n, queued)
+	}
+	if queued == 0 && n > 0 && q.sendDirect(msg) {
+		q.bytes.Add(-n)
+		return nil
 	}
 	select {
 	case q.queue <- msg:
@@ -911,6 +916,44 @@ type sendQueue struct {
 	bytes   atomic.Int64
 	dropped atomic.Uint64 // messages refused for QueueBytes
 	warned  atomic.Int64  // when a refusal was last logged, in Unix nanoseconds
+
+	// stream is the queue's stream once sendLoop has written to it, nil
+	// before and after a failure; sendDirect writes to it.
+	stream atomic.Pointer[quic.Stream]
+	// direct is sendDirect's frame buffer: one caller at a time (see
+	// sendDirect).
+	direct  []byte
+	directs atomic.Uint64 // messages sendDirect wrote
+}
+
+// directMax is the largest message sendDirect writes itself; a larger
+// one goes through sendLoop, whose write may wait for flow control.
+const directMax = 16 << 10
+
+// sendDirect writes msg to the queue's stream from the caller's
+// goroutine if the stream takes all of it at once, and reports whether
+// it did. Its caller found nothing queued or being written (reserve
+// returned 0, and bytes counts a message until it is written or
+// dropped): so no other message can be written meanwhile, by sendLoop or
+// by another caller, and none sent before msg is still waiting to be.
+// It saves a goroutine hand-off a message (the caller wakes quic-go's
+// connection goroutine itself, not sendLoop, which would then wake it),
+// the longest wait of a one-client commit on two processors
+// (docs/design.md, "One hand-off less a message").
+func (q *sendQueue) sendDirect(msg []byte) bool {
+	if len(msg) > directMax || q.down.Load() {
+		return false
+	}
+	s := q.stream.Load()
+	if s == nil {
+		return false
+	}
+	q.direct, _ = appendFrame(q.direct[:0], &frame{Type: frameMessage, Body: msg})
+	if s.TryWriteAll(q.direct) != nil {
+		return false
+	}
+	q.directs.Add(1)
+	return true
 }
 
 func (q *sendQueue) init(p *peer, class string, n int) {
@@ -1036,9 +1079,12 @@ func (q *sendQueue) sendLoop() {
 		msg = nil
 		if _, err := s.Write(buf); err != nil {
 			p.t.log.Debug("messages dropped", "peer", p.name, "queue", q.class, "err", err)
+			q.stream.Store(nil)
 			s.CancelWrite(3)
 			s = nil
 			q.down.Store(true)
+		} else {
+			q.stream.Store(s)
 		}
 		q.bytes.Add(-batched)
 		if cap(buf) > 1<<20 {

@@ -1,0 +1,11 @@
+package transport
+
+// DirectWrites reports how many messages to the named peer Send and
+// SendControl wrote to the stream themselves (sendDirect).
+func (t *QUIC) DirectWrites(to string) uint64 {
+	p, err := t.peer(to)
+	if err != nil {
+		return 0
+	}
+	return p.bulk.directs.Load() + p.control.directs.Load()
+}
