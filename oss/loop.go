@@ -288,12 +288,21 @@ func (h *Heap) handleReady() bool {
 		if !h.writeFirst(rd.Writes) {
 			return true // refused: the engine holds the Ready
 		}
-	} else if ok := h.writeAsync(rd.Writes); !h.sendReady(&rd) || !ok {
-		// Refused as it was encoded: the engine holds the Ready and hands
-		// it out again, with its outcomes and change sets, once the log
-		// takes its write (engine.DiskFailed). Carried out now too, the
-		// watches would see its changes twice.
-		return true
+	} else {
+		// The write is handed to the log before the messages go: the
+		// goroutines woken last run first, and a commit waits for the
+		// followers' copies, not the leader's (docs/design.md, "One
+		// hand-off less a message").
+		ok := h.writeAsync(rd.Writes)
+		h.sendReady(&rd)
+		if !ok {
+			// Refused as it was encoded: the engine holds the Ready
+			// and hands it out again, with its outcomes and change
+			// sets, once the log takes its write (engine.DiskFailed).
+			// Carried out now too, the watches would see its changes
+			// twice.
+			return true
+		}
 	}
 	if f := h.wroteHook.Load(); f != nil {
 		(*f)(rd.Writes)
@@ -307,13 +316,13 @@ func (h *Heap) handleReady() bool {
 	return true
 }
 
-// sendReady sends rd's messages; true.
-func (h *Heap) sendReady(rd *engine.Ready) bool {
+// sendReady sends rd's messages: Early, which may go before its write
+// is durable, and the rest.
+func (h *Heap) sendReady(rd *engine.Ready) {
 	if rd.HasRaft {
 		h.send(rd.Early)
 	}
 	h.send(rd.Messages)
-	return true
 }
 
 // diskStuck reports a log write the log refused to the engine, which holds
