@@ -211,12 +211,7 @@ func TestMessagesOfAnySizeKeepTheirOrder(t *testing.T) {
 	// Failing only when nothing arrives for stallLimit: 26 MB take
 	// longer than a fixed 20 s on a loaded machine (1863 of 2000 had
 	// arrived, in order).
-	for last, since := 0, time.Now(); rec.count("a") < n && time.Since(since) < stallLimit; {
-		if got := rec.count("a"); got > last {
-			last, since = got, time.Now()
-		}
-		time.Sleep(time.Millisecond)
-	}
+	rec.awaitCount("a", n)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.msgs["a"]) != n {

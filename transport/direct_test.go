@@ -64,12 +64,7 @@ func TestConcurrentSendersKeepTheirOrder(t *testing.T) {
 		}
 		wg.Wait()
 		want := (ph + 1) * senders * each
-		for last, since := 0, time.Now(); rec.count("a") < want && time.Since(since) < stallLimit; {
-			if got := rec.count("a"); got > last {
-				last, since = got, time.Now()
-			}
-			time.Sleep(time.Millisecond)
-		}
+		rec.awaitCount("a", want)
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -88,5 +83,17 @@ func TestConcurrentSendersKeepTheirOrder(t *testing.T) {
 	// the sender's to write.
 	if a.DirectWrites("b") == 0 {
 		t.Fatal("no message was written by its sender")
+	}
+}
+
+// awaitCount waits until n messages from the named peer have arrived, or
+// until none has arrived for stallLimit: a bound on progress, not on the
+// whole, which a loaded machine can take long over.
+func (r *recorder) awaitCount(from string, n int) {
+	for last, since := 0, time.Now(); r.count(from) < n && time.Since(since) < stallLimit; {
+		if got := r.count(from); got > last {
+			last, since = got, time.Now()
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
