@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"go.uber.org/goleak"
 )
 
@@ -12,13 +13,26 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The benchmark runs end to end, small and short, and leaves nothing
 // running: its figures are not checked here (speed is only measured).
+// On a loaded machine a second can pass with no move committed (CI,
+// 2026-12-06: 30 steps a second of the 600 asked): the run is made
+// again, twice as long, until it measures something or the test's
+// deadline passes.
 func TestBenchRuns(t *testing.T) {
-	r, err := bench(options{nodes: 3, rate: 20, warmup: 300 * time.Millisecond, duration: time.Second}, 30, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.moves == 0 || r.visible99 == 0 {
-		t.Fatalf("nothing measured: %+v", r)
+	o := options{nodes: 3, rate: 20, warmup: 300 * time.Millisecond, duration: time.Second}
+	deadline := time.Now().Add(await.Deadline)
+	for {
+		r, err := bench(o, 30, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.moves > 0 && r.visible99 > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing measured: %+v", r)
+		}
+		t.Logf("nothing measured in %v: measuring again, twice as long: %+v", o.duration, r)
+		o.warmup, o.duration = 2*o.warmup, 2*o.duration
 	}
 }
 
