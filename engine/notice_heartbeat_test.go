@@ -18,9 +18,7 @@ func TestCommitNoticesUnderHeartbeatsAreNotAnswered(t *testing.T) {
 		asyncWrites = async
 		c := newCluster(t, 3, func(_ *Config, rc *consistency.Config) { rc.HeartbeatTick = 1 })
 		asyncWrites = false
-		c.notices = true
-		c.elect(1)
-		leader := c.node(1)
+		leader := c.noticing()
 		c.sent = nil
 		for i := range 60 {
 			if i%3 == 0 {

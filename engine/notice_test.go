@@ -18,6 +18,14 @@ var noticeClusters = []struct {
 	{"async", func(t *testing.T) *cluster { return asyncCluster(t, 3) }},
 }
 
+// noticing has the cluster's leaders mark commit notices, elects node 1
+// and returns it.
+func (c *cluster) noticing() *node {
+	c.notices = true
+	c.elect(1)
+	return c.node(1)
+}
+
 // answersTo counts the acknowledgements followers sent to commit notices
 // among sent (an answer to a notice is one in its term for its index,
 // sent after it), and the notices.
@@ -46,9 +54,7 @@ func TestCommitNoticesAreNotAnswered(t *testing.T) {
 	for _, k := range noticeClusters {
 		t.Run(k.name, func(t *testing.T) {
 			c := k.start(t)
-			c.notices = true
-			c.elect(1)
-			leader := c.node(1)
+			leader := c.noticing()
 			c.sent = nil
 			for range 20 {
 				leader.e.Propose([]Proposal{prop(t, leader.applied())})
@@ -83,9 +89,7 @@ func TestProbedFollowerIsAnswered(t *testing.T) {
 	for _, k := range noticeClusters {
 		t.Run(k.name, func(t *testing.T) {
 			c := k.start(t)
-			c.notices = true
-			c.elect(1)
-			leader := c.node(1)
+			leader := c.noticing()
 			leader.e.Propose([]Proposal{prop(t, leader.applied())})
 			c.settle()
 			leader.e.Replica().ReportUnreachable(2)

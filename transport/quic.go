@@ -936,9 +936,8 @@ const directMax = 16 << 10
 // returned 0, and bytes counts a message until it is written or
 // dropped): so no other message can be written meanwhile, by sendLoop or
 // by another caller, and none sent before msg is still waiting to be.
-// It saves a goroutine hand-off a message (the caller wakes quic-go's
-// connection goroutine itself, not sendLoop, which would then wake it),
-// the longest wait of a one-client commit on two processors
+// It saves a goroutine hand-off a message: the caller wakes quic-go's
+// connection goroutine itself, not sendLoop, which would then wake it
 // (docs/design.md, "One hand-off less a message").
 func (q *sendQueue) sendDirect(msg []byte) bool {
 	if len(msg) > directMax || q.down.Load() {
