@@ -159,7 +159,27 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	slices.Sort(st.Unreachable)
 	entries := append([]heapEntry{{Name: catalogName, Replicas: catalogReplicas}}, n.catalogEntries()...)
 	st.Heaps = heapStatuses(entries, all)
+	leadsFromHeaps(&st)
 	return st
+}
+
+// leadsFromHeaps makes each member's Leads the heaps st names it the
+// leader of. What members announce in membership is a second late, and
+// later still of a member that stopped answering: the status listed a
+// node killed a moment before as leading the heaps whose leader it
+// named as another, and after a restart a heap's leader under another
+// member.
+func leadsFromHeaps(st *ClusterStatus) {
+	leads := map[string][]string{}
+	for _, h := range st.Heaps {
+		if h.Leader != "" {
+			leads[h.Leader] = append(leads[h.Leader], h.Name)
+		}
+	}
+	for i := range st.Members {
+		st.Members[i].Leads = leads[st.Members[i].Name]
+		slices.Sort(st.Members[i].Leads)
+	}
 }
 
 // Heaps lists the heaps in the catalog as this node knows them, without
