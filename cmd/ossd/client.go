@@ -121,6 +121,10 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 		for _, node := range slices.Sorted(maps.Keys(h.Lost)) {
 			fmt.Fprintf(w, "lost: the replica of %s on %s: %s\n", h.Name, node, h.Lost[node])
 		}
+		for _, node := range slices.Sorted(maps.Keys(h.Stuck)) {
+			fmt.Fprintf(w, "stuck: the replica of %s on %s cannot write its log, and applies nothing until it can (free space or mend the disk): %s\n",
+				h.Name, node, h.Stuck[node])
+		}
 	}
 	down := downVoters(st)
 	for _, node := range slices.Sorted(maps.Keys(down)) {
