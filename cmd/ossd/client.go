@@ -239,6 +239,13 @@ func getTo(w io.Writer, args []string) error {
 	var o admin.Object
 	if id, perr := uuid.Parse(pos[1]); perr == nil {
 		o, err = c.Object(ctx, pos[0], id, *fresh)
+		if errors.Is(err, oss.ErrNotFound) {
+			// No such object: a root may be named so ("put" takes any
+			// name), and was never read back.
+			if ro, rerr := c.Root(ctx, pos[0], pos[1], *fresh); rerr == nil {
+				o, err = ro, nil
+			}
+		}
 	} else {
 		o, err = c.Root(ctx, pos[0], pos[1], *fresh)
 	}
