@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
@@ -90,8 +89,11 @@ func (g Grant) covers(heap string) bool {
 
 // validate checks a grant before it is written.
 func (g Grant) validate() error {
-	if g.Who == "" || len(g.Who) > 255 || !utf8.ValidString(g.Who) || strings.ContainsFunc(g.Who, isControl) {
-		return fmt.Errorf("%w: grant: the name %q is not 1 to 255 bytes of UTF-8 without control characters", ErrInvalidArgument, g.Who)
+	if err := pki.CheckName(g.Who); err != nil {
+		// The name of a certificate's holder, as "ossd cert issue"
+		// checks it: any other was granted, and no certificate could
+		// use the grant.
+		return fmt.Errorf("%w: grant: the name %q is no certificate's: %v", ErrInvalidArgument, g.Who, err)
 	}
 	if g.Perm.rank() == 0 {
 		return fmt.Errorf("%w: grant: permission %q is none of %q, %q, %q", ErrInvalidArgument, g.Perm, PermRead, PermWrite, PermAdmin)
@@ -106,8 +108,6 @@ func (g Grant) validate() error {
 	}
 	return nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // aclSpace is the namespace of the catalog objects that hold grants, apart
 // from the heap entries' (engine.EntryID).

@@ -347,6 +347,9 @@ func marshalEntries(es []raftpb.Entry) ([][]byte, error) {
 
 // logged notes a logWrite durable, its last record at seq.
 func (h *Heap) logged(lw *logWrite, seq uint64) {
+	if h.stuck.Load() != nil {
+		h.stuck.Store(nil)
+	}
 	first := seq - uint64(len(lw.bufs)) + 1
 	if h.firstSeq.Load() == 0 {
 		h.firstSeq.Store(first)

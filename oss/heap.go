@@ -140,14 +140,18 @@ type Heap struct {
 	epoch     uint64
 	chain     *persist.Chain
 	rewriting bool // the refused writes are being made again
-	wmu       sync.Mutex
-	wdone     []writeDone // guarded by wmu
-	wfree     []writeDone
-	wwake     chan struct{}
-	dirty     map[uuid.UUID]dirtyObj // objects changed since the last checkpoint, as they are now
-	needFull  bool                   // the next checkpoint writes every object
-	storeGen  uint64                 // generation of the replica's objects in the store
-	ckpt      checkpointer           // checkpoints off the loop (checkpoint.go)
+	// stuck is why the log last refused a write of this replica, nil
+	// once it takes one again (diskStuck, logged): a wait for the
+	// replica to apply says so (stuckOnDisk).
+	stuck    atomic.Pointer[error]
+	wmu      sync.Mutex
+	wdone    []writeDone // guarded by wmu
+	wfree    []writeDone
+	wwake    chan struct{}
+	dirty    map[uuid.UUID]dirtyObj // objects changed since the last checkpoint, as they are now
+	needFull bool                   // the next checkpoint writes every object
+	storeGen uint64                 // generation of the replica's objects in the store
+	ckpt     checkpointer           // checkpoints off the loop (checkpoint.go)
 }
 
 // openMode says how a replica starts: as the sole voter of a new group
@@ -706,6 +710,9 @@ func (h *Heap) readIndex(ctx context.Context) error {
 func (h *Heap) freshRead(ctx context.Context) error {
 	err := h.readIndex(ctx)
 	if cerr := ctx.Err(); err != nil && err == cerr {
+		if s := h.stuckOnDisk(); s != "" {
+			return fmt.Errorf("%w: heap %q: no read index of its leader answered and applied before the context ended (%s): %w", ErrNoQuorum, h.name, s, cerr)
+		}
 		return fmt.Errorf("%w: heap %q: no read index of its leader answered and applied before the context ended: %w", ErrNoQuorum, h.name, cerr)
 	}
 	return err

@@ -108,6 +108,18 @@ func (h *Heap) waitCaughtUp(ctx context.Context) error {
 	}
 }
 
+// stuckOnDisk says, for the error of a wait for the replica to apply,
+// that its node cannot write its log, and why, or "" if it can: a
+// replica whose log refuses its writes applies nothing its group
+// commits, and "leader in reach, no answer yet" sent the user to look
+// for an election (a full disk, found by probing ossd).
+func (h *Heap) stuckOnDisk() string {
+	if p := h.stuck.Load(); p != nil {
+		return fmt.Sprintf("this node cannot write its log, so its replica applies nothing until it can: %v", *p)
+	}
+	return ""
+}
+
 // pollUntil polls cond until it holds, ctx ends or d passes.
 func pollUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
@@ -123,6 +135,9 @@ func pollUntil(ctx context.Context, d time.Duration, cond func() bool) bool {
 // reach says whether the replica has a leader in reach, for an error of a
 // wait that ended before its group answered.
 func (h *Heap) reach() string {
+	if s := h.stuckOnDisk(); s != "" {
+		return s
+	}
 	if st := h.Stats(); st.LeaderInReach {
 		return fmt.Sprintf("leader %s in reach, no answer yet", st.Leader)
 	}

@@ -340,6 +340,7 @@ func (h *Heap) diskStuck(retry bool, err error) {
 	h.chain = new(persist.Chain)
 	h.lastHard = h.hardDone
 	h.rewriting = false
+	h.stuck.Store(&err)
 	if !retry {
 		if errors.Is(err, persist.ErrGone) {
 			h.log.Error("the write-ahead log is gone from the data directory; this replica commits nothing more", "err", err)

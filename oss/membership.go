@@ -32,7 +32,9 @@ type Member struct {
 	// Role is the node's role: its certificate's once this node has a
 	// connection to it, until then the one it announces.
 	Role pki.Role
-	// Leads lists the heaps the node leads.
+	// Leads lists the heaps the node leads: in Node.Members as the node
+	// last announced them (a second late, later still of a member that
+	// stopped answering); in Node.Status as its Heaps name their leaders.
 	Leads []string
 	// Version is the node's build, as it announces it (Version); empty
 	// for a node that announces none.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 )
 
@@ -36,7 +37,14 @@ func checkNodeName(fsys persist.FS, dir, name string) error {
 	if err != nil {
 		return fmt.Errorf("oss: node name: %w", err)
 	}
-	if owner := strings.TrimSpace(string(b)); owner != name {
+	owner := strings.TrimSpace(string(b))
+	if pki.CheckName(owner) != nil {
+		// No node's name: the file is damaged, and was refused as
+		// another node's, with the advice to start that one on it.
+		return fmt.Errorf("%w: %s names no node (%q): if %s is node %q's own data directory, remove the file and start the node again (its name is recorded anew); else move %s aside and start the node empty, with Join, to rebuild its replicas from its peers",
+			ErrCorrupt, path, owner, dir, name, dir)
+	}
+	if owner != name {
 		return fmt.Errorf("oss: data directory %s is node %q's, not %q's (%s): start %q on it, or give %q a data directory of its own; a copy of another node's would claim that node's place in the cluster",
 			dir, owner, name, path, owner, name)
 	}

@@ -20,6 +20,9 @@ type replicaStatus struct {
 	Leading  bool     `cbor:"7,keyasint,omitempty"`
 	// Lost is why the replica was lost while its node ran, if it was.
 	Lost string `cbor:"8,keyasint,omitempty"`
+	// Stuck is why the node's log refused the replica's last write,
+	// while it refuses (Heap.stuckOnDisk).
+	Stuck string `cbor:"9,keyasint,omitempty"`
 }
 
 func (n *Node) localStatus() []replicaStatus {
@@ -44,6 +47,9 @@ func (n *Node) localStatus() []replicaStatus {
 		}
 		if err := h.lostErr(); err != nil {
 			r.Lost = err.Error()
+		}
+		if err := h.stuck.Load(); err != nil {
+			r.Stuck = (*err).Error()
 		}
 		out = append(out, r)
 	}
@@ -100,6 +106,10 @@ type HeapStatus struct {
 	// Lost names the nodes whose replica was lost while they ran, and
 	// why: each must be restarted empty, with Join, to rebuild it.
 	Lost map[string]string `json:",omitempty"`
+	// Stuck names the nodes whose log refuses their replica's writes (a
+	// full or failing disk), and why: such a replica applies nothing
+	// its group commits until its log takes them.
+	Stuck map[string]string `json:",omitempty"`
 }
 
 // Status asks every live member for its replicas and returns the cluster's
@@ -159,7 +169,27 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	slices.Sort(st.Unreachable)
 	entries := append([]heapEntry{{Name: catalogName, Replicas: catalogReplicas}}, n.catalogEntries()...)
 	st.Heaps = heapStatuses(entries, all)
+	leadsFromHeaps(&st)
 	return st
+}
+
+// leadsFromHeaps makes each member's Leads the heaps st names it the
+// leader of. What members announce in membership is a second late, and
+// later still of a member that stopped answering: the status listed a
+// node killed a moment before as leading the heaps whose leader it
+// named as another, and after a restart a heap's leader under another
+// member.
+func leadsFromHeaps(st *ClusterStatus) {
+	leads := map[string][]string{}
+	for _, h := range st.Heaps {
+		if h.Leader != "" {
+			leads[h.Leader] = append(leads[h.Leader], h.Name)
+		}
+	}
+	for i := range st.Members {
+		st.Members[i].Leads = leads[st.Members[i].Name]
+		slices.Sort(st.Members[i].Leads)
+	}
 }
 
 // Heaps lists the heaps in the catalog as this node knows them, without
@@ -214,6 +244,12 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 						hs.Lost = map[string]string{}
 					}
 					hs.Lost[node] = r.Lost
+				}
+				if r.Stuck != "" {
+					if hs.Stuck == nil {
+						hs.Stuck = map[string]string{}
+					}
+					hs.Stuck[node] = r.Stuck
 				}
 				if best == nil || (r.Leading && !best.Leading) || (r.Leading == best.Leading && r.Applied > best.Applied) ||
 					(r.Leading == best.Leading && r.Applied == best.Applied && best.Leader == "" && r.Leader != "") {

@@ -121,6 +121,10 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 		for _, node := range slices.Sorted(maps.Keys(h.Lost)) {
 			fmt.Fprintf(w, "lost: the replica of %s on %s: %s\n", h.Name, node, h.Lost[node])
 		}
+		for _, node := range slices.Sorted(maps.Keys(h.Stuck)) {
+			fmt.Fprintf(w, "stuck: the replica of %s on %s cannot write its log, and applies nothing until it can (free space or mend the disk): %s\n",
+				h.Name, node, h.Stuck[node])
+		}
 	}
 	down := downVoters(st)
 	for _, node := range slices.Sorted(maps.Keys(down)) {
@@ -235,6 +239,13 @@ func getTo(w io.Writer, args []string) error {
 	var o admin.Object
 	if id, perr := uuid.Parse(pos[1]); perr == nil {
 		o, err = c.Object(ctx, pos[0], id, *fresh)
+		if errors.Is(err, oss.ErrNotFound) {
+			// No such object: a root may be named so ("put" takes any
+			// name), and was never read back.
+			if ro, rerr := c.Root(ctx, pos[0], pos[1], *fresh); rerr == nil {
+				o, err = ro, nil
+			}
+		}
 	} else {
 		o, err = c.Root(ctx, pos[0], pos[1], *fresh)
 	}

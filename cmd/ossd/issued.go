@@ -55,10 +55,21 @@ func createRegister(dir string) error {
 }
 
 // recordIssued appends a certificate to dir's register and syncs it. It
-// creates the register of a CA made before there was one.
+// creates the register of a CA made before there was one. A register it
+// cannot read is refused, as "cert revoke" would refuse it, and nothing
+// is written: appended to a last line cut short (a crash or a full disk
+// during an earlier issue), the line joined it, and no certificate of
+// the CA could be revoked until the file was mended by hand. A last line
+// whole but for its newline gets one.
 func recordIssued(dir string, info pki.CertInfo) error {
 	path := filepath.Join(dir, issuedFile)
-	_, statErr := os.Lstat(path)
+	old, statErr := os.ReadFile(path)
+	if statErr != nil && !errors.Is(statErr, os.ErrNotExist) {
+		return statErr
+	}
+	if _, _, err := readRegister(dir); statErr == nil && err != nil {
+		return fmt.Errorf("%w: mend or remove that line (a last line cut short is of a certificate never written); nothing was written", err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -66,6 +77,8 @@ func recordIssued(dir string, info pki.CertInfo) error {
 	line := ""
 	if statErr != nil {
 		line = partialMark + "\n"
+	} else if len(old) > 0 && old[len(old)-1] != '\n' {
+		line = "\n"
 	}
 	line += fmt.Sprintf("%s %s %s %s %s\n", info.Serial.Text(16), info.Name, orDefault(string(info.Role), "-"),
 		info.NotBefore.UTC().Format(time.RFC3339), info.NotAfter.UTC().Format(time.RFC3339))

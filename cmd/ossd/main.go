@@ -152,6 +152,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if err := fs.Parse(head); err != nil {
 				return nil, withFlagHint(fs, err) // flagtypo.go
 			}
+			if endedByDashes(fs, head) {
+				// Every word after "--" is an argument: parsed again,
+				// all but the first were taken for flags.
+				return append(pos, fs.Args()...), nil
+			}
 			if fs.NArg() == 0 {
 				break
 			}
@@ -163,6 +168,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, num), rest
 	}
+}
+
+// endedByDashes reports whether fs's parse of args stopped at a "--"
+// that ends the flags (not one that is the value of the flag before it).
+func endedByDashes(fs *flag.FlagSet, args []string) bool {
+	used := len(args) - fs.NArg()
+	return used > 0 && args[used-1] == "--" && (used < 2 || !takesValue(fs, args[used-2]))
 }
 
 // parseFlagsOnly parses a command that takes no positional arguments as

@@ -33,7 +33,7 @@ func explainNotFound(c *admin.Client, cmd, heap, what string, err error) error {
 		return err
 	}
 	if _, perr := uuid.Parse(what); perr == nil {
-		return &explained{fmt.Sprintf("%s: heap %q holds no object %s (deleted, or an object of another heap)", cmd, heap, what), err}
+		return &explained{fmt.Sprintf("%s: heap %q holds no object %s (deleted, or an object of another heap), and has no root of that name", cmd, heap, what), err}
 	}
 	return &explained{fmt.Sprintf("%s: heap %q has no root %q (\"ossd put %s %s JSON\" sets it)", cmd, heap, what, heap, what), err}
 }

@@ -32,6 +32,12 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 		// send the user the wrong way.
 		return fmt.Errorf("%w\nthe node's own log refused the write (its disk): free space or mend the disk it writes to, then read the value back to learn the outcome", err)
 	}
+	if strings.Contains(err.Error(), "cannot write its log") {
+		// The node's replica applies nothing while its log refuses its
+		// writes (a full disk): no election or retry through it mends
+		// that.
+		return fmt.Errorf("%w\nfree space or mend the disk the node writes its log to; meanwhile read and write through another node", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, serr := c.Status(ctx)

@@ -31,7 +31,9 @@ Lists the cluster's heaps, or creates or drops one (admin).`,
 	"ossd get": `Usage: ossd get HEAP ROOT|OBJECT-ID [--fresh]
 
 Prints the object a root names (or the object of that ID) as JSON: its
-ID, version, value and the index it was read at.`,
+ID, version, value and the index it was read at. An argument that reads
+as an ID names that object, or, if the heap holds none, the root of
+that name.`,
 	"ossd put": `Usage: ossd put HEAP ROOT JSON
        ossd put HEAP ROOT -        (the JSON from stdin)
 

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -606,6 +607,21 @@ func mayHaveRun(method string, err error) bool {
 
 func heapPath(heap string) string { return "/v1/heaps/" + segment(heap) }
 
+// named refuses an empty heap name, or an empty root name among roots,
+// before a request is sent: its path would lose the segment and name
+// another endpoint or none, whose 404 or 405 read as a missing heap
+// ("ossd put" of an empty root in heap h answered that h was dropped
+// since the put began).
+func named(heap string, roots ...string) error {
+	if heap == "" {
+		return fmt.Errorf("%w \"\": want 1 to 255 bytes of UTF-8", oss.ErrInvalidHeapName)
+	}
+	if slices.Contains(roots, "") {
+		return fmt.Errorf("%w: empty root name", oss.ErrInvalidArgument)
+	}
+	return nil
+}
+
 // segment escapes a heap or root name as one segment of a path. "." and
 // ".." are escaped too, as url.PathEscape leaves them: a path that holds
 // them plainly is cleaned (the segment dropped, or the one before it
@@ -638,6 +654,9 @@ func (c *Client) Heaps(ctx context.Context) ([]oss.HeapStatus, error) {
 // Root reads the object a root names; fresh makes the read linearizable.
 func (c *Client) Root(ctx context.Context, heap, root string, fresh bool) (Object, error) {
 	var o Object
+	if err := named(heap, root); err != nil {
+		return o, err
+	}
 	err := c.Do(ctx, "GET", heapPath(heap)+"/roots/"+segment(root)+freshQuery(fresh), nil, &o)
 	return o, err
 }
@@ -645,6 +664,9 @@ func (c *Client) Root(ctx context.Context, heap, root string, fresh bool) (Objec
 // Object reads an object; fresh makes the read linearizable.
 func (c *Client) Object(ctx context.Context, heap string, id uuid.UUID, fresh bool) (Object, error) {
 	var o Object
+	if err := named(heap); err != nil {
+		return o, err
+	}
 	err := c.Do(ctx, "GET", heapPath(heap)+"/objects/"+id.String()+freshQuery(fresh), nil, &o)
 	return o, err
 }
@@ -660,6 +682,9 @@ func freshQuery(fresh bool) string {
 // the root and the object as needed.
 func (c *Client) PutRoot(ctx context.Context, heap, root string, value any) (Committed, error) {
 	var out Committed
+	if err := named(heap, root); err != nil {
+		return out, err
+	}
 	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+segment(root), value, &out)
 	return out, err
 }
@@ -669,6 +694,9 @@ func (c *Client) PutRoot(ctx context.Context, heap, root string, value any) (Com
 // a caller that saw the heap exist: one dropped meanwhile stays dropped.
 func (c *Client) PutRootInExisting(ctx context.Context, heap, root string, value any) (Committed, error) {
 	var out Committed
+	if err := named(heap, root); err != nil {
+		return out, err
+	}
 	err := c.Do(ctx, "PUT", heapPath(heap)+"/roots/"+segment(root)+"?create=false", value, &out)
 	if se, ok := err.(*StatusError); ok && se.Code == http.StatusNotFound {
 		return out, &noHeapError{se.Message}
@@ -690,6 +718,9 @@ func (e *noHeapError) Is(target error) bool {
 // oss.ErrConflict means a read version was out of date.
 func (c *Client) Commit(ctx context.Context, heap string, t *Txn) (Committed, error) {
 	var out Committed
+	if err := named(heap); err != nil {
+		return out, err
+	}
 	err := c.Do(ctx, "POST", heapPath(heap)+"/tx", t, &out)
 	return out, err
 }
@@ -697,6 +728,9 @@ func (c *Client) Commit(ctx context.Context, heap string, t *Txn) (Committed, er
 // Digest returns the node's replica digest of a heap.
 func (c *Client) Digest(ctx context.Context, heap string) (Digest, error) {
 	var d Digest
+	if err := named(heap); err != nil {
+		return d, err
+	}
 	err := c.Do(ctx, "GET", heapPath(heap)+"/digest", nil, &d)
 	return d, err
 }
@@ -705,6 +739,9 @@ func (c *Client) Digest(ctx context.Context, heap string) (Digest, error) {
 // node's default). A heap that exists already is an error matching
 // oss.ErrHeapExists.
 func (c *Client) CreateHeap(ctx context.Context, heap string, replicas int) error {
+	if err := named(heap); err != nil {
+		return err
+	}
 	path := heapPath(heap)
 	if replicas != 0 {
 		path += "?replicas=" + strconv.Itoa(replicas)
@@ -726,5 +763,8 @@ func (e *heapExistsError) Is(target error) bool { return target == oss.ErrHeapEx
 
 // DropHeap drops a heap.
 func (c *Client) DropHeap(ctx context.Context, heap string) error {
+	if err := named(heap); err != nil {
+		return err
+	}
 	return c.Do(ctx, "DELETE", heapPath(heap), nil, nil)
 }

@@ -7,6 +7,9 @@ import "context"
 // hottest first.
 func (c *Client) Hot(ctx context.Context, heap string) (Hot, error) {
 	var out Hot
+	if err := named(heap); err != nil {
+		return out, err
+	}
 	err := c.Do(ctx, "GET", heapPath(heap)+"/hot", nil, &out)
 	return out, err
 }

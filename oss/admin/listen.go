@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	ipki "github.com/objectsharing/oss/internal/pki"
 	"github.com/objectsharing/oss/oss"
@@ -37,6 +38,10 @@ type Server struct {
 	cas     atomic.Pointer[x509.CertPool]   // the CAs client certificates are verified against; SetCA swaps them
 	handler atomic.Pointer[http.Handler]    // what requests get: the node's interface, or "starting"
 	share   *connShare                      // each identity's part of the connections
+	// base is every request's context; Close ends it for the requests
+	// still under way once its wait for them ends.
+	base    context.Context
+	endBase context.CancelFunc
 }
 
 // NewServer listens on Options.Addr and serves the admin interface of node
@@ -107,6 +112,7 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 		o.Addr = ln.Addr().String()
 	}
 	s := &Server{done: make(chan struct{})}
+	s.base, s.endBase = context.WithCancel(context.Background())
 	perID := o.MaxConnsPerIdentity
 	if o.Insecure || perID < 0 {
 		perID = 0 // one identity, or no share
@@ -136,6 +142,7 @@ func listen(node *oss.Node, opts *Options) (*Server, error) {
 			}
 			(*s.handler.Load()).ServeHTTP(w, r)
 		}),
+		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ConnContext:       connContext,
 		TLSConfig:         tlsc,
 		Protocols:         protocols,
@@ -263,14 +270,28 @@ func (s *Server) URL() string {
 	return "http://" + s.Addr()
 }
 
-// Close stops the server: it stops listening, lets the requests under way
-// finish until ctx ends, then closes every connection and waits for the
-// server to exit. It is idempotent.
+// Close stops the server: it stops listening and lets the requests under
+// way finish until ctx ends. Then it ends the contexts of those still
+// under way, so that each answers what it did (a 503 saying the node is
+// closing if nothing, a 504 if its outcome is unknown), waits for those
+// answers (at most closeGrace), closes every connection and waits for
+// the server to exit. It is idempotent. Before, the connections were
+// closed unanswered when ctx ended, and a client had to take every write
+// under way for an unknown outcome, those that never reached the log too.
 func (s *Server) Close(ctx context.Context) error {
 	err := s.hs.Shutdown(ctx)
+	s.endBase()
 	if err != nil {
-		s.hs.Close()
+		gctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+		if s.hs.Shutdown(gctx) != nil {
+			s.hs.Close()
+		}
+		cancel()
 	}
 	<-s.done
 	return err
 }
+
+// closeGrace bounds Close's wait for the answers of the requests whose
+// contexts it ended.
+const closeGrace = 2 * time.Second

@@ -392,6 +392,13 @@ func fail(w http.ResponseWriter, err error) {
 		// the request on (stateHeader).
 		code = http.StatusServiceUnavailable
 		w.Header().Set(stateHeader, "closing")
+	case errors.Is(err, context.Canceled):
+		// The server is closing (Server.Close ended the request's
+		// context; a client that went away reads no answer), and the
+		// request did nothing: an unknown outcome is a 504, above.
+		// Another node may serve it.
+		code = http.StatusServiceUnavailable
+		w.Header().Set(stateHeader, "closing")
 	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
 		// Not committed: safe to retry.
 		code = http.StatusServiceUnavailable

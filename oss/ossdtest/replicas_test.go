@@ -312,8 +312,9 @@ func (ch *churn) placement() string {
 	return ch.cliTruth(procs[0], live)
 }
 
-// leadsAgree returns how the members' LEADS (membership's metadata)
-// disagree with the heaps' leaders in st, of the heaps given, or "".
+// leadsAgree returns how the members' LEADS disagree with the heaps'
+// leaders in st, of the heaps given, or "". Node.Status names them from
+// its heaps since 2026-12-06 (they were membership's metadata, late).
 func leadsAgree(st oss.ClusterStatus, heaps map[string]int) string {
 	for _, h := range st.Heaps {
 		if _, ok := heaps[h.Name]; !ok {
