@@ -23,17 +23,7 @@ import (
 // node's log and why it refused the write.
 func TestWaitOnAFullDiskSaysSo(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	names := []string{"a", "b", "c"}
-	c := startTestNodesWith(t, 11, func(cfg *Config) { cfg.DataDir = "/data" })
-	ffss := map[string]*persist.FaultFS{}
-	for i, name := range names {
-		ffss[name] = &persist.FaultFS{FS: persist.NewMemFS()}
-		c.fss[name] = ffss[name]
-		c.add(name, i > 0, nil)
-	}
-	for _, name := range names {
-		c.open(name, "h")
-	}
+	c, ffss := startFaultyNodes(t, 11, "h")
 	put := func(on string, i int) {
 		t.Helper()
 		untilCommitted(t, "a put", c.nodes[on].replicaOf("h"), func(tx *Tx) error {
@@ -47,7 +37,7 @@ func TestWaitOnAFullDiskSaysSo(t *testing.T) {
 		return ok && g.Leader != ""
 	})
 	g, _ := c.group("h")
-	for _, name := range names {
+	for _, name := range []string{"a", "b", "c"} {
 		if name != g.Leader {
 			if full == "" {
 				full = name

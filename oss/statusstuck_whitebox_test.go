@@ -19,17 +19,7 @@ import (
 // tmpfs).
 func TestStatusNamesAReplicaStuckOnItsDisk(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	names := []string{"a", "b", "c"}
-	c := startTestNodesWith(t, 13, func(cfg *Config) { cfg.DataDir = "/data" })
-	ffss := map[string]*persist.FaultFS{}
-	for i, name := range names {
-		ffss[name] = &persist.FaultFS{FS: persist.NewMemFS()}
-		c.fss[name] = ffss[name]
-		c.add(name, i > 0, nil)
-	}
-	for _, name := range names {
-		c.open(name, "h")
-	}
+	c, ffss := startFaultyNodes(t, 13, "h")
 	ffss["c"].SetRule(func(op persist.Op, name string) error {
 		if op == persist.OpWrite && strings.Contains(name, "/wal/") {
 			return syscall.ENOSPC
@@ -61,4 +51,20 @@ func TestStatusNamesAReplicaStuckOnItsDisk(t *testing.T) {
 	}
 	ffss["c"].SetRule(nil)
 	waitCond(t, "c's replica of h no longer stuck once its disk has room", func() bool { return stuck() == "" })
+}
+
+// startFaultyNodes starts nodes a, b and c with data directories on
+// faulty in-memory file systems, and opens heap on each.
+func startFaultyNodes(t *testing.T, seed uint64, heap string) (*testCluster, map[string]*persist.FaultFS) {
+	c := startTestNodesWith(t, seed, func(cfg *Config) { cfg.DataDir = "/data" })
+	ffss := map[string]*persist.FaultFS{}
+	for i, name := range []string{"a", "b", "c"} {
+		ffss[name] = &persist.FaultFS{FS: persist.NewMemFS()}
+		c.fss[name] = ffss[name]
+		c.add(name, i > 0, nil)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		c.open(name, heap)
+	}
+	return c, ffss
 }
