@@ -633,6 +633,12 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 		// voter, a replica a leader added) and not yet by a caller:
 		// what its group committed may not be applied yet.
 		if err := h.waitCaughtUp(ctx); err != nil {
+			if errors.Is(err, ErrClosed) && n.replicaOf(name) != h && !n.isClosed() {
+				// Dropped as the catalog replica caught up (the heap was
+				// dropped while the node was down): the catalog says
+				// which heap of that name there is now, if any.
+				return nil, nil
+			}
 			return nil, err
 		}
 		h.catchUp.Store(false)
