@@ -503,6 +503,9 @@ type HeapOptions struct {
 // first they return an error matching ErrNoQuorum, never ErrNoHeap; a
 // creation that proposed its entry before the cut began and never learned
 // its outcome returns one matching ErrCommitUnknown (the heap may exist).
+// An open whose ctx ends while it waits for the heap's own group, with no
+// leader of it in reach (none took the replica in, or answered its
+// catch-up), returns an error matching ErrNoQuorum and ctx's error.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	return n.openHeap(ctx, name, openExisting, nil)
 }
