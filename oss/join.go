@@ -38,6 +38,10 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 		}
 		select {
 		case <-ctx.Done():
+			if heard.takes == 0 {
+				// No leader answered: as for the catalog's, ErrNoQuorum.
+				return fmt.Errorf("oss: heap %q: join its group: %w: %w (%s)", h.name, ErrNoQuorum, ctx.Err(), &heard)
+			}
 			return fmt.Errorf("oss: heap %q: join its group: %w (%s)", h.name, ctx.Err(), &heard)
 		case <-h.stop:
 			return ErrClosed
@@ -93,6 +97,9 @@ func (h *Heap) waitCaughtUp(ctx context.Context) error {
 		err := h.readIndex(ctx)
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			// Ended before the group answered: say what the replica knows.
+			if !h.Stats().LeaderInReach {
+				return fmt.Errorf("oss: heap %q: catch up with its group: %w (%w: %s)", h.name, err, ErrNoQuorum, h.reach())
+			}
 			return fmt.Errorf("oss: heap %q: catch up with its group: %w (%s)", h.name, err, h.reach())
 		}
 		if err == nil || !errors.Is(err, ErrNoQuorum) {
@@ -100,7 +107,7 @@ func (h *Heap) waitCaughtUp(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("oss: heap %q: catch up with its group: %w (last error: %v)", h.name, ctx.Err(), err)
+			return fmt.Errorf("oss: heap %q: catch up with its group: %w (last error: %w)", h.name, ctx.Err(), err)
 		case <-h.stop:
 			return ErrClosed
 		case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):

@@ -503,6 +503,9 @@ type HeapOptions struct {
 // first they return an error matching ErrNoQuorum, never ErrNoHeap; a
 // creation that proposed its entry before the cut began and never learned
 // its outcome returns one matching ErrCommitUnknown (the heap may exist).
+// An open whose ctx ends while it waits for the heap's own group, with no
+// leader of it in reach (none took the replica in, or answered its
+// catch-up), returns an error matching ErrNoQuorum and ctx's error.
 func (n *Node) Heap(ctx context.Context, name string) (*Heap, error) {
 	return n.openHeap(ctx, name, openExisting, nil)
 }
@@ -573,39 +576,71 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	if n.isClosed() {
 		return nil, ErrClosed
 	}
+	created := false
+	for {
+		h, entered, made, err := n.openEntry(ctx, name, mode, replicas)
+		created = created || made || entered && mode == createNew
+		if err != nil && n.droppedUnder(name, h, err) {
+			// The catalog replica, catching up, closed the replica as
+			// dropped: a stale entry's (the node restarted behind its
+			// catalog), or a stale replica's that the entry this call
+			// created found in the node's table. Open what the catalog
+			// has now (what this call created, or nothing).
+			if created {
+				mode = openExisting
+			}
+			continue
+		}
+		if err != nil && created {
+			// The entry committed: the heap exists, whatever stopped its open
+			// here. Its cause would say it was not created.
+			return nil, fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		h.catchUp.Store(false) // caught up
+		return h, nil
+	}
+}
+
+// openEntry opens a heap once, as openHeap says: the node's replica if it
+// has one, otherwise the catalog's entry, found or created as mode says,
+// and the group joined. entered says the entry was found or created, made
+// that this call created it. On an error after the entry, h is the
+// replica opened for it.
+func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replicas int) (h *Heap, entered, made bool, err error) {
 	if mode != createNew {
 		if h, err := n.openedReplica(ctx, name); h != nil || err != nil {
-			return h, err
+			return h, false, false, err
 		}
 	}
 	var e heapEntry
-	created := false
 	if mode == openExisting {
 		e, err = n.findEntry(ctx, name)
 	} else {
-		e, created, err = n.ensureEntry(ctx, name, replicas, mode == createNew)
+		e, made, err = n.ensureEntry(ctx, name, replicas, mode == createNew)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, false, err
 	}
-	h, err := n.openReplica(e)
-	if err == nil {
-		if f := n.openFault; f != nil {
-			err = f()
-		} else {
-			err = n.joinGroup(ctx, h, e.Voters)
-		}
-	}
-	if err != nil && (mode == createNew || created) {
-		// The entry committed: the heap exists, whatever stopped its open
-		// here. Its cause would say it was not created.
-		return nil, fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)
-	}
+	h, err = n.openReplica(e)
 	if err != nil {
-		return nil, err
+		return nil, true, made, err
 	}
-	h.catchUp.Store(false) // joinGroup caught up
-	return h, nil
+	if f := n.openFault; f != nil {
+		err = f()
+	} else {
+		err = n.joinGroup(ctx, h, e.Voters)
+	}
+	return h, true, made, err
+}
+
+// droppedUnder reports whether an open failed because its replica h was
+// closed as dropped (taken out of the node's table, the node running and
+// the replica not lost) rather than for the node's close.
+func (n *Node) droppedUnder(name string, h *Heap, err error) bool {
+	return h != nil && errors.Is(err, ErrClosed) && n.replicaOf(name) != h && !n.isClosed() && h.lostErr() == nil
 }
 
 // openedReplica returns the node's replica of a heap if it has one in the
@@ -633,6 +668,12 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 		// voter, a replica a leader added) and not yet by a caller:
 		// what its group committed may not be applied yet.
 		if err := h.waitCaughtUp(ctx); err != nil {
+			if errors.Is(err, ErrClosed) && n.replicaOf(name) != h && !n.isClosed() {
+				// Dropped as the catalog replica caught up (the heap was
+				// dropped while the node was down): the catalog says
+				// which heap of that name there is now, if any.
+				return nil, nil
+			}
 			return nil, err
 		}
 		h.catchUp.Store(false)
