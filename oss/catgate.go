@@ -62,9 +62,20 @@ func (g *catalogGate) pass(ents []raftpb.Entry, applied uint64) bool {
 // catalogApplied is the catalog replica's loop's, after it applied
 // entries up to applied: once the gate is passed, the node acts on the
 // directory at once, since the entry that passed it may be no commit the
-// catalog's watch hears (a leader's empty entry).
+// catalog's watch hears (a leader's empty entry). Not before the node
+// has opened the replicas recovered with the catalog (openCatalog, which
+// then does the same if the gate was passed meanwhile): a sync before
+// would open a heap this node is a first voter of afresh.
 func (n *Node) catalogApplied(ents []raftpb.Entry, applied uint64) {
-	if n.catalogGate.pass(ents, applied) && n.catalogGate.term.Load() != 0 {
-		go n.syncCatalog()
+	if n.catalogGate.pass(ents, applied) {
+		n.syncPassed()
+	}
+}
+
+// syncPassed has the node act on its catalog, off the caller's goroutine,
+// if it restarted, has opened what it recovered, and the gate is passed.
+func (n *Node) syncPassed() {
+	if n.catalogGate.term.Load() != 0 && n.catalogGate.passed.Load() && n.recovered.Load() {
+		go n.syncCatalog() // counted in n.wg, or nothing once the node closes
 	}
 }

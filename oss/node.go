@@ -290,6 +290,7 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		return catalogLost(h, err)
 	}
 	n.wg.Go(func() { n.watchCatalog(w) })
+	n.syncPassed() // a gate passed before the recovered replicas opened
 	if n.members != nil {
 		n.wg.Go(n.publishLeads)
 	}
@@ -623,6 +624,15 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 	h, err = n.openReplica(e)
 	if err != nil {
 		return nil, true, made, err
+	}
+	if cur, ok := n.catalogEntry(name); !ok || cur.Group != e.Group {
+		// The catalog replica applied the drop between the read of the
+		// entry and the open, and its sync ran before the replica was
+		// in the node's table: nothing else would close it, and the
+		// join below would wait for a group that is gone until ctx
+		// ended. Synced now, it is closed as dropped, and openHeap
+		// reads the catalog again.
+		n.syncCatalog()
 	}
 	if f := n.openFault; f != nil {
 		err = f()
