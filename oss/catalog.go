@@ -322,7 +322,7 @@ func (n *Node) syncCatalog() {
 	n.applyRevocations()
 	st := n.catalog.Load().state.Load()
 	defer n.catalogSynced.Store(st.Index())
-	in := engine.SyncInput{Self: n.id, Index: st.Index(), Entries: entriesOf(st), CatalogCommit: n.catalogCommit}
+	in := engine.SyncInput{Self: n.id, Index: st.Index(), Entries: entriesOf(st), CatalogCommit: n.catalogGate.index.Load()}
 	n.mu.Lock()
 	for name, h := range n.heaps {
 		in.Open = append(in.Open, engine.Replica{Name: name, Group: h.group, Cataloged: h.cataloged, CatalogAt: h.catalogAt})

@@ -276,7 +276,7 @@ func TestRestartKeepsHeaps(t *testing.T) {
 		// it takes for dropped.
 		cat := n.catalog.Load()
 		waitCond(t, "the catalog watch to catch up", func() bool {
-			return n.catalogSynced.Load() >= max(n.catalogCommit, cat.state.Load().Index())
+			return n.catalogSynced.Load() >= max(n.catalogGate.index.Load(), cat.state.Load().Index())
 		})
 		if h.isClosed() {
 			t.Fatalf("restart %d: the recovered heap was closed", round)

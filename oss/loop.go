@@ -426,6 +426,9 @@ func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 	if outcomes {
 		h.outcomes(rd, replaced)
 	}
+	if rd.HasRaft && h.name == catalogName && rd.State != nil {
+		h.node.catalogApplied(rd.CommittedEntries, rd.State.Index())
+	}
 	if rd.SoftState != nil {
 		if h.leader.Swap(rd.SoftState.Lead) != rd.SoftState.Lead {
 			h.leaderChanges.Add(1)

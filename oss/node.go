@@ -56,10 +56,9 @@ type Node struct {
 	// directory (Config.StripeDirs), taken with lock.
 	stripeLocks []*os.File
 	disk        *disk // nil in memory mode
-	// catalogCommit is the last index of the catalog's recovered log:
-	// until the catalog replica has applied it, its view of the heap
-	// directory may be older than the replicas recovered with it.
-	catalogCommit uint64
+	// catalogGate is what the catalog replica applies, after a restart,
+	// before the node acts on its heap directory (catgate.go).
+	catalogGate catalogGate
 	// catalogSynced is the catalog index the node last acted on: heaps
 	// dropped closed, heaps placed here opened.
 	catalogSynced atomic.Uint64
@@ -250,10 +249,7 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 			// Until the catalog has applied its whole recovered log, its
 			// directory may not yet list heaps recovered with it (a
 			// commit index alone is not logged).
-			n.catalogCommit = max(g.hard.Commit, g.snap.Metadata.Index)
-			if k := len(g.ents); k > 0 {
-				n.catalogCommit = max(n.catalogCommit, g.ents[k-1].Index)
-			}
+			n.catalogGate.recovered(g)
 			join = false
 		}
 	}
@@ -294,6 +290,7 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 		return catalogLost(h, err)
 	}
 	n.wg.Go(func() { n.watchCatalog(w) })
+	n.syncPassed() // a gate passed before the recovered replicas opened
 	if n.members != nil {
 		n.wg.Go(n.publishLeads)
 	}
@@ -627,6 +624,15 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 	h, err = n.openReplica(e)
 	if err != nil {
 		return nil, true, made, err
+	}
+	if cur, ok := n.catalogEntry(name); !ok || cur.Group != e.Group {
+		// The catalog replica applied the drop between the read of the
+		// entry and the open, and its sync ran before the replica was
+		// in the node's table: nothing else would close it, and the
+		// join below would wait for a group that is gone until ctx
+		// ended. Synced now, it is closed as dropped, and openHeap
+		// reads the catalog again.
+		n.syncCatalog()
 	}
 	if f := n.openFault; f != nil {
 		err = f()

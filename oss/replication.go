@@ -385,7 +385,7 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 		// client's): a client's heartbeat had a server open a replica
 		// of any heap, which then joined its group as a learner.
 		cat := n.catalog.Load().state.Load()
-		if e, ok := n.catalogEntry(string(heap)); ok && e.Group == env.Group && cat.Index() >= n.catalogCommit {
+		if e, ok := n.catalogEntry(string(heap)); ok && e.Group == env.Group && cat.Index() >= n.catalogGate.index.Load() {
 			var err error
 			if h, err = n.openReplica(e); err != nil {
 				n.log.Debug("replica not opened", "heap", string(heap), "err", err)
