@@ -270,7 +270,7 @@ func populate(cfg *Config) *Config {
 	if c.TickInterval == 0 {
 		c.TickInterval = 100 * time.Millisecond
 	}
-	if c.SnapshotGrace == 0 && c.TickInterval > 0 {
+	if c.SnapshotGrace == 0 && c.TickInterval > 0 && c.TickInterval <= maxTickInterval {
 		c.SnapshotGrace = engine.DefaultSnapshotGraceElections * electionTicks * c.TickInterval
 	}
 	if c.WatchBuffer == 0 {
@@ -363,6 +363,9 @@ func (c *Config) checkLimits() []error {
 	if c.TickInterval < 0 {
 		errs = append(errs, fmt.Errorf("TickInterval %v is negative", c.TickInterval))
 	}
+	if c.TickInterval > maxTickInterval {
+		errs = append(errs, fmt.Errorf("TickInterval %v is over %v (an election timeout is %d ticks)", c.TickInterval, maxTickInterval, electionTicks))
+	}
 	if c.WatchBuffer < 0 {
 		errs = append(errs, fmt.Errorf("WatchBuffer %d is negative", c.WatchBuffer))
 	}
@@ -444,11 +447,18 @@ func (c *Config) checkStorage() []error {
 	if c.MaxLogBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxLogBytes %d is negative", c.MaxLogBytes))
 	}
-	if election := electionTicks * c.TickInterval; c.SnapshotGrace < election && c.TickInterval > 0 {
+	if election := electionTicks * c.TickInterval; c.SnapshotGrace < election && c.TickInterval > 0 && c.TickInterval <= maxTickInterval {
 		errs = append(errs, fmt.Errorf("SnapshotGrace %v is shorter than an election timeout (%v at TickInterval %v), after which a follower that is silent for no reason holds nothing back", c.SnapshotGrace, election, c.TickInterval))
 	}
 	return errs
 }
+
+// maxTickInterval is the longest TickInterval: the durations derived from
+// it (SnapshotGrace's default, 600 ticks) stay far from overflowing. A
+// tick of months was taken, and Start then blamed a SnapshotGrace the
+// caller never set ("-600ns is shorter than an election timeout"). A
+// tick of hours is only for tests that want no tick at all.
+const maxTickInterval = 24 * time.Hour
 
 // snapshotGraceTicks is SnapshotGrace in ticks, rounded up (the engine's
 // SnapshotGraceTicks); c is populated and valid.
