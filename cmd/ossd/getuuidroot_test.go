@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/objectsharing/oss/oss"
-	"github.com/objectsharing/oss/oss/admin"
 )
 
 // "ossd get HEAP ARG" reads ARG as an object ID when it parses as one,
@@ -17,18 +13,7 @@ import (
 // reads the root of that name; an object of that ID still comes first,
 // and with neither the answer names both.
 func TestGetReadsARootNamedLikeAnID(t *testing.T) {
-	ctx := context.Background()
-	n, err := oss.Start(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(ctx)
-	flags := []string{"--http", srv.Addr(), "--http-insecure"}
+	_, flags := insecureAdmin(t)
 	get := func(args ...string) (string, error) {
 		var out strings.Builder
 		err := getTo(&out, append(args, flags...))

@@ -2,33 +2,19 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/objectsharing/oss/oss"
-	"github.com/objectsharing/oss/oss/admin"
 )
 
 // A heap keeps an odd number of voters, so "--replicas 2" is one voter
 // for good and "--replicas 4" three; "heaps create" said "1 for now ...
 // it gains voters as servers join", which an even count never does.
 func TestHeapsCreateEvenReplicasSaysRoundedDown(t *testing.T) {
-	ctx := context.Background()
-	n, err := oss.Start(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(ctx)
+	_, flags := insecureAdmin(t)
 	run := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
-		if err := heapsTo(&out, append(args, "--http", srv.Addr(), "--http-insecure")); err != nil {
+		if err := heapsTo(&out, append(args, flags...)); err != nil {
 			t.Fatalf("heaps %v: %v", args, err)
 		}
 		return out.String()
