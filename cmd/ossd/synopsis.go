@@ -49,7 +49,8 @@ refuses a revoked certificate within seconds. NAME and the serial must
 be in the register of the CA that issued them, DIR/issued ("cert issue"
 appends to it; DIR is --certs unless --ca-dir), so a name the CA never
 issued is refused with the names it did, and nothing is recorded. A
-certificate revoked already is reported so, and nothing is recorded.`,
+certificate revoked already is reported so, and nothing is recorded; so
+is NAME when every certificate of it the register lists is.`,
 	"ossd cert revocations": `Usage: ossd cert revocations [--json]
 
 Lists the revoked certificates.`,
