@@ -20,7 +20,7 @@ leader, voters, learners and the index every replica applied.`,
 	"ossd run": `Usage: ossd run --name NAME --certs DIR [--listen HOST:PORT] [--http HOST:PORT] [--data-dir DIR] [--join ADDR,...]
 
 Runs a node until SIGINT or SIGTERM, which make it hand its replicas over
-and leave (a second one closes it at once); SIGHUP reloads ca.crt, its
+and leave (a second one closes it at once, exit status 0); SIGHUP reloads ca.crt, its
 certificate and key. Without --join, on an empty data directory, it
 bootstraps a new cluster; with --join it joins through any member.`,
 	"ossd heaps": `Usage: ossd heaps [--json]
