@@ -27,7 +27,10 @@ bootstraps a new cluster; with --join it joins through any member.`,
        ossd heaps create NAME [--replicas N]
        ossd heaps drop NAME
 
-Lists the cluster's heaps, or creates or drops one (admin).`,
+Lists the cluster's heaps, or creates or drops one (admin). The list
+is the node's own view: with --json, ReplicaApplied holds its replica's
+applied index alone and Unreported names the replicas on other nodes
+("ossd status" asks every member).`,
 	"ossd get": `Usage: ossd get HEAP ROOT|OBJECT-ID [--fresh]
 
 Prints the object a root names (or the object of that ID) as JSON: its
