@@ -98,13 +98,7 @@ func run(args []string) error {
 	// The node's own lines carry node= already; this one names it once.
 	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()
-	// The leave's context catches the signals before the first's context
-	// lets them go: a second signal in between would otherwise meet
-	// their default action and end the process as it stood.
-	lctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	stop()
-	return leave(lctx, node, srv, hup, logger)
+	return leave(stop, node, srv, hup, logger)
 }
 
 // adminOptions are the admin interface's options the flags give.
@@ -429,11 +423,17 @@ func (f *runFlags) config(tlsc *oss.TLSConfig, logger *slog.Logger) (*oss.Config
 
 // leave ends the SIGHUP reloads (waiting for one in progress), then
 // closes the admin interface and the node, which hands its replicas over
-// first. A second signal (cctx's end) cuts the hand-over and the leave
-// short: the node closes at once, as asked, and leave returns nil if
-// that is all that went wrong, an error if closing its data directory
-// failed too (see docs/design.md, "The daemon and the admin interface").
-func leave(cctx context.Context, node *oss.Node, srv *admin.Server, hup *hangups, logger *slog.Logger) error {
+// first. A second signal cuts the hand-over and the leave short: the
+// node closes at once, as asked, and leave returns nil if that is all
+// that went wrong, an error if closing its data directory failed too
+// (see docs/design.md, "The daemon and the admin interface"). The
+// leave's context catches the signals before stopFirst lets the first
+// signal's go: a second signal in between would otherwise meet their
+// default action and end the process as it stood.
+func leave(stopFirst func(), node *oss.Node, srv *admin.Server, hup *hangups, logger *slog.Logger) error {
+	cctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	stopFirst()
 	hup.end()
 	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")
 	if srv != nil {

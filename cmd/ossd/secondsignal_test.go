@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
@@ -50,11 +49,12 @@ func TestRunSecondSignalClosesAtOnceWithStatus0(t *testing.T) {
 	if err := n1.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	await.Until(t, "n1 to begin its leave", func() bool { return strings.Contains(n1.Tail(20), "leaving: handing replicas over") })
+	waitFor(t, "n1 to begin its leave", func() bool { return strings.Contains(n1.Tail(20), "leaving: handing replicas over") })
 	if err := n1.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("second SIGTERM: %v (n1 had exited already)", err)
 	}
-	wctx, wcancel := context.WithTimeout(context.Background(), await.Deadline)
+	// As long as waitFor waits: a bound against a hang.
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer wcancel()
 	if err := n1.Wait(wctx); err != nil {
 		t.Fatalf("n1 after a second SIGTERM: %v, want exit status 0", err)
