@@ -207,7 +207,7 @@ func reportAllRevokedAlready(name string, n int, r admin.Revocation, err error) 
 	if err != nil {
 		return fmt.Errorf("cert revoke: list the revocations: %w", err)
 	}
-	fmt.Printf("every certificate of %s the CA issued (%d) was revoked already, the last by name, of those issued until %s, by %s: nothing to do; the revocation stays as it was\n",
+	fmt.Printf("every certificate of %s the CA issued (%d) is revoked already, by the revocation of those issued until %s by %s: nothing to do; its cutoff stays\n",
 		name, n, r.At.Format(time.RFC3339), r.By)
 	return nil
 }
