@@ -101,8 +101,20 @@ type HeapStatus struct {
 	Joint            bool `json:",omitempty"`
 	// Applied is the reporting replica's applied index.
 	Applied uint64
-	// ReplicaApplied is the applied index of every replica that answered.
+	// ReplicaApplied is the applied index of every replica that answered:
+	// of every member's replica that answered for Node.Status, of this
+	// node's replica alone for Node.Heaps (which asks no other member).
+	// No node knows the applied index of another's replica otherwise: a
+	// leader tracks how much of its log each replica holds, not what it
+	// applied.
 	ReplicaApplied map[string]uint64 `json:",omitempty"`
+	// Unreported names the voters and learners (of Voters and Learners)
+	// whose applied index ReplicaApplied lacks, sorted: for Node.Heaps
+	// every replica on another node; for Node.Status those on members
+	// that did not answer, or that keep no replica (yet). Added so that
+	// ReplicaApplied keeps its meaning and a reader of the JSON sees what
+	// it leaves out.
+	Unreported []string `json:",omitempty"`
 	// Lost names the nodes whose replica was lost while they ran, and
 	// why: each must be restarted empty, with Join, to rebuild it.
 	Lost map[string]string `json:",omitempty"`
@@ -260,7 +272,21 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 		if best != nil {
 			hs.Leader, hs.Voters, hs.Learners, hs.Joint, hs.Applied = best.Leader, best.Voters, best.Learners, best.Joint, best.Applied
 		}
+		hs.Unreported = unreported(hs)
 		out = append(out, hs)
 	}
+	return out
+}
+
+// unreported returns the voters and learners of hs whose applied index
+// hs.ReplicaApplied lacks, sorted, or nil.
+func unreported(hs HeapStatus) []string {
+	var out []string
+	for _, node := range slices.Concat(hs.Voters, hs.Learners) {
+		if _, ok := hs.ReplicaApplied[node]; !ok && !slices.Contains(out, node) {
+			out = append(out, node)
+		}
+	}
+	slices.Sort(out)
 	return out
 }

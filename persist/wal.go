@@ -132,6 +132,7 @@ type WAL struct {
 	tailEnd  int64  // replay's: where the records of the last segment end
 	marked   bool   // replay's: the segment's frames carry marks
 	tail     uint64 // the first record of the segment TAIL names; 0 if none does
+	tailOld  bool   // TAIL is of the form without a checksum: written again at open
 
 	// Owned by the writer goroutine.
 	seg        File
@@ -291,7 +292,9 @@ func (w *WAL) listSegments() error {
 			return w.lost()
 		}
 		if name == tailMark {
-			w.tail = w.readTail()
+			if w.tail, w.tailOld, err = w.readTail(); err != nil {
+				return err
+			}
 			continue
 		}
 		first, ok := parseSegmentName(name)
@@ -378,9 +381,9 @@ func (w *WAL) openTail() error {
 		f.Close()
 		return fmt.Errorf("persist: %s shrank to %d bytes while the log opened", w.segments[n-1].name, size)
 	}
-	if last := w.segments[n-1].first; w.tail != last {
-		// A log written before the mark, or a crash between a new
-		// segment's name and the mark's.
+	if last := w.segments[n-1].first; w.tail != last || w.tailOld {
+		// A log written before the mark (or before its checksum), or a
+		// crash between a new segment's name and the mark's.
 		w.markTail(last)
 	}
 	w.seg, w.segSize, w.alloc, w.synced, w.syncedNext = f, w.tailEnd, size, w.tailEnd, w.next
@@ -1261,35 +1264,64 @@ func (w *WAL) writeMark(name, text string) error {
 // once a new segment's name is durable, so a crash between the two
 // leaves the mark naming the segment before, which is no loss, and a
 // mark naming a segment that is not there means the segment was
-// removed. A mark that cannot be written or read is only a check
-// missed: the log goes on without it.
+// removed. A mark that cannot be written or read (an I/O error) is only
+// a check missed: the log goes on without it. A mark that reads but
+// does not check out is damage (readTail).
+//
+// The mark is one line, the segment's name and the CRC-32C of the name
+// in hex, as the stripes' identities are (tailText). A mark of the form
+// before the checksum, the name alone, is read and written again with
+// its checksum at the open.
 const tailMark = "TAIL"
+
+// tailText is the mark that names the segment whose first record is
+// first.
+func tailText(first uint64) string {
+	name := segmentName(first)
+	return fmt.Sprintf("%s %08x", name, crc32.Checksum([]byte(name), castagnoli))
+}
 
 // markTail makes TAIL name the segment whose first record is first.
 func (w *WAL) markTail(first uint64) {
-	if err := w.writeMark(tailMark, segmentName(first)); err != nil {
+	if err := w.writeMark(tailMark, tailText(first)); err != nil {
 		w.log.Warn("write-ahead log: cannot mark its last segment; a removal of it while the node is stopped will not be told at the next start", "dir", w.dir, "err", err)
 		return
 	}
-	w.tail = first
+	w.tail, w.tailOld = first, false
 }
 
-// readTail returns the first record of the segment TAIL names, or 0 if
-// it names none.
-func (w *WAL) readTail() uint64 {
-	f, err := w.fs.Open(join(w.dir, tailMark))
+// readTail returns the first record of the segment TAIL names (0 if it
+// cannot be read), and old if the mark is of the form without a
+// checksum. A mark that is neither form whole (damaged, cut short,
+// empty: the mark is put in place synced and whole, so no crash leaves
+// it so) is a *CorruptError naming the file: taken as it reads, a
+// damaged name would send the check after another segment, and a mark
+// set aside in silence would miss the removal it is there to tell.
+func (w *WAL) readTail() (first uint64, old bool, err error) {
+	path := join(w.dir, tailMark)
+	f, err := w.fs.Open(path)
 	if err != nil {
 		w.log.Warn("write-ahead log: cannot read the mark of its last segment", "dir", w.dir, "err", err)
-		return 0
+		return 0, false, nil
 	}
 	defer f.Close()
-	b, _ := io.ReadAll(io.LimitReader(f, 64))
-	first, ok := parseSegmentName(strings.TrimSpace(string(b)))
-	if !ok {
-		w.log.Warn("write-ahead log: the mark of its last segment names none; it is written again", "dir", w.dir, "mark", string(b))
-		return 0
+	b, err := io.ReadAll(io.LimitReader(f, 64))
+	if err != nil {
+		w.log.Warn("write-ahead log: cannot read the mark of its last segment", "dir", w.dir, "err", err)
+		return 0, false, nil
 	}
-	return first
+	text, _ := strings.CutSuffix(string(b), "\n")
+	name, _, _ := strings.Cut(text, " ")
+	if first, ok := parseSegmentName(name); ok && len(b) > len(text) {
+		switch text {
+		case tailText(first):
+			return first, false, nil
+		case name:
+			return first, true, nil
+		}
+	}
+	return 0, false, &CorruptError{File: path, Reason: fmt.Sprintf("the mark of the log's last segment is damaged (%q, want a segment's name and its checksum); "+
+		"the segments are not read until it is mended: if the last segment in %s is the log's last, remove %s and the log opens and marks it again", b, w.dir, path)}
 }
 
 // tailGone returns a *CorruptError if the segment TAIL names, the last

@@ -37,7 +37,9 @@ func certCommand(args []string) error {
 // certificate of NAME issued until now. NAME, and the serial, must be in
 // the register of the CA that issued them (issued.go), so that a typo
 // is refused rather than recorded while the node meant stays trusted. A
-// certificate revoked already is reported, and nothing is recorded.
+// certificate revoked already is reported, and nothing is recorded; so
+// is a revocation by name when every certificate of NAME the register
+// lists is revoked already (revokedAllAlready).
 func certRevoke(args []string) error {
 	fs, dial := clientFlags("ossd cert revoke")
 	serial := fs.String("serial", "", "the serial number (hex) of the one certificate to revoke, as \"ossd cert issue\" printed it")
@@ -52,17 +54,20 @@ func certRevoke(args []string) error {
 	if err != nil {
 		return fmt.Errorf("cert revoke: %w", err)
 	}
+	var listed []issuedCert // NAME's certificates, for a revocation by name of a whole register
 	if !*unlisted {
 		dir := *caDir
 		if dir == "" {
 			dir = fs.Lookup("certs").Value.String()
 		}
-		listed, err := checkIssued(dir, t.name, t.serial)
-		if err != nil {
+		if listed, err = checkIssued(dir, t.name, t.serial); err != nil {
 			return fmt.Errorf("cert revoke: %w", err)
 		}
 		if t.serial != nil && t.notBefore.IsZero() {
 			t.notBefore = listed[0].NotBefore
+		}
+		if _, partial, _ := readRegister(dir); partial || t.serial != nil {
+			listed = nil
 		}
 	}
 	ctx, c, done, err := connect(dial)
@@ -73,6 +78,11 @@ func certRevoke(args []string) error {
 	if t.serial != nil {
 		if r, ok, err := revokedAlready(ctx, c, t); err != nil || ok {
 			return reportRevokedAlready(t, r, err)
+		}
+	}
+	if len(listed) > 0 {
+		if r, ok, err := revokedAllAlready(ctx, c, t.name, listed); err != nil || ok {
+			return reportAllRevokedAlready(t.name, len(listed), r, err)
 		}
 	}
 	rev, err := c.Revoke(ctx, t.name, serialHex(t.serial))
@@ -146,21 +156,60 @@ func revokedAlready(ctx context.Context, c *admin.Client, t revocationTarget) (a
 	if err != nil {
 		return admin.Revocation{}, false, err
 	}
+	r, ok := coveredBy(rs, t)
+	return r, ok, nil
+}
+
+// coveredBy returns the revocation of rs that covers t's one
+// certificate, if there is one.
+func coveredBy(rs []admin.Revocation, t revocationTarget) (admin.Revocation, bool) {
 	for _, r := range rs {
 		if r.Name != t.name {
 			continue
 		}
 		if r.Serial == "" {
 			if !t.notBefore.IsZero() && (oss.Revocation{Name: r.Name, At: r.At}).Covers(t.name, t.serial, t.notBefore) {
-				return r, true, nil
+				return r, true
 			}
 			continue
 		}
 		if s, err := admin.ParseSerial(r.Serial); err == nil && s.Cmp(t.serial) == 0 {
-			return r, true, nil
+			return r, true
 		}
 	}
-	return admin.Revocation{}, false, nil
+	return admin.Revocation{}, false
+}
+
+// revokedAllAlready returns the revocation by name of name the cluster
+// holds, and ok true if it and the revocations by serial cover every
+// certificate of listed, those of name the CA's register lists: a
+// revocation by name again would move its cutoff and revoke nothing
+// more.
+func revokedAllAlready(ctx context.Context, c *admin.Client, name string, listed []issuedCert) (admin.Revocation, bool, error) {
+	rs, err := c.Revocations(ctx)
+	if err != nil {
+		return admin.Revocation{}, false, err
+	}
+	var byName admin.Revocation
+	for _, ic := range listed {
+		r, ok := coveredBy(rs, revocationTarget{name: name, serial: ic.Serial, notBefore: ic.NotBefore})
+		if !ok {
+			return admin.Revocation{}, false, nil
+		}
+		if r.Serial == "" {
+			byName = r
+		}
+	}
+	return byName, byName.Name != "", nil
+}
+
+func reportAllRevokedAlready(name string, n int, r admin.Revocation, err error) error {
+	if err != nil {
+		return fmt.Errorf("cert revoke: list the revocations: %w", err)
+	}
+	fmt.Printf("every certificate of %s the CA issued (%d) is revoked already, by the revocation of those issued until %s by %s: nothing to do; its cutoff stays\n",
+		name, n, r.At.Format(time.RFC3339), r.By)
+	return nil
 }
 
 func reportRevokedAlready(t revocationTarget, r admin.Revocation, err error) error {

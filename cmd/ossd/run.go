@@ -98,8 +98,7 @@ func run(args []string) error {
 	// The node's own lines carry node= already; this one names it once.
 	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()
-	stop()
-	return leave(node, srv, hup, logger)
+	return leave(stop, node, srv, hup, logger)
 }
 
 // adminOptions are the admin interface's options the flags give.
@@ -424,22 +423,52 @@ func (f *runFlags) config(tlsc *oss.TLSConfig, logger *slog.Logger) (*oss.Config
 
 // leave ends the SIGHUP reloads (waiting for one in progress), then
 // closes the admin interface and the node, which hands its replicas over
-// first; a second signal cuts the hand-over and the leave short.
-func leave(node *oss.Node, srv *admin.Server, hup *hangups, logger *slog.Logger) error {
-	hup.end()
+// first. A second signal cuts the hand-over and the leave short: the
+// node closes at once, as asked, and leave returns nil if that is all
+// that went wrong, an error if closing its data directory failed too
+// (see docs/design.md, "The daemon and the admin interface"). The
+// leave's context catches the signals before stopFirst lets the first
+// signal's go: a second signal in between would otherwise meet their
+// default action and end the process as it stood.
+func leave(stopFirst func(), node *oss.Node, srv *admin.Server, hup *hangups, logger *slog.Logger) error {
 	cctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	stopFirst()
+	hup.end()
 	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(cctx, 2*time.Second)
 		srv.Close(sctx)
 		cancel()
 	}
-	if err := node.Close(cctx); err != nil {
+	err := node.Close(cctx)
+	if cctx.Err() != nil && errors.Is(err, context.Canceled) {
+		if err = withoutCut(err); err == nil {
+			logger.Warn("closed at once on a second signal: its replicas were not handed over nor its leave announced; its peers replace its voters after --replace-after")
+			return nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	logger.Info("left the cluster")
 	return nil
+}
+
+// withoutCut returns the errors of Node.Close's err but the hand-over's
+// or the leave's cut (context.Canceled), or nil if there is none.
+func withoutCut(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var rest []error
+	for _, e := range errs {
+		if !errors.Is(e, context.Canceled) {
+			rest = append(rest, e)
+		}
+	}
+	return errors.Join(rest...)
 }
 
 // newLogger returns ossd's logger: format "text" or "json", to w, at

@@ -20,14 +20,17 @@ leader, voters, learners and the index every replica applied.`,
 	"ossd run": `Usage: ossd run --name NAME --certs DIR [--listen HOST:PORT] [--http HOST:PORT] [--data-dir DIR] [--join ADDR,...]
 
 Runs a node until SIGINT or SIGTERM, which make it hand its replicas over
-and leave (a second one closes it at once); SIGHUP reloads ca.crt, its
+and leave (a second one closes it at once, exit status 0); SIGHUP reloads ca.crt, its
 certificate and key. Without --join, on an empty data directory, it
 bootstraps a new cluster; with --join it joins through any member.`,
 	"ossd heaps": `Usage: ossd heaps [--json]
        ossd heaps create NAME [--replicas N]
        ossd heaps drop NAME
 
-Lists the cluster's heaps, or creates or drops one (admin).`,
+Lists the cluster's heaps, or creates or drops one (admin). The list
+is the node's own view: with --json, ReplicaApplied holds its replica's
+applied index alone and Unreported names the replicas on other nodes
+("ossd status" asks every member).`,
 	"ossd get": `Usage: ossd get HEAP ROOT|OBJECT-ID [--fresh]
 
 Prints the object a root names (or the object of that ID) as JSON: its
@@ -49,7 +52,8 @@ refuses a revoked certificate within seconds. NAME and the serial must
 be in the register of the CA that issued them, DIR/issued ("cert issue"
 appends to it; DIR is --certs unless --ca-dir), so a name the CA never
 issued is refused with the names it did, and nothing is recorded. A
-certificate revoked already is reported so, and nothing is recorded.`,
+certificate revoked already is reported so, and nothing is recorded; so
+is NAME when every certificate of it the register lists is.`,
 	"ossd cert revocations": `Usage: ossd cert revocations [--json]
 
 Lists the revoked certificates.`,
