@@ -292,6 +292,7 @@ type Engine struct {
 	applied     uint64               // the applied index compact last saw
 	held        logSizes             // the sizes of the entries the log holds in memory
 	heardFrom   map[uint64]uint64    // on a leader, the tick each peer was last heard at since it took the lead
+	leadTick    uint64               // on a leader, the tick it took the lead at
 	large       map[uuid.UUID]logPos // large records the log holds, not yet applied
 	ckptAsk     uint64               // a checkpoint to ask for in the next Ready
 	conf        raftpb.ConfState
@@ -427,6 +428,19 @@ func (e *Engine) Replica() *consistency.Replica { return e.r }
 
 // Ticks returns the ticks since the engine started.
 func (e *Engine) Ticks() uint64 { return e.ticks }
+
+// SilentTicks returns, on a leader, the ticks since the peer of raft ID id
+// last sent it anything, or since the replica took the lead if it has
+// sent nothing since; 0 on a replica that does not lead.
+func (e *Engine) SilentTicks(id uint64) uint64 {
+	if e.lead != e.id || id == e.id {
+		return 0
+	}
+	if heard, ok := e.heardFrom[id]; ok {
+		return e.ticks - heard
+	}
+	return e.ticks - e.leadTick
+}
 
 // Lead returns the leader as of the last Ready, 0 if none is known.
 func (e *Engine) Lead() uint64 { return e.lead }
@@ -1243,6 +1257,7 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 			// A leadership begins: raft tracks every follower's progress
 			// afresh, and the engine what it hears from them (retain).
 			clear(e.heardFrom)
+			e.leadTick = e.ticks
 		}
 		e.lead = soft.Lead
 	}

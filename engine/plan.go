@@ -59,6 +59,16 @@ type PlanInput struct {
 	// never shown (it is new, not gone).
 	Missing      map[uint64]time.Time
 	ReplaceAfter time.Duration // how long a voter may be missing before it is replaced
+	// Silent is, for members of the configuration, how long each has
+	// sent this leader nothing (since it took the lead, if nothing since).
+	// A voter silent for ReplaceAfter is replaced as a down one is, where
+	// a server can take its place, but kept as a learner: membership's
+	// probes, indirect ones too, may see it alive while only this leader
+	// cannot reach it (a link cut between the two alone). A silent member
+	// is not caught up: it is neither promoted nor handed the lead. The
+	// runtime leaves out a member it is sending a snapshot to, silent
+	// while it installs it, until that outlasts its grace.
+	Silent map[uint64]time.Duration
 
 	Joins []uint64 // nodes that asked to be taken as learners, in the order to consider them
 	Evict []uint64 // learners that may no longer read the heap (clients whose grant went)
@@ -251,6 +261,13 @@ func (p *planner) down(id uint64) bool {
 	return p.missingFor(id) >= p.in.ReplaceAfter
 }
 
+// silent reports whether a member of the configuration has sent this
+// leader nothing for ReplaceAfter (PlanInput.Silent).
+func (p *planner) silent(id uint64) bool {
+	d, ok := p.in.Silent[id]
+	return ok && id != p.in.Self && d >= p.in.ReplaceAfter
+}
+
 func (p *planner) takesJoin(id uint64) bool {
 	if m, ok := p.live[id]; ok {
 		return !m.Leaving
@@ -263,6 +280,9 @@ func (p *planner) takesJoin(id uint64) bool {
 // nothing to this leader (match 0) is not, however young the log: it may
 // not even be reachable.
 func (p *planner) caughtUp(id uint64) bool {
+	if p.silent(id) {
+		return false
+	}
 	match := p.in.Match[id]
 	return match > 0 && match+CaughtUpSlack >= p.in.Commit
 }
@@ -308,6 +328,12 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 			victim = v
 			break
 		}
+	}
+	if victim == 0 {
+		// A silent voter is replaced where a server can take its place
+		// (promote keeps it a learner); none is removed for silence
+		// alone (shrink counts it live).
+		victim = p.firstSilent()
 	}
 	var targets []uint64 // desired servers that are not voters, best first
 	for _, m := range desired {
@@ -359,6 +385,16 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		return Action{}, false
 	}
 	return p.promote(promote, victim, why), true
+}
+
+// firstSilent returns the first voter that is silent, or 0.
+func (p *planner) firstSilent() uint64 {
+	for _, v := range p.in.Conf.Voters {
+		if p.silent(v) {
+			return v
+		}
+	}
+	return 0
 }
 
 // spares returns the servers of ranked that are no voters, in order.
