@@ -125,7 +125,9 @@ type Action struct {
 //
 //  1. add a node that asked to join as a learner (not one that is down);
 //  2. if this leader is leaving, hand leadership to a caught-up live voter;
-//  3. replace a down voter by the best-placed server that is not a voter
+//  3. replace a down voter (or, failing one, a voter silent to this
+//     leader for ReplaceAfter, kept as a learner: PlanInput.Silent)
+//     by the best-placed server that is not a voter
 //     (one placement wants, or else any live server that stays):
 //     add it as a learner, and once it has acknowledged an entry and is
 //     within CaughtUpSlack entries of the commit index promote it and

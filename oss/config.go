@@ -129,8 +129,10 @@ type Config struct {
 	// ReplaceAfter is how long a voter may be unreachable before its
 	// heap's leader replaces it with another server, or, when no server
 	// can take its place, removes it if the heap then survives more
-	// failures (five voters with two dead become the three live). If
-	// zero, 30s.
+	// failures (five voters with two dead become the three live). A
+	// voter alive to membership that has sent its leader nothing for as
+	// long (a link cut between the two alone) is replaced too, where a
+	// server can take its place, and kept as a learner. If zero, 30s.
 	ReplaceAfter time.Duration
 	// OnProgress, if not nil, is told how long work at start goes on:
 	// replaying the log and loading the striped store. If nil, the node
