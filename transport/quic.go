@@ -273,9 +273,15 @@ func (t *QUIC) tlsConfig(peerName string) *tls.Config {
 				err = fmt.Errorf("dialled %q but the peer's certificate names %q", peerName, id.Name)
 			}
 			if err != nil {
+				// The name dialled, or the one the CA certified. A
+				// certificate the CAs do not verify names whatever its
+				// maker wrote: keyed by its name, every new name was a
+				// line of its own, and a stranger handshaking with a new
+				// name each time wrote the log as fast as it dialled.
+				// Strangers share one key; the reason shows the name.
 				who := peerName
-				if who == "" && len(cs.PeerCertificates) > 0 {
-					who = cs.PeerCertificates[0].Subject.CommonName
+				if who == "" {
+					who = id.Name
 				}
 				t.refused.log(t.log, who, err)
 			}
