@@ -52,8 +52,8 @@ type QUICConfig struct {
 	// queued: the message is dropped (raft sends again), counted, and
 	// logged at most every 10 s per peer and queue. If zero, 4 × MaxFrame.
 	QueueBytes int64
-	// InboundBytes caps the bytes of the frames one connection's streams
-	// have read and not yet handled: a message until HandleMessage
+	// InboundBytes caps the bytes of the frames one peer's streams, on
+	// all its connections, have read and not yet handled: a message until HandleMessage
 	// returns, a call's request until HandleCall does, a stream's header
 	// until HandleStream does. A stream waits for room before it reads a
 	// frame (QUIC's flow control then holds the peer back), so a peer
@@ -105,7 +105,10 @@ type QUIC struct {
 	mu    sync.Mutex // protects following fields
 	addrs map[string]string
 	peers map[string]*peer
-	conns map[*quic.Conn]*budget // each connection's InboundBytes
+	conns map[*quic.Conn]*budget // each connection's peer's InboundBytes
+	// inbound holds each peer's InboundBytes, shared by its connections,
+	// with the count of those tracked.
+	inbound map[string]*peerInbound
 	// valid holds, for the connections checked, when their peer's chain
 	// expires and the Recheck generation they were checked in.
 	valid  map[*quic.Conn]checked
@@ -221,6 +224,7 @@ func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 		addrs:      make(map[string]string),
 		peers:      make(map[string]*peer),
 		conns:      make(map[*quic.Conn]*budget),
+		inbound:    make(map[string]*peerInbound),
 		valid:      make(map[*quic.Conn]checked),
 		datagrams:  make(chan Datagram, 1024),
 		raw:        make(chan net.Conn, 64),
@@ -399,6 +403,12 @@ func (t *QUIC) acceptConns() {
 		if t.track(c) != nil {
 			continue
 		}
+		if err := t.checkPeerConns(c); err != nil {
+			t.refused.log(t.log, peerName(c), err)
+			c.CloseWithError(codeTooManyConns, truncate(err.Error(), 256))
+			t.untrack(c)
+			continue
+		}
 		t.wg.Go(func() { t.serveAccepted(c) })
 	}
 }
@@ -428,7 +438,7 @@ func (t *QUIC) track(c *quic.Conn) error {
 			return ErrClosed
 		}
 		if t.gen == gen {
-			t.conns[c] = newBudget(t.cfg.InboundBytes)
+			t.conns[c] = t.inboundOf(peerName(c))
 			t.valid[c] = checked{until: id.Expires, gen: gen}
 			t.mu.Unlock()
 			return nil
@@ -445,10 +455,37 @@ func (t *QUIC) untrack(c *quic.Conn) {
 	t.mu.Lock()
 	if _, ok := t.conns[c]; ok {
 		t.retire(c)
+		name := peerName(c)
+		if p := t.inbound[name]; p != nil {
+			if p.conns--; p.conns == 0 {
+				delete(t.inbound, name)
+			}
+		}
 	}
 	delete(t.conns, c)
 	delete(t.valid, c)
 	t.mu.Unlock()
+}
+
+// peerInbound is a peer's InboundBytes and how many of its connections
+// are tracked.
+type peerInbound struct {
+	b     *budget
+	conns int
+}
+
+// inboundOf returns the budget of the named peer's connections, counting
+// one more connection of it. The budget is the peer's, not each
+// connection's: a peer that opened more connections pinned InboundBytes
+// on each. t.mu must be held.
+func (t *QUIC) inboundOf(name string) *budget {
+	p := t.inbound[name]
+	if p == nil {
+		p = &peerInbound{b: newBudget(t.cfg.InboundBytes)}
+		t.inbound[name] = p
+	}
+	p.conns++
+	return p.b
 }
 
 // serveConn accepts the streams a peer opens on a connection.
@@ -880,6 +917,7 @@ func (t *QUIC) Close() error {
 	t.cancel()
 	conns := t.conns
 	t.conns = map[*quic.Conn]*budget{}
+	t.inbound = map[string]*peerInbound{}
 	t.valid = map[*quic.Conn]checked{}
 	t.mu.Unlock()
 	for c := range conns {
