@@ -277,17 +277,21 @@ func (t *QUIC) tlsConfig(peerName string) *tls.Config {
 				err = fmt.Errorf("dialled %q but the peer's certificate names %q", peerName, id.Name)
 			}
 			if err != nil {
-				// The name dialled, or the one the CA certified. A
-				// certificate the CAs do not verify names whatever its
-				// maker wrote: keyed by its name, every new name was a
-				// line of its own, and a stranger handshaking with a new
-				// name each time wrote the log as fast as it dialled.
-				// Strangers share one key; the reason shows the name.
-				who := peerName
-				if who == "" {
-					who = id.Name
+				// Keyed by the name dialled, or the one the CA
+				// certified. A certificate the CAs do not verify names
+				// whatever its maker wrote: keyed by its name, every new
+				// name was a line of its own, and a stranger handshaking
+				// with a new name each time wrote the log as fast as it
+				// dialled. Strangers share one key; the line shows the
+				// name presented, cut to a node name's longest.
+				key, who := peerName, peerName
+				if key == "" {
+					key = id.Name
+					if len(cs.PeerCertificates) > 0 {
+						who = truncate(cs.PeerCertificates[0].Subject.CommonName, 253)
+					}
 				}
-				t.refused.log(t.log, who, err)
+				t.refused.warnAs(t.log, "peer refused", key, who, err)
 			}
 			return err
 		},
@@ -352,25 +356,30 @@ func (l *refusalLog) log(log *slog.Logger, who string, err error) {
 // warn logs msg about the peer who, at most burst times a window, with
 // the count of those it held back since the last line.
 func (l *refusalLog) warn(log *slog.Logger, msg, who string, err error) {
+	l.warnAs(log, msg, who, who, err)
+}
+
+// warnAs is warn with the lines counted under key, shown as who.
+func (l *refusalLog) warnAs(log *slog.Logger, msg, key, who string, err error) {
 	now := time.Now()
 	l.mu.Lock()
 	if l.last == nil {
 		l.last = make(map[string]refusal)
 	}
-	r, seen := l.last[who]
+	r, seen := l.last[key]
 	if !seen || now.Sub(r.at) >= refusalLogEvery {
 		r.at, r.logged = now, 0
 	}
 	if r.logged >= max(l.burst, 1) {
 		r.suppressed++
-		l.last[who] = r
+		l.last[key] = r
 		l.mu.Unlock()
 		return
 	}
 	held := r.suppressed
 	r.logged++
 	r.suppressed = 0
-	l.last[who] = r
+	l.last[key] = r
 	if len(l.last) > 1024 {
 		// Names come from whoever connects: forget the old ones.
 		for k, v := range l.last {

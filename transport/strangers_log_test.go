@@ -47,8 +47,8 @@ func strangerCert(t *testing.T, caKey *ecdsa.PrivateKey, ca *x509.Certificate, c
 // refusal was a WARN line keyed by the name the stranger wrote, so every
 // new name had a line of its own: an outside probe wrote 508 lines a
 // second, and with 2,000-byte names 1.5 MB of log a second, without any
-// credential. Unverified names now share one line a window, and a name
-// is shown cut to what a node's name may be.
+// credential. Unverified names now share one line a window, which names
+// the certificate presented, cut to what a node's name may be.
 func TestStrangersCannotFloodTheLogWithNames(t *testing.T) {
 	c := newCluster(t, "a")
 	ctx := ctxT(t)
@@ -91,6 +91,9 @@ func TestStrangersCannotFloodTheLogWithNames(t *testing.T) {
 	}
 	if strings.Contains(logs, long[:300]) {
 		t.Fatalf("a stranger's name of %d bytes was logged whole:\n%.600s", len(long), logs)
+	}
+	if !strings.Contains(logs, "peer=stranger-") {
+		t.Fatalf("the refusal does not name the certificate presented:\n%.600s", logs)
 	}
 	if !strings.Contains(logs, "unknown authority") {
 		t.Fatalf("the refusal does not say why:\n%.600s", logs)
