@@ -65,7 +65,7 @@ func TestPeerConnectionsShareInboundBytes(t *testing.T) {
 	for {
 		var waiting int
 		used, waiting = 0, 0
-		seen := map[*budget]bool{}
+		seen := map[*peerInbound]bool{}
 		a.mu.Lock()
 		for _, b := range a.conns {
 			if !seen[b] {

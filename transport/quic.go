@@ -66,6 +66,15 @@ type QUICConfig struct {
 	// opens the stream, so a live peer's hello is one packet behind it;
 	// waiting for room in InboundBytes does not count. If zero, 30 s.
 	HelloTimeout time.Duration
+	// StreamRate and StreamBurst pace the streams a client peer (one
+	// whose certificate's role is not server) opens: calls, snapshots,
+	// gossip, on all its connections together. The node takes a stream
+	// of a client that opened StreamBurst at once, and more than
+	// StreamRate a second since, only when the rate allows, and QUIC
+	// holds the client back meanwhile. If zero, DefaultStreamRate and
+	// DefaultStreamBurst.
+	StreamRate  float64
+	StreamBurst int
 	// Now is the clock certificates are checked against. If nil, time.Now.
 	Now func() time.Time
 	// Revoked, if not nil, is asked about the verified identity of every
@@ -105,7 +114,7 @@ type QUIC struct {
 	mu    sync.Mutex // protects following fields
 	addrs map[string]string
 	peers map[string]*peer
-	conns map[*quic.Conn]*budget // each connection's peer's InboundBytes
+	conns map[*quic.Conn]*peerInbound // each connection's peer's InboundBytes and pace
 	// inbound holds each peer's InboundBytes, shared by its connections,
 	// with the count of those tracked.
 	inbound map[string]*peerInbound
@@ -115,9 +124,11 @@ type QUIC struct {
 	gen    uint64 // Recheck calls
 	byAddr map[string]*addrPeer
 
-	refused    refusalLog // handshakes refused, for the log
-	badStreams refusalLog // streams closed for what a peer sent, for the log
-	life       []byte     // random, this endpoint's own: a ping's answer (unique.go)
+	refused    refusalLog   // handshakes refused, for the log
+	badStreams refusalLog   // streams closed for what a peer sent, for the log
+	paced      refusalLog   // peers whose streams waited for their pace, for the log
+	pacing     atomic.Int64 // streams waiting for their peer's pace
+	life       []byte       // random, this endpoint's own: a ping's answer (unique.go)
 
 	datagrams chan Datagram
 	raw       chan net.Conn
@@ -206,6 +217,12 @@ func (c *QUICConfig) populate() error {
 	if c.HelloTimeout <= 0 {
 		c.HelloTimeout = DefaultHelloTimeout
 	}
+	if c.StreamRate <= 0 {
+		c.StreamRate = DefaultStreamRate
+	}
+	if c.StreamBurst <= 0 {
+		c.StreamBurst = DefaultStreamBurst
+	}
 	return nil
 }
 
@@ -223,7 +240,7 @@ func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 		ownPC:      own,
 		addrs:      make(map[string]string),
 		peers:      make(map[string]*peer),
-		conns:      make(map[*quic.Conn]*budget),
+		conns:      make(map[*quic.Conn]*peerInbound),
 		inbound:    make(map[string]*peerInbound),
 		valid:      make(map[*quic.Conn]checked),
 		datagrams:  make(chan Datagram, 1024),
@@ -481,20 +498,24 @@ func (t *QUIC) untrack(c *quic.Conn) {
 type peerInbound struct {
 	b     *budget
 	conns int
+	pace  pacer
 }
 
-// inboundOf returns the budget of the named peer's connections, counting
+// state is the state of the peer's budget.
+func (p *peerInbound) state() (used int64, waiting int) { return p.b.state() }
+
+// inboundOf returns the budget and pace of the named peer's connections, counting
 // one more connection of it. The budget is the peer's, not each
 // connection's: a peer that opened more connections pinned InboundBytes
 // on each. t.mu must be held.
-func (t *QUIC) inboundOf(name string) *budget {
+func (t *QUIC) inboundOf(name string) *peerInbound {
 	p := t.inbound[name]
 	if p == nil {
 		p = &peerInbound{b: newBudget(t.cfg.InboundBytes)}
 		t.inbound[name] = p
 	}
 	p.conns++
-	return p.b
+	return p
 }
 
 // serveConn accepts the streams a peer opens on a connection.
@@ -502,19 +523,25 @@ func (t *QUIC) serveConn(c *quic.Conn) {
 	defer t.untrack(c)
 	name := peerName(c)
 	t.mu.Lock()
-	in := t.conns[c]
+	p := t.conns[c]
 	t.mu.Unlock()
-	if in == nil {
+	if p == nil {
 		return // closed meanwhile
 	}
 	t.wg.Go(func() { t.receiveDatagrams(c, name) })
+	// Servers run consensus and are trusted to; a client certificate is
+	// every application's (each Wissenheim player holds one).
+	paced := peerRole(c) != pki.RoleServer
 	for {
 		s, err := c.AcceptStream(t.ctx)
 		if err != nil {
 			t.noteRefusedOwn(name, err)
 			return
 		}
-		t.wg.Go(func() { t.serveStream(c, name, s, in) })
+		if paced && t.pace(c.Context(), name, p) != nil {
+			return
+		}
+		t.wg.Go(func() { t.serveStream(c, name, s, p.b) })
 	}
 }
 
@@ -925,7 +952,7 @@ func (t *QUIC) Close() error {
 	}
 	t.cancel()
 	conns := t.conns
-	t.conns = map[*quic.Conn]*budget{}
+	t.conns = map[*quic.Conn]*peerInbound{}
 	t.inbound = map[string]*peerInbound{}
 	t.valid = map[*quic.Conn]checked{}
 	t.mu.Unlock()
