@@ -633,20 +633,39 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 // it, until the connection closes. The deadline is cleared once the hello
 // is read: message and raw streams are long-lived.
 func (t *QUIC) readHello(s *quic.Stream, r *bufio.Reader, h *held) (*frame, error) {
+	f, err := t.readTimed(s, r, h, helloLimit(t.cfg.MaxFrame))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no hello within %v: %w", t.cfg.HelloTimeout, err)
+	}
+	return f, err
+}
+
+// readOpening reads the frame that follows a call's or a bulk stream's
+// hello, its request or header, within HelloTimeout as readHello does:
+// every sender writes it with the hello, and a member that sent the
+// hello alone held the stream, and the goroutine serving it, until the
+// connection closed (1,024 streams a connection).
+func (t *QUIC) readOpening(s *quic.Stream, r *bufio.Reader, h *held) (*frame, error) {
+	f, err := t.readTimed(s, r, h, t.cfg.MaxFrame)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no request after the hello within %v: %w", t.cfg.HelloTimeout, err)
+	}
+	return f, err
+}
+
+// readTimed reads a frame of at most max bytes within HelloTimeout, not
+// counting the wait for room in the connection's budget.
+func (t *QUIC) readTimed(s *quic.Stream, r *bufio.Reader, h *held, max int) (*frame, error) {
 	d := t.cfg.HelloTimeout
 	s.SetReadDeadline(time.Now().Add(d))
 	defer s.SetReadDeadline(time.Time{})
-	f, err := readFrameIn(r, helloLimit(t.cfg.MaxFrame), func(n int) error {
+	return readFrameIn(r, max, func(n int) error {
 		s.SetReadDeadline(time.Time{})
 		if err := h.take(n); err != nil {
 			return err
 		}
 		return s.SetReadDeadline(time.Now().Add(d))
 	})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		err = fmt.Errorf("no hello within %v: %w", d, err)
-	}
-	return f, err
 }
 
 // serveMessages hands each message frame of a message stream to the
@@ -672,7 +691,7 @@ func (t *QUIC) serveMessages(name string, s *quic.Stream, r *bufio.Reader, h *he
 // serveCall reads a call stream's request, hands it to the handler and
 // writes its answer or its error.
 func (t *QUIC) serveCall(name string, s *quic.Stream, r *bufio.Reader, h *held) {
-	f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
+	f, err := t.readOpening(s, r, h)
 	if err == nil && f.Type != frameRequest {
 		err = fmt.Errorf("%w: frame type %d on a call stream", ErrMalformedFrame, f.Type)
 	}
@@ -702,7 +721,7 @@ func (t *QUIC) serveCall(name string, s *quic.Stream, r *bufio.Reader, h *held) 
 // serveBulk reads a bulk stream's header, hands it and the rest of the
 // stream to the handler, and writes the outcome.
 func (t *QUIC) serveBulk(name string, s *quic.Stream, r *bufio.Reader, h *held) {
-	f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
+	f, err := t.readOpening(s, r, h)
 	if err == nil && f.Type != frameRequest {
 		err = fmt.Errorf("%w: frame type %d opening a bulk stream", ErrMalformedFrame, f.Type)
 	}
