@@ -52,8 +52,9 @@ type QUICConfig struct {
 	// queued: the message is dropped (raft sends again), counted, and
 	// logged at most every 10 s per peer and queue. If zero, 4 × MaxFrame.
 	QueueBytes int64
-	// InboundBytes caps the bytes of the frames one peer's streams, on
-	// all its connections, have read and not yet handled: a message until HandleMessage
+	// InboundBytes caps the bytes of the frames one connection's streams
+	// have read and not yet handled (a peer keeps at most MaxConnsPerPeer
+	// connections): a message until HandleMessage
 	// returns, a call's request until HandleCall does, a stream's header
 	// until HandleStream does. A stream waits for room before it reads a
 	// frame (QUIC's flow control then holds the peer back), so a peer
@@ -114,10 +115,10 @@ type QUIC struct {
 	mu    sync.Mutex // protects following fields
 	addrs map[string]string
 	peers map[string]*peer
-	conns map[*quic.Conn]*peerInbound // each connection's peer's InboundBytes and pace
-	// inbound holds each peer's InboundBytes, shared by its connections,
-	// with the count of those tracked.
-	inbound map[string]*peerInbound
+	conns map[*quic.Conn]*peerInbound // each connection's InboundBytes and its peer's pace
+	// inbound holds what each peer's connections share: their pace and
+	// count.
+	inbound map[string]*peerShared
 	// valid holds, for the connections checked, when their peer's chain
 	// expires and the Recheck generation they were checked in.
 	valid  map[*quic.Conn]checked
@@ -241,7 +242,7 @@ func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 		addrs:      make(map[string]string),
 		peers:      make(map[string]*peer),
 		conns:      make(map[*quic.Conn]*peerInbound),
-		inbound:    make(map[string]*peerInbound),
+		inbound:    make(map[string]*peerShared),
 		valid:      make(map[*quic.Conn]checked),
 		datagrams:  make(chan Datagram, 1024),
 		raw:        make(chan net.Conn, 64),
@@ -493,29 +494,38 @@ func (t *QUIC) untrack(c *quic.Conn) {
 	t.mu.Unlock()
 }
 
-// peerInbound is a peer's InboundBytes and how many of its connections
-// are tracked.
+// peerInbound is a connection's InboundBytes and its peer's pace, which
+// the peer's connections share.
 type peerInbound struct {
-	b     *budget
+	b    *budget
+	pace *pacer
+}
+
+// state is the state of the connection's budget.
+func (p *peerInbound) state() (used int64, waiting int) { return p.b.state() }
+
+// peerShared is what a peer's connections share: its pace, and how many
+// of them are tracked.
+type peerShared struct {
 	conns int
 	pace  pacer
 }
 
-// state is the state of the peer's budget.
-func (p *peerInbound) state() (used int64, waiting int) { return p.b.state() }
-
-// inboundOf returns the budget and pace of the named peer's connections, counting
-// one more connection of it. The budget is the peer's, not each
-// connection's: a peer that opened more connections pinned InboundBytes
-// on each. t.mu must be held.
+// inboundOf returns a new connection's budget, and the pace of the named
+// peer's connections, counting one more connection of it. The budget is
+// the connection's: a peer holds at most MaxConnsPerPeer of them. A
+// budget the peer's connections shared was tried (an outside probe had
+// pinned InboundBytes on each of 16 connections): it tied a connection's
+// streams to another's, one a restarted peer left behind among them,
+// and the cap bounds what a peer pins without it. t.mu must be held.
 func (t *QUIC) inboundOf(name string) *peerInbound {
-	p := t.inbound[name]
-	if p == nil {
-		p = &peerInbound{b: newBudget(t.cfg.InboundBytes)}
-		t.inbound[name] = p
+	s := t.inbound[name]
+	if s == nil {
+		s = &peerShared{}
+		t.inbound[name] = s
 	}
-	p.conns++
-	return p
+	s.conns++
+	return &peerInbound{b: newBudget(t.cfg.InboundBytes), pace: &s.pace}
 }
 
 // serveConn accepts the streams a peer opens on a connection.
@@ -972,7 +982,7 @@ func (t *QUIC) Close() error {
 	t.cancel()
 	conns := t.conns
 	t.conns = map[*quic.Conn]*peerInbound{}
-	t.inbound = map[string]*peerInbound{}
+	t.inbound = map[string]*peerShared{}
 	t.valid = map[*quic.Conn]checked{}
 	t.mu.Unlock()
 	for c := range conns {
