@@ -16,6 +16,40 @@ import (
 // peer connected from another address that still answers there.
 const codeDuplicate quic.ApplicationErrorCode = 0x11
 
+// codeTooManyConns closes an accepted connection of a peer that has
+// MaxConnsPerPeer live connections with this node already.
+const codeTooManyConns quic.ApplicationErrorCode = 0x12
+
+// MaxConnsPerPeer is the most connections one peer (the name its
+// certificate carries) keeps with a node at once, those either side
+// dialled: one more that it opens is closed. A pair shares one
+// connection, two when both dialled at once, and a restarted peer's old
+// ones end within moments (a stateless reset, or the ping of
+// checkUnique); each connection may hold InboundBytes of frames and
+// 1024 streams, so the connections of one certificate were the only
+// bound on what it pinned.
+const MaxConnsPerPeer = 8
+
+// checkPeerConns refuses c, just accepted, if its peer has
+// MaxConnsPerPeer other live connections with this node. The accepting
+// loop calls it once a connection at a time, so the count holds the
+// connections accepted before c and none after.
+func (t *QUIC) checkPeerConns(c *quic.Conn) error {
+	name := peerName(c)
+	t.mu.Lock()
+	n := 0
+	for o := range t.conns {
+		if o != c && o.Context().Err() == nil && peerName(o) == name {
+			n++
+		}
+	}
+	t.mu.Unlock()
+	if n >= MaxConnsPerPeer {
+		return fmt.Errorf("node %q has %d connections with this node already, the most a peer may keep: a connection from %s is not taken", name, n, c.RemoteAddr())
+	}
+	return nil
+}
+
 // streamPing is the kind of a stream that asks whether the peer still
 // answers on a connection: the receiver answers with an empty response.
 const streamPing = 5

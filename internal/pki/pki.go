@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Roles a certificate can carry, in its organizational unit.
@@ -206,6 +207,21 @@ type Identity struct {
 	Expires time.Time
 }
 
+// shown returns a name for an error message: a certificate no CA of
+// ours verifies may carry a name of any length, which is cut at the
+// longest a node's name may be (CheckName).
+func shown(name string) string {
+	const most = 253
+	if len(name) <= most {
+		return name
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "…"
+}
+
 // Verify checks a peer's certificate chain against the CA pool at time now
 // and returns the identity it names. The error says why a peer is refused.
 func Verify(pool *x509.CertPool, chain []*x509.Certificate, now time.Time) (Identity, error) {
@@ -224,7 +240,7 @@ func Verify(pool *x509.CertPool, chain []*x509.Certificate, now time.Time) (Iden
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
 	})
 	if err != nil {
-		return Identity{}, fmt.Errorf("certificate of %q refused: %w", leaf.Subject.CommonName, err)
+		return Identity{}, fmt.Errorf("certificate of %q refused: %w", shown(leaf.Subject.CommonName), err)
 	}
 	id := Identity{Name: leaf.Subject.CommonName, NotAfter: leaf.NotAfter, Serial: leaf.SerialNumber, NotBefore: leaf.NotBefore}
 	// Of the chains that verify, the one valid longest.
