@@ -390,17 +390,35 @@ func (a *app) connectOnce() error {
 	if err != nil {
 		return fail(err)
 	}
+	// The world runs while the player joins: an avatar of the player's
+	// name that a killed run left goes when its lease runs out on the
+	// world's clock, which advances only where a World runs, and this
+	// window may be the world's only one.
+	stopRun := a.runWorld(w)
 	a.setStatus("joining the world as "+c.name, nil)
 	p, err := client.Join(ctx, w, c.name, &client.PlayerOptions{Room: c.room, At: c.at})
 	if err != nil {
+		stopRun()
 		return fail(err)
 	}
-	a.wg.Go(func() { w.Run(a.ctx) })
 	a.mu.Lock()
 	a.player = p
 	a.mu.Unlock()
 	a.setStatus("", nil)
 	return nil
+}
+
+// runWorld runs w (its clock, the leases, the removal of dead avatars)
+// until the app closes or stop is called; stop returns once it has
+// ended.
+func (a *app) runWorld(w *scene.World) (stop func()) {
+	ctx, cancel := context.WithCancel(a.ctx)
+	done := make(chan struct{})
+	a.wg.Go(func() {
+		defer close(done)
+		w.Run(ctx)
+	})
+	return func() { cancel(); <-done }
 }
 
 // Close takes the player and the bots out of the world and closes every

@@ -113,7 +113,7 @@ type game struct {
 	commits    client.Rate
 	commitRate float64
 	contact    string          // why the window's replica may be stale, checked each second
-	you, bots  []time.Duration // commit latencies' p50 and p99 for the overlay, each second
+	commitText string          // the overlay's commit latencies, each second
 	ft         []time.Duration // frame times' p50 and p99 for the overlay, each second
 	checked    time.Time
 	quit       bool
@@ -387,7 +387,7 @@ func (g *game) overlay(p *client.Player, name, addr string, now time.Time) {
 		g.checked = now
 		// Percentiles sort what they keep (up to 100,000 figures each):
 		// once a second, not every frame.
-		g.you, g.bots, g.ft = p.Latencies.Percentiles(50, 99), g.a.botLat.Percentiles(50, 99), g.frameTimes.Percentiles(50, 99)
+		g.commitText, g.ft = commitLine(p.Latencies, g.a.botLat), g.frameTimes.Percentiles(50, 99)
 		st := w.Heap().Stats()
 		g.commitRate = g.commits.Observe(st.Applied, now)
 		g.contact = ""
@@ -402,18 +402,38 @@ func (g *game) overlay(p *client.Player, name, addr string, now time.Time) {
 	if f.Room != nil {
 		players, index = len(f.Room.Avatars), f.Room.Index
 	}
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
-	you, bots, ft := g.you, g.bots, g.ft
+	ft := g.ft
 	f.Overlay = append(f.Overlay,
 		fmt.Sprintf("Wissenheim: %s, room %s", w.Name(), p.Room()),
 		fmt.Sprintf("players   %d", players),
 		fmt.Sprintf("commits/s %.0f (the whole heap's, applied here)", g.commitRate),
-		fmt.Sprintf("commit    you p50 %s p99 %s; bots here p50 %s p99 %s", ms(you[0]), ms(you[1]), ms(bots[0]), ms(bots[1])),
+		"commit    "+g.commitText,
 		fmt.Sprintf("node      %s (client) at %s", name, addr),
 		fmt.Sprintf("heap      %s, index %d", w.Heap().Name(), index),
-		fmt.Sprintf("fps       %.0f (frame p50 %s p99 %s)", ebiten.ActualFPS(), ms(ft[0]), ms(ft[1])),
+		fmt.Sprintf("fps       %.0f (frame p50 %s p99 %s)", ebiten.ActualFPS(), msText(ft[0]), msText(ft[1])),
 	)
 }
+
+// commitLine is the overlay's line of commit latencies: the player's
+// and those of the bots of this process, each only once it has some (a
+// window that joined a cluster runs no bots; a player who has not moved
+// has committed nothing).
+func commitLine(you, bots *client.Durations) string {
+	figures := func(who string, d *client.Durations) string {
+		p := d.Percentiles(50, 99)
+		return fmt.Sprintf("%s p50 %s p99 %s", who, msText(p[0]), msText(p[1]))
+	}
+	line := "you: none yet"
+	if you.Count() > 0 {
+		line = figures("you", you)
+	}
+	if bots.Count() > 0 {
+		line += "; " + figures("bots here", bots)
+	}
+	return line
+}
+
+func msText(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
 
 // after does what the options ask of a frame once it is drawn: a
 // screenshot, a probe line, the end of a measured run.

@@ -167,15 +167,15 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 	}
 	if c.name == "" {
 		c.name = os.Getenv("USER")
-		if c.name == "" || c.name == "root" || len(c.name) > scene.MaxName || pki.CheckName(c.name) != nil {
+		if c.name == "" || c.name == "root" || len(c.name) > scene.MaxName || pki.CheckName(c.name) != nil || localName(c.name, c.nodes) {
 			c.name = "player1"
 		}
 	}
+	if len(c.name) > scene.MaxName { // before the certificate's limit of 63, which is not the one that holds
+		return c, wo, f, fmt.Errorf("--name %q: %d bytes; a player's name in the world has at most %d", c.name, len(c.name), scene.MaxName)
+	}
 	if err := pki.CheckName(c.name); err != nil {
 		return c, wo, f, fmt.Errorf("--name: %v (it names the player's node and certificate)", err)
-	}
-	if len(c.name) > scene.MaxName {
-		return c, wo, f, fmt.Errorf("--name %q: %d bytes; a player's name in the world has at most %d", c.name, len(c.name), scene.MaxName)
 	}
 	if c.bots < -1 {
 		return c, wo, f, fmt.Errorf("--bots %d: want 0 or more", c.bots)
@@ -212,11 +212,14 @@ func parseArgs(args []string) (config, windowOptions, flags, error) {
 
 // checkRanges refuses numbers and names no run can use: a port the local
 // cluster's nodes cannot all listen on, rates and a zoom that are not
-// positive, a heap no client may open. Each would otherwise show only
-// later, as a cluster or bots retried for ever, or a panic.
+// positive, a heap no client may open, a player named as a local node or
+// its bot. Each would otherwise show only later, as a cluster or bots
+// retried for ever, or a panic.
 func checkRanges(c config, wo windowOptions, f flags) error {
 	positive := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
 	switch {
+	case len(c.join) == 0 && localName(c.name, c.nodes):
+		return fmt.Errorf("--name %q: the local cluster names its server nodes node1 to node%d and their bots nodeK-bot-N; give the player another name", c.name, c.nodes)
 	case c.port < 0 || c.port+c.nodes-1 > 65535:
 		return fmt.Errorf("--port %d: want 0 (any free port) or one from 1 to %d for %d nodes", c.port, 65535-c.nodes+1, c.nodes)
 	case !positive(c.botRate):
@@ -231,6 +234,31 @@ func checkRanges(c config, wo windowOptions, f flags) error {
 		return fmt.Errorf("--heap %q: want a heap's name (the prefix \"oss:\" is the system's)", c.heap)
 	}
 	return nil
+}
+
+// localName reports whether name is one a local cluster of the given
+// number of nodes gives one of its server nodes (node1, …) or one of
+// their bots (node2-bot-1): a player of that name would take the node's
+// certificate (local.issue writes both under the name) or the bot's
+// avatar name, which the bot then waits for for ever.
+func localName(name string, nodes int) bool {
+	rest, ok := strings.CutPrefix(name, "node")
+	if !ok {
+		return false
+	}
+	num, bot, isBot := strings.Cut(rest, "-bot-")
+	canonical := func(s string) (int, bool) {
+		v, err := strconv.Atoi(s)
+		return v, err == nil && v >= 1 && strconv.Itoa(v) == s
+	}
+	if k, ok := canonical(num); !ok || k > nodes {
+		return false
+	}
+	if !isBot {
+		return true
+	}
+	_, ok = canonical(bot)
+	return ok
 }
 
 // checkAddrs refuses addresses no node can use: a --listen that names
