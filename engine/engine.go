@@ -429,17 +429,26 @@ func (e *Engine) Replica() *consistency.Replica { return e.r }
 // Ticks returns the ticks since the engine started.
 func (e *Engine) Ticks() uint64 { return e.ticks }
 
-// SilentTicks returns, on a leader, the ticks since the peer of raft ID id
+// Silence returns, on a leader, the ticks since the peer of raft ID id
 // last sent it anything, or since the replica took the lead if it has
-// sent nothing since; 0 on a replica that does not lead.
-func (e *Engine) SilentTicks(id uint64) uint64 {
+// sent nothing since (0 on a replica that does not lead), and whether a
+// snapshot is on its way to the peer or being installed by it (needs):
+// a follower is silent while it writes a snapshot to its store, after
+// the leader has heard that it arrived.
+func (e *Engine) Silence(id uint64) (ticks uint64, snap bool) {
 	if e.lead != e.id || id == e.id {
-		return 0
+		return 0, false
 	}
+	ticks = e.ticks - e.leadTick
 	if heard, ok := e.heardFrom[id]; ok {
-		return e.ticks - heard
+		ticks = e.ticks - heard
 	}
-	return e.ticks - e.leadTick
+	e.r.WithProgress(func(peer uint64, pr tracker.Progress) {
+		if peer == id {
+			_, snap = needs(pr, e.lastCompact)
+		}
+	})
+	return ticks, snap
 }
 
 // Lead returns the leader as of the last Ready, 0 if none is known.

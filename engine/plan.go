@@ -337,9 +337,13 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		// alone (shrink counts it live).
 		victim = p.firstSilent()
 	}
-	var targets []uint64 // desired servers that are not voters, best first
+	// Desired servers that are not voters, best first; not one silent to
+	// this leader (a voter replaced for its silence, kept a learner),
+	// which could not catch up while it stays so, and would hold every
+	// later step (a dead voter's replacement, an eviction) behind it.
+	var targets []uint64
 	for _, m := range desired {
-		if !p.isVoter(m.ID) {
+		if !p.isVoter(m.ID) && !p.silent(m.ID) {
 			targets = append(targets, m.ID)
 		}
 	}
@@ -349,7 +353,7 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		// over four servers, two leaving at once leave two servers that
 		// stay, of which placement wants one, a voter already, and the
 		// two votes kept would leave one live voter of three.
-		targets = spares(ranked, p.isVoter)
+		targets = spares(ranked, func(id uint64) bool { return p.isVoter(id) || p.silent(id) })
 	}
 	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := p.live[v]; return !ok })
 	var promote []uint64
@@ -399,11 +403,12 @@ func (p *planner) firstSilent() uint64 {
 	return 0
 }
 
-// spares returns the servers of ranked that are no voters, in order.
-func spares(ranked []Member, isVoter func(uint64) bool) []uint64 {
+// spares returns the servers of ranked that are not taken (voters, and
+// members silent to this leader), in order.
+func spares(ranked []Member, taken func(uint64) bool) []uint64 {
 	var out []uint64
 	for _, m := range ranked {
-		if !isVoter(m.ID) {
+		if !taken(m.ID) {
 			out = append(out, m.ID)
 		}
 	}

@@ -63,6 +63,25 @@ func TestPlanReplacesAVoterSilentToItsLeader(t *testing.T) {
 			want: func(r []uint64) Action { return conf(Rebalance, change(addNode, r[1]), change(addLearn, r[3])) },
 		},
 		{
+			name: "a silent learner placement wants holds back no eviction",
+			in: func(in *PlanInput, r []uint64) {
+				addClient(in, client)
+				in.Conf = raftpb.ConfState{Voters: sorted(r[0], r[2], r[3]), Learners: []uint64{r[1], client}}
+				in.Evict = []uint64{client}
+				silence(in, r[1], time.Hour)
+			},
+			want: func(r []uint64) Action { return conf(Evict, change(removeAny, client)) },
+		},
+		{
+			name: "a silent learner placement wants holds back no dead voter's replacement",
+			in: func(in *PlanInput, r []uint64) {
+				in.Conf = raftpb.ConfState{Voters: sorted(r[0], r[2], r[3]), Learners: []uint64{r[1]}}
+				kill(in, r[2], time.Hour)
+				silence(in, r[1], time.Hour)
+			},
+			want: func(r []uint64) Action { return conf(Replace, change(addLearn, r[4])) },
+		},
+		{
 			name: "a silent voter with no server to take its place stays a voter",
 			in: func(in *PlanInput, r []uint64) {
 				drop(in, r[3])

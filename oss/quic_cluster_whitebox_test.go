@@ -240,12 +240,16 @@ func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	done := tc.transfers(ids, make(chan struct{}))
 	time.Sleep(200 * time.Millisecond)
 
-	// A loaded machine may be between two leaders just now: wait for one.
+	// A loaded machine may be between two leaders just now: wait for one,
+	// and for the group's three voters. The heap starts with its creator
+	// as its one voter and grows once the others have caught up as
+	// learners: a crash before that left two learners, which can elect
+	// nobody (seen at load 8, 2 of 54 runs: "no leader" for 5 minutes).
 	var g Stats
-	waitCond(t, "a leader of bank", func() bool {
+	waitCond(t, "a leader of bank and its three voters", func() bool {
 		var ok bool
 		g, ok = c.group("bank")
-		return ok
+		return ok && !g.Joint && len(g.Voters) == 3
 	})
 	leader := g.Leader
 	c.nodes[leader].stop(context.Background(), false) // a crash

@@ -12,7 +12,6 @@ import (
 	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.etcd.io/raft/v3/tracker"
 )
 
 const (
@@ -119,7 +118,7 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 			in.Missing[id] = since
 		}
 	}
-	in.Silent = h.silences(st, slices.Concat(cs.Voters, cs.Learners))
+	in.Silent = h.silences(slices.Concat(cs.Voters, cs.Learners))
 	for id := range h.joinReqs {
 		in.Joins = append(in.Joins, id)
 		if since, ok := n.goneSince(id, live, now); ok {
@@ -137,14 +136,16 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 
 // silences returns how long each of ids has sent this leader nothing
 // (engine.PlanInput.Silent), counted in ticks, which a starved process
-// counts late rather than early. A member being sent a snapshot is left
-// out until its silence outlasts SnapshotGrace: it answers once it has
-// stored the snapshot, which may take longer than ReplaceAfter.
-func (h *Heap) silences(st raft.Status, ids []uint64) map[uint64]time.Duration {
+// counts late rather than early. A member a snapshot is on its way to,
+// or that installs one, is left out until its silence outlasts
+// SnapshotGrace: it answers once it has stored the snapshot, which may
+// take longer than ReplaceAfter.
+func (h *Heap) silences(ids []uint64) map[uint64]time.Duration {
 	out := make(map[uint64]time.Duration, len(ids))
 	for _, id := range ids {
-		d := time.Duration(h.eng.SilentTicks(id)) * h.cfg.TickInterval
-		if pr, ok := st.Progress[id]; ok && pr.State == tracker.StateSnapshot && d < h.cfg.SnapshotGrace {
+		ticks, snap := h.eng.Silence(id)
+		d := time.Duration(ticks) * h.cfg.TickInterval
+		if snap && d < h.cfg.SnapshotGrace {
 			continue
 		}
 		out[id] = d

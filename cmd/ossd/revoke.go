@@ -209,6 +209,7 @@ func reportAllRevokedAlready(name string, n int, r admin.Revocation, err error) 
 	}
 	fmt.Printf("every certificate of %s the CA issued (%d) is revoked already, by the revocation of those issued until %s by %s: nothing to do; its cutoff stays\n",
 		name, n, r.At.Format(time.RFC3339), r.By)
+	fmt.Printf("(a certificate of %s issued since without this register, by a copy of the CA, is not covered: --unlisted records the revocation anew, up to now)\n", name)
 	return nil
 }
 
