@@ -14,7 +14,7 @@ import (
 // 18446744073709551615 as 18446744073709552000, though the node sent
 // them exactly.
 func TestGetPrintsEveryDigit(t *testing.T) {
-	_, flags := insecureAdminNode(t)
+	_, flags := insecureAdmin(t)
 	for _, value := range []string{
 		`9007199254740993`,
 		`18446744073709551615`,

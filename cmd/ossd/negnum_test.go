@@ -10,7 +10,7 @@ import (
 // flag's. "ossd put h r -5" failed with "flag provided but not defined:
 // -5".
 func TestPutTakesANegativeNumber(t *testing.T) {
-	_, flags := insecureAdminNode(t)
+	_, flags := insecureAdmin(t)
 	for _, args := range [][]string{
 		append([]string{"h", "r", "-5"}, flags...),
 		append(append([]string{"h"}, flags...), "r", "-5"),

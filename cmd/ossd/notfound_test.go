@@ -16,7 +16,7 @@ import (
 // "motdd"`, naming neither the heap nor a remedy.
 func TestMissingHeapOrRootSaysWhatToDo(t *testing.T) {
 	ctx := context.Background()
-	n, flags := insecureAdminNode(t)
+	n, flags := insecureAdmin(t)
 	if _, err := n.CreateHeap(ctx, "settings", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // reads the value from stdin.
 func TestCLIParseableOutputAndStdinValue(t *testing.T) {
 	ctx := context.Background()
-	n, flags := insecureAdminNode(t)
+	n, flags := insecureAdmin(t)
 
 	big := `{"text": "` + strings.Repeat("x", 256<<10) + `"}`
 	var out bytes.Buffer
@@ -69,23 +69,4 @@ func TestCLIParseableOutputAndStdinValue(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &gs); err != nil || len(gs) != 1 || gs[0].Heap != "sp ace" {
 		t.Fatalf("acl list --json printed %q: %v", out.String(), err)
 	}
-}
-
-// insecureAdminNode starts a lone in-memory node with an insecure admin
-// interface on loopback, both closed when the test ends, and returns the
-// node and the flags that point the CLI at it.
-func insecureAdminNode(t *testing.T) (*oss.Node, []string) {
-	t.Helper()
-	ctx := context.Background()
-	n, err := oss.Start(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close(ctx) })
-	srv, err := admin.NewServer(n, &admin.Options{Addr: "127.0.0.1:0", Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close(ctx) })
-	return n, []string{"--http", srv.Addr(), "--http-insecure"}
 }

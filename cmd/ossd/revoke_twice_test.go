@@ -31,7 +31,7 @@ func TestCertRevokeByNameTwiceKeepsTheCutoff(t *testing.T) {
 	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n1"}); err != nil {
 		t.Fatal(err)
 	}
-	n, flags := insecureAdminNode(t)
+	n, flags := insecureAdmin(t)
 	revoke := func() string {
 		t.Helper()
 		out, err := captureStdout(t, func() error {

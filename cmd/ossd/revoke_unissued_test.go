@@ -27,7 +27,7 @@ func TestCertRevokeOfNoIssuedCertificateIsRefused(t *testing.T) {
 	if err := dispatch([]string{"cert", "issue", "--dir", other, "--name", "n1"}); err != nil {
 		t.Fatal(err)
 	}
-	n, flags := insecureAdminNode(t)
+	n, flags := insecureAdmin(t)
 	revoke := func(args ...string) (string, error) {
 		return captureStdout(t, func() error {
 			return dispatch(append(append([]string{"cert", "revoke"}, args...), flags...))
@@ -99,7 +99,7 @@ func TestCertRevokeOfAPartialRegisterSaysSo(t *testing.T) {
 	if err := dispatch([]string{"cert", "issue", "--dir", dir, "--name", "n5"}); err != nil {
 		t.Fatal(err)
 	}
-	n, flags := insecureAdminNode(t)
+	n, flags := insecureAdmin(t)
 	for _, args := range [][]string{{"n4"}, {"n5", "--serial", "abc"}} {
 		err := dispatch(append(append([]string{"cert", "revoke", "--ca-dir", dir}, args...), flags...))
 		if err == nil || !strings.Contains(err.Error(), "--unlisted for one issued before") || !strings.Contains(err.Error(), "n5") {
