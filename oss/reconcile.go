@@ -139,13 +139,17 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 // counts late rather than early. A member a snapshot is on its way to,
 // or that installs one, is left out until its silence outlasts
 // SnapshotGrace: it answers once it has stored the snapshot, which may
-// take longer than ReplaceAfter.
+// take longer than ReplaceAfter. So is one silent for two election
+// timeouts or less: a follower in reach answers every heartbeat, one a
+// tick, and a ReplaceAfter of a tick or two (300 ms at a tick of 300)
+// counted a follower between two heartbeats as silent, which no caught-
+// up voter then was, and leadership never moved to its placement.
 func (h *Heap) silences(ids []uint64) map[uint64]time.Duration {
 	out := make(map[uint64]time.Duration, len(ids))
 	for _, id := range ids {
 		ticks, snap := h.eng.Silence(id)
 		d := time.Duration(ticks) * h.cfg.TickInterval
-		if snap && d < h.cfg.SnapshotGrace {
+		if ticks <= 2*electionTicks || snap && d < h.cfg.SnapshotGrace {
 			continue
 		}
 		out[id] = d
