@@ -52,6 +52,10 @@ func clusterOf(n *memberlist.Node) uint64 {
 	return meta.Cluster
 }
 
+// sameCluster reports whether two cluster IDs may be of one cluster: a
+// node that has none yet (zero) is of any.
+func sameCluster(a, b uint64) bool { return a == 0 || b == 0 || a == b }
+
 // checkCluster refuses a member of another cluster than own.
 func checkCluster(own uint64, n *memberlist.Node) error {
 	if c := clusterOf(n); own != 0 && c != 0 && c != own {

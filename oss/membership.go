@@ -539,7 +539,7 @@ func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node,
 	if q := m.cfg.quic; q != nil {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		req, err := codec.Marshal(callRequest{Op: opLeaving})
+		req, err := codec.Marshal(callRequest{Op: opLeaving, Cluster: m.cluster.Load()})
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,10 @@ type callRequest struct {
 	// Addr is the address the caller advertises: a join of a name live
 	// at another address is a second node of that name.
 	Addr string `cbor:"4,keyasint,omitempty"`
+	// Cluster is the caller's cluster ID (cluster.go), zero while it has
+	// none: two clusters may share a CA and node names, and a member of
+	// one must not join or tell anything to the other's.
+	Cluster uint64 `cbor:"5,keyasint,omitempty"`
 }
 
 // callResponse answers a callRequest.
@@ -31,6 +35,10 @@ type callResponse struct {
 	Member bool `cbor:"3,keyasint,omitempty"`
 	// Refused says why the leader will never take this join.
 	Refused string `cbor:"4,keyasint,omitempty"`
+	// Cluster is the callee's cluster ID: a caller of another cluster
+	// (its node started again empty at an address the caller knew) asks
+	// on elsewhere.
+	Cluster uint64 `cbor:"5,keyasint,omitempty"`
 }
 
 const (
@@ -52,6 +60,13 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	if r.Op == opStatus {
 		return codec.Marshal(n.localStatus())
 	}
+	if own := n.ClusterID(); !sameCluster(own, r.Cluster) && (r.Op == opLeaving || r.Op == opJoin) {
+		err := fmt.Errorf("%w: %s: the caller is of cluster %016x, this node of %016x", ErrOtherCluster, r.Op, r.Cluster, own)
+		if unlogged, ok := n.joinRefusals.note(r.Heap, from, time.Now()); ok {
+			n.log.Warn("call from a node of another cluster refused", "peer", from, "heap", r.Heap, "err", err, "unlogged", unlogged)
+		}
+		return codec.Marshal(callResponse{Refused: err.Error(), Cluster: own})
+	}
 	if r.Op == opLeaving {
 		if n.members == nil {
 			return nil, errors.New("oss: leaving: this node runs no membership")
@@ -69,7 +84,7 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		return nil, err
 	}
 	h := n.replicaOf(r.Heap)
-	var resp callResponse
+	resp := callResponse{Cluster: n.ClusterID()}
 	switch {
 	case h == nil:
 	case h.leaderIs(h.self):

@@ -242,7 +242,8 @@ func (h *Heap) snapshotAfterReturn(m raftpb.Message) {
 // leader that took it, and whether that leader had the node in its
 // configuration already. It returns the last call's error, if any failed.
 func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func() bool, taken func(leader string, member bool)) (lastErr error) {
-	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id, Addr: n.Addr()})
+	own := n.ClusterID()
+	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id, Addr: n.Addr(), Cluster: own})
 	if err != nil {
 		return err
 	}
@@ -267,6 +268,11 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 		}
 		if errors.Is(err, transport.ErrNameTaken) {
 			return fmt.Errorf("%w by %s: %w", ErrJoinRefused, to, err)
+		}
+		if err == nil && !sameCluster(own, resp.Cluster) {
+			// A node of another cluster at an address of a member: its
+			// refusal is not the group's, and the others are asked.
+			err = fmt.Errorf("%w: %s is of cluster %016x, this node of %016x", ErrOtherCluster, to, resp.Cluster, own)
 		}
 		if err != nil {
 			if lastErr == nil || ctx.Err() == nil {
