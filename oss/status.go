@@ -23,6 +23,10 @@ type replicaStatus struct {
 	// Stuck is why the node's log refused the replica's last write,
 	// while it refuses (Heap.stuckOnDisk).
 	Stuck string `cbor:"9,keyasint,omitempty"`
+	// LogFailed says that the node's write-ahead log has stopped
+	// (persist.WAL.Failed): the replica commits and applies nothing more
+	// until the node is rebuilt.
+	LogFailed bool `cbor:"10,keyasint,omitempty"`
 }
 
 func (n *Node) localStatus() []replicaStatus {
@@ -36,10 +40,12 @@ func (n *Node) localStatus() []replicaStatus {
 	}
 	n.mu.Unlock()
 	out := make([]replicaStatus, 0, len(hs))
+	w := n.walOf()
+	logFailed := w != nil && w.Failed() != nil
 	for _, h := range hs {
 		g := h.Stats()
 		r := replicaStatus{Heap: h.name, Voters: g.Voters, Learners: g.Learners,
-			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self)}
+			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self), LogFailed: logFailed}
 		if g.LeaderInReach {
 			// A learner keeps the leader it last heard of, dead or cut
 			// off: what it no longer hears from is no leader it knows.
@@ -89,7 +95,9 @@ type ClusterStatus struct {
 // this node's alone for Node.Heaps).
 type HeapStatus struct {
 	Name string
-	// Replicas is the number of voters the heap keeps.
+	// Replicas is the number of voters the heap was created to keep
+	// (HeapOptions.Replicas). It keeps at most one a live server, and an
+	// odd number: an even Replicas is one voter fewer, for good.
 	Replicas int
 	// Leader, Voters, Learners and Joint are the group as its leader
 	// reports it, or as the most advanced replica that answered if no
@@ -122,6 +130,12 @@ type HeapStatus struct {
 	// full or failing disk), and why: such a replica applies nothing
 	// its group commits until its log takes them.
 	Stuck map[string]string `json:",omitempty"`
+	// LogFailed names the nodes whose write-ahead log has stopped (a
+	// failed sync, the log gone from the data directory), sorted: their
+	// replicas commit and apply nothing more, whatever the disk does
+	// next, until each node is rebuilt (ossd --rebuild-replica --join).
+	// Such a replica may be in Stuck too, with the log's error.
+	LogFailed []string `json:",omitempty"`
 }
 
 // Status asks every live member for its replicas and returns the cluster's
@@ -263,6 +277,9 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 					}
 					hs.Stuck[node] = r.Stuck
 				}
+				if r.LogFailed {
+					hs.LogFailed = append(hs.LogFailed, node)
+				}
 				if best == nil || (r.Leading && !best.Leading) || (r.Leading == best.Leading && r.Applied > best.Applied) ||
 					(r.Leading == best.Leading && r.Applied == best.Applied && best.Leader == "" && r.Leader != "") {
 					best = r
@@ -273,6 +290,7 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 			hs.Leader, hs.Voters, hs.Learners, hs.Joint, hs.Applied = best.Leader, best.Voters, best.Learners, best.Joint, best.Applied
 		}
 		hs.Unreported = unreported(hs)
+		slices.Sort(hs.LogFailed)
 		out = append(out, hs)
 	}
 	return out

@@ -13,7 +13,7 @@ import (
 
 const aclUsage = `ossd acl grant  --to NAME --heap HEAP --perm read|write|admin
 ossd acl revoke --to NAME --heap HEAP --perm read|write|admin
-ossd acl list
+ossd acl list [--json]
 
 Grants give a client certificate's NAME a permission on a heap, or on
 every heap whose name starts with a prefix ("game-*"; "*" is every heap):

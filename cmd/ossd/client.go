@@ -118,13 +118,7 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	}
 	tw.Flush()
 	for _, h := range st.Heaps {
-		for _, node := range slices.Sorted(maps.Keys(h.Lost)) {
-			fmt.Fprintf(w, "lost: the replica of %s on %s: %s\n", h.Name, node, h.Lost[node])
-		}
-		for _, node := range slices.Sorted(maps.Keys(h.Stuck)) {
-			fmt.Fprintf(w, "stuck: the replica of %s on %s cannot write its log, and applies nothing until it can (free space or mend the disk): %s\n",
-				h.Name, node, h.Stuck[node])
-		}
+		printReplicaTrouble(w, h)
 	}
 	down := downVoters(st)
 	for _, node := range slices.Sorted(maps.Keys(down)) {
@@ -134,6 +128,32 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	for _, node := range slices.Sorted(maps.Keys(gone)) {
 		fmt.Fprintf(w, "not live: %s, a learner of %s, is no live member; its groups remove it once it has been gone --replace-after\n",
 			node, strings.Join(gone[node], ", "))
+	}
+}
+
+// printReplicaTrouble prints the replicas of h that were lost, whose
+// node's log refuses their writes (stuck: a full disk, which they get
+// over once it takes them again), or whose node's log has stopped for
+// good (log failed: freeing space does nothing, the node is to be
+// rebuilt), with each one's reason.
+func printReplicaTrouble(w io.Writer, h oss.HeapStatus) {
+	for _, node := range slices.Sorted(maps.Keys(h.Lost)) {
+		fmt.Fprintf(w, "lost: the replica of %s on %s: %s\n", h.Name, node, h.Lost[node])
+	}
+	for _, node := range h.LogFailed {
+		why := ""
+		if r, ok := h.Stuck[node]; ok {
+			why = ": " + r
+		}
+		fmt.Fprintf(w, "log failed: the replica of %s on %s commits and applies nothing more: %s's write-ahead log has stopped; rebuild %s with --rebuild-replica --join%s\n",
+			h.Name, node, node, node, why)
+	}
+	for _, node := range slices.Sorted(maps.Keys(h.Stuck)) {
+		if slices.Contains(h.LogFailed, node) {
+			continue
+		}
+		fmt.Fprintf(w, "stuck: the replica of %s on %s cannot write its log, and applies nothing until it can (free space or mend the disk): %s\n",
+			h.Name, node, h.Stuck[node])
 	}
 }
 

@@ -71,7 +71,9 @@ the old CA and the new; certificates of the new; ca.crt of the new alone.
 status, heaps, get, put, hot, acl, cert revoke, cert revocations and
 debug bundle speak HTTPS to a node's admin interface (--http,
 default 127.0.0.1:7480; several, comma-separated: the first that
-answers, past nodes starting or damaged) as the user --user (default admin) of the certificates in
+takes the request, past nodes that do not answer or say they are
+starting, damaged, closing or too busy, having done nothing of it) as
+the user --user (default admin) of the certificates in
 --certs (default certs): issue its certificate with
 "ossd cert issue --dir certs --name admin --role admin".
 
