@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -177,7 +178,7 @@ func (d *disk) loadStore(n *Node) error {
 		return err
 	}
 	if len(spaces) == 0 {
-		return d.missingCheckpoints()
+		return d.missingCheckpoints(n.manifestPath())
 	}
 	var mu sync.Mutex
 	objs := map[string][]consistency.Object{}
@@ -215,7 +216,13 @@ func (d *disk) loadStore(n *Node) error {
 			g.replicas = si.meta.Replicas
 		}
 	}
-	return d.missingCheckpoints()
+	return d.missingCheckpoints(n.manifestPath())
+}
+
+// manifestPath is the file of the striped store's manifest, for errors:
+// it is kept in the first stripe directory.
+func (n *Node) manifestPath() string {
+	return filepath.Join(storeDirs(n.cfg.DataDir, n.cfg.StripeDirs)[0], "MANIFEST")
 }
 
 // missingCheckpoints returns ErrCorrupt if the log records a checkpoint in
@@ -223,10 +230,11 @@ func (d *disk) loadStore(n *Node) error {
 // directory gone, or an older copy put back): the log was cut at that
 // checkpoint, so the objects it holds are nowhere else on this node, and
 // starting without them would serve an empty or older heap as current.
-func (d *disk) missingCheckpoints() error {
+// The error names manifest, the file that lacks it.
+func (d *disk) missingCheckpoints(manifest string) error {
 	for _, g := range d.recovered {
 		if g.inStore && !g.dropped && g.objects == nil {
-			return fmt.Errorf("%w: the log records a checkpoint of heap %q at index %d that the striped store does not hold: if the stripe directories (Config.StripeDirs, ossd --stripe-dirs) are not those the node ran with, in their order, start it with those; otherwise move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, g.key.heap, g.snap.Metadata.Index)
+			return fmt.Errorf("%w: the log records a checkpoint of heap %q at index %d that the striped store does not hold (its manifest %s is missing or older): if the stripe directories (Config.StripeDirs, ossd --stripe-dirs) are not those the node ran with, in their order, start it with those; otherwise move the data directory and the stripe directories aside and start the node empty, with Join, to rebuild its replicas from its peers", ErrCorrupt, g.key.heap, g.snap.Metadata.Index, manifest)
 		}
 	}
 	return nil
