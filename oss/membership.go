@@ -532,9 +532,13 @@ func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
 // comes back once the member has noted it; a user message on a gossip
 // stream only says it was written, and the connection this node closes
 // a moment later takes with it what a starved member had not read yet:
-// the member then counted the leave as a failure. A member that does not
-// take the call (an older version, a node without the handler) gets the
-// user message.
+// the member then counted the leave as a failure. A member that answers
+// the call without taking it (an older version, a node without the
+// handler) gets the user message. A call that did not get through (its
+// stream or connection failed) is an error, which announceLeave tries
+// again: taken for a refusal, it went as a user message that the close
+// could lose, and was never tried again. Once the deadline has passed the
+// user message is the last try.
 func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte, deadline time.Time) error {
 	if q := m.cfg.quic; q != nil {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -551,6 +555,10 @@ func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node,
 		var resp callResponse
 		if err == nil && codec.Unmarshal(b, &resp) == nil && resp.OK {
 			return nil
+		}
+		var answered *transport.RemoteError
+		if err != nil && !errors.As(err, &answered) && ctx.Err() == nil {
+			return fmt.Errorf("leave notice to %s: %w", to.Name, err)
 		}
 	}
 	return ml.SendReliable(to, msg)
