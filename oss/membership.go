@@ -518,6 +518,12 @@ func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
 				}
 				time.Sleep(m.gossipInterval)
 			}
+			// No call got through: the user message is the last try,
+			// written at least, if not surely read.
+			if m.cfg.sendLeave == nil && m.ml.SendReliable(n, msg) == nil {
+				m.cfg.logger.Warn("leave: announced by a user message only; no call got through", "member", n.Name, "err", err)
+				return
+			}
 			m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
 			mu.Lock()
 			untold = append(untold, n.Name)
@@ -536,9 +542,9 @@ func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
 // the call without taking it (an older version, a node without the
 // handler) gets the user message. A call that did not get through (its
 // stream or connection failed) is an error, which announceLeave tries
-// again: taken for a refusal, it went as a user message that the close
-// could lose, and was never tried again. Once the deadline has passed the
-// user message is the last try.
+// again, then sends the user message as its last try: taken for a
+// refusal, it went as a user message that the close could lose, and was
+// never tried again.
 func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte, deadline time.Time) error {
 	if q := m.cfg.quic; q != nil {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -557,7 +563,7 @@ func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node,
 			return nil
 		}
 		var answered *transport.RemoteError
-		if err != nil && !errors.As(err, &answered) && ctx.Err() == nil {
+		if err != nil && !errors.As(err, &answered) {
 			return fmt.Errorf("leave notice to %s: %w", to.Name, err)
 		}
 	}
