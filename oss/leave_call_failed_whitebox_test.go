@@ -50,14 +50,14 @@ func TestLeaveCallThatDoesNotGetThroughIsAnError(t *testing.T) {
 	m := &membership{cfg: memberConfig{name: "n2", quic: q}}
 
 	var to *memberlist.Node
-	for _, mem := range n0.m.others() {
-		if mem.Name == "n1" {
-			to = mem
+	waitFor(t, "n0 to know n1", func() bool {
+		for _, mem := range n0.m.others() {
+			if mem.Name == "n1" {
+				to = mem
+			}
 		}
-	}
-	if to == nil {
-		t.Fatal("n0 does not know n1")
-	}
+		return to != nil
+	})
 	// The user message names no member: sent, it changes nothing.
 	msg := []byte(leavingPrefix + "nobody")
 	err = m.tellLeaving(n0.m.ml, to, msg, time.Now().Add(await.Deadline))
