@@ -55,7 +55,9 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 			ReplaceAfter: time.Second, Logger: testLogger().With("test", t.Name()),
 			TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: caCert}}
 		if i > 0 {
-			cfg.Join = []string{addrs["a"]}
+			// Again while a's answer outlasts memberlist's 2 s (load
+			// 23 under -race: "no member answered").
+			cfg.Join, cfg.JoinRetry = []string{addrs["a"]}, true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 		cfg.PacketConn = fc
@@ -68,13 +70,12 @@ func TestQUICRemovedReplicaRejoins(t *testing.T) {
 	}
 	heaps := map[string]*Heap{}
 	for _, name := range names {
-		ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
-		h, err := nodes[name].CreateHeapIfNotExists(ctx, "bank", nil)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		heaps[name] = h
+		// Again while the new group is between leaders
+		// (ErrCreatedNotOpen at load 26).
+		untilLeader(t, name+": create bank", func(ctx context.Context) (err error) {
+			heaps[name], err = nodes[name].CreateHeapIfNotExists(ctx, "bank", nil)
+			return err
+		})
 	}
 	qc := &quicCluster{t: t, nodes: nodes}
 	waitCond(t, "bank's three voters", func() bool {
