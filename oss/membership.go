@@ -518,6 +518,12 @@ func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
 				}
 				time.Sleep(m.gossipInterval)
 			}
+			// No call got through: the user message is the last try,
+			// written at least, if not surely read.
+			if m.cfg.sendLeave == nil && m.ml.SendReliable(n, msg) == nil {
+				m.cfg.logger.Warn("leave: announced by a user message only; no call got through", "member", n.Name, "err", err)
+				return
+			}
 			m.cfg.logger.Warn("leave: not announced", "member", n.Name, "err", err)
 			mu.Lock()
 			untold = append(untold, n.Name)
@@ -532,9 +538,13 @@ func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
 // comes back once the member has noted it; a user message on a gossip
 // stream only says it was written, and the connection this node closes
 // a moment later takes with it what a starved member had not read yet:
-// the member then counted the leave as a failure. A member that does not
-// take the call (an older version, a node without the handler) gets the
-// user message.
+// the member then counted the leave as a failure. A member that answers
+// the call without taking it (an older version, a node without the
+// handler) gets the user message. A call that did not get through (its
+// stream or connection failed) is an error, which announceLeave tries
+// again, then sends the user message as its last try: taken for a
+// refusal, it went as a user message that the close could lose, and was
+// never tried again.
 func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte, deadline time.Time) error {
 	if q := m.cfg.quic; q != nil {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -551,6 +561,10 @@ func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node,
 		var resp callResponse
 		if err == nil && codec.Unmarshal(b, &resp) == nil && resp.OK {
 			return nil
+		}
+		var answered *transport.RemoteError
+		if err != nil && !errors.As(err, &answered) {
+			return fmt.Errorf("leave notice to %s: %w", to.Name, err)
 		}
 	}
 	return ml.SendReliable(to, msg)

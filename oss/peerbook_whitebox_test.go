@@ -21,8 +21,12 @@ import (
 func TestRestartedMemberJoinsThroughThePeersItKnew(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
-	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) { cfg.DataDir = filepath.Join(base, cfg.Name) }, "a", "b", "c")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Ticks of 100 ms and waits bounded by await.Deadline: at 20 ms the
+	// election timeout was under a QUIC round trip at load 23 under the
+	// race detector; leaders stepped down within a second for want of a
+	// quorum, and the heap had none for the 2 minutes the test gave.
+	c := newQUICClusterWith(t, 100*time.Millisecond, func(cfg *Config) { cfg.DataDir = filepath.Join(base, cfg.Name) }, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	c.openAll(t, ctx, "h")
 	waitFor(t, "the heap's three voters", func() bool {
