@@ -27,6 +27,7 @@ func TestAJoinAcrossClustersIsRefused(t *testing.T) {
 	defer cancel()
 	a := c.nodes["a"]
 	old := a.ClusterID()
+	waitClusterAnnounced(t, a, old, 3)
 	c.kill("b")
 	if err := os.RemoveAll(filepath.Join(c.dir, "b")); err != nil {
 		t.Fatal(err)
