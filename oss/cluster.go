@@ -156,6 +156,9 @@ func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[g
 // adoptCluster notes the cluster ID a node of none took from its peers.
 func (n *Node) adoptCluster(id uint64) {
 	n.log.Info("took the cluster's ID from its members", "cluster", fmt.Sprintf("%016x", id))
+	if n.quic != nil {
+		n.quic.SetGroup(id)
+	}
 	if n.keepCluster != nil {
 		n.keepCluster(id)
 	}

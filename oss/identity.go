@@ -42,6 +42,9 @@ type nodeRecord struct {
 	ID   uint64 `cbor:"2,keyasint"`
 	// Addr is the address the node advertised when it registered.
 	Addr string `cbor:"3,keyasint,omitempty"`
+	// Server: the node registered with a server's certificate. A client
+	// certificate of the same name does not take the record over.
+	Server bool `cbor:"4,keyasint,omitempty"`
 }
 
 // bindingsOf returns the raft IDs that one state of the catalog names: the
@@ -182,6 +185,11 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 	if ok && rec.ID == r.ID {
 		return false, nil
 	}
+	role := n.peerRole(from)
+	if ok && role != pki.RoleServer && (rec.Server || h.votes(rec.ID)) {
+		return true, fmt.Errorf("%w: node %q is a server (raft ID %016x): a %s certificate of its name cannot take its place; give it a name of its own",
+			ErrJoinRefused, from, rec.ID, roleName(role))
+	}
 	if ok {
 		for _, p := range n.live() {
 			if p.Name != from || p.ID != rec.ID {
@@ -209,13 +217,20 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 		}
 	}
 	err = h.Update(ctx, func(tx *Tx) error {
-		return Put(tx, nodeRecordID(from), nodeRecord{Name: from, ID: r.ID, Addr: r.Addr})
+		return Put(tx, nodeRecordID(from), nodeRecord{Name: from, ID: r.ID, Addr: r.Addr, Server: role == pki.RoleServer})
 	})
 	if err != nil {
 		return false, fmt.Errorf("oss: join: registering node %q: %w", from, err)
 	}
 	n.log.Info("node registered", "peer", from, "id", fmt.Sprintf("%016x", r.ID), "addr", r.Addr)
 	return false, nil
+}
+
+// votes reports whether id is a voter of the group's configuration,
+// as the replica last applied it: only a server votes.
+func (h *Heap) votes(id uint64) bool {
+	cs := h.conf.Load()
+	return cs != nil && (slices.Contains(cs.Voters, id) || slices.Contains(cs.VotersOutgoing, id))
 }
 
 // memberAddr returns the address membership shows the member name at,
@@ -233,7 +248,7 @@ func (n *Node) memberAddr(name, def string) string {
 func (n *Node) register(ctx context.Context) error {
 	addr := n.Addr()
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
-		return Put(tx, nodeRecordID(n.cfg.Name), nodeRecord{Name: n.cfg.Name, ID: n.id, Addr: addr})
+		return Put(tx, nodeRecordID(n.cfg.Name), nodeRecord{Name: n.cfg.Name, ID: n.id, Addr: addr, Server: n.cfg.Role == pki.RoleServer})
 	})
 	if err != nil {
 		return fmt.Errorf("oss: registering this node in the catalog: %w", err)

@@ -352,6 +352,9 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	}
 	n.quic = q
 	n.tr = q
+	// A node of another cluster, of one of this cluster's names, holds
+	// none of them here (transport: checkUnique).
+	q.SetGroup(n.cluster)
 	advertise := c.Advertise
 	if advertise == "" {
 		advertise = q.Addr().String()

@@ -125,11 +125,12 @@ type QUIC struct {
 	gen    uint64 // Recheck calls
 	byAddr map[string]*addrPeer
 
-	refused    refusalLog   // handshakes refused, for the log
-	badStreams refusalLog   // streams closed for what a peer sent, for the log
-	paced      refusalLog   // peers whose streams waited for their pace, for the log
-	pacing     atomic.Int64 // streams waiting for their peer's pace
-	life       []byte       // random, this endpoint's own: a ping's answer (unique.go)
+	refused    refusalLog    // handshakes refused, for the log
+	badStreams refusalLog    // streams closed for what a peer sent, for the log
+	paced      refusalLog    // peers whose streams waited for their pace, for the log
+	pacing     atomic.Int64  // streams waiting for their peer's pace
+	life       []byte        // random, this endpoint's own: a ping's answer (unique.go)
+	group      atomic.Uint64 // SetGroup's, answered to pings after the life (unique.go)
 
 	datagrams chan Datagram
 	raw       chan net.Conn
@@ -267,11 +268,19 @@ func (t *QUIC) Name() string { return t.cfg.Name }
 // Addr returns the UDP address the endpoint listens on.
 func (t *QUIC) Addr() net.Addr { return t.tr.Conn.LocalAddr() }
 
-// SetPeer records the address of a named peer.
+// SetPeer records the address of a named peer. A peer given a new
+// address is reached there from then on: what is sent it no longer goes
+// into a connection, or a stream, opened at the old one, where a node of
+// another group (SetGroup) of that name may answer.
 func (t *QUIC) SetPeer(name, addr string) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	old, had := t.addrs[name]
 	t.addrs[name] = addr
+	p := t.peers[name]
+	t.mu.Unlock()
+	if had && old != addr && p != nil {
+		p.moved()
+	}
 }
 
 // tlsConfig returns the TLS configuration for accepting (peer "") or for
@@ -628,7 +637,7 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	case streamBulk:
 		t.serveBulk(name, s, r, h)
 	case streamPing:
-		if err := writeFrame(s, &frame{Type: frameResponse, Body: t.life}, t.cfg.MaxFrame); err != nil {
+		if err := writeFrame(s, &frame{Type: frameResponse, Body: t.pingAnswer()}, t.cfg.MaxFrame); err != nil {
 			t.log.Debug("ping not answered", "peer", name, "err", err)
 		}
 	default:
@@ -1008,8 +1017,20 @@ type peer struct {
 	// responses: small, and late if they wait behind a large append).
 	bulk, control sendQueue
 
-	mu   sync.Mutex // protects conn
+	mu   sync.Mutex // protects conn and addr
 	conn *quic.Conn
+	addr string // the address conn was reached at
+	// moves counts the peer's changes of address (SetPeer): a queue's
+	// stream opened before the last one is given up.
+	moves atomic.Uint64
+}
+
+// moved gives up the queues' streams to the peer, for its address
+// changed (connect gives up the connection).
+func (p *peer) moved() {
+	p.moves.Add(1)
+	p.bulk.stream.Store(nil)
+	p.control.stream.Store(nil)
 }
 
 // sendQueue is one of a peer's queues of one-way messages and its
@@ -1112,15 +1133,15 @@ func (q *sendQueue) refuse(n, queued int64) error {
 // waiting for p.mu would wait out another's dial (5 s to a peer that is
 // down) whatever its ctx said, and a node's close with it.
 func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
+	p.t.mu.Lock()
+	addr := p.t.addrs[p.name]
+	p.t.mu.Unlock()
 	p.mu.Lock()
-	if c := p.conn; c != nil && c.Context().Err() == nil {
+	if c := p.conn; c != nil && c.Context().Err() == nil && p.addr == addr {
 		p.mu.Unlock()
 		return c, nil
 	}
 	p.mu.Unlock()
-	p.t.mu.Lock()
-	addr := p.t.addrs[p.name]
-	p.t.mu.Unlock()
 	// One connection per pair: reuse one the peer opened to us, or one
 	// dialled by address, before dialling another.
 	c, err := p.t.connAt(ctx, addr, p.name)
@@ -1129,10 +1150,10 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.conn != nil && p.conn.Context().Err() == nil {
+	if p.conn != nil && p.conn.Context().Err() == nil && p.addr == addr {
 		return p.conn, nil // another caller's, set meanwhile
 	}
-	p.conn = c
+	p.conn, p.addr = c, addr
 	return c, nil
 }
 
@@ -1143,6 +1164,7 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 func (q *sendQueue) sendLoop() {
 	p := q.p
 	var s *quic.Stream
+	var moves uint64 // p.moves when s was opened
 	var buf []byte
 	for {
 		var msg []byte
@@ -1152,7 +1174,12 @@ func (q *sendQueue) sendLoop() {
 			return
 		}
 		buf = buf[:0]
+		if s != nil && p.moves.Load() != moves {
+			s.Close() // the peer moved: its stream goes to the old address
+			s = nil
+		}
 		if s == nil {
+			moves = p.moves.Load()
 			c, err := p.connect(p.t.ctx)
 			if err == nil {
 				s, err = c.OpenStreamSync(p.t.ctx)
@@ -1191,7 +1218,7 @@ func (q *sendQueue) sendLoop() {
 			s.CancelWrite(3)
 			s = nil
 			q.down.Store(true)
-		} else {
+		} else if p.moves.Load() == moves {
 			q.stream.Store(s)
 		}
 		q.bytes.Add(-batched)

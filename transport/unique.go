@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -129,7 +131,7 @@ func peerKey(c *quic.Conn) []byte {
 func (t *QUIC) checkUnique(c *quic.Conn) error {
 	name, addr := peerName(c), c.RemoteAddr().String()
 	if name == t.cfg.Name && !t.isSelf(c.RemoteAddr()) {
-		if ok, life := t.answers(c); !ok || !bytes.Equal(life, t.life) {
+		if ok, answer := t.answers(c); !ok || !bytes.Equal(answer, t.pingAnswer()) {
 			return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", name, t.Addr(), addr)
 		}
 		return nil
@@ -146,6 +148,9 @@ func (t *QUIC) checkUnique(c *quic.Conn) error {
 	asked := false
 	for _, o := range others {
 		if ok, life := t.answers(o); ok {
+			if t.ofAnotherGroup(life) {
+				continue // a node of that name in another cluster: it holds none here
+			}
 			if !asked {
 				_, newLife = t.answers(c)
 				asked = true
@@ -216,6 +221,44 @@ func (t *QUIC) answers(c *quic.Conn) (bool, []byte) {
 	}
 	var se *quic.StreamError
 	return errors.As(err, &se) && se.Remote, nil
+}
+
+// SetGroup sets the group this endpoint is of, 0 for none (package oss:
+// the node's cluster ID). Two clusters may share a CA and node names: a
+// connection whose peer answers a ping with another group than this
+// endpoint's is no holder of its name here, and a node of that name
+// connecting from elsewhere is not refused for it.
+func (t *QUIC) SetGroup(g uint64) { t.group.Store(g) }
+
+// lifeLen is the length of a life; a ping's answer carries the
+// endpoint's group after it, if it has one.
+const lifeLen = 16
+
+// pingAnswer is this endpoint's answer to a ping: its life, then its
+// group unless 0.
+func (t *QUIC) pingAnswer() []byte {
+	g := t.group.Load()
+	if g == 0 {
+		return t.life
+	}
+	return binary.BigEndian.AppendUint64(slices.Clip(t.life), g)
+}
+
+// splitAnswer returns the life and the group (0 for none) of a ping's
+// answer.
+func splitAnswer(b []byte) (life []byte, group uint64) {
+	if len(b) == lifeLen+8 {
+		return b[:lifeLen], binary.BigEndian.Uint64(b[lifeLen:])
+	}
+	return b, 0
+}
+
+// ofAnotherGroup reports whether a ping's answer is of a group other
+// than this endpoint's, both having one.
+func (t *QUIC) ofAnotherGroup(answer []byte) bool {
+	_, g := splitAnswer(answer)
+	own := t.group.Load()
+	return g != 0 && own != 0 && g != own
 }
 
 // newLife returns a random token that names one endpoint for as long as
