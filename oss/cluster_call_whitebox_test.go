@@ -2,12 +2,17 @@ package oss
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/testkit/await"
@@ -77,6 +82,32 @@ func TestAJoinAcrossClustersIsRefused(t *testing.T) {
 		if resp.OK || resp.Cluster != b.ClusterID() || !strings.Contains(resp.Refused, ErrOtherCluster.Error()) {
 			t.Errorf("%s from a of cluster %016x to b of %016x: %+v; want refused as another cluster's", op, old, b.ClusterID(), resp)
 		}
+	}
+	// A leave notice: the call is refused, and no user message follows
+	// it (b's membership took that one from a's name, since a is the
+	// sender the transport authenticated).
+	host, port, err := net.SplitHostPort(c.addrs["b"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := &memberlist.Node{Name: "b", Addr: net.ParseIP(host), Port: uint16(p)}
+	msg := []byte(leavingPrefix + "a")
+	if err := a.members.tellLeaving(a.members.ml, to, msg, time.Now().Add(await.Deadline)); !errors.Is(err, ErrOtherCluster) {
+		t.Errorf("a's leave notice to the new b: %v; want ErrOtherCluster", err)
+	}
+	// However a notice gets there, one of a node that is no member here
+	// is not noted: it would make a later failure of a member of that
+	// name look like a leave.
+	b.members.noteLeaving("a")
+	b.members.mu.Lock()
+	noted := b.members.leaving["a"]
+	b.members.mu.Unlock()
+	if noted {
+		t.Errorf("the new b noted a leave of a, no member of its cluster")
 	}
 	st := b.catalog.Load().Stats()
 	if len(st.Voters) != 1 || len(st.Learners) != 0 {

@@ -152,24 +152,31 @@ func (n *Node) missingSince(id uint64, live map[uint64]peerInfo, now time.Time) 
 	return since, true
 }
 
+// peerRoleKnown is peerRole, and whether the role came from the peer's
+// certificate or directory entry rather than the default.
+func (n *Node) peerRoleKnown(name string) (pki.Role, bool) {
+	if name == n.cfg.Name {
+		return n.cfg.Role, true
+	}
+	if n.quic != nil {
+		if id, ok := n.quic.PeerIdentity(name); ok {
+			return pki.Role(id.Role), true
+		}
+		return pki.RoleClient, false
+	}
+	for _, p := range n.directory().live() {
+		if p.Name == name {
+			return p.Role, true
+		}
+	}
+	return pki.RoleClient, false
+}
+
 // peerRole returns the role the named peer's certificate carries, as the
 // transport verified it; on a network without certificates (tests on
 // transporttest), the role its directory entry gives. A peer not
 // connected, or not known, is a client: it may do least.
 func (n *Node) peerRole(name string) pki.Role {
-	if name == n.cfg.Name {
-		return n.cfg.Role
-	}
-	if n.quic != nil {
-		if id, ok := n.quic.PeerIdentity(name); ok {
-			return pki.Role(id.Role)
-		}
-		return pki.RoleClient
-	}
-	for _, p := range n.directory().live() {
-		if p.Name == name {
-			return p.Role
-		}
-	}
-	return pki.RoleClient
+	role, _ := n.peerRoleKnown(name)
+	return role
 }

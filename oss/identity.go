@@ -185,8 +185,13 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 	if ok && rec.ID == r.ID {
 		return false, nil
 	}
-	role := n.peerRole(from)
+	role, known := n.peerRoleKnown(from)
 	if ok && role != pki.RoleServer && (rec.Server || h.votes(rec.ID)) {
+		if !known {
+			// No connection of its name live as the call is served
+			// (closed meanwhile): asked again, not refused for good.
+			return false, fmt.Errorf("oss: join: the certificate of node %q is not known here at the moment; try again", from)
+		}
 		return true, fmt.Errorf("%w: node %q is a server (raft ID %016x): a %s certificate of its name cannot take its place; give it a name of its own",
 			ErrJoinRefused, from, rec.ID, roleName(role))
 	}

@@ -513,6 +513,10 @@ func (m *membership) announceLeave(timeout time.Duration) (untold []string) {
 				if err = send(m.ml, n, msg); err == nil {
 					return
 				}
+				if errors.Is(err, ErrOtherCluster) {
+					m.cfg.logger.Info("leave: not announced to a node of another cluster", "member", n.Name, "err", err)
+					return
+				}
 				if attempt == leaveAttempts || time.Now().After(deadline) {
 					break
 				}
@@ -559,8 +563,15 @@ func (m *membership) tellLeaving(ml *memberlist.Memberlist, to *memberlist.Node,
 			b, err = q.Call(ctx, to.Name, req)
 		}
 		var resp callResponse
-		if err == nil && codec.Unmarshal(b, &resp) == nil && resp.OK {
-			return nil
+		if err == nil && codec.Unmarshal(b, &resp) == nil {
+			if resp.OK {
+				return nil
+			}
+			if own := m.cluster.Load(); !sameCluster(own, resp.Cluster) {
+				// A node of another cluster at a member's address: it
+				// is told nothing, by no path.
+				return fmt.Errorf("%w: leave notice to %s: it is of cluster %016x, this node of %016x", ErrOtherCluster, to.Name, resp.Cluster, own)
+			}
 		}
 		var answered *transport.RemoteError
 		if err != nil && !errors.As(err, &answered) {
@@ -706,6 +717,14 @@ func (m *membership) noteLeaving(name string) {
 	m.mu.Lock()
 	f, failed := m.failed[name]
 	h, held := m.held[name]
+	if _, live := m.view[name]; !live && !failed && !held {
+		// Not a member here (a node of another cluster, say): noted, the
+		// leave would make a later failure of a member of that name
+		// look like a leave.
+		m.mu.Unlock()
+		m.cfg.logger.Debug("leave notice of a node that is no member here ignored", "member", name)
+		return
+	}
 	if held {
 		f, failed = failedMember{node: h.node}, true
 		delete(m.held, name)

@@ -268,17 +268,21 @@ func (t *QUIC) Name() string { return t.cfg.Name }
 // Addr returns the UDP address the endpoint listens on.
 func (t *QUIC) Addr() net.Addr { return t.tr.Conn.LocalAddr() }
 
-// SetPeer records the address of a named peer. A peer given a new
-// address is reached there from then on: what is sent it no longer goes
-// into a connection, or a stream, opened at the old one, where a node of
-// another group (SetGroup) of that name may answer.
+// SetPeer records the address of a named peer; an empty one changes
+// nothing. A peer given a new address is reached there from then on:
+// what is sent it no longer goes into a connection, or a stream, opened
+// at the old one, where a node of another group (SetGroup) of that name
+// may answer.
 func (t *QUIC) SetPeer(name, addr string) {
+	if addr == "" {
+		return // no address (a record that did not decode): the known one stands
+	}
 	t.mu.Lock()
 	old, had := t.addrs[name]
 	t.addrs[name] = addr
 	p := t.peers[name]
 	t.mu.Unlock()
-	if had && old != addr && p != nil {
+	if had && old != addr && old != "" && p != nil {
 		p.moved()
 	}
 }
@@ -1220,6 +1224,9 @@ func (q *sendQueue) sendLoop() {
 			q.down.Store(true)
 		} else if p.moves.Load() == moves {
 			q.stream.Store(s)
+			if p.moves.Load() != moves {
+				q.stream.CompareAndSwap(s, nil) // moved meanwhile: moved's nil stands
+			}
 		}
 		q.bytes.Add(-batched)
 		if cap(buf) > 1<<20 {

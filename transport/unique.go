@@ -131,7 +131,7 @@ func peerKey(c *quic.Conn) []byte {
 func (t *QUIC) checkUnique(c *quic.Conn) error {
 	name, addr := peerName(c), c.RemoteAddr().String()
 	if name == t.cfg.Name && !t.isSelf(c.RemoteAddr()) {
-		if ok, answer := t.answers(c); !ok || !bytes.Equal(answer, t.pingAnswer()) {
+		if ok, answer := t.answers(c); !ok || !sameLife(answer, t.life) {
 			return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", name, t.Addr(), addr)
 		}
 		return nil
@@ -155,7 +155,7 @@ func (t *QUIC) checkUnique(c *quic.Conn) error {
 				_, newLife = t.answers(c)
 				asked = true
 			}
-			if len(life) > 0 && bytes.Equal(life, newLife) {
+			if len(life) > 0 && sameLife(life, newLife) {
 				continue // the same process, by another path
 			}
 			return fmt.Errorf("node %q is connected from %s and answers there: a second connection with its certificate, from %s, is not taken (a node restarted at another address is, once its old connection stops answering, within %v)",
@@ -251,6 +251,15 @@ func splitAnswer(b []byte) (life []byte, group uint64) {
 		return b[:lifeLen], binary.BigEndian.Uint64(b[lifeLen:])
 	}
 	return b, 0
+}
+
+// sameLife reports whether two ping answers, or an answer and a life,
+// are of one endpoint: their lives, not their groups, which an endpoint
+// sets once it takes its cluster's ID, between two pings perhaps.
+func sameLife(a, b []byte) bool {
+	la, _ := splitAnswer(a)
+	lb, _ := splitAnswer(b)
+	return bytes.Equal(la, lb)
 }
 
 // ofAnotherGroup reports whether a ping's answer is of a group other
