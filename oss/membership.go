@@ -722,7 +722,6 @@ func (m *membership) noteLeaving(name string) {
 		// leave would make a later failure of a member of that name
 		// look like a leave.
 		m.mu.Unlock()
-		m.cfg.logger.Debug("leave notice of a node that is no member here ignored", "member", name)
 		return
 	}
 	if held {
