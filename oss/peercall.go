@@ -62,6 +62,9 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	}
 	if own := n.ClusterID(); !sameCluster(own, r.Cluster) && (r.Op == opLeaving || r.Op == opJoin) {
 		err := fmt.Errorf("%w: %s: the caller is of cluster %016x, this node of %016x", ErrOtherCluster, r.Op, r.Cluster, own)
+		if n.members != nil {
+			n.members.stats.otherCluster.Add(1)
+		}
 		if unlogged, ok := n.joinRefusals.note(r.Heap, from, time.Now()); ok {
 			n.log.Warn("call from a node of another cluster refused", "peer", from, "heap", r.Heap, "err", err, "unlogged", unlogged)
 		}

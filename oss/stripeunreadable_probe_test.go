@@ -55,8 +55,18 @@ func TestProbeSnapshotFromAnUnreadableStripe(t *testing.T) {
 		}
 	}
 	commit(hs["n1"], 20)
+	at := c.WaitConverged("bank")
 	c.Kill("n3")
 	commit(hs["n1"], 200)
+	// A leader keeps the log a follower it heard from within an election
+	// timeout needs: 200 commits can take less than that, and n3 then
+	// caught up from the log, read no stripe, and the wait below never
+	// ended (on an idle machine). n3 needs a snapshot once every replica
+	// that may lead has compacted past what it holds.
+	c.Wait("n1 and n2 to compact their logs past n3's", func() bool {
+		commit(hs["n1"], 1)
+		return oss.LogFirstIndexForTest(hs["n1"]) > at+8 && oss.LogFirstIndexForTest(hs["n2"]) > at+8
+	})
 	broken.Store(true)
 	c.Restart("n3")
 	c.Wait("a read of the unreadable stripe", func() bool { commit(hs["n1"], 1); return refused.Load() > 0 })
