@@ -35,31 +35,8 @@ func streamsServed() int {
 // are served, and a message stream outlives the timeout.
 func TestStreamWithoutHelloIsReset(t *testing.T) {
 	const helloTimeout = 200 * time.Millisecond
-	ca, err := pki.NewCA("test", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &eventRecorder{}
-	a := fuzzEndpoint(t, ca, "a", &eventRecorder{}, 0)
-	defer a.Close()
-	cert, key, err := ca.Issue("b", pki.RoleServer, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	b, err := NewQUIC(&QUICConfig{Name: "b", CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: rec,
-		HelloTimeout: helloTimeout, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	a.SetPeer("b", b.Addr().String())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := a.conn(ctx, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c, logs, ctx := helloTimeoutPair(t, helloTimeout, rec)
 	open := func() *quic.Stream {
 		s, err := c.OpenStreamSync(ctx)
 		if err != nil {
@@ -136,4 +113,37 @@ func TestStreamWithoutHelloIsReset(t *testing.T) {
 	msgs.Close()
 	io.Copy(io.Discard, msgs)
 	waitFor("the streams' goroutines to end", func() bool { return streamsServed() == 0 })
+}
+
+// helloTimeoutPair starts an endpoint a and an endpoint b whose
+// HelloTimeout is helloTimeout, whose handler is rec and whose log is
+// logs, and a's connection to b; ctx bounds the test's waits (2 min).
+// The endpoints close when the test ends.
+func helloTimeoutPair(t *testing.T, helloTimeout time.Duration, rec *eventRecorder) (a *QUIC, c *quic.Conn, logs *syncBuffer, ctx context.Context) {
+	t.Helper()
+	ca, err := pki.NewCA("test", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = fuzzEndpoint(t, ca, "a", &eventRecorder{}, 0)
+	t.Cleanup(func() { a.Close() })
+	cert, key, err := ca.Issue("b", pki.RoleServer, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs = &syncBuffer{}
+	b, err := NewQUIC(&QUICConfig{Name: "b", CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: rec,
+		HelloTimeout: helloTimeout, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	a.SetPeer("b", b.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	c, err = a.conn(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, c, logs, ctx
 }

@@ -1,14 +1,11 @@
 package transport
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/objectsharing/oss/internal/pki"
 	"github.com/quic-go/quic-go"
 )
 
@@ -22,30 +19,7 @@ import (
 // call beside it is answered.
 func TestCallWithoutItsRequestIsReset(t *testing.T) {
 	const helloTimeout = 200 * time.Millisecond
-	ca, err := pki.NewCA("test", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := fuzzEndpoint(t, ca, "a", &eventRecorder{}, 0)
-	defer a.Close()
-	cert, key, err := ca.Issue("b", pki.RoleServer, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	b, err := NewQUIC(&QUICConfig{Name: "b", CertPEM: cert, KeyPEM: key, CAPEM: ca.CertPEM, Handler: &eventRecorder{},
-		HelloTimeout: helloTimeout, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	a.SetPeer("b", b.Addr().String())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := a.conn(ctx, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c, logs, ctx := helloTimeoutPair(t, helloTimeout, &eventRecorder{})
 	for _, kind := range []uint8{streamCall, streamBulk} {
 		s, err := c.OpenStreamSync(ctx)
 		if err != nil {
