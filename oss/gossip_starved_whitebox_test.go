@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"go.uber.org/goleak"
 )
 
@@ -71,7 +72,7 @@ func TestGossipStarvedNoFalseDeaths(t *testing.T) {
 	c := newQUICClusterWith(t, 20*time.Millisecond, func(cfg *Config) {
 		cfg.onMemberEvent = log.hook(cfg.Name)
 	}, "a", "b", "c")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // against a hang
 	defer cancel()
 	heaps := c.openAll(t, ctx, "bank")
 	tc := c.asTest(heaps)

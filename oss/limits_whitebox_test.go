@@ -18,6 +18,7 @@ import (
 
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -92,7 +93,7 @@ func TestQUICCommitAtTheSizeLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Cleanup(func() { goleak.VerifyNone(t) })
 			c := newQUICClusterWith(t, tc.tick, tc.configure, "a", "b", "c")
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // against a hang
 			defer cancel()
 			heaps := c.openAll(t, ctx, "big")
 			g := c.waitGroup(t, "big")

@@ -225,16 +225,11 @@ func leaderless(err error) bool {
 func TestQUICClusterFailoverAndReplacement(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	c := newQUICCluster(t, "a", "b", "c")
-	heaps := map[string]*Heap{}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Every node opens bank; between leaders a create or an open is
+	// asked again (openAll), within a bound against a hang only.
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
-	for name, n := range c.nodes {
-		h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		heaps[name] = h
-	}
+	heaps := c.openAll(t, ctx, "bank")
 	tc := c.asTest(heaps)
 	ids := seedBank(t, heaps["a"])
 	done := tc.transfers(ids, make(chan struct{}))

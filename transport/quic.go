@@ -1010,6 +1010,26 @@ func (t *QUIC) Close() error {
 	return err
 }
 
+// goLive runs f on a goroutine of the endpoint, counted in t.wg, unless
+// the endpoint is closed; it reports whether it did. Close cancels t.ctx
+// under t.mu before it waits for t.wg, so a goroutine started here is
+// counted before that wait begins, or not started at all. Started
+// without the lock by a caller that had found the endpoint open (a
+// dial of connAt, on memberlist's probe, which outlives its Shutdown),
+// it was counted after Close had waited: a goroutine Close did not wait
+// for, which the race detector reports as the WaitGroup's Add racing its
+// Wait. Callers may hold an addrPeer's mu: t.mu is taken after it,
+// never before.
+func (t *QUIC) goLive(f func()) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return false
+	}
+	t.wg.Go(f)
+	return true
+}
+
 // peer is the outbound side of one peer: its connection and its two
 // queues of one-way messages, each drained by its own sendLoop onto its
 // own stream of that connection.

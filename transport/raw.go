@@ -100,8 +100,10 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				return nil, fmt.Errorf("%w: %s: redial in %v", ErrUnreachable, addr, wait.Round(time.Millisecond))
 			}
 			done := make(chan struct{})
-			p.dialing = done
-			t.wg.Go(func() {
+			// Started only while the endpoint is open (goLive): this
+			// caller passed addrPeer's check before a Close that may
+			// have waited for the endpoint's goroutines since.
+			started := t.goLive(func() {
 				dctx, cancel := context.WithTimeout(t.ctx, dialTimeout)
 				defer cancel()
 				p.mu.Lock()
@@ -117,6 +119,11 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				p.mu.Unlock()
 				close(done)
 			})
+			if !started {
+				p.mu.Unlock()
+				return nil, ErrClosed
+			}
+			p.dialing = done
 		}
 		done := p.dialing
 		p.mu.Unlock()
