@@ -794,6 +794,12 @@ func validHeapName(name string) error {
 // is closed either way. A node with nothing to hand over or leave (one
 // alone, off any network) ignores ctx.
 //
+// Once ctx has ended, Close waits for the data directory's disk only
+// while it answers: if a file operation has been under way for
+// DiskStallAfter, Close returns an error matching ErrDiskStalled that
+// names it, and the rest of the close (the log, the store, the lock)
+// ends when the operation returns (see ErrDiskStalled).
+//
 // Close also returns what closing the data directory failed with (a
 // write-ahead log that stopped after a failed sync matches
 // persist.ErrFailed). A leave that no member took (the whole cluster
