@@ -108,6 +108,8 @@ type Node struct {
 	lc lifecycle // certificates: revocations, expiry (revoke.go, lifecycle.go)
 
 	met *nodeMetrics // histograms and counters observed as they happen (metrics.go)
+
+	diskOps *diskOps // the data directory's operations under way, set at start (diskwatch.go)
 }
 
 // Start validates cfg, fills in its defaults and starts a node. A nil cfg
@@ -189,6 +191,13 @@ func (n *Node) openDataDir() error {
 	if onOS = onOS || fsys == nil; onOS {
 		fsys = persist.OS{}
 	}
+	// A FaultFS over the operating system's file system (tests) holds
+	// its directories there too, and locks them as a node does.
+	if f, ok := fsys.(*persist.FaultFS); ok {
+		_, onOS = f.FS.(persist.OS)
+	}
+	n.diskOps = &diskOps{}
+	fsys = watchFS(fsys, n.diskOps)
 	durable := c.Durability != DurabilityMemory
 	check := func() error {
 		if !durable {
@@ -785,6 +794,12 @@ func validHeapName(name string) error {
 // is closed either way. A node with nothing to hand over or leave (one
 // alone, off any network) ignores ctx.
 //
+// Once ctx has ended, Close waits for the data directory's disk only
+// while it answers: if a file operation has been under way for
+// DiskStallAfter, Close returns an error matching ErrDiskStalled that
+// names it, and the rest of the close (the log, the store, the lock)
+// ends when the operation returns (see ErrDiskStalled).
+//
 // Close also returns what closing the data directory failed with (a
 // write-ahead log that stopped after a failed sync matches
 // persist.ErrFailed). A leave that no member took (the whole cluster
@@ -804,33 +819,36 @@ func (n *Node) Close(ctx context.Context) error { return n.stop(ctx, true) }
 
 // stop closes the node: gracefully, handing over and announcing the leave
 // until ctx ends, or as a crash would, for tests. A stop while another
-// runs waits for it.
+// runs waits for it. Once ctx has ended it gives up on a stalled disk
+// (awaitDisk): the replicas and the data directory are then closed, and
+// the locks released, by the goroutine that waits for the disk, when it
+// returns.
 func (n *Node) stop(ctx context.Context, graceful bool) error {
 	n.mu.Lock()
 	if n.stopping {
 		stopped, cutStop := n.stopped, n.cutStop
 		n.mu.Unlock()
-		return awaitStop(ctx, stopped, cutStop)
+		return n.awaitStop(ctx, stopped, cutStop)
 	}
 	n.stopping = true
 	n.stopped = make(chan struct{})
 	ctx, n.cutStop = context.WithCancel(ctx)
 	n.mu.Unlock()
-	defer close(n.stopped)
 	defer n.cutStop()
 	cut := false // the hand-over or the leave was cut short by ctx
 	if graceful {
 		cut = n.handOver(ctx, handOverTimeout)
 	}
-	n.closeReplicas()
+	var diskErr error
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		diskErr = n.closeDisk()
+	}()
+	stalled := n.awaitDisk(ctx, closed)
 	var errs []error
-	if n.disk != nil {
-		// A log that failed says so here too: what it held past its last
-		// good sync is gone.
-		if err := errors.Join(n.disk.wal.Close(), n.disk.store.Close()); err != nil {
-			n.log.Error("closing the data directory", "err", err)
-			errs = append(errs, fmt.Errorf("oss: close the data directory: %w", err))
-		}
+	if stalled == nil && diskErr != nil {
+		errs = append(errs, diskErr)
 	}
 	if n.members != nil {
 		cut = n.leave(ctx, graceful) || cut
@@ -838,6 +856,37 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 	if cut {
 		errs = append(errs, fmt.Errorf("oss: close: the hand-over or the leave was cut short: %w", ctx.Err()))
 	}
+	n.closeNetwork()
+	if stalled != nil {
+		go func() {
+			<-closed
+			n.log.Warn("the stalled disk returned: the node's close has ended", "err", diskErr)
+			n.releaseLocks()
+		}()
+		return errors.Join(append(errs, stalled)...)
+	}
+	n.releaseLocks()
+	return errors.Join(errs...)
+}
+
+// closeDisk closes the replicas (closeReplicas) and then the data
+// directory's log and store, and returns what closing them failed with.
+func (n *Node) closeDisk() error {
+	n.closeReplicas()
+	if n.disk == nil {
+		return nil
+	}
+	// A log that failed says so here too: what it held past its last
+	// good sync is gone.
+	if err := errors.Join(n.disk.wal.Close(), n.disk.store.Close()); err != nil {
+		n.log.Error("closing the data directory", "err", err)
+		return fmt.Errorf("oss: close the data directory: %w", err)
+	}
+	return nil
+}
+
+// closeNetwork closes the node's endpoint and waits for membership.
+func (n *Node) closeNetwork() {
 	if n.quic != nil {
 		n.quic.Close()
 	}
@@ -847,23 +896,31 @@ func (n *Node) stop(ctx context.Context, graceful bool) error {
 	if c, ok := n.tr.(interface{ Close() error }); ok && n.quic == nil {
 		c.Close()
 	}
+}
+
+// releaseLocks releases the data directory's locks, last of a stop, and
+// ends the stop.
+func (n *Node) releaseLocks() {
 	if n.lock != nil {
 		closeLocks(append(n.stripeLocks, n.lock)) // releases the locks
 	}
-	return errors.Join(errs...)
+	close(n.stopped)
 }
 
 // awaitStop waits for the stop under way to end (stopped closed). If ctx
 // ends first, it cuts that stop's graceful part short (cutStop), waits for
-// the rest, and returns an error matching ctx.Err().
-func awaitStop(ctx context.Context, stopped <-chan struct{}, cutStop context.CancelFunc) error {
+// the rest while the disk answers (awaitDisk), and returns an error
+// matching ctx.Err(), or ErrDiskStalled.
+func (n *Node) awaitStop(ctx context.Context, stopped <-chan struct{}, cutStop context.CancelFunc) error {
 	select {
 	case <-stopped:
 		return nil
 	case <-ctx.Done():
 	}
 	cutStop()
-	<-stopped
+	if err := n.awaitDisk(ctx, stopped); err != nil {
+		return fmt.Errorf("oss: close: waiting for the close under way: %w", err)
+	}
 	return fmt.Errorf("oss: close: waiting for the close under way: %w", ctx.Err())
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -36,6 +37,9 @@ type addrPeer struct {
 	next    time.Time
 	fail    int
 	err     error // why the last dial failed, for the callers that waited on it
+	// refusals counts the connections in a row that the peer closed as
+	// one too many (codeTooManyConns); see refusedBackoff.
+	refusals int
 }
 
 // adopt makes an accepted connection the one used to reach its peer's
@@ -91,6 +95,9 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 			return c, nil
 		}
 		if p.dialing == nil {
+			if c := p.conn; c != nil && c.Context().Err() != nil {
+				p.ended(c)
+			}
 			if wait := time.Until(p.next); wait > 0 {
 				derr := p.err
 				p.mu.Unlock()
@@ -114,6 +121,8 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				p.next, p.fail, p.err = next, fail, err
 				if err == nil {
 					p.conn = c
+				} else if tooManyConns(err) != nil {
+					p.refused()
 				}
 				p.dialing = nil
 				p.mu.Unlock()
@@ -146,6 +155,9 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				if refused := refusedByPeer(context.Cause(c.Context())); refused != nil {
 					return nil, fmt.Errorf("%s: %w", addr, refused)
 				}
+				if refused := tooManyConns(context.Cause(c.Context())); refused != nil {
+					return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, refused)
+				}
 			}
 			if derr != nil { // a TLS refusal says so, not only that the peer is unreachable
 				return nil, fmt.Errorf("%w: %s: dial failed: %w", ErrUnreachable, addr, derr)
@@ -153,6 +165,59 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 			return nil, fmt.Errorf("%w: %s: dial failed", ErrUnreachable, addr)
 		}
 	}
+}
+
+// ended notes why c, the connection to the address that is gone, ended,
+// before the next dial: one the peer closed as one connection too many
+// is a refusal (refused); one that ended otherwise had been taken, and
+// ends a run of refusals. Called with p.mu held.
+func (p *addrPeer) ended(c *quic.Conn) {
+	p.conn = nil
+	if why := tooManyConns(context.Cause(c.Context())); why != nil {
+		p.err = why
+		p.refused()
+		return
+	}
+	p.refusals = 0
+}
+
+// refused counts a refusal and holds the next dial back by
+// refusedBackoff. Called with p.mu held.
+func (p *addrPeer) refused() {
+	p.refusals++
+	if next := time.Now().Add(refusedBackoff(p.refusals)); next.After(p.next) {
+		p.next = next
+	}
+}
+
+// The backoff of a dialler refused as one connection too many: the
+// peer's handshake and its refusal succeed as fast as they are asked
+// for, and until 2026-12-06 a refused dialler dialled again at once, in
+// a loop that lasted as long as the peer held its other connections (up
+// to its idle timeout, 30 s). The wait doubles with each refusal in a
+// row from refusedBase to refusedMax, drawn between half of it and all
+// of it (math/rand/v2's source, seeded per process) so that the
+// connections of several refused endpoints do not come back at once.
+const (
+	refusedBase = 250 * time.Millisecond
+	refusedMax  = 10 * time.Second
+)
+
+// refusedBackoff is the wait after the nth refusal in a row (n >= 1).
+func refusedBackoff(n int) time.Duration {
+	d := min(refusedBase<<min(n-1, 16), refusedMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+// tooManyConns returns err as a refusal if it is the peer closing the
+// connection as one too many of this endpoint's name (codeTooManyConns),
+// with the peer's reason; nil otherwise.
+func tooManyConns(err error) error {
+	var ae *quic.ApplicationError
+	if errors.As(err, &ae) && ae.Remote && ae.ErrorCode == codeTooManyConns {
+		return fmt.Errorf("the peer refused the connection: %s", ae.ErrorMessage)
+	}
+	return nil
 }
 
 // Reach dials addr unless a connection to it is open, and returns why

@@ -339,7 +339,7 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 	wo.stop = &stop
 	go closeOnStop(sig, a.dead, &stop)
 	closeApp := sync.OnceValue(a.Close)
-	onDisplayLost(func() { exitDisplayLost(closeApp, &stop) })
+	onDisplayLost(func(why string) { exitDisplayLost(closeApp, &stop, why) })
 	if f.probe {
 		wo.probe = out
 		go func() { // the test that started the probe closes its stdin to end it
@@ -435,16 +435,17 @@ func closeOnStop(sig <-chan os.Signal, dead <-chan struct{}, stop *atomic.Bool) 
 	os.Exit(1)
 }
 
-// exitDisplayLost ends the process whose X server went away, once it
-// has closed the app as a window that is closed does: the exit status is
-// 0 if a signal asked the window to stop (Ctrl-C reaches xvfb-run's X
-// server too; the signal is looked at after the close, by when its
-// handler has surely run), 1 otherwise.
-func exitDisplayLost(closeApp func() error, stopped *atomic.Bool) {
+// exitDisplayLost ends the process whose X server went away, or refused
+// a request of its window (why says which), once it has closed the app as
+// a window that is closed does: the exit status is 0 if a signal asked
+// the window to stop (Ctrl-C reaches xvfb-run's X server too; the signal
+// is looked at after the close, by when its handler has surely run), 1
+// otherwise.
+func exitDisplayLost(closeApp func() error, stopped *atomic.Bool, why string) {
 	err := closeApp()
 	code := 0
 	if !stopped.Load() {
-		fmt.Fprintln(os.Stderr, "wissenheim: the connection to the X display broke")
+		fmt.Fprintln(os.Stderr, "wissenheim:", why)
 		code = 1
 	}
 	if err != nil {

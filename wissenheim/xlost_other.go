@@ -3,4 +3,4 @@
 package main
 
 // onDisplayLost does nothing where the window is not an Xlib one.
-func onDisplayLost(func()) {}
+func onDisplayLost(func(why string)) {}

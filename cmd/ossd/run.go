@@ -98,7 +98,7 @@ func run(args []string) error {
 	// The node's own lines carry node= already; this one names it once.
 	logger.Info("node running", "node", f.name, "addr", node.Addr(), "join", cfg.Join, "data", f.dataDir, "durability", cfg.Durability.String())
 	<-ctx.Done()
-	return leave(stop, node, srv, hup, logger)
+	return leave(stop, node, srv, hup, logger, f.shutdownTimeout)
 }
 
 // adminOptions are the admin interface's options the flags give.
@@ -134,6 +134,7 @@ type runFlags struct {
 	listen, advertise, join     string
 	replicas                    int
 	replaceAfter                time.Duration
+	shutdownTimeout             time.Duration
 	role                        string
 	certs, caFile, certFile     string
 	keyFile                     string
@@ -165,6 +166,7 @@ func (f *runFlags) parse(args []string) error {
 	fs.StringVar(&f.join, "join", "", "comma-separated QUIC addresses of members to join through (the node's own is skipped); it waits, trying again, until one answers; empty bootstraps a new cluster")
 	fs.IntVar(&f.replicas, "replicas", 3, "voters of each new heap")
 	fs.DurationVar(&f.replaceAfter, "replace-after", 30*time.Second, "how long a voter may be unreachable before it is replaced")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long a stop (SIGINT or SIGTERM) may take: past it the hand-over and the leave are cut short, and a data directory whose disk is stalled is left as it is, ossd exiting 1 naming the file (under systemd's TimeoutStopSec and compose's stop_grace_period)")
 	fs.StringVar(&f.role, "role", string(pki.RoleServer), `"server" (holds voters) or "client"`)
 	fs.StringVar(&f.certs, "certs", "", "directory holding ca.crt, NAME.crt and NAME.key (instead of --ca, --cert, --key)")
 	fs.StringVar(&f.caFile, "ca", "", "the cluster CA's certificate (PEM)")
@@ -227,6 +229,8 @@ func (f *runFlags) checkCounts() error {
 		return fmt.Errorf("run: --replicas %d: want at least 1 voter of each new heap (default 3)", f.replicas)
 	case f.replaceAfter <= 0:
 		return fmt.Errorf("run: --replace-after %v: want a positive duration (default 30s)", f.replaceAfter)
+	case f.shutdownTimeout <= 0:
+		return fmt.Errorf("run: --shutdown-timeout %v: want a positive duration (default %v)", f.shutdownTimeout, defaultShutdownTimeout)
 	case f.batchInterval <= 0:
 		return fmt.Errorf("run: --batch-interval %v: want a positive duration (default 10ms)", f.batchInterval)
 	}
@@ -421,30 +425,47 @@ func (f *runFlags) config(tlsc *oss.TLSConfig, logger *slog.Logger) (*oss.Config
 	return cfg, nil
 }
 
+// defaultShutdownTimeout bounds a stop: the hand-over (10 s) and the
+// leave (5 s) take far less, and deploy's stop_grace_period (60 s) and
+// TimeoutStopSec (90 s) more, so that ossd says why before it is killed.
+const defaultShutdownTimeout = 45 * time.Second
+
 // leave ends the SIGHUP reloads (waiting for one in progress), then
 // closes the admin interface and the node, which hands its replicas over
-// first. A second signal cuts the hand-over and the leave short: the
-// node closes at once, as asked, and leave returns nil if that is all
-// that went wrong, an error if closing its data directory failed too
-// (see docs/design.md, "The daemon and the admin interface"). The
-// leave's context catches the signals before stopFirst lets the first
-// signal's go: a second signal in between would otherwise meet their
-// default action and end the process as it stood.
-func leave(stopFirst func(), node *oss.Node, srv *admin.Server, hup *hangups, logger *slog.Logger) error {
-	cctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// first. A second signal, or timeout, cuts the hand-over and the leave
+// short: the node closes at once, as asked, and leave returns nil if that
+// is all that went wrong, an error if closing its data directory failed
+// too (see docs/design.md, "The daemon and the admin interface"), or if
+// its disk is stalled (oss.ErrDiskStalled): the close then waits no more
+// for it, and ossd exits saying which file it waited for. The leave's
+// context catches the signals before stopFirst lets the first signal's
+// go: a second signal in between would otherwise meet their default
+// action and end the process as it stood.
+func leave(stopFirst func(), node *oss.Node, srv *admin.Server, hup *hangups, logger *slog.Logger, timeout time.Duration) error {
+	sigctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	cctx, cancelT := context.WithTimeout(sigctx, timeout)
+	defer cancelT()
 	stopFirst()
 	hup.end()
-	logger.Info("leaving: handing replicas over (a second signal closes the node at once)")
+	logger.Info("leaving: handing replicas over (a second signal closes the node at once)", "shutdown_timeout", timeout)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(cctx, 2*time.Second)
 		srv.Close(sctx)
 		cancel()
 	}
 	err := node.Close(cctx)
-	if cctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if errors.Is(err, oss.ErrDiskStalled) {
+		logger.Error("exiting without closing the data directory: its disk is stalled; what the log synced is kept, as after a crash", "err", err)
+		return fmt.Errorf("run: %w", err)
+	}
+	if cctx.Err() != nil && errors.Is(err, cctx.Err()) {
 		if err = withoutCut(err); err == nil {
-			logger.Warn("closed at once on a second signal: its replicas were not handed over nor its leave announced; its peers replace its voters after --replace-after")
+			why := "on a second signal"
+			if sigctx.Err() == nil {
+				why = fmt.Sprintf("after --shutdown-timeout %v", timeout)
+			}
+			logger.Warn("closed at once " + why + ": its replicas were not handed over nor its leave announced; its peers replace its voters after --replace-after")
 			return nil
 		}
 	}
@@ -456,7 +477,9 @@ func leave(stopFirst func(), node *oss.Node, srv *admin.Server, hup *hangups, lo
 }
 
 // withoutCut returns the errors of Node.Close's err but the hand-over's
-// or the leave's cut (context.Canceled), or nil if there is none.
+// or the leave's cut (context.Canceled by a second signal,
+// context.DeadlineExceeded by --shutdown-timeout), or nil if there is
+// none.
 func withoutCut(err error) error {
 	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -464,7 +487,7 @@ func withoutCut(err error) error {
 	}
 	var rest []error
 	for _, e := range errs {
-		if !errors.Is(e, context.Canceled) {
+		if !errors.Is(e, context.Canceled) && !errors.Is(e, context.DeadlineExceeded) {
 			rest = append(rest, e)
 		}
 	}

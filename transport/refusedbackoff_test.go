@@ -1,0 +1,85 @@
+package transport_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/objectsharing/oss/internal/pki"
+	"github.com/objectsharing/oss/transport"
+	"github.com/quic-go/quic-go"
+)
+
+// A dialler that its peer refuses as one connection too many (the peer
+// holds MaxConnsPerPeer of its name already: application error 0x12)
+// waits before it dials again, longer with each refusal in a row. It
+// dialled again at once: every call, and every message its send loops
+// took, was a handshake the peer made and refused, for as long as the
+// peer held the other connections. The dials are counted where the peer
+// accepts them, over a run of calls that are all refused.
+func TestRefusedDiallerBacksOff(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	ctx := ctxT(t)
+	a, b := c.nodes["a"], c.nodes["b"]
+	holdConns(ctx, t, c, "b", a.Addr().(*net.UDPAddr))
+
+	var accepts atomic.Int64
+	transport.SetTestBeforeTrack(func(q *transport.QUIC) {
+		if q == a {
+			accepts.Add(1)
+		}
+	})
+	defer transport.SetTestBeforeTrack(nil)
+	const calls = 100
+	var last error
+	for range calls {
+		_, err := b.Call(ctx, "a", []byte("x"))
+		if err == nil {
+			t.Fatal("a call of b was served while a holds MaxConnsPerPeer connections of b's name")
+		}
+		last = err
+	}
+	if n := accepts.Load(); n > calls/10 {
+		t.Fatalf("%d calls refused as one connection too many made %d dials; want a backoff between them", calls, n)
+	}
+	if !errors.Is(last, transport.ErrUnreachable) || !strings.Contains(last.Error(), "redial in") || !strings.Contains(last.Error(), "connections") {
+		t.Fatalf("a call held back after a refusal says %q; want when it dials again and the peer's reason", last)
+	}
+}
+
+// holdConns opens MaxConnsPerPeer connections to addr with a certificate
+// of name from a socket of its own, each served (a call answered), and
+// closes them when the test ends.
+func holdConns(ctx context.Context, t *testing.T, c *cluster, name string, addr *net.UDPAddr) {
+	t.Helper()
+	cert, key, err := c.ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &quic.Transport{Conn: pc}
+	t.Cleanup(func() { tr.Close(); pc.Close() })
+	tc := &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, NextProtos: []string{transport.ALPN}}
+	for range transport.MaxConnsPerPeer {
+		conn, err := tr.Dial(ctx, addr, tc, &quic.Config{KeepAlivePeriod: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.CloseWithError(0, "") })
+		if resp, err := rawCall(ctx, t, conn, name, []byte("x")); err != nil || string(resp) != name+":x" {
+			t.Fatalf("a connection of %s is not served: %q %v", name, resp, err)
+		}
+	}
+}
