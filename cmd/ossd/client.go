@@ -129,6 +129,7 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 		fmt.Fprintf(w, "not live: %s, a learner of %s, is no live member; its groups remove it once it has been gone --replace-after\n",
 			node, strings.Join(gone[node], ", "))
 	}
+	printExpiring(w, st, time.Now()) // certexpiry.go
 }
 
 // printReplicaTrouble prints the replicas of h that were lost, whose
