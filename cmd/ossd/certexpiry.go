@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 // printExpiring prints the certificates the status lists as expiring
@@ -35,5 +38,29 @@ func roughly(d time.Duration) string {
 		return d.Truncate(time.Minute).String()
 	default:
 		return d.Round(time.Second).String()
+	}
+}
+
+// warnExpiringUserCert writes a warning to w if the certificate of the
+// user in dir (dir/user.crt, what the CLI's --certs and --user name)
+// expires within the period a node warns of its own by (30 days, or a
+// tenth of its validity if that is shorter): the nodes refuse it from
+// then on. Nothing told an operator before, and the first word was the
+// refusal. Nothing is written of a file that does not parse (whoever
+// reads it reports that) or a certificate expired already (the node's
+// refusal names it).
+func warnExpiringUserCert(w io.Writer, dir, user string, now time.Time) {
+	b, err := os.ReadFile(filepath.Join(dir, user+".crt"))
+	if err != nil {
+		return
+	}
+	info, err := pki.Inspect(b)
+	if err != nil {
+		return
+	}
+	ahead := min(30*24*time.Hour, info.NotAfter.Sub(info.NotBefore)/10)
+	if left := info.NotAfter.Sub(now); left > 0 && left < ahead {
+		fmt.Fprintf(w, "ossd: warning: the certificate %s of %q (serial %s) expires at %s, in %s: the nodes refuse it from then on; issue a new one (ossd cert issue --dir CA-DIR --name %s --force) and put it in %s\n",
+			filepath.Join(dir, user+".crt"), info.Name, info.Serial.Text(16), info.NotAfter.UTC().Format(time.RFC3339), roughly(left), user, dir)
 	}
 }

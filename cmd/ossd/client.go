@@ -31,6 +31,7 @@ func clientFlags(name string) (*flag.FlagSet, func() (*admin.Client, error)) {
 	dial := func() (*admin.Client, error) {
 		if !*insecure {
 			warnOpenUserKey(os.Stderr, *certs, *user)
+			warnExpiringUserCert(os.Stderr, *certs, *user, time.Now()) // certexpiry.go
 		}
 		return admin.NewClient(*addr, &admin.ClientOptions{CertDir: *certs, Name: *user, Insecure: *insecure})
 	}
