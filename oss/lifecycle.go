@@ -48,7 +48,7 @@ func (n *Node) watchExpiry() {
 // and returns when to check again.
 func (n *Node) checkExpiry(now time.Time) time.Duration {
 	id := n.quic.Certificate()
-	ahead := min(expiryWarnAhead, id.NotAfter.Sub(id.NotBefore)/10)
+	ahead := expiryAhead(id) // certexpiry.go
 	left := id.Expires.Sub(now)
 	switch {
 	case left <= 0:

@@ -88,6 +88,10 @@ type ClusterStatus struct {
 	// gathered the status is revoked (Node.Revoked): its peers refuse it,
 	// and what it reports of them is as old as the revocation.
 	Revoked string `json:",omitempty"`
+	// Expiring lists the certificates of the node that gathered the
+	// status and of the members it is connected to that expire soon
+	// (certexpiry.go): once one has expired, its node is cut off.
+	Expiring []CertificateExpiry `json:",omitempty"`
 }
 
 // HeapStatus describes a heap: its entry in the catalog and its group, as
@@ -147,6 +151,7 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 		return ClusterStatus{Node: n.cfg.Name, Closed: true}
 	}
 	st := ClusterStatus{Node: n.cfg.Name, Members: n.Members()}
+	st.Expiring = n.expiringCertificates(time.Now(), st.Members)
 	if err := n.Damage(); err != nil {
 		st.Damage = err.Error()
 	}

@@ -348,7 +348,7 @@ func (t *QUIC) PeerIdentity(name string) (pki.Identity, bool) {
 			continue
 		}
 		leaf := certs[0]
-		id := pki.Identity{Name: name, NotAfter: leaf.NotAfter, Serial: leaf.SerialNumber}
+		id := pki.Identity{Name: name, NotAfter: leaf.NotAfter, NotBefore: leaf.NotBefore, Serial: leaf.SerialNumber}
 		if len(leaf.Subject.OrganizationalUnit) > 0 {
 			id.Role = leaf.Subject.OrganizationalUnit[0]
 		}

@@ -31,6 +31,7 @@ func clientFlags(name string) (*flag.FlagSet, func() (*admin.Client, error)) {
 	dial := func() (*admin.Client, error) {
 		if !*insecure {
 			warnOpenUserKey(os.Stderr, *certs, *user)
+			warnExpiringUserCert(os.Stderr, *certs, *user, time.Now()) // certexpiry.go
 		}
 		return admin.NewClient(*addr, &admin.ClientOptions{CertDir: *certs, Name: *user, Insecure: *insecure})
 	}
@@ -129,6 +130,7 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 		fmt.Fprintf(w, "not live: %s, a learner of %s, is no live member; its groups remove it once it has been gone --replace-after\n",
 			node, strings.Join(gone[node], ", "))
 	}
+	printExpiring(w, st, time.Now()) // certexpiry.go
 }
 
 // printReplicaTrouble prints the replicas of h that were lost, whose

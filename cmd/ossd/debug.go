@@ -96,6 +96,7 @@ func debugBundle(args []string, stdout io.Writer) error {
 	opts := &admin.ClientOptions{CertDir: *certs, Name: *user, Insecure: *insecure, Timeout: *cpu + 30*time.Second}
 	if !*insecure {
 		warnOpenUserKey(os.Stderr, *certs, *user)
+		warnExpiringUserCert(os.Stderr, *certs, *user, time.Now()) // certexpiry.go
 		// Refused before anything is collected or written.
 		if _, err := admin.LoadClientTLS(*certs, *user); err != nil {
 			return fmt.Errorf("debug bundle: %w", err)

@@ -92,6 +92,7 @@ func certIssue(args []string) error {
 			replaced = &info
 		}
 	}
+	*role = keptRole(fs, *role, replaced) // rotate.go
 	cert, key, err := pki.IssueCert(caCert, caKey, *name, pki.Role(*role), *validity)
 	if err != nil {
 		return fmt.Errorf("cert issue: %w", err)
@@ -107,8 +108,7 @@ func certIssue(args []string) error {
 	}
 	fmt.Printf("wrote %s and %s (serial %s, valid until %s)\n", certPath, keyPath, info.Serial.Text(16), info.NotAfter.Format(time.RFC3339))
 	if replaced != nil {
-		fmt.Printf("replaced the certificate with serial %s: once %s runs on the new one (SIGHUP or a restart), revoke it with\n  ossd cert revoke %s --serial %s\n",
-			replaced.Serial.Text(16), *name, *name, replaced.Serial.Text(16))
+		printReplaced(*name, pki.Role(*role), replaced) // rotate.go
 	}
 	return nil
 }

@@ -422,14 +422,16 @@ func retryAfter(h string) time.Duration {
 
 // tookNothing reports whether err says that the node did nothing of the
 // request, so that it may go to the next: it reached no node
-// (*noNodeError), or the node answered 503 saying it is starting,
-// damaged, closing, busy or revoked, or 429 saying the client's identity
-// is over its rate (stateHeader), which it does only for a request it
-// refused before doing any of it.
+// (*noNodeError), it or the client refused the other's certificate at
+// the handshake (*certRefusedError), or the node answered 503 saying it
+// is starting, damaged, closing, busy or revoked, or 429 saying the
+// client's identity is over its rate (stateHeader), which it does only
+// for a request it refused before doing any of it.
 func tookNothing(err error) bool {
 	var nobody *noNodeError
+	var refused *certRefusedError
 	var se *StatusError
-	return errors.As(err, &nobody) || errors.As(err, &se) && se.state() != ""
+	return errors.As(err, &nobody) || errors.As(err, &refused) || errors.As(err, &se) && se.state() != ""
 }
 
 // skippedError is a request that no node of the list took: each node's
@@ -511,11 +513,11 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if refusedByNode(err) {
-			return nil, fmt.Errorf("the node at %s refused this client's certificate (%s), so nothing was done: %w (is it of the cluster's CA, and not expired?)", base, c.own, err)
+			return nil, &certRefusedError{err: err, msg: fmt.Sprintf("the node at %s refused this client's certificate (%s), so nothing was done: %v (is it of the cluster's CA, and not expired?)", base, c.own, err)}
 		}
 		var refused *tls.CertificateVerificationError
 		if errors.As(err, &refused) {
-			return nil, fmt.Errorf("the node at %s presents a certificate this client refuses, so nothing was sent: %w (is --certs' ca.crt the cluster's CA?)", base, refused.Err)
+			return nil, nodeCertRefused(base, refused) // certrefused.go
 		}
 		if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 			return nil, fmt.Errorf("the node at %s serves plain HTTP (ossd run --http-insecure): speak it with --http-insecure: %w", base, err)
