@@ -210,6 +210,11 @@ type Config struct {
 	// truncation).
 	walSegmentBytes int64
 
+	// deadMemberTime, if not zero, is how long memberlist keeps a dead
+	// member's record (tests of a member restarted elsewhere while its
+	// peers keep the old one, as the LAN profile does for 30 s).
+	deadMemberTime time.Duration
+
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).
 	onMemberEvent func(memberEvent)
