@@ -221,6 +221,9 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
+	if t.ofOtherGroup(c) {
+		return nil, fmt.Errorf("%w: %s %s", ErrOtherGroup, peerName(c), addr) // groupgossip.go
+	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
 		if why := peerRefusal(err); why != nil {
@@ -244,6 +247,9 @@ func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
 		b, err := c.ReceiveDatagram(t.ctx)
 		if err != nil {
 			return
+		}
+		if t.ofOtherGroup(c) {
+			continue // groupgossip.go
 		}
 		select {
 		case t.datagrams <- Datagram{From: name, Role: role, Addr: c.RemoteAddr(), Data: b}:
@@ -336,6 +342,11 @@ var _ net.Conn = (*streamConn)(nil)
 
 // serveRaw hands an accepted raw stream to RawStreams.
 func (t *QUIC) serveRaw(c *quic.Conn, s *quic.Stream, r *bufio.Reader) {
+	if t.ofOtherGroup(c) { // groupgossip.go
+		s.CancelRead(0)
+		s.CancelWrite(0)
+		return
+	}
 	conn := &streamConn{s: s, r: io.MultiReader(bytesReader(r), s), local: c.LocalAddr(), remote: c.RemoteAddr(), peer: peerName(c), role: peerRole(c)}
 	select {
 	case t.raw <- conn:
