@@ -148,12 +148,52 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 	}
 }
 
-// Reach dials addr unless a connection to it is open, and returns why
+// Reach dials addr unless a connection to it is open, waits until the
+// peer serves the connection (it answers a ping on it), and returns why
 // it cannot be reached: an error matching ErrUnreachable, and ErrRefused
-// too when a TLS handshake was refused.
+// too when a TLS handshake was refused, or ErrNameTaken when the peer
+// turned the connection away for a node of this name that answers it
+// from another address. A peer serves a connection only once it has
+// found that no other live one holds its certificate's name (checkUnique:
+// up to pingTimeout for each older one, whose peer a crash left silent):
+// what was sent meanwhile waited, and a node restarted at another
+// address after a crash had its first exchange (membership's join, 2 s
+// on loopback) time out while the peer checked, and was told that no
+// member answered.
 func (t *QUIC) Reach(ctx context.Context, addr string) error {
-	_, err := t.connAt(ctx, addr, "")
-	return err
+	c, err := t.connAt(ctx, addr, "")
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, servedWithin)
+	defer cancel()
+	if ok, _ := t.answersWithin(sctx, c); ok {
+		return nil
+	}
+	if why := peerRefusal(context.Cause(c.Context())); why != nil {
+		return fmt.Errorf("%s: %w", addr, why)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	}
+	return fmt.Errorf("%w: %s: connected, but the peer did not serve the connection within %v", ErrUnreachable, addr, servedWithin)
+}
+
+// servedWithin bounds Reach's wait for the peer to serve a connection:
+// its check of the older connections of this node's name, and a loaded
+// machine's delays.
+const servedWithin = 3 * pingTimeout
+
+// Answers reports whether a node of the given name answers at addr, in
+// this endpoint's group (or either has none), within ctx: a live
+// connection to it answers a ping, or one is dialled that does.
+func (t *QUIC) Answers(ctx context.Context, addr, name string) bool {
+	c, err := t.connAt(ctx, addr, name)
+	if err != nil {
+		return false
+	}
+	ok, answer := t.answersWithin(ctx, c)
+	return ok && !t.ofAnotherGroup(answer)
 }
 
 // dial opens a connection to addr, honouring and updating the backoff.

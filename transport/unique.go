@@ -202,6 +202,11 @@ func (t *QUIC) isSelf(addr net.Addr) bool {
 func (t *QUIC) answers(c *quic.Conn) (bool, []byte) {
 	ctx, cancel := context.WithTimeout(t.ctx, pingTimeout)
 	defer cancel()
+	return t.answersWithin(ctx, c)
+}
+
+// answersWithin is answers, waiting until ctx ends.
+func (t *QUIC) answersWithin(ctx context.Context, c *quic.Conn) (bool, []byte) {
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
 		return false, nil
