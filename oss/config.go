@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
@@ -210,10 +212,10 @@ type Config struct {
 	// truncation).
 	walSegmentBytes int64
 
-	// deadMemberTime, if not zero, is how long memberlist keeps a dead
-	// member's record (tests of a member restarted elsewhere while its
-	// peers keep the old one, as the LAN profile does for 30 s).
-	deadMemberTime time.Duration
+	// tuneGossip, if not nil, changes memberlist's configuration last
+	// (tests: a dead member's record kept as long as the LAN profile
+	// keeps it, 30 s, where GossipLoopback forgets it in 1 s).
+	tuneGossip func(*memberlist.Config)
 
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).

@@ -92,10 +92,11 @@ type memberConfig struct {
 	// adoptCluster, if not nil, keeps the cluster ID a node of none took
 	// from the members it merged with.
 	adoptCluster func(uint64)
-	// deadTime, if not zero, is how long memberlist keeps a dead
-	// member's record (GossipToTheDeadTime; tests of what happens while
-	// it keeps it, which GossipLoopback's 1 s hides).
-	deadTime time.Duration
+	// tune, if not nil, changes memberlist's configuration last (tests:
+	// a dead member's record kept as long as on a LAN, where
+	// GossipLoopback forgets it in 1 s; probes that outlast a handshake
+	// on a loaded machine).
+	tune func(*memberlist.Config)
 	// sendLeave, if not nil, sends a leave notice in memberlist's
 	// SendReliable's place (tests).
 	sendLeave func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error
@@ -184,9 +185,6 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	// A dead member's record is replaced at once by an alive message of
 	// its name from another address (moved.go); zero means never.
 	mc.DeadNodeReclaimTime = time.Nanosecond
-	if cfg.deadTime > 0 {
-		mc.GossipToTheDeadTime = cfg.deadTime
-	}
 	m.gossipInterval = mc.GossipInterval
 	m.probeInterval = mc.ProbeInterval
 	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval
@@ -210,6 +208,9 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	mc.Ping = m
 	mc.Conflict = m
 	mc.Logger = log.New(newSlogWriter(cfg.logger, &m.stats), "", 0)
+	if cfg.tune != nil {
+		cfg.tune(mc)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		m.gt.Shutdown()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/memberlist"
 	ocodec "github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
@@ -128,7 +129,7 @@ func TestNodeRestartedElsewhereIsBackAtOnce(t *testing.T) {
 	t.Parallel()
 	var events memberEvents
 	c := newDurableQUICWith(t, func(cfg *Config) {
-		cfg.deadMemberTime = time.Hour
+		cfg.tuneGossip = func(mc *memberlist.Config) { mc.GossipToTheDeadTime = time.Hour }
 		events.tune(cfg)
 	}, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*await.Deadline)

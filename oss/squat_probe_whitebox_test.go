@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/memberlist"
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/internal/testkit/await"
@@ -139,7 +140,15 @@ func (c *lateConn) SetWriteBuffer(int) error         { return nil }
 // at its new one.
 func TestAnotherClustersNodeAtTheOldAddressKeepsNoMemberOut(t *testing.T) {
 	t.Parallel()
-	c := newDurableQUIC(t, "a", "b", "c")
+	// Probes that outlast a handshake on a loaded machine: X's members
+	// dial b's old address afresh once X's b is gone, and a probe whose
+	// ack came later than GossipLoopback's 150 ms failed before Y's b
+	// could ack it, which kept nobody out.
+	c := newDurableQUICWith(t, func(cfg *Config) {
+		cfg.tuneGossip = func(mc *memberlist.Config) {
+			mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = 1500*time.Millisecond, time.Second, 3
+		}
+	}, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*await.Deadline)
 	defer cancel()
 	a, cn := c.nodes["a"], c.nodes["c"]
