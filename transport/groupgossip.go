@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/quic-go/quic-go"
 )
@@ -26,23 +27,36 @@ var ErrOtherGroup = fmt.Errorf("%w: the peer is of another group", ErrUnreachabl
 
 // peerGroup returns the group c's peer answers a ping with, 0 for none,
 // asking it once a connection: the answer is kept until the connection
-// ends. A peer that does not answer is asked again the next time.
+// ends. A peer that does not answer is asked again the next time, and
+// one of no group again after groupAskAgain: a node that had not joined
+// yet when it connected takes its cluster's ID later.
 func (t *QUIC) peerGroup(c *quic.Conn) uint64 {
-	if g, ok := t.groups.Load(c); ok {
-		return g.(uint64)
+	if v, ok := t.groups.Load(c); ok {
+		if a := v.(groupAnswer); a.group != 0 || time.Since(a.at) < groupAskAgain {
+			return a.group
+		}
 	}
 	ok, answer := t.answers(c)
 	_, g := splitAnswer(answer)
 	if !ok || c.Context().Err() != nil {
 		return 0
 	}
-	t.groups.Store(c, g)
+	t.groups.Store(c, groupAnswer{group: g, at: time.Now()})
 	if own := t.group.Load(); g != 0 && own != 0 && g != own {
 		t.log.Info("a node of another group: its gossip (datagrams, raw streams) is not taken",
 			"peer", peerName(c), "addr", c.RemoteAddr().String(), "group", fmt.Sprintf("%016x", g), "own", fmt.Sprintf("%016x", own))
 	}
 	return g
 }
+
+// groupAnswer is a peer's group as its ping answered, and when.
+type groupAnswer struct {
+	group uint64
+	at    time.Time
+}
+
+// groupAskAgain is how long a peer's answer of no group is kept.
+const groupAskAgain = 5 * time.Second
 
 // ofOtherGroup reports whether c's peer is of another group than this
 // endpoint, both having one.
