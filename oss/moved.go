@@ -1,6 +1,8 @@
 package oss
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -57,13 +59,21 @@ func (m *membership) NotifyConflict(existing, other *memberlist.Node) {
 		m.cfg.logger.Debug("this node heard of at an earlier address", "addr", existing.Address())
 		return
 	}
+	addr := other.Name + "/" + other.Address()
 	m.mu.Lock()
 	if m.moved == nil {
 		m.moved = make(map[string]movedMember)
 	}
-	m.moved[other.Name] = movedMember{addr: other.Name + "/" + other.Address(), since: time.Now()}
+	mv, known := m.moved[other.Name]
+	m.moved[other.Name] = movedMember{addr: addr, since: time.Now(), due: known && mv.addr == addr && mv.due}
 	m.mu.Unlock()
-	m.cfg.logger.Info("member heard of at a new address while its old one is live here: taken once the old one is found dead",
+	// Every alive message of the name, relayed by every member, conflicts
+	// until the old record dies: the first of an address is logged.
+	level := slog.LevelDebug
+	if !known || mv.addr != addr {
+		level = slog.LevelInfo
+	}
+	m.cfg.logger.Log(context.Background(), level, "member heard of at a new address while its old one is live here: taken once the old one is found dead",
 		"member", other.Name, "old", existing.Address(), "new", other.Address())
 }
 
