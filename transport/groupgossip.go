@@ -59,12 +59,23 @@ type groupAnswer struct {
 const groupAskAgain = 5 * time.Second
 
 // ofOtherGroup reports whether c's peer is of another group than this
-// endpoint, both having one.
+// endpoint, both having one, and counts it (QUICStats.OtherGroup).
 func (t *QUIC) ofOtherGroup(c *quic.Conn) bool {
+	return t.otherGroupOf(c) != nil
+}
+
+// otherGroupOf returns an error matching ErrOtherGroup, naming both
+// groups, if c's peer is of another group than this endpoint, both having
+// one, and counts it; nil otherwise.
+func (t *QUIC) otherGroupOf(c *quic.Conn) error {
 	own := t.group.Load()
 	if own == 0 {
-		return false
+		return nil
 	}
 	g := t.peerGroup(c)
-	return g != 0 && g != own
+	if g == 0 || g == own {
+		return nil
+	}
+	t.counters.otherGroup.Add(1)
+	return fmt.Errorf("%w: %s at %s is of group %016x, this endpoint of %016x", ErrOtherGroup, peerName(c), c.RemoteAddr(), g, own)
 }

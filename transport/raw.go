@@ -261,8 +261,8 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	if t.ofOtherGroup(c) {
-		return nil, fmt.Errorf("%w: %s %s", ErrOtherGroup, peerName(c), addr) // groupgossip.go
+	if err := t.otherGroupOf(c); err != nil {
+		return nil, err // groupgossip.go
 	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
