@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
@@ -209,6 +211,11 @@ type Config struct {
 	// a new segment (persist.WALOptions.SegmentBytes; tests of the log's
 	// truncation).
 	walSegmentBytes int64
+
+	// tuneGossip, if not nil, changes memberlist's configuration last
+	// (tests: a dead member's record kept as long as the LAN profile
+	// keeps it, 30 s, where GossipLoopback forgets it in 1 s).
+	tuneGossip func(*memberlist.Config)
 
 	// onMemberEvent, if not nil, is told of each membership event this
 	// node sees (tests).

@@ -40,9 +40,9 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 		case <-ctx.Done():
 			if heard.takes == 0 {
 				// No leader answered: as for the catalog's, ErrNoQuorum.
-				return fmt.Errorf("oss: heap %q: join its group: %w: %w (%s)", h.name, ErrNoQuorum, ctx.Err(), &heard)
+				return heard.wrap(fmt.Errorf("oss: heap %q: join its group: %w: %w (%s)", h.name, ErrNoQuorum, ctx.Err(), &heard))
 			}
-			return fmt.Errorf("oss: heap %q: join its group: %w (%s)", h.name, ctx.Err(), &heard)
+			return heard.wrap(fmt.Errorf("oss: heap %q: join its group: %w (%s)", h.name, ctx.Err(), &heard))
 		case <-h.stop:
 			return ErrClosed
 		case <-time.After(time.Duration(min(attempt+1, 10)) * 50 * time.Millisecond):
@@ -67,10 +67,24 @@ func (j *joinHeard) taken(leader string, _ bool) { j.leader, j.takes = leader, j
 // failed notes an error of a round of requests; one the caller's own end
 // cut short says nothing new once an earlier one was noted.
 func (j *joinHeard) failed(ctx context.Context, err error) {
-	if j.lastErr == nil || ctx.Err() == nil {
-		j.lastErr = err
-	}
+	j.lastErr = keepActionable(ctx, j.lastErr, err)
 }
+
+// wrap returns err, a join that ran out of time, matching ErrOtherCluster
+// too when a node of another cluster answered at a member's address: the
+// one cause the caller can act on (stop that node, or mend Join).
+func (j *joinHeard) wrap(err error) error {
+	if errors.Is(j.lastErr, ErrOtherCluster) {
+		return otherClusterSeen{err}
+	}
+	return err
+}
+
+// otherClusterSeen is a join's error that matches ErrOtherCluster as well
+// as what it wraps.
+type otherClusterSeen struct{ error }
+
+func (e otherClusterSeen) Unwrap() []error { return []error{e.error, ErrOtherCluster} }
 
 func (j *joinHeard) String() string {
 	var parts []string

@@ -92,6 +92,11 @@ type memberConfig struct {
 	// adoptCluster, if not nil, keeps the cluster ID a node of none took
 	// from the members it merged with.
 	adoptCluster func(uint64)
+	// tune, if not nil, changes memberlist's configuration last (tests:
+	// a dead member's record kept as long as on a LAN, where
+	// GossipLoopback forgets it in 1 s; probes that outlast a handshake
+	// on a loaded machine).
+	tune func(*memberlist.Config)
 	// sendLeave, if not nil, sends a leave notice in memberlist's
 	// SendReliable's place (tests).
 	sendLeave func(ml *memberlist.Memberlist, to *memberlist.Node, msg []byte) error
@@ -105,6 +110,7 @@ type membership struct {
 	life           uint64 // this process's Life in its metadata
 	cluster        atomic.Uint64
 	announce       chan struct{} // the cluster ID was taken: announce it (announceCluster)
+	moves          chan struct{} // a member's old record is dead: join it at its new address (joinMoved)
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
 	probeInterval  time.Duration
@@ -129,6 +135,7 @@ type membership struct {
 	view     map[string]viewEntry
 	failed   map[string]failedMember // members that failed, by name
 	gone     map[string]goneMember   // members reported left, by name
+	moved    map[string]movedMember  // new addresses of members whose old record is live (moved.go)
 }
 
 // goneMember is a member reported left: the process that left (its Life),
@@ -159,7 +166,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
 	}
-	m := &membership{cfg: cfg, life: newLife(), stopc: make(chan struct{}), announce: make(chan struct{}, 1), reconnectEvery: 5 * time.Second}
+	m := &membership{cfg: cfg, life: newLife(), stopc: make(chan struct{}), announce: make(chan struct{}, 1), moves: make(chan struct{}, 1), reconnectEvery: 5 * time.Second}
 	mc := memberlistConfig(cfg.fast)
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
@@ -175,6 +182,9 @@ func startMembership(cfg memberConfig) (*membership, error) {
 		return !ok || name == from
 	}
 	m.gt = gossip.New(cfg.quic, net.ParseIP(host), port, mc.ProbeTimeout, cfg.logger, serverGossip, ownLeave)
+	// A dead member's record is replaced at once by an alive message of
+	// its name from another address (moved.go); zero means never.
+	mc.DeadNodeReclaimTime = time.Nanosecond
 	m.gossipInterval = mc.GossipInterval
 	m.probeInterval = mc.ProbeInterval
 	m.suspicion = time.Duration(mc.SuspicionMult) * mc.ProbeInterval
@@ -196,7 +206,11 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	mc.Alive = m
 	mc.Events = m
 	mc.Ping = m
+	mc.Conflict = m
 	mc.Logger = log.New(newSlogWriter(cfg.logger, &m.stats), "", 0)
+	if cfg.tune != nil {
+		cfg.tune(mc)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		m.gt.Shutdown()
@@ -208,6 +222,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	m.wg.Go(m.rejoinKnown) // rejoinpeers.go
 	m.wg.Go(m.watchStalls)
 	m.wg.Go(m.announceCluster) // cluster.go
+	m.wg.Go(m.joinMoved)       // moved.go
 	return m, nil
 }
 
@@ -772,6 +787,9 @@ func (m *membership) record(kind memberEventKind, n *memberlist.Node) memberEven
 		m.view[v.Name] = v
 		delete(m.failed, v.Name)
 		delete(m.gone, v.Name) // a new process of the name
+		if kind == memberJoined {
+			delete(m.moved, v.Name)
+		}
 	} else {
 		delete(m.view, v.Name)
 		delete(m.failed, v.Name)
@@ -823,6 +841,9 @@ func (m *membership) NotifyLeave(n *memberlist.Node) {
 	m.stats.mu.Lock()
 	delete(m.stats.suspected, n.Name) // dead or gone: not a suspicion that cleared
 	m.stats.mu.Unlock()
+	if n.Name != m.cfg.name {
+		m.moveDue(n.Name) // moved.go
+	}
 	if m.alreadyLeft(n) {
 		return
 	}

@@ -371,7 +371,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	n.members, err = startMembership(memberConfig{
 		name: c.Name, id: n.id, role: c.Role, quic: q, advertise: advertise,
 		fast: c.Gossip == GossipLoopback, logger: n.log, known: n.knownServers(),
-		cluster: n.cluster, adoptCluster: n.adoptCluster,
+		cluster: n.cluster, adoptCluster: n.adoptCluster, tune: c.tuneGossip,
 		onEvent: func(e memberEvent) {
 			if e.Kind == memberJoined || e.Kind == memberUpdated {
 				q.SetPeer(e.Member.Name, e.Member.Addr)

@@ -240,7 +240,8 @@ func (h *Heap) snapshotAfterReturn(m raftpb.Message) {
 // each answer names, until a leader takes the request (then it waits up to
 // 2 s for done) or every node was asked. taken, if not nil, hears of each
 // leader that took it, and whether that leader had the node in its
-// configuration already. It returns the last call's error, if any failed.
+// configuration already. It returns the last call's error, if any failed,
+// unless an earlier one said more (keepActionable).
 func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func() bool, taken func(leader string, member bool)) (lastErr error) {
 	own := n.ClusterID()
 	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id, Addr: n.Addr(), Cluster: own})
@@ -275,9 +276,7 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 			err = fmt.Errorf("%w: %s is of cluster %016x, this node of %016x", ErrOtherCluster, to, resp.Cluster, own)
 		}
 		if err != nil {
-			if lastErr == nil || ctx.Err() == nil {
-				lastErr = fmt.Errorf("%s: %w", to, err)
-			}
+			lastErr = keepActionable(ctx, lastErr, fmt.Errorf("%s: %w", to, err))
 			continue
 		}
 		if resp.Refused != "" {
@@ -297,4 +296,23 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 		}
 	}
 	return lastErr
+}
+
+// keepActionable returns the error a round of join requests reports once
+// next failed, last having failed before it: next, unless last is a node
+// of another cluster answering at a member's address (ErrOtherCluster)
+// and next is not, or next is only the caller's own end cutting short a
+// call after an earlier failure. A refusal by another cluster followed by
+// a timeout elsewhere reported the timeout, and the user, told that no
+// leader answered, never heard of the node that should not be there.
+func keepActionable(ctx context.Context, last, next error) error {
+	switch {
+	case last == nil:
+		return next
+	case ctx.Err() != nil:
+		return last
+	case errors.Is(last, ErrOtherCluster) && !errors.Is(next, ErrOtherCluster):
+		return last
+	}
+	return next
 }

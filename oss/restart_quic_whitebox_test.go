@@ -28,6 +28,7 @@ type durableQUIC struct {
 	addrs  map[string]string
 	nodes  map[string]*Node
 	order  []string
+	tune   func(*Config) // if not nil, changes each node's configuration at its start
 }
 
 func newDurableQUIC(t testing.TB, names ...string) *durableQUIC {
@@ -66,6 +67,9 @@ func (c *durableQUIC) start(name string) error {
 	cfg := &Config{Name: name, Listen: listen, Gossip: GossipLoopback, TLS: c.tls[name],
 		DataDir: filepath.Join(c.dir, name), Durability: DurabilityBatch,
 		ReplaceAfter: time.Minute, Logger: testLogger().With("test", c.t.Name())}
+	if c.tune != nil {
+		c.tune(cfg)
+	}
 	for _, other := range c.order {
 		if n := c.nodes[other]; n != nil && other != name {
 			cfg.Join = append(cfg.Join, n.Addr())

@@ -176,8 +176,14 @@ func refusedJoin(err error, addrs []string) error {
 		if ok && refused && isJoinAddr(addr, addrs) {
 			return &certRefusedError{addr: addr, cause: strings.TrimSpace(cause)}
 		}
-		if ok && strings.Contains(why, ErrOtherCluster.Error()) && isJoinAddr(addr, addrs) {
-			// A member of another cluster (cluster.go): no retry mends it.
+		other := strings.Contains(why, ErrOtherCluster.Error()) || strings.Contains(why, transport.ErrOtherGroup.Error())
+		if ok && other && isJoinAddr(addr, addrs) {
+			// A member of another cluster (cluster.go), refused by its
+			// membership or, once both have their cluster's ID, by the
+			// transport (its group): no retry mends it.
+			if !strings.Contains(why, ErrOtherCluster.Error()) {
+				why = ErrOtherCluster.Error() + ": " + why
+			}
 			return otherClusterRefusal(fmt.Sprintf("%s: %s: %s", ErrJoinRefused, addr, strings.TrimSpace(why)))
 		}
 	}

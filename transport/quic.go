@@ -131,6 +131,7 @@ type QUIC struct {
 	pacing     atomic.Int64  // streams waiting for their peer's pace
 	life       []byte        // random, this endpoint's own: a ping's answer (unique.go)
 	group      atomic.Uint64 // SetGroup's, answered to pings after the life (unique.go)
+	groups     sync.Map      // *quic.Conn: groupAnswer, the group its peer answered a ping with (groupgossip.go)
 
 	datagrams chan Datagram
 	raw       chan net.Conn
@@ -505,6 +506,7 @@ func (t *QUIC) untrack(c *quic.Conn) {
 	delete(t.conns, c)
 	delete(t.valid, c)
 	t.mu.Unlock()
+	t.groups.Delete(c)
 }
 
 // peerInbound is a connection's InboundBytes and its peer's pace, which

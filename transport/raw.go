@@ -220,12 +220,52 @@ func tooManyConns(err error) error {
 	return nil
 }
 
-// Reach dials addr unless a connection to it is open, and returns why
+// Reach dials addr unless a connection to it is open, waits until the
+// peer serves the connection (it answers a ping on it), and returns why
 // it cannot be reached: an error matching ErrUnreachable, and ErrRefused
-// too when a TLS handshake was refused.
+// too when a TLS handshake was refused, or ErrNameTaken when the peer
+// turned the connection away for a node of this name that answers it
+// from another address. A peer serves a connection only once it has
+// found that no other live one holds its certificate's name (checkUnique:
+// up to pingTimeout for each older one, whose peer a crash left silent):
+// what was sent meanwhile waited, and a node restarted at another
+// address after a crash had its first exchange (membership's join, 2 s
+// on loopback) time out while the peer checked, and was told that no
+// member answered.
 func (t *QUIC) Reach(ctx context.Context, addr string) error {
-	_, err := t.connAt(ctx, addr, "")
-	return err
+	c, err := t.connAt(ctx, addr, "")
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, servedWithin)
+	defer cancel()
+	if ok, _ := t.answersWithin(sctx, c); ok {
+		return nil
+	}
+	if why := peerRefusal(context.Cause(c.Context())); why != nil {
+		return fmt.Errorf("%s: %w", addr, why)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	}
+	return fmt.Errorf("%w: %s: connected, but the peer did not serve the connection within %v", ErrUnreachable, addr, servedWithin)
+}
+
+// servedWithin bounds Reach's wait for the peer to serve a connection:
+// its check of the older connections of this node's name, and a loaded
+// machine's delays.
+const servedWithin = 3 * pingTimeout
+
+// Answers reports whether a node of the given name answers at addr, in
+// this endpoint's group (or either has none), within ctx: a live
+// connection to it answers a ping, or one is dialled that does.
+func (t *QUIC) Answers(ctx context.Context, addr, name string) bool {
+	c, err := t.connAt(ctx, addr, name)
+	if err != nil {
+		return false
+	}
+	ok, answer := t.answersWithin(ctx, c)
+	return ok && !t.ofAnotherGroup(answer)
 }
 
 // dial opens a connection to addr, honouring and updating the backoff.
@@ -293,6 +333,9 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
+	if err := t.otherGroupOf(c); err != nil {
+		return nil, err // groupgossip.go
+	}
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
 		if why := peerRefusal(err); why != nil {
@@ -316,6 +359,9 @@ func (t *QUIC) receiveDatagrams(c *quic.Conn, name string) {
 		b, err := c.ReceiveDatagram(t.ctx)
 		if err != nil {
 			return
+		}
+		if t.ofOtherGroup(c) {
+			continue // groupgossip.go
 		}
 		select {
 		case t.datagrams <- Datagram{From: name, Role: role, Addr: c.RemoteAddr(), Data: b}:
@@ -408,6 +454,11 @@ var _ net.Conn = (*streamConn)(nil)
 
 // serveRaw hands an accepted raw stream to RawStreams.
 func (t *QUIC) serveRaw(c *quic.Conn, s *quic.Stream, r *bufio.Reader) {
+	if t.ofOtherGroup(c) { // groupgossip.go
+		s.CancelRead(0)
+		s.CancelWrite(0)
+		return
+	}
 	conn := &streamConn{s: s, r: io.MultiReader(bytesReader(r), s), local: c.LocalAddr(), remote: c.RemoteAddr(), peer: peerName(c), role: peerRole(c)}
 	select {
 	case t.raw <- conn:

@@ -25,11 +25,15 @@ type QUICStats struct {
 	// (membership gossip); DatagramsDropped those that arrived while the
 	// Datagrams channel was full.
 	DatagramsSent, DatagramsReceived, DatagramsDropped uint64
+	// OtherGroup counts the datagrams and raw streams not taken from, and
+	// the raw streams not opened to, peers of another group (SetGroup).
+	OtherGroup uint64
 }
 
 // quicCounters are the counters QUICStats adds to quic-go's.
 type quicCounters struct {
 	dgSent, dgRecv, dgDropped atomic.Uint64
+	otherGroup                atomic.Uint64
 	// closed sums the connections gone, under QUIC.mu.
 	closed quic.ConnectionStats
 }
@@ -67,5 +71,6 @@ func (t *QUIC) Stats() QUICStats {
 		DatagramsSent:     t.counters.dgSent.Load(),
 		DatagramsReceived: t.counters.dgRecv.Load(),
 		DatagramsDropped:  t.counters.dgDropped.Load(),
+		OtherGroup:        t.counters.otherGroup.Load(),
 	}
 }

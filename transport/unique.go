@@ -202,6 +202,11 @@ func (t *QUIC) isSelf(addr net.Addr) bool {
 func (t *QUIC) answers(c *quic.Conn) (bool, []byte) {
 	ctx, cancel := context.WithTimeout(t.ctx, pingTimeout)
 	defer cancel()
+	return t.answersWithin(ctx, c)
+}
+
+// answersWithin is answers, waiting until ctx ends.
+func (t *QUIC) answersWithin(ctx context.Context, c *quic.Conn) (bool, []byte) {
 	s, err := c.OpenStreamSync(ctx)
 	if err != nil {
 		return false, nil
@@ -227,7 +232,8 @@ func (t *QUIC) answers(c *quic.Conn) (bool, []byte) {
 // the node's cluster ID). Two clusters may share a CA and node names: a
 // connection whose peer answers a ping with another group than this
 // endpoint's is no holder of its name here, and a node of that name
-// connecting from elsewhere is not refused for it.
+// connecting from elsewhere is not refused for it; nor are its datagrams
+// and raw streams taken (groupgossip.go).
 func (t *QUIC) SetGroup(g uint64) { t.group.Store(g) }
 
 // lifeLen is the length of a life; a ping's answer carries the
