@@ -69,6 +69,17 @@ type PlanInput struct {
 	// runtime leaves out a member it is sending a snapshot to, silent
 	// while it installs it, until that outlasts its grace.
 	Silent map[uint64]time.Duration
+	// Stalled is, for learners, how long each has acknowledged no more of
+	// the log to this leader (since it joined the configuration or this
+	// leader took the lead, if later). A learner that has not caught up
+	// and is stalled for ReplaceAfter (silent, or answering but taking no
+	// entries) is passed over as a voter's replacement, as a silent one
+	// is, for another server that can take the place: it stays a learner,
+	// with its replica, and is taken again once it moves. One that catches
+	// up however slowly moves, and is waited for. The runtime leaves out a
+	// learner a snapshot is on its way to, or that installs one, until
+	// that outlasts its grace.
+	Stalled map[uint64]time.Duration
 
 	Joins []uint64 // nodes that asked to be taken as learners, in the order to consider them
 	Evict []uint64 // learners that may no longer read the heap (clients whose grant went)
@@ -128,7 +139,8 @@ type Action struct {
 //  3. replace a down voter (or, failing one, a voter silent to this
 //     leader for ReplaceAfter, kept as a learner: PlanInput.Silent)
 //     by the best-placed server that is not a voter
-//     (one placement wants, or else any live server that stays):
+//     (one placement wants, or else any live server that stays; not a
+//     learner silent or stalled for ReplaceAfter: PlanInput.Stalled):
 //     add it as a learner, and once it has acknowledged an entry and is
 //     within CaughtUpSlack entries of the commit index promote it and
 //     remove the down voter in one change;
@@ -277,6 +289,19 @@ func (p *planner) takesJoin(id uint64) bool {
 	return p.missingFor(id) < p.in.ReplaceAfter
 }
 
+// stalled reports whether a learner that has not caught up has
+// acknowledged nothing more to this leader for ReplaceAfter
+// (PlanInput.Stalled).
+func (p *planner) stalled(id uint64) bool {
+	d, ok := p.in.Stalled[id]
+	match := p.in.Match[id]
+	return ok && d >= p.in.ReplaceAfter && (match == 0 || match+CaughtUpSlack < p.in.Commit)
+}
+
+// passedOver reports whether a server is passed over as a voter's
+// replacement: silent to this leader, or a learner stalled behind it.
+func (p *planner) passedOver(id uint64) bool { return p.silent(id) || p.stalled(id) }
+
 // caughtUp reports whether a member is close enough to the commit index to
 // vote (or lead) without stalling the group. A member that has acknowledged
 // nothing to this leader (match 0) is not, however young the log: it may
@@ -338,12 +363,13 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		victim = p.firstSilent()
 	}
 	// Desired servers that are not voters, best first; not one silent to
-	// this leader (a voter replaced for its silence, kept a learner),
+	// this leader (a voter replaced for its silence, kept a learner), nor
+	// a learner stalled behind it (a replacement the leader cannot reach),
 	// which could not catch up while it stays so, and would hold every
 	// later step (a dead voter's replacement, an eviction) behind it.
 	var targets []uint64
 	for _, m := range desired {
-		if !p.isVoter(m.ID) && !p.silent(m.ID) {
+		if !p.isVoter(m.ID) && !p.passedOver(m.ID) {
 			targets = append(targets, m.ID)
 		}
 	}
@@ -353,7 +379,7 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		// over four servers, two leaving at once leave two servers that
 		// stay, of which placement wants one, a voter already, and the
 		// two votes kept would leave one live voter of three.
-		targets = spares(ranked, func(id uint64) bool { return p.isVoter(id) || p.silent(id) })
+		targets = spares(ranked, func(id uint64) bool { return p.isVoter(id) || p.passedOver(id) })
 	}
 	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := p.live[v]; return !ok })
 	var promote []uint64
@@ -404,7 +430,7 @@ func (p *planner) firstSilent() uint64 {
 }
 
 // spares returns the servers of ranked that are not taken (voters, and
-// members silent to this leader), in order.
+// members passed over), in order.
 func spares(ranked []Member, taken func(uint64) bool) []uint64 {
 	var out []uint64
 	for _, m := range ranked {
