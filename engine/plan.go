@@ -83,6 +83,13 @@ type PlanInput struct {
 
 	Joins []uint64 // nodes that asked to be taken as learners, in the order to consider them
 	Evict []uint64 // learners that may no longer read the heap (clients whose grant went)
+	// Unused are learners whose nodes hold their replicas for no use of
+	// their own (no application opened the heap there) and asked to be
+	// removed: a voter's stand-in left over once placement took its voter
+	// back, a voter moved for balance. One placement does not want goes
+	// once the group is at full strength (no voter down or silent, as
+	// many voters as placement wants); each costs every commit a message.
+	Unused []uint64
 }
 
 // ActionKind is what a step does.
@@ -98,19 +105,20 @@ const (
 type StepReason uint8
 
 const (
-	Steady    StepReason = iota // nothing to do
-	Join                        // a node asked to join: add it as a learner
-	HandOver                    // this leader leaves: hand leadership to a caught-up voter
-	Replace                     // a voter is down (dead for ReplaceAfter, or leaving): replace it
-	Grow                        // fewer voters than wanted: add voters, to an odd number
-	Rebalance                   // a better-placed server is no voter: move the lowest-placed voter there
-	Shrink                      // dead voters no server can replace go, so the group survives more failures
-	DropDown                    // remove a learner that is down
-	Evict                       // remove a learner that may no longer read the heap
-	Place                       // move leadership to the best-placed voter
+	Steady     StepReason = iota // nothing to do
+	Join                         // a node asked to join: add it as a learner
+	HandOver                     // this leader leaves: hand leadership to a caught-up voter
+	Replace                      // a voter is down (dead for ReplaceAfter, or leaving): replace it
+	Grow                         // fewer voters than wanted: add voters, to an odd number
+	Rebalance                    // a better-placed server is no voter: move the lowest-placed voter there
+	Shrink                       // dead voters no server can replace go, so the group survives more failures
+	DropDown                     // remove a learner that is down
+	Evict                        // remove a learner that may no longer read the heap
+	Place                        // move leadership to the best-placed voter
+	DropUnused                   // remove a learner no one uses that placement does not want
 )
 
-var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place"}
+var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place", "drop unused"}
 
 func (r StepReason) String() string {
 	if int(r) < len(reasons) {
@@ -153,7 +161,9 @@ type Action struct {
 //     SIGTERM kept one voter a group, and could not start without it);
 //     dead voters no server can replace go together in one change if the
 //     group then survives more failures (see shrink), and otherwise stay;
-//  7. remove a learner that is down or may no longer read the heap;
+//  7. remove a learner that is down or may no longer read the heap, and
+//     at full strength one placement does not want whose node asked to
+//     be removed (PlanInput.Unused);
 //  8. move leadership to the best-placed voter, at most every TransferTicks.
 //
 // Plan does nothing unless this replica leads, no transfer is under way,
@@ -325,6 +335,9 @@ func (p *planner) plan() Action {
 		return a
 	}
 	if a, ok := p.dropLearner(); ok {
+		return a
+	}
+	if a, ok := p.dropUnused(desired); ok {
 		return a
 	}
 	return p.placeLeader(desired)
@@ -533,6 +546,29 @@ func (p *planner) dropLearner() (Action, bool) {
 			why = Evict
 		}
 		return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}, true
+	}
+	return Action{}, false
+}
+
+// dropUnused removes a learner whose node asked to be removed, having no
+// use for its replica (PlanInput.Unused), if placement does not want it
+// and the group is at full strength: every voter live and heard, and as
+// many as placement wants. It is then nobody's replacement: a learner
+// catching up for a voter's place is one placement wants, or the spare
+// of a voter down, and plan reaches this step only while the voters are
+// as they should be.
+func (p *planner) dropUnused(desired []Member) (Action, bool) {
+	cs := &p.in.Conf
+	if len(cs.Voters) < len(desired) || slices.ContainsFunc(cs.Voters, func(v uint64) bool {
+		_, live := p.live[v]
+		return !live || p.down(v) || p.silent(v)
+	}) {
+		return Action{}, false
+	}
+	for _, l := range cs.Learners {
+		if slices.Contains(p.in.Unused, l) && !slices.ContainsFunc(desired, func(m Member) bool { return m.ID == l }) {
+			return Action{Kind: ChangeConf, Why: DropUnused, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}, true
+		}
 	}
 	return Action{}, false
 }

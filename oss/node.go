@@ -619,6 +619,7 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 			return nil, err
 		}
 		h.catchUp.Store(false) // caught up
+		h.used.Store(true)
 		return h, nil
 	}
 }

@@ -132,6 +132,7 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 			in.Evict = append(in.Evict, id)
 		}
 	}
+	in.Unused = h.unusedLearners(cs.Learners)
 	return in
 }
 
