@@ -71,9 +71,9 @@ type Heap struct {
 	recvq    inbox               // recvc's bytes and drops
 	joinc    chan uint64         // nodes asking to join as learners
 	declinec chan uint64         // learners asking to be removed, having no use for their replicas
-	// used is set once an application opened the heap on this node
-	// (Node.Heap and the like): its replica is then not the node's to
-	// give up (unused.go).
+	// used is set once an application asked to open the heap on this
+	// node (Node.Heap and the like), before it joins the group: its
+	// replica is then not the node's to give up (unused.go).
 	used      atomic.Bool
 	snapc     chan snapOutcome // outcomes of snapshots streamed to peers
 	self      uint64

@@ -619,7 +619,6 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 			return nil, err
 		}
 		h.catchUp.Store(false) // caught up
-		h.used.Store(true)
 		return h, nil
 	}
 }
@@ -648,6 +647,10 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 	if err != nil {
 		return nil, true, made, err
 	}
+	// Before the join: a learner no application uses asks to be removed
+	// (unused.go), and one that took long to catch up could otherwise
+	// ask during its own open.
+	h.used.Store(true)
 	if cur, ok := n.catalogEntry(name); !ok || cur.Group != e.Group {
 		// The catalog replica applied the drop between the read of the
 		// entry and the open, and its sync ran before the replica was
@@ -692,6 +695,7 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 	if !h.inConf.Load() {
 		return nil, nil
 	}
+	h.used.Store(true)
 	if h.catchUp.Load() {
 		// Recovered from disk, or opened by the node itself (a first
 		// voter, a replica a leader added) and not yet by a caller:
