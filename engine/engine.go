@@ -293,6 +293,8 @@ type Engine struct {
 	held        logSizes             // the sizes of the entries the log holds in memory
 	heardFrom   map[uint64]uint64    // on a leader, the tick each peer was last heard at since it took the lead
 	leadTick    uint64               // on a leader, the tick it took the lead at
+	joinedTick  map[uint64]uint64    // the tick each member's joining the configuration was applied at, if here
+	matchAt     map[uint64]matchMark // on a leader, each peer's match index and the tick it was first seen at
 	large       map[uuid.UUID]logPos // large records the log holds, not yet applied
 	ckptAsk     uint64               // a checkpoint to ask for in the next Ready
 	conf        raftpb.ConfState
@@ -416,6 +418,8 @@ func New(cfg Config) (*Engine, error) {
 		pending:     make(map[uuid.UUID]proposal),
 		reads:       make(map[uint64]*read),
 		heardFrom:   make(map[uint64]uint64),
+		joinedTick:  make(map[uint64]uint64),
+		matchAt:     make(map[uint64]matchMark),
 		large:       make(map[uuid.UUID]logPos),
 		lastCkpt:    cfg.Checkpoint,
 		lastCompact: cfg.Checkpoint,
@@ -435,20 +439,71 @@ func (e *Engine) Ticks() uint64 { return e.ticks }
 // snapshot is on its way to the peer or being installed by it (needs):
 // a follower is silent while it writes a snapshot to its store, after
 // the leader has heard that it arrived.
+//
+// A member that joined the configuration while this replica led counts
+// from its joining instead: until 2026-12-06 a learner added by a leader
+// of long standing was silent at once, however soon it was to answer,
+// and the plan passed it over for another spare before it could.
 func (e *Engine) Silence(id uint64) (ticks uint64, snap bool) {
 	if e.lead != e.id || id == e.id {
 		return 0, false
 	}
-	ticks = e.ticks - e.leadTick
+	from := e.memberSince(id)
 	if heard, ok := e.heardFrom[id]; ok {
-		ticks = e.ticks - heard
+		from = max(from, heard)
 	}
+	return e.ticks - from, e.snapFor(id)
+}
+
+// Stalled returns, on a leader, the ticks since the peer of raft ID id
+// last acknowledged more of the log to it (its match index rose), counted
+// at most from this replica's taking the lead or the peer's joining the
+// configuration, and whether a snapshot is on its way to the peer or
+// being installed by it (0, false on a replica that does not lead). A
+// peer that answers heartbeats but takes no entries (its disk stuck, its
+// snapshots lost on the way) is not silent, but stalled.
+func (e *Engine) Stalled(id uint64) (ticks uint64, snap bool) {
+	if e.lead != e.id || id == e.id {
+		return 0, false
+	}
+	from := e.memberSince(id)
+	if m, ok := e.matchAt[id]; ok {
+		from = max(from, m.tick)
+	}
+	return e.ticks - from, e.snapFor(id)
+}
+
+// matchMark is a peer's match index and the tick the leader first saw it.
+type matchMark struct{ match, tick uint64 }
+
+// memberSince is the tick from which a leader times a member: its taking
+// the lead, or the member's joining the configuration if later.
+func (e *Engine) memberSince(id uint64) uint64 {
+	return max(e.leadTick, e.joinedTick[id])
+}
+
+// snapFor reports whether a snapshot is on its way to the peer or being
+// installed by it (needs).
+func (e *Engine) snapFor(id uint64) (snap bool) {
 	e.r.WithProgress(func(peer uint64, pr tracker.Progress) {
 		if peer == id {
 			_, snap = needs(pr, e.lastCompact)
 		}
 	})
-	return ticks, snap
+	return snap
+}
+
+// noteMatches notes, on a leader, each peer whose match index changed
+// since the last tick, with the tick (Stalled).
+func (e *Engine) noteMatches() {
+	if e.lead != e.id {
+		return
+	}
+	e.r.WithProgress(func(peer uint64, pr tracker.Progress) {
+		if m, ok := e.matchAt[peer]; !ok || m.match != pr.Match {
+			e.matchAt[peer] = matchMark{match: pr.Match, tick: e.ticks}
+		}
+	})
 }
 
 // Lead returns the leader as of the last Ready, 0 if none is known.
@@ -493,6 +548,7 @@ func (e *Engine) Tick() {
 	e.checkLeader()
 	e.resend()
 	e.askDueCheckpoint()
+	e.noteMatches()
 }
 
 // askDueCheckpoint asks again, in the next Ready, for a checkpoint that is
@@ -1075,9 +1131,18 @@ func (e *Engine) decided(rd *Ready) {
 	if !e.handed {
 		e.answerReads(rd)
 	}
+	for _, a := range rd.Added {
+		e.joinedTick[a.ID] = e.ticks
+	}
 	if cs := e.r.ConfState(); !sameConf(cs, e.conf) {
 		changed := cs // allocated only when it changed
 		rd.Conf = &changed
+		for id := range e.joinedTick {
+			if !slices.Contains(cs.Voters, id) && !slices.Contains(cs.Learners, id) &&
+				!slices.Contains(cs.VotersOutgoing, id) && !slices.Contains(cs.LearnersNext, id) {
+				delete(e.joinedTick, id)
+			}
+		}
 	}
 }
 
@@ -1266,6 +1331,7 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 			// A leadership begins: raft tracks every follower's progress
 			// afresh, and the engine what it hears from them (retain).
 			clear(e.heardFrom)
+			clear(e.matchAt)
 			e.leadTick = e.ticks
 		}
 		e.lead = soft.Lead

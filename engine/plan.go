@@ -69,9 +69,27 @@ type PlanInput struct {
 	// runtime leaves out a member it is sending a snapshot to, silent
 	// while it installs it, until that outlasts its grace.
 	Silent map[uint64]time.Duration
+	// Stalled is, for learners, how long each has acknowledged no more of
+	// the log to this leader (since it joined the configuration or this
+	// leader took the lead, if later). A learner that has not caught up
+	// and is stalled for ReplaceAfter (silent, or answering but taking no
+	// entries) is passed over as a voter's replacement, as a silent one
+	// is, for another server that can take the place: it stays a learner,
+	// with its replica, and is taken again once it moves. One that catches
+	// up however slowly moves, and is waited for. The runtime leaves out a
+	// learner a snapshot is on its way to, or that installs one, until
+	// that outlasts its grace.
+	Stalled map[uint64]time.Duration
 
 	Joins []uint64 // nodes that asked to be taken as learners, in the order to consider them
 	Evict []uint64 // learners that may no longer read the heap (clients whose grant went)
+	// Unused are learners whose nodes hold their replicas for no use of
+	// their own (no application opened the heap there) and asked to be
+	// removed: a voter's stand-in left over once placement took its voter
+	// back, a voter moved for balance. One placement does not want goes
+	// once the group is at full strength (no voter down or silent, as
+	// many voters as placement wants); each costs every commit a message.
+	Unused []uint64
 }
 
 // ActionKind is what a step does.
@@ -87,19 +105,20 @@ const (
 type StepReason uint8
 
 const (
-	Steady    StepReason = iota // nothing to do
-	Join                        // a node asked to join: add it as a learner
-	HandOver                    // this leader leaves: hand leadership to a caught-up voter
-	Replace                     // a voter is down (dead for ReplaceAfter, or leaving): replace it
-	Grow                        // fewer voters than wanted: add voters, to an odd number
-	Rebalance                   // a better-placed server is no voter: move the lowest-placed voter there
-	Shrink                      // dead voters no server can replace go, so the group survives more failures
-	DropDown                    // remove a learner that is down
-	Evict                       // remove a learner that may no longer read the heap
-	Place                       // move leadership to the best-placed voter
+	Steady     StepReason = iota // nothing to do
+	Join                         // a node asked to join: add it as a learner
+	HandOver                     // this leader leaves: hand leadership to a caught-up voter
+	Replace                      // a voter is down (dead for ReplaceAfter, or leaving): replace it
+	Grow                         // fewer voters than wanted: add voters, to an odd number
+	Rebalance                    // a better-placed server is no voter: move the lowest-placed voter there
+	Shrink                       // dead voters no server can replace go, so the group survives more failures
+	DropDown                     // remove a learner that is down
+	Evict                        // remove a learner that may no longer read the heap
+	Place                        // move leadership to the best-placed voter
+	DropUnused                   // remove a learner no one uses that placement does not want
 )
 
-var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place"}
+var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place", "drop unused"}
 
 func (r StepReason) String() string {
 	if int(r) < len(reasons) {
@@ -128,7 +147,8 @@ type Action struct {
 //  3. replace a down voter (or, failing one, a voter silent to this
 //     leader for ReplaceAfter, kept as a learner: PlanInput.Silent)
 //     by the best-placed server that is not a voter
-//     (one placement wants, or else any live server that stays):
+//     (one placement wants, or else any live server that stays; not a
+//     learner silent or stalled for ReplaceAfter: PlanInput.Stalled):
 //     add it as a learner, and once it has acknowledged an entry and is
 //     within CaughtUpSlack entries of the commit index promote it and
 //     remove the down voter in one change;
@@ -141,7 +161,9 @@ type Action struct {
 //     SIGTERM kept one voter a group, and could not start without it);
 //     dead voters no server can replace go together in one change if the
 //     group then survives more failures (see shrink), and otherwise stay;
-//  7. remove a learner that is down or may no longer read the heap;
+//  7. remove a learner that is down or may no longer read the heap, and
+//     at full strength one placement does not want whose node asked to
+//     be removed (PlanInput.Unused);
 //  8. move leadership to the best-placed voter, at most every TransferTicks.
 //
 // Plan does nothing unless this replica leads, no transfer is under way,
@@ -277,6 +299,19 @@ func (p *planner) takesJoin(id uint64) bool {
 	return p.missingFor(id) < p.in.ReplaceAfter
 }
 
+// stalled reports whether a learner that has not caught up has
+// acknowledged nothing more to this leader for ReplaceAfter
+// (PlanInput.Stalled).
+func (p *planner) stalled(id uint64) bool {
+	d, ok := p.in.Stalled[id]
+	match := p.in.Match[id]
+	return ok && d >= p.in.ReplaceAfter && (match == 0 || match+CaughtUpSlack < p.in.Commit)
+}
+
+// passedOver reports whether a server is passed over as a voter's
+// replacement: silent to this leader, or a learner stalled behind it.
+func (p *planner) passedOver(id uint64) bool { return p.silent(id) || p.stalled(id) }
+
 // caughtUp reports whether a member is close enough to the commit index to
 // vote (or lead) without stalling the group. A member that has acknowledged
 // nothing to this leader (match 0) is not, however young the log: it may
@@ -300,6 +335,9 @@ func (p *planner) plan() Action {
 		return a
 	}
 	if a, ok := p.dropLearner(); ok {
+		return a
+	}
+	if a, ok := p.dropUnused(desired); ok {
 		return a
 	}
 	return p.placeLeader(desired)
@@ -338,12 +376,13 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		victim = p.firstSilent()
 	}
 	// Desired servers that are not voters, best first; not one silent to
-	// this leader (a voter replaced for its silence, kept a learner),
+	// this leader (a voter replaced for its silence, kept a learner), nor
+	// a learner stalled behind it (a replacement the leader cannot reach),
 	// which could not catch up while it stays so, and would hold every
 	// later step (a dead voter's replacement, an eviction) behind it.
 	var targets []uint64
 	for _, m := range desired {
-		if !p.isVoter(m.ID) && !p.silent(m.ID) {
+		if !p.isVoter(m.ID) && !p.passedOver(m.ID) {
 			targets = append(targets, m.ID)
 		}
 	}
@@ -353,7 +392,7 @@ func (p *planner) changeVoters(ranked, desired []Member) (Action, bool) {
 		// over four servers, two leaving at once leave two servers that
 		// stay, of which placement wants one, a voter already, and the
 		// two votes kept would leave one live voter of three.
-		targets = spares(ranked, func(id uint64) bool { return p.isVoter(id) || p.silent(id) })
+		targets = spares(ranked, func(id uint64) bool { return p.isVoter(id) || p.passedOver(id) })
 	}
 	allAlive := !slices.ContainsFunc(cs.Voters, func(v uint64) bool { _, ok := p.live[v]; return !ok })
 	var promote []uint64
@@ -404,7 +443,7 @@ func (p *planner) firstSilent() uint64 {
 }
 
 // spares returns the servers of ranked that are not taken (voters, and
-// members silent to this leader), in order.
+// members passed over), in order.
 func spares(ranked []Member, taken func(uint64) bool) []uint64 {
 	var out []uint64
 	for _, m := range ranked {
@@ -507,6 +546,29 @@ func (p *planner) dropLearner() (Action, bool) {
 			why = Evict
 		}
 		return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}, true
+	}
+	return Action{}, false
+}
+
+// dropUnused removes a learner whose node asked to be removed, having no
+// use for its replica (PlanInput.Unused), if placement does not want it
+// and the group is at full strength: every voter live and heard, and as
+// many as placement wants. It is then nobody's replacement: a learner
+// catching up for a voter's place is one placement wants, or the spare
+// of a voter down, and plan reaches this step only while the voters are
+// as they should be.
+func (p *planner) dropUnused(desired []Member) (Action, bool) {
+	cs := &p.in.Conf
+	if len(cs.Voters) < len(desired) || slices.ContainsFunc(cs.Voters, func(v uint64) bool {
+		_, live := p.live[v]
+		return !live || p.down(v) || p.silent(v)
+	}) {
+		return Action{}, false
+	}
+	for _, l := range cs.Learners {
+		if slices.Contains(p.in.Unused, l) && !slices.ContainsFunc(desired, func(m Member) bool { return m.ID == l }) {
+			return Action{Kind: ChangeConf, Why: DropUnused, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}, true
+		}
 	}
 	return Action{}, false
 }

@@ -38,6 +38,7 @@ func (n *Node) joinGroup(ctx context.Context, h *Heap, hint []groupMember) error
 		}
 		select {
 		case <-ctx.Done():
+			heard.noteUnreached(n, h)
 			if heard.takes == 0 {
 				// No leader answered: as for the catalog's, ErrNoQuorum.
 				return heard.wrap(fmt.Errorf("oss: heap %q: join its group: %w: %w (%s)", h.name, ErrNoQuorum, ctx.Err(), &heard))
@@ -60,6 +61,21 @@ type joinHeard struct {
 	leader  string // the last leader that took the request
 	takes   int    // how many times a leader took it
 	lastErr error  // the last call that failed before the caller's end
+	// unreached is the address the node advertises when leaders took
+	// the request but no peer's message, call or stream ever reached the
+	// node: what a leader sends the replica it added goes there.
+	unreached string
+}
+
+// noteUnreached notes, for a join that leaders took, whether no peer ever
+// reached the node (Node.reached) nor its replica heard a leader: a node
+// whose advertised address reaches nothing (ossd's --advertise) joined
+// membership by its own calls and was added as a learner, and its join
+// said only that the replica was not in the configuration yet.
+func (j *joinHeard) noteUnreached(n *Node, h *Heap) {
+	if _, at := h.contact.last(); j.takes > 0 && !n.reached.Load() && at.IsZero() {
+		j.unreached = n.advertised()
+	}
 }
 
 func (j *joinHeard) taken(leader string, _ bool) { j.leader, j.takes = leader, j.takes+1 }
@@ -90,6 +106,10 @@ func (j *joinHeard) String() string {
 	var parts []string
 	if j.takes > 0 {
 		parts = append(parts, fmt.Sprintf("leaders took the request %d times, last %s, and the replica is not in the configuration yet", j.takes, j.leader))
+	}
+	if j.unreached != "" {
+		parts = append(parts, fmt.Sprintf("no peer ever reached this node: they send to the address it advertises, %s "+
+			"(Config.Advertise, ossd's --advertise), which is likely not where they reach it", j.unreached))
 	}
 	if j.lastErr != nil {
 		parts = append(parts, fmt.Sprintf("last error: %v", j.lastErr))

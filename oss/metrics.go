@@ -54,7 +54,7 @@ var (
 	mApplied   = defMetric("oss_applied_index", "gauge", "Index of the last log entry the local replica applied.", hl...)
 	mLdrCommit = defMetric("oss_leader_commit_index", "gauge", "The group's commit index as the replica last heard it from its leader.", hl...)
 	mLag       = defMetric("oss_apply_lag_entries", "gauge", "Entries the replica knows committed but has not applied: leader commit index minus applied index.", hl...)
-	mContact   = defMetric("oss_leader_contact_age_seconds", "gauge", "Time since the replica last heard from its group's leader (0 if it leads; absent if it never heard one).", hl...)
+	mContact   = defMetric("oss_leader_contact_age_seconds", "gauge", "Time since the replica last heard from its group's leader (0 if it leads; absent if it never heard one, or was removed as a learner no application used).", hl...)
 	mObjects   = defMetric("oss_objects", "gauge", "Objects in the local replica.", hl...)
 	mTerm      = defMetric("oss_raft_term", "gauge", "The replica's raft term.", hl...)
 	mLeader    = defMetric("oss_is_leader", "gauge", "1 if the local replica leads its group, else 0.", hl...)
@@ -295,6 +295,10 @@ func (e emitter) heap(h *Heap, node string, now time.Time) {
 	switch {
 	case leads == 1:
 		e.emit(mContact, 0, l...)
+	case h.givenUp():
+		// Removed as a learner no application used: it follows no
+		// leader by design, and an age that grows would look like a
+		// replica cut off (unused.go).
 	case !s.LeaderContact.IsZero():
 		e.emit(mContact, max(now.Sub(s.LeaderContact).Seconds(), 0), l...)
 	}

@@ -75,10 +75,14 @@ type Node struct {
 	// registered, by name (identity.go).
 	reRegistered registrations
 
-	quic    *transport.QUIC     // nil without Listen
-	tr      transport.Transport // node-to-node traffic; nil without a network
-	members *membership         // nil without Listen
-	dir     atomic.Value        // of dirHolder: set while messages may arrive
+	quic *transport.QUIC     // nil without Listen
+	tr   transport.Transport // node-to-node traffic; nil without a network
+	// reached is set once a peer's message, call or stream arrived: a
+	// join that leaders took while none did points at the address the
+	// node advertises (joinHeard).
+	reached atomic.Bool
+	members *membership  // nil without Listen
+	dir     atomic.Value // of dirHolder: set while messages may arrive
 
 	ident        identities // what the catalog says raft IDs are
 	forgedWarned atomic.Int64
@@ -453,14 +457,29 @@ func (n *Node) Members() []Member {
 // heaps it holds. Calls and streams arrive with replica management.
 type nodeHandler struct{ n *Node }
 
-func (h nodeHandler) HandleMessage(from string, msg []byte) { h.n.receive(from, msg) }
+func (h nodeHandler) HandleMessage(from string, msg []byte) {
+	h.n.reached.Store(true)
+	h.n.receive(from, msg)
+}
 
 func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
+	h.n.reached.Store(true)
 	return h.n.handleCall(ctx, from, req)
 }
 
 func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
+	h.n.reached.Store(true)
 	return h.n.receiveSnapshot(ctx, from, header, body)
+}
+
+// advertised returns the address the node advertises to its peers over
+// QUIC (Config.Advertise, or the one its endpoint bound), "" on another
+// transport.
+func (n *Node) advertised() string {
+	if n.members == nil || n.quic == nil {
+		return ""
+	}
+	return n.members.cfg.advertise
 }
 
 // Context returns a context that is cancelled when the node closes.
@@ -637,6 +656,10 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 	if err != nil {
 		return nil, true, made, err
 	}
+	// Before the join: a learner no application uses asks to be removed
+	// (unused.go), and one that took long to catch up could otherwise
+	// ask during its own open.
+	h.used.Store(true)
 	if cur, ok := n.catalogEntry(name); !ok || cur.Group != e.Group {
 		// The catalog replica applied the drop between the read of the
 		// entry and the open, and its sync ran before the replica was
@@ -681,6 +704,7 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 	if !h.inConf.Load() {
 		return nil, nil
 	}
+	h.used.Store(true)
 	if h.catchUp.Load() {
 		// Recovered from disk, or opened by the node itself (a first
 		// voter, a replica a leader added) and not yet by a caller:

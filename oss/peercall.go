@@ -47,6 +47,9 @@ const (
 	// opLeaving tells a member that the caller leaves gracefully; the
 	// answer comes once the member has noted it (membership.leaving).
 	opLeaving = "leaving"
+	// opDecline asks the leader of a heap to remove the caller's learner,
+	// which no application uses on its node (unused.go).
+	opDecline = "decline"
 )
 
 // handleCall serves a peer's request: "join" asks the leader of a heap to
@@ -60,7 +63,7 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	if r.Op == opStatus {
 		return codec.Marshal(n.localStatus())
 	}
-	if own := n.ClusterID(); !sameCluster(own, r.Cluster) && (r.Op == opLeaving || r.Op == opJoin) {
+	if own := n.ClusterID(); !sameCluster(own, r.Cluster) && (r.Op == opLeaving || r.Op == opJoin || r.Op == opDecline) {
 		err := fmt.Errorf("%w: %s: the caller is of cluster %016x, this node of %016x", ErrOtherCluster, r.Op, r.Cluster, own)
 		if n.members != nil {
 			n.members.stats.otherCluster.Add(1)
@@ -76,6 +79,9 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		}
 		n.members.noteLeaving(from) // the peer's authenticated name: none announces another's leave
 		return codec.Marshal(callResponse{OK: true})
+	}
+	if r.Op == opDecline {
+		return n.handleDecline(from, &r)
 	}
 	if r.Op != opJoin {
 		return nil, fmt.Errorf("oss: unknown request %q", r.Op)

@@ -118,7 +118,8 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 			in.Missing[id] = since
 		}
 	}
-	in.Silent = h.silences(slices.Concat(cs.Voters, cs.Learners))
+	in.Silent = h.silences(slices.Concat(cs.Voters, cs.Learners), h.eng.Silence)
+	in.Stalled = h.silences(cs.Learners, h.eng.Stalled)
 	for id := range h.joinReqs {
 		in.Joins = append(in.Joins, id)
 		if since, ok := n.goneSince(id, live, now); ok {
@@ -131,6 +132,7 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 			in.Evict = append(in.Evict, id)
 		}
 	}
+	in.Unused = h.unusedLearners(cs.Learners)
 	return in
 }
 
@@ -143,11 +145,13 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 // timeouts or less: a follower in reach answers every heartbeat, one a
 // tick, and a ReplaceAfter of a tick or two (300 ms at a tick of 300)
 // counted a follower between two heartbeats as silent, which no caught-
-// up voter then was, and leadership never moved to its placement.
-func (h *Heap) silences(ids []uint64) map[uint64]time.Duration {
+// up voter then was, and leadership never moved to its placement. How
+// long learners have acknowledged nothing more (engine.PlanInput.Stalled,
+// from the engine's Stalled) is counted the same way.
+func (h *Heap) silences(ids []uint64, of func(uint64) (uint64, bool)) map[uint64]time.Duration {
 	out := make(map[uint64]time.Duration, len(ids))
 	for _, id := range ids {
-		ticks, snap := h.eng.Silence(id)
+		ticks, snap := of(id)
 		d := time.Duration(ticks) * h.cfg.TickInterval
 		if ticks <= 2*electionTicks || snap && d < h.cfg.SnapshotGrace {
 			continue

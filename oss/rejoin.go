@@ -51,6 +51,7 @@ type leaderContact struct {
 	dropped   atomic.Bool  // the replica applied its own removal, and is not back
 	refusedAt atomic.Int64 // unix nanoseconds of the last refusal logged (noteRefused)
 	quiet     uint64       // ticks without a leader; owned by the loop
+	idle      uint64       // ticks as a learner no application uses, with a leader in reach; owned by the loop
 }
 
 // heard notes a message from a peer: appends, heartbeats and snapshots
@@ -96,12 +97,14 @@ func (h *Heap) checkMembership() {
 	if h.eng.LeaderInReach() {
 		h.contact.quiet = 0
 		h.contact.inReach.Store(true)
+		h.checkUse()
 		return
 	}
 	h.contact.inReach.Store(false)
+	h.contact.idle = 0
 	h.contact.quiet++
 	n := h.node
-	if h.contact.quiet < rejoinTicks || n.tr == nil || n.leaving.Load() || h.contact.rejoining.Load() {
+	if h.contact.quiet < rejoinTicks || n.tr == nil || n.leaving.Load() || h.contact.rejoining.Load() || h.givenUp() {
 		return
 	}
 	h.contact.rejoining.Store(true)
