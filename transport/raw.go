@@ -106,28 +106,7 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				}
 				return nil, fmt.Errorf("%w: %s: redial in %v", ErrUnreachable, addr, wait.Round(time.Millisecond))
 			}
-			done := make(chan struct{})
-			// Started only while the endpoint is open (goLive): this
-			// caller passed addrPeer's check before a Close that may
-			// have waited for the endpoint's goroutines since.
-			started := t.goLive(func() {
-				dctx, cancel := context.WithTimeout(t.ctx, dialTimeout)
-				defer cancel()
-				p.mu.Lock()
-				next, fail := p.next, p.fail
-				p.mu.Unlock()
-				c, err := t.dial(dctx, addr, name, &next, &fail)
-				p.mu.Lock()
-				p.next, p.fail, p.err = next, fail, err
-				if err == nil {
-					p.conn = c
-				} else if tooManyConns(err) != nil {
-					p.refused()
-				}
-				p.dialing = nil
-				p.mu.Unlock()
-				close(done)
-			})
+			done, started := t.startDial(p, addr, name)
 			if !started {
 				p.mu.Unlock()
 				return nil, ErrClosed
@@ -165,6 +144,34 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 			return nil, fmt.Errorf("%w: %s: dial failed", ErrUnreachable, addr)
 		}
 	}
+}
+
+// startDial starts a dial of addr for p in the background, and returns
+// the channel closed when it ends. It starts only while the endpoint is
+// open (goLive): a caller of connAt passed addrPeer's check before a
+// Close that may have waited for the endpoint's goroutines since.
+// Called with p.mu held.
+func (t *QUIC) startDial(p *addrPeer, addr, name string) (chan struct{}, bool) {
+	done := make(chan struct{})
+	started := t.goLive(func() {
+		dctx, cancel := context.WithTimeout(t.ctx, dialTimeout)
+		defer cancel()
+		p.mu.Lock()
+		next, fail := p.next, p.fail
+		p.mu.Unlock()
+		c, err := t.dial(dctx, addr, name, &next, &fail)
+		p.mu.Lock()
+		p.next, p.fail, p.err = next, fail, err
+		if err == nil {
+			p.conn = c
+		} else if tooManyConns(err) != nil {
+			p.refused()
+		}
+		p.dialing = nil
+		p.mu.Unlock()
+		close(done)
+	})
+	return done, started
 }
 
 // ended notes why c, the connection to the address that is gone, ended,
