@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/objectsharing/oss/persist"
@@ -32,11 +33,20 @@ const DiskStallAfter = 5 * time.Second
 
 // diskOps are the file operations of a node's data directory under way,
 // so that a close that gives up on a stalled disk can say which one it
-// waited for.
+// waited for. An operation takes no lock and touches nothing shared by
+// the node: one on a file marks a slot of the file (a clock read and a
+// compare-and-swap), one of the file system (open, rename, remove, a
+// directory's sync) a slot of pool. The mutex is taken when a file is
+// opened or closed, by the stall check, and by an operation that finds
+// every slot it may take busy (more than fileSlots at once on one file,
+// more than len(pool) of the file system), which goes in busy.
 type diskOps struct {
-	mu   sync.Mutex
-	next uint64
-	busy map[uint64]diskOp
+	pool [8]atomic.Pointer[diskOp]
+
+	mu    sync.Mutex
+	files map[*watchedFile]struct{} // open, from their open to their close's end
+	next  uint64
+	busy  map[uint64]diskOp
 }
 
 // diskOp is one operation under way.
@@ -46,37 +56,97 @@ type diskOp struct {
 	since time.Time
 }
 
-func (d *diskOps) begin(op persist.Op, name string) uint64 {
-	now := time.Now()
+// diskEpoch is what a file's slot counts its start from, in nanoseconds
+// on the monotonic clock.
+var diskEpoch = time.Now()
+
+// begin records an operation of the file system; end(begin(...)) ends
+// it. A token of 0 or more is a slot of pool, below 0 an entry of busy.
+func (d *diskOps) begin(op persist.Op, name string) int {
+	o := &diskOp{op: op, name: name, since: time.Now()}
+	for i := range d.pool {
+		if d.pool[i].Load() == nil && d.pool[i].CompareAndSwap(nil, o) {
+			return i
+		}
+	}
+	return d.beginBusy(*o)
+}
+
+func (d *diskOps) end(token int) {
+	if token >= 0 {
+		d.pool[token].Store(nil)
+		return
+	}
+	d.endBusy(token)
+}
+
+// beginBusy records an operation that found no free slot.
+func (d *diskOps) beginBusy(o diskOp) int {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.next++
-	id := d.next
 	if d.busy == nil {
 		d.busy = map[uint64]diskOp{}
 	}
-	d.busy[id] = diskOp{op: op, name: name, since: now}
-	d.mu.Unlock()
-	return id
+	d.busy[d.next] = o
+	return -int(d.next)
 }
 
-func (d *diskOps) end(id uint64) {
+func (d *diskOps) endBusy(token int) {
 	d.mu.Lock()
-	delete(d.busy, id)
+	delete(d.busy, uint64(-token))
+	d.mu.Unlock()
+}
+
+// opened and closed add f to the files the stall check looks at, and
+// take it out once its close has returned.
+func (d *diskOps) opened(f *watchedFile) {
+	d.mu.Lock()
+	if d.files == nil {
+		d.files = map[*watchedFile]struct{}{}
+	}
+	d.files[f] = struct{}{}
+	d.mu.Unlock()
+}
+
+func (d *diskOps) closed(f *watchedFile) {
+	d.mu.Lock()
+	delete(d.files, f)
 	d.mu.Unlock()
 }
 
 // stalled returns the oldest operation under way, and how many are, if
-// it has been under way for after or longer.
+// it has been under way for after or longer. An operation that began
+// before the call and has not ended is in a slot of pool, of a file in
+// files, or in busy until it ends: none is missed; one that begins or
+// ends meanwhile may be counted or not, and is not the oldest.
 func (d *diskOps) stalled(after time.Duration) (diskOp, int, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	var oldest diskOp
-	for _, o := range d.busy {
+	n := 0
+	see := func(o diskOp) {
+		n++
 		if oldest.since.IsZero() || o.since.Before(oldest.since) {
 			oldest = o
 		}
 	}
-	return oldest, len(d.busy), !oldest.since.IsZero() && time.Since(oldest.since) >= after
+	for i := range d.pool {
+		if o := d.pool[i].Load(); o != nil {
+			see(*o)
+		}
+	}
+	d.mu.Lock()
+	for f := range d.files {
+		for i := range f.slots {
+			if v := f.slots[i].Load(); v != 0 {
+				see(f.op(v))
+			}
+		}
+	}
+	for _, o := range d.busy {
+		see(o)
+	}
+	d.mu.Unlock()
+	return oldest, n, !oldest.since.IsZero() && time.Since(oldest.since) >= after
 }
 
 // stallError is the error of a close that gave up on o, with busy
@@ -149,7 +219,9 @@ func (f watchedFS) open(op persist.Op, name string, fn func(string) (persist.Fil
 	if err != nil {
 		return nil, err
 	}
-	return &watchedFile{File: fl, name: name, ops: f.ops}, nil
+	w := &watchedFile{File: fl, name: name, ops: f.ops}
+	f.ops.opened(w)
+	return w, nil
 }
 
 func (f watchedFS) MkdirAll(dir string) error {
@@ -198,35 +270,87 @@ type watchedFile struct {
 	persist.File
 	name string
 	ops  *diskOps
+	// slots are the file's operations under way, each 0 when free, else
+	// its start in nanoseconds since diskEpoch shifted left by
+	// fileOpBits, or'ed with its fileOp. Operations of one file may run
+	// at once (reads from several goroutines); one that finds every
+	// slot busy goes in ops.busy.
+	slots [fileSlots]atomic.Uint64
+}
+
+// fileSlots is how many operations of one file at once are recorded
+// without a lock.
+const fileSlots = 4
+
+// fileOp is the kind of a file's operation, in the low fileOpBits of
+// its slot.
+type fileOp uint64
+
+const (
+	fileRead fileOp = iota + 1
+	fileWrite
+	fileSync
+	fileTruncate
+	fileClose
+
+	fileOpBits = 3
+)
+
+var fileOps = [...]persist.Op{fileRead: "read", fileWrite: persist.OpWrite, fileSync: persist.OpSync,
+	fileTruncate: persist.OpTruncate, fileClose: persist.OpClose}
+
+// begin records an operation of the file; end(begin(k)) ends it. A
+// token of 0 or more is a slot, below 0 an entry of ops.busy.
+func (f *watchedFile) begin(k fileOp) int {
+	v := uint64(time.Since(diskEpoch))<<fileOpBits | uint64(k)
+	for i := range f.slots {
+		if f.slots[i].Load() == 0 && f.slots[i].CompareAndSwap(0, v) {
+			return i
+		}
+	}
+	return f.ops.beginBusy(f.op(v))
+}
+
+func (f *watchedFile) end(token int) {
+	if token >= 0 {
+		f.slots[token].Store(0)
+		return
+	}
+	f.ops.endBusy(token)
+}
+
+// op is the operation a slot holding v records.
+func (f *watchedFile) op(v uint64) diskOp {
+	return diskOp{op: fileOps[v&(1<<fileOpBits-1)], name: f.name, since: diskEpoch.Add(time.Duration(v >> fileOpBits))}
 }
 
 func (f *watchedFile) Read(p []byte) (int, error) {
-	id := f.ops.begin("read", f.name)
-	defer f.ops.end(id)
+	t := f.begin(fileRead)
+	defer f.end(t)
 	return f.File.Read(p)
 }
 
 func (f *watchedFile) ReadAt(p []byte, off int64) (int, error) {
-	id := f.ops.begin("read", f.name)
-	defer f.ops.end(id)
+	t := f.begin(fileRead)
+	defer f.end(t)
 	return f.File.ReadAt(p, off)
 }
 
 func (f *watchedFile) Write(p []byte) (int, error) {
-	id := f.ops.begin(persist.OpWrite, f.name)
-	defer f.ops.end(id)
+	t := f.begin(fileWrite)
+	defer f.end(t)
 	return f.File.Write(p)
 }
 
 func (f *watchedFile) WriteAt(p []byte, off int64) (int, error) {
-	id := f.ops.begin(persist.OpWrite, f.name)
-	defer f.ops.end(id)
+	t := f.begin(fileWrite)
+	defer f.end(t)
 	return f.File.WriteAt(p, off)
 }
 
 func (f *watchedFile) Sync() error {
-	id := f.ops.begin(persist.OpSync, f.name)
-	defer f.ops.end(id)
+	t := f.begin(fileSync)
+	defer f.end(t)
 	return f.File.Sync()
 }
 
@@ -236,21 +360,25 @@ func (f *watchedFile) SyncOffPath() error {
 	if !ok {
 		return f.Sync()
 	}
-	id := f.ops.begin(persist.OpSync, f.name)
-	defer f.ops.end(id)
+	t := f.begin(fileSync)
+	defer f.end(t)
 	return s.SyncOffPath()
 }
 
 func (f *watchedFile) Truncate(size int64) error {
-	id := f.ops.begin(persist.OpTruncate, f.name)
-	defer f.ops.end(id)
+	t := f.begin(fileTruncate)
+	defer f.end(t)
 	return f.File.Truncate(size)
 }
 
+// Close leaves the files the stall check looks at once the close has
+// returned: a close that stalls is found as any operation is.
 func (f *watchedFile) Close() error {
-	id := f.ops.begin(persist.OpClose, f.name)
-	defer f.ops.end(id)
-	return f.File.Close()
+	t := f.begin(fileClose)
+	err := f.File.Close()
+	f.end(t)
+	f.ops.closed(f)
+	return err
 }
 
 // Linked and Named pass persist.PlacedFile on; a file that cannot tell
