@@ -352,7 +352,7 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	if err := t.otherGroupOf(c); err != nil {
+	if err := t.otherGroupOf(ctx, c); err != nil {
 		return nil, err // groupgossip.go
 	}
 	s, err := c.OpenStreamSync(ctx)
@@ -473,7 +473,7 @@ var _ net.Conn = (*streamConn)(nil)
 
 // serveRaw hands an accepted raw stream to RawStreams.
 func (t *QUIC) serveRaw(c *quic.Conn, s *quic.Stream, r *bufio.Reader) {
-	if t.ofOtherGroup(c) { // groupgossip.go
+	if t.otherGroupOf(c.Context(), c) != nil { // groupgossip.go
 		s.CancelRead(0)
 		s.CancelWrite(0)
 		return
