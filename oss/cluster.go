@@ -118,13 +118,14 @@ func (m *membership) announceCluster() {
 }
 
 // NotifyAlive implements memberlist.AliveDelegate: the alive message of a
-// member of another cluster is ignored.
+// member of another cluster is ignored, and so is one of an earlier
+// process of a member (staleAlive, moved.go).
 func (m *membership) NotifyAlive(peer *memberlist.Node) error {
-	err := checkCluster(m.cluster.Load(), peer)
-	if err != nil {
+	if err := checkCluster(m.cluster.Load(), peer); err != nil {
 		m.stats.otherCluster.Add(1)
+		return err
 	}
-	return err
+	return m.staleAlive(peer)
 }
 
 // openCluster reads the node's cluster ID from dir, or draws and keeps

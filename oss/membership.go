@@ -136,6 +136,7 @@ type membership struct {
 	failed   map[string]failedMember // members that failed, by name
 	gone     map[string]goneMember   // members reported left, by name
 	moved    map[string]movedMember  // new addresses of members whose old record is live (moved.go)
+	lives    map[string]memberLives  // the processes memberlist took for each member, by name (moved.go)
 }
 
 // goneMember is a member reported left: the process that left (its Life),
@@ -783,6 +784,9 @@ func (m *membership) record(kind memberEventKind, n *memberlist.Node) memberEven
 	}
 	delete(m.doubted, v.Name)
 	delete(m.held, v.Name)
+	if v.life != 0 && v.Name != m.cfg.name {
+		m.noteLife(v.Name, v.life) // moved.go
+	}
 	if kind == memberJoined || kind == memberUpdated {
 		m.view[v.Name] = v
 		delete(m.failed, v.Name)

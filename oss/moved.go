@@ -2,7 +2,9 @@ package oss
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -126,4 +128,72 @@ func (m *membership) joinMoved() {
 			m.cfg.logger.Info("member joined at its new address", "member", a)
 		}
 	}
+}
+
+// An alive message of an earlier process of a member.
+//
+// With DeadNodeReclaimTime set, memberlist replaces a dead record's
+// address without comparing incarnations (memberlist v0.7.0, state.go,
+// aliveNode): an alive message the member's earlier process sent at its
+// old address, relayed late (a push/pull from a member on the other side
+// of a partition that heals), marked the member, dead at its new
+// address, alive at the old one; the transport dialled the name there,
+// where nothing answers, and the member stayed live in the view until it
+// was suspected and declared dead again. memberlist's AliveDelegate does
+// not see the message's incarnation (its Node has none), but every
+// process of a node draws a Life of its own (memberMeta): an alive
+// message whose Life is that of a process memberlist has since taken a
+// later one of the name for is refused.
+
+// keptLives is how many earlier processes of a member are remembered.
+const keptLives = 4
+
+// memberLives are the processes (Lives) memberlist took for a member:
+// the last, and up to keptLives before it, oldest first.
+type memberLives struct {
+	last    uint64
+	earlier []uint64
+}
+
+// noteLife notes that memberlist took process life for the named
+// member (record: a join, an update, a failure or a leave of it). The
+// caller holds mu.
+func (m *membership) noteLife(name string, life uint64) {
+	l := m.lives[name]
+	if l.last == life {
+		return
+	}
+	if l.last != 0 {
+		l.earlier = append(slices.DeleteFunc(l.earlier, func(e uint64) bool { return e == l.last || e == life }), l.last)
+		if len(l.earlier) > keptLives {
+			l.earlier = l.earlier[len(l.earlier)-keptLives:]
+		}
+	}
+	l.last = life
+	if m.lives == nil {
+		m.lives = make(map[string]memberLives)
+	}
+	m.lives[name] = l
+}
+
+// staleAlive refuses an alive message of a process of a member that
+// memberlist has since taken a later process of the name for. memberlist
+// calls it under its own lock, for every alive message: it takes only
+// mu.
+func (m *membership) staleAlive(n *memberlist.Node) error {
+	if n.Name == m.cfg.name {
+		return nil // memberlist refutes what is said of this node
+	}
+	v := toView(n)
+	if v.life == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	l := m.lives[n.Name]
+	stale := v.life != l.last && slices.Contains(l.earlier, v.life)
+	m.mu.Unlock()
+	if !stale {
+		return nil
+	}
+	return fmt.Errorf("an earlier process of %s (at %s): a later one has taken its place", n.Name, n.Address())
 }

@@ -457,18 +457,27 @@ func (n *Node) Members() []Member {
 // heaps it holds. Calls and streams arrive with replica management.
 type nodeHandler struct{ n *Node }
 
+// markReached sets n.reached, reading it first: every message passes
+// here, and a store on each would write the flag's cache line, shared
+// by the cores that handle messages, once it is set for good.
+func (h nodeHandler) markReached() {
+	if !h.n.reached.Load() {
+		h.n.reached.Store(true)
+	}
+}
+
 func (h nodeHandler) HandleMessage(from string, msg []byte) {
-	h.n.reached.Store(true)
+	h.markReached()
 	h.n.receive(from, msg)
 }
 
 func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
-	h.n.reached.Store(true)
+	h.markReached()
 	return h.n.handleCall(ctx, from, req)
 }
 
 func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
-	h.n.reached.Store(true)
+	h.markReached()
 	return h.n.receiveSnapshot(ctx, from, header, body)
 }
 

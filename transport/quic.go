@@ -131,7 +131,7 @@ type QUIC struct {
 	pacing     atomic.Int64  // streams waiting for their peer's pace
 	life       []byte        // random, this endpoint's own: a ping's answer (unique.go)
 	group      atomic.Uint64 // SetGroup's, answered to pings after the life (unique.go)
-	groups     sync.Map      // *quic.Conn: groupAnswer, the group its peer answered a ping with (groupgossip.go)
+	groups     sync.Map      // *quic.Conn: *groupState, the group its peer answered a ping with (groupgossip.go)
 
 	datagrams chan Datagram
 	raw       chan net.Conn

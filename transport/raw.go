@@ -249,8 +249,32 @@ func (t *QUIC) Reach(ctx context.Context, addr string) error {
 	if ok, _ := t.answersWithin(sctx, c); ok {
 		return nil
 	}
-	if why := peerRefusal(context.Cause(c.Context())); why != nil {
-		return fmt.Errorf("%s: %w", addr, why)
+	return unserved(ctx, sctx, c, addr)
+}
+
+// unserved says why the peer at addr did not answer Reach's ping on c
+// within sctx (Reach's ctx, bounded by servedWithin). A ping that failed
+// before sctx ended failed with the connection: the peer's close may
+// still be on its way, and is waited for (within sctx). A connection that
+// ended says its cause: a refusal (ErrNameTaken, ErrPeerRefused, one
+// connection too many) or the close's reason; the peer's delay is named
+// only when servedWithin ran out. A peer holding MaxConnsPerPeer
+// connections of this node's name refused it (0x12) 1.6 ms after the
+// dial, and Reach said it had not served the connection within 6s.
+func unserved(ctx, sctx context.Context, c *quic.Conn, addr string) error {
+	select {
+	case <-c.Context().Done():
+	case <-sctx.Done():
+	}
+	if c.Context().Err() != nil {
+		why := context.Cause(c.Context())
+		if refused := peerRefusal(why); refused != nil {
+			return fmt.Errorf("%s: %w", addr, refused)
+		}
+		if refused := tooManyConns(why); refused != nil {
+			return fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, refused)
+		}
+		return fmt.Errorf("%w: %s: the connection ended before the peer served it: %v", ErrUnreachable, addr, why)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
@@ -262,18 +286,6 @@ func (t *QUIC) Reach(ctx context.Context, addr string) error {
 // its check of the older connections of this node's name, and a loaded
 // machine's delays.
 const servedWithin = 3 * pingTimeout
-
-// Answers reports whether a node of the given name answers at addr, in
-// this endpoint's group (or either has none), within ctx: a live
-// connection to it answers a ping, or one is dialled that does.
-func (t *QUIC) Answers(ctx context.Context, addr, name string) bool {
-	c, err := t.connAt(ctx, addr, name)
-	if err != nil {
-		return false
-	}
-	ok, answer := t.answersWithin(ctx, c)
-	return ok && !t.ofAnotherGroup(answer)
-}
 
 // dial opens a connection to addr, honouring and updating the backoff.
 func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fail *int) (*quic.Conn, error) {
@@ -340,7 +352,7 @@ func (t *QUIC) OpenRawStream(ctx context.Context, addr, name string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	if err := t.otherGroupOf(c); err != nil {
+	if err := t.otherGroupOf(ctx, c); err != nil {
 		return nil, err // groupgossip.go
 	}
 	s, err := c.OpenStreamSync(ctx)
@@ -461,7 +473,7 @@ var _ net.Conn = (*streamConn)(nil)
 
 // serveRaw hands an accepted raw stream to RawStreams.
 func (t *QUIC) serveRaw(c *quic.Conn, s *quic.Stream, r *bufio.Reader) {
-	if t.ofOtherGroup(c) { // groupgossip.go
+	if t.otherGroupOf(c.Context(), c) != nil { // groupgossip.go
 		s.CancelRead(0)
 		s.CancelWrite(0)
 		return
