@@ -70,11 +70,12 @@ type Heap struct {
 	recvc    chan raftpb.Message // raft messages from peers
 	recvq    inbox               // recvc's bytes and drops
 	joinc    chan uint64         // nodes asking to join as learners
-	declinec chan uint64         // learners asking to be removed, having no use for their replicas
+	declinec chan declineNote    // learners asking to be removed, having no use for their replicas, or withdrawing it
 	// used is set once an application asked to open the heap on this
 	// node (Node.Heap and the like), before it joins the group: its
 	// replica is then not the node's to give up (unused.go).
 	used      atomic.Bool
+	declining decliningState   // this node's own requests to be removed (unused.go)
 	snapc     chan snapOutcome // outcomes of snapshots streamed to peers
 	self      uint64
 	replicas  int         // voters the group keeps
@@ -131,9 +132,9 @@ type Heap struct {
 	reads        map[uint64]*readRequest // reads the engine has, by ID
 	readSeq      uint64
 	joinReqs     map[uint64]bool
-	declines     map[uint64]bool // learners that asked to be removed as unused (unused.go)
-	confWait     uint64          // tick until which a proposed change is awaited
-	confRetry    bool            // raft could not take the last change planned: plan again at the next tick
+	declines     map[uint64]uint64 // learners that asked to be removed as unused, with the tick heard (unused.go)
+	confWait     uint64            // tick until which a proposed change is awaited
+	confRetry    bool              // raft could not take the last change planned: plan again at the next tick
 	lastTransfer uint64
 	lost         error            // why the replica stopped, if it did
 	logStopped   bool             // the node's log has stopped: the engine refuses (noteLogStopped)
@@ -366,8 +367,8 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		wwake:    make(chan struct{}, 1),
 		chain:    new(persist.Chain),
 		joinc:    make(chan uint64, 64),
-		declinec: make(chan uint64, 16),
-		declines: make(map[uint64]bool),
+		declinec: make(chan declineNote, 16),
+		declines: make(map[uint64]uint64),
 		snapc:    make(chan snapOutcome, 16),
 		joinReqs: make(map[uint64]bool),
 		replicas: max(o.replicas, 1),
@@ -401,6 +402,9 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		return nil, err
 	}
 	h.noteConf(r.ConfState(), false)
+	if o.recovered != nil && appliedOwnRemoval(r.ConfState(), h.self) {
+		h.contact.dropped.Store(true) // given up if no application opens it (unused.go)
+	}
 	h.state.Store(r.State())
 	h.startCheckpointer(o.recovered)
 	go h.run()

@@ -55,8 +55,8 @@ func (h *Heap) run() {
 		case id := <-h.joinc:
 			h.joinReqs[id] = true
 			h.reconcile()
-		case id := <-h.declinec:
-			h.declines[id] = true
+		case d := <-h.declinec:
+			h.noteDecline(d)
 		case p := <-h.propc:
 			batch = h.takeProposals(p, batch)
 			h.drainInputs(batch)

@@ -667,8 +667,9 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 	}
 	// Before the join: a learner no application uses asks to be removed
 	// (unused.go), and one that took long to catch up could otherwise
-	// ask during its own open.
+	// ask during its own open; a request it made is withdrawn.
 	h.used.Store(true)
+	n.withdrawDecline(ctx, h)
 	if cur, ok := n.catalogEntry(name); !ok || cur.Group != e.Group {
 		// The catalog replica applied the drop between the read of the
 		// entry and the open, and its sync ran before the replica was
@@ -714,6 +715,7 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 		return nil, nil
 	}
 	h.used.Store(true)
+	n.withdrawDecline(ctx, h)
 	if h.catchUp.Load() {
 		// Recovered from disk, or opened by the node itself (a first
 		// voter, a replica a leader added) and not yet by a caller:

@@ -23,6 +23,9 @@ type callRequest struct {
 	// none: two clusters may share a CA and node names, and a member of
 	// one must not join or tell anything to the other's.
 	Cluster uint64 `cbor:"5,keyasint,omitempty"`
+	// Withdraw, with opDecline: the caller's learner is used now, and its
+	// request to be removed no longer holds (unused.go).
+	Withdraw bool `cbor:"6,keyasint,omitempty"`
 }
 
 // callResponse answers a callRequest.
@@ -81,7 +84,7 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		return codec.Marshal(callResponse{OK: true})
 	}
 	if r.Op == opDecline {
-		return n.handleDecline(from, &r)
+		return n.handleDecline(ctx, from, &r)
 	}
 	if r.Op != opJoin {
 		return nil, fmt.Errorf("oss: unknown request %q", r.Op)
