@@ -68,20 +68,7 @@ func rawCall(ctx context.Context, t *testing.T, conn *quic.Conn, from string, re
 func TestOnePeerCannotOpenConnectionsWithoutEnd(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	ctx := ctxT(t)
-	cert, key, err := c.ca.Issue("rogue", pki.RoleClient, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &quic.Transport{Conn: pc}
-	defer tr.Close()
+	pair, tr := rawEndpoint(t, c, "rogue", pki.RoleClient)
 	addr := c.nodes["a"].Addr().(*net.UDPAddr)
 	tc := &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, NextProtos: []string{transport.ALPN}}
 	const conns = transport.MaxConnsPerPeer + 4

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/objectsharing/oss/internal/pki"
 	"github.com/objectsharing/oss/transport"
@@ -35,26 +33,14 @@ func TestReachReportsTheClosesReason(t *testing.T) {
 // (0x12, with reason) when the first stream comes. It returns its address.
 func refuseOnFirstStream(ctx context.Context, t *testing.T, c *cluster, name, reason string) string {
 	t.Helper()
-	cert, key, err := c.ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &quic.Transport{Conn: pc}
+	pair, tr := rawEndpoint(t, c, name, pki.RoleServer)
 	ln, err := tr.Listen(&tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAnyClientCert, NextProtos: []string{transport.ALPN}}, &quic.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); ln.Close(); tr.Close(); pc.Close(); <-done })
+	t.Cleanup(func() { cancel(); ln.Close(); <-done })
 	go func() {
 		defer close(done)
 		conn, err := ln.Accept(ctx)
@@ -67,5 +53,5 @@ func refuseOnFirstStream(ctx context.Context, t *testing.T, c *cluster, name, re
 		<-ctx.Done()
 		conn.CloseWithError(0, "")
 	}()
-	return pc.LocalAddr().String()
+	return tr.Conn.LocalAddr().String()
 }

@@ -65,20 +65,7 @@ func TestRefusedDiallerBacksOff(t *testing.T) {
 // closes them when the test ends.
 func holdConns(ctx context.Context, t *testing.T, c *cluster, name string, addr *net.UDPAddr) {
 	t.Helper()
-	cert, key, err := c.ca.Issue(name, pki.RoleServer, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(cert, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &quic.Transport{Conn: pc}
-	t.Cleanup(func() { tr.Close(); pc.Close() })
+	pair, tr := rawEndpoint(t, c, name, pki.RoleServer)
 	tc := &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, NextProtos: []string{transport.ALPN}}
 	for range transport.MaxConnsPerPeer {
 		conn, err := tr.Dial(ctx, addr, tc, &quic.Config{KeepAlivePeriod: time.Second})
