@@ -12,3 +12,19 @@ func LogFirstIndexForTest(h *Heap) uint64 {
 	first, _ := h.storage.FirstIndex()
 	return first
 }
+
+// OpenDataFilesForTest returns the names of the files of n's data
+// directory the disk watch holds as open: after Close, none.
+func OpenDataFilesForTest(n *Node) []string {
+	if n.diskOps == nil {
+		return nil
+	}
+	d := n.diskOps
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var names []string
+	for f := range d.files {
+		names = append(names, f.name)
+	}
+	return names
+}
