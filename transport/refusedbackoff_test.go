@@ -36,13 +36,13 @@ func TestRefusedDiallerBacksOff(t *testing.T) {
 	})
 	defer transport.SetTestBeforeTrack(nil)
 	const calls = 100
-	var last, heldBack error
+	var last, heldBack error // heldBack: a held-back call's error that lacks the reason
 	for range calls {
 		_, err := b.Call(ctx, "a", []byte("x"))
 		if err == nil {
 			t.Fatal("a call of b was served while a holds MaxConnsPerPeer connections of b's name")
 		}
-		if strings.Contains(err.Error(), "redial in") {
+		if strings.Contains(err.Error(), "redial in") && !strings.Contains(err.Error(), "connections") {
 			heldBack = err
 		}
 		last = err
@@ -51,12 +51,17 @@ func TestRefusedDiallerBacksOff(t *testing.T) {
 		t.Fatalf("%d calls refused as one connection too many made %d dials; want a backoff between them", calls, n)
 	}
 	// The last call may have found the backoff over on a loaded machine
-	// and dialled, to be refused again: it names the refusal either way.
+	// and dialled, to be refused again, or gone on the refused connection
+	// before it closed: it names the refusal either way.
 	if !errors.Is(last, transport.ErrUnreachable) || !strings.Contains(last.Error(), "connections") {
 		t.Fatalf("the last refused call says %q; want the peer's reason", last)
 	}
-	if heldBack == nil || !errors.Is(heldBack, transport.ErrUnreachable) || !strings.Contains(heldBack.Error(), "connections") {
-		t.Fatalf("a call held back after a refusal says %v; want when it dials again and the peer's reason", heldBack)
+	// A call held back says when it dials again, and why: the last
+	// dial's refusal. (Whether any call is held back is the machine's:
+	// the calls may all go while the refused connection is still
+	// closing.)
+	if heldBack != nil {
+		t.Fatalf("a call held back after a refusal says %q; want the peer's reason beside when it dials again", heldBack)
 	}
 }
 
