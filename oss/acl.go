@@ -241,19 +241,21 @@ func (n *Node) RevokeGrant(ctx context.Context, g Grant) error {
 	if err := n.Damage(); err != nil {
 		return err
 	}
-	found := false
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		ok, err := tx.Exists(grantID(g))
-		if found = ok; err != nil || !ok {
+		if err != nil {
 			return err
+		}
+		if !ok {
+			return errNothingThere // checked with a read index, not a record
 		}
 		return tx.Delete(grantID(g))
 	})
+	if err == errNothingThere {
+		return fmt.Errorf("oss: revoke %s: %w: no such grant (see Node.Grants, or ossd acl list)", g, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("oss: revoke %s: %w", g, err)
-	}
-	if !found {
-		return fmt.Errorf("oss: revoke %s: %w: no such grant (see Node.Grants, or ossd acl list)", g, ErrNotFound)
 	}
 	return nil
 }

@@ -744,6 +744,12 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 // gone with the heap), and Heap there returns the open handle. The
 // removal is not ordered with the heap's own commits: stop writing to a
 // heap before dropping it.
+//
+// A name no heap has returns an error matching ErrNoHeap, found with a
+// read of the catalog (no log entry). A removal whose outcome was not
+// learned (ctx ended, or the node closed, once it was proposed) returns
+// an error matching ErrCommitUnknown: the heap may be gone, and DropHeap
+// again says which (ErrNoHeap once it is).
 func (n *Node) DropHeap(ctx context.Context, name string) error {
 	if strings.HasPrefix(name, systemPrefix) {
 		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
@@ -758,19 +764,21 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return err
 	}
 	open := n.replicaOf(name)
-	found := false
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		ok, err := tx.Exists(entryID(name))
-		if found = ok; err != nil || !ok {
+		if err != nil {
 			return err
+		}
+		if !ok {
+			return errNothingThere // checked with a read index, not a record
 		}
 		return tx.Delete(entryID(name))
 	})
+	if err == errNothingThere {
+		return fmt.Errorf("oss: drop heap %q: %w: nothing was dropped (Node.Heaps, or ossd heaps, lists the heaps)", name, ErrNoHeap)
+	}
 	if err != nil {
 		return fmt.Errorf("oss: drop heap %q: %w", name, err)
-	}
-	if !found {
-		return fmt.Errorf("oss: drop heap %q: %w: nothing was dropped (Node.Heaps, or ossd heaps, lists the heaps)", name, ErrNoHeap)
 	}
 	n.syncCatalog()
 	if open != nil {
@@ -783,6 +791,14 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// errNothingThere is what the catalog transactions of DropHeap and
+// RevokeGrant return when what they would remove is not in the catalog:
+// an Update function's error after reading, which Update checks with a
+// read index (no log entry, no sync), where returning nil would commit a
+// record of the read alone, and a close or a lost leader meanwhile would
+// make the removal of nothing an unknown outcome.
+var errNothingThere = errors.New("oss: not in the catalog, nothing to remove")
 
 func (n *Node) isClosed() bool {
 	n.mu.Lock()

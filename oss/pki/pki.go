@@ -55,13 +55,22 @@ func NewCA(name string, validity time.Duration) (certPEM, keyPEM []byte, err err
 // signed by the CA whose certificate and key are given in PEM form, valid
 // for validity. It returns the node's certificate and its new private key
 // in PEM form. The name must pass CheckName and validity must be
-// positive.
+// positive, and the CA must not have expired.
+//
+// Nodes accept a certificate only while its CA is valid too: one whose
+// validity runs past the CA's NotAfter is refused from then on, whatever
+// its own NotAfter says ("ossd cert issue" refuses such a validity; make
+// the CA last longer than the certificates it issues).
 func IssueCert(caCertPEM, caKeyPEM []byte, name string, role Role, validity time.Duration) (certPEM, keyPEM []byte, err error) {
 	ca, err := ipki.LoadCA(caCertPEM, caKeyPEM)
 	if err != nil {
 		return nil, nil, err
 	}
-	return ca.Issue(name, string(role), time.Now(), validity)
+	now := time.Now()
+	if end := ca.Cert.NotAfter; !now.Before(end) {
+		return nil, nil, fmt.Errorf("pki: the CA %q expired at %s: every certificate it issues is refused; make a new CA", ca.Cert.Subject.CommonName, end.UTC().Format(time.RFC3339))
+	}
+	return ca.Issue(name, string(role), now, validity)
 }
 
 // Backdate is how far before the moment of issue NewCA and IssueCert set a
