@@ -29,6 +29,30 @@ func TestWindowWhoseDisplayGoesAwayClosesFirst(t *testing.T) {
 
 func testDisplayGoesAway(t *testing.T, bin string, interrupt bool) {
 	display, xvfb := startXvfb(t)
+	w := startDrawnWindow(t, bin, display)
+	if interrupt {
+		w.cmd.Process.Signal(os.Interrupt)
+		xvfb.Process.Signal(os.Interrupt)
+	} else {
+		xvfb.Process.Kill()
+	}
+	werr := w.waitExit(t, "losing its display")
+	checkDisplayLostExit(t, werr, interrupt, w.certs, w.stderr.String())
+}
+
+// drawnWindow is a probe client on a display of the test's own that has
+// drawn the room.
+type drawnWindow struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+	done   chan error // waitDrawn's end: after the room was drawn, stdout's
+	certs  string     // the local cluster's temporary certificates
+}
+
+// startDrawnWindow starts the client with one node and one bot on
+// display and waits, up to 3 minutes, until it has drawn the room.
+func startDrawnWindow(t *testing.T, bin, display string) *drawnWindow {
+	t.Helper()
 	tmp := t.TempDir()
 	cmd := exec.Command(bin, "--nodes", "1", "--bots", "1", "--size", "320x200", "--probe")
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "TMPDIR="+tmp)
@@ -36,47 +60,47 @@ func testDisplayGoesAway(t *testing.T, bin string, interrupt bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stdin.Close()
+	t.Cleanup(func() { stdin.Close() })
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &lockedWriter{b: &stderr}
+	w := &drawnWindow{cmd: cmd, stderr: new(strings.Builder), done: make(chan error, 1)}
+	cmd.Stderr = &lockedWriter{b: w.stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
 	certs := make(chan string, 1)
-	go func() { done <- waitDrawn(out, certs) }()
+	go func() { w.done <- waitDrawn(out, certs) }()
 	select {
-	case err := <-done:
+	case err := <-w.done:
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("the window never drew the room (%v); stderr:\n%s", err, stderr.String())
+		t.Fatalf("the window never drew the room (%v); stderr:\n%s", err, w.stderr.String())
 	case <-time.After(3 * time.Minute):
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("the window did not draw the room within 3 minutes; stderr:\n%s", stderr.String())
-	case dir := <-certs:
-		if interrupt {
-			cmd.Process.Signal(os.Interrupt)
-			xvfb.Process.Signal(os.Interrupt)
-		} else {
-			xvfb.Process.Kill()
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		var werr error
-		select {
-		case werr = <-exited:
-		case <-time.After(time.Minute):
-			cmd.Process.Kill()
-			<-exited
-			t.Fatalf("the window did not exit within a minute of losing its display; stderr:\n%s", stderr.String())
-		}
-		<-done
-		checkDisplayLostExit(t, werr, interrupt, dir, stderr.String())
+		t.Fatalf("the window did not draw the room within 3 minutes; stderr:\n%s", w.stderr.String())
+	case w.certs = <-certs:
+	}
+	return w
+}
+
+// waitExit waits up to a minute for the window to exit after what
+// names, and returns how it exited.
+func (w *drawnWindow) waitExit(t *testing.T, what string) error {
+	t.Helper()
+	exited := make(chan error, 1)
+	go func() { exited <- w.cmd.Wait() }()
+	select {
+	case werr := <-exited:
+		<-w.done
+		return werr
+	case <-time.After(time.Minute):
+		w.cmd.Process.Kill()
+		<-exited
+		t.Fatalf("the window did not exit within a minute of %s; stderr:\n%s", what, w.stderr.String())
+		return nil
 	}
 }
 
