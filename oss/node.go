@@ -177,6 +177,9 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		return nil, err
 	}
 	n.startLifecycle()
+	if n.diskOps != nil {
+		n.wg.Go(n.watchDiskStall)
+	}
 	return n, nil
 }
 
