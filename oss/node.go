@@ -101,6 +101,11 @@ type Node struct {
 	recovered atomic.Bool
 	heaps     map[string]*Heap
 	opening   map[string]chan struct{} // closed when an open under way (openOnce) ends
+	// retired are the groups whose replica the node retired (retire.go).
+	retired map[groupKey]bool
+	// retiredHook, set by tests, hears of each replica retired, once its
+	// record is written and before opens of its heap go on.
+	retiredHook func(*Heap)
 	closed    bool
 	stopping  bool
 	stopped   chan struct{}      // closed when the stop under way has ended
