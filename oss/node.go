@@ -106,10 +106,10 @@ type Node struct {
 	// retiredHook, set by tests, hears of each replica retired, once its
 	// record is written and before opens of its heap go on.
 	retiredHook func(*Heap)
-	closed    bool
-	stopping  bool
-	stopped   chan struct{}      // closed when the stop under way has ended
-	cutStop   context.CancelFunc // ends the graceful part of that stop
+	closed      bool
+	stopping    bool
+	stopped     chan struct{}      // closed when the stop under way has ended
+	cutStop     context.CancelFunc // ends the graceful part of that stop
 
 	snapIn snapshotIntake // snapshots being received
 	acl    aclState       // grants and refusals; see acl.go

@@ -17,8 +17,8 @@ import (
 func heapGoroutines(h *Heap) int {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
-	self := "oss.(*Heap)." // a frame of a Heap's method...
-	arg := fmt.Sprintf("(%p", h)         // ...on h
+	self := "oss.(*Heap)."       // a frame of a Heap's method...
+	arg := fmt.Sprintf("(%p", h) // ...on h
 	k := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		for _, line := range strings.Split(g, "\n") {
