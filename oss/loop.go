@@ -42,6 +42,10 @@ func (h *Heap) run() {
 			// proposals no longer: the followers' copies commit them.
 			h.proposeHeld()
 			h.checkMembership()
+			if h.checkRetire() {
+				h.shutdown()
+				return
+			}
 			if b := h.unpin.Load(); b != 0 {
 				h.unpinLog(b)
 			}

@@ -81,6 +81,8 @@ var (
 	mWALAppends = defMetric("oss_wal_appends_total", "counter", "Appends to the write-ahead log acknowledged.", nl...)
 	mWALRecords = defMetric("oss_wal_records_total", "counter", "Records written to the write-ahead log.", nl...)
 	mWALFailed  = defMetric("oss_wal_failed", "gauge", "1 if the node's write-ahead log has stopped (its segment gone while the node ran, or a sync it cannot mend): the node commits nothing more and its replicas lead nothing, until it is restarted or rebuilt; else 0.", nl...)
+	mDiskOldest = defMetric("oss_disk_oldest_op_seconds", "gauge", "How long the oldest file operation of the data directory under way (a write, a sync, an open, a rename...) has been; 0 if none is.", nl...)
+	mDiskStall  = defMetric("oss_disk_stalled", "gauge", "1 while a file operation of the data directory has been under way for DiskStallAfter (5 s) or longer without returning (Node.DiskStalled names it and its file), else 0.", nl...)
 	mRecovery   = defMetric("oss_recovery_duration_seconds", "gauge", "Time the node took at start to replay its log, load its store and reopen its replicas (0 if it had nothing to recover).", nl...)
 	mStoreBytes = defMetric("oss_store_bytes", "gauge", "Size of a stripe of the striped store.", "node", "stripe")
 	mStoreGarb  = defMetric("oss_store_garbage_bytes", "gauge", "Bytes of a stripe held by overwritten or deleted objects, which compaction reclaims (absent until the store has indexed its stripes).", "node", "stripe")
@@ -249,6 +251,11 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if d := n.disk; d != nil {
 		e.disk(d, n.met, n.cfg.Name)
+	}
+	if n.diskOps != nil {
+		age, stalled := n.oldestDiskOp()
+		e.emit(mDiskOldest, age.Seconds(), n.cfg.Name)
+		e.emit(mDiskStall, b2f(stalled), n.cfg.Name)
 	}
 	if mb := n.members; mb != nil {
 		e.members(mb, n.cfg.Name, closed)
@@ -511,4 +518,12 @@ func (f walFile) Sync() error {
 	err := f.File.Sync()
 	f.m.fsync.Observe(time.Since(start).Seconds())
 	return err
+}
+
+// b2f is 1 for true, 0 for false.
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -101,10 +101,15 @@ type Node struct {
 	recovered atomic.Bool
 	heaps     map[string]*Heap
 	opening   map[string]chan struct{} // closed when an open under way (openOnce) ends
-	closed    bool
-	stopping  bool
-	stopped   chan struct{}      // closed when the stop under way has ended
-	cutStop   context.CancelFunc // ends the graceful part of that stop
+	// retired are the groups whose replica the node retired (retire.go).
+	retired map[groupKey]bool
+	// retiredHook, set by tests, hears of each replica retired, once its
+	// record is written and before opens of its heap go on.
+	retiredHook func(*Heap)
+	closed      bool
+	stopping    bool
+	stopped     chan struct{}      // closed when the stop under way has ended
+	cutStop     context.CancelFunc // ends the graceful part of that stop
 
 	snapIn snapshotIntake // snapshots being received
 	acl    aclState       // grants and refusals; see acl.go
@@ -177,6 +182,9 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		return nil, err
 	}
 	n.startLifecycle()
+	if n.diskOps != nil {
+		n.wg.Go(n.watchDiskStall)
+	}
 	return n, nil
 }
 

@@ -52,6 +52,11 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 		g = &recoveredGroup{key: k, firstSeq: seq}
 		groups[k] = g
 	}
+	if g.dropped && !rec.Dropped {
+		// The replica was retired (retire.go) and opened again since,
+		// empty: what follows is all of it.
+		*g = recoveredGroup{key: k, firstSeq: seq}
+	}
 	if rec.Replicas > 0 {
 		g.replicas = rec.Replicas
 	}
@@ -298,6 +303,16 @@ func (n *Node) openRecovered() error {
 	if len(n.disk.recovered) > 0 {
 		start := time.Now()
 		defer func() { n.met.recovered(time.Since(start)) }()
+	}
+	for k, g := range n.disk.recovered {
+		if g.dropped && k.heap != catalogName {
+			n.mu.Lock()
+			if n.retired == nil {
+				n.retired = map[groupKey]bool{}
+			}
+			n.retired[k] = true // retired, or its heap dropped
+			n.mu.Unlock()
+		}
 	}
 	for _, g := range n.disk.recoveredGroups() {
 		n.mu.Lock()

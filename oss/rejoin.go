@@ -52,6 +52,11 @@ type leaderContact struct {
 	refusedAt atomic.Int64 // unix nanoseconds of the last refusal logged (noteRefused)
 	quiet     uint64       // ticks without a leader; owned by the loop
 	idle      uint64       // ticks as a learner no application uses, with a leader in reach; owned by the loop
+	// retireIdle counts the ticks given up without stepping a leader's
+	// message, retireSeen the last such message's time (retire.go);
+	// owned by the loop.
+	retireIdle uint64
+	retireSeen int64
 }
 
 // heard notes a message from a peer: appends, heartbeats and snapshots

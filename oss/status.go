@@ -81,6 +81,12 @@ type ClusterStatus struct {
 	// why, naming the file: the node commits nothing on any heap until it
 	// is restarted.
 	LogFailed string `json:",omitempty"`
+	// DiskStalled, if not empty, says that an operation of the data
+	// directory of the node that gathered the status has been under way
+	// for DiskStallAfter or longer without returning (Node.DiskStalled),
+	// naming the operation and its file: the replicas waiting for it
+	// commit nothing until it returns. It clears once it has.
+	DiskStalled string `json:",omitempty"`
 	// Closed says that the node that gathered the status was closed: it
 	// asks no other member and reports no members and no heaps.
 	Closed bool `json:",omitempty"`
@@ -162,6 +168,9 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 		if err := w.Failed(); err != nil {
 			st.LogFailed = err.Error()
 		}
+	}
+	if err := n.DiskStalled(); err != nil {
+		st.DiskStalled = err.Error()
 	}
 	type answer struct {
 		node string

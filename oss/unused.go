@@ -25,7 +25,9 @@ import (
 // wants it (the leader's messages reach the replica, which applies its
 // return), and an open of the heap on the node joins the group as any
 // open does; a replica recovered at a restart whose configuration no
-// longer holds it is given up alike (appliedOwnRemoval). A leader holds a
+// longer holds it is given up alike (appliedOwnRemoval). A replica given
+// up for retireTicks without a leader's message is retired: closed, its
+// records and its space let go (retire.go). A leader holds a
 // request for declineValid, and an open by an application withdraws it
 // (withdrawDecline). The catalog's replica is every node's, and never
 // asks.

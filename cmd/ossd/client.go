@@ -93,6 +93,9 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	if st.LogFailed != "" {
 		fmt.Fprintf(w, "LOG FAILED: node %s commits nothing until restarted: %s\n\n", st.Node, st.LogFailed)
 	}
+	if st.DiskStalled != "" {
+		fmt.Fprintf(w, "DISK STALLED: node %s: %s\n\n", st.Node, st.DiskStalled)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "MEMBER\tADDRESS\tROLE\tLEADS\n")
 	for _, m := range st.Members {

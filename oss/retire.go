@@ -1,0 +1,118 @@
+package oss
+
+// A replica that applied its own removal and that no application uses
+// (givenUp: removed at its request as an unused learner, by placement,
+// by an operator) used to stay open on its node until the node closed:
+// its loop, its state in memory, its records in the log and its space
+// in the striped store. Now, once it has been given up for retireTicks
+// without a message from a leader stepped meanwhile, its loop takes it
+// out of the node's table and stops, and the node retires it: the log
+// records it dropped (as a replica of a dropped heap), the store drops
+// its space, its metrics go. While that runs the name's open waits
+// (Node.opening), so no replica of the heap is opened over the one
+// being retired, and a later open starts empty: an application's joins
+// the group and catches up from a leader's snapshot, and a leader that
+// added the node back meanwhile reaches a replica opened empty and
+// given up (route), which applies its return as the kept one did.
+//
+// Why the wait and the check of leader messages: the raft ID is the
+// node's, the same in every group, so a replica that came back under it
+// without its log could leave a leader that believes it holds entries
+// it no longer has (a leader takes a learner's acknowledgement as what
+// it holds, and never probes below it). A leader sends nothing to a
+// replica out of its configuration; one that adds it back sends appends
+// that the kept replica steps, and a replica that stepped a leader's
+// message in the last retireTicks is not retired. The retirement is
+// decided on the loop, which steps those messages: nothing it stepped
+// is acknowledged by a replica retired after.
+//
+// A retired group is remembered (Node.retired; at a restart, from the
+// log's record while the log holds it): the node never opens it again as
+// a first voter from the catalog's entry (a first voter's replica opened
+// anew would start the group's first configuration over under the
+// node's ID), only empty, when a leader or an application asks.
+
+// retireTicks is how long a given-up replica waits, hearing no leader,
+// before its node retires it: placement that adds it back soon after (a
+// voter down for a moment again) finds it with its state.
+const retireTicks = declineTicks
+
+// checkRetire runs every tick on the loop: it reports whether the
+// replica has been given up for retireTicks without stepping a leader's
+// message, and then takes it out of the node's table (takeOut), after
+// which the loop stops and the node retires it.
+func (h *Heap) checkRetire() bool {
+	c := &h.contact
+	if !h.givenUp() || h.inConf.Load() || h.lost != nil || h.node.leaving.Load() {
+		c.retireIdle = 0
+		return false
+	}
+	if at := c.at.Load(); at != c.retireSeen {
+		c.retireSeen, c.retireIdle = at, 0
+		return false
+	}
+	if c.retireIdle++; c.retireIdle < retireTicks {
+		return false
+	}
+	return h.node.takeOut(h)
+}
+
+// takeOut takes a replica being retired out of the node's table, holds
+// opens of its heap until retire has ended, and starts retire; false if
+// the node closes or the table holds another replica of the heap.
+func (n *Node) takeOut(h *Heap) bool {
+	n.mu.Lock()
+	if n.closed || n.heaps[h.name] != h || n.opening[h.name] != nil {
+		n.mu.Unlock()
+		return false
+	}
+	delete(n.heaps, h.name)
+	gate := make(chan struct{})
+	if n.opening == nil {
+		n.opening = map[string]chan struct{}{}
+	}
+	n.opening[h.name] = gate
+	if n.retired == nil {
+		n.retired = map[groupKey]bool{}
+	}
+	n.retired[groupKey{h.name, h.group}] = true
+	n.wg.Add(1)
+	n.mu.Unlock()
+	h.watchMu.Lock()
+	first := !h.closed
+	h.closed = true
+	h.watchMu.Unlock()
+	if first {
+		close(h.stop) // what waits on the replica sees it closed
+	}
+	go n.retire(h, gate)
+	return true
+}
+
+// retire ends the retirement of h once its loop has exited: the log
+// records the replica dropped, the store drops its space, and opens of
+// the heap go on.
+func (n *Node) retire(h *Heap, gate chan struct{}) {
+	defer n.wg.Done()
+	<-h.done
+	n.noteDropped(h)
+	n.mu.Lock()
+	hook := n.retiredHook
+	n.mu.Unlock()
+	if hook != nil {
+		hook(h)
+	}
+	n.mu.Lock()
+	delete(n.opening, h.name)
+	n.mu.Unlock()
+	close(gate)
+	h.log.Info("replica retired: its group removed it and no application on this node uses it; an open of the heap here joins the group again")
+}
+
+// wasRetired reports whether the node retired its replica of the heap's
+// group, in this run or (while its log holds the record) before.
+func (n *Node) wasRetired(name string, group uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.retired[groupKey{name, group}]
+}
