@@ -219,8 +219,12 @@ func (n *Node) revokedBy(name string, serial *big.Int, notBefore time.Time) (Rev
 
 // CheckCertificate returns an error matching ErrRevoked if a revocation
 // the node knows covers the certificate; the admin interface asks it
-// about operators' certificates. It does not verify the certificate.
+// about operators' certificates. It does not verify the certificate. A
+// nil certificate is refused: there is nothing to check.
 func (n *Node) CheckCertificate(cert *x509.Certificate) error {
+	if cert == nil {
+		return errors.New("oss: no certificate to check")
+	}
 	if r, ok := n.revokedBy(cert.Subject.CommonName, cert.SerialNumber, cert.NotBefore); ok {
 		return revokedError(r)
 	}
