@@ -243,9 +243,9 @@ func TestCloseOfALostReplicaWaitsForItsLoop(t *testing.T) {
 	junk := raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: c.nodes[victim].id, Term: st.Term,
 		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
 			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
-	b, _ := junk.Marshal()
-	e := raftEnvelope{Heap: "bank", Msg: b, Group: lh.group}
-	c.nodes[victim].receive(g.Leader, e.appendTo(nil))
+	// Queued as the snapshot stream queues what it decoded: a snapshot
+	// in a message is dropped (TestSnapshotOnAMessageStreamLosesNoReplica).
+	c.nodes[victim].replicaOf("bank").enqueue(g.Leader, junk)
 	waitCond(t, "the victim's replica to stop", h.isClosed)
 	early := returnsBeforeLoopExits(h, h.close)
 	// The close returns once the loop has exited, which waits for the

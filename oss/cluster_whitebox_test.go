@@ -595,10 +595,9 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 	junk := raftpb.Message{Type: raftpb.MsgSnap, From: lead.id, To: c.nodes[learner].id, Term: st.Term,
 		Snapshot: &raftpb.Snapshot{Data: []byte("not a snapshot"), Metadata: raftpb.SnapshotMetadata{
 			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
-	b, _ := junk.Marshal()
-	e := raftEnvelope{Heap: "bank", Msg: b, Group: lh.group}
-	env := e.appendTo(nil)
-	c.nodes[learner].receive(g.Leader, env)
+	// Queued as the snapshot stream queues what it decoded: a snapshot
+	// in a message is dropped (TestSnapshotOnAMessageStreamLosesNoReplica).
+	c.nodes[learner].replicaOf("bank").enqueue(g.Leader, junk)
 	waitCond(t, "the learner's replica to stop", h.isClosed)
 	if err := h.View(context.Background(), func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a View on the lost replica: %v", err)

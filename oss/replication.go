@@ -265,10 +265,17 @@ func (b *sendBound) Err() error {
 // come from a raft ID of the node the transport authenticated, and be for
 // this node's ID (not for an earlier start of a node of the same name). A
 // message from a leader for a heap in the catalog that this node has no
-// replica of opens one: the leader added this node to the group.
+// replica of opens one: the leader added this node to the group. A
+// snapshot comes only as a stream (receiveSnapshot), decoded before raft
+// sees it: one in a message carries its state undecoded, and a replica
+// that restored state that does not decode was lost.
 func (n *Node) receive(from string, data []byte) {
 	h, m, ok := n.route(from, data)
 	if !ok {
+		return
+	}
+	if m.Type == raftpb.MsgSnap {
+		n.noteMalformed(from, "raft snapshot in a message dropped: snapshots come as streams", "heap", h.name)
 		return
 	}
 	h.enqueue(from, m)

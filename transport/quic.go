@@ -126,6 +126,7 @@ type QUIC struct {
 	byAddr map[string]*addrPeer
 
 	refused    refusalLog    // handshakes refused, for the log
+	strangers  strangerGate  // addresses strangers handshook from
 	badStreams refusalLog    // streams closed for what a peer sent, for the log
 	paced      refusalLog    // peers whose streams waited for their pace, for the log
 	pacing     atomic.Int64  // streams waiting for their peer's pace
@@ -174,7 +175,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	t := newQUIC(c, pc, own)
 	t.own.Store(cert)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.ln, err = t.tr.Listen(t.tlsConfig(""), t.qconf)
+	t.ln, err = t.tr.Listen(t.acceptConfig(), t.qconf)
 	if err != nil {
 		t.tr.Close()
 		if own {
@@ -232,7 +233,7 @@ func (c *QUICConfig) populate() error {
 // newQUIC returns the endpoint of c over pc (owned if own), with the QUIC
 // settings every connection uses, before it listens.
 func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
-	return &QUIC{
+	t := &QUIC{
 		// A stream's error names what was wrong with it: the first few
 		// of a peer's say it, the rest are counted.
 		badStreams: refusalLog{burst: badStreamBurst},
@@ -261,6 +262,8 @@ func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 			EnableDatagrams:                true,
 		},
 	}
+	t.tr.ConnContext = t.connContext
+	return t
 }
 
 // Name returns this node's name.
@@ -288,10 +291,29 @@ func (t *QUIC) SetPeer(name, addr string) {
 	}
 }
 
+// acceptConfig returns the TLS configuration the endpoint accepts with:
+// each handshake's is tlsConfigFrom its peer's address.
+func (t *QUIC) acceptConfig() *tls.Config {
+	conf := t.tlsConfig("")
+	conf.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		var from net.Addr
+		if hello.Conn != nil {
+			from = hello.Conn.RemoteAddr()
+		}
+		return t.tlsConfigFrom("", from), nil
+	}
+	return conf
+}
+
 // tlsConfig returns the TLS configuration for accepting (peer "") or for
 // dialling the named peer. Verification is done here rather than by
 // crypto/tls so that every refusal is logged with its reason.
-func (t *QUIC) tlsConfig(peerName string) *tls.Config {
+func (t *QUIC) tlsConfig(peerName string) *tls.Config { return t.tlsConfigFrom(peerName, nil) }
+
+// tlsConfigFrom is tlsConfig for a handshake with a peer at from (nil
+// if not known): a stranger's handshake accepted from there paces the
+// next ones from its address (strangers.go).
+func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr) *tls.Config {
 	conf := &tls.Config{
 		// The current certificate at each handshake: SetCertificate
 		// replaces it without a restart.
@@ -324,6 +346,9 @@ func (t *QUIC) tlsConfig(peerName string) *tls.Config {
 					}
 				}
 				t.refused.warnAs(t.log, "peer refused", key, who, err)
+				if peerName == "" && id.Name == "" && from != nil {
+					t.strangers.stranger(from, time.Now())
+				}
 			}
 			return err
 		},

@@ -28,12 +28,17 @@ type QUICStats struct {
 	// OtherGroup counts the datagrams and raw streams not taken from, and
 	// the raw streams not opened to, peers of another group (SetGroup).
 	OtherGroup uint64
+	// StrangersPaced counts the handshakes refused before any
+	// cryptography from addresses strangers handshook from, past their
+	// pace (strangers.go).
+	StrangersPaced uint64
 }
 
 // quicCounters are the counters QUICStats adds to quic-go's.
 type quicCounters struct {
 	dgSent, dgRecv, dgDropped atomic.Uint64
 	otherGroup                atomic.Uint64
+	strangersPaced            atomic.Uint64
 	// closed sums the connections gone, under QUIC.mu.
 	closed quic.ConnectionStats
 }
@@ -72,5 +77,6 @@ func (t *QUIC) Stats() QUICStats {
 		DatagramsReceived: t.counters.dgRecv.Load(),
 		DatagramsDropped:  t.counters.dgDropped.Load(),
 		OtherGroup:        t.counters.otherGroup.Load(),
+		StrangersPaced:    t.counters.strangersPaced.Load(),
 	}
 }

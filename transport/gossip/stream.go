@@ -30,9 +30,14 @@ const maxStreamInflated = 40 << 20
 // memberlist allows came of 31 KB sent.
 const maxClientInflated = 8 << 20
 
-// maxPushStates caps the member states a push/pull may announce, as
-// memberlist does.
+// maxPushStates caps the member states a push/pull of a peer not
+// trusted with others' state may announce.
 const maxPushStates = 5000
+
+// maxServerPushStates caps those of a trusted peer's push/pull:
+// memberlist's own limit. The filter holds the states that came, not
+// the count announced.
+const maxServerPushStates = 1 << 20
 
 // pushPullHeader and pushNodeState are memberlist's, field for field, so
 // that a state kept is encoded again as memberlist reads it.
@@ -54,18 +59,18 @@ type pushNodeState struct {
 
 // guard wraps a gossip stream with a peer not trusted with others'
 // state: its first message, the one memberlist reads from it, is
-// filtered (ownStream). Streams of trusted peers, and of endpoints that
-// say nothing of their peer, are returned as they are.
+// filtered (ownStream). A trusted peer's first message is read the same
+// way and kept whole: memberlist allocates what a header claims before
+// it reads the body (a push/pull of 2^20 states is 112 MiB), and the
+// filter holds only what came. Streams of endpoints that say nothing of
+// their peer are returned as they are.
 func (g *Transport) guard(c net.Conn) net.Conn {
 	p, ok := c.(transport.RawPeer)
 	if !ok || g.trusted == nil {
 		return c
 	}
 	name, role := p.Peer()
-	if g.trusted(name, role) {
-		return c
-	}
-	return &ownStream{Conn: c, from: name, role: role, g: g}
+	return &ownStream{Conn: c, from: name, role: role, g: g, whole: g.trusted(name, role)}
 }
 
 // ownStream is a gossip stream whose first message keeps only what its
@@ -78,6 +83,9 @@ type ownStream struct {
 	from, role string
 	g          *Transport
 	r          io.Reader // set at the first Read
+	// whole: the peer is trusted with others' state, and its message is
+	// kept whole, only read before memberlist reads it.
+	whole bool
 }
 
 func (s *ownStream) Read(b []byte) (int, error) {
@@ -120,9 +128,13 @@ func (s *ownStream) first() ([]byte, error) {
 		defer s.g.inflating.Unlock()
 		r := lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, 8)
 		defer r.Close()
-		inner, ok := readUpTo(r, maxClientInflated)
+		limit := maxClientInflated
+		if s.whole {
+			limit = maxStreamInflated
+		}
+		inner, ok := readUpTo(r, limit)
 		if !ok || len(inner) == 0 {
-			return nil, fmt.Errorf("gossip: a compressed stream message from %q that does not inflate within %d bytes", s.from, maxClientInflated)
+			return nil, fmt.Errorf("gossip: a compressed stream message from %q that does not inflate within %d bytes", s.from, limit)
 		}
 		switch inner[0] {
 		case msgPing, msgAck, msgNack, msgErr:
@@ -185,7 +197,7 @@ func (s *ownStream) user(r io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.g.userOK != nil && !s.g.userOK(s.from, msg) {
+	if !s.whole && s.g.userOK != nil && !s.g.userOK(s.from, msg) {
 		s.g.drop(s.from, s.role, 1)
 		return nil, fmt.Errorf("gossip: a user message from %q refused", s.from)
 	}
@@ -219,7 +231,11 @@ func (s *ownStream) pushPull(r io.Reader) ([]byte, error) {
 	h := &codec.MsgpackHandle{}
 	dec := codec.NewDecoder(r, h)
 	var head pushPullHeader
-	if err := dec.Decode(&head); err != nil || head.Nodes < 0 || head.Nodes > maxPushStates || head.UserStateLen < 0 || head.UserStateLen > maxStreamInflated {
+	most := maxPushStates
+	if s.whole {
+		most = maxServerPushStates
+	}
+	if err := dec.Decode(&head); err != nil || head.Nodes < 0 || head.Nodes > most || head.UserStateLen < 0 || head.UserStateLen > maxStreamInflated {
 		return nil, errors.Join(fmt.Errorf("gossip: a push/pull from %q that does not decode", s.from), err)
 	}
 	var kept []pushNodeState
@@ -228,7 +244,7 @@ func (s *ownStream) pushPull(r io.Reader) ([]byte, error) {
 		if err := dec.Decode(&st); err != nil {
 			return nil, fmt.Errorf("gossip: a push/pull from %q that does not decode: %w", s.from, err)
 		}
-		if st.Name == s.from {
+		if s.whole || st.Name == s.from {
 			kept = append(kept, st)
 		}
 	}
