@@ -866,8 +866,14 @@ func TestLib2WritesThroughALeadersGracefulClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "three voters", func() bool { st := h1.Stats(); return len(st.Voters) == 3 && st.Leader != "" })
-	leader := h1.Stats().Leader
+	// The leader is the one the wait saw: read again after it, the stats
+	// may name none for a moment (a new term at load).
+	var leader string
+	waitUntil(t, "three voters", func() bool {
+		st := h1.Stats()
+		leader = st.Leader
+		return len(st.Voters) == 3 && st.Leader != ""
+	})
 	var writer string
 	for name := range nodes {
 		if name != leader {
