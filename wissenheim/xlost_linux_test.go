@@ -71,8 +71,15 @@ func testDisplayGoesAway(t *testing.T, bin string, interrupt bool) {
 		select {
 		case werr = <-exited:
 		case <-time.After(time.Minute):
-			cmd.Process.Kill()
-			<-exited
+			// SIGQUIT: the Go runtime writes every goroutine's stack to
+			// stderr, which says where the close waits.
+			cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
 			t.Fatalf("the window did not exit within a minute of losing its display; stderr:\n%s", stderr.String())
 		}
 		<-done
