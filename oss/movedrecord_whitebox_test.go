@@ -41,7 +41,10 @@ func TestJoinFromALiveNodesCurrentAddressIsNotFinal(t *testing.T) {
 	// its record names where it registered, membership where it runs.
 	// Only the catalog's leader writes a node record: one written as the
 	// lead moved (to its placement, say) is refused by the new leader,
-	// and written again through it.
+	// and written again through it. One that found no leader in reach
+	// (the leader stepped down: at 20 ms ticks under the race detector at
+	// load 30) is written again too, whether or not it committed: the
+	// record written is the same.
 	stale := "127.0.0.1:9"
 	for {
 		findLeader()
@@ -51,7 +54,7 @@ func TestJoinFromALiveNodesCurrentAddressIsNotFinal(t *testing.T) {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ErrPermission) {
+		if !errors.Is(err, ErrPermission) && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) {
 			t.Fatal(err)
 		}
 		t.Logf("the write of b's record through %s: %v", leader.cfg.Name, err)

@@ -97,8 +97,15 @@ func (w *drawnWindow) waitExit(t *testing.T, what string) error {
 		<-w.done
 		return werr
 	case <-time.After(time.Minute):
-		w.cmd.Process.Kill()
-		<-exited
+		// SIGQUIT: the Go runtime writes every goroutine's stack to
+		// stderr, which says where the close waits.
+		w.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			w.cmd.Process.Kill()
+			<-exited
+		}
 		t.Fatalf("the window did not exit within a minute of %s; stderr:\n%s", what, w.stderr.String())
 		return nil
 	}
