@@ -133,13 +133,7 @@ func (p *movesProbe) client(k int, stop <-chan struct{}) {
 func (p *movesProbe) pick(rng *rand.Rand) *Heap {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range p.heaps {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(p.heaps))
 	return p.heaps[names[rng.IntN(len(names))]]
 }
 
