@@ -106,6 +106,8 @@ var (
 	mQDgSent    = defMetric("oss_quic_datagrams_sent_total", "counter", "QUIC datagrams (membership gossip) sent.", nl...)
 	mQDgRecv    = defMetric("oss_quic_datagrams_received_total", "counter", "QUIC datagrams received and delivered.", nl...)
 	mQDgDrop    = defMetric("oss_quic_datagrams_dropped_total", "counter", "QUIC datagrams dropped on arrival because the receiver was behind.", nl...)
+	mQOther     = defMetric("oss_quic_other_group_total", "counter", "QUIC datagrams and streams refused because their peer is of another cluster.", nl...)
+	mQPaced     = defMetric("oss_quic_strangers_paced_total", "counter", "QUIC handshakes refused before any cryptography: their address presented certificates the cluster does not trust, past its pace.", nl...)
 )
 
 // Histogram buckets: commits take tens of microseconds in memory and up
@@ -396,6 +398,8 @@ func (e emitter) quic(q *transport.QUIC, node string) {
 	e.emit(mQDgSent, float64(qs.DatagramsSent), node)
 	e.emit(mQDgRecv, float64(qs.DatagramsReceived), node)
 	e.emit(mQDgDrop, float64(qs.DatagramsDropped), node)
+	e.emit(mQOther, float64(qs.OtherGroup), node)
+	e.emit(mQPaced, float64(qs.StrangersPaced), node)
 }
 
 // replicas returns the node's open replicas, the catalog's first.

@@ -205,6 +205,8 @@ func TestMetricsCollect(t *testing.T) {
 	expect("oss_members", equal(1), "node", "m1")
 	expect("oss_store_bytes", atLeast(0), "node", "m1", "stripe", "0")
 	expect("oss_quic_connections", atLeast(0), "node", "m1")
+	expect("oss_quic_other_group_total", equal(0), "node", "m1")
+	expect("oss_quic_strangers_paced_total", equal(0), "node", "m1")
 	expect("oss_leader_contact_age_seconds", equal(0), hl...)
 
 	// The watch consumer catches up: its lag goes.
