@@ -158,10 +158,10 @@ func (n *Node) warnForged(who string, id uint64, owner string) {
 // to join, made by the peer the transport authenticated as from. The
 // raft ID must not be another node's. For the catalog, the node's record
 // is written (or moved to its new ID after a restart without its data)
-// before it is added, unless a node of that name is live elsewhere. For
-// any other heap the ID must be the one committed state or membership
-// gives the caller. A refusal that trying again cannot change comes back
-// marked final.
+// before it is added, unless a node of that name is live elsewhere
+// (liveNameRefusal). For any other heap the ID must be the one committed
+// state or membership gives the caller. A refusal that trying again
+// cannot change comes back marked final.
 func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callRequest) (final bool, err error) {
 	b := n.committed()
 	if owner, ok := b.ids[r.ID]; ok && owner != from {
@@ -196,23 +196,8 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 			ErrJoinRefused, from, rec.ID, roleName(role))
 	}
 	if ok {
-		for _, p := range n.live() {
-			if p.Name != from || p.ID != rec.ID {
-				continue
-			}
-			// The node registered under this name still runs. A node
-			// joining from another address is a second node of that name;
-			// one from the same address may be its restart, which
-			// membership has not seen yet. The address is the one
-			// membership shows it at: the record keeps the one it
-			// registered from, and a node restarted on its data directory
-			// elsewhere does not register again.
-			at := n.memberAddr(from, rec.Addr)
-			live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, at)
-			if r.Addr != "" && at != "" && r.Addr != at {
-				return true, fmt.Errorf("%w: %v", ErrJoinRefused, live)
-			}
-			return false, fmt.Errorf("oss: join: %v", live)
+		if final, err := n.liveNameRefusal(ctx, from, rec, r); err != nil {
+			return final, err
 		}
 	}
 	if ok {
@@ -229,6 +214,56 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 	}
 	n.log.Info("node registered", "peer", from, "id", fmt.Sprintf("%016x", r.ID), "addr", r.Addr)
 	return false, nil
+}
+
+// liveNameRefusal returns why a join of the node named from under a new
+// raft ID (r) is refused while membership lists the node registered under
+// that name (rec) live, nil if it does not. The address is the one
+// membership shows it at: the record keeps the one it registered from,
+// and a node restarted on its data directory elsewhere does not register
+// again. A join from that address may be its restart, which membership
+// has not seen yet: try again. One from another address is a second node
+// of that name, refused for good, if the listed node still answers there
+// as that name (stillAnswers); if it does not, membership has likely not
+// yet noticed its crash, and the joiner is asked to try again: once
+// membership declares the old node dead, the name's record moves to the
+// new ID. Membership's view alone refused a client restarted elsewhere
+// for good under load (design.md, "Flakes under load, 2026-12-06
+// (evening)").
+func (n *Node) liveNameRefusal(ctx context.Context, from string, rec nodeRecord, r *callRequest) (final bool, err error) {
+	for _, p := range n.live() {
+		if p.Name != from || p.ID != rec.ID {
+			continue
+		}
+		at := n.memberAddr(from, rec.Addr)
+		live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, at)
+		if r.Addr == "" || at == "" || r.Addr == at {
+			return false, fmt.Errorf("oss: join: %v", live)
+		}
+		if err := n.stillAnswers(ctx, at, from); err != nil {
+			return false, fmt.Errorf("oss: join: membership lists node %q live (raft ID %016x, at %s), but it does not answer there (%v): "+
+				"if it stopped, its name is taken once membership finds it dead; try again", from, rec.ID, at, err)
+		}
+		return true, fmt.Errorf("%w: %v", ErrJoinRefused, live)
+	}
+	return false, nil
+}
+
+// liveProbeTimeout bounds stillAnswers: the joiner's call waits a second
+// (askJoin), and a live node answers a ping within milliseconds.
+const liveProbeTimeout = 750 * time.Millisecond
+
+// stillAnswers returns nil if the node named name answers at addr, why
+// not otherwise (transport.QUIC.ReachAs), within liveProbeTimeout. It
+// holds no lock. Without QUIC (an in-process network, whose directory
+// is exact) the node is taken to answer.
+func (n *Node) stillAnswers(ctx context.Context, addr, name string) error {
+	if n.quic == nil {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, liveProbeTimeout)
+	defer cancel()
+	return n.quic.ReachAs(pctx, addr, name)
 }
 
 // votes reports whether id is a voter of the group's configuration,
