@@ -30,7 +30,11 @@ package oss
 // log's record while the log holds it): the node never opens it again as
 // a first voter from the catalog's entry (a first voter's replica opened
 // anew would start the group's first configuration over under the
-// node's ID), only empty, when a leader or an application asks.
+// node's ID), only empty, when a leader or an application asks. As that
+// memory ends with the log's record, a replica on a node the catalog's
+// entry names among the group's first voters is not retired (mayRetire).
+// A replica opened again writes store spaces of its own (freshStoreGen),
+// never the retired one's names.
 
 // retireTicks is how long a given-up replica waits, hearing no leader,
 // before its node retires it: placement that adds it back soon after (a
