@@ -255,7 +255,7 @@ func (n *Node) RevokeGrant(ctx context.Context, g Grant) error {
 		return fmt.Errorf("oss: revoke %s: %w: no such grant (see Node.Grants, or ossd acl list)", g, ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("oss: revoke %s: %w", g, err)
+		return fmt.Errorf("oss: revoke %s: %w", g, uncheckedRemoval(err, "the grant"))
 	}
 	return nil
 }

@@ -241,19 +241,16 @@ func (n *Node) openReplica(e heapEntry) (*Heap, error) {
 		for _, m := range e.Voters {
 			n.learn(m.ID, m.Name)
 		}
-		retired := n.wasRetired(e.Name, e.Group)
-		if e.FirstVoter(n.id) && !retired {
+		// Opened empty after its retirement (retire.go): given up, as
+		// the retired one was, until a leader adds it back or an
+		// application's open (which joins) uses it.
+		o.retired, o.retiredAt = n.wasRetired(e.Name, e.Group)
+		if e.FirstVoter(n.id) && !o.retired {
 			o.spec = &groupSpec{voters: e.Voters}
 		}
 		h, err := newHeap(n, e.Name, o)
 		if err != nil {
 			return nil, err
-		}
-		if retired {
-			// Opened empty after its retirement (retire.go): given up,
-			// as the retired one was, until a leader adds it back or an
-			// application's open (which joins) uses it.
-			h.contact.dropped.Store(true)
 		}
 		h.cataloged = true
 		h.catalogAt = n.catalog.Load().state.Load().Index()
@@ -347,7 +344,7 @@ func (n *Node) syncCatalog() {
 		n.noteDropped(h)
 	}
 	for _, e := range plan.Open {
-		if n.wasRetired(e.Name, e.Group) {
+		if retired, _ := n.wasRetired(e.Name, e.Group); retired {
 			continue // no first voter any more: opened when a leader or an application asks (retire.go)
 		}
 		if _, err := n.openReplica(e); err != nil && !errors.Is(err, ErrClosed) {

@@ -72,9 +72,10 @@ type ckptJob struct {
 	meta      raftpb.SnapshotMetadata
 	stateMeta *consistency.MetaCapture // the replica's metadata, encoded off the loop
 	metaBlob  []byte                   // storeMeta, written by the checkpointer
-	full      bool                     // every object, under generation gen (gen-1 dropped)
+	full      bool                     // every object, under generation gen (prev dropped)
 	dirty     map[uuid.UUID]dirtyObj   // objects changed since the last checkpoint
 	gen       uint64                   // the store generation it writes
+	prev      uint64                   // the generation the replica's objects had (gen if not full)
 	replicas  int
 	snapshots uint64 // the heap's snapshots applied when it was taken
 }
@@ -178,11 +179,12 @@ func (h *Heap) checkpointAt(index uint64) {
 		meta:      raftpb.SnapshotMetadata{Index: st.Index(), Term: term, ConfState: h.replica.ConfState()},
 		full:      h.needFull,
 		gen:       h.storeGen,
+		prev:      h.storeGen,
 		replicas:  h.replicas,
 		snapshots: h.snapshots.Load(),
 	}
 	if j.full {
-		j.gen++ // the state covers every change so far
+		j.gen = h.nextStoreGen() // the state covers every change so far
 	} else {
 		j.dirty = h.dirty
 	}
@@ -199,7 +201,7 @@ func (h *Heap) writeJob(j *ckptJob) ckptResult {
 	r := ckptResult{job: j}
 	sm, _ := j.meta.Marshal()
 	j.metaBlob = encodeStoreMeta(sm, j.stateMeta, j.replicas)
-	if r.err = n.storeCheckpoint(h.name, h.group, j.gen, j.state, j.dirty, j.full, j.metaBlob); r.err != nil {
+	if r.err = n.storeCheckpoint(h.name, h.group, j.gen, j.prev, j.state, j.dirty, j.metaBlob); r.err != nil {
 		return r
 	}
 	r.stored = true
@@ -360,8 +362,8 @@ func (n *Node) checkpointed() {
 // metadata. It runs on the loop, for a leader's snapshot, with no
 // checkpoint running.
 func (h *Heap) writeCheckpoint(metaBlob []byte) error {
-	gen := h.storeGen + 1
-	if err := h.node.storeCheckpoint(h.name, h.group, gen, h.replica.State(), nil, true, metaBlob); err != nil {
+	gen := h.nextStoreGen()
+	if err := h.node.storeCheckpoint(h.name, h.group, gen, h.storeGen, h.replica.State(), nil, metaBlob); err != nil {
 		return err
 	}
 	h.storeGen = gen
@@ -392,15 +394,16 @@ func dirtyOf(c consistency.Change) dirtyObj {
 
 // storeCheckpoint writes a replica's checkpoint to the store as generation
 // gen of its space, with metaBlob as the space's metadata: every object of
-// st if full (generation gen-1 dropped), else the objects in dirty as
-// their last changes up to st's index left them (the loop hands it a
-// State and the changes that led to it).
-func (n *Node) storeCheckpoint(heap string, group, gen uint64, st *consistency.State, dirty map[uuid.UUID]dirtyObj, full bool, metaBlob []byte) error {
+// st if gen is new (generation prev, the replica's until now, dropped),
+// else (gen == prev) the objects in dirty as their last changes up to
+// st's index left them (the loop hands it a State and the changes that
+// led to it).
+func (n *Node) storeCheckpoint(heap string, group, gen, prev uint64, st *consistency.State, dirty map[uuid.UUID]dirtyObj, metaBlob []byte) error {
 	space := spaceKey(heap, group, gen)
 	spaces := map[string][]byte{space: metaBlob}
 	var objs []persist.Object
-	if full {
-		spaces[spaceKey(heap, group, gen-1)] = nil // the previous generation's objects are garbage
+	if gen != prev {
+		spaces[spaceKey(heap, group, prev)] = nil // the previous generation's objects are garbage
 		objs = make([]persist.Object, 0, st.Len())
 		st.Ascend(uuid.Nil, func(o consistency.Object) bool {
 			objs = append(objs, persist.Object{Space: space, ID: o.ID, Version: o.Version, Value: o.Value})
@@ -494,6 +497,31 @@ func encodeStoreMeta(sm []byte, state *consistency.MetaCapture, replicas int) []
 // space names a replica's objects in the store: heap, group incarnation,
 // and a generation that changes when its state is replaced whole.
 func (h *Heap) space() string { return spaceKey(h.name, h.group, h.storeGen) }
+
+// A space's name is never used again once removed (persist.Store.
+// Checkpoint: its records stay in the stripes until compacted, and a
+// space of that name would take them back). A replica's generations
+// only grow, but a replica of the same group opened again on the node
+// (after its retirement, retire.go) starts anew: its generations, and
+// the first of a replica without a checkpoint in the store, come from
+// the store's manifest generation (persist.Manifest.Gen), which counts
+// the store's checkpoints and only grows. Every generation a replica
+// wrote was at most the manifest generation its checkpoint committed,
+// so one taken past the manifest of the moment is one no space of the
+// node has had.
+
+// nextStoreGen returns the generation of the replica's next full
+// checkpoint: past its own and past every one the store has known.
+func (h *Heap) nextStoreGen() uint64 { return max(h.storeGen+1, h.node.freshStoreGen()) }
+
+// freshStoreGen returns a generation no space of the store has had; 0
+// without a store.
+func (n *Node) freshStoreGen() uint64 {
+	if n.disk == nil {
+		return 0
+	}
+	return n.disk.store.Manifest().Gen + 1
+}
 
 func spaceKey(heap string, group, gen uint64) string {
 	return fmt.Sprintf("%s\x00%016x\x00%d", heap, group, gen)

@@ -521,7 +521,11 @@ func (n *Node) walOf() *persist.WAL {
 	return n.disk.wal
 }
 
-// dropSpace forgets a dropped replica's objects in the store.
+// dropSpace forgets a dropped replica's objects in the store. One that
+// fails leaves the space in the manifest, a leak: a replica of the group
+// opened again on the node writes spaces of its own (freshStoreGen),
+// never into this one, and a checkpoint of the group is its committed
+// state at its index whichever replica wrote it.
 func (n *Node) dropSpace(h *Heap) {
 	if n.disk == nil {
 		return
@@ -541,7 +545,11 @@ func (n *Node) noteDropped(h *Heap) {
 	}
 	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Dropped: true})
 	if err == nil {
-		_, err = wal.Append(b)
+		// Synced before the store drops the space, also with
+		// DurabilityBatch: a power failure in between would leave the
+		// log's checkpoint of the replica without its space in the store,
+		// which a restart refuses as damage (missingCheckpoints).
+		_, err = wal.AppendSync(b)
 	}
 	if err != nil {
 		// Its checkpoint stays: a restart, which the log does not tell of

@@ -170,6 +170,11 @@ type openMode struct {
 	replicas  int
 	group     uint64          // the group's incarnation (heapEntry.Group)
 	recovered *recoveredGroup // the replica's state from the write-ahead log
+	// retired: opened empty after the node retired its replica of the
+	// group (retire.go), given up until a leader adds it back or an
+	// application's open uses it; no removal to count (noteRemoved).
+	retired   bool
+	retiredAt uint64 // the last index the retired replica held
 }
 
 type heapStats struct {
@@ -405,6 +410,14 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	if o.recovered != nil && appliedOwnRemoval(r.ConfState(), h.self) {
 		h.contact.dropped.Store(true) // given up if no application opens it (unused.go)
 	}
+	if o.retired {
+		// Set before the loop runs: its return is no rejoin, nor is
+		// the retired replica's removal, which it may apply again from
+		// a leader's snapshot taken before (loop.go).
+		h.contact.told.Store(true)
+		h.contact.dropped.Store(true)
+		h.contact.retiredAt = o.retiredAt
+	}
 	h.state.Store(r.State())
 	h.startCheckpointer(o.recovered)
 	go h.run()
@@ -436,14 +449,18 @@ func (h *Heap) restore(o openMode) (restorePoint, error) {
 		if g.stateMeta != nil {
 			state, objects = g.stateMeta, g.objects
 			h.storeGen = g.storeGen
-		} else if applied > 1 {
-			h.needFull = true // its state is in the log, not the store
+		} else {
+			h.storeGen = n.freshStoreGen() // nothing in the store (space)
+			h.needFull = applied > 1       // its state is in the log, not the store
 		}
 		h.firstSeq.Store(g.firstSeq)
 		h.lastHard, h.hardDone = g.hard, g.hard
 		h.ckptSeq.Store(g.keepSeq())
 		ckpt = applied
-	} else if spec := o.spec; spec != nil {
+	} else {
+		h.storeGen = n.freshStoreGen() // opened empty: a space of its own (space)
+	}
+	if spec := o.spec; o.recovered == nil && spec != nil {
 		// Every first voter starts from the same configuration, as if
 		// restored from a snapshot at index 1.
 		cs, err := spec.confState()
@@ -940,7 +957,7 @@ func (h *Heap) afterRefusal(ctx context.Context, err error, attempt int) error {
 func (h *Heap) recheckDecision(tx *Tx, ferr error, attempt int) error {
 	stale, err := tx.checkCurrent()
 	if err != nil {
-		return fmt.Errorf("%w (the Update function returned %q, which could not be checked against the group's commit index)", err, ferr.Error())
+		return &uncheckedError{err: err, ferr: ferr}
 	}
 	if stale == nil {
 		return ferr
@@ -954,6 +971,18 @@ func (h *Heap) recheckDecision(tx *Tx, ferr error, attempt int) error {
 	h.stats.retries.Add(1)
 	return nil
 }
+
+// uncheckedError is recheckDecision's error when what the Update function
+// read could not be checked: it matches err (ErrClosed, ctx's error,
+// ErrNoQuorum), and keeps the function's error, ferr, for callers of the
+// node's own that say it their way (uncheckedRemoval).
+type uncheckedError struct{ err, ferr error }
+
+func (e *uncheckedError) Error() string {
+	return fmt.Sprintf("%v (the Update function returned %q, which could not be checked against the group's commit index)", e.err, e.ferr.Error())
+}
+
+func (e *uncheckedError) Unwrap() error { return e.err }
 
 // backoff sleeps before the next attempt: exponential from 50µs to 10ms,
 // with full jitter.

@@ -449,6 +449,9 @@ func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 		h.noteConf(*rd.Conf, true)
 	}
 	if h.contact.dropped.Load() && h.inConf.Load() && h.contact.dropped.Swap(false) {
+		if len(rd.CommittedEntries) > 0 && rd.CommittedEntries[0].Index <= h.contact.retiredAt {
+			h.contact.told.Store(true) // the retired replica's removal, not this one's
+		}
 		h.noteRemoved("taken back")
 		h.contact.told.Store(false) // that removal is over: the next one counts
 	} else if replaced && h.inConf.Load() {

@@ -101,15 +101,19 @@ type Node struct {
 	recovered atomic.Bool
 	heaps     map[string]*Heap
 	opening   map[string]chan struct{} // closed when an open under way (openOnce) ends
-	// retired are the groups whose replica the node retired (retire.go).
-	retired map[groupKey]bool
+	// retired are the groups whose replica the node retired (retire.go),
+	// each with the last index its retired replica held.
+	retired map[groupKey]uint64
 	// retiredHook, set by tests, hears of each replica retired, once its
 	// record is written and before opens of its heap go on.
 	retiredHook func(*Heap)
-	closed      bool
-	stopping    bool
-	stopped     chan struct{}      // closed when the stop under way has ended
-	cutStop     context.CancelFunc // ends the graceful part of that stop
+	// retireRefusedHook, set by tests, hears of each retirement due and
+	// not done (retireRefused).
+	retireRefusedHook func(h *Heap, why string)
+	closed            bool
+	stopping          bool
+	stopped           chan struct{}      // closed when the stop under way has ended
+	cutStop           context.CancelFunc // ends the graceful part of that stop
 
 	snapIn snapshotIntake // snapshots being received
 	acl    aclState       // grants and refusals; see acl.go
@@ -786,7 +790,7 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 		return fmt.Errorf("oss: drop heap %q: %w: nothing was dropped (Node.Heaps, or ossd heaps, lists the heaps)", name, ErrNoHeap)
 	}
 	if err != nil {
-		return fmt.Errorf("oss: drop heap %q: %w", name, err)
+		return fmt.Errorf("oss: drop heap %q: %w", name, uncheckedRemoval(err, "the heap"))
 	}
 	n.syncCatalog()
 	if open != nil {
@@ -807,6 +811,18 @@ func (n *Node) DropHeap(ctx context.Context, name string) error {
 // record of the read alone, and a close or a lost leader meanwhile would
 // make the removal of nothing an unknown outcome.
 var errNothingThere = errors.New("oss: not in the catalog, nothing to remove")
+
+// uncheckedRemoval says err of a catalog transaction of DropHeap or
+// RevokeGrant as theirs: one that found nothing to remove and could not
+// check that against the catalog's commit index tells that, matching
+// what stopped the check, not the transaction's internal error.
+func uncheckedRemoval(err error, what string) error {
+	var ue *uncheckedError
+	if errors.As(err, &ue) && ue.ferr == errNothingThere {
+		return fmt.Errorf("%w (whether %s is in the catalog could not be checked against its commit index)", ue.err, what)
+	}
+	return err
+}
 
 func (n *Node) isClosed() bool {
 	n.mu.Lock()

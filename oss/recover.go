@@ -112,6 +112,15 @@ func replayRecord(groups map[groupKey]*recoveredGroup, seq uint64, b []byte) err
 	return nil
 }
 
+// lastIndex returns the last index the group's records hold.
+func (g *recoveredGroup) lastIndex() uint64 {
+	last := max(g.snap.Metadata.Index, g.hard.Commit)
+	if n := len(g.ents); n > 0 {
+		last = max(last, g.ents[n-1].Index)
+	}
+	return last
+}
+
 // keepSeq returns the first record the group's recovery needs from its
 // last checkpoint on: the checkpoint's, or an earlier one holding an entry
 // after it or the hard state; 0 if it has no checkpoint.
@@ -308,9 +317,9 @@ func (n *Node) openRecovered() error {
 		if g.dropped && k.heap != catalogName {
 			n.mu.Lock()
 			if n.retired == nil {
-				n.retired = map[groupKey]bool{}
+				n.retired = map[groupKey]uint64{}
 			}
-			n.retired[k] = true // retired, or its heap dropped
+			n.retired[k] = g.lastIndex() // retired, or its heap dropped
 			n.mu.Unlock()
 		}
 	}

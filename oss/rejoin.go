@@ -57,6 +57,9 @@ type leaderContact struct {
 	// owned by the loop.
 	retireIdle uint64
 	retireSeen int64
+	// retiredAt is the last index the replica retired before this one
+	// held (retire.go): a removal applied up to it is that one's.
+	retiredAt uint64
 }
 
 // heard notes a message from a peer: appends, heartbeats and snapshots

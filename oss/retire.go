@@ -30,7 +30,11 @@ package oss
 // log's record while the log holds it): the node never opens it again as
 // a first voter from the catalog's entry (a first voter's replica opened
 // anew would start the group's first configuration over under the
-// node's ID), only empty, when a leader or an application asks.
+// node's ID), only empty, when a leader or an application asks. As that
+// memory ends with the log's record, a replica on a node the catalog's
+// entry names among the group's first voters is not retired (mayRetire).
+// A replica opened again writes store spaces of its own (freshStoreGen),
+// never the retired one's names.
 
 // retireTicks is how long a given-up replica waits, hearing no leader,
 // before its node retires it: placement that adds it back soon after (a
@@ -54,7 +58,40 @@ func (h *Heap) checkRetire() bool {
 	if c.retireIdle++; c.retireIdle < retireTicks {
 		return false
 	}
+	if !h.node.mayRetire(h) {
+		c.retireIdle = 0 // asked again retireTicks later
+		h.node.retireRefused(h, "first voter or no entry")
+		return false
+	}
 	return h.node.takeOut(h)
+}
+
+// mayRetire reports whether the node may retire its replica h of a heap:
+// not if the heap's catalog entry names the node among its first voters,
+// nor if the local catalog replica does not hold the entry of h's group.
+// A first voter's replica stays open, given up, as before retirement
+// was: the log's record of a retirement is the node's only memory of
+// it, and once the log has dropped it a restart would open the heap
+// again from the catalog's entry (engine.Sync lists the heaps whose
+// entry names the node among their first voters), from the group's
+// first configuration at index 1, term 1: a replica that campaigns
+// under the node's ID with none of the group's entries, and leads a
+// group of its own if its old configuration gives it a quorum (one
+// replica, moved away).
+func (n *Node) mayRetire(h *Heap) bool {
+	e, ok := n.catalogEntry(h.name)
+	return ok && e.Group == h.group && !e.FirstVoter(n.id)
+}
+
+// retireRefused tells retireRefusedHook, set by tests, that h's
+// retirement was due and not done, and why.
+func (n *Node) retireRefused(h *Heap, why string) {
+	n.mu.Lock()
+	hook := n.retireRefusedHook
+	n.mu.Unlock()
+	if hook != nil {
+		hook(h, why)
+	}
 }
 
 // takeOut takes a replica being retired out of the node's table, holds
@@ -63,7 +100,11 @@ func (h *Heap) checkRetire() bool {
 func (n *Node) takeOut(h *Heap) bool {
 	n.mu.Lock()
 	if n.closed || n.heaps[h.name] != h || n.opening[h.name] != nil {
+		held := !n.closed && n.heaps[h.name] == h
 		n.mu.Unlock()
+		if held {
+			n.retireRefused(h, "held") // an open of the heap under way
+		}
 		return false
 	}
 	delete(n.heaps, h.name)
@@ -73,9 +114,9 @@ func (n *Node) takeOut(h *Heap) bool {
 	}
 	n.opening[h.name] = gate
 	if n.retired == nil {
-		n.retired = map[groupKey]bool{}
+		n.retired = map[groupKey]uint64{}
 	}
-	n.retired[groupKey{h.name, h.group}] = true
+	n.retired[groupKey{h.name, h.group}] = h.state.Load().Index()
 	n.wg.Add(1)
 	n.mu.Unlock()
 	h.watchMu.Lock()
@@ -110,9 +151,11 @@ func (n *Node) retire(h *Heap, gate chan struct{}) {
 }
 
 // wasRetired reports whether the node retired its replica of the heap's
-// group, in this run or (while its log holds the record) before.
-func (n *Node) wasRetired(name string, group uint64) bool {
+// group, in this run or (while its log holds the record) before, and the
+// last index that replica held (0 if not known).
+func (n *Node) wasRetired(name string, group uint64) (bool, uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.retired[groupKey{name, group}]
+	at, ok := n.retired[groupKey{name, group}]
+	return ok, at
 }

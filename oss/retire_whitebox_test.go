@@ -146,6 +146,7 @@ func TestReplicaAddedBackBeforeItsRetirementIsKept(t *testing.T) {
 	c, placed, spare := bankWithUnusedLearner(t, 59)
 	ns, hs := c.nodes[spare], c.heaps[spare]
 	retired := hearRetired(ns)
+	refused := hearRetireRefused(ns, hs)
 	putObjects(t, c.heaps[placed[0]], hs, 5)
 	hold := make(chan struct{})
 	ns.mu.Lock()
@@ -158,7 +159,10 @@ func TestReplicaAddedBackBeforeItsRetirementIsKept(t *testing.T) {
 		return ok && !slices.Contains(g.Learners, spare) && hs.givenUp()
 	})
 	applied := hs.Stats().Applied
-	time.Sleep(time.Duration(retireTicks+20) * 10 * time.Millisecond) // past retireTicks, held
+	// Past retireTicks: the retirement, due, was tried and held.
+	if why := await.Recv(t, refused, spare+"'s retirement, due, to be held"); why != "held" {
+		t.Fatalf("the retirement was refused (%s), not held", why)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	ns.askJoin(ctx, hs, []string{placed[0]}, hs.current, nil) // as placement would add it back
