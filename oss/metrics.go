@@ -107,7 +107,7 @@ var (
 	mQDgRecv    = defMetric("oss_quic_datagrams_received_total", "counter", "QUIC datagrams received and delivered.", nl...)
 	mQDgDrop    = defMetric("oss_quic_datagrams_dropped_total", "counter", "QUIC datagrams dropped on arrival because the receiver was behind.", nl...)
 	mQOther     = defMetric("oss_quic_other_group_total", "counter", "QUIC datagrams and streams refused because their peer is of another cluster.", nl...)
-	mQPaced     = defMetric("oss_quic_strangers_paced_total", "counter", "QUIC handshakes refused before any cryptography: their address presented certificates the cluster does not trust, past its pace.", nl...)
+	mQPaced     = defMetric("oss_quic_strangers_paced_total", "counter", "QUIC Initial packets (not handshakes: a handshake may send two or more) refused before any cryptography: their address presented certificates no CA of the cluster signed, past its pace.", nl...)
 )
 
 // Histogram buckets: commits take tens of microseconds in memory and up

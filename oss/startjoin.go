@@ -135,8 +135,24 @@ func (n *Node) joinReached(all []string, errs []error, addrs []string) error {
 	if refused != nil {
 		return refused
 	}
+	if paced := pacedAt(all, errs); paced != "" {
+		return fmt.Errorf("oss: join: no member answered at %s: %s refused this node's dial before its handshake, as it paces the handshakes of an IP address a certificate no CA of its cluster signed came from: this node's (is it of the cluster's CA?) or another program's at this node's address; tried again, it may get through: %s",
+			strings.Join(all, ","), paced, strings.Join(why, "; "))
+	}
 	return fmt.Errorf("oss: join: no member answered at %s (is an OSS node listening there? Join takes a member's QUIC address, ossd's --listen or --advertise, not its admin address): %s",
 		strings.Join(all, ","), strings.Join(why, "; "))
+}
+
+// pacedAt returns the first address of all whose dial (errs, one for
+// each) was refused before its handshake as a stranger's
+// (transport.ErrPacedAsStranger), or "".
+func pacedAt(all []string, errs []error) string {
+	for i, err := range errs {
+		if errors.Is(err, transport.ErrPacedAsStranger) {
+			return all[i]
+		}
+	}
+	return ""
 }
 
 // refusedAt returns err, a failed dial of addr (of Join), as

@@ -193,12 +193,13 @@ func (t *QUIC) SetCertificate(certPEM, keyPEM []byte) error {
 // before either swapped.
 func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
 	var pool *x509.CertPool
+	var cas []*x509.Certificate
 	if caPEM != nil {
-		p, _, err := pki.ParseBundle(caPEM)
+		p, c, err := pki.ParseBundle(caPEM)
 		if err != nil {
 			return fmt.Errorf("transport: CA bundle: %w", err)
 		}
-		pool = p
+		pool, cas = p, c
 	}
 	var pair *tls.Certificate
 	if certPEM != nil {
@@ -219,6 +220,7 @@ func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
 		}
 	}
 	if caPEM != nil {
+		t.strangers.reset(cas) // a stranger may be a member of a CA added now
 		t.Recheck()
 	}
 	return nil

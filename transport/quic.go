@@ -151,7 +151,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	}
 	// The check SetTLS makes: a bundle with a CA cut short would
 	// otherwise be taken without it.
-	pool, _, err := pki.ParseBundle(c.CAPEM)
+	pool, cas, err := pki.ParseBundle(c.CAPEM)
 	if err != nil {
 		return nil, fmt.Errorf("transport: CAPEM: %w", err)
 	}
@@ -174,6 +174,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	}
 	t := newQUIC(c, pc, own)
 	t.own.Store(cert)
+	t.strangers.reset(cas)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.ln, err = t.tr.Listen(t.acceptConfig(), t.qconf)
 	if err != nil {
@@ -286,6 +287,7 @@ func (t *QUIC) SetPeer(name, addr string) {
 	t.addrs[name] = addr
 	p := t.peers[name]
 	t.mu.Unlock()
+	t.strangers.member(addr, time.Now())
 	if had && old != addr && old != "" && p != nil {
 		p.moved()
 	}
@@ -346,9 +348,11 @@ func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr) *tls.Config {
 					}
 				}
 				t.refused.warnAs(t.log, "peer refused", key, who, err)
-				if peerName == "" && id.Name == "" && from != nil {
+				if peerName == "" && id.Name == "" && from != nil && !t.strangers.signedByCluster(cs.PeerCertificates) {
 					t.strangers.stranger(from, time.Now())
 				}
+			} else if peerName == "" && from != nil {
+				t.strangers.verified(from, time.Now())
 			}
 			return err
 		},

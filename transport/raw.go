@@ -72,6 +72,7 @@ func (t *QUIC) addrPeer(addr string) (*addrPeer, error) {
 	if !ok {
 		p = &addrPeer{}
 		t.byAddr[addr] = p
+		t.strangers.member(addr, time.Now())
 	}
 	return p, nil
 }
@@ -308,6 +309,9 @@ func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fai
 				refused = ErrPeerRefused
 			}
 			return nil, fmt.Errorf("%w: %s %s: %w: %v", ErrUnreachable, name, addr, refused, err)
+		}
+		if te := (*quic.TransportError)(nil); errors.As(err, &te) && te.Remote && te.ErrorCode == quic.ConnectionRefused {
+			return nil, fmt.Errorf("%w: %s %s: %w: %v", ErrUnreachable, name, addr, ErrPacedAsStranger, err)
 		}
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnreachable, name, addr, err)
 	}

@@ -28,9 +28,11 @@ type QUICStats struct {
 	// OtherGroup counts the datagrams and raw streams not taken from, and
 	// the raw streams not opened to, peers of another group (SetGroup).
 	OtherGroup uint64
-	// StrangersPaced counts the handshakes refused before any
+	// StrangersPaced counts the Initial packets refused before any
 	// cryptography from addresses strangers handshook from, past their
-	// pace (strangers.go).
+	// pace (strangers.go): packets, not handshakes, as a ClientHello may
+	// take two, and a dialler sends its Initial again until it hears the
+	// refusal.
 	StrangersPaced uint64
 }
 

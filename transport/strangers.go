@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,22 +18,38 @@ import (
 //
 // A handshake costs the node a key exchange and a signature before it
 // sees the peer's certificate (TLS 1.3 sends the server's first), and a
-// certificate no CA of the cluster verifies is refused only then. An
+// certificate no CA of the cluster signed is refused only then. An
 // address that presented one is a stranger's: it answered the node's
 // first flight, so it is no spoofed source. The node takes the next
-// handshakes from that IP address at strangerRate a second after a
-// burst of strangerBurst, and refuses those beyond before any
-// cryptography (quic-go's ConnContext: CONNECTION_REFUSED, from the
-// Initial packet alone), until strangerForget passes without a
-// stranger's handshake from there. The pace is per IP address, not per
-// port: a dialler takes a new port for each connection as it likes. A
-// node of the cluster behind the same address (a NAT, one host) shares
-// the pace while a stranger there keeps refusing; its connections
-// already open are not touched, and a new one waits for the pace as a
-// refused dial waits for its backoff. Refusals of certificates a CA of
-// the cluster verified (expired, revoked, of another role or name) are
-// not paced: they are logged by the name certified, and their holder is
-// known.
+// handshakes from that IP address (an IPv6 one's /64) at strangerRate
+// a second after a burst of strangerBurst, and refuses those beyond
+// before any cryptography (quic-go's ConnContext: CONNECTION_REFUSED,
+// from the Initial packet alone), until strangerForget passes without
+// a stranger's handshake from there. The pace is per IP address, not
+// per port: a dialler takes a new port for each connection as it
+// likes.
+//
+// A refused attempt costs its sender one packet, so a stranger dialling
+// fast keeps the pace empty, and a member behind the same address (one
+// host, a NAT) would get no handshake through while it went on. A node
+// sends from its listening socket, so a member is known by its exact
+// address, which no pace holds back: a peer's address given to SetPeer
+// or dialled by address, and the address of every handshake whose
+// certificate verified (knownAddrs at most, the oldest forgotten
+// first). A handshake that verified gives its token back. A member new
+// to the node (not yet gossiped, its first handshake) takes a token:
+// the ports strangers handshook from (strangerPorts of an address at
+// most) leave the last one to other ports, so that a stranger dialling
+// from one socket (a node misconfigured, from its listening socket)
+// does not keep it; one taking a new port for each dial competes with
+// the new member for the tokens, and the member's dial waits for its
+// backoff when refused. A new CA bundle (SetTLS) forgets the paces: a
+// stranger may have been a member rotating to a CA added now.
+//
+// Certificates a CA of the cluster signed but refused for anything
+// else (out of their dates, revoked, of another role or name) are not
+// paced: their holder is a member misconfigured, known and logged by the
+// name certified.
 const (
 	strangerBurst  = 16
 	strangerRate   = 4 // handshakes a second
@@ -39,6 +58,10 @@ const (
 	// is not paced (a flood from more addresses than that is one no pace
 	// of addresses stops).
 	strangerIPs = 4096
+	// knownAddrs bounds the members' addresses the pace lets through.
+	knownAddrs = 4096
+	// strangerPorts bounds the ports of an address noted as strangers'.
+	strangerPorts = 64
 )
 
 // errStrangerPaced is ConnContext's refusal of a handshake from a
@@ -48,24 +71,48 @@ var errStrangerPaced = errors.New("transport: a stranger's address past its pace
 // strangerGate paces the handshakes of addresses strangers handshook
 // from. The zero value is ready to use.
 type strangerGate struct {
-	mu  sync.Mutex // protects ips
-	ips map[netip.Addr]*strangerIP
+	mu    sync.Mutex // protects ips, known and cas
+	ips   map[netip.Addr]*strangerIP
+	known map[netip.AddrPort]time.Time // members' addresses, when last seen
+	cas   []*x509.Certificate          // the CAs of the bundle (signedByCluster)
 }
 
 type strangerIP struct {
 	tokens  float64
 	at      time.Time // when tokens was last filled up
 	refused time.Time // a stranger's last handshake from the address
+	// ports holds the ports strangers handshook from (strangerPorts at
+	// most): they leave the pace's last token to the others.
+	ports map[uint16]struct{}
 }
 
-// ipOf returns the IP address of a UDP address, IPv4 unmapped.
-func ipOf(a net.Addr) (netip.Addr, bool) {
+// addrOf returns the UDP address of a, IPv4 unmapped.
+func addrOf(a net.Addr) (netip.AddrPort, bool) {
 	ua, ok := a.(*net.UDPAddr)
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	ip, ok := netip.AddrFromSlice(ua.IP)
+	return netip.AddrPortFrom(ip.Unmap(), uint16(ua.Port)), ok
+}
+
+// ipOf returns the key of a's pace: its IPv4 address, or its IPv6
+// address's /64 (what one host, or one customer, is given).
+func ipOf(a net.Addr) (netip.Addr, bool) {
+	ap, ok := addrOf(a)
 	if !ok {
 		return netip.Addr{}, false
 	}
-	ip, ok := netip.AddrFromSlice(ua.IP)
-	return ip.Unmap(), ok
+	return paceKey(ap.Addr()), true
+}
+
+// paceKey is ipOf of an IP address.
+func paceKey(ip netip.Addr) netip.Addr {
+	if ip.Is4() {
+		return ip
+	}
+	p, _ := ip.Prefix(64)
+	return p.Addr()
 }
 
 // stranger notes a stranger's handshake from a.
@@ -78,6 +125,7 @@ func (g *strangerGate) stranger(a net.Addr, now time.Time) {
 	defer g.mu.Unlock()
 	if s := g.ips[ip]; s != nil {
 		s.refused = now
+		s.strangerPort(a)
 		return
 	}
 	if g.ips == nil {
@@ -93,21 +141,97 @@ func (g *strangerGate) stranger(a net.Addr, now time.Time) {
 			return
 		}
 	}
-	g.ips[ip] = &strangerIP{tokens: strangerBurst, at: now, refused: now}
+	s := &strangerIP{tokens: strangerBurst, at: now, refused: now}
+	s.strangerPort(a)
+	g.ips[ip] = s
 }
 
-// allow reports whether a handshake from a may begin: always, unless a
-// stranger handshook from its IP address within strangerForget and the
-// address's pace has no room.
+// strangerPort notes the port of a, a stranger's handshake's.
+func (s *strangerIP) strangerPort(a net.Addr) {
+	ap, ok := addrOf(a)
+	if !ok {
+		return
+	}
+	if s.ports == nil {
+		s.ports = make(map[uint16]struct{})
+	}
+	if len(s.ports) < strangerPorts {
+		s.ports[ap.Port()] = struct{}{}
+	}
+}
+
+// verified notes a handshake from a whose certificate verified: a is a
+// member's, and the token its handshake took is given back.
+func (g *strangerGate) verified(a net.Addr, now time.Time) {
+	ap, ok := addrOf(a)
+	if !ok {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.knowLocked(ap, now)
+	if s := g.ips[paceKey(ap.Addr())]; s != nil {
+		s.tokens = min(strangerBurst, s.tokens+1)
+	}
+}
+
+// member notes addr ("ip:port"), a peer's, as a member's; one that is
+// no literal address (a name) is left to its first handshake.
+func (g *strangerGate) member(addr string, now time.Time) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.knowLocked(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), now)
+}
+
+// knowLocked adds ap to the members' addresses, forgetting the one seen
+// longest ago when they are knownAddrs. g.mu is held.
+func (g *strangerGate) knowLocked(ap netip.AddrPort, now time.Time) {
+	if g.known == nil {
+		g.known = make(map[netip.AddrPort]time.Time)
+	}
+	if _, ok := g.known[ap]; !ok && len(g.known) >= knownAddrs {
+		var oldest netip.AddrPort
+		var at time.Time
+		for k, t := range g.known {
+			if at.IsZero() || t.Before(at) {
+				oldest, at = k, t
+			}
+		}
+		delete(g.known, oldest)
+	}
+	g.known[ap] = now
+}
+
+// reset takes the CAs of a new bundle and forgets every pace, not the
+// members' addresses.
+func (g *strangerGate) reset(cas []*x509.Certificate) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cas = cas
+	clear(g.ips)
+}
+
+// allow reports whether a handshake from a may begin: always from a
+// member's address, and from any other unless a stranger handshook from
+// its IP address within strangerForget and the address's pace has no
+// room.
 func (g *strangerGate) allow(a net.Addr, now time.Time) bool {
-	ip, ok := ipOf(a)
+	ap, ok := addrOf(a)
 	if !ok {
 		return true
 	}
+	ip := paceKey(ap.Addr())
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.ips[ip]
 	if s == nil {
+		return true
+	}
+	if _, ok := g.known[ap]; ok {
 		return true
 	}
 	if now.Sub(s.refused) >= strangerForget {
@@ -116,11 +240,46 @@ func (g *strangerGate) allow(a net.Addr, now time.Time) bool {
 	}
 	s.tokens = min(strangerBurst, s.tokens+now.Sub(s.at).Seconds()*strangerRate)
 	s.at = now
-	if s.tokens < 1 {
+	need := 1.0
+	if _, ok := s.ports[ap.Port()]; ok {
+		need = 2 // the last token is another port's
+	}
+	if s.tokens < need {
 		return false
 	}
 	s.tokens--
 	return true
+}
+
+// signedByCluster reports whether a CA of the cluster signed chain's
+// leaf, directly or through the chain's intermediates, whatever else is
+// wrong with it (its dates, its name, its role). Only a CA named the
+// leaf's issuer is asked to check a signature: a stranger's
+// certificate costs none.
+func (g *strangerGate) signedByCluster(chain []*x509.Certificate) bool {
+	g.mu.Lock()
+	cas := g.cas
+	g.mu.Unlock()
+	if len(chain) == 0 {
+		return false
+	}
+	by := func(c, parent *x509.Certificate) bool {
+		return bytes.Equal(c.RawIssuer, parent.RawSubject) && c.CheckSignatureFrom(parent) == nil
+	}
+	c := chain[0]
+	for range chain {
+		for _, ca := range cas {
+			if by(c, ca) {
+				return true
+			}
+		}
+		i := slices.IndexFunc(chain[1:], func(p *x509.Certificate) bool { return p != c && by(c, p) })
+		if i < 0 {
+			return false
+		}
+		c = chain[1+i]
+	}
+	return false
 }
 
 // connContext is the endpoint's quic.Transport.ConnContext: it refuses

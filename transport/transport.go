@@ -162,6 +162,14 @@ var (
 	// handshake: it does not accept this endpoint's certificate. An
 	// error with it matches ErrRefused too.
 	ErrPeerRefused = fmt.Errorf("%w: the peer refused this endpoint's certificate", ErrRefused)
+	// ErrPacedAsStranger: the peer refused the connection at its first
+	// packet (CONNECTION_REFUSED), before any handshake: it paces the
+	// handshakes of this IP address, from which a certificate no CA of
+	// its cluster signed was presented (this endpoint's, or another
+	// program's there). quic-go also refuses so a connection it has no
+	// room for, or while it closes. An error with it matches
+	// ErrUnreachable, not ErrRefused: a later dial may get through.
+	ErrPacedAsStranger = errors.New("transport: refused before the handshake: this address is paced as a stranger's")
 )
 
 // RemoteError is an error returned by a peer's handler.
