@@ -522,10 +522,10 @@ func (n *Node) walOf() *persist.WAL {
 }
 
 // dropSpace forgets a dropped replica's objects in the store. One that
-// fails leaves the space in the manifest, a leak: a replica of the group
-// opened again on the node writes spaces of its own (freshStoreGen),
-// never into this one, and a checkpoint of the group is its committed
-// state at its index whichever replica wrote it.
+// fails leaves the space in the manifest: a replica of the group opened
+// again on the node writes spaces of its own (freshStoreGen), never into
+// this one, and the next start drops it (dropLeftSpaces) while the log
+// ends the group dropped.
 func (n *Node) dropSpace(h *Heap) {
 	if n.disk == nil {
 		return
@@ -556,6 +556,12 @@ func (n *Node) noteDropped(h *Heap) {
 		// the drop, recovers the replica from it (and drops it again).
 		n.log.Error("write-ahead log: the drop of a heap not recorded", "heap", h.name, "err", err)
 		return
+	}
+	n.mu.Lock()
+	hook := n.dropLoggedHook
+	n.mu.Unlock()
+	if hook != nil {
+		hook(h)
 	}
 	n.dropSpace(h)
 }

@@ -443,6 +443,9 @@ func (h *Heap) finishReady(rd engine.Ready, outcomes bool) {
 	}
 	if rd.LeftOut && h.inConf.Load() {
 		h.contact.dropped.Store(true) // left out, perhaps taken back in the same Ready
+		if rd.State != nil && rd.State.Index() <= h.contact.retiredAt {
+			h.contact.told.Store(true) // the retired replica's removal, applied again from an older snapshot
+		}
 	}
 	h.noteAdded(rd.Added, rd.Conf)
 	if rd.Conf != nil {

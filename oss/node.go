@@ -107,6 +107,9 @@ type Node struct {
 	// retiredHook, set by tests, hears of each replica retired, once its
 	// record is written and before opens of its heap go on.
 	retiredHook func(*Heap)
+	// dropLoggedHook, set by tests, hears of each replica whose drop the
+	// log has recorded, before the store drops its space.
+	dropLoggedHook func(*Heap)
 	// retireRefusedHook, set by tests, hears of each retirement due and
 	// not done (retireRefused).
 	retireRefusedHook func(h *Heap, why string)

@@ -230,7 +230,31 @@ func (d *disk) loadStore(n *Node) error {
 			g.replicas = si.meta.Replicas
 		}
 	}
+	d.dropLeftSpaces(n, spaces)
 	return d.missingCheckpoints(n.manifestPath())
+}
+
+// dropLeftSpaces drops from the store the spaces of the groups the log
+// ends dropped: a power failure or a failed store write between the
+// log's record of a drop and the store's left them there. Left, they
+// would be read into a replica of the group opened on the node again
+// (retire.go) at its next restart. One that fails stays a leak, told in
+// the log, and is tried again at the next start.
+func (d *disk) dropLeftSpaces(n *Node, spaces map[string]*spaceInfo) {
+	drops := map[string][]byte{}
+	for name, si := range spaces {
+		if g := d.recovered[si.key]; g != nil && g.dropped {
+			drops[name] = nil
+		}
+	}
+	if len(drops) == 0 {
+		return
+	}
+	if _, err := d.store.Checkpoint(nil, drops); err != nil {
+		n.log.Error("striped store: the spaces of dropped replicas left in it not dropped", "spaces", len(drops), "err", err)
+		return
+	}
+	n.log.Info("striped store: dropped the spaces of dropped replicas left in it", "spaces", len(drops))
 }
 
 // manifestPath is the file of the striped store's manifest, for errors:
