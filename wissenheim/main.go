@@ -337,8 +337,9 @@ func defineFlags(fs *flag.FlagSet, c *config, wo *windowOptions, f *flags) {
 func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal, out io.Writer) error {
 	var stop atomic.Bool
 	wo.stop = &stop
-	go closeOnStop(sig, a.dead, &stop)
 	closeApp := sync.OnceValue(a.Close)
+	ended := make(chan struct{}) // the window's run has returned
+	go closeOnStop(sig, a.dead, &stop, ended, closeApp)
 	onDisplayLost(func(why string) { exitDisplayLost(closeApp, &stop, why) })
 	if f.probe {
 		wo.probe = out
@@ -385,6 +386,7 @@ func runWindow(a *app, c config, wo windowOptions, f flags, sig <-chan os.Signal
 	// (Ebiten otherwise flushes a frame on its render thread while the
 	// game draws the next), and the game's own share is small.
 	runErr := ebiten.RunGameWithOptions(g, &ebiten.RunGameOptions{SingleThread: true})
+	close(ended)
 	if wo.frames > 0 {
 		p, _, _ := a.Status()
 		avatars := 0
@@ -424,16 +426,36 @@ func windowFailed(err error) error {
 
 // closeOnStop sets stop, which closes the window, on a signal or once
 // dead closes (the start failed for good); a second signal ends the
-// process.
-func closeOnStop(sig <-chan os.Signal, dead <-chan struct{}, stop *atomic.Bool) {
+// process. A window that has not ended (ended closes) within
+// stuckWindow of a signal is stuck in a call to its display, which
+// never returns to see stop: Mesa's software renderer was seen to spin
+// in eglSwapBuffers for a minute and more once the X server that
+// Ctrl-C stopped with it was gone, where Xlib, which would call the
+// handler of onDisplayLost, never saw the connection break. The app is
+// then closed here, as the window would close it, and the process ends.
+func closeOnStop(sig <-chan os.Signal, dead <-chan struct{}, stop *atomic.Bool, ended <-chan struct{}, closeApp func() error) {
+	var stuck <-chan time.Time
 	select {
 	case <-sig:
+		stuck = time.After(stuckWindow)
 	case <-dead:
 	}
 	stop.Store(true)
-	<-sig
+	select {
+	case <-sig:
+	case <-ended: // the window ended: runWindow closes the app
+		<-sig
+	case <-stuck:
+		fmt.Fprintf(os.Stderr, "wissenheim: the window did not close within %v of the signal (its display is gone or stalled): closing without it\n", stuckWindow)
+		exitDisplayLost(closeApp, stop, "")
+	}
 	os.Exit(1)
 }
+
+// stuckWindow is how long closeOnStop waits, after a signal, for the
+// window to end before it closes the app itself: a window that is not
+// stuck closes within a frame of stop.
+const stuckWindow = 10 * time.Second
 
 // exitDisplayLost ends the process whose X server went away, or refused
 // a request of its window (why says which), once it has closed the app as
