@@ -35,9 +35,13 @@ import (
 // host, a NAT) would get no handshake through while it went on. A node
 // sends from its listening socket, so a member is known by its exact
 // address, which no pace holds back: a peer's address given to SetPeer
-// or dialled by address, and the address of every handshake whose
-// certificate verified (knownAddrs at most, the oldest forgotten
-// first). A handshake that verified gives its token back. A member new
+// or dialled by address, and the address of every handshake that
+// completed with a certificate that verified (knownAddrs at most, the
+// first added forgotten first). Such a handshake gives back the token
+// it took. One whose certificate verified but that failed on a
+// cryptographic error (its peer did not prove it holds the key: a copy
+// of a member's certificate, which is anyone's) is a stranger's. A
+// member new
 // to the node (not yet gossiped, its first handshake) takes a token:
 // the ports strangers handshook from (strangerPorts of an address at
 // most) leave the last one to other ports, so that a stranger dialling
