@@ -70,7 +70,6 @@ type ownCert struct {
 	cert *tls.Certificate
 	id   pki.Identity
 	pool *x509.CertPool
-	cas  []*x509.Certificate // pool's CAs, for signedByCluster
 }
 
 // verifyPeer checks a peer's certificate chain as at its handshake: the
@@ -212,7 +211,7 @@ func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
 	}
 	for {
 		cur := t.own.Load()
-		next, err := cur.with(pool, cas, pair, t.cfg.Name, t.cfg.Now())
+		next, err := cur.with(pool, pair, t.cfg.Name, t.cfg.Now())
 		if err != nil {
 			return err
 		}
@@ -221,18 +220,18 @@ func (t *QUIC) SetTLS(caPEM, certPEM, keyPEM []byte) error {
 		}
 	}
 	if caPEM != nil {
-		t.strangers.reset() // a stranger may be a member of a CA added now
+		t.strangers.reset(cas) // a stranger may be a member of a CA added now
 		t.Recheck()
 	}
 	return nil
 }
 
-// with is cur with the CAs of pool (cas, parsed) and the certificate
-// pair, each nil to keep cur's, checked as checkOwn checks them at now.
-func (cur *ownCert) with(pool *x509.CertPool, cas []*x509.Certificate, pair *tls.Certificate, name string, now time.Time) (*ownCert, error) {
+// with is cur with the CAs of pool and the certificate pair, each nil to
+// keep cur's, checked as checkOwn checks them at now.
+func (cur *ownCert) with(pool *x509.CertPool, pair *tls.Certificate, name string, now time.Time) (*ownCert, error) {
 	which := "new"
 	if pool == nil {
-		pool, cas = cur.pool, cur.cas
+		pool = cur.pool
 	}
 	if pair == nil {
 		which, pair = "current", cur.cert
@@ -240,9 +239,6 @@ func (cur *ownCert) with(pool *x509.CertPool, cas []*x509.Certificate, pair *tls
 	next, err := checkOwn(pool, name, *pair, now)
 	if pool != cur.pool && errors.Is(err, errNotCertified) {
 		return nil, fmt.Errorf("transport: the new CA bundle does not certify this node's %s certificate: %w", which, err)
-	}
-	if next != nil {
-		next.cas = cas
 	}
 	return next, err
 }

@@ -173,8 +173,8 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 		own = true
 	}
 	t := newQUIC(c, pc, own)
-	cert.cas = cas
 	t.own.Store(cert)
+	t.strangers.reset(cas)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.ln, err = t.tr.Listen(t.acceptConfig(), t.qconf)
 	if err != nil {
@@ -287,7 +287,7 @@ func (t *QUIC) SetPeer(name, addr string) {
 	t.addrs[name] = addr
 	p := t.peers[name]
 	t.mu.Unlock()
-	t.strangers.member(addr)
+	t.strangers.member(addr, time.Now())
 	if had && old != addr && old != "" && p != nil {
 		p.moved()
 	}
@@ -302,7 +302,7 @@ func (t *QUIC) acceptConfig() *tls.Config {
 		if hello.Conn != nil {
 			from = hello.Conn.RemoteAddr()
 		}
-		return t.tlsConfigFrom("", from, ticketOf(hello.Context())), nil
+		return t.tlsConfigFrom("", from), nil
 	}
 	return conf
 }
@@ -310,13 +310,12 @@ func (t *QUIC) acceptConfig() *tls.Config {
 // tlsConfig returns the TLS configuration for accepting (peer "") or for
 // dialling the named peer. Verification is done here rather than by
 // crypto/tls so that every refusal is logged with its reason.
-func (t *QUIC) tlsConfig(peerName string) *tls.Config { return t.tlsConfigFrom(peerName, nil, nil) }
+func (t *QUIC) tlsConfig(peerName string) *tls.Config { return t.tlsConfigFrom(peerName, nil) }
 
 // tlsConfigFrom is tlsConfig for a handshake with a peer at from (nil
-// if not known), of ticket tk (connContext; nil if none): a stranger's
-// handshake accepted from there paces the next ones from its address
-// (strangers.go).
-func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr, tk *paceTicket) *tls.Config {
+// if not known): a stranger's handshake accepted from there paces the
+// next ones from its address (strangers.go).
+func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr) *tls.Config {
 	conf := &tls.Config{
 		// The current certificate at each handshake: SetCertificate
 		// replaces it without a restart.
@@ -349,15 +348,11 @@ func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr, tk *paceTicket) *tl
 					}
 				}
 				t.refused.warnAs(t.log, "peer refused", key, who, err)
-				if peerName == "" && id.Name == "" && from != nil {
-					if signed, _ := signedByCluster(t.own.Load().cas, cs.PeerCertificates); !signed {
-						t.strangers.stranger(from, time.Now())
-					}
+				if peerName == "" && id.Name == "" && from != nil && !t.strangers.signedByCluster(cs.PeerCertificates) {
+					t.strangers.stranger(from, time.Now())
 				}
-			} else if tk != nil {
-				// Not yet a member's: the peer has to prove it holds
-				// the key (acceptConns, connContext).
-				tk.certified.Store(true)
+			} else if peerName == "" && from != nil {
+				t.strangers.verified(from, time.Now())
 			}
 			return err
 		},
@@ -483,11 +478,6 @@ func (t *QUIC) acceptConns() {
 			c.CloseWithError(codeTooManyConns, truncate(err.Error(), 256))
 			t.untrack(c)
 			continue
-		}
-		if tk := ticketOf(c.Context()); tk != nil {
-			// Its handshake is over: the peer proved it holds the key
-			// of the certificate that verified.
-			t.strangers.verified(c.RemoteAddr(), tk.took)
 		}
 		t.wg.Go(func() { t.serveAccepted(c) })
 	}

@@ -72,7 +72,7 @@ func (t *QUIC) addrPeer(addr string) (*addrPeer, error) {
 	if !ok {
 		p = &addrPeer{}
 		t.byAddr[addr] = p
-		t.strangers.member(addr)
+		t.strangers.member(addr, time.Now())
 	}
 	return p, nil
 }

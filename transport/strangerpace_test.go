@@ -20,6 +20,10 @@ import (
 // stranger handshook from are now paced, and those past the pace are
 // refused from their first packet, before any cryptography. A node of
 // the cluster at another address is not held back.
+// strangerBurst is the handshakes a stranger's address is let make
+// before its pace (strangers.go).
+const strangerBurst = 16
+
 func TestStrangersHandshakesArePacedPerAddress(t *testing.T) {
 	c := newCluster(t, "a")
 	a := c.nodes["a"]
@@ -45,8 +49,8 @@ func TestStrangersHandshakesArePacedPerAddress(t *testing.T) {
 		}
 		return refusedFirst > 0
 	})
-	if handshakes <= transport.StrangerBurst {
-		t.Fatalf("a handshake refused before the certificate was seen after %d in a row, within the burst of %d", handshakes, transport.StrangerBurst)
+	if handshakes <= strangerBurst {
+		t.Fatalf("a handshake refused before the certificate was seen after %d in a row, within the burst of %d", handshakes, strangerBurst)
 	}
 	// A ClientHello may take two Initial packets, each refused.
 	if got := a.Stats().StrangersPaced; got < uint64(refusedFirst) {

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -35,13 +34,9 @@ import (
 // host, a NAT) would get no handshake through while it went on. A node
 // sends from its listening socket, so a member is known by its exact
 // address, which no pace holds back: a peer's address given to SetPeer
-// or dialled by address, and the address of every handshake that
-// completed with a certificate that verified (knownAddrs at most, the
-// first added forgotten first). Such a handshake gives back the token
-// it took. One whose certificate verified but that failed on a
-// cryptographic error (its peer did not prove it holds the key: a copy
-// of a member's certificate, which is anyone's) is a stranger's. A
-// member new
+// or dialled by address, and the address of every handshake whose
+// certificate verified (knownAddrs at most, the oldest forgotten
+// first). A handshake that verified gives its token back. A member new
 // to the node (not yet gossiped, its first handshake) takes a token:
 // the ports strangers handshook from (strangerPorts of an address at
 // most) leave the last one to other ports, so that a stranger dialling
@@ -67,9 +62,6 @@ const (
 	knownAddrs = 4096
 	// strangerPorts bounds the ports of an address noted as strangers'.
 	strangerPorts = 64
-	// signatureChecks bounds the signatures signedByCluster checks for
-	// one handshake: a leaf, an intermediate or two.
-	signatureChecks = 8
 )
 
 // errStrangerPaced is ConnContext's refusal of a handshake from a
@@ -79,30 +71,10 @@ var errStrangerPaced = errors.New("transport: a stranger's address past its pace
 // strangerGate paces the handshakes of addresses strangers handshook
 // from. The zero value is ready to use.
 type strangerGate struct {
-	mu    sync.Mutex // protects ips, known and ring
+	mu    sync.Mutex // protects ips, known and cas
 	ips   map[netip.Addr]*strangerIP
-	known map[netip.AddrPort]struct{} // members' addresses
-	// ring holds the keys of known in the order they came (knownAddrs
-	// at most), next the slot of the next one: the oldest goes first,
-	// in constant time.
-	ring []netip.AddrPort
-	next int
-}
-
-// paceTicket is what the pace knows of one handshake accepted, from its
-// first packet (connContext) to its end.
-type paceTicket struct {
-	took      bool        // allow took a token for it
-	certified atomic.Bool // its certificate verified (VerifyConnection)
-}
-
-// ticketKey is the context key of a handshake's *paceTicket.
-type ticketKey struct{}
-
-// ticketOf returns the ticket of the handshake of ctx, nil if none.
-func ticketOf(ctx context.Context) *paceTicket {
-	tk, _ := ctx.Value(ticketKey{}).(*paceTicket)
-	return tk
+	known map[netip.AddrPort]time.Time // members' addresses, when last seen
+	cas   []*x509.Certificate          // the CAs of the bundle (signedByCluster)
 }
 
 type strangerIP struct {
@@ -188,60 +160,58 @@ func (s *strangerIP) strangerPort(a net.Addr) {
 	}
 }
 
-// verified notes a handshake from a that completed with a certificate
-// that verified: a is a member's, and the token its handshake took, if
-// it took one, is given back. It is called once the handshake is over:
-// crypto/tls verifies the certificate before the peer proves it holds
-// its key, and a member's certificate is anyone's copy.
-func (g *strangerGate) verified(a net.Addr, took bool) {
+// verified notes a handshake from a whose certificate verified: a is a
+// member's, and the token its handshake took is given back.
+func (g *strangerGate) verified(a net.Addr, now time.Time) {
 	ap, ok := addrOf(a)
 	if !ok {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.knowLocked(ap)
-	if s := g.ips[paceKey(ap.Addr())]; s != nil && took {
+	g.knowLocked(ap, now)
+	if s := g.ips[paceKey(ap.Addr())]; s != nil {
 		s.tokens = min(strangerBurst, s.tokens+1)
 	}
 }
 
 // member notes addr ("ip:port"), a peer's, as a member's; one that is
 // no literal address (a name) is left to its first handshake.
-func (g *strangerGate) member(addr string) {
+func (g *strangerGate) member(addr string, now time.Time) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.knowLocked(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+	g.knowLocked(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), now)
 }
 
-// knowLocked adds ap to the members' addresses, forgetting the one
-// added first when they are knownAddrs. g.mu is held.
-func (g *strangerGate) knowLocked(ap netip.AddrPort) {
-	if _, ok := g.known[ap]; ok {
-		return
-	}
+// knowLocked adds ap to the members' addresses, forgetting the one seen
+// longest ago when they are knownAddrs. g.mu is held.
+func (g *strangerGate) knowLocked(ap netip.AddrPort, now time.Time) {
 	if g.known == nil {
-		g.known = make(map[netip.AddrPort]struct{})
+		g.known = make(map[netip.AddrPort]time.Time)
 	}
-	if len(g.ring) < knownAddrs {
-		g.ring = append(g.ring, ap)
-	} else {
-		delete(g.known, g.ring[g.next])
-		g.ring[g.next] = ap
-		g.next = (g.next + 1) % knownAddrs
+	if _, ok := g.known[ap]; !ok && len(g.known) >= knownAddrs {
+		var oldest netip.AddrPort
+		var at time.Time
+		for k, t := range g.known {
+			if at.IsZero() || t.Before(at) {
+				oldest, at = k, t
+			}
+		}
+		delete(g.known, oldest)
 	}
-	g.known[ap] = struct{}{}
+	g.known[ap] = now
 }
 
-// reset forgets every pace, not the members' addresses: a new CA
-// bundle may make a stranger a member.
-func (g *strangerGate) reset() {
+// reset takes the CAs of a new bundle and forgets every pace, not the
+// members' addresses.
+func (g *strangerGate) reset(cas []*x509.Certificate) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.cas = cas
 	clear(g.ips)
 }
 
@@ -250,29 +220,23 @@ func (g *strangerGate) reset() {
 // its IP address within strangerForget and the address's pace has no
 // room.
 func (g *strangerGate) allow(a net.Addr, now time.Time) bool {
-	ok, _ := g.take(a, now)
-	return ok
-}
-
-// take is allow, and reports whether the handshake took a token.
-func (g *strangerGate) take(a net.Addr, now time.Time) (ok, took bool) {
 	ap, ok := addrOf(a)
 	if !ok {
-		return true, false
+		return true
 	}
 	ip := paceKey(ap.Addr())
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.ips[ip]
 	if s == nil {
-		return true, false
+		return true
 	}
 	if _, ok := g.known[ap]; ok {
-		return true, false
+		return true
 	}
 	if now.Sub(s.refused) >= strangerForget {
 		delete(g.ips, ip)
-		return true, false
+		return true
 	}
 	s.tokens = min(strangerBurst, s.tokens+now.Sub(s.at).Seconds()*strangerRate)
 	s.at = now
@@ -281,63 +245,49 @@ func (g *strangerGate) take(a net.Addr, now time.Time) (ok, took bool) {
 		need = 2 // the last token is another port's
 	}
 	if s.tokens < need {
-		return false, false
+		return false
 	}
 	s.tokens--
-	return true, true
+	return true
 }
 
-// signedByCluster reports whether a CA of the cluster (cas) signed
-// chain's leaf, directly or through the chain's intermediates, whatever
-// else is wrong with it (its dates, its name, its role). Only a
-// certificate named the issuer is asked to check a signature, and
-// signatureChecks at most are made: a stranger's certificate costs none,
-// and a chain of certificates of its making, each named the next one's
-// issuer, a few. It returns the signatures it checked.
-func signedByCluster(cas, chain []*x509.Certificate) (signed bool, checks int) {
-	by := func(c, parent *x509.Certificate) bool {
-		if checks >= signatureChecks || !bytes.Equal(c.RawIssuer, parent.RawSubject) {
-			return false
-		}
-		checks++
-		return c.CheckSignatureFrom(parent) == nil
-	}
+// signedByCluster reports whether a CA of the cluster signed chain's
+// leaf, directly or through the chain's intermediates, whatever else is
+// wrong with it (its dates, its name, its role). Only a CA named the
+// leaf's issuer is asked to check a signature: a stranger's
+// certificate costs none.
+func (g *strangerGate) signedByCluster(chain []*x509.Certificate) bool {
+	g.mu.Lock()
+	cas := g.cas
+	g.mu.Unlock()
 	if len(chain) == 0 {
-		return false, 0
+		return false
+	}
+	by := func(c, parent *x509.Certificate) bool {
+		return bytes.Equal(c.RawIssuer, parent.RawSubject) && c.CheckSignatureFrom(parent) == nil
 	}
 	c := chain[0]
 	for range chain {
-		if slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return by(c, ca) }) {
-			return true, checks
+		for _, ca := range cas {
+			if by(c, ca) {
+				return true
+			}
 		}
 		i := slices.IndexFunc(chain[1:], func(p *x509.Certificate) bool { return p != c && by(c, p) })
 		if i < 0 {
-			return false, checks
+			return false
 		}
 		c = chain[1+i]
 	}
-	return false, checks
+	return false
 }
 
 // connContext is the endpoint's quic.Transport.ConnContext: it refuses
-// a handshake from a stranger's address past its pace, and gives the
-// others a ticket. A handshake whose certificate verified but that
-// failed on a cryptographic error (the peer did not prove it holds the
-// certificate's key: a copy of a member's) paces its address as a
-// stranger's when it ends.
+// a handshake from a stranger's address past its pace.
 func (t *QUIC) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
-	ok, took := t.strangers.take(info.RemoteAddr, time.Now())
-	if !ok {
+	if !t.strangers.allow(info.RemoteAddr, time.Now()) {
 		t.counters.strangersPaced.Add(1)
 		return nil, errStrangerPaced
 	}
-	tk := &paceTicket{took: took}
-	from := info.RemoteAddr
-	context.AfterFunc(ctx, func() {
-		te := (*quic.TransportError)(nil)
-		if tk.certified.Load() && errors.As(context.Cause(ctx), &te) && te.ErrorCode.IsCryptoError() {
-			t.strangers.stranger(from, time.Now())
-		}
-	})
-	return context.WithValue(ctx, ticketKey{}, tk), nil
+	return ctx, nil
 }
