@@ -4,42 +4,13 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/objectsharing/oss/persist"
 )
 
 // bankWithUnusedLearner starts four durable in-memory nodes, bank placed
 // on three of them and a learner on the fourth (spare), opened there and
 // then marked unused, as a stand-in no application opened would be.
 func bankWithUnusedLearner(t *testing.T, seed uint64) (c *testCluster, placed []string, spare string) {
-	names := []string{"a", "b", "c", "d"}
-	c = startTestNodes(t, seed)
-	c.tweak = func(cfg *Config) { cfg.ReplaceAfter = time.Hour } // a voter cut off stays one
-	for i, name := range names {
-		c.fss[name] = persist.NewMemFS()
-		c.add(name, i > 0, func(cfg *Config) { cfg.DataDir = "/data/" + name })
-	}
-	c.followPartitions()
-	placed = c.placement("bank", 3)
-	for _, name := range names {
-		if !slices.Contains(placed, name) {
-			spare = name
-		}
-	}
-	for _, name := range placed {
-		c.open(name, "bank")
-	}
-	waitCond(t, "bank's voters and leader at their placement", func() bool {
-		g, ok := c.group("bank")
-		return c.settled("bank", placed...) && ok && g.Leader == placed[0]
-	})
-	c.open(spare, "bank")
-	waitCond(t, spare+" a learner", func() bool {
-		g, ok := c.group("bank")
-		return ok && slices.Contains(g.Learners, spare)
-	})
-	c.heaps[spare].used.Store(false)
-	return c, placed, spare
+	return bankWithUnusedLearnerTweaked(t, seed, func(*Config) {})
 }
 
 // TestDeclineOfALearnerOpenedSinceIsNotActedOn: a learner no application
