@@ -221,8 +221,11 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 // that name (rec) live, nil if it does not. The address is the one
 // membership shows it at: the record keeps the one it registered from,
 // and a node restarted on its data directory elsewhere does not register
-// again. A join from that address may be its restart, which membership
-// has not seen yet: try again. One from another address is a second node
+// again. A join from that address (the joiner's advertised one,
+// reachedAt) may be its restart, which membership has not seen yet: try
+// again. A second process that claims that address but runs elsewhere
+// does not get this far while the first answers: the transport refuses
+// its connections (transport.ErrNameTaken). One from another address is a second node
 // of that name, refused for good, if the listed node still answers there
 // as that name (stillAnswers); if it does not, membership has likely not
 // yet noticed its crash, and the joiner is asked to try again: once
@@ -286,7 +289,7 @@ func (n *Node) memberAddr(name, def string) string {
 
 // register records this node in a catalog it has just bootstrapped.
 func (n *Node) register(ctx context.Context) error {
-	addr := n.Addr()
+	addr := n.reachedAt()
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		return Put(tx, nodeRecordID(n.cfg.Name), nodeRecord{Name: n.cfg.Name, ID: n.id, Addr: addr, Server: n.cfg.Role == pki.RoleServer})
 	})
