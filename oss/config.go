@@ -31,8 +31,9 @@ type Config struct {
 	// transaction whose record is larger fails at once with ErrTooLarge.
 	// A record is sent to peers in one raft message and kept in one record
 	// of the write-ahead log, so it may be at most MaxFrameBytes-512 and
-	// at most 64 MiB - 64 KiB - 39. If zero, the most both allow: 8 MiB -
-	// 512 bytes with the default frame.
+	// at most 64 MiB - 64 KiB - 39, and it must be at least 1 KiB (the
+	// catalog's records of nodes and heaps take hundreds of bytes). If
+	// zero, the most both allow: 8 MiB - 512 bytes with the default frame.
 	MaxCommitBytes int
 	// MaxFrameBytes caps a frame of the node's transport in either
 	// direction: a raft message, a call's request or answer may be up to
@@ -42,7 +43,8 @@ type Config struct {
 	// derived from it and MaxCommitBytes (see docs/design.md, "Size
 	// limits"). At least 64 KiB, at most 1 GiB. If zero, 8 MiB.
 	MaxFrameBytes int
-	// TickInterval is the period of the heaps' raft clocks. If zero, 100ms.
+	// TickInterval is the period of the heaps' raft clocks: at least 1ms,
+	// at most 24h. If zero, 100ms.
 	TickInterval time.Duration
 	// WatchBuffer is the number of change sets a watch buffers before a
 	// consumer that falls behind gets a resync event instead. If zero, 1024.
@@ -100,8 +102,9 @@ type Config struct {
 	// which carries all node-to-node traffic, gossip included. If empty,
 	// the node does not join a network.
 	Listen string
-	// Advertise is the address peers reach this node at. If empty, the
-	// address Listen bound.
+	// Advertise is the address peers reach this node at, host:port with
+	// an IP address; it needs Listen. A join and the node's record in the
+	// catalog carry it. If empty, the address Listen bound.
 	Advertise string
 	// Join lists addresses of cluster members to join through; any one
 	// that answers will do. The node's own address in the list is
@@ -372,6 +375,9 @@ func (c *Config) checkLimits() []error {
 	if c.TickInterval < 0 {
 		errs = append(errs, fmt.Errorf("TickInterval %v is negative", c.TickInterval))
 	}
+	if c.TickInterval > 0 && c.TickInterval < minTickInterval {
+		errs = append(errs, fmt.Errorf("TickInterval %v is under %v: every heap's loop wakes at each tick, and an election timeout is %d ticks", c.TickInterval, minTickInterval, electionTicks))
+	}
 	if c.TickInterval > maxTickInterval {
 		errs = append(errs, fmt.Errorf("TickInterval %v is over %v (an election timeout is %d ticks)", c.TickInterval, maxTickInterval, electionTicks))
 	}
@@ -469,6 +475,12 @@ func (c *Config) checkStorage() []error {
 // tick of hours is only for tests that want no tick at all.
 const maxTickInterval = 24 * time.Hour
 
+// minTickInterval is the shortest TickInterval. A tick of 1ns was taken:
+// an election timeout of 10 ns, and every heap's ticker due again as soon
+// as its loop took a tick. The project's tests tick at 2 ms at the
+// fastest.
+const minTickInterval = time.Millisecond
+
 // snapshotGraceTicks is SnapshotGrace in ticks, rounded up (the engine's
 // SnapshotGraceTicks); c is populated and valid.
 func (c *Config) snapshotGraceTicks() uint64 {
@@ -484,6 +496,11 @@ func (c *Config) checkNetwork() []error {
 	}
 	if c.PacketConn != nil && c.Listen == "" {
 		errs = append(errs, errors.New("PacketConn needs Listen"))
+	}
+	if c.Advertise != "" && c.Listen == "" {
+		// Taken and ignored until 2026-12-06: a node on no network, or on
+		// Transport's, which names nodes, not addresses.
+		errs = append(errs, fmt.Errorf("Advertise %q needs Listen (ossd: --listen): without it the node listens nowhere, and no peer reaches it at an address", c.Advertise))
 	}
 	if c.Listen != "" && (c.TLS == nil || len(c.TLS.CertPEM) == 0 || len(c.TLS.KeyPEM) == 0 || len(c.TLS.CAPEM) == 0) {
 		errs = append(errs, errors.New("Listen needs TLS material: the node's certificate and key and the cluster CA (see package oss/pki)"))

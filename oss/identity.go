@@ -221,11 +221,15 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 // that name (rec) live, nil if it does not. The address is the one
 // membership shows it at: the record keeps the one it registered from,
 // and a node restarted on its data directory elsewhere does not register
-// again. A join from that address may be its restart, which membership
-// has not seen yet: try again. One from another address is a second node
-// of that name, refused for good, if the listed node still answers there
-// as that name (stillAnswers); if it does not, membership has likely not
-// yet noticed its crash, and the joiner is asked to try again: once
+// again. A join from that address (r.Addr, the joiner's advertised one:
+// reachedAt) may be its restart, which membership has not seen yet: try
+// again. A second process claiming that address from elsewhere is
+// refused by the transport of a server holding a live connection of the
+// first (transport.ErrNameTaken), and is never taken here while the
+// first is listed. One from another address is a second node of that
+// name, refused for good, if the listed node still answers there as that
+// name (stillAnswers); if it does not, membership has likely not yet
+// noticed its crash, and the joiner is asked to try again: once
 // membership declares the old node dead, the name's record moves to the
 // new ID. Membership's view alone refused a client restarted elsewhere
 // for good under load (design.md, "Flakes under load, 2026-12-06
@@ -286,7 +290,7 @@ func (n *Node) memberAddr(name, def string) string {
 
 // register records this node in a catalog it has just bootstrapped.
 func (n *Node) register(ctx context.Context) error {
-	addr := n.Addr()
+	addr := n.reachedAt()
 	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
 		return Put(tx, nodeRecordID(n.cfg.Name), nodeRecord{Name: n.cfg.Name, ID: n.id, Addr: addr, Server: n.cfg.Role == pki.RoleServer})
 	})

@@ -77,6 +77,14 @@ const (
 	// + entryEmbed + entryOverhead is 403 bytes, rounded up.
 	recordReserve = 512
 
+	// minCommit is the least MaxCommitBytes: an encoded commit record is
+	// 29 bytes before it holds anything and 80 with one object read and
+	// written empty; the catalog's records take hundreds (141 bytes a
+	// node's record of a 15-byte name, 381 of a 253-byte one; 261 a
+	// heap's entry naming five voters). A node taking 1 committed
+	// nothing and said only that each record was too large.
+	minCommit = 1 << 10
+
 	// minFrame and maxFrame bound MaxFrameBytes. A frame's length is 32
 	// bits, and a receiver allocates what the length says.
 	minFrame = 64 << 10
@@ -143,6 +151,9 @@ func (l *sizeLimits) check() []error {
 	}
 	if l.commit <= 0 {
 		errs = append(errs, fmt.Errorf("MaxCommitBytes %d is not positive", l.commit))
+	} else if l.commit < minCommit {
+		errs = append(errs, fmt.Errorf("MaxCommitBytes %d is under %d, the least a node takes: a commit record holds 29 bytes before any object, and the catalog's records of nodes and heaps take hundreds (0 means the most a frame carries)",
+			l.commit, minCommit))
 	}
 	if most := l.frame - recordReserve; l.commit > most {
 		errs = append(errs, fmt.Errorf("MaxCommitBytes %d does not fit in a frame: a raft message carrying a record adds up to %d bytes to it, and MaxFrameBytes is %d, so MaxCommitBytes may be at most %d",

@@ -506,6 +506,23 @@ func (n *Node) advertised() string {
 	return n.members.cfg.advertise
 }
 
+// reachedAt returns the address peers reach the node at, the one
+// membership lists it at: the advertised one (Config.Advertise), else
+// the one its endpoint bound; "" without QUIC. A join and the node's
+// catalog record carry it (callRequest.Addr, nodeRecord.Addr), and the
+// catalog's leader compares it with membership's (liveNameRefusal). The
+// socket's address (Addr) was sent until 2026-12-06: [::]:7400 for a
+// node listening on every address and advertising another, never the
+// one membership lists, so such a node restarted without its data at its
+// address, before membership saw its old process gone, was pinged there,
+// answered itself, and was refused for good as already live.
+func (n *Node) reachedAt() string {
+	if a := n.advertised(); a != "" {
+		return a
+	}
+	return n.Addr()
+}
+
 // Context returns a context that is cancelled when the node closes.
 func (n *Node) Context() context.Context { return n.ctx }
 

@@ -16,8 +16,9 @@ type callRequest struct {
 	Op   string `cbor:"1,keyasint"`
 	Heap string `cbor:"2,keyasint"`
 	ID   uint64 `cbor:"3,keyasint"`
-	// Addr is the address the caller advertises: a join of a name live
-	// at another address is a second node of that name.
+	// Addr is the address the caller advertises, the one membership
+	// lists it at (Node.reachedAt), not its socket's: a join of a name
+	// live at another address is a second node of that name.
 	Addr string `cbor:"4,keyasint,omitempty"`
 	// Cluster is the caller's cluster ID (cluster.go), zero while it has
 	// none: two clusters may share a CA and node names, and a member of

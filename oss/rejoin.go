@@ -255,7 +255,7 @@ func (h *Heap) snapshotAfterReturn(m raftpb.Message) {
 // unless an earlier one said more (keepActionable).
 func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func() bool, taken func(leader string, member bool)) (lastErr error) {
 	own := n.ClusterID()
-	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id, Addr: n.Addr(), Cluster: own})
+	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: h.name, ID: n.id, Addr: n.reachedAt(), Cluster: own})
 	if err != nil {
 		return err
 	}

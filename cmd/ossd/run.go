@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,6 +190,9 @@ func (f *runFlags) parse(args []string) error {
 	if err := f.checkCounts(); err != nil {
 		return err
 	}
+	if err := f.checkAddrs(); err != nil {
+		return err
+	}
 	if f.httpAddr == "" {
 		return nil
 	}
@@ -225,14 +229,36 @@ func (f *runFlags) checkHTTPLimits() error {
 // log synced continuously.
 func (f *runFlags) checkCounts() error {
 	switch {
-	case f.replicas < 1:
-		return fmt.Errorf("run: --replicas %d: want at least 1 voter of each new heap (default 3)", f.replicas)
+	case f.replicas < 1 || f.replicas > 9:
+		return fmt.Errorf("run: --replicas %d: want 1 to 9 voters of each new heap (default 3)", f.replicas)
 	case f.replaceAfter <= 0:
 		return fmt.Errorf("run: --replace-after %v: want a positive duration (default 30s)", f.replaceAfter)
 	case f.shutdownTimeout <= 0:
 		return fmt.Errorf("run: --shutdown-timeout %v: want a positive duration (default %v)", f.shutdownTimeout, defaultShutdownTimeout)
 	case f.batchInterval <= 0:
 		return fmt.Errorf("run: --batch-interval %v: want a positive duration (default 10ms)", f.batchInterval)
+	}
+	return nil
+}
+
+// checkAddrs refuses a --listen that is no HOST:PORT, and an --advertise
+// without --listen: the node would listen nowhere, and the library
+// refuses an advertised address with nothing to reach it at.
+func (f *runFlags) checkAddrs() error {
+	if f.listen == "" {
+		if f.advertise != "" {
+			return fmt.Errorf("run: --advertise %s needs --listen: with --listen \"\" the node listens nowhere, and no peer reaches it at an address", f.advertise)
+		}
+		return nil
+	}
+	_, port, err := net.SplitHostPort(f.listen)
+	if err == nil {
+		if _, perr := strconv.ParseUint(port, 10, 16); perr != nil {
+			err = fmt.Errorf("port %q: want 0 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("run: --listen %q: %v: want the UDP address to listen at, HOST:PORT (default 127.0.0.1:7400)", f.listen, err)
 	}
 	return nil
 }
