@@ -141,9 +141,8 @@ func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[g
 	// (made before IDs, or its CLUSTER lost) takes its cluster's again.
 	if id == 0 && fresh && len(n.cfg.Join) == 0 && groups[groupKey{heap: catalogName}] == nil {
 		id = newNodeID()
-		if err := storeClusterID(fsys, dir, id); err != nil {
-			return err
-		}
+		drawn := id
+		n.keepNew = append(n.keepNew, func() error { return storeClusterID(fsys, dir, drawn) })
 	}
 	n.cluster = id
 	n.keepCluster = func(id uint64) {
@@ -151,6 +150,19 @@ func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[g
 			n.log.Warn("cannot keep the cluster's ID; the node takes it again when it next joins", "err", err)
 		}
 	}
+	return nil
+}
+
+// keepIdentity writes what openDisk and openCluster made for a new node
+// (keepNew), once nothing that can fail before the node has a network
+// is left.
+func (n *Node) keepIdentity() error {
+	for _, keep := range n.keepNew {
+		if err := keep(); err != nil {
+			return err
+		}
+	}
+	n.keepNew = nil
 	return nil
 }
 

@@ -40,6 +40,12 @@ type Node struct {
 	// peers in the data directory.
 	cluster     uint64
 	keepCluster func(uint64)
+	// keepNew writes a new node's identity (its NODE_ID, and the CLUSTER
+	// it drew to bootstrap) once its network is up (keepIdentity): a
+	// start that fails before (a --listen port taken or out of range)
+	// leaves a data directory that a start with Join takes, where a drawn
+	// CLUSTER would have it refused as another cluster's.
+	keepNew []func() error
 	// peers is the book of servers' addresses in a durable node's data
 	// directory (peerbook.go); nil without one.
 	peers *peerBook
@@ -183,6 +189,10 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 			n.Close(context.Background())
 			return nil, n.otherClusterHint(err)
 		}
+	}
+	if err := n.keepIdentity(); err != nil {
+		n.Close(context.Background())
+		return nil, err
 	}
 	if err := n.openCatalog(ctx, join); err != nil {
 		n.stop(context.Background(), !isNotOwnID(err))

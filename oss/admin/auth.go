@@ -243,17 +243,15 @@ func (a *api) checkRequest(r *http.Request) error {
 	if err := a.checkHost(host, port); err != nil {
 		return err
 	}
-	if o := r.Header.Get("Origin"); o != "" {
-		scheme := "http://"
-		if r.TLS != nil {
-			scheme = "https://"
-		}
-		if !strings.EqualFold(o, scheme+r.Host) {
-			return refuse(http.StatusForbidden, "requests from the origin %q are refused: the admin interface serves no web pages", o)
-		}
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	if o := r.Header.Get("Origin"); o != "" && !strings.EqualFold(o, scheme+r.Host) {
+		return refuse(http.StatusForbidden, "requests from the origin %q are refused: of web pages, only the node's own dashboard (%s%s/ui) may call its admin interface", o, scheme, r.Host)
 	}
 	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
-		return refuse(http.StatusForbidden, "a %s request from a web page is refused: the admin interface serves no web pages", s)
+		return refuse(http.StatusForbidden, "a %s request from a web page is refused: of web pages, only the node's own dashboard (%s%s/ui) may call its admin interface", s, scheme, r.Host)
 	}
 	hasBody := r.ContentLength > 0 || r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody
 	isJSON := false

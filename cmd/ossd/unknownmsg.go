@@ -1,0 +1,26 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/objectsharing/oss/oss"
+)
+
+// unknownPhrase is what every failure whose write may have been carried
+// out says, as the README and "ossd put -h" quote it.
+const unknownPhrase = "its outcome is unknown"
+
+// outcomeUnknown words a write the node answered with an unknown outcome
+// (504: its commit reached the log, and no decision came in time) as the
+// CLI words one the node gave no answer to. The node's own answer said
+// only "commit outcome unknown" and which voters were down, so a put
+// carried out after its node answered was tried again blind. Other
+// errors are returned as they are.
+func outcomeUnknown(err error) error {
+	if !errors.Is(err, oss.ErrCommitUnknown) || strings.Contains(err.Error(), unknownPhrase) {
+		return err
+	}
+	return fmt.Errorf("%w\n%s: the node may have carried it out; read it back (ossd get HEAP ROOT --fresh, ossd heaps, ossd acl list) before trying again", err, unknownPhrase)
+}
