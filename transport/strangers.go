@@ -62,6 +62,10 @@ const (
 	knownAddrs = 4096
 	// strangerPorts bounds the ports of an address noted as strangers'.
 	strangerPorts = 64
+	// signatureChecks bounds the signatures signedByCluster checks for
+	// one handshake: a leaf's and an intermediate's or two, against a
+	// CA or two of the same name.
+	signatureChecks = 8
 )
 
 // errStrangerPaced is ConnContext's refusal of a handshake from a
@@ -253,33 +257,43 @@ func (g *strangerGate) allow(a net.Addr, now time.Time) bool {
 
 // signedByCluster reports whether a CA of the cluster signed chain's
 // leaf, directly or through the chain's intermediates, whatever else is
-// wrong with it (its dates, its name, its role). Only a CA named the
-// leaf's issuer is asked to check a signature: a stranger's
-// certificate costs none.
+// wrong with it (its dates, its name, its role). Only a certificate
+// named the issuer is asked to check a signature, and signatureChecks
+// at most are made: a stranger's certificate costs none, and a chain of
+// its making, each certificate named the next one's issuer, a few.
 func (g *strangerGate) signedByCluster(chain []*x509.Certificate) bool {
 	g.mu.Lock()
 	cas := g.cas
 	g.mu.Unlock()
-	if len(chain) == 0 {
-		return false
-	}
+	signed, _ := signedBy(cas, chain)
+	return signed
+}
+
+// signedBy is signedByCluster with the CAs cas; it returns the
+// signatures it checked too.
+func signedBy(cas, chain []*x509.Certificate) (signed bool, checks int) {
 	by := func(c, parent *x509.Certificate) bool {
-		return bytes.Equal(c.RawIssuer, parent.RawSubject) && c.CheckSignatureFrom(parent) == nil
+		if checks >= signatureChecks || !bytes.Equal(c.RawIssuer, parent.RawSubject) {
+			return false
+		}
+		checks++
+		return c.CheckSignatureFrom(parent) == nil
+	}
+	if len(chain) == 0 {
+		return false, 0
 	}
 	c := chain[0]
 	for range chain {
-		for _, ca := range cas {
-			if by(c, ca) {
-				return true
-			}
+		if slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return by(c, ca) }) {
+			return true, checks
 		}
 		i := slices.IndexFunc(chain[1:], func(p *x509.Certificate) bool { return p != c && by(c, p) })
 		if i < 0 {
-			return false
+			return false, checks
 		}
 		c = chain[1+i]
 	}
-	return false
+	return false, checks
 }
 
 // connContext is the endpoint's quic.Transport.ConnContext: it refuses
