@@ -287,7 +287,7 @@ func (t *QUIC) SetPeer(name, addr string) {
 	t.addrs[name] = addr
 	p := t.peers[name]
 	t.mu.Unlock()
-	t.strangers.member(addr, time.Now())
+	t.strangers.member(addr)
 	if had && old != addr && old != "" && p != nil {
 		p.moved()
 	}
@@ -302,7 +302,7 @@ func (t *QUIC) acceptConfig() *tls.Config {
 		if hello.Conn != nil {
 			from = hello.Conn.RemoteAddr()
 		}
-		return t.tlsConfigFrom("", from), nil
+		return t.tlsConfigFrom("", from, ticketOf(hello.Context())), nil
 	}
 	return conf
 }
@@ -310,12 +310,13 @@ func (t *QUIC) acceptConfig() *tls.Config {
 // tlsConfig returns the TLS configuration for accepting (peer "") or for
 // dialling the named peer. Verification is done here rather than by
 // crypto/tls so that every refusal is logged with its reason.
-func (t *QUIC) tlsConfig(peerName string) *tls.Config { return t.tlsConfigFrom(peerName, nil) }
+func (t *QUIC) tlsConfig(peerName string) *tls.Config { return t.tlsConfigFrom(peerName, nil, nil) }
 
 // tlsConfigFrom is tlsConfig for a handshake with a peer at from (nil
-// if not known): a stranger's handshake accepted from there paces the
-// next ones from its address (strangers.go).
-func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr) *tls.Config {
+// if not known), of ticket tk (connContext; nil if none): a stranger's
+// handshake accepted from there paces the next ones from its address
+// (strangers.go).
+func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr, tk *paceTicket) *tls.Config {
 	conf := &tls.Config{
 		// The current certificate at each handshake: SetCertificate
 		// replaces it without a restart.
@@ -351,8 +352,10 @@ func (t *QUIC) tlsConfigFrom(peerName string, from net.Addr) *tls.Config {
 				if peerName == "" && id.Name == "" && from != nil && !t.strangers.signedByCluster(cs.PeerCertificates) {
 					t.strangers.stranger(from, time.Now())
 				}
-			} else if peerName == "" && from != nil {
-				t.strangers.verified(from, time.Now())
+			} else if tk != nil {
+				// Not yet a member's: the peer has still to prove it
+				// holds the key (acceptConns).
+				tk.certified.Store(true)
 			}
 			return err
 		},
@@ -467,6 +470,7 @@ func (t *QUIC) acceptConns() {
 		if err != nil {
 			return
 		}
+		t.accepted(c) // strangers.go
 		if f := testBeforeTrack.Load(); f != nil {
 			(*f)(t)
 		}

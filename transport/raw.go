@@ -72,7 +72,7 @@ func (t *QUIC) addrPeer(addr string) (*addrPeer, error) {
 	if !ok {
 		p = &addrPeer{}
 		t.byAddr[addr] = p
-		t.strangers.member(addr, time.Now())
+		t.strangers.member(addr)
 	}
 	return p, nil
 }
@@ -321,6 +321,7 @@ func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fai
 		return nil, err
 	}
 	*fail = 0
+	t.strangers.dialled(c.RemoteAddr())
 	t.wg.Go(func() { t.serveConn(c) })
 	return c, nil
 }

@@ -39,8 +39,8 @@ func TestStrangerGateLetsMembersAddressesThrough(t *testing.T) {
 	if g.allow(udp(t, "192.0.2.1:2000"), now) {
 		t.Fatal("another port of a stranger's address, its pace empty: allowed")
 	}
-	g.member("192.0.2.1:2000", now)
-	g.verified(udp(t, "192.0.2.1:3000"), now)
+	g.member("192.0.2.1:2000")
+	g.verified(udp(t, "192.0.2.1:3000"))
 	for _, a := range []string{"192.0.2.1:2000", "192.0.2.1:3000", "[::ffff:192.0.2.1]:3000"} {
 		if !g.allow(udp(t, a), now) {
 			t.Fatalf("a member's address %s refused", a)
@@ -80,13 +80,13 @@ func TestStrangerGateKeysIPv6ByItsSlash64(t *testing.T) {
 	}
 }
 
-// The members' addresses are bounded: past knownAddrs, the one seen
-// longest ago is forgotten.
+// The members' addresses are bounded: past knownAddrs, the one noted
+// first is forgotten.
 func TestStrangerGateForgetsTheOldestMember(t *testing.T) {
 	var g strangerGate
 	now := time.Unix(1e9, 0)
 	for i := range knownAddrs + 1 {
-		g.member(net.JoinHostPort("192.0.2.1", strconv.Itoa(1000+i)), now.Add(time.Duration(i)))
+		g.member(net.JoinHostPort("192.0.2.1", strconv.Itoa(1000+i)))
 	}
 	if len(g.known) != knownAddrs {
 		t.Fatalf("%d members' addresses held, knownAddrs is %d", len(g.known), knownAddrs)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -34,9 +35,15 @@ import (
 // host, a NAT) would get no handshake through while it went on. A node
 // sends from its listening socket, so a member is known by its exact
 // address, which no pace holds back: a peer's address given to SetPeer
-// or dialled by address, and the address of every handshake whose
-// certificate verified (knownAddrs at most, the oldest forgotten
-// first). A handshake that verified gives its token back. A member new
+// or dialled by address, the address of every dial whose handshake
+// completed, and that of every handshake accepted whose certificate
+// verified once the handshake is over (knownAddrs at most, the first
+// noted forgotten first). crypto/tls verifies a client's certificate
+// before the client proves it holds the certificate's key, and a
+// member's certificate is anyone's (a node sends its own to whoever
+// dials it): a handshake whose certificate verified and that then
+// failed on a cryptographic error paces its address as a stranger's. A
+// handshake that completed gives a token back. A member new
 // to the node (not yet gossiped, its first handshake) takes a token:
 // the ports strangers handshook from (strangerPorts of an address at
 // most) leave the last one to other ports, so that a stranger dialling
@@ -62,6 +69,10 @@ const (
 	knownAddrs = 4096
 	// strangerPorts bounds the ports of an address noted as strangers'.
 	strangerPorts = 64
+	// signatureChecks bounds the signatures signedByCluster checks for
+	// one handshake: a leaf's and an intermediate's or two, against a
+	// CA or two of the same name.
+	signatureChecks = 8
 )
 
 // errStrangerPaced is ConnContext's refusal of a handshake from a
@@ -71,10 +82,31 @@ var errStrangerPaced = errors.New("transport: a stranger's address past its pace
 // strangerGate paces the handshakes of addresses strangers handshook
 // from. The zero value is ready to use.
 type strangerGate struct {
-	mu    sync.Mutex // protects ips, known and cas
+	mu    sync.Mutex // protects ips, known, order, next and cas
 	ips   map[netip.Addr]*strangerIP
-	known map[netip.AddrPort]time.Time // members' addresses, when last seen
-	cas   []*x509.Certificate          // the CAs of the bundle (signedByCluster)
+	known map[netip.AddrPort]struct{} // members' addresses
+	// order holds the keys of known in the order they came (knownAddrs
+	// at most), next the slot of the one noted first: it goes first, in
+	// constant time.
+	order []netip.AddrPort
+	next  int
+	cas   []*x509.Certificate // the CAs of the bundle (signedByCluster)
+}
+
+// paceTicket is what the pace knows of a handshake accepted, from its
+// first packet (connContext) until the accepting loop takes it.
+type paceTicket struct {
+	certified atomic.Bool // its certificate verified (VerifyConnection)
+	stop      func() bool // stops the check of its failure (connContext)
+}
+
+// ticketKey is the context key of a handshake's *paceTicket.
+type ticketKey struct{}
+
+// ticketOf returns the ticket of the handshake of ctx, nil if none.
+func ticketOf(ctx context.Context) *paceTicket {
+	tk, _ := ctx.Value(ticketKey{}).(*paceTicket)
+	return tk
 }
 
 type strangerIP struct {
@@ -160,50 +192,69 @@ func (s *strangerIP) strangerPort(a net.Addr) {
 	}
 }
 
-// verified notes a handshake from a whose certificate verified: a is a
-// member's, and the token its handshake took is given back.
-func (g *strangerGate) verified(a net.Addr, now time.Time) {
+// verified notes a handshake accepted from a that completed with a
+// certificate that verified: a is a member's, and the token its
+// handshake took is given back (a token at most; given back too when
+// it took none, from a member's address, as a member's handshakes from
+// a stranger's IP address have been since the pace began). It is
+// called once the handshake is over, never from VerifyConnection: a
+// certificate verifies before its holder proves it holds its key.
+func (g *strangerGate) verified(a net.Addr) {
 	ap, ok := addrOf(a)
 	if !ok {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.knowLocked(ap, now)
+	g.knowLocked(ap)
 	if s := g.ips[paceKey(ap.Addr())]; s != nil {
 		s.tokens = min(strangerBurst, s.tokens+1)
 	}
 }
 
+// dialled notes a, the address of a peer whose handshake with a dial
+// of this node completed, as a member's.
+func (g *strangerGate) dialled(a net.Addr) {
+	ap, ok := addrOf(a)
+	if !ok {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.knowLocked(ap)
+}
+
 // member notes addr ("ip:port"), a peer's, as a member's; one that is
 // no literal address (a name) is left to its first handshake.
-func (g *strangerGate) member(addr string, now time.Time) {
+func (g *strangerGate) member(addr string) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.knowLocked(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), now)
+	g.knowLocked(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 }
 
-// knowLocked adds ap to the members' addresses, forgetting the one seen
-// longest ago when they are knownAddrs. g.mu is held.
-func (g *strangerGate) knowLocked(ap netip.AddrPort, now time.Time) {
+// knowLocked adds ap to the members' addresses, forgetting the one
+// noted first when they are knownAddrs: in constant time, where a
+// search for the one seen longest ago took a pass over 4,096 under the
+// lock, for each handshake of a member new to the node. g.mu is held.
+func (g *strangerGate) knowLocked(ap netip.AddrPort) {
+	if _, ok := g.known[ap]; ok {
+		return
+	}
 	if g.known == nil {
-		g.known = make(map[netip.AddrPort]time.Time)
+		g.known = make(map[netip.AddrPort]struct{})
 	}
-	if _, ok := g.known[ap]; !ok && len(g.known) >= knownAddrs {
-		var oldest netip.AddrPort
-		var at time.Time
-		for k, t := range g.known {
-			if at.IsZero() || t.Before(at) {
-				oldest, at = k, t
-			}
-		}
-		delete(g.known, oldest)
+	if len(g.order) < knownAddrs {
+		g.order = append(g.order, ap)
+	} else {
+		delete(g.known, g.order[g.next])
+		g.order[g.next] = ap
+		g.next = (g.next + 1) % knownAddrs
 	}
-	g.known[ap] = now
+	g.known[ap] = struct{}{}
 }
 
 // reset takes the CAs of a new bundle and forgets every pace, not the
@@ -253,41 +304,78 @@ func (g *strangerGate) allow(a net.Addr, now time.Time) bool {
 
 // signedByCluster reports whether a CA of the cluster signed chain's
 // leaf, directly or through the chain's intermediates, whatever else is
-// wrong with it (its dates, its name, its role). Only a CA named the
-// leaf's issuer is asked to check a signature: a stranger's
-// certificate costs none.
+// wrong with it (its dates, its name, its role). Only a certificate
+// named the issuer is asked to check a signature, and signatureChecks
+// at most are made: a stranger's certificate costs none, and a chain of
+// its making, each certificate named the next one's issuer, a few.
 func (g *strangerGate) signedByCluster(chain []*x509.Certificate) bool {
 	g.mu.Lock()
 	cas := g.cas
 	g.mu.Unlock()
-	if len(chain) == 0 {
-		return false
-	}
+	signed, _ := signedBy(cas, chain)
+	return signed
+}
+
+// signedBy is signedByCluster with the CAs cas; it returns the
+// signatures it checked too.
+func signedBy(cas, chain []*x509.Certificate) (signed bool, checks int) {
 	by := func(c, parent *x509.Certificate) bool {
-		return bytes.Equal(c.RawIssuer, parent.RawSubject) && c.CheckSignatureFrom(parent) == nil
+		if checks >= signatureChecks || !bytes.Equal(c.RawIssuer, parent.RawSubject) {
+			return false
+		}
+		checks++
+		return c.CheckSignatureFrom(parent) == nil
+	}
+	if len(chain) == 0 {
+		return false, 0
 	}
 	c := chain[0]
 	for range chain {
-		for _, ca := range cas {
-			if by(c, ca) {
-				return true
-			}
+		if slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return by(c, ca) }) {
+			return true, checks
 		}
 		i := slices.IndexFunc(chain[1:], func(p *x509.Certificate) bool { return p != c && by(c, p) })
 		if i < 0 {
-			return false
+			return false, checks
 		}
 		c = chain[1+i]
 	}
-	return false
+	return false, checks
 }
 
 // connContext is the endpoint's quic.Transport.ConnContext: it refuses
-// a handshake from a stranger's address past its pace.
+// a handshake from a stranger's address past its pace, and gives the
+// others a ticket. One whose certificate verified but that ended before
+// the accepting loop took it, on a cryptographic error of this end (the
+// peer did not prove it holds the certificate's key: a copy of a
+// member's), paces its address as a stranger's.
 func (t *QUIC) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
 	if !t.strangers.allow(info.RemoteAddr, time.Now()) {
 		t.counters.strangersPaced.Add(1)
 		return nil, errStrangerPaced
 	}
-	return ctx, nil
+	tk := &paceTicket{}
+	from := info.RemoteAddr
+	tk.stop = context.AfterFunc(ctx, func() {
+		if tk.certified.Load() && failedProof(context.Cause(ctx)) {
+			t.strangers.stranger(from, time.Now())
+		}
+	})
+	return context.WithValue(ctx, ticketKey{}, tk), nil
+}
+
+// failedProof reports whether a handshake ended on err, a cryptographic
+// error of this end's (an alert it sent).
+func failedProof(err error) bool {
+	te := (*quic.TransportError)(nil)
+	return errors.As(err, &te) && !te.Remote && te.ErrorCode.IsCryptoError()
+}
+
+// accepted notes the handshake of c, just accepted, as over: c's peer
+// proved it holds the key of the certificate that verified.
+func (t *QUIC) accepted(c *quic.Conn) {
+	if tk := ticketOf(c.Context()); tk != nil {
+		tk.stop()
+	}
+	t.strangers.verified(c.RemoteAddr())
 }
