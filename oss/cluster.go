@@ -131,18 +131,24 @@ func (m *membership) NotifyAlive(peer *memberlist.Node) error {
 // openCluster reads the node's cluster ID from dir, or draws and keeps
 // one for a new node (fresh: no identity yet) that bootstraps a cluster
 // (no Join, no catalog recovered), and keeps an ID it takes from its
-// peers later.
+// peers later. A node that would bootstrap under an ID it did not draw
+// is refused (tookCluster).
 func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[groupKey]*recoveredGroup) error {
 	id, err := loadClusterID(fsys, dir)
 	if err != nil {
 		return err
 	}
+	bootstrap := len(n.cfg.Join) == 0 && groups[groupKey{heap: catalogName}] == nil
+	if id != 0 && bootstrap {
+		if err := tookCluster(fsys, dir, id); err != nil { // newidentity.go
+			return err
+		}
+	}
 	// Only a new node draws one: a node that ran before without an ID
 	// (made before IDs, or its CLUSTER lost) takes its cluster's again.
-	if id == 0 && fresh && len(n.cfg.Join) == 0 && groups[groupKey{heap: catalogName}] == nil {
+	if id == 0 && fresh && bootstrap {
 		id = newNodeID()
-		drawn := id
-		n.keepNew = append(n.keepNew, func() error { return storeClusterID(fsys, dir, drawn) })
+		n.newIdentity(fsys, dir).drawn = id
 	}
 	n.cluster = id
 	n.keepCluster = func(id uint64) {
@@ -150,19 +156,6 @@ func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[g
 			n.log.Warn("cannot keep the cluster's ID; the node takes it again when it next joins", "err", err)
 		}
 	}
-	return nil
-}
-
-// keepIdentity writes what openDisk and openCluster made for a new node
-// (keepNew), once nothing that can fail before the node has a network
-// is left.
-func (n *Node) keepIdentity() error {
-	for _, keep := range n.keepNew {
-		if err := keep(); err != nil {
-			return err
-		}
-	}
-	n.keepNew = nil
 	return nil
 }
 

@@ -90,7 +90,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		// Written once the log has its first segment (from then on an
 		// identity without a log is damage: logNotLost), and once the
 		// node's network is up (keepIdentity).
-		n.keepNew = append(n.keepNew, func() error { return storeNodeID(fsys, dir, n.id) })
+		n.newIdentity(fsys, dir).node = true
 	}
 	n.disk = &disk{wal: wal, store: store, recovered: groups, compact: make(chan struct{}, 1)}
 	if err := n.disk.loadStore(n); err != nil {

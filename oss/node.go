@@ -40,12 +40,14 @@ type Node struct {
 	// peers in the data directory.
 	cluster     uint64
 	keepCluster func(uint64)
-	// keepNew writes a new node's identity (its NODE_ID, and the CLUSTER
-	// it drew to bootstrap) once its network is up (keepIdentity): a
-	// start that fails before (a --listen port taken or out of range)
-	// leaves a data directory that a start with Join takes, where a drawn
-	// CLUSTER would have it refused as another cluster's.
-	keepNew []func() error
+	// keepNew is a new node's identity (its NODE_ID, and the CLUSTER it
+	// drew to bootstrap), written once its network is up and before it
+	// announces itself (keepIdentity, newidentity.go): a start that fails
+	// before (a --listen port taken or out of range) leaves a data
+	// directory that a start with Join takes, where a drawn CLUSTER would
+	// have it refused as another cluster's. nil once written, or if
+	// there is nothing to write.
+	keepNew *newIdentity
 	// peers is the book of servers' addresses in a durable node's data
 	// directory (peerbook.go); nil without one.
 	peers *peerBook
@@ -190,6 +192,8 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 			return nil, n.otherClusterHint(err)
 		}
 	}
+	// A node without a network writes it here (keepIdentity does nothing
+	// the second time).
 	if err := n.keepIdentity(); err != nil {
 		n.Close(context.Background())
 		return nil, err
@@ -390,6 +394,13 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	}
 	n.quic = q
 	n.tr = q
+	// Its identity is on disk before the cluster's ID is announced (as
+	// the transport's group, in membership) or sent (a join): a peer that
+	// took a drawn ID the node then lost would be refused by the node's
+	// next bootstrap, of another ID.
+	if err := n.keepIdentity(); err != nil {
+		return err
+	}
 	// A node of another cluster, of one of this cluster's names, holds
 	// none of them here (transport: checkUnique).
 	q.SetGroup(n.cluster)
@@ -441,6 +452,9 @@ func (n *Node) attach(nw transport.Network) error {
 	}
 	n.tr = tr
 	n.setDirectory(netDirectory{n, nw})
+	if err := n.keepIdentity(); err != nil { // before the node is announced
+		return err
+	}
 	n.announce()
 	return nil
 }

@@ -81,7 +81,7 @@ func aclTo(w io.Writer, args []string) error {
 			err = c.RevokeGrant(ctx, g)
 		}
 		if err != nil {
-			return err
+			return outcomeUnknown(err, "ossd acl list") // unknownmsg.go
 		}
 		fmt.Fprintf(w, "%s %s %s on %s\n", map[string]string{"grant": "granted", "revoke": "revoked"}[sub], g.Who, g.Perm, g.Heap)
 		return nil

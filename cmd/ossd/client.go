@@ -227,12 +227,12 @@ func heapsTo(w io.Writer, args []string) error {
 		return tw.Flush()
 	case len(pos) == 2 && pos[0] == "create":
 		if err := c.CreateHeap(ctx, pos[1], *replicas); err != nil {
-			return err
+			return outcomeUnknown(err, "ossd heaps") // unknownmsg.go
 		}
 		return printCreated(ctx, w, c, pos[1]) // heapsmsg.go
 	case len(pos) == 2 && pos[0] == "drop":
 		if err := c.DropHeap(ctx, pos[1]); err != nil {
-			return explainNotFound(c, "heaps drop", pos[1], "", err) // notfound.go
+			return outcomeUnknown(explainNotFound(c, "heaps drop", pos[1], "", err), "ossd heaps") // notfound.go, unknownmsg.go
 		}
 		_, err := fmt.Fprintf(w, "dropped heap %q\n", pos[1])
 		return err
@@ -337,7 +337,7 @@ func putFrom(stdin io.Reader, w io.Writer, args []string) error {
 		out, err = c.PutRoot(ctx, pos[0], pos[1], v)
 	}
 	if err != nil {
-		return explainNoQuorum(c, pos[0], err) // quorummsg.go
+		return outcomeUnknown(explainNoQuorum(c, pos[0], err), "ossd get "+pos[0]+" "+pos[1]+" --fresh") // quorummsg.go, unknownmsg.go
 	}
 	return printJSONTo(w, out)
 }

@@ -86,7 +86,7 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "ossd:", outcomeUnknown(err)) // unknownmsg.go
+		fmt.Fprintln(os.Stderr, "ossd:", err)
 		os.Exit(1)
 	}
 }

@@ -17,26 +17,37 @@ import (
 // back: with two of three nodes stopped, "put" and "get --fresh" said
 // only that the heap "has no leader in reach". Other errors are returned
 // as they are.
+//
+// A write whose outcome is unknown (ErrCommitUnknown: its commit may
+// have been carried out) is never told to "try again": each branch tells
+// the user to read it back first (readBackFirst), where "an election may
+// be under way; try again" followed by the read-back advice contradicted
+// it.
 func explainNoQuorum(c *admin.Client, heap string, err error) error {
 	if !errors.Is(err, oss.ErrNoQuorum) && !errors.Is(err, oss.ErrCommitUnknown) {
 		return err
 	}
+	tryAgain, inAMoment, then := "try again", "try again in a moment", ""
+	if errors.Is(err, oss.ErrCommitUnknown) {
+		tryAgain = readBackFirst(heap)
+		inAMoment, then = tryAgain, "\n"+tryAgain
+	}
 	if logGone(err) {
 		// The node's log was removed or moved while it ran: it commits
 		// nothing more until it is rebuilt, and no election mends that.
-		return fmt.Errorf("%w\nthis node's write-ahead log is gone (removed or moved while it ran): it commits nothing more; commit through another node, and rebuild this one with --rebuild-replica --join (its replicas come back from its peers)", err)
+		return fmt.Errorf("%w\nthis node's write-ahead log is gone (removed or moved while it ran): it commits nothing more; commit through another node, and rebuild this one with --rebuild-replica --join (its replicas come back from its peers)%s", err, then)
 	}
 	if logRefused(err) {
 		// The node's own log refused the record: its voters' liveness
 		// is beside the point, and "an election may be under way" would
 		// send the user the wrong way.
-		return fmt.Errorf("%w\nthe node's own log refused the write (its disk): free space or mend the disk it writes to, then read the value back to learn the outcome", err)
+		return fmt.Errorf("%w\nthe node's own log refused the write (its disk): free space or mend the disk it writes to, then read the value back to learn the outcome%s", err, then)
 	}
 	if strings.Contains(err.Error(), "cannot write its log") {
 		// The node's replica applies nothing while its log refuses its
 		// writes (a full disk): no election or retry through it mends
 		// that.
-		return fmt.Errorf("%w\nfree space or mend the disk the node writes its log to; meanwhile read and write through another node", err)
+		return fmt.Errorf("%w\nfree space or mend the disk the node writes its log to; meanwhile read and write through another node%s", err, then)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -60,13 +71,13 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 		}
 		need := len(h.Voters)/2 + 1
 		if len(down) == 0 {
-			return fmt.Errorf("%w\nits voters (%s) are all live members: an election may be under way; try again", err, strings.Join(h.Voters, ","))
+			return fmt.Errorf("%w\nits voters (%s) are all live members: an election may be under way; %s", err, strings.Join(h.Voters, ","), tryAgain)
 		}
 		if up := len(h.Voters) - len(down); up >= need {
 			// The live voters are a majority: the heap elects a leader
 			// without the others, and none needs to be started for it.
-			return fmt.Errorf("%w\nits voters are %s; %s, but the %d live ones are a majority of the %d: a leader may be being elected; try again in a moment",
-				err, strings.Join(h.Voters, ","), isAre(down), up, len(h.Voters))
+			return fmt.Errorf("%w\nits voters are %s; %s, but the %d live ones are a majority of the %d: a leader may be being elected; %s",
+				err, strings.Join(h.Voters, ","), isAre(down), up, len(h.Voters), inAMoment)
 		}
 		start := need - (len(h.Voters) - len(down))
 		var startable, former []string
@@ -85,12 +96,18 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 			msg += fmt.Sprintf("; %s ran under a raft ID its node no longer has (its data was lost) and cannot come back", strings.Join(former, ", "))
 		}
 		if len(startable) < start {
-			return fmt.Errorf("%w\n%s; too few of the others can be started again to make a majority", err, msg)
+			return fmt.Errorf("%w\n%s; too few of the others can be started again to make a majority%s", err, msg, then)
 		}
-		return fmt.Errorf("%w\n%s; start at least %d of %s again (a voter is replaced only by a heap that has its majority)",
-			err, msg, start, strings.Join(startable, ", "))
+		return fmt.Errorf("%w\n%s; start at least %d of %s again (a voter is replaced only by a heap that has its majority)%s",
+			err, msg, start, strings.Join(startable, ", "), then)
 	}
 	return err
+}
+
+// readBackFirst is the advice on a write to heap whose outcome is
+// unknown, in the words of outcomeUnknown (unknownmsg.go).
+func readBackFirst(heap string) string {
+	return fmt.Sprintf("%s: the node may have carried it out; read it back (ossd get %s ROOT --fresh) before trying again", unknownPhrase, heap)
 }
 
 // isAre returns names joined with "and", and that they are not live

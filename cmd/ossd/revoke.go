@@ -87,7 +87,7 @@ func certRevoke(args []string) error {
 	}
 	rev, err := c.Revoke(ctx, t.name, serialHex(t.serial))
 	if err != nil {
-		return fmt.Errorf("cert revoke: %w", err)
+		return outcomeUnknown(fmt.Errorf("cert revoke: %w", err), "ossd cert revocations") // unknownmsg.go
 	}
 	if rev.Serial == "" {
 		fmt.Printf("revoked every certificate of %s issued until %s; issue its new one from now on\n", rev.Name, rev.At.Format(time.RFC3339))

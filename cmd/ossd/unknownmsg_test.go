@@ -21,7 +21,7 @@ func TestNodeAnsweredUnknownOutcomeSaysSo(t *testing.T) {
 	if !errors.Is(answered, oss.ErrCommitUnknown) {
 		t.Fatal("a 504 answer does not match ErrCommitUnknown")
 	}
-	got := outcomeUnknown(answered)
+	got := outcomeUnknown(answered, "ossd get settings ROOT --fresh")
 	if !errors.Is(got, oss.ErrCommitUnknown) {
 		t.Errorf("%v: no longer matches ErrCommitUnknown", got)
 	}
@@ -33,7 +33,7 @@ func TestNodeAnsweredUnknownOutcomeSaysSo(t *testing.T) {
 	// One the client already words so, and any other error, is left alone.
 	cut := fmt.Errorf("the node at x gave no answer: its outcome is unknown; read it back: %w", oss.ErrCommitUnknown)
 	for _, err := range []error{errors.New("no node answers"), cut} {
-		if got := outcomeUnknown(err); got != err {
+		if got := outcomeUnknown(err, "ossd heaps"); got != err {
 			t.Errorf("%v became %v", err, got)
 		}
 	}
