@@ -53,7 +53,9 @@ var (
 	ErrCreatedNotOpen = errors.New("oss: heap created, not open on this node")
 	// ErrCommitUnknown is returned when a commit record was handed to the
 	// heap's log but its outcome could not be learned: the caller's context
-	// ended, or the node closed, before the decision arrived. The
+	// ended, or the node closed, before the decision arrived, or the
+	// heap's group had no leader in reach for a while (an election that
+	// did not end, a partition) after the record went out. The
 	// transaction may or may not have committed. Every such error is a
 	// *UnknownOutcomeError (perhaps wrapped), and every
 	// *UnknownOutcomeError matches ErrCommitUnknown. The error also

@@ -803,9 +803,10 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 //
 // A name no heap has returns an error matching ErrNoHeap, found with a
 // read of the catalog (no log entry). A removal whose outcome was not
-// learned (ctx ended, or the node closed, once it was proposed) returns
-// an error matching ErrCommitUnknown: the heap may be gone, and DropHeap
-// again says which (ErrNoHeap once it is).
+// learned (ctx ended, the node closed, or the catalog had no leader in
+// reach for a while, once it was proposed) returns an error matching
+// ErrCommitUnknown: the heap may be gone, and DropHeap again says which
+// (ErrNoHeap once it is).
 func (n *Node) DropHeap(ctx context.Context, name string) error {
 	if strings.HasPrefix(name, systemPrefix) {
 		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
