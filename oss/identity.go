@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
+	"github.com/objectsharing/oss/transport"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -221,19 +223,21 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 // that name (rec) live, nil if it does not. The address is the one
 // membership shows it at: the record keeps the one it registered from,
 // and a node restarted on its data directory elsewhere does not register
-// again. A join from that address (r.Addr, the joiner's advertised one:
-// reachedAt) may be its restart, which membership has not seen yet: try
-// again. A second process claiming that address from elsewhere is
-// refused by the transport of a server holding a live connection of the
-// first (transport.ErrNameTaken), and is never taken here while the
-// first is listed. One from another address is a second node of that
-// name, refused for good, if the listed node still answers there as that
-// name (stillAnswers); if it does not, membership has likely not yet
-// noticed its crash, and the joiner is asked to try again: once
-// membership declares the old node dead, the name's record moves to the
-// new ID. Membership's view alone refused a client restarted elsewhere
-// for good under load (design.md, "Flakes under load, 2026-12-06
-// (evening)").
+// again. Whatever address the join claims (r.Addr, the joiner's
+// advertised one: reachedAt), the listed node is pinged there, and the
+// process answering is compared with the one whose call ctx is
+// (whoAnswers). The joiner itself answering is its restart, which
+// membership has not seen yet, also when it advertises another string
+// for the same socket: try again. Another process answering is a second
+// node of that name, refused for good, also when it claims the live
+// node's address (a copy of its certificate: it was told to try again
+// for ever until 2026-12-06). None answering: membership has likely not
+// yet noticed the old node's crash; try again, and once membership
+// declares it dead, the name's record moves to the new ID. Membership's
+// view alone refused a client restarted elsewhere for good under load
+// (design.md, "Flakes under load, 2026-12-06 (evening)"). Without the
+// lives (no QUIC, a peer that answers without one) the addresses decide:
+// a join from the listed one is asked to try again.
 func (n *Node) liveNameRefusal(ctx context.Context, from string, rec nodeRecord, r *callRequest) (final bool, err error) {
 	for _, p := range n.live() {
 		if p.Name != from || p.ID != rec.ID {
@@ -241,33 +245,88 @@ func (n *Node) liveNameRefusal(ctx context.Context, from string, rec nodeRecord,
 		}
 		at := n.memberAddr(from, rec.Addr)
 		live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, at)
-		if r.Addr == "" || at == "" || r.Addr == at {
+		if r.Addr == "" || at == "" {
 			return false, fmt.Errorf("oss: join: %v", live)
 		}
-		if err := n.stillAnswers(ctx, at, from); err != nil {
+		who, err := n.whoAnswers(ctx, at, from)
+		switch {
+		case errors.Is(err, errCallerSilent):
+			return false, fmt.Errorf("oss: join: node %q answers at %s, where membership lists it live (raft ID %016x); %v: try again", from, at, rec.ID, err)
+		case err != nil:
 			return false, fmt.Errorf("oss: join: membership lists node %q live (raft ID %016x, at %s), but it does not answer there (%v): "+
 				"if it stopped, its name is taken once membership finds it dead; try again", from, rec.ID, at, err)
+		case who == answeredByCaller:
+			return false, fmt.Errorf("oss: join: node %q answers at %s, where membership lists it live under raft ID %016x, as the process that joins: "+
+				"its restart, which membership has not seen yet; try again", from, at, rec.ID)
+		case who == answeredByUnknown && sameAddr(r.Addr, at):
+			return false, fmt.Errorf("oss: join: %v", live)
 		}
 		return true, fmt.Errorf("%w: %v", ErrJoinRefused, live)
 	}
 	return false, nil
 }
 
-// liveProbeTimeout bounds stillAnswers: the joiner's call waits a second
+// sameAddr reports whether two HOST:PORT addresses are one, compared as
+// IP addresses and ports (an IPv4 address and its IPv6-mapped form, an
+// IPv6 address spelt two ways), as strings if either is not numeric.
+func sameAddr(a, b string) bool {
+	pa, erra := netip.ParseAddrPort(a)
+	pb, errb := netip.ParseAddrPort(b)
+	if erra != nil || errb != nil {
+		return a == b
+	}
+	return pa.Addr().Unmap() == pb.Addr().Unmap() && pa.Port() == pb.Port()
+}
+
+// liveProbeTimeout bounds whoAnswers: the joiner's call waits a second
 // (askJoin), and a live node answers a ping within milliseconds.
 const liveProbeTimeout = 750 * time.Millisecond
 
-// stillAnswers returns nil if the node named name answers at addr, why
-// not otherwise (transport.QUIC.ReachAs), within liveProbeTimeout. It
-// holds no lock. Without QUIC (an in-process network, whose directory
-// is exact) the node is taken to answer.
-func (n *Node) stillAnswers(ctx context.Context, addr, name string) error {
+// errCallerSilent is whoAnswers' error when the process whose call is
+// served does not answer a ping on the connection the call came in on.
+var errCallerSilent = errors.New("the process that joins does not answer on its connection")
+
+// answeredBy is which process answered a ping (whoAnswers).
+type answeredBy int
+
+const (
+	// answeredByUnknown: a process answered, not known which.
+	answeredByUnknown answeredBy = iota
+	// answeredByCaller: the process whose call is being served.
+	answeredByCaller
+	// answeredByOther: another process.
+	answeredByOther
+)
+
+// whoAnswers pings the node named name at addr
+// (transport.QUIC.ReachAsLife) and tells whether the process answering
+// is the one whose call ctx is (transport.CallerLife, pinged on the
+// connection the call came in on), another, or not known; an error if
+// either does not answer (errCallerSilent if the caller does not), within
+// liveProbeTimeout. It holds no lock.
+// Without QUIC (an in-process network, whose directory is exact), for a
+// context that is no call's, or for a process that answers without a
+// life, it is not known.
+func (n *Node) whoAnswers(ctx context.Context, addr, name string) (answeredBy, error) {
 	if n.quic == nil {
-		return nil
+		return answeredByUnknown, nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, liveProbeTimeout)
 	defer cancel()
-	return n.quic.ReachAs(pctx, addr, name)
+	there, err := n.quic.ReachAsLife(pctx, addr, name)
+	if err != nil || !there.Known() {
+		return answeredByUnknown, err
+	}
+	caller, err := transport.CallerLife(pctx)
+	switch {
+	case errors.Is(err, transport.ErrNoCaller) || err == nil && !caller.Known():
+		return answeredByUnknown, nil
+	case err != nil:
+		return answeredByUnknown, fmt.Errorf("%w (%v)", errCallerSilent, err)
+	case caller.Is(there):
+		return answeredByCaller, nil
+	}
+	return answeredByOther, nil
 }
 
 // votes reports whether id is a voter of the group's configuration,

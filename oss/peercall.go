@@ -17,8 +17,9 @@ type callRequest struct {
 	Heap string `cbor:"2,keyasint"`
 	ID   uint64 `cbor:"3,keyasint"`
 	// Addr is the address the caller advertises, the one membership
-	// lists it at (Node.reachedAt), not its socket's: a join of a name
-	// live at another address is a second node of that name.
+	// lists it at (Node.reachedAt), not its socket's. Which process a
+	// join of a live name is, is told by who answers at membership's
+	// address (liveNameRefusal); the addresses decide only without that.
 	Addr string `cbor:"4,keyasint,omitempty"`
 	// Cluster is the caller's cluster ID (cluster.go), zero while it has
 	// none: two clusters may share a CA and node names, and a member of

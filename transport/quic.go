@@ -672,7 +672,7 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	case streamMessages:
 		t.serveMessages(name, s, r, h)
 	case streamCall:
-		t.serveCall(name, s, r, h)
+		t.serveCall(c, name, s, r, h)
 	case streamBulk:
 		t.serveBulk(name, s, r, h)
 	case streamPing:
@@ -747,8 +747,9 @@ func (t *QUIC) serveMessages(name string, s *quic.Stream, r *bufio.Reader, h *he
 }
 
 // serveCall reads a call stream's request, hands it to the handler and
-// writes its answer or its error.
-func (t *QUIC) serveCall(name string, s *quic.Stream, r *bufio.Reader, h *held) {
+// writes its answer or its error. The handler's context carries c, the
+// connection the call came in on (CallerLife).
+func (t *QUIC) serveCall(c *quic.Conn, name string, s *quic.Stream, r *bufio.Reader, h *held) {
 	f, err := t.readOpening(s, r, h)
 	if err == nil && f.Type != frameRequest {
 		err = fmt.Errorf("%w: frame type %d on a call stream", ErrMalformedFrame, f.Type)
@@ -757,7 +758,7 @@ func (t *QUIC) serveCall(name string, s *quic.Stream, r *bufio.Reader, h *held) 
 		t.streamError(name, s, err)
 		return
 	}
-	ctx, cancel := context.WithCancel(t.ctx)
+	ctx, cancel := context.WithCancel(t.withCaller(t.ctx, c))
 	defer cancel()
 	resp, herr := t.cfg.Handler.HandleCall(ctx, name, f.Body)
 	if herr == nil && len(resp) > t.maxBody() {

@@ -67,7 +67,8 @@ type Handler interface {
 	// handler.
 	HandleMessage(from string, msg []byte)
 	// HandleCall answers a request. An error is returned to the caller as
-	// a *RemoteError.
+	// a *RemoteError. Over QUIC, ctx names the caller's process
+	// (CallerLife).
 	HandleCall(ctx context.Context, from string, req []byte) ([]byte, error)
 	// HandleStream receives a stream (a raft snapshot): a header, then the
 	// body, read from r until io.EOF. The error, or nil, is returned to the

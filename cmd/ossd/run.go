@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -241,7 +240,8 @@ func (f *runFlags) checkCounts() error {
 	return nil
 }
 
-// checkAddrs refuses a --listen that is no HOST:PORT, and an --advertise
+// checkAddrs refuses a --listen that is no HOST:PORT (a port number or a
+// UDP service's name, as the transport takes it), and an --advertise
 // without --listen: the node would listen nowhere, and the library
 // refuses an advertised address with nothing to reach it at.
 func (f *runFlags) checkAddrs() error {
@@ -253,8 +253,10 @@ func (f *runFlags) checkAddrs() error {
 	}
 	_, port, err := net.SplitHostPort(f.listen)
 	if err == nil {
-		if _, perr := strconv.ParseUint(port, 10, 16); perr != nil {
-			err = fmt.Errorf("port %q: want 0 to 65535", port)
+		// The port the transport listens at (net.ListenPacket): a number,
+		// or a UDP service's name.
+		if _, perr := net.LookupPort("udp", port); perr != nil {
+			err = fmt.Errorf("port %q: want 0 to 65535, or the name of a UDP service", port)
 		}
 	}
 	if err != nil {
