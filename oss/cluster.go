@@ -129,11 +129,11 @@ func (m *membership) NotifyAlive(peer *memberlist.Node) error {
 }
 
 // openCluster reads the node's cluster ID from dir, or draws and keeps
-// one for a new node (fresh: no identity yet) that bootstraps a cluster
-// (no Join, no catalog recovered), and keeps an ID it takes from its
+// one for a node that bootstraps a cluster (no Join, no catalog
+// recovered), and keeps an ID it takes from its
 // peers later. A node that would bootstrap under an ID it did not draw
 // is refused (tookCluster).
-func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[groupKey]*recoveredGroup) error {
+func (n *Node) openCluster(fsys persist.FS, dir string, groups map[groupKey]*recoveredGroup) error {
 	id, err := loadClusterID(fsys, dir)
 	if err != nil {
 		return err
@@ -144,9 +144,13 @@ func (n *Node) openCluster(fsys persist.FS, dir string, fresh bool, groups map[g
 			return err
 		}
 	}
-	// Only a new node draws one: a node that ran before without an ID
-	// (made before IDs, or its CLUSTER lost) takes its cluster's again.
-	if id == 0 && fresh && bootstrap {
+	// Only a node that bootstraps draws one: a node that ran before
+	// without an ID (made before IDs, or its CLUSTER lost) has its
+	// catalog in its log and takes its cluster's again. One with a
+	// NODE_ID and no catalog (a join that failed, or its CLUSTER removed
+	// after tookCluster refused it) draws one as a new node does: left
+	// at 0, it made a cluster no ID guards.
+	if id == 0 && bootstrap {
 		id = newNodeID()
 		n.newIdentity(fsys, dir).drawn = id
 	}

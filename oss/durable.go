@@ -83,7 +83,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err := noStateWithout(id, groups, store.Manifest(), dir); err != nil {
 		return errors.Join(err, store.Close(), wal.Close())
 	}
-	if err := n.openCluster(fsys, dir, id == 0, groups); err != nil { // cluster.go
+	if err := n.openCluster(fsys, dir, groups); err != nil { // cluster.go
 		return errors.Join(err, store.Close(), wal.Close())
 	}
 	if id == 0 {

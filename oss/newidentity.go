@@ -99,7 +99,11 @@ func (k *newIdentity) dropDrawn(err error) error {
 // it took the ID from a cluster it never joined, and its bootstrap would
 // make a second cluster under that cluster's ID.
 func tookCluster(fsys persist.FS, dir string, id uint64) error {
-	if drawn, err := drawnClusterOnDisk.load(fsys, dir); err == nil && drawn == id {
+	drawn, err := drawnClusterOnDisk.load(fsys, dir)
+	if err != nil {
+		return err // names DRAWN_CLUSTER and its remedy
+	}
+	if drawn == id {
 		return nil
 	}
 	return fmt.Errorf("oss: this node took cluster %016x's ID and never joined it: start with Join (--join), or remove %s to make a new cluster", id, filepath.Join(dir, clusterIDFile))
