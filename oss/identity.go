@@ -305,8 +305,9 @@ const (
 // either does not answer (errCallerSilent if the caller does not), within
 // liveProbeTimeout. It holds no lock.
 // Without QUIC (an in-process network, whose directory is exact), for a
-// context that is no call's, or for a process that answers without a
-// life, it is not known.
+// context that is no call's, or when the process at addr answers
+// without a life, it is not known; a caller that answers without a
+// life, where the process at addr gave one, is another.
 func (n *Node) whoAnswers(ctx context.Context, addr, name string) (answeredBy, error) {
 	if n.quic == nil {
 		return answeredByUnknown, nil
@@ -319,8 +320,12 @@ func (n *Node) whoAnswers(ctx context.Context, addr, name string) (answeredBy, e
 	}
 	caller, err := transport.CallerLife(pctx)
 	switch {
-	case errors.Is(err, transport.ErrNoCaller) || err == nil && !caller.Known():
+	case errors.Is(err, transport.ErrNoCaller):
 		return answeredByUnknown, nil
+	case err == nil && !caller.Known():
+		// The process at addr answered with its life, as every process
+		// of this build does: one that answers without cannot be it.
+		return answeredByOther, nil
 	case err != nil:
 		return answeredByUnknown, fmt.Errorf("%w (%v)", errCallerSilent, err)
 	case caller.Is(there):
