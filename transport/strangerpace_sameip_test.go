@@ -50,9 +50,11 @@ func strangerFlood(t *testing.T, addr string, goroutines int) {
 func TestStrangersFloodDoesNotHoldBackAMemberAtItsAddress(t *testing.T) {
 	c := newCluster(t, "a")
 	a := c.nodes["a"]
+	a.FreezeStrangerPaces()
 	strangerFlood(t, a.Addr().String(), 2)
-	await.Until(t, "the stranger's address paced", func() bool { return a.Stats().StrangersPaced > 0 })
+	awaitPaced(t, a)
 	e := c.start(t, "e", "127.0.0.1:0", newRecorder())
+	assertPaced(t, a, e.Addr().String())
 	e.SetPeer("a", a.Addr().String())
 	for i := range 3 {
 		if _, err := e.Call(ctxT(t), "a", []byte("x")); err != nil {
@@ -62,6 +64,7 @@ func TestStrangersFloodDoesNotHoldBackAMemberAtItsAddress(t *testing.T) {
 	e.Close()
 	for _, name := range []string{"b", "c", "d"} {
 		b := c.start(t, name, "127.0.0.1:0", newRecorder())
+		assertPaced(t, a, b.Addr().String())
 		a.SetPeer(name, b.Addr().String()) // as gossip tells the members
 		b.SetPeer("a", a.Addr().String())
 		for i := range 3 {
@@ -82,8 +85,9 @@ func TestStrangersFloodDoesNotHoldBackAMemberAtItsAddress(t *testing.T) {
 func TestDialPacedAsAStrangerSaysSo(t *testing.T) {
 	c := newCluster(t, "a")
 	a := c.nodes["a"]
+	a.FreezeStrangerPaces()
 	strangerFlood(t, a.Addr().String(), 2)
-	await.Until(t, "the stranger's address paced", func() bool { return a.Stats().StrangersPaced > 0 })
+	awaitPaced(t, a)
 	other := newCA(t)
 	cert, key, err := other.Issue("y", pki.RoleServer, time.Now(), time.Hour)
 	if err != nil {
@@ -105,4 +109,26 @@ func TestDialPacedAsAStrangerSaysSo(t *testing.T) {
 	if !errors.Is(last, transport.ErrUnreachable) || errors.Is(last, transport.ErrRefused) {
 		t.Fatalf("a paced dial: %v: want ErrUnreachable and not ErrRefused", last)
 	}
+}
+
+// awaitPaced waits for a's pace of the strangers' flood (strangerFlood)
+// to refuse a handshake. With a's paces frozen (FreezeStrangerPaces),
+// the flood's sockets are refused from then on, however slowly a loaded
+// machine handshakes.
+func awaitPaced(t *testing.T, a *transport.QUIC) {
+	t.Helper()
+	await.Until(t, "the strangers' address paced", func() bool { return a.Stats().StrangersPaced > 0 })
+}
+
+// assertPaced waits until the pace of addr's IP address at a has no
+// room for the strangers' sockets (fewer than two tokens: a member's
+// handshake that completed gave one back, which the flood takes) and
+// refuses their handshakes.
+func assertPaced(t *testing.T, a *transport.QUIC, addr string) {
+	t.Helper()
+	n := a.Stats().StrangersPaced
+	await.Until(t, "the strangers' handshakes refused at "+addr, func() bool {
+		tokens := a.StrangerTokens(addr)
+		return tokens >= 0 && tokens < 2 && a.Stats().StrangersPaced > n
+	})
 }

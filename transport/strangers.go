@@ -41,9 +41,10 @@ import (
 // noted forgotten first). crypto/tls verifies a client's certificate
 // before the client proves it holds the certificate's key, and a
 // member's certificate is anyone's (a node sends its own to whoever
-// dials it): a handshake whose certificate verified and that then
-// failed on a cryptographic error paces its address as a stranger's. A
-// handshake that completed gives a token back. A member new
+// dials it): a handshake whose certificate verified and that ended
+// before the node took it (its proof failed, or its peer closed it or
+// went silent) paces its address as a stranger's. A handshake that
+// completed gives a token back. A member new
 // to the node (not yet gossiped, its first handshake) takes a token:
 // the ports strangers handshook from (strangerPorts of an address at
 // most) leave the last one to other ports, so that a stranger dialling
@@ -51,7 +52,8 @@ import (
 // does not keep it; one taking a new port for each dial competes with
 // the new member for the tokens, and the member's dial waits for its
 // backoff when refused. A new CA bundle (SetTLS) forgets the paces: a
-// stranger may have been a member rotating to a CA added now.
+// stranger may have been a member rotating to a CA added now; one that
+// drops a CA forgets the members' addresses too.
 //
 // Certificates a CA of the cluster signed but refused for anything
 // else (out of their dates, revoked, of another role or name) are not
@@ -82,15 +84,29 @@ var errStrangerPaced = errors.New("transport: a stranger's address past its pace
 // strangerGate paces the handshakes of addresses strangers handshook
 // from. The zero value is ready to use.
 type strangerGate struct {
-	mu    sync.Mutex // protects ips, known, order, next and cas
-	ips   map[netip.Addr]*strangerIP
-	known map[netip.AddrPort]struct{} // members' addresses
-	// order holds the keys of known in the order they came (knownAddrs
-	// at most), next the slot of the one noted first: it goes first, in
-	// constant time.
-	order []netip.AddrPort
+	mu  sync.Mutex // protects the fields below
+	ips map[netip.Addr]*strangerIP
+	// known holds the members' addresses, each with the number of its
+	// last noting.
+	known map[netip.AddrPort]uint64
+	// order holds the notings in the order they came (knownAddrs at
+	// most), next the slot of the oldest: it goes first, in constant
+	// time, and forgets its address only if that was not noted again
+	// since.
+	order []knownNote
 	next  int
+	seq   uint64              // the number of the last noting
 	cas   []*x509.Certificate // the CAs of the bundle (signedByCluster)
+	// frozen (tests: export_test.go) keeps paces from filling up over
+	// time and from being forgotten: a token comes back only from a
+	// handshake that verified.
+	frozen bool
+}
+
+// knownNote is a noting of a member's address, numbered.
+type knownNote struct {
+	ap  netip.AddrPort
+	seq uint64
 }
 
 // paceTicket is what the pace knows of a handshake accepted, from its
@@ -236,34 +252,46 @@ func (g *strangerGate) member(addr string) {
 	g.knowLocked(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 }
 
-// knowLocked adds ap to the members' addresses, forgetting the one
-// noted first when they are knownAddrs: in constant time, where a
-// search for the one seen longest ago took a pass over 4,096 under the
-// lock, for each handshake of a member new to the node. g.mu is held.
+// knowLocked notes ap, again or for the first time, as a member's
+// address, forgetting the one noted longest ago when knownAddrs
+// notings are held: in constant time, where a search for the one seen
+// longest ago took a pass over 4,096 under the lock, for each handshake
+// of a member new to the node. An address noted again is the newest: a
+// member's address noted at the start and in use since is not
+// forgotten before the addresses noted after it. g.mu is held.
 func (g *strangerGate) knowLocked(ap netip.AddrPort) {
-	if _, ok := g.known[ap]; ok {
-		return
-	}
 	if g.known == nil {
-		g.known = make(map[netip.AddrPort]struct{})
+		g.known = make(map[netip.AddrPort]uint64)
 	}
+	g.seq++
+	n := knownNote{ap: ap, seq: g.seq}
 	if len(g.order) < knownAddrs {
-		g.order = append(g.order, ap)
+		g.order = append(g.order, n)
 	} else {
-		delete(g.known, g.order[g.next])
-		g.order[g.next] = ap
+		if old := g.order[g.next]; g.known[old.ap] == old.seq {
+			delete(g.known, old.ap)
+		}
+		g.order[g.next] = n
 		g.next = (g.next + 1) % knownAddrs
 	}
-	g.known[ap] = struct{}{}
+	g.known[ap] = g.seq
 }
 
-// reset takes the CAs of a new bundle and forgets every pace, not the
-// members' addresses.
+// reset takes the CAs of a new bundle and forgets every pace; it
+// forgets the members' addresses too when the bundle dropped a CA:
+// those of handshakes certified by it are no members' now.
 func (g *strangerGate) reset(cas []*x509.Certificate) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	dropped := slices.ContainsFunc(g.cas, func(old *x509.Certificate) bool {
+		return !slices.ContainsFunc(cas, old.Equal)
+	})
 	g.cas = cas
 	clear(g.ips)
+	if dropped {
+		clear(g.known)
+		g.order, g.next = g.order[:0], 0
+	}
 }
 
 // allow reports whether a handshake from a may begin: always from a
@@ -284,6 +312,9 @@ func (g *strangerGate) allow(a net.Addr, now time.Time) bool {
 	}
 	if _, ok := g.known[ap]; ok {
 		return true
+	}
+	if g.frozen {
+		now = s.at // tests: no time passes for the pace
 	}
 	if now.Sub(s.refused) >= strangerForget {
 		delete(g.ips, ip)
@@ -346,9 +377,8 @@ func signedBy(cas, chain []*x509.Certificate) (signed bool, checks int) {
 // connContext is the endpoint's quic.Transport.ConnContext: it refuses
 // a handshake from a stranger's address past its pace, and gives the
 // others a ticket. One whose certificate verified but that ended before
-// the accepting loop took it, on a cryptographic error of this end (the
-// peer did not prove it holds the certificate's key: a copy of a
-// member's), paces its address as a stranger's.
+// the accepting loop took it paces its address as a stranger's
+// (unprovenEnd).
 func (t *QUIC) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
 	if !t.strangers.allow(info.RemoteAddr, time.Now()) {
 		t.counters.strangersPaced.Add(1)
@@ -357,18 +387,29 @@ func (t *QUIC) connContext(ctx context.Context, info *quic.ClientInfo) (context.
 	tk := &paceTicket{}
 	from := info.RemoteAddr
 	tk.stop = context.AfterFunc(ctx, func() {
-		if tk.certified.Load() && failedProof(context.Cause(ctx)) {
+		if t.unprovenEnd(tk, context.Cause(ctx)) {
 			t.strangers.stranger(from, time.Now())
 		}
 	})
 	return context.WithValue(ctx, ticketKey{}, tk), nil
 }
 
-// failedProof reports whether a handshake ended on err, a cryptographic
-// error of this end's (an alert it sent).
-func failedProof(err error) bool {
+// unprovenEnd reports whether a handshake of ticket tk that ended on
+// cause before the accepting loop took it paces its address: whenever
+// its certificate verified, however it ended. The peer did not prove it
+// holds the certificate's key (a copy of a member's is anyone's), and
+// it chose the ending: an alert of the node's (a proof that failed), its
+// own close, or silence until a timeout before its proof. Each cost the
+// node a key exchange, a signature and a check of the chain. Not when
+// the endpoint is closing, nor on quic-go's own refusal
+// (CONNECTION_REFUSED of this end: the accept queue full, the listener
+// closed), which no peer chose.
+func (t *QUIC) unprovenEnd(tk *paceTicket, cause error) bool {
+	if !tk.certified.Load() || t.ctx.Err() != nil {
+		return false
+	}
 	te := (*quic.TransportError)(nil)
-	return errors.As(err, &te) && !te.Remote && te.ErrorCode.IsCryptoError()
+	return !errors.As(cause, &te) || te.Remote || te.ErrorCode != quic.ConnectionRefused
 }
 
 // accepted notes the handshake of c, just accepted, as over: c's peer
