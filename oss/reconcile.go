@@ -171,8 +171,8 @@ func (h *Heap) silences(ids []uint64, of func(uint64) (uint64, bool)) map[uint64
 // more, and the record kept the old ID for good: the catalog named its
 // voter a former incarnation ("n2/…"), one live voter short
 // (TestOssdImmediateRestarts, oss/ossdtest, 1 run in 10 to 15 under
-// load). A member of the group stays live to the planner: only its
-// place is not its to take.
+// load). Such a node, a member already, is not counted missing either:
+// it is only not placed.
 func (h *Heap) placeable(live map[uint64]peerInfo) []engine.Member {
 	if h.name != catalogName {
 		return members(live)
