@@ -1,11 +1,14 @@
 package oss
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/objectsharing/oss/engine"
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"go.uber.org/goleak"
 )
 
@@ -91,4 +94,38 @@ func TestAVoterOfTheCatalogIsTheIncarnationItsRecordNames(t *testing.T) {
 	if rec := n.committed().recs[x]; rec.ID != n.id {
 		t.Fatalf("%s's record names raft ID %016x, the node runs under %016x", x, rec.ID, n.id)
 	}
+}
+
+// A member of the catalog whose record names another raft ID (one the
+// catalog came to before placement stopped adding unregistered
+// incarnations, say) asks to join until the record names its own: here
+// the leader writes b's record with an ID b does not run under.
+func TestAMemberOfTheCatalogRepairsItsRecord(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	c := startTestNodes(t, 41, "a", "b", "c")
+	b := c.nodes["b"]
+	waitCond(t, "b a member of the catalog, its record naming it", func() bool {
+		return b.catalog.Load().current() && b.committed().recs["b"].ID == b.id
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
+	defer cancel()
+	other := b.id ^ 1
+	for {
+		var lead *Heap
+		waitCond(t, "a leader of the catalog", func() bool { lead = c.catalogLeader(); return lead != nil })
+		err := lead.Update(ctx, func(tx *Tx) error {
+			return Put(tx, nodeRecordID("b"), nodeRecord{Name: "b", ID: other, Server: true})
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrPermission) && !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrCommitUnknown) {
+			t.Fatal(err)
+		}
+		t.Logf("the write of b's record: %v", err)
+	}
+	waitCond(t, "b's record naming its raft ID again", func() bool {
+		l := c.catalogLeader()
+		return l != nil && l.node.committed().recs["b"].ID == b.id
+	})
 }
