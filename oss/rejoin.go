@@ -106,6 +106,7 @@ func (h *Heap) checkMembership() {
 		h.contact.quiet = 0
 		h.contact.inReach.Store(true)
 		h.checkUse()
+		h.checkRecord()
 		return
 	}
 	h.contact.inReach.Store(false)
@@ -151,6 +152,52 @@ func (n *Node) rejoin(h *Heap) {
 			}
 		}
 		if err := n.askJoin(n.ctx, h, first, h.current, taken); errors.Is(err, ErrJoinRefused) {
+			h.noteRefused(err)
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-h.stop:
+			return
+		case <-time.After(time.Duration(min(attempt+1, 20)) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// checkRecord runs on the loop while the catalog's replica hears its
+// leader: a member of the catalog whose name's record names another raft
+// ID (a former incarnation's) asks to join until the record names its
+// own (reregister). The record moves only at a join the catalog's
+// leader takes (admitJoin), and a replica that is a member asks no more:
+// one placed before any join of its was taken kept the old record for
+// good, its voter named a former incarnation ("n2/…"). A member without
+// a record is left as it is.
+func (h *Heap) checkRecord() {
+	n := h.node
+	if h.name != catalogName || !h.inConf.Load() || n.tr == nil || n.leaving.Load() || h.contact.rejoining.Load() || n.ownRecordMoved() {
+		return
+	}
+	h.contact.rejoining.Store(true)
+	n.wg.Go(func() { n.reregister(h) })
+}
+
+// ownRecordMoved reports whether the catalog names this node's raft ID
+// for its name, or has no record of it.
+func (n *Node) ownRecordMoved() bool {
+	rec, ok := n.committed().recs[n.cfg.Name]
+	return !ok || rec.ID == n.id
+}
+
+// reregister asks the catalog's leader to take this node's join until
+// its record names the node's raft ID, the catalog closes or the node
+// leaves, as rejoin does.
+func (n *Node) reregister(h *Heap) {
+	defer h.contact.rejoining.Store(false)
+	for attempt := 0; !n.ownRecordMoved(); attempt++ {
+		if n.leaving.Load() || h.isClosed() || n.ctx.Err() != nil {
+			return
+		}
+		if err := n.askJoin(n.ctx, h, nil, n.ownRecordMoved, nil); errors.Is(err, ErrJoinRefused) {
 			h.noteRefused(err)
 		}
 		select {
