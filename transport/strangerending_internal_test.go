@@ -17,7 +17,7 @@ import (
 // may end before the node takes it, each chosen by its peer.
 var unprovenEndings = map[string]error{
 	"an alert of the node's":  &quic.TransportError{ErrorCode: quic.TransportErrorCode(0x100 + 42)},
-	"the peer's close":        &quic.ApplicationError{Remote: true},
+	"the peer's close":        &quic.TransportError{Remote: true, ErrorCode: quic.ApplicationErrorErrorCode},
 	"the peer's alert":        &quic.TransportError{Remote: true, ErrorCode: quic.TransportErrorCode(0x100 + 40)},
 	"the peer's refusal":      &quic.TransportError{Remote: true, ErrorCode: quic.ConnectionRefused},
 	"the handshake's timeout": &quic.HandshakeTimeoutError{},

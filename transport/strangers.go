@@ -194,6 +194,24 @@ func (g *strangerGate) stranger(a net.Addr, now time.Time) {
 	g.ips[ip] = s
 }
 
+// unproven notes a certified handshake from a that ended unproven
+// (unprovenEnd) as a stranger's, unless a is a member's address: allow
+// lets a member's address through whatever its IP address's pace, so
+// the pace would hold back only the other addresses of that IP (the
+// member's host, a NAT, a cluster on one loopback) and never the
+// address whose handshake it was.
+func (g *strangerGate) unproven(a net.Addr, now time.Time) {
+	if ap, ok := addrOf(a); ok {
+		g.mu.Lock()
+		_, member := g.known[ap]
+		g.mu.Unlock()
+		if member {
+			return
+		}
+	}
+	g.stranger(a, now)
+}
+
 // strangerPort notes the port of a, a stranger's handshake's.
 func (s *strangerIP) strangerPort(a net.Addr) {
 	ap, ok := addrOf(a)
@@ -388,7 +406,7 @@ func (t *QUIC) connContext(ctx context.Context, info *quic.ClientInfo) (context.
 	from := info.RemoteAddr
 	tk.stop = context.AfterFunc(ctx, func() {
 		if t.unprovenEnd(tk, context.Cause(ctx)) {
-			t.strangers.stranger(from, time.Now())
+			t.strangers.unproven(from, time.Now())
 		}
 	})
 	return context.WithValue(ctx, ticketKey{}, tk), nil
@@ -404,8 +422,18 @@ func (t *QUIC) connContext(ctx context.Context, info *quic.ClientInfo) (context.
 // the endpoint is closing, nor on quic-go's own refusal
 // (CONNECTION_REFUSED of this end: the accept queue full, the listener
 // closed), which no peer chose.
+//
+// Nor when the peer closed with an application error: crypto/tls reads
+// no 1-RTT packet of a client before it has checked the client's
+// Finished, so a CONNECTION_CLOSE of the application's (frame 0x1d)
+// proves the key; a member whose endpoint closed just after its dial
+// completed (a restart, a shutdown) ends so, before the accepting loop
+// may take the connection, and paced its own IP address.
 func (t *QUIC) unprovenEnd(tk *paceTicket, cause error) bool {
 	if !tk.certified.Load() || t.ctx.Err() != nil {
+		return false
+	}
+	if ae := (*quic.ApplicationError)(nil); errors.As(cause, &ae) && ae.Remote {
 		return false
 	}
 	te := (*quic.TransportError)(nil)
