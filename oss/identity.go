@@ -236,8 +236,10 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 // declares it dead, the name's record moves to the new ID. Membership's
 // view alone refused a client restarted elsewhere for good under load
 // (design.md, "Flakes under load, 2026-12-06 (evening)"). Without the
-// lives (no QUIC, a peer that answers without one) the addresses decide:
-// a join from the listed one is asked to try again.
+// lives (no QUIC, or the process at the listed address answers without
+// one) the addresses decide: a join from the listed one is asked to try
+// again. A caller that answers without a life, where the process at the
+// listed address gave one, is another process.
 func (n *Node) liveNameRefusal(ctx context.Context, from string, rec nodeRecord, r *callRequest) (final bool, err error) {
 	for _, p := range n.live() {
 		if p.Name != from || p.ID != rec.ID {
