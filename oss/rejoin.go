@@ -190,15 +190,28 @@ func (n *Node) ownRecordMoved() bool {
 
 // reregister asks the catalog's leader to take this node's join until
 // its record names the node's raft ID, the catalog closes or the node
-// leaves, as rejoin does.
+// leaves, as rejoin does. The leader itself writes its record, as the
+// node that bootstraps does (register): askJoin asks no node of its
+// own name, and the others answer that it leads. A refusal for good (a
+// process of the name that answers, other than this one) ends it: asked
+// again every second, the two incarnations would each take the record
+// whenever the other was not seen live. A replica cut off from the
+// catalog (no member) leaves it to rejoin.
 func (n *Node) reregister(h *Heap) {
 	defer h.contact.rejoining.Store(false)
 	for attempt := 0; !n.ownRecordMoved(); attempt++ {
-		if n.leaving.Load() || h.isClosed() || n.ctx.Err() != nil {
+		if n.leaving.Load() || h.isClosed() || n.ctx.Err() != nil || !h.inConf.Load() {
 			return
 		}
-		if err := n.askJoin(n.ctx, h, nil, n.ownRecordMoved, nil); errors.Is(err, ErrJoinRefused) {
+		var err error
+		if h.leaderIs(n.id) {
+			err = n.register(n.ctx)
+		} else {
+			err = n.askJoin(n.ctx, h, nil, n.ownRecordMoved, nil)
+		}
+		if errors.Is(err, ErrJoinRefused) {
 			h.noteRefused(err)
+			return
 		}
 		select {
 		case <-n.ctx.Done():
