@@ -3,7 +3,6 @@ package oss
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/objectsharing/oss/internal/codec"
@@ -111,7 +110,7 @@ func (m *membership) announceCluster() {
 			return
 		case <-m.announce:
 		}
-		if err := m.ml.UpdateNode(time.Second); err != nil {
+		if err := m.updateNode(); err != nil {
 			m.cfg.logger.Debug("cluster ID not gossiped", "err", err)
 		}
 	}

@@ -123,6 +123,7 @@ type membership struct {
 	stopOnce       sync.Once
 	wg             sync.WaitGroup
 	stats          memberStats // for metrics
+	updateMu       sync.Mutex  // serializes updateNode: memberlist's UpdateNode is not safe run twice at once
 
 	mu       sync.Mutex // protects following fields
 	leads    []string
@@ -637,7 +638,7 @@ func (m *membership) setLeaving() {
 	m.mu.Lock()
 	m.leavingN = true
 	m.mu.Unlock()
-	if err := m.ml.UpdateNode(time.Second); err != nil {
+	if err := m.updateNode(); err != nil {
 		m.cfg.logger.Warn("leave intent not gossiped", "err", err)
 	}
 }
@@ -647,7 +648,7 @@ func (m *membership) setLeads(leads []string) {
 	m.mu.Lock()
 	m.leads = leads
 	m.mu.Unlock()
-	if err := m.ml.UpdateNode(time.Second); err != nil {
+	if err := m.updateNode(); err != nil {
 		m.cfg.logger.Debug("leads not gossiped", "err", err)
 	}
 }
@@ -1033,3 +1034,14 @@ var version = sync.OnceValue(func() string {
 	}
 	return rev + dirty
 })
+
+// updateNode gossips the node's metadata again (memberlist's
+// UpdateNode), one call at a time: UpdateNode reads and writes the
+// node's state without a lock of its own, and the announce of a cluster
+// ID taken (announceCluster) ran beside setLeaving of a start that
+// failed, a data race.
+func (m *membership) updateNode() error {
+	m.updateMu.Lock()
+	defer m.updateMu.Unlock()
+	return m.ml.UpdateNode(time.Second)
+}
