@@ -81,24 +81,7 @@ func TestRestartAtTheAdvertisedAddressIsNotRefusedForGood(t *testing.T) {
 		t.Errorf("p's catalog record holds the address %q; want the advertised %q, not the socket's %s", rec.Addr, p.advert, p.n.Addr())
 	}
 	old := p.n.id
-	stale := &atomic.Bool{}
-	stale.Store(true)
-	for _, n := range c.nodes {
-		inner := n.directory()
-		n.setDirectory(staleDirectory{directory: inner, gone: peerInfo{Name: "p", ID: old, Role: pki.RoleClient}, on: stale})
-		t.Cleanup(func() { n.setDirectory(inner) })
-	}
-	p.n.stop(context.Background(), false)
-	p.fc.Close()
-
-	lifted := make(chan struct{})
-	go func() {
-		defer close(lifted)
-		for ctx.Err() == nil && !joinRefusedOnAny(c, "p") {
-			time.Sleep(10 * time.Millisecond)
-		}
-		stale.Store(false)
-	}()
+	stale, lifted := crashUnseen(t, ctx, c, p)
 	again, err := Start(ctx, p.cfg(t, p.listen, p.advert))
 	stale.Store(false)
 	<-lifted
@@ -163,4 +146,31 @@ func TestSecondProcessAdvertisingALiveNodesAddressIsRefusedForGood(t *testing.T)
 			}
 		}
 	}
+}
+
+// crashUnseen crashes p (no leave, its socket closed) while every node's
+// membership goes on listing its process live, until a join of p's was
+// refused somewhere (or ctx ends): a crash membership has not noticed
+// yet. The caller lifts stale once its start returns and waits for
+// lifted.
+func crashUnseen(t *testing.T, ctx context.Context, c *durableQUIC, p *advertisedP) (stale *atomic.Bool, lifted <-chan struct{}) {
+	t.Helper()
+	stale = &atomic.Bool{}
+	stale.Store(true)
+	for _, n := range c.nodes {
+		inner := n.directory()
+		n.setDirectory(staleDirectory{directory: inner, gone: peerInfo{Name: "p", ID: p.n.id, Role: pki.RoleClient}, on: stale})
+		t.Cleanup(func() { n.setDirectory(inner) })
+	}
+	p.n.stop(context.Background(), false)
+	p.fc.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil && !joinRefusedOnAny(c, "p") {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stale.Store(false)
+	}()
+	return stale, done
 }

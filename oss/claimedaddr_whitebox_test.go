@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,24 +142,7 @@ func TestRestartAdvertisingAnotherAddressOfItsSocketIsAdmitted(t *testing.T) {
 	await.Until(t, "p at its advertised address in a's view", func() bool { return memberAt(c.nodes["a"], "p", p.advert) })
 	catalogLeaderWith(t, c, p.n)
 	old := p.n.id
-	stale := &atomic.Bool{}
-	stale.Store(true)
-	for _, n := range c.nodes {
-		inner := n.directory()
-		n.setDirectory(staleDirectory{directory: inner, gone: peerInfo{Name: "p", ID: old, Role: pki.RoleClient}, on: stale})
-		t.Cleanup(func() { n.setDirectory(inner) })
-	}
-	p.n.stop(context.Background(), false)
-	p.fc.Close()
-
-	lifted := make(chan struct{})
-	go func() {
-		defer close(lifted)
-		for ctx.Err() == nil && !joinRefusedOnAny(c, "p") {
-			time.Sleep(10 * time.Millisecond)
-		}
-		stale.Store(false)
-	}()
+	stale, lifted := crashUnseen(t, ctx, c, p)
 	_, port, err := net.SplitHostPort(p.listen)
 	if err != nil {
 		t.Fatal(err)
