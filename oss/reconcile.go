@@ -101,7 +101,7 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 		Tick:         h.eng.Ticks(),
 		WaitUntil:    h.confWait,
 		LastTransfer: h.lastTransfer,
-		Live:         h.placeable(live),
+		Live:         h.placeable(live, cs),
 		Now:          now,
 		Missing:      make(map[uint64]time.Time),
 		ReplaceAfter: h.cfg.ReplaceAfter,
@@ -164,23 +164,31 @@ func (h *Heap) silences(ids []uint64, of func(uint64) (uint64, bool)) map[uint64
 // placeable returns the live nodes placement may add to the group: for
 // the catalog, not a node whose name's record names another raft ID (an
 // incarnation the catalog has not registered: a node restarted without
-// its data), this node excepted. Such a node gets in by its join, which
-// moves the record to its ID (admitJoin). Placement added it from
-// membership while its joins were refused (the old incarnation still
-// listed live), and made it a voter; its replica, a member, asked no
-// more, and the record kept the old ID for good: the catalog named its
-// voter a former incarnation ("n2/…"), one live voter short
-// (TestOssdImmediateRestarts, oss/ossdtest, 1 run in 10 to 15 under
-// load). Such a node, a member already, is not counted missing either:
-// it is only not placed.
-func (h *Heap) placeable(live map[uint64]peerInfo) []engine.Member {
+// its data), this node and the voters of cs excepted. Such a node gets
+// in by its join, which moves the record to its ID (admitJoin).
+// Placement added it from membership while its joins were refused (the
+// old incarnation still listed live), and made it a voter; its replica,
+// a member, asked no more, and the record kept the old ID for good: the
+// catalog named its voter a former incarnation ("n2/…"), one live voter
+// short (TestOssdImmediateRestarts, oss/ossdtest, 1 run in 10 to 15
+// under load). A voter whose record lags (until checkRecord mends it)
+// counts live: left out, it took no new place, having its vote, but the
+// plan counted it dead, so a leaving leader handed leadership to it not
+// even when no other voter could take it, leadership kept off it until
+// the record was mended and then moved back, and rebalancing and
+// shrinking waited (TestALeavingLeaderHandsOverToAVoterWhoseRecordLags,
+// TestTheCatalogsLeadGoesBackToAVoterWhoseRecordLags). A learner whose
+// record lags stays out: its promotion would be a new place. Neither is
+// counted missing.
+func (h *Heap) placeable(live map[uint64]peerInfo, cs raftpb.ConfState) []engine.Member {
 	if h.name != catalogName {
 		return members(live)
 	}
 	recs := h.node.committed().recs
 	out := make([]engine.Member, 0, len(live))
 	for id, p := range live {
-		if rec, ok := recs[p.Name]; ok && rec.ID != id && id != h.self {
+		voter := slices.Contains(cs.Voters, id) || slices.Contains(cs.VotersOutgoing, id)
+		if rec, ok := recs[p.Name]; ok && rec.ID != id && id != h.self && !voter {
 			continue
 		}
 		out = append(out, member(p))
