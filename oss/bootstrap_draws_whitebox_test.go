@@ -12,8 +12,9 @@ import (
 	"github.com/objectsharing/oss/persist"
 )
 
-// A node whose start with Join failed before it met anyone keeps its
-// NODE_ID and no CLUSTER; started without Join it bootstraps a cluster
+// A node whose start with Join was killed before it met anyone keeps its
+// NODE_ID and no CLUSTER (a start that fails takes its identity back:
+// unadmitted.go); started without Join it bootstraps a cluster
 // under an ID it draws and keeps. It bootstrapped one of ID 0, which no
 // other cluster's nodes refuse and which takes the ID of the first
 // cluster it merges with.
@@ -23,7 +24,9 @@ func TestBootstrapAfterAFailedJoinDrawsAnID(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if b, err := Start(ctx, c.quicConfig("b", dir, "127.0.0.1:1")); err == nil {
+	cfg := c.quicConfig("b", dir, "127.0.0.1:1")
+	cfg.leaveFailedStart = true // as a kill leaves it
+	if b, err := Start(ctx, cfg); err == nil {
 		b.Close(context.Background())
 		t.Fatal("joined a cluster at an address nothing answers")
 	}
@@ -42,12 +45,15 @@ func TestBootstrapAfterAFailedJoinDrawsAnID(t *testing.T) {
 
 // The remedy tookCluster names (remove CLUSTER to make a new cluster)
 // makes a new cluster: of an ID of its own, not 0, not the one taken.
+// The taken ID is what a start killed before it joined the catalog
+// leaves (one that fails takes it back: unadmitted.go).
 func TestRemovedTakenClusterBootstrapsANewID(t *testing.T) {
 	t.Parallel()
 	c := newQUICClusterWith(t, 0, nil, "a")
 	a := c.nodes["a"]
 	dir := t.TempDir()
 	cfg := c.quicConfig("b", dir, a.Addr())
+	cfg.leaveFailedStart = true // as a kill leaves it
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.catalogStep = func(step string, _ *Heap) {
 		if step == "join" {
@@ -75,12 +81,14 @@ func TestRemovedTakenClusterBootstrapsANewID(t *testing.T) {
 }
 
 // A damaged DRAWN_CLUSTER is named, with its remedy, where it was read
-// as absent and the node told it had taken an ID it drew.
+// as absent and the node told it had taken an ID it drew. The drawn ID
+// is what a bootstrap killed before its catalog's first record leaves.
 func TestDamagedDrawnClusterIsNamed(t *testing.T) {
 	t.Parallel()
 	c := newQUICClusterWith(t, 0, nil)
 	dir := t.TempDir()
 	cfg := c.quicConfig("a", dir)
+	cfg.leaveFailedStart = true // as a kill leaves it
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.onMemberEvent = func(memberEvent) { cancel() }
 	if a, err := Start(ctx, cfg); err == nil {

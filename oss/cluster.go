@@ -154,8 +154,12 @@ func (n *Node) openCluster(fsys persist.FS, dir string, groups map[groupKey]*rec
 		n.newIdentity(fsys, dir).drawn = id
 	}
 	n.cluster = id
+	// An ID taken from peers by a node that had none and holds no catalog
+	// is this start's (unadmitted.go).
+	created := id == 0 && groups[groupKey{heap: catalogName}] == nil
 	n.keepCluster = func(id uint64) {
-		if err := storeClusterID(fsys, dir, id); err != nil {
+		err := n.made.write(clusterIDFile, created, func() error { return storeClusterID(fsys, dir, id) })
+		if err != nil && !errors.Is(err, errTakenBack) {
 			n.log.Warn("cannot keep the cluster's ID; the node takes it again when it next joins", "err", err)
 		}
 	}

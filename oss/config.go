@@ -234,6 +234,11 @@ type Config struct {
 	// bootstraps records itself in it), "join" (a node that joins catches
 	// it up from the cluster's). Tests of a replica lost at that step.
 	catalogStep func(step string, h *Heap)
+
+	// leaveFailedStart: a failed start leaves the identity it wrote, as
+	// a process killed before its end does (tests of what a start finds
+	// after such a kill; unadmitted.go).
+	leaveFailedStart bool
 }
 
 // TLSConfig is a node's TLS material in PEM form.

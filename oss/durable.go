@@ -72,7 +72,8 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 		}
 		n.id = id
 	}
-	if err := checkNodeName(fsys, dir, n.cfg.Name); err != nil { // nodename.go
+	n.made = &madeIdentity{fsys: fsys, dir: dir}
+	if err := n.made.checkNodeName(n.cfg.Name); err != nil { // nodename.go
 		return err
 	}
 	start := time.Now()

@@ -15,7 +15,8 @@ import (
 // bootstraps, once its network is up and before it announces the
 // cluster's ID to anyone (keepIdentity): a start that fails to listen
 // leaves a data directory a start with Join takes, and no peer ever
-// holds a drawn ID the node then lost.
+// holds a drawn ID the node then lost. (A start that fails later, before
+// any cluster admitted the node, takes them back: unadmitted.go.)
 //
 // A bootstrapping node also keeps the ID it drew in DRAWN_CLUSTER,
 // written before CLUSTER. CLUSTER alone cannot tell a node that drew its
@@ -57,16 +58,17 @@ func (n *Node) keepIdentity() error {
 	if k == nil {
 		return nil
 	}
+	m := n.made // notes each file as this start's (unadmitted.go)
 	if k.drawn != 0 {
-		if err := drawnClusterOnDisk.store(k.fsys, k.dir, k.drawn); err != nil {
+		if err := m.write(drawnClusterFile, true, func() error { return drawnClusterOnDisk.store(k.fsys, k.dir, k.drawn) }); err != nil {
 			return err
 		}
-		if err := storeClusterID(k.fsys, k.dir, k.drawn); err != nil {
+		if err := m.write(clusterIDFile, true, func() error { return storeClusterID(k.fsys, k.dir, k.drawn) }); err != nil {
 			return k.dropDrawn(err) // its rename may have been done
 		}
 	}
 	if k.node {
-		if err := storeNodeID(k.fsys, k.dir, n.id); err != nil {
+		if err := m.write(nodeIDFile, true, func() error { return storeNodeID(k.fsys, k.dir, n.id) }); err != nil {
 			return k.dropDrawn(err)
 		}
 	}

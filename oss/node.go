@@ -48,6 +48,17 @@ type Node struct {
 	// have it refused as another cluster's. nil once written, or if
 	// there is nothing to write.
 	keepNew *newIdentity
+	// made is what this start wrote of a durable node's identity that its
+	// data directory did not hold, taken back by a start that fails
+	// before any cluster admitted the node (unadmitted.go); nil without a
+	// durable data directory.
+	made *madeIdentity
+	// startFailed is set as Start closes the node it failed to start:
+	// the close takes back made's files before it releases the lock.
+	startFailed atomic.Bool
+	// addressed is set once a peer's raft message or snapshot for the
+	// node's raft ID arrived (route): a group may hold the ID.
+	addressed atomic.Bool
 	// peers is the book of servers' addresses in a durable node's data
 	// directory (peerbook.go); nil without one.
 	peers *peerBook
@@ -183,25 +194,22 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	switch {
 	case c.Transport != nil:
 		if err := n.attach(c.Transport); err != nil {
-			n.Close(context.Background())
-			return nil, err
+			return nil, n.failedStart(err, true)
 		}
 	case c.Listen != "":
 		if err := n.startNetwork(ctx); err != nil {
-			n.Close(context.Background())
-			return nil, n.otherClusterHint(err)
+			return nil, n.failedStart(n.otherClusterHint(err), true)
 		}
 	}
 	// A node without a network writes it here (keepIdentity does nothing
 	// the second time).
 	if err := n.keepIdentity(); err != nil {
-		n.Close(context.Background())
-		return nil, err
+		return nil, n.failedStart(err, true)
 	}
 	if err := n.openCatalog(ctx, join); err != nil {
-		n.stop(context.Background(), !isNotOwnID(err))
-		return nil, err
+		return nil, n.failedStart(err, !isNotOwnID(err))
 	}
+	n.made.keep()
 	n.startLifecycle()
 	if n.diskOps != nil {
 		n.wg.Go(n.watchDiskStall)
@@ -261,6 +269,7 @@ func (n *Node) openDataDir() error {
 	n.lock = lock
 	if durable {
 		if err := n.openDisk(fsys, c.DataDir); err != nil {
+			n.takeBack() // a NODE_NAME it wrote
 			if lock != nil {
 				closeLocks(append(n.stripeLocks, lock))
 			}
@@ -1021,6 +1030,9 @@ func (n *Node) closeNetwork() {
 // releaseLocks releases the data directory's locks, last of a stop, and
 // ends the stop.
 func (n *Node) releaseLocks() {
+	if n.startFailed.Load() {
+		n.takeBack() // unadmitted.go
+	}
 	if n.lock != nil {
 		closeLocks(append(n.stripeLocks, n.lock)) // releases the locks
 	}

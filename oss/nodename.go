@@ -55,12 +55,16 @@ func parseNodeName(b []byte) (name, why string) {
 
 // checkNodeName refuses a data directory recorded as another node's, and
 // records name in one that records none (a new directory, or one of a
-// node that ran before the name was kept).
-func checkNodeName(fsys persist.FS, dir, name string) error {
+// node that ran before the name was kept), as a file this start made
+// (m.write).
+func (m *madeIdentity) checkNodeName(name string) error {
+	fsys, dir := m.fsys, m.dir
 	path := filepath.Join(dir, nodeNameFile)
 	f, err := fsys.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return writeFileAtomic(fsys, dir, nodeNameFile, nodeNameLine(name))
+		return m.write(nodeNameFile, true, func() error {
+			return writeFileAtomic(fsys, dir, nodeNameFile, nodeNameLine(name))
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("oss: node name: %w", err)

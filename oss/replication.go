@@ -381,6 +381,11 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	if m.To != n.id {
 		return nil, m, false // for an earlier start of this node
 	}
+	if !n.addressed.Load() { // read first, as markReached does
+		// A group may hold the node's ID: a failed start keeps it
+		// (unadmitted.go).
+		n.addressed.Store(true)
+	}
 	h := n.replicaOfName(heap)
 	if h == nil && n.recovered.Load() && (m.Type == raftpb.MsgApp || m.Type == raftpb.MsgSnap || m.Type == raftpb.MsgHeartbeat) &&
 		n.cachedRole(from) == pki.RoleServer {

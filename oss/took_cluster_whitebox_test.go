@@ -67,7 +67,8 @@ func TestNodeIDUnwrittenRemovesDrawnCluster(t *testing.T) {
 }
 
 // A node that took a cluster's ID from a join's gossip and never joined
-// its catalog is refused a bootstrap (a start without Join): it made a
+// its catalog (its start killed: one that fails takes the ID back,
+// unadmitted.go) is refused a bootstrap (a start without Join): it made a
 // second cluster under the first one's ID.
 func TestTookClusterRefusesBootstrap(t *testing.T) {
 	t.Parallel()
@@ -75,6 +76,7 @@ func TestTookClusterRefusesBootstrap(t *testing.T) {
 	a := c.nodes["a"]
 	dir := t.TempDir()
 	cfg := c.quicConfig("b", dir, a.Addr())
+	cfg.leaveFailedStart = true // as a kill leaves it
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.catalogStep = func(step string, _ *Heap) {
 		if step == "join" {
@@ -99,13 +101,15 @@ func TestTookClusterRefusesBootstrap(t *testing.T) {
 }
 
 // A node that drew its cluster's ID and stopped before its catalog's
-// first record (its start ended once its membership ran) bootstraps
-// again, under the ID it drew.
+// first record (its start killed once its membership ran: one that
+// fails takes the ID back, unadmitted.go) bootstraps again, under the
+// ID it drew.
 func TestDrawnClusterBootstrapsAgain(t *testing.T) {
 	t.Parallel()
 	c := newQUICClusterWith(t, 0, nil)
 	dir := t.TempDir()
 	cfg := c.quicConfig("a", dir)
+	cfg.leaveFailedStart = true // as a kill leaves it
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg.onMemberEvent = func(memberEvent) { cancel() }
 	if a, err := Start(ctx, cfg); err == nil {

@@ -141,6 +141,24 @@ func (c *Cluster) Start(ctx context.Context, name string, join ...*Proc) (*Proc,
 	return c.run(ctx, name, p.Addr, p.HTTP, join)
 }
 
+// Launch issues a certificate for name and starts "ossd run" as Start
+// does, without waiting for it: the process may still be joining, or
+// fail, when Launch returns (Wait says how it exited).
+func (c *Cluster) Launch(ctx context.Context, name string, join ...*Proc) (*Proc, error) {
+	r, err := c.Reserve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.spawn(name, r.Addr, r.HTTP, join)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.nodes[name] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
 // Restart starts a node that exited again, on its addresses and its data
 // directory.
 func (c *Cluster) Restart(ctx context.Context, p *Proc, join ...*Proc) (*Proc, error) {
@@ -159,6 +177,35 @@ func (c *Cluster) RestartWith(ctx context.Context, p *Proc, flags []string, join
 func (c *Cluster) DataDir(name string) string { return filepath.Join(c.Dir, name) }
 
 func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, flags ...string) (*Proc, error) {
+	p, err := c.spawn(name, udp, tcp, join, flags...)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := p.Heaps(sctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("ossdtest: %s exited: %v; log:\n%s", name, p.err, p.Tail(20))
+		case <-ctx.Done():
+			p.Kill()
+			return nil, fmt.Errorf("ossdtest: %s did not come up: %w; log:\n%s", name, ctx.Err(), p.Tail(20))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	c.mu.Lock()
+	c.nodes[name] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+// spawn starts "ossd run" for name on its addresses, with its admin
+// client, and returns at once.
+func (c *Cluster) spawn(name, udp, tcp string, join []*Proc, flags ...string) (*Proc, error) {
 	p := &Proc{Name: name, Addr: udp, Peer: udp, HTTP: tcp, Log: filepath.Join(c.Dir, name+".log"), done: make(chan struct{})}
 	args := []string{"run", "--name", name, "--listen", udp, "--http", tcp, "--certs", c.Certs(),
 		"--data-dir", filepath.Join(c.Dir, name)}
@@ -201,25 +248,6 @@ func (c *Cluster) run(ctx context.Context, name, udp, tcp string, join []*Proc, 
 		<-p.done
 		return nil, err
 	}
-	for {
-		sctx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := p.Heaps(sctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("ossdtest: %s exited: %v; log:\n%s", name, p.err, p.Tail(20))
-		case <-ctx.Done():
-			p.Kill()
-			return nil, fmt.Errorf("ossdtest: %s did not come up: %w; log:\n%s", name, ctx.Err(), p.Tail(20))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	c.mu.Lock()
-	c.nodes[name] = p
-	c.mu.Unlock()
 	return p, nil
 }
 

@@ -1,0 +1,183 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/objectsharing/oss/persist"
+)
+
+// A failed start that no cluster admitted takes back its identity.
+//
+// A new node writes its identity before it is admitted anywhere: its
+// NODE_NAME and NODE_ID, the CLUSTER it drew (and DRAWN_CLUSTER) or took
+// from a join's gossip (adoptCluster). A start that then failed (its
+// join refused, its catalog out of reach, its context ended: ossd
+// interrupted) kept them, and a later start with Join naming another
+// cluster was refused as a member of the first: a node pointed at the
+// wrong cluster first, or whose first join timed out, needed its files
+// removed by hand.
+//
+// A failed start now removes the files of its identity it created,
+// unless the node may have been admitted: a peer's raft message or
+// snapshot reached its raft ID (addressed), its log recovered a replica,
+// or it appended a record to its log (a replica's state, a vote, an
+// entry), or its log failed. None of that: no group holds anything of
+// the node, which acknowledged nothing, so its raft ID, if some leader
+// put it in a configuration, is a member that never ran, and the name
+// that takes a new ID is as a node restarted without its data. A node
+// that may have been admitted keeps its identity: its ID may hold a
+// group's votes or entries, and a new one would make its name two raft
+// IDs in one group.
+//
+// The removal runs once the node's log and network are closed (nothing
+// is logged, no message arrives any more) and before the data
+// directory's lock is released, one file at a
+// time, each removal made durable (SyncDir) before the next: CLUSTER,
+// DRAWN_CLUSTER, NODE_ID, NODE_NAME. A crash between two leaves a state
+// a start takes: NODE_ID without CLUSTER is a node that joins (or
+// bootstraps under a new ID), DRAWN_CLUSTER without CLUSTER draws anew,
+// NODE_NAME alone is a new node's. The log's empty segment and the empty
+// store stay: they hold nothing, and a new node takes them. A process
+// killed during its start removes nothing: started again with the same
+// Join it joins under the identity it kept; with another cluster's, it
+// is refused as before, and the error says which file to remove.
+
+// madeIdentity is what a start of a durable node wrote of its identity
+// that its data directory did not hold.
+type madeIdentity struct {
+	fsys persist.FS
+	dir  string
+
+	mu      sync.Mutex
+	names   []string // the files, in the order written
+	kept    bool     // the start succeeded: nothing more is noted
+	taken   bool     // the start failed: nothing more is written
+	removed bool     // and its files were removed (its error says so)
+}
+
+// errTakenBack is a write of the identity refused once a failed start
+// took it back.
+var errTakenBack = errors.New("oss: the failed start took its identity back")
+
+// write writes the file name (store) unless the identity was taken
+// back, and notes it as this start's if created says the data
+// directory did not hold it. A nil m writes.
+func (m *madeIdentity) write(name string, created bool, store func() error) error {
+	if m == nil {
+		return store()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.taken {
+		return errTakenBack
+	}
+	if err := store(); err != nil {
+		return err
+	}
+	if created && !m.kept && !slices.Contains(m.names, name) {
+		m.names = append(m.names, name)
+	}
+	return nil
+}
+
+// keep ends the notes: the start succeeded.
+func (m *madeIdentity) keep() {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.kept = true
+	m.mu.Unlock()
+}
+
+// takeBackOrder is the order of removal: the cluster's ID before the
+// node's, the name last.
+var takeBackOrder = []string{clusterIDFile, drawnClusterFile, nodeIDFile, nodeNameFile}
+
+// takeBack removes the files of a failed start's identity (n.made), if
+// the node was admitted nowhere (admittedWhy); the node is closed. It
+// logs what it did, and what it left.
+func (n *Node) takeBack() {
+	m := n.made
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.kept || m.taken {
+		return
+	}
+	m.taken = true
+	if len(m.names) == 0 || n.cfg.leaveFailedStart {
+		return
+	}
+	if why := n.admittedWhy(); why != "" {
+		n.log.Info("the failed start keeps the node's identity: it may have been admitted to a cluster", "why", why, "files", m.names)
+		return
+	}
+	var done []string
+	for _, name := range takeBackOrder {
+		if !slices.Contains(m.names, name) {
+			continue
+		}
+		err := m.fsys.Remove(filepath.Join(m.dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		if err == nil {
+			err = m.fsys.SyncDir(m.dir)
+		}
+		if err != nil {
+			n.log.Warn("the failed start could not remove the identity it wrote; a start with Join naming another cluster may be refused until the files are removed",
+				"removed", done, "file", filepath.Join(m.dir, name), "err", err)
+			return
+		}
+		done = append(done, name)
+	}
+	m.removed = true
+	n.log.Info("the start failed before the node was admitted to a cluster: the identity it wrote is removed", "dir", m.dir, "files", done)
+}
+
+// admittedWhy says why the node, closed, may have been admitted to a
+// cluster, "" if it provably was not (takeBack).
+func (n *Node) admittedWhy() string {
+	if n.addressed.Load() {
+		return "a peer's raft message reached its raft ID"
+	}
+	if d := n.disk; d != nil {
+		if len(d.recovered) > 0 {
+			return "its log holds replicas"
+		}
+		if err := d.wal.Failed(); err != nil {
+			return fmt.Sprintf("its log failed: %v", err)
+		}
+		if st := d.wal.Stats(); st.Records > 0 {
+			return fmt.Sprintf("it logged %d records", st.Records)
+		}
+	}
+	return ""
+}
+
+// failedStart closes a node whose start failed with err, as stop does
+// (graceful or not), taking back the identity the start wrote if no
+// cluster admitted the node (takeBack, run as the close releases the
+// data directory's lock), and returns err, saying so if it did.
+func (n *Node) failedStart(err error, graceful bool) error {
+	n.startFailed.Store(true)
+	n.stop(context.Background(), graceful)
+	if m := n.made; m != nil {
+		m.mu.Lock()
+		removed := m.removed
+		m.mu.Unlock()
+		if removed {
+			return fmt.Errorf("%w (the node was admitted to no cluster: the identity this start wrote in %s is removed, and the next start is a new node's, with any Join)", err, m.dir)
+		}
+	}
+	return err
+}
