@@ -32,12 +32,15 @@ func TestProcessRelayingALiveNodesLifeIsNotAdmitted(t *testing.T) {
 	})
 	await.Until(t, "p at its advertised address in a's view", func() bool { return memberAt(c.nodes["a"], "p", p.advert) })
 	leader := catalogLeaderWith(t, c, p.n)
-	var member *Node // a member that relays the pings: any server but the leader
-	for _, name := range c.order {
-		if n := c.nodes[name]; n != leader {
-			member = n
-			break
+	// relayVia is a member, any server but the one asked, that the
+	// relay passes the pings through.
+	relayVia := func() *Node {
+		for _, name := range c.order {
+			if n := c.nodes[name]; n != leader {
+				return n
+			}
 		}
+		panic("one server")
 	}
 
 	dup, err := transport.NewQUIC(&transport.QUICConfig{Name: "p", Listen: "127.0.0.1:0", CertPEM: p.tls.CertPEM, KeyPEM: p.tls.KeyPEM, CAPEM: p.tls.CAPEM,
@@ -46,20 +49,31 @@ func TestProcessRelayingALiveNodesLifeIsNotAdmitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dup.Close()
-	dup.RelayPings(member.quic, p.advert, "p")
-	if there, err := member.quic.ReachAsLife(ctx, dup.Addr().String(), "p"); err != nil || !there.Known() {
+	dup.RelayPings(relayVia().quic, p.advert, "p")
+	if there, err := leader.quic.ReachAsLife(ctx, dup.Addr().String(), "p"); err != nil || !there.Known() {
 		t.Fatalf("the relay answers a ping with no life: %v", err)
 	}
 
-	dup.SetPeer(leader.cfg.Name, c.addrs[leader.cfg.Name])
-	req, err := codec.Marshal(callRequest{Op: opJoin, Heap: catalogName, ID: p.n.id + 1, Addr: p.advert, Cluster: leader.ClusterID()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := dup.Call(ctx, leader.cfg.Name, req)
+	// Asked of the catalog's leader, again if the lead moved meanwhile
+	// (answered with no leader, nothing refused).
 	var resp callResponse
-	if err == nil {
-		err = codec.Unmarshal(b, &resp)
+	for {
+		dup.RelayPings(relayVia().quic, p.advert, "p")
+		dup.SetPeer(leader.cfg.Name, c.addrs[leader.cfg.Name])
+		req, err2 := codec.Marshal(callRequest{Op: opJoin, Heap: catalogName, ID: p.n.id + 1, Addr: p.advert, Cluster: leader.ClusterID()})
+		if err2 != nil {
+			t.Fatal(err2)
+		}
+		var b []byte
+		resp = callResponse{}
+		if b, err = dup.Call(ctx, leader.cfg.Name, req); err == nil {
+			err = codec.Unmarshal(b, &resp)
+		}
+		if err != nil || resp.OK || resp.Refused != "" || ctx.Err() != nil {
+			break
+		}
+		t.Logf("%s no longer leads the catalog: asked again", leader.cfg.Name)
+		leader = catalogLeaderWith(t, c, p.n)
 	}
 	if err == nil && resp.OK {
 		t.Fatalf("the relay of p's life at %s, claiming p's address %s, was admitted", dup.Addr(), p.advert)
@@ -68,7 +82,9 @@ func TestProcessRelayingALiveNodesLifeIsNotAdmitted(t *testing.T) {
 		t.Fatalf("the relay of p's life, claiming p's address %s: %v %+v; want told to try again, its life taken for p's", p.advert, err, resp)
 	}
 	t.Logf("the relay's join: %v", err)
-	if rec := leader.committed().recs["p"]; rec.ID != p.n.id {
-		t.Fatalf("p's record names raft ID %016x, the live p runs %016x", rec.ID, p.n.id)
+	for _, n := range c.nodes {
+		if rec := n.committed().recs["p"]; rec.ID != p.n.id {
+			t.Fatalf("%s: p's record names raft ID %016x, the live p runs %016x", n.cfg.Name, rec.ID, p.n.id)
+		}
 	}
 }
