@@ -150,9 +150,9 @@ func TestSecondProcessAdvertisingALiveNodesAddressIsRefusedForGood(t *testing.T)
 
 // crashUnseen crashes p (no leave, its socket closed) while every node's
 // membership goes on listing its process live, until a join of p's was
-// refused somewhere (or ctx ends): a crash membership has not noticed
-// yet. The caller lifts stale once its start returns and waits for
-// lifted.
+// refused somewhere, its start returned (or ctx ends): a crash
+// membership has not noticed yet. The caller lifts stale once its start
+// returns and waits for lifted.
 func crashUnseen(t *testing.T, ctx context.Context, c *durableQUIC, p *advertisedP) (stale *atomic.Bool, lifted <-chan struct{}) {
 	t.Helper()
 	stale = &atomic.Bool{}
@@ -167,7 +167,7 @@ func crashUnseen(t *testing.T, ctx context.Context, c *durableQUIC, p *advertise
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for ctx.Err() == nil && !joinRefusedOnAny(c, "p") {
+		for ctx.Err() == nil && stale.Load() && !joinRefusedOnAny(c, "p") {
 			time.Sleep(10 * time.Millisecond)
 		}
 		stale.Store(false)

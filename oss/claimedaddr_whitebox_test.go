@@ -150,6 +150,8 @@ func TestRestartAdvertisingAnotherAddressOfItsSocketIsAdmitted(t *testing.T) {
 	// Told to try again while membership lists the old process (the
 	// new one answers at the old address, so only its own gossip moves
 	// the entry), the start is tried again, as ossd's JoinRetry does.
+	// Since 2026-12-07 the leader admits the proven restart at once
+	// (TestProvenRestartAtItsListedAddressIsAdmittedAtOnce).
 	again, err := Start(ctx, p.cfg(t, p.listen, "127.0.0.2:"+port))
 	for err != nil && strings.Contains(err.Error(), "try again") && ctx.Err() == nil {
 		t.Logf("told to try again: %v", err)

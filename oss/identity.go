@@ -226,9 +226,12 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 // again. Whatever address the join claims (r.Addr, the joiner's
 // advertised one: reachedAt), the listed node is pinged there, and the
 // process answering is compared with the one whose call ctx is
-// (whoAnswers). The joiner itself answering is its restart, which
-// membership has not seen yet, also when it advertises another string
-// for the same socket: try again. Another process answering is a second
+// (whoAnswers). The joiner proven to answer there (it echoes the
+// challenge the ping carried) is its restart, which membership has not
+// seen yet, also when it advertises another string for the same socket:
+// it is admitted, and its record moves to the new ID. Only the same
+// life, no proof (an older build, or a process passing off another's
+// life): try again, as before 2026-12-07. Another process answering is a second
 // node of that name, refused for good, also when it claims the live
 // node's address (a copy of its certificate: it was told to try again
 // for ever until 2026-12-06). None answering: membership has likely not
@@ -257,6 +260,10 @@ func (n *Node) liveNameRefusal(ctx context.Context, from string, rec nodeRecord,
 		case err != nil:
 			return false, fmt.Errorf("oss: join: membership lists node %q live (raft ID %016x, at %s), but it does not answer there (%v): "+
 				"if it stopped, its name is taken once membership finds it dead; try again", from, rec.ID, at, err)
+		case who == answeredByCallerProven:
+			n.log.Info("node restarted: the process that joins proved to answer where membership lists the node live; its record moves to the new raft ID",
+				"peer", from, "addr", at, "old_id", fmt.Sprintf("%016x", rec.ID), "id", fmt.Sprintf("%016x", r.ID), "claims", r.Addr)
+			return false, nil
 		case who == answeredByCaller:
 			return false, fmt.Errorf("oss: join: node %q answers at %s, where membership lists it live under raft ID %016x, as the process that joins: "+
 				"its restart, which membership has not seen yet; try again", from, at, rec.ID)
@@ -298,11 +305,17 @@ const (
 	answeredByCaller
 	// answeredByOther: another process.
 	answeredByOther
+	// answeredByCallerProven: the process whose call is being served,
+	// proven: it echoed the challenge sent in the ping at the address
+	// (transport.CallerProof), which only the process answering there
+	// can.
+	answeredByCallerProven
 )
 
-// whoAnswers pings the node named name at addr
-// (transport.QUIC.ReachAsLife) and tells whether the process answering
-// is the one whose call ctx is (transport.CallerLife, pinged on the
+// whoAnswers pings the node named name at addr with a challenge
+// (transport.QUIC.ReachAsChallenged) and tells whether the process
+// answering is the one whose call ctx is, proven (it echoes the
+// challenge) or by its life alone (transport.CallerProof, pinged on the
 // connection the call came in on), another, or not known; an error if
 // either does not answer (errCallerSilent if the caller does not), within
 // liveProbeTimeout. It holds no lock.
@@ -316,12 +329,14 @@ func (n *Node) whoAnswers(ctx context.Context, addr, name string) (answeredBy, e
 	}
 	pctx, cancel := context.WithTimeout(ctx, liveProbeTimeout)
 	defer cancel()
-	there, err := n.quic.ReachAsLife(pctx, addr, name)
+	there, ch, err := n.quic.ReachAsChallenged(pctx, addr, name)
 	if err != nil || !there.Known() {
 		return answeredByUnknown, err
 	}
-	caller, err := transport.CallerLife(pctx)
+	caller, proven, err := transport.CallerProof(pctx, ch)
 	switch {
+	case err == nil && proven && caller.Is(there):
+		return answeredByCallerProven, nil
 	case errors.Is(err, transport.ErrNoCaller):
 		return answeredByUnknown, nil
 	case err == nil && !caller.Known():

@@ -53,10 +53,9 @@ var ErrNoCaller = errors.New("transport: the context is no QUIC call's")
 // ctx ends. The zero Life if the caller answers without one (an older
 // build); an error matching ErrUnreachable if it does not answer,
 // ErrNoCaller if ctx is no call's of a QUIC endpoint (an in-process
-// network's, or one made elsewhere). Package oss compares it with the
-// life that answers at the address a joining node claims (ReachAsLife):
-// a process claiming a live node's address is not that node's restart
-// unless it is the one answering there.
+// network's, or one made elsewhere). A life shows which process a
+// caller says it is, not that it is: CallerProof, which package oss
+// asks, adds the proof.
 func CallerLife(ctx context.Context) (Life, error) {
 	cl, ok := ctx.Value(callerKey{}).(caller)
 	if !ok {

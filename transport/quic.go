@@ -134,6 +134,9 @@ type QUIC struct {
 	group      atomic.Uint64 // SetGroup's, answered to pings after the life (unique.go)
 	groups     sync.Map      // *quic.Conn: *groupState, the group its peer answered a ping with (groupgossip.go)
 
+	challenges challenges                // kept for the peers that sent them (proof.go)
+	relay      atomic.Pointer[pingRelay] // RelayPings'
+
 	datagrams chan Datagram
 	raw       chan net.Conn
 	counters  quicCounters // see Stats
@@ -676,9 +679,7 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	case streamBulk:
 		t.serveBulk(name, s, r, h)
 	case streamPing:
-		if err := writeFrame(s, &frame{Type: frameResponse, Body: t.pingAnswer()}, t.cfg.MaxFrame); err != nil {
-			t.log.Debug("ping not answered", "peer", name, "err", err)
-		}
+		t.answerPing(name, s, hello.Body)
 	default:
 		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
 	}

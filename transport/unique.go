@@ -207,25 +207,11 @@ func (t *QUIC) answers(c *quic.Conn) (bool, []byte) {
 
 // answersWithin is answers, waiting until ctx ends.
 func (t *QUIC) answersWithin(ctx context.Context, c *quic.Conn) (bool, []byte) {
-	s, err := c.OpenStreamSync(ctx)
-	if err != nil {
+	ok, frames := t.pingWith(ctx, c, nil)
+	if !ok {
 		return false, nil
 	}
-	stop := context.AfterFunc(ctx, func() {
-		s.CancelRead(2)
-		s.CancelWrite(2)
-	})
-	defer stop()
-	if err := writeFrame(s, &frame{Type: frameHello, From: t.cfg.Name, Kind: streamPing}, t.cfg.MaxFrame); err != nil {
-		return false, nil
-	}
-	s.Close()
-	f, err := readFrame(s, t.cfg.MaxFrame)
-	if err == nil {
-		return true, f.Body
-	}
-	var se *quic.StreamError
-	return errors.As(err, &se) && se.Remote, nil
+	return true, frames[0]
 }
 
 // SetGroup sets the group this endpoint is of, 0 for none (package oss:
