@@ -24,7 +24,8 @@ var (
 	// commit that fails with it was not committed. On a handle whose
 	// replica the node lost while it ran (see Node.Heap), the error
 	// matches the loss too (ErrCorrupt when the node's data lost what it
-	// acknowledged), and says how to rebuild the replica.
+	// acknowledged), and says how to rebuild the replica; on a handle of
+	// a heap dropped (by this node or another), it says so.
 	ErrClosed = errors.New("oss: closed")
 	// ErrReadOnly is returned when a read-only transaction (a View) writes.
 	ErrReadOnly = errors.New("oss: write in a read-only transaction")

@@ -81,6 +81,7 @@ type Heap struct {
 	replicas  int         // voters the group keeps
 	group     uint64      // the group's incarnation
 	cataloged bool        // opened through the catalog, closed when dropped
+	dropped   atomic.Bool // closed because the heap was dropped (syncCatalog)
 	catalogAt uint64      // the catalog's applied index when it was opened
 	inConf    atomic.Bool // this node is a member of the group
 	// addedAt is, for each member, the index of the change that made it
