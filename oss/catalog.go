@@ -340,6 +340,7 @@ func (n *Node) syncCatalog() {
 	n.mu.Unlock()
 	for _, h := range dropped {
 		n.log.Info("heap dropped", "heap", h.name)
+		h.dropped.Store(true) // before the close, for the calls it ends
 		h.close()
 		n.noteDropped(h)
 	}

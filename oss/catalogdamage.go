@@ -51,20 +51,27 @@ func (n *Node) Damage() error {
 // to do: a handle on a node that runs on would otherwise say only
 // "closed", of a heap nobody closed. Nothing was written either way.
 func (h *Heap) closedErr() error {
-	return lostOrClosed(h.name, h.lostErr())
+	return h.lostOrClosed(h.lostErr())
 }
 
 // loopClosedErr is closedErr for the loop, which writes h.lost itself
 // before it answers what waits.
 func (h *Heap) loopClosedErr() error {
-	return lostOrClosed(h.name, h.lost)
+	return h.lostOrClosed(h.lost)
 }
 
-func lostOrClosed(heap string, lost error) error {
-	if lost == nil {
-		return ErrClosed
+// lostOrClosed is ErrClosed, with the loss if the replica was lost, or
+// saying that the heap was dropped: a handle on a node that runs on
+// would otherwise say only "closed", of a heap the application never
+// closed, perhaps created again since.
+func (h *Heap) lostOrClosed(lost error) error {
+	switch {
+	case lost != nil:
+		return &lostReplicaError{heap: h.name, lost: lost}
+	case h.dropped.Load():
+		return fmt.Errorf("%w: heap %q was dropped; Node.Heap opens a heap created under its name since", ErrClosed, h.name)
 	}
-	return &lostReplicaError{heap: heap, lost: lost}
+	return ErrClosed
 }
 
 // lostReplicaError is ErrClosed for a heap whose replica on the node was

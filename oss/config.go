@@ -29,6 +29,8 @@ type Config struct {
 	MaxRetries int
 	// MaxCommitBytes caps the encoded size of one commit record: a
 	// transaction whose record is larger fails at once with ErrTooLarge.
+	// The record holds the transaction's reads as well as its writes (see
+	// ErrTooLarge).
 	// A record is sent to peers in one raft message and kept in one record
 	// of the write-ahead log, so it may be at most MaxFrameBytes-512 and
 	// at most 64 MiB - 64 KiB - 39, and it must be at least 1 KiB (the

@@ -24,7 +24,8 @@ var (
 	// commit that fails with it was not committed. On a handle whose
 	// replica the node lost while it ran (see Node.Heap), the error
 	// matches the loss too (ErrCorrupt when the node's data lost what it
-	// acknowledged), and says how to rebuild the replica.
+	// acknowledged), and says how to rebuild the replica; on a handle of
+	// a heap dropped (by this node or another), it says so.
 	ErrClosed = errors.New("oss: closed")
 	// ErrReadOnly is returned when a read-only transaction (a View) writes.
 	ErrReadOnly = errors.New("oss: write in a read-only transaction")
@@ -103,7 +104,11 @@ var (
 	// returned at once: the record is never proposed, nothing is written,
 	// and the heap goes on with other commits. Every record within the
 	// limit fits in the messages and log records that carry it (see
-	// Config.MaxFrameBytes). Put returns it before encoding a []byte or
+	// Config.MaxFrameBytes). The record holds what the transaction read,
+	// to be validated, as well as what it wrote: each object read costs
+	// some 20 bytes of it, so an Update that reads some 400,000 objects
+	// (Gets them all in a Scan, say) is too large for the default limit
+	// however little it writes. Put returns it before encoding a []byte or
 	// string value longer than the limit, and the transaction aborts.
 	// The error is a *TooLargeError.
 	ErrTooLarge = errors.New("oss: commit record too large")
@@ -205,13 +210,20 @@ type TooLargeError struct {
 	// Value says Size is the length of one value that Put refused
 	// before encoding it, a commit record of it being larger still.
 	Value bool
+	// Reads and Writes are how many objects and roots the refused
+	// record's transaction read and wrote (zero when Value is set): a
+	// record carries every read, an ID and a version of some 20 bytes,
+	// so that it can be validated, as well as every write.
+	Reads, Writes int
 }
 
 func (e *TooLargeError) Error() string {
 	if e.Value {
 		return fmt.Sprintf("oss: value of %d bytes exceeds the commit record limit of %d bytes (Config.MaxCommitBytes)", e.Size, e.Max)
 	}
-	return fmt.Sprintf("oss: commit record of %d bytes exceeds the limit of %d bytes (Config.MaxCommitBytes)", e.Size, e.Max)
+	return fmt.Sprintf("oss: commit record of %d bytes exceeds the limit of %d bytes (Config.MaxCommitBytes): "+
+		"it holds the %d objects and roots the transaction read, as well as the %d it wrote; "+
+		"write in smaller transactions, and read in a View what needs no validation", e.Size, e.Max, e.Reads, e.Writes)
 }
 
 // Is reports whether target is ErrTooLarge.

@@ -81,6 +81,7 @@ type Heap struct {
 	replicas  int         // voters the group keeps
 	group     uint64      // the group's incarnation
 	cataloged bool        // opened through the catalog, closed when dropped
+	dropped   atomic.Bool // closed because the heap was dropped (syncCatalog)
 	catalogAt uint64      // the catalog's applied index when it was opened
 	inConf    atomic.Bool // this node is a member of the group
 	// addedAt is, for each member, the index of the change that made it
@@ -790,7 +791,13 @@ func (h *Heap) isClosed() bool {
 // Stats.Checks. If the check cannot be made (no leader within reach, ctx
 // ended, the heap closed), Update returns that error, not fn's. An error
 // returned before fn read anything, and an encoding or decoding error of
-// the transaction, is returned at once, with no check.
+// the transaction, is returned at once, with no check. fn's error is
+// returned as fn returned it, also one that matches an Err value of this
+// package (ErrConflict or ErrCommitUnknown from a transaction on another
+// heap, say): Update does not retry on it, and what those values say of
+// an Update's own outcome (below) does not hold for it. An fn that
+// passes on another transaction's error and must tell the two apart wraps
+// it in an error type of its own.
 //
 // If fn returns ErrRetry (for instance through tx.Retry), the transaction
 // waits until something it read changes (an object or a root it read, or,

@@ -263,7 +263,11 @@ func (tx *Tx) write(w consistency.Write) {
 // skipped, so that a struct type can gain and lose fields while objects
 // written with its old shape stay readable. A struct value read as
 // another struct type therefore decodes without error, holding the
-// fields the two share. A time.Time is kept as encoding/json keeps it,
+// fields the two share. As in encoding/json too, a struct is kept as its
+// exported fields alone, named as a cbor or json tag says (Put of a
+// struct whose fields are all unexported keeps an empty map, and Get
+// returns its zero value), and a Go array takes as many elements as it
+// holds: the rest of a longer stored array is dropped, without error. A time.Time is kept as encoding/json keeps it,
 // RFC 3339 text to the nanosecond: it reads back as the same instant in
 // the same zone offset (a time.FixedZone, or UTC), without its monotonic
 // reading or its location's name. What an interface (any) holds decodes
@@ -484,8 +488,10 @@ func quoteName(name string) string {
 // transaction conflict with any concurrent creation or deletion of an
 // object, so what it enumerated cannot change under it (no phantoms).
 //
-// fn may use the transaction (the scan leaves it while fn runs). A nil fn
-// is an error matching ErrInvalidArgument, which aborts the transaction.
+// fn may use the transaction (the scan leaves it while fn runs); if it
+// ends it (Commit or Rollback of a transaction from Begin), the scan stops
+// there and returns ErrTxDone. A nil fn is an error matching
+// ErrInvalidArgument, which aborts the transaction.
 func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 	if err := tx.use(false); err != nil {
 		return err
@@ -494,7 +500,7 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 		defer tx.exit()
 		return tx.fail(fmt.Errorf("%w: Scan with a nil function", ErrInvalidArgument))
 	}
-	inside := true
+	inside, ended := true, false
 	defer func() {
 		if inside {
 			tx.exit()
@@ -509,7 +515,10 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 			return false
 		}
 		inside = true
-		return more
+		// fn ended the transaction (a Commit or Rollback of one from
+		// Begin): the scan stops there.
+		ended = tx.done
+		return more && !ended
 	}
 	st := tx.txState
 	if st == nil {
@@ -551,6 +560,9 @@ func (tx *Tx) Scan(fn func(id uuid.UUID) bool) error {
 	}
 	if !inside {
 		return errTxShared
+	}
+	if ended {
+		return ErrTxDone
 	}
 	return nil
 }
@@ -682,7 +694,8 @@ func (tx *Tx) commit() error {
 		return fmt.Errorf("oss: encode commit record: %w", err)
 	}
 	if len(data) > h.cfg.MaxCommitBytes {
-		return &TooLargeError{Size: len(data), Max: h.cfg.MaxCommitBytes}
+		return &TooLargeError{Size: len(data), Max: h.cfg.MaxCommitBytes,
+			Reads: len(rec.Reads) + len(rec.RootReads), Writes: len(rec.Writes) + len(rec.RootWrites)}
 	}
 	start := time.Now()
 	res, err := h.commit(tx.ctx, txid, data)
