@@ -18,12 +18,13 @@ import (
 // placement: only a node that is no voter is kept from a place there.
 
 // lagRecord has the catalog record node name under another raft ID than
-// its own, and holds back the node's repair of it (checkRecord, which
-// starts none while the replica asks to rejoin).
+// its own, and holds back the node's repair of it (checkRecord). Its own
+// hook, not the rejoin's flag: a rejoin already running clears that one
+// as it ends.
 func lagRecord(t *testing.T, c *testCluster, name string) {
 	t.Helper()
 	n := c.nodes[name]
-	n.catalog.Load().contact.rejoining.Store(true)
+	n.catalog.Load().contact.holdRepair.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	for {

@@ -42,16 +42,17 @@ const rejoinTicks = 2 * electionTicks
 
 // leaderContact is what a replica last heard from its group's leader.
 type leaderContact struct {
-	index     atomic.Uint64 // the highest commit index heard of
-	at        atomic.Int64  // unix nanoseconds of the last message from a leader
-	inReach   atomic.Bool   // a leader was heard from recently
-	rejoining atomic.Bool   // a goroutine asks the leader to take the replica
-	rejoins   atomic.Uint64
-	told      atomic.Bool  // the last removal is counted in rejoins, and the replica is not back by its log or a snapshot yet
-	dropped   atomic.Bool  // the replica applied its own removal, and is not back
-	refusedAt atomic.Int64 // unix nanoseconds of the last refusal logged (noteRefused)
-	quiet     uint64       // ticks without a leader; owned by the loop
-	idle      uint64       // ticks as a learner no application uses, with a leader in reach; owned by the loop
+	index      atomic.Uint64 // the highest commit index heard of
+	at         atomic.Int64  // unix nanoseconds of the last message from a leader
+	inReach    atomic.Bool   // a leader was heard from recently
+	rejoining  atomic.Bool   // a goroutine asks the leader to take the replica
+	holdRepair atomic.Bool   // tests: checkRecord starts no repair of the node's record
+	rejoins    atomic.Uint64
+	told       atomic.Bool  // the last removal is counted in rejoins, and the replica is not back by its log or a snapshot yet
+	dropped    atomic.Bool  // the replica applied its own removal, and is not back
+	refusedAt  atomic.Int64 // unix nanoseconds of the last refusal logged (noteRefused)
+	quiet      uint64       // ticks without a leader; owned by the loop
+	idle       uint64       // ticks as a learner no application uses, with a leader in reach; owned by the loop
 	// retireIdle counts the ticks given up without stepping a leader's
 	// message, retireSeen the last such message's time (retire.go);
 	// owned by the loop.
@@ -174,7 +175,7 @@ func (n *Node) rejoin(h *Heap) {
 // a record is left as it is.
 func (h *Heap) checkRecord() {
 	n := h.node
-	if h.name != catalogName || !h.inConf.Load() || n.tr == nil || n.leaving.Load() || h.contact.rejoining.Load() || n.ownRecordMoved() {
+	if h.name != catalogName || !h.inConf.Load() || n.tr == nil || n.leaving.Load() || h.contact.rejoining.Load() || h.contact.holdRepair.Load() || n.ownRecordMoved() {
 		return
 	}
 	h.contact.rejoining.Store(true)
