@@ -12,6 +12,9 @@ type peerInfo struct {
 	ID      uint64 // the node's raft ID in every group, new at every start
 	Role    pki.Role
 	Leaving bool // announced a graceful leave and is handing over
+	// Starting is set for a node inside its Start (memberMeta.Starting):
+	// no new heap's first voter (placement.go).
+	Starting bool
 }
 
 // directory tells a node which nodes are alive: membership on a network,
@@ -25,7 +28,7 @@ type selfDirectory struct{ n *Node }
 func (d selfDirectory) live() []peerInfo { return []peerInfo{d.n.selfInfo()} }
 
 func (n *Node) selfInfo() peerInfo {
-	return peerInfo{Name: n.cfg.Name, ID: n.id, Role: n.cfg.Role, Leaving: n.leaving.Load()}
+	return peerInfo{Name: n.cfg.Name, ID: n.id, Role: n.cfg.Role, Leaving: n.leaving.Load(), Starting: !n.started.Load()}
 }
 
 // learn records the name of a node ID.
