@@ -12,6 +12,12 @@ type peerInfo struct {
 	ID      uint64 // the node's raft ID in every group, new at every start
 	Role    pki.Role
 	Leaving bool // announced a graceful leave and is handing over
+	// At is the address membership itself holds for the node
+	// (memberlist's, which refuses an alive message of a live member's
+	// name from another address), not the one the node announces in
+	// its metadata (Member.Addr); empty where there is none (an
+	// in-process network).
+	At string
 }
 
 // directory tells a node which nodes are alive: membership on a network,
