@@ -61,11 +61,13 @@ func (p *advertisedP) cfg(t *testing.T, listen, advert string) *Config {
 // A client listening on every address and advertising 127.0.0.1, crashed
 // and started again without its data at the same port while the
 // catalog's leader's membership still lists the old process live, is not
-// refused for good: its join carries the address it advertises, the one
-// membership lists, so the leader takes it for the restart membership
-// has not seen yet and says to try again, and the restart starts once
-// membership catches up. The servers list the old p until a refusal of
-// the new one's join (staleDirectory). Until 2026-12-06 the join carried
+// refused for good: the leader pings the address membership holds for
+// the old process, the new process answers there and echoes the
+// challenge the ping carried (transport.CallerProof), so it is taken for
+// the restart membership has not seen yet and admitted at once (since
+// 2026-12-07; before, told to try again until membership caught up). The
+// servers list the old p until its start returns or a join of the new
+// one is refused (staleDirectory). Until 2026-12-06 the join carried
 // the socket's address, 0.0.0.0:PORT, never membership's; the leader
 // pinged 127.0.0.1:PORT as p, the new process answered, and it was
 // refused for good as already live.
@@ -149,7 +151,8 @@ func TestSecondProcessAdvertisingALiveNodesAddressIsRefusedForGood(t *testing.T)
 }
 
 // crashUnseen crashes p (no leave, its socket closed) while every node's
-// membership goes on listing its process live, until a join of p's was
+// membership goes on listing its process live, at its advertised
+// address (memberlist's), until a join of p's was
 // refused somewhere, its start returned (or ctx ends): a crash
 // membership has not noticed yet. The caller lifts stale once its start
 // returns and waits for lifted.
@@ -159,7 +162,7 @@ func crashUnseen(t *testing.T, ctx context.Context, c *durableQUIC, p *advertise
 	stale.Store(true)
 	for _, n := range c.nodes {
 		inner := n.directory()
-		n.setDirectory(staleDirectory{directory: inner, gone: peerInfo{Name: "p", ID: p.n.id, Role: pki.RoleClient}, on: stale})
+		n.setDirectory(staleDirectory{directory: inner, gone: peerInfo{Name: "p", ID: p.n.id, Role: pki.RoleClient, At: p.advert}, on: stale})
 		t.Cleanup(func() { n.setDirectory(inner) })
 	}
 	p.n.stop(context.Background(), false)

@@ -15,6 +15,12 @@ type peerInfo struct {
 	// Starting is set for a node inside its Start (memberMeta.Starting):
 	// no new heap's first voter (placement.go).
 	Starting bool
+	// At is the address membership itself holds for the node
+	// (memberlist's, which refuses an alive message of a live member's
+	// name from another address), not the one the node announces in
+	// its metadata (Member.Addr); empty where there is none (an
+	// in-process network).
+	At string
 }
 
 // directory tells a node which nodes are alive: membership on a network,

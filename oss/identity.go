@@ -221,11 +221,16 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 // liveNameRefusal returns why a join of the node named from under a new
 // raft ID (r) is refused while membership lists the node registered under
 // that name (rec) live, nil if it does not. The address is the one
-// membership shows it at: the record keeps the one it registered from,
-// and a node restarted on its data directory elsewhere does not register
-// again. Whatever address the join claims (r.Addr, the joiner's
-// advertised one: reachedAt), the listed node is pinged there, and the
-// process answering is compared with the one whose call ctx is
+// membership itself holds for the entry that lists it (peerInfo.At,
+// memberlist's, read with its raft ID): not the record's, which keeps the
+// one it registered from (a node restarted on its data directory
+// elsewhere does not register again), nor the one the entry's metadata
+// announces, which any holder of the node's certificate can gossip (a
+// copy would be pinged at its own address, and prove itself there). On
+// an in-process network, which holds none, it is the one the member
+// announces (memberAddr). Whatever address the join claims (r.Addr, the
+// joiner's advertised one: reachedAt), the listed node is pinged there,
+// and the process answering is compared with the one whose call ctx is
 // (whoAnswers). The joiner proven to answer there (it echoes the
 // challenge the ping carried) is its restart, which membership has not
 // seen yet, also when it advertises another string for the same socket:
@@ -248,7 +253,10 @@ func (n *Node) liveNameRefusal(ctx context.Context, from string, rec nodeRecord,
 		if p.Name != from || p.ID != rec.ID {
 			continue
 		}
-		at := n.memberAddr(from, rec.Addr)
+		at := p.At
+		if at == "" {
+			at = n.memberAddr(from, rec.Addr)
+		}
 		live := fmt.Errorf("a node named %q is already live (raft ID %016x, at %s): stop it, or give this node another name and certificate", from, rec.ID, at)
 		if r.Addr == "" || at == "" {
 			return false, fmt.Errorf("oss: join: %v", live)

@@ -632,7 +632,7 @@ func (m *membership) live() []peerInfo {
 	out := []peerInfo{{Name: m.cfg.name, ID: m.cfg.id, Role: m.cfg.role, Leaving: m.leavingN, Starting: m.starting}}
 	for _, v := range m.view {
 		if v.Name != m.cfg.name && v.id != 0 {
-			out = append(out, peerInfo{Name: v.Name, ID: v.id, Role: v.Role, Leaving: v.leaving, Starting: v.starting})
+			out = append(out, peerInfo{Name: v.Name, ID: v.id, Role: v.Role, Leaving: v.leaving, Starting: v.starting, At: v.at})
 		}
 	}
 	return out
@@ -697,6 +697,7 @@ func (m *membership) members() []Member {
 // keeps copies, made in the event callbacks.
 type viewEntry struct {
 	Member
+	at      string // memberlist's address of the node (peerInfo.At)
 	id      uint64
 	leaving bool
 	life    uint64
@@ -709,8 +710,12 @@ type viewEntry struct {
 func toView(n *memberlist.Node) viewEntry {
 	var meta memberMeta
 	_ = codec.Unmarshal(n.Meta, &meta)
+	at := ""
+	if n.Addr != nil {
+		at = n.Address()
+	}
 	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads, Version: meta.Version},
-		id: meta.ID, leaving: meta.Leaving, life: meta.Life, cluster: meta.Cluster, starting: meta.Starting}
+		at: at, id: meta.ID, leaving: meta.Leaving, life: meta.Life, cluster: meta.Cluster, starting: meta.Starting}
 }
 
 // newLife draws a membership's Life: random, never zero.

@@ -91,7 +91,9 @@ func (h *proofHandler) HandleCall(ctx context.Context, from string, req []byte) 
 // (CallerProof), once; it reveals it to no other name, so a process that
 // answers that endpoint's pings with what the first answers another
 // member's (RelayPings: its life) proves nothing, and takes nothing from
-// the first's proof.
+// the first's proof (asked after them, it still proves); nor does a
+// challenge another endpoint of the sender's name sent, in a call to the
+// sender.
 func TestCallerProofIsTheSenderOfTheCallOnly(t *testing.T) {
 	ca, err := pki.NewCA("test", time.Now(), time.Hour)
 	if err != nil {
@@ -124,6 +126,18 @@ func TestCallerProofIsTheSenderOfTheCallOnly(t *testing.T) {
 		return await.Recv(t, h.out, "the proof of "+from.Name())
 	}
 
+	// A challenge another endpoint of l's name sent p, which p keeps
+	// for that name: l, which took the call, did not send it.
+	other := start("l", discardHandler{})
+	_, elsewhere, err := other.ReachAsChallenged(ctx, p.Addr().String(), "p")
+	if err != nil {
+		t.Fatalf("the other l's challenge to p: %v", err)
+	}
+	other.Close()
+	if got := call(p, elsewhere); got.err != nil || got.proven {
+		t.Fatalf("p's call to l with the challenge another endpoint of l's name sent p: %+v; want not proven", got)
+	}
+
 	atP, ch, err := l.ReachAsChallenged(ctx, p.Addr().String(), "p")
 	if err != nil || !atP.Known() {
 		t.Fatalf("l's challenge to p: %v", err)
@@ -150,10 +164,10 @@ func TestCallerProofIsTheSenderOfTheCallOnly(t *testing.T) {
 	if got := call(r, ch); got.err != nil || got.proven || !got.life.Is(atP) {
 		t.Fatalf("r's call, r relaying p's answers to m: %+v; want p's life, not proven", got)
 	}
-	if got := call(p, ch); got.err != nil || !got.proven {
-		t.Fatalf("p's call after r's: %+v; want proven", got)
-	}
 	if got := call(m, ch); got.err != nil || got.proven {
 		t.Fatalf("m's call with the challenge l sent p: %+v; want not proven", got)
+	}
+	if got := call(p, ch); got.err != nil || !got.proven {
+		t.Fatalf("p's call after r's and m's: %+v; want proven", got)
 	}
 }

@@ -135,7 +135,7 @@ type QUIC struct {
 	groups     sync.Map      // *quic.Conn: *groupState, the group its peer answered a ping with (groupgossip.go)
 
 	challenges challenges                // kept for the peers that sent them (proof.go)
-	relay      atomic.Pointer[pingRelay] // RelayPings'
+	relay      atomic.Pointer[pingRelay] // RelayPings' or PassOffLife's (tests only)
 
 	datagrams chan Datagram
 	raw       chan net.Conn
