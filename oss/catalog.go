@@ -189,7 +189,7 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 		if err := newHeapName(name); err != nil {
 			return err
 		}
-		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID(), Voters: firstVoters(name, replicas, n.live(), n.id)}
+		e = heapEntry{Name: name, Replicas: replicas, Group: newNodeID(), Voters: firstVoters(name, replicas, n.live())}
 		if len(e.Voters) == 0 {
 			return fmt.Errorf("oss: heap %q: no live server node to place it on", name)
 		}

@@ -102,7 +102,7 @@ func (m *membership) NotifyMerge(peers []*memberlist.Node) error {
 
 // announceCluster updates the node's metadata once it took its cluster's
 // ID (NotifyMerge, which may run before m.ml is set and must not wait
-// for a broadcast), and once its start ended (setStarted).
+// for a broadcast).
 func (m *membership) announceCluster() {
 	for {
 		select {

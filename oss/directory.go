@@ -12,9 +12,6 @@ type peerInfo struct {
 	ID      uint64 // the node's raft ID in every group, new at every start
 	Role    pki.Role
 	Leaving bool // announced a graceful leave and is handing over
-	// Starting is set for a node inside its Start (memberMeta.Starting):
-	// no new heap's first voter (placement.go).
-	Starting bool
 	// At is the address membership itself holds for the node
 	// (memberlist's, which refuses an alive message of a live member's
 	// name from another address), not the one the node announces in
@@ -34,7 +31,7 @@ type selfDirectory struct{ n *Node }
 func (d selfDirectory) live() []peerInfo { return []peerInfo{d.n.selfInfo()} }
 
 func (n *Node) selfInfo() peerInfo {
-	return peerInfo{Name: n.cfg.Name, ID: n.id, Role: n.cfg.Role, Leaving: n.leaving.Load(), Starting: !n.started.Load()}
+	return peerInfo{Name: n.cfg.Name, ID: n.id, Role: n.cfg.Role, Leaving: n.leaving.Load()}
 }
 
 // learn records the name of a node ID.

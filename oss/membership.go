@@ -76,10 +76,6 @@ type memberMeta struct {
 	// Cluster is the ID of the node's cluster (cluster.go), 0 if it has
 	// none yet.
 	Cluster uint64 `cbor:"8,keyasint,omitempty"`
-	// Starting is set while the node is inside its Start: no new heap
-	// takes it as a first voter (placement.go). Unset from a node that
-	// started, and from an older build, which announces none.
-	Starting bool `cbor:"9,keyasint,omitempty"`
 }
 
 type memberConfig struct {
@@ -93,7 +89,6 @@ type memberConfig struct {
 	onEvent   func(memberEvent)
 	known     func() map[string]string // the servers this node last saw (its peer book); nil: none
 	cluster   uint64                   // the node's cluster, 0 if it has none yet
-	starting  bool                     // announced until setStarted
 	// adoptCluster, if not nil, keeps the cluster ID a node of none took
 	// from the members it merged with.
 	adoptCluster func(uint64)
@@ -114,7 +109,7 @@ type membership struct {
 	cfg            memberConfig
 	life           uint64 // this process's Life in its metadata
 	cluster        atomic.Uint64
-	announce       chan struct{} // the metadata changed (a cluster ID taken, the start ended): announce it (announceCluster)
+	announce       chan struct{} // the cluster ID was taken: announce it (announceCluster)
 	moves          chan struct{} // a member's old record is dead: join it at its new address (joinMoved)
 	ml             *memberlist.Memberlist
 	gossipInterval time.Duration
@@ -133,7 +128,6 @@ type membership struct {
 	mu       sync.Mutex // protects following fields
 	leads    []string
 	leavingN bool                       // this node is handing over before it leaves
-	starting bool                       // this node is inside its Start (memberMeta.Starting)
 	leaving  map[string]bool            // members that announced a graceful leave
 	probed   time.Time                  // when a probe under way at shutdown has ended
 	stalled  time.Time                  // when this process was last found to have stood still
@@ -174,7 +168,7 @@ func startMembership(cfg memberConfig) (*membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oss: advertise address %q: %w", cfg.advertise, err)
 	}
-	m := &membership{cfg: cfg, starting: cfg.starting, life: newLife(), stopc: make(chan struct{}), announce: make(chan struct{}, 1), moves: make(chan struct{}, 1), reconnectEvery: 5 * time.Second}
+	m := &membership{cfg: cfg, life: newLife(), stopc: make(chan struct{}), announce: make(chan struct{}, 1), moves: make(chan struct{}, 1), reconnectEvery: 5 * time.Second}
 	mc := memberlistConfig(cfg.fast)
 	if cfg.fast {
 		m.reconnectEvery = 500 * time.Millisecond
@@ -629,10 +623,10 @@ func (m *membership) others() []*memberlist.Node {
 func (m *membership) live() []peerInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := []peerInfo{{Name: m.cfg.name, ID: m.cfg.id, Role: m.cfg.role, Leaving: m.leavingN, Starting: m.starting}}
+	out := []peerInfo{{Name: m.cfg.name, ID: m.cfg.id, Role: m.cfg.role, Leaving: m.leavingN}}
 	for _, v := range m.view {
 		if v.Name != m.cfg.name && v.id != 0 {
-			out = append(out, peerInfo{Name: v.Name, ID: v.id, Role: v.Role, Leaving: v.leaving, Starting: v.starting, At: v.at})
+			out = append(out, peerInfo{Name: v.Name, ID: v.id, Role: v.Role, Leaving: v.leaving, At: v.at})
 		}
 	}
 	return out
@@ -646,19 +640,6 @@ func (m *membership) setLeaving() {
 	m.mu.Unlock()
 	if err := m.updateNode(); err != nil {
 		m.cfg.logger.Warn("leave intent not gossiped", "err", err)
-	}
-}
-
-// setStarted tells the cluster that this node's start ended: new heaps
-// may take it as a first voter (placement.go). announceCluster gossips
-// the update: Start does not wait a gossip round for it.
-func (m *membership) setStarted() {
-	m.mu.Lock()
-	m.starting = false
-	m.mu.Unlock()
-	select {
-	case m.announce <- struct{}{}:
-	default:
 	}
 }
 
@@ -702,9 +683,6 @@ type viewEntry struct {
 	leaving bool
 	life    uint64
 	cluster uint64 // the cluster it announces (cluster.go)
-	// starting is set while it announces that it is inside its Start
-	// (memberMeta.Starting).
-	starting bool
 }
 
 func toView(n *memberlist.Node) viewEntry {
@@ -715,7 +693,7 @@ func toView(n *memberlist.Node) viewEntry {
 		at = n.Address()
 	}
 	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads, Version: meta.Version},
-		at: at, id: meta.ID, leaving: meta.Leaving, life: meta.Life, cluster: meta.Cluster, starting: meta.Starting}
+		at: at, id: meta.ID, leaving: meta.Leaving, life: meta.Life, cluster: meta.Cluster}
 }
 
 // newLife draws a membership's Life: random, never zero.
@@ -730,7 +708,7 @@ func newLife() uint64 {
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version(), Life: m.life, Cluster: m.cluster.Load(), Starting: m.starting}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version(), Life: m.life, Cluster: m.cluster.Load()}
 	m.mu.Unlock()
 	for {
 		b, err := codec.Marshal(meta)

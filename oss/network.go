@@ -23,7 +23,7 @@ func (d netDirectory) live() []peerInfo {
 		if p.Name == d.n.cfg.Name || codec.Unmarshal(p.Meta, &meta) != nil || meta.ID == 0 {
 			continue
 		}
-		out = append(out, peerInfo{Name: p.Name, ID: meta.ID, Role: pki.Role(meta.Role), Leaving: meta.Leaving, Starting: meta.Starting})
+		out = append(out, peerInfo{Name: p.Name, ID: meta.ID, Role: pki.Role(meta.Role), Leaving: meta.Leaving})
 	}
 	return out
 }
@@ -48,7 +48,7 @@ func (n *Node) announce() {
 	if nw == nil || n.tr == nil {
 		return
 	}
-	meta := memberMeta{Role: string(n.cfg.Role), ID: n.id, Leaving: n.leaving.Load(), Version: Version(), Starting: !n.started.Load()}
+	meta := memberMeta{Role: string(n.cfg.Role), ID: n.id, Leaving: n.leaving.Load(), Version: Version()}
 	b, err := codec.Marshal(meta)
 	if err != nil {
 		n.log.Error("encoding the node's membership record", "err", err)

@@ -14,14 +14,9 @@ import (
 // A new node writes its NODE_ID, and the CLUSTER it drew if it
 // bootstraps, once its network is up and before it announces the
 // cluster's ID to anyone (keepIdentity): a start that fails to listen
-// leaves a data directory a start with Join takes, and no peer takes a
-// drawn ID the node lost to a crash. A start that fails later, before
-// any cluster admitted the node, takes them back (unadmitted.go): a
-// bootstrap that fails after its membership started and before its
-// catalog's first record takes back a drawn ID that a peer which
-// joined it in that moment may hold; that peer is refused by the
-// node's next bootstrap, of another ID, until its own failed start
-// takes the ID back.
+// leaves a data directory a start with Join takes, and no peer ever
+// holds a drawn ID the node then lost. (A start that fails later, before
+// any cluster admitted the node, takes them back: unadmitted.go.)
 //
 // A bootstrapping node also keeps the ID it drew in DRAWN_CLUSTER,
 // written before CLUSTER. CLUSTER alone cannot tell a node that drew its

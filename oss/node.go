@@ -59,10 +59,6 @@ type Node struct {
 	// addressed is set once a peer's raft message or snapshot for the
 	// node's raft ID arrived (route): a group may hold the ID.
 	addressed atomic.Bool
-	// started is set once Start kept the node's identity: until then
-	// the node announces that it is starting, and no new heap takes it
-	// as a first voter (placement.go).
-	started atomic.Bool
 	// peers is the book of servers' addresses in a durable node's data
 	// directory (peerbook.go); nil without one.
 	peers *peerBook
@@ -214,7 +210,6 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		return nil, n.failedStart(err, !isNotOwnID(err))
 	}
 	n.made.keep()
-	n.markStarted() // placement.go
 	n.startLifecycle()
 	if n.diskOps != nil {
 		n.wg.Go(n.watchDiskStall)
@@ -426,7 +421,6 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		name: c.Name, id: n.id, role: c.Role, quic: q, advertise: advertise,
 		fast: c.Gossip == GossipLoopback, logger: n.log, known: n.knownServers(),
 		cluster: n.cluster, adoptCluster: n.adoptCluster, tune: c.tuneGossip,
-		starting: true, // until markStarted
 		onEvent: func(e memberEvent) {
 			if e.Kind == memberJoined || e.Kind == memberUpdated {
 				q.SetPeer(e.Member.Name, e.Member.Addr)

@@ -23,40 +23,13 @@ func rendezvous(heap string, peers []peerInfo) []peerInfo {
 	return out
 }
 
-// firstVoters places a new heap over the live servers (engine.FirstVoters)
-// that finished their Start, self (the creating node) included however
-// it stands: a bootstrap may create heaps in its own Start.
-//
-// A node inside its Start is no first voter. Gossip lists it from its
-// first join, before any catalog took it in; as a first voter the leader
-// wrote its raft ID into the heap's entry without a message to it, and a
-// start that then failed took that ID back (unadmitted.go: nothing had
-// reached it), the heap's voter an ID no process holds. Of a heap of one
-// replica it was the only voter: no quorum for good. Even before, a heap
-// so placed depended on a node that might never finish starting. Only a
-// first voter is written so: reconcile adds a node as a learner, which
-// is promoted once it acknowledged the leader (engine.Plan), and a
-// learner whose node is gone is dropped after ReplaceAfter.
-func firstVoters(heap string, replicas int, peers []peerInfo, self uint64) []groupMember {
-	ms := make([]engine.Member, 0, len(peers))
-	for _, p := range peers {
-		if p.Starting && p.ID != self {
-			continue
-		}
-		ms = append(ms, member(p))
+// firstVoters places a new heap over the live servers (engine.FirstVoters).
+func firstVoters(heap string, replicas int, peers []peerInfo) []groupMember {
+	ms := make([]engine.Member, len(peers))
+	for i, p := range peers {
+		ms[i] = member(p)
 	}
 	return engine.FirstVoters(heap, replicas, ms)
-}
-
-// markStarted ends the node's Start for placement, once the start kept
-// the node's identity (madeIdentity.keep), never before: the node
-// announces that it started, and new heaps may take it as a first voter.
-func (n *Node) markStarted() {
-	n.started.Store(true)
-	if n.members != nil {
-		n.members.setStarted()
-	}
-	n.announce()
 }
 
 // publishLeads keeps the heaps this node leads in its membership metadata.

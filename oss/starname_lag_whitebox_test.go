@@ -28,7 +28,7 @@ func TestExistingStarHeapOpensOnALaggingNode(t *testing.T) {
 	n1 := c.nodes["n1"]
 	waitCond(t, "the entry of "+name+" committed", func() bool {
 		err := n1.catalog.Load().Update(ctx, func(tx *Tx) error {
-			e := heapEntry{Name: name, Replicas: 3, Group: newNodeID(), Voters: firstVoters(name, 3, n1.live(), n1.id)}
+			e := heapEntry{Name: name, Replicas: 3, Group: newNodeID(), Voters: firstVoters(name, 3, n1.live())}
 			return Put(tx, entryID(name), e)
 		})
 		return err == nil

@@ -29,13 +29,8 @@ import (
 // or it appended a record to its log (a replica's state, a vote, an
 // entry), or its log failed. None of that: no group holds anything of
 // the node, which acknowledged nothing, so its raft ID, if some leader
-// put it in a configuration, is a learner's (a join whose answer never
-// came, a replica placement added), never a voter's: a learner is
-// promoted once it acknowledged the leader, and a new heap's first
-// voters are nodes that finished their Start (placement.go). A learner
-// counts for no quorum, and its leader removes it once its node has
-// been missing for ReplaceAfter; the name that takes a new ID joins as
-// a node restarted without its data does. A node
+// put it in a configuration, is a member that never ran, and the name
+// that takes a new ID is as a node restarted without its data. A node
 // that may have been admitted keeps its identity: its ID may hold a
 // group's votes or entries, and a new one would make its name two raft
 // IDs in one group.
@@ -175,10 +170,6 @@ func (n *Node) admittedWhy() string {
 // data directory's lock), and returns err, saying so if it did.
 func (n *Node) failedStart(err error, graceful bool) error {
 	n.startFailed.Store(true)
-	// A stop whose context never ends waits a stalled disk out (only a
-	// concurrent Close whose context ended returns first, and no caller
-	// holds the node during its Start): takeBack has run, and removed
-	// says what the data directory holds.
 	n.stop(context.Background(), graceful)
 	if m := n.made; m != nil {
 		m.mu.Lock()
