@@ -12,7 +12,7 @@ import (
 	"github.com/objectsharing/oss/persist"
 )
 
-// A failed start that no cluster admitted takes back its identity.
+// A failed start that no cluster admitted takes back its cluster ID.
 //
 // A new node writes its identity before it is admitted anywhere: its
 // NODE_NAME and NODE_ID, the CLUSTER it drew (and DRAWN_CLUSTER) or took
@@ -23,30 +23,26 @@ import (
 // wrong cluster first, or whose first join timed out, needed its files
 // removed by hand.
 //
-// A failed start now removes the files of its identity it created,
-// unless the node may have been admitted: a peer's raft message or
-// snapshot reached its raft ID (addressed), its log recovered a replica,
-// or it appended a record to its log (a replica's state, a vote, an
-// entry), or its log failed. None of that: no group holds anything of
-// the node, which acknowledged nothing, so its raft ID, if some leader
-// put it in a configuration, is a member that never ran, and the name
-// that takes a new ID is as a node restarted without its data. A node
-// that may have been admitted keeps its identity: its ID may hold a
-// group's votes or entries, and a new one would make its name two raft
-// IDs in one group.
+// A failed start now removes the cluster's ID it wrote (CLUSTER,
+// DRAWN_CLUSTER), unless the node may have been admitted: a peer's raft
+// message or snapshot reached its raft ID (addressed), its log
+// recovered a replica, or it appended a record to its log (a replica's
+// state, a vote, an entry), or its log failed. The node's own ID and
+// name stay (takeBackOrder): a leader may have placed a new heap's first
+// voter on the node from membership alone, and only the node's return
+// under that ID brings the voter back. Kept, they make no trouble
+// elsewhere: another cluster has never heard of the ID.
 //
 // The removal runs once the node's log and network are closed (nothing
 // is logged, no message arrives any more) and before the data
-// directory's lock is released, one file at a
-// time, each removal made durable (SyncDir) before the next: CLUSTER,
-// DRAWN_CLUSTER, NODE_ID, NODE_NAME. A crash between two leaves a state
-// a start takes: NODE_ID without CLUSTER is a node that joins (or
-// bootstraps under a new ID), DRAWN_CLUSTER without CLUSTER draws anew,
-// NODE_NAME alone is a new node's. The log's empty segment and the empty
-// store stay: they hold nothing, and a new node takes them. A process
-// killed during its start removes nothing: started again with the same
-// Join it joins under the identity it kept; with another cluster's, it
-// is refused as before, and the error says which file to remove.
+// directory's lock is released, one file at a time, each removal made
+// durable (SyncDir) before the next: CLUSTER, then DRAWN_CLUSTER. A
+// crash between the two leaves DRAWN_CLUSTER without CLUSTER, which
+// draws anew. The log's empty segment and the empty store stay: they
+// hold nothing, and a new node takes them. A process killed during its
+// start removes nothing: started again with the same Join it joins under
+// the identity it kept; with another cluster's, it is refused as before,
+// and the error says which file to remove.
 
 // madeIdentity is what a start of a durable node wrote of its identity
 // that its data directory did not hold.
@@ -96,9 +92,16 @@ func (m *madeIdentity) keep() {
 	m.mu.Unlock()
 }
 
-// takeBackOrder is the order of removal: the cluster's ID before the
-// node's, the name last.
-var takeBackOrder = []string{clusterIDFile, drawnClusterFile, nodeIDFile, nodeNameFile}
+// takeBackOrder is what a failed start takes back, in that order: the
+// cluster's ID, not the node's. NODE_ID and NODE_NAME stay: a leader may
+// have made the node's ID a new heap's first voter from membership alone
+// (firstVoters takes every live server, one inside its start too),
+// without a message the node could have noted, and a node that came
+// back under a new ID would leave that voter down for good (a heap of
+// one replica lost; review of 2026-12-07). Under its ID kept, the node
+// joining that cluster again is the voter's return; joining another, its
+// ID is unknown there, as a new node's.
+var takeBackOrder = []string{clusterIDFile, drawnClusterFile}
 
 // takeBack removes the files of a failed start's identity (n.made), if
 // the node was admitted nowhere (admittedWhy); the node is closed. It
@@ -141,7 +144,7 @@ func (n *Node) takeBack() {
 		done = append(done, name)
 	}
 	m.removed = true
-	n.log.Info("the start failed before the node was admitted to a cluster: the identity it wrote is removed", "dir", m.dir, "files", done)
+	n.log.Info("the start failed before the node was admitted to a cluster: the cluster ID it wrote is removed", "dir", m.dir, "files", done)
 }
 
 // admittedWhy says why the node, closed, may have been admitted to a
@@ -176,7 +179,7 @@ func (n *Node) failedStart(err error, graceful bool) error {
 		removed := m.removed
 		m.mu.Unlock()
 		if removed {
-			return fmt.Errorf("%w (the node was admitted to no cluster: the identity this start wrote in %s is removed, and the next start is a new node's, with any Join)", err, m.dir)
+			return fmt.Errorf("%w (the node was admitted to no cluster: the cluster ID this start wrote in %s is removed, and the next start may join any cluster or bootstrap one)", err, m.dir)
 		}
 	}
 	return err

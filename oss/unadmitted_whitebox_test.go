@@ -29,15 +29,21 @@ func (c *quicCluster) otherCluster(t *testing.T, names ...string) *quicCluster {
 	return o
 }
 
-// identityGone fails t unless dir holds none of the files of a node's
-// identity.
-func identityGone(t *testing.T, dir string) {
+// clusterTakenBack fails t unless dir holds no cluster ID (CLUSTER,
+// DRAWN_CLUSTER) and still holds the node's NODE_ID, which it returns: a
+// leader may have made that ID a first voter from membership alone.
+func clusterTakenBack(t *testing.T, dir string) uint64 {
 	t.Helper()
-	for _, name := range []string{nodeIDFile, clusterIDFile, drawnClusterFile, nodeNameFile} {
+	for _, name := range []string{clusterIDFile, drawnClusterFile} {
 		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("the failed start left %s: %v", name, err)
 		}
 	}
+	id, err := loadNodeID(persist.OS{}, dir)
+	if err != nil || id == 0 {
+		t.Fatalf("the failed start did not keep NODE_ID: %x, %v", id, err)
+	}
+	return id
 }
 
 // joinsA starts b on dir joining a's cluster, and checks it runs in it.
@@ -58,8 +64,8 @@ func joinsA(t *testing.T, c *quicCluster, dir string) *Node {
 
 // A new node pointed at the wrong cluster first (it merged with that
 // cluster's membership and took its ID, then its start ended before the
-// catalog took it in) leaves its data directory as it found it, and a
-// start joining the right cluster gets in. It was refused as a member of
+// catalog took it in) takes back the cluster's ID it took, and a start
+// joining the right cluster gets in, under the node's raft ID. It was refused as a member of
 // the first cluster ("a member of another cluster"), its CLUSTER to be
 // removed by hand.
 func TestWrongClusterFirstThenTheRightOneJoins(t *testing.T) {
@@ -79,15 +85,18 @@ func TestWrongClusterFirstThenTheRightOneJoins(t *testing.T) {
 		b.Close(context.Background())
 		t.Fatal("joined the catalog with Start's context ended")
 	}
-	identityGone(t, dir)
+	id := clusterTakenBack(t, dir)
 	b := joinsA(t, c, dir)
 	defer b.Close(context.Background())
+	if b.id != id {
+		t.Errorf("b joined as %x, not under the NODE_ID it kept, %x", b.id, id)
+	}
 }
 
 // A Start whose context ends while it asks a cluster's catalog to take
 // it in (the catalog has no quorum: two of its three voters crashed)
-// takes back the identity it wrote, and a start joining another cluster
-// gets in.
+// takes back the cluster's ID it took, and a start joining another
+// cluster gets in.
 func TestContextEndedWhileAskingThenAnotherClusterJoins(t *testing.T) {
 	t.Parallel()
 	c := newQUICClusterWith(t, 0, nil, "a")
@@ -111,9 +120,12 @@ func TestContextEndedWhileAskingThenAnotherClusterJoins(t *testing.T) {
 		b.Close(context.Background())
 		t.Fatal("joined a catalog without quorum")
 	}
-	identityGone(t, dir)
+	id := clusterTakenBack(t, dir)
 	b := joinsA(t, c, dir)
 	defer b.Close(context.Background())
+	if b.id != id {
+		t.Errorf("b joined as %x, not under the NODE_ID it kept, %x", b.id, id)
+	}
 }
 
 // A node admitted to a cluster keeps its identity when its start fails
