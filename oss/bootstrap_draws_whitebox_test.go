@@ -13,7 +13,7 @@ import (
 )
 
 // A node whose start with Join was killed before it met anyone keeps its
-// NODE_ID and no CLUSTER (a start that fails takes its identity back:
+// NODE_ID and no CLUSTER (as a start that fails leaves it too:
 // unadmitted.go); started without Join it bootstraps a cluster
 // under an ID it draws and keeps. It bootstrapped one of ID 0, which no
 // other cluster's nodes refuse and which takes the ID of the first

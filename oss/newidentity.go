@@ -16,7 +16,8 @@ import (
 // cluster's ID to anyone (keepIdentity): a start that fails to listen
 // leaves a data directory a start with Join takes, and no peer ever
 // holds a drawn ID the node then lost. (A start that fails later, before
-// any cluster admitted the node, takes them back: unadmitted.go.)
+// any cluster admitted the node, takes back CLUSTER and DRAWN_CLUSTER,
+// and keeps NODE_ID: unadmitted.go.)
 //
 // A bootstrapping node also keeps the ID it drew in DRAWN_CLUSTER,
 // written before CLUSTER. CLUSTER alone cannot tell a node that drew its

@@ -58,8 +58,8 @@ type madeIdentity struct {
 }
 
 // errTakenBack is a write of the identity refused once a failed start
-// took it back.
-var errTakenBack = errors.New("oss: the failed start took its identity back")
+// took its cluster ID back.
+var errTakenBack = errors.New("oss: the failed start took its cluster ID back")
 
 // write writes the file name (store) unless the identity was taken
 // back, and notes it as this start's if created says the data
@@ -103,9 +103,11 @@ func (m *madeIdentity) keep() {
 // ID is unknown there, as a new node's.
 var takeBackOrder = []string{clusterIDFile, drawnClusterFile}
 
-// takeBack removes the files of a failed start's identity (n.made), if
-// the node was admitted nowhere (admittedWhy); the node is closed. It
-// logs what it did, and what it left.
+// takeBack removes the cluster ID files a failed start wrote (n.made,
+// takeBackOrder), if the node was admitted nowhere (admittedWhy); the
+// node is closed. It logs what it did, and what it left. A start that
+// wrote no cluster ID (it failed to listen, or met no member) removes
+// nothing, and its error says nothing of it.
 func (n *Node) takeBack() {
 	m := n.made
 	if m == nil {
@@ -117,11 +119,11 @@ func (n *Node) takeBack() {
 		return
 	}
 	m.taken = true
-	if len(m.names) == 0 || n.cfg.leaveFailedStart {
+	if !slices.ContainsFunc(m.names, func(name string) bool { return slices.Contains(takeBackOrder, name) }) || n.cfg.leaveFailedStart {
 		return
 	}
 	if why := n.admittedWhy(); why != "" {
-		n.log.Info("the failed start keeps the node's identity: it may have been admitted to a cluster", "why", why, "files", m.names)
+		n.log.Info("the failed start keeps the cluster ID it wrote: the node may have been admitted to the cluster", "why", why, "files", m.names)
 		return
 	}
 	var done []string
@@ -137,13 +139,13 @@ func (n *Node) takeBack() {
 			err = m.fsys.SyncDir(m.dir)
 		}
 		if err != nil {
-			n.log.Warn("the failed start could not remove the identity it wrote; a start with Join naming another cluster may be refused until the files are removed",
+			n.log.Warn("the failed start could not remove the cluster ID it wrote; a start with Join naming another cluster may be refused until the files are removed",
 				"removed", done, "file", filepath.Join(m.dir, name), "err", err)
 			return
 		}
 		done = append(done, name)
 	}
-	m.removed = true
+	m.removed = len(done) > 0
 	n.log.Info("the start failed before the node was admitted to a cluster: the cluster ID it wrote is removed", "dir", m.dir, "files", done)
 }
 
