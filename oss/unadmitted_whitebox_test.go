@@ -62,12 +62,25 @@ func joinsA(t *testing.T, c *quicCluster, dir string) *Node {
 	return b
 }
 
+// joinsAUnderItsKeptID checks that a failed start took back its cluster
+// ID and kept its NODE_ID (clusterTakenBack), then starts b on dir
+// joining a's cluster and checks it runs under that ID.
+func joinsAUnderItsKeptID(t *testing.T, c *quicCluster, dir string) {
+	t.Helper()
+	id := clusterTakenBack(t, dir)
+	b := joinsA(t, c, dir)
+	defer b.Close(context.Background())
+	if b.id != id {
+		t.Errorf("b joined as %x, not under the NODE_ID it kept, %x", b.id, id)
+	}
+}
+
 // A new node pointed at the wrong cluster first (it merged with that
 // cluster's membership and took its ID, then its start ended before the
 // catalog took it in) takes back the cluster's ID it took, and a start
-// joining the right cluster gets in, under the node's raft ID. It was refused as a member of
-// the first cluster ("a member of another cluster"), its CLUSTER to be
-// removed by hand.
+// joining the right cluster gets in, under the node's raft ID. It was
+// refused as a member of the first cluster ("a member of another
+// cluster"), its CLUSTER to be removed by hand.
 func TestWrongClusterFirstThenTheRightOneJoins(t *testing.T) {
 	t.Parallel()
 	c := newQUICClusterWith(t, 0, nil, "a")
@@ -85,12 +98,7 @@ func TestWrongClusterFirstThenTheRightOneJoins(t *testing.T) {
 		b.Close(context.Background())
 		t.Fatal("joined the catalog with Start's context ended")
 	}
-	id := clusterTakenBack(t, dir)
-	b := joinsA(t, c, dir)
-	defer b.Close(context.Background())
-	if b.id != id {
-		t.Errorf("b joined as %x, not under the NODE_ID it kept, %x", b.id, id)
-	}
+	joinsAUnderItsKeptID(t, c, dir)
 }
 
 // A Start whose context ends while it asks a cluster's catalog to take
@@ -120,12 +128,7 @@ func TestContextEndedWhileAskingThenAnotherClusterJoins(t *testing.T) {
 		b.Close(context.Background())
 		t.Fatal("joined a catalog without quorum")
 	}
-	id := clusterTakenBack(t, dir)
-	b := joinsA(t, c, dir)
-	defer b.Close(context.Background())
-	if b.id != id {
-		t.Errorf("b joined as %x, not under the NODE_ID it kept, %x", b.id, id)
-	}
+	joinsAUnderItsKeptID(t, c, dir)
 }
 
 // A node admitted to a cluster keeps its identity when its start fails
