@@ -631,11 +631,11 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 // createdThen is the error of a root's PUT that created its heap (or
 // found it created meanwhile) and then wrote no root. The request did
 // something, so a cause that would have the node say it did nothing
-// (oss.ErrClosed, oss.ErrCorrupt: fail's stateHeader) is a 503 without
-// that state, which no client sends on to another node; other causes
-// keep their answer, an unknown outcome its 504.
+// (oss.ErrClosed, oss.ErrCorrupt, context.Canceled: fail's stateHeader)
+// is a 503 without that state, which no client sends on to another node;
+// other causes keep their answer, an unknown outcome its 504.
 func createdThen(heap string, err error) error {
-	if errors.Is(err, oss.ErrCommitUnknown) || !errors.Is(err, oss.ErrClosed) && !errors.Is(err, oss.ErrCorrupt) {
+	if errors.Is(err, oss.ErrCommitUnknown) || !errors.Is(err, oss.ErrClosed) && !errors.Is(err, oss.ErrCorrupt) && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return &httpError{code: http.StatusServiceUnavailable, err: fmt.Errorf("heap %q exists now (created for the root, by this request or meanwhile by another), and the root was not written: %w", heap, err)}
