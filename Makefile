@@ -56,8 +56,9 @@ wissenheim-screenshot: x11-deps
 	xvfb-run -a $(GO) run ./wissenheim --seed 3 --screenshot docs/wissenheim.png --shot-after 6s
 
 # The README's screenshot of the admin interface's dashboard (/ui): the
-# browser test of a 3-node cluster under load, in headless Chromium, after
-# a minute of load and with one node closed.
+# browser test of a 4-node cluster under load, in headless Chromium, after
+# a minute of load, with a voter of the heap killed and the fourth node in
+# its place.
 dashboard-screenshot: browser-deps
 	$(GO) test ./oss/admin -run '^TestDashboardBrowser$$' -count 1 -v -dashboard.screenshot $(CURDIR)/docs/dashboard.png
 

@@ -409,7 +409,7 @@ func checkOwnRole(certPEM []byte, role pki.Role) error {
 		return fmt.Errorf("oss: this node's certificate (%q) carries the role %q, which is not a node's: issue one with --role server or --role client", leaf.Subject.CommonName, has)
 	}
 	if has != role {
-		return fmt.Errorf("oss: Role is %q but this node's certificate (%q) carries the role %q: run it as %q, or issue a certificate with the role %q", role, leaf.Subject.CommonName, has, has, role)
+		return fmt.Errorf("oss: Role is %q but this node's certificate (%q) carries the role %q: run it as %q (ossd: --role %s), or issue a certificate with the role %q", role, leaf.Subject.CommonName, has, has, has, role)
 	}
 	return nil
 }

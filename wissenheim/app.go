@@ -216,7 +216,9 @@ func (a *app) startJoinedBots() {
 	if n == nil {
 		return
 	}
-	if err := a.bots([]*oss.Node{n}); err != nil && a.ctx.Err() == nil {
+	// The process ends with the error, which run's caller prints: said
+	// here as well, it was printed twice.
+	if err := a.tryBots([]*oss.Node{n}); err != nil && a.ctx.Err() == nil {
 		a.die(fmt.Errorf("cannot start the bots: %w", err))
 	}
 }
@@ -224,6 +226,16 @@ func (a *app) startJoinedBots() {
 // bots starts the bots on the given nodes, saying why it could not, and
 // returns what it failed with.
 func (a *app) bots(nodes []*oss.Node) error {
+	err := a.tryBots(nodes)
+	if err != nil && !errors.Is(err, scene.ErrNoRoom) && a.ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, "wissenheim: cannot start the bots:", err)
+	}
+	return err
+}
+
+// tryBots starts the bots on the given nodes and returns what it failed
+// with, which the status shows; a room the world lacks ends the start.
+func (a *app) tryBots(nodes []*oss.Node) error {
 	err := a.startBots(a.ctx, nodes)
 	switch {
 	case err == nil:
@@ -233,7 +245,6 @@ func (a *app) bots(nodes []*oss.Node) error {
 		a.die(a.cfg.noRoom(err))
 	case a.ctx.Err() == nil:
 		a.setStatus("cannot start the bots", err)
-		fmt.Fprintln(os.Stderr, "wissenheim: cannot start the bots:", err)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -120,9 +121,16 @@ func readIssuingCA(dir string, validity time.Duration) (caCert, caKey []byte, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("cert issue: %w (run \"ossd ca init --dir %s\" first)", err, dir)
 	}
-	caKey, err = os.ReadFile(filepath.Join(dir, "ca.key"))
+	keyPath := filepath.Join(dir, "ca.key")
+	caKey, err = os.ReadFile(keyPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cert issue: %w", err)
+		return nil, nil, fmt.Errorf("cert issue: no CA key %s (%w): issue certificates where the CA's key is kept, with --dir naming the directory \"ossd ca init\" wrote ca.crt and ca.key to", keyPath, err)
+	}
+	if _, err := tls.X509KeyPair(caCert, caKey); err != nil {
+		// pki.IssueCert would say only "private key does not match public
+		// key": a ca.crt replaced in a CA rotation beside the old ca.key,
+		// or the files of two CAs mixed, named nothing.
+		return nil, nil, fmt.Errorf("cert issue: %s and %s are not one CA's certificate and key (%w): issue with --dir naming the directory \"ossd ca init\" wrote them to; a ca.crt replaced by another CA's, as in a rotation, is no longer the CA of the ca.key beside it", filepath.Join(dir, "ca.crt"), keyPath, err)
 	}
 	ca, err := pki.Inspect(caCert)
 	if err != nil {

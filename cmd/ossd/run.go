@@ -69,7 +69,7 @@ func run(args []string) error {
 	opts := f.adminOptions(tlsc, logger, logs)
 	if f.httpAddr != "" {
 		if opts.Listener, err = net.Listen("tcp", f.httpAddr); err != nil {
-			return fmt.Errorf("run: --http: %w", err)
+			return addrFailed("--http", f.httpAddr, err)
 		}
 		if srv, err = admin.Starting(f.name, opts); err != nil {
 			return fmt.Errorf("run: admin interface: %w", err)
@@ -84,7 +84,7 @@ func run(args []string) error {
 		if srv != nil {
 			srv.Close(context.Background())
 		}
-		return startFailed(ctx, err, logger)
+		return startFailed(ctx, err, f.listen, logger)
 	}
 	if srv != nil {
 		if err := srv.Ready(node, opts); err != nil {
@@ -114,7 +114,7 @@ func (f *runFlags) adminOptions(tlsc *oss.TLSConfig, logger *slog.Logger, logs *
 // startFailed returns what "ossd run" says when the node did not start:
 // nothing when a signal stopped it while it waited to join, which is what
 // the user asked for.
-func startFailed(ctx context.Context, err error, logger *slog.Logger) error {
+func startFailed(ctx context.Context, err error, listen string, logger *slog.Logger) error {
 	if ctx.Err() != nil {
 		logger.Info("stopped before the node joined the cluster", "err", err)
 		return nil
@@ -122,7 +122,23 @@ func startFailed(ctx context.Context, err error, logger *slog.Logger) error {
 	if errors.Is(err, oss.ErrCorrupt) {
 		return fmt.Errorf("run: %w (--rebuild-replica with --join does that)", err)
 	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// The QUIC endpoint's UDP port: said as "oss: transport: listen:
+		// listen udp ...", it named no flag.
+		return addrFailed("--listen", listen, err)
+	}
 	return fmt.Errorf("run: %w", err)
+}
+
+// addrFailed says that the address a flag gives could not be bound, and,
+// when another process holds it, what to do: a second node started on
+// one machine with the first one's flags (or the defaults) finds both
+// its addresses taken.
+func addrFailed(flag, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("run: %s %s is in use by another process (another node?): give each node on this machine its own %s port: %w", flag, addr, flag, err)
+	}
+	return fmt.Errorf("run: %s: %w", flag, err)
 }
 
 // runFlags are the flags of "ossd run".
