@@ -79,7 +79,12 @@ func TestTheCatalogShrinksWithAVoterWhoseRecordLags(t *testing.T) {
 	c := startTestNodes(t, 61, names...)
 	ranked := catalogRanked(names...)
 	lead, voter, other := ranked[0], ranked[1], ranked[2]
-	waitCond(t, "the catalog with five voters", func() bool { return catalogVotersAre(t, c, voter, names...) })
+	// Led by the voter placement ranks first, not by the lagging one,
+	// which counts itself live whatever its record says.
+	waitCond(t, "the catalog with five voters, led by "+lead, func() bool {
+		h := c.nodes[lead].catalog.Load()
+		return h.leaderIs(h.self) && catalogVotersAre(t, c, voter, names...)
+	})
 	heaps := []string{"before"}
 	c.open(lead, heaps[0])
 	lagRecord(t, c, voter)
@@ -126,7 +131,13 @@ func TestTheCatalogRebalancesWithAVoterWhoseRecordLags(t *testing.T) {
 		}
 	}
 	c := startTestNodes(t, 67, first...)
-	waitCond(t, "the catalog with three voters", func() bool { return catalogVotersAre(t, c, voter, first...) })
+	// Led by the voter placement ranks first, not by the lagging one,
+	// which counts itself live whatever its record says.
+	lead := catalogRanked(first...)[0]
+	waitCond(t, "the catalog with three voters, led by "+lead, func() bool {
+		h := c.nodes[lead].catalog.Load()
+		return h.leaderIs(h.self) && catalogVotersAre(t, c, voter, first...)
+	})
 	heaps := []string{"before"}
 	c.open(first[0], heaps[0])
 	lagRecord(t, c, voter)
