@@ -424,10 +424,7 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 		return err
 	}
 	defer tx.exit()
-	if name == "" {
-		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
-	}
-	if err := checkRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
+	if err := validRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
 		return tx.fail(err)
 	}
 	if id == uuid.Nil {
@@ -459,10 +456,23 @@ func (tx *Tx) DeleteRoot(name string) error {
 	return nil
 }
 
+// validRootName is the rule for a name a root can have, as SetRoot,
+// Node.CheckRootName and Watch (WatchOptions.Roots, SetInterest) apply it:
+// not empty, and checkRootName's. It returns an error matching
+// ErrInvalidArgument that says which part of the rule the name breaks.
+func validRootName(name string, max int) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty root name", ErrInvalidArgument)
+	}
+	return checkRootName(name, max)
+}
+
 // checkRootName refuses a root name that is not UTF-8 (a commit record
 // carries root names as CBOR text, which every replica would refuse to
 // decode) or that is longer than a commit record may be, max bytes
-// (Config.MaxCommitBytes): no record holding it could be proposed.
+// (Config.MaxCommitBytes): no record holding it could be proposed. It is
+// the part of validRootName that DeleteRoot applies too, which takes the
+// empty name (no root has it: there is nothing to delete).
 func checkRootName(name string, max int) error {
 	if len(name) > max {
 		return fmt.Errorf("%w: root name %s is longer than a commit record may be (Config.MaxCommitBytes, %d bytes)", ErrInvalidArgument, quoteName(name), max)
