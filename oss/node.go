@@ -891,10 +891,7 @@ func (n *Node) isClosed() bool {
 // it was sent before it creates or writes anything (the admin
 // interface's PUT of a root, which may create its heap first).
 func (n *Node) CheckRootName(name string) error {
-	if name == "" {
-		return fmt.Errorf("%w: empty root name", ErrInvalidArgument)
-	}
-	return checkRootName(name, n.cfg.MaxCommitBytes)
+	return validRootName(name, n.cfg.MaxCommitBytes)
 }
 
 func validHeapName(name string) error {

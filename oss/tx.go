@@ -52,6 +52,10 @@ type txState struct {
 	writeIdx   map[uuid.UUID]int // index into writeList, once it is long
 	rootWrites map[string]consistency.RootWrite
 	gate       *gateHold // the Update's gate, given up before OnCommit
+	// byReadIndex lets commit end a transaction that read and wrote
+	// nothing without a record (commitReads): set by Update for its
+	// first try.
+	byReadIndex bool
 	// readArr and writeArr hold a transaction's first read and write
 	// (reads and writeList start on them, begin): a read-modify-write of
 	// one object, the most common Update, appends to no slice of its own.
@@ -109,7 +113,10 @@ func (st *txState) writeAt(id uuid.UUID) (int, bool) {
 
 // Index returns the applied index of the snapshot the transaction reads.
 // After a successful commit (for example inside an OnCommit function) it
-// returns the log index at which the transaction committed.
+// returns the log index at which the transaction committed: for an
+// Update that read and wrote nothing, committed without a record of its
+// own (Stats.ReadCommits), the index of the state its reads were checked
+// to be current in.
 func (tx *Tx) Index() uint64 {
 	if tx.txState != nil && tx.index != 0 {
 		return tx.index
@@ -424,10 +431,7 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 		return err
 	}
 	defer tx.exit()
-	if name == "" {
-		return tx.fail(fmt.Errorf("%w: empty root name", ErrInvalidArgument))
-	}
-	if err := checkRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
+	if err := validRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
 		return tx.fail(err)
 	}
 	if id == uuid.Nil {
@@ -459,10 +463,23 @@ func (tx *Tx) DeleteRoot(name string) error {
 	return nil
 }
 
+// validRootName is the rule for a name a root can have, as SetRoot,
+// Node.CheckRootName and Watch (WatchOptions.Roots, SetInterest) apply it:
+// not empty, and checkRootName's. It returns an error matching
+// ErrInvalidArgument that says which part of the rule the name breaks.
+func validRootName(name string, max int) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty root name", ErrInvalidArgument)
+	}
+	return checkRootName(name, max)
+}
+
 // checkRootName refuses a root name that is not UTF-8 (a commit record
 // carries root names as CBOR text, which every replica would refuse to
 // decode) or that is longer than a commit record may be, max bytes
-// (Config.MaxCommitBytes): no record holding it could be proposed.
+// (Config.MaxCommitBytes): no record holding it could be proposed. It is
+// the part of validRootName that DeleteRoot applies too, which takes the
+// empty name (no root has it: there is nothing to delete).
 func checkRootName(name string, max int) error {
 	if len(name) > max {
 		return fmt.Errorf("%w: root name %s is longer than a commit record may be (Config.MaxCommitBytes, %d bytes)", ErrInvalidArgument, quoteName(name), max)
@@ -678,6 +695,9 @@ func (tx *Tx) commit() error {
 		}
 		return nil
 	}
+	if tx.byReadIndex && len(tx.writeList) == 0 && len(tx.rootWrites) == 0 {
+		return tx.commitReads()
+	}
 	txid, err := newTxID(h.self)
 	if err != nil {
 		return fmt.Errorf("oss: new transaction ID: %w", err)
@@ -727,6 +747,37 @@ func (tx *Tx) commit() error {
 		return h.refusedError()
 	}
 	return fmt.Errorf("oss: commit record rejected as %v at index %d", res.Outcome, res.Index)
+}
+
+// commitReads commits a transaction that read and wrote nothing, on an
+// Update's first try, without a record: it checks the reads against the
+// group's commit index (a read index, as checkCurrent), and commits at
+// the index of the state it checked them in if they are current there.
+// That is the commit a record of the reads alone would have made, at an
+// index no earlier than every commit acknowledged before the check began:
+// strictly serializable, with no log entry and no disk write. Reads that
+// went stale are a conflict, as the record's would have been; Update's
+// next try then goes through the log, where its losses take turns across
+// nodes (docs/design.md, "No transaction starves"), which a loss seen by
+// a read index alone does not. The check's errors are the read index's:
+// ErrNoQuorum, the context's, ErrClosed; nothing was written.
+func (tx *Tx) commitReads() error {
+	h := tx.heap
+	if err := h.freshRead(tx.ctx); err != nil {
+		return err
+	}
+	st := h.state.Load()
+	rs := tx.readSet()
+	if ce := rs.staleIn(st); ce != nil {
+		h.stats.conflicts.Add(1)
+		ce.Hot = h.hotness(ce)
+		return ce
+	}
+	h.stats.commits.Add(1)
+	h.stats.readCommits.Add(1)
+	tx.index = st.Index()
+	tx.runOnCommit()
+	return nil
 }
 
 func (tx *Tx) hasReads() bool {

@@ -17,7 +17,9 @@ import (
 type WatchOptions struct {
 	// IDs restricts the watch to these objects, and Roots to these named
 	// roots. If both are empty the watch sees every commit of the heap.
-	// Watch.SetInterest replaces them on a running watch.
+	// Watch.SetInterest replaces them on a running watch. A name in Roots
+	// that Tx.SetRoot refuses (Node.CheckRootName) is ErrInvalidArgument:
+	// no root could ever have it.
 	IDs   []uuid.UUID
 	Roots []string
 	// From resumes a watch after a version the caller has seen: the watch
@@ -29,6 +31,14 @@ type WatchOptions struct {
 	// leader's snapshot of an older state, which it does not hand out. If
 	// From is zero, the first event is an EventSnapshot of the current
 	// state.
+	//
+	// A From the heap has not reached waits, silently, until the heap
+	// reaches it, as a watch from a future revision does in etcd: the
+	// replica may trail its group, and the watch cannot tell an index the
+	// heap will reach from one it never will. An index of another
+	// incarnation of the heap (dropped and created again, or another
+	// heap) is told apart by Incarnation alone: pass it, and the watch
+	// starts with an EventResync instead of waiting for the old index.
 	From uint64
 	// Incarnation is the heap incarnation From belongs to, as the events
 	// the caller saw gave it (Event.Incarnation). Log indexes count from
@@ -245,7 +255,9 @@ const indexBytes = 64
 
 // Watch starts a watch. Close it when done; closing the node ends it too.
 // It returns an error matching ErrInvalidArgument for a negative or NaN
-// WatchOptions.Rate, and for a negative Buffer or BufferBytes.
+// WatchOptions.Rate, for a negative Buffer or BufferBytes, and for a
+// name in Roots that SetRoot refuses (empty, not UTF-8, longer than
+// Config.MaxCommitBytes): no root has such a name.
 func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	var o WatchOptions
 	if opts != nil {
@@ -256,6 +268,9 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	}
 	if o.Buffer < 0 || o.BufferBytes < 0 {
 		return nil, fmt.Errorf("%w: WatchOptions.Buffer %d, BufferBytes %d: negative", ErrInvalidArgument, o.Buffer, o.BufferBytes)
+	}
+	if err := watchRoots(o.Roots, h.cfg.MaxCommitBytes); err != nil {
+		return nil, err
 	}
 	if o.Buffer == 0 {
 		o.Buffer = h.cfg.WatchBuffer
@@ -302,6 +317,18 @@ func (h *Heap) Watch(opts *WatchOptions) (*Watch, error) {
 	return w, nil
 }
 
+// watchRoots refuses a root name of a watch's interest that no root can
+// have, by the rule SetRoot applies (validRootName): a watch of it would
+// wait for ever, silently.
+func watchRoots(roots []string, max int) error {
+	for i, name := range roots {
+		if err := validRootName(name, max); err != nil {
+			return fmt.Errorf("%w (watched root %d of %d: SetRoot refuses such a name, so no root has it and the watch would never see it change)", err, i+1, len(roots))
+		}
+	}
+	return nil
+}
+
 // interest builds a watch's filter from its IDs and roots.
 func interest(ids []uuid.UUID, roots []string) (all bool, idm map[uuid.UUID]struct{}, rm map[string]struct{}) {
 	if len(ids) > 0 {
@@ -331,8 +358,13 @@ func interest(ids []uuid.UUID, roots []string) (all bool, idm map[uuid.UUID]stru
 // caller's code. A consumer that wants a finer choice (by value, say)
 // applies it to the events it takes. SetInterest returns ErrClosed on a
 // closed watch, and on one whose heap closed (the node closed, or the heap
-// was dropped): there is no state left to resync to.
+// was dropped): there is no state left to resync to. A root name that
+// SetRoot refuses is an error matching ErrInvalidArgument, as in Watch,
+// and leaves the watch as it was.
 func (w *Watch) SetInterest(ids []uuid.UUID, roots []string) error {
+	if err := watchRoots(roots, w.heap.cfg.MaxCommitBytes); err != nil {
+		return err
+	}
 	all, idm, rm := interest(ids, roots)
 	w.heap.watchMu.Lock()
 	w.mu.Lock()
