@@ -94,6 +94,14 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	if r.ID == 0 {
 		return nil, errors.New("oss: join: zero node ID")
 	}
+	if reservedID(r.ID) {
+		// Its messages would pass for raft's own storage's (raftShape).
+		err := fmt.Errorf("%w: raft ID %016x is reserved by raft for a node's own storage; no node runs under it", ErrJoinRefused, r.ID)
+		if unlogged, ok := n.joinRefusals.note(r.Heap, from, time.Now()); ok {
+			n.log.Warn("join refused", "peer", from, "heap", r.Heap, "id", fmt.Sprintf("%016x", r.ID), "err", err, "unlogged", unlogged)
+		}
+		return codec.Marshal(callResponse{Refused: err.Error(), Cluster: n.ClusterID()})
+	}
 	if err := n.authorizeJoin(from, r.Heap); err != nil {
 		return nil, err
 	}
