@@ -68,6 +68,12 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	if r.Op == opStatus {
 		return codec.Marshal(n.localStatus())
 	}
+	if r.Heap != "" && validHeapName(r.Heap) != nil {
+		// Before anything keeps or logs it: a call carries up to a frame
+		// (8 MiB), and a refusal's log line and its entry in joinRefusals
+		// held the name whole, one for each name.
+		return nil, fmt.Errorf("oss: %s: %w: a heap name of %d bytes, not 1 to 255 of UTF-8 without control characters", r.Op, ErrInvalidHeapName, len(r.Heap))
+	}
 	if own := n.ClusterID(); !sameCluster(own, r.Cluster) && (r.Op == opLeaving || r.Op == opJoin || r.Op == opDecline) {
 		err := fmt.Errorf("%w: %s: the caller is of cluster %016x, this node of %016x", ErrOtherCluster, r.Op, r.Cluster, own)
 		if n.members != nil {
@@ -94,16 +100,15 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	if r.ID == 0 {
 		return nil, errors.New("oss: join: zero node ID")
 	}
+	if err := n.authorizeJoin(from, r.Heap); err != nil {
+		return nil, err
+	}
 	if reservedID(r.ID) {
 		// Its messages would pass for raft's own storage's (raftShape).
 		err := fmt.Errorf("%w: raft ID %016x is reserved by raft for a node's own storage; no node runs under it", ErrJoinRefused, r.ID)
-		if unlogged, ok := n.joinRefusals.note(r.Heap, from, time.Now()); ok {
-			n.log.Warn("join refused", "peer", from, "heap", r.Heap, "id", fmt.Sprintf("%016x", r.ID), "err", err, "unlogged", unlogged)
-		}
+		n.acl.joins.Add(1)
+		n.noteRefusal("join refused", "peer", from, "heap", r.Heap, "err", err)
 		return codec.Marshal(callResponse{Refused: err.Error(), Cluster: n.ClusterID()})
-	}
-	if err := n.authorizeJoin(from, r.Heap); err != nil {
-		return nil, err
 	}
 	h := n.replicaOf(r.Heap)
 	resp := callResponse{Cluster: n.ClusterID()}

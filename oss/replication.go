@@ -428,8 +428,8 @@ func raftShape(m *raftpb.Message) error {
 	switch {
 	case raft.IsLocalMsg(m.Type):
 		return fmt.Errorf("a %v, which raft sends only to itself", m.Type)
-	case reservedID(m.From) || reservedID(m.To):
-		return fmt.Errorf("a message from raft ID %x to %x, which raft reserves", m.From, m.To)
+	case reservedID(m.From):
+		return fmt.Errorf("a message from raft ID %x, which raft reserves", m.From)
 	case m.Type == raftpb.MsgReadIndex && len(m.Entries) != 1:
 		return fmt.Errorf("a read-index request with %d entries, not 1", len(m.Entries))
 	case m.Type == raftpb.MsgProp && len(m.Entries) == 0:
