@@ -79,7 +79,14 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		if n.members != nil {
 			n.members.stats.otherCluster.Add(1)
 		}
-		if unlogged, ok := n.joinRefusals.note(r.Heap, from, time.Now()); ok {
+		// Noted under the heap only if the node holds it: a name is the
+		// caller's to choose, and each new one was a new entry and a line
+		// of the log at once.
+		key := ""
+		if n.replicaOf(r.Heap) != nil {
+			key = r.Heap
+		}
+		if unlogged, ok := n.joinRefusals.note(key, from, time.Now()); ok {
 			n.log.Warn("call from a node of another cluster refused", "peer", from, "heap", r.Heap, "err", err, "unlogged", unlogged)
 		}
 		return codec.Marshal(callResponse{Refused: err.Error(), Cluster: own})
