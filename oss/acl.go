@@ -667,6 +667,48 @@ func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State
 		if err := n.authorize(from, role, name, PermAdmin); err != nil {
 			return err
 		}
+		if !w.Delete {
+			if err := n.entryVotersBound(from, w.Value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// entryVotersBound checks the first voters of a heap entry a client
+// writes: each must name a node as the catalog records it (its node
+// record's raft ID, or a binding of another entry's voters), or, for a
+// node the catalog does not know yet, as membership lists it live. The
+// first voters bind the raft IDs no node record names (bindingsOf): a
+// client that named a new server's raft ID, gossiped before the server
+// registered, under another name had that server's join of the catalog
+// refused for good.
+func (n *Node) entryVotersBound(from string, value []byte) error {
+	var e heapEntry
+	if err := codec.Unmarshal(value, &e); err != nil {
+		return fmt.Errorf("%w: client %q wrote a heap entry that does not decode: %v", ErrPermission, from, err)
+	}
+	b := n.committed()
+	var live []peerInfo
+	for _, v := range e.Voters {
+		rec, recorded := b.recs[v.Name]
+		name, bound := b.ids[v.ID]
+		switch {
+		case recorded && rec.ID == v.ID:
+			continue
+		case !recorded && bound && name == v.Name:
+			continue
+		case !recorded && !bound && v.ID != 0:
+			if live == nil {
+				live = n.live()
+			}
+			if slices.ContainsFunc(live, func(p peerInfo) bool { return p.Name == v.Name && p.ID == v.ID }) {
+				continue
+			}
+		}
+		return fmt.Errorf("%w: client %q named raft ID %016x as node %q's among heap %q's first voters, which neither the catalog nor membership says",
+			ErrPermission, from, v.ID, v.Name, e.Name)
 	}
 	return nil
 }

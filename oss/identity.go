@@ -142,6 +142,10 @@ func (n *Node) live() []peerInfo {
 			n.warnForged(p.Name, p.ID, name)
 			continue
 		}
+		if reservedID(p.ID) {
+			n.warnForged(p.Name, p.ID, "raft's own storage")
+			continue
+		}
 		p.Role = n.peerRole(p.Name)
 		out = append(out, p)
 	}

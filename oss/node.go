@@ -19,6 +19,7 @@ import (
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport"
+	"go.etcd.io/raft/v3"
 )
 
 // Node is one OSS process's membership in a cluster: it holds local
@@ -283,11 +284,17 @@ func (n *Node) openDataDir() error {
 
 func newNodeID() uint64 {
 	for {
-		if id := rand.Uint64(); id != 0 {
+		if id := rand.Uint64(); !reservedID(id) {
 			return id
 		}
 	}
 }
+
+// reservedID reports whether a raft ID is none a node may run under: 0
+// (raft's None) and the IDs raft gives its own storage threads
+// (raft.LocalAppendThread, raft.LocalApplyThread), whose messages raft
+// steps as its storage's word.
+func reservedID(id uint64) bool { return id == raft.None || raft.IsLocalMsgTarget(id) }
 
 // openCatalog opens the node's replica of the catalog: a new one-node
 // cluster's, or, with join, the cluster's, as a learner first.

@@ -68,15 +68,14 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	if r.Op == opStatus {
 		return codec.Marshal(n.localStatus())
 	}
+	if r.Heap != "" && validHeapName(r.Heap) != nil {
+		// Before anything keeps or logs it: a call carries up to a frame
+		// (8 MiB), and a refusal's log line and its entry in joinRefusals
+		// held the name whole, one for each name.
+		return nil, fmt.Errorf("oss: %s: %w: a heap name of %d bytes, not 1 to 255 of UTF-8 without control characters", r.Op, ErrInvalidHeapName, len(r.Heap))
+	}
 	if own := n.ClusterID(); !sameCluster(own, r.Cluster) && (r.Op == opLeaving || r.Op == opJoin || r.Op == opDecline) {
-		err := fmt.Errorf("%w: %s: the caller is of cluster %016x, this node of %016x", ErrOtherCluster, r.Op, r.Cluster, own)
-		if n.members != nil {
-			n.members.stats.otherCluster.Add(1)
-		}
-		if unlogged, ok := n.joinRefusals.note(r.Heap, from, time.Now()); ok {
-			n.log.Warn("call from a node of another cluster refused", "peer", from, "heap", r.Heap, "err", err, "unlogged", unlogged)
-		}
-		return codec.Marshal(callResponse{Refused: err.Error(), Cluster: own})
+		return n.refuseOtherCluster(from, &r, own)
 	}
 	if r.Op == opLeaving {
 		if n.members == nil {
@@ -96,6 +95,13 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 	}
 	if err := n.authorizeJoin(from, r.Heap); err != nil {
 		return nil, err
+	}
+	if reservedID(r.ID) {
+		// Its messages would pass for raft's own storage's (raftShape).
+		err := fmt.Errorf("%w: raft ID %016x is reserved by raft for a node's own storage; no node runs under it", ErrJoinRefused, r.ID)
+		n.acl.joins.Add(1)
+		n.noteRefusal("join refused", "peer", from, "heap", r.Heap, "err", err)
+		return codec.Marshal(callResponse{Refused: err.Error(), Cluster: n.ClusterID()})
 	}
 	h := n.replicaOf(r.Heap)
 	resp := callResponse{Cluster: n.ClusterID()}
@@ -123,6 +129,26 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		resp.Leader, _ = n.lookup(h.leader.Load())
 	}
 	return codec.Marshal(resp)
+}
+
+// refuseOtherCluster answers a call of a node of another cluster than
+// own, and counts and logs it.
+func (n *Node) refuseOtherCluster(from string, r *callRequest, own uint64) ([]byte, error) {
+	err := fmt.Errorf("%w: %s: the caller is of cluster %016x, this node of %016x", ErrOtherCluster, r.Op, r.Cluster, own)
+	if n.members != nil {
+		n.members.stats.otherCluster.Add(1)
+	}
+	// Noted under the heap only if the node holds it: a name is the
+	// caller's to choose, and each new one was a new entry and a line
+	// of the log at once.
+	key := ""
+	if n.replicaOf(r.Heap) != nil {
+		key = r.Heap
+	}
+	if unlogged, ok := n.joinRefusals.note(key, from, time.Now()); ok {
+		n.log.Warn("call from a node of another cluster refused", "peer", from, "heap", r.Heap, "err", err, "unlogged", unlogged)
+	}
+	return codec.Marshal(callResponse{Refused: err.Error(), Cluster: own})
 }
 
 // replicaOf returns the node's open replica of a heap, the catalog

@@ -10,6 +10,7 @@ import (
 
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -419,9 +420,16 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 // process) and a proposal without entries (raft panics on it, and the
 // leader's replica was closed as lost). raft sends neither; a peer
 // made them up. Nor a read-index request whose context names another
-// replica.
+// replica. Nor a message of raft's own storage (raft.IsLocalMsg) or from
+// an ID raft reserves for it (reservedID): raft steps a storage message
+// from such an ID as its storage's word, and one peer's "applied up to
+// 2^40" made raft panic, closing the replica as lost.
 func raftShape(m *raftpb.Message) error {
 	switch {
+	case raft.IsLocalMsg(m.Type):
+		return fmt.Errorf("a %v, which raft sends only to itself", m.Type)
+	case reservedID(m.From):
+		return fmt.Errorf("a message from raft ID %x, which raft reserves", m.From)
 	case m.Type == raftpb.MsgReadIndex && len(m.Entries) != 1:
 		return fmt.Errorf("a read-index request with %d entries, not 1", len(m.Entries))
 	case m.Type == raftpb.MsgProp && len(m.Entries) == 0:
