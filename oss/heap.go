@@ -179,15 +179,14 @@ type openMode struct {
 }
 
 type heapStats struct {
-	commits     atomic.Uint64
-	conflicts   atomic.Uint64
-	retries     atomic.Uint64
-	checks      atomic.Uint64
-	readCommits atomic.Uint64 // commits of reads alone checked by a read index, no record
-	waits       atomic.Uint64
-	wakes       atomic.Uint64 // waiters the loop woke
-	unknown     atomic.Uint64 // commits whose outcome was not learned
-	resyncs     atomic.Uint64 // EventResync handed to watch consumers
+	commits   atomic.Uint64
+	conflicts atomic.Uint64
+	retries   atomic.Uint64
+	checks    atomic.Uint64
+	waits     atomic.Uint64
+	wakes     atomic.Uint64 // waiters the loop woke
+	unknown   atomic.Uint64 // commits whose outcome was not learned
+	resyncs   atomic.Uint64 // EventResync handed to watch consumers
 }
 
 // Stats describe one heap as this node's replica sees it: its counters,
@@ -199,11 +198,6 @@ type Stats struct {
 	Objects int
 	// Commits counts transactions of this node that committed.
 	Commits uint64
-	// ReadCommits counts those of Commits that read and wrote nothing and
-	// committed with no record of their own: Update checked their reads
-	// against the group's commit index (a read index: no log entry, no
-	// disk write).
-	ReadCommits uint64
 	// Conflicts counts commit attempts of this node that conflicted.
 	Conflicts uint64
 	// Retries counts re-runs of Update functions after a conflict, after
@@ -277,17 +271,16 @@ type Stats struct {
 func (h *Heap) Stats() Stats {
 	st := h.state.Load()
 	s := Stats{
-		Applied:     st.Index(),
-		Objects:     st.Len(),
-		Commits:     h.stats.commits.Load(),
-		ReadCommits: h.stats.readCommits.Load(),
-		Conflicts:   h.stats.conflicts.Load(),
-		Retries:     h.stats.retries.Load(),
-		Checks:      h.stats.checks.Load(),
-		Waits:       h.stats.waits.Load(),
-		Unknown:     h.stats.unknown.Load(),
-		Resyncs:     h.stats.resyncs.Load(),
-		Rejoins:     h.contact.rejoins.Load(),
+		Applied:   st.Index(),
+		Objects:   st.Len(),
+		Commits:   h.stats.commits.Load(),
+		Conflicts: h.stats.conflicts.Load(),
+		Retries:   h.stats.retries.Load(),
+		Checks:    h.stats.checks.Load(),
+		Waits:     h.stats.waits.Load(),
+		Unknown:   h.stats.unknown.Load(),
+		Resyncs:   h.stats.resyncs.Load(),
+		Rejoins:   h.contact.rejoins.Load(),
 
 		Incarnation: h.group,
 	}
@@ -816,17 +809,6 @@ func (h *Heap) isClosed() bool {
 // closes (ErrClosed); nothing was written then. Waits are counted in
 // Stats.Waits.
 //
-// An fn that reads and writes nothing, and returns nil, commits with no
-// record of its own on its first run: Update checks what it read as it
-// checks an error (a read index, no log entry and no disk write), and
-// it commits at the index of the state the check found its reads
-// current in, no earlier than every commit acknowledged before the check
-// began (tx.Index in an OnCommit function; counted in Stats.Commits
-// and Stats.ReadCommits). Reads found stale are a conflict: fn runs
-// again, and its later runs go through the log as any transaction, to
-// take their turn there. Such an Update never ends in ErrCommitUnknown
-// and writes nothing to the log, so a watch sees no event for it.
-//
 // If the heap's leader refuses the commit for want of a write grant (a
 // grant revoked, or not yet applied by the leader's catalog replica,
 // while the record was on its way), Update asks the catalog's leader for
@@ -871,7 +853,6 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 		switch {
 		case ferr == nil:
-			tx.byReadIndex = attempt == 0 // later tries are turns in the log
 			err := tx.commit()
 			switch {
 			case errors.Is(err, ErrPermission):

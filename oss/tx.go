@@ -52,10 +52,6 @@ type txState struct {
 	writeIdx   map[uuid.UUID]int // index into writeList, once it is long
 	rootWrites map[string]consistency.RootWrite
 	gate       *gateHold // the Update's gate, given up before OnCommit
-	// byReadIndex lets commit end a transaction that read and wrote
-	// nothing without a record (commitReads): set by Update for its
-	// first try.
-	byReadIndex bool
 	// readArr and writeArr hold a transaction's first read and write
 	// (reads and writeList start on them, begin): a read-modify-write of
 	// one object, the most common Update, appends to no slice of its own.
@@ -113,10 +109,7 @@ func (st *txState) writeAt(id uuid.UUID) (int, bool) {
 
 // Index returns the applied index of the snapshot the transaction reads.
 // After a successful commit (for example inside an OnCommit function) it
-// returns the log index at which the transaction committed: for an
-// Update that read and wrote nothing, committed without a record of its
-// own (Stats.ReadCommits), the index of the state its reads were checked
-// to be current in.
+// returns the log index at which the transaction committed.
 func (tx *Tx) Index() uint64 {
 	if tx.txState != nil && tx.index != 0 {
 		return tx.index
@@ -695,9 +688,6 @@ func (tx *Tx) commit() error {
 		}
 		return nil
 	}
-	if tx.byReadIndex && len(tx.writeList) == 0 && len(tx.rootWrites) == 0 {
-		return tx.commitReads()
-	}
 	txid, err := newTxID(h.self)
 	if err != nil {
 		return fmt.Errorf("oss: new transaction ID: %w", err)
@@ -747,37 +737,6 @@ func (tx *Tx) commit() error {
 		return h.refusedError()
 	}
 	return fmt.Errorf("oss: commit record rejected as %v at index %d", res.Outcome, res.Index)
-}
-
-// commitReads commits a transaction that read and wrote nothing, on an
-// Update's first try, without a record: it checks the reads against the
-// group's commit index (a read index, as checkCurrent), and commits at
-// the index of the state it checked them in if they are current there.
-// That is the commit a record of the reads alone would have made, at an
-// index no earlier than every commit acknowledged before the check began:
-// strictly serializable, with no log entry and no disk write. Reads that
-// went stale are a conflict, as the record's would have been; Update's
-// next try then goes through the log, where its losses take turns across
-// nodes (docs/design.md, "No transaction starves"), which a loss seen by
-// a read index alone does not. The check's errors are the read index's:
-// ErrNoQuorum, the context's, ErrClosed; nothing was written.
-func (tx *Tx) commitReads() error {
-	h := tx.heap
-	if err := h.freshRead(tx.ctx); err != nil {
-		return err
-	}
-	st := h.state.Load()
-	rs := tx.readSet()
-	if ce := rs.staleIn(st); ce != nil {
-		h.stats.conflicts.Add(1)
-		ce.Hot = h.hotness(ce)
-		return ce
-	}
-	h.stats.commits.Add(1)
-	h.stats.readCommits.Add(1)
-	tx.index = st.Index()
-	tx.runOnCommit()
-	return nil
 }
 
 func (tx *Tx) hasReads() bool {
