@@ -58,6 +58,9 @@ func startClientP(t *testing.T, ctx context.Context, c *durableQUIC) *clientP {
 	p.fc = transporttest.NewFaultConn(pc, 1)
 	first := p.cfg(pc.LocalAddr().String())
 	first.PacketConn = p.fc
+	// The tests begin with p running: under load a single attempt to
+	// join the membership can time out.
+	first.JoinRetry = true
 	if p.n, err = Start(ctx, first); err != nil {
 		p.fc.Close()
 		t.Fatal(err)
@@ -97,9 +100,10 @@ func catalogLeaderWith(t *testing.T, c *durableQUIC, p *Node) *Node {
 // membership takes longer to find it dead than the restart takes) is not
 // refused for good: the old process no longer answers at its address, so
 // the refusal says to try again, and the restart starts once membership
-// catches up. The servers' directories list the old p until the test
-// lets them go (staleDirectory): first for a join the test asks of the
-// leader itself, then for the restart's own until it is refused once.
+// catches up. The servers' directories list the old p, at the address
+// membership held for it, until the test lets them go (staleDirectory):
+// first for a join the test asks of the leader itself, then for the
+// restart's own until it is refused once or its Start returns.
 // Until 2026-12-06 membership's view alone decided, and the restart was
 // refused for good as a second live node of its name (design.md, "Flakes
 // under load, 2026-12-06 (evening)").
@@ -112,13 +116,7 @@ func TestJoinWhileMembershipListsACrashedNodeIsNotFinal(t *testing.T) {
 	await.Until(t, "p in a's view", func() bool { return memberAt(c.nodes["a"], "p", p.n.Addr()) })
 	leader := catalogLeaderWith(t, c, p.n)
 	old, oldAddr := p.n.id, p.n.Addr()
-	stale := &atomic.Bool{}
-	stale.Store(true)
-	for _, n := range c.nodes {
-		inner := n.directory()
-		n.setDirectory(staleDirectory{directory: inner, gone: peerInfo{Name: "p", ID: old, Role: pki.RoleClient}, on: stale})
-		t.Cleanup(func() { n.setDirectory(inner) })
-	}
+	stale := listStale(t, c, p)
 	p.crash()
 
 	// The race, every time: the leader lists the old p, which is gone.
@@ -128,22 +126,9 @@ func TestJoinWhileMembershipListsACrashedNodeIsNotFinal(t *testing.T) {
 	}
 	t.Logf("refused, not for good: %v", err)
 
-	// p started again at another port: the servers list the old one
-	// until a refusal of the new one's join, then membership decides.
-	lifted := make(chan struct{})
-	go func() {
-		defer close(lifted)
-		for ctx.Err() == nil && !joinRefusedOnAny(c, "p") {
-			time.Sleep(10 * time.Millisecond)
-		}
-		stale.Store(false)
-	}()
-	p.n, err = Start(ctx, p.cfg("127.0.0.1:0"))
-	<-lifted
-	if err != nil {
-		t.Fatalf("p, started again at another port: %v", err)
-	}
-	t.Cleanup(func() { p.n.Close(context.Background()) })
+	// p started again at another port.
+	refused := restartWhileListed(t, ctx, c, p, stale, "127.0.0.1:0")
+	t.Logf("the restart's join refused on the way: %v", refused)
 	await.Until(t, "p at its new address in every server's view", func() bool {
 		for _, n := range c.nodes {
 			if !memberAt(n, "p", p.n.Addr()) {
@@ -152,6 +137,75 @@ func TestJoinWhileMembershipListsACrashedNodeIsNotFinal(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// listStale makes every server's directory list p's process as it runs
+// now, at the address membership holds for it, while the flag it returns
+// holds (set): membership that has not yet noticed p's crash.
+func listStale(t *testing.T, c *durableQUIC, p *clientP) *atomic.Bool {
+	t.Helper()
+	stale := &atomic.Bool{}
+	stale.Store(true)
+	gone := peerInfo{Name: "p", ID: p.n.id, Role: pki.RoleClient, At: p.n.Addr()}
+	for _, n := range c.nodes {
+		inner := n.directory()
+		n.setDirectory(staleDirectory{directory: inner, gone: gone, on: stale})
+		t.Cleanup(func() { n.setDirectory(inner) })
+	}
+	return stale
+}
+
+// restartWhileListed starts p again at listen, with JoinRetry, while the
+// servers list its crashed process (stale), and stops that listing once
+// a server refused the new process's join or Start returned, whichever
+// comes first; it fails the test if Start does, and waits for p's record
+// under the new raft ID on every server. It returns whether a join of p
+// was refused on the way. A restart the leader can tell apart from the
+// old process at once (it answers at the listed address, or membership
+// found the old one dead first) is admitted with no refusal: a wait for
+// one waited out the test's context (5 min) under load.
+func restartWhileListed(t *testing.T, ctx context.Context, c *durableQUIC, p *clientP, stale *atomic.Bool, listen string) (refused bool) {
+	t.Helper()
+	started, lifted := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(lifted)
+		defer stale.Store(false)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for !joinRefusedOnAny(c, "p") {
+			select {
+			case <-started:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	cfg := p.cfg(listen)
+	cfg.JoinRetry = true
+	old := p.n.id
+	n, err := Start(ctx, cfg)
+	close(started)
+	<-lifted
+	if err != nil {
+		t.Fatalf("p, started again at %s: %v", listen, err)
+	}
+	p.n = n
+	t.Cleanup(func() { n.Close(context.Background()) })
+	if n.id == old {
+		t.Fatalf("p started again without its data under its old raft ID %016x", old)
+	}
+	refused = joinRefusedOnAny(c, "p")
+	await.Until(t, "p's record under its new raft ID on every server", func() bool {
+		for _, s := range c.nodes {
+			if s.committed().recs["p"].ID != n.id {
+				return false
+			}
+		}
+		return true
+	})
+	return refused
 }
 
 // joinRefusedOnAny reports whether a server refused a join of name to
