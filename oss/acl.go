@@ -703,7 +703,7 @@ func (n *Node) entryVotersBound(from string, value []byte) error {
 			if live == nil {
 				live = n.live()
 			}
-			if slices.ContainsFunc(live, func(p peerInfo) bool { return p.Name == v.Name && p.ID == v.ID }) {
+			if listedAlone(live, v) {
 				continue
 			}
 		}
@@ -711,6 +711,18 @@ func (n *Node) entryVotersBound(from string, value []byte) error {
 			ErrPermission, from, v.ID, v.Name, e.Name)
 	}
 	return nil
+}
+
+// listedAlone reports whether live membership lists node v.Name under
+// raft ID v.ID, and no node of another name under that ID (otherClaimant):
+// the IDs are each member's own word.
+func listedAlone(live []peerInfo, v groupMember) bool {
+	i := slices.IndexFunc(live, func(p peerInfo) bool { return p.Name == v.Name && p.ID == v.ID })
+	if i < 0 {
+		return false
+	}
+	_, claimed := otherClaimant(live, v.ID, v.Name, live[i].Role == pki.RoleServer)
+	return !claimed
 }
 
 // refusedError is the error of a commit that the heap's leader refused
