@@ -679,7 +679,8 @@ func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State
 // entryVotersBound checks the first voters of a heap entry a client
 // writes: each must name a node as the catalog records it (its node
 // record's raft ID, or a binding of another entry's voters), or, for a
-// node the catalog does not know yet, as membership lists it live. The
+// node the catalog does not know yet or whose record lags, as membership
+// lists it live (listedAlone). The
 // first voters bind the raft IDs no node record names (bindingsOf): a
 // client that named a new server's raft ID, gossiped before the server
 // registered, under another name had that server's join of the catalog
@@ -699,11 +700,14 @@ func (n *Node) entryVotersBound(from string, value []byte) error {
 			continue
 		case !recorded && bound && name == v.Name:
 			continue
-		case !recorded && !bound && v.ID != 0:
+		case !bound && v.ID != 0:
+			// A node the catalog does not know yet, or one whose record
+			// lags (a server restarted empty, until its join moves the
+			// record): a client's node draws voters from membership.
 			if live == nil {
 				live = n.live()
 			}
-			if slices.ContainsFunc(live, func(p peerInfo) bool { return p.Name == v.Name && p.ID == v.ID }) {
+			if listedAlone(live, v) {
 				continue
 			}
 		}
@@ -713,6 +717,18 @@ func (n *Node) entryVotersBound(from string, value []byte) error {
 	return nil
 }
 
+// listedAlone reports whether live membership lists node v.Name under
+// raft ID v.ID, and no node of another name under that ID (otherClaimant):
+// the IDs are each member's own word.
+func listedAlone(live []peerInfo, v groupMember) bool {
+	i := slices.IndexFunc(live, func(p peerInfo) bool { return p.Name == v.Name && p.ID == v.ID })
+	if i < 0 {
+		return false
+	}
+	_, claimed := otherClaimant(live, v.ID, v.Name, live[i].Role == pki.RoleServer)
+	return !claimed
+}
+
 // refusedError is the error of a commit that the heap's leader refused
 // (consistency.Refused): this node lacked a permission when its record
 // reached the leader, by the leader's catalog replica. Nothing was
@@ -720,7 +736,7 @@ func (n *Node) entryVotersBound(from string, value []byte) error {
 func (h *Heap) refusedError() error {
 	n := h.node
 	if h.name == catalogName && n.cfg.Role == pki.RoleClient {
-		return fmt.Errorf("%w: the catalog's leader refused the change of %s %q (a client writes only the entries of heaps it administers); nothing was written",
+		return fmt.Errorf("%w: the catalog's leader refused the change of %s %q (a client writes only the entries of heaps it administers, naming as first voters nodes under the raft IDs the leader's catalog or membership gives them); nothing was written",
 			ErrPermission, roleName(n.cfg.Role), n.cfg.Name)
 	}
 	if h.name == catalogName {

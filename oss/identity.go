@@ -152,6 +152,23 @@ func (n *Node) live() []peerInfo {
 	return out
 }
 
+// otherClaimant returns a live member of another name than name that
+// lists raft ID id. Membership's IDs are each member's own word: a
+// client that saw a new server's raft ID gossiped, before the server
+// registered, joined the catalog under it and had the server's join
+// refused for good, or announced it as its own. For a server's name, a
+// member that is no server is left out: servers are trusted, and a
+// client announcing a server's ID would otherwise hold the server back
+// for as long as it announced it.
+func otherClaimant(live []peerInfo, id uint64, name string, server bool) (string, bool) {
+	for _, p := range live {
+		if p.ID == id && p.Name != name && (!server || p.Role == pki.RoleServer) {
+			return p.Name, true
+		}
+	}
+	return "", false
+}
+
 // warnForged logs, at most every 10 s, a peer claiming another's raft ID.
 func (n *Node) warnForged(who string, id uint64, owner string) {
 	now := time.Now().UnixNano()
@@ -192,6 +209,10 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 		return false, nil
 	}
 	role, known := n.peerRoleKnown(from)
+	if other, claimed := otherClaimant(n.live(), r.ID, from, role == pki.RoleServer); claimed {
+		// Not the caller's to record: the first record of an ID binds it.
+		return false, fmt.Errorf("oss: join: membership lists raft ID %016x live as node %q's, not %q's: try again", r.ID, other, from)
+	}
 	if ok && role != pki.RoleServer && (rec.Server || h.votes(rec.ID)) {
 		if !known {
 			// No connection of its name live as the call is served

@@ -39,22 +39,32 @@ func TestNoPeerSpeaksAsRaftsStorage(t *testing.T) {
 			continue
 		}
 		h := n.catalog.Load()
+		var msgs []raftpb.Message
 		for _, id := range []uint64{raft.LocalApplyThread, raft.LocalAppendThread} {
 			n.learn(id, "mallory") // as if bound by an older member
-			for _, msg := range []raftpb.Message{
-				{Type: raftpb.MsgStorageApplyResp, From: id, To: n.id, Entries: []raftpb.Entry{{Index: 1 << 40}}},
-				{Type: raftpb.MsgStorageAppendResp, From: id, To: n.id, Snapshot: &raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1 << 40}}},
-			} {
-				if _, _, ok := n.route("mallory", forgedEnvelope(t, n, msg)); ok {
-					t.Errorf("%s routes mallory's %v under raft ID %x to its catalog", name, msg.Type, id)
-				}
-				if err := m.tr.Send(ctx, name, forgedEnvelope(t, n, msg)); err != nil {
-					t.Fatal(err)
-				}
+			msgs = append(msgs,
+				raftpb.Message{Type: raftpb.MsgStorageApplyResp, From: id, To: n.id, Entries: []raftpb.Entry{{Index: 1 << 40}}},
+				raftpb.Message{Type: raftpb.MsgStorageAppendResp, From: id, To: n.id, Snapshot: &raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1 << 40}}})
+		}
+		for _, msg := range msgs {
+			if _, _, ok := n.route("mallory", forgedEnvelope(t, n, msg)); ok {
+				t.Errorf("%s routes mallory's %v from raft ID %x to its catalog", name, msg.Type, msg.From)
 			}
 		}
-		if h.lost != nil {
-			t.Fatalf("%s lost its catalog: %v", name, h.lost)
+		base := malformedFrom(n, "mallory")
+		for _, msg := range msgs {
+			if err := m.tr.Send(ctx, name, forgedEnvelope(t, n, msg)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Sent asynchronously: until the node has dropped them all as
+		// malformed, or its catalog's loop, stepping one, lost it.
+		waitFor(t, name+" to drop mallory's messages", func() bool {
+			now := malformedFrom(n, "mallory")
+			return h.lostErr() != nil || now.unlogged >= base.unlogged+len(msgs) || now.logged.After(base.logged)
+		})
+		if err := h.lostErr(); err != nil {
+			t.Fatalf("%s lost its catalog: %v", name, err)
 		}
 	}
 	leader := c.catalogLeader(t)
@@ -63,10 +73,18 @@ func TestNoPeerSpeaksAsRaftsStorage(t *testing.T) {
 		waitFor(t, name+" to apply the grant", func() bool {
 			return n.Authorize("mallory", pki.RoleClient, "bank", PermRead) == nil
 		})
-		if h := n.catalog.Load(); h.lost != nil {
-			t.Fatalf("%s lost its catalog: %v", name, h.lost)
+		if err := n.catalog.Load().lostErr(); err != nil {
+			t.Fatalf("%s lost its catalog: %v", name, err)
 		}
 	}
+}
+
+// malformedFrom returns what node n noted last of the malformed raft
+// messages of peer.
+func malformedFrom(n *Node, peer string) refusalSeen {
+	n.malformed.mu.Lock()
+	defer n.malformed.mu.Unlock()
+	return n.malformed.last[refusalKey{"", peer}]
 }
 
 // joinUnder sends, from x, a join of the catalog under the raft ID id to

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +76,14 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		// held the name whole, one for each name.
 		return nil, fmt.Errorf("oss: %s: %w: a heap name of %d bytes, not 1 to 255 of UTF-8 without control characters", r.Op, ErrInvalidHeapName, len(r.Heap))
 	}
+	if r.Addr != "" && !validCallAddr(r.Addr) {
+		// Before anything keeps or logs it: a join's address went into
+		// the caller's catalog record (replicated, kept on disk) and,
+		// whole, into an INFO line, at each new raft ID.
+		err := fmt.Errorf("%w: %s: an address of %d bytes, not a HOST:PORT of at most %d", ErrJoinRefused, r.Op, len(r.Addr), maxCallAddr)
+		n.noteRefusal("call refused: its address is no HOST:PORT", "peer", from, "op", r.Op, "addr", truncated(r.Addr, 64), "err", err)
+		return codec.Marshal(callResponse{Refused: err.Error(), Cluster: n.ClusterID()})
+	}
 	if own := n.ClusterID(); !sameCluster(own, r.Cluster) && (r.Op == opLeaving || r.Op == opJoin || r.Op == opDecline) {
 		return n.refuseOtherCluster(from, &r, own)
 	}
@@ -129,6 +139,30 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		resp.Leader, _ = n.lookup(h.leader.Load())
 	}
 	return codec.Marshal(resp)
+}
+
+// maxCallAddr bounds a call's address (callRequest.Addr), as a DNS name
+// is bounded.
+const maxCallAddr = 255
+
+// validCallAddr reports whether a call's address is one a node sends: a
+// HOST:PORT of at most maxCallAddr bytes (the empty one, a node without
+// QUIC's, is checked by its caller).
+func validCallAddr(addr string) bool {
+	if len(addr) > maxCallAddr {
+		return false
+	}
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil
+}
+
+// truncated returns s cut to at most max bytes of valid UTF-8, marked
+// as cut if it was.
+func truncated(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 // refuseOtherCluster answers a call of a node of another cluster than
