@@ -197,10 +197,17 @@ func (n *Node) admitJoin(ctx context.Context, h *Heap, from string, r *callReque
 		if _, ok := b.ids[r.ID]; ok {
 			return false, nil
 		}
-		for _, p := range n.live() {
-			if p.Name == from && p.ID == r.ID {
-				return false, nil
+		live := n.live()
+		for _, p := range live {
+			if p.Name != from || p.ID != r.ID {
+				continue
 			}
+			if other, claimed := otherClaimant(live, r.ID, from, p.Role == pki.RoleServer); claimed {
+				// Each member's own word: a client that announced a new
+				// server's raft ID was added under it as the heap's learner.
+				return false, fmt.Errorf("oss: join of heap %q: membership lists raft ID %016x live as node %q's too, not %q's alone: try again", h.name, r.ID, other, from)
+			}
+			return false, nil
 		}
 		return false, fmt.Errorf("oss: join of heap %q: node %q (raft ID %016x) is not registered yet; it joins the catalog first", h.name, from, r.ID)
 	}
