@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.uber.org/goleak"
 )
@@ -23,22 +22,9 @@ func TestCallsAddrIsBoundedBeforeItIsKept(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, addr := range []string{m.Addr() + strings.Repeat("0", 1<<20), strings.Repeat("x", 1<<20), "no port"} {
-		req, _ := codec.Marshal(callRequest{Op: opJoin, Heap: catalogName, ID: newNodeID(), Addr: addr, Cluster: m.ClusterID()})
-		for {
-			to := c.catalogLeader(t).Name()
-			resp, err := m.tr.Call(ctx, to, req)
-			var cr callResponse
-			if err == nil {
-				err = codec.Unmarshal(resp, &cr)
-			}
-			if err == nil && cr.Refused != "" {
-				break
-			}
-			if err == nil && (cr.OK || cr.Member) || ctx.Err() != nil {
-				t.Fatalf("%s took mallory's join with an address of %d bytes (%q…): %v", to, len(addr), addr[:min(len(addr), 20)], fmtAnswer(cr, err))
-			}
-			t.Logf("mallory's join with an address of %d bytes: %v; again", len(addr), fmtAnswer(cr, err))
-			time.Sleep(100 * time.Millisecond)
+		to, cr := joinAt(t, ctx, c, m, newNodeID(), addr)
+		if cr.OK || cr.Member || cr.Refused == "" {
+			t.Fatalf("%s took mallory's join with an address of %d bytes (%q…): %v", to, len(addr), addr[:min(len(addr), 20)], fmtAnswer(cr, nil))
 		}
 	}
 	for _, name := range []string{"a", "b", "c"} {

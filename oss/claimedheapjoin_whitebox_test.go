@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -58,17 +59,8 @@ func TestClientCannotJoinAHeapUnderARaftIDAServerAnnounces(t *testing.T) {
 	})
 	for _, name := range []string{"a", "b", "c"} {
 		h := c.nodes[name].replicaOf("game-x")
-		if cs := h.conf.Load(); cs != nil && (containsID(cs.Learners, id) || containsID(cs.LearnersNext, id)) {
+		if cs := h.conf.Load(); cs != nil && (slices.Contains(cs.Learners, id) || slices.Contains(cs.LearnersNext, id)) {
 			t.Errorf("%s: game-x lists raft ID %016x as a learner", name, id)
 		}
 	}
-}
-
-func containsID(ids []uint64, id uint64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }

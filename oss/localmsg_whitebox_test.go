@@ -92,7 +92,15 @@ func malformedFrom(n *Node, peer string) refusalSeen {
 // answer.
 func joinUnder(t *testing.T, ctx context.Context, c *quicCluster, x *Node, id uint64) (string, callResponse) {
 	t.Helper()
-	req, _ := codec.Marshal(callRequest{Op: opJoin, Heap: catalogName, ID: id, Addr: x.Addr(), Cluster: x.ClusterID()})
+	return joinAt(t, ctx, c, x, id, x.Addr())
+}
+
+// joinAt is joinUnder with the join's address addr: it asks the
+// catalog's leader until an answer takes the join, refuses it, or says
+// the ID is a member.
+func joinAt(t *testing.T, ctx context.Context, c *quicCluster, x *Node, id uint64, addr string) (string, callResponse) {
+	t.Helper()
+	req, _ := codec.Marshal(callRequest{Op: opJoin, Heap: catalogName, ID: id, Addr: addr, Cluster: x.ClusterID()})
 	for {
 		to := c.catalogLeader(t).Name()
 		resp, err := x.tr.Call(ctx, to, req)
@@ -108,7 +116,7 @@ func joinUnder(t *testing.T, ctx context.Context, c *quicCluster, x *Node, id ui
 		if err := codec.Unmarshal(resp, &cr); err != nil {
 			t.Fatal(err)
 		}
-		if cr.OK || cr.Refused != "" {
+		if cr.OK || cr.Member || cr.Refused != "" {
 			return to, cr
 		}
 		time.Sleep(20 * time.Millisecond)
