@@ -48,7 +48,12 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 	if err != nil {
 		return err
 	}
-	return h.writeCheckpoint(metaBlob)
+	if err := h.writeCheckpoint(metaBlob); err != nil {
+		// The replica is stuck on its store, not on its log, which is
+		// all the refusal's other words (and ossd status') name.
+		return fmt.Errorf("the leader's snapshot at index %d goes to the striped store before the log records it, and the store refused it: %w", meta.Index, err)
+	}
+	return nil
 }
 
 // Checkpoints run off the heap's loop. The loop decides when one is due
