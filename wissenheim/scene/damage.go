@@ -138,7 +138,7 @@ func (p *propObj) check(r *room) string {
 		return fmt.Sprintf("kind %d", p.Kind)
 	case p.Room.ID != r.id:
 		return fmt.Sprintf("in room %v, listed in %q", p.Room.ID, r.obj.Name)
-	case len(p.Name) > 1024:
+	case len(p.Name) > maxObjName:
 		return fmt.Sprintf("name of %d bytes", len(p.Name))
 	case !finiteVec(p.Pos) || !inside(r.obj.Size, p.Pos, 0):
 		return fmt.Sprintf("at %v, outside the room", p.Pos)
@@ -196,7 +196,7 @@ func (ro *roomObj) check() string {
 	bad := func(f string, a ...any) string { return fmt.Sprintf(f, a...) }
 	s := ro.Size
 	switch {
-	case ro.Name == "" || len(ro.Name) > 1024:
+	case ro.Name == "" || len(ro.Name) > maxObjName:
 		return bad("name %.40q", ro.Name)
 	case !finiteVec(s) || s.X < 2*AvatarRadius || s.Y < 2*AvatarRadius || s.X > 1e5 || s.Y > 1e5:
 		return bad("size %v", s)
@@ -206,16 +206,16 @@ func (ro *roomObj) check() string {
 		return bad("%d chat shards", len(ro.Chat))
 	case len(ro.Doors) > maxDoors:
 		return bad("%d doors, at most %d", len(ro.Doors), maxDoors)
-	case len(ro.Walls) > 1<<16 || len(ro.Props) > 1<<16:
+	case len(ro.Walls) > maxRoomItems || len(ro.Props) > maxRoomItems:
 		return bad("%d walls and %d props", len(ro.Walls), len(ro.Props))
 	}
 	for _, w := range ro.Walls {
-		if !finiteVec(w.Min) || !finiteVec(w.Max) || w.Min.X > w.Max.X || w.Min.Y > w.Max.Y {
+		if badWall(w) {
 			return bad("wall %v", w)
 		}
 	}
 	for _, d := range ro.Doors {
-		if !finiteVec(d.Rect.Min) || !finiteVec(d.Rect.Max) || d.Rect.Max.Sub(d.Rect.Min).Len() > 1e5 {
+		if badDoor(d.Rect) {
 			return bad("door %v", d.Rect)
 		}
 		if !slices.Contains(ro.Props, d.Prop) {
@@ -223,6 +223,25 @@ func (ro *roomObj) check() string {
 		}
 	}
 	return ""
+}
+
+// The bounds of a room's name, a prop's and the walls and props of a
+// room, which Spec.validate keeps too: a room beyond them is damaged,
+// and Open refuses its world.
+const (
+	maxObjName   = 1024
+	maxRoomItems = 1 << 16
+)
+
+// badWall reports whether w is no wall: a coordinate not a number, or
+// its corners the wrong way round.
+func badWall(w Rect) bool {
+	return !finiteVec(w.Min) || !finiteVec(w.Max) || w.Min.X > w.Max.X || w.Min.Y > w.Max.Y
+}
+
+// badDoor reports whether r is no door's place.
+func badDoor(r Rect) bool {
+	return !finiteVec(r.Min) || !finiteVec(r.Max) || r.Max.Sub(r.Min).Len() > 1e5
 }
 
 // check returns what is wrong with a world object, or "".

@@ -29,7 +29,10 @@ const maxCellGrid = 1 << 20
 //     is held by nobody, where it lies;
 //   - a damaged chat shard is emptied: nothing in it can be trusted;
 //   - a cell that does not decode, or whose avatar is gone or does not
-//     cover it, is freed.
+//     cover it, is freed;
+//   - a cell a live avatar covers and does not hold (garbage was written
+//     over it, or it was deleted) is claimed for it again, unless
+//     another avatar that covers it holds it.
 //
 // A damaged clock is mended by Run's advance, damaged avatars by Reap; a
 // damaged room or world object cannot be mended (Open refuses it). Each
@@ -66,6 +69,12 @@ func (w *World) Repair(ctx context.Context) (int, error) {
 	}
 	if len(p.cells) > 0 {
 		k, err := w.mend(ctx, func(tx *oss.Tx) (int, error) { return w.freeCells(tx, p.cells) })
+		if n += k; err != nil {
+			return n, err
+		}
+	}
+	if len(p.claims) > 0 {
+		k, err := w.mend(ctx, func(tx *oss.Tx) (int, error) { return w.claimCells(tx, p.claims) })
 		n += k
 		return n, err
 	}
@@ -79,6 +88,7 @@ type mends struct {
 	props   []uuid.UUID             // props whose holder is not a live one
 	chats   []uuid.UUID             // damaged chat shards
 	cells   []uuid.UUID             // stale cells
+	claims  []claim                 // cells live avatars cover and do not hold
 }
 
 // mend runs f in a transaction tried once, and commits it if f wrote
@@ -131,10 +141,13 @@ func (w *World) findMends(tx *oss.Tx, p *mends) error {
 		p.rosters[r] = make([][]uuid.UUID, len(r.obj.Rosters))
 	}
 	covers := map[[2]uuid.UUID][]uuid.UUID{}
-	return tx.Scan(func(id uuid.UUID) bool {
+	held := map[uuid.UUID]bool{} // cells that name an avatar that covers them
+	err := tx.Scan(func(id uuid.UUID) bool {
 		if id.Version() == 5 {
 			if w.staleCell(tx, id, covers) {
 				p.cells = append(p.cells, id)
+			} else {
+				held[id] = true
 			}
 			return true
 		}
@@ -148,6 +161,12 @@ func (w *World) findMends(tx *oss.Tx, p *mends) error {
 		}
 		return true
 	})
+	for _, r := range w.rooms {
+		if err == nil && p.rosters[r] == nil {
+			p.claims, err = w.unclaimed(tx, r, held, covers, p.claims)
+		}
+	}
+	return err
 }
 
 // rostersDamaged reports whether a roster shard of r is damaged.

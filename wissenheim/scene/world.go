@@ -221,22 +221,48 @@ func (s *Spec) validate() error {
 			return bad("room name %q empty or repeated", r.Name)
 		}
 		names[r.Name] = true
-		if r.Size.X < 2*AvatarRadius || r.Size.Y < 2*AvatarRadius || r.Size.X > 1e5 || r.Size.Y > 1e5 {
-			return bad("room %q: size %v", r.Name, r.Size)
-		}
-		if len(r.Doors) > maxDoors {
-			return bad("room %q: %d doors, at most %d", r.Name, len(r.Doors), maxDoors)
-		}
-		for _, p := range r.Props {
-			if p.Kind != Ball && p.Kind != Box && p.Kind != Lamp {
-				return bad("room %q: prop %q of kind %v (doors go in Doors)", r.Name, p.Name, p.Kind)
-			}
-			if !inside(r.Size, p.Pos, 0) {
-				return bad("room %q: prop %q outside the room", r.Name, p.Name)
-			}
+		if why := r.validate(); why != "" {
+			return bad("room %.40q: %s", r.Name, why)
 		}
 	}
 	return nil
+}
+
+// validate returns what is wrong with a room's spec, or "": anything the
+// check of a room or a prop would find damaged once written (Create
+// wrote a wall of NaN, and the world it made could never be opened).
+func (r *RoomSpec) validate() string {
+	switch {
+	case len(r.Name) > maxObjName:
+		return fmt.Sprintf("name of %d bytes, at most %d", len(r.Name), maxObjName)
+	case !finiteVec(r.Size) || r.Size.X < 2*AvatarRadius || r.Size.Y < 2*AvatarRadius || r.Size.X > 1e5 || r.Size.Y > 1e5:
+		return fmt.Sprintf("size %v", r.Size)
+	case len(r.Doors) > maxDoors:
+		return fmt.Sprintf("%d doors, at most %d", len(r.Doors), maxDoors)
+	case len(r.Walls) > maxRoomItems || len(r.Props)+len(r.Doors) > maxRoomItems:
+		return fmt.Sprintf("%d walls and %d props, at most %d each", len(r.Walls), len(r.Props)+len(r.Doors), maxRoomItems)
+	}
+	for _, w := range r.Walls {
+		if badWall(w) {
+			return fmt.Sprintf("wall %v", w)
+		}
+	}
+	for _, d := range r.Doors {
+		if badDoor(d.Rect) || len(d.Name) > maxObjName {
+			return fmt.Sprintf("door %.40q at %v", d.Name, d.Rect)
+		}
+	}
+	for _, p := range r.Props {
+		switch {
+		case p.Kind != Ball && p.Kind != Box && p.Kind != Lamp:
+			return fmt.Sprintf("prop %.40q of kind %v (doors go in Doors)", p.Name, p.Kind)
+		case !finiteVec(p.Pos) || !inside(r.Size, p.Pos, 0):
+			return fmt.Sprintf("prop %.40q outside the room", p.Name)
+		case len(p.Name) > maxObjName:
+			return fmt.Sprintf("prop name of %d bytes, at most %d", len(p.Name), maxObjName)
+		}
+	}
+	return ""
 }
 
 // Open opens the world of that name in h. It returns an error matching

@@ -1,0 +1,67 @@
+package scene_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/objectsharing/oss/oss"
+	"github.com/objectsharing/oss/wissenheim/scene"
+)
+
+// A spec whose room Open would find damaged once written (a wall or a
+// door not a number, a wall's corners the wrong way round, a size not a
+// number, names over a room's or a prop's bound) is refused by Create
+// with ErrInvalid, and nothing is written. Create wrote such a world,
+// then said it was damaged, and every Open after refused it: the
+// world's name was spent for good.
+func TestCreateRefusesASpecItsRoomCheckWouldRefuse(t *testing.T) {
+	ctx := context.Background()
+	n, err := oss.Start(ctx, &oss.Config{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(ctx)
+	long := strings.Repeat("x", 1025)
+	nan := math.NaN()
+	for i, c := range []struct {
+		name string
+		edit func(r *scene.RoomSpec)
+	}{
+		{"wall of NaN", func(r *scene.RoomSpec) { r.Walls = append(r.Walls, scene.R(nan, 1, 2, 2)) }},
+		{"wall to -Inf", func(r *scene.RoomSpec) { r.Walls = append(r.Walls, scene.R(math.Inf(-1), 1, 2, 2)) }},
+		{"wall the wrong way round", func(r *scene.RoomSpec) {
+			r.Walls = append(r.Walls, scene.Rect{Min: scene.Vec{X: 3, Y: 3}, Max: scene.Vec{X: 1, Y: 1}})
+		}},
+		{"door of NaN", func(r *scene.RoomSpec) {
+			r.Doors = append(r.Doors, scene.DoorSpec{Name: "d", Rect: scene.R(1, 1, nan, 2)})
+		}},
+		{"door of 1e6 m", func(r *scene.RoomSpec) {
+			r.Doors = append(r.Doors, scene.DoorSpec{Name: "d", Rect: scene.R(0, 0, 1e6, 1)})
+		}},
+		{"door's name", func(r *scene.RoomSpec) {
+			r.Doors = append(r.Doors, scene.DoorSpec{Name: long, Rect: scene.R(1, 1, 2, 2)})
+		}},
+		{"room's name", func(r *scene.RoomSpec) { r.Name = long }},
+		{"prop's name", func(r *scene.RoomSpec) { r.Props[0].Name = long }},
+		{"size of NaN", func(r *scene.RoomSpec) { r.Size.Y = nan }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := n.CreateHeap(ctx, fmt.Sprint("w", i), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := scene.DemoSpec(4)
+			c.edit(&spec.Rooms[0])
+			if _, err := scene.Create(ctx, h, spec); !errors.Is(err, scene.ErrInvalid) {
+				t.Errorf("Create: %v, want ErrInvalid", err)
+			}
+			if _, err := scene.Open(ctx, h, ""); !errors.Is(err, scene.ErrNoWorld) {
+				t.Errorf("Open after the refused Create: %v, want ErrNoWorld", err)
+			}
+		})
+	}
+}
