@@ -446,6 +446,11 @@ func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hs := a.node.Heaps()
+	if may, all := a.mayRead(r); !all {
+		// A client certificate is shown the heaps it may read alone, as
+		// in the status (statuscache.go).
+		hs = slices.DeleteFunc(hs, func(h oss.HeapStatus) bool { return !may(h.Name) })
+	}
 	if hs == nil {
 		hs = []oss.HeapStatus{}
 	}
