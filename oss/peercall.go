@@ -68,7 +68,7 @@ func (n *Node) handleCall(ctx context.Context, from string, req []byte) ([]byte,
 		return nil, fmt.Errorf("oss: malformed request: %w", err)
 	}
 	if r.Op == opStatus {
-		return codec.Marshal(n.localStatus())
+		return codec.Marshal(n.statusFor(from))
 	}
 	if r.Heap != "" && validHeapName(r.Heap) != nil {
 		// Before anything keeps or logs it: a call carries up to a frame

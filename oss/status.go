@@ -62,6 +62,24 @@ func (n *Node) localStatus() []replicaStatus {
 	return out
 }
 
+// statusFor is what a status call of the peer from is answered: this
+// node's replicas, all of them for a server's (it gathers the status for
+// an operator), for a client's only those of the heaps it may read (the
+// catalog's among them), as this node's grants say. Each replica's
+// applied index, group, and why it was lost or stuck, is what the heap's
+// readers may know; a client's catalog replica tells it every heap's
+// name and placement anyway ("Access control"), not how each moves.
+func (n *Node) statusFor(from string) []replicaStatus {
+	reps := n.localStatus()
+	role := n.peerRole(from)
+	if privileged(role) {
+		return reps
+	}
+	return slices.DeleteFunc(reps, func(r replicaStatus) bool {
+		return n.authorize(from, role, r.Heap, PermRead) != nil
+	})
+}
+
 // ClusterStatus is the state of the cluster as one node gathers it.
 type ClusterStatus struct {
 	// Node is the node that gathered it.

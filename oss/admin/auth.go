@@ -154,10 +154,11 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 			if r.ContentLength > 0 {
 				n = r.ContentLength
 			}
-			if !a.admitBody(w, r, n) {
+			release, ok := a.admitBody(w, r, n)
+			if !ok {
 				return
 			}
-			defer a.bodies.Release(n)
+			defer release()
 		}
 		heap := r.PathValue("heap")
 		if !strings.Contains(pattern, "{heap}") {
@@ -299,19 +300,65 @@ func (a *api) checkHost(host, port string) error {
 const bodyWait = 15*time.Second - requestTimeout
 
 // admitBody waits, at most a.bodyWait, for room for n bytes of a write's
-// body, and reports whether it got it; if not, it has answered 503 with
-// the node busy (stateHeader): nothing of the request was read or done,
-// so the client sends it on to the next node.
-func (a *api) admitBody(w http.ResponseWriter, r *http.Request, n int64) bool {
+// body, and returns what gives it back once the request is done; if it
+// got none, it has answered: 503 with the node busy (stateHeader),
+// nothing of the request read or done, so the client sends it on to the
+// next node; or, for an identity that holds its share of the room
+// (takeBodyShare), 429 at once, as a connection past its identity's
+// share is answered (connShare).
+func (a *api) admitBody(w http.ResponseWriter, r *http.Request, n int64) (release func(), ok bool) {
+	id := identityOf(r)
+	if !a.takeBodyShare(id, n) {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set(stateHeader, rateLimitedState)
+		fail(w, refuse(http.StatusTooManyRequests, "the %s certificate %q has writes under way whose bodies may take %d bytes, the most one certificate may (half of the %d the node reads at once: %d × ossd run's --http-max-body), so this one was not read and nothing of it was done: retry after 1s, once one of them has ended",
+			id.Role, id.Name, a.bodyShare, bodySlots*a.opts.MaxBodyBytes, bodySlots))
+		return nil, false
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.bodyWait)
 	defer cancel()
 	if err := a.bodies.Acquire(ctx, n); err != nil {
+		a.giveBodyShare(id, n)
 		w.Header().Set(stateHeader, "busy")
 		w.Header().Set("Retry-After", "1")
 		fail(w, refuse(http.StatusServiceUnavailable, "too many large writes in progress, so this one was not read; try again, or another node"))
+		return nil, false
+	}
+	return func() {
+		a.bodies.Release(n)
+		a.giveBodyShare(id, n)
+	}, true
+}
+
+// takeBodyShare counts n bytes of body room for id, and reports false,
+// counting nothing, if id holds so much that it would pass a.bodyShare.
+// Without a share one certificate granted write on any heap held all the
+// room with bodySlots writes whose bodies it sent slowly (each up to the
+// read timeout, 30 s, then again), and every other identity's writes
+// waited bodyWait and were refused 503 meanwhile.
+func (a *api) takeBodyShare(id Identity, n int64) bool {
+	if a.bodyShare <= 0 {
+		return true
+	}
+	a.bodyMu.Lock()
+	defer a.bodyMu.Unlock()
+	if a.bodyHeld[id]+n > a.bodyShare {
 		return false
 	}
+	a.bodyHeld[id] += n
 	return true
+}
+
+// giveBodyShare gives back what takeBodyShare counted.
+func (a *api) giveBodyShare(id Identity, n int64) {
+	if a.bodyShare <= 0 {
+		return
+	}
+	a.bodyMu.Lock()
+	defer a.bodyMu.Unlock()
+	if a.bodyHeld[id] -= n; a.bodyHeld[id] <= 0 {
+		delete(a.bodyHeld, id)
+	}
 }
 
 // refuseRevoked answers a request of the API (/v1/, but the status) with

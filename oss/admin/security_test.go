@@ -202,10 +202,13 @@ func TestAuthorizeAsksPerEndpoint(t *testing.T) {
 	for _, tc := range []struct {
 		method, path string
 		body         []byte
-		want         []ask // besides none for status and the heap list
+		want         []ask
 	}{
-		{"GET", "/v1/status", nil, nil},
-		{"GET", "/v1/heaps", nil, nil},
+		// The status and the heap list refuse no one: they ask whether
+		// the identity may read every heap, and show one that may not
+		// the heaps it may read alone.
+		{"GET", "/v1/status", nil, []ask{{"admin", pki.RoleAdmin, "*", admin.PermRead}}},
+		{"GET", "/v1/heaps", nil, []ask{{"admin", pki.RoleAdmin, "*", admin.PermRead}}},
 		{"GET", "/v1/heaps/pub/roots/r", nil, []ask{{"admin", pki.RoleAdmin, "pub", admin.PermRead}}},
 		{"GET", "/v1/heaps/pub/objects/" + id, nil, []ask{{"admin", pki.RoleAdmin, "pub", admin.PermRead}}},
 		{"GET", "/v1/heaps/pub/digest", nil, []ask{{"admin", pki.RoleAdmin, "pub", admin.PermRead}}},

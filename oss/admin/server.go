@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -275,6 +276,12 @@ type api struct {
 	bodies *semaphore.Weighted
 	// bodyWait bounds a write's wait for room in bodies (admitBody).
 	bodyWait time.Duration
+	// bodyShare is the most of bodies one identity holds at once, half
+	// of it (takeBodyShare); 0, none: an insecure listener, whose
+	// clients are one identity.
+	bodyShare int64
+	bodyMu    sync.Mutex         // protects bodyHeld
+	bodyHeld  map[Identity]int64 // what each identity holds of bodies
 	// limit keeps each identity to its request rate (admit).
 	limit *limiter
 	// refuseHold is how long admit holds a refused request.
@@ -299,6 +306,9 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 		return nil, err
 	}
 	a := &api{node: node, opts: o, mux: http.NewServeMux(), hosts: o.Hosts, bodies: semaphore.NewWeighted(bodySlots * o.MaxBodyBytes), bodyWait: bodyWait}
+	if !o.Insecure {
+		a.bodyShare, a.bodyHeld = bodySlots/2*o.MaxBodyBytes, map[Identity]int64{}
+	}
 	_, a.port, _ = net.SplitHostPort(o.Addr)
 	nodeName := ""
 	a.statuses = &statusCache{now: o.Now}
@@ -446,6 +456,11 @@ func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hs := a.node.Heaps()
+	if may, all := a.mayRead(r); !all {
+		// A client certificate is shown the heaps it may read alone, as
+		// in the status (statuscache.go).
+		hs = slices.DeleteFunc(hs, func(h oss.HeapStatus) bool { return !may(h.Name) })
+	}
 	if hs == nil {
 		hs = []oss.HeapStatus{}
 	}

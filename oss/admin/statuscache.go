@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,12 +50,14 @@ type statusFlight struct {
 	began time.Time
 	done  chan struct{}
 	body  []byte
+	st    oss.ClusterStatus // what body encodes, for an answer filtered (api.status)
 }
 
-// get returns the status's answer, encoded: from the gathering under
-// way, the last if it is fresh enough, or one it gathers itself. It
-// gives up, with nil, when ctx ends first.
-func (c *statusCache) get(ctx context.Context) []byte {
+// get returns the gathering whose answer to serve: the one under way,
+// the last if it is fresh enough, or one it gathers itself, done. It
+// gives up, with nil, when ctx ends first; the gathering's body is nil
+// if it panicked.
+func (c *statusCache) get(ctx context.Context) *statusFlight {
 	now := c.now()
 	c.mu.Lock()
 	f := c.cur
@@ -63,7 +66,7 @@ func (c *statusCache) get(ctx context.Context) []byte {
 	}
 	if l := c.last; f == nil && l != nil && l.gen == c.gen && now.Sub(l.began) <= statusMaxAge && !now.Before(l.began) {
 		c.mu.Unlock()
-		return l.body
+		return l
 	}
 	if f == nil {
 		f = &statusFlight{gen: c.gen, began: now, done: make(chan struct{})}
@@ -71,12 +74,12 @@ func (c *statusCache) get(ctx context.Context) []byte {
 		c.gathers++
 		c.mu.Unlock()
 		c.run(f)
-		return f.body
+		return f
 	}
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.body // nil if the gathering panicked
+		return f
 	case <-ctx.Done():
 		return nil
 	}
@@ -102,11 +105,16 @@ func (c *statusCache) run(f *statusFlight) {
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
 	st := c.gather(ctx)
+	f.st = st
+	f.body = encodeStatus(&st)
+}
+
+func encodeStatus(st *oss.ClusterStatus) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.Encode(st)
-	f.body = buf.Bytes()
+	return buf.Bytes()
 }
 
 // invalidate makes the gatherings begun so far stale: no request from
@@ -145,14 +153,54 @@ func (w *invalidating) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *invalidating) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// status answers GET /v1/status. An identity that may read every heap
+// (operators, servers, a client granted read on "*") gets the status as
+// gathered; any other (a client certificate) the heaps it may read
+// alone, and of each member the heaps among those that it leads
+// (docs/design.md, "What a status tells whom"). It was given every
+// heap's group and applied index, whatever it was granted.
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
-	body := a.statuses.get(r.Context())
-	if body == nil {
+	f := a.statuses.get(r.Context())
+	if f == nil || f.body == nil {
 		// The client went away, or the gathering it joined failed.
 		fail(w, refuse(http.StatusServiceUnavailable, "the status could not be gathered; try again"))
 		return
 	}
+	body := f.body
+	if may, all := a.mayRead(r); !all {
+		st := readableStatus(f.st, may)
+		body = encodeStatus(&st)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+}
+
+// mayRead returns whether the request's identity may read a heap, and
+// all true if it may read every heap.
+func (a *api) mayRead(r *http.Request) (may func(heap string) bool, all bool) {
+	id := identityOf(r)
+	may = func(heap string) bool { return a.opts.Authorize(id.Name, id.Role, heap, PermRead) == nil }
+	return may, may("*")
+}
+
+// readableStatus is st with only the heaps may allows, in Heaps and in
+// each member's Leads.
+func readableStatus(st oss.ClusterStatus, may func(heap string) bool) oss.ClusterStatus {
+	heaps := make([]oss.HeapStatus, 0, len(st.Heaps))
+	for _, h := range st.Heaps {
+		if may(h.Name) {
+			heaps = append(heaps, h)
+		}
+	}
+	st.Heaps = heaps
+	members := make([]oss.Member, len(st.Members))
+	for i, m := range st.Members {
+		m.Leads = slices.DeleteFunc(slices.Clone(m.Leads), func(h string) bool { return !may(h) })
+		members[i] = m
+	}
+	if st.Members != nil {
+		st.Members = members
+	}
+	return st
 }
