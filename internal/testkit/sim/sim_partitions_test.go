@@ -60,13 +60,22 @@ func partitionOptions(seed uint64) Options {
 // proposed, and proposed only while they are a quorum. Seed 7200096 of
 // TestSimulatedPartitionsReplaceAndRejoin retried it against [1 2 3 5 6],
 // every voter up, and was reported below quorum against the voters up
-// at its decision, [1 5 6].
+// at its decision, [1 5 6]; seed 7100115 of TestOutcomesSweep's "replace
+// and shrink" the same way.
 func TestRemovalRetriedAfterConfigurationChange(t *testing.T) {
-	res := run(t, 7200096, partitionOptions(7200096))
-	if len(res.Anomalies) > 0 || res.Lost > 0 {
-		t.Fatalf("%s: %v", res, res.Anomalies)
-	}
-	if res.Faults["removal"] == 0 || res.Paths["reconcile: shrink"] == 0 {
-		t.Fatalf("%s: want a removal and a shrink", res)
+	for _, c := range []struct {
+		seed uint64
+		opts Options
+	}{
+		{7200096, partitionOptions(7200096)},
+		{7100115, Options{Nodes: 5, Faults: true, Duration: 3 * time.Second, ReplaceAfter: 100 * time.Millisecond}},
+	} {
+		res := run(t, c.seed, c.opts)
+		if len(res.Anomalies) > 0 || res.Lost > 0 {
+			t.Fatalf("%s: %v", res, res.Anomalies)
+		}
+		if res.Faults["removal"] == 0 || res.Paths["reconcile: shrink"] == 0 {
+			t.Fatalf("%s: want a removal and a shrink", res)
+		}
 	}
 }
