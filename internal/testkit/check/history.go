@@ -3,9 +3,9 @@
 // are inferred from the lists read (write-write from list order,
 // write-read, read-write anti-dependencies, real-time order of
 // linearizable operations) and searched for cycles (G0, G1c, G-single, G2)
-// and for aborted, intermediate and stale reads and lost updates; a bank
-// workload whose every snapshot must conserve the money; and single-object
-// registers checked for linearizability with porcupine.
+// and for aborted, intermediate and stale reads, lost updates and lost
+// writes; a bank workload whose every snapshot must conserve the money;
+// and single-object registers checked for linearizability with porcupine.
 //
 // A history is recorded by clients as they go (see Recorder) and checked
 // once the run is over. Every anomaly comes with the smallest cycle or the
@@ -166,7 +166,8 @@ func (r *Recorder) Banks() []BankRead {
 type Anomaly struct {
 	// Kind names it: G0, G1a, G1b, G1c, G-single, G2 (with "-realtime" when
 	// the cycle needs real-time order), lost-update, stale-read,
-	// incompatible-order, duplicate, garbage-read, bank, nonlinearizable.
+	// incompatible-order, duplicate, garbage-read, lost-write, bank,
+	// nonlinearizable.
 	Kind string
 	// Txns are the transactions involved, a cycle in its order.
 	Txns []int

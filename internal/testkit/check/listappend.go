@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -266,13 +267,16 @@ func (c *listAppend) lostUpdates() {
 	}
 }
 
+// keyAck is an acknowledged append to a key: its value, and when its
+// writer ended.
+type keyAck struct {
+	end   int64
+	value int
+}
+
 // staleReads reports a Realtime transaction that began after a committed
 // append was acknowledged and did not see it.
 func (c *listAppend) staleReads() {
-	type keyAck struct {
-		end   int64
-		value int
-	}
 	ackedAt := map[kv]int64{} // (key, value) → end of its writer
 	for i := range c.h {
 		t := &c.h[i]
@@ -292,26 +296,57 @@ func (c *listAppend) staleReads() {
 	for k := range acks {
 		sort.Slice(acks[k], func(i, j int) bool { return acks[k][i].end < acks[k][j].end })
 	}
-	for _, r := range c.reads {
-		t := c.byID[r.txn]
+	// Every read of a Realtime transaction, those after its own appends
+	// too: they add to what it read, and hide nothing it missed.
+	committedReads(c.h, func(t *Txn, m Mop) {
 		if !t.Realtime {
-			continue
+			return
 		}
 		in := map[int]bool{}
-		for _, v := range r.list {
+		for _, v := range m.List {
 			in[v] = true
 		}
-		for _, a := range acks[r.key] {
+		for _, a := range acks[m.Key] {
 			if a.end >= t.Start {
 				break
 			}
 			if !in[a.value] {
-				w := c.writer[kv{r.key, a.value}]
+				w := c.writer[kv{m.Key, a.value}]
 				c.report(Anomaly{Kind: "stale-read", Txns: []int{w, t.ID}, Explain: fmt.Sprintf("%s\n  began after %s was acknowledged, and missed its append of %d", t, c.byID[w], a.value)})
 				break
 			}
 		}
-	}
+	})
+	c.lostWrites(acks)
+}
+
+// lostWrites reports an acknowledged append missing from a list read (by
+// any committed transaction, a plain view too) that holds the append of a
+// Realtime transaction begun after it was acknowledged: the store orders
+// that one after it, so every list holding the later append holds the
+// earlier one. Each append lost is reported once.
+func (c *listAppend) lostWrites(acks map[int][]keyAck) {
+	reported := map[kv]bool{}
+	committedReads(c.h, func(t *Txn, m Mop) {
+		in := map[int]bool{}
+		latest, by := int64(math.MinInt64), -1 // the latest start of a Realtime writer read
+		for _, v := range m.List {
+			in[v] = true
+			if w, ok := c.writer[kv{m.Key, v}]; ok && c.committed(w) && c.byID[w].Realtime && c.byID[w].Start > latest {
+				latest, by = c.byID[w].Start, w
+			}
+		}
+		for _, a := range acks[m.Key] {
+			if a.end >= latest {
+				break
+			}
+			if lost := (kv{m.Key, a.value}); !in[a.value] && !reported[lost] {
+				reported[lost] = true
+				w := c.writer[lost]
+				c.report(Anomaly{Kind: "lost-write", Txns: []int{w, by, t.ID}, Explain: fmt.Sprintf("%s\n  read the append of %s\n  begun after %s was acknowledged, without its append of %d", t, c.byID[by], c.byID[w], a.value)})
+			}
+		}
+	})
 }
 
 // realtimeOrder adds the real-time order between Realtime transactions to

@@ -86,6 +86,14 @@ type Options struct {
 	// before one power loss in two, and hands their answers to the
 	// clients.
 	Closes bool
+	// FollowPartitions has the reconciler count as live servers only the
+	// up nodes its leader's node can reach, as membership that follows
+	// the network does: with ReplaceAfter, replicas cut off are replaced,
+	// or removed by a shrink, and ask to join again once healed.
+	FollowPartitions bool
+	// HardPartitions adds the network faults of hardPartition: a node cut
+	// off again and again, two at once, flapping, healed late.
+	HardPartitions bool
 	// Mutations break one thing of the runtime on purpose.
 	Mutations Mutations
 	// ReplaceAfter, if not zero, is the reconciler's ReplaceAfter, with
@@ -275,7 +283,7 @@ type told struct {
 type rejoin struct {
 	victim *node
 	old    uint64          // its raft ID when removed
-	up     map[uint64]bool // the voters up when the removal was decided
+	up     map[uint64]bool // the voters up when the removal was last proposed
 	phase  int
 	retry  time.Duration
 }
@@ -308,6 +316,7 @@ type sim struct {
 	faults  map[string]int
 	paths   map[string]int // runtime paths taken, by name
 	healAt  time.Duration  // when the current network fault ends
+	netPlan []netEvent     // the current network fault's steps to come
 	rejoin  *rejoin
 	bad     []check.Anomaly // found by the runtime's own invariants
 	err     error
@@ -371,6 +380,7 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 	}
 	// The faults end; every node comes back; the cluster settles.
 	s.net.Heal()
+	s.netPlan = nil
 	s.net.SetFaults(transporttest.Faults{})
 	for _, n := range s.nodes {
 		n.disk.SetRule(nil)
@@ -771,6 +781,7 @@ func (s *sim) step(faults bool) {
 			s.paths["read given up"]++
 		}
 	}
+	s.netSchedule()
 	if s.healAt != 0 && s.now >= s.healAt {
 		s.net.Heal()
 		s.net.SetFaults(transporttest.Faults{})
@@ -1234,32 +1245,8 @@ func (s *sim) reconcileGroup(g *group) {
 	if g != s.catalog {
 		rj = nil
 	}
-	if rj != nil {
-		v := rj.victim
-		switch rj.phase {
-		case removing:
-			if slices.Contains(cs.Voters, rj.old) || slices.Contains(cs.Learners, rj.old) {
-				if s.now >= rj.retry {
-					rj.retry = s.now + 300*time.Millisecond
-					s.changeConf(l, "remove", raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: rj.old})
-				}
-				return
-			}
-			rj.phase = removed
-			s.checkQuorum(rj, cs)
-		case removed:
-			if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, s.names[l.id].name) {
-				break
-			}
-			if s.wipe(v) {
-				rj.phase = joining
-			}
-		case joining:
-			if v.up && slices.Contains(cs.Voters, v.cat.id) {
-				s.paths["removal+rejoin"]++
-				s.rejoin = nil
-			}
-		}
+	if rj != nil && !s.rejoinStep(l, cs, rj) {
+		return
 	}
 	if s.now < g.planWait {
 		return
@@ -1275,8 +1262,9 @@ func (s *sim) reconcileGroup(g *group) {
 	if s.opts.ReplaceAfter > 0 {
 		in.ReplaceAfter = s.opts.ReplaceAfter
 	}
+	ln := s.names[l.id]
 	for _, n := range s.nodes {
-		if !n.up || rj != nil && rj.victim == n && rj.phase != joining {
+		if !s.live(n, ln) || rj != nil && rj.victim == n && rj.phase != joining {
 			continue // a removed replica is not a server until it rejoins
 		}
 		// Membership names a node by the ID of its replica of the
@@ -1305,6 +1293,61 @@ func (s *sim) reconcileGroup(g *group) {
 	}
 }
 
+// rejoinStep takes the catalog's removal and rejoin a step further; false
+// while the removal is not applied yet (the leader plans nothing else).
+// The removal is proposed again until it applies, each time only while
+// the voters left up are a quorum of the configuration it would leave:
+// the leader's configuration may have changed since it was decided.
+func (s *sim) rejoinStep(l *replica, cs raftpb.ConfState, rj *rejoin) bool {
+	v := rj.victim
+	switch rj.phase {
+	case removing:
+		if slices.Contains(cs.Voters, rj.old) || slices.Contains(cs.Learners, rj.old) {
+			if s.now >= rj.retry {
+				rj.retry = s.now + 300*time.Millisecond
+				if up, ok := s.quorumLeft(cs, rj.old); ok {
+					rj.up = up
+					s.changeConf(l, "remove", raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: rj.old})
+				}
+			}
+			return false
+		}
+		rj.phase = removed
+		s.checkQuorum(rj, cs)
+	case removed:
+		if s.opts.Mutations.SkipRejoin || !v.up || v.starved > s.now || !s.net.Reachable(v.name, s.names[l.id].name) {
+			break
+		}
+		if s.wipe(v) {
+			rj.phase = joining
+		}
+	case joining:
+		if v.up && slices.Contains(cs.Voters, v.cat.id) {
+			s.paths["removal+rejoin"]++
+			s.rejoin = nil
+		}
+	}
+	return true
+}
+
+// quorumLeft returns the voters of cs other than old that are up, and
+// whether they are a quorum of the configuration without old (always
+// with Mutations.RemoveBelowQuorum).
+func (s *sim) quorumLeft(cs raftpb.ConfState, old uint64) (map[uint64]bool, bool) {
+	up := map[uint64]bool{}
+	for _, id := range cs.Voters {
+		if n := s.names[id]; id != old && n.up && n.cat.id == id {
+			up[id] = true
+		}
+	}
+	left := len(cs.Voters)
+	if slices.Contains(cs.Voters, old) {
+		left--
+	}
+	ok := len(up) >= left/2+1 && left >= 2
+	return up, ok || s.opts.Mutations.RemoveBelowQuorum
+}
+
 // changeConf has the leader propose a configuration change.
 func (s *sim) changeConf(l *replica, why string, changes ...raftpb.ConfChangeSingle) {
 	if l.r.ProposeConfChange(raftpb.ConfChangeV2{Changes: changes}) != nil {
@@ -1316,7 +1359,7 @@ func (s *sim) changeConf(l *replica, why string, changes ...raftpb.ConfChangeSin
 }
 
 // checkQuorum holds an applied removal against the voters up when it was
-// decided: crashes since are not the reconciler's doing.
+// last proposed: crashes since are not the reconciler's doing.
 func (s *sim) checkQuorum(rj *rejoin, cs raftpb.ConfState) {
 	up := 0
 	for _, id := range cs.Voters {
@@ -1359,14 +1402,8 @@ func (s *sim) startRemoval(v *node) bool {
 	if !slices.Contains(cs.Voters, v.cat.id) || len(cs.VotersOutgoing) > 0 {
 		return false
 	}
-	up, upAt := 0, map[uint64]bool{}
-	for _, id := range cs.Voters {
-		if n := s.names[id]; id != v.cat.id && n.up && n.cat.id == id {
-			up++
-			upAt[id] = true
-		}
-	}
-	if !s.opts.Mutations.RemoveBelowQuorum && (up < (len(cs.Voters)-1)/2+1 || len(cs.Voters) < 3) {
+	upAt, ok := s.quorumLeft(cs, v.cat.id)
+	if !ok {
 		return false
 	}
 	s.rejoin = &rejoin{victim: v, old: v.cat.id, up: upAt}
@@ -1591,6 +1628,10 @@ func (s *sim) nemesis() {
 	hold := time.Duration(100+s.rng.IntN(900)) * time.Millisecond
 	switch kind := s.rng.IntN(10); kind {
 	case 0, 1, 2, 8:
+		if s.opts.HardPartitions && kind != 2 {
+			s.hardPartition(names)
+			break
+		}
 		s.networkFault(kind, names, hold)
 	case 3, 4, 5, 6, 7:
 		s.nodeFault(kind, hold)
@@ -1758,7 +1799,7 @@ func (s *sim) finish() (*Result, error) {
 			fmt.Fprintf(h, "%d %d %d %d %v|", t.Process, t.Status, t.Start, t.End, t.Mops)
 		}
 	}
-	out.Anomalies = slices.Concat(out.Anomalies, s.catalog.model.bad, s.bad, missing, s.catalogAnomalies(cst), s.resurrected(finals), s.outcomeAnomalies(out.Told))
+	out.Anomalies = slices.Concat(out.Anomalies, s.catalog.model.bad, s.bad, missing, s.catalogAnomalies(cst), s.resurrected(finals), s.outcomeAnomalies(out.Told), s.underReplicated(s.heapsOf(cst)))
 	d := cst.Digest()
 	h.Write(d[:])
 	h.Write([]byte(strconv.FormatUint(cst.Index(), 10)))
@@ -1918,7 +1959,7 @@ func (s *sim) missingAndJoins(g *group, in *engine.PlanInput, cs raftpb.ConfStat
 		in.Missing[id] = time.Unix(0, 0).Add(g.missing[id])
 	}
 	for _, n := range s.nodes {
-		if !n.up || rj != nil && rj.victim == n {
+		if !s.live(n, s.names[in.Self]) || rj != nil && rj.victim == n {
 			continue
 		}
 		if r := n.reps[g.heap]; r != nil && r.g == g && !slices.Contains(cs.Voters, r.id) && !slices.Contains(cs.Learners, r.id) && !slices.Contains(in.Joins, r.id) {
