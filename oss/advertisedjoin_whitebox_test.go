@@ -137,7 +137,7 @@ func TestSecondProcessAdvertisingALiveNodesAddressIsRefusedForGood(t *testing.T)
 		if claim != "its own" {
 			advert = p.advert
 		}
-		dup, err := Start(ctx, p.cfg(t, "0.0.0.0:"+port, advert))
+		dup, err := startAnswered(t, ctx, func() *Config { return p.cfg(t, "0.0.0.0:"+port, advert) })
 		if err == nil {
 			dup.Close(context.Background())
 			t.Fatalf("a second process named p, advertising %s address, started beside the live one", claim)

@@ -2,6 +2,7 @@ package oss
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -67,6 +68,14 @@ func TestCopyAnnouncingAForgedAddressOfALiveNodeIsNotAdmitted(t *testing.T) {
 		resp = callResponse{}
 		if b, err = dup.Call(ctx, leader.cfg.Name, req); err == nil {
 			err = codec.Unmarshal(b, &resp)
+		}
+		if errors.Is(err, transport.ErrNameTaken) && strings.Contains(err.Error(), "answers there") && ctx.Err() == nil {
+			// Under load the copy's answer to the leader's transport's
+			// ping, p's life passed off through another server, came
+			// after p's own (transport.QUIC.checkUnique, 2 s): refused
+			// before the admission was asked. Asked again.
+			t.Logf("the copy's join: %v; asked again", err)
+			continue
 		}
 		if err != nil || resp.OK || resp.Refused != "" || ctx.Err() != nil {
 			break

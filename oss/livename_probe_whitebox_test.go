@@ -238,14 +238,16 @@ func TestSecondProcessOfALiveAnsweringNameIsRefusedForGood(t *testing.T) {
 	await.Until(t, "p in a's view", func() bool { return memberAt(c.nodes["a"], "p", p.n.Addr()) })
 	leader := catalogLeaderWith(t, c, p.n)
 
-	final, err := leader.admitJoin(ctx, leader.catalog.Load(), "p", &callRequest{Op: opJoin, Heap: catalogName, ID: p.n.id + 1, Addr: "127.0.0.1:9"})
+	// Under load the leader's ping of p can go unanswered in time, and
+	// the join is told to try again (unansweredInTime): asked again.
+	final, err := admitJoinAnswered(t, ctx, leader, "p", &callRequest{Op: opJoin, Heap: catalogName, ID: p.n.id + 1, Addr: "127.0.0.1:9"})
 	if !final || !errors.Is(err, ErrJoinRefused) || !strings.Contains(err.Error(), `a node named "p" is already live`) {
 		t.Fatalf("a join of p from elsewhere while p answers at %s: final %v, %v; want refused for good as already live", p.n.Addr(), final, err)
 	}
 
 	// Started for real: refused by the catalog's leader, or before, by a
 	// server's transport, which holds a live connection of p's.
-	dup, err := Start(ctx, p.cfg("127.0.0.1:0"))
+	dup, err := startAnswered(t, ctx, func() *Config { return p.cfg("127.0.0.1:0") })
 	if err == nil {
 		dup.Close(context.Background())
 		t.Fatal("a second process named p started beside the live one")
