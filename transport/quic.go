@@ -45,6 +45,10 @@ type QUICConfig struct {
 	// before Send (or SendControl) waits. Each peer has two queues: one
 	// for Send, one for SendControl. If zero, 4096.
 	QueueLen int
+	// peerIdle is how long a peer, or a connection dialled by address,
+	// may go unused before reapIdle forgets it (peeridle.go); if zero,
+	// defaultPeerIdle. Tests set it shorter.
+	peerIdle time.Duration
 	// QueueBytes caps the bytes of the messages in one of a peer's queues
 	// and being written from it: a peer holds at most twice this, its
 	// message queue and its control queue. A Send (or SendControl) that
@@ -189,6 +193,7 @@ func NewQUIC(cfg *QUICConfig) (*QUIC, error) {
 	}
 	t.wg.Go(t.acceptConns)
 	t.wg.Go(t.checkLoop)
+	t.wg.Go(t.reapIdle) // peeridle.go
 	return t, nil
 }
 
@@ -203,6 +208,9 @@ func (c *QUICConfig) populate() error {
 	}
 	if c.QueueLen == 0 {
 		c.QueueLen = 4096
+	}
+	if c.peerIdle <= 0 {
+		c.peerIdle = defaultPeerIdle
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 4 * int64(c.MaxFrame)
@@ -889,12 +897,14 @@ func (t *QUIC) peer(name string) (*peer, error) {
 		return nil, ErrClosed
 	}
 	if p, ok := t.peers[name]; ok {
+		p.used.Store(time.Now().UnixNano())
 		return p, nil
 	}
 	if _, ok := t.addrs[name]; !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownPeer, name)
 	}
-	p := &peer{t: t, name: name}
+	p := &peer{t: t, name: name, forgotten: make(chan struct{})}
+	p.used.Store(time.Now().UnixNano())
 	p.bulk.init(p, "messages", t.cfg.QueueLen)
 	p.control.init(p, "control", t.cfg.QueueLen)
 	t.peers[name] = p
@@ -1084,6 +1094,11 @@ type peer struct {
 	// moves counts the peer's changes of address (SetPeer): a queue's
 	// stream opened before the last one is given up.
 	moves atomic.Uint64
+	// used is when the peer was last looked up to send to (t.peer), in
+	// Unix nanoseconds; forgotten is closed when reapIdle dropped it
+	// from t.peers, which ends its sendLoops (peeridle.go).
+	used      atomic.Int64
+	forgotten chan struct{}
 }
 
 // moved gives up the queues' streams to the peer, for its address
@@ -1232,6 +1247,11 @@ func (q *sendQueue) sendLoop() {
 		select {
 		case msg = <-q.queue:
 		case <-p.t.ctx.Done():
+			return
+		case <-p.forgotten:
+			if s != nil {
+				s.Close()
+			}
 			return
 		}
 		buf = buf[:0]

@@ -40,6 +40,10 @@ type addrPeer struct {
 	// refusals counts the connections in a row that the peer closed as
 	// one too many (codeTooManyConns); see refusedBackoff.
 	refusals int
+	// used is when addrPeer last returned the entry, in Unix
+	// nanoseconds (t.mu); reapIdle forgets an entry unused for peerIdle
+	// with no live connection and no dial (peeridle.go).
+	used int64
 }
 
 // adopt makes an accepted connection the one used to reach its peer's
@@ -74,6 +78,7 @@ func (t *QUIC) addrPeer(addr string) (*addrPeer, error) {
 		t.byAddr[addr] = p
 		t.strangers.member(addr)
 	}
+	p.used = time.Now().UnixNano()
 	return p, nil
 }
 
