@@ -116,9 +116,10 @@ const (
 	Evict                        // remove a learner that may no longer read the heap
 	Place                        // move leadership to the best-placed voter
 	DropUnused                   // remove a learner no one uses that placement does not want
+	DropSilent                   // remove a learner, not a live server, silent to this leader for ReplaceAfter
 )
 
-var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place", "drop unused"}
+var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place", "drop unused", "drop silent"}
 
 func (r StepReason) String() string {
 	if int(r) < len(reasons) {
@@ -161,7 +162,8 @@ type Action struct {
 //     SIGTERM kept one voter a group, and could not start without it);
 //     dead voters no server can replace go together in one change if the
 //     group then survives more failures (see shrink), and otherwise stay;
-//  7. remove a learner that is down or may no longer read the heap, and
+//  7. remove a learner that is down or may no longer read the heap, or
+//     that is not a live server and silent for ReplaceAfter, and
 //     at full strength one placement does not want whose node asked to
 //     be removed (PlanInput.Unused);
 //  8. move leadership to the best-placed voter, at most every TransferTicks.
@@ -290,6 +292,18 @@ func (p *planner) down(id uint64) bool {
 func (p *planner) silent(id uint64) bool {
 	d, ok := p.in.Silent[id]
 	return ok && id != p.in.Self && d >= p.in.ReplaceAfter
+}
+
+// goneClient reports whether a learner that is not a live server (a
+// client node, or a node membership does not list) has sent this leader
+// nothing for ReplaceAfter. Membership may list a client that is gone
+// (a death it doubted after its judge stood still, and whose confirming
+// join never ran uninterrupted on a loaded machine), and a client holds
+// no vote and no place: removing one that is alive costs it nothing but
+// a rejoin, which its replica asks for once it hears a leader again.
+func (p *planner) goneClient(id uint64) bool {
+	m, live := p.live[id]
+	return (!live || !m.Server) && p.silent(id)
 }
 
 func (p *planner) takesJoin(id uint64) bool {
@@ -534,16 +548,21 @@ func (p *planner) promote(promote []uint64, victim uint64, why StepReason) Actio
 	return Action{Kind: ChangeConf, Why: why, Changes: changes}
 }
 
-// dropLearner removes a learner that is down or to be evicted.
+// dropLearner removes a learner that is down, to be evicted, or not a
+// live server and silent to this leader for ReplaceAfter (goneClient).
 func (p *planner) dropLearner() (Action, bool) {
 	in, cs := p.in, &p.in.Conf
 	for _, l := range cs.Learners {
-		why := DropDown
-		if !p.down(l) {
-			if !slices.Contains(in.Evict, l) {
-				continue
-			}
+		var why StepReason
+		switch {
+		case p.down(l):
+			why = DropDown
+		case slices.Contains(in.Evict, l):
 			why = Evict
+		case p.goneClient(l):
+			why = DropSilent
+		default:
+			continue
 		}
 		return Action{Kind: ChangeConf, Why: why, Changes: []raftpb.ConfChangeSingle{{Type: raftpb.ConfChangeRemoveNode, NodeID: l}}}, true
 	}

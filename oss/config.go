@@ -139,7 +139,10 @@ type Config struct {
 	// failures (five voters with two dead become the three live). A
 	// voter alive to membership that has sent its leader nothing for as
 	// long (a link cut between the two alone) is replaced too, where a
-	// server can take its place, and kept as a learner. If zero, 30s.
+	// server can take its place, and kept as a learner. A learner not
+	// on a live server (a client node's) that has sent its leader
+	// nothing for as long is removed, whatever membership says; if it is
+	// alive it rejoins once it hears a leader again. If zero, 30s.
 	ReplaceAfter time.Duration
 	// OnProgress, if not nil, is told how long work at start goes on:
 	// replaying the log and loading the striped store. If nil, the node

@@ -63,6 +63,9 @@ func (h *Heap) reconcile() {
 			h.node.acl.evicted.Add(1)
 			name, _ := h.node.lookup(a.Changes[0].NodeID)
 			h.log.Info("removing a client that may no longer read the heap", "client", name)
+		case engine.DropSilent:
+			name, _ := h.node.lookup(a.Changes[0].NodeID)
+			h.log.Info("removing a learner, no live server, that sent nothing for ReplaceAfter; it rejoins if it is alive", "member", name)
 		case engine.Shrink:
 			h.log.Warn("removing dead voters no server can replace, so the group survives another failure",
 				"voters", len(in.Conf.Voters), "removed", len(a.Changes))
