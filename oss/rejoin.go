@@ -43,7 +43,7 @@ const rejoinTicks = 2 * electionTicks
 // leaderContact is what a replica last heard from its group's leader.
 type leaderContact struct {
 	index      atomic.Uint64 // the highest commit index heard of
-	at         atomic.Int64  // unix nanoseconds of the last message from a leader
+	at         atomic.Int64  // the last message from a leader, in nanoseconds since contactEpoch (monotonic); 0: none
 	inReach    atomic.Bool   // a leader was heard from recently
 	rejoining  atomic.Bool   // a goroutine asks the leader to take the replica
 	holdRepair atomic.Bool   // tests: checkRecord starts no repair of the node's record
@@ -77,8 +77,14 @@ func (c *leaderContact) heard(m raftpb.Message) {
 	default:
 		return
 	}
-	c.at.Store(time.Now().UnixNano())
+	c.at.Store(max(1, int64(time.Since(contactEpoch))))
 }
+
+// contactEpoch is the instant leaderContact counts from on the monotonic
+// clock: LeaderContact, rebuilt from it, keeps a monotonic reading, so
+// that its age (the bound of a plain View's staleness) does not follow a
+// step of the wall clock, as one kept in Unix nanoseconds did.
+var contactEpoch = time.Now()
 
 // commit raises the commit index heard of.
 func (c *leaderContact) commit(index uint64) {
@@ -95,7 +101,7 @@ func (c *leaderContact) commit(index uint64) {
 func (c *leaderContact) last() (uint64, time.Time) {
 	var at time.Time
 	if ns := c.at.Load(); ns != 0 {
-		at = time.Unix(0, ns)
+		at = contactEpoch.Add(time.Duration(ns))
 	}
 	return c.index.Load(), at
 }

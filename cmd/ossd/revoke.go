@@ -91,8 +91,29 @@ func certRevoke(args []string) error {
 	}
 	if rev.Serial == "" {
 		fmt.Printf("revoked every certificate of %s issued until %s; issue its new one from now on\n", rev.Name, rev.At.Format(time.RFC3339))
+		return revokeIssuedLater(ctx, c, rev, listed)
 	} else {
 		fmt.Printf("revoked the certificate of %s with serial %s\n", rev.Name, rev.Serial)
+	}
+	return nil
+}
+
+// revokeIssuedLater revokes by serial each certificate of listed, those
+// of rev.Name the CA's register lists, that the revocation by name rev
+// does not cover: issued after its cutoff (At), which the clock of the
+// node that recorded it set, the CA host's clock running ahead of that
+// node's. Without it, such a certificate stayed valid while the command
+// reported every certificate of the name revoked.
+func revokeIssuedLater(ctx context.Context, c *admin.Client, rev admin.Revocation, listed []issuedCert) error {
+	for _, ic := range listed {
+		if _, ok := coveredBy([]admin.Revocation{rev}, revocationTarget{name: rev.Name, serial: ic.Serial, notBefore: ic.NotBefore}); ok {
+			continue
+		}
+		fmt.Printf("the certificate of %s with serial %s was issued at %s, after that cutoff by the clock of %s, which runs behind the CA host's: revoking it by serial; check that node's clock\n",
+			rev.Name, ic.Serial.Text(16), ic.NotBefore.Add(pki.Backdate).UTC().Format(time.RFC3339), rev.By)
+		if _, err := c.Revoke(ctx, rev.Name, serialHex(ic.Serial)); err != nil {
+			return outcomeUnknown(fmt.Errorf("cert revoke: the certificate of %s with serial %s: %w", rev.Name, ic.Serial.Text(16), err), "ossd cert revocations")
+		}
 	}
 	return nil
 }

@@ -22,7 +22,8 @@ type worldObj struct {
 
 // clockObj is the world's logical clock: Tick advances about TickRate
 // times a second (World.Run), and Wall is the Unix time in nanoseconds of
-// the last advance on the clock of the node that made it.
+// the last advance on the clock of the node that made it, for the record:
+// no process compares it with its own clock (see World.advance).
 type clockObj struct {
 	Tick uint64 `cbor:"1,keyasint"`
 	Wall int64  `cbor:"2,keyasint"`

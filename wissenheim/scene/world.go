@@ -109,6 +109,12 @@ type World struct {
 	// beforeReapCommit, if not nil, runs before each reap transaction
 	// commits: a test's way to commit something in between.
 	beforeReapCommit func()
+	// clockNow, if not nil, replaces time.Now for advance: a test's
+	// clock.
+	clockNow func() time.Time
+
+	paceMu sync.Mutex
+	pace   pace // advance's; see there
 }
 
 // room is a room as a World caches it.
@@ -492,11 +498,18 @@ func (w *World) sawTick(tick uint64) {
 const maxCatchUp = TickRate
 
 // advance moves the clock on by the periods that have passed since the
-// last tick, as the wall clock of the node that made it counted them: a
-// tick a period, so the clock keeps time when commits are slow, up to
-// maxCatchUp. The clock's Wall moves by whole periods (not to
-// now), so several processes with skewed clocks do not tick faster than
-// the fastest of them; after a longer pause Wall jumps to now.
+// last tick, as this process's monotonic clock counts them from when
+// this World first read that tick (or from the period it wrote it for):
+// a tick a period, so the clock keeps time when commits are slow, up to
+// maxCatchUp; after a longer pause it adds one tick. The process that
+// ticked last stays ahead of the others, which first read its tick a
+// little later, and keeps the clock; if it stops, another takes over a
+// period after it read the last tick. No process reads another's wall
+// clock (the clock's Wall is written for the record only): with wall
+// clocks compared across processes, one a day ahead took every Wall of
+// the others for a long pause and each of the others took its Wall for
+// a clock set back, and between them the clock ticked at every call,
+// five times a period, so that leases ran out five times too soon.
 //
 // It is a manual transaction that neither retries nor checks: if no tick
 // is due it ends without a commit, and a conflict means another process
@@ -508,7 +521,11 @@ const maxCatchUp = TickRate
 // ran 50 times over 11 s, and the World's tick, which every interaction
 // of its avatars writes into their leases, stood still meanwhile.)
 func (w *World) advance(ctx context.Context, period time.Duration) error {
-	now := time.Now().UnixNano()
+	clockNow := w.clockNow
+	if clockNow == nil {
+		clockNow = time.Now
+	}
+	now := clockNow()
 	tx, err := w.h.Begin(ctx, nil)
 	if err != nil {
 		return err
@@ -518,37 +535,67 @@ func (w *World) advance(ctx context.Context, period time.Duration) error {
 		tx.Rollback()
 		return err
 	}
-	k := (now - c.Wall) / int64(period)
-	if seen := w.tick.Load(); err != nil || c.Tick < seen || c.Wall > now+int64(time.Minute) {
-		// Garbage, a clock set back (this World read a later tick), or
-		// one that will not be due for a minute: written by other
-		// means than advance. It goes on from the latest tick this
-		// World read.
-		c, k = clockObj{Tick: seen, Wall: now - int64(period)}, 1
+	w.paceMu.Lock()
+	p := w.pace
+	w.paceMu.Unlock()
+	var k int64
+	switch seen := w.tick.Load(); {
+	case err != nil || c.Tick < seen:
+		// Garbage, or a clock set back (this World read a later
+		// tick): written by other means than advance. It goes on
+		// from the latest tick this World read.
+		c, k, p.at = clockObj{Tick: seen}, 1, now.Add(-period)
+	case c.Tick != p.tick || now.Before(p.at):
+		// A tick this World has not counted from (another process
+		// wrote it, or this World just opened), or a test's clock
+		// set back: its period starts now.
+		w.sawTick(c.Tick)
+		w.setPace(pace{tick: c.Tick, at: now})
+		return tx.Rollback()
+	default:
+		k = int64(now.Sub(p.at) / period)
 	}
 	w.sawTick(c.Tick)
 	if k < 1 {
-		return tx.Rollback() // not due, or another process ticked first
+		return tx.Rollback() // not due
 	}
 	if k > maxCatchUp {
-		// A pause (no process ran the clock, or the first tick of a
-		// new world): time stood still meanwhile.
+		// A pause (no process ran the clock, or this one stood
+		// still): time stood still meanwhile.
 		c.Tick++
-		c.Wall = now
+		p.at = now
 	} else {
 		c.Tick += uint64(k)
-		c.Wall += k * int64(period)
+		p.at = p.at.Add(time.Duration(k) * period)
 	}
+	c.Wall = max(0, now.UnixNano())
 	tick := c.Tick
 	tx.OnCommit(func() { w.sawTick(tick) })
 	if err := oss.Put(tx, w.clock, c); err != nil {
 		tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil && !errors.Is(err, oss.ErrConflict) {
+	err = tx.Commit()
+	if err == nil {
+		w.setPace(pace{tick: tick, at: p.at})
+	}
+	if err != nil && !errors.Is(err, oss.ErrConflict) {
 		return err
 	}
 	return nil
+}
+
+// pace is the tick advance last read or wrote, and the instant, on this
+// process's clock, from which it counts the periods to the next.
+type pace struct {
+	tick uint64
+	at   time.Time
+}
+
+func (w *World) setPace(p pace) {
+	w.paceMu.Lock()
+	w.pace = p
+	w.paceMu.Unlock()
 }
 
 // Reap removes every avatar of the world whose lease has run out, and
