@@ -70,7 +70,9 @@ type Grant struct {
 	// Who is a certificate name (its common name).
 	Who string
 	// Heap is a heap name, or a prefix ending in "*" ("game-*" covers
-	// every heap whose name starts with "game-", "*" every heap). System
+	// every heap whose name starts with "game-", "*" every heap). Only
+	// "*" answers a question about every heap (Authorize's heap "*"):
+	// "**" covers the heaps whose names start with "*", not all. System
 	// heaps ("oss:…") are not grantable.
 	Heap string
 	// Perm is read, write (implying read) or admin (implying write).
@@ -80,7 +82,16 @@ type Grant struct {
 func (g Grant) String() string { return fmt.Sprintf("%s %s on %s", g.Who, g.Perm, g.Heap) }
 
 // covers reports whether the grant's heap (a name or a prefix) covers heap.
+// A question about every heap, heap "*" (the admin interface's status,
+// /metrics, the dashboard, the grants' endpoints), is covered by a grant
+// on "*" alone: as a prefix match, a grant on "**" (the heaps whose names
+// start with "*") or "*" covered it too, and a client granted read on
+// "**" was shown every heap. A heap named "*" (no new heap may be, see
+// newHeapName) is so readable only under a grant on every heap.
 func (g Grant) covers(heap string) bool {
+	if heap == "*" {
+		return g.Heap == "*"
+	}
 	if prefix, ok := strings.CutSuffix(g.Heap, "*"); ok {
 		return strings.HasPrefix(heap, prefix)
 	}
@@ -275,7 +286,8 @@ func privileged(role pki.Role) bool { return role == pki.RoleServer || role == p
 // may do p on heap, by the grants of the local catalog replica: nil, or an
 // error matching ErrPermission that says who lacks what, and how to grant
 // it. Roles server and admin may do everything; a client needs a grant of
-// p or of a permission implying it, on the heap or a prefix of its name.
+// p or of a permission implying it, on the heap or a prefix of its name;
+// for heap "*", every heap, a grant on "*" itself.
 // A client may read the catalog ("oss:catalog"), and no other system heap.
 // On a damaged node (Damage) a client's request is refused with the
 // damage, an error matching ErrCorrupt, not ErrPermission: its grants are

@@ -86,9 +86,9 @@ func (m *membership) NotifyMerge(peers []*memberlist.Node) error {
 	}
 	if own != 0 && m.cluster.CompareAndSwap(0, own) {
 		// NodeMeta reads the ID, but memberlist asks for it only when the
-		// node's metadata is updated: a member that leads nothing would
-		// announce none for its whole life, and a node of another cluster
-		// would take it in.
+		// node's metadata is updated, which nothing else does while the
+		// node stays: it would announce none for its whole life, and a
+		// node of another cluster would take it in.
 		select {
 		case m.announce <- struct{}{}:
 		default:

@@ -14,7 +14,7 @@ import (
 // A node whose write-ahead log stops while it leads the catalog and
 // heaps leads nothing from then on, as the README says: none of its
 // replicas believes it leads (oss_is_leader, Stats), none names it as
-// its group's leader, and its membership announces no heaps it leads
+// its group's leader, and no node's status names it leading a heap
 // (ossd status' LEADS column, the dashboard), while the others elect
 // leaders of their own. Before, the stopped replicas kept the soft state
 // raft last handed them, so a stopped leader went on saying it led,
@@ -71,9 +71,10 @@ func TestStoppedLogLeadsNothing(t *testing.T) {
 		})
 	}
 	for _, on := range names {
-		waitCond(t, lead+" announcing no heap it leads, as "+on+" sees it", func() bool {
-			i := slices.IndexFunc(c.nodes[on].Members(), func(m Member) bool { return m.Name == lead })
-			return i >= 0 && len(c.nodes[on].Members()[i].Leads) == 0
+		waitCond(t, lead+" leading no heap in "+on+"'s status", func() bool {
+			ms := c.nodes[on].Status(ctx).Members
+			i := slices.IndexFunc(ms, func(m Member) bool { return m.Name == lead })
+			return i >= 0 && len(ms[i].Leads) == 0
 		})
 	}
 	for _, heap := range append([]string{catalogName}, heaps...) {

@@ -391,8 +391,8 @@ func (h *Heap) noteLogStopped() {
 // stays named. A leader whose log stopped sends no heartbeats and the
 // others elect another; left as it was, it went on saying it led, beside
 // the one they elected, for as long as it stayed up: oss_is_leader 1, the
-// heap among the node's leads in membership (ossd status' LEADS, the
-// dashboard), Stats with its leader in reach.
+// heap among the node's leads (ossd status' LEADS, the dashboard), Stats
+// with its leader in reach.
 func (h *Heap) forgetLeader() {
 	if h.leader.Swap(0) != 0 {
 		h.leaderChanges.Add(1)

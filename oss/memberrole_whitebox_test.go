@@ -17,21 +17,23 @@ func TestMembersGivesTheCertificatesRole(t *testing.T) {
 	c := newQUICCluster(t, "a")
 	a := c.nodes["a"]
 	app := c.startRole("app", pki.RoleClient)
-	// app announces a server's role, and a heap it leads so that the
-	// announcement is seen to arrive.
+	// app announces a server's role; a's membership, under Members, is
+	// seen to hear it.
 	app.members.mu.Lock()
 	app.members.cfg.role = pki.RoleServer
 	app.members.mu.Unlock()
-	app.members.setLeads([]string{"announced"})
-	var got Member
+	if err := app.members.updateNode(); err != nil {
+		t.Fatal(err)
+	}
 	waitCond(t, "a to hear app's announcement", func() bool {
-		for _, m := range a.Members() {
-			if m.Name == "app" {
-				got = m
-			}
-		}
-		return slices.Contains(got.Leads, "announced")
+		return slices.ContainsFunc(a.members.members(), func(m Member) bool { return m.Name == "app" && m.Role == pki.RoleServer })
 	})
+	var got Member
+	for _, m := range a.Members() {
+		if m.Name == "app" {
+			got = m
+		}
+	}
 	if got.Role != pki.RoleClient {
 		t.Fatalf("a lists app, a client certificate that announced %q, as %q", pki.RoleServer, got.Role)
 	}

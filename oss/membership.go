@@ -32,9 +32,11 @@ type Member struct {
 	// Role is the node's role: its certificate's once this node has a
 	// connection to it, until then the one it announces.
 	Role pki.Role
-	// Leads lists the heaps the node leads: in Node.Members as the node
-	// last announced them (a second late, later still of a member that
-	// stopped answering); in Node.Status as its Heaps name their leaders.
+	// Leads lists the heaps the node leads, in Node.Status: those its
+	// Heaps name it the leader of. Node.Members leaves it empty:
+	// membership does not tell it (docs/design.md, "What a status tells
+	// whom"), nothing routes by it, and every member, client nodes
+	// included, was told who leads every heap.
 	Leads []string
 	// Version is the node's build, as it announces it (Version); empty
 	// for a node that announces none.
@@ -63,12 +65,13 @@ type memberEvent struct {
 }
 
 type memberMeta struct {
-	Addr    string   `cbor:"1,keyasint"`
-	Role    string   `cbor:"2,keyasint"`
-	Leads   []string `cbor:"3,keyasint,omitempty"`
-	ID      uint64   `cbor:"4,keyasint"`
-	Leaving bool     `cbor:"5,keyasint,omitempty"`
-	Version string   `cbor:"6,keyasint,omitempty"`
+	Addr string `cbor:"1,keyasint"`
+	Role string `cbor:"2,keyasint"`
+	// Key 3 held the heaps the node led, until 2026-12-07; a peer of an
+	// earlier build still sends it, and it is not read.
+	ID      uint64 `cbor:"4,keyasint"`
+	Leaving bool   `cbor:"5,keyasint,omitempty"`
+	Version string `cbor:"6,keyasint,omitempty"`
 	// Life is drawn at random when the membership starts: it tells this
 	// process of the node from an earlier or a later one of the same
 	// name. Zero from a node that announces none.
@@ -125,8 +128,7 @@ type membership struct {
 	stats          memberStats // for metrics
 	updateMu       sync.Mutex  // serializes updateNode: memberlist's UpdateNode is not safe run twice at once
 
-	mu       sync.Mutex // protects following fields
-	leads    []string
+	mu       sync.Mutex                 // protects following fields
 	leavingN bool                       // this node is handing over before it leaves
 	leaving  map[string]bool            // members that announced a graceful leave
 	probed   time.Time                  // when a probe under way at shutdown has ended
@@ -643,16 +645,6 @@ func (m *membership) setLeaving() {
 	}
 }
 
-// setLeads publishes the heaps this node leads.
-func (m *membership) setLeads(leads []string) {
-	m.mu.Lock()
-	m.leads = leads
-	m.mu.Unlock()
-	if err := m.updateNode(); err != nil {
-		m.cfg.logger.Debug("leads not gossiped", "err", err)
-	}
-}
-
 // stop stops without announcing anything, as a crash would.
 func (m *membership) stop() {
 	m.halt()
@@ -664,9 +656,6 @@ func (m *membership) members() []Member {
 	defer m.mu.Unlock()
 	out := make([]Member, 0, len(m.view))
 	for _, v := range m.view {
-		if v.Name == m.cfg.name {
-			v.Leads = m.leads // memberlist tells others, not this node, of its updates
-		}
 		out = append(out, v.Member)
 	}
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
@@ -692,7 +681,7 @@ func toView(n *memberlist.Node) viewEntry {
 	if n.Addr != nil {
 		at = n.Address()
 	}
-	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Leads: meta.Leads, Version: meta.Version},
+	return viewEntry{Member: Member{Name: n.Name, Addr: meta.Addr, Role: pki.Role(meta.Role), Version: meta.Version},
 		at: at, id: meta.ID, leaving: meta.Leaving, life: meta.Life, cluster: meta.Cluster}
 }
 
@@ -708,15 +697,10 @@ func newLife() uint64 {
 // NodeMeta implements memberlist.Delegate.
 func (m *membership) NodeMeta(limit int) []byte {
 	m.mu.Lock()
-	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), Leads: m.leads, ID: m.cfg.id, Leaving: m.leavingN, Version: Version(), Life: m.life, Cluster: m.cluster.Load()}
+	meta := memberMeta{Addr: m.cfg.advertise, Role: string(m.cfg.role), ID: m.cfg.id, Leaving: m.leavingN, Version: Version(), Life: m.life, Cluster: m.cluster.Load()}
 	m.mu.Unlock()
-	for {
-		b, err := codec.Marshal(meta)
-		if err != nil || len(b) <= limit || len(meta.Leads) == 0 {
-			return b
-		}
-		meta.Leads = meta.Leads[:len(meta.Leads)/2]
-	}
+	b, _ := codec.Marshal(meta) // an address, the build and numbers: it fits, as it did before with no leads
+	return b
 }
 
 // leavingPrefix starts the user message a node sends before it leaves.

@@ -349,9 +349,6 @@ func (n *Node) openCatalog(ctx context.Context, join bool) error {
 	}
 	n.wg.Go(func() { n.watchCatalog(w) })
 	n.syncPassed() // a gate passed before the recovered replicas opened
-	if n.members != nil {
-		n.wg.Go(n.publishLeads)
-	}
 	if n.disk != nil {
 		n.wg.Go(n.compactor)
 	}

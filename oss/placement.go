@@ -1,11 +1,6 @@
 package oss
 
-import (
-	"slices"
-	"time"
-
-	"github.com/objectsharing/oss/engine"
-)
+import "github.com/objectsharing/oss/engine"
 
 // rendezvous ranks server nodes for a heap, best first (engine.Rank).
 func rendezvous(heap string, peers []peerInfo) []peerInfo {
@@ -30,34 +25,4 @@ func firstVoters(heap string, replicas int, peers []peerInfo) []groupMember {
 		ms[i] = member(p)
 	}
 	return engine.FirstVoters(heap, replicas, ms)
-}
-
-// publishLeads keeps the heaps this node leads in its membership metadata.
-func (n *Node) publishLeads() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var last []string
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		}
-		var leads []string
-		if c := n.catalog.Load(); c != nil && c.leaderIs(c.self) {
-			leads = append(leads, catalogName) // the status lists it among the heaps
-		}
-		n.mu.Lock()
-		for name, h := range n.heaps {
-			if h.leaderIs(h.self) {
-				leads = append(leads, name)
-			}
-		}
-		n.mu.Unlock()
-		slices.Sort(leads)
-		if !slices.Equal(leads, last) {
-			n.members.setLeads(leads)
-			last = leads
-		}
-	}
 }

@@ -167,8 +167,9 @@ type HeapStatus struct {
 }
 
 // Status asks every live member for its replicas and returns the cluster's
-// members and heaps. Members that do not answer within ctx (or a second)
-// are listed as unreachable. A closed node asks nobody: its status has
+// members and heaps; on a client node, the heaps it may read alone, as
+// its peers answer it of no other. Members that do not answer within ctx
+// (or a second) are listed as unreachable. A closed node asks nobody: its status has
 // Closed set, and no members or heaps.
 func (n *Node) Status(ctx context.Context) ClusterStatus {
 	if n.isClosed() {
@@ -226,6 +227,15 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	}
 	slices.Sort(st.Unreachable)
 	entries := append([]heapEntry{{Name: catalogName, Replicas: catalogReplicas}}, n.catalogEntries()...)
+	if !privileged(n.cfg.Role) {
+		// A client node is answered the replicas of the heaps it may
+		// read alone (statusFor): any other heap would be listed with no
+		// leader, no voters and nothing applied, as one whose group is
+		// gone.
+		entries = slices.DeleteFunc(entries, func(e heapEntry) bool {
+			return n.authorize(n.cfg.Name, n.cfg.Role, e.Name, PermRead) != nil
+		})
+	}
 	st.Heaps = heapStatuses(entries, all)
 	leadsFromHeaps(&st)
 	return st

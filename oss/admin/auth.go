@@ -303,15 +303,15 @@ const bodyWait = 15*time.Second - requestTimeout
 // body, and returns what gives it back once the request is done; if it
 // got none, it has answered: 503 with the node busy (stateHeader),
 // nothing of the request read or done, so the client sends it on to the
-// next node; or, for an identity that holds its share of the room
-// (takeBodyShare), 429 at once, as a connection past its identity's
-// share is answered (connShare).
+// next node; or, for a client certificate that holds its share of the
+// room (takeBodyShare), 429 at once with the state body-share
+// (bodyShareState), which the client reports as ErrBodyShare.
 func (a *api) admitBody(w http.ResponseWriter, r *http.Request, n int64) (release func(), ok bool) {
 	id := identityOf(r)
 	if !a.takeBodyShare(id, n) {
 		w.Header().Set("Retry-After", "1")
-		w.Header().Set(stateHeader, rateLimitedState)
-		fail(w, refuse(http.StatusTooManyRequests, "the %s certificate %q has writes under way whose bodies may take %d bytes, the most one certificate may (half of the %d the node reads at once: %d × ossd run's --http-max-body), so this one was not read and nothing of it was done: retry after 1s, once one of them has ended",
+		w.Header().Set(stateHeader, bodyShareState)
+		fail(w, refuse(http.StatusTooManyRequests, "the %s certificate %q has writes under way on this node whose bodies may take %d bytes, the most one client certificate may (half of the %d the node reads at once: %d × ossd run's --http-max-body), so this one was not read and nothing of it was done: retry once one of its own writes has ended",
 			id.Role, id.Name, a.bodyShare, bodySlots*a.opts.MaxBodyBytes, bodySlots))
 		return nil, false
 	}
@@ -335,9 +335,12 @@ func (a *api) admitBody(w http.ResponseWriter, r *http.Request, n int64) (releas
 // Without a share one certificate granted write on any heap held all the
 // room with bodySlots writes whose bodies it sent slowly (each up to the
 // read timeout, 30 s, then again), and every other identity's writes
-// waited bodyWait and were refused 503 meanwhile.
+// waited bodyWait and were refused 503 meanwhile. Operators and servers
+// have no share, as the insecure listener's one identity has none: the
+// hole was a client crowding out the others, and an operator's third
+// concurrent large write was refused, as if over its request rate.
 func (a *api) takeBodyShare(id Identity, n int64) bool {
-	if a.bodyShare <= 0 {
+	if a.bodyShare <= 0 || unshared(id) {
 		return true
 	}
 	a.bodyMu.Lock()
@@ -349,9 +352,18 @@ func (a *api) takeBodyShare(id Identity, n int64) bool {
 	return true
 }
 
+// unshared reports whether id's writes' bodies are counted against no
+// share: an operator's or a server's.
+func unshared(id Identity) bool { return id.Role == pki.RoleAdmin || id.Role == pki.RoleServer }
+
+// bodyShareState is the stateHeader of a 429 for a client certificate's
+// writes' bodies (takeBodyShare): the node refused the request before
+// reading any of it.
+const bodyShareState = "body-share"
+
 // giveBodyShare gives back what takeBodyShare counted.
 func (a *api) giveBodyShare(id Identity, n int64) {
-	if a.bodyShare <= 0 {
+	if a.bodyShare <= 0 || unshared(id) {
 		return
 	}
 	a.bodyMu.Lock()

@@ -75,8 +75,9 @@ const handshakeTimeout = 3 * time.Second
 // not take it (the connection was refused, the name did not resolve,
 // the TLS handshake did not end within opts.HandshakeTimeout, or
 // the node answered 503 saying it is starting, damaged, closing or busy,
-// or 429 that the client's identity is over its request rate there after
-// the client asked again as often as rateRetries allows, which it says
+// or 429 that the client's identity is over its request rate there, or
+// that its own writes under way there take its share of the room for
+// bodies (ErrBodyShare), after the client asked again as often as rateRetries allows, which it says
 // only of a request it did nothing of), so that no write is sent twice.
 // If no node takes it, the error names each node and why it did not. It
 // speaks HTTPS with the user's client certificate
@@ -263,7 +264,12 @@ type StatusError struct {
 	// over its request rate there, and did nothing of the request
 	// (stateHeader): the error matches ErrRateLimited; the client asks
 	// again after retryAfter, then goes on to the next node.
-	limited    bool
+	limited bool
+	// bodyShare says the node answered 429 that the client certificate's
+	// own writes under way there take its share of the room for bodies,
+	// and did nothing of the request (stateHeader): the error matches
+	// ErrBodyShare, and is retried as limited is.
+	bodyShare  bool
 	retryAfter time.Duration
 	// base is the URL of the node that answered.
 	base string
@@ -303,6 +309,9 @@ func (e *StatusError) Is(target error) bool {
 	case http.StatusGatewayTimeout:
 		return target == oss.ErrCommitUnknown
 	case http.StatusTooManyRequests:
+		if e.bodyShare {
+			return target == ErrBodyShare
+		}
 		return target == ErrRateLimited
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return target == ErrForbidden
@@ -372,6 +381,13 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) ([]
 // its request rate there (429 Too Many Requests; Options.RateLimit).
 var ErrRateLimited = errors.New("admin: over the identity's request rate limit")
 
+// ErrBodyShare is what an error of a write matches when the node refused
+// it, reading and doing nothing of it, because the client certificate's
+// own writes under way there already took its share of the room for
+// writes' bodies (429 Too Many Requests): one ends, and it may write
+// again. Operators' and servers' writes have no share.
+var ErrBodyShare = errors.New("admin: the certificate's own concurrent writes take its share of the node's room for bodies")
+
 // rateRetries is how many times a request a node refused for the rate
 // (429) is sent to it again, each after the delay its Retry-After asks,
 // before the next node is tried; maxRetryAfter is the longest delay
@@ -382,14 +398,15 @@ const (
 )
 
 // sendPaced is sendTo that, when the node refuses the request for the
-// client's identity's rate (ErrRateLimited: nothing of it was done),
+// client's identity's rate (ErrRateLimited) or its share of the room for
+// bodies (ErrBodyShare), nothing of it done,
 // waits the delay the node asks and sends it again, at most rateRetries
 // times, then returns the refusal, saying how often it asked.
 func (c *Client) sendPaced(ctx context.Context, base, method, path string, body []byte) ([]byte, error) {
 	for try := 0; ; try++ {
 		b, err := c.sendTo(ctx, base, method, path, body)
 		var se *StatusError
-		if !errors.As(err, &se) || !se.limited {
+		if !errors.As(err, &se) || !se.limited && !se.bodyShare {
 			return b, err
 		}
 		wait := se.retryAfter
@@ -425,8 +442,9 @@ func retryAfter(h string) time.Duration {
 // (*noNodeError), it or the client refused the other's certificate at
 // the handshake (*certRefusedError), or the node answered 503 saying it
 // is starting, damaged, closing, busy or revoked, or 429 saying the
-// client's identity is over its rate (stateHeader), which it does only
-// for a request it refused before doing any of it.
+// client's identity is over its rate or its share of the room for
+// bodies (stateHeader), which it does only for a request it refused
+// before doing any of it.
 func tookNothing(err error) bool {
 	var nobody *noNodeError
 	var refused *certRefusedError
@@ -481,6 +499,8 @@ func (e *StatusError) state() string {
 		return "revoked"
 	case e.limited:
 		return rateLimitedState
+	case e.bodyShare:
+		return bodyShareState
 	}
 	return ""
 }
@@ -559,8 +579,8 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 		}
 		se := &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
 			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked"}
-		if resp.StatusCode == http.StatusTooManyRequests && state == rateLimitedState {
-			se.limited = true
+		if resp.StatusCode == http.StatusTooManyRequests && (state == rateLimitedState || state == bodyShareState) {
+			se.limited, se.bodyShare = state == rateLimitedState, state == bodyShareState
 			se.retryAfter = retryAfter(resp.Header.Get("Retry-After"))
 		}
 		return nil, se

@@ -276,9 +276,9 @@ type api struct {
 	bodies *semaphore.Weighted
 	// bodyWait bounds a write's wait for room in bodies (admitBody).
 	bodyWait time.Duration
-	// bodyShare is the most of bodies one identity holds at once, half
-	// of it (takeBodyShare); 0, none: an insecure listener, whose
-	// clients are one identity.
+	// bodyShare is the most of bodies one client certificate holds at
+	// once, half of it (takeBodyShare; operators and servers have none);
+	// 0, none: an insecure listener, whose clients are one identity.
 	bodyShare int64
 	bodyMu    sync.Mutex         // protects bodyHeld
 	bodyHeld  map[Identity]int64 // what each identity holds of bodies

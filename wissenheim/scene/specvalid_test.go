@@ -12,12 +12,15 @@ import (
 	"github.com/objectsharing/oss/wissenheim/scene"
 )
 
-// A spec whose room Open would find damaged once written (a wall or a
-// door not a number, a wall's corners the wrong way round, a size not a
-// number, names over a room's or a prop's bound) is refused by Create
-// with ErrInvalid, and nothing is written. Create wrote such a world,
-// then said it was damaged, and every Open after refused it: the
-// world's name was spent for good.
+// A spec of a new world that, once written, Open would refuse (a wall or
+// a door not a number, a wall's corners the wrong way round, a size not
+// a number, a room's name over its bound), or whose prop or door every
+// read of it would find damaged (a name over 1,024 bytes; Open takes
+// such a world), is refused by Create with ErrInvalid, and nothing is
+// written. Create wrote such a world: of a damaged room it then said it
+// was damaged, and every Open after refused it, the world's name spent
+// for good. Of a world that exists the spec is not checked
+// (TestCreateOpensAnExistingWorldItsSpecWouldNotPass).
 func TestCreateRefusesASpecItsRoomCheckWouldRefuse(t *testing.T) {
 	ctx := context.Background()
 	n, err := oss.Start(ctx, &oss.Config{Logger: quiet()})

@@ -130,8 +130,11 @@ func nameRoot(world, avatar string) string { return rootPrefix + world + "/avata
 
 // Create creates the world spec describes in h, unless a world of that
 // name exists already, and opens it. Nodes that race to create a world
-// all open the same one, created once; spec is then ignored. A nil spec is
-// refused with ErrInvalid.
+// all open the same one, created once; spec is then ignored, and so not
+// checked: a spec the world's creator took opens its world, whatever
+// bounds were added since. A nil spec is refused with ErrInvalid; a spec
+// Create would write, but that Open or a read would find damaged once
+// written, with ErrInvalid, nothing written.
 func Create(ctx context.Context, h *oss.Heap, spec *Spec) (*World, error) {
 	if spec == nil {
 		return nil, fmt.Errorf("%w: no spec of the world to create", ErrInvalid)
@@ -143,37 +146,46 @@ func Create(ctx context.Context, h *oss.Heap, spec *Spec) (*World, error) {
 	if s.Lease == 0 {
 		s.Lease = DefaultLease
 	}
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
 	err := h.Update(ctx, func(tx *oss.Tx) error {
 		if _, err := tx.Root(worldRoot(s.Name)); err == nil {
 			return nil // created already: only the root was read
 		} else if !errors.Is(err, oss.ErrNotFound) {
 			return err
 		}
-		clock, err := oss.New(tx, clockObj{})
-		if err != nil {
+		// Checked only now that it is to be written: Create checked it
+		// first, and refused a spec the world's creator had taken (a
+		// prop's name over a bound added since) at every start of the
+		// application, which calls Create with its spec.
+		if err := s.validate(); err != nil {
 			return err
 		}
-		w := worldObj{Name: s.Name, Clock: clock, Lease: max(1, uint64(s.Lease*TickRate/time.Second))}
-		for _, rs := range s.Rooms {
-			r, err := createRoom(tx, rs)
-			if err != nil {
-				return err
-			}
-			w.Rooms = append(w.Rooms, r)
-		}
-		ref, err := oss.New(tx, w)
-		if err != nil {
-			return err
-		}
-		return tx.SetRoot(worldRoot(s.Name), ref.ID)
+		return writeWorld(tx, &s)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scene: create world %q: %w", s.Name, err)
 	}
 	return Open(ctx, h, s.Name)
+}
+
+// writeWorld writes the world s describes, its name's root included.
+func writeWorld(tx *oss.Tx, s *Spec) error {
+	clock, err := oss.New(tx, clockObj{})
+	if err != nil {
+		return err
+	}
+	w := worldObj{Name: s.Name, Clock: clock, Lease: max(1, uint64(s.Lease*TickRate/time.Second))}
+	for _, rs := range s.Rooms {
+		r, err := createRoom(tx, rs)
+		if err != nil {
+			return err
+		}
+		w.Rooms = append(w.Rooms, r)
+	}
+	ref, err := oss.New(tx, w)
+	if err != nil {
+		return err
+	}
+	return tx.SetRoot(worldRoot(s.Name), ref.ID)
 }
 
 func createRoom(tx *oss.Tx, rs RoomSpec) (oss.Ref[roomObj], error) {
