@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
@@ -50,6 +51,13 @@ func notYet(t *testing.T, what string, err error) {
 	}
 }
 
+// gaveWay counts the connections c's endpoints closed for a ping their
+// peer did not answer in time when the peer connected from another
+// address (the rule for a node restarted elsewhere).
+func gaveWay(c *cluster) int {
+	return strings.Count(c.logs.String(), "its peer no longer answers there and connected from another address")
+}
+
 // A node reaching another by a second path (a NAT, a proxy, two
 // interfaces) whose answer to the other's ping on the new connection
 // comes after pingTimeout (a starved machine) is told to try again, not
@@ -59,14 +67,26 @@ func TestSameProcessWhosePingAnswerIsLateIsToldToTryAgain(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	ctx := ctxLong(t)
 	a, b := c.nodes["a"], c.nodes["b"]
-	if _, err := a.Call(ctx, "b", []byte("direct")); err != nil {
-		t.Fatal(err)
+	var release func()
+	var err error
+	for {
+		if _, err := a.Call(ctx, "b", []byte("direct")); err != nil {
+			t.Fatal(err)
+		}
+		r := newRelay(t, a.Addr().String())
+		front := r.front.LocalAddr().String()
+		release = latePings(t, b, front)
+		b.SetPeer("a", front)
+		before := gaveWay(c)
+		_, err = b.Call(ctx, "a", []byte("via relay"))
+		if err != nil || gaveWay(c) == before {
+			break
+		}
+		// b did not answer a's ping on its direct connection in time
+		// either: that one gave way. Again, by another relay.
+		t.Logf("b's direct connection gave way to the relayed one; again")
+		release()
 	}
-	r := newRelay(t, a.Addr().String())
-	front := r.front.LocalAddr().String()
-	release := latePings(t, b, front)
-	b.SetPeer("a", front)
-	_, err := b.Call(ctx, "a", []byte("via relay"))
 	notYet(t, "b's call to a by the relay, its ping answer held", err)
 	release()
 	var resp []byte
@@ -85,6 +105,40 @@ func TestSameProcessWhosePingAnswerIsLateIsToldToTryAgain(t *testing.T) {
 	}
 }
 
+// secondHolder starts another endpoint with name's certificate, its
+// answers to pings held until release, and calls b from it: the call's
+// error, nil if b took it. While the live holder's connection gives way
+// instead (its own answer late: the rule for a node restarted
+// elsewhere), the second one is closed, the live one reconnected, and
+// another second one tried.
+func secondHolder(t *testing.T, ctx context.Context, c *cluster, name string) (imp *transport.QUIC, release func(), err error) {
+	t.Helper()
+	for {
+		imp = startOn(t, c, name, nil, newRecorder())
+		imp.SetPeer("b", c.nodes["b"].Addr().String())
+		release = latePings(t, imp, "")
+		before := gaveWay(c)
+		_, err = imp.Call(ctx, "b", []byte("i am "+name))
+		if err != nil || gaveWay(c) == before {
+			return imp, release, err
+		}
+		gaveWayTo(t, ctx, c, name, imp)
+	}
+}
+
+// gaveWayTo closes imp, a second holder of name's certificate taken by b
+// because the live holder's connection gave way, and connects the live
+// one to b again.
+func gaveWayTo(t *testing.T, ctx context.Context, c *cluster, name string, imp *transport.QUIC) {
+	t.Helper()
+	t.Logf("the live %s's connection to b gave way to a second holder: it did not answer b's ping in time; again", name)
+	imp.Close()
+	await.Until(t, "the live "+name+" connected to b again", func() bool {
+		_, err := c.nodes[name].Call(ctx, "b", []byte("again"))
+		return err == nil // its closed connection's close may arrive first
+	})
+}
+
 // Another process with a live node's certificate is still refused for
 // good (ErrNameTaken) once it answers the ping, with its own life; while
 // its answers come late it hears "not yet". The same holds for a process
@@ -92,7 +146,6 @@ func TestSameProcessWhosePingAnswerIsLateIsToldToTryAgain(t *testing.T) {
 func TestAnotherProcessOfALiveNameIsRefusedForGoodOnceItAnswers(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	ctx := ctxLong(t)
-	b := c.nodes["b"]
 	if _, err := c.nodes["a"].Call(ctx, "b", []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -100,21 +153,23 @@ func TestAnotherProcessOfALiveNameIsRefusedForGoodOnceItAnswers(t *testing.T) {
 		{"a", "is connected from " + c.nodes["a"].Addr().String() + " and answers there: a second connection"},
 		{"b", `node "b" is this node`},
 	} {
-		imp := startOn(t, c, tc.name, nil, newRecorder())
-		imp.SetPeer("b", b.Addr().String())
-		release := latePings(t, imp, "")
-		_, err := imp.Call(ctx, "b", []byte("late"))
-		notYet(t, "a second "+tc.name+" whose ping answer is late calling b", err)
-		release()
-		await.Until(t, "a second "+tc.name+"'s final refusal", func() bool {
-			_, err = imp.Call(ctx, "b", []byte("on time"))
-			if err == nil {
-				t.Fatalf("a second %s calling b was taken", tc.name)
+		for {
+			imp, release, err := secondHolder(t, ctx, c, tc.name)
+			notYet(t, "a second "+tc.name+" whose ping answer is late calling b", err)
+			release()
+			before := gaveWay(c)
+			await.Until(t, "a second "+tc.name+"'s final refusal", func() bool {
+				_, err = imp.Call(ctx, "b", []byte("on time"))
+				return !errors.Is(err, transport.ErrNameUnproven)
+			})
+			if err == nil && gaveWay(c) > before {
+				gaveWayTo(t, ctx, c, tc.name, imp)
+				continue
 			}
-			return !errors.Is(err, transport.ErrNameUnproven)
-		})
-		if !errors.Is(err, transport.ErrNameTaken) || !strings.Contains(err.Error(), tc.reason) {
-			t.Fatalf("a second %s calling b: %v; want transport.ErrNameTaken: ...%s", tc.name, err, tc.reason)
+			if !errors.Is(err, transport.ErrNameTaken) || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("a second %s calling b: %v; want transport.ErrNameTaken: ...%s", tc.name, err, tc.reason)
+			}
+			break
 		}
 	}
 	if resp, err := c.nodes["a"].Call(ctx, "b", []byte("still")); err != nil || string(resp) != "a:still" {
@@ -128,23 +183,27 @@ func TestAnotherProcessOfALiveNameIsRefusedForGoodOnceItAnswers(t *testing.T) {
 func TestImpostorThatNeverAnswersIsNeverTaken(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	ctx := ctxLong(t)
-	b := c.nodes["b"]
 	if _, err := c.nodes["a"].Call(ctx, "b", []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"a", "b"} {
-		imp := startOn(t, c, name, nil, newRecorder())
-		imp.SetPeer("b", b.Addr().String())
-		latePings(t, imp, "")
-		refused := 0
-		await.Until(t, "three connections of a second "+name+" refused", func() bool {
-			_, err := imp.Call(ctx, "b", []byte("let me in"))
+		imp, _, err := secondHolder(t, ctx, c, name)
+		for refused := 0; ; {
 			notYet(t, "a second "+name+" that never answers calling b", err)
 			if !strings.Contains(err.Error(), "redial in") {
 				refused++
 			}
-			return refused == 3
-		})
+			if refused == 3 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+			before := gaveWay(c)
+			_, err = imp.Call(ctx, "b", []byte("let me in"))
+			if err == nil && gaveWay(c) > before {
+				gaveWayTo(t, ctx, c, name, imp)
+				imp, _, err = secondHolder(t, ctx, c, name)
+			}
+		}
 	}
 	if resp, err := c.nodes["a"].Call(ctx, "b", []byte("still")); err != nil || string(resp) != "a:still" {
 		t.Fatalf("a's call to b: %q %v", resp, err)
