@@ -69,11 +69,13 @@ func TestCopyAnnouncingAForgedAddressOfALiveNodeIsNotAdmitted(t *testing.T) {
 		if b, err = dup.Call(ctx, leader.cfg.Name, req); err == nil {
 			err = codec.Unmarshal(b, &resp)
 		}
-		if errors.Is(err, transport.ErrNameTaken) && strings.Contains(err.Error(), "answers there") && ctx.Err() == nil {
+		if (errors.Is(err, transport.ErrNameUnproven) || errors.Is(err, transport.ErrNameTaken) && strings.Contains(err.Error(), "answers there")) && ctx.Err() == nil {
 			// Under load the copy's answer to the leader's transport's
 			// ping, p's life passed off through another server, came
-			// after p's own (transport.QUIC.checkUnique, 2 s): refused
-			// before the admission was asked. Asked again.
+			// late (transport.QUIC.checkUnique, 2 s: ErrNameUnproven),
+			// or the relay of the ping failed (a reset, no life:
+			// ErrNameTaken): refused before the admission was asked.
+			// Asked again.
 			t.Logf("the copy's join: %v; asked again", err)
 			continue
 		}

@@ -532,6 +532,11 @@ func (t *QUIC) track(c *quic.Conn) error {
 	}
 }
 
+// testBeforePingAnswer, if set, is called before an endpoint answers a
+// ping on a connection with the peer at the address it is given (tests:
+// a peer whose answer comes late, or never).
+var testBeforePingAnswer atomic.Pointer[func(*QUIC, net.Addr)]
+
 // testBeforeTrack, if set, is called by the accepting loop between a
 // connection's handshake and track: a test seam.
 var testBeforeTrack atomic.Pointer[func(*QUIC)]
@@ -687,6 +692,9 @@ func (t *QUIC) serveStream(c *quic.Conn, name string, s *quic.Stream, in *budget
 	case streamBulk:
 		t.serveBulk(name, s, r, h)
 	case streamPing:
+		if f := testBeforePingAnswer.Load(); f != nil {
+			(*f)(t, c.RemoteAddr())
+		}
 		t.answerPing(name, s, hello.Body)
 	default:
 		t.streamError(name, s, fmt.Errorf("%w: unknown stream kind %d", ErrMalformedFrame, hello.Kind))
@@ -1024,6 +1032,9 @@ func (t *QUIC) Call(ctx context.Context, to string, req []byte) ([]byte, error) 
 func (t *QUIC) callErr(ctx context.Context, to string, err error) error {
 	if taken := nameTaken(err); taken != nil {
 		return taken
+	}
+	if unproven := nameUnproven(err); unproven != nil {
+		return fmt.Errorf("%q: %w", to, unproven)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

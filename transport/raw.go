@@ -38,7 +38,9 @@ type addrPeer struct {
 	fail    int
 	err     error // why the last dial failed, for the callers that waited on it
 	// refusals counts the connections in a row that the peer closed as
-	// one too many (codeTooManyConns); see refusedBackoff.
+	// one too many (codeTooManyConns), or as not proven to be of the
+	// process its name's other connection reaches (codeUnproven); see
+	// refusedBackoff.
 	refusals int
 	// used is when addrPeer last returned the entry, in Unix
 	// nanoseconds (t.mu); reapIdle forgets an entry unused for peerIdle
@@ -137,6 +139,9 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				if taken := nameTaken(context.Cause(c.Context())); taken != nil {
 					return nil, taken
 				}
+				if unproven := nameUnproven(context.Cause(c.Context())); unproven != nil {
+					return nil, fmt.Errorf("%s: %w", addr, unproven)
+				}
 				if refused := refusedByPeer(context.Cause(c.Context())); refused != nil {
 					return nil, fmt.Errorf("%s: %w", addr, refused)
 				}
@@ -170,7 +175,7 @@ func (t *QUIC) startDial(p *addrPeer, addr, name string) (chan struct{}, bool) {
 		p.next, p.fail, p.err = next, fail, err
 		if err == nil {
 			p.conn = c
-		} else if tooManyConns(err) != nil {
+		} else if refusedForNow(err) != nil {
 			p.refused()
 		}
 		p.dialing = nil
@@ -181,12 +186,13 @@ func (t *QUIC) startDial(p *addrPeer, addr, name string) (chan struct{}, bool) {
 }
 
 // ended notes why c, the connection to the address that is gone, ended,
-// before the next dial: one the peer closed as one connection too many
-// is a refusal (refused); one that ended otherwise had been taken, and
-// ends a run of refusals. Called with p.mu held.
+// before the next dial: one the peer closed as one connection too many,
+// or as not yet proven of its name's process, is a refusal (refused);
+// one that ended otherwise had been taken, and ends a run of refusals.
+// Called with p.mu held.
 func (p *addrPeer) ended(c *quic.Conn) {
 	p.conn = nil
-	if why := tooManyConns(context.Cause(c.Context())); why != nil {
+	if why := refusedForNow(context.Cause(c.Context())); why != nil {
 		p.err = why
 		p.refused()
 		return
@@ -222,6 +228,15 @@ func refusedBackoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// refusedForNow returns err as a refusal that a later dial may get past
+// if it is one (tooManyConns, nameUnproven); nil otherwise.
+func refusedForNow(err error) error {
+	if why := tooManyConns(err); why != nil {
+		return why
+	}
+	return nameUnproven(err)
+}
+
 // tooManyConns returns err as a refusal if it is the peer closing the
 // connection as one too many of this endpoint's name (codeTooManyConns),
 // with the peer's reason; nil otherwise.
@@ -238,10 +253,12 @@ func tooManyConns(err error) error {
 // it cannot be reached: an error matching ErrUnreachable, and ErrRefused
 // too when a TLS handshake was refused, or ErrNameTaken when the peer
 // turned the connection away for a node of this name that answers it
-// from another address. A peer serves a connection only once it has
-// found that no other live one holds its certificate's name (checkUnique:
-// up to pingTimeout for each older one, whose peer a crash left silent):
-// what was sent meanwhile waited, and a node restarted at another
+// from another address (ErrNameUnproven, matching ErrUnreachable, when
+// it did so because this endpoint's answer to its ping came late). A
+// peer serves a connection only once it has found that no other live
+// one holds its certificate's name (checkUnique: up to pingTimeout for
+// each older one, whose peer a crash left silent): what was sent
+// meanwhile waited, and a node restarted at another
 // address after a crash had its first exchange (membership's join, 2 s
 // on loopback) time out while the peer checked, and was told that no
 // member answered.
@@ -427,9 +444,11 @@ type streamConn struct {
 func (c *streamConn) Peer() (name, role string) { return c.peer, c.role }
 
 // Read and Write say ErrNameTaken when the peer refused the connection
-// for a node of this name connected from another address, and ErrRefused
-// when it refused this endpoint's certificate: memberlist's join reports
-// the error's text, and the node tells either from a failure.
+// for a node of this name connected from another address, ErrNameUnproven
+// when it refused it for now (this endpoint's answer to its ping came
+// late), and ErrRefused when it refused this endpoint's certificate:
+// memberlist's join reports the error's text, and the node tells either
+// from a failure.
 func (c *streamConn) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	if why := peerRefusal(err); why != nil {
@@ -446,12 +465,15 @@ func (c *streamConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// peerRefusal returns err as ErrNameTaken (nameTaken) or ErrRefused
-// (refusedByPeer) if it is the peer turning this endpoint away; nil
-// otherwise.
+// peerRefusal returns err as ErrNameTaken (nameTaken), ErrNameUnproven
+// (nameUnproven) or ErrRefused (refusedByPeer) if it is the peer turning
+// this endpoint away; nil otherwise.
 func peerRefusal(err error) error {
 	if taken := nameTaken(err); taken != nil {
 		return taken
+	}
+	if unproven := nameUnproven(err); unproven != nil {
+		return unproven
 	}
 	return refusedByPeer(err)
 }

@@ -149,7 +149,16 @@ var (
 	// node's name is connected to it from another address and answers
 	// there. Trying again helps only once that node is gone.
 	ErrNameTaken = errors.New("transport: this node's name is connected from another address")
-	ErrTooLarge  = errors.New("transport: frame too large")
+	// ErrNameUnproven: the peer closed the connection because a node of
+	// this node's name is connected to it from another address and
+	// answers there (or the peer is of this name itself), and this
+	// endpoint did not answer its ping in time to show it is that
+	// process by another path (a NAT, a proxy, two interfaces; a starved
+	// machine answers late). An error with it matches ErrUnreachable,
+	// not ErrNameTaken: trying again may succeed, and a node that joins
+	// tries again.
+	ErrNameUnproven = fmt.Errorf("%w: the peer did not take the connection yet: this endpoint's answer to its ping came late", ErrUnreachable)
+	ErrTooLarge     = errors.New("transport: frame too large")
 	// ErrQueueFull: the peer's send queue holds as many bytes as it may;
 	// the message was dropped.
 	ErrQueueFull = errors.New("transport: send queue full")

@@ -22,6 +22,17 @@ const codeDuplicate quic.ApplicationErrorCode = 0x11
 // MaxConnsPerPeer live connections with this node already.
 const codeTooManyConns quic.ApplicationErrorCode = 0x12
 
+// codeUnproven closes an accepted connection whose certificate names a
+// peer connected from another address that answers there (or this
+// node), and whose own peer did not answer a ping within pingTimeout:
+// it may be that process by another path, slow to answer, so the
+// dialler is told to try again (ErrNameUnproven), not refused for good.
+const codeUnproven quic.ApplicationErrorCode = 0x13
+
+// errUnanswered marks checkUnique's refusal of a connection whose peer
+// did not answer its ping in time: not proven another process.
+var errUnanswered = errors.New("not taken yet, try again")
+
 // MaxConnsPerPeer is the most connections one peer (the name its
 // certificate carries) keeps with a node at once, those either side
 // dialled: one more that it opens is closed. A pair shares one
@@ -72,8 +83,17 @@ const pingTimeout = 2 * time.Second
 // the new one takes its place.
 func (t *QUIC) serveAccepted(c *quic.Conn) {
 	if err := t.checkUnique(c); err != nil {
+		code := codeDuplicate
+		switch {
+		case errors.Is(err, ErrClosed):
+			c.CloseWithError(0, "the endpoint closes")
+			t.untrack(c)
+			return
+		case errors.Is(err, errUnanswered):
+			code = codeUnproven
+		}
 		t.refused.log(t.log, peerName(c), err)
-		c.CloseWithError(codeDuplicate, truncate(err.Error(), 256))
+		c.CloseWithError(code, truncate(err.Error(), 256))
 		t.untrack(c)
 		return
 	}
@@ -127,14 +147,16 @@ func peerKey(c *quic.Conn) []byte {
 // a node behind a NAT, a proxy or two interfaces reaches this one from
 // more than one address); it closes those whose peer does not answer.
 // A connection with this node's own name is taken only from this
-// endpoint itself.
+// endpoint itself, or from a peer that answers with this endpoint's life.
+// The refusal is final (codeDuplicate) only when c's peer answered, with
+// another life or none; one that did not answer in time (a starved
+// machine) may be the same process, and is refused with errUnanswered
+// (codeUnproven): it may try again, and is taken once it answers in
+// time. One that never answers is never taken.
 func (t *QUIC) checkUnique(c *quic.Conn) error {
 	name, addr := peerName(c), c.RemoteAddr().String()
 	if name == t.cfg.Name && !t.isSelf(c.RemoteAddr()) {
-		if ok, answer := t.answers(c); !ok || !sameLife(answer, t.life) {
-			return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", name, t.Addr(), addr)
-		}
-		return nil
+		return t.checkOwnName(c)
 	}
 	t.mu.Lock()
 	var others []*quic.Conn
@@ -145,18 +167,25 @@ func (t *QUIC) checkUnique(c *quic.Conn) error {
 	}
 	t.mu.Unlock()
 	var newLife []byte
-	asked := false
+	asked, newAnswered := false, false
 	for _, o := range others {
 		if ok, life := t.answers(o); ok {
 			if t.ofAnotherGroup(life) {
 				continue // a node of that name in another cluster: it holds none here
 			}
 			if !asked {
-				_, newLife = t.answers(c)
+				newAnswered, newLife = t.answers(c)
 				asked = true
 			}
 			if len(life) > 0 && sameLife(life, newLife) {
 				continue // the same process, by another path
+			}
+			if t.ctx.Err() != nil {
+				return ErrClosed
+			}
+			if !newAnswered && len(life) > 0 {
+				return fmt.Errorf("node %q is connected from %s and answers there, and the connection with its certificate from %s did not answer a ping within %v to show it is that process: %w",
+					name, o.RemoteAddr(), addr, pingTimeout, errUnanswered)
 			}
 			return fmt.Errorf("node %q is connected from %s and answers there: a second connection with its certificate, from %s, is not taken (a node restarted at another address is, once its old connection stops answering, within %v)",
 				name, o.RemoteAddr(), addr, pingTimeout)
@@ -168,6 +197,25 @@ func (t *QUIC) checkUnique(c *quic.Conn) error {
 		o.CloseWithError(0, "the peer connected from another address")
 	}
 	return nil
+}
+
+// checkOwnName is checkUnique for c, a connection with this node's own
+// name from elsewhere than this endpoint's socket: taken if its peer
+// answers a ping with this endpoint's life (this process, by another
+// path), refused for good if it answers with another or none, and
+// refused for now (errUnanswered) if it does not answer in time.
+func (t *QUIC) checkOwnName(c *quic.Conn) error {
+	ok, answer := t.answers(c)
+	switch {
+	case ok && sameLife(answer, t.life):
+		return nil
+	case t.ctx.Err() != nil:
+		return ErrClosed
+	case !ok:
+		return fmt.Errorf("node %q is this node, at %s: the connection with its certificate from %s did not answer a ping within %v to show it is this process: %w",
+			t.cfg.Name, t.Addr(), c.RemoteAddr(), pingTimeout, errUnanswered)
+	}
+	return fmt.Errorf("node %q is this node, at %s: a connection with its certificate, from %s, is not taken", t.cfg.Name, t.Addr(), c.RemoteAddr())
 }
 
 // isSelf reports whether addr is this endpoint's own socket: a node
@@ -277,6 +325,18 @@ func nameTaken(err error) error {
 	var ae *quic.ApplicationError
 	if errors.As(err, &ae) && ae.Remote && ae.ErrorCode == codeDuplicate {
 		return fmt.Errorf("%w: %s", ErrNameTaken, ae.ErrorMessage)
+	}
+	return nil
+}
+
+// nameUnproven returns err as ErrNameUnproven, with the peer's reason,
+// if it is the peer closing the connection because this endpoint did not
+// answer its ping in time to show it is the process its name's other
+// connection reaches (codeUnproven); nil otherwise.
+func nameUnproven(err error) error {
+	var ae *quic.ApplicationError
+	if errors.As(err, &ae) && ae.Remote && ae.ErrorCode == codeUnproven {
+		return fmt.Errorf("%w: %s", ErrNameUnproven, ae.ErrorMessage)
 	}
 	return nil
 }
