@@ -537,7 +537,6 @@ func (w *World) advance(ctx context.Context, period time.Duration) error {
 	if clockNow == nil {
 		clockNow = time.Now
 	}
-	now := clockNow()
 	tx, err := w.h.Begin(ctx, nil)
 	if err != nil {
 		return err
@@ -547,6 +546,11 @@ func (w *World) advance(ctx context.Context, period time.Duration) error {
 		tx.Rollback()
 		return err
 	}
+	// Read after the clock: a tick another process wrote while the read
+	// took its time is counted from when this World saw it, not from
+	// before (a World that then took the clock over wrote a tick for each
+	// period the read had taken, at once).
+	now := clockNow()
 	w.paceMu.Lock()
 	p := w.pace
 	w.paceMu.Unlock()
