@@ -27,21 +27,39 @@ func (t *QUIC) reapIdle() {
 			return
 		case <-tick.C:
 		}
-		t.forgetIdlePeers(time.Now())
-		t.forgetIdleAddrs(time.Now())
+		t.sweepIdle()
 	}
 }
 
-// forgetIdlePeers drops the peers not looked up for peerIdle whose queues
-// hold nothing, and ends their sendLoops. A sender that looked one up
-// just before reaches the forgotten peer, whose message is dropped, as
-// a message to a peer that cannot be reached is.
-func (t *QUIC) forgetIdlePeers(now time.Time) {
+// idleClock returns the nanoseconds since the endpoint was made, on the
+// monotonic clock: what a peer's and an address entry's used hold, and
+// what the sweep compares them with. On the wall clock (Unix
+// nanoseconds, until 2026-12-07) a forward step of it past peerIdle (a
+// VM resumed, NTP stepping the clock at boot) made every peer with
+// empty queues look idle at once, and a Send between its lookup and
+// its enqueue lost its message while returning nil. time.Since reads
+// only the monotonic clock, once a Send.
+func (t *QUIC) idleClock() int64 { return int64(time.Since(t.start)) }
+
+// sweepIdle forgets the peers and address entries unused for peerIdle,
+// as of now on idleClock.
+func (t *QUIC) sweepIdle() {
+	now := t.idleClock()
+	t.forgetIdlePeers(now)
+	t.forgetIdleAddrs(now)
+}
+
+// forgetIdlePeers drops the peers not looked up for peerIdle before now
+// (on idleClock) whose queues hold nothing, and ends their sendLoops. A
+// sender that looked one up just before reaches the forgotten peer,
+// whose message is dropped, as a message to a peer that cannot be
+// reached is.
+func (t *QUIC) forgetIdlePeers(now int64) {
 	idle := int64(t.cfg.peerIdle)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for name, p := range t.peers {
-		if now.UnixNano()-p.used.Load() < idle || p.bulk.bytes.Load() != 0 || p.control.bytes.Load() != 0 {
+		if now-p.used.Load() < idle || p.bulk.bytes.Load() != 0 || p.control.bytes.Load() != 0 {
 			continue
 		}
 		delete(t.peers, name)
@@ -49,12 +67,12 @@ func (t *QUIC) forgetIdlePeers(now time.Time) {
 	}
 }
 
-// forgetIdleAddrs drops the entries of byAddr unused for peerIdle that
-// hold no live connection and no dial. An entry's mu is taken before
+// forgetIdleAddrs drops the entries of byAddr unused for peerIdle
+// before now (on idleClock) that hold no live connection and no dial. An entry's mu is taken before
 // t.mu, never after (goLive): the candidates are chosen under t.mu,
 // checked under their own, and dropped under t.mu if no caller took them
 // meanwhile (their used unchanged).
-func (t *QUIC) forgetIdleAddrs(now time.Time) {
+func (t *QUIC) forgetIdleAddrs(now int64) {
 	idle := int64(t.cfg.peerIdle)
 	type candidate struct {
 		addr string
@@ -64,7 +82,7 @@ func (t *QUIC) forgetIdleAddrs(now time.Time) {
 	var old []candidate
 	t.mu.Lock()
 	for addr, p := range t.byAddr {
-		if now.UnixNano()-p.used >= idle {
+		if now-p.used >= idle {
 			old = append(old, candidate{addr, p, p.used})
 		}
 	}

@@ -116,6 +116,13 @@ type QUIC struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// start is when the endpoint was made, with its monotonic clock
+	// reading: idleClock counts from it (peeridle.go).
+	start time.Time
+	// sendLoops counts the sendLoops running, the endpoint's own (its
+	// test waits for those of forgotten peers to end).
+	sendLoops atomic.Int64
+
 	mu    sync.Mutex // protects following fields
 	addrs map[string]string
 	peers map[string]*peer
@@ -251,6 +258,7 @@ func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 		badStreams: refusalLog{burst: badStreamBurst},
 		life:       newLife(),
 		cfg:        c,
+		start:      time.Now(),
 		log:        c.Logger.With("node", c.Name),
 		tr:         &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.KeyPEM)},
 		ownPC:      own,
@@ -905,17 +913,18 @@ func (t *QUIC) peer(name string) (*peer, error) {
 		return nil, ErrClosed
 	}
 	if p, ok := t.peers[name]; ok {
-		p.used.Store(time.Now().UnixNano())
+		p.used.Store(t.idleClock())
 		return p, nil
 	}
 	if _, ok := t.addrs[name]; !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownPeer, name)
 	}
 	p := &peer{t: t, name: name, forgotten: make(chan struct{})}
-	p.used.Store(time.Now().UnixNano())
+	p.used.Store(t.idleClock())
 	p.bulk.init(p, "messages", t.cfg.QueueLen)
 	p.control.init(p, "control", t.cfg.QueueLen)
 	t.peers[name] = p
+	t.sendLoops.Add(2)
 	t.wg.Go(p.bulk.sendLoop)
 	t.wg.Go(p.control.sendLoop)
 	return p, nil
@@ -1105,8 +1114,8 @@ type peer struct {
 	// moves counts the peer's changes of address (SetPeer): a queue's
 	// stream opened before the last one is given up.
 	moves atomic.Uint64
-	// used is when the peer was last looked up to send to (t.peer), in
-	// Unix nanoseconds; forgotten is closed when reapIdle dropped it
+	// used is when the peer was last looked up to send to (t.peer), on
+	// t.idleClock; forgotten is closed when reapIdle dropped it
 	// from t.peers, which ends its sendLoops (peeridle.go).
 	used      atomic.Int64
 	forgotten chan struct{}
@@ -1250,6 +1259,7 @@ func (p *peer) connect(ctx context.Context) (*quic.Conn, error) {
 // and reconnects.
 func (q *sendQueue) sendLoop() {
 	p := q.p
+	defer p.t.sendLoops.Add(-1)
 	var s *quic.Stream
 	var moves uint64 // p.moves when s was opened
 	var buf []byte

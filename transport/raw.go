@@ -42,8 +42,8 @@ type addrPeer struct {
 	// process its name's other connection reaches (codeUnproven); see
 	// refusedBackoff.
 	refusals int
-	// used is when addrPeer last returned the entry, in Unix
-	// nanoseconds (t.mu); reapIdle forgets an entry unused for peerIdle
+	// used is when addrPeer last returned the entry, on t.idleClock
+	// (t.mu); reapIdle forgets an entry unused for peerIdle
 	// with no live connection and no dial (peeridle.go).
 	used int64
 }
@@ -80,7 +80,7 @@ func (t *QUIC) addrPeer(addr string) (*addrPeer, error) {
 		t.byAddr[addr] = p
 		t.strangers.member(addr)
 	}
-	p.used = time.Now().UnixNano()
+	p.used = t.idleClock()
 	return p, nil
 }
 
