@@ -671,7 +671,12 @@ func (e *Engine) Abandon(txid uuid.UUID) (proposed bool) {
 }
 
 // Read asks for the group's commit index under the caller's id; a later
-// Ready answers it once the replica has applied that index.
+// Ready answers it once the replica has applied that index. The id must
+// not repeat, across the replica's incarnations too (a restart, a close
+// and open again under the same raft ID): raft's leader answers a
+// request with the context it came with (readContext), and an answer to
+// an earlier incarnation's read of the same id, arriving late, answers
+// the new one with a read index from before it began.
 func (e *Engine) Read(id uint64) {
 	if e.closed {
 		e.answers = append(e.answers, ReadDone{ID: id, Err: &Failure{Reason: Closed}})
