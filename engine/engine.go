@@ -284,8 +284,12 @@ type Engine struct {
 	lost    bool               // the replica cannot go on
 	closed  bool
 	// readsHeld: a read index was not asked, the replica leading without
-	// a commit of its term (askReadIndex).
+	// a commit of its term (askReadIndex), or a peer's was not stepped
+	// (heldAsks).
 	readsHeld bool
+	// heldAsks are peers' read index requests held while the replica led
+	// without a commit of its term (Step).
+	heldAsks []raftpb.Message
 
 	lastCkpt    uint64 // applied index of the last checkpoint
 	lastCompact uint64
@@ -582,6 +586,10 @@ func (e *Engine) Step(m raftpb.Message) {
 		}
 	}
 	e.noteNotice(&m)
+	if m.Type == raftpb.MsgReadIndex && m.From != e.id && !e.r.ReadIndexReady() {
+		e.holdAsk(m)
+		return
+	}
 	if err := e.r.Step(m); err != nil {
 		e.log.Debug("raft message not stepped", "err", err)
 	}
@@ -663,7 +671,12 @@ func (e *Engine) Abandon(txid uuid.UUID) (proposed bool) {
 }
 
 // Read asks for the group's commit index under the caller's id; a later
-// Ready answers it once the replica has applied that index.
+// Ready answers it once the replica has applied that index. The id must
+// not repeat, across the replica's incarnations too (a restart, a close
+// and open again under the same raft ID): raft's leader answers a
+// request with the context it came with (readContext), and an answer to
+// an earlier incarnation's read of the same id, arriving late, answers
+// the new one with a read index from before it began.
 func (e *Engine) Read(id uint64) {
 	if e.closed {
 		e.answers = append(e.answers, ReadDone{ID: id, Err: &Failure{Reason: Closed}})
@@ -711,13 +724,41 @@ func (e *Engine) readOf(rs raft.ReadState) (uint64, bool) {
 	return binary.BigEndian.Uint64(rs.RequestCtx[8:]), true
 }
 
+// holdAsk holds a peer's read index request while the replica leads
+// without a commit of its term (ReadIndexReady), a copy asked again
+// replacing the first. Raft holds such requests itself on a leader of
+// several voters, but a lone voter answers a learner's at once with its
+// commit index, and one restarted leads with the commit index it
+// recovered, which may lag what it acknowledged before: the learner then
+// read a state older than commits acknowledged before its read began
+// (found by the simulation, seed 21482). askHeldReads steps them.
+func (e *Engine) holdAsk(m raftpb.Message) {
+	e.readsHeld = true
+	for i, h := range e.heldAsks {
+		if h.From == m.From && len(h.Entries) == 1 && len(m.Entries) == 1 && bytes.Equal(h.Entries[0].Data, m.Entries[0].Data) {
+			e.heldAsks[i] = m
+			return
+		}
+	}
+	e.heldAsks = append(e.heldAsks, m)
+}
+
 // askHeldReads asks the read indexes held while the replica led without
-// a commit of its term, once it has one.
+// a commit of its term, once it has one (or leads no more: raft then
+// passes peers' requests on to the leader, or drops them, and they are
+// asked again), and steps the peers' requests held so.
 func (e *Engine) askHeldReads() {
 	if !e.readsHeld || !e.r.ReadIndexReady() {
 		return
 	}
 	e.readsHeld = false
+	asks := e.heldAsks
+	e.heldAsks = nil
+	for _, m := range asks {
+		if err := e.r.Step(m); err != nil {
+			e.log.Debug("held read index request not stepped", "err", err)
+		}
+	}
 	var held []*read
 	for _, rq := range e.reads {
 		if rq.index == 0 {
@@ -804,7 +845,7 @@ func (e *Engine) Close() {
 		return
 	}
 	e.closed = true
-	e.given = given{}
+	e.given, e.heldAsks = given{}, nil
 	for id, p := range e.pending {
 		delete(e.pending, id)
 		// Not in any log unless raft took a copy of it.

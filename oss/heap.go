@@ -131,7 +131,7 @@ type Heap struct {
 	sent         sentAppends             // the last append sent to each peer (appends.go)
 	bound        sendBound               // the bound of the loop's batch of sends (send)
 	reads        map[uint64]*readRequest // reads the engine has, by ID
-	readSeq      uint64
+	readSeq      uint64                  // the last read's number, from a random start (newHeap)
 	joinReqs     map[uint64]bool
 	declines     map[uint64]uint64 // learners that asked to be removed as unused, with the tick heard (unused.go)
 	confWait     uint64            // tick until which a proposed change is awaited
@@ -390,6 +390,14 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		gates:    gates{self: uint32(n.id)},
 		obs:      n.met.observers(name),
 	}
+	// The engine's read-index context is the raft ID and the read's
+	// number, and raft's leader answers a request with the context it
+	// came with: numbered from 1 in each incarnation (a restart, a close
+	// and open again), a read was answered by a late answer to the
+	// previous incarnation's read of that number, with a read index from
+	// before it began (or the leader, holding that one, dropped the new
+	// as a copy and answered the old).
+	h.readSeq = rand.Uint64() >> 1
 	if n.disk != nil {
 		h.dirty = map[uuid.UUID]dirtyObj{}
 	}
