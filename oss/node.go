@@ -101,8 +101,13 @@ type Node struct {
 	// join that leaders took while none did points at the address the
 	// node advertises (joinHeard).
 	reached atomic.Bool
-	members *membership  // nil without Listen
-	dir     atomic.Value // of dirHolder: set while messages may arrive
+	// starting is set while startNetwork has its endpoint serving and
+	// membership not yet started: a peer's call or stream is refused for
+	// now (nodeHandler), since serving one reads members, quic and what
+	// startNetwork writes meanwhile.
+	starting atomic.Bool
+	members  *membership  // nil without Listen
+	dir      atomic.Value // of dirHolder: set while messages may arrive
 
 	ident        identities // what the catalog says raft IDs are
 	forgedWarned atomic.Int64
@@ -394,6 +399,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 	if err := checkOwnRole(c.TLS.CertPEM, c.Role); err != nil {
 		return err
 	}
+	n.starting.Store(true) // before the endpoint serves; cleared once membership runs
 	q, err := transport.NewQUIC(&transport.QUICConfig{
 		Name: c.Name, Listen: c.Listen, PacketConn: c.PacketConn,
 		CertPEM: c.TLS.CertPEM, KeyPEM: c.TLS.KeyPEM, CAPEM: c.TLS.CAPEM,
@@ -450,6 +456,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		return err
 	}
 	n.setDirectory(n.members)
+	n.starting.Store(false)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -525,12 +532,27 @@ func (h nodeHandler) HandleMessage(from string, msg []byte) {
 
 func (h nodeHandler) HandleCall(ctx context.Context, from string, req []byte) ([]byte, error) {
 	h.markReached()
+	if h.n.starting.Load() {
+		return nil, h.n.errStarting()
+	}
 	return h.n.handleCall(ctx, from, req)
 }
 
 func (h nodeHandler) HandleStream(ctx context.Context, from string, header []byte, body io.Reader) error {
 	h.markReached()
+	if h.n.starting.Load() {
+		return h.n.errStarting()
+	}
 	return h.n.receiveSnapshot(ctx, from, header, body)
+}
+
+// errStarting answers a call or stream that came while the node's
+// endpoint served and its membership was not yet started: the caller
+// asks again, or another node. Served then, a call read the membership
+// startNetwork was writing (a data race, seen by the race detector in a
+// join across clusters).
+func (n *Node) errStarting() error {
+	return fmt.Errorf("oss: node %q is starting; try again", n.cfg.Name)
 }
 
 // advertised returns the address the node advertises to its peers over
