@@ -1,6 +1,10 @@
 package oss
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // Rejoining the servers a restarted member last saw. A member restarted
 // without Join (the node that bootstrapped the cluster, started again
@@ -82,4 +86,38 @@ func (n *Node) knownServers() func() map[string]string {
 		return nil
 	}
 	return n.peers.entries
+}
+
+// rejoinFirstWithin bounds rejoinBook's round: a dial's own bound
+// (transport's dialTimeout), so that a node whose servers are all down
+// (a whole cluster restarting, this node first) starts after one.
+const rejoinFirstWithin = 5 * time.Second
+
+// rejoinBook is the first round of rejoinKnown for a member restarted
+// without Join, run before Start returns: until then its view held
+// itself alone, its admin interface served, and "ossd status" there, the
+// first answer of a node the README's start loop waits for, listed every
+// other server as "down: ..., is no live member" (reconnectEvery, 5 s on
+// a LAN). A server of the book that answers is joined through, as Join's
+// would be; none answering is no error (they may start after this node;
+// rejoinKnown goes on trying), but a refusal that no retry mends (a node
+// of this name live elsewhere) is, as it is through Join.
+func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
+	if !n.isMember() || n.peers == nil {
+		return nil
+	}
+	known := otherAddrs(n.peers.known(), n.quic.Addr().String(), advertise)
+	if len(known) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, rejoinFirstWithin)
+	defer cancel()
+	err := n.joinMembersOnce(ctx, nil, known)
+	if errors.Is(err, ErrJoinRefused) {
+		return err
+	}
+	if err != nil {
+		n.log.Info("no server this node last saw answers yet; it keeps trying them", "servers", known, "err", err)
+	}
+	return nil
 }

@@ -37,7 +37,7 @@ func joinPause(attempt int) time.Duration {
 func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 	c := n.cfg
 	if len(c.Join) == 0 {
-		return nil
+		return n.rejoinBook(ctx, advertise) // rejoinpeers.go
 	}
 	addrs := otherAddrs(c.Join, n.quic.Addr().String(), advertise)
 	if len(addrs) == 0 {

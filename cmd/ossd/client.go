@@ -124,6 +124,21 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	for _, h := range st.Heaps {
 		printReplicaTrouble(w, h)
 	}
+	printAbsent(w, st)
+	printExpiring(w, st, time.Now()) // certexpiry.go
+}
+
+// printAbsent names the voters and learners of st's heaps that are no
+// live member. A node on a revoked certificate has every peer refuse it,
+// so its view holds itself alone: its "down:" lines named every live
+// voter of the cluster gone, and an operator asking the revoked node
+// first (the CLI's --http goes on from it only for other requests) read
+// that the cluster had lost all its other nodes.
+func printAbsent(w io.Writer, st *oss.ClusterStatus) {
+	if st.Revoked != "" {
+		fmt.Fprintf(w, "cut off: %s sees no other member, live or not (its peers refuse it): ask another node's status which are down\n", st.Node)
+		return
+	}
 	down := downVoters(st)
 	for _, node := range slices.Sorted(maps.Keys(down)) {
 		fmt.Fprintf(w, "down: %s, a voter of %s, is no live member\n", node, strings.Join(down[node], ", "))
@@ -133,7 +148,6 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 		fmt.Fprintf(w, "not live: %s, a learner of %s, is no live member; its groups remove it once it has been gone --replace-after\n",
 			node, strings.Join(gone[node], ", "))
 	}
-	printExpiring(w, st, time.Now()) // certexpiry.go
 }
 
 // printReplicaTrouble prints the replicas of h that were lost, whose
