@@ -15,11 +15,13 @@ import (
 )
 
 // TestNodeCrashEnumerated runs a durable node on a fresh data directory
-// of a persist.RecFS through commits, checkpoints to the striped store and
-// the log's truncation after them, and then, for a power loss after the
-// operation (unsynced data lost or torn, names not synced lost or kept;
-// with OSS_LONG set, every mode of persist.RecFS), restarts the node on
-// what the disk would hold and checks that every commit acknowledged by then is there. It
+// and two stripe directories of a persist.RecFS through commits,
+// checkpoints to the striped store and the log's truncation after them,
+// twice (the second run recovers what the first left); then, for a power
+// loss after every operation (unsynced data lost or torn, names not
+// synced lost or kept; with OSS_LONG set, every mode of persist.RecFS),
+// it restarts the node on what the disk would hold and checks that every
+// commit acknowledged by then is there, and nothing never committed. It
 // checks the order too: the log loses a segment only once a manifest
 // renamed into place has its directory synced.
 func TestNodeCrashEnumerated(t *testing.T) {
@@ -30,28 +32,11 @@ func TestNodeCrashEnumerated(t *testing.T) {
 	rec.Tag = acked.Load
 	c := startTestNodesWith(t, 7, func(cfg *Config) { cfg.CheckpointEvery = 8; cfg.walSegmentBytes = 4096 })
 	c.fss["solo"] = rec
-	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
-	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	id := uuid.New()
-	// Commits until a checkpoint lets the log lose its first segment,
-	// and a few after.
-	var total int64
-	for i := int64(1); total == 0 || i <= total; i++ {
-		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{i}) }); err != nil {
-			t.Fatal(err)
-		}
-		acked.Store(i)
-		if total == 0 && n.disk.wal.SegmentStarts()[0] > 1 {
-			total = i + 10
-		}
-		if i > 5000 {
-			t.Fatal("5000 commits and the log is not truncated")
-		}
-	}
-	c.kill("solo")
+	total := nodeEnumRun(t, c, id, &acked, 0)
+	// Again on what the first run left: the recovery's operations, and
+	// more commits, checkpoints and truncations.
+	total = nodeEnumRun(t, c, id, &acked, total)
 	checkCutAfterManifest(t, rec)
 	modes := []persist.CrashData{persist.DataLost, persist.DataTorn}
 	if long {
@@ -77,6 +62,41 @@ func TestNodeCrashEnumerated(t *testing.T) {
 		}
 	}
 	t.Logf("%d operations, %d restarts", rec.Points(), points)
+}
+
+// nodeEnumStripes are the node's two stripe directories, apart from its
+// data directory: a checkpoint writes both in parallel.
+var nodeEnumStripes = []string{"/disk1/solo", "/disk2/solo"}
+
+func nodeEnumConfig(cfg *Config) { cfg.DataDir, cfg.StripeDirs = "/data/solo", nodeEnumStripes }
+
+// nodeEnumRun starts the node, commits to account id from balance from+1
+// on, noting each acknowledged in acked, until a checkpoint lets the log
+// lose a segment, and a few more, kills the node and returns the last
+// balance committed.
+func nodeEnumRun(t *testing.T, c *testCluster, id uuid.UUID, acked *atomic.Int64, from int64) int64 {
+	t.Helper()
+	n := c.add("solo", false, nodeEnumConfig)
+	defer c.kill("solo")
+	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := n.disk.wal.SegmentStarts()[0]
+	total := int64(0)
+	for i := from + 1; total == 0 || i <= total; i++ {
+		if err := update(context.Background(), h, func(tx *Tx) error { return Put(tx, id, acct{i}) }); err != nil {
+			t.Fatal(err)
+		}
+		acked.Store(i)
+		if total == 0 && n.disk.wal.SegmentStarts()[0] > first {
+			total = i + 10
+		}
+		if i > from+5000 {
+			t.Fatal("5000 commits and the log is not truncated")
+		}
+	}
+	return total
 }
 
 // checkCutAfterManifest checks, on the operations rec recorded, that no
@@ -105,7 +125,7 @@ func checkCutAfterManifest(t *testing.T, rec *persist.RecFS) {
 func checkNodeImage(t *testing.T, c *testCluster, img persist.FS, id uuid.UUID, acked, total int64, op string, k int) {
 	t.Helper()
 	c.fss["solo"] = img
-	n := c.add("solo", false, func(cfg *Config) { cfg.DataDir = "/data/solo" })
+	n := c.add("solo", false, nodeEnumConfig)
 	defer c.kill("solo")
 	h, err := n.CreateHeapIfNotExists(context.Background(), "bank", nil)
 	if err != nil {
