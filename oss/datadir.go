@@ -84,7 +84,8 @@ func lockExisting(dir, what string) (*os.File, error) {
 // lockDir creates dir if needed and takes the lock of its LOCK file; what
 // names the directory in errors.
 func lockDir(dir, what string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Durably: the node acknowledges what it syncs in the directory.
+	if err := persist.MakeDir(persist.OS{}, dir); err != nil {
 		return nil, fmt.Errorf("oss: %s: %w", what, err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)

@@ -59,7 +59,7 @@ type disk struct {
 // openDisk loads (or creates) the node's identity in dir and opens and
 // replays its write-ahead log.
 func (n *Node) openDisk(fsys persist.FS, dir string) error {
-	if err := fsys.MkdirAll(dir); err != nil {
+	if err := persist.MakeDir(fsys, dir); err != nil {
 		return fmt.Errorf("oss: data directory: %w", err)
 	}
 	id, err := loadNodeID(fsys, dir)

@@ -208,3 +208,30 @@ func namedByStat(f *os.File, name string) (bool, error) {
 
 // join is filepath.Join, named for the package's use.
 func join(elem ...string) string { return filepath.Join(elem...) }
+
+// MakeDir creates dir and its missing parents through fsys, durably: the
+// parent of each directory it creates is synced, so that a power loss
+// does not take back the name of a directory that files synced in it
+// were acknowledged in (SyncDir of a directory makes the names in it
+// durable, not its own). A directory that exists is left as it is.
+func MakeDir(fsys FS, dir string) error {
+	var made []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := fsys.ReadDir(d); !errors.Is(err, fs.ErrNotExist) {
+			break // there, or not to be told here: MkdirAll says
+		}
+		made = append(made, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := fsys.MkdirAll(dir); err != nil {
+		return err
+	}
+	for _, d := range slices.Backward(made) {
+		if err := fsys.SyncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

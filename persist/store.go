@@ -145,7 +145,7 @@ func OpenStore(fsys FS, dirs []string) (*Store, error) {
 		return nil, err
 	}
 	for _, d := range dirs {
-		if err := fsys.MkdirAll(d); err != nil {
+		if err := MakeDir(fsys, d); err != nil {
 			return nil, fmt.Errorf("persist: store: %w", err)
 		}
 	}

@@ -240,7 +240,7 @@ var ErrGone = errors.New("persist: write-ahead log is gone")
 // format (one written before version 2).
 func OpenWAL(fsys FS, dir string, opts WALOptions, replay func(seq uint64, rec []byte) error) (*WAL, error) {
 	opts.populate()
-	if err := fsys.MkdirAll(dir); err != nil {
+	if err := MakeDir(fsys, dir); err != nil {
 		return nil, fmt.Errorf("persist: %w", err)
 	}
 	w := &WAL{fs: fsys, dir: dir, opts: opts, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}), next: 1}
