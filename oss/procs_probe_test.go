@@ -53,6 +53,15 @@ func procAccount(i int) uuid.UUID {
 
 type procAcct struct{ Balance int64 }
 
+// procRole is the role of the node named name: a client's name starts
+// with k.
+func procRole(name string) pki.Role {
+	if strings.HasPrefix(name, "k") {
+		return pki.RoleClient
+	}
+	return pki.RoleServer
+}
+
 type procMarker struct{ Writer string }
 
 // procChild is a node's process. Its configuration comes from the
@@ -86,12 +95,24 @@ func procChild() {
 		JoinRetry: env("OSS_PROC_RETRY") != "",
 		TLS:       &oss.TLSConfig{CertPEM: read(env("OSS_PROC_CERT") + ".pem"), KeyPEM: read(env("OSS_PROC_CERT") + ".key"), CAPEM: read("ca.pem")},
 		Gossip:    oss.GossipLoopback,
+		Role:      procRole(env("OSS_PROC_NAME")),
 		Logger:    slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		fail("start: %v", err)
 	}
-	h, err := n.CreateHeapIfNotExists(ctx, "bank", nil)
+	if procRole(env("OSS_PROC_NAME")) == pki.RoleServer {
+		if err := n.Grant(ctx, oss.Grant{Who: "k", Heap: "bank", Perm: oss.PermWrite}); err != nil {
+			fail("grant: %v", err)
+		}
+	}
+	open := n.CreateHeapIfNotExists
+	if procRole(env("OSS_PROC_NAME")) == pki.RoleClient {
+		open = func(ctx context.Context, name string, _ *oss.HeapOptions) (*oss.Heap, error) {
+			return n.Heap(ctx, name)
+		}
+	}
+	h, err := open(ctx, "bank", nil)
 	if err != nil {
 		fail("heap: %v", err)
 	}
@@ -296,7 +317,7 @@ func newProcCluster(t *testing.T, test string, names ...string) *procCluster {
 	os.MkdirAll(certs, 0o700)
 	os.WriteFile(filepath.Join(certs, "ca.pem"), caCert, 0o600)
 	for _, name := range names {
-		cert, key, err := pki.IssueCert(caCert, caKey, name, pki.RoleServer, 24*time.Hour)
+		cert, key, err := pki.IssueCert(caCert, caKey, name, procRole(name), 24*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,6 +484,10 @@ func (c *procCluster) check(phase string) {
 	}
 	c.mu.Lock()
 	acked := len(c.acked)
+	by := map[string]int{}
+	for _, name := range c.acked {
+		by[name]++
+	}
 	c.mu.Unlock()
 	var first string
 	for _, p := range live {
@@ -484,7 +509,7 @@ func (c *procCluster) check(phase string) {
 		}
 		c.t.Logf("%s: %s reads %s", phase, p.name, strings.Join(f[1:], " "))
 	}
-	c.t.Logf("%s: %d transfers acknowledged so far", phase, acked)
+	c.t.Logf("%s: %d transfers acknowledged so far %v", phase, acked, by)
 	for _, p := range live {
 		c.send(p, "go")
 	}
@@ -520,7 +545,7 @@ func (c *procCluster) checkMarkers(phase string, p *procNode, file string) {
 func (c *procCluster) others(p *procNode) []string {
 	var addrs []string
 	for _, q := range c.nodes {
-		if q != p && q.name != "d" {
+		if q != p && q.name != "d" && procRole(q.name) == pki.RoleServer {
 			addrs = append(addrs, q.listen)
 		}
 	}
@@ -924,4 +949,42 @@ func TestProbeProcsPausedPastReplaceAfter(t *testing.T) {
 		c.start(p, true)
 		c.check(fmt.Sprintf("killed while closing %d (%s)", r, p.name))
 	}
+}
+
+// A client node (pki.RoleClient: a learner of the heaps it opens) in a
+// process of its own, killed and restarted, and a server killed under it.
+func TestProbeProcsClientNodeKilled(t *testing.T) {
+	if os.Getenv("OSS_PROC_DIR") != "" {
+		procChild()
+		return
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 14))
+	c := newProcCluster(t, "TestProbeProcsClientNodeKilled", "a", "b", "c", "k")
+	a, b, cc, k := c.node("a"), c.node("b"), c.node("c"), c.node("k")
+	c.start(a, false)
+	for _, p := range []*procNode{b, cc, k} {
+		p.join = []string{a.listen}
+		c.start(p, false)
+	}
+	all := []*procNode{a, b, cc, k}
+	for _, p := range all {
+		p.join = c.others(p)
+	}
+	time.Sleep(time.Second)
+	t.Logf("with k: %s", c.status(a))
+	c.check("started")
+	for r := range 3 {
+		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
+		c.kill(k)
+		c.start(k, true)
+		c.check(fmt.Sprintf("k killed %d", r))
+	}
+	p := all[rng.IntN(3)]
+	c.kill(p)
+	time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
+	c.check(p.name + " down")
+	c.start(p, true)
+	c.check(p.name + " back")
 }
