@@ -62,6 +62,9 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 			if err == nil && attempt > 0 {
 				n.log.Info("joined the cluster", "join", addrs, "attempts", attempt+1)
 			}
+			if err != nil && !errors.Is(err, ErrJoinRefused) && n.isMember() {
+				err = fmt.Errorf("%w; this node is a member already (its data directory says so), and none of the members it tried answered: start them, or start it with Config.JoinRetry to wait for them (or without Join: it then reaches the members it knew as they come back)", err)
+			}
 			return err
 		}
 		wait := joinPause(attempt)
