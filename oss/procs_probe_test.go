@@ -557,6 +557,9 @@ func TestProbeProcsKilledAndRestarted(t *testing.T) {
 		procChild()
 		return
 	}
+	if !procsLong(t) {
+		return
+	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 11))
@@ -743,6 +746,9 @@ func TestProbeProcsCopiedAndLostDirectories(t *testing.T) {
 		procChild()
 		return
 	}
+	if !procsLong(t) {
+		return
+	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 12))
@@ -854,6 +860,9 @@ func TestProbeProcsOneAtATime(t *testing.T) {
 		procChild()
 		return
 	}
+	if !procsLong(t) {
+		return
+	}
 	c := newProcCluster(t, "TestProbeProcsOneAtATime", "a", "b", "c")
 	a, b, cc := c.node("a"), c.node("b"), c.node("c")
 	trio := []*procNode{a, b, cc}
@@ -907,6 +916,9 @@ func TestProbeProcsPausedPastReplaceAfter(t *testing.T) {
 		procChild()
 		return
 	}
+	if !procsLong(t) {
+		return
+	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 13))
@@ -958,6 +970,9 @@ func TestProbeProcsClientNodeKilled(t *testing.T) {
 		procChild()
 		return
 	}
+	if !procsLong(t) {
+		return
+	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 14))
@@ -987,4 +1002,16 @@ func TestProbeProcsClientNodeKilled(t *testing.T) {
 	c.check(p.name + " down")
 	c.start(p, true)
 	c.check(p.name + " back")
+}
+
+// procsLong reports whether the longer process probes run (OSS_LONG=1):
+// each starts three or four node processes and runs for 12 to 80 s on
+// two cores, which the default run of the package cannot afford; the
+// mistakes and the whole restart run by default.
+func procsLong(t *testing.T) bool {
+	if os.Getenv("OSS_LONG") == "" {
+		t.Log("a longer process probe: runs with OSS_LONG=1")
+		return false
+	}
+	return true
 }
