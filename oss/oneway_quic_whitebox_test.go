@@ -142,7 +142,7 @@ func (hs *harness) flap(rng *rand.Rand, nodes []*Node, addrs map[string]string, 
 	if os.Getenv("OSS_LONG") != "" {
 		d = time.Minute
 	}
-	before := quicTerm(nodes, harnessHeap)
+	before, lead0 := quicTerm(nodes, harnessHeap), quicLeader(nodes, harnessHeap)
 	flips := 0
 	for start := time.Now(); time.Since(start) < d; flips++ {
 		hs.blockOneway(addrs, pairs...)
@@ -158,7 +158,8 @@ func (hs *harness) flap(rng *rand.Rand, nodes []*Node, addrs map[string]string, 
 		}
 	}
 	hs.commitThrough(other, "after "+name+" flapped")
-	hs.t.Logf("seed %d: %s flapped %d times in %v: the heap's term %d → %d", hs.seed, name, flips, d, before, quicTerm(nodes, harnessHeap))
+	g, _ := quicGroup(nodes, harnessHeap)
+	hs.t.Logf("seed %d: %s (leader at the start: %v) flapped %d times in %v: the heap's highest term %d → %d, its leader %s at term %d", hs.seed, name, lead0 == name, flips, d, before, quicTerm(nodes, harnessHeap), g.Leader, g.Term)
 }
 
 // quicTerm returns the highest term of the heap's replicas on nodes.

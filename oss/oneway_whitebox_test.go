@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/internal/testkit/await"
+	"github.com/objectsharing/oss/internal/testkit/check"
 )
 
 // onewayProbe is the object a commit during a one-way fault writes: no
@@ -44,7 +45,12 @@ func (hs *harness) oneway(rng *rand.Rand) {
 	var cuts [][2]string
 	var kind string
 	majority := others // nodes connected both ways among themselves
-	switch rng.IntN(5) {
+	c := rng.IntN(5)
+	cutOff := lead
+	if c >= 2 {
+		cutOff = f
+	}
+	switch c {
 	case 0:
 		kind = "leader deaf"
 		for _, o := range others {
@@ -68,6 +74,9 @@ func (hs *harness) oneway(rng *rand.Rand) {
 	hs.c.net.CutOneWay(cuts...)
 	hs.faults[heap+" "+kind]++
 	hs.commitThrough(majority[rng.IntN(len(majority))], kind)
+	if heap == harnessHeap {
+		hs.cutOffClient(cutOff, kind, rng)
+	}
 	time.Sleep(time.Duration(100+rng.IntN(1500)) * time.Millisecond)
 	hs.heal()
 	time.Sleep(time.Duration(50+rng.IntN(300)) * time.Millisecond)
@@ -111,6 +120,29 @@ func (hs *harness) commitThrough(name, kind string) {
 			hs.t.Fatalf("seed %d: %s: no commit through %s, connected both ways to a majority, in %v: %v", hs.seed, kind, name, await.Deadline, last)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cutOffClient commits through name, which a cut may have cut off, with
+// a short context, and counts how it ended: whatever the error, the call
+// must end once its context has (a call still running await.Deadline
+// after fails the test).
+func (hs *harness) cutOffClient(name, kind string, rng *rand.Rand) {
+	hs.mu.Lock()
+	h := hs.heaps[name]
+	hs.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(50+rng.IntN(500))*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.Update(ctx, func(tx *Tx) error { return Put(tx, onewayProbe, acct{-1}) }) }()
+	err := await.Recv(hs.t, done, "a commit through "+name+" to end after its context")
+	switch status(err) {
+	case check.OK:
+		hs.faults[kind+": cut-off client ok"]++
+	case check.Info:
+		hs.faults[kind+": cut-off client unknown"]++
+	default:
+		hs.faults[kind+": cut-off client failed"]++
 	}
 }
 
