@@ -22,6 +22,9 @@ const (
 	CaughtUpSlack = 64
 	// TransferTicks spaces out leadership transfers for placement.
 	TransferTicks = 50
+	// SteadyTicks is how long a voter must have been heard steadily
+	// (PlanInput.Unsteady) before placement hands it the lead.
+	SteadyTicks = 100
 )
 
 // Member is a live node as membership shows it.
@@ -49,6 +52,15 @@ type PlanInput struct {
 	Tick         uint64 // now
 	WaitUntil    uint64 // until when a proposed change or a transfer is awaited: no step before
 	LastTransfer uint64 // when leadership last moved for placement
+	// Unsteady is, for voters, the last tick at which this leader found
+	// each silent for an election timeout or more, or took the lead: a
+	// voter cut off, paused or flapping. Placement hands the lead to a
+	// voter only SteadyTicks after. A flapping best-placed voter was
+	// handed the lead each time it was back, and lost it at its next cut
+	// longer than an election timeout: an election, and the heap without
+	// a leader, every flap (a QUIC node flapping for a minute took the
+	// heap's term from 3 to 80), where a flapping follower costs none.
+	Unsteady map[uint64]uint64
 
 	// Membership, as this node observes it.
 	Live []Member // the live nodes, this one included
@@ -166,7 +178,8 @@ type Action struct {
 //     that is not a live server and silent for ReplaceAfter, and
 //     at full strength one placement does not want whose node asked to
 //     be removed (PlanInput.Unused);
-//  8. move leadership to the best-placed voter, at most every TransferTicks.
+//  8. move leadership to the best-placed voter, at most every TransferTicks,
+//     once it has been heard steadily for SteadyTicks.
 //
 // Plan does nothing unless this replica leads, no transfer is under way,
 // the group is not in a joint configuration and no change is awaited. A
@@ -593,11 +606,12 @@ func (p *planner) dropUnused(desired []Member) (Action, bool) {
 }
 
 // placeLeader moves leadership to the best-ranked voter once it has caught
-// up, at most once every TransferTicks.
+// up and been heard steadily for SteadyTicks, at most once every
+// TransferTicks.
 func (p *planner) placeLeader(desired []Member) Action {
 	in := p.in
 	if len(desired) > 0 && desired[0].ID != in.Self && p.isVoter(desired[0].ID) && p.caughtUp(desired[0].ID) &&
-		in.Tick >= in.LastTransfer+TransferTicks {
+		in.Tick >= in.LastTransfer+TransferTicks && in.Tick >= in.Unsteady[desired[0].ID]+SteadyTicks {
 		return Action{Kind: TransferLeader, Why: Place, To: desired[0].ID}
 	}
 	return Action{}

@@ -965,11 +965,11 @@ func TestHarnessCatchesABrokenValidator(t *testing.T) {
 	t.Logf("a broken validator: %d transactions, anomalies %v, %d torn bank snapshots; the first: %s", res.Txns, found, len(bank), res.Anomalies[0])
 }
 
-// Loss, duplication, delay and partitions at the UDP level under QUIC, on
-// three nodes with membership, as ossd runs them.
-func TestHarnessQUICPacketFaults(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
-	seed := harnessSeeds(5)
+// startQUICHarness starts n nodes over QUIC, each on a FaultConn, with
+// membership as ossd runs it and the given ReplaceAfter, and opens the
+// harness's heap on each. It returns the harness, the nodes' UDP
+// addresses by name, and the nodes.
+func startQUICHarness(t *testing.T, seed uint64, n int, replaceAfter time.Duration) (*harness, map[string]string, []*Node) {
 	hs := &harness{t: t, seed: seed, rec: check.NewRecorder(), heaps: map[string]*Heap{}, faults: map[string]int{},
 		conns: map[string]*transporttest.FaultConn{}}
 	caCert, caKey, err := pki.NewCA("test", time.Hour)
@@ -986,7 +986,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 		}
 	})
 	addrs := map[string]string{}
-	for i := range 3 {
+	for i := range n {
 		name := harnessName(i)
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
@@ -998,7 +998,7 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := &Config{Name: name, Listen: addrs[name], Gossip: GossipLoopback, TickInterval: 20 * time.Millisecond, ReplaceAfter: time.Minute,
+		cfg := &Config{Name: name, Listen: addrs[name], Gossip: GossipLoopback, TickInterval: 20 * time.Millisecond, ReplaceAfter: replaceAfter,
 			Logger: testLogger().With("test", t.Name()), TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: caCert}}
 		if i > 0 {
 			cfg.Join = []string{nodes[0].Addr()}
@@ -1023,6 +1023,15 @@ func TestHarnessQUICPacketFaults(t *testing.T) {
 		}
 		hs.heaps[harnessName(i)] = h
 	}
+	return hs, addrs, nodes
+}
+
+// Loss, duplication, delay and partitions at the UDP level under QUIC, on
+// three nodes with membership, as ossd runs them.
+func TestHarnessQUICPacketFaults(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	seed := harnessSeeds(5)
+	hs, addrs, _ := startQUICHarness(t, seed, 3, time.Minute)
 	hs.seedBank()
 	hs.run(6, harnessTime(), func(rng *rand.Rand) {
 		switch rng.IntN(3) {

@@ -75,6 +75,7 @@ type Network struct {
 	follow    bool               // Live hides the nodes a node cannot reach
 	group     map[string]int     // partition group per node; absent = 0
 	cut       map[[2]string]bool // links cut both ways, on top of groups
+	oneway    map[[2]string]bool // links cut from [0] to [1] only
 	faults    Faults
 	last      map[[2]string]time.Duration // last delivery time per pair, for FIFO
 	stats     Stats
@@ -212,6 +213,7 @@ func (n *Network) Heal() {
 	n.Partition()
 	n.mu.Lock()
 	clear(n.cut)
+	clear(n.oneway)
 	n.mu.Unlock()
 }
 
@@ -247,7 +249,22 @@ func (n *Network) Reachable(a, b string) bool {
 }
 
 func (n *Network) reachable(a, b string) bool {
-	return n.group[a] == n.group[b] && !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}]
+	return n.group[a] == n.group[b] && !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}] && !n.oneway[[2]string{a, b}]
+}
+
+// CutOneWay cuts each link from pair[0] to pair[1] only, on top of any
+// partition: pair[1] still reaches pair[0]. A call needs both ways, so
+// a call either way between them fails; one-way messages from pair[1]
+// arrive. Heal restores them.
+func (n *Network) CutOneWay(pairs ...[2]string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.oneway == nil {
+		n.oneway = map[[2]string]bool{}
+	}
+	for _, p := range pairs {
+		n.oneway[p] = true
+	}
 }
 
 // Cut cuts the links between each pair, both ways, on top of any
