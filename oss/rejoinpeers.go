@@ -3,6 +3,9 @@ package oss
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -58,12 +61,26 @@ func (m *membership) rejoinKnown() {
 				return
 			default:
 			}
-			if _, err := m.ml.Join([]string{a}); err != nil {
-				m.cfg.logger.Debug("server this node last saw not reached", "member", a, "err", err)
-			} else {
-				m.cfg.logger.Info("rejoined a server this node last saw", "member", a)
-			}
+			_, err := m.ml.Join([]string{a})
+			logRejoined(m.cfg.logger, a, err)
 		}
+	}
+}
+
+// logRejoined logs the outcome of a join through the book's server a.
+// One that says a node of this name is live elsewhere (nameTakenJoin) is
+// a warning: it was a debug line, and a second node of this name (a copy
+// of this one's data directory, started when no server answered) went on
+// trying unseen until the other stopped, then got in on its stale log.
+func logRejoined(log *slog.Logger, a string, err error) {
+	switch {
+	case err == nil:
+		log.Info("rejoined a server this node last saw", "member", a)
+	case nameTakenJoin(err) != nil:
+		log.Warn("a server this node last saw refuses it: a node of this name is live elsewhere; stop one of the two (this one, if it runs on a copy of the other's data directory)",
+			"member", a, "err", nameTakenJoin(err))
+	default:
+		log.Debug("server this node last saw not reached", "member", a, "err", err)
 	}
 }
 
@@ -88,9 +105,11 @@ func (n *Node) knownServers() func() map[string]string {
 	return n.peers.entries
 }
 
-// rejoinFirstWithin bounds rejoinBook's round: a dial's own bound
-// (transport's dialTimeout), so that a node whose servers are all down
-// (a whole cluster restarting, this node first) starts after one.
+// rejoinFirstWithin bounds the dials of rejoinBook's round: a dial's own
+// bound (transport's dialTimeout), so that a node whose servers are all
+// down (a whole cluster restarting, this node first) starts after one.
+// A join through a server that answered is not bounded by it: memberlist
+// takes up to its TCPTimeout more (2 s on loopback, 10 s on a LAN).
 const rejoinFirstWithin = 5 * time.Second
 
 // rejoinBook is the first round of rejoinKnown for a member restarted
@@ -100,8 +119,16 @@ const rejoinFirstWithin = 5 * time.Second
 // other server as "down: ..., is no live member" (reconnectEvery, 5 s on
 // a LAN). A server of the book that answers is joined through, as Join's
 // would be; none answering is no error (they may start after this node;
-// rejoinKnown goes on trying), but a refusal that no retry mends (a node
-// of this name live elsewhere) is, as it is through Join.
+// rejoinKnown goes on trying). A server that says a node of this name is
+// connected to it from another address and answers there
+// (transport.ErrNameTaken: a copy of this node's data directory, or this
+// one run twice) fails the start when none took the join, as through
+// Join (joinReached): it was logged as "no server answers yet", and the
+// copy went on trying under the same raft ID and got in once the other
+// stopped. A restart of this node, its old process gone, is no such
+// refusal: a connection whose peer no longer answers gives way to the
+// new one (transport's checkUnique). A Start whose ctx ends meanwhile
+// fails with ctx's error, as a Join's does.
 func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
 	if !n.isMember() || n.peers == nil {
 		return nil
@@ -110,11 +137,14 @@ func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
 	if len(known) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, rejoinFirstWithin)
+	round, cancel := context.WithTimeout(ctx, rejoinFirstWithin)
 	defer cancel()
-	err := n.joinMembersOnce(ctx, nil, known)
+	err := n.joinMembersOnce(round, nil, known)
 	if errors.Is(err, ErrJoinRefused) {
 		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("oss: join: stopped while rejoining the servers this node last saw (%s): %w", strings.Join(known, ","), ctx.Err())
 	}
 	if err != nil {
 		n.log.Info("no server this node last saw answers yet; it keeps trying them", "servers", known, "err", err)

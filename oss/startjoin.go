@@ -81,9 +81,9 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 // joinMembersOnce dials each address of addrs (Join's) and known (the
 // servers a restarted member last saw), then joins membership through
 // those that answered. A handshake refused at an address of Join, or a
-// name taken there, matches ErrJoinRefused when no address took the
-// join; one refused at a known address (since taken by another
-// cluster's node, say) is only a failed dial.
+// name taken at any address, matches ErrJoinRefused when no address took
+// the join; a handshake refused at a known address (since taken by
+// another cluster's node, say) is only a failed dial.
 func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error {
 	all := append(slices.Clip(addrs), known...)
 	errs := reachAny(ctx, all, n.quic.Reach)
@@ -123,7 +123,9 @@ func (n *Node) joinReached(all []string, errs []error, addrs []string) error {
 			reached = append(reached, all[i])
 			continue
 		}
-		if slices.Contains(addrs, all[i]) && refused == nil {
+		// A name taken is a refusal at any address, a server of the book
+		// too (rejoinBook); other refusals only at Join's.
+		if refused == nil && (slices.Contains(addrs, all[i]) || errors.Is(err, transport.ErrNameTaken)) {
 			refused = refusedAt(all[i], err)
 		}
 		why = append(why, err.Error())
