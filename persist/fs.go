@@ -1,15 +1,18 @@
 // Package persist is the on-disk side of OSS: a write-ahead log and the
-// files it lives in, behind an FS interface with three implementations:
-// the operating system's, an in-memory one that can simulate a crash (what
-// was not synced is lost, the last write may be torn, or any of the pages
-// written since the last sync may be written back), and one that injects
-// I/O errors on chosen operations.
+// files it lives in, behind an FS interface with four implementations:
+// the operating system's (OS), an in-memory one that can simulate a crash
+// (MemFS: what was not synced is lost, the last write may be torn, or any
+// of the pages written since the last sync may be written back), one that
+// records every operation and gives the file systems a power loss after
+// each may leave (RecFS), and one that injects I/O errors on chosen
+// operations (FaultFS).
 //
 // persist knows nothing of raft or heaps: it stores opaque records.
 package persist
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -209,29 +212,44 @@ func namedByStat(f *os.File, name string) (bool, error) {
 // join is filepath.Join, named for the package's use.
 func join(elem ...string) string { return filepath.Join(elem...) }
 
-// MakeDir creates dir and its missing parents through fsys, durably: the
-// parent of each directory it creates is synced, so that a power loss
-// does not take back the name of a directory that files synced in it
-// were acknowledged in (SyncDir of a directory makes the names in it
-// durable, not its own). A directory that exists is left as it is.
+// MakeDir creates dir and its missing parents through fsys, durably: it
+// syncs the parent of every directory on dir's path, made by this call or
+// before, so that a power loss does not take back the name of a directory
+// that files synced in it were acknowledged in (SyncDir of a directory
+// makes the names in it durable, not its own). It syncs them all at every
+// call, so a call after one that failed or was killed between making a
+// directory and syncing its parent repairs what that one left. A relative
+// dir is synced up to ".", the working directory, not above it.
+//
+// dir is cleaned first, as filepath.Join cleans the names persist opens
+// in it, and made and synced as cleaned: "link/../x" is "x", wherever
+// link points.
+//
+// A parent that cannot be opened for reading to be synced (permission
+// denied) is an error that names it and says what to do, unless the
+// process may not write in it either (mayWrite): a directory this user
+// could not have made a name in holds names its owner keeps durable (a
+// home directory of mode 0711 above the data directory). The rule
+// depends on the directories' modes, not on what this call made, so a
+// retry fails where the first call failed.
 func MakeDir(fsys FS, dir string) error {
-	var made []string
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
-		if _, err := fsys.ReadDir(d); !errors.Is(err, fs.ErrNotExist) {
-			break // there, or not to be told here: MkdirAll says
-		}
-		made = append(made, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
+	dir = filepath.Clean(dir)
 	if err := fsys.MkdirAll(dir); err != nil {
 		return err
 	}
-	for _, d := range slices.Backward(made) {
-		if err := fsys.SyncDir(filepath.Dir(d)); err != nil {
-			return err
+	var parents []string
+	for d := dir; d != "." && filepath.Base(d) != ".." && filepath.Dir(d) != d; d = filepath.Dir(d) {
+		parents = append(parents, filepath.Dir(d))
+	}
+	for _, p := range slices.Backward(parents) {
+		err := fsys.SyncDir(p)
+		if err == nil || errors.Is(err, fs.ErrPermission) && !mayWrite(p) {
+			continue
 		}
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("persist: %s cannot be synced, so a power loss could take back the directories made in it: %w (let the process read %s, or choose a directory elsewhere)", p, err, p)
+		}
+		return err
 	}
 	return nil
 }

@@ -44,7 +44,8 @@ func TestNewStoreDirectoryOutlivesPowerLoss(t *testing.T) {
 	}
 }
 
-// MakeDir syncs the parent of each directory it creates, and no other.
+// MakeDir syncs the parent of every directory on the path at every call,
+// those it creates and those that exist.
 func TestMakeDirSyncsNewDirectoriesParents(t *testing.T) {
 	rec := NewRecFS()
 	if err := MakeDir(rec, "a"); err != nil {
@@ -61,7 +62,7 @@ func TestMakeDirSyncsNewDirectoriesParents(t *testing.T) {
 		op, _ := rec.Point(k)
 		ops = append(ops, op)
 	}
-	want := "[mkdir a syncdir . mkdir a/b/c syncdir a syncdir a/b]"
+	want := "[mkdir a syncdir . mkdir a/b/c syncdir . syncdir a syncdir a/b syncdir . syncdir a syncdir a/b]"
 	if got := fmtOps(ops); got != want {
 		t.Fatalf("operations %s, want %s", got, want)
 	}

@@ -21,6 +21,12 @@ import (
 // made (a journaling file system commits them in order). A new
 // directory's name is durable once its parent is synced.
 //
+// One data mode applies to every file of an image at once: no image
+// keeps one file's unsynced data and loses another's, and a torn write
+// keeps a prefix, not any subset of the pages written. MemFS.CrashPages,
+// drawn at random (wal_power_test.go), covers those; RecFS enumerates the
+// points, not every combination at a point.
+//
 // Operations are serialized, so that a crash point is one instant of
 // the whole file system, also under writers in parallel. RecFS is for
 // tests: every point keeps a copy of what the files hold.

@@ -36,7 +36,7 @@ func caInit(args []string) error {
 	if err != nil {
 		return fmt.Errorf("ca init: %w", err)
 	}
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
+	if err := makeDir(*dir); err != nil {
 		return fmt.Errorf("ca init: %w", err)
 	}
 	if err := writePair(keyPath, key, certPath, cert, false); err != nil {
@@ -217,8 +217,29 @@ func install(tmp, path string, replace bool) error {
 	return nil
 }
 
-// syncDir makes the directory's entries durable.
-func syncDir(dir string) error {
+// makeDir creates dir and its missing parents, durably: it syncs the
+// parent of every directory on dir's path, so that a power loss does not
+// take back a directory with the files synced in it (as persist.MakeDir,
+// which ossd may not import; a relative dir is synced up to ".").
+func makeDir(dir string) error {
+	dir = filepath.Clean(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var parents []string
+	for d := dir; d != "." && filepath.Base(d) != ".." && filepath.Dir(d) != d; d = filepath.Dir(d) {
+		parents = append(parents, filepath.Dir(d))
+	}
+	for i := len(parents) - 1; i >= 0; i-- {
+		if err := syncDir(parents[i]); err != nil {
+			return fmt.Errorf("%w (%s must be synced to keep %s through a power loss: let this user read it, or choose a directory elsewhere)", err, parents[i], dir)
+		}
+	}
+	return nil
+}
+
+// syncDir makes the directory's entries durable; tests replace it.
+var syncDir = func(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
