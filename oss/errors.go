@@ -75,6 +75,19 @@ var (
 	// will: it read the marker absent, and the Update's write makes its
 	// record conflict should it still arrive.
 	ErrCommitUnknown = errors.New("oss: commit outcome unknown")
+	// ErrDisk is returned by a commit when this node's disk refused a
+	// write the heap's replica needs: its write-ahead log (a full disk,
+	// an I/O error, a sync that failed, a log removed while the node
+	// ran) or its striped store (a leader's snapshot it must store
+	// first). The replica commits nothing until the disk takes the write
+	// (offered again every tick; a failed or removed log until the node
+	// restarts, see the error's text). A commit that fails with it was
+	// not committed: its record was never proposed. One proposed before
+	// the refusal ends with ErrCommitUnknown instead, never with ErrDisk:
+	// its record may be in another member's log, and commit there. Both
+	// name the file and match the disk's error (syscall.ENOSPC,
+	// syscall.EIO).
+	ErrDisk = errors.New("oss: the node's disk refused a write; nothing was committed")
 	// ErrInvalidArgument is returned, wrapped with details, for an argument
 	// no call can accept: Put (or Ref.Put) of the nil object ID, a root
 	// bound to the nil ID or under an empty name, a root name that is not

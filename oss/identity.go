@@ -427,23 +427,30 @@ func (n *Node) register(ctx context.Context) error {
 func checkOwnRole(certPEM []byte, role pki.Role) error {
 	b, _ := pem.Decode(certPEM)
 	if b == nil {
-		return errors.New("oss: TLS.CertPEM holds no certificate")
+		return roleRefused(errors.New("TLS.CertPEM holds no certificate"))
 	}
 	leaf, err := x509.ParseCertificate(b.Bytes)
 	if err != nil {
-		return fmt.Errorf("oss: node certificate: %w", err)
+		return roleRefused(fmt.Errorf("TLS.CertPEM: %w", err))
 	}
 	var has pki.Role
 	if len(leaf.Subject.OrganizationalUnit) > 0 {
 		has = pki.Role(leaf.Subject.OrganizationalUnit[0])
 	}
 	if has != role && has != pki.RoleServer && has != pki.RoleClient {
-		return fmt.Errorf("oss: this node's certificate (%q) carries the role %q, which is not a node's: issue one with --role server or --role client", leaf.Subject.CommonName, has)
+		return roleRefused(fmt.Errorf("this node's certificate (%q) carries the role %q, which is not a node's: issue one with --role server or --role client", leaf.Subject.CommonName, has))
 	}
 	if has != role {
-		return fmt.Errorf("oss: Role is %q but this node's certificate (%q) carries the role %q: run it as %q (ossd: --role %s), or issue a certificate with the role %q", role, leaf.Subject.CommonName, has, has, has, role)
+		return roleRefused(fmt.Errorf("Role is %q but this node's certificate (%q) carries the role %q: run it as %q (ossd: --role %s), or issue a certificate with the role %q", role, leaf.Subject.CommonName, has, has, has, role))
 	}
 	return nil
+}
+
+// roleRefused is checkOwnRole's refusal of the Config: it matches
+// ErrInvalidArgument, as Start's refusals of a Config do (it matched no
+// sentinel).
+func roleRefused(err error) error {
+	return fmt.Errorf("oss: invalid config: %w", configError{err})
 }
 
 // writesNoRecord checks an entry a peer proposes to the catalog: none may

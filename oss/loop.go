@@ -400,15 +400,25 @@ func (h *Heap) forgetLeader() {
 	h.leads.note(raft.StateFollower, h.term.Load(), h.state.Load().Index())
 }
 
-// logError says why the log did not take a Ready.
-func (h *Heap) logError(err error) error {
-	if errors.Is(err, persist.ErrGone) {
-		return fmt.Errorf("oss: heap %q: the node's write-ahead log is gone (removed or moved while the node ran); it commits nothing more, and restarted it refuses to start: start it empty, with Join, to rebuild its replicas from its peers: %w", h.name, err)
+// logError says why the log did not take a Ready, for a commit that
+// failed on it: a definite failure matches ErrDisk, an unknown outcome
+// (the record may be in another member's log, and commit there) only
+// ErrCommitUnknown, as neither says nothing was committed. Both match the
+// log's error (syscall.ENOSPC, persist.ErrGone).
+func (h *Heap) logError(err error, unknown bool) error {
+	var why error
+	switch {
+	case errors.Is(err, persist.ErrGone):
+		why = fmt.Errorf("heap %q: the node's write-ahead log is gone (removed or moved while the node ran); it commits nothing more, and restarted it refuses to start: start it empty, with Join, to rebuild its replicas from its peers: %w", h.name, err)
+	case errors.Is(err, persist.ErrFailed):
+		why = fmt.Errorf("heap %q: the write-ahead log has failed; restart the node: %w", h.name, err)
+	default:
+		why = fmt.Errorf("heap %q: the log cannot be written: %w", h.name, err)
 	}
-	if errors.Is(err, persist.ErrFailed) {
-		return fmt.Errorf("oss: heap %q: the write-ahead log has failed; restart the node: %w", h.name, err)
+	if unknown {
+		return &UnknownOutcomeError{Err: why}
 	}
-	return fmt.Errorf("oss: heap %q: the log cannot be written: %w", h.name, err)
+	return fmt.Errorf("%w: %w", ErrDisk, why)
 }
 
 // finishReady carries out a Ready whose log write, if any, is durable,
@@ -525,7 +535,7 @@ func (h *Heap) commitError(f *engine.Failure) error {
 		}
 		err = fmt.Errorf("%w: heap %q has no leader in reach", ErrNoQuorum, h.name)
 	case engine.LogRefused:
-		err = h.logError(f.Err)
+		return h.logError(f.Err, f.Unknown)
 	case engine.ResentStale:
 		err = errors.New("resent commit record older than the deduplication window")
 	case engine.Closed:

@@ -426,7 +426,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil {
-		return 0, fmt.Errorf("persist: read %s: %w", path, err)
+		return 0, fileErr("persist: ", "read", path, err)
 	}
 	// The segment is read in pieces, one record at a time, into a buffer
 	// the records share: memory holds a piece and the largest record,
@@ -457,7 +457,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 		}
 		fr, err := readFrame(r, size-off, &buf)
 		if err != nil {
-			return 0, fmt.Errorf("persist: read %s: %w", path, err)
+			return 0, fileErr("persist: ", "read", path, err)
 		}
 		if fr.reason == "" && fr.seq != w.next {
 			fr.reason = fmt.Sprintf("record %d where %d was due", fr.seq, w.next)
@@ -467,7 +467,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 			// writes.
 			zero, err := allZeros(io.NewSectionReader(f, off, size-off), size-off)
 			if err != nil {
-				return 0, fmt.Errorf("persist: read %s: %w", path, err)
+				return 0, fileErr("persist: ", "read", path, err)
 			}
 			if zero && end == 0 {
 				w.tailEnd = off
@@ -497,7 +497,7 @@ func (w *WAL) replayData(s segment, end uint64, replay func(uint64, []byte) erro
 func (w *WAL) readHeader(f io.ReaderAt, r io.Reader, path string, size int64, end uint64) (torn bool, err error) {
 	magic := make([]byte, min(size, int64(segmentHeader)))
 	if _, err := io.ReadFull(r, magic); err != nil {
-		return false, fmt.Errorf("persist: read %s: %w", path, err)
+		return false, fileErr("persist: ", "read", path, err)
 	}
 	reason := checkMagic(magic)
 	if reason == "" {
@@ -508,7 +508,7 @@ func (w *WAL) readHeader(f io.ReaderAt, r io.Reader, path string, size int64, en
 	if !torn && end == 0 {
 		torn, err = w.firstWriteLost(f, size)
 		if err != nil {
-			return false, fmt.Errorf("persist: read %s: %w", path, err)
+			return false, fileErr("persist: ", "read", path, err)
 		}
 	}
 	if !torn {
@@ -527,7 +527,7 @@ func (w *WAL) badFrame(f io.ReaderAt, path string, off, size int64, fr readFrame
 	}
 	torn, at, err := tornTail(f, off, size, fr, w.next, w.marked)
 	if err != nil {
-		return 0, fmt.Errorf("persist: read %s: %w", path, err)
+		return 0, fileErr("persist: ", "read", path, err)
 	}
 	if !torn {
 		if at > off {
@@ -720,10 +720,10 @@ func (w *WAL) truncate(path string, size int64) error {
 	}
 	defer f.Close()
 	if err := f.Truncate(size); err != nil {
-		return fmt.Errorf("persist: truncate %s: %w", path, err)
+		return fileErr("persist: ", "truncate", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("persist: sync %s: %w", path, err)
+		return fileErr("persist: ", "sync", path, err)
 	}
 	return nil
 }
@@ -1088,7 +1088,7 @@ func (w *WAL) write(buf []byte, next uint64) error {
 		w.next = next
 		return nil
 	}
-	err = fmt.Errorf("persist: write-ahead log: write %s: %w", w.segName(), err)
+	err = fileErr("persist: write-ahead log: ", "write", w.segName(), err)
 	terr := w.seg.Truncate(w.segSize)
 	if terr == nil {
 		w.alloc = w.segSize
@@ -1162,7 +1162,7 @@ func (w *WAL) syncAs(off bool) error {
 		err = w.seg.Sync()
 	}
 	if err != nil {
-		err = fmt.Errorf("persist: write-ahead log: sync %s: %w", w.segName(), err)
+		err = fileErr("persist: write-ahead log: ", "sync", w.segName(), err)
 		lost := w.next - w.syncedNext
 		if serr := w.seal(w.syncedNext); serr != nil {
 			return w.stop(fmt.Errorf("%w; seal: %w", err, serr))

@@ -110,7 +110,7 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				derr := p.err
 				p.mu.Unlock()
 				if derr != nil {
-					return nil, fmt.Errorf("%w: %s: redial in %v; the last dial: %w", ErrUnreachable, addr, wait.Round(time.Millisecond), derr)
+					return nil, redialErr(addr, wait, derr)
 				}
 				return nil, fmt.Errorf("%w: %s: redial in %v", ErrUnreachable, addr, wait.Round(time.Millisecond))
 			}
@@ -150,11 +150,40 @@ func (t *QUIC) connAt(ctx context.Context, addr, name string) (*quic.Conn, error
 				}
 			}
 			if derr != nil { // a TLS refusal says so, not only that the peer is unreachable
-				return nil, fmt.Errorf("%w: %s: dial failed: %w", ErrUnreachable, addr, derr)
+				return nil, dialErr(addr, derr)
 			}
 			return nil, fmt.Errorf("%w: %s: dial failed", ErrUnreachable, addr)
 		}
 	}
+}
+
+// dialErr is connAt's error for a dial of addr that failed with err. An
+// error of dial names the peer and says it is unreachable already:
+// wrapped again, it read "peer unreachable: A: dial failed: transport:
+// peer unreachable:  A: ...".
+func dialErr(addr string, err error) error {
+	if errors.Is(err, ErrUnreachable) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: dial failed: %w", ErrUnreachable, addr, err)
+}
+
+// redialErr is connAt's error for addr while its next dial waits for
+// wait, the last having failed with err (see dialErr).
+func redialErr(addr string, wait time.Duration, err error) error {
+	if errors.Is(err, ErrUnreachable) {
+		return fmt.Errorf("%w (redial in %v)", err, wait.Round(time.Millisecond))
+	}
+	return fmt.Errorf("%w: %s: redial in %v; the last dial: %w", ErrUnreachable, addr, wait.Round(time.Millisecond), err)
+}
+
+// peerAt names the peer of a dial: its name and address, or the address
+// alone (not after a space) when the dial names no peer.
+func peerAt(name, addr string) string {
+	if name == "" {
+		return addr
+	}
+	return name + " " + addr
 }
 
 // startDial starts a dial of addr for p in the background, and returns
@@ -330,15 +359,15 @@ func (t *QUIC) dial(ctx context.Context, addr, name string, next *time.Time, fai
 			if te.Remote {
 				refused = ErrPeerRefused
 			}
-			return nil, fmt.Errorf("%w: %s %s: %w: %v", ErrUnreachable, name, addr, refused, err)
+			return nil, fmt.Errorf("%w: %s: %w: %v", ErrUnreachable, peerAt(name, addr), refused, err)
 		}
 		if te := (*quic.TransportError)(nil); errors.As(err, &te) && te.Remote && te.ErrorCode == quic.ConnectionRefused {
-			return nil, fmt.Errorf("%w: %s %s: %w: %v", ErrUnreachable, name, addr, ErrPacedAsStranger, err)
+			return nil, fmt.Errorf("%w: %s: %w: %v", ErrUnreachable, peerAt(name, addr), ErrPacedAsStranger, err)
 		}
-		return nil, fmt.Errorf("%w: %s %s: %v", ErrUnreachable, name, addr, err)
+		return nil, fmt.Errorf("%w: %s: dial failed: %v", ErrUnreachable, peerAt(name, addr), err)
 	}
 	if err := t.track(c); errors.Is(err, ErrRefused) {
-		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnreachable, name, addr, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, peerAt(name, addr), err)
 	} else if err != nil {
 		return nil, err
 	}
