@@ -298,6 +298,8 @@ type Engine struct {
 	heardFrom   map[uint64]uint64    // on a leader, the tick each peer was last heard at since it took the lead
 	leadTick    uint64               // on a leader, the tick it took the lead at
 	joinedTick  map[uint64]uint64    // the tick each member's joining the configuration was applied at, if here
+	voterTick   map[uint64]uint64    // the tick each voter was first seen one at, here (unsteady.go)
+	unsteadyAt  map[uint64]uint64    // on a leader, the tick each peer was last heard at after an election timeout's silence (unsteady.go)
 	matchAt     map[uint64]matchMark // on a leader, each peer's match index and the tick it was first seen at
 	large       map[uuid.UUID]logPos // large records the log holds, not yet applied
 	ckptAsk     uint64               // a checkpoint to ask for in the next Ready
@@ -423,6 +425,8 @@ func New(cfg Config) (*Engine, error) {
 		reads:       make(map[uint64]*read),
 		heardFrom:   make(map[uint64]uint64),
 		joinedTick:  make(map[uint64]uint64),
+		voterTick:   make(map[uint64]uint64),
+		unsteadyAt:  make(map[uint64]uint64),
 		matchAt:     make(map[uint64]matchMark),
 		large:       make(map[uuid.UUID]logPos),
 		lastCkpt:    cfg.Checkpoint,
@@ -578,6 +582,7 @@ func (e *Engine) Step(m raftpb.Message) {
 		e.heardTick = e.ticks
 	}
 	if e.lead == e.id && m.From != e.id {
+		e.noteHeard(m.From)
 		e.heardFrom[m.From] = e.ticks
 	}
 	if m.Type == raftpb.MsgProp && len(e.large) > 0 {
@@ -1373,11 +1378,13 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 			// afresh, and the engine what it hears from them (retain).
 			clear(e.heardFrom)
 			clear(e.matchAt)
+			clear(e.unsteadyAt)
 			e.leadTick = e.ticks
 		}
 		e.lead = soft.Lead
 	}
 	e.askHeldReads()
+	e.noteVoters(e.r.ConfState())
 	e.conf = e.r.ConfState()
 	for id, at := range e.large {
 		if at.index <= applied {

@@ -52,10 +52,12 @@ type PlanInput struct {
 	Tick         uint64 // now
 	WaitUntil    uint64 // until when a proposed change or a transfer is awaited: no step before
 	LastTransfer uint64 // when leadership last moved for placement
-	// Unsteady is, for voters, the last tick at which this leader found
-	// each silent for an election timeout or more, or took the lead: a
-	// voter cut off, paused or flapping. Placement hands the lead to a
-	// voter only SteadyTicks after. A flapping best-placed voter was
+	// Unsteady is, for voters, the last tick at which each was unsteady
+	// to this leader (Engine.LastUnsteady): its taking the lead, the
+	// voter's becoming one, the end of a silence of an election timeout
+	// or more, or now if it is silent that long: a voter cut off, paused
+	// or flapping. Placement hands the lead to a voter only SteadyTicks
+	// after. A flapping best-placed voter was
 	// handed the lead each time it was back, and lost it at its next cut
 	// longer than an election timeout: an election, and the heap without
 	// a leader, every flap (a QUIC node flapping for a minute took the

@@ -137,8 +137,6 @@ type Heap struct {
 	confWait     uint64            // tick until which a proposed change is awaited
 	confRetry    bool              // raft could not take the last change planned: plan again at the next tick
 	lastTransfer uint64
-	unsteady     map[uint64]uint64 // PlanInput.Unsteady, on the leader of term unsteadyTerm
-	unsteadyTerm uint64
 	lost         error            // why the replica stopped, if it did
 	logStopped   bool             // the node's log has stopped: the engine refuses (noteLogStopped)
 	lastHard     raftpb.HardState // the last hard state handed to the log

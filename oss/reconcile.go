@@ -83,26 +83,6 @@ func (h *Heap) reconcile() {
 	}
 }
 
-// noteUnsteady returns, on the leader, the last tick at which each voter
-// was silent for an election timeout or more, or this replica took the
-// lead (engine.PlanInput.Unsteady). It is sampled at each reconcile, as
-// often as a silence that long can end unseen at most once.
-func (h *Heap) noteUnsteady(st raft.Status, voters []uint64) map[uint64]uint64 {
-	now := h.eng.Ticks()
-	if h.unsteady == nil || h.unsteadyTerm != st.Term {
-		h.unsteady, h.unsteadyTerm = make(map[uint64]uint64, len(voters)), st.Term
-		for _, id := range voters {
-			h.unsteady[id] = now
-		}
-	}
-	for _, id := range voters {
-		if ticks, _ := h.eng.Silence(id); ticks >= electionTicks {
-			h.unsteady[id] = now
-		}
-	}
-	return h.unsteady
-}
-
 // planInput gathers what engine.Plan needs: raft's status, the live
 // members, since when the members of the configuration (and the nodes
 // asking to join) have been missing, the join requests and the learners
@@ -124,7 +104,7 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 		Tick:         h.eng.Ticks(),
 		WaitUntil:    h.confWait,
 		LastTransfer: h.lastTransfer,
-		Unsteady:     h.noteUnsteady(st, cs.Voters),
+		Unsteady:     h.eng.Unsteady(cs.Voters),
 		Live:         h.placeable(live, cs),
 		Now:          now,
 		Missing:      make(map[uint64]time.Time),

@@ -1227,6 +1227,17 @@ func (s *sim) reconcile() {
 	}
 }
 
+// unsteady is the leader's engine.Engine.Unsteady of voters, as oss
+// passes it to engine.Plan, moved from the engine's ticks (counted since
+// it started) to the simulation's, now.
+func unsteady(eng *engine.Engine, voters []uint64, now uint64) map[uint64]uint64 {
+	out := eng.Unsteady(voters)
+	for id, at := range out {
+		out[id] = now - min(now, eng.Ticks()-at)
+	}
+	return out
+}
+
 // reconcileGroup is the replica management of one group by its leader. A
 // removal is the simulation's (an operator's, or an eviction) and is of a
 // catalog replica: the leader removes the victim's replica; once the
@@ -1262,6 +1273,7 @@ func (s *sim) reconcileGroup(g *group) {
 	if s.opts.ReplaceAfter > 0 {
 		in.ReplaceAfter = s.opts.ReplaceAfter
 	}
+	in.Unsteady = unsteady(l.eng, cs.Voters, in.Tick)
 	ln := s.names[l.id]
 	for _, n := range s.nodes {
 		if !s.live(n, ln) || rj != nil && rj.victim == n && rj.phase != joining {
@@ -1282,6 +1294,7 @@ func (s *sim) reconcileGroup(g *group) {
 		s.missingAndJoins(g, &in, cs, rj)
 	}
 	a := engine.Plan(in)
+	s.noteHeld(in, a)
 	switch a.Kind {
 	case engine.ChangeConf:
 		s.changeConf(l, a.Why.String(), a.Changes...)
@@ -1290,6 +1303,18 @@ func (s *sim) reconcileGroup(g *group) {
 		g.lastTransfer = uint64(s.now / tick)
 		s.paths["reconcile: "+a.Why.String()]++
 		g.planWait = s.now + 300*time.Millisecond
+	}
+}
+
+// noteHeld counts a placement transfer the plan held back because its
+// voter was not yet steady (PlanInput.Unsteady): the path of the rule.
+func (s *sim) noteHeld(in engine.PlanInput, a engine.Action) {
+	if a.Kind != engine.Nothing || len(in.Unsteady) == 0 {
+		return
+	}
+	in.Unsteady = nil
+	if b := engine.Plan(in); b.Kind == engine.TransferLeader && b.Why == engine.Place {
+		s.paths["reconcile: placement held for an unsteady voter"]++
 	}
 }
 

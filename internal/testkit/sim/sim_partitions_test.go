@@ -62,14 +62,16 @@ func partitionOptions(seed uint64) Options {
 // TestSimulatedPartitionsReplaceAndRejoin retried it against [1 2 3 5 6],
 // every voter up, and was reported below quorum against the voters up
 // at its decision, [1 5 6]; seed 7100115 of TestOutcomesSweep's "replace
-// and shrink" the same way.
+// and shrink" the same way. Since placement waits for steady voters in
+// the simulation too (2026-12-07), that seed's run has no removal: its
+// options run with 7100104, which has one and a shrink.
 func TestRemovalRetriedAfterConfigurationChange(t *testing.T) {
 	for _, c := range []struct {
 		seed uint64
 		opts Options
 	}{
 		{7200096, partitionOptions(7200096)},
-		{7100115, Options{Nodes: 5, Faults: true, Duration: 3 * time.Second, ReplaceAfter: 100 * time.Millisecond}},
+		{7100104, Options{Nodes: 5, Faults: true, Duration: 3 * time.Second, ReplaceAfter: 100 * time.Millisecond}},
 	} {
 		res := run(t, c.seed, c.opts)
 		if len(res.Anomalies) > 0 || res.Lost > 0 {
