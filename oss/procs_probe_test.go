@@ -102,7 +102,7 @@ func procChild() {
 		fail("start: %v", err)
 	}
 	if procRole(env("OSS_PROC_NAME")) == pki.RoleServer {
-		if err := n.Grant(ctx, oss.Grant{Who: "k", Heap: "bank", Perm: oss.PermWrite}); err != nil {
+		if err := untilQuorum(func() error { return n.Grant(ctx, oss.Grant{Who: "k", Heap: "bank", Perm: oss.PermWrite}) }); err != nil {
 			fail("grant: %v", err)
 		}
 	}
@@ -112,11 +112,38 @@ func procChild() {
 			return n.Heap(ctx, name)
 		}
 	}
-	h, err := open(ctx, "bank", nil)
+	var h *oss.Heap
+	err = untilQuorum(func() (err error) { h, err = open(ctx, "bank", nil); return err })
 	if err != nil {
 		fail("heap: %v", err)
 	}
-	err = h.Update(ctx, func(tx *oss.Tx) error {
+	err = untilQuorum(func() error { return seedProcAccounts(ctx, h) })
+	if err != nil {
+		fail("accounts: %v", err)
+	}
+	fmt.Println("ready")
+	procServe(ctx, n, h, fail)
+}
+
+// untilQuorum retries op while it fails with ErrNoQuorum (nothing was
+// committed, the README says). A node of a cluster restarted whole whose
+// peers came up more than the about 4 s a call waits for a leader after
+// it (on a starved machine) was told so at its first call, and the child
+// failed: TestProbeProcsWholeRestartAsConfigured, "join none", a's
+// grant, the three processes in 0.1 of a core.
+func untilQuorum(op func() error) error {
+	for {
+		err := op()
+		if !errors.Is(err, oss.ErrNoQuorum) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// seedProcAccounts writes the accounts, unless they are there.
+func seedProcAccounts(ctx context.Context, h *oss.Heap) error {
+	return h.Update(ctx, func(tx *oss.Tx) error {
 		if ok, err := tx.Exists(procAccount(0)); err != nil || ok {
 			return err
 		}
@@ -127,11 +154,6 @@ func procChild() {
 		}
 		return nil
 	})
-	if err != nil {
-		fail("accounts: %v", err)
-	}
-	fmt.Println("ready")
-	procServe(ctx, n, h, fail)
 }
 
 // procServe runs the transfers and answers the commands on stdin.

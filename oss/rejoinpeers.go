@@ -148,6 +148,41 @@ func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
 	}
 	if err != nil {
 		n.log.Info("no server this node last saw answers yet; it keeps trying them", "servers", known, "err", err)
+		return nil
 	}
+	n.joinUnseen(round)
 	return nil
+}
+
+// joinUnseen joins, within ctx, through the servers of the book that the
+// view still lacks once the join through the first server that answered
+// is done. That server's view may not hold a live one (it suspects it,
+// or has declared it dead: a false suspicion on a loaded machine, or a
+// cut between the two), and memberlist takes no suspect or dead node it
+// never saw alive: the member knew one server of three when Start
+// returned, the others only after its background round
+// (reconnectEvery). Each server answers for itself.
+func (n *Node) joinUnseen(ctx context.Context) {
+	var addrs []string
+	for _, p := range n.members.knownPeers() {
+		if _, addr, ok := strings.Cut(p, "/"); ok {
+			addrs = append(addrs, addr)
+		}
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	errs := reachAll(ctx, addrs, n.quic.Reach)
+	var reached []string
+	for i, err := range errs {
+		if err == nil {
+			reached = append(reached, addrs[i])
+		}
+	}
+	if len(reached) == 0 {
+		return
+	}
+	if err := n.members.join(reached); err != nil {
+		n.log.Debug("servers this node last saw, not in the view of the one it joined through, not joined", "servers", reached, "err", err)
+	}
 }
