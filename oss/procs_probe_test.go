@@ -563,6 +563,24 @@ func (c *procCluster) checkMarkers(phase string, p *procNode, file string) {
 	}
 }
 
+// bootstrap starts first without Join, a new cluster, and then each of
+// rest joining it through first.
+func (c *procCluster) bootstrap(first *procNode, rest ...*procNode) {
+	c.start(first, false)
+	for _, p := range rest {
+		p.join = []string{first.listen}
+		c.start(p, false)
+	}
+}
+
+// joinOthers has each of ps name the other servers as its Join for its
+// next start.
+func (c *procCluster) joinOthers(ps ...*procNode) {
+	for _, p := range ps {
+		p.join = c.others(p)
+	}
+}
+
 // others returns the listen addresses of the nodes but p.
 func (c *procCluster) others(p *procNode) []string {
 	var addrs []string
@@ -587,14 +605,8 @@ func TestProbeProcsKilledAndRestarted(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	c := newProcCluster(t, "TestProbeProcsKilledAndRestarted", "a", "b", "c", "d")
 	a, b, cc := c.node("a"), c.node("b"), c.node("c")
-	c.start(a, false)
-	for _, p := range []*procNode{b, cc} {
-		p.join = []string{a.listen}
-		c.start(p, false)
-	}
-	for _, p := range []*procNode{a, b, cc} {
-		p.join = c.others(p)
-	}
+	c.bootstrap(a, b, cc)
+	c.joinOthers(a, b, cc)
 	pause := func(ms int) { time.Sleep(time.Duration(ms) * time.Millisecond) }
 	pause(2000)
 	c.check("three started")
@@ -733,11 +745,7 @@ func TestProbeProcsMistakes(t *testing.T) {
 	}
 	c := newProcCluster(t, "TestProbeProcsMistakes", "a", "b", "c", "e")
 	a, b, cc := c.node("a"), c.node("b"), c.node("c")
-	c.start(a, false)
-	for _, p := range []*procNode{b, cc} {
-		p.join = []string{a.listen}
-		c.start(p, false)
-	}
+	c.bootstrap(a, b, cc)
 	c.check("started")
 	try := func(what string, p *procNode, retry bool, want ...string) {
 		line := c.mistake(p, retry)
@@ -776,14 +784,8 @@ func TestProbeProcsCopiedAndLostDirectories(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 12))
 	c := newProcCluster(t, "TestProbeProcsCopiedAndLostDirectories", "a", "b", "c", "e")
 	a, b, cc, e := c.node("a"), c.node("b"), c.node("c"), c.node("e")
-	c.start(a, false)
-	for _, p := range []*procNode{b, cc} {
-		p.join = []string{a.listen}
-		c.start(p, false)
-	}
-	for _, p := range []*procNode{a, b, cc} {
-		p.join = c.others(p)
-	}
+	c.bootstrap(a, b, cc)
+	c.joinOthers(a, b, cc)
 	time.Sleep(time.Second)
 	c.check("started")
 	c.kill(b)
@@ -842,11 +844,7 @@ func TestProbeProcsWholeRestartAsConfigured(t *testing.T) {
 	c := newProcCluster(t, "TestProbeProcsWholeRestartAsConfigured", "a", "b", "c")
 	a, b, cc := c.node("a"), c.node("b"), c.node("c")
 	trio := []*procNode{a, b, cc}
-	c.start(a, false)
-	for _, p := range []*procNode{b, cc} {
-		p.join = []string{a.listen}
-		c.start(p, false)
-	}
+	c.bootstrap(a, b, cc)
 	time.Sleep(time.Second)
 	c.check("started")
 	for round, join := range []string{"the others, no retry", "none", "a alone, b and c with a, no retry"} {
@@ -888,11 +886,7 @@ func TestProbeProcsOneAtATime(t *testing.T) {
 	c := newProcCluster(t, "TestProbeProcsOneAtATime", "a", "b", "c")
 	a, b, cc := c.node("a"), c.node("b"), c.node("c")
 	trio := []*procNode{a, b, cc}
-	c.start(a, false)
-	for _, p := range []*procNode{b, cc} {
-		p.join = []string{a.listen}
-		c.start(p, false)
-	}
+	c.bootstrap(a, b, cc)
 	time.Sleep(time.Second)
 	c.check("started")
 	for _, p := range trio {
@@ -946,15 +940,9 @@ func TestProbeProcsPausedPastReplaceAfter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 13))
 	c := newProcCluster(t, "TestProbeProcsPausedPastReplaceAfter", "a", "b", "c", "e")
 	a, b, cc, e := c.node("a"), c.node("b"), c.node("c"), c.node("e")
-	c.start(a, false)
-	for _, p := range []*procNode{b, cc, e} {
-		p.join = []string{a.listen}
-		c.start(p, false)
-	}
+	c.bootstrap(a, b, cc, e)
 	all := []*procNode{a, b, cc, e}
-	for _, p := range all {
-		p.join = c.others(p)
-	}
+	c.joinOthers(all...)
 	time.Sleep(2 * time.Second)
 	t.Logf("four: %s", c.status(a))
 	c.check("four")
@@ -1000,15 +988,9 @@ func TestProbeProcsClientNodeKilled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 14))
 	c := newProcCluster(t, "TestProbeProcsClientNodeKilled", "a", "b", "c", "k")
 	a, b, cc, k := c.node("a"), c.node("b"), c.node("c"), c.node("k")
-	c.start(a, false)
-	for _, p := range []*procNode{b, cc, k} {
-		p.join = []string{a.listen}
-		c.start(p, false)
-	}
+	c.bootstrap(a, b, cc, k)
 	all := []*procNode{a, b, cc, k}
-	for _, p := range all {
-		p.join = c.others(p)
-	}
+	c.joinOthers(all...)
 	time.Sleep(time.Second)
 	t.Logf("with k: %s", c.status(a))
 	c.check("started")
