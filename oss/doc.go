@@ -46,8 +46,9 @@
 // # Errors
 //
 // Errors are the Err sentinel values, to be compared with errors.Is, and
-// typed errors (ConflictError, DecodeError, EncodeError, TooLargeError,
-// UnknownOutcomeError) where a caller needs details. An error matching
-// ErrCommitUnknown means the outcome of a commit is not known; it is never
-// reported as a success or a failure.
+// typed errors (ConflictError, DecodeError, EncodeError, PermissionError,
+// TooLargeError, UnknownOutcomeError) where a caller needs details; an
+// OnCommit function's panic reaches the caller as an *OnCommitPanic. An
+// error matching ErrCommitUnknown means the outcome of a commit is not
+// known; it is never reported as a success or a failure.
 package oss

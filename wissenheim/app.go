@@ -372,7 +372,7 @@ func joinFailure(name, where string, err error) string {
 	case errors.Is(err, scene.ErrBlocked):
 		return fmt.Sprintf("the world has no place for %q where it asks (--at in a wall, on another avatar or outside the room?)", name)
 	case errors.Is(err, oss.ErrPermission):
-		return fmt.Sprintf("the cluster at %s does not let %q in: grant it the heap (ossd acl grant)", where, name)
+		return permissionFailure(name, where, err) // joinadvice.go
 	}
 	return fmt.Sprintf("cannot reach the cluster at %s", where)
 }

@@ -39,7 +39,7 @@ func TestBadInputIsRefusedAtOnce(t *testing.T) {
 		{[]string{"extra"}, "unexpected"},
 		{[]string{"--join", "127.0.0.1:7401"}, "--join needs --certs"},
 		{[]string{"--join", "nodeport", "--certs", dir, "--name", "ada"}, "HOST:PORT"},
-		{join(dir), "ossd cert issue --dir " + dir + " --name ada"},
+		{join(dir), "--certs names the directory holding the cluster's ca.crt"},
 		{join(dir, "--headless"), "--bots"},
 		{join(wrongKey), "private key does not match"},
 		{join(otherName), `ada.crt is "bob"'s certificate`},

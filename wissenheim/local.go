@@ -256,7 +256,7 @@ func readCerts(dir, name string) (*oss.TLSConfig, error) {
 	}{{"ca.crt", &tc.CAPEM}, {name + ".crt", &tc.CertPEM}, {name + ".key", &tc.KeyPEM}} {
 		b, err := os.ReadFile(filepath.Join(dir, f.file))
 		if err != nil {
-			return nil, fmt.Errorf("certificates for %q: %w (issue one with: ossd cert issue --dir %s --name %s --role client)", name, err, dir, name)
+			return nil, certsMissing(dir, name, f.file, err) // joinadvice.go
 		}
 		*f.dst = b
 	}

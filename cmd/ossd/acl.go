@@ -24,7 +24,10 @@ Revoke removes a grant exactly as it was given.`
 // acl runs "ossd acl grant|revoke|list".
 func acl(args []string) error { return aclTo(os.Stdout, args) }
 
-func aclTo(w io.Writer, args []string) error {
+func aclTo(w io.Writer, args []string) error { return aclWith(w, os.Stderr, args) }
+
+// aclWith runs "ossd acl", printing to w and its notes to notes.
+func aclWith(w, notes io.Writer, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, aclUsage)
 		return errors.New(`"acl" takes the subcommand "grant", "revoke" or "list"`)
@@ -84,6 +87,9 @@ func aclTo(w io.Writer, args []string) error {
 			return outcomeUnknown(err, "ossd acl list") // unknownmsg.go
 		}
 		fmt.Fprintf(w, "%s %s %s on %s\n", map[string]string{"grant": "granted", "revoke": "revoked"}[sub], g.Who, g.Perm, g.Heap)
+		if sub == "grant" {
+			noteNoHeap(c, notes, g) // aclnote.go
+		}
 		return nil
 	}
 	fmt.Fprintln(os.Stderr, aclUsage)

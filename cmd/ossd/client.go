@@ -306,13 +306,20 @@ func getTo(w io.Writer, args []string) error {
 	}{o.ID, o.Version, o.ValueJSON, o.Index})
 }
 
-func put(args []string) error { return putFrom(os.Stdin, os.Stdout, args) }
+func put(args []string) error { return putTo(os.Stdin, os.Stdout, os.Stderr, args) }
 
-// putFrom is "ossd put", reading a value of "-" from stdin and printing
-// to w. It creates the heap only if the heap did not exist when the
-// command began: one dropped while the command runs (as it reads a value
-// from stdin, say) is not created again.
+// putFrom is "ossd put" with its notes on stderr.
 func putFrom(stdin io.Reader, w io.Writer, args []string) error {
+	return putTo(stdin, w, os.Stderr, args)
+}
+
+// putTo is "ossd put", reading a value of "-" from stdin, printing the
+// commit to w and its notes to notes. It creates the heap only if the
+// heap did not exist when the command began: one dropped while the
+// command runs (as it reads a value from stdin, say) is not created
+// again. A heap it created is told on notes, as a mistyped name would
+// otherwise make a heap unseen.
+func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd put")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -359,6 +366,9 @@ func putFrom(stdin io.Reader, w io.Writer, args []string) error {
 	}
 	if err != nil {
 		return outcomeUnknown(explainNoQuorum(c, pos[0], err), "ossd get "+pos[0]+" "+pos[1]+" --fresh") // quorummsg.go, unknownmsg.go
+	}
+	if !existed {
+		fmt.Fprintf(notes, "ossd: put: heap %q did not exist when put began, so put created it (\"ossd heaps drop %s\" removes it)\n", pos[0], pos[0])
 	}
 	return printJSONTo(w, out)
 }
