@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/objectsharing/oss/transport"
 )
 
 // Rejoining the servers a restarted member last saw. A member restarted
@@ -143,6 +145,20 @@ func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
 	if errors.Is(err, ErrJoinRefused) {
 		return err
 	}
+	if err != nil && strings.Contains(err.Error(), transport.ErrPeerRefused.Error()) && ctx.Err() == nil {
+		// A server refused this node's certificate, which joinMembersOnce
+		// takes for a failed dial at a book's address: if every one
+		// does, the start fails as through Join.
+		check, cancelCheck := context.WithTimeout(ctx, rejoinFirstWithin)
+		joined, refused := n.bookRefusal(check, known)
+		cancelCheck()
+		if refused != nil {
+			return n.explainRefusal(refused, time.Now())
+		}
+		if joined {
+			err = nil
+		}
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("oss: join: stopped while rejoining the servers this node last saw (%s): %w", strings.Join(known, ","), ctx.Err())
 	}
@@ -152,6 +168,41 @@ func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
 	}
 	n.joinUnseen(round)
 	return nil
+}
+
+// bookRefusal asks every server of known (the book's) to the end, within
+// ctx, whether it refuses this node's certificate: at the handshake, or
+// at the join's first exchange once the handshake finished (under TLS
+// 1.3 the client finishes before the server checks its certificate). It
+// returns the first refusal (a *certRefusedError, matching
+// ErrJoinRefused) if every server refused, joined true if one took the
+// join, and neither if a server did not answer: one down (or a book
+// address since taken by another cluster's node, beside servers that
+// answer) is no final refusal, and the node starts, trying the book
+// again as it runs. A member whose certificate was revoked, restarted
+// without Join, started so and sat alone, where through Join it is
+// refused at once.
+func (n *Node) bookRefusal(ctx context.Context, known []string) (joined bool, refused error) {
+	errs := reachAll(ctx, known, n.quic.Reach)
+	var first error
+	for i, addr := range known {
+		err := errs[i]
+		if err == nil {
+			if err = refusedJoin(n.members.join([]string{addr}), []string{addr}); err == nil {
+				return true, nil
+			}
+		} else {
+			err = refusedAt(addr, err)
+		}
+		var cr *certRefusedError
+		if !errors.As(err, &cr) {
+			return false, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return false, first
 }
 
 // joinUnseen joins, within ctx, through the servers of the book that the

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/internal/codec"
+	"github.com/objectsharing/oss/oss/pki"
 )
 
 // replicaStatus is one replica's view of its group, as a status call
@@ -164,6 +165,74 @@ type HeapStatus struct {
 	// next, until each node is rebuilt (ossd --rebuild-replica --join).
 	// Such a replica may be in Stuck too, with the log's error.
 	LogFailed []string `json:",omitempty"`
+	// Short, if not nil, says that the heap has fewer live voters than it
+	// wants, and why. Node.Status alone sets it, from the members it sees
+	// live, and not for the catalog, whose five voters are the system's
+	// choice, not the operator's.
+	Short *VoterShortfall `json:",omitempty"`
+}
+
+// VoterShortfall is a heap below its replication factor (HeapStatus.Short).
+type VoterShortfall struct {
+	// Voters is how many voters the heap's group has, Live how many of
+	// them are live members, Wants how many it keeps with servers enough:
+	// its Replicas, rounded down to an odd number.
+	Voters, Live, Wants int
+	// Servers is how many of the live members are servers.
+	Servers int
+	// Down names the voters that are no live member, sorted.
+	Down []string `json:",omitempty"`
+	// Why is ShortOfServers or ReplacementPending.
+	Why string
+}
+
+// The reasons of a VoterShortfall.
+const (
+	// ShortOfServers: fewer servers are live than the heap wants voters.
+	// It keeps at most one voter a server, and stays short until servers
+	// join (or, of a voter lost for good, until a server takes its place).
+	ShortOfServers = "not enough servers"
+	// ReplacementPending: servers enough are live, and one is to take
+	// each missing place: a down voter's once it has been gone for
+	// Config.ReplaceAfter, or a place the group grows to.
+	ReplacementPending = "replacement pending"
+)
+
+// noteShortfalls sets the Short of each heap of st, the catalog aside,
+// whose live voters are fewer than it wants: st.Members are the live
+// members. A heap no replica reported (no voters) is left alone.
+func noteShortfalls(st *ClusterStatus) {
+	live := map[string]bool{}
+	servers := 0
+	for _, m := range st.Members {
+		live[m.Name] = true
+		if m.Role == pki.RoleServer {
+			servers++
+		}
+	}
+	for i := range st.Heaps {
+		h := &st.Heaps[i]
+		if h.Name == catalogName || len(h.Voters) == 0 {
+			continue
+		}
+		s := VoterShortfall{Voters: len(h.Voters), Wants: oddVoters(h.Replicas, h.Replicas), Servers: servers}
+		for _, v := range h.Voters {
+			if live[v] {
+				s.Live++
+			} else {
+				s.Down = append(s.Down, v)
+			}
+		}
+		if s.Live >= s.Wants {
+			continue
+		}
+		slices.Sort(s.Down)
+		s.Why = ReplacementPending
+		if servers < s.Wants {
+			s.Why = ShortOfServers
+		}
+		h.Short = &s
+	}
 }
 
 // Status asks every live member for its replicas and returns the cluster's
@@ -238,6 +307,7 @@ func (n *Node) Status(ctx context.Context) ClusterStatus {
 	}
 	st.Heaps = heapStatuses(entries, all)
 	leadsFromHeaps(&st)
+	noteShortfalls(&st)
 	return st
 }
 

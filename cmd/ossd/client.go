@@ -53,7 +53,10 @@ func connect(dial func() (*admin.Client, error)) (context.Context, *admin.Client
 	return ctx, c, func() { cancel(); c.Close() }, nil
 }
 
-func status(args []string) error {
+func status(args []string) error { return statusTo(os.Stdout, args) }
+
+// statusTo is "ossd status", printing to w.
+func statusTo(w io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd status")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if err := parseFlagsOnly(fs, args); err != nil {
@@ -69,9 +72,9 @@ func status(args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(st)
+		return printJSONTo(w, st)
 	}
-	printStatus(os.Stdout, &st)
+	printStatus(w, &st)
 	return nil
 }
 
@@ -125,6 +128,7 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 		printReplicaTrouble(w, h)
 	}
 	printAbsent(w, st)
+	printShort(w, st)                // shortmsg.go
 	printExpiring(w, st, time.Now()) // certexpiry.go
 }
 

@@ -23,7 +23,13 @@ const unknownPhrase = "its outcome is unknown"
 // Only the commands that write call it (put, heaps create and drop, acl
 // grant and revoke, cert revoke): given every command's error, it told
 // a node's start ("ossd run") to read its write back.
+//
+// A write the node's disk refused, nothing committed (oss.ErrDisk), is
+// told so instead (explainDisk, diskmsg.go).
 func outcomeUnknown(err error, readBack string) error {
+	if errors.Is(err, oss.ErrDisk) {
+		return explainDisk(err)
+	}
 	if !errors.Is(err, oss.ErrCommitUnknown) || strings.Contains(err.Error(), unknownPhrase) {
 		return err
 	}

@@ -269,7 +269,14 @@ type StatusError struct {
 	// own writes under way there take its share of the room for bodies,
 	// and did nothing of the request (stateHeader): the error matches
 	// ErrBodyShare, and is retried as limited is.
-	bodyShare  bool
+	bodyShare bool
+	// disk says the node answered 507 that its disk refused a write the
+	// request needed, before anything was committed (stateHeader): the
+	// error matches oss.ErrDisk, and the request may go to the next
+	// node, whose disk is its own. A 507 without the state (a root's PUT
+	// that created its heap first) matches oss.ErrDisk too, and is not
+	// sent on.
+	disk       bool
 	retryAfter time.Duration
 	// base is the URL of the node that answered.
 	base string
@@ -281,9 +288,17 @@ type StatusError struct {
 // an error matching oss.ErrClosed: the node, or its replica of the heap,
 // closed before anything was committed), busy (handle: no room for the
 // body of another large write, none of which was read) or revoked
-// (refuseRevoked: the node's own certificate is). A client may send the
-// request to another node.
+// (refuseRevoked: the node's own certificate is); the header of a 429
+// (the client's rate or share, nothing done) and of a 507 (fail, on an
+// error matching oss.ErrDisk: the node's disk refused a write before
+// anything was committed) says the same. A client may send the request
+// to another node.
 const stateHeader = "X-Oss-Node-State"
+
+// diskRefusedState is the stateHeader of a 507: the node's disk refused a
+// write of the commit before its record was proposed (oss.ErrDisk), so
+// nothing was committed.
+const diskRefusedState = "disk-refused"
 
 func (e *StatusError) Error() string { return e.Message }
 
@@ -308,6 +323,8 @@ func (e *StatusError) Is(target error) bool {
 		return target == oss.ErrNoQuorum
 	case http.StatusGatewayTimeout:
 		return target == oss.ErrCommitUnknown
+	case http.StatusInsufficientStorage:
+		return target == oss.ErrDisk
 	case http.StatusTooManyRequests:
 		if e.bodyShare {
 			return target == ErrBodyShare
@@ -441,10 +458,11 @@ func retryAfter(h string) time.Duration {
 // request, so that it may go to the next: it reached no node
 // (*noNodeError), it or the client refused the other's certificate at
 // the handshake (*certRefusedError), or the node answered 503 saying it
-// is starting, damaged, closing, busy or revoked, or 429 saying the
+// is starting, damaged, closing, busy or revoked, 429 saying the
 // client's identity is over its rate or its share of the room for
-// bodies (stateHeader), which it does only for a request it refused
-// before doing any of it.
+// bodies, or 507 saying its disk refused the commit's write before
+// anything was committed (stateHeader), which it does only for a
+// request it refused before doing any of it.
 func tookNothing(err error) bool {
 	var nobody *noNodeError
 	var refused *certRefusedError
@@ -501,6 +519,8 @@ func (e *StatusError) state() string {
 		return rateLimitedState
 	case e.bodyShare:
 		return bodyShareState
+	case e.disk:
+		return diskRefusedState
 	}
 	return ""
 }
@@ -574,11 +594,13 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 			}
 		}
 		state := ""
-		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
+		switch resp.StatusCode {
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusInsufficientStorage:
 			state = resp.Header.Get(stateHeader)
 		}
 		se := &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
-			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked"}
+			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked",
+			disk: resp.StatusCode == http.StatusInsufficientStorage && state == diskRefusedState}
 		if resp.StatusCode == http.StatusTooManyRequests && (state == rateLimitedState || state == bodyShareState) {
 			se.limited, se.bodyShare = state == rateLimitedState, state == bodyShareState
 			se.retryAfter = retryAfter(resp.Header.Get("Retry-After"))

@@ -385,6 +385,16 @@ func fail(w http.ResponseWriter, err error) {
 		// heap was created, so this is no refusal of a node that did
 		// nothing, whatever stopped the open.
 		code = http.StatusServiceUnavailable
+	case errors.Is(err, oss.ErrDisk):
+		// The node's disk refused a write the commit needed, before its
+		// record was proposed: nothing was committed (an unknown
+		// outcome is a 504, a heap created and not opened a 503, above;
+		// a root's PUT that created its heap first is createdThen's).
+		// Another node's disk may take it, and the client sends the
+		// request on (stateHeader); it was a 500, which matched no
+		// sentinel.
+		code = http.StatusInsufficientStorage
+		w.Header().Set(stateHeader, diskRefusedState)
 	case errors.Is(err, oss.ErrCorrupt):
 		// The node is damaged (its catalog replica lost, oss.Node.Damage)
 		// and refused before doing anything: every call that fails with
@@ -646,10 +656,15 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 // createdThen is the error of a root's PUT that created its heap (or
 // found it created meanwhile) and then wrote no root. The request did
 // something, so a cause that would have the node say it did nothing
-// (oss.ErrClosed, oss.ErrCorrupt, context.Canceled: fail's stateHeader)
-// is a 503 without that state, which no client sends on to another node;
-// other causes keep their answer, an unknown outcome its 504.
+// (oss.ErrClosed, oss.ErrCorrupt, context.Canceled, oss.ErrDisk: fail's
+// stateHeader) is answered without that state, which no client sends on
+// to another node: a disk's refusal a 507 (still oss.ErrDisk: the root
+// was not written), the others a 503; other causes keep their answer, an
+// unknown outcome its 504.
 func createdThen(heap string, err error) error {
+	if errors.Is(err, oss.ErrDisk) && !errors.Is(err, oss.ErrCommitUnknown) {
+		return &httpError{code: http.StatusInsufficientStorage, err: fmt.Errorf("heap %q exists now (created for the root, by this request or meanwhile by another), and the root was not written: %w", heap, err)}
+	}
 	if errors.Is(err, oss.ErrCommitUnknown) || !errors.Is(err, oss.ErrClosed) && !errors.Is(err, oss.ErrCorrupt) && !errors.Is(err, context.Canceled) {
 		return err
 	}

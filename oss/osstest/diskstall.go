@@ -3,6 +3,7 @@ package osstest
 import (
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/objectsharing/oss/persist"
 )
@@ -43,3 +44,19 @@ func (d *DiskStall) Syncs(part string) <-chan string {
 
 // Release lets the syncs that wait go, and those after them.
 func (d *DiskStall) Release() { d.release() }
+
+// Full makes every later write of a file whose name holds part fail as a
+// full disk's (syscall.ENOSPC), in place of any stall Syncs set, until
+// Mend.
+func (d *DiskStall) Full(part string) {
+	d.fs.SetRule(func(op persist.Op, name string) error {
+		if op == persist.OpWrite && strings.Contains(name, part) {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+}
+
+// Mend lets every later operation through: it ends Full (a stall of
+// Syncs ends with Release).
+func (d *DiskStall) Mend() { d.fs.SetRule(nil) }
