@@ -28,8 +28,10 @@ func TestCallsHeapNameIsBoundedBeforeItIsKept(t *testing.T) {
 	a := c.nodes["a"]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const calls, size = 16, 1 << 20
-	for i := range calls {
+	// Four calls of each op with names of 1 MiB (each a new name: the
+	// log of refused joins would have four entries), sixteen of 200 bytes.
+	const big, calls, size = 4, 16, 1 << 20
+	for i := range big {
 		for _, op := range []string{opJoin, opDecline} {
 			heap := fmt.Sprintf("%d-%s", i, strings.Repeat("x", size))
 			req, _ := codec.Marshal(callRequest{Op: op, Heap: heap, ID: m.id, Cluster: a.ClusterID() + 1})

@@ -84,8 +84,12 @@ func TestCloseOnAStalledDiskReturnsNamingTheFile(t *testing.T) {
 // in the same process is refused, rather than opening a log that a
 // stalled write of the closing node may still change; once the disk has
 // returned, Close returns nil and a Start on the directory starts.
+//
+// It waits DiskStallAfter (5 s) for a node and a directory of its own: it
+// runs in parallel, and TestMain checks for leaked goroutines after
+// every test.
 func TestStartOnTheDirectoryOfAStalledCloseWaitsForTheDisk(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	dir := t.TempDir()
 	ffs := &persist.FaultFS{FS: persist.OS{}}
 	cfg := func() *oss.Config {

@@ -44,7 +44,8 @@ func TestThreeNodeLogsBoundedBesideIdleReplicas(t *testing.T) {
 		c.open(name, "idle")
 	}
 	ctx := context.Background()
-	commits := 1500
+	// 600 commits of 1 KiB: some 10 segments, the log's bound four.
+	commits := 600
 	if os.Getenv("OSS_LONG") != "" {
 		commits = 10000
 	}

@@ -126,8 +126,11 @@ func TestPowerLossAroundTheHardStateRelog(t *testing.T) {
 		}
 		return nil
 	})
-	commits := 3000
-	for i := 0; i < commits || arms.Load() < int64(maxArms) && i < 3*commits; i++ {
+	// Commits go on until maxArms asks to let go have each had their
+	// perArm operations imaged (at most maxCommits).
+	const maxCommits = 9000
+	i := 0
+	for ; (arms.Load() < int64(maxArms) || armed.Load() > 0) && i < maxCommits; i++ {
 		id, v := relogPut(i)
 		if err := update(ctx, h, func(tx *Tx) error { return Put(tx, id, v) }); err != nil {
 			n.Close(ctx)
@@ -135,6 +138,7 @@ func TestPowerLossAroundTheHardStateRelog(t *testing.T) {
 		}
 		acked.Store(int64(i + 1))
 	}
+	t.Logf("%d commits, %d asks to let go imaged", i, arms.Load())
 	ffs.SetRule(nil)
 	if err := n.Close(ctx); err != nil {
 		t.Fatal(err)
