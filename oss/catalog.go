@@ -312,9 +312,10 @@ func (n *Node) openOnce(name string, open func() (*Heap, error)) (*Heap, error) 
 // syncCatalog brings the node's replicas in line with the catalog: it opens
 // the heaps this node is a first voter of, closes those dropped and gives
 // those whose replication factor changed (or that were recovered from
-// disk) the entry's, as engine.Sync decides. It counts in the node's goroutines, which Close
-// waits for before it closes the log and the store: the replicas it takes
-// out of the node's table are closed, and their drop logged, before.
+// disk) the entry's, as engine.Sync decides. It counts in the node's
+// goroutines, which Close waits for before it closes the log and the
+// store: the replicas it takes out of the node's table are closed, and
+// their drop logged, before.
 func (n *Node) syncCatalog() {
 	n.mu.Lock()
 	if n.closed {
