@@ -97,6 +97,11 @@ type Replica struct {
 	// CatalogAt is the catalog's applied index when the replica was
 	// opened; 0 for one recovered from disk.
 	CatalogAt uint64
+	// Replicas is the replication factor the replica's placement plans
+	// with: its entry's when it was opened or last synced, 0 for one
+	// recovered from disk and not synced since (its own records may hold
+	// a factor changed since).
+	Replicas int
 }
 
 // SyncInput is what a node knows when it brings its replicas in line with
@@ -120,6 +125,10 @@ type SyncPlan struct {
 	// Open are the heaps this node is a first voter of and has no
 	// replica of (after Close): it opens each with the entry's voters.
 	Open []Entry
+	// Factors are the entries of the open replicas' heaps whose
+	// replication factor is not the one the replica plans with
+	// (Replica.Replicas): its placement plans with the entry's from now on.
+	Factors []Entry
 }
 
 // Sync decides which replicas a node closes and opens after its catalog
@@ -133,7 +142,11 @@ type SyncPlan struct {
 // have been created, or found by a catalog read, after the state Sync
 // reads); and it opens the heaps whose first voters include Self that
 // have no replica left open (a replica of another group that stays open
-// is closed by a later Sync first).
+// is closed by a later Sync first). A replica of the entry's group that
+// stays open and plans with another replication factor than the entry's
+// (it was changed, or the replica was recovered from disk) is given the
+// entry's, under the same rules: so a restarted node's replicas plan with
+// the factor of its catalog, not of their own older records.
 //
 // A node that is no first voter opens a heap's replica empty when the
 // group's leader first reaches it (a learner to be) or when it opens the
@@ -143,9 +156,9 @@ func Sync(in SyncInput) SyncPlan {
 	if in.Index < in.CatalogCommit {
 		return p
 	}
-	groups := make(map[string]uint64, len(in.Entries))
+	entries := make(map[string]Entry, len(in.Entries))
 	for _, e := range in.Entries {
-		groups[e.Name] = e.Group
+		entries[e.Name] = e
 	}
 	open := make(map[string]bool, len(in.Open))
 	for _, r := range in.Open {
@@ -153,12 +166,17 @@ func Sync(in SyncInput) SyncPlan {
 		if !r.Cataloged || r.CatalogAt > in.Index {
 			continue
 		}
-		if g, ok := groups[r.Name]; !ok || g != r.Group {
+		e, ok := entries[r.Name]
+		switch {
+		case !ok || e.Group != r.Group:
 			p.Close = append(p.Close, r.Name)
 			open[r.Name] = false
+		case e.Replicas != r.Replicas:
+			p.Factors = append(p.Factors, e)
 		}
 	}
 	slices.Sort(p.Close)
+	slices.SortFunc(p.Factors, func(a, b Entry) int { return cmp.Compare(a.Name, b.Name) })
 	for _, e := range in.Entries {
 		if !open[e.Name] && e.FirstVoter(in.Self) {
 			p.Open = append(p.Open, e)

@@ -131,9 +131,10 @@ const (
 	Place                        // move leadership to the best-placed voter
 	DropUnused                   // remove a learner no one uses that placement does not want
 	DropSilent                   // remove a learner, not a live server, silent to this leader for ReplaceAfter
+	Reduce                       // more voters than the replication factor (lowered since): take the surplus out
 )
 
-var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place", "drop unused", "drop silent"}
+var reasons = [...]string{"steady", "join", "hand over", "replace", "grow", "rebalance", "shrink", "drop down", "evict", "place", "drop unused", "drop silent", "reduce"}
 
 func (r StepReason) String() string {
 	if int(r) < len(reasons) {
@@ -159,6 +160,8 @@ type Action struct {
 //
 //  1. add a node that asked to join as a learner (not one that is down);
 //  2. if this leader is leaving, hand leadership to a caught-up live voter;
+//     with more voters than the replication factor wants (it was lowered),
+//     take the surplus out in one change (see reduce);
 //  3. replace a down voter (or, failing one, a voter silent to this
 //     leader for ReplaceAfter, kept as a learner: PlanInput.Silent)
 //     by the best-placed server that is not a voter
@@ -360,6 +363,9 @@ func (p *planner) plan() Action {
 	}
 	ranked := Rank(p.in.Heap, p.in.Live)
 	desired := ranked[:OddVoters(p.in.Replicas, len(ranked))]
+	if a, ok := p.reduce(ranked); ok {
+		return a
+	}
 	if a, ok := p.changeVoters(ranked, desired); ok {
 		return a
 	}
@@ -621,4 +627,86 @@ func (p *planner) placeLeader(desired []Member) Action {
 
 func addLearner(id uint64) raftpb.ConfChangeSingle {
 	return raftpb.ConfChangeSingle{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id}
+}
+
+// reduce takes a group that has more voters than its replication factor
+// wants (OddVoters of PlanInput.Replicas, whatever the live servers: the
+// factor was lowered since the voters were placed) down to that number in
+// one change: first the voters that are not live servers (missing,
+// leaving, clients), then those silent to this leader, then the
+// lowest-placed, so that the voters kept are the best-placed ones. A live
+// voter taken out stays a learner, with its replica, as one moved for
+// balance does (its node asks to be removed if nothing uses it there); one
+// that is not live is removed. This leader is never taken out: if it
+// would be, it hands leadership to the best-placed caught-up voter that
+// would stay, which then reduces (this leader among the surplus); with
+// none, the next candidate goes instead.
+// The change is made only if both the old configuration and the new one
+// keep a majority live and caught up, which the joint configuration needs
+// to commit: otherwise ok is false, and nothing is taken out until it is
+// (a down voter is replaced meanwhile, as always).
+func (p *planner) reduce(ranked []Member) (Action, bool) {
+	voters := p.in.Conf.Voters
+	target := OddVoters(p.in.Replicas, p.in.Replicas)
+	if target < 1 || len(voters) <= target {
+		return Action{}, false
+	}
+	order := p.reduceOrder(ranked)
+	k := len(voters) - target
+	if i := slices.Index(order, p.in.Self); i >= 0 && i < k {
+		for _, m := range ranked {
+			if v := m.ID; v != p.in.Self && p.isVoter(v) && !slices.Contains(order[:k], v) && p.caughtUp(v) {
+				return Action{Kind: TransferLeader, Why: Reduce, To: v}, true
+			}
+		}
+		order = slices.Delete(order, i, i+1)
+	}
+	victims := order[:k]
+	ready := func(v uint64) bool { _, live := p.live[v]; return v == p.in.Self || live && p.caughtUp(v) }
+	before, after := 0, 0
+	for _, v := range voters {
+		if ready(v) {
+			before++
+			if !slices.Contains(victims, v) {
+				after++
+			}
+		}
+	}
+	if tolerance(before, len(voters)) < 0 || tolerance(after, target) < 0 {
+		return Action{}, false
+	}
+	var changes []raftpb.ConfChangeSingle
+	for _, v := range victims {
+		if _, live := p.live[v]; live {
+			changes = append(changes, addLearner(v)) // a learner, with its replica
+		} else {
+			changes = append(changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: v})
+		}
+	}
+	return Action{Kind: ChangeConf, Why: Reduce, Changes: changes}, true
+}
+
+// reduceOrder lists the voters in the order reduce takes them out: those
+// that are not ranked servers (missing, leaving, clients) first, in the
+// configuration's order, then those silent to this leader, then the
+// others, the lowest-placed first. This leader is among them.
+func (p *planner) reduceOrder(ranked []Member) []uint64 {
+	voters := p.in.Conf.Voters
+	var order []uint64
+	for _, v := range voters {
+		if !slices.ContainsFunc(ranked, func(m Member) bool { return m.ID == v }) {
+			order = append(order, v)
+		}
+	}
+	for _, v := range voters {
+		if p.silent(v) && !slices.Contains(order, v) {
+			order = append(order, v)
+		}
+	}
+	for i := len(ranked) - 1; i >= 0; i-- {
+		if v := ranked[i].ID; p.isVoter(v) && !slices.Contains(order, v) {
+			order = append(order, v)
+		}
+	}
+	return order
 }

@@ -310,10 +310,12 @@ func (n *Node) openOnce(name string, open func() (*Heap, error)) (*Heap, error) 
 }
 
 // syncCatalog brings the node's replicas in line with the catalog: it opens
-// the heaps this node is a first voter of and closes those dropped, as
-// engine.Sync decides. It counts in the node's goroutines, which Close
-// waits for before it closes the log and the store: the replicas it takes
-// out of the node's table are closed, and their drop logged, before.
+// the heaps this node is a first voter of, closes those dropped and gives
+// those whose replication factor changed (or that were recovered from
+// disk) the entry's, as engine.Sync decides. It counts in the node's
+// goroutines, which Close waits for before it closes the log and the
+// store: the replicas it takes out of the node's table are closed, and
+// their drop logged, before.
 func (n *Node) syncCatalog() {
 	n.mu.Lock()
 	if n.closed {
@@ -329,9 +331,12 @@ func (n *Node) syncCatalog() {
 	in := engine.SyncInput{Self: n.id, Index: st.Index(), Entries: entriesOf(st), CatalogCommit: n.catalogGate.index.Load()}
 	n.mu.Lock()
 	for name, h := range n.heaps {
-		in.Open = append(in.Open, engine.Replica{Name: name, Group: h.group, Cataloged: h.cataloged, CatalogAt: h.catalogAt})
+		in.Open = append(in.Open, engine.Replica{Name: name, Group: h.group, Cataloged: h.cataloged, CatalogAt: h.catalogAt, Replicas: h.knownFactor()})
 	}
 	plan := engine.Sync(in)
+	for _, e := range plan.Factors {
+		n.heaps[e.Name].setFactor(e.Replicas)
+	}
 	dropped := make([]*Heap, 0, len(plan.Close))
 	for _, name := range plan.Close {
 		dropped = append(dropped, n.heaps[name])

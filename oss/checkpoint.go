@@ -29,7 +29,7 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 	n := h.node
 	h.awaitCheckpoint()
 	if h.firstSeq.Load() == 0 {
-		b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas})
+		b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.factor()})
 		if err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func (h *Heap) storeSnapshot(meta raftpb.SnapshotMetadata) error {
 		return err
 	}
 	sm, _ := meta.Marshal()
-	metaBlob, err := codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.replicas, Restored: true})
+	metaBlob, err := codec.Marshal(storeMeta{SnapMeta: sm, State: stateMeta, Replicas: h.factor(), Restored: true})
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (h *Heap) checkpointAt(index uint64) {
 		full:      h.needFull,
 		gen:       h.storeGen,
 		prev:      h.storeGen,
-		replicas:  h.replicas,
+		replicas:  h.factor(),
 		snapshots: h.snapshots.Load(),
 	}
 	if j.full {
@@ -664,7 +664,7 @@ func (h *Heap) relogHard() {
 	if err != nil {
 		return
 	}
-	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas, Hard: hard})
+	b, err := codec.Marshal(walRecord{Heap: h.name, Group: h.group, Replicas: h.factor(), Hard: hard})
 	if err != nil {
 		h.log.Error("write-ahead log: the hard state not logged again", "err", err)
 		return

@@ -280,7 +280,7 @@ func (h *Heap) encodeWrite(w engine.Write) (*logWrite, error) {
 		return nil, nil
 	}
 	lw := &logWrite{seq: w.Seq, sync: votes(w.HardState, h.lastHard), hard: w.HardState, last: w.Snapshot.Metadata.Index}
-	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.replicas}
+	rec := walRecord{Heap: h.name, Group: h.group, Replicas: h.factor()}
 	var hard []byte
 	if !raft.IsEmptyHardState(w.HardState) {
 		hard, _ = w.HardState.Marshal()

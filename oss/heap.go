@@ -78,12 +78,19 @@ type Heap struct {
 	declining decliningState   // this node's own requests to be removed (unused.go)
 	snapc     chan snapOutcome // outcomes of snapshots streamed to peers
 	self      uint64
-	replicas  int         // voters the group keeps
 	group     uint64      // the group's incarnation
 	cataloged bool        // opened through the catalog, closed when dropped
 	dropped   atomic.Bool // closed because the heap was dropped (syncCatalog)
 	catalogAt uint64      // the catalog's applied index when it was opened
 	inConf    atomic.Bool // this node is a member of the group
+
+	// replicas is the group's replication factor, the voters it keeps:
+	// its catalog entry's, as the node's catalog replica last gave it
+	// (syncCatalog), or its own records' for one recovered from disk
+	// until then (factorKnown unset). Set by syncCatalog, read anywhere.
+	replicas    atomic.Int32
+	factorKnown atomic.Bool
+
 	// addedAt is, for each member, the index of the change that made it
 	// one, if this replica applied it (rejoin.go); owned by the loop.
 	addedAt        map[uint64]uint64
@@ -377,7 +384,6 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 		declines: make(map[uint64]uint64),
 		snapc:    make(chan snapOutcome, 16),
 		joinReqs: make(map[uint64]bool),
-		replicas: max(o.replicas, 1),
 		group:    o.group,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -397,6 +403,11 @@ func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	// previous incarnation's read of that number, with a read index from
 	// before it began (or the leader, holding that one, dropped the new
 	// as a copy and answered the old).
+	h.replicas.Store(int32(max(o.replicas, 1)))
+	// A replica recovered from disk has its own records' factor, which
+	// may have changed since: the catalog's gives it (syncCatalog). The
+	// catalog's own is fixed.
+	h.factorKnown.Store(o.recovered == nil || name == catalogName)
 	h.readSeq = rand.Uint64() >> 1
 	if n.disk != nil {
 		h.dirty = map[uuid.UUID]dirtyObj{}

@@ -596,7 +596,8 @@ type HeapOptions struct {
 	// nodes by rendezvous hashing; other nodes that open it are learners.
 	// From 1 to 9. If zero, Config.Replicas. A group keeps an odd number
 	// of voters (a group of two loses its quorum with either), so an even
-	// number is one voter fewer: 2 is 1, 4 is 3.
+	// number is one voter fewer: 2 is 1, 4 is 3. Node.SetHeapReplicas
+	// changes it later.
 	Replicas int
 }
 

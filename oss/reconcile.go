@@ -66,15 +66,20 @@ func (h *Heap) reconcile() {
 		case engine.DropSilent:
 			name, _ := h.node.lookup(a.Changes[0].NodeID)
 			h.log.Info("removing a learner, no live server, that sent nothing for ReplaceAfter; it rejoins if it is alive", "member", name)
+		case engine.Reduce:
+			h.log.Info("replication factor lowered: voters taken out", "voters", len(in.Conf.Voters), "factor", in.Replicas, "out", len(a.Changes))
 		case engine.Shrink:
 			h.log.Warn("removing dead voters no server can replace, so the group survives another failure",
 				"voters", len(in.Conf.Voters), "removed", len(a.Changes))
 		}
 	case engine.TransferLeader:
 		name, _ := h.node.lookup(a.To)
-		if a.Why == engine.HandOver {
+		switch a.Why {
+		case engine.HandOver:
 			h.log.Info("leaving: hand leadership over", "to", name)
-		} else {
+		case engine.Reduce:
+			h.log.Info("replication factor lowered and this voter goes: hand leadership over", "to", name)
+		default:
 			h.log.Info("move leadership to its placement", "to", name)
 			h.lastTransfer = h.eng.Ticks()
 		}
@@ -95,7 +100,7 @@ func (h *Heap) planInput(st raft.Status) engine.PlanInput {
 	in := engine.PlanInput{
 		Heap:         h.name,
 		Self:         h.self,
-		Replicas:     h.replicas,
+		Replicas:     h.planFactor(cs),
 		Leader:       st.RaftState == raft.StateLeader,
 		Transferring: st.LeadTransferee != 0,
 		Conf:         cs,

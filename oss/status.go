@@ -124,9 +124,11 @@ type ClusterStatus struct {
 // this node's alone for Node.Heaps).
 type HeapStatus struct {
 	Name string
-	// Replicas is the number of voters the heap was created to keep
-	// (HeapOptions.Replicas). It keeps at most one a live server, and an
-	// odd number: an even Replicas is one voter fewer, for good.
+	// Replicas is the number of voters the heap keeps, its replication
+	// factor (HeapOptions.Replicas at creation, Node.SetHeapReplicas
+	// since). It keeps at most one a live server, and an odd number: an
+	// even Replicas is one voter fewer, for good. Voters may differ for
+	// a while after a change, as placement grows or reduces the group.
 	Replicas int
 	// Leader, Voters, Learners and Joint are the group as its leader
 	// reports it, or as the most advanced replica that answered if no

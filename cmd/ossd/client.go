@@ -225,7 +225,7 @@ func heaps(args []string) error { return heapsTo(os.Stdout, args) }
 func heapsTo(w io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd heaps")
 	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" makes (default: the node's --replicas)")
-	asJSON := fs.Bool("json", false, "print the list as JSON (a heap's name may hold spaces)")
+	asJSON := fs.Bool("json", false, "print the list (or set-replicas' answer) as JSON (a heap's name may hold spaces)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -261,8 +261,10 @@ func heapsTo(w io.Writer, args []string) error {
 		}
 		_, err := fmt.Fprintf(w, "dropped heap %q\n", pos[1])
 		return err
+	case len(pos) == 3 && pos[0] == "set-replicas":
+		return setReplicas(ctx, w, c, pos[1], pos[2], *asJSON) // heapsmsg.go
 	}
-	return errors.New("heaps: want no argument, \"create NAME\" or \"drop NAME\"")
+	return errors.New("heaps: want no argument, \"create NAME\", \"drop NAME\" or \"set-replicas NAME N\"")
 }
 
 func get(args []string) error { return getTo(os.Stdout, args) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/admin"
@@ -76,4 +77,48 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// setReplicas is "heaps set-replicas NAME N": it changes the heap's
+// replication factor and says what the heap will have, as "heaps create"
+// does (how many voters the live servers allow); with asJSON, the node's
+// answer (admin.Replicas).
+func setReplicas(ctx context.Context, w io.Writer, c *admin.Client, heap, arg string, asJSON bool) error {
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 1 || n > 9 {
+		return fmt.Errorf("heaps set-replicas: %q is no number of voters: want one from 1 to 9 (an even number is one voter fewer)", arg)
+	}
+	if err := c.SetHeapReplicas(ctx, heap, n); err != nil {
+		return outcomeUnknown(explainNotFound(c, "heaps set-replicas", heap, "", err), "ossd heaps") // notfound.go, unknownmsg.go
+	}
+	if asJSON {
+		return printJSONTo(w, admin.Replicas{Heap: heap, Replicas: n})
+	}
+	servers := -1
+	if st, err := c.Status(ctx); err == nil {
+		servers = 0
+		for _, m := range st.Members {
+			if m.Role == pki.RoleServer {
+				servers++
+			}
+		}
+	}
+	_, err = fmt.Fprintln(w, setMessage(heap, n, servers))
+	return err
+}
+
+// setMessage says what a heap whose factor was set to replicas keeps on
+// servers live servers (-1: unknown): its voters follow, each added one
+// first a learner that catches up, each surplus one taken out as a
+// learner, while the heap commits.
+func setMessage(heap string, replicas, servers int) string {
+	most := placedVoters(replicas, replicas)
+	msg := fmt.Sprintf("heap %q keeps %s", heap, count(most, "voter"))
+	if most < replicas {
+		msg += fmt.Sprintf(" (%d wanted: a heap has an odd number of voters, so an even number rounds down)", replicas)
+	}
+	if placed := placedVoters(replicas, servers); servers >= 0 && placed < most {
+		msg += fmt.Sprintf(", %d for now: the cluster has %s, and the heap gains voters as servers join", placed, count(servers, "server"))
+	}
+	return msg + "; its leader adds or takes out voters until it has them (\"ossd status\" shows them)"
 }

@@ -7,7 +7,7 @@
 //	ossd cert revocations                             list revoked certificates
 //	ossd run         --name n1 --listen 127.0.0.1:7401 --certs certs [--join addr]
 //	ossd status      [--http 127.0.0.1:7480]          members and heaps
-//	ossd heaps       [create NAME [--replicas N]|drop NAME]  the heap directory
+//	ossd heaps       [create NAME [--replicas N]|drop NAME|set-replicas NAME N]  the heap directory
 //	ossd get HEAP ROOT|ID                             read an object
 //	ossd put HEAP ROOT JSON                           write a root's object
 //	ossd hot HEAP                                     the objects transactions conflict on
@@ -46,8 +46,9 @@ Usage:
   ossd run         [flags]                            run a node until SIGINT or SIGTERM;
                                                       SIGHUP reloads ca.crt, its certificate and key
   ossd status      [--http ADDR,...] [--json]         members, heaps, leaders, voters, learners
-  ossd heaps       [--json | create NAME [--replicas N] | drop NAME]
-                                                      list, create or drop heaps
+  ossd heaps       [--json | create NAME [--replicas N] | drop NAME | set-replicas NAME N]
+                                                      list, create or drop heaps, or change
+                                                      the voters one keeps
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
   ossd put         HEAP ROOT JSON|-                   set the object a root names ("-": the
                                                       JSON from stdin); creates HEAP if it

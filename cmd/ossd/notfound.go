@@ -26,6 +26,8 @@ func explainNotFound(c *admin.Client, cmd, heap, what string, err error) error {
 		return err
 	case !exists && cmd == "heaps drop":
 		return &explained{fmt.Sprintf("%s: the cluster has no heap %q, so nothing was dropped (\"ossd heaps\" lists its heaps)", cmd, heap), err}
+	case !exists && cmd == "heaps set-replicas":
+		return &explained{fmt.Sprintf("%s: the cluster has no heap %q, so nothing was changed (\"ossd heaps\" lists its heaps; \"ossd heaps create %s --replicas N\" creates it)", cmd, heap, heap), err}
 	case !exists:
 		return &explained{fmt.Sprintf("%s: the cluster has no heap %q (\"ossd heaps\" lists its heaps; \"ossd heaps create %s\" creates it, as does \"ossd put %s ROOT JSON\")",
 			cmd, heap, heap, heap), err}

@@ -26,8 +26,10 @@ bootstraps a new cluster; with --join it joins through any member.`,
 	"ossd heaps": `Usage: ossd heaps [--json]
        ossd heaps create NAME [--replicas N]
        ossd heaps drop NAME
+       ossd heaps set-replicas NAME N [--json]
 
-Lists the cluster's heaps, or creates or drops one (admin). The list
+Lists the cluster's heaps, or creates or drops one, or changes the
+number of voters one keeps, from 1 to 9 (admin). The list
 is the node's own view: with --json, ReplicaApplied holds its replica's
 applied index alone and Unreported names the replicas on other nodes
 ("ossd status" asks every member).`,

@@ -805,6 +805,21 @@ func (e *heapExistsError) Error() string { return e.msg }
 // Is reports whether target is oss.ErrHeapExists.
 func (e *heapExistsError) Is(target error) bool { return target == oss.ErrHeapExists }
 
+// SetHeapReplicas changes a heap's replication factor, the voters it
+// keeps (oss.Node.SetHeapReplicas). A number out of 1..9 is an error
+// matching oss.ErrInvalidArgument, sent nowhere; a heap that does not
+// exist is a 404 (matching oss.ErrNotFound), an unknown outcome an error
+// matching oss.ErrCommitUnknown.
+func (c *Client) SetHeapReplicas(ctx context.Context, heap string, replicas int) error {
+	if err := named(heap); err != nil {
+		return err
+	}
+	if replicas < 1 || replicas > 9 {
+		return fmt.Errorf("%w: heap %q: replicas %d is not between 1 and 9", oss.ErrInvalidArgument, heap, replicas)
+	}
+	return c.Do(ctx, "PUT", heapPath(heap)+"/replicas?replicas="+strconv.Itoa(replicas), nil, nil)
+}
+
 // DropHeap drops a heap.
 func (c *Client) DropHeap(ctx context.Context, heap string) error {
 	if err := named(heap); err != nil {

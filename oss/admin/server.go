@@ -340,6 +340,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a.handle("GET /v1/heaps", "", 0, a.heaps)
 	a.handle("PUT /v1/heaps/{heap}", PermAdmin, 0, a.createHeap)
 	a.handle("DELETE /v1/heaps/{heap}", PermAdmin, 0, a.dropHeap)
+	a.handle("PUT /v1/heaps/{heap}/replicas", PermAdmin, 0, a.setReplicas)
 	a.handle("GET /v1/heaps/{heap}/digest", PermRead, 0, a.digest)
 	a.handle("GET /v1/heaps/{heap}/objects/{id}", PermRead, 0, a.getObject)
 	a.handle("GET /v1/heaps/{heap}/roots/{root}", PermRead, 0, a.getRoot)
@@ -512,6 +513,25 @@ func (a *api) dropHeap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusOK, map[string]string{"dropped": r.PathValue("heap")})
+}
+
+// setReplicas changes a heap's replication factor to ?replicas=N
+// (oss.Node.SetHeapReplicas): a missing heap is a 404, a number out of
+// range a 400, an unknown outcome a 504.
+func (a *api) setReplicas(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	q := r.URL.Query().Get("replicas")
+	n, err := strconv.Atoi(q)
+	if err != nil {
+		fail(w, &badRequest{fmt.Errorf("replicas %q: want a number from 1 to 9: %w", q, err)})
+		return
+	}
+	if err := a.node.SetHeapReplicas(ctx, r.PathValue("heap"), n); err != nil {
+		fail(w, err)
+		return
+	}
+	reply(w, http.StatusOK, Replicas{Heap: r.PathValue("heap"), Replicas: n})
 }
 
 func (a *api) digest(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,12 @@ type Write struct {
 	Value json.RawMessage `json:"value"`
 }
 
+// Replicas is the answer to a change of a heap's replication factor.
+type Replicas struct {
+	Heap     string `json:"heap"`
+	Replicas int    `json:"replicas"`
+}
+
 // Digest is a replica's state fingerprint at an index.
 type Digest struct {
 	Index  uint64 `json:"index"`

@@ -558,8 +558,8 @@ func (r *sampling) heaps(snap *UISnapshot) {
 	snap.Totals = UICounters{Commits: total, Rate: totalRate}
 }
 
-// heapEvents notes a heap's creation and its changes of leader, voters
-// and learners since the last sample.
+// heapEvents notes a heap's creation and its changes of replication
+// factor, leader, voters and learners since the last sample.
 func (r *sampling) heapEvents(hs oss.HeapStatus) {
 	old, known := r.d.heaps[hs.Name]
 	if !known {
@@ -567,6 +567,9 @@ func (r *sampling) heapEvents(hs oss.HeapStatus) {
 			r.event("heap", "heap %s created (%d replicas)", hs.Name, hs.Replicas)
 		}
 		return
+	}
+	if old.Replicas != hs.Replicas {
+		r.event("heap", "%s replicas: %d → %d", hs.Name, old.Replicas, hs.Replicas)
 	}
 	if old.Leader != hs.Leader {
 		switch {
