@@ -677,8 +677,21 @@ func TestWatchProbeHeapDroppedAndCreatedWhileTheWatcherIsCutOff(t *testing.T) {
 			}
 		}
 	}
+	wpResumedOnTheNewHeap(ctx, t, c, h2, wpPosition{last, first}, old, fresh)
+}
 
+// wpPosition is a watch's resume point: a version and its incarnation.
+type wpPosition struct{ index, inc uint64 }
+
+// wpResumedOnTheNewHeap resumes a watch on n3's replica of the heap
+// created again (h2's) from a position of the dropped one: it must start
+// with a resync of the new heap, without old, and bring every one of
+// fresh.
+func wpResumedOnTheNewHeap(ctx context.Context, t *testing.T, c *osstest.Cluster, h2 *oss.Heap, at wpPosition, old uuid.UUID, fresh []uuid.UUID) {
+	t.Helper()
+	last, first := at.index, at.inc
 	var n3 *oss.Heap
+	var err error
 	c.Wait("n3 to open the new heap", func() bool {
 		octx, ocancel := context.WithTimeout(ctx, 2*time.Second)
 		defer ocancel()
