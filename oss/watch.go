@@ -253,7 +253,10 @@ type merged struct {
 // a merged event being built, besides its entry: its place in the index.
 const indexBytes = 64
 
-// Watch starts a watch. Close it when done; closing the node ends it too.
+// Watch starts a watch. Close it when done; closing the node ends it
+// too, and so does dropping the heap, but the ctx of a Next does not: a
+// watch not closed stays with its heap, holding what commits (up to its
+// buffer, then a resync) for a Next that may never come.
 // It returns an error matching ErrInvalidArgument for a negative or NaN
 // WatchOptions.Rate, for a negative Buffer or BufferBytes, and for a
 // name in Roots that SetRoot refuses (empty, not UTF-8, longer than
@@ -547,7 +550,10 @@ func (w *Watch) hasRoot(name string) bool {
 // On a watch with a Rate it also waits, if need be, until 1/Rate has
 // passed since the event before; what is committed meanwhile joins the
 // event it returns. A ctx that has already ended gets its error, even
-// when an event is ready: the event stays for the next call.
+// when an event is ready: the event stays for the next call. ctx bounds
+// the call, not the watch: after it ends the watch goes on, and the next
+// Next hands out what was committed meanwhile; Close ends it (or the
+// heap's close, as above).
 func (w *Watch) Next(ctx context.Context) (*Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
