@@ -94,11 +94,12 @@ func TestLogTruncatedPastAnIdleReplica(t *testing.T) {
 }
 
 // commitBusy commits fn on h, a bound of await.Deadline on the commit: a
-// bound against a hang, not a measure. The log-truncation tests commit
-// thousands of times back to back and assert the log's size, not how long
-// a commit takes; update's 5 s was met by one commit of 1,000 at load 21
-// (TestLogTruncatedPastABusyLoneLeader, its binary at nice 19 beside busy
-// loops), where commits of a second or more came every few seconds.
+// bound against a hang, not a measure. The log-truncation tests (and
+// others that commit hundreds of times to fill a log) assert the log's
+// size, not how long a commit takes; update's 5 s was met by one commit
+// of 1,000 at load 21 (TestLogTruncatedPastABusyLoneLeader, its binary at
+// nice 19 beside busy loops), where commits of a second or more came
+// every few seconds.
 func commitBusy(ctx context.Context, h *Heap, fn func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, await.Deadline)
 	defer cancel()
