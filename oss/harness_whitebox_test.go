@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
+	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/internal/testkit/check"
 	"github.com/objectsharing/oss/persist"
 	"github.com/objectsharing/oss/transport/transporttest"
@@ -1015,7 +1016,9 @@ func startQUICHarness(t *testing.T, seed uint64, n int, replaceAfter time.Durati
 		nodes = append(nodes, n)
 	}
 	for i, n := range nodes {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		// A bound against a hang: at load 75 a node's open found no
+		// leader in reach for the former 20 s ("catch up with its group").
+		ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 		h, err := n.CreateHeapIfNotExists(ctx, harnessHeap, nil)
 		cancel()
 		if err != nil {

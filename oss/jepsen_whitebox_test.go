@@ -463,7 +463,9 @@ func TestCatalogCaughtUpFromASnapshotIsActedOn(t *testing.T) {
 	mustDrop(t, c.nodes["a"], "x")
 	// Catalog commits enough for its leader to compact past c: 300, from
 	// 6 writers at once (they write apart), which raft batches; one at a
-	// time they took 10 to 17 s under the race detector at load 17.
+	// time they took 10 to 17 s under the race detector at load 17. Each
+	// has await.Deadline, a bound against a hang: update's 5 s was met by
+	// one of them at load 31 to 37 ("junk 270: commit outcome unknown").
 	lead := c.nodes["a"].catalog.Load()
 	var wg sync.WaitGroup
 	errs := make(chan error, 300)
@@ -471,7 +473,7 @@ func TestCatalogCaughtUpFromASnapshotIsActedOn(t *testing.T) {
 		wg.Go(func() {
 			for i := w; i < 300; i += 6 {
 				id := uuid.UUID{0: 'j', 14: byte(i >> 8), 15: byte(i)}
-				if err := update(context.Background(), lead, func(tx *Tx) error { return Put(tx, id, ball{"junk"}) }); err != nil {
+				if err := commitBusy(context.Background(), lead, func(tx *Tx) error { return Put(tx, id, ball{"junk"}) }); err != nil {
 					errs <- fmt.Errorf("junk %d: %w", i, err)
 				}
 			}

@@ -379,10 +379,14 @@ func (n *Node) askJoin(ctx context.Context, h *Heap, first []string, done func()
 // keepActionable returns the error a round of join requests reports once
 // next failed, last having failed before it: next, unless last is a node
 // of another cluster answering at a member's address (ErrOtherCluster)
-// and next is not, or next is only the caller's own end cutting short a
-// call after an earlier failure. A refusal by another cluster followed by
-// a timeout elsewhere reported the timeout, and the user, told that no
-// leader answered, never heard of the node that should not be there.
+// and next is not, or last is a refusal for want of a grant
+// (refusedPermission) and next is neither, or next is only the caller's
+// own end cutting short a call after an earlier failure. A refusal by
+// another cluster followed by a timeout elsewhere reported the timeout,
+// and the user, told that no leader answered, never heard of the node
+// that should not be there; so did a client whose join the leader
+// refused for want of read when a later call to it did not come back in
+// time (a loaded machine), and it never heard which grant it lacks.
 func keepActionable(ctx context.Context, last, next error) error {
 	switch {
 	case last == nil:
@@ -391,6 +395,17 @@ func keepActionable(ctx context.Context, last, next error) error {
 		return last
 	case errors.Is(last, ErrOtherCluster) && !errors.Is(next, ErrOtherCluster):
 		return last
+	case refusedPermission(last) && !refusedPermission(next) && !errors.Is(next, ErrOtherCluster):
+		return last
 	}
 	return next
+}
+
+// refusedPermission reports whether err is a refusal for want of a grant:
+// one matching ErrPermission, or a peer's, which comes back as the text
+// of a remote error.
+func refusedPermission(err error) bool {
+	var remote *transport.RemoteError
+	return errors.Is(err, ErrPermission) ||
+		errors.As(err, &remote) && strings.HasPrefix(remote.Message, ErrPermission.Error())
 }

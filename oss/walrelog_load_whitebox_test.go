@@ -40,7 +40,7 @@ func TestLogTruncatedPastABusyLoneLeader(t *testing.T) {
 	var ids []uuid.UUID
 	for i := range 1000 {
 		id := uuid.UUID{0: 'b', 14: byte(i >> 8), 15: byte(i)}
-		if err := update(ctx, h, func(tx *Tx) error { return Put(tx, id, make([]byte, 1<<10)) }); err != nil {
+		if err := commitBusy(ctx, h, func(tx *Tx) error { return Put(tx, id, make([]byte, 1<<10)) }); err != nil {
 			n.Close(ctx)
 			t.Fatal(err)
 		}
