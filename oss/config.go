@@ -1,6 +1,7 @@
 package oss
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -239,6 +240,12 @@ type Config struct {
 	// bootstraps records itself in it), "join" (a node that joins catches
 	// it up from the cluster's). Tests of a replica lost at that step.
 	catalogStep func(step string, h *Heap)
+
+	// reach, if not nil, stands in for the transport's Reach in the
+	// joins of Start and of its book's rejoin (Node.reach), given the
+	// transport's to call (tests of a book server refusing this node or
+	// answering late).
+	reach func(ctx context.Context, addr string, real func(context.Context, string) error) error
 
 	// leaveFailedStart: a failed start leaves the identity it wrote, as
 	// a process killed before its end does (tests of what a start finds

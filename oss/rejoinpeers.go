@@ -166,7 +166,13 @@ func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
 		n.log.Info("no server this node last saw answers yet; it keeps trying them", "servers", known, "err", err)
 		return nil
 	}
-	n.joinUnseen(round)
+	// A join through bookRefusal came after the first round, whose
+	// bound is then spent or nearly (its dials of a server that did not
+	// answer ran to it): joinUnseen gets a bound of its own, or it dialled
+	// nobody and the node knew one server when Start returned.
+	unseen, cancelUnseen := context.WithTimeout(ctx, rejoinFirstWithin)
+	defer cancelUnseen()
+	n.joinUnseen(unseen)
 	return nil
 }
 
@@ -183,7 +189,7 @@ func (n *Node) rejoinBook(ctx context.Context, advertise string) error {
 // without Join, started so and sat alone, where through Join it is
 // refused at once.
 func (n *Node) bookRefusal(ctx context.Context, known []string) (joined bool, refused error) {
-	errs := reachAll(ctx, known, n.quic.Reach)
+	errs := reachAll(ctx, known, n.reach)
 	var first error
 	for i, addr := range known {
 		err := errs[i]
@@ -223,7 +229,7 @@ func (n *Node) joinUnseen(ctx context.Context) {
 	if len(addrs) == 0 {
 		return
 	}
-	errs := reachAll(ctx, addrs, n.quic.Reach)
+	errs := reachAll(ctx, addrs, n.reach)
 	var reached []string
 	for i, err := range errs {
 		if err == nil {

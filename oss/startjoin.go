@@ -86,7 +86,7 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 // another cluster's node, say) is only a failed dial.
 func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error {
 	all := append(slices.Clip(addrs), known...)
-	errs := reachAny(ctx, all, n.quic.Reach)
+	errs := reachAny(ctx, all, n.reach)
 	err := n.joinReached(all, errs, addrs)
 	if err == nil || errors.Is(err, ErrJoinRefused) {
 		return err
@@ -107,7 +107,7 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 	if len(rest) == 0 || len(rest) == len(all) {
 		return err
 	}
-	if again := n.joinReached(rest, reachAll(ctx, rest, n.quic.Reach), addrs); again == nil || errors.Is(again, ErrJoinRefused) {
+	if again := n.joinReached(rest, reachAll(ctx, rest, n.reach), addrs); again == nil || errors.Is(again, ErrJoinRefused) {
 		return again
 	}
 	return err
@@ -313,6 +313,15 @@ func reachEach(ctx context.Context, addrs []string, reach func(context.Context, 
 	}
 	wg.Wait()
 	return errs
+}
+
+// reach dials addr as the transport's Reach does, or as the
+// configuration's reach hook (tests) says.
+func (n *Node) reach(ctx context.Context, addr string) error {
+	if f := n.cfg.reach; f != nil {
+		return f(ctx, addr, n.quic.Reach)
+	}
+	return n.quic.Reach(ctx, addr)
 }
 
 // isMember reports whether the node recovered the catalog from its data

@@ -170,7 +170,8 @@ type HeapStatus struct {
 	// Short, if not nil, says that the heap has fewer live voters than it
 	// wants, and why. Node.Status alone sets it, from the members it sees
 	// live, and not for the catalog, whose five voters are the system's
-	// choice, not the operator's.
+	// choice, not the operator's, nor on a node whose certificate is
+	// revoked (Revoked), whose view of the members is not to be trusted.
 	Short *VoterShortfall `json:",omitempty"`
 }
 
@@ -184,12 +185,18 @@ type VoterShortfall struct {
 	Servers int
 	// Down names the voters that are no live member, sorted.
 	Down []string `json:",omitempty"`
-	// Why is ShortOfServers or ReplacementPending.
+	// Why is QuorumLost, ShortOfServers or ReplacementPending.
 	Why string
 }
 
 // The reasons of a VoterShortfall.
 const (
+	// QuorumLost: no more than half the voters are live, so the group
+	// has no leader, and only a leader replaces a voter: nothing is
+	// replaced, and nothing committed, until a down voter comes back.
+	// It comes before the other two: servers enough or not, a live
+	// server takes no place while the group has no leader.
+	QuorumLost = "no quorum"
 	// ShortOfServers: fewer servers are live than the heap wants voters.
 	// It keeps at most one voter a server, and stays short until servers
 	// join (or, of a voter lost for good, until a server takes its place).
@@ -202,8 +209,13 @@ const (
 
 // noteShortfalls sets the Short of each heap of st, the catalog aside,
 // whose live voters are fewer than it wants: st.Members are the live
-// members. A heap no replica reported (no voters) is left alone.
+// members. A heap no replica reported (no voters) is left alone, and so
+// is every heap of a node whose certificate is revoked (st.Revoked): its
+// peers refuse it, and its view comes to hold itself alone.
 func noteShortfalls(st *ClusterStatus) {
+	if st.Revoked != "" {
+		return
+	}
 	live := map[string]bool{}
 	servers := 0
 	for _, m := range st.Members {
@@ -229,9 +241,13 @@ func noteShortfalls(st *ClusterStatus) {
 			continue
 		}
 		slices.Sort(s.Down)
-		s.Why = ReplacementPending
-		if servers < s.Wants {
+		switch {
+		case s.Live*2 <= s.Voters:
+			s.Why = QuorumLost
+		case servers < s.Wants:
 			s.Why = ShortOfServers
+		default:
+			s.Why = ReplacementPending
 		}
 		h.Short = &s
 	}

@@ -371,6 +371,9 @@ func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 		out, err = c.PutRoot(ctx, pos[0], pos[1], v)
 	}
 	if err != nil {
+		if !existed {
+			noteCreatedThenRefused(notes, pos[0], err) // diskmsg.go
+		}
 		return outcomeUnknown(explainNoQuorum(c, pos[0], err), "ossd get "+pos[0]+" "+pos[1]+" --fresh") // quorummsg.go, unknownmsg.go
 	}
 	if !existed {

@@ -275,7 +275,7 @@ type StatusError struct {
 	// error matches oss.ErrDisk, and the request may go to the next
 	// node, whose disk is its own. A 507 without the state (a root's PUT
 	// that created its heap first) matches oss.ErrDisk too, and is not
-	// sent on.
+	// sent on (TookNothing tells the two apart).
 	disk       bool
 	retryAfter time.Duration
 	// base is the URL of the node that answered.
@@ -468,6 +468,20 @@ func tookNothing(err error) bool {
 	var refused *certRefusedError
 	var se *StatusError
 	return errors.As(err, &nobody) || errors.As(err, &refused) || errors.As(err, &se) && se.state() != ""
+}
+
+// TookNothing reports whether err, a request's error, says that no node
+// did anything of the request: none answered, or each one tried refused
+// it before doing any of it (a 503 or 429 with the node's state, a 507
+// of a disk that refused the commit's write before anything was
+// committed), the client going on to the next node of its list. A 507
+// without the state matches oss.ErrDisk too, yet the request did
+// something: a root's PUT created its heap, and then the node's disk
+// refused the root's write; TookNothing is false of it, and the heap
+// exists.
+func TookNothing(err error) bool {
+	var skipped *skippedError
+	return err != nil && (tookNothing(err) || errors.As(err, &skipped))
 }
 
 // skippedError is a request that no node of the list took: each node's

@@ -678,18 +678,35 @@ func (a *api) putRoot(w http.ResponseWriter, r *http.Request) {
 // something, so a cause that would have the node say it did nothing
 // (oss.ErrClosed, oss.ErrCorrupt, context.Canceled, oss.ErrDisk: fail's
 // stateHeader) is answered without that state, which no client sends on
-// to another node: a disk's refusal a 507 (still oss.ErrDisk: the root
-// was not written), the others a 503; other causes keep their answer, an
-// unknown outcome its 504.
+// to another node: a disk's refusal a 507 (still oss.ErrDisk: the root's
+// commit was refused, not committed; its text is rootRefusedError's), the
+// others a 503; other causes keep their answer, an unknown outcome its
+// 504.
 func createdThen(heap string, err error) error {
 	if errors.Is(err, oss.ErrDisk) && !errors.Is(err, oss.ErrCommitUnknown) {
-		return &httpError{code: http.StatusInsufficientStorage, err: fmt.Errorf("heap %q exists now (created for the root, by this request or meanwhile by another), and the root was not written: %w", heap, err)}
+		return &httpError{code: http.StatusInsufficientStorage, err: &rootRefusedError{heap: heap, err: err}}
 	}
 	if errors.Is(err, oss.ErrCommitUnknown) || !errors.Is(err, oss.ErrClosed) && !errors.Is(err, oss.ErrCorrupt) && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return &httpError{code: http.StatusServiceUnavailable, err: fmt.Errorf("heap %q exists now (created for the root, by this request or meanwhile by another), and the root was not written: %w", heap, err)}
 }
+
+// rootRefusedError is a root's write the node's disk refused (err,
+// matching oss.ErrDisk) after its PUT created the heap. Its text leaves
+// out the sentinel's "nothing was committed", which the heap's creation
+// belies: it says the heap exists and the root was not written.
+type rootRefusedError struct {
+	heap string
+	err  error
+}
+
+func (e *rootRefusedError) Error() string {
+	cause := strings.TrimPrefix(e.err.Error(), oss.ErrDisk.Error()+": ")
+	return fmt.Sprintf("heap %q exists now (created for the root, by this request or meanwhile by another), and the root was not written: the node's disk refused its write: %s", e.heap, cause)
+}
+
+func (e *rootRefusedError) Unwrap() error { return e.err }
 
 // txDepth is how deep a write's value sits in a transaction's JSON: the
 // transaction, its writes, the write.
