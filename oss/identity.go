@@ -146,7 +146,13 @@ func (n *Node) live() []peerInfo {
 			n.warnForged(p.Name, p.ID, "raft's own storage")
 			continue
 		}
-		p.Role = n.peerRole(p.Name)
+		if n.quic != nil {
+			// Elsewhere (an in-process network) peerRole is the
+			// role of the directory's entry under that name: p's.
+			// Looked up again, each peer cost a decode of every
+			// entry, at each reconcile of each group.
+			p.Role = n.peerRole(p.Name)
+		}
 		out = append(out, p)
 	}
 	return out
