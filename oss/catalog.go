@@ -235,7 +235,24 @@ func newHeapName(name string) error {
 // openReplica returns the node's replica of a heap in the catalog, opening
 // it if needed: as one of its first voters if the entry names this node,
 // otherwise empty, to be filled by the leader once this node is a member.
+// e may be older than the catalog once the replica is in the node's
+// table: a sync that ran while it opened did not see it, and it would
+// keep e's factor (or a dropped group) until a later catalog commit. The
+// node syncs again then (syncCatalogLater).
 func (n *Node) openReplica(e heapEntry) (*Heap, error) {
+	h, err := n.openFrom(e)
+	if err != nil {
+		return h, err
+	}
+	if cur, ok := n.catalogEntry(e.Name); !ok || cur.Group != e.Group || cur.Replicas != e.Replicas {
+		n.syncCatalogLater()
+	}
+	return h, nil
+}
+
+// openFrom opens the node's replica of a heap from its entry e, as
+// openReplica says, if it has none.
+func (n *Node) openFrom(e heapEntry) (*Heap, error) {
 	return n.openOnce(e.Name, func() (*Heap, error) {
 		o := openMode{replicas: e.Replicas, group: e.Group}
 		for _, m := range e.Voters {
@@ -357,6 +374,22 @@ func (n *Node) syncCatalog() {
 			n.log.Error("replica not opened", "heap", e.Name, "err", err)
 		}
 	}
+}
+
+// syncCatalogLater runs syncCatalog on a goroutine of its own, counted
+// in the node's (Close waits for it), for a caller on a raft message's
+// path or holding an open: nothing once the node closes.
+func (n *Node) syncCatalogLater() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.syncCatalog()
+	}()
 }
 
 // watchCatalog keeps the node's replicas in line with the catalog until the
