@@ -343,8 +343,15 @@ func (n *Node) syncCatalog() {
 	n.mu.Unlock()
 	defer n.wg.Done()
 	n.applyRevocations()
-	st := n.catalog.Load().state.Load()
-	defer n.catalogSynced.Store(st.Index())
+	n.syncTo(n.catalog.Load().state.Load())
+}
+
+// syncTo is syncCatalog's work on the catalog's state st. Syncs run
+// concurrently (the catalog's watch, the node's own writes, opens), each
+// on the state it loaded: one of an older state than a sync that gave a
+// replica its factor leaves that factor (Heap.factorAt).
+func (n *Node) syncTo(st *consistency.State) {
+	defer n.noteSynced(st.Index())
 	in := engine.SyncInput{Self: n.id, Index: st.Index(), Entries: entriesOf(st), CatalogCommit: n.catalogGate.index.Load()}
 	n.mu.Lock()
 	for name, h := range n.heaps {
@@ -352,7 +359,10 @@ func (n *Node) syncCatalog() {
 	}
 	plan := engine.Sync(in)
 	for _, e := range plan.Factors {
-		n.heaps[e.Name].setFactor(e.Replicas)
+		if h := n.heaps[e.Name]; st.Index() >= h.factorAt {
+			h.factorAt = st.Index()
+			h.setFactor(e.Replicas)
+		}
 	}
 	dropped := make([]*Heap, 0, len(plan.Close))
 	for _, name := range plan.Close {
@@ -372,6 +382,17 @@ func (n *Node) syncCatalog() {
 		}
 		if _, err := n.openReplica(e); err != nil && !errors.Is(err, ErrClosed) {
 			n.log.Error("replica not opened", "heap", e.Name, "err", err)
+		}
+	}
+}
+
+// noteSynced records that the node acted on the catalog at index, unless
+// it had at a later one (catalogSynced).
+func (n *Node) noteSynced(index uint64) {
+	for {
+		was := n.catalogSynced.Load()
+		if index <= was || n.catalogSynced.CompareAndSwap(was, index) {
+			return
 		}
 	}
 }
