@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/objectsharing/oss/consistency"
+	"github.com/objectsharing/oss/engine"
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
 	"go.etcd.io/raft/v3/raftpb"
@@ -679,13 +680,37 @@ func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State
 		if err := n.authorize(from, role, name, PermAdmin); err != nil {
 			return err
 		}
-		if !w.Delete {
+		if !w.Delete && !votersKept(st, w) {
 			if err := n.entryVotersBound(from, w.Value); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// votersKept reports whether a heap entry a client writes replaces the
+// entry st holds for that heap with the same name, group and first
+// voters, as SetHeapReplicas writes it (its factor changed): those voters
+// were taken at the heap's creation, and one restarted since under a new
+// raft ID (in memory, or rebuilt) is no longer bound, which
+// entryVotersBound would refuse. The voters compared are the entry st
+// holds, the leader's catalog, not what the client says was there: a
+// voter changed, added or left out is checked as a new entry's are.
+func votersKept(st *consistency.State, w consistency.Write) bool {
+	o, ok := st.Get(w.ID)
+	if !ok {
+		return false
+	}
+	was, ok := engine.DecodeEntry(o)
+	if !ok {
+		return false
+	}
+	var e heapEntry
+	if codec.Unmarshal(w.Value, &e) != nil {
+		return false
+	}
+	return e.Name == was.Name && e.Group == was.Group && slices.Equal(e.Voters, was.Voters)
 }
 
 // entryVotersBound checks the first voters of a heap entry a client

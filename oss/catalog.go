@@ -235,7 +235,24 @@ func newHeapName(name string) error {
 // openReplica returns the node's replica of a heap in the catalog, opening
 // it if needed: as one of its first voters if the entry names this node,
 // otherwise empty, to be filled by the leader once this node is a member.
+// e may be older than the catalog once the replica is in the node's
+// table: a sync that ran while it opened did not see it, and it would
+// keep e's factor (or a dropped group) until a later catalog commit. The
+// node syncs again then (syncCatalogLater).
 func (n *Node) openReplica(e heapEntry) (*Heap, error) {
+	h, err := n.openFrom(e)
+	if err != nil {
+		return h, err
+	}
+	if cur, ok := n.catalogEntry(e.Name); !ok || cur.Group != e.Group || cur.Replicas != e.Replicas {
+		n.syncCatalogLater()
+	}
+	return h, nil
+}
+
+// openFrom opens the node's replica of a heap from its entry e, as
+// openReplica says, if it has none.
+func (n *Node) openFrom(e heapEntry) (*Heap, error) {
 	return n.openOnce(e.Name, func() (*Heap, error) {
 		o := openMode{replicas: e.Replicas, group: e.Group}
 		for _, m := range e.Voters {
@@ -326,8 +343,15 @@ func (n *Node) syncCatalog() {
 	n.mu.Unlock()
 	defer n.wg.Done()
 	n.applyRevocations()
-	st := n.catalog.Load().state.Load()
-	defer n.catalogSynced.Store(st.Index())
+	n.syncTo(n.catalog.Load().state.Load())
+}
+
+// syncTo is syncCatalog's work on the catalog's state st. Syncs run
+// concurrently (the catalog's watch, the node's own writes, opens), each
+// on the state it loaded: one of an older state than a sync that gave a
+// replica its factor leaves that factor (Heap.factorAt).
+func (n *Node) syncTo(st *consistency.State) {
+	defer n.noteSynced(st.Index())
 	in := engine.SyncInput{Self: n.id, Index: st.Index(), Entries: entriesOf(st), CatalogCommit: n.catalogGate.index.Load()}
 	n.mu.Lock()
 	for name, h := range n.heaps {
@@ -335,7 +359,10 @@ func (n *Node) syncCatalog() {
 	}
 	plan := engine.Sync(in)
 	for _, e := range plan.Factors {
-		n.heaps[e.Name].setFactor(e.Replicas)
+		if h := n.heaps[e.Name]; st.Index() >= h.factorAt {
+			h.factorAt = st.Index()
+			h.setFactor(e.Replicas)
+		}
 	}
 	dropped := make([]*Heap, 0, len(plan.Close))
 	for _, name := range plan.Close {
@@ -357,6 +384,33 @@ func (n *Node) syncCatalog() {
 			n.log.Error("replica not opened", "heap", e.Name, "err", err)
 		}
 	}
+}
+
+// noteSynced records that the node acted on the catalog at index, unless
+// it had at a later one (catalogSynced).
+func (n *Node) noteSynced(index uint64) {
+	for {
+		was := n.catalogSynced.Load()
+		if index <= was || n.catalogSynced.CompareAndSwap(was, index) {
+			return
+		}
+	}
+}
+
+// syncCatalogLater runs syncCatalog on a goroutine of its own, counted
+// in the node's (Close waits for it), for a caller on a raft message's
+// path or holding an open: nothing once the node closes.
+func (n *Node) syncCatalogLater() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.syncCatalog()
+	}()
 }
 
 // watchCatalog keeps the node's replicas in line with the catalog until the

@@ -90,6 +90,10 @@ type Heap struct {
 	// until then (factorKnown unset). Set by syncCatalog, read anywhere.
 	replicas    atomic.Int32
 	factorKnown atomic.Bool
+	// factorAt is the catalog index of the sync that last gave the
+	// factor (0: none since the open): a sync of an older state, run
+	// concurrently, does not give its older factor back. Under n.mu.
+	factorAt uint64
 
 	// addedAt is, for each member, the index of the change that made it
 	// one, if this replica applied it (rejoin.go); owned by the loop.

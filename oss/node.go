@@ -79,8 +79,8 @@ type Node struct {
 	// catalogGate is what the catalog replica applies, after a restart,
 	// before the node acts on its heap directory (catgate.go).
 	catalogGate catalogGate
-	// catalogSynced is the catalog index the node last acted on: heaps
-	// dropped closed, heaps placed here opened.
+	// catalogSynced is the highest catalog index the node has acted on:
+	// heaps dropped closed, heaps placed here opened.
 	catalogSynced atomic.Uint64
 
 	limits   sizeLimits  // every byte limit, derived from the config
