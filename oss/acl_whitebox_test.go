@@ -497,6 +497,22 @@ func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
 	waitCond(t, "the drop to reach the server", func() bool { _, ok := a.catalogEntry("game-1"); return !ok })
 }
 
+// createOpen creates a heap of r replicas on n and opens it there, again
+// while its group is between leaders (untilLeader): at load 20 and more,
+// GOMAXPROCS=1, CreateHeap's open of a new group of three found no leader
+// in reach before its catch-up ended ("heap created, not open on this
+// node"), which failed TestACLDenialWaitsForTheCatalog.
+func createOpen(t *testing.T, n *Node, heap string, r int) *Heap {
+	t.Helper()
+	var h *Heap
+	untilLeader(t, "create "+heap, func(ctx context.Context) error {
+		var err error
+		h, err = n.CreateHeapIfNotExists(ctx, heap, &HeapOptions{Replicas: r})
+		return err
+	})
+	return h
+}
+
 // With three servers, the heap's leader enforces what every server's
 // catalog replica says: a client commits while granted write, and its
 // proposals are dropped once every server has applied the revocation.
@@ -505,10 +521,7 @@ func TestACLThreeServers(t *testing.T) {
 	c := newQUICCluster(t, "a", "b", "c")
 	a := c.nodes["a"]
 	ctx := aclContext(t)
-	h, err := a.CreateHeap(ctx, "w", &HeapOptions{Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := createOpen(t, a, "w", 3)
 	write := Grant{Who: "app", Heap: "w", Perm: PermWrite}
 	mustGrant(t, a, write)
 	app := c.startRole("app", pki.RoleClient)
@@ -567,9 +580,7 @@ func TestACLDenialWaitsForTheCatalog(t *testing.T) {
 	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx := aclContext(t)
-	if _, err := c.nodes["a"].CreateHeap(ctx, "w", &HeapOptions{Replicas: 3}); err != nil {
-		t.Fatal(err)
-	}
+	createOpen(t, c.nodes["a"], "w", 3)
 	app := c.startRole("app", pki.RoleClient)
 	_, err := app.Heap(ctx, "w")
 	var pe *PermissionError
