@@ -18,11 +18,17 @@ import (
 )
 
 // startRole starts a node of the given role in a QUIC cluster, with a
-// certificate of that role, joining the nodes started before. It has two
-// minutes, as a server's start has one (launch): at load 30 a client's
-// start spent its former 20 s on a membership join that no member
-// answered in time (memberlist's 2 s) and on joining the catalog's
-// group, whose leader took the request twice before the start's end.
+// certificate of that role, joining the nodes started before. It joins
+// as ossd does (Config.JoinRetry: a catalog with no leader in reach is
+// waited for by the same node, not by a new one each time), within
+// await.Deadline, the bound against a hang a server's start has
+// (launch). At load 30 a client's start spent its former 20 s on a
+// membership join that no member answered in time (memberlist's 2 s)
+// and on joining the catalog's group; at load 30 to 36 the later two
+// minutes went on two catalog joins of 30 s each that found no leader
+// in reach, or one that had not yet added the replica, and a third
+// membership join (TestACLThreeServers, TestACLDenialWaitsForTheCatalog:
+// "start app: ... no member answered").
 func (c *quicCluster) startRole(name string, role pki.Role) *Node {
 	c.t.Helper()
 	cert, key, err := pki.IssueCert(c.caCert, c.caKey, name, role, time.Hour)
@@ -31,11 +37,11 @@ func (c *quicCluster) startRole(name string, role pki.Role) *Node {
 	}
 	cfg := &Config{Name: name, Role: role, Listen: "127.0.0.1:0", Gossip: GossipLoopback, TickInterval: c.tick,
 		ReplaceAfter: time.Second, Logger: testLogger().With("test", c.t.Name()),
-		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}}
+		TLS: &TLSConfig{CertPEM: cert, KeyPEM: key, CAPEM: c.caCert}, JoinRetry: true}
 	for _, n := range c.nodes {
 		cfg.Join = append(cfg.Join, n.Addr())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	n, err := startJoining(ctx, c.t, cfg)
 	if err != nil {
@@ -510,6 +516,22 @@ func TestACLPrefixAdminAndForgedCatalogWrites(t *testing.T) {
 	waitCond(t, "the drop to reach the server", func() bool { _, ok := a.catalogEntry("game-1"); return !ok })
 }
 
+// createOpen creates a heap of r replicas on n and opens it there, again
+// while its group is between leaders (untilLeader): at load 20 and more,
+// GOMAXPROCS=1, CreateHeap's open of a new group of three found no leader
+// in reach before its catch-up ended ("heap created, not open on this
+// node"), which failed TestACLDenialWaitsForTheCatalog.
+func createOpen(t *testing.T, n *Node, heap string, r int) *Heap {
+	t.Helper()
+	var h *Heap
+	untilLeader(t, "create "+heap, func(ctx context.Context) error {
+		var err error
+		h, err = n.CreateHeapIfNotExists(ctx, heap, &HeapOptions{Replicas: r})
+		return err
+	})
+	return h
+}
+
 // With three servers, the heap's leader enforces what every server's
 // catalog replica says: a client commits while granted write, and its
 // proposals are dropped once every server has applied the revocation.
@@ -518,10 +540,7 @@ func TestACLThreeServers(t *testing.T) {
 	c := newQUICCluster(t, "a", "b", "c")
 	a := c.nodes["a"]
 	ctx := aclContext(t)
-	h, err := a.CreateHeap(ctx, "w", &HeapOptions{Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := createOpen(t, a, "w", 3)
 	write := Grant{Who: "app", Heap: "w", Perm: PermWrite}
 	mustGrant(t, a, write)
 	app := c.startRole("app", pki.RoleClient)
@@ -580,9 +599,7 @@ func TestACLDenialWaitsForTheCatalog(t *testing.T) {
 	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx := aclContext(t)
-	if _, err := c.nodes["a"].CreateHeap(ctx, "w", &HeapOptions{Replicas: 3}); err != nil {
-		t.Fatal(err)
-	}
+	createOpen(t, c.nodes["a"], "w", 3)
 	app := c.startRole("app", pki.RoleClient)
 	_, err := app.Heap(ctx, "w")
 	var pe *PermissionError
@@ -590,7 +607,19 @@ func TestACLDenialWaitsForTheCatalog(t *testing.T) {
 		t.Fatalf("a client with no grant opened the heap: %v, want a *PermissionError", err)
 	}
 	// Two of the catalog's three voters down: no leader can answer (a may
-	// still believe it leads, and cannot confirm it).
+	// still believe it leads, and cannot confirm it). The catalog starts
+	// with a as its one voter and takes b and c as voters once they have
+	// caught up: on a loaded machine that may come after the client's
+	// open, and with b and c stopped as learners a alone confirms the
+	// denial.
+	waitCond(t, "the catalog's three voters", func() bool {
+		for _, name := range []string{"a", "b", "c"} {
+			if st := c.nodes[name].catalog.Load().Stats(); st.Joint || len(st.Voters) != 3 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, name := range []string{"b", "c"} {
 		c.nodes[name].stop(context.Background(), false)
 	}

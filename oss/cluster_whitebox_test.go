@@ -97,10 +97,18 @@ func lagCap(cfg *Config) {
 	cfg.MaxLogBytes = 16 << 10
 }
 
-// add starts a node; tweak may change its configuration.
+// add starts a node; tweak may change its configuration. A node that
+// joins does so as ossd's do (Config.JoinRetry): its catalog join is
+// tried again while the catalog has no leader in reach, within the
+// bound below, not failed after one joinTimeout (30 s). At load 13 to 25
+// TestPlacementSevenNodesKillAndReturn's killed node, back, found the
+// catalog's leader out of reach for those 30 s while the catalog placed
+// its voters again ("start n3: oss: join: cannot reach the cluster's
+// catalog: ... catch up with its group: context deadline exceeded").
 func (c *testCluster) add(name string, join bool, tweak func(*Config)) *Node {
 	c.t.Helper()
-	cfg := &Config{Name: name, TickInterval: 10 * time.Millisecond, ReplaceAfter: 300 * time.Millisecond, Logger: testLogger().With("test", c.t.Name())}
+	cfg := &Config{Name: name, TickInterval: 10 * time.Millisecond, ReplaceAfter: 300 * time.Millisecond, Logger: testLogger().With("test", c.t.Name()),
+		JoinRetry: join}
 	if c.tweak != nil {
 		c.tweak(cfg)
 	}
