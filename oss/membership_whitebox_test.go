@@ -102,10 +102,12 @@ func startGossipNodeWith(t *testing.T, ca *pki.CA, name string, join []string, t
 	handler.m.Store(g.m)
 	// The node joins as Node.Start does with JoinRetry: a join whose
 	// exchange outlasts memberlist's TCPTimeout (2 s) on a loaded machine
-	// is tried again. The minute is against a hang. A node that fails
-	// to join is stopped, so that its goroutines do not fail the checks
-	// of the tests after this one.
-	deadline := time.Now().Add(time.Minute)
+	// is tried again, until await.Deadline (against a hang): at load 20
+	// to 75 a minute of tries met no member answering in time ("peer
+	// unreachable ... context deadline exceeded"). A node that fails to
+	// join is stopped, so that its goroutines do not fail the checks of
+	// the tests after this one.
+	deadline := time.Now().Add(await.Deadline)
 	for err := g.m.join(join); err != nil; err = g.m.join(join) {
 		if time.Now().After(deadline) {
 			g.m.stop()
@@ -113,6 +115,7 @@ func startGossipNodeWith(t *testing.T, ca *pki.CA, name string, join []string, t
 			g.m.wait()
 			t.Fatal(err)
 		}
+		t.Logf("join %s: %v; again", name, err)
 		time.Sleep(100 * time.Millisecond)
 	}
 	return g

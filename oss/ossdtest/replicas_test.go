@@ -441,12 +441,26 @@ func (ch *churn) statusSays(heap string, ok func(h oss.HeapStatus, out string) s
 
 // statusHolds is statusSays, and then ok must hold for n more rounds of
 // every running node's status: once the cluster has settled, what the
-// status says must not depend on which replica answered first.
+// status says must not depend on which replica answered first. A round
+// in which a node's status, or "ossd status" against it, does not
+// answer is asked again (until settleWait): at load 20 to 75 a status
+// ran out of its 5 s ("no node answers ... context deadline exceeded"),
+// which is no answer, not one that disagrees. A status that answers and
+// disagrees fails the test.
 func (ch *churn) statusHolds(heap string, n int, ok func(h oss.HeapStatus, out string) string) {
 	ch.t.Helper()
 	ch.statusSays(heap, ok)
 	for i := range n {
-		if why := ch.statusWhyNot(heap, ok); why != "" {
+		var why string
+		waitCond(ch.t, fmt.Sprintf("every status of %s to answer, round %d after it first held", heap, i+1), func() bool {
+			var answered bool
+			why, answered = ch.statusAnswers(heap, ok)
+			if !answered {
+				ch.t.Logf("the status of %s, round %d after it first held: %s; again", heap, i+1, why)
+			}
+			return answered
+		})
+		if why != "" {
 			ch.t.Errorf("the status of %s, round %d after it first held: %s", heap, i+1, why)
 			return
 		}
@@ -456,41 +470,59 @@ func (ch *churn) statusHolds(heap string, n int, ok func(h oss.HeapStatus, out s
 // statusWhyNot returns why ok does not hold for heap in the status of
 // every running node not cut off, or "".
 func (ch *churn) statusWhyNot(heap string, ok func(h oss.HeapStatus, out string) string) string {
-	var why string
-	func() bool {
-		for _, p := range ch.live() {
-			if ch.cut[p.Name] {
-				continue
-			}
-			sctx, cancel := context.WithTimeout(ch.ctx, 5*time.Second)
-			st, err := p.Status(sctx)
-			cancel()
-			if err != nil {
-				why = err.Error()
-				return false
-			}
-			out := ch.cliStatus(p)
-			for _, h := range st.Heaps {
-				if h.Name == heap {
-					if w := ok(h, out); w != "" {
-						why = p.Name + "'s " + w + ":\n" + out
-						return false
-					}
+	why, _ := ch.statusAnswers(heap, ok)
+	return why
+}
+
+// statusAnswers is statusWhyNot, and whether every node answered: if
+// answered is false, why says which did not.
+func (ch *churn) statusAnswers(heap string, ok func(h oss.HeapStatus, out string) string) (why string, answered bool) {
+	for _, p := range ch.live() {
+		if ch.cut[p.Name] {
+			continue
+		}
+		st, err := ch.statusOnce(p)
+		if err != nil {
+			return err.Error(), false
+		}
+		out, err := ch.cliStatusErr(p)
+		if isNoAnswer(err, out) {
+			return fmt.Sprintf("ossd status against %s: %v: %s", p.Name, err, out), false
+		}
+		if err != nil {
+			out = fmt.Sprintf("ossd status: %v: %s", err, out)
+		}
+		for _, h := range st.Heaps {
+			if h.Name == heap {
+				if w := ok(h, out); w != "" {
+					return p.Name + "'s " + w + ":\n" + out, true
 				}
 			}
 		}
-		return true
-	}()
-	return why
+	}
+	return "", true
+}
+
+// isNoAnswer reports whether "ossd status" failed for want of an answer
+// in time (err its exit, out what it printed), not with a status.
+func isNoAnswer(err error, out string) bool {
+	return err != nil && strings.Contains(out, "no node answers")
 }
 
 // cliStatus returns what "ossd status" prints against p.
 func (ch *churn) cliStatus(p *ossdtest.Proc) string {
-	out, err := exec.CommandContext(ch.ctx, ch.c.Bin, "status", "--http", p.HTTP, "--certs", ch.c.Certs()).CombinedOutput()
+	out, err := ch.cliStatusErr(p)
 	if err != nil {
 		return fmt.Sprintf("ossd status: %v: %s", err, out)
 	}
-	return string(out)
+	return out
+}
+
+// cliStatusErr returns what "ossd status" prints against p, and how it
+// exited.
+func (ch *churn) cliStatusErr(p *ossdtest.Proc) (string, error) {
+	out, err := exec.CommandContext(ch.ctx, ch.c.Bin, "status", "--http", p.HTTP, "--certs", ch.c.Certs()).CombinedOutput()
+	return string(out), err
 }
 
 // freeUDP returns a loopback UDP address free a moment ago, handed out
