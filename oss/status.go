@@ -185,7 +185,8 @@ type VoterShortfall struct {
 	Servers int
 	// Down names the voters that are no live member, sorted.
 	Down []string `json:",omitempty"`
-	// Why is QuorumLost, ShortOfServers or ReplacementPending.
+	// Why is QuorumLost, ShortOfServers, ReplacementPending or
+	// NoReplicaAnswered.
 	Why string
 }
 
@@ -205,13 +206,21 @@ const (
 	// each missing place: a down voter's once it has been gone for
 	// Config.ReplaceAfter, or a place the group grows to.
 	ReplacementPending = "replacement pending"
+	// NoReplicaAnswered: no member that answered keeps a replica of the
+	// heap, so its voters are unknown (Voters and Live are 0): they are
+	// down, or not answering (ClusterStatus.Unreachable), or, for a
+	// moment after CreateHeap, not yet opened. The heap commits nothing
+	// and serves no read until one of them is back.
+	NoReplicaAnswered = "no replica answered"
 )
 
 // noteShortfalls sets the Short of each heap of st, the catalog aside,
 // whose live voters are fewer than it wants: st.Members are the live
-// members. A heap no replica reported (no voters) is left alone, and so
-// is every heap of a node whose certificate is revoked (st.Revoked): its
-// peers refuse it, and its view comes to hold itself alone.
+// members. A heap no replica reported is short for NoReplicaAnswered:
+// one of a single replica whose server died was listed with no voters
+// and no shortfall, as if nothing were amiss. Every heap of a node whose
+// certificate is revoked (st.Revoked) is left alone: its peers refuse
+// it, and its view comes to hold itself alone.
 func noteShortfalls(st *ClusterStatus) {
 	if st.Revoked != "" {
 		return
@@ -226,10 +235,17 @@ func noteShortfalls(st *ClusterStatus) {
 	}
 	for i := range st.Heaps {
 		h := &st.Heaps[i]
-		if h.Name == catalogName || len(h.Voters) == 0 {
+		if h.Name == catalogName {
 			continue
 		}
 		s := VoterShortfall{Voters: len(h.Voters), Wants: oddVoters(h.Replicas, h.Replicas), Servers: servers}
+		if len(h.Voters) == 0 {
+			if len(h.ReplicaApplied) == 0 && s.Wants > 0 {
+				s.Why = NoReplicaAnswered
+				h.Short = &s
+			}
+			continue
+		}
 		for _, v := range h.Voters {
 			if live[v] {
 				s.Live++

@@ -31,6 +31,9 @@ func printShort(w io.Writer, st *oss.ClusterStatus) {
 			has = fmt.Sprintf("%d live %s (of %d: %s down)", s.Live, plural(s.Live, "voter"), s.Voters, strings.Join(s.Down, ", "))
 		}
 		switch s.Why {
+		case oss.NoReplicaAnswered:
+			fmt.Fprintf(w, "short: heap %s has no replica that answered (it wants %d %s; %d servers live): its voters are down or not answering: bring one back\n",
+				h.Name, s.Wants, plural(s.Wants, "voter"), s.Servers)
 		case oss.QuorumLost:
 			fmt.Fprintf(w, "short: heap %s has %s of the %d it wants: no quorum (%d servers live): it has no leader, and only a leader replaces a voter: bring a down voter back\n",
 				h.Name, has, s.Wants, s.Servers)
