@@ -228,11 +228,19 @@ type TooLargeError struct {
 	// record carries every read, an ID and a version of some 20 bytes,
 	// so that it can be validated, as well as every write.
 	Reads, Writes int
+	// atLeast says Size is the least the record would have been: a
+	// write refused as the transaction buffered it (Tx.overBuffered).
+	atLeast bool
 }
 
 func (e *TooLargeError) Error() string {
 	if e.Value {
 		return fmt.Sprintf("oss: value of %d bytes exceeds the commit record limit of %d bytes (Config.MaxCommitBytes)", e.Size, e.Max)
+	}
+	if e.atLeast {
+		return fmt.Sprintf("oss: commit record of at least %d bytes exceeds the limit of %d bytes (Config.MaxCommitBytes): "+
+			"the transaction's %d writes of objects and roots do not fit in one, and it took no more; "+
+			"write in smaller transactions", e.Size, e.Max, e.Writes)
 	}
 	return fmt.Sprintf("oss: commit record of %d bytes exceeds the limit of %d bytes (Config.MaxCommitBytes): "+
 		"it holds the %d objects and roots the transaction read, as well as the %d it wrote; "+

@@ -1065,6 +1065,11 @@ type ViewOptions struct {
 // long as the cut lasts, and if its group removed it meanwhile it rejoins
 // by itself once it can reach the group again. A caller that needs a bound
 // checks Stats().LeaderContact, or reads with Fresh.
+//
+// While fn runs the View holds its snapshot, as does a transaction from
+// Begin until it ends: whatever commits follow, the objects and values
+// they replace stay in memory for it, at most one copy of the heap's
+// state as the snapshot had it.
 func (h *Heap) View(ctx context.Context, fn func(tx *Tx) error, opts *ViewOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err

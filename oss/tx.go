@@ -51,7 +51,12 @@ type txState struct {
 	writeList  []consistency.Write
 	writeIdx   map[uuid.UUID]int // index into writeList, once it is long
 	rootWrites map[string]consistency.RootWrite
-	gate       *gateHold // the Update's gate, given up before OnCommit
+	// buffered is the least its commit record could be, in bytes: 16 (an
+	// ID) and the value for each buffered write, the name and 16 for each
+	// root written. Put, Delete, SetRoot and DeleteRoot refuse a write
+	// that would take it over Config.MaxCommitBytes (overBuffered).
+	buffered int
+	gate     *gateHold // the Update's gate, given up before OnCommit
 	// readArr and writeArr hold a transaction's first read and write
 	// (reads and writeList start on them, begin): a read-modify-write of
 	// one object, the most common Update, appends to no slice of its own.
@@ -238,9 +243,11 @@ func (tx *Tx) read(id uuid.UUID) ([]byte, error) {
 
 func (tx *Tx) write(w consistency.Write) {
 	if i, ok := tx.writeAt(w.ID); ok {
+		tx.buffered += len(w.Value) - len(tx.writeList[i].Value)
 		tx.writeList[i] = w
 		return
 	}
+	tx.buffered += 16 + len(w.Value)
 	tx.writeList = append(tx.writeList, w)
 	switch {
 	case tx.writeIdx != nil:
@@ -251,6 +258,35 @@ func (tx *Tx) write(w consistency.Write) {
 			tx.writeIdx[tx.writeList[i].ID] = i
 		}
 	}
+}
+
+// overBuffered returns the *TooLargeError that aborts the transaction if
+// buffering a write of an object (a value of size bytes; 0 for a delete)
+// or of a root (named by root) took its commit record over
+// Config.MaxCommitBytes, and nil if it may be buffered. A transaction
+// that kept taking writes after its record could no longer commit would
+// hold all of them until Commit refused them (a loop of Puts, say, many
+// times the memory the limit suggests), and one whose caller ignored the
+// error would grow without bound.
+func (tx *Tx) overBuffered(id uuid.UUID, size int, root string, isRoot bool) error {
+	grow := 16 + size
+	switch {
+	case isRoot:
+		if _, ok := tx.rootWrites[root]; ok {
+			return nil
+		}
+		grow = 16 + len(root)
+	default:
+		if i, ok := tx.writeAt(id); ok {
+			grow = size - len(tx.writeList[i].Value)
+		}
+	}
+	max := tx.heap.cfg.MaxCommitBytes
+	if n := tx.buffered + grow; grow > 0 && n > max {
+		return tx.fail(&TooLargeError{Size: n, Max: max, atLeast: true,
+			Reads: len(tx.reads) + len(tx.rootReads), Writes: len(tx.writeList) + len(tx.rootWrites) + 1})
+	}
+	return nil
 }
 
 // Get reads the object with the given ID and decodes it as a T. It returns
@@ -323,8 +359,12 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 // A []byte or string value (of a named type too, unless it has a
 // marshaling method of its own) longer than Config.MaxCommitBytes returns
 // a *TooLargeError at once, unencoded, and aborts the transaction: its
-// commit record could not be sent. (A value of another type that encodes
-// too large is found when the transaction commits, as ErrTooLarge.)
+// commit record could not be sent. So does a write (Put, Delete, SetRoot,
+// DeleteRoot) that takes the transaction's buffered writes, each value or
+// root name with 16 bytes for its ID, over Config.MaxCommitBytes: the
+// transaction then buffers nothing more. (A record that its reads or
+// encoding take over the limit is found when the transaction commits,
+// as ErrTooLarge.)
 func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 	if err := tx.use(true); err != nil {
 		return err
@@ -343,6 +383,9 @@ func Put[T any](tx *Tx, id uuid.UUID, v T) error {
 			typ = reflect.TypeOf(v) // name what was passed, not any
 		}
 		return tx.fail(&EncodeError{ID: id, Type: typ, Err: err})
+	}
+	if err := tx.overBuffered(id, len(data), "", false); err != nil {
+		return err
 	}
 	tx.write(consistency.Write{ID: id, Value: data})
 	return nil
@@ -369,6 +412,9 @@ func (tx *Tx) Delete(id uuid.UUID) error {
 		return err
 	}
 	defer tx.exit()
+	if err := tx.overBuffered(id, 0, "", false); err != nil {
+		return err
+	}
 	tx.write(consistency.Write{ID: id, Delete: true})
 	return nil
 }
@@ -430,8 +476,14 @@ func (tx *Tx) SetRoot(name string, id uuid.UUID) error {
 	if id == uuid.Nil {
 		return tx.fail(fmt.Errorf("%w: root %s bound to the nil object ID", ErrInvalidArgument, quoteName(name)))
 	}
+	if err := tx.overBuffered(uuid.Nil, 0, name, true); err != nil {
+		return err
+	}
 	if tx.rootWrites == nil {
 		tx.rootWrites = make(map[string]consistency.RootWrite)
+	}
+	if _, ok := tx.rootWrites[name]; !ok {
+		tx.buffered += 16 + len(name)
 	}
 	tx.rootWrites[name] = consistency.RootWrite{Name: name, ID: id}
 	return nil
@@ -449,8 +501,14 @@ func (tx *Tx) DeleteRoot(name string) error {
 	if err := checkRootName(name, tx.heap.cfg.MaxCommitBytes); err != nil {
 		return tx.fail(err)
 	}
+	if err := tx.overBuffered(uuid.Nil, 0, name, true); err != nil {
+		return err
+	}
 	if tx.rootWrites == nil {
 		tx.rootWrites = make(map[string]consistency.RootWrite)
+	}
+	if _, ok := tx.rootWrites[name]; !ok {
+		tx.buffered += 16 + len(name)
 	}
 	tx.rootWrites[name] = consistency.RootWrite{Name: name, Delete: true}
 	return nil

@@ -25,5 +25,5 @@ func noteNoHeap(c *admin.Client, notes io.Writer, g oss.Grant) {
 		return
 	}
 	fmt.Fprintf(notes, "ossd: acl grant: the cluster has no heap %q yet: the grant applies to a heap created under that name (\"ossd heaps\" lists the heaps; \"ossd acl revoke --to %s --heap %s --perm %s\" removes the grant)\n",
-		g.Heap, g.Who, g.Heap, g.Perm)
+		g.Heap, shellWord(g.Who), shellWord(g.Heap), g.Perm)
 }
