@@ -602,9 +602,9 @@ func (h *Heap) shutdown() {
 		case a := <-h.abandonc:
 			h.abandon(a)
 		case m := <-h.recvc:
-			h.recvq.taken(&m)
+			h.recvq.taken(m)
 			if h.lost == nil { // a raft that panicked takes nothing more
-				h.eng.Step(m)
+				h.eng.Step(*m)
 			}
 		case rq := <-h.readc:
 			rq.done <- h.loopClosedErr()
