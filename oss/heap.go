@@ -376,12 +376,15 @@ const maxBatch = engine.DefaultMaxBatch
 
 func newHeap(n *Node, name string, o openMode) (*Heap, error) {
 	h := &Heap{
-		name:     name,
-		node:     n,
-		cfg:      n.cfg,
-		log:      n.log.With("heap", name),
-		propc:    make(chan *proposal, maxBatch),
-		abandonc: make(chan abandon, 1024),
+		name:  name,
+		node:  n,
+		cfg:   n.cfg,
+		log:   n.log.With("heap", name),
+		propc: make(chan *proposal, maxBatch),
+		// An asker waits for the loop's answer (askAbandon), and one
+		// that finds no room waits as one queued would: room for 1024
+		// took 32 KiB of every replica, idle or not.
+		abandonc: make(chan abandon, 64),
 		readc:    make(chan *readRequest, 64),
 		recvc:    make(chan *raftpb.Message, 4096),
 		wwake:    make(chan struct{}, 1),

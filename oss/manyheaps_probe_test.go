@@ -79,13 +79,24 @@ func TestProbeManyHeaps(t *testing.T) {
 		out.Close()
 	}
 	t.Logf("%d heaps idle: %s", n, idle)
-	t.Logf("catalog: %d entries on n1; data dir n1 %d bytes", len(c.Node("n1").Heaps()), dirSize(filepath.Join(t.TempDir(), "..")))
+	cs, _, _ := c.Node("n1").ReplicaStats("oss:catalog")
+	t.Logf("catalog: %d entries, %d objects, applied %d; data directories of the 3 nodes %d bytes",
+		len(c.Node("n1").Heaps()), cs.Objects, cs.Applied, dirSize(filepath.Join(t.TempDir(), "..")))
 	h := c.Heap("n1", "h0000")
 	c.WaitLeader("h0000")
 	t.Logf("one heap's commits among %d idle: %s", n, commitLatency(t, h, 300))
 	if os.Getenv("OSS_MANYHEAPS_RESTART") != "" {
+		led := 0
+		for i := range n {
+			if s, _, _ := c.Node("n3").ReplicaStats(fmt.Sprintf("h%04d", i)); s.Leader == "n3" {
+				led++
+			}
+		}
 		c.Kill("n3")
 		t0 := time.Now()
+		c.Wait("a leader for every heap without n3", func() bool { return everyHeapPlaced(c, n) })
+		t.Logf("n3 led %d heaps; every heap led again %v after its kill", led, time.Since(t0).Round(time.Millisecond))
+		t0 = time.Now()
 		c.Restart("n3")
 		t.Logf("n3 restarted in %v", time.Since(t0).Round(time.Millisecond))
 		c.Wait("every heap placed again", func() bool { return everyHeapPlaced(c, n) })
@@ -111,6 +122,7 @@ func everyHeapPlaced(c *osstest.Cluster, n int) bool {
 type sample struct {
 	goroutines int
 	heapInuse  uint64
+	stackInuse uint64
 	rss        string
 	cpu        time.Duration // user+system over the window
 	window     time.Duration
@@ -119,8 +131,8 @@ type sample struct {
 }
 
 func (s sample) String() string {
-	return fmt.Sprintf("goroutines %d, Go heap in use %d MiB, RSS %s, idle CPU %.1f%% of a core, %.0f msgs/s, fds %d",
-		s.goroutines, s.heapInuse>>20, s.rss, 100*s.cpu.Seconds()/s.window.Seconds(), float64(s.msgs)/s.window.Seconds(), s.fds)
+	return fmt.Sprintf("goroutines %d, Go heap in use %d MiB, stacks %d MiB, RSS %s, idle CPU %.1f%% of a core, %.0f msgs/s, fds %d",
+		s.goroutines, s.heapInuse>>20, s.stackInuse>>20, s.rss, 100*s.cpu.Seconds()/s.window.Seconds(), float64(s.msgs)/s.window.Seconds(), s.fds)
 }
 
 func rusageCPU() time.Duration {
@@ -142,6 +154,7 @@ func probeSample(c *osstest.Cluster) sample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	s.heapInuse = ms.HeapInuse
+	s.stackInuse = ms.StackInuse
 	s.goroutines = runtime.NumGoroutine()
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
