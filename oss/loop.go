@@ -28,7 +28,9 @@ func (h *Heap) run() {
 	defer h.lostState()
 	ticker := time.NewTicker(h.cfg.TickInterval)
 	defer ticker.Stop()
-	batch := make([]*proposal, 0, maxBatch)
+	// Made at the first proposal (takeProposals): an idle replica goes
+	// without its 32 KiB.
+	var batch []*proposal
 	for {
 		select {
 		case <-h.stop:
@@ -63,12 +65,12 @@ func (h *Heap) run() {
 			h.noteDecline(d)
 		case p := <-h.propc:
 			batch = h.takeProposals(p, batch)
-			h.drainInputs(batch)
+			batch = h.drainInputs(batch)
 		case a := <-h.abandonc:
 			h.abandon(a)
 		case m := <-h.recvc:
 			h.stepReceived(m)
-			h.drainInputs(batch)
+			batch = h.drainInputs(batch)
 		case rq := <-h.readc:
 			h.readSeq++
 			rq.id = h.readSeq
@@ -76,7 +78,7 @@ func (h *Heap) run() {
 			h.eng.Read(rq.id)
 		case <-h.wwake:
 			h.writesDone()
-			h.drainInputs(batch)
+			batch = h.drainInputs(batch)
 		}
 		for h.eng.HasReady() {
 			if !h.handleReady() {
@@ -89,8 +91,12 @@ func (h *Heap) run() {
 }
 
 // takeProposals takes p and the proposals queued behind it, up to
-// maxBatch, and hands them to the engine; batch is the buffer to use.
+// maxBatch, and hands them to the engine; batch is the buffer to use, made
+// if nil, and returned.
 func (h *Heap) takeProposals(p *proposal, batch []*proposal) []*proposal {
+	if batch == nil {
+		batch = make([]*proposal, 0, maxBatch)
+	}
 	batch = batch[:0]
 	if h.takeOpen(p) {
 		batch = append(batch, p)
@@ -147,12 +153,13 @@ func (h *Heap) proposeHeld() {
 // it handles a Ready: the loop does not wait for its log, so without it
 // every arrival would make a Ready of its own, and each Ready a message
 // to every follower: fewer, larger appends and acknowledgements.
-func (h *Heap) drainInputs(batch []*proposal) {
+// It returns batch, made if a proposal came and it was nil.
+func (h *Heap) drainInputs(batch []*proposal) []*proposal {
 drain:
 	for range maxBatch {
 		select {
 		case p := <-h.propc:
-			h.takeProposals(p, batch)
+			batch = h.takeProposals(p, batch)
 		case m := <-h.recvc:
 			h.stepReceived(m)
 		case <-h.wwake:
@@ -162,6 +169,7 @@ drain:
 		}
 	}
 	h.joinAppends()
+	return batch
 }
 
 // joinAppends hands the held proposals to raft when this replica leads
@@ -602,9 +610,9 @@ func (h *Heap) shutdown() {
 		case a := <-h.abandonc:
 			h.abandon(a)
 		case m := <-h.recvc:
-			h.recvq.taken(&m)
+			h.recvq.taken(m)
 			if h.lost == nil { // a raft that panicked takes nothing more
-				h.eng.Step(m)
+				h.eng.Step(*m)
 			}
 		case rq := <-h.readc:
 			rq.done <- h.loopClosedErr()

@@ -306,12 +306,12 @@ func recvCost(m *raftpb.Message) int64 {
 func (q *inbox) taken(m *raftpb.Message) { q.bytes.Add(-recvCost(m)) }
 
 // stepReceived steps a message taken from the queue.
-func (h *Heap) stepReceived(m raftpb.Message) {
-	h.recvq.taken(&m)
+func (h *Heap) stepReceived(m *raftpb.Message) {
+	h.recvq.taken(m)
 	if m.Type == raftpb.MsgSnap {
-		h.snapshotAfterReturn(m)
+		h.snapshotAfterReturn(*m)
 	}
-	h.step(m)
+	h.step(*m)
 }
 
 // recvDropLogEvery is the least time between two log lines about raft
@@ -337,7 +337,7 @@ func (h *Heap) enqueue(from string, m raftpb.Message) {
 		}
 	}
 	select {
-	case h.recvc <- m:
+	case h.recvc <- &m:
 	default:
 		h.recvq.bytes.Add(-cost)
 		h.dropReceived(from, &m, cost, h.recvq.bytes.Load())

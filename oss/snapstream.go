@@ -50,7 +50,7 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 	cost := recvCost(&m)
 	h.recvq.bytes.Add(cost)
 	select {
-	case h.recvc <- m:
+	case h.recvc <- &m:
 		h.snapStats.received.Add(1)
 		h.snapStats.receivedBytes.Add(uint64(in.n))
 		h.log.Info("snapshot received", "from", from, "index", index, "objects", objects, "bytes", in.n)
