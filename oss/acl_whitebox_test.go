@@ -539,11 +539,11 @@ func TestACLThreeServers(t *testing.T) {
 	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	a := c.nodes["a"]
-	ctx := aclContext(t)
 	h := createOpen(t, a, "w", 3)
 	write := Grant{Who: "app", Heap: "w", Perm: PermWrite}
 	mustGrant(t, a, write)
 	app := c.startRole("app", pki.RoleClient)
+	ctx := aclContext(t) // after the waits above, which have bounds of their own
 	ah, err := app.Heap(ctx, "w")
 	if err != nil {
 		t.Fatal(err)
@@ -598,9 +598,14 @@ func TestACLThreeServers(t *testing.T) {
 func TestACLDenialWaitsForTheCatalog(t *testing.T) {
 	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
-	ctx := aclContext(t)
 	createOpen(t, c.nodes["a"], "w", 3)
 	app := c.startRole("app", pki.RoleClient)
+	// Taken after the waits above, which have bounds of their own: at
+	// load the heap's creation spent over 3 minutes, and the client's
+	// first open, with the catalog up, ended at once on the spent
+	// context ("the catalog's leader did not answer before the context
+	// ended").
+	ctx := aclContext(t)
 	_, err := app.Heap(ctx, "w")
 	var pe *PermissionError
 	if !errors.As(err, &pe) {
