@@ -269,7 +269,7 @@ func (tx *Tx) write(w consistency.Write) {
 // times the memory the limit suggests), and one whose caller ignored the
 // error would grow without bound.
 func (tx *Tx) overBuffered(id uuid.UUID, size int, root string, isRoot bool) error {
-	grow := 16 + size
+	grow, added := 16+size, 1
 	switch {
 	case isRoot:
 		if _, ok := tx.rootWrites[root]; ok {
@@ -278,13 +278,13 @@ func (tx *Tx) overBuffered(id uuid.UUID, size int, root string, isRoot bool) err
 		grow = 16 + len(root)
 	default:
 		if i, ok := tx.writeAt(id); ok {
-			grow = size - len(tx.writeList[i].Value)
+			grow, added = size-len(tx.writeList[i].Value), 0
 		}
 	}
 	max := tx.heap.cfg.MaxCommitBytes
 	if n := tx.buffered + grow; grow > 0 && n > max {
 		return tx.fail(&TooLargeError{Size: n, Max: max, atLeast: true,
-			Reads: len(tx.reads) + len(tx.rootReads), Writes: len(tx.writeList) + len(tx.rootWrites) + 1})
+			Reads: len(tx.reads) + len(tx.rootReads), Writes: len(tx.writeList) + len(tx.rootWrites) + added})
 	}
 	return nil
 }
@@ -361,8 +361,12 @@ func (tx *Tx) Exists(id uuid.UUID) (bool, error) {
 // a *TooLargeError at once, unencoded, and aborts the transaction: its
 // commit record could not be sent. So does a write (Put, Delete, SetRoot,
 // DeleteRoot) that takes the transaction's buffered writes, each value or
-// root name with 16 bytes for its ID, over Config.MaxCommitBytes: the
-// transaction then buffers nothing more. (A record that its reads or
+// root name with 16 bytes for its ID, over Config.MaxCommitBytes, at any
+// moment: a write that would shrink them later (a smaller value, a
+// Delete of an object put before) does not undo the refusal, which
+// aborts the transaction, so that its buffered writes stay bounded by
+// the limit (later writes that fit are still taken, and the transaction
+// still fails). (A record that its reads or
 // encoding take over the limit is found when the transaction commits,
 // as ErrTooLarge.)
 func Put[T any](tx *Tx, id uuid.UUID, v T) error {

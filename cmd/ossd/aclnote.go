@@ -24,6 +24,6 @@ func noteNoHeap(c *admin.Client, notes io.Writer, g oss.Grant) {
 	if err != nil || exists {
 		return
 	}
-	fmt.Fprintf(notes, "ossd: acl grant: the cluster has no heap %q yet: the grant applies to a heap created under that name (\"ossd heaps\" lists the heaps; \"ossd acl revoke --to %s --heap %s --perm %s\" removes the grant)\n",
-		g.Heap, shellWord(g.Who), shellWord(g.Heap), g.Perm)
+	fmt.Fprintf(notes, "ossd: acl grant: the cluster has no heap %q yet: the grant applies to a heap created under that name (\"ossd heaps\" lists the heaps; \"%s\" removes the grant)\n",
+		g.Heap, "ossd acl revoke --to "+shellWord(g.Who)+" --heap "+shellWord(g.Heap)+" --perm "+string(g.Perm))
 }

@@ -374,10 +374,10 @@ func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 		if !existed {
 			noteCreatedThenRefused(notes, pos[0], err) // diskmsg.go
 		}
-		return outcomeUnknown(explainNoQuorum(c, pos[0], err), "ossd get "+pos[0]+" "+pos[1]+" --fresh") // quorummsg.go, unknownmsg.go
+		return outcomeUnknown(explainNoQuorum(c, pos[0], err), suggest("ossd get", "--fresh", pos[0], pos[1])) // quorummsg.go, unknownmsg.go
 	}
 	if !existed {
-		fmt.Fprintf(notes, "ossd: put: heap %q did not exist when put began, so put created it (\"ossd heaps drop %s\" removes it)\n", pos[0], shellWord(pos[0]))
+		fmt.Fprintf(notes, "ossd: put: heap %q did not exist when put began, so put created it (\"%s\" removes it)\n", pos[0], suggest("ossd heaps drop", "", pos[0]))
 	}
 	return printJSONTo(w, out)
 }

@@ -35,6 +35,6 @@ func explainDisk(err error) error {
 // tells of a heap it created: the note was left out with the root.
 func noteCreatedThenRefused(notes io.Writer, heap string, err error) {
 	if errors.Is(err, oss.ErrDisk) && !errors.Is(err, oss.ErrCommitUnknown) && !admin.TookNothing(err) {
-		fmt.Fprintf(notes, "ossd: put: heap %q did not exist when put began and exists now (put created it, or another meanwhile), without the root (\"ossd heaps drop %s\" removes it)\n", heap, shellWord(heap))
+		fmt.Fprintf(notes, "ossd: put: heap %q did not exist when put began and exists now (put created it, or another meanwhile), without the root (\"%s\" removes it)\n", heap, suggest("ossd heaps drop", "", heap))
 	}
 }

@@ -28,7 +28,7 @@ func TestCLIRemediesQuoteNames(t *testing.T) {
 	if strings.ContainsAny(msg, "\x1b\n\u202e") {
 		t.Errorf("get of a missing root printed control characters: %q", msg)
 	}
-	if want := `"ossd put 'sp ace' $'a\x1b[31m b\x0a\u202e\'' JSON"`; !strings.Contains(msg, want) {
+	if want := `"ossd put 'sp ace' $'a\x1b[31m b\x0a\xe2\x80\xae\'' JSON"`; !strings.Contains(msg, want) {
 		t.Errorf("get of a missing root said %q, want the remedy %s", msg, want)
 	}
 

@@ -27,17 +27,17 @@ func explainNotFound(c *admin.Client, cmd, heap, what string, err error) error {
 	case !exists && cmd == "heaps drop":
 		return &explained{fmt.Sprintf("%s: the cluster has no heap %q, so nothing was dropped (\"ossd heaps\" lists its heaps)", cmd, heap), err}
 	case !exists && cmd == "heaps set-replicas":
-		return &explained{fmt.Sprintf("%s: the cluster has no heap %q, so nothing was changed (\"ossd heaps\" lists its heaps; \"ossd heaps create %s --replicas N\" creates it)", cmd, heap, shellWord(heap)), err}
+		return &explained{fmt.Sprintf("%s: the cluster has no heap %q, so nothing was changed (\"ossd heaps\" lists its heaps; \"%s\" creates it)", cmd, heap, suggest("ossd heaps create", "--replicas N", heap)), err}
 	case !exists:
-		return &explained{fmt.Sprintf("%s: the cluster has no heap %q (\"ossd heaps\" lists its heaps; \"ossd heaps create %s\" creates it, as does \"ossd put %s ROOT JSON\")",
-			cmd, heap, shellWord(heap), shellWord(heap)), err}
+		return &explained{fmt.Sprintf("%s: the cluster has no heap %q (\"ossd heaps\" lists its heaps; \"%s\" creates it, as does \"%s\")",
+			cmd, heap, suggest("ossd heaps create", "", heap), suggest("ossd put", "", heap, "ROOT", "JSON")), err}
 	case what == "":
 		return err
 	}
 	if _, perr := uuid.Parse(what); perr == nil {
 		return &explained{fmt.Sprintf("%s: heap %q holds no object %s (deleted, or an object of another heap), and has no root of that name", cmd, heap, what), err}
 	}
-	return &explained{fmt.Sprintf("%s: heap %q has no root %q (\"ossd put %s %s JSON\" sets it)", cmd, heap, what, shellWord(heap), shellWord(what)), err}
+	return &explained{fmt.Sprintf("%s: heap %q has no root %q (\"%s\" sets it)", cmd, heap, what, suggest("ossd put", "", heap, what, "JSON")), err}
 }
 
 // explained is an error told in the CLI's words: msg, then err's own

@@ -107,7 +107,7 @@ func explainNoQuorum(c *admin.Client, heap string, err error) error {
 // readBackFirst is the advice on a write to heap whose outcome is
 // unknown, in the words of outcomeUnknown (unknownmsg.go).
 func readBackFirst(heap string) string {
-	return fmt.Sprintf("%s: the node may have carried it out; read it back (ossd get %s ROOT --fresh) before trying again", unknownPhrase, heap)
+	return fmt.Sprintf("%s: the node may have carried it out; read it back (%s) before trying again", unknownPhrase, suggest("ossd get", "--fresh", heap, "ROOT"))
 }
 
 // isAre returns names joined with "and", and that they are not live

@@ -2,20 +2,25 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 )
 
 // shellWord returns s as one word of a shell's command line, for a
 // remedy the CLI prints as a command ("ossd put HEAP ROOT JSON"): as it
-// is if every byte of it is one a shell takes literally, in single quotes
-// if it holds no control character, and otherwise in $'...' with each
-// control character escaped (bash, zsh, ksh and POSIX.1-2024 sh take
-// that). A root name may be any UTF-8, an escape sequence or a newline
-// too: printed as it was, it moved the terminal's cursor or colours, and
-// a heap name with a space split the command in two when pasted.
+// is if every byte of it is one a shell takes literally (and it does not
+// start with = or ~, which zsh and every shell expand), in single quotes
+// if it holds no control character, and otherwise in $'...' (bash, zsh,
+// ksh; not dash) with each byte of a control character's UTF-8 escaped
+// as \xHH, exact whatever the locale (\u escapes depend on it, and \x of
+// a code point above 0x7f names one byte, not the character). A root name
+// may be any UTF-8, an escape sequence or a newline too: printed as it
+// was, it moved the terminal's cursor or colours, and a heap name with a
+// space split the command in two when pasted. A name that starts with -
+// needs the command's "--" too (suggest).
 func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/@+=%") == "" {
+	if s != "" && !strings.ContainsAny(s[:1], "=~") && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/@+=%") == "" {
 		return s
 	}
 	if !strings.ContainsFunc(s, unprintable) {
@@ -28,16 +33,37 @@ func shellWord(s string) string {
 		case r == '\\' || r == '\'':
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case unprintable(r) && r < 0x100:
-			fmt.Fprintf(&b, "\\x%02x", r)
 		case unprintable(r):
-			fmt.Fprintf(&b, "\\u%04x", r)
+			for _, c := range []byte(string(r)) {
+				fmt.Fprintf(&b, "\\x%02x", c)
+			}
 		default:
 			b.WriteRune(r)
 		}
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// suggest returns the command line verb args... flags, each arg a shell
+// word (shellWord); when an arg starts with - (a root named "-r"), the
+// flags come first and "--" ends them, or the command would take the
+// name for a flag.
+func suggest(verb, flags string, args ...string) string {
+	words := make([]string, len(args))
+	dash := false
+	for i, a := range args {
+		words[i] = shellWord(a)
+		dash = dash || strings.HasPrefix(a, "-")
+	}
+	switch {
+	case dash:
+		return strings.Join(slices.DeleteFunc([]string{verb, flags, "--", strings.Join(words, " ")}, func(w string) bool { return w == "" }), " ")
+	case flags != "":
+		return verb + " " + strings.Join(words, " ") + " " + flags
+	default:
+		return verb + " " + strings.Join(words, " ")
+	}
 }
 
 // unprintable reports a rune a terminal may act on rather than show: a
