@@ -10,7 +10,6 @@ import (
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // A client that may read a heap asked to join it under a raft ID that a
@@ -19,7 +18,7 @@ import (
 // added the client as a learner under the server's raft ID. It is now
 // told to try again, and nothing is added.
 func TestClientCannotJoinAHeapUnderARaftIDAServerAnnounces(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -11,7 +11,6 @@ import (
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // lists reports whether node n's live membership lists name under raft
@@ -27,7 +26,7 @@ func lists(n *Node, name string, id uint64) bool {
 // is node "mallory"'s, not "d"'s"): it did not start. The client's own
 // repair of its record is held back, as an attacker runs none.
 func TestClientCannotJoinTheCatalogUnderANewServersRaftID(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	m := c.startRole("mallory", pki.RoleClient)
 	m.catalog.Load().contact.holdRepair.Store(true)
@@ -111,7 +110,7 @@ func (d claimingDirectory) live() []peerInfo {
 // recorded): the leader took it, as membership listed that name under
 // that ID, and the entry bound the server's ID to the other name.
 func TestClientCannotBindARaftIDAnotherMemberAnnounces(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	mustGrant(t, c.nodes["a"], Grant{Who: "mallory", Heap: "game-*", Perm: PermAdmin})
 	m := c.startRole("mallory", pki.RoleClient)

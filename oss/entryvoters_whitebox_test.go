@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // A heap entry's first voters bind the raft IDs that no node record
@@ -19,7 +18,7 @@ import (
 // for good ("raft ID … is node "ghost"'s"): the server did not start. The
 // catalog's leader now refuses such an entry.
 func TestClientCannotBindANewServersRaftID(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	mustGrant(t, c.nodes["a"], Grant{Who: "mallory", Heap: "game-*", Perm: PermAdmin})
 	m := c.startRole("mallory", pki.RoleClient)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
-	"go.uber.org/goleak"
 )
 
 // Shrink and rebalance of the catalog while one of its voters' records
@@ -74,7 +72,7 @@ func mendRecord(t *testing.T, c *testCluster, name string, voters []string, heap
 // catalog kept its dead voters (and survived no further failure) until
 // the record was mended.
 func TestTheCatalogShrinksWithAVoterWhoseRecordLags(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c", "d", "e"}
 	c := startTestNodes(t, 61, names...)
 	ranked := catalogRanked(names...)
@@ -112,7 +110,7 @@ func TestTheCatalogShrinksWithAVoterWhoseRecordLags(t *testing.T) {
 // the lagging voter kept the rebalance (every voter must be live) from
 // happening until the record was mended.
 func TestTheCatalogRebalancesWithAVoterWhoseRecordLags(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	first := []string{"a", "b", "c"}
 	// A fourth server placement puts among the catalog's three voters,
 	// and a voter that stays which neither leads before nor after.

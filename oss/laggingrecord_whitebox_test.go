@@ -197,7 +197,7 @@ func TestALeavingLeaderHandsOverToAVoterWhoseRecordLags(t *testing.T) {
 // first while its record lags: counted dead, it was passed over until
 // the record was mended, and leadership then moved once more.
 func TestTheCatalogsLeadGoesBackToAVoterWhoseRecordLags(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := startTestNodes(t, 59, "a", "b", "c")
 	ranked := catalogRanked("a", "b", "c")
 	first := ranked[0]

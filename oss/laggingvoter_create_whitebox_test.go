@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // A client's node draws a new heap's first voters from its membership
@@ -18,7 +17,7 @@ import (
 // that administers the heap that it writes only the entries of heaps it
 // administers.
 func TestClientCreatesAHeapWhileAVotersRecordLags(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b", "c")
 	mustGrant(t, c.nodes["a"], Grant{Who: "app", Heap: "game-*", Perm: PermAdmin})
 	app := c.startRole("app", pki.RoleClient)

@@ -695,7 +695,7 @@ func TestLib2HeldAcrossClose(t *testing.T) {
 // with ErrNoQuorum rather than hanging, its watch waits, and its Close
 // returns with every goroutine stopped.
 func TestLib2ClientNode(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	ctx := context.Background()
 	caCert, caKey, err := pki.NewCA("lib2", time.Hour)
 	if err != nil {

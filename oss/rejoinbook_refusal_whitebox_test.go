@@ -16,8 +16,6 @@ import (
 	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 	"github.com/objectsharing/oss/transport/transporttest"
-
-	"go.uber.org/goleak"
 )
 
 // newBookCluster starts a cluster of QUIC servers, each on a data
@@ -59,7 +57,7 @@ func awaitBook(t *testing.T, c *quicCluster, base, name string, others ...string
 // logged as "no server answers yet", and it went on trying under the
 // member's raft ID, to get in on its stale log once the member stopped.
 func TestCopyOfAMembersDataDirStartedWithoutJoinIsRefused(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	base := t.TempDir()
 	c := newBookCluster(t, base, nil, "a", "b", "c")
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
@@ -105,7 +103,7 @@ func TestCopyOfAMembersDataDirStartedWithoutJoinIsRefused(t *testing.T) {
 // its peers take it at its new address: its book's servers find its old
 // connection silent and let the new one in, no refusal of its name.
 func TestMemberKilledAndRestartedWithoutJoinElsewhereStarts(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	base := t.TempDir()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -143,7 +141,7 @@ func TestMemberKilledAndRestartedWithoutJoinElsewhereStarts(t *testing.T) {
 // book's servers fails with ctx's error, as one through Join does: it
 // returned a node, ctx ended.
 func TestRestartWithoutJoinWhoseCtxEndsFails(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	base := t.TempDir()
 	pc, bAddr := reserveUDP(t) // b's, then the test's: the book's server
 	c := newBookCluster(t, base, map[string]func(*Config){"b": func(cfg *Config) { cfg.Listen, cfg.PacketConn = bAddr, pc }}, "a", "b")

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/objectsharing/oss/internal/testkit/await"
-
-	"go.uber.org/goleak"
 )
 
 // revokedBookMember starts servers a, b and c on data directories under
@@ -46,7 +44,7 @@ func revokedBookMember(t *testing.T, ctx context.Context) (*quicCluster, *Config
 // that refused named): it started and sat alone, its refusals taken for
 // servers not answering yet.
 func TestRevokedMemberRestartedWithoutJoinIsRefused(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	_, cfg := revokedBookMember(t, ctx)
@@ -69,7 +67,7 @@ func TestRevokedMemberRestartedWithoutJoinIsRefused(t *testing.T) {
 // not answer may yet take it (the refusal is not final while one
 // server is unheard), and the node keeps trying its book as it runs.
 func TestRevokedMemberWithAServerDownStarts(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	c, cfg := revokedBookMember(t, ctx)

@@ -9,8 +9,6 @@ import (
 
 	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/transport/transporttest"
-
-	"go.uber.org/goleak"
 )
 
 // A member restarted without Join, whose book's servers are live but do
@@ -21,7 +19,7 @@ import (
 // one of them (TestMemberRestartedWithoutJoinKnowsItsPeersWhenStarted
 // failed so under load, its a knowing [a c]).
 func TestMemberRestartedWithoutJoinKnowsServersTheFirstDoesNotSee(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	base := t.TempDir()
 	conns := map[string]*transporttest.FaultConn{}
 	tweak := map[string]func(*Config){}

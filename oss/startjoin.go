@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/objectsharing/oss/oss/pki"
 	"github.com/objectsharing/oss/transport"
 )
 
@@ -88,7 +89,11 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 	all := append(slices.Clip(addrs), known...)
 	errs := reachAny(ctx, all, n.reach)
 	err := n.joinReached(all, errs, addrs)
-	if err == nil || errors.Is(err, ErrJoinRefused) {
+	if err == nil {
+		n.joinServersToo(ctx, all, errs, addrs)
+		return nil
+	}
+	if errors.Is(err, ErrJoinRefused) {
 		return err
 	}
 	// The first address to answer cut the others' dials short. When it
@@ -111,6 +116,45 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 		return again
 	}
 	return err
+}
+
+// joinServersToo joins membership through the addresses of all whose
+// dials the first answer ended (errs, one for each), when those that
+// answered were clients only: a client's gossip about other members is
+// left out (transport/gossip), so the node would know no server, and its
+// catalog join would find no leader (Join names a client and a server,
+// the client answering first).
+func (n *Node) joinServersToo(ctx context.Context, all []string, errs []error, addrs []string) {
+	if n.knowsAServer() {
+		return
+	}
+	var rest []string
+	for i, a := range all {
+		if errs[i] != nil && refusedAt(a, errs[i]) == nil {
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) == 0 {
+		return
+	}
+	if err := n.joinReached(rest, reachAll(ctx, rest, n.reach), addrs); err != nil {
+		n.log.Warn("joined membership through clients only, and no other address answered", "join", rest, "err", err)
+	}
+}
+
+// knowsAServer reports whether membership lists a server other than this
+// node, by its certificate's role where a connection gave it.
+func (n *Node) knowsAServer() bool {
+	for _, m := range n.members.members() {
+		role := m.Role
+		if r, ok := n.peerIdentity(m.Name); ok {
+			role = r
+		}
+		if m.Name != n.cfg.Name && role == pki.RoleServer {
+			return true
+		}
+	}
+	return false
 }
 
 // joinReached joins membership through the addresses of all that

@@ -8,7 +8,6 @@ import (
 
 	"github.com/objectsharing/oss/internal/codec"
 	"github.com/objectsharing/oss/oss/pki"
-	"go.uber.org/goleak"
 )
 
 // A status call answers a client's peer only the replicas of the heaps
@@ -18,7 +17,7 @@ import (
 // server's call, which gathers the status for an operator, still gets
 // every replica.
 func TestStatusCallShowsAClientOnlyWhatItMayRead(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	t.Parallel()
 	c := newQUICCluster(t, "a", "b")
 	a := c.nodes["a"]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

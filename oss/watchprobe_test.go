@@ -385,6 +385,7 @@ func wpLong(short, long time.Duration) time.Duration {
 // commit twice or out of order. Eight seconds of faults; two minutes
 // with OSS_LONG.
 func TestWatchProbeAcknowledgedCommitsUnderFaults(t *testing.T) {
+	t.Parallel()
 	wpUnderFaults(t, wpSetup{})
 }
 
@@ -392,6 +393,7 @@ func TestWatchProbeAcknowledgedCommitsUnderFaults(t *testing.T) {
 // learner of the heap, never a voter) among the watchers and writers,
 // cut off, killed and restarted like the others.
 func TestWatchProbeAcknowledgedCommitsUnderFaultsOnAClient(t *testing.T) {
+	t.Parallel()
 	wpUnderFaults(t, wpSetup{client: true})
 }
 
@@ -399,6 +401,7 @@ func TestWatchProbeAcknowledgedCommitsUnderFaultsOnAClient(t *testing.T) {
 // following the partitions: a node cut off past Config.ReplaceAfter loses
 // its replicas, which rejoin once the cut heals, and its watches go on.
 func TestWatchProbeAcknowledgedCommitsUnderFaultsRemovedAndRejoined(t *testing.T) {
+	t.Parallel()
 	wpUnderFaults(t, wpSetup{client: true, follow: true})
 }
 
@@ -406,6 +409,7 @@ func TestWatchProbeAcknowledgedCommitsUnderFaultsRemovedAndRejoined(t *testing.T
 // as in production, with kills and restarts and stalled consumers (the
 // QUIC cluster has no partitions).
 func TestWatchProbeAcknowledgedCommitsUnderFaultsQUIC(t *testing.T) {
+	t.Parallel()
 	wpUnderFaults(t, wpSetup{quic: true})
 }
 
@@ -415,7 +419,6 @@ type wpSetup struct{ quic, client, follow bool }
 
 func wpUnderFaults(t *testing.T, setup wpSetup) {
 	quic, client := setup.quic, setup.client
-	t.Cleanup(func() { goleak.VerifyNone(t) })
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
