@@ -123,23 +123,32 @@ func (n *Node) joinMembersOnce(ctx context.Context, addrs, known []string) error
 // answered were clients only: a client's gossip about other members is
 // left out (transport/gossip), so the node would know no server, and its
 // catalog join would find no leader (Join names a client and a server,
-// the client answering first).
+// the client answering first). Each round takes the first of the rest
+// to answer, as the first join did: waiting for every one of them held
+// Start for a dead address's whole dial (5 s) after a server had
+// answered. A round that reaches none ends it.
 func (n *Node) joinServersToo(ctx context.Context, all []string, errs []error, addrs []string) {
-	if n.knowsAServer() {
-		return
+	for rest := cutShort(all, errs); len(rest) > 0 && !n.knowsAServer(); {
+		errs := reachAny(ctx, rest, n.reach)
+		if err := n.joinReached(rest, errs, addrs); err != nil {
+			n.log.Warn("joined membership through clients only, and no other address answered", "join", rest, "err", err)
+			return
+		}
+		rest = cutShort(rest, errs)
 	}
+}
+
+// cutShort returns the addresses of all whose reach (errs, one for each)
+// did not answer and did not refuse: those another's answer ended, and
+// those that did not answer at all.
+func cutShort(all []string, errs []error) []string {
 	var rest []string
 	for i, a := range all {
 		if errs[i] != nil && refusedAt(a, errs[i]) == nil {
 			rest = append(rest, a)
 		}
 	}
-	if len(rest) == 0 {
-		return
-	}
-	if err := n.joinReached(rest, reachAll(ctx, rest, n.reach), addrs); err != nil {
-		n.log.Warn("joined membership through clients only, and no other address answered", "join", rest, "err", err)
-	}
+	return rest
 }
 
 // knowsAServer reports whether membership lists a server other than this
