@@ -24,26 +24,45 @@ func TestJoinWhoseClientAnswersFirstJoinsAServerToo(t *testing.T) {
 	aAddr := c.nodes["a"].Addr()
 	cfg := c.serverConfig("d", "127.0.0.1:0", k.Addr(), aAddr)
 	cfg.JoinRetry = false
+	cfg.reach = clientFirst(aAddr, nil)
+	startKnowingA(t, c, cfg, "d, its Join naming client k (answering first) and server a")
+}
+
+// clientFirst is a Config.reach whose first dial of aAddr answers only
+// once another address did (the client, which ends it); other, if not
+// nil, dials the addresses it reports handled.
+func clientFirst(aAddr string, other func(ctx context.Context, to string) (err error, handled bool)) func(context.Context, string, func(context.Context, string) error) error {
 	var mu sync.Mutex
 	dialled := 0
-	cfg.reach = func(ctx context.Context, to string, real func(context.Context, string) error) error {
+	return func(ctx context.Context, to string, real func(context.Context, string) error) error {
+		if other != nil {
+			if err, ok := other(ctx, to); ok {
+				return err
+			}
+		}
 		if to == aAddr {
 			mu.Lock()
 			dialled++
 			first := dialled == 1
 			mu.Unlock()
-			if first { // answers only after the client did (ended then)
+			if first {
 				<-ctx.Done()
 				return ctx.Err()
 			}
 		}
 		return real(ctx, to)
 	}
+}
+
+// startKnowingA starts d on cfg and wants server a among its members
+// when Start returns.
+func startKnowingA(t *testing.T, c *quicCluster, cfg *Config, what string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
 	d, err := Start(ctx, cfg)
 	if err != nil {
-		t.Fatalf("d, its Join naming client k (answering first) and server a: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	c.nodes["d"] = d
 	var names []string

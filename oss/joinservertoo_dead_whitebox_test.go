@@ -3,11 +3,9 @@ package oss
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"testing"
 
-	"github.com/objectsharing/oss/internal/testkit/await"
 	"github.com/objectsharing/oss/oss/pki"
 )
 
@@ -28,43 +26,19 @@ func TestJoinServersTooDoesNotWaitForADeadAddress(t *testing.T) {
 	cfg.JoinRetry = false
 	var (
 		mu       sync.Mutex
-		aDials   int
 		deadErrs []error
 	)
-	cfg.reach = func(ctx context.Context, to string, real func(context.Context, string) error) error {
-		switch to {
-		case dead:
-			<-ctx.Done()
-			mu.Lock()
-			deadErrs = append(deadErrs, ctx.Err())
-			mu.Unlock()
-			return ctx.Err()
-		case aAddr:
-			mu.Lock()
-			aDials++
-			first := aDials == 1
-			mu.Unlock()
-			if first { // answers only after the client did (ended then)
-				<-ctx.Done()
-				return ctx.Err()
-			}
+	cfg.reach = clientFirst(aAddr, func(ctx context.Context, to string) (error, bool) {
+		if to != dead {
+			return nil, false
 		}
-		return real(ctx, to)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
-	defer cancel()
-	d, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("d, its Join naming client k (answering first), server a and a dead address: %v", err)
-	}
-	c.nodes["d"] = d
-	var names []string
-	for _, m := range d.Members() {
-		names = append(names, m.Name)
-	}
-	if !slices.Contains(names, "a") {
-		t.Errorf("d knows members %v when Start returns; want server a among them", names)
-	}
+		<-ctx.Done()
+		mu.Lock()
+		deadErrs = append(deadErrs, ctx.Err())
+		mu.Unlock()
+		return ctx.Err(), true
+	})
+	startKnowingA(t, c, cfg, "d, its Join naming client k (answering first), server a and a dead address")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(deadErrs) != 2 {
