@@ -327,12 +327,16 @@ func putFrom(stdin io.Reader, w io.Writer, args []string) error {
 // otherwise make a heap unseen.
 func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd put")
+	maxBody := fs.Int64("http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a value put reads from stdin: the node's --http-max-body, if it was given one")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 3 {
 		return errors.New("put: want HEAP, ROOT and a JSON value (\"-\": read it from stdin)")
+	}
+	if *maxBody <= 0 {
+		return fmt.Errorf("put: --http-max-body %d: want a positive number of bytes", *maxBody)
 	}
 	var v json.RawMessage
 	if pos[2] != "-" {
@@ -351,9 +355,9 @@ func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 	}
 	if pos[2] == "-" {
 		// A value larger than an argument may be (128 KiB on Linux).
-		text, err := io.ReadAll(stdin)
+		text, err := readValue(stdin, *maxBody) // putlimit.go
 		if err != nil {
-			return fmt.Errorf("put: reading the value from stdin: %w", err)
+			return err
 		}
 		if err := json.Unmarshal(text, &v); err != nil {
 			return fmt.Errorf("put: the value is not JSON: %w", err)
