@@ -74,7 +74,7 @@ func (n *Node) findEntry(ctx context.Context, name string) (heapEntry, error) {
 	if e, ok := n.catalogEntry(name); ok {
 		return e, nil
 	}
-	return heapEntry{}, fmt.Errorf("oss: heap %q: %w: create it with Node.CreateHeap or Node.CreateHeapIfNotExists (from the shell: ossd heaps create %s)", name, ErrNoHeap, name)
+	return heapEntry{}, fmt.Errorf("oss: heap %q: %w: create it with Node.CreateHeap or Node.CreateHeapIfNotExists (from the shell: %s)", name, ErrNoHeap, shellCommand("ossd heaps create", name)) // shellword.go
 }
 
 // unanswered gives a call on the catalog that its context ended before
