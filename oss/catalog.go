@@ -74,7 +74,7 @@ func (n *Node) findEntry(ctx context.Context, name string) (heapEntry, error) {
 	if e, ok := n.catalogEntry(name); ok {
 		return e, nil
 	}
-	return heapEntry{}, fmt.Errorf("oss: heap %q: %w: create it with Node.CreateHeap or Node.CreateHeapIfNotExists (from the shell: ossd heaps create %s)", name, ErrNoHeap, name)
+	return heapEntry{}, fmt.Errorf("oss: heap %q: %w: create it with Node.CreateHeap or Node.CreateHeapIfNotExists (from the shell: %s)", name, ErrNoHeap, shellCommand("ossd heaps create", name)) // shellword.go
 }
 
 // unanswered gives a call on the catalog that its context ended before
@@ -215,19 +215,28 @@ func (n *Node) createEntry(ctx context.Context, name string, replicas int, exclu
 // may not take. One ending in "*": a grant on it would be a grant on
 // every heap its name begins with ("*": on all of them), so no grant
 // could name it alone. One holding a C1 control character (U+0080 to
-// U+009F), which validHeapName lets through with the C0 ones refused:
-// ossd prints heap names as they are, and a terminal may take U+009B
-// for the start of an escape sequence (such names were taken until
-// 2026-12-05, against ErrInvalidHeapName's "control character"). A heap
-// made before either check still opens, also on a node whose catalog
-// replica has not applied its entry yet: the entry is looked for in the
-// creating transaction, not in that replica.
+// U+009F), which validHeapName lets through with the C0 ones refused,
+// or a bidirectional formatting character (U+061C, U+200E, U+200F,
+// U+202A to U+202E, U+2066 to U+2069): a terminal may take U+009B for
+// the start of an escape sequence, and U+202E shows the rest of a line
+// reversed, so a name in a list could pass for another (C1 names were
+// taken until 2026-12-05, against ErrInvalidHeapName's "control
+// character", bidirectional ones until 2026-12-07). A heap made before
+// either check still opens, also on a node whose catalog replica has
+// not applied its entry yet: the entry is looked for in the creating
+// transaction, not in that replica. Other format characters (U+200D,
+// which joins emoji; U+2028) are printable names' and are taken.
 func newHeapName(name string) error {
 	if strings.HasSuffix(name, "*") {
 		return fmt.Errorf("%w %q: a new heap's name may not end in \"*\", which grants read as a prefix (\"*\": every heap)", ErrInvalidHeapName, name)
 	}
-	if strings.ContainsFunc(name, unicode.IsControl) {
-		return fmt.Errorf("%w %q: control character", ErrInvalidHeapName, name)
+	for i, r := range name {
+		switch {
+		case unicode.IsControl(r):
+			return badRune(name, i, r, "a control character") // node.go
+		case unicode.Is(unicode.Bidi_Control, r):
+			return badRune(name, i, r, "a bidirectional formatting character")
+		}
 	}
 	return nil
 }

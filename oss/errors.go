@@ -100,9 +100,11 @@ var (
 	// ErrInvalidHeapName is returned for a heap name that is empty, too
 	// long, not UTF-8, holds a control character or uses the reserved
 	// prefix "oss:", and for a new heap's name that ends in "*" (which
-	// grants read as a prefix). A heap created before a rule refused its
-	// name (one holding a control character of U+0080 to U+009F) still
-	// opens.
+	// grants read as a prefix) or holds a bidirectional formatting
+	// character (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
+	// U+2069); the error names the character and its byte offset. A heap
+	// created before a rule refused its name (one holding a control
+	// character of U+0080 to U+009F, or a bidirectional one) still opens.
 	ErrInvalidHeapName = errors.New("oss: invalid heap name")
 	// ErrRetry, returned by an Update function (or through tx.Retry),
 	// makes Update wait until something the function read changes, then

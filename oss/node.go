@@ -921,16 +921,31 @@ func (n *Node) CheckRootName(name string) error {
 	return validRootName(name, n.cfg.MaxCommitBytes)
 }
 
+// validHeapName refuses a name no heap may have, old or new: empty,
+// longer than 255 bytes, not UTF-8, or holding a C0 control character
+// or DEL. newHeapName (catalog.go) refuses more for a new heap.
 func validHeapName(name string) error {
-	if name == "" || len(name) > 255 || !utf8.ValidString(name) {
+	if name == "" || len(name) > 255 {
 		return fmt.Errorf("%w %q: want 1 to 255 bytes of UTF-8", ErrInvalidHeapName, name)
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w %q: control character", ErrInvalidHeapName, name)
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("%w %q: byte %d (0x%02x) is not UTF-8: want 1 to 255 bytes of UTF-8", ErrInvalidHeapName, name, i, name[i])
 		}
+		if r < 0x20 || r == 0x7f {
+			return badRune(name, i, r, "a control character")
+		}
+		i += size
 	}
 	return nil
+}
+
+// badRune is the error for a heap name whose rune r at byte i no heap
+// name may hold, said as what: it names the rune and where it is, as the
+// name quoted shows it escaped.
+func badRune(name string, i int, r rune, what string) error {
+	return fmt.Errorf("%w %q: %U at byte %d is %s, which a heap name may not hold (a terminal printing the name would act on it)", ErrInvalidHeapName, name, r, i, what)
 }
 
 // Close hands the node's replicas over to other servers (see Config and

@@ -71,7 +71,7 @@ func aclWith(w, notes io.Writer, args []string) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "NAME\tHEAP\tPERMISSION\n")
 		for _, g := range gs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Who, g.Heap, g.Perm)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", nameSaid(g.Who), nameSaid(g.Heap), g.Perm) // shellword.go
 		}
 		return tw.Flush()
 	case "grant", "revoke":
@@ -86,7 +86,7 @@ func aclWith(w, notes io.Writer, args []string) error {
 		if err != nil {
 			return outcomeUnknown(err, "ossd acl list") // unknownmsg.go
 		}
-		fmt.Fprintf(w, "%s %s %s on %s\n", map[string]string{"grant": "granted", "revoke": "revoked"}[sub], g.Who, g.Perm, g.Heap)
+		fmt.Fprintf(w, "%s %s %s on %s\n", map[string]string{"grant": "granted", "revoke": "revoked"}[sub], nameSaid(g.Who), g.Perm, nameSaid(g.Heap))
 		if sub == "grant" {
 			noteNoHeap(c, notes, g) // aclnote.go
 		}

@@ -87,6 +87,7 @@ func printJSONTo(w io.Writer, v any) error {
 }
 
 func printStatus(w io.Writer, st *oss.ClusterStatus) {
+	st = namesSaid(st)
 	if st.Damage != "" {
 		fmt.Fprintf(w, "DAMAGED: node %s: %s\n\n", st.Node, st.Damage)
 	}
@@ -130,6 +131,18 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 	printAbsent(w, st)
 	printShort(w, st)                // shortmsg.go
 	printExpiring(w, st, time.Now()) // certexpiry.go
+}
+
+// namesSaid returns st with its heaps' names as a status prints them
+// (nameSaid), for every line printStatus prints: the table, the lost,
+// stuck, down and short lines.
+func namesSaid(st *oss.ClusterStatus) *oss.ClusterStatus {
+	said := *st
+	said.Heaps = slices.Clone(st.Heaps)
+	for i := range said.Heaps {
+		said.Heaps[i].Name = nameSaid(said.Heaps[i].Name) // shellword.go
+	}
+	return &said
 }
 
 // printAbsent names the voters and learners of st's heaps that are no
@@ -244,12 +257,7 @@ func heapsTo(w io.Writer, args []string) error {
 		if *asJSON {
 			return printJSONTo(w, hs)
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "HEAP\tREPLICAS\n")
-		for _, h := range hs {
-			fmt.Fprintf(tw, "%s\t%d\n", h.Name, h.Replicas)
-		}
-		return tw.Flush()
+		return printHeaps(w, hs)
 	case len(pos) == 2 && pos[0] == "create":
 		if err := c.CreateHeap(ctx, pos[1], *replicas); err != nil {
 			return outcomeUnknown(err, "ossd heaps") // unknownmsg.go
@@ -265,6 +273,17 @@ func heapsTo(w io.Writer, args []string) error {
 		return setReplicas(ctx, w, c, pos[1], pos[2], *asJSON) // heapsmsg.go
 	}
 	return errors.New("heaps: want no argument, \"create NAME\", \"drop NAME\" or \"set-replicas NAME N\"")
+}
+
+// printHeaps prints the list "ossd heaps" prints, each name as nameSaid
+// says it.
+func printHeaps(w io.Writer, hs []oss.HeapStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "HEAP\tREPLICAS\n")
+	for _, h := range hs {
+		fmt.Fprintf(tw, "%s\t%d\n", nameSaid(h.Name), h.Replicas) // shellword.go
+	}
+	return tw.Flush()
 }
 
 func get(args []string) error { return getTo(os.Stdout, args) }
@@ -327,12 +346,16 @@ func putFrom(stdin io.Reader, w io.Writer, args []string) error {
 // otherwise make a heap unseen.
 func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd put")
+	maxBody := fs.Int64("http-max-body", admin.DefaultMaxBodyBytes, "the most bytes of a value put reads from stdin: the node's --http-max-body, if it was given one")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 3 {
 		return errors.New("put: want HEAP, ROOT and a JSON value (\"-\": read it from stdin)")
+	}
+	if *maxBody <= 0 {
+		return fmt.Errorf("put: --http-max-body %d: want a positive number of bytes", *maxBody)
 	}
 	var v json.RawMessage
 	if pos[2] != "-" {
@@ -351,9 +374,9 @@ func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 	}
 	if pos[2] == "-" {
 		// A value larger than an argument may be (128 KiB on Linux).
-		text, err := io.ReadAll(stdin)
+		text, err := readValue(stdin, *maxBody) // putlimit.go
 		if err != nil {
-			return fmt.Errorf("put: reading the value from stdin: %w", err)
+			return err
 		}
 		if err := json.Unmarshal(text, &v); err != nil {
 			return fmt.Errorf("put: the value is not JSON: %w", err)

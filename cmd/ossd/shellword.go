@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // shellWord returns s as one word of a shell's command line, for a
@@ -70,4 +72,18 @@ func suggest(verb, flags string, args ...string) string {
 // control character (C0, DEL, C1) or a bidirectional formatting one.
 func unprintable(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
+
+// nameSaid returns a heap's (or a grant's) name as a list or a status
+// line prints it: as it is, or, if it holds a rune a terminal acts on
+// (unprintable) or is not UTF-8, quoted with such runes escaped
+// (strconv.Quote). No new heap may have such a name (oss refuses C1
+// controls and bidirectional formatting characters), but one made
+// before still opens and is listed, and printed raw it could move the
+// terminal's cursor or show the rest of its line reversed.
+func nameSaid(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unprintable) {
+		return s
+	}
+	return strconv.Quote(s)
 }
