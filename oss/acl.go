@@ -667,7 +667,10 @@ func (n *Node) mayPropose(from string, role pki.Role, h *Heap, ents []raftpb.Ent
 }
 
 // mayWriteCatalog checks a client's catalog record: it may write only the
-// entries of heaps it administers, and no root.
+// entries of heaps it administers, and no root; an entry it creates must
+// name the heap as a new heap may be named (newHeapName), or a client
+// with admin on "game-*" could make "game-\u202eevil" with a build that
+// skips the check.
 func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State, rec *consistency.Record) error {
 	if len(rec.RootWrites) > 0 {
 		return fmt.Errorf("%w: client %q may not set roots of the catalog", ErrPermission, from)
@@ -679,6 +682,14 @@ func (n *Node) mayWriteCatalog(from string, role pki.Role, st *consistency.State
 		}
 		if err := n.authorize(from, role, name, PermAdmin); err != nil {
 			return err
+		}
+		if _, exists := st.Get(w.ID); !w.Delete && !exists {
+			// A new heap's entry: its name takes newHeapName's rules,
+			// which the client's own checks may lack (an older or
+			// modified build). An entry already there keeps its name.
+			if err := newHeapName(name); err != nil { // catalog.go
+				return fmt.Errorf("%w: client %q may not create heap %q: %w", ErrPermission, from, name, err)
+			}
 		}
 		if !w.Delete && !votersKept(st, w) {
 			if err := n.entryVotersBound(from, w.Value); err != nil {
@@ -773,7 +784,7 @@ func listedAlone(live []peerInfo, v groupMember) bool {
 func (h *Heap) refusedError() error {
 	n := h.node
 	if h.name == catalogName && n.cfg.Role == pki.RoleClient {
-		return fmt.Errorf("%w: the catalog's leader refused the change of %s %q (a client writes only the entries of heaps it administers, naming as first voters nodes under the raft IDs the leader's catalog or membership gives them); nothing was written",
+		return fmt.Errorf("%w: the catalog's leader refused the change of %s %q (a client writes only the entries of heaps it administers, naming as first voters nodes under the raft IDs the leader's catalog or membership gives them, and a new heap only under a name a new heap may have); nothing was written",
 			ErrPermission, roleName(n.cfg.Role), n.cfg.Name)
 	}
 	if h.name == catalogName {

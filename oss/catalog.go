@@ -233,9 +233,9 @@ func newHeapName(name string) error {
 	for i, r := range name {
 		switch {
 		case unicode.IsControl(r):
-			return badRune(name, i, r, "a control character") // node.go
+			return badRune(name, i, r, "a control character", "a new heap's name") // node.go
 		case unicode.Is(unicode.Bidi_Control, r):
-			return badRune(name, i, r, "a bidirectional formatting character")
+			return badRune(name, i, r, "a bidirectional formatting character", "a new heap's name")
 		}
 	}
 	return nil

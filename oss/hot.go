@@ -68,10 +68,14 @@ type HotObject struct {
 }
 
 // Name says what the hot key is: an object ID, "root NAME", or "scan".
+// NAME is the root's name as it shows printed: one that holds a rune a
+// terminal acts on or does not show (an escape sequence, U+202E), or
+// starts with a quote, is written as a shell word, $'...' with such
+// bytes escaped \xHH.
 func (o HotObject) Name() string {
 	switch {
 	case o.Root != "":
-		return "root " + o.Root
+		return "root " + nameSaid(o.Root) // shellword.go
 	case o.Scan:
 		return "scan"
 	}

@@ -934,18 +934,19 @@ func validHeapName(name string) error {
 			return fmt.Errorf("%w %q: byte %d (0x%02x) is not UTF-8: want 1 to 255 bytes of UTF-8", ErrInvalidHeapName, name, i, name[i])
 		}
 		if r < 0x20 || r == 0x7f {
-			return badRune(name, i, r, "a control character")
+			return badRune(name, i, r, "a control character", "a heap's name")
 		}
 		i += size
 	}
 	return nil
 }
 
-// badRune is the error for a heap name whose rune r at byte i no heap
-// name may hold, said as what: it names the rune and where it is, as the
-// name quoted shows it escaped.
-func badRune(name string, i int, r rune, what string) error {
-	return fmt.Errorf("%w %q: %U at byte %d is %s, which a heap name may not hold (a terminal printing the name would act on it)", ErrInvalidHeapName, name, r, i, what)
+// badRune is the error for a heap name whose rune r at byte i whose
+// name may not hold ("a heap's name": any heap, old or new; "a new
+// heap's name": the rules newHeapName adds), said as what: it names the
+// rune and where it is, as the name quoted shows it escaped.
+func badRune(name string, i int, r rune, what, whose string) error {
+	return fmt.Errorf("%w %q: %U at byte %d is %s, which %s may not hold (a terminal printing the name would act on it)", ErrInvalidHeapName, name, r, i, what, whose)
 }
 
 // Close hands the node's replicas over to other servers (see Config and

@@ -2,41 +2,44 @@ package oss
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
-	"unicode"
+	"unicode/utf8"
 )
 
 // shellWord returns s as one word of a shell's command line, by the rules
 // of ossd's own (cmd/ossd/shellword.go): as it is if every byte of it is
 // one a shell takes literally (and it does not start with = or ~), in
-// single quotes if it holds no control or bidirectional formatting
-// character, and otherwise in $'...' with each byte of such a
-// character's UTF-8 escaped as \xHH. A remedy printed as a command
-// ("ossd acl grant --to NAME --heap *") must do what it says when
-// pasted: a bare * is expanded to the file names of the current
-// directory, a heap name with a space splits in two, and an escape
-// sequence printed raw acts on the terminal.
+// single quotes if it is UTF-8 and every rune of it shows as itself
+// (hidden), and otherwise in $'...' with each byte of a hidden rune's
+// UTF-8, and each byte that is not UTF-8, escaped as \xHH. A remedy
+// printed as a command ("ossd acl grant --to NAME --heap *") must do
+// what it says when pasted: a bare * is expanded to the file names of
+// the current directory, a heap name with a space splits in two, and an
+// escape sequence printed raw acts on the terminal.
 func shellWord(s string) string {
 	if s != "" && !strings.ContainsAny(s[:1], "=~") && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/@+=%") == "" {
 		return s
 	}
-	if !strings.ContainsFunc(s, unprintable) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, hidden) {
 		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	}
 	var b strings.Builder
 	b.WriteString("$'")
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == '\\' || r == '\'':
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case unprintable(r):
-			for _, c := range []byte(string(r)) {
+		case r == utf8.RuneError && size == 1, hidden(r):
+			for _, c := range []byte(s[i : i+size]) {
 				fmt.Fprintf(&b, "\\x%02x", c)
 			}
 		default:
-			b.WriteRune(r)
+			b.WriteString(s[i : i+size])
 		}
+		i += size
 	}
 	b.WriteByte('\'')
 	return b.String()
@@ -52,8 +55,22 @@ func shellCommand(verb, name string) string {
 	return verb + " " + shellWord(name)
 }
 
-// unprintable reports a rune a terminal may act on rather than show: a
-// control character (C0, DEL, C1) or a bidirectional formatting one.
-func unprintable(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+// hidden reports a rune that printed raw does not show as itself: a
+// control or bidirectional formatting character, which a terminal acts
+// on, or another one strconv.IsPrint rejects (a zero-width space,
+// U+200B, made "prod\u200b" read as "prod").
+func hidden(r rune) bool {
+	return !strconv.IsPrint(r)
+}
+
+// nameSaid returns a name as a line of text shows it: as it is, or, if
+// it holds a hidden rune or a byte that is not UTF-8, or starts with a
+// quote or $', as shellWord's word for it (ossd's nameSaid does the
+// same).
+func nameSaid(s string) string {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, hidden) ||
+		strings.HasPrefix(s, `"`) || strings.HasPrefix(s, "'") || strings.HasPrefix(s, "$'") {
+		return shellWord(s)
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,10 +81,17 @@ func statusTo(w io.Writer, args []string) error {
 
 func printJSON(v any) error { return printJSONTo(os.Stdout, v) }
 
+// printJSONTo prints v as indented JSON, with every rune that does not
+// show as itself escaped (jsonShown).
 func printJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(jsonShown(b.Bytes())) // jsonout.go
+	return err
 }
 
 func printStatus(w io.Writer, st *oss.ClusterStatus) {

@@ -7,18 +7,19 @@ import (
 	"github.com/objectsharing/oss/oss"
 )
 
-// rawUnprintable reports whether s holds a rune a terminal acts on
-// (unprintable: C0, DEL, C1, bidirectional formatting) as it is.
+// rawUnprintable reports whether s holds a rune that does not show as
+// itself (hidden: C0, DEL, C1, bidirectional formatting, zero-width) as
+// it is.
 func rawUnprintable(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && unprintable(r) })
+	return strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && r != '\t' && hidden(r) })
 }
 
 // A heap made before C1 controls and bidirectional formatting
 // characters were refused in new names still opens and is listed; "ossd
 // heaps", "ossd status" and "ossd acl" printed its name as it was, so
 // U+009B began an escape sequence and U+202E showed the rest of the line
-// reversed. Such a name is printed quoted, its runes escaped; other
-// names as before.
+// reversed. Such a name is printed as a shell word, its runes' bytes
+// escaped ($'...', nameSaid); other names as before.
 func TestListsPrintUnprintableHeapNamesEscaped(t *testing.T) {
 	const bidi, c1 = "old\u202eevil", "c1\u009b2J"
 	hs := []oss.HeapStatus{
@@ -39,14 +40,14 @@ func TestListsPrintUnprintableHeapNamesEscaped(t *testing.T) {
 	if rawUnprintable(out) {
 		t.Errorf("the heap list and status print a name's runes raw:\n%q", out)
 	}
-	for _, want := range []string{`"old\u202eevil"`, `"c1\u009b2J"`, "plain name  "} {
+	for _, want := range []string{`$'old\xe2\x80\xaeevil'`, `$'c1\xc2\x9b2J'`, "plain name  "} {
 		if n := strings.Count(out, want); n < 2 {
 			t.Errorf("the heap list and status print %s %d times; want it in both:\n%s", want, n, out)
 		}
 	}
-	for _, line := range []string{"lost: the replica of " + `"old\u202eevil"`, "stuck: the replica of " + `"old\u202eevil"`,
-		"log failed: the replica of " + `"old\u202eevil"`, `down: gone, a voter of "old\u202eevil"`,
-		`not live: away, a learner of "c1\u009b2J"`, `short: heap "old\u202eevil" has`, `short: heap "c1\u009b2J" has`} {
+	for _, line := range []string{"lost: the replica of " + `$'old\xe2\x80\xaeevil'`, "stuck: the replica of " + `$'old\xe2\x80\xaeevil'`,
+		"log failed: the replica of " + `$'old\xe2\x80\xaeevil'`, `down: gone, a voter of $'old\xe2\x80\xaeevil'`,
+		`not live: away, a learner of $'c1\xc2\x9b2J'`, `short: heap $'old\xe2\x80\xaeevil' has`, `short: heap $'c1\xc2\x9b2J' has`} {
 		if !strings.Contains(out, line) {
 			t.Errorf("the status lacks %q:\n%s", line, out)
 		}
@@ -60,7 +61,7 @@ func TestListsPrintUnprintableHeapNamesEscaped(t *testing.T) {
 // grant" and "acl list" print its name escaped.
 func TestACLPrintsUnprintableHeapNamesEscaped(t *testing.T) {
 	_, flags := insecureAdmin(t)
-	for heap, want := range map[string]string{"old\u202eevil": `"old\u202eevil"`, "c1\u009b2J": `"c1\u009b2J"`} {
+	for heap, want := range map[string]string{"old\u202eevil": `$'old\xe2\x80\xaeevil'`, "c1\u009b2J": `$'c1\xc2\x9b2J'`} {
 		var out, notes strings.Builder
 		if err := aclWith(&out, &notes, append([]string{"grant"}, append(flags, "--to", "bob", "--heap", heap, "--perm", "read")...)); err != nil {
 			t.Fatalf("grant on %q: %v", heap, err)

@@ -67,7 +67,7 @@ func printHot(w io.Writer, h *admin.Hot, now time.Time) {
 			lately += fmt.Sprintf(" (±%.1f)", o.Overcount)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s ago\t%s\t%s\t%s\n", o.Name(), lately, o.Conflicts,
-			now.Sub(o.Last).Round(time.Millisecond), orDefault(o.LastNode, "-"), orDefault(o.LastOp, "-"), o.LastTx)
+			now.Sub(o.Last).Round(time.Millisecond), orDefault(nameSaid(o.LastNode), "-"), orDefault(nameSaid(o.LastOp), "-"), o.LastTx) // shellword.go
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nLATELY counts conflicts, each halved every %v of age; CONFLICTS since the object entered the table of the 32 hottest.\n",

@@ -43,9 +43,9 @@ that name.`,
        ossd put HEAP ROOT -        (the JSON from stdin)
 
 Sets the object ROOT names to the JSON value, creating the heap if it is
-missing (admin). A value from stdin longer than --http-max-body (12 MiB,
-the node's default; give put the node's own if it has another) is
-refused unsent, read no further. A put that fails with "its outcome is unknown" may have
+missing (admin). A value from stdin whose body, its JSON compacted, is
+longer than --http-max-body (12 MiB, the node's default; give put the
+node's own if it has another) is refused unsent, read no further. A put that fails with "its outcome is unknown" may have
 been carried out: read it back (ossd get HEAP ROOT --fresh) before trying
 again.`,
 	"ossd cert revoke": `Usage: ossd cert revoke NAME [--serial HEX | --cert FILE] [--ca-dir DIR | --unlisted]

@@ -83,7 +83,8 @@ type Options struct {
 	Authorize func(name string, role pki.Role, heap, perm string) error
 	// MaxBodyBytes caps the body of a write (PUT of a root, POST of a
 	// transaction); a larger one is refused with 413 before more is read.
-	// Other endpoints take at most 64 KiB. If zero, DefaultMaxBodyBytes.
+	// Other endpoints take at most 64 KiB. If zero, DefaultMaxBodyBytes;
+	// above math.MaxInt64/4 (2 EiB), that.
 	MaxBodyBytes int64
 	// ReadTimeout bounds the reading of a request, its body included. If
 	// zero, 30s.
@@ -183,6 +184,11 @@ func (o *Options) populate(node *oss.Node) Options {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	// The room for bodies read at once is bodySlots times the cap: a cap
+	// of math.MaxInt64 (ossd run --http-max-body 9223372036854775807,
+	// "no limit") overflowed it to a negative room that no write fitted,
+	// and every write waited and was refused 503.
+	c.MaxBodyBytes = min(c.MaxBodyBytes, math.MaxInt64/bodySlots)
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 30 * time.Second
 	}

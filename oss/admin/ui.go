@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/objectsharing/oss/oss"
 	"github.com/prometheus/client_golang/prometheus"
@@ -448,13 +450,15 @@ type sampling struct {
 	mets  map[string]heapMetrics
 }
 
-// event notes an event, unless this is the first sample.
+// event notes an event, unless this is the first sample. Its text is
+// shown as uiShown writes it: the heap and node names it holds may hold
+// runes that do not show as themselves.
 func (r *sampling) event(kind, format string, args ...any) {
 	if r.first {
 		return
 	}
 	d := r.d
-	d.events = append(d.events, UIEvent{Time: r.ms, Kind: kind, Text: fmt.Sprintf(format, args...)})
+	d.events = append(d.events, UIEvent{Time: r.ms, Kind: kind, Text: uiShown(fmt.Sprintf(format, args...))})
 	if len(d.events) > uiEvents {
 		d.events = d.events[len(d.events)-uiEvents:]
 	}
@@ -861,6 +865,35 @@ func bytesText(n uint64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %cB", f, "kMG"[i])
+}
+
+// uiShown returns s with each rune that does not show as itself (those
+// strconv.IsPrint rejects: control, bidirectional formatting, zero-width
+// and other format characters, spaces but U+0020) written \uXXXX, or
+// \UXXXXXXXX beyond U+FFFF, and each byte that is not UTF-8 \xHH: the
+// page's shown (ui/app.js) writes names alike. An event's text named a
+// heap as it was, and a heap made before such names were refused, with
+// U+202E in its name, showed the rest of its line reversed.
+func uiShown(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case strconv.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // buildVersion is this binary's version (oss.Version).

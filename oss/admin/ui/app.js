@@ -18,6 +18,20 @@ function el(tag, props, ...children) {
   return e;
 }
 
+// shown returns a name (a heap's, a root's, a node's) as the page shows
+// it: each rune that does not show as itself written \uXXXX (\UXXXXXXXX
+// beyond U+FFFF), the runes Go's strconv.IsPrint rejects (oss/admin
+// ui.go's uiShown escapes the events' text alike). textContent keeps
+// markup out but not a control or bidirectional formatting character:
+// U+202E in a heap made before such names were refused showed the rest
+// of its line reversed, and U+200B made "prod\u200b" look like "prod".
+function shown(s) {
+  return String(s ?? "").replace(/[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/gu, (c) => {
+    const cp = c.codePointAt(0);
+    return cp > 0xffff ? "\\U" + cp.toString(16).padStart(8, "0") : "\\u" + cp.toString(16).padStart(4, "0");
+  });
+}
+
 function svg(tag, attrs) {
   const e = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
@@ -47,12 +61,12 @@ function renderMembers(snap) {
     const health = m.state === "up" ? "up" : m.state === "down" ? "down" : "unreachable";
     return el("tr", {class: health, "data-node": m.name, "data-state": m.state},
       el("td", {}, el("span", {class: "dot"})),
-      el("td", {text: m.name + (m.name === snap.node ? " (this node)" : "")}),
+      el("td", {text: shown(m.name) + (m.name === snap.node ? " (this node)" : "")}),
       el("td", {text: m.role}),
       el("td", {text: m.addr || "–"}),
       el("td", {class: "version", text: m.version || "–"}),
       el("td", {class: "health", text: m.since ? health + " for " + ago(snap.time, m.since) : health + ", a voter"}),
-      el("td", {text: (m.leads || []).join(", ")}));
+      el("td", {text: (m.leads || []).map(shown).join(", ")}));
   }));
 }
 
@@ -61,7 +75,7 @@ function renderMap(snap) {
   const state = Object.fromEntries(snap.members.map((m) => [m.name, m.state]));
   const head = document.querySelector("#map thead");
   head.replaceChildren(el("tr", {}, el("th", {text: "heap"}), el("th", {text: "leader"}),
-    ...nodes.map((n) => el("th", {class: "cell", text: n})), el("th", {text: "applied"})));
+    ...nodes.map((n) => el("th", {class: "cell", text: shown(n)})), el("th", {text: "applied"})));
   const body = document.querySelector("#map tbody");
   body.replaceChildren(...snap.heaps.map((h) => {
     const lag = Object.fromEntries(h.lag.map((r) => [r.node, r]));
@@ -78,8 +92,8 @@ function renderMap(snap) {
       return td;
     });
     return el("tr", {"data-heap": h.name},
-      el("td", {text: h.name + (h.joint ? " (joint)" : "")}),
-      el("td", {class: "heap-leader", text: h.leader || "none"}),
+      el("td", {text: shown(h.name) + (h.joint ? " (joint)" : "")}),
+      el("td", {class: "heap-leader", text: shown(h.leader) || "none"}),
       ...cells,
       el("td", {class: "applied", text: String(h.applied)}));
   }));
@@ -116,7 +130,7 @@ function axis(snap) {
 
 function chart(h, snap) {
   return el("div", {class: "chart", "data-heap": h.name},
-    el("div", {class: "title"}, el("span", {text: h.name}), el("span", {class: "rate", text: fmtRate(h.rate) + " commits/s"})),
+    el("div", {class: "title"}, el("span", {text: shown(h.name)}), el("span", {class: "rate", text: fmtRate(h.rate) + " commits/s"})),
     plot([{class: "rate", points: h.series.map(([t, r]) => [t, r / 1000])}], snap, (v) => fmtRate(v) + "/s"),
     axis(snap));
 }
@@ -131,7 +145,7 @@ function fmtMs(ms) {
 function latencyChart(h, snap) {
   const last = h.latency[h.latency.length - 1];
   return el("div", {class: "chart latency", "data-heap": h.name},
-    el("div", {class: "title"}, el("span", {text: h.name}),
+    el("div", {class: "title"}, el("span", {text: shown(h.name)}),
       el("span", {class: "rate", text: last ? "mean " + fmtMs(last[1] / 1000) + " · p99 ≤ " + fmtMs(last[2] / 1000) : "no commits lately"})),
     plot([{class: "mean", points: h.latency.map(([t, m]) => [t, m / 1000])}, {class: "p99", points: h.latency.map(([t, , p]) => [t, p / 1000])}], snap, fmtMs),
     axis(snap));
@@ -151,14 +165,14 @@ function renderHot(snap) {
   for (const h of snap.heaps) {
     if (!h.hot || h.hot.length === 0) continue;
     parts.push(el("div", {class: "hotheap", "data-heap": h.name},
-      el("h3", {class: "small", text: h.name + " · " + h.localConflicts + " conflicts of " + (h.localCommits + h.localConflicts) + " commits here"}),
+      el("h3", {class: "small", text: shown(h.name) + " · " + h.localConflicts + " conflicts of " + (h.localCommits + h.localConflicts) + " commits here"}),
       el("table", {},
         el("thead", {}, el("tr", {}, el("th", {text: "key"}), el("th", {text: "lately"}), el("th", {text: "conflicts"}), el("th", {text: "last loser"}))),
         el("tbody", {}, ...h.hot.map((o) => el("tr", {},
-          el("td", {text: o.Root ? "root " + o.Root : o.Scan ? "scan" : o.ID}),
+          el("td", {text: o.Root ? "root " + shown(o.Root) : o.Scan ? "scan" : o.ID}),
           el("td", {text: o.Lately.toFixed(1)}),
           el("td", {text: String(o.Conflicts)}),
-          el("td", {text: [o.LastNode, o.LastOp].filter(Boolean).join(" ") || "–"})))))));
+          el("td", {text: [o.LastNode, o.LastOp].filter(Boolean).map(shown).join(" ") || "–"})))))));
   }
   if (parts.length === 0) parts.push(el("p", {class: "muted", text: "No conflicts lately."}));
   document.getElementById("hot").replaceChildren(...parts);
@@ -171,11 +185,11 @@ function renderEvents(snap) {
     return;
   }
   list.replaceChildren(...snap.events.map((e) => el("li", {class: e.kind},
-    el("time", {text: fmtTime(e.time)}), el("span", {class: "kind", text: e.kind}), el("span", {text: e.text}))));
+    el("time", {text: fmtTime(e.time)}), el("span", {class: "kind", text: e.kind}), el("span", {text: shown(e.text)}))));
 }
 
 function render(snap) {
-  document.getElementById("node").textContent = "· " + snap.node;
+  document.getElementById("node").textContent = "· " + shown(snap.node);
   document.getElementById("version").textContent = snap.version || "–";
   const damage = document.getElementById("damage");
   damage.hidden = !snap.damage;
