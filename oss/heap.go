@@ -1078,8 +1078,8 @@ type ViewOptions struct {
 // applied yet, and whatever the group committed since the replica last
 // heard from its leader, at Stats().LeaderContact. A connected replica
 // hears its leader every TickInterval (every two or four while the
-// leader's raft clock is slowed, Stats.ElectionSlowdown); one cut off falls behind for as
-// long as the cut lasts, and if its group removed it meanwhile it rejoins
+// leader's raft clock is slowed, Stats.ElectionSlowdown); one cut off
+// falls behind for as long as the cut lasts, and if its group removed it meanwhile it rejoins
 // by itself once it can reach the group again. A caller that needs a bound
 // checks Stats().LeaderContact, or reads with Fresh.
 //
