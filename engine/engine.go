@@ -81,9 +81,13 @@ type Config struct {
 	// waiting forever); a read index is asked again after half of it. If
 	// zero, 20.
 	ResendTicks uint64
-	// ElectionTicks is the replica's election timeout in ticks: a leader
-	// not heard from for two of them is out of reach. If zero, 10.
+	// ElectionTicks is the replica's election timeout in ticks, as its
+	// consistency.Config has it: a leader not heard from for two of them
+	// is out of reach. If zero, 10.
 	ElectionTicks uint64
+	// FixedElectionClock hands raft every tick, however late the answers
+	// to the replica's campaigns come (see slowdown.go).
+	FixedElectionClock bool
 	// CompactEvery and KeepEntries set when applied entries leave the log
 	// in memory: every CompactEvery entries, all but the last KeepEntries.
 	// If zero, 8192 and 1024.
@@ -269,6 +273,8 @@ type Engine struct {
 	leaderless  uint64 // ticks without a leader to hand proposals to
 	stallLogged uint64 // tick of the last log line about failing for want of a leader
 
+	clock electionClock // how raft gets its ticks (slowdown.go)
+
 	pending   map[uuid.UUID]proposal
 	reads     map[uint64]*read
 	readWaits []*read // read index known, waiting for apply
@@ -431,6 +437,7 @@ func New(cfg Config) (*Engine, error) {
 		large:       make(map[uuid.UUID]logPos),
 		lastCkpt:    cfg.Checkpoint,
 		lastCompact: cfg.Checkpoint,
+		clock:       electionClock{factor: 1},
 	}, nil
 }
 
@@ -541,19 +548,21 @@ func (e *Engine) leadLeft() bool {
 	return e.leftLead != 0 && e.leftLead == e.lead && e.lead != e.id
 }
 
-// Tick advances the engine's clock by one tick: the replica's, the wait
-// for a leader, resends and read index retries; a log write the log
-// refused is offered again, and a checkpoint still due is asked for again.
+// Tick advances the engine's clock by one tick: the replica's (one in
+// ElectionSlowdown's factor, slowdown.go), the wait for a leader, resends
+// and read index retries; a log write the log refused is offered again,
+// and a checkpoint still due is asked for again.
 func (e *Engine) Tick() {
 	if e.closed {
 		return
 	}
-	e.r.Tick()
+	e.tickRaft()
 	e.ticks++
 	if e.refused && !e.retrying {
 		e.retry = true
 	}
 	e.checkLeader()
+	e.noteSteady()
 	e.resend()
 	e.askDueCheckpoint()
 	e.noteMatches()
@@ -585,6 +594,7 @@ func (e *Engine) Step(m raftpb.Message) {
 		e.noteHeard(m.From)
 		e.heardFrom[m.From] = e.ticks
 	}
+	e.noteLate(&m)
 	if m.Type == raftpb.MsgProp && len(e.large) > 0 {
 		if m.Entries = e.dropCopies(m.Entries); len(m.Entries) == 0 {
 			return
@@ -1373,6 +1383,7 @@ func (e *Engine) settle(results []consistency.Result, states []raft.ReadState, a
 	clear(e.readWaits[n:])
 	e.readWaits = e.readWaits[:n]
 	if soft != nil {
+		e.noteCampaign(soft)
 		if soft.Lead == e.id && e.lead != e.id {
 			// A leadership begins: raft tracks every follower's progress
 			// afresh, and the engine what it hears from them (retain).

@@ -47,7 +47,9 @@ type Config struct {
 	// limits"). At least 64 KiB, at most 1 GiB. If zero, 8 MiB.
 	MaxFrameBytes int
 	// TickInterval is the period of the heaps' raft clocks: at least 1ms,
-	// at most 24h. If zero, 100ms.
+	// at most 24h. If zero, 100ms. A replica whose campaigns' answers
+	// come late ticks its raft clock at most four times slower
+	// (Stats.ElectionSlowdown).
 	TickInterval time.Duration
 	// WatchBuffer is the number of change sets a watch buffers before a
 	// consumer that falls behind gets a resync event instead. If zero, 1024.

@@ -129,6 +129,9 @@ type Heap struct {
 	term       atomic.Uint64 // the replica's raft term
 	leads      leadHistory   // when this replica became leader
 	contact    leaderContact // what the replica last heard from a leader
+	// The engine's election clock (engine.ElectionSlowdown), as of the
+	// last tick.
+	slowdown, slowdowns atomic.Uint64
 
 	// Owned by the loop goroutine.
 	eng     *engine.Engine // decides; the loop carries out (loop.go)
@@ -268,6 +271,11 @@ type Stats struct {
 	Joint bool
 	// Term is the replica's raft term.
 	Term uint64
+	// ElectionSlowdown is how many ticks make one of the replica's raft
+	// clock: 1, or 2 or 4 while answers to its campaigns come late (its
+	// elections, heartbeats and failure detection that many times
+	// slower); ElectionSlowdowns counts its doublings.
+	ElectionSlowdown, ElectionSlowdowns uint64
 	// Incarnation identifies this incarnation of the heap: one dropped and
 	// created again under its name is another, whose log indexes (Applied,
 	// a watch's versions) start anew (WatchOptions.Incarnation).
@@ -296,7 +304,9 @@ func (h *Heap) Stats() Stats {
 		Resyncs:   h.stats.resyncs.Load(),
 		Rejoins:   h.contact.rejoins.Load(),
 
-		Incarnation: h.group,
+		Incarnation:       h.group,
+		ElectionSlowdown:  max(h.slowdown.Load(), 1),
+		ElectionSlowdowns: h.slowdowns.Load(),
 	}
 	s.LeaderCommit, s.LeaderContact = h.contact.last()
 	if s.LeaderCommit > s.Applied {
@@ -1067,8 +1077,9 @@ type ViewOptions struct {
 // may miss the Stats().Lag entries the replica knows committed but has not
 // applied yet, and whatever the group committed since the replica last
 // heard from its leader, at Stats().LeaderContact. A connected replica
-// hears its leader every TickInterval; one cut off falls behind for as
-// long as the cut lasts, and if its group removed it meanwhile it rejoins
+// hears its leader every TickInterval (every two or four while the
+// leader's raft clock is slowed, Stats.ElectionSlowdown); one cut off
+// falls behind for as long as the cut lasts, and if its group removed it meanwhile it rejoins
 // by itself once it can reach the group again. A caller that needs a bound
 // checks Stats().LeaderContact, or reads with Fresh.
 //

@@ -40,6 +40,9 @@ func (h *Heap) run() {
 			h.noteLogStopped()
 			h.noteLeaderLeft()
 			h.eng.Tick()
+			f, n := h.eng.ElectionSlowdown()
+			h.slowdown.Store(f)
+			h.slowdowns.Store(n)
 			// A write that outlasts a tick (a disk that stalls) holds
 			// proposals no longer: the followers' copies commit them.
 			h.proposeHeld()

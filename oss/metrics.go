@@ -57,6 +57,8 @@ var (
 	mContact   = defMetric("oss_leader_contact_age_seconds", "gauge", "Time since the replica last heard from its group's leader (0 if it leads; absent if it never heard one, or was removed as a learner no application used).", hl...)
 	mObjects   = defMetric("oss_objects", "gauge", "Objects in the local replica.", hl...)
 	mTerm      = defMetric("oss_raft_term", "gauge", "The replica's raft term.", hl...)
+	mSlowdown  = defMetric("oss_raft_election_slowdown", "gauge", "Ticks per tick of the replica's raft clock: 1, or 2 or 4 while answers to its campaigns come late (elections, heartbeats and failure detection that many times slower).", hl...)
+	mSlowdowns = defMetric("oss_raft_election_slowdowns_total", "counter", "Doublings of the replica's raft clock for answers to its campaigns that came late.", hl...)
 	mLeader    = defMetric("oss_is_leader", "gauge", "1 if the local replica leads its group, else 0.", hl...)
 	mLdrChange = defMetric("oss_leader_changes_total", "counter", "Changes of the group's leader the local replica saw (a new leader, or none).", hl...)
 	mVoters    = defMetric("oss_voters", "gauge", "Voters in the group's configuration as the replica sees it.", hl...)
@@ -313,6 +315,8 @@ func (e emitter) heap(h *Heap, node string, now time.Time) {
 	}
 	e.emit(mObjects, float64(s.Objects), l...)
 	e.emit(mTerm, float64(s.Term), l...)
+	e.emit(mSlowdown, float64(s.ElectionSlowdown), l...)
+	e.emit(mSlowdowns, float64(s.ElectionSlowdowns), l...)
 	e.emit(mLeader, leads, l...)
 	e.emit(mLdrChange, float64(h.leaderChanges.Load()), l...)
 	e.emit(mVoters, float64(len(s.Voters)), l...)

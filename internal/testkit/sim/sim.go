@@ -101,6 +101,11 @@ type Options struct {
 	// replicas asking to join again, so that engine.Plan replaces and
 	// shrinks (with an hour, the default, it never does).
 	ReplaceAfter time.Duration
+	// SlowNetwork holds every message 1 to 1.5 election timeouts (100 to
+	// 150 ms) until Duration ends, from the start: every answer to a
+	// vote comes after the candidate's timeout unless its election clock
+	// slows (engine, slowdown.go). Meant without Faults.
+	SlowNetwork bool
 }
 
 // Mutations break one thing each, to show that the checks see it.
@@ -152,6 +157,10 @@ type Mutations struct {
 	// directory names (closing none): heaps they closed as dropped
 	// before they restarted may be among them.
 	OpenBeforeCatalogCommit bool
+	// FixedElectionClock hands raft every tick however late the answers
+	// to a campaign come (engine.Config.FixedElectionClock): with
+	// SlowNetwork, no group elects a leader while the delay holds.
+	FixedElectionClock bool
 }
 
 // Result is what a run did and found.
@@ -374,6 +383,10 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 			return nil, err
 		}
 	}
+	if opts.SlowNetwork {
+		s.net.SetFaults(transporttest.Faults{MinDelay: 10 * tick, MaxDelay: 15 * tick})
+		s.faults["slow network"]++
+	}
 	end := opts.Duration
 	for s.now < end && s.err == nil {
 		s.step(opts.Faults)
@@ -577,7 +590,8 @@ func (s *sim) startReplica(n *node, rep *replica, applied uint64, data []byte, e
 		// and hands out every outcome at once.)
 		OutcomesAfterWrite: g.heap == catalogHeap,
 		// As oss's heaps: the apply after the sends and the write.
-		ApplyApart: true})
+		ApplyApart:         true,
+		FixedElectionClock: s.opts.Mutations.FixedElectionClock})
 	if err != nil {
 		return err
 	}
@@ -1603,6 +1617,9 @@ func (s *sim) resolve(id uuid.UUID, st check.Status) {
 		s.paths["unknown outcome"]++
 	}
 	g := p.rep.g
+	if st == check.OK && g != s.catalog && s.opts.SlowNetwork && s.now < s.opts.Duration {
+		s.paths["committed while slow"]++
+	}
 	s.told = append(s.told, told{id, g, st})
 	if g == s.catalog {
 		return // the catalog's changes are checked by their decisions
@@ -1773,6 +1790,22 @@ func (s *sim) closeEngines(n *node) {
 	s.faults["close"]++
 }
 
+// noteClocks counts, in paths, the election clocks' doublings the open
+// replicas made, and those still slowed.
+func (s *sim) noteClocks() {
+	for _, n := range s.nodes {
+		for _, r := range n.replicas() {
+			f, k := r.eng.ElectionSlowdown()
+			if k > 0 {
+				s.paths["election clock slowed"] += int(k)
+			}
+			if f > 1 {
+				s.paths["election clock still slowed"]++
+			}
+		}
+	}
+}
+
 // finish waits for the replicas to agree, reads every list of every heap
 // in the catalog at its final state, checks the histories and the
 // replicas against the catalog, and sums up the run.
@@ -1803,6 +1836,7 @@ func (s *sim) finish() (*Result, error) {
 	for _, id := range s.waitingIDs() {
 		s.resolve(id, check.Info)
 	}
+	s.noteClocks()
 	_, l := s.leader(s.catalog)
 	cst := l.r.State()
 	out := &Result{Seed: s.seed, Faults: s.faults, Paths: s.paths, Index: cst.Index(), Told: map[string]int{}}
