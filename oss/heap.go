@@ -932,6 +932,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 // again.
 func (h *Heap) awaitTurn(ctx context.Context, gh *gateHold, tx *Tx, attempt int) (stale bool, err error) {
 	ks := h.gates.gatedKeys(tx, gh.keys)
+	ks = ks[:min(len(ks), max(0, maxGates-len(gh.keys)))]
 	if len(ks) == 0 {
 		return false, nil
 	}
