@@ -1,8 +1,11 @@
 package oss
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,36 +21,44 @@ import (
 // transactions that contend for a key that conflicted lately, and lets the
 // oldest go first:
 //
-//   - A transaction that loses a conflict takes the key's gate on its node
-//     before it runs again, and holds it until its Update returns. The
-//     loser runs again at once (no backoff: the local state it runs on
-//     already has the winning commit, which its outcome waited for, and no
-//     other transaction of this node can take the key from it).
-//   - A transaction that read a gated key, and whose function returned nil,
-//     waits for the gate before it proposes; once it holds it, if what it
-//     read changed meanwhile, its function runs again on the latest state,
-//     otherwise it proposes what it has.
-//   - The gate goes to its waiters in order of attempts (the transaction
+//   - A transaction that loses a conflict takes, on its node, the gates of
+//     every key it read (the key it lost on among them), and holds them
+//     until its Update returns. The loser runs again at once (no backoff:
+//     the local state it runs on already has the winning commit, which its
+//     outcome waited for, and no other transaction of this node can take
+//     any of its keys from it).
+//   - A transaction whose function returned nil, and that read gated keys
+//     whose gates it does not hold, waits for those gates before it
+//     proposes; once it holds them, if what it read changed meanwhile, its
+//     function runs again on the latest state, otherwise it proposes what
+//     it has.
+//   - A gate goes to its waiters in order of attempts (the transaction
 //     that lost most goes first), then of arrival.
 //
 // So on one node no transaction loses a conflict on a gated key to another
-// transaction of the same node: with one node, a transaction that
-// contends for one key loses at most once (before the gate existed) plus
-// once for every transaction that had read the key without seeing the
-// gate. Across nodes, at most one transaction per node and key is in
-// flight, so a loser contends with the other nodes' holders only. A gate
-// exists only while it is held or awaited; uncontended transactions look
-// at one atomic counter.
+// transaction of the same node: with one node, a transaction whose
+// function reads the same keys on every run loses at most once (before
+// its gates existed) plus once for every transaction that had read one of
+// its keys without seeing the gate. A transaction that reads many hot
+// keys (one that sums them, say) holds all their gates while it runs
+// again: it once held the gate of the key it lost on only, and lost its
+// next run on another of its keys, run after run. Across nodes, at most
+// one transaction per node and key is in flight, so a loser contends with
+// the other nodes' holders only. A gate exists only while it is held or
+// awaited; uncontended transactions look at one atomic counter.
 //
-// A transaction holds at most one gate: the one of the key it last lost
-// on, or of the first gated key it read. It gives it up before it waits
-// for a change (ErrRetry) or for a check of its function's error, and
-// before its OnCommit functions run, so a gate waits on commits, and on
-// the holder's function for at most fnPatience: the function may itself
-// call Update on the key (an Update nested in fn or in an OnCommit
-// function is a transaction of its own), which would otherwise wait
-// forever for its own caller. A waiter that gives up on a function
-// running that long goes on without the gate.
+// A transaction takes its gates in one order (gate order: objects by ID,
+// then roots, then the scan), holding, while it waits for one, only gates
+// before it in that order, so no two transactions wait for each other; it
+// holds at most maxGates, and one that read more keys holds only the gate
+// of the key it lost on. It gives them up before it waits for a change
+// (ErrRetry) or for a check of its function's error, and before its
+// OnCommit functions run, so a gate waits on commits, on gates later in
+// gate order, and on the holder's function for at most fnPatience: the
+// function may itself call Update on the key (an Update nested in fn or
+// in an OnCommit function is a transaction of its own), which would
+// otherwise wait forever for its own caller. A waiter that gives up on a
+// function running that long goes on without the gate.
 
 // Across nodes, the gates take turns in log order. Every replica decides
 // every record, so every node sees, in the same order, which node's
@@ -64,6 +75,10 @@ import (
 // fairYield bounds how long a node yields a key to another node's
 // older loss.
 const fairYield = 20 * time.Millisecond
+
+// maxGates bounds the gates one Update holds: a transaction that read
+// more keys than that holds only the gate of the key it lost on.
+const maxGates = 64
 
 // fnPatience bounds how long a gate's waiter waits while the holder runs
 // its function: long enough that a function descheduled on a loaded
@@ -254,29 +269,74 @@ func (gs *gates) yield(ctx context.Context, stop <-chan struct{}, k hotKey) erro
 	return nil
 }
 
-// gated returns the first key tx read that has a gate, if any.
-func (gs *gates) gated(tx *Tx) (hotKey, bool) {
+// gatedKeys returns, in gate order, the keys tx read that have a gate
+// and are not in held, at most maxGates of them.
+func (gs *gates) gatedKeys(tx *Tx, held []hotKey) []hotKey {
 	if gs.n.Load() == 0 || tx.txState == nil {
-		return hotKey{}, false
+		return nil
 	}
+	var ks []hotKey
 	gs.mu.Lock()
-	defer gs.mu.Unlock()
 	for _, r := range tx.reads {
-		if _, ok := gs.m[hotKey{id: r.ID}]; ok {
-			return hotKey{id: r.ID}, true
-		}
+		ks = gs.addGated(ks, held, hotKey{id: r.ID})
 	}
 	for name := range tx.rootReads {
-		if _, ok := gs.m[hotKey{root: name}]; ok {
-			return hotKey{root: name}, true
-		}
+		ks = gs.addGated(ks, held, hotKey{root: name})
 	}
 	if tx.scanned {
-		if _, ok := gs.m[hotKey{scan: true}]; ok {
-			return hotKey{scan: true}, true
-		}
+		ks = gs.addGated(ks, held, hotKey{scan: true})
 	}
-	return hotKey{}, false
+	gs.mu.Unlock()
+	slices.SortFunc(ks, compareHotKeys)
+	return ks
+}
+
+// addGated appends k to ks if it has a gate, is not in held, and ks has
+// room. Called with gs.mu held.
+func (gs *gates) addGated(ks, held []hotKey, k hotKey) []hotKey {
+	if len(ks) >= maxGates {
+		return ks
+	}
+	if _, ok := gs.m[k]; !ok || slices.Contains(held, k) {
+		return ks
+	}
+	return append(ks, k)
+}
+
+// readKeys returns, in gate order, the keys tx read and also, the key it
+// lost on; only also if tx read maxGates keys or more.
+func readKeys(tx *Tx, also hotKey) []hotKey {
+	if tx.txState == nil || len(tx.reads)+len(tx.rootReads) >= maxGates {
+		return []hotKey{also}
+	}
+	ks := make([]hotKey, 0, 2+len(tx.reads)+len(tx.rootReads))
+	ks = append(ks, also)
+	for _, r := range tx.reads {
+		ks = append(ks, hotKey{id: r.ID})
+	}
+	for name := range tx.rootReads {
+		ks = append(ks, hotKey{root: name})
+	}
+	if tx.scanned {
+		ks = append(ks, hotKey{scan: true})
+	}
+	slices.SortFunc(ks, compareHotKeys)
+	return slices.Compact(ks)
+}
+
+// compareHotKeys is the order in which a transaction takes gates:
+// objects by ID, then roots by name, then the scan.
+func compareHotKeys(a, b hotKey) int {
+	switch {
+	case a.scan != b.scan:
+		if a.scan {
+			return 1
+		}
+		return -1
+	case a.root != b.root:
+		return strings.Compare(a.root, b.root)
+	}
+	return bytes.Compare(a.id[:], b.id[:])
 }
 
 // acquire takes k's gate for a transaction that made attempts runs that
@@ -386,31 +446,64 @@ func (gs *gates) release(k hotKey) {
 	close(w.granted)
 }
 
-// gateHold is the gate an Update holds, if any.
+// gateHold is the gates an Update holds, in gate order.
 type gateHold struct {
 	gs   *gates
-	key  hotKey
-	held bool
+	keys []hotKey
 }
 
-// take holds k's gate, giving up the one held if it is another's; it
-// holds none after a nil error if it gave up on a holder's function
-// (acquire).
-func (gh *gateHold) take(ctx context.Context, stop <-chan struct{}, k hotKey, attempts int) error {
-	if gh.held && gh.key == k {
-		return nil
+// holds reports whether the Update holds a gate.
+func (gh *gateHold) holds() bool { return len(gh.keys) > 0 }
+
+// take makes the Update hold the gates of want (in gate order, without
+// duplicates) and no others. It waits for them in gate order, holding
+// only gates before the one it waits for: it keeps the wanted gates it
+// holds before the first one it lacks, and gives up the rest before it
+// waits, so no two Updates wait for each other. A gate whose holder ran
+// its function for fnPatience is not waited for (acquire): after a nil
+// error the Update holds the others.
+func (gh *gateHold) take(ctx context.Context, stop <-chan struct{}, want []hotKey, attempts int) error {
+	m := len(want)
+	for i, k := range want {
+		if !slices.Contains(gh.keys, k) {
+			m = i
+			break
+		}
 	}
-	gh.drop()
-	held, err := gh.gs.acquire(ctx, stop, k, attempts)
-	if err != nil {
-		return err
+	kept := make([]hotKey, 0, len(want))
+	for _, k := range gh.keys {
+		if slices.Contains(want[:m], k) {
+			kept = append(kept, k)
+		} else {
+			gh.gs.release(k)
+		}
 	}
-	gh.key, gh.held = k, held
+	gh.keys = kept
+	for _, k := range want[m:] {
+		held, err := gh.gs.acquire(ctx, stop, k, attempts)
+		if err != nil {
+			return err
+		}
+		if held {
+			gh.keys = append(gh.keys, k)
+		}
+	}
 	return nil
 }
 
-// call runs fn in tx, marking the gate held, if any, as waiting on fn
-// while it runs; tx gives the gate up before its OnCommit functions run.
+// yield waits, for each gate held, while another node has an older debt
+// on its key (gates.yield).
+func (gh *gateHold) yield(ctx context.Context, stop <-chan struct{}) error {
+	for _, k := range gh.keys {
+		if err := gh.gs.yield(ctx, stop, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// call runs fn in tx, marking the gates held as waiting on fn while it
+// runs; tx gives the gates up before its OnCommit functions run.
 func (gh *gateHold) call(tx *Tx, fn func(*Tx) error) error {
 	tx.gate = gh
 	gh.setRunning(true)
@@ -419,21 +512,23 @@ func (gh *gateHold) call(tx *Tx, fn func(*Tx) error) error {
 }
 
 func (gh *gateHold) setRunning(on bool) {
-	if !gh.held {
+	if len(gh.keys) == 0 {
 		return
 	}
 	gh.gs.mu.Lock()
-	if g := gh.gs.m[gh.key]; g != nil {
-		g.setRunning(on)
+	for _, k := range gh.keys {
+		if g := gh.gs.m[k]; g != nil {
+			g.setRunning(on)
+		}
 	}
 	gh.gs.mu.Unlock()
 }
 
 func (gh *gateHold) drop() {
-	if gh.held {
-		gh.held = false
-		gh.gs.release(gh.key)
+	for _, k := range gh.keys {
+		gh.gs.release(k)
 	}
+	gh.keys = gh.keys[:0]
 }
 
 func conflictKey(e *ConflictError) hotKey {

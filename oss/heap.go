@@ -801,9 +801,10 @@ func (h *Heap) isClosed() bool {
 // read, as one commit record to the heap's log. If something fn read
 // changed before the record was decided, Update runs fn again on a newer
 // snapshot, up to Config.MaxRetries times, then returns ErrConflict. The
-// retry waits its turn on the key it lost on, behind the transactions of
-// this node that lost more often, and behind other nodes' older losses on
-// that key: a transaction on a hot object does not starve.
+// retry waits its turn on the keys it read (up to 64 of them; else on the
+// key it lost on), behind the transactions of this node that lost more
+// often, and behind other nodes' older losses on the key it lost on: a
+// transaction on hot objects does not starve.
 //
 // fn may therefore be called several times: it must not have side effects
 // outside the transaction. Put them in tx.OnCommit, which runs once, after
@@ -815,7 +816,7 @@ func (h *Heap) isClosed() bool {
 // having written nothing. Transactions do not nest: an Update called
 // inside fn is a transaction of its own, committed whatever fn's does,
 // once for every run of fn (on a run after a conflict, one that reads
-// the object fn lost on waits up to 250 ms for fn's turn on it first).
+// an object fn read waits up to 250 ms for fn's turn on it first).
 //
 // If fn returns an error, the transaction is rolled back and the error is
 // returned, but an error fn returns after reading something is a decision
@@ -864,10 +865,8 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	gh := gateHold{gs: &h.gates}
 	defer gh.drop()
 	for attempt := 0; ; {
-		if gh.held {
-			if err := h.gates.yield(ctx, h.stop, gh.key); err != nil {
-				return err
-			}
+		if err := gh.yield(ctx, h.stop); err != nil {
+			return err
 		}
 		tx, err := h.begin(ctx, false)
 		if err != nil {
@@ -878,7 +877,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		if ferr == errTxShared {
 			return ferr // another goroutine may still be inside tx
 		}
-		if ferr == nil && !gh.held {
+		if ferr == nil {
 			stale, err := h.awaitTurn(ctx, &gh, tx, attempt)
 			if err != nil || stale {
 				tx.end()
@@ -901,7 +900,7 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			case err == nil || !errors.Is(err, ErrConflict):
 				return err
 			default:
-				if err := h.afterConflict(ctx, &gh, err, attempt); err != nil {
+				if err := h.afterConflict(ctx, &gh, tx, err, attempt); err != nil {
 					return err
 				}
 			}
@@ -936,30 +935,37 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 }
 
-// awaitTurn waits, if another transaction of this node contends for a key
-// tx touches, for this one's turn at that key's gate (held in gh after),
-// and reports whether what tx read went stale meanwhile: then tx is not
-// proposed, and fn runs again.
+// awaitTurn waits, if other transactions of this node contend for keys
+// tx read whose gates it does not hold, for this one's turn at those
+// gates (held in gh after, with those it held), and reports whether what
+// tx read went stale meanwhile: then tx is not proposed, and fn runs
+// again.
 func (h *Heap) awaitTurn(ctx context.Context, gh *gateHold, tx *Tx, attempt int) (stale bool, err error) {
-	k, ok := h.gates.gated(tx)
-	if !ok {
+	ks := h.gates.gatedKeys(tx, gh.keys)
+	ks = ks[:min(len(ks), max(0, maxGates-len(gh.keys)))]
+	if len(ks) == 0 {
 		return false, nil
 	}
-	if err := gh.take(ctx, h.stop, k, attempt); err != nil {
+	want := append(slices.Clone(gh.keys), ks...)
+	slices.SortFunc(want, compareHotKeys)
+	if err := gh.take(ctx, h.stop, want, attempt); err != nil {
 		return false, err
 	}
-	if err := h.gates.yield(ctx, h.stop, k); err != nil {
-		return false, err
+	for _, k := range ks {
+		if err := h.gates.yield(ctx, h.stop, k); err != nil {
+			return false, err
+		}
 	}
 	rs := tx.readSet()
 	return rs.staleIn(h.state.Load()) != nil, nil
 }
 
-// afterConflict prepares the next attempt after a commit lost to err, a
-// conflict: at once, holding the contended key's gate, or after a backoff.
+// afterConflict prepares the next attempt after a commit of tx lost to
+// err, a conflict: at once, holding the gates of every key tx read (of the
+// one it lost on, if it read maxGates or more), or after a backoff.
 // It returns err, with the attempts counted, once MaxRetries is spent, and
 // nil when fn is to run again.
-func (h *Heap) afterConflict(ctx context.Context, gh *gateHold, err error, attempt int) error {
+func (h *Heap) afterConflict(ctx context.Context, gh *gateHold, tx *Tx, err error, attempt int) error {
 	var ce *ConflictError
 	errors.As(err, &ce)
 	if attempt >= h.cfg.MaxRetries {
@@ -970,10 +976,10 @@ func (h *Heap) afterConflict(ctx context.Context, gh *gateHold, err error, attem
 	}
 	h.stats.retries.Add(1)
 	if ce != nil {
-		// Run again at once, holding the key's gate: the local state
+		// Run again at once, holding the keys' gates: the local state
 		// has the winning commit, and no other transaction of this
-		// node goes before this one.
-		return gh.take(ctx, h.stop, conflictKey(ce), attempt+1)
+		// node goes before this one on any key it read.
+		return gh.take(ctx, h.stop, readKeys(tx, conflictKey(ce)), attempt+1)
 	}
 	return h.backoff(ctx, attempt)
 }
