@@ -47,10 +47,15 @@ func TestDashboardBrowserEscapesNames(t *testing.T) {
 		renderMembers(snap); renderMap(snap); renderCharts(snap); renderHot(snap); renderEvents(snap);
 		return ["members", "map", "charts", "latency", "hot", "events"].map((id) => document.getElementById(id).innerText).join("\n");
 	})()`)
+	// A name with a hidden rune and one whose plain text reads like its
+	// escape are told apart: the escaped one is shown as a shell word.
+	if got, want := p.eval(`[shown("prod\u200b"), shown("prod\\u200b"), shown("$'x"), shown("it's\u202e")].join(" | ")`), `$'prod\u200b' | prod\u200b | $'$\'x' | $'it\'s\u202e'`; got != want {
+		t.Errorf("shown: got %s, want %s", got, want)
+	}
 	if strings.ContainsFunc(got, func(r rune) bool { return r != '\n' && r != '\t' && !strconv.IsPrint(r) }) {
 		t.Errorf("the page shows a rune raw that does not show as itself:\n%q", got)
 	}
-	for _, want := range []string{`old\u202eevil`, `root r\u001b]52;c;eA==\u0007`, `n\u200b2 op\u0085`, `n\u200b2`, `heap x\u2066y created`, "root plain root", "n1 transfer"} {
+	for _, want := range []string{`old\u202eevil`, `root $'r\u001b]52;c;eA==\u0007'`, `$'n\u200b2' $'op\u0085'`, `n\u200b2`, `heap x\u2066y created`, "root plain root", "n1 transfer"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the page lacks %s:\n%s", want, got)
 		}

@@ -25,11 +25,18 @@ function el(tag, props, ...children) {
 // markup out but not a control or bidirectional formatting character:
 // U+202E in a heap made before such names were refused showed the rest
 // of its line reversed, and U+200B made "prod\u200b" look like "prod".
+// A name so escaped is shown as the command line's shell word shows it,
+// $'...' with \ and ' escaped too, and so is one that begins with $'
+// itself: "prod" and U+200B shows as $'prod\u200b', never as the heap
+// whose name is the plain text prod\u200b.
 function shown(s) {
-  return String(s ?? "").replace(/[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/gu, (c) => {
+  s = String(s ?? "");
+  const hidden = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/u;
+  if (!hidden.test(s) && !s.startsWith("$'")) return s;
+  return "$'" + s.replace(/[\\']/g, (c) => "\\" + c).replace(/[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/gu, (c) => {
     const cp = c.codePointAt(0);
     return cp > 0xffff ? "\\U" + cp.toString(16).padStart(8, "0") : "\\u" + cp.toString(16).padStart(4, "0");
-  });
+  }) + "'";
 }
 
 function svg(tag, attrs) {
