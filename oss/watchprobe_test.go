@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,20 +35,23 @@ type wpVal struct{ N int }
 // wprobe is a cluster, the writers' record of outcomes and the current
 // handle on each node's replica of the watched heap.
 type wprobe struct {
-	c      *osstest.Cluster
-	heap   string
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	c       *osstest.Cluster
+	heap    string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the consumers
+	writing sync.WaitGroup // the writers
+	hold    func()         // if set, called in each writer's transaction (not the marker's)
 
 	mu      sync.Mutex
 	handles map[string]*oss.Heap // nil while the node is down
 	acked   map[uuid.UUID]bool
 	unknown map[uuid.UUID]bool
+	writer  map[uuid.UUID]string // the node each commit was written through
 }
 
 func newWProbe(c *osstest.Cluster, heap string, nodes []string) *wprobe {
-	p := &wprobe{c: c, heap: heap, handles: map[string]*oss.Heap{}, acked: map[uuid.UUID]bool{}, unknown: map[uuid.UUID]bool{}}
+	p := &wprobe{c: c, heap: heap, handles: map[string]*oss.Heap{}, acked: map[uuid.UUID]bool{}, unknown: map[uuid.UUID]bool{}, writer: map[uuid.UUID]string{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, n := range nodes {
 		p.handles[n] = c.Heap(n, heap)
@@ -94,10 +98,16 @@ func (p *wprobe) write(node string, n int) (uuid.UUID, error) {
 	}
 	id := uuid.New()
 	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
-	err := h.Update(ctx, func(tx *oss.Tx) error { return oss.Put(tx, id, wpVal{n}) })
+	err := h.Update(ctx, func(tx *oss.Tx) error {
+		if p.hold != nil && n >= 0 {
+			p.hold()
+		}
+		return oss.Put(tx, id, wpVal{n})
+	})
 	cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.writer[id] = node
 	switch {
 	case err == nil:
 		p.acked[id] = true
@@ -107,10 +117,11 @@ func (p *wprobe) write(node string, n int) (uuid.UUID, error) {
 	return id, err
 }
 
-// writers writes from every node in turn until stop, k goroutines.
+// writers writes from every node in turn until stop, k goroutines;
+// stopWriters ends them.
 func (p *wprobe) writers(k int, nodes []string, stop <-chan struct{}) {
 	for i := range k {
-		p.wg.Go(func() {
+		p.writing.Go(func() {
 			for n := 0; ; n++ {
 				select {
 				case <-stop:
@@ -131,7 +142,17 @@ func (p *wprobe) writers(k int, nodes []string, stop <-chan struct{}) {
 	}
 }
 
-// marker commits one object, retrying until it is acknowledged.
+// stopWriters closes the writers' stop and waits for their writes in
+// flight to end. A write acknowledged after the marker went in lies past
+// it in the log, and a consumer that took the marker need not have it
+// yet: check may compare only once every acknowledged write is in.
+func (p *wprobe) stopWriters(stop chan struct{}) {
+	close(stop)
+	p.writing.Wait()
+}
+
+// marker commits one object, retrying until it is acknowledged; call it
+// after stopWriters, so that every commit acknowledged comes before it.
 func (p *wprobe) marker(t *testing.T, nodes []string) uuid.UUID {
 	t.Helper()
 	var id uuid.UUID
@@ -172,6 +193,22 @@ type wconsumer struct {
 	resyncs   int
 	watches   int // watches started (resumed after restarts)
 	err       error
+	trace     []wpStep // the watches started and the events taken, for a failure's message
+}
+
+// wpStep is one watch started (kind 0: from index, incarnation inc) or
+// one event taken, on node.
+type wpStep struct {
+	node             string
+	kind             oss.EventKind
+	from, index, inc uint64
+}
+
+func (s wpStep) String() string {
+	if s.kind == 0 {
+		return fmt.Sprintf("watch on %s from %d/%d", s.node, s.index, s.inc)
+	}
+	return fmt.Sprintf("%v %d..%d on %s", s.kind, s.from, s.index, s.node)
 }
 
 func (p *wprobe) consume(node string, opts oss.WatchOptions) *wconsumer {
@@ -202,12 +239,13 @@ func (k *wconsumer) run() {
 		o := k.opts
 		o.From, o.Incarnation = k.index, k.inc
 		k.watches++
+		k.trace = append(k.trace, wpStep{node: node, index: k.index, inc: k.inc})
 		k.mu.Unlock()
 		w, err := h.Watch(&o)
 		if err != nil {
 			continue // the replica closed already
 		}
-		ok := k.follow(w)
+		ok := k.follow(w, node)
 		w.Close()
 		if !ok {
 			return
@@ -217,7 +255,7 @@ func (k *wconsumer) run() {
 
 // follow takes w's events until it ends (or, roaming, for a few
 // events); false if an event broke the promise.
-func (k *wconsumer) follow(w *oss.Watch) bool {
+func (k *wconsumer) follow(w *oss.Watch, node string) bool {
 	for n := 0; k.roam == nil || n < 20+rand.IntN(60); n++ {
 		if ch := k.pause.Load(); ch != nil {
 			select {
@@ -237,7 +275,7 @@ func (k *wconsumer) follow(w *oss.Watch) bool {
 			}
 			return true
 		}
-		if err := k.apply(ev); err != nil {
+		if err := k.apply(ev, node); err != nil {
 			k.fail(err)
 			return false
 		}
@@ -266,7 +304,7 @@ func (k *wconsumer) fail(err error) {
 
 // apply takes one event into the consumer's cache, or says how it broke
 // the promise.
-func (k *wconsumer) apply(ev *oss.Event) error {
+func (k *wconsumer) apply(ev *oss.Event, node string) error {
 	var objs map[uuid.UUID]bool
 	if ev.Kind != oss.EventChange {
 		var err error
@@ -276,6 +314,7 @@ func (k *wconsumer) apply(ev *oss.Event) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.trace = append(k.trace, wpStep{node: node, kind: ev.Kind, from: ev.FromIndex, index: ev.Index, inc: ev.Incarnation})
 	switch {
 	case k.inc != 0 && ev.Incarnation != k.inc:
 		return fmt.Errorf("%v event of incarnation %d after %d: the heap was never dropped", ev.Kind, ev.Incarnation, k.inc)
@@ -329,6 +368,7 @@ func (p *wprobe) check(t *testing.T, marker uuid.UUID, ks []*wconsumer) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	at := p.indexOf(marker)
 	resyncs, watches := 0, 0
 	for _, k := range ks {
 		k.mu.Lock()
@@ -347,7 +387,10 @@ func (p *wprobe) check(t *testing.T, marker uuid.UUID, ks []*wconsumer) {
 			}
 		}
 		if len(missing) > 0 {
-			t.Errorf("%s %+v: %d acknowledged commits never reached the consumer (%v first)", k.node, k.opts, len(missing), missing[0])
+			t.Errorf("%s %+v: %d acknowledged commits never reached the consumer (%v first; the marker was committed at index %d)", k.node, k.opts, len(missing), missing[0], at)
+			for _, id := range missing[:min(len(missing), 4)] {
+				t.Log(p.missed(k, id))
+			}
 		}
 		if len(extra) > 0 {
 			t.Errorf("%s %+v: the consumer holds %d objects no writer wrote (%v first)", k.node, k.opts, len(extra), extra[0])
@@ -359,8 +402,46 @@ func (p *wprobe) check(t *testing.T, marker uuid.UUID, ks []*wconsumer) {
 	t.Logf("%d acknowledged commits, %d unknown; %d consumers, %d watches started, %d resyncs", len(p.acked), len(p.unknown), len(ks), watches, resyncs)
 }
 
+// missed says which commit wrote id (its index, the node it was written
+// through) and what k took around it. Called with p.mu and k.mu held.
+func (p *wprobe) missed(k *wconsumer, id uuid.UUID) string {
+	at := p.indexOf(id)
+	msg := fmt.Sprintf("missed %v: written through %s, committed at index %d; %d watches, %d resyncs; around it:", id, p.writer[id], at, k.watches, k.resyncs)
+	i := 0
+	for i < len(k.trace) && (k.trace[i].kind == 0 || k.trace[i].index < at) {
+		i++
+	}
+	for j := max(0, i-8); j < min(len(k.trace), i+8); j++ {
+		msg += "\n\t" + k.trace[j].String()
+	}
+	return msg
+}
+
+// indexOf is the index of the commit that wrote id, as the first
+// replica that has it says; 0 if none does. Called with p.mu held.
+func (p *wprobe) indexOf(id uuid.UUID) uint64 {
+	for _, h := range p.handles {
+		if h == nil {
+			continue
+		}
+		var at uint64
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := h.View(ctx, func(tx *oss.Tx) error {
+			var err error
+			at, err = tx.Version(id)
+			return err
+		}, nil)
+		cancel()
+		if err == nil && at != 0 {
+			return at
+		}
+	}
+	return 0
+}
+
 func (p *wprobe) stop() {
 	p.cancel()
+	p.writing.Wait()
 	p.wg.Wait()
 }
 
@@ -420,6 +501,12 @@ type wpSetup struct{ quic, client, follow bool }
 func wpUnderFaults(t *testing.T, setup wpSetup) {
 	quic, client := setup.quic, setup.client
 	seed := rand.Uint64()
+	if s := os.Getenv("OSS_WP_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("OSS_WP_SEED: %v", err)
+		}
+	}
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	servers := 3
@@ -469,7 +556,7 @@ func wpUnderFaults(t *testing.T, setup wpSetup) {
 	for end := time.Now().Add(wpLong(8*time.Second, 2*time.Minute)); time.Now().Before(end); {
 		wpFault(t, p, rng, nodes, ks, quic)
 	}
-	close(stop)
+	p.stopWriters(stop)
 	if !quic {
 		c.Heal()
 	}
@@ -553,7 +640,7 @@ func TestWatchProbeManyWatchersAndADrop(t *testing.T) {
 		defer p.mu.Unlock()
 		return len(p.acked) >= wpCount(300, 3000)
 	})
-	close(stop)
+	p.stopWriters(stop)
 	close(hold)
 	p.check(t, p.marker(t, nodes), ks)
 	t.Logf("%d of the watches were not read while the writers committed", len(stalled))
