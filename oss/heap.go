@@ -898,8 +898,9 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			err := tx.commit()
 			switch {
 			case errors.Is(err, ErrPermission):
-				// Not a conflict: the gates wait for no one while the
-				// catalog's leader is asked and a tick passes.
+				// Give the gates up first: the node's other clients of
+				// these keys need not wait while the catalog's leader is
+				// asked and a tick passes.
 				gh.drop()
 				if err := h.afterRefusal(ctx, err, attempt); err != nil {
 					return err
