@@ -49,16 +49,23 @@ import (
 //
 // A transaction takes its gates in one order (gate order: objects by ID,
 // then roots, then the scan), holding, while it waits for one, only gates
-// before it in that order, so no two transactions wait for each other; it
-// holds at most maxGates, and one that read more keys holds only the gate
-// of the key it lost on. It gives them up before it waits for a change
-// (ErrRetry) or for a check of its function's error, and before its
+// before it in that order, so no two transactions wait for each other. It
+// holds at most maxGates at once: a loser whose keys (those it read, the
+// scan among them, and the one it lost on) are more holds, after the
+// loss, only the gate of the key it lost on, and before it proposes
+// takes those of up to maxGates-1 more of its gated keys. It gives them
+// up before it waits for a change (ErrRetry), for a check of its
+// function's error, or for the catalog after a refusal, and before its
 // OnCommit functions run, so a gate waits on commits, on gates later in
 // gate order, and on the holder's function for at most fnPatience: the
 // function may itself call Update on the key (an Update nested in fn or
 // in an OnCommit function is a transaction of its own), which would
 // otherwise wait forever for its own caller. A waiter that gives up on a
-// function running that long goes on without the gate.
+// function running that long goes on without the gate. A nested Update
+// on a key its caller read still waits fnPatience on every run of a
+// caller that lost, and meanwhile the caller holds the gates of every
+// key it read, so the node's other clients of those keys wait too (left:
+// docs/design.md, "Transactions of many hot keys (probed)").
 
 // Across nodes, the gates take turns in log order. Every replica decides
 // every record, so every node sees, in the same order, which node's
@@ -76,8 +83,11 @@ import (
 // older loss.
 const fairYield = 20 * time.Millisecond
 
-// maxGates bounds the gates one Update holds: a transaction that read
-// more keys than that holds only the gate of the key it lost on.
+// maxGates bounds the gates one Update holds at once. A loser whose read
+// keys (objects, roots, the scan, and the key it lost on) number more
+// than that holds, after the loss, only the gate of the key it lost on;
+// before it proposes its next run it takes, as every transaction does,
+// the gates of up to maxGates-1 more of the gated keys it read.
 const maxGates = 64
 
 // fnPatience bounds how long a gate's waiter waits while the holder runs
@@ -303,10 +313,11 @@ func (gs *gates) addGated(ks, held []hotKey, k hotKey) []hotKey {
 	return append(ks, k)
 }
 
-// readKeys returns, in gate order, the keys tx read and also, the key it
-// lost on; only also if tx read maxGates keys or more.
+// readKeys returns, in gate order, the keys tx read (objects, roots, the
+// scan) and also, the key it lost on; only also if those are more than
+// maxGates keys.
 func readKeys(tx *Tx, also hotKey) []hotKey {
-	if tx.txState == nil || len(tx.reads)+len(tx.rootReads) >= maxGates {
+	if tx.txState == nil || len(tx.reads)+len(tx.rootReads) > maxGates {
 		return []hotKey{also}
 	}
 	ks := make([]hotKey, 0, 2+len(tx.reads)+len(tx.rootReads))
@@ -321,7 +332,11 @@ func readKeys(tx *Tx, also hotKey) []hotKey {
 		ks = append(ks, hotKey{scan: true})
 	}
 	slices.SortFunc(ks, compareHotKeys)
-	return slices.Compact(ks)
+	ks = slices.Compact(ks)
+	if len(ks) > maxGates {
+		return []hotKey{also}
+	}
+	return ks
 }
 
 // compareHotKeys is the order in which a transaction takes gates:

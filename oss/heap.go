@@ -801,8 +801,9 @@ func (h *Heap) isClosed() bool {
 // read, as one commit record to the heap's log. If something fn read
 // changed before the record was decided, Update runs fn again on a newer
 // snapshot, up to Config.MaxRetries times, then returns ErrConflict. The
-// retry waits its turn on the keys it read (up to 64 of them; else on the
-// key it lost on), behind the transactions of this node that lost more
+// retry waits its turn on the keys it read (if they and the key it lost
+// on are at most 64; else on the key it lost on, and, before it commits,
+// on up to 63 more), behind the transactions of this node that lost more
 // often, and behind other nodes' older losses on the key it lost on: a
 // transaction on hot objects does not starve.
 //
@@ -816,7 +817,10 @@ func (h *Heap) isClosed() bool {
 // having written nothing. Transactions do not nest: an Update called
 // inside fn is a transaction of its own, committed whatever fn's does,
 // once for every run of fn (on a run after a conflict, one that reads
-// an object fn read waits up to 250 ms for fn's turn on it first).
+// an object fn read waits up to 250 ms for fn's turn on it first). That
+// wait slows others too: while it lasts, fn's Update holds its turn on
+// every key it read, so this node's other clients of those keys wait as
+// well. Call Update on keys fn read from tx.OnCommit, or not at all.
 //
 // If fn returns an error, the transaction is rolled back and the error is
 // returned, but an error fn returns after reading something is a decision
@@ -894,6 +898,10 @@ func (h *Heap) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			err := tx.commit()
 			switch {
 			case errors.Is(err, ErrPermission):
+				// Give the gates up first: the node's other clients of
+				// these keys need not wait while the catalog's leader is
+				// asked and a tick passes.
+				gh.drop()
 				if err := h.afterRefusal(ctx, err, attempt); err != nil {
 					return err
 				}
@@ -961,8 +969,9 @@ func (h *Heap) awaitTurn(ctx context.Context, gh *gateHold, tx *Tx, attempt int)
 }
 
 // afterConflict prepares the next attempt after a commit of tx lost to
-// err, a conflict: at once, holding the gates of every key tx read (of the
-// one it lost on, if it read maxGates or more), or after a backoff.
+// err, a conflict: at once, holding the gates of every key tx read and
+// of the one it lost on (of that one only, if they are more than
+// maxGates), or after a backoff.
 // It returns err, with the attempts counted, once MaxRetries is spent, and
 // nil when fn is to run again.
 func (h *Heap) afterConflict(ctx context.Context, gh *gateHold, tx *Tx, err error, attempt int) error {

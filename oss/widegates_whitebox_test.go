@@ -15,10 +15,14 @@ import (
 // hold the gate of the key it lost on only, so every run lost, on another
 // key, and the Update failed with ErrConflict after MaxRetries. A loser
 // now holds the gates of every key it read: the writer that read a key
-// after the loss waits for its gate, and the Update runs at most 3 times
-// (its first run, one whose reads went stale, one lost to the other
-// client's transaction that read before the gates existed), on one node,
-// whatever the timing, for a function that returns within fnPatience.
+// after the loss waits for its gate, and the Update runs twice (its first
+// run, lost to the writer that wrote before any gate existed, and one
+// that commits). The function waits for the writer to queue for the gate,
+// though, and at load that can take longer than fnPatience: then the
+// writer goes on without the gate, as the design lets it, and may win
+// once more. So the bound asserted is 2 runs plus one for each run in
+// which the writer committed while the Update held its gates (bypasses,
+// counted by the function; none in most runs, 3 runs were seen at load).
 func TestWideLoserHoldsEveryKeyItRead(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	for _, writes := range []bool{true, false} {
@@ -26,13 +30,13 @@ func TestWideLoserHoldsEveryKeyItRead(t *testing.T) {
 			c := newQUICClusterTick(t, 100*time.Millisecond, "a")
 			h := c.openEverywhere("wide")["a"]
 			ids := hotKeys(t, h, 10)
-			runs, err := wideAgainstWriter(t, h, ids, writes)
+			runs, bypasses, err := wideAgainstWriter(t, h, ids, writes)
 			if err != nil {
 				t.Fatalf("the wide Update, after %d runs: %v", runs, err)
 			}
-			t.Logf("%d runs", runs)
-			if runs > 3 {
-				t.Errorf("the wide Update ran %d times, want at most 3", runs)
+			t.Logf("%d runs, %d bypasses", runs, bypasses)
+			if runs > 2+bypasses {
+				t.Errorf("the wide Update ran %d times with %d bypasses of its gates, want at most %d", runs, bypasses, 2+bypasses)
 			}
 		})
 	}
@@ -41,9 +45,10 @@ func TestWideLoserHoldsEveryKeyItRead(t *testing.T) {
 // wideAgainstWriter runs an Update that reads every one of ids, and
 // increments ids[0] if writes, while a writer increments, during its run
 // r, ids[1+(r-1)%9]: the run goes on once the writer's Update has
-// committed, or waits for a gate of h. It returns the runs and the
-// Update's error.
-func wideAgainstWriter(t *testing.T, h *Heap, ids []uuid.UUID, writes bool) (int, error) {
+// committed, or waits for a gate of h. It returns the runs, the runs
+// after the first in which the writer committed (it went on without the
+// gate the Update held, after fnPatience), and the Update's error.
+func wideAgainstWriter(t *testing.T, h *Heap, ids []uuid.UUID, writes bool) (int, int, error) {
 	ctx := context.Background()
 	todo, done := make(chan uuid.UUID), make(chan error, 1)
 	defer close(todo)
@@ -60,7 +65,7 @@ func wideAgainstWriter(t *testing.T, h *Heap, ids []uuid.UUID, writes bool) (int
 	}()
 	pending := false // the writer has not answered
 	var id uuid.UUID // what it writes
-	runs := 0
+	runs, bypasses := 0, 0
 	err := h.Update(ctx, func(tx *Tx) error {
 		runs++
 		var first int64
@@ -85,6 +90,9 @@ func wideAgainstWriter(t *testing.T, h *Heap, ids []uuid.UUID, writes bool) (int
 					return err
 				}
 				pending = false
+				if runs > 1 {
+					bypasses++
+				}
 			case <-time.After(time.Millisecond):
 			}
 		}
@@ -98,7 +106,7 @@ func wideAgainstWriter(t *testing.T, h *Heap, ids []uuid.UUID, writes bool) (int
 			t.Errorf("the writer: %v", werr)
 		}
 	}
-	return runs, err
+	return runs, bypasses, err
 }
 
 // gateWaiters returns how many transactions wait for the gate of id on h.
