@@ -220,38 +220,8 @@ func TestACLRefusalIsAtMostOnce(t *testing.T) {
 // heap's leader has the grant too.
 func TestACLRefusalByALaggingLeaderIsRetried(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 47, func(cfg *Config) { cfg.MaxRetries = 1 << 20 }, "a", "b", "c")
-	ctx := aclContext(t)
-	if _, err := c.nodes["a"].CreateHeap(ctx, "w", &HeapOptions{Replicas: 1}); err != nil {
-		t.Fatal(err)
-	}
-	mustGrant(t, c.nodes["a"], Grant{Who: "app", Heap: "w", Perm: PermRead})
-	c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
-	app := c.nodes["app"]
-	hs := map[string]*Heap{}
-	for _, name := range []string{"a", "b", "c", "app"} {
-		h, err := c.nodes[name].Heap(ctx, "w")
-		if err != nil {
-			t.Fatalf("%s: open w: %v", name, err)
-		}
-		hs[name] = h
-	}
-	lead := leaderOf(t, hs)
-	x := lead.node.cfg.Name
-	var others []string
-	for _, name := range []string{"a", "b", "c"} {
-		if name != x {
-			others = append(others, name)
-		}
-	}
-	// The heap's leader hears nothing of the catalog while the write is
-	// granted; the client hears it all.
-	c.net.Cut([2]string{x, others[0]}, [2]string{x, others[1]})
-	mustGrant(t, c.nodes[others[0]], Grant{Who: "app", Heap: "w", Perm: PermWrite})
-	waitCond(t, "the client to see the grant", func() bool { return app.Authorize("app", pki.RoleClient, "w", PermWrite) == nil })
-	if lead.node.Authorize("app", pki.RoleClient, "w", PermWrite) == nil {
-		t.Fatal("the heap's leader heard of the grant through the cut")
-	}
+	c, ctx, app, hs := laggingACLHeaps(t, 47)
+	lead := grantPastTheLeader(t, c, app, hs)
 	before := lead.node.acl.refused.Load()
 	id := uuid.New()
 	done := make(chan error, 1)
@@ -267,4 +237,51 @@ func TestACLRefusalByALaggingLeaderIsRetried(t *testing.T) {
 		_, ok := lead.state.Load().Get(id)
 		return ok
 	})
+}
+
+// laggingACLHeaps starts servers a, b and c (seed), a heap w with one
+// replica, and a client app that may read it, and opens w on all four.
+func laggingACLHeaps(t *testing.T, seed uint64) (*testCluster, context.Context, *Node, map[string]*Heap) {
+	t.Helper()
+	c := startTestNodesWith(t, seed, func(cfg *Config) { cfg.MaxRetries = 1 << 20 }, "a", "b", "c")
+	ctx := aclContext(t)
+	if _, err := c.nodes["a"].CreateHeap(ctx, "w", &HeapOptions{Replicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mustGrant(t, c.nodes["a"], Grant{Who: "app", Heap: "w", Perm: PermRead})
+	c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
+	app := c.nodes["app"]
+	hs := map[string]*Heap{}
+	for _, name := range []string{"a", "b", "c", "app"} {
+		h, err := c.nodes[name].Heap(ctx, "w")
+		if err != nil {
+			t.Fatalf("%s: open w: %v", name, err)
+		}
+		hs[name] = h
+	}
+	return c, ctx, app, hs
+}
+
+// grantPastTheLeader cuts w's leader off from the other servers, grants
+// app the write through one of them, and returns the leader once the
+// client has the grant and the leader has not: the heap's leader hears
+// nothing of the catalog while the write is granted; the client hears
+// it all.
+func grantPastTheLeader(t *testing.T, c *testCluster, app *Node, hs map[string]*Heap) *Heap {
+	t.Helper()
+	lead := leaderOf(t, hs)
+	x := lead.node.cfg.Name
+	var others []string
+	for _, name := range []string{"a", "b", "c"} {
+		if name != x {
+			others = append(others, name)
+		}
+	}
+	c.net.Cut([2]string{x, others[0]}, [2]string{x, others[1]})
+	mustGrant(t, c.nodes[others[0]], Grant{Who: "app", Heap: "w", Perm: PermWrite})
+	waitCond(t, "the client to see the grant", func() bool { return app.Authorize("app", pki.RoleClient, "w", PermWrite) == nil })
+	if lead.node.Authorize("app", pki.RoleClient, "w", PermWrite) == nil {
+		t.Fatal("the heap's leader heard of the grant through the cut")
+	}
+	return lead
 }

@@ -7,7 +7,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/objectsharing/oss/internal/testkit/await"
-	"github.com/objectsharing/oss/oss/pki"
 )
 
 // TestRefusedCommitDropsItsGates: an Update that holds a gate (it read a
@@ -20,22 +19,7 @@ import (
 // refused run.
 func TestRefusedCommitDropsItsGates(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
-	c := startTestNodesWith(t, 48, func(cfg *Config) { cfg.MaxRetries = 1 << 20 }, "a", "b", "c")
-	ctx := aclContext(t)
-	if _, err := c.nodes["a"].CreateHeap(ctx, "w", &HeapOptions{Replicas: 1}); err != nil {
-		t.Fatal(err)
-	}
-	mustGrant(t, c.nodes["a"], Grant{Who: "app", Heap: "w", Perm: PermRead})
-	c.add("app", true, func(cfg *Config) { cfg.Role = pki.RoleClient })
-	app := c.nodes["app"]
-	hs := map[string]*Heap{}
-	for _, name := range []string{"a", "b", "c", "app"} {
-		h, err := c.nodes[name].Heap(ctx, "w")
-		if err != nil {
-			t.Fatalf("%s: open w: %v", name, err)
-		}
-		hs[name] = h
-	}
+	c, ctx, app, hs := laggingACLHeaps(t, 48)
 	k := uuid.New()
 	if err := hs["a"].Update(ctx, func(tx *Tx) error { return Put(tx, k, 0) }); err != nil {
 		t.Fatal(err)
@@ -45,22 +29,7 @@ func TestRefusedCommitDropsItsGates(t *testing.T) {
 		_, ok := h.state.Load().Get(k)
 		return ok
 	})
-	lead := leaderOf(t, hs)
-	x := lead.node.cfg.Name
-	var others []string
-	for _, name := range []string{"a", "b", "c"} {
-		if name != x {
-			others = append(others, name)
-		}
-	}
-	// The heap's leader hears nothing of the catalog while the write is
-	// granted; the client hears it all.
-	c.net.Cut([2]string{x, others[0]}, [2]string{x, others[1]})
-	mustGrant(t, c.nodes[others[0]], Grant{Who: "app", Heap: "w", Perm: PermWrite})
-	waitCond(t, "the client to see the grant", func() bool { return app.Authorize("app", pki.RoleClient, "w", PermWrite) == nil })
-	if lead.node.Authorize("app", pki.RoleClient, "w", PermWrite) == nil {
-		t.Fatal("the heap's leader heard of the grant through the cut")
-	}
+	lead := grantPastTheLeader(t, c, app, hs)
 	// Another transaction of the client's node holds k's gate.
 	other := gateHold{gs: &h.gates}
 	if err := other.take(ctx, h.stop, []hotKey{{id: k}}, 0); err != nil {
