@@ -59,6 +59,11 @@ func (n *Node) joinMembers(ctx context.Context, advertise string) error {
 	}
 	for attempt := 0; ; attempt++ {
 		err := n.explainRefusal(n.joinMembersOnce(ctx, addrs, known), time.Now())
+		if err != nil && !errors.Is(err, ErrJoinRefused) && ctx.Err() != nil {
+			// The dials ctx cut short fail as "no member answered",
+			// which names their cause as text alone: say what ended them.
+			return fmt.Errorf("oss: join: stopped after %d attempts: %w (the last: %v)", attempt+1, ctx.Err(), err)
+		}
 		if err == nil || errors.Is(err, ErrJoinRefused) || !c.JoinRetry {
 			if err == nil && attempt > 0 {
 				n.log.Info("joined the cluster", "join", addrs, "attempts", attempt+1)
