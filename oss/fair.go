@@ -57,15 +57,20 @@ import (
 // up before it waits for a change (ErrRetry), for a check of its
 // function's error, or for the catalog after a refusal, and before its
 // OnCommit functions run, so a gate waits on commits, on gates later in
-// gate order, and on the holder's function for at most fnPatience: the
-// function may itself call Update on the key (an Update nested in fn or
-// in an OnCommit function is a transaction of its own), which would
-// otherwise wait forever for its own caller. A waiter that gives up on a
-// function running that long goes on without the gate. A nested Update
-// on a key its caller read still waits fnPatience on every run of a
-// caller that lost, and meanwhile the caller holds the gates of every
-// key it read, so the node's other clients of those keys wait too (left:
-// docs/design.md, "Transactions of many hot keys (probed)").
+// gate order, and on the holder's function for at most the holder's
+// patience: the function may itself call Update on the key (an Update
+// nested in fn or in an OnCommit function is a transaction of its own),
+// which would otherwise wait forever for its own caller. The patience is
+// patienceRuns times the holder's shortest run of its function so far,
+// at least patienceFloor and at most fnPatience: a function that ran in
+// microseconds before and now has run for patienceFloor most likely
+// waits for its own nested Update. A waiter that gives up on a function
+// running that long goes on without the gate (a bypass: the holder may
+// lose to it, and keeps its gates and its attempts). So a nested Update
+// on a key its caller read waits about patienceFloor on every run of a
+// caller that lost, and so do the node's other clients of the caller's
+// keys; then they all go on without those gates, as if the keys had
+// none (docs/design.md, "Nested Updates wait a floor").
 
 // Across nodes, the gates take turns in log order. Every replica decides
 // every record, so every node sees, in the same order, which node's
@@ -90,11 +95,25 @@ const fairYield = 20 * time.Millisecond
 // the gates of up to maxGates-1 more of the gated keys it read.
 const maxGates = 64
 
-// fnPatience bounds how long a gate's waiter waits while the holder runs
-// its function: long enough that a function descheduled on a loaded
-// machine keeps its turn, short enough that an Update nested in the
-// function, waiting for the gate of its own caller, is only slowed.
-const fnPatience = 250 * time.Millisecond
+// A gate's waiter waits while the holder runs its function for at most
+// the holder's patience: patienceRuns times the holder's shortest run of
+// its function so far (every holder has run it: it lost, or its run went
+// stale), at least patienceFloor and at most fnPatience. The floor is
+// long enough that a short function descheduled on a loaded machine
+// usually keeps its turn (a Go scheduler slice is 10 ms, and at a load of
+// four runnable threads a core a thread waits a few of the kernel's
+// slices), and short enough that an Update nested in the function,
+// waiting for the gate of its own caller, costs that floor a run, not
+// fnPatience. The factor lets a function that takes long on every run
+// (one that calls out, or sleeps) keep its turn while it takes about as
+// long as before; a run that takes patienceRuns times its shortest is
+// waiting on something, most likely its own nested Update. The cap
+// bounds the wait whatever the function did before.
+const (
+	patienceFloor = 25 * time.Millisecond
+	patienceRuns  = 4
+	fnPatience    = 250 * time.Millisecond
+)
 
 // debt is a node's oldest loss on a key not yet followed by a commit of
 // that node on the key.
@@ -113,33 +132,35 @@ type gateWaiter struct {
 // gate serializes one node's transactions on one hot key.
 type gate struct {
 	waiters []*gateWaiter // in the order they get the gate
-	// running says the holder runs its function, since when; changed is
+	// running says the holder runs its function, since when, and how
+	// long its waiters wait for it to return (its patience); changed is
 	// closed when running changes.
-	running bool
-	since   time.Time
-	changed chan struct{}
+	running  bool
+	since    time.Time
+	patience time.Duration
+	changed  chan struct{}
 }
 
-// setRunning records whether the holder runs its function. Called with
-// gs.mu held.
-func (g *gate) setRunning(on bool) {
+// setRunning records, at now, whether the holder runs its function, and
+// if it does, its patience. Called with gs.mu held.
+func (g *gate) setRunning(on bool, now time.Time, patience time.Duration) {
 	if g.running == on {
 		return
 	}
-	g.running, g.since = on, time.Now()
+	g.running, g.since, g.patience = on, now, patience
 	if g.changed != nil {
 		close(g.changed)
 		g.changed = nil
 	}
 }
 
-// stuck reports whether the holder has run its function for fnPatience or
-// longer, and otherwise how long until it will have, if it runs it, and a
-// channel closed when that changes. Called with gs.mu held.
+// stuck reports whether the holder has run its function for its patience
+// or longer, and otherwise how long until it will have, if it runs it,
+// and a channel closed when that changes. Called with gs.mu held.
 func (g *gate) stuck() (bool, time.Duration, <-chan struct{}) {
 	var left time.Duration = -1
 	if g.running {
-		left = fnPatience - time.Since(g.since)
+		left = g.patience - time.Since(g.since)
 		if left <= 0 {
 			return true, 0, nil
 		}
@@ -357,7 +378,7 @@ func compareHotKeys(a, b hotKey) int {
 // acquire takes k's gate for a transaction that made attempts runs that
 // lost, waiting its turn, until ctx ends or stop closes. It reports false,
 // with a nil error, if it gave up waiting on a holder that has run its
-// function for fnPatience: the caller goes on without the gate.
+// function for its patience: the caller goes on without the gate.
 func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, attempts int) (bool, error) {
 	gs.mu.Lock()
 	g, ok := gs.m[k]
@@ -411,11 +432,11 @@ func (gs *gates) acquire(ctx context.Context, stop <-chan struct{}, k hotKey, at
 }
 
 // errHolderStuck is await's answer when g's holder has run its function
-// for fnPatience.
+// for its patience.
 var errHolderStuck = errors.New("oss: gate holder runs its function")
 
 // await waits until w is granted g (nil), ctx ends, stop closes, or g's
-// holder has run its function for fnPatience (errHolderStuck).
+// holder has run its function for its patience (errHolderStuck).
 func (gs *gates) await(ctx context.Context, stop <-chan struct{}, g *gate, w *gateWaiter) error {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
@@ -454,17 +475,20 @@ func (gs *gates) release(k hotKey) {
 		gs.n.Add(-1)
 		return
 	}
-	g.setRunning(false)
+	g.setRunning(false, time.Now(), 0)
 	w := g.waiters[0]
 	g.waiters[0] = nil
 	g.waiters = g.waiters[1:]
 	close(w.granted)
 }
 
-// gateHold is the gates an Update holds, in gate order.
+// gateHold is the gates an Update holds, in gate order, and how long
+// its function ran.
 type gateHold struct {
 	gs   *gates
 	keys []hotKey
+	runs int           // runs of the function so far
+	best time.Duration // the shortest of them
 }
 
 // holds reports whether the Update holds a gate.
@@ -475,7 +499,7 @@ func (gh *gateHold) holds() bool { return len(gh.keys) > 0 }
 // only gates before the one it waits for: it keeps the wanted gates it
 // holds before the first one it lacks, and gives up the rest before it
 // waits, so no two Updates wait for each other. A gate whose holder ran
-// its function for fnPatience is not waited for (acquire): after a nil
+// its function for its patience is not waited for (acquire): after a nil
 // error the Update holds the others.
 func (gh *gateHold) take(ctx context.Context, stop <-chan struct{}, want []hotKey, attempts int) error {
 	m := len(want)
@@ -518,22 +542,46 @@ func (gh *gateHold) yield(ctx context.Context, stop <-chan struct{}) error {
 }
 
 // call runs fn in tx, marking the gates held as waiting on fn while it
-// runs; tx gives the gates up before its OnCommit functions run.
+// runs, and notes how long it ran; tx gives the gates up before its
+// OnCommit functions run.
 func (gh *gateHold) call(tx *Tx, fn func(*Tx) error) error {
 	tx.gate = gh
-	gh.setRunning(true)
-	defer gh.setRunning(false)
+	start := time.Now()
+	gh.setRunning(true, start)
+	defer func() {
+		end := time.Now()
+		gh.ran(end.Sub(start))
+		gh.setRunning(false, end)
+	}()
 	return tx.call(fn)
 }
 
-func (gh *gateHold) setRunning(on bool) {
+// ran notes a run of the function that took d.
+func (gh *gateHold) ran(d time.Duration) {
+	if gh.runs == 0 || d < gh.best {
+		gh.best = d
+	}
+	gh.runs++
+}
+
+// patience is how long the gates' waiters wait for the function to
+// return (see patienceFloor).
+func (gh *gateHold) patience() time.Duration {
+	if gh.runs == 0 {
+		return fnPatience
+	}
+	return min(fnPatience, max(patienceFloor, patienceRuns*gh.best))
+}
+
+func (gh *gateHold) setRunning(on bool, now time.Time) {
 	if len(gh.keys) == 0 {
 		return
 	}
+	p := gh.patience()
 	gh.gs.mu.Lock()
 	for _, k := range gh.keys {
 		if g := gh.gs.m[k]; g != nil {
-			g.setRunning(on)
+			g.setRunning(on, now, p)
 		}
 	}
 	gh.gs.mu.Unlock()

@@ -817,10 +817,12 @@ func (h *Heap) isClosed() bool {
 // having written nothing. Transactions do not nest: an Update called
 // inside fn is a transaction of its own, committed whatever fn's does,
 // once for every run of fn (on a run after a conflict, one that reads
-// an object fn read waits up to 250 ms for fn's turn on it first). That
-// wait slows others too: while it lasts, fn's Update holds its turn on
-// every key it read, so this node's other clients of those keys wait as
-// well. Call Update on keys fn read from tx.OnCommit, or not at all.
+// an object fn read first waits for fn's turn on it: until fn has run
+// 4 times as long as its shortest run, at least 25 ms and at most
+// 250 ms). That wait slows others too: while it lasts, fn's Update
+// holds its turn on every key it read, so this node's other clients of
+// those keys wait as well, and then go on without their turns. Call
+// Update on keys fn read from tx.OnCommit, or not at all.
 //
 // If fn returns an error, the transaction is rolled back and the error is
 // returned, but an error fn returns after reading something is a decision

@@ -18,11 +18,12 @@ import (
 // after the loss waits for its gate, and the Update runs twice (its first
 // run, lost to the writer that wrote before any gate existed, and one
 // that commits). The function waits for the writer to queue for the gate,
-// though, and at load that can take longer than fnPatience: then the
-// writer goes on without the gate, as the design lets it, and may win
-// once more. So the bound asserted is 2 runs plus one for each run in
-// which the writer committed while the Update held its gates (bypasses,
-// counted by the function; none in most runs, 3 runs were seen at load).
+// though, and at load that can take longer than its patience (at least
+// patienceFloor; fair.go): then the writer goes on without the gate, as
+// the design lets it, and may win once more. So the bound asserted is 2
+// runs plus one for each run in which the writer committed while the
+// Update held its gates (bypasses, counted by the function; none in most
+// runs, 3 runs were seen at load).
 func TestWideLoserHoldsEveryKeyItRead(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	for _, writes := range []bool{true, false} {
@@ -47,7 +48,7 @@ func TestWideLoserHoldsEveryKeyItRead(t *testing.T) {
 // r, ids[1+(r-1)%9]: the run goes on once the writer's Update has
 // committed, or waits for a gate of h. It returns the runs, the runs
 // after the first in which the writer committed (it went on without the
-// gate the Update held, after fnPatience), and the Update's error.
+// gate the Update held, after its patience), and the Update's error.
 func wideAgainstWriter(t *testing.T, h *Heap, ids []uuid.UUID, writes bool) (int, int, error) {
 	ctx := context.Background()
 	todo, done := make(chan uuid.UUID), make(chan error, 1)
