@@ -142,13 +142,21 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 }
 
 // namesSaid returns st with its heaps' names as a status prints them
-// (nameSaid), for every line printStatus prints: the table, the lost,
-// stuck, down and short lines.
+// (nameSaid), for every line printStatus prints: the tables (the heaps a
+// member leads too), the lost, stuck, down and short lines.
 func namesSaid(st *oss.ClusterStatus) *oss.ClusterStatus {
 	said := *st
 	said.Heaps = slices.Clone(st.Heaps)
 	for i := range said.Heaps {
 		said.Heaps[i].Name = nameSaid(said.Heaps[i].Name) // shellword.go
+	}
+	said.Members = slices.Clone(st.Members)
+	for i := range said.Members {
+		leads := make([]string, len(said.Members[i].Leads))
+		for j, h := range said.Members[i].Leads {
+			leads[j] = nameSaid(h)
+		}
+		said.Members[i].Leads = leads
 	}
 	return &said
 }
