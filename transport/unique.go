@@ -98,6 +98,7 @@ func (t *QUIC) serveAccepted(c *quic.Conn) {
 		return
 	}
 	t.closeRekeyed(c)
+	t.closeRestarted(c) // restarted.go
 	t.adopt(c)
 	t.serveConn(c)
 }

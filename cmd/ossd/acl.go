@@ -88,7 +88,8 @@ func aclWith(w, notes io.Writer, args []string) error {
 		}
 		fmt.Fprintf(w, "%s %s %s on %s\n", map[string]string{"grant": "granted", "revoke": "revoked"}[sub], nameSaid(g.Who), g.Perm, nameSaid(g.Heap))
 		if sub == "grant" {
-			noteNoHeap(c, notes, g) // aclnote.go
+			noteNoHeap(c, notes, g)                                   // aclnote.go
+			noteUnissued(notes, fs.Lookup("certs").Value.String(), g) // aclwho.go
 		}
 		return nil
 	}

@@ -142,13 +142,21 @@ func printStatus(w io.Writer, st *oss.ClusterStatus) {
 }
 
 // namesSaid returns st with its heaps' names as a status prints them
-// (nameSaid), for every line printStatus prints: the table, the lost,
-// stuck, down and short lines.
+// (nameSaid), for every line printStatus prints: the tables (the heaps a
+// member leads too), the lost, stuck, down and short lines.
 func namesSaid(st *oss.ClusterStatus) *oss.ClusterStatus {
 	said := *st
 	said.Heaps = slices.Clone(st.Heaps)
 	for i := range said.Heaps {
 		said.Heaps[i].Name = nameSaid(said.Heaps[i].Name) // shellword.go
+	}
+	said.Members = slices.Clone(st.Members)
+	for i := range said.Members {
+		leads := make([]string, len(said.Members[i].Leads))
+		for j, h := range said.Members[i].Leads {
+			leads[j] = nameSaid(h)
+		}
+		said.Members[i].Leads = leads
 	}
 	return &said
 }
@@ -251,6 +259,10 @@ func heapsTo(w io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	usage := errors.New("heaps: want no argument, \"create NAME\", \"drop NAME\" or \"set-replicas NAME N\"" + flagAfterDashes(fs, pos)) // dashhint.go
+	if !(len(pos) == 0 || len(pos) == 2 && (pos[0] == "create" || pos[0] == "drop") || len(pos) == 3 && pos[0] == "set-replicas") {
+		return usage // before connecting: flags after "--" were not taken
+	}
 	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err
@@ -280,7 +292,7 @@ func heapsTo(w io.Writer, args []string) error {
 	case len(pos) == 3 && pos[0] == "set-replicas":
 		return setReplicas(ctx, w, c, pos[1], pos[2], *asJSON) // heapsmsg.go
 	}
-	return errors.New("heaps: want no argument, \"create NAME\", \"drop NAME\" or \"set-replicas NAME N\"")
+	return usage
 }
 
 // printHeaps prints the list "ossd heaps" prints, each name as nameSaid
@@ -308,7 +320,7 @@ func getTo(w io.Writer, args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return errors.New("get: want HEAP and a root name or an object ID")
+		return errors.New("get: want HEAP and a root name or an object ID" + flagAfterDashes(fs, pos)) // dashhint.go
 	}
 	ctx, c, done, err := connect(dial)
 	if err != nil {
@@ -360,7 +372,7 @@ func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 		return err
 	}
 	if len(pos) != 3 {
-		return errors.New("put: want HEAP, ROOT and a JSON value (\"-\": read it from stdin)")
+		return errors.New("put: want HEAP, ROOT and a JSON value (\"-\": read it from stdin)" + flagAfterDashes(fs, pos))
 	}
 	if *maxBody <= 0 {
 		return fmt.Errorf("put: --http-max-body %d: want a positive number of bytes", *maxBody)

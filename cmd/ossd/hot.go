@@ -33,7 +33,7 @@ operation (oss.WithOperation) where known.
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("hot: want HEAP")
+		return errors.New("hot: want HEAP" + flagAfterDashes(fs, pos))
 	}
 	ctx, c, done, err := connect(dial)
 	if err != nil {
