@@ -98,7 +98,6 @@ func (t *QUIC) serveAccepted(c *quic.Conn) {
 		return
 	}
 	t.closeRekeyed(c)
-	t.closeRestarted(c) // restarted.go
 	t.adopt(c)
 	t.serveConn(c)
 }
