@@ -97,12 +97,13 @@ const maxGates = 64
 
 // A gate's waiter waits while the holder runs its function for at most
 // the holder's patience: patienceRuns times the holder's shortest run of
-// its function so far (every holder has run it: it lost, or its run went
-// stale), at least patienceFloor and at most fnPatience. The floor is
-// long enough that a short function descheduled on a loaded machine
-// usually keeps its turn (a Go scheduler slice is 10 ms, and at a load of
-// four runnable threads a core a thread waits a few of the kernel's
-// slices), and short enough that an Update nested in the function,
+// its function so far that returned nil (every holder has one: it lost,
+// or its run went stale), at least patienceFloor and at most fnPatience.
+// The floor is long enough that a short function descheduled on a loaded
+// machine usually keeps its turn (a Go scheduler slice is 10 ms, and at a
+// load of four runnable threads a core a thread waits a few of the
+// kernel's slices; under the race detector at such a load it often does
+// not, docs/design.md "Nested Updates wait a floor"), and short enough that an Update nested in the function,
 // waiting for the gate of its own caller, costs that floor a run, not
 // fnPatience. The factor lets a function that takes long on every run
 // (one that calls out, or sleeps) keep its turn while it takes about as
@@ -542,21 +543,30 @@ func (gh *gateHold) yield(ctx context.Context, stop <-chan struct{}) error {
 }
 
 // call runs fn in tx, marking the gates held as waiting on fn while it
-// runs, and notes how long it ran; tx gives the gates up before its
-// OnCommit functions run.
+// runs, and notes how long it ran if it returned nil; tx gives the gates
+// up before its OnCommit functions run. A run that ends in an error (one
+// that asks to wait for a change with ErrRetry, say, in microseconds) is
+// not one the function makes before it commits: counted, it would bring
+// the patience of a function that takes long whenever it commits down to
+// the floor.
 func (gh *gateHold) call(tx *Tx, fn func(*Tx) error) error {
 	tx.gate = gh
 	start := time.Now()
 	gh.setRunning(true, start)
+	committing := false
 	defer func() {
 		end := time.Now()
-		gh.ran(end.Sub(start))
+		if committing {
+			gh.ran(end.Sub(start))
+		}
 		gh.setRunning(false, end)
 	}()
-	return tx.call(fn)
+	err := tx.call(fn)
+	committing = err == nil
+	return err
 }
 
-// ran notes a run of the function that took d.
+// ran notes a run of the function that returned nil after d.
 func (gh *gateHold) ran(d time.Duration) {
 	if gh.runs == 0 || d < gh.best {
 		gh.best = d
