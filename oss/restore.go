@@ -1,0 +1,224 @@
+package oss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/objectsharing/oss/consistency"
+)
+
+// RestoreOptions configure Node.RestoreHeap. A nil *RestoreOptions means
+// the defaults.
+type RestoreOptions struct {
+	// Replicas is the number of voters of the heap restored, as
+	// HeapOptions.Replicas. If zero, Config.Replicas.
+	Replicas int
+}
+
+// RestoreInfo describes a restore that Node.RestoreHeap carried out.
+type RestoreInfo struct {
+	// Backup is what the backup held (its heap's name is the one it was
+	// taken of, not necessarily the one restored).
+	Backup BackupInfo
+	// Commits is how many commits wrote it.
+	Commits int
+	// Index is the log index of the restored heap's last commit.
+	Index uint64
+}
+
+// errRestoreDropped is wrapped by RestoreHeap's errors after it created
+// the heap: it dropped the heap again, so nothing of the backup was kept.
+var errRestoreDropped = errors.New("the heap this restore created was dropped again: nothing was kept")
+
+// restoreOverhead is what a commit record takes beyond its writes, and
+// restoreItem what it takes for each object or root beyond the value's or
+// the name's bytes (consistency's record encoding takes at most 28).
+const (
+	restoreOverhead = 64
+	restoreItem     = 32
+)
+
+// RestoreHeap creates the heap name and writes into it the objects and
+// roots of the backup r holds (one Heap.Backup wrote, of this heap or of
+// any other, in this cluster or another), under their IDs, with their
+// stored values byte for byte. The heap must not exist: if it does, the
+// error matches ErrHeapExists and nothing is written. The backup's
+// header is checked before the heap is created.
+//
+// The objects are written in commits of at most Config.MaxCommitBytes
+// each, as they are read (what RestoreHeap holds is one commit's worth),
+// and the roots after the last object, in as few commits as fit (one,
+// unless they are more than a commit holds; that one once the whole
+// backup has been read and checked). An application that finds its
+// objects from roots therefore never sees a partial graph; a transaction
+// that enumerates the heap (Tx.Scan) meanwhile can see some of the
+// objects. The objects get new versions, those of the restored heap's log.
+//
+// If anything fails (a backup that fails its checks, which is an error
+// matching ErrBadBackup naming the offset, a read of r, a commit refused,
+// ctx ending), RestoreHeap drops the heap it created and returns an error
+// that says what happened and that nothing was kept (or, if the drop
+// failed too, that the heap must be dropped by hand).
+func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *RestoreOptions) (RestoreInfo, error) {
+	var info RestoreInfo
+	if r == nil {
+		return info, fmt.Errorf("%w: RestoreHeap from a nil io.Reader", ErrInvalidArgument)
+	}
+	br := newBackupReader(r, n.cfg.MaxCommitBytes)
+	if err := br.start(); err != nil {
+		return info, fmt.Errorf("oss: restore of heap %s: %w; nothing was created", quoteName(name), err)
+	}
+	var hopts *HeapOptions
+	if opts != nil {
+		hopts = &HeapOptions{Replicas: opts.Replicas}
+	}
+	h, err := n.CreateHeap(ctx, name, hopts)
+	if err != nil {
+		if errors.Is(err, ErrCreatedNotOpen) {
+			return info, n.dropRestored(ctx, name, err)
+		}
+		return info, fmt.Errorf("oss: restore of heap %s: %w; nothing was written", quoteName(name), err)
+	}
+	info, err = restoreInto(ctx, h, br)
+	if err != nil {
+		return info, n.dropRestored(ctx, name, err)
+	}
+	return info, nil
+}
+
+// dropRestoredWait bounds the drop of a heap a failed restore created,
+// which runs on whatever ctx's state.
+const dropRestoredWait = 30 * time.Second
+
+// dropRestored drops the heap a failed restore created and returns the
+// restore's error, cause, saying so.
+func (n *Node) dropRestored(ctx context.Context, name string, cause error) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropRestoredWait)
+	defer cancel()
+	if err := n.DropHeap(dctx, name); err != nil && !errors.Is(err, ErrNoHeap) {
+		return fmt.Errorf("oss: restore of heap %s: %w; dropping the heap it created failed too (%v): drop it by hand (ossd heaps drop)", quoteName(name), cause, err)
+	}
+	return fmt.Errorf("oss: restore of heap %s: %w; %w", quoteName(name), cause, errRestoreDropped)
+}
+
+// restoreBatch is the writes of one commit a restore has yet to make.
+type restoreBatch struct {
+	h       *Heap
+	ctx     context.Context
+	max     int
+	size    int
+	objects []consistency.Write
+	roots   []consistency.RootWrite
+	info    *RestoreInfo
+}
+
+// restoreInto reads the rest of the backup, writing it into h.
+func restoreInto(ctx context.Context, h *Heap, br *backupReader) (RestoreInfo, error) {
+	info := RestoreInfo{}
+	b := &restoreBatch{h: h, ctx: ctx, max: h.cfg.MaxCommitBytes, size: restoreOverhead, info: &info}
+	if err := h.authorizeWrite(ctx, false); err != nil {
+		return info, err
+	}
+	for i := 0; !br.ended; i++ {
+		if i%backupCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return info, fmt.Errorf("at offset %d of the backup: %w", br.off, err)
+			}
+		}
+		rec, err := br.next()
+		if err != nil {
+			return info, err
+		}
+		switch rec.kind {
+		case recObject:
+			err = b.addObject(rec)
+		case recRoot:
+			err = b.addRoot(rec)
+		}
+		if err != nil {
+			return info, err
+		}
+	}
+	if err := b.flush(); err != nil {
+		return info, err
+	}
+	info.Backup = br.info
+	return info, nil
+}
+
+func (b *restoreBatch) addObject(rec backupRecord) error {
+	need := restoreItem + len(rec.value)
+	if restoreOverhead+need > b.max {
+		return badBackup(rec.off, "object %v of %d bytes cannot fit in a commit of this node's MaxCommitBytes (%d)", rec.id, len(rec.value), b.max)
+	}
+	if b.size+need > b.max {
+		if err := b.flush(); err != nil {
+			return err
+		}
+	}
+	value := make([]byte, len(rec.value))
+	copy(value, rec.value)
+	b.objects = append(b.objects, consistency.Write{ID: rec.id, Value: value})
+	b.size += need
+	return nil
+}
+
+func (b *restoreBatch) addRoot(rec backupRecord) error {
+	if len(b.objects) > 0 {
+		// Every object is committed before the first root.
+		if err := b.flush(); err != nil {
+			return err
+		}
+	}
+	need := restoreItem + len(rec.name)
+	if err := validRootName(rec.name, b.max); err != nil || restoreOverhead+need > b.max {
+		return badBackup(rec.off, "root %s cannot be written on this node: %v", quoteName(rec.name), err)
+	}
+	if b.size+need > b.max {
+		if err := b.flush(); err != nil {
+			return err
+		}
+	}
+	b.roots = append(b.roots, consistency.RootWrite{Name: rec.name, ID: rec.id})
+	b.size += need
+	return nil
+}
+
+// flush commits the batch's writes, if any.
+func (b *restoreBatch) flush() error {
+	if len(b.objects) == 0 && len(b.roots) == 0 {
+		return nil
+	}
+	h := b.h
+	txid, err := newTxID(h.self)
+	if err != nil {
+		return fmt.Errorf("new transaction ID: %w", err)
+	}
+	rec := consistency.Record{TxID: txid, Snapshot: h.state.Load().Index(), Writes: b.objects, RootWrites: b.roots}
+	data, err := rec.Marshal()
+	if err != nil {
+		return fmt.Errorf("encode commit record: %w", err)
+	}
+	if len(data) > b.max {
+		return &TooLargeError{Size: len(data), Max: b.max, Writes: len(rec.Writes) + len(rec.RootWrites)}
+	}
+	res, err := h.commit(b.ctx, txid, data)
+	if err != nil {
+		return fmt.Errorf("commit %d of the restore (%d objects, %d roots): %w", b.info.Commits+1, len(b.objects), len(b.roots), err)
+	}
+	switch res.Outcome {
+	case consistency.Committed:
+	case consistency.Refused:
+		return h.refusedError()
+	default:
+		return fmt.Errorf("commit %d of the restore was not applied (outcome %v at index %d)", b.info.Commits+1, res.Outcome, res.Index)
+	}
+	h.stats.commits.Add(1)
+	b.info.Commits++
+	b.info.Index = res.Index
+	b.objects, b.roots, b.size = nil, nil, restoreOverhead
+	return nil
+}
