@@ -324,7 +324,7 @@ func bkDamaged(t *testing.T, b []byte) map[string]struct {
 	end := int(o[len(o)-1])
 	obj, root := int(o[1]), int(o[len(o)-2]) // the first object, the last root
 	flip := func(at int) []byte { c := bytes.Clone(b); c[at] ^= 0x40; return c }
-	objRec := b[obj : o[2]]
+	objRec := b[obj:o[2]]
 	rootRec := b[root:end]
 	dupObj := append(append(bytes.Clone(b[:o[2]]), objRec...), b[o[2]:]...)
 	dupRoot := append(append(bytes.Clone(b[:end]), rootRec...), b[end:]...)
