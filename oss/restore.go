@@ -77,8 +77,11 @@ func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *
 	}
 	h, err := n.CreateHeap(ctx, name, hopts)
 	if err != nil {
-		if errors.Is(err, ErrCreatedNotOpen) {
+		switch {
+		case errors.Is(err, ErrCreatedNotOpen):
 			return info, n.dropRestored(ctx, name, err)
+		case errors.Is(err, ErrCommitUnknown):
+			return info, fmt.Errorf("oss: restore of heap %s: %w; nothing of the backup was written, but the heap may have been created, empty: see Node.Heaps, and drop it (ossd heaps drop) before restoring again", quoteName(name), err)
 		}
 		return info, fmt.Errorf("oss: restore of heap %s: %w; nothing was written", quoteName(name), err)
 	}

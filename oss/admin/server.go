@@ -356,6 +356,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a.registerRevocations() // GET, POST /v1/revocations: revoke.go
 	a.registerUI()          // GET /ui, /ui/events, /ui/assets/: ui.go
 	a.handle("GET /v1/heaps/{heap}/hot", PermRead, 0, a.hot)
+	a.registerBackup() // GET /v1/heaps/{heap}/backup, POST .../restore: backup.go
 	// The node's Prometheus metrics name every heap: read on all of them.
 	a.handle("GET /metrics", PermRead, 0, metricsHandler(node, a.ownMetrics(nodeName)...).ServeHTTP)
 	a.registerDebug() // GET /debug/pprof/..., /debug/logs (operators only): debug.go
@@ -429,7 +430,7 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
 		// Not committed: safe to retry.
 		code = http.StatusServiceUnavailable
-	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
+	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument), errors.Is(err, oss.ErrBadBackup),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
 		code = http.StatusBadRequest
 	}
