@@ -231,7 +231,7 @@ func bkStartNode(t *testing.T, maxCommit int) *oss.Node {
 }
 
 // fill writes objects of size bytes each, and roots naming some of them.
-func bkFill(t *testing.T, h *oss.Heap, objects, size, roots int) {
+func bkFill(t testing.TB, h *oss.Heap, objects, size, roots int) {
 	t.Helper()
 	var ids []uuid.UUID
 	per := min(8, max(1, (16<<10)/size))
