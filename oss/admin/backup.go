@@ -87,6 +87,7 @@ func (a *api) backup(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	bound := time.AfterFunc(requestTimeout, cancel)
+	defer bound.Stop()
 	h, err := a.heap(ctx, r.PathValue("heap"), false)
 	if err != nil {
 		fail(w, err)
