@@ -458,3 +458,22 @@ func TestBackupRestoreCancelled(t *testing.T) {
 	}
 	bkAwaitNoHeap(t, n, "dst")
 }
+
+// A backup holding an object larger than the restoring node's commit
+// limit is refused at that object's offset, and nothing is kept.
+func TestRestoreRefusesObjectOverNodeLimit(t *testing.T) {
+	big := bkStartNode(t, 0)
+	h, err := big.CreateHeap(context.Background(), "wide", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bkFill(t, h, 3, 200<<10, 1)
+	b, _ := backupOf(t, h)
+	small := bkStartNode(t, 64<<10)
+	_, err = small.RestoreHeap(context.Background(), "wide", bytes.NewReader(b), nil)
+	var be *oss.BackupError
+	if !errors.As(err, &be) || be.Offset != parseBackup(t, b).order[1] || !strings.Contains(err.Error(), "over the limit") || !strings.Contains(err.Error(), "nothing was kept") {
+		t.Errorf("RestoreHeap of objects over the node's limit: %v; want a refusal at the first object, nothing kept", err)
+	}
+	bkAwaitNoHeap(t, small, "wide")
+}
