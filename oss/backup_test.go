@@ -210,6 +210,18 @@ func TestBackupRoundTripUnderLoad(t *testing.T) {
 			t.Errorf("restore: %+v", info)
 		}
 		rh := dst.Heap("n3", name)
+		// The root came last: every object was committed before it.
+		err = rh.View(context.Background(), func(tx *oss.Tx) error {
+			for _, id := range ids {
+				if v, err := tx.Version(id); err != nil || v >= info.Index {
+					t.Errorf("account %v restored at version %d (%v); want before the roots' commit %d", id, v, err, info.Index)
+				}
+			}
+			return nil
+		}, &oss.ViewOptions{Fresh: true})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got := bkBankTotal(t, rh); got != bankAccounts*bankStart {
 			t.Errorf("restored bank %d holds %d in all; want %d", i, got, bankAccounts*bankStart)
 		}
