@@ -1,6 +1,6 @@
 // Package admin is a node's HTTP admin interface, in JSON: cluster status,
-// the heap directory, reads of objects and roots, and conditional
-// transactions. ossd serves it (NewServer); Client speaks it.
+// the heap directory, reads of objects and roots, conditional
+// transactions, and backups and restores of heaps. ossd serves it (NewServer); Client speaks it.
 //
 // # Security
 //
@@ -83,6 +83,8 @@ type Options struct {
 	Authorize func(name string, role pki.Role, heap, perm string) error
 	// MaxBodyBytes caps the body of a write (PUT of a root, POST of a
 	// transaction); a larger one is refused with 413 before more is read.
+	// A restore's backup is not capped: it is read a commit at a time
+	// (oss.Node.RestoreHeap), and takes this much of the room for bodies.
 	// Other endpoints take at most 64 KiB. If zero, DefaultMaxBodyBytes;
 	// above math.MaxInt64/4 (2 EiB), that.
 	MaxBodyBytes int64
