@@ -79,7 +79,11 @@ func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrCreatedNotOpen):
-			return info, n.dropRestored(ctx, name, err)
+			var cn *createdNotOpen
+			if errors.As(err, &cn) {
+				return info, n.dropRestored(ctx, name, cn.group, err)
+			}
+			return info, fmt.Errorf("oss: restore of heap %s: %w; nothing of the backup was written, but the heap was created, empty: drop it (ossd heaps drop) before restoring again", quoteName(name), err)
 		case errors.Is(err, ErrCommitUnknown):
 			return info, fmt.Errorf("oss: restore of heap %s: %w; nothing of the backup was written, but the heap may have been created, empty: see Node.Heaps, and drop it (ossd heaps drop) before restoring again", quoteName(name), err)
 		}
@@ -87,7 +91,7 @@ func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *
 	}
 	info, err = restoreInto(ctx, h, br)
 	if err != nil {
-		return info, n.dropRestored(ctx, name, err)
+		return info, n.dropRestored(ctx, name, h.group, err)
 	}
 	return info, nil
 }
@@ -96,13 +100,49 @@ func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *
 // which runs on whatever ctx's state.
 const dropRestoredWait = 30 * time.Second
 
-// dropRestored drops the heap a failed restore created and returns the
-// restore's error, cause, saying so.
-func (n *Node) dropRestored(ctx context.Context, name string, cause error) error {
+// errNotRestored is what dropRestored's catalog transaction returns when
+// the heap's entry is not the one the restore created: dropped meanwhile,
+// perhaps created again by someone else. Nothing is removed.
+var errNotRestored = errors.New("oss: the heap's entry is not the restore's")
+
+// dropRestored drops the heap a failed restore created, the catalog entry
+// of group group, and returns the restore's error, cause, saying so. The
+// entry is read and deleted in one catalog transaction, and only if it is
+// still that group's: a heap dropped meanwhile, or dropped and created
+// again by someone else, is left as it is (a name alone would drop theirs).
+func (n *Node) dropRestored(ctx context.Context, name string, group uint64, cause error) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropRestoredWait)
 	defer cancel()
-	if err := n.DropHeap(dctx, name); err != nil && !errors.Is(err, ErrNoHeap) {
-		return fmt.Errorf("oss: restore of heap %s: %w; dropping the heap it created failed too (%v): drop it by hand (ossd heaps drop)", quoteName(name), cause, err)
+	open := n.replicaOf(name)
+	err := n.catalog.Load().Update(dctx, func(tx *Tx) error {
+		ok, err := tx.Exists(entryID(name))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNotRestored // checked with a read index, not a record
+		}
+		e, err := Get[heapEntry](tx, entryID(name))
+		if err != nil {
+			return err
+		}
+		if e.Name != name || e.Group != group {
+			return errNotRestored
+		}
+		return tx.Delete(entryID(name))
+	})
+	switch {
+	case err == errNotRestored:
+		return fmt.Errorf("oss: restore of heap %s: %w; the heap it created was dropped meanwhile, and a heap of that name now (if any) is another's, left as it is: nothing of the backup was kept", quoteName(name), cause)
+	case err != nil:
+		return fmt.Errorf("oss: restore of heap %s: %w; dropping the heap it created failed too (%v): drop it by hand (ossd heaps drop)", quoteName(name), cause, uncheckedRemoval(err, "the heap"))
+	}
+	n.syncCatalog()
+	if open != nil && open.group == group {
+		select {
+		case <-open.done:
+		case <-dctx.Done():
+		}
 	}
 	return fmt.Errorf("oss: restore of heap %s: %w; %w", quoteName(name), cause, errRestoreDropped)
 }
