@@ -3,6 +3,7 @@ package oss
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"unicode/utf8"
@@ -20,7 +21,7 @@ func (br *backupReader) raw() (kind byte, payload []byte, err error) {
 	}
 	n := binary.BigEndian.Uint32(head[1:])
 	if int64(n) > int64(br.limit) {
-		return 0, nil, badBackup(off, "a record of %d bytes, over the limit of %d (a corrupt length, or an object too large for this node's MaxCommitBytes)", n, br.limit)
+		return 0, nil, br.over(off, head, n)
 	}
 	if cap(br.buf) < int(n)+4 {
 		br.buf = make([]byte, int(n)+4)
@@ -40,6 +41,31 @@ func (br *backupReader) raw() (kind byte, payload []byte, err error) {
 	}
 	br.off += int64(len(head) + len(buf))
 	return head[0], payload, nil
+}
+
+// over is the error for the record at off, of head, whose payload of n
+// bytes is over the reader's limit. One over MaxBackupRecord is no
+// record any backup holds (a corrupt length). One under it, over a
+// restoring node's MaxCommitBytes, is read through its CRC-32C without
+// being kept: if the CRC holds, the backup is sound and the record too
+// large for this node (an error matching ErrTooLarge, not ErrBadBackup).
+func (br *backupReader) over(off int64, head [5]byte, n uint32) error {
+	if int64(n) > MaxBackupRecord {
+		return badBackup(off, "a record of %d bytes, over the limit of %d (a corrupt length)", n, MaxBackupRecord)
+	}
+	crc := crc32.New(castagnoli)
+	crc.Write(head[:])
+	if _, err := io.CopyN(crc, br.r, int64(n)); err != nil {
+		return readErr(off, "the rest of the record", err)
+	}
+	var tail [4]byte
+	if _, err := io.ReadFull(br.r, tail[:]); err != nil {
+		return readErr(off, "the rest of the record", err)
+	}
+	if got := binary.BigEndian.Uint32(tail[:]); got != crc.Sum32() {
+		return badBackup(off, "a record of %d bytes whose CRC-32C is %08x, its bytes' %08x: the backup is damaged (its length, or the record)", n, got, crc.Sum32())
+	}
+	return fmt.Errorf("%w: at offset %d of the backup, a record of kind %q of %d bytes, over this node's MaxCommitBytes (%d); the backup is not damaged: restore it on a node whose MaxCommitBytes is larger", ErrTooLarge, off, head[0], n, br.limit)
 }
 
 // next reads and checks the next record. After the end record it checks

@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/objectsharing/oss/consistency"
 )
 
@@ -35,7 +37,9 @@ var errRestoreDropped = errors.New("the heap this restore created was dropped ag
 
 // restoreOverhead is what a commit record takes beyond its writes, and
 // restoreItem what it takes for each object or root beyond the value's or
-// the name's bytes (consistency's record encoding takes at most 28).
+// the name's bytes (consistency's record encoding takes at most 28): an
+// estimate, larger than the encoding, by which a batch is filled. Whether
+// it fits is the encoded record's size (restoreBatch.commitItems).
 const (
 	restoreOverhead = 64
 	restoreItem     = 32
@@ -147,7 +151,9 @@ func (n *Node) dropRestored(ctx context.Context, name string, group uint64, caus
 	return fmt.Errorf("oss: restore of heap %s: %w; %w", quoteName(name), cause, errRestoreDropped)
 }
 
-// restoreBatch is the writes of one commit a restore has yet to make.
+// restoreBatch is the writes of one commit a restore has yet to make:
+// objects or roots, never both (every object is committed before the
+// first root), with the offsets of their records.
 type restoreBatch struct {
 	h       *Heap
 	ctx     context.Context
@@ -155,6 +161,7 @@ type restoreBatch struct {
 	size    int
 	objects []consistency.Write
 	roots   []consistency.RootWrite
+	offs    []int64
 	info    *RestoreInfo
 }
 
@@ -192,20 +199,28 @@ func restoreInto(ctx context.Context, h *Heap, br *backupReader) (RestoreInfo, e
 	return info, nil
 }
 
-func (b *restoreBatch) addObject(rec backupRecord) error {
-	need := restoreItem + len(rec.value)
-	if restoreOverhead+need > b.max {
-		return badBackup(rec.off, "object %v of %d bytes cannot fit in a commit of this node's MaxCommitBytes (%d)", rec.id, len(rec.value), b.max)
-	}
-	if b.size+need > b.max {
+// add makes room for an item of need estimated bytes, committing what
+// the batch holds if the item would take it over the limit by the
+// estimate. An item over it alone is tried alone: its encoded record may
+// fit (commitItems says if it does not).
+func (b *restoreBatch) add(need int, off int64) error {
+	if b.size+need > b.max && len(b.offs) > 0 {
 		if err := b.flush(); err != nil {
 			return err
 		}
 	}
+	b.size += need
+	b.offs = append(b.offs, off)
+	return nil
+}
+
+func (b *restoreBatch) addObject(rec backupRecord) error {
+	if err := b.add(restoreItem+len(rec.value), rec.off); err != nil {
+		return err
+	}
 	value := make([]byte, len(rec.value))
 	copy(value, rec.value)
 	b.objects = append(b.objects, consistency.Write{ID: rec.id, Value: value})
-	b.size += need
 	return nil
 }
 
@@ -216,41 +231,82 @@ func (b *restoreBatch) addRoot(rec backupRecord) error {
 			return err
 		}
 	}
-	need := restoreItem + len(rec.name)
-	if err := validRootName(rec.name, b.max); err != nil || restoreOverhead+need > b.max {
-		return badBackup(rec.off, "root %s cannot be written on this node: %v", quoteName(rec.name), err)
+	if err := validRootName(rec.name, b.max); err != nil {
+		// The reader refused an empty name and one not UTF-8: this one
+		// is longer than this node's commits may be.
+		return fmt.Errorf("%w: at offset %d of the backup: %v; the backup is not damaged: restore it on a node whose MaxCommitBytes is larger", ErrTooLarge, rec.off, err)
 	}
-	if b.size+need > b.max {
-		if err := b.flush(); err != nil {
-			return err
-		}
+	if err := b.add(restoreItem+len(rec.name), rec.off); err != nil {
+		return err
 	}
 	b.roots = append(b.roots, consistency.RootWrite{Name: rec.name, ID: rec.id})
-	b.size += need
 	return nil
 }
 
 // flush commits the batch's writes, if any.
 func (b *restoreBatch) flush() error {
-	if len(b.objects) == 0 && len(b.roots) == 0 {
+	objects, roots, offs := b.objects, b.roots, b.offs
+	b.objects, b.roots, b.offs, b.size = nil, nil, nil, restoreOverhead
+	if len(offs) == 0 {
 		return nil
 	}
+	return b.commitItems(objects, roots, offs)
+}
+
+// commitItems commits objects or roots (one of them is empty), offs
+// their records' offsets, in one commit if its encoded record fits in
+// MaxCommitBytes, else in halves, each the same way. An item that does
+// not fit alone is too large for this node: an error matching
+// ErrTooLarge, not ErrBadBackup (a node with a larger limit restores it).
+func (b *restoreBatch) commitItems(objects []consistency.Write, roots []consistency.RootWrite, offs []int64) error {
 	h := b.h
 	txid, err := newTxID(h.self)
 	if err != nil {
 		return fmt.Errorf("new transaction ID: %w", err)
 	}
-	rec := consistency.Record{TxID: txid, Snapshot: h.state.Load().Index(), Writes: b.objects, RootWrites: b.roots}
+	rec := consistency.Record{TxID: txid, Snapshot: h.state.Load().Index(), Writes: objects, RootWrites: roots}
 	data, err := rec.Marshal()
 	if err != nil {
 		return fmt.Errorf("encode commit record: %w", err)
 	}
 	if len(data) > b.max {
-		return &TooLargeError{Size: len(data), Max: b.max, Writes: len(rec.Writes) + len(rec.RootWrites)}
+		if len(offs) == 1 {
+			return b.tooLarge(objects, roots, offs[0], len(data))
+		}
+		half := len(offs) / 2
+		if len(objects) > 0 {
+			if err := b.commitItems(objects[:half], nil, offs[:half]); err != nil {
+				return err
+			}
+			return b.commitItems(objects[half:], nil, offs[half:])
+		}
+		if err := b.commitItems(nil, roots[:half], offs[:half]); err != nil {
+			return err
+		}
+		return b.commitItems(nil, roots[half:], offs[half:])
 	}
+	return b.commit(txid, data, len(objects), len(roots))
+}
+
+// tooLarge is the error for the one object or root at off whose commit
+// record of size bytes is over this node's MaxCommitBytes.
+func (b *restoreBatch) tooLarge(objects []consistency.Write, roots []consistency.RootWrite, off int64, size int) error {
+	what := ""
+	if len(objects) > 0 {
+		what = fmt.Sprintf("object %v of %d bytes", objects[0].ID, len(objects[0].Value))
+	} else {
+		what = fmt.Sprintf("root %s", quoteName(roots[0].Name))
+	}
+	return fmt.Errorf("%w: at offset %d of the backup, %s needs a commit record of %d bytes, over this node's MaxCommitBytes (%d); the backup is not damaged: restore it on a node whose MaxCommitBytes is larger", ErrTooLarge, off, what, size, b.max)
+}
+
+// commit proposes one commit record of the restore, data, and waits for
+// it to apply.
+func (b *restoreBatch) commit(txid uuid.UUID, data []byte, objects, roots int) error {
+	h := b.h
 	res, err := h.commit(b.ctx, txid, data)
 	if err != nil {
-		return fmt.Errorf("commit %d of the restore (%d objects, %d roots): %w", b.info.Commits+1, len(b.objects), len(b.roots), err)
+		return fmt.Errorf("commit %d of the restore (%d objects, %d roots): %w", b.info.Commits+1, objects, roots, err)
 	}
 	switch res.Outcome {
 	case consistency.Committed:
@@ -262,6 +318,5 @@ func (b *restoreBatch) flush() error {
 	h.stats.commits.Add(1)
 	b.info.Commits++
 	b.info.Index = res.Index
-	b.objects, b.roots, b.size = nil, nil, restoreOverhead
 	return nil
 }
