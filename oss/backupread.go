@@ -85,6 +85,10 @@ func (br *backupReader) next() (backupRecord, error) {
 		if br.started || len(p) < 8 {
 			return rec, badBackup(off, "an info record out of place or of %d bytes", len(p))
 		}
+		if err := validHeapName(string(p[8:])); err != nil {
+			// A name no heap may have: it is echoed in answers and logs.
+			return rec, badBackup(off, "the info record's heap name: %v", err)
+		}
 		br.started = true
 		br.info.Index, br.info.Heap = binary.BigEndian.Uint64(p), string(p[8:])
 		rec.version, rec.name = br.info.Index, br.info.Heap

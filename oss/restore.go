@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,15 +62,27 @@ const (
 // that enumerates the heap (Tx.Scan) meanwhile can see some of the
 // objects. The objects get new versions, those of the restored heap's log.
 //
+// The name is checked, as CreateHeap checks it, before r is read. An
+// object or root that fits in no commit of this node's MaxCommitBytes is
+// an error matching ErrTooLarge (not ErrBadBackup: a node with a larger
+// limit restores the backup).
+//
 // If anything fails (a backup that fails its checks, which is an error
 // matching ErrBadBackup naming the offset, a read of r, a commit refused,
 // ctx ending), RestoreHeap drops the heap it created and returns an error
 // that says what happened and that nothing was kept (or, if the drop
-// failed too, that the heap must be dropped by hand).
+// failed too, that the heap must be dropped by hand). It drops that heap
+// only, the catalog entry it created: a heap dropped meanwhile, or
+// dropped and created again under the name by someone else, is left as
+// it is. The heap is not closed to others while the restore runs: what
+// they write into it meanwhile is dropped with it if the restore fails.
 func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *RestoreOptions) (RestoreInfo, error) {
 	var info RestoreInfo
 	if r == nil {
 		return info, fmt.Errorf("%w: RestoreHeap from a nil io.Reader", ErrInvalidArgument)
+	}
+	if err := restoreName(name); err != nil {
+		return info, err
 	}
 	br := newBackupReader(r, n.cfg.MaxCommitBytes)
 	if err := br.start(); err != nil {
@@ -98,6 +111,18 @@ func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *
 		return info, n.dropRestored(ctx, name, h.group, err)
 	}
 	return info, nil
+}
+
+// restoreName refuses a name no new heap may have, as CreateHeap would,
+// before anything of the backup is read.
+func restoreName(name string) error {
+	if err := validHeapName(name); err != nil {
+		return err
+	}
+	if strings.HasPrefix(name, systemPrefix) {
+		return fmt.Errorf("%w %q: the prefix %q is reserved", ErrInvalidHeapName, name, systemPrefix)
+	}
+	return newHeapName(name)
 }
 
 // dropRestoredWait bounds the drop of a heap a failed restore created,
