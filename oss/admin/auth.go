@@ -145,8 +145,9 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 		limit := max(maxBody, smallBody)
 		if maxBody == streamBody {
 			// A stream (a restore's backup), read a commit at a time:
-			// not capped as a whole, it takes a write's room.
-			limit = a.opts.MaxBodyBytes
+			// not capped as a whole, it takes a restore's slot
+			// (streamcap.go) rather than room for bodies.
+			limit = 0
 		} else {
 			if r.ContentLength > limit {
 				fail(w, refuse(http.StatusRequestEntityTooLarge, "a body of %d bytes is over this endpoint's limit of %d (ossd run --http-max-body for writes)", r.ContentLength, limit))
@@ -154,10 +155,10 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
-		if limit > smallBody || maxBody == streamBody {
+		if limit > smallBody {
 			// A write: wait for room for its body among the others'.
 			n := limit
-			if r.ContentLength > 0 && maxBody != streamBody {
+			if r.ContentLength > 0 {
 				n = r.ContentLength
 			}
 			release, ok := a.admitBody(w, r, n)

@@ -14,9 +14,9 @@ import (
 
 // streamBody is the maxBody of an endpoint whose body is a stream
 // (a restore's backup): no cap on the whole, which MaxBodyBytes would
-// be, as the node holds one commit's worth of it at a time
-// (oss.Node.RestoreHeap); it takes MaxBodyBytes of the room for bodies,
-// as one write of the largest body does.
+// be, as the node holds about 3 commits' worth of it at a time
+// (oss.Node.RestoreHeap); it takes no room for bodies, but a restore's
+// slot (streamcap.go), of which a node has few.
 const streamBody = -1
 
 // backupType is the Content-Type of a backup, answered and sent.
@@ -99,6 +99,11 @@ func (a *api) backup(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", backupType)
 		return
 	}
+	release, ok := a.takeStream(w, r, streamBackup)
+	if !ok {
+		return
+	}
+	defer release()
 	bw := &backupWriter{w: w, conn: &streamConn{rc: http.NewResponseController(w), idle: a.streamIdle()}, begun: func() { bound.Stop() }}
 	info, err := h.Backup(ctx, bw, &oss.BackupOptions{Fresh: r.URL.Query().Get("fresh") != ""})
 	if err == nil {
@@ -138,6 +143,11 @@ func (a *api) restore(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Replicas = n
 	}
+	release, ok := a.takeStream(w, r, streamRestore)
+	if !ok {
+		return
+	}
+	defer release()
 	body := &bodyStream{r: r.Body, conn: &streamConn{rc: http.NewResponseController(w), idle: a.streamIdle()}}
 	info, err := a.node.RestoreHeap(r.Context(), r.PathValue("heap"), body, &opts)
 	if err != nil {

@@ -84,7 +84,8 @@ type Options struct {
 	// MaxBodyBytes caps the body of a write (PUT of a root, POST of a
 	// transaction); a larger one is refused with 413 before more is read.
 	// A restore's backup is not capped: it is read a commit at a time
-	// (oss.Node.RestoreHeap), and takes this much of the room for bodies.
+	// (oss.Node.RestoreHeap, some 3 × MaxCommitBytes held), and takes
+	// no room for bodies but one of a node's few restore slots.
 	// Other endpoints take at most 64 KiB. If zero, DefaultMaxBodyBytes;
 	// above math.MaxInt64/4 (2 EiB), that.
 	MaxBodyBytes int64
@@ -296,6 +297,8 @@ type api struct {
 	refuseHold time.Duration
 	// statuses serves GET /v1/status from shared gatherings.
 	statuses *statusCache
+	// streams counts the backups and restores under way (streamcap.go).
+	streams streams
 }
 
 // bodySlots is how many writes of the largest body the interface takes at
