@@ -40,8 +40,8 @@ func (c *Client) Backup(ctx context.Context, heap string, w io.Writer, fresh boo
 // creates heap from it (oss.Node.RestoreHeap), with replicas voters (0:
 // the node's default), and returns what it restored. The node checks the
 // backup as it reads it and keeps nothing of one that fails: its error
-// matches oss.ErrBadBackup then, oss.ErrHeapExists for a heap that
-// exists. The backup is sent once: a node that took the request is not
+// matches oss.ErrBadBackup then, oss.ErrTooLarge for an object too large
+// for the node's commits, oss.ErrHeapExists for a heap that exists. The backup is sent once: a node that took the request is not
 // given it again. Only ctx bounds it, not ClientOptions.Timeout.
 func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas int) (oss.RestoreInfo, error) {
 	var info oss.RestoreInfo
@@ -59,6 +59,8 @@ func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas
 		return info, &heapExistsError{msg: se.Message}
 	case errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Message, oss.ErrBadBackup.Error()):
 		return info, &badBackupError{se}
+	case errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Message, oss.ErrTooLarge.Error()):
+		return info, &tooLargeError{se}
 	case err != nil:
 		return info, err
 	}
@@ -135,3 +137,15 @@ func (e *badBackupError) Is(target error) bool {
 }
 
 func (e *badBackupError) Unwrap() error { return e.StatusError }
+
+// tooLargeError is a node's refusal of a restore whose backup holds an
+// object or root too large for its commits, which matches
+// oss.ErrTooLarge (the backup is sound; a node with a larger
+// MaxCommitBytes restores it).
+type tooLargeError struct{ *StatusError }
+
+func (e *tooLargeError) Is(target error) bool {
+	return target == oss.ErrTooLarge || e.StatusError.Is(target)
+}
+
+func (e *tooLargeError) Unwrap() error { return e.StatusError }
