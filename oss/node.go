@@ -723,7 +723,11 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		if err != nil && created {
 			// The entry committed: the heap exists, whatever stopped its open
 			// here. Its cause would say it was not created.
-			return nil, fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)
+			err = fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)
+			if h != nil {
+				err = &createdNotOpen{group: h.group, err: err}
+			}
+			return nil, err
 		}
 		if err != nil {
 			return nil, err
@@ -732,6 +736,16 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		return h, nil
 	}
 }
+
+// createdNotOpen is openHeap's ErrCreatedNotOpen when it knows the group
+// of the entry it created (RestoreHeap drops that group, and no other).
+type createdNotOpen struct {
+	group uint64
+	err   error
+}
+
+func (e *createdNotOpen) Error() string { return e.err.Error() }
+func (e *createdNotOpen) Unwrap() error { return e.err }
 
 // openEntry opens a heap once, as openHeap says: the node's replica if it
 // has one, otherwise the catalog's entry, found or created as mode says,

@@ -248,19 +248,26 @@ func downVoters(st *oss.ClusterStatus) map[string][]string {
 	return down
 }
 
-func heaps(args []string) error { return heapsTo(os.Stdout, args) }
+func heaps(args []string) error { return heapsIO(os.Stdin, os.Stdout, os.Stderr, args) }
 
 // heapsTo is "ossd heaps", printing to w.
-func heapsTo(w io.Writer, args []string) error {
+func heapsTo(w io.Writer, args []string) error { return heapsIO(os.Stdin, w, os.Stderr, args) }
+
+// heapsIO is "ossd heaps", reading a restore's backup from stdin (--in -),
+// printing to w, and a backup's summary to notes (w may be the backup).
+func heapsIO(stdin io.Reader, w, notes io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd heaps")
-	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" makes (default: the node's --replicas)")
+	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" or \"heaps restore\" makes (default: the node's --replicas)")
 	asJSON := fs.Bool("json", false, "print the list (or set-replicas' answer) as JSON (a heap's name may hold spaces)")
+	out := fs.String("out", "", "the file \"heaps backup\" writes (via FILE.tmp, synced, renamed); - for stdout")
+	in := fs.String("in", "", "the backup \"heaps restore\" sends, checked whole first; - for stdin")
+	fresh := fs.Bool("fresh", false, "\"heaps backup\": back up the state after everything committed when it began (a fresh read)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	usage := errors.New("heaps: want no argument, \"create NAME\", \"drop NAME\" or \"set-replicas NAME N\"" + flagAfterDashes(fs, pos)) // dashhint.go
-	if !(len(pos) == 0 || len(pos) == 2 && (pos[0] == "create" || pos[0] == "drop") || len(pos) == 3 && pos[0] == "set-replicas") {
+	usage := errors.New("heaps: want no argument, \"create NAME\", \"drop NAME\", \"set-replicas NAME N\", \"backup NAME --out FILE\" or \"restore NAME --in FILE\"" + flagAfterDashes(fs, pos)) // dashhint.go
+	if !(len(pos) == 0 || len(pos) == 2 && slices.Contains([]string{"create", "drop", "backup", "restore"}, pos[0]) || len(pos) == 3 && pos[0] == "set-replicas") {
 		return usage // before connecting: flags after "--" were not taken
 	}
 	ctx, c, done, err := connect(dial)
@@ -291,6 +298,10 @@ func heapsTo(w io.Writer, args []string) error {
 		return err
 	case len(pos) == 3 && pos[0] == "set-replicas":
 		return setReplicas(ctx, w, c, pos[1], pos[2], *asJSON) // heapsmsg.go
+	case len(pos) == 2 && pos[0] == "backup":
+		return backupHeap(c, w, notes, pos[1], *out, *fresh) // backup.go
+	case len(pos) == 2 && pos[0] == "restore":
+		return restoreHeap(c, stdin, w, pos[1], *in, *replicas) // backup.go
 	}
 	return usage
 }

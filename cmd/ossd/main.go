@@ -8,6 +8,7 @@
 //	ossd run         --name n1 --listen 127.0.0.1:7401 --certs certs [--join addr]
 //	ossd status      [--http 127.0.0.1:7480]          members and heaps
 //	ossd heaps       [create NAME [--replicas N]|drop NAME|set-replicas NAME N]  the heap directory
+//	ossd heaps       backup NAME --out FILE | restore NAME --in FILE  back a heap up, restore it
 //	ossd get HEAP ROOT|ID                             read an object
 //	ossd put HEAP ROOT JSON                           write a root's object
 //	ossd hot HEAP                                     the objects transactions conflict on
@@ -49,6 +50,11 @@ Usage:
   ossd heaps       [--json | create NAME [--replicas N] | drop NAME | set-replicas NAME N]
                                                       list, create or drop heaps, or change
                                                       the voters one keeps
+  ossd heaps       backup NAME --out FILE|- [--fresh] | restore NAME --in FILE|- [--replicas N]
+                                                      write a heap's consistent backup (FILE
+                                                      via FILE.tmp, synced, renamed); create a
+                                                      new heap from one, checked first, kept
+                                                      whole or not at all
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON
   ossd put         HEAP ROOT JSON|-                   set the object a root names ("-": the
                                                       JSON from stdin); creates HEAP if it

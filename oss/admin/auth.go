@@ -143,11 +143,18 @@ func (a *api) handle(pattern, perm string, maxBody int64, fn http.HandlerFunc) {
 			return
 		}
 		limit := max(maxBody, smallBody)
-		if r.ContentLength > limit {
-			fail(w, refuse(http.StatusRequestEntityTooLarge, "a body of %d bytes is over this endpoint's limit of %d (ossd run --http-max-body for writes)", r.ContentLength, limit))
-			return
+		if maxBody == streamBody {
+			// A stream (a restore's backup), read a commit at a time:
+			// not capped as a whole, it takes a restore's slot
+			// (streamcap.go) rather than room for bodies.
+			limit = 0
+		} else {
+			if r.ContentLength > limit {
+				fail(w, refuse(http.StatusRequestEntityTooLarge, "a body of %d bytes is over this endpoint's limit of %d (ossd run --http-max-body for writes)", r.ContentLength, limit))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if limit > smallBody {
 			// A write: wait for room for its body among the others'.
 			n := limit
@@ -232,7 +239,8 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //     or in Options.Hosts;
 //   - an Origin other than the request's own, and a Sec-Fetch-Site other
 //     than same-origin or none (a page of another origin, CSRF);
-//   - a body that is not Content-Type: application/json, and a
+//   - a body that is not Content-Type: application/json (but a
+//     restore's backup, application/octet-stream), and a
 //     state-changing request with neither that type nor RequestHeader (a
 //     form or a "simple" cross-origin request, which needs no preflight).
 func (a *api) checkRequest(r *http.Request) error {
@@ -260,8 +268,8 @@ func (a *api) checkRequest(r *http.Request) error {
 		mt, _, err := mime.ParseMediaType(ct)
 		isJSON = err == nil && mt == "application/json"
 	}
-	if hasBody && !isJSON {
-		return refuse(http.StatusUnsupportedMediaType, "a request body must be Content-Type: application/json")
+	if hasBody && !isJSON && !(isRestore(r) && isType(r, backupType)) {
+		return refuse(http.StatusUnsupportedMediaType, "a request body must be Content-Type: application/json (a restore's backup: %s)", backupType)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -271,6 +279,12 @@ func (a *api) checkRequest(r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// isType reports whether r's Content-Type is the media type mt.
+func isType(r *http.Request, mt string) bool {
+	got, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && got == mt
 }
 
 // checkHost checks a request's Host header, split into host and port.

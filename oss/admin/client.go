@@ -32,6 +32,10 @@ type Client struct {
 	// goes to the next only if none before it took it (tookNothing).
 	bases []string
 	hc    *http.Client
+	// stream is hc without its Timeout, for backups and restores, which
+	// take as long as their heap's size needs (the caller's ctx bounds
+	// them).
+	stream *http.Client
 	// own describes the certificate the client presents ("" if none), for
 	// the error of a node that refuses it.
 	own string
@@ -128,7 +132,7 @@ func NewClient(addr string, opts *ClientOptions) (*Client, error) {
 	for i, a := range addrs {
 		bases[i] = scheme + a
 	}
-	return &Client{bases: bases, hc: &http.Client{Timeout: o.Timeout, Transport: tr}, own: describeOwn(tr.TLSClientConfig, time.Now())}, nil
+	return &Client{bases: bases, hc: &http.Client{Timeout: o.Timeout, Transport: tr}, stream: &http.Client{Transport: tr}, own: describeOwn(tr.TLSClientConfig, time.Now())}, nil
 }
 
 // describeOwn names the certificate a client configuration presents, its
@@ -592,36 +596,42 @@ func (c *Client) sendTo(ctx context.Context, base, method, path string, body []b
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		// The status says what became of the request, whether or not
-		// its body could be read.
-		var e struct{ Error string }
-		if err != nil || json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = fmt.Sprintf("%s %s: %s", method, cutPath(path), resp.Status)
-			if resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
-				e.Error += fmt.Sprintf(": the request's path of %d bytes and its headers are over the node's limit (Options.MaxHeaderBytes): nothing was done", len(path))
-			}
-			if err != nil {
-				e.Error += fmt.Sprintf(" (its message was cut: %v)", err)
-			}
-			if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
-				e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
-			}
-		}
-		state := ""
-		switch resp.StatusCode {
-		case http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusInsufficientStorage:
-			state = resp.Header.Get(stateHeader)
-		}
-		se := &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
-			starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked",
-			disk: resp.StatusCode == http.StatusInsufficientStorage && state == diskRefusedState}
-		if resp.StatusCode == http.StatusTooManyRequests && (state == rateLimitedState || state == bodyShareState) {
-			se.limited, se.bodyShare = state == rateLimitedState, state == bodyShareState
-			se.retryAfter = retryAfter(resp.Header.Get("Retry-After"))
-		}
-		return nil, se
+		return nil, statusError(resp, b, err, method, path, base)
 	}
 	return b, nil
+}
+
+// statusError is the *StatusError of a node's answer resp other than
+// 200, whose body b was read with err.
+func statusError(resp *http.Response, b []byte, err error, method, path, base string) *StatusError {
+	// The status says what became of the request, whether or not
+	// its body could be read.
+	var e struct{ Error string }
+	if err != nil || json.Unmarshal(b, &e) != nil || e.Error == "" {
+		e.Error = fmt.Sprintf("%s %s: %s", method, cutPath(path), resp.Status)
+		if resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+			e.Error += fmt.Sprintf(": the request's path of %d bytes and its headers are over the node's limit (Options.MaxHeaderBytes): nothing was done", len(path))
+		}
+		if err != nil {
+			e.Error += fmt.Sprintf(" (its message was cut: %v)", err)
+		}
+		if bytes.Contains(b, []byte("HTTP request to an HTTPS server")) {
+			e.Error += ": the node serves HTTPS: drop --http-insecure and present a certificate (--certs DIR --user NAME)"
+		}
+	}
+	state := ""
+	switch resp.StatusCode {
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusInsufficientStorage:
+		state = resp.Header.Get(stateHeader)
+	}
+	se := &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
+		starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked",
+		disk: resp.StatusCode == http.StatusInsufficientStorage && state == diskRefusedState}
+	if resp.StatusCode == http.StatusTooManyRequests && (state == rateLimitedState || state == bodyShareState) {
+		se.limited, se.bodyShare = state == rateLimitedState, state == bodyShareState
+		se.retryAfter = retryAfter(resp.Header.Get("Retry-After"))
+	}
+	return se
 }
 
 // traceSent returns req with a trace that sets sent once the request's

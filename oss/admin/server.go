@@ -1,6 +1,6 @@
 // Package admin is a node's HTTP admin interface, in JSON: cluster status,
-// the heap directory, reads of objects and roots, and conditional
-// transactions. ossd serves it (NewServer); Client speaks it.
+// the heap directory, reads of objects and roots, conditional
+// transactions, and backups and restores of heaps. ossd serves it (NewServer); Client speaks it.
 //
 // # Security
 //
@@ -83,6 +83,9 @@ type Options struct {
 	Authorize func(name string, role pki.Role, heap, perm string) error
 	// MaxBodyBytes caps the body of a write (PUT of a root, POST of a
 	// transaction); a larger one is refused with 413 before more is read.
+	// A restore's backup is not capped: it is read a commit at a time
+	// (oss.Node.RestoreHeap, some 3 × MaxCommitBytes held), and takes
+	// no room for bodies but one of a node's few restore slots.
 	// Other endpoints take at most 64 KiB. If zero, DefaultMaxBodyBytes;
 	// above math.MaxInt64/4 (2 EiB), that.
 	MaxBodyBytes int64
@@ -294,6 +297,8 @@ type api struct {
 	refuseHold time.Duration
 	// statuses serves GET /v1/status from shared gatherings.
 	statuses *statusCache
+	// streams counts the backups and restores under way (streamcap.go).
+	streams streams
 }
 
 // bodySlots is how many writes of the largest body the interface takes at
@@ -356,6 +361,7 @@ func NewHandler(node *oss.Node, opts *Options) (http.Handler, error) {
 	a.registerRevocations() // GET, POST /v1/revocations: revoke.go
 	a.registerUI()          // GET /ui, /ui/events, /ui/assets/: ui.go
 	a.handle("GET /v1/heaps/{heap}/hot", PermRead, 0, a.hot)
+	a.registerBackup() // GET /v1/heaps/{heap}/backup, POST .../restore: backup.go
 	// The node's Prometheus metrics name every heap: read on all of them.
 	a.handle("GET /metrics", PermRead, 0, metricsHandler(node, a.ownMetrics(nodeName)...).ServeHTTP)
 	a.registerDebug() // GET /debug/pprof/..., /debug/logs (operators only): debug.go
@@ -429,7 +435,7 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
 		// Not committed: safe to retry.
 		code = http.StatusServiceUnavailable
-	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument),
+	case errors.As(err, new(*badRequest)), errors.As(err, new(*ValueError)), errors.Is(err, oss.ErrInvalidHeapName), errors.Is(err, oss.ErrInvalidArgument), errors.Is(err, oss.ErrBadBackup),
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
 		code = http.StatusBadRequest
 	}

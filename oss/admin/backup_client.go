@@ -1,0 +1,151 @@
+package admin
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/objectsharing/oss/oss"
+)
+
+// Backup streams the backup of heap (oss.Heap.Backup; of a Fresh View if
+// fresh) from the first node that takes the request into w, checking it
+// as it passes (oss.VerifyBackup). An error means that w holds no whole
+// backup: the node's refusal, or a stream cut or damaged, which names its
+// offset. Only ctx bounds it, not ClientOptions.Timeout: a large heap
+// takes as long as its bytes need.
+func (c *Client) Backup(ctx context.Context, heap string, w io.Writer, fresh bool) (oss.BackupInfo, error) {
+	if err := named(heap); err != nil {
+		return oss.BackupInfo{}, err
+	}
+	resp, base, err := c.streamTo(ctx, http.MethodGet, heapPath(heap)+"/backup"+freshQuery(fresh), nil)
+	if err != nil {
+		return oss.BackupInfo{}, err
+	}
+	defer resp.Body.Close()
+	info, err := oss.VerifyBackup(io.TeeReader(resp.Body, w))
+	if err != nil {
+		return info, fmt.Errorf("the backup of heap %q from the node at %s: %w", heap, base, err)
+	}
+	return info, nil
+}
+
+// Restore sends the backup r holds to the first node that answers, which
+// creates heap from it (oss.Node.RestoreHeap), with replicas voters (0:
+// the node's default), and returns what it restored. The node checks the
+// backup as it reads it and keeps nothing of one that fails: its error
+// matches oss.ErrBadBackup then, oss.ErrTooLarge for an object too large
+// for the node's commits, oss.ErrHeapExists for a heap that exists. The backup is sent once: a node that took the request is not
+// given it again. Only ctx bounds it, not ClientOptions.Timeout.
+func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas int) (oss.RestoreInfo, error) {
+	var info oss.RestoreInfo
+	if err := named(heap); err != nil {
+		return info, err
+	}
+	path := heapPath(heap) + "/restore"
+	if replicas != 0 {
+		path += "?replicas=" + strconv.Itoa(replicas)
+	}
+	resp, base, err := c.streamTo(ctx, http.MethodPost, path, r)
+	var se *StatusError
+	switch {
+	case errors.As(err, &se) && se.Code == http.StatusConflict:
+		return info, &heapExistsError{msg: se.Message}
+	case errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Message, oss.ErrBadBackup.Error()):
+		return info, &badBackupError{se}
+	case errors.As(err, &se) && se.Code == http.StatusBadRequest && strings.Contains(se.Message, oss.ErrTooLarge.Error()):
+		return info, &tooLargeError{se}
+	case err != nil:
+		return info, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, smallBody))
+	if err == nil {
+		err = json.Unmarshal(b, &info)
+	}
+	if err != nil {
+		return info, fmt.Errorf("the node at %s restored heap %q, and its answer was lost: %w", base, heap, err)
+	}
+	return info, nil
+}
+
+// streamTo sends a streaming request (a body to read as it goes, unless
+// nil) to the first node that takes it, and returns its 200 answer, whose
+// body the caller reads and closes. A request with a body is not sent
+// on to another node once one was sent it.
+func (c *Client) streamTo(ctx context.Context, method, path string, body io.Reader) (*http.Response, string, error) {
+	var skipped []error
+	for _, base := range c.bases {
+		resp, err := c.streamOnce(ctx, base, method, path, body)
+		if err == nil {
+			return resp, base, nil
+		}
+		if body != nil || !tookNothing(err) || ctx.Err() != nil {
+			return nil, base, err
+		}
+		skipped = append(skipped, err)
+	}
+	if len(skipped) == 1 {
+		return nil, "", skipped[0]
+	}
+	return nil, "", &skippedError{errs: skipped}
+}
+
+func (c *Client) streamOnce(ctx context.Context, base, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", backupType)
+		req.Header.Set(RequestHeader, "1")
+	}
+	req, sent := traceSent(req)
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		var refused *tls.CertificateVerificationError
+		switch {
+		case refusedByNode(err):
+			return nil, &certRefusedError{err: err, msg: fmt.Sprintf("the node at %s refused this client's certificate (%s), so nothing was done: %v (is it of the cluster's CA, and not expired?)", base, c.own, err)}
+		case errors.As(err, &refused):
+			return nil, nodeCertRefused(base, refused)
+		case sent.Load() && body != nil:
+			return nil, fmt.Errorf("the node at %s gave no answer to the restore of %s: it may have restored the heap, or dropped it again; see ossd heaps: %w", base, path, err)
+		}
+		return nil, &noNodeError{base: base, err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, smallBody))
+		return nil, statusError(resp, b, err, method, path, base)
+	}
+	return resp, nil
+}
+
+// badBackupError is a node's refusal of a restore's backup, which
+// matches oss.ErrBadBackup.
+type badBackupError struct{ *StatusError }
+
+func (e *badBackupError) Is(target error) bool {
+	return target == oss.ErrBadBackup || e.StatusError.Is(target)
+}
+
+func (e *badBackupError) Unwrap() error { return e.StatusError }
+
+// tooLargeError is a node's refusal of a restore whose backup holds an
+// object or root too large for its commits, which matches
+// oss.ErrTooLarge (the backup is sound; a node with a larger
+// MaxCommitBytes restores it).
+type tooLargeError struct{ *StatusError }
+
+func (e *tooLargeError) Is(target error) bool {
+	return target == oss.ErrTooLarge || e.StatusError.Is(target)
+}
+
+func (e *tooLargeError) Unwrap() error { return e.StatusError }
