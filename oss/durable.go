@@ -76,6 +76,7 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err := n.made.checkNodeName(n.cfg.Name); err != nil { // nodename.go
 		return err
 	}
+	n.resetKey = loadResetKey(fsys, dir, n.log) // resetkey.go
 	start := time.Now()
 	groups, wal, store, err := n.openLogAndStore(fsys, dir)
 	if err != nil {

@@ -54,6 +54,9 @@ type Node struct {
 	// before any cluster admitted the node (unadmitted.go); nil without a
 	// durable data directory.
 	made *madeIdentity
+	// resetKey is the transport's stateless reset key, kept in the data
+	// directory (resetkey.go); nil to derive it from the node's key.
+	resetKey []byte
 	// startFailed is set as Start closes the node it failed to start:
 	// the close takes back made's files before it releases the lock.
 	startFailed atomic.Bool
@@ -406,7 +409,7 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		// The endpoint adds node= to its logger itself: given n.log,
 		// every line of it carried node= twice.
 		Handler: nodeHandler{n}, Logger: c.Logger, MaxFrame: c.MaxFrameBytes,
-		Revoked: n.revokedPeer,
+		Revoked: n.revokedPeer, ResetKey: n.resetKey,
 	})
 	if err != nil {
 		return fmt.Errorf("oss: %w", err)

@@ -34,6 +34,17 @@ type QUICConfig struct {
 	// CertPEM and KeyPEM are this node's certificate and key, and CAPEM the
 	// cluster CA's certificate. Required.
 	CertPEM, KeyPEM, CAPEM []byte
+	// ResetKey, if set, is the endpoint's stateless reset key: 32 bytes
+	// to keep secret (whoever holds it can close the endpoint's
+	// connections) and the same across restarts of the same endpoint.
+	// A restarted process answers packets its peers still send on the
+	// connections of the one before with a stateless reset, and the
+	// peers drop those connections at once instead of after the idle
+	// timeout (30 s) - whatever key the process before ran on. If nil,
+	// it is derived from KeyPEM: the same across restarts only while the
+	// key is (SetTLS does not change it, so a process that reloaded a new
+	// key and then crashed is reset only on the key it started with).
+	ResetKey []byte
 	// Handler receives messages and calls. Required.
 	Handler Handler
 	// MaxFrame caps the size of a frame in either direction: a message,
@@ -45,6 +56,9 @@ type QUICConfig struct {
 	// before Send (or SendControl) waits. Each peer has two queues: one
 	// for Send, one for SendControl. If zero, 4096.
 	QueueLen int
+	// idleTimeout is how long a connection may carry nothing before it
+	// ends; if zero, 30 s. Tests set it longer.
+	idleTimeout time.Duration
 	// peerIdle is how long a peer, or a connection dialled by address,
 	// may go unused before reapIdle forgets it (peeridle.go); if zero,
 	// defaultPeerIdle. Tests set it shorter.
@@ -219,6 +233,12 @@ func (c *QUICConfig) populate() error {
 	if c.peerIdle <= 0 {
 		c.peerIdle = defaultPeerIdle
 	}
+	if c.idleTimeout <= 0 {
+		c.idleTimeout = 30 * time.Second
+	}
+	if c.ResetKey != nil && len(c.ResetKey) != len(quic.StatelessResetKey{}) {
+		return fmt.Errorf("transport: ResetKey holds %d bytes, not %d", len(c.ResetKey), len(quic.StatelessResetKey{}))
+	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 4 * int64(c.MaxFrame)
 	}
@@ -260,7 +280,7 @@ func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 		cfg:        c,
 		start:      time.Now(),
 		log:        c.Logger.With("node", c.Name),
-		tr:         &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.KeyPEM)},
+		tr:         &quic.Transport{Conn: pc, StatelessResetKey: resetKey(c.ResetKey, c.KeyPEM)},
 		ownPC:      own,
 		addrs:      make(map[string]string),
 		peers:      make(map[string]*peer),
@@ -271,7 +291,7 @@ func newQUIC(c QUICConfig, pc net.PacketConn, own bool) *QUIC {
 		raw:        make(chan net.Conn, 64),
 		qconf: &quic.Config{
 			HandshakeIdleTimeout:           5 * time.Second,
-			MaxIdleTimeout:                 30 * time.Second,
+			MaxIdleTimeout:                 c.idleTimeout,
 			KeepAlivePeriod:                5 * time.Second,
 			MaxIncomingStreams:             1024,
 			MaxIncomingUniStreams:          -1,
@@ -1333,16 +1353,21 @@ func (q *sendQueue) sendLoop() {
 	}
 }
 
-// resetKey derives the endpoint's stateless reset key from its private
-// key, so that it is the same after a restart: packets that peers still
-// send on connections of the previous process are answered with a
-// stateless reset, and the peers drop those connections at once instead of
-// after the idle timeout.
-func resetKey(keyPEM []byte) *quic.StatelessResetKey {
+// resetKey is the endpoint's stateless reset key: the one configured
+// (QUICConfig.ResetKey), or else one derived from its private key, so
+// that it is the same after a restart: packets that peers still send on
+// connections of the previous process are answered with a stateless
+// reset, and the peers drop those connections at once instead of after
+// the idle timeout.
+func resetKey(configured, keyPEM []byte) *quic.StatelessResetKey {
+	var k quic.StatelessResetKey
+	if configured != nil {
+		copy(k[:], configured)
+		return &k
+	}
 	h := sha256.New()
 	h.Write([]byte("oss transport stateless reset key\x00"))
 	h.Write(keyPEM)
-	var k quic.StatelessResetKey
 	copy(k[:], h.Sum(nil))
 	return &k
 }

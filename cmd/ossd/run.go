@@ -395,6 +395,14 @@ func (f *runFlags) moveAside(logger *slog.Logger) error {
 			return fmt.Errorf("run: --rebuild-replica: %w", err)
 		}
 		logger.Warn("moved aside to rebuild this node's replicas from its peers", "dir", d, "to", to)
+		if d == f.dataDir {
+			// The stateless reset key names the node's endpoint, not
+			// its data: kept, the peers' connections to the process
+			// before are reset at once, not timed out (30 s).
+			if err := oss.KeepResetKey(to, d); err != nil {
+				logger.Warn("the stateless reset key was not kept: the node makes a new one", "err", err)
+			}
+		}
 	}
 	return nil
 }
