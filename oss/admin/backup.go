@@ -2,10 +2,8 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -134,15 +132,12 @@ func (b *bodyStream) Read(p []byte) (int, error) {
 // what it restored (oss.RestoreInfo). A heap that exists is a 409, a
 // backup that fails its checks a 400, nothing kept of either.
 func (a *api) restore(w http.ResponseWriter, r *http.Request) {
-	var opts oss.RestoreOptions
-	if q := r.URL.Query().Get("replicas"); q != "" {
-		n, err := strconv.Atoi(q)
-		if err != nil {
-			fail(w, &badRequest{fmt.Errorf("replicas %q: %w", q, err)})
-			return
-		}
-		opts.Replicas = n
+	n, err := replicasParam(r)
+	if err != nil {
+		fail(w, err)
+		return
 	}
+	opts := oss.RestoreOptions{Replicas: n}
 	release, ok := a.takeStream(w, r, streamRestore)
 	if !ok {
 		return

@@ -490,21 +490,31 @@ func (a *api) heaps(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, hs)
 }
 
+// replicasParam is the request's ?replicas=N, 0 if it has none.
+func replicasParam(r *http.Request) (int, error) {
+	q := r.URL.Query().Get("replicas")
+	if q == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil {
+		return 0, &badRequest{fmt.Errorf("replicas %q: %w", q, err)}
+	}
+	return n, nil
+}
+
 // createHeap creates a heap, with ?replicas=N voters if given; one that
 // exists is a conflict.
 func (a *api) createHeap(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	var opts oss.HeapOptions
-	if q := r.URL.Query().Get("replicas"); q != "" {
-		n, err := strconv.Atoi(q)
-		if err != nil {
-			fail(w, &badRequest{fmt.Errorf("replicas %q: %w", q, err)})
-			return
-		}
-		opts.Replicas = n
+	n, err := replicasParam(r)
+	if err != nil {
+		fail(w, err)
+		return
 	}
-	_, err := a.node.CreateHeap(ctx, r.PathValue("heap"), &opts)
+	opts := oss.HeapOptions{Replicas: n}
+	_, err = a.node.CreateHeap(ctx, r.PathValue("heap"), &opts)
 	switch {
 	case errors.Is(err, oss.ErrCreatedNotOpen):
 		// Created: that this node has no replica open yet is not the
