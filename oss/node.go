@@ -709,8 +709,19 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 		return nil, ErrClosed
 	}
 	created := false
+	var group uint64 // the group of the entry this call created
 	for {
 		h, entered, made, err := n.openEntry(ctx, name, mode, replicas)
+		if created && h != nil && h.group != group {
+			// The entry this call created was dropped while its group
+			// was joined, and another caller created the name again
+			// since: that heap is not this call's to hand out (nor,
+			// for RestoreHeap, to write into or drop).
+			return nil, &createdNotOpen{group: group, err: fmt.Errorf("oss: heap %q: %w, but it was dropped while it opened, and another heap of the name was created since: not opened", name, ErrCreatedNotOpen)}
+		}
+		if h != nil && (made || entered && mode == createNew) {
+			group = h.group
+		}
 		created = created || made || entered && mode == createNew
 		if err != nil && n.droppedUnder(name, h, err) {
 			// The catalog replica, catching up, closed the replica as
