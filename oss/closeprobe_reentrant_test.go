@@ -159,13 +159,7 @@ func TestCloseFromInsideCallbacks(t *testing.T) {
 				id := create(t, h, counter{N: 1})
 				var closeErr, callErr error
 				within(t, "Close called from the "+c.name, func() { closeErr, callErr = c.run(t, n, h, id) })
-				t.Logf("Close: %v; the call: %v", closeErr, callErr)
-				if closeErr != nil {
-					t.Errorf("Close from the %s: %v", c.name, closeErr)
-				}
-				if n.Context().Err() == nil {
-					t.Errorf("node not closed after Close from the %s", c.name)
-				}
+				closedFrom(t, c.name, n, closeErr, callErr)
 				if _, err := n.Heap(context.Background(), "test"); !errors.Is(err, oss.ErrClosed) {
 					t.Errorf("Heap after Close: %v, want ErrClosed", err)
 				}
@@ -175,6 +169,19 @@ func TestCloseFromInsideCallbacks(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// closedFrom checks that a Close called from the callback named where
+// returned nil and closed the node.
+func closedFrom(t *testing.T, where string, n *oss.Node, closeErr, callErr error) {
+	t.Helper()
+	t.Logf("Close: %v; the call: %v", closeErr, callErr)
+	if closeErr != nil {
+		t.Errorf("Close from the %s: %v", where, closeErr)
+	}
+	if n.Context().Err() == nil {
+		t.Errorf("node not closed after Close from the %s", where)
 	}
 }
 
@@ -218,13 +225,7 @@ func TestCloseFromInsideCallbacksOfALeader(t *testing.T) {
 			n := cl.Node(leader)
 			var closeErr, callErr error
 			within(t, "Close called from the "+c.name, func() { closeErr, callErr = c.run(t, n, h, id) })
-			t.Logf("Close: %v; the call: %v", closeErr, callErr)
-			if closeErr != nil {
-				t.Errorf("Close from the %s: %v", c.name, closeErr)
-			}
-			if n.Context().Err() == nil {
-				t.Errorf("node not closed after Close from the %s", c.name)
-			}
+			closedFrom(t, c.name, n, closeErr, callErr)
 		})
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/objectsharing/oss/oss/ossdtest"
 )
 
 // A second SIGTERM while "ossd run" leaves closes the node at once, as
@@ -23,12 +21,7 @@ func TestRunSecondSignalClosesAtOnceWithStatus0(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Flags = []string{"--gossip", "loopback"}
+	c := startOrderCluster(t, ctx) // startorder_test.go
 	n1, err := c.Start(ctx, "n1")
 	if err != nil {
 		t.Fatal(err)

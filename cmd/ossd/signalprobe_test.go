@@ -52,12 +52,7 @@ func TestRunSignalledWhileStarting(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Flags = []string{"--gossip", "loopback"}
+	c := startOrderCluster(t, ctx) // startorder_test.go
 	delays := []time.Duration{0, 20 * time.Millisecond, 150 * time.Millisecond}
 	if os.Getenv("OSS_LONG") != "" {
 		delays = append(delays, 5*time.Millisecond, 50*time.Millisecond, 400*time.Millisecond, time.Second)
@@ -109,12 +104,7 @@ func TestRunSignalledDuringAdminBurst(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c, err := ossdtest.New(ctx, t.TempDir(), ossdBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Flags = []string{"--gossip", "loopback"}
+	c := startOrderCluster(t, ctx) // startorder_test.go
 	p, err := c.Start(ctx, "n1")
 	if err != nil {
 		t.Fatal(err)
