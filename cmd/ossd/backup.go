@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/objectsharing/oss/oss"
@@ -21,9 +22,11 @@ func streamContext() (context.Context, context.CancelFunc) {
 }
 
 // backupHeap is "ossd heaps backup NAME --out FILE": the heap's backup
-// into FILE.tmp, synced, then renamed FILE (its directory synced), so
-// that FILE is a whole backup or what it was before; "-" writes it to
-// stdout. What it wrote is said on notes.
+// into a temporary file of its own beside FILE (FILE.tmp and digits, so
+// that two backups to one FILE never write into one file), synced, then
+// renamed FILE (its directory synced), so that FILE is a whole backup or
+// what it was before; "-" writes it to stdout. What it wrote is said on
+// notes. A FILE that is a directory is refused before anything is read.
 func backupHeap(c *admin.Client, stdout, notes io.Writer, heap, out string, fresh bool) error {
 	if out == "" {
 		return errors.New("heaps backup: want --out FILE (- for stdout)")
@@ -37,11 +40,14 @@ func backupHeap(c *admin.Client, stdout, notes io.Writer, heap, out string, fres
 		}
 		return sayBackup(notes, info, "stdout")
 	}
-	tmp := out + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("heaps backup: %w", err)
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() || strings.HasSuffix(out, string(filepath.Separator)) {
+		return fmt.Errorf("heaps backup: --out %s is a directory: give the name of the file to write in it", out)
 	}
+	f, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("heaps backup: cannot write %s: %w", out, err)
+	}
+	tmp := f.Name()
 	info, err := c.Backup(ctx, heap, f, fresh)
 	if err == nil {
 		err = f.Sync()

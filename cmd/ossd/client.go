@@ -259,7 +259,7 @@ func heapsIO(stdin io.Reader, w, notes io.Writer, args []string) error {
 	fs, dial := clientFlags("ossd heaps")
 	replicas := fs.Int("replicas", 0, "voters of the heap \"heaps create\" or \"heaps restore\" makes (default: the node's --replicas)")
 	asJSON := fs.Bool("json", false, "print the list (or set-replicas' answer) as JSON (a heap's name may hold spaces)")
-	out := fs.String("out", "", "the file \"heaps backup\" writes (via FILE.tmp, synced, renamed); - for stdout")
+	out := fs.String("out", "", "the file \"heaps backup\" writes (via a FILE.tmpNNN of its own, synced, renamed); - for stdout")
 	in := fs.String("in", "", "the backup \"heaps restore\" sends, checked whole first; - for stdin")
 	fresh := fs.Bool("fresh", false, "\"heaps backup\": back up the state after everything committed when it began (a fresh read)")
 	pos, err := parse(fs, args)

@@ -52,7 +52,7 @@ Usage:
                                                       the voters one keeps
   ossd heaps       backup NAME --out FILE|- [--fresh] | restore NAME --in FILE|- [--replicas N]
                                                       write a heap's consistent backup (FILE
-                                                      via FILE.tmp, synced, renamed); create a
+                                                      via FILE.tmpNNN, synced, renamed); create a
                                                       new heap from one, checked first, kept
                                                       whole or not at all
   ossd get         HEAP ROOT|OBJECT-ID [--fresh]      print an object as JSON

@@ -32,8 +32,8 @@ bootstraps a new cluster; with --join it joins through any member.`,
 
 Lists the cluster's heaps, or creates or drops one, or changes the
 number of voters one keeps, from 1 to 9 (admin). Backup writes one
-consistent snapshot of a heap (read) to FILE (via FILE.tmp, synced and
-renamed) or stdout; restore creates heap NAME, which must not exist,
+consistent snapshot of a heap (read) to FILE (via a FILE.tmpNNN of its
+own, synced and renamed) or stdout; restore creates heap NAME, which must not exist,
 from a backup (admin), checking FILE whole before sending it, and keeps
 nothing of a backup that fails. The list
 is the node's own view: with --json, ReplicaApplied holds its replica's

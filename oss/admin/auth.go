@@ -240,9 +240,10 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //   - an Origin other than the request's own, and a Sec-Fetch-Site other
 //     than same-origin or none (a page of another origin, CSRF);
 //   - a body that is not Content-Type: application/json (but a
-//     restore's backup, application/octet-stream), and a
-//     state-changing request with neither that type nor RequestHeader (a
-//     form or a "simple" cross-origin request, which needs no preflight).
+//     restore's backup, application/octet-stream, with RequestHeader),
+//     and a state-changing request with neither that type nor
+//     RequestHeader (a form or a "simple" cross-origin request, which
+//     needs no preflight).
 func (a *api) checkRequest(r *http.Request) error {
 	host, port, err := net.SplitHostPort(r.Host)
 	if err != nil {
@@ -268,7 +269,11 @@ func (a *api) checkRequest(r *http.Request) error {
 		mt, _, err := mime.ParseMediaType(ct)
 		isJSON = err == nil && mt == "application/json"
 	}
-	if hasBody && !isJSON && !(isRestore(r) && isType(r, backupType)) {
+	restore := isRestore(r)
+	if restore && (!isType(r, backupType) || r.Header.Get(RequestHeader) == "") {
+		return refuse(http.StatusUnsupportedMediaType, "a restore needs Content-Type: %s and the header %s: 1", backupType, RequestHeader)
+	}
+	if hasBody && !isJSON && !restore {
 		return refuse(http.StatusUnsupportedMediaType, "a request body must be Content-Type: application/json (a restore's backup: %s)", backupType)
 	}
 	switch r.Method {

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -88,7 +90,7 @@ func (a *api) backup(w http.ResponseWriter, r *http.Request) {
 	defer bound.Stop()
 	h, err := a.heap(ctx, r.PathValue("heap"), false)
 	if err != nil {
-		fail(w, err)
+		fail(w, notBegunIf(ctx, r, err))
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -109,11 +111,35 @@ func (a *api) backup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !bw.started {
-		fail(w, err)
+		fail(w, notBegunIf(ctx, r, err))
 		return
 	}
 	a.opts.Logger.Warn("admin: backup cut short", "heap", h.Name(), "err", err)
 	panic(http.ErrAbortHandler) // the client reads a cut answer, not an end
+}
+
+// notBegun is the error of a backup that had not begun when its bound
+// (requestTimeout) ended its context: an error of time, answered as any
+// request's that ran out of it (503, a heap whose voters are down: no
+// quorum), where the context's cancellation read as the node closing
+// ("is closing", the client going on to the next node as from one).
+type notBegun struct{ err error }
+
+func (e *notBegun) Error() string {
+	return fmt.Sprintf("%v (the backup had not begun after %v)", e.err, requestTimeout)
+}
+
+func (e *notBegun) Is(target error) bool {
+	return target == context.DeadlineExceeded || target != context.Canceled && errors.Is(e.err, target)
+}
+
+// notBegunIf is err as a notBegun if the backup's bound ended ctx, the
+// request's own context (the server's, the client's) still going.
+func notBegunIf(ctx context.Context, r *http.Request, err error) error {
+	if ctx.Err() != nil && r.Context().Err() == nil {
+		return &notBegun{err}
+	}
+	return err
 }
 
 // bodyStream is a restore's body, moving the deadlines on as it is read.

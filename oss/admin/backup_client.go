@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/objectsharing/oss/oss"
 )
@@ -41,8 +43,13 @@ func (c *Client) Backup(ctx context.Context, heap string, w io.Writer, fresh boo
 // the node's default), and returns what it restored. The node checks the
 // backup as it reads it and keeps nothing of one that fails: its error
 // matches oss.ErrBadBackup then, oss.ErrTooLarge for an object too large
-// for the node's commits, oss.ErrHeapExists for a heap that exists. The backup is sent once: a node that took the request is not
-// given it again. Only ctx bounds it, not ClientOptions.Timeout.
+// for the node's commits, oss.ErrHeapExists for a heap that exists. The
+// backup is sent once: a node that took the request is not given it
+// again. It goes to the next node of the list, as any request does, when
+// the node took nothing of it (none answers there, or it answered that
+// it is starting, damaged, closing or busy) and r can be sent again:
+// nothing of it was read, or r is an io.Seeker (an *os.File), put back.
+// Only ctx bounds it, not ClientOptions.Timeout.
 func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas int) (oss.RestoreInfo, error) {
 	var info oss.RestoreInfo
 	if err := named(heap); err != nil {
@@ -77,17 +84,36 @@ func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas
 
 // streamTo sends a streaming request (a body to read as it goes, unless
 // nil) to the first node that takes it, and returns its 200 answer, whose
-// body the caller reads and closes. A request with a body is not sent
-// on to another node once one was sent it.
+// body the caller reads and closes. A request with a body goes on to the
+// next node only when the node took nothing of it (tookNothing) and the
+// body can be sent again: nothing of it was read, or it is an io.Seeker
+// put back where it began.
 func (c *Client) streamTo(ctx context.Context, method, path string, body io.Reader) (*http.Response, string, error) {
 	var skipped []error
+	start := int64(-1)
+	if s, ok := body.(io.Seeker); ok {
+		if at, err := s.Seek(0, io.SeekCurrent); err == nil {
+			start = at
+		}
+	}
 	for _, base := range c.bases {
-		resp, err := c.streamOnce(ctx, base, method, path, body)
+		var sent *resendBody
+		var rb io.Reader
+		if body != nil {
+			sent = &resendBody{r: body, closed: make(chan struct{})}
+			rb = sent
+		}
+		resp, err := c.streamOnce(ctx, base, method, path, rb)
 		if err == nil {
 			return resp, base, nil
 		}
-		if body != nil || !tookNothing(err) || ctx.Err() != nil {
+		if !tookNothing(err) || ctx.Err() != nil {
 			return nil, base, err
+		}
+		if sent != nil {
+			if err := sent.rewind(ctx, body, start, err); err != nil {
+				return nil, base, err
+			}
 		}
 		skipped = append(skipped, err)
 	}
@@ -95,6 +121,49 @@ func (c *Client) streamTo(ctx context.Context, method, path string, body io.Read
 		return nil, "", skipped[0]
 	}
 	return nil, "", &skippedError{errs: skipped}
+}
+
+// resendBody is a streaming request's body as one node is sent it: it
+// counts what the transport read, and tells when the transport let go
+// of it (it closes a request's body when it is done with it, possibly
+// after the response came back).
+type resendBody struct {
+	r      io.Reader
+	read   atomic.Int64
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *resendBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read.Add(int64(n))
+	return n, err
+}
+
+func (b *resendBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// rewind readies body, of which a node took nothing (its error
+// refused), to be sent to the next node: once the transport let go of
+// it, nothing of it was read, or it is put back at start. Otherwise
+// refused is returned, saying why the request was not sent on.
+func (b *resendBody) rewind(ctx context.Context, body io.Reader, start int64, refused error) error {
+	select {
+	case <-b.closed:
+	case <-ctx.Done():
+		return refused
+	}
+	if b.read.Load() == 0 {
+		return nil
+	}
+	if s, ok := body.(io.Seeker); ok && start >= 0 {
+		if _, err := s.Seek(start, io.SeekStart); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w (the request was not sent to the next node: %d bytes of its body had been read, which a stream cannot give again)", refused, b.read.Load())
 }
 
 func (c *Client) streamOnce(ctx context.Context, base, method, path string, body io.Reader) (*http.Response, error) {
