@@ -76,7 +76,9 @@ func (n *Node) openDisk(fsys persist.FS, dir string) error {
 	if err := n.made.checkNodeName(n.cfg.Name); err != nil { // nodename.go
 		return err
 	}
-	n.resetKey = loadResetKey(fsys, dir, n.log) // resetkey.go
+	// The data directory's lock is taken on the operating system's
+	// file system alone (openDataDir), and before this.
+	n.resetKey = loadResetKey(fsys, dir, n.lock != nil, n.log) // resetkey.go
 	start := time.Now()
 	groups, wal, store, err := n.openLogAndStore(fsys, dir)
 	if err != nil {

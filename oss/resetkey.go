@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/objectsharing/oss/persist"
@@ -39,12 +40,17 @@ const resetKeySize = 32
 
 // loadResetKey returns the reset key kept in dir, made and written if
 // there is none or it is damaged; nil (the key derived from the node's
-// private key) if none can be written.
-func loadResetKey(fsys persist.FS, dir string, log *slog.Logger) []byte {
+// private key) if none can be written. onOS says fsys holds dir on the
+// operating system's file system, where the file's mode is checked
+// (keepPrivate).
+func loadResetKey(fsys persist.FS, dir string, onOS bool, log *slog.Logger) []byte {
 	path := filepath.Join(dir, resetKeyFile)
 	b, err := readResetKey(fsys, path)
 	switch {
 	case err == nil && len(b) == resetKeySize:
+		if onOS {
+			keepPrivate(fsys, dir, path, b, log)
+		}
 		return b
 	case err == nil:
 		log.Warn("the stateless reset key's file is damaged: a new one is written (peers may reach this start only after their connections to the process before time out)", "file", path, "bytes", len(b), "want", resetKeySize)
@@ -58,6 +64,28 @@ func loadResetKey(fsys persist.FS, dir string, log *slog.Logger) []byte {
 		return nil
 	}
 	return key
+}
+
+// keepPrivate rewrites the reset key's file, mode 0600, with a warning,
+// if its mode lets users other than its owner read or write it (as
+// ossd's warnOpenKey does for the node's key): a file copied or
+// restored with a looser mode (cp, an archive) was taken silently, the
+// secret readable by every user of the host. The key is kept: a new one
+// would leave the next restart out of its peers' reach until their
+// connections time out.
+func keepPrivate(fsys persist.FS, dir, path string, key []byte, log *slog.Logger) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	mode := fmt.Sprintf("%#o", fi.Mode().Perm())
+	if err := persist.WriteFileAtomic(fsys, dir, resetKeyFile, key); err != nil {
+		log.Warn("the stateless reset key's file is readable or writable by other users, and could not be rewritten mode 0600: whoever reads it can close this node's connections; make it the service user's alone",
+			"file", path, "mode", mode, "fix", "chmod 600 "+path, "err", err)
+		return
+	}
+	log.Warn("the stateless reset key's file was readable or writable by other users: rewritten mode 0600 (whoever read it can close this node's connections; to draw a new one, remove the file while the node is stopped)",
+		"file", path, "mode", mode)
 }
 
 // readResetKey reads the file at path, up to one byte more than a key.

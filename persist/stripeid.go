@@ -171,8 +171,17 @@ func (s *Store) markStripes() error {
 // WriteFileAtomic puts a file named name in dir holding b: written under
 // a temporary name (removed if that fails), synced, renamed over name,
 // the directory synced. A crash leaves the old file or the new one.
+//
+// A temporary file already there (a crash's, or one copied in) is
+// removed first, so that the file is a new one, mode 0600: truncated and
+// written over, it kept its mode (a copy's 0644 made RESET_KEY, a
+// secret, readable by every user), and a symbolic link of that name was
+// followed, writing b into the file it named.
 func WriteFileAtomic(fsys FS, dir, name string, b []byte) error {
 	tmp := filepath.Join(dir, name+".tmp")
+	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	f, err := fsys.Create(tmp)
 	if err != nil {
 		return err
