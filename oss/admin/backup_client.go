@@ -90,7 +90,7 @@ func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas
 // body the caller reads and closes. A request with a body goes on to the
 // next node only when the node took nothing of it (tookNothing) and the
 // body can be sent again: nothing of it was read, or it is an io.Seeker
-// put back where it began.
+// put back where it began. Its error says what each node tried answered.
 func (c *Client) streamTo(ctx context.Context, method, path string, body io.Reader) (*http.Response, string, error) {
 	var skipped []error
 	start := int64(-1)
@@ -99,7 +99,7 @@ func (c *Client) streamTo(ctx context.Context, method, path string, body io.Read
 			start = at
 		}
 	}
-	for _, base := range c.bases {
+	for i, base := range c.bases {
 		var sent *resendBody
 		var rb io.Reader
 		if body != nil {
@@ -113,9 +113,12 @@ func (c *Client) streamTo(ctx context.Context, method, path string, body io.Read
 		if !tookNothing(err) || ctx.Err() != nil {
 			return nil, base, err
 		}
-		if sent != nil {
-			if err := sent.rewind(ctx, body, start, err); err != nil {
-				return nil, base, err
+		if sent != nil && i < len(c.bases)-1 {
+			if rerr := sent.rewind(ctx, body, start, err); rerr != nil {
+				// Not sent on: what every node tried said, this one's
+				// with why.
+				skipped = append(skipped, rerr)
+				break
 			}
 		}
 		skipped = append(skipped, err)

@@ -40,7 +40,8 @@ type streamIdent struct {
 }
 
 // takeStream counts a stream of kind for the request's identity, or
-// answers 429 (the identity's cap) or 503 (the node's) and reports false.
+// answers 429 (the identity's cap) or 503 (the node's, busy: stateHeader)
+// and reports false.
 func (a *api) takeStream(w http.ResponseWriter, r *http.Request, kind streamKind) (release func(), ok bool) {
 	s := &a.streams
 	key := streamIdent{kind: kind, id: identityOf(r)}
@@ -53,7 +54,11 @@ func (a *api) takeStream(w http.ResponseWriter, r *http.Request, kind streamKind
 		return nil, false
 	}
 	if s.node[kind] >= streamPerNode[kind] {
+		// Nothing of the request was read or done: the state lets the
+		// client send it on to the next node (a restore that can be sent
+		// again, a backup), as the message says.
 		w.Header().Set("Retry-After", "5")
+		w.Header().Set(stateHeader, "busy")
 		fail(w, refuse(http.StatusServiceUnavailable, "this node has %d %s under way, the most it takes at once: retry later, or on another node", s.node[kind], what))
 		return nil, false
 	}
