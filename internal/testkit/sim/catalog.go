@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/objectsharing/oss/consistency"
 	"github.com/objectsharing/oss/engine"
@@ -130,6 +131,35 @@ func (s *sim) syncCatalog(n *node) {
 	for _, e := range p.Open {
 		s.openHeap(n, e, "as first voter")
 	}
+}
+
+// catalogApplied lowers a restarted node's catalog gate (catalogCommit)
+// to an entry its catalog replica applied of a later term than its
+// recovered log's last, as oss's catalogGate does: a leader elected
+// since appended it, and raft's leader completeness puts every entry that
+// ever committed before it at a lower index. A tail of the recovered log
+// that never committed is cut by a leader with a shorter log, and in a
+// quiet cluster the catalog may never reach its last index: the node
+// then opened no heap whose leader reached it (seed 7340396: a heap's
+// learner never opened its replica, and the heap stayed on one voter).
+// applied is the index the replica applied up to; catalogApplied
+// reports whether the gate was passed now (not before).
+func (s *sim) catalogApplied(n *node, ents []raftpb.Entry, applied uint64) bool {
+	if n.catalogTerm == 0 || n.catalogCommit == 0 {
+		return false
+	}
+	for _, e := range ents {
+		if e.Term > n.catalogTerm && e.Index < n.catalogCommit && !s.opts.Mutations.CatalogGateByIndex {
+			n.catalogCommit = e.Index
+			s.paths["catalog: gate passed at a later term"]++
+			break
+		}
+	}
+	if applied < n.catalogCommit {
+		return false
+	}
+	n.catalogTerm = 0
+	return true
 }
 
 // openHeap opens a node's replica of a heap in its catalog under the

@@ -157,6 +157,12 @@ type Mutations struct {
 	// directory names (closing none): heaps they closed as dropped
 	// before they restarted may be among them.
 	OpenBeforeCatalogCommit bool
+	// CatalogGateByIndex holds a restarted node's catalog gate by the
+	// recovered log's last index alone, as the simulation did until
+	// 2026-12-08: an uncommitted tail of that log, cut by a later leader,
+	// may never be reached, and the node then opens no heap a leader
+	// reaches it for.
+	CatalogGateByIndex bool
 	// FixedElectionClock hands raft every tick however late the answers
 	// to a campaign come (engine.Config.FixedElectionClock): with
 	// SlowNetwork, no group elects a leader while the delay holds.
@@ -232,11 +238,16 @@ type node struct {
 	// byName is reps by heap name, nil when reps changed since.
 	byName []*replica
 	// catalogCommit is the last index of the catalog log it recovered:
-	// it follows the catalog once its replica has applied that.
-	catalogCommit uint64
-	resync        bool              // a replica the catalog asks for could not be opened yet
-	durable       map[string]uint64 // by replica directory, the highest log index its log made durable
-	closed        map[uint64]bool   // the groups whose replicas it closed as dropped
+	// it follows the catalog once its replica has applied that, or an
+	// entry of a later term than catalogTerm, as oss's catalogGate
+	// (catalogApplied). catalogTerm is the term of the recovered log's
+	// last entry; 0 once the gate is passed, or for a floor recorded by
+	// a replica it replaced that the log recovered has not reached, held
+	// by index alone.
+	catalogCommit, catalogTerm uint64
+	resync                     bool              // a replica the catalog asks for could not be opened yet
+	durable                    map[string]uint64 // by replica directory, the highest log index its log made durable
+	closed                     map[uint64]bool   // the groups whose replicas it closed as dropped
 
 	starved  time.Duration
 	missed   int      // ticks it missed while starved
@@ -418,7 +429,7 @@ func Run(seed uint64, opts Options) (res *Result, err error) {
 func (s *sim) boot(n *node, peers []raft.Peer) error {
 	n.disk = &persist.FaultFS{FS: n.mem}
 	n.reps, n.cat, n.byName = map[string]*replica{}, nil, nil
-	n.inbox, n.missed, n.catalogCommit, n.resync = nil, 0, 0, false
+	n.inbox, n.missed, n.catalogCommit, n.catalogTerm, n.resync = nil, 0, 0, 0, false
 	dirs, err := n.disk.ReadDir("/data")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -453,7 +464,10 @@ func (s *sim) boot(n *node, peers []raft.Peer) error {
 		}
 		if g == s.catalog {
 			n.cat = rep
-			n.catalogCommit = max(commit, floor)
+			n.catalogCommit, n.catalogTerm = max(commit, floor), 0
+			if t, err := rep.store.Term(commit); err == nil && commit >= floor {
+				n.catalogTerm = t
+			}
 			continue
 		}
 		if commit == 0 {
@@ -944,6 +958,9 @@ func (s *sim) ready(n *node, r *replica) {
 			}
 		}
 		r.snapsSent = append(r.snapsSent, snapTo...)
+		if r == n.cat && rd.HasRaft && rd.State != nil && s.catalogApplied(n, rd.CommittedEntries, rd.State.Index()) {
+			published = true // the node acts on its catalog at once
+		}
 		if published && r == n.cat && n.reps[r.g.heap] == r {
 			s.syncCatalog(n)
 		}
@@ -1426,6 +1443,8 @@ func (s *sim) wipe(v *node) bool {
 		return false
 	}
 	s.closeReplica(v, old)
+	// A gate not yet passed (catalogTerm not 0) is the old log's, and
+	// the old replica applied nothing past it: it stays, with its term.
 	v.cat, v.catalogCommit = r, floor
 	return true
 }
