@@ -49,6 +49,11 @@ type bnode[T any] struct {
 	// node's items, which a write through it rarely changes); the node
 	// copies them before it changes them (ownItems).
 	shared bool
+	// inline: a leaf whose items are an array in the node's own
+	// allocation (newLeaf). Their slice never grows: a write that would
+	// grow it moves the items to a node of the usual kind first
+	// (spill), so no leaf keeps an array it no longer uses.
+	inline bool
 }
 
 // maxItems is the most items a node holds: 63 objItems (24 bytes) and
@@ -261,6 +266,9 @@ func (t *btree[T]) Set(item T) (T, bool) {
 		return zero, false
 	}
 	t.root = t.own(t.root)
+	if t.root.children == nil {
+		t.root = t.spill(t.root) // a leaf that a merge made the root
+	}
 	prev, replaced, full := t.set(t.root, item)
 	if full {
 		old := t.root
@@ -293,9 +301,14 @@ func (t *btree[T]) set(n *bnode[T], item T) (prev T, replaced, full bool) {
 		n.items = insertAt(n.items, i, item, t.leafMax)
 		return prev, false, false
 	}
-	c := t.own(n.children[i])
-	n.children[i] = c
-	if prev, replaced, full = t.set(c, item); !full {
+	if n.children[i].children == nil {
+		prev, replaced, full = t.setLeaf(n, i, item)
+	} else {
+		c := t.own(n.children[i])
+		n.children[i] = c
+		prev, replaced, full = t.set(c, item)
+	}
+	if !full {
 		return prev, replaced, false
 	}
 	if len(n.items) == t.max {
@@ -303,6 +316,90 @@ func (t *btree[T]) set(n *bnode[T], item T) (prev T, replaced, full bool) {
 	}
 	t.split(n, i, item)
 	return t.set(n, item)
+}
+
+// setLeaf puts item into n's child i, a leaf, as set does: n is the
+// tree's own, the child may not be. The first write to a leaf after a
+// Copy copies it into one allocation with its items (newLeaf), where own
+// made two, the node and its items: with commits of random objects
+// nearly every write copies a leaf.
+func (t *btree[T]) setLeaf(n *bnode[T], i int, item T) (prev T, replaced, full bool) {
+	c := n.children[i]
+	j, found := t.search(c.items, item)
+	switch {
+	case found && c.owner != t.owner:
+		c = t.newLeaf(c.items, len(c.items))
+		n.children[i] = c
+	case found:
+		c.ownItems()
+	case len(c.items) == t.leafMax:
+		n.children[i] = t.own(c)
+		return prev, false, true
+	case c.owner != t.owner:
+		c = t.newLeaf(c.items, len(c.items)+1)
+		n.children[i] = c
+	default:
+		c = t.spill(c)
+		n.children[i] = c
+	}
+	if found {
+		prev, c.items[j] = c.items[j], item
+		return prev, true, false
+	}
+	c.items = insertAt(c.items, j, item, t.leafMax)
+	return prev, false, false
+}
+
+// spill returns c, a leaf that is the tree's own, or, if its items are
+// inline and fill their array, a node of the usual kind to put in its
+// place, whose items are still c's array: the next insertAt moves them
+// to a slice of their own, and c with its array is garbage.
+func (t *btree[T]) spill(c *bnode[T]) *bnode[T] {
+	if !c.inline || len(c.items) < cap(c.items) {
+		return c
+	}
+	return &bnode[T]{owner: t.owner, items: c.items}
+}
+
+// newLeaf returns a leaf of the tree with a copy of items, in one
+// allocation with an array of at least want items, sized for objItems
+// (24 bytes) and the node's 64 bytes to fill one of the allocator's size
+// classes: so a leaf takes what a node and its items' slice took, but
+// for the fullest leaves (30 or 31 items, 896 bytes where 832 were).
+func (t *btree[T]) newLeaf(items []T, want int) *bnode[T] {
+	switch {
+	case want <= 4:
+		return leafIn(t.owner, items, func(a *[4]T) []T { return a[:] })
+	case want <= 8:
+		return leafIn(t.owner, items, func(a *[8]T) []T { return a[:] })
+	case want <= 12:
+		return leafIn(t.owner, items, func(a *[12]T) []T { return a[:] })
+	case want <= 16:
+		return leafIn(t.owner, items, func(a *[16]T) []T { return a[:] })
+	case want <= 18:
+		return leafIn(t.owner, items, func(a *[18]T) []T { return a[:] })
+	case want <= 21:
+		return leafIn(t.owner, items, func(a *[21]T) []T { return a[:] })
+	case want <= 24:
+		return leafIn(t.owner, items, func(a *[24]T) []T { return a[:] })
+	case want <= 26:
+		return leafIn(t.owner, items, func(a *[26]T) []T { return a[:] })
+	case want <= 29:
+		return leafIn(t.owner, items, func(a *[29]T) []T { return a[:] })
+	case want <= maxLeafItems:
+		return leafIn(t.owner, items, func(a *[maxLeafItems]T) []T { return a[:] })
+	}
+	return &bnode[T]{owner: t.owner, items: append(make([]T, 0, want), items...)}
+}
+
+// leafIn is newLeaf with an array of A, which array makes a slice of.
+func leafIn[T, A any](owner uint64, items []T, array func(*A) []T) *bnode[T] {
+	x := new(struct {
+		n bnode[T]
+		a A
+	})
+	x.n = bnode[T]{owner: owner, items: append(array(&x.a)[:0], items...), inline: true}
+	return &x.n
 }
 
 // split splits n's full child i, which is the tree's own, for item: at
@@ -327,10 +424,13 @@ func (t *btree[T]) split(n *bnode[T], i int, item T) {
 	if s < len(c.items)-1 {
 		// The left half gets a slice its size (the right's end split
 		// keeps the full one), an inner node a new node with an array
-		// its size.
-		if c.children != nil {
+		// its size, a leaf whose items are inline a new node.
+		switch {
+		case c.children != nil:
 			n.children[i] = t.newInner(clone(c.items[:s]), false, c.children[:s+1], nil)
-		} else {
+		case c.inline:
+			n.children[i] = &bnode[T]{owner: t.owner, items: clone(c.items[:s])}
+		default:
 			c.items, c.shared = clone(c.items[:s]), false
 		}
 	} else {
@@ -356,12 +456,18 @@ func (t *btree[T]) Load(item T) (T, bool) {
 	}
 	n := t.own(t.root)
 	t.root = n
+	var parent *bnode[T]
 	for n.children != nil {
 		c := t.own(n.children[len(n.children)-1])
 		n.children[len(n.children)-1] = c
-		n = c
+		parent, n = n, c
 	}
 	if len(n.items) > 0 && len(n.items) < t.leafMax && t.cmp(n.items[len(n.items)-1], item) < 0 {
+		if n = t.spill(n); parent != nil {
+			parent.children[len(parent.children)-1] = n
+		} else {
+			t.root = n
+		}
 		n.ownItems()
 		n.items = insertAt(n.items, len(n.items), item, t.leafMax)
 		t.len++
@@ -458,6 +564,8 @@ func (t *btree[T]) grow(n *bnode[T], i int) {
 		l := t.own(n.children[i-1])
 		n.children[i-1] = l
 		l.ownItems()
+		c = t.spill(c)
+		n.children[i] = c
 		c.items = insertAt(c.items, 0, n.items[i-1], t.most(c))
 		n.items[i-1] = l.items[len(l.items)-1]
 		l.items = removeAt(l.items, len(l.items)-1)
@@ -469,6 +577,8 @@ func (t *btree[T]) grow(n *bnode[T], i int) {
 		r := t.own(n.children[i+1])
 		n.children[i+1] = r
 		r.ownItems()
+		c = t.spill(c)
+		n.children[i] = c
 		c.items = insertAt(c.items, len(c.items), n.items[i], t.most(c))
 		n.items[i] = r.items[0]
 		r.items = removeAt(r.items, 0)

@@ -245,7 +245,7 @@ func TestCloseOfALostReplicaWaitsForItsLoop(t *testing.T) {
 			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
 	// Queued as the snapshot stream queues what it decoded: a snapshot
 	// in a message is dropped (TestSnapshotOnAMessageStreamLosesNoReplica).
-	c.nodes[victim].replicaOf("bank").enqueue(g.Leader, junk)
+	c.nodes[victim].replicaOf("bank").enqueue(g.Leader, &junk)
 	waitCond(t, "the victim's replica to stop", h.isClosed)
 	early := returnsBeforeLoopExits(h, h.close)
 	// The close returns once the loop has exited, which waits for the

@@ -31,7 +31,7 @@ func TestStartCatalogLostIsErrCorrupt(t *testing.T) {
 
 	lost := false
 	n, err = Start(ctx, &Config{Name: "r", DataDir: dir, Logger: testLogger(), catalogOpened: func(h *Heap) {
-		h.enqueue("leader", raftpb.Message{Type: raftpb.MsgHeartbeat, To: h.self, From: h.self + 1, Term: 1 << 20, Commit: 1 << 40})
+		h.enqueue("leader", &raftpb.Message{Type: raftpb.MsgHeartbeat, To: h.self, From: h.self + 1, Term: 1 << 20, Commit: 1 << 40})
 		<-h.done // the loop ends once it has closed the replica
 		h.watchMu.Lock()
 		lost = h.closed && h.lost != nil

@@ -17,7 +17,7 @@ import (
 // the end of its log, and raft gives up on it. It returns once the
 // replica's loop has closed it, and reports whether it was lost.
 func loseCatalog(h *Heap) bool {
-	h.enqueue("leader", raftpb.Message{Type: raftpb.MsgHeartbeat, To: h.self, From: h.self + 1, Term: 1 << 20, Commit: 1 << 40})
+	h.enqueue("leader", &raftpb.Message{Type: raftpb.MsgHeartbeat, To: h.self, From: h.self + 1, Term: 1 << 20, Commit: 1 << 40})
 	<-h.done
 	h.watchMu.Lock()
 	defer h.watchMu.Unlock()

@@ -605,7 +605,7 @@ func TestUndecodableSnapshotLosesOnlyThatReplica(t *testing.T) {
 			Index: st.Applied + 10, Term: st.Term, ConfState: *lh.conf.Load()}}}
 	// Queued as the snapshot stream queues what it decoded: a snapshot
 	// in a message is dropped (TestSnapshotOnAMessageStreamLosesNoReplica).
-	c.nodes[learner].replicaOf("bank").enqueue(g.Leader, junk)
+	c.nodes[learner].replicaOf("bank").enqueue(g.Leader, &junk)
 	waitCond(t, "the learner's replica to stop", h.isClosed)
 	if err := h.View(context.Background(), func(*Tx) error { return nil }, nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a View on the lost replica: %v", err)

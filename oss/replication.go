@@ -323,13 +323,13 @@ const recvDropLogEvery = 10 * time.Second
 // messages and the node's recvQueue limit of bytes (one message at least),
 // and a message beyond either is dropped, counted and logged (at most
 // every 10 s); raft sends again.
-func (h *Heap) enqueue(from string, m raftpb.Message) {
-	cost := recvCost(&m)
+func (h *Heap) enqueue(from string, m *raftpb.Message) {
+	cost := recvCost(m)
 	limit := h.node.limits.recvQueue
 	for {
 		cur := h.recvq.bytes.Load()
 		if cur > 0 && cur+cost > limit {
-			h.dropReceived(from, &m, cost, cur)
+			h.dropReceived(from, m, cost, cur)
 			return
 		}
 		if h.recvq.bytes.CompareAndSwap(cur, cur+cost) {
@@ -337,10 +337,10 @@ func (h *Heap) enqueue(from string, m raftpb.Message) {
 		}
 	}
 	select {
-	case h.recvc <- &m:
+	case h.recvc <- m:
 	default:
 		h.recvq.bytes.Add(-cost)
-		h.dropReceived(from, &m, cost, h.recvq.bytes.Load())
+		h.dropReceived(from, m, cost, h.recvq.bytes.Load())
 	}
 }
 
@@ -359,19 +359,19 @@ func (h *Heap) dropReceived(from string, m *raftpb.Message, cost, queued int64) 
 // route decodes a raft message and finds its replica, opening one if a
 // leader of a catalog heap says so; see receive. A client's message must
 // pass admits (acl.go).
-func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
+func (n *Node) route(from string, data []byte) (*Heap, *raftpb.Message, bool) {
 	var env raftEnvelope
-	var m raftpb.Message
 	heap, err := env.decodeName(data)
 	if err != nil {
 		n.noteMalformed(from, "malformed raft envelope dropped", "err", err)
-		return nil, m, false
+		return nil, nil, false
 	}
-	if err := m.Unmarshal(env.Msg); err != nil {
+	m, err := decodeRaft(env.Msg)
+	if err != nil {
 		n.noteMalformed(from, "malformed raft message dropped", "heap", string(heap), "err", err)
-		return nil, m, false
+		return nil, nil, false
 	}
-	if err := raftShape(&m); err != nil {
+	if err := raftShape(m); err != nil {
 		n.noteMalformed(from, "malformed raft message dropped", "heap", string(heap), "type", m.Type, "err", err)
 		return nil, m, false
 	}
@@ -408,7 +408,7 @@ func (n *Node) route(from string, data []byte) (*Heap, raftpb.Message, bool) {
 	if h == nil || h.group != env.Group {
 		return nil, m, false // not a replica of this heap (yet), or of an earlier incarnation
 	}
-	if !n.admits(from, h, &m) {
+	if !n.admits(from, h, m) {
 		return nil, m, false
 	}
 	return h, m, true

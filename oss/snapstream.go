@@ -47,10 +47,10 @@ func (n *Node) receiveSnapshot(ctx context.Context, from string, header []byte, 
 	// The message carries a token for the state, bounded apart
 	// (MaxSnapshotBytes): it is counted in the queue's bytes but waits for
 	// room rather than being dropped.
-	cost := recvCost(&m)
+	cost := recvCost(m)
 	h.recvq.bytes.Add(cost)
 	select {
-	case h.recvc <- &m:
+	case h.recvc <- m:
 		h.snapStats.received.Add(1)
 		h.snapStats.receivedBytes.Add(uint64(in.n))
 		h.log.Info("snapshot received", "from", from, "index", index, "objects", objects, "bytes", in.n)

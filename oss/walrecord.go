@@ -29,9 +29,24 @@ type groupKey struct {
 // bytes; then as many as it takes, each holding at least one entry, which
 // one Append writes together. The hard state goes with the last record, so
 // a log torn between them never holds a commit index past its entries.
+//
+// ents is the caller's to give: a Ready whose entries fit one record
+// (nearly every one) takes ents itself as the record's entries, where it
+// grew a slice of its own one entry at a time.
 func splitReady(rec walRecord, hard []byte, ents [][]byte, budget int) []walRecord {
-	var recs []walRecord
 	size := len(rec.SnapData)
+	for _, e := range ents {
+		size += walEntryHead + len(e)
+	}
+	if size <= budget {
+		if len(ents) > 0 {
+			rec.Entries = ents
+		}
+		rec.Hard = hard
+		return []walRecord{rec}
+	}
+	var recs []walRecord
+	size = len(rec.SnapData)
 	for _, e := range ents {
 		if (len(rec.Entries) > 0 || rec.SnapMeta != nil) && size+walEntryHead+len(e) > budget {
 			recs = append(recs, rec)

@@ -119,11 +119,28 @@ func readFrame(r io.Reader, max int) (*frame, error) { return readFrameIn(r, max
 // frame's length before it allocates the frame; if admit fails, so does
 // the read.
 func readFrameIn(r io.Reader, max int, admit func(n int) error) (*frame, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	fi := new(frameIn)
+	return fi.read(r, max, admit)
+}
+
+// frameIn holds what reading a frame needs besides its buffer: the
+// length prefix and the decoded frame. A stream that reads its frames
+// one after the other reads them all into one (serveMessages: a node
+// receives every raft message so), where each frame was three
+// allocations, the prefix, the frame and its buffer; now only the
+// buffer is new, and it is the caller's to keep.
+type frameIn struct {
+	hdr [4]byte
+	f   frame
+}
+
+// read reads one frame as readFrameIn does, into fi's frame: the frame
+// it returns is fi's, and the next read overwrites it (not its body).
+func (fi *frameIn) read(r io.Reader, max int, admit func(n int) error) (*frame, error) {
+	if _, err := io.ReadFull(r, fi.hdr[:]); err != nil {
 		return nil, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := binary.BigEndian.Uint32(fi.hdr[:])
 	if n > uint32(max) {
 		return nil, fmt.Errorf("%w: length prefix %d exceeds %d", ErrTooLarge, n, max)
 	}
@@ -139,20 +156,32 @@ func readFrameIn(r io.Reader, max int, admit func(n int) error) (*frame, error) 
 		}
 		return nil, fmt.Errorf("%w: truncated: %v", ErrMalformedFrame, err)
 	}
-	return decodeFrame(buf)
+	if err := decodeFrameInto(buf, &fi.f); err != nil {
+		return nil, err
+	}
+	return &fi.f, nil
 }
 
 func decodeFrame(buf []byte) (*frame, error) {
 	f := new(frame)
+	if err := decodeFrameInto(buf, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// decodeFrameInto decodes buf into f, whatever f held before.
+func decodeFrameInto(buf []byte, f *frame) error {
 	if !fastFrame(buf, f) {
+		*f = frame{}
 		if err := frameDec.Unmarshal(buf, f); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformedFrame, err)
+			return fmt.Errorf("%w: %v", ErrMalformedFrame, err)
 		}
 	}
 	if f.Type < frameHello || f.Type > frameError {
-		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformedFrame, f.Type)
+		return fmt.Errorf("%w: unknown type %d", ErrMalformedFrame, f.Type)
 	}
-	return f, nil
+	return nil
 }
 
 // fastFrame decodes buf into f if it is a frame as appendFrame writes

@@ -774,8 +774,9 @@ func (t *QUIC) readTimed(s *quic.Stream, r *bufio.Reader, h *held, max int) (*fr
 // serveMessages hands each message frame of a message stream to the
 // handler, until the stream ends.
 func (t *QUIC) serveMessages(name string, s *quic.Stream, r *bufio.Reader, h *held) {
+	var fi frameIn // the handler is done with f before the next read
 	for {
-		f, err := readFrameIn(r, t.cfg.MaxFrame, h.take)
+		f, err := fi.read(r, t.cfg.MaxFrame, h.take)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && t.ctx.Err() == nil {
 				t.streamError(name, s, err)
