@@ -142,6 +142,26 @@ func notBegunIf(ctx context.Context, r *http.Request, err error) error {
 	return err
 }
 
+// restoreFailed is a restore's error as answered: without the state that
+// says the node did nothing (stateHeader), which fail gives a node
+// closing, damaged or refused by its disk. A restore may have created
+// its heap before it failed so, and may have left it (its drop failed
+// too, the message says); a client that took the answer for a node that
+// did nothing sent the backup on to the next node, which said the heap
+// exists, and the first node's message was lost. The status stays the
+// cause's.
+func restoreFailed(err error) error {
+	switch {
+	case errors.Is(err, oss.ErrCommitUnknown):
+		return err // a 504, which carries no state
+	case errors.Is(err, oss.ErrDisk):
+		return &httpError{code: http.StatusInsufficientStorage, err: err}
+	case errors.Is(err, oss.ErrCorrupt), errors.Is(err, oss.ErrClosed), errors.Is(err, context.Canceled):
+		return &httpError{code: http.StatusServiceUnavailable, err: err}
+	}
+	return err
+}
+
 // bodyStream is a restore's body, moving the deadlines on as it is read.
 type bodyStream struct {
 	r    io.Reader
@@ -172,7 +192,7 @@ func (a *api) restore(w http.ResponseWriter, r *http.Request) {
 	body := &bodyStream{r: r.Body, conn: &streamConn{rc: http.NewResponseController(w), idle: a.streamIdle()}}
 	info, err := a.node.RestoreHeap(r.Context(), r.PathValue("heap"), body, &opts)
 	if err != nil {
-		fail(w, err)
+		fail(w, restoreFailed(err))
 		return
 	}
 	a.opts.Logger.Info("admin: heap restored", "heap", r.PathValue("heap"), "from", info.Backup.Heap, "index", info.Backup.Index, "objects", info.Backup.Objects, "roots", info.Backup.Roots, "commits", info.Commits, "user", identityOf(r).Name)
