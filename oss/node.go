@@ -710,19 +710,28 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	}
 	created := false
 	var group uint64 // the group of the entry this call created
+	others := 0      // tries that found another heap of the name in the table
 	for {
-		h, entered, made, err := n.openEntry(ctx, name, mode, replicas)
-		if created && h != nil && h.group != group {
+		h, eg, entered, made, err := n.openEntry(ctx, name, mode, replicas)
+		if made || entered && mode == createNew {
+			created, group = true, eg
+		}
+		if created && (h != nil && h.group != group || errors.Is(err, errOtherHeap)) {
 			// The entry this call created was dropped while its group
 			// was joined, and another caller created the name again
 			// since: that heap is not this call's to hand out (nor,
 			// for RestoreHeap, to write into or drop).
 			return nil, &createdNotOpen{group: group, err: fmt.Errorf("oss: heap %q: %w, but it was dropped while it opened, and another heap of the name was created since: not opened", name, ErrCreatedNotOpen)}
 		}
-		if h != nil && (made || entered && mode == createNew) {
-			group = h.group
+		if errors.Is(err, errOtherHeap) {
+			// The catalog has another heap of the name now, or a node
+			// restarting has not caught up with it yet: read it again.
+			if !catalogAgain(ctx, others) {
+				return nil, fmt.Errorf("oss: heap %q: catalog: %w", name, unanswered(ctx, err))
+			}
+			others++
+			continue
 		}
-		created = created || made || entered && mode == createNew
 		if err != nil && n.droppedUnder(name, h, err) {
 			// The catalog replica, catching up, closed the replica as
 			// dropped: a stale entry's (the node restarted behind its
@@ -766,10 +775,10 @@ func (e *createdNotOpen) Unwrap() error { return e.err }
 // and the group joined. entered says the entry was found or created, made
 // that this call created it. On an error after the entry, h is the
 // replica opened for it.
-func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replicas int) (h *Heap, entered, made bool, err error) {
+func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replicas int) (h *Heap, group uint64, entered, made bool, err error) {
 	if mode != createNew {
 		if h, err := n.openedReplica(ctx, name); h != nil || err != nil {
-			return h, false, false, err
+			return h, 0, false, false, err
 		}
 	}
 	var e heapEntry
@@ -779,11 +788,21 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 		e, made, err = n.ensureEntry(ctx, name, replicas, mode == createNew)
 	}
 	if err != nil {
-		return nil, false, false, err
+		return nil, 0, false, false, err
 	}
 	h, err = n.openReplica(e)
+	if err == nil && h.group != e.Group && n.closedAsStale(name, h) {
+		// The node's table held an earlier heap of the name, which a
+		// catalog sync of a state before its drop had opened after the
+		// drop's sync: closed now, e's replica is opened.
+		h, err = n.openReplica(e)
+	}
 	if err != nil {
-		return nil, true, made, err
+		return nil, e.Group, true, made, err
+	}
+	if h.group != e.Group {
+		// The catalog has moved on from e: another heap of the name.
+		return nil, e.Group, true, made, fmt.Errorf("oss: heap %q: %w", name, errOtherHeap)
 	}
 	// Before the join: a learner no application uses asks to be removed
 	// (unused.go), and one that took long to catch up could otherwise
@@ -804,7 +823,26 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 	} else {
 		err = n.joinGroup(ctx, h, e.Voters)
 	}
-	return h, true, made, err
+	return h, e.Group, true, made, err
+}
+
+// errOtherHeap says an open found, in the node's table, a replica of
+// another heap of the name than the catalog entry it read: the name was
+// dropped and created again meanwhile. openHeap reads the catalog again.
+var errOtherHeap = errors.New("the catalog holds another heap of the name now")
+
+// closedAsStale reports whether h, the node's replica of name, was of a
+// heap the catalog has dropped or replaced, and closes it if so. A catalog
+// sync that loaded its state before a heap's drop can open the heap's
+// replica after the drop's own sync ran: it stays in the node's table until
+// the catalog's next change, and an open must not hand it out. The sync
+// here closes it exactly when the next one would have.
+func (n *Node) closedAsStale(name string, h *Heap) bool {
+	if cur, ok := n.catalogEntry(name); ok && cur.Group == h.group {
+		return false
+	}
+	n.syncCatalog()
+	return n.replicaOf(name) != h
 }
 
 // droppedUnder reports whether an open failed because its replica h was
@@ -822,7 +860,7 @@ func (n *Node) droppedUnder(name string, h *Heap, err error) bool {
 // the loss.
 func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 	h := n.replicaOf(name)
-	if h == nil {
+	if h == nil || h.cataloged && n.closedAsStale(name, h) {
 		return nil, nil
 	}
 	if err := h.lostErr(); err != nil {
