@@ -274,6 +274,11 @@ type StatusError struct {
 	// and did nothing of the request (stateHeader): the error matches
 	// ErrBodyShare, and is retried as limited is.
 	bodyShare bool
+	// created says the node answered 503 that the request created its
+	// heap and could not open it there (createdHeader): the error
+	// matches oss.ErrCreatedNotOpen, not oss.ErrNoQuorum (something
+	// was committed), and the request is not sent on.
+	created bool
 	// disk says the node answered 507 that its disk refused a write the
 	// request needed, before anything was committed (stateHeader): the
 	// error matches oss.ErrDisk, and the request may go to the next
@@ -299,6 +304,11 @@ type StatusError struct {
 // to another node.
 const stateHeader = "X-Oss-Node-State"
 
+// createdHeader is the header of a 503 by which a node says the request
+// created its heap (oss.ErrCreatedNotOpen) and stopped there: unlike a
+// bare 503 (oss.ErrNoQuorum), something was committed.
+const createdHeader = "X-Oss-Heap-Created"
+
 // diskRefusedState is the stateHeader of a 507: the node's disk refused a
 // write of the commit before its record was proposed (oss.ErrDisk), so
 // nothing was committed.
@@ -315,6 +325,8 @@ func (e *StatusError) Is(target error) bool {
 		return target == oss.ErrNotFound
 	case http.StatusServiceUnavailable:
 		switch {
+		case e.created:
+			return target == oss.ErrCreatedNotOpen
 		case e.damaged:
 			return target == oss.ErrCorrupt
 		case e.closing:
@@ -626,7 +638,8 @@ func statusError(resp *http.Response, b []byte, err error, method, path, base st
 	}
 	se := &StatusError{Code: resp.StatusCode, Message: e.Error, base: base,
 		starting: state == "starting", damaged: state == "damaged", closing: state == "closing", busy: state == "busy", revoked: state == "revoked",
-		disk: resp.StatusCode == http.StatusInsufficientStorage && state == diskRefusedState}
+		disk:    resp.StatusCode == http.StatusInsufficientStorage && state == diskRefusedState,
+		created: resp.StatusCode == http.StatusServiceUnavailable && state == "" && resp.Header.Get(createdHeader) != ""}
 	if resp.StatusCode == http.StatusTooManyRequests && (state == rateLimitedState || state == bodyShareState) {
 		se.limited, se.bodyShare = state == rateLimitedState, state == bodyShareState
 		se.retryAfter = retryAfter(resp.Header.Get("Retry-After"))

@@ -396,8 +396,10 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, oss.ErrCreatedNotOpen):
 		// A heap created and not opened (a root's PUT) wrote no root; the
 		// heap was created, so this is no refusal of a node that did
-		// nothing, whatever stopped the open.
+		// nothing, whatever stopped the open: the client's error
+		// matches ErrCreatedNotOpen, not ErrNoQuorum (createdHeader).
 		code = http.StatusServiceUnavailable
+		w.Header().Set(createdHeader, "1")
 	case errors.Is(err, oss.ErrDisk):
 		// The node's disk refused a write the commit needed, before its
 		// record was proposed: nothing was committed (an unknown
