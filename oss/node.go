@@ -744,13 +744,7 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 			continue
 		}
 		if err != nil && created {
-			// The entry committed: the heap exists, whatever stopped its open
-			// here. Its cause would say it was not created.
-			err = fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)
-			if h != nil {
-				err = &createdNotOpen{group: h.group, err: err}
-			}
-			return nil, err
+			return nil, createdErr(name, group, err)
 		}
 		if err != nil {
 			return nil, err
@@ -760,7 +754,21 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 	}
 }
 
-// createdNotOpen is openHeap's ErrCreatedNotOpen when it knows the group
+// createdErr is openHeap's error for a call that created the entry of
+// group group and could not open the heap: err, the open's, would say it
+// was not created. The group goes with it: RestoreHeap drops that group
+// and no other, and must not tell its caller to drop the name by hand.
+func createdErr(name string, group uint64, err error) error {
+	if errors.Is(err, ErrNoHeap) {
+		// The entry was dropped while its group was joined, and the
+		// name has no heap now.
+		return &createdNotOpen{group: group, err: fmt.Errorf("oss: heap %q: %w, but it was dropped while it opened: not opened", name, ErrCreatedNotOpen)}
+	}
+	// The entry committed: the heap exists, whatever stopped its open here.
+	return &createdNotOpen{group: group, err: fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)}
+}
+
+// createdNotOpen is openHeap's ErrCreatedNotOpen, with the group
 // of the entry it created (RestoreHeap drops that group, and no other).
 type createdNotOpen struct {
 	group uint64
