@@ -26,18 +26,45 @@ import (
 // the client that nothing was done.
 func TestRestoreLeftHeapOverHTTP(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
+	// A Close that catches the restore in its open fails the open, and
+	// the drop that follows can still reach the catalog: the heap is
+	// dropped again and nothing is left, a right answer that is not the
+	// path this test is about. It tries again on a new node then.
+	for try := 1; ; try++ {
+		err, group := restoreClosedUnder(t)
+		if strings.Contains(err.Error(), "dropped again: nothing was kept") && try < 20 {
+			continue
+		}
+		var se *admin.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable {
+			t.Fatalf("restore whose node closed under it: %v; want 503", err)
+		}
+		if admin.TookNothing(err) {
+			t.Errorf("restore whose heap may be left behind: %v; TookNothing says the node did nothing", err)
+		}
+		if want := fmt.Sprintf("ossd heaps drop --group %d left", group); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "left behind") {
+			t.Errorf("restore whose drop failed: %v; want it to say the heap may be left behind, and %q", err, want)
+		}
+		return
+	}
+}
+
+// restoreClosedUnder restores heap "left" over HTTP on a new node and
+// closes the node while the restore waits for the second half of its
+// backup; it returns the restore's error and the heap's group.
+func restoreClosedUnder(t *testing.T) (error, uint64) {
 	ctx := context.Background()
 	n, err := oss.Start(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close(context.Background()) })
+	defer n.Close(context.Background())
 	srv := serve(t, n, &admin.Options{Insecure: true, Addr: "127.0.0.1:0"})
 	c, err := admin.NewClient(srv.Addr(), &admin.ClientOptions{Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
+	defer c.Close()
 	bkFill(t, n, "src", 200)
 	var buf bytes.Buffer
 	if _, err := c.Backup(ctx, "src", &buf, false); err != nil {
@@ -58,9 +85,9 @@ func TestRestoreLeftHeapOverHTTP(t *testing.T) {
 		pw.Close()
 	}()
 	var group uint64
-	await.Until(t, "the restore's heap", func() bool {
+	await.Until(t, "the restore's heap, open and led", func() bool {
 		for _, h := range n.Heaps() {
-			if h.Name == "left" {
+			if h.Name == "left" && h.Leader != "" {
 				group = h.Group
 				return true
 			}
@@ -72,16 +99,10 @@ func TestRestoreLeftHeapOverHTTP(t *testing.T) {
 	}
 	close(more)
 	err = <-done
-	var se *admin.StatusError
-	if !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable {
-		t.Fatalf("restore whose node closed under it: %v; want 503", err)
+	if err == nil {
+		t.Fatal("a restore whose node closed under it succeeded")
 	}
-	if admin.TookNothing(err) {
-		t.Errorf("restore whose heap may be left behind: %v; TookNothing says the node did nothing", err)
-	}
-	if want := fmt.Sprintf("ossd heaps drop --group %d left", group); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "left behind") {
-		t.Errorf("restore whose drop failed: %v; want it to say the heap may be left behind, and %q", err, want)
-	}
+	return err, group
 }
 
 // DELETE /v1/heaps/{heap}?group=G (admin.Client.DropHeapOfGroup) drops
