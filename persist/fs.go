@@ -85,10 +85,37 @@ type PlacedFile interface {
 // OS is the operating system's file system.
 type OS struct{}
 
+// ErrNotRegular says a file the store would read or write is neither a
+// regular file nor a directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// openPlain opens name as os.OpenFile does, refusing anything but a
+// regular file or a directory. A FIFO in the data directory (a NODE_NAME
+// or RESET_KEY made with mkfifo) held the node's start in open(2) for
+// ever, waiting for a writer: the open does not wait (O_NONBLOCK, which
+// a regular file or directory ignores), and the file's kind is checked
+// before it is used; a device would be written as if it were a file.
+func openPlain(name string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(name, flag|syscall.O_NONBLOCK, perm)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if m := fi.Mode(); !m.IsRegular() && !m.IsDir() {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (%v): move it aside", ErrNotRegular, m.Type())}
+	}
+	return f, nil
+}
+
 func (OS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o700) }
 
 func (OS) Create(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := openPlain(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +123,7 @@ func (OS) Create(name string) (File, error) {
 }
 
 func (OS) OpenAppend(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND, 0)
+	f, err := openPlain(name, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +131,7 @@ func (OS) OpenAppend(name string) (File, error) {
 }
 
 func (OS) OpenWrite(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	f, err := openPlain(name, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +139,7 @@ func (OS) OpenWrite(name string) (File, error) {
 }
 
 func (OS) Open(name string) (File, error) {
-	f, err := os.Open(name)
+	f, err := openPlain(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -69,8 +69,8 @@ func backupHeap(c *admin.Client, stdout, notes io.Writer, heap, out string, fres
 }
 
 func sayBackup(w io.Writer, info oss.BackupInfo, to string) error {
-	_, err := fmt.Fprintf(w, "backed up heap %s at index %d: %d objects, %d roots, %d bytes to %s (SHA-256 %x)\n",
-		nameSaid(info.Heap), info.Index, info.Objects, info.Roots, info.Bytes, to, info.SHA256)
+	_, err := fmt.Fprintf(w, "backed up heap %s at index %d: %s, %s, %s to %s (SHA-256 %x)\n",
+		nameSaid(info.Heap), info.Index, count(int(info.Objects), "object"), count(int(info.Roots), "root"), count(int(info.Bytes), "byte"), to, info.SHA256)
 	return err
 }
 
@@ -102,7 +102,7 @@ func restoreHeap(c *admin.Client, stdin io.Reader, w io.Writer, heap, in string,
 	if err != nil {
 		return fmt.Errorf("heaps restore: %w", err)
 	}
-	_, err = fmt.Fprintf(w, "restored heap %s from the backup of heap %s at index %d: %d objects, %d roots in %d commits\n",
-		nameSaid(heap), nameSaid(info.Backup.Heap), info.Backup.Index, info.Backup.Objects, info.Backup.Roots, info.Commits)
+	_, err = fmt.Fprintf(w, "restored heap %s from the backup of heap %s at index %d: %s, %s in %s\n",
+		nameSaid(heap), nameSaid(info.Backup.Heap), info.Backup.Index, count(int(info.Backup.Objects), "object"), count(int(info.Backup.Roots), "root"), count(info.Commits, "commit"))
 	return err
 }

@@ -271,8 +271,12 @@ func heapsIO(stdin io.Reader, w, notes io.Writer, args []string) error {
 	if !(len(pos) == 0 || len(pos) == 2 && slices.Contains([]string{"create", "drop", "backup", "restore"}, pos[0]) || len(pos) == 3 && pos[0] == "set-replicas") {
 		return usage // before connecting: flags after "--" were not taken
 	}
-	if *group != 0 && pos[0] != "drop" {
-		return errors.New("heaps: --group is for \"heaps drop NAME\" alone")
+	form := ""
+	if len(pos) > 0 {
+		form = pos[0]
+	}
+	if err := strayHeapsFlags(fs, form); err != nil { // heapsflags.go
+		return err
 	}
 	ctx, c, done, err := connect(dial)
 	if err != nil {

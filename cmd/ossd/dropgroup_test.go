@@ -42,7 +42,7 @@ func TestHeapsDropOfGroup(t *testing.T) {
 	if len(n.Heaps()) != 1 {
 		t.Fatalf("heaps after a drop of another group: %+v; want g kept", n.Heaps())
 	}
-	if _, err := run("create", "h", "--group", "7"); err == nil || !strings.Contains(err.Error(), "--group is for") {
+	if _, err := run("create", "h", "--group", "7"); err == nil || !strings.Contains(err.Error(), "heaps create does not take --group") {
 		t.Errorf("create with --group: %v; want a refusal", err)
 	}
 	out, err = run("drop", "--group", fmt.Sprint(group), "g") // as a restore's message gives it

@@ -52,7 +52,9 @@ func (c *Client) Backup(ctx context.Context, heap string, w io.Writer, fresh boo
 // nothing of it (none answers there, or it answered that it is starting,
 // damaged, closing or busy, with nothing left behind) and r can be sent
 // again: nothing of it was read, or r is an io.Seeker (an *os.File), put
-// back. Only ctx bounds it, not ClientOptions.Timeout.
+// back. A node that read it and gave no answer, or whose answer was cut,
+// may have restored the heap: the error matches oss.ErrCommitUnknown.
+// Only ctx bounds it, not ClientOptions.Timeout.
 func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas int) (oss.RestoreInfo, error) {
 	var info oss.RestoreInfo
 	if err := named(heap); err != nil {
@@ -80,7 +82,10 @@ func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas
 		err = json.Unmarshal(b, &info)
 	}
 	if err != nil {
-		return info, fmt.Errorf("the node at %s restored heap %q, and its answer was lost: %w", base, heap, err)
+		// The 200 says the restore was carried out; what it answered
+		// was lost, and the heap may have been dropped since: an
+		// unknown outcome, as Do says of any write's cut 200.
+		return info, fmt.Errorf("the node at %s restored heap %q, and its answer was lost: its outcome is unknown; see ossd heaps: %w (%w)", base, heap, oss.ErrCommitUnknown, err)
 	}
 	return info, nil
 }
@@ -191,7 +196,10 @@ func (c *Client) streamOnce(ctx context.Context, base, method, path string, body
 		case errors.As(err, &refused):
 			return nil, nodeCertRefused(base, refused)
 		case sent.Load() && body != nil:
-			return nil, fmt.Errorf("the node at %s gave no answer to the restore of %s: it may have restored the heap, or dropped it again; see ossd heaps: %w", base, path, err)
+			// Not a failure: the node may have restored the heap. It
+			// matches oss.ErrCommitUnknown, as sendTo's write without
+			// an answer does, and the transport's error (a context's).
+			return nil, fmt.Errorf("the node at %s gave no answer to the restore of %s: it may have restored the heap, or dropped it again: its outcome is unknown; see ossd heaps: %w (%w)", base, path, oss.ErrCommitUnknown, err)
 		}
 		return nil, &noNodeError{base: base, err: err}
 	}
