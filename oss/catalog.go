@@ -157,11 +157,35 @@ func (n *Node) ensureEntry(ctx context.Context, name string, replicas int, exclu
 		if !again || !catalogAgain(ctx, attempt) {
 			if err != nil && unknown != nil && !errors.Is(err, ErrCommitUnknown) {
 				// Not %w: the last try's error says nothing was written.
-				return e, false, fmt.Errorf("%w (tried again: %v)", unknown, err)
+				err = fmt.Errorf("%w (tried again: %v)", unknown, err)
+				return e, false, unknownEntry(groups, err)
+			}
+			if errors.Is(err, ErrCommitUnknown) {
+				return e, created, unknownEntry(groups, err)
 			}
 			return e, created || err == nil && slices.Contains(groups, e.Group), err
 		}
 	}
+}
+
+// entryUnknown is ensureEntry's ErrCommitUnknown when tries of unknown
+// outcome proposed new entries: groups are theirs, of which at most one
+// committed (RestoreHeap drops that one, if any, and no other).
+type entryUnknown struct {
+	groups []uint64
+	err    error
+}
+
+func (e *entryUnknown) Error() string { return e.err.Error() }
+func (e *entryUnknown) Unwrap() error { return e.err }
+
+// unknownEntry is err, of unknown outcome, with the groups of the
+// entries proposed, if any.
+func unknownEntry(groups []uint64, err error) error {
+	if len(groups) == 0 {
+		return err
+	}
+	return &entryUnknown{groups: groups, err: err}
 }
 
 // createEntry is one try of ensureEntry. With an unknown outcome, e and

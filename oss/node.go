@@ -33,6 +33,13 @@ type Node struct {
 	// openFault, set by tests before the call, replaces the join of a heap
 	// opened after its catalog entry was found or made.
 	openFault func() error
+	// replicaFault, set by tests before the call, replaces the open of the
+	// replica of a heap whose catalog entry was found or made.
+	replicaFault func() error
+	// restoreDropFault, set by tests before the call, replaces the catalog
+	// transaction of the drop of a heap a failed restore created
+	// (dropRestored) with its error.
+	restoreDropFault func() error
 	// entryTried, set by tests before the call, hears the outcome of each
 	// try of ensureEntry to write a heap's catalog entry.
 	entryTried func(error)
@@ -765,14 +772,16 @@ func createdErr(name string, group uint64, err error) error {
 		return &createdNotOpen{group: group, err: fmt.Errorf("oss: heap %q: %w, but it was dropped while it opened: not opened", name, ErrCreatedNotOpen)}
 	}
 	// The entry committed: the heap exists, whatever stopped its open here.
-	return &createdNotOpen{group: group, err: fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err)}
+	return &createdNotOpen{group: group, err: fmt.Errorf("oss: heap %q: %w; open it with Heap (%v)", name, ErrCreatedNotOpen, err), open: err}
 }
 
-// createdNotOpen is openHeap's ErrCreatedNotOpen, with the group
-// of the entry it created (RestoreHeap drops that group, and no other).
+// createdNotOpen is openHeap's ErrCreatedNotOpen with the group of the
+// entry it created (RestoreHeap drops that group, and no other) and,
+// when the open failed, the open's error.
 type createdNotOpen struct {
 	group uint64
 	err   error
+	open  error
 }
 
 func (e *createdNotOpen) Error() string { return e.err.Error() }
@@ -781,8 +790,9 @@ func (e *createdNotOpen) Unwrap() error { return e.err }
 // openEntry opens a heap once, as openHeap says: the node's replica if it
 // has one, otherwise the catalog's entry, found or created as mode says,
 // and the group joined. entered says the entry was found or created, made
-// that this call created it. On an error after the entry, h is the
-// replica opened for it.
+// that this call created it, and group is that entry's group. On an error
+// after the entry, h is the replica opened for it, nil if its open failed
+// (group is still the entry's).
 func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replicas int) (h *Heap, group uint64, entered, made bool, err error) {
 	if mode != createNew {
 		if h, err := n.openedReplica(ctx, name); h != nil || err != nil {
@@ -798,12 +808,16 @@ func (n *Node) openEntry(ctx context.Context, name string, mode heapMode, replic
 	if err != nil {
 		return nil, 0, false, false, err
 	}
-	h, err = n.openReplica(e)
-	if err == nil && h.group != e.Group && n.closedAsStale(name, h) {
-		// The node's table held an earlier heap of the name, which a
-		// catalog sync of a state before its drop had opened after the
-		// drop's sync: closed now, e's replica is opened.
+	if f := n.replicaFault; f != nil {
+		err = f()
+	} else {
 		h, err = n.openReplica(e)
+		if err == nil && h.group != e.Group && n.closedAsStale(name, h) {
+			// The node's table held an earlier heap of the name, which a
+			// catalog sync of a state before its drop had opened after the
+			// drop's sync: closed now, e's replica is opened.
+			h, err = n.openReplica(e)
+		}
 	}
 	if err != nil {
 		return nil, e.Group, true, made, err
@@ -918,45 +932,7 @@ func (n *Node) openedReplica(ctx context.Context, name string) (*Heap, error) {
 // ErrCommitUnknown: the heap may be gone, and DropHeap again says which
 // (ErrNoHeap once it is).
 func (n *Node) DropHeap(ctx context.Context, name string) error {
-	if strings.HasPrefix(name, systemPrefix) {
-		return fmt.Errorf("%w %q: the prefix %q is reserved; the system heaps cannot be dropped", ErrInvalidHeapName, name, systemPrefix)
-	}
-	if err := validHeapName(name); err != nil {
-		return err
-	}
-	if err := n.Damage(); err != nil {
-		return err
-	}
-	if err := n.authorizeSelf(ctx, name, PermAdmin); err != nil {
-		return err
-	}
-	open := n.replicaOf(name)
-	err := n.catalog.Load().Update(ctx, func(tx *Tx) error {
-		ok, err := tx.Exists(entryID(name))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errNothingThere // checked with a read index, not a record
-		}
-		return tx.Delete(entryID(name))
-	})
-	if err == errNothingThere {
-		return fmt.Errorf("oss: drop heap %q: %w: nothing was dropped (Node.Heaps, or ossd heaps, lists the heaps)", name, ErrNoHeap)
-	}
-	if err != nil {
-		return fmt.Errorf("oss: drop heap %q: %w", name, uncheckedRemoval(err, "the heap"))
-	}
-	n.syncCatalog()
-	if open != nil {
-		// The node's watch of its catalog may be the one closing it:
-		// handles on it return ErrClosed once DropHeap has returned.
-		select {
-		case <-open.done:
-		case <-ctx.Done():
-		}
-	}
-	return nil
+	return n.dropHeap(ctx, name, nil) // dropgroup.go
 }
 
 // errNothingThere is what the catalog transactions of DropHeap and

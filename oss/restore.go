@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,15 +69,20 @@ const (
 // an error matching ErrTooLarge (not ErrBadBackup: a node with a larger
 // limit restores the backup).
 //
-// If anything fails (a backup that fails its checks, which is an error
-// matching ErrBadBackup naming the offset, a read of r, a commit refused,
-// ctx ending), RestoreHeap drops the heap it created and returns an error
-// that says what happened and that nothing was kept (or, if the drop
-// failed too, that the heap must be dropped by hand). It drops that heap
-// only, the catalog entry it created: a heap dropped meanwhile, or
-// dropped and created again under the name by someone else, is left as
-// it is. The heap is not closed to others while the restore runs: what
-// they write into it meanwhile is dropped with it if the restore fails.
+// If anything fails once the heap's catalog entry may exist (its replica
+// not opened here, which matches ErrCreatedNotOpen, or its creation's
+// outcome unknown, ErrCommitUnknown; a backup that fails its checks,
+// which is an error matching ErrBadBackup naming the offset, a read of r,
+// a commit refused, ctx ending), RestoreHeap drops the heap it created
+// and returns an error that says what happened and that nothing was
+// kept. It drops that heap only, the catalog entry it created: a heap
+// dropped meanwhile, or dropped and created again under the name by
+// someone else, is left as it is. If the drop fails too (the catalog has
+// no quorum, the node closed), the error is a *RestoreLeftError, which
+// still matches the restore's own error and names the heap's group, for
+// DropHeapOfGroup to drop that heap, and no other, later. The heap is not
+// closed to others while the restore runs: what they write into it
+// meanwhile is dropped with it if the restore fails.
 func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *RestoreOptions) (RestoreInfo, error) {
 	var info RestoreInfo
 	if r == nil {
@@ -94,21 +101,11 @@ func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *
 	}
 	h, err := n.CreateHeap(ctx, name, hopts)
 	if err != nil {
-		switch {
-		case errors.Is(err, ErrCreatedNotOpen):
-			var cn *createdNotOpen
-			if errors.As(err, &cn) {
-				return info, n.dropRestored(ctx, name, cn.group, err)
-			}
-			return info, fmt.Errorf("oss: restore of heap %s: %w; nothing of the backup was written, but the heap was created, empty: drop it (ossd heaps drop) before restoring again", quoteName(name), err)
-		case errors.Is(err, ErrCommitUnknown):
-			return info, fmt.Errorf("oss: restore of heap %s: %w; nothing of the backup was written, but the heap may have been created, empty: see Node.Heaps, and drop it (ossd heaps drop) before restoring again", quoteName(name), err)
-		}
-		return info, fmt.Errorf("oss: restore of heap %s: %w; nothing was written", quoteName(name), err)
+		return info, n.restoreNotOpened(ctx, name, err)
 	}
 	info, err = restoreInto(ctx, h, br)
 	if err != nil {
-		return info, n.dropRestored(ctx, name, h.group, err)
+		return info, n.dropRestored(ctx, name, []uint64{h.group}, err)
 	}
 	return info, nil
 }
@@ -125,49 +122,62 @@ func restoreName(name string) error {
 	return newHeapName(name)
 }
 
+// restoreNotOpened is RestoreHeap's error when its CreateHeap failed
+// with err: the heap may have been created all the same (its replica
+// not opened, or the creation's outcome unknown), and is then dropped as
+// a failed restore's is (dropRestored), only if its entry is the one this
+// restore created: an empty heap left under the name would refuse the
+// next restore of it as existing, and open empty.
+func (n *Node) restoreNotOpened(ctx context.Context, name string, err error) error {
+	var cn *createdNotOpen
+	var eu *entryUnknown
+	switch {
+	case errors.As(err, &cn) && cn.open != nil:
+		// Not the advice to open it with Heap: it is dropped.
+		err = fmt.Errorf("%w: the heap was created, and its replica on this node did not open: %v", ErrCreatedNotOpen, cn.open)
+		return n.dropRestored(ctx, name, []uint64{cn.group}, err)
+	case errors.As(err, &cn):
+		return n.dropRestored(ctx, name, []uint64{cn.group}, err)
+	case errors.As(err, &eu):
+		return n.dropRestored(ctx, name, eu.groups, err)
+	case errors.Is(err, ErrCommitUnknown):
+		// No try proposed a new entry: it found one, or failed before.
+		return fmt.Errorf("oss: restore of heap %s: %w; nothing of the backup was written (Node.Heaps, or ossd heaps, lists the heaps)", quoteName(name), err)
+	}
+	return fmt.Errorf("oss: restore of heap %s: %w; nothing was written", quoteName(name), err)
+}
+
 // dropRestoredWait bounds the drop of a heap a failed restore created,
 // which runs on whatever ctx's state.
 const dropRestoredWait = 30 * time.Second
 
-// errNotRestored is what dropRestored's catalog transaction returns when
-// the heap's entry is not the one the restore created: dropped meanwhile,
-// perhaps created again by someone else. Nothing is removed.
-var errNotRestored = errors.New("oss: the heap's entry is not the restore's")
-
 // dropRestored drops the heap a failed restore created, the catalog entry
-// of group group, and returns the restore's error, cause, saying so. The
-// entry is read and deleted in one catalog transaction, and only if it is
-// still that group's: a heap dropped meanwhile, or dropped and created
-// again by someone else, is left as it is (a name alone would drop theirs).
-func (n *Node) dropRestored(ctx context.Context, name string, group uint64, cause error) error {
+// of one of groups (one, unless its creation's outcome was unknown and
+// it was tried again: then at most one of them was created), and returns
+// the restore's error, cause, saying so. The entry is read and deleted in
+// one catalog transaction, and only if it is still of such a group: a
+// heap dropped meanwhile, or dropped and created again by someone else,
+// is left as it is (a name alone would drop theirs). If the drop fails,
+// the error is a *RestoreLeftError, which says how to drop that heap, and
+// no other, later.
+func (n *Node) dropRestored(ctx context.Context, name string, groups []uint64, cause error) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropRestoredWait)
 	defer cancel()
 	open := n.replicaOf(name)
-	err := n.catalog.Load().Update(dctx, func(tx *Tx) error {
-		ok, err := tx.Exists(entryID(name))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errNotRestored // checked with a read index, not a record
-		}
-		e, err := Get[heapEntry](tx, entryID(name))
-		if err != nil {
-			return err
-		}
-		if e.Name != name || e.Group != group {
-			return errNotRestored
-		}
-		return tx.Delete(entryID(name))
-	})
+	var err error
+	if f := n.restoreDropFault; f != nil {
+		err = f()
+	} else {
+		_, err = n.deleteEntry(dctx, name, groups)
+	}
 	switch {
-	case err == errNotRestored:
-		return fmt.Errorf("oss: restore of heap %s: %w; the heap it created was dropped meanwhile, and a heap of that name now (if any) is another's, left as it is: nothing of the backup was kept", quoteName(name), cause)
+	case err == errNothingThere:
+		return fmt.Errorf("oss: restore of heap %s: %w; the heap it created was dropped meanwhile (or never created, if its creation's outcome was unknown), and a heap of that name now (if any) is another's, left as it is: nothing of the backup was kept", quoteName(name), cause)
 	case err != nil:
-		return fmt.Errorf("oss: restore of heap %s: %w; dropping the heap it created failed too (%v): drop it by hand (ossd heaps drop)", quoteName(name), cause, uncheckedRemoval(err, "the heap"))
+		return &RestoreLeftError{Heap: name, Groups: groups, Err: cause, Drop: dropFailure(dctx, err)}
 	}
 	n.syncCatalog()
-	if open != nil && open.group == group {
+	if open != nil && slices.Contains(groups, open.group) {
 		select {
 		case <-open.done:
 		case <-dctx.Done():
@@ -175,6 +185,53 @@ func (n *Node) dropRestored(ctx context.Context, name string, group uint64, caus
 	}
 	return fmt.Errorf("oss: restore of heap %s: %w; %w", quoteName(name), cause, errRestoreDropped)
 }
+
+// dropFailure says why dropRestored's catalog transaction failed, err, in
+// its reader's terms: a drop that found nothing to drop in the node's
+// replica of the catalog and could not check that with its leader is
+// said as that check's failure (no quorum, the node closed), not as the
+// transaction's internal error.
+func dropFailure(ctx context.Context, err error) error {
+	var ue *uncheckedError
+	if errors.As(err, &ue) && ue.ferr == errNothingThere {
+		return fmt.Errorf("whether it is still in the catalog could not be checked: %w", unanswered(ctx, ue.err))
+	}
+	return unanswered(ctx, err)
+}
+
+// RestoreLeftError is Node.RestoreHeap's error when the restore failed,
+// Err (which the error matches: ErrBadBackup, ErrTooLarge, a read's
+// error, ctx's), and the heap it had created could not be dropped again,
+// Drop saying why (the catalog had no quorum, the node closed): that
+// heap may be left behind, empty or holding part of the backup, under
+// the name Heap. Its group is one of Groups (one, unless the creation's
+// outcome was unknown and it was tried again; then at most one was
+// created). Node.DropHeapOfGroup(ctx, Heap, group), or "ossd heaps drop
+// --group G NAME", drops it once the catalog answers, and only it: a
+// heap of the name created since by anyone else has another group, and
+// is left as it is, where a drop by name would remove it.
+type RestoreLeftError struct {
+	Heap   string
+	Groups []uint64
+	Err    error
+	Drop   error
+}
+
+func (e *RestoreLeftError) Error() string {
+	groups := make([]string, len(e.Groups))
+	cmds := make([]string, len(e.Groups))
+	for i, g := range e.Groups {
+		groups[i] = strconv.FormatUint(g, 10)
+		cmds[i] = `"` + shellCommand("ossd heaps drop --group "+groups[i], e.Heap) + `"`
+	}
+	return fmt.Sprintf("oss: restore of heap %s failed: %v. The heap it created may be left behind, empty or holding part of the backup, "+
+		"under that name as group %s: dropping it failed (%v). Once the cluster answers, \"ossd heaps\" lists the heaps with their GROUP "+
+		"(a heap of that name with another group is another caller's, not this restore's), and %s (Node.DropHeapOfGroup) drops it only if "+
+		"the heap of that name is still of that group; a drop by name alone could remove another caller's heap. Then restore again",
+		quoteName(e.Heap), e.Err, strings.Join(groups, " or "), e.Drop, strings.Join(cmds, " or "))
+}
+
+func (e *RestoreLeftError) Unwrap() error { return e.Err }
 
 // restoreBatch is the writes of one commit a restore has yet to make:
 // objects or roots, never both (every object is committed before the

@@ -124,6 +124,11 @@ type ClusterStatus struct {
 // this node's alone for Node.Heaps).
 type HeapStatus struct {
 	Name string
+	// Group is the ID of the heap's group, which its catalog entry holds:
+	// a heap of the name dropped and created again has another, so a
+	// name and a group name one heap for good (Node.DropHeapOfGroup).
+	// A string in JSON: a number past 2^53 loses digits in JavaScript.
+	Group uint64 `json:",string"`
 	// Replicas is the number of voters the heap keeps, its replication
 	// factor (HeapOptions.Replicas at creation, Node.SetHeapReplicas
 	// since). It keeps at most one a live server, and an odd number: an
@@ -402,7 +407,7 @@ func (n *Node) ReplicaStats(name string) (s Stats, hot []HotObject, ok bool) {
 func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapStatus {
 	var out []HeapStatus
 	for _, e := range entries {
-		hs := HeapStatus{Name: e.Name, Replicas: e.Replicas, ReplicaApplied: map[string]uint64{}}
+		hs := HeapStatus{Name: e.Name, Group: e.Group, Replicas: e.Replicas, ReplicaApplied: map[string]uint64{}}
 		var best *replicaStatus
 		for node, reps := range all {
 			for i := range reps {

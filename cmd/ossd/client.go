@@ -262,6 +262,7 @@ func heapsIO(stdin io.Reader, w, notes io.Writer, args []string) error {
 	out := fs.String("out", "", "the file \"heaps backup\" writes (via a FILE.tmpNNN of its own, synced, renamed); - for stdout")
 	in := fs.String("in", "", "the backup \"heaps restore\" sends, checked whole first; - for stdin")
 	fresh := fs.Bool("fresh", false, "\"heaps backup\": back up the state after everything committed when it began (a fresh read)")
+	group := fs.Uint64("group", 0, "\"heaps drop\": drop the heap only if it is of this group (the GROUP \"ossd heaps\" lists), not another of the name created since")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -297,6 +298,8 @@ func heapsIO(stdin io.Reader, w, notes io.Writer, args []string) error {
 			return outcomeUnknown(err, "ossd heaps") // unknownmsg.go
 		}
 		return printCreated(ctx, w, c, pos[1]) // heapsmsg.go
+	case len(pos) == 2 && pos[0] == "drop" && *group != 0:
+		return dropOfGroup(ctx, w, c, pos[1], *group) // dropgroup.go
 	case len(pos) == 2 && pos[0] == "drop":
 		if err := c.DropHeap(ctx, pos[1]); err != nil {
 			return outcomeUnknown(explainNotFound(c, "heaps drop", pos[1], "", err), "ossd heaps") // notfound.go, unknownmsg.go
@@ -317,9 +320,9 @@ func heapsIO(stdin io.Reader, w, notes io.Writer, args []string) error {
 // says it.
 func printHeaps(w io.Writer, hs []oss.HeapStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "HEAP\tREPLICAS\n")
+	fmt.Fprintf(tw, "HEAP\tREPLICAS\tGROUP\n")
 	for _, h := range hs {
-		fmt.Fprintf(tw, "%s\t%d\n", nameSaid(h.Name), h.Replicas) // shellword.go
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", nameSaid(h.Name), h.Replicas, h.Group) // shellword.go
 	}
 	return tw.Flush()
 }

@@ -10,11 +10,11 @@ import (
 // heapsOwnFlags are "ossd heaps"'s own flags; heapsFormFlags, which of
 // them each form takes (the list is the form "").
 var (
-	heapsOwnFlags  = []string{"replicas", "json", "out", "in", "fresh"}
+	heapsOwnFlags  = []string{"replicas", "json", "out", "in", "fresh", "group"}
 	heapsFormFlags = map[string][]string{
 		"":             {"json"},
 		"create":       {"replicas"},
-		"drop":         nil,
+		"drop":         {"group"},
 		"set-replicas": {"json"},
 		"backup":       {"out", "fresh"},
 		"restore":      {"in", "replicas"},

@@ -15,7 +15,7 @@ func TestHeapsRefusesAFlagItsFormDoesNotTake(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"drop", "x", "--out", "f"}, "heaps drop does not take --out (it takes no flag of its own)"},
+		{[]string{"drop", "x", "--out", "f"}, "heaps drop does not take --out (it takes only --group)"},
 		{[]string{"create", "x", "--in", "f", "--fresh"}, "heaps create does not take --fresh, --in (it takes only --replicas)"},
 		{[]string{"--replicas", "3"}, "heaps (the list) does not take --replicas (it takes only --json)"},
 		{[]string{"backup", "x", "--out", "f", "--replicas", "2"}, "heaps backup does not take --replicas (it takes only --out, --fresh)"},

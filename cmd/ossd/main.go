@@ -7,7 +7,7 @@
 //	ossd cert revocations                             list revoked certificates
 //	ossd run         --name n1 --listen 127.0.0.1:7401 --certs certs [--join addr]
 //	ossd status      [--http 127.0.0.1:7480]          members and heaps
-//	ossd heaps       [create NAME [--replicas N]|drop NAME|set-replicas NAME N]  the heap directory
+//	ossd heaps       [create NAME [--replicas N]|drop NAME [--group G]|set-replicas NAME N]  the heap directory
 //	ossd heaps       backup NAME --out FILE | restore NAME --in FILE  back a heap up, restore it
 //	ossd get HEAP ROOT|ID                             read an object
 //	ossd put HEAP ROOT JSON                           write a root's object
@@ -47,7 +47,7 @@ Usage:
   ossd run         [flags]                            run a node until SIGINT or SIGTERM;
                                                       SIGHUP reloads ca.crt, its certificate and key
   ossd status      [--http ADDR,...] [--json]         members, heaps, leaders, voters, learners
-  ossd heaps       [--json | create NAME [--replicas N] | drop NAME | set-replicas NAME N]
+  ossd heaps       [--json | create NAME [--replicas N] | drop NAME [--group G] | set-replicas NAME N]
                                                       list, create or drop heaps, or change
                                                       the voters one keeps
   ossd heaps       backup NAME --out FILE|- [--fresh] | restore NAME --in FILE|- [--replicas N]

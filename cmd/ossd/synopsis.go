@@ -25,7 +25,7 @@ certificate and key. Without --join, on an empty data directory, it
 bootstraps a new cluster; with --join it joins through any member.`,
 	"ossd heaps": `Usage: ossd heaps [--json]
        ossd heaps create NAME [--replicas N]
-       ossd heaps drop NAME
+       ossd heaps drop NAME [--group G]
        ossd heaps set-replicas NAME N [--json]
        ossd heaps backup NAME --out FILE|- [--fresh]
        ossd heaps restore NAME --in FILE|- [--replicas N]
@@ -35,7 +35,9 @@ number of voters one keeps, from 1 to 9 (admin). Backup writes one
 consistent snapshot of a heap (read) to FILE (via a FILE.tmpNNN of its
 own, synced and renamed) or stdout; restore creates heap NAME, which must not exist,
 from a backup (admin), checking FILE whole before sending it, and keeps
-nothing of a backup that fails. The list
+nothing of a backup that fails. Drop with --group G drops the heap only
+if it is of group G (the list's GROUP), not another heap of the name
+created since: the drop a failed restore's message gives. The list
 is the node's own view: with --json, ReplicaApplied holds its replica's
 applied index alone and Unreported names the replicas on other nodes
 ("ossd status" asks every member).`,

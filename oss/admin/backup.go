@@ -176,7 +176,10 @@ func (b *bodyStream) Read(p []byte) (int, error) {
 // restore creates the heap from the backup the body streams
 // (oss.Node.RestoreHeap), with ?replicas=N voters if given, and answers
 // what it restored (oss.RestoreInfo). A heap that exists is a 409, a
-// backup that fails its checks a 400, nothing kept of either.
+// backup that fails its checks a 400, nothing kept of either. A restore
+// whose drop of its heap failed too (oss.RestoreLeftError) answers its
+// cause's status, without a state (fail), and a message that names the
+// heap's group and the drop of that group alone.
 func (a *api) restore(w http.ResponseWriter, r *http.Request) {
 	n, err := replicasParam(r)
 	if err != nil {

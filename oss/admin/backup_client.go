@@ -43,14 +43,17 @@ func (c *Client) Backup(ctx context.Context, heap string, w io.Writer, fresh boo
 // the node's default), and returns what it restored. The node checks the
 // backup as it reads it and keeps nothing of one that fails: its error
 // matches oss.ErrBadBackup then, oss.ErrTooLarge for an object too large
-// for the node's commits, oss.ErrHeapExists for a heap that exists. The
-// backup is sent once: a node that took the request is not given it
-// again. It goes to the next node of the list, as any request does, when
-// the node took nothing of it (none answers there, or it answered that
-// it is starting, damaged, closing or busy) and r can be sent again:
-// nothing of it was read, or r is an io.Seeker (an *os.File), put back.
-// A node that read it and gave no answer, or whose answer was cut, may
-// have restored the heap: the error matches oss.ErrCommitUnknown.
+// for the node's commits, oss.ErrHeapExists for a heap that exists. A
+// restore that failed and could not drop its heap says so in its
+// message, with the heap's group and the drop of that group alone
+// (DropHeapOfGroup); TookNothing is false of it. The backup is sent
+// once: a node that took the request is not given it again. It goes to
+// the next node of the list, as any request does, when the node took
+// nothing of it (none answers there, or it answered that it is starting,
+// damaged, closing or busy, with nothing left behind) and r can be sent
+// again: nothing of it was read, or r is an io.Seeker (an *os.File), put
+// back. A node that read it and gave no answer, or whose answer was cut,
+// may have restored the heap: the error matches oss.ErrCommitUnknown.
 // Only ctx bounds it, not ClientOptions.Timeout.
 func (c *Client) Restore(ctx context.Context, heap string, r io.Reader, replicas int) (oss.RestoreInfo, error) {
 	var info oss.RestoreInfo

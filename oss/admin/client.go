@@ -864,3 +864,14 @@ func (c *Client) DropHeap(ctx context.Context, heap string) error {
 	}
 	return c.Do(ctx, "DELETE", heapPath(heap), nil, nil)
 }
+
+// DropHeapOfGroup drops a heap only if it is of group group
+// (oss.HeapStatus.Group; oss.Node.DropHeapOfGroup): a heap of the name
+// with another group, created since, is left as it is, and the error
+// matches oss.ErrNotFound, as for a heap that does not exist.
+func (c *Client) DropHeapOfGroup(ctx context.Context, heap string, group uint64) error {
+	if err := named(heap); err != nil {
+		return err
+	}
+	return c.Do(ctx, "DELETE", heapPath(heap)+"?group="+strconv.FormatUint(group, 10), nil, nil)
+}

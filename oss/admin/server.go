@@ -441,6 +441,12 @@ func fail(w http.ResponseWriter, err error) {
 		errors.Is(err, oss.ErrTooLarge), errors.As(err, new(*oss.EncodeError)):
 		code = http.StatusBadRequest
 	}
+	if errors.As(err, new(*oss.RestoreLeftError)) {
+		// The code is the restore's cause's, but the node did something:
+		// the heap it created may be left behind (the message says how to
+		// drop it), so no state says it did nothing.
+		w.Header().Del(stateHeader)
+	}
 	reply(w, code, map[string]string{"error": err.Error()})
 }
 
@@ -529,10 +535,25 @@ func (a *api) createHeap(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// dropHeap drops a heap (oss.Node.DropHeap); with ?group=G only if the
+// heap of that name is of group G (oss.Node.DropHeapOfGroup), so that a
+// heap named by an old message (a failed restore's) is dropped and not
+// another caller's created since: a heap of another group is a 404.
 func (a *api) dropHeap(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	if err := a.node.DropHeap(ctx, r.PathValue("heap")); err != nil {
+	err := error(nil)
+	if q := r.URL.Query().Get("group"); q != "" {
+		g, perr := strconv.ParseUint(q, 10, 64)
+		if perr != nil {
+			fail(w, &badRequest{fmt.Errorf("group %q: want a heap's group, as ossd heaps lists it: %w", q, perr)})
+			return
+		}
+		err = a.node.DropHeapOfGroup(ctx, r.PathValue("heap"), g)
+	} else {
+		err = a.node.DropHeap(ctx, r.PathValue("heap"))
+	}
+	if err != nil {
 		fail(w, err)
 		return
 	}
