@@ -727,7 +727,9 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 			// The catalog has another heap of the name now, or a node
 			// restarting has not caught up with it yet: read it again.
 			if !catalogAgain(ctx, others) {
-				return nil, fmt.Errorf("oss: heap %q: catalog: %w", name, unanswered(ctx, err))
+				// As for a catalog without a leader in reach: ErrNoQuorum
+				// and ctx's error, which Heap promises when ctx ends.
+				return nil, fmt.Errorf("oss: heap %q: %w: this node's catalog replica had not caught up with the catalog (%v) when the context ended: %w", name, ErrNoQuorum, err, ctx.Err())
 			}
 			others++
 			continue
