@@ -34,7 +34,12 @@ type groupMember = engine.Voter
 
 // catalogEntry reads a heap's entry from the local catalog replica.
 func (n *Node) catalogEntry(name string) (heapEntry, bool) {
-	obj, ok := n.catalog.Load().state.Load().Get(entryID(name))
+	return entryIn(n.catalog.Load().state.Load(), name)
+}
+
+// entryIn reads a heap's entry from one state of the catalog.
+func entryIn(st *consistency.State, name string) (heapEntry, bool) {
+	obj, ok := st.Get(entryID(name))
 	if !ok {
 		return heapEntry{}, false
 	}

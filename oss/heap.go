@@ -85,7 +85,11 @@ type Heap struct {
 	cataloged bool        // opened through the catalog, closed when dropped
 	dropped   atomic.Bool // closed because the heap was dropped (syncCatalog)
 	catalogAt uint64      // the catalog's applied index when it was opened
-	inConf    atomic.Bool // this node is a member of the group
+	// entryAt is the catalog index at which closedAsStale last found the
+	// catalog's entry of the name to be this replica's: found once for
+	// each state of the catalog, not decoded at each open.
+	entryAt atomic.Uint64
+	inConf  atomic.Bool // this node is a member of the group
 
 	// replicas is the group's replication factor, the voters it keeps:
 	// its catalog entry's, as the node's catalog replica last gave it

@@ -734,7 +734,9 @@ func (n *Node) openHeap(ctx context.Context, name string, mode heapMode, opts *H
 			// The catalog has another heap of the name now, or a node
 			// restarting has not caught up with it yet: read it again.
 			if !catalogAgain(ctx, others) {
-				return nil, fmt.Errorf("oss: heap %q: catalog: %w", name, unanswered(ctx, err))
+				// As for a catalog without a leader in reach: ErrNoQuorum
+				// and ctx's error, which Heap promises when ctx ends.
+				return nil, fmt.Errorf("oss: heap %q: %w: this node's catalog replica had not caught up with the catalog (%v) when the context ended: %w", name, ErrNoQuorum, err, ctx.Err())
 			}
 			others++
 			continue
@@ -858,9 +860,18 @@ var errOtherHeap = errors.New("the catalog holds another heap of the name now")
 // sync that loaded its state before a heap's drop can open the heap's
 // replica after the drop's own sync ran: it stays in the node's table until
 // the catalog's next change, and an open must not hand it out. The sync
-// here closes it exactly when the next one would have.
+// here closes it exactly when the next one would have. A replica found
+// to be the entry's is not looked at again until the catalog changes:
+// Heap on an open heap decoded the entry at each call (ten times the
+// call's time, a dozen allocations), and the admin interface calls it on
+// every request.
 func (n *Node) closedAsStale(name string, h *Heap) bool {
-	if cur, ok := n.catalogEntry(name); ok && cur.Group == h.group {
+	st := n.catalog.Load().state.Load()
+	if at := st.Index(); at != 0 && h.entryAt.Load() == at {
+		return false
+	}
+	if cur, ok := entryIn(st, name); ok && cur.Group == h.group {
+		h.entryAt.Store(st.Index())
 		return false
 	}
 	n.syncCatalog()

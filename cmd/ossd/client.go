@@ -438,7 +438,8 @@ func putTo(stdin io.Reader, w, notes io.Writer, args []string) error {
 		if !existed {
 			noteCreatedThenRefused(notes, pos[0], err) // diskmsg.go
 		}
-		return outcomeUnknown(explainNoQuorum(c, pos[0], err), suggest("ossd get", "--fresh", pos[0], pos[1])) // quorummsg.go, unknownmsg.go
+		err = explainCreatedNotOpen(pos[0], explainNoQuorum(c, pos[0], err))       // createdmsg.go, quorummsg.go
+		return outcomeUnknown(err, suggest("ossd get", "--fresh", pos[0], pos[1])) // unknownmsg.go
 	}
 	if !existed {
 		fmt.Fprintf(notes, "ossd: put: heap %q did not exist when put began, so put created it (\"%s\" removes it)\n", pos[0], suggest("ossd heaps drop", "", pos[0]))

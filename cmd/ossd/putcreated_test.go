@@ -1,32 +1,43 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/objectsharing/oss/oss"
 )
 
-// "ossd put" to a heap the cluster does not have creates it, as its help
-// says; a mistyped heap name so made a heap nobody asked for, and the
-// command printed only the commit. It now says on stderr that it created
-// the heap and how to remove it, and says nothing when the heap existed.
-func TestPutSaysItCreatedTheHeap(t *testing.T) {
-	_, flags := insecureAdmin(t)
-	var out, notes strings.Builder
-	if err := putTo(strings.NewReader(""), &out, &notes, append([]string{"settngs", "motd", `{"text": "hello"}`}, flags...)); err != nil {
-		t.Fatalf("put to a new heap: %v", err)
+// TestPutSaysItsHeapWasCreatedAndNotOpened: a put whose node created the
+// heap and could not open it answers a 503 saying so (X-Oss-Heap-Created),
+// which the client's error matches as oss.ErrCreatedNotOpen, no longer as
+// oss.ErrNoQuorum: put passed on the node's text alone ("open it with
+// Heap", a call of the Go API), with nothing saying that the heap exists,
+// the root was not written, and that putting again opens the heap.
+func TestPutSaysItsHeapWasCreatedAndNotOpened(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			w.Write([]byte("[]")) // the list of heaps: h is not there yet
+			return
+		}
+		w.Header().Set("X-Oss-Heap-Created", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]string{"error": `oss: heap "h": oss: heap created, not open on this node; open it with Heap (context deadline exceeded)`})
+	}))
+	defer srv.Close()
+	var out, notes bytes.Buffer
+	err := putTo(strings.NewReader(""), &out, &notes, []string{"--http", strings.TrimPrefix(srv.URL, "http://"), "--http-insecure", "h", "r", "1"})
+	if !errors.Is(err, oss.ErrCreatedNotOpen) {
+		t.Fatalf("put: %v; want ErrCreatedNotOpen", err)
 	}
-	if !strings.Contains(notes.String(), `heap "settngs" did not exist when put began, so put created it`) || !strings.Contains(notes.String(), "ossd heaps drop settngs") {
-		t.Errorf("put that created heap settngs noted %q; want it to say it created the heap and how to drop it", notes.String())
-	}
-	if !strings.Contains(out.String(), `"index"`) {
-		t.Errorf("put printed %q; want the commit as JSON", out.String())
-	}
-	out.Reset()
-	notes.Reset()
-	if err := putTo(strings.NewReader(""), &out, &notes, append([]string{"settngs", "motd", `{"text": "again"}`}, flags...)); err != nil {
-		t.Fatalf("put to the existing heap: %v", err)
-	}
-	if notes.Len() != 0 {
-		t.Errorf("put to an existing heap noted %q; want nothing", notes.String())
+	for _, w := range []string{"the heap exists now", "the root was not written", "put again"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("put: %v\nwant %q", err, w)
+		}
 	}
 }
