@@ -80,7 +80,10 @@ const (
 // someone else, is left as it is. If the drop fails too (the catalog has
 // no quorum, the node closed), the error is a *RestoreLeftError, which
 // still matches the restore's own error and names the heap's group, for
-// DropHeapOfGroup to drop that heap, and no other, later. The heap is not
+// DropHeapOfGroup to drop that heap, and no other, later. A creation of
+// unknown outcome whose entry the drop does not find may still commit
+// (not seen is no answer, see ErrCommitUnknown): the error says so, and
+// names the guarded drop of its groups. The heap is not
 // closed to others while the restore runs: what they write into it
 // meanwhile is dropped with it if the restore fails.
 func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *RestoreOptions) (RestoreInfo, error) {
@@ -105,7 +108,7 @@ func (n *Node) RestoreHeap(ctx context.Context, name string, r io.Reader, opts *
 	}
 	info, err = restoreInto(ctx, h, br)
 	if err != nil {
-		return info, n.dropRestored(ctx, name, []uint64{h.group}, err)
+		return info, n.dropRestored(ctx, name, []uint64{h.group}, false, err)
 	}
 	return info, nil
 }
@@ -135,11 +138,11 @@ func (n *Node) restoreNotOpened(ctx context.Context, name string, err error) err
 	case errors.As(err, &cn) && cn.open != nil:
 		// Not the advice to open it with Heap: it is dropped.
 		err = fmt.Errorf("%w: the heap was created, and its replica on this node did not open: %v", ErrCreatedNotOpen, cn.open)
-		return n.dropRestored(ctx, name, []uint64{cn.group}, err)
+		return n.dropRestored(ctx, name, []uint64{cn.group}, false, err)
 	case errors.As(err, &cn):
-		return n.dropRestored(ctx, name, []uint64{cn.group}, err)
+		return n.dropRestored(ctx, name, []uint64{cn.group}, false, err)
 	case errors.As(err, &eu):
-		return n.dropRestored(ctx, name, eu.groups, err)
+		return n.dropRestored(ctx, name, eu.groups, true, err)
 	case errors.Is(err, ErrCommitUnknown):
 		// No try proposed a new entry: it found one, or failed before.
 		return fmt.Errorf("oss: restore of heap %s: %w; nothing of the backup was written (Node.Heaps, or ossd heaps, lists the heaps)", quoteName(name), err)
@@ -157,10 +160,12 @@ const dropRestoredWait = 30 * time.Second
 // the restore's error, cause, saying so. The entry is read and deleted in
 // one catalog transaction, and only if it is still of such a group: a
 // heap dropped meanwhile, or dropped and created again by someone else,
-// is left as it is (a name alone would drop theirs). If the drop fails,
-// the error is a *RestoreLeftError, which says how to drop that heap, and
-// no other, later.
-func (n *Node) dropRestored(ctx context.Context, name string, groups []uint64, cause error) error {
+// is left as it is (a name alone would drop theirs). With unknown (the
+// creation's outcome was), an entry not found is no answer: the error
+// says so (unknownNotThere). If the drop fails, the error is a
+// *RestoreLeftError, which says how to drop that heap, and no other,
+// later.
+func (n *Node) dropRestored(ctx context.Context, name string, groups []uint64, unknown bool, cause error) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropRestoredWait)
 	defer cancel()
 	open := n.replicaOf(name)
@@ -171,8 +176,10 @@ func (n *Node) dropRestored(ctx context.Context, name string, groups []uint64, c
 		_, err = n.deleteEntry(dctx, name, groups)
 	}
 	switch {
+	case err == errNothingThere && unknown:
+		return unknownNotThere(name, groups, cause)
 	case err == errNothingThere:
-		return fmt.Errorf("oss: restore of heap %s: %w; the heap it created was dropped meanwhile (or never created, if its creation's outcome was unknown), and a heap of that name now (if any) is another's, left as it is: nothing of the backup was kept", quoteName(name), cause)
+		return fmt.Errorf("oss: restore of heap %s: %w; the heap it created was dropped meanwhile, and a heap of that name now (if any) is another's, left as it is: nothing of the backup was kept", quoteName(name), cause)
 	case err != nil:
 		return &RestoreLeftError{Heap: name, Groups: groups, Err: cause, Drop: dropFailure(dctx, err)}
 	}
@@ -184,6 +191,24 @@ func (n *Node) dropRestored(ctx context.Context, name string, groups []uint64, c
 		}
 	}
 	return fmt.Errorf("oss: restore of heap %s: %w; %w", quoteName(name), cause, errRestoreDropped)
+}
+
+// unknownNotThere is the error of a restore whose creation's outcome was
+// unknown, cause, and whose entry (of one of groups) its drop did not
+// find in the catalog. Not seen is no answer: its record may still be on
+// its way to the catalog's log, and commit after the read, which wrote
+// nothing its record would conflict with (ErrCommitUnknown). It used to
+// say the heap was never created, and that a heap of the name found
+// later was another's: this restore's, empty, if it is of such a group.
+func unknownNotThere(name string, groups []uint64, cause error) error {
+	gs := make([]string, len(groups))
+	cmds := make([]string, len(groups))
+	for i, g := range groups {
+		gs[i] = strconv.FormatUint(g, 10)
+		cmds[i] = `"` + shellCommand("ossd heaps drop --group "+gs[i], name) + `"`
+	}
+	return fmt.Errorf("oss: restore of heap %s: %w; the heap was not in the catalog when the restore went to drop it: never created, or its creation's record had yet to commit, and may still. Nothing of the backup was written. "+
+		"A heap of that name of group %s (\"ossd heaps\" lists the GROUP) is this restore's, empty, and %s (Node.DropHeapOfGroup) drops it alone; one of another group is another caller's", quoteName(name), cause, strings.Join(gs, " or "), strings.Join(cmds, " or "))
 }
 
 // dropFailure says why dropRestored's catalog transaction failed, err, in

@@ -28,6 +28,10 @@ type replicaStatus struct {
 	// (persist.WAL.Failed): the replica commits and applies nothing more
 	// until the node is rebuilt.
 	LogFailed bool `cbor:"10,keyasint,omitempty"`
+	// Group is the replica's group: a node whose catalog replica lags
+	// may still keep a replica of a heap of the name dropped since,
+	// which is not the entry's heap (0 from a node that does not say).
+	Group uint64 `cbor:"11,keyasint,omitempty"`
 }
 
 func (n *Node) localStatus() []replicaStatus {
@@ -46,7 +50,7 @@ func (n *Node) localStatus() []replicaStatus {
 	for _, h := range hs {
 		g := h.Stats()
 		r := replicaStatus{Heap: h.name, Voters: g.Voters, Learners: g.Learners,
-			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self), LogFailed: logFailed}
+			Joint: g.Joint, Applied: g.Applied, Leading: h.leaderIs(h.self), LogFailed: logFailed, Group: h.group}
 		if g.LeaderInReach {
 			// A learner keeps the leader it last heard of, dead or cut
 			// off: what it no longer hears from is no leader it knows.
@@ -412,7 +416,9 @@ func heapStatuses(entries []heapEntry, all map[string][]replicaStatus) []HeapSta
 		for node, reps := range all {
 			for i := range reps {
 				r := &reps[i]
-				if r.Heap != e.Name {
+				if r.Heap != e.Name || r.Group != 0 && r.Group != e.Group {
+					// Another heap's, or a replica of a heap of the name
+					// dropped since that a lagging node keeps yet.
 					continue
 				}
 				hs.ReplicaApplied[node] = r.Applied

@@ -278,6 +278,9 @@ func heapsIO(stdin io.Reader, w, notes io.Writer, args []string) error {
 	if err := strayHeapsFlags(fs, form); err != nil { // heapsflags.go
 		return err
 	}
+	if err := noGroupZero(fs, *group); err != nil { // heapsflags.go
+		return err
+	}
 	ctx, c, done, err := connect(dial)
 	if err != nil {
 		return err

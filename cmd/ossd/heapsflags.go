@@ -44,3 +44,16 @@ func strayHeapsFlags(fs *flag.FlagSet, form string) error {
 	}
 	return fmt.Errorf("%s does not take %s (it takes %s): nothing was done", what, strings.Join(stray, ", "), takes)
 }
+
+// noGroupZero refuses "heaps drop NAME --group 0" before anything is
+// sent: no heap has group 0, and the drop, which takes a group of 0 for
+// no --group at all, dropped the heap of that name whatever its group,
+// the drop by name that --group is there to avoid.
+func noGroupZero(fs *flag.FlagSet, group uint64) error {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "group" })
+	if !set || group != 0 {
+		return nil
+	}
+	return fmt.Errorf("heaps drop: --group 0 is no heap's group (\"ossd heaps\" lists each heap's GROUP): nothing was done")
+}

@@ -543,10 +543,13 @@ func (a *api) dropHeap(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	err := error(nil)
-	if q := r.URL.Query().Get("group"); q != "" {
+	if qs, ok := r.URL.Query()["group"]; ok {
+		// Given, ?group= is the guard, whatever it holds: one empty, or
+		// given twice, is no drop by name (it was, empty).
+		q := strings.Join(qs, "&group=")
 		g, perr := strconv.ParseUint(q, 10, 64)
 		if perr != nil {
-			fail(w, &badRequest{fmt.Errorf("group %q: want a heap's group, as ossd heaps lists it: %w", q, perr)})
+			fail(w, &badRequest{fmt.Errorf("group %q: want a heap's group, as ossd heaps lists it: %w; nothing was dropped", q, perr)})
 			return
 		}
 		err = a.node.DropHeapOfGroup(ctx, r.PathValue("heap"), g)
